@@ -1,0 +1,35 @@
+package dev.arbor.accel;
+
+import dev.arbor.accel.array.OffHeapArray;
+
+/** Where kernels run: the CUDA driver or the CPU executor. Choose one with {@link Backends#select()}. */
+public interface Backend extends AutoCloseable {
+    /** "cuda" or "cpu". */
+    String name();
+
+    /**
+     * Launches {@code kernel} with {@code args} (every parameter after the context, in order). Arrays
+     * not yet on the device are uploaded first; launches are asynchronous on the GPU.
+     */
+    void launch(Kernel kernel, Launch launch, Object... args);
+
+    /** Copies host contents to the device (allocating the device buffer on first use). */
+    void toDevice(OffHeapArray... arrays);
+
+    /** Waits for pending work and copies device contents back to host memory. */
+    void toHost(OffHeapArray... arrays);
+
+    AccelStream newStream();
+
+    /** Waits for all queued work on every stream. */
+    void synchronize();
+
+    /**
+     * Captures the launches {@code body} makes on {@code stream} (launches with no stream of their own
+     * go to it) without running them; {@link Recording#replay()} runs them. Arrays must already be on
+     * the device.
+     */
+    Recording record(AccelStream stream, Runnable body);
+
+    @Override void close();
+}

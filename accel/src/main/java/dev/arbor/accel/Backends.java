@@ -1,0 +1,42 @@
+package dev.arbor.accel;
+
+import dev.arbor.accel.cpu.CpuBackend;
+import dev.arbor.accel.cuda.CudaBackend;
+
+/**
+ * Picks the backend: system property {@code arbor.accel.backend} = {@code cpu} | {@code cuda} |
+ * {@code auto} (default). Auto takes CUDA when libcuda loads and a device answers, otherwise the CPU;
+ * the choice and its reason are logged.
+ */
+public final class Backends {
+    public static final String PROPERTY = "arbor.accel.backend";
+    private static final System.Logger LOG = System.getLogger(Backends.class.getName());
+
+    private Backends() {}
+
+    public static Backend select() {
+        String wanted = System.getProperty(PROPERTY, "auto").trim().toLowerCase();
+        switch (wanted) {
+            case "cpu" -> {
+                LOG.log(System.Logger.Level.INFO, "accel backend: cpu ({0}=cpu)", PROPERTY);
+                return new CpuBackend();
+            }
+            case "cuda" -> {
+                Backend b = CudaBackend.open(0);
+                LOG.log(System.Logger.Level.INFO, "accel backend: {0} ({1}=cuda)", b, PROPERTY);
+                return b;
+            }
+            case "auto" -> {
+                try {
+                    Backend b = CudaBackend.open(0);
+                    LOG.log(System.Logger.Level.INFO, "accel backend: {0} (a CUDA device answered)", b);
+                    return b;
+                } catch (RuntimeException | LinkageError e) {
+                    LOG.log(System.Logger.Level.INFO, "accel backend: cpu, because CUDA is unusable: {0}", e.getMessage());
+                    return new CpuBackend();
+                }
+            }
+            default -> throw new IllegalArgumentException(PROPERTY + " must be cpu, cuda or auto, not '" + wanted + "'");
+        }
+    }
+}

@@ -1,0 +1,27 @@
+package dev.arbor.accel;
+
+/**
+ * Single-precision math for kernels. On the GPU these are the hardware approximations
+ * ({@code ex2.approx}, {@code lg2.approx}, {@code rsqrt.approx}, {@code sin.approx},
+ * {@code tanh.approx}; about 2 ulp) except {@link #sqrt}, which is correctly rounded; on the CPU they
+ * are {@link Math}'s double functions rounded to float. Compare results with a tolerance.
+ */
+public final class KMath {
+    private KMath() {}
+
+    public static float exp(float x) { return (float) Math.exp(x); }
+
+    public static float log(float x) { return (float) Math.log(x); }
+
+    /** Correctly rounded ({@code sqrt.rn.f32}). */
+    public static float sqrt(float x) { return (float) Math.sqrt(x); }
+
+    /** 1 / sqrt(x). */
+    public static float rsqrt(float x) { return (float) (1.0 / Math.sqrt(x)); }
+
+    public static float sin(float x) { return (float) Math.sin(x); }
+
+    public static float cos(float x) { return (float) Math.cos(x); }
+
+    public static float tanh(float x) { return (float) Math.tanh(x); }
+}

@@ -1,0 +1,85 @@
+package dev.arbor.accel.array;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A fixed-length array of primitive elements in native memory, the only kind of array a kernel takes
+ * as a parameter. On the CPU executor kernels read and write {@link #segment()} directly; the CUDA
+ * backend mirrors it in a device buffer (see {@code Backend.toDevice} / {@code toHost}).
+ *
+ * <p>Memory is 64-byte aligned so that aligned 8- and 16-byte vector loads are legal from element 0.
+ */
+public abstract sealed class OffHeapArray implements AutoCloseable
+        permits FloatArray, HalfFloatArray, BFloat16Array, IntArray, ByteArray, LongArray {
+
+    private final MemorySegment segment;
+    private final Arena arena; // null when wrapping memory owned elsewhere (e.g. a mapped file)
+    private final int length;
+    /** Opaque per-backend mirror (the CUDA backend keeps its device buffer here). */
+    private volatile Object deviceMirror;
+
+    OffHeapArray(int length, int elementBytes) {
+        if (length < 0) throw new IllegalArgumentException("negative length " + length);
+        this.arena = Arena.ofShared();
+        this.segment = arena.allocate(Math.max(1L, (long) length * elementBytes), 64);
+        this.length = length;
+    }
+
+    OffHeapArray(MemorySegment wrapped, int elementBytes) {
+        if (wrapped.byteSize() % elementBytes != 0 || wrapped.byteSize() / elementBytes > Integer.MAX_VALUE)
+            throw new IllegalArgumentException("segment of " + wrapped.byteSize() + " bytes is not a whole number of "
+                    + elementBytes + "-byte elements below 2^31");
+        this.arena = null;
+        this.segment = wrapped;
+        this.length = (int) (wrapped.byteSize() / elementBytes);
+    }
+
+    /** Number of elements. */
+    public final int length() { return length; }
+
+    /** Size of one element in bytes (2 for fp16/bf16). */
+    public abstract int elementBytes();
+
+    public final long byteSize() { return (long) length * elementBytes(); }
+
+    public final MemorySegment segment() { return segment; }
+
+    /**
+     * Raw 8 bytes starting at element {@code index}, little-endian. The byte offset must be a multiple
+     * of 8; on the GPU this is one {@code ld.global.b64}, the aligned vector load bandwidth-bound
+     * kernels use to read four fp16/bf16 values (or two floats) at a time.
+     */
+    public final long getBits64(int index) {
+        return segment.get(ValueLayout.JAVA_LONG, (long) index * elementBytes());
+    }
+
+    /** Low 8 bytes of the aligned 16 bytes starting at element {@code index} (one {@code ld.global.v2.b64} on the GPU, with {@link #getBits128High}). */
+    public final long getBits128Low(int index) {
+        return segment.get(ValueLayout.JAVA_LONG, (long) index * elementBytes());
+    }
+
+    /** High 8 bytes of the aligned 16 bytes starting at element {@code index}. */
+    public final long getBits128High(int index) {
+        return segment.get(ValueLayout.JAVA_LONG, (long) index * elementBytes() + 8);
+    }
+
+    public Object deviceMirror() { return deviceMirror; }
+
+    public void deviceMirror(Object mirror) { this.deviceMirror = mirror; }
+
+    /** Frees the native memory (and any device mirror, if the backend registered a closer). */
+    @Override
+    public void close() {
+        if (deviceMirror instanceof AutoCloseable c) {
+            try { c.close(); } catch (Exception e) { throw new IllegalStateException(e); }
+        }
+        deviceMirror = null;
+        if (arena != null) arena.close();
+    }
+
+    final void check(int index) {
+        if (index < 0 || index >= length) throw new IndexOutOfBoundsException("index " + index + " of length " + length);
+    }
+}

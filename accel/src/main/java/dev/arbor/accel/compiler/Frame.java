@@ -1,0 +1,41 @@
+package dev.arbor.accel.compiler;
+
+import java.lang.classfile.Label;
+import java.util.*;
+
+/**
+ * Translation state of one method body: the kernel itself, or a static helper being inlined.
+ * Locals map to virtual registers per (slot, kind); PTX needs no SSA form, ptxas allocates.
+ */
+final class Frame {
+    final String owner;       // simple class name, for messages
+    final String method;
+    final String sourceFile;
+    /** Operand stack depth at which this body starts (the caller's stack lies below). */
+    final int stackBase;
+    /** Label a helper's returns jump to; null for the kernel, whose returns are {@code ret}. */
+    final String returnLabel;
+    final Map<Long, Operand.Reg> locals = new HashMap<>();
+    final Map<Integer, Ref> refs = new HashMap<>();
+    /** Compile-time values of locals in straight-line code (cleared at labels, except pinned ones). */
+    final Map<Integer, Number> constants = new HashMap<>();
+    /** Slots holding constant-specialised parameters, known everywhere until reassigned. */
+    final Set<Integer> pinned = new HashSet<>();
+    final Map<Label, String> labels = new IdentityHashMap<>();
+    /** Operand stack recorded by a jump to a label not yet reached. */
+    final Map<Label, List<Val>> stackAtLabel = new IdentityHashMap<>();
+    int line = -1;
+    boolean reachable = true;
+
+    Frame(String owner, String method, String sourceFile, int stackBase, String returnLabel) {
+        this.owner = owner;
+        this.method = method;
+        this.sourceFile = sourceFile;
+        this.stackBase = stackBase;
+        this.returnLabel = returnLabel;
+    }
+
+    void forgetConstantsAtMerge() {
+        constants.keySet().retainAll(pinned);
+    }
+}

@@ -1,0 +1,150 @@
+package dev.arbor.accel.compiler;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Instruction selection: a table from IR op to PTX template ($0 is the destination, $1.. the sources).
+ * Multi-instruction templates use a PTX scope ({@code { .reg ...; }}) for temporaries. An op with no
+ * rule is a compiler bug and fails loudly, naming the op.
+ *
+ * <p>Float arithmetic is round-to-nearest ({@code .rn}) so results equal the JVM's; fused multiply-add
+ * appears only for {@code Math.fma}. Integer ops wrap like Java's; shift counts are masked by the
+ * translator as Java does.
+ */
+final class PtxRules {
+    private static final Map<String, String> RULES = new HashMap<>();
+
+    private PtxRules() {}
+
+    static String template(String op) {
+        String t = RULES.get(op);
+        if (t == null) throw new IllegalStateException("no PTX rule for IR op '" + op + "'");
+        return t;
+    }
+
+    private static void rule(String op, String template) {
+        if (RULES.put(op, template) != null) throw new IllegalStateException("duplicate rule " + op);
+    }
+
+    static {
+        // integer arithmetic, both widths
+        for (String t : new String[]{"s32", "s64"}) {
+            String b = t.equals("s32") ? "b32" : "b64";
+            rule("add." + t, "add." + t + " $0, $1, $2;");
+            rule("sub." + t, "sub." + t + " $0, $1, $2;");
+            rule("mul." + t, "mul.lo." + t + " $0, $1, $2;");
+            rule("div." + t, "div." + t + " $0, $1, $2;");
+            rule("rem." + t, "rem." + t + " $0, $1, $2;");
+            rule("neg." + t, "neg." + t + " $0, $1;");
+            rule("and." + t, "and." + b + " $0, $1, $2;");
+            rule("or." + t, "or." + b + " $0, $1, $2;");
+            rule("xor." + t, "xor." + b + " $0, $1, $2;");
+            rule("shl." + t, "shl." + b + " $0, $1, $2;");
+            rule("shr." + t, "shr." + t + " $0, $1, $2;");
+            rule("ushr." + t, "shr.u" + t.substring(1) + " $0, $1, $2;");
+            rule("min." + t, "min." + t + " $0, $1, $2;");
+            rule("max." + t, "max." + t + " $0, $1, $2;");
+            rule("abs." + t, "abs." + t + " $0, $1;");
+            rule("mov." + t, "mov." + b + " $0, $1;");
+            rule("selp." + t, "selp." + b + " $0, $1, $2, $3;");
+            rule("popc." + t, "popc." + b + " $0, $1;");
+            rule("clz." + t, "clz." + b + " $0, $1;");
+        }
+        // float arithmetic, both widths
+        for (String t : new String[]{"f32", "f64"}) {
+            rule("add." + t, "add.rn." + t + " $0, $1, $2;");
+            rule("sub." + t, "sub.rn." + t + " $0, $1, $2;");
+            rule("mul." + t, "mul.rn." + t + " $0, $1, $2;");
+            rule("div." + t, "div.rn." + t + " $0, $1, $2;");
+            rule("neg." + t, "neg." + t + " $0, $1;");
+            rule("abs." + t, "abs." + t + " $0, $1;");
+            rule("sqrt." + t, "sqrt.rn." + t + " $0, $1;");
+            rule("fma." + t, "fma.rn." + t + " $0, $1, $2, $3;");
+            rule("mov." + t, "mov." + t + " $0, $1;");
+            rule("selp." + t, "selp." + t + " $0, $1, $2, $3;");
+        }
+        // Java's Math.min/max propagate NaN (min.NaN needs sm_80); f64 has no .NaN form, so test for it.
+        rule("min.f32", "min.NaN.f32 $0, $1, $2;");
+        rule("max.f32", "max.NaN.f32 $0, $1, $2;");
+        rule("min.f64", "{ .reg .pred %x; min.f64 $0, $1, $2; setp.nan.f64 %x, $1, $2; @%x add.f64 $0, $1, $2; }");
+        rule("max.f64", "{ .reg .pred %x; max.f64 $0, $1, $2; setp.nan.f64 %x, $1, $2; @%x add.f64 $0, $1, $2; }");
+        // fast single-precision math (KMath): exp(x) = 2^(x·log2 e), log(x) = log2(x)·ln 2
+        rule("exp.f32", "{ .reg .f32 %x; mul.rn.f32 %x, $1, 0f3FB8AA3B; ex2.approx.f32 $0, %x; }");
+        rule("log.f32", "{ .reg .f32 %x; lg2.approx.f32 %x, $1; mul.rn.f32 $0, %x, 0f3F317218; }");
+        rule("rsqrt.f32", "rsqrt.approx.f32 $0, $1;");
+        rule("sin.f32", "sin.approx.f32 $0, $1;");
+        rule("cos.f32", "cos.approx.f32 $0, $1;");
+        rule("tanh.f32", "tanh.approx.f32 $0, $1;");
+        rule("mov.pred", "mov.pred $0, $1;");
+        // comparisons: setp.<cmp>.<type> p, a, b
+        for (String t : new String[]{"s32", "s64", "f32", "f64"})
+            for (String c : new String[]{"eq", "ne", "lt", "le", "gt", "ge"})
+                rule("setp." + c + "." + t, "setp." + (t.startsWith("f") && c.equals("ne") ? "neu" : c) + "." + t + " $0, $1, $2;");
+        // conversions (Java semantics: float→int truncates, saturates, NaN→0: exactly cvt.rzi)
+        rule("cvt.s64.s32", "cvt.s64.s32 $0, $1;");
+        rule("cvt.f32.s32", "cvt.rn.f32.s32 $0, $1;");
+        rule("cvt.f64.s32", "cvt.rn.f64.s32 $0, $1;");
+        rule("cvt.s32.s64", "cvt.u32.u64 $0, $1;");
+        rule("cvt.f32.s64", "cvt.rn.f32.s64 $0, $1;");
+        rule("cvt.f64.s64", "cvt.rn.f64.s64 $0, $1;");
+        rule("cvt.s32.f32", "cvt.rzi.s32.f32 $0, $1;");
+        rule("cvt.s64.f32", "cvt.rzi.s64.f32 $0, $1;");
+        rule("cvt.f64.f32", "cvt.f64.f32 $0, $1;");
+        rule("cvt.s32.f64", "cvt.rzi.s32.f64 $0, $1;");
+        rule("cvt.s64.f64", "cvt.rzi.s64.f64 $0, $1;");
+        rule("cvt.f32.f64", "cvt.rn.f32.f64 $0, $1;");
+        rule("i2b", "{ .reg .b32 %x; shl.b32 %x, $1, 24; shr.s32 $0, %x, 24; }");
+        rule("i2s", "{ .reg .b32 %x; shl.b32 %x, $1, 16; shr.s32 $0, %x, 16; }");
+        rule("i2c", "and.b32 $0, $1, 65535;");
+        // raw bit moves between int and float registers
+        rule("bits.s32.f32", "mov.b32 $0, $1;");
+        rule("bits.f32.s32", "mov.b32 $0, $1;");
+        rule("bits.s64.f64", "mov.b64 $0, $1;");
+        rule("bits.f64.s64", "mov.b64 $0, $1;");
+        rule("canonbits.s32.f32", "{ .reg .pred %x; setp.nan.f32 %x, $1, $1; mov.b32 $0, $1; @%x mov.b32 $0, 2143289344; }");
+        // fp16 / bf16 held as Java shorts (sign-extended ints)
+        rule("h2f", "{ .reg .b16 %x; cvt.u16.u32 %x, $1; cvt.f32.f16 $0, %x; }");
+        rule("f2h", "{ .reg .b16 %x; cvt.rn.f16.f32 %x, $1; cvt.s32.s16 $0, %x; }");
+        rule("bf2f", "{ .reg .b32 %x; shl.b32 %x, $1, 16; mov.b32 $0, %x; }");
+        rule("f2bf", "{ .reg .b16 %x; cvt.rn.bf16.f32 %x, $1; cvt.s32.s16 $0, %x; }");
+        // memory: ld.<space>.<elem> dst, [addr]; st.<space>.<elem> [addr], value
+        for (String sp : new String[]{"global", "shared"}) {
+            for (String e : new String[]{"s8", "s16", "u16", "s32", "s64", "f32", "f64"}) {
+                rule("ld." + sp + "." + e, "ld." + sp + "." + e + " $0, [$1];");
+                String st = e.equals("u16") ? "b16" : e.startsWith("s") ? "b" + e.substring(1) : e;
+                rule("st." + sp + "." + e, "st." + sp + "." + st + " [$0], $1;");
+            }
+            rule("ld." + sp + ".f16", "{ .reg .b16 %x; ld." + sp + ".b16 %x, [$1]; cvt.f32.f16 $0, %x; }");
+            rule("st." + sp + ".f16", "{ .reg .b16 %x; cvt.rn.f16.f32 %x, $1; st." + sp + ".b16 [$0], %x; }");
+            rule("ld." + sp + ".bf16", "{ .reg .b32 %x; ld." + sp + ".u16 %x, [$1]; shl.b32 %x, %x, 16; mov.b32 $0, %x; }");
+            rule("st." + sp + ".bf16", "{ .reg .b16 %x; cvt.rn.bf16.f32 %x, $1; st." + sp + ".b16 [$0], %x; }");
+            rule("atom." + sp + ".add.s32", "atom." + sp + ".add.u32 $0, [$1], $2;");
+            rule("atom." + sp + ".add.s64", "atom." + sp + ".add.u64 $0, [$1], $2;");
+            rule("atom." + sp + ".add.f32", "atom." + sp + ".add.f32 $0, [$1], $2;");
+        }
+        rule("ld.global.b64", "ld.global.b64 $0, [$1];");
+        rule("ld.global.v2.b64", "ld.global.v2.b64 {$0, $1}, [$2];");
+        // parameters and addresses
+        rule("ld.param.u32", "ld.param.u32 $0, [$1];");
+        rule("ld.param.u64", "ld.param.u64 $0, [$1];");
+        rule("ld.param.f32", "ld.param.f32 $0, [$1];");
+        rule("ld.param.f64", "ld.param.f64 $0, [$1];");
+        rule("cvta.global", "cvta.to.global.u64 $0, $1;");
+        rule("addr.shared", "mov.u64 $0, $1;");
+        rule("mul.wide.s32", "mul.wide.s32 $0, $1, $2;");
+        // work-item geometry; $1 is the axis letter
+        rule("sreg", "mov.u32 $0, $1;");
+        rule("mad.s32", "mad.lo.s32 $0, $1, $2, $3;");
+        // synchronisation and warps (full-warp member mask; c = 31 clamps to the warp)
+        rule("bar", "bar.sync 0;");
+        rule("shfl.down", "shfl.sync.down.b32 $0, $1, $2, 31, -1;");
+        rule("shfl.bfly", "shfl.sync.bfly.b32 $0, $1, $2, 31, -1;");
+        rule("shfl.idx", "shfl.sync.idx.b32 $0, $1, $2, 31, -1;");
+        // control flow
+        rule("label", "$0:");
+        rule("bra", "bra.uni $0;");
+        rule("bra.if", "@$0 bra $1;");
+        rule("ret", "ret;");
+    }
+}

@@ -1,0 +1,166 @@
+package dev.arbor.engine;
+
+import dev.arbor.engine.cache.PrefixInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * The online engine: one loop thread owns an {@link LLMEngine} and steps it while work remains;
+ * other threads submit requests, abort them and query state through a command queue, so the
+ * engine itself needs no locks. Every step's outputs go to the requests' listeners (on the loop
+ * thread: listeners must be quick and must not block).
+ */
+public final class AsyncEngine implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(AsyncEngine.class);
+
+    /** Raised to a submitter when the waiting queue is full (HTTP 429/503). */
+    public static final class QueueFullException extends RuntimeException {
+        public QueueFullException(String message) { super(message); }
+    }
+
+    private final LLMEngine engine;
+    private final BlockingQueue<Runnable> commands = new LinkedBlockingQueue<>();
+    private final Map<String, Consumer<RequestOutput>> listeners = new ConcurrentHashMap<>();
+    private final Thread loop;
+    private volatile EngineStats stats;
+    private volatile boolean running = true;
+
+    public AsyncEngine(LLMEngine engine) {
+        this.engine = engine;
+        this.stats = engine.stats();
+        this.loop = Thread.ofPlatform().name("arbor-engine").daemon().start(this::run);
+    }
+
+    public LLMEngine engineUnsafe() { return engine; }
+
+    public int maxModelLen() { return engine.maxModelLen(); }
+
+    /**
+     * Queues a request; {@code listener} gets every update, the last with {@code finished()} true.
+     * Validation errors complete the returned future exceptionally (IllegalArgumentException, or
+     * {@link QueueFullException}); otherwise it completes with the request id once queued.
+     */
+    public CompletableFuture<String> submit(Prompt prompt, SamplingParams params, String salt,
+                                            Consumer<RequestOutput> listener) {
+        return call(e -> {
+            int max = e.config().maxWaiting();
+            if (max > 0 && e.stats().waiting() >= max) throw new QueueFullException("the waiting queue is full (" + max + " requests)");
+            String id = e.nextRequestId();
+            listeners.put(id, listener);
+            try {
+                e.addRequest(id, prompt, params, salt, 0);
+            } catch (RuntimeException ex) {
+                listeners.remove(id);
+                throw ex;
+            }
+            return id;
+        });
+    }
+
+    /** Cancels a request; its blocks are freed on the loop thread. Unknown ids are ignored. */
+    public void abort(String requestId) {
+        commands.add(() -> {
+            RequestOutput o = engine.abort(requestId);
+            Consumer<RequestOutput> l = listeners.remove(requestId);
+            if (o != null && l != null) deliver(l, o);
+        });
+    }
+
+    /** Runs {@code f} on the loop thread with exclusive access to the engine. */
+    public <T> CompletableFuture<T> call(Function<LLMEngine, T> f) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        if (!running) {
+            result.completeExceptionally(new IllegalStateException("engine is shut down"));
+            return result;
+        }
+        commands.add(() -> {
+            try {
+                result.complete(f.apply(engine));
+            } catch (Throwable t) {
+                result.completeExceptionally(t);
+            }
+        });
+        return result;
+    }
+
+    public CompletableFuture<PrefixInfo> registerPrefix(Prompt prefix, String salt) { return call(e -> e.registerPrefix(prefix, salt)); }
+
+    public CompletableFuture<List<PrefixInfo>> listPrefixes() { return call(LLMEngine::listPrefixes); }
+
+    public CompletableFuture<Boolean> deletePrefix(long id) { return call(e -> e.deletePrefix(id)); }
+
+    /** Counters as of the last step (never blocks). */
+    public EngineStats stats() { return stats; }
+
+    public boolean idle() { return listeners.isEmpty(); }
+
+    private void run() {
+        while (running || engine.hasUnfinished()) {
+            try {
+                Runnable c = engine.hasUnfinished() ? commands.poll() : commands.poll(50, TimeUnit.MILLISECONDS);
+                while (c != null) {
+                    c.run();
+                    c = commands.poll();
+                }
+                if (engine.hasUnfinished()) {
+                    for (RequestOutput o : engine.step()) {
+                        Consumer<RequestOutput> l = o.finished() ? listeners.remove(o.requestId()) : listeners.get(o.requestId());
+                        if (l != null) deliver(l, o);
+                    }
+                }
+                stats = engine.stats();
+            } catch (InterruptedException e) {
+                break;
+            } catch (RuntimeException e) {
+                // A failing step must not take the server down: fail the running requests, keep serving.
+                log.error("engine step failed; aborting running requests", e);
+                for (RequestOutput o : engine.abortAll()) {
+                    if (o == null) continue;
+                    Consumer<RequestOutput> l = listeners.remove(o.requestId());
+                    if (l != null) deliver(l, RequestOutput.failed(o.requestId(), o.prompt(), o.promptTokenIds(), "engine error: " + e.getMessage()));
+                }
+            }
+        }
+    }
+
+    private static void deliver(Consumer<RequestOutput> l, RequestOutput o) {
+        try {
+            l.accept(o);
+        } catch (RuntimeException e) {
+            log.warn("request listener failed for {}", o.requestId(), e);
+        }
+    }
+
+    /**
+     * Stops taking requests, lets running ones finish for up to {@code graceMillis}, then aborts the rest.
+     */
+    public void shutdown(long graceMillis) {
+        running = false;
+        long deadline = System.currentTimeMillis() + graceMillis;
+        while (!listeners.isEmpty() && System.currentTimeMillis() < deadline) {
+            try { Thread.sleep(20); } catch (InterruptedException e) { break; }
+        }
+        for (String id : List.copyOf(listeners.keySet())) abort(id);
+        try {
+            loop.join(5000);
+        } catch (InterruptedException ignored) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        shutdown(0);
+        engine.close();
+    }
+}

@@ -1,0 +1,82 @@
+package dev.arbor.engine;
+
+/**
+ * Engine settings. The KV pool is sized from {@code kvCacheBytes} when positive, otherwise from
+ * {@code kvCacheFraction} of the memory the JVM may still use (the CPU backend keeps KV in memory).
+ *
+ * @param blockSize              tokens per KV block
+ * @param kvCacheBytes           KV budget in bytes (0 = use the fraction)
+ * @param kvCacheFraction        fraction of available memory for KV when bytes is 0
+ * @param numBlocksOverride      exact number of blocks (tests), 0 = from the budget
+ * @param maxNumSeqs             sequences in one step at most
+ * @param maxNumBatchedTokens    tokens in one step at most (prefill chunks are cut to fit)
+ * @param maxModelLen            context length (0 = the model's max_position_embeddings)
+ * @param enablePrefixCaching    share full KV blocks between requests through the prefix trie
+ * @param evictionPolicy         lru | fifo | lfu | priority
+ * @param schedulingPolicy       fcfs | lpm (longest cached prefix first)
+ * @param lpmFcfsThreshold       with lpm, fall back to FCFS when more requests wait than this
+ * @param maxCachedUnusedBlocks  cap on cached blocks no request holds (0 = no cap)
+ * @param maxWaiting             waiting-queue length at which new requests are refused (0 = unbounded)
+ */
+public record EngineConfig(int blockSize, long kvCacheBytes, double kvCacheFraction, int numBlocksOverride,
+                           int maxNumSeqs, int maxNumBatchedTokens, int maxModelLen, boolean enablePrefixCaching,
+                           String evictionPolicy, String schedulingPolicy, int lpmFcfsThreshold,
+                           int maxCachedUnusedBlocks, int maxWaiting) {
+
+    public EngineConfig {
+        if (blockSize < 1) throw new IllegalArgumentException("block_size must be >= 1, got " + blockSize);
+        if (maxNumSeqs < 1) throw new IllegalArgumentException("max_num_seqs must be >= 1, got " + maxNumSeqs);
+        if (maxNumBatchedTokens < 1) throw new IllegalArgumentException("max_num_batched_tokens must be >= 1, got " + maxNumBatchedTokens);
+        if (kvCacheBytes < 0) throw new IllegalArgumentException("kv_cache_bytes must be >= 0, got " + kvCacheBytes);
+        if (!(kvCacheFraction > 0 && kvCacheFraction <= 1)) throw new IllegalArgumentException("kv_cache_fraction must be in (0, 1], got " + kvCacheFraction);
+        if (!schedulingPolicy.equals("fcfs") && !schedulingPolicy.equals("lpm")) throw new IllegalArgumentException("scheduling_policy must be fcfs or lpm, got " + schedulingPolicy);
+    }
+
+    public static EngineConfig defaults() { return builder().build(); }
+
+    public static Builder builder() { return new Builder(); }
+
+    public Builder toBuilder() {
+        return new Builder().blockSize(blockSize).kvCacheBytes(kvCacheBytes).kvCacheFraction(kvCacheFraction)
+                .numBlocks(numBlocksOverride).maxNumSeqs(maxNumSeqs).maxNumBatchedTokens(maxNumBatchedTokens)
+                .maxModelLen(maxModelLen).enablePrefixCaching(enablePrefixCaching).evictionPolicy(evictionPolicy)
+                .schedulingPolicy(schedulingPolicy).lpmFcfsThreshold(lpmFcfsThreshold)
+                .maxCachedUnusedBlocks(maxCachedUnusedBlocks).maxWaiting(maxWaiting);
+    }
+
+    public static final class Builder {
+        private int blockSize = 16;
+        private long kvCacheBytes;
+        private double kvCacheFraction = 0.3;
+        private int numBlocks;
+        private int maxNumSeqs = 64;
+        private int maxNumBatchedTokens = 1024;
+        private int maxModelLen;
+        private boolean enablePrefixCaching = true;
+        private String evictionPolicy = "lru";
+        private String schedulingPolicy = "lpm";
+        private int lpmFcfsThreshold = 128;
+        private int maxCachedUnusedBlocks;
+        private int maxWaiting;
+
+        public Builder blockSize(int v) { blockSize = v; return this; }
+        public Builder kvCacheBytes(long v) { kvCacheBytes = v; return this; }
+        public Builder kvCacheFraction(double v) { kvCacheFraction = v; return this; }
+        public Builder numBlocks(int v) { numBlocks = v; return this; }
+        public Builder maxNumSeqs(int v) { maxNumSeqs = v; return this; }
+        public Builder maxNumBatchedTokens(int v) { maxNumBatchedTokens = v; return this; }
+        public Builder maxModelLen(int v) { maxModelLen = v; return this; }
+        public Builder enablePrefixCaching(boolean v) { enablePrefixCaching = v; return this; }
+        public Builder evictionPolicy(String v) { evictionPolicy = v; return this; }
+        public Builder schedulingPolicy(String v) { schedulingPolicy = v; return this; }
+        public Builder lpmFcfsThreshold(int v) { lpmFcfsThreshold = v; return this; }
+        public Builder maxCachedUnusedBlocks(int v) { maxCachedUnusedBlocks = v; return this; }
+        public Builder maxWaiting(int v) { maxWaiting = v; return this; }
+
+        public EngineConfig build() {
+            return new EngineConfig(blockSize, kvCacheBytes, kvCacheFraction, numBlocks, maxNumSeqs,
+                    maxNumBatchedTokens, maxModelLen, enablePrefixCaching, evictionPolicy, schedulingPolicy,
+                    lpmFcfsThreshold, maxCachedUnusedBlocks, maxWaiting);
+        }
+    }
+}

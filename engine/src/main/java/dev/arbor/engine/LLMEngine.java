@@ -1,0 +1,230 @@
+package dev.arbor.engine;
+
+import dev.arbor.engine.cache.BlockPool;
+import dev.arbor.engine.cache.EvictionPolicy;
+import dev.arbor.engine.cache.PrefixCache;
+import dev.arbor.engine.cache.PrefixInfo;
+import dev.arbor.engine.core.KvCacheManager;
+import dev.arbor.engine.core.ModelRunner;
+import dev.arbor.engine.core.RequestState;
+import dev.arbor.engine.core.Sampler;
+import dev.arbor.engine.core.Scheduler;
+import dev.arbor.engine.core.SchedulerOutput;
+import dev.arbor.engine.core.StepProcessor;
+import dev.arbor.models.CausalLM;
+import dev.arbor.models.ModelConfig;
+import dev.arbor.models.ModelLoader;
+import dev.arbor.tokenizer.ByteTokenizer;
+import dev.arbor.tokenizer.Tokenizer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The synchronous engine: requests in, one step at a time, outputs out. Not thread-safe; the
+ * offline {@link LLM} drives it from the caller's thread, the online {@link AsyncEngine} from its
+ * own loop thread.
+ *
+ * <pre>
+ * SchedulerOutput out = scheduler.schedule();     // which sequences, how many new tokens, block tables
+ * StepLogits logits    = runner.execute(out);      // the only place that builds model inputs
+ * processor.update(out, logits);                   // sample, append, finish, free, stream
+ * </pre>
+ */
+public final class LLMEngine implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(LLMEngine.class);
+    /** Auto-sized KV pools stop here: the CPU backend keeps KV in process memory. */
+    private static final long AUTO_KV_CAP_BYTES = 1L << 30;
+
+    private final CausalLM model;
+    private final Tokenizer tokenizer;
+    private final EngineConfig config;
+    private final int maxModelLen;
+    private final BlockPool pool;
+    private final PrefixCache prefixCache;
+    private final Scheduler scheduler;
+    private final ModelRunner runner;
+    private final StepProcessor processor;
+    private final Map<String, RequestState> requests = new LinkedHashMap<>();
+    private final AtomicLong autoIds = new AtomicLong();
+
+    public LLMEngine(CausalLM model, Tokenizer tokenizer, EngineConfig config) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.config = config;
+        ModelConfig mc = model.config();
+        this.maxModelLen = config.maxModelLen() > 0 ? config.maxModelLen() : mc.maxPositionEmbeddings();
+        int numBlocks = numBlocks(model, config);
+        this.pool = new BlockPool(numBlocks);
+        this.prefixCache = config.enablePrefixCaching()
+                ? new PrefixCache(pool, config.blockSize(), EvictionPolicy.byName(config.evictionPolicy())) : null;
+        if (prefixCache != null && config.maxCachedUnusedBlocks() > 0) prefixCache.setMaxCachedUnusedBlocks(config.maxCachedUnusedBlocks());
+        KvCacheManager kv = new KvCacheManager(pool, prefixCache, config.blockSize());
+        this.scheduler = new Scheduler(config, kv);
+        this.runner = new ModelRunner(model, model.allocateKvCache(numBlocks, config.blockSize()));
+        int[] eos = mc.eosTokenIds().length > 0 ? mc.eosTokenIds() : tokenizer.eosTokenIds();
+        Sampler sampler = new Sampler(id -> tokenizer.decode(new int[] {id}, false), eos);
+        this.processor = new StepProcessor(scheduler, sampler, eos, maxModelLen);
+        log.info("engine: model {} ({} layers, vocab {}), KV pool {} blocks x {} tokens ({} MiB), prefix caching {}, max_model_len {}",
+                mc.architecture(), mc.numLayers(), mc.vocabSize(), numBlocks, config.blockSize(),
+                numBlocks * model.kvBytesPerBlock(config.blockSize()) >> 20, config.enablePrefixCaching() ? "on" : "off", maxModelLen);
+    }
+
+    /** Loads {@code spec} (a Hugging Face model directory or {@code synthetic:SHAPE}) with its tokenizer. */
+    public static LLMEngine create(String spec, EngineConfig config) {
+        CausalLM model = ModelLoader.load(spec);
+        ModelConfig mc = model.config();
+        Tokenizer tok = mc.modelDir() != null ? Tokenizer.load(mc.modelDir()) : new ByteTokenizer();
+        return new LLMEngine(model, tok, config);
+    }
+
+    private static int numBlocks(CausalLM model, EngineConfig c) {
+        if (c.numBlocksOverride() > 0) return c.numBlocksOverride();
+        long perBlock = model.kvBytesPerBlock(c.blockSize());
+        long budget = c.kvCacheBytes();
+        if (budget == 0) {
+            Runtime rt = Runtime.getRuntime();
+            long available = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+            budget = Math.min(AUTO_KV_CAP_BYTES, (long) (available * c.kvCacheFraction()));
+        }
+        long n = budget / perBlock;
+        if (n < 1) throw new IllegalArgumentException("KV budget of " + budget + " bytes holds no block of " + perBlock + " bytes");
+        return (int) Math.min(n, Integer.MAX_VALUE / 2);
+    }
+
+    public Tokenizer tokenizer() { return tokenizer; }
+
+    public ModelConfig modelConfig() { return model.config(); }
+
+    public EngineConfig config() { return config; }
+
+    public int maxModelLen() { return maxModelLen; }
+
+    public String nextRequestId() { return "req-" + autoIds.incrementAndGet(); }
+
+    /**
+     * Queues a request. Invalid input is rejected here, with an {@link IllegalArgumentException}
+     * that names what was wrong, before anything is allocated.
+     *
+     * @param salt      cache namespace (null = shared default); tenants with different salts share no blocks
+     * @param prefixPos the first prefixPos prompt tokens are a prefix to pin in the cache (0 = none)
+     */
+    public RequestState addRequest(String requestId, Prompt prompt, SamplingParams params, String salt, int prefixPos) {
+        if (requests.containsKey(requestId)) throw new IllegalArgumentException("duplicate request id '" + requestId + "'");
+        params.validate(model.config().vocabSize());
+        int[] ids = prompt.isText() ? tokenizer.encode(prompt.text()) : prompt.tokenIds();
+        checkPrompt(ids);
+        if (prefixPos < 0 || prefixPos > ids.length) throw new IllegalArgumentException("prefix_pos " + prefixPos + " is outside the prompt of " + ids.length + " tokens");
+        RequestState r = processor.newRequest(requestId, prompt.text(), ids, params, salt, prefixPos, tokenizer);
+        requests.put(requestId, r);
+        return r;
+    }
+
+    public RequestState addRequest(Prompt prompt, SamplingParams params) {
+        return addRequest(nextRequestId(), prompt, params, null, 0);
+    }
+
+    private void checkPrompt(int[] ids) {
+        if (ids.length == 0) throw new IllegalArgumentException("prompt is empty");
+        int vocab = model.config().vocabSize();
+        for (int t : ids) if (t < 0 || t >= vocab) throw new IllegalArgumentException("prompt token id " + t + " is outside the vocabulary [0, " + vocab + ")");
+        if (ids.length >= maxModelLen) {
+            throw new IllegalArgumentException("prompt has " + ids.length + " tokens; the context length is " + maxModelLen
+                    + " (prompt plus at least one generated token must fit)");
+        }
+        int need = (ids.length + 1 + config.blockSize() - 1) / config.blockSize();
+        if (need > pool.numTotal()) {
+            throw new IllegalArgumentException("prompt needs " + need + " KV blocks but the pool has only " + pool.numTotal());
+        }
+    }
+
+    /** Runs one step; returns the requests whose state changed (finished ones leave the engine). */
+    public List<RequestOutput> step() {
+        SchedulerOutput out = scheduler.schedule();
+        if (out.isEmpty()) {
+            if (scheduler.hasUnfinished()) throw new IllegalStateException("scheduler made no progress: " + scheduler.all());
+            return List.of();
+        }
+        List<RequestOutput> outputs = processor.update(out, runner.execute(out));
+        for (RequestOutput o : outputs) if (o.finished()) requests.remove(o.requestId());
+        return outputs;
+    }
+
+    public boolean hasUnfinished() { return scheduler.hasUnfinished(); }
+
+    /** Cancels a request; its blocks are released at once. Returns its final output, or null if unknown. */
+    public RequestOutput abort(String requestId) {
+        RequestState r = requests.remove(requestId);
+        if (r == null) return null;
+        return processor.abort(r);
+    }
+
+    // ---- explicit prefixes (pinned in the trie) ----
+
+    /**
+     * Computes (if not cached) and pins the KV of {@code prefix}: it stays cached until deleted.
+     * Only whole blocks are cached, so a prefix of 530 tokens with block size 16 pins 528.
+     */
+    public PrefixInfo registerPrefix(Prompt prefix, String salt) {
+        requirePrefixCache();
+        int[] ids = prefix.isText() ? tokenizer.encode(prefix.text()) : prefix.tokenIds();
+        checkPrompt(ids);
+        if (ids.length < config.blockSize()) {
+            throw new IllegalArgumentException("prefix has " + ids.length + " tokens, shorter than one KV block (" + config.blockSize() + ")");
+        }
+        String id = "prefix-" + autoIds.incrementAndGet();
+        // Prefill the prefix (plus nothing): one sampled token is discarded; its full blocks enter the trie.
+        addRequest(id, Prompt.ofTokens(ids), SamplingParams.builder().temperature(0).maxTokens(1).build(), salt, ids.length);
+        while (requests.containsKey(id)) step();
+        return prefixCache.register(salt, ids);
+    }
+
+    public boolean deletePrefix(Prompt prefix, String salt) {
+        requirePrefixCache();
+        int[] ids = prefix.isText() ? tokenizer.encode(prefix.text()) : prefix.tokenIds();
+        return prefixCache.delete(salt, ids);
+    }
+
+    public boolean deletePrefix(long prefixId) {
+        requirePrefixCache();
+        return prefixCache.delete(prefixId);
+    }
+
+    public List<PrefixInfo> listPrefixes() {
+        return prefixCache == null ? List.of() : prefixCache.listPrefixes();
+    }
+
+    private void requirePrefixCache() {
+        if (prefixCache == null) throw new IllegalStateException("prefix caching is disabled (enablePrefixCaching=false)");
+    }
+
+    /** Evicts every cached block no request holds and no pin protects; returns how many were freed. */
+    public int evictAllCached() {
+        return prefixCache == null ? 0 : prefixCache.evict(pool.numTotal());
+    }
+
+    public EngineStats stats() {
+        StepProcessor.Counters c = processor.counters();
+        return new EngineStats(scheduler.numRunning(), scheduler.numWaiting(), pool.numTotal(), pool.numFree(),
+                config.blockSize(), c.promptTokens(), c.computedTokens(), c.prefillTokens(), c.generatedTokens(), c.cachedPromptTokens(),
+                c.preemptions(), c.steps(), prefixCache == null ? null : prefixCache.stats());
+    }
+
+    /** Aborts everything still queued or running. */
+    public List<RequestOutput> abortAll() {
+        List<RequestOutput> outs = new ArrayList<>();
+        for (String id : new ArrayList<>(requests.keySet())) outs.add(abort(id));
+        return outs;
+    }
+
+    @Override
+    public void close() {
+        abortAll();
+        model.close();
+    }
+}

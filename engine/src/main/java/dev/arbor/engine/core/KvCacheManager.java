@@ -1,0 +1,122 @@
+package dev.arbor.engine.core;
+
+import dev.arbor.engine.cache.BlockPool;
+import dev.arbor.engine.cache.PrefixCache;
+import dev.arbor.engine.cache.PrefixMatch;
+
+import java.util.Arrays;
+
+/**
+ * Owns sequences' block tables: admission with a cached prefix, growth as tokens are scheduled,
+ * entry of computed full blocks into the prefix trie, and release. Ids and counts only.
+ *
+ * <p>Reference counting: a sequence holds one pool reference on every block of its table; the trie
+ * holds one on every block it caches. A block returns to the free list when both let go.
+ *
+ * <p>NOTE: only full blocks are ever shared (the trie caches full blocks, and a match stops at
+ * {@code promptLen - 1} tokens rounded down to a block), so a block in a table is written only by
+ * its owner and no copy-on-write is needed: the price is recomputing at most one block of a fully
+ * cached prompt.
+ */
+public final class KvCacheManager {
+    private final BlockPool pool;
+    private final PrefixCache prefixCache;   // null when prefix caching is off
+    private final int blockSize;
+
+    public KvCacheManager(BlockPool pool, PrefixCache prefixCache, int blockSize) {
+        this.pool = pool;
+        this.prefixCache = prefixCache;
+        this.blockSize = blockSize;
+    }
+
+    public int blockSize() { return blockSize; }
+
+    public BlockPool pool() { return pool; }
+
+    public PrefixCache prefixCache() { return prefixCache; }
+
+    public int blocksFor(int tokens) { return (tokens + blockSize - 1) / blockSize; }
+
+    /** Cached tokens available for a waiting sequence (no side effect beyond the trie's access stats). */
+    public int cachedPrefixTokens(Sequence seq) {
+        PrefixMatch m = match(seq);
+        return m == null ? 0 : m.numTokens();
+    }
+
+    private PrefixMatch match(Sequence seq) {
+        if (prefixCache == null || seq.params().promptLogprobs() != null) return null;  // prompt logprobs need every position's logits
+        return prefixCache.match(seq.salt(), seq.tokens.toIntArray(), seq.numTokens() - 1);
+    }
+
+    /**
+     * Admits a waiting sequence: takes the longest cached prefix (retained and locked) and makes
+     * room for its first {@code numNewTokens} uncached tokens, evicting cold cache if needed.
+     *
+     * @param tokenBudget most tokens this step may still compute
+     * @return tokens scheduled for it this step, or 0 when it does not fit (nothing changed)
+     */
+    public int admit(Sequence seq, int tokenBudget) {
+        PrefixMatch m = match(seq);
+        if (m != null && m.numTokens() > 0) {
+            for (int b : m.blocks()) { pool.retain(b); seq.blockTable.add(b); }
+            prefixCache.lock(m);
+            seq.lockedPrefix = m;
+            seq.numComputed = m.numTokens();
+            seq.numCachedBlocks = m.blocks().length;
+        }
+        int n = Math.min(seq.numUncomputed(), tokenBudget);
+        if (!grow(seq, n)) {
+            release(seq);
+            return 0;
+        }
+        return n;
+    }
+
+    /** Whether the table can grow to hold {@code n} more tokens, evicting cold cached blocks if needed. */
+    public boolean grow(Sequence seq, int n) {
+        int need = blocksFor(seq.numComputed + n) - seq.blockTable.size();
+        if (need <= 0) return true;
+        if (pool.numFree() < need && prefixCache != null) prefixCache.evict(need - pool.numFree());
+        if (pool.numFree() < need) return false;
+        for (int b : pool.allocate(need)) seq.blockTable.add(b);
+        return true;
+    }
+
+    /**
+     * Enters the sequence's newly computed full blocks into the trie. Where another sequence cached
+     * the same tokens first, its blocks win: this sequence switches to them and frees its copies.
+     */
+    public void cacheComputedBlocks(Sequence seq) {
+        if (prefixCache == null || seq.params().promptLogprobs() != null) return;
+        int full = seq.numComputed / blockSize;
+        if (full <= seq.numCachedBlocks) return;
+        int[] tokens = Arrays.copyOf(seq.tokens.elements(), full * blockSize);
+        int[] blocks = Arrays.copyOf(seq.blockTable.elements(), full);
+        PrefixMatch m = prefixCache.insert(seq.salt(), tokens, blocks);
+        int[] canonical = m.blocks();
+        for (int i = 0; i < canonical.length; i++) {
+            int mine = seq.blockTable.getInt(i);
+            if (canonical[i] != mine) {
+                pool.retain(canonical[i]);
+                seq.blockTable.set(i, canonical[i]);
+                pool.release(mine);
+            }
+        }
+        prefixCache.lock(m);
+        if (seq.lockedPrefix != null) prefixCache.unlock(seq.lockedPrefix);
+        seq.lockedPrefix = m;
+        seq.numCachedBlocks = canonical.length;
+    }
+
+    /** Returns all of the sequence's blocks (cached ones stay in the trie) and unlocks its prefix. */
+    public void release(Sequence seq) {
+        for (int i = 0; i < seq.blockTable.size(); i++) pool.release(seq.blockTable.getInt(i));
+        seq.blockTable.clear();
+        if (seq.lockedPrefix != null) {
+            prefixCache.unlock(seq.lockedPrefix);
+            seq.lockedPrefix = null;
+        }
+        seq.numComputed = 0;
+        seq.numCachedBlocks = 0;
+    }
+}

@@ -1,0 +1,177 @@
+package dev.arbor.engine.core;
+
+import dev.arbor.engine.EngineConfig;
+import dev.arbor.engine.cache.PrefixScheduling;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.Iterator;
+import java.util.List;
+
+/**
+ * Continuous batching: every step serves the running sequences first (one token each when
+ * decoding, the next chunk when prefilling) and then admits waiting ones while the token budget,
+ * the sequence cap and the KV pool allow. Prefill and decode share steps; a prompt longer than the
+ * budget is prefilled in chunks. When a running sequence cannot get a block, the most recently
+ * admitted one is preempted: its blocks are freed and it is recomputed later from its tokens so
+ * far, so it still finishes with exactly the same output.
+ *
+ * <p>Sequences that share a prefix nobody has cached yet are not prefilled side by side: a waiting
+ * sequence whose prompt shares more full blocks with a sequence being prefilled than the trie
+ * holds waits until that prefill has entered them in the trie, then takes them as a cache hit.
+ */
+public final class Scheduler {
+    private final EngineConfig config;
+    private final KvCacheManager kv;
+    private final Deque<Sequence> waiting = new ArrayDeque<>();
+    private final List<Sequence> running = new ArrayList<>();
+    private long cachedTokensAtAdmission;    // prompt tokens taken from the trie, summed over admissions
+    private long preemptions;
+
+    public Scheduler(EngineConfig config, KvCacheManager kv) {
+        this.config = config;
+        this.kv = kv;
+    }
+
+    public void add(Sequence seq) {
+        seq.status = Sequence.Status.WAITING;
+        waiting.addLast(seq);
+    }
+
+    public int numWaiting() { return waiting.size(); }
+
+    public int numRunning() { return running.size(); }
+
+    public long cachedTokensAtAdmission() { return cachedTokensAtAdmission; }
+
+    public long preemptions() { return preemptions; }
+
+    public boolean hasUnfinished() { return !waiting.isEmpty() || !running.isEmpty(); }
+
+    public SchedulerOutput schedule() {
+        List<ScheduledSeq> out = new ArrayList<>();
+        List<Sequence> preempted = new ArrayList<>();
+        int budget = config.maxNumBatchedTokens();
+
+        // 1. Running sequences, oldest first; preempt from the newest end when blocks run out.
+        for (int i = 0; i < running.size() && budget > 0; i++) {
+            Sequence seq = running.get(i);
+            int n = Math.min(seq.numUncomputed(), budget);
+            boolean fits;
+            while (!(fits = kv.grow(seq, n))) {
+                Sequence victim = running.getLast();
+                preempt(victim);
+                preempted.add(victim);
+                if (victim == seq) break;
+            }
+            if (!fits) break;
+            out.add(chunk(seq, n));
+            budget -= n;
+        }
+
+        // 2. Waiting sequences, unless this step already had to preempt.
+        if (preempted.isEmpty()) {
+            List<Sequence> order = orderWaiting();
+            for (Sequence seq : order) {
+                if (budget <= 0 || running.size() >= config.maxNumSeqs()) break;
+                if (waitsForSharedPrefill(seq)) continue;
+                int n = kv.admit(seq, budget);
+                if (n == 0) break;                       // KV pool is full: keep FCFS fairness
+                if (seq.request.cachedTokens < 0) seq.request.cachedTokens = seq.numComputed;
+                cachedTokensAtAdmission += seq.numComputed;
+                waiting.remove(seq);
+                seq.status = Sequence.Status.RUNNING;
+                running.add(seq);
+                out.add(chunk(seq, n));
+                budget -= n;
+            }
+        }
+        return new SchedulerOutput(out, preempted);
+    }
+
+    private ScheduledSeq chunk(Sequence seq, int n) {
+        return new ScheduledSeq(seq, seq.numComputed, n, seq.numComputed + n == seq.numTokens());
+    }
+
+    private List<Sequence> orderWaiting() {
+        List<Sequence> list = new ArrayList<>(waiting);
+        if (!config.schedulingPolicy().equals("lpm") || kv.prefixCache() == null || list.size() < 2) return list;
+        return PrefixScheduling.longestPrefixFirst(list, kv::cachedPrefixTokens, config.lpmFcfsThreshold());
+    }
+
+    /**
+     * True when a running sequence is still prefilling full blocks that this one could share but
+     * the trie does not hold yet: computing them twice would waste the step.
+     */
+    private boolean waitsForSharedPrefill(Sequence seq) {
+        if (kv.prefixCache() == null || seq.params().promptLogprobs() != null) return false;
+        int bs = kv.blockSize();
+        int shareable = (seq.numTokens() - 1) / bs * bs;
+        if (shareable == 0) return false;
+        int cached = -1;
+        for (Sequence r : running) {
+            if (!r.inPrefill() || !java.util.Objects.equals(r.salt(), seq.salt())) continue;
+            int common = commonPrefix(seq, r, shareable) / bs * bs;
+            if (common <= r.numCachedBlocks * bs) continue;          // what it shares is cached already
+            if (cached < 0) cached = kv.cachedPrefixTokens(seq);
+            if (common > cached) return true;
+        }
+        return false;
+    }
+
+    private static int commonPrefix(Sequence a, Sequence b, int limit) {
+        int n = Math.min(limit, Math.min(a.numTokens(), b.numTokens()));
+        int[] x = a.tokens.elements(), y = b.tokens.elements();
+        int i = 0;
+        while (i < n && x[i] == y[i]) i++;
+        return i;
+    }
+
+    private void preempt(Sequence seq) {
+        running.remove(seq);
+        kv.release(seq);
+        seq.status = Sequence.Status.WAITING;
+        seq.numPreemptions++;
+        preemptions++;
+        waiting.addFirst(seq);
+    }
+
+    /** Advances computed counts after the model ran and enters newly full blocks in the trie. */
+    public void afterForward(SchedulerOutput out) {
+        for (ScheduledSeq s : out.scheduled()) {
+            s.seq().numComputed += s.numTokens();
+            kv.cacheComputedBlocks(s.seq());
+        }
+    }
+
+    /** Pins the whole blocks of an explicit prefix (the seed's prefix_pos) in the trie. */
+    void pinPrefix(String salt, int[] prefixTokens) {
+        if (kv.prefixCache() != null && prefixTokens.length >= kv.blockSize()) kv.prefixCache().register(salt, prefixTokens);
+    }
+
+    /** Removes a sequence (finished or aborted) wherever it is and frees its blocks. */
+    public void finish(Sequence seq) {
+        if (seq.status == Sequence.Status.FINISHED) return;
+        if (!running.remove(seq)) waiting.remove(seq);
+        kv.release(seq);
+        seq.status = Sequence.Status.FINISHED;
+    }
+
+    /** All sequences currently known (waiting then running), for abort and shutdown. */
+    public List<Sequence> all() {
+        List<Sequence> all = new ArrayList<>(waiting);
+        all.addAll(running);
+        return all;
+    }
+
+    /** Removes every sequence of a request; returns whether any was present. */
+    public boolean abort(RequestState request) {
+        boolean any = false;
+        for (Iterator<Sequence> it = all().iterator(); it.hasNext(); ) {
+            Sequence s = it.next();
+            if (s.request == request) { finish(s); any = true; }
+        }
+        return any;
+    }
+}

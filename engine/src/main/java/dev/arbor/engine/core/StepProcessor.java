@@ -1,0 +1,140 @@
+package dev.arbor.engine.core;
+
+import dev.arbor.engine.FinishReason;
+import dev.arbor.engine.Logprob;
+import dev.arbor.engine.RequestOutput;
+import dev.arbor.engine.SamplingParams;
+import dev.arbor.tokenizer.Tokenizer;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/**
+ * The third line of the engine step: after the model ran, samples a token for every sequence
+ * whose chunk reached its end, appends it, decides whether the sequence finished (EOS, stop
+ * token, stop string, max_tokens, context length), frees finished sequences' blocks, and
+ * produces the callers' outputs.
+ */
+public final class StepProcessor {
+    private final Scheduler scheduler;
+    private final Sampler sampler;
+    private final int[] eosTokenIds;
+    private final int maxModelLen;
+    private long nextSeqId;
+    private long promptTokens, computedTokens, prefillTokens, generatedTokens, steps;
+
+    public StepProcessor(Scheduler scheduler, Sampler sampler, int[] eosTokenIds, int maxModelLen) {
+        this.scheduler = scheduler;
+        this.sampler = sampler;
+        this.eosTokenIds = eosTokenIds;
+        this.maxModelLen = maxModelLen;
+    }
+
+    /** Engine-wide counters. */
+    public record Counters(long promptTokens, long computedTokens, long prefillTokens, long generatedTokens, long cachedPromptTokens,
+                           long preemptions, long steps) {}
+
+    public Counters counters() {
+        return new Counters(promptTokens, computedTokens, prefillTokens, generatedTokens, scheduler.cachedTokensAtAdmission(),
+                scheduler.preemptions(), steps);
+    }
+
+    public RequestState newRequest(String id, String text, int[] promptIds, SamplingParams params, String salt,
+                                   int prefixPos, Tokenizer tokenizer) {
+        RequestState r = new RequestState(id, text, promptIds, params, salt, prefixPos, tokenizer);
+        for (int i = 0; i < params.n(); i++) {
+            // A seeded request gives each of its n sequences its own reproducible stream.
+            SplittableRandom random = params.seed() != null
+                    ? new SplittableRandom(params.seed() * 0x9E3779B97F4A7C15L + i) : new SplittableRandom();
+            Sequence seq = new Sequence(nextSeqId++, r, i, promptIds, random);
+            r.seqs.add(seq);
+            scheduler.add(seq);
+        }
+        promptTokens += promptIds.length;
+        return r;
+    }
+
+    public List<RequestOutput> update(SchedulerOutput out, ModelRunner.StepLogits logits) {
+        steps++;
+        computedTokens += out.numTokens();
+        scheduler.afterForward(out);
+        Set<RequestState> touched = new LinkedHashSet<>();
+        for (int s = 0; s < out.scheduled().size(); s++) {
+            ScheduledSeq c = out.scheduled().get(s);
+            Sequence seq = c.seq();
+            RequestState r = seq.request;
+            prefillTokens += Math.max(0, Math.min(c.start() + c.numTokens(), seq.numPromptTokens) - c.start());
+            if (logits.prompt()[s] != null) recordPromptLogprobs(r, c, logits.prompt()[s]);
+            if (!c.sample()) continue;
+            touched.add(r);
+            sampleNext(seq, logits.sample()[s]);
+        }
+        List<RequestOutput> outputs = new ArrayList<>(touched.size());
+        for (RequestState r : touched) outputs.add(r.snapshot());
+        return outputs;
+    }
+
+    private void sampleNext(Sequence seq, float[] logits) {
+        SamplingParams p = seq.params();
+        RequestState r = seq.request;
+        int token = sampler.sample(logits, seq.tokens.elements(), seq.numTokens(), seq.numPromptTokens, p, seq.random);
+        Logprob lp = p.logprobs() != null ? sampler.logprob(logits, token, p.logprobs()) : null;
+        seq.tokens.add(token);
+        generatedTokens++;
+
+        boolean stopToken = p.stopTokenIds().contains(token);
+        boolean eos = !p.ignoreEos() && contains(eosTokenIds, token);
+        boolean stopString = r.appendToken(seq.index, token, lp, stopToken || eos);
+        FinishReason reason = null;
+        Object stopReason = null;
+        if (stopString) {
+            reason = FinishReason.STOP;
+            stopReason = r.texts[seq.index].stopReason;
+        } else if (stopToken) {
+            reason = FinishReason.STOP;
+            stopReason = token;
+        } else if (eos) {
+            reason = FinishReason.STOP;
+        } else if ((p.maxTokens() != null && seq.numOutputTokens() >= p.maxTokens()) || seq.numTokens() >= maxModelLen) {
+            reason = FinishReason.LENGTH;
+        }
+        if (reason != null) finishSequence(seq, reason, stopReason);
+    }
+
+    private void finishSequence(Sequence seq, FinishReason reason, Object stopReason) {
+        RequestState r = seq.request;
+        r.finish(seq.index, reason, stopReason);
+        scheduler.finish(seq);
+        if (r.finished() && r.prefixPos > 0) scheduler.pinPrefix(r.salt, java.util.Arrays.copyOf(r.promptIds, r.prefixPos));
+    }
+
+    private void recordPromptLogprobs(RequestState r, ScheduledSeq c, float[][] rows) {
+        int k = r.params.promptLogprobs();
+        for (int i = 0; i < rows.length; i++) {
+            int next = c.start() + i + 1;                 // the row at position p predicts token p + 1
+            if (next >= c.seq().numPromptTokens) break;
+            if (r.promptLogprobs.size() != next) continue;   // recomputed after a preemption: already recorded
+            r.promptLogprobs.add(sampler.logprob(rows[i], c.seq().tokens.getInt(next), k));
+        }
+    }
+
+    /** Ends every sequence of the request now and frees its blocks. */
+    public RequestOutput abort(RequestState r) {
+        for (Sequence s : r.seqs) {
+            if (s.status != Sequence.Status.FINISHED) {
+                r.finish(s.index, FinishReason.ABORT, null);
+                scheduler.finish(s);
+            }
+        }
+        r.aborted = true;
+        return r.snapshot();
+    }
+
+    private static boolean contains(int[] a, int v) {
+        for (int x : a) if (x == v) return true;
+        return false;
+    }
+}

@@ -1,0 +1,101 @@
+package dev.arbor.engine;
+
+import dev.arbor.tokenizer.ByteTokenizer;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Stop conditions, streaming and bad input, with a scripted model and the byte tokenizer (token = byte). */
+class StopAndValidationTest {
+    private static int[] bytes(String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        int[] t = new int[b.length];
+        for (int i = 0; i < b.length; i++) t[i] = b[i] & 0xff;
+        return t;
+    }
+
+    private static LLM scripted(String text) {
+        int[] script = new int[text.length() + 1];
+        System.arraycopy(bytes(text), 0, script, 0, text.length());
+        script[text.length()] = FakeLM.EOS;
+        return new LLM(new LLMEngine(new FakeLM(300, 4096, script), new ByteTokenizer(),
+                EngineConfig.builder().numBlocks(64).build()));
+    }
+
+    private static final int[] ONE_TOKEN = {65};
+
+    @Test
+    void stopStringSplitAcrossTokensIsFoundAndExcluded() {
+        LLM llm = scripted("hello world, and more");
+        RequestOutput o = llm.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50).stop("lo w").build()).getFirst();
+        assertEquals("hel", o.output().text());
+        assertEquals(FinishReason.STOP, o.output().finishReason());
+        assertEquals("lo w", o.output().stopReason());
+    }
+
+    @Test
+    void eosStopsAndMaxTokensCuts() {
+        LLM llm = scripted("abc");
+        RequestOutput eos = llm.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50).build()).getFirst();
+        assertEquals("abc", eos.output().text());
+        assertEquals(FinishReason.STOP, eos.output().finishReason());
+        RequestOutput len = llm.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(2).build()).getFirst();
+        assertEquals("ab", len.output().text());
+        assertEquals(FinishReason.LENGTH, len.output().finishReason());
+        RequestOutput stopTok = llm.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50)
+                .stopTokenIds(List.of((int) 'c')).build()).getFirst();
+        assertEquals("ab", stopTok.output().text());
+        assertEquals((int) 'c', stopTok.output().stopReason());
+    }
+
+    @Test
+    void streamingDeltasJoinToTheFinalTextAndHoldBackPossibleStops() {
+        LLM llm = scripted("one two three four");
+        Iterator<RequestOutput> it = llm.stream(Prompt.ofTokens(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50).stop("three").build());
+        StringBuilder joined = new StringBuilder();
+        List<String> deltas = new ArrayList<>();
+        RequestOutput last = null;
+        while (it.hasNext()) {
+            last = it.next();
+            joined.append(last.output().textDelta());
+            deltas.add(last.output().textDelta());
+        }
+        assertEquals("one two ", last.output().text());
+        assertEquals("one two ", joined.toString());
+        assertFalse(deltas.stream().anyMatch(d -> d.contains("thr")), "the start of a stop string is never streamed");
+    }
+
+    @Test
+    void badRequestsFailAloneWithNamedErrors() {
+        LLM llm = new LLM(new LLMEngine(new FakeLM(300, 64, null), new ByteTokenizer(), EngineConfig.builder().numBlocks(64).build()));
+        List<RequestOutput> outs = llm.generatePrompts(List.of(
+                Prompt.ofTokens(1, 2, 3),
+                Prompt.ofTokens(new int[100]),            // longer than the 64-token context
+                Prompt.ofTokens(1, 999),                  // outside the vocabulary
+                Prompt.ofTokens(4, 5)), SamplingParams.greedy(5), null, null);
+        assertFalse(outs.get(0).failed());
+        assertTrue(outs.get(1).error().contains("context length"), outs.get(1).error());
+        assertTrue(outs.get(2).error().contains("999"), outs.get(2).error());
+        assertEquals(5, outs.get(3).output().tokenIds().length);
+        RequestOutput badParam = llm.generatePrompts(List.of(Prompt.ofTokens(1)),
+                SamplingParams.builder().topK(-5).build(), null, null).getFirst();
+        assertTrue(badParam.error().contains("top_k"), badParam.error());
+        assertEquals(64, llm.stats().freeBlocks() + llm.stats().prefixCache().cachedBlocks());
+    }
+
+    @Test
+    void nCompletionsWithSeedAreReproducible() {
+        LLM llm = new LLM(new LLMEngine(new FakeLM(), new ByteTokenizer(), EngineConfig.builder().numBlocks(128).build()));
+        SamplingParams p = SamplingParams.builder().n(3).temperature(1.0).seed(5L).maxTokens(12).ignoreEos(true).build();
+        RequestOutput a = llm.generateTokens(List.of(new int[] {1, 2, 3, 4, 5}), p).getFirst();
+        RequestOutput b = llm.generateTokens(List.of(new int[] {1, 2, 3, 4, 5}), p).getFirst();
+        assertEquals(3, a.outputs().size());
+        for (int i = 0; i < 3; i++) assertArrayEquals(a.outputs().get(i).tokenIds(), b.outputs().get(i).tokenIds());
+        assertFalse(java.util.Arrays.equals(a.outputs().get(0).tokenIds(), a.outputs().get(1).tokenIds()), "the n streams differ");
+    }
+}

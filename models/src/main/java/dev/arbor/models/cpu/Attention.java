@@ -1,0 +1,98 @@
+package dev.arbor.models.cpu;
+
+import dev.arbor.models.ForwardBatch;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Causal attention of each new token over its sequence's context {@code [0, position]} read from the
+ * paged cache (the chunk's own K/V are written first, so chunked prefill equals unchunked).
+ * Parallel over (token, query head); grouped-query heads share their KV head.
+ */
+final class Attention {
+    private Attention() {}
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    /**
+     * @param q        (tokens, heads * headDim) queries after RoPE / norm
+     * @param seqOf    (tokens) sequence index of each token
+     * @param slopes   (heads) ALiBi slopes, or null for none
+     * @param out      (tokens, heads * headDim)
+     */
+    static void run(float[] q, ForwardBatch batch, int[] seqOf, PagedKvCache cache, int layer, int heads,
+                    float[] slopes, float[] out) {
+        int tokens = batch.numTokens();
+        int headDim = cache.headDim(), group = heads / cache.numKvHeads(), bs = cache.blockSize();
+        int qDim = heads * headDim;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        MemorySegment keys = cache.keys(layer), values = cache.values(layer);
+        int maxCtx = 0;
+        for (int p : batch.positions()) maxCtx = Math.max(maxCtx, p + 1);
+        int ctxMax = maxCtx;
+        int grain = Math.max(1, 32768 / Math.max(1, ctxMax * headDim));
+        Parallel.forRange(tokens * heads, grain, (from, to) -> {
+            float[] scores = new float[ctxMax]; // (context)
+            float[] acc = new float[headDim];   // (headDim)
+            for (int idx = from; idx < to; idx++) {
+                int t = idx / heads, h = idx % heads, kvh = h / group;
+                int pos = batch.positions()[t];
+                int[] table = batch.blockTables()[seqOf[t]];
+                int qo = t * qDim + h * headDim;
+                // scores = q · k_j / sqrt(d) (+ ALiBi bias), j = 0..pos
+                float max = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j <= pos; j++) {
+                    long ko = cache.offset(table[j / bs], kvh, j % bs);
+                    float s = dot(q, qo, keys, ko, headDim) * scale;
+                    if (slopes != null) s += slopes[h] * (j - pos);
+                    scores[j] = s;
+                    if (s > max) max = s;
+                }
+                // softmax over the context
+                float sum = 0;
+                for (int j = 0; j <= pos; j++) {
+                    float e = (float) Math.exp(scores[j] - max);
+                    scores[j] = e;
+                    sum += e;
+                }
+                // out = Σ_j p_j v_j
+                java.util.Arrays.fill(acc, 0f);
+                for (int j = 0; j <= pos; j++) {
+                    long vo = cache.offset(table[j / bs], kvh, j % bs);
+                    axpy(scores[j], values, vo, acc, headDim);
+                }
+                float inv = 1f / sum;
+                for (int i = 0; i < headDim; i++) out[qo + i] = acc[i] * inv;
+            }
+        });
+    }
+
+    private static float dot(float[] a, int ao, MemorySegment b, long bo, int n) {
+        int i = 0, upper = F.loopBound(n);
+        float s = 0;
+        if (upper > 0) {
+            FloatVector acc = FloatVector.zero(F);
+            for (; i < upper; i += F.length()) {
+                acc = FloatVector.fromArray(F, a, ao + i)
+                        .fma(FloatVector.fromMemorySegment(F, b, bo + 4L * i, ByteOrder.nativeOrder()), acc);
+            }
+            s = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) s += a[ao + i] * b.getAtIndex(PagedKvCache.FLOAT, bo / 4 + i);
+        return s;
+    }
+
+    /** {@code acc += p * b[bo ..]}. */
+    private static void axpy(float p, MemorySegment b, long bo, float[] acc, int n) {
+        int i = 0, upper = F.loopBound(n);
+        FloatVector pv = FloatVector.broadcast(F, p);
+        for (; i < upper; i += F.length()) {
+            FloatVector.fromMemorySegment(F, b, bo + 4L * i, ByteOrder.nativeOrder())
+                    .fma(pv, FloatVector.fromArray(F, acc, i)).intoArray(acc, i);
+        }
+        for (; i < n; i++) acc[i] += p * b.getAtIndex(PagedKvCache.FLOAT, bo / 4 + i);
+    }
+}

@@ -1,0 +1,79 @@
+package dev.arbor.models.cpu;
+
+import dev.arbor.models.weights.Matrix;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@code out (tokens, rows) = x (tokens, cols) · Wᵀ} for a (rows, cols) weight in bf16/fp16/fp32.
+ * Parallel over tiles of 4 weight rows; each tile is converted to float once per call and dotted
+ * with every token's activation, so a step reads each weight row once whatever the batch size.
+ * A (token, row) result does not depend on the batch it is computed in (same tile, same order),
+ * which keeps chunked prefill bit-identical to unchunked.
+ */
+public final class Matmul {
+    private Matmul() {}
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int TILE = 4;
+
+    public static void apply(float[] x, int tokens, Matrix w, float[] out) {
+        int rows = w.rows(), cols = w.cols();
+        int tiles = (rows + TILE - 1) / TILE;
+        // ~64K multiply-adds per range at least, so tiny matrices don't pay for the fork.
+        int grain = Math.max(1, 65536 / Math.max(1, cols * TILE * tokens));
+        Parallel.forRange(tiles, grain, (from, to) -> {
+            float[] wt = new float[TILE * cols]; // (TILE, cols) converted weight rows
+            for (int tile = from; tile < to; tile++) {
+                int r0 = tile * TILE, nr = Math.min(TILE, rows - r0);
+                for (int i = 0; i < nr; i++) w.loadRow(r0 + i, wt, i * cols);
+                for (int t = 0; t < tokens; t++) {
+                    int o = t * rows + r0;
+                    if (nr == TILE) {
+                        dot4(wt, cols, x, t * cols, out, o);
+                    } else {
+                        for (int i = 0; i < nr; i++) out[o + i] = dot(wt, i * cols, x, t * cols, cols);
+                    }
+                }
+            }
+        });
+    }
+
+    /** {@code out[o + i] = w[i*n ..] · x[xo ..]} for four consecutive rows, sharing the loads of x. */
+    static void dot4(float[] w, int n, float[] x, int xo, float[] out, int o) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int i = 0, upper = F.loopBound(n);
+        for (; i < upper; i += F.length()) {
+            FloatVector xv = FloatVector.fromArray(F, x, xo + i);
+            a0 = FloatVector.fromArray(F, w, i).fma(xv, a0);
+            a1 = FloatVector.fromArray(F, w, n + i).fma(xv, a1);
+            a2 = FloatVector.fromArray(F, w, 2 * n + i).fma(xv, a2);
+            a3 = FloatVector.fromArray(F, w, 3 * n + i).fma(xv, a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float xi = x[xo + i];
+            s0 += w[i] * xi;
+            s1 += w[n + i] * xi;
+            s2 += w[2 * n + i] * xi;
+            s3 += w[3 * n + i] * xi;
+        }
+        out[o] = s0;
+        out[o + 1] = s1;
+        out[o + 2] = s2;
+        out[o + 3] = s3;
+    }
+
+    static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0, upper = F.loopBound(n);
+        for (; i < upper; i += F.length()) {
+            acc = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += a[ao + i] * b[bo + i];
+        return s;
+    }
+}

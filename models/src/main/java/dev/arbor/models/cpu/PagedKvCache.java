@@ -1,0 +1,84 @@
+package dev.arbor.models.cpu;
+
+import dev.arbor.models.KvCache;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Paged K/V storage for the CPU transformer: per layer one off-heap float32 segment for K and one
+ * for V, each laid out {@code [block][kvHead][slot][headDim]}, so a block is one contiguous range
+ * (cheap copy-on-write) and a head's slots in a block are contiguous (attention streams them).
+ * Freed by the GC when the cache is dropped.
+ */
+public final class PagedKvCache implements KvCache {
+    static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT;
+
+    private final int numLayers, numBlocks, blockSize, numKvHeads, headDim;
+    private final MemorySegment[] keys, values; // (layer) -> (block, kvHead, slot, headDim)
+
+    public PagedKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim) {
+        if (numBlocks <= 0 || blockSize <= 0) {
+            throw new IllegalArgumentException("numBlocks and blockSize must be positive: " + numBlocks + ", " + blockSize);
+        }
+        this.numLayers = numLayers;
+        this.numBlocks = numBlocks;
+        this.blockSize = blockSize;
+        this.numKvHeads = numKvHeads;
+        this.headDim = headDim;
+        Arena arena = Arena.ofAuto();
+        long bytes = (long) numBlocks * blockBytesPerLayer();
+        keys = new MemorySegment[numLayers];
+        values = new MemorySegment[numLayers];
+        for (int l = 0; l < numLayers; l++) {
+            keys[l] = arena.allocate(bytes, 64);
+            values[l] = arena.allocate(bytes, 64);
+        }
+    }
+
+    /** Bytes of one block of K (or V) in one layer. */
+    long blockBytesPerLayer() {
+        return (long) numKvHeads * blockSize * headDim * Float.BYTES;
+    }
+
+    @Override public int numBlocks() { return numBlocks; }
+
+    @Override public int blockSize() { return blockSize; }
+
+    int numLayers() { return numLayers; }
+
+    int numKvHeads() { return numKvHeads; }
+
+    int headDim() { return headDim; }
+
+    MemorySegment keys(int layer) { return keys[layer]; }
+
+    MemorySegment values(int layer) { return values[layer]; }
+
+    /** Byte offset of (block, kvHead, slot) in a layer's segment. */
+    long offset(int block, int kvHead, int slot) {
+        if (block < 0 || block >= numBlocks) {
+            throw new IndexOutOfBoundsException("block " + block + " outside the cache's " + numBlocks + " blocks");
+        }
+        return (((long) block * numKvHeads + kvHead) * blockSize + slot) * headDim * Float.BYTES;
+    }
+
+    /** Stores {@code k, v (tokens, kvHeads * headDim)} of token {@code t} at cache slot (block, slot). */
+    void write(int layer, float[] k, float[] v, int t, int block, int slot) {
+        int kvDim = numKvHeads * headDim;
+        for (int h = 0; h < numKvHeads; h++) {
+            long off = offset(block, h, slot);
+            MemorySegment.copy(k, t * kvDim + h * headDim, keys[layer], FLOAT, off, headDim);
+            MemorySegment.copy(v, t * kvDim + h * headDim, values[layer], FLOAT, off, headDim);
+        }
+    }
+
+    void copyBlock(int src, int dst) {
+        long n = blockBytesPerLayer();
+        long from = offset(src, 0, 0), to = offset(dst, 0, 0);
+        for (int l = 0; l < numLayers; l++) {
+            MemorySegment.copy(keys[l], from, keys[l], to, n);
+            MemorySegment.copy(values[l], from, values[l], to, n);
+        }
+    }
+}

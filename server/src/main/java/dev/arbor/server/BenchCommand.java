@@ -1,0 +1,14 @@
+package dev.arbor.server;
+
+import dev.arbor.server.bench.SharedPrefixBench;
+import dev.arbor.server.bench.ThroughputBench;
+import picocli.CommandLine.Command;
+
+/** {@code arbor bench ...}: workloads that report what they measured (not tests). */
+@Command(name = "bench", description = "Benchmarks.", subcommands = {SharedPrefixBench.class, ThroughputBench.class})
+final class BenchCommand implements Runnable {
+    @Override
+    public void run() {
+        picocli.CommandLine.usage(this, System.out);
+    }
+}

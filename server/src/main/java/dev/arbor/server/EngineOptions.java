@@ -1,0 +1,51 @@
+package dev.arbor.server;
+
+import dev.arbor.engine.EngineConfig;
+import picocli.CommandLine.Option;
+
+/** Engine flags shared by every command that starts an engine (a picocli mixin). */
+public final class EngineOptions {
+    @Option(names = "--model", required = true, paramLabel = "DIR|synthetic:SHAPE",
+            description = "Hugging Face model directory, or synthetic:tiny|100m|llama-7b")
+    public String model;
+
+    @Option(names = "--block-size", defaultValue = "16", description = "tokens per KV block (default ${DEFAULT-VALUE})")
+    int blockSize;
+
+    @Option(names = "--kv-cache-bytes", defaultValue = "0", description = "KV budget in bytes (0 = a fraction of free memory)")
+    long kvCacheBytes;
+
+    @Option(names = "--kv-cache-fraction", defaultValue = "0.3", description = "fraction of free memory for KV when no byte budget is given")
+    double kvCacheFraction;
+
+    @Option(names = "--num-blocks", defaultValue = "0", description = "exact KV pool size in blocks (overrides the budget)")
+    int numBlocks;
+
+    @Option(names = "--max-num-seqs", defaultValue = "64", description = "sequences per step at most")
+    int maxNumSeqs;
+
+    @Option(names = "--max-num-batched-tokens", defaultValue = "1024", description = "tokens per step at most; longer prompts are prefilled in chunks")
+    int maxNumBatchedTokens;
+
+    @Option(names = "--max-model-len", defaultValue = "0", description = "context length (0 = the model's)")
+    int maxModelLen;
+
+    @Option(names = "--no-prefix-caching", description = "disable sharing of KV blocks between requests")
+    boolean noPrefixCaching;
+
+    @Option(names = "--eviction-policy", defaultValue = "lru", description = "lru | fifo | lfu | priority")
+    String evictionPolicy;
+
+    @Option(names = "--scheduling-policy", defaultValue = "lpm", description = "fcfs | lpm (longest cached prefix first)")
+    String schedulingPolicy;
+
+    @Option(names = "--max-waiting", defaultValue = "0", description = "refuse new requests when this many wait (0 = unbounded)")
+    int maxWaiting;
+
+    public EngineConfig toConfig() {
+        return EngineConfig.builder().blockSize(blockSize).kvCacheBytes(kvCacheBytes).kvCacheFraction(kvCacheFraction)
+                .numBlocks(numBlocks).maxNumSeqs(maxNumSeqs).maxNumBatchedTokens(maxNumBatchedTokens)
+                .maxModelLen(maxModelLen).enablePrefixCaching(!noPrefixCaching).evictionPolicy(evictionPolicy)
+                .schedulingPolicy(schedulingPolicy).maxWaiting(maxWaiting).build();
+    }
+}
