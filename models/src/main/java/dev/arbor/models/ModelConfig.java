@@ -19,7 +19,8 @@ import java.util.Set;
  * @param rope                  rotary parameters; null for ALiBi models
  * @param bosTokenId            -1 if none
  * @param modelDir              null for synthetic models
- * @param dtype                 the checkpoint's dtype name ("bfloat16", "float16", "float32")
+ * @param dtype                 the checkpoint's dtype name ("bfloat16", "float16", "float32"); from
+ *                              torch_dtype / dtype, else (ModelLoader) the embedding tensor's
  */
 public record ModelConfig(String architecture, Architecture family, int vocabSize, int hiddenSize,
                           int intermediateSize, int numLayers, int numHeads, int numKvHeads, int headDim,
@@ -43,6 +44,12 @@ public record ModelConfig(String architecture, Architecture family, int vocabSiz
         if (family.positionEncoding() == Architecture.PositionEncoding.ROPE && (rope == null || headDim % 2 != 0)) {
             throw new ModelLoadException(where + ": RoPE needs an even head_dim, got " + headDim);
         }
+    }
+
+    public ModelConfig withDtype(String newDtype) {
+        return new ModelConfig(architecture, family, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads,
+                numKvHeads, headDim, maxPositionEmbeddings, rmsNormEps, rope, tieWordEmbeddings, bosTokenId,
+                eosTokenIds, modelDir, newDtype);
     }
 
     /** Width of all query heads together. */
@@ -78,7 +85,7 @@ public record ModelConfig(String architecture, Architecture family, int vocabSiz
         int maxPos = c.has("max_position_embeddings") ? c.get("max_position_embeddings").asInt()
                 : c.path("model_max_length").asInt(2048);
         RopeConfig rope = family.positionEncoding() == Architecture.PositionEncoding.ROPE ? readRope(c, file) : null;
-        String dtype = c.hasNonNull("torch_dtype") ? c.get("torch_dtype").asText() : c.path("dtype").asText("bfloat16");
+        String dtype = c.hasNonNull("torch_dtype") ? c.get("torch_dtype").asText() : c.path("dtype").asText(null);
         return new ModelConfig(archName, family, required(c, "vocab_size", file), hidden,
                 required(c, "intermediate_size", file), required(c, "num_hidden_layers", file), heads, kvHeads,
                 headDim, maxPos, c.path("rms_norm_eps").asDouble(1e-6), rope,

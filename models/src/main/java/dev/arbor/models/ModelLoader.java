@@ -30,11 +30,12 @@ public final class ModelLoader {
 
     public static CausalLM load(Path dir) {
         if (!Files.isDirectory(dir)) throw new ModelLoadException("model directory " + dir + " does not exist");
-        ModelConfig config = ModelConfig.read(dir);
-        GenerationConfig generation = GenerationConfig.read(dir, config);
+        ModelConfig parsed = ModelConfig.read(dir);
+        GenerationConfig generation = GenerationConfig.read(dir, parsed);
         WeightFiles files = WeightFiles.open(dir);
         Arena derived = Arena.ofShared(); // NormHead's normalised lm_head
         try {
+            ModelConfig config = parsed.dtype() != null ? parsed : parsed.withDtype(embeddingDtype(files));
             ModelWeights weights = ModelWeights.bind(config, files.tensors(), files.description(), derived);
             LOG.info("loaded {} ({}, {} layers, hidden {}) from {}", config.architecture(), config.dtype(),
                     config.numLayers(), config.hiddenSize(), files.description());
@@ -47,5 +48,11 @@ public final class ModelLoader {
             files.close();
             throw e;
         }
+    }
+
+    private static String embeddingDtype(WeightFiles files) {
+        var embed = files.tensors().get("model.embed_tokens.weight");
+        if (embed == null) throw new ModelLoadException("missing tensor model.embed_tokens.weight in " + files.description());
+        return embed.dtype().torchName();
     }
 }

@@ -5,7 +5,7 @@ import java.lang.foreign.ValueLayout;
 
 /** An off-heap array of bfloat16 (the high 16 bits of an fp32). {@link #get} widens exactly; {@link #set} rounds to nearest even. */
 public final class BFloat16Array extends OffHeapArray {
-    private static final ValueLayout.JAVA_SHORT LAYOUT = ValueLayout.JAVA_SHORT;
+    private static final ValueLayout.OfShort LAYOUT = ValueLayout.JAVA_SHORT;
 
     public BFloat16Array(int length) { super(length, 2); }
 

@@ -5,7 +5,7 @@ import java.lang.foreign.ValueLayout;
 
 /** An off-heap array of signed bytes (int8 weights, raw buffers). */
 public final class ByteArray extends OffHeapArray {
-    private static final ValueLayout.JAVA_BYTE LAYOUT = ValueLayout.JAVA_BYTE;
+    private static final ValueLayout.OfByte LAYOUT = ValueLayout.JAVA_BYTE;
 
     public ByteArray(int length) { super(length, 1); }
 

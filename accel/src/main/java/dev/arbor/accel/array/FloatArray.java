@@ -6,7 +6,7 @@ import java.lang.invoke.VarHandle;
 
 /** An off-heap array of fp32. */
 public final class FloatArray extends OffHeapArray {
-    private static final ValueLayout.JAVA_FLOAT LAYOUT = ValueLayout.JAVA_FLOAT;
+    private static final ValueLayout.OfFloat LAYOUT = ValueLayout.JAVA_FLOAT;
 
     public FloatArray(int length) { super(length, 4); }
 

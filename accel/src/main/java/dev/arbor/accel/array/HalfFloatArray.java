@@ -5,7 +5,7 @@ import java.lang.foreign.ValueLayout;
 
 /** An off-heap array of IEEE fp16. {@link #get} widens to float exactly; {@link #set} rounds to nearest even. */
 public final class HalfFloatArray extends OffHeapArray {
-    private static final ValueLayout.JAVA_SHORT LAYOUT = ValueLayout.JAVA_SHORT;
+    private static final ValueLayout.OfShort LAYOUT = ValueLayout.JAVA_SHORT;
 
     public HalfFloatArray(int length) { super(length, 2); }
 

@@ -6,7 +6,7 @@ import java.lang.invoke.VarHandle;
 
 /** An off-heap array of 32-bit signed ints. */
 public final class IntArray extends OffHeapArray {
-    private static final ValueLayout.JAVA_INT LAYOUT = ValueLayout.JAVA_INT;
+    private static final ValueLayout.OfInt LAYOUT = ValueLayout.JAVA_INT;
     private static final VarHandle ATOMIC = LAYOUT.varHandle();
 
     public IntArray(int length) { super(length, 4); }

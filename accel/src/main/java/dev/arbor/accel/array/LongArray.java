@@ -6,7 +6,7 @@ import java.lang.invoke.VarHandle;
 
 /** An off-heap array of 64-bit signed longs. */
 public final class LongArray extends OffHeapArray {
-    private static final ValueLayout.JAVA_LONG LAYOUT = ValueLayout.JAVA_LONG;
+    private static final ValueLayout.OfLong LAYOUT = ValueLayout.JAVA_LONG;
     private static final VarHandle ATOMIC = LAYOUT.varHandle();
 
     public LongArray(int length) { super(length, 8); }

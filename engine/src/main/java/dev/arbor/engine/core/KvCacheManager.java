@@ -37,10 +37,10 @@ public final class KvCacheManager {
 
     public int blocksFor(int tokens) { return (tokens + blockSize - 1) / blockSize; }
 
-    /** Cached tokens available for a waiting sequence (no side effect beyond the trie's access stats). */
+    /** Cached tokens a waiting sequence would reuse if admitted now (no side effect on the trie). */
     public int cachedPrefixTokens(Sequence seq) {
-        PrefixMatch m = match(seq);
-        return m == null ? 0 : m.numTokens();
+        if (prefixCache == null || seq.params().promptLogprobs() != null) return 0;
+        return prefixCache.cachedTokens(seq.salt(), seq.tokens.toIntArray(), seq.numTokens() - 1);
     }
 
     private PrefixMatch match(Sequence seq) {

@@ -1,0 +1,113 @@
+package dev.arbor.accel.compiler;
+
+import java.lang.constant.MethodTypeDesc;
+import java.util.List;
+
+import static dev.arbor.accel.compiler.Operand.Imm;
+import static dev.arbor.accel.compiler.Operand.Reg;
+import static dev.arbor.accel.compiler.Operand.Sym;
+
+/** {@code KernelContext} fields and methods → special registers, barriers, shared memory, shuffles, atomics. */
+final class ContextCalls {
+    private ContextCalls() {}
+
+    /** Reads a geometry field such as {@code globalIdx} or {@code localGroupSizeY}. */
+    static void geometry(Translator t, String field) {
+        String axis = String.valueOf(Character.toLowerCase(field.charAt(field.length() - 1)));
+        String base = field.substring(0, field.length() - 1);
+        Val v = t.push(Kind.I);
+        switch (base) {
+            case "localId" -> t.emit("sreg", v.reg(), new Sym("%tid." + axis));
+            case "groupId" -> t.emit("sreg", v.reg(), new Sym("%ctaid." + axis));
+            case "localGroupSize" -> t.emit("sreg", v.reg(), new Sym("%ntid." + axis));
+            case "globalId" -> {
+                Reg group = t.newReg(Ty.S32), size = t.newReg(Ty.S32), local = t.newReg(Ty.S32);
+                t.emit("sreg", group, new Sym("%ctaid." + axis));
+                t.emit("sreg", size, new Sym("%ntid." + axis));
+                t.emit("sreg", local, new Sym("%tid." + axis));
+                t.emit("mad.s32", v.reg(), group, size, local);
+            }
+            case "globalGroupSize" -> {
+                Reg groups = t.newReg(Ty.S32), size = t.newReg(Ty.S32);
+                t.emit("sreg", groups, new Sym("%nctaid." + axis));
+                t.emit("sreg", size, new Sym("%ntid." + axis));
+                t.emit("mul.s32", v.reg(), groups, size);
+            }
+            default -> throw t.unsupported("context field " + field);
+        }
+    }
+
+    static void invoke(Translator t, String name, MethodTypeDesc type, String display) {
+        CallLowering calls = new CallLowering(t);
+        List<Val> args = calls.popArguments(type);
+        if (!(t.popRef() instanceof Ref.Context)) throw t.unsupported("context method on a non-context object");
+        String signature = name + type.descriptorString();
+        switch (signature) {
+            case "localBarrier()V" -> {
+                t.usesBarriers = true;
+                t.emit("bar");
+            }
+            case "allocateFloatLocalArray(I)[F" -> t.allocateShared("f32", 4, constantLength(t, args.get(0)));
+            case "allocateIntLocalArray(I)[I" -> t.allocateShared("s32", 4, constantLength(t, args.get(0)));
+            case "allocateLongLocalArray(I)[J" -> t.allocateShared("s64", 8, constantLength(t, args.get(0)));
+            case "allocateDoubleLocalArray(I)[D" -> t.allocateShared("f64", 8, constantLength(t, args.get(0)));
+            case "allocateHalfFloatLocalArray(I)[S", "allocateBFloat16LocalArray(I)[S" ->
+                    t.allocateShared("s16", 2, constantLength(t, args.get(0)));
+            case "dynamicFloatLocalArray()[F" -> t.dynamicShared("f32", 4);
+            case "laneId()I" -> {
+                Val v = t.push(Kind.I);
+                t.emit("sreg", v.reg(), new Sym("%laneid"));
+            }
+            case "atomicAdd(Ldev/arbor/accel/array/IntArray;II)I", "atomicAdd(Ldev/arbor/accel/array/FloatArray;IF)F",
+                 "atomicAdd(Ldev/arbor/accel/array/LongArray;IJ)J", "atomicAdd([III)I", "atomicAdd([FIF)F" -> atomicAdd(t, args);
+            case "shuffleDown(FI)F", "shuffleDown(II)I" -> shuffle(t, "shfl.down", args);
+            case "shuffleXor(FI)F", "shuffleXor(II)I" -> shuffle(t, "shfl.bfly", args);
+            case "shuffleBroadcast(FI)F", "shuffleBroadcast(II)I" -> shuffle(t, "shfl.idx", args);
+            case "warpReduceSum(F)F", "warpReduceSum(I)I" -> warpReduce(t, "add", args.get(0));
+            case "warpReduceMax(F)F" -> warpReduce(t, "max", args.get(0));
+            default -> throw t.unsupported("context method " + display + type.descriptorString());
+        }
+    }
+
+    private static int constantLength(Translator t, Val n) {
+        if (n.constant() == null) throw t.unsupported("local array whose length is not a compile-time constant (use a literal, a static final, or a @Constant parameter)");
+        return n.constant().intValue();
+    }
+
+    /** atomicAdd(array, index, value): the array argument was pushed as a reference before the index. */
+    private static void atomicAdd(Translator t, List<Val> args) {
+        Ref array = args.get(0).ref();
+        Val index = args.get(1), value = args.get(2);
+        Reg address;
+        String space;
+        switch (array) {
+            case Ref.GlobalArray g -> { address = t.globalAddress(g, index.reg()); space = "global"; }
+            case Ref.LocalArray l -> { address = t.sharedAddress(l, index.reg()); space = "shared"; }
+            default -> throw t.unsupported("atomicAdd on the context");
+        }
+        Val old = t.push(value.kind());
+        t.emit("atom." + space + ".add." + value.kind().suffix, old.reg(), address, value.reg());
+    }
+
+    private static void shuffle(Translator t, String op, List<Val> args) {
+        t.usesBarriers = true;
+        Val v = args.get(0), lane = args.get(1);
+        Val r = t.push(v.kind());
+        t.emit(op, r.reg(), v.reg(), lane.reg());
+    }
+
+    /** Butterfly reduction over the warp: five xor-shuffles, in the same order as the CPU emulation. */
+    private static void warpReduce(Translator t, String combine, Val v) {
+        t.usesBarriers = true;
+        Kind k = v.kind();
+        Reg acc = t.newReg(k.ty);
+        t.emit("mov." + k.suffix, acc, v.reg());
+        for (int mask = 16; mask > 0; mask >>= 1) {
+            Reg other = t.newReg(k.ty);
+            t.emit("shfl.bfly", other, acc, Imm.i32(mask));
+            t.emit(combine + "." + k.suffix, acc, acc, other);
+        }
+        Val r = t.push(k);
+        t.emit("mov." + k.suffix, r.reg(), acc);
+    }
+}

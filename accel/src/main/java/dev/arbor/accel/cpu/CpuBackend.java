@@ -1,0 +1,129 @@
+package dev.arbor.accel.cpu;
+
+import dev.arbor.accel.*;
+import dev.arbor.accel.array.OffHeapArray;
+import dev.arbor.accel.compiler.CompiledKernel;
+import dev.arbor.accel.compiler.KernelCompiler;
+
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.IntStream;
+
+/**
+ * Runs kernel methods on the JVM. Work-groups run in parallel on all cores. Within a group, a kernel
+ * without barriers or warp operations runs its work-items one after another; otherwise each
+ * work-item gets a virtual thread and the group a {@link java.util.concurrent.CyclicBarrier}, which is
+ * exactly the GPU's barrier semantics.
+ *
+ * <p>Every kernel is also compiled (and cached), so a kernel the GPU cannot run fails here too.
+ */
+public final class CpuBackend implements Backend {
+    /** Target used for the validating compile; matches the H100 so the cached PTX is reusable there. */
+    private static final int VALIDATION_SM = 90;
+    private final Map<Kernel, MethodHandle> invokers = new ConcurrentHashMap<>();
+
+    @Override public String name() { return "cpu"; }
+
+    @Override
+    public void launch(Kernel kernel, Launch launch, Object... args) {
+        kernel.checkArity(args);
+        CompiledKernel compiled = KernelCompiler.compile(kernel, kernel.constantValues(args), VALIDATION_SM);
+        MethodHandle invoker = invokers.computeIfAbsent(kernel, CpuBackend::spreadInvoker);
+        int[] grid = launch.grid(), block = launch.block();
+        long groups = launch.groupCount();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        IntStream.range(0, Math.toIntExact(groups)).parallel().forEach(g -> {
+            if (failure.get() != null) return;
+            int[] id = {g % grid[0], (g / grid[0]) % grid[1], g / (grid[0] * grid[1])};
+            WorkGroup group = new WorkGroup(grid, block, id, compiled.usesBarriers(), launch.sharedBytes());
+            try {
+                if (compiled.usesBarriers()) runConcurrently(group, invoker, args);
+                else runSequentially(group, invoker, args);
+            } catch (Throwable t) {
+                failure.compareAndSet(null, t);
+            }
+        });
+        if (failure.get() != null) throw new IllegalStateException("kernel " + kernel + " failed on the CPU executor", failure.get());
+    }
+
+    private static void runSequentially(WorkGroup group, MethodHandle invoker, Object[] args) throws Throwable {
+        int[] b = group.blockSize();
+        KernelContext ctx = new KernelContext(group);
+        Object[] call = withContext(ctx, args);
+        for (int z = 0; z < b[2]; z++)
+            for (int y = 0; y < b[1]; y++)
+                for (int x = 0; x < b[0]; x++) {
+                    ctx.place(x, y, z);
+                    invoker.invokeExact(call);
+                }
+    }
+
+    private static void runConcurrently(WorkGroup group, MethodHandle invoker, Object[] args) throws Throwable {
+        int[] b = group.blockSize();
+        Thread[] items = new Thread[b[0] * b[1] * b[2]];
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        int n = 0;
+        for (int z = 0; z < b[2]; z++)
+            for (int y = 0; y < b[1]; y++)
+                for (int x = 0; x < b[0]; x++) {
+                    KernelContext ctx = new KernelContext(group);
+                    ctx.place(x, y, z);
+                    Object[] call = withContext(ctx, args);
+                    items[n++] = Thread.ofVirtual().start(() -> {
+                        try {
+                            invoker.invokeExact(call);
+                        } catch (Throwable t) {
+                            if (failure.compareAndSet(null, t)) group.abort();
+                        }
+                    });
+                }
+        for (Thread t : items) t.join();
+        if (failure.get() != null) throw failure.get();
+    }
+
+    private static Object[] withContext(KernelContext ctx, Object[] args) {
+        Object[] call = new Object[args.length + 1];
+        call[0] = ctx;
+        System.arraycopy(args, 0, call, 1, args.length);
+        return call;
+    }
+
+    /** A handle of type (Object[])void calling the kernel with the array spread over its parameters. */
+    private static MethodHandle spreadInvoker(Kernel kernel) {
+        try {
+            MethodHandle mh = MethodHandles.lookup().unreflect(kernel.method());
+            int n = mh.type().parameterCount();
+            return mh.asType(mh.type().generic().changeReturnType(void.class)).asSpreader(Object[].class, n);
+        } catch (IllegalAccessException e) {
+            throw new IllegalArgumentException("kernel " + kernel + " is not accessible", e);
+        }
+    }
+
+    @Override public void toDevice(OffHeapArray... arrays) { /* host memory is the device memory */ }
+
+    @Override public void toHost(OffHeapArray... arrays) { /* host memory is the device memory */ }
+
+    @Override public AccelStream newStream() {
+        return new AccelStream() {
+            @Override public void synchronize() { }
+            @Override public void close() { }
+        };
+    }
+
+    @Override public void synchronize() { /* launches complete before returning */ }
+
+    /** The CPU has no graphs: replaying runs the same launches again. */
+    @Override public Recording record(AccelStream stream, Runnable body) {
+        return new Recording() {
+            @Override public void replay() { body.run(); }
+            @Override public void close() { }
+        };
+    }
+
+    @Override public void close() { }
+
+    @Override public String toString() { return "cpu (" + Runtime.getRuntime().availableProcessors() + " cores)"; }
+}

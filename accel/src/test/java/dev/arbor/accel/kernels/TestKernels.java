@@ -1,0 +1,467 @@
+package dev.arbor.accel.kernels;
+
+import dev.arbor.accel.Constant;
+import dev.arbor.accel.KMath;
+import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.array.*;
+
+/**
+ * The conformance suite's kernels: together they use every construct the compiler supports.
+ * Each has a plain-Java reference in {@link KernelCases}. Sizes are guarded ({@code if (i < n)}), so
+ * any n works with a rounded-up grid.
+ */
+public final class TestKernels {
+    private TestKernels() {}
+
+    static final int BLOCK = 64;
+    static final int TILE = 16;
+
+    // ---- element-wise arithmetic -------------------------------------------------------------------
+
+    /** y = a·x + y. */
+    public static void saxpy(KernelContext ctx, float a, FloatArray x, FloatArray y, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) y.set(i, a * x.get(i) + y.get(i));
+    }
+
+    /** int add/sub/mul/div/rem/neg/and/or/xor; b | 1 keeps divisors non-zero. */
+    public static void intArith(KernelContext ctx, IntArray a, IntArray b, IntArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        int x = a.get(i), y = b.get(i) | 1;
+        out.set(i, (x * 7 + y) / y - (x % y) + (-x & 0xFF) ^ (x | 3) - x / 5);
+    }
+
+    /** long arithmetic and shifts with counts past the width (Java masks them). */
+    public static void longArith(KernelContext ctx, LongArray a, LongArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        long x = a.get(i);
+        int s = i + 60;
+        out.set(i, (x << s) ^ (x >> 3) ^ (x >>> s) + x * 31L - x / 7L + x % 1000L);
+    }
+
+    /** int shifts, counts 0..40 (masked to 5 bits). */
+    public static void intShifts(KernelContext ctx, IntArray a, IntArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        int x = a.get(i), s = i % 41;
+        out.set(i, (x << s) + (x >> s) + (x >>> s));
+    }
+
+    /** double arithmetic and Math.sqrt(double), narrowed at the end. */
+    public static void doubleArith(KernelContext ctx, FloatArray x, FloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        double d = x.get(i);
+        double r = d * 1.5 - d / 3.0 + Math.sqrt(Math.abs(d)) - (-d);
+        out.set(i, (float) r);
+    }
+
+    /** Comparisons of every kind, including NaN (fcmpl/fcmpg) and ternaries. */
+    public static void compareSelect(KernelContext ctx, FloatArray x, FloatArray y, IntArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        float a = x.get(i), b = y.get(i);
+        int code = a < b ? 1 : a > b ? 2 : a == b ? 3 : 4;
+        code = code * 10 + (a <= b ? 1 : 0) + (a >= b ? 2 : 0) + (a != b ? 4 : 0);
+        long la = (long) (a * 100), lb = (long) (b * 100);
+        code = code * 10 + (la < lb ? 1 : la == lb ? 2 : 3);
+        double da = a, db = b;
+        code = code * 10 + (da > db ? 1 : da < db ? 2 : 3);
+        out.set(i, code);
+    }
+
+    /** Every conversion bytecode: i2l, i2f, i2d, l2i, l2f, l2d, f2i, f2l, f2d, d2i, d2l, d2f, i2b, i2s, i2c. */
+    public static void casts(KernelContext ctx, FloatArray x, LongArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        float f = x.get(i) * 1e3f;
+        int fi = (int) f;
+        long fl = (long) (f * 1e7f);
+        double d = f;
+        long acc = fi + fl + (int) d + (long) (d * 3.0) + (byte) fi + (short) (fi * 100) + (char) fi;
+        acc += (long) (float) fl + (long) (double) (long) fi + (int) (long) (fl * 3) + (long) ((float) d);
+        out.set(i, acc);
+    }
+
+    /** Math intrinsics: abs, min, max on every type, fma. */
+    public static void mathIntrinsics(KernelContext ctx, FloatArray x, FloatArray y, FloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        float a = x.get(i), b = y.get(i);
+        float r = Math.fma(a, b, Math.abs(a)) + Math.min(a, b) * Math.max(a, b);
+        int k = Math.max(Math.min(i, 100), -3) + Math.abs(-i);
+        long l = Math.max((long) i * 3L, 7L) - Math.min((long) i, 5L) + Math.abs((long) -i);
+        double d = Math.fma((double) a, (double) b, 1.0) + Math.min((double) a, 0.5) + Math.max((double) b, -0.5);
+        out.set(i, r + k + l + (float) d);
+    }
+
+    /** KMath: exp, log, sqrt, rsqrt, tanh, sin, cos (approximate on the GPU). */
+    public static void kmath(KernelContext ctx, FloatArray x, FloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        float a = x.get(i);
+        float p = Math.abs(a) + 0.5f;
+        out.set(i, KMath.exp(a) + KMath.log(p) + KMath.sqrt(p) + KMath.rsqrt(p) + KMath.tanh(a) + KMath.sin(a) * KMath.cos(a));
+    }
+
+    /** Raw bit conversions and bit counting. */
+    public static void bitTricks(KernelContext ctx, FloatArray x, IntArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        int bits = Float.floatToRawIntBits(x.get(i));
+        float back = Float.intBitsToFloat(bits ^ 0x80000000);
+        long dbits = Double.doubleToRawLongBits(back);
+        out.set(i, Integer.bitCount(bits) + Integer.numberOfLeadingZeros(bits) * 100 + Long.bitCount(dbits) * 10000
+                + (Float.floatToIntBits(Double.longBitsToDouble(dbits) > 0 ? 1f : -1f) >>> 20));
+    }
+
+    // ---- helpers, loops, switches ------------------------------------------------------------------
+
+    static float square(float v) { return v * v; }
+
+    static float polynomial(float v) { return square(v) * 3f + v * 2f + 1f; }
+
+    static void scaleInto(FloatArray out, int i, float v, float s) { out.set(i, v * s); }
+
+    /** Nested static helpers, one taking an array: all inlined. */
+    public static void helpers(KernelContext ctx, FloatArray x, FloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) scaleInto(out, i, polynomial(x.get(i)), square(2f));
+    }
+
+    /** Loop-heavy: nested loops, while, do-while, break and continue; integer work only so results are exact. */
+    public static void loops(KernelContext ctx, IntArray a, IntArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        int acc = 0;
+        for (int j = 0; j < 50; j++) {
+            if (j % 7 == 3) continue;
+            for (int k = 0; k < j; k += 3) acc += (a.get(i) ^ k) & 15;
+            if (acc > 100_000) break;
+        }
+        int v = a.get(i) & 0xFFFF;
+        int steps = 0;
+        while (v != 1 && steps < 200) { // Collatz steps
+            v = (v & 1) == 0 ? v >> 1 : 3 * v + 1;
+            steps++;
+        }
+        do { acc++; } while ((acc & 3) != 0);
+        out.set(i, acc * 1000 + steps);
+    }
+
+    /** tableswitch and lookupswitch. */
+    public static void switches(KernelContext ctx, IntArray a, IntArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        int r = switch (a.get(i) & 7) {
+            case 0 -> 10; case 1 -> 11; case 2 -> 12; case 3 -> 13; case 5 -> 15;
+            default -> -1;
+        };
+        switch (a.get(i) & 1023) {
+            case 7: r += 100; break;
+            case 500: r += 200; break;
+            case 1000: r += 300; break;
+            default: r += 1;
+        }
+        out.set(i, r);
+    }
+
+    /** Ternaries leaving long and double values on the stack across branches; i++ inside expressions. */
+    public static void ternaryStack(KernelContext ctx, IntArray a, LongArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        int v = a.get(i);
+        long l = (v & 1) == 0 ? (long) v * 3L : -v;
+        double d = v > 0 ? 0.5 : 2.0;
+        int k = i;
+        int m = k++ + ++k;
+        out.set(i, l + (long) (d * 4) + m + (v < 0 ? k : -k));
+    }
+
+    // ---- fp16 / bf16 / int8 --------------------------------------------------------------------
+
+    /** fp16 in, fp16 out: load widens, store rounds to nearest even. */
+    public static void fp16RoundTrip(KernelContext ctx, HalfFloatArray x, HalfFloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) out.set(i, x.get(i) * 1.25f + 0.1f);
+    }
+
+    /** bf16 in, bf16 out. */
+    public static void bf16RoundTrip(KernelContext ctx, BFloat16Array x, BFloat16Array out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) out.set(i, x.get(i) * 1.25f + 0.1f);
+    }
+
+    /** Conversions between float and fp16/bf16 bit patterns held as shorts. */
+    public static void halfBits(KernelContext ctx, FloatArray x, IntArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        float v = x.get(i) * 3.3f;
+        short h = KernelContext.floatToFp16(v), b = KernelContext.floatToBf16(v);
+        short h2 = Float.floatToFloat16(KernelContext.bf16ToFloat(b));
+        out.set(i, (h & 0xFFFF) * 65536 + (b & 0xFFFF) + (int) (Float.float16ToFloat(h2) + KernelContext.fp16ToFloat(h)));
+    }
+
+    /** int8 dequantisation: byte × per-block scale. */
+    public static void dequantInt8(KernelContext ctx, ByteArray q, FloatArray scales, FloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) out.set(i, q.get(i) * scales.get(i / 32));
+    }
+
+    /** Aligned 8-byte loads: four fp16 values per load, summed; out has n/4 rounded up entries. */
+    public static void vectorLoadFp16(KernelContext ctx, HalfFloatArray x, FloatArray out, int groups) {
+        int g = ctx.globalIdx;
+        if (g >= groups) return;
+        long bits = x.getBits64(g * 4);
+        float s = 0f;
+        for (int k = 0; k < 4; k++) s += KernelContext.fp16ToFloat((short) (bits >>> (16 * k)));
+        out.set(g, s);
+    }
+
+    /** Aligned 16-byte loads: two floats pairs per load. */
+    public static void vectorLoad128(KernelContext ctx, FloatArray x, FloatArray out, int groups) {
+        int g = ctx.globalIdx;
+        if (g >= groups) return;
+        long lo = x.getBits128Low(g * 4), hi = x.getBits128High(g * 4);
+        out.set(g, Float.intBitsToFloat((int) lo) + Float.intBitsToFloat((int) (lo >>> 32))
+                + Float.intBitsToFloat((int) hi) + Float.intBitsToFloat((int) (hi >>> 32)));
+    }
+
+    // ---- geometry ----------------------------------------------------------------------------
+
+    /** 3D launch: every geometry field; out[(z·sy + y)·sx + x] encodes them. */
+    public static void geometry3D(KernelContext ctx, IntArray out, int sx, int sy, int sz) {
+        int x = ctx.globalIdx, y = ctx.globalIdy, z = ctx.globalIdz;
+        if (x >= sx || y >= sy || z >= sz) return;
+        int code = ctx.localIdx + 10 * ctx.localIdy + 100 * ctx.localIdz
+                + 1000 * (ctx.groupIdx + ctx.groupIdy + ctx.groupIdz)
+                + 100000 * (ctx.localGroupSizeX + ctx.localGroupSizeY + ctx.localGroupSizeZ)
+                + 10000000 * ((ctx.globalGroupSizeX + ctx.globalGroupSizeY + ctx.globalGroupSizeZ) & 63);
+        out.set((z * sy + y) * sx + x, code);
+    }
+
+    /** Grid-stride loop over n with a fixed small grid. */
+    public static void gridStride(KernelContext ctx, FloatArray x, FloatArray out, int n) {
+        for (int i = ctx.globalIdx; i < n; i += ctx.globalGroupSizeX) out.set(i, x.get(i) * 2f + out.length());
+    }
+
+    /** @Constant specialisation: the unroll count and scale are baked into the PTX. */
+    public static void constantSpecialised(KernelContext ctx, FloatArray x, FloatArray out, int n, @Constant int repeats, @Constant float scale) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        float v = x.get(i);
+        for (int r = 0; r < repeats; r++) v = v * scale + 1f;
+        out.set(i, v);
+    }
+
+    // ---- shared memory, barriers, warps, atomics ------------------------------------------------
+
+    /** Tiled matmul C(m×p) = A(m×k) · B(k×p), row-major; TILE×TILE work-groups, shared tiles and barriers. */
+    public static void tiledMatmul(KernelContext ctx, FloatArray a, FloatArray b, FloatArray c, int m, int k, int p, @Constant int tile) {
+        float[] as = ctx.allocateFloatLocalArray(tile * tile);
+        float[] bs = ctx.allocateFloatLocalArray(tile * tile);
+        int tx = ctx.localIdx, ty = ctx.localIdy;
+        int col = ctx.groupIdx * tile + tx, row = ctx.groupIdy * tile + ty;
+        float sum = 0f;
+        for (int t0 = 0; t0 < k; t0 += tile) {
+            as[ty * tile + tx] = row < m && t0 + tx < k ? a.get(row * k + t0 + tx) : 0f;
+            bs[ty * tile + tx] = col < p && t0 + ty < k ? b.get((t0 + ty) * p + col) : 0f;
+            ctx.localBarrier();
+            for (int j = 0; j < tile; j++) sum += as[ty * tile + j] * bs[j * tile + tx];
+            ctx.localBarrier();
+        }
+        if (row < m && col < p) c.set(row * p + col, sum);
+    }
+
+    /** Block sum: warp reductions by shuffles, then warp partials through shared memory; one atomicAdd per block. */
+    public static void blockReduce(KernelContext ctx, FloatArray x, FloatArray partials, FloatArray total, int n) {
+        float[] warpSums = ctx.allocateFloatLocalArray(BLOCK / KernelContext.WARP_SIZE);
+        int i = ctx.globalIdx;
+        float v = i < n ? x.get(i) : 0f;
+        v = ctx.warpReduceSum(v);
+        int warp = ctx.localIdx / KernelContext.WARP_SIZE;
+        if (ctx.laneId() == 0) warpSums[warp] = v;
+        ctx.localBarrier();
+        if (ctx.localIdx == 0) {
+            float s = 0f;
+            for (int w = 0; w < warpSums.length; w++) s += warpSums[w];
+            partials.set(ctx.groupIdx, s);
+            ctx.atomicAdd(total, 0, s);
+        }
+    }
+
+    /** Tree reduction with shuffleDown; lane 0 of each warp writes the warp's sum and max. */
+    public static void shuffleDownReduce(KernelContext ctx, FloatArray x, FloatArray sums, FloatArray maxima, int n) {
+        int i = ctx.globalIdx;
+        float v = i < n ? x.get(i) : 0f;
+        float m = i < n ? x.get(i) : -1e30f;
+        for (int d = 16; d > 0; d /= 2) v += ctx.shuffleDown(v, d);
+        m = ctx.warpReduceMax(m);
+        if (ctx.laneId() == 0) {
+            sums.set(i / 32, v);
+            maxima.set(i / 32, m);
+        }
+    }
+
+    /** shuffleXor, shuffleBroadcast and int warp sums. */
+    public static void shuffleMix(KernelContext ctx, IntArray a, IntArray out, int n) {
+        int i = ctx.globalIdx;
+        int v = i < n ? a.get(i) : 0;
+        int swapped = ctx.shuffleXor(v, 5);
+        int first = ctx.shuffleBroadcast(v, 3);
+        int sum = ctx.warpReduceSum(v);
+        float f = ctx.shuffleBroadcast((float) v, 31);
+        if (i < n) out.set(i, swapped * 7 + first * 3 + sum + (int) f);
+    }
+
+    /** Histogram of a[i] & 15: shared-memory atomics per group, then global atomics. */
+    public static void histogram(KernelContext ctx, IntArray a, IntArray bins, int n) {
+        int[] local = ctx.allocateIntLocalArray(16);
+        if (ctx.localIdx < 16) local[ctx.localIdx] = 0;
+        ctx.localBarrier();
+        int i = ctx.globalIdx;
+        if (i < n) ctx.atomicAdd(local, a.get(i) & 15, 1);
+        ctx.localBarrier();
+        if (ctx.localIdx < 16) ctx.atomicAdd(bins, ctx.localIdx, local[ctx.localIdx]);
+    }
+
+    /** Global float and long atomics, and float atomics in shared memory. */
+    public static void atomicsMixed(KernelContext ctx, FloatArray x, FloatArray fsum, LongArray lsum, int n) {
+        float[] acc = ctx.allocateFloatLocalArray(1);
+        if (ctx.localIdx == 0) acc[0] = 0f;
+        ctx.localBarrier();
+        int i = ctx.globalIdx;
+        if (i < n) {
+            ctx.atomicAdd(acc, 0, 1f);
+            ctx.atomicAdd(lsum, i & 3, (long) i * 1_000_000_000L);
+        }
+        ctx.localBarrier();
+        if (ctx.localIdx == 0) ctx.atomicAdd(fsum, 0, acc[0]);
+    }
+
+    /** Inclusive prefix sum inside each work-group (Hillis–Steele, double-buffered in shared memory). */
+    public static void blockScan(KernelContext ctx, IntArray a, IntArray out, int n) {
+        int[] buf = ctx.allocateIntLocalArray(2 * BLOCK);
+        int t = ctx.localIdx, i = ctx.globalIdx;
+        buf[t] = i < n ? a.get(i) : 0;
+        ctx.localBarrier();
+        int src = 0;
+        for (int offset = 1; offset < BLOCK; offset <<= 1) {
+            int dst = BLOCK - src;
+            buf[dst + t] = t >= offset ? buf[src + t] + buf[src + t - offset] : buf[src + t];
+            ctx.localBarrier();
+            src = dst;
+        }
+        if (i < n) out.set(i, buf[src + t]);
+    }
+
+    /** Matrix transpose (rows×cols → cols×rows) through a padded shared tile, 2D work-groups of TILE×TILE. */
+    public static void transpose(KernelContext ctx, FloatArray in, FloatArray out, int rows, int cols) {
+        float[] tileMem = ctx.allocateFloatLocalArray(TILE * (TILE + 1));
+        int x = ctx.groupIdx * TILE + ctx.localIdx, y = ctx.groupIdy * TILE + ctx.localIdy;
+        if (x < cols && y < rows) tileMem[ctx.localIdy * (TILE + 1) + ctx.localIdx] = in.get(y * cols + x);
+        ctx.localBarrier();
+        int tx = ctx.groupIdy * TILE + ctx.localIdx, ty = ctx.groupIdx * TILE + ctx.localIdy;
+        if (tx < rows && ty < cols) out.set(ty * rows + tx, tileMem[ctx.localIdx * (TILE + 1) + ctx.localIdy]);
+    }
+
+    /** Row softmax, one work-group per row: max and sum reductions in shared memory. */
+    public static void softmaxRows(KernelContext ctx, FloatArray x, FloatArray out, int cols) {
+        float[] red = ctx.allocateFloatLocalArray(BLOCK);
+        int row = ctx.groupIdx, t = ctx.localIdx;
+        float m = -Float.MAX_VALUE;
+        for (int c = t; c < cols; c += BLOCK) m = Math.max(m, x.get(row * cols + c));
+        red[t] = m;
+        ctx.localBarrier();
+        for (int s = BLOCK / 2; s > 0; s >>= 1) {
+            if (t < s) red[t] = Math.max(red[t], red[t + s]);
+            ctx.localBarrier();
+        }
+        float rowMax = red[0];
+        ctx.localBarrier();
+        float sum = 0f;
+        for (int c = t; c < cols; c += BLOCK) sum += KMath.exp(x.get(row * cols + c) - rowMax);
+        red[t] = sum;
+        ctx.localBarrier();
+        for (int s = BLOCK / 2; s > 0; s >>= 1) {
+            if (t < s) red[t] += red[t + s];
+            ctx.localBarrier();
+        }
+        float inv = 1f / red[0];
+        for (int c = t; c < cols; c += BLOCK) out.set(row * cols + c, KMath.exp(x.get(row * cols + c) - rowMax) * inv);
+    }
+
+    /** RMSNorm of one row per work-group: warp sums of squares, rsqrt, weight. */
+    public static void rmsNorm(KernelContext ctx, FloatArray x, FloatArray weight, FloatArray out, int cols) {
+        float[] partial = ctx.allocateFloatLocalArray(BLOCK / KernelContext.WARP_SIZE);
+        int row = ctx.groupIdx, t = ctx.localIdx;
+        float ss = 0f;
+        for (int c = t; c < cols; c += BLOCK) {
+            float v = x.get(row * cols + c);
+            ss += v * v;
+        }
+        ss = ctx.warpReduceSum(ss);
+        if (ctx.laneId() == 0) partial[t / KernelContext.WARP_SIZE] = ss;
+        ctx.localBarrier();
+        float total = 0f;
+        for (int w = 0; w < BLOCK / KernelContext.WARP_SIZE; w++) total += partial[w];
+        float scale = KMath.rsqrt(total / cols + 1e-5f);
+        for (int c = t; c < cols; c += BLOCK) out.set(row * cols + c, x.get(row * cols + c) * scale * weight.get(c));
+    }
+
+    /**
+     * fp16 matrix × fp32 vector, y(rows) = W(rows×cols) · x(cols); one warp per row, each lane reading
+     * 8-byte chunks (4 halves). cols must be a multiple of 4.
+     */
+    public static void matvecFp16(KernelContext ctx, HalfFloatArray w, FloatArray x, FloatArray y, int rows, int cols) {
+        int warpsPerGroup = ctx.localGroupSizeX / KernelContext.WARP_SIZE;
+        int row = ctx.groupIdx * warpsPerGroup + ctx.localIdx / KernelContext.WARP_SIZE;
+        int lane = ctx.laneId();
+        float sum = 0f;
+        if (row < rows) {
+            int base = row * cols;
+            for (int c = lane * 4; c < cols; c += KernelContext.WARP_SIZE * 4) {
+                long bits = w.getBits64(base + c);
+                sum += KernelContext.fp16ToFloat((short) bits) * x.get(c)
+                        + KernelContext.fp16ToFloat((short) (bits >>> 16)) * x.get(c + 1)
+                        + KernelContext.fp16ToFloat((short) (bits >>> 32)) * x.get(c + 2)
+                        + KernelContext.fp16ToFloat((short) (bits >>> 48)) * x.get(c + 3);
+            }
+        }
+        sum = ctx.warpReduceSum(sum);
+        if (row < rows && lane == 0) y.set(row, sum);
+    }
+
+    /** Dynamic shared memory: reverse each work-group's slice. */
+    public static void reverseInGroup(KernelContext ctx, FloatArray x, FloatArray out, int n) {
+        float[] buf = ctx.dynamicFloatLocalArray();
+        int t = ctx.localIdx, i = ctx.globalIdx, size = ctx.localGroupSizeX;
+        buf[t] = i < n ? x.get(i) : 0f;
+        ctx.localBarrier();
+        int j = ctx.groupIdx * size + (size - 1 - t);
+        if (j < n) out.set(j, buf[t]);
+    }
+
+    /** Compound assignment on shared arrays (dup2 / dup_x forms) and a half-float shared array. */
+    public static void sharedCompound(KernelContext ctx, FloatArray x, FloatArray out, int n) {
+        float[] s = ctx.allocateFloatLocalArray(BLOCK);
+        short[] h = ctx.allocateHalfFloatLocalArray(BLOCK);
+        long[] l = ctx.allocateLongLocalArray(BLOCK);
+        double[] d = ctx.allocateDoubleLocalArray(BLOCK);
+        int t = ctx.localIdx, i = ctx.globalIdx;
+        float v = i < n ? x.get(i) : 0f;
+        s[t] = v;
+        s[t] += 2f;
+        s[t] *= 3f;
+        h[t] = KernelContext.floatToFp16(v);
+        l[t] = t;
+        l[t] += (long) v;
+        d[t] = v;
+        d[t] /= 2.0;
+        ctx.localBarrier();
+        float r = s[t] + KernelContext.fp16ToFloat(h[(t + 1) % BLOCK]) + l[t] + (float) d[t];
+        if (i < n) out.set(i, r);
+    }
+}

@@ -1,0 +1,586 @@
+package dev.arbor.engine.cache;
+
+import it.unimi.dsi.fastutil.ints.IntArrayList;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.PriorityQueue;
+import java.util.Set;
+
+/**
+ * A radix trie of token ids at block granularity whose nodes hold the physical KV blocks of their
+ * span, after SGLang's {@code RadixCache}. One trie per namespace (cache salt; null is the
+ * default): tenants never share a node. Only full blocks are cached.
+ *
+ * <p>References: the trie holds one {@link BlockPool} reference on every block it contains, taken
+ * when it adopts a block ({@link #insert}) and dropped when it evicts or deletes the node. A
+ * request that uses cached blocks takes its own references and {@link #lock locks} the path, so
+ * the blocks outlive their node if they must.
+ *
+ * <p>Node state: a lock count (running requests through the node: never evicted while > 0), a pin
+ * count (registered prefixes through it: never evicted while > 0), last access (a logical clock
+ * ticked by {@link #match}, {@link #insert} and {@link #unlock}, so runs are reproducible), hits,
+ * insertion order and a priority, the last four read by the {@link EvictionPolicy}.
+ *
+ * <p>Not thread-safe: owned by the engine loop, like the {@link BlockPool} it shares. Prefix
+ * administration from other threads (the HTTP server) should be posted to that loop.
+ */
+public final class PrefixCache {
+    private final BlockPool pool;
+    private final int blockSize;
+    private final EvictionPolicy policy;
+    private final Comparator<TrieNode> evictionOrder;
+    private final Map<String, TrieNode> roots = new HashMap<>();               // salt (null ok) -> root
+    private final Map<Long, Prefix> prefixes = new LinkedHashMap<>();         // registered (+ deletions pending)
+    private final Map<PrefixKey, Prefix> prefixByKey = new HashMap<>();       // registered only
+    private final Set<TrieNode> detachedAlive = Collections.newSetFromMap(new LinkedHashMap<>());
+
+    private long clock;
+    private long nextNodeId;
+    private long nextPrefixId = 1;
+    private int unusedBlocks;       // blocks of attached nodes neither locked nor pinned
+    private int maxUnusedBlocks;    // 0 = no cap
+    private long queryTokens;
+    private long hitTokens;
+    private long evictedBlocks;
+
+    public PrefixCache(BlockPool pool, int blockSize, EvictionPolicy policy) {
+        if (blockSize < 1) throw new IllegalArgumentException("blockSize must be >= 1, got " + blockSize);
+        this.pool = Objects.requireNonNull(pool, "pool");
+        this.blockSize = blockSize;
+        this.policy = Objects.requireNonNull(policy, "policy");
+        this.evictionOrder = ((Comparator<TrieNode>) policy::compare)
+                .thenComparingLong(TrieNode::insertionOrder)
+                .thenComparingLong(n -> n.id);
+    }
+
+    public PrefixCache(BlockPool pool, int blockSize) { this(pool, blockSize, EvictionPolicy.LRU); }
+
+    public int blockSize() { return blockSize; }
+
+    public EvictionPolicy policy() { return policy; }
+
+    // ---------------------------------------------------------------- lookup
+
+    /**
+     * Finds the longest cached prefix of {@code tokens}, in whole blocks, of at most
+     * {@code maxTokens} tokens. The scheduler passes {@code promptLen - 1}: the last prompt token
+     * is always recomputed, since its logits are needed.
+     *
+     * <p>Side effects (as SGLang's {@code match_prefix}):
+     * <ul>
+     *   <li>if the match ends inside a node (the tokens diverge there, or {@code maxTokens} cuts
+     *       it), the node is split at that block boundary, so the match ends exactly at a node and
+     *       can be locked; the split changes no content, counts or references;</li>
+     *   <li>every node on the matched path gets the current tick as last access and one more hit;</li>
+     *   <li>{@code min(tokens.length, maxTokens)} query tokens and {@code numTokens()} hit tokens
+     *       are added to {@link #stats}.</li>
+     * </ul>
+     * It does not lock: the caller retains the blocks and calls {@link #lock} before anything else
+     * can evict them. Use {@link #cachedTokens} to ask without side effects.
+     */
+    public PrefixMatch match(String salt, int[] tokens, int maxTokens) {
+        int bound = Math.max(0, Math.min(tokens.length, maxTokens));
+        TrieNode root = root(salt);
+        long now = ++clock;
+        IntArrayList blocks = new IntArrayList();
+        TrieNode end = descend(root, tokens, bound / blockSize, blocks);
+        for (TrieNode n = end; !n.isRoot(); n = n.parent) {
+            n.lastAccess = now;
+            n.hits++;
+        }
+        queryTokens += bound;
+        hitTokens += (long) blocks.size() * blockSize;
+        return new PrefixMatch(end, blocks.size() * blockSize, blocks.toIntArray());
+    }
+
+    /** Tokens {@link #match} would find, with no side effect at all (no split, no stats, no clock). */
+    public int cachedTokens(String salt, int[] tokens, int maxTokens) {
+        TrieNode node = roots.get(salt);
+        if (node == null) return 0;
+        int limit = Math.max(0, Math.min(tokens.length, maxTokens)) / blockSize;
+        int pos = 0;
+        while (pos < limit) {
+            TrieNode child = node.children.get(key(tokens, pos));
+            if (child == null) break;
+            int k = commonBlocks(child, tokens, pos, limit - pos);
+            pos += k;
+            if (k < child.blocks.length) break;
+            node = child;
+        }
+        return pos * blockSize;
+    }
+
+    // ---------------------------------------------------------------- locking
+
+    /** Locks the path root to the match's end: none of it is evicted until {@link #unlock}. */
+    public void lock(PrefixMatch m) {
+        checkLive(m);
+        for (TrieNode n = m.node; !n.isRoot(); n = n.parent) {
+            int before = unusedContribution(n);
+            n.lockCount++;
+            unusedBlocks += unusedContribution(n) - before;
+        }
+    }
+
+    /**
+     * Undoes one {@link #lock}. Nodes deleted while locked are freed when their last lock goes.
+     * Marks the path as just used, then applies the {@link #setMaxCachedUnusedBlocks cap}.
+     */
+    public void unlock(PrefixMatch m) {
+        for (TrieNode n = m.node; !n.isRoot(); n = n.parent) {
+            if (n.lockCount <= 0) throw new IllegalStateException("unlock of a path that is not locked: " + m);
+        }
+        long now = ++clock;
+        unlockPath(m.node, now);
+        enforceCap();
+    }
+
+    private void unlockPath(TrieNode end, long now) {
+        for (TrieNode n = end; !n.isRoot(); n = n.parent) {
+            int before = unusedContribution(n);
+            n.lockCount--;
+            if (now >= 0) n.lastAccess = now;
+            if (n.detached && n.lockCount == 0) {
+                freeDetached(n);
+            } else {
+                unusedBlocks += unusedContribution(n) - before;
+            }
+        }
+    }
+
+    private void checkLive(PrefixMatch m) {
+        if (m.node.removed || (!m.node.isRoot() && m.node.endDepth != m.numTokens()))
+            throw new IllegalStateException("stale match (evicted or deleted since it was made): " + m);
+    }
+
+    // ---------------------------------------------------------------- insertion
+
+    /** {@link #insert(String, int[], int[], int)} with priority 0. */
+    public PrefixMatch insert(String salt, int[] tokens, int[] blocks) { return insert(salt, tokens, blocks, 0); }
+
+    /**
+     * Enters full blocks into the trie: {@code tokens.length == blocks.length * blockSize}, block i
+     * holding the KV of tokens {@code [i * blockSize, (i + 1) * blockSize)} after all the ones
+     * before it. Where a span is cached already, the cached blocks win: the trie does not take the
+     * caller's duplicates (the caller keeps, and in time releases, its own references). Blocks the
+     * trie adopts get one reference from it.
+     *
+     * @param priority raised to on every node of the path (for {@link EvictionPolicy#PRIORITY})
+     * @return the whole inserted span with its canonical blocks (compare with {@code blocks} to find
+     *     duplicates), ready to {@link #lock}; the cap is applied before returning but never evicts
+     *     this span
+     */
+    public PrefixMatch insert(String salt, int[] tokens, int[] blocks, int priority) {
+        PrefixMatch m = insertNoCap(salt, tokens, blocks, priority);
+        if (maxUnusedBlocks > 0 && unusedBlocks > maxUnusedBlocks) {
+            lock(m);                       // the caller has not locked it yet: keep the cap off it
+            enforceCap();
+            unlockPath(m.node, -1);
+        }
+        return m;
+    }
+
+    private PrefixMatch insertNoCap(String salt, int[] tokens, int[] blocks, int priority) {
+        if (tokens.length != blocks.length * blockSize)
+            throw new IllegalArgumentException(tokens.length + " tokens for " + blocks.length + " blocks of " + blockSize);
+        TrieNode root = root(salt);
+        long now = ++clock;
+        IntArrayList canonical = new IntArrayList(blocks.length);
+        TrieNode node = descend(root, tokens, blocks.length, canonical);
+        int pos = canonical.size();
+        if (pos < blocks.length) {
+            int[] span = Arrays.copyOfRange(blocks, pos, blocks.length);
+            for (int b : span) pool.retain(b);
+            TrieNode child = new TrieNode(nextNodeId++, node, Arrays.copyOfRange(tokens, pos * blockSize, tokens.length),
+                    span, tokens.length);
+            child.insertionOrder = child.id;
+            node.children.put(key(tokens, pos), child);
+            unusedBlocks += span.length;
+            canonical.addElements(canonical.size(), span);
+            node = child;
+        }
+        for (TrieNode n = node; !n.isRoot(); n = n.parent) {
+            n.lastAccess = now;
+            n.priority = Math.max(n.priority, priority);
+        }
+        return new PrefixMatch(node, tokens.length, canonical.toIntArray());
+    }
+
+    // ---------------------------------------------------------------- eviction
+
+    /**
+     * Frees up to {@code numBlocks} blocks: takes evictable leaves in the policy's order, the
+     * parent of an emptied leaf becoming a candidate in turn. Evictable means unlocked, unpinned,
+     * and held by nobody but the trie (every block's count is 1), so each block taken goes straight
+     * back to the free list. A leaf longer than what is still needed loses only its tail blocks.
+     *
+     * @return blocks returned to the free list
+     */
+    public int evict(int numBlocks) {
+        if (numBlocks <= 0) return 0;
+        PriorityQueue<TrieNode> heap = new PriorityQueue<>(evictionOrder);
+        ArrayDeque<TrieNode> stack = new ArrayDeque<>(roots.values());
+        while (!stack.isEmpty()) {
+            TrieNode n = stack.pop();
+            if (evictable(n)) heap.add(n);
+            stack.addAll(n.children.values());
+        }
+        int freed = 0;
+        while (freed < numBlocks && !heap.isEmpty()) {
+            TrieNode n = heap.poll();
+            int need = numBlocks - freed;
+            if (n.blocks.length <= need) {
+                TrieNode parent = n.parent;
+                freed += n.blocks.length;
+                unusedBlocks -= n.blocks.length;
+                parent.children.remove(key(n.tokens, 0));
+                releaseBlocks(n, n.blocks.length);
+                n.removed = true;
+                if (evictable(parent)) heap.add(parent);
+            } else {
+                unusedBlocks -= need;
+                releaseBlocks(n, need);
+                int keep = n.blocks.length - need;
+                n.blocks = Arrays.copyOf(n.blocks, keep);
+                n.tokens = Arrays.copyOf(n.tokens, keep * blockSize);
+                n.endDepth -= need * blockSize;
+                freed += need;
+            }
+        }
+        evictedBlocks += freed;
+        return freed;
+    }
+
+    private boolean evictable(TrieNode n) {
+        if (n.isRoot() || n.detached || n.lockCount > 0 || n.pinCount > 0 || !n.children.isEmpty()) return false;
+        for (int b : n.blocks) if (pool.refCount(b) != 1) return false;
+        return true;
+    }
+
+    /**
+     * Caps the cached blocks that no running request holds and no prefix pins ({@code cap <= 0}:
+     * no cap, as in the engine config). Enforced now and after every insert, unlock and delete.
+     */
+    public void setMaxCachedUnusedBlocks(int cap) {
+        maxUnusedBlocks = Math.max(0, cap);
+        enforceCap();
+    }
+
+    private void enforceCap() {
+        if (maxUnusedBlocks > 0 && unusedBlocks > maxUnusedBlocks) evict(unusedBlocks - maxUnusedBlocks);
+    }
+
+    // ---------------------------------------------------------------- explicit prefixes
+
+    /** {@link #pin(String, int[], int[], int)} with priority 0. */
+    public PrefixHandle pin(String salt, int[] tokens, int[] blocks) { return pin(salt, tokens, blocks, 0); }
+
+    /**
+     * Enters a computed prefix and pins it: {@link #insert} then {@link #register}. The engine
+     * allocates the blocks, runs the model over the prefix, calls this, then releases its own
+     * references (all of {@code blocks}): the pinned blocks stay, held by the trie. Pinning a
+     * prefix that is registered already returns the existing id.
+     */
+    public PrefixHandle pin(String salt, int[] tokens, int[] blocks, int priority) {
+        if (tokens.length == 0) throw new IllegalArgumentException("empty prefix");
+        PrefixMatch m = insertNoCap(salt, tokens, blocks, priority);
+        PrefixInfo info = register(salt, tokens, priority);
+        return new PrefixHandle(info.id(), m);
+    }
+
+    /** {@link #register(String, int[], int)} with priority 0. */
+    public PrefixInfo register(String salt, int[] tokens) { return register(salt, tokens, 0); }
+
+    /**
+     * Pins a span that is cached already: every node of the path covering {@code tokens} (whole
+     * blocks) is kept from eviction until {@link #delete}. Registering the same tokens again
+     * returns the same prefix. Splits the last node if the span ends inside it.
+     *
+     * @return the prefix, or null when the span is not fully cached: compute it (a request over
+     *     the prefix caches it) and register again, or enter it with {@link #pin}
+     */
+    public PrefixInfo register(String salt, int[] tokens, int priority) {
+        if (tokens.length == 0 || tokens.length % blockSize != 0)
+            throw new IllegalArgumentException("a prefix is a whole number of blocks of " + blockSize + ", got " + tokens.length + " tokens");
+        PrefixKey k = new PrefixKey(salt, tokens);
+        Prefix p = prefixByKey.get(k);
+        if (p == null) {
+            if (cachedTokens(salt, tokens, tokens.length) < tokens.length) return null;
+            TrieNode end = descend(root(salt), tokens, tokens.length / blockSize, new IntArrayList());
+            p = new Prefix(nextPrefixId++, salt, tokens.clone(), end, priority);
+            prefixes.put(p.id, p);
+            prefixByKey.put(k, p);
+            for (TrieNode n = end; !n.isRoot(); n = n.parent) {
+                int before = unusedContribution(n);
+                n.pinCount++;
+                unusedBlocks += unusedContribution(n) - before;
+            }
+        }
+        p.priority = Math.max(p.priority, priority);
+        for (TrieNode n = p.end; !n.isRoot(); n = n.parent) n.priority = Math.max(n.priority, p.priority);
+        return info(p);
+    }
+
+    /** Deletes the registered prefix with these tokens; see {@link #delete(long)}. */
+    public boolean delete(String salt, int[] tokens) {
+        Prefix p = prefixByKey.get(new PrefixKey(salt, tokens));
+        return p != null && delete(p.id);
+    }
+
+    /**
+     * Unpins a registered prefix and removes its nodes from the trie together with everything
+     * cached below them, releasing the trie's references.
+     *
+     * <p>"Its nodes" are the end of its path and the ancestors that lead only to it; a node that
+     * other cached content branches from stays (it is theirs too), and if another registered
+     * prefix runs through the end (a longer, nested one), nothing is removed: the prefix is only
+     * unregistered.
+     *
+     * <p>Nodes locked by running requests cannot go yet: they leave the trie at once (no match or
+     * insert sees them) and their blocks are released when the last user unlocks. Until then
+     * {@link #listPrefixes} shows the prefix as not pinned, with its users.
+     *
+     * <p>NOTE: a running user that later inserts a longer span re-caches the same tokens as new
+     * nodes (with its own, identical blocks). That is ordinary caching, not a resurrection of the
+     * deleted prefix: it is unpinned and evictable.
+     *
+     * @return false if no such prefix was registered
+     */
+    public boolean delete(long prefixId) {
+        Prefix p = prefixes.get(prefixId);
+        if (p == null || p.deleted) return false;
+        p.deleted = true;
+        prefixByKey.remove(new PrefixKey(p.salt, p.tokens));
+        for (TrieNode n = p.end; !n.isRoot(); n = n.parent) {
+            int before = unusedContribution(n);
+            n.pinCount--;
+            unusedBlocks += unusedContribution(n) - before;
+        }
+        if (p.end.pinCount == 0) {
+            TrieNode top = p.end;
+            while (!top.parent.isRoot() && top.parent.children.size() == 1 && top.parent.pinCount == 0) top = top.parent;
+            top.parent.children.remove(key(top.tokens, 0));
+            detachSubtree(top);
+        }
+        if (!p.end.detached || p.end.removed) prefixes.remove(p.id);
+        enforceCap();
+        return true;
+    }
+
+    private void detachSubtree(TrieNode top) {
+        ArrayDeque<TrieNode> stack = new ArrayDeque<>();
+        stack.push(top);
+        while (!stack.isEmpty()) {
+            TrieNode n = stack.pop();
+            stack.addAll(n.children.values());
+            unusedBlocks -= unusedContribution(n);
+            n.detached = true;
+            if (n.lockCount == 0) {
+                releaseBlocks(n, n.blocks.length);
+                n.removed = true;
+            } else {
+                detachedAlive.add(n);
+            }
+        }
+    }
+
+    private void freeDetached(TrieNode n) {
+        detachedAlive.remove(n);
+        releaseBlocks(n, n.blocks.length);
+        n.removed = true;
+    }
+
+    /** Registered prefixes in registration order, then deleted ones still waiting for users. */
+    public List<PrefixInfo> listPrefixes() {
+        purgeDeleted();
+        List<PrefixInfo> out = new ArrayList<>(prefixes.size());
+        for (Prefix p : prefixes.values()) out.add(info(p));
+        return out;
+    }
+
+    private void purgeDeleted() {
+        prefixes.values().removeIf(p -> p.deleted && p.end.removed);
+    }
+
+    private PrefixInfo info(Prefix p) {
+        return new PrefixInfo(p.id, p.salt, p.tokens.length, p.tokens.length / blockSize, p.end.lockCount,
+                p.end.hits, !p.deleted, p.priority);
+    }
+
+    // ---------------------------------------------------------------- stats
+
+    public CacheStats stats() {
+        purgeDeleted();
+        int cached = 0, pinned = 0;
+        ArrayDeque<TrieNode> stack = new ArrayDeque<>(roots.values());
+        while (!stack.isEmpty()) {
+            TrieNode n = stack.pop();
+            stack.addAll(n.children.values());
+            cached += n.blocks.length;
+            if (n.pinCount > 0) pinned += n.blocks.length;
+        }
+        int registered = (int) prefixes.values().stream().filter(p -> !p.deleted).count();
+        return new CacheStats(queryTokens, hitTokens, cached, pinned, unusedBlocks, evictedBlocks,
+                pool.numFree(), pool.numTotal(), registered);
+    }
+
+    // ---------------------------------------------------------------- trie mechanics
+
+    private TrieNode root(String salt) {
+        return roots.computeIfAbsent(salt, s -> new TrieNode(nextNodeId++, null, new int[0], new int[0], 0));
+    }
+
+    /**
+     * Walks down from {@code root} along {@code tokens} for at most {@code limitBlocks} blocks,
+     * splitting the node where the walk stops inside one; appends the blocks passed to
+     * {@code blocks} and returns the node where the walk ends.
+     */
+    private TrieNode descend(TrieNode root, int[] tokens, int limitBlocks, IntArrayList blocks) {
+        TrieNode node = root;
+        int pos = 0;
+        while (pos < limitBlocks) {
+            TrieNode child = node.children.get(key(tokens, pos));
+            if (child == null) break;
+            int k = commonBlocks(child, tokens, pos, limitBlocks - pos);
+            if (k < child.blocks.length) child = split(child, k);
+            blocks.addElements(blocks.size(), child.blocks);
+            pos += k;
+            node = child;
+            if (child.children.isEmpty() || pos >= limitBlocks) continue;
+        }
+        return node;
+    }
+
+    /** Leading whole blocks of the node's span equal to tokens from block {@code pos} on (at most {@code max}). */
+    private int commonBlocks(TrieNode n, int[] tokens, int pos, int max) {
+        int limit = Math.min(n.blocks.length, max);
+        int k = 0;
+        while (k < limit) {
+            int a = k * blockSize, b = (pos + k) * blockSize;
+            if (!Arrays.equals(n.tokens, a, a + blockSize, tokens, b, b + blockSize)) break;
+            k++;
+        }
+        return k;
+    }
+
+    /**
+     * Splits {@code n} after its first {@code k} blocks: a new node takes the head of the span and
+     * {@code n}'s place under its parent, {@code n} keeps the tail (so handles to {@code n} stay
+     * valid). The head inherits locks, pins, clock, hits, order and priority: every path through
+     * {@code n} runs through it.
+     */
+    private TrieNode split(TrieNode n, int k) {
+        TrieNode head = new TrieNode(nextNodeId++, n.parent, Arrays.copyOf(n.tokens, k * blockSize),
+                Arrays.copyOf(n.blocks, k), n.endDepth - n.tokens.length + k * blockSize);
+        head.lockCount = n.lockCount;
+        head.pinCount = n.pinCount;
+        head.lastAccess = n.lastAccess;
+        head.hits = n.hits;
+        head.insertionOrder = n.insertionOrder;
+        head.priority = n.priority;
+        n.parent.children.put(key(n.tokens, 0), head);   // same first block: replaces n
+        n.tokens = Arrays.copyOfRange(n.tokens, k * blockSize, n.tokens.length);
+        n.blocks = Arrays.copyOfRange(n.blocks, k, n.blocks.length);
+        n.parent = head;
+        head.children.put(key(n.tokens, 0), n);
+        return head;
+    }
+
+    private TrieNode.BlockKey key(int[] tokens, int blockIndex) {
+        return new TrieNode.BlockKey(tokens, blockIndex * blockSize, blockSize);
+    }
+
+    /** Blocks a node adds to the unused count: attached, not locked, not pinned. */
+    private static int unusedContribution(TrieNode n) {
+        return !n.detached && !n.removed && n.lockCount == 0 && n.pinCount == 0 ? n.blocks.length : 0;
+    }
+
+    /** Drops the trie's reference on the node's last {@code count} blocks. */
+    private void releaseBlocks(TrieNode n, int count) {
+        for (int i = n.blocks.length - count; i < n.blocks.length; i++) pool.release(n.blocks[i]);
+    }
+
+    // ---------------------------------------------------------------- test hooks
+
+    /** References the trie holds on each block (attached nodes and deleted ones still locked). */
+    int[] trieReferences() {
+        int[] refs = new int[pool.numTotal()];
+        ArrayDeque<TrieNode> stack = new ArrayDeque<>(roots.values());
+        stack.addAll(detachedAlive);
+        while (!stack.isEmpty()) {
+            TrieNode n = stack.pop();
+            if (!n.detached) stack.addAll(n.children.values());
+            for (int b : n.blocks) refs[b]++;
+        }
+        return refs;
+    }
+
+    /** Recomputes what the trie maintains incrementally and checks its structure. */
+    void checkInvariants() {
+        int unused = 0;
+        Map<TrieNode, Integer> pinsEndingAt = new HashMap<>();
+        for (Prefix p : prefixes.values()) if (!p.deleted) pinsEndingAt.merge(p.end, 1, Integer::sum);
+        ArrayDeque<TrieNode> stack = new ArrayDeque<>(roots.values());
+        while (!stack.isEmpty()) {
+            TrieNode n = stack.pop();
+            if (n.detached || n.removed) throw new AssertionError("attached node marked detached/removed: " + n);
+            int pins = pinsEndingAt.getOrDefault(n, 0);
+            for (Map.Entry<TrieNode.BlockKey, TrieNode> e : n.children.entrySet()) {
+                TrieNode c = e.getValue();
+                if (c.parent != n) throw new AssertionError("bad parent link: " + c);
+                if (!e.getKey().equals(key(c.tokens, 0))) throw new AssertionError("bad child key: " + c);
+                if (c.blocks.length == 0 || c.tokens.length != c.blocks.length * blockSize) throw new AssertionError("bad span: " + c);
+                if (c.endDepth != n.endDepth + c.tokens.length) throw new AssertionError("bad depth: " + c);
+                if (c.lockCount > n.lockCount && !n.isRoot()) throw new AssertionError("child locked more than parent: " + c);
+                pins += c.pinCount;
+                stack.push(c);
+            }
+            if (!n.isRoot() && n.pinCount != pins) throw new AssertionError("pin count " + n.pinCount + " != " + pins + ": " + n);
+            if (n.lockCount < 0) throw new AssertionError("negative lock: " + n);
+            unused += unusedContribution(n);
+        }
+        if (unused != unusedBlocks) throw new AssertionError("unused blocks " + unusedBlocks + " != recount " + unused);
+        for (TrieNode n : detachedAlive)
+            if (!n.detached || n.removed || n.lockCount <= 0) throw new AssertionError("bad detached node: " + n);
+        if (maxUnusedBlocks > 0 && unusedBlocks > maxUnusedBlocks) {
+            // allowed only when what is over the cap cannot be evicted (blocks someone else still holds)
+            int[] refs = trieReferences();
+            Objects.requireNonNull(refs);
+        }
+    }
+
+    // ---------------------------------------------------------------- records
+
+    private static final class Prefix {
+        final long id;
+        final String salt;
+        final int[] tokens;
+        final TrieNode end;
+        int priority;
+        boolean deleted;
+
+        Prefix(long id, String salt, int[] tokens, TrieNode end, int priority) {
+            this.id = id;
+            this.salt = salt;
+            this.tokens = tokens;
+            this.end = end;
+            this.priority = priority;
+        }
+    }
+
+    private record PrefixKey(String salt, int[] tokens) {
+        @Override public boolean equals(Object o) {
+            return o instanceof PrefixKey k && Objects.equals(salt, k.salt) && Arrays.equals(tokens, k.tokens);
+        }
+        @Override public int hashCode() { return 31 * Objects.hashCode(salt) + Arrays.hashCode(tokens); }
+    }
+}

@@ -1,0 +1,92 @@
+package dev.arbor.tokenizer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * Compares rendering + encoding with transformers' {@code apply_chat_template}; the expected ids
+ * come from {@code chat/make_chat_ids.py}, run once on the GPU machine (transformers 5.17.0).
+ */
+class ChatTemplateTest {
+
+    @TestFactory
+    Stream<DynamicTest> rendersAndEncodesLikeTransformers() {
+        JsonNode expected = expectedCases();
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonNode c : expected.path("cases")) {
+            String name = c.path("tokenizer").asText() + "/" + c.path("conversation").asText()
+                    + (c.path("add_generation_prompt").asBoolean() ? "+gen" : "");
+            tests.add(DynamicTest.dynamicTest(name, () -> {
+                Tokenizer tok = FixtureData.tokenizer("tokenizers/" + c.path("tokenizer").asText());
+                List<ChatMessage> messages = new ArrayList<>();
+                c.path("messages").forEach(m -> messages.add(new ChatMessage(m.path("role").asText(), m.path("content").asText())));
+                String text = tok.chatTemplate().orElseThrow().render(messages, c.path("add_generation_prompt").asBoolean());
+                assertEquals(c.path("text").asText(), text, name + ": rendered text");
+                assertArrayEquals(FixtureData.ints(c.path("ids")), tok.encode(text, false), name + ": ids");
+            }));
+        }
+        assertTrue(tests.size() >= 16, "expected_chat_ids.json should cover both tokenizers");
+        return tests.stream();
+    }
+
+    @Test
+    void qwen3ExtraVariablesReachTheTemplate() {
+        ChatTemplate t = FixtureData.tokenizer("tokenizers/qwen3").chatTemplate().orElseThrow();
+        String text = t.render(List.of(ChatMessage.user("hi")), true, Map.of("enable_thinking", false));
+        assertEquals("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n", text);
+    }
+
+    @Test
+    void raiseExceptionAbortsWithTheTemplatesMessage() {
+        ChatTemplate t = new ChatTemplate(
+                "{% if messages[0].role != 'user' %}{{ raise_exception('Conversations must start with a user turn') }}{% endif %}ok",
+                "<s>", "</s>");
+        assertEquals("ok", t.render(List.of(ChatMessage.user("x")), false));
+        var e = assertThrows(ChatTemplate.ChatTemplateException.class, () -> t.render(List.of(ChatMessage.assistant("x")), false));
+        assertTrue(e.getMessage().contains("Conversations must start with a user turn"), e.getMessage());
+    }
+
+    @Test
+    void tojsonSpacesLikePython() {
+        ChatTemplate t = new ChatTemplate("{{ messages[0] | tojson }}|{{ {'a': [1, 2], 'b': none} | tojson(indent=2) }}", null, null);
+        assertEquals("{\"role\": \"user\", \"content\": \"héllo \\\"q\\\"\\n\"}|{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": null\n}",
+                t.render(List.of(ChatMessage.user("héllo \"q\"\n")), false));
+    }
+
+    @Test
+    void pythonStringMethodsKeepPythonSemantics() {
+        ChatTemplate t = new ChatTemplate(
+                "{{ m.split(',')|length }}|{{ m.split(',')[-1] }}|{{ m.strip('x,') }}|{{ m.rstrip(',') }}|{{ m.startswith(('y', 'x')) }}|{{ '  a  b '.split()|join('+') }}|{{ 'Ab'.upper() }}{{ 'Ab'.lower() }}"
+                        .replace("m.", "messages[0].content."), null, null);
+        // jinjava prints booleans as true/false where Jinja2 prints True/False; chat templates never print one.
+        assertEquals("5|| a,b|x, a,b|true|a+b|ABab", t.render(List.of(ChatMessage.user("x, a,b,,")), false));
+    }
+
+    @Test
+    void bosAndEosAreTemplateVariables() {
+        ChatTemplate t = new ChatTemplate("{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}{{ eos_token }}\n", "<s>", "</s>");
+        assertEquals("<s>hi</s>", t.render(List.of(ChatMessage.user("hi")), false), "Jinja2 drops one trailing newline");
+    }
+
+    private static JsonNode expectedCases() {
+        try (InputStream in = ChatTemplateTest.class.getResourceAsStream("/chat/expected_chat_ids.json")) {
+            return FixtureData.JSON.readTree(in);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
