@@ -74,20 +74,21 @@ public final class LLM implements AutoCloseable {
                                                Consumer<RequestOutput> onStep) {
         int maxOut = params.maxTokens() == null ? 0 : params.maxTokens();
         EngineStats st = engine.stats();
-        List<List<PrefixScheduling.Group>> waves = PrefixScheduling.planGroups(prompts, prefixPos, maxOut,
-                st.blockSize(), st.freeBlocks());
+        List<PrefixScheduling.PlanRequest> plan = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) plan.add(new PrefixScheduling.PlanRequest(prompts.get(i), prefixPos[i], maxOut));
+        List<List<PrefixScheduling.PrefixGroup>> waves = PrefixScheduling.planPrefixGroups(plan, st.blockSize(), st.freeBlocks());
         RequestOutput[] results = new RequestOutput[prompts.size()];
-        for (List<PrefixScheduling.Group> wave : waves) {
+        for (List<PrefixScheduling.PrefixGroup> wave : waves) {
             Map<String, Integer> slot = new HashMap<>();
-            for (PrefixScheduling.Group g : wave) {
-                for (int i : g.requestIndices()) {
+            for (PrefixScheduling.PrefixGroup g : wave) {
+                for (int i : g.requests()) {
                     String id = engine.nextRequestId();
                     engine.addRequest(id, Prompt.ofTokens(prompts.get(i)), params, null, prefixPos[i]);
                     slot.put(id, i);
                 }
             }
             runUntilDone(slot, results, onStep);
-            for (PrefixScheduling.Group g : wave) {
+            for (PrefixScheduling.PrefixGroup g : wave) {
                 if (g.prefixTokens().length > 0) engine.deletePrefix(Prompt.ofTokens(g.prefixTokens()), null);
             }
         }

@@ -79,7 +79,7 @@ public final class LLMEngine implements AutoCloseable {
     public static LLMEngine create(String spec, EngineConfig config) {
         CausalLM model = ModelLoader.load(spec);
         ModelConfig mc = model.config();
-        Tokenizer tok = mc.modelDir() != null ? Tokenizer.load(mc.modelDir()) : new ByteTokenizer();
+        Tokenizer tok = mc.modelDir() != null ? Tokenizer.load(mc.modelDir()) : new ByteTokenizer(mc.vocabSize());
         return new LLMEngine(model, tok, config);
     }
 

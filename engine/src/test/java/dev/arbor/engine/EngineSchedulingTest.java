@@ -26,7 +26,7 @@ class EngineSchedulingTest {
     }
 
     private static LLM llm(FakeLM lm, EngineConfig c) {
-        return new LLM(new LLMEngine(lm, new ByteTokenizer(), c));
+        return new LLM(new LLMEngine(lm, new ByteTokenizer(300), c));
     }
 
     private static List<int[]> tokens(List<RequestOutput> outs) {
@@ -99,7 +99,7 @@ class EngineSchedulingTest {
     @Test
     void abortFreesBlocksAndOthersContinue() {
         FakeLM lm = new FakeLM();
-        LLMEngine e = new LLMEngine(lm, new ByteTokenizer(), EngineConfig.builder().numBlocks(64).enablePrefixCaching(false).build());
+        LLMEngine e = new LLMEngine(lm, new ByteTokenizer(300), EngineConfig.builder().numBlocks(64).enablePrefixCaching(false).build());
         e.addRequest("a", Prompt.ofTokens(1, 2, 3), GREEDY_40, null, 0);
         e.addRequest("b", Prompt.ofTokens(4, 5, 6), GREEDY_40, null, 0);
         e.step();

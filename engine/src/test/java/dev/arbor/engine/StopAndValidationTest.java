@@ -23,7 +23,7 @@ class StopAndValidationTest {
         int[] script = new int[text.length() + 1];
         System.arraycopy(bytes(text), 0, script, 0, text.length());
         script[text.length()] = FakeLM.EOS;
-        return new LLM(new LLMEngine(new FakeLM(300, 4096, script), new ByteTokenizer(),
+        return new LLM(new LLMEngine(new FakeLM(300, 4096, script), new ByteTokenizer(300),
                 EngineConfig.builder().numBlocks(64).build()));
     }
 
@@ -72,7 +72,7 @@ class StopAndValidationTest {
 
     @Test
     void badRequestsFailAloneWithNamedErrors() {
-        LLM llm = new LLM(new LLMEngine(new FakeLM(300, 64, null), new ByteTokenizer(), EngineConfig.builder().numBlocks(64).build()));
+        LLM llm = new LLM(new LLMEngine(new FakeLM(300, 64, null), new ByteTokenizer(300), EngineConfig.builder().numBlocks(64).build()));
         List<RequestOutput> outs = llm.generatePrompts(List.of(
                 Prompt.ofTokens(1, 2, 3),
                 Prompt.ofTokens(new int[100]),            // longer than the 64-token context
@@ -90,7 +90,7 @@ class StopAndValidationTest {
 
     @Test
     void nCompletionsWithSeedAreReproducible() {
-        LLM llm = new LLM(new LLMEngine(new FakeLM(), new ByteTokenizer(), EngineConfig.builder().numBlocks(128).build()));
+        LLM llm = new LLM(new LLMEngine(new FakeLM(), new ByteTokenizer(300), EngineConfig.builder().numBlocks(128).build()));
         SamplingParams p = SamplingParams.builder().n(3).temperature(1.0).seed(5L).maxTokens(12).ignoreEos(true).build();
         RequestOutput a = llm.generateTokens(List.of(new int[] {1, 2, 3, 4, 5}), p).getFirst();
         RequestOutput b = llm.generateTokens(List.of(new int[] {1, 2, 3, 4, 5}), p).getFirst();

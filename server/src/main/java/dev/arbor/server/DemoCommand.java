@@ -94,7 +94,7 @@ final class DemoCommand implements Callable<Integer> {
         CacheStats c = s.prefixCache();
         if (c != null) {
             System.out.printf(Locale.ROOT, "prefix cache: %d query tokens, %d hit tokens, hit rate %.1f%%, evictions %d%n",
-                    c.queryTokens(), c.hitTokens(), 100 * c.hitRate(), c.evictions());
+                    c.queryTokens(), c.hitTokens(), 100 * c.hitRate(), c.evictedBlocks());
         }
         RequestOutput first = outs.getFirst();
         if (!first.failed()) {

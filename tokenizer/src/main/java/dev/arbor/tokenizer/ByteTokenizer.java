@@ -11,12 +11,27 @@ import java.util.OptionalInt;
  * {@link #encode(String)} prepends BOS, as Llama's tokenizers do. Any byte sequence round-trips;
  * a cut multi-byte character decodes to U+FFFD, like the byte-level BPE tokenizers, so the
  * {@link IncrementalDetokenizer} works unchanged.
+ *
+ * <p>A synthetic model's vocabulary is usually larger than 259: ids from 259 up to the model's
+ * vocabulary size are ordinary "word" tokens that encode never produces and that decode as
+ * {@code <t123>}, so random-weight output stays printable.
  */
 public final class ByteTokenizer implements Tokenizer {
     public static final int BOS = 256;
     public static final int EOS = 257;
     public static final int PAD = 258;
     public static final int VOCAB_SIZE = 259;
+
+    private final int vocabSize;
+
+    /** Bytes and specials only: vocabulary 259. */
+    public ByteTokenizer() { this(VOCAB_SIZE); }
+
+    /** For a model whose vocabulary is {@code vocabSize} (at least 259); see the class comment. */
+    public ByteTokenizer(int vocabSize) {
+        if (vocabSize < VOCAB_SIZE) throw new IllegalArgumentException("ByteTokenizer needs a vocabulary of at least " + VOCAB_SIZE + ", got " + vocabSize);
+        this.vocabSize = vocabSize;
+    }
 
     @Override
     public int[] encode(String text, boolean addSpecialTokens) {
@@ -37,7 +52,13 @@ public final class ByteTokenizer implements Tokenizer {
                 pending.write(id);
                 continue;
             }
-            if (id < 0 || id >= VOCAB_SIZE) throw new IllegalArgumentException("token id " + id + " outside ByteTokenizer's 0.." + (VOCAB_SIZE - 1));
+            if (id < 0 || id >= vocabSize) throw new IllegalArgumentException("token id " + id + " outside ByteTokenizer's 0.." + (vocabSize - 1));
+            if (id >= VOCAB_SIZE) {
+                out.append(pending.toString(StandardCharsets.UTF_8));
+                pending.reset();
+                out.append("<t").append(id).append('>');
+                continue;
+            }
             if (skipSpecialTokens) continue; // skipping joins the bytes on either side, as HF does
             out.append(pending.toString(StandardCharsets.UTF_8));
             pending.reset();
@@ -48,7 +69,7 @@ public final class ByteTokenizer implements Tokenizer {
 
     @Override
     public int vocabSize() {
-        return VOCAB_SIZE;
+        return vocabSize;
     }
 
     @Override

@@ -108,9 +108,9 @@ final class Translator {
     /** Translates {@code method}'s body in {@code f}; locals (arguments) must already be set up. */
     void translate(ClassModel owner, MethodModel method, Frame f) {
         String id = owner.thisClass().asInternalName() + "." + method.methodName() + method.methodType();
+        if (inlining.contains(id)) throw unsupported("recursion (" + f.method + " calls itself)");
         Frame saved = frame;
         frame = f;
-        if (inlining.contains(id)) throw unsupported("recursion (" + f.method + " calls itself through " + String.join(" -> ", inlining) + ")");
         inlining.push(id);
         CodeModel code = method.code().orElseThrow(() -> unsupported("call of a method without bytecode (native or abstract)"));
         rejectWholeMethodConstructs(method, code);
@@ -131,11 +131,19 @@ final class Translator {
     /** Constructs found anywhere in a method, reported before the instruction walk would trip over their parts. */
     private void rejectWholeMethodConstructs(MethodModel method, CodeModel code) {
         Map<Label, Integer> labelLines = new IdentityHashMap<>();
+        List<Label> pending = new ArrayList<>(); // labels waiting for the line of the instruction they mark
         int line = -1;
         for (CodeElement e : code) {
-            if (e instanceof LineNumber ln) line = ln.line();
-            else if (e instanceof LabelTarget lt) labelLines.put(lt.label(), line);
-            else if (e instanceof ThrowInstruction) { frame.line = line; throw unsupported("exception (throw)"); }
+            if (e instanceof LineNumber ln) {
+                line = ln.line();
+                for (Label l : pending) labelLines.put(l, line);
+                pending.clear();
+            } else if (e instanceof LabelTarget lt) pending.add(lt.label());
+            else if (e instanceof Instruction) {
+                for (Label l : pending) labelLines.put(l, line);
+                pending.clear();
+            }
+            if (e instanceof ThrowInstruction) { frame.line = line; throw unsupported("exception (throw)"); }
             else if (e instanceof MonitorInstruction) { frame.line = line; throw unsupported("synchronized block"); }
         }
         if (method.flags().has(AccessFlag.SYNCHRONIZED)) {

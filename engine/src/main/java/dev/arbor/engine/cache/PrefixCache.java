@@ -43,6 +43,8 @@ public final class PrefixCache {
     private final Map<PrefixKey, Prefix> prefixByKey = new HashMap<>();       // registered only
     private final Set<TrieNode> detachedAlive = Collections.newSetFromMap(new LinkedHashMap<>());
 
+    private static final TrieNode NO_ROOT = new TrieNode(-1, null, new int[0], new int[0], 0);   // empty matches of unseen salts
+
     private long clock;
     private long nextNodeId;
     private long nextPrefixId = 1;
@@ -89,7 +91,9 @@ public final class PrefixCache {
      */
     public PrefixMatch match(String salt, int[] tokens, int maxTokens) {
         int bound = Math.max(0, Math.min(tokens.length, maxTokens));
-        TrieNode root = root(salt);
+        queryTokens += bound;
+        TrieNode root = roots.get(salt);
+        if (root == null) return new PrefixMatch(NO_ROOT, 0, new int[0]);   // unseen salt: create nothing
         long now = ++clock;
         IntArrayList blocks = new IntArrayList();
         TrieNode end = descend(root, tokens, bound / blockSize, blocks);
@@ -97,7 +101,6 @@ public final class PrefixCache {
             n.lastAccess = now;
             n.hits++;
         }
-        queryTokens += bound;
         hitTokens += (long) blocks.size() * blockSize;
         return new PrefixMatch(end, blocks.size() * blockSize, blocks.toIntArray());
     }
@@ -176,8 +179,9 @@ public final class PrefixCache {
      *
      * @param priority raised to on every node of the path (for {@link EvictionPolicy#PRIORITY})
      * @return the whole inserted span with its canonical blocks (compare with {@code blocks} to find
-     *     duplicates), ready to {@link #lock}; the cap is applied before returning but never evicts
-     *     this span
+     *     duplicates), ready to {@link #lock}. The {@link #setMaxCachedUnusedBlocks cap} is applied
+     *     before returning but neither evicts nor counts this span: its inserter is expected to lock
+     *     it at once (a caller that does not is over the cap until the next insert or unlock)
      */
     public PrefixMatch insert(String salt, int[] tokens, int[] blocks, int priority) {
         PrefixMatch m = insertNoCap(salt, tokens, blocks, priority);
@@ -199,6 +203,7 @@ public final class PrefixCache {
         int pos = canonical.size();
         if (pos < blocks.length) {
             int[] span = Arrays.copyOfRange(blocks, pos, blocks.length);
+            for (int b : span) if (pool.refCount(b) == 0) throw new IllegalStateException("insert of free block " + b);
             for (int b : span) pool.retain(b);
             TrieNode child = new TrieNode(nextNodeId++, node, Arrays.copyOfRange(tokens, pos * blockSize, tokens.length),
                     span, tokens.length);
@@ -301,16 +306,17 @@ public final class PrefixCache {
     public PrefixInfo register(String salt, int[] tokens) { return register(salt, tokens, 0); }
 
     /**
-     * Pins a span that is cached already: every node of the path covering {@code tokens} (whole
-     * blocks) is kept from eviction until {@link #delete}. Registering the same tokens again
-     * returns the same prefix. Splits the last node if the span ends inside it.
+     * Pins a span that is cached already: every node of the path covering {@code tokens} is kept
+     * from eviction until {@link #delete}. Only whole blocks count: 530 tokens with blocks of 16
+     * register the first 528 (fewer than one block: {@link IllegalArgumentException}). Registering
+     * the same tokens again returns the same prefix. Splits the last node if the span ends inside
+     * it.
      *
      * @return the prefix, or null when the span is not fully cached: compute it (a request over
      *     the prefix caches it) and register again, or enter it with {@link #pin}
      */
     public PrefixInfo register(String salt, int[] tokens, int priority) {
-        if (tokens.length == 0 || tokens.length % blockSize != 0)
-            throw new IllegalArgumentException("a prefix is a whole number of blocks of " + blockSize + ", got " + tokens.length + " tokens");
+        tokens = wholeBlocks(tokens);
         PrefixKey k = new PrefixKey(salt, tokens);
         Prefix p = prefixByKey.get(k);
         if (p == null) {
@@ -330,9 +336,10 @@ public final class PrefixCache {
         return info(p);
     }
 
-    /** Deletes the registered prefix with these tokens; see {@link #delete(long)}. */
+    /** Deletes the registered prefix with these tokens (whole blocks, as registered); see {@link #delete(long)}. */
     public boolean delete(String salt, int[] tokens) {
-        Prefix p = prefixByKey.get(new PrefixKey(salt, tokens));
+        if (tokens.length < blockSize) return false;
+        Prefix p = prefixByKey.get(new PrefixKey(salt, wholeBlocks(tokens)));
         return p != null && delete(p.id);
     }
 
@@ -435,6 +442,12 @@ public final class PrefixCache {
 
     // ---------------------------------------------------------------- trie mechanics
 
+    private int[] wholeBlocks(int[] tokens) {
+        int n = tokens.length / blockSize * blockSize;
+        if (n == 0) throw new IllegalArgumentException("a prefix needs at least one whole block of " + blockSize + " tokens, got " + tokens.length);
+        return n == tokens.length ? tokens : Arrays.copyOf(tokens, n);
+    }
+
     private TrieNode root(String salt) {
         return roots.computeIfAbsent(salt, s -> new TrieNode(nextNodeId++, null, new int[0], new int[0], 0));
     }
@@ -451,11 +464,13 @@ public final class PrefixCache {
             TrieNode child = node.children.get(key(tokens, pos));
             if (child == null) break;
             int k = commonBlocks(child, tokens, pos, limitBlocks - pos);
-            if (k < child.blocks.length) child = split(child, k);
+            if (k == 0) break;                       // unreachable: the key is the first block
+            boolean partial = k < child.blocks.length;
+            if (partial) child = split(child, k);
             blocks.addElements(blocks.size(), child.blocks);
             pos += k;
             node = child;
-            if (child.children.isEmpty() || pos >= limitBlocks) continue;
+            if (partial) break;
         }
         return node;
     }
@@ -524,6 +539,26 @@ public final class PrefixCache {
         return refs;
     }
 
+    /** Test hook: the trie as indented text, with each node's block reference counts. */
+    String dump() {
+        StringBuilder sb = new StringBuilder();
+        for (Map.Entry<String, TrieNode> e : roots.entrySet()) {
+            sb.append("salt ").append(e.getKey()).append('\n');
+            dump(e.getValue(), 1, sb);
+        }
+        for (TrieNode n : detachedAlive) sb.append("detached ").append(n).append('\n');
+        return sb.toString();
+    }
+
+    private void dump(TrieNode n, int depth, StringBuilder sb) {
+        for (TrieNode c : n.children.values()) {
+            sb.append("  ".repeat(depth)).append(c).append(" refs=");
+            for (int b : c.blocks) sb.append(pool.refCount(b)).append(' ');
+            sb.append('\n');
+            dump(c, depth + 1, sb);
+        }
+    }
+
     /** Recomputes what the trie maintains incrementally and checks its structure. */
     void checkInvariants() {
         int unused = 0;
@@ -551,11 +586,6 @@ public final class PrefixCache {
         if (unused != unusedBlocks) throw new AssertionError("unused blocks " + unusedBlocks + " != recount " + unused);
         for (TrieNode n : detachedAlive)
             if (!n.detached || n.removed || n.lockCount <= 0) throw new AssertionError("bad detached node: " + n);
-        if (maxUnusedBlocks > 0 && unusedBlocks > maxUnusedBlocks) {
-            // allowed only when what is over the cap cannot be evicted (blocks someone else still holds)
-            int[] refs = trieReferences();
-            Objects.requireNonNull(refs);
-        }
     }
 
     // ---------------------------------------------------------------- records

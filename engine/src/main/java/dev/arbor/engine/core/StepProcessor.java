@@ -107,8 +107,9 @@ public final class StepProcessor {
     private void finishSequence(Sequence seq, FinishReason reason, Object stopReason) {
         RequestState r = seq.request;
         r.finish(seq.index, reason, stopReason);
-        scheduler.finish(seq);
+        // Pin an explicit prefix while this sequence still holds it locked, so no cap can evict it first.
         if (r.finished() && r.prefixPos > 0) scheduler.pinPrefix(r.salt, java.util.Arrays.copyOf(r.promptIds, r.prefixPos));
+        scheduler.finish(seq);
     }
 
     private void recordPromptLogprobs(RequestState r, ScheduledSeq c, float[][] rows) {

@@ -43,16 +43,16 @@ public final class ThroughputBench implements Callable<Integer> {
             prompts.add(Prompt.ofTokens(t));
         }
         System.out.printf(Locale.ROOT, "throughput on %s: batch %d, prompt %d, output %d%n", model, batch, promptLen, outputLen);
-        LLM warm = new LLM(new LLMEngine(lm, new ByteTokenizer(), config));
+        LLM warm = new LLM(new LLMEngine(lm, new ByteTokenizer(lm.config().vocabSize()), config));
         warm.generatePrompts(prompts.subList(0, 1), SamplingParams.greedy(4).toBuilder().ignoreEos(true).build(), null, null);
 
-        LLM prefill = new LLM(new LLMEngine(lm, new ByteTokenizer(), config));
+        LLM prefill = new LLM(new LLMEngine(lm, new ByteTokenizer(lm.config().vocabSize()), config));
         long t0 = System.nanoTime();
         prefill.generatePrompts(prompts, SamplingParams.builder().temperature(0).maxTokens(1).ignoreEos(true).build(), null, null);
         double prefillSecs = (System.nanoTime() - t0) / 1e9;
         long prefillTokens = (long) batch * promptLen;
 
-        LLM decode = new LLM(new LLMEngine(lm, new ByteTokenizer(), config));
+        LLM decode = new LLM(new LLMEngine(lm, new ByteTokenizer(lm.config().vocabSize()), config));
         long[] firstAll = {0};
         int[] started = {0};
         long t1 = System.nanoTime();

@@ -1,0 +1,153 @@
+package dev.arbor.accel.cuda;
+
+import dev.arbor.accel.*;
+import dev.arbor.accel.array.OffHeapArray;
+import dev.arbor.accel.compiler.CompiledKernel;
+import dev.arbor.accel.compiler.KernelCompiler;
+import dev.arbor.accel.compiler.KernelParam;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+import static dev.arbor.accel.cuda.CudaDriver.*;
+import static java.lang.foreign.ValueLayout.*;
+
+/**
+ * Runs kernels on a GPU through the CUDA driver. Each off-heap array gets a device mirror
+ * ({@link DeviceBuffer}) on first use; {@link #toHost} copies results back. Compiled modules are
+ * cached per kernel variant on this device.
+ */
+public final class CudaBackend implements Backend {
+    /** Dynamic shared memory above this needs an explicit opt-in per function. */
+    private static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
+    private final CudaDevice device;
+    private final Map<CompiledKernel, CudaModule> modules = new ConcurrentHashMap<>();
+    private final ThreadLocal<CudaStream> capturing = new ThreadLocal<>();
+
+    private CudaBackend(CudaDevice device) { this.device = device; }
+
+    /** Opens device {@code ordinal}; throws (CudaException, or a linkage error without libcuda) when unusable. */
+    public static CudaBackend open(int ordinal) {
+        return new CudaBackend(CudaDevice.open(ordinal));
+    }
+
+    public CudaDevice device() { return device; }
+
+    @Override public String name() { return "cuda"; }
+
+    /** The loaded module of a kernel variant: compiled and JIT-loaded on first use (the first-compile cost). */
+    public CudaModule module(Kernel kernel, Object[] constants) {
+        CompiledKernel compiled = KernelCompiler.compile(kernel, constants, device.sm());
+        return modules.computeIfAbsent(compiled, c -> CudaModule.load(device, c.ptx(), c.entryName()));
+    }
+
+    @Override
+    public void launch(Kernel kernel, Launch launch, Object... args) {
+        device.makeCurrent();
+        Object[] constants = kernel.constantValues(args);
+        CompiledKernel compiled = KernelCompiler.compile(kernel, constants, device.sm());
+        CudaModule module = modules.computeIfAbsent(compiled, c -> CudaModule.load(device, c.ptx(), c.entryName()));
+        if (launch.sharedBytes() > DEFAULT_SHARED_LIMIT) module.allowDynamicShared(launch.sharedBytes());
+        CudaStream stream = launch.stream() != null ? (CudaStream) launch.stream() : capturing.get();
+        MemorySegment streamHandle = stream == null ? MemorySegment.NULL : stream.handle();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment params = parameters(a, kernel, compiled, args);
+            int[] g = launch.grid(), b = launch.block();
+            int shared = launch.sharedBytes();
+            check(call(() -> (int) cuLaunchKernel.invokeExact(module.function(), g[0], g[1], g[2], b[0], b[1], b[2],
+                    shared, streamHandle, params, MemorySegment.NULL)), "cuLaunchKernel", kernel.name());
+        }
+    }
+
+    /** The kernelParams array: one pointer per PTX parameter, each to a copy of its value. */
+    private MemorySegment parameters(Arena a, Kernel kernel, CompiledKernel compiled, Object[] args) {
+        int count = 0;
+        for (KernelParam p : compiled.params()) count += p.constant() ? 0 : p.kind() == KernelParam.Kind.ARRAY ? 2 : 1;
+        MemorySegment params = a.allocate(ADDRESS, Math.max(1, count));
+        int slot = 0;
+        for (KernelParam p : compiled.params()) {
+            if (p.constant()) continue;
+            Object arg = args[p.javaIndex() - 1];
+            switch (p.kind()) {
+                case ARRAY -> {
+                    OffHeapArray array = (OffHeapArray) arg;
+                    params.setAtIndex(ADDRESS, slot++, a.allocateFrom(JAVA_LONG, resident(array, kernel).pointer()));
+                    params.setAtIndex(ADDRESS, slot++, a.allocateFrom(JAVA_INT, array.length()));
+                }
+                case INT -> params.setAtIndex(ADDRESS, slot++, a.allocateFrom(JAVA_INT, intValue(arg)));
+                case LONG -> params.setAtIndex(ADDRESS, slot++, a.allocateFrom(JAVA_LONG, (Long) arg));
+                case FLOAT -> params.setAtIndex(ADDRESS, slot++, a.allocateFrom(JAVA_FLOAT, (Float) arg));
+                case DOUBLE -> params.setAtIndex(ADDRESS, slot++, a.allocateFrom(JAVA_DOUBLE, (Double) arg));
+            }
+        }
+        return params;
+    }
+
+    private static int intValue(Object arg) {
+        return switch (arg) {
+            case Boolean b -> b ? 1 : 0;
+            case Character c -> c;
+            case Number n -> n.intValue();
+            default -> throw new IllegalArgumentException("not an int argument: " + arg);
+        };
+    }
+
+    /** The device mirror of {@code array}, uploading it on first use (not allowed while capturing a graph). */
+    private DeviceBuffer resident(OffHeapArray array, Kernel kernel) {
+        if (array.deviceMirror() instanceof DeviceBuffer b) return b;
+        if (capturing.get() != null) throw new IllegalStateException("kernel " + kernel + ": array not on the device while capturing a graph; call toDevice first");
+        toDevice(array);
+        return (DeviceBuffer) array.deviceMirror();
+    }
+
+    @Override
+    public void toDevice(OffHeapArray... arrays) {
+        for (OffHeapArray array : arrays) {
+            DeviceBuffer b = array.deviceMirror() instanceof DeviceBuffer d ? d : DeviceBuffer.allocate(device, array.byteSize());
+            array.deviceMirror(b);
+            b.upload(array.segment());
+        }
+    }
+
+    /** Like {@link #toDevice} without the copy: for outputs whose host contents do not matter. */
+    public DeviceBuffer allocateOnDevice(OffHeapArray array) {
+        if (!(array.deviceMirror() instanceof DeviceBuffer)) array.deviceMirror(DeviceBuffer.allocate(device, array.byteSize()));
+        return (DeviceBuffer) array.deviceMirror();
+    }
+
+    @Override
+    public void toHost(OffHeapArray... arrays) {
+        device.synchronize();
+        for (OffHeapArray array : arrays) {
+            if (!(array.deviceMirror() instanceof DeviceBuffer b)) throw new IllegalStateException("array was never on the device");
+            b.download(array.segment());
+        }
+    }
+
+    @Override public AccelStream newStream() { return new CudaStream(device); }
+
+    @Override public void synchronize() { device.synchronize(); }
+
+    @Override
+    public Recording record(AccelStream stream, Runnable body) {
+        CudaStream s = (CudaStream) stream;
+        capturing.set(s);
+        try {
+            return CudaGraph.capture(device, s, body);
+        } finally {
+            capturing.remove();
+        }
+    }
+
+    @Override
+    public void close() {
+        synchronize();
+        modules.values().forEach(CudaModule::close);
+        modules.clear();
+        device.close();
+    }
+
+    @Override public String toString() { return "cuda " + device; }
+}

@@ -1,0 +1,64 @@
+package dev.arbor.accel.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import static dev.arbor.accel.cuda.CudaDriver.*;
+import static java.lang.foreign.ValueLayout.*;
+
+/** A PTX module JIT-compiled by the driver, and its one kernel entry. */
+public final class CudaModule implements AutoCloseable {
+    private static final int LOG_BYTES = 16 * 1024;
+    private final MemorySegment module;
+    private final MemorySegment function;
+    private final String entry;
+
+    private CudaModule(MemorySegment module, MemorySegment function, String entry) {
+        this.module = module;
+        this.function = function;
+        this.entry = entry;
+    }
+
+    /** Loads {@code ptx} and looks up {@code entry}; on a JIT failure the exception carries the driver's error log. */
+    public static CudaModule load(CudaDevice device, String ptx, String entry) {
+        device.makeCurrent();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment errorLog = a.allocate(LOG_BYTES), infoLog = a.allocate(LOG_BYTES);
+            MemorySegment options = a.allocateFrom(JAVA_INT, CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+                    CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES);
+            MemorySegment values = a.allocate(ADDRESS, 4);
+            values.setAtIndex(ADDRESS, 0, errorLog);
+            values.setAtIndex(ADDRESS, 1, MemorySegment.ofAddress(LOG_BYTES)); // sizes travel as pointer-sized integers
+            values.setAtIndex(ADDRESS, 2, infoLog);
+            values.setAtIndex(ADDRESS, 3, MemorySegment.ofAddress(LOG_BYTES));
+            MemorySegment out = a.allocate(ADDRESS), image = a.allocateFrom(ptx);
+            int r = call(() -> (int) cuModuleLoadDataEx.invokeExact(out, image, 4, options, values));
+            if (r != 0) {
+                try {
+                    check(r, "cuModuleLoadDataEx", entry);
+                } catch (CudaException e) {
+                    throw new CudaException(e.getMessage() + "\nJIT log: " + errorLog.getString(0).strip(), r);
+                }
+            }
+            MemorySegment module = out.get(ADDRESS, 0);
+            MemorySegment fn = a.allocate(ADDRESS);
+            check(call(() -> (int) cuModuleGetFunction.invokeExact(fn, module, a.allocateFrom(entry))), "cuModuleGetFunction", entry);
+            return new CudaModule(module, fn.get(ADDRESS, 0), entry);
+        }
+    }
+
+    MemorySegment function() { return function; }
+
+    public String entry() { return entry; }
+
+    /** Allows more than 48 KiB of dynamic shared memory. */
+    void allowDynamicShared(int bytes) {
+        check(call(() -> (int) cuFuncSetAttribute.invokeExact(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes)),
+                "cuFuncSetAttribute", entry);
+    }
+
+    @Override
+    public void close() {
+        check(call(() -> (int) cuModuleUnload.invokeExact(module)), "cuModuleUnload", entry);
+    }
+}

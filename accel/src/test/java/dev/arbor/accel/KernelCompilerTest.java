@@ -1,0 +1,65 @@
+package dev.arbor.accel;
+
+import dev.arbor.accel.compiler.CompiledKernel;
+import dev.arbor.accel.compiler.KernelCompiler;
+import dev.arbor.accel.compiler.KernelParam;
+import dev.arbor.accel.kernels.TestKernels;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class KernelCompilerTest {
+    @Test
+    void cachesPerMethodConstantsAndTarget() {
+        Kernel k = Kernel.of(TestKernels.class, "constantSpecialised");
+        CompiledKernel a = KernelCompiler.compile(k, new Object[]{5, 0.75f}, 90);
+        assertSame(a, KernelCompiler.compile(k, new Object[]{5, 0.75f}, 90));
+        CompiledKernel b = KernelCompiler.compile(k, new Object[]{6, 0.75f}, 90);
+        assertNotEquals(a.entryName(), b.entryName());
+        assertNotSame(a, KernelCompiler.compile(k, new Object[]{5, 0.75f}, 80));
+        assertTrue(KernelCompiler.compile(k, new Object[]{5, 0.75f}, 80).ptx().contains(".target sm_80"));
+    }
+
+    @Test
+    void constantParametersAreBakedInNotPassed() {
+        Kernel k = Kernel.of(TestKernels.class, "constantSpecialised");
+        CompiledKernel c = KernelCompiler.compile(k, new Object[]{3, 0.5f}, 90);
+        assertTrue(c.ptx().contains("0f3F000000"), "scale 0.5f appears as an immediate");
+        assertFalse(c.ptx().contains(".param .u32 p4"), "the @Constant repeats parameter is not a PTX parameter");
+        assertEquals(2, c.params().stream().filter(KernelParam::constant).count());
+        assertFalse(c.usesBarriers());
+    }
+
+    @Test
+    void arraysBecomeGlobalPointersAndSharedArraysAreDeclared() {
+        CompiledKernel c = KernelCompiler.compile(Kernel.of(TestKernels.class, "tiledMatmul"), new Object[]{16}, 90);
+        assertTrue(c.ptx().contains(".param .u64 p1"));
+        assertTrue(c.ptx().contains("cvta.to.global.u64"));
+        assertTrue(c.ptx().contains(".shared .align 16 .b8 smem0[1024]"), c.ptx());
+        assertTrue(c.ptx().contains("bar.sync 0;"));
+        assertTrue(c.usesBarriers());
+        assertEquals(2048, c.staticSharedBytes());
+    }
+
+    @Test
+    void dumpsPtxWhenAsked(@TempDir Path dir) throws Exception {
+        System.setProperty(KernelCompiler.DUMP_PROPERTY, dir.toString());
+        try {
+            CompiledKernel c = KernelCompiler.compile(Kernel.of(TestKernels.class, "constantSpecialised"), new Object[]{11, 2f}, 90);
+            assertEquals(c.ptx(), Files.readString(dir.resolve(c.entryName() + ".ptx")));
+        } finally {
+            System.clearProperty(KernelCompiler.DUMP_PROPERTY);
+        }
+    }
+
+    @Test
+    void kernelLookupValidatesShape() {
+        assertThrows(IllegalArgumentException.class, () -> Kernel.of(TestKernels.class, "noSuchKernel"));
+        Kernel k = Kernel.of(TestKernels.class, "saxpy");
+        assertThrows(IllegalArgumentException.class, () -> k.checkArity(new Object[]{1f}));
+    }
+}

@@ -1,0 +1,76 @@
+package dev.arbor.server;
+
+import dev.arbor.engine.AsyncEngine;
+import dev.arbor.engine.LLMEngine;
+import dev.arbor.server.http.OpenAiServer;
+import dev.arbor.server.http.ServedModel;
+import dev.arbor.server.http.ServerConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * {@code arbor serve}: the OpenAI-compatible HTTP API. Runs until SIGINT or SIGTERM; then it stops
+ * accepting, gives running requests up to --shutdown-grace-seconds to finish, aborts the rest and
+ * exits (the JVM's shutdown hook is where both signals arrive).
+ */
+@Command(name = "serve", description = "Serve an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, ...).")
+public final class ServeCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
+
+    @Mixin EngineOptions engine;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "address to bind (default ${DEFAULT-VALUE}; 0.0.0.0 for all interfaces)")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8000", description = "port (default ${DEFAULT-VALUE}; 0 = any free port)")
+    int port;
+
+    @Option(names = "--api-key", defaultValue = "${env:ARBOR_API_KEY}",
+            description = "require 'Authorization: Bearer KEY' on /v1 routes (default: $ARBOR_API_KEY, else none)")
+    String apiKey;
+
+    @Option(names = "--served-model-name", description = "the model's name in the API (default: the directory name or the synthetic spec)")
+    String servedModelName;
+
+    @Option(names = "--shutdown-grace-seconds", defaultValue = "30", description = "on SIGINT/SIGTERM, how long running requests may finish (default ${DEFAULT-VALUE})")
+    int shutdownGraceSeconds;
+
+    @Option(names = "--max-body-bytes", defaultValue = "1048576", description = "larger request bodies get 413 (default ${DEFAULT-VALUE})")
+    int maxBodyBytes;
+
+    @Override
+    public Integer call() throws Exception {
+        String name = servedModelName != null ? servedModelName : ServedModel.nameFor(engine.model);
+        ServerConfig config = new ServerConfig(host, port, apiKey, name, maxBodyBytes);
+        AsyncEngine async = new AsyncEngine(LLMEngine.create(engine.model, engine.toConfig()));
+        OpenAiServer server;
+        try {
+            server = OpenAiServer.start(async, config, engine.model);
+        } catch (Exception e) {
+            async.close();
+            throw e;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("arbor-shutdown").unstarted(() -> {
+            log.info("shutting down: no new requests; running ones get up to {} s", shutdownGraceSeconds);
+            long deadline = System.nanoTime() + Duration.ofSeconds(shutdownGraceSeconds).toNanos();
+            server.shutdown(Duration.ofSeconds(shutdownGraceSeconds));
+            // Whatever is still running once the grace is spent is aborted; its clients see finish_reason "abort".
+            async.shutdown(Math.max(0, (deadline - System.nanoTime()) / 1_000_000));
+            async.close();
+            log.info("stopped");
+            stopped.countDown();
+        }));
+        log.info("serving '{}' at {}/v1 (OpenAI-compatible; {}metrics at {}/metrics)", name, server.baseUrl(),
+                config.apiKey() != null ? "API key required; " : "", server.baseUrl());
+        stopped.await();
+        return 0;
+    }
+}
