@@ -78,6 +78,7 @@ public final class LLMEngine implements AutoCloseable {
     /** Loads {@code spec} (a Hugging Face model directory or {@code synthetic:SHAPE}) with its tokenizer. */
     public static LLMEngine create(String spec, EngineConfig config) {
         CausalLM model = ModelLoader.load(spec);
+        model.materialize();
         ModelConfig mc = model.config();
         Tokenizer tok = mc.modelDir() != null ? Tokenizer.load(mc.modelDir()) : new ByteTokenizer(mc.vocabSize());
         return new LLMEngine(model, tok, config);

@@ -32,6 +32,12 @@ public interface CausalLM extends AutoCloseable {
     /** Copies the KV content of physical block {@code src} to {@code dst} (copy-on-write of a shared partial block). */
     void copyBlock(KvCache cache, int src, int dst);
 
+    /**
+     * Makes the weights resident now (synthetic models generate theirs lazily, on the first forward),
+     * so that load time is not counted as the first step's time.
+     */
+    default void materialize() {}
+
     @Override
     default void close() {}
 }

@@ -52,6 +52,11 @@ public final class TransformerCpu implements CausalLM {
         return w;
     }
 
+    @Override
+    public void materialize() {
+        weights();
+    }
+
     /** Whether the weights exist yet (synthetic models create them on first use). */
     public boolean weightsMaterialized() {
         return weights != null;

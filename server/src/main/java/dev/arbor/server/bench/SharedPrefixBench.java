@@ -53,6 +53,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         CausalLM lm = ModelLoader.load(model);
+        lm.materialize();
         Tokenizer tok = lm.config().modelDir() != null ? Tokenizer.load(lm.config().modelDir()) : new ByteTokenizer(lm.config().vocabSize());
         List<int[]> prompts = new ArrayList<>();
         int[] prefixPos = new int[groups * promptsPerGroup];

@@ -34,6 +34,7 @@ public final class ThroughputBench implements Callable<Integer> {
     @Override
     public Integer call() {
         CausalLM lm = ModelLoader.load(model);
+        lm.materialize();
         EngineConfig config = EngineConfig.builder().enablePrefixCaching(false).maxNumBatchedTokens(maxBatchedTokens).maxNumSeqs(Math.max(64, batch)).build();
         SplittableRandom rnd = new SplittableRandom(7);
         List<Prompt> prompts = new ArrayList<>();
