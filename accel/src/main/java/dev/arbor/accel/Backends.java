@@ -32,7 +32,7 @@ public final class Backends {
                     LOG.log(System.Logger.Level.INFO, "accel backend: {0} (a CUDA device answered)", b);
                     return b;
                 } catch (RuntimeException | LinkageError e) {
-                    LOG.log(System.Logger.Level.INFO, "accel backend: cpu, because CUDA is unusable: {0}", e.getMessage());
+                    LOG.log(System.Logger.Level.INFO, "accel backend: cpu, because CUDA is unusable: {0}", String.valueOf(e.getCause() != null ? e.getCause() : e));
                     return new CpuBackend();
                 }
             }

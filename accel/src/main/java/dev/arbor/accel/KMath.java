@@ -2,8 +2,8 @@ package dev.arbor.accel;
 
 /**
  * Single-precision math for kernels. On the GPU these are the hardware approximations
- * ({@code ex2.approx}, {@code lg2.approx}, {@code rsqrt.approx}, {@code sin.approx},
- * {@code tanh.approx}; about 2 ulp) except {@link #sqrt}, which is correctly rounded; on the CPU they
+ * ({@code ex2.approx}, {@code lg2.approx}, {@code rsqrt.approx}, {@code sin.approx}; tanh
+ * through {@code ex2}; absolute errors around 1e-7 for arguments of moderate size) except {@link #sqrt}, which is correctly rounded; on the CPU they
  * are {@link Math}'s double functions rounded to float. Compare results with a tolerance.
  */
 public final class KMath {

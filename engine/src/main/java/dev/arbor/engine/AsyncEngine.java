@@ -123,13 +123,30 @@ public final class AsyncEngine implements AutoCloseable {
                 break;
             } catch (RuntimeException e) {
                 // A failing step must not take the server down: fail the running requests, keep serving.
-                log.error("engine step failed; aborting running requests", e);
-                for (RequestOutput o : engine.abortAll()) {
-                    if (o == null) continue;
-                    Consumer<RequestOutput> l = listeners.remove(o.requestId());
-                    if (l != null) deliver(l, RequestOutput.failed(o.requestId(), o.prompt(), o.promptTokenIds(), "engine error: " + e.getMessage()));
-                }
+                log.error("engine step failed; failing the requests in flight", e);
+                failAll("engine error: " + e.getMessage());
             }
+        }
+    }
+
+    /**
+     * Ends every request in flight with an error. Each abort is isolated, so one broken request
+     * cannot stop the others from being released (or kill the loop thread).
+     */
+    private void failAll(String message) {
+        for (String id : List.copyOf(listeners.keySet())) {
+            Consumer<RequestOutput> l = listeners.remove(id);
+            try {
+                engine.abort(id);
+            } catch (RuntimeException ex) {
+                log.error("could not abort {} cleanly", id, ex);
+            }
+            if (l != null) deliver(l, RequestOutput.failed(id, null, null, message));
+        }
+        try {
+            engine.abortAll();      // anything without a listener (an internal prefix registration)
+        } catch (RuntimeException ex) {
+            log.error("could not abort the remaining requests cleanly", ex);
         }
     }
 

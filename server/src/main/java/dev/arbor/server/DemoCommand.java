@@ -25,7 +25,7 @@ import java.util.concurrent.Callable;
  * serves a batch of chat-style requests that share a long system prompt; the prefix trie computes
  * that prompt once. Prints what ran, tokens/s and KV-cache use.
  */
-@Command(name = "demo", description = "Serve a batch of requests sharing a long system prompt on a synthetic model (no downloads).")
+@Command(mixinStandardHelpOptions = true, name = "demo", description = "Serve a batch of requests sharing a long system prompt on a synthetic model (no downloads).")
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "synthetic:100m", description = "model (default ${DEFAULT-VALUE})")
     String model;

@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
  * {@code arbor generate}: all prompts of one call go to the engine together, as one batch.
  * With --json, one object per prompt per line, in input order (fields are a stable interface).
  */
-@Command(name = "generate", description = "Generate completions for one or more prompts (one batch).")
+@Command(mixinStandardHelpOptions = true, name = "generate", description = "Generate completions for one or more prompts (one batch).")
 final class GenerateCommand implements Callable<Integer> {
     @Mixin EngineOptions engine;
 

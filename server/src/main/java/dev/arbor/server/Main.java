@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code arbor} command line: generate, demo, bench, serve. */
 @Command(name = "arbor", mixinStandardHelpOptions = true, version = "Arbor 0.1.0",
         description = "A pure-Java LLM inference engine with a prefix-sharing paged KV cache.",
-        subcommands = {GenerateCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, DemoCommand.class, BenchCommand.class, ServeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {

@@ -20,7 +20,7 @@ import java.util.concurrent.CountDownLatch;
  * accepting, gives running requests up to --shutdown-grace-seconds to finish, aborts the rest and
  * exits (the JVM's shutdown hook is where both signals arrive).
  */
-@Command(name = "serve", description = "Serve an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, ...).")
+@Command(mixinStandardHelpOptions = true, name = "serve", description = "Serve an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, ...).")
 public final class ServeCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
 

@@ -260,7 +260,10 @@ final class Translator {
                 if (c != null) frame.constants.put(inc.slot(), c.intValue() + inc.constant());
                 frame.pinned.remove(inc.slot());
             }
-            case ConstantInstruction c -> constant(c.constantValue());
+            case ConstantInstruction c -> {
+                if (c.opcode() == Opcode.ACONST_NULL) throw unsupported("null reference");
+                constant(c.constantValue());
+            }
             case OperatorInstruction o -> Operators.apply(this, o.opcode());
             case ConvertInstruction c -> Operators.convert(this, c.fromType(), c.toType());
             case BranchInstruction b -> branch(b.opcode(), b.target());

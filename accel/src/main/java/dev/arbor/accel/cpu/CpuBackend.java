@@ -15,7 +15,7 @@ import java.util.stream.IntStream;
 /**
  * Runs kernel methods on the JVM. Work-groups run in parallel on all cores. Within a group, a kernel
  * without barriers or warp operations runs its work-items one after another; otherwise each
- * work-item gets a virtual thread and the group a {@link java.util.concurrent.CyclicBarrier}, which is
+ * work-item gets a virtual thread and the group a {@link java.util.concurrent.Phaser} as its barrier, which is
  * exactly the GPU's barrier semantics.
  *
  * <p>Every kernel is also compiled (and cached), so a kernel the GPU cannot run fails here too.

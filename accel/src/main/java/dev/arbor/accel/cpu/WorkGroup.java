@@ -3,8 +3,7 @@ package dev.arbor.accel.cpu;
 import java.lang.reflect.Array;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.BrokenBarrierException;
-import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.Phaser;
 
 /**
  * State one work-group shares on the CPU executor: its barrier, its local arrays (the k-th
@@ -12,7 +11,8 @@ import java.util.concurrent.CyclicBarrier;
  */
 public final class WorkGroup {
     private final int[] grid, block, groupId;
-    private final CyclicBarrier barrier; // null when work-items run one after another (no barriers in the kernel)
+    /** Null when work-items run one after another (no barriers in the kernel). A Phaser, unlike a CyclicBarrier, can be terminated for good when a work-item fails. */
+    private final Phaser barrier;
     private final List<Object> localArrays = new ArrayList<>();
     private final int[] exchangeSlots;
     private final float[] dynamicShared;
@@ -22,7 +22,7 @@ public final class WorkGroup {
         this.block = block;
         this.groupId = groupId;
         int size = block[0] * block[1] * block[2];
-        this.barrier = concurrent ? new CyclicBarrier(size) : null;
+        this.barrier = concurrent ? new Phaser(size) : null;
         this.exchangeSlots = new int[size];
         this.dynamicShared = new float[dynamicSharedBytes / 4];
     }
@@ -35,19 +35,12 @@ public final class WorkGroup {
 
     public void barrier() {
         if (barrier == null) throw new IllegalStateException("barrier in a group run sequentially");
-        try {
-            barrier.await();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("work-item interrupted at a barrier", e);
-        } catch (BrokenBarrierException e) {
-            throw new IllegalStateException("another work-item of the group failed", e);
-        }
+        if (barrier.arriveAndAwaitAdvance() < 0) throw new IllegalStateException("another work-item of the group failed");
     }
 
-    /** Breaks the barrier so work-items waiting on it stop after one of them failed. */
+    /** Terminates the barrier: work-items waiting at it, or arriving later, stop with an exception. */
     void abort() {
-        if (barrier != null) barrier.reset();
+        if (barrier != null) barrier.forceTermination();
     }
 
     /** The {@code ordinal}-th local array of the group, created by whichever work-item asks first. */

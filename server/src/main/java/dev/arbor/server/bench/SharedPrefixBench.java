@@ -31,7 +31,7 @@ import java.util.function.Consumer;
  * tokens (EOS ignored). Runs four modes over the same model and prompts: no cache, automatic
  * prefix caching, explicit (registered) prefixes, and PrefixGroup scheduling.
  */
-@Command(name = "shared-prefix", description = "Groups of requests sharing a long prefix: no cache vs automatic vs explicit vs PrefixGroup.")
+@Command(mixinStandardHelpOptions = true, name = "shared-prefix", description = "Groups of requests sharing a long prefix: no cache vs automatic vs explicit vs PrefixGroup.")
 public final class SharedPrefixBench implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "synthetic:100m") String model;
     @Option(names = "--groups", defaultValue = "4") int groups;

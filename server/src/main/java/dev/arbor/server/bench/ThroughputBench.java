@@ -23,7 +23,7 @@ import java.util.concurrent.Callable;
  * a batch of prompts, then a decode pass whose per-step time is taken after every sequence has its
  * first token. Random prompts with caching off, so nothing is skipped.
  */
-@Command(name = "throughput", description = "Prefill and decode tokens/s of a (synthetic) model on this machine.")
+@Command(mixinStandardHelpOptions = true, name = "throughput", description = "Prefill and decode tokens/s of a (synthetic) model on this machine.")
 public final class ThroughputBench implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "synthetic:100m") String model;
     @Option(names = "--batch", defaultValue = "8") int batch;

@@ -54,7 +54,11 @@ final class LogprobsJson {
             tokens.add(text);
             tokenLogprobs.add(lp.logprob());
             ObjectNode top = topLogprobs.addObject();
-            for (int i = 0; i < Math.min(topK, lp.top().size()); i++) top.put(lp.top().get(i).token(), lp.top().get(i).logprob());
+            for (int i = 0; i < Math.min(topK, lp.top().size()); i++) {
+                // A map by text: distinct tokens with equal text collide; keep the likelier (listed first).
+                Logprob.TopLogprob t = lp.top().get(i);
+                if (!top.has(t.token())) top.put(t.token(), t.logprob());
+            }
             offsets.add(offset);
             offset += text.length();
         }

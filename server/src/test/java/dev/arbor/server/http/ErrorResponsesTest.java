@@ -128,7 +128,7 @@ class ErrorResponsesTest {
             List<Future<HttpResponse<String>>> responses = new ArrayList<>();
             try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
                 for (int i = 0; i < 8; i++) {
-                    responses.add(pool.submit(() -> busy.post("/v1/completions", "{\"prompt\":\"q\",\"max_tokens\":400}")));
+                    responses.add(pool.submit(() -> busy.post("/v1/completions", "{\"prompt\":\"q\",\"max_tokens\":400,\"ignore_eos\":true}")));
                 }
             }
             int ok = 0, refused = 0;

@@ -8,6 +8,9 @@ import org.junit.jupiter.api.Timeout;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -47,6 +50,7 @@ class StreamingLoadTest {
                 }
             }
             int leavers = 0;
+            long stayersTokens = 0;
             for (Future<Outcome> f : futures) {
                 Outcome o = f.get();
                 assertEquals(null, o.error(), "client " + o.index() + " saw an error");
@@ -54,6 +58,7 @@ class StreamingLoadTest {
                     leavers++;
                     continue;
                 }
+                stayersTokens += maxTokens(o.index());
                 assertTrue(o.done(), "client " + o.index() + " got no [DONE]: " + o);
                 assertEquals("length", o.finishReason(), "client " + o.index());
                 assertEquals(maxTokens(o.index()), o.events(), "one event per token for client " + o.index());
@@ -64,6 +69,8 @@ class StreamingLoadTest {
             assertEquals(0, s.running(), s.toString());
             assertEquals(0, s.waiting(), s.toString());
             assertEquals(s.totalBlocks(), s.freeBlocks(), "every KV block released: " + s);
+            // Aborted early, the leavers generated far fewer than the 2000 tokens each asked for.
+            assertTrue(s.generatedTokens() < stayersTokens + leavers * 1000L, "generated " + s.generatedTokens());
             String metrics = server.send("GET", "/metrics").body();
             assertEquals(leavers, SyntheticCompletionsTest.sample(metrics, "arbor_client_disconnects_total"),
                     "each hang-up was noticed and its request aborted");
@@ -72,7 +79,7 @@ class StreamingLoadTest {
 
     /** Leavers ask for far more tokens than they read, so only an abort can end their requests early. */
     private static int maxTokens(int index) {
-        return leaves(index) ? 1500 : 8 + index % 24;
+        return leaves(index) ? 2000 : 8 + index % 24;
     }
 
     private static boolean leaves(int index) {
@@ -80,8 +87,44 @@ class StreamingLoadTest {
     }
 
     private static Outcome runClient(TestServer server, int index) {
-        String body = "{\"model\":\"synthetic:tiny\",\"prompt\":\"client " + index + " says hello\",\"stream\":true,"
-                + "\"temperature\":0.7,\"seed\":" + index + ",\"max_tokens\":" + maxTokens(index) + "}";
+        return leaves(index) ? hangUp(server, index) : streamToTheEnd(server, index);
+    }
+
+    private static String body(int index) {
+        return "{\"model\":\"synthetic:tiny\",\"prompt\":\"client " + index + " says hello\",\"stream\":true,"
+                + "\"ignore_eos\":true,\"temperature\":0.7,\"seed\":" + index + ",\"max_tokens\":" + maxTokens(index) + "}";
+    }
+
+    /**
+     * A client that reads three events and hangs up abruptly (a reset, as a killed process or a
+     * dropped network leaves it), over a raw socket so the hang-up happens exactly then.
+     */
+    private static Outcome hangUp(TestServer server, int index) {
+        byte[] body = body(index).getBytes(StandardCharsets.UTF_8);
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), server.server.port())) {
+            socket.setSoTimeout(60_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(body);
+            out.flush();
+            BufferedReader reader = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+            String status = reader.readLine();
+            if (status == null || !status.startsWith("HTTP/1.1 200")) return new Outcome(index, true, 0, null, false, "status line " + status);
+            int events = 0;
+            String line;
+            while (events < 3 && (line = reader.readLine()) != null) {
+                if (line.startsWith("data: ")) events++;   // chunk-size lines in between are skipped
+            }
+            socket.setSoLinger(true, 0);   // close with RST
+            return new Outcome(index, true, events, null, false, events == 3 ? null : "stream ended after " + events + " events");
+        } catch (Exception e) {
+            return new Outcome(index, true, 0, null, false, e.toString());
+        }
+    }
+
+    private static Outcome streamToTheEnd(TestServer server, int index) {
+        String body = body(index);
         HttpRequest request = HttpRequest.newBuilder(URI.create(server.server.baseUrl() + "/v1/completions"))
                 .timeout(Duration.ofSeconds(120)).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build();
@@ -104,14 +147,11 @@ class StreamingLoadTest {
                     events++;
                     JsonNode fr = chunk.get("choices").get(0).get("finish_reason");
                     if (fr != null && !fr.isNull()) finish = fr.asText();
-                    if (leaves(index) && events == 3) {
-                        return new Outcome(index, true, events, null, false, null);   // closing the reader hangs up
-                    }
                 }
             }
             return new Outcome(index, false, events, finish, false, "stream ended without [DONE]");
         } catch (Exception e) {
-            return new Outcome(index, leaves(index), events, finish, false, leaves(index) ? null : e.toString());
+            return new Outcome(index, false, events, finish, false, e.toString());
         }
     }
 }

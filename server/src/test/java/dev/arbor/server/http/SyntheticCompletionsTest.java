@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * /v1/completions end to end with the official OpenAI Java SDK against synthetic:tiny (a random
  * model with a byte tokenizer: the text is noise, but token counts, determinism and the wire
- * shapes are exact). The synthetic model has no EOS, so every choice runs to max_tokens.
+ * shapes are exact).
  */
 class SyntheticCompletionsTest {
     static TestServer server;
@@ -46,7 +46,9 @@ class SyntheticCompletionsTest {
     }
 
     private static CompletionCreateParams.Builder params(String prompt, long maxTokens) {
-        return CompletionCreateParams.builder().model(server.model()).prompt(prompt).maxTokens(maxTokens).temperature(0.0);
+        // ignore_eos (a vLLM extra): the random model may sample its byte tokenizer's EOS; every choice runs to max_tokens.
+        return CompletionCreateParams.builder().model(server.model()).prompt(prompt).maxTokens(maxTokens).temperature(0.0)
+                .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true));
     }
 
     @Test
@@ -134,7 +136,7 @@ class SyntheticCompletionsTest {
                 }
                 CompletionChoice ch = chunk.choices().getFirst();
                 streamed.append(ch.text());
-                ch._finishReason().asString().ifPresent(finishes::add);
+                ch._finishReason().asKnown().ifPresent(f -> finishes.add(f.asString()));
             }
         }
         assertEquals(whole, streamed.toString());
@@ -150,7 +152,7 @@ class SyntheticCompletionsTest {
             stream.stream().forEach(chunk -> {
                 for (CompletionChoice ch : chunk.choices()) {
                     texts.computeIfAbsent(ch.index(), k -> new StringBuilder()).append(ch.text());
-                    if (ch._finishReason().asString().isPresent()) finishes.merge(ch.index(), 1, Integer::sum);
+                    if (ch._finishReason().asKnown().isPresent()) finishes.merge(ch.index(), 1, Integer::sum);
                 }
             });
         }
@@ -161,7 +163,7 @@ class SyntheticCompletionsTest {
     @Test
     void tokenIdPromptsAndBatchesFollowOpenAiIndexing() throws Exception {
         HttpResponse<String> r = server.post("/v1/completions",
-                "{\"model\":\"synthetic:tiny\",\"prompt\":[[256,104,105],[256,121,111]],\"max_tokens\":3,\"n\":2,\"temperature\":0}");
+                "{\"model\":\"synthetic:tiny\",\"prompt\":[[256,104,105],[256,121,111]],\"max_tokens\":3,\"n\":2,\"ignore_eos\":true,\"temperature\":0}");
         assertEquals(200, r.statusCode(), r.body());
         JsonNode body = TestServer.json(r);
         assertEquals(4, body.get("choices").size());
@@ -170,6 +172,19 @@ class SyntheticCompletionsTest {
         assertEquals(12, body.get("usage").get("completion_tokens").asInt());
         // greedy: both choices of a prompt agree
         assertEquals(body.get("choices").get(0).get("text"), body.get("choices").get(1).get("text"));
+    }
+
+    @Test
+    void echoPrependsThePromptWhetherWholeOrStreamed() throws Exception {
+        String body = "{\"prompt\":\"Echo: \",\"max_tokens\":3,\"temperature\":0,\"ignore_eos\":true,\"echo\":true";
+        JsonNode whole = TestServer.json(server.post("/v1/completions", body + "}"));
+        String text = whole.get("choices").get(0).get("text").asText();
+        assertTrue(text.startsWith("Echo: ") && text.length() > 6, text);
+        StringBuilder streamed = new StringBuilder();
+        for (String line : server.post("/v1/completions", body + ",\"stream\":true}").body().split("\n")) {
+            if (line.startsWith("data: {")) streamed.append(Json.MAPPER.readTree(line.substring(6)).get("choices").get(0).get("text").asText());
+        }
+        assertEquals(text, streamed.toString());
     }
 
     @Test

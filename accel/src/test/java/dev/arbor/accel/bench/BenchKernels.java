@@ -1,0 +1,76 @@
+package dev.arbor.accel.bench;
+
+import dev.arbor.accel.Constant;
+import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
+
+/** Kernels for the bandwidth benchmarks. */
+public final class BenchKernels {
+    private BenchKernels() {}
+
+    /** y = a·x + y, one element per work-item. */
+    public static void saxpy(KernelContext ctx, float a, FloatArray x, FloatArray y, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) y.set(i, a * x.get(i) + y.get(i));
+    }
+
+    /** y = a·x + y, two elements per work-item read with one 8-byte load from each array; n even. */
+    public static void saxpy2(KernelContext ctx, float a, FloatArray x, FloatArray y, int n) {
+        int i = 2 * ctx.globalIdx;
+        if (i >= n) return;
+        long xs = x.getBits64(i), ys = y.getBits64(i);
+        y.set(i, a * Float.intBitsToFloat((int) xs) + Float.intBitsToFloat((int) ys));
+        y.set(i + 1, a * Float.intBitsToFloat((int) (xs >>> 32)) + Float.intBitsToFloat((int) (ys >>> 32)));
+    }
+
+    static float dot4(long bits, FloatArray x, int c) {
+        return KernelContext.fp16ToFloat((short) bits) * x.get(c)
+                + KernelContext.fp16ToFloat((short) (bits >>> 16)) * x.get(c + 1)
+                + KernelContext.fp16ToFloat((short) (bits >>> 32)) * x.get(c + 2)
+                + KernelContext.fp16ToFloat((short) (bits >>> 48)) * x.get(c + 3);
+    }
+
+    /** Dot product of 8 halves (two 8-byte words) with x[c .. c+8). */
+    static float dot8(long lo, long hi, FloatArray x, int c) {
+        return dot4(lo, x, c) + dot4(hi, x, c + 4);
+    }
+
+    /**
+     * y(rows) = W(rows×cols, fp16, row-major) · x(cols): one warp per row. Each lane reads 16 bytes
+     * (8 halves) per step of 256 columns; four steps are loaded before any is used, so every lane has
+     * 64 bytes of W in flight (memory latency, not bandwidth, limits a plain loop). cols is a constant,
+     * a multiple of 1024.
+     */
+    public static void matvecFp16(KernelContext ctx, HalfFloatArray w, FloatArray x, FloatArray y, int rows, @Constant int cols) {
+        int row = ctx.groupIdx * (ctx.localGroupSizeX / 32) + ctx.localIdx / 32;
+        int lane = ctx.laneId();
+        if (row >= rows) return;
+        int base = row * cols;
+        float sum = 0f;
+        for (int c0 = lane * 8; c0 < cols; c0 += 1024) {
+            int c1 = c0 + 256, c2 = c0 + 512, c3 = c0 + 768;
+            long a0 = w.getBits128Low(base + c0), b0 = w.getBits128High(base + c0);
+            long a1 = w.getBits128Low(base + c1), b1 = w.getBits128High(base + c1);
+            long a2 = w.getBits128Low(base + c2), b2 = w.getBits128High(base + c2);
+            long a3 = w.getBits128Low(base + c3), b3 = w.getBits128High(base + c3);
+            sum += dot8(a0, b0, x, c0) + dot8(a1, b1, x, c1) + dot8(a2, b2, x, c2) + dot8(a3, b3, x, c3);
+        }
+        sum = ctx.warpReduceSum(sum);
+        if (lane == 0) y.set(row, sum);
+    }
+
+    /** A kernel that does almost nothing, for launch overhead. */
+    public static void tiny(KernelContext ctx, FloatArray x) {
+        if (ctx.globalIdx == 0) x.set(0, x.get(0) + 1f);
+    }
+
+    /** A kernel compiled for the first time in the benchmark (for first-compile time). */
+    public static void firstCompile(KernelContext ctx, FloatArray x, FloatArray y, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        float v = x.get(i);
+        for (int k = 0; k < 8; k++) v = Math.fma(v, 0.5f, (float) k);
+        y.set(i, Math.max(v, 0f));
+    }
+}

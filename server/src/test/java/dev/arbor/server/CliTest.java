@@ -1,0 +1,77 @@
+package dev.arbor.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The CLI's stable surface: generate --json fields and order, demo's report, errors as exit codes. */
+class CliTest {
+    private record Run(int exit, String out, String err) {}
+
+    private static Run run(String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            var cl = Main.commandLine();
+            cl.setErr(new java.io.PrintWriter(System.err, true));
+            int exit = cl.execute(args);
+            return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void generateJsonPrintsOneObjectPerPromptInInputOrder() throws Exception {
+        Run r = run("generate", "--model", "synthetic:tiny", "--prompt", "first prompt", "--prompt", "second",
+                "--max-tokens", "5", "--ignore-eos", "--json");
+        assertEquals(0, r.exit(), r.err());
+        List<String> lines = r.out().lines().filter(l -> l.startsWith("{")).toList();
+        assertEquals(2, lines.size(), r.out());
+        ObjectMapper m = new ObjectMapper();
+        JsonNode a = m.readTree(lines.get(0)), b = m.readTree(lines.get(1));
+        assertEquals("first prompt", a.get("prompt").asText());
+        assertEquals("second", b.get("prompt").asText());
+        for (JsonNode n : List.of(a, b)) {
+            for (String f : List.of("prompt", "prompt_token_ids", "token_ids", "text", "finish_reason")) assertTrue(n.has(f), f);
+            assertEquals(5, n.get("token_ids").size());
+            assertEquals("length", n.get("finish_reason").asText());
+        }
+        // byte tokenizer: BOS then the prompt's bytes
+        assertEquals(1 + "second".length(), b.get("prompt_token_ids").size());
+    }
+
+    @Test
+    void seededSamplingIsReproducibleFromTheCommandLine() {
+        String[] args = {"generate", "--model", "synthetic:tiny", "--prompt", "x", "--max-tokens", "8", "--ignore-eos",
+                "--temperature", "0.9", "--seed", "3", "--json"};
+        assertEquals(run(args).out(), run(args).out());
+    }
+
+    @Test
+    void demoReportsThroughputAndCacheUse() {
+        Run r = run("demo", "--model", "synthetic:tiny", "--requests", "6", "--max-tokens", "4", "--no-progress");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("6 done, 0 failed"), r.out());
+        assertTrue(r.out().contains("tokens/s"), r.out());
+        assertTrue(r.out().contains("hit rate"), r.out());
+        assertTrue(r.out().contains("KV cache"), r.out());
+    }
+
+    @Test
+    void badModelIsAClearErrorAndANonZeroExit() {
+        Run r = run("generate", "--model", "/no/such/model/dir", "--prompt", "x");
+        assertNotEquals(0, r.exit());
+        assertTrue(r.err().contains("/no/such/model/dir"), r.err());
+    }
+}
