@@ -23,6 +23,21 @@ class CpuBackendTest {
         ctx.localBarrier();
     }
 
+    /** The second warp of each group returns before the first one's warp reduction. */
+    public static void warpExitsEarly(KernelContext ctx, IntArray out) {
+        if (ctx.localIdx >= 32) return;
+        int sum = ctx.warpReduceSum(ctx.localIdx);
+        if (ctx.localIdx == 0) out.set(ctx.groupIdx, sum);
+    }
+
+    @Test
+    void warpsThatReturnEarlyDoNotBlockTheOthers() {
+        try (CpuBackend cpu = new CpuBackend(); IntArray out = new IntArray(3)) {
+            cpu.launch(Kernel.of(CpuBackendTest.class, "warpExitsEarly"), Launch.of1D(3, 64), out);
+            for (int g = 0; g < 3; g++) assertEquals(31 * 32 / 2, out.get(g));
+        }
+    }
+
     @Test
     void barrierMakesSharedWritesVisible() {
         try (CpuBackend cpu = new CpuBackend(); IntArray out = new IntArray(256)) {

@@ -75,6 +75,7 @@ public final class CpuBackend implements Backend {
                     items[n++] = Thread.ofVirtual().start(() -> {
                         try {
                             invoker.invokeExact(call);
+                            group.finished();
                         } catch (Throwable t) {
                             if (failure.compareAndSet(null, t)) group.abort();
                         }

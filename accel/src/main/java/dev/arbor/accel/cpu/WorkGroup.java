@@ -38,6 +38,14 @@ public final class WorkGroup {
         if (barrier.arriveAndAwaitAdvance() < 0) throw new IllegalStateException("another work-item of the group failed");
     }
 
+    /**
+     * A work-item returned: later barriers and warp operations stop waiting for it, as on the GPU,
+     * where a warp that exited early does not hold up the rest of its group.
+     */
+    void finished() {
+        if (barrier != null) barrier.arriveAndDeregister();
+    }
+
     /** Terminates the barrier: work-items waiting at it, or arriving later, stop with an exception. */
     void abort() {
         if (barrier != null) barrier.forceTermination();
