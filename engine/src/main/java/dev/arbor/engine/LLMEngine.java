@@ -52,6 +52,7 @@ public final class LLMEngine implements AutoCloseable {
     private final StepProcessor processor;
     private final Map<String, RequestState> requests = new LinkedHashMap<>();
     private final AtomicLong autoIds = new AtomicLong();
+    private final List<RequestOutput> deferred = new ArrayList<>();   // produced while registering a prefix
 
     public LLMEngine(CausalLM model, Tokenizer tokenizer, EngineConfig config) {
         this.model = model;
@@ -146,17 +147,21 @@ public final class LLMEngine implements AutoCloseable {
 
     /** Runs one step; returns the requests whose state changed (finished ones leave the engine). */
     public List<RequestOutput> step() {
+        List<RequestOutput> outputs = new ArrayList<>(deferred);
+        deferred.clear();
         SchedulerOutput out = scheduler.schedule();
         if (out.isEmpty()) {
             if (scheduler.hasUnfinished()) throw new IllegalStateException("scheduler made no progress: " + scheduler.all());
-            return List.of();
+            return outputs;
         }
-        List<RequestOutput> outputs = processor.update(out, runner.execute(out));
-        for (RequestOutput o : outputs) if (o.finished()) requests.remove(o.requestId());
+        List<RequestOutput> produced = processor.update(out, runner.execute(out));
+        for (RequestOutput o : produced) if (o.finished()) requests.remove(o.requestId());
+        outputs.addAll(produced);
         return outputs;
     }
 
-    public boolean hasUnfinished() { return scheduler.hasUnfinished(); }
+    /** Work remains: queued or running sequences, or outputs not yet returned by {@link #step}. */
+    public boolean hasUnfinished() { return scheduler.hasUnfinished() || !deferred.isEmpty(); }
 
     /** Cancels a request; its blocks are released at once. Returns its final output, or null if unknown. */
     public RequestOutput abort(String requestId) {
@@ -172,6 +177,14 @@ public final class LLMEngine implements AutoCloseable {
      * Only whole blocks are cached, so a prefix of 530 tokens with block size 16 pins 528.
      */
     public PrefixInfo registerPrefix(Prompt prefix, String salt) {
+        return registerPrefix(prefix, salt, 0);
+    }
+
+    /**
+     * As {@link #registerPrefix(Prompt, String)}, with a priority for the {@code priority} eviction
+     * policy (lower is evicted first once the prefix is deleted or unpinned).
+     */
+    public PrefixInfo registerPrefix(Prompt prefix, String salt, int priority) {
         requirePrefixCache();
         int[] ids = prefix.isText() ? tokenizer.encode(prefix.text()) : prefix.tokenIds();
         checkPrompt(ids);
@@ -181,8 +194,11 @@ public final class LLMEngine implements AutoCloseable {
         String id = "prefix-" + autoIds.incrementAndGet();
         // Prefill the prefix (plus nothing): one sampled token is discarded; its full blocks enter the trie.
         addRequest(id, Prompt.ofTokens(ids), SamplingParams.builder().temperature(0).maxTokens(1).build(), salt, ids.length);
-        while (requests.containsKey(id)) step();
-        return prefixCache.register(salt, ids);
+        // Other requests advance too; their outputs are kept for the caller's next step().
+        while (requests.containsKey(id)) {
+            for (RequestOutput o : step()) if (!o.requestId().equals(id)) deferred.add(o);
+        }
+        return prefixCache.register(salt, ids, priority);
     }
 
     public boolean deletePrefix(Prompt prefix, String salt) {

@@ -68,8 +68,8 @@ class PrefixEngineTest {
         RequestOutput last = null;
         while (e.hasUnfinished()) for (RequestOutput o : e.step()) last = o;
         assertEquals(20, last.output().tokenIds().length, "the running user finished normally");
-        e.evictAllCached();
-        assertEquals(e.stats().totalBlocks(), e.stats().freeBlocks());
+        assertEquals(0, e.stats().prefixCache().cachedBlocks(), "the deleted prefix is not cached again by its last user");
+        assertEquals(e.stats().totalBlocks(), e.stats().freeBlocks(), "its blocks are free once the user finished");
     }
 
     @Test
@@ -122,5 +122,16 @@ class PrefixEngineTest {
         assertTrue(grouped.listPrefixes().isEmpty(), "each group's prefix deleted when the group is done");
         grouped.evictAllCached();
         assertEquals(s.totalBlocks(), grouped.stats().freeBlocks());
+    }
+
+    @Test
+    void registeringAPrefixWhileOthersRunLosesNoneOfTheirOutputs() {
+        LLMEngine e = engine(EngineConfig.builder().numBlocks(128).blockSize(16));
+        e.addRequest("busy", Prompt.ofTokens(seq(7, 20)), SamplingParams.builder().temperature(0).maxTokens(3).ignoreEos(true).build(), null, 0);
+        e.step();
+        e.registerPrefix(Prompt.ofTokens(seq(40, 64)), null);      // steps "busy" to completion meanwhile
+        List<RequestOutput> seen = new ArrayList<>();
+        while (e.hasUnfinished()) seen.addAll(e.step());
+        assertTrue(seen.stream().anyMatch(o -> o.requestId().equals("busy") && o.finished()), "the finished output is delivered later");
     }
 }

@@ -93,8 +93,9 @@ final class DemoCommand implements Callable<Integer> {
                 s.prefixCache() == null ? 0 : s.prefixCache().cachedBlocks(), s.freeBlocks());
         CacheStats c = s.prefixCache();
         if (c != null) {
-            System.out.printf(Locale.ROOT, "prefix cache: %d query tokens, %d hit tokens, hit rate %.1f%%, evictions %d%n",
-                    c.queryTokens(), c.hitTokens(), 100 * c.hitRate(), c.evictedBlocks());
+            System.out.printf(Locale.ROOT, "prefix cache: %d query tokens, %d hit tokens, hit rate %.1f%%; blocks cached %d, pinned %d, evictable %d, free %d; evicted %d%n",
+                    c.queryTokens(), c.hitTokens(), 100 * c.hitRate(), c.cachedBlocks(), c.pinnedBlocks(),
+                    c.evictableBlocks(), c.freeBlocks(), c.evictedBlocks());
         }
         RequestOutput first = outs.getFirst();
         if (!first.failed()) {

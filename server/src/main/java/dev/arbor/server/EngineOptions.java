@@ -39,6 +39,9 @@ public final class EngineOptions {
     @Option(names = "--scheduling-policy", defaultValue = "lpm", description = "fcfs | lpm (longest cached prefix first)")
     String schedulingPolicy;
 
+    @Option(names = "--max-cached-blocks", defaultValue = "0", description = "cap on cached blocks no request holds; colder ones are evicted (0 = no cap)")
+    int maxCachedUnusedBlocks;
+
     @Option(names = "--max-waiting", defaultValue = "0", description = "refuse new requests when this many wait (0 = unbounded)")
     int maxWaiting;
 
@@ -46,6 +49,6 @@ public final class EngineOptions {
         return EngineConfig.builder().blockSize(blockSize).kvCacheBytes(kvCacheBytes).kvCacheFraction(kvCacheFraction)
                 .numBlocks(numBlocks).maxNumSeqs(maxNumSeqs).maxNumBatchedTokens(maxNumBatchedTokens)
                 .maxModelLen(maxModelLen).enablePrefixCaching(!noPrefixCaching).evictionPolicy(evictionPolicy)
-                .schedulingPolicy(schedulingPolicy).maxWaiting(maxWaiting).build();
+                .schedulingPolicy(schedulingPolicy).maxCachedUnusedBlocks(maxCachedUnusedBlocks).maxWaiting(maxWaiting).build();
     }
 }

@@ -30,6 +30,15 @@ public final class PrefixMatch {
 
     public boolean isEmpty() { return numTokens == 0; }
 
+    /**
+     * Whether part of this path was deleted while in use: its blocks are on their way out of the
+     * cache, so a user must not enter them (or anything that extends them) into the trie again.
+     */
+    public boolean isDetached() {
+        for (TrieNode n = node; n != null; n = n.parent) if (n.detached) return true;
+        return false;
+    }
+
     @Override
     public String toString() { return "PrefixMatch[" + numTokens + " tokens, " + blocks.length + " blocks]"; }
 }

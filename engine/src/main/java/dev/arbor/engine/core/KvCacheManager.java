@@ -90,6 +90,9 @@ public final class KvCacheManager {
         if (prefixCache == null || seq.params().promptLogprobs() != null) return;
         int full = seq.numComputed / blockSize;
         if (full <= seq.numCachedBlocks) return;
+        // A prefix deleted while this sequence uses it is freed when the sequence ends: re-entering
+        // its blocks here would silently undo the delete.
+        if (seq.lockedPrefix != null && seq.lockedPrefix.isDetached()) return;
         int[] tokens = Arrays.copyOf(seq.tokens.elements(), full * blockSize);
         int[] blocks = Arrays.copyOf(seq.blockTable.elements(), full);
         PrefixMatch m = prefixCache.insert(seq.salt(), tokens, blocks);
