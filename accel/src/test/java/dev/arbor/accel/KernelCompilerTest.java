@@ -46,6 +46,19 @@ class KernelCompilerTest {
     }
 
     @Test
+    void pairedHalvesBecomeOneSixteenByteLoad() {
+        String ptx = KernelCompiler.compile(Kernel.of(TestKernels.class, "vectorLoad128"), new Object[0], 90).ptx();
+        assertTrue(ptx.contains("ld.global.v2.b64"), ptx);
+        assertFalse(ptx.contains("ld.global.b64"), "the high half comes from the same load");
+    }
+
+    @Test
+    void floatToIntConversionsMapNaNToZero() {
+        String ptx = KernelCompiler.compile(Kernel.of(TestKernels.class, "casts"), new Object[0], 90).ptx();
+        assertTrue(ptx.contains("cvt.rzi.s64.f32") && ptx.contains("setp.nan.f32"), ptx);
+    }
+
+    @Test
     void dumpsPtxWhenAsked(@TempDir Path dir) throws Exception {
         System.setProperty(KernelCompiler.DUMP_PROPERTY, dir.toString());
         try {

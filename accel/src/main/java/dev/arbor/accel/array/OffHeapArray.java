@@ -55,12 +55,17 @@ public abstract sealed class OffHeapArray implements AutoCloseable
         return segment.get(ValueLayout.JAVA_LONG, (long) index * elementBytes());
     }
 
-    /** Low 8 bytes of the aligned 16 bytes starting at element {@code index} (one {@code ld.global.v2.b64} on the GPU, with {@link #getBits128High}). */
+    /**
+     * Low 8 bytes of the 16 bytes starting at element {@code index}, whose byte offset must be a
+     * multiple of 16. On the GPU this is one 16-byte load ({@code ld.global.v2.b64}); a following
+     * {@link #getBits128High} with the same index <em>variable</em> (a local not reassigned in between,
+     * no branch target in between) takes the other half from that load instead of loading again.
+     */
     public final long getBits128Low(int index) {
         return segment.get(ValueLayout.JAVA_LONG, (long) index * elementBytes());
     }
 
-    /** High 8 bytes of the aligned 16 bytes starting at element {@code index}. */
+    /** High 8 bytes of the 16 bytes starting at element {@code index} (see {@link #getBits128Low}). */
     public final long getBits128High(int index) {
         return segment.get(ValueLayout.JAVA_LONG, (long) index * elementBytes() + 8);
     }

@@ -113,16 +113,31 @@ final class CallLowering {
             }
             case "set(IF)V", "set(II)V", "set(IJ)V", "set(IB)V" ->
                     t.emit("st.global." + a.element(), t.globalAddress(a, args.get(0).reg()), args.get(1).reg());
-            case "getBits64(I)J", "getBits128Low(I)J" -> {
+            case "getBits64(I)J" -> {
                 Reg address = t.globalAddress(a, args.get(0).reg());
                 Val v = t.push(Kind.J);
                 t.emit("ld.global.b64", v.reg(), address);
             }
-            case "getBits128High(I)J" -> {
-                Reg low = t.globalAddress(a, args.get(0).reg()), high = t.newReg(Ty.S64);
-                t.emit("add.s64", high, low, Imm.i64(8));
+            case "getBits128Low(I)J" -> {
+                // one 16-byte load; the high half waits in a register for getBits128High of the same index variable
+                Val index = args.get(0);
+                Reg address = t.globalAddress(a, index.reg()), high = t.newReg(Ty.S64);
                 Val v = t.push(Kind.J);
-                t.emit("ld.global.b64", v.reg(), high);
+                t.emit("ld.global.v2.b64", v.reg(), high, address);
+                if (index.origin() != null) t.pairedHighs.put(List.of(a, index.origin(), index.originVersion()), high);
+            }
+            case "getBits128High(I)J" -> {
+                Val index = args.get(0);
+                Reg paired = index.origin() == null ? null : t.pairedHighs.get(List.of(a, index.origin(), index.originVersion()));
+                if (paired != null) {
+                    Val v = t.push(Kind.J);
+                    t.emit("mov.s64", v.reg(), paired);
+                } else {
+                    Reg low = t.globalAddress(a, index.reg()), high = t.newReg(Ty.S64);
+                    t.emit("add.s64", high, low, Imm.i64(8));
+                    Val v = t.push(Kind.J);
+                    t.emit("ld.global.b64", v.reg(), high);
+                }
             }
             default -> throw t.unsupported("array method " + display + type.descriptorString());
         }

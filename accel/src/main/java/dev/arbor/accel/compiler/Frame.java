@@ -22,6 +22,8 @@ final class Frame {
     /** Slots holding constant-specialised parameters, known everywhere until reassigned. */
     final Set<Integer> pinned = new HashSet<>();
     final Map<Label, String> labels = new IdentityHashMap<>();
+    /** Labels some jump or switch targets: the only points where control flow merges. */
+    final Set<Label> branchTargets = Collections.newSetFromMap(new IdentityHashMap<>());
     /** Operand stack recorded by a jump to a label not yet reached. */
     final Map<Label, List<Val>> stackAtLabel = new IdentityHashMap<>();
     int line = -1;

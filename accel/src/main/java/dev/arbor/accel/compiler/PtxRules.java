@@ -83,18 +83,19 @@ final class PtxRules {
         for (String t : new String[]{"s32", "s64", "f32", "f64"})
             for (String c : new String[]{"eq", "ne", "lt", "le", "gt", "ge"})
                 rule("setp." + c + "." + t, "setp." + (t.startsWith("f") && c.equals("ne") ? "neu" : c) + "." + t + " $0, $1, $2;");
-        // conversions (Java semantics: float→int truncates, saturates, NaN→0: exactly cvt.rzi)
+        // conversions (Java semantics: float→int truncates and saturates like cvt.rzi; NaN gives 0, which the
+        // hardware does not guarantee for every width, hence the explicit test)
         rule("cvt.s64.s32", "cvt.s64.s32 $0, $1;");
         rule("cvt.f32.s32", "cvt.rn.f32.s32 $0, $1;");
         rule("cvt.f64.s32", "cvt.rn.f64.s32 $0, $1;");
         rule("cvt.s32.s64", "cvt.u32.u64 $0, $1;");
         rule("cvt.f32.s64", "cvt.rn.f32.s64 $0, $1;");
         rule("cvt.f64.s64", "cvt.rn.f64.s64 $0, $1;");
-        rule("cvt.s32.f32", "cvt.rzi.s32.f32 $0, $1;");
-        rule("cvt.s64.f32", "cvt.rzi.s64.f32 $0, $1;");
+        rule("cvt.s32.f32", "{ .reg .pred %x; cvt.rzi.s32.f32 $0, $1; setp.nan.f32 %x, $1, $1; @%x mov.b32 $0, 0; }");
+        rule("cvt.s64.f32", "{ .reg .pred %x; cvt.rzi.s64.f32 $0, $1; setp.nan.f32 %x, $1, $1; @%x mov.b64 $0, 0; }");
         rule("cvt.f64.f32", "cvt.f64.f32 $0, $1;");
-        rule("cvt.s32.f64", "cvt.rzi.s32.f64 $0, $1;");
-        rule("cvt.s64.f64", "cvt.rzi.s64.f64 $0, $1;");
+        rule("cvt.s32.f64", "{ .reg .pred %x; cvt.rzi.s32.f64 $0, $1; setp.nan.f64 %x, $1, $1; @%x mov.b32 $0, 0; }");
+        rule("cvt.s64.f64", "{ .reg .pred %x; cvt.rzi.s64.f64 $0, $1; setp.nan.f64 %x, $1, $1; @%x mov.b64 $0, 0; }");
         rule("cvt.f32.f64", "cvt.rn.f32.f64 $0, $1;");
         rule("i2b", "{ .reg .b32 %x; shl.b32 %x, $1, 24; shr.s32 $0, %x, 24; }");
         rule("i2s", "{ .reg .b32 %x; shl.b32 %x, $1, 16; shr.s32 $0, %x, 16; }");

@@ -26,6 +26,10 @@ final class Translator {
     final List<Val> stack = new ArrayList<>();
     Frame frame;
 
+    /** Writes so far to each local register; a value loaded from a local remembers the count. */
+    private final Map<Reg, Integer> localVersions = new HashMap<>();
+    /** High halves of 16-byte loads, by (array, index local, its version), for the matching getBits128High. */
+    final Map<List<Object>, Reg> pairedHighs = new HashMap<>();
     private final EnumMap<Ty, Integer> registers = new EnumMap<>(Ty.class);
     private final Map<Long, Reg> stackRegisters = new HashMap<>();
     private final Deque<String> inlining = new ArrayDeque<>();
@@ -117,7 +121,10 @@ final class Translator {
         for (CodeElement e : code) {
             switch (e) {
                 case LineNumber ln -> frame.line = ln.line();
-                case LabelTarget lt -> enterLabel(lt.label());
+                // labels that only delimit local-variable scopes (debug info) are not merge points
+                case LabelTarget lt -> {
+                    if (frame.branchTargets.contains(lt.label()) || !frame.reachable) enterLabel(lt.label());
+                }
                 case Instruction i -> {
                     if (frame.reachable) instruction(i);
                 }
@@ -128,7 +135,10 @@ final class Translator {
         frame = saved;
     }
 
-    /** Constructs found anywhere in a method, reported before the instruction walk would trip over their parts. */
+    /**
+     * Collects branch targets, and reports constructs found anywhere in a method before the
+     * instruction walk would trip over their parts.
+     */
     private void rejectWholeMethodConstructs(MethodModel method, CodeModel code) {
         Map<Label, Integer> labelLines = new IdentityHashMap<>();
         List<Label> pending = new ArrayList<>(); // labels waiting for the line of the instruction they mark
@@ -143,6 +153,9 @@ final class Translator {
                 for (Label l : pending) labelLines.put(l, line);
                 pending.clear();
             }
+            if (e instanceof BranchInstruction b) frame.branchTargets.add(b.target());
+            if (e instanceof LookupSwitchInstruction sw) { frame.branchTargets.add(sw.defaultTarget()); sw.cases().forEach(c -> frame.branchTargets.add(c.target())); }
+            if (e instanceof TableSwitchInstruction sw) { frame.branchTargets.add(sw.defaultTarget()); sw.cases().forEach(c -> frame.branchTargets.add(c.target())); }
             if (e instanceof ThrowInstruction) { frame.line = line; throw unsupported("exception (throw)"); }
             else if (e instanceof MonitorInstruction) { frame.line = line; throw unsupported("synchronized block"); }
         }
@@ -180,6 +193,7 @@ final class Translator {
         }
         stack.replaceAll(Val::withoutConstant);
         frame.forgetConstantsAtMerge();
+        pairedHighs.clear(); // a pairing made on one path may not hold on another
         frame.reachable = true;
         emit("label", new Sym(labelName(l)));
     }
@@ -256,6 +270,7 @@ final class Translator {
             case IncrementInstruction inc -> {
                 Reg r = local(inc.slot(), Kind.I);
                 emit("add.s32", r, r, Imm.i32(inc.constant()));
+                localVersions.merge(r, 1, Integer::sum);
                 Number c = frame.constants.get(inc.slot());
                 if (c != null) frame.constants.put(inc.slot(), c.intValue() + inc.constant());
                 frame.pinned.remove(inc.slot());
@@ -293,8 +308,10 @@ final class Translator {
             pushRef(r);
             return;
         }
+        Reg local = local(slot, kind);
         Val v = push(kind, frame.constants.get(slot));
-        emit("mov." + kind.suffix, v.reg(), local(slot, kind));
+        stack.set(stack.size() - 1, new Val(kind, v.reg(), v.constant(), null, local, localVersions.getOrDefault(local, 0)));
+        emit("mov." + kind.suffix, v.reg(), local);
     }
 
     private void store(Kind kind, int slot) {
@@ -306,7 +323,9 @@ final class Translator {
             frame.refs.put(slot, v.ref());
             return;
         }
-        emit("mov." + kind.suffix, local(slot, kind), v.reg());
+        Reg local = local(slot, kind);
+        emit("mov." + kind.suffix, local, v.reg());
+        localVersions.merge(local, 1, Integer::sum);
         if (v.constant() != null) frame.constants.put(slot, v.constant());
         else frame.constants.remove(slot);
     }

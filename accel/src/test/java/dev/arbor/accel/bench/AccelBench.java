@@ -20,7 +20,8 @@ import java.util.Random;
  * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.accel.bench.AccelBench
  */
 public final class AccelBench {
-    private static final int REPS = 20, TRIALS = 7;
+    /** Warm-up launches let the JVM compile the launch path first, so short kernels are not timed waiting for it. */
+    private static final int WARMUP = 200, REPS = 20, TRIALS = 7;
     private static final long L2_SAFE_BYTES = 256L << 20; // rotate operands through > 2x the H100's 50 MB L2
 
     private final CudaBackend cuda;
@@ -59,7 +60,7 @@ public final class AccelBench {
 
     /** Median of {@link #TRIALS} timings (ms) of {@code REPS} repetitions of {@code body}. */
     private double medianMillis(Runnable body) {
-        body.run();
+        for (int i = 0; i < WARMUP; i++) body.run();
         device.synchronize();
         double[] t = new double[TRIALS];
         try (CudaEvent start = new CudaEvent(device); CudaEvent end = new CudaEvent(device)) {
@@ -97,10 +98,10 @@ public final class AccelBench {
         }
     }
 
-    /** y started at 1 and got 1 + REPS·TRIALS + 1 updates of 0.5·x; check a few elements. */
+    /** y started at 1 and got WARMUP + REPS·TRIALS updates of 0.5·x; check a few elements. */
     private void checkSaxpy(FloatArray x, FloatArray y, int n) {
         cuda.toHost(y);
-        int updates = 1 + REPS * TRIALS;
+        int updates = WARMUP + REPS * TRIALS;
         for (int i = 0; i < n; i += n / 7) {
             float expect = 1f;
             for (int u = 0; u < updates; u++) expect = 0.5f * x.get(i) + expect;

@@ -24,16 +24,21 @@ public final class BenchKernels {
         y.set(i + 1, a * Float.intBitsToFloat((int) (xs >>> 32)) + Float.intBitsToFloat((int) (ys >>> 32)));
     }
 
-    static float dot4(long bits, FloatArray x, int c) {
-        return KernelContext.fp16ToFloat((short) bits) * x.get(c)
-                + KernelContext.fp16ToFloat((short) (bits >>> 16)) * x.get(c + 1)
-                + KernelContext.fp16ToFloat((short) (bits >>> 32)) * x.get(c + 2)
-                + KernelContext.fp16ToFloat((short) (bits >>> 48)) * x.get(c + 3);
-    }
+    static float half(long bits, int k) { return KernelContext.fp16ToFloat((short) (bits >>> (16 * k))); }
 
-    /** Dot product of 8 halves (two 8-byte words) with x[c .. c+8). */
+    static float lowFloat(long bits) { return Float.intBitsToFloat((int) bits); }
+
+    static float highFloat(long bits) { return Float.intBitsToFloat((int) (bits >>> 32)); }
+
+    /**
+     * Dot product of 8 halves (lo, hi) with x[c .. c+8), x read with two 16-byte loads: per-lane
+     * scalar loads of x would touch 32 sectors per warp instruction, eight times per step.
+     */
     static float dot8(long lo, long hi, FloatArray x, int c) {
-        return dot4(lo, x, c) + dot4(hi, x, c + 4);
+        int c4 = c + 4;
+        long x0 = x.getBits128Low(c), x1 = x.getBits128High(c), x2 = x.getBits128Low(c4), x3 = x.getBits128High(c4);
+        return half(lo, 0) * lowFloat(x0) + half(lo, 1) * highFloat(x0) + half(lo, 2) * lowFloat(x1) + half(lo, 3) * highFloat(x1)
+                + half(hi, 0) * lowFloat(x2) + half(hi, 1) * highFloat(x2) + half(hi, 2) * lowFloat(x3) + half(hi, 3) * highFloat(x3);
     }
 
     /**
@@ -50,10 +55,11 @@ public final class BenchKernels {
         float sum = 0f;
         for (int c0 = lane * 8; c0 < cols; c0 += 1024) {
             int c1 = c0 + 256, c2 = c0 + 512, c3 = c0 + 768;
-            long a0 = w.getBits128Low(base + c0), b0 = w.getBits128High(base + c0);
-            long a1 = w.getBits128Low(base + c1), b1 = w.getBits128High(base + c1);
-            long a2 = w.getBits128Low(base + c2), b2 = w.getBits128High(base + c2);
-            long a3 = w.getBits128Low(base + c3), b3 = w.getBits128High(base + c3);
+            int o0 = base + c0, o1 = base + c1, o2 = base + c2, o3 = base + c3;
+            long a0 = w.getBits128Low(o0), b0 = w.getBits128High(o0);
+            long a1 = w.getBits128Low(o1), b1 = w.getBits128High(o1);
+            long a2 = w.getBits128Low(o2), b2 = w.getBits128High(o2);
+            long a3 = w.getBits128Low(o3), b3 = w.getBits128High(o3);
             sum += dot8(a0, b0, x, c0) + dot8(a1, b1, x, c1) + dot8(a2, b2, x, c2) + dot8(a3, b3, x, c3);
         }
         sum = ctx.warpReduceSum(sum);

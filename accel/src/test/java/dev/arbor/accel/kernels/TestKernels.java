@@ -220,11 +220,12 @@ public final class TestKernels {
         out.set(g, s);
     }
 
-    /** Aligned 16-byte loads: two floats pairs per load. */
+    /** Aligned 16-byte loads: four floats per load (the index variable pairs the low and high halves). */
     public static void vectorLoad128(KernelContext ctx, FloatArray x, FloatArray out, int groups) {
         int g = ctx.globalIdx;
         if (g >= groups) return;
-        long lo = x.getBits128Low(g * 4), hi = x.getBits128High(g * 4);
+        int at = g * 4;
+        long lo = x.getBits128Low(at), hi = x.getBits128High(at);
         out.set(g, Float.intBitsToFloat((int) lo) + Float.intBitsToFloat((int) (lo >>> 32))
                 + Float.intBitsToFloat((int) hi) + Float.intBitsToFloat((int) (hi >>> 32)));
     }
