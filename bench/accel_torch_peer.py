@@ -30,3 +30,17 @@ for rows, cols in [(4096, 4096), (11008, 4096)]:
         torch.mv(ws[i[0] % copies], v); i[0] += 1
     ms = median_ms(mv)
     print(f"torch.mv fp16 {rows}x{cols}              {2 * rows * cols / ms / 1e6:8.1f} GB/s")
+    # The same launches captured in a CUDA graph and replayed, as AccelBench's "graph replay" rows.
+    per_graph = copies * max(1, (80 + copies - 1) // copies)
+    out = torch.empty(rows, device="cuda", dtype=torch.float16)
+    stream = torch.cuda.Stream()
+    with torch.cuda.stream(stream):
+        for k in range(3):
+            torch.mv(ws[k % copies], v, out=out)
+    torch.cuda.synchronize()
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        for k in range(per_graph):
+            torch.mv(ws[k % copies], v, out=out)
+    ms = median_ms(g.replay, reps=1) / per_graph
+    print(f"torch.mv fp16 {rows}x{cols}, CUDA graph  {2 * rows * cols / ms / 1e6:8.1f} GB/s")

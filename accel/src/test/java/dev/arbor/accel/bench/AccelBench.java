@@ -46,8 +46,10 @@ public final class AccelBench {
         report("saxpy y=a*x+y, 2^28 floats (2 GiB arrays)", saxpy, copy, 0.90);
         double saxpy2 = saxpy(BenchKernels.class, "saxpy2", 1 << 28);
         report("saxpy, 8-byte loads, 2 per work-item", saxpy2, copy, 0.90);
-        report("matvec fp16 4096x4096", matvec(4096, 4096), copy, 0.85);
-        report("matvec fp16 11008x4096", matvec(11008, 4096), copy, 0.85);
+        for (int rows : new int[] {4096, 11008}) {
+            report("matvec fp16 " + rows + "x4096, stream launches", matvec("matvecFp16", rows, 4096, false), copy, 0.85);
+            report("matvec fp16 " + rows + "x4096, graph replay", matvec("matvecFp16", rows, 4096, true), copy, 0.85);
+        }
         launchOverhead();
         firstCompile();
     }
@@ -109,8 +111,13 @@ public final class AccelBench {
         }
     }
 
-    private double matvec(int rows, int cols) {
-        Kernel k = Kernel.of(BenchKernels.class, "matvecFp16");
+    /**
+     * GB/s of an fp16 matvec. {@code graph}: the launches are captured once as a CUDA graph and
+     * replayed, as an engine step would be, so host launch cost does not hide the kernel's time.
+     */
+    private double matvec(String kernel, int rows, int cols, boolean graph) {
+        Kernel k = Kernel.of(BenchKernels.class, kernel);
+        int rowsPerBlock = 8;
         long matrixBytes = 2L * rows * cols;
         int copies = (int) Math.max(1, (L2_SAFE_BYTES + matrixBytes - 1) / matrixBytes);
         HalfFloatArray[] w = new HalfFloatArray[copies];
@@ -123,11 +130,12 @@ public final class AccelBench {
             for (int i = 0; i < cols; i++) x.set(i, r.nextFloat());
             cuda.toDevice(w);
             cuda.toDevice(x, y);
-            Launch l = Launch.of1D((rows + 7) / 8, 256); // 8 warps, one row each
+            Launch l = Launch.of1D((rows + rowsPerBlock - 1) / rowsPerBlock, 256); // 8 warps, one row each
             int[] next = {0};
-            double ms = medianMillis(() -> cuda.launch(k, l, w[next[0]++ % copies], x, y, rows, cols));
+            double ms = graph ? graphMillis(copies, i -> cuda.launch(k, l, w[i % copies], x, y, rows, cols))
+                    : medianMillis(() -> cuda.launch(k, l, w[next[0]++ % copies], x, y, rows, cols));
             cuda.toHost(y);
-            HalfFloatArray last = w[(next[0] - 1) % copies];
+            HalfFloatArray last = w[graph ? copies - 1 : (next[0] - 1) % copies];
             for (int row = 0; row < rows; row += rows / 5) {
                 double s = 0;
                 for (int c = 0; c < cols; c++) s += (double) last.get(row * cols + c) * x.get(c);
@@ -136,6 +144,29 @@ public final class AccelBench {
             return (matrixBytes + 4.0 * cols + 4.0 * rows) / (ms / 1e3);
         } finally {
             for (HalfFloatArray a : w) a.close();
+        }
+    }
+
+    /**
+     * Per-launch milliseconds of launches captured in one graph ({@code copies} × enough rounds for at
+     * least {@value #REPS}·4 kernels, launch i using copy i % copies), replayed: median of trials.
+     */
+    private double graphMillis(int copies, java.util.function.IntConsumer launchNumber) {
+        int rounds = Math.max(1, (4 * REPS + copies - 1) / copies), perGraph = rounds * copies;
+        try (AccelStream stream = cuda.newStream();
+             Recording g = cuda.record(stream, () -> { for (int i = 0; i < perGraph; i++) launchNumber.accept(i); });
+             CudaEvent start = new CudaEvent(device); CudaEvent end = new CudaEvent(device)) {
+            for (int i = 0; i < 5; i++) g.replay();
+            stream.synchronize();
+            double[] t = new double[TRIALS];
+            for (int i = 0; i < TRIALS; i++) {
+                start.record((CudaStream) stream);
+                g.replay();
+                end.record((CudaStream) stream);
+                t[i] = end.millisSince(start) / perGraph;
+            }
+            Arrays.sort(t);
+            return t[TRIALS / 2];
         }
     }
 
