@@ -47,8 +47,11 @@ public final class AccelBench {
         double saxpy2 = saxpy(BenchKernels.class, "saxpy2", 1 << 28);
         report("saxpy, 8-byte loads, 2 per work-item", saxpy2, copy, 0.90);
         for (int rows : new int[] {4096, 11008}) {
-            report("matvec fp16 " + rows + "x4096, stream launches", matvec("matvecFp16", rows, 4096, false), copy, 0.85);
-            report("matvec fp16 " + rows + "x4096, graph replay", matvec("matvecFp16", rows, 4096, true), copy, 0.85);
+            for (int threads : new int[] {256, 128, 64}) {
+                String shape = ", " + threads / 32 + " warps/block";
+                report("matvec fp16 " + rows + "x4096, stream" + shape, matvec("matvecFp16", rows, 4096, threads, false), copy, 0.85);
+                report("matvec fp16 " + rows + "x4096, graph" + shape, matvec("matvecFp16", rows, 4096, threads, true), copy, 0.85);
+            }
         }
         launchOverhead();
         firstCompile();
@@ -112,12 +115,12 @@ public final class AccelBench {
     }
 
     /**
-     * GB/s of an fp16 matvec. {@code graph}: the launches are captured once as a CUDA graph and
+     * GB/s of an fp16 matvec, {@code threads} per block. {@code graph}: the launches are captured once as a CUDA graph and
      * replayed, as an engine step would be, so host launch cost does not hide the kernel's time.
      */
-    private double matvec(String kernel, int rows, int cols, boolean graph) {
+    private double matvec(String kernel, int rows, int cols, int threads, boolean graph) {
         Kernel k = Kernel.of(BenchKernels.class, kernel);
-        int rowsPerBlock = 8;
+        int rowsPerBlock = threads / 32;
         long matrixBytes = 2L * rows * cols;
         int copies = (int) Math.max(1, (L2_SAFE_BYTES + matrixBytes - 1) / matrixBytes);
         HalfFloatArray[] w = new HalfFloatArray[copies];
@@ -130,7 +133,8 @@ public final class AccelBench {
             for (int i = 0; i < cols; i++) x.set(i, r.nextFloat());
             cuda.toDevice(w);
             cuda.toDevice(x, y);
-            Launch l = Launch.of1D((rows + rowsPerBlock - 1) / rowsPerBlock, 256); // 8 warps, one row each
+            // One row per warp. Fewer warps per block spread the rows more evenly over the 132 SMs.
+            Launch l = Launch.of1D((rows + rowsPerBlock - 1) / rowsPerBlock, threads);
             int[] next = {0};
             double ms = graph ? graphMillis(copies, i -> cuda.launch(k, l, w[i % copies], x, y, rows, cols))
                     : medianMillis(() -> cuda.launch(k, l, w[next[0]++ % copies], x, y, rows, cols));
