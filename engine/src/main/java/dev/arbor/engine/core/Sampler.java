@@ -95,9 +95,7 @@ public final class Sampler {
 
     /** Top-k, then top-p over the survivors, then min-p; renormalise and draw. */
     private static int drawTruncated(float[] probs, SamplingParams p, SplittableRandom random) {
-        Integer[] order = new Integer[probs.length];
-        for (int i = 0; i < order.length; i++) order[i] = i;
-        Arrays.sort(order, (a, b) -> Float.compare(probs[b], probs[a]));
+        int[] order = byDescendingProbability(probs);
         int keep = p.topK() > 0 ? Math.min(p.topK(), probs.length) : probs.length;
         double mass = 0;
         for (int i = 0; i < keep; i++) mass += probs[order[i]];
@@ -126,6 +124,20 @@ public final class Sampler {
             if (u < acc) return order[i];
         }
         return order[keep - 1];
+    }
+
+    /**
+     * Token ids ordered by probability, highest first, ties by lower id. Sorts primitive keys
+     * (probability bits above, inverted id below: non-negative floats order like their bits), which
+     * is several times faster than sorting boxed ids with a comparator over a 150k vocabulary.
+     */
+    static int[] byDescendingProbability(float[] probs) {
+        long[] keys = new long[probs.length];
+        for (int i = 0; i < probs.length; i++) keys[i] = ((long) Float.floatToRawIntBits(probs[i]) << 32) | (0xFFFFFFFFL - i);
+        java.util.Arrays.sort(keys);
+        int[] order = new int[probs.length];
+        for (int i = 0; i < order.length; i++) order[i] = (int) (0xFFFFFFFFL - (keys[keys.length - 1 - i] & 0xFFFFFFFFL));
+        return order;
     }
 
     /** Log-probability of {@code token} under raw {@code logits}, its rank, and the top {@code k}. */

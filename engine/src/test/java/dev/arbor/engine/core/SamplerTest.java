@@ -108,4 +108,17 @@ class SamplerTest {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> SamplingParams.builder().logprobs(21).build().validate(100))
                 .getMessage().contains("logprobs"));
     }
+
+    @Test
+    void descendingOrderMatchesASortByProbabilityWithTiesByLowerId() {
+        java.util.Random r = new java.util.Random(3);
+        for (int n : new int[] {1, 7, 13, 255, 1000}) {
+            float[] p = new float[n];
+            for (int i = 0; i < n; i++) p[i] = r.nextInt(10) / 10f;      // many ties, zeros included
+            Integer[] expected = new Integer[n];
+            for (int i = 0; i < n; i++) expected[i] = i;
+            java.util.Arrays.sort(expected, (a, b) -> p[a] != p[b] ? Float.compare(p[b], p[a]) : Integer.compare(a, b));
+            assertArrayEquals(java.util.Arrays.stream(expected).mapToInt(Integer::intValue).toArray(), Sampler.byDescendingProbability(p));
+        }
+    }
 }

@@ -52,12 +52,7 @@ final class Attention {
                     if (s > max) max = s;
                 }
                 // softmax over the context
-                float sum = 0;
-                for (int j = 0; j <= pos; j++) {
-                    float e = (float) Math.exp(scores[j] - max);
-                    scores[j] = e;
-                    sum += e;
-                }
+                float sum = expInPlace(scores, pos + 1, max);
                 // out = Σ_j p_j v_j
                 java.util.Arrays.fill(acc, 0f);
                 for (int j = 0; j <= pos; j++) {
@@ -68,6 +63,27 @@ final class Attention {
                 for (int i = 0; i < headDim; i++) out[qo + i] = acc[i] * inv;
             }
         });
+    }
+
+    /** {@code x[j] = exp(x[j] - max)} for j < n, vectorised; returns the sum. */
+    static float expInPlace(float[] x, int n, float max) {
+        int j = 0, upper = F.loopBound(n);
+        float sum = 0;
+        if (upper > 0) {
+            FloatVector m = FloatVector.broadcast(F, max), acc = FloatVector.zero(F);
+            for (; j < upper; j += F.length()) {
+                FloatVector e = FloatVector.fromArray(F, x, j).sub(m).lanewise(VectorOperators.EXP);
+                e.intoArray(x, j);
+                acc = acc.add(e);
+            }
+            sum = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; j < n; j++) {
+            float e = (float) Math.exp(x[j] - max);
+            x[j] = e;
+            sum += e;
+        }
+        return sum;
     }
 
     private static float dot(float[] a, int ao, MemorySegment b, long bo, int n) {
