@@ -62,6 +62,20 @@ public final class KernelContext {
 
     // ---- barriers and local (shared) memory --------------------------------------------------
 
+    // ---- programmatic dependent launch (sm_90) ----------------------------------------------
+
+    /**
+     * With a launch marked {@link Launch#overlapPrevious()}, this kernel may start while the
+     * previous kernel on the stream is still finishing; everything before this call must not read
+     * what that kernel writes (loads of read-only weights may come first). Waits until the previous
+     * kernel has completed and its writes are visible. A no-op otherwise and on the CPU, where
+     * launches never overlap.
+     */
+    public void gridDependencyWait() {}
+
+    /** Lets the next launch on the stream (if marked to overlap) start before this kernel ends. A no-op on the CPU. */
+    public void allowDependentLaunch() {}
+
     /** Waits until every work-item of the group has reached this barrier; local-memory writes before it are visible after it. */
     public void localBarrier() { group.barrier(); }
 

@@ -43,6 +43,9 @@ final class ContextCalls {
         if (!(t.popRef() instanceof Ref.Context)) throw t.unsupported("context method on a non-context object");
         String signature = name + type.descriptorString();
         switch (signature) {
+            // griddepcontrol exists from sm_90; before it launches never overlap, so nothing to do
+            case "gridDependencyWait()V" -> { if (t.sm >= 90) t.emit("griddep.wait"); }
+            case "allowDependentLaunch()V" -> { if (t.sm >= 90) t.emit("griddep.launch"); }
             case "localBarrier()V" -> {
                 t.usesBarriers = true;
                 t.emit("bar");

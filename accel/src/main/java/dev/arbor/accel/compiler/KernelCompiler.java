@@ -53,6 +53,7 @@ public final class KernelCompiler {
                 .findFirst().orElseThrow(() -> new KernelCompileException("kernel " + kernel + ": method not found in its class file"));
 
         Translator t = new Translator(kernel.name(), owner.getClassLoader());
+        t.sm = sm;
         Frame f = new Frame(owner.getSimpleName(), method.getName(), Translator.sourceFile(cm), 0, null);
         t.frame = f;
         List<KernelParam> params = new ArrayList<>();

@@ -141,6 +141,9 @@ final class PtxRules {
         rule("mad.s32", "mad.lo.s32 $0, $1, $2, $3;");
         // synchronisation and warps (full-warp member mask; c = 31 clamps to the warp)
         rule("bar", "bar.sync 0;");
+        // programmatic dependent launch (PTX 7.8, sm_90)
+        rule("griddep.wait", "griddepcontrol.wait;");
+        rule("griddep.launch", "griddepcontrol.launch_dependents;");
         rule("shfl.down", "shfl.sync.down.b32 $0, $1, $2, 31, -1;");
         rule("shfl.bfly", "shfl.sync.bfly.b32 $0, $1, $2, 31, -1;");
         rule("shfl.idx", "shfl.sync.idx.b32 $0, $1, $2, 31, -1;");

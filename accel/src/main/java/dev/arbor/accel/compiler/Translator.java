@@ -23,6 +23,7 @@ final class Translator {
     final Map<String, Integer> shared = new LinkedHashMap<>();
     boolean dynamicShared;
     boolean usesBarriers;
+    int sm = 90;                   // target compute capability x 10; sm-specific intrinsics check it
     final List<Val> stack = new ArrayList<>();
     Frame frame;
 

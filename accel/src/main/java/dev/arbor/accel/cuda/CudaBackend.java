@@ -56,8 +56,14 @@ public final class CudaBackend implements Backend {
             MemorySegment params = parameters(a, kernel, compiled, args);
             int[] g = launch.grid(), b = launch.block();
             int shared = launch.sharedBytes();
-            check(call(() -> (int) cuLaunchKernel.invokeExact(module.function(), g[0], g[1], g[2], b[0], b[1], b[2],
-                    shared, streamHandle, params, MemorySegment.NULL)), "cuLaunchKernel", kernel.name());
+            if (launch.overlapPrevious()) {
+                MemorySegment config = LaunchConfig.programmaticDependent(a, g, b, shared, streamHandle);
+                check(call(() -> (int) cuLaunchKernelEx.invokeExact(config, module.function(), params, MemorySegment.NULL)),
+                        "cuLaunchKernelEx", kernel.name());
+            } else {
+                check(call(() -> (int) cuLaunchKernel.invokeExact(module.function(), g[0], g[1], g[2], b[0], b[1], b[2],
+                        shared, streamHandle, params, MemorySegment.NULL)), "cuLaunchKernel", kernel.name());
+            }
         }
     }
 

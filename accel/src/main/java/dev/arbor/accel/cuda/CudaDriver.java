@@ -35,6 +35,8 @@ final class CudaDriver {
     static final MethodHandle cuFuncSetAttribute = fn("cuFuncSetAttribute", ADDRESS, JAVA_INT, JAVA_INT);
     static final MethodHandle cuLaunchKernel = fn("cuLaunchKernel", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
             JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+    /** cuLaunchKernelEx(const CUlaunchConfig*, CUfunction, void** params, void** extra). */
+    static final MethodHandle cuLaunchKernelEx = fn("cuLaunchKernelEx", ADDRESS, ADDRESS, ADDRESS, ADDRESS);
     static final MethodHandle cuStreamCreate = fn("cuStreamCreate", ADDRESS, JAVA_INT);
     static final MethodHandle cuStreamDestroy = fn("cuStreamDestroy_v2", ADDRESS);
     static final MethodHandle cuStreamSynchronize = fn("cuStreamSynchronize", ADDRESS);

@@ -49,6 +49,8 @@ public final class AccelBench {
         for (int rows : new int[] {4096, 11008}) {
             report("matvec fp16 " + rows + "x4096, stream launches", matvec("matvecFp16", rows, 4096, 256, false), copy, 0.85);
             report("matvec fp16 " + rows + "x4096, graph replay", matvec("matvecFp16", rows, 4096, 256, true), copy, 0.85);
+            report("matvec fp16 " + rows + "x4096, overlapped, stream", matvec("matvecFp16Overlap", rows, 4096, 256, false), copy, 0.85);
+            report("matvec fp16 " + rows + "x4096, overlapped, graph", matvec("matvecFp16Overlap", rows, 4096, 256, true), copy, 0.85);
         }
         launchOverhead();
         firstCompile();
@@ -131,7 +133,9 @@ public final class AccelBench {
             cuda.toDevice(w);
             cuda.toDevice(x, y);
             // One row per warp. Fewer warps per block spread the rows more evenly over the 132 SMs.
-            Launch l = Launch.of1D((rows + rowsPerBlock - 1) / rowsPerBlock, threads);
+            Launch plain = Launch.of1D((rows + rowsPerBlock - 1) / rowsPerBlock, threads);
+            // the overlapping kernel is launched with programmatic dependent launch
+            Launch l = kernel.endsWith("Overlap") ? plain.overlappingPrevious() : plain;
             int[] next = {0};
             double ms = graph ? graphMillis(copies, i -> cuda.launch(k, l, w[i % copies], x, y, rows, cols))
                     : medianMillis(() -> cuda.launch(k, l, w[next[0]++ % copies], x, y, rows, cols));

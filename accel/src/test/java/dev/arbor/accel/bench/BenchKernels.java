@@ -66,6 +66,38 @@ public final class BenchKernels {
         if (lane == 0) y.set(row, sum);
     }
 
+    /**
+     * {@link #matvecFp16} for programmatic dependent launch: it lets the next launch start at once,
+     * issues its first 64 bytes per lane of W (read-only, safe to read early) and only then waits
+     * for the previous kernel, so its start-up overlaps that kernel's drain. x and y are touched
+     * after the wait. cols is a constant multiple of 1024.
+     */
+    public static void matvecFp16Overlap(KernelContext ctx, HalfFloatArray w, FloatArray x, FloatArray y, int rows, @Constant int cols) {
+        ctx.allowDependentLaunch();
+        int row = ctx.groupIdx * (ctx.localGroupSizeX / 32) + ctx.localIdx / 32;
+        int lane = ctx.laneId();
+        if (row >= rows) return;
+        int base = row * cols;
+        int c0 = lane * 8;
+        int o0 = base + c0, o1 = o0 + 256, o2 = o0 + 512, o3 = o0 + 768;
+        long a0 = w.getBits128Low(o0), b0 = w.getBits128High(o0);
+        long a1 = w.getBits128Low(o1), b1 = w.getBits128High(o1);
+        long a2 = w.getBits128Low(o2), b2 = w.getBits128High(o2);
+        long a3 = w.getBits128Low(o3), b3 = w.getBits128High(o3);
+        ctx.gridDependencyWait();
+        float sum = dot8(a0, b0, x, c0) + dot8(a1, b1, x, c0 + 256) + dot8(a2, b2, x, c0 + 512) + dot8(a3, b3, x, c0 + 768);
+        for (c0 += 1024; c0 < cols; c0 += 1024) {
+            int p0 = base + c0, p1 = p0 + 256, p2 = p0 + 512, p3 = p0 + 768;
+            long e0 = w.getBits128Low(p0), f0 = w.getBits128High(p0);
+            long e1 = w.getBits128Low(p1), f1 = w.getBits128High(p1);
+            long e2 = w.getBits128Low(p2), f2 = w.getBits128High(p2);
+            long e3 = w.getBits128Low(p3), f3 = w.getBits128High(p3);
+            sum += dot8(e0, f0, x, c0) + dot8(e1, f1, x, c0 + 256) + dot8(e2, f2, x, c0 + 512) + dot8(e3, f3, x, c0 + 768);
+        }
+        sum = ctx.warpReduceSum(sum);
+        if (lane == 0) y.set(row, sum);
+    }
+
     /** A kernel that does almost nothing, for launch overhead. */
     public static void tiny(KernelContext ctx, FloatArray x) {
         if (ctx.globalIdx == 0) x.set(0, x.get(0) + 1f);

@@ -55,6 +55,11 @@ public final class KernelCases {
                 double[] e = each(n, i -> 2.5f * x.get(i) + y.get(i));
                 return run(cover(n), new Object[]{2.5f, x, y, n}, List.of(y), List.of(e));
             }),
+            exact("dependentSaxpy", n -> {
+                FloatArray x = floats(n, 1, 10), y = floats(n, 2, 10);
+                double[] e = each(n, i -> 2.5f * x.get(i) + y.get(i));
+                return run(cover(n).overlappingPrevious(), new Object[]{2.5f, x, y, n}, List.of(y), List.of(e));
+            }),
             exact("intArith", n -> {
                 IntArray a = ints(n, 3), b = ints(n, 4), out = new IntArray(n);
                 double[] e = each(n, i -> { int x = a.get(i), y = b.get(i) | 1; return (x * 7 + y) / y - (x % y) + (-x & 0xFF) ^ (x | 3) - x / 5; });

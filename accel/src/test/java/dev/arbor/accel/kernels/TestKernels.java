@@ -25,6 +25,16 @@ public final class TestKernels {
     }
 
     /** int add/sub/mul/div/rem/neg/and/or/xor; b | 1 keeps divisors non-zero. */
+    /** saxpy written for programmatic dependent launch: y is read only after the dependency wait. */
+    public static void dependentSaxpy(KernelContext ctx, float a, FloatArray x, FloatArray y, int n) {
+        ctx.allowDependentLaunch();
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        float xi = x.get(i);
+        ctx.gridDependencyWait();
+        y.set(i, a * xi + y.get(i));
+    }
+
     public static void intArith(KernelContext ctx, IntArray a, IntArray b, IntArray out, int n) {
         int i = ctx.globalIdx;
         if (i >= n) return;
