@@ -73,6 +73,11 @@ public record ModelConfig(String architecture, Architecture family, int vocabSiz
                 file + ": unknown architecture '" + archName + "' (supported: " + Architecture.supportedNames() + ")"));
         int hidden = required(c, "hidden_size", file);
         int heads = required(c, "num_attention_heads", file);
+        // Baichuan2-7B shares the class name but uses RoPE, not ALiBi: refuse it rather than run it wrongly.
+        if (family == Architecture.BAICHUAN && hidden == 4096 && c.path("num_hidden_layers").asInt() == 32) {
+            throw new ModelLoadException(file + ": this is a Baichuan2-7B configuration (hidden 4096, 32 layers), which uses RoPE;"
+                    + " only the ALiBi Baichuan2-13B family is supported");
+        }
         int kvHeads = c.path("num_key_value_heads").asInt(heads);
         int headDim;
         if (c.hasNonNull("head_dim")) {

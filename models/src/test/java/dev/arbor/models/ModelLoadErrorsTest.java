@@ -128,4 +128,14 @@ class ModelLoadErrorsTest {
         byte[] data = java.util.Arrays.copyOfRange(bytes, 8 + (int) headerLen, bytes.length);
         TinyCheckpoint.writeRaw(file, changed, data);
     }
+
+    @Test
+    void baichuan7bWithRopeIsRefusedNotRunAsAlibi() throws IOException {
+        Files.writeString(dir.resolve("config.json"), """
+                {"architectures": ["BaichuanForCausalLM"], "hidden_size": 4096, "num_attention_heads": 32,
+                 "num_hidden_layers": 32, "intermediate_size": 11008, "vocab_size": 125696,
+                 "model_max_length": 4096, "rms_norm_eps": 1e-6}
+                """);
+        assertMentions(loadFails(), "config.json", "Baichuan2-7B", "RoPE");
+    }
 }
