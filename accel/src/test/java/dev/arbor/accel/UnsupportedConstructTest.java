@@ -36,7 +36,7 @@ class UnsupportedConstructTest {
             "stringConcat            | stringConcat       | invokedynamic (lambda or string concatenation: makeConcatWithConstants)",
             "dynamicLocalArrayLength | dynamicLocalArrayLength | local array whose length is not a compile-time constant",
             "floatRemainder          | floatRemainder     | floating-point remainder (%)",
-            "doubleMathLibrary       | doubleMathLibrary  | call of library method Math.exp(D)D (for float math use KMath)",
+            "doubleMathLibrary       | doubleMathLibrary  | call of library method Math.pow(DD)D (for float math use KMath)",
             "nullReference           | nullReference      | null reference",
     })
     void rejectedWithKernelMethodConstructAndLine(String kernel, String method, String construct) throws IOException {

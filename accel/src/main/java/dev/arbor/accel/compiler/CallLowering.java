@@ -50,6 +50,9 @@ final class CallLowering {
             Map.entry(CONTEXT + ".fp16ToFloat(S)F", "h2f"), Map.entry(CONTEXT + ".floatToFp16(F)S", "f2h"),
             Map.entry(CONTEXT + ".bf16ToFloat(S)F", "bf2f"), Map.entry(CONTEXT + ".floatToBf16(F)S", "f2bf"));
 
+    /** Plain-Java double exp/log, inlined in place of Math's (see {@link DoubleMath}). */
+    private static final String DOUBLE_MATH = "dev/arbor/accel/compiler/DoubleMath";
+
     private final Translator t;
 
     CallLowering(Translator t) { this.t = t; }
@@ -64,6 +67,8 @@ final class CallLowering {
             case INVOKESTATIC -> {
                 String op = STATIC_INTRINSICS.get(key);
                 if (op != null) intrinsic(op, type);
+                else if (key.equals("java/lang/Math.exp(D)D") || key.equals("java/lang/Math.log(D)D"))
+                    inline(DOUBLE_MATH, name, type);     // no f64 exp/log in PTX: inline the Java version
                 else if (owner.startsWith("java/") || owner.startsWith("jdk/") || owner.startsWith("sun/") || owner.startsWith("javax/"))
                     throw t.unsupported("call of library method " + display + type.descriptorString()
                             + (owner.equals("java/lang/Math") ? " (for float math use KMath)" : ""));

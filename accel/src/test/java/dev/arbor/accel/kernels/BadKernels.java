@@ -91,7 +91,7 @@ public final class BadKernels {
     }
 
     public static void doubleMathLibrary(KernelContext ctx, FloatArray x) {
-        x.set(0, (float) Math.exp(x.get(0))); // BAD:doubleMathLibrary
+        x.set(0, (float) Math.pow(x.get(0), 1.5)); // BAD:doubleMathLibrary
     }
 
     public static void nullReference(KernelContext ctx, FloatArray x) {

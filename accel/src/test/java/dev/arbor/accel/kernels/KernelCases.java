@@ -60,6 +60,11 @@ public final class KernelCases {
                 double[] e = each(n, i -> 2.5f * x.get(i) + y.get(i));
                 return run(cover(n).overlappingPrevious(), new Object[]{2.5f, x, y, n}, List.of(y), List.of(e));
             }),
+            approximate("doubleExpLog", 1e-6, n -> {
+                FloatArray x = floats(n, 12, 30), out = new FloatArray(n);
+                double[] e = each(n, i -> { double d = x.get(i); return (float) (Math.log(1.0 + Math.exp(d)) + Math.exp(-d * d)); });
+                return run(cover(n), new Object[]{x, out, n}, List.of(out), List.of(e));
+            }),
             exact("intArith", n -> {
                 IntArray a = ints(n, 3), b = ints(n, 4), out = new IntArray(n);
                 double[] e = each(n, i -> { int x = a.get(i), y = b.get(i) | 1; return (x * 7 + y) / y - (x % y) + (-x & 0xFF) ^ (x | 3) - x / 5; });

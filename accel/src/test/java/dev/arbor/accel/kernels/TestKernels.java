@@ -35,6 +35,14 @@ public final class TestKernels {
         y.set(i, a * xi + y.get(i));
     }
 
+    /** Softplus in double precision through Math.exp / Math.log (inlined as DoubleMath on the GPU). */
+    public static void doubleExpLog(KernelContext ctx, FloatArray x, FloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        double d = x.get(i);
+        out.set(i, (float) (Math.log(1.0 + Math.exp(d)) + Math.exp(-d * d)));
+    }
+
     public static void intArith(KernelContext ctx, IntArray a, IntArray b, IntArray out, int n) {
         int i = ctx.globalIdx;
         if (i >= n) return;
