@@ -8,6 +8,7 @@ import dev.arbor.models.KvCache;
 import dev.arbor.models.ModelConfig;
 import dev.arbor.models.weights.LayerWeights;
 import dev.arbor.models.weights.ModelWeights;
+import dev.arbor.kernels.CpuLayerOps;
 import java.util.function.Supplier;
 
 /**
@@ -23,6 +24,8 @@ public final class TransformerCpu implements CausalLM {
     private final Rope rope;        // null for ALiBi models
     private final float[] slopes;   // (heads) ALiBi slopes, null for RoPE models
     private volatile ModelWeights weights;
+    /** Norms, SwiGLU and residual adds: accel kernels run by the accel CPU executor. */
+    private final CpuLayerOps ops = new CpuLayerOps();
 
     /** @param resources released by {@link #close()} (the mapped files, derived tensors) */
     public TransformerCpu(ModelConfig config, GenerationConfig generationConfig, Supplier<ModelWeights> weightSource,
@@ -111,14 +114,14 @@ public final class TransformerCpu implements CausalLM {
         for (int l = 0; l < config.numLayers(); l++) {
             LayerWeights lw = w.layers().get(l);
             // Attention block: RMSNorm, then the q/k/v projections.
-            Ops.rmsNorm(x, tokens, hidden, lw.inputNorm(), eps, xn);
+            ops.rmsNorm(x, tokens, hidden, lw.inputNorm(), eps, xn);
             Matmul.apply(xn, tokens, lw.q(), q);
             Matmul.apply(xn, tokens, lw.k(), k);
             Matmul.apply(xn, tokens, lw.v(), v);
             // Qwen3: RMSNorm of every q and k head over head_dim.
             if (lw.qNorm() != null) {
-                Ops.rmsNorm(q, tokens * heads, headDim, lw.qNorm(), eps, q);
-                Ops.rmsNorm(k, tokens * kvHeads, headDim, lw.kNorm(), eps, k);
+                ops.rmsNorm(q, tokens * heads, headDim, lw.qNorm(), eps, q);
+                ops.rmsNorm(k, tokens * kvHeads, headDim, lw.kNorm(), eps, k);
             }
             // Rotary position embedding (ALiBi models add their bias inside attention instead).
             if (rot != null) {
@@ -134,22 +137,22 @@ public final class TransformerCpu implements CausalLM {
             Attention.run(q, batch, seqOf, cache, l, heads, slopes, att);
             // Output projection and residual.
             Matmul.apply(att, tokens, lw.o(), proj);
-            Ops.addInPlace(x, proj, tokens * hidden);
+            ops.add(x, proj, tokens * hidden);
 
             // MLP block: RMSNorm, SwiGLU (silu(gate) * up), down projection, residual.
-            Ops.rmsNorm(x, tokens, hidden, lw.postNorm(), eps, xn);
+            ops.rmsNorm(x, tokens, hidden, lw.postNorm(), eps, xn);
             Matmul.apply(xn, tokens, lw.gate(), gate);
             Matmul.apply(xn, tokens, lw.up(), up);
-            Ops.siluMulInPlace(gate, up, tokens * inter);
+            ops.siluMul(gate, up, tokens * inter);
             Matmul.apply(gate, tokens, lw.down(), proj);
-            Ops.addInPlace(x, proj, tokens * hidden);
+            ops.add(x, proj, tokens * hidden);
         }
 
         // Final norm and lm_head, for the requested rows only.
         int[] rows = batch.logitRows();
         float[] last = new float[rows.length * hidden]; // (logitRows, hidden)
         for (int r = 0; r < rows.length; r++) System.arraycopy(x, rows[r] * hidden, last, r * hidden, hidden);
-        Ops.rmsNorm(last, rows.length, hidden, w.finalNorm(), eps, last);
+        ops.rmsNorm(last, rows.length, hidden, w.finalNorm(), eps, last);
         int vocab = config.vocabSize();
         float[] logits = new float[rows.length * vocab]; // (logitRows, vocab)
         Matmul.apply(last, rows.length, w.lmHead(), logits);

@@ -1,0 +1,37 @@
+package dev.arbor.kernels;
+
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.Launch;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.cpu.CpuBackend;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Runs {@link LayerKernels} on heap float arrays through the accel CPU executor (arrays are
+ * wrapped, not copied). This is how the CPU forward pass executes these stages.
+ */
+public final class CpuLayerOps {
+    private static final int BLOCK = 256;
+    private static final Kernel RMS_NORM = Kernel.of(LayerKernels.class, "rmsNorm");
+    private static final Kernel SILU_MUL = Kernel.of(LayerKernels.class, "siluMul");
+    private static final Kernel ADD = Kernel.of(LayerKernels.class, "add");
+
+    private final CpuBackend cpu = new CpuBackend();
+
+    private static FloatArray wrap(float[] a) { return new FloatArray(MemorySegment.ofArray(a)); }
+
+    /** See {@link LayerKernels#rmsNorm}; x and out are (rows, n), w is (n). */
+    public void rmsNorm(float[] x, int rows, int n, float[] w, double eps, float[] out) {
+        FloatArray xa = wrap(x);
+        cpu.launch(RMS_NORM, Launch.cover(rows, 1), xa, wrap(w), out == x ? xa : wrap(out), rows, n, eps);
+    }
+
+    public void siluMul(float[] gate, float[] up, int n) {
+        cpu.launch(SILU_MUL, Launch.cover(n, BLOCK), wrap(gate), wrap(up), n);
+    }
+
+    public void add(float[] x, float[] y, int n) {
+        cpu.launch(ADD, Launch.cover(n, BLOCK), wrap(x), wrap(y), n);
+    }
+}

@@ -1,0 +1,82 @@
+package dev.arbor.kernels;
+
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.compiler.KernelCompiler;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The layer kernels on the accel CPU executor agree bit for bit with the plain loops over odd
+ * sizes, and their PTX assembles for sm_90.
+ */
+class LayerKernelsTest {
+    private static final int[] SIZES = {1, 7, 13, 255, 1000};
+    private final CpuLayerOps ops = new CpuLayerOps();
+
+    private static float[] random(int n, long seed, float scale) {
+        Random r = new Random(seed);
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (r.nextFloat() * 2 - 1) * scale;
+        return a;
+    }
+
+    @Test
+    void rmsNormMatchesTheReferenceIncludingInPlace() {
+        for (int n : SIZES) {
+            int rows = 3;
+            float[] x = random(rows * n, n, 4), w = random(n, n + 1, 2);
+            float[] expected = new float[rows * n], got = new float[rows * n];
+            LayerReference.rmsNorm(x, rows, n, w, 1e-6, expected);
+            ops.rmsNorm(x, rows, n, w, 1e-6, got);
+            assertArrayEquals(expected, got, "n=" + n);
+            ops.rmsNorm(x, rows, n, w, 1e-6, x);                 // out == x
+            assertArrayEquals(expected, x, "in place, n=" + n);
+        }
+    }
+
+    @Test
+    void siluMulAndAddMatchTheReference() {
+        for (int n : SIZES) {
+            float[] g1 = random(n, 1, 8), up = random(n, 2, 3), g2 = g1.clone();
+            LayerReference.siluMul(g1, up, n);
+            ops.siluMul(g2, up, n);
+            assertArrayEquals(g1, g2, "silu n=" + n);
+            float[] x1 = random(n + 5, 3, 1), y = random(n + 5, 4, 1), x2 = x1.clone();
+            LayerReference.add(x1, y, n);
+            ops.add(x2, y, n);
+            assertArrayEquals(x1, x2, "add n=" + n);
+            assertEquals(x1[n + 4], x2[n + 4], "elements past n untouched");
+        }
+    }
+
+    @Test
+    void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
+        Path ptxas = null;
+        for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
+            if (Files.isExecutable(Path.of(d, "ptxas"))) ptxas = Path.of(d, "ptxas");
+        }
+        if (ptxas == null) {
+            assertNotEquals("1", System.getenv("ARBOR_REQUIRE_PTXAS"), "ptxas is not on the PATH but ARBOR_REQUIRE_PTXAS=1");
+            Assumptions.abort("ptxas not on the PATH: PTX assembly not checked");
+        }
+        for (String name : new String[] {"rmsNorm", "siluMul", "add"}) {
+            var k = KernelCompiler.compile(Kernel.of(LayerKernels.class, name), new Object[0], 90);
+            Path file = dir.resolve(name + ".ptx");
+            Files.writeString(file, k.ptx());
+            Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90", file.toString(), "-o", dir.resolve(name + ".cubin").toString())
+                    .redirectErrorStream(true).start();
+            String log = new String(p.getInputStream().readAllBytes());
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue(), name + ":\n" + log);
+        }
+    }
+}
