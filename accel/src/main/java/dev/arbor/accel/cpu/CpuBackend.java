@@ -24,6 +24,7 @@ public final class CpuBackend implements Backend {
     /** Target used for the validating compile; matches the H100 so the cached PTX is reusable there. */
     private static final int VALIDATION_SM = 90;
     private final Map<Kernel, MethodHandle> invokers = new ConcurrentHashMap<>();
+    private final Map<Kernel, java.util.Optional<GroupRunner>> runners = new ConcurrentHashMap<>();
 
     @Override public String name() { return "cpu"; }
 
@@ -32,6 +33,7 @@ public final class CpuBackend implements Backend {
         kernel.checkArity(args);
         CompiledKernel compiled = KernelCompiler.compile(kernel, kernel.constantValues(args), VALIDATION_SM);
         MethodHandle invoker = invokers.computeIfAbsent(kernel, CpuBackend::spreadInvoker);
+        GroupRunner runner = compiled.usesBarriers() ? null : runners.computeIfAbsent(kernel, CpuBackend::groupRunner).orElse(null);
         int[] grid = launch.grid(), block = launch.block();
         long groups = launch.groupCount();
         AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -41,6 +43,7 @@ public final class CpuBackend implements Backend {
             WorkGroup group = new WorkGroup(grid, block, id, compiled.usesBarriers(), launch.sharedBytes());
             try {
                 if (compiled.usesBarriers()) runConcurrently(group, invoker, args);
+                else if (runner != null) runner.run(new KernelContext(group), block[0], block[1], block[2], args);
                 else runSequentially(group, invoker, args);
             } catch (Throwable t) {
                 failure.compareAndSet(null, t);
@@ -83,6 +86,17 @@ public final class CpuBackend implements Backend {
                 }
         for (Thread t : items) t.join();
         if (failure.get() != null) throw failure.get();
+    }
+
+    /** The generated runner, or empty (with the reason logged) when generation fails: the spread call still works. */
+    private static java.util.Optional<GroupRunner> groupRunner(Kernel kernel) {
+        try {
+            return java.util.Optional.of(GroupRunners.generate(kernel));
+        } catch (Throwable t) {
+            System.getLogger(CpuBackend.class.getName()).log(System.Logger.Level.WARNING,
+                    "no generated group runner for kernel " + kernel + " (" + t + "); using method-handle calls");
+            return java.util.Optional.empty();
+        }
     }
 
     private static Object[] withContext(KernelContext ctx, Object[] args) {
