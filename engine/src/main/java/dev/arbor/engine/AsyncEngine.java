@@ -41,8 +41,6 @@ public final class AsyncEngine implements AutoCloseable {
         this.loop = Thread.ofPlatform().name("arbor-engine").daemon().start(this::run);
     }
 
-    public LLMEngine engineUnsafe() { return engine; }
-
     public int maxModelLen() { return engine.maxModelLen(); }
 
     /**

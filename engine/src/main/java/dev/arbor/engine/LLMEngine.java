@@ -80,9 +80,12 @@ public final class LLMEngine implements AutoCloseable {
     public static LLMEngine create(String spec, EngineConfig config) {
         CausalLM model = ModelLoader.load(spec);
         model.materialize();
-        ModelConfig mc = model.config();
-        Tokenizer tok = mc.modelDir() != null ? Tokenizer.load(mc.modelDir()) : new ByteTokenizer(mc.vocabSize());
-        return new LLMEngine(model, tok, config);
+        return new LLMEngine(model, tokenizerFor(model.config()), config);
+    }
+
+    /** The model directory's tokenizer, or the byte tokenizer for a synthetic model (no files). */
+    public static Tokenizer tokenizerFor(ModelConfig mc) {
+        return mc.modelDir() != null ? Tokenizer.load(mc.modelDir()) : new ByteTokenizer(mc.vocabSize());
     }
 
     private static int numBlocks(CausalLM model, EngineConfig c) {

@@ -37,14 +37,22 @@ public final class KvCacheManager {
 
     public int blocksFor(int tokens) { return (tokens + blockSize - 1) / blockSize; }
 
+    /**
+     * Whether this sequence shares blocks through the trie: not when caching is off, nor when it
+     * asked for prompt logprobs (those need every prompt position's logits, cached ones have none).
+     */
+    public boolean shares(Sequence seq) {
+        return prefixCache != null && seq.params().promptLogprobs() == null;
+    }
+
     /** Cached tokens a waiting sequence would reuse if admitted now (no side effect on the trie). */
     public int cachedPrefixTokens(Sequence seq) {
-        if (prefixCache == null || seq.params().promptLogprobs() != null) return 0;
+        if (!shares(seq)) return 0;
         return prefixCache.cachedTokens(seq.salt(), seq.tokens.toIntArray(), seq.numTokens() - 1);
     }
 
     private PrefixMatch match(Sequence seq) {
-        if (prefixCache == null || seq.params().promptLogprobs() != null) return null;  // prompt logprobs need every position's logits
+        if (!shares(seq)) return null;
         return prefixCache.match(seq.salt(), seq.tokens.toIntArray(), seq.numTokens() - 1);
     }
 
@@ -87,7 +95,7 @@ public final class KvCacheManager {
      * the same tokens first, its blocks win: this sequence switches to them and frees its copies.
      */
     public void cacheComputedBlocks(Sequence seq) {
-        if (prefixCache == null || seq.params().promptLogprobs() != null) return;
+        if (!shares(seq)) return;
         int full = seq.numComputed / blockSize;
         if (full <= seq.numCachedBlocks) return;
         // A prefix deleted while this sequence uses it is freed when the sequence ends: re-entering

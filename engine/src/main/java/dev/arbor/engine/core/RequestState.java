@@ -7,6 +7,7 @@ import dev.arbor.engine.RequestOutput;
 import dev.arbor.engine.SamplingParams;
 import dev.arbor.tokenizer.IncrementalDetokenizer;
 import dev.arbor.tokenizer.Tokenizer;
+import it.unimi.dsi.fastutil.ints.IntArrayList;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,7 +30,6 @@ public final class RequestState {
     final SeqText[] texts;
     int cachedTokens = -1;                // prompt tokens taken from the prefix cache at first admission
     List<Logprob> promptLogprobs;
-    boolean aborted;
 
     RequestState(String requestId, String promptText, int[] promptIds, SamplingParams params, String salt,
                  int prefixPos, Tokenizer tokenizer) {
@@ -59,7 +59,7 @@ public final class RequestState {
         final IncrementalDetokenizer detok;
         final StringBuilder text = new StringBuilder();
         final List<Logprob> logprobs;
-        final it.unimi.dsi.fastutil.ints.IntArrayList outputIds = new it.unimi.dsi.fastutil.ints.IntArrayList();
+        final IntArrayList outputIds = new IntArrayList();
         int emittedChars, emittedTokens;
         FinishReason finish;
         Object stopReason;

@@ -6,8 +6,8 @@ import dev.arbor.engine.cache.PrefixScheduling;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
-import java.util.Iterator;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * Continuous batching: every step serves the running sequences first (one token each when
@@ -105,13 +105,13 @@ public final class Scheduler {
      * the trie does not hold yet: computing them twice would waste the step.
      */
     private boolean waitsForSharedPrefill(Sequence seq) {
-        if (kv.prefixCache() == null || seq.params().promptLogprobs() != null) return false;
+        if (!kv.shares(seq)) return false;
         int bs = kv.blockSize();
         int shareable = (seq.numTokens() - 1) / bs * bs;
         if (shareable == 0) return false;
         int cached = -1;
         for (Sequence r : running) {
-            if (!r.inPrefill() || !java.util.Objects.equals(r.salt(), seq.salt())) continue;
+            if (!r.inPrefill() || !Objects.equals(r.salt(), seq.salt())) continue;
             int common = commonPrefix(seq, r, shareable) / bs * bs;
             if (common <= r.numCachedBlocks * bs) continue;          // what it shares is cached already
             if (cached < 0) cached = kv.cachedPrefixTokens(seq);
@@ -132,7 +132,6 @@ public final class Scheduler {
         running.remove(seq);
         kv.release(seq);
         seq.status = Sequence.Status.WAITING;
-        seq.numPreemptions++;
         preemptions++;
         waiting.addFirst(seq);
     }
@@ -158,20 +157,10 @@ public final class Scheduler {
         seq.status = Sequence.Status.FINISHED;
     }
 
-    /** All sequences currently known (waiting then running), for abort and shutdown. */
+    /** All sequences currently known (waiting then running), for diagnostics. */
     public List<Sequence> all() {
         List<Sequence> all = new ArrayList<>(waiting);
         all.addAll(running);
         return all;
-    }
-
-    /** Removes every sequence of a request; returns whether any was present. */
-    public boolean abort(RequestState request) {
-        boolean any = false;
-        for (Iterator<Sequence> it = all().iterator(); it.hasNext(); ) {
-            Sequence s = it.next();
-            if (s.request == request) { finish(s); any = true; }
-        }
-        return any;
     }
 }

@@ -25,7 +25,6 @@ public final class Sequence {
     int numComputed;                       // tokens whose K/V are in the cache
     int numCachedBlocks;                   // leading blocks already entered in the prefix trie
     PrefixMatch lockedPrefix;              // trie path this sequence holds locked (null when none)
-    int numPreemptions;
 
     Sequence(long seqId, RequestState request, int index, int[] promptTokens, SplittableRandom random) {
         this.seqId = seqId;

@@ -7,6 +7,7 @@ import dev.arbor.engine.SamplingParams;
 import dev.arbor.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -108,7 +109,7 @@ public final class StepProcessor {
         RequestState r = seq.request;
         r.finish(seq.index, reason, stopReason);
         // Pin an explicit prefix while this sequence still holds it locked, so no cap can evict it first.
-        if (r.finished() && r.prefixPos > 0) scheduler.pinPrefix(r.salt, java.util.Arrays.copyOf(r.promptIds, r.prefixPos));
+        if (r.finished() && r.prefixPos > 0) scheduler.pinPrefix(r.salt, Arrays.copyOf(r.promptIds, r.prefixPos));
         scheduler.finish(seq);
     }
 
@@ -130,7 +131,6 @@ public final class StepProcessor {
                 scheduler.finish(s);
             }
         }
-        r.aborted = true;
         return r.snapshot();
     }
 

@@ -10,7 +10,6 @@ import dev.arbor.engine.RequestOutput;
 import dev.arbor.engine.SamplingParams;
 import dev.arbor.models.CausalLM;
 import dev.arbor.models.ModelLoader;
-import dev.arbor.tokenizer.ByteTokenizer;
 import dev.arbor.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -54,7 +53,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
     public Integer call() throws Exception {
         CausalLM lm = ModelLoader.load(model);
         lm.materialize();
-        Tokenizer tok = lm.config().modelDir() != null ? Tokenizer.load(lm.config().modelDir()) : new ByteTokenizer(lm.config().vocabSize());
+        Tokenizer tok = LLMEngine.tokenizerFor(lm.config());
         List<int[]> prompts = new ArrayList<>();
         int[] prefixPos = new int[groups * promptsPerGroup];
         SplittableRandom rnd = new SplittableRandom(seed);
@@ -89,7 +88,8 @@ public final class SharedPrefixBench implements Callable<Integer> {
         return 0;
     }
 
-    private static int[] randomTokens(SplittableRandom rnd, int n, int vocab) {
+    /** n random ids in [3, vocab), past the usual special ids. */
+    static int[] randomTokens(SplittableRandom rnd, int n, int vocab) {
         int[] t = new int[n];
         for (int i = 0; i < n; i++) t[i] = 3 + rnd.nextInt(vocab - 3);
         return t;

@@ -8,7 +8,7 @@ import dev.arbor.engine.RequestOutput;
 import dev.arbor.engine.SamplingParams;
 import dev.arbor.models.CausalLM;
 import dev.arbor.models.ModelLoader;
-import dev.arbor.tokenizer.ByteTokenizer;
+import dev.arbor.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -38,22 +38,19 @@ public final class ThroughputBench implements Callable<Integer> {
         EngineConfig config = EngineConfig.builder().enablePrefixCaching(false).maxNumBatchedTokens(maxBatchedTokens).maxNumSeqs(Math.max(64, batch)).build();
         SplittableRandom rnd = new SplittableRandom(7);
         List<Prompt> prompts = new ArrayList<>();
-        for (int i = 0; i < batch; i++) {
-            int[] t = new int[promptLen];
-            for (int j = 0; j < promptLen; j++) t[j] = 3 + rnd.nextInt(Math.min(lm.config().vocabSize(), 32000) - 3);
-            prompts.add(Prompt.ofTokens(t));
-        }
+        for (int i = 0; i < batch; i++) prompts.add(Prompt.ofTokens(SharedPrefixBench.randomTokens(rnd, promptLen, Math.min(lm.config().vocabSize(), 32000))));
+        Tokenizer tok = LLMEngine.tokenizerFor(lm.config());
         System.out.printf(Locale.ROOT, "throughput on %s: batch %d, prompt %d, output %d%n", model, batch, promptLen, outputLen);
-        LLM warm = new LLM(new LLMEngine(lm, new ByteTokenizer(lm.config().vocabSize()), config));
+        LLM warm = new LLM(new LLMEngine(lm, tok, config));
         warm.generatePrompts(prompts.subList(0, 1), SamplingParams.greedy(4).toBuilder().ignoreEos(true).build(), null, null);
 
-        LLM prefill = new LLM(new LLMEngine(lm, new ByteTokenizer(lm.config().vocabSize()), config));
+        LLM prefill = new LLM(new LLMEngine(lm, tok, config));
         long t0 = System.nanoTime();
         prefill.generatePrompts(prompts, SamplingParams.builder().temperature(0).maxTokens(1).ignoreEos(true).build(), null, null);
         double prefillSecs = (System.nanoTime() - t0) / 1e9;
         long prefillTokens = (long) batch * promptLen;
 
-        LLM decode = new LLM(new LLMEngine(lm, new ByteTokenizer(lm.config().vocabSize()), config));
+        LLM decode = new LLM(new LLMEngine(lm, tok, config));
         long[] firstAll = {0};
         int[] started = {0};
         long t1 = System.nanoTime();
