@@ -4,7 +4,6 @@ import dev.arbor.models.ForwardBatch;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -65,20 +64,14 @@ final class Attention {
         });
     }
 
-    /** {@code x[j] = exp(x[j] - max)} for j < n, vectorised; returns the sum. */
+    /**
+     * {@code x[j] = exp(x[j] - max)} for j < n; returns the sum. Scalar {@link Math#exp}: the
+     * vector EXP intrinsic and its interpreted fallback round differently, which would make a
+     * result depend on whether the caller had been JIT-compiled yet.
+     */
     static float expInPlace(float[] x, int n, float max) {
-        int j = 0, upper = F.loopBound(n);
         float sum = 0;
-        if (upper > 0) {
-            FloatVector m = FloatVector.broadcast(F, max), acc = FloatVector.zero(F);
-            for (; j < upper; j += F.length()) {
-                FloatVector e = FloatVector.fromArray(F, x, j).sub(m).lanewise(VectorOperators.EXP);
-                e.intoArray(x, j);
-                acc = acc.add(e);
-            }
-            sum = acc.reduceLanes(VectorOperators.ADD);
-        }
-        for (; j < n; j++) {
+        for (int j = 0; j < n; j++) {
             float e = (float) Math.exp(x[j] - max);
             x[j] = e;
             sum += e;
@@ -95,7 +88,7 @@ final class Attention {
                 acc = FloatVector.fromArray(F, a, ao + i)
                         .fma(FloatVector.fromMemorySegment(F, b, bo + 4L * i, ByteOrder.nativeOrder()), acc);
             }
-            s = acc.reduceLanes(VectorOperators.ADD);
+            s = Lanes.sum(acc);
         }
         for (; i < n; i++) s += a[ao + i] * b.getAtIndex(PagedKvCache.FLOAT, bo / 4 + i);
         return s;

@@ -2,7 +2,6 @@ package dev.arbor.models.cpu;
 
 import dev.arbor.models.weights.Matrix;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -51,8 +50,8 @@ public final class Matmul {
             a2 = FloatVector.fromArray(F, w, 2 * n + i).fma(xv, a2);
             a3 = FloatVector.fromArray(F, w, 3 * n + i).fma(xv, a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        float s0 = Lanes.sum(a0), s1 = Lanes.sum(a1);
+        float s2 = Lanes.sum(a2), s3 = Lanes.sum(a3);
         for (; i < n; i++) {
             float xi = x[xo + i];
             s0 += w[i] * xi;
@@ -72,7 +71,7 @@ public final class Matmul {
         for (; i < upper; i += F.length()) {
             acc = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = Lanes.sum(acc);
         for (; i < n; i++) s += a[ao + i] * b[bo + i];
         return s;
     }

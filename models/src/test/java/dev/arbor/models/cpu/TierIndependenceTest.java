@@ -1,0 +1,57 @@
+package dev.arbor.models.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.SplittableRandom;
+import jdk.incubator.vector.FloatVector;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The CPU forward pass must give the same bits on its first call (interpreted) as after C2 has
+ * compiled it: chunked == unchunked and cache on == cache off are asserted bit for bit elsewhere.
+ * Each check repeats a call long enough for HotSpot to compile it and compares every result with
+ * one computed by plain scalar Java in the defined order.
+ */
+class TierIndependenceTest {
+    private static final int ROUNDS = 60_000;
+
+    @Test
+    void laneSumIsTheFixedHalvingTreeAtEveryTier() {
+        int n = FloatVector.SPECIES_PREFERRED.length();
+        SplittableRandom rnd = new SplittableRandom(3);
+        float[] a = new float[n];
+        for (int round = 0; round < ROUNDS; round++) {
+            for (int i = 0; i < n; i++) a[i] = (float) rnd.nextDouble(-1e3, 1e3);
+            float[] t = a.clone();
+            for (int half = n / 2; half >= 1; half /= 2) {
+                float[] next = new float[n];
+                for (int i = 0; i < n; i++) next[i] = t[i] + t[i ^ half];
+                t = next;
+            }
+            float got = Lanes.sum(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, a, 0));
+            assertEquals(Float.floatToRawIntBits(t[0]), Float.floatToRawIntBits(got), "round " + round);
+        }
+    }
+
+    @Test
+    void dotProductsAndSoftmaxSumsRepeatBitForBit() {
+        SplittableRandom rnd = new SplittableRandom(5);
+        int cols = 203; // vector body plus a scalar tail
+        float[] w = new float[4 * cols], x = new float[cols], scores = new float[cols];
+        for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextDouble(-1, 1);
+        for (int i = 0; i < cols; i++) x[i] = (float) rnd.nextDouble(-1, 1);
+        float[] first = new float[4];
+        Matmul.dot4(w, cols, x, 0, first, 0);
+        float firstDot = Matmul.dot(w, 0, x, 0, cols);
+        System.arraycopy(x, 0, scores, 0, cols);
+        float firstExpSum = Attention.expInPlace(scores, cols, 1f);
+        float[] out = new float[4];
+        for (int round = 0; round < ROUNDS; round++) {
+            Matmul.dot4(w, cols, x, 0, out, 0);
+            for (int i = 0; i < 4; i++) assertEquals(Float.floatToRawIntBits(first[i]), Float.floatToRawIntBits(out[i]), "dot4 round " + round);
+            assertEquals(Float.floatToRawIntBits(firstDot), Float.floatToRawIntBits(Matmul.dot(w, 0, x, 0, cols)), "dot round " + round);
+            System.arraycopy(x, 0, scores, 0, cols);
+            assertEquals(Float.floatToRawIntBits(firstExpSum), Float.floatToRawIntBits(Attention.expInPlace(scores, cols, 1f)), "exp round " + round);
+        }
+    }
+}
