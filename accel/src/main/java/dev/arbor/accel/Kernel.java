@@ -45,13 +45,20 @@ public final class Kernel {
 
     public boolean isConstant(int parameterIndex) { return constant[parameterIndex]; }
 
+    private static final Object[] NO_CONSTANTS = {};
+
     /**
      * The values of the {@link Constant} parameters in {@code args} (kernel arguments without the
      * context), in parameter order; this is the specialisation key.
      */
     public Object[] constantValues(Object[] args) {
         checkArity(args);
-        return java.util.stream.IntStream.range(0, args.length).filter(i -> constant[i + 1]).mapToObj(i -> args[i]).toArray();
+        int count = 0;
+        for (int i = 0; i < args.length; i++) if (constant[i + 1]) count++;
+        if (count == 0) return NO_CONSTANTS;
+        Object[] values = new Object[count];
+        for (int i = 0, k = 0; i < args.length; i++) if (constant[i + 1]) values[k++] = args[i];
+        return values;
     }
 
     public void checkArity(Object[] args) {

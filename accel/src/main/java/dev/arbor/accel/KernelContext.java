@@ -184,6 +184,23 @@ public final class KernelContext {
 
     public static float bf16ToFloat(short bits) { return BFloat16Array.toFloat(bits); }
 
+    /**
+     * The fp16 value in bits 0-15 of {@code pair} (as {@code fp16ToFloat((short) pair)}). With
+     * {@link #fp16HighToFloat} it unpacks two halves of a word read by a vector load; on the GPU
+     * each is one conversion of a register half, where shifting and narrowing first costs two more
+     * instructions per value.
+     */
+    public static float fp16LowToFloat(int pair) { return Float.float16ToFloat((short) pair); }
+
+    /** The fp16 value in bits 16-31 of {@code pair}. */
+    public static float fp16HighToFloat(int pair) { return Float.float16ToFloat((short) (pair >>> 16)); }
+
+    /** The bf16 value in bits 0-15 of {@code pair}. */
+    public static float bf16LowToFloat(int pair) { return Float.intBitsToFloat(pair << 16); }
+
+    /** The bf16 value in bits 16-31 of {@code pair}. */
+    public static float bf16HighToFloat(int pair) { return Float.intBitsToFloat(pair & 0xFFFF0000); }
+
     /** Round to nearest even. */
     public static short floatToBf16(float v) { return BFloat16Array.fromFloat(v); }
 }

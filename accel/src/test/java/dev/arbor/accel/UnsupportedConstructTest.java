@@ -25,6 +25,7 @@ class UnsupportedConstructTest {
             "arrayAllocation         | arrayAllocation    | array allocation (new float[])",
             "objectAllocation        | objectAllocation   | object allocation (new java.lang.StringBuilder)",
             "virtualCall             | virtualCall        | virtual call Object.hashCode",
+            "interfaceCall           | interfaceCall      | interface call AutoCloseable.close",
             "fieldWrite              | fieldWrite         | field write KernelContext.globalIdx",
             "staticField             | staticField        | static field read BadKernels.counter",
             "throwing                | throwing           | exception (throw)",

@@ -48,7 +48,9 @@ final class CallLowering {
             Map.entry("dev/arbor/accel/KMath.sin(F)F", "sin.f32"), Map.entry("dev/arbor/accel/KMath.cos(F)F", "cos.f32"),
             Map.entry("dev/arbor/accel/KMath.tanh(F)F", "tanh.f32"),
             Map.entry(CONTEXT + ".fp16ToFloat(S)F", "h2f"), Map.entry(CONTEXT + ".floatToFp16(F)S", "f2h"),
-            Map.entry(CONTEXT + ".bf16ToFloat(S)F", "bf2f"), Map.entry(CONTEXT + ".floatToBf16(F)S", "f2bf"));
+            Map.entry(CONTEXT + ".bf16ToFloat(S)F", "bf2f"), Map.entry(CONTEXT + ".floatToBf16(F)S", "f2bf"),
+            Map.entry(CONTEXT + ".fp16LowToFloat(I)F", "h2f.lo"), Map.entry(CONTEXT + ".fp16HighToFloat(I)F", "h2f.hi"),
+            Map.entry(CONTEXT + ".bf16LowToFloat(I)F", "bf2f.lo"), Map.entry(CONTEXT + ".bf16HighToFloat(I)F", "bf2f.hi"));
 
     /** Plain-Java double exp/log, inlined in place of Math's (see {@link DoubleMath}). */
     private static final String DOUBLE_MATH = "dev/arbor/accel/compiler/DoubleMath";

@@ -110,6 +110,11 @@ final class PtxRules {
         rule("h2f", "{ .reg .b16 %x; cvt.u16.u32 %x, $1; cvt.f32.f16 $0, %x; }");
         rule("f2h", "{ .reg .b16 %x; cvt.rn.f16.f32 %x, $1; cvt.s32.s16 $0, %x; }");
         rule("bf2f", "{ .reg .b32 %x; shl.b32 %x, $1, 16; mov.b32 $0, %x; }");
+        // one half of a packed pair: the register half itself, no shift or narrowing
+        rule("h2f.lo", "{ .reg .b16 %l, %h; mov.b32 {%l, %h}, $1; cvt.f32.f16 $0, %l; }");
+        rule("h2f.hi", "{ .reg .b16 %l, %h; mov.b32 {%l, %h}, $1; cvt.f32.f16 $0, %h; }");
+        rule("bf2f.lo", "{ .reg .b32 %x; shl.b32 %x, $1, 16; mov.b32 $0, %x; }");
+        rule("bf2f.hi", "{ .reg .b32 %x; and.b32 %x, $1, -65536; mov.b32 $0, %x; }");
         rule("f2bf", "{ .reg .b16 %x; cvt.rn.bf16.f32 %x, $1; cvt.s32.s16 $0, %x; }");
         // memory: ld.<space>.<elem> dst, [addr]; st.<space>.<elem> [addr], value
         for (String sp : new String[]{"global", "shared"}) {

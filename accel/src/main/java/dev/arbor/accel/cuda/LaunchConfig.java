@@ -1,7 +1,7 @@
 package dev.arbor.accel.cuda;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -23,11 +23,12 @@ final class LaunchConfig {
     private static final int PROGRAMMATIC_STREAM_SERIALIZATION = 6;
     private static final long CONFIG_BYTES = 56, ATTRIBUTE_BYTES = 72;
 
-    static MemorySegment programmaticDependent(Arena a, int[] grid, int[] block, int sharedBytes, MemorySegment stream) {
-        MemorySegment attr = a.allocate(ATTRIBUTE_BYTES, 8);
+    static MemorySegment programmaticDependent(SegmentAllocator a, int[] grid, int[] block, int sharedBytes, MemorySegment stream) {
+        // zero-filled: the allocator may hand out reused scratch, and the union's unused bytes must be 0
+        MemorySegment attr = a.allocate(ATTRIBUTE_BYTES, 8).fill((byte) 0);
         attr.set(JAVA_INT, 0, PROGRAMMATIC_STREAM_SERIALIZATION);
         attr.set(JAVA_INT, 8, 1);                       // value.programmaticStreamSerializationAllowed
-        MemorySegment config = a.allocate(CONFIG_BYTES, 8);
+        MemorySegment config = a.allocate(CONFIG_BYTES, 8).fill((byte) 0);
         for (int i = 0; i < 3; i++) {
             config.set(JAVA_INT, 4L * i, grid[i]);
             config.set(JAVA_INT, 12 + 4L * i, block[i]);

@@ -24,28 +24,38 @@ public final class BenchKernels {
         y.set(i + 1, a * Float.intBitsToFloat((int) (xs >>> 32)) + Float.intBitsToFloat((int) (ys >>> 32)));
     }
 
-    static float half(long bits, int k) { return KernelContext.fp16ToFloat((short) (bits >>> (16 * k))); }
-
     static float lowFloat(long bits) { return Float.intBitsToFloat((int) bits); }
 
     static float highFloat(long bits) { return Float.intBitsToFloat((int) (bits >>> 32)); }
 
     /**
-     * Dot product of 8 halves (lo, hi) with x[c .. c+8), x read with two 16-byte loads: per-lane
-     * scalar loads of x would touch 32 sectors per warp instruction, eight times per step.
+     * {@code sum + lo·x[c..c+4) + hi·x[c+4..c+8)} for 8 halves of W packed in (lo, hi): x read with
+     * two 16-byte loads (per-lane scalar loads would touch 32 sectors per warp instruction), each half
+     * converted from its register half ({@link KernelContext#fp16LowToFloat}: one instruction, where
+     * shifting and narrowing first took three), one fused multiply-add per element.
      */
-    static float dot8(long lo, long hi, FloatArray x, int c) {
+    static float dot8(long lo, long hi, FloatArray x, int c, float sum) {
         int c4 = c + 4;
         long x0 = x.getBits128Low(c), x1 = x.getBits128High(c), x2 = x.getBits128Low(c4), x3 = x.getBits128High(c4);
-        return half(lo, 0) * lowFloat(x0) + half(lo, 1) * highFloat(x0) + half(lo, 2) * lowFloat(x1) + half(lo, 3) * highFloat(x1)
-                + half(hi, 0) * lowFloat(x2) + half(hi, 1) * highFloat(x2) + half(hi, 2) * lowFloat(x3) + half(hi, 3) * highFloat(x3);
+        int w0 = (int) lo, w1 = (int) (lo >>> 32), w2 = (int) hi, w3 = (int) (hi >>> 32);
+        sum = Math.fma(KernelContext.fp16LowToFloat(w0), lowFloat(x0), sum);
+        sum = Math.fma(KernelContext.fp16HighToFloat(w0), highFloat(x0), sum);
+        sum = Math.fma(KernelContext.fp16LowToFloat(w1), lowFloat(x1), sum);
+        sum = Math.fma(KernelContext.fp16HighToFloat(w1), highFloat(x1), sum);
+        sum = Math.fma(KernelContext.fp16LowToFloat(w2), lowFloat(x2), sum);
+        sum = Math.fma(KernelContext.fp16HighToFloat(w2), highFloat(x2), sum);
+        sum = Math.fma(KernelContext.fp16LowToFloat(w3), lowFloat(x3), sum);
+        return Math.fma(KernelContext.fp16HighToFloat(w3), highFloat(x3), sum);
     }
 
     /**
      * y(rows) = W(rows×cols, fp16, row-major) · x(cols): one warp per row. Each lane reads 16 bytes
      * (8 halves) per step of 256 columns; four steps are loaded before any is used, so every lane has
-     * 64 bytes of W in flight (memory latency, not bandwidth, limits a plain loop). cols is a constant,
-     * a multiple of 1024.
+     * 64 bytes of W in flight. cols is a constant, a multiple of 1024. The arithmetic per element
+     * matters at 4096×4096, where all 4,096 warps are resident at once: the same loads with no
+     * arithmetic ({@link #readRows}) reach 88% of the copy floor; with shift-and-narrow conversions
+     * and separate multiply and add (256 SASS instructions) this kernel reached 78%, with
+     * {@link #dot8}'s (176 instructions) 86%.
      */
     public static void matvecFp16(KernelContext ctx, HalfFloatArray w, FloatArray x, FloatArray y, int rows, @Constant int cols) {
         int row = ctx.groupIdx * (ctx.localGroupSizeX / 32) + ctx.localIdx / 32;
@@ -60,42 +70,33 @@ public final class BenchKernels {
             long a1 = w.getBits128Low(o1), b1 = w.getBits128High(o1);
             long a2 = w.getBits128Low(o2), b2 = w.getBits128High(o2);
             long a3 = w.getBits128Low(o3), b3 = w.getBits128High(o3);
-            sum += dot8(a0, b0, x, c0) + dot8(a1, b1, x, c1) + dot8(a2, b2, x, c2) + dot8(a3, b3, x, c3);
+            sum = dot8(a3, b3, x, c3, dot8(a2, b2, x, c2, dot8(a1, b1, x, c1, dot8(a0, b0, x, c0, sum))));
         }
         sum = ctx.warpReduceSum(sum);
         if (lane == 0) y.set(row, sum);
     }
 
     /**
-     * {@link #matvecFp16} for programmatic dependent launch: it lets the next launch start at once,
-     * issues its first 64 bytes per lane of W (read-only, safe to read early) and only then waits
-     * for the previous kernel, so its start-up overlaps that kernel's drain. x and y are touched
-     * after the wait. cols is a constant multiple of 1024.
+     * The read side of {@link #matvecFp16} alone: each warp streams its row of W with the same loads
+     * and folds the bits into one word; no x, no conversions. Its bandwidth is the ceiling for a
+     * kernel reading a matrix of this size in one launch this way (y gets the folded bits).
      */
-    public static void matvecFp16Overlap(KernelContext ctx, HalfFloatArray w, FloatArray x, FloatArray y, int rows, @Constant int cols) {
-        ctx.allowDependentLaunch();
+    public static void readRows(KernelContext ctx, HalfFloatArray w, FloatArray x, FloatArray y, int rows, @Constant int cols) {
         int row = ctx.groupIdx * (ctx.localGroupSizeX / 32) + ctx.localIdx / 32;
         int lane = ctx.laneId();
         if (row >= rows) return;
         int base = row * cols;
-        int c0 = lane * 8;
-        int o0 = base + c0, o1 = o0 + 256, o2 = o0 + 512, o3 = o0 + 768;
-        long a0 = w.getBits128Low(o0), b0 = w.getBits128High(o0);
-        long a1 = w.getBits128Low(o1), b1 = w.getBits128High(o1);
-        long a2 = w.getBits128Low(o2), b2 = w.getBits128High(o2);
-        long a3 = w.getBits128Low(o3), b3 = w.getBits128High(o3);
-        ctx.gridDependencyWait();
-        float sum = dot8(a0, b0, x, c0) + dot8(a1, b1, x, c0 + 256) + dot8(a2, b2, x, c0 + 512) + dot8(a3, b3, x, c0 + 768);
-        for (c0 += 1024; c0 < cols; c0 += 1024) {
-            int p0 = base + c0, p1 = p0 + 256, p2 = p0 + 512, p3 = p0 + 768;
-            long e0 = w.getBits128Low(p0), f0 = w.getBits128High(p0);
-            long e1 = w.getBits128Low(p1), f1 = w.getBits128High(p1);
-            long e2 = w.getBits128Low(p2), f2 = w.getBits128High(p2);
-            long e3 = w.getBits128Low(p3), f3 = w.getBits128High(p3);
-            sum += dot8(e0, f0, x, c0) + dot8(e1, f1, x, c0 + 256) + dot8(e2, f2, x, c0 + 512) + dot8(e3, f3, x, c0 + 768);
+        long acc = 0;
+        for (int c0 = lane * 8; c0 < cols; c0 += 1024) {
+            int o0 = base + c0, o1 = o0 + 256, o2 = o0 + 512, o3 = o0 + 768;
+            long a0 = w.getBits128Low(o0), b0 = w.getBits128High(o0);
+            long a1 = w.getBits128Low(o1), b1 = w.getBits128High(o1);
+            long a2 = w.getBits128Low(o2), b2 = w.getBits128High(o2);
+            long a3 = w.getBits128Low(o3), b3 = w.getBits128High(o3);
+            acc += (a0 ^ b0) + (a1 ^ b1) + (a2 ^ b2) + (a3 ^ b3);
         }
-        sum = ctx.warpReduceSum(sum);
-        if (lane == 0) y.set(row, sum);
+        int folded = ctx.warpReduceSum((int) (acc ^ (acc >>> 32)));
+        if (lane == 0) y.set(row, Float.intBitsToFloat(folded & 0x007FFFFF));
     }
 
     /** A kernel that does almost nothing, for launch overhead. */

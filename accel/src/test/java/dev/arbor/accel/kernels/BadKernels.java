@@ -28,6 +28,11 @@ public final class BadKernels {
         x.set(0, o.hashCode()); // BAD:virtualCall
     }
 
+    public static void interfaceCall(KernelContext ctx, FloatArray x) throws Exception {
+        AutoCloseable c = x;
+        c.close(); // BAD:interfaceCall
+    }
+
     public static void fieldWrite(KernelContext ctx, FloatArray x) {
         ctx.globalIdx = 3; // BAD:fieldWrite
     }

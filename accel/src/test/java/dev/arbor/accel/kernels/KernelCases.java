@@ -215,6 +215,28 @@ public final class KernelCases {
                 });
                 return run(cover(n), new Object[]{x, out, n}, List.of(out), List.of(e));
             }),
+            exact("halfPairs", n -> {
+                // pairs of finite fp16 values; the same bits read as bf16 are finite too unless the
+                // high byte of a half is 0x7F/0xFF with a large exponent, which random floats in (-8, 8) never give
+                IntArray pairs = new IntArray(n);
+                Random r = new Random(25);
+                for (int i = 0; i < n; i++) {
+                    int lo = Float.floatToFloat16((float) (r.nextDouble() * 16 - 8)) & 0xFFFF;
+                    int hi = Float.floatToFloat16((float) (r.nextDouble() * 16 - 8)) & 0xFFFF;
+                    pairs.set(i, hi << 16 | lo);
+                }
+                FloatArray out = new FloatArray(4 * n);
+                double[] e = each(4 * n, j -> {
+                    int p = pairs.get(j / 4);
+                    return switch (j % 4) {
+                        case 0 -> Float.float16ToFloat((short) p);
+                        case 1 -> Float.float16ToFloat((short) (p >>> 16));
+                        case 2 -> BFloat16Array.toFloat((short) p);
+                        default -> BFloat16Array.toFloat((short) (p >>> 16));
+                    };
+                });
+                return run(cover(n), new Object[]{pairs, out, n}, List.of(out), List.of(e));
+            }),
             exact("dequantInt8", n -> {
                 ByteArray q = new ByteArray(n);
                 Random r = new Random(22);

@@ -222,6 +222,17 @@ public final class TestKernels {
         out.set(i, (h & 0xFFFF) * 65536 + (b & 0xFFFF) + (int) (Float.float16ToFloat(h2) + KernelContext.fp16ToFloat(h)));
     }
 
+    /** Packed pairs unpacked in place: out[4i ..] = fp16 low, fp16 high, bf16 low, bf16 high of pairs[i]. */
+    public static void halfPairs(KernelContext ctx, IntArray pairs, FloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        int p = pairs.get(i);
+        out.set(4 * i, KernelContext.fp16LowToFloat(p));
+        out.set(4 * i + 1, KernelContext.fp16HighToFloat(p));
+        out.set(4 * i + 2, KernelContext.bf16LowToFloat(p));
+        out.set(4 * i + 3, KernelContext.bf16HighToFloat(p));
+    }
+
     /** int8 dequantisation: byte × per-block scale. */
     public static void dequantInt8(KernelContext ctx, ByteArray q, FloatArray scales, FloatArray out, int n) {
         int i = ctx.globalIdx;
