@@ -5,8 +5,9 @@ import dev.arbor.accel.cuda.CudaBackend;
 
 /**
  * Picks the backend: system property {@code arbor.accel.backend} = {@code cpu} | {@code cuda} |
- * {@code auto} (default). Auto takes CUDA when libcuda loads and a device answers, otherwise the CPU;
- * the choice and its reason are logged.
+ * {@code cuda:N} (device ordinal N; plain {@code cuda} is device 0) | {@code auto} (default). Auto takes
+ * CUDA device 0 when libcuda loads and the device answers, otherwise the CPU; the choice and its reason
+ * are logged.
  */
 public final class Backends {
     public static final String PROPERTY = "arbor.accel.backend";
@@ -16,6 +17,11 @@ public final class Backends {
 
     public static Backend select() {
         String wanted = System.getProperty(PROPERTY, "auto").trim().toLowerCase();
+        if (wanted.startsWith("cuda:")) {
+            Backend b = CudaBackend.open(cudaOrdinal(wanted));
+            LOG.log(System.Logger.Level.INFO, "accel backend: {0} ({1}={2})", b, PROPERTY, wanted);
+            return b;
+        }
         switch (wanted) {
             case "cpu" -> {
                 LOG.log(System.Logger.Level.INFO, "accel backend: cpu ({0}=cpu)", PROPERTY);
@@ -36,7 +42,19 @@ public final class Backends {
                     return new CpuBackend();
                 }
             }
-            default -> throw new IllegalArgumentException(PROPERTY + " must be cpu, cuda or auto, not '" + wanted + "'");
+            default -> throw new IllegalArgumentException(PROPERTY + " must be cpu, cuda, cuda:N or auto, not '" + wanted + "'");
         }
+    }
+
+    /** N of {@code cuda:N}, a device ordinal. */
+    static int cudaOrdinal(String value) {
+        String n = value.substring("cuda:".length());
+        try {
+            int ordinal = Integer.parseInt(n);
+            if (ordinal >= 0) return ordinal;
+        } catch (NumberFormatException e) {
+            // fall through to the error naming the value
+        }
+        throw new IllegalArgumentException(PROPERTY + "=" + value + ": the device ordinal must be a non-negative integer, not '" + n + "'");
     }
 }

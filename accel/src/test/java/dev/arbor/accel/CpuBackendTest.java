@@ -78,6 +78,11 @@ class CpuBackendTest {
             assertThrows(IllegalArgumentException.class, Backends::select);
             System.setProperty(Backends.PROPERTY, "auto");
             try (Backend b = Backends.select()) { assertTrue(b.name().equals("cpu") || b.name().equals("cuda")); }
+            for (String bad : new String[] {"cuda:x", "cuda:-1", "cuda:"}) {
+                System.setProperty(Backends.PROPERTY, bad);
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, Backends::select);
+                assertTrue(e.getMessage().contains(bad) && e.getMessage().contains("device ordinal"), e.getMessage());
+            }
         } finally {
             if (old == null) System.clearProperty(Backends.PROPERTY); else System.setProperty(Backends.PROPERTY, old);
         }

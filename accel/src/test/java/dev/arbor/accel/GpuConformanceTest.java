@@ -80,4 +80,17 @@ class GpuConformanceTest {
         CudaException e = assertThrows(CudaException.class, () -> CudaModule.load(cuda.device(), broken, "broken"));
         assertTrue(e.getMessage().contains("JIT log") && e.getMessage().contains("nope"), e.getMessage());
     }
+
+    @Test
+    void deviceOrdinalsAreSelectableAndChecked() {
+        String old = System.getProperty(Backends.PROPERTY);
+        try {
+            System.setProperty(Backends.PROPERTY, "cuda:0");
+            try (Backend b = Backends.select()) { assertEquals("cuda", b.name()); }
+        } finally {
+            if (old == null) System.clearProperty(Backends.PROPERTY); else System.setProperty(Backends.PROPERTY, old);
+        }
+        CudaException e = assertThrows(CudaException.class, () -> CudaBackend.open(99));
+        assertTrue(e.getMessage().contains("cuDeviceGet") && e.getMessage().contains("CUDA_ERROR_INVALID_DEVICE"), e.getMessage());
+    }
 }
