@@ -91,6 +91,6 @@ class GpuConformanceTest {
             if (old == null) System.clearProperty(Backends.PROPERTY); else System.setProperty(Backends.PROPERTY, old);
         }
         CudaException e = assertThrows(CudaException.class, () -> CudaBackend.open(99));
-        assertTrue(e.getMessage().contains("cuDeviceGet") && e.getMessage().contains("CUDA_ERROR_INVALID_DEVICE"), e.getMessage());
+        assertTrue(e.getMessage().contains("no CUDA device 99") && e.getMessage().contains("found"), e.getMessage());
     }
 }

@@ -16,12 +16,12 @@ import java.util.Random;
 /**
  * GPU benchmarks for bench/RESULTS.md. Each figure is printed beside its floor, measured in the same
  * run: device-to-device copy bandwidth (cuMemcpyDtoD, read + write bytes / time). GPU times come from
- * CUDA events around {@value #REPS} back-to-back launches; medians of {@value #TRIALS} trials.
+ * CUDA events around REPS back-to-back launches (20, or -Darbor.bench.reps); medians of {@value #TRIALS} trials.
  * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.accel.bench.AccelBench
  */
 public final class AccelBench {
     /** Warm-up launches let the JVM compile the launch path first, so short kernels are not timed waiting for it. */
-    private static final int WARMUP = 200, REPS = 20, TRIALS = 7;
+    private static final int WARMUP = 200, REPS = Integer.getInteger("arbor.bench.reps", 20), TRIALS = 7;
     private static final long L2_SAFE_BYTES = 256L << 20; // rotate operands through > 2x the H100's 50 MB L2
 
     private final CudaBackend cuda;
@@ -156,7 +156,7 @@ public final class AccelBench {
 
     /**
      * Per-launch milliseconds of launches captured in one graph ({@code copies} × enough rounds for at
-     * least {@value #REPS}·4 kernels, launch i using copy i % copies), replayed: median of trials.
+     * least REPS·4 kernels, launch i using copy i % copies), replayed: median of trials.
      */
     private double graphMillis(int copies, java.util.function.IntConsumer launchNumber) {
         int rounds = Math.max(1, (4 * REPS + copies - 1) / copies), perGraph = rounds * copies;
