@@ -27,6 +27,9 @@ public final class CudaBackend implements Backend {
     /** Dynamic shared memory above this needs an explicit opt-in per function. */
     private static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
     private final CudaDevice device;
+    private final ThreadLocal<CudaStream> capturing = new ThreadLocal<>();
+    /** Per (kernel method, constant values): the compiled variant and its loaded module, one hash lookup a launch. */
+    private final Map<Variant, Target> targets = new ConcurrentHashMap<>();
     /**
      * Native scratch for one launch's kernelParams (pointers and the values they point to) and launch
      * config, reused by every launch on the thread: the driver copies the parameters during the
@@ -35,14 +38,10 @@ public final class CudaBackend implements Backend {
     private static final int SCRATCH_BYTES = 16 * 1024;
     private static final ThreadLocal<MemorySegment> LAUNCH_SCRATCH = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(SCRATCH_BYTES, 16));
 
-    private final Map<CompiledKernel, CudaModule> modules = new ConcurrentHashMap<>();
-    /** Per (kernel method, constant values): what a launch needs, found with one hash lookup. */
-    private final Map<Variant, Target> targets = new ConcurrentHashMap<>();
-
     private record Variant(Method method, List<Object> constants) {}
 
+    /** @param paramSlots entries of the kernelParams array (arrays take two: pointer and length) */
     private record Target(CompiledKernel compiled, CudaModule module, int paramSlots) {}
-    private final ThreadLocal<CudaStream> capturing = new ThreadLocal<>();
 
     private CudaBackend(CudaDevice device) { this.device = device; }
 
@@ -61,15 +60,12 @@ public final class CudaBackend implements Backend {
     }
 
     private Target target(Kernel kernel, Object[] constants) {
-        Variant v = new Variant(kernel.method(), Arrays.asList(constants));
-        Target t = targets.get(v);
-        if (t != null) return t;
-        CompiledKernel compiled = KernelCompiler.compile(kernel, constants, device.sm());
-        CudaModule module = modules.computeIfAbsent(compiled, c -> CudaModule.load(device, c.ptx(), c.entryName()));
-        int slots = 0;
-        for (KernelParam p : compiled.params()) slots += p.constant() ? 0 : p.kind() == KernelParam.Kind.ARRAY ? 2 : 1;
-        Target made = new Target(compiled, module, slots);
-        return targets.computeIfAbsent(v, x -> made);
+        return targets.computeIfAbsent(new Variant(kernel.method(), Arrays.asList(constants)), v -> {
+            CompiledKernel compiled = KernelCompiler.compile(kernel, constants, device.sm());
+            int slots = 0;
+            for (KernelParam p : compiled.params()) slots += p.constant() ? 0 : p.kind() == KernelParam.Kind.ARRAY ? 2 : 1;
+            return new Target(compiled, CudaModule.load(device, compiled.ptx(), compiled.entryName()), slots);
+        });
     }
 
     @Override
@@ -186,8 +182,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void close() {
         synchronize();
-        modules.values().forEach(CudaModule::close);
-        modules.clear();
+        targets.values().forEach(t -> t.module().close());
         targets.clear();
         device.close();
     }
