@@ -45,10 +45,15 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-body-bytes", defaultValue = "1048576", description = "larger request bodies get 413 (default ${DEFAULT-VALUE})")
     int maxBodyBytes;
 
+    @Option(names = "--stream-keep-alive-ms", defaultValue = "1000",
+            description = "a stream waiting this long for its next token (queued, prefilling) gets an SSE comment line, "
+                    + "which also finds clients that left (default ${DEFAULT-VALUE})")
+    long keepAliveMillis;
+
     @Override
     public Integer call() throws Exception {
         String name = servedModelName != null ? servedModelName : ServedModel.nameFor(engine.model);
-        ServerConfig config = new ServerConfig(host, port, apiKey, name, maxBodyBytes);
+        ServerConfig config = new ServerConfig(host, port, apiKey, name, maxBodyBytes, Duration.ofMillis(keepAliveMillis));
         AsyncEngine async = new AsyncEngine(LLMEngine.create(engine.model, engine.toConfig()));
         OpenAiServer server;
         try {

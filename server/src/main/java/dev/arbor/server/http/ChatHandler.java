@@ -70,7 +70,7 @@ final class ChatHandler implements Endpoint {
                 return c;
             }
         };
-        StreamRelay.relay(new SseWriter(exchange), job, new ChoiceDeltas(1, n), chunks, req.includeUsage(), ctx.metrics());
+        StreamRelay.relay(new SseWriter(exchange), job, new ChoiceDeltas(1, n), chunks, req.includeUsage(), ctx);
     }
 
     private ObjectNode chunk(String id, long created, int choice) {

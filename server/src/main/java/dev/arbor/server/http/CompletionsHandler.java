@@ -61,7 +61,7 @@ final class CompletionsHandler implements Endpoint {
                 return c;
             }
         };
-        StreamRelay.relay(new SseWriter(exchange), job, new ChoiceDeltas(req.numPrompts(), n), chunks, req.includeUsage(), ctx.metrics());
+        StreamRelay.relay(new SseWriter(exchange), job, new ChoiceDeltas(req.numPrompts(), n), chunks, req.includeUsage(), ctx);
     }
 
     private ObjectNode chunk(String id, long created, int choice, String text, ChoiceDeltas.Delta d) {

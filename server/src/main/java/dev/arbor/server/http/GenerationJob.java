@@ -7,10 +7,12 @@ import dev.arbor.engine.Prompt;
 import dev.arbor.engine.RequestOutput;
 import dev.arbor.engine.SamplingParams;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The engine requests behind one HTTP request (one per prompt) and the hand-off of their outputs
@@ -66,7 +68,22 @@ final class GenerationJob implements AutoCloseable {
     /** The next update, or null once every prompt has finished. Blocks the (virtual) HTTP thread. */
     Update next() throws InterruptedException {
         if (unfinished == 0) return null;
-        Update u = updates.take();
+        return taken(updates.take());
+    }
+
+    /** True once every prompt has finished and its last update was taken. */
+    boolean done() {
+        return unfinished == 0;
+    }
+
+    /** The next update, or null when none came within {@code wait} (or every prompt has finished). */
+    Update poll(Duration wait) throws InterruptedException {
+        if (unfinished == 0) return null;
+        Update u = updates.poll(wait.toNanos(), TimeUnit.NANOSECONDS);
+        return u == null ? null : taken(u);
+    }
+
+    private Update taken(Update u) {
         recordLatency(u);
         if (u.output().finished() && finals[u.prompt()] == null) {
             finals[u.prompt()] = u.output();

@@ -1,5 +1,7 @@
 package dev.arbor.server.http;
 
+import java.time.Duration;
+
 /**
  * The HTTP server's settings.
  *
@@ -8,21 +10,30 @@ package dev.arbor.server.http;
  * @param apiKey       when set, /v1 routes need {@code Authorization: Bearer KEY}; null = open
  * @param modelName    the public model name (see {@link ServedModel#nameFor})
  * @param maxBodyBytes larger request bodies get 413
+ * @param keepAlive    how long a stream may wait for its next token (queued, prefilling) before an SSE
+ *                     comment line is written: it keeps proxies from timing out, and a write that fails
+ *                     finds a client that left, whose request is then aborted
  */
-public record ServerConfig(String host, int port, String apiKey, String modelName, int maxBodyBytes) {
+public record ServerConfig(String host, int port, String apiKey, String modelName, int maxBodyBytes, Duration keepAlive) {
     public static final int DEFAULT_MAX_BODY_BYTES = 1 << 20;
+    public static final Duration DEFAULT_KEEP_ALIVE = Duration.ofSeconds(1);
 
     public ServerConfig {
         if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be in [0, 65535], got " + port);
         if (maxBodyBytes < 1) throw new IllegalArgumentException("maxBodyBytes must be positive, got " + maxBodyBytes);
+        if (keepAlive == null || keepAlive.isNegative() || keepAlive.isZero()) {
+            throw new IllegalArgumentException("keepAlive must be positive, got " + keepAlive);
+        }
         if (apiKey != null && apiKey.isBlank()) apiKey = null;
     }
 
     public static ServerConfig local(String modelName) {
-        return new ServerConfig("127.0.0.1", 0, null, modelName, DEFAULT_MAX_BODY_BYTES);
+        return new ServerConfig("127.0.0.1", 0, null, modelName, DEFAULT_MAX_BODY_BYTES, DEFAULT_KEEP_ALIVE);
     }
 
-    public ServerConfig withApiKey(String key) { return new ServerConfig(host, port, key, modelName, maxBodyBytes); }
+    public ServerConfig withApiKey(String key) { return new ServerConfig(host, port, key, modelName, maxBodyBytes, keepAlive); }
 
-    public ServerConfig withMaxBodyBytes(int bytes) { return new ServerConfig(host, port, apiKey, modelName, bytes); }
+    public ServerConfig withMaxBodyBytes(int bytes) { return new ServerConfig(host, port, apiKey, modelName, bytes, keepAlive); }
+
+    public ServerConfig withKeepAlive(Duration d) { return new ServerConfig(host, port, apiKey, modelName, maxBodyBytes, d); }
 }

@@ -14,6 +14,8 @@ import java.nio.charset.StandardCharsets;
  */
 final class SseWriter {
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+    /** An SSE comment line: clients ignore it (the SSE format's own keep-alive). */
+    private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.US_ASCII);
     private final OutputStream out;
 
     SseWriter(HttpExchange exchange) throws IOException {
@@ -33,6 +35,11 @@ final class SseWriter {
         event[event.length - 2] = '\n';
         event[event.length - 1] = '\n';
         out.write(event);
+        out.flush();
+    }
+
+    void keepAlive() throws IOException {
+        out.write(KEEP_ALIVE);
         out.flush();
     }
 

@@ -8,9 +8,10 @@ import java.io.IOException;
 
 /**
  * The streaming loop both generation endpoints share: take the job's updates, write one SSE event
- * per new choice delta, then the usage chunk (when asked) and {@code [DONE]}. A failed write means
- * the client disconnected; the loop stops and the caller's {@link GenerationJob#close()} aborts the
- * request, which releases its KV blocks.
+ * per new choice delta, then the usage chunk (when asked) and {@code [DONE]}. While no update comes
+ * (the request is queued or prefilling) an SSE comment goes out every keep-alive interval. A failed
+ * write means the client disconnected; the loop stops and the caller's {@link GenerationJob#close()}
+ * aborts the request, which releases its KV blocks.
  */
 final class StreamRelay {
     private static final Logger log = LoggerFactory.getLogger(StreamRelay.class);
@@ -29,11 +30,16 @@ final class StreamRelay {
 
     /** Returns true when the stream ended with [DONE], false when the client went away first. */
     static boolean relay(SseWriter sse, GenerationJob job, ChoiceDeltas deltas, Chunks chunks, boolean includeUsage,
-                         MetricsRegistry metrics) throws InterruptedException {
+                         ServerContext ctx) throws InterruptedException {
+        MetricsRegistry metrics = ctx.metrics();
         try {
             chunks.preamble(sse);
-            GenerationJob.Update u;
-            while ((u = job.next()) != null) {
+            while (!job.done()) {
+                GenerationJob.Update u = job.poll(ctx.config().keepAlive());
+                if (u == null) {
+                    sse.keepAlive();
+                    continue;
+                }
                 if (u.output().failed()) {
                     // Headers are sent: the error travels as an event, which OpenAI's SDKs raise as an exception.
                     sse.event(ErrorBody.of(new ApiException(500, "internal_error", u.output().error(), null, "engine_error")));

@@ -27,8 +27,11 @@ final class TestServer implements AutoCloseable {
     }
 
     static TestServer start(String spec, EngineConfig engineConfig, String apiKey) throws Exception {
+        return startWith(spec, engineConfig, ServerConfig.local(ServedModel.nameFor(spec)).withApiKey(apiKey));
+    }
+
+    static TestServer startWith(String spec, EngineConfig engineConfig, ServerConfig config) throws Exception {
         AsyncEngine engine = new AsyncEngine(LLMEngine.create(spec, engineConfig));
-        ServerConfig config = ServerConfig.local(ServedModel.nameFor(spec)).withApiKey(apiKey);
         return new TestServer(engine, OpenAiServer.start(engine, config, spec));
     }
 
