@@ -154,13 +154,30 @@ public final class LLMEngine implements AutoCloseable {
         deferred.clear();
         SchedulerOutput out = scheduler.schedule();
         if (out.isEmpty()) {
-            if (scheduler.hasUnfinished()) throw new IllegalStateException("scheduler made no progress: " + scheduler.all());
+            if (scheduler.hasUnfinished()) outputs.add(failUnschedulable());
             return outputs;
         }
         List<RequestOutput> produced = processor.update(out, runner.execute(out));
         for (RequestOutput o : produced) if (o.finished()) requests.remove(o.requestId());
         outputs.addAll(produced);
         return outputs;
+    }
+
+    /**
+     * Nothing runs and the request first in line does not fit: every block that is not free is pinned
+     * by explicit prefixes (checkPrompt guarantees it would fit an unpinned pool). It fails alone with
+     * a message that says so; the requests behind it stay queued and run.
+     */
+    private RequestOutput failUnschedulable() {
+        String id = scheduler.headOfLineRequestId();
+        RequestState r = id == null ? null : requests.remove(id);
+        if (r == null || prefixCache == null) throw new IllegalStateException("scheduler made no progress: " + scheduler.all());
+        RequestOutput aborted = processor.abort(r);
+        int need = (aborted.promptTokenIds().length + 1 + config.blockSize() - 1) / config.blockSize();
+        return RequestOutput.failed(id, aborted.prompt(), aborted.promptTokenIds(), "the request needs up to " + need
+                + " KV blocks, but only " + pool.numFree() + " of the pool's " + pool.numTotal() + " are free and "
+                + prefixCache.stats().pinnedBlocks() + " are pinned by explicit prefixes: delete one (deletePrefix, "
+                + "DELETE /v1/prefixes/{id}) or give the engine more KV blocks");
     }
 
     /** Work remains: queued or running sequences, or outputs not yet returned by {@link #step}. */
@@ -198,9 +215,14 @@ public final class LLMEngine implements AutoCloseable {
         // Prefill the prefix (plus nothing): one sampled token is discarded; its full blocks enter the trie.
         addRequest(id, Prompt.ofTokens(ids), SamplingParams.builder().temperature(0).maxTokens(1).build(), salt, ids.length);
         // Other requests advance too; their outputs are kept for the caller's next step().
+        RequestOutput own = null;
         while (requests.containsKey(id)) {
-            for (RequestOutput o : step()) if (!o.requestId().equals(id)) deferred.add(o);
+            for (RequestOutput o : step()) {
+                if (o.requestId().equals(id)) own = o;
+                else deferred.add(o);
+            }
         }
+        if (own != null && own.failed()) throw new IllegalStateException("prefix not registered: " + own.error());
         return prefixCache.register(salt, ids, priority);
     }
 

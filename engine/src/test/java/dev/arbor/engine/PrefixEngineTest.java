@@ -134,4 +134,36 @@ class PrefixEngineTest {
         while (e.hasUnfinished()) seen.addAll(e.step());
         assertTrue(seen.stream().anyMatch(o -> o.requestId().equals("busy") && o.finished()), "the finished output is delivered later");
     }
+
+    @Test
+    void aRequestThatCannotFitBesidePinnedPrefixesFailsAloneAndTheOthersRun() {
+        // 12 blocks of 4 tokens; two pinned prefixes of 16 tokens hold 8 of them.
+        LLMEngine e = engine(EngineConfig.builder().numBlocks(12).blockSize(4));
+        e.registerPrefix(Prompt.ofTokens(seq(1, 16)), null);
+        e.registerPrefix(Prompt.ofTokens(seq(2, 16)), null);
+        assertEquals(8, e.stats().prefixCache().pinnedBlocks());
+        e.addRequest("big", Prompt.ofTokens(seq(50, 30)), GREEDY_8, null, 0);     // needs 10 blocks: fits the pool, not beside the pins
+        e.addRequest("small", Prompt.ofTokens(seq(60, 5)), GREEDY_8, null, 0);    // needs 4 at most: fits
+        List<RequestOutput> finals = new ArrayList<>();
+        while (e.hasUnfinished()) for (RequestOutput o : e.step()) if (o.finished()) finals.add(o);
+        RequestOutput big = finals.stream().filter(o -> o.requestId().equals("big")).findFirst().orElseThrow();
+        RequestOutput small = finals.stream().filter(o -> o.requestId().equals("small")).findFirst().orElseThrow();
+        assertTrue(big.failed());
+        assertTrue(big.error().contains("pinned by explicit prefixes") && big.error().contains("8"), big.error());
+        assertFalse(small.failed(), small.error());
+        assertEquals(8, small.output().tokenIds().length);
+
+        // Registering a prefix that cannot be computed beside the pins is refused the same way.
+        IllegalStateException refused = assertThrows(IllegalStateException.class, () -> e.registerPrefix(Prompt.ofTokens(seq(3, 30)), null));
+        assertTrue(refused.getMessage().contains("pinned by explicit prefixes"), refused.getMessage());
+
+        for (PrefixInfo p : e.listPrefixes()) assertTrue(e.deletePrefix(p.id()));
+        e.evictAllCached();
+        assertEquals(e.stats().totalBlocks(), e.stats().freeBlocks(), "no block leaked");
+        // With the pins gone the big request fits.
+        e.addRequest("big-again", Prompt.ofTokens(seq(50, 30)), GREEDY_8, null, 0);
+        RequestOutput again = null;
+        while (e.hasUnfinished()) for (RequestOutput o : e.step()) if (o.finished()) again = o;
+        assertFalse(again.failed(), again.error());
+    }
 }

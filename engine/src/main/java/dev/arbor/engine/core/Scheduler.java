@@ -49,6 +49,15 @@ public final class Scheduler {
 
     public boolean hasUnfinished() { return !waiting.isEmpty() || !running.isEmpty(); }
 
+    /**
+     * The request of the waiting sequence first in line when nothing is running (else null). Called
+     * after a step scheduled nothing: admission then already evicted every evictable block, so this
+     * sequence cannot fit while the blocks that are not free stay pinned.
+     */
+    public String headOfLineRequestId() {
+        return running.isEmpty() && !waiting.isEmpty() ? orderWaiting().getFirst().request.requestId : null;
+    }
+
     public SchedulerOutput schedule() {
         List<ScheduledSeq> out = new ArrayList<>();
         List<Sequence> preempted = new ArrayList<>();
