@@ -10,10 +10,9 @@ import java.lang.invoke.MethodHandles;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.stream.IntStream;
 
 /**
- * Runs kernel methods on the JVM. Work-groups run in parallel on all cores. Within a group, a kernel
+ * Runs kernel methods on the JVM. Work-groups run in parallel on all cores ({@link WorkTeam}). Within a group, a kernel
  * without barriers or warp operations runs its work-items one after another; otherwise each
  * work-item gets a virtual thread and the group a {@link java.util.concurrent.Phaser} as its barrier, which is
  * exactly the GPU's barrier semantics.
@@ -23,6 +22,7 @@ import java.util.stream.IntStream;
 public final class CpuBackend implements Backend {
     /** Target used for the validating compile; matches the H100 so the cached PTX is reusable there. */
     private static final int VALIDATION_SM = 90;
+    private static final WorkTeam TEAM = WorkTeam.shared();
     private final Map<Kernel, MethodHandle> invokers = new ConcurrentHashMap<>();
     private final Map<Kernel, java.util.Optional<GroupRunner>> runners = new ConcurrentHashMap<>();
 
@@ -36,20 +36,30 @@ public final class CpuBackend implements Backend {
         GroupRunner runner = compiled.usesBarriers() ? null : runners.computeIfAbsent(kernel, CpuBackend::groupRunner).orElse(null);
         int[] grid = launch.grid(), block = launch.block();
         long groups = launch.groupCount();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        IntStream.range(0, Math.toIntExact(groups)).parallel().forEach(g -> {
-            if (failure.get() != null) return;
-            int[] id = {g % grid[0], (g / grid[0]) % grid[1], g / (grid[0] * grid[1])};
-            WorkGroup group = new WorkGroup(grid, block, id, compiled.usesBarriers(), launch.sharedBytes());
-            try {
-                if (compiled.usesBarriers()) runConcurrently(group, invoker, args);
-                else if (runner != null) runner.run(new KernelContext(group), block[0], block[1], block[2], args);
-                else runSequentially(group, invoker, args);
-            } catch (Throwable t) {
-                failure.compareAndSet(null, t);
-            }
-        });
-        if (failure.get() != null) throw new IllegalStateException("kernel " + kernel + " failed on the CPU executor", failure.get());
+        // Contiguous runs of groups per chunk, a few chunks per thread: one hand-off per chunk, not per group.
+        int total = Math.toIntExact(groups), chunks = Math.min(total, 4 * TEAM.threads());
+        try {
+            TEAM.run(chunks, c -> {
+                for (int g = (int) ((long) total * c / chunks), end = (int) ((long) total * (c + 1) / chunks); g < end; g++) {
+                    int[] id = {g % grid[0], (g / grid[0]) % grid[1], g / (grid[0] * grid[1])};
+                    WorkGroup group = new WorkGroup(grid, block, id, compiled.usesBarriers(), launch.sharedBytes());
+                    try {
+                        if (compiled.usesBarriers()) runConcurrently(group, invoker, args);
+                        else if (runner != null) runner.run(new KernelContext(group), block[0], block[1], block[2], args);
+                        else runSequentially(group, invoker, args);
+                    } catch (Throwable t) {
+                        throw new GroupFailure(t);
+                    }
+                }
+            });
+        } catch (GroupFailure f) {
+            throw new IllegalStateException("kernel " + kernel + " failed on the CPU executor", f.getCause());
+        }
+    }
+
+    /** Carries a work-item's failure (checked or not) out of the team's chunk. */
+    private static final class GroupFailure extends RuntimeException {
+        GroupFailure(Throwable cause) { super(cause); }
     }
 
     private static void runSequentially(WorkGroup group, MethodHandle invoker, Object[] args) throws Throwable {

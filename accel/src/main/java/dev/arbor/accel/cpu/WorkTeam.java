@@ -1,0 +1,119 @@
+package dev.arbor.accel.cpu;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntConsumer;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Arbor's CPU threads: one daemon worker per extra core, which the caller joins. An engine step makes
+ * hundreds of short parallel calls (kernel launches on the CPU executor, matmuls, attention), so the
+ * hand-off must cost about a microsecond, not the tens a fork-join pool spends waking parked threads:
+ * the caller publishes a job and takes chunks itself; workers spin for a while after each job before
+ * they park, and the caller unparks them. {@code -Darbor.cpu.threads=N} sets the team size (default:
+ * the available processors).
+ */
+public final class WorkTeam {
+    /** How long an idle worker spins for the next job before it parks (a step's calls come this close). */
+    private static final long SPIN_NANOS = 200_000;
+    private static final WorkTeam SHARED = new WorkTeam(Math.max(1, Integer.getInteger("arbor.cpu.threads",
+            Runtime.getRuntime().availableProcessors())));
+
+    private final Thread[] workers;
+    private final ReentrantLock caller = new ReentrantLock();   // one job at a time
+    private volatile Job current;
+
+    /** One call: tasks {@code [0, chunks)}, each taken by whichever thread comes first. */
+    private static final class Job {
+        final int chunks;
+        final IntConsumer task;
+        final AtomicInteger next = new AtomicInteger(), done = new AtomicInteger();
+        volatile Throwable error;
+
+        Job(int chunks, IntConsumer task) {
+            this.chunks = chunks;
+            this.task = task;
+        }
+
+        void work() {
+            int c;
+            while ((c = next.getAndIncrement()) < chunks) {
+                try {
+                    if (error == null) task.accept(c);
+                } catch (Throwable t) {
+                    error = t;
+                } finally {
+                    done.incrementAndGet();
+                }
+            }
+        }
+    }
+
+    private WorkTeam(int threads) {
+        workers = new Thread[threads - 1];
+        for (int i = 0; i < workers.length; i++) {
+            Thread t = new Thread(this::workerLoop, "arbor-cpu-" + i);
+            t.setDaemon(true);
+            workers[i] = t;
+            t.start();
+        }
+    }
+
+    /** The JVM's team. */
+    public static WorkTeam shared() { return SHARED; }
+
+    /** Threads that run a job: the workers and the caller. */
+    public int threads() { return workers.length + 1; }
+
+    /**
+     * Runs {@code task.accept(c)} for every c in {@code [0, chunks)} on the team and the calling
+     * thread; returns when all are done and rethrows the first failure (the chunks not yet started
+     * are skipped once one fails). Called from a worker (nested) or while another thread's job runs,
+     * it runs the chunks on the calling thread alone.
+     */
+    public void run(int chunks, IntConsumer task) {
+        if (chunks <= 0) return;
+        Job j = new Job(chunks, task);
+        if (chunks == 1 || workers.length == 0 || isWorker() || caller.isHeldByCurrentThread() || !caller.tryLock()) {
+            j.work();
+        } else {
+            try {
+                current = j;
+                for (Thread w : workers) LockSupport.unpark(w);
+                j.work();
+                for (int spins = 0; j.done.get() < chunks; spins++) {
+                    if (spins < 10_000) Thread.onSpinWait();
+                    else Thread.yield();   // a worker was descheduled mid-chunk: let it run
+                }
+                current = null;
+            } finally {
+                caller.unlock();
+            }
+        }
+        if (j.error instanceof RuntimeException e) throw e;
+        if (j.error instanceof Error e) throw e;
+        if (j.error != null) throw new IllegalStateException(j.error);
+    }
+
+    private void workerLoop() {
+        Job last = null;
+        long idleSince = System.nanoTime();
+        while (true) {
+            Job j = current;
+            if (j != null && j != last) {
+                j.work();
+                last = j;
+                idleSince = System.nanoTime();
+            } else if (System.nanoTime() - idleSince < SPIN_NANOS) {
+                Thread.onSpinWait();
+            } else {
+                LockSupport.park(this);   // the next job's caller unparks (an earlier unpark's permit just returns)
+            }
+        }
+    }
+
+    private boolean isWorker() {
+        for (Thread t : workers) if (t == Thread.currentThread()) return true;
+        return false;
+    }
+}
