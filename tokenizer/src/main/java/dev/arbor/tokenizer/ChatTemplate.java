@@ -20,7 +20,7 @@ import jinjava.javax.el.CompositeELResolver;
  * Encode the result with {@code addSpecialTokens=false}: templates write BOS themselves.
  *
  * <p>transformers renders with {@code trim_blocks=True, lstrip_blocks=True} and offers
- * {@code raise_exception} and a Python-spaced {@code tojson}; templates also call Python string
+ * {@code raise_exception}, {@code strftime_now} and a Python-spaced {@code tojson}; templates also call Python string
  * methods. {@link JinjaSource}, {@link PyStringMethods} and {@link PyJson} bridge the gaps
  * between jinjava and Jinja2.
  */
@@ -60,7 +60,14 @@ public final class ChatTemplate {
         jinjava.getGlobalContext().registerFilter(new PyJson());
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
                 ChatTemplate.class, "raiseException", String.class));
+        jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "strftime_now",
+                ChatTemplate.class, "strftimeNow", String.class));
         return jinjava;
+    }
+
+    /** The template's {@code strftime_now(format)}: the local time now, formatted as Python's strftime does. */
+    public static String strftimeNow(String format) {
+        return Strftime.format(format, java.time.ZonedDateTime.now());
     }
 
     /** The template's {@code raise_exception(msg)}: aborts rendering with the template's own message. */
@@ -86,6 +93,9 @@ public final class ChatTemplate {
             return map;
         }).toList());
         context.put("add_generation_prompt", addGenerationPrompt);
+        // transformers passes strftime_now as a global callable, so `strftime_now is defined` holds
+        // (Llama 3.1+ falls back to a fixed date otherwise); the call itself goes to the function.
+        context.putIfAbsent("strftime_now", "strftime_now");
         if (bosToken != null) context.put("bos_token", bosToken);
         if (eosToken != null) context.put("eos_token", eosToken);
 

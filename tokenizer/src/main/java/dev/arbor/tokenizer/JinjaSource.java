@@ -13,6 +13,9 @@ import java.util.regex.Pattern;
 final class JinjaSource {
     private static final Pattern REVERSED_SLICE = Pattern.compile("\\[\\s*:\\s*:\\s*-1\\s*\\]");
     private static final Pattern NAMESPACE_CALL = Pattern.compile("\\bnamespace\\s*\\(");
+    /** {@code not <operand> is [not] <test>[(args)]}, whose {@code not} Jinja2 applies to the whole test. */
+    private static final Pattern NOT_IS_TEST = Pattern.compile(
+            "\\bnot\\s+([A-Za-z_][\\w.]*(?:\\[[^\\]]*\\])*)\\s+is\\s+(not\\s+)?([A-Za-z_]\\w*(?:\\([^()]*\\))?)");
     private static final Pattern KEYWORD_ARG = Pattern.compile("^(\\s*)([A-Za-z_][A-Za-z0-9_]*)\\s*=(?!=)(.*)$", Pattern.DOTALL);
 
     private JinjaSource() {}
@@ -23,6 +26,8 @@ final class JinjaSource {
         if (s.endsWith("\n")) s = s.substring(0, s.length() - (s.endsWith("\r\n") ? 2 : 1));
         // jinjava's parser has no extended slices; `xs[::-1]` is exactly `xs|reverse`.
         s = REVERSED_SLICE.matcher(s).replaceAll("|reverse");
+        // Jinja2 reads `not x is defined` as `not (x is defined)`; jinjava as `(not x) is defined`.
+        s = NOT_IS_TEST.matcher(s).replaceAll("not ($1 is $2$3)");
         return parenthesiseNamespaceArgs(s);
     }
 

@@ -51,6 +51,27 @@ class ChatTemplateTest {
     }
 
     @Test
+    void strftimeNowIsDefinedAndFormatsLikePython() {
+        // Llama 3.1's preamble, verbatim: with strftime_now defined it writes today's date, not the fallback.
+        ChatTemplate t = new ChatTemplate("{%- if not date_string is defined %}{%- if strftime_now is defined %}"
+                + "{%- set date_string = strftime_now(\"%d %b %Y\") %}{%- else %}{%- set date_string = \"26 Jul 2024\" %}"
+                + "{%- endif %}{%- endif %}Today Date: {{ date_string }}", "<s>", "</s>");
+        java.time.LocalDate before = java.time.LocalDate.now();
+        String text = t.render(List.of(ChatMessage.user("x")), false);
+        java.time.LocalDate after = java.time.LocalDate.now();
+        var f = java.time.format.DateTimeFormatter.ofPattern("dd MMM yyyy", java.util.Locale.ENGLISH);
+        assertTrue(text.equals("Today Date: " + before.format(f)) || text.equals("Today Date: " + after.format(f)), text);
+        // A date the caller passes wins, as in transformers.
+        assertEquals("Today Date: 01 Jan 2025", t.render(List.of(ChatMessage.user("x")), false, Map.of("date_string", "01 Jan 2025")));
+
+        var time = java.time.ZonedDateTime.of(2026, 3, 5, 14, 7, 9, 0, java.time.ZoneOffset.ofHours(1));
+        assertEquals("Thu Thursday Mar March 05  5 14 02 064 03 07 PM 09 26 2026 +0100 %",
+                Strftime.format("%a %A %b %B %d %e %H %I %j %m %M %p %S %y %Y %z %%", time));
+        var e = assertThrows(IllegalArgumentException.class, () -> Strftime.format("%Q", time));
+        assertTrue(e.getMessage().contains("%Q"), e.getMessage());
+    }
+
+    @Test
     void raiseExceptionAbortsWithTheTemplatesMessage() {
         ChatTemplate t = new ChatTemplate(
                 "{% if messages[0].role != 'user' %}{{ raise_exception('Conversations must start with a user turn') }}{% endif %}ok",
