@@ -16,6 +16,7 @@ public final class CpuLayerOps {
     private static final Kernel RMS_NORM = Kernel.of(LayerKernels.class, "rmsNorm");
     private static final Kernel SILU_MUL = Kernel.of(LayerKernels.class, "siluMul");
     private static final Kernel ADD = Kernel.of(LayerKernels.class, "add");
+    private static final Kernel ROPE = Kernel.of(LayerKernels.class, "rope");
 
     private final CpuBackend cpu = new CpuBackend();
 
@@ -29,6 +30,11 @@ public final class CpuLayerOps {
 
     public void siluMul(float[] gate, float[] up, int n) {
         cpu.launch(SILU_MUL, Launch.cover(n, BLOCK), wrap(gate), wrap(up), n);
+    }
+
+    /** See {@link LayerKernels#rope}: x (tokens, heads * 2*half) in place; cos, sin (tokens, half). */
+    public void rope(float[] x, float[] cos, float[] sin, int tokens, int heads, int half) {
+        cpu.launch(ROPE, Launch.cover(tokens * heads * half, BLOCK), wrap(x), wrap(cos), wrap(sin), tokens, heads, half);
     }
 
     public void add(float[] x, float[] y, int n) {

@@ -42,6 +42,26 @@ public final class LayerKernels {
         gate.set(i, g / (1f + KMath.exp(-g)) * up.get(i));
     }
 
+    /**
+     * Rotary embedding (rotate_half form), in place, one work-item per rotated pair: dimension i of a
+     * head turns with dimension i + half by the angle of its token and frequency. Products and sums
+     * in the reference's order (Java forbids contracting them into FMAs, so the GPU rounds alike).
+     *
+     * @param x   (tokens, heads * 2*half)
+     * @param cos (tokens, half)
+     * @param sin (tokens, half)
+     */
+    public static void rope(KernelContext ctx, FloatArray x, FloatArray cos, FloatArray sin, int tokens, int heads, int half) {
+        int idx = ctx.globalIdx;
+        if (idx >= tokens * heads * half) return;
+        int i = idx % half, th = idx / half, t = th / heads;
+        int o = th * 2 * half;
+        float x1 = x.get(o + i), x2 = x.get(o + i + half);
+        float cs = cos.get(t * half + i), sn = sin.get(t * half + i);
+        x.set(o + i, x1 * cs - x2 * sn);
+        x.set(o + i + half, x2 * cs + x1 * sn);
+    }
+
     /** Residual add, one work-item per element: {@code x += y}. (n) */
     public static void add(KernelContext ctx, FloatArray x, FloatArray y, int n) {
         int i = ctx.globalIdx;

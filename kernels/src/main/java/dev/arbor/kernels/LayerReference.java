@@ -23,6 +23,26 @@ public final class LayerReference {
         }
     }
 
+    /**
+     * Rotary embedding in Hugging Face's rotate_half form, in place: in every head of
+     * {@code x (tokens, heads * 2*half)}, dimension i turns with dimension i + half by the angle
+     * whose cosine and sine are {@code cos/sin[t * half + i]} (tables (tokens, half)).
+     */
+    public static void rope(float[] x, float[] cos, float[] sin, int tokens, int heads, int half) {
+        int headDim = 2 * half;
+        for (int t = 0; t < tokens; t++) {
+            for (int h = 0; h < heads; h++) {
+                int o = (t * heads + h) * headDim;
+                for (int i = 0; i < half; i++) {
+                    float x1 = x[o + i], x2 = x[o + i + half];
+                    float cs = cos[t * half + i], sn = sin[t * half + i];
+                    x[o + i] = x1 * cs - x2 * sn;
+                    x[o + i + half] = x2 * cs + x1 * sn;
+                }
+            }
+        }
+    }
+
     /** {@code x += y} over the first n elements. */
     public static void add(float[] x, float[] y, int n) {
         for (int i = 0; i < n; i++) x[i] += y[i];

@@ -59,6 +59,25 @@ class LayerKernelsTest {
     }
 
     @Test
+    void ropeMatchesTheReference() {
+        for (int half : new int[] {1, 4, 32, 64}) {
+            for (int heads : new int[] {1, 3}) {
+                int tokens = 5, n = tokens * heads * 2 * half;
+                float[] x1 = random(n, half, 3), x2 = x1.clone();
+                float[] angles = random(tokens * half, heads, 50);
+                float[] cos = new float[angles.length], sin = new float[angles.length];
+                for (int i = 0; i < angles.length; i++) {
+                    cos[i] = (float) Math.cos(angles[i]);
+                    sin[i] = (float) Math.sin(angles[i]);
+                }
+                LayerReference.rope(x1, cos, sin, tokens, heads, half);
+                ops.rope(x2, cos, sin, tokens, heads, half);
+                assertArrayEquals(x1, x2, "half=" + half + " heads=" + heads);
+            }
+        }
+    }
+
+    @Test
     void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
         Path ptxas = null;
         for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
@@ -68,7 +87,7 @@ class LayerKernelsTest {
             assertNotEquals("1", System.getenv("ARBOR_REQUIRE_PTXAS"), "ptxas is not on the PATH but ARBOR_REQUIRE_PTXAS=1");
             Assumptions.abort("ptxas not on the PATH: PTX assembly not checked");
         }
-        for (String name : new String[] {"rmsNorm", "siluMul", "add"}) {
+        for (String name : new String[] {"rmsNorm", "siluMul", "add", "rope"}) {
             var k = KernelCompiler.compile(Kernel.of(LayerKernels.class, name), new Object[0], 90);
             Path file = dir.resolve(name + ".ptx");
             Files.writeString(file, k.ptx());

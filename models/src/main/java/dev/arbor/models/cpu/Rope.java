@@ -81,22 +81,6 @@ public final class Rope {
         return new Table(half, cos, sin);
     }
 
-    public record Table(int half, float[] cos, float[] sin) {
-        /** Rotates every head of {@code x (tokens, heads * 2*half)} in place at its token's position. */
-        public void apply(float[] x, int tokens, int heads) {
-            int headDim = 2 * half;
-            for (int t = 0; t < tokens; t++) {
-                int c = t * half;
-                for (int h = 0; h < heads; h++) {
-                    int o = (t * heads + h) * headDim;
-                    for (int i = 0; i < half; i++) {
-                        float x1 = x[o + i], x2 = x[o + i + half];
-                        float cs = cos[c + i], sn = sin[c + i];
-                        x[o + i] = x1 * cs - x2 * sn;
-                        x[o + i + half] = x2 * cs + x1 * sn;
-                    }
-                }
-            }
-        }
-    }
+    /** cos and sin (tokens, half) of each token's angles; rotation is {@code LayerKernels.rope}. */
+    public record Table(int half, float[] cos, float[] sin) {}
 }

@@ -125,8 +125,8 @@ public final class TransformerCpu implements CausalLM {
             }
             // Rotary position embedding (ALiBi models add their bias inside attention instead).
             if (rot != null) {
-                rot.apply(q, tokens, heads);
-                rot.apply(k, tokens, kvHeads);
+                ops.rope(q, rot.cos(), rot.sin(), tokens, heads, rot.half());
+                ops.rope(k, rot.cos(), rot.sin(), tokens, kvHeads, rot.half());
             }
             // Store the new K/V at their slots, then attend over each token's context [0, position].
             for (int t = 0; t < tokens; t++) {
