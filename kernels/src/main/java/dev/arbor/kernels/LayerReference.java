@@ -43,6 +43,20 @@ public final class LayerReference {
         }
     }
 
+    /**
+     * {@code out (tokens, rows) = x (tokens, cols) · Wᵀ}, W given as floats (rows, cols), each dot
+     * product accumulated in double (the reference for {@link MatvecKernels}, whose summation order differs).
+     */
+    public static void matvec(float[] w, float[] x, float[] out, int rows, int cols, int tokens) {
+        for (int t = 0; t < tokens; t++) {
+            for (int r = 0; r < rows; r++) {
+                double s = 0;
+                for (int c = 0; c < cols; c++) s += (double) w[r * cols + c] * x[t * cols + c];
+                out[t * rows + r] = (float) s;
+            }
+        }
+    }
+
     /** {@code x += y} over the first n elements. */
     public static void add(float[] x, float[] y, int n) {
         for (int i = 0; i < n; i++) x[i] += y[i];

@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * The layer kernels on the accel CPU executor agree bit for bit with the plain loops over odd
- * sizes, and their PTX assembles for sm_90.
+ * sizes, and their PTX (and the bf16 matvec's, two widths) assembles for sm_90.
  */
 class LayerKernelsTest {
     private static final int[] SIZES = {1, 7, 13, 255, 1000};
@@ -87,8 +87,12 @@ class LayerKernelsTest {
             assertNotEquals("1", System.getenv("ARBOR_REQUIRE_PTXAS"), "ptxas is not on the PATH but ARBOR_REQUIRE_PTXAS=1");
             Assumptions.abort("ptxas not on the PATH: PTX assembly not checked");
         }
-        for (String name : new String[] {"rmsNorm", "siluMul", "add", "rope"}) {
-            var k = KernelCompiler.compile(Kernel.of(LayerKernels.class, name), new Object[0], 90);
+        record Variant(Class<?> owner, String name, Object... constants) {}
+        for (Variant v : new Variant[] {new Variant(LayerKernels.class, "rmsNorm"), new Variant(LayerKernels.class, "siluMul"),
+                new Variant(LayerKernels.class, "add"), new Variant(LayerKernels.class, "rope"),
+                new Variant(MatvecKernels.class, "matvecBf16", 4096), new Variant(MatvecKernels.class, "matvecBf16", 13)}) {
+            String name = v.name() + java.util.Arrays.toString(v.constants()).replaceAll("\\W", "_");
+            var k = KernelCompiler.compile(Kernel.of(v.owner(), v.name()), v.constants(), 90);
             Path file = dir.resolve(name + ".ptx");
             Files.writeString(file, k.ptx());
             Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90", file.toString(), "-o", dir.resolve(name + ".cubin").toString())

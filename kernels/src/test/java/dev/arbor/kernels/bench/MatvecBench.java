@@ -1,0 +1,93 @@
+package dev.arbor.kernels.bench;
+
+import dev.arbor.accel.AccelStream;
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.Launch;
+import dev.arbor.accel.Recording;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.cuda.CudaBackend;
+import dev.arbor.accel.cuda.CudaEvent;
+import dev.arbor.accel.cuda.CudaStream;
+import dev.arbor.accel.cuda.DeviceBuffer;
+import dev.arbor.kernels.MatvecKernels;
+
+import java.util.Arrays;
+import java.util.Random;
+
+/**
+ * GPU benchmark of {@link MatvecKernels#matvecBf16} at decode shapes (for bench/RESULTS.md), beside the
+ * copy floor measured in the same run (cuMemcpyDtoD of 1 GiB, read + write bytes). W is rotated over
+ * copies filling more than 256 MiB so the 50 MB L2 cannot serve it; launches are captured in a CUDA
+ * graph and replayed (per-kernel time = replay time / launches), median of 7 replays.
+ * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.MatvecBench
+ */
+public final class MatvecBench {
+    private static final int TRIALS = 7;
+
+    public static void main(String[] args) {
+        try (CudaBackend cuda = CudaBackend.open(0)) {
+            System.out.println("device: " + cuda.device());
+            double copy = copyBandwidth(cuda, 1L << 30);
+            System.out.printf("%-40s %8.1f GB/s%n", "cuMemcpyDtoD 1 GiB (read+write)", copy / 1e9);
+            for (int[] shape : new int[][] {{4096, 4096, 1}, {11008, 4096, 1}, {4096, 11008, 1}, {32000, 4096, 1}, {4096, 4096, 4}}) {
+                double bps = matvec(cuda, shape[0], shape[1], shape[2]);
+                System.out.printf("matvecBf16 %5dx%-5d tokens %d (graph) %8.1f GB/s  %5.1f%% of copy%n",
+                        shape[0], shape[1], shape[2], bps / 1e9, 100 * bps / copy);
+            }
+        }
+    }
+
+    private static double copyBandwidth(CudaBackend cuda, long bytes) {
+        try (DeviceBuffer a = DeviceBuffer.allocate(cuda.device(), bytes); DeviceBuffer b = DeviceBuffer.allocate(cuda.device(), bytes);
+             CudaEvent start = new CudaEvent(cuda.device()); CudaEvent end = new CudaEvent(cuda.device())) {
+            for (int i = 0; i < 3; i++) a.copyTo(b, bytes, java.lang.foreign.MemorySegment.NULL);
+            double[] t = new double[TRIALS];
+            for (int i = 0; i < TRIALS; i++) {
+                start.record(null);
+                for (int r = 0; r < 10; r++) a.copyTo(b, bytes, java.lang.foreign.MemorySegment.NULL);
+                end.record(null);
+                t[i] = end.millisSince(start) / 10;
+            }
+            Arrays.sort(t);
+            return 2.0 * bytes / (t[TRIALS / 2] / 1e3);
+        }
+    }
+
+    /** Bytes of W, x and out moved per second. */
+    private static double matvec(CudaBackend cuda, int rows, int cols, int tokens) {
+        Kernel k = Kernel.of(MatvecKernels.class, "matvecBf16");
+        long wBytes = 2L * rows * cols;
+        int copies = (int) Math.max(2, ((256L << 20) + wBytes - 1) / wBytes);
+        Random r = new Random(1);
+        BFloat16Array[] w = new BFloat16Array[copies];
+        try (FloatArray x = new FloatArray(tokens * cols); FloatArray out = new FloatArray(tokens * rows)) {
+            for (int c = 0; c < copies; c++) {
+                w[c] = new BFloat16Array(rows * cols);
+                for (int i = 0; i < rows * cols; i++) w[c].set(i, r.nextFloat() - 0.5f);
+            }
+            for (int i = 0; i < x.length(); i++) x.set(i, r.nextFloat());
+            cuda.toDevice(w);
+            cuda.toDevice(x, out);
+            Launch l = Launch.cover(rows * tokens * 32, MatvecKernels.BLOCK);
+            int perGraph = copies * Math.max(1, 80 / copies);
+            try (AccelStream stream = cuda.newStream();
+                 Recording g = cuda.record(stream, () -> { for (int i = 0; i < perGraph; i++) cuda.launch(k, l, w[i % copies], x, out, rows, cols, tokens); });
+                 CudaEvent start = new CudaEvent(cuda.device()); CudaEvent end = new CudaEvent(cuda.device())) {
+                for (int i = 0; i < 3; i++) g.replay();
+                stream.synchronize();
+                double[] t = new double[TRIALS];
+                for (int i = 0; i < TRIALS; i++) {
+                    start.record((CudaStream) stream);
+                    g.replay();
+                    end.record((CudaStream) stream);
+                    t[i] = end.millisSince(start) / perGraph;
+                }
+                Arrays.sort(t);
+                return (wBytes + 4.0 * tokens * (cols + rows)) / (t[TRIALS / 2] / 1e3);
+            }
+        } finally {
+            for (BFloat16Array a : w) if (a != null) a.close();
+        }
+    }
+}
