@@ -25,7 +25,7 @@ record MatvecCase(int rows, int cols, int tokens) {
             for (int i = 0; i < x.length; i++) xa.set(i, x[i] = r.nextFloat() * 2 - 1);
             for (int i = 0; i < tokens * rows; i++) out.set(i, Float.NaN);   // every output must be written
             backend.toDevice(wb, xa, out);
-            backend.launch(MATVEC, Launch.cover(rows * tokens * 32, MatvecKernels.BLOCK), wb, xa, out, rows, cols, tokens);
+            backend.launch(MATVEC, Launch.cover(32 * rows * tokens, MatvecKernels.BLOCK), wb, xa, out, rows, cols, tokens);
             backend.toHost(out);
             float[] expected = new float[tokens * rows];
             LayerReference.matvec(w, x, expected, rows, cols, tokens);

@@ -30,7 +30,7 @@ public final class MatvecBench {
             System.out.println("device: " + cuda.device());
             double copy = copyBandwidth(cuda, 1L << 30);
             System.out.printf("%-40s %8.1f GB/s%n", "cuMemcpyDtoD 1 GiB (read+write)", copy / 1e9);
-            for (int[] shape : new int[][] {{4096, 4096, 1}, {11008, 4096, 1}, {4096, 11008, 1}, {32000, 4096, 1}, {4096, 4096, 4}}) {
+            for (int[] shape : new int[][] {{4096, 4096, 1}, {11008, 4096, 1}, {4096, 11008, 1}, {32000, 4096, 1}, {4096, 4096, 2}, {4096, 4096, 4}, {4096, 4096, 8}, {11008, 4096, 4}}) {
                 double bps = matvec(cuda, shape[0], shape[1], shape[2]);
                 System.out.printf("matvecBf16 %5dx%-5d tokens %d (graph) %8.1f GB/s  %5.1f%% of copy%n",
                         shape[0], shape[1], shape[2], bps / 1e9, 100 * bps / copy);
@@ -69,7 +69,7 @@ public final class MatvecBench {
             for (int i = 0; i < x.length(); i++) x.set(i, r.nextFloat());
             cuda.toDevice(w);
             cuda.toDevice(x, out);
-            Launch l = Launch.cover(rows * tokens * 32, MatvecKernels.BLOCK);
+            Launch l = Launch.cover(32 * rows * tokens, MatvecKernels.BLOCK);
             int perGraph = copies * Math.max(1, 80 / copies);
             try (AccelStream stream = cuda.newStream();
                  Recording g = cuda.record(stream, () -> { for (int i = 0; i < perGraph; i++) cuda.launch(k, l, w[i % copies], x, out, rows, cols, tokens); });
