@@ -161,19 +161,8 @@ public final class AccelBench {
     private double graphMillis(int copies, java.util.function.IntConsumer launchNumber) {
         int rounds = Math.max(1, (4 * REPS + copies - 1) / copies), perGraph = rounds * copies;
         try (AccelStream stream = cuda.newStream();
-             Recording g = cuda.record(stream, () -> { for (int i = 0; i < perGraph; i++) launchNumber.accept(i); });
-             CudaEvent start = new CudaEvent(device); CudaEvent end = new CudaEvent(device)) {
-            for (int i = 0; i < 5; i++) g.replay();
-            stream.synchronize();
-            double[] t = new double[TRIALS];
-            for (int i = 0; i < TRIALS; i++) {
-                start.record((CudaStream) stream);
-                g.replay();
-                end.record((CudaStream) stream);
-                t[i] = end.millisSince(start) / perGraph;
-            }
-            Arrays.sort(t);
-            return t[TRIALS / 2];
+             Recording g = cuda.record(stream, () -> { for (int i = 0; i < perGraph; i++) launchNumber.accept(i); })) {
+            return GraphTiming.medianReplayMillis(cuda, stream, g, 5, TRIALS) / perGraph;
         }
     }
 

@@ -8,7 +8,7 @@ import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.CudaEvent;
-import dev.arbor.accel.cuda.CudaStream;
+import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.accel.cuda.DeviceBuffer;
 import dev.arbor.kernels.MatvecKernels;
 
@@ -72,19 +72,9 @@ public final class MatvecBench {
             Launch l = Launch.cover(32 * rows * tokens, MatvecKernels.BLOCK);
             int perGraph = copies * Math.max(1, 80 / copies);
             try (AccelStream stream = cuda.newStream();
-                 Recording g = cuda.record(stream, () -> { for (int i = 0; i < perGraph; i++) cuda.launch(k, l, w[i % copies], x, out, rows, cols, tokens); });
-                 CudaEvent start = new CudaEvent(cuda.device()); CudaEvent end = new CudaEvent(cuda.device())) {
-                for (int i = 0; i < 3; i++) g.replay();
-                stream.synchronize();
-                double[] t = new double[TRIALS];
-                for (int i = 0; i < TRIALS; i++) {
-                    start.record((CudaStream) stream);
-                    g.replay();
-                    end.record((CudaStream) stream);
-                    t[i] = end.millisSince(start) / perGraph;
-                }
-                Arrays.sort(t);
-                return (wBytes + 4.0 * tokens * (cols + rows)) / (t[TRIALS / 2] / 1e3);
+                 Recording g = cuda.record(stream, () -> { for (int i = 0; i < perGraph; i++) cuda.launch(k, l, w[i % copies], x, out, rows, cols, tokens); })) {
+                double ms = GraphTiming.medianReplayMillis(cuda, stream, g, 3, TRIALS) / perGraph;
+                return (wBytes + 4.0 * tokens * (cols + rows)) / (ms / 1e3);
             }
         } finally {
             for (BFloat16Array a : w) if (a != null) a.close();
