@@ -11,6 +11,7 @@ import dev.arbor.accel.cuda.CudaEvent;
 import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.accel.cuda.DeviceBuffer;
 import dev.arbor.kernels.MatvecKernels;
+import dev.arbor.kernels.MatvecVariants;
 
 import java.util.Arrays;
 import java.util.Random;

@@ -36,20 +36,21 @@ class KeepAliveTest {
                 ServerConfig.local(ServedModel.nameFor(MODEL)).withKeepAlive(KEEP_ALIVE));
     }
 
-    /** A long non-streaming request that holds the only running slot for a while; completes with its JSON. */
-    private static CompletableFuture<HttpResponse<String>> occupy(TestServer server, int tokens) {
+    /**
+     * A long non-streaming request that holds the only running slot for a while, returned once it
+     * runs; the future completes with its JSON.
+     */
+    private static CompletableFuture<HttpResponse<String>> occupy(TestServer server, int tokens) throws InterruptedException {
         String body = "{\"model\":\"" + MODEL + "\",\"prompt\":\"hold the slot\",\"max_tokens\":" + tokens + ",\"ignore_eos\":true}";
-        return CompletableFuture.supplyAsync(() -> {
+        CompletableFuture<HttpResponse<String>> holder = CompletableFuture.supplyAsync(() -> {
             try {
                 return server.post("/v1/completions", body);
             } catch (Exception e) {
                 throw new RuntimeException(e);
             }
         });
-    }
-
-    private static void awaitRunning(TestServer server) throws InterruptedException {
         for (int i = 0; i < 2000 && server.engine.stats().running() == 0; i++) Thread.sleep(1);
+        return holder;
     }
 
     @Test
@@ -57,7 +58,6 @@ class KeepAliveTest {
     void queuedStreamGetsKeepAlivesAndTheOfficialClientIgnoresThem() throws Exception {
         try (TestServer server = oneAtATime()) {
             CompletableFuture<HttpResponse<String>> holder = occupy(server, 600);
-            awaitRunning(server);
             // Raw view: comment lines arrive while queued, then every token as one data event.
             HttpResponse<java.io.InputStream> raw = server.http.send(java.net.http.HttpRequest.newBuilder(
                             java.net.URI.create(server.server.baseUrl() + "/v1/completions"))
@@ -79,7 +79,6 @@ class KeepAliveTest {
 
             // The official client, queued the same way, sees only the tokens.
             holder = occupy(server, 600);
-            awaitRunning(server);
             StringBuilder text = new StringBuilder();
             int chunks = 0;
             try (StreamResponse<Completion> stream = server.client(null).completions().createStreaming(
@@ -101,7 +100,6 @@ class KeepAliveTest {
     void clientThatHangsUpWhileQueuedIsAbortedBeforeItRuns() throws Exception {
         try (TestServer server = oneAtATime()) {
             CompletableFuture<HttpResponse<String>> holder = occupy(server, 2000);
-            awaitRunning(server);
             byte[] body = ("{\"model\":\"" + MODEL + "\",\"prompt\":\"leaving\",\"max_tokens\":50,\"stream\":true}")
                     .getBytes(StandardCharsets.UTF_8);
             try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), server.server.port())) {
