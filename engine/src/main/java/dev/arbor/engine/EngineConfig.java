@@ -1,12 +1,13 @@
 package dev.arbor.engine;
 
 /**
- * Engine settings. The KV pool is sized from {@code kvCacheBytes} when positive, otherwise from
- * {@code kvCacheFraction} of the memory the JVM may still use (the CPU backend keeps KV in memory).
+ * Engine settings. The KV pool is sized from {@code kvCacheBytes} when positive, otherwise by the
+ * model's backend: on CUDA the device memory left after the weights times {@code gpuMemoryUtilization},
+ * on the CPU a default share of physical memory (see {@code CpuModelBackend}); the engine logs the size.
  *
  * @param blockSize              tokens per KV block
- * @param kvCacheBytes           KV budget in bytes (0 = use the fraction)
- * @param kvCacheFraction        fraction of available memory for KV when bytes is 0
+ * @param kvCacheBytes           KV budget in bytes (0 = the backend's default)
+ * @param gpuMemoryUtilization   fraction of the device memory free after loading the weights that the KV store takes (CUDA)
  * @param numBlocksOverride      exact number of blocks (tests), 0 = from the budget
  * @param maxNumSeqs             sequences in one step at most
  * @param maxNumBatchedTokens    tokens in one step at most (prefill chunks are cut to fit)
@@ -18,7 +19,7 @@ package dev.arbor.engine;
  * @param maxCachedUnusedBlocks  cap on cached blocks no request holds (0 = no cap)
  * @param maxWaiting             waiting-queue length at which new requests are refused (0 = unbounded)
  */
-public record EngineConfig(int blockSize, long kvCacheBytes, double kvCacheFraction, int numBlocksOverride,
+public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUtilization, int numBlocksOverride,
                            int maxNumSeqs, int maxNumBatchedTokens, int maxModelLen, boolean enablePrefixCaching,
                            String evictionPolicy, String schedulingPolicy, int lpmFcfsThreshold,
                            int maxCachedUnusedBlocks, int maxWaiting) {
@@ -28,7 +29,7 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double kvCacheFract
         if (maxNumSeqs < 1) throw new IllegalArgumentException("max_num_seqs must be >= 1, got " + maxNumSeqs);
         if (maxNumBatchedTokens < 1) throw new IllegalArgumentException("max_num_batched_tokens must be >= 1, got " + maxNumBatchedTokens);
         if (kvCacheBytes < 0) throw new IllegalArgumentException("kv_cache_bytes must be >= 0, got " + kvCacheBytes);
-        if (!(kvCacheFraction > 0 && kvCacheFraction <= 1)) throw new IllegalArgumentException("kv_cache_fraction must be in (0, 1], got " + kvCacheFraction);
+        if (!(gpuMemoryUtilization > 0 && gpuMemoryUtilization <= 1)) throw new IllegalArgumentException("gpu_memory_utilization must be in (0, 1], got " + gpuMemoryUtilization);
         if (!schedulingPolicy.equals("fcfs") && !schedulingPolicy.equals("lpm")) throw new IllegalArgumentException("scheduling_policy must be fcfs or lpm, got " + schedulingPolicy);
     }
 
@@ -37,7 +38,7 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double kvCacheFract
     public static Builder builder() { return new Builder(); }
 
     public Builder toBuilder() {
-        return new Builder().blockSize(blockSize).kvCacheBytes(kvCacheBytes).kvCacheFraction(kvCacheFraction)
+        return new Builder().blockSize(blockSize).kvCacheBytes(kvCacheBytes).gpuMemoryUtilization(gpuMemoryUtilization)
                 .numBlocks(numBlocksOverride).maxNumSeqs(maxNumSeqs).maxNumBatchedTokens(maxNumBatchedTokens)
                 .maxModelLen(maxModelLen).enablePrefixCaching(enablePrefixCaching).evictionPolicy(evictionPolicy)
                 .schedulingPolicy(schedulingPolicy).lpmFcfsThreshold(lpmFcfsThreshold)
@@ -47,7 +48,7 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double kvCacheFract
     public static final class Builder {
         private int blockSize = 16;
         private long kvCacheBytes;
-        private double kvCacheFraction = 0.3;
+        private double gpuMemoryUtilization = 0.3;
         private int numBlocks;
         private int maxNumSeqs = 64;
         private int maxNumBatchedTokens = 1024;
@@ -61,7 +62,7 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double kvCacheFract
 
         public Builder blockSize(int v) { blockSize = v; return this; }
         public Builder kvCacheBytes(long v) { kvCacheBytes = v; return this; }
-        public Builder kvCacheFraction(double v) { kvCacheFraction = v; return this; }
+        public Builder gpuMemoryUtilization(double v) { gpuMemoryUtilization = v; return this; }
         public Builder numBlocks(int v) { numBlocks = v; return this; }
         public Builder maxNumSeqs(int v) { maxNumSeqs = v; return this; }
         public Builder maxNumBatchedTokens(int v) { maxNumBatchedTokens = v; return this; }
@@ -74,7 +75,7 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double kvCacheFract
         public Builder maxWaiting(int v) { maxWaiting = v; return this; }
 
         public EngineConfig build() {
-            return new EngineConfig(blockSize, kvCacheBytes, kvCacheFraction, numBlocks, maxNumSeqs,
+            return new EngineConfig(blockSize, kvCacheBytes, gpuMemoryUtilization, numBlocks, maxNumSeqs,
                     maxNumBatchedTokens, maxModelLen, enablePrefixCaching, evictionPolicy, schedulingPolicy,
                     lpmFcfsThreshold, maxCachedUnusedBlocks, maxWaiting);
         }

@@ -14,6 +14,7 @@ import dev.arbor.engine.core.StepProcessor;
 import dev.arbor.models.CausalLM;
 import dev.arbor.models.ModelConfig;
 import dev.arbor.models.ModelLoader;
+import dev.arbor.models.StepShape;
 import dev.arbor.tokenizer.ByteTokenizer;
 import dev.arbor.tokenizer.Tokenizer;
 import org.slf4j.Logger;
@@ -38,9 +39,6 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class LLMEngine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LLMEngine.class);
-    /** Auto-sized KV pools stop here: the CPU backend keeps KV in process memory. */
-    private static final long AUTO_KV_CAP_BYTES = 1L << 30;
-
     private final CausalLM model;
     private final Tokenizer tokenizer;
     private final EngineConfig config;
@@ -60,27 +58,47 @@ public final class LLMEngine implements AutoCloseable {
         this.config = config;
         ModelConfig mc = model.config();
         this.maxModelLen = config.maxModelLen() > 0 ? config.maxModelLen() : mc.maxPositionEmbeddings();
-        int numBlocks = numBlocks(model, config);
+        long kvBudget = config.kvCacheBytes() > 0 ? config.kvCacheBytes() : model.defaultKvBudgetBytes(config.gpuMemoryUtilization());
+        int numBlocks = numBlocks(model, config, kvBudget);
         this.pool = new BlockPool(numBlocks);
         this.prefixCache = config.enablePrefixCaching()
                 ? new PrefixCache(pool, config.blockSize(), EvictionPolicy.byName(config.evictionPolicy())) : null;
         if (prefixCache != null && config.maxCachedUnusedBlocks() > 0) prefixCache.setMaxCachedUnusedBlocks(config.maxCachedUnusedBlocks());
         KvCacheManager kv = new KvCacheManager(pool, prefixCache, config.blockSize());
         this.scheduler = new Scheduler(config, kv);
-        this.runner = new ModelRunner(model, model.allocateKvCache(numBlocks, config.blockSize()));
+        int blocksPerSeq = (maxModelLen + config.blockSize() - 1) / config.blockSize();
+        StepShape shape = new StepShape(numBlocks, config.blockSize(), config.maxNumBatchedTokens(), config.maxNumSeqs(),
+                blocksPerSeq, Math.min(config.maxNumBatchedTokens(), Math.max(config.maxNumSeqs(), 64)));
+        this.runner = new ModelRunner(model.open(shape), mc.vocabSize());
         int[] eos = mc.eosTokenIds().length > 0 ? mc.eosTokenIds() : tokenizer.eosTokenIds();
         Sampler sampler = new Sampler(id -> tokenizer.decode(new int[] {id}, false), eos);
         this.processor = new StepProcessor(scheduler, sampler, eos, maxModelLen);
-        log.info("engine: model {} ({} layers, vocab {}), KV pool {} blocks x {} tokens ({} MiB), prefix caching {}, max_model_len {}",
-                mc.architecture(), mc.numLayers(), mc.vocabSize(), numBlocks, config.blockSize(),
-                numBlocks * model.kvBytesPerBlock(config.blockSize()) >> 20, config.enablePrefixCaching() ? "on" : "off", maxModelLen);
+        log.info("engine: model {} ({} layers, vocab {}) on {}, KV pool {} blocks x {} tokens ({} MiB, {}), prefix caching {}, max_model_len {}",
+                mc.architecture(), mc.numLayers(), mc.vocabSize(), model.device(), numBlocks, config.blockSize(),
+                numBlocks * model.kvBytesPerBlock(config.blockSize()) >> 20,
+                config.numBlocksOverride() > 0 ? "set by block count" : config.kvCacheBytes() > 0 ? "--kv-cache-bytes" : "the backend's default budget",
+                config.enablePrefixCaching() ? "on" : "off", maxModelLen);
     }
 
     /** Loads {@code spec} (a Hugging Face model directory or {@code synthetic:SHAPE}) with its tokenizer. */
     public static LLMEngine create(String spec, EngineConfig config) {
-        CausalLM model = ModelLoader.load(spec);
-        model.materialize();
-        return new LLMEngine(model, tokenizerFor(model.config()), config);
+        return create(spec, "cpu", config);
+    }
+
+    /**
+     * Loads {@code spec} to run on {@code device} ({@code cpu | cuda | cuda:N | auto}) with its tokenizer.
+     *
+     * @throws IllegalArgumentException for a malformed device, or a KV store that does not fit
+     */
+    public static LLMEngine create(String spec, String device, EngineConfig config) {
+        CausalLM model = ModelLoader.load(spec, device);
+        try {
+            model.materialize();
+            return new LLMEngine(model, tokenizerFor(model.config()), config);
+        } catch (RuntimeException | Error e) {
+            model.close();
+            throw e;
+        }
     }
 
     /** The model directory's tokenizer, or the byte tokenizer for a synthetic model (no files). */
@@ -88,15 +106,9 @@ public final class LLMEngine implements AutoCloseable {
         return mc.modelDir() != null ? Tokenizer.load(mc.modelDir()) : new ByteTokenizer(mc.vocabSize());
     }
 
-    private static int numBlocks(CausalLM model, EngineConfig c) {
+    private static int numBlocks(CausalLM model, EngineConfig c, long budget) {
         if (c.numBlocksOverride() > 0) return c.numBlocksOverride();
         long perBlock = model.kvBytesPerBlock(c.blockSize());
-        long budget = c.kvCacheBytes();
-        if (budget == 0) {
-            Runtime rt = Runtime.getRuntime();
-            long available = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
-            budget = Math.min(AUTO_KV_CAP_BYTES, (long) (available * c.kvCacheFraction()));
-        }
         long n = budget / perBlock;
         if (n < 1) throw new IllegalArgumentException("KV budget of " + budget + " bytes holds no block of " + perBlock + " bytes");
         return (int) Math.min(n, Integer.MAX_VALUE / 2);
@@ -267,6 +279,7 @@ public final class LLMEngine implements AutoCloseable {
     @Override
     public void close() {
         abortAll();
+        runner.executor().close();
         model.close();
     }
 }

@@ -3,15 +3,16 @@ package dev.arbor.engine;
 import dev.arbor.models.Architecture;
 import dev.arbor.models.CausalLM;
 import dev.arbor.models.ForwardBatch;
-import dev.arbor.models.KvCache;
 import dev.arbor.models.ModelConfig;
+import dev.arbor.models.ModelExecutor;
 import dev.arbor.models.RopeConfig;
+import dev.arbor.models.StepShape;
 
 import java.util.Arrays;
 
 /**
  * A deterministic stand-in model for scheduler tests. Its "KV cache" stores the token id of every
- * position in the slot the block table gives, and the logits of a position are a function of all
+ * position in the slot the batch gives, and the logits of a position are a function of all
  * tokens read back through the block table: a wrong table, a block overwritten while shared, or a
  * stale block after preemption changes the output. Optionally it follows a script (output i is
  * {@code script[i]}) to produce known text.
@@ -30,63 +31,71 @@ final class FakeLM implements CausalLM {
 
     FakeLM() { this(300, 4096, null); }
 
-    static final class Store implements KvCache {
-        final int[] slots;
-        final int numBlocks, blockSize;
-
-        Store(int numBlocks, int blockSize) {
-            this.numBlocks = numBlocks;
-            this.blockSize = blockSize;
-            this.slots = new int[numBlocks * blockSize];
-            Arrays.fill(slots, -1);
-        }
-
-        public int numBlocks() { return numBlocks; }
-
-        public int blockSize() { return blockSize; }
-    }
-
     @Override public ModelConfig config() { return config; }
 
-    @Override public KvCache allocateKvCache(int numBlocks, int blockSize) { return new Store(numBlocks, blockSize); }
+    @Override public String device() { return "fake"; }
 
     @Override public long kvBytesPerBlock(int blockSize) { return 4L * blockSize; }
 
+    @Override public long defaultKvBudgetBytes(double memoryUtilization) { return 1L << 20; }
+
     @Override
-    public float[][] forward(ForwardBatch b, KvCache cache) {
-        Store st = (Store) cache;
-        int bs = st.blockSize;
-        forwardCalls++;
-        tokensComputed += b.numTokens();
-        int[] seqOf = new int[b.numTokens()];
-        for (int s = 0; s < b.numSeqs(); s++) {
-            for (int t = b.queryStart()[s]; t < b.queryStart()[s + 1]; t++) {
-                seqOf[t] = s;
-                int pos = b.positions()[t];
-                st.slots[b.blockTables()[s][pos / bs] * bs + pos % bs] = b.tokenIds()[t];
-            }
-        }
-        float[][] out = new float[b.logitRows().length][];
-        for (int r = 0; r < out.length; r++) {
-            int t = b.logitRows()[r], s = seqOf[t], pos = b.positions()[t];
-            long h = 1469598103934665603L;
-            for (int p = 0; p <= pos; p++) {
-                int tok = st.slots[b.blockTables()[s][p / bs] * bs + p % bs];
-                if (tok < 0) throw new IllegalStateException("position " + p + " of sequence " + s + " was never written");
-                h = (h ^ tok) * 1099511628211L;
-            }
-            float[] logits = new float[config.vocabSize()];
-            for (int v = 0; v < logits.length; v++) logits[v] = (float) (((h >>> 17) + v * 0x9E3779B9L) % 1000) / 500f;
-            // scripted: a one-token prompt makes position p produce output p
-            int target = script != null ? script[Math.min(pos, script.length - 1)] : (int) Math.floorMod(h, 256L);
-            logits[target] += 5f;
-            out[r] = logits;
-        }
-        return out;
+    public ModelExecutor open(StepShape shape) {
+        return new Executor(shape);
     }
 
-    @Override public void copyBlock(KvCache cache, int src, int dst) {
-        Store st = (Store) cache;
-        System.arraycopy(st.slots, src * st.blockSize, st.slots, dst * st.blockSize, st.blockSize);
+    private final class Executor implements ModelExecutor {
+        final StepShape shape;
+        final ForwardBatch batch;
+        final int[] slots;
+        final float[][] logits;
+        int firstRow;
+
+        Executor(StepShape shape) {
+            this.shape = shape;
+            this.batch = new ForwardBatch(shape);
+            this.slots = new int[shape.numBlocks() * shape.blockSize()];
+            this.logits = new float[shape.maxLogitRows()][config.vocabSize()];
+            Arrays.fill(slots, -1);
+        }
+
+        @Override public StepShape shape() { return shape; }
+
+        @Override public ForwardBatch batch() { return batch; }
+
+        @Override
+        public void forward() {
+            forwardCalls++;
+            tokensComputed += batch.numTokens();
+            for (int t = 0; t < batch.numTokens(); t++) slots[batch.slot(t)] = batch.tokenId(t);
+        }
+
+        @Override
+        public int computeLogits(int first) {
+            int n = Math.min(shape.maxLogitRows(), batch.numLogitRows() - first);
+            int bs = shape.blockSize();
+            for (int r = 0; r < n; r++) {
+                int t = batch.logitRow(first + r), s = batch.seqOfToken(t), pos = batch.position(t);
+                long h = 1469598103934665603L;
+                for (int p = 0; p <= pos; p++) {
+                    int tok = slots[batch.block(s, p / bs) * bs + p % bs];
+                    if (tok < 0) throw new IllegalStateException("position " + p + " of sequence " + s + " was never written");
+                    h = (h ^ tok) * 1099511628211L;
+                }
+                float[] row = logits[r];
+                for (int v = 0; v < row.length; v++) row[v] = (float) (((h >>> 17) + v * 0x9E3779B9L) % 1000) / 500f;
+                // scripted: a one-token prompt makes position p produce output p
+                int target = script != null ? script[Math.min(pos, script.length - 1)] : (int) Math.floorMod(h, 256L);
+                row[target] += 5f;
+            }
+            return n;
+        }
+
+        @Override
+        public void readLogits(int i, float[] dst) {
+            System.arraycopy(logits[i], 0, dst, 0, dst.length);
+        }
+
+        @Override public void close() {}
     }
 }

@@ -1,9 +1,10 @@
 package dev.arbor.models;
 
 /**
- * A causal language model ready to run: the single interface where a compute backend plugs in
- * (the multi-threaded CPU transformer now, the CUDA one later). It owns its weights and the KV
- * storage it allocates; it knows nothing of requests, scheduling or block ownership.
+ * A causal language model ready to run: the single interface the engine calls. Which backend computes
+ * (the CPU or a CUDA device) was chosen at load ({@link ModelLoader#load(String, String)}); nothing above
+ * this interface knows. The model owns its weights; {@link #open} allocates the paged KV store and the
+ * step workspace once. It knows nothing of requests, scheduling or block ownership.
  */
 public interface CausalLM extends AutoCloseable {
 
@@ -14,27 +15,31 @@ public interface CausalLM extends AutoCloseable {
         return GenerationConfig.fromModel(config());
     }
 
-    /**
-     * Allocates the paged KV storage: {@code numBlocks} blocks of {@code blockSize} token slots for
-     * every layer and KV head.
-     */
-    KvCache allocateKvCache(int numBlocks, int blockSize);
+    /** Where the forward pass runs, for logs: e.g. {@code "cpu (2 threads)"}, {@code "cuda:0 (NVIDIA H200, 139 GiB)"}. */
+    String device();
 
     /** Bytes of KV storage one block of {@code blockSize} tokens takes over all layers (K and V). */
     long kvBytesPerBlock(int blockSize);
 
     /**
-     * Runs the batch: writes the new tokens' K/V into {@code cache} and returns the logits of
-     * {@code batch.logitRows()}, shape (logitRows.length, vocabSize), in float32.
+     * The KV budget this backend offers when the user set none, in bytes: on CUDA the device memory
+     * free after the weights times {@code memoryUtilization} (vLLM's {@code --gpu-memory-utilization});
+     * on the CPU a fixed default of off-heap memory (see {@code CpuModelBackend}), both logged by the engine.
      */
-    float[][] forward(ForwardBatch batch, KvCache cache);
-
-    /** Copies the KV content of physical block {@code src} to {@code dst} (copy-on-write of a shared partial block). */
-    void copyBlock(KvCache cache, int src, int dst);
+    long defaultKvBudgetBytes(double memoryUtilization);
 
     /**
-     * Makes the weights resident now (synthetic models generate theirs lazily, on the first forward),
-     * so that load time is not counted as the first step's time.
+     * Allocates the paged KV store ({@code shape.numBlocks()} blocks) and the workspace every step
+     * reuses. Called once per engine; the executor is closed with it.
+     *
+     * @throws IllegalArgumentException when the shape does not fit the backend's memory (the message
+     *                                  gives bytes needed and free)
+     */
+    ModelExecutor open(StepShape shape);
+
+    /**
+     * Makes the weights resident now (synthetic models generate theirs lazily, on the first forward;
+     * the CUDA backend uploads them), so that load time is not counted as the first step's time.
      */
     default void materialize() {}
 

@@ -1,23 +1,163 @@
 package dev.arbor.models;
 
+import java.util.Arrays;
+
 /**
- * One forward step over several sequences, laid out by the engine's model runner (the only place
- * that turns a schedule into model inputs). Sequence {@code s} contributes the new tokens
- * {@code tokenIds[queryStart[s] .. queryStart[s+1])}; its earlier tokens are already in the paged
- * KV cache. New tokens' K/V are written to the cache at slot
- * {@code blockTables[s][pos / blockSize] * blockSize + pos % blockSize}.
+ * The input side of the step workspace: one forward step over several sequences, laid out in place
+ * by the engine's model runner (the only place that turns a schedule into model inputs) in arrays
+ * allocated once from a {@link StepShape}. Sequence {@code s} contributes the new tokens
+ * {@code tokenIds[queryStart[s] .. queryStart[s+1])}; its earlier tokens are already in the paged KV
+ * store. Only the first {@link #numTokens()} / {@link #numSeqs()} / {@link #numLogitRows()} entries
+ * are meaningful; the rest is padding a backend may upload but never reads.
  *
- * @param tokenIds    (numTokens) new tokens of all sequences, concatenated in sequence order
- * @param positions   (numTokens) absolute position of each token inside its sequence
- * @param queryStart  (numSeqs + 1) offsets into {@code tokenIds}
- * @param contextLen  (numSeqs) tokens of sequence s in the cache after this step (cached + new)
- * @param blockTables (numSeqs)(logical blocks) physical block id of each logical block
- * @param logitRows   token indices into {@code tokenIds} whose logits are returned, in that order
+ * <p>Fill it with {@link #clear()}, then per sequence {@link #beginSequence}, {@link #addToken} for
+ * each new token (in position order) and {@link #addLogitRow} for the rows whose logits are wanted.
+ * Every call checks its input against the shape and throws {@link IllegalArgumentException} naming
+ * the violated size.
  */
-public record ForwardBatch(int[] tokenIds, int[] positions, int[] queryStart, int[] contextLen,
-                           int[][] blockTables, int[] logitRows) {
+public final class ForwardBatch {
+    private final StepShape shape;
+    /** (maxTokens) new tokens of all sequences, concatenated in sequence order. */
+    private final int[] tokenIds;
+    /** (maxTokens) absolute position of each token inside its sequence. */
+    private final int[] positions;
+    /** (maxTokens) KV slot of each new token: {@code block * blockSize + position % blockSize}. */
+    private final int[] slotMapping;
+    /** (maxTokens) sequence index of each token. */
+    private final int[] seqOfToken;
+    /** (maxSeqs + 1) offsets into tokenIds. */
+    private final int[] queryStart;
+    /** (maxSeqs) tokens of sequence s in the KV store after this step (cached + new). */
+    private final int[] contextLens;
+    /** (maxSeqs, maxBlocksPerSeq) physical block of each logical block, row-major, padded. */
+    private final int[] blockTables;
+    /** (maxTokens) token indices whose logits are wanted, in output order. */
+    private final int[] logitRows;
+    private int numTokens, numSeqs, numLogitRows, tableLength;
 
-    public int numTokens() { return tokenIds.length; }
+    public ForwardBatch(StepShape shape) {
+        this.shape = shape;
+        tokenIds = new int[shape.maxTokens()];
+        positions = new int[shape.maxTokens()];
+        slotMapping = new int[shape.maxTokens()];
+        seqOfToken = new int[shape.maxTokens()];
+        queryStart = new int[shape.maxSeqs() + 1];
+        contextLens = new int[shape.maxSeqs()];
+        blockTables = new int[shape.maxSeqs() * shape.maxBlocksPerSeq()];
+        logitRows = new int[shape.maxTokens()];
+    }
 
-    public int numSeqs() { return contextLen.length; }
+    public StepShape shape() { return shape; }
+
+    public void clear() {
+        numTokens = numSeqs = numLogitRows = 0;
+    }
+
+    /**
+     * Starts sequence {@link #numSeqs()} with block table {@code table[0 .. length)} (physical block ids);
+     * its tokens follow through {@link #addToken}.
+     */
+    public void beginSequence(int[] table, int length) {
+        if (numSeqs == shape.maxSeqs()) throw new IllegalArgumentException("batch holds at most " + shape.maxSeqs() + " sequences");
+        if (length > shape.maxBlocksPerSeq()) {
+            throw new IllegalArgumentException("block table of " + length + " blocks exceeds the shape's " + shape.maxBlocksPerSeq());
+        }
+        for (int i = 0; i < length; i++) {
+            if (table[i] < 0 || table[i] >= shape.numBlocks()) {
+                throw new IllegalArgumentException("block " + table[i] + " outside the KV store's " + shape.numBlocks() + " blocks");
+            }
+        }
+        int s = numSeqs++;
+        System.arraycopy(table, 0, blockTables, s * shape.maxBlocksPerSeq(), length);
+        tableLength = length;
+        queryStart[s] = numTokens;
+        queryStart[s + 1] = numTokens;
+        contextLens[s] = 0;
+    }
+
+    /** Appends a new token of the current sequence at {@code position}; positions must be consecutive. */
+    public void addToken(int tokenId, int position) {
+        if (numSeqs == 0) throw new IllegalStateException("addToken before beginSequence");
+        if (numTokens == shape.maxTokens()) throw new IllegalArgumentException("batch holds at most " + shape.maxTokens() + " tokens");
+        int s = numSeqs - 1, bs = shape.blockSize();
+        if (queryStart[s + 1] > queryStart[s] && position != contextLens[s]) {
+            throw new IllegalArgumentException("positions of a sequence's new tokens must be consecutive: " + position + " after " + (contextLens[s] - 1));
+        }
+        if (position < 0 || position / bs >= tableLength) {
+            throw new IllegalArgumentException("position " + position + " is outside the sequence's block table of " + tableLength + " blocks");
+        }
+        int t = numTokens++;
+        tokenIds[t] = tokenId;
+        positions[t] = position;
+        seqOfToken[t] = s;
+        slotMapping[t] = blockTables[s * shape.maxBlocksPerSeq() + position / bs] * bs + position % bs;
+        queryStart[s + 1] = numTokens;
+        contextLens[s] = position + 1;
+    }
+
+    /** Asks for the logits of token {@code tokenIndex} (an index into this batch's tokens); rows come back in call order. */
+    public void addLogitRow(int tokenIndex) {
+        if (tokenIndex < 0 || tokenIndex >= numTokens) throw new IllegalArgumentException("logit row " + tokenIndex + " outside the batch's " + numTokens + " tokens");
+        logitRows[numLogitRows++] = tokenIndex;
+    }
+
+    /**
+     * Fills the batch in one call (tests and tools): sequence s has new tokens
+     * {@code tokenIds[queryStart[s] .. queryStart[s+1])} at consecutive positions from {@code firstPos[s]}.
+     */
+    public ForwardBatch fill(int[] tokenIds, int[] queryStart, int[] firstPos, int[][] blockTables, int[] logitRows) {
+        clear();
+        for (int s = 0; s < blockTables.length; s++) {
+            beginSequence(blockTables[s], blockTables[s].length);
+            for (int t = queryStart[s]; t < queryStart[s + 1]; t++) addToken(tokenIds[t], firstPos[s] + t - queryStart[s]);
+        }
+        for (int r : logitRows) addLogitRow(r);
+        return this;
+    }
+
+    public int numTokens() { return numTokens; }
+
+    public int numSeqs() { return numSeqs; }
+
+    public int numLogitRows() { return numLogitRows; }
+
+    public int tokenId(int t) { return tokenIds[t]; }
+
+    public int position(int t) { return positions[t]; }
+
+    public int slot(int t) { return slotMapping[t]; }
+
+    public int seqOfToken(int t) { return seqOfToken[t]; }
+
+    public int queryStart(int s) { return queryStart[s]; }
+
+    public int contextLen(int s) { return contextLens[s]; }
+
+    public int logitRow(int r) { return logitRows[r]; }
+
+    /** Physical block of logical block {@code i} of sequence {@code s}. */
+    public int block(int s, int i) { return blockTables[s * shape.maxBlocksPerSeq() + i]; }
+
+    /** Largest context of the batch's sequences, in tokens. */
+    public int maxContextLen() {
+        int m = 0;
+        for (int s = 0; s < numSeqs; s++) m = Math.max(m, contextLens[s]);
+        return m;
+    }
+
+    // Raw arrays for backends that upload them whole (the first num* entries are meaningful).
+    public int[] tokenIdArray() { return tokenIds; }
+    public int[] positionArray() { return positions; }
+    public int[] slotMappingArray() { return slotMapping; }
+    public int[] seqOfTokenArray() { return seqOfToken; }
+    public int[] queryStartArray() { return queryStart; }
+    public int[] contextLenArray() { return contextLens; }
+    public int[] blockTableArray() { return blockTables; }
+    public int[] logitRowArray() { return logitRows; }
+
+    @Override
+    public String toString() {
+        return "ForwardBatch[" + numTokens + " tokens, " + numSeqs + " seqs, queryStart "
+                + Arrays.toString(Arrays.copyOf(queryStart, numSeqs + 1)) + ", " + numLogitRows + " logit rows]";
+    }
 }

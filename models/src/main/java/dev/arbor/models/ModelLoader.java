@@ -1,6 +1,7 @@
 package dev.arbor.models;
 
-import dev.arbor.models.cpu.TransformerCpu;
+import dev.arbor.models.backend.ModelBackend;
+import dev.arbor.models.cpu.CpuModelBackend;
 import dev.arbor.models.synthetic.SyntheticModels;
 import dev.arbor.models.weights.ModelWeights;
 import dev.arbor.models.weights.WeightFiles;
@@ -11,7 +12,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Entry point: {@code load("path/to/hf-model-dir")} or {@code load("synthetic:100m")}. A directory
+ * Entry point: {@code load("path/to/hf-model-dir", "cuda")} or {@code load("synthetic:100m")} (the
+ * CPU); the device is {@code cpu | cuda | cuda:N | auto} (see {@link Devices}). A directory
  * is fully validated here (config, every tensor's presence, dtype, shape and byte range), so every
  * problem surfaces as a {@link ModelLoadException} naming the file and tensor. Generation defaults
  * are on the returned model: {@link CausalLM#generationConfig()}.
@@ -21,14 +23,35 @@ public final class ModelLoader {
 
     private ModelLoader() {}
 
+    /** Loads {@code spec} on the CPU. */
     public static CausalLM load(String spec) {
-        if (spec.startsWith(SyntheticModels.PREFIX)) {
-            return SyntheticModels.load(spec.substring(SyntheticModels.PREFIX.length()));
+        return load(spec, "cpu");
+    }
+
+    /**
+     * Loads {@code spec} (a Hugging Face model directory or {@code synthetic:SHAPE}) to run on {@code device}.
+     *
+     * @throws IllegalArgumentException for a malformed device name
+     * @throws ModelLoadException       for a model that cannot be read
+     */
+    public static CausalLM load(String spec, String device) {
+        ModelBackend backend = Devices.open(device);
+        try {
+            if (spec.startsWith(SyntheticModels.PREFIX)) {
+                return SyntheticModels.load(spec.substring(SyntheticModels.PREFIX.length()), backend);
+            }
+            return load(Path.of(spec), backend);
+        } catch (RuntimeException e) {
+            backend.close();
+            throw e;
         }
-        return load(Path.of(spec));
     }
 
     public static CausalLM load(Path dir) {
+        return load(dir, new CpuModelBackend());
+    }
+
+    public static CausalLM load(Path dir, ModelBackend backend) {
         if (!Files.isDirectory(dir)) throw new ModelLoadException("model directory " + dir + " does not exist");
         ModelConfig parsed = ModelConfig.read(dir);
         GenerationConfig generation = GenerationConfig.read(dir, parsed);
@@ -39,10 +62,10 @@ public final class ModelLoader {
             ModelWeights weights = ModelWeights.bind(config, files.tensors(), files.description(), derived);
             LOG.info("loaded {} ({}, {} layers, hidden {}) from {}", config.architecture(), config.dtype(),
                     config.numLayers(), config.hiddenSize(), files.description());
-            return new TransformerCpu(config, generation, () -> weights, () -> {
+            return new DecoderModel(config, generation, () -> weights, () -> {
                 derived.close();
                 files.close();
-            });
+            }, backend);
         } catch (RuntimeException e) {
             derived.close();
             files.close();

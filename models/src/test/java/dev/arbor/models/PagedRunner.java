@@ -7,15 +7,22 @@ import java.util.List;
  * Test driver playing the engine's model runner: sequences with block tables over a paged cache,
  * physical blocks handed out in descending order so logical and physical ids never coincide.
  */
-final class PagedRunner {
+final class PagedRunner implements AutoCloseable {
     final CausalLM model;
-    final KvCache cache;
+    final ModelExecutor executor;
+    private final int blockSize;
     private int nextBlock;
 
     PagedRunner(CausalLM model, int numBlocks, int blockSize) {
         this.model = model;
-        this.cache = model.allocateKvCache(numBlocks, blockSize);
+        this.blockSize = blockSize;
+        this.executor = model.open(new StepShape(numBlocks, blockSize, 4096, 64, numBlocks, 64));
         this.nextBlock = numBlocks - 1;
+    }
+
+    @Override
+    public void close() {
+        executor.close();
     }
 
     final class Sequence {
@@ -36,30 +43,32 @@ final class PagedRunner {
      * token in batch order if {@code allRows}, else of each sequence's last new token.
      */
     float[][] step(List<Sequence> seqs, List<int[]> tokens, boolean allRows) {
-        int n = tokens.stream().mapToInt(t -> t.length).sum();
-        int[] ids = new int[n], positions = new int[n], queryStart = new int[seqs.size() + 1], contextLen = new int[seqs.size()];
-        int[][] tables = new int[seqs.size()][];
-        List<Integer> rows = new ArrayList<>();
-        int t = 0;
+        ForwardBatch batch = executor.batch();
+        batch.clear();
         for (int s = 0; s < seqs.size(); s++) {
             Sequence seq = seqs.get(s);
             int[] toks = tokens.get(s);
-            queryStart[s] = t;
-            for (int tok : toks) {
-                if (seq.length % cache.blockSize() == 0) seq.blocks.add(nextBlock--);
-                ids[t] = tok;
-                positions[t] = seq.length++;
-                if (allRows) rows.add(t);
-                t++;
+            for (int i = 0; i < toks.length; i++) {
+                if ((seq.length + i) % blockSize == 0) seq.blocks.add(nextBlock--);
             }
-            if (!allRows) rows.add(t - 1);
-            contextLen[s] = seq.length;
-            tables[s] = seq.table();
+            batch.beginSequence(seq.table(), seq.blocks.size());
+            for (int tok : toks) {
+                batch.addToken(tok, seq.length++);
+                if (allRows) batch.addLogitRow(batch.numTokens() - 1);
+            }
+            if (!allRows) batch.addLogitRow(batch.numTokens() - 1);
         }
-        queryStart[seqs.size()] = n;
-        ForwardBatch batch = new ForwardBatch(ids, positions, queryStart, contextLen, tables,
-                rows.stream().mapToInt(Integer::intValue).toArray());
-        return model.forward(batch, cache);
+        executor.forward();
+        float[][] out = new float[batch.numLogitRows()][];
+        for (int first = 0; first < out.length; ) {
+            int n = executor.computeLogits(first);
+            for (int i = 0; i < n; i++) {
+                out[first + i] = new float[model.config().vocabSize()];
+                executor.readLogits(i, out[first + i]);
+            }
+            first += n;
+        }
+        return out;
     }
 
     /** Runs {@code tokens} as one sequence in chunks of {@code chunk}; logits of every position. */

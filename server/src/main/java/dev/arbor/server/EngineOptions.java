@@ -12,11 +12,13 @@ public final class EngineOptions {
     @Option(names = "--block-size", defaultValue = "16", description = "tokens per KV block (default ${DEFAULT-VALUE})")
     int blockSize;
 
-    @Option(names = "--kv-cache-bytes", defaultValue = "0", description = "KV budget in bytes (0 = a fraction of free memory)")
+    @Option(names = "--kv-cache-bytes", defaultValue = "0",
+            description = "KV budget in bytes (0 = the backend's default: on CUDA --gpu-memory-utilization of the device memory left after the weights; on the CPU 25%% of physical memory, at most 8 GiB)")
     long kvCacheBytes;
 
-    @Option(names = "--kv-cache-fraction", defaultValue = "0.3", description = "fraction of free memory for KV when no byte budget is given")
-    double kvCacheFraction;
+    @Option(names = "--gpu-memory-utilization", defaultValue = "0.9",
+            description = "fraction of the device memory free after loading the weights that the KV cache takes (CUDA; default ${DEFAULT-VALUE})")
+    double gpuMemoryUtilization;
 
     @Option(names = "--num-blocks", defaultValue = "0", description = "exact KV pool size in blocks (overrides the budget)")
     int numBlocks;
@@ -46,7 +48,7 @@ public final class EngineOptions {
     int maxWaiting;
 
     public EngineConfig toConfig() {
-        return EngineConfig.builder().blockSize(blockSize).kvCacheBytes(kvCacheBytes).kvCacheFraction(kvCacheFraction)
+        return EngineConfig.builder().blockSize(blockSize).kvCacheBytes(kvCacheBytes).gpuMemoryUtilization(gpuMemoryUtilization)
                 .numBlocks(numBlocks).maxNumSeqs(maxNumSeqs).maxNumBatchedTokens(maxNumBatchedTokens)
                 .maxModelLen(maxModelLen).enablePrefixCaching(!noPrefixCaching).evictionPolicy(evictionPolicy)
                 .schedulingPolicy(schedulingPolicy).maxCachedUnusedBlocks(maxCachedUnusedBlocks).maxWaiting(maxWaiting).build();

@@ -18,44 +18,40 @@ final class Attention {
 
     /**
      * @param q        (tokens, heads * headDim) queries after RoPE / norm
-     * @param seqOf    (tokens) sequence index of each token
      * @param slopes   (heads) ALiBi slopes, or null for none
      * @param out      (tokens, heads * headDim)
      */
-    static void run(float[] q, ForwardBatch batch, int[] seqOf, PagedKvCache cache, int layer, int heads,
+    static void run(float[] q, ForwardBatch batch, PagedKvCache cache, int layer, int heads,
                     float[] slopes, float[] out) {
         int tokens = batch.numTokens();
         int headDim = cache.headDim(), group = heads / cache.numKvHeads(), bs = cache.blockSize();
         int qDim = heads * headDim;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         MemorySegment keys = cache.keys(layer), values = cache.values(layer);
-        int maxCtx = 0;
-        for (int p : batch.positions()) maxCtx = Math.max(maxCtx, p + 1);
-        int ctxMax = maxCtx;
+        int ctxMax = batch.maxContextLen();
         int grain = Math.max(1, 32768 / Math.max(1, ctxMax * headDim));
         Parallel.forRange(tokens * heads, grain, (from, to) -> {
-            float[] scores = new float[ctxMax]; // (context)
-            float[] acc = new float[headDim];   // (headDim)
+            float[] scores = cache.scratch(ctxMax); // (context) this thread's score row
+            float[] acc = cache.scratch2(headDim);  // (headDim)
             for (int idx = from; idx < to; idx++) {
                 int t = idx / heads, h = idx % heads, kvh = h / group;
-                int pos = batch.positions()[t];
-                int[] table = batch.blockTables()[seqOf[t]];
+                int pos = batch.position(t), s = batch.seqOfToken(t);
                 int qo = t * qDim + h * headDim;
                 // scores = q · k_j / sqrt(d) (+ ALiBi bias), j = 0..pos
                 float max = Float.NEGATIVE_INFINITY;
                 for (int j = 0; j <= pos; j++) {
-                    long ko = cache.offset(table[j / bs], kvh, j % bs);
-                    float s = dot(q, qo, keys, ko, headDim) * scale;
-                    if (slopes != null) s += slopes[h] * (j - pos);
-                    scores[j] = s;
-                    if (s > max) max = s;
+                    long ko = cache.offset(batch.block(s, j / bs), kvh, j % bs);
+                    float sc = dot(q, qo, keys, ko, headDim) * scale;
+                    if (slopes != null) sc += slopes[h] * (j - pos);
+                    scores[j] = sc;
+                    if (sc > max) max = sc;
                 }
                 // softmax over the context
                 float sum = expInPlace(scores, pos + 1, max);
                 // out = Σ_j p_j v_j
-                java.util.Arrays.fill(acc, 0f);
+                java.util.Arrays.fill(acc, 0, headDim, 0f);
                 for (int j = 0; j <= pos; j++) {
-                    long vo = cache.offset(table[j / bs], kvh, j % bs);
+                    long vo = cache.offset(batch.block(s, j / bs), kvh, j % bs);
                     axpy(scores[j], values, vo, acc, headDim);
                 }
                 float inv = 1f / sum;

@@ -23,7 +23,7 @@ public final class Matmul {
         // ~64K multiply-adds per range at least, so tiny matrices don't pay for the fork.
         int grain = Math.max(1, 65536 / Math.max(1, cols * TILE * tokens));
         Parallel.forRange(tiles, grain, (from, to) -> {
-            float[] wt = new float[TILE * cols]; // (TILE, cols) converted weight rows
+            float[] wt = tileScratch(TILE * cols); // (TILE, cols) converted weight rows
             for (int tile = from; tile < to; tile++) {
                 int r0 = tile * TILE, nr = Math.min(TILE, rows - r0);
                 for (int i = 0; i < nr; i++) w.loadRow(r0 + i, wt, i * cols);
@@ -37,6 +37,15 @@ public final class Matmul {
                 }
             }
         });
+    }
+
+    private static final ThreadLocal<float[][]> TILE_SCRATCH = ThreadLocal.withInitial(() -> new float[1][0]);
+
+    /** This thread's weight-tile buffer, at least n floats (grown to the widest matrix, then reused). */
+    private static float[] tileScratch(int n) {
+        float[][] s = TILE_SCRATCH.get();
+        if (s[0].length < n) s[0] = new float[n];
+        return s[0];
     }
 
     /** {@code out[o + i] = w[i*n ..] · x[xo ..]} for four consecutive rows, sharing the loads of x. */

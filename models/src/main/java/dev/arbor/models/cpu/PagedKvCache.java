@@ -1,6 +1,5 @@
 package dev.arbor.models.cpu;
 
-import dev.arbor.models.KvCache;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -9,9 +8,10 @@ import java.lang.foreign.ValueLayout;
  * Paged K/V storage for the CPU transformer: per layer one off-heap float32 segment for K and one
  * for V, each laid out {@code [block][kvHead][slot][headDim]}, so a block is one contiguous range
  * (cheap copy-on-write) and a head's slots in a block are contiguous (attention streams them).
- * Freed by the GC when the cache is dropped.
+ * Freed by the GC when the cache is dropped. Also holds each worker thread's attention scratch rows,
+ * grown to the longest context seen, so a step allocates none.
  */
-public final class PagedKvCache implements KvCache {
+public final class PagedKvCache {
     static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT;
 
     private final int numLayers, numBlocks, blockSize, numKvHeads, headDim;
@@ -41,9 +41,25 @@ public final class PagedKvCache implements KvCache {
         return (long) numKvHeads * blockSize * headDim * Float.BYTES;
     }
 
-    @Override public int numBlocks() { return numBlocks; }
+    private final ThreadLocal<float[][]> scratch = ThreadLocal.withInitial(() -> new float[2][0]);
 
-    @Override public int blockSize() { return blockSize; }
+    /** This thread's first scratch row, at least n floats (grown, never shrunk). */
+    float[] scratch(int n) {
+        float[][] s = scratch.get();
+        if (s[0].length < n) s[0] = new float[Math.max(n, 2 * s[0].length)];
+        return s[0];
+    }
+
+    /** This thread's second scratch row, at least n floats. */
+    float[] scratch2(int n) {
+        float[][] s = scratch.get();
+        if (s[1].length < n) s[1] = new float[n];
+        return s[1];
+    }
+
+    public int numBlocks() { return numBlocks; }
+
+    public int blockSize() { return blockSize; }
 
     int numLayers() { return numLayers; }
 
@@ -73,12 +89,4 @@ public final class PagedKvCache implements KvCache {
         }
     }
 
-    void copyBlock(int src, int dst) {
-        long n = blockBytesPerLayer();
-        long from = offset(src, 0, 0), to = offset(dst, 0, 0);
-        for (int l = 0; l < numLayers; l++) {
-            MemorySegment.copy(keys[l], from, keys[l], to, n);
-            MemorySegment.copy(values[l], from, values[l], to, n);
-        }
-    }
 }

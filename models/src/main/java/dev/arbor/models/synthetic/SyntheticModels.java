@@ -5,7 +5,9 @@ import dev.arbor.models.GenerationConfig;
 import dev.arbor.models.ModelConfig;
 import dev.arbor.models.ModelLoadException;
 import dev.arbor.models.RopeConfig;
-import dev.arbor.models.cpu.TransformerCpu;
+import dev.arbor.models.DecoderModel;
+import dev.arbor.models.backend.ModelBackend;
+import dev.arbor.models.cpu.CpuModelBackend;
 import dev.arbor.models.weights.DType;
 import dev.arbor.models.weights.ModelWeights;
 import dev.arbor.models.weights.Tensor;
@@ -48,12 +50,17 @@ public final class SyntheticModels {
                 hidden / heads, maxPos, 1e-5, RopeConfig.plain(10000.0), tied, -1, new int[0], null, DType.BF16.torchName());
     }
 
-    /** A model of {@code shape} whose weights are generated on first use. */
-    public static TransformerCpu load(String shape) {
+    /** A model of {@code shape} on the CPU whose weights are generated on first use. */
+    public static DecoderModel load(String shape) {
+        return load(shape, new CpuModelBackend());
+    }
+
+    /** A model of {@code shape} on {@code backend} whose weights are generated on first use. */
+    public static DecoderModel load(String shape, ModelBackend backend) {
         ModelConfig config = config(shape);
         Arena arena = Arena.ofShared();
-        return new TransformerCpu(config, GenerationConfig.fromModel(config),
-                () -> ModelWeights.bind(config, generate(config, arena), PREFIX + shape, arena), arena::close);
+        return new DecoderModel(config, GenerationConfig.fromModel(config),
+                () -> ModelWeights.bind(config, generate(config, arena), PREFIX + shape, arena), arena::close, backend);
     }
 
     /** All tensors of {@code config}'s Llama layout under their Hugging Face names. */

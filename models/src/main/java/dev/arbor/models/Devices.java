@@ -1,0 +1,63 @@
+package dev.arbor.models;
+
+import dev.arbor.models.backend.ModelBackend;
+import dev.arbor.models.cpu.CpuModelBackend;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code --device} choice: {@code cpu}, {@code cuda} (device 0), {@code cuda:N} (device ordinal N)
+ * or {@code auto} (CUDA device 0 when the driver loads and the device answers, else the CPU; the choice
+ * and its reason are logged).
+ */
+public final class Devices {
+    private static final Logger LOG = LoggerFactory.getLogger(Devices.class);
+
+    private Devices() {}
+
+    /** Checks {@code device} without opening anything. */
+    public static void validate(String device) {
+        String d = device == null ? "" : device.trim().toLowerCase();
+        if (d.equals("cpu") || d.equals("cuda") || d.equals("auto")) return;
+        if (d.startsWith("cuda:")) {
+            ordinal(d);
+            return;
+        }
+        throw new IllegalArgumentException("device must be cpu, cuda, cuda:N or auto, not '" + device + "'");
+    }
+
+    public static ModelBackend open(String device) {
+        validate(device);
+        String d = device.trim().toLowerCase();
+        return switch (d) {
+            case "cpu" -> new CpuModelBackend();
+            case "cuda" -> cudaBackend(0);
+            case "auto" -> {
+                try {
+                    ModelBackend b = cudaBackend(0);
+                    LOG.info("device auto: {} (a CUDA device answered)", b.device());
+                    yield b;
+                } catch (RuntimeException | LinkageError e) {
+                    LOG.info("device auto: cpu, because CUDA is unusable: {}", e.getCause() != null ? e.getCause() : e.toString());
+                    yield new CpuModelBackend();
+                }
+            }
+            default -> cudaBackend(ordinal(d));
+        };
+    }
+
+    private static ModelBackend cudaBackend(int ordinal) {
+        throw new IllegalStateException("CUDA backend pending");
+    }
+
+    private static int ordinal(String d) {
+        String n = d.substring("cuda:".length());
+        try {
+            int ordinal = Integer.parseInt(n);
+            if (ordinal >= 0) return ordinal;
+        } catch (NumberFormatException e) {
+            // fall through to the error naming the value
+        }
+        throw new IllegalArgumentException("device " + d + ": the ordinal must be a non-negative integer, not '" + n + "'");
+    }
+}

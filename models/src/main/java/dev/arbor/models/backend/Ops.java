@@ -1,0 +1,61 @@
+package dev.arbor.models.backend;
+
+import dev.arbor.models.ForwardBatch;
+import dev.arbor.models.weights.Matrix;
+
+/**
+ * The operations the decoder forward pass is written against, on activation buffers of type
+ * {@code A} that the backend owns ({@code float[]} on the CPU, device {@code FloatArray}s on CUDA).
+ * Activations are float32, row-major. Weights are passed as the host-side {@link Matrix} / norm vector
+ * the model was loaded with; a backend that keeps its own copy (CUDA) resolves them to it. The paged KV
+ * store belongs to the backend instance, sized at construction.
+ *
+ * <p>Every method may be asynchronous on a device; {@link #readRow} is the synchronisation point.
+ */
+public interface Ops<A> extends AutoCloseable {
+
+    /** A (rows, cols) activation buffer; called while building the workspace only, never in a step. */
+    A allocate(int rows, int cols);
+
+    /** Makes this step's inputs ({@code b}'s ids, positions, slots, block tables, logit rows) visible to the kernels. */
+    void upload(ForwardBatch b);
+
+    /** {@code out (tokens, hidden) = table[tokenIds]}. */
+    void embed(Matrix table, ForwardBatch b, A out);
+
+    /** {@code out (rows, n) = x / rms(x) * weight}, rms over each row of n; out may be x. */
+    void rmsNorm(A x, int rows, int n, float[] weight, double eps, A out);
+
+    /** {@code out (rows, w.rows) = x (rows, w.cols) · wᵀ}. */
+    void matmul(A x, int rows, Matrix w, A out);
+
+    /** Rotates every head of {@code x (tokens, heads * headDim)} in place by its token's position. */
+    void rope(A x, int heads, ForwardBatch b);
+
+    /** Stores {@code k, v (tokens, kvHeads * headDim)} of layer {@code layer} at the tokens' KV slots. */
+    void storeKv(int layer, A k, A v, ForwardBatch b);
+
+    /**
+     * Causal attention of each new token over its sequence's context {@code [0, position]} from the
+     * paged store (ALiBi bias for ALiBi models): {@code out (tokens, heads * headDim)}.
+     */
+    void attention(int layer, A q, ForwardBatch b, A out);
+
+    /** {@code gate = silu(gate) * up} over n elements. */
+    void siluMul(A gate, A up, int n);
+
+    /** {@code x += y} over n elements. */
+    void add(A x, A y, int n);
+
+    /** {@code out (count, n) = x[logitRow(firstRow + i)]}: the hidden rows whose logits are wanted. */
+    void gatherRows(A x, int n, ForwardBatch b, int firstRow, int count, A out);
+
+    /** {@code dst[i] = src[srcRow + i]} for i < count, rows of n. */
+    void copyRows(A src, int n, int srcRow, int count, A dst);
+
+    /** Copies row {@code row} of {@code x (rows, n)} to {@code dst}; waits for pending work. */
+    void readRow(A x, int row, int n, float[] dst);
+
+    @Override
+    void close();
+}

@@ -1,0 +1,45 @@
+package dev.arbor.models.cpu;
+
+import dev.arbor.models.ModelConfig;
+import dev.arbor.models.ModelExecutor;
+import dev.arbor.models.StepShape;
+import dev.arbor.models.backend.DecoderForward;
+import dev.arbor.models.backend.ModelBackend;
+import dev.arbor.models.weights.ModelWeights;
+
+/**
+ * The CPU backend. Its KV store is off-heap float32; the default budget is
+ * {@value #DEFAULT_KV_PERCENT}% of the machine's physical memory, and at most
+ * {@value #DEFAULT_KV_CAP_GIB} GiB (the engine logs the figure; {@code --kv-cache-memory} overrides it).
+ */
+public final class CpuModelBackend implements ModelBackend {
+    public static final int DEFAULT_KV_PERCENT = 25;
+    public static final int DEFAULT_KV_CAP_GIB = 8;
+
+    @Override public String device() { return "cpu (" + Parallel.threads() + " threads)"; }
+
+    @Override
+    public long kvBytesPerBlock(ModelConfig config, int blockSize) {
+        return CpuOps.kvBytesPerBlock(config, blockSize);
+    }
+
+    @Override
+    public long defaultKvBudgetBytes(ModelConfig config, double memoryUtilization) {
+        return Math.min(physicalMemory() * DEFAULT_KV_PERCENT / 100, (long) DEFAULT_KV_CAP_GIB << 30);
+    }
+
+    /** Physical memory from the OS (the KV store is off-heap, outside -Xmx), or 4 GiB when the JVM cannot tell. */
+    static long physicalMemory() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getTotalMemorySize();
+        }
+        return 4L << 30;
+    }
+
+    @Override
+    public ModelExecutor open(ModelConfig config, ModelWeights weights, StepShape shape) {
+        return new DecoderForward<>(config, weights, new CpuOps(config, shape), shape);
+    }
+
+    @Override public String toString() { return device(); }
+}

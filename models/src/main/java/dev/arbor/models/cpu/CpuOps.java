@@ -1,0 +1,100 @@
+package dev.arbor.models.cpu;
+
+import dev.arbor.kernels.CpuLayerOps;
+import dev.arbor.models.Architecture;
+import dev.arbor.models.ForwardBatch;
+import dev.arbor.models.ModelConfig;
+import dev.arbor.models.StepShape;
+import dev.arbor.models.backend.Ops;
+import dev.arbor.models.weights.Matrix;
+
+/**
+ * {@link Ops} on the CPU: float32 activations in heap arrays, matmuls and attention in multi-threaded
+ * Vector API code, norms / SwiGLU / residual adds / RoPE as accel kernels on the accel CPU executor,
+ * and a float32 paged KV store off-heap. The reference every other backend is compared with.
+ */
+public final class CpuOps implements Ops<float[]> {
+    private final ModelConfig config;
+    private final PagedKvCache cache;
+    private final Rope rope;          // null for ALiBi models
+    private final float[] slopes;     // (heads) ALiBi slopes, null for RoPE models
+    private final float[] cos, sin;   // (maxTokens, headDim / 2) this step's rotation angles
+    private final CpuLayerOps layer = new CpuLayerOps();
+
+    public CpuOps(ModelConfig config, StepShape shape) {
+        this.config = config;
+        this.cache = new PagedKvCache(config.numLayers(), shape.numBlocks(), shape.blockSize(), config.numKvHeads(), config.headDim());
+        boolean alibi = config.family().positionEncoding() == Architecture.PositionEncoding.ALIBI;
+        this.rope = alibi ? null : new Rope(config.rope(), config.headDim(), config.dtype());
+        this.slopes = alibi ? Alibi.slopes(config.numHeads()) : null;
+        int half = config.headDim() / 2;
+        this.cos = alibi ? null : new float[shape.maxTokens() * half];
+        this.sin = alibi ? null : new float[shape.maxTokens() * half];
+    }
+
+    /** KV bytes of one block over all layers: float32 K and V. */
+    public static long kvBytesPerBlock(ModelConfig c, int blockSize) {
+        return 2L * c.numLayers() * c.numKvHeads() * blockSize * c.headDim() * Float.BYTES;
+    }
+
+    @Override public float[] allocate(int rows, int cols) { return new float[Math.multiplyExact(rows, cols)]; }
+
+    @Override
+    public void upload(ForwardBatch b) {
+        // cos/sin of every token's angles, computed once per step and shared by all layers
+        if (rope != null) rope.fill(b.positionArray(), b.numTokens(), cos, sin);
+    }
+
+    @Override
+    public void embed(Matrix table, ForwardBatch b, float[] out) {
+        int hidden = table.cols();
+        for (int t = 0; t < b.numTokens(); t++) table.loadRow(b.tokenId(t), out, t * hidden);
+    }
+
+    @Override
+    public void rmsNorm(float[] x, int rows, int n, float[] weight, double eps, float[] out) {
+        layer.rmsNorm(x, rows, n, weight, eps, out);
+    }
+
+    @Override
+    public void matmul(float[] x, int rows, Matrix w, float[] out) {
+        Matmul.apply(x, rows, w, out);
+    }
+
+    @Override
+    public void rope(float[] x, int heads, ForwardBatch b) {
+        layer.rope(x, cos, sin, b.numTokens(), heads, rope.half());
+    }
+
+    @Override
+    public void storeKv(int layer, float[] k, float[] v, ForwardBatch b) {
+        int bs = cache.blockSize();
+        for (int t = 0; t < b.numTokens(); t++) cache.write(layer, k, v, t, b.slot(t) / bs, b.slot(t) % bs);
+    }
+
+    @Override
+    public void attention(int layer, float[] q, ForwardBatch b, float[] out) {
+        Attention.run(q, b, cache, layer, config.numHeads(), slopes, out);
+    }
+
+    @Override public void siluMul(float[] gate, float[] up, int n) { layer.siluMul(gate, up, n); }
+
+    @Override public void add(float[] x, float[] y, int n) { layer.add(x, y, n); }
+
+    @Override
+    public void gatherRows(float[] x, int n, ForwardBatch b, int firstRow, int count, float[] out) {
+        for (int r = 0; r < count; r++) System.arraycopy(x, b.logitRow(firstRow + r) * n, out, r * n, n);
+    }
+
+    @Override
+    public void copyRows(float[] src, int n, int srcRow, int count, float[] dst) {
+        System.arraycopy(src, srcRow * n, dst, 0, count * n);
+    }
+
+    @Override
+    public void readRow(float[] x, int row, int n, float[] dst) {
+        System.arraycopy(x, row * n, dst, 0, n);
+    }
+
+    @Override public void close() {}
+}
