@@ -4,6 +4,7 @@ import dev.arbor.accel.Constant;
 import dev.arbor.accel.KernelContext;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
 
 /**
  * Matrix-vector products with bf16 weights, the shape of a decode step: {@code out (tokens, rows) =
@@ -80,5 +81,38 @@ public final class MatvecKernels {
         sum = Math.fma(KernelContext.bf16HighToFloat(w2), Float.intBitsToFloat((int) (x2 >>> 32)), sum);
         sum = Math.fma(KernelContext.bf16LowToFloat(w3), Float.intBitsToFloat((int) x3), sum);
         return Math.fma(KernelContext.bf16HighToFloat(w3), Float.intBitsToFloat((int) (x3 >>> 32)), sum);
+    }
+
+    /**
+     * As {@link #matvecBf16} for fp16 weights: one warp per (token, row), lanes strided over the
+     * columns (4-byte loads of weight pairs when cols is even), fp32 accumulation, warp reduction.
+     * The plain path for fp16 checkpoints until the tensor-core GEMM takes them.
+     */
+    public static void matvecF16(KernelContext ctx, HalfFloatArray w, FloatArray x, FloatArray out, int rows, int cols, int tokens) {
+        int warp = (ctx.groupIdx * ctx.localGroupSizeX + ctx.localIdx) / 32;
+        int lane = ctx.laneId();
+        if (warp >= rows * tokens) return;
+        int row = warp / tokens, t = warp % tokens;
+        int base = row * cols, xo = t * cols;
+        float sum = 0f;
+        for (int c = lane; c < cols; c += 32) sum = Math.fma(w.get(base + c), x.get(xo + c), sum);
+        sum = ctx.warpReduceSum(sum);
+        if (lane == 0) out.set(t * rows + row, sum);
+    }
+
+    /**
+     * As {@link #matvecBf16} for fp32 weights (Baichuan's NormHead lm_head, whose L2-normalised rows are
+     * kept in fp32 so that logits match the reference within 1e-3).
+     */
+    public static void matvecF32(KernelContext ctx, FloatArray w, FloatArray x, FloatArray out, int rows, int cols, int tokens) {
+        int warp = (ctx.groupIdx * ctx.localGroupSizeX + ctx.localIdx) / 32;
+        int lane = ctx.laneId();
+        if (warp >= rows * tokens) return;
+        int row = warp / tokens, t = warp % tokens;
+        int base = row * cols, xo = t * cols;
+        float sum = 0f;
+        for (int c = lane; c < cols; c += 32) sum = Math.fma(w.get(base + c), x.get(xo + c), sum);
+        sum = ctx.warpReduceSum(sum);
+        if (lane == 0) out.set(t * rows + row, sum);
     }
 }

@@ -90,7 +90,8 @@ class LayerKernelsTest {
         record Variant(Class<?> owner, String name, Object... constants) {}
         for (Variant v : new Variant[] {new Variant(LayerKernels.class, "rmsNorm"), new Variant(LayerKernels.class, "siluMul"),
                 new Variant(LayerKernels.class, "add"), new Variant(LayerKernels.class, "rope"),
-                new Variant(MatvecKernels.class, "matvecBf16", 4096), new Variant(MatvecKernels.class, "matvecBf16", 13)}) {
+                new Variant(MatvecKernels.class, "matvecBf16", 4096), new Variant(MatvecKernels.class, "matvecBf16", 13),
+                new Variant(MatvecKernels.class, "matvecF16"), new Variant(MatvecKernels.class, "matvecF32")}) {
             String name = v.name() + java.util.Arrays.toString(v.constants()).replaceAll("\\W", "_");
             var k = KernelCompiler.compile(Kernel.of(v.owner(), v.name()), v.constants(), 90);
             Path file = dir.resolve(name + ".ptx");

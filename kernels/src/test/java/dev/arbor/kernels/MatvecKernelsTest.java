@@ -19,4 +19,14 @@ class MatvecKernelsTest {
             c.check(cpu);
         }
     }
+
+    @Test
+    void fp16AndFp32WeightsAgreeWithTheReference() {
+        CpuBackend cpu = new CpuBackend();
+        for (String dtype : new String[] {"f16", "f32"}) {
+            for (int[] shape : new int[][] {{1, 1, 1}, {7, 13, 2}, {13, 255, 3}, {33, 64, 1}, {5, 1000, 7}}) {
+                new MatvecCase(shape[0], shape[1], shape[2], dtype).check(cpu);
+            }
+        }
+    }
 }

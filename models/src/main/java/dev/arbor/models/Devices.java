@@ -2,6 +2,8 @@ package dev.arbor.models;
 
 import dev.arbor.models.backend.ModelBackend;
 import dev.arbor.models.cpu.CpuModelBackend;
+import dev.arbor.models.cuda.CudaModelBackend;
+import dev.arbor.models.cuda.KvCacheDtype;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,14 +29,23 @@ public final class Devices {
     }
 
     public static ModelBackend open(String device) {
+        return open(device, "auto");
+    }
+
+    /**
+     * Opens the backend {@code device} names; {@code kvCacheDtype} ({@code auto | bf16 | fp32}) is the CUDA
+     * KV store's element type (the CPU keeps float32 KV).
+     */
+    public static ModelBackend open(String device, String kvCacheDtype) {
         validate(device);
+        KvCacheDtype kv = KvCacheDtype.parse(kvCacheDtype);
         String d = device.trim().toLowerCase();
         return switch (d) {
             case "cpu" -> new CpuModelBackend();
-            case "cuda" -> cudaBackend(0);
+            case "cuda" -> CudaModelBackend.open(0, kv);
             case "auto" -> {
                 try {
-                    ModelBackend b = cudaBackend(0);
+                    ModelBackend b = CudaModelBackend.open(0, kv);
                     LOG.info("device auto: {} (a CUDA device answered)", b.device());
                     yield b;
                 } catch (RuntimeException | LinkageError e) {
@@ -42,12 +53,8 @@ public final class Devices {
                     yield new CpuModelBackend();
                 }
             }
-            default -> cudaBackend(ordinal(d));
+            default -> CudaModelBackend.open(ordinal(d), kv);
         };
-    }
-
-    private static ModelBackend cudaBackend(int ordinal) {
-        throw new IllegalStateException("CUDA backend pending");
     }
 
     private static int ordinal(String d) {

@@ -35,7 +35,12 @@ public final class ModelLoader {
      * @throws ModelLoadException       for a model that cannot be read
      */
     public static CausalLM load(String spec, String device) {
-        ModelBackend backend = Devices.open(device);
+        return load(spec, device, "auto");
+    }
+
+    /** As {@link #load(String, String)} with the CUDA KV store's element type ({@code auto | bf16 | fp32}). */
+    public static CausalLM load(String spec, String device, String kvCacheDtype) {
+        ModelBackend backend = Devices.open(device, kvCacheDtype);
         try {
             if (spec.startsWith(SyntheticModels.PREFIX)) {
                 return SyntheticModels.load(spec.substring(SyntheticModels.PREFIX.length()), backend);

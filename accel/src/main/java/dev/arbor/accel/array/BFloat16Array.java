@@ -12,6 +12,11 @@ public final class BFloat16Array extends OffHeapArray {
     /** Views {@code segment} (e.g. a memory-mapped tensor) without copying. */
     public BFloat16Array(MemorySegment segment) { super(segment, 2); }
 
+    private BFloat16Array(int length, boolean deviceOnly) { super(length, 2, deviceOnly); }
+
+    /** {@code length} elements in device memory only, allocated by the device backend on first use (no host copy). */
+    public static BFloat16Array deviceOnly(int length) { return new BFloat16Array(length, true); }
+
     public static BFloat16Array of(float... values) {
         BFloat16Array a = new BFloat16Array(values.length);
         for (int i = 0; i < values.length; i++) a.set(i, values[i]);

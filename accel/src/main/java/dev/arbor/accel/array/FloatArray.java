@@ -13,6 +13,11 @@ public final class FloatArray extends OffHeapArray {
     /** Views {@code segment} (e.g. a memory-mapped tensor) without copying. */
     public FloatArray(MemorySegment segment) { super(segment, 4); }
 
+    private FloatArray(int length, boolean deviceOnly) { super(length, 4, deviceOnly); }
+
+    /** {@code length} elements in device memory only, allocated by the device backend on first use (no host copy). */
+    public static FloatArray deviceOnly(int length) { return new FloatArray(length, true); }
+
     public static FloatArray of(float... values) {
         FloatArray a = new FloatArray(values.length);
         for (int i = 0; i < values.length; i++) a.set(i, values[i]);

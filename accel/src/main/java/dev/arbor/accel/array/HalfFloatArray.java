@@ -12,6 +12,11 @@ public final class HalfFloatArray extends OffHeapArray {
     /** Views {@code segment} (e.g. a memory-mapped tensor) without copying. */
     public HalfFloatArray(MemorySegment segment) { super(segment, 2); }
 
+    private HalfFloatArray(int length, boolean deviceOnly) { super(length, 2, deviceOnly); }
+
+    /** {@code length} elements in device memory only, allocated by the device backend on first use (no host copy). */
+    public static HalfFloatArray deviceOnly(int length) { return new HalfFloatArray(length, true); }
+
     public static HalfFloatArray of(float... values) {
         HalfFloatArray a = new HalfFloatArray(values.length);
         for (int i = 0; i < values.length; i++) a.set(i, values[i]);

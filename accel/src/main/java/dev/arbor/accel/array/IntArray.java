@@ -14,6 +14,11 @@ public final class IntArray extends OffHeapArray {
     /** Views {@code segment} (e.g. a memory-mapped tensor) without copying. */
     public IntArray(MemorySegment segment) { super(segment, 4); }
 
+    private IntArray(int length, boolean deviceOnly) { super(length, 4, deviceOnly); }
+
+    /** {@code length} elements in device memory only, allocated by the device backend on first use (no host copy). */
+    public static IntArray deviceOnly(int length) { return new IntArray(length, true); }
+
     public static IntArray of(int... values) {
         IntArray a = new IntArray(values.length);
         for (int i = 0; i < values.length; i++) a.set(i, values[i]);

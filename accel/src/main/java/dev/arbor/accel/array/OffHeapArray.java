@@ -17,6 +17,7 @@ public abstract sealed class OffHeapArray implements AutoCloseable
     private final MemorySegment segment;
     private final Arena arena; // null when wrapping memory owned elsewhere (e.g. a mapped file)
     private final int length;
+    private final boolean deviceOnly;
     /** Opaque per-backend mirror (the CUDA backend keeps its device buffer here). */
     private volatile Object deviceMirror;
 
@@ -25,6 +26,21 @@ public abstract sealed class OffHeapArray implements AutoCloseable
         this.arena = Arena.ofShared();
         this.segment = arena.allocate(Math.max(1L, (long) length * elementBytes), 64);
         this.length = length;
+        this.deviceOnly = false;
+    }
+
+    /**
+     * A device-only array: {@code length} elements with no host memory behind them (the KV store and
+     * activations of a GPU model, where a host mirror would double the footprint). Only a device
+     * backend can use it (it allocates the device buffer on first use); host reads, {@code toDevice} and
+     * {@code toHost} fail with an {@link IllegalStateException} naming the array.
+     */
+    OffHeapArray(int length, int elementBytes, boolean deviceOnly) {
+        if (length < 0) throw new IllegalArgumentException("negative length " + length);
+        this.arena = null;
+        this.segment = MemorySegment.NULL;
+        this.length = length;
+        this.deviceOnly = deviceOnly;
     }
 
     OffHeapArray(MemorySegment wrapped, int elementBytes) {
@@ -34,7 +50,11 @@ public abstract sealed class OffHeapArray implements AutoCloseable
         this.arena = null;
         this.segment = wrapped;
         this.length = (int) (wrapped.byteSize() / elementBytes);
+        this.deviceOnly = false;
     }
+
+    /** Whether this array has no host memory (see the device-only constructor). */
+    public final boolean isDeviceOnly() { return deviceOnly; }
 
     /** Number of elements. */
     public final int length() { return length; }

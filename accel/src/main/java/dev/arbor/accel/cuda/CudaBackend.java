@@ -135,6 +135,7 @@ public final class CudaBackend implements Backend {
     /** The device mirror of {@code array}, uploading it on first use (not allowed while capturing a graph). */
     private DeviceBuffer resident(OffHeapArray array, Kernel kernel) {
         if (array.deviceMirror() instanceof DeviceBuffer b) return b;
+        if (array.isDeviceOnly()) return allocateOnDevice(array);
         if (capturing.get() != null) throw new IllegalStateException("kernel " + kernel + ": array not on the device while capturing a graph; call toDevice first");
         toDevice(array);
         return (DeviceBuffer) array.deviceMirror();
@@ -143,6 +144,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void toDevice(OffHeapArray... arrays) {
         for (OffHeapArray array : arrays) {
+            if (array.isDeviceOnly()) throw new IllegalStateException("toDevice: a device-only array of " + array.length() + " elements has no host contents to copy");
             DeviceBuffer b = array.deviceMirror() instanceof DeviceBuffer d ? d : DeviceBuffer.allocate(device, array.byteSize());
             array.deviceMirror(b);
             b.upload(array.segment());
@@ -159,6 +161,7 @@ public final class CudaBackend implements Backend {
     public void toHost(OffHeapArray... arrays) {
         device.synchronize();
         for (OffHeapArray array : arrays) {
+            if (array.isDeviceOnly()) throw new IllegalStateException("toHost: a device-only array of " + array.length() + " elements has no host memory; read it with DeviceBuffer.download");
             if (!(array.deviceMirror() instanceof DeviceBuffer b)) throw new IllegalStateException("array was never on the device");
             b.download(array.segment());
         }

@@ -58,6 +58,16 @@ public final class CudaDevice implements AutoCloseable {
         return out.get(JAVA_INT, 0);
     }
 
+    /** Free and total device memory in bytes, as the driver reports them now: {@code {free, total}}. */
+    public long[] memoryInfo() {
+        makeCurrent();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment free = a.allocate(java.lang.foreign.ValueLayout.JAVA_LONG), total = a.allocate(java.lang.foreign.ValueLayout.JAVA_LONG);
+            check(call(() -> (int) cuMemGetInfo.invokeExact(free, total)), "cuMemGetInfo");
+            return new long[] {free.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0), total.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0)};
+        }
+    }
+
     void makeCurrent() {
         if (current.get()) return;
         check(call(() -> (int) cuCtxSetCurrent.invokeExact(context)), "cuCtxSetCurrent");

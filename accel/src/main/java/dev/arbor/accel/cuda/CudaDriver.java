@@ -25,6 +25,8 @@ final class CudaDriver {
     static final MethodHandle cuCtxSetCurrent = fn("cuCtxSetCurrent", ADDRESS);
     static final MethodHandle cuCtxSynchronize = fn("cuCtxSynchronize");
     static final MethodHandle cuMemAlloc = fn("cuMemAlloc_v2", ADDRESS, JAVA_LONG);
+    static final MethodHandle cuMemGetInfo = fn("cuMemGetInfo_v2", ADDRESS, ADDRESS);
+    static final MethodHandle cuMemsetD8 = fn("cuMemsetD8_v2", JAVA_LONG, JAVA_BYTE, JAVA_LONG);
     static final MethodHandle cuMemFree = fn("cuMemFree_v2", JAVA_LONG);
     static final MethodHandle cuMemcpyHtoD = fn("cuMemcpyHtoD_v2", JAVA_LONG, ADDRESS, JAVA_LONG);
     static final MethodHandle cuMemcpyDtoH = fn("cuMemcpyDtoH_v2", ADDRESS, JAVA_LONG, JAVA_LONG);

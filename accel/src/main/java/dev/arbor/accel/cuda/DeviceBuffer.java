@@ -39,6 +39,32 @@ public final class DeviceBuffer implements AutoCloseable {
         check(call(() -> (int) cuMemcpyHtoD.invokeExact(pointer, host, bytes)), "cuMemcpyHtoD");
     }
 
+    /** Synchronous host → device copy of {@code bytes} bytes from {@code host} to this buffer at byte {@code offset}. */
+    public void upload(MemorySegment host, long offset, long bytes) {
+        if (offset < 0 || bytes < 0 || offset + bytes > this.bytes || bytes > host.byteSize()) {
+            throw new IndexOutOfBoundsException("upload of " + bytes + " bytes at " + offset + " into a buffer of " + this.bytes + " from " + host.byteSize());
+        }
+        if (bytes == 0) return;
+        device.makeCurrent();
+        check(call(() -> (int) cuMemcpyHtoD.invokeExact(pointer + offset, host, bytes)), "cuMemcpyHtoD");
+    }
+
+    /** Synchronous device → host copy of {@code bytes} bytes at byte {@code offset} of this buffer into {@code host}. */
+    public void download(MemorySegment host, long offset, long bytes) {
+        if (offset < 0 || bytes < 0 || offset + bytes > this.bytes || bytes > host.byteSize()) {
+            throw new IndexOutOfBoundsException("download of " + bytes + " bytes at " + offset + " from a buffer of " + this.bytes + " into " + host.byteSize());
+        }
+        if (bytes == 0) return;
+        device.makeCurrent();
+        check(call(() -> (int) cuMemcpyDtoH.invokeExact(host, pointer + offset, bytes)), "cuMemcpyDtoH");
+    }
+
+    /** Sets every byte to zero (synchronous). */
+    public void zero() {
+        device.makeCurrent();
+        check(call(() -> (int) cuMemsetD8.invokeExact(pointer, (byte) 0, bytes)), "cuMemsetD8");
+    }
+
     /** Synchronous device → host copy. */
     public void download(MemorySegment host) {
         device.makeCurrent();
@@ -47,8 +73,16 @@ public final class DeviceBuffer implements AutoCloseable {
 
     /** Asynchronous device → device copy of {@code count} bytes on {@code stream} (NULL: default stream). */
     public void copyTo(DeviceBuffer target, long count, MemorySegment stream) {
+        copyTo(0, target, 0, count, stream);
+    }
+
+    /** Asynchronous copy of {@code count} bytes from byte {@code from} of this buffer to byte {@code to} of {@code target}. */
+    public void copyTo(long from, DeviceBuffer target, long to, long count, MemorySegment stream) {
+        if (from < 0 || to < 0 || count < 0 || from + count > bytes || to + count > target.bytes) {
+            throw new IndexOutOfBoundsException("copy of " + count + " bytes from " + from + " (of " + bytes + ") to " + to + " (of " + target.bytes + ")");
+        }
         device.makeCurrent();
-        check(call(() -> (int) cuMemcpyDtoDAsync.invokeExact(target.pointer, pointer, count, stream)), "cuMemcpyDtoDAsync");
+        check(call(() -> (int) cuMemcpyDtoDAsync.invokeExact(target.pointer + to, pointer + from, count, stream)), "cuMemcpyDtoDAsync");
     }
 
     @Override

@@ -105,7 +105,7 @@ public final class DecoderForward<A> implements ModelExecutor {
         // Final norm of the logit rows only.
         int rows = b.numLogitRows();
         if (rows > 0) {
-            ops.gatherRows(x, hidden, b, 0, rows, hiddenRows);
+            ops.gatherRows(x, hidden, b, rows, hiddenRows);
             ops.rmsNorm(hiddenRows, rows, hidden, w.finalNorm(), eps, hiddenRows);
         }
     }

@@ -47,8 +47,8 @@ public interface Ops<A> extends AutoCloseable {
     /** {@code x += y} over n elements. */
     void add(A x, A y, int n);
 
-    /** {@code out (count, n) = x[logitRow(firstRow + i)]}: the hidden rows whose logits are wanted. */
-    void gatherRows(A x, int n, ForwardBatch b, int firstRow, int count, A out);
+    /** {@code out (count, n) = x[logitRow(i)]} for i < count: the hidden rows whose logits are wanted. */
+    void gatherRows(A x, int n, ForwardBatch b, int count, A out);
 
     /** {@code dst[i] = src[srcRow + i]} for i < count, rows of n. */
     void copyRows(A src, int n, int srcRow, int count, A dst);

@@ -82,8 +82,8 @@ public final class CpuOps implements Ops<float[]> {
     @Override public void add(float[] x, float[] y, int n) { layer.add(x, y, n); }
 
     @Override
-    public void gatherRows(float[] x, int n, ForwardBatch b, int firstRow, int count, float[] out) {
-        for (int r = 0; r < count; r++) System.arraycopy(x, b.logitRow(firstRow + r) * n, out, r * n, n);
+    public void gatherRows(float[] x, int n, ForwardBatch b, int count, float[] out) {
+        for (int r = 0; r < count; r++) System.arraycopy(x, b.logitRow(r) * n, out, r * n, n);
     }
 
     @Override

@@ -1,0 +1,99 @@
+package dev.arbor.models.cuda;
+
+import dev.arbor.accel.cuda.CudaBackend;
+import dev.arbor.models.ModelConfig;
+import dev.arbor.models.ModelExecutor;
+import dev.arbor.models.StepShape;
+import dev.arbor.models.backend.DecoderForward;
+import dev.arbor.models.backend.ModelBackend;
+import dev.arbor.models.weights.ModelWeights;
+
+/**
+ * The CUDA backend: one device through accel's driver binding. Weights are uploaded once
+ * ({@link #prepare}); {@link #open} allocates the paged KV store and the workspace on the device and
+ * runs {@link DecoderForward} over {@link CudaOps}. Memory that does not fit is refused up front with
+ * the bytes needed and free, never a crash.
+ */
+public final class CudaModelBackend implements ModelBackend {
+    private final CudaBackend gpu;
+    private final int ordinal;
+    private final KvCacheDtype kvDtype;
+    private DeviceWeights weights;
+
+    private CudaModelBackend(CudaBackend gpu, int ordinal, KvCacheDtype kvDtype) {
+        this.gpu = gpu;
+        this.ordinal = ordinal;
+        this.kvDtype = kvDtype;
+    }
+
+    /** Opens CUDA device {@code ordinal} with a bf16 KV store. */
+    public static CudaModelBackend open(int ordinal) {
+        return open(ordinal, KvCacheDtype.BF16);
+    }
+
+    /**
+     * Opens CUDA device {@code ordinal}.
+     *
+     * @throws RuntimeException or {@link LinkageError} when the driver is missing or the device does not answer
+     */
+    public static CudaModelBackend open(int ordinal, KvCacheDtype kvDtype) {
+        return new CudaModelBackend(CudaBackend.open(ordinal), ordinal, kvDtype);
+    }
+
+    public KvCacheDtype kvCacheDtype() { return kvDtype; }
+
+    @Override
+    public String device() {
+        long[] mem = gpu.device().memoryInfo();
+        return String.format("cuda:%d (%s, %.0f GiB, KV %s)", ordinal, gpu.device().name(), mem[1] / (double) (1L << 30),
+                kvDtype.name().toLowerCase());
+    }
+
+    @Override
+    public long kvBytesPerBlock(ModelConfig c, int blockSize) {
+        return 2L * c.numLayers() * c.numKvHeads() * blockSize * c.headDim() * kvDtype.bytes();
+    }
+
+    /** Device memory free now (after the weights, which {@code DecoderModel} uploads first) × {@code memoryUtilization}. */
+    @Override
+    public long defaultKvBudgetBytes(ModelConfig config, double memoryUtilization) {
+        return (long) (gpu.device().memoryInfo()[0] * memoryUtilization);
+    }
+
+    @Override
+    public synchronized void prepare(ModelWeights w) {
+        if (weights == null) weights = DeviceWeights.upload(gpu, w);
+    }
+
+    @Override
+    public ModelExecutor open(ModelConfig config, ModelWeights w, StepShape shape) {
+        prepare(w);
+        long kv = shape.numBlocks() * kvBytesPerBlock(config, shape.blockSize());
+        long work = workspaceBytes(config, shape);
+        long free = gpu.device().memoryInfo()[0];
+        if (kv + work > free) {
+            throw new IllegalArgumentException(String.format(
+                    "the KV store (%d blocks, %.2f GiB) and workspace (%.2f GiB) need %.2f GiB on %s, which has %.2f GiB free: "
+                            + "lower --kv-cache-bytes / --gpu-memory-utilization or --max-num-batched-tokens",
+                    shape.numBlocks(), kv / (double) (1L << 30), work / (double) (1L << 30), (kv + work) / (double) (1L << 30),
+                    gpu.device().name(), free / (double) (1L << 30)));
+        }
+        return new DecoderForward<>(config, w, new CudaOps(gpu, config, weights, shape, kvDtype), shape);
+    }
+
+    /** Device bytes of the workspace {@link DecoderForward} allocates for {@code shape}, plus attention's split scratch. */
+    static long workspaceBytes(ModelConfig c, StepShape s) {
+        long perToken = 4L * (3L * c.hiddenSize() + 2L * c.qDim() + 2L * c.kvDim() + 2L * c.intermediateSize() + c.hiddenSize());
+        long logits = 4L * s.maxLogitRows() * ((long) c.vocabSize() + c.hiddenSize());
+        long splits = 4L * s.maxSeqs() * c.numHeads() * ((long) s.maxBlocksPerSeq() * s.blockSize() / 256 + 1) * (c.headDim() + 2);
+        return perToken * s.maxTokens() + logits + splits;
+    }
+
+    @Override
+    public void close() {
+        if (weights != null) weights.close();
+        gpu.close();
+    }
+
+    @Override public String toString() { return "cuda:" + ordinal; }
+}

@@ -1,0 +1,225 @@
+package dev.arbor.models.cuda;
+
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.Launch;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.OffHeapArray;
+import dev.arbor.accel.cuda.CudaBackend;
+import dev.arbor.accel.cuda.DeviceBuffer;
+import dev.arbor.kernels.LayerKernels;
+import dev.arbor.kernels.MatvecKernels;
+import dev.arbor.kernels.attention.KvWrite;
+import dev.arbor.kernels.attention.PagedAttention;
+import dev.arbor.kernels.layer.TokenOps;
+import dev.arbor.models.Architecture;
+import dev.arbor.models.ForwardBatch;
+import dev.arbor.models.ModelConfig;
+import dev.arbor.models.StepShape;
+import dev.arbor.models.backend.Ops;
+import dev.arbor.models.cpu.Alibi;
+import dev.arbor.models.cpu.Rope;
+import dev.arbor.models.weights.Matrix;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * {@link Ops} on one CUDA device: float32 activations in device-only arrays, weights resident in their
+ * stored dtype ({@link DeviceWeights}), the paged KV store as one K and one V device array per layer
+ * ({@code [block][kvHead][slot][headDim]}, bf16 or fp32), and per-step inputs in small host+device
+ * arrays uploaded once a step. Every kernel is a Java method of the {@code kernels} module compiled by
+ * accel. All buffers are allocated here, at construction; a step only uploads and launches.
+ */
+final class CudaOps implements Ops<FloatArray> {
+    private static final Kernel RMS_NORM = Kernel.of(LayerKernels.class, "rmsNorm");
+    private static final Kernel SILU_MUL = Kernel.of(LayerKernels.class, "siluMul");
+    private static final Kernel ADD = Kernel.of(LayerKernels.class, "add");
+    private static final Kernel ROPE = Kernel.of(LayerKernels.class, "rope");
+    private static final Kernel MATVEC_BF16 = Kernel.of(MatvecKernels.class, "matvecBf16");
+    private static final Kernel MATVEC_F16 = Kernel.of(MatvecKernels.class, "matvecF16");
+    private static final Kernel MATVEC_F32 = Kernel.of(MatvecKernels.class, "matvecF32");
+    private static final int BLOCK = 256;
+
+    private final CudaBackend gpu;
+    private final ModelConfig config;
+    private final DeviceWeights weights;
+    private final StepShape shape;
+    private final OffHeapArray[] keys, values;        // (layer) -> (numBlocks, kvHeads, blockSize, headDim)
+    private final IntArray tokenIds, positions, slots, seqOfToken, logitRows; // (maxTokens)
+    private final IntArray blockTables;               // (maxSeqs, maxBlocksPerSeq)
+    private final Rope rope;                          // null for ALiBi models
+    private final FloatArray cos, sin;                // (maxTokens, headDim / 2) this step's angles, null for ALiBi
+    private final FloatArray slopes;                  // (heads) ALiBi slopes, null for RoPE models
+    private final PagedAttention attention;
+    private final FloatArray readBack;                // (widest row) host staging of readRow
+
+    CudaOps(CudaBackend gpu, ModelConfig config, DeviceWeights weights, StepShape shape, KvCacheDtype kvDtype) {
+        this.gpu = gpu;
+        this.config = config;
+        this.weights = weights;
+        this.shape = shape;
+        int layers = config.numLayers();
+        long perLayer = (long) shape.numBlocks() * config.numKvHeads() * shape.blockSize() * config.headDim();
+        if (perLayer > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("a layer's K store of " + perLayer + " elements is over one device array's 2^31-1: lower the KV budget");
+        }
+        keys = new OffHeapArray[layers];
+        values = new OffHeapArray[layers];
+        for (int l = 0; l < layers; l++) {
+            keys[l] = kvArray(kvDtype, (int) perLayer);
+            values[l] = kvArray(kvDtype, (int) perLayer);
+            gpu.allocateOnDevice(keys[l]);
+            gpu.allocateOnDevice(values[l]);
+        }
+        int n = shape.maxTokens();
+        tokenIds = new IntArray(n);
+        positions = new IntArray(n);
+        slots = new IntArray(n);
+        seqOfToken = new IntArray(n);
+        logitRows = new IntArray(n);
+        blockTables = new IntArray(shape.maxSeqs() * shape.maxBlocksPerSeq());
+        gpu.toDevice(tokenIds, positions, slots, seqOfToken, logitRows, blockTables);
+        boolean alibi = config.family().positionEncoding() == Architecture.PositionEncoding.ALIBI;
+        rope = alibi ? null : new Rope(config.rope(), config.headDim(), config.dtype());
+        cos = alibi ? null : new FloatArray(n * (config.headDim() / 2));
+        sin = alibi ? null : new FloatArray(n * (config.headDim() / 2));
+        if (!alibi) gpu.toDevice(cos, sin);
+        slopes = alibi ? FloatArray.of(Alibi.slopes(config.numHeads())) : null;
+        if (alibi) gpu.toDevice(slopes);
+        attention = new PagedAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(),
+                shape.maxBlocksPerSeq() * shape.blockSize(), shape.maxSeqs());
+        gpu.toDevice(attention.partials());
+        readBack = new FloatArray(Math.max(config.vocabSize(), Math.max(config.hiddenSize(), config.intermediateSize())));
+    }
+
+    private static OffHeapArray kvArray(KvCacheDtype dtype, int length) {
+        return dtype == KvCacheDtype.BF16 ? BFloat16Array.deviceOnly(length) : FloatArray.deviceOnly(length);
+    }
+
+    @Override
+    public FloatArray allocate(int rows, int cols) {
+        FloatArray a = FloatArray.deviceOnly(Math.multiplyExact(rows, cols));
+        gpu.allocateOnDevice(a);
+        return a;
+    }
+
+    @Override
+    public void upload(ForwardBatch b) {
+        int n = b.numTokens();
+        put(tokenIds, b.tokenIdArray(), n);
+        put(positions, b.positionArray(), n);
+        put(slots, b.slotMappingArray(), n);
+        put(seqOfToken, b.seqOfTokenArray(), n);
+        put(logitRows, b.logitRowArray(), b.numLogitRows());
+        put(blockTables, b.blockTableArray(), b.numSeqs() * shape.maxBlocksPerSeq());
+        // the CPU's cos/sin values exactly (same float32 angles), so RoPE rounds as on the CPU path
+        if (rope != null) fillAngles(b, config.headDim() / 2);
+    }
+
+    private void fillAngles(ForwardBatch b, int half) {
+        int n = b.numTokens();
+        float[] ch = angleScratch(0, n * half), sh = angleScratch(1, n * half);
+        rope.fill(b.positionArray(), n, ch, sh);
+        MemorySegment.copy(ch, 0, cos.segment(), ValueLayout.JAVA_FLOAT, 0, n * half);
+        MemorySegment.copy(sh, 0, sin.segment(), ValueLayout.JAVA_FLOAT, 0, n * half);
+        buffer(cos).upload(cos.segment(), 0, 4L * n * half);
+        buffer(sin).upload(sin.segment(), 0, 4L * n * half);
+    }
+
+    private final float[][] angles = new float[2][0];
+
+    private float[] angleScratch(int i, int n) {
+        if (angles[i].length < n) angles[i] = new float[shape.maxTokens() * (config.headDim() / 2)];
+        return angles[i];
+    }
+
+    /** Copies {@code host[0 .. n)} into {@code a}'s host memory and its device buffer. */
+    private void put(IntArray a, int[] host, int n) {
+        if (n == 0) return;
+        MemorySegment.copy(host, 0, a.segment(), ValueLayout.JAVA_INT, 0, n);
+        buffer(a).upload(a.segment(), 0, 4L * n);
+    }
+
+    private static DeviceBuffer buffer(OffHeapArray a) {
+        return (DeviceBuffer) a.deviceMirror();
+    }
+
+    @Override
+    public void embed(Matrix table, ForwardBatch b, FloatArray out) {
+        TokenOps.embedding(gpu, tokenIds, weights.of(table), out, b.numTokens(), table.cols());
+    }
+
+    @Override
+    public void rmsNorm(FloatArray x, int rows, int n, float[] weight, double eps, FloatArray out) {
+        gpu.launch(RMS_NORM, Launch.cover(rows, 128), x, weights.of(weight), out, rows, n, eps);
+    }
+
+    @Override
+    public void matmul(FloatArray x, int rows, Matrix w, FloatArray out) {
+        OffHeapArray wa = weights.of(w);
+        Launch l = Launch.cover(32 * w.rows() * rows, MatvecKernels.BLOCK);
+        switch (wa) {
+            case BFloat16Array bf -> gpu.launch(MATVEC_BF16, l, bf, x, out, w.rows(), w.cols(), rows);
+            case HalfFloatArray h -> gpu.launch(MATVEC_F16, l, h, x, out, w.rows(), w.cols(), rows);
+            case FloatArray f -> gpu.launch(MATVEC_F32, l, f, x, out, w.rows(), w.cols(), rows);
+            default -> throw new IllegalStateException("no matmul for weights of type " + wa.getClass().getSimpleName());
+        }
+    }
+
+    @Override
+    public void rope(FloatArray x, int heads, ForwardBatch b) {
+        int half = config.headDim() / 2;
+        gpu.launch(ROPE, Launch.cover(b.numTokens() * heads * half, BLOCK), x, cos, sin, b.numTokens(), heads, half);
+    }
+
+    @Override
+    public void storeKv(int layer, FloatArray k, FloatArray v, ForwardBatch b) {
+        KvWrite.launch(gpu, k, v, keys[layer], values[layer], slots, b.numTokens(), config.numKvHeads(), config.headDim(), shape.blockSize());
+    }
+
+    @Override
+    public void attention(int layer, FloatArray q, ForwardBatch b, FloatArray out) {
+        attention.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
+                b.numTokens(), b.maxContextLen());
+    }
+
+    @Override
+    public void siluMul(FloatArray gate, FloatArray up, int n) {
+        gpu.launch(SILU_MUL, Launch.cover(n, BLOCK), gate, up, n);
+    }
+
+    @Override
+    public void add(FloatArray x, FloatArray y, int n) {
+        gpu.launch(ADD, Launch.cover(n, BLOCK), x, y, n);
+    }
+
+    @Override
+    public void gatherRows(FloatArray x, int n, ForwardBatch b, int count, FloatArray out) {
+        TokenOps.gatherRows(gpu, x, logitRows, out, count, n);
+    }
+
+    @Override
+    public void copyRows(FloatArray src, int n, int srcRow, int count, FloatArray dst) {
+        buffer(src).copyTo(4L * srcRow * n, buffer(dst), 0, 4L * count * n, MemorySegment.NULL);
+    }
+
+    @Override
+    public void readRow(FloatArray x, int row, int n, float[] dst) {
+        gpu.synchronize();
+        buffer(x).download(readBack.segment(), 4L * row * n, 4L * n);
+        MemorySegment.copy(readBack.segment(), ValueLayout.JAVA_FLOAT, 0, dst, 0, n);
+    }
+
+    @Override
+    public void close() {
+        gpu.synchronize();
+        for (OffHeapArray a : keys) a.close();
+        for (OffHeapArray a : values) a.close();
+        for (OffHeapArray a : new OffHeapArray[] {tokenIds, positions, slots, seqOfToken, logitRows, blockTables, readBack}) a.close();
+        if (cos != null) { cos.close(); sin.close(); }
+        if (slopes != null) slopes.close();
+        attention.close();
+    }
+}

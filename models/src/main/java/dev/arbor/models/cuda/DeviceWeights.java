@@ -1,0 +1,140 @@
+package dev.arbor.models.cuda;
+
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.OffHeapArray;
+import dev.arbor.accel.cuda.CudaBackend;
+import dev.arbor.models.ModelLoadException;
+import dev.arbor.models.weights.DType;
+import dev.arbor.models.weights.LayerWeights;
+import dev.arbor.models.weights.Matrix;
+import dev.arbor.models.weights.ModelWeights;
+import dev.arbor.models.weights.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The device copies of a model's weights, uploaded once: every {@link Matrix} in its stored dtype
+ * (bf16 and fp16 straight from the memory-mapped file, no host copy; fp32 checkpoint matrices
+ * converted to bf16, named in the log; Baichuan's NormHead lm_head, derived in fp32 at load, kept in
+ * fp32), every norm vector in fp32. Looked up by identity of the host-side object the forward pass holds.
+ */
+final class DeviceWeights implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(DeviceWeights.class);
+    private final Map<Object, OffHeapArray> arrays = new IdentityHashMap<>();
+    private long bytes;
+
+    /**
+     * Uploads {@code w} to {@code gpu}.
+     *
+     * @throws ModelLoadException when the weights do not fit the device's free memory (bytes needed and free)
+     */
+    static DeviceWeights upload(CudaBackend gpu, ModelWeights w) {
+        long need = deviceBytes(w);
+        long free = gpu.device().memoryInfo()[0];
+        if (need > free) {
+            throw new ModelLoadException(String.format("the weights need %.2f GiB on %s, which has %.2f GiB free",
+                    need / (double) (1L << 30), gpu.device().name(), free / (double) (1L << 30)));
+        }
+        DeviceWeights d = new DeviceWeights();
+        try {
+            d.matrix(gpu, w.embed());
+            for (LayerWeights lw : w.layers()) {
+                for (Matrix m : new Matrix[] {lw.q(), lw.k(), lw.v(), lw.o(), lw.gate(), lw.up(), lw.down()}) d.matrix(gpu, m);
+                for (float[] v : new float[][] {lw.inputNorm(), lw.postNorm(), lw.qNorm(), lw.kNorm()}) if (v != null) d.vector(gpu, v);
+            }
+            d.vector(gpu, w.finalNorm());
+            d.matrix(gpu, w.lmHead());
+        } catch (RuntimeException e) {
+            d.close();
+            throw e;
+        }
+        LOG.info("weights on {}: {} MiB", gpu.device().name(), d.bytes >> 20);
+        return d;
+    }
+
+    /** Device bytes of {@code w} once uploaded (fp32 checkpoint matrices become bf16). */
+    static long deviceBytes(ModelWeights w) {
+        IdentityHashMap<Object, Boolean> seen = new IdentityHashMap<>();
+        long n = matrixBytes(w.embed(), seen) + matrixBytes(w.lmHead(), seen) + 4L * w.finalNorm().length;
+        for (LayerWeights lw : w.layers()) {
+            for (Matrix m : new Matrix[] {lw.q(), lw.k(), lw.v(), lw.o(), lw.gate(), lw.up(), lw.down()}) n += matrixBytes(m, seen);
+            n += 4L * (lw.inputNorm().length + lw.postNorm().length);
+        }
+        return n;
+    }
+
+    private static long matrixBytes(Matrix m, IdentityHashMap<Object, Boolean> seen) {
+        if (seen.put(m, true) != null) return 0;
+        return (long) m.rows() * m.cols() * (m.tensor().dtype() == DType.F32 && !isNormHead(m) ? 2 : m.tensor().dtype().bytes());
+    }
+
+    private static boolean isNormHead(Matrix m) {
+        return m.tensor().name().contains("NormHead");
+    }
+
+    private void matrix(CudaBackend gpu, Matrix m) {
+        if (arrays.containsKey(m)) return;
+        Tensor t = m.tensor();
+        long elems = (long) m.rows() * m.cols();
+        if (elems > Integer.MAX_VALUE) throw new ModelLoadException("tensor " + t.name() + " has " + elems + " elements, over one device array's 2^31-1");
+        OffHeapArray a = switch (t.dtype()) {
+            case BF16 -> new BFloat16Array(band(m, 2));
+            case F16 -> new HalfFloatArray(band(m, 2));
+            case F32 -> {
+                if (isNormHead(m)) yield new FloatArray(band(m, 4));
+                LOG.info("{}: fp32 in the checkpoint, converted to bf16 on the device", t.name());
+                BFloat16Array b = new BFloat16Array((int) elems);
+                float[] row = new float[m.cols()];
+                for (int r = 0; r < m.rows(); r++) {
+                    m.loadRow(r, row, 0);
+                    for (int c = 0; c < row.length; c++) b.set(r * m.cols() + c, row[c]);
+                }
+                yield b;
+            }
+        };
+        gpu.toDevice(a);
+        arrays.put(m, a);
+        bytes += a.byteSize();
+    }
+
+    /** The rows of {@code m} inside its tensor's memory, without a copy. */
+    private static MemorySegment band(Matrix m, int elementBytes) {
+        long row = (long) m.cols() * elementBytes;
+        return m.tensor().data().asSlice(m.rowStart() * row, m.rows() * row);
+    }
+
+    private void vector(CudaBackend gpu, float[] v) {
+        if (arrays.containsKey(v)) return;
+        FloatArray a = new FloatArray(v.length);
+        MemorySegment.copy(v, 0, a.segment(), java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, v.length);
+        gpu.toDevice(a);
+        arrays.put(v, a);
+        bytes += a.byteSize();
+    }
+
+    /** The device array of {@code m} (BFloat16Array, HalfFloatArray or FloatArray). */
+    OffHeapArray of(Matrix m) {
+        OffHeapArray a = arrays.get(m);
+        if (a == null) throw new IllegalStateException("matrix " + m.tensor().name() + " was not uploaded");
+        return a;
+    }
+
+    FloatArray of(float[] norm) {
+        OffHeapArray a = arrays.get(norm);
+        if (a == null) throw new IllegalStateException("a norm vector of " + norm.length + " was not uploaded");
+        return (FloatArray) a;
+    }
+
+    long bytes() { return bytes; }
+
+    @Override
+    public void close() {
+        for (OffHeapArray a : arrays.values()) a.close();
+        arrays.clear();
+    }
+}
