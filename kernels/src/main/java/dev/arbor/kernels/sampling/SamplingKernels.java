@@ -1,0 +1,266 @@
+package dev.arbor.kernels.sampling;
+
+import dev.arbor.accel.Constant;
+import dev.arbor.accel.KMath;
+import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.LongArray;
+
+/**
+ * Sampling as accel kernels, one work-group of {@code block} work-items per logit row, no sorting: the
+ * algorithm of {@link CpuSampler} (see its class comment for the semantics) with block reductions in shared
+ * memory. Per row: copy with masks and penalties into {@code work}, max/argmax, e = exp((x - max)/T) in place,
+ * the top-k cutoff by bisection on e's float bits (≤ 30 counting passes; e ≥ 0 orders like its bits), the
+ * top-p cutoff by bisection on the mass above a candidate cutoff (≤ 30 passes), then a block prefix sum of the
+ * kept e over contiguous id ranges and one Philox draw. The row (≤ 600 KB at 152k ids) stays in L2 across
+ * the passes. {@link #logprobs} is a second kernel over the raw logits. {@link DeviceSampler} launches both.
+ *
+ * <p>Sums of e are taken in double, so a token differs from {@link CpuSampler}'s only where the draw or a cutoff
+ * falls within rounding of a boundary (about 1e-7 relative: float exp differs by an ulp or two between the JVM
+ * and the GPU's {@code ex2.approx}).
+ */
+public final class SamplingKernels {
+    private SamplingKernels() {}
+
+    /** Float bits of 1.0f: the largest e. */
+    private static final int ONE_BITS = 0x3F800000;
+
+    /**
+     * Samples row {@code ctx.groupIdx}. Launch: {@code Launch.of1D(rows, block)}.
+     *
+     * @param logits (rows, vocab) raw logits; not modified
+     * @param work   (rows, vocab) scratch: penalised logits, then e
+     * @param tokens (rows) out: the sampled id
+     * @param block  work-items per group, a power of two from 32 to 1024
+     * The remaining arrays are {@link SamplingBatch}'s, per row or CSR.
+     */
+    public static void sample(KernelContext ctx, FloatArray logits, FloatArray work, int vocab,
+                              FloatArray temperature, IntArray topK, FloatArray topP, FloatArray minP,
+                              FloatArray repetitionPenalty, FloatArray frequencyPenalty, FloatArray presencePenalty,
+                              LongArray seed, LongArray counter,
+                              IntArray penaltyStart, IntArray penaltyIds, IntArray penaltyCounts, IntArray maskStart, IntArray maskIds,
+                              IntArray tokens, @Constant int block) {
+        double[] red = ctx.allocateDoubleLocalArray(block);
+        float[] redValue = ctx.allocateFloatLocalArray(block);
+        int[] redId = ctx.allocateIntLocalArray(block);
+        int row = ctx.groupIdx, t = ctx.localIdx;
+        int o = row * vocab;
+
+        // 1. penalised copy: masks, then repetition / frequency / presence on listed ids (distinct per row)
+        for (int i = t; i < vocab; i += block) work.set(o + i, logits.get(o + i));
+        ctx.localBarrier();
+        for (int i = maskStart.get(row) + t, end = maskStart.get(row + 1); i < end; i += block) {
+            work.set(o + maskIds.get(i), Float.NEGATIVE_INFINITY);
+        }
+        ctx.localBarrier();
+        float rp = repetitionPenalty.get(row), fp = frequencyPenalty.get(row), pp = presencePenalty.get(row);
+        for (int i = penaltyStart.get(row) + t, end = penaltyStart.get(row + 1); i < end; i += block) {
+            int id = penaltyIds.get(i);
+            work.set(o + id, CpuSampler.penalize(work.get(o + id), rp, fp, pp, penaltyCounts.get(i)));
+        }
+        ctx.localBarrier();
+
+        // 2. max and argmax (lowest id on ties)
+        float best = Float.NEGATIVE_INFINITY;
+        int bestId = Integer.MAX_VALUE;
+        for (int i = t; i < vocab; i += block) {
+            float v = work.get(o + i);
+            if (v > best || bestId == Integer.MAX_VALUE) { best = v; bestId = i; }
+        }
+        redValue[t] = best;
+        redId[t] = bestId;
+        ctx.localBarrier();
+        for (int s = block >> 1; s > 0; s >>= 1) {
+            if (t < s) {
+                float v = redValue[t + s];
+                int id = redId[t + s];
+                if (v > redValue[t] || (v == redValue[t] && id < redId[t])) { redValue[t] = v; redId[t] = id; }
+            }
+            ctx.localBarrier();
+        }
+        float max = redValue[0];
+        int argmax = redId[0];
+        ctx.localBarrier();
+        float temp = temperature.get(row);
+        if (temp == 0f || max == Float.NEGATIVE_INFINITY) {
+            if (t == 0) tokens.set(row, argmax);
+            return;
+        }
+
+        // 3. e = exp((x - max) / T), in place
+        float invT = 1f / temp;
+        for (int i = t; i < vocab; i += block) work.set(o + i, KMath.exp((work.get(o + i) - max) * invT));
+        ctx.localBarrier();
+
+        // 4. top-k cutoff: the largest bits b with count(e >= b) >= k
+        int k = topK.get(row);
+        int lo = 0;
+        if (k > 0 && k < vocab) {
+            int hi = ONE_BITS;
+            while (lo < hi) {
+                int mid = lo + (hi - lo + 1) / 2;
+                double c = 0;
+                for (int i = t; i < vocab; i += block) if (Float.floatToRawIntBits(work.get(o + i)) >= mid) c += 1;
+                if (blockSum(ctx, red, c, t, block) >= k) lo = mid;
+                else hi = mid - 1;
+            }
+        }
+        float tk = Float.intBitsToFloat(lo);
+
+        // 5. top-p cutoff: the largest bits b >= tk with mass(e >= b) >= p * mass(e >= tk)
+        float p = topP.get(row);
+        if (p < 1f) {
+            double m = 0;
+            for (int i = t; i < vocab; i += block) {
+                float v = work.get(o + i);
+                if (Float.floatToRawIntBits(v) >= lo) m += v;
+            }
+            double need = p * blockSum(ctx, red, m, t, block);
+            int hi = ONE_BITS;
+            while (lo < hi) {
+                int mid = lo + (hi - lo + 1) / 2;
+                double s = 0;
+                for (int i = t; i < vocab; i += block) {
+                    float v = work.get(o + i);
+                    if (Float.floatToRawIntBits(v) >= mid) s += v;
+                }
+                if (blockSum(ctx, red, s, t, block) >= need) lo = mid;
+                else hi = mid - 1;
+            }
+        }
+        float cut = Math.max(Math.max(tk, Float.intBitsToFloat(lo)), Math.max(minP.get(row), 0f));
+
+        // 6. inverse CDF in id order: thread t owns ids [t*chunk, (t+1)*chunk)
+        int chunk = (vocab + block - 1) / block;
+        int start = Math.min(vocab, t * chunk), end = Math.min(vocab, start + chunk);
+        double own = 0;
+        int lastKept = -1;
+        for (int i = start; i < end; i++) {
+            float v = work.get(o + i);
+            if (v >= cut && v > 0) { own += v; lastKept = i; }
+        }
+        red[t] = own;
+        ctx.localBarrier();
+        if (t == 0) for (int s = 1; s < block; s++) red[s] += red[s - 1];   // inclusive prefix over threads
+        ctx.localBarrier();
+        double total = red[block - 1], before = t == 0 ? 0 : red[t - 1], after = red[t];
+        double target = Philox.uniform(seed.get(row), counter.get(row)) * total;
+        int found = Integer.MAX_VALUE;
+        if (before <= target && target < after) {
+            double acc = before;
+            for (int i = start; i < end && found == Integer.MAX_VALUE; i++) {
+                float v = work.get(o + i);
+                if (v >= cut && v > 0) {
+                    acc += v;
+                    if (acc > target) found = i;
+                }
+            }
+            if (found == Integer.MAX_VALUE) found = lastKept;   // rounding inside the chunk
+        }
+        ctx.localBarrier();
+        redId[t] = found;
+        redValue[t] = lastKept;
+        ctx.localBarrier();
+        for (int s = block >> 1; s > 0; s >>= 1) {
+            if (t < s) {
+                redId[t] = Math.min(redId[t], redId[t + s]);
+                redValue[t] = Math.max(redValue[t], redValue[t + s]);
+            }
+            ctx.localBarrier();
+        }
+        if (t == 0) tokens.set(row, redId[0] != Integer.MAX_VALUE ? redId[0] : (int) redValue[0]);
+    }
+
+    /**
+     * Log-probabilities under the raw logits for rows that asked (numLogprobs ≥ 0): ln softmax of the sampled
+     * token, its rank (1 + ids with a larger logit) and the top n ids (ties: lower id first), n passes of a
+     * block argmax that skips what came before. Launch: {@code Launch.of1D(rows, block)} after {@link #sample}.
+     *
+     * @param logits      (rows, vocab) raw
+     * @param tokens      (rows) the sampled ids
+     * @param logprobs    (rows) out
+     * @param ranks       (rows) out
+     * @param topIds      (rows, 20) out, first n of each row
+     * @param topLogprobs (rows, 20) out
+     */
+    public static void logprobs(KernelContext ctx, FloatArray logits, int vocab, IntArray tokens, IntArray numLogprobs,
+                                FloatArray logprobs, IntArray ranks, IntArray topIds, FloatArray topLogprobs, @Constant int block) {
+        double[] red = ctx.allocateDoubleLocalArray(block);
+        float[] redValue = ctx.allocateFloatLocalArray(block);
+        int[] redId = ctx.allocateIntLocalArray(block);
+        int row = ctx.groupIdx, t = ctx.localIdx;
+        int n = numLogprobs.get(row);
+        if (n < 0) return;
+        int o = row * vocab;
+        float m = Float.NEGATIVE_INFINITY;
+        for (int i = t; i < vocab; i += block) m = Math.max(m, logits.get(o + i));
+        redValue[t] = m;
+        ctx.localBarrier();
+        for (int s = block >> 1; s > 0; s >>= 1) {
+            if (t < s) redValue[t] = Math.max(redValue[t], redValue[t + s]);
+            ctx.localBarrier();
+        }
+        float max = redValue[0];
+        ctx.localBarrier();
+        double sum = 0;
+        for (int i = t; i < vocab; i += block) sum += KMath.exp(logits.get(o + i) - max);
+        float lse = (float) (max + Math.log(blockSum(ctx, red, sum, t, block)));
+        int token = tokens.get(row);
+        float xt = logits.get(o + token);
+        double above = 0;
+        for (int i = t; i < vocab; i += block) if (logits.get(o + i) > xt) above += 1;
+        double rank = 1 + blockSum(ctx, red, above, t, block);
+        if (t == 0) {
+            logprobs.set(row, xt - lse);
+            ranks.set(row, (int) rank);
+        }
+        // top n: each pass takes the largest (value, -id) strictly after the previous pick
+        float pv = Float.POSITIVE_INFINITY;
+        int pid = -1;
+        int count = Math.min(n, vocab);
+        for (int j = 0; j < count; j++) {
+            float bv = Float.NEGATIVE_INFINITY;
+            int bid = Integer.MAX_VALUE;
+            for (int i = t; i < vocab; i += block) {
+                float v = logits.get(o + i);
+                boolean after = v < pv || (v == pv && i > pid);
+                if (after && (v > bv || bid == Integer.MAX_VALUE)) { bv = v; bid = i; }
+            }
+            redValue[t] = bv;
+            redId[t] = bid;
+            ctx.localBarrier();
+            for (int s = block >> 1; s > 0; s >>= 1) {
+                if (t < s) {
+                    float v = redValue[t + s];
+                    int id = redId[t + s];
+                    if (id != Integer.MAX_VALUE && (redId[t] == Integer.MAX_VALUE || v > redValue[t] || (v == redValue[t] && id < redId[t]))) {
+                        redValue[t] = v;
+                        redId[t] = id;
+                    }
+                }
+                ctx.localBarrier();
+            }
+            pv = redValue[0];
+            pid = redId[0];
+            ctx.localBarrier();
+            if (t == 0) {
+                topIds.set(row * SamplingBatch.MAX_TOP_LOGPROBS + j, pid);
+                topLogprobs.set(row * SamplingBatch.MAX_TOP_LOGPROBS + j, pv - lse);
+            }
+        }
+    }
+
+    /** Σ v over the group (every work-item must call it); leaves {@code red} free for the next call. */
+    static double blockSum(KernelContext ctx, double[] red, double v, int t, int block) {
+        red[t] = v;
+        ctx.localBarrier();
+        for (int s = block >> 1; s > 0; s >>= 1) {
+            if (t < s) red[t] += red[t + s];
+            ctx.localBarrier();
+        }
+        double r = red[0];
+        ctx.localBarrier();
+        return r;
+    }
+}
