@@ -18,11 +18,13 @@ package dev.arbor.engine;
  * @param lpmFcfsThreshold       with lpm, fall back to FCFS when more requests wait than this
  * @param maxCachedUnusedBlocks  cap on cached blocks no request holds (0 = no cap)
  * @param maxWaiting             waiting-queue length at which new requests are refused (0 = unbounded)
+ * @param device                 where the model runs: cpu | cuda | cuda:N | auto (CUDA when a driver and device answer, else the CPU)
+ * @param kvCacheDtype           element type of a CUDA KV store: auto (= bf16) | bf16 | fp32 (the CPU keeps float32 KV)
  */
 public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUtilization, int numBlocksOverride,
                            int maxNumSeqs, int maxNumBatchedTokens, int maxModelLen, boolean enablePrefixCaching,
                            String evictionPolicy, String schedulingPolicy, int lpmFcfsThreshold,
-                           int maxCachedUnusedBlocks, int maxWaiting) {
+                           int maxCachedUnusedBlocks, int maxWaiting, String device, String kvCacheDtype) {
 
     public EngineConfig {
         if (blockSize < 1) throw new IllegalArgumentException("block_size must be >= 1, got " + blockSize);
@@ -30,6 +32,7 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUti
         if (maxNumBatchedTokens < 1) throw new IllegalArgumentException("max_num_batched_tokens must be >= 1, got " + maxNumBatchedTokens);
         if (kvCacheBytes < 0) throw new IllegalArgumentException("kv_cache_bytes must be >= 0, got " + kvCacheBytes);
         if (!(gpuMemoryUtilization > 0 && gpuMemoryUtilization <= 1)) throw new IllegalArgumentException("gpu_memory_utilization must be in (0, 1], got " + gpuMemoryUtilization);
+        dev.arbor.models.Devices.validate(device);
         if (!schedulingPolicy.equals("fcfs") && !schedulingPolicy.equals("lpm")) throw new IllegalArgumentException("scheduling_policy must be fcfs or lpm, got " + schedulingPolicy);
     }
 
@@ -42,13 +45,13 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUti
                 .numBlocks(numBlocksOverride).maxNumSeqs(maxNumSeqs).maxNumBatchedTokens(maxNumBatchedTokens)
                 .maxModelLen(maxModelLen).enablePrefixCaching(enablePrefixCaching).evictionPolicy(evictionPolicy)
                 .schedulingPolicy(schedulingPolicy).lpmFcfsThreshold(lpmFcfsThreshold)
-                .maxCachedUnusedBlocks(maxCachedUnusedBlocks).maxWaiting(maxWaiting);
+                .maxCachedUnusedBlocks(maxCachedUnusedBlocks).maxWaiting(maxWaiting).device(device).kvCacheDtype(kvCacheDtype);
     }
 
     public static final class Builder {
         private int blockSize = 16;
         private long kvCacheBytes;
-        private double gpuMemoryUtilization = 0.3;
+        private double gpuMemoryUtilization = 0.9;
         private int numBlocks;
         private int maxNumSeqs = 64;
         private int maxNumBatchedTokens = 1024;
@@ -59,6 +62,8 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUti
         private int lpmFcfsThreshold = 128;
         private int maxCachedUnusedBlocks;
         private int maxWaiting;
+        private String device = "auto";
+        private String kvCacheDtype = "auto";
 
         public Builder blockSize(int v) { blockSize = v; return this; }
         public Builder kvCacheBytes(long v) { kvCacheBytes = v; return this; }
@@ -73,11 +78,15 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUti
         public Builder lpmFcfsThreshold(int v) { lpmFcfsThreshold = v; return this; }
         public Builder maxCachedUnusedBlocks(int v) { maxCachedUnusedBlocks = v; return this; }
         public Builder maxWaiting(int v) { maxWaiting = v; return this; }
+        /** cpu | cuda | cuda:N | auto (the default: CUDA device 0 when it answers, else the CPU; the choice is logged). */
+        public Builder device(String v) { device = v; return this; }
+        /** auto (= bf16) | bf16 | fp32: the CUDA KV store's element type. */
+        public Builder kvCacheDtype(String v) { kvCacheDtype = v; return this; }
 
         public EngineConfig build() {
             return new EngineConfig(blockSize, kvCacheBytes, gpuMemoryUtilization, numBlocks, maxNumSeqs,
                     maxNumBatchedTokens, maxModelLen, enablePrefixCaching, evictionPolicy, schedulingPolicy,
-                    lpmFcfsThreshold, maxCachedUnusedBlocks, maxWaiting);
+                    lpmFcfsThreshold, maxCachedUnusedBlocks, maxWaiting, device, kvCacheDtype);
         }
     }
 }

@@ -24,12 +24,6 @@ public final class LLM implements AutoCloseable {
 
     public LLM(String modelSpec, EngineConfig config) { this(LLMEngine.create(modelSpec, config)); }
 
-    /**
-     * Loads {@code modelSpec} to run on {@code device}: {@code "cpu"}, {@code "cuda"}, {@code "cuda:N"}
-     * (device ordinal N) or {@code "auto"} (CUDA when a driver and device answer, else the CPU; logged).
-     */
-    public LLM(String modelSpec, String device, EngineConfig config) { this(LLMEngine.create(modelSpec, device, config)); }
-
     public LLM(LLMEngine engine) { this.engine = engine; }
 
     public LLMEngine engine() { return engine; }

@@ -7,7 +7,7 @@ import dev.arbor.engine.cache.PrefixInfo;
 import dev.arbor.engine.core.KvCacheManager;
 import dev.arbor.engine.core.ModelRunner;
 import dev.arbor.engine.core.RequestState;
-import dev.arbor.engine.core.Sampler;
+import dev.arbor.engine.core.Logprobs;
 import dev.arbor.engine.core.Scheduler;
 import dev.arbor.engine.core.SchedulerOutput;
 import dev.arbor.engine.core.StepProcessor;
@@ -33,13 +33,14 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <pre>
  * SchedulerOutput out = scheduler.schedule();     // which sequences, how many new tokens, block tables
- * StepLogits logits    = runner.execute(out);      // the only place that builds model inputs
- * processor.update(out, logits);                   // sample, append, finish, free, stream
+ * StepResult result    = runner.execute(out);      // the only place that builds model inputs; samples on the backend
+ * processor.update(out, result);                   // append, finish, free, stream
  * </pre>
  */
 public final class LLMEngine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LLMEngine.class);
     private final CausalLM model;
+    private final boolean ownsModel;   // created by create(): closed with the engine
     private final Tokenizer tokenizer;
     private final EngineConfig config;
     private final int maxModelLen;
@@ -52,7 +53,16 @@ public final class LLMEngine implements AutoCloseable {
     private final AtomicLong autoIds = new AtomicLong();
     private final List<RequestOutput> deferred = new ArrayList<>();   // produced while registering a prefix
 
+    /**
+     * An engine over {@code model}, which the caller keeps owning: {@link #close()} frees this engine's
+     * KV store and workspace, not the model (several engines may run one model in turn).
+     */
     public LLMEngine(CausalLM model, Tokenizer tokenizer, EngineConfig config) {
+        this(model, tokenizer, config, false);
+    }
+
+    private LLMEngine(CausalLM model, Tokenizer tokenizer, EngineConfig config, boolean ownsModel) {
+        this.ownsModel = ownsModel;
         this.model = model;
         this.tokenizer = tokenizer;
         this.config = config;
@@ -69,10 +79,11 @@ public final class LLMEngine implements AutoCloseable {
         int blocksPerSeq = (maxModelLen + config.blockSize() - 1) / config.blockSize();
         StepShape shape = new StepShape(numBlocks, config.blockSize(), config.maxNumBatchedTokens(), config.maxNumSeqs(),
                 blocksPerSeq, Math.min(config.maxNumBatchedTokens(), Math.max(config.maxNumSeqs(), 64)));
-        this.runner = new ModelRunner(model.open(shape), mc.vocabSize());
+        // NOTE: maxLogitRows >= min(maxTokens, maxSeqs): every sampled row of a step fits the first lm_head pass.
         int[] eos = mc.eosTokenIds().length > 0 ? mc.eosTokenIds() : tokenizer.eosTokenIds();
-        Sampler sampler = new Sampler(id -> tokenizer.decode(new int[] {id}, false), eos);
-        this.processor = new StepProcessor(scheduler, sampler, eos, maxModelLen);
+        Logprobs logprobs = new Logprobs(id -> tokenizer.decode(new int[] {id}, false));
+        this.runner = new ModelRunner(model.open(shape), mc.vocabSize(), eos, logprobs);
+        this.processor = new StepProcessor(scheduler, logprobs, eos, maxModelLen);
         log.info("engine: model {} ({} layers, vocab {}) on {}, KV pool {} blocks x {} tokens ({} MiB, {}), prefix caching {}, max_model_len {}",
                 mc.architecture(), mc.numLayers(), mc.vocabSize(), model.device(), numBlocks, config.blockSize(),
                 numBlocks * model.kvBytesPerBlock(config.blockSize()) >> 20,
@@ -81,20 +92,16 @@ public final class LLMEngine implements AutoCloseable {
     }
 
     /** Loads {@code spec} (a Hugging Face model directory or {@code synthetic:SHAPE}) with its tokenizer. */
-    public static LLMEngine create(String spec, EngineConfig config) {
-        return create(spec, "cpu", config);
-    }
-
     /**
-     * Loads {@code spec} to run on {@code device} ({@code cpu | cuda | cuda:N | auto}) with its tokenizer.
+     * Loads {@code spec} to run on {@code config.device()} ({@code cpu | cuda | cuda:N | auto}) with its tokenizer.
      *
-     * @throws IllegalArgumentException for a malformed device, or a KV store that does not fit
+     * @throws IllegalArgumentException for a malformed device or KV dtype, or a KV store that does not fit
      */
-    public static LLMEngine create(String spec, String device, EngineConfig config) {
-        CausalLM model = ModelLoader.load(spec, device);
+    public static LLMEngine create(String spec, EngineConfig config) {
+        CausalLM model = ModelLoader.load(spec, config.device(), config.kvCacheDtype());
         try {
             model.materialize();
-            return new LLMEngine(model, tokenizerFor(model.config()), config);
+            return new LLMEngine(model, tokenizerFor(model.config()), config, true);
         } catch (RuntimeException | Error e) {
             model.close();
             throw e;
@@ -280,6 +287,6 @@ public final class LLMEngine implements AutoCloseable {
     public void close() {
         abortAll();
         runner.executor().close();
-        model.close();
+        if (ownsModel) model.close();
     }
 }

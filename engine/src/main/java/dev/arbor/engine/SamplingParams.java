@@ -31,6 +31,9 @@ public record SamplingParams(int n, double temperature, double topP, int topK, d
                              Integer maxTokens, int minTokens, Integer logprobs, Integer promptLogprobs,
                              boolean skipSpecialTokens) {
 
+    /** Upper bound on stop_token_ids per request (min_tokens masks them on the device, in a list sized once). */
+    public static final int MAX_STOP_TOKEN_IDS = 64;
+
     /** Upper bound on top-k logprobs, as in vLLM's default max_logprobs. */
     public static final int MAX_LOGPROBS = 20;
 
@@ -61,6 +64,7 @@ public record SamplingParams(int n, double temperature, double topP, int topK, d
         if (logprobs != null && (logprobs < 0 || logprobs > MAX_LOGPROBS)) throw bad("logprobs", logprobs, "must be in [0, " + MAX_LOGPROBS + "]");
         if (promptLogprobs != null && (promptLogprobs < 0 || promptLogprobs > MAX_LOGPROBS)) throw bad("prompt_logprobs", promptLogprobs, "must be in [0, " + MAX_LOGPROBS + "]");
         for (String s : stop) if (s == null || s.isEmpty()) throw bad("stop", s, "stop strings must be non-empty");
+        if (stopTokenIds.size() > MAX_STOP_TOKEN_IDS) throw bad("stop_token_ids", stopTokenIds.size() + " ids", "at most " + MAX_STOP_TOKEN_IDS + " ids");
         for (Integer t : stopTokenIds) {
             if (t == null || t < 0 || t >= vocabSize) throw bad("stop_token_ids", t, "must be token ids in [0, " + vocabSize + ")");
         }

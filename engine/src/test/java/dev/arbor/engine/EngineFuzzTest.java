@@ -138,6 +138,7 @@ class EngineFuzzTest {
         assertEquals(0, s.running());
         assertEquals(0, s.waiting());
         assertEquals(s.totalBlocks(), s.freeBlocks(), "every block back in the pool: " + s + "; " + where);
+        engine.close();   // frees the executor's off-heap workspace (sampling batch)
     }
 
     private static final Map<String, List<CompletionOutput>> SOLO = new HashMap<>();
@@ -145,11 +146,12 @@ class EngineFuzzTest {
     /** The completions of one request run alone in an ample pool without caching (memoised). */
     private static List<CompletionOutput> solo(int[] prompt, SamplingParams p) {
         return SOLO.computeIfAbsent(Arrays.toString(prompt) + "/" + p, k -> {
-            LLM llm = new LLM(new LLMEngine(new FakeLM(), new ByteTokenizer(300),
-                    EngineConfig.builder().numBlocks(256).blockSize(16).enablePrefixCaching(false).build()));
-            RequestOutput o = llm.generateTokens(List.of(prompt), p).getFirst();
-            assertFalse(o.failed(), o.error());
-            return o.outputs();
+            try (LLM llm = new LLM(new LLMEngine(new FakeLM(), new ByteTokenizer(300),
+                    EngineConfig.builder().numBlocks(256).blockSize(16).enablePrefixCaching(false).build()))) {
+                RequestOutput o = llm.generateTokens(List.of(prompt), p).getFirst();
+                assertFalse(o.failed(), o.error());
+                return o.outputs();
+            }
         });
     }
 

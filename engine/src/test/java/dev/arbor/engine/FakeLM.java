@@ -1,5 +1,8 @@
 package dev.arbor.engine;
 
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.kernels.sampling.CpuSampler;
+import dev.arbor.kernels.sampling.SamplingBatch;
 import dev.arbor.models.Architecture;
 import dev.arbor.models.CausalLM;
 import dev.arbor.models.ForwardBatch;
@@ -48,14 +51,17 @@ final class FakeLM implements CausalLM {
         final StepShape shape;
         final ForwardBatch batch;
         final int[] slots;
-        final float[][] logits;
-        int firstRow;
+        final FloatArray logits;               // (maxLogitRows, vocab)
+        final SamplingBatch sampling;
+        final CpuSampler sampler;
 
         Executor(StepShape shape) {
             this.shape = shape;
             this.batch = new ForwardBatch(shape);
             this.slots = new int[shape.numBlocks() * shape.blockSize()];
-            this.logits = new float[shape.maxLogitRows()][config.vocabSize()];
+            this.logits = new FloatArray(shape.maxLogitRows() * config.vocabSize());
+            this.sampling = new SamplingBatch(shape.maxSeqs(), config.vocabSize(), shape.maxSeqs() * 256, shape.maxSeqs() * 72);
+            this.sampler = new CpuSampler(config.vocabSize());
             Arrays.fill(slots, -1);
         }
 
@@ -82,20 +88,28 @@ final class FakeLM implements CausalLM {
                     if (tok < 0) throw new IllegalStateException("position " + p + " of sequence " + s + " was never written");
                     h = (h ^ tok) * 1099511628211L;
                 }
-                float[] row = logits[r];
-                for (int v = 0; v < row.length; v++) row[v] = (float) (((h >>> 17) + v * 0x9E3779B9L) % 1000) / 500f;
+                int vocab = config.vocabSize(), o = r * vocab;
+                for (int v = 0; v < vocab; v++) logits.set(o + v, (float) (((h >>> 17) + v * 0x9E3779B9L) % 1000) / 500f);
                 // scripted: a one-token prompt makes position p produce output p
                 int target = script != null ? script[Math.min(pos, script.length - 1)] : (int) Math.floorMod(h, 256L);
-                row[target] += 5f;
+                logits.set(o + target, logits.get(o + target) + 5f);
             }
             return n;
         }
 
         @Override
         public void readLogits(int i, float[] dst) {
-            System.arraycopy(logits[i], 0, dst, 0, dst.length);
+            for (int v = 0; v < dst.length; v++) dst[v] = logits.get(i * dst.length + v);
         }
 
-        @Override public void close() {}
+        @Override public SamplingBatch sampling() { return sampling; }
+
+        @Override public void sample() { sampler.sample(logits, sampling); }
+
+        @Override
+        public void close() {
+            sampling.close();
+            logits.close();
+        }
     }
 }

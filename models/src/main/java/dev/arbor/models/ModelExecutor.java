@@ -1,9 +1,13 @@
 package dev.arbor.models;
 
+import dev.arbor.kernels.sampling.SamplingBatch;
+
 /**
  * One engine's handle on a model: the paged KV store and the step workspace, allocated once by
- * {@link CausalLM#open}. A step fills {@link #batch()} in place, runs {@link #forward()}, then reads
- * results for the logit rows. Nothing here allocates per step. Not thread-safe: one engine drives it.
+ * {@link CausalLM#open}. A step fills {@link #batch()} in place, runs {@link #forward()}, computes
+ * the logit rows ({@link #computeLogits}), samples them on the backend ({@link #sample()}: only token ids
+ * and requested logprobs come back) or, where a request needs the whole distribution (prompt
+ * logprobs), copies rows out ({@link #readLogits}). Nothing here allocates per step. Not thread-safe: one engine drives it.
  */
 public interface ModelExecutor extends AutoCloseable {
 
@@ -26,6 +30,18 @@ public interface ModelExecutor extends AutoCloseable {
      * the backend until read.
      */
     int computeLogits(int firstRow);
+
+    /**
+     * The sampling description of the step's sampled rows, allocated once with the workspace
+     * ({@code shape().maxSeqs()} rows): the caller fills row r for logit row r, then calls {@link #sample()}.
+     */
+    SamplingBatch sampling();
+
+    /**
+     * Samples rows {@code [0, sampling().rows())} of the last {@link #computeLogits} pass (which must have
+     * started at row 0 and covered them) on the backend; tokens and requested logprobs land in {@link #sampling()}.
+     */
+    void sample();
 
     /** Copies row {@code i} (0-based within the last {@link #computeLogits} pass) of logits, (vocab) floats, into {@code dst}. */
     void readLogits(int i, float[] dst);

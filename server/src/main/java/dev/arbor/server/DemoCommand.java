@@ -41,6 +41,8 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--no-progress", description = "no progress bar") boolean noProgress;
 
+    @picocli.CommandLine.Mixin DeviceOptions device = new DeviceOptions();
+
     private static final String SENTENCE = "You are Arbor, a careful assistant. Answer briefly and cite the document. ";
     private static final String[] QUESTIONS = {
             "What is a paged KV cache?", "Why share prefixes?", "How does eviction work?", "What is ALiBi?",
@@ -50,7 +52,7 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() {
         System.out.println("Arbor demo: " + requests + " requests sharing a system prompt, on " + model);
         long t0 = System.nanoTime();
-        LLMEngine engine = LLMEngine.create(model, EngineConfig.builder().maxNumBatchedTokens(2048).build());
+        LLMEngine engine = LLMEngine.create(model, device.applyTo(EngineConfig.builder().maxNumBatchedTokens(2048)).build());
         ModelConfig mc = engine.modelConfig();
         long loadMs = (System.nanoTime() - t0) / 1_000_000;
         System.out.printf(Locale.ROOT, "model: %s, %d layers, hidden %d, %d heads (%d kv), vocab %d, loaded in %d ms%n",

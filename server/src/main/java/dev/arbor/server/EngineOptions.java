@@ -1,6 +1,7 @@
 package dev.arbor.server;
 
 import dev.arbor.engine.EngineConfig;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Engine flags shared by every command that starts an engine (a picocli mixin). */
@@ -8,6 +9,9 @@ public final class EngineOptions {
     @Option(names = "--model", required = true, paramLabel = "DIR|synthetic:SHAPE",
             description = "Hugging Face model directory, or synthetic:tiny|100m|llama-7b")
     public String model;
+
+    @Mixin
+    public DeviceOptions device = new DeviceOptions();
 
     @Option(names = "--block-size", defaultValue = "16", description = "tokens per KV block (default ${DEFAULT-VALUE})")
     int blockSize;
@@ -51,6 +55,7 @@ public final class EngineOptions {
         return EngineConfig.builder().blockSize(blockSize).kvCacheBytes(kvCacheBytes).gpuMemoryUtilization(gpuMemoryUtilization)
                 .numBlocks(numBlocks).maxNumSeqs(maxNumSeqs).maxNumBatchedTokens(maxNumBatchedTokens)
                 .maxModelLen(maxModelLen).enablePrefixCaching(!noPrefixCaching).evictionPolicy(evictionPolicy)
-                .schedulingPolicy(schedulingPolicy).maxCachedUnusedBlocks(maxCachedUnusedBlocks).maxWaiting(maxWaiting).build();
+                .schedulingPolicy(schedulingPolicy).maxCachedUnusedBlocks(maxCachedUnusedBlocks).maxWaiting(maxWaiting)
+                .device(device.device).kvCacheDtype(device.kvCacheDtype).build();
     }
 }

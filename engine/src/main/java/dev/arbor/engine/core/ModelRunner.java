@@ -1,78 +1,134 @@
 package dev.arbor.engine.core;
 
+import dev.arbor.engine.Logprob;
+import dev.arbor.engine.SamplingParams;
+import dev.arbor.kernels.sampling.Philox;
+import dev.arbor.kernels.sampling.SamplingBatch;
 import dev.arbor.models.ForwardBatch;
 import dev.arbor.models.ModelExecutor;
+import it.unimi.dsi.fastutil.ints.Int2IntOpenHashMap;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The one place that turns a schedule into model inputs: fills the executor's workspace batch in
- * place (the scheduled chunks' tokens, their positions and KV slots, the block tables) and asks for
- * logits only where they are used (the last row of a chunk that samples, every row of a chunk that
- * wants prompt logprobs).
+ * The one place that turns a schedule into model inputs: fills the executor's workspace in place
+ * (the scheduled chunks' tokens, positions and KV slots, the block tables, and one sampling row per
+ * sequence whose chunk reaches its end), runs the step, and collects what comes back: the sampled
+ * token ids with the logprobs a request asked for, and, only for chunks that want prompt logprobs,
+ * whole logit rows.
+ *
+ * <p>Logit rows are ordered sampled rows first (one per sampling sequence, in batch order), then the
+ * prompt-logprob rows, so the sampled rows are all in the first lm_head pass.
  */
 public final class ModelRunner {
     private final ModelExecutor executor;
     private final int vocab;
-    /** Host copies of logit rows, reused across steps (grown to the most rows a step has used). */
+    private final int[] eosTokenIds;
+    private final Logprobs logprobs;
+    /** Host copies of prompt-logprob rows, reused across steps (grown to the most rows a step has used). */
     private final List<float[]> rowBuffers = new ArrayList<>();
+    /** Token counts of one sequence while its penalty list is built; cleared per row, never reallocated once grown. */
+    private final Int2IntOpenHashMap outputCounts = new Int2IntOpenHashMap();
 
-    public ModelRunner(ModelExecutor executor, int vocab) {
+    public ModelRunner(ModelExecutor executor, int vocab, int[] eosTokenIds, Logprobs logprobs) {
         this.executor = executor;
         this.vocab = vocab;
+        this.eosTokenIds = eosTokenIds;
+        this.logprobs = logprobs;
     }
 
     public ModelExecutor executor() { return executor; }
 
     /**
-     * Logits of one step, per scheduled sequence: {@code sample[i]} is the distribution to sample
-     * from (null when the chunk does not reach the end), {@code prompt[i]} the rows of prompt
-     * positions {@code start .. start+n-1} when prompt logprobs were asked for (else null). The
-     * arrays are reused by the next step.
+     * What one step produced, per scheduled sequence: {@code tokens[i]} the sampled token (-1 when the
+     * chunk does not reach the end), {@code logprobs[i]} its logprob entry when the request asked for
+     * logprobs (else null), {@code prompt[i]} the logit rows of prompt positions {@code start .. start+n-1}
+     * when prompt logprobs were asked for (else null; the arrays are reused by the next step).
      */
-    public record StepLogits(float[][] sample, float[][][] prompt) {}
+    public record StepResult(int[] tokens, Logprob[] logprobs, float[][][] prompt) {}
 
-    public StepLogits execute(SchedulerOutput out) {
+    public StepResult execute(SchedulerOutput out) {
         List<ScheduledSeq> chunks = out.scheduled();
         int numSeqs = chunks.size();
         ForwardBatch b = executor.batch();
+        SamplingBatch sampling = executor.sampling();
         b.clear();
-        for (ScheduledSeq c : chunks) {
+        sampling.clear();
+        int[] lastToken = new int[numSeqs];
+        for (int s = 0; s < numSeqs; s++) {
+            ScheduledSeq c = chunks.get(s);
             Sequence seq = c.seq();
             b.beginSequence(seq.blockTable.elements(), seq.blockTable.size());
-            int first = b.numTokens();
             for (int i = 0; i < c.numTokens(); i++) b.addToken(seq.tokens.getInt(c.start() + i), c.start() + i);
-            if (c.wantsPromptLogprobs()) {
-                for (int i = 0; i < c.numTokens(); i++) b.addLogitRow(first + i);
-            } else if (c.sample()) {
-                b.addLogitRow(first + c.numTokens() - 1);
-            }
+            lastToken[s] = b.numTokens() - 1;
+        }
+        // sampled rows first, then every row of the chunks that want prompt logprobs
+        int[] sampleRow = new int[numSeqs];
+        for (int s = 0; s < numSeqs; s++) {
+            sampleRow[s] = -1;
+            if (!chunks.get(s).sample()) continue;
+            b.addLogitRow(lastToken[s]);
+            sampleRow[s] = addSamplingRow(sampling, chunks.get(s).seq());
+        }
+        int numSampled = b.numLogitRows();
+        for (int s = 0; s < numSeqs; s++) {
+            ScheduledSeq c = chunks.get(s);
+            if (c.wantsPromptLogprobs()) for (int i = c.numTokens() - 1; i >= 0; i--) b.addLogitRow(lastToken[s] - i);
         }
         executor.forward();
 
-        // lm_head in passes of at most shape().maxLogitRows() rows, copied out to the reused host rows
-        int rows = b.numLogitRows();
-        while (rowBuffers.size() < rows) rowBuffers.add(new float[vocab]);
-        for (int first = 0; first < rows; ) {
-            int n = executor.computeLogits(first);
-            for (int i = 0; i < n; i++) executor.readLogits(i, rowBuffers.get(first + i));
-            first += n;
+        int[] tokens = new int[numSeqs];
+        Logprob[] lps = new Logprob[numSeqs];
+        if (numSampled > 0) {
+            executor.computeLogits(0);
+            executor.sample();
+        }
+        for (int s = 0; s < numSeqs; s++) {
+            tokens[s] = sampleRow[s] < 0 ? -1 : sampling.token(sampleRow[s]);
+            Integer k = chunks.get(s).seq().params().logprobs();
+            lps[s] = sampleRow[s] >= 0 && k != null ? logprobs.fromBatch(sampling, sampleRow[s], k) : null;
         }
 
-        float[][] sample = new float[numSeqs][];
+        // prompt-logprob rows: lm_head in passes, copied out to reused host rows
+        int rows = b.numLogitRows();
+        while (rowBuffers.size() < rows - numSampled) rowBuffers.add(new float[vocab]);
+        for (int first = numSampled; first < rows; ) {
+            int n = executor.computeLogits(first);
+            for (int i = 0; i < n; i++) executor.readLogits(i, rowBuffers.get(first - numSampled + i));
+            first += n;
+        }
         float[][][] prompt = new float[numSeqs][][];
         int r = 0;
         for (int s = 0; s < numSeqs; s++) {
             ScheduledSeq c = chunks.get(s);
-            if (c.wantsPromptLogprobs()) {
-                prompt[s] = new float[c.numTokens()][];
-                for (int i = 0; i < c.numTokens(); i++) prompt[s][i] = rowBuffers.get(r++);
-                if (c.sample()) sample[s] = prompt[s][c.numTokens() - 1];
-            } else if (c.sample()) {
-                sample[s] = rowBuffers.get(r++);
-            }
+            if (!c.wantsPromptLogprobs()) continue;
+            prompt[s] = new float[c.numTokens()][];
+            for (int i = 0; i < c.numTokens(); i++) prompt[s][i] = rowBuffers.get(r++);
         }
-        return new StepLogits(sample, prompt);
+        return new StepResult(tokens, lps, prompt);
+    }
+
+    /**
+     * Row of {@code seq}'s next draw: its sampling parameters, Philox key and counter (completion index,
+     * output position), penalty list (every distinct prompt and output token with its output count) when a
+     * penalty is on, and the ids min_tokens masks while the output is shorter.
+     */
+    private int addSamplingRow(SamplingBatch sampling, Sequence seq) {
+        SamplingParams p = seq.params();
+        int numOut = seq.numOutputTokens();
+        int r = sampling.addRow(p.temperature(), p.topK(), p.topP(), p.minP(), p.repetitionPenalty(), p.frequencyPenalty(),
+                p.presencePenalty(), seq.seed, Philox.counter(seq.index, numOut), p.logprobs() == null ? -1 : p.logprobs());
+        if (p.repetitionPenalty() != 1.0 || p.frequencyPenalty() != 0 || p.presencePenalty() != 0) {
+            outputCounts.clear();
+            int[] toks = seq.tokens.elements();
+            for (int i = 0; i < seq.numTokens(); i++) outputCounts.addTo(toks[i], i >= seq.numPromptTokens ? 1 : 0);
+            for (var e : outputCounts.int2IntEntrySet()) sampling.addPenaltyToken(e.getIntKey(), e.getIntValue());
+        }
+        if (numOut < p.minTokens()) {
+            if (!p.ignoreEos()) for (int e : eosTokenIds) if (e >= 0 && e < vocab) sampling.addMaskedToken(e);
+            for (int t : p.stopTokenIds()) sampling.addMaskedToken(t);
+        }
+        return r;
     }
 }

@@ -4,7 +4,6 @@ import dev.arbor.engine.SamplingParams;
 import dev.arbor.engine.cache.PrefixMatch;
 import it.unimi.dsi.fastutil.ints.IntArrayList;
 
-import java.util.SplittableRandom;
 
 /**
  * One token stream being generated: the prompt followed by its output so far, how much of it is
@@ -20,19 +19,19 @@ public final class Sequence {
     final IntArrayList tokens;             // (numPromptTokens + outputs) token ids
     final int numPromptTokens;
     final IntArrayList blockTable = new IntArrayList();   // logical block -> physical block
-    final SplittableRandom random;         // per-sequence sampling stream (seeded when the request is)
+    final long seed;                       // Philox key of this sequence's draws (derived from the request's seed when it has one)
     Status status = Status.WAITING;
     int numComputed;                       // tokens whose K/V are in the cache
     int numCachedBlocks;                   // leading blocks already entered in the prefix trie
     PrefixMatch lockedPrefix;              // trie path this sequence holds locked (null when none)
 
-    Sequence(long seqId, RequestState request, int index, int[] promptTokens, SplittableRandom random) {
+    Sequence(long seqId, RequestState request, int index, int[] promptTokens, long seed) {
         this.seqId = seqId;
         this.request = request;
         this.index = index;
         this.tokens = new IntArrayList(promptTokens);
         this.numPromptTokens = promptTokens.length;
-        this.random = random;
+        this.seed = seed;
     }
 
     public int numTokens() { return tokens.size(); }

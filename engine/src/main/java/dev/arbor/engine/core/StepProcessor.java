@@ -14,22 +14,23 @@ import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
- * The third line of the engine step: after the model ran, samples a token for every sequence
- * whose chunk reached its end, appends it, decides whether the sequence finished (EOS, stop
+ * The third line of the engine step: after the model ran and sampled, appends the token of every
+ * sequence whose chunk reached its end, decides whether the sequence finished (EOS, stop
  * token, stop string, max_tokens, context length), frees finished sequences' blocks, and
  * produces the callers' outputs.
  */
 public final class StepProcessor {
     private final Scheduler scheduler;
-    private final Sampler sampler;
+    private final Logprobs logprobs;
     private final int[] eosTokenIds;
     private final int maxModelLen;
     private long nextSeqId;
+    private final SplittableRandom unseeded = new SplittableRandom();
     private long promptTokens, computedTokens, prefillTokens, generatedTokens, steps;
 
-    public StepProcessor(Scheduler scheduler, Sampler sampler, int[] eosTokenIds, int maxModelLen) {
+    public StepProcessor(Scheduler scheduler, Logprobs logprobs, int[] eosTokenIds, int maxModelLen) {
         this.scheduler = scheduler;
-        this.sampler = sampler;
+        this.logprobs = logprobs;
         this.eosTokenIds = eosTokenIds;
         this.maxModelLen = maxModelLen;
     }
@@ -47,10 +48,10 @@ public final class StepProcessor {
                                    int prefixPos, Tokenizer tokenizer) {
         RequestState r = new RequestState(id, text, promptIds, params, salt, prefixPos, tokenizer);
         for (int i = 0; i < params.n(); i++) {
-            // A seeded request gives each of its n sequences its own reproducible stream.
-            SplittableRandom random = params.seed() != null
-                    ? new SplittableRandom(params.seed() * 0x9E3779B97F4A7C15L + i) : new SplittableRandom();
-            Sequence seq = new Sequence(nextSeqId++, r, i, promptIds, random);
+            // Draws come from Philox keyed by the seed and counted by (completion index, output position),
+            // so a seeded request's n completions are reproducible, distinct, and independent of the batch.
+            long seed = params.seed() != null ? params.seed() : unseeded.nextLong();
+            Sequence seq = new Sequence(nextSeqId++, r, i, promptIds, seed);
             r.seqs.add(seq);
             scheduler.add(seq);
         }
@@ -58,7 +59,7 @@ public final class StepProcessor {
         return r;
     }
 
-    public List<RequestOutput> update(SchedulerOutput out, ModelRunner.StepLogits logits) {
+    public List<RequestOutput> update(SchedulerOutput out, ModelRunner.StepResult result) {
         steps++;
         computedTokens += out.numTokens();
         scheduler.afterForward(out);
@@ -68,21 +69,20 @@ public final class StepProcessor {
             Sequence seq = c.seq();
             RequestState r = seq.request;
             prefillTokens += Math.max(0, Math.min(c.start() + c.numTokens(), seq.numPromptTokens) - c.start());
-            if (logits.prompt()[s] != null) recordPromptLogprobs(r, c, logits.prompt()[s]);
+            if (result.prompt()[s] != null) recordPromptLogprobs(r, c, result.prompt()[s]);
             if (!c.sample()) continue;
             touched.add(r);
-            sampleNext(seq, logits.sample()[s]);
+            appendSampled(seq, result.tokens()[s], result.logprobs()[s]);
         }
         List<RequestOutput> outputs = new ArrayList<>(touched.size());
         for (RequestState r : touched) outputs.add(r.snapshot());
         return outputs;
     }
 
-    private void sampleNext(Sequence seq, float[] logits) {
+    /** Appends the token the model sampled for {@code seq} (with its logprobs when asked for) and checks the stop conditions. */
+    private void appendSampled(Sequence seq, int token, Logprob lp) {
         SamplingParams p = seq.params();
         RequestState r = seq.request;
-        int token = sampler.sample(logits, seq.tokens.elements(), seq.numTokens(), seq.numPromptTokens, p, seq.random);
-        Logprob lp = p.logprobs() != null ? sampler.logprob(logits, token, p.logprobs()) : null;
         seq.tokens.add(token);
         generatedTokens++;
 
@@ -119,7 +119,7 @@ public final class StepProcessor {
             int next = c.start() + i + 1;                 // the row at position p predicts token p + 1
             if (next >= c.seq().numPromptTokens) break;
             if (r.promptLogprobs.size() != next) continue;   // recomputed after a preemption: already recorded
-            r.promptLogprobs.add(sampler.logprob(rows[i], c.seq().tokens.getInt(next), k));
+            r.promptLogprobs.add(logprobs.logprob(rows[i], c.seq().tokens.getInt(next), k));
         }
     }
 

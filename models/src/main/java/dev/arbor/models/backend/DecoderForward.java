@@ -1,5 +1,6 @@
 package dev.arbor.models.backend;
 
+import dev.arbor.kernels.sampling.SamplingBatch;
 import dev.arbor.models.Architecture;
 import dev.arbor.models.ForwardBatch;
 import dev.arbor.models.ModelConfig;
@@ -24,7 +25,8 @@ public final class DecoderForward<A> implements ModelExecutor {
     private final A last;                                 // (maxLogitRows, hidden) final-normalised logit rows
     private final A logits;                               // (maxLogitRows, vocab)
     private final A hiddenRows;                           // (maxTokens, hidden) final-normalised rows of the logit tokens
-    private int lastRows;
+    private final SamplingBatch sampling;                 // (maxSeqs rows) what to sample, and the results
+    private int lastRows, lastFirstRow;
 
     public DecoderForward(ModelConfig config, ModelWeights weights, Ops<A> ops, StepShape shape) {
         this.config = config;
@@ -46,7 +48,14 @@ public final class DecoderForward<A> implements ModelExecutor {
         hiddenRows = ops.allocate(n, hidden);      // (logit rows, hidden)
         last = ops.allocate(shape.maxLogitRows(), hidden);
         logits = ops.allocate(shape.maxLogitRows(), config.vocabSize());
+        long context = (long) shape.maxBlocksPerSeq() * shape.blockSize();
+        int penaltyEntries = (int) Math.min((long) shape.maxSeqs() * Math.min(context, config.vocabSize()), 1 << 26);
+        sampling = new SamplingBatch(Math.min(shape.maxSeqs(), shape.maxLogitRows()), config.vocabSize(), penaltyEntries,
+                shape.maxSeqs() * MAX_MASKED_PER_ROW);
     }
+
+    /** Ids a row may mask (EOS ids and stop_token_ids while min_tokens is not reached). */
+    public static final int MAX_MASKED_PER_ROW = 72;
 
     @Override public StepShape shape() { return shape; }
 
@@ -119,7 +128,20 @@ public final class DecoderForward<A> implements ModelExecutor {
         ops.copyRows(hiddenRows, config.hiddenSize(), firstRow, n, last);
         ops.matmul(last, n, w.lmHead(), logits);
         lastRows = n;
+        lastFirstRow = firstRow;
         return n;
+    }
+
+    @Override public SamplingBatch sampling() { return sampling; }
+
+    @Override
+    public void sample() {
+        if (sampling.rows() == 0) return;
+        if (lastFirstRow != 0 || sampling.rows() > lastRows) {
+            throw new IllegalStateException("sample() needs the logits of rows [0, " + sampling.rows() + "), the last pass holds ["
+                    + lastFirstRow + ", " + (lastFirstRow + lastRows) + ")");
+        }
+        ops.sample(logits, sampling);
     }
 
     @Override
@@ -130,6 +152,7 @@ public final class DecoderForward<A> implements ModelExecutor {
 
     @Override
     public void close() {
+        sampling.close();
         ops.close();
     }
 }

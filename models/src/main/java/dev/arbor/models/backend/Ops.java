@@ -1,5 +1,6 @@
 package dev.arbor.models.backend;
 
+import dev.arbor.kernels.sampling.SamplingBatch;
 import dev.arbor.models.ForwardBatch;
 import dev.arbor.models.weights.Matrix;
 
@@ -52,6 +53,13 @@ public interface Ops<A> extends AutoCloseable {
 
     /** {@code dst[i] = src[srcRow + i]} for i < count, rows of n. */
     void copyRows(A src, int n, int srcRow, int count, A dst);
+
+    /**
+     * Samples rows {@code [0, batch.rows())} of {@code logits (rows, vocab)} as {@code batch} describes and
+     * leaves the tokens (and the logprobs asked for) in the batch's host arrays: on a device only those
+     * cross to the host.
+     */
+    void sample(A logits, SamplingBatch batch);
 
     /** Copies row {@code row} of {@code x (rows, n)} to {@code dst}; waits for pending work. */
     void readRow(A x, int row, int n, float[] dst);

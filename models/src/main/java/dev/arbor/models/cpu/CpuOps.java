@@ -1,6 +1,9 @@
 package dev.arbor.models.cpu;
 
+import dev.arbor.accel.array.FloatArray;
 import dev.arbor.kernels.CpuLayerOps;
+import dev.arbor.kernels.sampling.CpuSampler;
+import dev.arbor.kernels.sampling.SamplingBatch;
 import dev.arbor.models.Architecture;
 import dev.arbor.models.ForwardBatch;
 import dev.arbor.models.ModelConfig;
@@ -20,6 +23,9 @@ public final class CpuOps implements Ops<float[]> {
     private final float[] slopes;     // (heads) ALiBi slopes, null for RoPE models
     private final float[] cos, sin;   // (maxTokens, headDim / 2) this step's rotation angles
     private final CpuLayerOps layer = new CpuLayerOps();
+    private final CpuSampler sampler;
+    private float[] sampledLogits;    // the logits buffer last wrapped for the sampler, and its view
+    private FloatArray sampledView;
 
     public CpuOps(ModelConfig config, StepShape shape) {
         this.config = config;
@@ -30,6 +36,7 @@ public final class CpuOps implements Ops<float[]> {
         int half = config.headDim() / 2;
         this.cos = alibi ? null : new float[shape.maxTokens() * half];
         this.sin = alibi ? null : new float[shape.maxTokens() * half];
+        this.sampler = new CpuSampler(config.vocabSize());
     }
 
     /** KV bytes of one block over all layers: float32 K and V. */
@@ -89,6 +96,15 @@ public final class CpuOps implements Ops<float[]> {
     @Override
     public void copyRows(float[] src, int n, int srcRow, int count, float[] dst) {
         System.arraycopy(src, srcRow * n, dst, 0, count * n);
+    }
+
+    @Override
+    public void sample(float[] logits, SamplingBatch batch) {
+        if (sampledLogits != logits) {   // the workspace's logits buffer: wrapped once, not per step
+            sampledLogits = logits;
+            sampledView = new FloatArray(java.lang.foreign.MemorySegment.ofArray(logits));
+        }
+        sampler.sample(sampledView, batch);
     }
 
     @Override

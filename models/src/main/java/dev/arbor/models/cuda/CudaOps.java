@@ -14,6 +14,8 @@ import dev.arbor.kernels.MatvecKernels;
 import dev.arbor.kernels.attention.KvWrite;
 import dev.arbor.kernels.attention.PagedAttention;
 import dev.arbor.kernels.layer.TokenOps;
+import dev.arbor.kernels.sampling.DeviceSampler;
+import dev.arbor.kernels.sampling.SamplingBatch;
 import dev.arbor.models.Architecture;
 import dev.arbor.models.ForwardBatch;
 import dev.arbor.models.ModelConfig;
@@ -54,6 +56,7 @@ final class CudaOps implements Ops<FloatArray> {
     private final FloatArray slopes;                  // (heads) ALiBi slopes, null for RoPE models
     private final PagedAttention attention;
     private final FloatArray readBack;                // (widest row) host staging of readRow
+    private final DeviceSampler sampler;
 
     CudaOps(CudaBackend gpu, ModelConfig config, DeviceWeights weights, StepShape shape, KvCacheDtype kvDtype) {
         this.gpu = gpu;
@@ -90,7 +93,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (alibi) gpu.toDevice(slopes);
         attention = new PagedAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(),
                 shape.maxBlocksPerSeq() * shape.blockSize(), shape.maxSeqs());
-        gpu.toDevice(attention.partials());
+        sampler = new DeviceSampler(gpu, shape.maxSeqs(), config.vocabSize());
         readBack = new FloatArray(Math.max(config.vocabSize(), Math.max(config.hiddenSize(), config.intermediateSize())));
     }
 
@@ -206,6 +209,11 @@ final class CudaOps implements Ops<FloatArray> {
     }
 
     @Override
+    public void sample(FloatArray logits, SamplingBatch batch) {
+        sampler.sample(logits, batch);
+    }
+
+    @Override
     public void readRow(FloatArray x, int row, int n, float[] dst) {
         gpu.synchronize();
         buffer(x).download(readBack.segment(), 4L * row * n, 4L * n);
@@ -221,5 +229,6 @@ final class CudaOps implements Ops<FloatArray> {
         if (cos != null) { cos.close(); sin.close(); }
         if (slopes != null) slopes.close();
         attention.close();
+        sampler.close();
     }
 }

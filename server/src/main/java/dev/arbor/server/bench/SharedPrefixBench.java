@@ -43,6 +43,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
     @Option(names = "--modes", split = ",", defaultValue = "no-cache,auto,explicit,prefix-group") List<String> modes;
     @Option(names = "--seed", defaultValue = "1") long seed;
     @Option(names = "--json", description = "one JSON object per mode per line") boolean json;
+    @picocli.CommandLine.Mixin dev.arbor.server.DeviceOptions device = new dev.arbor.server.DeviceOptions();
 
     /** What one mode measured. */
     public record Result(String mode, int requests, double totalSeconds, long promptTokens, long prefillComputed,
@@ -51,7 +52,12 @@ public final class SharedPrefixBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        CausalLM lm = ModelLoader.load(model);
+        try (CausalLM lm = ModelLoader.load(model, device.device, device.kvCacheDtype)) {
+            return run(lm);
+        }
+    }
+
+    private int run(CausalLM lm) throws Exception {
         lm.materialize();
         Tokenizer tok = LLMEngine.tokenizerFor(lm.config());
         List<int[]> prompts = new ArrayList<>();
@@ -96,9 +102,14 @@ public final class SharedPrefixBench implements Callable<Integer> {
     }
 
     Result run(String mode, CausalLM lm, Tokenizer tok, List<int[]> prompts, int[] prefixPos, SamplingParams params) {
-        EngineConfig config = EngineConfig.builder().maxNumBatchedTokens(maxBatchedTokens).numBlocks(numBlocks)
+        EngineConfig config = device.applyTo(EngineConfig.builder()).maxNumBatchedTokens(maxBatchedTokens).numBlocks(numBlocks)
                 .maxNumSeqs(256).enablePrefixCaching(!mode.equals("no-cache")).build();
-        LLM llm = new LLM(new LLMEngine(lm, tok, config));      // not closed: the model is shared between modes
+        try (LLM llm = new LLM(new LLMEngine(lm, tok, config))) {   // frees this mode's KV store; the model is shared between modes
+            return run(mode, llm, prompts, prefixPos, params);
+        }
+    }
+
+    private Result run(String mode, LLM llm, List<int[]> prompts, int[] prefixPos, SamplingParams params) {
         long start = System.nanoTime();
         Map<String, Long> firstToken = new LinkedHashMap<>();
         Consumer<RequestOutput> onStep = o -> {

@@ -30,27 +30,41 @@ public final class ThroughputBench implements Callable<Integer> {
     @Option(names = "--prompt-len", defaultValue = "256") int promptLen;
     @Option(names = "--output-len", defaultValue = "64") int outputLen;
     @Option(names = "--max-num-batched-tokens", defaultValue = "2048") int maxBatchedTokens;
+    @picocli.CommandLine.Mixin dev.arbor.server.DeviceOptions device = new dev.arbor.server.DeviceOptions();
 
     @Override
     public Integer call() {
-        CausalLM lm = ModelLoader.load(model);
+        try (CausalLM lm = ModelLoader.load(model, device.device, device.kvCacheDtype)) {
+            return run(lm);
+        }
+    }
+
+    private int run(CausalLM lm) {
         lm.materialize();
-        EngineConfig config = EngineConfig.builder().enablePrefixCaching(false).maxNumBatchedTokens(maxBatchedTokens).maxNumSeqs(Math.max(64, batch)).build();
+        EngineConfig config = device.applyTo(EngineConfig.builder()).enablePrefixCaching(false).maxNumBatchedTokens(maxBatchedTokens).maxNumSeqs(Math.max(64, batch)).build();
         SplittableRandom rnd = new SplittableRandom(7);
         List<Prompt> prompts = new ArrayList<>();
         for (int i = 0; i < batch; i++) prompts.add(Prompt.ofTokens(SharedPrefixBench.randomTokens(rnd, promptLen, Math.min(lm.config().vocabSize(), 32000))));
         Tokenizer tok = LLMEngine.tokenizerFor(lm.config());
-        System.out.printf(Locale.ROOT, "throughput on %s: batch %d, prompt %d, output %d%n", model, batch, promptLen, outputLen);
-        LLM warm = new LLM(new LLMEngine(lm, tok, config));
-        warm.generatePrompts(prompts.subList(0, 1), SamplingParams.greedy(4).toBuilder().ignoreEos(true).build(), null, null);
+        System.out.printf(Locale.ROOT, "throughput on %s (%s): batch %d, prompt %d, output %d%n", model, lm.device(), batch, promptLen, outputLen);
+        try (LLM warm = new LLM(new LLMEngine(lm, tok, config))) {
+            warm.generatePrompts(prompts.subList(0, 1), SamplingParams.greedy(4).toBuilder().ignoreEos(true).build(), null, null);
+        }
 
-        LLM prefill = new LLM(new LLMEngine(lm, tok, config));
-        long t0 = System.nanoTime();
-        prefill.generatePrompts(prompts, SamplingParams.builder().temperature(0).maxTokens(1).ignoreEos(true).build(), null, null);
-        double prefillSecs = (System.nanoTime() - t0) / 1e9;
+        double prefillSecs;
+        try (LLM prefill = new LLM(new LLMEngine(lm, tok, config))) {
+            long t0 = System.nanoTime();
+            prefill.generatePrompts(prompts, SamplingParams.builder().temperature(0).maxTokens(1).ignoreEos(true).build(), null, null);
+            prefillSecs = (System.nanoTime() - t0) / 1e9;
+        }
         long prefillTokens = (long) batch * promptLen;
 
-        LLM decode = new LLM(new LLMEngine(lm, tok, config));
+        try (LLM decode = new LLM(new LLMEngine(lm, tok, config))) {
+            return decode(decode, prompts, prefillTokens, prefillSecs);
+        }
+    }
+
+    private int decode(LLM decode, List<Prompt> prompts, long prefillTokens, double prefillSecs) {
         long[] firstAll = {0};
         int[] started = {0};
         long t1 = System.nanoTime();
