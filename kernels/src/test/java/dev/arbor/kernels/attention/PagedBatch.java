@@ -32,9 +32,17 @@ final class PagedBatch implements AutoCloseable {
         this(heads, kvHeads, headDim, blockSize, contextLens, newTokens, alibi, bf16, seed, null);
     }
 
-    /** @param shared when given, sequence i's first shared[i] blocks are sequence 0's first blocks (a cascade group) */
     PagedBatch(int heads, int kvHeads, int headDim, int blockSize, int[] contextLens, int[] newTokens, boolean alibi, boolean bf16, long seed,
                int[] shared) {
+        this(heads, kvHeads, headDim, blockSize, contextLens, newTokens, alibi, bf16, seed, shared, null);
+    }
+
+    /**
+     * @param shared when given, sequence i's first shared[i] blocks are those of sequence leader[i] (a cascade group)
+     * @param leader per sequence the one whose blocks it shares (a lower index, or itself); null: sequence 0
+     */
+    PagedBatch(int heads, int kvHeads, int headDim, int blockSize, int[] contextLens, int[] newTokens, boolean alibi, boolean bf16, long seed,
+               int[] shared, int[] leader) {
         this.heads = heads;
         this.kvHeads = kvHeads;
         this.headDim = headDim;
@@ -45,7 +53,7 @@ final class PagedBatch implements AutoCloseable {
         int seqs = contextLens.length, total = 0, maxBlocks = 1;
         for (int i = 0; i < seqs; i++) {
             int nb = (contextLens[i] + blockSize - 1) / blockSize;
-            total += nb - (shared != null ? shared[i] : 0);
+            total += nb - (shared != null && lead(leader, i) != i ? shared[i] : 0);
             maxBlocks = Math.max(maxBlocks, nb);
         }
         maxBlocksPerSeq = maxBlocks + 1;
@@ -56,9 +64,9 @@ final class PagedBatch implements AutoCloseable {
         tables = new int[seqs][];
         for (int i = 0; i < seqs; i++) {
             tables[i] = new int[maxBlocksPerSeq];
-            int nb = (contextLens[i] + blockSize - 1) / blockSize, own = shared != null ? shared[i] : 0;
+            int nb = (contextLens[i] + blockSize - 1) / blockSize, own = shared != null && lead(leader, i) != i ? shared[i] : 0;
             for (int b = 0; b < maxBlocksPerSeq; b++) {
-                if (b < own) tables[i][b] = tables[0][b];
+                if (b < own) tables[i][b] = tables[lead(leader, i)][b];
                 else if (b < nb) tables[i][b] = free.removeLast();
                 else tables[i][b] = r.nextInt(numBlocks);   // padding: a real block the kernel must not read
             }
@@ -94,6 +102,8 @@ final class PagedBatch implements AutoCloseable {
         for (int i = 0; i < seqs; i++) for (int b = 0; b < maxBlocksPerSeq; b++) tablesA.set(i * maxBlocksPerSeq + b, tables[i][b]);
         slopesA = alibi ? FloatArray.of(slopes) : null;
     }
+
+    private static int lead(int[] leader, int i) { return leader != null ? leader[i] : 0; }
 
     private float round(float f) { return bf16 ? AttentionReference.roundBf16(f) : f; }
 
