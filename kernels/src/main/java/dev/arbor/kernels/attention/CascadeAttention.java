@@ -38,6 +38,12 @@ public final class CascadeAttention implements AutoCloseable {
         Shapes.positive("maxSharedLen", maxSharedLen);
         Shapes.positive("tokenCapacity", tokenCapacity);
         if (maxSharedLen > maxContext) throw new IllegalArgumentException("maxSharedLen " + maxSharedLen + " over maxContext " + maxContext);
+        int queries = queriesPerGroup(heads, kvHeads), rows = queries * (heads / kvHeads), t = AttentionKernels.TILE;
+        int shared = 4 * (2 * rows * headDim + t * (2 * headDim + 1) + rows * t + 3 * rows + t + 2 * queries);
+        if (shared > 48 * 1024) {
+            throw new IllegalArgumentException("cascade work-group of " + rows + " query rows x headDim " + headDim + " needs " + shared
+                    + " bytes of shared memory, over 48 KiB");
+        }
         this.maxContext = maxContext;
         this.maxSharedLen = maxSharedLen;
         this.sharedBase = PagedAttention.splits(maxContext);
@@ -90,6 +96,9 @@ public final class CascadeAttention implements AutoCloseable {
                 PagedAttention.splits(maxContextLen), numBlocks, true, true, slots);
         paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, true);
     }
+
+    /** Puts the scratch on the device; see {@link PagedAttention#toDevice}. */
+    public void toDevice(Backend b) { paged.toDevice(b); }
 
     @Override public void close() { paged.close(); }
 }

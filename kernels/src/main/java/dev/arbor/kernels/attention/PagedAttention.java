@@ -138,6 +138,12 @@ public final class PagedAttention implements AutoCloseable {
                 sharedBase, heads, headDim, useKeyStart ? 1 : 0);
     }
 
+    /**
+     * Puts the split scratch on the device (a one-time copy). Launches upload it on first use; call this
+     * before capturing launches in a CUDA graph ({@code Backend.record}), which needs every array there.
+     */
+    public void toDevice(Backend b) { b.toDevice(partials); }
+
     FloatArray partials() { return partials; }
 
     int heads() { return heads; }
