@@ -1,0 +1,453 @@
+package dev.arbor.kernels.attention;
+
+import dev.arbor.accel.Constant;
+import dev.arbor.accel.KMath;
+import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.IntArray;
+
+/**
+ * Paged attention over the KV store {@code [numBlocks][kvHeads][blockSize][headDim]} (bf16 or fp32),
+ * CUDA-core version. Semantics of {@code models/cpu/Attention}: a token at position p attends to keys
+ * 0..p of its sequence, score {@code q·k / sqrt(headDim)} plus, with ALiBi, {@code slope[h] * (j - p)};
+ * query head h reads kv head {@code h / (heads / kvHeads)}.
+ *
+ * <h2>One arithmetic order per (token, head): batch invariance</h2>
+ * Keys are cut into splits of {@link #SPLIT} keys at fixed absolute positions (0, 256, 512, ...) and a
+ * split into tiles of {@link #TILE} keys from its start. Within a split the work-group runs the online
+ * softmax of FlashAttention-2 (Dao 2023, alg. 1: running max m, sum l, unnormalised accumulator, rescaled
+ * by {@code exp(m_old - m_new)} once per tile); the splits' partial states (m_s, l_s, acc_s) are then
+ * folded in increasing split order, Flash-Decoding's log-sum-exp merge (Dao et al. 2023):
+ * {@code M' = max(M, m_s); A = A·e^(M-M') + acc_s·e^(m_s-M'); L = L·e^(M-M') + l_s·e^(m_s-M'); out = A / L}.
+ * Every (token, head) goes through exactly these operations whatever the batch, chunking or mode:
+ * <ul>
+ * <li>split mode ({@code splitMode = 1}): one work-group per (token, kv head, split) writes its partial
+ *     state to scratch, {@link #mergeSplits} folds them (decode: a single long sequence fills the GPU);</li>
+ * <li>whole mode ({@code splitMode = 0}): one work-group per (token, kv head) walks the splits itself and
+ *     folds them with the same expressions (prefill: no scratch).</li>
+ * </ul>
+ * Both give the same bits, which the tests check; the launcher picks a mode for speed only.
+ *
+ * <h2>Work-group</h2>
+ * {@link #THREADS} work-items per (token, kv head[, split]); grid (tokens, kvHeads, splits or 1). The kv
+ * head's K and V tiles are staged once in shared memory for all {@code G = heads / kvHeads} query heads of
+ * its group. Per tile: scores (G·TILE dot products; when fewer than THREADS, each is cut into 2 or 4
+ * fixed parts added in order), the tile max, probabilities, then {@code acc[g][d]} and {@code l[g]}.
+ * Shared memory: {@code 4·(2·G·D + TILE·(2D+1) + G·TILE + THREADS + 8G + TILE)} bytes, at most 48 KiB
+ * (G·D ≤ 1024 with D ≤ 128). The cascade kernel is {@link #cascadeSharedBf16}.
+ */
+public final class AttentionKernels {
+    private AttentionKernels() {}
+
+    /** Work-items per work-group. */
+    public static final int THREADS = 128;
+    /** Keys per tile staged in shared memory. */
+    public static final int TILE = 32;
+    /** Keys per split; split s covers absolute key positions [s·SPLIT, (s+1)·SPLIT). */
+    public static final int SPLIT = 256;
+
+    private static final float NEG_INF = Float.NEGATIVE_INFINITY;
+
+    /**
+     * Paged attention, bf16 store.
+     *
+     * @param q               (tokens, heads * headDim) fp32
+     * @param kCache          (numBlocks, kvHeads, blockSize, headDim)
+     * @param vCache          same shape
+     * @param out             (tokens, heads * headDim); written in whole mode
+     * @param partials        scratch, (tokens, heads, slots, headDim + 2): acc, m, l; written in split mode
+     * @param positions       (tokens) position of each token in its sequence
+     * @param seqOfToken      (tokens) sequence (row of blockTables) of each token
+     * @param blockTables     (numSeqs, maxBlocksPerSeq) physical block of each logical block
+     * @param keyStart        (numSeqs) first key attended (cascade suffix); read only if useKeyStart = 1
+     * @param slopes          (heads) ALiBi slopes; read only if alibi = 1
+     * @param slots           partial slots per (token, head) in partials (≥ splits of the longest context)
+     * @param splitMode       1: grid z = split index, write partials; 0: grid z = 1, write out
+     */
+    public static void pagedBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
+                                 FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
+                                 FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
+                                 @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                 @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart) {
+        int t = ctx.groupIdx, kvh = ctx.groupIdy, z = ctx.groupIdz, tid = ctx.localIdx;
+        int G = heads / kvHeads;
+        float[] qs = ctx.allocateFloatLocalArray(G * headDim);
+        float[] ks = ctx.allocateFloatLocalArray(TILE * (headDim + 1));
+        float[] vs = ctx.allocateFloatLocalArray(TILE * headDim);
+        float[] sc = ctx.allocateFloatLocalArray(G * TILE);
+        float[] sp = ctx.allocateFloatLocalArray(THREADS);
+        float[] acc = ctx.allocateFloatLocalArray(G * headDim);
+        float[] run = ctx.allocateFloatLocalArray(G * headDim);
+        float[] st = ctx.allocateFloatLocalArray(8 * G);
+        int[] rowBase = ctx.allocateIntLocalArray(TILE);
+
+        int p = positions.get(t), seq = seqOfToken.get(t);
+        int ks0 = useKeyStart != 0 ? keyStart.get(seq) : 0;
+        if (ks0 > p) return;
+        int sFrom = ks0 / SPLIT, sTo = p / SPLIT;
+        if (splitMode != 0) {
+            if (z < sFrom || z > sTo) return;
+            sFrom = z;
+            sTo = z;
+        } else if (z > 0) {
+            return;
+        }
+        int table = seq * maxBlocksPerSeq;
+        int qBase = (t * heads + kvh * G) * headDim;
+        for (int i = tid; i < G * headDim; i += THREADS) {
+            qs[i] = q.get(qBase + i);
+            run[i] = 0f;
+        }
+        if (tid < G) {
+            st[3 * G + tid] = NEG_INF;
+            st[4 * G + tid] = 0f;
+        }
+        for (int s = sFrom; s <= sTo; s++) {
+            int lo = Math.max(s * SPLIT, ks0), hi = Math.min(s * SPLIT + SPLIT, p + 1);
+            startSplit(acc, st, rowBase, blockTables, table, lo, hi, tid, G, kvh, numBlocks, kvHeads, headDim, blockSize);
+            ctx.localBarrier();
+            for (int t0 = lo; t0 < hi; t0 += TILE) {
+                int n = Math.min(TILE, hi - t0);
+                loadTileBf16(kCache, vCache, ks, vs, rowBase, tid, headDim);
+                ctx.localBarrier();
+                scores(ctx, qs, ks, sc, sp, slopes, t0, n, p, tid, G, kvh, headDim, alibi);
+                ctx.localBarrier();
+                tileMax(sc, st, n, tid, G);
+                ctx.localBarrier();
+                probabilities(sc, st, n, tid, G);
+                ctx.localBarrier();
+                accumulate(sc, vs, acc, st, rowBase, blockTables, table, t0 + TILE, hi, n, tid, G, kvh, numBlocks, kvHeads, headDim, blockSize);
+                ctx.localBarrier();
+            }
+            if (splitMode != 0) {
+                writePartial(partials, acc, st, t, s, slots, tid, G, kvh, heads, headDim, 0);
+            } else {
+                foldSplit(ctx, acc, run, st, tid, G, headDim);
+            }
+        }
+        if (splitMode == 0) {
+            ctx.localBarrier();
+            finish(out, run, st, qBase, tid, G, headDim);
+        }
+    }
+
+    /** Paged attention, fp32 store: {@link #pagedBf16} with exact fp32 K/V. */
+    public static void pagedF32(KernelContext ctx, FloatArray q, FloatArray kCache, FloatArray vCache, FloatArray out,
+                                FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
+                                FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
+                                @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart) {
+        int t = ctx.groupIdx, kvh = ctx.groupIdy, z = ctx.groupIdz, tid = ctx.localIdx;
+        int G = heads / kvHeads;
+        float[] qs = ctx.allocateFloatLocalArray(G * headDim);
+        float[] ks = ctx.allocateFloatLocalArray(TILE * (headDim + 1));
+        float[] vs = ctx.allocateFloatLocalArray(TILE * headDim);
+        float[] sc = ctx.allocateFloatLocalArray(G * TILE);
+        float[] sp = ctx.allocateFloatLocalArray(THREADS);
+        float[] acc = ctx.allocateFloatLocalArray(G * headDim);
+        float[] run = ctx.allocateFloatLocalArray(G * headDim);
+        float[] st = ctx.allocateFloatLocalArray(8 * G);
+        int[] rowBase = ctx.allocateIntLocalArray(TILE);
+
+        int p = positions.get(t), seq = seqOfToken.get(t);
+        int ks0 = useKeyStart != 0 ? keyStart.get(seq) : 0;
+        if (ks0 > p) return;
+        int sFrom = ks0 / SPLIT, sTo = p / SPLIT;
+        if (splitMode != 0) {
+            if (z < sFrom || z > sTo) return;
+            sFrom = z;
+            sTo = z;
+        } else if (z > 0) {
+            return;
+        }
+        int table = seq * maxBlocksPerSeq;
+        int qBase = (t * heads + kvh * G) * headDim;
+        for (int i = tid; i < G * headDim; i += THREADS) {
+            qs[i] = q.get(qBase + i);
+            run[i] = 0f;
+        }
+        if (tid < G) {
+            st[3 * G + tid] = NEG_INF;
+            st[4 * G + tid] = 0f;
+        }
+        for (int s = sFrom; s <= sTo; s++) {
+            int lo = Math.max(s * SPLIT, ks0), hi = Math.min(s * SPLIT + SPLIT, p + 1);
+            startSplit(acc, st, rowBase, blockTables, table, lo, hi, tid, G, kvh, numBlocks, kvHeads, headDim, blockSize);
+            ctx.localBarrier();
+            for (int t0 = lo; t0 < hi; t0 += TILE) {
+                int n = Math.min(TILE, hi - t0);
+                loadTileF32(kCache, vCache, ks, vs, rowBase, tid, headDim);
+                ctx.localBarrier();
+                scores(ctx, qs, ks, sc, sp, slopes, t0, n, p, tid, G, kvh, headDim, alibi);
+                ctx.localBarrier();
+                tileMax(sc, st, n, tid, G);
+                ctx.localBarrier();
+                probabilities(sc, st, n, tid, G);
+                ctx.localBarrier();
+                accumulate(sc, vs, acc, st, rowBase, blockTables, table, t0 + TILE, hi, n, tid, G, kvh, numBlocks, kvHeads, headDim, blockSize);
+                ctx.localBarrier();
+            }
+            if (splitMode != 0) {
+                writePartial(partials, acc, st, t, s, slots, tid, G, kvh, heads, headDim, 0);
+            } else {
+                foldSplit(ctx, acc, run, st, tid, G, headDim);
+            }
+        }
+        if (splitMode == 0) {
+            ctx.localBarrier();
+            finish(out, run, st, qBase, tid, G, headDim);
+        }
+    }
+
+    /**
+     * Folds the partial states of a token's splits in increasing split order (the same expressions as
+     * whole mode's in-kernel fold) and writes {@code out = A / L}. One work-item per (token, head, dim):
+     * {@code Launch.cover(tokens * heads * headDim, 128)}. With useKeyStart = 1 (cascade) it first folds
+     * the shared part's slots {@code sharedBase + c}, c < ceil(keyStart[seq] / SPLIT), then the token's
+     * own splits from keyStart[seq] on.
+     *
+     * @param partials (tokens, heads, slots, headDim + 2)
+     * @param out      (tokens, heads * headDim)
+     */
+    public static void mergeSplits(KernelContext ctx, FloatArray partials, FloatArray out, IntArray positions, IntArray seqOfToken,
+                                   IntArray keyStart, int tokens, int slots, int sharedBase,
+                                   @Constant int heads, @Constant int headDim, @Constant int useKeyStart) {
+        int idx = ctx.globalIdx;
+        if (idx >= tokens * heads * headDim) return;
+        int th = idx / headDim, d = idx - th * headDim, t = th / heads;
+        int p = positions.get(t);
+        int ks0 = useKeyStart != 0 ? keyStart.get(seqOfToken.get(t)) : 0;
+        float m = NEG_INF, l = 0f, a = 0f;
+        int rowSlots = th * slots;
+        int nShared = (ks0 + SPLIT - 1) / SPLIT;
+        for (int c = 0; c < nShared; c++) {
+            int o = (rowSlots + sharedBase + c) * (headDim + 2);
+            float ms = partials.get(o + headDim), mn = Math.max(m, ms);
+            float x = KMath.exp(m - mn), y = KMath.exp(ms - mn);
+            a = a * x + partials.get(o + d) * y;
+            l = l * x + partials.get(o + headDim + 1) * y;
+            m = mn;
+        }
+        if (ks0 <= p) {
+            for (int s = ks0 / SPLIT; s <= p / SPLIT; s++) {
+                int o = (rowSlots + s) * (headDim + 2);
+                float ms = partials.get(o + headDim), mn = Math.max(m, ms);
+                float x = KMath.exp(m - mn), y = KMath.exp(ms - mn);
+                a = a * x + partials.get(o + d) * y;
+                l = l * x + partials.get(o + headDim + 1) * y;
+                m = mn;
+            }
+        }
+        out.set(idx, a / l);
+    }
+
+    // ---- phases shared by the kernels (inlined) -------------------------------------------------
+
+    /** Fresh split state (m = -inf, l = 0, acc = 0) and the row offsets of its first tile. */
+    static void startSplit(float[] acc, float[] st, int[] rowBase, IntArray blockTables, int table, int lo, int hi, int tid,
+                           int G, int kvh, int numBlocks, int kvHeads, int headDim, int blockSize) {
+        for (int i = tid; i < G * headDim; i += THREADS) acc[i] = 0f;
+        if (tid < G) {
+            st[tid] = NEG_INF;
+            st[G + tid] = 0f;
+        }
+        if (tid < TILE) rowBase[tid] = rowOffset(blockTables, table, lo + tid, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
+    }
+
+    /** Element offset of key j's row of kv head kvh in the store, or -1 past hi or for a block outside the store. */
+    static int rowOffset(IntArray blockTables, int table, int j, int hi, int kvh, int numBlocks, int kvHeads, int headDim, int blockSize) {
+        if (j >= hi) return -1;
+        int logical = j / blockSize;
+        int block = blockTables.get(table + logical);
+        if (block < 0 || block >= numBlocks) return -1;
+        return ((block * kvHeads + kvh) * blockSize + (j - logical * blockSize)) * headDim;
+    }
+
+    /** K tile into ks (TILE, headDim + 1 padding), V tile into vs (TILE, headDim); rows without a key are zero. */
+    static void loadTileBf16(BFloat16Array kc, BFloat16Array vc, float[] ks, float[] vs, int[] rowBase, int tid, int headDim) {
+        if (headDim % 4 == 0) {
+            for (int e = tid * 4; e < TILE * headDim; e += THREADS * 4) {
+                int r = e / headDim, c = e - r * headDim, base = rowBase[r];
+                int ko = r * (headDim + 1) + c, vo = r * headDim + c;
+                if (base >= 0) {
+                    long kb = kc.getBits64(base + c), vb = vc.getBits64(base + c);
+                    int k0 = (int) kb, k1 = (int) (kb >>> 32), v0 = (int) vb, v1 = (int) (vb >>> 32);
+                    ks[ko] = KernelContext.bf16LowToFloat(k0);
+                    ks[ko + 1] = KernelContext.bf16HighToFloat(k0);
+                    ks[ko + 2] = KernelContext.bf16LowToFloat(k1);
+                    ks[ko + 3] = KernelContext.bf16HighToFloat(k1);
+                    vs[vo] = KernelContext.bf16LowToFloat(v0);
+                    vs[vo + 1] = KernelContext.bf16HighToFloat(v0);
+                    vs[vo + 2] = KernelContext.bf16LowToFloat(v1);
+                    vs[vo + 3] = KernelContext.bf16HighToFloat(v1);
+                } else {
+                    for (int i = 0; i < 4; i++) {
+                        ks[ko + i] = 0f;
+                        vs[vo + i] = 0f;
+                    }
+                }
+            }
+        } else {
+            for (int e = tid; e < TILE * headDim; e += THREADS) {
+                int r = e / headDim, c = e - r * headDim, base = rowBase[r];
+                ks[r * (headDim + 1) + c] = base >= 0 ? kc.get(base + c) : 0f;
+                vs[e] = base >= 0 ? vc.get(base + c) : 0f;
+            }
+        }
+    }
+
+    /** As {@link #loadTileBf16} for an fp32 store (16-byte loads when headDim is a multiple of 4). */
+    static void loadTileF32(FloatArray kc, FloatArray vc, float[] ks, float[] vs, int[] rowBase, int tid, int headDim) {
+        if (headDim % 4 == 0) {
+            for (int e = tid * 4; e < TILE * headDim; e += THREADS * 4) {
+                int r = e / headDim, c = e - r * headDim, base = rowBase[r];
+                int ko = r * (headDim + 1) + c, vo = r * headDim + c;
+                if (base >= 0) {
+                    int o = base + c;
+                    long ka = kc.getBits128Low(o), kb = kc.getBits128High(o);
+                    long va = vc.getBits128Low(o), vb = vc.getBits128High(o);
+                    ks[ko] = Float.intBitsToFloat((int) ka);
+                    ks[ko + 1] = Float.intBitsToFloat((int) (ka >>> 32));
+                    ks[ko + 2] = Float.intBitsToFloat((int) kb);
+                    ks[ko + 3] = Float.intBitsToFloat((int) (kb >>> 32));
+                    vs[vo] = Float.intBitsToFloat((int) va);
+                    vs[vo + 1] = Float.intBitsToFloat((int) (va >>> 32));
+                    vs[vo + 2] = Float.intBitsToFloat((int) vb);
+                    vs[vo + 3] = Float.intBitsToFloat((int) (vb >>> 32));
+                } else {
+                    for (int i = 0; i < 4; i++) {
+                        ks[ko + i] = 0f;
+                        vs[vo + i] = 0f;
+                    }
+                }
+            }
+        } else {
+            for (int e = tid; e < TILE * headDim; e += THREADS) {
+                int r = e / headDim, c = e - r * headDim, base = rowBase[r];
+                ks[r * (headDim + 1) + c] = base >= 0 ? kc.get(base + c) : 0f;
+                vs[e] = base >= 0 ? vc.get(base + c) : 0f;
+            }
+        }
+    }
+
+    /**
+     * sc[g][r] = q_g · k_r · scale (+ slope·(j - p)) for the tile's n keys. With fewer than THREADS
+     * (g, r) pairs (G = 1, 2) each dot product is cut into THREADS / pairs fixed parts, added in order.
+     */
+    static void scores(KernelContext ctx, float[] qs, float[] ks, float[] sc, float[] sp, FloatArray slopes, int t0, int n, int p,
+                       int tid, int G, int kvh, int headDim, int alibi) {
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        int pairs = G * TILE;
+        int parts = pairs >= THREADS ? 1 : THREADS / pairs;
+        if (parts == 1) {
+            for (int pr = tid; pr < pairs; pr += THREADS) {
+                int g = pr / TILE, r = pr - g * TILE;
+                if (r < n) {
+                    float dot = dot(qs, g * headDim, ks, r * (headDim + 1), 0, headDim);
+                    sc[pr] = scoreOf(dot, scale, slopes, kvh * G + g, t0 + r, p, alibi);
+                }
+            }
+        } else {
+            int pr = tid % pairs, part = tid / pairs;
+            int g = pr / TILE, r = pr - g * TILE;
+            int d0 = part * headDim / parts, d1 = (part + 1) * headDim / parts;
+            sp[tid] = r < n ? dot(qs, g * headDim, ks, r * (headDim + 1), d0, d1) : 0f;
+            ctx.localBarrier();
+            if (tid < pairs && r < n) {
+                float dot = sp[tid];
+                for (int k = 1; k < parts; k++) dot += sp[tid + k * pairs];
+                sc[tid] = scoreOf(dot, scale, slopes, kvh * G + g, t0 + r, p, alibi);
+            }
+        }
+    }
+
+    /** {@code Σ_{d0 ≤ d < d1} a[ao + d] · b[bo + d]}, fused multiply-adds in increasing d. */
+    static float dot(float[] a, int ao, float[] b, int bo, int d0, int d1) {
+        float s = 0f;
+        for (int d = d0; d < d1; d++) s = Math.fma(a[ao + d], b[bo + d], s);
+        return s;
+    }
+
+    /** The score of key j for query position p: {@code dot * scale}, plus {@code slope_h * (j - p)} with ALiBi (Attention.java's order). */
+    static float scoreOf(float dot, float scale, FloatArray slopes, int h, int j, int p, int alibi) {
+        float s = dot * scale;
+        if (alibi != 0) s += slopes.get(h) * (j - p);
+        return s;
+    }
+
+    /** Per head: m_new = max(m, tile max), alpha = exp(m - m_new) (st[2G + g]). */
+    static void tileMax(float[] sc, float[] st, int n, int tid, int G) {
+        if (tid < G) {
+            float mx = NEG_INF;
+            for (int r = 0; r < n; r++) mx = Math.max(mx, sc[tid * TILE + r]);
+            float mOld = st[tid], mNew = Math.max(mOld, mx);
+            st[2 * G + tid] = KMath.exp(mOld - mNew);
+            st[tid] = mNew;
+        }
+    }
+
+    /** sc[g][r] = exp(sc[g][r] - m_g) for the tile's n keys. */
+    static void probabilities(float[] sc, float[] st, int n, int tid, int G) {
+        for (int pr = tid; pr < G * TILE; pr += THREADS) {
+            int g = pr / TILE, r = pr - g * TILE;
+            if (r < n) sc[pr] = KMath.exp(sc[pr] - st[g]);
+        }
+    }
+
+    /**
+     * acc[g][d] = acc·alpha_g + Σ_r p[g][r]·v[r][d] (FMAs in key order); l_g = l_g·alpha_g + Σ_r p[g][r];
+     * and the next tile's row offsets.
+     */
+    static void accumulate(float[] sc, float[] vs, float[] acc, float[] st, int[] rowBase, IntArray blockTables, int table,
+                           int next, int hi, int n, int tid, int G, int kvh, int numBlocks, int kvHeads, int headDim, int blockSize) {
+        for (int i = tid; i < G * headDim; i += THREADS) {
+            int g = i / headDim, d = i - g * headDim;
+            float a = acc[i] * st[2 * G + g];
+            for (int r = 0; r < n; r++) a = Math.fma(sc[g * TILE + r], vs[r * headDim + d], a);
+            acc[i] = a;
+        }
+        if (tid < G) {
+            float sum = 0f;
+            for (int r = 0; r < n; r++) sum += sc[tid * TILE + r];
+            st[G + tid] = st[G + tid] * st[2 * G + tid] + sum;
+        }
+        if (tid < TILE) rowBase[tid] = rowOffset(blockTables, table, next + tid, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
+    }
+
+    /** Partial state (acc, m, l) of query heads kvh·G + g of token t into slot {@code slot0 + s}. */
+    static void writePartial(FloatArray partials, float[] acc, float[] st, int t, int s, int slots, int tid, int G, int kvh,
+                             int heads, int headDim, int slot0) {
+        for (int i = tid; i < G * headDim; i += THREADS) {
+            int g = i / headDim, d = i - g * headDim;
+            partials.set(((t * heads + kvh * G + g) * slots + slot0 + s) * (headDim + 2) + d, acc[i]);
+        }
+        if (tid < G) {
+            int o = ((t * heads + kvh * G + tid) * slots + slot0 + s) * (headDim + 2) + headDim;
+            partials.set(o, st[tid]);
+            partials.set(o + 1, st[G + tid]);
+        }
+    }
+
+    /** Whole mode: folds the split's (m, l, acc) into the running (M, L, A) exactly as {@link #mergeSplits} does. */
+    static void foldSplit(KernelContext ctx, float[] acc, float[] run, float[] st, int tid, int G, int headDim) {
+        for (int i = tid; i < G * headDim; i += THREADS) {
+            int g = i / headDim;
+            float m = st[3 * G + g], ms = st[g], mn = Math.max(m, ms);
+            float x = KMath.exp(m - mn), y = KMath.exp(ms - mn);
+            run[i] = run[i] * x + acc[i] * y;
+        }
+        ctx.localBarrier();
+        if (tid < G) {
+            float m = st[3 * G + tid], ms = st[tid], mn = Math.max(m, ms);
+            float x = KMath.exp(m - mn), y = KMath.exp(ms - mn);
+            st[4 * G + tid] = st[4 * G + tid] * x + st[G + tid] * y;
+            st[3 * G + tid] = mn;
+        }
+    }
+
+    /** out = A / L for the group's query heads. */
+    static void finish(FloatArray out, float[] run, float[] st, int qBase, int tid, int G, int headDim) {
+        for (int i = tid; i < G * headDim; i += THREADS) out.set(qBase + i, run[i] / st[4 * G + i / headDim]);
+    }
+}

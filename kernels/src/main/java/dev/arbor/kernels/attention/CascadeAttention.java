@@ -1,0 +1,104 @@
+package dev.arbor.kernels.attention;
+
+import dev.arbor.accel.Backend;
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.Launch;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.OffHeapArray;
+
+/**
+ * Host-side launcher of cascade attention (issue 11; FlashInfer's two-level cascade): groups of sequences
+ * whose block tables begin with the same physical blocks attend to that shared prefix once per group
+ * ({@link CascadeKernels}), to their own keys with the paged kernel in split mode from
+ * {@code keyStart[seq]} on, and the partial states are folded by log-sum-exp ({@link AttentionKernels#mergeSplits}).
+ * Three launches; nothing allocated per call (scratch sized at construction:
+ * {@code tokenCapacity × heads × (ceil(maxContext/256) + ceil(maxSharedLen/256)) × (headDim + 2)} floats).
+ *
+ * <p>Equal to {@link PagedAttention} up to rounding (the shared part's keys are summed in a different
+ * grouping); tests hold the two within 2e-6 of the output's scale. ALiBi uses each query's own position.
+ * Sequences in no group have keyStart 0 and are plain paged attention here.
+ */
+public final class CascadeAttention implements AutoCloseable {
+    static final Kernel SHARED_BF16 = Kernel.of(CascadeKernels.class, "cascadeSharedBf16");
+    static final Kernel SHARED_F32 = Kernel.of(CascadeKernels.class, "cascadeSharedF32");
+
+    private final PagedAttention paged;   // its scratch has the suffix splits then the shared splits per (token, head)
+    private final int maxContext, maxSharedLen, sharedBase;
+
+    /**
+     * @param maxContext    the longest context a launch may see (keys)
+     * @param maxSharedLen  the longest shared prefix (keys)
+     * @param tokenCapacity the most tokens of one launch
+     */
+    public CascadeAttention(int heads, int kvHeads, int headDim, int blockSize, int maxContext, int maxSharedLen, int tokenCapacity) {
+        PagedAttention.checkShape(heads, kvHeads, headDim, blockSize);
+        Shapes.positive("maxContext", maxContext);
+        Shapes.positive("maxSharedLen", maxSharedLen);
+        Shapes.positive("tokenCapacity", tokenCapacity);
+        if (maxSharedLen > maxContext) throw new IllegalArgumentException("maxSharedLen " + maxSharedLen + " over maxContext " + maxContext);
+        int queries = queriesPerGroup(heads, kvHeads), rows = queries * (heads / kvHeads), t = AttentionKernels.TILE;
+        int shared = 4 * (2 * rows * headDim + t * (2 * headDim + 1) + rows * t + 3 * rows + t + 2 * queries);
+        if (shared > 48 * 1024) {
+            throw new IllegalArgumentException("cascade work-group of " + rows + " query rows x headDim " + headDim + " needs " + shared
+                    + " bytes of shared memory, over 48 KiB");
+        }
+        this.maxContext = maxContext;
+        this.maxSharedLen = maxSharedLen;
+        this.sharedBase = PagedAttention.splits(maxContext);
+        int slotKeys = (sharedBase + PagedAttention.splits(maxSharedLen)) * AttentionKernels.SPLIT;
+        this.paged = new PagedAttention(heads, kvHeads, headDim, blockSize, slotKeys, tokenCapacity);
+    }
+
+    /** Query tokens per cascade work-group for G query heads per kv head: max(1, 8 / G). */
+    public static int queriesPerGroup(int heads, int kvHeads) {
+        return Math.max(1, 8 / (heads / kvHeads));
+    }
+
+    /**
+     * @param q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen
+     *                         as {@link PagedAttention#launch}
+     * @param keyStart         (numSeqs) shared prefix length in keys of each sequence's group (a multiple of blockSize:
+     *                         whole shared blocks), 0 for a sequence in no group
+     * @param groupTokens      the tokens of each group, group after group (every token of a sequence with keyStart > 0)
+     * @param groupTokenStart  (numGroups + 1) offsets into groupTokens
+     * @param numGroups        0 runs no shared launch (then the result is PagedAttention's split mode, bit for bit)
+     * @param maxGroupTokens   an upper bound of tokens per group (sets the grid)
+     * @param maxSharedLenNow  an upper bound of keyStart over the batch (sets the grid)
+     */
+    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+                       IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen,
+                       IntArray keyStart, IntArray groupTokens, IntArray groupTokenStart, int numGroups, int maxGroupTokens, int maxSharedLenNow) {
+        if (maxContextLen > maxContext) throw new IllegalArgumentException("maxContextLen " + maxContextLen + " over the launcher's maxContext " + maxContext);
+        if (maxSharedLenNow > maxSharedLen) throw new IllegalArgumentException("maxSharedLenNow " + maxSharedLenNow + " over the launcher's maxSharedLen " + maxSharedLen);
+        if (tokens > paged.splitTokens()) throw new IllegalArgumentException("tokens " + tokens + " over the launcher's tokenCapacity " + paged.splitTokens());
+        if (numGroups < 0) throw new IllegalArgumentException("numGroups must be >= 0: " + numGroups);
+        int numBlocks = paged.checkBatch(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
+        Shapes.need("keyStart", keyStart, 1);
+        int heads = paged.heads(), kvHeads = paged.kvHeads(), headDim = paged.headDim(), slots = paged.slots();
+        if (numGroups > 0) {
+            Shapes.positive("maxGroupTokens", maxGroupTokens);
+            Shapes.positive("maxSharedLenNow", maxSharedLenNow);
+            Shapes.need("groupTokenStart", groupTokenStart, numGroups + 1L);
+            Shapes.need("groupTokens", groupTokens, 1);
+            int queries = queriesPerGroup(heads, kvHeads);
+            int tiles = (maxGroupTokens + queries - 1) / queries;
+            long gx = (long) numGroups * tiles;
+            if (gx > Integer.MAX_VALUE) throw new IllegalArgumentException("numGroups x query tiles " + gx + " over 2^31-1");
+            Launch l = Launch.of(new int[] {(int) gx, kvHeads, PagedAttention.splits(maxSharedLenNow)}, new int[] {AttentionKernels.THREADS, 1, 1});
+            FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;
+            b.launch(kCache instanceof BFloat16Array ? SHARED_BF16 : SHARED_F32, l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
+                    blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
+                    heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, queries);
+        }
+        paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, keyStart, maxBlocksPerSeq, alibiSlopes, tokens,
+                PagedAttention.splits(maxContextLen), numBlocks, true, true, slots);
+        paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, true);
+    }
+
+    /** Puts the scratch on the device; see {@link PagedAttention#toDevice}. */
+    public void toDevice(Backend b) { paged.toDevice(b); }
+
+    @Override public void close() { paged.close(); }
+}

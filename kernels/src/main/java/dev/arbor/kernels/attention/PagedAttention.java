@@ -1,0 +1,162 @@
+package dev.arbor.kernels.attention;
+
+import dev.arbor.accel.Backend;
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.Launch;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.OffHeapArray;
+
+/**
+ * Host-side launcher of paged attention ({@link AttentionKernels}) for one model shape: prefill chunks,
+ * decode steps and mixed batches alike. It owns the split scratch, sized once at construction
+ * ({@code splitTokens × heads × ceil(maxContext / SPLIT) × (headDim + 2)} floats); a launch allocates
+ * nothing on the device. The result of a (token, head) is the same bits in either mode (see
+ * {@link AttentionKernels}), so the mode is chosen for speed only: split mode (flash-decoding, one
+ * work-group per (token, kv head, 256-key split), then a merge) when the batch has few tokens, whole
+ * mode (one work-group per (token, kv head)) otherwise.
+ *
+ * <p>Constraints: {@code heads % kvHeads == 0}; headDim ≤ 128 and G·headDim ≤ 1024 with G = heads / kvHeads
+ * (the shared-memory budget of 48 KiB); headDim a multiple of 4 takes the vector loads.
+ * Not read by the kernels: queryStart and contextLens (positions and seqOfToken carry the same).
+ */
+public final class PagedAttention implements AutoCloseable {
+    /** Split mode is used while tokens × kvHeads (whole-mode work-groups) stays below this. */
+    public static final int SPLIT_BELOW_GROUPS = 1024;
+
+    static final Kernel PAGED_BF16 = Kernel.of(AttentionKernels.class, "pagedBf16");
+    static final Kernel PAGED_F32 = Kernel.of(AttentionKernels.class, "pagedF32");
+    static final Kernel MERGE = Kernel.of(AttentionKernels.class, "mergeSplits");
+
+    private final int heads, kvHeads, headDim, blockSize, maxContext, splitTokens, slots;
+    private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
+
+    /**
+     * @param maxContext  the longest context (keys) a launch may see
+     * @param splitTokens the most tokens a split-mode launch may hold (e.g. the decode batch limit); 0: never split
+     */
+    public PagedAttention(int heads, int kvHeads, int headDim, int blockSize, int maxContext, int splitTokens) {
+        checkShape(heads, kvHeads, headDim, blockSize);
+        Shapes.positive("maxContext", maxContext);
+        if (splitTokens < 0) throw new IllegalArgumentException("splitTokens must be >= 0: " + splitTokens);
+        this.heads = heads;
+        this.kvHeads = kvHeads;
+        this.headDim = headDim;
+        this.blockSize = blockSize;
+        this.maxContext = maxContext;
+        this.splitTokens = splitTokens;
+        this.slots = splits(maxContext);
+        long n = (long) splitTokens * heads * slots * (headDim + 2);
+        if (n > Integer.MAX_VALUE) throw new IllegalArgumentException("split scratch of " + n + " floats is over 2^31-1: lower splitTokens (" + splitTokens + ")");
+        this.partials = new FloatArray((int) Math.max(1, n));
+    }
+
+    /** Splits of a context of {@code keys} keys: ceil(keys / SPLIT). */
+    public static int splits(int keys) {
+        return (keys + AttentionKernels.SPLIT - 1) / AttentionKernels.SPLIT;
+    }
+
+    /** Shared memory of one paged work-group in bytes (must stay within 48 KiB). */
+    public static int sharedBytes(int heads, int kvHeads, int headDim) {
+        int g = heads / kvHeads, t = AttentionKernels.TILE;
+        return 4 * (2 * g * headDim + t * (2 * headDim + 1) + g * t + AttentionKernels.THREADS + 8 * g + t);
+    }
+
+    static void checkShape(int heads, int kvHeads, int headDim, int blockSize) {
+        Shapes.positive("heads", heads);
+        Shapes.positive("kvHeads", kvHeads);
+        Shapes.positive("headDim", headDim);
+        Shapes.positive("blockSize", blockSize);
+        if (heads % kvHeads != 0) throw new IllegalArgumentException("heads " + heads + " is not a multiple of kvHeads " + kvHeads);
+        if (headDim > 128) throw new IllegalArgumentException("headDim " + headDim + " is over the CUDA-core kernel's 128");
+        if (sharedBytes(heads, kvHeads, headDim) > 48 * 1024) {
+            throw new IllegalArgumentException("query heads per kv head (" + heads / kvHeads + ") x headDim (" + headDim + ") needs "
+                    + sharedBytes(heads, kvHeads, headDim) + " bytes of shared memory, over 48 KiB");
+        }
+    }
+
+    /**
+     * Attention of {@code tokens} new tokens over their sequences' paged context (their own K/V must
+     * already be in the store: {@link KvWrite} first), mode chosen by size.
+     *
+     * @param q               (tokens, heads * headDim) fp32, after RoPE
+     * @param kCache          (numBlocks, kvHeads, blockSize, headDim), BFloat16Array or FloatArray; vCache alike
+     * @param out             (tokens, heads * headDim)
+     * @param positions       (tokens)
+     * @param seqOfToken      (tokens) row of blockTables
+     * @param blockTables     (numSeqs, maxBlocksPerSeq), row-major, padded
+     * @param alibiSlopes     (heads) ALiBi slopes ({@code models.cpu.Alibi.slopes}), or null for RoPE models
+     * @param maxContextLen   an upper bound of position + 1 over the batch (≤ maxContext); sets the split grid
+     */
+    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+                       IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen) {
+        boolean split = splits(maxContextLen) > 1 && tokens <= splitTokens && (long) tokens * kvHeads < SPLIT_BELOW_GROUPS;
+        launch(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen, split);
+    }
+
+    /** As {@link #launch(Backend, FloatArray, OffHeapArray, OffHeapArray, FloatArray, IntArray, IntArray, IntArray, int, FloatArray, int, int)} in the given mode. */
+    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+                       IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen,
+                       boolean split) {
+        int numBlocks = checkBatch(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
+        if (split && tokens > splitTokens) throw new IllegalArgumentException("tokens " + tokens + " over the split scratch's " + splitTokens);
+        launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, positions, maxBlocksPerSeq, alibiSlopes, tokens,
+                splits(maxContextLen), numBlocks, split, false, slots);
+        if (split) launchMerge(b, out, positions, seqOfToken, positions, tokens, slots, 0, false);
+    }
+
+    int checkBatch(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
+                   IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen) {
+        Shapes.positive("tokens", tokens);
+        Shapes.positive("maxBlocksPerSeq", maxBlocksPerSeq);
+        Shapes.positive("maxContextLen", maxContextLen);
+        if (maxContextLen > maxContext) throw new IllegalArgumentException("maxContextLen " + maxContextLen + " over the launcher's maxContext " + maxContext);
+        int numBlocks = Shapes.storeBlocks(kCache, vCache, kvHeads, headDim, blockSize);
+        Shapes.need("q", q, (long) tokens * heads * headDim);
+        Shapes.need("out", out, (long) tokens * heads * headDim);
+        Shapes.need("positions", positions, tokens);
+        Shapes.need("seqOfToken", seqOfToken, tokens);
+        Shapes.need("blockTables", blockTables, maxBlocksPerSeq);
+        if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
+        return numBlocks;
+    }
+
+    void launchPaged(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+                     IntArray seqOfToken, IntArray blockTables, IntArray keyStart, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens,
+                     int splitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount) {
+        Launch l = Launch.of(new int[] {tokens, kvHeads, split ? splitsZ : 1}, new int[] {AttentionKernels.THREADS, 1, 1});
+        FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
+        Object[] args = {q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks,
+                slotCount, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, split ? 1 : 0, useKeyStart ? 1 : 0};
+        b.launch(kCache instanceof BFloat16Array ? PAGED_BF16 : PAGED_F32, l, args);
+    }
+
+    void launchMerge(Backend b, FloatArray out, IntArray positions, IntArray seqOfToken, IntArray keyStart, int tokens, int slotCount,
+                     int sharedBase, boolean useKeyStart) {
+        b.launch(MERGE, Launch.cover(tokens * heads * headDim, 128), partials, out, positions, seqOfToken, keyStart, tokens, slotCount,
+                sharedBase, heads, headDim, useKeyStart ? 1 : 0);
+    }
+
+    /**
+     * Puts the split scratch on the device (a one-time copy). Launches upload it on first use; call this
+     * before capturing launches in a CUDA graph ({@code Backend.record}), which needs every array there.
+     */
+    public void toDevice(Backend b) { b.toDevice(partials); }
+
+    FloatArray partials() { return partials; }
+
+    int heads() { return heads; }
+
+    int kvHeads() { return kvHeads; }
+
+    int headDim() { return headDim; }
+
+    int blockSize() { return blockSize; }
+
+    int slots() { return slots; }
+
+    int splitTokens() { return splitTokens; }
+
+    @Override public void close() { partials.close(); }
+}

@@ -1,0 +1,40 @@
+package dev.arbor.kernels.attention;
+
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.OffHeapArray;
+
+/** Argument checks shared by the attention launchers; each failure names the argument. */
+final class Shapes {
+    private Shapes() {}
+
+    static void positive(String what, int v) {
+        if (v <= 0) throw new IllegalArgumentException(what + " must be positive: " + v);
+    }
+
+    static void need(String what, OffHeapArray a, long elements) {
+        if (a == null) throw new IllegalArgumentException(what + " is null");
+        if (elements > Integer.MAX_VALUE) throw new IllegalArgumentException(what + " would need " + elements + " elements, over 2^31-1");
+        if (a.length() < elements) throw new IllegalArgumentException(what + " holds " + a.length() + " elements, needs " + elements);
+    }
+
+    /** Blocks in the K/V store pair, after checking both have one type (bf16 or fp32), one length and whole blocks. */
+    static int storeBlocks(OffHeapArray kCache, OffHeapArray vCache, int kvHeads, int headDim, int blockSize) {
+        positive("kvHeads", kvHeads);
+        positive("headDim", headDim);
+        positive("blockSize", blockSize);
+        if (kCache == null || vCache == null) throw new IllegalArgumentException("kCache and vCache are required");
+        boolean bf16 = kCache instanceof BFloat16Array && vCache instanceof BFloat16Array;
+        boolean f32 = kCache instanceof FloatArray && vCache instanceof FloatArray;
+        if (!bf16 && !f32) {
+            throw new IllegalArgumentException("kCache and vCache must both be BFloat16Array or both FloatArray, not "
+                    + kCache.getClass().getSimpleName() + " and " + vCache.getClass().getSimpleName());
+        }
+        if (kCache.length() != vCache.length()) throw new IllegalArgumentException("kCache holds " + kCache.length() + " elements, vCache " + vCache.length());
+        long perBlock = (long) kvHeads * blockSize * headDim;
+        if (kCache.length() % perBlock != 0) {
+            throw new IllegalArgumentException("kCache length " + kCache.length() + " is not whole blocks of kvHeads*blockSize*headDim = " + perBlock);
+        }
+        return (int) (kCache.length() / perBlock);
+    }
+}

@@ -1,0 +1,68 @@
+package dev.arbor.kernels.attention;
+
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.compiler.KernelCompiler;
+import dev.arbor.kernels.layer.TokenKernels;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Every attention, KV and token kernel's PTX, for the variants the models use (Llama-2-7B 32×128 MHA,
+ * Llama-3 / Qwen GQA 4 and 8, Baichuan ALiBi 40 heads, odd test shapes), assembled by
+ * {@code ptxas -arch=sm_90}: static shared memory over 48 KiB or bad PTX fails here. Skipped with a
+ * message without ptxas, failing when {@code ARBOR_REQUIRE_PTXAS=1}.
+ */
+class AttentionPtxTest {
+    record Variant(Class<?> owner, String name, Object... constants) {}
+
+    @Test
+    void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
+        Path ptxas = null;
+        for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
+            if (Files.isExecutable(Path.of(d, "ptxas"))) ptxas = Path.of(d, "ptxas");
+        }
+        if (ptxas == null) {
+            assertNotEquals("1", System.getenv("ARBOR_REQUIRE_PTXAS"), "ptxas is not on the PATH but ARBOR_REQUIRE_PTXAS=1");
+            Assumptions.abort("ptxas not on the PATH: PTX assembly not checked");
+        }
+        Variant[] variants = {
+                new Variant(AttentionKernels.class, "pagedBf16", 32, 32, 128, 16, 0, 1, 0),
+                new Variant(AttentionKernels.class, "pagedBf16", 32, 8, 128, 16, 0, 0, 0),
+                new Variant(AttentionKernels.class, "pagedBf16", 64, 8, 128, 16, 0, 1, 1),
+                new Variant(AttentionKernels.class, "pagedBf16", 40, 40, 128, 16, 1, 1, 1),
+                new Variant(AttentionKernels.class, "pagedBf16", 5, 1, 6, 7, 1, 0, 0),
+                new Variant(AttentionKernels.class, "pagedF32", 32, 8, 128, 16, 0, 1, 0),
+                new Variant(AttentionKernels.class, "pagedF32", 6, 2, 12, 7, 1, 0, 1),
+                new Variant(AttentionKernels.class, "mergeSplits", 32, 128, 0),
+                new Variant(AttentionKernels.class, "mergeSplits", 40, 128, 1),
+                new Variant(CascadeKernels.class, "cascadeSharedBf16", 32, 32, 128, 16, 0, 8),
+                new Variant(CascadeKernels.class, "cascadeSharedBf16", 64, 8, 128, 16, 0, 1),
+                new Variant(CascadeKernels.class, "cascadeSharedBf16", 40, 40, 128, 16, 1, 8),
+                new Variant(CascadeKernels.class, "cascadeSharedF32", 5, 1, 12, 20, 1, 1),
+                new Variant(KvCacheKernels.class, "writeKvBf16"), new Variant(KvCacheKernels.class, "writeKvF32"),
+                new Variant(TokenKernels.class, "embeddingBf16"), new Variant(TokenKernels.class, "embeddingF16"),
+                new Variant(TokenKernels.class, "embeddingF32"), new Variant(TokenKernels.class, "ropeAtPositions"),
+                new Variant(TokenKernels.class, "gatherRows")};
+        for (Variant v : variants) {
+            String name = v.name() + java.util.Arrays.toString(v.constants()).replaceAll("\\W", "_");
+            var k = KernelCompiler.compile(Kernel.of(v.owner(), v.name()), v.constants(), 90);
+            Path file = dir.resolve(name + ".ptx");
+            Files.writeString(file, k.ptx());
+            Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90", file.toString(), "-o", dir.resolve(name + ".cubin").toString())
+                    .redirectErrorStream(true).start();
+            String log = new String(p.getInputStream().readAllBytes());
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue(), name + ":\n" + log);
+        }
+    }
+}

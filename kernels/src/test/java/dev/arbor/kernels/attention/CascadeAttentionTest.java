@@ -1,0 +1,67 @@
+package dev.arbor.kernels.attention;
+
+import org.junit.jupiter.api.Test;
+
+import static dev.arbor.kernels.attention.PagedAttentionTest.CPU;
+import static dev.arbor.kernels.attention.PagedAttentionTest.assertBits;
+import static dev.arbor.kernels.attention.PagedAttentionTest.assertClose;
+
+/**
+ * Cascade attention on the CPU executor: against the dense reference and against plain paged attention
+ * (they differ in rounding only: within 2e-6 absolute, outputs lying in [-1, 1]); shared prefixes shorter
+ * and longer than a split, ALiBi with 5 heads (each query's own position), GQA, a prefill chunk whose
+ * queries lie partly inside the shared part, sequences outside any group in the same batch, and no group
+ * at all (then bit-identical to the paged kernel's split mode).
+ */
+class CascadeAttentionTest {
+    static final double TOLERANCE = 2e-6;
+
+    private static void check(PagedBatch b, int[][] groups, int[] sharedBlocks, String what) {
+        double[] ref = b.reference();
+        int maxShared = 0;
+        for (int s : sharedBlocks) maxShared = Math.max(maxShared, s * b.blockSize);
+        try (CascadeAttention cascade = new CascadeAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), maxShared, b.tokens);
+             PagedAttention paged = new PagedAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), b.tokens)) {
+            float[] got = b.runCascade(CPU, cascade, groups, sharedBlocks);
+            assertClose(ref, got, TOLERANCE, what + ": cascade vs reference");
+            float[] plain = b.run(CPU, paged, b.allTokens(), true);
+            double[] plainD = new double[plain.length];
+            for (int i = 0; i < plain.length; i++) plainD[i] = plain[i];
+            assertClose(plainD, got, TOLERANCE, what + ": cascade vs paged");
+            assertBits(plain, b.runCascade(CPU, cascade, new int[0][], new int[0]), what + ": no group = paged split mode");
+        }
+    }
+
+    @Test
+    void decodeGroupBehindAShortPrefix() {
+        // sequences 0-4 share 5 blocks (80 keys); sequence 5 is on its own
+        int[] ctx = {81, 97, 120, 80 + 40, 255, 300}, one = {1, 1, 1, 1, 1, 1}, shared = {5, 5, 5, 5, 5, 0};
+        try (PagedBatch b = new PagedBatch(2, 2, 16, 16, ctx, one, false, true, 21, shared)) {
+            check(b, new int[][] {{0, 1, 2, 3, 4}}, new int[] {5}, "G=1");
+        }
+        try (PagedBatch b = new PagedBatch(8, 1, 16, 16, ctx, one, false, true, 22, shared)) {
+            check(b, new int[][] {{0, 1, 2, 3, 4}}, new int[] {5}, "G=8");
+        }
+    }
+
+    @Test
+    void alibiAndAPrefixLongerThanASplit() {
+        // block size 20: 15 shared blocks = 300 keys (two splits); a chunk of 10 queries at positions 295..304 straddles the prefix
+        int[] ctx = {303, 360, 550, 305, 42}, news = {1, 1, 1, 10, 3}, shared = {15, 15, 15, 15, 0};
+        try (PagedBatch b = new PagedBatch(5, 1, 12, 20, ctx, news, true, true, 23, shared)) {
+            check(b, new int[][] {{0, 1, 2, 3}}, new int[] {15}, "ALiBi heads=5");
+        }
+        try (PagedBatch b = new PagedBatch(4, 2, 8, 20, ctx, news, false, false, 24, shared)) {
+            check(b, new int[][] {{0, 1, 2, 3}}, new int[] {15}, "fp32 store, G=2");
+        }
+    }
+
+    @Test
+    void twoGroups() {
+        // sequences 0-2 share 3 blocks of 16, sequences 3-5 share 2 other blocks, sequence 6 is on its own
+        int[] ctx = {60, 70, 90, 33, 40, 32, 17}, news = {1, 1, 2, 1, 1, 1, 1}, shared = {3, 3, 3, 2, 2, 2, 0}, leader = {0, 0, 0, 3, 3, 3, 6};
+        try (PagedBatch b = new PagedBatch(3, 3, 16, 16, ctx, news, true, true, 25, shared, leader)) {
+            check(b, new int[][] {{0, 1, 2}, {3, 4, 5}}, new int[] {3, 2}, "two groups and a loner, ALiBi");
+        }
+    }
+}

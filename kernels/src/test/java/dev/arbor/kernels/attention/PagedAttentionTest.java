@@ -1,0 +1,148 @@
+package dev.arbor.kernels.attention;
+
+import dev.arbor.accel.Backend;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.cpu.CpuBackend;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Paged attention on the accel CPU executor against the double-precision dense reference, at odd
+ * contexts (1, 15, 16, 17, 255, 1000: tile, block and split edges), GQA ratios 1, 4, 8, ALiBi with 5
+ * heads, block sizes 16 and 7, head sizes 128, 64, 12 and 6 (scalar loads), bf16 and fp32 stores; and
+ * batch invariance bit for bit: a token alone or batched, split or whole mode, prefill chunked or whole.
+ */
+class PagedAttentionTest {
+    static final Backend CPU = new CpuBackend();
+
+    /** |got - ref| ≤ tol for every element (outputs are convex combinations of values in [-1, 1]). */
+    static void assertClose(double[] ref, float[] got, double tol, String what) {
+        assertEquals(ref.length, got.length, what + ": length");
+        for (int i = 0; i < ref.length; i++) {
+            if (!(Math.abs(got[i] - ref[i]) <= tol)) fail(what + ": element " + i + " is " + got[i] + ", reference " + ref[i]);
+        }
+    }
+
+    static void assertBits(float[] expected, float[] got, String what) {
+        assertEquals(expected.length, got.length, what + ": length");
+        for (int i = 0; i < expected.length; i++) {
+            if (Float.floatToRawIntBits(expected[i]) != Float.floatToRawIntBits(got[i])) {
+                fail(what + ": element " + i + " is " + got[i] + ", expected the bits of " + expected[i]);
+            }
+        }
+    }
+
+    /** Rows {@code which} of a (tokens, row) array. */
+    static float[] rows(float[] all, int[] which, int row) {
+        float[] out = new float[which.length * row];
+        for (int i = 0; i < which.length; i++) System.arraycopy(all, which[i] * row, out, i * row, row);
+        return out;
+    }
+
+    static void checkBothModes(PagedBatch b, double tol, String what) {
+        double[] ref = b.reference();
+        try (PagedAttention attn = new PagedAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), b.tokens)) {
+            float[] split = b.run(CPU, attn, b.allTokens(), true), whole = b.run(CPU, attn, b.allTokens(), false);
+            assertClose(ref, split, tol, what + " split mode");
+            assertBits(whole, split, what + " whole vs split mode");
+        }
+    }
+
+    @Test
+    void decodeAgreesWithTheReferenceAtOddContextsAndGqaRatios() {
+        int[] ctx = {1, 15, 16, 17, 255, 1000}, one = {1, 1, 1, 1, 1, 1};
+        for (int[] shape : new int[][] {{2, 2, 64}, {4, 1, 32}, {16, 2, 16}}) {   // (heads, kvHeads, headDim): G = 1, 4, 8
+            try (PagedBatch b = new PagedBatch(shape[0], shape[1], shape[2], 16, ctx, one, false, true, 11 + shape[0])) {
+                checkBothModes(b, 2e-6, "G=" + shape[0] / shape[1] + " D=" + shape[2]);
+            }
+        }
+    }
+
+    @Test
+    void headDim128AndOddBlockSizesAndHeadDims() {
+        try (PagedBatch b = new PagedBatch(1, 1, 128, 16, new int[] {300, 33}, new int[] {1, 2}, false, true, 5)) {
+            checkBothModes(b, 2e-6, "D=128");
+        }
+        try (PagedBatch b = new PagedBatch(6, 2, 12, 7, new int[] {1, 15, 16, 17, 270}, new int[] {1, 3, 1, 17, 2}, false, true, 6)) {
+            checkBothModes(b, 2e-6, "bs=7 D=12 G=3");
+        }
+        try (PagedBatch b = new PagedBatch(4, 4, 6, 5, new int[] {17, 260}, new int[] {17, 1}, false, true, 7)) {
+            checkBothModes(b, 2e-6, "bs=5 D=6 (scalar loads)");
+        }
+    }
+
+    @Test
+    void alibiWithFiveHeads() {
+        for (int kvHeads : new int[] {1, 5}) {
+            try (PagedBatch b = new PagedBatch(5, kvHeads, 16, 16, new int[] {1, 17, 300}, new int[] {1, 17, 2}, true, true, 8 + kvHeads)) {
+                checkBothModes(b, 2e-6, "ALiBi heads=5 kvHeads=" + kvHeads);
+            }
+        }
+    }
+
+    @Test
+    void float32StoreAndPrefillChunks() {
+        try (PagedBatch b = new PagedBatch(8, 2, 20, 16, new int[] {40, 290, 3}, new int[] {40, 36, 3}, false, false, 9)) {
+            checkBothModes(b, 2e-6, "fp32 store, prefill chunks");
+        }
+        try (PagedBatch b = new PagedBatch(5, 1, 8, 16, new int[] {270}, new int[] {270}, true, false, 10)) {
+            checkBothModes(b, 2e-6, "fp32 store, ALiBi prefill across a split edge");
+        }
+    }
+
+    @Test
+    void aTokensBitsDoNotDependOnTheBatchTheChunkingOrTheMode() {
+        for (boolean alibi : new boolean[] {false, true}) {
+            try (PagedBatch b = new PagedBatch(4, 1, 16, 16, new int[] {280, 37, 600}, new int[] {280, 5, 1}, alibi, true, 12);
+                 PagedAttention attn = new PagedAttention(4, 1, 16, 16, 600, 286)) {
+                int row = b.heads * b.headDim;
+                float[] whole = b.run(CPU, attn, b.allTokens(), false);
+                assertBits(whole, b.run(CPU, attn, b.allTokens(), true), "batch: split vs whole mode");
+                // alone, in either mode
+                for (int t : new int[] {0, 31, 256, 279, 280, 285}) {
+                    float[] expected = rows(whole, new int[] {t}, row);
+                    assertBits(expected, b.run(CPU, attn, new int[] {t}, true), "token " + t + " alone, split mode");
+                    assertBits(expected, b.run(CPU, attn, new int[] {t}, false), "token " + t + " alone, whole mode");
+                }
+                // sequence 0's prefill in chunks, batched with the others' tokens in another order
+                int[][] chunks = {{0, 90}, {90, 257}, {257, 280}};
+                for (int[] c : chunks) {
+                    int[] which = new int[c[1] - c[0] + 2];
+                    which[0] = 285;
+                    for (int t = c[0]; t < c[1]; t++) which[t - c[0] + 1] = t;
+                    which[which.length - 1] = 282;
+                    assertBits(rows(whole, which, row), b.run(CPU, attn, which, null), "chunk " + c[0] + ".." + c[1] + " alibi=" + alibi);
+                }
+            }
+        }
+    }
+
+    @Test
+    void badShapesAreRefusedByName() {
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new PagedAttention(6, 4, 64, 16, 100, 1)).getMessage().contains("kvHeads"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new PagedAttention(8, 8, 256, 16, 100, 1)).getMessage().contains("headDim"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new PagedAttention(32, 1, 128, 16, 100, 1)).getMessage().contains("shared memory"));
+        try (PagedAttention attn = new PagedAttention(2, 1, 8, 16, 64, 4);
+             FloatArray q = new FloatArray(2 * 2 * 8); FloatArray out = new FloatArray(2 * 2 * 8);
+             BFloat16Array k = new BFloat16Array(4 * 16 * 8); BFloat16Array v = new BFloat16Array(4 * 16 * 8);
+             BFloat16Array odd = new BFloat16Array(100); FloatArray kf = new FloatArray(4 * 16 * 8);
+             IntArray pos = new IntArray(2); IntArray seq = new IntArray(2); IntArray tables = new IntArray(4)) {
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.launch(CPU, q, k, v, out, pos, seq, tables, 4, null, 3, 10))
+                    .getMessage().contains("q holds"));
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.launch(CPU, q, odd, odd, out, pos, seq, tables, 4, null, 2, 10))
+                    .getMessage().contains("whole blocks"));
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.launch(CPU, q, k, kf, out, pos, seq, tables, 4, null, 2, 10))
+                    .getMessage().contains("both"));
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.launch(CPU, q, k, v, out, pos, seq, tables, 4, null, 2, 65))
+                    .getMessage().contains("maxContext"));
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.launch(CPU, q, k, v, out, pos, seq, tables, 4, FloatArray.of(0.5f), 2, 10))
+                    .getMessage().contains("alibiSlopes"));
+        }
+    }
+}

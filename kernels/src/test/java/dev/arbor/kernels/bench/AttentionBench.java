@@ -1,0 +1,219 @@
+package dev.arbor.kernels.bench;
+
+import dev.arbor.accel.AccelStream;
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.Launch;
+import dev.arbor.accel.Recording;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.cuda.CudaBackend;
+import dev.arbor.accel.cuda.CudaEvent;
+import dev.arbor.accel.cuda.DeviceBuffer;
+import dev.arbor.accel.cuda.GraphTiming;
+import dev.arbor.kernels.attention.CascadeAttention;
+import dev.arbor.kernels.attention.PagedAttention;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * GPU benchmark of paged and cascade attention (issue 11; for bench/RESULTS.md), bf16 KV store, block
+ * size 16, beside the copy floor measured in the same run (cuMemcpyDtoD of 1 GiB, read + write bytes):
+ * <ul>
+ * <li>decode, Llama-2-7B attention (32 heads × 128), batch 1/32/128, context 512..32k (batch × context ≤ 256k
+ *     tokens: one layer's store stays under 2^31 elements): GB/s of KV read and % of the copy rate;</li>
+ * <li>shared prefix: 107 sequences sharing 530 tokens (33 full blocks) with 20..50 own, and 500 sharing 752
+ *     (47 blocks), one decode query each: time per step cascade vs paged vs the floor (shared KV read once +
+ *     unique KV, at the copy rate); also Baichuan2-13B's 40 ALiBi heads for the first;</li>
+ * <li>prefill, one sequence of 512..8k tokens, causal (CUDA-core kernel): TFLOP/s (4·D FLOPs per visible
+ *     (query, key) pair per head).</li>
+ * </ul>
+ * The store is filled on the device; launches are captured in a CUDA graph and replayed (time per step =
+ * replay / steps, median of 7), rotating over disjoint block ranges so more than 256 MiB is touched per
+ * replay and the 50 MB L2 cannot serve small cases.
+ * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.AttentionBench
+ */
+public final class AttentionBench {
+    private static final int TRIALS = 7, BS = 16, D = 128;
+    private static final long STORE_TOKENS = 262_144 + 4096;
+
+    /** a[i] = a uniform value in [-1, 1) from a hash of (i, seed), bf16. */
+    public static void fillBf16(KernelContext ctx, BFloat16Array a, int n, int seed) {
+        int i = ctx.globalIdx;
+        if (i < n) a.set(i, hash(i, seed));
+    }
+
+    public static void fillF32(KernelContext ctx, FloatArray a, int n, int seed) {
+        int i = ctx.globalIdx;
+        if (i < n) a.set(i, hash(i, seed));
+    }
+
+    static float hash(int i, int seed) {
+        int h = i * 0x9E3779B1 + seed * 0x85EBCA77;
+        h ^= h >>> 15;
+        h *= 0x2C1B3C6D;
+        h ^= h >>> 12;
+        return (h & 0xFFFFFF) * (2f / 16777216f) - 1f;
+    }
+
+    public static void main(String[] args) {
+        try (CudaBackend cuda = CudaBackend.open(0)) {
+            System.out.println("device: " + cuda.device());
+            double copy = copyBandwidth(cuda, 1L << 30);
+            System.out.printf("%-52s %8.1f GB/s%n", "cuMemcpyDtoD 1 GiB (read+write)", copy / 1e9);
+            int maxHeads = 40;
+            int blocks = (int) (STORE_TOKENS / BS);
+            int n = blocks * 32 * BS * D;   // sized for 32 heads; 40-head cases use fewer tokens
+            try (BFloat16Array k = new BFloat16Array(n); BFloat16Array v = new BFloat16Array(n);
+                 FloatArray q = new FloatArray(512 * maxHeads * D); FloatArray out = new FloatArray(8192 * maxHeads * D)) {
+                Kernel fb = Kernel.of(AttentionBench.class, "fillBf16"), ff = Kernel.of(AttentionBench.class, "fillF32");
+                cuda.launch(fb, Launch.cover(n, 256), k, n, 1);
+                cuda.launch(fb, Launch.cover(n, 256), v, n, 2);
+                cuda.launch(ff, Launch.cover(q.length(), 256), q, q.length(), 3);
+                cuda.toDevice(out);
+                cuda.synchronize();
+                System.out.println("\n-- decode, 32 heads x 128, bf16 KV, block 16 (paged: launcher's mode choice)");
+                for (int batch : new int[] {1, 32, 128}) {
+                    for (int ctx : new int[] {512, 1024, 2048, 4096, 8192, 16384, 32768}) {
+                        if ((long) batch * ctx > 262_144) continue;
+                        try {
+                            decode(cuda, k, v, q, out, batch, ctx, copy);
+                        } catch (RuntimeException e) {
+                            System.out.println("decode batch " + batch + " ctx " + ctx + " failed: " + e);
+                        }
+                    }
+                }
+                System.out.println("\n-- shared prefix, one decode query per sequence");
+                try { shared(cuda, k, v, q, out, 107, 530, 32, false, copy); } catch (RuntimeException e) { System.out.println("shared prefix failed: " + e); }
+                try { shared(cuda, k, v, q, out, 500, 752, 32, false, copy); } catch (RuntimeException e) { System.out.println("shared prefix failed: " + e); }
+                try { shared(cuda, k, v, q, out, 107, 530, 40, true, copy); } catch (RuntimeException e) { System.out.println("shared prefix failed: " + e); }
+                System.out.println("\n-- prefill, one sequence, causal, 32 heads x 128 (CUDA cores, whole mode)");
+                for (int tokens : new int[] {512, 2048, 8192}) {
+                    try { prefill(cuda, k, v, out, tokens); } catch (RuntimeException e) { System.out.println("prefill " + tokens + " failed: " + e); }
+                }
+            }
+        }
+    }
+
+    private static void decode(CudaBackend cuda, BFloat16Array k, BFloat16Array v, FloatArray q, FloatArray out, int batch, int ctx, double copy) {
+        int heads = 32, bps = ctx / BS;
+        long kvBytes = 2L * batch * ctx * heads * D * 2;
+        int rotations = (int) Math.max(1, Math.min((STORE_TOKENS - 1) / ((long) batch * ctx), ((256L << 20) + kvBytes - 1) / kvBytes));
+        List<IntArray> tables = new ArrayList<>();
+        try (IntArray pos = new IntArray(batch); IntArray seq = new IntArray(batch);
+             PagedAttention attn = new PagedAttention(heads, heads, D, BS, ctx, batch)) {
+            for (int i = 0; i < batch; i++) {
+                pos.set(i, ctx - 1);
+                seq.set(i, i);
+            }
+            for (int r = 0; r < rotations; r++) {
+                IntArray t = new IntArray(batch * bps);
+                for (int i = 0; i < batch * bps; i++) t.set(i, r * batch * bps + i);
+                tables.add(t);
+            }
+            cuda.toDevice(pos, seq);
+            for (IntArray t : tables) cuda.toDevice(t);
+            FloatArray qq = batch * heads * D <= q.length() ? q : null;
+            if (qq == null) throw new IllegalStateException("q too small");
+            int steps = rotations * Math.max(1, 20 / rotations);
+            double ms = time(cuda, steps, i -> attn.launch(cuda, qq, k, v, out, pos, seq, tables.get(i % rotations), bps, null, batch, ctx));
+            double gbs = kvBytes / (ms / 1e3) / 1e9;
+            System.out.printf("decode batch %3d ctx %5d: %8.1f us  KV %8.1f MB  %7.1f GB/s  %5.1f%% of copy rate%n",
+                    batch, ctx, ms * 1e3, kvBytes / 1e6, gbs, 100 * gbs * 1e9 / copy);
+        } finally {
+            for (IntArray t : tables) t.close();
+        }
+    }
+
+    private static void shared(CudaBackend cuda, BFloat16Array k, BFloat16Array v, FloatArray q, FloatArray out, int seqs, int prefix,
+                               int heads, boolean alibi, double copy) {
+        int sharedBlocks = prefix / BS;   // only full blocks are shared (the trie's rule)
+        int[] ctx = new int[seqs];
+        int maxCtx = 0, maxBlocks = 0;
+        long uniqueKeys = 0;
+        for (int i = 0; i < seqs; i++) {
+            ctx[i] = prefix + 20 + (i * 7) % 31;
+            maxCtx = Math.max(maxCtx, ctx[i]);
+            maxBlocks = Math.max(maxBlocks, (ctx[i] + BS - 1) / BS);
+            uniqueKeys += ctx[i] - sharedBlocks * BS;
+        }
+        int blockElems = heads * BS * D;
+        int storeBlocks = k.length() / blockElems;
+        float[] slopes = new float[heads];
+        for (int h = 0; h < heads; h++) slopes[h] = (float) Math.pow(2, -8.0 * (h + 1) / heads);
+        try (IntArray pos = new IntArray(seqs); IntArray seq = new IntArray(seqs); IntArray tables = new IntArray(seqs * maxBlocks);
+             IntArray keyStart = new IntArray(seqs); IntArray groupTokens = new IntArray(seqs); IntArray groupStart = IntArray.of(0, seqs);
+             FloatArray sl = FloatArray.of(slopes);
+             PagedAttention paged = new PagedAttention(heads, heads, D, BS, maxCtx, seqs);
+             CascadeAttention cascade = new CascadeAttention(heads, heads, D, BS, maxCtx, sharedBlocks * BS, seqs)) {
+            int next = sharedBlocks;
+            for (int i = 0; i < seqs; i++) {
+                pos.set(i, ctx[i] - 1);
+                seq.set(i, i);
+                keyStart.set(i, sharedBlocks * BS);
+                groupTokens.set(i, i);
+                for (int b = 0; b < maxBlocks; b++) tables.set(i * maxBlocks + b, b < sharedBlocks ? b : b < (ctx[i] + BS - 1) / BS ? next++ : 0);
+            }
+            if (next > storeBlocks) throw new IllegalStateException("store too small");
+            cuda.toDevice(pos, seq, tables, keyStart, groupTokens, groupStart, sl);
+            FloatArray slopesOrNull = alibi ? sl : null;
+            int mc = maxCtx, mb = maxBlocks;
+            double pagedMs = time(cuda, 20, i -> paged.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc));
+            double cascadeMs = time(cuda, 20, i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc,
+                    keyStart, groupTokens, groupStart, 1, seqs, sharedBlocks * BS));
+            long perKey = 2L * heads * D * 2;
+            double floorBytes = (double) (sharedBlocks * BS + uniqueKeys) * perKey, pagedBytes = 0;
+            for (int c : ctx) pagedBytes += (double) c * perKey;
+            double floorUs = floorBytes / copy * 1e6;
+            System.out.printf("%3d seqs sharing %d (%d blocks), %d heads%s: paged %8.1f us  cascade %8.1f us  floor %6.1f us"
+                            + "  (cascade %.2fx floor, %.1fx faster than paged; paged reads %.0f MB, cascade floor %.1f MB)%n",
+                    seqs, prefix, sharedBlocks, heads, alibi ? " ALiBi" : "", pagedMs * 1e3, cascadeMs * 1e3, floorUs,
+                    cascadeMs * 1e3 / floorUs, pagedMs / cascadeMs, pagedBytes / 1e6, floorBytes / 1e6);
+        }
+    }
+
+    private static void prefill(CudaBackend cuda, BFloat16Array k, BFloat16Array v, FloatArray out, int tokens) {
+        int heads = 32, bps = tokens / BS;
+        try (IntArray pos = new IntArray(tokens); IntArray seq = new IntArray(tokens); IntArray table = new IntArray(bps);
+             FloatArray q = new FloatArray(tokens * heads * D); PagedAttention attn = new PagedAttention(heads, heads, D, BS, tokens, 0)) {
+            for (int t = 0; t < tokens; t++) pos.set(t, t);
+            for (int b = 0; b < bps; b++) table.set(b, b);
+            cuda.toDevice(pos, seq, table);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 4);
+            double ms = time(cuda, 2, i -> attn.launch(cuda, q, k, v, out, pos, seq, table, bps, null, tokens, tokens, false));
+            double flops = 4.0 * D * heads * ((double) tokens * (tokens + 1) / 2);
+            System.out.printf("prefill %5d tokens: %9.2f ms  %6.2f TFLOP/s%n", tokens, ms, flops / (ms / 1e3) / 1e12);
+        }
+    }
+
+    interface Step { void run(int i); }
+
+    /** Median milliseconds per step of a graph of {@code steps} steps. */
+    private static double time(CudaBackend cuda, int steps, Step step) {
+        step.run(0);   // compiles the kernels and puts every array, the launchers' scratch included, on the device
+        cuda.synchronize();
+        try (AccelStream stream = cuda.newStream();
+             Recording g = cuda.record(stream, () -> { for (int i = 0; i < steps; i++) step.run(i); })) {
+            return GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS) / steps;
+        }
+    }
+
+    private static double copyBandwidth(CudaBackend cuda, long bytes) {
+        try (DeviceBuffer a = DeviceBuffer.allocate(cuda.device(), bytes); DeviceBuffer b = DeviceBuffer.allocate(cuda.device(), bytes);
+             CudaEvent start = new CudaEvent(cuda.device()); CudaEvent end = new CudaEvent(cuda.device())) {
+            for (int i = 0; i < 3; i++) a.copyTo(b, bytes, java.lang.foreign.MemorySegment.NULL);
+            double[] t = new double[TRIALS];
+            for (int i = 0; i < TRIALS; i++) {
+                start.record(null);
+                for (int r = 0; r < 10; r++) a.copyTo(b, bytes, java.lang.foreign.MemorySegment.NULL);
+                end.record(null);
+                t[i] = end.millisSince(start) / 10;
+            }
+            Arrays.sort(t);
+            return 2.0 * bytes / (t[TRIALS / 2] / 1e3);
+        }
+    }
+}
