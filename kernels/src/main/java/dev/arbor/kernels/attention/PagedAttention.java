@@ -22,8 +22,8 @@ import dev.arbor.accel.array.OffHeapArray;
  * Not read by the kernels: queryStart and contextLens (positions and seqOfToken carry the same).
  */
 public final class PagedAttention implements AutoCloseable {
-    /** Split mode is used while tokens × kvHeads (whole-mode work-groups) stays below this. */
-    public static final int SPLIT_BELOW_GROUPS = 1024;
+    /** Split mode is used while tokens × kvHeads (whole-mode work-groups) stays below this: about five waves of 6 work-groups on 132 SMs, where whole mode's last partial wave costs little. */
+    public static final int SPLIT_BELOW_GROUPS = 4096;
 
     static final Kernel PAGED_BF16 = Kernel.of(AttentionKernels.class, "pagedBf16");
     static final Kernel PAGED_F32 = Kernel.of(AttentionKernels.class, "pagedF32");
