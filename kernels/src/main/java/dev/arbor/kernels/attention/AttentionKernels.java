@@ -252,10 +252,15 @@ public final class AttentionKernels {
         if (tid < TILE) rowBase[tid] = rowOffset(blockTables, table, lo + tid, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
     }
 
-    /** Element offset of key j's row of kv head kvh in the store, or -1 past hi or for a block outside the store. */
+    /**
+     * Element offset of key j's row of kv head kvh in the store; -1 (a zero row) past hi, past the end of
+     * blockTables (a position beyond the table's capacity) or for a block outside the store, so a bad
+     * input never reads out of bounds.
+     */
     static int rowOffset(IntArray blockTables, int table, int j, int hi, int kvh, int numBlocks, int kvHeads, int headDim, int blockSize) {
         if (j >= hi) return -1;
         int logical = j / blockSize;
+        if (table + logical >= blockTables.length()) return -1;
         int block = blockTables.get(table + logical);
         if (block < 0 || block >= numBlocks) return -1;
         return ((block * kvHeads + kvh) * blockSize + (j - logical * blockSize)) * headDim;
