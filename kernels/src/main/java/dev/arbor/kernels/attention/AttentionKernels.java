@@ -32,8 +32,9 @@ import dev.arbor.accel.array.IntArray;
  * <h2>Work-group</h2>
  * {@link #THREADS} work-items per (token, kv head[, split]); grid (tokens, kvHeads, splits or 1). The kv
  * head's K and V tiles are staged once in shared memory for all {@code G = heads / kvHeads} query heads of
- * its group. Per tile: scores (G·TILE dot products; when fewer than THREADS, each is cut into 2 or 4
- * fixed parts added in order), the tile max, probabilities, then {@code acc[g][d]} and {@code l[g]}.
+ * its group. Per tile (4 barriers, 5 with parts): load K/V; scores (G·TILE dot products; when fewer than
+ * THREADS, each is cut into 2 or 4 fixed parts added in order); per head the tile max, probabilities and
+ * {@code l[g]}; then {@code acc[g][d]}.
  * Shared memory: {@code 4·(2·G·D + TILE·(2D+1) + G·TILE + THREADS + 8G + TILE)} bytes, at most 48 KiB
  * (G·D ≤ 1024 with D ≤ 128). The cascade kernel is {@link #cascadeSharedBf16}.
  */
@@ -113,9 +114,7 @@ public final class AttentionKernels {
                 ctx.localBarrier();
                 scores(ctx, qs, ks, sc, sp, slopes, t0, n, p, tid, G, kvh, headDim, alibi);
                 ctx.localBarrier();
-                tileMax(sc, st, n, tid, G);
-                ctx.localBarrier();
-                probabilities(sc, st, n, tid, G);
+                softmaxTile(sc, st, n, tid, G);
                 ctx.localBarrier();
                 accumulate(sc, vs, acc, st, rowBase, blockTables, table, t0 + TILE, hi, n, tid, G, kvh, numBlocks, kvHeads, headDim, blockSize);
                 ctx.localBarrier();
@@ -181,9 +180,7 @@ public final class AttentionKernels {
                 ctx.localBarrier();
                 scores(ctx, qs, ks, sc, sp, slopes, t0, n, p, tid, G, kvh, headDim, alibi);
                 ctx.localBarrier();
-                tileMax(sc, st, n, tid, G);
-                ctx.localBarrier();
-                probabilities(sc, st, n, tid, G);
+                softmaxTile(sc, st, n, tid, G);
                 ctx.localBarrier();
                 accumulate(sc, vs, acc, st, rowBase, blockTables, table, t0 + TILE, hi, n, tid, G, kvh, numBlocks, kvHeads, headDim, blockSize);
                 ctx.localBarrier();
@@ -255,38 +252,47 @@ public final class AttentionKernels {
         if (tid < TILE) rowBase[tid] = rowOffset(blockTables, table, lo + tid, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
     }
 
-    /** Element offset of key j's row of kv head kvh in the store, or -1 past hi or for a block outside the store. */
+    /**
+     * Element offset of key j's row of kv head kvh in the store; -1 (a zero row) past hi, past the end of
+     * blockTables (a position beyond the table's capacity) or for a block outside the store, so a bad
+     * input never reads out of bounds.
+     */
     static int rowOffset(IntArray blockTables, int table, int j, int hi, int kvh, int numBlocks, int kvHeads, int headDim, int blockSize) {
         if (j >= hi) return -1;
         int logical = j / blockSize;
+        if (table + logical >= blockTables.length()) return -1;
         int block = blockTables.get(table + logical);
         if (block < 0 || block >= numBlocks) return -1;
         return ((block * kvHeads + kvh) * blockSize + (j - logical * blockSize)) * headDim;
     }
 
-    /** K tile into ks (TILE, headDim + 1 padding), V tile into vs (TILE, headDim); rows without a key are zero. */
+    /**
+     * K tile into ks (TILE, headDim + 1 padding), V tile into vs (TILE, headDim); rows without a key
+     * (past the range, or a block outside the store) are zero. With headDim a multiple of 4 each
+     * work-item moves 4-element (8-byte) chunks {@code e = 4·tid + 512·k}, eight chunks of K and eight of
+     * V loaded before any is stored, so a 32 × 128 tile takes one round trip to memory, not eight.
+     */
     static void loadTileBf16(BFloat16Array kc, BFloat16Array vc, float[] ks, float[] vs, int[] rowBase, int tid, int headDim) {
         if (headDim % 4 == 0) {
-            for (int e = tid * 4; e < TILE * headDim; e += THREADS * 4) {
-                int r = e / headDim, c = e - r * headDim, base = rowBase[r];
-                int ko = r * (headDim + 1) + c, vo = r * headDim + c;
-                if (base >= 0) {
-                    long kb = kc.getBits64(base + c), vb = vc.getBits64(base + c);
-                    int k0 = (int) kb, k1 = (int) (kb >>> 32), v0 = (int) vb, v1 = (int) (vb >>> 32);
-                    ks[ko] = KernelContext.bf16LowToFloat(k0);
-                    ks[ko + 1] = KernelContext.bf16HighToFloat(k0);
-                    ks[ko + 2] = KernelContext.bf16LowToFloat(k1);
-                    ks[ko + 3] = KernelContext.bf16HighToFloat(k1);
-                    vs[vo] = KernelContext.bf16LowToFloat(v0);
-                    vs[vo + 1] = KernelContext.bf16HighToFloat(v0);
-                    vs[vo + 2] = KernelContext.bf16LowToFloat(v1);
-                    vs[vo + 3] = KernelContext.bf16HighToFloat(v1);
-                } else {
-                    for (int i = 0; i < 4; i++) {
-                        ks[ko + i] = 0f;
-                        vs[vo + i] = 0f;
-                    }
-                }
+            int step = THREADS * 4, total = TILE * headDim;
+            for (int e = tid * 4; e < total; e += 8 * step) {
+                int e1 = e + step, e2 = e + 2 * step, e3 = e + 3 * step, e4 = e + 4 * step, e5 = e + 5 * step, e6 = e + 6 * step, e7 = e + 7 * step;
+                long k0 = chunk(kc, rowBase, e, total, headDim), v0 = chunk(vc, rowBase, e, total, headDim);
+                long k1 = chunk(kc, rowBase, e1, total, headDim), v1 = chunk(vc, rowBase, e1, total, headDim);
+                long k2 = chunk(kc, rowBase, e2, total, headDim), v2 = chunk(vc, rowBase, e2, total, headDim);
+                long k3 = chunk(kc, rowBase, e3, total, headDim), v3 = chunk(vc, rowBase, e3, total, headDim);
+                long k4 = chunk(kc, rowBase, e4, total, headDim), v4 = chunk(vc, rowBase, e4, total, headDim);
+                long k5 = chunk(kc, rowBase, e5, total, headDim), v5 = chunk(vc, rowBase, e5, total, headDim);
+                long k6 = chunk(kc, rowBase, e6, total, headDim), v6 = chunk(vc, rowBase, e6, total, headDim);
+                long k7 = chunk(kc, rowBase, e7, total, headDim), v7 = chunk(vc, rowBase, e7, total, headDim);
+                put(ks, vs, e, total, k0, v0, headDim);
+                put(ks, vs, e1, total, k1, v1, headDim);
+                put(ks, vs, e2, total, k2, v2, headDim);
+                put(ks, vs, e3, total, k3, v3, headDim);
+                put(ks, vs, e4, total, k4, v4, headDim);
+                put(ks, vs, e5, total, k5, v5, headDim);
+                put(ks, vs, e6, total, k6, v6, headDim);
+                put(ks, vs, e7, total, k7, v7, headDim);
             }
         } else {
             for (int e = tid; e < TILE * headDim; e += THREADS) {
@@ -294,6 +300,30 @@ public final class AttentionKernels {
                 ks[r * (headDim + 1) + c] = base >= 0 ? kc.get(base + c) : 0f;
                 vs[e] = base >= 0 ? vc.get(base + c) : 0f;
             }
+        }
+    }
+
+    /** The 4 bf16 of tile element e..e+3 (one 8-byte load), 0 for a row without a key or e past the tile. */
+    static long chunk(BFloat16Array a, int[] rowBase, int e, int total, int headDim) {
+        if (e >= total) return 0L;
+        int r = e / headDim, base = rowBase[r];
+        return base >= 0 ? a.getBits64(base + e - r * headDim) : 0L;
+    }
+
+    /** Widens a chunk of K and of V into the tiles (nothing for e past the tile). */
+    static void put(float[] ks, float[] vs, int e, int total, long kb, long vb, int headDim) {
+        if (e < total) {
+            int r = e / headDim, c = e - r * headDim;
+            int ko = r * (headDim + 1) + c;
+            int k0 = (int) kb, k1 = (int) (kb >>> 32), v0 = (int) vb, v1 = (int) (vb >>> 32);
+            ks[ko] = KernelContext.bf16LowToFloat(k0);
+            ks[ko + 1] = KernelContext.bf16HighToFloat(k0);
+            ks[ko + 2] = KernelContext.bf16LowToFloat(k1);
+            ks[ko + 3] = KernelContext.bf16HighToFloat(k1);
+            vs[e] = KernelContext.bf16LowToFloat(v0);
+            vs[e + 1] = KernelContext.bf16HighToFloat(v0);
+            vs[e + 2] = KernelContext.bf16LowToFloat(v1);
+            vs[e + 3] = KernelContext.bf16HighToFloat(v1);
         }
     }
 
@@ -376,41 +406,41 @@ public final class AttentionKernels {
         return s;
     }
 
-    /** Per head: m_new = max(m, tile max), alpha = exp(m - m_new) (st[2G + g]). */
-    static void tileMax(float[] sc, float[] st, int n, int tid, int G) {
-        if (tid < G) {
-            float mx = NEG_INF;
-            for (int r = 0; r < n; r++) mx = Math.max(mx, sc[tid * TILE + r]);
-            float mOld = st[tid], mNew = Math.max(mOld, mx);
-            st[2 * G + tid] = KMath.exp(mOld - mNew);
-            st[tid] = mNew;
-        }
-    }
-
-    /** sc[g][r] = exp(sc[g][r] - m_g) for the tile's n keys. */
-    static void probabilities(float[] sc, float[] st, int n, int tid, int G) {
-        for (int pr = tid; pr < G * TILE; pr += THREADS) {
-            int g = pr / TILE, r = pr - g * TILE;
-            if (r < n) sc[pr] = KMath.exp(sc[pr] - st[g]);
-        }
-    }
-
     /**
-     * acc[g][d] = acc·alpha_g + Σ_r p[g][r]·v[r][d] (FMAs in key order); l_g = l_g·alpha_g + Σ_r p[g][r];
-     * and the next tile's row offsets.
+     * One work-item per head g, over the whole tile (constant trip counts, so the loads are issued
+     * together): m_new = max(m, tile max); alpha = exp(m - m_new) (st[2G + g]); p[g][r] = exp(s - m_new)
+     * for the n keys, 0 past them; l = l·alpha + Σ_r p[g][r] (in key order).
      */
+    static void softmaxTile(float[] sc, float[] st, int n, int tid, int G) {
+        if (tid < G) {
+            int o = tid * TILE;
+            float mx = NEG_INF;
+            for (int r = 0; r < TILE; r++) {
+                float s = sc[o + r];
+                mx = r < n ? Math.max(mx, s) : mx;
+            }
+            float mOld = st[tid], mNew = Math.max(mOld, mx);
+            float alpha = KMath.exp(mOld - mNew);
+            float sum = 0f;
+            for (int r = 0; r < TILE; r++) {
+                float e = r < n ? KMath.exp(sc[o + r] - mNew) : 0f;
+                sc[o + r] = e;
+                sum += e;
+            }
+            st[2 * G + tid] = alpha;
+            st[tid] = mNew;
+            st[G + tid] = st[G + tid] * alpha + sum;
+        }
+    }
+
+    /** acc[g][d] = acc·alpha_g + Σ_r p[g][r]·v[r][d] (FMAs in key order, all TILE rows); and the next tile's row offsets. */
     static void accumulate(float[] sc, float[] vs, float[] acc, float[] st, int[] rowBase, IntArray blockTables, int table,
                            int next, int hi, int n, int tid, int G, int kvh, int numBlocks, int kvHeads, int headDim, int blockSize) {
         for (int i = tid; i < G * headDim; i += THREADS) {
             int g = i / headDim, d = i - g * headDim;
             float a = acc[i] * st[2 * G + g];
-            for (int r = 0; r < n; r++) a = Math.fma(sc[g * TILE + r], vs[r * headDim + d], a);
+            for (int r = 0; r < TILE; r++) a = Math.fma(sc[g * TILE + r], vs[r * headDim + d], a);   // p = 0 and v = 0 past the n keys
             acc[i] = a;
-        }
-        if (tid < G) {
-            float sum = 0f;
-            for (int r = 0; r < n; r++) sum += sc[tid * TILE + r];
-            st[G + tid] = st[G + tid] * st[2 * G + tid] + sum;
         }
         if (tid < TILE) rowBase[tid] = rowOffset(blockTables, table, next + tid, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
     }

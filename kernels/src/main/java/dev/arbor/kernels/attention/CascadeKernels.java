@@ -165,32 +165,32 @@ public final class CascadeKernels {
             }
         }
         ctx.localBarrier();
-        if (tid < rows) {
+        if (tid < rows) {   // per row: tile max, probabilities (0 for masked or missing keys), l
+            int o = tid * TILE;
             float mx = NEG_INF;
-            for (int r = 0; r < n; r++) mx = Math.max(mx, sc[tid * TILE + r]);
-            float mOld = st[tid], mNew = Math.max(mOld, mx);
-            st[2 * rows + tid] = mNew == NEG_INF ? 1f : KMath.exp(mOld - mNew);
-            st[tid] = mNew;
-        }
-        ctx.localBarrier();
-        for (int pr = tid; pr < rows * TILE; pr += THREADS) {
-            int row = pr / TILE, r = pr - row * TILE;
-            if (r < n) {
-                float s = sc[pr];
-                sc[pr] = s == NEG_INF ? 0f : KMath.exp(s - st[row]);
+            for (int r = 0; r < TILE; r++) {
+                float s = sc[o + r];
+                mx = r < n ? Math.max(mx, s) : mx;
             }
+            float mOld = st[tid], mNew = Math.max(mOld, mx);
+            float alpha = mNew == NEG_INF ? 1f : KMath.exp(mOld - mNew);
+            float sum = 0f;
+            for (int r = 0; r < TILE; r++) {
+                float s = sc[o + r];
+                float e = r < n && s != NEG_INF ? KMath.exp(s - mNew) : 0f;
+                sc[o + r] = e;
+                sum += e;
+            }
+            st[2 * rows + tid] = alpha;
+            st[tid] = mNew;
+            st[rows + tid] = st[rows + tid] * alpha + sum;
         }
         ctx.localBarrier();
         for (int i = tid; i < rows * headDim; i += THREADS) {
             int row = i / headDim, d = i - row * headDim;
             float a = acc[i] * st[2 * rows + row];
-            for (int r = 0; r < n; r++) a = Math.fma(sc[row * TILE + r], vs[r * headDim + d], a);
+            for (int r = 0; r < TILE; r++) a = Math.fma(sc[row * TILE + r], vs[r * headDim + d], a);   // p = 0 and v = 0 past the n keys
             acc[i] = a;
-        }
-        if (tid < rows) {
-            float sum = 0f;
-            for (int r = 0; r < n; r++) sum += sc[tid * TILE + r];
-            st[rows + tid] = st[rows + tid] * st[2 * rows + tid] + sum;
         }
         if (tid < TILE) rowBase[tid] = AttentionKernels.rowOffset(blockTables, table, t0 + TILE + tid, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
         ctx.localBarrier();

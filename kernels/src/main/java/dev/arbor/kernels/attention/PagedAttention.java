@@ -20,10 +20,12 @@ import dev.arbor.accel.array.OffHeapArray;
  * <p>Constraints: {@code heads % kvHeads == 0}; headDim ≤ 128 and G·headDim ≤ 1024 with G = heads / kvHeads
  * (the shared-memory budget of 48 KiB); headDim a multiple of 4 takes the vector loads.
  * Not read by the kernels: queryStart and contextLens (positions and seqOfToken carry the same).
+ * Padding tokens (a graph bucket larger than the batch) need only a position ≥ 0 and a valid block-table
+ * row: their rows of {@code out} are finite garbage and no other token's result depends on them.
  */
 public final class PagedAttention implements AutoCloseable {
-    /** Split mode is used while tokens × kvHeads (whole-mode work-groups) stays below this. */
-    public static final int SPLIT_BELOW_GROUPS = 1024;
+    /** Split mode is used while tokens × kvHeads (whole-mode work-groups) stays below this: about five waves of 6 work-groups on 132 SMs, where whole mode's last partial wave costs little. */
+    public static final int SPLIT_BELOW_GROUPS = 4096;
 
     static final Kernel PAGED_BF16 = Kernel.of(AttentionKernels.class, "pagedBf16");
     static final Kernel PAGED_F32 = Kernel.of(AttentionKernels.class, "pagedF32");
