@@ -23,20 +23,17 @@ import java.lang.foreign.ValueLayout;
  *   <li>u = {@link Philox#uniform}(seed, counter); the token is the first id, in id order, whose running sum of
  *       kept e exceeds u × (sum of kept e), or the last kept id if rounding left u above the total.</li>
  * </ol>
- * Thresholds are found without sorting: a histogram of e over its top 12 float bits (e ≥ 0 orders like its bits)
- * locates the bucket holding the cutoff; a quickselect (by rank for top-k, by mass for top-p) inside that bucket
- * finds it exactly. Sums of e are taken in double.
+ * Thresholds are found without sorting, by a quickselect (by rank for top-k, by mass for top-p) whose
+ * partitioning runs in SIMD lanes ({@link #select}). Sums of e are taken in float lanes per block and carried in double.
  *
  * <p>Logprobs come from the raw logits (before masks, penalties and temperature), as the engine's sampler reports
  * them: ln softmax of the sampled id, its rank, and the top n ids (ties: lower id first).
  *
- * <p>One instance serves one caller at a time (it owns per-thread scratch, {@code 3 × vocab} floats per thread,
+ * <p>One instance serves one caller at a time (it owns per-thread scratch, {@code 4 × vocab} floats per thread,
  * allocated once).
  */
 public final class CpuSampler {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    /** e ≥ 0 is bucketed by its float bits {@code >>> SHIFT}: 8 exponent bits and 3 mantissa bits. */
-    private static final int SHIFT = 20, BUCKETS = (0x3F800000 >>> SHIFT) + 1;
 
     private final int vocab;
     private final WorkTeam team = WorkTeam.shared();
@@ -44,13 +41,15 @@ public final class CpuSampler {
 
     /** Per-thread working memory. */
     static final class Scratch {
-        final float[] e, tmp;
-        final int[] count = new int[BUCKETS];
-        final double[] mass = new double[BUCKETS];
+        final float[] e, tmp, tmp2, tmp3;   // (vocab + one SIMD width: compress stores a whole vector)
+        final float[] sample = new float[32];
 
         Scratch(int vocab) {
-            e = new float[vocab];
-            tmp = new float[vocab];
+            int n = vocab + F.length();
+            e = new float[n];
+            tmp = new float[n];
+            tmp2 = new float[n];
+            tmp3 = new float[n];
         }
     }
 
@@ -122,36 +121,84 @@ public final class CpuSampler {
         if (temperature == 0 || max == Float.NEGATIVE_INFINITY) return best;
         expInPlace(e, n, max, 1f / temperature);
         float cut = cutoff(e, n, topK, topP, minP, s);
+        return draw(e, n, cut, Philox.uniform(seed, counter), best);
+    }
+
+    /**
+     * Inverse CDF in id order over {e_i ≥ cut, e_i > 0}: the first id whose running sum exceeds u × total. Sums are
+     * taken per block of {@link #BLOCK} ids in float SIMD lanes and carried in double; only the block holding the
+     * crossing is scanned id by id.
+     *
+     * @param fallback returned if nothing is kept (cannot happen when the max, e = 1, is kept)
+     */
+    static int draw(float[] e, int n, float cut, double u, int fallback) {
+        float floor = Math.max(cut, Float.MIN_VALUE);
+        int blocks = (n + BLOCK - 1) / BLOCK;
         double total = 0;
-        for (int i = 0; i < n; i++) if (e[i] >= cut) total += e[i];
-        double target = Philox.uniform(seed, counter) * total, acc = 0;
-        int last = best;
-        for (int i = 0; i < n; i++) {
-            float v = e[i];
-            if (v >= cut && v > 0) {
-                acc += v;
-                last = i;
-                if (acc > target) return i;
+        for (int blk = 0; blk < blocks; blk++) total += keptSum(e, blk * BLOCK, Math.min(n, blk * BLOCK + BLOCK), floor);
+        double target = u * total, acc = 0;
+        int last = fallback;
+        for (int blk = 0; blk < blocks; blk++) {
+            int from = blk * BLOCK, to = Math.min(n, from + BLOCK);
+            double sum = keptSum(e, from, to, floor);
+            if (acc + sum <= target && blk < blocks - 1) {
+                acc += sum;
+                continue;
             }
+            for (int i = from; i < n; i++) {          // the crossing block (rounding may carry it into the next ones)
+                float v = e[i];
+                if (v >= floor) {
+                    acc += v;
+                    last = i;
+                    if (acc > target) return i;
+                }
+            }
+            return last;
         }
         return last;
     }
 
-    /** Index of the largest value, lowest index on ties (-inf rows: 0; NaN ignored). */
-    static int argmax(float[] x, int n) {
-        int best = 0;
-        float m = x[0];
-        for (int i = 1; i < n; i++) if (x[i] > m) { m = x[i]; best = i; }
-        return best;
+    /** Ids per block of the draw's running sum. */
+    static final int BLOCK = 256;
+
+    /** Σ e[i] ≥ floor over [from, to), in float lanes. */
+    private static double keptSum(float[] e, int from, int to, float floor) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = from;
+        for (int upper = from + ((to - from) / F.length()) * F.length(); i < upper; i += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, e, i);
+            acc = acc.add(v, v.compare(VectorOperators.GE, floor));
+        }
+        double sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < to; i++) if (e[i] >= floor) sum += e[i];
+        return sum;
     }
 
-    /** {@code e[i] = exp((e[i] - max) * invT)} in float (SIMD where the platform has it). */
+    /** Index of the largest value, lowest index on ties (-inf rows: 0; NaN: undefined). */
+    static int argmax(float[] x, int n) {
+        int i = 0;
+        float m = Float.NEGATIVE_INFINITY;
+        int upper = F.loopBound(n);
+        if (upper > 0) {
+            FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+            for (; i < upper; i += F.length()) mv = mv.max(FloatVector.fromArray(F, x, i));
+            m = mv.reduceLanes(VectorOperators.MAX);
+        }
+        for (; i < n; i++) if (x[i] > m) m = x[i];
+        for (i = 0; i < n; i++) if (x[i] == m) return i;
+        return 0;
+    }
+
+    /**
+     * {@code e[i] = min(1, exp((e[i] - max) * invT))} in float (SIMD where the platform has it; the clamp keeps an
+     * approximate exp from passing 1).
+     */
     static void expInPlace(float[] e, int n, float max, float invT) {
         int i = 0;
         for (int upper = F.loopBound(n); i < upper; i += F.length()) {
-            FloatVector.fromArray(F, e, i).sub(max).mul(invT).lanewise(VectorOperators.EXP).intoArray(e, i);
+            FloatVector.fromArray(F, e, i).sub(max).mul(invT).lanewise(VectorOperators.EXP).min(1f).intoArray(e, i);
         }
-        for (; i < n; i++) e[i] = (float) Math.exp((e[i] - max) * invT);
+        for (; i < n; i++) e[i] = Math.min(1f, (float) Math.exp((e[i] - max) * invT));
     }
 
     /**
@@ -162,55 +209,119 @@ public final class CpuSampler {
     static float cutoff(float[] e, int n, int topK, float topP, float minP, Scratch s) {
         boolean useK = topK > 0 && topK < n, useP = topP < 1f;
         float cut = minP > 0 ? minP : 0f;
-        if (!useK && !useP) return cut;
-        int[] count = s.count;
-        double[] mass = s.mass;
-        java.util.Arrays.fill(count, 0);
-        java.util.Arrays.fill(mass, 0);
-        for (int i = 0; i < n; i++) {
-            float v = e[i];
-            int bucket = Float.floatToRawIntBits(v) >>> SHIFT;
-            count[bucket]++;
-            mass[bucket] += v;
-        }
-        float tk = 0f;
-        double massK;           // e-mass of the top-k set
-        int bk = 0;             // bucket holding the k-th largest
-        if (useK) {
-            int above = 0;
-            bk = BUCKETS - 1;
-            while (above + count[bk] < topK) above += count[bk--];
-            int m = collect(e, n, bk, s.tmp, 0f);
-            tk = kthLargest(s.tmp, m, topK - above);
-            massK = 0;
-            for (int b = BUCKETS - 1; b > bk; b--) massK += mass[b];
-            for (int i = 0; i < m; i++) if (s.tmp[i] >= tk) massK += s.tmp[i];
-            // bucket bk now counts only its members >= tk
-            mass[bk] = 0;
-            for (int i = 0; i < m; i++) if (s.tmp[i] >= tk) mass[bk] += s.tmp[i];
-        } else {
-            massK = 0;
-            for (int b = BUCKETS - 1; b >= 0; b--) massK += mass[b];
-        }
-        float tp = 0f;
-        if (useP) {
-            double need = topP * massK, above = 0;
-            int bp = BUCKETS - 1;
-            while (bp > bk && above + mass[bp] < need) above += mass[bp--];
-            int m = collect(e, n, bp, s.tmp, tk);
-            tp = largestWithMass(s.tmp, m, need - above);
-        }
+        float tk = useK ? select(e, n, 0f, topK, false, s) : 0f;
+        if (!useP) return Math.max(cut, tk);
+        double massK = 0;
+        int blocks = (n + BLOCK - 1) / BLOCK;
+        for (int blk = 0; blk < blocks; blk++) massK += keptSum(e, blk * BLOCK, Math.min(n, blk * BLOCK + BLOCK), tk);
+        float tp = select(e, n, tk, topP * massK, true, s);
         return Math.max(cut, Math.max(tk, tp));
     }
 
-    /** Copies the members of {@code bucket} that are ≥ {@code floor} into {@code out}; returns how many. */
-    private static int collect(float[] e, int n, int bucket, float[] out, float floor) {
-        int m = 0;
-        for (int i = 0; i < n; i++) {
-            float v = e[i];
-            if ((Float.floatToRawIntBits(v) >>> SHIFT) == bucket && v >= floor) out[m++] = v;
+    /**
+     * Selection without sorting over the values of {@code e[0, n)} that are ≥ {@code floor} (e is not modified):
+     * by count, the {@code target}-th largest value; by mass, the largest value t whose values ≥ t sum to at least
+     * {@code target} (the smallest value if even all of them fall short: rounding). Quickselect with SIMD
+     * partitioning: each round takes a pivot from a 32-value sample at the target's quantile, splits the
+     * candidates into those above and below it ({@code compress}) while counting and summing them, and keeps the
+     * side holding the answer; at most 64 candidates finish in {@link #kthLargest} / {@link #largestWithMass}.
+     */
+    static float select(float[] e, int n, float floor, double target, boolean byMass, Scratch s) {
+        float[] cur = e;
+        int len = n;
+        double curMass = Double.NaN;     // mass of the candidates, once known
+        float smallestSeen = Float.POSITIVE_INFINITY;
+        for (int round = 0; ; round++) {
+            if (len <= 64 || round == 48) {
+                if (cur == e) {
+                    int m = 0;
+                    for (int i = 0; i < len; i++) if (e[i] >= floor) s.tmp[m++] = e[i];
+                    cur = s.tmp;
+                    len = m;
+                }
+                if (len == 0) return smallestSeen == Float.POSITIVE_INFINITY ? floor : smallestSeen;
+                if (!byMass) return kthLargest(cur, len, (int) target);
+                return largestWithMass(cur, len, target);
+            }
+            float pivot = pivot(cur, len, floor, target, byMass, curMass, s.sample);
+            // outputs: the two scratch buffers that do not hold the candidates
+            float[] above = cur != s.tmp ? s.tmp : s.tmp2;
+            float[] below = cur != s.tmp3 && above != s.tmp3 ? s.tmp3 : (above != s.tmp2 && cur != s.tmp2 ? s.tmp2 : s.tmp);
+            int na = 0, nb = 0, eqCount = 0;
+            double massAbove = 0, massBelow = 0, massEq = 0;
+            int i = 0;
+            for (int upper = F.loopBound(len); i < upper; ) {
+                FloatVector acA = FloatVector.zero(F), acB = FloatVector.zero(F), acE = FloatVector.zero(F);
+                for (int end = Math.min(upper, i + 64 * F.length()); i < end; i += F.length()) {
+                    FloatVector v = FloatVector.fromArray(F, cur, i);
+                    var valid = v.compare(VectorOperators.GE, floor);
+                    var gt = v.compare(VectorOperators.GT, pivot);
+                    var lt = v.compare(VectorOperators.LT, pivot).and(valid);
+                    var eq = v.compare(VectorOperators.EQ, pivot);
+                    v.compress(gt).intoArray(above, na);
+                    na += gt.trueCount();
+                    v.compress(lt).intoArray(below, nb);
+                    nb += lt.trueCount();
+                    eqCount += eq.trueCount();
+                    acA = acA.add(v, gt);
+                    acB = acB.add(v, lt);
+                    acE = acE.add(v, eq);
+                }
+                massAbove += acA.reduceLanes(VectorOperators.ADD);
+                massBelow += acB.reduceLanes(VectorOperators.ADD);
+                massEq += acE.reduceLanes(VectorOperators.ADD);
+            }
+            for (; i < len; i++) {
+                float v = cur[i];
+                if (v > pivot) { above[na++] = v; massAbove += v; }
+                else if (v == pivot) { eqCount++; massEq += v; }
+                else if (v >= floor) { below[nb++] = v; massBelow += v; }
+            }
+            double have = byMass ? massAbove : na, withEq = byMass ? massAbove + massEq : na + eqCount;
+            if (have >= target) {
+                cur = above;
+                len = na;
+                curMass = massAbove;
+            } else if (withEq >= target) {
+                return pivot;
+            } else {
+                target -= withEq;
+                smallestSeen = pivot;
+                cur = below;
+                len = nb;
+                curMass = massBelow;
+            }
         }
-        return m;
+    }
+
+    /** A pivot from 32 evenly spaced candidates ≥ floor, at the sample position matching the target's rank or mass share. */
+    private static float pivot(float[] cur, int len, float floor, double target, boolean byMass, double curMass, float[] sample) {
+        int m = 0;
+        for (int j = 0; j < 32; j++) {
+            float v = cur[(int) ((long) j * len / 32)];
+            if (v >= floor) sample[m++] = v;
+        }
+        if (m == 0) return floor;
+        for (int j = 1; j < m; j++) {                  // descending insertion sort
+            float v = sample[j];
+            int q = j;
+            while (q > 0 && sample[q - 1] < v) { sample[q] = sample[q - 1]; q--; }
+            sample[q] = v;
+        }
+        int pos;
+        if (!byMass) {
+            pos = (int) Math.min(m - 1, (long) (target * m / len));
+        } else {
+            double sampleMass = 0;
+            for (int j = 0; j < m; j++) sampleMass += sample[j];
+            double share = Double.isNaN(curMass) || curMass <= 0 ? 0.5 : target / curMass, acc = 0;
+            pos = m - 1;
+            for (int j = 0; j < m; j++) {
+                acc += sample[j];
+                if (acc >= share * sampleMass) { pos = j; break; }
+            }
+        }
+        return sample[pos];
     }
 
     /** The k-th largest (1-based) of {@code a[0, n)}, reordering it (quickselect, three-way partition). */

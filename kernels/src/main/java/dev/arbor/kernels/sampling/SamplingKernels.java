@@ -88,9 +88,9 @@ public final class SamplingKernels {
             return;
         }
 
-        // 3. e = exp((x - max) / T), in place
+        // 3. e = min(1, exp((x - max) / T)), in place (the clamp keeps ex2.approx from passing 1)
         float invT = 1f / temp;
-        for (int i = t; i < vocab; i += block) work.set(o + i, KMath.exp((work.get(o + i) - max) * invT));
+        for (int i = t; i < vocab; i += block) work.set(o + i, Math.min(1f, KMath.exp((work.get(o + i) - max) * invT)));
         ctx.localBarrier();
 
         // 4. top-k cutoff: the largest bits b with count(e >= b) >= k
