@@ -16,7 +16,8 @@ import java.lang.foreign.ValueLayout;
  *   <li>x = the raw logits; masked ids → -inf; repetition penalty on listed ids ({@code x>0 ? x/rp : x*rp});
  *       then {@code x -= f·count + p} for ids with an output count > 0 (vLLM order).</li>
  *   <li>temperature 0: the argmax of x, lowest id on ties. A row whose logits are all -inf also gives its argmax (id 0).</li>
- *   <li>else e_i = exp((x_i - max)·(1/T)) in float (1 at the max), and one cutoff c on e:
+ *   <li>else e_i = exp((x_i - max)·(1/T)) in float by {@link SamplingMath#exp} (1 at the max, 0 below e^-87.3), and one
+ *       cutoff c on e:
  *       top-k: the k-th largest e (ties at it kept); top-p: the largest e value t such that the e-mass of ids with
  *       e ≥ t, within the top-k set, reaches topP × the top-k set's mass; min-p: (float) minP (e is p/p_max).
  *       c = the largest of the three; the kept set is {i : e_i ≥ c}; it always holds the max.</li>
@@ -174,31 +175,36 @@ public final class CpuSampler {
         return sum;
     }
 
-    /** Index of the largest value, lowest index on ties (-inf rows: 0; NaN: undefined). */
+    /** Index of the largest value, lowest index on ties (-inf rows: 0; NaN: unspecified). */
     static int argmax(float[] x, int n) {
-        int i = 0;
+        int i = 0, upper = F.loopBound(n);
         float m = Float.NEGATIVE_INFINITY;
-        int upper = F.loopBound(n);
         if (upper > 0) {
-            FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-            for (; i < upper; i += F.length()) mv = mv.max(FloatVector.fromArray(F, x, i));
-            m = mv.reduceLanes(VectorOperators.MAX);
+            FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY), m1 = m0;
+            int pairs = upper - upper % (2 * F.length());
+            for (; i < pairs; i += 2 * F.length()) {          // two chains: max has a latency of several cycles
+                m0 = m0.max(FloatVector.fromArray(F, x, i));
+                m1 = m1.max(FloatVector.fromArray(F, x, i + F.length()));
+            }
+            for (; i < upper; i += F.length()) m0 = m0.max(FloatVector.fromArray(F, x, i));
+            m = m0.max(m1).reduceLanes(VectorOperators.MAX);
         }
         for (; i < n; i++) if (x[i] > m) m = x[i];
-        for (i = 0; i < n; i++) if (x[i] == m) return i;
+        for (i = 0; i < upper; i += F.length()) {
+            var hit = FloatVector.fromArray(F, x, i).compare(VectorOperators.EQ, m);
+            if (hit.anyTrue()) return i + hit.firstTrue();
+        }
+        for (; i < n; i++) if (x[i] == m) return i;
         return 0;
     }
 
-    /**
-     * {@code e[i] = min(1, exp((e[i] - max) * invT))} in float (SIMD where the platform has it; the clamp keeps an
-     * approximate exp from passing 1).
-     */
+    /** {@code e[i] = exp((e[i] - max) * invT)} in float by {@link SamplingMath#exp}, the kernels' bits. */
     static void expInPlace(float[] e, int n, float max, float invT) {
         int i = 0;
         for (int upper = F.loopBound(n); i < upper; i += F.length()) {
-            FloatVector.fromArray(F, e, i).sub(max).mul(invT).lanewise(VectorOperators.EXP).min(1f).intoArray(e, i);
+            SamplingMath.exp(FloatVector.fromArray(F, e, i).sub(max).mul(invT)).intoArray(e, i);
         }
-        for (; i < n; i++) e[i] = Math.min(1f, (float) Math.exp((e[i] - max) * invT));
+        for (; i < n; i++) e[i] = SamplingMath.exp((e[i] - max) * invT);
     }
 
     /**
@@ -394,11 +400,11 @@ public final class CpuSampler {
         for (int upper = F.loopBound(n); i < upper; ) {
             FloatVector acc = FloatVector.zero(F);
             for (int end = Math.min(upper, i + 256 * F.length()); i < end; i += F.length()) {
-                acc = acc.add(FloatVector.fromArray(F, x, i).sub(max).lanewise(VectorOperators.EXP));
+                acc = acc.add(SamplingMath.exp(FloatVector.fromArray(F, x, i).sub(max)));
             }
             sum += acc.reduceLanes(VectorOperators.ADD);
         }
-        for (; i < n; i++) sum += Math.exp(x[i] - max);
+        for (; i < n; i++) sum += SamplingMath.exp(x[i] - max);
         return (float) (max + Math.log(sum));
     }
 
