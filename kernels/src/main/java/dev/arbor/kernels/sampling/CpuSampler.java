@@ -43,7 +43,7 @@ public final class CpuSampler {
     /** Per-thread working memory. */
     static final class Scratch {
         final float[] e, tmp, tmp2, tmp3;   // (vocab + one SIMD width: compress stores a whole vector)
-        final float[] sample = new float[32];
+        final float[] sample = new float[32], bigSample = new float[256];
 
         Scratch(int vocab) {
             int n = vocab + F.length();
@@ -215,33 +215,105 @@ public final class CpuSampler {
     static float cutoff(float[] e, int n, int topK, float topP, float minP, Scratch s) {
         boolean useK = topK > 0 && topK < n, useP = topP < 1f;
         float cut = minP > 0 ? minP : 0f;
-        float tk = useK ? select(e, n, 0f, topK, false, s) : 0f;
+        float tk = useK ? select(e, n, 0f, topK, false, Double.NaN, s) : 0f;
         if (!useP) return Math.max(cut, tk);
         double massK = 0;
         int blocks = (n + BLOCK - 1) / BLOCK;
         for (int blk = 0; blk < blocks; blk++) massK += keptSum(e, blk * BLOCK, Math.min(n, blk * BLOCK + BLOCK), tk);
-        float tp = select(e, n, tk, topP * massK, true, s);
+        float tp = select(e, n, tk, topP * massK, true, massK, s);
         return Math.max(cut, Math.max(tk, tp));
     }
 
     /**
      * Selection without sorting over the values of {@code e[0, n)} that are ≥ {@code floor} (e is not modified):
      * by count, the {@code target}-th largest value; by mass, the largest value t whose values ≥ t sum to at least
-     * {@code target} (the smallest value if even all of them fall short: rounding). Quickselect with SIMD
-     * partitioning: each round takes a pivot from a 32-value sample at the target's quantile, splits the
-     * candidates into those above and below it ({@code compress}) while counting and summing them, and keeps the
-     * side holding the answer; at most 64 candidates finish in {@link #kthLargest} / {@link #largestWithMass}.
+     * {@code target} (the smallest value if even all of them fall short: rounding). A quickselect with SIMD
+     * partitioning: the first round brackets the answer between two values of a 256-value sample (at the target's
+     * rank or mass share, ± about three standard deviations), adds up what lies above and below without writing it
+     * and keeps only the bracket ({@code compress}); a miss (rare) narrows the range and goes on. Later rounds take a
+     * pivot from a 32-value sample and keep the side holding the answer; at most 64 candidates finish in
+     * {@link #kthLargest} / {@link #largestWithMass}.
+     *
+     * @param mass the mass of the candidates if known (for the first pivot by mass), else NaN
      */
-    static float select(float[] e, int n, float floor, double target, boolean byMass, Scratch s) {
+    static float select(float[] e, int n, float floor, double target, boolean byMass, double mass, Scratch s) {
         float[] cur = e;
         int len = n;
-        double curMass = Double.NaN;     // mass of the candidates, once known
+        float ceil = Float.POSITIVE_INFINITY;   // candidates: floor <= v < ceil (the bounds matter while cur == e)
+        double curMass = mass;
         float smallestSeen = Float.POSITIVE_INFINITY;
+        if (n > 4096) {
+            float[] sample = s.bigSample;
+            int m = 0;
+            for (int j = 0; j < sample.length; j++) {
+                float v = e[(int) ((long) j * n / sample.length)];
+                if (v >= floor) sample[m++] = v;
+            }
+            if (m >= 64 && (byMass ? !Double.isNaN(mass) : true)) {
+                java.util.Arrays.sort(sample, 0, m);                    // ascending; rank q from the top is sample[m-1-q]
+                int q;
+                if (!byMass) {
+                    q = (int) Math.min(m - 1, (long) (target * m / n));
+                } else {
+                    double sampleMass = 0, acc = 0, share = target / mass;
+                    for (int j = 0; j < m; j++) sampleMass += sample[j];
+                    q = m - 1;
+                    for (int j = 0; j < m; j++) {
+                        acc += sample[m - 1 - j];
+                        if (acc >= share * sampleMass) { q = j; break; }
+                    }
+                }
+                int margin = 6 + (int) (3 * Math.sqrt(q + 1));
+                float hi = q - margin < 0 ? Float.POSITIVE_INFINITY : sample[m - 1 - (q - margin)];
+                float lo = q + margin >= m ? floor : sample[m - 1 - (q + margin)];
+                float[] mid = s.tmp;
+                int nm = 0, na = 0;
+                double massAbove = 0, massMid = 0;
+                int i = 0;
+                for (int upper = F.loopBound(n); i < upper; ) {
+                    FloatVector acA = FloatVector.zero(F), acM = FloatVector.zero(F);
+                    for (int end = Math.min(upper, i + 64 * F.length()); i < end; i += F.length()) {
+                        FloatVector v = FloatVector.fromArray(F, e, i);
+                        var above = v.compare(VectorOperators.GT, hi);
+                        var in = v.compare(VectorOperators.GE, lo).and(v.compare(VectorOperators.GE, floor)).andNot(above);
+                        na += above.trueCount();
+                        acA = acA.add(v, above);
+                        if (in.anyTrue()) {
+                            v.compress(in).intoArray(mid, nm);
+                            nm += in.trueCount();
+                            acM = acM.add(v, in);
+                        }
+                    }
+                    massAbove += acA.reduceLanes(VectorOperators.ADD);
+                    massMid += acM.reduceLanes(VectorOperators.ADD);
+                }
+                for (; i < n; i++) {
+                    float v = e[i];
+                    if (v > hi) { na++; massAbove += v; }
+                    else if (v >= lo && v >= floor) { mid[nm++] = v; massMid += v; }
+                }
+                double have = byMass ? massAbove : na, withMid = byMass ? massAbove + massMid : na + nm;
+                if (have >= target) {                 // above the bracket: candidates > hi
+                    floor = Math.nextUp(hi);
+                    curMass = massAbove;
+                } else if (withMid >= target) {       // inside: the usual case
+                    target -= have;
+                    cur = mid;
+                    len = nm;
+                    curMass = massMid;
+                } else {                              // below: candidates < lo
+                    target -= withMid;
+                    ceil = lo;
+                    smallestSeen = lo;
+                    curMass = Double.NaN;
+                }
+            }
+        }
         for (int round = 0; ; round++) {
             if (len <= 64 || round == 48) {
                 if (cur == e) {
                     int m = 0;
-                    for (int i = 0; i < len; i++) if (e[i] >= floor) s.tmp[m++] = e[i];
+                    for (int i = 0; i < len; i++) if (e[i] >= floor && e[i] < ceil) s.tmp[m++] = e[i];
                     cur = s.tmp;
                     len = m;
                 }
@@ -249,7 +321,7 @@ public final class CpuSampler {
                 if (!byMass) return kthLargest(cur, len, (int) target);
                 return largestWithMass(cur, len, target);
             }
-            float pivot = pivot(cur, len, floor, target, byMass, curMass, s.sample);
+            float pivot = pivot(cur, len, floor, ceil, target, byMass, curMass, s.sample);
             // outputs: the two scratch buffers that do not hold the candidates
             float[] above = cur != s.tmp ? s.tmp : s.tmp2;
             float[] below = cur != s.tmp3 && above != s.tmp3 ? s.tmp3 : (above != s.tmp2 && cur != s.tmp2 ? s.tmp2 : s.tmp);
@@ -260,8 +332,8 @@ public final class CpuSampler {
                 FloatVector acA = FloatVector.zero(F), acB = FloatVector.zero(F), acE = FloatVector.zero(F);
                 for (int end = Math.min(upper, i + 64 * F.length()); i < end; i += F.length()) {
                     FloatVector v = FloatVector.fromArray(F, cur, i);
-                    var valid = v.compare(VectorOperators.GE, floor);
-                    var gt = v.compare(VectorOperators.GT, pivot);
+                    var valid = v.compare(VectorOperators.GE, floor).and(v.compare(VectorOperators.LT, ceil));
+                    var gt = v.compare(VectorOperators.GT, pivot).and(valid);
                     var lt = v.compare(VectorOperators.LT, pivot).and(valid);
                     var eq = v.compare(VectorOperators.EQ, pivot);
                     v.compress(gt).intoArray(above, na);
@@ -279,9 +351,10 @@ public final class CpuSampler {
             }
             for (; i < len; i++) {
                 float v = cur[i];
+                if (!(v >= floor && v < ceil)) continue;
                 if (v > pivot) { above[na++] = v; massAbove += v; }
                 else if (v == pivot) { eqCount++; massEq += v; }
-                else if (v >= floor) { below[nb++] = v; massBelow += v; }
+                else { below[nb++] = v; massBelow += v; }
             }
             double have = byMass ? massAbove : na, withEq = byMass ? massAbove + massEq : na + eqCount;
             if (have >= target) {
@@ -301,13 +374,16 @@ public final class CpuSampler {
     }
 
     /** A pivot from 32 evenly spaced candidates ≥ floor, at the sample position matching the target's rank or mass share. */
-    private static float pivot(float[] cur, int len, float floor, double target, boolean byMass, double curMass, float[] sample) {
+    private static float pivot(float[] cur, int len, float floor, float ceil, double target, boolean byMass, double curMass, float[] sample) {
         int m = 0;
         for (int j = 0; j < 32; j++) {
             float v = cur[(int) ((long) j * len / 32)];
-            if (v >= floor) sample[m++] = v;
+            if (v >= floor && v < ceil) sample[m++] = v;
         }
-        if (m == 0) return floor;
+        if (m == 0) {                                   // no sampled candidate: any candidate will do
+            for (int j = 0; j < len; j++) if (cur[j] >= floor && cur[j] < ceil) return cur[j];
+            return floor;
+        }
         for (int j = 1; j < m; j++) {                  // descending insertion sort
             float v = sample[j];
             int q = j;
