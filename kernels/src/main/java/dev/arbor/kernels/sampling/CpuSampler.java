@@ -120,8 +120,8 @@ public final class CpuSampler {
         int best = argmax(e, n);
         float max = e[best];
         if (temperature == 0 || max == Float.NEGATIVE_INFINITY) return best;
-        expInPlace(e, n, max, 1f / temperature);
-        float cut = cutoff(e, n, topK, topP, minP, s);
+        double sum = expInPlace(e, n, max, 1f / temperature);
+        float cut = cutoff(e, n, sum, topK, topP, minP, s);
         return draw(e, n, cut, Philox.uniform(seed, counter), best);
     }
 
@@ -198,28 +198,45 @@ public final class CpuSampler {
         return 0;
     }
 
-    /** {@code e[i] = exp((e[i] - max) * invT)} in float by {@link SamplingMath#exp}, the kernels' bits. */
-    static void expInPlace(float[] e, int n, float max, float invT) {
+    /**
+     * {@code e[i] = exp((e[i] - max) * invT)} in float by {@link SamplingMath#exp}, the kernels' bits.
+     *
+     * @return Σ e, summed in float lanes per 1024 values and carried in double
+     */
+    static double expInPlace(float[] e, int n, float max, float invT) {
         int i = 0;
-        for (int upper = F.loopBound(n); i < upper; i += F.length()) {
-            SamplingMath.exp(FloatVector.fromArray(F, e, i).sub(max).mul(invT)).intoArray(e, i);
+        double sum = 0;
+        for (int upper = F.loopBound(n); i < upper; ) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int end = Math.min(upper, i + 64 * F.length()); i < end; i += F.length()) {
+                FloatVector v = SamplingMath.exp(FloatVector.fromArray(F, e, i).sub(max).mul(invT));
+                v.intoArray(e, i);
+                acc = acc.add(v);
+            }
+            sum += acc.reduceLanes(VectorOperators.ADD);
         }
-        for (; i < n; i++) e[i] = SamplingMath.exp((e[i] - max) * invT);
+        for (; i < n; i++) sum += e[i] = SamplingMath.exp((e[i] - max) * invT);
+        return sum;
     }
 
     /**
      * The combined cutoff of top-k, top-p and min-p over e (see the class comment).
      *
-     * @param e (n) values in [0, 1] with max 1; not modified
+     * @param e   (n) values in [0, 1] with max 1; not modified
+     * @param sum Σ e (from {@link #expInPlace})
      */
-    static float cutoff(float[] e, int n, int topK, float topP, float minP, Scratch s) {
+    static float cutoff(float[] e, int n, double sum, int topK, float topP, float minP, Scratch s) {
         boolean useK = topK > 0 && topK < n, useP = topP < 1f;
         float cut = minP > 0 ? minP : 0f;
         float tk = useK ? select(e, n, 0f, topK, false, Double.NaN, s) : 0f;
         if (!useP) return Math.max(cut, tk);
         double massK = 0;
-        int blocks = (n + BLOCK - 1) / BLOCK;
-        for (int blk = 0; blk < blocks; blk++) massK += keptSum(e, blk * BLOCK, Math.min(n, blk * BLOCK + BLOCK), tk);
+        if (useK) {
+            int blocks = (n + BLOCK - 1) / BLOCK;
+            for (int blk = 0; blk < blocks; blk++) massK += keptSum(e, blk * BLOCK, Math.min(n, blk * BLOCK + BLOCK), tk);
+        } else {
+            massK = sum;
+        }
         float tp = select(e, n, tk, topP * massK, true, massK, s);
         return Math.max(cut, Math.max(tk, tp));
     }

@@ -15,7 +15,7 @@ import java.util.SplittableRandom;
  * vocabulary for truncation; copied here because kernels cannot import engine), "after" is {@link CpuSampler}, one
  * sequence per call and 8 sequences per call (rows in parallel). The floor beside them: one read of the row
  * (vocab × 4 bytes) at the copy bandwidth measured here. Logits: N(0, 2.5²) with 20 ids raised by 8, so top-p 0.9
- * keeps a few hundred to a few thousand ids. Minimum and median of 101 timed repetitions (21 for "before") after at least 400 ms of warm-up; on a shared, loaded machine the minimum is the better estimate.
+ * keeps a few hundred to a few thousand ids. Minimum and median of 101 timed repetitions (51 for "before") after at least 400 ms of warm-up; on a shared, loaded machine the minimum is the better estimate.
  *
  * <pre>java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.SamplerBench</pre>
  */
@@ -43,7 +43,7 @@ public final class SamplerBench {
                 double temperature = m == 0 ? 0 : 1;
                 int topK = m == 1 ? 50 : 0;
                 double topP = m == 2 ? 0.9 : 1;
-                double before = medianUs(() -> Before.sample(x, temperature, topK, topP, new SplittableRandom(7)), 21), beforeMin = lastMin;
+                double before = medianUs(() -> Before.sample(x, temperature, topK, topP, new SplittableRandom(7)), 51), beforeMin = lastMin;
                 double afterMed = afterUs(x, vocab, 1, temperature, topK, topP);
                 after[m] = lastMin;
                 double batched = afterUs(x, vocab, 8, temperature, topK, topP), batchedMin = lastMin;

@@ -45,7 +45,9 @@ class SamplerTest {
                 int topK = switch (trial % 4) { case 0 -> 0; case 1 -> 1 + r.nextInt(Math.max(1, vocab)); case 2 -> 1 + r.nextInt(50); default -> vocab + 3; };
                 float topP = trial % 5 == 0 ? 1f : 0.05f + 0.94f * r.nextFloat();
                 float minP = trial % 3 == 1 ? r.nextFloat() * 0.2f : 0f;
-                float cut = CpuSampler.cutoff(e.clone(), vocab, topK, topP, minP, s);
+                double sum = 0;
+                for (float v : e) sum += v;
+                float cut = CpuSampler.cutoff(e.clone(), vocab, sum, topK, topP, minP, s);
                 int[] got = keptByCutoff(e, cut), want = SortedReference.kept(e, topK, topP, minP);
                 String what = "vocab " + vocab + " trial " + trial + " k=" + topK + " p=" + topP + " minP=" + minP;
                 assertArrayEquals(want, got, what);
