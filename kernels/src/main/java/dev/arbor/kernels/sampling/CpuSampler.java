@@ -31,7 +31,7 @@ import java.lang.foreign.ValueLayout;
  * them: ln softmax of the sampled id, its rank, and the top n ids (ties: lower id first).
  *
  * <p>One instance serves one caller at a time (it owns per-thread scratch, {@code 4 × vocab} floats per thread,
- * allocated once).
+ * allocated once). A call allocates nothing itself; {@link WorkTeam#run} makes one small job object per call.
  */
 public final class CpuSampler {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -39,6 +39,11 @@ public final class CpuSampler {
     private final int vocab;
     private final WorkTeam team = WorkTeam.shared();
     private final Scratch[] scratch;
+    /** The call in progress, read by {@link #part} on the team's threads (published by {@link WorkTeam#run}). */
+    private FloatArray callLogits;
+    private SamplingBatch callBatch;
+    private int callParts;
+    private final java.util.function.IntConsumer part = this::part;
 
     /** Per-thread working memory. */
     static final class Scratch {
@@ -78,9 +83,20 @@ public final class CpuSampler {
             for (int r = 0; r < rows; r++) sampleRow(logits.segment(), batch, r, scratch[0]);
             return;
         }
-        team.run(parts, c -> {
-            for (int r = c; r < rows; r += parts) sampleRow(logits.segment(), batch, r, scratch[c]);
-        });
+        callLogits = logits;
+        callBatch = batch;
+        callParts = parts;
+        try {
+            team.run(parts, part);
+        } finally {
+            callLogits = null;
+            callBatch = null;
+        }
+    }
+
+    /** Rows c, c + parts, ... of the call in progress, with thread slot c's scratch. */
+    private void part(int c) {
+        for (int r = c, rows = callBatch.rows(); r < rows; r += callParts) sampleRow(callLogits.segment(), callBatch, r, scratch[c]);
     }
 
     private void sampleRow(MemorySegment logits, SamplingBatch b, int r, Scratch s) {
