@@ -49,9 +49,11 @@ public final class CpuSampler {
     static final class Scratch {
         final float[] e, tmp, tmp2, tmp3;   // (vocab + one SIMD width: compress stores a whole vector)
         final float[] sample = new float[32], bigSample = new float[256];
+        final double[] blockSums;
 
         Scratch(int vocab) {
             int n = vocab + F.length();
+            blockSums = new double[vocab / BLOCK + 1];
             e = new float[n];
             tmp = new float[n];
             tmp2 = new float[n];
@@ -138,7 +140,7 @@ public final class CpuSampler {
         if (temperature == 0 || max == Float.NEGATIVE_INFINITY) return best;
         double sum = expInPlace(e, n, max, 1f / temperature);
         float cut = cutoff(e, n, sum, topK, topP, minP, s);
-        return draw(e, n, cut, Philox.uniform(seed, counter), best);
+        return draw(e, n, cut, Philox.uniform(seed, counter), best, s.blockSums);
     }
 
     /**
@@ -146,18 +148,19 @@ public final class CpuSampler {
      * taken per block of {@link #BLOCK} ids in float SIMD lanes and carried in double; only the block holding the
      * crossing is scanned id by id.
      *
-     * @param fallback returned if nothing is kept (cannot happen when the max, e = 1, is kept)
+     * @param fallback  returned if nothing is kept (cannot happen when the max, e = 1, is kept)
+     * @param blockSums scratch, at least n / {@link #BLOCK} + 1 entries
      */
-    static int draw(float[] e, int n, float cut, double u, int fallback) {
+    static int draw(float[] e, int n, float cut, double u, int fallback, double[] blockSums) {
         float floor = Math.max(cut, Float.MIN_VALUE);
         int blocks = (n + BLOCK - 1) / BLOCK;
         double total = 0;
-        for (int blk = 0; blk < blocks; blk++) total += keptSum(e, blk * BLOCK, Math.min(n, blk * BLOCK + BLOCK), floor);
+        for (int blk = 0; blk < blocks; blk++) total += blockSums[blk] = keptSum(e, blk * BLOCK, Math.min(n, blk * BLOCK + BLOCK), floor);
         double target = u * total, acc = 0;
         int last = fallback;
         for (int blk = 0; blk < blocks; blk++) {
-            int from = blk * BLOCK, to = Math.min(n, from + BLOCK);
-            double sum = keptSum(e, from, to, floor);
+            int from = blk * BLOCK;
+            double sum = blockSums[blk];
             if (acc + sum <= target && blk < blocks - 1) {
                 acc += sum;
                 continue;
