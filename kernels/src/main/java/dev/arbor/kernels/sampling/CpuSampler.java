@@ -16,41 +16,48 @@ import java.lang.foreign.ValueLayout;
  *   <li>x = the raw logits; masked ids → -inf; repetition penalty on listed ids ({@code x>0 ? x/rp : x*rp});
  *       then {@code x -= f·count + p} for ids with an output count > 0 (vLLM order).</li>
  *   <li>temperature 0: the argmax of x, lowest id on ties. A row whose logits are all -inf also gives its argmax (id 0).</li>
- *   <li>else e_i = exp((x_i - max)·(1/T)) in float (1 at the max), and one cutoff c on e:
+ *   <li>else e_i = exp((x_i - max)·(1/T)) in float by {@link SamplingMath#exp} (1 at the max, 0 below e^-87.3), and one
+ *       cutoff c on e:
  *       top-k: the k-th largest e (ties at it kept); top-p: the largest e value t such that the e-mass of ids with
  *       e ≥ t, within the top-k set, reaches topP × the top-k set's mass; min-p: (float) minP (e is p/p_max).
  *       c = the largest of the three; the kept set is {i : e_i ≥ c}; it always holds the max.</li>
  *   <li>u = {@link Philox#uniform}(seed, counter); the token is the first id, in id order, whose running sum of
  *       kept e exceeds u × (sum of kept e), or the last kept id if rounding left u above the total.</li>
  * </ol>
- * Thresholds are found without sorting: a histogram of e over its top 12 float bits (e ≥ 0 orders like its bits)
- * locates the bucket holding the cutoff; a quickselect (by rank for top-k, by mass for top-p) inside that bucket
- * finds it exactly. Sums of e are taken in double.
+ * Thresholds are found without sorting, by a quickselect (by rank for top-k, by mass for top-p) whose
+ * partitioning runs in SIMD lanes ({@link #select}). Sums of e are taken in float lanes per block and carried in double.
  *
  * <p>Logprobs come from the raw logits (before masks, penalties and temperature), as the engine's sampler reports
  * them: ln softmax of the sampled id, its rank, and the top n ids (ties: lower id first).
  *
- * <p>One instance serves one caller at a time (it owns per-thread scratch, {@code 3 × vocab} floats per thread,
- * allocated once).
+ * <p>One instance serves one caller at a time (it owns per-thread scratch, {@code 4 × vocab} floats per thread,
+ * allocated once). A call allocates nothing itself; {@link WorkTeam#run} makes one small job object per call.
  */
 public final class CpuSampler {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    /** e ≥ 0 is bucketed by its float bits {@code >>> SHIFT}: 8 exponent bits and 3 mantissa bits. */
-    private static final int SHIFT = 20, BUCKETS = (0x3F800000 >>> SHIFT) + 1;
 
     private final int vocab;
     private final WorkTeam team = WorkTeam.shared();
     private final Scratch[] scratch;
+    /** The call in progress, read by {@link #part} on the team's threads (published by {@link WorkTeam#run}). */
+    private FloatArray callLogits;
+    private SamplingBatch callBatch;
+    private int callParts;
+    private final java.util.function.IntConsumer part = this::part;
 
     /** Per-thread working memory. */
     static final class Scratch {
-        final float[] e, tmp;
-        final int[] count = new int[BUCKETS];
-        final double[] mass = new double[BUCKETS];
+        final float[] e, tmp, tmp2, tmp3;   // (vocab + one SIMD width: compress stores a whole vector)
+        final float[] sample = new float[32], bigSample = new float[256];
+        final double[] blockSums;
 
         Scratch(int vocab) {
-            e = new float[vocab];
-            tmp = new float[vocab];
+            int n = vocab + F.length();
+            blockSums = new double[vocab / BLOCK + 1];
+            e = new float[n];
+            tmp = new float[n];
+            tmp2 = new float[n];
+            tmp3 = new float[n];
         }
     }
 
@@ -78,9 +85,20 @@ public final class CpuSampler {
             for (int r = 0; r < rows; r++) sampleRow(logits.segment(), batch, r, scratch[0]);
             return;
         }
-        team.run(parts, c -> {
-            for (int r = c; r < rows; r += parts) sampleRow(logits.segment(), batch, r, scratch[c]);
-        });
+        callLogits = logits;
+        callBatch = batch;
+        callParts = parts;
+        try {
+            team.run(parts, part);
+        } finally {
+            callLogits = null;
+            callBatch = null;
+        }
+    }
+
+    /** Rows c, c + parts, ... of the call in progress, with thread slot c's scratch. */
+    private void part(int c) {
+        for (int r = c, rows = callBatch.rows(); r < rows; r += callParts) sampleRow(callLogits.segment(), callBatch, r, scratch[c]);
     }
 
     private void sampleRow(MemorySegment logits, SamplingBatch b, int r, Scratch s) {
@@ -120,97 +138,308 @@ public final class CpuSampler {
         int best = argmax(e, n);
         float max = e[best];
         if (temperature == 0 || max == Float.NEGATIVE_INFINITY) return best;
-        expInPlace(e, n, max, 1f / temperature);
-        float cut = cutoff(e, n, topK, topP, minP, s);
+        double sum = expInPlace(e, n, max, 1f / temperature);
+        float cut = cutoff(e, n, sum, topK, topP, minP, s);
+        return draw(e, n, cut, Philox.uniform(seed, counter), best, s.blockSums);
+    }
+
+    /**
+     * Inverse CDF in id order over {e_i ≥ cut, e_i > 0}: the first id whose running sum exceeds u × total. Sums are
+     * taken per block of {@link #BLOCK} ids in float SIMD lanes and carried in double; only the block holding the
+     * crossing is scanned id by id.
+     *
+     * @param fallback  returned if nothing is kept (cannot happen when the max, e = 1, is kept)
+     * @param blockSums scratch, at least n / {@link #BLOCK} + 1 entries
+     */
+    static int draw(float[] e, int n, float cut, double u, int fallback, double[] blockSums) {
+        float floor = Math.max(cut, Float.MIN_VALUE);
+        int blocks = (n + BLOCK - 1) / BLOCK;
         double total = 0;
-        for (int i = 0; i < n; i++) if (e[i] >= cut) total += e[i];
-        double target = Philox.uniform(seed, counter) * total, acc = 0;
-        int last = best;
-        for (int i = 0; i < n; i++) {
-            float v = e[i];
-            if (v >= cut && v > 0) {
-                acc += v;
-                last = i;
-                if (acc > target) return i;
+        for (int blk = 0; blk < blocks; blk++) total += blockSums[blk] = keptSum(e, blk * BLOCK, Math.min(n, blk * BLOCK + BLOCK), floor);
+        double target = u * total, acc = 0;
+        int last = fallback;
+        for (int blk = 0; blk < blocks; blk++) {
+            int from = blk * BLOCK;
+            double sum = blockSums[blk];
+            if (acc + sum <= target && blk < blocks - 1) {
+                acc += sum;
+                continue;
             }
+            for (int i = from; i < n; i++) {          // the crossing block (rounding may carry it into the next ones)
+                float v = e[i];
+                if (v >= floor) {
+                    acc += v;
+                    last = i;
+                    if (acc > target) return i;
+                }
+            }
+            return last;
         }
         return last;
     }
 
-    /** Index of the largest value, lowest index on ties (-inf rows: 0; NaN ignored). */
-    static int argmax(float[] x, int n) {
-        int best = 0;
-        float m = x[0];
-        for (int i = 1; i < n; i++) if (x[i] > m) { m = x[i]; best = i; }
-        return best;
+    /** Ids per block of the draw's running sum. */
+    static final int BLOCK = 256;
+
+    /** Σ e[i] ≥ floor over [from, to), in float lanes. */
+    private static double keptSum(float[] e, int from, int to, float floor) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = from;
+        for (int upper = from + ((to - from) / F.length()) * F.length(); i < upper; i += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, e, i);
+            acc = acc.add(v, v.compare(VectorOperators.GE, floor));
+        }
+        double sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < to; i++) if (e[i] >= floor) sum += e[i];
+        return sum;
     }
 
-    /** {@code e[i] = exp((e[i] - max) * invT)} in float (SIMD where the platform has it). */
-    static void expInPlace(float[] e, int n, float max, float invT) {
-        int i = 0;
-        for (int upper = F.loopBound(n); i < upper; i += F.length()) {
-            FloatVector.fromArray(F, e, i).sub(max).mul(invT).lanewise(VectorOperators.EXP).intoArray(e, i);
+    /** Index of the largest value, lowest index on ties (-inf rows: 0; NaN: unspecified). */
+    static int argmax(float[] x, int n) {
+        int i = 0, upper = F.loopBound(n);
+        float m = Float.NEGATIVE_INFINITY;
+        if (upper > 0) {
+            FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY), m1 = m0;
+            int pairs = upper - upper % (2 * F.length());
+            for (; i < pairs; i += 2 * F.length()) {          // two chains: max has a latency of several cycles
+                m0 = m0.max(FloatVector.fromArray(F, x, i));
+                m1 = m1.max(FloatVector.fromArray(F, x, i + F.length()));
+            }
+            for (; i < upper; i += F.length()) m0 = m0.max(FloatVector.fromArray(F, x, i));
+            m = m0.max(m1).reduceLanes(VectorOperators.MAX);
         }
-        for (; i < n; i++) e[i] = (float) Math.exp((e[i] - max) * invT);
+        for (; i < n; i++) if (x[i] > m) m = x[i];
+        for (i = 0; i < upper; i += F.length()) {
+            var hit = FloatVector.fromArray(F, x, i).compare(VectorOperators.EQ, m);
+            if (hit.anyTrue()) return i + hit.firstTrue();
+        }
+        for (; i < n; i++) if (x[i] == m) return i;
+        return 0;
+    }
+
+    /**
+     * {@code e[i] = exp((e[i] - max) * invT)} in float by {@link SamplingMath#exp}, the kernels' bits.
+     *
+     * @return Σ e, summed in float lanes per 1024 values and carried in double
+     */
+    static double expInPlace(float[] e, int n, float max, float invT) {
+        int i = 0;
+        double sum = 0;
+        for (int upper = F.loopBound(n); i < upper; ) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int end = Math.min(upper, i + 64 * F.length()); i < end; i += F.length()) {
+                FloatVector v = SamplingMath.exp(FloatVector.fromArray(F, e, i).sub(max).mul(invT));
+                v.intoArray(e, i);
+                acc = acc.add(v);
+            }
+            sum += acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) sum += e[i] = SamplingMath.exp((e[i] - max) * invT);
+        return sum;
     }
 
     /**
      * The combined cutoff of top-k, top-p and min-p over e (see the class comment).
      *
-     * @param e (n) values in [0, 1] with max 1; not modified
+     * @param e   (n) values in [0, 1] with max 1; not modified
+     * @param sum Σ e (from {@link #expInPlace})
      */
-    static float cutoff(float[] e, int n, int topK, float topP, float minP, Scratch s) {
+    static float cutoff(float[] e, int n, double sum, int topK, float topP, float minP, Scratch s) {
         boolean useK = topK > 0 && topK < n, useP = topP < 1f;
         float cut = minP > 0 ? minP : 0f;
-        if (!useK && !useP) return cut;
-        int[] count = s.count;
-        double[] mass = s.mass;
-        java.util.Arrays.fill(count, 0);
-        java.util.Arrays.fill(mass, 0);
-        for (int i = 0; i < n; i++) {
-            float v = e[i];
-            int bucket = Float.floatToRawIntBits(v) >>> SHIFT;
-            count[bucket]++;
-            mass[bucket] += v;
-        }
-        float tk = 0f;
-        double massK;           // e-mass of the top-k set
-        int bk = 0;             // bucket holding the k-th largest
+        float tk = useK ? select(e, n, 0f, topK, false, Double.NaN, s) : 0f;
+        if (!useP) return Math.max(cut, tk);
+        double massK = 0;
         if (useK) {
-            int above = 0;
-            bk = BUCKETS - 1;
-            while (above + count[bk] < topK) above += count[bk--];
-            int m = collect(e, n, bk, s.tmp, 0f);
-            tk = kthLargest(s.tmp, m, topK - above);
-            massK = 0;
-            for (int b = BUCKETS - 1; b > bk; b--) massK += mass[b];
-            for (int i = 0; i < m; i++) if (s.tmp[i] >= tk) massK += s.tmp[i];
-            // bucket bk now counts only its members >= tk
-            mass[bk] = 0;
-            for (int i = 0; i < m; i++) if (s.tmp[i] >= tk) mass[bk] += s.tmp[i];
+            int blocks = (n + BLOCK - 1) / BLOCK;
+            for (int blk = 0; blk < blocks; blk++) massK += keptSum(e, blk * BLOCK, Math.min(n, blk * BLOCK + BLOCK), tk);
         } else {
-            massK = 0;
-            for (int b = BUCKETS - 1; b >= 0; b--) massK += mass[b];
+            massK = sum;
         }
-        float tp = 0f;
-        if (useP) {
-            double need = topP * massK, above = 0;
-            int bp = BUCKETS - 1;
-            while (bp > bk && above + mass[bp] < need) above += mass[bp--];
-            int m = collect(e, n, bp, s.tmp, tk);
-            tp = largestWithMass(s.tmp, m, need - above);
-        }
+        float tp = select(e, n, tk, topP * massK, true, massK, s);
         return Math.max(cut, Math.max(tk, tp));
     }
 
-    /** Copies the members of {@code bucket} that are ≥ {@code floor} into {@code out}; returns how many. */
-    private static int collect(float[] e, int n, int bucket, float[] out, float floor) {
-        int m = 0;
-        for (int i = 0; i < n; i++) {
-            float v = e[i];
-            if ((Float.floatToRawIntBits(v) >>> SHIFT) == bucket && v >= floor) out[m++] = v;
+    /**
+     * Selection without sorting over the values of {@code e[0, n)} that are ≥ {@code floor} (e is not modified):
+     * by count, the {@code target}-th largest value; by mass, the largest value t whose values ≥ t sum to at least
+     * {@code target} (the smallest value if even all of them fall short: rounding). A quickselect with SIMD
+     * partitioning: the first round brackets the answer between two values of a 256-value sample (at the target's
+     * rank or mass share, ± about three standard deviations), adds up what lies above and below without writing it
+     * and keeps only the bracket ({@code compress}); a miss (rare) narrows the range and goes on. Later rounds take a
+     * pivot from a 32-value sample and keep the side holding the answer; at most 64 candidates finish in
+     * {@link #kthLargest} / {@link #largestWithMass}.
+     *
+     * @param mass the mass of the candidates if known (for the first pivot by mass), else NaN
+     */
+    static float select(float[] e, int n, float floor, double target, boolean byMass, double mass, Scratch s) {
+        float[] cur = e;
+        int len = n;
+        float ceil = Float.POSITIVE_INFINITY;   // candidates: floor <= v < ceil (the bounds matter while cur == e)
+        double curMass = mass;
+        float smallestSeen = Float.POSITIVE_INFINITY;
+        if (n > 4096) {
+            float[] sample = s.bigSample;
+            int m = 0;
+            for (int j = 0; j < sample.length; j++) {
+                float v = e[(int) ((long) j * n / sample.length)];
+                if (v >= floor) sample[m++] = v;
+            }
+            if (m >= 64 && (byMass ? !Double.isNaN(mass) : true)) {
+                java.util.Arrays.sort(sample, 0, m);                    // ascending; rank q from the top is sample[m-1-q]
+                int q;
+                if (!byMass) {
+                    q = (int) Math.min(m - 1, (long) (target * m / n));
+                } else {
+                    double sampleMass = 0, acc = 0, share = target / mass;
+                    for (int j = 0; j < m; j++) sampleMass += sample[j];
+                    q = m - 1;
+                    for (int j = 0; j < m; j++) {
+                        acc += sample[m - 1 - j];
+                        if (acc >= share * sampleMass) { q = j; break; }
+                    }
+                }
+                int margin = 6 + (int) (3 * Math.sqrt(q + 1));
+                float hi = q - margin < 0 ? Float.POSITIVE_INFINITY : sample[m - 1 - (q - margin)];
+                float lo = q + margin >= m ? floor : sample[m - 1 - (q + margin)];
+                float[] mid = s.tmp;
+                int nm = 0, na = 0;
+                double massAbove = 0, massMid = 0;
+                int i = 0;
+                for (int upper = F.loopBound(n); i < upper; ) {
+                    FloatVector acA = FloatVector.zero(F), acM = FloatVector.zero(F);
+                    for (int end = Math.min(upper, i + 64 * F.length()); i < end; i += F.length()) {
+                        FloatVector v = FloatVector.fromArray(F, e, i);
+                        var above = v.compare(VectorOperators.GT, hi);
+                        var in = v.compare(VectorOperators.GE, lo).and(v.compare(VectorOperators.GE, floor)).andNot(above);
+                        na += above.trueCount();
+                        acA = acA.add(v, above);
+                        if (in.anyTrue()) {
+                            v.compress(in).intoArray(mid, nm);
+                            nm += in.trueCount();
+                            acM = acM.add(v, in);
+                        }
+                    }
+                    massAbove += acA.reduceLanes(VectorOperators.ADD);
+                    massMid += acM.reduceLanes(VectorOperators.ADD);
+                }
+                for (; i < n; i++) {
+                    float v = e[i];
+                    if (v > hi) { na++; massAbove += v; }
+                    else if (v >= lo && v >= floor) { mid[nm++] = v; massMid += v; }
+                }
+                double have = byMass ? massAbove : na, withMid = byMass ? massAbove + massMid : na + nm;
+                if (have >= target) {                 // above the bracket: candidates > hi
+                    floor = Math.nextUp(hi);
+                    curMass = massAbove;
+                } else if (withMid >= target) {       // inside: the usual case
+                    target -= have;
+                    cur = mid;
+                    len = nm;
+                    curMass = massMid;
+                } else {                              // below: candidates < lo
+                    target -= withMid;
+                    ceil = lo;
+                    smallestSeen = lo;
+                    curMass = Double.NaN;
+                }
+            }
         }
-        return m;
+        for (int round = 0; ; round++) {
+            if (len <= 64 || round == 48) {
+                if (cur == e) {
+                    int m = 0;
+                    for (int i = 0; i < len; i++) if (e[i] >= floor && e[i] < ceil) s.tmp[m++] = e[i];
+                    cur = s.tmp;
+                    len = m;
+                }
+                if (len == 0) return smallestSeen == Float.POSITIVE_INFINITY ? floor : smallestSeen;
+                if (!byMass) return kthLargest(cur, len, (int) target);
+                return largestWithMass(cur, len, target);
+            }
+            float pivot = pivot(cur, len, floor, ceil, target, byMass, curMass, s.sample);
+            // outputs: the two scratch buffers that do not hold the candidates
+            float[] above = cur != s.tmp ? s.tmp : s.tmp2;
+            float[] below = cur != s.tmp3 && above != s.tmp3 ? s.tmp3 : (above != s.tmp2 && cur != s.tmp2 ? s.tmp2 : s.tmp);
+            int na = 0, nb = 0, eqCount = 0;
+            double massAbove = 0, massBelow = 0, massEq = 0;
+            int i = 0;
+            for (int upper = F.loopBound(len); i < upper; ) {
+                FloatVector acA = FloatVector.zero(F), acB = FloatVector.zero(F), acE = FloatVector.zero(F);
+                for (int end = Math.min(upper, i + 64 * F.length()); i < end; i += F.length()) {
+                    FloatVector v = FloatVector.fromArray(F, cur, i);
+                    var valid = v.compare(VectorOperators.GE, floor).and(v.compare(VectorOperators.LT, ceil));
+                    var gt = v.compare(VectorOperators.GT, pivot).and(valid);
+                    var lt = v.compare(VectorOperators.LT, pivot).and(valid);
+                    var eq = v.compare(VectorOperators.EQ, pivot);
+                    v.compress(gt).intoArray(above, na);
+                    na += gt.trueCount();
+                    v.compress(lt).intoArray(below, nb);
+                    nb += lt.trueCount();
+                    eqCount += eq.trueCount();
+                    acA = acA.add(v, gt);
+                    acB = acB.add(v, lt);
+                    acE = acE.add(v, eq);
+                }
+                massAbove += acA.reduceLanes(VectorOperators.ADD);
+                massBelow += acB.reduceLanes(VectorOperators.ADD);
+                massEq += acE.reduceLanes(VectorOperators.ADD);
+            }
+            for (; i < len; i++) {
+                float v = cur[i];
+                if (!(v >= floor && v < ceil)) continue;
+                if (v > pivot) { above[na++] = v; massAbove += v; }
+                else if (v == pivot) { eqCount++; massEq += v; }
+                else { below[nb++] = v; massBelow += v; }
+            }
+            double have = byMass ? massAbove : na, withEq = byMass ? massAbove + massEq : na + eqCount;
+            if (have >= target) {
+                cur = above;
+                len = na;
+                curMass = massAbove;
+            } else if (withEq >= target) {
+                return pivot;
+            } else {
+                target -= withEq;
+                smallestSeen = pivot;
+                cur = below;
+                len = nb;
+                curMass = massBelow;
+            }
+        }
+    }
+
+    /** A pivot from 32 evenly spaced candidates ≥ floor, at the sample position matching the target's rank or mass share. */
+    private static float pivot(float[] cur, int len, float floor, float ceil, double target, boolean byMass, double curMass, float[] sample) {
+        int m = 0;
+        for (int j = 0; j < 32; j++) {
+            float v = cur[(int) ((long) j * len / 32)];
+            if (v >= floor && v < ceil) sample[m++] = v;
+        }
+        if (m == 0) {                                   // no sampled candidate: any candidate will do
+            for (int j = 0; j < len; j++) if (cur[j] >= floor && cur[j] < ceil) return cur[j];
+            return floor;
+        }
+        for (int j = 1; j < m; j++) {                  // descending insertion sort
+            float v = sample[j];
+            int q = j;
+            while (q > 0 && sample[q - 1] < v) { sample[q] = sample[q - 1]; q--; }
+            sample[q] = v;
+        }
+        int pos;
+        if (!byMass) {
+            pos = (int) Math.min(m - 1, (long) (target * m / len));
+        } else {
+            double sampleMass = 0;
+            for (int j = 0; j < m; j++) sampleMass += sample[j];
+            double share = Double.isNaN(curMass) || curMass <= 0 ? 0.5 : target / curMass, acc = 0;
+            pos = m - 1;
+            for (int j = 0; j < m; j++) {
+                acc += sample[j];
+                if (acc >= share * sampleMass) { pos = j; break; }
+            }
+        }
+        return sample[pos];
     }
 
     /** The k-th largest (1-based) of {@code a[0, n)}, reordering it (quickselect, three-way partition). */
@@ -283,11 +512,11 @@ public final class CpuSampler {
         for (int upper = F.loopBound(n); i < upper; ) {
             FloatVector acc = FloatVector.zero(F);
             for (int end = Math.min(upper, i + 256 * F.length()); i < end; i += F.length()) {
-                acc = acc.add(FloatVector.fromArray(F, x, i).sub(max).lanewise(VectorOperators.EXP));
+                acc = acc.add(SamplingMath.exp(FloatVector.fromArray(F, x, i).sub(max)));
             }
             sum += acc.reduceLanes(VectorOperators.ADD);
         }
-        for (; i < n; i++) sum += Math.exp(x[i] - max);
+        for (; i < n; i++) sum += SamplingMath.exp(x[i] - max);
         return (float) (max + Math.log(sum));
     }
 

@@ -50,6 +50,7 @@ public final class SamplingBatch implements AutoCloseable {
     final FloatArray logprobs, topLogprobs;
     /** Ids listed in the open row's penalty list, to reject repeats; cleared entry by entry. */
     private final long[] listed;
+    private final OffHeapArray[] inputs, outputs;
 
     /**
      * @param capacity          most rows per step
@@ -87,6 +88,9 @@ public final class SamplingBatch implements AutoCloseable {
         topIds = new IntArray(capacity * MAX_TOP_LOGPROBS);
         topLogprobs = new FloatArray(capacity * MAX_TOP_LOGPROBS);
         listed = new long[(vocab + 63) >>> 6];
+        inputs = new OffHeapArray[] {temperature, topP, minP, repetitionPenalty, frequencyPenalty, presencePenalty, topK, numLogprobs,
+                seed, counter, penaltyStart, penaltyIds, penaltyCounts, maskStart, maskIds};
+        outputs = new OffHeapArray[] {tokens, ranks, logprobs, topIds, topLogprobs};
     }
 
     public int capacity() { return capacity; }
@@ -192,13 +196,11 @@ public final class SamplingBatch implements AutoCloseable {
 
     public int numLogprobs(int r) { return numLogprobs.get(check(r)); }
 
-    /** Every array the kernels read or write, for uploads. */
-    OffHeapArray[] inputs() {
-        return new OffHeapArray[] {temperature, topP, minP, repetitionPenalty, frequencyPenalty, presencePenalty, topK, numLogprobs,
-                seed, counter, penaltyStart, penaltyIds, penaltyCounts, maskStart, maskIds};
-    }
+    /** Every array the kernels read, for uploads (one array, made once). */
+    OffHeapArray[] inputs() { return inputs; }
 
-    OffHeapArray[] outputs() { return new OffHeapArray[] {tokens, ranks, logprobs, topIds, topLogprobs}; }
+    /** Every array the kernels write. */
+    OffHeapArray[] outputs() { return outputs; }
 
     private int check(int r) {
         if (r < 0 || r >= rows) throw new IndexOutOfBoundsException("row " + r + " of " + rows);

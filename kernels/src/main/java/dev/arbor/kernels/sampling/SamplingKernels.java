@@ -1,7 +1,6 @@
 package dev.arbor.kernels.sampling;
 
 import dev.arbor.accel.Constant;
-import dev.arbor.accel.KMath;
 import dev.arbor.accel.KernelContext;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
@@ -16,9 +15,9 @@ import dev.arbor.accel.array.LongArray;
  * kept e over contiguous id ranges and one Philox draw. The row (≤ 600 KB at 152k ids) stays in L2 across
  * the passes. {@link #logprobs} is a second kernel over the raw logits. {@link DeviceSampler} launches both.
  *
- * <p>Sums of e are taken in double, so a token differs from {@link CpuSampler}'s only where the draw or a cutoff
- * falls within rounding of a boundary (about 1e-7 relative: float exp differs by an ulp or two between the JVM
- * and the GPU's {@code ex2.approx}).
+ * <p>e has the same bits as in {@link CpuSampler} ({@link SamplingMath#exp}, no FMA contraction); only the order of
+ * the double sums differs, so a token differs from CpuSampler's only where the draw or a top-p cutoff falls within
+ * rounding of a boundary (about 1e-7 relative: CpuSampler sums float SIMD lanes per block).
  */
 public final class SamplingKernels {
     private SamplingKernels() {}
@@ -88,9 +87,9 @@ public final class SamplingKernels {
             return;
         }
 
-        // 3. e = exp((x - max) / T), in place
+        // 3. e = exp((x - max) / T), in place, with CpuSampler's bits
         float invT = 1f / temp;
-        for (int i = t; i < vocab; i += block) work.set(o + i, KMath.exp((work.get(o + i) - max) * invT));
+        for (int i = t; i < vocab; i += block) work.set(o + i, SamplingMath.exp((work.get(o + i) - max) * invT));
         ctx.localBarrier();
 
         // 4. top-k cutoff: the largest bits b with count(e >= b) >= k
@@ -204,7 +203,7 @@ public final class SamplingKernels {
         float max = redValue[0];
         ctx.localBarrier();
         double sum = 0;
-        for (int i = t; i < vocab; i += block) sum += KMath.exp(logits.get(o + i) - max);
+        for (int i = t; i < vocab; i += block) sum += SamplingMath.exp(logits.get(o + i) - max);
         float lse = (float) (max + Math.log(blockSum(ctx, red, sum, t, block)));
         int token = tokens.get(row);
         float xt = logits.get(o + token);

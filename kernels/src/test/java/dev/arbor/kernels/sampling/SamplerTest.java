@@ -45,7 +45,9 @@ class SamplerTest {
                 int topK = switch (trial % 4) { case 0 -> 0; case 1 -> 1 + r.nextInt(Math.max(1, vocab)); case 2 -> 1 + r.nextInt(50); default -> vocab + 3; };
                 float topP = trial % 5 == 0 ? 1f : 0.05f + 0.94f * r.nextFloat();
                 float minP = trial % 3 == 1 ? r.nextFloat() * 0.2f : 0f;
-                float cut = CpuSampler.cutoff(e.clone(), vocab, topK, topP, minP, s);
+                double sum = 0;
+                for (float v : e) sum += v;
+                float cut = CpuSampler.cutoff(e.clone(), vocab, sum, topK, topP, minP, s);
                 int[] got = keptByCutoff(e, cut), want = SortedReference.kept(e, topK, topP, minP);
                 String what = "vocab " + vocab + " trial " + trial + " k=" + topK + " p=" + topP + " minP=" + minP;
                 assertArrayEquals(want, got, what);
@@ -82,6 +84,38 @@ class SamplerTest {
                 assertEquals(want, CpuSampler.largestWithMass(a.clone(), n, need), "n=" + n + " need=" + need);
             }
         }
+    }
+
+    @Test
+    void selectIsExactWhereverTheFirstBracketFalls() {
+        // a wrong mass hint moves the first bracket above or below the answer: the result must not change
+        Random r = new Random(17);
+        int misses = 0;
+        for (int trial = 0; trial < 120; trial++) {
+            int n = 4097 + r.nextInt(30000);
+            float[] e = new float[n + 16];
+            for (int i = 0; i < n; i++) e[i] = trial % 4 == 0 ? r.nextInt(50) / 64f : (float) Math.exp(-Math.abs(r.nextGaussian() * (1 + trial % 7)));
+            float[] sorted = Arrays.copyOf(e, n);
+            Arrays.sort(sorted);
+            CpuSampler.Scratch s = new CpuSampler.Scratch(n);
+            float floor = trial % 3 == 0 ? sorted[n / 2] : 0f;
+            int valid = 0;
+            double total = 0;
+            for (int i = 0; i < n; i++) if (sorted[i] >= floor) { valid++; total += sorted[i]; }
+            int k = 1 + r.nextInt(valid);
+            if (floor == 0f) assertEquals(sorted[n - k], CpuSampler.select(e, n, floor, k, false, Double.NaN, s), "trial " + trial + " k=" + k);
+            double need = total * (trial % 5 == 0 ? r.nextDouble() * 0.01 : r.nextDouble());
+            double acc = 0;
+            float want = floor;
+            for (int i = n - 1; i >= 0 && sorted[i] >= floor; i--) {
+                acc += sorted[i];
+                if (acc >= need && (i == 0 || sorted[i - 1] != sorted[i])) { want = sorted[i]; break; }
+            }
+            double hint = total * new double[] {1, 0.05, 20}[trial % 3];
+            if (trial % 3 != 0) misses++;
+            assertEquals(want, CpuSampler.select(e, n, floor, need, true, hint, s), "trial " + trial + " need=" + need + " hint " + hint);
+        }
+        assertTrue(misses > 50);
     }
 
     /** A batch of one row per entry of {@code rows}, sampled on the CPU. */
