@@ -461,6 +461,15 @@ public final class KernelCases {
                 });
                 return run(cover(n), new Object[]{src, out, n}, List.of(out), List.of(e));
             }),
+            exact("dynamicSharedLarge", n -> {
+                IntArray out = new IntArray(n);
+                double[] e = each(n, i -> {
+                    int l = i % BLOCK, g = i / BLOCK, sum = 0;
+                    for (int j = BLOCK - 1 - l; j < TestKernels.LARGE_SHARED_WORDS; j += BLOCK) sum += j * 3 + g;
+                    return sum;
+                });
+                return run(cover(n).withSharedBytes(TestKernels.LARGE_SHARED_WORDS * 4), new Object[]{out, n}, List.of(out), List.of(e));
+            }),
             exact("packPairs", n -> {
                 FloatArray x = floats(2 * n, 55, 100);
                 IntArray bf = new IntArray(n), hf = new IntArray(n);

@@ -650,4 +650,16 @@ public final class TestKernels {
             hf.set(i, pairs[l * 2 + 1]);
         }
     }
+    /** 100 KiB of dynamic shared memory (over the 48 KiB default): strided writes, a barrier, another work-item's reads. */
+    public static void dynamicSharedLarge(KernelContext ctx, IntArray out, int n) {
+        int[] s = ctx.dynamicIntLocalArray();
+        int l = ctx.localIdx, i = ctx.globalIdx;
+        for (int j = l; j < LARGE_SHARED_WORDS; j += BLOCK) s[j] = j * 3 + ctx.groupIdx;
+        ctx.localBarrier();
+        int sum = 0;
+        for (int j = BLOCK - 1 - l; j < LARGE_SHARED_WORDS; j += BLOCK) sum += s[j];
+        if (i < n) out.set(i, sum);
+    }
+
+    static final int LARGE_SHARED_WORDS = 25600;
 }
