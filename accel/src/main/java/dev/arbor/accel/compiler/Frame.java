@@ -19,6 +19,8 @@ final class Frame {
     final Map<Integer, Ref> refs = new HashMap<>();
     /** Compile-time values of locals in straight-line code (cleared at labels, except pinned ones). */
     final Map<Integer, Number> constants = new HashMap<>();
+    /** Local slots written by exactly one store instruction (and no iinc): a constant stored there is known everywhere after. */
+    final Set<Integer> singleStoreSlots = new HashSet<>();
     /** Slots holding constant-specialised parameters, known everywhere until reassigned. */
     final Set<Integer> pinned = new HashSet<>();
     final Map<Label, String> labels = new IdentityHashMap<>();

@@ -126,6 +126,12 @@ final class Translator {
             elements.add(e);
         }
         f.elements = elements;
+        Map<Integer, Integer> stores = new HashMap<>();
+        for (CodeElement e : elements) {
+            if (e instanceof StoreInstruction st) stores.merge(st.slot(), 1, Integer::sum);
+            else if (e instanceof IncrementInstruction inc) stores.merge(inc.slot(), 2, Integer::sum);
+        }
+        stores.forEach((slot, count) -> { if (count == 1) f.singleStoreSlots.add(slot); });
         for (f.pc = 0; f.pc < elements.size(); f.pc++) {
             switch (elements.get(f.pc)) {
                 case LineNumber ln -> frame.line = ln.line();
@@ -218,12 +224,15 @@ final class Translator {
                 for (int i = 0; i < known.size(); i++)
                     if (i >= in.size() || known.get(i) == null || !known.get(i).equals(in.get(i))) known.set(i, null);
             }
-            for (int i = 0; i < stack.size(); i++) {
+            for (int i = frame.stackBase; i < stack.size(); i++) {
                 Val v = stack.get(i);
                 Number c = known != null && i < known.size() ? known.get(i) : null;
                 stack.set(i, new Val(v.kind(), v.reg(), c, v.ref(), v.origin(), v.originVersion()));
             }
-        } else stack.replaceAll(Val::withoutConstant);
+        } else {
+            // values below this frame's base belong to the caller of an inlined helper: no merge here touches them
+            for (int i = frame.stackBase; i < stack.size(); i++) stack.set(i, stack.get(i).withoutConstant());
+        }
         if (frame.unroll) {
             // constants survive a merge where every way in agrees on them (all jumps here are forward: loops replay)
             Map<Integer, Number> merged = frame.reachable ? new HashMap<>(frame.constants) : null;
@@ -420,8 +429,12 @@ final class Translator {
         Reg local = local(slot, kind);
         emit("mov." + kind.suffix, local, v.reg());
         localVersions.merge(local, 1, Integer::sum);
-        if (v.constant() != null) frame.constants.put(slot, v.constant());
-        else frame.constants.remove(slot);
+        if (v.constant() != null) {
+            frame.constants.put(slot, v.constant());
+            // an effectively final local holding a constant (e.g. a tile size computed from @Constant
+            // parameters) stays known across loops and merges, like the parameters it came from
+            if (frame.singleStoreSlots.contains(slot) && !frame.unroll) frame.pinned.add(slot);
+        } else frame.constants.remove(slot);
     }
 
     private void constant(Object value) {
