@@ -21,7 +21,8 @@ import dev.arbor.accel.cuda.CudaBackend;
  * <p>Tiles by M ({@link #tilesFor}): {@link #SMALL} (M ≤ 16, decode), {@link #MEDIUM} (M ≤ 64),
  * {@link #LARGE} (prefill); split-K (fp32 output only) when the tile grid alone would leave the
  * multiprocessors idle ({@link #plan}). Split-K adds partial sums with fp32 atomics, so the low bits of
- * C can differ between runs; with {@code accumulate == false} C is zeroed first by a small kernel.
+ * C can differ between runs; with {@code accumulate == false} C is zeroed first by a small kernel that
+ * the product overlaps (programmatic dependent launch: it streams W meanwhile).
  * fp32 X is converted on load for M ≤ 64; above that it is first converted into a bf16/fp16 copy
  * held by this object (allocated once, at the first such call or by {@link #reserve}; call
  * {@code reserve} before capturing a CUDA graph, since capture cannot allocate). Nothing else is
@@ -205,9 +206,14 @@ public final class Gemm implements AutoCloseable {
 
     private void run(Kernel kernel, Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, int m, int n, int k, boolean accumulate, boolean fp32Out) {
         if (!fp32Out && p.splits() > 1) throw new IllegalArgumentException("split-K needs fp32 output (atomic adds), plan has " + p.splits() + " slices");
-        if (p.splits() > 1 && !accumulate) backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
+        Launch launch = p.launch();
+        if (p.splits() > 1 && !accumulate) {
+            // zero C, and let the product start streaming W meanwhile (it waits for the zeros before its atomics)
+            backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
+            launch = launch.overlappingPrevious();
+        }
         Tiles t = p.tiles();
-        backend.launch(kernel, p.launch(), x, w, c, m, n, k, p.kTilesPerSplit(), accumulate ? 1 : 0,
+        backend.launch(kernel, launch, x, w, c, m, n, k, p.kTilesPerSplit(), accumulate ? 1 : 0,
                 t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
     }
 

@@ -92,8 +92,12 @@ public final class GemmKernels {
         storeBf16(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
     }
 
-    /** c[i] = 0 for i < n (before a split-K launch that overwrites C). */
+    /**
+     * c[i] = 0 for i < n, before a split-K launch that overwrites C. Lets that launch start at once
+     * (programmatic dependent launch): it streams W while this runs and waits only before its atomics.
+     */
     public static void zero(KernelContext ctx, FloatArray c, int n) {
+        ctx.allowDependentLaunch();
         int i = ctx.globalIdx;
         if (i < n) c.set(i, 0f);
     }
@@ -245,10 +249,12 @@ public final class GemmKernels {
      * Writes the fragments to fp32 C: fragment element r of (i, j) is C[token][row] with
      * row = n0 + wRow0 + 16i + g + 8·(r ≥ 2) and token = m0 + xRow0 + 8j + 2t + (r & 1)
      * (g = lane / 4, t = lane % 4). With K slices (gridDim.z > 1): atomic adds; otherwise a store
-     * or, with {@code accumulate}, an add.
+     * or, with {@code accumulate}, an add. Waits first for the previous kernel when launched
+     * overlapping it ({@code Launch.overlappingPrevious}; a no-op otherwise).
      */
     @Unroll
     static void storeF32(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int accumulate, int wn, int wm, int mt, int nt) {
+        ctx.gridDependencyWait();   // launched overlapping the zeroing of C: wait for it before touching C
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
         int row0 = ctx.groupIdx * (wn * mt * 16) + (warp % wn) * mt * 16 + g;
         int tok0 = ctx.groupIdy * (wm * nt * 8) + (warp / wn) * nt * 8 + 2 * t;
