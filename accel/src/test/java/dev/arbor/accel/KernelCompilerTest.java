@@ -79,6 +79,13 @@ class KernelCompilerTest {
     }
 
     @Test
+    void unrolledLoopsWithBreakContinueWhileAndSwitchStayInRegisters() {
+        CompiledKernel c = KernelCompiler.compile(Kernel.of(TestKernels.class, "unrollShapes"), new Object[0], 90);
+        assertEquals(0, c.localMemoryBytes(), () -> String.join("\n", c.localMemoryArrays()));
+        assertFalse(c.ptx().contains(".local"));
+    }
+
+    @Test
     void dynamicallyIndexedRegisterArrayGoesToLocalMemoryAndIsReported() {
         CompiledKernel c = KernelCompiler.compile(Kernel.of(TestKernels.class, "registerArrayDynamic"), new Object[0], 90);
         assertEquals(32, c.localMemoryBytes());

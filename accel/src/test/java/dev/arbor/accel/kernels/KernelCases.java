@@ -470,6 +470,23 @@ public final class KernelCases {
                 });
                 return run(cover(n).withSharedBytes(TestKernels.LARGE_SHARED_WORDS * 4), new Object[]{out, n}, List.of(out), List.of(e));
             }),
+            exact("unrollShapes", n -> {
+                IntArray x = new IntArray(n), out = new IntArray(n);
+                Random rnd = new Random(61);
+                for (int i = 0; i < n; i++) x.set(i, rnd.nextInt(3000) - 1000);
+                double[] e = each(n, i -> {
+                    int v = x.get(i), s = 0;
+                    int[] r = new int[16];
+                    for (int a = 0; a < 4; a++) for (int b = 0; b <= a; b++) if (b != 2) r[a * 4 + b] = v * (a + 1) - b;
+                    for (int j = 15; j > 11; j -= 2) r[j] += j;
+                    for (int k = 0; k < 13; k++) {
+                        switch (k % 3) { case 0 -> s += r[k]; case 1 -> s ^= r[k]; default -> s -= r[k] >> 1; }
+                        if (v > k * 100) s += k;
+                    }
+                    return s;
+                });
+                return run(cover(n), new Object[]{x, out, n}, List.of(out), List.of(e));
+            }),
             exact("packPairs", n -> {
                 FloatArray x = floats(2 * n, 55, 100);
                 IntArray bf = new IntArray(n), hf = new IntArray(n);

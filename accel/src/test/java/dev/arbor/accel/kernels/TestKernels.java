@@ -662,4 +662,45 @@ public final class TestKernels {
     }
 
     static final int LARGE_SHARED_WORDS = 25600;
+    /**
+     * Unrolling edge cases: nested loops whose inner bound depends on the outer variable, break and
+     * continue decided at compile time, a run-time if inside the unrolled body, a while loop, and a
+     * switch on the loop variable; all on an int[16] that must stay in registers.
+     */
+    public static void unrollShapes(KernelContext ctx, IntArray x, IntArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        int[] r = new int[16];
+        unrollFill(r, x.get(i));
+        out.set(i, unrollFold(r, x.get(i)));
+    }
+
+    @Unroll
+    static void unrollFill(int[] r, int v) {
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b <= a; b++) {
+                if (b == 2) continue;
+                r[a * 4 + b] = v * (a + 1) - b;
+            }
+        int j = 15;
+        while (j > 11) {
+            r[j] += j;
+            j -= 2;
+        }
+    }
+
+    @Unroll
+    static int unrollFold(int[] r, int v) {
+        int s = 0;
+        for (int k = 0; k < 16; k++) {
+            if (k == 13) break;
+            switch (k % 3) {
+                case 0 -> s += r[k];
+                case 1 -> s ^= r[k];
+                default -> s -= r[k] >> 1;
+            }
+            if (v > k * 100) s += k;   // decided at run time
+        }
+        return s;
+    }
 }
