@@ -58,7 +58,8 @@ def main():
             copy = float(line.strip().split(",")[2])
         if line.startswith("CSV,gemm,"):
             f = line.strip().split(",")
-            rows.append((f[2], int(f[3]), int(f[4]), int(f[5]), float(f[6]), float(f[8]), f[9], int(f[10])))
+            name, f = ",".join(f[2:-8]), f[-8:]   # shape names contain commas: the 8 fields after the name are fixed
+            rows.append((name, int(f[0]), int(f[1]), int(f[2]), float(f[3]), float(f[5]), f[6], int(f[7])))
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, copy bandwidth (Arbor's run) {copy / 1e9:.0f} GB/s")
     print(f"{'shape':32s} {'N':>5s} {'K':>5s} {'M':>5s} | {'Arbor us':>9s} {'TF/s':>6s} | {'cuBLAS us':>9s} {'TF/s':>6s} | {'% cuBLAS':>8s} | {'% W floor':>9s} | plan")
     worst = (1e9, None)
