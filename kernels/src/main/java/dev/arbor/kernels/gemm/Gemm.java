@@ -20,7 +20,7 @@ import dev.arbor.accel.cuda.CudaBackend;
  *
  * <p>Tiles by M ({@link #tilesFor}): {@link #SMALL} (M ≤ 16, decode), {@link #MEDIUM} (M ≤ 64),
  * {@link #LARGE} (prefill); split-K (fp32 output only) when the tile grid alone would leave the
- * multiprocessors idle ({@link #plan}). Split-K adds partial sums with fp32 atomics, so the low bits of
+ * multiprocessors idle, as many K slices as fit in one wave ({@link #plan}). Split-K adds partial sums with fp32 atomics, so the low bits of
  * C can differ between runs; with {@code accumulate == false} C is zeroed first by a small kernel that
  * the product overlaps (programmatic dependent launch: it streams W meanwhile).
  * fp32 X is converted on load for M ≤ 64; above that it is first converted into a bf16/fp16 copy
@@ -93,17 +93,38 @@ public final class Gemm implements AutoCloseable {
     }
 
     /**
-     * The default plan: {@link #tilesFor} m, and for fp32 output as many K slices as bring the grid to
-     * about four blocks per multiprocessor (two for LARGE), keeping at least 4 K tiles per slice.
+     * The default plan: {@link #tilesFor} m, and for fp32 output the most K slices (at least 4 K tiles
+     * each) whose blocks all fit on the GPU at once: slices = ⌊resident blocks / tile blocks⌋, with
+     * resident blocks = multiprocessors × {@link #blocksPerSm}. (Measured on the H200, 2026-11-30: one
+     * wave wins, a second partial wave loses, e.g. N=14336, M=64: 67.9 µs unsplit against 83.0 µs in
+     * 2 slices; N=4096, M=1: 11.5 µs in 8 slices against 13.9 µs in 16; bench/RESULTS.md.)
      */
     public Plan plan(int m, int n, int k, boolean fp32Out, boolean fp32X) {
+        checkShape(m, n, k);
         Tiles t = tilesFor(m);
         int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
-        int target = multiprocessors * (t == LARGE ? 2 : 4);
-        int splits = fp32Out ? (int) Math.max(1, Math.min(Math.max(1, kTiles / 4), Math.round((double) target / blocks))) : 1;
+        long resident = (long) multiprocessors * blocksPerSm(t);
+        int splits = fp32Out ? (int) Math.max(1, Math.min(Math.max(1, kTiles / 4), resident / blocks)) : 1;
         return plan(m, n, k, t, splits, fp32X);
     }
+
+    /**
+     * Blocks of these tiles one multiprocessor holds: from the driver's occupancy calculator on CUDA
+     * (cached per tiles), else the H200's figures (5, 3, 2 for SMALL, MEDIUM, LARGE).
+     */
+    public int blocksPerSm(Tiles t) {
+        return residentBlocks.computeIfAbsent(t, tiles -> {
+            int nominal = tiles == SMALL ? 5 : tiles == MEDIUM ? 3 : 2;
+            if (!(backend instanceof CudaBackend cuda)) return nominal;
+            Plan p = plan(tiles.bm(), tiles.bn(), GemmKernels.BK, tiles, 1, true);   // the kernel fp32 X runs through
+            // the variant's constants pick the compiled kernel; its arrays are not touched
+            int r = cuda.resources(kernelFor(p), p.launch(), launchArguments(p, null, null, null, 1, 1, GemmKernels.BK)).blocksPerSm();
+            return Math.max(1, r);
+        });
+    }
+
+    private final java.util.Map<Tiles, Integer> residentBlocks = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** A plan with the given tiles and (at most) {@code splits} K slices; the benchmark compares plans with this. */
     public Plan plan(int m, int n, int k, Tiles t, int splits, boolean fp32X) {
@@ -226,9 +247,13 @@ public final class Gemm implements AutoCloseable {
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first. */
     public static Kernel kernelFor(Plan p) { return p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
-    static void check(OffHeapArray a, int m, OffHeapArray w, int n, int k, OffHeapArray c) {
+    static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);
         if (k < 8 || k % 8 != 0) throw new IllegalArgumentException("k must be a positive multiple of 8 (16-byte rows for cp.async), got " + k);
+    }
+
+    static void check(OffHeapArray a, int m, OffHeapArray w, int n, int k, OffHeapArray c) {
+        checkShape(m, n, k);
         need(a, (long) m * k, "a", "m*k");
         need(w, (long) n * k, "w", "n*k");
         need(c, (long) m * n, "c", "m*n");

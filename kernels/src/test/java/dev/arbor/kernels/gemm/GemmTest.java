@@ -68,4 +68,18 @@ class GemmTest {
         assertFalse(gemm.plan(64, 4096, 4096, true, true).convertFirst());
         assertTrue(gemm.plan(65, 4096, 4096, true, true).convertFirst());
     }
+
+    @Test
+    void splitsFillOneWaveAndNoMore() {
+        // the CPU backend plans for 132 multiprocessors with the H200's resident blocks (5, 3, 2)
+        assertEquals(10, gemm.plan(1, 4096, 4096, true, true).splits());       // 64 column tiles × 10 = 640 <= 660
+        assertEquals(2, gemm.plan(1, 14336, 4096, true, true).splits());       // 224 × 2 = 448 <= 660 < 672
+        assertEquals(1, gemm.plan(64, 14336, 4096, true, true).splits());      // 224 medium tiles > 396 / 2
+        assertEquals(6, gemm.plan(64, 4096, 4096, true, true).splits());       // 64 × 6 = 384 <= 396
+        assertEquals(1, gemm.plan(2048, 4096, 4096, true, true).splits());     // 512 large tiles: already two waves
+        assertEquals(1, gemm.plan(1, 4096, 4096, false, true).splits());       // bf16 output never splits
+        Gemm.Plan kv = gemm.plan(1, 1024, 4096, true, true);
+        assertEquals(16, kv.splits(), "at least 4 K tiles a slice: " + kv);
+        assertEquals(64, kv.splits() * kv.kTilesPerSplit());
+    }
 }
