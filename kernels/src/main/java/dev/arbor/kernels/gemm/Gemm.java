@@ -200,11 +200,14 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * Allocates (and puts on the device) the conversion copy of fp32 X for products of up to
-     * {@code m × k} activations, so later calls, and graph captures, allocate nothing.
+     * {@code m × k} activations, and asks the driver how many blocks of each tile size fit on a
+     * multiprocessor (compiling those variants), so later calls, and graph captures, allocate and
+     * query nothing.
      */
     public void reserve(int m, int k) {
         bf16Scratch(m, k);
         fp16Scratch(m, k);
+        for (Tiles t : new Tiles[]{SMALL, MEDIUM, LARGE}) blocksPerSm(t);
     }
 
     private BFloat16Array bf16Scratch(int m, int k) {
