@@ -131,7 +131,11 @@ final class Translator {
             if (e instanceof StoreInstruction st) stores.merge(st.slot(), 1, Integer::sum);
             else if (e instanceof IncrementInstruction inc) stores.merge(inc.slot(), 2, Integer::sum);
         }
-        stores.forEach((slot, count) -> { if (count == 1) f.singleStoreSlots.add(slot); });
+        // a parameter has a value before any store, so one store need not dominate its loads: only true locals qualify
+        int parameterSlots = 0;
+        for (var p : method.methodTypeSymbol().parameterList()) parameterSlots += Kind.of(p).slots();
+        int firstLocal = parameterSlots;
+        stores.forEach((slot, count) -> { if (count == 1 && slot >= firstLocal) f.singleStoreSlots.add(slot); });
         for (f.pc = 0; f.pc < elements.size(); f.pc++) {
             switch (elements.get(f.pc)) {
                 case LineNumber ln -> frame.line = ln.line();

@@ -487,6 +487,11 @@ public final class KernelCases {
                 });
                 return run(cover(n), new Object[]{x, out, n}, List.of(out), List.of(e));
             }),
+            exact("singleAssignments", n -> {
+                IntArray out = new IntArray(n);
+                double[] e = each(n, i -> (i % 2 == 1 ? 5 : 9) * 100 + (i % 3 == 2 ? 1 : 0));
+                return run(cover(n), new Object[]{out, n, 9}, List.of(out), List.of(e));
+            }),
             exact("packPairs", n -> {
                 FloatArray x = floats(2 * n, 55, 100);
                 IntArray bf = new IntArray(n), hf = new IntArray(n);

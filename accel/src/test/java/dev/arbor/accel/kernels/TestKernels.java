@@ -703,4 +703,18 @@ public final class TestKernels {
         }
         return s;
     }
+    /**
+     * A parameter assigned a constant inside a loop that may not run, and a local assigned once from
+     * constants: after the loop the parameter is 5 only where the loop ran; the local is known everywhere.
+     */
+    public static void singleAssignments(KernelContext ctx, IntArray out, int n, int v) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        int width = BLOCK / 16 * 3;
+        for (int j = 0; j < i % 2; j++) v = 5;
+        int[] r = new int[BLOCK / 16 * 3];
+        for (int j = 0; j < i % 3; j++) r[0] += j;
+        r[width - 1] = v;
+        out.set(i, r[width - 1] * 100 + r[0]);
+    }
 }
