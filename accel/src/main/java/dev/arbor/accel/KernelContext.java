@@ -4,7 +4,10 @@ import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.LongArray;
 import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.cpu.WorkGroup;
+
+import java.lang.foreign.ValueLayout;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -97,6 +100,13 @@ public final class KernelContext {
     /** The launch's dynamic shared memory ({@code Launch.sharedBytes}) as floats. */
     public float[] dynamicFloatLocalArray() { return group.dynamicShared(); }
 
+    /**
+     * The launch's dynamic shared memory as 32-bit words (e.g. pairs of bf16/fp16 for the tensor-core
+     * operations below). On the GPU this and {@link #dynamicFloatLocalArray()} alias the same bytes; on
+     * the CPU executor they are separate arrays, so a kernel should use one view only.
+     */
+    public int[] dynamicIntLocalArray() { return group.dynamicSharedInts(); }
+
     // ---- atomics -------------------------------------------------------------------------------
 
     /** Atomic {@code a[i] += v}; returns the old value. */
@@ -173,6 +183,215 @@ public final class KernelContext {
         int result = sourceLinearId < slots.length ? slots[sourceLinearId] : bits;
         group.barrier();
         return result;
+    }
+
+
+    // ---- tensor cores, matrix loads, asynchronous copies (sm_80+; PTX ISA 9.7.14, 9.7.9.25) ---------
+
+    /**
+     * Warp-wide {@code D = A·B + C} with {@code mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32}:
+     * A is 16×16 (row-major), B is 16×8 (column-major), C and D are 16×8 fp32, the products are
+     * exact and summed in fp32. Every lane of the warp must call it with its own fragments; the
+     * fragments are register arrays ({@code new int[N]} / {@code new float[N]}) at compile-time
+     * offsets, each {@code int} holding two bf16 values (lower column or row index in bits 0-15, see
+     * {@link #packBf16}). With {@code g = laneId() / 4} and {@code t = laneId() % 4}
+     * (PTX ISA "Matrix Fragments for mma.m16n8k16 with floating point type"):
+     * <pre>
+     * a[aOff+0] = A[g  ][2t, 2t+1]     a[aOff+1] = A[g+8][2t, 2t+1]
+     * a[aOff+2] = A[g  ][2t+8, 2t+9]   a[aOff+3] = A[g+8][2t+8, 2t+9]
+     * b[bOff+0] = B[2t, 2t+1  ][g]     b[bOff+1] = B[2t+8, 2t+9][g]
+     * acc[accOff+0] = D[g][2t]   acc[accOff+1] = D[g][2t+1]   acc[accOff+2] = D[g+8][2t]   acc[accOff+3] = D[g+8][2t+1]
+     * </pre>
+     * {@code acc} is both C (read) and D (written). The CPU executor sums the 16 exact products of
+     * each element in double and adds C, rounding once to float; the tensor cores add in fp32 in an
+     * order of their own, so results can differ in the last bits (they agree exactly whenever the
+     * partial sums are exact, e.g. for small integers).
+     */
+    public void mmaBf16(float[] acc, int accOffset, int[] a, int aOffset, int[] b, int bOffset) {
+        mma(acc, accOffset, a, aOffset, b, bOffset, false);
+    }
+
+    /** As {@link #mmaBf16} with fp16 inputs ({@code mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32}). */
+    public void mmaFp16(float[] acc, int accOffset, int[] a, int aOffset, int[] b, int bOffset) {
+        mma(acc, accOffset, a, aOffset, b, bOffset, true);
+    }
+
+    private void mma(float[] acc, int accOffset, int[] a, int aOffset, int[] b, int bOffset, boolean fp16) {
+        int[] mine = {a[aOffset], a[aOffset + 1], a[aOffset + 2], a[aOffset + 3], b[bOffset], b[bOffset + 1]};
+        Object[] warp = gatherWarp(mine);
+        int lane = laneId(), g = lane >> 2, t = lane & 3;
+        for (int r = 0; r < 4; r++) {
+            int row = g + (r >= 2 ? 8 : 0), col = 2 * t + (r & 1);
+            double sum = 0;
+            for (int k = 0; k < 16; k++) sum += (double) mmaA(warp, row, k, fp16) * mmaB(warp, k, col, fp16);
+            acc[accOffset + r] = (float) (sum + acc[accOffset + r]);
+        }
+    }
+
+    /** Element (row, k) of the warp's A operand, from the lane that holds it. */
+    private static float mmaA(Object[] warp, int row, int k, boolean fp16) {
+        int lane = (row & 7) * 4 + ((k & 7) >> 1);
+        int reg = (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0);
+        return half(((int[]) warp[lane])[reg], k & 1, fp16);
+    }
+
+    /** Element (k, col) of the warp's B operand. */
+    private static float mmaB(Object[] warp, int k, int col, boolean fp16) {
+        int lane = col * 4 + ((k & 7) >> 1);
+        return half(((int[]) warp[lane])[4 + (k >= 8 ? 1 : 0)], k & 1, fp16);
+    }
+
+    private static float half(int pair, int which, boolean fp16) {
+        short bits = (short) (which == 0 ? pair : pair >>> 16);
+        return fp16 ? Float.float16ToFloat(bits) : BFloat16Array.toFloat(bits);
+    }
+
+    /**
+     * {@code ldmatrix.sync.aligned.m8n8.x1.shared.b16}: loads one 8×8 matrix of 16-bit elements from
+     * shared memory into {@code dst[dstOffset]}. Lanes 0-7 each give the word index of one matrix
+     * row (8 consecutive 16-bit elements = 4 words, 16-byte aligned: {@code wordIndex % 4 == 0});
+     * the other lanes' indices are ignored. Lane {@code l} receives row {@code l/4}, elements
+     * {@code 2(l%4)} (bits 0-15) and {@code 2(l%4)+1} (bits 16-31): the layout of an mma A/B fragment.
+     */
+    public void ldmatrixX1(int[] dst, int dstOffset, int[] shared, int wordIndex) { ldmatrix(dst, dstOffset, shared, wordIndex, 1, false); }
+
+    /** Two 8×8 matrices ({@code .x2}): lanes 0-7 address matrix 0's rows, lanes 8-15 matrix 1's; into dst[off], dst[off+1]. */
+    public void ldmatrixX2(int[] dst, int dstOffset, int[] shared, int wordIndex) { ldmatrix(dst, dstOffset, shared, wordIndex, 2, false); }
+
+    /** Four 8×8 matrices ({@code .x4}): lanes 8i..8i+7 address the rows of matrix i, which goes to dst[off+i]. */
+    public void ldmatrixX4(int[] dst, int dstOffset, int[] shared, int wordIndex) { ldmatrix(dst, dstOffset, shared, wordIndex, 4, false); }
+
+    /**
+     * {@link #ldmatrixX1} with {@code .trans}: lane {@code l} receives column {@code l/4} instead,
+     * elements of rows {@code 2(l%4)} (bits 0-15) and {@code 2(l%4)+1} (bits 16-31).
+     */
+    public void ldmatrixX1Trans(int[] dst, int dstOffset, int[] shared, int wordIndex) { ldmatrix(dst, dstOffset, shared, wordIndex, 1, true); }
+
+    public void ldmatrixX2Trans(int[] dst, int dstOffset, int[] shared, int wordIndex) { ldmatrix(dst, dstOffset, shared, wordIndex, 2, true); }
+
+    public void ldmatrixX4Trans(int[] dst, int dstOffset, int[] shared, int wordIndex) { ldmatrix(dst, dstOffset, shared, wordIndex, 4, true); }
+
+    private void ldmatrix(int[] dst, int dstOffset, int[] shared, int wordIndex, int count, boolean trans) {
+        Object[] warp = gatherWarp(wordIndex);
+        int lane = laneId();
+        for (int m = 0; m < count; m++) {
+            if (!trans) {
+                int row = rowAddress(warp, m * 8 + lane / 4);
+                dst[dstOffset + m] = shared[row + (lane & 3)];
+            } else {
+                int col = lane / 4, r0 = 2 * (lane & 3);
+                int lo = halfOf(shared, rowAddress(warp, m * 8 + r0), col), hi = halfOf(shared, rowAddress(warp, m * 8 + r0 + 1), col);
+                dst[dstOffset + m] = (lo & 0xFFFF) | (hi << 16);
+            }
+        }
+    }
+
+    private static int rowAddress(Object[] warp, int lane) {
+        int w = (Integer) warp[lane];
+        if ((w & 3) != 0) throw new IllegalArgumentException("ldmatrix row address of lane " + lane + " (word " + w + ") is not 16-byte aligned");
+        return w;
+    }
+
+    private static int halfOf(int[] shared, int rowWord, int element) {
+        int word = shared[rowWord + element / 2];
+        return (element & 1) == 0 ? word & 0xFFFF : word >>> 16;
+    }
+
+    /**
+     * {@code cp.async.cg.shared.global} of 16 bytes: copies the 16 bytes at element {@code index} of
+     * {@code src} (byte offset a multiple of 16) to words {@code wordIndex .. wordIndex+3} of
+     * {@code shared} ({@code wordIndex % 4 == 0}) without going through registers. The copy is only
+     * guaranteed complete after {@link #cpAsyncCommit()} and a {@link #cpAsyncWait} covering its group
+     * (followed by a barrier before other work-items read it). On the CPU it happens at once.
+     */
+    public void cpAsync16(int[] shared, int wordIndex, OffHeapArray src, int index) {
+        cpAsync16(shared, wordIndex, src, index, true);
+    }
+
+    /** As {@link #cpAsync16(int[], int, OffHeapArray, int)}, writing 16 zero bytes instead when {@code inBounds} is false (nothing is read then). */
+    public void cpAsync16(int[] shared, int wordIndex, OffHeapArray src, int index, boolean inBounds) {
+        if ((wordIndex & 3) != 0) throw new IllegalArgumentException("cp.async destination word " + wordIndex + " is not 16-byte aligned");
+        if (!inBounds) {
+            for (int i = 0; i < 4; i++) shared[wordIndex + i] = 0;
+            return;
+        }
+        long offset = (long) index * src.elementBytes();
+        if ((offset & 15) != 0) throw new IllegalArgumentException("cp.async source byte offset " + offset + " is not 16-byte aligned");
+        for (int i = 0; i < 4; i++) shared[wordIndex + i] = src.segment().get(ValueLayout.JAVA_INT, offset + 4L * i);
+    }
+
+    /** {@code cp.async.commit_group}: closes the group of copies issued since the last commit. A no-op on the CPU. */
+    public void cpAsyncCommit() {}
+
+    /**
+     * {@code cp.async.wait_group n}: waits until at most {@code pending} (a compile-time constant)
+     * committed groups of this work-item are still in flight. A no-op on the CPU.
+     */
+    public void cpAsyncWait(int pending) {}
+
+    /** One 16-byte shared-memory load ({@code ld.shared.v4.b32}) of words {@code wordIndex..+3} ({@code wordIndex % 4 == 0}) into dst[off..off+3]. */
+    public void loadShared128(int[] dst, int dstOffset, int[] shared, int wordIndex) {
+        aligned(wordIndex, 4);
+        System.arraycopy(shared, wordIndex, dst, dstOffset, 4);
+    }
+
+    /** One 16-byte shared-memory store ({@code st.shared.v4.b32}) of src[off..off+3] ({@code wordIndex % 4 == 0}). */
+    public void storeShared128(int[] shared, int wordIndex, int[] src, int srcOffset) {
+        aligned(wordIndex, 4);
+        System.arraycopy(src, srcOffset, shared, wordIndex, 4);
+    }
+
+    /** One 8-byte shared-memory store ({@code st.shared.v2.b32}) of two words ({@code wordIndex % 2 == 0}). */
+    public void storeShared64(int[] shared, int wordIndex, int low, int high) {
+        aligned(wordIndex, 2);
+        shared[wordIndex] = low;
+        shared[wordIndex + 1] = high;
+    }
+
+    /** One 16-byte global load ({@code ld.global.v4.b32}) at element {@code index} of {@code src} (byte offset a multiple of 16) into dst[off..off+3]. */
+    public void loadGlobal128(int[] dst, int dstOffset, OffHeapArray src, int index) {
+        long offset = globalOffset(src, index);
+        for (int i = 0; i < 4; i++) dst[dstOffset + i] = src.segment().get(ValueLayout.JAVA_INT, offset + 4L * i);
+    }
+
+    /** One 16-byte global store ({@code st.global.v4.b32}) of src[off..off+3] at element {@code index} of {@code dst}. */
+    public void storeGlobal128(OffHeapArray dst, int index, int[] src, int srcOffset) {
+        long offset = globalOffset(dst, index);
+        for (int i = 0; i < 4; i++) dst.segment().set(ValueLayout.JAVA_INT, offset + 4L * i, src[srcOffset + i]);
+    }
+
+    private static long globalOffset(OffHeapArray a, int index) {
+        long offset = (long) index * a.elementBytes();
+        if ((offset & 15) != 0) throw new IllegalArgumentException("16-byte access at byte offset " + offset + " is not aligned");
+        if (index < 0 || offset + 16 > a.byteSize()) throw new IndexOutOfBoundsException("16 bytes at element " + index + " of " + a.length());
+        return offset;
+    }
+
+    private static void aligned(int wordIndex, int words) {
+        if (wordIndex % words != 0) throw new IllegalArgumentException("word index " + wordIndex + " is not aligned to " + words + " words");
+    }
+
+    /** Two floats rounded to nearest even bf16 and packed: {@code lo} in bits 0-15 ({@code cvt.rn.bf16x2.f32}). */
+    public static int packBf16(float lo, float hi) {
+        return (BFloat16Array.fromFloat(lo) & 0xFFFF) | (BFloat16Array.fromFloat(hi) << 16);
+    }
+
+    /** Two floats rounded to nearest even fp16 and packed: {@code lo} in bits 0-15 ({@code cvt.rn.f16x2.f32}). */
+    public static int packFp16(float lo, float hi) {
+        return (Float.floatToFloat16(lo) & 0xFFFF) | (Float.floatToFloat16(hi) << 16);
+    }
+
+    /** CPU emulation of a warp collective: every lane publishes a value, then reads the 32 of its warp. */
+    private Object[] gatherWarp(Object mine) {
+        Object[] slots = group.objectSlots();
+        if (slots.length % WARP_SIZE != 0) throw new IllegalStateException("warp matrix operations need work-groups of whole warps, not " + slots.length);
+        int self = linearLocalId();
+        slots[self] = mine;
+        group.barrier();
+        Object[] warp = new Object[WARP_SIZE];
+        System.arraycopy(slots, self - laneId(), warp, 0, WARP_SIZE);
+        group.barrier();
+        return warp;
     }
 
     // ---- fp16 / bf16 conversion ---------------------------------------------------------------

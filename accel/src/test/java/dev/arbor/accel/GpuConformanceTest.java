@@ -46,6 +46,23 @@ class GpuConformanceTest {
     }
 
     @Test
+    void driverReportsRegistersSharedMemoryAndOccupancy() {
+        Kernel k = Kernel.of(TestKernels.class, "ldmatrixAll");
+        try (dev.arbor.accel.array.IntArray src = new dev.arbor.accel.array.IntArray(128); dev.arbor.accel.array.IntArray out = new dev.arbor.accel.array.IntArray(32 * 14)) {
+            CudaModule.Resources r = cuda.resources(k, Launch.of1D(1, 64), src, out, 1);
+            assertTrue(r.registers() > 0 && r.registers() <= 255, r.toString());
+            assertEquals(1024, r.staticSharedBytes(), r.toString());
+            assertEquals(0, r.localBytes(), r.toString());
+            assertTrue(r.blocksPerSm() >= 1 && r.maxThreadsPerBlock() >= 64, r.toString());
+        }
+        Kernel big = Kernel.of(TestKernels.class, "dynamicSharedLarge");
+        try (dev.arbor.accel.array.IntArray out = new dev.arbor.accel.array.IntArray(64)) {
+            CudaModule.Resources r = cuda.resources(big, Launch.of1D(1, 64).withSharedBytes(100 * 1024), out, 64);
+            assertTrue(r.blocksPerSm() >= 1 && r.blocksPerSm() <= 2, "100 KiB blocks: at most two fit in 228 KiB: " + r);
+        }
+    }
+
+    @Test
     void graphReplaysCapturedLaunches() {
         Kernel saxpy = Kernel.of(TestKernels.class, "saxpy");
         try (FloatArray x = FloatArray.of(1f, 2f, 3f); FloatArray y = new FloatArray(3); AccelStream s = cuda.newStream()) {

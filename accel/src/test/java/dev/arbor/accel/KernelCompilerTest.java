@@ -70,6 +70,44 @@ class KernelCompilerTest {
     }
 
     @Test
+    void unrolledRegisterArraysStayInRegisters() {
+        CompiledKernel c = KernelCompiler.compile(Kernel.of(TestKernels.class, "registerArrays"), new Object[0], 90);
+        assertEquals(0, c.localMemoryBytes());
+        assertTrue(c.localMemoryArrays().isEmpty());
+        assertFalse(c.ptx().contains(".local"), c.ptx());
+        assertEquals(1, c.ptx().split("setp\\.", -1).length - 1, "fully unrolled: the only comparison left is the bounds check\n" + c.ptx());
+    }
+
+    @Test
+    void unrolledLoopsWithBreakContinueWhileAndSwitchStayInRegisters() {
+        CompiledKernel c = KernelCompiler.compile(Kernel.of(TestKernels.class, "unrollShapes"), new Object[0], 90);
+        assertEquals(0, c.localMemoryBytes(), () -> String.join("\n", c.localMemoryArrays()));
+        assertFalse(c.ptx().contains(".local"));
+    }
+
+    @Test
+    void dynamicallyIndexedRegisterArrayGoesToLocalMemoryAndIsReported() {
+        CompiledKernel c = KernelCompiler.compile(Kernel.of(TestKernels.class, "registerArrayDynamic"), new Object[0], 90);
+        assertEquals(32, c.localMemoryBytes());
+        assertEquals(1, c.localMemoryArrays().size());
+        String report = c.localMemoryArrays().getFirst();
+        assertTrue(report.contains("float[8]") && report.contains("TestKernels.java:") && report.contains("local memory"), report);
+        assertTrue(c.ptx().contains(".local .align 16 .b8 lmem0[32]") && c.ptx().contains("st.local.f32"), c.ptx());
+    }
+
+    @Test
+    void tensorCoreOperationsLowerToTheirInstructions() {
+        String mma = KernelCompiler.compile(Kernel.of(TestKernels.class, "mmaBf16Tiles"), new Object[0], 90).ptx();
+        assertTrue(mma.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), mma);
+        assertTrue(mma.contains("cvt.rn.bf16x2.f32"), mma);
+        String ld = KernelCompiler.compile(Kernel.of(TestKernels.class, "ldmatrixAll"), new Object[0], 90).ptx();
+        for (String op : new String[]{"ldmatrix.sync.aligned.m8n8.x1.shared.b16", "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16",
+                "ld.global.v4.b32", "st.shared.v4.b32"}) assertTrue(ld.contains(op), op);
+        String cp = KernelCompiler.compile(Kernel.of(TestKernels.class, "cpAsyncChunks"), new Object[0], 90).ptx();
+        assertTrue(cp.contains("cp.async.cg.shared.global") && cp.contains("cp.async.commit_group;") && cp.contains("cp.async.wait_group 0;"), cp);
+    }
+
+    @Test
     void kernelLookupValidatesShape() {
         assertThrows(IllegalArgumentException.class, () -> Kernel.of(TestKernels.class, "noSuchKernel"));
         Kernel k = Kernel.of(TestKernels.class, "saxpy");

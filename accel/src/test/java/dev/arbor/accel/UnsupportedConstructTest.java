@@ -22,7 +22,8 @@ class UnsupportedConstructTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
-            "arrayAllocation         | arrayAllocation    | array allocation (new float[])",
+            "arrayAllocation         | arrayAllocation    | array allocation of a length that is not a compile-time constant (new float[n])",
+            "unrollDynamicLoop       | unrolledSum        | loop without a compile-time trip count",
             "objectAllocation        | objectAllocation   | object allocation (new java.lang.StringBuilder)",
             "virtualCall             | virtualCall        | virtual call Object.hashCode",
             "interfaceCall           | interfaceCall      | interface call AutoCloseable.close",

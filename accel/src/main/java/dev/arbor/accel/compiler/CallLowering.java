@@ -50,7 +50,8 @@ final class CallLowering {
             Map.entry(CONTEXT + ".fp16ToFloat(S)F", "h2f"), Map.entry(CONTEXT + ".floatToFp16(F)S", "f2h"),
             Map.entry(CONTEXT + ".bf16ToFloat(S)F", "bf2f"), Map.entry(CONTEXT + ".floatToBf16(F)S", "f2bf"),
             Map.entry(CONTEXT + ".fp16LowToFloat(I)F", "h2f.lo"), Map.entry(CONTEXT + ".fp16HighToFloat(I)F", "h2f.hi"),
-            Map.entry(CONTEXT + ".bf16LowToFloat(I)F", "bf2f.lo"), Map.entry(CONTEXT + ".bf16HighToFloat(I)F", "bf2f.hi"));
+            Map.entry(CONTEXT + ".bf16LowToFloat(I)F", "bf2f.lo"), Map.entry(CONTEXT + ".bf16HighToFloat(I)F", "bf2f.hi"),
+            Map.entry(CONTEXT + ".packBf16(FF)I", "pack.bf16x2"), Map.entry(CONTEXT + ".packFp16(FF)I", "pack.f16x2"));
 
     /** Plain-Java double exp/log, inlined in place of Math's (see {@link DoubleMath}). */
     private static final String DOUBLE_MATH = "dev/arbor/accel/compiler/DoubleMath";

@@ -57,6 +57,58 @@ final class ContextCalls {
             case "allocateHalfFloatLocalArray(I)[S", "allocateBFloat16LocalArray(I)[S" ->
                     t.allocateShared("s16", 2, constantLength(t, args.get(0)));
             case "dynamicFloatLocalArray()[F" -> t.dynamicShared("f32", 4);
+            case "dynamicIntLocalArray()[I" -> t.dynamicShared("s32", 4);
+            case "mmaBf16([FI[II[II)V", "mmaFp16([FI[II[II)V" -> {
+                t.usesBarriers = true; // a warp collective: the CPU executor runs the group's work-items together
+                Reg[] d = t.registerRange(args.get(0).ref(), args.get(1), 4, name);
+                Reg[] a = t.registerRange(args.get(2).ref(), args.get(3), 4, name);
+                Reg[] b = t.registerRange(args.get(4).ref(), args.get(5), 2, name);
+                t.emit(name.equals("mmaBf16") ? "mma.bf16" : "mma.f16", d[0], d[1], d[2], d[3], a[0], a[1], a[2], a[3], b[0], b[1]);
+            }
+            case "ldmatrixX1([II[II)V", "ldmatrixX2([II[II)V", "ldmatrixX4([II[II)V",
+                 "ldmatrixX1Trans([II[II)V", "ldmatrixX2Trans([II[II)V", "ldmatrixX4Trans([II[II)V" -> {
+                t.usesBarriers = true;
+                int count = name.charAt(9) - '0';
+                Reg[] d = t.registerRange(args.get(0).ref(), args.get(1), count, name);
+                Reg address = t.sharedAddress(sharedArray(t, args.get(2), name), args.get(3).reg());
+                Operand[] ops = new Operand[count + 1];
+                System.arraycopy(d, 0, ops, 0, count);
+                ops[count] = address;
+                t.emit("ldmatrix.x" + count + (name.endsWith("Trans") ? ".trans" : ""), ops);
+            }
+            case "cpAsync16([IILdev/arbor/accel/array/OffHeapArray;I)V", "cpAsync16([IILdev/arbor/accel/array/OffHeapArray;IZ)V" -> {
+                Reg dst = t.sharedAddress(sharedArray(t, args.get(0), name), args.get(1).reg());
+                if (!(args.get(2).ref() instanceof Ref.GlobalArray g)) throw t.unsupported(name + " from something that is not an array parameter");
+                Reg src = t.globalAddress(g, args.get(3).reg());
+                if (args.size() == 4) t.emit("cp.async16", dst, src);
+                else t.emit("cp.async16.zfill", dst, src, args.get(4).reg());
+            }
+            case "cpAsyncCommit()V" -> t.emit("cp.async.commit");
+            case "cpAsyncWait(I)V" -> {
+                Val n = args.get(0);
+                if (n.constant() == null) throw t.unsupported("cpAsyncWait with a count that is not a compile-time constant");
+                t.emit("cp.async.wait", Imm.i32(n.constant().intValue()));
+            }
+            case "loadShared128([II[II)V" -> {
+                Reg[] d = t.registerRange(args.get(0).ref(), args.get(1), 4, name);
+                t.emit("ld.shared.v4", d[0], d[1], d[2], d[3], t.sharedAddress(sharedArray(t, args.get(2), name), args.get(3).reg()));
+            }
+            case "storeShared128([II[II)V" -> {
+                Reg[] v = t.registerRange(args.get(2).ref(), args.get(3), 4, name);
+                t.emit("st.shared.v4", t.sharedAddress(sharedArray(t, args.get(0), name), args.get(1).reg()), v[0], v[1], v[2], v[3]);
+            }
+            case "storeShared64([IIII)V" ->
+                    t.emit("st.shared.v2", t.sharedAddress(sharedArray(t, args.get(0), name), args.get(1).reg()), args.get(2).reg(), args.get(3).reg());
+            case "loadGlobal128([IILdev/arbor/accel/array/OffHeapArray;I)V" -> {
+                Reg[] d = t.registerRange(args.get(0).ref(), args.get(1), 4, name);
+                if (!(args.get(2).ref() instanceof Ref.GlobalArray g)) throw t.unsupported(name + " from something that is not an array parameter");
+                t.emit("ld.global.v4", d[0], d[1], d[2], d[3], t.globalAddress(g, args.get(3).reg()));
+            }
+            case "storeGlobal128(Ldev/arbor/accel/array/OffHeapArray;I[II)V" -> {
+                if (!(args.get(0).ref() instanceof Ref.GlobalArray g)) throw t.unsupported(name + " to something that is not an array parameter");
+                Reg[] v = t.registerRange(args.get(2).ref(), args.get(3), 4, name);
+                t.emit("st.global.v4", t.globalAddress(g, args.get(1).reg()), v[0], v[1], v[2], v[3]);
+            }
             case "laneId()I" -> {
                 Val v = t.push(Kind.I);
                 t.emit("sreg", v.reg(), new Sym("%laneid"));
@@ -70,6 +122,11 @@ final class ContextCalls {
             case "warpReduceMax(F)F" -> warpReduce(t, "max", args.get(0));
             default -> throw t.unsupported("context method " + display + type.descriptorString());
         }
+    }
+
+    private static Ref.LocalArray sharedArray(Translator t, Val v, String what) {
+        if (v.ref() instanceof Ref.LocalArray a) return a;
+        throw t.unsupported(what + " on something that is not a local (shared) array");
     }
 
     private static int constantLength(Translator t, Val n) {

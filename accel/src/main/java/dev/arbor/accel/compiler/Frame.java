@@ -19,6 +19,8 @@ final class Frame {
     final Map<Integer, Ref> refs = new HashMap<>();
     /** Compile-time values of locals in straight-line code (cleared at labels, except pinned ones). */
     final Map<Integer, Number> constants = new HashMap<>();
+    /** Local slots written by exactly one store instruction (and no iinc): a constant stored there is known everywhere after. */
+    final Set<Integer> singleStoreSlots = new HashSet<>();
     /** Slots holding constant-specialised parameters, known everywhere until reassigned. */
     final Set<Integer> pinned = new HashSet<>();
     final Map<Label, String> labels = new IdentityHashMap<>();
@@ -28,6 +30,19 @@ final class Frame {
     final Map<Label, List<Val>> stackAtLabel = new IdentityHashMap<>();
     int line = -1;
     boolean reachable = true;
+    /** The method carries {@code @Unroll}: constant loops are replayed per iteration, see {@link Translator}. */
+    boolean unroll;
+    /** The method body as a list, and where each label sits in it (for replaying unrolled loops). */
+    List<java.lang.classfile.CodeElement> elements = List.of();
+    final Map<Label, Integer> labelIndex = new IdentityHashMap<>();
+    /** Index of the element being translated. */
+    int pc;
+    /** In {@code @Unroll} methods: the known local values at each jump to a label not yet reached. */
+    final Map<Label, List<Map<Integer, Number>>> jumpConstants = new IdentityHashMap<>();
+    /** In {@code @Unroll} methods: the known operand-stack values at each such jump (null where unknown). */
+    final Map<Label, List<List<Number>>> jumpStackConstants = new IdentityHashMap<>();
+    /** In {@code @Unroll} methods: how many times each loop head was replayed. */
+    final Map<Label, Integer> replays = new IdentityHashMap<>();
 
     Frame(String owner, String method, String sourceFile, int stackBase, String returnLabel) {
         this.owner = owner;

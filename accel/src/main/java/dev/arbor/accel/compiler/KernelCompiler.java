@@ -43,7 +43,30 @@ public final class KernelCompiler {
         return k;
     }
 
+    private static final System.Logger LOG = System.getLogger(KernelCompiler.class.getName());
+
+    /**
+     * Translates, first with every register array in registers; each array found indexed at run time
+     * is placed in local memory and the translation starts again (at most once per allocation site).
+     */
     private static CompiledKernel translate(Kernel kernel, Object[] constants, int sm) {
+        java.util.Set<String> localSites = new java.util.HashSet<>();
+        List<String> report = new ArrayList<>();
+        while (true) {
+            try {
+                CompiledKernel k = translate(kernel, constants, sm, localSites);
+                if (report.isEmpty()) return k;
+                report.forEach(r -> LOG.log(System.Logger.Level.INFO, r));
+                return new CompiledKernel(k.entryName(), k.ptx(), k.params(), k.usesBarriers(), k.staticSharedBytes(),
+                        k.localMemoryBytes(), List.copyOf(report));
+            } catch (Translator.DynamicIndex d) {
+                if (!localSites.add(d.site)) throw new IllegalStateException("register array at " + d.site + " placed in local memory twice");
+                report.add(d.message);
+            }
+        }
+    }
+
+    private static CompiledKernel translate(Kernel kernel, Object[] constants, int sm, java.util.Set<String> localSites) {
         var method = kernel.method();
         Class<?> owner = method.getDeclaringClass();
         ClassModel cm = ClassModels.load(owner.getClassLoader(), owner.getName().replace('.', '/'));
@@ -54,6 +77,7 @@ public final class KernelCompiler {
 
         Translator t = new Translator(kernel.name(), owner.getClassLoader());
         t.sm = sm;
+        t.localMemorySites = localSites;
         Frame f = new Frame(owner.getSimpleName(), method.getName(), Translator.sourceFile(cm), 0, null);
         t.frame = f;
         List<KernelParam> params = new ArrayList<>();
@@ -95,10 +119,11 @@ public final class KernelCompiler {
         t.translate(cm, mm, f);
 
         String entry = entryName(kernel.name(), constants);
-        String ptx = PtxEmitter.emit(entry, sm, ptxParams, t.shared, t.dynamicShared, t.registerCounts(), t.body,
+        String ptx = PtxEmitter.emit(entry, sm, ptxParams, t.shared, t.localMemory, t.dynamicShared, t.registerCounts(), t.body,
                 owner.getName() + "." + method.getName() + (constants.length == 0 ? "" : " with constants " + Arrays.toString(constants)));
         int sharedBytes = t.shared.values().stream().mapToInt(Integer::intValue).sum();
-        return new CompiledKernel(entry, ptx, List.copyOf(params), t.usesBarriers, sharedBytes);
+        int localBytes = t.localMemory.values().stream().mapToInt(Integer::intValue).sum();
+        return new CompiledKernel(entry, ptx, List.copyOf(params), t.usesBarriers, sharedBytes, localBytes, List.of());
     }
 
     private static Number asNumber(Object value, Class<?> type) {

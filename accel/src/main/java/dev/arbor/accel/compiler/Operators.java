@@ -117,6 +117,8 @@ final class Operators {
                 t.emit("mov.s32", v.reg(), g.length());
             }
             case Ref.LocalArray l when l.length() >= 0 -> t.pushConstant(Kind.I, l.length());
+            case Ref.RegisterArray a -> t.pushConstant(Kind.I, a.length());
+            case Ref.LocalMemoryArray a -> t.pushConstant(Kind.I, a.length());
             default -> throw t.unsupported("length of dynamic shared memory");
         }
     }

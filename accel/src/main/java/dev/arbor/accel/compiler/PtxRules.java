@@ -117,6 +117,11 @@ final class PtxRules {
         rule("bf2f.hi", "{ .reg .b32 %x; and.b32 %x, $1, -65536; mov.b32 $0, %x; }");
         rule("f2bf", "{ .reg .b16 %x; cvt.rn.bf16.f32 %x, $1; cvt.s32.s16 $0, %x; }");
         // memory: ld.<space>.<elem> dst, [addr]; st.<space>.<elem> [addr], value
+        for (String e : new String[]{"s8", "s16", "u16", "s32", "s64", "f32", "f64"}) {
+            rule("ld.local." + e, "ld.local." + e + " $0, [$1];");
+            rule("st.local." + e, "st.local." + (e.equals("u16") ? "b16" : e.startsWith("s") ? "b" + e.substring(1) : e) + " [$0], $1;");
+        }
+        rule("addr.local", "mov.u64 $0, $1;");
         for (String sp : new String[]{"global", "shared"}) {
             for (String e : new String[]{"s8", "s16", "u16", "s32", "s64", "f32", "f64"}) {
                 rule("ld." + sp + "." + e, "ld." + sp + "." + e + " $0, [$1];");
@@ -152,6 +157,30 @@ final class PtxRules {
         rule("shfl.down", "shfl.sync.down.b32 $0, $1, $2, 31, -1;");
         rule("shfl.bfly", "shfl.sync.bfly.b32 $0, $1, $2, 31, -1;");
         rule("shfl.idx", "shfl.sync.idx.b32 $0, $1, $2, 31, -1;");
+        // tensor cores (PTX ISA 9.7.14.5.x, sm_80+): fragments in registers, C and D in the same registers
+        rule("mma.bf16", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {$0, $1, $2, $3}, {$4, $5, $6, $7}, {$8, $9}, {$0, $1, $2, $3};");
+        rule("mma.f16", "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {$0, $1, $2, $3}, {$4, $5, $6, $7}, {$8, $9}, {$0, $1, $2, $3};");
+        rule("ldmatrix.x1", "ldmatrix.sync.aligned.m8n8.x1.shared.b16 {$0}, [$1];");
+        rule("ldmatrix.x2", "ldmatrix.sync.aligned.m8n8.x2.shared.b16 {$0, $1}, [$2];");
+        rule("ldmatrix.x4", "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {$0, $1, $2, $3}, [$4];");
+        rule("ldmatrix.x1.trans", "ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {$0}, [$1];");
+        rule("ldmatrix.x2.trans", "ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {$0, $1}, [$2];");
+        rule("ldmatrix.x4.trans", "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {$0, $1, $2, $3}, [$4];");
+        // asynchronous global → shared copies (sm_80+); src-size 0 fills the 16 bytes with zeros
+        rule("cp.async16", "cp.async.cg.shared.global [$0], [$1], 16;");
+        rule("cp.async16.zfill", "{ .reg .pred %x; .reg .b32 %s; setp.ne.s32 %x, $2, 0; selp.b32 %s, 16, 0, %x; "
+                + "cp.async.cg.shared.global [$0], [$1], 16, %s; }");
+        rule("cp.async.commit", "cp.async.commit_group;");
+        rule("cp.async.wait", "cp.async.wait_group $0;");
+        // 8- and 16-byte vector accesses
+        rule("ld.shared.v4", "ld.shared.v4.b32 {$0, $1, $2, $3}, [$4];");
+        rule("st.shared.v4", "st.shared.v4.b32 [$0], {$1, $2, $3, $4};");
+        rule("st.shared.v2", "st.shared.v2.b32 [$0], {$1, $2};");
+        rule("ld.global.v4", "ld.global.v4.b32 {$0, $1, $2, $3}, [$4];");
+        rule("st.global.v4", "st.global.v4.b32 [$0], {$1, $2, $3, $4};");
+        // two floats → a packed pair, lo in bits 0-15 (cvt's first source goes to the upper half)
+        rule("pack.bf16x2", "cvt.rn.bf16x2.f32 $0, $2, $1;");
+        rule("pack.f16x2", "cvt.rn.f16x2.f32 $0, $2, $1;");
         // control flow
         rule("label", "$0:");
         rule("bra", "bra.uni $0;");

@@ -29,4 +29,15 @@ sealed interface Ref {
 
     /** A shared-memory array at symbol {@code symbol}; {@code length} is -1 for dynamic shared memory. */
     record LocalArray(String symbol, String element, int elementBytes, int length, Operand.Reg base) implements Ref {}
+
+    /**
+     * A per-work-item array ({@code new float[N]}) held in registers, one per element: every access
+     * must use a compile-time index. {@code site} names its allocation for the local-memory fallback.
+     */
+    record RegisterArray(Kind kind, String element, Operand.Reg[] regs, String site) implements Ref {
+        int length() { return regs.length; }
+    }
+
+    /** A per-work-item array placed in local memory (stack frame) because some access indexes it at run time. */
+    record LocalMemoryArray(String symbol, String element, int elementBytes, int length, Operand.Reg base) implements Ref {}
 }

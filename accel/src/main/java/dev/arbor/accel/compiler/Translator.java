@@ -119,12 +119,33 @@ final class Translator {
         inlining.push(id);
         CodeModel code = method.code().orElseThrow(() -> unsupported("call of a method without bytecode (native or abstract)"));
         rejectWholeMethodConstructs(method, code);
+        f.unroll = hasAnnotation(method, UNROLL);
+        List<CodeElement> elements = new ArrayList<>();
         for (CodeElement e : code) {
-            switch (e) {
+            if (e instanceof LabelTarget lt) f.labelIndex.put(lt.label(), elements.size());
+            elements.add(e);
+        }
+        f.elements = elements;
+        Map<Integer, Integer> stores = new HashMap<>();
+        for (CodeElement e : elements) {
+            if (e instanceof StoreInstruction st) stores.merge(st.slot(), 1, Integer::sum);
+            else if (e instanceof IncrementInstruction inc) stores.merge(inc.slot(), 2, Integer::sum);
+        }
+        // a parameter has a value before any store, so one store need not dominate its loads: only true locals qualify
+        int parameterSlots = 0;
+        for (var p : method.methodTypeSymbol().parameterList()) parameterSlots += Kind.of(p).slots();
+        int firstLocal = parameterSlots;
+        stores.forEach((slot, count) -> { if (count == 1 && slot >= firstLocal) f.singleStoreSlots.add(slot); });
+        for (f.pc = 0; f.pc < elements.size(); f.pc++) {
+            switch (elements.get(f.pc)) {
                 case LineNumber ln -> frame.line = ln.line();
                 // labels that only delimit local-variable scopes (debug info) are not merge points
                 case LabelTarget lt -> {
-                    if (frame.branchTargets.contains(lt.label()) || !frame.reachable) enterLabel(lt.label());
+                    if (frame.unroll) {
+                        // in an unrolled body, code after a jump is live only if something jumped to its label
+                        if (frame.reachable ? frame.branchTargets.contains(lt.label()) : frame.jumpConstants.containsKey(lt.label()))
+                            enterLabel(lt.label());
+                    } else if (frame.branchTargets.contains(lt.label()) || !frame.reachable) enterLabel(lt.label());
                 }
                 case Instruction i -> {
                     if (frame.reachable) instruction(i);
@@ -175,6 +196,13 @@ final class Translator {
         return -1;
     }
 
+    private static final String UNROLL = "Ldev/arbor/accel/Unroll;";
+
+    static boolean hasAnnotation(MethodModel method, String descriptor) {
+        return method.findAttribute(Attributes.runtimeVisibleAnnotations())
+                .map(a -> a.annotations().stream().anyMatch(x -> x.className().equalsString(descriptor))).orElse(false);
+    }
+
     static String sourceFile(ClassModel cm) {
         return cm.findAttribute(Attributes.sourceFile()).map(SourceFileAttribute::sourceFile).map(u -> u.stringValue()).orElse(null);
     }
@@ -192,8 +220,33 @@ final class Translator {
                 stack.addAll(recorded);
             }
         }
-        stack.replaceAll(Val::withoutConstant);
-        frame.forgetConstantsAtMerge();
+        if (frame.unroll) {
+            // a stack value stays known where every way in agrees on it (e.g. an array index pushed before a ternary)
+            List<Number> known = frame.reachable ? stackConstants() : null;
+            for (List<Number> in : frame.jumpStackConstants.getOrDefault(l, List.of())) {
+                if (known == null) { known = new ArrayList<>(in); continue; }
+                for (int i = 0; i < known.size(); i++)
+                    if (i >= in.size() || known.get(i) == null || !known.get(i).equals(in.get(i))) known.set(i, null);
+            }
+            for (int i = frame.stackBase; i < stack.size(); i++) {
+                Val v = stack.get(i);
+                Number c = known != null && i < known.size() ? known.get(i) : null;
+                stack.set(i, new Val(v.kind(), v.reg(), c, v.ref(), v.origin(), v.originVersion()));
+            }
+        } else {
+            // values below this frame's base belong to the caller of an inlined helper: no merge here touches them
+            for (int i = frame.stackBase; i < stack.size(); i++) stack.set(i, stack.get(i).withoutConstant());
+        }
+        if (frame.unroll) {
+            // constants survive a merge where every way in agrees on them (all jumps here are forward: loops replay)
+            Map<Integer, Number> merged = frame.reachable ? new HashMap<>(frame.constants) : null;
+            for (Map<Integer, Number> in : frame.jumpConstants.getOrDefault(l, List.of())) {
+                if (merged == null) merged = new HashMap<>(in);
+                else merged.entrySet().removeIf(e -> !e.getValue().equals(in.get(e.getKey())));
+            }
+            frame.constants.clear();
+            if (merged != null) frame.constants.putAll(merged);
+        } else frame.forgetConstantsAtMerge();
         pairedHighs.clear(); // a pairing made on one path may not hold on another
         frame.reachable = true;
         emit("label", new Sym(labelName(l)));
@@ -202,28 +255,80 @@ final class Translator {
     /** Records the operand stack for a jump to {@code target} and returns the target's PTX label. */
     private String jumpTo(Label target) {
         frame.stackAtLabel.putIfAbsent(target, List.copyOf(stack));
+        if (frame.unroll) {
+            frame.jumpConstants.computeIfAbsent(target, k -> new ArrayList<>()).add(Map.copyOf(frame.constants));
+            frame.jumpStackConstants.computeIfAbsent(target, k -> new ArrayList<>()).add(stackConstants());
+        }
         return labelName(target);
     }
+
+    private List<Number> stackConstants() {
+        List<Number> out = new ArrayList<>(stack.size());
+        for (Val v : stack) out.add(v.constant());
+        return out;
+    }
+
+    private boolean backward(Label target) { return frame.labelIndex.get(target) <= frame.pc; }
 
     private void branch(Opcode op, Label target) {
         switch (op) {
             case GOTO, GOTO_W -> {
+                if (frame.unroll && backward(target)) { replayLoop(target); return; }
                 emit("bra", new Sym(jumpTo(target)));
                 frame.reachable = false;
             }
             case IFEQ, IFNE, IFLT, IFGE, IFGT, IFLE -> {
                 Val a = pop(Kind.I);
-                conditionalJump(cmp(op), Kind.I, a.reg(), Imm.i32(0), target);
+                if (frame.unroll && a.constant() != null) foldedJump(compare(cmp(op), a.constant().intValue(), 0), target);
+                else conditionalJump(cmp(op), Kind.I, a.reg(), Imm.i32(0), target);
             }
             case IF_ICMPEQ, IF_ICMPNE, IF_ICMPLT, IF_ICMPGE, IF_ICMPGT, IF_ICMPLE -> {
                 Val b = pop(Kind.I), a = pop(Kind.I);
-                conditionalJump(cmp(op), Kind.I, a.reg(), b.reg(), target);
+                if (frame.unroll && a.constant() != null && b.constant() != null)
+                    foldedJump(compare(cmp(op), a.constant().intValue(), b.constant().intValue()), target);
+                else conditionalJump(cmp(op), Kind.I, a.reg(), b.reg(), target);
             }
             default -> throw unsupported("reference comparison (" + op.name().toLowerCase() + ")");
         }
     }
 
+    private static boolean compare(String cmp, int a, int b) {
+        return switch (cmp) {
+            case "eq" -> a == b; case "ne" -> a != b; case "lt" -> a < b;
+            case "ge" -> a >= b; case "gt" -> a > b; default -> a <= b;
+        };
+    }
+
+    /** A branch decided at compile time in an {@code @Unroll} method: nothing to emit unless it is taken. */
+    private void foldedJump(boolean taken, Label target) {
+        if (!taken) return;
+        if (backward(target)) { replayLoop(target); return; }
+        emit("bra", new Sym(jumpTo(target)));
+        frame.reachable = false;
+    }
+
+    /**
+     * Unrolling: a backward jump in an {@code @Unroll} method translates the loop again from its head
+     * with the current (constant) loop variables, giving the labels inside it fresh names.
+     */
+    private void replayLoop(Label head) {
+        if (frame.replays.merge(head, 1, Integer::sum) > dev.arbor.accel.Unroll.MAX_ITERATIONS)
+            throw unsupported("loop without a compile-time trip count (or over " + dev.arbor.accel.Unroll.MAX_ITERATIONS
+                    + " iterations) in @Unroll method");
+        int from = frame.labelIndex.get(head);
+        for (int i = from; i <= frame.pc; i++) {
+            if (frame.elements.get(i) instanceof LabelTarget lt) {
+                frame.labels.remove(lt.label());
+                frame.jumpConstants.remove(lt.label());
+                frame.jumpStackConstants.remove(lt.label());
+                frame.stackAtLabel.remove(lt.label());
+            }
+        }
+        frame.pc = from - 1;  // the walk continues at the head's label, entered by fall-through
+    }
+
     private void conditionalJump(String cmp, Kind kind, Operand a, Operand b, Label target) {
+        if (frame.unroll && backward(target)) throw unsupported("loop without a compile-time trip count in @Unroll method");
         Reg p = newReg(Ty.PRED);
         emit("setp." + cmp + "." + kind.suffix, p, a, b);
         emit("bra.if", p, new Sym(jumpTo(target)));
@@ -293,7 +398,7 @@ final class Translator {
             case StackInstruction s -> StackShuffles.apply(this, s.opcode());
             case NopInstruction n -> { }
             case NewObjectInstruction n -> throw unsupported("object allocation (new " + n.className().asInternalName().replace('/', '.') + ")");
-            case NewPrimitiveArrayInstruction n -> throw unsupported("array allocation (new " + n.typeKind().name().toLowerCase() + "[]); use ctx.allocate...LocalArray");
+            case NewPrimitiveArrayInstruction n -> newRegisterArray(n.typeKind());
             case NewReferenceArrayInstruction n -> throw unsupported("array allocation (new " + n.componentType().name() + "[])");
             case NewMultiArrayInstruction n -> throw unsupported("array allocation (multi-dimensional)");
             case TypeCheckInstruction t -> throw unsupported("type check (" + t.opcode().name().toLowerCase() + ")");
@@ -320,15 +425,20 @@ final class Translator {
         frame.pinned.remove(slot);
         if (kind == Kind.A) {
             Ref prior = frame.refs.get(slot);
-            if (prior != null && !prior.equals(v.ref())) throw unsupported("reassigning an array variable");
+            boolean perItem = prior instanceof Ref.RegisterArray || prior instanceof Ref.LocalMemoryArray;
+            if (prior != null && !prior.equals(v.ref()) && !perItem) throw unsupported("reassigning an array variable");
             frame.refs.put(slot, v.ref());
             return;
         }
         Reg local = local(slot, kind);
         emit("mov." + kind.suffix, local, v.reg());
         localVersions.merge(local, 1, Integer::sum);
-        if (v.constant() != null) frame.constants.put(slot, v.constant());
-        else frame.constants.remove(slot);
+        if (v.constant() != null) {
+            frame.constants.put(slot, v.constant());
+            // an effectively final local holding a constant (e.g. a tile size computed from @Constant
+            // parameters) stays known across loops and merges, like the parameters it came from
+            if (frame.singleStoreSlots.contains(slot) && !frame.unroll) frame.pinned.add(slot);
+        } else frame.constants.remove(slot);
     }
 
     private void constant(Object value) {
@@ -375,7 +485,19 @@ final class Translator {
 
     private void localArrayLoad(TypeKind t) {
         Val index = pop(Kind.I);
-        Ref.LocalArray a = localArray(popRef(), "array load");
+        Ref r = popRef();
+        if (r instanceof Ref.RegisterArray a) {
+            Reg source = registerElement(a, index);
+            Val v = push(Kind.of(t));
+            emit("mov." + v.kind().suffix, v.reg(), source);
+            return;
+        }
+        if (r instanceof Ref.LocalMemoryArray a) {
+            Val v = push(Kind.of(t));
+            emit("ld.local." + elementOf(t), v.reg(), localMemoryAddress(a, index.reg()));
+            return;
+        }
+        Ref.LocalArray a = localArray(r, "array load");
         Reg address = sharedAddress(a, index.reg());
         Val v = push(Kind.of(t));
         emit("ld.shared." + elementOf(t), v.reg(), address);
@@ -384,8 +506,105 @@ final class Translator {
     private void localArrayStore(TypeKind t) {
         Val value = pop(Kind.of(t));
         Val index = pop(Kind.I);
-        Ref.LocalArray a = localArray(popRef(), "array store");
+        Ref r = popRef();
+        if (r instanceof Ref.RegisterArray a) {
+            Reg target = registerElement(a, index);
+            // sastore / bastore / castore narrow the int as Java does
+            switch (t) {
+                case SHORT -> emit("i2s", target, value.reg());
+                case BYTE, BOOLEAN -> emit("i2b", target, value.reg());
+                case CHAR -> emit("i2c", target, value.reg());
+                default -> emit("mov." + value.kind().suffix, target, value.reg());
+            }
+            return;
+        }
+        if (r instanceof Ref.LocalMemoryArray a) {
+            emit("st.local." + elementOf(t), localMemoryAddress(a, index.reg()), value.reg());
+            return;
+        }
+        Ref.LocalArray a = localArray(r, "array store");
         emit("st.shared." + elementOf(t), sharedAddress(a, index.reg()), value.reg());
+    }
+
+    // ---- per-work-item arrays: registers, or local memory when indexed at run time ---------------
+
+    /** Allocation sites the compiler must place in local memory (found by an earlier attempt), and what it reports. */
+    Set<String> localMemorySites = Set.of();
+    final List<String> localMemoryReport = new ArrayList<>();
+    final Map<String, Integer> localMemory = new LinkedHashMap<>();
+
+    /** Thrown when a register array is indexed at run time: the compiler retries with its site in local memory. */
+    static final class DynamicIndex extends RuntimeException {
+        final String site, message;
+        DynamicIndex(String site, String message) { super(message, null, false, false); this.site = site; this.message = message; }
+    }
+
+    private String where() { return (frame.sourceFile == null ? frame.owner : frame.sourceFile) + ":" + (frame.line < 0 ? "?" : frame.line); }
+
+    private void newRegisterArray(TypeKind t) {
+        Val n = pop(Kind.I);
+        if (n.constant() == null) throw unsupported("array allocation of a length that is not a compile-time constant (new " + t.name().toLowerCase() + "[n])");
+        int length = n.constant().intValue();
+        if (length < 0 || length > 4096) throw unsupported("register array of length " + length);
+        Kind kind = switch (t) {
+            case FLOAT -> Kind.F; case INT, SHORT, BYTE, CHAR, BOOLEAN -> Kind.I; case LONG -> Kind.J; case DOUBLE -> Kind.D;
+            default -> throw unsupported("array allocation (new " + t.name().toLowerCase() + "[])");
+        };
+        String site = frame.owner + "." + frame.method + "@" + frame.pc;
+        if (localMemorySites.contains(site)) {
+            String symbol = "lmem" + localMemory.size();
+            int elementBytes = switch (t) { case SHORT, CHAR -> 2; case BYTE, BOOLEAN -> 1; case LONG, DOUBLE -> 8; default -> 4; };
+            int bytes = Math.max(16, length * elementBytes);
+            localMemory.put(symbol, bytes);
+            Reg base = newReg(Ty.S64);
+            emit("addr.local", base, new Sym(symbol));
+            // Java zero-fills new arrays
+            Reg zero = newReg(kind.ty);
+            emit("mov." + kind.suffix, zero, immediate(kind, 0));
+            for (int i = 0; i < length; i++) {
+                Reg address = newReg(Ty.S64);
+                emit("add.s64", address, base, Imm.i64((long) i * elementBytes));
+                emit("st.local." + elementOf(t), address, zero);
+            }
+            pushRef(new Ref.LocalMemoryArray(symbol, elementOf(t), elementBytes, length, base));
+            return;
+        }
+        Reg[] regs = new Reg[length];
+        for (int i = 0; i < length; i++) {
+            regs[i] = newReg(kind.ty);
+            emit("mov." + kind.suffix, regs[i], immediate(kind, 0));
+        }
+        pushRef(new Ref.RegisterArray(kind, elementOf(t), regs, site + " (" + t.name().toLowerCase() + "[" + length + "] at " + where() + ")"));
+    }
+
+    /** The register of element {@code index}; a run-time index sends the array to local memory (by a retry). */
+    Reg registerElement(Ref.RegisterArray a, Val index) {
+        if (index.constant() == null) {
+            String site = a.site().substring(0, a.site().indexOf(' '));
+            throw new DynamicIndex(site, "kernel '" + kernelName + "': register array " + a.site().substring(a.site().indexOf(' ') + 1)
+                    + " is indexed at run time at " + where() + "; it goes to local memory (unroll the loop with @Unroll to keep it in registers)");
+        }
+        int i = index.constant().intValue();
+        if (i < 0 || i >= a.length()) throw unsupported("register array index " + i + " out of bounds for length " + a.length());
+        return a.regs()[i];
+    }
+
+    /** Registers {@code from .. from+count-1} of a register array, for intrinsics that take fragments. */
+    Reg[] registerRange(Ref r, Val from, int count, String what) {
+        if (!(r instanceof Ref.RegisterArray a)) throw unsupported(what + " on something that is not a register array (new int[N] / new float[N] in the kernel)");
+        if (from.constant() == null) throw unsupported(what + " with an offset that is not a compile-time constant");
+        int o = from.constant().intValue();
+        if (o < 0 || o + count > a.length()) throw unsupported(what + ": elements " + o + ".." + (o + count - 1) + " out of bounds for length " + a.length());
+        Reg[] out = new Reg[count];
+        System.arraycopy(a.regs(), o, out, 0, count);
+        return out;
+    }
+
+    private Reg localMemoryAddress(Ref.LocalMemoryArray a, Reg index) {
+        Reg offset = newReg(Ty.S64), address = newReg(Ty.S64);
+        emit("mul.wide.s32", offset, index, Imm.i32(a.elementBytes()));
+        emit("add.s64", address, a.base(), offset);
+        return address;
     }
 
     /** Declares a shared array of {@code length} elements and pushes its reference. */

@@ -16,6 +16,8 @@ public final class WorkGroup {
     private final List<Object> localArrays = new ArrayList<>();
     private final int[] exchangeSlots;
     private final float[] dynamicShared;
+    private final int[] dynamicSharedInts;
+    private final Object[] objectSlots;
 
     WorkGroup(int[] grid, int[] block, int[] groupId, boolean concurrent, int dynamicSharedBytes) {
         this.grid = grid;
@@ -25,6 +27,8 @@ public final class WorkGroup {
         this.barrier = concurrent ? new Phaser(size) : null;
         this.exchangeSlots = new int[size];
         this.dynamicShared = new float[dynamicSharedBytes / 4];
+        this.dynamicSharedInts = new int[dynamicSharedBytes / 4];
+        this.objectSlots = new Object[size];
     }
 
     public int[] gridSize() { return grid; }
@@ -65,4 +69,10 @@ public final class WorkGroup {
     public int[] exchangeSlots() { return exchangeSlots; }
 
     public float[] dynamicShared() { return dynamicShared; }
+
+    /** Dynamic shared memory as words (a separate array from {@link #dynamicShared()} on the CPU). */
+    public int[] dynamicSharedInts() { return dynamicSharedInts; }
+
+    /** Per work-item slots for warp collectives that exchange several values (mma, ldmatrix). */
+    public Object[] objectSlots() { return objectSlots; }
 }

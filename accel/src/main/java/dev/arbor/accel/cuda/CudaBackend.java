@@ -59,6 +59,20 @@ public final class CudaBackend implements Backend {
         return target(kernel, constants).module();
     }
 
+    /**
+     * Registers, shared and local memory of the kernel variant {@code args} select (compiling and
+     * loading it if needed), and how many blocks of {@code launch}'s shape fit on one multiprocessor.
+     */
+    public CudaModule.Resources resources(Kernel kernel, Launch launch, Object... args) {
+        device.makeCurrent();
+        return target(kernel, kernel.constantValues(args)).module().resources(launch.blockThreads(), launch.sharedBytes());
+    }
+
+    /** The compiled form (PTX, local-memory report) of the kernel variant {@code args} select. */
+    public CompiledKernel compiled(Kernel kernel, Object... args) {
+        return target(kernel, kernel.constantValues(args)).compiled();
+    }
+
     private Target target(Kernel kernel, Object[] constants) {
         return targets.computeIfAbsent(new Variant(kernel.method(), Arrays.asList(constants)), v -> {
             CompiledKernel compiled = KernelCompiler.compile(kernel, constants, device.sm());

@@ -35,6 +35,11 @@ final class CudaDriver {
     static final MethodHandle cuModuleGetFunction = fn("cuModuleGetFunction", ADDRESS, ADDRESS, ADDRESS);
     static final MethodHandle cuModuleUnload = fn("cuModuleUnload", ADDRESS);
     static final MethodHandle cuFuncSetAttribute = fn("cuFuncSetAttribute", ADDRESS, JAVA_INT, JAVA_INT);
+    /** cuFuncGetAttribute(int* value, CUfunction_attribute, CUfunction). */
+    static final MethodHandle cuFuncGetAttribute = fn("cuFuncGetAttribute", ADDRESS, JAVA_INT, ADDRESS);
+    /** cuOccupancyMaxActiveBlocksPerMultiprocessor(int* numBlocks, CUfunction, int blockSize, size_t dynamicSMemSize). */
+    static final MethodHandle cuOccupancyMaxActiveBlocksPerMultiprocessor = fn("cuOccupancyMaxActiveBlocksPerMultiprocessor",
+            ADDRESS, ADDRESS, JAVA_INT, JAVA_LONG);
     static final MethodHandle cuLaunchKernel = fn("cuLaunchKernel", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
             JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
     /** cuLaunchKernelEx(const CUlaunchConfig*, CUfunction, void** params, void** extra). */
@@ -61,6 +66,8 @@ final class CudaDriver {
     static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
     static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
     static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+    static final int CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 0, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES = 1,
+            CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES = 3, CU_FUNC_ATTRIBUTE_NUM_REGS = 4;
     static final int CU_JIT_INFO_LOG_BUFFER = 3, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES = 4;
     static final int CU_JIT_ERROR_LOG_BUFFER = 5, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
     static final int CU_STREAM_NON_BLOCKING = 1;

@@ -51,6 +51,43 @@ public final class CudaModule implements AutoCloseable {
 
     public String entry() { return entry; }
 
+    /**
+     * What the driver's JIT made of the kernel and how many blocks fit on one multiprocessor.
+     *
+     * @param registers          registers per thread ({@code CU_FUNC_ATTRIBUTE_NUM_REGS})
+     * @param staticSharedBytes  static shared memory per block ({@code CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES})
+     * @param localBytes         local memory (stack frame, spills) per thread ({@code CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES})
+     * @param maxThreadsPerBlock the most threads a block of this kernel may have
+     * @param blocksPerSm        {@code cuOccupancyMaxActiveBlocksPerMultiprocessor} for the given block size and dynamic shared memory
+     */
+    public record Resources(int registers, int staticSharedBytes, int localBytes, int maxThreadsPerBlock, int blocksPerSm) {
+        /** Resident warps per multiprocessor over the 64 a Hopper SM holds. */
+        public double occupancy(int blockThreads) { return blocksPerSm * ((blockThreads + 31) / 32) / 64.0; }
+
+        @Override public String toString() {
+            return registers + " regs, " + staticSharedBytes + " B static smem, " + localBytes + " B local, " + blocksPerSm + " blocks/SM";
+        }
+    }
+
+    /** Resources of this kernel for blocks of {@code blockThreads} with {@code dynamicSharedBytes} of dynamic shared memory. */
+    public Resources resources(int blockThreads, int dynamicSharedBytes) {
+        if (dynamicSharedBytes > 48 * 1024) allowDynamicShared(dynamicSharedBytes);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(JAVA_INT);
+            int[] attrs = {CU_FUNC_ATTRIBUTE_NUM_REGS, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES,
+                    CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK};
+            int[] out = new int[attrs.length];
+            for (int i = 0; i < attrs.length; i++) {
+                int attr = attrs[i];
+                check(call(() -> (int) cuFuncGetAttribute.invokeExact(v, attr, function)), "cuFuncGetAttribute", entry);
+                out[i] = v.get(JAVA_INT, 0);
+            }
+            check(call(() -> (int) cuOccupancyMaxActiveBlocksPerMultiprocessor.invokeExact(v, function, blockThreads, (long) dynamicSharedBytes)),
+                    "cuOccupancyMaxActiveBlocksPerMultiprocessor", entry);
+            return new Resources(out[0], out[1], out[2], out[3], v.get(JAVA_INT, 0));
+        }
+    }
+
     /** Allows more than 48 KiB of dynamic shared memory. */
     void allowDynamicShared(int bytes) {
         check(call(() -> (int) cuFuncSetAttribute.invokeExact(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes)),

@@ -13,9 +13,20 @@ public final class BadKernels {
 
     static int counter;
 
-    public static void arrayAllocation(KernelContext ctx, FloatArray x) {
-        float[] t = new float[4]; // BAD:arrayAllocation
+    public static void arrayAllocation(KernelContext ctx, FloatArray x, int n) {
+        float[] t = new float[n]; // BAD:arrayAllocation
         x.set(0, t[0]);
+    }
+
+    public static void unrollDynamicLoop(KernelContext ctx, FloatArray x, int n) {
+        x.set(0, unrolledSum(x, n));
+    }
+
+    @dev.arbor.accel.Unroll
+    static float unrolledSum(FloatArray x, int n) {
+        float s = 0;
+        for (int i = 0; i < n; i++) s += x.get(i); // BAD:unrollDynamicLoop
+        return s;
     }
 
     public static void objectAllocation(KernelContext ctx, FloatArray x) {

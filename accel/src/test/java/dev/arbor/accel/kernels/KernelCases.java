@@ -413,7 +413,125 @@ public final class KernelCases {
                 });
                 return run(cover(n), new Object[]{x, out, n}, List.of(out), List.of(e));
             })
+            ,
+            exact("registerArrays", n -> {
+                FloatArray x = floats(n, 51, 10), out = new FloatArray(n);
+                double[] e = each(n, i -> {
+                    float v = x.get(i), t = 0;
+                    float[] acc = new float[8];
+                    for (int j = 0; j < 8; j++) acc[j] = v * j + (j % 3 == 0 ? 1f : -0.5f);
+                    for (int j = 0; j < 8; j++) if (j != 5) t += acc[j];
+                    for (int j = 3; j >= 0; j--) t += (short) (i * 40000 + j) + (i << j) * 0.25f;
+                    return t;
+                });
+                return run(cover(n), new Object[]{x, out, n}, List.of(out), List.of(e));
+            }),
+            exact("registerArrayDynamic", n -> {
+                FloatArray x = floats(n, 52, 10), out = new FloatArray(n);
+                double[] e = each(n, i -> x.get(i) * (i % 8) + x.get(i) * 7);
+                return run(cover(n), new Object[]{x, out, n}, List.of(out), List.of(e));
+            }),
+            approximate("mmaBf16Tiles", 1e-5, n -> mmaCase(n, false)),
+            approximate("mmaFp16Tiles", 1e-5, n -> mmaCase(n, true)),
+            exact("ldmatrixAll", n -> {
+                IntArray src = ints(n * 128, 53), out = new IntArray(n * 32 * 14);
+                double[] e = new double[out.length()];
+                for (int w = 0; w < n; w++)
+                    for (int l = 0; l < 32; l++) {
+                        int[] f = new int[14];
+                        for (int i = 0; i < 4; i++) {
+                            int word = src.get(w * 128 + (8 * (i % 2) + l / 4) * 8 + 4 * (i / 2) + l % 4);
+                            int lo = half(src, w, 8 * (i % 2) + 2 * (l % 4), 8 * (i / 2) + l / 4);
+                            int hi = half(src, w, 8 * (i % 2) + 2 * (l % 4) + 1, 8 * (i / 2) + l / 4);
+                            int trans = lo | (hi << 16);
+                            if (i < 1) { f[0] = word; f[7] = trans; }
+                            if (i < 2) { f[1 + i] = word; f[8 + i] = trans; }
+                            f[3 + i] = word;
+                            f[10 + i] = trans;
+                        }
+                        for (int j = 0; j < 14; j++) e[(w * 32 + l) * 14 + j] = f[j];
+                    }
+                return run(Launch.cover(n * 32, BLOCK), new Object[]{src, out, n}, List.of(out), List.of(e));
+            }),
+            exact("cpAsyncChunks", n -> {
+                IntArray src = ints(n * 4, 54), out = new IntArray(n * 4);
+                double[] e = each(n * 4, k -> {
+                    int j = (k / 4) ^ 1;
+                    return j < n && j % 3 != 1 ? src.get(j * 4 + k % 4) : 0;
+                });
+                return run(cover(n), new Object[]{src, out, n}, List.of(out), List.of(e));
+            }),
+            exact("dynamicSharedLarge", n -> {
+                IntArray out = new IntArray(n);
+                double[] e = each(n, i -> {
+                    int l = i % BLOCK, g = i / BLOCK, sum = 0;
+                    for (int j = BLOCK - 1 - l; j < TestKernels.LARGE_SHARED_WORDS; j += BLOCK) sum += j * 3 + g;
+                    return sum;
+                });
+                return run(cover(n).withSharedBytes(TestKernels.LARGE_SHARED_WORDS * 4), new Object[]{out, n}, List.of(out), List.of(e));
+            }),
+            exact("unrollShapes", n -> {
+                IntArray x = new IntArray(n), out = new IntArray(n);
+                Random rnd = new Random(61);
+                for (int i = 0; i < n; i++) x.set(i, rnd.nextInt(3000) - 1000);
+                double[] e = each(n, i -> {
+                    int v = x.get(i), s = 0;
+                    int[] r = new int[16];
+                    for (int a = 0; a < 4; a++) for (int b = 0; b <= a; b++) if (b != 2) r[a * 4 + b] = v * (a + 1) - b;
+                    for (int j = 15; j > 11; j -= 2) r[j] += j;
+                    for (int k = 0; k < 13; k++) {
+                        switch (k % 3) { case 0 -> s += r[k]; case 1 -> s ^= r[k]; default -> s -= r[k] >> 1; }
+                        if (v > k * 100) s += k;
+                    }
+                    return s;
+                });
+                return run(cover(n), new Object[]{x, out, n}, List.of(out), List.of(e));
+            }),
+            exact("singleAssignments", n -> {
+                IntArray out = new IntArray(n);
+                double[] e = each(n, i -> (i % 2 == 1 ? 5 : 9) * 100 + (i % 3 == 2 ? 1 : 0));
+                return run(cover(n), new Object[]{out, n, 9}, List.of(out), List.of(e));
+            }),
+            exact("packPairs", n -> {
+                FloatArray x = floats(2 * n, 55, 100);
+                IntArray bf = new IntArray(n), hf = new IntArray(n);
+                double[] eb = each(n, i -> (BFloat16Array.fromFloat(x.get(2 * i)) & 0xFFFF) | (BFloat16Array.fromFloat(x.get(2 * i + 1)) << 16));
+                double[] eh = each(n, i -> (Float.floatToFloat16(x.get(2 * i)) & 0xFFFF) | (Float.floatToFloat16(x.get(2 * i + 1)) << 16));
+                return run(cover(n), new Object[]{x, bf, hf, n}, List.of(bf, hf), List.of(eb, eh));
+            })
         );
+    }
+
+    /** 16-bit element (row, col) of warp w's 16×16 tile of pairs (8 words a row) in src. */
+    private static int half(IntArray src, int w, int row, int col) {
+        int word = src.get(w * 128 + row * 8 + col / 2);
+        return (col & 1) == 0 ? word & 0xFFFF : word >>> 16;
+    }
+
+    /**
+     * n tiles of D = A·B + C (see {@code TestKernels.mmaBf16Tiles}) with the plain product as
+     * reference: the exact products summed in double, plus C, rounded once to float.
+     */
+    private static Run mmaCase(int n, boolean fp16) {
+        Random r = new Random(fp16 ? 57 : 56);
+        OffHeapArray a = fp16 ? new HalfFloatArray(n * 256) : new BFloat16Array(n * 256);
+        OffHeapArray b = fp16 ? new HalfFloatArray(n * 128) : new BFloat16Array(n * 128);
+        FloatArray c = floats(n * 128, fp16 ? 59 : 58, 4), d = new FloatArray(n * 128);
+        for (OffHeapArray x : List.of(a, b))
+            for (int i = 0; i < x.length(); i++) {
+                float v = r.nextFloat() * 4 - 2;
+                if (x instanceof HalfFloatArray h) h.set(i, v); else ((BFloat16Array) x).set(i, v);
+            }
+        double[] av = KernelCase.values(a), bv = KernelCase.values(b);
+        double[] e = new double[n * 128];
+        for (int w = 0; w < n; w++)
+            for (int row = 0; row < 16; row++)
+                for (int col = 0; col < 8; col++) {
+                    double sum = 0;
+                    for (int k = 0; k < 16; k++) sum += av[w * 256 + row * 16 + k] * bv[w * 128 + col * 16 + k];
+                    e[w * 128 + row * 8 + col] = (float) (sum + c.get(w * 128 + row * 8 + col));
+                }
+        return run(Launch.cover(n * 32, BLOCK), new Object[]{a, b, c, d, n}, List.of(d), List.of(e));
     }
 
     /** Compile-time constants of {@link KernelContext#WARP_SIZE}-dependent cases are checked here to keep the suite honest. */

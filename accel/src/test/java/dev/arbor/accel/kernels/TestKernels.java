@@ -3,6 +3,7 @@ package dev.arbor.accel.kernels;
 import dev.arbor.accel.Constant;
 import dev.arbor.accel.KMath;
 import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.Unroll;
 import dev.arbor.accel.array.*;
 
 /**
@@ -493,5 +494,227 @@ public final class TestKernels {
         ctx.localBarrier();
         float r = s[t] + KernelContext.fp16ToFloat(h[(t + 1) % BLOCK]) + l[t] + (float) d[t];
         if (i < n) out.set(i, r);
+    }
+    // ---- register arrays and unrolling ------------------------------------------------------------
+
+    /** Per work-item float[8], short[4] and int[4] register arrays, filled and summed by unrolled helpers. */
+    public static void registerArrays(KernelContext ctx, FloatArray x, FloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        float[] acc = new float[8];
+        short[] s = new short[4];
+        int[] w = new int[4];
+        fillRegisters(acc, s, w, x.get(i), i);
+        out.set(i, sumRegisters(acc, s, w));
+    }
+
+    @Unroll
+    static void fillRegisters(float[] acc, short[] s, int[] w, float v, int i) {
+        for (int j = 0; j < acc.length; j++) acc[j] = v * j + (j % 3 == 0 ? 1f : -0.5f);
+        for (int j = 0; j < 4; j++) {
+            s[j] = (short) (i * 40000 + j);
+            w[j] = i << j;
+        }
+    }
+
+    @Unroll
+    static float sumRegisters(float[] acc, short[] s, int[] w) {
+        float t = 0;
+        for (int j = 0; j < 8; j++) {
+            if (j == 5) continue;
+            t += acc[j];
+        }
+        for (int j = 3; j >= 0; j--) t += s[j] + w[j] * 0.25f;
+        return t;
+    }
+
+    /** A register array indexed at run time: the compiler places it in local memory (and reports it). */
+    public static void registerArrayDynamic(KernelContext ctx, FloatArray x, FloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        float[] t = new float[8];
+        for (int j = 0; j < 8; j++) t[j] = x.get(i) * j;
+        out.set(i, t[i % 8] + t[7]);
+    }
+
+    // ---- tensor cores -------------------------------------------------------------------------------
+
+    /**
+     * Warp w: D = A·B + C with A the 16×16 bf16 tile at a[256w] (row-major), B the 16×8 tile at
+     * b[128w] (column-major: B[k][n] at n·16 + k), C and D 16×8 fp32 row-major at c[128w], d[128w].
+     * Warps past {@code tiles} join the mma (it is warp-wide) on tile 0 and store nothing.
+     */
+    public static void mmaBf16Tiles(KernelContext ctx, BFloat16Array a, BFloat16Array b, FloatArray c, FloatArray d, int tiles) {
+        int w = ctx.globalIdx / 32, lane = ctx.laneId(), g = lane >> 2, t = lane & 3;
+        int tile = w < tiles ? w : 0, ab = tile * 256, bb = tile * 128, cb = tile * 128;
+        int[] af = new int[4];
+        int[] bf = new int[2];
+        float[] acc = new float[4];
+        af[0] = KernelContext.packBf16(a.get(ab + g * 16 + 2 * t), a.get(ab + g * 16 + 2 * t + 1));
+        af[1] = KernelContext.packBf16(a.get(ab + (g + 8) * 16 + 2 * t), a.get(ab + (g + 8) * 16 + 2 * t + 1));
+        af[2] = KernelContext.packBf16(a.get(ab + g * 16 + 2 * t + 8), a.get(ab + g * 16 + 2 * t + 9));
+        af[3] = KernelContext.packBf16(a.get(ab + (g + 8) * 16 + 2 * t + 8), a.get(ab + (g + 8) * 16 + 2 * t + 9));
+        bf[0] = KernelContext.packBf16(b.get(bb + g * 16 + 2 * t), b.get(bb + g * 16 + 2 * t + 1));
+        bf[1] = KernelContext.packBf16(b.get(bb + g * 16 + 2 * t + 8), b.get(bb + g * 16 + 2 * t + 9));
+        loadAccumulator(acc, c, cb, g, t);
+        ctx.mmaBf16(acc, 0, af, 0, bf, 0);
+        if (w < tiles) storeAccumulator(acc, d, cb, g, t);
+    }
+
+    /** {@link #mmaBf16Tiles} with fp16 inputs. */
+    public static void mmaFp16Tiles(KernelContext ctx, HalfFloatArray a, HalfFloatArray b, FloatArray c, FloatArray d, int tiles) {
+        int w = ctx.globalIdx / 32, lane = ctx.laneId(), g = lane >> 2, t = lane & 3;
+        int tile = w < tiles ? w : 0, ab = tile * 256, bb = tile * 128, cb = tile * 128;
+        int[] af = new int[4];
+        int[] bf = new int[2];
+        float[] acc = new float[4];
+        af[0] = KernelContext.packFp16(a.get(ab + g * 16 + 2 * t), a.get(ab + g * 16 + 2 * t + 1));
+        af[1] = KernelContext.packFp16(a.get(ab + (g + 8) * 16 + 2 * t), a.get(ab + (g + 8) * 16 + 2 * t + 1));
+        af[2] = KernelContext.packFp16(a.get(ab + g * 16 + 2 * t + 8), a.get(ab + g * 16 + 2 * t + 9));
+        af[3] = KernelContext.packFp16(a.get(ab + (g + 8) * 16 + 2 * t + 8), a.get(ab + (g + 8) * 16 + 2 * t + 9));
+        bf[0] = KernelContext.packFp16(b.get(bb + g * 16 + 2 * t), b.get(bb + g * 16 + 2 * t + 1));
+        bf[1] = KernelContext.packFp16(b.get(bb + g * 16 + 2 * t + 8), b.get(bb + g * 16 + 2 * t + 9));
+        loadAccumulator(acc, c, cb, g, t);
+        ctx.mmaFp16(acc, 0, af, 0, bf, 0);
+        if (w < tiles) storeAccumulator(acc, d, cb, g, t);
+    }
+
+    @Unroll
+    static void loadAccumulator(float[] acc, FloatArray c, int base, int g, int t) {
+        for (int r = 0; r < 4; r++) acc[r] = c.get(base + (g + (r >= 2 ? 8 : 0)) * 8 + 2 * t + (r & 1));
+    }
+
+    @Unroll
+    static void storeAccumulator(float[] acc, FloatArray d, int base, int g, int t) {
+        for (int r = 0; r < 4; r++) d.set(base + (g + (r >= 2 ? 8 : 0)) * 8 + 2 * t + (r & 1), acc[r]);
+    }
+
+    /**
+     * Warp w copies its 16×16 tile of 16-bit pairs (128 words at src[128w], row r = words 8r..8r+7)
+     * to shared memory with 16-byte loads and stores, then reads it back with ldmatrix x1, x2, x4 and
+     * their .trans forms; lane l writes its 14 result words to out[14·(32w + l)].
+     * Matrix i of the x4 load covers rows 8(i%2).., columns 8(i/2)..
+     */
+    public static void ldmatrixAll(KernelContext ctx, IntArray src, IntArray out, int tiles) {
+        int[] tile = ctx.allocateIntLocalArray(2 * 128);
+        int w = ctx.globalIdx / 32, lane = ctx.laneId(), base = (ctx.localIdx / 32) * 128;
+        int from = (w < tiles ? w : 0) * 128 + lane * 4;
+        int[] v = new int[4];
+        ctx.loadGlobal128(v, 0, src, from);
+        ctx.storeShared128(tile, base + lane * 4, v, 0);
+        ctx.localBarrier();
+        int m = lane / 8, r = lane % 8;
+        int row = base + ((m % 2) * 8 + r) * 8 + (m / 2) * 4;
+        int[] f = new int[14];
+        ctx.ldmatrixX1(f, 0, tile, row);
+        ctx.ldmatrixX2(f, 1, tile, row);
+        ctx.ldmatrixX4(f, 3, tile, row);
+        ctx.ldmatrixX1Trans(f, 7, tile, row);
+        ctx.ldmatrixX2Trans(f, 8, tile, row);
+        ctx.ldmatrixX4Trans(f, 10, tile, row);
+        if (w < tiles) storeWords(out, (w * 32 + lane) * 14, f);
+    }
+
+    @Unroll
+    static void storeWords(IntArray out, int at, int[] f) {
+        for (int j = 0; j < f.length; j++) out.set(at + j, f[j]);
+    }
+
+    /**
+     * cp.async: work-item i copies 16-byte chunk i of src (4 ints) to shared memory, zero-filled
+     * when {@code i % 3 == 1} or past {@code n} chunks; after the wait and a barrier it writes its
+     * neighbour's ({@code localIdx ^ 1}) chunk to chunk i of out with a 16-byte load and store.
+     */
+    public static void cpAsyncChunks(KernelContext ctx, IntArray src, IntArray out, int n) {
+        int[] chunks = ctx.allocateIntLocalArray(BLOCK * 4);
+        int i = ctx.globalIdx, l = ctx.localIdx;
+        boolean valid = i < n && i % 3 != 1;
+        ctx.cpAsync16(chunks, l * 4, src, valid ? i * 4 : 0, valid);
+        ctx.cpAsyncCommit();
+        ctx.cpAsyncWait(0);
+        ctx.localBarrier();
+        int[] v = new int[4];
+        ctx.loadShared128(v, 0, chunks, (l ^ 1) * 4);
+        if (i < n) ctx.storeGlobal128(out, i * 4, v, 0);
+    }
+
+    /** Pairs of floats packed as bf16x2 and fp16x2 (round to nearest even), plus an 8-byte shared store read back. */
+    public static void packPairs(KernelContext ctx, FloatArray x, IntArray bf, IntArray hf, int n) {
+        int[] pairs = ctx.allocateIntLocalArray(BLOCK * 2);
+        int i = ctx.globalIdx, l = ctx.localIdx;
+        float lo = i < n ? x.get(2 * i) : 0f, hi = i < n ? x.get(2 * i + 1) : 0f;
+        ctx.storeShared64(pairs, l * 2, KernelContext.packBf16(lo, hi), KernelContext.packFp16(lo, hi));
+        ctx.localBarrier();
+        if (i < n) {
+            bf.set(i, pairs[l * 2]);
+            hf.set(i, pairs[l * 2 + 1]);
+        }
+    }
+    /** 100 KiB of dynamic shared memory (over the 48 KiB default): strided writes, a barrier, another work-item's reads. */
+    public static void dynamicSharedLarge(KernelContext ctx, IntArray out, int n) {
+        int[] s = ctx.dynamicIntLocalArray();
+        int l = ctx.localIdx, i = ctx.globalIdx;
+        for (int j = l; j < LARGE_SHARED_WORDS; j += BLOCK) s[j] = j * 3 + ctx.groupIdx;
+        ctx.localBarrier();
+        int sum = 0;
+        for (int j = BLOCK - 1 - l; j < LARGE_SHARED_WORDS; j += BLOCK) sum += s[j];
+        if (i < n) out.set(i, sum);
+    }
+
+    static final int LARGE_SHARED_WORDS = 25600;
+    /**
+     * Unrolling edge cases: nested loops whose inner bound depends on the outer variable, break and
+     * continue decided at compile time, a run-time if inside the unrolled body, a while loop, and a
+     * switch on the loop variable; all on an int[16] that must stay in registers.
+     */
+    public static void unrollShapes(KernelContext ctx, IntArray x, IntArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        int[] r = new int[16];
+        unrollFill(r, x.get(i));
+        out.set(i, unrollFold(r, x.get(i)));
+    }
+
+    @Unroll
+    static void unrollFill(int[] r, int v) {
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b <= a; b++) {
+                if (b == 2) continue;
+                r[a * 4 + b] = v * (a + 1) - b;
+            }
+        int j = 15;
+        while (j > 11) {
+            r[j] += j;
+            j -= 2;
+        }
+    }
+
+    @Unroll
+    static int unrollFold(int[] r, int v) {
+        int s = 0;
+        for (int k = 0; k < 16; k++) {
+            if (k == 13) break;
+            switch (k % 3) {
+                case 0 -> s += r[k];
+                case 1 -> s ^= r[k];
+                default -> s -= r[k] >> 1;
+            }
+            if (v > k * 100) s += k;   // decided at run time
+        }
+        return s;
+    }
+    /**
+     * A parameter assigned a constant inside a loop that may not run, and a local assigned once from
+     * constants: after the loop the parameter is 5 only where the loop ran; the local is known everywhere.
+     */
+    public static void singleAssignments(KernelContext ctx, IntArray out, int n, int v) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        int width = BLOCK / 16 * 3;
+        for (int j = 0; j < i % 2; j++) v = 5;
+        int[] r = new int[BLOCK / 16 * 3];
+        for (int j = 0; j < i % 3; j++) r[0] += j;
+        r[width - 1] = v;
+        out.set(i, r[width - 1] * 100 + r[0]);
     }
 }

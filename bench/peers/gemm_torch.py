@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""torch.matmul (cuBLAS) peer of kernels/src/test/.../bench/GemmBench.java, run in the same device call.
+
+Usage: python3 bench/peers/gemm_torch.py ARBOR_OUTPUT.txt
+Reads the "CSV,gemm,..." lines GemmBench printed (shape name, N, K, M, microseconds, ...), times
+torch.matmul(x, w.T) with x bf16 [M, K] and w bf16 [N, K] (out bf16, cuBLAS' usual path) on the same
+shapes the same way (W rotated over copies filling > 256 MiB, launches captured in a CUDA graph, median
+of 5 replays), and prints one table with both, % of cuBLAS (torch time / Arbor time) and, for M <= 64,
+Arbor's % of the weight-read floor.
+"""
+import sys
+import torch
+
+
+def time_matmul(m, n, k, launches_hint):
+    wbytes = 2 * n * k
+    copies = max(2, -(-(256 << 20) // wbytes))
+    g = torch.Generator(device="cuda").manual_seed(1)
+    ws = [(torch.rand(n, k, device="cuda", dtype=torch.float32, generator=g) - 0.5).mul_(0.2).to(torch.bfloat16) for _ in range(copies)]
+    x = (torch.rand(m, k, device="cuda", dtype=torch.float32, generator=g) * 2 - 1).to(torch.bfloat16)
+    out = torch.empty(m, n, device="cuda", dtype=torch.bfloat16)
+    est = max(2.0 * m * n * k / 300e12, wbytes / 3.5e12)
+    launches = int(max(3, min(8 * copies, round(4e-3 / est))))
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for i in range(3):
+            torch.matmul(x, ws[i % copies].t(), out=out)
+    torch.cuda.current_stream().wait_stream(s)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for i in range(launches):
+            torch.matmul(x, ws[i % copies].t(), out=out)
+    for _ in range(2):
+        graph.replay()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(5):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        graph.replay()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b))
+    times.sort()
+    ref = (x[:1].float() @ ws[(launches - 1) % copies][:7].float().t())
+    got = out[:1, :7].float()
+    assert torch.allclose(got, ref, rtol=2e-2, atol=1e-2), (got, ref)
+    del ws
+    return times[len(times) // 2] * 1e3 / launches
+
+
+def main():
+    rows = []
+    copy = None
+    for line in open(sys.argv[1]):
+        if line.startswith("CSV,copy,"):
+            copy = float(line.strip().split(",")[2])
+        if line.startswith("CSV,gemm,"):
+            f = line.strip().split(",")
+            name, f = ",".join(f[2:-8]), f[-8:]   # shape names contain commas: the 8 fields after the name are fixed
+            rows.append((name, int(f[0]), int(f[1]), int(f[2]), float(f[3]), float(f[5]), f[6], int(f[7])))
+    print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, copy bandwidth (Arbor's run) {copy / 1e9:.0f} GB/s")
+    print(f"{'shape':32s} {'N':>5s} {'K':>5s} {'M':>5s} | {'Arbor us':>9s} {'TF/s':>6s} | {'cuBLAS us':>9s} {'TF/s':>6s} | {'% cuBLAS':>8s} | {'% W floor':>9s} | plan")
+    worst = (1e9, None)
+    for name, n, k, m, us, floor, tiles, splits in rows:
+        tus = time_matmul(m, n, k, None)
+        tf, ttf = 2.0 * m * n * k / us / 1e6, 2.0 * m * n * k / tus / 1e6
+        pct = 100.0 * tus / us
+        worst = min(worst, (pct, f"{name} M={m}"))
+        print(f"{name:32s} {n:5d} {k:5d} {m:5d} | {us:9.1f} {tf:6.1f} | {tus:9.1f} {ttf:6.1f} | {pct:7.1f}% | "
+              f"{(f'{floor:8.1f}%' if floor >= 0 else ''):>9s} | {tiles} s={splits}")
+        print(f"PEER,{name},{n},{k},{m},{tus},{ttf}")
+    print(f"slowest relative to cuBLAS: {worst[1]} at {worst[0]:.1f}% of cuBLAS")
+
+
+if __name__ == "__main__":
+    main()

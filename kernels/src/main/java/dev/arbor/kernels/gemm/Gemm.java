@@ -1,0 +1,277 @@
+package dev.arbor.kernels.gemm;
+
+import dev.arbor.accel.Backend;
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.Launch;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.OffHeapArray;
+import dev.arbor.accel.cuda.CudaBackend;
+
+/**
+ * Host side of the tensor-core GEMM: {@code C[M,N] = X[M,K] · W[N,K]ᵀ} (or {@code C += ...}), with X
+ * the activations (one token per row), W the weights as stored (one output feature per row, like a
+ * PyTorch {@code Linear.weight}), fp32 accumulation. All arrays are row-major and dense.
+ *
+ * <p>Shapes: any {@code m ≥ 1} and {@code n ≥ 1}; {@code k} a positive multiple of 8 (every row
+ * starts 16-byte aligned for {@code cp.async}); {@code x.length() ≥ m·k}, {@code w.length() ≥ n·k},
+ * {@code c.length() ≥ m·n}, all below 2³¹. Anything else is an {@link IllegalArgumentException}.
+ *
+ * <p>Tiles by M ({@link #tilesFor}): {@link #SMALL} (M ≤ 16, decode), {@link #MEDIUM} (M ≤ 64),
+ * {@link #LARGE} (prefill); split-K (fp32 output only) when the tile grid alone would leave the
+ * multiprocessors idle, as many K slices as fit in one wave ({@link #plan}). Split-K adds partial sums with fp32 atomics, so the low bits of
+ * C can differ between runs; with {@code accumulate == false} C is zeroed first by a small kernel that
+ * the product overlaps (programmatic dependent launch: it streams W meanwhile).
+ * fp32 X is converted on load for M ≤ 64; above that it is first converted into a bf16/fp16 copy
+ * held by this object (allocated once, at the first such call or by {@link #reserve}; call
+ * {@code reserve} before capturing a CUDA graph, since capture cannot allocate). Nothing else is
+ * allocated per call. Launches go to the backend's current stream (or the capturing one).
+ *
+ * <p>One {@code Gemm} per backend; not thread-safe (the scratch copy is shared).
+ */
+public final class Gemm implements AutoCloseable {
+    /**
+     * A block's warp layout: {@code wn × wm} warps, each computing {@code mt} 16-row fragments of W
+     * by {@code nt} 8-token fragments of X, through a {@code stages}-deep cp.async ring.
+     */
+    public record Tiles(String name, int wn, int wm, int mt, int nt, int stages) {
+        /** Weight rows (columns of C) per block. */
+        public int bn() { return wn * mt * 16; }
+
+        /** Tokens (rows of C) per block. */
+        public int bm() { return wm * nt * 8; }
+
+        public int threads() { return wn * wm * 32; }
+
+        /** Dynamic shared memory: stages × (bn + bm) rows of 128 bytes. */
+        public int sharedBytes() { return stages * (bn() + bm()) * GemmKernels.BK * 2; }
+
+        /** Registers staging fp32 X: 8 floats per 16-byte chunk, ⌈bm·8 / threads⌉ chunks per work-item. */
+        int xRegs() { return 8 * ((bm() * 8 + threads() - 1) / threads()); }
+
+        @Override public String toString() { return name + " " + bn() + "x" + bm() + "x" + GemmKernels.BK + " (" + wn * wm + " warps, " + stages + " stages)"; }
+    }
+
+    /** Decode: 64 weight rows × 16 tokens a block, 4 warps along N, 4 stages (40 KiB). */
+    public static final Tiles SMALL = new Tiles("small", 4, 1, 1, 2, 4);
+    /** Batched decode: 64 × 64, 2×2 warps of 32×32, 4 stages (64 KiB). */
+    public static final Tiles MEDIUM = new Tiles("medium", 2, 2, 2, 4, 4);
+    /** Prefill: 128 × 128, 2×2 warps of 64×64, 3 stages (96 KiB). */
+    public static final Tiles LARGE = new Tiles("large", 2, 2, 4, 8, 3);
+
+    /** How one product runs: tiles, number of K slices, the launch, and whether fp32 X is converted first. */
+    public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst) {
+        @Override public String toString() { return tiles + ", split-K " + splits + (convertFirst ? ", X converted first" : ""); }
+    }
+
+    private static final Kernel XF32_WBF16 = Kernel.of(GemmKernels.class, "xf32Wbf16");
+    private static final Kernel XF32_WF16 = Kernel.of(GemmKernels.class, "xf32Wf16");
+    private static final Kernel XBF16_WBF16 = Kernel.of(GemmKernels.class, "xbf16Wbf16");
+    private static final Kernel XF16_WF16 = Kernel.of(GemmKernels.class, "xf16Wf16");
+    private static final Kernel XBF16_WBF16_OBF16 = Kernel.of(GemmKernels.class, "xbf16Wbf16Obf16");
+    private static final Kernel XF32_WBF16_OBF16 = Kernel.of(GemmKernels.class, "xf32Wbf16Obf16");
+    private static final Kernel ZERO = Kernel.of(GemmKernels.class, "zero");
+    private static final Kernel TO_BF16 = Kernel.of(GemmKernels.class, "toBf16");
+    private static final Kernel TO_FP16 = Kernel.of(GemmKernels.class, "toFp16");
+    /** Above this many tokens fp32 X is converted once instead of in every block (LARGE tiles would need 64 staging registers). */
+    static final int CONVERT_ON_LOAD_MAX_M = 64;
+
+    private final Backend backend;
+    private final int multiprocessors;
+    private BFloat16Array xBf16;
+    private HalfFloatArray xF16;
+
+    public Gemm(Backend backend) {
+        this.backend = backend;
+        this.multiprocessors = backend instanceof CudaBackend cuda ? cuda.device().multiprocessors() : 132;
+    }
+
+    /** SMALL for m ≤ 16, MEDIUM for m ≤ 64, LARGE above. */
+    public static Tiles tilesFor(int m) {
+        return m <= 16 ? SMALL : m <= CONVERT_ON_LOAD_MAX_M ? MEDIUM : LARGE;
+    }
+
+    /**
+     * The default plan: {@link #tilesFor} m, and for fp32 output the most K slices (at least 4 K tiles
+     * each) whose blocks all fit on the GPU at once: slices = ⌊resident blocks / tile blocks⌋, with
+     * resident blocks = multiprocessors × {@link #blocksPerSm}. (Measured on the H200, 2026-11-30: one
+     * wave wins, a second partial wave loses, e.g. N=14336, M=64: 67.9 µs unsplit against 83.0 µs in
+     * 2 slices; N=4096, M=1: 11.5 µs in 8 slices against 13.9 µs in 16; bench/RESULTS.md.)
+     */
+    public Plan plan(int m, int n, int k, boolean fp32Out, boolean fp32X) {
+        checkShape(m, n, k);
+        Tiles t = tilesFor(m);
+        int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
+        long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
+        long resident = (long) multiprocessors * blocksPerSm(t);
+        int splits = fp32Out ? (int) Math.max(1, Math.min(Math.max(1, kTiles / 4), resident / blocks)) : 1;
+        return plan(m, n, k, t, splits, fp32X);
+    }
+
+    /**
+     * Blocks of these tiles one multiprocessor holds: from the driver's occupancy calculator on CUDA
+     * (cached per tiles), else the H200's figures (5, 3, 2 for SMALL, MEDIUM, LARGE).
+     */
+    public int blocksPerSm(Tiles t) {
+        return residentBlocks.computeIfAbsent(t, tiles -> {
+            int nominal = tiles == SMALL ? 5 : tiles == MEDIUM ? 3 : 2;
+            if (!(backend instanceof CudaBackend cuda)) return nominal;
+            Plan p = plan(tiles.bm(), tiles.bn(), GemmKernels.BK, tiles, 1, true);   // the kernel fp32 X runs through
+            // the variant's constants pick the compiled kernel; its arrays are not touched
+            int r = cuda.resources(kernelFor(p), p.launch(), launchArguments(p, null, null, null, 1, 1, GemmKernels.BK)).blocksPerSm();
+            return Math.max(1, r);
+        });
+    }
+
+    private final java.util.Map<Tiles, Integer> residentBlocks = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** A plan with the given tiles and (at most) {@code splits} K slices; the benchmark compares plans with this. */
+    public Plan plan(int m, int n, int k, Tiles t, int splits, boolean fp32X) {
+        if (splits < 1) throw new IllegalArgumentException("splits must be >= 1, got " + splits);
+        int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
+        int perSplit = (kTiles + splits - 1) / splits;
+        int slices = (kTiles + perSplit - 1) / perSplit;
+        Launch launch = new Launch(new int[]{(n + t.bn() - 1) / t.bn(), (m + t.bm() - 1) / t.bm(), slices},
+                new int[]{t.threads(), 1, 1}, t.sharedBytes(), null);
+        return new Plan(t, slices, perSplit, launch, fp32X && t.bm() > CONVERT_ON_LOAD_MAX_M);
+    }
+
+    // ---- the products ----------------------------------------------------------------------------
+
+    /**
+     * {@code c[t·n + j] (=|+=) Σ_kk a[t·k + kk] · w[j·k + kk]} for t < m, j < n: fp32 activations
+     * (rounded to bf16 for the tensor cores), bf16 weights, fp32 output; {@code accumulate} adds to C
+     * (a fused residual add).
+     */
+    public void matmul(FloatArray a, int m, BFloat16Array w, int n, int k, FloatArray c, boolean accumulate) {
+        matmul(a, m, w, n, k, c, accumulate, plan(m, n, k, true, true));
+    }
+
+    /** As {@link #matmul(FloatArray, int, BFloat16Array, int, int, FloatArray, boolean)} with a given plan. */
+    public void matmul(FloatArray a, int m, BFloat16Array w, int n, int k, FloatArray c, boolean accumulate, Plan plan) {
+        check(a, m, w, n, k, c);
+        if (plan.convertFirst()) {
+            BFloat16Array x = bf16Scratch(m, k);
+            backend.launch(TO_BF16, Launch.cover(m * k, 256), a, x, m * k);
+            run(XBF16_WBF16, plan, x, w, c, m, n, k, accumulate, true);
+        } else run(XF32_WBF16, plan, a, w, c, m, n, k, accumulate, true);
+    }
+
+    /** fp32 activations (rounded to fp16), fp16 weights, fp32 output. */
+    public void matmul(FloatArray a, int m, HalfFloatArray w, int n, int k, FloatArray c, boolean accumulate) {
+        check(a, m, w, n, k, c);
+        Plan plan = plan(m, n, k, true, true);
+        if (plan.convertFirst()) {
+            HalfFloatArray x = fp16Scratch(m, k);
+            backend.launch(TO_FP16, Launch.cover(m * k, 256), a, x, m * k);
+            run(XF16_WF16, plan, x, w, c, m, n, k, accumulate, true);
+        } else run(XF32_WF16, plan, a, w, c, m, n, k, accumulate, true);
+    }
+
+    /** bf16 activations and weights, fp32 output. */
+    public void matmul(BFloat16Array a, int m, BFloat16Array w, int n, int k, FloatArray c, boolean accumulate) {
+        check(a, m, w, n, k, c);
+        run(XBF16_WBF16, plan(m, n, k, true, false), a, w, c, m, n, k, accumulate, true);
+    }
+
+    /** fp16 activations and weights, fp32 output. */
+    public void matmul(HalfFloatArray a, int m, HalfFloatArray w, int n, int k, FloatArray c, boolean accumulate) {
+        check(a, m, w, n, k, c);
+        run(XF16_WF16, plan(m, n, k, true, false), a, w, c, m, n, k, accumulate, true);
+    }
+
+    /** bf16 activations and weights, bf16 output (the fp32 sum, plus C when accumulating, rounded once). */
+    public void matmul(BFloat16Array a, int m, BFloat16Array w, int n, int k, BFloat16Array c, boolean accumulate) {
+        check(a, m, w, n, k, c);
+        run(XBF16_WBF16_OBF16, plan(m, n, k, false, false), a, w, c, m, n, k, accumulate, false);
+    }
+
+    /** fp32 activations (rounded to bf16), bf16 weights, bf16 output. */
+    public void matmul(FloatArray a, int m, BFloat16Array w, int n, int k, BFloat16Array c, boolean accumulate) {
+        check(a, m, w, n, k, c);
+        Plan plan = plan(m, n, k, false, true);
+        if (plan.convertFirst()) {
+            BFloat16Array x = bf16Scratch(m, k);
+            backend.launch(TO_BF16, Launch.cover(m * k, 256), a, x, m * k);
+            run(XBF16_WBF16_OBF16, plan, x, w, c, m, n, k, accumulate, false);
+        } else run(XF32_WBF16_OBF16, plan, a, w, c, m, n, k, accumulate, false);
+    }
+
+    /**
+     * Allocates (and puts on the device) the conversion copy of fp32 X for products of up to
+     * {@code m × k} activations, and asks the driver how many blocks of each tile size fit on a
+     * multiprocessor (compiling those variants), so later calls, and graph captures, allocate and
+     * query nothing.
+     */
+    public void reserve(int m, int k) {
+        bf16Scratch(m, k);
+        fp16Scratch(m, k);
+        for (Tiles t : new Tiles[]{SMALL, MEDIUM, LARGE}) blocksPerSm(t);
+    }
+
+    private BFloat16Array bf16Scratch(int m, int k) {
+        if (xBf16 == null || xBf16.length() < m * k) {
+            if (xBf16 != null) xBf16.close();
+            xBf16 = new BFloat16Array(m * k);
+            backend.toDevice(xBf16);
+        }
+        return xBf16;
+    }
+
+    private HalfFloatArray fp16Scratch(int m, int k) {
+        if (xF16 == null || xF16.length() < m * k) {
+            if (xF16 != null) xF16.close();
+            xF16 = new HalfFloatArray(m * k);
+            backend.toDevice(xF16);
+        }
+        return xF16;
+    }
+
+    private void run(Kernel kernel, Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, int m, int n, int k, boolean accumulate, boolean fp32Out) {
+        if (!fp32Out && p.splits() > 1) throw new IllegalArgumentException("split-K needs fp32 output (atomic adds), plan has " + p.splits() + " slices");
+        Launch launch = p.launch();
+        if (p.splits() > 1 && !accumulate) {
+            // zero C, and let the product start streaming W meanwhile (it waits for the zeros before its atomics)
+            backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
+            launch = launch.overlappingPrevious();
+        }
+        Tiles t = p.tiles();
+        backend.launch(kernel, launch, x, w, c, m, n, k, p.kTilesPerSplit(), accumulate ? 1 : 0,
+                t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
+    }
+
+    /** The kernel and arguments {@code matmul} launches for fp32 X, bf16 W, fp32 C with this plan (for resource reports). */
+    public static Object[] launchArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, int m, int n, int k) {
+        Tiles t = p.tiles();
+        return new Object[]{x, w, c, m, n, k, p.kTilesPerSplit(), 0, t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs()};
+    }
+
+    /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first. */
+    public static Kernel kernelFor(Plan p) { return p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+
+    static void checkShape(int m, int n, int k) {
+        if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);
+        if (k < 8 || k % 8 != 0) throw new IllegalArgumentException("k must be a positive multiple of 8 (16-byte rows for cp.async), got " + k);
+    }
+
+    static void check(OffHeapArray a, int m, OffHeapArray w, int n, int k, OffHeapArray c) {
+        checkShape(m, n, k);
+        need(a, (long) m * k, "a", "m*k");
+        need(w, (long) n * k, "w", "n*k");
+        need(c, (long) m * n, "c", "m*n");
+    }
+
+    private static void need(OffHeapArray x, long elements, String name, String formula) {
+        if (elements > Integer.MAX_VALUE) throw new IllegalArgumentException(formula + " = " + elements + " does not fit an int index");
+        if (x.length() < elements) throw new IllegalArgumentException(name + " has " + x.length() + " elements, needs " + formula + " = " + elements);
+    }
+
+    @Override
+    public void close() {
+        if (xBf16 != null) xBf16.close();
+        if (xF16 != null) xF16.close();
+        xBf16 = null;
+        xF16 = null;
+    }
+}

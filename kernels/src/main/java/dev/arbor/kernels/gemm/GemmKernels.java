@@ -1,0 +1,293 @@
+package dev.arbor.kernels.gemm;
+
+import dev.arbor.accel.Constant;
+import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.Swizzle;
+import dev.arbor.accel.Unroll;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.OffHeapArray;
+
+/**
+ * {@code C[M,N] (=|+=) X[M,K] · W[N,K]ᵀ} on the tensor cores ({@code mma.sync.m16n8k16}, fp32
+ * accumulation). Launch and tile choice: {@link Gemm}; plain reference: {@link GemmReference}.
+ *
+ * <p>A block of {@code wn·wm} warps computes a tile of {@code bn = wn·mt·16} weight rows (columns of C)
+ * by {@code bm = wm·nt·8} token rows (rows of C). W is the mma A operand (16 rows of W a fragment) and
+ * X the B operand (8 tokens a fragment), so a decode step with few tokens wastes at most 7/8 of an
+ * 8-wide fragment, not 15/16 of a 16-high one. The block's K range (all of K, or a slice of
+ * {@code kTilesPerSplit} tiles of {@link #BK} for split-K, {@code groupIdz} choosing the slice) goes
+ * through a {@code stages}-deep ring of shared-memory tiles: W (and bf16/fp16 X) arrive by 16-byte
+ * {@code cp.async}, fp32 X is loaded into registers one stage ahead and stored converted (bf16 or
+ * fp16) after the current stage's mma. Tiles hold 128-byte rows (64 halves), swizzled by
+ * {@link Swizzle#rowChunk128} so {@code ldmatrix} reads are conflict-free. Rows past N or M and
+ * columns past K are zero-filled, so any M and N work; K must be a multiple of 8 (16-byte rows).
+ *
+ * <p>Grid: x = ⌈N / bn⌉, y = ⌈M / bm⌉, z = number of K slices; block = {@code wn·wm·32} work-items;
+ * dynamic shared memory {@code stages·(bn + bm)·128} bytes. With more than one slice the fp32
+ * epilogue adds with atomics (C must hold zeros, or the residual to accumulate into).
+ */
+public final class GemmKernels {
+    private GemmKernels() {}
+
+    /** K per pipeline stage: one 128-byte shared row of bf16/fp16 per W row and per token. */
+    public static final int BK = 64;
+    /** Words (pairs of halves) in one shared row. */
+    static final int ROW_WORDS = BK / 2;
+
+    // ---- entry points: one per (X type, W type, C type) -------------------------------------------------
+
+    /** fp32 X (converted to bf16 on load), bf16 W, fp32 C; {@code accumulate} != 0 adds to C. */
+    public static void xf32Wbf16(KernelContext ctx, FloatArray x, BFloat16Array w, FloatArray c, int m, int n, int k,
+                                 int kTilesPerSplit, int accumulate, @Constant int wn, @Constant int wm, @Constant int mt,
+                                 @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
+        storeF32(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
+    }
+
+    /** fp32 X (converted to fp16 on load), fp16 W, fp32 C. */
+    public static void xf32Wf16(KernelContext ctx, FloatArray x, HalfFloatArray w, FloatArray c, int m, int n, int k,
+                                int kTilesPerSplit, int accumulate, @Constant int wn, @Constant int wm, @Constant int mt,
+                                @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 1);
+        storeF32(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
+    }
+
+    /** bf16 X, bf16 W, fp32 C. */
+    public static void xbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, int m, int n, int k,
+                                  int kTilesPerSplit, int accumulate, @Constant int wn, @Constant int wm, @Constant int mt,
+                                  @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 0, 0);
+        storeF32(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
+    }
+
+    /** fp16 X, fp16 W, fp32 C. */
+    public static void xf16Wf16(KernelContext ctx, HalfFloatArray x, HalfFloatArray w, FloatArray c, int m, int n, int k,
+                                int kTilesPerSplit, int accumulate, @Constant int wn, @Constant int wm, @Constant int mt,
+                                @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 0, 1);
+        storeF32(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
+    }
+
+    /** bf16 X, bf16 W, bf16 C (rounded to nearest even once, after the fp32 sum; no split-K). */
+    public static void xbf16Wbf16Obf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, BFloat16Array c, int m, int n, int k,
+                                       int kTilesPerSplit, int accumulate, @Constant int wn, @Constant int wm, @Constant int mt,
+                                       @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 0, 0);
+        storeBf16(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
+    }
+
+    /** fp32 X, bf16 W, bf16 C (no split-K). */
+    public static void xf32Wbf16Obf16(KernelContext ctx, FloatArray x, BFloat16Array w, BFloat16Array c, int m, int n, int k,
+                                      int kTilesPerSplit, int accumulate, @Constant int wn, @Constant int wm, @Constant int mt,
+                                      @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
+        storeBf16(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
+    }
+
+    /**
+     * c[i] = 0 for i < n, before a split-K launch that overwrites C. Lets that launch start at once
+     * (programmatic dependent launch): it streams W while this runs and waits only before its atomics.
+     */
+    public static void zero(KernelContext ctx, FloatArray c, int n) {
+        ctx.allowDependentLaunch();
+        int i = ctx.globalIdx;
+        if (i < n) c.set(i, 0f);
+    }
+
+    /** y[i] = bf16(x[i]) for i < n, rounding to nearest even. */
+    public static void toBf16(KernelContext ctx, FloatArray x, BFloat16Array y, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) y.set(i, x.get(i));
+    }
+
+    /** y[i] = fp16(x[i]) for i < n, rounding to nearest even. */
+    public static void toFp16(KernelContext ctx, FloatArray x, HalfFloatArray y, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) y.set(i, x.get(i));
+    }
+
+    // ---- the pipelined main loop ----------------------------------------------------------------------
+
+    /**
+     * Fills {@code acc} (this work-item's mt·nt fragments of 4 fp32) with its part of X·Wᵀ over the
+     * block's K slice. {@code xF32}: X is fp32 (register path) rather than 16-bit (cp.async);
+     * {@code fp16}: the 16-bit type is fp16 rather than bf16.
+     */
+    static void mainloop(KernelContext ctx, OffHeapArray x, OffHeapArray w, float[] acc, int m, int n, int k, int kTilesPerSplit,
+                         int wn, int wm, int mt, int nt, int stages, int xRegs, int xF32, int fp16) {
+        int[] smem = ctx.dynamicIntLocalArray();
+        int[] af = new int[mt * 4];
+        int[] bf = new int[nt * 2];
+        int[] xr = new int[xRegs];
+        int threads = wn * wm * 32, bn = wn * mt * 16, bm = wm * nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS, xOffset = bn * ROW_WORDS;
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5;
+        int warpN = warp % wn, warpM = warp / wn;
+        int n0 = ctx.groupIdx * bn, m0 = ctx.groupIdy * bm;
+        int kTiles = (k + BK - 1) / BK, kt0 = ctx.groupIdz * kTilesPerSplit;
+        int count = Math.min(kTilesPerSplit, kTiles - kt0);
+
+        for (int s = 0; s < stages - 1; s++) {
+            if (s < count) {
+                int base = s * stageWords, k0 = (kt0 + s) * BK;
+                loadRows(ctx, smem, base, w, n0, n, k, k0, tid, bn, threads);
+                if (xF32 == 0) loadRows(ctx, smem, base + xOffset, x, m0, m, k, k0, tid, bm, threads);
+                else {
+                    loadXRegisters(ctx, xr, x, m0, m, k, k0, tid, bm, threads);
+                    storeXRegisters(ctx, smem, base + xOffset, xr, tid, bm, threads, fp16);
+                }
+            }
+            ctx.cpAsyncCommit();
+        }
+        for (int t = 0; t < count; t++) {
+            ctx.cpAsyncWait(stages - 2);
+            ctx.localBarrier();
+            int next = t + stages - 1;
+            int nextBase = (next % stages) * stageWords;
+            if (next < count) {
+                int k0 = (kt0 + next) * BK;
+                loadRows(ctx, smem, nextBase, w, n0, n, k, k0, tid, bn, threads);
+                if (xF32 == 0) loadRows(ctx, smem, nextBase + xOffset, x, m0, m, k, k0, tid, bm, threads);
+                else loadXRegisters(ctx, xr, x, m0, m, k, k0, tid, bm, threads);
+            }
+            ctx.cpAsyncCommit();
+            int base = (t % stages) * stageWords;
+            computeStage(ctx, smem, base, base + xOffset, acc, af, bf, warpN * mt * 16, warpM * nt * 8, lane, mt, nt, fp16);
+            if (xF32 != 0 && next < count) storeXRegisters(ctx, smem, nextBase + xOffset, xr, tid, bm, threads, fp16);
+        }
+        ctx.cpAsyncWait(0);
+    }
+
+    /**
+     * cp.async of {@code rows} rows × 64 halves of a 16-bit matrix with row length {@code k},
+     * starting at row {@code r0} and column {@code k0}, into the swizzled tile at word {@code base};
+     * rows ≥ {@code limit} and columns ≥ k become zeros.
+     */
+    @Unroll
+    static void loadRows(KernelContext ctx, int[] smem, int base, OffHeapArray a, int r0, int limit, int k, int k0,
+                         int tid, int rows, int threads) {
+        for (int i = 0; i < (rows * 8 + threads - 1) / threads; i++) {
+            int q = i * threads + tid, row = q >> 3, chunk = q & 7;
+            if (rows * 8 % threads == 0 || q < rows * 8) {
+                int gr = r0 + row, kk = k0 + chunk * 8;
+                boolean valid = gr < limit && kk < k;
+                ctx.cpAsync16(smem, base + Swizzle.rowChunk128(row, chunk), a, valid ? gr * k + kk : 0, valid);
+            }
+        }
+    }
+
+    /** 16-byte loads of the next stage's fp32 X chunks (8 floats each, two loads) into registers; zeros outside the matrix. */
+    @Unroll
+    static void loadXRegisters(KernelContext ctx, int[] xr, OffHeapArray x, int m0, int m, int k, int k0, int tid, int rows, int threads) {
+        for (int i = 0; i < (rows * 8 + threads - 1) / threads; i++) {
+            int q = i * threads + tid, row = q >> 3, chunk = q & 7;
+            int gr = m0 + row, kk = k0 + chunk * 8;
+            if (q < rows * 8 && gr < m && kk < k) {
+                ctx.loadGlobal128(xr, i * 8, x, gr * k + kk);
+                ctx.loadGlobal128(xr, i * 8 + 4, x, gr * k + kk + 4);
+            } else {
+                for (int j = 0; j < 8; j++) xr[i * 8 + j] = 0;
+            }
+        }
+    }
+
+    /** Packs the staged fp32 values to bf16 (or fp16) pairs and stores each chunk with one 16-byte store. */
+    @Unroll
+    static void storeXRegisters(KernelContext ctx, int[] smem, int base, int[] xr, int tid, int rows, int threads, int fp16) {
+        int[] packed = new int[4];
+        for (int i = 0; i < (rows * 8 + threads - 1) / threads; i++) {
+            int q = i * threads + tid, row = q >> 3, chunk = q & 7;
+            for (int j = 0; j < 4; j++) {
+                float lo = Float.intBitsToFloat(xr[i * 8 + 2 * j]), hi = Float.intBitsToFloat(xr[i * 8 + 2 * j + 1]);
+                packed[j] = fp16 != 0 ? KernelContext.packFp16(lo, hi) : KernelContext.packBf16(lo, hi);
+            }
+            if (rows * 8 % threads == 0 || q < rows * 8) ctx.storeShared128(smem, base + Swizzle.rowChunk128(row, chunk), packed, 0);
+        }
+    }
+
+    /**
+     * One stage (64 of K, four k16 steps): ldmatrix x4 of the warp's mt W fragments (rows
+     * {@code wRow0 ..}), ldmatrix x4 (x2 for an odd last one) of its nt X fragments (tokens
+     * {@code xRow0 ..}), then mt·nt mma.
+     */
+    @Unroll
+    static void computeStage(KernelContext ctx, int[] smem, int wBase, int xBase, float[] acc, int[] af, int[] bf,
+                             int wRow0, int xRow0, int lane, int mt, int nt, int fp16) {
+        for (int ks = 0; ks < 4; ks++) {
+            for (int i = 0; i < mt; i++) {
+                int row = wRow0 + i * 16 + (lane & 15);
+                ctx.ldmatrixX4(af, i * 4, smem, wBase + Swizzle.rowChunk128(row, ks * 2 + (lane >> 4)));
+            }
+            for (int j = 0; j < nt; j += 2) {
+                if (j + 1 < nt) {
+                    int row = xRow0 + (j + (lane >> 4)) * 8 + (lane & 7);
+                    ctx.ldmatrixX4(bf, j * 2, smem, xBase + Swizzle.rowChunk128(row, ks * 2 + ((lane >> 3) & 1)));
+                } else {
+                    int row = xRow0 + j * 8 + (lane & 7);
+                    ctx.ldmatrixX2(bf, j * 2, smem, xBase + Swizzle.rowChunk128(row, ks * 2 + ((lane >> 3) & 1)));
+                }
+            }
+            for (int i = 0; i < mt; i++)
+                for (int j = 0; j < nt; j++) {
+                    if (fp16 != 0) ctx.mmaFp16(acc, (i * nt + j) * 4, af, i * 4, bf, j * 2);
+                    else ctx.mmaBf16(acc, (i * nt + j) * 4, af, i * 4, bf, j * 2);
+                }
+        }
+    }
+
+    // ---- epilogues ---------------------------------------------------------------------------------
+
+    /**
+     * Writes the fragments to fp32 C: fragment element r of (i, j) is C[token][row] with
+     * row = n0 + wRow0 + 16i + g + 8·(r ≥ 2) and token = m0 + xRow0 + 8j + 2t + (r & 1)
+     * (g = lane / 4, t = lane % 4). With K slices (gridDim.z > 1): atomic adds; otherwise a store
+     * or, with {@code accumulate}, an add. Waits first for the previous kernel when launched
+     * overlapping it ({@code Launch.overlappingPrevious}; a no-op otherwise).
+     */
+    @Unroll
+    static void storeF32(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int accumulate, int wn, int wm, int mt, int nt) {
+        ctx.gridDependencyWait();   // launched overlapping the zeroing of C: wait for it before touching C
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+        int row0 = ctx.groupIdx * (wn * mt * 16) + (warp % wn) * mt * 16 + g;
+        int tok0 = ctx.groupIdy * (wm * nt * 8) + (warp / wn) * nt * 8 + 2 * t;
+        boolean split = ctx.globalGroupSizeZ > 1;
+        for (int i = 0; i < mt; i++)
+            for (int j = 0; j < nt; j++)
+                for (int r = 0; r < 4; r++) {
+                    int row = row0 + i * 16 + (r >= 2 ? 8 : 0), tok = tok0 + j * 8 + (r & 1);
+                    if (row < n && tok < m) {
+                        int at = tok * n + row;
+                        float v = acc[(i * nt + j) * 4 + r];
+                        if (split) ctx.atomicAdd(c, at, v);
+                        else if (accumulate != 0) c.set(at, c.get(at) + v);
+                        else c.set(at, v);
+                    }
+                }
+    }
+
+    /** As {@link #storeF32} into bf16 C (one rounding after the fp32 sum; with accumulate, of C + sum). */
+    @Unroll
+    static void storeBf16(KernelContext ctx, BFloat16Array c, float[] acc, int m, int n, int accumulate, int wn, int wm, int mt, int nt) {
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+        int row0 = ctx.groupIdx * (wn * mt * 16) + (warp % wn) * mt * 16 + g;
+        int tok0 = ctx.groupIdy * (wm * nt * 8) + (warp / wn) * nt * 8 + 2 * t;
+        for (int i = 0; i < mt; i++)
+            for (int j = 0; j < nt; j++)
+                for (int r = 0; r < 4; r++) {
+                    int row = row0 + i * 16 + (r >= 2 ? 8 : 0), tok = tok0 + j * 8 + (r & 1);
+                    if (row < n && tok < m) {
+                        int at = tok * n + row;
+                        float v = acc[(i * nt + j) * 4 + r];
+                        c.set(at, accumulate != 0 ? c.get(at) + v : v);
+                    }
+                }
+    }
+}

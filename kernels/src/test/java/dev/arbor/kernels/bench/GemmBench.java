@@ -1,0 +1,214 @@
+package dev.arbor.kernels.bench;
+
+import dev.arbor.accel.AccelStream;
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.Launch;
+import dev.arbor.accel.Recording;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.cuda.CudaBackend;
+import dev.arbor.accel.cuda.CudaEvent;
+import dev.arbor.accel.cuda.CudaModule;
+import dev.arbor.accel.cuda.DeviceBuffer;
+import dev.arbor.accel.cuda.GraphTiming;
+import dev.arbor.kernels.gemm.Gemm;
+
+import java.util.Arrays;
+
+/**
+ * GPU benchmark of {@link Gemm#matmul(FloatArray, int, BFloat16Array, int, int, FloatArray, boolean)}
+ * (fp32 activations, bf16 weights, fp32 output) at the projection shapes of Llama-2-7B, Llama-3-8B and
+ * Qwen3-8B, M (tokens) ∈ {1, 8, ..., 8192}, for bench/RESULTS.md. Beside each figure: TFLOP/s
+ * (2·M·N·K / time) and, for M ≤ 64, the weight-read floor (N·K·2 bytes / copy bandwidth, the copy
+ * measured in the same run as cuMemcpyDtoD of 1 GiB, read + write bytes / time). W is rotated over
+ * copies filling more than 256 MiB so the L2 cannot serve it; launches are captured in a CUDA graph
+ * and replayed, median of 5 replays. Inputs are filled on the device with hashed values in
+ * [-0.5, 0.5) (never zeros) and one M per shape is spot-checked against a double dot product.
+ * Prints "CSV,..." lines that bench/peers/gemm_torch.py joins with torch.matmul's figures.
+ * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.GemmBench [quick]
+ */
+public final class GemmBench {
+    private static final int TRIALS = 5;
+    static final int[] MS = {1, 8, 16, 32, 64, 128, 256, 512, 2048, 8192};
+    /** name, N (output features), K (input features): the distinct projection shapes of the three models. */
+    static final Object[][] SHAPES = {
+            {"q/o_proj (all three)", 4096, 4096},
+            {"k/v_proj (Llama-3-8B, Qwen3-8B)", 1024, 4096},
+            {"gate/up (Llama-2-7B)", 11008, 4096},
+            {"down (Llama-2-7B)", 4096, 11008},
+            {"gate/up (Llama-3-8B)", 14336, 4096},
+            {"down (Llama-3-8B)", 4096, 14336},
+            {"gate/up (Qwen3-8B)", 12288, 4096},
+            {"down (Qwen3-8B)", 4096, 12288}};
+
+    /** Fills a with hashed values in [-0.5, 0.5)·scale, different per seed. */
+    public static void fillBf16(KernelContext ctx, BFloat16Array a, int n, int seed, float scale) {
+        int i = ctx.globalIdx;
+        if (i < n) a.set(i, hashed(i, seed) * scale);
+    }
+
+    public static void fillF32(KernelContext ctx, FloatArray a, int n, int seed, float scale) {
+        int i = ctx.globalIdx;
+        if (i < n) a.set(i, hashed(i, seed) * scale);
+    }
+
+    static float hashed(int i, int seed) {
+        int h = i * 0x9E3779B1 ^ seed;
+        h ^= h >>> 15;
+        h *= 0x85EBCA77;
+        h ^= h >>> 13;
+        return (h & 0xFFFF) / 65536f - 0.5f;
+    }
+
+    private static final Kernel FILL_BF16 = Kernel.of(GemmBench.class, "fillBf16");
+    private static final Kernel FILL_F32 = Kernel.of(GemmBench.class, "fillF32");
+
+    public static void main(String[] args) {
+        boolean quick = args.length > 0 && args[0].equals("quick");
+        try (CudaBackend cuda = CudaBackend.open(0); Gemm gemm = new Gemm(cuda)) {
+            System.out.println("device: " + cuda.device());
+            double copy = copyBandwidth(cuda, 1L << 30);
+            System.out.printf("cuMemcpyDtoD 1 GiB (read+write): %.1f GB/s%n", copy / 1e9);
+            System.out.println("CSV,copy," + copy);
+            gemm.reserve(8192, 14336);
+            resources(cuda, gemm);
+            splitSweep(cuda, gemm, copy);
+            for (Object[] s : SHAPES) {
+                shape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, quick ? new int[]{1, 16, 64, 512, 8192} : MS);
+                if (quick) break;
+            }
+        }
+    }
+
+    /** Registers, shared memory and occupancy of each tile variant, from the driver. */
+    private static void resources(CudaBackend cuda, Gemm gemm) {
+        try (FloatArray x = new FloatArray(256 * 4096); BFloat16Array w = new BFloat16Array(4096 * 4096); FloatArray c = new FloatArray(256 * 4096)) {
+            cuda.allocateOnDevice(x);
+            cuda.allocateOnDevice(w);
+            cuda.allocateOnDevice(c);
+            for (int m : new int[]{1, 64, 256}) {
+                Gemm.Plan p = gemm.plan(m, 4096, 4096, true, true);
+                Kernel k = Gemm.kernelFor(p);
+                CudaModule.Resources r = cuda.resources(k, p.launch(), Gemm.launchArguments(p, x, w, c, m, 4096, 4096));
+                System.out.printf("variant %-8s %-36s kernel %-10s %3d regs, %6d B dyn smem, %d B local, %d blocks/SM (%.0f%% warp occupancy)%n",
+                        p.tiles().name(), p.tiles(), k.name(), r.registers(), p.launch().sharedBytes(), r.localBytes(), r.blocksPerSm(),
+                        100 * r.occupancy(p.tiles().threads()));
+                System.out.println("CSV,variant," + p.tiles().name() + "," + r.registers() + "," + p.launch().sharedBytes() + "," + r.localBytes() + "," + r.blocksPerSm());
+            }
+        }
+    }
+
+    /** Decode: how the number of K slices moves the time (the default plan's choice is marked). */
+    private static void splitSweep(CudaBackend cuda, Gemm gemm, double copy) {
+        for (int n : new int[]{4096, 14336}) {
+            try (Operands o = new Operands(cuda, 64, n, 4096)) {
+                for (int m : new int[]{1, 16, 64}) {
+                    Gemm.Plan chosen = gemm.plan(m, n, 4096, true, true);
+                    StringBuilder line = new StringBuilder(String.format("split sweep N=%d K=4096 M=%-3d", n, m));
+                    for (int splits : new int[]{1, 2, 4, 8, 16}) {
+                        Gemm.Plan p = gemm.plan(m, n, 4096, Gemm.tilesFor(m), splits, true);
+                        double us = time(cuda, gemm, p, o, m, false);
+                        line.append(String.format("  s=%d%s %.1fus (%.0f%% floor)", p.splits(), p.splits() == chosen.splits() ? "*" : "", us,
+                                100 * (2.0 * n * 4096 / copy * 1e6) / us));
+                    }
+                    System.out.println(line);
+                }
+            }
+        }
+    }
+
+    private static void shape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy, int[] ms) {
+        try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
+            for (int m : ms) {
+                Gemm.Plan p = gemm.plan(m, n, k, true, true);
+                double us = time(cuda, gemm, p, o, m, m == 16);
+                double tflops = 2.0 * m * n * k / (us * 1e-6) / 1e12;
+                double floorUs = 2.0 * n * k / copy * 1e6;
+                System.out.printf("%-32s N=%-5d K=%-5d M=%-4d %9.1f us %7.1f TFLOP/s %s  [%s]%n", name, n, k, m, us, tflops,
+                        m <= 64 ? String.format("%5.1f%% of weight-read floor (%.1f us)", 100 * floorUs / us, floorUs) : "", p);
+                System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + us + "," + tflops + "," + (m <= 64 ? 100 * floorUs / us : -1)
+                        + "," + p.tiles().name() + "," + p.splits());
+            }
+        }
+    }
+
+    /**
+     * X (maxM × k fp32), C (maxM × n) and copies of W (n × k bf16) filling more than 256 MiB, on the
+     * device only, filled there with hashed values.
+     */
+    private static final class Operands implements AutoCloseable {
+        final int n, k;
+        final FloatArray x, c;
+        final BFloat16Array[] w;
+
+        Operands(CudaBackend cuda, int maxM, int n, int k) {
+            this.n = n;
+            this.k = k;
+            long wBytes = 2L * n * k;
+            int copies = (int) Math.max(2, ((256L << 20) + wBytes - 1) / wBytes);
+            x = new FloatArray(maxM * k);
+            c = new FloatArray(maxM * n);
+            w = new BFloat16Array[copies];
+            cuda.allocateOnDevice(x);
+            cuda.allocateOnDevice(c);
+            cuda.launch(FILL_F32, Launch.cover(maxM * k, 256), x, maxM * k, 7, 2f);
+            for (int i = 0; i < copies; i++) {
+                w[i] = new BFloat16Array(n * k);
+                cuda.allocateOnDevice(w[i]);
+                cuda.launch(FILL_BF16, Launch.cover(n * k, 256), w[i], n * k, 100 + i, 0.1f);
+            }
+        }
+
+        @Override public void close() {
+            x.close();
+            c.close();
+            for (BFloat16Array a : w) a.close();
+        }
+    }
+
+    /** Microseconds per matmul (median graph replay / launches), with W rotated over the copies. */
+    private static double time(CudaBackend cuda, Gemm gemm, Gemm.Plan p, Operands o, int m, boolean check) {
+        int n = o.n, k = o.k, copies = o.w.length;
+        double estimate = Math.max(2.0 * m * n * k / 300e12, 2.0 * n * k / 3.5e12);
+        int launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / estimate)));
+        try (AccelStream stream = cuda.newStream();
+             Recording g = cuda.record(stream, () -> { for (int i = 0; i < launches; i++) gemm.matmul(o.x, m, o.w[i % copies], n, k, o.c, false, p); })) {
+            double ms = GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS);
+            if (check) check(cuda, o.x, o.w[(launches - 1) % copies], o.c, m, n, k);
+            return ms * 1e3 / launches;
+        }
+    }
+
+    /** Six outputs of the last launch against a double dot product (bf16 tolerance: 2^-7 of Σ|x·w|). */
+    private static void check(CudaBackend cuda, FloatArray x, BFloat16Array w, FloatArray c, int m, int n, int k) {
+        cuda.toHost(c, x, w);
+        for (int s = 0; s < 6; s++) {
+            int t = (s * 7) % m, j = (s * 977) % n;
+            double sum = 0, scale = 0;
+            for (int kk = 0; kk < k; kk++) {
+                double p = (double) x.get(t * k + kk) * w.get(j * k + kk);
+                sum += p;
+                scale += Math.abs(p);
+            }
+            float got = c.get(t * n + j);
+            if (!(Math.abs(got - sum) <= 0x1p-7 * scale + 1e-6)) throw new AssertionError("C[" + t + "][" + j + "] = " + got + ", expected " + sum);
+        }
+    }
+
+    private static double copyBandwidth(CudaBackend cuda, long bytes) {
+        try (DeviceBuffer a = DeviceBuffer.allocate(cuda.device(), bytes); DeviceBuffer b = DeviceBuffer.allocate(cuda.device(), bytes);
+             CudaEvent start = new CudaEvent(cuda.device()); CudaEvent end = new CudaEvent(cuda.device())) {
+            for (int i = 0; i < 3; i++) a.copyTo(b, bytes, java.lang.foreign.MemorySegment.NULL);
+            double[] t = new double[7];
+            for (int i = 0; i < t.length; i++) {
+                start.record(null);
+                for (int r = 0; r < 10; r++) a.copyTo(b, bytes, java.lang.foreign.MemorySegment.NULL);
+                end.record(null);
+                t[i] = end.millisSince(start) / 10;
+            }
+            Arrays.sort(t);
+            return 2.0 * bytes / (t[t.length / 2] / 1e3);
+        }
+    }
+}

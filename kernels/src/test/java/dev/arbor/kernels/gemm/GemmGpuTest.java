@@ -1,0 +1,34 @@
+package dev.arbor.kernels.gemm;
+
+import dev.arbor.accel.cuda.CudaBackend;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The tensor-core GEMM on the GPU against the double-precision reference, element by element
+ * ({@link GemmCase}): M in 1, 7, 13, 255 and prefill sizes, decode shapes with split-K, partial
+ * tiles in N and K, every type combination, residual accumulation.
+ */
+@Tag("gpu")
+class GemmGpuTest {
+    @Test
+    void agreesWithTheReferenceOnTheGpu() {
+        try (CudaBackend cuda = CudaBackend.open(0); Gemm gemm = new Gemm(cuda)) {
+            for (GemmCase c : new GemmCase[]{
+                    GemmCase.of(1, 4096, 4096), GemmCase.of(7, 1000, 2056), GemmCase.of(13, 4096, 1024),
+                    GemmCase.of(255, 1032, 1032), GemmCase.of(40, 520, 4104), GemmCase.of(64, 2048, 512),
+                    GemmCase.of(300, 384, 776), GemmCase.of(1000, 264, 256),
+                    new GemmCase(7, 1000, 2056, "f32", "bf16", "f32", true),
+                    new GemmCase(255, 1032, 520, "f32", "bf16", "f32", true),
+                    new GemmCase(13, 1024, 1024, "f32", "f16", "f32", false),
+                    new GemmCase(200, 1024, 1024, "f32", "f16", "f32", false),
+                    new GemmCase(255, 1032, 520, "bf16", "bf16", "f32", false),
+                    new GemmCase(33, 1032, 520, "f16", "f16", "f32", true),
+                    new GemmCase(255, 1032, 520, "bf16", "bf16", "bf16", false),
+                    new GemmCase(9, 1032, 520, "bf16", "bf16", "bf16", true),
+                    new GemmCase(130, 1032, 520, "f32", "bf16", "bf16", false)}) {
+                c.check(cuda, gemm);
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package dev.arbor.kernels.gemm;
+
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.compiler.CompiledKernel;
+import dev.arbor.accel.compiler.KernelCompiler;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Every GEMM entry point at every tile size assembles with {@code ptxas -arch=sm_90 -v}, with its
+ * fragments in registers: no local memory from the compiler, no stack frame and no spills from
+ * ptxas. Skips without ptxas on the PATH, fails then when ARBOR_REQUIRE_PTXAS=1.
+ */
+class GemmPtxTest {
+    @TempDir Path dir;
+
+    @TestFactory
+    List<DynamicTest> everyVariantAssemblesWithoutSpills() {
+        Path ptxas = null;
+        for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator))
+            if (Files.isExecutable(Path.of(d, "ptxas"))) ptxas = Path.of(d, "ptxas");
+        if (ptxas == null) {
+            assertNotEquals("1", System.getenv("ARBOR_REQUIRE_PTXAS"), "ptxas is not on the PATH but ARBOR_REQUIRE_PTXAS=1");
+            Assumptions.abort("ptxas not on the PATH: PTX assembly not checked");
+        }
+        Path tool = ptxas;
+        List<DynamicTest> tests = new ArrayList<>();
+        for (String entry : new String[]{"xf32Wbf16", "xf32Wf16", "xbf16Wbf16", "xf16Wf16", "xbf16Wbf16Obf16", "xf32Wbf16Obf16"})
+            for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.SMALL, Gemm.MEDIUM, Gemm.LARGE})
+                tests.add(DynamicTest.dynamicTest(entry + " " + t.name(), () -> assemble(tool, entry, t)));
+        return tests;
+    }
+
+    private void assemble(Path ptxas, String entry, Gemm.Tiles t) throws Exception {
+        CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, entry),
+                new Object[]{t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs()}, 90);
+        assertEquals(0, k.localMemoryBytes(), () -> String.join("\n", k.localMemoryArrays()));
+        assertTrue(k.ptx().contains("mma.sync.aligned.m16n8k16") && k.ptx().contains("ldmatrix.sync.aligned") && k.ptx().contains("cp.async"));
+        Path file = dir.resolve(k.entryName() + ".ptx");
+        Files.writeString(file, k.ptx());
+        Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90", "-v", file.toString(), "-o", dir.resolve(k.entryName() + ".cubin").toString())
+                .redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "ptxas timed out");
+        assertEquals(0, p.exitValue(), () -> entry + " " + t + ":\n" + log);
+        assertTrue(log.contains("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"), () -> entry + " " + t + " spills:\n" + log);
+        System.out.println(entry + " " + t + ": " + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
+    }
+}

@@ -1,0 +1,85 @@
+package dev.arbor.kernels.gemm;
+
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.cpu.CpuBackend;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The tensor-core GEMM on the CPU executor (mma, ldmatrix and cp.async emulated) against the
+ * double-precision reference at odd shapes: M in 1, 7, 13, 255 (every tile size, partial tiles),
+ * N not a multiple of any tile, K with a partial 64-wide stage, split-K, residual accumulation,
+ * every input/output type.
+ */
+class GemmTest {
+    private final CpuBackend cpu = new CpuBackend();
+    private final Gemm gemm = new Gemm(cpu);
+
+    @Test
+    void smallTilesAtDecodeSizes() {
+        for (int m : new int[]{1, 7, 13}) GemmCase.of(m, 72, 136).check(cpu, gemm);
+    }
+
+    @Test
+    void mediumAndLargeTilesWithTails() {
+        GemmCase.of(40, 136, 72).check(cpu, gemm);
+        GemmCase.of(255, 136, 72).check(cpu, gemm);
+    }
+
+    @Test
+    void splitKAndResidualAccumulation() {
+        Gemm.Plan p = gemm.plan(7, 40, 1032, true, true);
+        assertTrue(p.splits() > 1, "a narrow N with a long K splits: " + p);
+        GemmCase.of(7, 40, 1032).check(cpu, gemm);
+        new GemmCase(7, 40, 1032, "f32", "bf16", "f32", true).check(cpu, gemm);
+        new GemmCase(13, 24, 136, "f32", "bf16", "f32", true).check(cpu, gemm);
+    }
+
+    @Test
+    void everyTypeCombination() {
+        for (String[] t : new String[][]{{"f32", "f16", "f32"}, {"bf16", "bf16", "f32"}, {"f16", "f16", "f32"},
+                {"bf16", "bf16", "bf16"}, {"f32", "bf16", "bf16"}}) {
+            new GemmCase(13, 40, 72, t[0], t[1], t[2], false).check(cpu, gemm);
+            new GemmCase(5, 24, 136, t[0], t[1], t[2], true).check(cpu, gemm);
+        }
+        new GemmCase(70, 24, 72, "f32", "f16", "f32", false).check(cpu, gemm);     // fp32 X converted first (M > 64)
+        new GemmCase(70, 24, 72, "f32", "bf16", "bf16", true).check(cpu, gemm);
+    }
+
+    @Test
+    void rejectsShapesItCannotRun() {
+        try (FloatArray a = new FloatArray(64); BFloat16Array w = new BFloat16Array(64); FloatArray c = new FloatArray(64)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> gemm.matmul(a, 1, w, 1, 12, c, false));
+            assertTrue(e.getMessage().contains("multiple of 8"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> gemm.matmul(a, 2, w, 8, 16, c, false));
+            assertTrue(e.getMessage().contains("w has 64 elements, needs n*k = 128"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> gemm.matmul(a, 0, w, 1, 8, c, false));
+        }
+    }
+
+    @Test
+    void tilesFollowM() {
+        assertSame(Gemm.SMALL, Gemm.tilesFor(1));
+        assertSame(Gemm.MEDIUM, Gemm.tilesFor(64));
+        assertSame(Gemm.LARGE, Gemm.tilesFor(65));
+        assertEquals(96 * 1024, Gemm.LARGE.sharedBytes());
+        assertFalse(gemm.plan(64, 4096, 4096, true, true).convertFirst());
+        assertTrue(gemm.plan(65, 4096, 4096, true, true).convertFirst());
+    }
+
+    @Test
+    void splitsFillOneWaveAndNoMore() {
+        // the CPU backend plans for 132 multiprocessors with the H200's resident blocks (5, 3, 2)
+        assertEquals(10, gemm.plan(1, 4096, 4096, true, true).splits());       // 64 column tiles × 10 = 640 <= 660
+        assertEquals(2, gemm.plan(1, 14336, 4096, true, true).splits());       // 224 × 2 = 448 <= 660 < 672
+        assertEquals(1, gemm.plan(64, 14336, 4096, true, true).splits());      // 224 medium tiles > 396 / 2
+        assertEquals(6, gemm.plan(64, 4096, 4096, true, true).splits());       // 64 × 6 = 384 <= 396
+        assertEquals(1, gemm.plan(2048, 4096, 4096, true, true).splits());     // 512 large tiles: already two waves
+        assertEquals(1, gemm.plan(1, 4096, 4096, false, true).splits());       // bf16 output never splits
+        Gemm.Plan kv = gemm.plan(1, 1024, 4096, true, true);
+        assertEquals(16, kv.splits(), "at least 4 K tiles a slice: " + kv);
+        assertEquals(64, kv.splits() * kv.kTilesPerSplit());
+    }
+}
