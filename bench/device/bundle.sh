@@ -53,7 +53,7 @@ done
 if [ $lean -eq 1 ]; then
   for j in .device/lib/*.jar; do
     case "$(basename "$j")" in
-      arbor-accel*|arbor-kernels*|arbor-models*|arbor-engine*|accel-test*|kernels-test*|models-test*|engine-test*|jackson-*|slf4j-*|fastutil*|junit-*|opentest4j*|apiguardian*) ;;
+      arbor-accel*|arbor-kernels*|arbor-models*|arbor-engine*|arbor-tokenizer*|accel-test*|kernels-test*|models-test*|engine-test*|jackson-*|slf4j-*|fastutil*|junit-*|opentest4j*|apiguardian*) ;;
       *) rm -f "$j" ;;
     esac
   done

@@ -18,13 +18,12 @@ package dev.arbor.engine;
  * @param lpmFcfsThreshold       with lpm, fall back to FCFS when more requests wait than this
  * @param maxCachedUnusedBlocks  cap on cached blocks no request holds (0 = no cap)
  * @param maxWaiting             waiting-queue length at which new requests are refused (0 = unbounded)
- * @param device                 where the model runs: cpu | cuda | cuda:N | auto (CUDA when a driver and device answer, else the CPU)
- * @param kvCacheDtype           element type of a CUDA KV store: auto (= bf16) | bf16 | fp32 (the CPU keeps float32 KV)
+ * @param backend                where and how the model runs: device, CUDA KV dtype, matmul precision, batch invariance
  */
 public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUtilization, int numBlocksOverride,
                            int maxNumSeqs, int maxNumBatchedTokens, int maxModelLen, boolean enablePrefixCaching,
                            String evictionPolicy, String schedulingPolicy, int lpmFcfsThreshold,
-                           int maxCachedUnusedBlocks, int maxWaiting, String device, String kvCacheDtype) {
+                           int maxCachedUnusedBlocks, int maxWaiting, dev.arbor.models.BackendOptions backend) {
 
     public EngineConfig {
         if (blockSize < 1) throw new IllegalArgumentException("block_size must be >= 1, got " + blockSize);
@@ -32,7 +31,7 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUti
         if (maxNumBatchedTokens < 1) throw new IllegalArgumentException("max_num_batched_tokens must be >= 1, got " + maxNumBatchedTokens);
         if (kvCacheBytes < 0) throw new IllegalArgumentException("kv_cache_bytes must be >= 0, got " + kvCacheBytes);
         if (!(gpuMemoryUtilization > 0 && gpuMemoryUtilization <= 1)) throw new IllegalArgumentException("gpu_memory_utilization must be in (0, 1], got " + gpuMemoryUtilization);
-        dev.arbor.models.Devices.validate(device);
+        java.util.Objects.requireNonNull(backend, "backend");
         if (!schedulingPolicy.equals("fcfs") && !schedulingPolicy.equals("lpm")) throw new IllegalArgumentException("scheduling_policy must be fcfs or lpm, got " + schedulingPolicy);
     }
 
@@ -45,7 +44,7 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUti
                 .numBlocks(numBlocksOverride).maxNumSeqs(maxNumSeqs).maxNumBatchedTokens(maxNumBatchedTokens)
                 .maxModelLen(maxModelLen).enablePrefixCaching(enablePrefixCaching).evictionPolicy(evictionPolicy)
                 .schedulingPolicy(schedulingPolicy).lpmFcfsThreshold(lpmFcfsThreshold)
-                .maxCachedUnusedBlocks(maxCachedUnusedBlocks).maxWaiting(maxWaiting).device(device).kvCacheDtype(kvCacheDtype);
+                .maxCachedUnusedBlocks(maxCachedUnusedBlocks).maxWaiting(maxWaiting).backend(backend);
     }
 
     public static final class Builder {
@@ -64,6 +63,8 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUti
         private int maxWaiting;
         private String device = "auto";
         private String kvCacheDtype = "auto";
+        private String dtype = "auto";
+        private boolean batchInvariant = true;
 
         public Builder blockSize(int v) { blockSize = v; return this; }
         public Builder kvCacheBytes(long v) { kvCacheBytes = v; return this; }
@@ -82,11 +83,20 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUti
         public Builder device(String v) { device = v; return this; }
         /** auto (= bf16) | bf16 | fp32: the CUDA KV store's element type. */
         public Builder kvCacheDtype(String v) { kvCacheDtype = v; return this; }
+        /** auto (= bfloat16) | bfloat16 | float32: CUDA matmul precision (see {@link dev.arbor.models.BackendOptions}). */
+        public Builder dtype(String v) { dtype = v; return this; }
+        /** false lets the CUDA GEMM split K for small batches: faster decode, last bits may vary with the batch. */
+        public Builder batchInvariant(boolean v) { batchInvariant = v; return this; }
+        public Builder backend(dev.arbor.models.BackendOptions b) {
+            device = b.device(); kvCacheDtype = b.kvCacheDtype(); dtype = b.dtype(); batchInvariant = b.batchInvariant();
+            return this;
+        }
 
         public EngineConfig build() {
             return new EngineConfig(blockSize, kvCacheBytes, gpuMemoryUtilization, numBlocks, maxNumSeqs,
                     maxNumBatchedTokens, maxModelLen, enablePrefixCaching, evictionPolicy, schedulingPolicy,
-                    lpmFcfsThreshold, maxCachedUnusedBlocks, maxWaiting, device, kvCacheDtype);
+                    lpmFcfsThreshold, maxCachedUnusedBlocks, maxWaiting,
+                    new dev.arbor.models.BackendOptions(device, kvCacheDtype, dtype, batchInvariant));
         }
     }
 }

@@ -93,12 +93,12 @@ public final class LLMEngine implements AutoCloseable {
 
     /** Loads {@code spec} (a Hugging Face model directory or {@code synthetic:SHAPE}) with its tokenizer. */
     /**
-     * Loads {@code spec} to run on {@code config.device()} ({@code cpu | cuda | cuda:N | auto}) with its tokenizer.
+     * Loads {@code spec} to run as {@code config.backend()} says (device {@code cpu | cuda | cuda:N | auto}) with its tokenizer.
      *
      * @throws IllegalArgumentException for a malformed device or KV dtype, or a KV store that does not fit
      */
     public static LLMEngine create(String spec, EngineConfig config) {
-        CausalLM model = ModelLoader.load(spec, config.device(), config.kvCacheDtype());
+        CausalLM model = ModelLoader.load(spec, config.backend());
         try {
             model.materialize();
             return new LLMEngine(model, tokenizerFor(model.config()), config, true);

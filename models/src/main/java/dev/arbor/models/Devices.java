@@ -3,6 +3,7 @@ package dev.arbor.models;
 import dev.arbor.models.backend.ModelBackend;
 import dev.arbor.models.cpu.CpuModelBackend;
 import dev.arbor.models.cuda.CudaModelBackend;
+import dev.arbor.models.cuda.ComputeDtype;
 import dev.arbor.models.cuda.KvCacheDtype;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,23 +30,22 @@ public final class Devices {
     }
 
     public static ModelBackend open(String device) {
-        return open(device, "auto");
+        return open(BackendOptions.of(device));
     }
 
-    /**
-     * Opens the backend {@code device} names; {@code kvCacheDtype} ({@code auto | bf16 | fp32}) is the CUDA
-     * KV store's element type (the CPU keeps float32 KV).
-     */
-    public static ModelBackend open(String device, String kvCacheDtype) {
-        validate(device);
-        KvCacheDtype kv = KvCacheDtype.parse(kvCacheDtype);
+    /** Opens the backend {@code options.device()} names, with the CUDA KV dtype, matmul precision and batch invariance it gives. */
+    public static ModelBackend open(BackendOptions options) {
+        String device = options.device();
+        KvCacheDtype kv = KvCacheDtype.parse(options.kvCacheDtype());
+        ComputeDtype dtype = ComputeDtype.parse(options.dtype());
+        boolean invariant = options.batchInvariant();
         String d = device.trim().toLowerCase();
         return switch (d) {
             case "cpu" -> new CpuModelBackend();
-            case "cuda" -> CudaModelBackend.open(0, kv);
+            case "cuda" -> CudaModelBackend.open(0, kv, dtype, invariant);
             case "auto" -> {
                 try {
-                    ModelBackend b = CudaModelBackend.open(0, kv);
+                    ModelBackend b = CudaModelBackend.open(0, kv, dtype, invariant);
                     LOG.info("device auto: {} (a CUDA device answered)", b.device());
                     yield b;
                 } catch (RuntimeException | LinkageError e) {
@@ -53,7 +53,7 @@ public final class Devices {
                     yield new CpuModelBackend();
                 }
             }
-            default -> CudaModelBackend.open(ordinal(d), kv);
+            default -> CudaModelBackend.open(ordinal(d), kv, dtype, invariant);
         };
     }
 

@@ -35,12 +35,12 @@ public final class ModelLoader {
      * @throws ModelLoadException       for a model that cannot be read
      */
     public static CausalLM load(String spec, String device) {
-        return load(spec, device, "auto");
+        return load(spec, BackendOptions.of(device));
     }
 
-    /** As {@link #load(String, String)} with the CUDA KV store's element type ({@code auto | bf16 | fp32}). */
-    public static CausalLM load(String spec, String device, String kvCacheDtype) {
-        ModelBackend backend = Devices.open(device, kvCacheDtype);
+    /** As {@link #load(String, String)} with every backend option (KV dtype, matmul precision, batch invariance). */
+    public static CausalLM load(String spec, BackendOptions options) {
+        ModelBackend backend = Devices.open(options);
         try {
             if (spec.startsWith(SyntheticModels.PREFIX)) {
                 return SyntheticModels.load(spec.substring(SyntheticModels.PREFIX.length()), backend);

@@ -1,6 +1,7 @@
 package dev.arbor.server;
 
 import dev.arbor.engine.EngineConfig;
+import dev.arbor.models.BackendOptions;
 import picocli.CommandLine.Option;
 
 /** Where the model runs: {@code --device} and {@code --kv-cache-dtype}, shared by every command that loads a model (a picocli mixin). */
@@ -13,8 +14,22 @@ public final class DeviceOptions {
             description = "element type of the CUDA KV cache; auto = bf16, fp32 for float32 accuracy (the CPU keeps float32; default ${DEFAULT-VALUE})")
     public String kvCacheDtype = "auto";
 
+    @Option(names = "--dtype", defaultValue = "auto", paramLabel = "auto|bfloat16|float32",
+            description = "CUDA matmul precision: auto = bfloat16 (tensor cores, activations rounded to bf16 on load); float32 = float32 "
+                    + "activations on CUDA cores (the accuracy mode, with --kv-cache-dtype fp32; default ${DEFAULT-VALUE})")
+    public String dtype = "auto";
+
+    @Option(names = "--no-batch-invariance",
+            description = "let the CUDA GEMM split K for small batches: faster decode, but a sequence's last bits may depend on its batch")
+    public boolean noBatchInvariance;
+
+    /** These options as the models module takes them. */
+    public BackendOptions backend() {
+        return new BackendOptions(device, kvCacheDtype, dtype, !noBatchInvariance);
+    }
+
     /** {@code b} with this device choice. */
     public EngineConfig.Builder applyTo(EngineConfig.Builder b) {
-        return b.device(device).kvCacheDtype(kvCacheDtype);
+        return b.backend(backend());
     }
 }

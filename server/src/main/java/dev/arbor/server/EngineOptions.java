@@ -56,6 +56,6 @@ public final class EngineOptions {
                 .numBlocks(numBlocks).maxNumSeqs(maxNumSeqs).maxNumBatchedTokens(maxNumBatchedTokens)
                 .maxModelLen(maxModelLen).enablePrefixCaching(!noPrefixCaching).evictionPolicy(evictionPolicy)
                 .schedulingPolicy(schedulingPolicy).maxCachedUnusedBlocks(maxCachedUnusedBlocks).maxWaiting(maxWaiting)
-                .device(device.device).kvCacheDtype(device.kvCacheDtype).build();
+                .backend(device.backend()).build();
     }
 }

@@ -18,17 +18,21 @@ public final class CudaModelBackend implements ModelBackend {
     private final CudaBackend gpu;
     private final int ordinal;
     private final KvCacheDtype kvDtype;
+    private final ComputeDtype dtype;
+    private final boolean batchInvariant;
     private DeviceWeights weights;
 
-    private CudaModelBackend(CudaBackend gpu, int ordinal, KvCacheDtype kvDtype) {
+    private CudaModelBackend(CudaBackend gpu, int ordinal, KvCacheDtype kvDtype, ComputeDtype dtype, boolean batchInvariant) {
         this.gpu = gpu;
         this.ordinal = ordinal;
         this.kvDtype = kvDtype;
+        this.dtype = dtype;
+        this.batchInvariant = batchInvariant;
     }
 
-    /** Opens CUDA device {@code ordinal} with a bf16 KV store. */
+    /** Opens CUDA device {@code ordinal} with the defaults: bf16 KV, bfloat16 matmuls, batch-invariant. */
     public static CudaModelBackend open(int ordinal) {
-        return open(ordinal, KvCacheDtype.BF16);
+        return open(ordinal, KvCacheDtype.BF16, ComputeDtype.BFLOAT16, true);
     }
 
     /**
@@ -36,8 +40,8 @@ public final class CudaModelBackend implements ModelBackend {
      *
      * @throws RuntimeException or {@link LinkageError} when the driver is missing or the device does not answer
      */
-    public static CudaModelBackend open(int ordinal, KvCacheDtype kvDtype) {
-        return new CudaModelBackend(CudaBackend.open(ordinal), ordinal, kvDtype);
+    public static CudaModelBackend open(int ordinal, KvCacheDtype kvDtype, ComputeDtype dtype, boolean batchInvariant) {
+        return new CudaModelBackend(CudaBackend.open(ordinal), ordinal, kvDtype, dtype, batchInvariant);
     }
 
     public KvCacheDtype kvCacheDtype() { return kvDtype; }
@@ -45,8 +49,8 @@ public final class CudaModelBackend implements ModelBackend {
     @Override
     public String device() {
         long[] mem = gpu.device().memoryInfo();
-        return String.format("cuda:%d (%s, %.0f GiB, KV %s)", ordinal, gpu.device().name(), mem[1] / (double) (1L << 30),
-                kvDtype.name().toLowerCase());
+        return String.format("cuda:%d (%s, %.0f GiB, KV %s, %s matmuls%s)", ordinal, gpu.device().name(), mem[1] / (double) (1L << 30),
+                kvDtype.name().toLowerCase(), dtype.name().toLowerCase(), batchInvariant ? ", batch-invariant" : "");
     }
 
     @Override
@@ -78,7 +82,7 @@ public final class CudaModelBackend implements ModelBackend {
                     shape.numBlocks(), kv / (double) (1L << 30), work / (double) (1L << 30), (kv + work) / (double) (1L << 30),
                     gpu.device().name(), free / (double) (1L << 30)));
         }
-        return new DecoderForward<>(config, w, new CudaOps(gpu, config, weights, shape, kvDtype), shape);
+        return new DecoderForward<>(config, w, new CudaOps(gpu, config, weights, shape, kvDtype, dtype, batchInvariant), shape);
     }
 
     /** Device bytes of the workspace {@link DecoderForward} allocates for {@code shape}, plus attention's split scratch. */

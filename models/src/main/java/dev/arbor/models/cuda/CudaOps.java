@@ -12,6 +12,7 @@ import dev.arbor.accel.cuda.DeviceBuffer;
 import dev.arbor.kernels.LayerKernels;
 import dev.arbor.kernels.MatvecKernels;
 import dev.arbor.kernels.attention.KvWrite;
+import dev.arbor.kernels.gemm.Gemm;
 import dev.arbor.kernels.attention.PagedAttention;
 import dev.arbor.kernels.layer.TokenOps;
 import dev.arbor.kernels.sampling.DeviceSampler;
@@ -57,9 +58,15 @@ final class CudaOps implements Ops<FloatArray> {
     private final PagedAttention attention;
     private final FloatArray readBack;                // (widest row) host staging of readRow
     private final DeviceSampler sampler;
+    private final ComputeDtype dtype;
+    private final boolean batchInvariant;
+    private final Gemm gemm;                          // tensor-core projections (dtype BFLOAT16)
 
-    CudaOps(CudaBackend gpu, ModelConfig config, DeviceWeights weights, StepShape shape, KvCacheDtype kvDtype) {
+    CudaOps(CudaBackend gpu, ModelConfig config, DeviceWeights weights, StepShape shape, KvCacheDtype kvDtype,
+            ComputeDtype dtype, boolean batchInvariant) {
         this.gpu = gpu;
+        this.dtype = dtype;
+        this.batchInvariant = batchInvariant;
         this.config = config;
         this.weights = weights;
         this.shape = shape;
@@ -94,6 +101,8 @@ final class CudaOps implements Ops<FloatArray> {
         attention = new PagedAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(),
                 shape.maxBlocksPerSeq() * shape.blockSize(), shape.maxSeqs());
         sampler = new DeviceSampler(gpu, shape.maxSeqs(), config.vocabSize());
+        gemm = dtype == ComputeDtype.BFLOAT16 ? new Gemm(gpu) : null;
+        if (gemm != null) gemm.reserve(Math.max(shape.maxTokens(), shape.maxLogitRows()), Math.max(config.intermediateSize(), Math.max(config.hiddenSize(), config.qDim())));
         readBack = new FloatArray(Math.max(config.vocabSize(), Math.max(config.hiddenSize(), config.intermediateSize())));
     }
 
@@ -159,9 +168,21 @@ final class CudaOps implements Ops<FloatArray> {
         gpu.launch(RMS_NORM, Launch.cover(rows, 128), x, weights.of(weight), out, rows, n, eps);
     }
 
+    /**
+     * bfloat16: the tensor-core GEMM for bf16 weights whose width is a multiple of 8; batch-invariant by
+     * default (one K slice, tiles whose per-element K order does not depend on M), split-K for small
+     * batches when invariance was turned off. float32, fp16/fp32 weights and odd widths: the CUDA-core
+     * matvec, one warp per (token, row), float32 activations.
+     */
     @Override
     public void matmul(FloatArray x, int rows, Matrix w, FloatArray out) {
         OffHeapArray wa = weights.of(w);
+        if (gemm != null && wa instanceof BFloat16Array bw && w.cols() % 8 == 0) {
+            Gemm.Plan plan = batchInvariant ? gemm.plan(rows, w.rows(), w.cols(), Gemm.tilesFor(rows), 1, true)
+                    : gemm.plan(rows, w.rows(), w.cols(), true, true);
+            gemm.matmul(x, rows, bw, w.rows(), w.cols(), out, false, plan);
+            return;
+        }
         Launch l = Launch.cover(32 * w.rows() * rows, MatvecKernels.BLOCK);
         switch (wa) {
             case BFloat16Array bf -> gpu.launch(MATVEC_BF16, l, bf, x, out, w.rows(), w.cols(), rows);
@@ -230,5 +251,6 @@ final class CudaOps implements Ops<FloatArray> {
         if (slopes != null) slopes.close();
         attention.close();
         sampler.close();
+        if (gemm != null) gemm.close();
     }
 }

@@ -10,7 +10,8 @@ import dev.arbor.models.StepShape;
 /**
  * Quick throughput of a synthetic model (not a timed test): prefill tokens/s for one prompt,
  * decode tokens/s for a batch of sequences stepping one token each, with the weight-bandwidth
- * floor beside it. Usage: {@code SyntheticThroughput [spec] [promptLen] [decodeSteps] [batch] [device]}.
+ * floor beside it. Usage: {@code SyntheticThroughput [spec] [promptLen] [decodeSteps] [batch] [device] [dtype] [split-k]}
+ * (dtype auto|bfloat16|float32; split-k turns batch invariance off).
  */
 public final class SyntheticThroughput {
     public static void main(String[] args) {
@@ -19,8 +20,10 @@ public final class SyntheticThroughput {
         int steps = args.length > 2 ? Integer.parseInt(args[2]) : 32;
         int batch = args.length > 3 ? Integer.parseInt(args[3]) : 1;
         String device = args.length > 4 ? args[4] : "cpu";
+        String dtype = args.length > 5 ? args[5] : "auto";
+        boolean invariant = !(args.length > 6 && args[6].equals("split-k"));
         int blockSize = 16;
-        try (CausalLM model = ModelLoader.load(spec, device)) {
+        try (CausalLM model = ModelLoader.load(spec, new dev.arbor.models.BackendOptions(device, "auto", dtype, invariant))) {
             ModelConfig c = model.config();
             int blocksPerSeq = (promptLen + steps + blockSize - 1) / blockSize + 1;
             long t0 = System.nanoTime();

@@ -52,7 +52,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try (CausalLM lm = ModelLoader.load(model, device.device, device.kvCacheDtype)) {
+        try (CausalLM lm = ModelLoader.load(model, device.backend())) {
             return run(lm);
         }
     }

@@ -34,7 +34,7 @@ public final class ThroughputBench implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (CausalLM lm = ModelLoader.load(model, device.device, device.kvCacheDtype)) {
+        try (CausalLM lm = ModelLoader.load(model, device.backend())) {
             return run(lm);
         }
     }
