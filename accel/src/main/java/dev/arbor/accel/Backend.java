@@ -19,6 +19,16 @@ public interface Backend extends AutoCloseable {
     /** Waits for pending work and copies device contents back to host memory. */
     void toHost(OffHeapArray... arrays);
 
+    /**
+     * Copies the first {@code count} elements of {@code array} to the device (allocating the device buffer,
+     * and copying it whole, on first use); the rest of the device copy keeps its contents. For per-step
+     * inputs that fill only a prefix of an array sized for the largest step. Default: the whole array.
+     */
+    default void toDevice(OffHeapArray array, int count) { toDevice(array); }
+
+    /** Waits for pending work and copies the first {@code count} elements of {@code array} back. Default: the whole array. */
+    default void toHost(OffHeapArray array, int count) { toHost(array); }
+
     AccelStream newStream();
 
     /** Waits for all queued work on every stream. */

@@ -34,6 +34,39 @@ public final class LayerKernels {
         for (int i = 0; i < n; i++) out.set(o + i, w.get(i) * (x.get(o + i) * inv));
     }
 
+    /** Work-items per row of {@link #rmsNormRows}. */
+    public static final int NORM_GROUP = 256;
+
+    /**
+     * RMSNorm with one work-group of {@link #NORM_GROUP} work-items per row, for the GPU (where
+     * {@link #rmsNorm}'s one work-item per row leaves a decode step's single row to one thread): each
+     * work-item sums x² over a strided slice in double, a tree reduction in local memory adds the slices
+     * in a fixed order (so a row's result depends only on the row, never on the batch), then every
+     * work-item scales its slice. Launch exactly {@code rows} groups: {@code Launch.of1D(rows, NORM_GROUP)}.
+     *
+     * @param x   (rows, n)
+     * @param w   (n)
+     * @param out (rows, n); may be x
+     */
+    public static void rmsNormRows(KernelContext ctx, FloatArray x, FloatArray w, FloatArray out, int n, double eps) {
+        int r = ctx.groupIdx, t = ctx.localIdx;
+        double[] partial = ctx.allocateDoubleLocalArray(NORM_GROUP);
+        int o = r * n;
+        double sq = 0;
+        for (int i = t; i < n; i += NORM_GROUP) {
+            float v = x.get(o + i);
+            sq += v * v;
+        }
+        partial[t] = sq;
+        ctx.localBarrier();
+        for (int s = NORM_GROUP / 2; s > 0; s >>= 1) {
+            if (t < s) partial[t] += partial[t + s];
+            ctx.localBarrier();
+        }
+        float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
+        for (int i = t; i < n; i += NORM_GROUP) out.set(o + i, w.get(i) * (x.get(o + i) * inv));
+    }
+
     /** SwiGLU, one work-item per element: {@code gate = silu(gate) * up}. (n) */
     public static void siluMul(KernelContext ctx, FloatArray gate, FloatArray up, int n) {
         int i = ctx.globalIdx;

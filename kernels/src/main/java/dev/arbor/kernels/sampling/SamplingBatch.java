@@ -196,6 +196,27 @@ public final class SamplingBatch implements AutoCloseable {
 
     public int numLogprobs(int r) { return numLogprobs.get(check(r)); }
 
+    /** Uploads what this step filled: the per-row arrays' first rows, the CSR lists' used entries. */
+    void upload(dev.arbor.accel.Backend b) {
+        for (OffHeapArray a : new OffHeapArray[] {temperature, topP, minP, repetitionPenalty, frequencyPenalty, presencePenalty, topK,
+                numLogprobs, seed, counter}) b.toDevice(a, rows);
+        b.toDevice(penaltyStart, rows + 1);
+        b.toDevice(maskStart, rows + 1);
+        b.toDevice(penaltyIds, Math.max(1, penaltyEntries));
+        b.toDevice(penaltyCounts, Math.max(1, penaltyEntries));
+        b.toDevice(maskIds, Math.max(1, maskEntries));
+    }
+
+    /** Copies this step's results back: tokens, and the logprob arrays when {@code logprobs}. */
+    void download(dev.arbor.accel.Backend b, boolean logprobs) {
+        b.toHost(tokens, rows);
+        if (!logprobs) return;
+        b.toHost(ranks, rows);
+        b.toHost(this.logprobs, rows);
+        b.toHost(topIds, rows * MAX_TOP_LOGPROBS);
+        b.toHost(topLogprobs, rows * MAX_TOP_LOGPROBS);
+    }
+
     /** Every array the kernels read, for uploads (one array, made once). */
     OffHeapArray[] inputs() { return inputs; }
 

@@ -36,7 +36,7 @@ import java.lang.foreign.ValueLayout;
  * accel. All buffers are allocated here, at construction; a step only uploads and launches.
  */
 final class CudaOps implements Ops<FloatArray> {
-    private static final Kernel RMS_NORM = Kernel.of(LayerKernels.class, "rmsNorm");
+    private static final Kernel RMS_NORM = Kernel.of(LayerKernels.class, "rmsNormRows");
     private static final Kernel SILU_MUL = Kernel.of(LayerKernels.class, "siluMul");
     private static final Kernel ADD = Kernel.of(LayerKernels.class, "add");
     private static final Kernel ROPE = Kernel.of(LayerKernels.class, "rope");
@@ -165,7 +165,7 @@ final class CudaOps implements Ops<FloatArray> {
 
     @Override
     public void rmsNorm(FloatArray x, int rows, int n, float[] weight, double eps, FloatArray out) {
-        gpu.launch(RMS_NORM, Launch.cover(rows, 128), x, weights.of(weight), out, rows, n, eps);
+        gpu.launch(RMS_NORM, Launch.of1D(rows, LayerKernels.NORM_GROUP), x, weights.of(weight), out, n, eps);
     }
 
     /**
