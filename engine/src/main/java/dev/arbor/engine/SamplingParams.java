@@ -20,7 +20,10 @@ import java.util.Objects;
  * @param stopTokenIds      tokens that end the sequence (besides EOS), excluded from the text
  * @param ignoreEos         keep generating past EOS
  * @param maxTokens         new tokens at most; null = up to the model's context
- * @param minTokens         EOS/stop tokens are ignored before this many tokens
+ * @param minTokens         no stop condition applies before this many output tokens, as in vLLM: EOS and
+ *                          stop_token_ids cannot be sampled, stop strings are not searched (a stop string
+ *                          that ends before it does not end the request later either); max_tokens and the
+ *                          context length still do
  * @param logprobs          top-k logprobs per generated token (the chosen token always included); null = none
  * @param promptLogprobs    top-k logprobs per prompt position; null = none
  * @param skipSpecialTokens leave special tokens out of the text

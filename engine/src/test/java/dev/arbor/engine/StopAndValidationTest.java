@@ -39,6 +39,44 @@ class StopAndValidationTest {
     }
 
     @Test
+    void minTokensHoldsBackStopStringsEosAndStopTokens() {
+        // Issue 13, fault 2: the stop string "," appears at token 3; min_tokens 10 lets it end the
+        // request only when it completes at token 10 or later (here token 11).
+        LLM llm = scripted("ab, cd, ef, gh");
+        var p = SamplingParams.builder().temperature(0).maxTokens(50).stop(",").minTokens(10);
+        RequestOutput o = llm.generateTokens(List.of(ONE_TOKEN), p.build()).getFirst();
+        assertEquals("ab, cd, ef", o.output().text());
+        assertEquals(FinishReason.STOP, o.output().finishReason());
+        assertEquals(",", o.output().stopReason());
+        assertEquals(11, o.output().tokenIds().length);
+        // Without min_tokens the first comma stops it.
+        assertEquals("ab", llm.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50)
+                .stop(",").build()).getFirst().output().text());
+        // A stop string ending exactly at token min_tokens counts; one split across the boundary too.
+        assertEquals("ab, cd", llm.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50)
+                .stop(",").minTokens(7).build()).getFirst().output().text());
+        // A stop string that starts before min_tokens but ends after it counts (vLLM searches the new text
+        // plus the stop length − 1 characters before it).
+        assertEquals("ab", llm.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50)
+                .stop(", c").minTokens(4).build()).getFirst().output().text());
+        // Streamed: the same text, in deltas.
+        Iterator<RequestOutput> it = llm.stream(Prompt.ofTokens(ONE_TOKEN), p.build());
+        StringBuilder joined = new StringBuilder();
+        RequestOutput last = null;
+        while (it.hasNext()) { last = it.next(); joined.append(last.output().textDelta()); }
+        assertEquals("ab, cd, ef", joined.toString());
+        assertEquals(",", last.output().stopReason());
+        // EOS (after "abc") and stop tokens cannot end it before min_tokens either.
+        LLM abc = scripted("abc");
+        RequestOutput eos = abc.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50)
+                .minTokens(6).build()).getFirst();
+        assertTrue(eos.output().tokenIds().length >= 6, eos.output().toString());
+        RequestOutput stopTok = abc.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50)
+                .stopTokenIds(List.of((int) 'b')).minTokens(3).build()).getFirst();
+        assertNotEquals((int) 'b', stopTok.output().tokenIds()[1]);
+    }
+
+    @Test
     void eosStopsAndMaxTokensCuts() {
         LLM llm = scripted("abc");
         RequestOutput eos = llm.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50).build()).getFirst();
