@@ -40,7 +40,9 @@ public final class RequestState {
         this.salt = salt;
         this.prefixPos = prefixPos;
         this.texts = new SeqText[params.n()];
-        for (int i = 0; i < texts.length; i++) texts[i] = new SeqText(tokenizer.newDetokenizer(promptIds), params.logprobs() != null);
+        for (int i = 0; i < texts.length; i++) texts[i] = new SeqText(
+                tokenizer.newDetokenizer(promptIds, params.skipSpecialTokens(), params.spacesBetweenSpecialTokens()),
+                params.logprobs() != null);
         if (params.promptLogprobs() != null) {
             promptLogprobs = new ArrayList<>();
             promptLogprobs.add(null);     // position 0 has no distribution
