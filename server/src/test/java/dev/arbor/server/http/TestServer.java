@@ -35,6 +35,11 @@ final class TestServer implements AutoCloseable {
         return new TestServer(engine, OpenAiServer.start(engine, config, spec));
     }
 
+    /** Serves an engine built by the test (e.g. around a model that fails on purpose). */
+    static TestServer around(AsyncEngine engine, String spec) throws Exception {
+        return new TestServer(engine, OpenAiServer.start(engine, ServerConfig.local(ServedModel.nameFor(spec)), spec));
+    }
+
     /** Small pool and context so limits are reachable in tests; prefix caching on, as by default. */
     static EngineConfig.Builder tinyConfig() {
         return EngineConfig.builder().numBlocks(512).maxNumSeqs(64).maxNumBatchedTokens(512);
