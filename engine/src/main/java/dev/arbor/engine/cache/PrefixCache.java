@@ -90,8 +90,17 @@ public final class PrefixCache {
      * can evict them. Use {@link #cachedTokens} to ask without side effects.
      */
     public PrefixMatch match(String salt, int[] tokens, int maxTokens) {
+        return match(salt, tokens, maxTokens, true);
+    }
+
+    /**
+     * As {@link #match(String, int[], int)}; {@code countStats=false} leaves the query and hit
+     * counters alone (the engine counts one lookup per request, not one per admission: a preempted
+     * request is matched again when it is re-admitted).
+     */
+    public PrefixMatch match(String salt, int[] tokens, int maxTokens, boolean countStats) {
         int bound = Math.max(0, Math.min(tokens.length, maxTokens));
-        queryTokens += bound;
+        if (countStats) queryTokens += bound;
         TrieNode root = roots.get(salt);
         if (root == null) return new PrefixMatch(NO_ROOT, 0, new int[0]);   // unseen salt: create nothing
         long now = ++clock;
@@ -101,7 +110,7 @@ public final class PrefixCache {
             n.lastAccess = now;
             n.hits++;
         }
-        hitTokens += (long) blocks.size() * blockSize;
+        if (countStats) hitTokens += (long) blocks.size() * blockSize;
         return new PrefixMatch(end, blocks.size() * blockSize, blocks.toIntArray());
     }
 
@@ -120,6 +129,48 @@ public final class PrefixCache {
             node = child;
         }
         return pos * blockSize;
+    }
+
+    /**
+     * Blocks {@link #evict} could return to the free list once the match of {@code tokens} (as
+     * {@link #match} would make it, at most {@code maxTokens}) were locked, with no side effect:
+     * the query form of "match, lock, evict", so a request is admitted only if it will fit
+     * (nano-vllm's {@code can_allocate}). Walks the trie; called only when the free list is short.
+     */
+    public int freeableBlocks(String salt, int[] tokens, int maxTokens) {
+        // The matched path: nodes that would be locked, and how many blocks of the last one (it may be split).
+        Map<TrieNode, Integer> path = new HashMap<>();
+        TrieNode node = roots.get(salt);
+        int limit = Math.max(0, Math.min(tokens.length, maxTokens)) / blockSize;
+        int pos = 0;
+        while (node != null && pos < limit) {
+            TrieNode child = node.children.get(key(tokens, pos));
+            if (child == null) break;
+            int k = commonBlocks(child, tokens, pos, limit - pos);
+            path.put(child, k);
+            pos += k;
+            if (k < child.blocks.length) break;
+            node = child;
+        }
+        int freeable = 0;
+        for (TrieNode root : roots.values()) freeable += freeable(root, path)[0];
+        return freeable;
+    }
+
+    /** {blocks evict could free in the subtree, 1 if the whole subtree (this node too) would go}. */
+    private int[] freeable(TrieNode n, Map<TrieNode, Integer> lockedPath) {
+        int blocks = 0;
+        boolean allGone = true;
+        for (TrieNode c : n.children.values()) {
+            int[] f = freeable(c, lockedPath);
+            blocks += f[0];
+            allGone &= f[1] == 1;
+        }
+        if (n.isRoot() || !allGone) return new int[] {blocks, 0};
+        int locked = lockedPath.getOrDefault(n, 0);
+        // A node matched in part is split by the match: its head is locked, its tail can go.
+        if (!evictableOnceLeaf(n, locked)) return new int[] {blocks, 0};
+        return new int[] {blocks + n.blocks.length - locked, locked == 0 ? 1 : 0};
     }
 
     // ---------------------------------------------------------------- locking
@@ -266,8 +317,13 @@ public final class PrefixCache {
     }
 
     private boolean evictable(TrieNode n) {
-        if (n.isRoot() || n.detached || n.lockCount > 0 || n.pinCount > 0 || !n.children.isEmpty()) return false;
-        for (int b : n.blocks) if (pool.refCount(b) != 1) return false;
+        return n.children.isEmpty() && evictableOnceLeaf(n, 0);
+    }
+
+    /** Evictable as soon as its children are gone (its blocks from {@code fromBlock} on, the rest being split off). */
+    private boolean evictableOnceLeaf(TrieNode n, int fromBlock) {
+        if (n.isRoot() || n.detached || n.lockCount > 0 || n.pinCount > 0 || fromBlock >= n.blocks.length) return false;
+        for (int i = fromBlock; i < n.blocks.length; i++) if (pool.refCount(n.blocks[i]) != 1) return false;
         return true;
     }
 

@@ -26,7 +26,7 @@ public final class Scheduler {
     private final KvCacheManager kv;
     private final Deque<Sequence> waiting = new ArrayDeque<>();
     private final List<Sequence> running = new ArrayList<>();
-    private long cachedTokensAtAdmission;    // prompt tokens taken from the trie, summed over admissions
+    private long cachedTokensAtAdmission;    // prompt tokens taken from the trie at each request's first admission
     private long preemptions;
 
     public Scheduler(EngineConfig config, KvCacheManager kv) {
@@ -87,8 +87,10 @@ public final class Scheduler {
                 if (waitsForSharedPrefill(seq)) continue;
                 int n = kv.admit(seq, budget);
                 if (n == 0) break;                       // KV pool is full: keep FCFS fairness
-                if (seq.request.cachedTokens < 0) seq.request.cachedTokens = seq.numComputed;
-                cachedTokensAtAdmission += seq.numComputed;
+                if (seq.request.cachedTokens < 0) {       // counted once per request, not per (re-)admission
+                    seq.request.cachedTokens = seq.numComputed;
+                    cachedTokensAtAdmission += seq.numComputed;
+                }
                 waiting.remove(seq);
                 seq.status = Sequence.Status.RUNNING;
                 running.add(seq);

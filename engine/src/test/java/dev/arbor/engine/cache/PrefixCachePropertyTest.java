@@ -154,6 +154,8 @@ class PrefixCachePropertyTest {
         void admit() {
             if (running.size() > 8) return;
             Seq s = new Seq(salt(), randomTokens());
+            // The query form: what evict could free once this match is locked (checked against evict below).
+            int freeable = cache.freeableBlocks(s.salt, s.tokens, s.tokens.length - 1);
             PrefixMatch m = cache.match(s.salt, s.tokens, s.tokens.length - 1);
             checkMatch(s.salt, s.tokens, m);
             assertTrue(m.numTokens() <= s.tokens.length - 1);
@@ -164,7 +166,10 @@ class PrefixCachePropertyTest {
             s.lockedTokens = m.numTokens();
             s.cachedBlocks = m.numBlocks();
             int need = (s.tokens.length + bs - 1) / bs - s.table.size();
-            if (pool.numFree() < need) cache.evict(need - pool.numFree());
+            if (pool.numFree() < need) {
+                int want = need - pool.numFree();
+                assertEquals(Math.min(freeable, want), cache.evict(want), "step " + step + ": freeableBlocks disagrees with evict");
+            }
             if (pool.numFree() < need) {       // does not fit: undo
                 for (int b : s.table) pool.release(b);
                 cache.unlock(m);
