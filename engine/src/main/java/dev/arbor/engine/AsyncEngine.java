@@ -6,6 +6,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -108,9 +109,19 @@ public final class AsyncEngine implements AutoCloseable {
 
     public CompletableFuture<PrefixInfo> registerPrefix(Prompt prefix, String salt) { return call(e -> e.registerPrefix(prefix, salt)); }
 
+    /** Every namespace's prefixes (for an operator; a server lists one namespace with {@link #listPrefixes(String)}). */
     public CompletableFuture<List<PrefixInfo>> listPrefixes() { return call(LLMEngine::listPrefixes); }
 
-    public CompletableFuture<Boolean> deletePrefix(long id) { return call(e -> e.deletePrefix(id)); }
+    /** The prefixes of one namespace (cache salt; null = the default one). */
+    public CompletableFuture<List<PrefixInfo>> listPrefixes(String salt) {
+        return call(e -> e.listPrefixes().stream().filter(p -> Objects.equals(p.salt(), salt)).toList());
+    }
+
+    /** Deletes prefix {@code id} if it is registered in namespace {@code salt}; a prefix of another namespace is not found. */
+    public CompletableFuture<Boolean> deletePrefix(long id, String salt) {
+        return call(e -> e.listPrefixes().stream().anyMatch(p -> p.id() == id && p.pinned() && Objects.equals(p.salt(), salt))
+                && e.deletePrefix(id));
+    }
 
     /** Counters as of the last step (never blocks). */
     public EngineStats stats() { return stats; }

@@ -2,6 +2,7 @@ package dev.arbor.engine.cache;
 
 import it.unimi.dsi.fastutil.ints.IntArrayList;
 
+import java.security.SecureRandom;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -47,7 +48,7 @@ public final class PrefixCache {
 
     private long clock;
     private long nextNodeId;
-    private long nextPrefixId = 1;
+    private final SecureRandom idSource = new SecureRandom();
     private int unusedBlocks;       // blocks of attached nodes neither locked nor pinned
     private int maxUnusedBlocks;    // 0 = no cap
     private long queryTokens;
@@ -378,7 +379,7 @@ public final class PrefixCache {
         if (p == null) {
             if (cachedTokens(salt, tokens, tokens.length) < tokens.length) return null;
             TrieNode end = descend(root(salt), tokens, tokens.length / blockSize, new IntArrayList());
-            p = new Prefix(nextPrefixId++, salt, tokens.clone(), end, priority);
+            p = new Prefix(newPrefixId(), salt, tokens.clone(), end, priority);
             prefixes.put(p.id, p);
             prefixByKey.put(k, p);
             for (TrieNode n = end; !n.isRoot(); n = n.parent) {
@@ -390,6 +391,16 @@ public final class PrefixCache {
         p.priority = Math.max(p.priority, priority);
         for (TrieNode n = p.end; !n.isRoot(); n = n.parent) n.priority = Math.max(n.priority, p.priority);
         return info(p);
+    }
+
+    /**
+     * A random positive id, unique among live prefixes: ids are handles a server hands to clients,
+     * so they must not be guessable (sequential ids would let one tenant name another's).
+     */
+    private long newPrefixId() {
+        long id;
+        do id = idSource.nextLong() & Long.MAX_VALUE; while (id == 0 || prefixes.containsKey(id));
+        return id;
     }
 
     /** Deletes the registered prefix with these tokens (whole blocks, as registered); see {@link #delete(long)}. */

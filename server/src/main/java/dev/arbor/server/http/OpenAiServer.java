@@ -71,7 +71,7 @@ public final class OpenAiServer implements AutoCloseable {
     private Router routes() {
         ModelsHandler models = new ModelsHandler(ctx.model());
         PrefixesHandler prefixes = new PrefixesHandler(ctx);
-        return new Router(ctx.config().apiKey(), ctx.metrics(), () -> draining)
+        return new Router(ctx.config().apiKeys(), ctx.metrics(), () -> draining)
                 .route("POST", "/v1/completions", "/v1/completions", true, true, new CompletionsHandler(ctx))
                 .route("POST", "/v1/chat/completions", "/v1/chat/completions", true, true, new ChatHandler(ctx))
                 .route("GET", "/v1/models", "/v1/models", true, false, models::list)
