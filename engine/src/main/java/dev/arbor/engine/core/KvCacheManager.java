@@ -38,8 +38,11 @@ public final class KvCacheManager {
     public int blocksFor(int tokens) { return (tokens + blockSize - 1) / blockSize; }
 
     /**
-     * Whether this sequence shares blocks through the trie: not when caching is off, nor when it
-     * asked for prompt logprobs (those need every prompt position's logits, cached ones have none).
+     * Whether this sequence takes cached blocks from the trie: not when caching is off, nor when it
+     * asked for prompt logprobs. NOTE: those need the logits of every prompt position, and a cached
+     * block has none: its positions would have to be recomputed anyway, which is all that reading
+     * the cache would save (vLLM skips the lookup for such requests too). Such a sequence still
+     * enters the blocks it computes into the trie ({@link #cacheComputedBlocks}), for others.
      */
     public boolean shares(Sequence seq) {
         return prefixCache != null && seq.params().promptLogprobs() == null;
@@ -110,7 +113,7 @@ public final class KvCacheManager {
      * the same tokens first, its blocks win: this sequence switches to them and frees its copies.
      */
     public void cacheComputedBlocks(Sequence seq) {
-        if (!shares(seq)) return;
+        if (prefixCache == null) return;
         int full = seq.numComputed / blockSize;
         if (full <= seq.numCachedBlocks) return;
         // A prefix deleted while this sequence uses it is freed when the sequence ends: re-entering

@@ -87,6 +87,24 @@ class FixtureChatTest {
     }
 
     @Test
+    void chatFollowsVllmOnContextLengthStreamOptionsAndTopLogprobsZero() throws Exception {
+        var r = server.post("/v1/chat/completions", "{\"model\":\"tiny-llama3\",\"messages\":[{\"role\":\"user\",\"content\":\""
+                + "word ".repeat(1100) + "\"}]}");
+        assertEquals(400, r.statusCode(), r.body());
+        assertEquals("context_length_exceeded", TestServer.json(r).path("error").path("code").asText());
+        r = server.post("/v1/chat/completions", "{\"model\":\"tiny-llama3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                + "\"stream\":false,\"stream_options\":{\"include_usage\":true}}");
+        assertEquals(400, r.statusCode(), r.body());
+        assertEquals("stream_options", TestServer.json(r).path("error").path("param").asText());
+        r = server.post("/v1/chat/completions", "{\"model\":\"tiny-llama3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                + "\"max_tokens\":2,\"logprobs\":true,\"top_logprobs\":0}");
+        assertEquals(200, r.statusCode(), r.body());
+        var content = TestServer.json(r).get("choices").get(0).get("logprobs").get("content");
+        assertEquals(2, content.size());
+        for (var entry : content) assertTrue(entry.get("top_logprobs").isArray() && entry.get("top_logprobs").isEmpty(), entry.toString());
+    }
+
+    @Test
     void streamedChatMatchesTheWholeReply() {
         String whole = client.chat().completions().create(chat(8).build()).choices().getFirst().message().content().orElseThrow();
         StringBuilder streamed = new StringBuilder();
