@@ -107,7 +107,29 @@ public final class AsyncEngine implements AutoCloseable {
         return result;
     }
 
-    public CompletableFuture<PrefixInfo> registerPrefix(Prompt prefix, String salt) { return call(e -> e.registerPrefix(prefix, salt)); }
+    /**
+     * Computes and pins a prefix. It runs as an ordinary request in the batch (other streams keep
+     * going) and is pinned as it finishes; the future completes then, or exceptionally with the
+     * validation error or the failure that ended it.
+     */
+    public CompletableFuture<PrefixInfo> registerPrefix(Prompt prefix, String salt) {
+        CompletableFuture<PrefixInfo> result = new CompletableFuture<>();
+        call(e -> {
+            String broken = failure;
+            if (broken != null) throw new EngineUnavailableException(broken);
+            LLMEngine.PrefixRequest pr = e.startPrefix(prefix, salt, 0);
+            listeners.put(pr.requestId(), o -> {
+                if (!o.finished()) return;
+                try {
+                    result.complete(e.finishPrefix(pr, o));     // on the loop thread, like every engine call
+                } catch (RuntimeException ex) {
+                    result.completeExceptionally(ex);
+                }
+            });
+            return pr;
+        }).whenComplete((pr, t) -> { if (t != null) result.completeExceptionally(t); });
+        return result;
+    }
 
     /** Every namespace's prefixes (for an operator; a server lists one namespace with {@link #listPrefixes(String)}). */
     public CompletableFuture<List<PrefixInfo>> listPrefixes() { return call(LLMEngine::listPrefixes); }
