@@ -43,6 +43,10 @@ public final class PrefixCache {
     private final Map<Long, Prefix> prefixes = new LinkedHashMap<>();         // registered (+ deletions pending)
     private final Map<PrefixKey, Prefix> prefixByKey = new HashMap<>();       // registered only
     private final Set<TrieNode> detachedAlive = Collections.newSetFromMap(new LinkedHashMap<>());
+    // NOTE: kept incrementally so that eviction never rescans the trie: attached leaves with no lock
+    // and no pin (eviction still checks their blocks' reference counts). Updated by refresh() wherever
+    // a node's children, locks, pins or attachment change.
+    private final Set<TrieNode> leafCandidates = new java.util.HashSet<>();
 
     private static final TrieNode NO_ROOT = new TrieNode(-1, null, new int[0], new int[0], 0);   // empty matches of unseen salts
 
@@ -68,6 +72,9 @@ public final class PrefixCache {
     public PrefixCache(BlockPool pool, int blockSize) { this(pool, blockSize, EvictionPolicy.LRU); }
 
     public int blockSize() { return blockSize; }
+
+    /** Cached blocks no running request locks and no prefix pins (kept incrementally): a bound on what {@link #evict} can free. */
+    public int unusedBlocks() { return unusedBlocks; }
 
     public EvictionPolicy policy() { return policy; }
 
@@ -153,25 +160,32 @@ public final class PrefixCache {
             if (k < child.blocks.length) break;
             node = child;
         }
+        // Evict without evicting: from the evictable leaves up, a parent joining once all its
+        // children went. A node matched in part is split by the match: its head is locked, its tail can go.
         int freeable = 0;
-        for (TrieNode root : roots.values()) freeable += freeable(root, path)[0];
+        Map<TrieNode, Integer> childrenLeft = new HashMap<>();
+        ArrayDeque<TrieNode> gone = new ArrayDeque<>();
+        for (TrieNode n : leafCandidates) gone.add(n);
+        while (!gone.isEmpty()) {
+            TrieNode n = gone.pop();
+            int locked = path.getOrDefault(n, 0);
+            if (!evictableOnceLeaf(n, locked)) continue;
+            freeable += n.blocks.length - locked;
+            if (locked > 0 || n.parent.isRoot()) continue;
+            int left = childrenLeft.getOrDefault(n.parent, n.parent.children.size()) - 1;
+            childrenLeft.put(n.parent, left);
+            if (left == 0) gone.add(n.parent);
+        }
         return freeable;
     }
 
-    /** {blocks evict could free in the subtree, 1 if the whole subtree (this node too) would go}. */
-    private int[] freeable(TrieNode n, Map<TrieNode, Integer> lockedPath) {
-        int blocks = 0;
-        boolean allGone = true;
-        for (TrieNode c : n.children.values()) {
-            int[] f = freeable(c, lockedPath);
-            blocks += f[0];
-            allGone &= f[1] == 1;
+    /** Keeps {@link #leafCandidates} in step with a node whose children, locks, pins or attachment changed. */
+    private void refresh(TrieNode n) {
+        if (!n.isRoot() && !n.detached && !n.removed && n.children.isEmpty() && n.lockCount == 0 && n.pinCount == 0) {
+            leafCandidates.add(n);
+        } else {
+            leafCandidates.remove(n);
         }
-        if (n.isRoot() || !allGone) return new int[] {blocks, 0};
-        int locked = lockedPath.getOrDefault(n, 0);
-        // A node matched in part is split by the match: its head is locked, its tail can go.
-        if (!evictableOnceLeaf(n, locked)) return new int[] {blocks, 0};
-        return new int[] {blocks + n.blocks.length - locked, locked == 0 ? 1 : 0};
     }
 
     // ---------------------------------------------------------------- locking
@@ -183,6 +197,7 @@ public final class PrefixCache {
             int before = unusedContribution(n);
             n.lockCount++;
             unusedBlocks += unusedContribution(n) - before;
+            refresh(n);
         }
     }
 
@@ -208,6 +223,7 @@ public final class PrefixCache {
                 freeDetached(n);
             } else {
                 unusedBlocks += unusedContribution(n) - before;
+                refresh(n);
             }
         }
     }
@@ -262,6 +278,8 @@ public final class PrefixCache {
             child.insertionOrder = child.id;
             node.children.put(key(tokens, pos), child);
             unusedBlocks += span.length;
+            refresh(node);
+            refresh(child);
             canonical.addElements(canonical.size(), span);
             node = child;
         }
@@ -285,12 +303,7 @@ public final class PrefixCache {
     public int evict(int numBlocks) {
         if (numBlocks <= 0) return 0;
         PriorityQueue<TrieNode> heap = new PriorityQueue<>(evictionOrder);
-        ArrayDeque<TrieNode> stack = new ArrayDeque<>(roots.values());
-        while (!stack.isEmpty()) {
-            TrieNode n = stack.pop();
-            if (evictable(n)) heap.add(n);
-            stack.addAll(n.children.values());
-        }
+        for (TrieNode n : leafCandidates) if (evictable(n)) heap.add(n);
         int freed = 0;
         while (freed < numBlocks && !heap.isEmpty()) {
             TrieNode n = heap.poll();
@@ -302,6 +315,8 @@ public final class PrefixCache {
                 parent.children.remove(key(n.tokens, 0));
                 releaseBlocks(n, n.blocks.length);
                 n.removed = true;
+                leafCandidates.remove(n);
+                refresh(parent);
                 if (evictable(parent)) heap.add(parent);
             } else {
                 unusedBlocks -= need;
@@ -386,6 +401,7 @@ public final class PrefixCache {
                 int before = unusedContribution(n);
                 n.pinCount++;
                 unusedBlocks += unusedContribution(n) - before;
+                refresh(n);
             }
         }
         p.priority = Math.max(p.priority, priority);
@@ -438,12 +454,14 @@ public final class PrefixCache {
             int before = unusedContribution(n);
             n.pinCount--;
             unusedBlocks += unusedContribution(n) - before;
+            refresh(n);
         }
         if (p.end.pinCount == 0) {
             TrieNode top = p.end;
             while (!top.parent.isRoot() && top.parent.children.size() == 1 && top.parent.pinCount == 0) top = top.parent;
             top.parent.children.remove(key(top.tokens, 0));
             detachSubtree(top);
+            refresh(top.parent);
         }
         if (!p.end.detached || p.end.removed) prefixes.remove(p.id);
         enforceCap();
@@ -458,6 +476,7 @@ public final class PrefixCache {
             stack.addAll(n.children.values());
             unusedBlocks -= unusedContribution(n);
             n.detached = true;
+            leafCandidates.remove(n);
             if (n.lockCount == 0) {
                 releaseBlocks(n, n.blocks.length);
                 n.removed = true;
@@ -574,6 +593,8 @@ public final class PrefixCache {
         n.blocks = Arrays.copyOfRange(n.blocks, k, n.blocks.length);
         n.parent = head;
         head.children.put(key(n.tokens, 0), n);
+        refresh(head);
+        refresh(n);
         return head;
     }
 
@@ -651,6 +672,14 @@ public final class PrefixCache {
             unused += unusedContribution(n);
         }
         if (unused != unusedBlocks) throw new AssertionError("unused blocks " + unusedBlocks + " != recount " + unused);
+        Set<TrieNode> candidates = new java.util.HashSet<>();
+        ArrayDeque<TrieNode> all = new ArrayDeque<>(roots.values());
+        while (!all.isEmpty()) {
+            TrieNode n = all.pop();
+            all.addAll(n.children.values());
+            if (!n.isRoot() && n.children.isEmpty() && n.lockCount == 0 && n.pinCount == 0) candidates.add(n);
+        }
+        if (!candidates.equals(leafCandidates)) throw new AssertionError("leaf candidates " + leafCandidates + " != recount " + candidates);
         for (TrieNode n : detachedAlive)
             if (!n.detached || n.removed || n.lockCount <= 0) throw new AssertionError("bad detached node: " + n);
     }

@@ -65,7 +65,7 @@ public final class KvCacheManager {
         if (n <= 0) return 0;
         int need = blocksFor(cached + n) - cached / blockSize;
         if (pool.numFree() >= need) return n;
-        if (prefixCache == null) return 0;
+        if (prefixCache == null || pool.numFree() + prefixCache.unusedBlocks() < need) return 0;   // O(1) bound first
         int freeable = prefixCache.freeableBlocks(seq.salt(), seq.tokens.elements(), shares(seq) ? seq.numTokens() - 1 : 0);
         return pool.numFree() + freeable >= need ? n : 0;
     }
