@@ -358,22 +358,6 @@ public final class PrefixCache {
 
     // ---------------------------------------------------------------- explicit prefixes
 
-    /** {@link #pin(String, int[], int[], int)} with priority 0. */
-    public PrefixHandle pin(String salt, int[] tokens, int[] blocks) { return pin(salt, tokens, blocks, 0); }
-
-    /**
-     * Enters a computed prefix and pins it: {@link #insert} then {@link #register}. The engine
-     * allocates the blocks, runs the model over the prefix, calls this, then releases its own
-     * references (all of {@code blocks}): the pinned blocks stay, held by the trie. Pinning a
-     * prefix that is registered already returns the existing id.
-     */
-    public PrefixHandle pin(String salt, int[] tokens, int[] blocks, int priority) {
-        if (tokens.length == 0) throw new IllegalArgumentException("empty prefix");
-        PrefixMatch m = insertNoCap(salt, tokens, blocks, priority);
-        PrefixInfo info = register(salt, tokens, priority);
-        return new PrefixHandle(info.id(), m);
-    }
-
     /** {@link #register(String, int[], int)} with priority 0. */
     public PrefixInfo register(String salt, int[] tokens) { return register(salt, tokens, 0); }
 
@@ -385,7 +369,7 @@ public final class PrefixCache {
      * it.
      *
      * @return the prefix, or null when the span is not fully cached: compute it (a request over
-     *     the prefix caches it) and register again, or enter it with {@link #pin}
+     *     the prefix caches it) and register again, or enter it with {@link #insert} first
      */
     public PrefixInfo register(String salt, int[] tokens, int priority) {
         tokens = wholeBlocks(tokens);

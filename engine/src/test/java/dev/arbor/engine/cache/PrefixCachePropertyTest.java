@@ -262,10 +262,12 @@ class PrefixCachePropertyTest {
             int[] tokens = Arrays.copyOf(t, nb * bs);
             int[] blocks = pool.allocate(nb);
             for (int i = 0; i < nb; i++) content.put(blocks[i], new Content(salt, list(tokens, (i + 1) * bs)));
-            PrefixHandle h = cache.pin(salt, tokens, blocks, rnd.nextInt(4));
-            checkMatch(salt, tokens, h.match());
+            int priority = rnd.nextInt(4);
+            PrefixMatch m = cache.insert(salt, tokens, blocks, priority);     // entered, then pinned
+            long id = cache.register(salt, tokens, priority).id();
+            checkMatch(salt, tokens, m);
             for (int b : blocks) pool.release(b);
-            Registered prev = registered.put(h.id(), new Registered(salt, tokens));
+            Registered prev = registered.put(id, new Registered(salt, tokens));
             if (prev != null) assertArrayEquals(prev.tokens(), tokens);
         }
 
