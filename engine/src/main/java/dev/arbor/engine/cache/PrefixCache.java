@@ -2,7 +2,6 @@ package dev.arbor.engine.cache;
 
 import it.unimi.dsi.fastutil.ints.IntArrayList;
 
-import java.security.SecureRandom;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -40,8 +39,7 @@ public final class PrefixCache {
     private final EvictionPolicy policy;
     private final Comparator<TrieNode> evictionOrder;
     private final Map<String, TrieNode> roots = new HashMap<>();               // salt (null ok) -> root
-    private final Map<Long, Prefix> prefixes = new LinkedHashMap<>();         // registered (+ deletions pending)
-    private final Map<PrefixKey, Prefix> prefixByKey = new HashMap<>();       // registered only
+    private final PrefixRegistry registry = new PrefixRegistry();
     private final Set<TrieNode> detachedAlive = Collections.newSetFromMap(new LinkedHashMap<>());
     // NOTE: kept incrementally so that eviction never rescans the trie: attached leaves with no lock
     // and no pin (eviction still checks their blocks' reference counts). Updated by refresh() wherever
@@ -52,7 +50,6 @@ public final class PrefixCache {
 
     private long clock;
     private long nextNodeId;
-    private final SecureRandom idSource = new SecureRandom();
     private int unusedBlocks;       // blocks of attached nodes neither locked nor pinned
     private int maxUnusedBlocks;    // 0 = no cap
     private long queryTokens;
@@ -373,14 +370,11 @@ public final class PrefixCache {
      */
     public PrefixInfo register(String salt, int[] tokens, int priority) {
         tokens = wholeBlocks(tokens);
-        PrefixKey k = new PrefixKey(salt, tokens);
-        Prefix p = prefixByKey.get(k);
+        PrefixRegistry.Prefix p = registry.registered(salt, tokens);
         if (p == null) {
             if (cachedTokens(salt, tokens, tokens.length) < tokens.length) return null;
             TrieNode end = descend(root(salt), tokens, tokens.length / blockSize, new IntArrayList());
-            p = new Prefix(newPrefixId(), salt, tokens.clone(), end, priority);
-            prefixes.put(p.id, p);
-            prefixByKey.put(k, p);
+            p = registry.add(salt, tokens, end, priority);
             for (TrieNode n = end; !n.isRoot(); n = n.parent) {
                 int before = unusedContribution(n);
                 n.pinCount++;
@@ -390,23 +384,13 @@ public final class PrefixCache {
         }
         p.priority = Math.max(p.priority, priority);
         for (TrieNode n = p.end; !n.isRoot(); n = n.parent) n.priority = Math.max(n.priority, p.priority);
-        return info(p);
-    }
-
-    /**
-     * A random positive id, unique among live prefixes: ids are handles a server hands to clients,
-     * so they must not be guessable (sequential ids would let one tenant name another's).
-     */
-    private long newPrefixId() {
-        long id;
-        do id = idSource.nextLong() & Long.MAX_VALUE; while (id == 0 || prefixes.containsKey(id));
-        return id;
+        return p.info(blockSize);
     }
 
     /** Deletes the registered prefix with these tokens (whole blocks, as registered); see {@link #delete(long)}. */
     public boolean delete(String salt, int[] tokens) {
         if (tokens.length < blockSize) return false;
-        Prefix p = prefixByKey.get(new PrefixKey(salt, wholeBlocks(tokens)));
+        PrefixRegistry.Prefix p = registry.registered(salt, wholeBlocks(tokens));
         return p != null && delete(p.id);
     }
 
@@ -430,10 +414,9 @@ public final class PrefixCache {
      * @return false if no such prefix was registered
      */
     public boolean delete(long prefixId) {
-        Prefix p = prefixes.get(prefixId);
+        PrefixRegistry.Prefix p = registry.byId(prefixId);
         if (p == null || p.deleted) return false;
-        p.deleted = true;
-        prefixByKey.remove(new PrefixKey(p.salt, p.tokens));
+        registry.markDeleted(p);
         for (TrieNode n = p.end; !n.isRoot(); n = n.parent) {
             int before = unusedContribution(n);
             n.pinCount--;
@@ -447,7 +430,7 @@ public final class PrefixCache {
             detachSubtree(top);
             refresh(top.parent);
         }
-        if (!p.end.detached || p.end.removed) prefixes.remove(p.id);
+        if (!p.end.detached || p.end.removed) registry.forget(p);
         enforceCap();
         return true;
     }
@@ -478,25 +461,16 @@ public final class PrefixCache {
 
     /** Registered prefixes in registration order, then deleted ones still waiting for users. */
     public List<PrefixInfo> listPrefixes() {
-        purgeDeleted();
-        List<PrefixInfo> out = new ArrayList<>(prefixes.size());
-        for (Prefix p : prefixes.values()) out.add(info(p));
+        List<PrefixRegistry.Prefix> all = registry.all();
+        List<PrefixInfo> out = new ArrayList<>(all.size());
+        for (PrefixRegistry.Prefix p : all) out.add(p.info(blockSize));
         return out;
-    }
-
-    private void purgeDeleted() {
-        prefixes.values().removeIf(p -> p.deleted && p.end.removed);
-    }
-
-    private PrefixInfo info(Prefix p) {
-        return new PrefixInfo(p.id, p.salt, p.tokens.length, p.tokens.length / blockSize, p.end.lockCount,
-                p.end.hits, !p.deleted, p.priority);
     }
 
     // ---------------------------------------------------------------- stats
 
     public CacheStats stats() {
-        purgeDeleted();
+        registry.purgeFreed();
         int cached = 0, pinned = 0;
         ArrayDeque<TrieNode> stack = new ArrayDeque<>(roots.values());
         while (!stack.isEmpty()) {
@@ -505,7 +479,7 @@ public final class PrefixCache {
             cached += n.blocks.length;
             if (n.pinCount > 0) pinned += n.blocks.length;
         }
-        int registered = (int) prefixes.values().stream().filter(p -> !p.deleted).count();
+        int registered = registry.numRegistered();
         return new CacheStats(queryTokens, hitTokens, cached, pinned, unusedBlocks, evictedBlocks,
                 pool.numFree(), pool.numTotal(), registered);
     }
@@ -635,7 +609,7 @@ public final class PrefixCache {
     void checkInvariants() {
         int unused = 0;
         Map<TrieNode, Integer> pinsEndingAt = new HashMap<>();
-        for (Prefix p : prefixes.values()) if (!p.deleted) pinsEndingAt.merge(p.end, 1, Integer::sum);
+        for (PrefixRegistry.Prefix p : registry.all()) if (!p.deleted) pinsEndingAt.merge(p.end, 1, Integer::sum);
         ArrayDeque<TrieNode> stack = new ArrayDeque<>(roots.values());
         while (!stack.isEmpty()) {
             TrieNode n = stack.pop();
@@ -666,31 +640,5 @@ public final class PrefixCache {
         if (!candidates.equals(leafCandidates)) throw new AssertionError("leaf candidates " + leafCandidates + " != recount " + candidates);
         for (TrieNode n : detachedAlive)
             if (!n.detached || n.removed || n.lockCount <= 0) throw new AssertionError("bad detached node: " + n);
-    }
-
-    // ---------------------------------------------------------------- records
-
-    private static final class Prefix {
-        final long id;
-        final String salt;
-        final int[] tokens;
-        final TrieNode end;
-        int priority;
-        boolean deleted;
-
-        Prefix(long id, String salt, int[] tokens, TrieNode end, int priority) {
-            this.id = id;
-            this.salt = salt;
-            this.tokens = tokens;
-            this.end = end;
-            this.priority = priority;
-        }
-    }
-
-    private record PrefixKey(String salt, int[] tokens) {
-        @Override public boolean equals(Object o) {
-            return o instanceof PrefixKey k && Objects.equals(salt, k.salt) && Arrays.equals(tokens, k.tokens);
-        }
-        @Override public int hashCode() { return 31 * Objects.hashCode(salt) + Arrays.hashCode(tokens); }
     }
 }
