@@ -41,10 +41,7 @@ public final class PrefixCache {
     private final Map<String, TrieNode> roots = new HashMap<>();               // salt (null ok) -> root
     private final PrefixRegistry registry = new PrefixRegistry();
     private final Set<TrieNode> detachedAlive = Collections.newSetFromMap(new LinkedHashMap<>());
-    // NOTE: kept incrementally so that eviction never rescans the trie: attached leaves with no lock
-    // and no pin (eviction still checks their blocks' reference counts). Updated by refresh() wherever
-    // a node's children, locks, pins or attachment change.
-    private final Set<TrieNode> leafCandidates = new java.util.HashSet<>();
+    private final EvictionCandidates candidates;    // kept incrementally: eviction never rescans the trie
 
     private static final TrieNode NO_ROOT = new TrieNode(-1, null, new int[0], new int[0], 0);   // empty matches of unseen salts
 
@@ -61,6 +58,7 @@ public final class PrefixCache {
         this.pool = Objects.requireNonNull(pool, "pool");
         this.blockSize = blockSize;
         this.policy = Objects.requireNonNull(policy, "policy");
+        this.candidates = new EvictionCandidates(pool);
         this.evictionOrder = ((Comparator<TrieNode>) policy::compare)
                 .thenComparingLong(TrieNode::insertionOrder)
                 .thenComparingLong(n -> n.id);
@@ -140,7 +138,7 @@ public final class PrefixCache {
      * Blocks {@link #evict} could return to the free list once the match of {@code tokens} (as
      * {@link #match} would make it, at most {@code maxTokens}) were locked, with no side effect:
      * the query form of "match, lock, evict", so a request is admitted only if it will fit
-     * (nano-vllm's {@code can_allocate}). Walks the trie; called only when the free list is short.
+     * (nano-vllm's {@code can_allocate}). Walks the matched path and the eviction candidates.
      */
     public int freeableBlocks(String salt, int[] tokens, int maxTokens) {
         // The matched path: nodes that would be locked, and how many blocks of the last one (it may be split).
@@ -157,32 +155,7 @@ public final class PrefixCache {
             if (k < child.blocks.length) break;
             node = child;
         }
-        // Evict without evicting: from the evictable leaves up, a parent joining once all its
-        // children went. A node matched in part is split by the match: its head is locked, its tail can go.
-        int freeable = 0;
-        Map<TrieNode, Integer> childrenLeft = new HashMap<>();
-        ArrayDeque<TrieNode> gone = new ArrayDeque<>();
-        for (TrieNode n : leafCandidates) gone.add(n);
-        while (!gone.isEmpty()) {
-            TrieNode n = gone.pop();
-            int locked = path.getOrDefault(n, 0);
-            if (!evictableOnceLeaf(n, locked)) continue;
-            freeable += n.blocks.length - locked;
-            if (locked > 0 || n.parent.isRoot()) continue;
-            int left = childrenLeft.getOrDefault(n.parent, n.parent.children.size()) - 1;
-            childrenLeft.put(n.parent, left);
-            if (left == 0) gone.add(n.parent);
-        }
-        return freeable;
-    }
-
-    /** Keeps {@link #leafCandidates} in step with a node whose children, locks, pins or attachment changed. */
-    private void refresh(TrieNode n) {
-        if (!n.isRoot() && !n.detached && !n.removed && n.children.isEmpty() && n.lockCount == 0 && n.pinCount == 0) {
-            leafCandidates.add(n);
-        } else {
-            leafCandidates.remove(n);
-        }
+        return candidates.freeable(path);
     }
 
     // ---------------------------------------------------------------- locking
@@ -194,7 +167,7 @@ public final class PrefixCache {
             int before = unusedContribution(n);
             n.lockCount++;
             unusedBlocks += unusedContribution(n) - before;
-            refresh(n);
+            candidates.refresh(n);
         }
     }
 
@@ -220,7 +193,7 @@ public final class PrefixCache {
                 freeDetached(n);
             } else {
                 unusedBlocks += unusedContribution(n) - before;
-                refresh(n);
+                candidates.refresh(n);
             }
         }
     }
@@ -275,8 +248,8 @@ public final class PrefixCache {
             child.insertionOrder = child.id;
             node.children.put(key(tokens, pos), child);
             unusedBlocks += span.length;
-            refresh(node);
-            refresh(child);
+            candidates.refresh(node);
+            candidates.refresh(child);
             canonical.addElements(canonical.size(), span);
             node = child;
         }
@@ -299,8 +272,7 @@ public final class PrefixCache {
      */
     public int evict(int numBlocks) {
         if (numBlocks <= 0) return 0;
-        PriorityQueue<TrieNode> heap = new PriorityQueue<>(evictionOrder);
-        for (TrieNode n : leafCandidates) if (evictable(n)) heap.add(n);
+        PriorityQueue<TrieNode> heap = candidates.queue(evictionOrder);
         int freed = 0;
         while (freed < numBlocks && !heap.isEmpty()) {
             TrieNode n = heap.poll();
@@ -312,9 +284,9 @@ public final class PrefixCache {
                 parent.children.remove(key(n.tokens, 0));
                 releaseBlocks(n, n.blocks.length);
                 n.removed = true;
-                leafCandidates.remove(n);
-                refresh(parent);
-                if (evictable(parent)) heap.add(parent);
+                candidates.remove(n);
+                candidates.refresh(parent);
+                if (candidates.evictable(parent)) heap.add(parent);
             } else {
                 unusedBlocks -= need;
                 releaseBlocks(n, need);
@@ -327,17 +299,6 @@ public final class PrefixCache {
         }
         evictedBlocks += freed;
         return freed;
-    }
-
-    private boolean evictable(TrieNode n) {
-        return n.children.isEmpty() && evictableOnceLeaf(n, 0);
-    }
-
-    /** Evictable as soon as its children are gone (its blocks from {@code fromBlock} on, the rest being split off). */
-    private boolean evictableOnceLeaf(TrieNode n, int fromBlock) {
-        if (n.isRoot() || n.detached || n.lockCount > 0 || n.pinCount > 0 || fromBlock >= n.blocks.length) return false;
-        for (int i = fromBlock; i < n.blocks.length; i++) if (pool.refCount(n.blocks[i]) != 1) return false;
-        return true;
     }
 
     /**
@@ -379,7 +340,7 @@ public final class PrefixCache {
                 int before = unusedContribution(n);
                 n.pinCount++;
                 unusedBlocks += unusedContribution(n) - before;
-                refresh(n);
+                candidates.refresh(n);
             }
         }
         p.priority = Math.max(p.priority, priority);
@@ -421,14 +382,14 @@ public final class PrefixCache {
             int before = unusedContribution(n);
             n.pinCount--;
             unusedBlocks += unusedContribution(n) - before;
-            refresh(n);
+            candidates.refresh(n);
         }
         if (p.end.pinCount == 0) {
             TrieNode top = p.end;
             while (!top.parent.isRoot() && top.parent.children.size() == 1 && top.parent.pinCount == 0) top = top.parent;
             top.parent.children.remove(key(top.tokens, 0));
             detachSubtree(top);
-            refresh(top.parent);
+            candidates.refresh(top.parent);
         }
         if (!p.end.detached || p.end.removed) registry.forget(p);
         enforceCap();
@@ -443,7 +404,7 @@ public final class PrefixCache {
             stack.addAll(n.children.values());
             unusedBlocks -= unusedContribution(n);
             n.detached = true;
-            leafCandidates.remove(n);
+            candidates.remove(n);
             if (n.lockCount == 0) {
                 releaseBlocks(n, n.blocks.length);
                 n.removed = true;
@@ -551,8 +512,8 @@ public final class PrefixCache {
         n.blocks = Arrays.copyOfRange(n.blocks, k, n.blocks.length);
         n.parent = head;
         head.children.put(key(n.tokens, 0), n);
-        refresh(head);
-        refresh(n);
+        candidates.refresh(head);
+        candidates.refresh(n);
         return head;
     }
 
@@ -630,14 +591,14 @@ public final class PrefixCache {
             unused += unusedContribution(n);
         }
         if (unused != unusedBlocks) throw new AssertionError("unused blocks " + unusedBlocks + " != recount " + unused);
-        Set<TrieNode> candidates = new java.util.HashSet<>();
+        Set<TrieNode> leaves = new java.util.HashSet<>();
         ArrayDeque<TrieNode> all = new ArrayDeque<>(roots.values());
         while (!all.isEmpty()) {
             TrieNode n = all.pop();
             all.addAll(n.children.values());
-            if (!n.isRoot() && n.children.isEmpty() && n.lockCount == 0 && n.pinCount == 0) candidates.add(n);
+            if (!n.isRoot() && n.children.isEmpty() && n.lockCount == 0 && n.pinCount == 0) leaves.add(n);
         }
-        if (!candidates.equals(leafCandidates)) throw new AssertionError("leaf candidates " + leafCandidates + " != recount " + candidates);
+        if (!leaves.equals(candidates.leaves())) throw new AssertionError("eviction candidates " + candidates.leaves() + " != recount " + leaves);
         for (TrieNode n : detachedAlive)
             if (!n.detached || n.removed || n.lockCount <= 0) throw new AssertionError("bad detached node: " + n);
     }
