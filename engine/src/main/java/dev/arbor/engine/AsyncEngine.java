@@ -65,8 +65,7 @@ public final class AsyncEngine implements AutoCloseable {
     public CompletableFuture<String> submit(Prompt prompt, SamplingParams params, String salt,
                                             Consumer<RequestOutput> listener) {
         return call(e -> {
-            String broken = failure;
-            if (broken != null) throw new EngineUnavailableException(broken);
+            refuseIfUnavailable();
             int max = e.config().maxWaiting();
             if (max > 0 && e.stats().waiting() >= max) throw new QueueFullException("the waiting queue is full (" + max + " requests)");
             String id = e.nextRequestId();
@@ -115,8 +114,7 @@ public final class AsyncEngine implements AutoCloseable {
     public CompletableFuture<PrefixInfo> registerPrefix(Prompt prefix, String salt) {
         CompletableFuture<PrefixInfo> result = new CompletableFuture<>();
         call(e -> {
-            String broken = failure;
-            if (broken != null) throw new EngineUnavailableException(broken);
+            refuseIfUnavailable();
             LLMEngine.PrefixRequest pr = e.startPrefix(prefix, salt, 0);
             listeners.put(pr.requestId(), o -> {
                 if (!o.finished()) return;
@@ -149,6 +147,13 @@ public final class AsyncEngine implements AutoCloseable {
     public EngineStats stats() { return stats; }
 
     public boolean idle() { return listeners.isEmpty(); }
+
+    /** New work is refused once the engine failed or is shutting down (a command queued just before shutdown). */
+    private void refuseIfUnavailable() {
+        String broken = failure;
+        if (broken != null) throw new EngineUnavailableException(broken);
+        if (!running) throw new EngineUnavailableException("engine is shut down");
+    }
 
     /** Why the engine stopped serving (an {@link Error} in a step, or its loop ended), or null while healthy. */
     public String failure() {
