@@ -224,6 +224,27 @@ public final class LLMEngine implements AutoCloseable {
      * policy (lower is evicted first once the prefix is deleted or unpinned).
      */
     public PrefixInfo registerPrefix(Prompt prefix, String salt, int priority) {
+        PrefixRequest pr = startPrefix(prefix, salt, priority);
+        // Other requests advance too; their outputs are kept for the caller's next step().
+        RequestOutput own = null;
+        while (requests.containsKey(pr.requestId())) {
+            for (RequestOutput o : step()) {
+                if (o.requestId().equals(pr.requestId())) own = o;
+                else deferred.add(o);
+            }
+        }
+        return finishPrefix(pr, own);
+    }
+
+    /** A prefix being computed by an ordinary request ({@link #startPrefix}); {@link #finishPrefix} pins it. */
+    public record PrefixRequest(String requestId, int[] tokenIds, String salt, int priority) {}
+
+    /**
+     * Queues the computation of a prefix as an ordinary request in the batch (one token sampled and
+     * discarded; its full blocks enter the trie and are pinned as it finishes), so no other request
+     * waits for it. Validates like {@link #registerPrefix}. Call {@link #finishPrefix} with its last output.
+     */
+    public PrefixRequest startPrefix(Prompt prefix, String salt, int priority) {
         requirePrefixCache();
         int[] ids = prefix.isText() ? tokenizer.encode(prefix.text()) : prefix.tokenIds();
         checkPrompt(ids);
@@ -231,18 +252,19 @@ public final class LLMEngine implements AutoCloseable {
             throw new IllegalArgumentException("prefix has " + ids.length + " tokens, shorter than one KV block (" + config.blockSize() + ")");
         }
         String id = "prefix-" + autoIds.incrementAndGet();
-        // Prefill the prefix (plus nothing): one sampled token is discarded; its full blocks enter the trie.
         addRequest(id, Prompt.ofTokens(ids), SamplingParams.builder().temperature(0).maxTokens(1).build(), salt, ids.length);
-        // Other requests advance too; their outputs are kept for the caller's next step().
-        RequestOutput own = null;
-        while (requests.containsKey(id)) {
-            for (RequestOutput o : step()) {
-                if (o.requestId().equals(id)) own = o;
-                else deferred.add(o);
-            }
+        return new PrefixRequest(id, ids, salt, priority);
+    }
+
+    /** Registers (pins) a prefix whose request ended with {@code last}; throws if it failed or was aborted. */
+    public PrefixInfo finishPrefix(PrefixRequest pr, RequestOutput last) {
+        if (last != null && last.failed()) throw new IllegalStateException("prefix not registered: " + last.error());
+        if (last != null && last.output().finishReason() == FinishReason.ABORT) {
+            throw new IllegalStateException("prefix not registered: its computation was aborted");
         }
-        if (own != null && own.failed()) throw new IllegalStateException("prefix not registered: " + own.error());
-        return prefixCache.register(salt, ids, priority);
+        PrefixInfo info = prefixCache.register(pr.salt(), pr.tokenIds(), pr.priority());
+        if (info == null) throw new IllegalStateException("prefix not registered: its computation was aborted");
+        return info;
     }
 
     public boolean deletePrefix(Prompt prefix, String salt) {

@@ -20,16 +20,22 @@ import java.util.Objects;
  * @param stopTokenIds      tokens that end the sequence (besides EOS), excluded from the text
  * @param ignoreEos         keep generating past EOS
  * @param maxTokens         new tokens at most; null = up to the model's context
- * @param minTokens         EOS/stop tokens are ignored before this many tokens
+ * @param minTokens         no stop condition applies before this many output tokens, as in vLLM: EOS and
+ *                          stop_token_ids cannot be sampled, stop strings are not searched (a stop string
+ *                          that ends before it does not end the request later either); max_tokens and the
+ *                          context length still do
  * @param logprobs          top-k logprobs per generated token (the chosen token always included); null = none
  * @param promptLogprobs    top-k logprobs per prompt position; null = none
- * @param skipSpecialTokens leave special tokens out of the text
+ * @param skipSpecialTokens leave special tokens out of the text (whole and streamed); the token that ends a
+ *                          sequence (EOS, a stop token) is never in the text, as in vLLM
+ * @param spacesBetweenSpecialTokens with special tokens in the text, false writes a special token that
+ *                          follows another one without a space before it (vLLM's meaning); default true
  */
 public record SamplingParams(int n, double temperature, double topP, int topK, double minP,
                              double presencePenalty, double frequencyPenalty, double repetitionPenalty,
                              Long seed, List<String> stop, List<Integer> stopTokenIds, boolean ignoreEos,
                              Integer maxTokens, int minTokens, Integer logprobs, Integer promptLogprobs,
-                             boolean skipSpecialTokens) {
+                             boolean skipSpecialTokens, boolean spacesBetweenSpecialTokens) {
 
     /** Upper bound on stop_token_ids per request (min_tokens masks them on the device, in a list sized once). */
     public static final int MAX_STOP_TOKEN_IDS = 64;
@@ -87,6 +93,7 @@ public record SamplingParams(int n, double temperature, double topP, int topK, d
         b.presencePenalty = presencePenalty; b.frequencyPenalty = frequencyPenalty; b.repetitionPenalty = repetitionPenalty;
         b.seed = seed; b.stop = stop; b.stopTokenIds = stopTokenIds; b.ignoreEos = ignoreEos; b.maxTokens = maxTokens;
         b.minTokens = minTokens; b.logprobs = logprobs; b.promptLogprobs = promptLogprobs; b.skipSpecialTokens = skipSpecialTokens;
+        b.spacesBetweenSpecialTokens = spacesBetweenSpecialTokens;
         return b;
     }
 
@@ -106,6 +113,7 @@ public record SamplingParams(int n, double temperature, double topP, int topK, d
         private int minTokens;
         private Integer logprobs, promptLogprobs;
         private boolean skipSpecialTokens = true;
+        private boolean spacesBetweenSpecialTokens = true;
 
         public Builder n(int v) { n = v; return this; }
         public Builder temperature(double v) { temperature = v; return this; }
@@ -125,11 +133,12 @@ public record SamplingParams(int n, double temperature, double topP, int topK, d
         public Builder logprobs(Integer v) { logprobs = v; return this; }
         public Builder promptLogprobs(Integer v) { promptLogprobs = v; return this; }
         public Builder skipSpecialTokens(boolean v) { skipSpecialTokens = v; return this; }
+        public Builder spacesBetweenSpecialTokens(boolean v) { spacesBetweenSpecialTokens = v; return this; }
 
         public SamplingParams build() {
             return new SamplingParams(n, temperature, topP, topK, minP, presencePenalty, frequencyPenalty,
                     repetitionPenalty, seed, stop, stopTokenIds, ignoreEos, maxTokens, minTokens, logprobs,
-                    promptLogprobs, skipSpecialTokens);
+                    promptLogprobs, skipSpecialTokens, spacesBetweenSpecialTokens);
         }
     }
 }

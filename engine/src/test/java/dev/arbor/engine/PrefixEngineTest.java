@@ -73,6 +73,23 @@ class PrefixEngineTest {
     }
 
     @Test
+    void promptLogprobsRequestsReadNoCacheButFillItForOthers() {
+        // Issue 13: a prompt_logprobs request needs every prompt position's logits, so it reads no cached
+        // block (as in vLLM); the blocks it computes are still cached for the requests after it.
+        LLMEngine e = engine(EngineConfig.builder().numBlocks(128).blockSize(16));
+        LLM llm = new LLM(e);
+        int[] prompt = seq(11, 40);
+        SamplingParams withPromptLogprobs = GREEDY_8.toBuilder().promptLogprobs(1).build();
+        RequestOutput first = llm.generateTokens(List.of(prompt), withPromptLogprobs).getFirst();
+        assertEquals(0, first.cachedTokens());
+        assertEquals(40, first.promptLogprobs().size());
+        assertEquals(32, llm.generateTokens(List.of(prompt), GREEDY_8).getFirst().cachedTokens(), "cached by the first");
+        RequestOutput again = llm.generateTokens(List.of(prompt), withPromptLogprobs).getFirst();
+        assertEquals(0, again.cachedTokens(), "a prompt_logprobs request computes every position");
+        assertEquals(first.promptLogprobs(), again.promptLogprobs());
+    }
+
+    @Test
     void cacheSaltsKeepTenantsApart() {
         LLMEngine e = engine(EngineConfig.builder().numBlocks(128).blockSize(16));
         int[] prompt = seq(9, 40);

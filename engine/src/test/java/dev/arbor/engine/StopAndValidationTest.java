@@ -38,6 +38,81 @@ class StopAndValidationTest {
         assertEquals("lo w", o.output().stopReason());
     }
 
+    private static LLM scriptedIds(int... script) {
+        return new LLM(new LLMEngine(new FakeLM(300, 4096, script), new ByteTokenizer(300),
+                EngineConfig.builder().numBlocks(64).build()));
+    }
+
+    @Test
+    void skipSpecialTokensFalseKeepsSampledSpecialTokensInWholeAndStreamedText() {
+        // Issue 13, fault 3: EOS sampled with ignore_eos is in the text when skip_special_tokens=false.
+        LLM llm = scriptedIds('a', FakeLM.EOS, FakeLM.EOS, 'b', 'c');
+        var keep = SamplingParams.builder().temperature(0).maxTokens(4).ignoreEos(true).skipSpecialTokens(false).build();
+        RequestOutput o = llm.generateTokens(List.of(ONE_TOKEN), keep).getFirst();
+        assertEquals("a</s></s>b", o.output().text());
+        StringBuilder joined = new StringBuilder();
+        Iterator<RequestOutput> it = llm.stream(Prompt.ofTokens(ONE_TOKEN), keep);
+        while (it.hasNext()) joined.append(it.next().output().textDelta());
+        assertEquals("a</s></s>b", joined.toString());
+        // Default: skipped.
+        assertEquals("ab", llm.generateTokens(List.of(ONE_TOKEN), keep.toBuilder().skipSpecialTokens(true).build())
+                .getFirst().output().text());
+        // The token that ends the sequence is never text, as in vLLM.
+        assertEquals("a", llm.generateTokens(List.of(ONE_TOKEN), keep.toBuilder().ignoreEos(false).build())
+                .getFirst().output().text());
+    }
+
+    @Test
+    void aCharacterBegunInThePromptAndCompletedByTheOutputIsEmitted() {
+        // Issue 13, fault 4: the prompt's last token is E2, the first byte of "€"; the output brings 82 AC.
+        LLM llm = scriptedIds(0x82, 0xAC, '!', FakeLM.EOS);
+        int[] prompt = {0xE2};
+        assertEquals("€!", llm.generateTokens(List.of(prompt), SamplingParams.builder().temperature(0).maxTokens(10).build())
+                .getFirst().output().text());
+        StringBuilder joined = new StringBuilder();
+        Iterator<RequestOutput> it = llm.stream(Prompt.ofTokens(prompt), SamplingParams.builder().temperature(0).maxTokens(10).build());
+        while (it.hasNext()) joined.append(it.next().output().textDelta());
+        assertEquals("€!", joined.toString());
+    }
+
+    @Test
+    void minTokensHoldsBackStopStringsEosAndStopTokens() {
+        // Issue 13, fault 2: the stop string "," appears at token 3; min_tokens 10 lets it end the
+        // request only when it completes at token 10 or later (here token 11).
+        LLM llm = scripted("ab, cd, ef, gh");
+        var p = SamplingParams.builder().temperature(0).maxTokens(50).stop(",").minTokens(10);
+        RequestOutput o = llm.generateTokens(List.of(ONE_TOKEN), p.build()).getFirst();
+        assertEquals("ab, cd, ef", o.output().text());
+        assertEquals(FinishReason.STOP, o.output().finishReason());
+        assertEquals(",", o.output().stopReason());
+        assertEquals(11, o.output().tokenIds().length);
+        // Without min_tokens the first comma stops it.
+        assertEquals("ab", llm.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50)
+                .stop(",").build()).getFirst().output().text());
+        // A stop string ending exactly at token min_tokens counts; one split across the boundary too.
+        assertEquals("ab, cd", llm.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50)
+                .stop(",").minTokens(7).build()).getFirst().output().text());
+        // A stop string that starts before min_tokens but ends after it counts (vLLM searches the new text
+        // plus the stop length − 1 characters before it).
+        assertEquals("ab", llm.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50)
+                .stop(", c").minTokens(4).build()).getFirst().output().text());
+        // Streamed: the same text, in deltas.
+        Iterator<RequestOutput> it = llm.stream(Prompt.ofTokens(ONE_TOKEN), p.build());
+        StringBuilder joined = new StringBuilder();
+        RequestOutput last = null;
+        while (it.hasNext()) { last = it.next(); joined.append(last.output().textDelta()); }
+        assertEquals("ab, cd, ef", joined.toString());
+        assertEquals(",", last.output().stopReason());
+        // EOS (after "abc") and stop tokens cannot end it before min_tokens either.
+        LLM abc = scripted("abc");
+        RequestOutput eos = abc.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50)
+                .minTokens(6).build()).getFirst();
+        assertTrue(eos.output().tokenIds().length >= 6, eos.output().toString());
+        RequestOutput stopTok = abc.generateTokens(List.of(ONE_TOKEN), SamplingParams.builder().temperature(0).maxTokens(50)
+                .stopTokenIds(List.of((int) 'b')).minTokens(3).build()).getFirst();
+        assertNotEquals((int) 'b', stopTok.output().tokenIds()[1]);
+    }
+
     @Test
     void eosStopsAndMaxTokensCuts() {
         LLM llm = scripted("abc");

@@ -2,6 +2,7 @@ package dev.arbor.server;
 
 import dev.arbor.engine.AsyncEngine;
 import dev.arbor.engine.LLMEngine;
+import dev.arbor.server.http.ApiKeys;
 import dev.arbor.server.http.OpenAiServer;
 import dev.arbor.server.http.ServedModel;
 import dev.arbor.server.http.ServerConfig;
@@ -11,7 +12,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
@@ -33,8 +36,13 @@ public final class ServeCommand implements Callable<Integer> {
     int port;
 
     @Option(names = "--api-key", defaultValue = "${env:ARBOR_API_KEY}",
-            description = "require 'Authorization: Bearer KEY' on /v1 routes (default: $ARBOR_API_KEY, else none)")
-    String apiKey;
+            description = "require 'Authorization: Bearer KEY' on /v1 routes; repeat for several keys, each its own tenant "
+                    + "with its own cache namespace (default: $ARBOR_API_KEY, else none)")
+    List<String> apiKeys;
+
+    @Option(names = "--api-keys-file", description = "accept the keys of this file: one 'TENANT KEY' per line (# comments); "
+            + "a tenant's requests and prefixes are kept apart from every other tenant's")
+    Path apiKeysFile;
 
     @Option(names = "--served-model-name", description = "the model's name in the API (default: the directory name or the synthetic spec)")
     String servedModelName;
@@ -53,7 +61,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         String name = servedModelName != null ? servedModelName : ServedModel.nameFor(engine.model);
-        ServerConfig config = new ServerConfig(host, port, apiKey, name, maxBodyBytes, Duration.ofMillis(keepAliveMillis));
+        ApiKeys keys = ApiKeys.of(apiKeys);
+        if (apiKeysFile != null) keys = keys.withFile(apiKeysFile);
+        ServerConfig config = new ServerConfig(host, port, keys, name, maxBodyBytes, Duration.ofMillis(keepAliveMillis));
         AsyncEngine async = new AsyncEngine(LLMEngine.create(engine.model, engine.toConfig()));
         OpenAiServer server;
         try {
@@ -74,7 +84,7 @@ public final class ServeCommand implements Callable<Integer> {
             stopped.countDown();
         }));
         log.info("serving '{}' at {}/v1 (OpenAI-compatible; {}metrics at {}/metrics)", name, server.baseUrl(),
-                config.apiKey() != null ? "API key required; " : "", server.baseUrl());
+                config.apiKeys().required() ? "API key required; " : "", server.baseUrl());
         stopped.await();
         return 0;
     }

@@ -62,9 +62,14 @@ public final class ByteTokenizer implements Tokenizer {
             if (skipSpecialTokens) continue; // skipping joins the bytes on either side, as HF does
             out.append(pending.toString(StandardCharsets.UTF_8));
             pending.reset();
-            out.append(id == BOS ? "<s>" : id == EOS ? "</s>" : "<pad>");
+            out.append(addedTokenText(id));
         }
         return out.append(pending.toString(StandardCharsets.UTF_8)).toString();
+    }
+
+    @Override
+    public String addedTokenText(int id) {
+        return id == BOS ? "<s>" : id == EOS ? "</s>" : id == PAD ? "<pad>" : null;
     }
 
     @Override

@@ -23,6 +23,9 @@ import jinjava.javax.el.CompositeELResolver;
  * {@code raise_exception}, {@code strftime_now} and a Python-spaced {@code tojson}; templates also call Python string
  * methods. {@link JinjaSource}, {@link PyStringMethods} and {@link PyJson} bridge the gaps
  * between jinjava and Jinja2.
+ *
+ * <p>Message contents and extra variables are data: text that looks like template code
+ * ({@code {{ 7*7 }}}) reaches the output verbatim, as in Jinja2 (nested interpretation is off).
  */
 public final class ChatTemplate {
     private final String source;
@@ -53,6 +56,9 @@ public final class ChatTemplate {
         JinjavaConfig config = JinjavaConfig.newBuilder()
                 .withTrimBlocks(true)
                 .withLstripBlocks(true)
+                // Jinja2 prints an expression's value as is; jinjava by default renders it again when
+                // it contains `{{`/`{%`, which would run message content as template code.
+                .withNestedInterpretationEnabled(false)
                 .withElResolver(resolver)
                 .withLegacyOverrides(jinja2Semantics)
                 .build();

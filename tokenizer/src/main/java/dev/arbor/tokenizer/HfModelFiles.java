@@ -17,8 +17,12 @@ import java.util.Set;
  * the vocabulary size, BOS/EOS ids and the chat template. DJL does not expose these, so they are
  * read here from {@code tokenizer.json}, {@code tokenizer_config.json} and
  * {@code generation_config.json}.
+ *
+ * @param addedTokenTexts {@code added_tokens[]} by id (special and user-added tokens, as transformers'
+ *                        {@code added_tokens_decoder})
  */
-record HfModelFiles(int vocabSize, OptionalInt bosId, int[] eosIds, String bosToken, String eosToken, String chatTemplate) {
+record HfModelFiles(int vocabSize, OptionalInt bosId, int[] eosIds, String bosToken, String eosToken, String chatTemplate,
+                    Map<Integer, String> addedTokenTexts) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -52,7 +56,13 @@ record HfModelFiles(int vocabSize, OptionalInt bosId, int[] eosIds, String bosTo
 
         int size = Math.max(vocab.size(), added.values().stream().mapToInt(i -> i + 1).max().orElse(0));
         return new HfModelFiles(size, bosId, eosIds.stream().mapToInt(Integer::intValue).toArray(), bos, eos,
-                chatTemplate(dir, config));
+                chatTemplate(dir, config), addedById(added));
+    }
+
+    private static Map<Integer, String> addedById(Map<String, Integer> added) {
+        Map<Integer, String> byId = new java.util.HashMap<>();
+        added.forEach((text, id) -> byId.put(id, text));
+        return Map.copyOf(byId);
     }
 
     /** {@code added_tokens[]}: the special and user-added tokens with their ids. */

@@ -55,6 +55,11 @@ public final class HfTokenizer implements Tokenizer {
     }
 
     @Override
+    public String addedTokenText(int id) {
+        return files.addedTokenTexts().get(id);
+    }
+
+    @Override
     public int vocabSize() {
         return files.vocabSize();
     }

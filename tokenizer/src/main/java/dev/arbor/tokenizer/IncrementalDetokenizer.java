@@ -16,10 +16,21 @@ import java.util.Arrays;
  * emitted once the character completes; then the window slides forward.
  *
  * <p>Invariant: the concatenation of every {@link #add} result and {@link #flush()} equals
- * {@code tokenizer.decode(allIdsAdded)} (special tokens skipped). Not thread-safe: one per sequence.
+ * {@code tokenizer.decode(allIdsAdded, skipSpecialTokens)}; after a prompt, it equals the text of
+ * prompt + output beyond the prompt's last token that ended on a whole character: a character whose
+ * first bytes end the prompt and whose last bytes the output completes comes out with the output,
+ * with the rest of those pending prompt tokens' text, as vLLM's {@code DecodeStream} gives it.
+ *
+ * <p>With {@code skipSpecialTokens=false}, special tokens appear in the text; then
+ * {@code spacesBetweenSpecialTokens=false} makes a special token that follows another one appear as
+ * its bare text, without a space the decoder may put before it (vLLM's fast detokenizer does the same).
+ * Not thread-safe: one per sequence.
  */
 public final class IncrementalDetokenizer {
     private final Tokenizer tokenizer;
+    private final boolean skipSpecialTokens;
+    private final boolean spacesBetweenSpecialTokens;
+    private boolean lastWasSpecial;
     private int[] ids = new int[64];
     private int size;
     /** Start of the decode window; tokens before it are never looked at again. */
@@ -27,24 +38,46 @@ public final class IncrementalDetokenizer {
     /** Tokens before this index have had their text emitted. */
     private int readOffset;
 
-    IncrementalDetokenizer(Tokenizer tokenizer) {
+    /**
+     * Primes the window with the tail of the prompt, whose text counts as already emitted, so that
+     * e.g. the first generated "▁Paris" comes out as " Paris", and a character whose first bytes end
+     * the prompt is emitted when the output completes it. As vLLM's fast detokenizer does, the tail is
+     * the shortest one of 4 to 23 tokens that does not start inside a character, and it is fed
+     * through {@link #add} with the text thrown away: what is still incomplete stays pending.
+     */
+    IncrementalDetokenizer(Tokenizer tokenizer, int[] context, boolean skipSpecialTokens, boolean spacesBetweenSpecialTokens) {
         this.tokenizer = tokenizer;
+        this.skipSpecialTokens = skipSpecialTokens;
+        this.spacesBetweenSpecialTokens = skipSpecialTokens || spacesBetweenSpecialTokens;
+        int keep = Math.min(context.length, 5);
+        for (int n = 4; n <= Math.min(context.length, 23); n++) {
+            if (!startsInsideACharacter(Arrays.copyOfRange(context, context.length - n, context.length))) {
+                keep = n;
+                break;
+            }
+        }
+        for (int i = context.length - keep; i < context.length; i++) step(context[i]);
     }
 
-    /**
-     * Seeds the window with the tail of the prompt, whose text counts as already emitted, so that
-     * e.g. the first generated "▁Paris" comes out as " Paris". Five tokens are vLLM's choice: enough
-     * for any byte-split character and the decoders' look-behind.
-     */
-    IncrementalDetokenizer(Tokenizer tokenizer, int[] context) {
-        this(tokenizer);
-        int keep = Math.min(context.length, 5);
-        for (int i = context.length - keep; i < context.length; i++) append(context[i]);
-        readOffset = size;
+    private boolean startsInsideACharacter(int[] tail) {
+        String text = tokenizer.decode(tail, skipSpecialTokens);
+        int end = text.length();
+        while (end > 0 && text.charAt(end - 1) == '\uFFFD') end--;   // an unfinished last character is fine
+        return text.substring(0, end).indexOf('\uFFFD') >= 0;
     }
 
     /** Adds one generated token; returns the text that became stable (often "", never half a character). */
     public String add(int tokenId) {
+        String text = step(tokenId);
+        if (!spacesBetweenSpecialTokens) {
+            String special = tokenizer.addedTokenText(tokenId);
+            if (special != null && lastWasSpecial && !text.isEmpty()) text = special;
+            lastWasSpecial = special != null;
+        }
+        return text;
+    }
+
+    private String step(int tokenId) {
         append(tokenId);
         String known = decode(prefixOffset, readOffset);
         String window = decode(prefixOffset, size);
@@ -71,7 +104,7 @@ public final class IncrementalDetokenizer {
     }
 
     private String decode(int from, int to) {
-        return tokenizer.decode(Arrays.copyOfRange(ids, from, to), true);
+        return tokenizer.decode(Arrays.copyOfRange(ids, from, to), skipSpecialTokens);
     }
 
     private void append(int id) {

@@ -36,9 +36,17 @@ public interface Tokenizer {
     /** Ids that end generation: the configured eos token first, then generation_config's extras. */
     int[] eosTokenIds();
 
-    /** A fresh streaming decoder for one sequence's generated tokens. */
+    /**
+     * The text of an added token (special or user-added, transformers' {@code added_tokens_decoder}),
+     * or null for an ordinary vocabulary token.
+     */
+    default String addedTokenText(int id) {
+        return null;
+    }
+
+    /** A fresh streaming decoder for one sequence's generated tokens (special tokens skipped). */
     default IncrementalDetokenizer newDetokenizer() {
-        return new IncrementalDetokenizer(this);
+        return newDetokenizer(new int[0]);
     }
 
     /**
@@ -46,7 +54,15 @@ public interface Tokenizer {
      * generated word keeps its leading space (SentencePiece strips it at the start of a text).
      */
     default IncrementalDetokenizer newDetokenizer(int[] promptIds) {
-        return new IncrementalDetokenizer(this, promptIds);
+        return newDetokenizer(promptIds, true, true);
+    }
+
+    /**
+     * As {@link #newDetokenizer(int[])}, with vLLM's {@code skip_special_tokens} and
+     * {@code spaces_between_special_tokens}.
+     */
+    default IncrementalDetokenizer newDetokenizer(int[] promptIds, boolean skipSpecialTokens, boolean spacesBetweenSpecialTokens) {
+        return new IncrementalDetokenizer(this, promptIds, skipSpecialTokens, spacesBetweenSpecialTokens);
     }
 
     Optional<ChatTemplate> chatTemplate();

@@ -43,6 +43,47 @@ class ChatTemplateTest {
         return tests.stream();
     }
 
+    /**
+     * Contents that look like template code ({@code {{ 7*7 }}}, {@code {% if %}}, comments, raw
+     * blocks, stray braces) in every role and position reach the text verbatim, as Jinja2 renders
+     * them; the expected texts come from {@code chat/make_verbatim_cases.py} (Jinja2 with
+     * transformers' chat environment, which reproduces every case of expected_chat_ids.json).
+     */
+    @TestFactory
+    Stream<DynamicTest> contentThatLooksLikeTemplateCodeStaysVerbatim() {
+        JsonNode expected = resource("/chat/verbatim_content_cases.json");
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonNode c : expected.path("cases")) {
+            String name = c.path("tokenizer").asText() + "/" + c.path("conversation").asText()
+                    + (c.path("add_generation_prompt").asBoolean() ? "+gen" : "");
+            tests.add(DynamicTest.dynamicTest(name, () -> {
+                Tokenizer tok = FixtureData.tokenizer("tokenizers/" + c.path("tokenizer").asText());
+                List<ChatMessage> messages = new ArrayList<>();
+                c.path("messages").forEach(m -> messages.add(new ChatMessage(m.path("role").asText(), m.path("content").asText())));
+                String text = tok.chatTemplate().orElseThrow().render(messages, c.path("add_generation_prompt").asBoolean());
+                assertEquals(c.path("text").asText(), text, name);
+            }));
+        }
+        assertEquals(200, tests.size());
+        return tests.stream();
+    }
+
+    @Test
+    void issueExampleReachesTheModelVerbatim() {
+        Tokenizer tok = FixtureData.tokenizer("models/tiny-llama3");
+        String text = tok.chatTemplate().orElseThrow().render(List.of(ChatMessage.user("What is {{ 7*7 }}?")), true);
+        assertEquals("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nWhat is {{ 7*7 }}?<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n", text);
+        assertEquals(19, tok.encode(text, false).length, "the literal text is 19 tokens; `What is 49?` would be 15");
+    }
+
+    @Test
+    void extraVariablesAreDataToo() {
+        ChatTemplate t = new ChatTemplate("{{ greeting }}|{{ messages[0].content }}", null, null);
+        assertEquals("{{ 6*7 }}|{% if true %}x{% endif %}",
+                t.render(List.of(ChatMessage.user("{% if true %}x{% endif %}")), false, Map.of("greeting", "{{ 6*7 }}")));
+    }
+
     @Test
     void qwen3ExtraVariablesReachTheTemplate() {
         ChatTemplate t = FixtureData.tokenizer("tokenizers/qwen3").chatTemplate().orElseThrow();
@@ -104,7 +145,11 @@ class ChatTemplateTest {
     }
 
     private static JsonNode expectedCases() {
-        try (InputStream in = ChatTemplateTest.class.getResourceAsStream("/chat/expected_chat_ids.json")) {
+        return resource("/chat/expected_chat_ids.json");
+    }
+
+    private static JsonNode resource(String name) {
+        try (InputStream in = ChatTemplateTest.class.getResourceAsStream(name)) {
             return FixtureData.JSON.readTree(in);
         } catch (IOException e) {
             throw new UncheckedIOException(e);

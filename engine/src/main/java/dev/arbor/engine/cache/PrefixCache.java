@@ -39,15 +39,14 @@ public final class PrefixCache {
     private final EvictionPolicy policy;
     private final Comparator<TrieNode> evictionOrder;
     private final Map<String, TrieNode> roots = new HashMap<>();               // salt (null ok) -> root
-    private final Map<Long, Prefix> prefixes = new LinkedHashMap<>();         // registered (+ deletions pending)
-    private final Map<PrefixKey, Prefix> prefixByKey = new HashMap<>();       // registered only
+    private final PrefixRegistry registry = new PrefixRegistry();
     private final Set<TrieNode> detachedAlive = Collections.newSetFromMap(new LinkedHashMap<>());
+    private final EvictionCandidates candidates;    // kept incrementally: eviction never rescans the trie
 
     private static final TrieNode NO_ROOT = new TrieNode(-1, null, new int[0], new int[0], 0);   // empty matches of unseen salts
 
     private long clock;
     private long nextNodeId;
-    private long nextPrefixId = 1;
     private int unusedBlocks;       // blocks of attached nodes neither locked nor pinned
     private int maxUnusedBlocks;    // 0 = no cap
     private long queryTokens;
@@ -59,6 +58,7 @@ public final class PrefixCache {
         this.pool = Objects.requireNonNull(pool, "pool");
         this.blockSize = blockSize;
         this.policy = Objects.requireNonNull(policy, "policy");
+        this.candidates = new EvictionCandidates(pool);
         this.evictionOrder = ((Comparator<TrieNode>) policy::compare)
                 .thenComparingLong(TrieNode::insertionOrder)
                 .thenComparingLong(n -> n.id);
@@ -67,6 +67,9 @@ public final class PrefixCache {
     public PrefixCache(BlockPool pool, int blockSize) { this(pool, blockSize, EvictionPolicy.LRU); }
 
     public int blockSize() { return blockSize; }
+
+    /** Cached blocks no running request locks and no prefix pins (kept incrementally): a bound on what {@link #evict} can free. */
+    public int unusedBlocks() { return unusedBlocks; }
 
     public EvictionPolicy policy() { return policy; }
 
@@ -90,8 +93,17 @@ public final class PrefixCache {
      * can evict them. Use {@link #cachedTokens} to ask without side effects.
      */
     public PrefixMatch match(String salt, int[] tokens, int maxTokens) {
+        return match(salt, tokens, maxTokens, true);
+    }
+
+    /**
+     * As {@link #match(String, int[], int)}; {@code countStats=false} leaves the query and hit
+     * counters alone (the engine counts one lookup per request, not one per admission: a preempted
+     * request is matched again when it is re-admitted).
+     */
+    public PrefixMatch match(String salt, int[] tokens, int maxTokens, boolean countStats) {
         int bound = Math.max(0, Math.min(tokens.length, maxTokens));
-        queryTokens += bound;
+        if (countStats) queryTokens += bound;
         TrieNode root = roots.get(salt);
         if (root == null) return new PrefixMatch(NO_ROOT, 0, new int[0]);   // unseen salt: create nothing
         long now = ++clock;
@@ -101,7 +113,7 @@ public final class PrefixCache {
             n.lastAccess = now;
             n.hits++;
         }
-        hitTokens += (long) blocks.size() * blockSize;
+        if (countStats) hitTokens += (long) blocks.size() * blockSize;
         return new PrefixMatch(end, blocks.size() * blockSize, blocks.toIntArray());
     }
 
@@ -122,6 +134,30 @@ public final class PrefixCache {
         return pos * blockSize;
     }
 
+    /**
+     * Blocks {@link #evict} could return to the free list once the match of {@code tokens} (as
+     * {@link #match} would make it, at most {@code maxTokens}) were locked, with no side effect:
+     * the query form of "match, lock, evict", so a request is admitted only if it will fit
+     * (nano-vllm's {@code can_allocate}). Walks the matched path and the eviction candidates.
+     */
+    public int freeableBlocks(String salt, int[] tokens, int maxTokens) {
+        // The matched path: nodes that would be locked, and how many blocks of the last one (it may be split).
+        Map<TrieNode, Integer> path = new HashMap<>();
+        TrieNode node = roots.get(salt);
+        int limit = Math.max(0, Math.min(tokens.length, maxTokens)) / blockSize;
+        int pos = 0;
+        while (node != null && pos < limit) {
+            TrieNode child = node.children.get(key(tokens, pos));
+            if (child == null) break;
+            int k = commonBlocks(child, tokens, pos, limit - pos);
+            path.put(child, k);
+            pos += k;
+            if (k < child.blocks.length) break;
+            node = child;
+        }
+        return candidates.freeable(path);
+    }
+
     // ---------------------------------------------------------------- locking
 
     /** Locks the path root to the match's end: none of it is evicted until {@link #unlock}. */
@@ -131,6 +167,7 @@ public final class PrefixCache {
             int before = unusedContribution(n);
             n.lockCount++;
             unusedBlocks += unusedContribution(n) - before;
+            candidates.refresh(n);
         }
     }
 
@@ -156,6 +193,7 @@ public final class PrefixCache {
                 freeDetached(n);
             } else {
                 unusedBlocks += unusedContribution(n) - before;
+                candidates.refresh(n);
             }
         }
     }
@@ -210,6 +248,8 @@ public final class PrefixCache {
             child.insertionOrder = child.id;
             node.children.put(key(tokens, pos), child);
             unusedBlocks += span.length;
+            candidates.refresh(node);
+            candidates.refresh(child);
             canonical.addElements(canonical.size(), span);
             node = child;
         }
@@ -232,13 +272,7 @@ public final class PrefixCache {
      */
     public int evict(int numBlocks) {
         if (numBlocks <= 0) return 0;
-        PriorityQueue<TrieNode> heap = new PriorityQueue<>(evictionOrder);
-        ArrayDeque<TrieNode> stack = new ArrayDeque<>(roots.values());
-        while (!stack.isEmpty()) {
-            TrieNode n = stack.pop();
-            if (evictable(n)) heap.add(n);
-            stack.addAll(n.children.values());
-        }
+        PriorityQueue<TrieNode> heap = candidates.queue(evictionOrder);
         int freed = 0;
         while (freed < numBlocks && !heap.isEmpty()) {
             TrieNode n = heap.poll();
@@ -250,7 +284,9 @@ public final class PrefixCache {
                 parent.children.remove(key(n.tokens, 0));
                 releaseBlocks(n, n.blocks.length);
                 n.removed = true;
-                if (evictable(parent)) heap.add(parent);
+                candidates.remove(n);
+                candidates.refresh(parent);
+                if (candidates.evictable(parent)) heap.add(parent);
             } else {
                 unusedBlocks -= need;
                 releaseBlocks(n, need);
@@ -263,12 +299,6 @@ public final class PrefixCache {
         }
         evictedBlocks += freed;
         return freed;
-    }
-
-    private boolean evictable(TrieNode n) {
-        if (n.isRoot() || n.detached || n.lockCount > 0 || n.pinCount > 0 || !n.children.isEmpty()) return false;
-        for (int b : n.blocks) if (pool.refCount(b) != 1) return false;
-        return true;
     }
 
     /**
@@ -286,22 +316,6 @@ public final class PrefixCache {
 
     // ---------------------------------------------------------------- explicit prefixes
 
-    /** {@link #pin(String, int[], int[], int)} with priority 0. */
-    public PrefixHandle pin(String salt, int[] tokens, int[] blocks) { return pin(salt, tokens, blocks, 0); }
-
-    /**
-     * Enters a computed prefix and pins it: {@link #insert} then {@link #register}. The engine
-     * allocates the blocks, runs the model over the prefix, calls this, then releases its own
-     * references (all of {@code blocks}): the pinned blocks stay, held by the trie. Pinning a
-     * prefix that is registered already returns the existing id.
-     */
-    public PrefixHandle pin(String salt, int[] tokens, int[] blocks, int priority) {
-        if (tokens.length == 0) throw new IllegalArgumentException("empty prefix");
-        PrefixMatch m = insertNoCap(salt, tokens, blocks, priority);
-        PrefixInfo info = register(salt, tokens, priority);
-        return new PrefixHandle(info.id(), m);
-    }
-
     /** {@link #register(String, int[], int)} with priority 0. */
     public PrefixInfo register(String salt, int[] tokens) { return register(salt, tokens, 0); }
 
@@ -313,33 +327,31 @@ public final class PrefixCache {
      * it.
      *
      * @return the prefix, or null when the span is not fully cached: compute it (a request over
-     *     the prefix caches it) and register again, or enter it with {@link #pin}
+     *     the prefix caches it) and register again, or enter it with {@link #insert} first
      */
     public PrefixInfo register(String salt, int[] tokens, int priority) {
         tokens = wholeBlocks(tokens);
-        PrefixKey k = new PrefixKey(salt, tokens);
-        Prefix p = prefixByKey.get(k);
+        PrefixRegistry.Prefix p = registry.registered(salt, tokens);
         if (p == null) {
             if (cachedTokens(salt, tokens, tokens.length) < tokens.length) return null;
             TrieNode end = descend(root(salt), tokens, tokens.length / blockSize, new IntArrayList());
-            p = new Prefix(nextPrefixId++, salt, tokens.clone(), end, priority);
-            prefixes.put(p.id, p);
-            prefixByKey.put(k, p);
+            p = registry.add(salt, tokens, end, priority);
             for (TrieNode n = end; !n.isRoot(); n = n.parent) {
                 int before = unusedContribution(n);
                 n.pinCount++;
                 unusedBlocks += unusedContribution(n) - before;
+                candidates.refresh(n);
             }
         }
         p.priority = Math.max(p.priority, priority);
         for (TrieNode n = p.end; !n.isRoot(); n = n.parent) n.priority = Math.max(n.priority, p.priority);
-        return info(p);
+        return p.info(blockSize);
     }
 
     /** Deletes the registered prefix with these tokens (whole blocks, as registered); see {@link #delete(long)}. */
     public boolean delete(String salt, int[] tokens) {
         if (tokens.length < blockSize) return false;
-        Prefix p = prefixByKey.get(new PrefixKey(salt, wholeBlocks(tokens)));
+        PrefixRegistry.Prefix p = registry.registered(salt, wholeBlocks(tokens));
         return p != null && delete(p.id);
     }
 
@@ -363,22 +375,23 @@ public final class PrefixCache {
      * @return false if no such prefix was registered
      */
     public boolean delete(long prefixId) {
-        Prefix p = prefixes.get(prefixId);
+        PrefixRegistry.Prefix p = registry.byId(prefixId);
         if (p == null || p.deleted) return false;
-        p.deleted = true;
-        prefixByKey.remove(new PrefixKey(p.salt, p.tokens));
+        registry.markDeleted(p);
         for (TrieNode n = p.end; !n.isRoot(); n = n.parent) {
             int before = unusedContribution(n);
             n.pinCount--;
             unusedBlocks += unusedContribution(n) - before;
+            candidates.refresh(n);
         }
         if (p.end.pinCount == 0) {
             TrieNode top = p.end;
             while (!top.parent.isRoot() && top.parent.children.size() == 1 && top.parent.pinCount == 0) top = top.parent;
             top.parent.children.remove(key(top.tokens, 0));
             detachSubtree(top);
+            candidates.refresh(top.parent);
         }
-        if (!p.end.detached || p.end.removed) prefixes.remove(p.id);
+        if (!p.end.detached || p.end.removed) registry.forget(p);
         enforceCap();
         return true;
     }
@@ -391,6 +404,7 @@ public final class PrefixCache {
             stack.addAll(n.children.values());
             unusedBlocks -= unusedContribution(n);
             n.detached = true;
+            candidates.remove(n);
             if (n.lockCount == 0) {
                 releaseBlocks(n, n.blocks.length);
                 n.removed = true;
@@ -408,25 +422,16 @@ public final class PrefixCache {
 
     /** Registered prefixes in registration order, then deleted ones still waiting for users. */
     public List<PrefixInfo> listPrefixes() {
-        purgeDeleted();
-        List<PrefixInfo> out = new ArrayList<>(prefixes.size());
-        for (Prefix p : prefixes.values()) out.add(info(p));
+        List<PrefixRegistry.Prefix> all = registry.all();
+        List<PrefixInfo> out = new ArrayList<>(all.size());
+        for (PrefixRegistry.Prefix p : all) out.add(p.info(blockSize));
         return out;
-    }
-
-    private void purgeDeleted() {
-        prefixes.values().removeIf(p -> p.deleted && p.end.removed);
-    }
-
-    private PrefixInfo info(Prefix p) {
-        return new PrefixInfo(p.id, p.salt, p.tokens.length, p.tokens.length / blockSize, p.end.lockCount,
-                p.end.hits, !p.deleted, p.priority);
     }
 
     // ---------------------------------------------------------------- stats
 
     public CacheStats stats() {
-        purgeDeleted();
+        registry.purgeFreed();
         int cached = 0, pinned = 0;
         ArrayDeque<TrieNode> stack = new ArrayDeque<>(roots.values());
         while (!stack.isEmpty()) {
@@ -435,7 +440,7 @@ public final class PrefixCache {
             cached += n.blocks.length;
             if (n.pinCount > 0) pinned += n.blocks.length;
         }
-        int registered = (int) prefixes.values().stream().filter(p -> !p.deleted).count();
+        int registered = registry.numRegistered();
         return new CacheStats(queryTokens, hitTokens, cached, pinned, unusedBlocks, evictedBlocks,
                 pool.numFree(), pool.numTotal(), registered);
     }
@@ -507,6 +512,8 @@ public final class PrefixCache {
         n.blocks = Arrays.copyOfRange(n.blocks, k, n.blocks.length);
         n.parent = head;
         head.children.put(key(n.tokens, 0), n);
+        candidates.refresh(head);
+        candidates.refresh(n);
         return head;
     }
 
@@ -563,7 +570,7 @@ public final class PrefixCache {
     void checkInvariants() {
         int unused = 0;
         Map<TrieNode, Integer> pinsEndingAt = new HashMap<>();
-        for (Prefix p : prefixes.values()) if (!p.deleted) pinsEndingAt.merge(p.end, 1, Integer::sum);
+        for (PrefixRegistry.Prefix p : registry.all()) if (!p.deleted) pinsEndingAt.merge(p.end, 1, Integer::sum);
         ArrayDeque<TrieNode> stack = new ArrayDeque<>(roots.values());
         while (!stack.isEmpty()) {
             TrieNode n = stack.pop();
@@ -584,33 +591,15 @@ public final class PrefixCache {
             unused += unusedContribution(n);
         }
         if (unused != unusedBlocks) throw new AssertionError("unused blocks " + unusedBlocks + " != recount " + unused);
+        Set<TrieNode> leaves = new java.util.HashSet<>();
+        ArrayDeque<TrieNode> all = new ArrayDeque<>(roots.values());
+        while (!all.isEmpty()) {
+            TrieNode n = all.pop();
+            all.addAll(n.children.values());
+            if (!n.isRoot() && n.children.isEmpty() && n.lockCount == 0 && n.pinCount == 0) leaves.add(n);
+        }
+        if (!leaves.equals(candidates.leaves())) throw new AssertionError("eviction candidates " + candidates.leaves() + " != recount " + leaves);
         for (TrieNode n : detachedAlive)
             if (!n.detached || n.removed || n.lockCount <= 0) throw new AssertionError("bad detached node: " + n);
-    }
-
-    // ---------------------------------------------------------------- records
-
-    private static final class Prefix {
-        final long id;
-        final String salt;
-        final int[] tokens;
-        final TrieNode end;
-        int priority;
-        boolean deleted;
-
-        Prefix(long id, String salt, int[] tokens, TrieNode end, int priority) {
-            this.id = id;
-            this.salt = salt;
-            this.tokens = tokens;
-            this.end = end;
-            this.priority = priority;
-        }
-    }
-
-    private record PrefixKey(String salt, int[] tokens) {
-        @Override public boolean equals(Object o) {
-            return o instanceof PrefixKey k && Objects.equals(salt, k.salt) && Arrays.equals(tokens, k.tokens);
-        }
-        @Override public int hashCode() { return 31 * Objects.hashCode(salt) + Arrays.hashCode(tokens); }
     }
 }

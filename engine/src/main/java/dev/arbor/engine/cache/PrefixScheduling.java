@@ -126,20 +126,6 @@ public final class PrefixScheduling {
         return waves;
     }
 
-    /**
-     * {@link #planPrefixGroups} for prompts given as arrays.
-     *
-     * @param prefixPos    per prompt, its prefix length (null = no prefixes)
-     * @param maxNewTokens most output tokens of every request
-     */
-    public static List<List<PrefixGroup>> planGroups(List<int[]> prompts, int[] prefixPos, int maxNewTokens,
-                                               int blockSize, int freeBlocks) {
-        List<PlanRequest> requests = new ArrayList<>(prompts.size());
-        for (int i = 0; i < prompts.size(); i++)
-            requests.add(new PlanRequest(prompts.get(i), prefixPos == null ? 0 : prefixPos[i], maxNewTokens));
-        return planPrefixGroups(requests, blockSize, freeBlocks);
-    }
-
     private static int ceilDiv(int a, int b) { return (a + b - 1) / b; }
 
     private record TokensKey(int[] tokens) {

@@ -38,8 +38,11 @@ public final class KvCacheManager {
     public int blocksFor(int tokens) { return (tokens + blockSize - 1) / blockSize; }
 
     /**
-     * Whether this sequence shares blocks through the trie: not when caching is off, nor when it
-     * asked for prompt logprobs (those need every prompt position's logits, cached ones have none).
+     * Whether this sequence takes cached blocks from the trie: not when caching is off, nor when it
+     * asked for prompt logprobs. NOTE: those need the logits of every prompt position, and a cached
+     * block has none: its positions would have to be recomputed anyway, which is all that reading
+     * the cache would save (vLLM skips the lookup for such requests too). Such a sequence still
+     * enters the blocks it computes into the trie ({@link #cacheComputedBlocks}), for others.
      */
     public boolean shares(Sequence seq) {
         return prefixCache != null && seq.params().promptLogprobs() == null;
@@ -48,23 +51,38 @@ public final class KvCacheManager {
     /** Cached tokens a waiting sequence would reuse if admitted now (no side effect on the trie). */
     public int cachedPrefixTokens(Sequence seq) {
         if (!shares(seq)) return 0;
-        return prefixCache.cachedTokens(seq.salt(), seq.tokens.toIntArray(), seq.numTokens() - 1);
+        return prefixCache.cachedTokens(seq.salt(), seq.tokens.elements(), seq.numTokens() - 1);
     }
 
-    private PrefixMatch match(Sequence seq) {
-        if (!shares(seq)) return null;
-        return prefixCache.match(seq.salt(), seq.tokens.toIntArray(), seq.numTokens() - 1);
+    /**
+     * Tokens {@link #admit} would schedule for a waiting sequence now, or 0 when it does not fit
+     * even after evicting every block it could: no side effect at all (no split, no stats, no LFU
+     * touch, no eviction).
+     */
+    public int canAdmit(Sequence seq, int tokenBudget) {
+        int cached = cachedPrefixTokens(seq);
+        int n = Math.min(seq.numTokens() - cached, tokenBudget);
+        if (n <= 0) return 0;
+        int need = blocksFor(cached + n) - cached / blockSize;
+        if (pool.numFree() >= need) return n;
+        if (prefixCache == null || pool.numFree() + prefixCache.unusedBlocks() < need) return 0;   // O(1) bound first
+        int freeable = prefixCache.freeableBlocks(seq.salt(), seq.tokens.elements(), shares(seq) ? seq.numTokens() - 1 : 0);
+        return pool.numFree() + freeable >= need ? n : 0;
     }
 
     /**
      * Admits a waiting sequence: takes the longest cached prefix (retained and locked) and makes
-     * room for its first {@code numNewTokens} uncached tokens, evicting cold cache if needed.
+     * room for its first uncached tokens, evicting cold cache if needed. Asks {@link #canAdmit}
+     * first, so a sequence that does not fit changes nothing; the prefix lookup is counted in the
+     * cache's statistics on the request's first admission only.
      *
      * @param tokenBudget most tokens this step may still compute
      * @return tokens scheduled for it this step, or 0 when it does not fit (nothing changed)
      */
     public int admit(Sequence seq, int tokenBudget) {
-        PrefixMatch m = match(seq);
+        if (canAdmit(seq, tokenBudget) == 0) return 0;
+        PrefixMatch m = shares(seq) ? prefixCache.match(seq.salt(), seq.tokens.elements(), seq.numTokens() - 1,
+                seq.request.cachedTokens < 0) : null;
         if (m != null && m.numTokens() > 0) {
             for (int b : m.blocks()) { pool.retain(b); seq.blockTable.add(b); }
             prefixCache.lock(m);
@@ -95,7 +113,7 @@ public final class KvCacheManager {
      * the same tokens first, its blocks win: this sequence switches to them and frees its copies.
      */
     public void cacheComputedBlocks(Sequence seq) {
-        if (!shares(seq)) return;
+        if (prefixCache == null) return;
         int full = seq.numComputed / blockSize;
         if (full <= seq.numCachedBlocks) return;
         // A prefix deleted while this sequence uses it is freed when the sequence ends: re-entering

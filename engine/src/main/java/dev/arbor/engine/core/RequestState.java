@@ -40,7 +40,9 @@ public final class RequestState {
         this.salt = salt;
         this.prefixPos = prefixPos;
         this.texts = new SeqText[params.n()];
-        for (int i = 0; i < texts.length; i++) texts[i] = new SeqText(tokenizer.newDetokenizer(promptIds), params.logprobs() != null);
+        for (int i = 0; i < texts.length; i++) texts[i] = new SeqText(
+                tokenizer.newDetokenizer(promptIds, params.skipSpecialTokens(), params.spacesBetweenSpecialTokens()),
+                params.logprobs() != null);
         if (params.promptLogprobs() != null) {
             promptLogprobs = new ArrayList<>();
             promptLogprobs.add(null);     // position 0 has no distribution
@@ -100,9 +102,14 @@ public final class RequestState {
         t.stopReason = stopReason;
     }
 
+    /**
+     * Looks for a stop string in the text added since {@code before} (plus the stop length − 1
+     * characters before it, for a stop split over tokens). As in vLLM, no stop condition applies
+     * before {@code min_tokens} output tokens: a stop string that ended earlier is not found later.
+     */
     private boolean findStop(SeqText t, int before) {
         List<String> stops = params.stop();
-        if (stops.isEmpty()) return false;
+        if (stops.isEmpty() || t.outputIds.size() < params.minTokens()) return false;
         int from = Math.max(0, before - params.maxStopStringLength() + 1);
         int best = -1;
         String which = null;

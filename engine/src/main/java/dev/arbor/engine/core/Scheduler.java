@@ -6,6 +6,7 @@ import dev.arbor.engine.cache.PrefixScheduling;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 
@@ -26,8 +27,9 @@ public final class Scheduler {
     private final KvCacheManager kv;
     private final Deque<Sequence> waiting = new ArrayDeque<>();
     private final List<Sequence> running = new ArrayList<>();
-    private long cachedTokensAtAdmission;    // prompt tokens taken from the trie, summed over admissions
+    private long cachedTokensAtAdmission;    // prompt tokens taken from the trie at each request's first admission
     private long preemptions;
+    private long admissions;                 // counter behind Sequence.admitOrder
 
     public Scheduler(EngineConfig config, KvCacheManager kv) {
         this.config = config;
@@ -79,18 +81,27 @@ public final class Scheduler {
             budget -= n;
         }
 
-        // 2. Waiting sequences, unless this step already had to preempt.
+        // 2. Waiting sequences, unless this step already had to preempt. NOTE: per-step cost must not
+        //    grow with queue length x prompt length: FCFS walks the queue in place, nothing copies a
+        //    prompt, and the shared-prefill check keeps its per-sequence result between steps.
         if (preempted.isEmpty()) {
-            List<Sequence> order = orderWaiting();
-            for (Sequence seq : order) {
+            boolean ordered = lpmApplies();
+            Iterator<Sequence> it = ordered ? orderWaiting().iterator() : waiting.iterator();
+            while (it.hasNext()) {
+                Sequence seq = it.next();
                 if (budget <= 0 || running.size() >= config.maxNumSeqs()) break;
                 if (waitsForSharedPrefill(seq)) continue;
                 int n = kv.admit(seq, budget);
                 if (n == 0) break;                       // KV pool is full: keep FCFS fairness
-                if (seq.request.cachedTokens < 0) seq.request.cachedTokens = seq.numComputed;
-                cachedTokensAtAdmission += seq.numComputed;
-                waiting.remove(seq);
+                if (seq.request.cachedTokens < 0) {       // counted once per request, not per (re-)admission
+                    seq.request.cachedTokens = seq.numComputed;
+                    cachedTokensAtAdmission += seq.numComputed;
+                }
+                if (ordered) waiting.remove(seq); else it.remove();
                 seq.status = Sequence.Status.RUNNING;
+                seq.admitOrder = admissions++;
+                seq.waitFor = null;
+                seq.checkedUpTo = -1;
                 running.add(seq);
                 out.add(chunk(seq, n));
                 budget -= n;
@@ -103,29 +114,57 @@ public final class Scheduler {
         return new ScheduledSeq(seq, seq.numComputed, n, seq.numComputed + n == seq.numTokens());
     }
 
+    /** Longest-prefix-first ordering applies (else FCFS, in queue order). */
+    private boolean lpmApplies() {
+        return config.schedulingPolicy().equals("lpm") && kv.prefixCache() != null
+                && waiting.size() >= 2 && waiting.size() <= config.lpmFcfsThreshold();
+    }
+
     private List<Sequence> orderWaiting() {
         List<Sequence> list = new ArrayList<>(waiting);
-        if (!config.schedulingPolicy().equals("lpm") || kv.prefixCache() == null || list.size() < 2) return list;
+        if (!lpmApplies()) return list;
         return PrefixScheduling.longestPrefixFirst(list, kv::cachedPrefixTokens, config.lpmFcfsThreshold());
     }
 
     /**
      * True when a running sequence is still prefilling full blocks that this one could share but
      * the trie does not hold yet: computing them twice would waste the step.
+     *
+     * <p>Kept between steps: each running sequence is compared with a waiting one once (the common
+     * prefix of two prompts does not change), and the prefill it waits for is remembered; the
+     * wait ends when that prefill has cached the shared blocks, is no longer prefilling or is gone.
+     * NOTE: blocks cached by a third sequence meanwhile do not end the wait early; it ends a
+     * step or so later, when the awaited prefill caches them too.
      */
     private boolean waitsForSharedPrefill(Sequence seq) {
         if (!kv.shares(seq)) return false;
         int bs = kv.blockSize();
+        if (seq.waitFor != null) {
+            Sequence r = seq.waitFor;
+            if (r.status == Sequence.Status.RUNNING && r.inPrefill() && r.numCachedBlocks * bs < seq.waitCommon) return true;
+            seq.waitFor = null;
+            seq.checkedUpTo = -1;                 // others may still share with it: compare again, once
+        }
         int shareable = (seq.numTokens() - 1) / bs * bs;
         if (shareable == 0) return false;
+        long newest = seq.checkedUpTo;
         int cached = -1;
-        for (Sequence r : running) {
+        for (int i = running.size() - 1; i >= 0; i--) {
+            Sequence r = running.get(i);
+            if (r.admitOrder <= seq.checkedUpTo) break;              // running is in admission order
+            newest = Math.max(newest, r.admitOrder);
             if (!r.inPrefill() || !Objects.equals(r.salt(), seq.salt())) continue;
             int common = commonPrefix(seq, r, shareable) / bs * bs;
             if (common <= r.numCachedBlocks * bs) continue;          // what it shares is cached already
             if (cached < 0) cached = kv.cachedPrefixTokens(seq);
-            if (common > cached) return true;
+            if (common > cached) {
+                seq.waitFor = r;
+                seq.waitCommon = common;
+                seq.checkedUpTo = newest;
+                return true;
+            }
         }
+        seq.checkedUpTo = newest;
         return false;
     }
 

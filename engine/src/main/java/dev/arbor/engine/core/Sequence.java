@@ -24,6 +24,12 @@ public final class Sequence {
     int numComputed;                       // tokens whose K/V are in the cache
     int numCachedBlocks;                   // leading blocks already entered in the prefix trie
     PrefixMatch lockedPrefix;              // trie path this sequence holds locked (null when none)
+    long admitOrder = -1;                  // when it last joined the running list (the scheduler's counter)
+    // Scheduler memo while waiting (see Scheduler.waitsForSharedPrefill): running sequences admitted up
+    // to checkedUpTo were compared with this one; waitFor is the prefill it waits for, sharing waitCommon tokens.
+    long checkedUpTo = -1;
+    Sequence waitFor;
+    int waitCommon;
 
     Sequence(long seqId, RequestState request, int index, int[] promptTokens, long seed) {
         this.seqId = seqId;

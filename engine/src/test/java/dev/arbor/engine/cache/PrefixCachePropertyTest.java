@@ -154,6 +154,8 @@ class PrefixCachePropertyTest {
         void admit() {
             if (running.size() > 8) return;
             Seq s = new Seq(salt(), randomTokens());
+            // The query form: what evict could free once this match is locked (checked against evict below).
+            int freeable = cache.freeableBlocks(s.salt, s.tokens, s.tokens.length - 1);
             PrefixMatch m = cache.match(s.salt, s.tokens, s.tokens.length - 1);
             checkMatch(s.salt, s.tokens, m);
             assertTrue(m.numTokens() <= s.tokens.length - 1);
@@ -164,7 +166,10 @@ class PrefixCachePropertyTest {
             s.lockedTokens = m.numTokens();
             s.cachedBlocks = m.numBlocks();
             int need = (s.tokens.length + bs - 1) / bs - s.table.size();
-            if (pool.numFree() < need) cache.evict(need - pool.numFree());
+            if (pool.numFree() < need) {
+                int want = need - pool.numFree();
+                assertEquals(Math.min(freeable, want), cache.evict(want), "step " + step + ": freeableBlocks disagrees with evict");
+            }
             if (pool.numFree() < need) {       // does not fit: undo
                 for (int b : s.table) pool.release(b);
                 cache.unlock(m);
@@ -257,10 +262,12 @@ class PrefixCachePropertyTest {
             int[] tokens = Arrays.copyOf(t, nb * bs);
             int[] blocks = pool.allocate(nb);
             for (int i = 0; i < nb; i++) content.put(blocks[i], new Content(salt, list(tokens, (i + 1) * bs)));
-            PrefixHandle h = cache.pin(salt, tokens, blocks, rnd.nextInt(4));
-            checkMatch(salt, tokens, h.match());
+            int priority = rnd.nextInt(4);
+            PrefixMatch m = cache.insert(salt, tokens, blocks, priority);     // entered, then pinned
+            long id = cache.register(salt, tokens, priority).id();
+            checkMatch(salt, tokens, m);
             for (int b : blocks) pool.release(b);
-            Registered prev = registered.put(h.id(), new Registered(salt, tokens));
+            Registered prev = registered.put(id, new Registered(salt, tokens));
             if (prev != null) assertArrayEquals(prev.tokens(), tokens);
         }
 

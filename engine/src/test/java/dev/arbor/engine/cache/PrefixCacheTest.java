@@ -82,10 +82,10 @@ class PrefixCacheTest {
     @Test
     void nestedPrefixesShareBlocks() {
         int[] a = pool.allocate(2);
-        PrefixHandle ha = cache.pin(null, t(1, 2, 3, 4), a);
+        Pinned ha = pin(null, t(1, 2, 3, 4), a);
         for (int x : a) pool.release(x);
         int[] b = pool.allocate(4);
-        PrefixHandle hb = cache.pin(null, t(1, 2, 3, 4, 5, 6, 7, 8), b);
+        Pinned hb = pin(null, t(1, 2, 3, 4, 5, 6, 7, 8), b);
         for (int x : b) pool.release(x);
         assertArrayEquals(new int[] {a[0], a[1], b[2], b[3]}, hb.blocks(), "the longer prefix reuses the shorter one's blocks");
         assertEquals(4, 16 - pool.numFree(), "b's duplicates went back to the pool");
@@ -106,7 +106,7 @@ class PrefixCacheTest {
     void deleteKeepsWhatOtherContentBranchesFrom() {
         cacheSeq(null, t(1, 2, 9, 9));                    // shares the first block with the prefix
         int[] p = pool.allocate(3);
-        PrefixHandle h = cache.pin(null, t(1, 2, 3, 4, 5, 6), p);
+        Pinned h = pin(null, t(1, 2, 3, 4, 5, 6), p);
         for (int x : p) pool.release(x);
         cacheSeq(null, t(1, 2, 3, 4, 5, 6, 7, 8));        // cached below the prefix
         assertTrue(cache.delete(h.id()));
@@ -128,6 +128,16 @@ class PrefixCacheTest {
         assertFalse(cache.delete(null, t(1, 2, 3, 4)), "registered under x only");
     }
 
+    /** A computed prefix entered and pinned: insert, then register (what the engine does through a request). */
+    record Pinned(long id, PrefixMatch match) {
+        int[] blocks() { return match.blocks(); }
+    }
+
+    private Pinned pin(String salt, int[] tokens, int[] blocks) {
+        PrefixMatch m = cache.insert(salt, tokens, blocks);
+        return new Pinned(cache.register(salt, tokens).id(), m);
+    }
+
     private static void assertNotEquals(int[] a, int[] b) {
         for (int i : a) for (int j : b) assertTrue(i != j, "tenants share block " + i);
     }
@@ -135,7 +145,7 @@ class PrefixCacheTest {
     @Test
     void deleteInUseIsDeferredUntilTheLastUnlock() {
         int[] p = pool.allocate(2);
-        PrefixHandle h = cache.pin(null, t(1, 2, 3, 4), p);
+        Pinned h = pin(null, t(1, 2, 3, 4), p);
         for (int x : p) pool.release(x);
         // a request takes the prefix (as KvCacheManager.admit does)
         PrefixMatch m = cache.match(null, t(1, 2, 3, 4, 5), 4);

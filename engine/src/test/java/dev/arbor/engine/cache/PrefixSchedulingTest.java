@@ -75,13 +75,4 @@ class PrefixSchedulingTest {
         assertEquals(1, waves.get(0).size());
         assertArrayEquals(new int[] {2}, waves.get(1).getFirst().requests());
     }
-
-    @Test
-    void planGroupsFromArrays() {
-        List<List<PrefixGroup>> waves = PrefixScheduling.planGroups(
-                List.of(prompt(7, 4, 8), prompt(7, 4, 8)), new int[] {4, 4}, 4, 4, 100);
-        assertEquals(1, waves.size());
-        assertArrayEquals(new int[] {0, 1}, waves.getFirst().getFirst().requests());
-        assertEquals(1 + 2 * 2, waves.getFirst().getFirst().blocks());
-    }
 }

@@ -27,7 +27,8 @@ final class ChatHandler implements Endpoint {
         ChatRequest req = ChatRequest.parse(Json.readBody(exchange, ctx.config().maxBodyBytes()), ctx.model());
         String id = OpenAiObjects.newId("chatcmpl-");
         long created = System.currentTimeMillis() / 1000;
-        try (GenerationJob job = GenerationJob.start(ctx.engine(), ctx.metrics(), List.of(req.prompt().ids()), req.params(), req.salt())) {
+        try (GenerationJob job = GenerationJob.start(ctx.engine(), ctx.metrics(), List.of(req.prompt().ids()), req.params(),
+                Tenancy.salt(exchange, req.salt()))) {
             if (req.stream()) {
                 stream(exchange, req, job, id, created);
             } else {

@@ -22,7 +22,8 @@ final class CompletionsHandler implements Endpoint {
         CompletionRequest req = CompletionRequest.parse(Json.readBody(exchange, ctx.config().maxBodyBytes()), ctx.model());
         String id = OpenAiObjects.newId("cmpl-");
         long created = System.currentTimeMillis() / 1000;
-        try (GenerationJob job = GenerationJob.start(ctx.engine(), ctx.metrics(), req.promptIds(), req.params(), req.salt())) {
+        try (GenerationJob job = GenerationJob.start(ctx.engine(), ctx.metrics(), req.promptIds(), req.params(),
+                Tenancy.salt(exchange, req.salt()))) {
             if (req.stream()) {
                 stream(exchange, req, job, id, created);
             } else {

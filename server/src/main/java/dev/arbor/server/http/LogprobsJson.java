@@ -54,6 +54,8 @@ final class LogprobsJson {
             tokens.add(text);
             tokenLogprobs.add(lp.logprob());
             ObjectNode top = topLogprobs.addObject();
+            // logprobs: 0 gives the sampled token alone, as vLLM does (never an empty object).
+            if (topK == 0) top.put(text, lp.logprob());
             for (int i = 0; i < Math.min(topK, lp.top().size()); i++) {
                 // A map by text: distinct tokens with equal text collide; keep the likelier (listed first).
                 Logprob.TopLogprob t = lp.top().get(i);

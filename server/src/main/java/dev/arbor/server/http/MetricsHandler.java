@@ -20,7 +20,7 @@ final class MetricsHandler implements Endpoint {
     @Override
     public void handle(HttpExchange exchange, Matcher path) throws Exception {
         byte[] body = metrics.render(engine.stats()).getBytes(StandardCharsets.UTF_8);
-        exchange.getResponseHeaders().set("Content-Type", PrometheusText.CONTENT_TYPE);
+        exchange.getResponseHeaders().set("Content-Type", MetricsRegistry.CONTENT_TYPE);
         exchange.sendResponseHeaders(200, body.length);
         try (OutputStream out = exchange.getResponseBody()) {
             out.write(body);

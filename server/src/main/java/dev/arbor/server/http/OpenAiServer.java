@@ -71,7 +71,7 @@ public final class OpenAiServer implements AutoCloseable {
     private Router routes() {
         ModelsHandler models = new ModelsHandler(ctx.model());
         PrefixesHandler prefixes = new PrefixesHandler(ctx);
-        return new Router(ctx.config().apiKey(), ctx.metrics(), () -> draining)
+        return new Router(ctx.config().apiKeys(), ctx.metrics(), () -> draining)
                 .route("POST", "/v1/completions", "/v1/completions", true, true, new CompletionsHandler(ctx))
                 .route("POST", "/v1/chat/completions", "/v1/chat/completions", true, true, new ChatHandler(ctx))
                 .route("GET", "/v1/models", "/v1/models", true, false, models::list)
@@ -83,16 +83,21 @@ public final class OpenAiServer implements AutoCloseable {
                 .route("GET", "/metrics", "/metrics", false, false, new MetricsHandler(ctx.engine(), ctx.metrics()));
     }
 
-    /** 200 while serving, 503 while draining, so a load balancer stops sending traffic first. */
+    /**
+     * 200 while serving; 503 while draining, so a load balancer stops sending traffic first, and 503
+     * with the reason once the engine cannot serve (a step failed with an Error, its loop stopped).
+     */
     private void health(com.sun.net.httpserver.HttpExchange exchange) throws IOException {
         EngineStats s = ctx.engine().stats();
+        String failure = ctx.engine().failure();
         ObjectNode body = Json.MAPPER.createObjectNode();
-        body.put("status", draining ? "draining" : "ok");
+        body.put("status", failure != null ? "unhealthy" : draining ? "draining" : "ok");
+        if (failure != null) body.put("error", failure);
         body.put("model", ctx.model().name());
         body.put("running", s.running());
         body.put("waiting", s.waiting());
         body.put("kv_cache_usage", s.kvUsage());
-        Json.send(exchange, draining ? 503 : 200, body);
+        Json.send(exchange, draining || failure != null ? 503 : 200, body);
     }
 
     public int port() { return http.getAddress().getPort(); }

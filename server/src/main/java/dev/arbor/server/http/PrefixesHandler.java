@@ -37,24 +37,31 @@ final class PrefixesHandler {
         if (ids.length < ctx.model().blockSize()) {
             throw ApiException.invalidField(param, "has " + ids.length + " tokens, shorter than one KV block (" + ctx.model().blockSize() + "); nothing would be cached");
         }
-        PrefixInfo info = await(() -> ctx.engine().registerPrefix(Prompt.ofTokens(ids), f.string("cache_salt")).get(), param);
-        Json.send(exchange, 200, json(info));
+        String clientSalt = f.string("cache_salt");
+        String salt = Tenancy.salt(exchange, clientSalt);
+        PrefixInfo info = await(() -> ctx.engine().registerPrefix(Prompt.ofTokens(ids), salt).get(), param);
+        Json.send(exchange, 200, json(info, clientSalt));
     }
 
+    /** Lists the caller's namespace only: its tenant (API key) and {@code ?cache_salt=}. */
     void list(HttpExchange exchange, Matcher path) throws Exception {
-        List<PrefixInfo> prefixes = await(() -> ctx.engine().listPrefixes().get(), null);
+        String clientSalt = Tenancy.queryParameter(exchange, "cache_salt");
+        String salt = Tenancy.salt(exchange, clientSalt);
+        List<PrefixInfo> prefixes = await(() -> ctx.engine().listPrefixes(salt).get(), null);
         ObjectNode body = Json.MAPPER.createObjectNode();
         body.put("object", "list");
         ArrayNode data = body.putArray("data");
-        for (PrefixInfo p : prefixes) data.add(json(p));
+        for (PrefixInfo p : prefixes) data.add(json(p, clientSalt));
         Json.send(exchange, 200, body);
     }
 
+    /** Deletes a prefix of the caller's namespace ({@code ?cache_salt=}); one of another namespace is a 404. */
     void delete(HttpExchange exchange, Matcher path) throws Exception {
         requirePrefixCaching();
         String id = path.group(1);
         long numeric = parseId(id);
-        boolean deleted = await(() -> ctx.engine().deletePrefix(numeric).get(), null);
+        String salt = Tenancy.salt(exchange, Tenancy.queryParameter(exchange, "cache_salt"));
+        boolean deleted = await(() -> ctx.engine().deletePrefix(numeric, salt).get(), null);
         if (!deleted) throw ApiException.notFound("no prefix with id '" + id + "'", "id", "prefix_not_found");
         ObjectNode body = Json.MAPPER.createObjectNode();
         body.put("id", ID_PREFIX + numeric);
@@ -98,7 +105,8 @@ final class PrefixesHandler {
         }
     }
 
-    private static ObjectNode json(PrefixInfo p) {
+    /** {@code clientSalt}: the namespace as the client named it (never the tenant part). */
+    private static ObjectNode json(PrefixInfo p, String clientSalt) {
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("id", ID_PREFIX + p.id());
         o.put("object", "prefix");
@@ -108,7 +116,7 @@ final class PrefixesHandler {
         o.put("hits", p.hits());
         o.put("pinned", p.pinned());
         o.put("priority", p.priority());
-        o.put("cache_salt", p.salt());
+        o.put("cache_salt", clientSalt);
         return o;
     }
 

@@ -6,8 +6,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BooleanSupplier;
@@ -32,12 +30,12 @@ final class Router implements HttpHandler {
     private record Route(String method, Pattern pattern, String label, boolean protectedByKey, boolean startsWork, Endpoint endpoint) {}
 
     private final List<Route> routes = new ArrayList<>();
-    private final byte[] apiKey;
+    private final ApiKeys apiKeys;
     private final MetricsRegistry metrics;
     private final BooleanSupplier draining;
 
-    Router(String apiKey, MetricsRegistry metrics, BooleanSupplier draining) {
-        this.apiKey = apiKey == null ? null : apiKey.getBytes(StandardCharsets.UTF_8);
+    Router(ApiKeys apiKeys, MetricsRegistry metrics, BooleanSupplier draining) {
+        this.apiKeys = apiKeys;
         this.metrics = metrics;
         this.draining = draining;
     }
@@ -96,16 +94,18 @@ final class Router implements HttpHandler {
         }
     }
 
+    /** Checks the key and records its tenant on the exchange ({@link Tenancy} reads it). */
     private void authenticate(HttpExchange exchange) {
-        if (apiKey == null) return;
+        if (!apiKeys.required()) return;
         String header = exchange.getRequestHeaders().getFirst("Authorization");
         String given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : "";
-        // Constant-time comparison: response timing must not reveal how much of a guessed key was right.
-        if (!MessageDigest.isEqual(apiKey, given.getBytes(StandardCharsets.UTF_8))) {
+        String tenant = apiKeys.tenantOf(given);   // constant-time comparisons
+        if (tenant == null) {
             throw new ApiException(401, "invalid_request_error",
                     header == null ? "missing API key: send 'Authorization: Bearer KEY'" : "incorrect API key provided",
                     null, "invalid_api_key");
         }
+        exchange.setAttribute(Tenancy.TENANT_ATTRIBUTE, tenant);
     }
 
     private static void respond(HttpExchange exchange, ApiException e) {

@@ -52,6 +52,8 @@ final class SamplingFields {
         if (minTokens != null) b.minTokens(minTokens);
         Boolean skipSpecial = f.bool("skip_special_tokens");
         if (skipSpecial != null) b.skipSpecialTokens(skipSpecial);
+        Boolean spacesBetween = f.bool("spaces_between_special_tokens");
+        if (spacesBetween != null) b.spacesBetweenSpecialTokens(spacesBetween);
         f.unsupported("logit_bias", "logit biases are not implemented");
         return validate(b.build(), model);
     }

@@ -45,7 +45,8 @@ public record ServedModel(String name, String spec, Tokenizer tokenizer, int max
 
     /**
      * Rejects prompts the engine could never run, before they reach it: empty (400), ids outside
-     * the vocabulary (400), or too long for the context or the whole KV pool (413).
+     * the vocabulary (400), or too long for the context or the whole KV pool (400 with code
+     * {@code context_length_exceeded}, as OpenAI and vLLM answer).
      */
     void checkPrompt(int[] ids, String param) {
         if (ids.length == 0) throw ApiException.badRequest("the prompt is empty", param);
@@ -53,13 +54,14 @@ public record ServedModel(String name, String spec, Tokenizer tokenizer, int max
             if (id < 0 || id >= vocabSize) throw ApiException.invalidField(param, "contains token id " + id + ", outside the vocabulary [0, " + vocabSize + ")");
         }
         if (ids.length >= maxModelLen) {
-            throw ApiException.tooLarge("This model's maximum context length is " + maxModelLen + " tokens; the prompt has "
-                    + ids.length + " (prompt plus at least one generated token must fit)", param, "context_length_exceeded");
+            throw new ApiException(400, "invalid_request_error", "This model's maximum context length is " + maxModelLen
+                    + " tokens; the prompt has " + ids.length + " (prompt plus at least one generated token must fit)",
+                    param, "context_length_exceeded");
         }
         long blocksNeeded = ((long) ids.length + blockSize) / blockSize;
         if (blocksNeeded > totalBlocks) {
-            throw ApiException.tooLarge("the prompt has " + ids.length + " tokens and needs " + blocksNeeded
-                    + " KV blocks; the server's KV pool has " + totalBlocks, param, "context_length_exceeded");
+            throw new ApiException(400, "invalid_request_error", "the prompt has " + ids.length + " tokens and needs "
+                    + blocksNeeded + " KV blocks; the server's KV pool has " + totalBlocks, param, "context_length_exceeded");
         }
     }
 

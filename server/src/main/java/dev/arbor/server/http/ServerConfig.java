@@ -7,14 +7,15 @@ import java.time.Duration;
  *
  * @param host         address to bind (127.0.0.1 keeps it local)
  * @param port         0 = any free port (tests)
- * @param apiKey       when set, /v1 routes need {@code Authorization: Bearer KEY}; null = open
+ * @param apiKeys      when any, /v1 routes need {@code Authorization: Bearer KEY}, and each key's tenant
+ *                     gets its own cache namespace ({@link ApiKeys}); {@link ApiKeys#NONE} = open
  * @param modelName    the public model name (see {@link ServedModel#nameFor})
  * @param maxBodyBytes larger request bodies get 413
  * @param keepAlive    how long a stream may wait for its next token (queued, prefilling) before an SSE
  *                     comment line is written: it keeps proxies from timing out, and a write that fails
  *                     finds a client that left, whose request is then aborted
  */
-public record ServerConfig(String host, int port, String apiKey, String modelName, int maxBodyBytes, Duration keepAlive) {
+public record ServerConfig(String host, int port, ApiKeys apiKeys, String modelName, int maxBodyBytes, Duration keepAlive) {
     public static final int DEFAULT_MAX_BODY_BYTES = 1 << 20;
     public static final Duration DEFAULT_KEEP_ALIVE = Duration.ofSeconds(1);
 
@@ -24,16 +25,18 @@ public record ServerConfig(String host, int port, String apiKey, String modelNam
         if (keepAlive == null || keepAlive.isNegative() || keepAlive.isZero()) {
             throw new IllegalArgumentException("keepAlive must be positive, got " + keepAlive);
         }
-        if (apiKey != null && apiKey.isBlank()) apiKey = null;
+        if (apiKeys == null) apiKeys = ApiKeys.NONE;
     }
 
     public static ServerConfig local(String modelName) {
-        return new ServerConfig("127.0.0.1", 0, null, modelName, DEFAULT_MAX_BODY_BYTES, DEFAULT_KEEP_ALIVE);
+        return new ServerConfig("127.0.0.1", 0, ApiKeys.NONE, modelName, DEFAULT_MAX_BODY_BYTES, DEFAULT_KEEP_ALIVE);
     }
 
-    public ServerConfig withApiKey(String key) { return new ServerConfig(host, port, key, modelName, maxBodyBytes, keepAlive); }
+    public ServerConfig withApiKey(String key) { return withApiKeys(ApiKeys.single(key)); }
 
-    public ServerConfig withMaxBodyBytes(int bytes) { return new ServerConfig(host, port, apiKey, modelName, bytes, keepAlive); }
+    public ServerConfig withApiKeys(ApiKeys keys) { return new ServerConfig(host, port, keys, modelName, maxBodyBytes, keepAlive); }
 
-    public ServerConfig withKeepAlive(Duration d) { return new ServerConfig(host, port, apiKey, modelName, maxBodyBytes, d); }
+    public ServerConfig withMaxBodyBytes(int bytes) { return new ServerConfig(host, port, apiKeys, modelName, bytes, keepAlive); }
+
+    public ServerConfig withKeepAlive(Duration d) { return new ServerConfig(host, port, apiKeys, modelName, maxBodyBytes, d); }
 }

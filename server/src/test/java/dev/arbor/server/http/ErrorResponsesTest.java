@@ -113,12 +113,36 @@ class ErrorResponsesTest {
     }
 
     @Test
-    void overLargeBodyOrPromptIs413() throws Exception {
+    void overLargeBodyIs413AndOverLongPromptIs400ContextLengthExceeded() throws Exception {
         String huge = "{\"prompt\":\"" + "x".repeat(ServerConfig.DEFAULT_MAX_BODY_BYTES + 10) + "\"}";
         assertEquals("request_too_large", error(post("/v1/completions", huge), 413).get("code").asText());
-        JsonNode e = error(post("/v1/completions", "{\"prompt\":\"" + "y".repeat(100) + "\"}"), 413);
+        // Issue 13: OpenAI and vLLM answer a prompt longer than the context with 400 context_length_exceeded.
+        JsonNode e = error(post("/v1/completions", "{\"prompt\":\"" + "y".repeat(100) + "\"}"), 400);
         assertEquals("context_length_exceeded", e.get("code").asText());
         assertEquals("prompt", e.get("param").asText());
+        assertEquals("invalid_request_error", e.get("type").asText());
+    }
+
+    @Test
+    void streamOptionsWithoutStreamIs400() throws Exception {
+        JsonNode e = error(post("/v1/completions", "{\"prompt\":\"hi\",\"stream_options\":{\"include_usage\":true}}"), 400);
+        assertEquals("stream_options", e.get("param").asText());
+        // null stream_options, or stream_options with stream: true, are fine.
+        assertEquals(200, post("/v1/completions", "{\"prompt\":\"hi\",\"max_tokens\":1,\"stream_options\":null}").statusCode());
+        assertEquals(200, post("/v1/completions", "{\"prompt\":\"hi\",\"max_tokens\":1,\"stream\":true,\"stream_options\":{\"include_usage\":true}}").statusCode());
+    }
+
+    @Test
+    void logprobsZeroGivesTheSampledTokenOnly() throws Exception {
+        HttpResponse<String> r = post("/v1/completions", "{\"prompt\":\"hi\",\"max_tokens\":3,\"logprobs\":0}");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode lp = TestServer.json(r).get("choices").get(0).get("logprobs");
+        for (int i = 0; i < 3; i++) {
+            JsonNode top = lp.get("top_logprobs").get(i);
+            assertEquals(1, top.size(), lp.toString());
+            String token = lp.get("tokens").get(i).asText();
+            assertEquals(lp.get("token_logprobs").get(i).asDouble(), top.get(token).asDouble(), 0.0);
+        }
     }
 
     @Test

@@ -67,6 +67,44 @@ class FixtureChatTest {
     }
 
     @Test
+    void templateLikeContentReachesTheModelVerbatim() throws Exception {
+        // Issue 13, fault 1: `{{ 7*7 }}` was rendered to 49 (15 prompt tokens); the literal text is 19.
+        var r = server.post("/v1/chat/completions", """
+                {"model":"tiny-llama3","messages":[{"role":"user","content":"What is {{ 7*7 }}?"}],"max_tokens":1}""");
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals(19, TestServer.json(r).path("usage").path("prompt_tokens").asInt());
+        // Template-like content anywhere in the history is data too: no 400, no variables read.
+        r = server.post("/v1/chat/completions", """
+                {"model":"tiny-llama3","max_tokens":1,"messages":[
+                 {"role":"system","content":"{{ raise_exception('x') }}"},{"role":"user","content":"{% for m in messages %}"},
+                 {"role":"assistant","content":"{{ messages }}"},{"role":"user","content":"{# hidden? #}"}]}""");
+        assertEquals(200, r.statusCode(), r.body());
+        Tokenizer tok = Tokenizer.load(modelDir);
+        String text = tok.chatTemplate().orElseThrow().render(List.of(ChatMessage.system("{{ raise_exception('x') }}"),
+                ChatMessage.user("{% for m in messages %}"), ChatMessage.assistant("{{ messages }}"), ChatMessage.user("{# hidden? #}")), true);
+        assertTrue(text.contains("{# hidden? #}") && text.contains("{{ messages }}"), text);
+        assertEquals(tok.encode(text, false).length, TestServer.json(r).path("usage").path("prompt_tokens").asInt());
+    }
+
+    @Test
+    void chatFollowsVllmOnContextLengthStreamOptionsAndTopLogprobsZero() throws Exception {
+        var r = server.post("/v1/chat/completions", "{\"model\":\"tiny-llama3\",\"messages\":[{\"role\":\"user\",\"content\":\""
+                + "word ".repeat(1100) + "\"}]}");
+        assertEquals(400, r.statusCode(), r.body());
+        assertEquals("context_length_exceeded", TestServer.json(r).path("error").path("code").asText());
+        r = server.post("/v1/chat/completions", "{\"model\":\"tiny-llama3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                + "\"stream\":false,\"stream_options\":{\"include_usage\":true}}");
+        assertEquals(400, r.statusCode(), r.body());
+        assertEquals("stream_options", TestServer.json(r).path("error").path("param").asText());
+        r = server.post("/v1/chat/completions", "{\"model\":\"tiny-llama3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                + "\"max_tokens\":2,\"logprobs\":true,\"top_logprobs\":0}");
+        assertEquals(200, r.statusCode(), r.body());
+        var content = TestServer.json(r).get("choices").get(0).get("logprobs").get("content");
+        assertEquals(2, content.size());
+        for (var entry : content) assertTrue(entry.get("top_logprobs").isArray() && entry.get("top_logprobs").isEmpty(), entry.toString());
+    }
+
+    @Test
     void streamedChatMatchesTheWholeReply() {
         String whole = client.chat().completions().create(chat(8).build()).choices().getFirst().message().content().orElseThrow();
         StringBuilder streamed = new StringBuilder();

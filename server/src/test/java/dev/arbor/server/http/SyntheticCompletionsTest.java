@@ -215,7 +215,7 @@ class SyntheticCompletionsTest {
         String text = metrics.body();
         for (String family : List.of("arbor_time_to_first_token_seconds_bucket{le=\"+Inf\"}", "arbor_inter_token_latency_seconds_count",
                 "arbor_kv_cache_usage_ratio", "arbor_prefix_cache_hit_rate", "arbor_generation_tokens_total",
-                "arbor_http_requests_total{route=\"/v1/completions\",method=\"POST\",code=\"200\"}")) {
+                "arbor_http_requests_total{code=\"200\",method=\"POST\",route=\"/v1/completions\"}")) {
             assertTrue(text.contains(family), "missing " + family + " in\n" + text);
         }
         assertNotEquals(0.0, sample(text, "arbor_time_to_first_token_seconds_count"));

@@ -35,6 +35,11 @@ final class TestServer implements AutoCloseable {
         return new TestServer(engine, OpenAiServer.start(engine, config, spec));
     }
 
+    /** Serves an engine built by the test (e.g. around a model that fails on purpose). */
+    static TestServer around(AsyncEngine engine, String spec) throws Exception {
+        return new TestServer(engine, OpenAiServer.start(engine, ServerConfig.local(ServedModel.nameFor(spec)), spec));
+    }
+
     /** Small pool and context so limits are reachable in tests; prefix caching on, as by default. */
     static EngineConfig.Builder tinyConfig() {
         return EngineConfig.builder().numBlocks(512).maxNumSeqs(64).maxNumBatchedTokens(512);
@@ -54,10 +59,11 @@ final class TestServer implements AutoCloseable {
         return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
-    HttpResponse<String> send(String method, String path) throws Exception {
-        HttpRequest r = HttpRequest.newBuilder(URI.create(server.baseUrl() + path)).timeout(Duration.ofSeconds(60))
-                .method(method, HttpRequest.BodyPublishers.noBody()).build();
-        return http.send(r, HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> send(String method, String path, String... headers) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.baseUrl() + path)).timeout(Duration.ofSeconds(60))
+                .method(method, HttpRequest.BodyPublishers.noBody());
+        if (headers.length > 0) b.headers(headers);
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
     static JsonNode json(HttpResponse<String> r) throws Exception {
