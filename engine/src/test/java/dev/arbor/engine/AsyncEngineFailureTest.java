@@ -4,8 +4,6 @@ import dev.arbor.models.CausalLM;
 import dev.arbor.tokenizer.ByteTokenizer;
 import org.junit.jupiter.api.Test;
 
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -17,16 +15,11 @@ import static org.junit.jupiter.api.Assertions.*;
 /** Issue 13, fault 5: whatever the model throws, requests finish, submits are answered and health says so. */
 class AsyncEngineFailureTest {
 
-    /** FakeLM behind a proxy whose forward throws what {@code failure} supplies (when set). */
+    /** FakeLM behind a proxy whose executors' forward throws what {@code failure} supplies (when set). */
     static CausalLM throwing(CausalLM model, AtomicReference<Supplier<Throwable>> failure) {
-        return (CausalLM) Proxy.newProxyInstance(CausalLM.class.getClassLoader(), new Class<?>[] {CausalLM.class}, (proxy, m, args) -> {
+        return dev.arbor.models.testing.FailingModels.throwingOnForward(model, () -> {
             Supplier<Throwable> f = failure.get();
-            if (m.getName().equals("forward") && f != null) throw f.get();
-            try {
-                return m.invoke(model, args);
-            } catch (InvocationTargetException e) {
-                throw e.getCause();
-            }
+            return f == null ? null : f.get();
         });
     }
 

@@ -72,7 +72,7 @@ public final class SchedulerBench {
 
     private static void add(Scheduler scheduler, long id, int[] prompt, SamplingParams params, ByteTokenizer tok) {
         RequestState r = new RequestState("r" + id, null, prompt, params, null, 0, tok);
-        Sequence seq = new Sequence(id, r, 0, prompt, new SplittableRandom(id));
+        Sequence seq = new Sequence(id, r, 0, prompt, id);
         r.seqs.add(seq);
         scheduler.add(seq);
     }

@@ -6,8 +6,6 @@ import dev.arbor.models.CausalLM;
 import dev.arbor.models.synthetic.SyntheticModels;
 import org.junit.jupiter.api.Test;
 
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -20,15 +18,7 @@ class EngineFailureTest {
     void anErrorInTheModelMakesTheServerUnhealthyInsteadOfHanging() throws Exception {
         AtomicReference<Throwable> failure = new AtomicReference<>();
         CausalLM real = SyntheticModels.load("tiny");
-        CausalLM model = (CausalLM) Proxy.newProxyInstance(CausalLM.class.getClassLoader(), new Class<?>[] {CausalLM.class}, (p, m, args) -> {
-            Throwable f = failure.get();
-            if (m.getName().equals("forward") && f != null) throw f;
-            try {
-                return m.invoke(real, args);
-            } catch (InvocationTargetException e) {
-                throw e.getCause();
-            }
-        });
+        CausalLM model = dev.arbor.models.testing.FailingModels.throwingOnForward(real, failure::get);
         AsyncEngine engine = new AsyncEngine(new LLMEngine(model, LLMEngine.tokenizerFor(real.config()), TestServer.tinyConfig().build()));
         try (TestServer server = TestServer.around(engine, "synthetic:tiny")) {
             String body = "{\"model\":\"" + server.model() + "\",\"prompt\":\"hello\",\"max_tokens\":4}";
