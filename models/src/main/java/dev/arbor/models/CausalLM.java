@@ -38,6 +38,12 @@ public interface CausalLM extends AutoCloseable {
     ModelExecutor open(StepShape shape);
 
     /**
+     * The device's copy bandwidth in bytes per second (read + write), measured now, for benchmarks that print
+     * a bandwidth floor beside their figures; empty on the CPU (see the models bench {@code MemoryBandwidth}).
+     */
+    default java.util.OptionalDouble measureCopyBandwidth() { return java.util.OptionalDouble.empty(); }
+
+    /**
      * Makes the weights resident now (synthetic models generate theirs lazily, on the first forward;
      * the CUDA backend uploads them), so that load time is not counted as the first step's time.
      */

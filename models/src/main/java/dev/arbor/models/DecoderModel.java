@@ -53,6 +53,9 @@ public final class DecoderModel implements CausalLM {
     }
 
     @Override
+    public java.util.OptionalDouble measureCopyBandwidth() { return backend.measureCopyBandwidth(); }
+
+    @Override
     public void materialize() {
         weights();
     }

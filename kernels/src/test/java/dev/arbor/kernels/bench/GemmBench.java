@@ -197,18 +197,6 @@ public final class GemmBench {
     }
 
     private static double copyBandwidth(CudaBackend cuda, long bytes) {
-        try (DeviceBuffer a = DeviceBuffer.allocate(cuda.device(), bytes); DeviceBuffer b = DeviceBuffer.allocate(cuda.device(), bytes);
-             CudaEvent start = new CudaEvent(cuda.device()); CudaEvent end = new CudaEvent(cuda.device())) {
-            for (int i = 0; i < 3; i++) a.copyTo(b, bytes, java.lang.foreign.MemorySegment.NULL);
-            double[] t = new double[7];
-            for (int i = 0; i < t.length; i++) {
-                start.record(null);
-                for (int r = 0; r < 10; r++) a.copyTo(b, bytes, java.lang.foreign.MemorySegment.NULL);
-                end.record(null);
-                t[i] = end.millisSince(start) / 10;
-            }
-            Arrays.sort(t);
-            return 2.0 * bytes / (t[t.length / 2] / 1e3);
-        }
+        return dev.arbor.accel.cuda.CopyBandwidth.measure(cuda.device(), bytes, 7);
     }
 }

@@ -50,19 +50,7 @@ public final class MatvecBench {
     }
 
     private static double copyBandwidth(CudaBackend cuda, long bytes) {
-        try (DeviceBuffer a = DeviceBuffer.allocate(cuda.device(), bytes); DeviceBuffer b = DeviceBuffer.allocate(cuda.device(), bytes);
-             CudaEvent start = new CudaEvent(cuda.device()); CudaEvent end = new CudaEvent(cuda.device())) {
-            for (int i = 0; i < 3; i++) a.copyTo(b, bytes, java.lang.foreign.MemorySegment.NULL);
-            double[] t = new double[TRIALS];
-            for (int i = 0; i < TRIALS; i++) {
-                start.record(null);
-                for (int r = 0; r < 10; r++) a.copyTo(b, bytes, java.lang.foreign.MemorySegment.NULL);
-                end.record(null);
-                t[i] = end.millisSince(start) / 10;
-            }
-            Arrays.sort(t);
-            return 2.0 * bytes / (t[TRIALS / 2] / 1e3);
-        }
+        return dev.arbor.accel.cuda.CopyBandwidth.measure(cuda.device(), bytes, TRIALS);
     }
 
     /** A few outputs of the last launch against a double-precision dot product. */

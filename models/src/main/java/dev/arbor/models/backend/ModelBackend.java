@@ -16,6 +16,9 @@ public interface ModelBackend extends AutoCloseable {
     /** Default KV budget in bytes (see {@link dev.arbor.models.CausalLM#defaultKvBudgetBytes}). */
     long defaultKvBudgetBytes(ModelConfig config, double memoryUtilization);
 
+    /** Measured copy bandwidth, bytes/s read + write (see {@link dev.arbor.models.CausalLM#measureCopyBandwidth}). */
+    default java.util.OptionalDouble measureCopyBandwidth() { return java.util.OptionalDouble.empty(); }
+
     /** Makes the weights resident on the backend (a no-op on the CPU, which reads the mapped files). */
     default void prepare(ModelWeights weights) {}
 

@@ -64,6 +64,12 @@ public final class CudaModelBackend implements ModelBackend {
         return (long) (gpu.device().memoryInfo()[0] * memoryUtilization);
     }
 
+    /** 1 GiB device-to-device copies timed with events (median of 7). */
+    @Override
+    public java.util.OptionalDouble measureCopyBandwidth() {
+        return java.util.OptionalDouble.of(dev.arbor.accel.cuda.CopyBandwidth.measure(gpu.device(), 1L << 30, 7));
+    }
+
     @Override
     public synchronized void prepare(ModelWeights w) {
         if (weights == null) weights = DeviceWeights.upload(gpu, w);

@@ -30,6 +30,8 @@ public final class ThroughputBench implements Callable<Integer> {
     @Option(names = "--prompt-len", defaultValue = "256") int promptLen;
     @Option(names = "--output-len", defaultValue = "64") int outputLen;
     @Option(names = "--max-num-batched-tokens", defaultValue = "2048") int maxBatchedTokens;
+    @Option(names = "--top-p", defaultValue = "1.0", description = "below 1: decode samples at temperature 1 with this top-p (the sampler's share)")
+    double topP;
     @picocli.CommandLine.Mixin dev.arbor.server.DeviceOptions device = new dev.arbor.server.DeviceOptions();
 
     @Override
@@ -39,8 +41,15 @@ public final class ThroughputBench implements Callable<Integer> {
         }
     }
 
+    private double copyBandwidth;
+    private long weightBytes;
+
     private int run(CausalLM lm) {
         lm.materialize();
+        var c = lm.config();
+        weightBytes = 2L * ((long) c.numLayers() * ((long) c.hiddenSize() * (c.qDim() + 2L * c.kvDim()) + (long) c.qDim() * c.hiddenSize()
+                + 3L * c.hiddenSize() * c.intermediateSize()) + (long) c.vocabSize() * c.hiddenSize());
+        copyBandwidth = lm.measureCopyBandwidth().orElse(0);
         EngineConfig config = device.applyTo(EngineConfig.builder()).enablePrefixCaching(false).maxNumBatchedTokens(maxBatchedTokens).maxNumSeqs(Math.max(64, batch)).build();
         SplittableRandom rnd = new SplittableRandom(7);
         List<Prompt> prompts = new ArrayList<>();
@@ -68,14 +77,24 @@ public final class ThroughputBench implements Callable<Integer> {
         long[] firstAll = {0};
         int[] started = {0};
         long t1 = System.nanoTime();
-        List<RequestOutput> outs = decode.generatePrompts(prompts, SamplingParams.builder().temperature(0).maxTokens(outputLen).ignoreEos(true).build(), null, o -> {
+        SamplingParams params = topP < 1 ? SamplingParams.builder().temperature(1.0).topP(topP).seed(1L).maxTokens(outputLen).ignoreEos(true).build()
+                : SamplingParams.builder().temperature(0).maxTokens(outputLen).ignoreEos(true).build();
+        List<RequestOutput> outs = decode.generatePrompts(prompts, params, null, o -> {
             if (o.output().tokenIds().length == 1 && ++started[0] == batch) firstAll[0] = System.nanoTime();
         });
         double decodeSecs = (System.nanoTime() - firstAll[0]) / 1e9;
         long decodeTokens = outs.stream().mapToLong(o -> o.output().tokenIds().length - 1).sum();
         System.out.printf(Locale.ROOT, "prefill: %d tokens in %.2f s = %.1f tokens/s%n", prefillTokens, prefillSecs, prefillTokens / prefillSecs);
-        System.out.printf(Locale.ROOT, "decode:  %d tokens in %.2f s = %.1f tokens/s (batch %d, %.1f ms/step)%n",
-                decodeTokens, decodeSecs, decodeTokens / decodeSecs, batch, 1000 * decodeSecs / Math.max(1, outputLen - 1));
+        double msPerStep = 1000 * decodeSecs / Math.max(1, outputLen - 1);
+        System.out.printf(Locale.ROOT, "decode:  %d tokens in %.2f s = %.1f tokens/s (batch %d, %.2f ms/step, %s)%n",
+                decodeTokens, decodeSecs, decodeTokens / decodeSecs, batch, msPerStep, topP < 1 ? "top-p " + topP : "greedy");
+        if (copyBandwidth > 0) {
+            // floor of a decode step: every weight byte a step reads (layers and lm_head, bf16) over the device copy rate
+            // (read + write) measured in this run, the convention of the performance issue (13.5 GB / 4.25 TB/s = 3.2 ms)
+            double floorMs = 1000.0 * weightBytes / copyBandwidth;
+            System.out.printf(Locale.ROOT, "floor:   weights %.2f GB / copy %.0f GB/s = %.2f ms/step -> %.0f tokens/s at batch %d; measured %.0f%% of it%n",
+                    weightBytes / 1e9, copyBandwidth / 1e9, floorMs, batch * 1000 / floorMs, batch, 100 * floorMs / msPerStep);
+        }
         System.out.printf(Locale.ROOT, "end to end: %.2f s%n", (System.nanoTime() - t1) / 1e9);
         return 0;
     }
