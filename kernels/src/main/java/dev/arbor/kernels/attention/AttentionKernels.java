@@ -3,12 +3,15 @@ package dev.arbor.kernels.attention;
 import dev.arbor.accel.Constant;
 import dev.arbor.accel.KMath;
 import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.Unroll;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.array.IntArray;
 
 /**
- * Paged attention over the KV store {@code [numBlocks][kvHeads][blockSize][headDim]} (bf16 or fp32),
+ * Paged attention over the KV store {@code [numBlocks][kvHeads][blockSize][headDim]} (bf16, fp16 or fp32),
  * CUDA-core version. Semantics of {@code models/cpu/Attention}: a token at position p attends to keys
  * 0..p of its sequence, score {@code q·k / sqrt(headDim)} plus, with ALiBi, {@code slope[h] * (j - p)};
  * query head h reads kv head {@code h / (heads / kvHeads)}.
@@ -36,7 +39,7 @@ import dev.arbor.accel.array.IntArray;
  * THREADS, each is cut into 2 or 4 fixed parts added in order); per head the tile max, probabilities and
  * {@code l[g]}; then {@code acc[g][d]}.
  * Shared memory: {@code 4·(2·G·D + TILE·(2D+1) + G·TILE + THREADS + 8G + TILE)} bytes, at most 48 KiB
- * (G·D ≤ 1024 with D ≤ 128). The cascade kernel is {@link #cascadeSharedBf16}.
+ * (G·D ≤ 1024 with D ≤ 128). The cascade kernel is {@link CascadeKernels#cascadeSharedBf16}.
  */
 public final class AttentionKernels {
     private AttentionKernels() {}
@@ -198,6 +201,80 @@ public final class AttentionKernels {
     }
 
     /**
+     * Paged attention, fp16 store: {@link #pagedBf16} with fp16 K/V (widened exactly, so the arithmetic
+     * after the tile load is the same expressions in the same order).
+     * NOTE: the three store variants differ only in {@code loadTile*}, yet each carries the body: one
+     * helper over {@code OffHeapArray} would do for the vector loads ({@code getBits64}/{@code getBits128*}
+     * are declared there) but not for the scalar fallback (headDim % 4 != 0), whose element load
+     * {@code get(i)} exists only on the typed array classes, and the kernel language has no casts
+     * (checkcast is rejected), so a typed load cannot be reached from an untyped helper.
+     */
+    public static void pagedF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
+                                FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
+                                FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
+                                @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart) {
+        int t = ctx.groupIdx, kvh = ctx.groupIdy, z = ctx.groupIdz, tid = ctx.localIdx;
+        int G = heads / kvHeads;
+        float[] qs = ctx.allocateFloatLocalArray(G * headDim);
+        float[] ks = ctx.allocateFloatLocalArray(TILE * (headDim + 1));
+        float[] vs = ctx.allocateFloatLocalArray(TILE * headDim);
+        float[] sc = ctx.allocateFloatLocalArray(G * TILE);
+        float[] sp = ctx.allocateFloatLocalArray(THREADS);
+        float[] acc = ctx.allocateFloatLocalArray(G * headDim);
+        float[] run = ctx.allocateFloatLocalArray(G * headDim);
+        float[] st = ctx.allocateFloatLocalArray(8 * G);
+        int[] rowBase = ctx.allocateIntLocalArray(TILE);
+
+        int p = positions.get(t), seq = seqOfToken.get(t);
+        int ks0 = useKeyStart != 0 ? keyStart.get(seq) : 0;
+        if (ks0 > p) return;
+        int sFrom = ks0 / SPLIT, sTo = p / SPLIT;
+        if (splitMode != 0) {
+            if (z < sFrom || z > sTo) return;
+            sFrom = z;
+            sTo = z;
+        } else if (z > 0) {
+            return;
+        }
+        int table = seq * maxBlocksPerSeq;
+        int qBase = (t * heads + kvh * G) * headDim;
+        for (int i = tid; i < G * headDim; i += THREADS) {
+            qs[i] = q.get(qBase + i);
+            run[i] = 0f;
+        }
+        if (tid < G) {
+            st[3 * G + tid] = NEG_INF;
+            st[4 * G + tid] = 0f;
+        }
+        for (int s = sFrom; s <= sTo; s++) {
+            int lo = Math.max(s * SPLIT, ks0), hi = Math.min(s * SPLIT + SPLIT, p + 1);
+            startSplit(acc, st, rowBase, blockTables, table, lo, hi, tid, G, kvh, numBlocks, kvHeads, headDim, blockSize);
+            ctx.localBarrier();
+            for (int t0 = lo; t0 < hi; t0 += TILE) {
+                int n = Math.min(TILE, hi - t0);
+                loadTileF16(kCache, vCache, ks, vs, rowBase, tid, headDim);
+                ctx.localBarrier();
+                scores(ctx, qs, ks, sc, sp, slopes, t0, n, p, tid, G, kvh, headDim, alibi);
+                ctx.localBarrier();
+                softmaxTile(sc, st, n, tid, G);
+                ctx.localBarrier();
+                accumulate(sc, vs, acc, st, rowBase, blockTables, table, t0 + TILE, hi, n, tid, G, kvh, numBlocks, kvHeads, headDim, blockSize);
+                ctx.localBarrier();
+            }
+            if (splitMode != 0) {
+                writePartial(partials, acc, st, t, s, slots, tid, G, kvh, heads, headDim, 0);
+            } else {
+                foldSplit(ctx, acc, run, st, tid, G, headDim);
+            }
+        }
+        if (splitMode == 0) {
+            ctx.localBarrier();
+            finish(out, run, st, qBase, tid, G, headDim);
+        }
+    }
+
+    /**
      * Folds the partial states of a token's splits in increasing split order (the same expressions as
      * whole mode's in-kernel fold) and writes {@code out = A / L}. One work-item per (token, head, dim):
      * {@code Launch.cover(tokens * heads * headDim, 128)}. With useKeyStart = 1 (cascade) it first folds
@@ -274,26 +351,7 @@ public final class AttentionKernels {
      */
     static void loadTileBf16(BFloat16Array kc, BFloat16Array vc, float[] ks, float[] vs, int[] rowBase, int tid, int headDim) {
         if (headDim % 4 == 0) {
-            int step = THREADS * 4, total = TILE * headDim;
-            for (int e = tid * 4; e < total; e += 8 * step) {
-                int e1 = e + step, e2 = e + 2 * step, e3 = e + 3 * step, e4 = e + 4 * step, e5 = e + 5 * step, e6 = e + 6 * step, e7 = e + 7 * step;
-                long k0 = chunk(kc, rowBase, e, total, headDim), v0 = chunk(vc, rowBase, e, total, headDim);
-                long k1 = chunk(kc, rowBase, e1, total, headDim), v1 = chunk(vc, rowBase, e1, total, headDim);
-                long k2 = chunk(kc, rowBase, e2, total, headDim), v2 = chunk(vc, rowBase, e2, total, headDim);
-                long k3 = chunk(kc, rowBase, e3, total, headDim), v3 = chunk(vc, rowBase, e3, total, headDim);
-                long k4 = chunk(kc, rowBase, e4, total, headDim), v4 = chunk(vc, rowBase, e4, total, headDim);
-                long k5 = chunk(kc, rowBase, e5, total, headDim), v5 = chunk(vc, rowBase, e5, total, headDim);
-                long k6 = chunk(kc, rowBase, e6, total, headDim), v6 = chunk(vc, rowBase, e6, total, headDim);
-                long k7 = chunk(kc, rowBase, e7, total, headDim), v7 = chunk(vc, rowBase, e7, total, headDim);
-                put(ks, vs, e, total, k0, v0, headDim);
-                put(ks, vs, e1, total, k1, v1, headDim);
-                put(ks, vs, e2, total, k2, v2, headDim);
-                put(ks, vs, e3, total, k3, v3, headDim);
-                put(ks, vs, e4, total, k4, v4, headDim);
-                put(ks, vs, e5, total, k5, v5, headDim);
-                put(ks, vs, e6, total, k6, v6, headDim);
-                put(ks, vs, e7, total, k7, v7, headDim);
-            }
+            loadTile16(kc, vc, ks, vs, rowBase, tid, headDim, 0);
         } else {
             for (int e = tid; e < TILE * headDim; e += THREADS) {
                 int r = e / headDim, c = e - r * headDim, base = rowBase[r];
@@ -303,28 +361,81 @@ public final class AttentionKernels {
         }
     }
 
-    /** The 4 bf16 of tile element e..e+3 (one 8-byte load), 0 for a row without a key or e past the tile. */
-    static long chunk(BFloat16Array a, int[] rowBase, int e, int total, int headDim) {
+    /** As {@link #loadTileBf16} for an fp16 store (the same 8-byte chunks, widened as fp16). */
+    static void loadTileF16(HalfFloatArray kc, HalfFloatArray vc, float[] ks, float[] vs, int[] rowBase, int tid, int headDim) {
+        if (headDim % 4 == 0) {
+            loadTile16(kc, vc, ks, vs, rowBase, tid, headDim, 1);
+        } else {
+            for (int e = tid; e < TILE * headDim; e += THREADS) {
+                int r = e / headDim, c = e - r * headDim, base = rowBase[r];
+                ks[r * (headDim + 1) + c] = base >= 0 ? kc.get(base + c) : 0f;
+                vs[e] = base >= 0 ? vc.get(base + c) : 0f;
+            }
+        }
+    }
+
+    /**
+     * The vector path of the 16-bit stores (headDim a multiple of 4): raw 8-byte chunks, so one helper
+     * serves bf16 ({@code fp16 = 0}) and fp16 ({@code fp16 = 1}, a literal: {@link #low}/{@link #high} fold it,
+     * so the PTX holds only the store's conversion).
+     */
+    static void loadTile16(OffHeapArray kc, OffHeapArray vc, float[] ks, float[] vs, int[] rowBase, int tid, int headDim, int fp16) {
+        int step = THREADS * 4, total = TILE * headDim;
+        for (int e = tid * 4; e < total; e += 8 * step) {
+            int e1 = e + step, e2 = e + 2 * step, e3 = e + 3 * step, e4 = e + 4 * step, e5 = e + 5 * step, e6 = e + 6 * step, e7 = e + 7 * step;
+            long k0 = chunk(kc, rowBase, e, total, headDim), v0 = chunk(vc, rowBase, e, total, headDim);
+            long k1 = chunk(kc, rowBase, e1, total, headDim), v1 = chunk(vc, rowBase, e1, total, headDim);
+            long k2 = chunk(kc, rowBase, e2, total, headDim), v2 = chunk(vc, rowBase, e2, total, headDim);
+            long k3 = chunk(kc, rowBase, e3, total, headDim), v3 = chunk(vc, rowBase, e3, total, headDim);
+            long k4 = chunk(kc, rowBase, e4, total, headDim), v4 = chunk(vc, rowBase, e4, total, headDim);
+            long k5 = chunk(kc, rowBase, e5, total, headDim), v5 = chunk(vc, rowBase, e5, total, headDim);
+            long k6 = chunk(kc, rowBase, e6, total, headDim), v6 = chunk(vc, rowBase, e6, total, headDim);
+            long k7 = chunk(kc, rowBase, e7, total, headDim), v7 = chunk(vc, rowBase, e7, total, headDim);
+            put(ks, vs, e, total, k0, v0, headDim, fp16);
+            put(ks, vs, e1, total, k1, v1, headDim, fp16);
+            put(ks, vs, e2, total, k2, v2, headDim, fp16);
+            put(ks, vs, e3, total, k3, v3, headDim, fp16);
+            put(ks, vs, e4, total, k4, v4, headDim, fp16);
+            put(ks, vs, e5, total, k5, v5, headDim, fp16);
+            put(ks, vs, e6, total, k6, v6, headDim, fp16);
+            put(ks, vs, e7, total, k7, v7, headDim, fp16);
+        }
+    }
+
+    /** The 4 halves of tile element e..e+3 (one 8-byte load), 0 for a row without a key or e past the tile. */
+    static long chunk(OffHeapArray a, int[] rowBase, int e, int total, int headDim) {
         if (e >= total) return 0L;
         int r = e / headDim, base = rowBase[r];
         return base >= 0 ? a.getBits64(base + e - r * headDim) : 0L;
     }
 
     /** Widens a chunk of K and of V into the tiles (nothing for e past the tile). */
-    static void put(float[] ks, float[] vs, int e, int total, long kb, long vb, int headDim) {
+    static void put(float[] ks, float[] vs, int e, int total, long kb, long vb, int headDim, int fp16) {
         if (e < total) {
             int r = e / headDim, c = e - r * headDim;
             int ko = r * (headDim + 1) + c;
             int k0 = (int) kb, k1 = (int) (kb >>> 32), v0 = (int) vb, v1 = (int) (vb >>> 32);
-            ks[ko] = KernelContext.bf16LowToFloat(k0);
-            ks[ko + 1] = KernelContext.bf16HighToFloat(k0);
-            ks[ko + 2] = KernelContext.bf16LowToFloat(k1);
-            ks[ko + 3] = KernelContext.bf16HighToFloat(k1);
-            vs[e] = KernelContext.bf16LowToFloat(v0);
-            vs[e + 1] = KernelContext.bf16HighToFloat(v0);
-            vs[e + 2] = KernelContext.bf16LowToFloat(v1);
-            vs[e + 3] = KernelContext.bf16HighToFloat(v1);
+            ks[ko] = low(k0, fp16);
+            ks[ko + 1] = high(k0, fp16);
+            ks[ko + 2] = low(k1, fp16);
+            ks[ko + 3] = high(k1, fp16);
+            vs[e] = low(v0, fp16);
+            vs[e + 1] = high(v0, fp16);
+            vs[e + 2] = low(v1, fp16);
+            vs[e + 3] = high(v1, fp16);
         }
+    }
+
+    /** The lower half of a packed pair, widened exactly (fp16 or bf16); {@code @Unroll} folds the constant branch while translating. */
+    @Unroll
+    static float low(int pair, int fp16) {
+        return fp16 != 0 ? KernelContext.fp16LowToFloat(pair) : KernelContext.bf16LowToFloat(pair);
+    }
+
+    /** The upper half of a packed pair, widened exactly (fp16 or bf16). */
+    @Unroll
+    static float high(int pair, int fp16) {
+        return fp16 != 0 ? KernelContext.fp16HighToFloat(pair) : KernelContext.bf16HighToFloat(pair);
     }
 
     /** As {@link #loadTileBf16} for an fp32 store (16-byte loads when headDim is a multiple of 4). */

@@ -1,5 +1,7 @@
 package dev.arbor.kernels.attention;
 
+import java.util.function.UnaryOperator;
+
 /**
  * Plain references for the attention kernels: the paged store written by the host, and dense softmax
  * attention in double precision (the formula of {@code models/cpu/Attention}: scores
@@ -56,17 +58,37 @@ public final class AttentionReference {
     /** The store update of {@link KvCacheKernels}: k, v (tokens, kvHeads * headDim) at slotMapping (-1 skipped), bf16-rounded if asked. */
     public static void writeKv(float[] k, float[] v, float[] kStore, float[] vStore, int[] slotMapping, int kvHeads, int headDim,
                                int blockSize, boolean bf16) {
+        writeKv(k, v, kStore, vStore, slotMapping, kvHeads, headDim, blockSize, bf16 ? AttentionReference::roundBf16 : f -> f);
+    }
+
+    /** As above with the store's rounding given ({@link #roundBf16}, {@link #roundFp16}, or none for fp32). */
+    public static void writeKv(float[] k, float[] v, float[] kStore, float[] vStore, int[] slotMapping, int kvHeads, int headDim,
+                               int blockSize, UnaryOperator<Float> round) {
         for (int t = 0; t < slotMapping.length; t++) {
             int slot = slotMapping[t];
             if (slot < 0) continue;
             for (int h = 0; h < kvHeads; h++) {
                 for (int d = 0; d < headDim; d++) {
                     int src = (t * kvHeads + h) * headDim + d, dst = index(slot / blockSize, h, slot % blockSize, d, kvHeads, blockSize, headDim);
-                    kStore[dst] = bf16 ? roundBf16(k[src]) : k[src];
-                    vStore[dst] = bf16 ? roundBf16(v[src]) : v[src];
+                    kStore[dst] = round.apply(k[src]);
+                    vStore[dst] = round.apply(v[src]);
                 }
             }
         }
+    }
+
+    /**
+     * Round to IEEE fp16, nearest even, widened back to float: a plain definition (not the JDK's
+     * {@code Float.floatToFloat16}) so the kernels' fp16 stores are checked against something else.
+     * The fp16 spacing at |f| is 2^(e-10) for exponent e ≥ -14 and 2^-24 below (subnormals); past
+     * 65504 + 16 the result is infinite.
+     */
+    public static float roundFp16(float f) {
+        if (Float.isNaN(f) || Float.isInfinite(f) || f == 0f) return f;
+        double ulp = Math.scalb(1.0, Math.max(Math.getExponent(f), -14) - 10);
+        double r = Math.rint(f / ulp) * ulp;                  // f / ulp is exact (a power of two); rint ties to even
+        if (Math.abs(r) >= 65536.0) return Math.copySign(Float.POSITIVE_INFINITY, f);
+        return r == 0 ? Math.copySign(0f, f) : (float) r;
     }
 
     /** Round to bf16, nearest even, widened back to float. */

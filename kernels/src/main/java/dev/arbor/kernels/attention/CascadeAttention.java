@@ -3,7 +3,6 @@ package dev.arbor.kernels.attention;
 import dev.arbor.accel.Backend;
 import dev.arbor.accel.Kernel;
 import dev.arbor.accel.Launch;
-import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.OffHeapArray;
@@ -22,6 +21,7 @@ import dev.arbor.accel.array.OffHeapArray;
  */
 public final class CascadeAttention implements AutoCloseable {
     static final Kernel SHARED_BF16 = Kernel.of(CascadeKernels.class, "cascadeSharedBf16");
+    static final Kernel SHARED_F16 = Kernel.of(CascadeKernels.class, "cascadeSharedF16");
     static final Kernel SHARED_F32 = Kernel.of(CascadeKernels.class, "cascadeSharedF32");
 
     private final PagedAttention paged;   // its scratch has the suffix splits then the shared splits per (token, head)
@@ -88,7 +88,7 @@ public final class CascadeAttention implements AutoCloseable {
             if (gx > Integer.MAX_VALUE) throw new IllegalArgumentException("numGroups x query tiles " + gx + " over 2^31-1");
             Launch l = Launch.of(new int[] {(int) gx, kvHeads, PagedAttention.splits(maxSharedLenNow)}, new int[] {AttentionKernels.THREADS, 1, 1});
             FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;
-            b.launch(kCache instanceof BFloat16Array ? SHARED_BF16 : SHARED_F32, l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
+            b.launch(Shapes.byStore(kCache, SHARED_BF16, SHARED_F16, SHARED_F32), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
                     blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
                     heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, queries);
         }

@@ -5,6 +5,7 @@ import dev.arbor.accel.KMath;
 import dev.arbor.accel.KernelContext;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
 import dev.arbor.accel.array.IntArray;
 
 import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
@@ -32,7 +33,7 @@ public final class CascadeKernels {
 
     /**
      * @param q                 (tokens, heads * headDim)
-     * @param kCache            (numBlocks, kvHeads, blockSize, headDim) bf16
+     * @param kCache            (numBlocks, kvHeads, blockSize, headDim) bf16 (fp16 and fp32: the variants below)
      * @param partials          (tokens, heads, slots, headDim + 2)
      * @param groupTokens       tokens of every cascade group, group after group
      * @param groupTokenStart   (numGroups + 1) offsets into groupTokens
@@ -144,6 +145,64 @@ public final class CascadeKernels {
         for (int t0 = lo; t0 < hi; t0 += TILE) {
             int n = Math.min(TILE, hi - t0);
             AttentionKernels.loadTileF32(kCache, vCache, ks, vs, rowBase, tid, headDim);
+            ctx.localBarrier();
+            tile(qs, ks, vs, sc, acc, st, rowBase, qPos, slopes, blockTables, table, t0, n, hi, tid, rows, G, kvh, scale, alibi,
+                    numBlocks, kvHeads, headDim, blockSize, ctx);
+        }
+        writeShared(partials, acc, st, qTok, c, slots, sharedBase, tid, rows, G, kvh, heads, headDim);
+    }
+
+    /**
+     * As {@link #cascadeSharedBf16} for an fp16 store. Like the paged variants, the three carry the body
+     * and differ only in the tile load; see the NOTE on {@link AttentionKernels#pagedF16} for why.
+     */
+    public static void cascadeSharedF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray partials,
+                                        IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
+                                        IntArray groupTokens, IntArray groupTokenStart,
+                                        int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup,
+                                        @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                        @Constant int alibi, @Constant int queries) {
+        int G = heads / kvHeads;
+        int rows = queries * G;
+        float[] qs = ctx.allocateFloatLocalArray(rows * headDim);
+        float[] ks = ctx.allocateFloatLocalArray(TILE * (headDim + 1));
+        float[] vs = ctx.allocateFloatLocalArray(TILE * headDim);
+        float[] sc = ctx.allocateFloatLocalArray(rows * TILE);
+        float[] acc = ctx.allocateFloatLocalArray(rows * headDim);
+        float[] st = ctx.allocateFloatLocalArray(3 * rows);
+        int[] rowBase = ctx.allocateIntLocalArray(TILE);
+        int[] qTok = ctx.allocateIntLocalArray(queries);
+        int[] qPos = ctx.allocateIntLocalArray(queries);
+        int tid = ctx.localIdx, kvh = ctx.groupIdy, c = ctx.groupIdz;
+        int grp = ctx.groupIdx / tilesPerGroup, qt = ctx.groupIdx - grp * tilesPerGroup;
+        int from = groupTokenStart.get(grp), count = groupTokenStart.get(grp + 1) - from;
+        if (qt * queries >= count) return;
+        int seq0 = seqOfToken.get(groupTokens.get(from));
+        int shared = keyStart.get(seq0), table = seq0 * maxBlocksPerSeq;
+        int lo = c * SPLIT;
+        if (lo >= shared) return;
+        int hi = Math.min(lo + SPLIT, shared);
+        if (tid < queries) {
+            int k = qt * queries + tid;
+            int tok = k < count ? groupTokens.get(from + k) : -1;
+            qTok[tid] = tok;
+            qPos[tid] = tok >= 0 ? positions.get(tok) : -1;
+        }
+        for (int i = tid; i < rows * headDim; i += THREADS) acc[i] = 0f;
+        if (tid < rows) {
+            st[tid] = NEG_INF;
+            st[rows + tid] = 0f;
+        }
+        if (tid < TILE) rowBase[tid] = AttentionKernels.rowOffset(blockTables, table, lo + tid, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
+        ctx.localBarrier();
+        for (int i = tid; i < rows * headDim; i += THREADS) {
+            int row = i / headDim, d = i - row * headDim, qi = row / G, tok = qTok[qi];
+            qs[i] = tok >= 0 ? q.get((tok * heads + kvh * G + row - qi * G) * headDim + d) : 0f;
+        }
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        for (int t0 = lo; t0 < hi; t0 += TILE) {
+            int n = Math.min(TILE, hi - t0);
+            AttentionKernels.loadTileF16(kCache, vCache, ks, vs, rowBase, tid, headDim);
             ctx.localBarrier();
             tile(qs, ks, vs, sc, acc, st, rowBase, qPos, slopes, blockTables, table, t0, n, hi, tid, rows, G, kvh, scale, alibi,
                     numBlocks, kvHeads, headDim, blockSize, ctx);

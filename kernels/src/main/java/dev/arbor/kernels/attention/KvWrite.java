@@ -3,7 +3,6 @@ package dev.arbor.kernels.attention;
 import dev.arbor.accel.Backend;
 import dev.arbor.accel.Kernel;
 import dev.arbor.accel.Launch;
-import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.OffHeapArray;
@@ -13,12 +12,13 @@ public final class KvWrite {
     private KvWrite() {}
 
     static final Kernel BF16 = Kernel.of(KvCacheKernels.class, "writeKvBf16");
+    static final Kernel F16 = Kernel.of(KvCacheKernels.class, "writeKvF16");
     static final Kernel F32 = Kernel.of(KvCacheKernels.class, "writeKvF32");
 
     /**
      * @param k           (tokens, kvHeads * headDim) fp32
      * @param v           (tokens, kvHeads * headDim) fp32
-     * @param kCache      (numBlocks, kvHeads, blockSize, headDim), BFloat16Array or FloatArray; vCache alike
+     * @param kCache      (numBlocks, kvHeads, blockSize, headDim), BFloat16Array, HalfFloatArray or FloatArray; vCache alike
      * @param slotMapping (tokens) block * blockSize + offset; -1 skips a token
      * @throws IllegalArgumentException naming the array or size that does not fit
      */
@@ -30,10 +30,6 @@ public final class KvWrite {
         Shapes.need("v", v, (long) tokens * kvHeads * headDim);
         Shapes.need("slotMapping", slotMapping, tokens);
         Launch l = Launch.cover(tokens * kvHeads * headDim, 256);
-        if (kCache instanceof BFloat16Array kb && vCache instanceof BFloat16Array vb) {
-            b.launch(BF16, l, k, v, kb, vb, slotMapping, tokens, kvHeads, headDim, blockSize, numBlocks);
-        } else {
-            b.launch(F32, l, k, v, (FloatArray) kCache, (FloatArray) vCache, slotMapping, tokens, kvHeads, headDim, blockSize, numBlocks);
-        }
+        b.launch(Shapes.byStore(kCache, BF16, F16, F32), l, k, v, kCache, vCache, slotMapping, tokens, kvHeads, headDim, blockSize, numBlocks);
     }
 }

@@ -3,7 +3,6 @@ package dev.arbor.kernels.attention;
 import dev.arbor.accel.Backend;
 import dev.arbor.accel.Kernel;
 import dev.arbor.accel.Launch;
-import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.OffHeapArray;
@@ -28,6 +27,7 @@ public final class PagedAttention implements AutoCloseable {
     public static final int SPLIT_BELOW_GROUPS = 4096;
 
     static final Kernel PAGED_BF16 = Kernel.of(AttentionKernels.class, "pagedBf16");
+    static final Kernel PAGED_F16 = Kernel.of(AttentionKernels.class, "pagedF16");
     static final Kernel PAGED_F32 = Kernel.of(AttentionKernels.class, "pagedF32");
     static final Kernel MERGE = Kernel.of(AttentionKernels.class, "mergeSplits");
 
@@ -83,7 +83,7 @@ public final class PagedAttention implements AutoCloseable {
      * already be in the store: {@link KvWrite} first), mode chosen by size.
      *
      * @param q               (tokens, heads * headDim) fp32, after RoPE
-     * @param kCache          (numBlocks, kvHeads, blockSize, headDim), BFloat16Array or FloatArray; vCache alike
+     * @param kCache          (numBlocks, kvHeads, blockSize, headDim), BFloat16Array, HalfFloatArray or FloatArray; vCache alike
      * @param out             (tokens, heads * headDim)
      * @param positions       (tokens)
      * @param seqOfToken      (tokens) row of blockTables
@@ -131,7 +131,7 @@ public final class PagedAttention implements AutoCloseable {
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
         Object[] args = {q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks,
                 slotCount, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, split ? 1 : 0, useKeyStart ? 1 : 0};
-        b.launch(kCache instanceof BFloat16Array ? PAGED_BF16 : PAGED_F32, l, args);
+        b.launch(Shapes.byStore(kCache, PAGED_BF16, PAGED_F16, PAGED_F32), l, args);
     }
 
     void launchMerge(Backend b, FloatArray out, IntArray positions, IntArray seqOfToken, IntArray keyStart, int tokens, int slotCount,

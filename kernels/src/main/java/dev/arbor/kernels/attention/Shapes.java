@@ -1,7 +1,9 @@
 package dev.arbor.kernels.attention;
 
+import dev.arbor.accel.Kernel;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
 import dev.arbor.accel.array.OffHeapArray;
 
 /** Argument checks shared by the attention launchers; each failure names the argument. */
@@ -18,16 +20,14 @@ final class Shapes {
         if (a.length() < elements) throw new IllegalArgumentException(what + " holds " + a.length() + " elements, needs " + elements);
     }
 
-    /** Blocks in the K/V store pair, after checking both have one type (bf16 or fp32), one length and whole blocks. */
+    /** Blocks in the K/V store pair, after checking both have one type (bf16, fp16 or fp32), one length and whole blocks. */
     static int storeBlocks(OffHeapArray kCache, OffHeapArray vCache, int kvHeads, int headDim, int blockSize) {
         positive("kvHeads", kvHeads);
         positive("headDim", headDim);
         positive("blockSize", blockSize);
         if (kCache == null || vCache == null) throw new IllegalArgumentException("kCache and vCache are required");
-        boolean bf16 = kCache instanceof BFloat16Array && vCache instanceof BFloat16Array;
-        boolean f32 = kCache instanceof FloatArray && vCache instanceof FloatArray;
-        if (!bf16 && !f32) {
-            throw new IllegalArgumentException("kCache and vCache must both be BFloat16Array or both FloatArray, not "
+        if (kCache.getClass() != vCache.getClass() || !isStore(kCache)) {
+            throw new IllegalArgumentException("kCache and vCache must both be BFloat16Array, both HalfFloatArray or both FloatArray, not "
                     + kCache.getClass().getSimpleName() + " and " + vCache.getClass().getSimpleName());
         }
         if (kCache.length() != vCache.length()) throw new IllegalArgumentException("kCache holds " + kCache.length() + " elements, vCache " + vCache.length());
@@ -36,5 +36,20 @@ final class Shapes {
             throw new IllegalArgumentException("kCache length " + kCache.length() + " is not whole blocks of kvHeads*blockSize*headDim = " + perBlock);
         }
         return (int) (kCache.length() / perBlock);
+    }
+
+    private static boolean isStore(OffHeapArray a) {
+        return a instanceof BFloat16Array || a instanceof HalfFloatArray || a instanceof FloatArray;
+    }
+
+    /** The kernel of a store's element type (after {@link #storeBlocks}); any other array is refused by its type name. */
+    static Kernel byStore(OffHeapArray store, Kernel bf16, Kernel f16, Kernel f32) {
+        return switch (store) {
+            case BFloat16Array a -> bf16;
+            case HalfFloatArray a -> f16;
+            case FloatArray a -> f32;
+            default -> throw new IllegalArgumentException("no KV store kernel for " + store.getClass().getSimpleName()
+                    + " (BFloat16Array, HalfFloatArray or FloatArray)");
+        };
     }
 }

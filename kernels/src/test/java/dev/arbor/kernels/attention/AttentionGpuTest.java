@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * at model shapes (Llama-2-7B 32×128, GQA 4 and 8, Baichuan2-13B 40 heads with ALiBi) within 2e-5 (the
  * hardware exponential), batch invariance bit for bit on the device (alone / batched, split / whole
  * mode, prefill chunked / whole), cascade against paged within 2e-6 at the seed's shared-prefix shape,
- * and the KV write bit for bit.
+ * and the KV write bit for bit; bf16 and fp16 stores (fp32 too where noted).
  */
 @Tag("gpu")
 class AttentionGpuTest {
@@ -44,26 +44,38 @@ class AttentionGpuTest {
         try (PagedBatch b = new PagedBatch(64, 8, 128, 16, ctx, one, false, false, 3)) { bothModesAgainstReference(b, "GQA 8, fp32 store"); }
         try (PagedBatch b = new PagedBatch(40, 40, 128, 16, ctx, one, true, true, 4)) { bothModesAgainstReference(b, "Baichuan2-13B ALiBi"); }
         try (PagedBatch b = new PagedBatch(5, 1, 6, 7, ctx, one, true, true, 5)) { bothModesAgainstReference(b, "odd: 5 heads, D=6, bs=7"); }
+        try (PagedBatch b = new PagedBatch(32, 8, 128, 16, ctx, one, false, KvStore.F16, 8)) { bothModesAgainstReference(b, "GQA 4, fp16 store"); }
+        try (PagedBatch b = new PagedBatch(40, 40, 128, 16, ctx, one, true, KvStore.F16, 9)) { bothModesAgainstReference(b, "ALiBi, fp16 store"); }
+        try (PagedBatch b = new PagedBatch(5, 1, 6, 7, ctx, one, true, KvStore.F16, 10)) { bothModesAgainstReference(b, "odd fp16: 5 heads, D=6, bs=7"); }
     }
 
     @Test
     void prefillChunksAndBatchInvarianceOnTheDevice() {
-        try (PagedBatch b = new PagedBatch(40, 40, 128, 16, new int[] {600, 37, 3000}, new int[] {300, 5, 1}, true, true, 6);
+        prefillChunksAndBatchInvariance(KvStore.BF16);
+    }
+
+    @Test
+    void prefillChunksAndBatchInvarianceOnTheDeviceWithAnFp16Store() {
+        prefillChunksAndBatchInvariance(KvStore.F16);
+    }
+
+    private static void prefillChunksAndBatchInvariance(KvStore store) {
+        try (PagedBatch b = new PagedBatch(40, 40, 128, 16, new int[] {600, 37, 3000}, new int[] {300, 5, 1}, true, store, 6);
              PagedAttention attn = new PagedAttention(40, 40, 128, 16, 3000, 306)) {
             int row = b.heads * b.headDim;
             double[] ref = b.reference();
             float[] whole = b.run(cuda, attn, b.allTokens(), false);
-            assertClose(ref, whole, TOLERANCE, "ALiBi prefill chunk");
-            assertBits(whole, b.run(cuda, attn, b.allTokens(), true), "split vs whole mode");
+            assertClose(ref, whole, TOLERANCE, store + " ALiBi prefill chunk");
+            assertBits(whole, b.run(cuda, attn, b.allTokens(), true), store + " split vs whole mode");
             for (int t : new int[] {0, 200, 299, 300, 305}) {
-                assertBits(rows(whole, new int[] {t}, row), b.run(cuda, attn, new int[] {t}, true), "token " + t + " alone, split");
-                assertBits(rows(whole, new int[] {t}, row), b.run(cuda, attn, new int[] {t}, false), "token " + t + " alone, whole");
+                assertBits(rows(whole, new int[] {t}, row), b.run(cuda, attn, new int[] {t}, true), store + " token " + t + " alone, split");
+                assertBits(rows(whole, new int[] {t}, row), b.run(cuda, attn, new int[] {t}, false), store + " token " + t + " alone, whole");
             }
             for (int[] c : new int[][] {{0, 1}, {1, 160}, {160, 300}}) {
                 int[] which = new int[c[1] - c[0] + 1];
                 which[0] = 305;
                 for (int t = c[0]; t < c[1]; t++) which[t - c[0] + 1] = t;
-                assertBits(rows(whole, which, row), b.run(cuda, attn, which, null), "chunk " + c[0] + ".." + c[1]);
+                assertBits(rows(whole, which, row), b.run(cuda, attn, which, null), store + " chunk " + c[0] + ".." + c[1]);
             }
         }
     }
@@ -79,26 +91,26 @@ class AttentionGpuTest {
             shared[i] = 33;
             members[i] = i;
         }
-        for (boolean alibi : new boolean[] {false, true}) {
+        for (KvStore store : new KvStore[] {KvStore.BF16, KvStore.F16}) for (boolean alibi : new boolean[] {false, true}) {
             int heads = alibi ? 40 : 32;
-            try (PagedBatch b = new PagedBatch(heads, heads, 128, 16, ctx, one, alibi, true, 7, shared);
+            try (PagedBatch b = new PagedBatch(heads, heads, 128, 16, ctx, one, alibi, store, 7, shared);
                  CascadeAttention cascade = new CascadeAttention(heads, heads, 128, 16, 600, 528, seqs);
                  PagedAttention paged = new PagedAttention(heads, heads, 128, 16, 600, seqs)) {
                 float[] got = b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33});
-                assertClose(b.reference(), got, TOLERANCE, "cascade alibi=" + alibi);
+                assertClose(b.reference(), got, TOLERANCE, store + " cascade alibi=" + alibi);
                 float[] plain = b.run(cuda, paged, b.allTokens(), null);
                 double[] plainD = new double[plain.length];
                 for (int i = 0; i < plain.length; i++) plainD[i] = plain[i];
-                assertClose(plainD, got, CascadeAttentionTest.TOLERANCE, "cascade vs paged alibi=" + alibi);
+                assertClose(plainD, got, CascadeAttentionTest.TOLERANCE, store + " cascade vs paged alibi=" + alibi);
             }
         }
     }
 
     @Test
     void kvWriteIsBitIdenticalToTheReference() {
-        for (boolean bf16 : new boolean[] {true, false}) {
-            assertEquals(null, KvWriteTest.check(cuda, 37, 8, 128, 16, 5, bf16, 2));
-            assertEquals(null, KvWriteTest.check(cuda, 13, 2, 5, 7, 4, bf16, 3));
+        for (KvStore store : KvStore.values()) {
+            assertEquals(null, KvWriteTest.check(cuda, 37, 8, 128, 16, 5, store, 2), store.name());
+            assertEquals(null, KvWriteTest.check(cuda, 13, 2, 5, 7, 4, store, 3), store.name());
         }
     }
 }

@@ -25,6 +25,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class AttentionPtxTest {
     record Variant(Class<?> owner, String name, Object... constants) {}
 
+    /**
+     * The 16-bit stores share one vector tile load whose widening is chosen by a constant: each kernel's
+     * PTX converts its own type only (fp16: {@code cvt.f32.f16}; bf16: a shift, no fp16 conversion), and
+     * both take the 8-byte loads.
+     */
+    @Test
+    void eachSixteenBitStoreWidensItsOwnType() {
+        for (String kernel : new String[] {"pagedBf16", "pagedF16"}) {
+            String ptx = KernelCompiler.compile(Kernel.of(AttentionKernels.class, kernel), new Object[] {32, 8, 128, 16, 0, 0, 0}, 90).ptx();
+            assertTrue(ptx.contains("ld.global.b64"), kernel + ": no 8-byte loads");
+            assertEquals(kernel.equals("pagedF16"), ptx.contains("cvt.f32.f16"), kernel + ": fp16 conversion present or missing");
+        }
+        for (String kernel : new String[] {"cascadeSharedBf16", "cascadeSharedF16"}) {
+            String ptx = KernelCompiler.compile(Kernel.of(CascadeKernels.class, kernel), new Object[] {32, 8, 128, 16, 0, 2}, 90).ptx();
+            assertEquals(kernel.equals("cascadeSharedF16"), ptx.contains("cvt.f32.f16"), kernel + ": fp16 conversion present or missing");
+        }
+    }
+
     @Test
     void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
         Path ptxas = null;
@@ -43,13 +61,23 @@ class AttentionPtxTest {
                 new Variant(AttentionKernels.class, "pagedBf16", 5, 1, 6, 7, 1, 0, 0),
                 new Variant(AttentionKernels.class, "pagedF32", 32, 8, 128, 16, 0, 1, 0),
                 new Variant(AttentionKernels.class, "pagedF32", 6, 2, 12, 7, 1, 0, 1),
+                new Variant(AttentionKernels.class, "pagedF16", 32, 32, 128, 16, 0, 1, 0),
+                new Variant(AttentionKernels.class, "pagedF16", 32, 8, 128, 16, 0, 0, 0),
+                new Variant(AttentionKernels.class, "pagedF16", 64, 8, 128, 16, 0, 1, 1),
+                new Variant(AttentionKernels.class, "pagedF16", 40, 40, 128, 16, 1, 1, 1),
+                new Variant(AttentionKernels.class, "pagedF16", 5, 1, 6, 7, 1, 0, 0),
                 new Variant(AttentionKernels.class, "mergeSplits", 32, 128, 0),
                 new Variant(AttentionKernels.class, "mergeSplits", 40, 128, 1),
                 new Variant(CascadeKernels.class, "cascadeSharedBf16", 32, 32, 128, 16, 0, 8),
                 new Variant(CascadeKernels.class, "cascadeSharedBf16", 64, 8, 128, 16, 0, 1),
                 new Variant(CascadeKernels.class, "cascadeSharedBf16", 40, 40, 128, 16, 1, 8),
                 new Variant(CascadeKernels.class, "cascadeSharedF32", 5, 1, 12, 20, 1, 1),
-                new Variant(KvCacheKernels.class, "writeKvBf16"), new Variant(KvCacheKernels.class, "writeKvF32"),
+                new Variant(CascadeKernels.class, "cascadeSharedF16", 32, 32, 128, 16, 0, 8),
+                new Variant(CascadeKernels.class, "cascadeSharedF16", 64, 8, 128, 16, 0, 1),
+                new Variant(CascadeKernels.class, "cascadeSharedF16", 40, 40, 128, 16, 1, 8),
+                new Variant(CascadeKernels.class, "cascadeSharedF16", 4, 2, 6, 5, 0, 4),
+                new Variant(KvCacheKernels.class, "writeKvBf16"), new Variant(KvCacheKernels.class, "writeKvF16"),
+                new Variant(KvCacheKernels.class, "writeKvF32"),
                 new Variant(TokenKernels.class, "embeddingBf16"), new Variant(TokenKernels.class, "embeddingF16"),
                 new Variant(TokenKernels.class, "embeddingF32"), new Variant(TokenKernels.class, "ropeAtPositions"),
                 new Variant(TokenKernels.class, "gatherRows")};

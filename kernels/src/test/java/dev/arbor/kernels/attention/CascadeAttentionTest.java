@@ -11,7 +11,7 @@ import static dev.arbor.kernels.attention.PagedAttentionTest.assertClose;
  * (they differ in rounding only: within 2e-6 absolute, outputs lying in [-1, 1]); shared prefixes shorter
  * and longer than a split, ALiBi with 5 heads (each query's own position), GQA, a prefill chunk whose
  * queries lie partly inside the shared part, sequences outside any group in the same batch, and no group
- * at all (then bit-identical to the paged kernel's split mode).
+ * at all (then bit-identical to the paged kernel's split mode); bf16, fp16 and fp32 stores.
  */
 class CascadeAttentionTest {
     static final double TOLERANCE = 2e-6;
@@ -53,6 +53,19 @@ class CascadeAttentionTest {
         }
         try (PagedBatch b = new PagedBatch(4, 2, 8, 20, ctx, news, false, false, 24, shared)) {
             check(b, new int[][] {{0, 1, 2, 3}}, new int[] {15}, "fp32 store, G=2");
+        }
+    }
+
+    @Test
+    void float16Store() {
+        int[] ctx = {303, 360, 550, 305, 42}, news = {1, 1, 1, 10, 3}, shared = {15, 15, 15, 15, 0};
+        try (PagedBatch b = new PagedBatch(5, 1, 12, 20, ctx, news, true, KvStore.F16, 26, shared)) {
+            check(b, new int[][] {{0, 1, 2, 3}}, new int[] {15}, "fp16 store, ALiBi heads=5");
+        }
+        // scalar loads (D = 6), block size 5: sequences 0-2 share 6 blocks (30 keys), sequence 3 is on its own
+        int[] ctx2 = {61, 70, 90, 33}, news2 = {1, 1, 2, 1}, shared2 = {6, 6, 6, 0};
+        try (PagedBatch b = new PagedBatch(4, 2, 6, 5, ctx2, news2, false, KvStore.F16, 27, shared2)) {
+            check(b, new int[][] {{0, 1, 2}}, new int[] {6}, "fp16 store, D=6 bs=5 G=2");
         }
     }
 

@@ -3,6 +3,7 @@ package dev.arbor.kernels.attention;
 import dev.arbor.accel.Backend;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.cpu.CpuBackend;
 import org.junit.jupiter.api.Test;
@@ -15,8 +16,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * Paged attention on the accel CPU executor against the double-precision dense reference, at odd
  * contexts (1, 15, 16, 17, 255, 1000: tile, block and split edges), GQA ratios 1, 4, 8, ALiBi with 5
- * heads, block sizes 16 and 7, head sizes 128, 64, 12 and 6 (scalar loads), bf16 and fp32 stores; and
- * batch invariance bit for bit: a token alone or batched, split or whole mode, prefill chunked or whole.
+ * heads, block sizes 16, 7, 5 and 3, head sizes 128, 64, 12, 7 and 6 (scalar loads), bf16, fp16 and fp32
+ * stores (each against the reference over its own rounding of K/V); and, for bf16 and fp16, batch invariance bit for bit: a token alone or batched, split or whole mode, prefill chunked or whole.
  */
 class PagedAttentionTest {
     static final Backend CPU = new CpuBackend();
@@ -97,18 +98,49 @@ class PagedAttentionTest {
     }
 
     @Test
+    void float16StoreAgreesWithTheReference() {
+        int[] ctx = {1, 15, 16, 17, 255, 1000}, one = {1, 1, 1, 1, 1, 1};
+        for (int[] shape : new int[][] {{2, 2, 64}, {4, 1, 32}, {16, 2, 16}}) {   // G = 1, 4, 8
+            try (PagedBatch b = new PagedBatch(shape[0], shape[1], shape[2], 16, ctx, one, false, KvStore.F16, 31 + shape[0])) {
+                checkBothModes(b, 2e-6, "fp16 G=" + shape[0] / shape[1] + " D=" + shape[2]);
+            }
+        }
+        try (PagedBatch b = new PagedBatch(1, 1, 128, 16, new int[] {300, 33}, new int[] {1, 2}, false, KvStore.F16, 35)) {
+            checkBothModes(b, 2e-6, "fp16 D=128");
+        }
+        try (PagedBatch b = new PagedBatch(6, 2, 12, 7, new int[] {1, 15, 16, 17, 270}, new int[] {1, 3, 1, 17, 2}, false, KvStore.F16, 36)) {
+            checkBothModes(b, 2e-6, "fp16 bs=7 D=12 G=3");
+        }
+        try (PagedBatch b = new PagedBatch(4, 4, 6, 5, new int[] {17, 260}, new int[] {17, 1}, false, KvStore.F16, 37)) {
+            checkBothModes(b, 2e-6, "fp16 bs=5 D=6 (scalar loads)");
+        }
+        try (PagedBatch b = new PagedBatch(5, 1, 7, 3, new int[] {1, 40, 290}, new int[] {1, 40, 2}, true, KvStore.F16, 38)) {
+            checkBothModes(b, 2e-6, "fp16 ALiBi heads=5 bs=3 D=7 (scalar loads), prefill across a split edge");
+        }
+    }
+
+    @Test
     void aTokensBitsDoNotDependOnTheBatchTheChunkingOrTheMode() {
+        invariance(KvStore.BF16);
+    }
+
+    @Test
+    void float16StoreIsBatchInvariantToo() {
+        invariance(KvStore.F16);
+    }
+
+    private static void invariance(KvStore store) {
         for (boolean alibi : new boolean[] {false, true}) {
-            try (PagedBatch b = new PagedBatch(4, 1, 16, 16, new int[] {280, 37, 600}, new int[] {280, 5, 1}, alibi, true, 12);
+            try (PagedBatch b = new PagedBatch(4, 1, 16, 16, new int[] {280, 37, 600}, new int[] {280, 5, 1}, alibi, store, 12);
                  PagedAttention attn = new PagedAttention(4, 1, 16, 16, 600, 286)) {
                 int row = b.heads * b.headDim;
                 float[] whole = b.run(CPU, attn, b.allTokens(), false);
-                assertBits(whole, b.run(CPU, attn, b.allTokens(), true), "batch: split vs whole mode");
+                assertBits(whole, b.run(CPU, attn, b.allTokens(), true), store + " batch: split vs whole mode");
                 // alone, in either mode
                 for (int t : new int[] {0, 31, 256, 279, 280, 285}) {
                     float[] expected = rows(whole, new int[] {t}, row);
-                    assertBits(expected, b.run(CPU, attn, new int[] {t}, true), "token " + t + " alone, split mode");
-                    assertBits(expected, b.run(CPU, attn, new int[] {t}, false), "token " + t + " alone, whole mode");
+                    assertBits(expected, b.run(CPU, attn, new int[] {t}, true), store + " token " + t + " alone, split mode");
+                    assertBits(expected, b.run(CPU, attn, new int[] {t}, false), store + " token " + t + " alone, whole mode");
                 }
                 // sequence 0's prefill in chunks, batched with the others' tokens in another order
                 int[][] chunks = {{0, 90}, {90, 257}, {257, 280}};
@@ -117,7 +149,7 @@ class PagedAttentionTest {
                     which[0] = 285;
                     for (int t = c[0]; t < c[1]; t++) which[t - c[0] + 1] = t;
                     which[which.length - 1] = 282;
-                    assertBits(rows(whole, which, row), b.run(CPU, attn, which, null), "chunk " + c[0] + ".." + c[1] + " alibi=" + alibi);
+                    assertBits(rows(whole, which, row), b.run(CPU, attn, which, null), store + " chunk " + c[0] + ".." + c[1] + " alibi=" + alibi);
                 }
             }
         }
@@ -139,6 +171,12 @@ class PagedAttentionTest {
                     .getMessage().contains("whole blocks"));
             assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.launch(CPU, q, k, kf, out, pos, seq, tables, 4, null, 2, 10))
                     .getMessage().contains("both"));
+            try (HalfFloatArray kh = new HalfFloatArray(4 * 16 * 8); IntArray ki = new IntArray(4 * 16 * 8)) {
+                String mixed = assertThrows(IllegalArgumentException.class, () -> attn.launch(CPU, q, kh, v, out, pos, seq, tables, 4, null, 2, 10)).getMessage();
+                assertTrue(mixed.contains("HalfFloatArray and BFloat16Array"), mixed);
+                String ints = assertThrows(IllegalArgumentException.class, () -> attn.launch(CPU, q, ki, ki, out, pos, seq, tables, 4, null, 2, 10)).getMessage();
+                assertTrue(ints.contains("IntArray"), ints);
+            }
             assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.launch(CPU, q, k, v, out, pos, seq, tables, 4, null, 2, 65))
                     .getMessage().contains("maxContext"));
             assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.launch(CPU, q, k, v, out, pos, seq, tables, 4, FloatArray.of(0.5f), 2, 10))

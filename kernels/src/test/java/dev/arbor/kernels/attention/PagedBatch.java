@@ -1,7 +1,6 @@
 package dev.arbor.kernels.attention;
 
 import dev.arbor.accel.Backend;
-import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.OffHeapArray;
@@ -20,7 +19,7 @@ import java.util.Random;
  */
 final class PagedBatch implements AutoCloseable {
     final int heads, kvHeads, headDim, blockSize, maxBlocksPerSeq, numBlocks, tokens;
-    final boolean bf16;
+    final KvStore store;
     final int[] contextLens, positions, seqOfToken;
     final int[][] tables;
     final float[] q, kStore, vStore, slopes;
@@ -28,26 +27,41 @@ final class PagedBatch implements AutoCloseable {
     final IntArray tablesA;
     final FloatArray slopesA;
 
+    /** bf16 true: a bf16 store, false: fp32. */
     PagedBatch(int heads, int kvHeads, int headDim, int blockSize, int[] contextLens, int[] newTokens, boolean alibi, boolean bf16, long seed) {
-        this(heads, kvHeads, headDim, blockSize, contextLens, newTokens, alibi, bf16, seed, null);
+        this(heads, kvHeads, headDim, blockSize, contextLens, newTokens, alibi, bf16 ? KvStore.BF16 : KvStore.F32, seed, null, null);
+    }
+
+    PagedBatch(int heads, int kvHeads, int headDim, int blockSize, int[] contextLens, int[] newTokens, boolean alibi, KvStore store, long seed) {
+        this(heads, kvHeads, headDim, blockSize, contextLens, newTokens, alibi, store, seed, null, null);
     }
 
     PagedBatch(int heads, int kvHeads, int headDim, int blockSize, int[] contextLens, int[] newTokens, boolean alibi, boolean bf16, long seed,
                int[] shared) {
-        this(heads, kvHeads, headDim, blockSize, contextLens, newTokens, alibi, bf16, seed, shared, null);
+        this(heads, kvHeads, headDim, blockSize, contextLens, newTokens, alibi, bf16 ? KvStore.BF16 : KvStore.F32, seed, shared, null);
+    }
+
+    PagedBatch(int heads, int kvHeads, int headDim, int blockSize, int[] contextLens, int[] newTokens, boolean alibi, KvStore store, long seed,
+               int[] shared) {
+        this(heads, kvHeads, headDim, blockSize, contextLens, newTokens, alibi, store, seed, shared, null);
+    }
+
+    PagedBatch(int heads, int kvHeads, int headDim, int blockSize, int[] contextLens, int[] newTokens, boolean alibi, boolean bf16, long seed,
+               int[] shared, int[] leader) {
+        this(heads, kvHeads, headDim, blockSize, contextLens, newTokens, alibi, bf16 ? KvStore.BF16 : KvStore.F32, seed, shared, leader);
     }
 
     /**
      * @param shared when given, sequence i's first shared[i] blocks are those of sequence leader[i] (a cascade group)
      * @param leader per sequence the one whose blocks it shares (a lower index, or itself); null: sequence 0
      */
-    PagedBatch(int heads, int kvHeads, int headDim, int blockSize, int[] contextLens, int[] newTokens, boolean alibi, boolean bf16, long seed,
+    PagedBatch(int heads, int kvHeads, int headDim, int blockSize, int[] contextLens, int[] newTokens, boolean alibi, KvStore store, long seed,
                int[] shared, int[] leader) {
         this.heads = heads;
         this.kvHeads = kvHeads;
         this.headDim = headDim;
         this.blockSize = blockSize;
-        this.bf16 = bf16;
+        this.store = store;
         this.contextLens = contextLens.clone();
         Random r = new Random(seed);
         int seqs = contextLens.length, total = 0, maxBlocks = 1;
@@ -92,8 +106,8 @@ final class PagedBatch implements AutoCloseable {
         q = new float[tokens * heads * headDim];
         for (int i = 0; i < q.length; i++) q[i] = (r.nextFloat() * 2 - 1) * 2.5f;
         slopes = alibi ? AlibiSlopes.of(heads) : null;
-        kCache = bf16 ? new BFloat16Array(n) : new FloatArray(n);
-        vCache = bf16 ? new BFloat16Array(n) : new FloatArray(n);
+        kCache = store.allocate(n);
+        vCache = store.allocate(n);
         for (int i = 0; i < n; i++) {
             set(kCache, i, kStore[i]);
             set(vCache, i, vStore[i]);
@@ -105,12 +119,9 @@ final class PagedBatch implements AutoCloseable {
 
     private static int lead(int[] leader, int i) { return leader != null ? leader[i] : 0; }
 
-    private float round(float f) { return bf16 ? AttentionReference.roundBf16(f) : f; }
+    private float round(float f) { return store.round(f); }
 
-    private static void set(OffHeapArray a, int i, float v) {
-        if (a instanceof BFloat16Array b) b.set(i, v);
-        else ((FloatArray) a).set(i, v);
-    }
+    private static void set(OffHeapArray a, int i, float v) { KvStore.set(a, i, v); }
 
     int maxContext() {
         int m = 0;
