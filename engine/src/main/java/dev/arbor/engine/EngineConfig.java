@@ -81,7 +81,7 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUti
         public Builder maxWaiting(int v) { maxWaiting = v; return this; }
         /** cpu | cuda | cuda:N | auto (the default: CUDA device 0 when it answers, else the CPU; the choice is logged). */
         public Builder device(String v) { device = v; return this; }
-        /** auto (= bf16) | bf16 | fp32: the CUDA KV store's element type. */
+        /** auto (= bf16) | bf16 | fp16 | fp32: the CUDA KV store's element type. */
         public Builder kvCacheDtype(String v) { kvCacheDtype = v; return this; }
         /** auto (= bfloat16) | bfloat16 | float32: CUDA matmul precision (see {@link dev.arbor.models.BackendOptions}). */
         public Builder dtype(String v) { dtype = v; return this; }

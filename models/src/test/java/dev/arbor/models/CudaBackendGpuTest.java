@@ -48,14 +48,15 @@ class CudaBackendGpuTest {
         assertTrue(worst < 2e-3, "max logit difference " + worst);
     }
 
-    @Test
-    void bf16KeepsTheReferenceArgmaxExceptNearTies() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest(name = "KV {0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"bf16", "fp16"})
+    void bf16KeepsTheReferenceArgmaxExceptNearTies(String kv) throws Exception {
         int positions = 0, nearTies = 0;
         double widest = 0;
         List<String> misses = new ArrayList<>();
         for (String name : Fixtures.MODELS) {
             JsonNode ref = new ObjectMapper().readTree(Fixtures.model(name).resolve("reference.json").toFile());
-            try (CausalLM m = ModelLoader.load(Fixtures.model(name).toString(), BackendOptions.of("cuda")); PagedRunner r = new PagedRunner(m, 256, 16)) {
+            try (CausalLM m = ModelLoader.load(Fixtures.model(name).toString(), new BackendOptions("cuda", kv, "bfloat16", true)); PagedRunner r = new PagedRunner(m, 256, 16)) {
                 for (JsonNode c : ref.get("cases")) {
                     int[] ids = ReferenceLogitsTest.ints(c.get("input_ids"));
                     float[][] logits = r.prefill(ids, ids.length);
@@ -72,7 +73,7 @@ class CudaBackendGpuTest {
             }
         }
         int exact = positions - nearTies - misses.size();
-        System.out.printf("bf16 (KV and matmuls): argmax agrees at %d of %d prompt positions; %d near-ties, widest gap %.3f%n",
+        System.out.printf("bf16 matmuls, KV " + kv + ": argmax agrees at %d of %d prompt positions; %d near-ties, widest gap %.3f%n",
                 exact, positions, nearTies, widest);
         assertTrue(misses.isEmpty(), "argmax differs beyond a near-tie: " + misses);
         assertTrue(exact >= 0.95 * positions, exact + " of " + positions + " positions exact");

@@ -10,7 +10,7 @@ public final class DeviceOptions {
             description = "where the model runs; auto = CUDA device 0 when a driver and device answer, else the CPU (logged; default ${DEFAULT-VALUE})")
     public String device = "auto";
 
-    @Option(names = "--kv-cache-dtype", defaultValue = "auto", paramLabel = "auto|bf16|fp32",
+    @Option(names = "--kv-cache-dtype", defaultValue = "auto", paramLabel = "auto|bf16|fp16|fp32",
             description = "element type of the CUDA KV cache; auto = bf16, fp32 for float32 accuracy (the CPU keeps float32; default ${DEFAULT-VALUE})")
     public String kvCacheDtype = "auto";
 

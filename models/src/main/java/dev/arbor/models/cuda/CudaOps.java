@@ -31,7 +31,7 @@ import java.lang.foreign.ValueLayout;
 /**
  * {@link Ops} on one CUDA device: float32 activations in device-only arrays, weights resident in their
  * stored dtype ({@link DeviceWeights}), the paged KV store as one K and one V device array per layer
- * ({@code [block][kvHead][slot][headDim]}, bf16 or fp32), and per-step inputs in small host+device
+ * ({@code [block][kvHead][slot][headDim]}, bf16, fp16 or fp32), and per-step inputs in small host+device
  * arrays uploaded once a step. Every kernel is a Java method of the {@code kernels} module compiled by
  * accel. All buffers are allocated here, at construction; a step only uploads and launches.
  */
@@ -107,7 +107,11 @@ final class CudaOps implements Ops<FloatArray> {
     }
 
     private static OffHeapArray kvArray(KvCacheDtype dtype, int length) {
-        return dtype == KvCacheDtype.BF16 ? BFloat16Array.deviceOnly(length) : FloatArray.deviceOnly(length);
+        return switch (dtype) {
+            case BF16 -> BFloat16Array.deviceOnly(length);
+            case FP16 -> HalfFloatArray.deviceOnly(length);
+            case FP32 -> FloatArray.deviceOnly(length);
+        };
     }
 
     @Override
