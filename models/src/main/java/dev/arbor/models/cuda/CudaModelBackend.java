@@ -58,10 +58,15 @@ public final class CudaModelBackend implements ModelBackend {
         return 2L * c.numLayers() * c.numKvHeads() * blockSize * c.headDim() * kvDtype.bytes();
     }
 
-    /** Device memory free now (after the weights, which {@code DecoderModel} uploads first) × {@code memoryUtilization}. */
+    /**
+     * Device memory free now (after the weights, which {@code DecoderModel} uploads first) × {@code memoryUtilization},
+     * at most what K and V arrays of 2^31-1 elements per layer hold (one device array's limit; reached by small models
+     * on a large device).
+     */
     @Override
     public long defaultKvBudgetBytes(ModelConfig config, double memoryUtilization) {
-        return (long) (gpu.device().memoryInfo()[0] * memoryUtilization);
+        long arrays = 2L * config.numLayers() * Integer.MAX_VALUE * kvDtype.bytes();
+        return Math.min((long) (gpu.device().memoryInfo()[0] * memoryUtilization), arrays);
     }
 
     /** 1 GiB device-to-device copies timed with events (median of 7). */
