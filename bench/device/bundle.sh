@@ -46,7 +46,7 @@ v=$(ls .device/lib | sed -n 's/^junit-platform-engine-\(.*\)\.jar$/\1/p' | head 
 [ $lean -eq 1 ] || [ -f ".device/junit-platform-console-standalone-$v.jar" ] || cp ~/.m2/repository/org/junit/platform/junit-platform-console-standalone/$v/junit-platform-console-standalone-$v.jar .device/ 2>/dev/null \
   || mvn -q -B dependency:copy -Dartifact="org.junit.platform:junit-platform-console-standalone:$v" -DoutputDirectory="$PWD/.device" >/dev/null
 for j in .device/lib/*.jar; do
-  if unzip -l "$j" 2>/dev/null | grep -qE 'native/lib/(osx|win|linux-aarch64)'; then
+  if unzip -l "$j" 2>/dev/null | grep -E 'native/lib/(osx|win|linux-aarch64)' >/dev/null; then  # no -q: an early exit fails the pipe
     zip -q -d "$j" 'native/lib/osx*' 'native/lib/win*' 'native/lib/linux-aarch64*' >/dev/null || true
   fi
 done
