@@ -17,7 +17,7 @@ public final class EngineOptions {
     int blockSize;
 
     @Option(names = "--kv-cache-bytes", defaultValue = "0",
-            description = "KV budget in bytes (0 = the backend's default: on CUDA --gpu-memory-utilization of the device memory left after the weights; on the CPU 25%% of physical memory, at most 8 GiB)")
+            description = "KV budget in bytes (0 = the backend's default: on CUDA --gpu-memory-utilization of the device memory left after the weights; on the CPU 10%% of physical memory, at most 2 GiB)")
     long kvCacheBytes;
 
     @Option(names = "--gpu-memory-utilization", defaultValue = "0.9",

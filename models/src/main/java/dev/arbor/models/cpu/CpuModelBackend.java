@@ -10,11 +10,12 @@ import dev.arbor.models.weights.ModelWeights;
 /**
  * The CPU backend. Its KV store is off-heap float32; the default budget is
  * {@value #DEFAULT_KV_PERCENT}% of the machine's physical memory, and at most
- * {@value #DEFAULT_KV_CAP_GIB} GiB (the engine logs the figure; {@code --kv-cache-memory} overrides it).
+ * {@value #DEFAULT_KV_CAP_GIB} GiB (the engine logs the figure; {@code --kv-cache-bytes} overrides it). NOTE: modest on purpose: the store is allocated and zeroed
+ * when an engine starts (resident at once), beside the JVM heap and the mapped weights.
  */
 public final class CpuModelBackend implements ModelBackend {
-    public static final int DEFAULT_KV_PERCENT = 25;
-    public static final int DEFAULT_KV_CAP_GIB = 8;
+    public static final int DEFAULT_KV_PERCENT = 10;
+    public static final int DEFAULT_KV_CAP_GIB = 2;
 
     @Override public String device() { return "cpu (" + Parallel.threads() + " threads)"; }
 
