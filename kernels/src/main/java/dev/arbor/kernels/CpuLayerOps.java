@@ -30,7 +30,8 @@ public final class CpuLayerOps {
     /** See {@link LayerKernels#rmsNorm}; x and out are (rows, n), w is (n). */
     public void rmsNorm(float[] x, int rows, int n, float[] w, double eps, float[] out) {
         FloatArray xa = wrap(x);
-        cpu.launch(RMS_NORM, Launch.cover(rows, Math.min(rows, BLOCK)), xa, wrap(w), out == x ? xa : wrap(out), rows, n, eps);
+        // at least 8 groups (when there are rows enough) so the team's threads share the rows
+        cpu.launch(RMS_NORM, Launch.cover(rows, Math.max(1, Math.min(BLOCK, rows / 8))), xa, wrap(w), out == x ? xa : wrap(out), rows, n, eps);
     }
 
     public void siluMul(float[] gate, float[] up, int n) {
