@@ -27,7 +27,7 @@ rm -rf .device/lib .device/fixtures .device/fixtures.tar.xz; mkdir -p .device/li
 goals="package"
 mvn -q -B -o $goals dependency:copy-dependencies -DskipTests -DincludeScope=runtime -DexcludeGroupIds=dev.arbor -DoutputDirectory="$PWD/.device/lib" >/dev/null
 mvn -q -B -o $goals dependency:copy-dependencies -DskipTests -DincludeScope=test -DincludeGroupIds=org.junit.jupiter,org.junit.platform,net.jqwik,org.opentest4j,org.apiguardian -DoutputDirectory="$PWD/.device/lib" >/dev/null
-# the full fastutil jar is 24 MB and fastutil-core is not served here: keep the packages Arbor uses (ints, objects, base)
+# Arbor depends on fastutil-core (6.6 MB); should a full fastutil jar (24 MB) come in, keep only the packages Arbor uses
 for j in .device/lib/fastutil-8*.jar; do
   [ -e "$j" ] && zip -q -d "$j" 'it/unimi/dsi/fastutil/doubles/*' 'it/unimi/dsi/fastutil/floats/*' 'it/unimi/dsi/fastutil/longs/*' \
     'it/unimi/dsi/fastutil/shorts/*' 'it/unimi/dsi/fastutil/bytes/*' 'it/unimi/dsi/fastutil/chars/*' 'it/unimi/dsi/fastutil/booleans/*' \
