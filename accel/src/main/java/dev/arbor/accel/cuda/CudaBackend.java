@@ -107,12 +107,19 @@ public final class CudaBackend implements Backend {
         int shared = launch.sharedBytes();
         if (launch.overlapPrevious()) {
             MemorySegment config = LaunchConfig.programmaticDependent(a, g, b, shared, streamHandle);
-            check(call(() -> (int) cuLaunchKernelEx.invokeExact(config, module.function(), params, MemorySegment.NULL)),
-                    "cuLaunchKernelEx", kernel.name());
+            int rc = call(() -> (int) cuLaunchKernelEx.invokeExact(config, module.function(), params, MemorySegment.NULL));
+            if (rc != 0) check(rc, "cuLaunchKernelEx" + sizes(g, b, shared), kernel.name());
         } else {
-            check(call(() -> (int) cuLaunchKernel.invokeExact(module.function(), g[0], g[1], g[2], b[0], b[1], b[2],
-                    shared, streamHandle, params, MemorySegment.NULL)), "cuLaunchKernel", kernel.name());
+            int rc = call(() -> (int) cuLaunchKernel.invokeExact(module.function(), g[0], g[1], g[2], b[0], b[1], b[2],
+                    shared, streamHandle, params, MemorySegment.NULL));
+            if (rc != 0) check(rc, "cuLaunchKernel" + sizes(g, b, shared), kernel.name());
         }
+    }
+
+    /** The launch's sizes for an error message (built only on failure). */
+    private static String sizes(int[] grid, int[] block, int shared) {
+        return " (grid " + grid[0] + "x" + grid[1] + "x" + grid[2] + ", block " + block[0] + "x" + block[1] + "x" + block[2]
+                + ", " + shared + " B dynamic shared)";
     }
 
     /** The kernelParams array: one pointer per PTX parameter, each to a copy of its value. */
