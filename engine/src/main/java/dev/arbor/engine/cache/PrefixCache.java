@@ -47,11 +47,8 @@ public final class PrefixCache {
 
     private long clock;
     private long nextNodeId;
-    private int unusedBlocks;       // blocks of attached nodes neither locked nor pinned
-    private int maxUnusedBlocks;    // 0 = no cap
-    private long queryTokens;
-    private long hitTokens;
-    private long evictedBlocks;
+    private final UnusedBlockCap unused = new UnusedBlockCap();   // blocks of attached nodes neither locked nor pinned, and their cap
+    private final CacheCounters counters = new CacheCounters();
 
     public PrefixCache(BlockPool pool, int blockSize, EvictionPolicy policy) {
         if (blockSize < 1) throw new IllegalArgumentException("blockSize must be >= 1, got " + blockSize);
@@ -69,7 +66,7 @@ public final class PrefixCache {
     public int blockSize() { return blockSize; }
 
     /** Cached blocks no running request locks and no prefix pins (kept incrementally): a bound on what {@link #evict} can free. */
-    public int unusedBlocks() { return unusedBlocks; }
+    public int unusedBlocks() { return unused.unused(); }
 
     public EvictionPolicy policy() { return policy; }
 
@@ -103,7 +100,7 @@ public final class PrefixCache {
      */
     public PrefixMatch match(String salt, int[] tokens, int maxTokens, boolean countStats) {
         int bound = Math.max(0, Math.min(tokens.length, maxTokens));
-        if (countStats) queryTokens += bound;
+        if (countStats) counters.query(bound);
         TrieNode root = roots.get(salt);
         if (root == null) return new PrefixMatch(NO_ROOT, 0, new int[0]);   // unseen salt: create nothing
         long now = ++clock;
@@ -113,7 +110,7 @@ public final class PrefixCache {
             n.lastAccess = now;
             n.hits++;
         }
-        if (countStats) hitTokens += (long) blocks.size() * blockSize;
+        if (countStats) counters.hit((long) blocks.size() * blockSize);
         return new PrefixMatch(end, blocks.size() * blockSize, blocks.toIntArray());
     }
 
@@ -166,7 +163,7 @@ public final class PrefixCache {
         for (TrieNode n = m.node; !n.isRoot(); n = n.parent) {
             int before = unusedContribution(n);
             n.lockCount++;
-            unusedBlocks += unusedContribution(n) - before;
+            unused.change(unusedContribution(n) - before);
             candidates.refresh(n);
         }
     }
@@ -192,7 +189,7 @@ public final class PrefixCache {
             if (n.detached && n.lockCount == 0) {
                 freeDetached(n);
             } else {
-                unusedBlocks += unusedContribution(n) - before;
+                unused.change(unusedContribution(n) - before);
                 candidates.refresh(n);
             }
         }
@@ -223,7 +220,7 @@ public final class PrefixCache {
      */
     public PrefixMatch insert(String salt, int[] tokens, int[] blocks, int priority) {
         PrefixMatch m = insertNoCap(salt, tokens, blocks, priority);
-        if (maxUnusedBlocks > 0 && unusedBlocks > maxUnusedBlocks) {
+        if (unused.excess() > 0) {
             lock(m);                       // the caller has not locked it yet: keep the cap off it
             enforceCap();
             unlockPath(m.node, -1);
@@ -247,7 +244,7 @@ public final class PrefixCache {
                     span, tokens.length);
             child.insertionOrder = child.id;
             node.children.put(key(tokens, pos), child);
-            unusedBlocks += span.length;
+            unused.change(span.length);
             candidates.refresh(node);
             candidates.refresh(child);
             canonical.addElements(canonical.size(), span);
@@ -280,7 +277,7 @@ public final class PrefixCache {
             if (n.blocks.length <= need) {
                 TrieNode parent = n.parent;
                 freed += n.blocks.length;
-                unusedBlocks -= n.blocks.length;
+                unused.change(-n.blocks.length);
                 parent.children.remove(key(n.tokens, 0));
                 releaseBlocks(n, n.blocks.length);
                 n.removed = true;
@@ -288,7 +285,7 @@ public final class PrefixCache {
                 candidates.refresh(parent);
                 if (candidates.evictable(parent)) heap.add(parent);
             } else {
-                unusedBlocks -= need;
+                unused.change(-need);
                 releaseBlocks(n, need);
                 int keep = n.blocks.length - need;
                 n.blocks = Arrays.copyOf(n.blocks, keep);
@@ -297,7 +294,7 @@ public final class PrefixCache {
                 freed += need;
             }
         }
-        evictedBlocks += freed;
+        counters.evicted(freed);
         return freed;
     }
 
@@ -306,12 +303,12 @@ public final class PrefixCache {
      * no cap, as in the engine config). Enforced now and after every insert, unlock and delete.
      */
     public void setMaxCachedUnusedBlocks(int cap) {
-        maxUnusedBlocks = Math.max(0, cap);
+        unused.setCap(cap);
         enforceCap();
     }
 
     private void enforceCap() {
-        if (maxUnusedBlocks > 0 && unusedBlocks > maxUnusedBlocks) evict(unusedBlocks - maxUnusedBlocks);
+        if (unused.excess() > 0) evict(unused.excess());
     }
 
     // ---------------------------------------------------------------- explicit prefixes
@@ -339,7 +336,7 @@ public final class PrefixCache {
             for (TrieNode n = end; !n.isRoot(); n = n.parent) {
                 int before = unusedContribution(n);
                 n.pinCount++;
-                unusedBlocks += unusedContribution(n) - before;
+                unused.change(unusedContribution(n) - before);
                 candidates.refresh(n);
             }
         }
@@ -381,7 +378,7 @@ public final class PrefixCache {
         for (TrieNode n = p.end; !n.isRoot(); n = n.parent) {
             int before = unusedContribution(n);
             n.pinCount--;
-            unusedBlocks += unusedContribution(n) - before;
+            unused.change(unusedContribution(n) - before);
             candidates.refresh(n);
         }
         if (p.end.pinCount == 0) {
@@ -402,7 +399,7 @@ public final class PrefixCache {
         while (!stack.isEmpty()) {
             TrieNode n = stack.pop();
             stack.addAll(n.children.values());
-            unusedBlocks -= unusedContribution(n);
+            unused.change(-unusedContribution(n));
             n.detached = true;
             candidates.remove(n);
             if (n.lockCount == 0) {
@@ -441,7 +438,7 @@ public final class PrefixCache {
             if (n.pinCount > 0) pinned += n.blocks.length;
         }
         int registered = registry.numRegistered();
-        return new CacheStats(queryTokens, hitTokens, cached, pinned, unusedBlocks, evictedBlocks,
+        return new CacheStats(counters.queryTokens(), counters.hitTokens(), cached, pinned, unused.unused(), counters.evictedBlocks(),
                 pool.numFree(), pool.numTotal(), registered);
     }
 
@@ -568,7 +565,7 @@ public final class PrefixCache {
 
     /** Recomputes what the trie maintains incrementally and checks its structure. */
     void checkInvariants() {
-        int unused = 0;
+        int unusedRecount = 0;
         Map<TrieNode, Integer> pinsEndingAt = new HashMap<>();
         for (PrefixRegistry.Prefix p : registry.all()) if (!p.deleted) pinsEndingAt.merge(p.end, 1, Integer::sum);
         ArrayDeque<TrieNode> stack = new ArrayDeque<>(roots.values());
@@ -588,9 +585,9 @@ public final class PrefixCache {
             }
             if (!n.isRoot() && n.pinCount != pins) throw new AssertionError("pin count " + n.pinCount + " != " + pins + ": " + n);
             if (n.lockCount < 0) throw new AssertionError("negative lock: " + n);
-            unused += unusedContribution(n);
+            unusedRecount += unusedContribution(n);
         }
-        if (unused != unusedBlocks) throw new AssertionError("unused blocks " + unusedBlocks + " != recount " + unused);
+        if (unusedRecount != unused.unused()) throw new AssertionError("unused blocks " + unused.unused() + " != recount " + unusedRecount);
         Set<TrieNode> leaves = new java.util.HashSet<>();
         ArrayDeque<TrieNode> all = new ArrayDeque<>(roots.values());
         while (!all.isEmpty()) {
