@@ -42,7 +42,7 @@ public final class Devices {
         String d = device.trim().toLowerCase();
         return switch (d) {
             case "cpu" -> new CpuModelBackend();
-            case "cuda" -> CudaModelBackend.open(0, kv, dtype, invariant);
+            case "cuda" -> cuda(device, 0, kv, dtype, invariant);
             case "auto" -> {
                 try {
                     ModelBackend b = CudaModelBackend.open(0, kv, dtype, invariant);
@@ -53,8 +53,22 @@ public final class Devices {
                     yield new CpuModelBackend();
                 }
             }
-            default -> CudaModelBackend.open(ordinal(d), kv, dtype, invariant);
+            default -> cuda(device, ordinal(d), kv, dtype, invariant);
         };
+    }
+
+    /**
+     * CUDA device {@code ordinal}; a machine without the driver gets one sentence naming the device option
+     * instead of a linkage error from the driver binding.
+     */
+    private static ModelBackend cuda(String device, int ordinal, KvCacheDtype kv, ComputeDtype dtype, boolean invariant) {
+        try {
+            return CudaModelBackend.open(ordinal, kv, dtype, invariant);
+        } catch (LinkageError e) {
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new IllegalArgumentException("--device " + device + ": the CUDA driver is not usable here (" + cause.getMessage()
+                    + "); use --device cpu, or auto to fall back to the CPU", e);
+        }
     }
 
     private static int ordinal(String d) {
