@@ -61,8 +61,14 @@ public final class Gemm implements AutoCloseable {
     public static final Tiles LARGE = new Tiles("large", 2, 2, 4, 8, 3);
 
     /** How one product runs: tiles, number of K slices, the launch, and whether fp32 X is converted first. */
-    public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst) {
-        @Override public String toString() { return tiles + ", split-K " + splits + (convertFirst ? ", X converted first" : ""); }
+    public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs) {
+        public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst) {
+            this(tiles, splits, kTilesPerSplit, launch, convertFirst, false);
+        }
+
+        @Override public String toString() {
+            return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : "") + (convertFirst ? ", X converted first" : "");
+        }
     }
 
     private static final Kernel XF32_WBF16 = Kernel.of(GemmKernels.class, "xf32Wbf16");
@@ -74,12 +80,14 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel ZERO = Kernel.of(GemmKernels.class, "zero");
     private static final Kernel TO_BF16 = Kernel.of(GemmKernels.class, "toBf16");
     private static final Kernel TO_FP16 = Kernel.of(GemmKernels.class, "toFp16");
+    private static final Kernel SUM_SLICES = Kernel.of(GemmKernels.class, "sumSlices");
     /** Above this many tokens fp32 X is converted once instead of in every block (LARGE tiles would need 64 staging registers). */
     static final int CONVERT_ON_LOAD_MAX_M = 64;
 
     private final Backend backend;
     private final int multiprocessors;
     private BFloat16Array xBf16;
+    private FloatArray slabs;   // (slices, m, n) partial sums of the batch-invariant split-K
     private HalfFloatArray xF16;
 
     public Gemm(Backend backend) {
@@ -135,6 +143,28 @@ public final class Gemm implements AutoCloseable {
         Launch launch = new Launch(new int[]{(n + t.bn() - 1) / t.bn(), (m + t.bm() - 1) / t.bm(), slices},
                 new int[]{t.threads(), 1, 1}, t.sharedBytes(), null);
         return new Plan(t, slices, perSplit, launch, fp32X && t.bm() > CONVERT_ON_LOAD_MAX_M);
+    }
+
+    /**
+     * The batch-invariant plan: {@link #tilesFor} m, and a number of K slices chosen from n and k only (never
+     * from m), so a token's result is the same bits in any batch: each slice's mma sequence over its K tiles
+     * does not depend on the tiles' M extent (tested, {@code GemmInvarianceGpuTest}), and the slices are added
+     * by {@link GemmKernels#sumSlices} in a fixed order instead of by atomics. Slices: enough for two waves
+     * of small-M blocks (at most 8, each at least 4 K tiles); for n of 4096 on 132 SMs, 5.
+     */
+    public Plan invariantPlan(int m, int n, int k, boolean fp32X) {
+        checkShape(m, n, k);
+        Plan p = plan(m, n, k, tilesFor(m), invariantSlices(n, k), fp32X);
+        return p.splits() == 1 ? p : new Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), p.launch(), p.convertFirst(), true);
+    }
+
+    /** K slices of the batch-invariant plan for an (n, k) weight: a function of n, k and the device only. */
+    public int invariantSlices(int n, int k) {
+        int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
+        int blocksAtOneToken = (n + SMALL.bn() - 1) / SMALL.bn();
+        int slices = Math.max(1, Math.min(Math.min(8, kTiles / 4), (2 * multiprocessors + blocksAtOneToken - 1) / blocksAtOneToken));
+        int perSlice = (kTiles + slices - 1) / slices;
+        return (kTiles + perSlice - 1) / perSlice;   // the slices plan() will launch
     }
 
     // ---- the products ----------------------------------------------------------------------------
@@ -210,6 +240,23 @@ public final class Gemm implements AutoCloseable {
         for (Tiles t : new Tiles[]{SMALL, MEDIUM, LARGE}) blocksPerSm(t);
     }
 
+    /** The slab scratch, at least {@code floats} long: grown (reallocated) only when a larger product comes; {@link #reserve(int, int, int)} sizes it up front. */
+    private FloatArray slabScratch(long floats) {
+        if (floats > Integer.MAX_VALUE) throw new IllegalArgumentException("split-K slabs of " + floats + " floats exceed one array");
+        if (slabs == null || slabs.length() < floats) {
+            if (slabs != null) slabs.close();
+            slabs = new FloatArray((int) floats);
+            backend.toDevice(slabs);
+        }
+        return slabs;
+    }
+
+    /** Sizes the batch-invariant plan's slab scratch for a (maxM, n, k) product up front, so no later call allocates. */
+    public void reserveSlabs(int maxM, int n, int k) {
+        int slices = invariantSlices(n, k);
+        if (slices > 1) slabScratch((long) slices * maxM * n);
+    }
+
     private BFloat16Array bf16Scratch(int m, int k) {
         if (xBf16 == null || xBf16.length() < m * k) {
             if (xBf16 != null) xBf16.close();
@@ -229,6 +276,15 @@ public final class Gemm implements AutoCloseable {
     }
 
     private void run(Kernel kernel, Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, int m, int n, int k, boolean accumulate, boolean fp32Out) {
+        if (p.slabs()) {
+            if (!fp32Out) throw new IllegalArgumentException("slab split-K needs fp32 output");
+            FloatArray s = slabScratch((long) p.splits() * m * n);
+            Tiles t = p.tiles();
+            backend.launch(kernel, p.launch(), x, w, s, m, n, k, p.kTilesPerSplit(), GemmKernels.SLABS,
+                    t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
+            backend.launch(SUM_SLICES, Launch.cover(m * n, 256), s, c, m * n, p.splits(), accumulate ? 1 : 0);
+            return;
+        }
         if (!fp32Out && p.splits() > 1) throw new IllegalArgumentException("split-K needs fp32 output (atomic adds), plan has " + p.splits() + " slices");
         Launch launch = p.launch();
         if (p.splits() > 1 && !accumulate) {
@@ -271,7 +327,9 @@ public final class Gemm implements AutoCloseable {
     public void close() {
         if (xBf16 != null) xBf16.close();
         if (xF16 != null) xF16.close();
+        if (slabs != null) slabs.close();
         xBf16 = null;
         xF16 = null;
+        slabs = null;
     }
 }

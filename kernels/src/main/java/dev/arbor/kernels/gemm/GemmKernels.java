@@ -243,13 +243,33 @@ public final class GemmKernels {
         }
     }
 
+    /** {@code accumulate} value asking each K slice to store its own slab (deterministic split-K). */
+    public static final int SLABS = 2;
+
+    /**
+     * The deterministic split-K reduction: {@code c[i] (=|+=) slabs[0][i] + slabs[1][i] + … + slabs[S-1][i]},
+     * added in slab order, so the result depends only on the slice boundaries, never on the timing of the
+     * slices (the atomics' order) or on M. One work-item per element.
+     *
+     * @param slabs (slices, count) partial sums, slab z from K slice z
+     * @param c     (count)
+     */
+    public static void sumSlices(KernelContext ctx, FloatArray slabs, FloatArray c, int count, int slices, int accumulate) {
+        int i = ctx.globalIdx;
+        if (i >= count) return;
+        float s = slabs.get(i);
+        for (int z = 1; z < slices; z++) s += slabs.get(z * count + i);
+        c.set(i, accumulate != 0 ? c.get(i) + s : s);
+    }
+
     // ---- epilogues ---------------------------------------------------------------------------------
 
     /**
      * Writes the fragments to fp32 C: fragment element r of (i, j) is C[token][row] with
      * row = n0 + wRow0 + 16i + g + 8·(r ≥ 2) and token = m0 + xRow0 + 8j + 2t + (r & 1)
-     * (g = lane / 4, t = lane % 4). With K slices (gridDim.z > 1): atomic adds; otherwise a store
-     * or, with {@code accumulate}, an add. Waits first for the previous kernel when launched
+     * (g = lane / 4, t = lane % 4). With {@code accumulate == SLABS}, slice z stores its partial sums in
+     * slab z of C, (slices, m, n), for {@link #sumSlices} to add in a fixed order; otherwise, with K slices
+     * (gridDim.z > 1): atomic adds; otherwise a store or, with {@code accumulate}, an add. Waits first for the previous kernel when launched
      * overlapping it ({@code Launch.overlappingPrevious}; a no-op otherwise).
      */
     @Unroll
@@ -266,7 +286,8 @@ public final class GemmKernels {
                     if (row < n && tok < m) {
                         int at = tok * n + row;
                         float v = acc[(i * nt + j) * 4 + r];
-                        if (split) ctx.atomicAdd(c, at, v);
+                        if (accumulate == SLABS) c.set(ctx.groupIdz * m * n + at, v);   // this slice's own slab of C
+                        else if (split) ctx.atomicAdd(c, at, v);
                         else if (accumulate != 0) c.set(at, c.get(at) + v);
                         else c.set(at, v);
                     }

@@ -39,7 +39,21 @@ class GemmPtxTest {
         for (String entry : new String[]{"xf32Wbf16", "xf32Wf16", "xbf16Wbf16", "xf16Wf16", "xbf16Wbf16Obf16", "xf32Wbf16Obf16"})
             for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.SMALL, Gemm.MEDIUM, Gemm.LARGE})
                 tests.add(DynamicTest.dynamicTest(entry + " " + t.name(), () -> assemble(tool, entry, t)));
+        for (String helper : new String[]{"sumSlices", "zero", "toBf16"})
+            tests.add(DynamicTest.dynamicTest(helper, () -> assembleHelper(tool, helper)));
         return tests;
+    }
+
+    /** The GEMM's small helper kernels (the slab sum, zeroing, conversion): they assemble for sm_90. */
+    private void assembleHelper(Path ptxas, String entry) throws Exception {
+        CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, entry), new Object[0], 90);
+        Path file = dir.resolve(k.entryName() + ".ptx");
+        Files.writeString(file, k.ptx());
+        Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90", file.toString(), "-o", dir.resolve(k.entryName() + ".cubin").toString())
+                .redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "ptxas timed out");
+        assertEquals(0, p.exitValue(), () -> entry + ":\n" + log);
     }
 
     private void assemble(Path ptxas, String entry, Gemm.Tiles t) throws Exception {

@@ -102,7 +102,15 @@ final class CudaOps implements Ops<FloatArray> {
                 shape.maxBlocksPerSeq() * shape.blockSize(), shape.maxSeqs());
         sampler = new DeviceSampler(gpu, shape.maxSeqs(), config.vocabSize());
         gemm = dtype == ComputeDtype.BFLOAT16 ? new Gemm(gpu) : null;
-        if (gemm != null) gemm.reserve(Math.max(shape.maxTokens(), shape.maxLogitRows()), Math.max(config.intermediateSize(), Math.max(config.hiddenSize(), config.qDim())));
+        if (gemm != null) {
+            int maxM = Math.max(shape.maxTokens(), shape.maxLogitRows());
+            gemm.reserve(maxM, Math.max(config.intermediateSize(), Math.max(config.hiddenSize(), config.qDim())));
+            int h = config.hiddenSize(), inter = config.intermediateSize();
+            // the slab scratch for the largest (slices × M × n) of the model's projections
+            for (int[] nk : new int[][] {{config.qDim(), h}, {config.kvDim(), h}, {h, config.qDim()}, {inter, h}, {h, inter}, {config.vocabSize(), h}}) {
+                gemm.reserveSlabs(maxM, nk[0], nk[1]);
+            }
+        }
         readBack = new FloatArray(Math.max(config.vocabSize(), Math.max(config.hiddenSize(), config.intermediateSize())));
     }
 
@@ -174,15 +182,15 @@ final class CudaOps implements Ops<FloatArray> {
 
     /**
      * bfloat16: the tensor-core GEMM for bf16 weights whose width is a multiple of 8; batch-invariant by
-     * default (one K slice, tiles whose per-element K order does not depend on M), split-K for small
-     * batches when invariance was turned off. float32, fp16/fp32 weights and odd widths: the CUDA-core
+     * default (K slices chosen from the weight's shape only, added in a fixed order: {@code Gemm.invariantPlan}),
+     * split-K with atomics sized by the batch when invariance was turned off. float32, fp16/fp32 weights and odd widths: the CUDA-core
      * matvec, one warp per (token, row), float32 activations.
      */
     @Override
     public void matmul(FloatArray x, int rows, Matrix w, FloatArray out) {
         OffHeapArray wa = weights.of(w);
         if (gemm != null && wa instanceof BFloat16Array bw && w.cols() % 8 == 0) {
-            Gemm.Plan plan = batchInvariant ? gemm.plan(rows, w.rows(), w.cols(), Gemm.tilesFor(rows), 1, true)
+            Gemm.Plan plan = batchInvariant ? gemm.invariantPlan(rows, w.rows(), w.cols(), true)
                     : gemm.plan(rows, w.rows(), w.cols(), true, true);
             gemm.matmul(x, rows, bw, w.rows(), w.cols(), out, false, plan);
             return;
