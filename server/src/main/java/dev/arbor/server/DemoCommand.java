@@ -25,23 +25,24 @@ import java.util.concurrent.Callable;
  * serves a batch of chat-style requests that share a long system prompt; the prefix trie computes
  * that prompt once. Prints what ran, tokens/s and KV-cache use.
  */
-@Command(mixinStandardHelpOptions = true, name = "demo", description = "Serve a batch of requests sharing a long system prompt on a synthetic model (no downloads).")
+@Command(mixinStandardHelpOptions = true, showDefaultValues = true, name = "demo", description = "Serve a batch of requests sharing a long system prompt on a synthetic model (no downloads).")
 final class DemoCommand implements Callable<Integer> {
-    @Option(names = "--model", defaultValue = "synthetic:100m", description = "model (default ${DEFAULT-VALUE})")
+    @Option(names = "--model", defaultValue = "synthetic:100m", description = "model: a Hugging Face model directory or synthetic:tiny|100m|llama-7b")
     String model;
 
-    @Option(names = "--requests", defaultValue = "16", description = "requests in the batch (default ${DEFAULT-VALUE})")
+    @Option(names = "--requests", defaultValue = "16", description = "requests in the batch (>= 1)")
     int requests;
 
-    @Option(names = "--system-repeat", defaultValue = "12", description = "length of the shared system prompt, in sentences (default ${DEFAULT-VALUE})")
+    @Option(names = "--system-repeat", defaultValue = "12", description = "length of the shared system prompt, in sentences (>= 1)")
     int systemRepeat;
 
-    @Option(names = "--max-tokens", defaultValue = "32", description = "tokens generated per request (default ${DEFAULT-VALUE})")
+    @Option(names = "--max-tokens", defaultValue = "32", description = "tokens generated per request (>= 1)")
     int maxTokens;
 
     @Option(names = "--no-progress", description = "no progress bar") boolean noProgress;
 
     @picocli.CommandLine.Mixin DeviceOptions device = new DeviceOptions();
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
     private static final String SENTENCE = "You are Arbor, a careful assistant. Answer briefly and cite the document. ";
     private static final String[] QUESTIONS = {
@@ -50,6 +51,12 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        UsageErrors.check(spec, () -> {
+            EngineOptions.positive("--requests", requests);
+            EngineOptions.positive("--system-repeat", systemRepeat);
+            EngineOptions.positive("--max-tokens", maxTokens);
+            device.backend();
+        });
         System.out.println("Arbor demo: " + requests + " requests sharing a system prompt, on " + model);
         long t0 = System.nanoTime();
         LLMEngine engine = LLMEngine.create(model, device.applyTo(EngineConfig.builder().maxNumBatchedTokens(2048)).build());

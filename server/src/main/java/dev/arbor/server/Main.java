@@ -4,7 +4,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code arbor} command line: generate, demo, bench, serve. */
-@Command(name = "arbor", mixinStandardHelpOptions = true, version = "Arbor 0.1.0",
+@Command(name = "arbor", mixinStandardHelpOptions = true, showDefaultValues = true, version = "Arbor 0.1.0",
         description = "A pure-Java LLM inference engine with a prefix-sharing paged KV cache.",
         subcommands = {GenerateCommand.class, DemoCommand.class, BenchCommand.class, ServeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
@@ -22,6 +22,7 @@ public final class Main implements Runnable {
 
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
+        cl.setParameterExceptionHandler(new UsageErrors());
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             cmd.getErr().println("error: " + e.getMessage());
             if (Boolean.getBoolean("arbor.debug")) e.printStackTrace(cmd.getErr());

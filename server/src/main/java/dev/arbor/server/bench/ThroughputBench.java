@@ -23,19 +23,34 @@ import java.util.concurrent.Callable;
  * a batch of prompts, then a decode pass whose per-step time is taken after every sequence has its
  * first token. Random prompts with caching off, so nothing is skipped.
  */
-@Command(mixinStandardHelpOptions = true, name = "throughput", description = "Prefill and decode tokens/s of a (synthetic) model on this machine.")
+@Command(mixinStandardHelpOptions = true, showDefaultValues = true, name = "throughput", description = "Prefill and decode tokens/s of a (synthetic) model on this machine.")
 public final class ThroughputBench implements Callable<Integer> {
-    @Option(names = "--model", defaultValue = "synthetic:100m") String model;
-    @Option(names = "--batch", defaultValue = "8") int batch;
-    @Option(names = "--prompt-len", defaultValue = "256") int promptLen;
-    @Option(names = "--output-len", defaultValue = "64") int outputLen;
-    @Option(names = "--max-num-batched-tokens", defaultValue = "2048") int maxBatchedTokens;
-    @Option(names = "--top-p", defaultValue = "1.0", description = "below 1: decode samples at temperature 1 with this top-p (the sampler's share)")
+    @Option(names = "--model", defaultValue = "synthetic:100m", description = "a Hugging Face model directory or synthetic:tiny|100m|llama-7b")
+    String model;
+    @Option(names = "--batch", defaultValue = "8", description = "sequences decoded together (>= 1)") int batch;
+    @Option(names = "--prompt-len", defaultValue = "256", description = "tokens per random prompt (>= 1)") int promptLen;
+    @Option(names = "--output-len", defaultValue = "64", description = "tokens generated per sequence in the decode pass (>= 2)") int outputLen;
+    @Option(names = "--max-num-batched-tokens", defaultValue = "2048", description = "tokens per engine step at most (>= 1)") int maxBatchedTokens;
+    @Option(names = "--top-p", defaultValue = "1.0", description = "in (0, 1]; below 1: decode samples at temperature 1 with this top-p (the sampler's share); 1 = greedy")
     double topP;
     @picocli.CommandLine.Mixin dev.arbor.server.DeviceOptions device = new dev.arbor.server.DeviceOptions();
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    /** Every option is checked before the model loads. */
+    private void check() {
+        String bad = batch < 1 ? "--batch must be >= 1" : promptLen < 1 ? "--prompt-len must be >= 1" : outputLen < 2 ? "--output-len must be >= 2"
+                : maxBatchedTokens < 1 ? "--max-num-batched-tokens must be >= 1" : !(topP > 0 && topP <= 1) ? "--top-p must be in (0, 1]" : null;
+        if (bad != null) throw new picocli.CommandLine.ParameterException(spec.commandLine(), bad);
+        try {
+            device.backend();
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+    }
 
     @Override
     public Integer call() {
+        check();
         try (CausalLM lm = ModelLoader.load(model, device.backend())) {
             return run(lm);
         }

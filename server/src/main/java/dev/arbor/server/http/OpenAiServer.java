@@ -59,7 +59,12 @@ public final class OpenAiServer implements AutoCloseable {
 
     private static OpenAiServer start(AsyncEngine engine, ServerConfig config, ServedModel model) throws IOException {
         ServerContext ctx = new ServerContext(engine, model, new MetricsRegistry(), config);
-        HttpServer http = HttpServer.create(new InetSocketAddress(config.host(), config.port()), BACKLOG);
+        HttpServer http;
+        try {
+            http = HttpServer.create(new InetSocketAddress(config.host(), config.port()), BACKLOG);
+        } catch (java.net.BindException e) {
+            throw new java.net.BindException("cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage());
+        }
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
         OpenAiServer server = new OpenAiServer(http, executor, ctx);
         http.setExecutor(executor);
