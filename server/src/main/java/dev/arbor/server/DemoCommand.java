@@ -9,9 +9,6 @@ import dev.arbor.engine.RequestOutput;
 import dev.arbor.engine.SamplingParams;
 import dev.arbor.engine.cache.CacheStats;
 import dev.arbor.models.ModelConfig;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -39,7 +36,7 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", defaultValue = "32", description = "tokens generated per request (>= 1)")
     int maxTokens;
 
-    @Option(names = "--no-progress", description = "no progress bar") boolean noProgress;
+    @Option(names = "--no-progress", description = "no progress (a bar on a terminal, else a plain line every 10 s, on stderr)") boolean noProgress;
 
     @picocli.CommandLine.Mixin DeviceOptions device = new DeviceOptions();
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
@@ -75,14 +72,13 @@ final class DemoCommand implements Callable<Integer> {
         long start = System.nanoTime();
         List<RequestOutput> outs;
         try (LLM llm = new LLM(engine);
-             ProgressBar bar = noProgress ? null : new ProgressBarBuilder().setTaskName("generating").setInitialMax((long) requests * maxTokens)
-                     .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200).continuousUpdate().build()) {
+             Progress bar = Progress.start("generating", "tokens", (long) requests * maxTokens, !noProgress)) {
             outs = llm.generatePrompts(prompts, params, null, o -> {
-                if (bar != null) bar.stepBy(o.outputs().stream().mapToLong(c -> c.newTokenIds().length).sum());
+                bar.stepBy(o.outputs().stream().mapToLong(c -> c.newTokenIds().length).sum());
                 peakBlocks[0] = Math.max(peakBlocks[0], engine.stats().usedBlocks());
             });
             double secs = (System.nanoTime() - start) / 1e9;
-            if (bar != null) bar.close();
+            bar.close();
             report(engine, outs, systemTokens, secs, peakBlocks[0]);
         }
         return 0;

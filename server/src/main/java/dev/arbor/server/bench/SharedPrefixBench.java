@@ -9,6 +9,7 @@ import dev.arbor.engine.Prompt;
 import dev.arbor.engine.RequestOutput;
 import dev.arbor.engine.SamplingParams;
 import dev.arbor.models.CausalLM;
+import dev.arbor.server.Progress;
 import dev.arbor.models.ModelLoader;
 import dev.arbor.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
@@ -81,6 +82,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         check();
+        System.err.println("loading " + model + " ...");
         try (CausalLM lm = ModelLoader.load(model, device.backend())) {
             return run(lm);
         }
@@ -141,18 +143,15 @@ public final class SharedPrefixBench implements Callable<Integer> {
     private Result run(String mode, LLM llm, List<int[]> prompts, int[] prefixPos, SamplingParams params) {
         long start = System.nanoTime();
         Map<String, Long> firstToken = new LinkedHashMap<>();
+        Progress progress = Progress.start(mode, "tokens", (long) prompts.size() * params.maxTokens(), true);
         Consumer<RequestOutput> onStep = o -> {
             if (o.output().tokenIds().length > 0) firstToken.putIfAbsent(o.requestId(), System.nanoTime() - start);
+            progress.stepBy(o.outputs().stream().mapToLong(c -> c.newTokenIds().length).sum());
         };
-        List<RequestOutput> outs = switch (mode) {
-            case "no-cache", "auto" -> llm.generatePrompts(prompts.stream().map(Prompt::ofTokens).toList(), params, null, onStep);
-            case "explicit" -> {
-                for (int i = 0; i < prompts.size(); i += promptsPerGroup) llm.registerPrefix(Arrays.copyOf(prompts.get(i), prefixPos[i]));
-                yield llm.generatePrompts(prompts.stream().map(Prompt::ofTokens).toList(), params, null, onStep);
-            }
-            case "prefix-group" -> llm.generateGrouped(prompts, params, prefixPos, onStep);
-            default -> throw new IllegalArgumentException("unknown mode '" + mode + "' (no-cache, auto, explicit, prefix-group)");
-        };
+        List<RequestOutput> outs;
+        try (progress) {
+            outs = runMode(mode, llm, prompts, prefixPos, params, onStep);
+        }
         double secs = (System.nanoTime() - start) / 1e9;
         for (RequestOutput o : outs) if (o.failed()) throw new IllegalStateException("request failed: " + o.error());
         EngineStats s = llm.stats();
@@ -161,6 +160,19 @@ public final class SharedPrefixBench implements Callable<Integer> {
         return new Result(mode, prompts.size(), secs, prompt, s.prefillTokens(), s.cachedPromptTokens(),
                 s.prefixCache() == null ? 0 : s.prefixCache().hitRate(), Arrays.stream(ttft).average().orElse(0),
                 percentile(ttft, 0.5), percentile(ttft, 0.99), s.generatedTokens(), s.generatedTokens() / secs);
+    }
+
+    private List<RequestOutput> runMode(String mode, LLM llm, List<int[]> prompts, int[] prefixPos, SamplingParams params,
+                                        Consumer<RequestOutput> onStep) {
+        return switch (mode) {
+            case "no-cache", "auto" -> llm.generatePrompts(prompts.stream().map(Prompt::ofTokens).toList(), params, null, onStep);
+            case "explicit" -> {
+                for (int i = 0; i < prompts.size(); i += promptsPerGroup) llm.registerPrefix(Arrays.copyOf(prompts.get(i), prefixPos[i]));
+                yield llm.generatePrompts(prompts.stream().map(Prompt::ofTokens).toList(), params, null, onStep);
+            }
+            case "prefix-group" -> llm.generateGrouped(prompts, params, prefixPos, onStep);
+            default -> throw new IllegalArgumentException("unknown mode '" + mode + "' (no-cache, auto, explicit, prefix-group)");
+        };
     }
 
     static double percentile(double[] sorted, double q) {

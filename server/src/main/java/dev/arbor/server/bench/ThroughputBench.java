@@ -7,6 +7,7 @@ import dev.arbor.engine.Prompt;
 import dev.arbor.engine.RequestOutput;
 import dev.arbor.engine.SamplingParams;
 import dev.arbor.models.CausalLM;
+import dev.arbor.server.Progress;
 import dev.arbor.models.ModelLoader;
 import dev.arbor.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
@@ -51,6 +52,7 @@ public final class ThroughputBench implements Callable<Integer> {
     @Override
     public Integer call() {
         check();
+        System.err.println("loading " + model + " ...");
         try (CausalLM lm = ModelLoader.load(model, device.backend())) {
             return run(lm);
         }
@@ -71,11 +73,13 @@ public final class ThroughputBench implements Callable<Integer> {
         for (int i = 0; i < batch; i++) prompts.add(Prompt.ofTokens(SharedPrefixBench.randomTokens(rnd, promptLen, Math.min(lm.config().vocabSize(), 32000))));
         Tokenizer tok = LLMEngine.tokenizerFor(lm.config());
         System.out.printf(Locale.ROOT, "throughput on %s (%s): batch %d, prompt %d, output %d%n", model, lm.device(), batch, promptLen, outputLen);
+        System.err.println("warm-up (one short request) ...");
         try (LLM warm = new LLM(new LLMEngine(lm, tok, config))) {
             warm.generatePrompts(prompts.subList(0, 1), SamplingParams.greedy(4).toBuilder().ignoreEos(true).build(), null, null);
         }
 
         double prefillSecs;
+        System.err.printf(Locale.ROOT, "prefill pass: %d prompts x %d tokens ...%n", batch, promptLen);
         try (LLM prefill = new LLM(new LLMEngine(lm, tok, config))) {
             long t0 = System.nanoTime();
             prefill.generatePrompts(prompts, SamplingParams.builder().temperature(0).maxTokens(1).ignoreEos(true).build(), null, null);
@@ -94,9 +98,13 @@ public final class ThroughputBench implements Callable<Integer> {
         long t1 = System.nanoTime();
         SamplingParams params = topP < 1 ? SamplingParams.builder().temperature(1.0).topP(topP).seed(1L).maxTokens(outputLen).ignoreEos(true).build()
                 : SamplingParams.builder().temperature(0).maxTokens(outputLen).ignoreEos(true).build();
-        List<RequestOutput> outs = decode.generatePrompts(prompts, params, null, o -> {
-            if (o.output().tokenIds().length == 1 && ++started[0] == batch) firstAll[0] = System.nanoTime();
-        });
+        List<RequestOutput> outs;
+        try (Progress progress = Progress.start("decode pass", "tokens", (long) batch * outputLen, true)) {
+            outs = decode.generatePrompts(prompts, params, null, o -> {
+                if (o.output().tokenIds().length == 1 && ++started[0] == batch) firstAll[0] = System.nanoTime();
+                progress.stepBy(o.outputs().stream().mapToLong(c -> c.newTokenIds().length).sum());
+            });
+        }
         double decodeSecs = (System.nanoTime() - firstAll[0]) / 1e9;
         long decodeTokens = outs.stream().mapToLong(o -> o.output().tokenIds().length - 1).sum();
         System.out.printf(Locale.ROOT, "prefill: %d tokens in %.2f s = %.1f tokens/s%n", prefillTokens, prefillSecs, prefillTokens / prefillSecs);
