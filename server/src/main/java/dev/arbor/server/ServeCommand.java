@@ -5,6 +5,7 @@ import dev.arbor.engine.LLMEngine;
 import dev.arbor.server.http.ApiKeys;
 import dev.arbor.server.http.OpenAiServer;
 import dev.arbor.server.http.ServedModel;
+import dev.arbor.server.http.ServerLog;
 import dev.arbor.server.http.ServerConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -72,6 +73,7 @@ public final class ServeCommand implements Callable<Integer> {
         UsageErrors.check(spec, () -> {
             if (port < 0 || port > 65535) throw new IllegalArgumentException("--port must be in 0-65535, got " + port);
             EngineOptions.nonNegative("--shutdown-grace-seconds", shutdownGraceSeconds);
+            EngineOptions.nonNegative("--log-stats-interval-seconds", statsIntervalSeconds);
             EngineOptions.positive("--max-body-bytes", maxBodyBytes);
             EngineOptions.positive("--stream-keep-alive-ms", keepAliveMillis);
             if (apiKeysFile != null && !Files.isReadable(apiKeysFile)) throw new IllegalArgumentException("--api-keys-file " + apiKeysFile + " is not a readable file");
@@ -86,6 +88,14 @@ public final class ServeCommand implements Callable<Integer> {
         });
     }
 
+    @Option(names = "--log-stats-interval-seconds", defaultValue = "10",
+            description = "while requests run or wait, log throughput, running/waiting requests, KV use and the prefix-cache hit rate "
+                    + "this often (0 = never; one access line per request is logged regardless, at logger arbor.access)")
+    int statsIntervalSeconds;
+
+    @Option(names = "--no-warm-up", description = "skip the short request run before the port opens (by default /health answers 200 only after it)")
+    boolean noWarmUp;
+
     @Override
     public Integer call() throws Exception {
         check();
@@ -95,8 +105,11 @@ public final class ServeCommand implements Callable<Integer> {
         ServerConfig config = new ServerConfig(host, port, keys, name, maxBodyBytes, Duration.ofMillis(keepAliveMillis));
         AsyncEngine async = new AsyncEngine(LLMEngine.create(engine.model, engine.toConfig()));
         OpenAiServer server;
+        ServerLog stats;
         try {
+            if (!noWarmUp) OpenAiServer.warmUp(async);
             server = OpenAiServer.start(async, config, engine.model);
+            stats = ServerLog.start(async, Duration.ofSeconds(statsIntervalSeconds));
         } catch (Exception e) {
             async.close();
             throw e;
@@ -105,6 +118,7 @@ public final class ServeCommand implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("arbor-shutdown").unstarted(() -> {
             log.info("shutting down: no new requests; running ones get up to {} s", shutdownGraceSeconds);
             long deadline = System.nanoTime() + Duration.ofSeconds(shutdownGraceSeconds).toNanos();
+            stats.close();
             server.shutdown(Duration.ofSeconds(shutdownGraceSeconds));
             // Whatever is still running once the grace is spent is aborted; its clients see finish_reason "abort".
             async.shutdown(Math.max(0, (deadline - System.nanoTime()) / 1_000_000));
