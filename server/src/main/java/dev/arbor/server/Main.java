@@ -21,6 +21,13 @@ public final class Main implements Runnable {
                     + ". Set JAVA_HOME to a JDK 25 (e.g. /usr/lib/jvm/temurin-25-jdk-amd64).");
             System.exit(2);
         }
+        boolean listing = args.length == 0 || java.util.Arrays.stream(args).anyMatch(
+                a -> a.equals("-h") || a.equals("--help") || a.equals("-V") || a.equals("--version") || a.equals("help"));
+        String flags = dev.arbor.engine.JvmFlags.problem();
+        if (flags != null && !listing) {   // help and usage need no Vector API (the launcher leaves the module out for them)
+            System.err.println("arbor: " + flags + "; the ./arbor launcher adds it.");
+            System.exit(2);
+        }
         // DJL must never download its native library at run time (the GPU host would fetch a CUDA build).
         System.setProperty("ai.djl.offline", "true");
         System.exit(commandLine().execute(args));
