@@ -57,8 +57,10 @@ public final class LLM implements AutoCloseable {
                 engine.addRequest(id, prompts.get(i), params, null, prefixPos == null ? 0 : prefixPos[i]);
                 slot.put(id, i);
             } catch (IllegalArgumentException e) {
+                // The refused prompt's ids as the engine saw them (a text prompt's encoding), so a caller can see why.
                 Prompt p = prompts.get(i);
-                results[i] = RequestOutput.failed(id, p.text(), p.tokenIds(), e.getMessage());
+                int[] ids = p.isText() ? engine.tokenizer().encode(p.text()) : p.tokenIds();
+                results[i] = RequestOutput.failed(id, p.text(), ids, e.getMessage());
             }
         }
         runUntilDone(slot, results, onStep);

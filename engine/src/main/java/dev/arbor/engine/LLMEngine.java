@@ -96,8 +96,10 @@ public final class LLMEngine implements AutoCloseable {
      * Loads {@code spec} to run as {@code config.backend()} says (device {@code cpu | cuda | cuda:N | auto}) with its tokenizer.
      *
      * @throws IllegalArgumentException for a malformed device or KV dtype, or a KV store that does not fit
+     * @throws IllegalStateException    when the JVM was started without {@code --add-modules jdk.incubator.vector}
      */
     public static LLMEngine create(String spec, EngineConfig config) {
+        JvmFlags.require();
         CausalLM model = ModelLoader.load(spec, config.backend());
         try {
             model.materialize();

@@ -5,7 +5,7 @@ import dev.arbor.server.bench.ThroughputBench;
 import picocli.CommandLine.Command;
 
 /** {@code arbor bench ...}: workloads that report what they measured (not tests). */
-@Command(mixinStandardHelpOptions = true, name = "bench", description = "Benchmarks.", subcommands = {SharedPrefixBench.class, ThroughputBench.class})
+@Command(mixinStandardHelpOptions = true, showDefaultValues = true, name = "bench", description = "Benchmarks.", subcommands = {SharedPrefixBench.class, ThroughputBench.class})
 final class BenchCommand implements Runnable {
     @Override
     public void run() {

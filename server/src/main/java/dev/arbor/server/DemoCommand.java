@@ -9,9 +9,6 @@ import dev.arbor.engine.RequestOutput;
 import dev.arbor.engine.SamplingParams;
 import dev.arbor.engine.cache.CacheStats;
 import dev.arbor.models.ModelConfig;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -25,23 +22,24 @@ import java.util.concurrent.Callable;
  * serves a batch of chat-style requests that share a long system prompt; the prefix trie computes
  * that prompt once. Prints what ran, tokens/s and KV-cache use.
  */
-@Command(mixinStandardHelpOptions = true, name = "demo", description = "Serve a batch of requests sharing a long system prompt on a synthetic model (no downloads).")
+@Command(mixinStandardHelpOptions = true, showDefaultValues = true, name = "demo", description = "Serve a batch of requests sharing a long system prompt on a synthetic model (no downloads).")
 final class DemoCommand implements Callable<Integer> {
-    @Option(names = "--model", defaultValue = "synthetic:100m", description = "model (default ${DEFAULT-VALUE})")
+    @Option(names = "--model", defaultValue = "synthetic:100m", description = "model: a Hugging Face model directory or synthetic:tiny|100m|llama-7b")
     String model;
 
-    @Option(names = "--requests", defaultValue = "16", description = "requests in the batch (default ${DEFAULT-VALUE})")
+    @Option(names = "--requests", defaultValue = "16", description = "requests in the batch (>= 1)")
     int requests;
 
-    @Option(names = "--system-repeat", defaultValue = "12", description = "length of the shared system prompt, in sentences (default ${DEFAULT-VALUE})")
+    @Option(names = "--system-repeat", defaultValue = "12", description = "length of the shared system prompt, in sentences (>= 1)")
     int systemRepeat;
 
-    @Option(names = "--max-tokens", defaultValue = "32", description = "tokens generated per request (default ${DEFAULT-VALUE})")
+    @Option(names = "--max-tokens", defaultValue = "32", description = "tokens generated per request (>= 1)")
     int maxTokens;
 
-    @Option(names = "--no-progress", description = "no progress bar") boolean noProgress;
+    @Option(names = "--no-progress", description = "no progress (a bar on a terminal, else a plain line every 10 s, on stderr)") boolean noProgress;
 
     @picocli.CommandLine.Mixin DeviceOptions device = new DeviceOptions();
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
     private static final String SENTENCE = "You are Arbor, a careful assistant. Answer briefly and cite the document. ";
     private static final String[] QUESTIONS = {
@@ -50,6 +48,12 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        UsageErrors.check(spec, () -> {
+            EngineOptions.positive("--requests", requests);
+            EngineOptions.positive("--system-repeat", systemRepeat);
+            EngineOptions.positive("--max-tokens", maxTokens);
+            device.backend();
+        });
         System.out.println("Arbor demo: " + requests + " requests sharing a system prompt, on " + model);
         long t0 = System.nanoTime();
         LLMEngine engine = LLMEngine.create(model, device.applyTo(EngineConfig.builder().maxNumBatchedTokens(2048)).build());
@@ -68,14 +72,13 @@ final class DemoCommand implements Callable<Integer> {
         long start = System.nanoTime();
         List<RequestOutput> outs;
         try (LLM llm = new LLM(engine);
-             ProgressBar bar = noProgress ? null : new ProgressBarBuilder().setTaskName("generating").setInitialMax((long) requests * maxTokens)
-                     .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200).continuousUpdate().build()) {
+             Progress bar = Progress.start("generating", "tokens", (long) requests * maxTokens, !noProgress)) {
             outs = llm.generatePrompts(prompts, params, null, o -> {
-                if (bar != null) bar.stepBy(o.outputs().stream().mapToLong(c -> c.newTokenIds().length).sum());
+                bar.stepBy(o.outputs().stream().mapToLong(c -> c.newTokenIds().length).sum());
                 peakBlocks[0] = Math.max(peakBlocks[0], engine.stats().usedBlocks());
             });
             double secs = (System.nanoTime() - start) / 1e9;
-            if (bar != null) bar.close();
+            bar.close();
             report(engine, outs, systemTokens, secs, peakBlocks[0]);
         }
         return 0;

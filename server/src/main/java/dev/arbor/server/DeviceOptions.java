@@ -7,16 +7,16 @@ import picocli.CommandLine.Option;
 /** Where the model runs: {@code --device} and {@code --kv-cache-dtype}, shared by every command that loads a model (a picocli mixin). */
 public final class DeviceOptions {
     @Option(names = "--device", defaultValue = "auto", paramLabel = "cpu|cuda|cuda:N|auto",
-            description = "where the model runs; auto = CUDA device 0 when a driver and device answer, else the CPU (logged; default ${DEFAULT-VALUE})")
+            description = "where the model runs; auto = CUDA device 0 when a driver and device answer, else the CPU (logged)")
     public String device = "auto";
 
     @Option(names = "--kv-cache-dtype", defaultValue = "auto", paramLabel = "auto|bf16|fp16|fp32",
-            description = "element type of the CUDA KV cache; auto = bf16, fp32 for float32 accuracy (the CPU keeps float32; default ${DEFAULT-VALUE})")
+            description = "element type of the CUDA KV cache; auto = bf16, fp32 for float32 accuracy (the CPU keeps float32)")
     public String kvCacheDtype = "auto";
 
     @Option(names = "--dtype", defaultValue = "auto", paramLabel = "auto|bfloat16|float32",
             description = "CUDA matmul precision: auto = bfloat16 (tensor cores, activations rounded to bf16 on load); float32 = float32 "
-                    + "activations on CUDA cores (the accuracy mode, with --kv-cache-dtype fp32; default ${DEFAULT-VALUE})")
+                    + "activations on CUDA cores (the accuracy mode, with --kv-cache-dtype fp32)")
     public String dtype = "auto";
 
     @Option(names = "--no-batch-invariance",

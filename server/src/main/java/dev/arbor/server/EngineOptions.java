@@ -1,6 +1,8 @@
 package dev.arbor.server;
 
 import dev.arbor.engine.EngineConfig;
+import dev.arbor.engine.cache.EvictionPolicy;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -13,7 +15,7 @@ public final class EngineOptions {
     @Mixin
     public DeviceOptions device = new DeviceOptions();
 
-    @Option(names = "--block-size", defaultValue = "16", description = "tokens per KV block (default ${DEFAULT-VALUE})")
+    @Option(names = "--block-size", defaultValue = "16", description = "tokens per KV block (>= 1)")
     int blockSize;
 
     @Option(names = "--kv-cache-bytes", defaultValue = "0",
@@ -21,7 +23,7 @@ public final class EngineOptions {
     long kvCacheBytes;
 
     @Option(names = "--gpu-memory-utilization", defaultValue = "0.9",
-            description = "fraction of the device memory free after loading the weights that the KV cache takes (CUDA; default ${DEFAULT-VALUE})")
+            description = "fraction of the device memory free after loading the weights that the KV cache takes (CUDA)")
     double gpuMemoryUtilization;
 
     @Option(names = "--num-blocks", defaultValue = "0", description = "exact KV pool size in blocks (overrides the budget)")
@@ -39,7 +41,7 @@ public final class EngineOptions {
     @Option(names = "--no-prefix-caching", description = "disable sharing of KV blocks between requests")
     boolean noPrefixCaching;
 
-    @Option(names = "--eviction-policy", defaultValue = "lru", description = "lru | fifo | lfu | priority")
+    @Option(names = "--eviction-policy", defaultValue = "lru", description = "which cached block goes first when the cache is full: lru | fifo | lfu | priority")
     String evictionPolicy;
 
     @Option(names = "--scheduling-policy", defaultValue = "lpm", description = "fcfs | lpm (longest cached prefix first)")
@@ -50,6 +52,33 @@ public final class EngineOptions {
 
     @Option(names = "--max-waiting", defaultValue = "0", description = "refuse new requests when this many wait (0 = unbounded)")
     int maxWaiting;
+
+    /**
+     * Checks every option here before anything is loaded; a bad value is a usage error naming the option.
+     * Validation is the engine's own ({@link EngineConfig}, the backend options), so the rules live in one place.
+     */
+    public void check(CommandSpec spec) {
+        UsageErrors.check(spec, () -> {
+            nonNegative("--num-blocks", numBlocks);
+            nonNegative("--max-model-len", maxModelLen);
+            nonNegative("--max-cached-blocks", maxCachedUnusedBlocks);
+            nonNegative("--max-waiting", maxWaiting);
+            try {
+                EvictionPolicy.byName(evictionPolicy);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--eviction-policy must be lru, fifo, lfu or priority, not '" + evictionPolicy + "'");
+            }
+            toConfig();
+        });
+    }
+
+    static void nonNegative(String option, long value) {
+        if (value < 0) throw new IllegalArgumentException(option + " must be >= 0, got " + value);
+    }
+
+    static void positive(String option, long value) {
+        if (value < 1) throw new IllegalArgumentException(option + " must be >= 1, got " + value);
+    }
 
     public EngineConfig toConfig() {
         return EngineConfig.builder().blockSize(blockSize).kvCacheBytes(kvCacheBytes).gpuMemoryUtilization(gpuMemoryUtilization)

@@ -68,6 +68,19 @@ class CliTest {
         assertTrue(r.out().contains("KV cache"), r.out());
     }
 
+    /** Issue 14: a refused prompt's --json line carries the ids that were refused, not []. */
+    @Test
+    void aRefusedPromptReportsItsTokenIds() throws Exception {
+        Run r = run("generate", "--model", "synthetic:tiny", "--max-model-len", "8", "--prompt", "far too long a prompt",
+                "--prompt", "ok", "--max-tokens", "2", "--json");
+        assertEquals(1, r.exit(), r.err());
+        List<String> lines = r.out().lines().filter(l -> l.startsWith("{")).toList();
+        JsonNode refused = new ObjectMapper().readTree(lines.get(0));
+        assertTrue(refused.has("error"), lines.get(0));
+        assertEquals(1 + "far too long a prompt".length(), refused.get("prompt_token_ids").size(), lines.get(0));
+        assertFalse(new ObjectMapper().readTree(lines.get(1)).has("error"), lines.get(1));
+    }
+
     @Test
     void badModelIsAClearErrorAndANonZeroExit() {
         Run r = run("generate", "--model", "/no/such/model/dir", "--prompt", "x");

@@ -29,6 +29,7 @@ final class ChatHandler implements Endpoint {
         long created = System.currentTimeMillis() / 1000;
         try (GenerationJob job = GenerationJob.start(ctx.engine(), ctx.metrics(), List.of(req.prompt().ids()), req.params(),
                 Tenancy.salt(exchange, req.salt()))) {
+            ExchangeState.of(exchange).job = job;
             if (req.stream()) {
                 stream(exchange, req, job, id, created);
             } else {

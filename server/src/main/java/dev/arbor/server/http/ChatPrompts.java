@@ -16,6 +16,9 @@ import java.util.Map;
 final class ChatPrompts {
     private ChatPrompts() {}
 
+    /** The roles OpenAI's chat API accepts. */
+    static final List<String> ROLES = List.of("system", "developer", "user", "assistant", "tool", "function");
+
     /** A rendered conversation: the template's text and the ids the model sees. */
     record Rendered(String text, int[] ids) {}
 
@@ -29,6 +32,11 @@ final class ChatPrompts {
             if (!m.isObject()) throw ApiException.invalidField(at, "must be an object with 'role' and 'content'");
             JsonNode role = m.get("role");
             if (role == null || !role.isTextual() || role.textValue().isEmpty()) throw ApiException.invalidField(at + ".role", "must be a non-empty string");
+            if (!ROLES.contains(role.textValue())) {
+                // OpenAI refuses a role it does not know (a typo would otherwise reach the template as a turn of its own).
+                throw ApiException.invalidField(at + ".role", "is '" + role.textValue() + "'; supported roles are "
+                        + String.join(", ", ROLES));
+            }
             out.add(new ChatMessage(role.textValue(), content(m.get("content"), at + ".content")));
         }
         return out;

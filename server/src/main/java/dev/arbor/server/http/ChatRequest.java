@@ -41,6 +41,7 @@ record ChatRequest(ChatPrompts.Rendered prompt, SamplingParams params, boolean s
         ChatPrompts.Rendered prompt = ChatPrompts.render(model, messages, addGenerationPrompt == null || addGenerationPrompt,
                 templateVariables(f));
         model.checkPrompt(prompt.ids(), "messages");
+        model.checkMaxTokens(prompt.ids().length, params.maxTokens(), SamplingFields.maxTokensParam(f));
         return new ChatRequest(prompt, params, Boolean.TRUE.equals(f.bool("stream")), StreamOptions.includeUsage(f),
                 topLogprobs, f.string("cache_salt"));
     }

@@ -56,6 +56,7 @@ record CompletionRequest(List<String> promptTexts, List<int[]> promptIds, Sampli
             throw promptShape();
         }
         for (int[] p : ids) model.checkPrompt(p, "prompt");
+        for (int[] p : ids) model.checkMaxTokens(p.length, params.maxTokens(), SamplingFields.maxTokensParam(f));
         return new CompletionRequest(texts, ids, params, Boolean.TRUE.equals(f.bool("stream")),
                 StreamOptions.includeUsage(f), echo, logprobs, f.string("cache_salt"));
     }

@@ -24,6 +24,7 @@ final class CompletionsHandler implements Endpoint {
         long created = System.currentTimeMillis() / 1000;
         try (GenerationJob job = GenerationJob.start(ctx.engine(), ctx.metrics(), req.promptIds(), req.params(),
                 Tenancy.salt(exchange, req.salt()))) {
+            ExchangeState.of(exchange).job = job;
             if (req.stream()) {
                 stream(exchange, req, job, id, created);
             } else {

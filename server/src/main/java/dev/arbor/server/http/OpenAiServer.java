@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpServer;
 import dev.arbor.engine.AsyncEngine;
 import dev.arbor.engine.EngineStats;
+import dev.arbor.engine.Prompt;
+import dev.arbor.engine.RequestOutput;
+import dev.arbor.engine.SamplingParams;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,7 +62,12 @@ public final class OpenAiServer implements AutoCloseable {
 
     private static OpenAiServer start(AsyncEngine engine, ServerConfig config, ServedModel model) throws IOException {
         ServerContext ctx = new ServerContext(engine, model, new MetricsRegistry(), config);
-        HttpServer http = HttpServer.create(new InetSocketAddress(config.host(), config.port()), BACKLOG);
+        HttpServer http;
+        try {
+            http = HttpServer.create(new InetSocketAddress(config.host(), config.port()), BACKLOG);
+        } catch (java.net.BindException e) {
+            throw new java.net.BindException("cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage());
+        }
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
         OpenAiServer server = new OpenAiServer(http, executor, ctx);
         http.setExecutor(executor);
@@ -98,6 +106,33 @@ public final class OpenAiServer implements AutoCloseable {
         body.put("waiting", s.waiting());
         body.put("kv_cache_usage", s.kvUsage());
         Json.send(exchange, draining || failure != null ? 503 : 200, body);
+    }
+
+    /** The namespace (cache salt) of the warm-up request: its blocks are never shared with a client's. */
+    static final String WARM_UP_SALT = "arbor-warm-up";
+
+    /**
+     * Runs one short request (a prompt of two blocks and a few generated tokens) through {@code engine} and
+     * waits for it, so the first client does not pay for JIT compilation and first-touch allocation (seconds on
+     * a real model). Called before the server binds, so {@code /health} answers 200 only once it is done. The
+     * request runs in a namespace of its own; its cached blocks are evictable like any other.
+     *
+     * @return how long it took, in milliseconds
+     */
+    public static long warmUp(AsyncEngine engine) throws InterruptedException, ExecutionException {
+        long t0 = System.nanoTime();
+        int[] dims = engine.call(e -> new int[] {e.modelConfig().vocabSize(), e.config().blockSize(), e.maxModelLen()}).get();
+        int vocab = dims[0], len = Math.max(1, Math.min(2 * dims[1] + 1, dims[2] - 5));
+        int[] ids = new int[len];
+        for (int i = 0; i < len; i++) ids[i] = Math.min(vocab - 1, 3 + i % Math.max(1, vocab - 3));
+        java.util.concurrent.CompletableFuture<RequestOutput> done = new java.util.concurrent.CompletableFuture<>();
+        engine.submit(Prompt.ofTokens(ids), SamplingParams.builder().temperature(0).maxTokens(4).ignoreEos(true).build(), WARM_UP_SALT,
+                o -> { if (o.finished()) done.complete(o); }).get();
+        RequestOutput out = done.get();
+        if (out.failed()) throw new IllegalStateException("the warm-up request failed: " + out.error());
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        log.info("warm-up: {} prompt + {} generated tokens in {} ms", ids.length, out.output().tokenIds().length, ms);
+        return ms;
     }
 
     public int port() { return http.getAddress().getPort(); }

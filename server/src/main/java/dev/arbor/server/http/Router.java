@@ -52,6 +52,8 @@ final class Router implements HttpHandler {
         String path = exchange.getRequestURI().getPath();
         if (path.length() > 1 && path.endsWith("/")) path = path.substring(0, path.length() - 1);
         String label = "unmatched";
+        long start = System.nanoTime();
+        ExchangeState state = ExchangeState.begin(exchange);
         try {
             Route route = null;
             Matcher matcher = null;
@@ -71,7 +73,7 @@ final class Router implements HttpHandler {
                 throw ApiException.notFound("Invalid URL (" + method + " " + path + ")", null, "unknown_url");
             }
             label = route.label();
-            if (route.protectedByKey()) authenticate(exchange);
+            if (route.protectedByKey()) state.tenant = authenticate(exchange);
             if (route.startsWork() && draining.getAsBoolean()) {
                 throw new ApiException(503, "service_unavailable", "the server is shutting down", null, "shutting_down");
             }
@@ -91,12 +93,16 @@ final class Router implements HttpHandler {
         } finally {
             metrics.httpRequest(label, method, exchange.getResponseCode());
             exchange.close();
+            ExchangeState.end(exchange);
+            var remote = exchange.getRemoteAddress();
+            ServerLog.access(remote == null ? "-" : remote.getAddress().getHostAddress(), method, path, exchange.getResponseCode(),
+                    state.job, (System.nanoTime() - start) / 1_000_000, label.equals("/health") || label.equals("/metrics"));
         }
     }
 
-    /** Checks the key and records its tenant on the exchange ({@link Tenancy} reads it). */
-    private void authenticate(HttpExchange exchange) {
-        if (!apiKeys.required()) return;
+    /** Checks the key; returns its tenant ({@link Tenancy} reads it from the exchange's state), null without keys. */
+    private String authenticate(HttpExchange exchange) {
+        if (!apiKeys.required()) return null;
         String header = exchange.getRequestHeaders().getFirst("Authorization");
         String given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : "";
         String tenant = apiKeys.tenantOf(given);   // constant-time comparisons
@@ -105,7 +111,7 @@ final class Router implements HttpHandler {
                     header == null ? "missing API key: send 'Authorization: Bearer KEY'" : "incorrect API key provided",
                     null, "invalid_api_key");
         }
-        exchange.setAttribute(Tenancy.TENANT_ATTRIBUTE, tenant);
+        return tenant;
     }
 
     private static void respond(HttpExchange exchange, ApiException e) {

@@ -74,6 +74,11 @@ final class SamplingFields {
         return m.find() ? m.group(1) : null;
     }
 
+    /** The field that set the completion budget, for error messages. */
+    static String maxTokensParam(Fields f) {
+        return f.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+    }
+
     /** The completion budget: max_completion_tokens wins over the older max_tokens, as in OpenAI's API. */
     static Integer maxTokens(Fields f, Integer fallback) {
         Integer v = f.integer("max_completion_tokens");

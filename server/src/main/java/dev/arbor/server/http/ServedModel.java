@@ -65,6 +65,18 @@ public record ServedModel(String name, String spec, Tokenizer tokenizer, int max
         }
     }
 
+    /**
+     * Rejects a completion budget the context cannot hold, as vLLM does (400): {@code max_tokens} plus the
+     * prompt over the context length. Without this, a typo ({@code 100000}) is silently clipped to whatever
+     * the context leaves and runs for minutes. {@code maxTokens} null means "up to the context" (chat's default).
+     */
+    void checkMaxTokens(int promptTokens, Integer maxTokens, String param) {
+        if (maxTokens == null || (long) promptTokens + maxTokens <= maxModelLen) return;
+        throw new ApiException(400, "invalid_request_error", "'" + param + "' is too large: " + maxTokens
+                + ". This model's maximum context length is " + maxModelLen + " tokens and your request has " + promptTokens
+                + " input tokens (" + maxTokens + " > " + maxModelLen + " - " + promptTokens + ")", param, "context_length_exceeded");
+    }
+
     /** A token's text for logprob entries, special tokens spelled out. */
     String tokenText(int id) {
         try {

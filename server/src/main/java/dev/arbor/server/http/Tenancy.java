@@ -12,8 +12,6 @@ import java.nio.charset.StandardCharsets;
  * NUL that starts a tenant's namespace, so none can name another tenant's.
  */
 final class Tenancy {
-    static final String TENANT_ATTRIBUTE = "arbor.tenant";
-
     private Tenancy() {}
 
     /** The engine's salt for this exchange and the client's {@code cache_salt} (may be null). */
@@ -21,7 +19,7 @@ final class Tenancy {
         if (clientSalt != null && clientSalt.indexOf('\0') >= 0) {
             throw ApiException.invalidField("cache_salt", "must not contain NUL characters");
         }
-        Object tenant = exchange.getAttribute(TENANT_ATTRIBUTE);
+        String tenant = ExchangeState.of(exchange).tenant;
         if (tenant == null) return clientSalt;
         return "\0" + tenant + "\0" + (clientSalt == null ? "" : clientSalt);
     }

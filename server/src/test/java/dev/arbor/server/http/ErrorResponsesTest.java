@@ -112,6 +112,33 @@ class ErrorResponsesTest {
         assertEquals("temperature", bad.param().orElseThrow());
     }
 
+    /** Issue 14: max_tokens beyond what the context leaves is a 400, as vLLM answers, not a silent clip. */
+    @Test
+    void maxTokensBeyondTheContextIs400NamingTheField() throws Exception {
+        // "hi" is BOS + 2 bytes = 3 tokens; the context is 64
+        JsonNode e = error(post("/v1/completions", "{\"prompt\":\"hi\",\"max_tokens\":62}"), 400);
+        assertEquals("max_tokens", e.get("param").asText());
+        assertEquals("context_length_exceeded", e.get("code").asText());
+        assertTrue(e.get("message").asText().contains("'max_tokens' is too large: 62"), e.toString());
+        assertTrue(e.get("message").asText().contains("maximum context length is 64"), e.toString());
+        // the newer field is named when it set the budget (chat's check is the same call; synthetic models have no chat template)
+        JsonNode newer = error(post("/v1/completions", "{\"prompt\":\"hi\",\"max_completion_tokens\":100000}"), 400);
+        assertEquals("max_completion_tokens", newer.get("param").asText(), newer.toString());
+        // exactly what the context leaves is accepted
+        assertEquals(200, post("/v1/completions", "{\"prompt\":\"hi\",\"max_tokens\":61}").statusCode());
+    }
+
+    /** Issue 14: a role OpenAI does not know is a 400 naming it and where it is. */
+    @Test
+    void unknownChatRoleIs400NamingIt() throws Exception {
+        JsonNode e = error(post("/v1/chat/completions",
+                "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"wizard\",\"content\":\"abracadabra\"}]}"), 400);
+        assertEquals("messages[1].role", e.get("param").asText());
+        assertTrue(e.get("message").asText().contains("'wizard'"), e.toString());
+        assertTrue(e.get("message").asText().contains("user, assistant"), e.toString());
+        assertEquals("invalid_value", e.get("code").asText());
+    }
+
     @Test
     void overLargeBodyIs413AndOverLongPromptIs400ContextLengthExceeded() throws Exception {
         String huge = "{\"prompt\":\"" + "x".repeat(ServerConfig.DEFAULT_MAX_BODY_BYTES + 10) + "\"}";

@@ -66,6 +66,17 @@ class FixtureChatTest {
         assertTrue(choice.message().content().isPresent());
     }
 
+    /** Issue 14: a chat budget beyond the context is a 400 naming the field, as vLLM answers. */
+    @Test
+    void chatMaxTokensBeyondTheContextIs400() throws Exception {
+        var r = server.post("/v1/chat/completions", """
+                {"model":"tiny-llama3","messages":[{"role":"user","content":"Hi"}],"max_completion_tokens":100000000}""");
+        assertEquals(400, r.statusCode(), r.body());
+        var error = TestServer.json(r).get("error");
+        assertEquals("max_completion_tokens", error.get("param").asText(), r.body());
+        assertEquals("context_length_exceeded", error.get("code").asText(), r.body());
+    }
+
     @Test
     void templateLikeContentReachesTheModelVerbatim() throws Exception {
         // Issue 13, fault 1: `{{ 7*7 }}` was rendered to 49 (15 prompt tokens); the literal text is 19.

@@ -103,4 +103,30 @@ class TenancyTest {
             assertEquals(200, s.send("DELETE", "/v1/prefixes/" + a, "Authorization", alice2).statusCode());
         }
     }
+
+    /**
+     * Concurrent requests of two tenants never run in each other's namespace. (The tenant once lived in an
+     * HttpExchange attribute, which the JDK's server shares between exchanges through the HttpContext.)
+     */
+    @Test
+    void concurrentTenantsStayInTheirOwnNamespaces() throws Exception {
+        var config = ServerConfig.local("synthetic:tiny").withApiKeys(ApiKeys.of(List.of("sk-one", "sk-two")));
+        try (TestServer s = TestServer.startWith("synthetic:tiny", TestServer.tinyConfig().numBlocks(4096).build(), config);
+             var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            List<java.util.concurrent.Future<String>> registered = new java.util.ArrayList<>();
+            for (int i = 0; i < 120; i++) {
+                String key = i % 2 == 0 ? "Bearer sk-one" : "Bearer sk-two";
+                String body = "{\"prompt\":\"" + "tenant prompt number " + i + " ".repeat(20 * (i % 7)) + "\"}";
+                registered.add(pool.submit(() -> {
+                    HttpResponse<String> r = s.post("/v1/prefixes", body, "Authorization", key);
+                    assertEquals(200, r.statusCode(), r.body());
+                    return TestServer.json(r).get("id").asText();
+                }));
+            }
+            Set<String> one = new HashSet<>(), two = new HashSet<>();
+            for (int i = 0; i < registered.size(); i++) (i % 2 == 0 ? one : two).add(registered.get(i).get());
+            assertEquals(one, new HashSet<>(ids(s.send("GET", "/v1/prefixes", "Authorization", "Bearer sk-one"))));
+            assertEquals(two, new HashSet<>(ids(s.send("GET", "/v1/prefixes", "Authorization", "Bearer sk-two"))));
+        }
+    }
 }
