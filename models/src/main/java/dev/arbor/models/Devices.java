@@ -49,7 +49,9 @@ public final class Devices {
                     LOG.info("device auto: {} (a CUDA device answered)", b.device());
                     yield b;
                 } catch (RuntimeException | LinkageError e) {
-                    LOG.info("device auto: cpu, because CUDA is unusable: {}", e.getCause() != null ? e.getCause() : e.toString());
+                    Throwable root = e;
+                    while (root.getCause() != null) root = root.getCause();
+                    LOG.info("device auto: cpu (CUDA unusable: {})", root.getMessage() != null ? root.getMessage() : root.toString());
                     yield new CpuModelBackend();
                 }
             }
