@@ -27,8 +27,8 @@ rm -rf .device/lib .device/fixtures .device/fixtures.tar.xz; mkdir -p .device/li
 goals="package"
 mvn -q -B -o $goals dependency:copy-dependencies -DskipTests -DincludeScope=runtime -DexcludeGroupIds=dev.arbor -DoutputDirectory="$PWD/.device/lib" >/dev/null
 mvn -q -B -o $goals dependency:copy-dependencies -DskipTests -DincludeScope=test -DincludeGroupIds=org.junit.jupiter,org.junit.platform,net.jqwik,org.opentest4j,org.apiguardian -DoutputDirectory="$PWD/.device/lib" >/dev/null
-# Arbor depends on fastutil-core (6.6 MB); should a full fastutil jar (24 MB) come in, keep only the packages Arbor uses
-for j in .device/lib/fastutil-8*.jar; do
+# fastutil-core is 6.6 MB (the full fastutil 24 MB): keep only the packages Arbor uses (ints, objects, the base)
+for j in .device/lib/fastutil*.jar; do
   [ -e "$j" ] && zip -q -d "$j" 'it/unimi/dsi/fastutil/doubles/*' 'it/unimi/dsi/fastutil/floats/*' 'it/unimi/dsi/fastutil/longs/*' \
     'it/unimi/dsi/fastutil/shorts/*' 'it/unimi/dsi/fastutil/bytes/*' 'it/unimi/dsi/fastutil/chars/*' 'it/unimi/dsi/fastutil/booleans/*' \
     'it/unimi/dsi/fastutil/io/*' >/dev/null || true
@@ -43,7 +43,7 @@ for m in accel kernels models tokenizer engine server tests; do
   [ -d "$m/target/test-classes" ] && [ -n "$(ls -A "$m/target/test-classes")" ] && "$JAVA_HOME/bin/jar" cf ".device/lib/$m-test-classes.jar" -C "$m/target/test-classes" .
 done
 v=$(ls .device/lib | sed -n 's/^junit-platform-engine-\(.*\)\.jar$/\1/p' | head -1)
-[ $lean -eq 1 ] || [ -f ".device/junit-platform-console-standalone-$v.jar" ] || cp ~/.m2/repository/org/junit/platform/junit-platform-console-standalone/$v/junit-platform-console-standalone-$v.jar .device/ 2>/dev/null \
+[ $lean -eq 1 ] && rm -f .device/junit-platform-console-standalone-*.jar || [ -f ".device/junit-platform-console-standalone-$v.jar" ] || cp ~/.m2/repository/org/junit/platform/junit-platform-console-standalone/$v/junit-platform-console-standalone-$v.jar .device/ 2>/dev/null \
   || mvn -q -B dependency:copy -Dartifact="org.junit.platform:junit-platform-console-standalone:$v" -DoutputDirectory="$PWD/.device" >/dev/null
 for j in .device/lib/*.jar; do
   if unzip -l "$j" 2>/dev/null | grep -E 'native/lib/(osx|win|linux-aarch64)' >/dev/null; then  # no -q: an early exit fails the pipe
