@@ -4,6 +4,8 @@ import dev.arbor.models.backend.DecoderForward;
 import dev.arbor.models.backend.ModelBackend;
 import dev.arbor.models.weights.ModelWeights;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A Llama-family model (Llama 2/3, Qwen3, Baichuan2) on a {@link ModelBackend}: the weights (from a
@@ -11,6 +13,7 @@ import java.util.function.Supplier;
  * {@link DecoderForward} over them.
  */
 public final class DecoderModel implements CausalLM {
+    private static final Logger LOG = LoggerFactory.getLogger(DecoderModel.class);
     private final ModelConfig config;
     private final GenerationConfig generationConfig;
     private final Supplier<ModelWeights> weightSource;
@@ -42,9 +45,13 @@ public final class DecoderModel implements CausalLM {
         if (w == null) {
             synchronized (this) {
                 if (weights == null) {
+                    // loading can take a while (synthetic weights are generated, a device gets a copy): say so
+                    long t0 = System.nanoTime();
+                    LOG.info("preparing the weights of {} ({} layers) on {} ...", config.architecture(), config.numLayers(), backend.device());
                     ModelWeights made = weightSource.get();
                     backend.prepare(made);
                     weights = made;
+                    LOG.info("weights ready in {} ms", (System.nanoTime() - t0) / 1_000_000);
                 }
                 w = weights;
             }
