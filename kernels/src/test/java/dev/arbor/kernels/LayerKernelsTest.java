@@ -2,15 +2,12 @@ package dev.arbor.kernels;
 
 import dev.arbor.accel.Kernel;
 import dev.arbor.accel.compiler.KernelCompiler;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -97,14 +94,7 @@ class LayerKernelsTest {
 
     @Test
     void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
-        Path ptxas = null;
-        for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
-            if (Files.isExecutable(Path.of(d, "ptxas"))) ptxas = Path.of(d, "ptxas");
-        }
-        if (ptxas == null) {
-            assertNotEquals("1", System.getenv("ARBOR_REQUIRE_PTXAS"), "ptxas is not on the PATH but ARBOR_REQUIRE_PTXAS=1");
-            Assumptions.abort("ptxas not on the PATH: PTX assembly not checked");
-        }
+        Path ptxas = dev.arbor.kernels.Ptxas.require();
         record Variant(Class<?> owner, String name, Object... constants) {}
         for (Variant v : new Variant[] {new Variant(LayerKernels.class, "rmsNorm"), new Variant(LayerKernels.class, "siluMul"),
                 new Variant(LayerKernels.class, "add"), new Variant(LayerKernels.class, "rope"),
@@ -113,13 +103,7 @@ class LayerKernelsTest {
                 new Variant(LayerKernels.class, "rmsNormRows")}) {
             String name = v.name() + java.util.Arrays.toString(v.constants()).replaceAll("\\W", "_");
             var k = KernelCompiler.compile(Kernel.of(v.owner(), v.name()), v.constants(), 90);
-            Path file = dir.resolve(name + ".ptx");
-            Files.writeString(file, k.ptx());
-            Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90", file.toString(), "-o", dir.resolve(name + ".cubin").toString())
-                    .redirectErrorStream(true).start();
-            String log = new String(p.getInputStream().readAllBytes());
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-            assertEquals(0, p.exitValue(), name + ":\n" + log);
+            Ptxas.assemble(ptxas, dir, name, k.ptx());
         }
     }
 }

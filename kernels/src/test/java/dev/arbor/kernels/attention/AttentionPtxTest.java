@@ -3,11 +3,9 @@ package dev.arbor.kernels.attention;
 import dev.arbor.accel.Kernel;
 import dev.arbor.accel.compiler.KernelCompiler;
 import dev.arbor.kernels.layer.TokenKernels;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -45,14 +43,7 @@ class AttentionPtxTest {
 
     @Test
     void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
-        Path ptxas = null;
-        for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
-            if (Files.isExecutable(Path.of(d, "ptxas"))) ptxas = Path.of(d, "ptxas");
-        }
-        if (ptxas == null) {
-            assertNotEquals("1", System.getenv("ARBOR_REQUIRE_PTXAS"), "ptxas is not on the PATH but ARBOR_REQUIRE_PTXAS=1");
-            Assumptions.abort("ptxas not on the PATH: PTX assembly not checked");
-        }
+        Path ptxas = dev.arbor.kernels.Ptxas.require();
         Variant[] variants = {
                 new Variant(AttentionKernels.class, "pagedBf16", 32, 32, 128, 16, 0, 1, 0),
                 new Variant(AttentionKernels.class, "pagedBf16", 32, 8, 128, 16, 0, 0, 0),

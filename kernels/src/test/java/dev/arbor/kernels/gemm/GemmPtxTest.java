@@ -3,12 +3,10 @@ package dev.arbor.kernels.gemm;
 import dev.arbor.accel.Kernel;
 import dev.arbor.accel.compiler.CompiledKernel;
 import dev.arbor.accel.compiler.KernelCompiler;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,13 +25,7 @@ class GemmPtxTest {
 
     @TestFactory
     List<DynamicTest> everyVariantAssemblesWithoutSpills() {
-        Path ptxas = null;
-        for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator))
-            if (Files.isExecutable(Path.of(d, "ptxas"))) ptxas = Path.of(d, "ptxas");
-        if (ptxas == null) {
-            assertNotEquals("1", System.getenv("ARBOR_REQUIRE_PTXAS"), "ptxas is not on the PATH but ARBOR_REQUIRE_PTXAS=1");
-            Assumptions.abort("ptxas not on the PATH: PTX assembly not checked");
-        }
+        Path ptxas = dev.arbor.kernels.Ptxas.require();
         Path tool = ptxas;
         List<DynamicTest> tests = new ArrayList<>();
         for (String entry : new String[]{"xf32Wbf16", "xf32Wf16", "xbf16Wbf16", "xf16Wf16", "xbf16Wbf16Obf16", "xf32Wbf16Obf16"})
@@ -47,13 +39,7 @@ class GemmPtxTest {
     /** The GEMM's small helper kernels (the slab sum, zeroing, conversion): they assemble for sm_90. */
     private void assembleHelper(Path ptxas, String entry) throws Exception {
         CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, entry), new Object[0], 90);
-        Path file = dir.resolve(k.entryName() + ".ptx");
-        Files.writeString(file, k.ptx());
-        Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90", file.toString(), "-o", dir.resolve(k.entryName() + ".cubin").toString())
-                .redirectErrorStream(true).start();
-        String log = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "ptxas timed out");
-        assertEquals(0, p.exitValue(), () -> entry + ":\n" + log);
+        dev.arbor.kernels.Ptxas.assemble(ptxas, dir, k.entryName(), k.ptx());
     }
 
     private void assemble(Path ptxas, String entry, Gemm.Tiles t) throws Exception {
