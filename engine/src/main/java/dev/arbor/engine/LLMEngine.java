@@ -68,7 +68,7 @@ public final class LLMEngine implements AutoCloseable {
         this.config = config;
         ModelConfig mc = model.config();
         this.maxModelLen = config.maxModelLen() > 0 ? config.maxModelLen() : mc.maxPositionEmbeddings();
-        long kvBudget = config.kvCacheBytes() > 0 ? config.kvCacheBytes() : model.defaultKvBudgetBytes(config.gpuMemoryUtilization());
+        long kvBudget = config.kvCacheBytes() > 0 ? config.kvCacheBytes() : defaultBudget(model, config, maxModelLen);
         int numBlocks = numBlocks(model, config, kvBudget);
         this.pool = new BlockPool(numBlocks);
         this.prefixCache = config.enablePrefixCaching()
@@ -113,6 +113,18 @@ public final class LLMEngine implements AutoCloseable {
     /** The model directory's tokenizer, or the byte tokenizer for a synthetic model (no files). */
     public static Tokenizer tokenizerFor(ModelConfig mc) {
         return mc.modelDir() != null ? Tokenizer.load(mc.modelDir()) : new ByteTokenizer(mc.vocabSize());
+    }
+
+    /**
+     * The backend's default KV budget, stopped at four times what {@code max_num_seqs} sequences of
+     * {@code max_model_len} tokens hold at once: a small model on a large memory would otherwise get a pool it
+     * can never fill (on the CPU allocated and zeroed at start: 2 GiB for synthetic:tiny took 8 s). Four times
+     * leaves the prefix cache room to keep finished prefixes.
+     */
+    private static long defaultBudget(CausalLM model, EngineConfig c, int maxModelLen) {
+        long blocksPerSeq = (maxModelLen + c.blockSize() - 1) / c.blockSize();
+        long need = 4L * c.maxNumSeqs() * blocksPerSeq * model.kvBytesPerBlock(c.blockSize());
+        return Math.min(model.defaultKvBudgetBytes(c.gpuMemoryUtilization()), need);
     }
 
     private static int numBlocks(CausalLM model, EngineConfig c, long budget) {

@@ -19,7 +19,7 @@ public final class EngineOptions {
     int blockSize;
 
     @Option(names = "--kv-cache-bytes", defaultValue = "0",
-            description = "KV budget in bytes (0 = the backend's default: on CUDA --gpu-memory-utilization of the device memory left after the weights; on the CPU 10%% of physical memory, at most 2 GiB)")
+            description = "KV budget in bytes (0 = the backend's default: on CUDA --gpu-memory-utilization of the device memory left after the weights; on the CPU 10%% of physical memory, at most 2 GiB; either at most 4x what --max-num-seqs sequences of --max-model-len need)")
     long kvCacheBytes;
 
     @Option(names = "--gpu-memory-utilization", defaultValue = "0.9",

@@ -23,7 +23,7 @@ public final class Complete {
     static List<String> complete(String model, List<String> prompts) {
         EngineConfig config = EngineConfig.builder()
                 .device("cpu")                    // or "cuda", "cuda:1", "auto"
-                .kvCacheBytes(64L << 20)          // 64 MiB of KV cache is plenty here (the CPU default is 25% of memory)
+                .kvCacheBytes(64L << 20)          // 64 MiB of KV cache is plenty here (the CPU default is 10% of memory, at most 2 GiB)
                 .build();
         SamplingParams params = SamplingParams.builder().temperature(0.7).topP(0.9).seed(1L).maxTokens(16).build();
         try (LLM llm = new LLM(model, config)) {
