@@ -67,23 +67,10 @@ public final class Rope {
         return inv;
     }
 
-    /** cos and sin of every (token, frequency) angle, computed once per forward and shared by all layers. */
-    public Table table(int[] positions) {
-        int n = positions.length;
-        float[] cos = new float[n * half], sin = new float[n * half]; // (tokens, headDim / 2)
-        for (int t = 0; t < n; t++) {
-            for (int i = 0; i < half; i++) {
-                float angle = (float) positions[t] * invFreq[i];
-                cos[t * half + i] = (float) Math.cos(angle);
-                sin[t * half + i] = (float) Math.sin(angle);
-            }
-        }
-        return new Table(half, cos, sin);
-    }
-
     /**
      * Writes cos and sin of token t's angles to {@code cos[t*half ..], sin[t*half ..]} for t < n
-     * (the same values as {@link #table}); a step reuses the two buffers.
+     * (computed once per step and shared by all layers; the CUDA backend uploads the same values); a step
+     * reuses the two buffers.
      */
     public void fill(int[] positions, int n, float[] cos, float[] sin) {
         for (int t = 0; t < n; t++) {
@@ -96,7 +83,4 @@ public final class Rope {
     }
 
     public int half() { return half; }
-
-    /** cos and sin (tokens, half) of each token's angles; rotation is {@code LayerKernels.rope}. */
-    public record Table(int half, float[] cos, float[] sin) {}
 }
