@@ -58,6 +58,17 @@ public record ModelConfig(String architecture, Architecture family, int vocabSiz
     /** Width of all key (or value) heads together. */
     public int kvDim() { return numKvHeads * headDim; }
 
+    /**
+     * Weight elements a decode step reads: every layer's q, k, v, o, gate, up and down matrices and the lm_head
+     * (vocab × hidden; the embedding is only gathered). Times the bytes per element over the memory bandwidth,
+     * this is the floor of a decode step.
+     */
+    public long decodeWeightElements() {
+        long h = hiddenSize;
+        long perLayer = h * (qDim() + 2L * kvDim()) + (long) qDim() * h + 3L * h * intermediateSize;
+        return numLayers * perLayer + (long) vocabSize * h;
+    }
+
     /** Reads {@code modelDir/config.json}. */
     public static ModelConfig read(Path modelDir) {
         Path file = modelDir.resolve(FILE);

@@ -9,14 +9,11 @@ import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.cuda.CudaBackend;
-import dev.arbor.accel.cuda.CudaEvent;
-import dev.arbor.accel.cuda.DeviceBuffer;
 import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.kernels.attention.CascadeAttention;
 import dev.arbor.kernels.attention.PagedAttention;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**

@@ -8,9 +8,7 @@ import dev.arbor.accel.Recording;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.cuda.CudaBackend;
-import dev.arbor.accel.cuda.CudaEvent;
 import dev.arbor.accel.cuda.CudaModule;
-import dev.arbor.accel.cuda.DeviceBuffer;
 import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.kernels.gemm.Gemm;
 

@@ -7,13 +7,10 @@ import dev.arbor.accel.Recording;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.cuda.CudaBackend;
-import dev.arbor.accel.cuda.CudaEvent;
 import dev.arbor.accel.cuda.GraphTiming;
-import dev.arbor.accel.cuda.DeviceBuffer;
 import dev.arbor.kernels.MatvecKernels;
 import dev.arbor.kernels.MatvecVariants;
 
-import java.util.Arrays;
 import java.util.Random;
 
 /**

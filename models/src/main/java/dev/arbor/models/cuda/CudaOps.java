@@ -54,6 +54,7 @@ final class CudaOps implements Ops<FloatArray> {
     private final IntArray blockTables;               // (maxSeqs, maxBlocksPerSeq)
     private final Rope rope;                          // null for ALiBi models
     private final FloatArray cos, sin;                // (maxTokens, headDim / 2) this step's angles, null for ALiBi
+    private final float[] cosHost, sinHost;           // (maxTokens, headDim / 2) where Rope.fill computes them
     private final FloatArray slopes;                  // (heads) ALiBi slopes, null for RoPE models
     private final PagedAttention attention;
     private final FloatArray readBack;                // (widest row) host staging of readRow
@@ -96,6 +97,8 @@ final class CudaOps implements Ops<FloatArray> {
         cos = alibi ? null : new FloatArray(n * (config.headDim() / 2));
         sin = alibi ? null : new FloatArray(n * (config.headDim() / 2));
         if (!alibi) gpu.toDevice(cos, sin);
+        cosHost = alibi ? null : new float[n * (config.headDim() / 2)];
+        sinHost = alibi ? null : new float[n * (config.headDim() / 2)];
         slopes = alibi ? FloatArray.of(Alibi.slopes(config.numHeads())) : null;
         if (alibi) gpu.toDevice(slopes);
         attention = new PagedAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(),
@@ -144,19 +147,12 @@ final class CudaOps implements Ops<FloatArray> {
 
     private void fillAngles(ForwardBatch b, int half) {
         int n = b.numTokens();
-        float[] ch = angleScratch(0, n * half), sh = angleScratch(1, n * half);
+        float[] ch = cosHost, sh = sinHost;
         rope.fill(b.positionArray(), n, ch, sh);
         MemorySegment.copy(ch, 0, cos.segment(), ValueLayout.JAVA_FLOAT, 0, n * half);
         MemorySegment.copy(sh, 0, sin.segment(), ValueLayout.JAVA_FLOAT, 0, n * half);
         buffer(cos).upload(cos.segment(), 0, 4L * n * half);
         buffer(sin).upload(sin.segment(), 0, 4L * n * half);
-    }
-
-    private final float[][] angles = new float[2][0];
-
-    private float[] angleScratch(int i, int n) {
-        if (angles[i].length < n) angles[i] = new float[shape.maxTokens() * (config.headDim() / 2)];
-        return angles[i];
     }
 
     /** Copies {@code host[0 .. n)} into {@code a}'s host memory and its device buffer. */

@@ -69,8 +69,7 @@ public final class SyntheticThroughput {
                     exec.readLogits(batch - 1, row);
                 }
                 double decodeSec = (System.nanoTime() - d0) / 1e9;
-                long params = (long) c.numLayers() * (4L * c.hiddenSize() * c.hiddenSize() + 3L * c.hiddenSize() * c.intermediateSize())
-                        + (long) c.vocabSize() * c.hiddenSize();
+                long params = c.decodeWeightElements();
                 double prefillTps = (double) promptLen * batch / (prefillNanos / 1e9);
                 double decodeTps = (double) steps * batch / decodeSec;
                 System.out.printf("prefill: %d x %d tokens, %.1f tokens/s (%.1f GFLOP/s)%n", batch, promptLen, prefillTps, prefillTps * 2 * params / 1e9);

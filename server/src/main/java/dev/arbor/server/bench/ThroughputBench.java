@@ -64,8 +64,7 @@ public final class ThroughputBench implements Callable<Integer> {
     private int run(CausalLM lm) {
         lm.materialize();
         var c = lm.config();
-        weightBytes = 2L * ((long) c.numLayers() * ((long) c.hiddenSize() * (c.qDim() + 2L * c.kvDim()) + (long) c.qDim() * c.hiddenSize()
-                + 3L * c.hiddenSize() * c.intermediateSize()) + (long) c.vocabSize() * c.hiddenSize());
+        weightBytes = 2L * c.decodeWeightElements();   // bf16
         copyBandwidth = lm.measureCopyBandwidth().orElse(0);
         EngineConfig config = device.applyTo(EngineConfig.builder()).enablePrefixCaching(false).maxNumBatchedTokens(maxBatchedTokens).maxNumSeqs(Math.max(64, batch)).build();
         SplittableRandom rnd = new SplittableRandom(7);
