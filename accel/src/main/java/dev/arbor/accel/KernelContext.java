@@ -50,6 +50,17 @@ public final class KernelContext {
         groupIdx = id[0]; groupIdy = id[1]; groupIdz = id[2];
     }
 
+    /**
+     * Used by the CPU executor: re-reads sizes and group id from this context's group after the group was moved to
+     * another launch or group (a context and its group are reused across the groups a thread runs sequentially).
+     */
+    public void enterGroup() {
+        int[] block = group.blockSize(), grid = group.gridSize(), id = group.groupId();
+        localGroupSizeX = block[0]; localGroupSizeY = block[1]; localGroupSizeZ = block[2];
+        globalGroupSizeX = grid[0] * block[0]; globalGroupSizeY = grid[1] * block[1]; globalGroupSizeZ = grid[2] * block[2];
+        groupIdx = id[0]; groupIdy = id[1]; groupIdz = id[2];
+    }
+
     /** Used by the CPU executor: moves this context to local position (x, y, z) of its group. */
     public void place(int x, int y, int z) {
         localIdx = x; localIdy = y; localIdz = z;
