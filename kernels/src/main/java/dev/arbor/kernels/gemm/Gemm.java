@@ -19,7 +19,8 @@ import dev.arbor.accel.cuda.CudaBackend;
  * {@code c.length() ≥ m·n}, all below 2³¹. Anything else is an {@link IllegalArgumentException}.
  *
  * <p>Tiles by M ({@link #tilesFor}): {@link #SMALL} (M ≤ 16, decode), {@link #MEDIUM} (M ≤ 32),
- * {@link #WIDE} (M ≤ 64), {@link #LARGE} (prefill); split-K (fp32 output only) when the tile grid alone would leave the
+ * {@link #WIDE} (M ≤ 64), {@link #LARGE} (prefill; on an sm_90 device with bf16 W and fp32 C, Hopper's
+ * {@link #WGMMA_128} / {@link #WGMMA_256} instead, measured faster at every prefill point measured, bench/RESULTS.md run 16-gemm2); split-K (fp32 output only) when the tile grid alone would leave the
  * multiprocessors idle, as many K slices as fit in one wave ({@link #plan}). Split-K adds partial sums with fp32 atomics, so the low bits of
  * C can differ between runs; with {@code accumulate == false} C is zeroed first by a small kernel that
  * the product overlaps (programmatic dependent launch: it streams W meanwhile).
@@ -317,8 +318,10 @@ public final class Gemm implements AutoCloseable {
         if (floats > Integer.MAX_VALUE) throw new IllegalArgumentException("split-K slabs of " + floats + " floats exceed one array");
         if (slabs == null || slabs.length() < floats) {
             if (slabs != null) slabs.close();
-            slabs = new FloatArray((int) floats);
-            backend.toDevice(slabs);
+            slabs = null;
+            FloatArray fresh = new FloatArray((int) floats);
+            backend.toDevice(fresh);   // fails while a graph is captured: keep nothing half-made (reserveSlabs first)
+            slabs = fresh;
         }
         return slabs;
     }

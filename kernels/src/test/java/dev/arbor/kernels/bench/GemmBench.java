@@ -125,6 +125,7 @@ public final class GemmBench {
 
     private static void shape(CudaBackend cuda, Gemm gemm, Gemm mma, String name, int n, int k, double copy, int[] ms) {
         try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
+            gemm.reserveSlabs(Arrays.stream(ms).max().orElseThrow(), n, k);   // the invariant plan's slabs: a capture cannot allocate
             for (int m : ms) {
               try {
                 Gemm.Plan p = gemm.plan(m, n, k, true, true);

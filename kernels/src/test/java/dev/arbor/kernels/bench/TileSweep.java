@@ -34,6 +34,13 @@ final class TileSweep {
     static final Tiles L128X256 = new Tiles("l128x256w8", 2, 4, 4, 8, 3);
     static final Tiles L256X128 = new Tiles("l256x128w8", 4, 2, 4, 8, 3);
     static final Tiles L4S4 = new Tiles("large-s4", 2, 2, 4, 8, 4);
+    // wgmma candidates not measured yet (run 16-gemm2 measured WGMMA_128 and WGMMA_256 in the default plan only):
+    // fewer stages for two blocks a multiprocessor, one warpgroup a block, 128x256 with 3 stages
+    static final Tiles WG128S3 = new Tiles("wgmma128s3", 8, 1, 1, 16, 3, true);
+    static final Tiles WG128S4 = new Tiles("wgmma128s4", 8, 1, 1, 16, 4, true);
+    static final Tiles WG256S3 = new Tiles("wgmma256s3", 8, 1, 1, 32, 3, true);
+    static final Tiles WG64X128 = new Tiles("wgmma64x128", 4, 1, 1, 16, 4, true);
+    static final Tiles WG64X256 = new Tiles("wgmma64x256", 4, 1, 1, 32, 4, true);
 
     static void run(CudaBackend cuda, Gemm gemm, double copy) {
         Map<Integer, Tiles[]> byM = new LinkedHashMap<>();
@@ -44,8 +51,9 @@ final class TileSweep {
         byM.put(128, new Tiles[]{Gemm.LARGE, Gemm.MEDIUM, M128X64, M128X64W4});
         List<Tiles> all = new ArrayList<>();
         byM.values().forEach(ts -> { for (Tiles t : ts) if (!all.contains(t)) all.add(t); });
-        for (Tiles t : new Tiles[]{L128W8, L128W8S4, L128X256, L256X128, L4S4}) all.add(t);
+        for (Tiles t : new Tiles[]{L128W8, L128W8S4, L128X256, L256X128, L4S4, Gemm.WGMMA_128, Gemm.WGMMA_256, WG128S3, WG128S4, WG256S3, WG64X128, WG64X256}) all.add(t);
         for (Tiles t : all) {
+            if (t.wgmma() && cuda.device().sm() != 90) continue;
             Gemm.Plan p = gemm.plan(t.bm(), 4096, 4096, t, 1, true);
             for (boolean conv : new boolean[]{false, true}) {
                 if (!conv && t.bm() > 64) continue;
@@ -93,15 +101,19 @@ final class TileSweep {
                 }
             }
         }
-        // prefill: tile shapes at large M (bf16 X converted first, as the default does above 64 tokens)
+        // prefill: tile shapes at large M (bf16 X converted first, as the default does above 64 tokens); the
+        // wgmma ones need an sm_90 device; K slices as the default plan's rule would choose for them
         for (int[] s : new int[][]{{4096, 4096}, {14336, 4096}, {4096, 14336}}) {
             int n = s[0], k = s[1];
             try (GemmBench.Operands o = new GemmBench.Operands(cuda, 8192, n, k)) {
-                for (int m : new int[]{512, 2048, 8192}) {
-                    for (Tiles t : new Tiles[]{Gemm.LARGE, L4S4, L128W8, L128W8S4, L128X256, L256X128}) {
-                        Gemm.Plan p = gemm.plan(m, n, k, t, 1, true);
+                for (int m : new int[]{128, 256, 512, 2048, 8192}) {
+                    for (Tiles t : new Tiles[]{Gemm.LARGE, L128W8, L128X256, L256X128, Gemm.WGMMA_128, Gemm.WGMMA_256, WG128S3, WG128S4, WG256S3, WG64X128, WG64X256}) {
+                        if (t.wgmma() && cuda.device().sm() != 90) continue;
+                        long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
+                        int splits = (int) Math.max(1, Math.min(k / 64 / 4, 132L * gemm.blocksPerSm(t) / blocks));
+                        Gemm.Plan p = gemm.plan(m, n, k, t, splits, true);
                         double us = GemmBench.time(cuda, gemm, p, o, m, m == 512 && n == 4096 && k == 4096);
-                        System.out.printf("PREFILL,%d,%d,%d,%s,%.1f,%.1f%n", n, k, m, t.name(), us, 2.0 * m * n * k / us / 1e6);
+                        System.out.printf("PREFILL,%d,%d,%d,%s,%d,%.1f,%.1f%n", n, k, m, t.name(), p.splits(), us, 2.0 * m * n * k / us / 1e6);
                     }
                 }
             }

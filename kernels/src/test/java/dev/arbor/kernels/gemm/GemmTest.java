@@ -62,6 +62,8 @@ class GemmTest {
         GemmCase.of(300, 72, 136).check(cpu, hopper, hopper.plan(300, 72, 136, Gemm.WGMMA_256, 1, true));
         GemmCase.of(90, 40, 1032).check(cpu, hopper, hopper.plan(90, 40, 1032, Gemm.WGMMA_128, 3, true));   // split-K, atomics
         new GemmCase(70, 24, 72, "f32", "f16", "f32", false).check(cpu, hopper);        // fp16 W: mma.sync
+        Gemm.Tiles oneWarpgroup = new Gemm.Tiles("wgmma64x128", 4, 1, 1, 16, 3, true);   // one warpgroup a block, 3 stages (one tile ahead)
+        GemmCase.of(150, 72, 200).check(cpu, hopper, hopper.plan(150, 72, 200, oneWarpgroup, 1, true));
     }
 
     @Test
