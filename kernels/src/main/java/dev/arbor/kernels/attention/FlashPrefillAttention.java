@@ -27,7 +27,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
 
     private final int heads, kvHeads, headDim, blockSize, tokensPerTile, maxTiles;
     private final IntArray tiles;   // (maxTiles, 2) first token, end token
-    private int numTiles;
+    private final IntArray skip;    // (maxSeqs) keyStart for the CUDA-core kernel: past any position for the planned sequences, else 0
+    private final int maxSeqs;
+    private int numTiles, numSeqs, plannedTokens;
 
     /**
      * @param maxTokens the most tokens of a step
@@ -50,6 +52,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
         this.tokensPerTile = tokensPerTile(heads, kvHeads);
         this.maxTiles = (maxTokens + tokensPerTile - 1) / tokensPerTile + maxSeqs;
         this.tiles = new IntArray(2 * maxTiles);
+        this.maxSeqs = maxSeqs;
+        this.skip = new IntArray(maxSeqs);
     }
 
     /** Whether the tensor-core kernel takes this shape (the store type aside: bf16 or fp16). */
@@ -73,10 +77,14 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * the longest work-groups start first). Returns the number of tiles (0: nothing to launch).
      */
     public int plan(Backend b, int[] queryStart, int numSeqs, int minTokens) {
-        int n = 0;
+        if (numSeqs > maxSeqs) throw new IllegalArgumentException("numSeqs " + numSeqs + " over the launcher's " + maxSeqs);
+        int n = 0, planned = 0;
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
-            if (hi - lo < Math.max(1, minTokens)) continue;
+            boolean mine = hi - lo >= Math.max(1, minTokens);
+            skip.set(s, mine ? Integer.MAX_VALUE : 0);
+            if (!mine) continue;
+            planned += hi - lo;
             int count = (hi - lo + tokensPerTile - 1) / tokensPerTile;
             if (n + count > maxTiles) throw new IllegalArgumentException("step needs over " + maxTiles + " query tiles: more tokens or sequences than the launcher was sized for");
             for (int i = count - 1; i >= 0; i--) {
@@ -86,12 +94,37 @@ public final class FlashPrefillAttention implements AutoCloseable {
             }
         }
         numTiles = n;
+        this.numSeqs = numSeqs;
+        this.plannedTokens = planned;
         if (n > 0) b.toDevice(tiles, 2 * n);
+        if (n > 0 && numSeqs > 0 && planned < queryStart[numSeqs] - queryStart[0]) b.toDevice(skip, numSeqs);
         return n;
     }
 
     /** Tiles of the last {@link #plan}. */
     public int numTiles() { return numTiles; }
+
+    /** Tokens of the sequences the last {@link #plan} took. */
+    public int plannedTokens() { return plannedTokens; }
+
+    /**
+     * The tokens of the last step that {@link #plan} left out (sequences with fewer than minTokens new
+     * tokens, e.g. decodes in a mixed step) through the CUDA-core kernel, whole mode: the planned sequences
+     * get a key start past any position, so that kernel returns at once for their tokens and writes
+     * nothing. Call it with the same batch arrays as {@link #launch}; a no-op when the plan took every token.
+     */
+    public void launchOthers(Backend b, PagedAttention paged, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out,
+                             IntArray positions, IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes,
+                             int tokens, int maxContextLen) {
+        if (plannedTokens == tokens) return;
+        if (numTiles == 0) {
+            paged.launch(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
+            return;
+        }
+        int numBlocks = paged.checkBatch(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
+        paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, skip, maxBlocksPerSeq, alibiSlopes, tokens,
+                1, numBlocks, false, true, paged.slots());
+    }
 
     /**
      * Attention of the planned tokens over their sequences' paged context; rows of other tokens of
@@ -144,7 +177,10 @@ public final class FlashPrefillAttention implements AutoCloseable {
     }
 
     /** Puts the tile array on the device (before capturing launches in a CUDA graph). */
-    public void toDevice(Backend b) { b.toDevice(tiles); }
+    public void toDevice(Backend b) { b.toDevice(tiles, skip); }
 
-    @Override public void close() { tiles.close(); }
+    @Override public void close() {
+        tiles.close();
+        skip.close();
+    }
 }
