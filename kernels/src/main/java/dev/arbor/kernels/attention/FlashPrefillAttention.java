@@ -29,7 +29,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private final IntArray tiles;   // (maxTiles, 2) first token, end token
     private final IntArray skip;    // (maxSeqs) keyStart for the CUDA-core kernel: past any position for the planned sequences, else 0
     private final int maxSeqs;
-    private int numTiles, numSeqs, plannedTokens;
+    private int numTiles, plannedTokens;
 
     /**
      * @param maxTokens the most tokens of a step
@@ -94,7 +94,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
             }
         }
         numTiles = n;
-        this.numSeqs = numSeqs;
         this.plannedTokens = planned;
         if (n > 0) b.toDevice(tiles, 2 * n);
         if (n > 0 && numSeqs > 0 && planned < queryStart[numSeqs] - queryStart[0]) b.toDevice(skip, numSeqs);

@@ -126,8 +126,10 @@ class FlashPrefillTest {
                     .getMessage().contains("q holds"));
             assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.launch(CPU, q, kf, vf, out, pos, seq, tables, 4, null, 2))
                     .getMessage().contains("FloatArray"));
-            assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.plan(CPU, new int[] {0, 40, 80, 81}, 3, 1))
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.plan(CPU, new int[] {0, 40, 80}, 2, 1))
                     .getMessage().contains("query tiles"));
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.plan(CPU, new int[] {0, 1, 2, 3}, 3, 1))
+                    .getMessage().contains("numSeqs 3"));
         }
     }
 }
