@@ -11,6 +11,7 @@ import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.DeviceBuffer;
 import dev.arbor.kernels.LayerKernels;
 import dev.arbor.kernels.MatvecKernels;
+import dev.arbor.kernels.attention.FlashPrefillAttention;
 import dev.arbor.kernels.attention.KvWrite;
 import dev.arbor.kernels.gemm.Gemm;
 import dev.arbor.kernels.attention.PagedAttention;
@@ -57,6 +58,7 @@ final class CudaOps implements Ops<FloatArray> {
     private final float[] cosHost, sinHost;           // (maxTokens, headDim / 2) where Rope.fill computes them
     private final FloatArray slopes;                  // (heads) ALiBi slopes, null for RoPE models
     private final PagedAttention attention;
+    private final FlashPrefillAttention prefill;      // tensor-core prefill chunks, null where not taken (see attention())
     private final FloatArray readBack;                // (widest row) host staging of readRow
     private final DeviceSampler sampler;
     private final ComputeDtype dtype;
@@ -103,6 +105,10 @@ final class CudaOps implements Ops<FloatArray> {
         if (alibi) gpu.toDevice(slopes);
         attention = new PagedAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(),
                 shape.maxBlocksPerSeq() * shape.blockSize(), shape.maxSeqs());
+        prefill = !batchInvariant && kvDtype != KvCacheDtype.FP32
+                && FlashPrefillAttention.supports(config.numHeads(), config.numKvHeads(), config.headDim())
+                ? new FlashPrefillAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), n, shape.maxSeqs()) : null;
+        if (prefill != null) prefill.toDevice(gpu);
         sampler = new DeviceSampler(gpu, shape.maxSeqs(), config.vocabSize());
         gemm = dtype == ComputeDtype.BFLOAT16 ? new Gemm(gpu) : null;
         if (gemm != null) {
@@ -143,7 +149,11 @@ final class CudaOps implements Ops<FloatArray> {
         put(blockTables, b.blockTableArray(), b.numSeqs() * shape.maxBlocksPerSeq());
         // the CPU's cos/sin values exactly (same float32 angles), so RoPE rounds as on the CPU path
         if (rope != null) fillAngles(b, config.headDim() / 2);
+        if (prefill != null) prefill.plan(gpu, b.queryStartArray(), b.numSeqs(), PREFILL_MIN_TOKENS);
     }
+
+    /** A sequence with at least this many new tokens in a step takes the tensor-core prefill kernel (when enabled). */
+    static final int PREFILL_MIN_TOKENS = 2;
 
     private void fillAngles(ForwardBatch b, int half) {
         int n = b.numTokens();
@@ -211,10 +221,25 @@ final class CudaOps implements Ops<FloatArray> {
         KvWrite.launch(gpu, k, v, keys[layer], values[layer], slots, b.numTokens(), config.numKvHeads(), config.headDim(), shape.blockSize());
     }
 
+    /**
+     * The CUDA-core paged kernel ({@link PagedAttention}) for every token by default. Without batch
+     * invariance, with a bf16/fp16 KV store and a shape it takes (headDim 64/128), sequences with at least
+     * {@link #PREFILL_MIN_TOKENS} new tokens go through the tensor-core prefill ({@link FlashPrefillAttention},
+     * planned in {@link #upload}) and the others (decodes) through the paged kernel. Not the default: the two
+     * kernels round differently (the tensor-core one rounds Q and P to 16 bits), and which one a prompt token
+     * meets depends on its chunk's length, so its bits would depend on chunking and cache hits (e.g. a prompt
+     * whose full blocks are all cached leaves a 1-token chunk).
+     */
     @Override
     public void attention(int layer, FloatArray q, ForwardBatch b, FloatArray out) {
-        attention.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
-                b.numTokens(), b.maxContextLen());
+        if (prefill == null || prefill.numTiles() == 0) {
+            attention.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
+                    b.numTokens(), b.maxContextLen());
+            return;
+        }
+        prefill.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes, b.numTokens());
+        prefill.launchOthers(gpu, attention, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(),
+                slopes, b.numTokens(), b.maxContextLen());
     }
 
     @Override
@@ -258,6 +283,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (cos != null) { cos.close(); sin.close(); }
         if (slopes != null) slopes.close();
         attention.close();
+        if (prefill != null) prefill.close();
         sampler.close();
         if (gemm != null) gemm.close();
     }
