@@ -122,7 +122,7 @@ final class CudaOps implements Ops<FloatArray> {
         readBack = new FloatArray(Math.max(config.vocabSize(), Math.max(config.hiddenSize(), config.intermediateSize())));
         // a capture may not upload: every scratch array goes to the device now (the GEMM's in reserve above)
         attention.toDevice(gpu);
-        graphs = cudaGraphs ? new DecodeGraphs(gpu, Math.min(shape.maxSeqs(), shape.maxTokens())) : null;
+        graphs = cudaGraphs ? new DecodeGraphs(gpu, Math.min(shape.maxSeqs(), shape.maxTokens()), shape.maxBlocksPerSeq() * shape.blockSize()) : null;
         stepStart = new CudaEvent(gpu.device());
         stepEnd = new CudaEvent(gpu.device());
     }
@@ -140,12 +140,12 @@ final class CudaOps implements Ops<FloatArray> {
             launches.accept(b);
             return;
         }
-        int bucket = graphs.bucket(b.numSeqs());
+        int bucket = graphs.bucket(b.numSeqs()), contextBucket = graphs.contextBucket(b.maxContextLen());
         b.padDecode(graphs.rows(bucket));
         try {
             upload(b);
             markStart();
-            graphs.run(bucket, () -> launches.accept(b));
+            graphs.run(bucket, contextBucket, () -> launches.accept(b));
         } finally {
             b.unpad();
         }
@@ -261,8 +261,9 @@ final class CudaOps implements Ops<FloatArray> {
 
     @Override
     public void attention(int layer, FloatArray q, ForwardBatch b, FloatArray out) {
-        // a graph's split grid is sized for the longest context a sequence may have (splits past a token's context exit at once)
-        int maxContext = graphs != null && graphs.fixedShapes() ? shape.maxBlocksPerSeq() * shape.blockSize() : b.maxContextLen();
+        // a graph's split grid is sized for its context bucket (splits past a token's context exit at once)
+        int bound = graphs == null ? -1 : graphs.contextBound();
+        int maxContext = bound > 0 ? bound : b.maxContextLen();
         attention.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
                 b.numTokens(), maxContext);
     }

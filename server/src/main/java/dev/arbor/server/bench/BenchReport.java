@@ -25,8 +25,10 @@ import java.util.Map;
  * @param date    ISO-8601 UTC
  * @param figures name → figure, in the order measured
  * @param plot    the bar chart drawn into the PNG
+ * @param quiet   figures are not printed as they are added (the benchmark prints JSON lines instead)
  */
-public record BenchReport(String bench, String command, String device, String date, Map<String, Figure> figures, Plot plot) {
+public record BenchReport(String bench, String command, String device, String date, Map<String, Figure> figures, Plot plot,
+                          @com.fasterxml.jackson.annotation.JsonIgnore boolean quiet) {
 
     /**
      * @param value measured
@@ -45,12 +47,18 @@ public record BenchReport(String bench, String command, String device, String da
 
     public static BenchReport start(String bench, String command, String device) {
         return new BenchReport(bench, command, device, DateTimeFormatter.ISO_INSTANT.format(Instant.now()), new LinkedHashMap<>(),
-                new Plot(bench, "", new ArrayList<>(), new LinkedHashMap<>()));
+                new Plot(bench, "", new ArrayList<>(), new LinkedHashMap<>()), false);
+    }
+
+    /** This report, printing nothing as figures are added when {@code quiet}. */
+    public BenchReport quiet(boolean quiet) {
+        return new BenchReport(bench, command, device, date, figures, plot, quiet);
     }
 
     /** Adds a figure and prints it, with its floor when there is one. */
     public BenchReport figure(String name, double value, String unit, double floor, String basis) {
         figures.put(name, new Figure(value, unit, floor, basis));
+        if (quiet) return this;
         if (Double.isNaN(floor)) System.out.printf(Locale.ROOT, "  %-34s %12.3f %s%n", name, value, unit);
         else System.out.printf(Locale.ROOT, "  %-34s %12.3f %s   floor %.3f %s (%s)%n", name, value, unit, floor, unit, basis);
         return this;
@@ -63,7 +71,7 @@ public record BenchReport(String bench, String command, String device, String da
     /** The plot's title, y axis and categories (replacing any series set before). */
     public BenchReport plot(String title, String yLabel, List<String> categories) {
         Plot p = new Plot(title, yLabel, new ArrayList<>(categories), new LinkedHashMap<>());
-        return new BenchReport(bench, command, device, date, figures, p);
+        return new BenchReport(bench, command, device, date, figures, p, quiet);
     }
 
     public BenchReport bars(String series, double... perCategory) {
@@ -93,13 +101,13 @@ public record BenchReport(String bench, String command, String device, String da
             String stem = bench + "-" + date.replace(":", "").replace("-", "").replaceAll("\\.\\d+", "");
             Path json = dir.resolve(stem + ".json");
             JSON.writeValue(json.toFile(), this);
-            System.out.println("json:    " + json);
+            (quiet ? System.err : System.out).println("json:    " + json);
             Path png = dir.resolve(stem + ".png");
             try {
                 BenchPlot.write(this, png);
-                System.out.println("plot:    " + png);
+                (quiet ? System.err : System.out).println("plot:    " + png);
             } catch (LinkageError | RuntimeException e) {
-                System.out.println("plot:    not drawn here (" + e + "); draw it with: arbor bench plot " + json);
+                (quiet ? System.err : System.out).println("plot:    not drawn here (" + e + "); draw it with: arbor bench plot " + json);
             }
             return json;
         } catch (IOException e) {

@@ -83,7 +83,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
     public record Result(String mode, int requests, double totalSeconds, long promptTokens, long prefillComputed,
                          long cachedPromptTokens, double hitRate, double ttftMeanMs, double ttftP50Ms, double ttftP99Ms,
                          long generatedTokens, double outputTokensPerSecond, int peakBlocksUsed, long unsharedBlocksNeeded,
-                         String decodeSteps, String otherSteps) {}
+                         String decodeSteps, String otherSteps, @com.fasterxml.jackson.annotation.JsonIgnore dev.arbor.engine.StepTimings timings) {}
 
     @Override
     public Integer call() throws Exception {
@@ -105,7 +105,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
         long weightBytes = 2L * lm.config().decodeWeightElements();   // bf16
         double copy = lm.measureCopyBandwidth().orElse(0);
         BenchReport report = BenchReport.start("shared-prefix", "arbor " + String.join(" ", spec.commandLine().getParseResult().originalArgs()),
-                lm.device());
+                lm.device()).quiet(json);
         if (!json) {
             report.printHeader();
             System.out.printf(Locale.ROOT, "shared-prefix on %s: %d groups x %d prompts, prefix %d + suffix %d tokens, %d output tokens%s%n",
@@ -146,6 +146,20 @@ public final class SharedPrefixBench implements Callable<Integer> {
             report.figure(r.mode() + " prefix hit rate", 100 * r.hitRate(), "%");
             report.figure(r.mode() + " peak KV blocks used", r.peakBlocksUsed(), "blocks", Double.NaN, null);
             report.figure(r.mode() + " KV blocks needed unshared", r.unsharedBlocksNeeded(), "blocks");
+            // where the time went: decode steps (graph replays) and the others (prefill chunks, mixed), totals and per step
+            for (var kind : List.of(java.util.Map.entry("decode", r.timings().decode()), java.util.Map.entry("prefill/mixed", r.timings().other()))) {
+                var t = kind.getValue();
+                String k = r.mode() + " " + kind.getKey();
+                report.figure(k + " steps", t.steps(), "steps");
+                report.figure(k + " steps total s", t.steps() * t.wallMillis() / 1000, "s");
+                report.figure(k + " tokens per step", t.steps() == 0 ? 0 : (double) t.tokens() / t.steps(), "tokens");
+                report.figure(k + " wall ms/step", t.wallMillis(), "ms/step");
+                report.figure(k + " device ms/step", t.deviceMillis(), "ms/step");
+                report.figure(k + " host overhead ms/step", t.hostOverheadMillis(), "ms/step");
+                report.figure(k + " schedule ms/step", t.scheduleMillis(), "ms/step");
+                report.figure(k + " inputs+upload+launch ms/step", t.inputsMillis() + t.uploadMillis() + t.launchMillis(), "ms/step");
+                report.figure(k + " update ms/step", t.updateMillis(), "ms/step");
+            }
         }
         report = report.plot(String.format(Locale.ROOT, "%d x %d requests, prefix %d + %d, %d new (%s)", groups, promptsPerGroup, prefixLen, suffixLen,
                 outputLen, model), "seconds", cats);
@@ -226,7 +240,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
         return new Result(mode, prompts.size(), secs, prompt, prefill, cached, prefill + cached == 0 ? 0 : (double) cached / (prefill + cached),
                 Arrays.stream(ttft).average().orElse(0), percentile(ttft, 0.5), percentile(ttft, 0.99), generated, generated / secs,
                 engine.peakBlocksUsed(), unshared, engine.stepTimings().decode().summary("decode steps"),
-                engine.stepTimings().other().summary("other steps (prefill, mixed)"));
+                engine.stepTimings().other().summary("other steps (prefill, mixed)"), engine.stepTimings());
     }
 
     private List<RequestOutput> runMode(String mode, LLM llm, List<int[]> prompts, int[] prefixPos, SamplingParams params,

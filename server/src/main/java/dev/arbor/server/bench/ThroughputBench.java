@@ -143,6 +143,12 @@ public final class ThroughputBench implements Callable<Integer> {
         report.figure("decode host overhead ms/step", d.hostOverheadMillis(), "ms/step");
         report.figure("decode host overhead share", 100 * d.hostOverheadMillis() / d.wallMillis(), "% of the step");
         report.figure("decode steps replayed from CUDA graphs", replays, "steps");
+        report.figure("decode schedule ms/step", d.scheduleMillis(), "ms/step");
+        report.figure("decode inputs ms/step", d.inputsMillis(), "ms/step");
+        report.figure("decode upload ms/step", d.uploadMillis(), "ms/step");
+        report.figure("decode launch/replay ms/step", d.launchMillis(), "ms/step");
+        report.figure("decode wait+ids back ms/step", d.waitMillis(), "ms/step");
+        report.figure("decode update ms/step", d.updateMillis(), "ms/step");
         double peerMs = batch == 1 ? BenchReport.peerFigure(peer, "single-stream decode ms/token") : Double.NaN;
         if (!Double.isNaN(peerMs)) report.figure("peer decode ms/step (" + peer.getFileName() + ")", peerMs, "ms/step", floorMs, basis);
         System.out.printf(Locale.ROOT, "end to end: %.2f s%n", (System.nanoTime() - t1) / 1e9);
