@@ -30,11 +30,20 @@ timeout ${T_W1:-35} $B shared-prefix --model synthetic:llama-7b --device cuda --
 stamp workload-2
 timeout ${T_W2:-50} $B shared-prefix --model synthetic:llama-7b --device cuda --groups 1 --prompts-per-group 500 --prefix-len 752 --suffix-len 28 \
   --output-len 30 --modes auto --out "$OUT" --peer "$OUT/peer.json" > "$OUT/workload2.log" 2>&1; echo "rc=$?" >> "$OUT/workload2.log"
+stamp llama3.2-1b-b128
+timeout ${T_1B:-50} $B throughput --model synthetic:llama3.2-1b --device cuda --batch 128 --prompt-len 512 --output-len 64 --out "$OUT" \
+  > "$OUT/throughput-1b.log" 2>&1; echo "rc=$?" >> "$OUT/throughput-1b.log"
+stamp prefill-8x2048
+timeout ${T_PF:-50} $B throughput --model synthetic:llama-7b --device cuda --batch 8 --prompt-len 2048 --output-len 2 --max-num-batched-tokens 16384 \
+  --out "$OUT" --peer "$OUT/peer.json" > "$OUT/prefill.log" 2>&1; echo "rc=$?" >> "$OUT/prefill.log"
+stamp serve
+timeout ${T_SERVE:-90} $B serve --model synthetic:llama-7b --device cuda --rates 4,16,64 --requests 64 --system-prompts 4 --system-len 512 \
+  --suffix-len 32 --output-len 64 --out "$OUT" > "$OUT/serve.log" 2>&1; echo "rc=$?" >> "$OUT/serve.log"
 stamp eager-b1
 timeout ${T_EAGER:-30} $B throughput --model synthetic:llama-7b --device cuda --batch 1 --prompt-len 128 --output-len 64 --no-cuda-graphs \
   --out "$OUT/eager" > "$OUT/throughput-eager.log" 2>&1; echo "rc=$?" >> "$OUT/throughput-eager.log"
 stamp done
-for f in gpu.txt gpu-tests.log peer.log throughput.log workload1.log workload2.log throughput-eager.log; do
+for f in gpu.txt timeline.txt gpu-tests.log peer.log throughput.log workload1.log workload2.log throughput-1b.log prefill.log serve.log throughput-eager.log; do
   [ -f "$OUT/$f" ] && { echo "===== $f"; cat "$OUT/$f"; } >> "$RUN_OUT/run.log"
 done
 tar czf "$RUN_OUT/perf-out.tgz" -C /tmp perf-out

@@ -318,6 +318,9 @@ public final class LLMEngine implements AutoCloseable {
     /** Where the steps' time went (host phases, device time), summed since the last {@code stepTimings().reset()}. */
     public StepTimings stepTimings() { return timings; }
 
+    /** The model's device line (GPU name, dtypes), as the backend reports it. */
+    public String device() { return model.device(); }
+
     /** Decode steps replayed from a CUDA graph by this engine's executor so far. */
     public long graphReplays() { return runner.executor().graphReplays(); }
 

@@ -132,6 +132,16 @@ public record BenchReport(String bench, String command, String device, String da
         }
     }
 
+    /** A top-level number of a peer's JSON ({@code "matmul_TFLOPs"}), or NaN when there is no file or no such field. */
+    public static double peerValue(Path peerJson, String field) {
+        if (peerJson == null || !Files.exists(peerJson)) return Double.NaN;
+        try {
+            return JSON.readTree(peerJson.toFile()).path(field).asDouble(Double.NaN);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     public static BenchReport read(Path json) throws IOException {
         return JSON.readValue(json.toFile(), BenchReport.class);
     }

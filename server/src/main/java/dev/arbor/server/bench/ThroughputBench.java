@@ -99,11 +99,11 @@ public final class ThroughputBench implements Callable<Integer> {
             double prefillSecs = (System.nanoTime() - t0) / 1e9;
             long prefillTokens = (long) batch * promptLen;
             engine.stepTimings().reset();
-            return decode(llm, engine, prompts, prefillTokens, prefillSecs);
+            return decode(lm, llm, engine, prompts, prefillTokens, prefillSecs);
         }
     }
 
-    private int decode(LLM decode, LLMEngine engine, List<Prompt> prompts, long prefillTokens, double prefillSecs) {
+    private int decode(CausalLM lm, LLM decode, LLMEngine engine, List<Prompt> prompts, long prefillTokens, double prefillSecs) {
         long[] firstAll = {0};
         int[] started = {0};
         long t1 = System.nanoTime();
@@ -136,7 +136,15 @@ public final class ThroughputBench implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "floor:   %s = %.2f ms/step -> %.0f tokens/s at batch %d; measured %.0f%% of it%n",
                     basis, floorMs, batch * 1000 / floorMs, batch, 100 * floorMs / msPerStep);
         }
-        report.figure("prefill tokens/s", prefillTokens / prefillSecs, "tokens/s");
+        // prefill floor: its FLOPs (2 per weight per token for the layers, plus causal attention's 2 x prompt x hidden per token and
+        // layer) over the bf16 matmul rate the peer measured in the same run (torch, 8192^3), when it ran
+        var c = lm.config();
+        double layerWeights = c.decodeWeightElements() - (double) c.vocabSize() * c.hiddenSize();
+        double prefillFlops = prefillTokens * (2 * layerWeights + 2.0 * c.numLayers() * promptLen * c.hiddenSize());
+        double tflops = BenchReport.peerValue(peer, "matmul_TFLOPs");
+        double prefillFloor = Double.isNaN(tflops) ? Double.NaN : prefillTokens / (prefillFlops / (tflops * 1e12));
+        report.figure("prefill tokens/s", prefillTokens / prefillSecs, "tokens/s", prefillFloor,
+                String.format(Locale.ROOT, "%.1f TFLOP / %.0f TFLOP/s bf16 matmul measured by the peer in this run", prefillFlops / 1e12, tflops));
         report.figure("decode ms/step", msPerStep, "ms/step", floorMs, basis);
         report.figure("decode tokens/s", decodeTokens / decodeSecs, "tokens/s", batch * 1000 / floorMs, basis);
         report.figure("decode device ms/step", d.deviceMillis(), "ms/step", floorMs, basis);
