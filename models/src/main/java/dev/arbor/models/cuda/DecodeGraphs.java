@@ -37,6 +37,7 @@ final class DecodeGraphs implements AutoCloseable {
     private AccelStream stream;         // the capture stream (non-blocking), created on first capture
     private int contextBound = -1;      // while warming up or capturing: the context bucket's bound, else -1
     private boolean defaultStreamReplay = true;
+    private boolean disabled;           // a capture failed: eager launches from then on
     private long replays, captures;
 
     /**
@@ -96,6 +97,10 @@ final class DecodeGraphs implements AutoCloseable {
      * The step's inputs must already be in the workspace's buffers.
      */
     void run(int bucket, int contextBucket, Runnable launches) {
+        if (disabled) {
+            launches.run();
+            return;
+        }
         Recording g = graphs[bucket][contextBucket];
         if (g != null) {
             replay(g);
@@ -105,14 +110,25 @@ final class DecodeGraphs implements AutoCloseable {
         contextBound = contextBounds[contextBucket];
         try {
             launches.run();
+            if (disabled) return;
             if (stream == null) stream = gpu.newStream();
-            graphs[bucket][contextBucket] = gpu.record(stream, launches);
-            captures++;
-            LOG.debug("captured the decode graph of {} rows, contexts up to {} keys", bucketRows[bucket], contextBound);
+            try {
+                graphs[bucket][contextBucket] = gpu.record(stream, launches);
+                captures++;
+                LOG.debug("captured the decode graph of {} rows, contexts up to {} keys", bucketRows[bucket], contextBound);
+            } catch (RuntimeException e) {
+                // this step's result came from the eager launches above; later steps run eagerly too
+                disabled = true;
+                gpu.synchronize();
+                LOG.warn("capturing a decode step as a CUDA graph failed ({}); decode steps are launched kernel by kernel from now on", e.toString());
+            }
         } finally {
             contextBound = -1;
         }
     }
+
+    /** False once a capture failed: {@link #run} then launches every step eagerly. */
+    boolean enabled() { return !disabled; }
 
     /**
      * On the default stream, ordered with the synchronous input copies and the sampling launches around it; if
