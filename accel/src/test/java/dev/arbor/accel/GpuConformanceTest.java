@@ -83,6 +83,23 @@ class GpuConformanceTest {
     }
 
     @Test
+    void graphReplaysOnTheDefaultStreamInOrderWithCopies() {
+        Kernel saxpy = Kernel.of(TestKernels.class, "saxpy");
+        try (FloatArray x = FloatArray.of(1f, 2f, 3f); FloatArray y = new FloatArray(3); AccelStream s = cuda.newStream()) {
+            cuda.toDevice(x, y);
+            try (Recording r = cuda.record(s, () -> cuda.launch(saxpy, Launch.cover(3, 32), 2f, x, y, 3))) {
+                for (int i = 1; i <= 5; i++) {
+                    x.set(2, i);
+                    cuda.toDevice(x);                                   // synchronous copy on the default stream
+                    ((dev.arbor.accel.cuda.CudaGraph) r).replayOnDefaultStream();
+                }
+                cuda.toHost(y);                                         // waits for the device
+                assertEquals(2f * (1 + 2 + 3 + 4 + 5), y.get(2), "each replay saw the copy before it");
+            }
+        }
+    }
+
+    @Test
     void driverErrorsNameTheKernelAndTheCudaError() {
         Kernel saxpy = Kernel.of(TestKernels.class, "saxpy");
         try (FloatArray x = new FloatArray(4); FloatArray y = new FloatArray(4)) {

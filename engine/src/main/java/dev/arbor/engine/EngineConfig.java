@@ -65,6 +65,7 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUti
         private String kvCacheDtype = "auto";
         private String dtype = "auto";
         private boolean batchInvariant = true;
+        private boolean cudaGraphs = true;
 
         public Builder blockSize(int v) { blockSize = v; return this; }
         public Builder kvCacheBytes(long v) { kvCacheBytes = v; return this; }
@@ -87,8 +88,10 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUti
         public Builder dtype(String v) { dtype = v; return this; }
         /** false lets the CUDA GEMM split K for small batches: faster decode, last bits may vary with the batch. */
         public Builder batchInvariant(boolean v) { batchInvariant = v; return this; }
+        /** false launches every kernel of a CUDA decode step instead of replaying its captured graph. */
+        public Builder cudaGraphs(boolean v) { cudaGraphs = v; return this; }
         public Builder backend(dev.arbor.models.BackendOptions b) {
-            device = b.device(); kvCacheDtype = b.kvCacheDtype(); dtype = b.dtype(); batchInvariant = b.batchInvariant();
+            device = b.device(); kvCacheDtype = b.kvCacheDtype(); dtype = b.dtype(); batchInvariant = b.batchInvariant(); cudaGraphs = b.cudaGraphs();
             return this;
         }
 
@@ -96,7 +99,7 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUti
             return new EngineConfig(blockSize, kvCacheBytes, gpuMemoryUtilization, numBlocks, maxNumSeqs,
                     maxNumBatchedTokens, maxModelLen, enablePrefixCaching, evictionPolicy, schedulingPolicy,
                     lpmFcfsThreshold, maxCachedUnusedBlocks, maxWaiting,
-                    new dev.arbor.models.BackendOptions(device, kvCacheDtype, dtype, batchInvariant));
+                    new dev.arbor.models.BackendOptions(device, kvCacheDtype, dtype, batchInvariant, cudaGraphs));
         }
     }
 }

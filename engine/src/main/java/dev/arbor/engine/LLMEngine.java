@@ -48,6 +48,8 @@ public final class LLMEngine implements AutoCloseable {
     private final PrefixCache prefixCache;
     private final Scheduler scheduler;
     private final ModelRunner runner;
+    private final StepTimings timings = new StepTimings();
+    private int peakBlocksUsed;
     private final StepProcessor processor;
     private final Map<String, RequestState> requests = new LinkedHashMap<>();
     private final AtomicLong autoIds = new AtomicLong();
@@ -185,12 +187,20 @@ public final class LLMEngine implements AutoCloseable {
     public List<RequestOutput> step() {
         List<RequestOutput> outputs = new ArrayList<>(deferred);
         deferred.clear();
+        long t0 = System.nanoTime();
         SchedulerOutput out = scheduler.schedule();
         if (out.isEmpty()) {
             if (scheduler.hasUnfinished()) outputs.add(failUnschedulable());
             return outputs;
         }
-        List<RequestOutput> produced = processor.update(out, runner.execute(out));
+        long t1 = System.nanoTime();
+        peakBlocksUsed = Math.max(peakBlocksUsed, pool.numTotal() - pool.numFree());   // this step's blocks are allocated now
+        ModelRunner.StepResult result = runner.execute(out);
+        long t2 = System.nanoTime();
+        List<RequestOutput> produced = processor.update(out, result);
+        long t3 = System.nanoTime();
+        timings.add(runner.lastWasDecode(), runner.lastTokens(), t1 - t0, runner.lastInputsNanos(), runner.executor().lastUploadMillis(),
+                runner.lastForwardNanos(), runner.lastWaitNanos(), t3 - t2, runner.executor().lastDeviceMillis());
         for (RequestOutput o : produced) if (o.finished()) requests.remove(o.requestId());
         outputs.addAll(produced);
         return outputs;
@@ -304,6 +314,20 @@ public final class LLMEngine implements AutoCloseable {
     public int evictAllCached() {
         return prefixCache == null ? 0 : prefixCache.evict(pool.numTotal());
     }
+
+    /** Where the steps' time went (host phases, device time), summed since the last {@code stepTimings().reset()}. */
+    public StepTimings stepTimings() { return timings; }
+
+    /** The model's device line (GPU name, dtypes), as the backend reports it. */
+    public String device() { return model.device(); }
+
+    /** Decode steps replayed from a CUDA graph by this engine's executor so far. */
+    public long graphReplays() { return runner.executor().graphReplays(); }
+
+    /** The most KV blocks held at once (by requests or the prefix cache) since the engine started or {@link #resetPeakBlocksUsed}. */
+    public int peakBlocksUsed() { return peakBlocksUsed; }
+
+    public void resetPeakBlocksUsed() { peakBlocksUsed = pool.numTotal() - pool.numFree(); }
 
     public EngineStats stats() {
         StepProcessor.Counters c = processor.counters();

@@ -16,12 +16,24 @@ import dev.arbor.models.cuda.KvCacheDtype;
  * @param batchInvariant a sequence's logits do not depend on the batch around it, its chunking or its cache hits
  *                       (the default): matmul tiles never split K by batch size. false lets the GEMM split K across
  *                       blocks with atomic adds for small batches (faster decode, results may vary in the last bits)
+ * @param cudaGraphs     on CUDA, decode steps are captured once per batch-size bucket as a CUDA graph and replayed
+ *                       (the default; {@code --no-cuda-graphs} launches every kernel of every step instead). Ignored on the CPU.
  */
-public record BackendOptions(String device, String kvCacheDtype, String dtype, boolean batchInvariant) {
+public record BackendOptions(String device, String kvCacheDtype, String dtype, boolean batchInvariant, boolean cudaGraphs) {
     public BackendOptions {
         Devices.validate(device);
         KvCacheDtype.parse(kvCacheDtype);
         ComputeDtype.parse(dtype);
+    }
+
+    /** With CUDA graphs on (the default). */
+    public BackendOptions(String device, String kvCacheDtype, String dtype, boolean batchInvariant) {
+        this(device, kvCacheDtype, dtype, batchInvariant, true);
+    }
+
+    /** These options with CUDA graphs on or off. */
+    public BackendOptions withCudaGraphs(boolean on) {
+        return new BackendOptions(device, kvCacheDtype, dtype, batchInvariant, on);
     }
 
     /** {@code device} with the defaults: bf16 KV, bfloat16 matmuls, batch-invariant. */

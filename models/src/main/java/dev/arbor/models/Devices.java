@@ -38,14 +38,14 @@ public final class Devices {
         String device = options.device();
         KvCacheDtype kv = KvCacheDtype.parse(options.kvCacheDtype());
         ComputeDtype dtype = ComputeDtype.parse(options.dtype());
-        boolean invariant = options.batchInvariant();
+        boolean invariant = options.batchInvariant(), graphs = options.cudaGraphs();
         String d = device.trim().toLowerCase();
         return switch (d) {
             case "cpu" -> new CpuModelBackend();
-            case "cuda" -> cuda(device, 0, kv, dtype, invariant);
+            case "cuda" -> cuda(device, 0, kv, dtype, invariant, graphs);
             case "auto" -> {
                 try {
-                    ModelBackend b = CudaModelBackend.open(0, kv, dtype, invariant);
+                    ModelBackend b = CudaModelBackend.open(0, kv, dtype, invariant, graphs);
                     LOG.info("device auto: {} (a CUDA device answered)", b.device());
                     yield b;
                 } catch (RuntimeException | LinkageError e) {
@@ -55,7 +55,7 @@ public final class Devices {
                     yield new CpuModelBackend();
                 }
             }
-            default -> cuda(device, ordinal(d), kv, dtype, invariant);
+            default -> cuda(device, ordinal(d), kv, dtype, invariant, graphs);
         };
     }
 
@@ -63,9 +63,9 @@ public final class Devices {
      * CUDA device {@code ordinal}; a machine without the driver gets one sentence naming the device option
      * instead of a linkage error from the driver binding.
      */
-    private static ModelBackend cuda(String device, int ordinal, KvCacheDtype kv, ComputeDtype dtype, boolean invariant) {
+    private static ModelBackend cuda(String device, int ordinal, KvCacheDtype kv, ComputeDtype dtype, boolean invariant, boolean graphs) {
         try {
-            return CudaModelBackend.open(ordinal, kv, dtype, invariant);
+            return CudaModelBackend.open(ordinal, kv, dtype, invariant, graphs);
         } catch (LinkageError e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
             throw new IllegalArgumentException("--device " + device + ": the CUDA driver is not usable here (" + cause.getMessage()

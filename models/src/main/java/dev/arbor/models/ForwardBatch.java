@@ -34,6 +34,8 @@ public final class ForwardBatch {
     /** (maxTokens) token indices whose logits are wanted, in output order. */
     private final int[] logitRows;
     private int numTokens, numSeqs, numLogitRows, tableLength;
+    /** The real sequence count while {@link #padDecode} padding is in place, else -1. */
+    private int paddedFrom = -1;
 
     public ForwardBatch(StepShape shape) {
         this.shape = shape;
@@ -51,6 +53,52 @@ public final class ForwardBatch {
 
     public void clear() {
         numTokens = numSeqs = numLogitRows = 0;
+        paddedFrom = -1;
+    }
+
+    /**
+     * Decode-shaped: every sequence has exactly one new token and that token is logit row s, in order
+     * (the layout a CUDA graph bucket is captured for).
+     */
+    public boolean isDecode() {
+        if (numSeqs == 0 || numTokens != numSeqs || numLogitRows != numTokens) return false;
+        for (int i = 0; i < numLogitRows; i++) if (logitRows[i] != i) return false;
+        return true;
+    }
+
+    /**
+     * Pads a decode batch ({@link #isDecode}) to {@code rows} sequences with inert ones, so launches shaped for
+     * {@code rows} (a captured graph's bucket) read valid inputs: token 0 at position 0, KV slot -1 (the KV
+     * write skips it), block table row {@code [0]} (block 0 is read, never written), its own logit row. Their
+     * outputs are garbage no real row depends on (every kernel of a step is row-independent). {@link #unpad}
+     * restores the real batch; {@link #clear} forgets the padding.
+     */
+    public void padDecode(int rows) {
+        if (!isDecode()) throw new IllegalStateException("padDecode needs a decode batch: " + this);
+        if (rows < numSeqs || rows > shape.maxSeqs() || rows > shape.maxTokens()) {
+            throw new IllegalArgumentException("cannot pad " + numSeqs + " sequences to " + rows + " (shape: " + shape.maxSeqs()
+                    + " seqs, " + shape.maxTokens() + " tokens)");
+        }
+        int w = shape.maxBlocksPerSeq();
+        for (int t = numTokens; t < rows; t++) {
+            tokenIds[t] = 0;
+            positions[t] = 0;
+            slotMapping[t] = -1;
+            seqOfToken[t] = t;
+            logitRows[t] = t;
+            queryStart[t + 1] = t + 1;
+            contextLens[t] = 1;
+            blockTables[t * w] = 0;
+        }
+        paddedFrom = numSeqs;
+        numTokens = numSeqs = numLogitRows = rows;
+    }
+
+    /** Drops the {@link #padDecode} padding (no-op without it). */
+    public void unpad() {
+        if (paddedFrom < 0) return;
+        numTokens = numSeqs = numLogitRows = paddedFrom;
+        paddedFrom = -1;
     }
 
     /**

@@ -46,6 +46,18 @@ public interface ModelExecutor extends AutoCloseable {
     /** Copies row {@code i} (0-based within the last {@link #computeLogits} pass) of logits, (vocab) floats, into {@code dst}. */
     void readLogits(int i, float[] dst);
 
+    /** Host milliseconds the last {@link #forward()} spent copying its inputs to the device (0 where nothing is copied). */
+    default double lastUploadMillis() { return 0; }
+
+    /**
+     * Device milliseconds of the last step, from the first kernel of {@link #forward()} to the end of the
+     * sampling kernels of {@link #sample()} (CUDA events); NaN where not measured (the CPU, a step that sampled nothing).
+     */
+    default double lastDeviceMillis() { return Double.NaN; }
+
+    /** Steps replayed from a recorded graph so far (CUDA decode steps); 0 on a backend without graphs. */
+    default long graphReplays() { return 0; }
+
     @Override
     void close();
 }

@@ -23,9 +23,13 @@ public final class DeviceOptions {
             description = "let the CUDA GEMM split K for small batches: faster decode, but a sequence's last bits may depend on its batch")
     public boolean noBatchInvariance;
 
+    @Option(names = "--no-cuda-graphs",
+            description = "launch every kernel of a CUDA decode step instead of replaying the step's CUDA graph (captured once per batch-size bucket)")
+    public boolean noCudaGraphs;
+
     /** These options as the models module takes them. */
     public BackendOptions backend() {
-        return new BackendOptions(device, kvCacheDtype, dtype, !noBatchInvariance);
+        return new BackendOptions(device, kvCacheDtype, dtype, !noBatchInvariance, !noCudaGraphs);
     }
 
     /** {@code b} with this device choice. */

@@ -87,4 +87,33 @@ class CliTest {
         assertNotEquals(0, r.exit());
         assertTrue(r.err().contains("/no/such/model/dir"), r.err());
     }
+
+    @Test
+    void benchmarksWriteJsonReportsWithStepTimingsAndPlots(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        Run t = run("bench", "throughput", "--model", "synthetic:tiny", "--device", "cpu", "--batch", "1,2", "--prompt-len", "8",
+                "--output-len", "4", "--out", dir.toString());
+        assertEquals(0, t.exit(), t.err());
+        assertTrue(t.out().contains("command: arbor bench throughput --model synthetic:tiny"), t.out());
+        assertTrue(t.out().contains("decode steps: 3 steps"), "host phases per decode step printed: " + t.out());
+        Run s = run("bench", "serve", "--model", "synthetic:tiny", "--device", "cpu", "--rates", "50,200", "--requests", "6",
+                "--system-prompts", "1", "--system-len", "40", "--suffix-len", "4", "--output-len", "3", "--out", dir.toString());
+        assertEquals(0, s.exit(), s.err() + s.out());
+        ObjectMapper m = new ObjectMapper();
+        List<java.nio.file.Path> reports;
+        try (var files = java.nio.file.Files.list(dir)) {
+            reports = files.filter(f -> f.toString().endsWith(".json")).sorted().toList();
+        }
+        assertEquals(3, reports.size(), reports.toString());
+        for (java.nio.file.Path f : reports) {
+            JsonNode r = m.readTree(f.toFile());
+            assertTrue(r.get("command").asText().startsWith("arbor bench "), r.toString());
+            assertTrue(r.get("device").asText().startsWith("cpu"), r.toString());
+            assertTrue(r.get("figures").size() > 5, r.toString());
+            assertTrue(java.nio.file.Files.size(java.nio.file.Path.of(f.toString().replace(".json", ".png"))) > 1000, "the PNG plot beside " + f);
+        }
+        JsonNode serve = m.readTree(reports.stream().filter(f -> f.getFileName().toString().startsWith("serve")).findFirst().orElseThrow().toFile());
+        assertEquals(0, serve.get("figures").get("200.0 req/s failed requests").get("value").asInt());
+        assertTrue(serve.get("figures").get("200.0 req/s prefix hit rate").get("value").asDouble() > 50, "one 40-token system prompt shared: " + serve);
+        assertTrue(serve.get("figures").get("50.0 req/s TTFT p50 ms").get("value").asDouble() > 0);
+    }
 }

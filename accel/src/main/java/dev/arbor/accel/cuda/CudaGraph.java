@@ -49,6 +49,16 @@ public final class CudaGraph implements Recording {
         check(call(() -> (int) cuGraphLaunch.invokeExact(exec, stream.handle())), "cuGraphLaunch");
     }
 
+    /**
+     * One cuGraphLaunch on the legacy default stream instead of the capture stream: the replay is then ordered
+     * after the synchronous copies and default-stream launches before it and before those after it, with no
+     * event or stream synchronisation between them (the capture stream is non-blocking, so a replay there is not).
+     */
+    public void replayOnDefaultStream() {
+        device.makeCurrent();
+        check(call(() -> (int) cuGraphLaunch.invokeExact(exec, MemorySegment.NULL)), "cuGraphLaunch (default stream)");
+    }
+
     @Override
     public void close() {
         check(call(() -> (int) cuGraphExecDestroy.invokeExact(exec)), "cuGraphExecDestroy");

@@ -89,7 +89,12 @@ public final class CudaModule implements AutoCloseable {
     }
 
     /** Allows more than 48 KiB of dynamic shared memory. */
+    /** The dynamic shared memory opt-in set so far: the attribute is set once per size increase, not per launch (nor while capturing a graph). */
+    private volatile int sharedAllowed = 48 * 1024;
+
     void allowDynamicShared(int bytes) {
+        if (bytes <= sharedAllowed) return;
+        sharedAllowed = bytes;
         check(call(() -> (int) cuFuncSetAttribute.invokeExact(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes)),
                 "cuFuncSetAttribute", entry);
     }

@@ -48,7 +48,25 @@ public final class ModelRunner {
      */
     public record StepResult(int[] tokens, Logprob[] logprobs, float[][][] prompt) {}
 
+    /** Host nanoseconds of the last {@link #execute}: building the inputs, {@code forward()} (upload + launch), the rest (logits, sampling, waiting, ids back). */
+    private long inputsNs, forwardNs, waitNs;
+    private boolean lastDecode;
+    private int lastTokens;
+
+    public long lastInputsNanos() { return inputsNs; }
+
+    public long lastForwardNanos() { return forwardNs; }
+
+    public long lastWaitNanos() { return waitNs; }
+
+    /** The last step had one new token per sequence (a decode step). */
+    public boolean lastWasDecode() { return lastDecode; }
+
+    /** New tokens of the last step. */
+    public int lastTokens() { return lastTokens; }
+
     public StepResult execute(SchedulerOutput out) {
+        long t0 = System.nanoTime();
         List<ScheduledSeq> chunks = out.scheduled();
         int numSeqs = chunks.size();
         ForwardBatch b = executor.batch();
@@ -76,7 +94,11 @@ public final class ModelRunner {
             ScheduledSeq c = chunks.get(s);
             if (c.wantsPromptLogprobs()) for (int i = c.numTokens() - 1; i >= 0; i--) b.addLogitRow(lastToken[s] - i);
         }
+        lastTokens = b.numTokens();
+        lastDecode = lastTokens == numSeqs;
+        long t1 = System.nanoTime();
         executor.forward();
+        long t2 = System.nanoTime();
 
         int[] tokens = new int[numSeqs];
         Logprob[] lps = new Logprob[numSeqs];
@@ -106,6 +128,10 @@ public final class ModelRunner {
             prompt[s] = new float[c.numTokens()][];
             for (int i = 0; i < c.numTokens(); i++) prompt[s][i] = rowBuffers.get(r++);
         }
+        long t3 = System.nanoTime();
+        inputsNs = t1 - t0;
+        forwardNs = t2 - t1;
+        waitNs = t3 - t2;
         return new StepResult(tokens, lps, prompt);
     }
 

@@ -49,13 +49,21 @@ public final class DeviceSampler implements AutoCloseable {
      * @throws IllegalArgumentException when the batch does not fit this sampler
      */
     public void sample(FloatArray logits, SamplingBatch batch) {
+        sample(logits, batch, null);
+    }
+
+    /** As {@link #sample(FloatArray, SamplingBatch)}, running {@code afterLaunch} (e.g. an event record) after the last kernel, before the results come back. */
+    public void sample(FloatArray logits, SamplingBatch batch, Runnable afterLaunch) {
         int rows = batch.rows();
         if (batch.vocab() != vocab || rows > capacity) {
             throw new IllegalArgumentException("batch of " + rows + " rows × vocab " + batch.vocab() + " does not fit sampler of "
                     + capacity + " × " + vocab);
         }
         if ((long) rows * vocab > logits.length()) throw new IllegalArgumentException("logits hold " + logits.length() + " floats, need " + rows + " × " + vocab);
-        if (rows == 0) return;
+        if (rows == 0) {
+            if (afterLaunch != null) afterLaunch.run();
+            return;
+        }
         batch.upload(backend);
         backend.launch(SAMPLE, Launch.of1D(rows, block), logits, work, vocab, batch.temperature, batch.topK, batch.topP, batch.minP,
                 batch.repetitionPenalty, batch.frequencyPenalty, batch.presencePenalty, batch.seed, batch.counter,
@@ -66,6 +74,7 @@ public final class DeviceSampler implements AutoCloseable {
             backend.launch(LOGPROBS, Launch.of1D(rows, block), logits, vocab, batch.tokens, batch.numLogprobs, batch.logprobs,
                     batch.ranks, batch.topIds, batch.topLogprobs, block);
         }
+        if (afterLaunch != null) afterLaunch.run();
         batch.download(backend, anyLogprobs);
     }
 

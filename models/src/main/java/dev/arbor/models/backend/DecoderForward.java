@@ -64,18 +64,22 @@ public final class DecoderForward<A> implements ModelExecutor {
     @Override
     public void forward() {
         ForwardBatch b = batch;
-        int tokens = b.numTokens();
-        if (tokens == 0) return;
-        int hidden = config.hiddenSize(), inter = config.intermediateSize();
-        int heads = config.numHeads(), kvHeads = config.numKvHeads(), headDim = config.headDim();
-        double eps = config.rmsNormEps();
-        for (int t = 0; t < tokens; t++) {
+        if (b.numTokens() == 0) return;
+        for (int t = 0; t < b.numTokens(); t++) {
             int id = b.tokenId(t);
             if (id < 0 || id >= config.vocabSize()) {
                 throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + config.vocabSize());
             }
         }
-        ops.upload(b);
+        ops.step(b, this::launch);
+    }
+
+    /** The forward pass's launches over {@code b} (maybe padded by the backend: sizes come from it, not from {@link #batch}). */
+    private void launch(ForwardBatch b) {
+        int tokens = b.numTokens();
+        int hidden = config.hiddenSize(), inter = config.intermediateSize();
+        int heads = config.numHeads(), kvHeads = config.numKvHeads(), headDim = config.headDim();
+        double eps = config.rmsNormEps();
 
         // Token embedding.
         ops.embed(w.embed(), b, x);
@@ -124,9 +128,13 @@ public final class DecoderForward<A> implements ModelExecutor {
         int total = batch.numLogitRows();
         if (firstRow < 0 || firstRow >= total) throw new IllegalArgumentException("logit row " + firstRow + " outside the step's " + total + " rows");
         int n = Math.min(shape.maxLogitRows(), total - firstRow);
-        // lm_head over (n, hidden) rows [firstRow, firstRow + n) of the final-normalised states.
-        ops.copyRows(hiddenRows, config.hiddenSize(), firstRow, n, last);
-        ops.matmul(last, n, w.lmHead(), logits);
+        // lm_head over (n, hidden) rows [firstRow, firstRow + n) of the final-normalised states (the first pass reads them in place).
+        A rows = hiddenRows;
+        if (firstRow > 0) {
+            ops.copyRows(hiddenRows, config.hiddenSize(), firstRow, n, last);
+            rows = last;
+        }
+        ops.matmul(rows, n, w.lmHead(), logits);
         lastRows = n;
         lastFirstRow = firstRow;
         return n;
@@ -149,6 +157,12 @@ public final class DecoderForward<A> implements ModelExecutor {
         if (i < 0 || i >= lastRows) throw new IllegalArgumentException("logit row " + i + " outside the last pass's " + lastRows + " rows");
         ops.readRow(logits, i, config.vocabSize(), dst);
     }
+
+    @Override public double lastUploadMillis() { return ops.lastUploadMillis(); }
+
+    @Override public double lastDeviceMillis() { return ops.lastDeviceMillis(); }
+
+    @Override public long graphReplays() { return ops.graphReplays(); }
 
     @Override
     public void close() {

@@ -21,6 +21,28 @@ public interface Ops<A> extends AutoCloseable {
     /** Makes this step's inputs ({@code b}'s ids, positions, slots, block tables, logit rows) visible to the kernels. */
     void upload(ForwardBatch b);
 
+    /**
+     * Runs one forward step: {@link #upload} of {@code b}, then {@code launches} (the forward pass's calls on
+     * this object, sized by {@code b}). A backend may instead replay a recording of the launches, having padded
+     * {@code b} to a recorded size (the CUDA backend does this for decode steps); {@code b} is as given when this returns.
+     */
+    default void step(ForwardBatch b, java.util.function.Consumer<ForwardBatch> launches) {
+        upload(b);
+        launches.accept(b);
+    }
+
+    /** Host milliseconds the last {@link #step} spent copying its inputs to the device (0 where nothing is copied). */
+    default double lastUploadMillis() { return 0; }
+
+    /**
+     * Device milliseconds of the last step, from its first kernel to the end of its sampling kernels (events on
+     * the device); NaN where not measured (the CPU, a step that sampled nothing).
+     */
+    default double lastDeviceMillis() { return Double.NaN; }
+
+    /** Steps replayed from a recorded graph so far; 0 on a backend without graphs. */
+    default long graphReplays() { return 0; }
+
     /** {@code out (tokens, hidden) = table[tokenIds]}. */
     void embed(Matrix table, ForwardBatch b, A out);
 

@@ -20,19 +20,21 @@ public final class CudaModelBackend implements ModelBackend {
     private final KvCacheDtype kvDtype;
     private final ComputeDtype dtype;
     private final boolean batchInvariant;
+    private final boolean cudaGraphs;
     private DeviceWeights weights;
 
-    private CudaModelBackend(CudaBackend gpu, int ordinal, KvCacheDtype kvDtype, ComputeDtype dtype, boolean batchInvariant) {
+    private CudaModelBackend(CudaBackend gpu, int ordinal, KvCacheDtype kvDtype, ComputeDtype dtype, boolean batchInvariant, boolean cudaGraphs) {
         this.gpu = gpu;
+        this.cudaGraphs = cudaGraphs;
         this.ordinal = ordinal;
         this.kvDtype = kvDtype;
         this.dtype = dtype;
         this.batchInvariant = batchInvariant;
     }
 
-    /** Opens CUDA device {@code ordinal} with the defaults: bf16 KV, bfloat16 matmuls, batch-invariant. */
+    /** Opens CUDA device {@code ordinal} with the defaults: bf16 KV, bfloat16 matmuls, batch-invariant, decode steps as CUDA graphs. */
     public static CudaModelBackend open(int ordinal) {
-        return open(ordinal, KvCacheDtype.BF16, ComputeDtype.BFLOAT16, true);
+        return open(ordinal, KvCacheDtype.BF16, ComputeDtype.BFLOAT16, true, true);
     }
 
     /**
@@ -41,7 +43,12 @@ public final class CudaModelBackend implements ModelBackend {
      * @throws RuntimeException or {@link LinkageError} when the driver is missing or the device does not answer
      */
     public static CudaModelBackend open(int ordinal, KvCacheDtype kvDtype, ComputeDtype dtype, boolean batchInvariant) {
-        return new CudaModelBackend(CudaBackend.open(ordinal), ordinal, kvDtype, dtype, batchInvariant);
+        return open(ordinal, kvDtype, dtype, batchInvariant, true);
+    }
+
+    /** As {@link #open(int, KvCacheDtype, ComputeDtype, boolean)}; {@code cudaGraphs} false launches decode steps kernel by kernel. */
+    public static CudaModelBackend open(int ordinal, KvCacheDtype kvDtype, ComputeDtype dtype, boolean batchInvariant, boolean cudaGraphs) {
+        return new CudaModelBackend(CudaBackend.open(ordinal), ordinal, kvDtype, dtype, batchInvariant, cudaGraphs);
     }
 
     public KvCacheDtype kvCacheDtype() { return kvDtype; }
@@ -49,8 +56,9 @@ public final class CudaModelBackend implements ModelBackend {
     @Override
     public String device() {
         long[] mem = gpu.device().memoryInfo();
-        return String.format("cuda:%d (%s, %.0f GiB, KV %s, %s matmuls%s)", ordinal, gpu.device().name(), mem[1] / (double) (1L << 30),
-                kvDtype.name().toLowerCase(), dtype.name().toLowerCase(), batchInvariant ? ", batch-invariant" : "");
+        return String.format("cuda:%d (%s, %.0f GiB, KV %s, %s matmuls%s%s)", ordinal, gpu.device().name(), mem[1] / (double) (1L << 30),
+                kvDtype.name().toLowerCase(), dtype.name().toLowerCase(), batchInvariant ? ", batch-invariant" : "",
+                cudaGraphs ? ", decode as CUDA graphs" : ", no CUDA graphs");
     }
 
     @Override
@@ -93,7 +101,7 @@ public final class CudaModelBackend implements ModelBackend {
                     shape.numBlocks(), kv / (double) (1L << 30), work / (double) (1L << 30), (kv + work) / (double) (1L << 30),
                     gpu.device().name(), free / (double) (1L << 30)));
         }
-        return new DecoderForward<>(config, w, new CudaOps(gpu, config, weights, shape, kvDtype, dtype, batchInvariant), shape);
+        return new DecoderForward<>(config, w, new CudaOps(gpu, config, weights, shape, kvDtype, dtype, batchInvariant, cudaGraphs), shape);
     }
 
     /** Device bytes of the workspace {@link DecoderForward} allocates for {@code shape}, plus attention's split scratch. */

@@ -8,6 +8,7 @@ import dev.arbor.accel.array.HalfFloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.cuda.CudaBackend;
+import dev.arbor.accel.cuda.CudaEvent;
 import dev.arbor.accel.cuda.DeviceBuffer;
 import dev.arbor.kernels.LayerKernels;
 import dev.arbor.kernels.MatvecKernels;
@@ -64,9 +65,13 @@ final class CudaOps implements Ops<FloatArray> {
     private final ComputeDtype dtype;
     private final boolean batchInvariant;
     private final Gemm gemm;                          // tensor-core projections (dtype BFLOAT16)
+    private final DecodeGraphs graphs;                // null: every step launched kernel by kernel
+    private final CudaEvent stepStart, stepEnd;       // around a step's kernels (device time)
+    private boolean stepTimed;                        // stepStart recorded for the current step
+    private double uploadMillis, deviceMillis = Double.NaN;
 
     CudaOps(CudaBackend gpu, ModelConfig config, DeviceWeights weights, StepShape shape, KvCacheDtype kvDtype,
-            ComputeDtype dtype, boolean batchInvariant) {
+            ComputeDtype dtype, boolean batchInvariant, boolean cudaGraphs) {
         this.gpu = gpu;
         this.dtype = dtype;
         this.batchInvariant = batchInvariant;
@@ -121,7 +126,48 @@ final class CudaOps implements Ops<FloatArray> {
             }
         }
         readBack = new FloatArray(Math.max(config.vocabSize(), Math.max(config.hiddenSize(), config.intermediateSize())));
+        // a capture may not upload: every scratch array goes to the device now (the GEMM's in reserve above)
+        attention.toDevice(gpu);
+        graphs = cudaGraphs ? new DecodeGraphs(gpu, Math.min(shape.maxSeqs(), shape.maxTokens()), shape.maxBlocksPerSeq() * shape.blockSize()) : null;
+        stepStart = new CudaEvent(gpu.device());
+        stepEnd = new CudaEvent(gpu.device());
     }
+
+    /**
+     * A decode step (one token per sequence) pads to its bucket and replays the bucket's CUDA graph (captured on the
+     * bucket's first step); any other step uploads and launches kernel by kernel. The inputs are copied into the same
+     * buffers either way, before any kernel of the step.
+     */
+    @Override
+    public void step(ForwardBatch b, java.util.function.Consumer<ForwardBatch> launches) {
+        if (graphs == null || !b.isDecode()) {
+            upload(b);
+            markStart();
+            launches.accept(b);
+            return;
+        }
+        int bucket = graphs.bucket(b.numSeqs()), contextBucket = graphs.contextBucket(b.maxContextLen());
+        b.padDecode(graphs.rows(bucket));
+        try {
+            upload(b);
+            markStart();
+            graphs.run(bucket, contextBucket, () -> launches.accept(b));
+        } finally {
+            b.unpad();
+        }
+    }
+
+    private void markStart() {
+        stepStart.record(null);
+        stepTimed = true;
+        deviceMillis = Double.NaN;
+    }
+
+    @Override public double lastUploadMillis() { return uploadMillis; }
+
+    @Override public double lastDeviceMillis() { return deviceMillis; }
+
+    @Override public long graphReplays() { return graphs == null ? 0 : graphs.replays(); }
 
     private static OffHeapArray kvArray(KvCacheDtype dtype, int length) {
         return switch (dtype) {
@@ -140,6 +186,7 @@ final class CudaOps implements Ops<FloatArray> {
 
     @Override
     public void upload(ForwardBatch b) {
+        long t0 = System.nanoTime();
         int n = b.numTokens();
         put(tokenIds, b.tokenIdArray(), n);
         put(positions, b.positionArray(), n);
@@ -150,6 +197,7 @@ final class CudaOps implements Ops<FloatArray> {
         // the CPU's cos/sin values exactly (same float32 angles), so RoPE rounds as on the CPU path
         if (rope != null) fillAngles(b, config.headDim() / 2);
         if (prefill != null) prefill.plan(gpu, b.queryStartArray(), b.numSeqs(), PREFILL_MIN_TOKENS);
+        uploadMillis = (System.nanoTime() - t0) / 1e6;
     }
 
     /** A sequence with at least this many new tokens in a step takes the tensor-core prefill kernel (when enabled). */
@@ -232,14 +280,17 @@ final class CudaOps implements Ops<FloatArray> {
      */
     @Override
     public void attention(int layer, FloatArray q, ForwardBatch b, FloatArray out) {
+        // a graph's split grid is sized for its context bucket (splits past a token's context exit at once)
+        int bound = graphs == null ? -1 : graphs.contextBound();
+        int maxContext = bound > 0 ? bound : b.maxContextLen();
         if (prefill == null || prefill.numTiles() == 0) {
             attention.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
-                    b.numTokens(), b.maxContextLen());
+                    b.numTokens(), maxContext);
             return;
         }
         prefill.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes, b.numTokens());
         prefill.launchOthers(gpu, attention, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(),
-                slopes, b.numTokens(), b.maxContextLen());
+                slopes, b.numTokens(), maxContext);
     }
 
     @Override
@@ -264,7 +315,13 @@ final class CudaOps implements Ops<FloatArray> {
 
     @Override
     public void sample(FloatArray logits, SamplingBatch batch) {
-        sampler.sample(logits, batch);
+        if (!stepTimed) {
+            sampler.sample(logits, batch);
+            return;
+        }
+        stepTimed = false;
+        sampler.sample(logits, batch, () -> stepEnd.record(null));
+        deviceMillis = stepEnd.millisSince(stepStart);
     }
 
     @Override
@@ -286,5 +343,8 @@ final class CudaOps implements Ops<FloatArray> {
         if (prefill != null) prefill.close();
         sampler.close();
         if (gemm != null) gemm.close();
+        if (graphs != null) graphs.close();
+        stepStart.close();
+        stepEnd.close();
     }
 }

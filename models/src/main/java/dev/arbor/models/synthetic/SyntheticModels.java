@@ -31,7 +31,7 @@ public final class SyntheticModels {
     private SyntheticModels() {}
 
     public static final String PREFIX = "synthetic:";
-    public static final List<String> SHAPES = List.of("tiny", "100m", "llama-7b");
+    public static final List<String> SHAPES = List.of("tiny", "100m", "llama-7b", "llama3.2-1b");
     private static final long SEED = 0x5EED_A4B0L;
     private static final float STD = 0.02f;
 
@@ -41,6 +41,8 @@ public final class SyntheticModels {
             case "tiny" -> llama(512, 64, 176, 2, 4, 2, false, 2048);
             case "100m" -> llama(32000, 768, 2048, 12, 12, 12, true, 4096);
             case "llama-7b" -> llama(32000, 4096, 11008, 32, 32, 32, false, 4096);
+            // Llama-3.2-1B's shape (GQA 32/8, head_dim 64, tied embeddings, 128k vocabulary); context cut to 8k for the KV budget
+            case "llama3.2-1b" -> llama(128256, 2048, 8192, 16, 32, 8, true, 8192);
             default -> throw new ModelLoadException("unknown synthetic model '" + PREFIX + shape + "' (known: " + SHAPES + ")");
         };
     }

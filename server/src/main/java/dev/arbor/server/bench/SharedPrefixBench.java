@@ -51,6 +51,11 @@ public final class SharedPrefixBench implements Callable<Integer> {
     List<String> modes;
     @Option(names = "--seed", defaultValue = "1", description = "seed of the random prompts") long seed;
     @Option(names = "--json", description = "one JSON object per mode per line") boolean json;
+    @Option(names = "--no-warmup", description = "time each mode's first run (kernel compilation and CUDA graph capture included) instead of a second run "
+            + "after an untimed one over other random prompts of the same shape (its cached blocks evicted before the timed run)") boolean noWarmup;
+    @Option(names = "--out", defaultValue = "bench/out", description = "folder for the JSON report and its PNG plot") java.nio.file.Path out;
+    @Option(names = "--peer", paramLabel = "FILE.json", description = "the peer's figures from the same machine (bench/peers/engine_torch.py --json): "
+            + "its total for this workload shape is printed and plotted beside each mode's") java.nio.file.Path peer;
     @picocli.CommandLine.Mixin dev.arbor.server.DeviceOptions device = new dev.arbor.server.DeviceOptions();
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -77,7 +82,8 @@ public final class SharedPrefixBench implements Callable<Integer> {
     /** What one mode measured. */
     public record Result(String mode, int requests, double totalSeconds, long promptTokens, long prefillComputed,
                          long cachedPromptTokens, double hitRate, double ttftMeanMs, double ttftP50Ms, double ttftP99Ms,
-                         long generatedTokens, double outputTokensPerSecond) {}
+                         long generatedTokens, double outputTokensPerSecond, int peakBlocksUsed, long unsharedBlocksNeeded,
+                         String decodeSteps, String otherSteps, @com.fasterxml.jackson.annotation.JsonIgnore dev.arbor.engine.StepTimings timings) {}
 
     @Override
     public Integer call() throws Exception {
@@ -91,10 +97,89 @@ public final class SharedPrefixBench implements Callable<Integer> {
     private int run(CausalLM lm) throws Exception {
         lm.materialize();
         Tokenizer tok = LLMEngine.tokenizerFor(lm.config());
-        List<int[]> prompts = new ArrayList<>();
         int[] prefixPos = new int[groups * promptsPerGroup];
+        List<int[]> prompts = prompts(seed, lm.config().vocabSize(), prefixPos);
+        List<int[]> warmup = prompts(seed + 1_000_003L, lm.config().vocabSize(), new int[prefixPos.length]);
+        SamplingParams params = SamplingParams.builder().temperature(0).maxTokens(outputLen).ignoreEos(true).build();
+        ObjectMapper mapper = new ObjectMapper();
+        long weightBytes = 2L * lm.config().decodeWeightElements();   // bf16
+        double copy = lm.measureCopyBandwidth().orElse(0);
+        BenchReport report = BenchReport.start("shared-prefix", "arbor " + String.join(" ", spec.commandLine().getParseResult().originalArgs()),
+                lm.device()).quiet(json);
+        if (!json) {
+            report.printHeader();
+            System.out.printf(Locale.ROOT, "shared-prefix on %s: %d groups x %d prompts, prefix %d + suffix %d tokens, %d output tokens%s%n",
+                    model, groups, promptsPerGroup, prefixLen, suffixLen, outputLen, noWarmup ? " (no warm-up)" : " (timed after a warm-up run)");
+        }
+        List<Result> results = new ArrayList<>();
+        for (String mode : modes) {
+            Result r = run(mode, lm, tok, prompts, warmup, prefixPos, params);
+            results.add(r);
+            if (json) {
+                System.out.println(mapper.writeValueAsString(r));
+                continue;
+            }
+            System.out.printf(Locale.ROOT, "%-13s %9s %12s %12s %8s %10s %10s %10s %10s%n",
+                    "mode", "total s", "prefill tok", "cached tok", "hit %", "TTFT mean", "TTFT p50", "TTFT p99", "out tok/s");
+            System.out.printf(Locale.ROOT, "%-13s %9.2f %12d %12d %8.1f %8.0fms %8.0fms %8.0fms %10.1f%n",
+                    r.mode(), r.totalSeconds(), r.prefillComputed(), r.cachedPromptTokens(), 100 * r.hitRate(),
+                    r.ttftMeanMs(), r.ttftP50Ms(), r.ttftP99Ms(), r.outputTokensPerSecond());
+            System.out.println("  " + r.decodeSteps());
+            System.out.println("  " + r.otherSteps());
+            System.out.printf(Locale.ROOT, "  memory: peak %d KV blocks used (requests and cache) vs %d the requests need unshared (%.1f%%)%n",
+                    r.peakBlocksUsed(), r.unsharedBlocksNeeded(), 100.0 * r.peakBlocksUsed() / r.unsharedBlocksNeeded());
+        }
+        // floor: the output steps each read every weight once (the memory floor of decode; prefill's FLOPs come on top)
+        double floorS = copy > 0 ? outputLen * weightBytes / copy : Double.NaN;
+        String basis = String.format(Locale.ROOT, "%d steps x weights %.2f GB / copy %.0f GB/s measured in this run", outputLen, weightBytes / 1e9, copy / 1e9);
+        List<String> cats = new ArrayList<>();
+        double[] total = new double[results.size()], ttft = new double[results.size()], floor = new double[results.size()];
+        for (int i = 0; i < results.size(); i++) {
+            Result r = results.get(i);
+            cats.add(r.mode());
+            total[i] = r.totalSeconds();
+            ttft[i] = r.ttftMeanMs() / 1000;
+            floor[i] = floorS;
+            if (!json) System.out.println(r.mode() + ":");
+            report.figure(r.mode() + " total s", r.totalSeconds(), "s", floorS, basis);
+            report.figure(r.mode() + " TTFT mean s", r.ttftMeanMs() / 1000, "s");
+            report.figure(r.mode() + " prefix hit rate", 100 * r.hitRate(), "%");
+            report.figure(r.mode() + " peak KV blocks used", r.peakBlocksUsed(), "blocks", Double.NaN, null);
+            report.figure(r.mode() + " KV blocks needed unshared", r.unsharedBlocksNeeded(), "blocks");
+            // where the time went: decode steps (graph replays) and the others (prefill chunks, mixed), totals and per step
+            for (var kind : List.of(java.util.Map.entry("decode", r.timings().decode()), java.util.Map.entry("prefill/mixed", r.timings().other()))) {
+                var t = kind.getValue();
+                String k = r.mode() + " " + kind.getKey();
+                report.figure(k + " steps", t.steps(), "steps");
+                report.figure(k + " steps total s", t.steps() * t.wallMillis() / 1000, "s");
+                report.figure(k + " tokens per step", t.steps() == 0 ? 0 : (double) t.tokens() / t.steps(), "tokens");
+                report.figure(k + " wall ms/step", t.wallMillis(), "ms/step");
+                report.figure(k + " device ms/step", t.deviceMillis(), "ms/step");
+                report.figure(k + " host overhead ms/step", t.hostOverheadMillis(), "ms/step");
+                report.figure(k + " schedule ms/step", t.scheduleMillis(), "ms/step");
+                report.figure(k + " inputs+upload+launch ms/step", t.inputsMillis() + t.uploadMillis() + t.launchMillis(), "ms/step");
+                report.figure(k + " update ms/step", t.updateMillis(), "ms/step");
+            }
+        }
+        report = report.plot(String.format(Locale.ROOT, "%d x %d requests, prefix %d + %d, %d new (%s)", groups, promptsPerGroup, prefixLen, suffixLen,
+                outputLen, model), "seconds", cats);
+        report.bars("total", total).bars("TTFT mean", ttft).bars("floor (decode weight reads)", floor);
+        double peerS = BenchReport.peerFigure(peer, String.format(Locale.ROOT, "(%d x %d+%d, %d new", groups * promptsPerGroup, prefixLen, suffixLen, outputLen));
+        if (!Double.isNaN(peerS)) {
+            report.figure("peer total s (" + peer.getFileName() + ")", peerS, "s", floorS, basis);
+            double[] p = new double[cats.size()];
+            Arrays.fill(p, peerS);
+            report.bars("peer total (HF transformers, same GPU)", p);
+        }
+        report.write(out);
+        return 0;
+    }
+
+    /** The workload's prompts from {@code seed}: each group's prefix then a suffix of its own per request. */
+    private List<int[]> prompts(long seed, int vocabSize, int[] prefixPos) {
+        List<int[]> prompts = new ArrayList<>();
         SplittableRandom rnd = new SplittableRandom(seed);
-        int vocab = Math.min(lm.config().vocabSize(), 32000);
+        int vocab = Math.min(vocabSize, 32000);
         for (int g = 0; g < groups; g++) {
             int[] prefix = randomTokens(rnd, prefixLen, vocab);
             for (int p = 0; p < promptsPerGroup; p++) {
@@ -104,25 +189,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
                 prompts.add(prompt);
             }
         }
-        SamplingParams params = SamplingParams.builder().temperature(0).maxTokens(outputLen).ignoreEos(true).build();
-        ObjectMapper mapper = new ObjectMapper();
-        if (!json) {
-            System.out.printf(Locale.ROOT, "shared-prefix on %s: %d groups x %d prompts, prefix %d + suffix %d tokens, %d output tokens%n",
-                    model, groups, promptsPerGroup, prefixLen, suffixLen, outputLen);
-            System.out.printf(Locale.ROOT, "%-13s %9s %12s %12s %8s %10s %10s %10s %10s%n",
-                    "mode", "total s", "prefill tok", "cached tok", "hit %", "TTFT mean", "TTFT p50", "TTFT p99", "out tok/s");
-        }
-        for (String mode : modes) {
-            Result r = run(mode, lm, tok, prompts, prefixPos, params);
-            if (json) {
-                System.out.println(mapper.writeValueAsString(r));
-            } else {
-                System.out.printf(Locale.ROOT, "%-13s %9.2f %12d %12d %8.1f %8.0fms %8.0fms %8.0fms %10.1f%n",
-                        r.mode(), r.totalSeconds(), r.prefillComputed(), r.cachedPromptTokens(), 100 * r.hitRate(),
-                        r.ttftMeanMs(), r.ttftP50Ms(), r.ttftP99Ms(), r.outputTokensPerSecond());
-            }
-        }
-        return 0;
+        return prompts;
     }
 
     /** n random ids in [3, vocab), past the usual special ids. */
@@ -132,15 +199,24 @@ public final class SharedPrefixBench implements Callable<Integer> {
         return t;
     }
 
-    Result run(String mode, CausalLM lm, Tokenizer tok, List<int[]> prompts, int[] prefixPos, SamplingParams params) {
+    Result run(String mode, CausalLM lm, Tokenizer tok, List<int[]> prompts, List<int[]> warmup, int[] prefixPos, SamplingParams params) {
         EngineConfig config = device.applyTo(EngineConfig.builder()).maxNumBatchedTokens(maxBatchedTokens).numBlocks(numBlocks)
-                .maxNumSeqs(256).enablePrefixCaching(!mode.equals("no-cache")).build();
-        try (LLM llm = new LLM(new LLMEngine(lm, tok, config))) {   // frees this mode's KV store; the model is shared between modes
-            return run(mode, llm, prompts, prefixPos, params);
+                .maxNumSeqs(Math.max(256, prompts.size())).enablePrefixCaching(!mode.equals("no-cache")).build();
+        LLMEngine engine = new LLMEngine(lm, tok, config);
+        try (LLM llm = new LLM(engine)) {   // frees this mode's KV store; the model is shared between modes
+            if (!noWarmup) {
+                // the same shape over other prompts: kernels compiled, decode graphs captured; then nothing of it stays cached
+                llm.generatePrompts(warmup.stream().map(Prompt::ofTokens).toList(), params, null, null);
+                engine.evictAllCached();
+            }
+            engine.stepTimings().reset();
+            engine.resetPeakBlocksUsed();
+            EngineStats before = llm.stats();
+            return run(mode, llm, engine, prompts, prefixPos, params, before);
         }
     }
 
-    private Result run(String mode, LLM llm, List<int[]> prompts, int[] prefixPos, SamplingParams params) {
+    private Result run(String mode, LLM llm, LLMEngine engine, List<int[]> prompts, int[] prefixPos, SamplingParams params, EngineStats before) {
         long start = System.nanoTime();
         Map<String, Long> firstToken = new LinkedHashMap<>();
         Progress progress = Progress.start(mode, "tokens", (long) prompts.size() * params.maxTokens(), true);
@@ -157,9 +233,14 @@ public final class SharedPrefixBench implements Callable<Integer> {
         EngineStats s = llm.stats();
         double[] ttft = firstToken.values().stream().mapToDouble(v -> v / 1e6).sorted().toArray();
         long prompt = prompts.stream().mapToLong(p -> p.length).sum();
-        return new Result(mode, prompts.size(), secs, prompt, s.prefillTokens(), s.cachedPromptTokens(),
-                s.prefixCache() == null ? 0 : s.prefixCache().hitRate(), Arrays.stream(ttft).average().orElse(0),
-                percentile(ttft, 0.5), percentile(ttft, 0.99), s.generatedTokens(), s.generatedTokens() / secs);
+        long prefill = s.prefillTokens() - before.prefillTokens(), cached = s.cachedPromptTokens() - before.cachedPromptTokens();
+        long generated = s.generatedTokens() - before.generatedTokens();
+        long unshared = 0;
+        for (int[] p : prompts) unshared += (p.length + params.maxTokens() + s.blockSize() - 1) / s.blockSize();
+        return new Result(mode, prompts.size(), secs, prompt, prefill, cached, prefill + cached == 0 ? 0 : (double) cached / (prefill + cached),
+                Arrays.stream(ttft).average().orElse(0), percentile(ttft, 0.5), percentile(ttft, 0.99), generated, generated / secs,
+                engine.peakBlocksUsed(), unshared, engine.stepTimings().decode().summary("decode steps"),
+                engine.stepTimings().other().summary("other steps (prefill, mixed)"), engine.stepTimings());
     }
 
     private List<RequestOutput> runMode(String mode, LLM llm, List<int[]> prompts, int[] prefixPos, SamplingParams params,

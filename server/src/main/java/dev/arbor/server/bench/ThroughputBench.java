@@ -6,6 +6,7 @@ import dev.arbor.engine.LLMEngine;
 import dev.arbor.engine.Prompt;
 import dev.arbor.engine.RequestOutput;
 import dev.arbor.engine.SamplingParams;
+import dev.arbor.engine.StepTimings;
 import dev.arbor.models.CausalLM;
 import dev.arbor.server.Progress;
 import dev.arbor.models.ModelLoader;
@@ -28,7 +29,9 @@ import java.util.concurrent.Callable;
 public final class ThroughputBench implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "synthetic:100m", description = "a Hugging Face model directory or synthetic:tiny|100m|llama-7b")
     String model;
-    @Option(names = "--batch", defaultValue = "8", description = "sequences decoded together (>= 1)") int batch;
+    @Option(names = "--batch", defaultValue = "8", split = ",", paramLabel = "N[,N...]",
+            description = "sequences decoded together (>= 1); several sizes run one after another on the loaded model") List<Integer> batches;
+    int batch;
     @Option(names = "--prompt-len", defaultValue = "256", description = "tokens per random prompt (>= 1)") int promptLen;
     @Option(names = "--output-len", defaultValue = "64", description = "tokens generated per sequence in the decode pass (>= 2)") int outputLen;
     @Option(names = "--max-num-batched-tokens", defaultValue = "2048", description = "tokens per engine step at most (>= 1)") int maxBatchedTokens;
@@ -39,7 +42,7 @@ public final class ThroughputBench implements Callable<Integer> {
 
     /** Every option is checked before the model loads. */
     private void check() {
-        String bad = batch < 1 ? "--batch must be >= 1" : promptLen < 1 ? "--prompt-len must be >= 1" : outputLen < 2 ? "--output-len must be >= 2"
+        String bad = batches.stream().anyMatch(b -> b < 1) ? "--batch must be >= 1" : promptLen < 1 ? "--prompt-len must be >= 1" : outputLen < 2 ? "--output-len must be >= 2"
                 : maxBatchedTokens < 1 ? "--max-num-batched-tokens must be >= 1" : !(topP > 0 && topP <= 1) ? "--top-p must be in (0, 1]" : null;
         if (bad != null) throw new picocli.CommandLine.ParameterException(spec.commandLine(), bad);
         try {
@@ -54,47 +57,57 @@ public final class ThroughputBench implements Callable<Integer> {
         check();
         System.err.println("loading " + model + " ...");
         try (CausalLM lm = ModelLoader.load(model, device.backend())) {
-            return run(lm);
+            for (int b : batches) {
+                batch = b;
+                if (run(lm) != 0) return 1;
+            }
+            return 0;
         }
     }
 
+    @Option(names = "--out", defaultValue = "bench/out", description = "folder for the JSON report and its PNG plot") java.nio.file.Path out;
+    @Option(names = "--peer", paramLabel = "FILE.json", description = "the peer's figures from the same machine (bench/peers/engine_torch.py --json): "
+            + "its single-stream decode is printed and plotted beside batch 1") java.nio.file.Path peer;
+
     private double copyBandwidth;
     private long weightBytes;
+    private BenchReport report;
 
     private int run(CausalLM lm) {
         lm.materialize();
         var c = lm.config();
         weightBytes = 2L * c.decodeWeightElements();   // bf16
-        copyBandwidth = lm.measureCopyBandwidth().orElse(0);
+        if (copyBandwidth == 0) copyBandwidth = lm.measureCopyBandwidth().orElse(0);
         EngineConfig config = device.applyTo(EngineConfig.builder()).enablePrefixCaching(false).maxNumBatchedTokens(maxBatchedTokens).maxNumSeqs(Math.max(64, batch)).build();
         SplittableRandom rnd = new SplittableRandom(7);
         List<Prompt> prompts = new ArrayList<>();
         for (int i = 0; i < batch; i++) prompts.add(Prompt.ofTokens(SharedPrefixBench.randomTokens(rnd, promptLen, Math.min(lm.config().vocabSize(), 32000))));
         Tokenizer tok = LLMEngine.tokenizerFor(lm.config());
+        report = BenchReport.start("throughput-b" + batch, "arbor " + String.join(" ", spec.commandLine().getParseResult().originalArgs()), lm.device());
+        report.printHeader();
         System.out.printf(Locale.ROOT, "throughput on %s (%s): batch %d, prompt %d, output %d%n", model, lm.device(), batch, promptLen, outputLen);
-        System.err.println("warm-up (one short request) ...");
-        try (LLM warm = new LLM(new LLMEngine(lm, tok, config))) {
-            warm.generatePrompts(prompts.subList(0, 1), SamplingParams.greedy(4).toBuilder().ignoreEos(true).build(), null, null);
-        }
+        // one engine for all passes (caching off, so nothing carries over): the warm-up compiles the kernels and captures
+        // the decode batch's CUDA graph (its steps 2-4 are decode steps of the whole batch), as a server does before serving
+        LLMEngine engine = new LLMEngine(lm, tok, config);
+        try (LLM llm = new LLM(engine)) {
+            System.err.println("warm-up (the batch, 4 tokens each) ...");
+            llm.generatePrompts(prompts, SamplingParams.greedy(4).toBuilder().ignoreEos(true).build(), null, null);
 
-        double prefillSecs;
-        System.err.printf(Locale.ROOT, "prefill pass: %d prompts x %d tokens ...%n", batch, promptLen);
-        try (LLM prefill = new LLM(new LLMEngine(lm, tok, config))) {
+            System.err.printf(Locale.ROOT, "prefill pass: %d prompts x %d tokens ...%n", batch, promptLen);
             long t0 = System.nanoTime();
-            prefill.generatePrompts(prompts, SamplingParams.builder().temperature(0).maxTokens(1).ignoreEos(true).build(), null, null);
-            prefillSecs = (System.nanoTime() - t0) / 1e9;
-        }
-        long prefillTokens = (long) batch * promptLen;
-
-        try (LLM decode = new LLM(new LLMEngine(lm, tok, config))) {
-            return decode(decode, prompts, prefillTokens, prefillSecs);
+            llm.generatePrompts(prompts, SamplingParams.builder().temperature(0).maxTokens(1).ignoreEos(true).build(), null, null);
+            double prefillSecs = (System.nanoTime() - t0) / 1e9;
+            long prefillTokens = (long) batch * promptLen;
+            engine.stepTimings().reset();
+            return decode(lm, llm, engine, prompts, prefillTokens, prefillSecs);
         }
     }
 
-    private int decode(LLM decode, List<Prompt> prompts, long prefillTokens, double prefillSecs) {
+    private int decode(CausalLM lm, LLM decode, LLMEngine engine, List<Prompt> prompts, long prefillTokens, double prefillSecs) {
         long[] firstAll = {0};
         int[] started = {0};
         long t1 = System.nanoTime();
+        long replays0 = engine.graphReplays();
         SamplingParams params = topP < 1 ? SamplingParams.builder().temperature(1.0).topP(topP).seed(1L).maxTokens(outputLen).ignoreEos(true).build()
                 : SamplingParams.builder().temperature(0).maxTokens(outputLen).ignoreEos(true).build();
         List<RequestOutput> outs;
@@ -110,14 +123,48 @@ public final class ThroughputBench implements Callable<Integer> {
         double msPerStep = 1000 * decodeSecs / Math.max(1, outputLen - 1);
         System.out.printf(Locale.ROOT, "decode:  %d tokens in %.2f s = %.1f tokens/s (batch %d, %.2f ms/step, %s)%n",
                 decodeTokens, decodeSecs, decodeTokens / decodeSecs, batch, msPerStep, topP < 1 ? "top-p " + topP : "greedy");
+        StepTimings.Sums d = engine.stepTimings().decode();
+        System.out.println(d.summary("decode steps"));
+        System.out.println(engine.stepTimings().other().summary("other steps (prefill, mixed)"));
+        long replays = engine.graphReplays() - replays0;
+        System.out.printf(Locale.ROOT, "CUDA graphs: %d of %d decode steps replayed%n", replays, d.steps());
+        // floor of a decode step: every weight byte a step reads (layers and lm_head, bf16) over the device copy rate
+        // (read + write) measured in this run, the convention of the performance issue (13.5 GB / 4.25 TB/s = 3.2 ms)
+        double floorMs = copyBandwidth > 0 ? 1000.0 * weightBytes / copyBandwidth : Double.NaN;
+        String basis = String.format(Locale.ROOT, "weights %.2f GB / copy %.0f GB/s measured in this run", weightBytes / 1e9, copyBandwidth / 1e9);
         if (copyBandwidth > 0) {
-            // floor of a decode step: every weight byte a step reads (layers and lm_head, bf16) over the device copy rate
-            // (read + write) measured in this run, the convention of the performance issue (13.5 GB / 4.25 TB/s = 3.2 ms)
-            double floorMs = 1000.0 * weightBytes / copyBandwidth;
-            System.out.printf(Locale.ROOT, "floor:   weights %.2f GB / copy %.0f GB/s = %.2f ms/step -> %.0f tokens/s at batch %d; measured %.0f%% of it%n",
-                    weightBytes / 1e9, copyBandwidth / 1e9, floorMs, batch * 1000 / floorMs, batch, 100 * floorMs / msPerStep);
+            System.out.printf(Locale.ROOT, "floor:   %s = %.2f ms/step -> %.0f tokens/s at batch %d; measured %.0f%% of it%n",
+                    basis, floorMs, batch * 1000 / floorMs, batch, 100 * floorMs / msPerStep);
         }
+        // prefill floor: its FLOPs (2 per weight per token for the layers, plus causal attention's 2 x prompt x hidden per token and
+        // layer) over the bf16 matmul rate the peer measured in the same run (torch, 8192^3), when it ran
+        var c = lm.config();
+        double layerWeights = c.decodeWeightElements() - (double) c.vocabSize() * c.hiddenSize();
+        double prefillFlops = prefillTokens * (2 * layerWeights + 2.0 * c.numLayers() * promptLen * c.hiddenSize());
+        double tflops = BenchReport.peerValue(peer, "matmul_TFLOPs");
+        double prefillFloor = Double.isNaN(tflops) ? Double.NaN : prefillTokens / (prefillFlops / (tflops * 1e12));
+        report.figure("prefill tokens/s", prefillTokens / prefillSecs, "tokens/s", prefillFloor,
+                String.format(Locale.ROOT, "%.1f TFLOP / %.0f TFLOP/s bf16 matmul measured by the peer in this run", prefillFlops / 1e12, tflops));
+        report.figure("decode ms/step", msPerStep, "ms/step", floorMs, basis);
+        report.figure("decode tokens/s", decodeTokens / decodeSecs, "tokens/s", batch * 1000 / floorMs, basis);
+        report.figure("decode device ms/step", d.deviceMillis(), "ms/step", floorMs, basis);
+        report.figure("decode host overhead ms/step", d.hostOverheadMillis(), "ms/step");
+        report.figure("decode host overhead share", 100 * d.hostOverheadMillis() / d.wallMillis(), "% of the step");
+        report.figure("decode steps replayed from CUDA graphs", replays, "steps");
+        report.figure("decode schedule ms/step", d.scheduleMillis(), "ms/step");
+        report.figure("decode inputs ms/step", d.inputsMillis(), "ms/step");
+        report.figure("decode upload ms/step", d.uploadMillis(), "ms/step");
+        report.figure("decode launch/replay ms/step", d.launchMillis(), "ms/step");
+        report.figure("decode wait+ids back ms/step", d.waitMillis(), "ms/step");
+        report.figure("decode update ms/step", d.updateMillis(), "ms/step");
+        double peerMs = batch == 1 ? BenchReport.peerFigure(peer, "single-stream decode ms/token") : Double.NaN;
+        if (!Double.isNaN(peerMs)) report.figure("peer decode ms/step (" + peer.getFileName() + ")", peerMs, "ms/step", floorMs, basis);
         System.out.printf(Locale.ROOT, "end to end: %.2f s%n", (System.nanoTime() - t1) / 1e9);
+        report = report.plot(String.format(Locale.ROOT, "decode, batch %d, prompt %d, %d new (%s)", batch, promptLen, outputLen, model), "ms per step",
+                List.of("step (wall)", "device", "host overhead", "floor"));
+        report.bars("Arbor ms/step", msPerStep, d.deviceMillis(), d.hostOverheadMillis(), floorMs);
+        if (!Double.isNaN(peerMs)) report.bars("peer (HF transformers, same GPU)", peerMs, Double.NaN, Double.NaN, Double.NaN);
+        report.write(out);
         return 0;
     }
 }

@@ -1,0 +1,87 @@
+package dev.arbor.engine;
+
+import java.util.Locale;
+
+/**
+ * Where the engine's steps spend their time, summed since the last {@link #reset()}, separately for
+ * decode steps (every scheduled sequence has one new token: the steps a CUDA graph replays) and the
+ * others (prefill and mixed). Per step, host phases in order: schedule, build inputs (the forward batch
+ * and sampling rows), upload (copies to the device), launch (kernel launches or a graph replay, which
+ * return before the device finishes), wait (lm_head, sampling, waiting for the device and the sampled ids
+ * coming back), update (appending tokens, finishing, streaming). Device time is the span from the step's
+ * first kernel to the end of its sampling kernels (CUDA events), NaN on the CPU; host overhead is wall time
+ * minus device time: what a faster host path could still win.
+ */
+public final class StepTimings {
+    /** Sums over the steps of one kind, in milliseconds. */
+    public static final class Sums {
+        long steps, deviceSteps, tokens;
+        double wall, schedule, inputs, upload, launch, wait, update, device, deviceWall;
+
+        public long steps() { return steps; }
+
+        /** New tokens over these steps (one per sequence for decode steps). */
+        public long tokens() { return tokens; }
+
+        public double wallMillis() { return per(wall); }
+        public double scheduleMillis() { return per(schedule); }
+        public double inputsMillis() { return per(inputs); }
+        public double uploadMillis() { return per(upload); }
+        public double launchMillis() { return per(launch); }
+        public double waitMillis() { return per(wait); }
+        public double updateMillis() { return per(update); }
+
+        /** Mean device time of the steps that measured it; NaN when none did. */
+        public double deviceMillis() { return deviceSteps == 0 ? Double.NaN : device / deviceSteps; }
+
+        /** Mean host overhead (wall − device) of the steps that measured device time; NaN when none did. */
+        public double hostOverheadMillis() { return deviceSteps == 0 ? Double.NaN : (deviceWall - device) / deviceSteps; }
+
+        private double per(double total) { return steps == 0 ? Double.NaN : total / steps; }
+
+        /** One line: mean wall per step, device time and host overhead beside it, then the host phases. */
+        public String summary(String label) {
+            if (steps == 0) return label + ": no steps";
+            String dev = deviceSteps == 0 ? "device time not measured"
+                    : String.format(Locale.ROOT, "device %.3f ms + host overhead %.3f ms (%.1f%% of the step)", deviceMillis(), hostOverheadMillis(),
+                    100 * hostOverheadMillis() / (deviceWall / deviceSteps));
+            return String.format(Locale.ROOT, "%s: %d steps, %.3f ms/step wall = %s; host phases ms/step: schedule %.3f, inputs %.3f, "
+                            + "upload %.3f, launch %.3f, wait+ids back %.3f, update %.3f",
+                    label, steps, wallMillis(), dev, scheduleMillis(), inputsMillis(), uploadMillis(), launchMillis(), waitMillis(), updateMillis());
+        }
+    }
+
+    private final Sums decode = new Sums(), other = new Sums();
+
+    public Sums decode() { return decode; }
+
+    public Sums other() { return other; }
+
+    public void reset() {
+        for (Sums s : new Sums[] {decode, other}) {
+            s.steps = s.deviceSteps = s.tokens = 0;
+            s.wall = s.schedule = s.inputs = s.upload = s.launch = s.wait = s.update = s.device = s.deviceWall = 0;
+        }
+    }
+
+    /** Adds one step; times in nanoseconds except upload and device (milliseconds, from the model executor). */
+    public void add(boolean isDecode, int tokens, long scheduleNs, long inputsNs, double uploadMs, long forwardNs, long waitNs, long updateNs,
+                    double deviceMs) {
+        Sums s = isDecode ? decode : other;
+        double wall = (scheduleNs + inputsNs + forwardNs + waitNs + updateNs) / 1e6;
+        s.steps++;
+        s.tokens += tokens;
+        s.wall += wall;
+        s.schedule += scheduleNs / 1e6;
+        s.inputs += inputsNs / 1e6;
+        s.upload += uploadMs;
+        s.launch += Math.max(0, forwardNs / 1e6 - uploadMs);
+        s.wait += waitNs / 1e6;
+        s.update += updateNs / 1e6;
+        if (!Double.isNaN(deviceMs)) {
+            s.deviceSteps++;
+            s.device += deviceMs;
+            s.deviceWall += wall;
+        }
+    }
+}
