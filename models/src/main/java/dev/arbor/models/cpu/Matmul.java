@@ -1,7 +1,15 @@
 package dev.arbor.models.cpu;
 
+import dev.arbor.models.weights.DType;
 import dev.arbor.models.weights.Matrix;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
@@ -43,6 +51,10 @@ public final class Matmul {
         int block = tokenBlock(cols);
         // ~64K multiply-adds per range at least, so tiny matrices don't pay for the fork.
         int grain = Math.max(1, 65536 / Math.max(1, cols * TILE * Math.min(tokens, block)));
+        if (tokens < Math.max(1, MR) && w.tensor().dtype() == DType.BF16) {
+            streamBf16(x, tokens, w, out, tiles, grain);
+            return;
+        }
         Parallel.forRange(tiles, grain, (from, to) -> {
             float[] wt = tileScratch(TILE * cols); // (TILE, cols) packed float32 weight rows
             float[] acc = ACC.get();               // (L, L) a micro-kernel's accumulators, for the lane sums
@@ -66,6 +78,81 @@ public final class Matmul {
                 }
             }
         });
+    }
+
+    /**
+     * Decode (fewer tokens than one micro-kernel): bandwidth-bound, so the bf16 weights are converted in registers
+     * as they stream in and dotted with each token's activations, no float32 panel in between. Same arithmetic as
+     * {@link #dot4} on the converted rows (the conversion is exact), so the same bits as every other path.
+     */
+    private static void streamBf16(float[] x, int tokens, Matrix w, float[] out, int tiles, int grain) {
+        int rows = w.rows(), cols = w.cols();
+        MemorySegment seg = w.tensor().data();
+        long base = (long) w.rowStart() * cols * 2;          // byte offset of row 0
+        Parallel.forRange(tiles, grain, (from, to) -> {
+            for (int tile = from; tile < to; tile++) {
+                int r0 = tile * TILE, nr = Math.min(TILE, rows - r0);
+                long off = base + (long) r0 * cols * 2;
+                for (int t = 0; t < tokens; t++) {
+                    if (nr == TILE) {
+                        dot4Bf16(seg, off, cols, x, t * cols, out, t * rows + r0);
+                    } else {
+                        for (int i = 0; i < nr; i++) out[t * rows + r0 + i] = dotBf16(seg, off + (long) i * cols * 2, x, t * cols, cols);
+                    }
+                }
+            }
+        });
+    }
+
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final ValueLayout.OfShort BF16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** L bf16 values at byte offset {@code off} as floats: bf16 is the top half of a float32. */
+    private static FloatVector bf16(MemorySegment seg, long off) {
+        ShortVector s = ShortVector.fromMemorySegment(S, seg, off, ByteOrder.LITTLE_ENDIAN);
+        return ((IntVector) s.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static float bf16At(MemorySegment seg, long off) { return Float.intBitsToFloat(seg.get(BF16_LE, off) << 16); }
+
+    /** {@link #dot4} with the four bf16 rows read from {@code seg} at byte offset {@code off} (row stride 2n bytes). */
+    static void dot4Bf16(MemorySegment seg, long off, int n, float[] x, int xo, float[] out, int o) {
+        long rb = 2L * n;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int i = 0, upper = F.loopBound(n);
+        for (; i < upper; i += F.length()) {
+            FloatVector xv = FloatVector.fromArray(F, x, xo + i);
+            long p = off + 2L * i;
+            a0 = bf16(seg, p).fma(xv, a0);
+            a1 = bf16(seg, p + rb).fma(xv, a1);
+            a2 = bf16(seg, p + 2 * rb).fma(xv, a2);
+            a3 = bf16(seg, p + 3 * rb).fma(xv, a3);
+        }
+        float s0 = Lanes.sum(a0), s1 = Lanes.sum(a1);
+        float s2 = Lanes.sum(a2), s3 = Lanes.sum(a3);
+        for (; i < n; i++) {
+            float xi = x[xo + i];
+            long p = off + 2L * i;
+            s0 += bf16At(seg, p) * xi;
+            s1 += bf16At(seg, p + rb) * xi;
+            s2 += bf16At(seg, p + 2 * rb) * xi;
+            s3 += bf16At(seg, p + 3 * rb) * xi;
+        }
+        out[o] = s0;
+        out[o + 1] = s1;
+        out[o + 2] = s2;
+        out[o + 3] = s3;
+    }
+
+    /** {@link #dot} of one bf16 row at byte offset {@code off} with {@code x[xo ..]}. */
+    static float dotBf16(MemorySegment seg, long off, float[] x, int xo, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0, upper = F.loopBound(n);
+        for (; i < upper; i += F.length()) acc = bf16(seg, off + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc);
+        float s = Lanes.sum(acc);
+        for (; i < n; i++) s += bf16At(seg, off + 2L * i) * x[xo + i];
+        return s;
     }
 
     /** Tokens per block: as many as fit {@link #BLOCK_BYTES} of activations, a multiple of {@link #MR}. */
