@@ -263,6 +263,10 @@ public final class Matmul {
      */
     static void laneSums(float[] acc) {
         int l = F.length();
+        if (l == 16) {
+            laneSums16(acc);
+            return;
+        }
         for (int level = 0, count = l; level < LEVELS; level++, count >>= 1) {
             VectorShuffle<Float> swap = SWAP[level];
             VectorMask<Float> upper = UPPER[level];
@@ -276,6 +280,47 @@ public final class Matmul {
     }
 
     /** Each thread's spill area for a micro-kernel's accumulators: L vectors of L lanes. */
+    private static final VectorShuffle<Float> SW8 = VectorShuffle.fromOp(F, i -> i ^ (F.length() >> 1));
+    private static final VectorShuffle<Float> SW4 = VectorShuffle.fromOp(F, i -> i ^ (F.length() >> 2));
+    private static final VectorShuffle<Float> SW2 = VectorShuffle.fromOp(F, i -> i ^ Math.max(1, F.length() >> 3));
+    private static final VectorShuffle<Float> SW1 = VectorShuffle.fromOp(F, i -> i ^ 1);
+    private static final VectorMask<Float> HI8 = VectorMask.fromLong(F, 0xFF00L);
+    private static final VectorMask<Float> HI4 = VectorMask.fromLong(F, 0xF0F0L);
+    private static final VectorMask<Float> HI2 = VectorMask.fromLong(F, 0xCCCCL);
+    private static final VectorMask<Float> HI1 = VectorMask.fromLong(F, 0xAAAAL);
+
+    /**
+     * {@link #laneSums} for 16 lanes, straight-line: the same pairs as the loop (levels d = 8, 4, 2, 1), with the
+     * shuffles and masks as constants and no index arithmetic for C2 to check.
+     */
+    private static void laneSums16(float[] acc) {
+        if (acc.length < 256) throw new IllegalArgumentException("16 accumulators of 16 lanes");
+        FloatVector a, b;
+        a = FloatVector.fromArray(F, acc, 0); b = FloatVector.fromArray(F, acc, 16);
+        FloatVector p0 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        a = FloatVector.fromArray(F, acc, 32); b = FloatVector.fromArray(F, acc, 48);
+        FloatVector p1 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        a = FloatVector.fromArray(F, acc, 64); b = FloatVector.fromArray(F, acc, 80);
+        FloatVector p2 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        a = FloatVector.fromArray(F, acc, 96); b = FloatVector.fromArray(F, acc, 112);
+        FloatVector p3 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        a = FloatVector.fromArray(F, acc, 128); b = FloatVector.fromArray(F, acc, 144);
+        FloatVector p4 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        a = FloatVector.fromArray(F, acc, 160); b = FloatVector.fromArray(F, acc, 176);
+        FloatVector p5 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        a = FloatVector.fromArray(F, acc, 192); b = FloatVector.fromArray(F, acc, 208);
+        FloatVector p6 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        a = FloatVector.fromArray(F, acc, 224); b = FloatVector.fromArray(F, acc, 240);
+        FloatVector p7 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        FloatVector q0 = p0.add(p0.rearrange(SW4)).blend(p1.add(p1.rearrange(SW4)), HI4);
+        FloatVector q1 = p2.add(p2.rearrange(SW4)).blend(p3.add(p3.rearrange(SW4)), HI4);
+        FloatVector q2 = p4.add(p4.rearrange(SW4)).blend(p5.add(p5.rearrange(SW4)), HI4);
+        FloatVector q3 = p6.add(p6.rearrange(SW4)).blend(p7.add(p7.rearrange(SW4)), HI4);
+        FloatVector r0 = q0.add(q0.rearrange(SW2)).blend(q1.add(q1.rearrange(SW2)), HI2);
+        FloatVector r1 = q2.add(q2.rearrange(SW2)).blend(q3.add(q3.rearrange(SW2)), HI2);
+        r0.add(r0.rearrange(SW1)).blend(r1.add(r1.rearrange(SW1)), HI1).rearrange(SUM_ORDER).intoArray(acc, 0);
+    }
+
     private static final ThreadLocal<float[]> ACC = ThreadLocal.withInitial(() -> new float[F.length() * F.length()]);
 
     /** {@code out[o + i] = w[i*n ..] · x[xo ..]} for four consecutive rows, sharing the loads of x. */
