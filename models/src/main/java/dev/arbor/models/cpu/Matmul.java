@@ -1,21 +1,49 @@
 package dev.arbor.models.cpu;
 
+import dev.arbor.models.weights.DType;
 import dev.arbor.models.weights.Matrix;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@code out (tokens, rows) = x (tokens, cols) · Wᵀ} for a (rows, cols) weight in bf16/fp16/fp32.
- * Parallel over tiles of 4 weight rows; each tile is converted to float once per call and dotted
- * with every token's activation, so a step reads each weight row once whatever the batch size.
- * A (token, row) result does not depend on the batch it is computed in (same tile, same order),
- * which keeps chunked prefill bit-identical to unchunked.
+ *
+ * <p>Register-blocked: the weight is cut into tiles of {@link #TILE} rows, each converted to float32 once per
+ * block of tokens into a packed panel (TILE rows × cols, in L1), and a micro-kernel multiplies it with
+ * {@link #MR} tokens at a time, keeping MR × TILE vector accumulators in registers (16 with 512-bit vectors,
+ * 8 with 256-bit ones, so neither AVX-512's 32 nor AVX2's 16 registers spill). Token blocks are sized so their
+ * activations stay in L2 while every tile of the thread's rows passes over them. Both threads take halves of
+ * the tiles; a step still reads each weight row once per token block, so decode (one block) reads W once.
+ *
+ * <p>Batch invariance: every (token, row) result is computed in one fixed order whatever kernel, tile or batch
+ * it falls in: lane j of a vector accumulator sums {@code w[c] * x[c]} for c ≡ j (mod lanes) by FMA in
+ * increasing c, the lanes are added by {@link Lanes#sum}'s fixed tree, then the scalar tail
+ * {@code s += w[c] * x[c]} for the last cols % lanes columns. {@link #reference} spells that order out in plain
+ * Java; chunked prefill therefore equals unchunked, and a sequence gives the same bits alone or in a batch.
  */
 public final class Matmul {
     private Matmul() {}
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** Weight rows per tile (the panel the micro-kernel's accumulators span). */
     static final int TILE = 4;
+    /**
+     * Tokens per micro-kernel call, so that MR × TILE accumulators are one transposed lane sum (L vectors of L
+     * lanes): 4 with 16-lane (512-bit) vectors and their 32 registers, 2 with 8-lane (AVX2, 16 registers); other
+     * shapes take the one-token path ({@link #dot4}) only.
+     */
+    static final int MR = F.length() == 16 ? 4 : F.length() == 8 ? 2 : 0;
+    /** Bytes of activations per token block: half of a 1 MiB L2, the rest for the panel and the outputs. */
+    private static final int BLOCK_BYTES = 256 << 10;
 
     public static void apply(float[] x, int tokens, Matrix w, float[] out) {
         new Task().apply(x, tokens, w, out);
@@ -27,18 +55,22 @@ public final class Matmul {
      */
     static final class Task implements Parallel.Range {
         private float[] x, out;
-        private int tokens;
+        private int tokens, block;
         private Matrix w;
+        private boolean stream;   // decode: bf16 weights converted in registers (streamBf16)
 
         void apply(float[] x, int tokens, Matrix w, float[] out) {
             int rows = w.rows(), cols = w.cols();
             int tiles = (rows + TILE - 1) / TILE;
+            int block = tokenBlock(cols);
             // ~64K multiply-adds per range at least, so tiny matrices don't pay for the fork.
-            int grain = Math.max(1, 65536 / Math.max(1, cols * TILE * tokens));
+            int grain = Math.max(1, 65536 / Math.max(1, cols * TILE * Math.min(tokens, block)));
             this.x = x;
             this.tokens = tokens;
+            this.block = block;
             this.w = w;
             this.out = out;
+            this.stream = tokens < Math.max(1, MR) && w.tensor().dtype() == DType.BF16;
             try {
                 Parallel.forRange(tiles, grain, this);
             } finally {
@@ -49,21 +81,116 @@ public final class Matmul {
         }
 
         @Override public void run(int from, int to) {
-            int rows = w.rows(), cols = w.cols();
-            float[] wt = tileScratch(TILE * cols); // (TILE, cols) converted weight rows
+            if (stream) streamBf16(x, tokens, w, out, from, to);
+            else gemm(x, tokens, block, w, out, from, to);
+        }
+    }
+
+    /** Tiles {@code [from, to)} of the product: token blocks sized for L2, float32 panels, the MR × TILE micro-kernel. */
+    private static void gemm(float[] x, int tokens, int block, Matrix w, float[] out, int from, int to) {
+        int rows = w.rows(), cols = w.cols();
+        float[] wt = tileScratch(TILE * cols); // (TILE, cols) packed float32 weight rows
+        float[] acc = ACC.get();               // (L, L) a micro-kernel's accumulators, for the lane sums
+        for (int t0 = 0; t0 < tokens; t0 += block) {
+            int t1 = Math.min(tokens, t0 + block);
             for (int tile = from; tile < to; tile++) {
                 int r0 = tile * TILE, nr = Math.min(TILE, rows - r0);
                 for (int i = 0; i < nr; i++) w.loadRow(r0 + i, wt, i * cols);
-                for (int t = 0; t < tokens; t++) {
-                    int o = t * rows + r0;
-                    if (nr == TILE) {
-                        dot4(wt, cols, x, t * cols, out, o);
-                    } else {
-                        for (int i = 0; i < nr; i++) out[o + i] = dot(wt, i * cols, x, t * cols, cols);
+                if (nr == TILE) {
+                    int t = t0;
+                    for (; MR > 0 && t + MR <= t1; t += MR) {
+                        if (MR == 4) kernel4x4(wt, cols, x, t * cols, out, t * rows + r0, rows, acc);
+                        else kernel2x4(wt, cols, x, t * cols, out, t * rows + r0, rows, acc);
+                    }
+                    for (; t < t1; t++) dot4(wt, cols, x, t * cols, out, t * rows + r0);
+                } else {
+                    for (int t = t0; t < t1; t++) {
+                        for (int i = 0; i < nr; i++) out[t * rows + r0 + i] = dot(wt, i * cols, x, t * cols, cols);
                     }
                 }
             }
         }
+    }
+
+    /**
+     * Decode (fewer tokens than one micro-kernel), tiles {@code [from, to)}: bandwidth-bound, so the bf16 weights are
+     * converted in registers as they stream in and dotted with each token's activations, no float32 panel in between.
+     * Same arithmetic as {@link #dot4} on the converted rows (the conversion is exact), so the same bits as every
+     * other path.
+     */
+    private static void streamBf16(float[] x, int tokens, Matrix w, float[] out, int from, int to) {
+        int rows = w.rows(), cols = w.cols();
+        MemorySegment seg = w.tensor().data();
+        long base = (long) w.rowStart() * cols * 2;          // byte offset of row 0
+        for (int tile = from; tile < to; tile++) {
+            int r0 = tile * TILE, nr = Math.min(TILE, rows - r0);
+            long off = base + (long) r0 * cols * 2;
+            for (int t = 0; t < tokens; t++) {
+                if (nr == TILE) {
+                    dot4Bf16(seg, off, cols, x, t * cols, out, t * rows + r0);
+                } else {
+                    for (int i = 0; i < nr; i++) out[t * rows + r0 + i] = dotBf16(seg, off + (long) i * cols * 2, x, t * cols, cols);
+                }
+            }
+        }
+    }
+
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final ValueLayout.OfShort BF16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** L bf16 values at byte offset {@code off} as floats: bf16 is the top half of a float32. */
+    private static FloatVector bf16(MemorySegment seg, long off) {
+        ShortVector s = ShortVector.fromMemorySegment(S, seg, off, ByteOrder.LITTLE_ENDIAN);
+        return ((IntVector) s.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static float bf16At(MemorySegment seg, long off) { return Float.intBitsToFloat(seg.get(BF16_LE, off) << 16); }
+
+    /** {@link #dot4} with the four bf16 rows read from {@code seg} at byte offset {@code off} (row stride 2n bytes). */
+    static void dot4Bf16(MemorySegment seg, long off, int n, float[] x, int xo, float[] out, int o) {
+        long rb = 2L * n;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int i = 0, upper = F.loopBound(n);
+        for (; i < upper; i += F.length()) {
+            FloatVector xv = FloatVector.fromArray(F, x, xo + i);
+            long p = off + 2L * i;
+            a0 = bf16(seg, p).fma(xv, a0);
+            a1 = bf16(seg, p + rb).fma(xv, a1);
+            a2 = bf16(seg, p + 2 * rb).fma(xv, a2);
+            a3 = bf16(seg, p + 3 * rb).fma(xv, a3);
+        }
+        float s0 = Lanes.sum(a0), s1 = Lanes.sum(a1);
+        float s2 = Lanes.sum(a2), s3 = Lanes.sum(a3);
+        for (; i < n; i++) {
+            float xi = x[xo + i];
+            long p = off + 2L * i;
+            s0 += bf16At(seg, p) * xi;
+            s1 += bf16At(seg, p + rb) * xi;
+            s2 += bf16At(seg, p + 2 * rb) * xi;
+            s3 += bf16At(seg, p + 3 * rb) * xi;
+        }
+        out[o] = s0;
+        out[o + 1] = s1;
+        out[o + 2] = s2;
+        out[o + 3] = s3;
+    }
+
+    /** {@link #dot} of one bf16 row at byte offset {@code off} with {@code x[xo ..]}. */
+    static float dotBf16(MemorySegment seg, long off, float[] x, int xo, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0, upper = F.loopBound(n);
+        for (; i < upper; i += F.length()) acc = bf16(seg, off + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc);
+        float s = Lanes.sum(acc);
+        for (; i < n; i++) s += bf16At(seg, off + 2L * i) * x[xo + i];
+        return s;
+    }
+
+    /** Tokens per block: as many as fit {@link #BLOCK_BYTES} of activations, a multiple of {@link #MR}. */
+    static int tokenBlock(int cols) {
+        int fit = BLOCK_BYTES / (Float.BYTES * Math.max(1, cols));
+        int mr = Math.max(1, MR);
+        return Math.max(mr, fit - fit % mr);
     }
 
     private static final ThreadLocal<float[][]> TILE_SCRATCH = ThreadLocal.withInitial(() -> new float[1][0]);
@@ -74,6 +201,158 @@ public final class Matmul {
         if (s[0].length < n) s[0] = new float[n];
         return s[0];
     }
+
+    /**
+     * Four tokens × four weight rows: {@code out[o + t*ldo + r] = w[r*n ..] · x[xo + t*n ..]}. Each step loads
+     * four weight vectors and four activation vectors for sixteen FMAs into sixteen accumulators; the sixteen
+     * lane sums are then formed together, one transposed reduction (a 16-lane species: used when MR is 4).
+     */
+    static void kernel4x4(float[] w, int n, float[] x, int xo, float[] out, int o, int ldo, float[] acc) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        int upper = F.loopBound(n);
+        int x0 = xo, x1 = xo + n, x2 = xo + 2 * n, x3 = xo + 3 * n;
+        for (int i = 0; i < upper; i += F.length()) {
+            FloatVector w0 = FloatVector.fromArray(F, w, i);
+            FloatVector w1 = FloatVector.fromArray(F, w, n + i);
+            FloatVector w2 = FloatVector.fromArray(F, w, 2 * n + i);
+            FloatVector w3 = FloatVector.fromArray(F, w, 3 * n + i);
+            FloatVector xv = FloatVector.fromArray(F, x, x0 + i);
+            c00 = w0.fma(xv, c00); c01 = w1.fma(xv, c01); c02 = w2.fma(xv, c02); c03 = w3.fma(xv, c03);
+            xv = FloatVector.fromArray(F, x, x1 + i);
+            c10 = w0.fma(xv, c10); c11 = w1.fma(xv, c11); c12 = w2.fma(xv, c12); c13 = w3.fma(xv, c13);
+            xv = FloatVector.fromArray(F, x, x2 + i);
+            c20 = w0.fma(xv, c20); c21 = w1.fma(xv, c21); c22 = w2.fma(xv, c22); c23 = w3.fma(xv, c23);
+            xv = FloatVector.fromArray(F, x, x3 + i);
+            c30 = w0.fma(xv, c30); c31 = w1.fma(xv, c31); c32 = w2.fma(xv, c32); c33 = w3.fma(xv, c33);
+        }
+        // The sixteen accumulators go to memory (acc: this thread's L × L floats) and are summed together there by
+        // laneSums, kept out of this method: its inlined vector nodes would pass C2's budget and box the vectors.
+        int l = F.length();
+        c00.intoArray(acc, 0); c01.intoArray(acc, l); c02.intoArray(acc, 2 * l); c03.intoArray(acc, 3 * l);
+        c10.intoArray(acc, 4 * l); c11.intoArray(acc, 5 * l); c12.intoArray(acc, 6 * l); c13.intoArray(acc, 7 * l);
+        c20.intoArray(acc, 8 * l); c21.intoArray(acc, 9 * l); c22.intoArray(acc, 10 * l); c23.intoArray(acc, 11 * l);
+        c30.intoArray(acc, 12 * l); c31.intoArray(acc, 13 * l); c32.intoArray(acc, 14 * l); c33.intoArray(acc, 15 * l);
+        laneSums(acc);
+        for (int t = 0; t < 4; t++) finish4(acc, 4 * t, w, n, x, xo + t * n, upper, out, o + t * ldo);
+    }
+
+    /** Two tokens × four weight rows, for 8-lane (256-bit) vectors: eight accumulators within AVX2's sixteen registers. */
+    static void kernel2x4(float[] w, int n, float[] x, int xo, float[] out, int o, int ldo, float[] acc) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        int upper = F.loopBound(n);
+        int x0 = xo, x1 = xo + n;
+        for (int i = 0; i < upper; i += F.length()) {
+            FloatVector w0 = FloatVector.fromArray(F, w, i);
+            FloatVector w1 = FloatVector.fromArray(F, w, n + i);
+            FloatVector w2 = FloatVector.fromArray(F, w, 2 * n + i);
+            FloatVector w3 = FloatVector.fromArray(F, w, 3 * n + i);
+            FloatVector xv = FloatVector.fromArray(F, x, x0 + i);
+            c00 = w0.fma(xv, c00); c01 = w1.fma(xv, c01); c02 = w2.fma(xv, c02); c03 = w3.fma(xv, c03);
+            xv = FloatVector.fromArray(F, x, x1 + i);
+            c10 = w0.fma(xv, c10); c11 = w1.fma(xv, c11); c12 = w2.fma(xv, c12); c13 = w3.fma(xv, c13);
+        }
+        int l = F.length();
+        c00.intoArray(acc, 0); c01.intoArray(acc, l); c02.intoArray(acc, 2 * l); c03.intoArray(acc, 3 * l);
+        c10.intoArray(acc, 4 * l); c11.intoArray(acc, 5 * l); c12.intoArray(acc, 6 * l); c13.intoArray(acc, 7 * l);
+        laneSums(acc);
+        for (int t = 0; t < 2; t++) finish4(acc, 4 * t, w, n, x, xo + t * n, upper, out, o + t * ldo);
+    }
+
+    /*
+     * Transposed lane sums. Lanes.sum(v) adds lanes i and i ^ (L/2), then i ^ (L/4), ... down to i ^ 1. Level k of
+     * that tree for two vectors a, b at once: a + a.swap(d) in the lanes whose bit d is clear, b + b.swap(d) in the
+     * others (d = L >> (k + 1)). Both halves are exact lane adds of the same pairs as Lanes.sum (float addition
+     * commutes), so after log2(L) levels over L vectors each lane holds one vector's Lanes.sum bit for bit.
+     */
+    private static final int LEVELS = Integer.numberOfTrailingZeros(F.length());
+    @SuppressWarnings("unchecked")
+    private static final VectorShuffle<Float>[] SWAP = new VectorShuffle[LEVELS];
+    @SuppressWarnings("unchecked")
+    private static final VectorMask<Float>[] UPPER = new VectorMask[LEVELS];
+    /** Lane i of the result takes lane bitreverse(i): accumulator k (level-0 partner bit first) back to lane k. */
+    private static final VectorShuffle<Float> SUM_ORDER =
+            VectorShuffle.fromOp(F, i -> Integer.reverse(i) >>> (32 - LEVELS));
+
+    static {
+        for (int k = 0; k < LEVELS; k++) {
+            int d = F.length() >> (k + 1);
+            SWAP[k] = VectorShuffle.fromOp(F, i -> i ^ d);
+            boolean[] bits = new boolean[F.length()];
+            for (int i = 0; i < bits.length; i++) bits[i] = (i & d) != 0;
+            UPPER[k] = VectorMask.fromArray(F, bits, 0);
+        }
+    }
+
+    /**
+     * {@code acc[k] = Lanes.sum(acc[k*L .. (k+1)*L))} for the L accumulators stored at {@code acc} (k = 0..L-1), by
+     * the transposed tree: level 0 pairs vectors (2k, 2k + 1) into slot k, level 1 pairs those results, ..., so
+     * lane i of the last vector holds accumulator bitreverse(i); {@link #SUM_ORDER} puts accumulator k in lane k.
+     */
+    static void laneSums(float[] acc) {
+        int l = F.length();
+        if (l == 16) {
+            laneSums16(acc);
+            return;
+        }
+        for (int level = 0, count = l; level < LEVELS; level++, count >>= 1) {
+            VectorShuffle<Float> swap = SWAP[level];
+            VectorMask<Float> upper = UPPER[level];
+            for (int k = 0; 2 * k < count; k++) {   // slot k is written after slots 2k, 2k + 1 are read
+                FloatVector a = FloatVector.fromArray(F, acc, 2 * k * l);
+                FloatVector b = FloatVector.fromArray(F, acc, (2 * k + 1) * l);
+                a.add(a.rearrange(swap)).blend(b.add(b.rearrange(swap)), upper).intoArray(acc, k * l);
+            }
+        }
+        FloatVector.fromArray(F, acc, 0).rearrange(SUM_ORDER).intoArray(acc, 0);
+    }
+
+    /** Each thread's spill area for a micro-kernel's accumulators: L vectors of L lanes. */
+    private static final VectorShuffle<Float> SW8 = VectorShuffle.fromOp(F, i -> i ^ (F.length() >> 1));
+    private static final VectorShuffle<Float> SW4 = VectorShuffle.fromOp(F, i -> i ^ (F.length() >> 2));
+    private static final VectorShuffle<Float> SW2 = VectorShuffle.fromOp(F, i -> i ^ Math.max(1, F.length() >> 3));
+    private static final VectorShuffle<Float> SW1 = VectorShuffle.fromOp(F, i -> i ^ 1);
+    private static final VectorMask<Float> HI8 = VectorMask.fromLong(F, 0xFF00L);
+    private static final VectorMask<Float> HI4 = VectorMask.fromLong(F, 0xF0F0L);
+    private static final VectorMask<Float> HI2 = VectorMask.fromLong(F, 0xCCCCL);
+    private static final VectorMask<Float> HI1 = VectorMask.fromLong(F, 0xAAAAL);
+
+    /**
+     * {@link #laneSums} for 16 lanes, straight-line: the same pairs as the loop (levels d = 8, 4, 2, 1), with the
+     * shuffles and masks as constants and no index arithmetic for C2 to check.
+     */
+    private static void laneSums16(float[] acc) {
+        if (acc.length < 256) throw new IllegalArgumentException("16 accumulators of 16 lanes");
+        FloatVector a, b;
+        a = FloatVector.fromArray(F, acc, 0); b = FloatVector.fromArray(F, acc, 16);
+        FloatVector p0 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        a = FloatVector.fromArray(F, acc, 32); b = FloatVector.fromArray(F, acc, 48);
+        FloatVector p1 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        a = FloatVector.fromArray(F, acc, 64); b = FloatVector.fromArray(F, acc, 80);
+        FloatVector p2 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        a = FloatVector.fromArray(F, acc, 96); b = FloatVector.fromArray(F, acc, 112);
+        FloatVector p3 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        a = FloatVector.fromArray(F, acc, 128); b = FloatVector.fromArray(F, acc, 144);
+        FloatVector p4 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        a = FloatVector.fromArray(F, acc, 160); b = FloatVector.fromArray(F, acc, 176);
+        FloatVector p5 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        a = FloatVector.fromArray(F, acc, 192); b = FloatVector.fromArray(F, acc, 208);
+        FloatVector p6 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        a = FloatVector.fromArray(F, acc, 224); b = FloatVector.fromArray(F, acc, 240);
+        FloatVector p7 = a.add(a.rearrange(SW8)).blend(b.add(b.rearrange(SW8)), HI8);
+        FloatVector q0 = p0.add(p0.rearrange(SW4)).blend(p1.add(p1.rearrange(SW4)), HI4);
+        FloatVector q1 = p2.add(p2.rearrange(SW4)).blend(p3.add(p3.rearrange(SW4)), HI4);
+        FloatVector q2 = p4.add(p4.rearrange(SW4)).blend(p5.add(p5.rearrange(SW4)), HI4);
+        FloatVector q3 = p6.add(p6.rearrange(SW4)).blend(p7.add(p7.rearrange(SW4)), HI4);
+        FloatVector r0 = q0.add(q0.rearrange(SW2)).blend(q1.add(q1.rearrange(SW2)), HI2);
+        FloatVector r1 = q2.add(q2.rearrange(SW2)).blend(q3.add(q3.rearrange(SW2)), HI2);
+        r0.add(r0.rearrange(SW1)).blend(r1.add(r1.rearrange(SW1)), HI1).rearrange(SUM_ORDER).intoArray(acc, 0);
+    }
+
+    private static final ThreadLocal<float[]> ACC = ThreadLocal.withInitial(() -> new float[F.length() * F.length()]);
 
     /** {@code out[o + i] = w[i*n ..] · x[xo ..]} for four consecutive rows, sharing the loads of x. */
     static void dot4(float[] w, int n, float[] x, int xo, float[] out, int o) {
@@ -101,6 +380,22 @@ public final class Matmul {
         out[o + 3] = s3;
     }
 
+    /** One token's four row results from their lane sums {@code sums[k .. k + 4)}: the scalar tail {@code [upper, n)}, in order. */
+    private static void finish4(float[] sums, int k, float[] w, int n, float[] x, int xo, int upper, float[] out, int o) {
+        float s0 = sums[k], s1 = sums[k + 1], s2 = sums[k + 2], s3 = sums[k + 3];
+        for (int i = upper; i < n; i++) {
+            float xi = x[xo + i];
+            s0 += w[i] * xi;
+            s1 += w[n + i] * xi;
+            s2 += w[2 * n + i] * xi;
+            s3 += w[3 * n + i] * xi;
+        }
+        out[o] = s0;
+        out[o + 1] = s1;
+        out[o + 2] = s2;
+        out[o + 3] = s3;
+    }
+
     static float dot(float[] a, int ao, float[] b, int bo, int n) {
         FloatVector acc = FloatVector.zero(F);
         int i = 0, upper = F.loopBound(n);
@@ -110,5 +405,29 @@ public final class Matmul {
         float s = Lanes.sum(acc);
         for (; i < n; i++) s += a[ao + i] * b[bo + i];
         return s;
+    }
+
+    /**
+     * The plain-Java definition of every result above, one (token, row) at a time: per lane j an FMA chain over
+     * columns c ≡ j (mod lanes) below the vector bound, the lanes added by the fixed halving tree, then the
+     * scalar tail. The accelerated paths must match it bit for bit.
+     */
+    static void reference(float[] x, int tokens, Matrix w, float[] out) {
+        int rows = w.rows(), n = w.cols(), lanes = F.length(), upper = n - n % lanes;
+        float[] row = new float[n];
+        float[] acc = new float[lanes];
+        for (int r = 0; r < rows; r++) {
+            w.loadRow(r, row, 0);
+            for (int t = 0; t < tokens; t++) {
+                java.util.Arrays.fill(acc, 0f);
+                for (int c = 0; c < upper; c++) acc[c % lanes] = Math.fma(row[c], x[t * n + c], acc[c % lanes]);
+                for (int half = lanes / 2; half >= 1; half /= 2) {
+                    for (int j = 0; j < half; j++) acc[j] = acc[j] + acc[j + half];
+                }
+                float s = acc[0];
+                for (int c = upper; c < n; c++) s += row[c] * x[t * n + c];
+                out[t * rows + r] = s;
+            }
+        }
     }
 }

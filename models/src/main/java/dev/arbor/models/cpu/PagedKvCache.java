@@ -6,8 +6,9 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * Paged K/V storage for the CPU transformer: per layer one off-heap float32 segment for K and one
- * for V, each laid out {@code [block][kvHead][slot][headDim]}, so a block is one contiguous range
- * (cheap copy-on-write) and a head's slots in a block are contiguous (attention streams them).
+ * for V. V is laid out {@code [block][kvHead][slot][headDim]}; K is transposed within a block,
+ * {@code [block][kvHead][headDim][slot]}, so that {@link Attention} scores a block's slots in vector lanes.
+ * Either way a block is one contiguous range (cheap copy-on-write) and a head's part of a block too.
  * Freed by the GC when the cache is dropped. Also holds each worker thread's attention scratch rows,
  * grown to the longest context seen, so a step allocates none.
  */
@@ -71,7 +72,7 @@ public final class PagedKvCache {
 
     MemorySegment values(int layer) { return values[layer]; }
 
-    /** Byte offset of (block, kvHead, slot) in a layer's segment. */
+    /** Byte offset of (block, kvHead, slot) in a layer's V segment; with slot 0, of (block, kvHead) in K's too. */
     long offset(int block, int kvHead, int slot) {
         if (block < 0 || block >= numBlocks) {
             throw new IndexOutOfBoundsException("block " + block + " outside the cache's " + numBlocks + " blocks");
@@ -92,10 +93,12 @@ public final class PagedKvCache {
     void write(int layer, MemorySegment k, MemorySegment v, int t, int block, int slot) {
         int kvDim = numKvHeads * headDim;
         long rowBytes = (long) headDim * Float.BYTES;
+        MemorySegment kl = keys[layer];
         for (int h = 0; h < numKvHeads; h++) {
-            long off = offset(block, h, slot), src = ((long) t * kvDim + (long) h * headDim) * Float.BYTES;
-            MemorySegment.copy(k, src, keys[layer], off, rowBytes);
-            MemorySegment.copy(v, src, values[layer], off, rowBytes);
+            long src = (long) t * kvDim + (long) h * headDim;   // float index of (t, h, 0) in k and v
+            MemorySegment.copy(v, src * Float.BYTES, values[layer], offset(block, h, slot), rowBytes);
+            long kt = offset(block, h, 0) + (long) slot * Float.BYTES;   // K[d][slot] at kt + d * blockSize floats
+            for (int d = 0; d < headDim; d++) kl.set(FLOAT, kt + (long) d * blockSize * Float.BYTES, k.getAtIndex(FLOAT, src + d));
         }
     }
 

@@ -33,12 +33,23 @@ public final class SyntheticThroughput {
                 ForwardBatch b = exec.batch();
                 int[][] tables = new int[batch][blocksPerSeq];
                 for (int s = 0; s < batch; s++) for (int k = 0; k < blocksPerSeq; k++) tables[s][k] = s * blocksPerSeq + k;
-                b.clear();
-                b.beginSequence(tables[0], blocksPerSeq);
-                b.addToken(0, 0);
-                b.addLogitRow(0);
-                exec.forward();   // warm up
-                exec.computeLogits(0);
+                // Warm up: a whole prompt (so the prefill GEMM is compiled before it is timed) and a few decode steps.
+                for (int round = 0; round < 2; round++) {
+                    b.clear();
+                    b.beginSequence(tables[0], blocksPerSeq);
+                    for (int i = 0; i < promptLen; i++) b.addToken((i * 7) % 259, i);
+                    b.addLogitRow(promptLen - 1);
+                    exec.forward();
+                    exec.computeLogits(0);
+                    for (int step = 0; step < 4; step++) {
+                        b.clear();
+                        b.beginSequence(tables[0], blocksPerSeq);
+                        b.addToken(step, promptLen + step);
+                        b.addLogitRow(0);
+                        exec.forward();
+                        exec.computeLogits(0);
+                    }
+                }
                 System.out.printf("%s on %s: weights ready + first token in %.1f s%n", spec, model.device(), (System.nanoTime() - t0) / 1e9);
 
                 // Prefill: each sequence's prompt in one forward.

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Arbor against llama.cpp on this machine's CPU, same weights, both engines interleaved (issue 15).
+#
+#   bench/peers/llamacpp.sh [all|fetch|build|convert|bench]      (default: all)
+#
+# fetch    npm pack node-llama-cpp (the npm registry ships llama.cpp's source as llama/gitRelease.bundle),
+#          git clone the bundle into $CACHE/src. Nothing of llama.cpp enters the checkout.
+# build    cmake Release, GGML_NATIVE=ON (AVX2/AVX-512 as this CPU has them), targets llama-bench and
+#          llama-batched-bench, at nice 19 with -j$JOBS (about 30 minutes on 2 idle cores; longer when shared).
+# convert  writes synthetic:$SHAPE as a Hugging Face directory (config.json, bf16 model.safetensors, Llama-2
+#          tokenizer) and converts it with llama.cpp's own convert_hf_to_gguf.py to a bf16 GGUF. Needs Debian's
+#          python3-torch, -numpy, -sentencepiece, -yaml, -tqdm (installed with apt-get when missing and root).
+# bench    $RUNS rounds, each: Arbor batch 1, Arbor batch 8, llama-batched-bench (npl 1 and 8), all with
+#          $THREADS threads, prompt $PROMPT tokens, $GEN generated; prints every run, the medians and the ratios,
+#          and the load average before each run (`uptime`): other work on the machine moves these figures.
+#
+# Environment: CACHE (default ~/.cache/arbor-peers/llama.cpp), NODE_LLAMA_CPP (npm version, default latest),
+# SHAPE (100m), RUNS (3), THREADS (2), PROMPT (512), GEN (128), JOBS (2), JAVA_HOME (a JDK 25).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CACHE="${CACHE:-$HOME/.cache/arbor-peers/llama.cpp}"
+SHAPE="${SHAPE:-100m}" RUNS="${RUNS:-3}" THREADS="${THREADS:-2}" PROMPT="${PROMPT:-512}" GEN="${GEN:-128}" JOBS="${JOBS:-2}"
+model_dir="$CACHE/models/synthetic-$SHAPE"
+gguf="$CACHE/models/synthetic-$SHAPE-bf16.gguf"
+log() { echo "[llamacpp.sh] $*" >&2; }
+
+fetch() {
+  mkdir -p "$CACHE"
+  if [ -d "$CACHE/src/.git" ]; then log "source already in $CACHE/src"; return; fi
+  (cd "$CACHE" && rm -rf package node-llama-cpp-*.tgz && npm pack --silent "node-llama-cpp@${NODE_LLAMA_CPP:-latest}" >/dev/null &&
+    tar xzf node-llama-cpp-*.tgz package/llama/gitRelease.bundle package/llama/binariesGithubRelease.json &&
+    git clone -q package/llama/gitRelease.bundle src)
+  log "llama.cpp release $(cat "$CACHE/package/llama/binariesGithubRelease.json" | tr -d ' \n') from $(ls "$CACHE"/node-llama-cpp-*.tgz)"
+}
+
+build() {
+  [ -d "$CACHE/src" ] || fetch
+  cmake -S "$CACHE/src" -B "$CACHE/src/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+    -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >"$CACHE/cmake-config.log"
+  nice -n 19 cmake --build "$CACHE/src/build" --config Release -j"$JOBS" --target llama-bench llama-batched-bench >"$CACHE/build.log"
+  log "built $(ls "$CACHE"/src/build/bin/llama-batched-bench)"
+}
+
+python_deps() {
+  if /usr/bin/python3 -c "import torch, numpy, sentencepiece, yaml, tqdm" 2>/dev/null; then return; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-torch python3-numpy \
+      python3-sentencepiece python3-yaml python3-tqdm >"$CACHE/apt.log"
+  else
+    log "needs Debian's python3-torch python3-numpy python3-sentencepiece python3-yaml python3-tqdm"; exit 2
+  fi
+}
+
+convert() {
+  [ -d "$CACHE/src" ] || fetch
+  python_deps
+  export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}" PATH="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin:$PATH"
+  if [ ! -f "$model_dir/model.safetensors" ]; then
+    (cd "$root" && mvn -o -q -B install -DskipTests >/dev/null && mvn -o -q -B -pl models test-compile >/dev/null &&
+      mvn -o -q -B -pl models dependency:build-classpath -Dmdep.outputFile="$CACHE/models.cp" >/dev/null)
+    java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
+      -cp "$root/models/target/classes:$root/models/target/test-classes:$(cat "$CACHE/models.cp")" \
+      dev.arbor.models.synthetic.SyntheticExport "$SHAPE" "$model_dir" "$root/../shared/fixtures/tokenizers/llama2" 2>/dev/null
+  fi
+  /usr/bin/python3 "$root/bench/peers/sp_model.py" "$model_dir"
+  # The converter imports `transformers` at module level (AutoConfig, with a fallback to config.json when it fails)
+  # and names torch's float8 dtypes, which Debian's PyTorch 1.13 lacks: a stand-in package and a sitecustomize
+  # cover both, outside the checkout. Neither changes a tensor.
+  mkdir -p "$CACHE/pyshim/transformers"
+  cat >"$CACHE/pyshim/transformers/__init__.py" <<'EOF'
+# Stand-in written by bench/peers/llamacpp.sh: no registry reachable here ships `transformers`.
+class AutoConfig:
+    @staticmethod
+    def from_pretrained(*args, **kwargs):
+        raise ImportError("transformers stand-in: the converter falls back to reading config.json")
+
+class AutoTokenizer(AutoConfig):
+    pass
+EOF
+  cat >"$CACHE/pyshim/sitecustomize.py" <<'EOF'
+# Written by bench/peers/llamacpp.sh: Debian's PyTorch (1.13) predates the float8 dtypes that llama.cpp's
+# converter names in its dtype tables; bf16 checkpoints never use them, so any placeholder will do.
+try:
+    import torch
+    for _name in ("float8_e4m3fn", "float8_e5m2"):
+        if not hasattr(torch, _name):
+            setattr(torch, _name, torch.uint8)
+except ImportError:
+    pass
+EOF
+  PYTHONPATH="$CACHE/pyshim:$CACHE/src/gguf-py" /usr/bin/python3 "$CACHE/src/convert_hf_to_gguf.py" "$model_dir" \
+    --outtype bf16 --outfile "$gguf" >"$CACHE/convert.log" 2>&1
+  log "converted to $gguf"
+}
+
+bench() {
+  [ -f "$gguf" ] || convert
+  local out="$CACHE/runs-$(date -u +%Y%m%dT%H%M%S)"
+  mkdir -p "$out"
+  log "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx|avx2|fma|f16c|avx512f|avx512_bf16|avx_vnni)$' | tr '\n' ' ')"
+  log "logs in $out"
+  for r in $(seq 1 "$RUNS"); do
+    for b in 1 8; do
+      echo "$(uptime)" >"$out/arbor-b$b-$r.log"
+      "$root/arbor" bench throughput --model "$model_dir" --batch "$b" --prompt-len "$PROMPT" --output-len "$GEN" \
+        --max-num-batched-tokens "$PROMPT" >>"$out/arbor-b$b-$r.log" 2>/dev/null
+      grep -E '^(prefill|decode):' "$out/arbor-b$b-$r.log" | sed "s/^/arbor b$b run $r: /" >&2
+    done
+    echo "$(uptime)" >"$out/llama-$r.log"
+    "$CACHE/src/build/bin/llama-batched-bench" -m "$gguf" -c $((8 * (PROMPT + GEN) + 64)) -b "$PROMPT" -ub "$PROMPT" \
+      -npp "$PROMPT" -ntg "$GEN" -npl 1,8 -t "$THREADS" -tb "$THREADS" --output-format jsonl >>"$out/llama-$r.log" 2>/dev/null
+    grep '^{' "$out/llama-$r.log" | sed "s/^/llama.cpp run $r: /" >&2
+  done
+  python3 - "$out" "$RUNS" <<'EOF'
+import json, re, statistics, sys, pathlib
+out, runs = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+def arbor(b, r, what):
+    text = (out / f"arbor-b{b}-{r}.log").read_text()
+    return float(re.search(rf"^{what}:.*= ([0-9.]+) tokens/s", text, re.M).group(1))
+def llama(r, pl, key):
+    for line in (out / f"llama-{r}.log").read_text().splitlines():
+        if line.startswith("{") and json.loads(line)["pl"] == pl:
+            return json.loads(line)[key]
+def load(path):
+    return re.search(r"load average: ([0-9.]+)", path.read_text().splitlines()[0]).group(1)
+rows = [
+    ("prefill 1 x prompt (tokens/s)", lambda r: arbor(1, r, "prefill"), lambda r: llama(r, 1, "speed_pp")),
+    ("decode batch 1 (tokens/s)", lambda r: arbor(1, r, "decode"), lambda r: llama(r, 1, "speed_tg")),
+    ("decode batch 8 (tokens/s)", lambda r: arbor(8, r, "decode"), lambda r: llama(r, 8, "speed_tg")),
+]
+loads = [load(p) for p in sorted(out.glob("*.log"))]
+print(f"| workload | Arbor (median of {runs}) | llama.cpp (median of {runs}) | Arbor / llama.cpp | Arbor runs | llama.cpp runs |")
+print("| --- | --- | --- | --- | --- | --- |")
+for name, a, l in rows:
+    av, lv = [a(r) for r in range(1, runs + 1)], [l(r) for r in range(1, runs + 1)]
+    am, lm = statistics.median(av), statistics.median(lv)
+    print(f"| {name} | {am:.1f} | {lm:.1f} | {am / lm:.2f}x | {', '.join(f'{v:.1f}' for v in av)} | {', '.join(f'{v:.1f}' for v in lv)} |")
+print(f"load average (1 min) before each run: {', '.join(loads)}")
+EOF
+}
+
+case "${1:-all}" in
+  fetch) fetch ;;
+  build) build ;;
+  convert) convert ;;
+  bench) bench ;;
+  all) fetch; [ -x "$CACHE/src/build/bin/llama-batched-bench" ] || build; [ -f "$gguf" ] || convert; bench ;;
+  *) echo "usage: $0 [all|fetch|build|convert|bench]" >&2; exit 2 ;;
+esac

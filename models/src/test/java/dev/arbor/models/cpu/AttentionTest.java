@@ -1,0 +1,113 @@
+package dev.arbor.models.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.arbor.models.ForwardBatch;
+import dev.arbor.models.StepShape;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The key-blocked, online-softmax attention against the plain two-pass reference (double precision), over odd
+ * head dims, block sizes and context lengths, grouped-query heads and ALiBi; and a query's result is the same bits
+ * whether its token is attended in a prefill chunk with others or alone.
+ */
+class AttentionTest {
+    /** Two sequences: prompt lengths len0 and len1, all tokens in one step; block tables interleaved and shuffled. */
+    private record Case(int headDim, int blockSize, int heads, int kvHeads, int len0, int len1, boolean alibi) {}
+
+    @Test
+    void agreesWithReferenceOverOddShapes() {
+        Case[] cases = {
+            new Case(64, 16, 12, 12, 1, 100, false), new Case(64, 16, 4, 2, 33, 17, true), new Case(12, 16, 4, 2, 7, 40, false),
+            new Case(16, 5, 3, 1, 13, 1, false), new Case(72, 8, 2, 2, 61, 9, true), new Case(8, 32, 5, 5, 70, 3, true),
+        };
+        SplittableRandom rnd = new SplittableRandom(17);
+        for (Case c : cases) {
+            Setup s = new Setup(c, rnd);
+            float[] got = new float[s.out()], want = new float[s.out()];
+            Attention.run(s.q, s.batch, s.cache, 0, c.heads, s.slopes, got);
+            Attention.reference(s.q, s.batch, s.cache, 0, c.heads, s.slopes, want);
+            for (int i = 0; i < got.length; i++) assertEquals(want[i], got[i], 2e-5f + 1e-4f * Math.abs(want[i]), c + " element " + i);
+        }
+    }
+
+    @Test
+    void aQueryHasTheSameBitsInAChunkAndAlone() {
+        Case c = new Case(64, 16, 4, 2, 37, 50, false);
+        Setup s = new Setup(c, new SplittableRandom(23));
+        float[] all = new float[s.out()];
+        Attention.run(s.q, s.batch, s.cache, 0, c.heads, s.slopes, all);
+        int qDim = c.heads * c.headDim;
+        for (int t : new int[] {0, 5, 36, 37, 60, 86}) {
+            ForwardBatch one = new ForwardBatch(s.batch.shape());
+            int seq = s.batch.seqOfToken(t);
+            one.beginSequence(s.tables[seq], s.tables[seq].length);
+            one.addToken(0, s.batch.position(t));
+            float[] q1 = java.util.Arrays.copyOfRange(s.q, t * qDim, (t + 1) * qDim), o1 = new float[qDim];
+            Attention.run(q1, one, s.cache, 0, c.heads, s.slopes, o1);
+            for (int i = 0; i < qDim; i++) {
+                assertEquals(Float.floatToRawIntBits(all[t * qDim + i]), Float.floatToRawIntBits(o1[i]), "token " + t + " element " + i);
+            }
+        }
+    }
+
+    /** The same call gives the same bits interpreted and after C2 has compiled it (see TierIndependenceTest). */
+    @Test
+    void repeatsBitForBitAcrossCompilationTiers() {
+        Case c = new Case(16, 16, 2, 1, 21, 3, true);
+        Setup s = new Setup(c, new SplittableRandom(29));
+        float[] first = new float[s.out()], again = new float[s.out()];
+        Attention.run(s.q, s.batch, s.cache, 0, c.heads, s.slopes, first);
+        for (int round = 0; round < 20_000; round++) {
+            Attention.run(s.q, s.batch, s.cache, 0, c.heads, s.slopes, again);
+            for (int i = 0; i < again.length; i++) {
+                if (Float.floatToRawIntBits(first[i]) != Float.floatToRawIntBits(again[i])) assertEquals(first[i], again[i], "round " + round + " element " + i);
+            }
+        }
+    }
+
+    /** A cache holding both sequences' K/V (written through {@link PagedKvCache#write}) and their queries. */
+    private static final class Setup {
+        final PagedKvCache cache;
+        final ForwardBatch batch;
+        final float[] q, slopes;
+        final int[][] tables;
+
+        Setup(Case c, SplittableRandom rnd) {
+            int b0 = (c.len0 + c.blockSize - 1) / c.blockSize, b1 = (c.len1 + c.blockSize - 1) / c.blockSize;
+            int blocks = b0 + b1 + 3, tokens = c.len0 + c.len1;
+            cache = new PagedKvCache(1, blocks, c.blockSize, c.kvHeads, c.headDim);
+            // physical blocks in a scrambled order, so block tables matter
+            int[] perm = new int[blocks];
+            for (int i = 0; i < blocks; i++) perm[i] = (i * 7 + 3) % blocks;
+            if (gcd(7, blocks) != 1) for (int i = 0; i < blocks; i++) perm[i] = blocks - 1 - i;
+            tables = new int[][] {java.util.Arrays.copyOfRange(perm, 0, b0), java.util.Arrays.copyOfRange(perm, b0, b0 + b1)};
+            int maxBlocks = Math.max(b0, b1);
+            batch = new ForwardBatch(new StepShape(blocks, c.blockSize, tokens, 2, maxBlocks, 2));
+            batch.beginSequence(tables[0], b0);
+            for (int i = 0; i < c.len0; i++) batch.addToken(0, i);
+            batch.beginSequence(tables[1], b1);
+            for (int i = 0; i < c.len1; i++) batch.addToken(0, i);
+            int kvDim = c.kvHeads * c.headDim;
+            float[] k = random(rnd, tokens * kvDim), v = random(rnd, tokens * kvDim);
+            for (int t = 0; t < tokens; t++) {
+                int slot = batch.slot(t);
+                cache.write(0, k, v, t, slot / c.blockSize, slot % c.blockSize);
+            }
+            q = random(rnd, tokens * c.heads * c.headDim);
+            for (int i = 0; i < q.length; i++) q[i] *= 3;   // peaked softmaxes too
+            slopes = c.alibi ? Alibi.slopes(c.heads) : null;
+        }
+
+        int out() { return q.length; }
+
+        private static float[] random(SplittableRandom rnd, int n) {
+            float[] a = new float[n];
+            for (int i = 0; i < n; i++) a[i] = (float) rnd.nextDouble(-1, 1);
+            return a;
+        }
+
+        private static int gcd(int a, int b) { return b == 0 ? a : gcd(b, a % b); }
+    }
+}
