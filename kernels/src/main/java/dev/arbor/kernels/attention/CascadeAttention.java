@@ -51,6 +51,24 @@ public final class CascadeAttention implements AutoCloseable {
         this.paged = new PagedAttention(heads, kvHeads, headDim, blockSize, slotKeys, tokenCapacity);
     }
 
+    /**
+     * Whether cascade pays for a group of {@code sequences} decode sequences sharing {@code sharedKeys} keys:
+     * at least {@link #MIN_SEQUENCES} sequences and {@code sequences × sharedKeys ≥} {@link #MIN_SHARED_READS}.
+     * Below it the paged kernel's repeated reads of the prefix mostly hit L2 and the extra launch and merge slots
+     * cost more than they save (bench/RESULTS.md "Run 16-attn-dec", the threshold sweep).
+     */
+    public static boolean pays(int sequences, int sharedKeys) {
+        return sequences >= MIN_SEQUENCES && (long) sequences * sharedKeys >= MIN_SHARED_READS;
+    }
+
+    /** Fewest sequences in a cascade group. */
+    public static final int MIN_SEQUENCES = 4;
+    /** Fewest (sequence, shared key) pairs in a cascade group. */
+    public static final long MIN_SHARED_READS = 4096;
+
+    /** The plain paged launcher over this cascade's scratch (a step without groups runs it: one scratch for both). */
+    public PagedAttention paged() { return paged; }
+
     /** Query tokens per cascade work-group for G query heads per kv head: max(1, 8 / G). */
     public static int queriesPerGroup(int heads, int kvHeads) {
         return Math.max(1, 8 / (heads / kvHeads));

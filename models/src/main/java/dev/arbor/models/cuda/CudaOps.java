@@ -13,7 +13,7 @@ import dev.arbor.kernels.LayerKernels;
 import dev.arbor.kernels.MatvecKernels;
 import dev.arbor.kernels.attention.KvWrite;
 import dev.arbor.kernels.gemm.Gemm;
-import dev.arbor.kernels.attention.PagedAttention;
+import dev.arbor.kernels.attention.CascadeAttention;
 import dev.arbor.kernels.layer.TokenOps;
 import dev.arbor.kernels.sampling.DeviceSampler;
 import dev.arbor.kernels.sampling.SamplingBatch;
@@ -52,11 +52,14 @@ final class CudaOps implements Ops<FloatArray> {
     private final OffHeapArray[] keys, values;        // (layer) -> (numBlocks, kvHeads, blockSize, headDim)
     private final IntArray tokenIds, positions, slots, seqOfToken, logitRows; // (maxTokens)
     private final IntArray blockTables;               // (maxSeqs, maxBlocksPerSeq)
+    private final IntArray keyStart;                  // (maxSeqs) cascade: shared keys of each sequence's group, 0 if none
+    private final IntArray groupTokens;               // (maxTokens) cascade: tokens of each group, group after group
+    private final IntArray groupTokenStart;           // (maxSeqs + 1) cascade: offsets into groupTokens
     private final Rope rope;                          // null for ALiBi models
     private final FloatArray cos, sin;                // (maxTokens, headDim / 2) this step's angles, null for ALiBi
     private final float[] cosHost, sinHost;           // (maxTokens, headDim / 2) where Rope.fill computes them
     private final FloatArray slopes;                  // (heads) ALiBi slopes, null for RoPE models
-    private final PagedAttention attention;
+    private final CascadeAttention attention;         // paged attention, and cascade for steps with groups (one scratch)
     private final FloatArray readBack;                // (widest row) host staging of readRow
     private final DeviceSampler sampler;
     private final ComputeDtype dtype;
@@ -91,7 +94,10 @@ final class CudaOps implements Ops<FloatArray> {
         seqOfToken = new IntArray(n);
         logitRows = new IntArray(n);
         blockTables = new IntArray(shape.maxSeqs() * shape.maxBlocksPerSeq());
-        gpu.toDevice(tokenIds, positions, slots, seqOfToken, logitRows, blockTables);
+        keyStart = new IntArray(shape.maxSeqs());
+        groupTokens = new IntArray(n);
+        groupTokenStart = new IntArray(shape.maxSeqs() + 1);
+        gpu.toDevice(tokenIds, positions, slots, seqOfToken, logitRows, blockTables, keyStart, groupTokens, groupTokenStart);
         boolean alibi = config.family().positionEncoding() == Architecture.PositionEncoding.ALIBI;
         rope = alibi ? null : new Rope(config.rope(), config.headDim(), config.dtype());
         cos = alibi ? null : new FloatArray(n * (config.headDim() / 2));
@@ -101,8 +107,9 @@ final class CudaOps implements Ops<FloatArray> {
         sinHost = alibi ? null : new float[n * (config.headDim() / 2)];
         slopes = alibi ? FloatArray.of(Alibi.slopes(config.numHeads())) : null;
         if (alibi) gpu.toDevice(slopes);
-        attention = new PagedAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(),
-                shape.maxBlocksPerSeq() * shape.blockSize(), shape.maxSeqs());
+        int maxContext = shape.maxBlocksPerSeq() * shape.blockSize();
+        attention = new CascadeAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), maxContext, maxContext,
+                shape.maxSeqs());
         sampler = new DeviceSampler(gpu, shape.maxSeqs(), config.vocabSize());
         gemm = dtype == ComputeDtype.BFLOAT16 ? new Gemm(gpu) : null;
         if (gemm != null) {
@@ -141,6 +148,11 @@ final class CudaOps implements Ops<FloatArray> {
         put(seqOfToken, b.seqOfTokenArray(), n);
         put(logitRows, b.logitRowArray(), b.numLogitRows());
         put(blockTables, b.blockTableArray(), b.numSeqs() * shape.maxBlocksPerSeq());
+        if (cascade(b)) {
+            put(keyStart, b.keyStartArray(), b.numSeqs());
+            put(groupTokenStart, b.groupTokenStartArray(), b.numCascadeGroups() + 1);
+            put(groupTokens, b.groupTokenArray(), b.groupTokenStartArray()[b.numCascadeGroups()]);
+        }
         // the CPU's cos/sin values exactly (same float32 angles), so RoPE rounds as on the CPU path
         if (rope != null) fillAngles(b, config.headDim() / 2);
     }
@@ -211,10 +223,27 @@ final class CudaOps implements Ops<FloatArray> {
         KvWrite.launch(gpu, k, v, keys[layer], values[layer], slots, b.numTokens(), config.numKvHeads(), config.headDim(), shape.blockSize());
     }
 
+    /**
+     * Cascade attention for a step whose batch carries cascade groups (the runner forms them where they pay:
+     * {@code CascadeAttention.pays}) and fits the split scratch (at most maxSeqs tokens: decode steps);
+     * otherwise paged attention. NOTE: cascade and paged attention differ in rounding only (the shared part's
+     * keys are summed in another grouping; kernels' CascadeAttentionTest and AttentionGpuTest bound it), the
+     * one documented exception to batch invariance (issue 11).
+     */
     @Override
     public void attention(int layer, FloatArray q, ForwardBatch b, FloatArray out) {
-        attention.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
-                b.numTokens(), b.maxContextLen());
+        if (cascade(b)) {
+            attention.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
+                    b.numTokens(), b.maxContextLen(), keyStart, groupTokens, groupTokenStart, b.numCascadeGroups(), b.maxGroupTokens(),
+                    b.maxSharedLen());
+        } else {
+            attention.paged().launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(),
+                    slopes, b.numTokens(), b.maxContextLen());
+        }
+    }
+
+    private boolean cascade(ForwardBatch b) {
+        return b.numCascadeGroups() > 0 && b.numTokens() <= shape.maxSeqs();
     }
 
     @Override
@@ -254,7 +283,8 @@ final class CudaOps implements Ops<FloatArray> {
         gpu.synchronize();
         for (OffHeapArray a : keys) a.close();
         for (OffHeapArray a : values) a.close();
-        for (OffHeapArray a : new OffHeapArray[] {tokenIds, positions, slots, seqOfToken, logitRows, blockTables, readBack}) a.close();
+        for (OffHeapArray a : new OffHeapArray[] {tokenIds, positions, slots, seqOfToken, logitRows, blockTables, keyStart, groupTokens,
+                groupTokenStart, readBack}) a.close();
         if (cos != null) { cos.close(); sin.close(); }
         if (slopes != null) slopes.close();
         attention.close();
