@@ -10,19 +10,22 @@ import dev.arbor.accel.array.OffHeapArray;
 /**
  * Host-side launcher of cascade attention (issue 11; FlashInfer's two-level cascade): groups of sequences
  * whose block tables begin with the same physical blocks attend to that shared prefix once per group
- * ({@link CascadeKernels}), to their own keys with the paged kernel in split mode from
+ * ({@link CascadeMmaKernels} on tensor cores for 16-bit stores with headDim a multiple of 16 up to 128,
+ * else the CUDA-core {@link CascadeKernels}), to their own keys with the paged kernel in split mode from
  * {@code keyStart[seq]} on, and the partial states are folded by log-sum-exp ({@link AttentionKernels#mergeSplits}).
  * Three launches; nothing allocated per call (scratch sized at construction:
  * {@code tokenCapacity × heads × (ceil(maxContext/256) + ceil(maxSharedLen/256)) × (headDim + 2)} floats).
  *
  * <p>Equal to {@link PagedAttention} up to rounding (the shared part's keys are summed in a different
- * grouping); tests hold the two within 2e-6 of the output's scale. ALiBi uses each query's own position.
+ * grouping, on tensor cores with Q and P split into two 16-bit parts); tests hold the two within 2e-6 of the output's scale. ALiBi uses each query's own position.
  * Sequences in no group have keyStart 0 and are plain paged attention here.
  */
 public final class CascadeAttention implements AutoCloseable {
     static final Kernel SHARED_BF16 = Kernel.of(CascadeKernels.class, "cascadeSharedBf16");
     static final Kernel SHARED_F16 = Kernel.of(CascadeKernels.class, "cascadeSharedF16");
     static final Kernel SHARED_F32 = Kernel.of(CascadeKernels.class, "cascadeSharedF32");
+    static final Kernel SHARED_MMA_BF16 = Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16");
+    static final Kernel SHARED_MMA_F16 = Kernel.of(CascadeMmaKernels.class, "cascadeMmaF16");
 
     private final PagedAttention paged;   // its scratch has the suffix splits then the shared splits per (token, head)
     private final int maxContext, maxSharedLen, sharedBase;
@@ -100,15 +103,24 @@ public final class CascadeAttention implements AutoCloseable {
             Shapes.positive("maxSharedLenNow", maxSharedLenNow);
             Shapes.need("groupTokenStart", groupTokenStart, numGroups + 1L);
             Shapes.need("groupTokens", groupTokens, 1);
-            int queries = queriesPerGroup(heads, kvHeads);
+            boolean mma = CascadeMmaKernels.serves(kCache, heads, kvHeads, headDim);
+            int queries = mma ? CascadeMmaKernels.queries(heads, kvHeads) : queriesPerGroup(heads, kvHeads);
             int tiles = (maxGroupTokens + queries - 1) / queries;
             long gx = (long) numGroups * tiles;
             if (gx > Integer.MAX_VALUE) throw new IllegalArgumentException("numGroups x query tiles " + gx + " over 2^31-1");
-            Launch l = Launch.of(new int[] {(int) gx, kvHeads, PagedAttention.splits(maxSharedLenNow)}, new int[] {AttentionKernels.THREADS, 1, 1});
+            int threads = mma ? CascadeMmaKernels.THREADS : AttentionKernels.THREADS;
+            Launch l = Launch.of(new int[] {(int) gx, kvHeads, PagedAttention.splits(maxSharedLenNow)}, new int[] {threads, 1, 1});
             FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;
-            b.launch(Shapes.byStore(kCache, SHARED_BF16, SHARED_F16, SHARED_F32), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
-                    blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
-                    heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, queries);
+            int alibi = alibiSlopes != null ? 1 : 0;
+            if (mma) {   // tensor cores: the shape and store decide, never the batch
+                b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
+                        blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
+                        heads, kvHeads, headDim, paged.blockSize(), alibi);
+            } else {
+                b.launch(Shapes.byStore(kCache, SHARED_BF16, SHARED_F16, SHARED_F32), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
+                        blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
+                        heads, kvHeads, headDim, paged.blockSize(), alibi, queries);
+            }
         }
         paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, keyStart, maxBlocksPerSeq, alibiSlopes, tokens,
                 PagedAttention.splits(maxContextLen), numBlocks, true, true, slots);
