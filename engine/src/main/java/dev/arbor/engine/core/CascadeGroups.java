@@ -9,8 +9,8 @@ import java.util.Arrays;
  * Finds cascade groups in a filled {@link ForwardBatch} (issue 11): sequences whose block tables begin
  * with the same physical blocks, which the prefix trie made so (a shared system prompt, few-shot
  * examples). Sequences are bucketed by their first block; a bucket's shared part is the longest run of
- * leading blocks common to all its members, capped at each member's full blocks (only full blocks are
- * shared). A bucket becomes a group when {@link CascadeAttention#pays} says the shared reads it saves
+ * leading blocks common to all its members, capped at the full blocks before each member's first new
+ * token (only full blocks are shared, and no query then lies inside the shared part). A bucket becomes a group when {@link CascadeAttention#pays} says the shared reads it saves
  * are worth the extra launch: the threshold lives beside the kernel that was measured.
  *
  * <p>Ids and counts only: it reads block tables and context lengths, never a tensor. Its scratch is
@@ -31,7 +31,7 @@ final class CascadeGroups {
             members = new int[n];
         }
         int m = 0;
-        for (int s = 0; s < n; s++) if (b.contextLen(s) >= bs) keys[m++] = ((long) b.block(s, 0) << 32) | s;
+        for (int s = 0; s < n; s++) if (b.position(b.queryStart(s)) >= bs) keys[m++] = ((long) b.block(s, 0) << 32) | s;
         Arrays.sort(keys, 0, m);
         for (int i = 0; i < m; i++) order[i] = (int) keys[i];
         int groups = 0;
@@ -47,7 +47,8 @@ final class CascadeGroups {
     /** One bucket order[i .. j) with a common first block: its common leading blocks, then the threshold. */
     private int formBucket(ForwardBatch b, int i, int j, int bs) {
         int lead = order[i], shared = Integer.MAX_VALUE;
-        for (int k = i; k < j; k++) shared = Math.min(shared, b.contextLen(order[k]) / bs);
+        // full blocks before each member's first new token: no query lies inside the shared part
+        for (int k = i; k < j; k++) shared = Math.min(shared, b.position(b.queryStart(order[k])) / bs);
         for (int k = i + 1; k < j; k++) {
             int s = order[k], c = 0;
             while (c < shared && b.block(s, c) == b.block(lead, c)) c++;

@@ -201,6 +201,13 @@ public final class AttentionBench {
             double pagedMs = time(cuda, 20, i -> paged.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc));
             double cascadeMs = time(cuda, 20, i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc,
                     keyStart, groupTokens, groupStart, 1, seqs, sharedBlocks * BS));
+            String suffixU = "";
+            if (seqs >= 100) {   // the suffix launch with 4 keys per lane (fewer registers, more work-groups per SM)
+                cascade.paged().keysPerLane(4);
+                double u4 = time(cuda, 20, i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc,
+                        keyStart, groupTokens, groupStart, 1, seqs, sharedBlocks * BS));
+                suffixU = String.format("  [cascade with suffix U=4: %.1f us]", u4 * 1e3);
+            }
             long perKey = 2L * heads * D * 2;
             double floorBytes = (double) (sharedBlocks * BS + uniqueKeys) * perKey, pagedBytes = 0;
             for (int c : ctx) pagedBytes += (double) c * perKey;
@@ -209,6 +216,7 @@ public final class AttentionBench {
                             + "  (cascade %.2fx floor, %.1fx faster than paged; paged reads %.0f MB, cascade floor %.1f MB)%n",
                     seqs, prefix, sharedBlocks, heads, alibi ? " ALiBi" : "", pagedMs * 1e3, cascadeMs * 1e3, floorUs,
                     cascadeMs * 1e3 / floorUs, pagedMs / cascadeMs, pagedBytes / 1e6, floorBytes / 1e6);
+            if (!suffixU.isEmpty()) System.out.println(suffixU);
         }
     }
 
