@@ -3,7 +3,8 @@
 # so more than 256 MiB is touched per timing loop (the 50 MB L2 cannot serve small cases).
 #   decode: q (B, 32, 1, 128) against K/V (B, 32, ctx, 128): GB/s of K/V read
 #   shared prefix: B sequences of different lengths as one padded SDPA with a key mask (what a dense peer does)
-#   prefill: causal SDPA (flash backend) on one sequence: TFLOP/s (4*D FLOPs per visible pair per head)
+#   prefill: causal SDPA (flash backend) on one sequence: TFLOP/s (4*D FLOPs per visible pair per head);
+#            ATTN_PEER_SKIP_PREFILL=1 leaves it out (a decode-only run)
 import torch
 import torch.nn.functional as F
 
@@ -61,8 +62,9 @@ for B, prefix in ((107, 530), (500, 752)):
     del k, v
     torch.cuda.empty_cache()
 
+import os
 print("-- prefill, causal SDPA, one sequence")
-for T in (512, 2048, 8192):
+for T in (() if os.environ.get("ATTN_PEER_SKIP_PREFILL") else (512, 2048, 8192)):
     q = torch.rand(1, H, T, D, device="cuda", dtype=torch.bfloat16)
     k = torch.rand(1, H, T, D, device="cuda", dtype=torch.bfloat16)
     v = torch.rand(1, H, T, D, device="cuda", dtype=torch.bfloat16)
