@@ -19,8 +19,9 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * 128 and G = heads / kvHeads dividing 64.
  *
  * <p>Work-group: 4 warps, {@link #ROWS} query rows = (query, head-of-the-kv-group) pairs, 16 per warp, against one
- * 256-key split of the shared prefix in tiles of {@link #KT} keys staged in shared memory (row stride
- * headDim/2 + 4 words: the fragment reads are free of bank conflicts). Per tile and warp:
+ * 256-key split of the shared prefix in tiles of {@link #KT} keys staged in shared memory by cp.async, double
+ * buffered (the next tile's copy overlaps this tile's arithmetic; row stride headDim/2 + 4 words: the fragment
+ * reads are free of bank conflicts); the split's block-table lookups are done once up front. Per tile and warp:
  * S = Q·Kᵀ with {@code mma.m16n8k16} (Q from registers), masked (key ≤ the row's position, key in the
  * shared part), ALiBi with each row's own position, the online softmax on the accumulator fragments
  * (row max over the lane quad), then O += P·V with P taken straight from S's fragments.
@@ -82,9 +83,9 @@ public final class CascadeMmaKernels {
         int KS = headDim / 2 + 4;            // words per staged key row
         int NT = headDim / 8;                // n-tiles of O
         int KSTEPS = headDim / 16;           // k-steps of S = Q·Kᵀ
-        int[] ksw = ctx.allocateIntLocalArray(KT * KS);
-        int[] vsw = ctx.allocateIntLocalArray(KT * KS);
-        int[] rowBase = ctx.allocateIntLocalArray(KT);
+        int[] ksw = ctx.allocateIntLocalArray(2 * KT * KS);          // two tile buffers (cp.async double buffering)
+        int[] vsw = ctx.allocateIntLocalArray(2 * KT * KS);
+        int[] rowBase = ctx.allocateIntLocalArray(SPLIT);            // the split's row offsets, -1 without a key
         int[] rTok = ctx.allocateIntLocalArray(ROWS);
         int[] rPos = ctx.allocateIntLocalArray(ROWS);
         int[] qh = new int[KSTEPS * 4];      // Q fragments, high part
@@ -96,7 +97,6 @@ public final class CascadeMmaKernels {
         int[] ph = new int[4];
         int[] pl = new int[4];
         int[] bf = new int[2];
-        int[] tmp = new int[4];
 
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, gq = lane >> 2, tq = lane & 3;
         int kvh = ctx.groupIdy, c = ctx.groupIdz;
@@ -108,6 +108,9 @@ public final class CascadeMmaKernels {
         int lo = c * SPLIT;
         if (lo >= shared) return;
         int hi = Math.min(lo + SPLIT, shared);
+        for (int i = tid; i < SPLIT; i += THREADS) {
+            rowBase[i] = AttentionKernels.rowOffset(blockTables, table, lo + i, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
+        }
         if (tid < ROWS) {
             int k = qt * Q + tid / G;
             int tok = k < count ? groupTokens.get(from + k) : -1;
@@ -122,16 +125,22 @@ public final class CascadeMmaKernels {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         loadQuery(q, qh, ql, tok0, tok1, h0, h1, heads, headDim, tq, KSTEPS, fp16);
         start(o, m, l, NT);
-        for (int t0 = lo; t0 < hi; t0 += KT) {
-            if (tid < KT) rowBase[tid] = AttentionKernels.rowOffset(blockTables, table, t0 + tid, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
+        // tile it+1 is copied (cp.async) while tile it is computed
+        int tiles = (hi - lo + KT - 1) / KT;
+        loadTile(ctx, kc, vc, ksw, vsw, rowBase, 0, 0, tid, KS, headDim);
+        ctx.cpAsyncCommit();
+        for (int it = 0; it < tiles; it++) {
+            if (it + 1 < tiles) loadTile(ctx, kc, vc, ksw, vsw, rowBase, (it + 1) * KT, ((it + 1) & 1) * KT * KS, tid, KS, headDim);
+            ctx.cpAsyncCommit();
+            ctx.cpAsyncWait(1);
             ctx.localBarrier();
-            loadTile(ctx, kc, vc, ksw, vsw, rowBase, tmp, tid, KS, headDim);
-            ctx.localBarrier();
-            scores(ctx, qh, ql, ksw, s, bf, t0, hi, p0, p1, sl0, sl1, scale, gq, tq, KS, KSTEPS, alibi, fp16);
+            int bo = (it & 1) * KT * KS;
+            scores(ctx, qh, ql, ksw, s, bf, bo, lo + it * KT, hi, p0, p1, sl0, sl1, scale, gq, tq, KS, KSTEPS, alibi, fp16);
             softmax(ctx, s, o, m, l, NT);
-            accumulate(ctx, s, vsw, o, ph, pl, bf, gq, tq, KS, NT, fp16);
-            ctx.localBarrier();
+            accumulate(ctx, s, vsw, o, ph, pl, bf, bo, gq, tq, KS, NT, fp16);
+            ctx.localBarrier();   // the buffer is refilled by the next iteration's copy
         }
+        ctx.cpAsyncWait(0);
         finish(ctx, partials, o, m, l, tok0, tok1, h0, h1, c, slots, sharedBase, heads, headDim, tq, NT);
     }
 
@@ -176,21 +185,22 @@ public final class CascadeMmaKernels {
         }
     }
 
-    /** The K and V tile (KT keys × headDim halves) into shared memory, 16-byte chunks; zeros for keys without a row. */
+    /**
+     * Starts the asynchronous copy (cp.async, 16-byte chunks) of the K and V tile of split keys {@code k0 .. k0+KT}
+     * into the buffer at word {@code bo}; zeros for keys without a row.
+     */
     @Unroll
-    static void loadTile(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] ksw, int[] vsw, int[] rowBase, int[] tmp, int tid, int KS,
-                         int headDim) {
+    static void loadTile(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] ksw, int[] vsw, int[] rowBase, int k0, int bo, int tid,
+                         int KS, int headDim) {
         int chunks = headDim / 8;
         for (int i = 0; i < (KT * chunks + THREADS - 1) / THREADS; i++) {
             int e = i * THREADS + tid;
             if (e < KT * chunks) {
-                int key = e / chunks, ch = e - key * chunks, base = rowBase[key];
-                if (base >= 0) ctx.loadGlobal128(tmp, 0, kc, base + ch * 8);
-                else for (int w = 0; w < 4; w++) tmp[w] = 0;
-                ctx.storeShared128(ksw, key * KS + ch * 4, tmp, 0);
-                if (base >= 0) ctx.loadGlobal128(tmp, 0, vc, base + ch * 8);
-                else for (int w = 0; w < 4; w++) tmp[w] = 0;
-                ctx.storeShared128(vsw, key * KS + ch * 4, tmp, 0);
+                int key = e / chunks, ch = e - key * chunks, r = k0 + key;
+                int base = r < SPLIT ? rowBase[r] : -1;
+                boolean in = base >= 0;
+                ctx.cpAsync16(ksw, bo + key * KS + ch * 4, kc, in ? base + ch * 8 : 0, in);
+                ctx.cpAsync16(vsw, bo + key * KS + ch * 4, vc, in ? base + ch * 8 : 0, in);
             }
         }
     }
@@ -200,12 +210,12 @@ public final class CascadeMmaKernels {
      * s[4nt+2] = (r1, 2tq), s[4nt+3] = (r1, +1)), then scaled, ALiBi-biased and masked (-inf) per row.
      */
     @Unroll
-    static void scores(KernelContext ctx, int[] qh, int[] ql, int[] ksw, float[] s, int[] bf, int t0, int hi, int p0, int p1, float sl0,
+    static void scores(KernelContext ctx, int[] qh, int[] ql, int[] ksw, float[] s, int[] bf, int bo, int t0, int hi, int p0, int p1, float sl0,
                        float sl1, float scale, int gq, int tq, int KS, int KSTEPS, int alibi, int fp16) {
         for (int i = 0; i < (KT / 8) * 4; i++) s[i] = 0f;
         for (int nt = 0; nt < KT / 8; nt++) {
             for (int ks = 0; ks < KSTEPS; ks++) {
-                int w = (nt * 8 + gq) * KS + ks * 8 + tq;
+                int w = bo + (nt * 8 + gq) * KS + ks * 8 + tq;
                 bf[0] = ksw[w];
                 bf[1] = ksw[w + 4];
                 mma(ctx, s, nt * 4, qh, ks * 4, bf, fp16);
@@ -261,14 +271,14 @@ public final class CascadeMmaKernels {
     }
 
     /** The 16-bit V element (key, dim) of the staged tile. */
-    static int half(int[] vsw, int key, int dim, int KS) {
-        return (vsw[key * KS + (dim >> 1)] >>> ((dim & 1) * 16)) & 0xFFFF;
+    static int half(int[] vsw, int bo, int key, int dim, int KS) {
+        return (vsw[bo + key * KS + (dim >> 1)] >>> ((dim & 1) * 16)) & 0xFFFF;
     }
 
     /** O += P·V: P's A fragments from the score fragments (high + remainder), V's B fragments gathered from the tile. */
     @Unroll
-    static void accumulate(KernelContext ctx, float[] s, int[] vsw, float[] o, int[] ph, int[] pl, int[] bf, int gq, int tq, int KS, int NT,
-                           int fp16) {
+    static void accumulate(KernelContext ctx, float[] s, int[] vsw, float[] o, int[] ph, int[] pl, int[] bf, int bo, int gq, int tq, int KS,
+                           int NT, int fp16) {
         for (int kk = 0; kk < KT / 16; kk++) {
             for (int i = 0; i < 4; i++) {
                 int nt = 2 * kk + (i >> 1), e = (i & 1) * 2;   // a[0]: (r0, keys 2tq..), a[1]: (r1, ..), a[2], a[3]: keys + 8
@@ -279,8 +289,8 @@ public final class CascadeMmaKernels {
             }
             for (int nt = 0; nt < NT; nt++) {
                 int dim = nt * 8 + gq, k0 = kk * 16 + 2 * tq;
-                bf[0] = half(vsw, k0, dim, KS) | (half(vsw, k0 + 1, dim, KS) << 16);
-                bf[1] = half(vsw, k0 + 8, dim, KS) | (half(vsw, k0 + 9, dim, KS) << 16);
+                bf[0] = half(vsw, bo, k0, dim, KS) | (half(vsw, bo, k0 + 1, dim, KS) << 16);
+                bf[1] = half(vsw, bo, k0 + 8, dim, KS) | (half(vsw, bo, k0 + 9, dim, KS) << 16);
                 mma(ctx, o, nt * 4, ph, 0, bf, fp16);
                 mma(ctx, o, nt * 4, pl, 0, bf, fp16);
             }
