@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Issue 11: the model runner forms cascade groups from a shared prompt. Requests behind one 600-token
+ * Issue 11: the model runner forms cascade groups from a shared prompt. Sixteen requests behind one 600-token
  * prompt decode with block tables that begin with the same 37 physical blocks (the trie made them so);
  * the runner passes them as one group (FakeLM checks each group's blocks agree), and the outputs are
  * those of the same requests run one at a time (FakeLM's logits read the store through the tables).
@@ -27,7 +27,7 @@ class CascadeGroupsEngineTest {
 
     private static List<int[]> prompts(int n) {
         List<int[]> ps = new ArrayList<>();
-        for (int i = 0; i < n; i++) ps.add(prompt(3 + 5 * i));
+        for (int i = 0; i < n; i++) ps.add(prompt(3 + 3 * i));
         return ps;
     }
 
@@ -36,17 +36,17 @@ class CascadeGroupsEngineTest {
     @Test
     void requestsBehindASharedPromptDecodeAsOneCascadeGroup() {
         FakeLM lm = new FakeLM();
-        LLM llm = new LLM(new LLMEngine(lm, new ByteTokenizer(300), EngineConfig.builder().numBlocks(256).blockSize(16).build()));
-        List<RequestOutput> batched = llm.generateTokens(prompts(8), GREEDY_6);
+        LLM llm = new LLM(new LLMEngine(lm, new ByteTokenizer(300), EngineConfig.builder().numBlocks(512).blockSize(16).build()));
+        List<RequestOutput> batched = llm.generateTokens(prompts(16), GREEDY_6);
         assertTrue(lm.stepsWithGroups >= 5, "decode steps with a cascade group: " + lm.stepsWithGroups);
-        assertEquals(8, lm.maxGroupSeqs, "all eight requests in one group");
+        assertEquals(16, lm.maxGroupSeqs, "all sixteen requests in one group");
         assertEquals(37 * 16, lm.maxSharedKeys, "the prompt's 37 full blocks are shared");
-        assertTrue(CascadeAttention.pays(8, 37 * 16));
+        assertTrue(CascadeAttention.pays(16, 37 * 16));
 
         FakeLM alone = new FakeLM();
-        LLM one = new LLM(new LLMEngine(alone, new ByteTokenizer(300), EngineConfig.builder().numBlocks(256).blockSize(16).build()));
-        List<int[]> ps = prompts(8);
-        for (int i = 0; i < 8; i++) {
+        LLM one = new LLM(new LLMEngine(alone, new ByteTokenizer(300), EngineConfig.builder().numBlocks(512).blockSize(16).build()));
+        List<int[]> ps = prompts(16);
+        for (int i = 0; i < 16; i++) {
             RequestOutput o = one.generateTokens(List.of(ps.get(i)), GREEDY_6).get(0);
             assertArrayEquals(o.outputs().get(0).tokenIds(), batched.get(i).outputs().get(0).tokenIds(), "request " + i);
         }
@@ -56,7 +56,7 @@ class CascadeGroupsEngineTest {
     @Test
     void smallGroupsStayPaged() {
         FakeLM lm = new FakeLM();
-        LLM llm = new LLM(new LLMEngine(lm, new ByteTokenizer(300), EngineConfig.builder().numBlocks(256).blockSize(16).build()));
+        LLM llm = new LLM(new LLMEngine(lm, new ByteTokenizer(300), EngineConfig.builder().numBlocks(512).blockSize(16).build()));
         llm.generateTokens(prompts(CascadeAttention.MIN_SEQUENCES - 1), GREEDY_6);
         assertEquals(0, lm.stepsWithGroups, "fewer than MIN_SEQUENCES sequences form no group");
     }

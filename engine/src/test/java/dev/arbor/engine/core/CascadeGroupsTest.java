@@ -31,19 +31,19 @@ class CascadeGroupsTest {
     void groupsShareTheirCommonFullBlocks() {
         ForwardBatch b = new ForwardBatch(SHAPE);
         int[] prefix = range(0, 40);                            // 640 keys
-        for (int s = 0; s < 6; s++) decode(b, prefix, 1000 + 100 * s, 650 + 3 * s);
-        int[] other = range(2000, 10);                          // 160 keys, 3 sequences: below MIN_SEQUENCES
-        for (int s = 0; s < 3; s++) decode(b, other, 3000 + 100 * s, 170 + s);
+        for (int s = 0; s < 16; s++) decode(b, prefix, 1000 + 100 * s, 650 + 3 * s);
+        int[] other = range(4000, 10);                          // 160 keys, 3 sequences: below MIN_SEQUENCES
+        for (int s = 0; s < 3; s++) decode(b, other, 5000 + 100 * s, 170 + s);
         int[] fork = range(0, 40);
-        fork[38] = 999;                                         // shares blocks 0..37 with the first 6
-        decode(b, fork, 3500, 700);
+        fork[38] = 999;                                         // shares blocks 0..37 with the first 16
+        decode(b, fork, 5500, 700);
         decode(b, range(7000, 3), 0, 40);                       // a loner
         assertEquals(1, new CascadeGroups().form(b));
         assertEquals(1, b.numCascadeGroups());
-        for (int s = 0; s < 6; s++) assertEquals(38 * 16, b.keyStart(s), "sequence " + s);
-        assertEquals(38 * 16, b.keyStart(9), "the fork");
-        for (int s : new int[] {6, 7, 8, 10}) assertEquals(0, b.keyStart(s), "sequence " + s);
-        assertEquals(7, b.maxGroupTokens());
+        for (int s = 0; s < 16; s++) assertEquals(38 * 16, b.keyStart(s), "sequence " + s);
+        assertEquals(38 * 16, b.keyStart(19), "the fork");
+        for (int s : new int[] {16, 17, 18, 20}) assertEquals(0, b.keyStart(s), "sequence " + s);
+        assertEquals(17, b.maxGroupTokens());
         assertEquals(38 * 16, b.maxSharedLen());
     }
 
@@ -51,11 +51,11 @@ class CascadeGroupsTest {
     void aShortMemberCapsTheSharedPartAtItsFullBlocks() {
         ForwardBatch b = new ForwardBatch(SHAPE);
         int[] prefix = range(0, 50);
-        for (int s = 0; s < 5; s++) decode(b, prefix, 1000 + 100 * s, 800);
-        decode(b, prefix, 2000, 700);                           // 43 full blocks + 12 keys of block 43
+        for (int s = 0; s < 15; s++) decode(b, prefix, 1000 + 100 * s, 800);
+        decode(b, prefix, 4000, 700);                           // 43 full blocks + 12 keys of block 43
         assertEquals(1, new CascadeGroups().form(b));
         assertEquals(43 * 16, b.keyStart(0));
-        assertEquals(43 * 16, b.keyStart(5));
+        assertEquals(43 * 16, b.keyStart(15));
     }
 
     @Test

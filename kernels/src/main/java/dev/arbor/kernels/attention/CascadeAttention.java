@@ -57,17 +57,18 @@ public final class CascadeAttention implements AutoCloseable {
     /**
      * Whether cascade pays for a group of {@code sequences} decode sequences sharing {@code sharedKeys} keys:
      * at least {@link #MIN_SEQUENCES} sequences and {@code sequences × sharedKeys ≥} {@link #MIN_SHARED_READS}.
-     * Below it the paged kernel's repeated reads of the prefix mostly hit L2 and the extra launch and merge slots
-     * cost more than they save (bench/RESULTS.md "Run 16-attn-dec", the threshold sweep).
+     * Measured (bench/RESULTS.md "Run 16-attn-dec", run 2, 32 heads × 128, own 20..50 keys): cascade / paged time
+     * 0.3-0.8 below 4,096 (sequence, shared key) pairs (the paged kernel's repeated prefix reads hit L2 and the
+     * shared launch and merge slots cost ~20 µs), 1.0-1.1 at 8,192 (32 × 256, 16 × 512), 1.6 at 32 × 512, 2.4 at 107 × 528.
      */
     public static boolean pays(int sequences, int sharedKeys) {
         return sequences >= MIN_SEQUENCES && (long) sequences * sharedKeys >= MIN_SHARED_READS;
     }
 
     /** Fewest sequences in a cascade group. */
-    public static final int MIN_SEQUENCES = 4;
+    public static final int MIN_SEQUENCES = 16;
     /** Fewest (sequence, shared key) pairs in a cascade group. */
-    public static final long MIN_SHARED_READS = 4096;
+    public static final long MIN_SHARED_READS = 8192;
 
     /** The plain paged launcher over this cascade's scratch (a step without groups runs it: one scratch for both). */
     public PagedAttention paged() { return paged; }

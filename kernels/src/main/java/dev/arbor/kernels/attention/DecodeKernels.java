@@ -28,8 +28,8 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * Work-group: {@link #THREADS} work-items = 4 warps per (token, kv head[, split]). A key row (headDim
  * halves) is read by {@code LR = headDim / 8} lanes with one 16-byte load each, so a warp reads
  * {@code RPW = 32 / LR} rows per load instruction; a lane issues {@code U} K loads and {@code U} V loads
- * (U = 4 by default) for the next round before the arithmetic of the current one (two register buffers),
- * so a warp keeps {@code 2·2·U·512 B} (8 KiB at headDim 128) in flight with no barrier. Scores: 8 FMAs per lane then an
+ * (U = 4 by default) before using any, so a warp has {@code 2·U·512 B} (4 KiB at headDim 128) in flight with no
+ * barrier, and the kernel's 64 registers let 8 work-groups (32 warps) share an SM. Scores: 8 FMAs per lane then an
  * xor butterfly over the row's LR lanes (every lane ends with the same bits); each lane keeps its row's
  * online-softmax state (m, l per query head; acc for its 8 dims) in registers, rescaled once per U keys.
  * The G query heads of a kv head share every K/V load (GQA). At the end of a split the
@@ -62,8 +62,12 @@ public final class DecodeKernels {
         return 4 * (SPLIT + rows * g * (headDim + 2));
     }
 
-    /** Keys per lane per iteration (the launcher's choice): 8 while the query heads of a kv head are at most 2, else 4 (registers). */
-    public static int keysPerLane(int heads, int kvHeads) { return heads / kvHeads <= 2 ? 8 : 4; }
+    /**
+     * Keys per lane per iteration (the launcher's choice): 4 (bench/RESULTS.md "Run 16-attn-dec", run 1: U = 4 beat 8 and 16
+     * at every measured batch, 69% against 62% of the copy rate at batch 1 × 8k, 98% against 98% at 32 × 4k, 105% against 99%
+     * at 128 × 2k; a two-deep software pipeline over rounds (run 2) needed 128 registers and lost 4-8 points at every size).
+     */
+    public static int keysPerLane(int heads, int kvHeads) { return 4; }
 
     /** bf16 store; parameters as {@link AttentionKernels#pagedBf16}, and {@code keysPerLane} (U: 2, 4, 8 or 16, see {@link #keysPerLane}). */
     public static void decodeBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
@@ -108,9 +112,6 @@ public final class DecodeKernels {
         int[] off = new int[U];
         int[] kr = new int[U * 4];            // U 16-byte K chunks
         int[] vr = new int[U * 4];
-        int[] off2 = new int[U];              // the second buffer of the two-deep pipeline
-        int[] kr2 = new int[U * 4];
-        int[] vr2 = new int[U * 4];
         float[] runA = new float[E];          // whole mode: running (M, L, A) of this work-item's elements
         float[] runM = new float[E];
         float[] runL = new float[E];
@@ -142,26 +143,16 @@ public final class DecodeKernels {
             }
             ctx.localBarrier();
             startState(m, l, acc, G);
-            // Rounds of WARPS·KPI keys, software-pipelined two deep: round r+1's K/V loads are issued before round r's
-            // arithmetic (buffers a and b alternate), so a warp always has 2·U keys of K and V in flight. A round with
-            // no visible key is skipped by the whole work-group: every work-item of a group reaches the same shuffles
-            // (the CPU executor's shuffles are group barriers); a warp whose part of a round is masked loads nothing
-            // and leaves its state alone. The arithmetic is that of one buffer in round order.
-            int rounds = (SPLIT + WARPS * KPI - 1) / (WARPS * KPI), lane0 = warp * KPI + row, j0 = s * SPLIT + lane0;
-            if (active(s * SPLIT, lo, hi, WARPS * KPI)) loadKv(ctx, kc, vc, kr, vr, off, rowBase, lane0, c8, RPW, U);
-            for (int rd = 0; rd < rounds; rd += 2) {
-                int ra = rd * WARPS * KPI, rb = ra + WARPS * KPI;
-                boolean actA = active(s * SPLIT + ra, lo, hi, WARPS * KPI), actB = rd + 1 < rounds && active(s * SPLIT + rb, lo, hi, WARPS * KPI);
-                if (actB) loadKv(ctx, kc, vc, kr2, vr2, off2, rowBase, rb + lane0, c8, RPW, U);
-                if (actA) {
-                    scores(ctx, qr, kr, sc, off, slope, scale, j0 + ra, p, RPW, U, G, LR, alibi, fp16);
+            for (int round = 0; round < SPLIT; round += WARPS * KPI) {
+                // a round with no visible key is skipped by the whole work-group: every work-item of a group reaches
+                // the same shuffles (the CPU executor's shuffles are group barriers); a warp whose part of the
+                // round is masked loads nothing and leaves its state alone
+                int r0 = s * SPLIT + round;
+                if (r0 + WARPS * KPI > lo && r0 < hi) {
+                    int base = round + warp * KPI;
+                    loadKv(ctx, kc, vc, kr, vr, off, rowBase, base + row, c8, RPW, U);
+                    scores(ctx, qr, kr, sc, off, slope, scale, s * SPLIT + base + row, p, RPW, U, G, LR, alibi, fp16);
                     update(m, l, acc, sc, vr, U, G, fp16);
-                }
-                int rc = rb + WARPS * KPI;
-                if (rd + 2 < rounds && active(s * SPLIT + rc, lo, hi, WARPS * KPI)) loadKv(ctx, kc, vc, kr, vr, off, rowBase, rc + lane0, c8, RPW, U);
-                if (actB) {
-                    scores(ctx, qr, kr2, sc, off2, slope, scale, j0 + rb, p, RPW, U, G, LR, alibi, fp16);
-                    update(m, l, acc, sc, vr2, U, G, fp16);
                 }
             }
             saveState(stAcc, stMl, acc, m, l, warp * RPW + row, c8, lane - row * LR == 0, G, headDim);
@@ -169,11 +160,6 @@ public final class DecodeKernels {
             foldStates(partials, stAcc, stMl, runA, runM, runL, t, s, slots, tid, G, kvh, heads, headDim, NS, E, splitMode);
         }
         if (splitMode == 0) finish(out, runA, runL, qBase, tid, G, headDim, E);
-    }
-
-    /** Whether the round of {@code size} keys from absolute key {@code r0} holds a visible key of [lo, hi). */
-    static boolean active(int r0, int lo, int hi, int size) {
-        return r0 + size > lo && r0 < hi;
     }
 
     /** This lane's 8 dims of the G query heads (two 16-byte loads each) and their ALiBi slopes. */
