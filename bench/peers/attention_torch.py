@@ -3,8 +3,10 @@
 # so more than 256 MiB is touched per timing loop (the 50 MB L2 cannot serve small cases).
 #   decode: q (B, 32, 1, 128) against K/V (B, 32, ctx, 128): GB/s of K/V read
 #   shared prefix: B sequences of different lengths as one padded SDPA with a key mask (what a dense peer does)
-#   prefill: causal SDPA (flash backend) on one sequence: TFLOP/s (4*D FLOPs per visible pair per head);
-#            ATTN_PEER_SKIP_PREFILL=1 leaves it out (a decode-only run)
+#   prefill: causal SDPA (flash backend forced) on one sequence, 512..8k: TFLOP/s (4*D FLOPs per visible pair per head)
+# `python attention_torch.py prefill` runs the prefill part only; ATTN_PEER_SKIP_PREFILL=1 leaves it out (decode-only runs).
+import os
+import sys
 import torch
 import torch.nn.functional as F
 
@@ -28,6 +30,23 @@ n = 1 << 28
 src, dst = torch.rand(n, device="cuda"), torch.empty(n, device="cuda")
 copy = 2 * 4 * n / median_ms(lambda: dst.copy_(src)) / 1e6  # GB/s
 print(f"torch copy_ 1 GiB (read+write) {copy:8.1f} GB/s")
+
+def prefill():
+    """Causal prefill, one sequence, bf16, forced onto SDPA's flash backend (FlashAttention-2): TFLOP/s."""
+    from torch.nn.attention import sdpa_kernel, SDPBackend
+    print("-- prefill, causal SDPA, one sequence, flash backend")
+    for T in (512, 1024, 2048, 4096, 8192):
+        q = torch.rand(1, H, T, D, device="cuda", dtype=torch.bfloat16) * 2 - 1
+        k = torch.rand(1, H, T, D, device="cuda", dtype=torch.bfloat16) * 2 - 1
+        v = torch.rand(1, H, T, D, device="cuda", dtype=torch.bfloat16) * 2 - 1
+        with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+            ms = median_ms(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
+        flops = 4.0 * D * H * T * (T + 1) / 2
+        print(f"torch prefill (flash) {T:5d} tokens: {ms:9.3f} ms  {flops / ms / 1e9:7.2f} TFLOP/s")
+
+if len(sys.argv) > 1 and sys.argv[1] == "prefill":   # the prefill part only (FlashPrefillBench's peer)
+    prefill()
+    sys.exit(0)
 
 print("-- decode, torch SDPA (default backend choice)")
 for B in (1, 32, 128):
@@ -62,12 +81,5 @@ for B, prefix in ((107, 530), (500, 752)):
     del k, v
     torch.cuda.empty_cache()
 
-import os
-print("-- prefill, causal SDPA, one sequence")
-for T in (() if os.environ.get("ATTN_PEER_SKIP_PREFILL") else (512, 2048, 8192)):
-    q = torch.rand(1, H, T, D, device="cuda", dtype=torch.bfloat16)
-    k = torch.rand(1, H, T, D, device="cuda", dtype=torch.bfloat16)
-    v = torch.rand(1, H, T, D, device="cuda", dtype=torch.bfloat16)
-    ms = median_ms(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
-    flops = 4.0 * D * H * T * (T + 1) / 2
-    print(f"torch prefill {T:5d} tokens: {ms:9.3f} ms  {flops / ms / 1e9:7.2f} TFLOP/s")
+if not os.environ.get("ATTN_PEER_SKIP_PREFILL"):
+    prefill()

@@ -7,6 +7,7 @@ torch.matmul(x, w.T) with x bf16 [M, K] and w bf16 [N, K] (out bf16, cuBLAS' usu
 shapes the same way (W rotated over copies filling > 256 MiB, launches captured in a CUDA graph, median
 of 5 replays), and prints one table with both, % of cuBLAS (torch time / Arbor time) and, for M <= 64,
 Arbor's % of the weight-read floor.
+With --alone instead of a file: cuBLAS alone on GemmBench's shapes (for planning, without Arbor's run).
 """
 import sys
 import torch
@@ -50,10 +51,36 @@ def time_matmul(m, n, k, launches_hint):
     return times[len(times) // 2] * 1e3 / launches
 
 
+SHAPES = [("q/o_proj (all three)", 4096, 4096), ("k/v_proj (Llama-3-8B, Qwen3-8B)", 1024, 4096),
+          ("gate/up (Llama-2-7B)", 11008, 4096), ("down (Llama-2-7B)", 4096, 11008),
+          ("gate/up (Llama-3-8B)", 14336, 4096), ("down (Llama-3-8B)", 4096, 14336),
+          ("gate/up (Qwen3-8B)", 12288, 4096), ("down (Qwen3-8B)", 4096, 12288)]
+MS = [1, 8, 16, 32, 64, 128, 256, 512, 2048, 8192]
+
+
+def alone():
+    print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}: cuBLAS alone (torch.matmul, bf16 in and out)")
+    for name, n, k in SHAPES:
+        for m in MS:
+            tus = time_matmul(m, n, k, None)
+            print(f"{name:32s} N={n:5d} K={k:5d} M={m:5d} {tus:9.1f} us {2.0 * m * n * k / tus / 1e6:7.1f} TFLOP/s")
+            print(f"PEER,{name},{n},{k},{m},{tus},{2.0 * m * n * k / tus / 1e6}")
+
+
 def main():
+    if sys.argv[1] == "--alone":
+        return alone()
     rows = []
     copy = None
+    extra = {}   # (kind, n, k, m) -> us, for GemmBench's "CSV,inv" (batch-invariant plan) and "CSV,mma" (mma.sync beside wgmma) lines
     for line in open(sys.argv[1]):
+        if line.startswith("CSV,inv,") or line.startswith("CSV,mma,"):
+            f = line.strip().split(",")
+            kind, f = f[1], f[2:]
+            if kind == "inv":   # name..., n, k, m, us, splits
+                extra[("inv", int(f[-5]), int(f[-4]), int(f[-3]))] = float(f[-2])
+            else:               # name..., n, k, m, us
+                extra[("mma", int(f[-4]), int(f[-3]), int(f[-2]))] = float(f[-1])
         if line.startswith("CSV,copy,"):
             copy = float(line.strip().split(",")[2])
         if line.startswith("CSV,gemm,"):
@@ -61,15 +88,19 @@ def main():
             name, f = ",".join(f[2:-8]), f[-8:]   # shape names contain commas: the 8 fields after the name are fixed
             rows.append((name, int(f[0]), int(f[1]), int(f[2]), float(f[3]), float(f[5]), f[6], int(f[7])))
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, copy bandwidth (Arbor's run) {copy / 1e9:.0f} GB/s")
-    print(f"{'shape':32s} {'N':>5s} {'K':>5s} {'M':>5s} | {'Arbor us':>9s} {'TF/s':>6s} | {'cuBLAS us':>9s} {'TF/s':>6s} | {'% cuBLAS':>8s} | {'% W floor':>9s} | plan")
+    print(f"{'shape':32s} {'N':>5s} {'K':>5s} {'M':>5s} | {'Arbor us':>9s} {'TF/s':>6s} | {'cuBLAS us':>9s} {'TF/s':>6s} | {'% cuBLAS':>8s} | {'% W floor':>9s} | "
+          f"{'invariant us (% cuBLAS)':>23s} | {'mma.sync us (% cuBLAS)':>22s} | plan")
     worst = (1e9, None)
     for name, n, k, m, us, floor, tiles, splits in rows:
         tus = time_matmul(m, n, k, None)
         tf, ttf = 2.0 * m * n * k / us / 1e6, 2.0 * m * n * k / tus / 1e6
         pct = 100.0 * tus / us
         worst = min(worst, (pct, f"{name} M={m}"))
+        inv, mma = extra.get(("inv", n, k, m)), extra.get(("mma", n, k, m))
+        inv_s = f"{inv:9.1f} ({100.0 * tus / inv:5.1f}%)" if inv else ""
+        mma_s = f"{mma:9.1f} ({100.0 * tus / mma:5.1f}%)" if mma else ""
         print(f"{name:32s} {n:5d} {k:5d} {m:5d} | {us:9.1f} {tf:6.1f} | {tus:9.1f} {ttf:6.1f} | {pct:7.1f}% | "
-              f"{(f'{floor:8.1f}%' if floor >= 0 else ''):>9s} | {tiles} s={splits}")
+              f"{(f'{floor:8.1f}%' if floor >= 0 else ''):>9s} | {inv_s:>23s} | {mma_s:>22s} | {tiles} s={splits}")
         print(f"PEER,{name},{n},{k},{m},{tus},{ttf}")
     print(f"slowest relative to cuBLAS: {worst[1]} at {worst[0]:.1f}% of cuBLAS")
 

@@ -50,6 +50,17 @@ public final class KernelContext {
         groupIdx = id[0]; groupIdy = id[1]; groupIdz = id[2];
     }
 
+    /**
+     * Used by the CPU executor: re-reads sizes and group id from this context's group after the group was moved to
+     * another launch or group (a context and its group are reused across the groups a thread runs sequentially).
+     */
+    public void enterGroup() {
+        int[] block = group.blockSize(), grid = group.gridSize(), id = group.groupId();
+        localGroupSizeX = block[0]; localGroupSizeY = block[1]; localGroupSizeZ = block[2];
+        globalGroupSizeX = grid[0] * block[0]; globalGroupSizeY = grid[1] * block[1]; globalGroupSizeZ = grid[2] * block[2];
+        groupIdx = id[0]; groupIdy = id[1]; groupIdz = id[2];
+    }
+
     /** Used by the CPU executor: moves this context to local position (x, y, z) of its group. */
     public void place(int x, int y, int z) {
         localIdx = x; localIdy = y; localIdz = z;
@@ -328,6 +339,103 @@ public final class KernelContext {
      * committed groups of this work-item are still in flight. A no-op on the CPU.
      */
     public void cpAsyncWait(int pending) {}
+
+    // ---- Hopper warpgroup MMA (sm_90a; PTX ISA 9.7.15) ------------------------------------------------
+
+    /** Bytes between consecutive 8-row groups of a 128-byte-swizzled K-major tile: 8 rows of 128 bytes. */
+    public static final int WGMMA_SW128_GROUP_BYTES = 1024;
+
+    /**
+     * A {@code wgmma} shared-memory matrix descriptor for a K-major tile of 128-byte rows (64 bf16/fp16 of K
+     * per row) in the 128-byte swizzle, i.e. the layout {@link dev.arbor.accel.Swizzle#rowChunk128} writes:
+     * row {@code r}'s 16-byte chunk {@code c} at byte {@code 128·r + 16·(c ^ (r & 7))} from the tile start.
+     * The tile starts at word {@code wordIndex} of {@code shared} (the dynamic shared array), which must be a
+     * multiple of 256 words (1024 bytes: the swizzle repeats every 8 rows and is applied to absolute
+     * addresses; the dynamic shared array is 1024-byte aligned in kernels that use wgmma).
+     * Bits (PTX ISA "Matrix Descriptor Format"): 0-13 start address / 16, 16-29 leading byte offset / 16
+     * (1: unused for swizzled K-major tiles), 32-45 stride byte offset / 16 (1024 / 16 = 64: the next 8 rows),
+     * 49-51 base offset (0), 62-63 swizzle mode (1 = 128-byte). Adding 2 to the descriptor moves its start
+     * 32 bytes on, to the next 16 elements of K (the swizzle is applied after that offset). On the CPU the
+     * start address is the byte offset in {@code shared}.
+     */
+    public long wgmmaDescriptorSw128(int[] shared, int wordIndex) {
+        if ((wordIndex & 255) != 0) throw new IllegalArgumentException("wgmma tile at word " + wordIndex + " is not 1024-byte aligned");
+        return wgmmaDescriptorBits(4L * wordIndex);
+    }
+
+    /** The descriptor bits for a tile at shared byte address {@code address} (see {@link #wgmmaDescriptorSw128}). */
+    public static long wgmmaDescriptorBits(long address) {
+        return ((address & 0x3FFFF) >> 4) | (1L << 16) | ((long) (WGMMA_SW128_GROUP_BYTES >> 4) << 32) | (1L << 62);
+    }
+
+    /**
+     * {@code wgmma.mma_async.sync.aligned.m64n<n>k16.f32.bf16.bf16}: the warpgroup (4 consecutive warps whose
+     * first is a multiple of 4, all 128 work-items calling) computes {@code D[64×n] += A[64×16] · B[16×n]} with
+     * A (64 rows × 16 of K) and B (n columns × 16 of K), both K-major in shared memory, described by
+     * {@code descA}/{@code descB} ({@link #wgmmaDescriptorSw128}); the products are exact and summed in fp32.
+     * {@code n} (a compile-time constant) is a multiple of 8 from 8 to 256. The accumulators are the register
+     * array elements {@code acc[accOffset .. accOffset + n/2 - 1]} of each work-item: with {@code w} = the warp's
+     * index in the warpgroup, {@code g = laneId()/4}, {@code t = laneId()%4}, element {@code 4j + r} is
+     * <pre>
+     * D[16w + g + 8·(r ≥ 2)][8j + 2t + (r & 1)]      (j < n/8, r < 4)
+     * </pre>
+     * which is the {@link #mmaBf16} C layout of a 16×8 tile repeated along n. On the GPU the operation is
+     * asynchronous: call {@link #wgmmaFence} before the first wgmma that uses registers written since (and
+     * shared memory written by ordinary stores or cp.async needs {@link #fenceProxyAsyncShared} and a
+     * barrier first), {@link #wgmmaCommit} after a batch, and {@link #wgmmaWait} before reading the
+     * accumulators or overwriting the tiles. The CPU executor computes at once: each element's 16 exact
+     * products summed in double plus the accumulator, rounded once to float (the tensor cores sum in fp32 in
+     * an order of their own, so the last bits can differ; they agree exactly when partial sums are exact).
+     * The {@code shared} argument names the array the descriptors point into (for the CPU executor).
+     */
+    public void wgmmaBf16(float[] acc, int accOffset, int n, int[] shared, long descA, long descB) {
+        wgmma(acc, accOffset, n, shared, descA, descB, false);
+    }
+
+    /** As {@link #wgmmaBf16} with fp16 inputs ({@code .f32.f16.f16}). */
+    public void wgmmaFp16(float[] acc, int accOffset, int n, int[] shared, long descA, long descB) {
+        wgmma(acc, accOffset, n, shared, descA, descB, true);
+    }
+
+    private void wgmma(float[] acc, int accOffset, int n, int[] shared, long descA, long descB, boolean fp16) {
+        if (n < 8 || n > 256 || n % 8 != 0) throw new IllegalArgumentException("wgmma n must be a multiple of 8 in 8..256, got " + n);
+        int lane = laneId(), w = (linearLocalId() >> 5) & 3, g = lane >> 2, t = lane & 3;
+        for (int j = 0; j < n / 8; j++)
+            for (int r = 0; r < 4; r++) {
+                int row = 16 * w + g + (r >= 2 ? 8 : 0), col = 8 * j + 2 * t + (r & 1);
+                double sum = 0;
+                for (int k = 0; k < 16; k++)
+                    sum += (double) wgmmaElement(shared, descA, row, k, fp16) * wgmmaElement(shared, descB, col, k, fp16);
+                int at = accOffset + 4 * j + r;
+                acc[at] = (float) (sum + acc[at]);
+            }
+    }
+
+    /** Element (row, k) of a K-major 128-byte-swizzled operand described by {@code desc}. */
+    static float wgmmaElement(int[] shared, long desc, int row, int k, boolean fp16) {
+        if ((desc >>> 62) != 1) throw new IllegalArgumentException("only the 128-byte swizzle is emulated, descriptor " + Long.toHexString(desc));
+        long start = (desc & 0x3FFF) << 4, stride = ((desc >>> 32) & 0x3FFF) << 4;
+        long b = start + (row >> 3) * stride + (row & 7) * 128L + 2L * k;
+        b ^= ((b >> 7) & 7) << 4;
+        int word = shared[(int) (b >> 2)];
+        return half(word, (int) (b >> 1) & 1, fp16);
+    }
+
+    /** {@code wgmma.fence.sync.aligned}: orders earlier register and shared-memory accesses before the next wgmma. A no-op on the CPU. */
+    public void wgmmaFence() {}
+
+    /** {@code wgmma.commit_group.sync.aligned}: closes the batch of wgmma issued since the last commit. A no-op on the CPU. */
+    public void wgmmaCommit() {}
+
+    /** {@code wgmma.wait_group.sync.aligned n}: waits until at most {@code pending} (a compile-time constant) batches are in flight. A no-op on the CPU. */
+    public void wgmmaWait(int pending) {}
+
+    /**
+     * {@code fence.proxy.async.shared::cta}: makes this work-item's earlier ordinary (and cp.async) writes to
+     * shared memory visible to the async proxy (wgmma, bulk copies); put it before the barrier that precedes
+     * their use. A no-op on the CPU.
+     */
+    public void fenceProxyAsyncShared() {}
 
     /** One 16-byte shared-memory load ({@code ld.shared.v4.b32}) of words {@code wordIndex..+3} ({@code wordIndex % 4 == 0}) into dst[off..off+3]. */
     public void loadShared128(int[] dst, int dstOffset, int[] shared, int wordIndex) {

@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The PTX of every suite kernel goes through {@code ptxas -arch=sm_90}. Without ptxas on the PATH the
+ * The PTX of every suite kernel goes through {@code ptxas -arch=sm_90} (sm_90a for the wgmma kernels). Without ptxas on the PATH the
  * tests skip with a message, unless ARBOR_REQUIRE_PTXAS=1, where they fail.
  */
 class PtxAssemblyTest {
@@ -49,7 +49,8 @@ class PtxAssemblyTest {
         CompiledKernel k = KernelCompiler.compile(c.kernel(), c.kernel().constantValues(args), 90);
         Path file = dir.resolve(k.entryName() + ".ptx");
         Files.writeString(file, k.ptx());
-        Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90", file.toString(), "-o", dir.resolve(k.entryName() + ".cubin").toString())
+        String arch = k.ptx().contains(".target sm_90a") ? "-arch=sm_90a" : "-arch=sm_90";   // wgmma kernels target sm_90a
+        Process p = new ProcessBuilder(ptxas.toString(), arch, file.toString(), "-o", dir.resolve(k.entryName() + ".cubin").toString())
                 .redirectErrorStream(true).start();
         String log = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "ptxas timed out");

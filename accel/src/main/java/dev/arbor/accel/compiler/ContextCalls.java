@@ -83,6 +83,39 @@ final class ContextCalls {
                 if (args.size() == 4) t.emit("cp.async16", dst, src);
                 else t.emit("cp.async16.zfill", dst, src, args.get(4).reg());
             }
+            case "wgmmaDescriptorSw128([II)J" -> {
+                t.usesWgmma = true;
+                Reg address = t.sharedAddress(sharedArray(t, args.get(0), name), args.get(1).reg());
+                Val v = t.push(Kind.J);
+                t.emit("wgmma.desc.sw128", v.reg(), address);
+            }
+            case "wgmmaBf16([FII[IJJ)V", "wgmmaFp16([FII[IJJ)V" -> {
+                t.usesWgmma = true;
+                t.usesBarriers = true;
+                Val n = args.get(2);
+                if (n.constant() == null) throw t.unsupported(name + " with an n that is not a compile-time constant");
+                int cols = n.constant().intValue();
+                if (cols < 8 || cols > 256 || cols % 8 != 0) throw t.unsupported(name + " n must be a multiple of 8 in 8..256, got " + cols);
+                sharedArray(t, args.get(3), name);
+                Reg[] d = t.registerRange(args.get(0).ref(), args.get(1), cols / 2, name);
+                Operand[] ops = new Operand[cols / 2 + 2];
+                System.arraycopy(d, 0, ops, 0, cols / 2);
+                ops[cols / 2] = args.get(4).reg();
+                ops[cols / 2 + 1] = args.get(5).reg();
+                t.emit((name.equals("wgmmaBf16") ? "wgmma.bf16.n" : "wgmma.f16.n") + cols, ops);
+            }
+            case "wgmmaFence()V" -> { t.usesWgmma = true; t.emit("wgmma.fence"); }
+            case "wgmmaCommit()V" -> { t.usesWgmma = true; t.emit("wgmma.commit"); }
+            case "wgmmaWait(I)V" -> {
+                t.usesWgmma = true;
+                Val n = args.get(0);
+                if (n.constant() == null) throw t.unsupported("wgmmaWait with a count that is not a compile-time constant");
+                t.emit("wgmma.wait", Imm.i32(n.constant().intValue()));
+            }
+            case "fenceProxyAsyncShared()V" -> {   // with wgmma (PTX 8.0, the same sm_90a target)
+                t.usesWgmma = true;
+                t.emit("fence.proxy.async.shared");
+            }
             case "cpAsyncCommit()V" -> t.emit("cp.async.commit");
             case "cpAsyncWait(I)V" -> {
                 Val n = args.get(0);

@@ -119,7 +119,8 @@ public final class KernelCompiler {
         t.translate(cm, mm, f);
 
         String entry = entryName(kernel.name(), constants);
-        String ptx = PtxEmitter.emit(entry, sm, ptxParams, t.shared, t.localMemory, t.dynamicShared, t.registerCounts(), t.body,
+        if (t.usesWgmma && sm != 90) throw new KernelCompileException(kernel.name() + " uses wgmma, which exists on sm_90 (Hopper) only; the device is sm_" + sm);
+        String ptx = PtxEmitter.emit(entry, t.usesWgmma ? "90a" : String.valueOf(sm), ptxParams, t.shared, t.localMemory, t.dynamicShared, t.usesWgmma, t.registerCounts(), t.body,
                 owner.getName() + "." + method.getName() + (constants.length == 0 ? "" : " with constants " + Arrays.toString(constants)));
         int sharedBytes = t.shared.values().stream().mapToInt(Integer::intValue).sum();
         int localBytes = t.localMemory.values().stream().mapToInt(Integer::intValue).sum();

@@ -172,6 +172,22 @@ final class PtxRules {
                 + "cp.async.cg.shared.global [$0], [$1], 16, %s; }");
         rule("cp.async.commit", "cp.async.commit_group;");
         rule("cp.async.wait", "cp.async.wait_group $0;");
+        // Hopper warpgroup MMA (PTX ISA 8.0, sm_90a): m64nNk16, A and B K-major in shared memory through
+        // descriptors, fp32 accumulators in registers, D += A·B (scale-d = 1)
+        for (String in : new String[]{"bf16", "f16"})
+            for (int n = 8; n <= 256; n += 8) {
+                StringBuilder d = new StringBuilder();
+                for (int i = 0; i < n / 2; i++) d.append(i == 0 ? "" : ", ").append('$').append(i);
+                rule("wgmma." + in + ".n" + n, "{ .reg .pred %x; setp.ne.b32 %x, 1, 0; wgmma.mma_async.sync.aligned.m64n" + n + "k16.f32." + in + "." + in
+                        + " {" + d + "}, $" + (n / 2) + ", $" + (n / 2 + 1) + ", %x, 1, 1, 0, 0; }");
+            }
+        rule("wgmma.fence", "wgmma.fence.sync.aligned;");
+        rule("wgmma.commit", "wgmma.commit_group.sync.aligned;");
+        rule("wgmma.wait", "wgmma.wait_group.sync.aligned $0;");
+        rule("fence.proxy.async.shared", "fence.proxy.async.shared::cta;");
+        // descriptor of a 128-byte-swizzled K-major tile at shared address $1 (KernelContext.wgmmaDescriptorSw128)
+        rule("wgmma.desc.sw128", "{ .reg .b64 %x; and.b64 %x, $1, 262143; shr.u64 %x, %x, 4; or.b64 $0, %x, "
+                + dev.arbor.accel.KernelContext.wgmmaDescriptorBits(0) + "; }");
         // 8- and 16-byte vector accesses
         rule("ld.shared.v4", "ld.shared.v4.b32 {$0, $1, $2, $3}, [$4];");
         rule("st.shared.v4", "st.shared.v4.b32 [$0], {$1, $2, $3, $4};");

@@ -23,6 +23,8 @@ final class Translator {
     final Map<String, Integer> shared = new LinkedHashMap<>();
     boolean dynamicShared;
     boolean usesBarriers;
+    /** The kernel uses wgmma: it targets sm_90a (PTX 8.0) and its dynamic shared array is 1024-byte aligned. */
+    boolean usesWgmma;
     int sm = 90;                   // target compute capability x 10; sm-specific intrinsics check it
     final List<Val> stack = new ArrayList<>();
     Frame frame;

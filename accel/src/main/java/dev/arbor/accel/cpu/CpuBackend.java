@@ -25,13 +25,79 @@ public final class CpuBackend implements Backend {
     private static final WorkTeam TEAM = WorkTeam.shared();
     private final Map<Kernel, MethodHandle> invokers = new ConcurrentHashMap<>();
     private final Map<Kernel, java.util.Optional<GroupRunner>> runners = new ConcurrentHashMap<>();
+    /** Kernels without compile-time constants: one compiled form each, found without building a cache key. */
+    private final Map<Kernel, CompiledKernel> plain = new ConcurrentHashMap<>();
+
+    /**
+     * One group and context per thread for kernels run sequentially (no barriers), moved from group to group: a
+     * launch then allocates nothing per group (the CPU forward pass launches thousands of groups a step).
+     */
+    private static final class SequentialSlot {
+        final WorkGroup group = new WorkGroup(new int[] {1, 1, 1}, new int[] {1, 1, 1}, new int[3], false, 0);
+        final KernelContext ctx = new KernelContext(group);
+        Object[] call = new Object[1];   // (context, args...) for method-handle calls, grown once per arity
+
+        Object[] call(Object[] args) {
+            if (call.length != args.length + 1) call = new Object[args.length + 1];
+            call[0] = ctx;
+            System.arraycopy(args, 0, call, 1, args.length);
+            return call;
+        }
+    }
+
+    private static final ThreadLocal<SequentialSlot> SLOTS = ThreadLocal.withInitial(SequentialSlot::new);
+
+    /**
+     * A launch of a kernel without barriers, as the team's task over chunks of consecutive groups; one per calling
+     * thread, re-armed per launch, so a launch allocates nothing (a capturing lambda would be a new object each time).
+     */
+    private static final class SequentialLaunch implements java.util.function.IntConsumer {
+        int total, chunks, sharedBytes;
+        int[] block, grid;
+        GroupRunner runner;
+        MethodHandle invoker;
+        Object[] args;
+
+        void arm(int total, int chunks, int[] block, int[] grid, int sharedBytes, GroupRunner runner, MethodHandle invoker, Object[] args) {
+            this.total = total;
+            this.chunks = chunks;
+            this.block = block;
+            this.grid = grid;
+            this.sharedBytes = sharedBytes;
+            this.runner = runner;
+            this.invoker = invoker;
+            this.args = args;
+        }
+
+        @Override public void accept(int c) {
+            SequentialSlot slot = SLOTS.get();
+            slot.group.reuseFor(grid, block, sharedBytes);
+            Object[] call = runner == null ? slot.call(args) : null;
+            for (int g = (int) ((long) total * c / chunks), end = (int) ((long) total * (c + 1) / chunks); g < end; g++) {
+                slot.group.moveTo(g);
+                slot.ctx.enterGroup();
+                try {
+                    if (runner != null) runner.run(slot.ctx, block[0], block[1], block[2], args);
+                    else runSequentially(slot.ctx, block, invoker, call);
+                } catch (Throwable t) {
+                    throw new GroupFailure(t);
+                }
+            }
+            if (call != null) java.util.Arrays.fill(call, null);   // drop the references to the arguments
+        }
+    }
+
+    private static final ThreadLocal<SequentialLaunch> SEQUENTIAL_LAUNCHES = ThreadLocal.withInitial(SequentialLaunch::new);
 
     @Override public String name() { return "cpu"; }
 
     @Override
     public void launch(Kernel kernel, Launch launch, Object... args) {
         kernel.checkArity(args);
-        CompiledKernel compiled = KernelCompiler.compile(kernel, kernel.constantValues(args), VALIDATION_SM);
+        Object[] constants = kernel.constantValues(args);
+        CompiledKernel compiled = constants.length == 0
+                ? plain.computeIfAbsent(kernel, k -> KernelCompiler.compile(k, new Object[0], VALIDATION_SM))
+                : KernelCompiler.compile(kernel, constants, VALIDATION_SM);
         MethodHandle invoker = invokers.computeIfAbsent(kernel, CpuBackend::spreadInvoker);
         GroupRunner runner = compiled.usesBarriers() ? null : runners.computeIfAbsent(kernel, CpuBackend::groupRunner).orElse(null);
         int[] grid = launch.grid(), block = launch.block();
@@ -39,19 +105,27 @@ public final class CpuBackend implements Backend {
         // Contiguous runs of groups per chunk, a few chunks per thread: one hand-off per chunk, not per group.
         int total = Math.toIntExact(groups), chunks = Math.min(total, 4 * TEAM.threads());
         try {
-            TEAM.run(chunks, c -> {
-                for (int g = (int) ((long) total * c / chunks), end = (int) ((long) total * (c + 1) / chunks); g < end; g++) {
-                    int[] id = {g % grid[0], (g / grid[0]) % grid[1], g / (grid[0] * grid[1])};
-                    WorkGroup group = new WorkGroup(grid, block, id, compiled.usesBarriers(), launch.sharedBytes());
-                    try {
-                        if (compiled.usesBarriers()) runConcurrently(group, invoker, args);
-                        else if (runner != null) runner.run(new KernelContext(group), block[0], block[1], block[2], args);
-                        else runSequentially(group, invoker, args);
-                    } catch (Throwable t) {
-                        throw new GroupFailure(t);
+            if (compiled.usesBarriers()) {
+                TEAM.run(chunks, c -> {
+                    for (int g = (int) ((long) total * c / chunks), end = (int) ((long) total * (c + 1) / chunks); g < end; g++) {
+                        int[] id = {g % grid[0], (g / grid[0]) % grid[1], g / (grid[0] * grid[1])};
+                        try {
+                            runConcurrently(new WorkGroup(grid, block, id, true, launch.sharedBytes()), invoker, args);
+                        } catch (Throwable t) {
+                            throw new GroupFailure(t);
+                        }
                     }
+                });
+            } else {
+                SequentialLaunch task = SEQUENTIAL_LAUNCHES.get();
+                if (task.args != null) task = new SequentialLaunch();   // nested launch on this thread: in use
+                task.arm(total, chunks, block, grid, launch.sharedBytes(), runner, invoker, args);
+                try {
+                    TEAM.run(chunks, task);
+                } finally {
+                    task.args = null;
                 }
-            });
+            }
         } catch (GroupFailure f) {
             throw new IllegalStateException("kernel " + kernel + " failed on the CPU executor", f.getCause());
         }
@@ -62,10 +136,7 @@ public final class CpuBackend implements Backend {
         GroupFailure(Throwable cause) { super(cause); }
     }
 
-    private static void runSequentially(WorkGroup group, MethodHandle invoker, Object[] args) throws Throwable {
-        int[] b = group.blockSize();
-        KernelContext ctx = new KernelContext(group);
-        Object[] call = withContext(ctx, args);
+    private static void runSequentially(KernelContext ctx, int[] b, MethodHandle invoker, Object[] call) throws Throwable {
         for (int z = 0; z < b[2]; z++)
             for (int y = 0; y < b[1]; y++)
                 for (int x = 0; x < b[0]; x++) {

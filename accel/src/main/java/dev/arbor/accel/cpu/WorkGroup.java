@@ -10,13 +10,14 @@ import java.util.concurrent.Phaser;
  * allocation of every work-item returns the same array) and the slots warp shuffles exchange through.
  */
 public final class WorkGroup {
-    private final int[] grid, block, groupId;
+    private int[] grid, block;
+    private final int[] groupId;
     /** Null when work-items run one after another (no barriers in the kernel). A Phaser, unlike a CyclicBarrier, can be terminated for good when a work-item fails. */
     private final Phaser barrier;
     private final List<Object> localArrays = new ArrayList<>();
     private final int[] exchangeSlots;
-    private final float[] dynamicShared;
-    private final int[] dynamicSharedInts;
+    private float[] dynamicShared;
+    private int[] dynamicSharedInts;
     private final Object[] objectSlots;
     private static final float[] EMPTY_FLOATS = {};
     private static final int[] EMPTY_INTS = {};
@@ -33,6 +34,31 @@ public final class WorkGroup {
         this.dynamicShared = dynamicSharedBytes == 0 ? EMPTY_FLOATS : new float[dynamicSharedBytes / 4];
         this.dynamicSharedInts = dynamicSharedBytes == 0 ? EMPTY_INTS : new int[dynamicSharedBytes / 4];
         this.objectSlots = concurrent ? new Object[size] : null;
+    }
+
+    /**
+     * Points this (sequential) group at another launch: its grid, block and dynamic shared size. The CPU executor
+     * keeps one such group per thread and moves it from group to group ({@link #moveTo}), so a launch of
+     * thousands of groups allocates nothing per group. Local arrays are dropped (another kernel may run next);
+     * dynamic shared memory is kept when its size matches. Like the GPU's shared memory, neither is zeroed
+     * between groups.
+     */
+    void reuseFor(int[] grid, int[] block, int dynamicSharedBytes) {
+        if (barrier != null) throw new IllegalStateException("only groups run sequentially are reused");
+        this.grid = grid;
+        this.block = block;
+        if (!localArrays.isEmpty()) localArrays.clear();
+        if (dynamicShared.length != dynamicSharedBytes / 4) {
+            dynamicShared = dynamicSharedBytes == 0 ? EMPTY_FLOATS : new float[dynamicSharedBytes / 4];
+            dynamicSharedInts = dynamicSharedBytes == 0 ? EMPTY_INTS : new int[dynamicSharedBytes / 4];
+        }
+    }
+
+    /** Sets this group's id to the {@code linear}-th group of the grid (x fastest). */
+    void moveTo(int linear) {
+        groupId[0] = linear % grid[0];
+        groupId[1] = (linear / grid[0]) % grid[1];
+        groupId[2] = linear / (grid[0] * grid[1]);
     }
 
     public int[] gridSize() { return grid; }

@@ -22,17 +22,27 @@ public final class WorkTeam {
     private final Thread[] workers;
     private final ReentrantLock caller = new ReentrantLock();   // one job at a time
     private volatile Job current;
+    private long generations;   // calls made with the shared Job (guarded by caller)
 
-    /** One call: tasks {@code [0, chunks)}, each taken by whichever thread comes first. */
+    /**
+     * One call: tasks {@code [0, chunks)}, each taken by whichever thread comes first. The team's parallel calls reuse
+     * one Job ({@link #shared}), re-armed per call, so a call allocates nothing; workers tell calls apart by
+     * {@link #generation}. Inline calls (nested, or while another thread's call runs) need no Job.
+     */
     private static final class Job {
-        final int chunks;
-        final IntConsumer task;
-        final AtomicInteger next = new AtomicInteger(), done = new AtomicInteger();
+        int chunks;
+        IntConsumer task;
+        final AtomicInteger next = new AtomicInteger(Integer.MAX_VALUE), done = new AtomicInteger();
         volatile Throwable error;
+        volatile long generation;
 
-        Job(int chunks, IntConsumer task) {
+        Job arm(int chunks, IntConsumer task) {
             this.chunks = chunks;
             this.task = task;
+            error = null;
+            done.set(0);
+            next.set(0);          // last: a late worker of the previous call may take chunks only once all is set
+            return this;
         }
 
         void work() {
@@ -48,6 +58,8 @@ public final class WorkTeam {
             }
         }
     }
+
+    private final Job shared = new Job();
 
     private WorkTeam(int threads) {
         workers = new Thread[threads - 1];
@@ -73,36 +85,41 @@ public final class WorkTeam {
      */
     public void run(int chunks, IntConsumer task) {
         if (chunks <= 0) return;
-        Job j = new Job(chunks, task);
         if (chunks == 1 || workers.length == 0 || isWorker() || caller.isHeldByCurrentThread() || !caller.tryLock()) {
-            j.work();
-        } else {
-            try {
-                current = j;
-                for (Thread w : workers) LockSupport.unpark(w);
-                j.work();
-                for (int spins = 0; j.done.get() < chunks; spins++) {
-                    if (spins < 10_000) Thread.onSpinWait();
-                    else Thread.yield();   // a worker was descheduled mid-chunk: let it run
-                }
-                current = null;
-            } finally {
-                caller.unlock();
-            }
+            for (int c = 0; c < chunks; c++) task.accept(c);   // inline: the first failure propagates, later chunks skipped
+            return;
         }
-        if (j.error instanceof RuntimeException e) throw e;
-        if (j.error instanceof Error e) throw e;
-        if (j.error != null) throw new IllegalStateException(j.error);
+        Job j = shared;
+        Throwable error;
+        try {
+            j.arm(chunks, task);
+            j.generation = ++generations;
+            current = j;
+            for (Thread w : workers) LockSupport.unpark(w);
+            j.work();
+            for (int spins = 0; j.done.get() < chunks; spins++) {
+                if (spins < 10_000) Thread.onSpinWait();
+                else Thread.yield();   // a worker was descheduled mid-chunk: let it run
+            }
+            current = null;
+            j.task = null;             // no reference to the caller's data between calls
+            error = j.error;           // read before another caller may re-arm the shared Job
+        } finally {
+            caller.unlock();
+        }
+        if (error instanceof RuntimeException e) throw e;
+        if (error instanceof Error e) throw e;
+        if (error != null) throw new IllegalStateException(error);
     }
 
     private void workerLoop() {
-        Job last = null;
+        long last = 0;
         long idleSince = System.nanoTime();
         while (true) {
             Job j = current;
-            if (j != null && j != last) {
+            if (j != null && j.generation != last) {
+                last = j.generation;
                 j.work();
-                last = j;
                 idleSince = System.nanoTime();
             } else if (System.nanoTime() - idleSince < SPIN_NANOS) {
                 Thread.onSpinWait();

@@ -1,5 +1,6 @@
 package dev.arbor.accel.kernels;
 
+import dev.arbor.accel.Kernel;
 import dev.arbor.accel.KernelContext;
 import dev.arbor.accel.Launch;
 import dev.arbor.accel.array.*;
@@ -433,6 +434,8 @@ public final class KernelCases {
             }),
             approximate("mmaBf16Tiles", 1e-5, n -> mmaCase(n, false)),
             approximate("mmaFp16Tiles", 1e-5, n -> mmaCase(n, true)),
+            new KernelCase("wgmmaBf16Tiles n=32", Kernel.of(TestKernels.class, "wgmmaBf16Tiles"), n -> wgmmaCase(n, 32), 1e-5),
+            new KernelCase("wgmmaBf16Tiles n=256", Kernel.of(TestKernels.class, "wgmmaBf16Tiles"), n -> wgmmaCase(n, 256), 1e-5),
             exact("ldmatrixAll", n -> {
                 IntArray src = ints(n * 128, 53), out = new IntArray(n * 32 * 14);
                 double[] e = new double[out.length()];
@@ -532,6 +535,35 @@ public final class KernelCases {
                     e[w * 128 + row * 8 + col] = (float) (sum + c.get(w * 128 + row * 8 + col));
                 }
         return run(Launch.cover(n * 32, BLOCK), new Object[]{a, b, c, d, n}, List.of(d), List.of(e));
+    }
+
+    /**
+     * 1 to 3 warpgroup tiles of D = A·Bᵀ + C (see {@code TestKernels.wgmmaBf16Tiles}), K = 64 (four k16 steps),
+     * against the plain product: per k16 step the 16 exact products summed in double plus the running sum, rounded
+     * to float (the CPU executor's semantics, exactly; the tensor cores within 1e-5).
+     */
+    private static Run wgmmaCase(int n, int cols) {
+        int tiles = 1 + n % 3;
+        Random r = new Random(60 + cols);
+        BFloat16Array a = new BFloat16Array(tiles * 64 * 64), b = new BFloat16Array(tiles * cols * 64);
+        for (int i = 0; i < a.length(); i++) a.set(i, r.nextFloat() * 4 - 2);
+        for (int i = 0; i < b.length(); i++) b.set(i, r.nextFloat() * 4 - 2);
+        FloatArray c = floats(tiles * 64 * cols, 61, 4), d = new FloatArray(tiles * 64 * cols);
+        double[] e = new double[d.length()];
+        for (int tile = 0; tile < tiles; tile++)
+            for (int row = 0; row < 64; row++)
+                for (int col = 0; col < cols; col++) {
+                    int at = tile * 64 * cols + row * cols + col;
+                    float acc = c.get(at);
+                    for (int ks = 0; ks < 4; ks++) {   // one rounding per k16 step, as each wgmma call rounds once
+                        double sum = 0;
+                        for (int k = 16 * ks; k < 16 * ks + 16; k++) sum += (double) a.get(tile * 4096 + row * 64 + k) * b.get(tile * cols * 64 + col * 64 + k);
+                        acc = (float) (sum + acc);
+                    }
+                    e[at] = acc;
+                }
+        Launch launch = new Launch(new int[]{tiles, 1, 1}, new int[]{128, 1, 1}, (64 + cols) * 128, null);
+        return run(launch, new Object[]{a, b, c, d, cols}, List.of(d), List.of(e));
     }
 
     /** Compile-time constants of {@link KernelContext#WARP_SIZE}-dependent cases are checked here to keep the suite honest. */

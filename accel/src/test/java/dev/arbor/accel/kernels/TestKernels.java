@@ -579,6 +579,53 @@ public final class TestKernels {
         if (w < tiles) storeAccumulator(acc, d, cb, g, t);
     }
 
+    /**
+     * Warpgroup MMA (sm_90a): block (one warpgroup of 128 work-items) {@code tile} computes
+     * {@code D = A·Bᵀ + C} with A 64×64 bf16 (row-major at a[4096·tile]), B {@code cols}×64 bf16 (row-major at
+     * b[64·cols·tile], i.e. K-major), C and D 64×cols fp32 row-major at c/d[64·cols·tile]: both operands are
+     * written into dynamic shared memory in the 128-byte swizzle ({@link dev.arbor.accel.Swizzle#rowChunk128}),
+     * then four wgmma k16 steps advance the descriptors by 32 bytes each. Dynamic shared memory: (64 + cols)·128 bytes.
+     */
+    public static void wgmmaBf16Tiles(KernelContext ctx, BFloat16Array a, BFloat16Array b, FloatArray c, FloatArray d, @Constant int cols) {
+        int[] smem = ctx.dynamicIntLocalArray();
+        int tile = ctx.groupIdx, tid = ctx.localIdx;
+        fillSwizzled(smem, 0, a, tile * 64 * 64, 64, tid);
+        fillSwizzled(smem, 64 * 32, b, tile * cols * 64, cols, tid);
+        ctx.fenceProxyAsyncShared();
+        ctx.localBarrier();
+        float[] acc = new float[cols / 2];
+        int w = tid >> 5, g = (tid & 31) >> 2, t = tid & 3, cb = tile * 64 * cols;
+        wgmmaAccumulator(acc, c, d, cb, cols, w, g, t, false);
+        long da = ctx.wgmmaDescriptorSw128(smem, 0), db = ctx.wgmmaDescriptorSw128(smem, 64 * 32);
+        ctx.wgmmaFence();
+        for (int ks = 0; ks < 4; ks++) ctx.wgmmaBf16(acc, 0, cols, smem, da + 2 * ks, db + 2 * ks);
+        ctx.wgmmaCommit();
+        ctx.wgmmaWait(0);
+        wgmmaAccumulator(acc, c, d, cb, cols, w, g, t, true);
+    }
+
+    /** rows × 64 bf16 (row-major from src[base]) into the 128-byte-swizzled tile at word {@code word}; 128 work-items. */
+    static void fillSwizzled(int[] smem, int word, BFloat16Array src, int base, int rows, int tid) {
+        for (int q = tid; q < rows * 8; q += 128) {
+            int row = q >> 3, chunk = q & 7;
+            for (int j = 0; j < 4; j++) {
+                int e = base + row * 64 + chunk * 8 + 2 * j;
+                smem[word + dev.arbor.accel.Swizzle.rowChunk128(row, chunk) + j] = KernelContext.packBf16(src.get(e), src.get(e + 1));
+            }
+        }
+    }
+
+    /** Loads C into (or, with {@code store}, stores D from) the wgmma accumulator layout: element 4j+r is (16w + g + 8·(r ≥ 2), 8j + 2t + (r &amp; 1)). */
+    @Unroll
+    static void wgmmaAccumulator(float[] acc, FloatArray c, FloatArray d, int base, int cols, int w, int g, int t, boolean store) {
+        for (int j = 0; j < cols / 8; j++)
+            for (int r = 0; r < 4; r++) {
+                int at = base + (16 * w + g + (r >= 2 ? 8 : 0)) * cols + 8 * j + 2 * t + (r & 1);
+                if (store) d.set(at, acc[4 * j + r]);
+                else acc[4 * j + r] = c.get(at);
+            }
+    }
+
     @Unroll
     static void loadAccumulator(float[] acc, FloatArray c, int base, int g, int t) {
         for (int r = 0; r < 4; r++) acc[r] = c.get(base + (g + (r >= 2 ? 8 : 0)) * 8 + 2 * t + (r & 1));

@@ -18,12 +18,13 @@ import dev.arbor.accel.cuda.CudaBackend;
  * starts 16-byte aligned for {@code cp.async}); {@code x.length() ≥ m·k}, {@code w.length() ≥ n·k},
  * {@code c.length() ≥ m·n}, all below 2³¹. Anything else is an {@link IllegalArgumentException}.
  *
- * <p>Tiles by M ({@link #tilesFor}): {@link #SMALL} (M ≤ 16, decode), {@link #MEDIUM} (M ≤ 64),
- * {@link #LARGE} (prefill); split-K (fp32 output only) when the tile grid alone would leave the
+ * <p>Tiles by M ({@link #tilesFor}): {@link #SMALL} (M ≤ 16, decode), {@link #MEDIUM} (M ≤ 32),
+ * {@link #WIDE} (M ≤ 64), {@link #LARGE} (prefill; on an sm_90 device with bf16 W and fp32 C, Hopper's
+ * {@link #WGMMA_128} / {@link #WGMMA_256} instead, measured faster at every prefill point measured, bench/RESULTS.md run 16-gemm2); split-K (fp32 output only) when the tile grid alone would leave the
  * multiprocessors idle, as many K slices as fit in one wave ({@link #plan}). Split-K adds partial sums with fp32 atomics, so the low bits of
  * C can differ between runs; with {@code accumulate == false} C is zeroed first by a small kernel that
  * the product overlaps (programmatic dependent launch: it streams W meanwhile).
- * fp32 X is converted on load for M ≤ 64; above that it is first converted into a bf16/fp16 copy
+ * fp32 X is converted on load for M ≤ 16; above that it is first converted into a bf16/fp16 copy
  * held by this object (allocated once, at the first such call or by {@link #reserve}; call
  * {@code reserve} before capturing a CUDA graph, since capture cannot allocate). Nothing else is
  * allocated per call. Launches go to the backend's current stream (or the capturing one).
@@ -33,9 +34,13 @@ import dev.arbor.accel.cuda.CudaBackend;
 public final class Gemm implements AutoCloseable {
     /**
      * A block's warp layout: {@code wn × wm} warps, each computing {@code mt} 16-row fragments of W
-     * by {@code nt} 8-token fragments of X, through a {@code stages}-deep cp.async ring.
+     * by {@code nt} 8-token fragments of X, through a {@code stages}-deep cp.async ring. With {@code wgmma},
+     * the block is {@code wn / 4} warpgroups of Hopper's warpgroup MMA ({@code wm = mt = 1}): each
+     * warpgroup computes 64 rows of W by all {@code nt·8} tokens ({@link GemmKernels#wgmmaXbf16Wbf16}).
      */
-    public record Tiles(String name, int wn, int wm, int mt, int nt, int stages) {
+    public record Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma) {
+        public Tiles(String name, int wn, int wm, int mt, int nt, int stages) { this(name, wn, wm, mt, nt, stages, false); }
+
         /** Weight rows (columns of C) per block. */
         public int bn() { return wn * mt * 16; }
 
@@ -50,15 +55,24 @@ public final class Gemm implements AutoCloseable {
         /** Registers staging fp32 X: 8 floats per 16-byte chunk, ⌈bm·8 / threads⌉ chunks per work-item. */
         int xRegs() { return 8 * ((bm() * 8 + threads() - 1) / threads()); }
 
-        @Override public String toString() { return name + " " + bn() + "x" + bm() + "x" + GemmKernels.BK + " (" + wn * wm + " warps, " + stages + " stages)"; }
+        @Override public String toString() {
+            return name + " " + bn() + "x" + bm() + "x" + GemmKernels.BK + " (" + wn * wm + " warps" + (wgmma ? ", wgmma" : "") + ", " + stages + " stages)";
+        }
     }
 
     /** Decode: 64 weight rows × 16 tokens a block, 4 warps along N, 4 stages (40 KiB). */
     public static final Tiles SMALL = new Tiles("small", 4, 1, 1, 2, 4);
-    /** Batched decode: 64 × 64, 2×2 warps of 32×32, 4 stages (64 KiB). */
-    public static final Tiles MEDIUM = new Tiles("medium", 2, 2, 2, 4, 4);
+    /** Batched decode up to 32 tokens: 64 × 32, 4 warps of 16×32, 4 stages (48 KiB). */
+    public static final Tiles MEDIUM = new Tiles("medium", 4, 1, 1, 4, 4);
+    /** Batched decode up to 64 tokens: 128 × 64, 4×2 warps of 32×32, 4 stages (96 KiB). */
+    public static final Tiles WIDE = new Tiles("wide", 4, 2, 2, 4, 4);
     /** Prefill: 128 × 128, 2×2 warps of 64×64, 3 stages (96 KiB). */
     public static final Tiles LARGE = new Tiles("large", 2, 2, 4, 8, 3);
+
+    /** Prefill on Hopper (wgmma, sm_90a): 128 × 128, 2 warpgroups of 64×128, 5 stages (160 KiB). */
+    public static final Tiles WGMMA_128 = new Tiles("wgmma128", 8, 1, 1, 16, 5, true);
+    /** Large prefill on Hopper: 128 × 256, 2 warpgroups of 64×256 (128 fp32 accumulators a work-item), 4 stages (192 KiB). */
+    public static final Tiles WGMMA_256 = new Tiles("wgmma256", 8, 1, 1, 32, 4, true);
 
     /** How one product runs: tiles, number of K slices, the launch, and whether fp32 X is converted first. */
     public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs) {
@@ -81,23 +95,68 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel TO_BF16 = Kernel.of(GemmKernels.class, "toBf16");
     private static final Kernel TO_FP16 = Kernel.of(GemmKernels.class, "toFp16");
     private static final Kernel SUM_SLICES = Kernel.of(GemmKernels.class, "sumSlices");
-    /** Above this many tokens fp32 X is converted once instead of in every block (LARGE tiles would need 64 staging registers). */
-    static final int CONVERT_ON_LOAD_MAX_M = 64;
+    private static final Kernel WGMMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaXbf16Wbf16");
+    /**
+     * Tiles of at most this many tokens convert fp32 X on load (into registers one stage ahead); larger ones
+     * get a bf16/fp16 copy made first by one pass and stream it with cp.async like W. Measured on the H200
+     * (bench/RESULTS.md, run 16-gemm2): at 32-64 tokens the copy-first path is 5-25% faster (the register
+     * path's one-stage-ahead global loads stall the pipeline), at 1-16 tokens the extra launch costs more
+     * than it saves.
+     */
+    static final int CONVERT_ON_LOAD_MAX_M = 16;
 
     private final Backend backend;
     private final int multiprocessors;
+    /**
+     * Whether the default plan may use the wgmma tiles above 64 tokens (an sm_90 device; settable for the CPU
+     * executor's tests). Cleared, with a message on stderr, if the driver does not load the sm_90a kernel.
+     */
+    private boolean wgmma;
+    private boolean wgmmaChecked;
     private BFloat16Array xBf16;
     private FloatArray slabs;   // (slices, m, n) partial sums of the batch-invariant split-K
     private HalfFloatArray xF16;
 
     public Gemm(Backend backend) {
-        this.backend = backend;
-        this.multiprocessors = backend instanceof CudaBackend cuda ? cuda.device().multiprocessors() : 132;
+        this(backend, backend instanceof CudaBackend cuda && cuda.device().sm() == 90);
     }
 
-    /** SMALL for m ≤ 16, MEDIUM for m ≤ 64, LARGE above. */
+    /**
+     * @param wgmma whether {@link #plan(int, int, int, boolean, boolean)} may choose the wgmma tiles for M &gt; 64
+     *              (fp32 output, bf16 W); needs an sm_90 device on CUDA (the CPU executor runs them anywhere)
+     */
+    public Gemm(Backend backend, boolean wgmma) {
+        this.backend = backend;
+        this.multiprocessors = backend instanceof CudaBackend cuda ? cuda.device().multiprocessors() : 132;
+        if (wgmma && backend instanceof CudaBackend cuda && cuda.device().sm() != 90)
+            throw new IllegalArgumentException("wgmma needs an sm_90 device, this one is sm_" + cuda.device().sm());
+        this.wgmma = wgmma;
+    }
+
+    /** Whether the default plan uses Hopper's wgmma tiles above 64 tokens. */
+    public boolean wgmma() { return wgmma && wgmmaLoads(); }
+
+    /**
+     * On CUDA, loads the wgmma kernel (both tiles) once; if the driver refuses it (sm_90a PTX through the
+     * driver's JIT), the plans fall back to the mma.sync tiles instead of failing every prefill.
+     */
+    private boolean wgmmaLoads() {
+        if (!wgmmaChecked) {
+            wgmmaChecked = true;
+            try {
+                blocksPerSm(WGMMA_128);
+                blocksPerSm(WGMMA_256);
+            } catch (RuntimeException e) {
+                System.err.println("arbor gemm: the wgmma kernel did not load (" + e.getMessage() + "); using the mma.sync tiles");
+                wgmma = false;
+            }
+        }
+        return wgmma;
+    }
+
+    /** SMALL for m ≤ 16, MEDIUM for m ≤ 32, WIDE for m ≤ 64, LARGE above. */
     public static Tiles tilesFor(int m) {
-        return m <= 16 ? SMALL : m <= CONVERT_ON_LOAD_MAX_M ? MEDIUM : LARGE;
+        return m <= 16 ? SMALL : m <= 32 ? MEDIUM : m <= 64 ? WIDE : LARGE;
     }
 
     /**
@@ -108,8 +167,21 @@ public final class Gemm implements AutoCloseable {
      * 2 slices; N=4096, M=1: 11.5 µs in 8 slices against 13.9 µs in 16; bench/RESULTS.md.)
      */
     public Plan plan(int m, int n, int k, boolean fp32Out, boolean fp32X) {
+        return plan(m, n, k, fp32Out, fp32X, true);
+    }
+
+    /**
+     * As {@link #plan(int, int, int, boolean, boolean)}; {@code bf16W}: the weights are bf16 (the wgmma kernel's
+     * only type), so above 64 tokens with fp32 output and wgmma available the tiles are {@link #WGMMA_256} when
+     * they make at least two waves, else {@link #WGMMA_128}.
+     */
+    private Plan plan(int m, int n, int k, boolean fp32Out, boolean fp32X, boolean bf16W) {
         checkShape(m, n, k);
         Tiles t = tilesFor(m);
+        if (wgmma && bf16W && fp32Out && m > 64 && wgmmaLoads()) {
+            long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
+            t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
+        }
         int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
@@ -119,11 +191,11 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * Blocks of these tiles one multiprocessor holds: from the driver's occupancy calculator on CUDA
-     * (cached per tiles), else the H200's figures (5, 3, 2 for SMALL, MEDIUM, LARGE).
+     * (cached per tiles), else the H200's figures (5, 4, 2, 2 for SMALL, MEDIUM, WIDE, LARGE; 1 for wgmma tiles; 2 otherwise).
      */
     public int blocksPerSm(Tiles t) {
         return residentBlocks.computeIfAbsent(t, tiles -> {
-            int nominal = tiles == SMALL ? 5 : tiles == MEDIUM ? 3 : 2;
+            int nominal = tiles.wgmma() ? 1 : tiles.equals(SMALL) ? 5 : tiles.equals(MEDIUM) ? 4 : 2;
             if (!(backend instanceof CudaBackend cuda)) return nominal;
             Plan p = plan(tiles.bm(), tiles.bn(), GemmKernels.BK, tiles, 1, true);   // the kernel fp32 X runs through
             // the variant's constants pick the compiled kernel; its arrays are not touched
@@ -191,7 +263,7 @@ public final class Gemm implements AutoCloseable {
     /** fp32 activations (rounded to fp16), fp16 weights, fp32 output. */
     public void matmul(FloatArray a, int m, HalfFloatArray w, int n, int k, FloatArray c, boolean accumulate) {
         check(a, m, w, n, k, c);
-        Plan plan = plan(m, n, k, true, true);
+        Plan plan = plan(m, n, k, true, true, false);
         if (plan.convertFirst()) {
             HalfFloatArray x = fp16Scratch(m, k);
             backend.launch(TO_FP16, Launch.cover(m * k, 256), a, x, m * k);
@@ -208,7 +280,7 @@ public final class Gemm implements AutoCloseable {
     /** fp16 activations and weights, fp32 output. */
     public void matmul(HalfFloatArray a, int m, HalfFloatArray w, int n, int k, FloatArray c, boolean accumulate) {
         check(a, m, w, n, k, c);
-        run(XF16_WF16, plan(m, n, k, true, false), a, w, c, m, n, k, accumulate, true);
+        run(XF16_WF16, plan(m, n, k, true, false, false), a, w, c, m, n, k, accumulate, true);
     }
 
     /** bf16 activations and weights, bf16 output (the fp32 sum, plus C when accumulating, rounded once). */
@@ -237,7 +309,8 @@ public final class Gemm implements AutoCloseable {
     public void reserve(int m, int k) {
         bf16Scratch(m, k);
         fp16Scratch(m, k);
-        for (Tiles t : new Tiles[]{SMALL, MEDIUM, LARGE}) blocksPerSm(t);
+        for (Tiles t : new Tiles[]{SMALL, MEDIUM, WIDE, LARGE}) blocksPerSm(t);
+        wgmmaLoads();
     }
 
     /** The slab scratch, at least {@code floats} long: grown (reallocated) only when a larger product comes; {@link #reserve(int, int, int)} sizes it up front. */
@@ -245,8 +318,10 @@ public final class Gemm implements AutoCloseable {
         if (floats > Integer.MAX_VALUE) throw new IllegalArgumentException("split-K slabs of " + floats + " floats exceed one array");
         if (slabs == null || slabs.length() < floats) {
             if (slabs != null) slabs.close();
-            slabs = new FloatArray((int) floats);
-            backend.toDevice(slabs);
+            slabs = null;
+            FloatArray fresh = new FloatArray((int) floats);
+            backend.toDevice(fresh);   // fails while a graph is captured: keep nothing half-made (reserveSlabs first)
+            slabs = fresh;
         }
         return slabs;
     }
@@ -276,6 +351,10 @@ public final class Gemm implements AutoCloseable {
     }
 
     private void run(Kernel kernel, Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, int m, int n, int k, boolean accumulate, boolean fp32Out) {
+        if (p.tiles().wgmma()) {
+            if (kernel != XBF16_WBF16) throw new IllegalArgumentException("the wgmma tiles run bf16 X (or fp32 X converted first), bf16 W and fp32 C only: " + p);
+            kernel = WGMMA_XBF16_WBF16;
+        }
         if (p.slabs()) {
             if (!fp32Out) throw new IllegalArgumentException("slab split-K needs fp32 output");
             FloatArray s = slabScratch((long) p.splits() * m * n);
@@ -303,8 +382,8 @@ public final class Gemm implements AutoCloseable {
         return new Object[]{x, w, c, m, n, k, p.kTilesPerSplit(), 0, t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs()};
     }
 
-    /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first. */
-    public static Kernel kernelFor(Plan p) { return p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+    /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
+    public static Kernel kernelFor(Plan p) { return p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);

@@ -93,6 +93,73 @@ public final class GemmKernels {
     }
 
     /**
+     * bf16 X, bf16 W, fp32 C on Hopper's warpgroup MMA ({@code wgmma.m64nNk16}, sm_90a): a block of
+     * {@code wn / 4} warpgroups computes {@code bn = wn·16} weight rows (64 a warpgroup, the wgmma A operand)
+     * by {@code bm = nt·8} tokens (the wgmma B operand, N = bm ≤ 256), both read by the tensor cores straight
+     * from the same 128-byte-swizzled shared tiles the mma.sync path fills ({@link #loadRows}, cp.async,
+     * {@code stages} deep). One wgmma batch (the stage's four k16 steps) stays in flight while the next stage
+     * is issued, so loads run {@code stages − 2} tiles ahead. The accumulators' layout is the mma.sync one
+     * with {@code mt = 1} (see {@link dev.arbor.accel.KernelContext#wgmmaBf16}), so the epilogue is
+     * {@link #storeF32} with {@code wm = mt = 1}. {@code wm}, {@code mt} and {@code xRegs} are unused (the
+     * launch arguments are those of the other entry points). Not batch-invariant with the mma.sync kernels:
+     * the tensor cores may sum a k16 step in another order.
+     */
+    public static void wgmmaXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, int m, int n, int k,
+                                       int kTilesPerSplit, int accumulate, @Constant int wn, @Constant int wm, @Constant int mt,
+                                       @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[nt * 4];
+        wgmmaMainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, nt, stages);
+        storeF32(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt);
+    }
+
+    static void wgmmaMainloop(KernelContext ctx, OffHeapArray x, OffHeapArray w, float[] acc, int m, int n, int k, int kTilesPerSplit,
+                              int wn, int nt, int stages) {
+        int[] smem = ctx.dynamicIntLocalArray();
+        int threads = wn * 32, bn = wn * 16, bm = nt * 8, ahead = stages - 2;
+        int stageWords = (bn + bm) * ROW_WORDS, xOffset = bn * ROW_WORDS;
+        int tid = ctx.localIdx, group = tid >> 7;
+        int n0 = ctx.groupIdx * bn, m0 = ctx.groupIdy * bm;
+        int kTiles = (k + BK - 1) / BK, kt0 = ctx.groupIdz * kTilesPerSplit;
+        int count = Math.min(kTilesPerSplit, kTiles - kt0);
+
+        for (int s = 0; s < ahead; s++) {
+            if (s < count) {
+                int base = s * stageWords, k0 = (kt0 + s) * BK;
+                loadRows(ctx, smem, base, w, n0, n, k, k0, tid, bn, threads);
+                loadRows(ctx, smem, base + xOffset, x, m0, m, k, k0, tid, bm, threads);
+            }
+            ctx.cpAsyncCommit();
+        }
+        for (int t = 0; t < count; t++) {
+            ctx.cpAsyncWait(stages - 3);      // tile t has landed (this work-item's part)
+            ctx.fenceProxyAsyncShared();      // ... and is visible to the tensor cores' (async) proxy
+            ctx.localBarrier();               // everyone's part; and every warpgroup is done with tile t-2
+            int next = t + ahead;
+            if (next < count) {
+                int nextBase = (next % stages) * stageWords, k0 = (kt0 + next) * BK;
+                loadRows(ctx, smem, nextBase, w, n0, n, k, k0, tid, bn, threads);
+                loadRows(ctx, smem, nextBase + xOffset, x, m0, m, k, k0, tid, bm, threads);
+            }
+            ctx.cpAsyncCommit();
+            int base = (t % stages) * stageWords;
+            long descW = ctx.wgmmaDescriptorSw128(smem, base + group * 64 * ROW_WORDS);
+            long descX = ctx.wgmmaDescriptorSw128(smem, base + xOffset);
+            ctx.wgmmaFence();
+            wgmmaStage(ctx, acc, smem, descW, descX, bm);
+            ctx.wgmmaCommit();
+            ctx.wgmmaWait(1);                 // the batch of tile t-1 is done: its stage may be refilled after the next barrier
+        }
+        ctx.wgmmaWait(0);
+        ctx.cpAsyncWait(0);
+    }
+
+    /** One stage's four k16 steps: the descriptors move on 32 bytes (+2) a step, within the swizzled 128-byte rows. */
+    @Unroll
+    static void wgmmaStage(KernelContext ctx, float[] acc, int[] smem, long descW, long descX, int bm) {
+        for (int ks = 0; ks < 4; ks++) ctx.wgmmaBf16(acc, 0, bm, smem, descW + 2 * ks, descX + 2 * ks);
+    }
+
+    /**
      * c[i] = 0 for i < n, before a split-K launch that overwrites C. Lets that launch start at once
      * (programmatic dependent launch): it streams W while this runs and waits only before its atomics.
      */

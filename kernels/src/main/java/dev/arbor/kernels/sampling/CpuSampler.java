@@ -286,7 +286,7 @@ public final class CpuSampler {
                 if (v >= floor) sample[m++] = v;
             }
             if (m >= 64 && (byMass ? !Double.isNaN(mass) : true)) {
-                java.util.Arrays.sort(sample, 0, m);                    // ascending; rank q from the top is sample[m-1-q]
+                sortAscending(sample, 0, m);                            // rank q from the top is sample[m-1-q]
                 int q;
                 if (!byMass) {
                     q = (int) Math.min(m - 1, (long) (target * m / n));
@@ -440,6 +440,40 @@ public final class CpuSampler {
             }
         }
         return sample[pos];
+    }
+
+    /**
+     * Sorts {@code a[from, to)} ascending in place without allocating (Arrays.sort's dual-pivot quicksort allocates a
+     * work array at these sizes): quicksort with median-of-three pivots, insertion sort below 16 values, recursing
+     * into the smaller side. Only the bracketing sample is sorted, so the order of equal values does not matter.
+     */
+    static void sortAscending(float[] a, int from, int to) {
+        while (to - from > 16) {
+            float p = median3(a[from], a[from + (to - from) / 2], a[to - 1]);
+            int i = from, j = to - 1;
+            while (i <= j) {
+                while (a[i] < p) i++;
+                while (a[j] > p) j--;
+                if (i <= j) {
+                    float t = a[i]; a[i] = a[j]; a[j] = t;
+                    i++;
+                    j--;
+                }
+            }
+            if (j - from < to - i) {
+                sortAscending(a, from, j + 1);
+                from = i;
+            } else {
+                sortAscending(a, i, to);
+                to = j + 1;
+            }
+        }
+        for (int i = from + 1; i < to; i++) {
+            float v = a[i];
+            int k = i;
+            while (k > from && a[k - 1] > v) { a[k] = a[k - 1]; k--; }
+            a[k] = v;
+        }
     }
 
     /** The k-th largest (1-based) of {@code a[0, n)}, reordering it (quickselect, three-way partition). */

@@ -64,16 +64,23 @@ public final class GemmBench {
 
     public static void main(String[] args) {
         boolean quick = args.length > 0 && args[0].equals("quick");
-        try (CudaBackend cuda = CudaBackend.open(0); Gemm gemm = new Gemm(cuda)) {
+        boolean sweep = args.length > 0 && args[0].equals("sweep");
+        try (CudaBackend cuda = CudaBackend.open(0); Gemm gemm = new Gemm(cuda); Gemm mma = new Gemm(cuda, false)) {
             System.out.println("device: " + cuda.device());
             double copy = copyBandwidth(cuda, 1L << 30);
             System.out.printf("cuMemcpyDtoD 1 GiB (read+write): %.1f GB/s%n", copy / 1e9);
             System.out.println("CSV,copy," + copy);
             gemm.reserve(8192, 14336);
+            mma.reserve(8192, 14336);
+            System.out.println("wgmma tiles in the default plan above 64 tokens: " + gemm.wgmma());
             resources(cuda, gemm);
-            splitSweep(cuda, gemm, copy);
+            if (sweep) {
+                TileSweep.run(cuda, gemm, copy);
+                return;
+            }
+            if (args.length > 0 && args[0].equals("splits")) splitSweep(cuda, gemm, copy);
             for (Object[] s : SHAPES) {
-                shape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, quick ? new int[]{1, 16, 64, 512, 8192} : MS);
+                shape(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2], copy, quick ? new int[]{1, 16, 64, 512, 8192} : MS);
                 if (quick) break;
             }
         }
@@ -85,7 +92,7 @@ public final class GemmBench {
             cuda.allocateOnDevice(x);
             cuda.allocateOnDevice(w);
             cuda.allocateOnDevice(c);
-            for (int m : new int[]{1, 64, 256}) {
+            for (int m : new int[]{1, 32, 64, 256, 8192}) {
                 Gemm.Plan p = gemm.plan(m, 4096, 4096, true, true);
                 Kernel k = Gemm.kernelFor(p);
                 CudaModule.Resources r = cuda.resources(k, p.launch(), Gemm.launchArguments(p, x, w, c, m, 4096, 4096));
@@ -116,17 +123,33 @@ public final class GemmBench {
         }
     }
 
-    private static void shape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy, int[] ms) {
+    private static void shape(CudaBackend cuda, Gemm gemm, Gemm mma, String name, int n, int k, double copy, int[] ms) {
         try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
+            gemm.reserveSlabs(Arrays.stream(ms).max().orElseThrow(), n, k);   // the invariant plan's slabs: a capture cannot allocate
             for (int m : ms) {
+              try {
                 Gemm.Plan p = gemm.plan(m, n, k, true, true);
-                double us = time(cuda, gemm, p, o, m, m == 16);
+                double us = time(cuda, gemm, p, o, m, m == 16 || m == 2048);
                 double tflops = 2.0 * m * n * k / (us * 1e-6) / 1e12;
                 double floorUs = 2.0 * n * k / copy * 1e6;
                 System.out.printf("%-32s N=%-5d K=%-5d M=%-4d %9.1f us %7.1f TFLOP/s %s  [%s]%n", name, n, k, m, us, tflops,
                         m <= 64 ? String.format("%5.1f%% of weight-read floor (%.1f us)", 100 * floorUs / us, floorUs) : "", p);
                 System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + us + "," + tflops + "," + (m <= 64 ? 100 * floorUs / us : -1)
                         + "," + p.tiles().name() + "," + p.splits());
+                Gemm.Plan inv = gemm.invariantPlan(m, n, k, true);
+                double invUs = time(cuda, gemm, inv, o, m, false);
+                System.out.printf("%-32s N=%-5d K=%-5d M=%-4d %9.1f us %7.1f TFLOP/s %s  [invariant: %s]%n", name, n, k, m, invUs, 2.0 * m * n * k / (invUs * 1e-6) / 1e12,
+                        m <= 64 ? String.format("%5.1f%% of weight-read floor", 100 * floorUs / invUs) : "", inv);
+                System.out.println("CSV,inv," + name + "," + n + "," + k + "," + m + "," + invUs + "," + inv.splits());
+                if (p.tiles().wgmma()) {   // the mma.sync plan beside the wgmma one
+                    Gemm.Plan q = mma.plan(m, n, k, true, true);
+                    double qUs = time(cuda, mma, q, o, m, false);
+                    System.out.printf("%-32s N=%-5d K=%-5d M=%-4d %9.1f us %7.1f TFLOP/s  [mma.sync: %s]%n", name, n, k, m, qUs, 2.0 * m * n * k / (qUs * 1e-6) / 1e12, q);
+                    System.out.println("CSV,mma," + name + "," + n + "," + k + "," + m + "," + qUs);
+                }
+              } catch (RuntimeException | AssertionError e) {
+                System.out.println("FAILED " + name + " M=" + m + ": " + e);
+              }
             }
         }
     }
@@ -135,7 +158,7 @@ public final class GemmBench {
      * X (maxM × k fp32), C (maxM × n) and copies of W (n × k bf16) filling more than 256 MiB, on the
      * device only, filled there with hashed values.
      */
-    private static final class Operands implements AutoCloseable {
+    static final class Operands implements AutoCloseable {
         final int n, k;
         final FloatArray x, c;
         final BFloat16Array[] w;
@@ -166,7 +189,7 @@ public final class GemmBench {
     }
 
     /** Microseconds per matmul (median graph replay / launches), with W rotated over the copies. */
-    private static double time(CudaBackend cuda, Gemm gemm, Gemm.Plan p, Operands o, int m, boolean check) {
+    static double time(CudaBackend cuda, Gemm gemm, Gemm.Plan p, Operands o, int m, boolean check) {
         int n = o.n, k = o.k, copies = o.w.length;
         double estimate = Math.max(2.0 * m * n * k / 300e12, 2.0 * n * k / 3.5e12);
         int launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / estimate)));

@@ -23,7 +23,10 @@ import static org.junit.jupiter.api.Assertions.fail;
 record GemmCase(int m, int n, int k, String xType, String wType, String cType, boolean accumulate) {
     static GemmCase of(int m, int n, int k) { return new GemmCase(m, n, k, "f32", "bf16", "f32", false); }
 
-    void check(Backend backend, Gemm gemm) {
+    void check(Backend backend, Gemm gemm) { check(backend, gemm, null); }
+
+    /** As {@link #check(Backend, Gemm)} through the given plan (fp32 X, bf16 W, fp32 C only), or the default when null. */
+    void check(Backend backend, Gemm gemm, Gemm.Plan plan) {
         Random r = new Random(31L * m + 17L * n + k + xType.hashCode() + wType.hashCode() + cType.hashCode() + (accumulate ? 1 : 0));
         try (OffHeapArray x = array(xType, m * k); OffHeapArray w = array(wType, n * k); OffHeapArray c = array(cType, m * n)) {
             for (int i = 0; i < m * k; i++) set(x, i, r.nextFloat() * 2 - 1);
@@ -34,7 +37,8 @@ record GemmCase(int m, int n, int k, String xType, String wType, String cType, b
                 else set(c, i, Float.NaN);
             }
             backend.toDevice(x, w, c);
-            run(gemm, x, w, c);
+            if (plan == null) run(gemm, x, w, c);
+            else gemm.matmul((FloatArray) x, m, (BFloat16Array) w, n, k, (FloatArray) c, accumulate, plan);
             backend.toHost(c);
             double[] ref = new double[m * n], scale = new double[m * n];
             GemmReference.matmul(x, m, w, n, k, ref, scale);

@@ -31,4 +31,23 @@ class GemmGpuTest {
             }
         }
     }
+
+    /**
+     * Hopper's wgmma tiles (M &gt; 64, bf16 W, fp32 C) and, beside them, the mma.sync tiles they replace, at
+     * partial tiles in M, N and K, with split-K and a residual; every case of both must match the reference.
+     */
+    @Test
+    void wgmmaAndMmaSyncTilesAgreeWithTheReference() {
+        try (CudaBackend cuda = CudaBackend.open(0); Gemm hopper = new Gemm(cuda); Gemm mma = new Gemm(cuda, false)) {
+            org.junit.jupiter.api.Assertions.assertTrue(hopper.wgmma(), "an H200 runs the wgmma tiles");
+            for (GemmCase c : new GemmCase[]{GemmCase.of(65, 1032, 1032), GemmCase.of(200, 2048, 2048), GemmCase.of(513, 384, 776),
+                    new GemmCase(300, 1032, 520, "f32", "bf16", "f32", true), new GemmCase(130, 264, 4104, "bf16", "bf16", "f32", false)}) {
+                c.check(cuda, hopper);
+                c.check(cuda, mma);
+            }
+            GemmCase big = GemmCase.of(700, 1024, 1032);
+            big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.WGMMA_256, 1, true));
+            big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.WGMMA_128, 3, true));
+        }
+    }
 }

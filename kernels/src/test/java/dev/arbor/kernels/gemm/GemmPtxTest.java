@@ -29,8 +29,10 @@ class GemmPtxTest {
         Path tool = ptxas;
         List<DynamicTest> tests = new ArrayList<>();
         for (String entry : new String[]{"xf32Wbf16", "xf32Wf16", "xbf16Wbf16", "xf16Wf16", "xbf16Wbf16Obf16", "xf32Wbf16Obf16"})
-            for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.SMALL, Gemm.MEDIUM, Gemm.LARGE})
+            for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.SMALL, Gemm.MEDIUM, Gemm.WIDE, Gemm.LARGE})
                 tests.add(DynamicTest.dynamicTest(entry + " " + t.name(), () -> assemble(tool, entry, t)));
+        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.WGMMA_128, Gemm.WGMMA_256})
+            tests.add(DynamicTest.dynamicTest("wgmmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaXbf16Wbf16", t)));
         for (String helper : new String[]{"sumSlices", "zero", "toBf16"})
             tests.add(DynamicTest.dynamicTest(helper, () -> assembleHelper(tool, helper)));
         return tests;
@@ -46,10 +48,11 @@ class GemmPtxTest {
         CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, entry),
                 new Object[]{t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs()}, 90);
         assertEquals(0, k.localMemoryBytes(), () -> String.join("\n", k.localMemoryArrays()));
-        assertTrue(k.ptx().contains("mma.sync.aligned.m16n8k16") && k.ptx().contains("ldmatrix.sync.aligned") && k.ptx().contains("cp.async"));
+        if (t.wgmma()) assertTrue(k.ptx().contains("wgmma.mma_async.sync.aligned.m64n" + t.bm() + "k16") && k.ptx().contains(".target sm_90a") && k.ptx().contains("cp.async"));
+        else assertTrue(k.ptx().contains("mma.sync.aligned.m16n8k16") && k.ptx().contains("ldmatrix.sync.aligned") && k.ptx().contains("cp.async"));
         Path file = dir.resolve(k.entryName() + ".ptx");
         Files.writeString(file, k.ptx());
-        Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90", "-v", file.toString(), "-o", dir.resolve(k.entryName() + ".cubin").toString())
+        Process p = new ProcessBuilder(ptxas.toString(), t.wgmma() ? "-arch=sm_90a" : "-arch=sm_90", "-v", file.toString(), "-o", dir.resolve(k.entryName() + ".cubin").toString())
                 .redirectErrorStream(true).start();
         String log = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "ptxas timed out");

@@ -24,6 +24,7 @@ class GemmTest {
 
     @Test
     void mediumAndLargeTilesWithTails() {
+        GemmCase.of(29, 136, 72).check(cpu, gemm);
         GemmCase.of(40, 136, 72).check(cpu, gemm);
         GemmCase.of(255, 136, 72).check(cpu, gemm);
     }
@@ -49,6 +50,23 @@ class GemmTest {
     }
 
     @Test
+    void wgmmaTilesAgreeWithTheReference() {
+        Gemm hopper = new Gemm(cpu, true);
+        assertSame(Gemm.WGMMA_128, hopper.plan(65, 4096, 4096, true, true).tiles());
+        assertSame(Gemm.WGMMA_256, hopper.plan(8192, 4096, 4096, true, true).tiles());   // 32 × 32 blocks: two waves and more
+        assertSame(Gemm.WIDE, hopper.plan(64, 4096, 4096, true, true).tiles());
+        assertSame(Gemm.LARGE, hopper.plan(65, 4096, 4096, false, true).tiles());      // bf16 output: mma.sync
+        assertSame(Gemm.LARGE, hopper.invariantPlan(65, 4096, 4096, true).tiles());    // the batch-invariant plan never uses wgmma
+        GemmCase.of(70, 136, 200).check(cpu, hopper);                                   // partial tiles in M, N and K
+        new GemmCase(70, 136, 200, "bf16", "bf16", "f32", true).check(cpu, hopper);     // bf16 X, residual added
+        GemmCase.of(300, 72, 136).check(cpu, hopper, hopper.plan(300, 72, 136, Gemm.WGMMA_256, 1, true));
+        GemmCase.of(90, 40, 1032).check(cpu, hopper, hopper.plan(90, 40, 1032, Gemm.WGMMA_128, 3, true));   // split-K, atomics
+        new GemmCase(70, 24, 72, "f32", "f16", "f32", false).check(cpu, hopper);        // fp16 W: mma.sync
+        Gemm.Tiles oneWarpgroup = new Gemm.Tiles("wgmma64x128", 4, 1, 1, 16, 3, true);   // one warpgroup a block, 3 stages (one tile ahead)
+        GemmCase.of(150, 72, 200).check(cpu, hopper, hopper.plan(150, 72, 200, oneWarpgroup, 1, true));
+    }
+
+    @Test
     void rejectsShapesItCannotRun() {
         try (FloatArray a = new FloatArray(64); BFloat16Array w = new BFloat16Array(64); FloatArray c = new FloatArray(64)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> gemm.matmul(a, 1, w, 1, 12, c, false));
@@ -62,20 +80,27 @@ class GemmTest {
     @Test
     void tilesFollowM() {
         assertSame(Gemm.SMALL, Gemm.tilesFor(1));
-        assertSame(Gemm.MEDIUM, Gemm.tilesFor(64));
+        assertSame(Gemm.SMALL, Gemm.tilesFor(16));
+        assertSame(Gemm.MEDIUM, Gemm.tilesFor(17));
+        assertSame(Gemm.MEDIUM, Gemm.tilesFor(32));
+        assertSame(Gemm.WIDE, Gemm.tilesFor(33));
+        assertSame(Gemm.WIDE, Gemm.tilesFor(64));
         assertSame(Gemm.LARGE, Gemm.tilesFor(65));
         assertEquals(96 * 1024, Gemm.LARGE.sharedBytes());
-        assertFalse(gemm.plan(64, 4096, 4096, true, true).convertFirst());
+        assertEquals(96 * 1024, Gemm.WIDE.sharedBytes());
+        assertFalse(gemm.plan(16, 4096, 4096, true, true).convertFirst());
+        assertTrue(gemm.plan(17, 4096, 4096, true, true).convertFirst());
         assertTrue(gemm.plan(65, 4096, 4096, true, true).convertFirst());
     }
 
     @Test
     void splitsFillOneWaveAndNoMore() {
-        // the CPU backend plans for 132 multiprocessors with the H200's resident blocks (5, 3, 2)
+        // the CPU backend plans for 132 multiprocessors with the H200's resident blocks (SMALL 5, MEDIUM 4, WIDE and LARGE 2)
         assertEquals(10, gemm.plan(1, 4096, 4096, true, true).splits());       // 64 column tiles × 10 = 640 <= 660
         assertEquals(2, gemm.plan(1, 14336, 4096, true, true).splits());       // 224 × 2 = 448 <= 660 < 672
-        assertEquals(1, gemm.plan(64, 14336, 4096, true, true).splits());      // 224 medium tiles > 396 / 2
-        assertEquals(6, gemm.plan(64, 4096, 4096, true, true).splits());       // 64 × 6 = 384 <= 396
+        assertEquals(2, gemm.plan(64, 14336, 4096, true, true).splits());      // 112 wide tiles × 2 = 224 <= 264
+        assertEquals(8, gemm.plan(64, 4096, 4096, true, true).splits());       // 32 × 8 = 256 <= 264
+        assertEquals(2, gemm.plan(32, 14336, 4096, true, true).splits());      // 224 medium tiles × 2 = 448 <= 528
         assertEquals(1, gemm.plan(2048, 4096, 4096, true, true).splits());     // 512 large tiles: already two waves
         assertEquals(1, gemm.plan(1, 4096, 4096, false, true).splits());       // bf16 output never splits
         Gemm.Plan kv = gemm.plan(1, 1024, 4096, true, true);

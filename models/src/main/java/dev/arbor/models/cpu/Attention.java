@@ -23,14 +23,45 @@ final class Attention {
      */
     static void run(float[] q, ForwardBatch batch, PagedKvCache cache, int layer, int heads,
                     float[] slopes, float[] out) {
-        int tokens = batch.numTokens();
-        int headDim = cache.headDim(), group = heads / cache.numKvHeads(), bs = cache.blockSize();
-        int qDim = heads * headDim;
-        float scale = (float) (1.0 / Math.sqrt(headDim));
-        MemorySegment keys = cache.keys(layer), values = cache.values(layer);
-        int ctxMax = batch.maxContextLen();
-        int grain = Math.max(1, 32768 / Math.max(1, ctxMax * headDim));
-        Parallel.forRange(tokens * heads, grain, (from, to) -> {
+        new Task().run(q, batch, cache, layer, heads, slopes, out);
+    }
+
+    /** {@link Attention#run} as a reusable object: the forward pass keeps one, so a call allocates nothing. Not thread-safe. */
+    static final class Task implements Parallel.Range {
+        private float[] q, slopes, out;
+        private ForwardBatch batch;
+        private PagedKvCache cache;
+        private int heads, headDim, group, bs, qDim, ctxMax;
+        private float scale;
+        private MemorySegment keys, values;
+
+        void run(float[] q, ForwardBatch batch, PagedKvCache cache, int layer, int heads, float[] slopes, float[] out) {
+            int tokens = batch.numTokens();
+            this.q = q;
+            this.batch = batch;
+            this.cache = cache;
+            this.heads = heads;
+            this.slopes = slopes;
+            this.out = out;
+            headDim = cache.headDim();
+            group = heads / cache.numKvHeads();
+            bs = cache.blockSize();
+            qDim = heads * headDim;
+            scale = (float) (1.0 / Math.sqrt(headDim));
+            keys = cache.keys(layer);
+            values = cache.values(layer);
+            ctxMax = batch.maxContextLen();
+            int grain = Math.max(1, 32768 / Math.max(1, ctxMax * headDim));
+            try {
+                Parallel.forRange(tokens * heads, grain, this);
+            } finally {
+                this.q = null;
+                this.out = null;
+                this.batch = null;
+            }
+        }
+
+        @Override public void run(int from, int to) {
             float[] scores = cache.scratch(ctxMax); // (context) this thread's score row
             float[] acc = cache.scratch2(headDim);  // (headDim)
             for (int idx = from; idx < to; idx++) {
@@ -57,7 +88,7 @@ final class Attention {
                 float inv = 1f / sum;
                 for (int i = 0; i < headDim; i++) out[qo + i] = acc[i] * inv;
             }
-        });
+        }
     }
 
     /**

@@ -10,6 +10,9 @@ import dev.arbor.models.ModelConfig;
 import dev.arbor.models.StepShape;
 import dev.arbor.models.backend.Ops;
 import dev.arbor.models.weights.Matrix;
+import java.lang.foreign.MemorySegment;
+import java.util.IdentityHashMap;
+import java.util.Map;
 
 /**
  * {@link Ops} on the CPU: float32 activations in heap arrays, matmuls and attention in multi-threaded
@@ -23,9 +26,12 @@ public final class CpuOps implements Ops<float[]> {
     private final float[] slopes;     // (heads) ALiBi slopes, null for RoPE models
     private final float[] cos, sin;   // (maxTokens, headDim / 2) this step's rotation angles
     private final CpuLayerOps layer = new CpuLayerOps();
+    private final Matmul.Task matmulTask = new Matmul.Task();           // reused: a step allocates nothing
+    private final Attention.Task attentionTask = new Attention.Task();
     private final CpuSampler sampler;
     private float[] sampledLogits;    // the logits buffer last wrapped for the sampler, and its view
     private FloatArray sampledView;
+    private final Map<float[], MemorySegment> heapViews = new IdentityHashMap<>();
 
     public CpuOps(ModelConfig config, StepShape shape) {
         this.config = config;
@@ -65,7 +71,7 @@ public final class CpuOps implements Ops<float[]> {
 
     @Override
     public void matmul(float[] x, int rows, Matrix w, float[] out) {
-        Matmul.apply(x, rows, w, out);
+        matmulTask.apply(x, rows, w, out);
     }
 
     @Override
@@ -76,12 +82,24 @@ public final class CpuOps implements Ops<float[]> {
     @Override
     public void storeKv(int layer, float[] k, float[] v, ForwardBatch b) {
         int bs = cache.blockSize();
-        for (int t = 0; t < b.numTokens(); t++) cache.write(layer, k, v, t, b.slot(t) / bs, b.slot(t) % bs);
+        MemorySegment ks = heapView(k), vs = heapView(v);
+        for (int t = 0; t < b.numTokens(); t++) cache.write(layer, ks, vs, t, b.slot(t) / bs, b.slot(t) % bs);
+    }
+
+    /** A heap segment over a workspace buffer, made once per buffer (the forward pass passes the same ones every step). */
+    private MemorySegment heapView(float[] a) {
+        MemorySegment s = heapViews.get(a);
+        if (s == null) {
+            if (heapViews.size() >= 16) heapViews.clear();   // bounded for callers that pass fresh arrays
+            s = MemorySegment.ofArray(a);
+            heapViews.put(a, s);
+        }
+        return s;
     }
 
     @Override
     public void attention(int layer, float[] q, ForwardBatch b, float[] out) {
-        Attention.run(q, b, cache, layer, config.numHeads(), slopes, out);
+        attentionTask.run(q, b, cache, layer, config.numHeads(), slopes, out);
     }
 
     @Override public void siluMul(float[] gate, float[] up, int n) { layer.siluMul(gate, up, n); }

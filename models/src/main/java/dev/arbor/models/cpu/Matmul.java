@@ -18,11 +18,38 @@ public final class Matmul {
     static final int TILE = 4;
 
     public static void apply(float[] x, int tokens, Matrix w, float[] out) {
-        int rows = w.rows(), cols = w.cols();
-        int tiles = (rows + TILE - 1) / TILE;
-        // ~64K multiply-adds per range at least, so tiny matrices don't pay for the fork.
-        int grain = Math.max(1, 65536 / Math.max(1, cols * TILE * tokens));
-        Parallel.forRange(tiles, grain, (from, to) -> {
+        new Task().apply(x, tokens, w, out);
+    }
+
+    /**
+     * {@link Matmul#apply} as a reusable object: the forward pass keeps one, so a call allocates nothing (a lambda
+     * capturing the arguments would be a new object per call). Not thread-safe.
+     */
+    static final class Task implements Parallel.Range {
+        private float[] x, out;
+        private int tokens;
+        private Matrix w;
+
+        void apply(float[] x, int tokens, Matrix w, float[] out) {
+            int rows = w.rows(), cols = w.cols();
+            int tiles = (rows + TILE - 1) / TILE;
+            // ~64K multiply-adds per range at least, so tiny matrices don't pay for the fork.
+            int grain = Math.max(1, 65536 / Math.max(1, cols * TILE * tokens));
+            this.x = x;
+            this.tokens = tokens;
+            this.w = w;
+            this.out = out;
+            try {
+                Parallel.forRange(tiles, grain, this);
+            } finally {
+                this.x = null;
+                this.w = null;
+                this.out = null;
+            }
+        }
+
+        @Override public void run(int from, int to) {
+            int rows = w.rows(), cols = w.cols();
             float[] wt = tileScratch(TILE * cols); // (TILE, cols) converted weight rows
             for (int tile = from; tile < to; tile++) {
                 int r0 = tile * TILE, nr = Math.min(TILE, rows - r0);
@@ -36,7 +63,7 @@ public final class Matmul {
                     }
                 }
             }
-        });
+        }
     }
 
     private static final ThreadLocal<float[][]> TILE_SCRATCH = ThreadLocal.withInitial(() -> new float[1][0]);

@@ -81,11 +81,21 @@ public final class PagedKvCache {
 
     /** Stores {@code k, v (tokens, kvHeads * headDim)} of token {@code t} at cache slot (block, slot). */
     void write(int layer, float[] k, float[] v, int t, int block, int slot) {
+        write(layer, MemorySegment.ofArray(k), MemorySegment.ofArray(v), t, block, slot);
+    }
+
+    /**
+     * As {@link #write(int, float[], float[], int, int, int)} from heap segments over the same arrays: the caller
+     * keeps the views, so a step copies without creating one per (token, head), as the array overload does inside
+     * {@link MemorySegment#copy(Object, int, MemorySegment, java.lang.foreign.ValueLayout, long, int)}.
+     */
+    void write(int layer, MemorySegment k, MemorySegment v, int t, int block, int slot) {
         int kvDim = numKvHeads * headDim;
+        long rowBytes = (long) headDim * Float.BYTES;
         for (int h = 0; h < numKvHeads; h++) {
-            long off = offset(block, h, slot);
-            MemorySegment.copy(k, t * kvDim + h * headDim, keys[layer], FLOAT, off, headDim);
-            MemorySegment.copy(v, t * kvDim + h * headDim, values[layer], FLOAT, off, headDim);
+            long off = offset(block, h, slot), src = ((long) t * kvDim + (long) h * headDim) * Float.BYTES;
+            MemorySegment.copy(k, src, keys[layer], off, rowBytes);
+            MemorySegment.copy(v, src, values[layer], off, rowBytes);
         }
     }
 

@@ -25,6 +25,27 @@ final class Parallel {
             if (n > 0) body.run(0, n);
             return;
         }
-        TEAM.run(chunks, c -> body.run((int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks)));
+        Split split = SPLITS.get();
+        if (split.body != null) split = new Split();   // nested call on this thread: the thread's split is in use
+        split.n = n;
+        split.chunks = chunks;
+        split.body = body;
+        try {
+            TEAM.run(chunks, split);
+        } finally {
+            split.body = null;
+        }
     }
+
+    /** {@code [0, n)} cut into {@code chunks} contiguous ranges; one per thread, reused, so a call allocates nothing. */
+    private static final class Split implements java.util.function.IntConsumer {
+        int n, chunks;
+        Range body;
+
+        @Override public void accept(int c) {
+            body.run((int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks));
+        }
+    }
+
+    private static final ThreadLocal<Split> SPLITS = ThreadLocal.withInitial(Split::new);
 }

@@ -11,9 +11,11 @@ import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.DeviceBuffer;
 import dev.arbor.kernels.LayerKernels;
 import dev.arbor.kernels.MatvecKernels;
+import dev.arbor.kernels.attention.FlashPrefillAttention;
 import dev.arbor.kernels.attention.KvWrite;
 import dev.arbor.kernels.gemm.Gemm;
 import dev.arbor.kernels.attention.CascadeAttention;
+import dev.arbor.kernels.attention.PagedAttention;
 import dev.arbor.kernels.layer.TokenOps;
 import dev.arbor.kernels.sampling.DeviceSampler;
 import dev.arbor.kernels.sampling.SamplingBatch;
@@ -59,7 +61,9 @@ final class CudaOps implements Ops<FloatArray> {
     private final FloatArray cos, sin;                // (maxTokens, headDim / 2) this step's angles, null for ALiBi
     private final float[] cosHost, sinHost;           // (maxTokens, headDim / 2) where Rope.fill computes them
     private final FloatArray slopes;                  // (heads) ALiBi slopes, null for RoPE models
-    private final CascadeAttention attention;         // paged attention, and cascade for steps with groups (one scratch)
+    private final PagedAttention attention;           // paged attention (cascade's own launcher when cascade is on: one scratch)
+    private final CascadeAttention cascade;           // steps with cascade groups, null under batch invariance (see attention())
+    private final FlashPrefillAttention prefill;      // tensor-core prefill chunks, null where not taken (see attention())
     private final FloatArray readBack;                // (widest row) host staging of readRow
     private final DeviceSampler sampler;
     private final ComputeDtype dtype;
@@ -108,8 +112,14 @@ final class CudaOps implements Ops<FloatArray> {
         slopes = alibi ? FloatArray.of(Alibi.slopes(config.numHeads())) : null;
         if (alibi) gpu.toDevice(slopes);
         int maxContext = shape.maxBlocksPerSeq() * shape.blockSize();
-        attention = new CascadeAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), maxContext, maxContext,
-                shape.maxSeqs());
+        cascade = batchInvariant ? null
+                : new CascadeAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), maxContext, maxContext, shape.maxSeqs());
+        attention = cascade != null ? cascade.paged()
+                : new PagedAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), maxContext, shape.maxSeqs());
+        prefill = !batchInvariant && kvDtype != KvCacheDtype.FP32
+                && FlashPrefillAttention.supports(config.numHeads(), config.numKvHeads(), config.headDim())
+                ? new FlashPrefillAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), n, shape.maxSeqs()) : null;
+        if (prefill != null) prefill.toDevice(gpu);
         sampler = new DeviceSampler(gpu, shape.maxSeqs(), config.vocabSize());
         gemm = dtype == ComputeDtype.BFLOAT16 ? new Gemm(gpu) : null;
         if (gemm != null) {
@@ -155,7 +165,11 @@ final class CudaOps implements Ops<FloatArray> {
         }
         // the CPU's cos/sin values exactly (same float32 angles), so RoPE rounds as on the CPU path
         if (rope != null) fillAngles(b, config.headDim() / 2);
+        if (prefill != null) prefill.plan(gpu, b.queryStartArray(), b.numSeqs(), PREFILL_MIN_TOKENS);
     }
+
+    /** A sequence with at least this many new tokens in a step takes the tensor-core prefill kernel (when enabled). */
+    static final int PREFILL_MIN_TOKENS = 2;
 
     private void fillAngles(ForwardBatch b, int half) {
         int n = b.numTokens();
@@ -224,26 +238,42 @@ final class CudaOps implements Ops<FloatArray> {
     }
 
     /**
-     * Cascade attention for a step whose batch carries cascade groups (the runner forms them where they pay:
-     * {@code CascadeAttention.pays}) and fits the split scratch (at most maxSeqs tokens: decode steps);
-     * otherwise paged attention. NOTE: cascade and paged attention differ in rounding only (the shared part's
-     * keys are summed in another grouping; kernels' CascadeAttentionTest and AttentionGpuTest bound it), the
-     * one documented exception to batch invariance (issue 11).
+     * The CUDA-core paged kernel ({@link PagedAttention}) for every token by default. Without batch
+     * invariance, with a bf16/fp16 KV store and a shape it takes (headDim 64/128), sequences with at least
+     * {@link #PREFILL_MIN_TOKENS} new tokens go through the tensor-core prefill ({@link FlashPrefillAttention},
+     * planned in {@link #upload}) and the others (decodes) through the paged kernel. Not the default: the two
+     * kernels round differently (the tensor-core one rounds Q and P to 16 bits), and which one a prompt token
+     * meets depends on its chunk's length, so its bits would depend on chunking and cache hits (e.g. a prompt
+     * whose full blocks are all cached leaves a 1-token chunk).
+     *
+     * <p>Cascade attention (issue 11), also only without batch invariance: a step whose batch carries cascade
+     * groups (the runner forms them where they pay, {@code CascadeAttention.pays}), fits the split scratch
+     * (at most maxSeqs tokens) and has no tensor-core prefill chunk runs {@link CascadeAttention}: the shared
+     * prefix once per group, each sequence's own keys, merged by log-sum-exp. Cascade and paged attention differ
+     * in rounding only (within 1e-5 on the H200, AttentionGpuTest), but whether a sequence is in a group depends
+     * on the batch around it.
      */
     @Override
     public void attention(int layer, FloatArray q, ForwardBatch b, FloatArray out) {
-        if (cascade(b)) {
-            attention.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
+        boolean tiles = prefill != null && prefill.numTiles() > 0;
+        if (!tiles && cascade(b)) {
+            cascade.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
                     b.numTokens(), b.maxContextLen(), keyStart, groupTokens, groupTokenStart, b.numCascadeGroups(), b.maxGroupTokens(),
                     b.maxSharedLen());
-        } else {
-            attention.paged().launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(),
-                    slopes, b.numTokens(), b.maxContextLen());
+            return;
         }
+        if (!tiles) {
+            attention.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
+                    b.numTokens(), b.maxContextLen());
+            return;
+        }
+        prefill.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes, b.numTokens());
+        prefill.launchOthers(gpu, attention, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(),
+                slopes, b.numTokens(), b.maxContextLen());
     }
 
     private boolean cascade(ForwardBatch b) {
-        return b.numCascadeGroups() > 0 && b.numTokens() <= shape.maxSeqs();
+        return cascade != null && b.numCascadeGroups() > 0 && b.numTokens() <= shape.maxSeqs();
     }
 
     @Override
@@ -287,7 +317,9 @@ final class CudaOps implements Ops<FloatArray> {
                 groupTokenStart, readBack}) a.close();
         if (cos != null) { cos.close(); sin.close(); }
         if (slopes != null) slopes.close();
-        attention.close();
+        if (cascade != null) cascade.close();   // owns the paged launcher's scratch
+        else attention.close();
+        if (prefill != null) prefill.close();
         sampler.close();
         if (gemm != null) gemm.close();
     }

@@ -1,0 +1,185 @@
+package dev.arbor.kernels.attention;
+
+import dev.arbor.accel.Backend;
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.Launch;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.OffHeapArray;
+
+/**
+ * Host-side launcher of the tensor-core prefill attention ({@link FlashPrefillKernels}) for one model
+ * shape. A step is planned first ({@link #plan}: the chosen sequences' new tokens cut into query tiles of
+ * {@link #tokensPerTile} tokens, uploaded as one small array), then launched per layer
+ * ({@link #launch}). It owns the tile array, sized once at construction ({@code 2·(⌈maxTokens / T⌉ + maxSeqs)}
+ * ints); a launch allocates nothing on the device.
+ *
+ * <p>Constraints ({@link #supports}): headDim 64 or 128, {@code heads % kvHeads == 0},
+ * {@code heads / kvHeads ≤ 64}; a bf16 or fp16 store. Not read by the kernel: queryStart and contextLens
+ * (the tiles, positions and seqOfToken carry the same). Every token of a planned sequence must already
+ * have its K/V in the store ({@link KvWrite} first).
+ */
+public final class FlashPrefillAttention implements AutoCloseable {
+    static final Kernel PREFILL_BF16 = Kernel.of(FlashPrefillKernels.class, "prefillBf16");
+    static final Kernel PREFILL_F16 = Kernel.of(FlashPrefillKernels.class, "prefillF16");
+
+    private final int heads, kvHeads, headDim, blockSize, tokensPerTile, maxTiles;
+    private final IntArray tiles;   // (maxTiles, 2) first token, end token
+    private final IntArray skip;    // (maxSeqs) keyStart for the CUDA-core kernel: past any position for the planned sequences, else 0
+    private final int maxSeqs;
+    private int numTiles, plannedTokens;
+
+    /**
+     * @param maxTokens the most tokens of a step
+     * @param maxSeqs   the most sequences of a step
+     */
+    public FlashPrefillAttention(int heads, int kvHeads, int headDim, int blockSize, int maxTokens, int maxSeqs) {
+        Shapes.positive("heads", heads);
+        Shapes.positive("kvHeads", kvHeads);
+        Shapes.positive("blockSize", blockSize);
+        if (!supports(heads, kvHeads, headDim)) {
+            throw new IllegalArgumentException("the tensor-core prefill needs headDim 64 or 128 and at most " + FlashPrefillKernels.BM
+                    + " query heads per kv head, not headDim " + headDim + " with " + heads + "/" + kvHeads + " heads");
+        }
+        Shapes.positive("maxTokens", maxTokens);
+        Shapes.positive("maxSeqs", maxSeqs);
+        this.heads = heads;
+        this.kvHeads = kvHeads;
+        this.headDim = headDim;
+        this.blockSize = blockSize;
+        this.tokensPerTile = tokensPerTile(heads, kvHeads);
+        this.maxTiles = (maxTokens + tokensPerTile - 1) / tokensPerTile + maxSeqs;
+        this.tiles = new IntArray(2 * maxTiles);
+        this.maxSeqs = maxSeqs;
+        this.skip = new IntArray(maxSeqs);
+    }
+
+    /** Whether the tensor-core kernel takes this shape (the store type aside: bf16 or fp16). */
+    public static boolean supports(int heads, int kvHeads, int headDim) {
+        return kvHeads > 0 && heads % kvHeads == 0 && heads / kvHeads <= FlashPrefillKernels.BM && (headDim == 64 || headDim == 128);
+    }
+
+    /** Whether the store's element type has a tensor-core kernel (bf16, fp16). */
+    public static boolean supportsStore(OffHeapArray store) {
+        return store instanceof BFloat16Array || store instanceof HalfFloatArray;
+    }
+
+    /** New tokens of one sequence per work-group: {@code BM / G} (64 without GQA, 8 at G = 8). */
+    public static int tokensPerTile(int heads, int kvHeads) {
+        return FlashPrefillKernels.BM / (heads / kvHeads);
+    }
+
+    /**
+     * Cuts the new tokens {@code queryStart[s] .. queryStart[s+1]} of each sequence s with at least
+     * {@code minTokens} of them into query tiles and uploads the list (a sequence's tiles last to first, so
+     * the longest work-groups start first). Returns the number of tiles (0: nothing to launch).
+     */
+    public int plan(Backend b, int[] queryStart, int numSeqs, int minTokens) {
+        if (numSeqs > maxSeqs) throw new IllegalArgumentException("numSeqs " + numSeqs + " over the launcher's " + maxSeqs);
+        int n = 0, planned = 0;
+        for (int s = 0; s < numSeqs; s++) {
+            int lo = queryStart[s], hi = queryStart[s + 1];
+            boolean mine = hi - lo >= Math.max(1, minTokens);
+            skip.set(s, mine ? Integer.MAX_VALUE : 0);
+            if (!mine) continue;
+            planned += hi - lo;
+            int count = (hi - lo + tokensPerTile - 1) / tokensPerTile;
+            if (n + count > maxTiles) throw new IllegalArgumentException("step needs over " + maxTiles + " query tiles: more tokens or sequences than the launcher was sized for");
+            for (int i = count - 1; i >= 0; i--) {
+                tiles.set(2 * n, lo + i * tokensPerTile);
+                tiles.set(2 * n + 1, Math.min(hi, lo + (i + 1) * tokensPerTile));
+                n++;
+            }
+        }
+        numTiles = n;
+        this.plannedTokens = planned;
+        if (n > 0) b.toDevice(tiles, 2 * n);
+        if (n > 0 && numSeqs > 0 && planned < queryStart[numSeqs] - queryStart[0]) b.toDevice(skip, numSeqs);
+        return n;
+    }
+
+    /** Tiles of the last {@link #plan}. */
+    public int numTiles() { return numTiles; }
+
+    /** Tokens of the sequences the last {@link #plan} took. */
+    public int plannedTokens() { return plannedTokens; }
+
+    /**
+     * The tokens of the last step that {@link #plan} left out (sequences with fewer than minTokens new
+     * tokens, e.g. decodes in a mixed step) through the CUDA-core kernel, whole mode: the planned sequences
+     * get a key start past any position, so that kernel returns at once for their tokens and writes
+     * nothing. Call it with the same batch arrays as {@link #launch}; a no-op when the plan took every token.
+     */
+    public void launchOthers(Backend b, PagedAttention paged, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out,
+                             IntArray positions, IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes,
+                             int tokens, int maxContextLen) {
+        if (plannedTokens == tokens) return;
+        if (numTiles == 0) {
+            paged.launch(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
+            return;
+        }
+        int numBlocks = paged.checkBatch(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
+        paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, skip, maxBlocksPerSeq, alibiSlopes, tokens,
+                1, numBlocks, false, true, paged.slots());
+    }
+
+    /**
+     * Attention of the planned tokens over their sequences' paged context; rows of other tokens of
+     * {@code out} are left as they are.
+     *
+     * @param q           (tokens, heads * headDim) fp32, after RoPE
+     * @param kCache      (numBlocks, kvHeads, blockSize, headDim), BFloat16Array or HalfFloatArray; vCache alike
+     * @param out         (tokens, heads * headDim)
+     * @param positions   (tokens)
+     * @param seqOfToken  (tokens) row of blockTables
+     * @param blockTables (numSeqs, maxBlocksPerSeq), row-major, padded
+     * @param alibiSlopes (heads) ALiBi slopes, or null for RoPE models
+     * @param tokens      tokens in q, out, positions, seqOfToken (for the checks)
+     */
+    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+                       IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens) {
+        Shapes.positive("tokens", tokens);
+        Shapes.positive("maxBlocksPerSeq", maxBlocksPerSeq);
+        int numBlocks = Shapes.storeBlocks(kCache, vCache, kvHeads, headDim, blockSize);
+        Kernel kernel = kernelFor(kCache);
+        Shapes.need("q", q, (long) tokens * heads * headDim);
+        Shapes.need("out", out, (long) tokens * heads * headDim);
+        Shapes.need("positions", positions, tokens);
+        Shapes.need("seqOfToken", seqOfToken, tokens);
+        Shapes.need("blockTables", blockTables, maxBlocksPerSeq);
+        if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
+        if (numTiles == 0) return;
+        b.launch(kernel, launchOf(numTiles), args(q, kCache, vCache, out, positions,
+                seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
+    }
+
+    /** The launch of {@code numTiles} tiles: grid (tiles, kvHeads), 128 work-items, the kernel's dynamic shared memory. */
+    public Launch launchOf(int numTiles) {
+        return Launch.of(new int[] {numTiles, kvHeads, 1}, new int[] {FlashPrefillKernels.THREADS, 1, 1})
+                .withSharedBytes(FlashPrefillKernels.sharedBytes(headDim));
+    }
+
+    /** The kernel's arguments (also for {@code CudaBackend.resources}). */
+    public Object[] args(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
+                         IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
+        FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
+        return new Object[] {q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
+                heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0};
+    }
+
+    /** The kernel of a store type. */
+    public static Kernel kernelFor(OffHeapArray store) {
+        if (!supportsStore(store)) throw new IllegalArgumentException("the tensor-core prefill takes bf16 or fp16 stores, not " + store.getClass().getSimpleName());
+        return store instanceof HalfFloatArray ? PREFILL_F16 : PREFILL_BF16;
+    }
+
+    /** Puts the tile array on the device (before capturing launches in a CUDA graph). */
+    public void toDevice(Backend b) { b.toDevice(tiles, skip); }
+
+    @Override public void close() {
+        tiles.close();
+        skip.close();
+    }
+}

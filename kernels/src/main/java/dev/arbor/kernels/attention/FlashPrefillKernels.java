@@ -1,0 +1,359 @@
+package dev.arbor.kernels.attention;
+
+import dev.arbor.accel.Constant;
+import dev.arbor.accel.KMath;
+import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.Swizzle;
+import dev.arbor.accel.Unroll;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.OffHeapArray;
+
+/**
+ * Prefill attention on the tensor cores, FlashAttention-2 style (Dao 2023, alg. 1), over the paged KV
+ * store {@code [numBlocks][kvHeads][blockSize][headDim]} (bf16 or fp16): a chunk of new query tokens per
+ * sequence (varlen batch) against the sequence's cached prefix plus the chunk itself, causal. Semantics of
+ * {@link AttentionReference}: a token at position p attends to keys 0..p of its sequence, score
+ * {@code q·k / sqrt(headDim)}, plus {@code slope[h]·(j - p)} with ALiBi. Host side: {@link FlashPrefillAttention}.
+ *
+ * <h2>Work-group</h2>
+ * One work-group of {@link #THREADS} (4 warps) per (query tile, kv head): grid (tiles, kvHeads). A query
+ * tile is up to {@code T = BM / G} consecutive new tokens of one sequence ({@code G = heads / kvHeads});
+ * its {@link #BM} rows are the (token, query head) pairs {@code row = token·G + g} of the kv head's group
+ * (GQA head packing, as FlashInfer does: each K/V tile is loaded once for all G query heads of its kv head,
+ * and a decode-sized chunk of a GQA model still fills the mma rows). Warp w owns rows 16w..16w+15.
+ * Q (fp32) is rounded to the store's 16-bit type once and kept as mma A fragments in registers
+ * ({@code headDim/16 × 4} words). Keys go in tiles of {@link #BN} at absolute positions
+ * {@code [i·BN, (i+1)·BN)}, i = 0 .. pMax / BN (pMax: the chunk's last position), K and V of tile i+1
+ * arriving by {@code cp.async} (16-byte chunks; rows through the block table, zero-filled past pMax)
+ * while tile i is computed. Per tile and warp: {@code S = Q·Kᵀ} (16 × BN fp32 in registers, mma m16n8k16),
+ * scale, ALiBi bias, causal mask ({@code -inf} for key > p), online softmax (row max and sum reduced over the
+ * row's quad of lanes by two xor shuffles), {@code O = O·e^(m_old - m_new) + P·V} with P rounded to the
+ * 16-bit type as the A operand (the S accumulator layout is the A fragment layout) and V read by
+ * {@code ldmatrix.trans}. At the end {@code out = O / l} in fp32.
+ * Shared memory (dynamic): Q {@code BM·headDim·2} bytes + two stages of K and V {@code 2·2·BN·headDim·2}
+ * bytes (80 KiB at headDim 128), tiles stored as 128-byte rows ({@code headDim/64} sub-tiles of 64
+ * halves) swizzled by {@link Swizzle#rowChunk128} so every ldmatrix is conflict-free.
+ *
+ * <h2>One arithmetic order per (token, head): batch invariance</h2>
+ * A row's result is a function of its own query, its position and the keys 0..p only: the key tiles are
+ * fixed by absolute position, a row's S, softmax state and O live in its own warp's registers (the row's
+ * quad reduces in a fixed order), and each mma output element depends only on its own A row. Other rows of
+ * the work-group (other tokens of the chunk, padding) change nothing: a tile entirely past a row's
+ * position is an exact no-op for it ({@code m} unchanged, {@code alpha = e^0 = 1}, P = 0, so
+ * {@code O·1 + 0 = O}). So a token's bits do not depend on the batch, the chunking or whether its prefix
+ * was cached, which the tests check bit for bit on the CPU executor and on the GPU. They do differ from
+ * the CUDA-core kernel ({@link AttentionKernels}: fp32 query, FMA dot products): Q and P are rounded to
+ * 16 bits here, as in every tensor-core attention.
+ *
+ * <p>Constraints: headDim 64 or 128; G ≤ {@link #BM}; the store bf16 or fp16 (fp32 stores keep the
+ * CUDA-core kernel).
+ */
+public final class FlashPrefillKernels {
+    private FlashPrefillKernels() {}
+
+    /** Query rows ((token, head) pairs) per work-group: 4 warps × 16. */
+    public static final int BM = 64;
+    /** Keys per tile; tile i covers absolute key positions [i·BN, (i+1)·BN). */
+    public static final int BN = 64;
+    /** Work-items per work-group (4 warps). */
+    public static final int THREADS = 128;
+
+    private static final float NEG_INF = Float.NEGATIVE_INFINITY;
+
+    /** Dynamic shared memory of one work-group in bytes: Q plus two stages of K and V. */
+    public static int sharedBytes(int headDim) {
+        return (BM + 4 * BN) * headDim * 2;
+    }
+
+    /**
+     * Prefill attention, bf16 store.
+     *
+     * @param q           (tokens, heads * headDim) fp32, after RoPE
+     * @param kCache      (numBlocks, kvHeads, blockSize, headDim)
+     * @param vCache      same shape
+     * @param out         (tokens, heads * headDim) fp32; rows of tokens in no tile are not written
+     * @param positions   (tokens) position of each token in its sequence (consecutive within a tile)
+     * @param seqOfToken  (tokens) row of blockTables of each token
+     * @param tiles       (numTiles, 2): first token, end token (exclusive) of each query tile, one sequence each
+     * @param blockTables (numSeqs, maxBlocksPerSeq) physical block of each logical block
+     * @param slopes      (heads) ALiBi slopes; read only if alibi = 1
+     */
+    public static void prefillBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
+                                   IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
+                                   int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
+                                   @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
+        attend(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
+                heads, kvHeads, headDim, blockSize, alibi, 0);
+    }
+
+    /** Prefill attention, fp16 store: {@link #prefillBf16} with Q and P rounded to fp16 and fp16 mma. */
+    public static void prefillF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
+                                  IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
+                                  int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
+                                  @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
+        attend(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
+                heads, kvHeads, headDim, blockSize, alibi, 1);
+    }
+
+    /** The kernel body; {@code fp16} (a literal) picks the 16-bit type of Q, P and the mma. */
+    static void attend(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, IntArray positions,
+                       IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes, int maxBlocksPerSeq, int numBlocks,
+                       int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16) {
+        int[] smem = ctx.dynamicIntLocalArray();
+        int[] qf = new int[headDim / 16 * 4];   // Q A-fragments, k-step ks at 4·ks
+        float[] s = new float[BN / 8 * 4];      // S = Q·Kᵀ accumulators, key group j (8 keys) at 4j
+        float[] o = new float[headDim / 8 * 4]; // O accumulators, dims 8j..8j+7 at 4j
+        int[] kf = new int[BN / 8 * 2];         // K B-fragments of one k-step
+        int[] vf = new int[4];                  // V B-fragments of two dim groups
+        int[] pf = new int[4];                  // P A-fragment of 16 keys
+        float[] st = new float[4];              // m (rows g, g+8), l (rows g, g+8)
+
+        int G = heads / kvHeads, tpb = BM / G;
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5;
+        int kvh = ctx.groupIdy;
+        int tFirst = tiles.get(2 * ctx.groupIdx), tEnd = tiles.get(2 * ctx.groupIdx + 1);
+        int nTok = tEnd - tFirst;
+        int seq = seqOfToken.get(tFirst), p0 = positions.get(tFirst);
+        int pMax = p0 + nTok - 1;
+        int table = seq * maxBlocksPerSeq;
+        int qWords = BM * headDim / 2, kvWords = BN * headDim / 2;
+
+        // the two rows of this work-item: g and g + 8 of the warp's 16 (padding rows repeat the last token)
+        int rowA = warp * 16 + (lane >> 2), rowB = rowA + 8;
+        int tokA = Math.min(rowA / G, nTok - 1), tokB = Math.min(rowB / G, nTok - 1);
+        int headA = kvh * G + rowA % G, headB = kvh * G + rowB % G;
+        int posA = p0 + tokA, posB = p0 + tokB;
+        float slopeA = alibi != 0 ? slopes.get(headA) : 0f, slopeB = alibi != 0 ? slopes.get(headB) : 0f;
+        boolean validA = rowA < tpb * G && rowA / G < nTok, validB = rowB < tpb * G && rowB / G < nTok;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+
+        loadQ(ctx, smem, q, tFirst, nTok, kvh, tid, heads, G, headDim, fp16);
+        int nTiles = pMax / BN + 1;
+        loadKv(ctx, smem, qWords, kc, vc, blockTables, table, 0, pMax, tid, numBlocks, kvHeads, kvh, headDim, blockSize, kvWords);
+        ctx.cpAsyncCommit();
+        ctx.localBarrier();
+        loadQFragments(ctx, smem, qf, warp, lane, headDim);
+        initState(o, st, headDim);
+        for (int it = 0; it < nTiles; it++) {
+            if (it + 1 < nTiles) {
+                loadKv(ctx, smem, qWords + ((it + 1) & 1) * 2 * kvWords, kc, vc, blockTables, table, (it + 1) * BN, pMax, tid,
+                        numBlocks, kvHeads, kvh, headDim, blockSize, kvWords);
+            }
+            ctx.cpAsyncCommit();
+            ctx.cpAsyncWait(1);
+            ctx.localBarrier();
+            int kBase = qWords + (it & 1) * 2 * kvWords;
+            scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16);
+            softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi);
+            accumulatePv(ctx, smem, kBase + kvWords, s, o, pf, vf, lane, headDim, fp16);
+            ctx.localBarrier();
+        }
+        ctx.cpAsyncWait(0);
+        store(out, o, st, tFirst + tokA, headA, validA, tFirst + tokB, headB, validB, lane, heads, headDim);
+    }
+
+    /**
+     * The tile's Q rows (fp32) rounded to 16 bits into shared memory: 8 floats (two 16-byte loads) per
+     * 16-byte chunk, {@code BM·headDim/8} chunks; padding rows are zeros.
+     */
+    @Unroll
+    static void loadQ(KernelContext ctx, int[] smem, FloatArray q, int tFirst, int nTok, int kvh, int tid, int heads, int G,
+                      int headDim, int fp16) {
+        int[] xr = new int[8];
+        int[] packed = new int[4];
+        int cpr = headDim / 8;   // chunks per row
+        for (int i = 0; i < BM * cpr / THREADS; i++) {
+            int qi = i * THREADS + tid, row = qi / cpr, c = qi % cpr;
+            int tok = row / G, g = row % G;
+            if (tok < nTok && row < BM / G * G) {
+                int at = ((tFirst + tok) * heads + kvh * G + g) * headDim + c * 8;
+                ctx.loadGlobal128(xr, 0, q, at);
+                ctx.loadGlobal128(xr, 4, q, at + 4);
+            } else {
+                for (int j = 0; j < 8; j++) xr[j] = 0;
+            }
+            for (int j = 0; j < 4; j++) {
+                float lo = Float.intBitsToFloat(xr[2 * j]), hi = Float.intBitsToFloat(xr[2 * j + 1]);
+                packed[j] = fp16 != 0 ? KernelContext.packFp16(lo, hi) : KernelContext.packBf16(lo, hi);
+            }
+            ctx.storeShared128(smem, (c >> 3) * (BM * 32) + Swizzle.rowChunk128(row, c & 7), packed, 0);
+        }
+    }
+
+    /** The warp's 16 Q rows as A fragments: one ldmatrix.x4 per k-step of 16 dims. */
+    @Unroll
+    static void loadQFragments(KernelContext ctx, int[] smem, int[] qf, int warp, int lane, int headDim) {
+        for (int ks = 0; ks < headDim / 16; ks++) {
+            int row = warp * 16 + (lane & 15), c = ks * 2 + (lane >> 4);
+            ctx.ldmatrixX4(qf, ks * 4, smem, (c >> 3) * (BM * 32) + Swizzle.rowChunk128(row, c & 7));
+        }
+    }
+
+    /** O = 0, m = -inf, l = 0. */
+    @Unroll
+    static void initState(float[] o, float[] st, int headDim) {
+        for (int i = 0; i < headDim / 8 * 4; i++) o[i] = 0f;
+        st[0] = NEG_INF;
+        st[1] = NEG_INF;
+        st[2] = 0f;
+        st[3] = 0f;
+    }
+
+    /**
+     * cp.async of the K and V rows of keys {@code j0 .. j0+BN-1} into the stage at word {@code kBase}
+     * (K, then V at {@code kBase + kvWords}); keys past pMax, past the block table or in a block outside the
+     * store are zero-filled (a masked key's V must be finite: P·V multiplies it by 0).
+     */
+    @Unroll
+    static void loadKv(KernelContext ctx, int[] smem, int kBase, OffHeapArray kc, OffHeapArray vc, IntArray blockTables, int table,
+                       int j0, int pMax, int tid, int numBlocks, int kvHeads, int kvh, int headDim, int blockSize, int kvWords) {
+        int cpr = headDim / 8;
+        for (int i = 0; i < BN * cpr / THREADS; i++) {
+            int qi = i * THREADS + tid, row = qi / cpr, c = qi % cpr;
+            int base = keyRow(blockTables, table, j0 + row, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+            boolean valid = base >= 0;
+            int at = valid ? base + c * 8 : 0;
+            int w = kBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(row, c & 7);
+            ctx.cpAsync16(smem, w, kc, at, valid);
+            ctx.cpAsync16(smem, w + kvWords, vc, at, valid);
+        }
+    }
+
+    /**
+     * Element offset of key j's row of kv head kvh in the store; -1 (a zero row) past pMax, past the end
+     * of blockTables or for a block outside the store, so a bad input never reads out of bounds.
+     */
+    static int keyRow(IntArray blockTables, int table, int j, int pMax, int kvh, int numBlocks, int kvHeads, int headDim, int blockSize) {
+        if (j > pMax) return -1;
+        int logical = j / blockSize;
+        if (table + logical >= blockTables.length()) return -1;
+        int block = blockTables.get(table + logical);
+        if (block < 0 || block >= numBlocks) return -1;
+        return ((block * kvHeads + kvh) * blockSize + (j - logical * blockSize)) * headDim;
+    }
+
+    /** s = Q·Kᵀ for the warp's 16 rows and the tile's BN keys (zeroed first), k-steps of 16 dims in order. */
+    @Unroll
+    static void scores(KernelContext ctx, int[] smem, int kBase, int[] qf, float[] s, int[] kf, int lane, int headDim, int fp16) {
+        for (int i = 0; i < BN / 8 * 4; i++) s[i] = 0f;
+        for (int ks = 0; ks < headDim / 16; ks++) {
+            for (int j = 0; j < BN / 8; j += 2) {
+                int row = (j + (lane >> 4)) * 8 + (lane & 7), c = ks * 2 + ((lane >> 3) & 1);
+                ctx.ldmatrixX4(kf, j * 2, smem, kBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(row, c & 7));
+            }
+            for (int j = 0; j < BN / 8; j++) {
+                if (fp16 != 0) ctx.mmaFp16(s, j * 4, qf, ks * 4, kf, j * 2);
+                else ctx.mmaBf16(s, j * 4, qf, ks * 4, kf, j * 2);
+            }
+        }
+    }
+
+    /**
+     * Scores to probabilities for the work-item's two rows (elements 0, 1: row g; 2, 3: row g + 8):
+     * {@code s·scale (+ slope·(j - p))}, -inf past p; m_new = max(m, row max over the quad); alpha =
+     * e^(m - m_new); p = e^(s - m_new) in place of s; l = l·alpha + row sum (the work-item's 16 values
+     * in key order, then the quad by xor 1, xor 2); O rows scaled by alpha.
+     */
+    @Unroll
+    static void softmax(KernelContext ctx, float[] s, float[] o, float[] st, int j0, int posA, int posB, float slopeA, float slopeB,
+                        float scale, int lane, int headDim, int alibi) {
+        int t2 = 2 * (lane & 3);
+        float mxA = NEG_INF, mxB = NEG_INF;
+        for (int j = 0; j < BN / 8; j++) {
+            for (int r = 0; r < 4; r++) {
+                int key = j0 + j * 8 + t2 + (r & 1);
+                int pos = r < 2 ? posA : posB;
+                float v = s[j * 4 + r] * scale;
+                if (alibi != 0) v += (r < 2 ? slopeA : slopeB) * (key - pos);
+                v = key <= pos ? v : NEG_INF;
+                s[j * 4 + r] = v;
+                if (r < 2) mxA = Math.max(mxA, v);
+                else mxB = Math.max(mxB, v);
+            }
+        }
+        mxA = Math.max(mxA, ctx.shuffleXor(mxA, 1));
+        mxA = Math.max(mxA, ctx.shuffleXor(mxA, 2));
+        mxB = Math.max(mxB, ctx.shuffleXor(mxB, 1));
+        mxB = Math.max(mxB, ctx.shuffleXor(mxB, 2));
+        float mA = Math.max(st[0], mxA), mB = Math.max(st[1], mxB);
+        float alphaA = KMath.exp(st[0] - mA), alphaB = KMath.exp(st[1] - mB);
+        float sumA = 0f, sumB = 0f;
+        for (int j = 0; j < BN / 8; j++) {
+            for (int r = 0; r < 4; r++) {
+                float e = KMath.exp(s[j * 4 + r] - (r < 2 ? mA : mB));
+                s[j * 4 + r] = e;
+                if (r < 2) sumA += e;
+                else sumB += e;
+            }
+        }
+        sumA += ctx.shuffleXor(sumA, 1);
+        sumA += ctx.shuffleXor(sumA, 2);
+        sumB += ctx.shuffleXor(sumB, 1);
+        sumB += ctx.shuffleXor(sumB, 2);
+        st[0] = mA;
+        st[1] = mB;
+        st[2] = st[2] * alphaA + sumA;
+        st[3] = st[3] * alphaB + sumB;
+        for (int j = 0; j < headDim / 8; j++) {
+            o[j * 4] *= alphaA;
+            o[j * 4 + 1] *= alphaA;
+            o[j * 4 + 2] *= alphaB;
+            o[j * 4 + 3] *= alphaB;
+        }
+    }
+
+    /**
+     * O += P·V: per 16 keys, P's A fragment packed from the S accumulators of key groups 2kk and 2kk+1,
+     * then per 16 dims one ldmatrix.x4.trans of V (keys × dims, row-major) giving the B fragments of two
+     * 8-dim groups.
+     */
+    @Unroll
+    static void accumulatePv(KernelContext ctx, int[] smem, int vBase, float[] s, float[] o, int[] pf, int[] vf, int lane, int headDim,
+                             int fp16) {
+        for (int kk = 0; kk < BN / 16; kk++) {
+            int a = 2 * kk * 4, b = (2 * kk + 1) * 4;
+            pf[0] = pack(s[a], s[a + 1], fp16);
+            pf[1] = pack(s[a + 2], s[a + 3], fp16);
+            pf[2] = pack(s[b], s[b + 1], fp16);
+            pf[3] = pack(s[b + 2], s[b + 3], fp16);
+            for (int dp = 0; dp < headDim / 16; dp++) {
+                int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, c = dp * 2 + (lane >> 4);
+                ctx.ldmatrixX4Trans(vf, 0, smem, vBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(key, c & 7));
+                if (fp16 != 0) {
+                    ctx.mmaFp16(o, 2 * dp * 4, pf, 0, vf, 0);
+                    ctx.mmaFp16(o, (2 * dp + 1) * 4, pf, 0, vf, 2);
+                } else {
+                    ctx.mmaBf16(o, 2 * dp * 4, pf, 0, vf, 0);
+                    ctx.mmaBf16(o, (2 * dp + 1) * 4, pf, 0, vf, 2);
+                }
+            }
+        }
+    }
+
+    /** Two floats rounded to the 16-bit type and packed (lo in bits 0-15). */
+    @Unroll
+    static int pack(float lo, float hi, int fp16) {
+        return fp16 != 0 ? KernelContext.packFp16(lo, hi) : KernelContext.packBf16(lo, hi);
+    }
+
+    /** out = O / l for the work-item's valid rows: dims 8j + 2t, 8j + 2t + 1. */
+    @Unroll
+    static void store(FloatArray out, float[] o, float[] st, int tokA, int headA, boolean validA, int tokB, int headB, boolean validB,
+                      int lane, int heads, int headDim) {
+        int t2 = 2 * (lane & 3);
+        int baseA = (tokA * heads + headA) * headDim + t2, baseB = (tokB * heads + headB) * headDim + t2;
+        for (int j = 0; j < headDim / 8; j++) {
+            if (validA) {
+                out.set(baseA + j * 8, o[j * 4] / st[2]);
+                out.set(baseA + j * 8 + 1, o[j * 4 + 1] / st[2]);
+            }
+            if (validB) {
+                out.set(baseB + j * 8, o[j * 4 + 2] / st[3]);
+                out.set(baseB + j * 8 + 1, o[j * 4 + 3] / st[3]);
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+package dev.arbor.kernels.attention;
+
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.compiler.CompiledKernel;
+import dev.arbor.accel.compiler.KernelCompiler;
+import dev.arbor.kernels.Ptxas;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The tensor-core prefill kernel's PTX for the model shapes (Llama-2-7B 32×128, GQA 4 and 8 at 128,
+ * Baichuan2-13B ALiBi 40×128, head size 64), bf16 and fp16: its register arrays stay in registers (no
+ * local memory), it uses mma / ldmatrix / cp.async, and {@code ptxas -arch=sm_90 -v} assembles it without
+ * spilling and within 255 registers (skipped without ptxas, failing when {@code ARBOR_REQUIRE_PTXAS=1}).
+ */
+class FlashPrefillPtxTest {
+    /** (heads, kvHeads, headDim, blockSize, alibi). */
+    static final Object[][] VARIANTS = {{32, 32, 128, 16, 0}, {32, 8, 128, 16, 0}, {64, 8, 128, 16, 0}, {40, 40, 128, 16, 1},
+            {5, 1, 64, 7, 1}, {32, 32, 64, 16, 0}};
+
+    @Test
+    void registerArraysStayInRegistersAndTheTensorCoresAreUsed() {
+        for (String name : new String[] {"prefillBf16", "prefillF16"}) {
+            for (Object[] v : VARIANTS) {
+                CompiledKernel k = KernelCompiler.compile(Kernel.of(FlashPrefillKernels.class, name), v, 90);
+                String what = name + java.util.Arrays.toString(v);
+                assertEquals(0, k.localMemoryBytes(), what + ": register arrays in local memory " + k.localMemoryArrays());
+                assertTrue(k.ptx().contains("mma.sync.aligned.m16n8k16.row.col.f32." + (name.endsWith("F16") ? "f16.f16" : "bf16.bf16")), what + ": mma");
+                assertTrue(k.ptx().contains("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), what + ": ldmatrix.trans");
+                assertTrue(k.ptx().contains("cp.async.cg.shared.global"), what + ": cp.async");
+            }
+        }
+    }
+
+    @Test
+    void assemblesForSm90WithoutSpills(@TempDir Path dir) throws Exception {
+        Path ptxas = Ptxas.require();
+        Pattern regs = Pattern.compile("Used (\\d+) registers");
+        for (String name : new String[] {"prefillBf16", "prefillF16"}) {
+            for (Object[] v : VARIANTS) {
+                String what = name + java.util.Arrays.toString(v).replaceAll("\\W", "_");
+                String log = Ptxas.assemble(ptxas, dir, what, KernelCompiler.compile(Kernel.of(FlashPrefillKernels.class, name), v, 90).ptx(), "-v");
+                Matcher m = regs.matcher(log);
+                assertTrue(m.find(), what + ": no register count in\n" + log);
+                assertTrue(Integer.parseInt(m.group(1)) <= 255, what + ": " + m.group(1) + " registers");
+                assertFalse(log.matches("(?s).*[1-9]\\d* bytes spill (stores|loads).*"), what + " spills:\n" + log);
+                System.out.println(what + ": " + log.lines().filter(l -> l.contains("Used") || l.contains("spill")).toList());
+            }
+        }
+    }
+}

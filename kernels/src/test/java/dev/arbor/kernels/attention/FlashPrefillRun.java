@@ -1,0 +1,65 @@
+package dev.arbor.kernels.attention;
+
+import dev.arbor.accel.Backend;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.IntArray;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Runs {@link FlashPrefillAttention} over chosen chunks of a {@link PagedBatch}'s tokens: each chunk is a
+ * run of consecutive tokens (indices into the batch) of one sequence, and the chunks are one step, in
+ * the given order. Returns the output rows in the order of the chunks' tokens.
+ */
+final class FlashPrefillRun {
+    private FlashPrefillRun() {}
+
+    /** Chunks {@code [from, to)} of the batch's token indices. */
+    static int[][] chunks(int[]... fromTo) { return fromTo; }
+
+    /** Each sequence's new tokens as one chunk. */
+    static int[][] whole(PagedBatch b) {
+        List<int[]> out = new ArrayList<>();
+        int t = 0;
+        while (t < b.tokens) {
+            int s = b.seqOfToken[t], from = t;
+            while (t < b.tokens && b.seqOfToken[t] == s) t++;
+            out.add(new int[] {from, t});
+        }
+        return out.toArray(new int[0][]);
+    }
+
+    /** Token indices of the chunks, concatenated. */
+    static int[] tokens(int[][] chunks) {
+        List<Integer> all = new ArrayList<>();
+        for (int[] c : chunks) for (int t = c[0]; t < c[1]; t++) all.add(t);
+        return all.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    static float[] run(Backend be, PagedBatch b, int[][] chunks) {
+        int[] which = tokens(chunks);
+        int n = which.length, row = b.heads * b.headDim;
+        int[] queryStart = new int[chunks.length + 1];
+        for (int i = 0; i < chunks.length; i++) queryStart[i + 1] = queryStart[i] + chunks[i][1] - chunks[i][0];
+        try (FloatArray qa = new FloatArray(n * row); FloatArray out = new FloatArray(n * row);
+             IntArray pos = new IntArray(n); IntArray seq = new IntArray(n);
+             FlashPrefillAttention attn = new FlashPrefillAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, n, chunks.length)) {
+            for (int i = 0; i < n; i++) {
+                int t = which[i];
+                for (int e = 0; e < row; e++) {
+                    qa.set(i * row + e, b.q[t * row + e]);
+                    out.set(i * row + e, Float.NaN);   // every output must be written
+                }
+                pos.set(i, b.positions[t]);
+                seq.set(i, b.seqOfToken[t]);
+            }
+            be.toDevice(qa, out, pos, seq, b.kCache, b.vCache, b.tablesA);
+            if (b.slopesA != null) be.toDevice(b.slopesA);
+            attn.plan(be, queryStart, chunks.length, 1);
+            attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
+            be.toHost(out);
+            return out.toArray();
+        }
+    }
+}

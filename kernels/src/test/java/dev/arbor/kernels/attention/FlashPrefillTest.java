@@ -1,0 +1,135 @@
+package dev.arbor.kernels.attention;
+
+import dev.arbor.accel.Backend;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.cpu.CpuBackend;
+import org.junit.jupiter.api.Test;
+
+import static dev.arbor.kernels.attention.PagedAttentionTest.assertBits;
+import static dev.arbor.kernels.attention.PagedAttentionTest.assertClose;
+import static dev.arbor.kernels.attention.PagedAttentionTest.rows;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The tensor-core prefill attention ({@link FlashPrefillKernels}) on the accel CPU executor (mma emulated:
+ * exact products summed in double) against the double-precision dense reference: chunks of 1, 15, 16, 17
+ * and 255 new tokens over cached prefixes of 0, 1, 17 and 300 keys, GQA ratios 1, 4 and 8, ALiBi with 5
+ * heads, head sizes 64 and 128, block sizes 16 and 7, bf16 and fp16 stores; and batch invariance bit for
+ * bit: a token's row is the same whole, chunked, alone, or batched with other sequences in another order.
+ *
+ * <p>Tolerance: the kernel rounds Q and the probabilities P to the store's 16-bit type (the mma inputs),
+ * the reference does not. With |q| ≤ 2.5, |k|, |v| ≤ 1 the observed worst errors are 2.0e-3 (bf16, 8
+ * significant bits) and 3.0e-4 (fp16, 11 bits); the bounds are about 2.5 times that. (The emulated mma
+ * is slow on the CPU executor: sizes are kept small, heads few.)
+ */
+class FlashPrefillTest {
+    static final Backend CPU = new CpuBackend();
+    static final double BF16_TOL = 5e-3, FP16_TOL = 8e-4;
+
+    static double tolerance(KvStore store) { return store == KvStore.F16 ? FP16_TOL : BF16_TOL; }
+
+    /** Maximum |got - ref|, for the messages. */
+    static double maxError(double[] ref, float[] got) {
+        double m = 0;
+        for (int i = 0; i < ref.length; i++) m = Math.max(m, Math.abs(got[i] - ref[i]));
+        return m;
+    }
+
+    static void againstReference(PagedBatch b, String what) {
+        double[] ref = b.reference();
+        float[] got = FlashPrefillRun.run(CPU, b, FlashPrefillRun.whole(b));
+        assertClose(ref, got, tolerance(b.store), what + " (max error " + maxError(ref, got) + ")");
+    }
+
+    /** (cached prefix, chunk) pairs: every chunk size and every prefix length at least once, the big ones not all together (CPU time). */
+    static final int[][] PREFIX_CHUNK = {{0, 1}, {0, 15}, {1, 16}, {17, 17}, {300, 15}, {1, 255}, {300, 1}, {17, 1}};
+
+    static int[] contexts(int[][] pc) {
+        int[] c = new int[pc.length];
+        for (int i = 0; i < pc.length; i++) c[i] = pc[i][0] + pc[i][1];
+        return c;
+    }
+
+    static int[] chunkSizes(int[][] pc) {
+        int[] c = new int[pc.length];
+        for (int i = 0; i < pc.length; i++) c[i] = pc[i][1];
+        return c;
+    }
+
+    @Test
+    void noGqaHeadDim64AgreesWithTheReference() {
+        try (PagedBatch b = new PagedBatch(1, 1, 64, 16, contexts(PREFIX_CHUNK), chunkSizes(PREFIX_CHUNK), false, KvStore.BF16, 21)) {
+            againstReference(b, "G=1 D=64 bf16");
+        }
+    }
+
+    @Test
+    void gqa4And8AtHeadDim128() {
+        int[][] pc = {{300, 17}, {0, 16}, {17, 15}, {1, 1}};
+        try (PagedBatch b = new PagedBatch(4, 1, 128, 16, contexts(pc), chunkSizes(pc), false, KvStore.BF16, 22)) {
+            againstReference(b, "G=4 D=128 bf16");
+        }
+        try (PagedBatch b = new PagedBatch(8, 1, 64, 7, contexts(pc), chunkSizes(pc), false, KvStore.F16, 23)) {
+            againstReference(b, "G=8 D=64 bs=7 fp16");
+        }
+    }
+
+    @Test
+    void alibiWithFiveHeads() {
+        int[][] pc = {{300, 15}, {0, 17}, {17, 16}, {1, 1}};
+        try (PagedBatch b = new PagedBatch(5, 5, 64, 16, contexts(pc), chunkSizes(pc), true, KvStore.BF16, 24)) {
+            againstReference(b, "ALiBi 5 heads bf16");
+        }
+        try (PagedBatch b = new PagedBatch(5, 1, 64, 16, contexts(pc), chunkSizes(pc), true, KvStore.F16, 25)) {
+            againstReference(b, "ALiBi 5 heads on one kv head (G=5: 12 tokens a tile, 4 padding rows) fp16");
+        }
+    }
+
+    @Test
+    void aTokensBitsDoNotDependOnTheBatchTheChunkingOrTheCache() {
+        for (KvStore store : new KvStore[] {KvStore.BF16, KvStore.F16}) {
+            // sequence 0: 150 new tokens over a 40-key cached prefix; 1: a 5-token chunk; 2: one token at 200
+            try (PagedBatch b = new PagedBatch(2, 1, 64, 16, new int[] {190, 37, 201}, new int[] {150, 5, 1}, store == KvStore.F16, store, 26)) {
+                int row = b.heads * b.headDim;
+                float[] whole = FlashPrefillRun.run(CPU, b, FlashPrefillRun.whole(b));
+                assertClose(b.reference(), whole, tolerance(store), store + " whole");
+                // sequence 0 in chunks (as chunked prefill, or with more of its prefix cached), batched with the others in another order
+                int[][][] steps = store == KvStore.BF16
+                        ? new int[][][] {{{155, 156}, {0, 1}, {150, 155}}, {{1, 64}, {155, 156}}, {{64, 90}}, {{90, 150}, {150, 155}}}
+                        : new int[][][] {{{150, 155}, {100, 150}}, {{149, 150}}};
+                for (int[][] step : steps) {
+                    int[] which = FlashPrefillRun.tokens(step);
+                    assertBits(rows(whole, which, row), FlashPrefillRun.run(CPU, b, step), store + " step " + java.util.Arrays.deepToString(step));
+                }
+            }
+        }
+    }
+
+    @Test
+    void shapesAndStoresOutsideTheKernelAreRefusedByName() {
+        assertTrue(FlashPrefillAttention.supports(32, 32, 128));
+        assertTrue(FlashPrefillAttention.supports(64, 8, 64));
+        assertFalse(FlashPrefillAttention.supports(32, 32, 96));
+        assertFalse(FlashPrefillAttention.supports(130, 2, 128));
+        assertEquals(8, FlashPrefillAttention.tokensPerTile(64, 8));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new FlashPrefillAttention(8, 8, 80, 16, 10, 1)).getMessage().contains("headDim 80"));
+        try (FlashPrefillAttention attn = new FlashPrefillAttention(2, 1, 64, 16, 8, 2);   // 3 tiles
+             FloatArray q = new FloatArray(2 * 2 * 64); FloatArray out = new FloatArray(2 * 2 * 64);
+             BFloat16Array k = new BFloat16Array(4 * 16 * 64); FloatArray kf = new FloatArray(4 * 16 * 64); FloatArray vf = new FloatArray(4 * 16 * 64);
+             IntArray pos = new IntArray(2); IntArray seq = new IntArray(2); IntArray tables = new IntArray(4)) {
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.launch(CPU, q, k, k, out, pos, seq, tables, 4, null, 3))
+                    .getMessage().contains("q holds"));
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.launch(CPU, q, kf, vf, out, pos, seq, tables, 4, null, 2))
+                    .getMessage().contains("FloatArray"));
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.plan(CPU, new int[] {0, 40, 80}, 2, 1))
+                    .getMessage().contains("query tiles"));
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.plan(CPU, new int[] {0, 1, 2, 3}, 3, 1))
+                    .getMessage().contains("numSeqs 3"));
+        }
+    }
+}

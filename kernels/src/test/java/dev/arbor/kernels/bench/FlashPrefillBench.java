@@ -1,0 +1,131 @@
+package dev.arbor.kernels.bench;
+
+import dev.arbor.accel.AccelStream;
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.Launch;
+import dev.arbor.accel.Recording;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.OffHeapArray;
+import dev.arbor.accel.cuda.CudaBackend;
+import dev.arbor.accel.cuda.CudaModule;
+import dev.arbor.accel.cuda.GraphTiming;
+import dev.arbor.kernels.attention.FlashPrefillAttention;
+import dev.arbor.kernels.attention.PagedAttention;
+
+/**
+ * GPU benchmark of the tensor-core prefill attention (issue 11; for bench/RESULTS.md): causal prefill of
+ * one sequence of 512..8192 tokens, Llama-2-7B attention (32 heads × 128), bf16 KV store (block size 16),
+ * fp32 queries; TFLOP/s counted as {@code 4·D} FLOPs per visible (query, key) pair per head (the figure
+ * bench/peers/attention_torch.py prints for torch SDPA's flash backend on the same shape). Also: fp16
+ * store, GQA 4 (32 query heads on 8 kv heads), a varlen batch (8 sequences of 1024 new tokens over
+ * 1024 cached), Baichuan2-13B's 40 ALiBi heads, and the CUDA-core kernel at 2048 for comparison; the
+ * kernel's registers / shared memory / occupancy as the driver reports them. Launches are captured in a
+ * CUDA graph and replayed (median of 7).
+ * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.FlashPrefillBench
+ */
+public final class FlashPrefillBench {
+    private static final int TRIALS = 7, BS = 16, D = 128;
+
+    public static void main(String[] args) {
+        try (CudaBackend cuda = CudaBackend.open(0)) {
+            System.out.println("device: " + cuda.device());
+            System.out.println("-- causal prefill, one sequence, 32 heads x 128, bf16 KV (tensor cores)");
+            for (int tokens : new int[] {512, 1024, 2048, 4096, 8192}) run(cuda, 32, 32, 1, tokens, 0, false, false, true);
+            System.out.println("-- variants");
+            run(cuda, 32, 32, 1, 4096, 0, true, false, false);
+            run(cuda, 32, 8, 1, 4096, 0, false, false, false);
+            run(cuda, 32, 32, 8, 1024, 1024, false, false, false);
+            run(cuda, 40, 40, 1, 4096, 0, false, true, false);
+            System.out.println("-- the CUDA-core kernel (PagedAttention, whole mode) on the same shape");
+            runCudaCores(cuda, 2048);
+        }
+    }
+
+    /** seqs sequences of {@code tokens} new tokens over {@code cached} cached keys each. */
+    private static void run(CudaBackend cuda, int heads, int kvHeads, int seqs, int tokens, int cached, boolean fp16, boolean alibi,
+                            boolean report) {
+        int ctx = cached + tokens, bps = (ctx + BS - 1) / BS, total = seqs * tokens;
+        int n = seqs * bps * kvHeads * BS * D;
+        float[] sl = new float[heads];
+        for (int h = 0; h < heads; h++) sl[h] = (float) Math.pow(2, -8.0 * (h + 1) / heads);
+        try (OffHeapArray k = fp16 ? new HalfFloatArray(n) : new BFloat16Array(n); OffHeapArray v = fp16 ? new HalfFloatArray(n) : new BFloat16Array(n);
+             FloatArray q = new FloatArray(total * heads * D); FloatArray out = new FloatArray(total * heads * D);
+             IntArray pos = new IntArray(total); IntArray seq = new IntArray(total); IntArray table = new IntArray(seqs * bps);
+             FloatArray slopes = FloatArray.of(sl);
+             FlashPrefillAttention attn = new FlashPrefillAttention(heads, kvHeads, D, BS, total, seqs)) {
+            int[] queryStart = new int[seqs + 1];
+            for (int s = 0; s < seqs; s++) {
+                for (int t = 0; t < tokens; t++) {
+                    pos.set(s * tokens + t, cached + t);
+                    seq.set(s * tokens + t, s);
+                }
+                for (int b = 0; b < bps; b++) table.set(s * bps + b, s * bps + b);
+                queryStart[s + 1] = (s + 1) * tokens;
+            }
+            fill(cuda, k, 1);
+            fill(cuda, v, 2);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 3);
+            cuda.toDevice(pos, seq, table, slopes);
+            cuda.allocateOnDevice(out);
+            int tiles = attn.plan(cuda, queryStart, seqs, 1);
+            FloatArray s = alibi ? slopes : null;
+            double ms = time(cuda, () -> attn.launch(cuda, q, k, v, out, pos, seq, table, bps, s, total));
+            double pairs = 0;
+            for (int t = 0; t < tokens; t++) pairs += cached + t + 1;
+            double flops = 4.0 * D * heads * pairs * seqs;
+            System.out.printf("flash prefill %d x %5d tokens over %4d cached, %2d/%2d heads%s%s: %8.3f ms  %7.2f TFLOP/s  (%d tiles x %d kv heads)%n",
+                    seqs, tokens, cached, heads, kvHeads, fp16 ? ", fp16 KV" : ", bf16 KV", alibi ? ", ALiBi" : "", ms, flops / (ms / 1e3) / 1e12,
+                    tiles, kvHeads);
+            if (report) {
+                Object[] a = attn.args(q, k, v, out, pos, seq, table, bps, s, seqs * bps);
+                CudaModule.Resources r = cuda.resources(FlashPrefillAttention.kernelFor(k), attn.launchOf(tiles), a);
+                System.out.printf("   kernel resources: %s, dynamic smem %d B, occupancy %.1f%% (%d warps/SM)%n", r,
+                        dev.arbor.kernels.attention.FlashPrefillKernels.sharedBytes(D), 100 * r.occupancy(128), r.blocksPerSm() * 4);
+            }
+        }
+    }
+
+    private static void runCudaCores(CudaBackend cuda, int tokens) {
+        int heads = 32, bps = tokens / BS, n = bps * heads * BS * D;
+        try (BFloat16Array k = new BFloat16Array(n); BFloat16Array v = new BFloat16Array(n);
+             FloatArray q = new FloatArray(tokens * heads * D); FloatArray out = new FloatArray(tokens * heads * D);
+             IntArray pos = new IntArray(tokens); IntArray seq = new IntArray(tokens); IntArray table = new IntArray(bps);
+             PagedAttention attn = new PagedAttention(heads, heads, D, BS, tokens, 0)) {
+            for (int t = 0; t < tokens; t++) pos.set(t, t);
+            for (int b = 0; b < bps; b++) table.set(b, b);
+            fill(cuda, k, 1);
+            fill(cuda, v, 2);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 3);
+            cuda.toDevice(pos, seq, table);
+            cuda.allocateOnDevice(out);
+            double ms = time(cuda, () -> attn.launch(cuda, q, k, v, out, pos, seq, table, bps, null, tokens, tokens, false));
+            double flops = 4.0 * D * heads * ((double) tokens * (tokens + 1) / 2);
+            System.out.printf("CUDA-core prefill 1 x %5d tokens: %8.3f ms  %7.2f TFLOP/s%n", tokens, ms, flops / (ms / 1e3) / 1e12);
+        }
+    }
+
+    private static void fill(CudaBackend cuda, OffHeapArray a, int seed) {
+        if (a instanceof BFloat16Array b) cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(b.length(), 256), b, b.length(), seed);
+        else cuda.launch(Kernel.of(FlashPrefillBench.class, "fillF16"), Launch.cover(a.length(), 256), a, a.length(), seed);
+    }
+
+    /** a[i] = a uniform value in [-1, 1) (AttentionBench's hash), fp16. */
+    public static void fillF16(dev.arbor.accel.KernelContext ctx, HalfFloatArray a, int n, int seed) {
+        int i = ctx.globalIdx;
+        if (i < n) a.set(i, AttentionBench.hash(i, seed));
+    }
+
+    /** Median milliseconds of one launch, from a graph of 5 launches. */
+    private static double time(CudaBackend cuda, Runnable launch) {
+        launch.run();   // compiles, and puts every array on the device
+        cuda.synchronize();
+        int steps = 5;
+        try (AccelStream stream = cuda.newStream();
+             Recording g = cuda.record(stream, () -> { for (int i = 0; i < steps; i++) launch.run(); })) {
+            return GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS) / steps;
+        }
+    }
+}
