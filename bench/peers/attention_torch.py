@@ -4,7 +4,8 @@
 #   decode: q (B, 32, 1, 128) against K/V (B, 32, ctx, 128): GB/s of K/V read
 #   shared prefix: B sequences of different lengths as one padded SDPA with a key mask (what a dense peer does)
 #   prefill: causal SDPA (flash backend forced) on one sequence, 512..8k: TFLOP/s (4*D FLOPs per visible pair per head)
-# `python attention_torch.py prefill` runs the prefill part only.
+# `python attention_torch.py prefill` runs the prefill part only; ATTN_PEER_SKIP_PREFILL=1 leaves it out (decode-only runs).
+import os
 import sys
 import torch
 import torch.nn.functional as F
@@ -80,4 +81,5 @@ for B, prefix in ((107, 530), (500, 752)):
     del k, v
     torch.cuda.empty_cache()
 
-prefill()
+if not os.environ.get("ATTN_PEER_SKIP_PREFILL"):
+    prefill()

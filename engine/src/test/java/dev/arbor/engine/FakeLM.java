@@ -25,6 +25,9 @@ final class FakeLM implements CausalLM {
     private final ModelConfig config;
     private final int[] script;                // null = hash-driven
     long forwardCalls, tokensComputed;
+    /** Cascade groups seen in forward passes: steps with a group, the most sequences and shared keys of one group. */
+    long stepsWithGroups;
+    int maxGroupSeqs, maxSharedKeys;
 
     FakeLM(int vocab, int maxLen, int[] script) {
         this.config = new ModelConfig("LlamaForCausalLM", Architecture.LLAMA, vocab, 8, 16, 1, 1, 1, 8, maxLen, 1e-5,
@@ -74,6 +77,29 @@ final class FakeLM implements CausalLM {
             forwardCalls++;
             tokensComputed += batch.numTokens();
             for (int t = 0; t < batch.numTokens(); t++) slots[batch.slot(t)] = batch.tokenId(t);
+            recordGroups();
+        }
+
+        /** Checks each cascade group's invariant (its members' tables begin with the same blocks) and records its size. */
+        private void recordGroups() {
+            if (batch.numCascadeGroups() == 0) return;
+            stepsWithGroups++;
+            int[] start = batch.groupTokenStartArray(), toks = batch.groupTokenArray();
+            for (int g = 0; g < batch.numCascadeGroups(); g++) {
+                int lead = batch.seqOfToken(toks[start[g]]), shared = batch.keyStart(lead), seqs = 0, last = -1;
+                if (shared <= 0 || shared % shape.blockSize() != 0) throw new IllegalStateException("group " + g + " shares " + shared + " keys");
+                for (int i = start[g]; i < start[g + 1]; i++) {
+                    int s = batch.seqOfToken(toks[i]);
+                    if (s != last) seqs++;
+                    last = s;
+                    if (batch.keyStart(s) != shared) throw new IllegalStateException("sequence " + s + " of group " + g + " has another keyStart");
+                    for (int b = 0; b < shared / shape.blockSize(); b++) {
+                        if (batch.block(s, b) != batch.block(lead, b)) throw new IllegalStateException("group " + g + " differs at block " + b);
+                    }
+                }
+                maxGroupSeqs = Math.max(maxGroupSeqs, seqs);
+                maxSharedKeys = Math.max(maxSharedKeys, shared);
+            }
         }
 
         @Override

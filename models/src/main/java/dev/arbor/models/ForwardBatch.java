@@ -33,7 +33,13 @@ public final class ForwardBatch {
     private final int[] blockTables;
     /** (maxTokens) token indices whose logits are wanted, in output order. */
     private final int[] logitRows;
-    private int numTokens, numSeqs, numLogitRows, tableLength;
+    /** (maxSeqs) cascade: keys of sequence s's group's shared prefix (whole blocks), 0 for a sequence in no group. */
+    private final int[] keyStart;
+    /** (maxTokens) cascade: the tokens of every group, group after group. */
+    private final int[] groupTokens;
+    /** (maxSeqs + 1) cascade: offsets of each group's tokens into groupTokens. */
+    private final int[] groupTokenStart;
+    private int numTokens, numSeqs, numLogitRows, tableLength, numGroups;
     /** The real sequence count while {@link #padDecode} padding is in place, else -1. */
     private int paddedFrom = -1;
 
@@ -47,12 +53,15 @@ public final class ForwardBatch {
         contextLens = new int[shape.maxSeqs()];
         blockTables = new int[shape.maxSeqs() * shape.maxBlocksPerSeq()];
         logitRows = new int[shape.maxTokens()];
+        keyStart = new int[shape.maxSeqs()];
+        groupTokens = new int[shape.maxTokens()];
+        groupTokenStart = new int[shape.maxSeqs() + 1];
     }
 
     public StepShape shape() { return shape; }
 
     public void clear() {
-        numTokens = numSeqs = numLogitRows = 0;
+        numTokens = numSeqs = numLogitRows = numGroups = 0;
         paddedFrom = -1;
     }
 
@@ -89,6 +98,7 @@ public final class ForwardBatch {
             queryStart[t + 1] = t + 1;
             contextLens[t] = 1;
             blockTables[t * w] = 0;
+            keyStart[t] = 0;
         }
         paddedFrom = numSeqs;
         numTokens = numSeqs = numLogitRows = rows;
@@ -121,6 +131,7 @@ public final class ForwardBatch {
         queryStart[s] = numTokens;
         queryStart[s + 1] = numTokens;
         contextLens[s] = 0;
+        keyStart[s] = 0;
     }
 
     /** Appends a new token of the current sequence at {@code position}; positions must be consecutive. */
@@ -163,7 +174,61 @@ public final class ForwardBatch {
         return this;
     }
 
+    /**
+     * Cascade attention (issue 11): sequences {@code seqs[0 .. count)} (indices into this batch, all of
+     * whose tokens are already added) share their first {@code sharedBlocks} physical blocks, so their
+     * attention may read those keys once for the whole group. A backend without cascade attention
+     * ignores groups (the result differs in rounding only). Call after every sequence's tokens are in.
+     *
+     * @throws IllegalArgumentException if a sequence is unknown, already grouped, listed twice, or its
+     *         block table does not begin with the group's first sequence's {@code sharedBlocks} blocks
+     */
+    public void addCascadeGroup(int[] seqs, int count, int sharedBlocks) {
+        if (count < 1) throw new IllegalArgumentException("a cascade group needs a sequence");
+        if (sharedBlocks < 1) throw new IllegalArgumentException("a cascade group shares at least one block: " + sharedBlocks);
+        int mb = shape.maxBlocksPerSeq(), bs = shape.blockSize(), lead = seqs[0];
+        for (int i = 0; i < count; i++) {
+            int s = seqs[i];
+            if (s < 0 || s >= numSeqs) throw new IllegalArgumentException("cascade group sequence " + s + " outside the batch's " + numSeqs);
+            if (keyStart[s] != 0) throw new IllegalArgumentException("sequence " + s + " is already in a cascade group");
+            if ((contextLens[s] + bs - 1) / bs < sharedBlocks) {
+                throw new IllegalArgumentException("sequence " + s + " has " + contextLens[s] + " keys, fewer than " + sharedBlocks + " shared blocks");
+            }
+            for (int b = 0; b < sharedBlocks; b++) {
+                if (blockTables[s * mb + b] != blockTables[lead * mb + b]) {
+                    throw new IllegalArgumentException("sequence " + s + "'s block " + b + " is " + blockTables[s * mb + b] + ", not the group's "
+                            + blockTables[lead * mb + b]);
+                }
+            }
+            for (int k = 0; k < i; k++) if (seqs[k] == s) throw new IllegalArgumentException("sequence " + s + " is listed twice");
+        }
+        for (int i = 0; i < count; i++) keyStart[seqs[i]] = sharedBlocks * bs;   // only once every member passed
+        int g = numGroups++, at = groupTokenStart[g];
+        for (int i = 0; i < count; i++) for (int t = queryStart[seqs[i]]; t < queryStart[seqs[i] + 1]; t++) groupTokens[at++] = t;
+        groupTokenStart[g + 1] = at;
+    }
+
     public int numTokens() { return numTokens; }
+
+    /** Cascade groups of this batch ({@link #addCascadeGroup}). */
+    public int numCascadeGroups() { return numGroups; }
+
+    /** Shared prefix of sequence s's cascade group in keys, 0 outside any group. */
+    public int keyStart(int s) { return keyStart[s]; }
+
+    /** Most tokens in one cascade group (0 without groups). */
+    public int maxGroupTokens() {
+        int m = 0;
+        for (int g = 0; g < numGroups; g++) m = Math.max(m, groupTokenStart[g + 1] - groupTokenStart[g]);
+        return m;
+    }
+
+    /** Longest shared prefix of a cascade group in keys (0 without groups). */
+    public int maxSharedLen() {
+        int m = 0;
+        for (int s = 0; s < numSeqs; s++) m = Math.max(m, keyStart[s]);
+        return m;
+    }
 
     public int numSeqs() { return numSeqs; }
 
@@ -202,10 +267,14 @@ public final class ForwardBatch {
     public int[] contextLenArray() { return contextLens; }
     public int[] blockTableArray() { return blockTables; }
     public int[] logitRowArray() { return logitRows; }
+    public int[] keyStartArray() { return keyStart; }
+    public int[] groupTokenArray() { return groupTokens; }
+    /** (numCascadeGroups + 1) offsets into groupTokenArray. */
+    public int[] groupTokenStartArray() { return groupTokenStart; }
 
     @Override
     public String toString() {
         return "ForwardBatch[" + numTokens + " tokens, " + numSeqs + " seqs, queryStart "
-                + Arrays.toString(Arrays.copyOf(queryStart, numSeqs + 1)) + ", " + numLogitRows + " logit rows]";
+                + Arrays.toString(Arrays.copyOf(queryStart, numSeqs + 1)) + ", " + numLogitRows + " logit rows, " + numGroups + " cascade groups]";
     }
 }

@@ -38,6 +38,26 @@ final class PagedRunner implements AutoCloseable {
         return new Sequence();
     }
 
+    /** A sequence whose table begins with {@code parent}'s first {@code blocks} blocks (as the prefix trie shares them). */
+    Sequence fork(Sequence parent, int blocks) {
+        Sequence s = new Sequence();
+        s.blocks.addAll(parent.blocks.subList(0, blocks));
+        s.length = blocks * blockSize;
+        return s;
+    }
+
+    /** As {@link #step(List, List, boolean)}, with all the sequences in one cascade group sharing their first {@code sharedBlocks} blocks (0: none). */
+    float[][] step(List<Sequence> seqs, List<int[]> tokens, boolean allRows, int sharedBlocks) {
+        cascadeSharedBlocks = sharedBlocks;
+        try {
+            return step(seqs, tokens, allRows);
+        } finally {
+            cascadeSharedBlocks = 0;
+        }
+    }
+
+    private int cascadeSharedBlocks;
+
     /**
      * One forward over {@code tokens[i]} appended to {@code seqs[i]}; returns the logits of every new
      * token in batch order if {@code allRows}, else of each sequence's last new token.
@@ -57,6 +77,11 @@ final class PagedRunner implements AutoCloseable {
                 if (allRows) batch.addLogitRow(batch.numTokens() - 1);
             }
             if (!allRows) batch.addLogitRow(batch.numTokens() - 1);
+        }
+        if (cascadeSharedBlocks > 0) {
+            int[] all = new int[seqs.size()];
+            for (int s = 0; s < all.length; s++) all[s] = s;
+            batch.addCascadeGroup(all, all.length, cascadeSharedBlocks);
         }
         executor.forward();
         float[][] out = new float[batch.numLogitRows()][];

@@ -13,7 +13,8 @@ import java.util.List;
 
 /**
  * The one place that turns a schedule into model inputs: fills the executor's workspace in place
- * (the scheduled chunks' tokens, positions and KV slots, the block tables, and one sampling row per
+ * (the scheduled chunks' tokens, positions and KV slots, the block tables, the cascade groups of
+ * sequences behind the same cached blocks ({@link CascadeGroups}), and one sampling row per
  * sequence whose chunk reaches its end), runs the step, and collects what comes back: the sampled
  * token ids with the logprobs a request asked for, and, only for chunks that want prompt logprobs,
  * whole logit rows.
@@ -30,6 +31,7 @@ public final class ModelRunner {
     private final List<float[]> rowBuffers = new ArrayList<>();
     /** Token counts of one sequence while its penalty list is built; cleared per row, never reallocated once grown. */
     private final Int2IntOpenHashMap outputCounts = new Int2IntOpenHashMap();
+    private final CascadeGroups cascadeGroups = new CascadeGroups();
 
     public ModelRunner(ModelExecutor executor, int vocab, int[] eosTokenIds, Logprobs logprobs) {
         this.executor = executor;
@@ -81,6 +83,7 @@ public final class ModelRunner {
             for (int i = 0; i < c.numTokens(); i++) b.addToken(seq.tokens.getInt(c.start() + i), c.start() + i);
             lastToken[s] = b.numTokens() - 1;
         }
+        cascadeGroups.form(b);   // sequences behind the same cached prefix blocks: attention reads those once per group
         // sampled rows first, then every row of the chunks that want prompt logprobs
         int[] sampleRow = new int[numSeqs];
         for (int s = 0; s < numSeqs; s++) {

@@ -297,6 +297,7 @@ public final class AttentionKernels {
         int nShared = (ks0 + SPLIT - 1) / SPLIT;
         for (int c = 0; c < nShared; c++) {
             int o = (rowSlots + sharedBase + c) * (headDim + 2);
+            if (partials.get(o + headDim + 1) == 0f) continue;   // a shared split with no key visible to this query (l = 0, m = -inf)
             float ms = partials.get(o + headDim), mn = Math.max(m, ms);
             float x = KMath.exp(m - mn), y = KMath.exp(ms - mn);
             a = a * x + partials.get(o + d) * y;

@@ -10,19 +10,22 @@ import dev.arbor.accel.array.OffHeapArray;
 /**
  * Host-side launcher of cascade attention (issue 11; FlashInfer's two-level cascade): groups of sequences
  * whose block tables begin with the same physical blocks attend to that shared prefix once per group
- * ({@link CascadeKernels}), to their own keys with the paged kernel in split mode from
+ * ({@link CascadeMmaKernels} on tensor cores for 16-bit stores with headDim a multiple of 16 up to 128,
+ * else the CUDA-core {@link CascadeKernels}), to their own keys with the paged kernel in split mode from
  * {@code keyStart[seq]} on, and the partial states are folded by log-sum-exp ({@link AttentionKernels#mergeSplits}).
  * Three launches; nothing allocated per call (scratch sized at construction:
  * {@code tokenCapacity × heads × (ceil(maxContext/256) + ceil(maxSharedLen/256)) × (headDim + 2)} floats).
  *
  * <p>Equal to {@link PagedAttention} up to rounding (the shared part's keys are summed in a different
- * grouping); tests hold the two within 2e-6 of the output's scale. ALiBi uses each query's own position.
+ * grouping, on tensor cores with Q and P split into two 16-bit parts); tests hold the two within 2e-6 of the output's scale. ALiBi uses each query's own position.
  * Sequences in no group have keyStart 0 and are plain paged attention here.
  */
 public final class CascadeAttention implements AutoCloseable {
     static final Kernel SHARED_BF16 = Kernel.of(CascadeKernels.class, "cascadeSharedBf16");
     static final Kernel SHARED_F16 = Kernel.of(CascadeKernels.class, "cascadeSharedF16");
     static final Kernel SHARED_F32 = Kernel.of(CascadeKernels.class, "cascadeSharedF32");
+    static final Kernel SHARED_MMA_BF16 = Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16");
+    static final Kernel SHARED_MMA_F16 = Kernel.of(CascadeMmaKernels.class, "cascadeMmaF16");
 
     private final PagedAttention paged;   // its scratch has the suffix splits then the shared splits per (token, head)
     private final int maxContext, maxSharedLen, sharedBase;
@@ -50,6 +53,25 @@ public final class CascadeAttention implements AutoCloseable {
         int slotKeys = (sharedBase + PagedAttention.splits(maxSharedLen)) * AttentionKernels.SPLIT;
         this.paged = new PagedAttention(heads, kvHeads, headDim, blockSize, slotKeys, tokenCapacity);
     }
+
+    /**
+     * Whether cascade pays for a group of {@code sequences} decode sequences sharing {@code sharedKeys} keys:
+     * at least {@link #MIN_SEQUENCES} sequences and {@code sequences × sharedKeys ≥} {@link #MIN_SHARED_READS}.
+     * Measured (bench/RESULTS.md "Run 16-attn-dec", run 2, 32 heads × 128, own 20..50 keys): cascade / paged time
+     * 0.3-0.8 below 4,096 (sequence, shared key) pairs (the paged kernel's repeated prefix reads hit L2 and the
+     * shared launch and merge slots cost ~20 µs), 1.0-1.1 at 8,192 (32 × 256, 16 × 512), 1.6 at 32 × 512, 2.4 at 107 × 528.
+     */
+    public static boolean pays(int sequences, int sharedKeys) {
+        return sequences >= MIN_SEQUENCES && (long) sequences * sharedKeys >= MIN_SHARED_READS;
+    }
+
+    /** Fewest sequences in a cascade group. */
+    public static final int MIN_SEQUENCES = 16;
+    /** Fewest (sequence, shared key) pairs in a cascade group. */
+    public static final long MIN_SHARED_READS = 8192;
+
+    /** The plain paged launcher over this cascade's scratch (a step without groups runs it: one scratch for both). */
+    public PagedAttention paged() { return paged; }
 
     /** Query tokens per cascade work-group for G query heads per kv head: max(1, 8 / G). */
     public static int queriesPerGroup(int heads, int kvHeads) {
@@ -82,15 +104,24 @@ public final class CascadeAttention implements AutoCloseable {
             Shapes.positive("maxSharedLenNow", maxSharedLenNow);
             Shapes.need("groupTokenStart", groupTokenStart, numGroups + 1L);
             Shapes.need("groupTokens", groupTokens, 1);
-            int queries = queriesPerGroup(heads, kvHeads);
+            boolean mma = CascadeMmaKernels.serves(kCache, heads, kvHeads, headDim);
+            int queries = mma ? CascadeMmaKernels.queries(heads, kvHeads) : queriesPerGroup(heads, kvHeads);
             int tiles = (maxGroupTokens + queries - 1) / queries;
             long gx = (long) numGroups * tiles;
             if (gx > Integer.MAX_VALUE) throw new IllegalArgumentException("numGroups x query tiles " + gx + " over 2^31-1");
-            Launch l = Launch.of(new int[] {(int) gx, kvHeads, PagedAttention.splits(maxSharedLenNow)}, new int[] {AttentionKernels.THREADS, 1, 1});
+            int threads = mma ? CascadeMmaKernels.THREADS : AttentionKernels.THREADS;
+            Launch l = Launch.of(new int[] {(int) gx, kvHeads, PagedAttention.splits(maxSharedLenNow)}, new int[] {threads, 1, 1});
             FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;
-            b.launch(Shapes.byStore(kCache, SHARED_BF16, SHARED_F16, SHARED_F32), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
-                    blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
-                    heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, queries);
+            int alibi = alibiSlopes != null ? 1 : 0;
+            if (mma) {   // tensor cores: the shape and store decide, never the batch
+                b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
+                        blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
+                        heads, kvHeads, headDim, paged.blockSize(), alibi);
+            } else {
+                b.launch(Shapes.byStore(kCache, SHARED_BF16, SHARED_F16, SHARED_F32), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
+                        blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
+                        heads, kvHeads, headDim, paged.blockSize(), alibi, queries);
+            }
         }
         paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, keyStart, maxBlocksPerSeq, alibiSlopes, tokens,
                 PagedAttention.splits(maxContextLen), numBlocks, true, true, slots);

@@ -30,8 +30,11 @@ public final class PagedAttention implements AutoCloseable {
     static final Kernel PAGED_F16 = Kernel.of(AttentionKernels.class, "pagedF16");
     static final Kernel PAGED_F32 = Kernel.of(AttentionKernels.class, "pagedF32");
     static final Kernel MERGE = Kernel.of(AttentionKernels.class, "mergeSplits");
+    static final Kernel DECODE_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16");
+    static final Kernel DECODE_F16 = Kernel.of(DecodeKernels.class, "decodeF16");
 
     private final int heads, kvHeads, headDim, blockSize, maxContext, splitTokens, slots;
+    private int keysPerLane;   // U of DecodeKernels; a bench may override it (keysPerLane)
     private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
 
     /**
@@ -49,6 +52,7 @@ public final class PagedAttention implements AutoCloseable {
         this.maxContext = maxContext;
         this.splitTokens = splitTokens;
         this.slots = splits(maxContext);
+        this.keysPerLane = DecodeKernels.keysPerLane(heads, kvHeads);
         long n = (long) splitTokens * heads * slots * (headDim + 2);
         if (n > Integer.MAX_VALUE) throw new IllegalArgumentException("split scratch of " + n + " floats is over 2^31-1: lower splitTokens (" + splitTokens + ")");
         this.partials = new FloatArray((int) Math.max(1, n));
@@ -127,11 +131,20 @@ public final class PagedAttention implements AutoCloseable {
     void launchPaged(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
                      IntArray seqOfToken, IntArray blockTables, IntArray keyStart, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens,
                      int splitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount) {
-        Launch l = Launch.of(new int[] {tokens, kvHeads, split ? splitsZ : 1}, new int[] {AttentionKernels.THREADS, 1, 1});
+        boolean streamed = DecodeKernels.serves(kCache, heads, kvHeads, headDim);
+        int threads = streamed ? DecodeKernels.THREADS : AttentionKernels.THREADS;
+        Launch l = Launch.of(new int[] {tokens, kvHeads, split ? splitsZ : 1}, new int[] {threads, 1, 1});
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
-        Object[] args = {q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks,
-                slotCount, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, split ? 1 : 0, useKeyStart ? 1 : 0};
-        b.launch(Shapes.byStore(kCache, PAGED_BF16, PAGED_F16, PAGED_F32), l, args);
+        int alibi = alibiSlopes != null ? 1 : 0, splitMode = split ? 1 : 0, keyStarts = useKeyStart ? 1 : 0;
+        // the kernel depends on the shape and store type only, never on the batch (batch invariance)
+        if (streamed) {
+            b.launch(Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), l, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables,
+                    keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
+                    keysPerLane);
+        } else {
+            b.launch(Shapes.byStore(kCache, PAGED_BF16, PAGED_F16, PAGED_F32), l, q, kCache, vCache, out, partials, positions, seqOfToken,
+                    blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts);
+        }
     }
 
     void launchMerge(Backend b, FloatArray out, IntArray positions, IntArray seqOfToken, IntArray keyStart, int tokens, int slotCount,
@@ -147,6 +160,16 @@ public final class PagedAttention implements AutoCloseable {
     public void toDevice(Backend b) { b.toDevice(partials); }
 
     FloatArray partials() { return partials; }
+
+    /** Overrides the streamed kernel's keys per lane per iteration (2, 4, 8 or 16): benchmarks compare them; every value gives other bits. */
+    public PagedAttention keysPerLane(int u) {
+        if (u != 2 && u != 4 && u != 8 && u != 16) throw new IllegalArgumentException("keysPerLane must be 2, 4, 8 or 16: " + u);
+        if (headDim % 8 == 0 && 32 / Math.max(1, headDim / 8) * u > AttentionKernels.SPLIT) {
+            throw new IllegalArgumentException("keysPerLane " + u + " x rows per warp at headDim " + headDim + " is over a split of " + AttentionKernels.SPLIT);
+        }
+        this.keysPerLane = u;
+        return this;
+    }
 
     int heads() { return heads; }
 

@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * The attention and KV kernels on the GPU ({@code @Tag("gpu")}): against the double-precision reference
  * at model shapes (Llama-2-7B 32×128, GQA 4 and 8, Baichuan2-13B 40 heads with ALiBi) within 2e-5 (the
  * hardware exponential), batch invariance bit for bit on the device (alone / batched, split / whole
- * mode, prefill chunked / whole), cascade against paged within 2e-6 at the seed's shared-prefix shape,
+ * mode, prefill chunked / whole), cascade (tensor cores for the shared part) against paged within 1e-5 at the seed's shared-prefix shape,
  * and the KV write bit for bit; bf16 and fp16 stores (fp32 too where noted).
  */
 @Tag("gpu")
@@ -101,7 +101,10 @@ class AttentionGpuTest {
                 float[] plain = b.run(cuda, paged, b.allTokens(), null);
                 double[] plainD = new double[plain.length];
                 for (int i = 0; i < plain.length; i++) plainD[i] = plain[i];
-                assertClose(plainD, got, CascadeAttentionTest.TOLERANCE, store + " cascade vs paged alibi=" + alibi);
+                double worst = 0;
+                for (int i = 0; i < plain.length; i++) worst = Math.max(worst, Math.abs(plain[i] - got[i]));
+                System.out.printf("cascade vs paged, 107 x 530, %d heads, %s, alibi=%b: max |difference| %.2e%n", heads, store, alibi, worst);
+                assertClose(plainD, got, CascadeAttentionTest.GPU_TOLERANCE, store + " cascade vs paged alibi=" + alibi);
             }
         }
     }

@@ -41,6 +41,29 @@ class AttentionPtxTest {
         }
     }
 
+    /**
+     * The streamed decode kernel at Llama-2-7B's shape, bf16 and fp16: its K/V reads are 16-byte loads
+     * (4 keys × K and V per lane, then 2 for the query), its scores an xor butterfly (4 shuffles per
+     * key and head at headDim 128), and nothing goes to local memory.
+     */
+    @Test
+    void theDecodeKernelStreamsSixteenByteLoads() {
+        for (String kernel : new String[] {"decodeBf16", "decodeF16"}) {
+            var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, kernel), new Object[] {32, 32, 128, 16, 0, 1, 0, 4}, 90);
+            String ptx = k.ptx();
+            assertEquals(2 * 4 + 2, count(ptx, "ld.global.v4.b32"), kernel + ": 16-byte loads (4 K + 4 V chunks, the query's 2)");
+            assertEquals(4 * 4, count(ptx, "shfl.sync.bfly"), kernel + ": butterfly shuffles (4 keys x 4 steps)");
+            assertEquals(kernel.equals("decodeF16"), ptx.contains("cvt.f32.f16"), kernel + ": fp16 conversion present or missing");
+            assertTrue(k.localMemoryArrays().isEmpty(), kernel + ": register arrays in local memory " + k.localMemoryArrays());
+        }
+    }
+
+    private static int count(String s, String what) {
+        int n = 0;
+        for (int i = s.indexOf(what); i >= 0; i = s.indexOf(what, i + 1)) n++;
+        return n;
+    }
+
     @Test
     void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
         Path ptxas = dev.arbor.kernels.Ptxas.require();
@@ -57,6 +80,15 @@ class AttentionPtxTest {
                 new Variant(AttentionKernels.class, "pagedF16", 64, 8, 128, 16, 0, 1, 1),
                 new Variant(AttentionKernels.class, "pagedF16", 40, 40, 128, 16, 1, 1, 1),
                 new Variant(AttentionKernels.class, "pagedF16", 5, 1, 6, 7, 1, 0, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 8),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 0, 1, 16),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 8, 128, 16, 0, 1, 0, 4),
+                new Variant(DecodeKernels.class, "decodeBf16", 64, 8, 128, 16, 0, 0, 1, 4),
+                new Variant(DecodeKernels.class, "decodeBf16", 40, 40, 128, 16, 1, 1, 1, 8),
+                new Variant(DecodeKernels.class, "decodeBf16", 5, 5, 16, 16, 1, 0, 0, 8),
+                new Variant(DecodeKernels.class, "decodeF16", 32, 32, 128, 16, 0, 1, 0, 8),
+                new Variant(DecodeKernels.class, "decodeF16", 64, 8, 128, 16, 0, 1, 1, 4),
+                new Variant(DecodeKernels.class, "decodeF16", 16, 2, 64, 7, 1, 0, 0, 4),
                 new Variant(AttentionKernels.class, "mergeSplits", 32, 128, 0),
                 new Variant(AttentionKernels.class, "mergeSplits", 40, 128, 1),
                 new Variant(CascadeKernels.class, "cascadeSharedBf16", 32, 32, 128, 16, 0, 8),

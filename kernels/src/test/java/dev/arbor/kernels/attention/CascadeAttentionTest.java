@@ -15,6 +15,8 @@ import static dev.arbor.kernels.attention.PagedAttentionTest.assertClose;
  */
 class CascadeAttentionTest {
     static final double TOLERANCE = 2e-6;
+    /** On the GPU the tensor cores' fp32 accumulation and the hardware exponential of both paths add rounding: cascade vs paged within 1e-5. */
+    static final double GPU_TOLERANCE = 1e-5;
 
     private static void check(PagedBatch b, int[][] groups, int[] sharedBlocks, String what) {
         double[] ref = b.reference();
@@ -66,6 +68,22 @@ class CascadeAttentionTest {
         int[] ctx2 = {61, 70, 90, 33}, news2 = {1, 1, 2, 1}, shared2 = {6, 6, 6, 0};
         try (PagedBatch b = new PagedBatch(4, 2, 6, 5, ctx2, news2, false, KvStore.F16, 27, shared2)) {
             check(b, new int[][] {{0, 1, 2}}, new int[] {6}, "fp16 store, D=6 bs=5 G=2");
+        }
+    }
+
+    /**
+     * The tensor-core shared level ({@link CascadeMmaKernels}: headDim 32 and 128, G = 1 and 4, ALiBi with 5 heads,
+     * bf16 and fp16, a prefix of two splits, a chunk straddling it): Q and P split in two 16-bit parts keep it
+     * within the same 2e-6 of the reference and of paged attention.
+     */
+    @Test
+    void tensorCoreSharedLevel() {
+        int[] ctx = {290, 301, 330, 275, 20}, news = {1, 1, 2, 3, 1}, shared = {17, 17, 17, 17, 0};
+        try (PagedBatch b = new PagedBatch(4, 1, 128, 16, ctx, news, false, true, 28, shared)) {
+            check(b, new int[][] {{0, 1, 2, 3}}, new int[] {17}, "mma bf16 D=128 G=4");
+        }
+        try (PagedBatch b = new PagedBatch(5, 5, 32, 16, ctx, news, true, KvStore.F16, 29, shared)) {
+            check(b, new int[][] {{0, 1, 2, 3}}, new int[] {17}, "mma fp16 D=32 ALiBi heads=5");
         }
     }
 

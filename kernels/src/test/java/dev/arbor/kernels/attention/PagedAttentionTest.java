@@ -16,7 +16,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * Paged attention on the accel CPU executor against the double-precision dense reference, at odd
  * contexts (1, 15, 16, 17, 255, 1000: tile, block and split edges), GQA ratios 1, 4, 8, ALiBi with 5
- * heads, block sizes 16, 7, 5 and 3, head sizes 128, 64, 12, 7 and 6 (scalar loads), bf16, fp16 and fp32
+ * heads, block sizes 16, 7, 5 and 3, head sizes 128, 64, 32, 16 (the streamed {@link DecodeKernels}), 12, 7 and 6 (the
+ * CUDA-core tile kernel; 6 and 7 with scalar loads), keys per lane 2, 4, 8, 16, bf16, fp16 and fp32
  * stores (each against the reference over its own rounding of K/V); and, for bf16 and fp16, batch invariance bit for bit: a token alone or batched, split or whole mode, prefill chunked or whole.
  */
 class PagedAttentionTest {
@@ -76,6 +77,23 @@ class PagedAttentionTest {
         try (PagedBatch b = new PagedBatch(4, 4, 6, 5, new int[] {17, 260}, new int[] {17, 1}, false, true, 7)) {
             checkBothModes(b, 2e-6, "bs=5 D=6 (scalar loads)");
         }
+    }
+
+    /** The streamed kernel's keys per lane per iteration (U) changes the grouping only: each agrees with the reference, both modes alike. */
+    @Test
+    void everyKeysPerLaneAgreesWithTheReference() {
+        for (int u : new int[] {2, 4, 16}) {
+            try (PagedBatch b = new PagedBatch(2, 1, 128, 16, new int[] {1, 17, 300}, new int[] {1, 1, 2}, u == 4, true, 40 + u)) {
+                double[] ref = b.reference();
+                try (PagedAttention attn = new PagedAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), b.tokens).keysPerLane(u)) {
+                    float[] split = b.run(CPU, attn, b.allTokens(), true);
+                    assertClose(ref, split, 2e-6, "U=" + u + " split mode");
+                    assertBits(split, b.run(CPU, attn, b.allTokens(), false), "U=" + u + " whole vs split mode");
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> new PagedAttention(1, 1, 8, 16, 64, 1).keysPerLane(16), "KPI over a split");
+        assertThrows(IllegalArgumentException.class, () -> new PagedAttention(1, 1, 64, 16, 64, 1).keysPerLane(3));
     }
 
     @Test

@@ -7,7 +7,9 @@ import dev.arbor.accel.Launch;
 import dev.arbor.accel.Recording;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
 import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.kernels.attention.CascadeAttention;
@@ -43,6 +45,11 @@ public final class AttentionBench {
         if (i < n) a.set(i, hash(i, seed));
     }
 
+    public static void fillF16(KernelContext ctx, HalfFloatArray a, int n, int seed) {
+        int i = ctx.globalIdx;
+        if (i < n) a.set(i, hash(i, seed));
+    }
+
     public static void fillF32(KernelContext ctx, FloatArray a, int n, int seed) {
         int i = ctx.globalIdx;
         if (i < n) a.set(i, hash(i, seed));
@@ -57,6 +64,7 @@ public final class AttentionBench {
     }
 
     public static void main(String[] args) {
+        boolean prefill = args.length > 0 && args[0].equals("--prefill");
         try (CudaBackend cuda = CudaBackend.open(0)) {
             System.out.println("device: " + cuda.device());
             double copy = copyBandwidth(cuda, 1L << 30);
@@ -72,33 +80,64 @@ public final class AttentionBench {
                 cuda.launch(ff, Launch.cover(q.length(), 256), q, q.length(), 3);
                 cuda.toDevice(out);
                 cuda.synchronize();
-                System.out.println("\n-- decode, 32 heads x 128, bf16 KV, block 16 (paged: launcher's mode choice)");
+                System.out.println("\n-- decode, 32 heads x 128, bf16 KV, block 16 (paged: launcher's mode choice, DecodeKernels)");
                 for (int batch : new int[] {1, 32, 128}) {
                     for (int ctx : new int[] {512, 1024, 2048, 4096, 8192, 16384, 32768}) {
                         if ((long) batch * ctx > 262_144) continue;
                         try {
-                            decode(cuda, k, v, q, out, batch, ctx, copy);
+                            decode(cuda, k, v, q, out, batch, ctx, copy, 0, "bf16");
                         } catch (RuntimeException e) {
                             System.out.println("decode batch " + batch + " ctx " + ctx + " failed: " + e);
                         }
+                    }
+                }
+                System.out.println("\n-- decode, keys per lane per iteration (U) of DecodeKernels, bf16");
+                for (int[] bc : new int[][] {{1, 8192}, {1, 32768}, {32, 4096}, {128, 2048}}) {
+                    for (int u : new int[] {4, 8, 16}) {
+                        try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, u, "bf16 U=" + u); } catch (RuntimeException e) { System.out.println("U=" + u + " failed: " + e); }
                     }
                 }
                 System.out.println("\n-- shared prefix, one decode query per sequence");
                 try { shared(cuda, k, v, q, out, 107, 530, 32, false, copy); } catch (RuntimeException e) { System.out.println("shared prefix failed: " + e); }
                 try { shared(cuda, k, v, q, out, 500, 752, 32, false, copy); } catch (RuntimeException e) { System.out.println("shared prefix failed: " + e); }
                 try { shared(cuda, k, v, q, out, 107, 530, 40, true, copy); } catch (RuntimeException e) { System.out.println("shared prefix failed: " + e); }
-                System.out.println("\n-- prefill, one sequence, causal, 32 heads x 128 (CUDA cores, whole mode)");
-                for (int tokens : new int[] {512, 2048, 8192}) {
-                    try { prefill(cuda, k, v, out, tokens); } catch (RuntimeException e) { System.out.println("prefill " + tokens + " failed: " + e); }
+                System.out.println("\n-- cascade threshold: sequences x shared prefix (own 20..50), 32 heads");
+                for (int seqs : new int[] {2, 4, 8, 16, 32}) {
+                    for (int prefix : new int[] {128, 256, 512}) {
+                        try { shared(cuda, k, v, q, out, seqs, prefix, 32, false, copy); } catch (RuntimeException e) { System.out.println("sweep failed: " + e); }
+                    }
+                }
+                if (prefill) {
+                    System.out.println("\n-- prefill, one sequence, causal, 32 heads x 128 (CUDA cores, whole mode)");
+                    for (int tokens : new int[] {512, 2048}) {
+                        try { prefill(cuda, k, v, out, tokens); } catch (RuntimeException e) { System.out.println("prefill " + tokens + " failed: " + e); }
+                    }
+                }
+            }
+            // fp16 store: the same kernel with fp16 widening (half the store: the longest rows only)
+            int nh = n / 2;
+            try (HalfFloatArray k = new HalfFloatArray(nh); HalfFloatArray v = new HalfFloatArray(nh);
+                 FloatArray q = new FloatArray(512 * maxHeads * D); FloatArray out = new FloatArray(512 * maxHeads * D)) {
+                Kernel fh = Kernel.of(AttentionBench.class, "fillF16");
+                cuda.launch(fh, Launch.cover(nh, 256), k, nh, 5);
+                cuda.launch(fh, Launch.cover(nh, 256), v, nh, 6);
+                cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 7);
+                cuda.toDevice(out);
+                cuda.synchronize();
+                System.out.println("\n-- decode, 32 heads x 128, fp16 KV, block 16");
+                for (int[] bc : new int[][] {{1, 4096}, {1, 8192}, {1, 32768}, {32, 4096}, {128, 1024}}) {
+                    try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, "fp16"); } catch (RuntimeException e) { System.out.println("fp16 failed: " + e); }
                 }
             }
         }
     }
 
-    private static void decode(CudaBackend cuda, BFloat16Array k, BFloat16Array v, FloatArray q, FloatArray out, int batch, int ctx, double copy) {
+    private static void decode(CudaBackend cuda, OffHeapArray k, OffHeapArray v, FloatArray q, FloatArray out, int batch, int ctx, double copy,
+                               int keysPerLane, String what) {
         int heads = 32, bps = ctx / BS;
         long kvBytes = 2L * batch * ctx * heads * D * 2;
-        int rotations = (int) Math.max(1, Math.min((STORE_TOKENS - 1) / ((long) batch * ctx), ((256L << 20) + kvBytes - 1) / kvBytes));
+        long storeTokens = k.length() / (heads * D);
+        int rotations = (int) Math.max(1, Math.min((storeTokens - 1) / ((long) batch * ctx), ((256L << 20) + kvBytes - 1) / kvBytes));
         List<IntArray> tables = new ArrayList<>();
         try (IntArray pos = new IntArray(batch); IntArray seq = new IntArray(batch);
              PagedAttention attn = new PagedAttention(heads, heads, D, BS, ctx, batch)) {
@@ -106,6 +145,7 @@ public final class AttentionBench {
                 pos.set(i, ctx - 1);
                 seq.set(i, i);
             }
+            if (keysPerLane > 0) attn.keysPerLane(keysPerLane);
             for (int r = 0; r < rotations; r++) {
                 IntArray t = new IntArray(batch * bps);
                 for (int i = 0; i < batch * bps; i++) t.set(i, r * batch * bps + i);
@@ -118,8 +158,8 @@ public final class AttentionBench {
             int steps = rotations * Math.max(1, 20 / rotations);
             double ms = time(cuda, steps, i -> attn.launch(cuda, qq, k, v, out, pos, seq, tables.get(i % rotations), bps, null, batch, ctx));
             double gbs = kvBytes / (ms / 1e3) / 1e9;
-            System.out.printf("decode batch %3d ctx %5d: %8.1f us  KV %8.1f MB  %7.1f GB/s  %5.1f%% of copy rate%n",
-                    batch, ctx, ms * 1e3, kvBytes / 1e6, gbs, 100 * gbs * 1e9 / copy);
+            System.out.printf("decode %-9s batch %3d ctx %5d: %8.1f us  KV %8.1f MB  %7.1f GB/s  %5.1f%% of copy rate%n",
+                    what, batch, ctx, ms * 1e3, kvBytes / 1e6, gbs, 100 * gbs * 1e9 / copy);
         } finally {
             for (IntArray t : tables) t.close();
         }
@@ -161,6 +201,13 @@ public final class AttentionBench {
             double pagedMs = time(cuda, 20, i -> paged.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc));
             double cascadeMs = time(cuda, 20, i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc,
                     keyStart, groupTokens, groupStart, 1, seqs, sharedBlocks * BS));
+            String suffixU = "";
+            if (seqs >= 100) {   // the suffix launch with 4 keys per lane (fewer registers, more work-groups per SM)
+                cascade.paged().keysPerLane(4);
+                double u4 = time(cuda, 20, i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc,
+                        keyStart, groupTokens, groupStart, 1, seqs, sharedBlocks * BS));
+                suffixU = String.format("  [cascade with suffix U=4: %.1f us]", u4 * 1e3);
+            }
             long perKey = 2L * heads * D * 2;
             double floorBytes = (double) (sharedBlocks * BS + uniqueKeys) * perKey, pagedBytes = 0;
             for (int c : ctx) pagedBytes += (double) c * perKey;
@@ -169,6 +216,7 @@ public final class AttentionBench {
                             + "  (cascade %.2fx floor, %.1fx faster than paged; paged reads %.0f MB, cascade floor %.1f MB)%n",
                     seqs, prefix, sharedBlocks, heads, alibi ? " ALiBi" : "", pagedMs * 1e3, cascadeMs * 1e3, floorUs,
                     cascadeMs * 1e3 / floorUs, pagedMs / cascadeMs, pagedBytes / 1e6, floorBytes / 1e6);
+            if (!suffixU.isEmpty()) System.out.println(suffixU);
         }
     }
 

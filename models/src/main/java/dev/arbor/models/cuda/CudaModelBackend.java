@@ -108,7 +108,8 @@ public final class CudaModelBackend implements ModelBackend {
     static long workspaceBytes(ModelConfig c, StepShape s) {
         long perToken = 4L * (3L * c.hiddenSize() + 2L * c.qDim() + 2L * c.kvDim() + 2L * c.intermediateSize() + c.hiddenSize());
         long logits = 4L * s.maxLogitRows() * ((long) c.vocabSize() + c.hiddenSize());
-        long splits = 4L * s.maxSeqs() * c.numHeads() * ((long) s.maxBlocksPerSeq() * s.blockSize() / 256 + 1) * (c.headDim() + 2);
+        // the split scratch of paged and cascade attention: the context's splits, then the shared prefix's (up to the context)
+        long splits = 4L * s.maxSeqs() * c.numHeads() * 2 * ((long) s.maxBlocksPerSeq() * s.blockSize() / 256 + 1) * (c.headDim() + 2);
         return perToken * s.maxTokens() + logits + splits;
     }
 

@@ -15,6 +15,7 @@ import dev.arbor.kernels.MatvecKernels;
 import dev.arbor.kernels.attention.FlashPrefillAttention;
 import dev.arbor.kernels.attention.KvWrite;
 import dev.arbor.kernels.gemm.Gemm;
+import dev.arbor.kernels.attention.CascadeAttention;
 import dev.arbor.kernels.attention.PagedAttention;
 import dev.arbor.kernels.layer.TokenOps;
 import dev.arbor.kernels.sampling.DeviceSampler;
@@ -54,11 +55,15 @@ final class CudaOps implements Ops<FloatArray> {
     private final OffHeapArray[] keys, values;        // (layer) -> (numBlocks, kvHeads, blockSize, headDim)
     private final IntArray tokenIds, positions, slots, seqOfToken, logitRows; // (maxTokens)
     private final IntArray blockTables;               // (maxSeqs, maxBlocksPerSeq)
+    private final IntArray keyStart;                  // (maxSeqs) cascade: shared keys of each sequence's group, 0 if none
+    private final IntArray groupTokens;               // (maxTokens) cascade: tokens of each group, group after group
+    private final IntArray groupTokenStart;           // (maxSeqs + 1) cascade: offsets into groupTokens
     private final Rope rope;                          // null for ALiBi models
     private final FloatArray cos, sin;                // (maxTokens, headDim / 2) this step's angles, null for ALiBi
     private final float[] cosHost, sinHost;           // (maxTokens, headDim / 2) where Rope.fill computes them
     private final FloatArray slopes;                  // (heads) ALiBi slopes, null for RoPE models
-    private final PagedAttention attention;
+    private final PagedAttention attention;           // paged attention (cascade's own launcher when cascade is on: one scratch)
+    private final CascadeAttention cascade;           // steps with cascade groups, null under batch invariance (see attention())
     private final FlashPrefillAttention prefill;      // tensor-core prefill chunks, null where not taken (see attention())
     private final FloatArray readBack;                // (widest row) host staging of readRow
     private final DeviceSampler sampler;
@@ -98,7 +103,10 @@ final class CudaOps implements Ops<FloatArray> {
         seqOfToken = new IntArray(n);
         logitRows = new IntArray(n);
         blockTables = new IntArray(shape.maxSeqs() * shape.maxBlocksPerSeq());
-        gpu.toDevice(tokenIds, positions, slots, seqOfToken, logitRows, blockTables);
+        keyStart = new IntArray(shape.maxSeqs());
+        groupTokens = new IntArray(n);
+        groupTokenStart = new IntArray(shape.maxSeqs() + 1);
+        gpu.toDevice(tokenIds, positions, slots, seqOfToken, logitRows, blockTables, keyStart, groupTokens, groupTokenStart);
         boolean alibi = config.family().positionEncoding() == Architecture.PositionEncoding.ALIBI;
         rope = alibi ? null : new Rope(config.rope(), config.headDim(), config.dtype());
         cos = alibi ? null : new FloatArray(n * (config.headDim() / 2));
@@ -108,8 +116,11 @@ final class CudaOps implements Ops<FloatArray> {
         sinHost = alibi ? null : new float[n * (config.headDim() / 2)];
         slopes = alibi ? FloatArray.of(Alibi.slopes(config.numHeads())) : null;
         if (alibi) gpu.toDevice(slopes);
-        attention = new PagedAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(),
-                shape.maxBlocksPerSeq() * shape.blockSize(), shape.maxSeqs());
+        int maxContext = shape.maxBlocksPerSeq() * shape.blockSize();
+        cascade = batchInvariant ? null
+                : new CascadeAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), maxContext, maxContext, shape.maxSeqs());
+        attention = cascade != null ? cascade.paged()
+                : new PagedAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), maxContext, shape.maxSeqs());
         prefill = !batchInvariant && kvDtype != KvCacheDtype.FP32
                 && FlashPrefillAttention.supports(config.numHeads(), config.numKvHeads(), config.headDim())
                 ? new FlashPrefillAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), n, shape.maxSeqs()) : null;
@@ -136,11 +147,12 @@ final class CudaOps implements Ops<FloatArray> {
     /**
      * A decode step (one token per sequence) pads to its bucket and replays the bucket's CUDA graph (captured on the
      * bucket's first step); any other step uploads and launches kernel by kernel. The inputs are copied into the same
-     * buffers either way, before any kernel of the step.
+     * buffers either way, before any kernel of the step. Steps with cascade groups launch eagerly: their launch sizes
+     * (groups, shared lengths) change from step to step.
      */
     @Override
     public void step(ForwardBatch b, java.util.function.Consumer<ForwardBatch> launches) {
-        if (graphs == null || !b.isDecode()) {
+        if (graphs == null || !b.isDecode() || cascade(b)) {
             upload(b);
             markStart();
             launches.accept(b);
@@ -194,6 +206,11 @@ final class CudaOps implements Ops<FloatArray> {
         put(seqOfToken, b.seqOfTokenArray(), n);
         put(logitRows, b.logitRowArray(), b.numLogitRows());
         put(blockTables, b.blockTableArray(), b.numSeqs() * shape.maxBlocksPerSeq());
+        if (cascade(b)) {
+            put(keyStart, b.keyStartArray(), b.numSeqs());
+            put(groupTokenStart, b.groupTokenStartArray(), b.numCascadeGroups() + 1);
+            put(groupTokens, b.groupTokenArray(), b.groupTokenStartArray()[b.numCascadeGroups()]);
+        }
         // the CPU's cos/sin values exactly (same float32 angles), so RoPE rounds as on the CPU path
         if (rope != null) fillAngles(b, config.headDim() / 2);
         if (prefill != null) prefill.plan(gpu, b.queryStartArray(), b.numSeqs(), PREFILL_MIN_TOKENS);
@@ -277,13 +294,27 @@ final class CudaOps implements Ops<FloatArray> {
      * kernels round differently (the tensor-core one rounds Q and P to 16 bits), and which one a prompt token
      * meets depends on its chunk's length, so its bits would depend on chunking and cache hits (e.g. a prompt
      * whose full blocks are all cached leaves a 1-token chunk).
+     *
+     * <p>Cascade attention (issue 11), also only without batch invariance: a step whose batch carries cascade
+     * groups (the runner forms them where they pay, {@code CascadeAttention.pays}), fits the split scratch
+     * (at most maxSeqs tokens) and has no tensor-core prefill chunk runs {@link CascadeAttention}: the shared
+     * prefix once per group, each sequence's own keys, merged by log-sum-exp. Cascade and paged attention differ
+     * in rounding only (within 1e-5 on the H200, AttentionGpuTest), but whether a sequence is in a group depends
+     * on the batch around it.
      */
     @Override
     public void attention(int layer, FloatArray q, ForwardBatch b, FloatArray out) {
         // a graph's split grid is sized for its context bucket (splits past a token's context exit at once)
         int bound = graphs == null ? -1 : graphs.contextBound();
         int maxContext = bound > 0 ? bound : b.maxContextLen();
-        if (prefill == null || prefill.numTiles() == 0) {
+        boolean tiles = prefill != null && prefill.numTiles() > 0;
+        if (!tiles && cascade(b)) {
+            cascade.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
+                    b.numTokens(), b.maxContextLen(), keyStart, groupTokens, groupTokenStart, b.numCascadeGroups(), b.maxGroupTokens(),
+                    b.maxSharedLen());
+            return;
+        }
+        if (!tiles) {
             attention.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
                     b.numTokens(), maxContext);
             return;
@@ -291,6 +322,10 @@ final class CudaOps implements Ops<FloatArray> {
         prefill.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes, b.numTokens());
         prefill.launchOthers(gpu, attention, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(),
                 slopes, b.numTokens(), maxContext);
+    }
+
+    private boolean cascade(ForwardBatch b) {
+        return cascade != null && b.numCascadeGroups() > 0 && b.numTokens() <= shape.maxSeqs();
     }
 
     @Override
@@ -336,10 +371,12 @@ final class CudaOps implements Ops<FloatArray> {
         gpu.synchronize();
         for (OffHeapArray a : keys) a.close();
         for (OffHeapArray a : values) a.close();
-        for (OffHeapArray a : new OffHeapArray[] {tokenIds, positions, slots, seqOfToken, logitRows, blockTables, readBack}) a.close();
+        for (OffHeapArray a : new OffHeapArray[] {tokenIds, positions, slots, seqOfToken, logitRows, blockTables, keyStart, groupTokens,
+                groupTokenStart, readBack}) a.close();
         if (cos != null) { cos.close(); sin.close(); }
         if (slopes != null) slopes.close();
-        attention.close();
+        if (cascade != null) cascade.close();   // owns the paged launcher's scratch
+        else attention.close();
         if (prefill != null) prefill.close();
         sampler.close();
         if (gemm != null) gemm.close();

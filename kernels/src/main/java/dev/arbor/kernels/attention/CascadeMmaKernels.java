@@ -1,0 +1,322 @@
+package dev.arbor.kernels.attention;
+
+import dev.arbor.accel.Constant;
+import dev.arbor.accel.KMath;
+import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.Unroll;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.OffHeapArray;
+
+import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
+
+/**
+ * The shared-prefix level of cascade attention on tensor cores (FlashAttention-2's loop, Dao 2023, over
+ * the group's queries; FlashInfer's cascade / Hydragen for the idea): the same inputs, grid and partial
+ * states as {@link CascadeKernels#cascadeSharedBf16}, for 16-bit stores with headDim a multiple of 16 up to
+ * 128 and G = heads / kvHeads dividing 64.
+ *
+ * <p>Work-group: 4 warps, {@link #ROWS} query rows = (query, head-of-the-kv-group) pairs, 16 per warp, against one
+ * 256-key split of the shared prefix in tiles of {@link #KT} keys staged in shared memory by cp.async, double
+ * buffered (the next tile's copy overlaps this tile's arithmetic; row stride headDim/2 + 4 words: the fragment
+ * reads are free of bank conflicts); the split's block-table lookups are done once up front. Per tile and warp:
+ * S = Q·Kᵀ with {@code mma.m16n8k16} (Q from registers), masked (key ≤ the row's position, key in the
+ * shared part), ALiBi with each row's own position, the online softmax on the accumulator fragments
+ * (row max over the lane quad), then O += P·V with P taken straight from S's fragments.
+ *
+ * <p>Precision: the 16-bit inputs of the mma are made exact to about 16 bits: Q (fp32) and P are split into
+ * a 16-bit high part and a 16-bit remainder, each multiplied on the tensor cores (K and V are exact in
+ * their store type), sums in fp32. The result then differs from the CUDA-core paged kernel by summation
+ * order only (CascadeAttentionTest bounds it).
+ */
+public final class CascadeMmaKernels {
+    private CascadeMmaKernels() {}
+
+    /** Work-items per work-group. */
+    public static final int THREADS = 128;
+    /** Query rows per work-group (4 warps × 16). */
+    public static final int ROWS = 64;
+    /** Keys per staged tile. */
+    public static final int KT = 32;
+    private static final float NEG_INF = Float.NEGATIVE_INFINITY;
+
+    /** Whether these kernels serve the shape: 16-bit store, headDim a multiple of 16 up to 128, G dividing 64. */
+    public static boolean serves(OffHeapArray store, int heads, int kvHeads, int headDim) {
+        boolean sixteen = store instanceof BFloat16Array || store instanceof HalfFloatArray;
+        int g = heads / kvHeads;
+        return sixteen && headDim % 16 == 0 && headDim <= 128 && ROWS % g == 0;
+    }
+
+    /** Query tokens per work-group: ROWS / G. */
+    public static int queries(int heads, int kvHeads) { return ROWS / (heads / kvHeads); }
+
+    /** bf16 store; parameters as {@link CascadeKernels#cascadeSharedBf16} (queries per work-group = ROWS / G). */
+    public static void cascadeMmaBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray partials,
+                                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
+                                      IntArray groupTokens, IntArray groupTokenStart,
+                                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup,
+                                      @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                      @Constant int alibi) {
+        body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, heads, kvHeads, headDim, blockSize, alibi, 0);
+    }
+
+    /** fp16 store. */
+    public static void cascadeMmaF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray partials,
+                                     IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
+                                     IntArray groupTokens, IntArray groupTokenStart,
+                                     int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup,
+                                     @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                     @Constant int alibi) {
+        body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, heads, kvHeads, headDim, blockSize, alibi, 1);
+    }
+
+    static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray partials,
+                     IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
+                     IntArray groupTokens, IntArray groupTokenStart, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
+                     int tilesPerGroup, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16) {
+        int G = heads / kvHeads;
+        int Q = ROWS / G;                    // query tokens per work-group
+        int KS = headDim / 2 + 4;            // words per staged key row
+        int NT = headDim / 8;                // n-tiles of O
+        int KSTEPS = headDim / 16;           // k-steps of S = Q·Kᵀ
+        int[] ksw = ctx.allocateIntLocalArray(2 * KT * KS);          // two tile buffers (cp.async double buffering)
+        int[] vsw = ctx.allocateIntLocalArray(2 * KT * KS);
+        int[] rowBase = ctx.allocateIntLocalArray(SPLIT);            // the split's row offsets, -1 without a key
+        int[] rTok = ctx.allocateIntLocalArray(ROWS);
+        int[] rPos = ctx.allocateIntLocalArray(ROWS);
+        int[] qh = new int[KSTEPS * 4];      // Q fragments, high part
+        int[] ql = new int[KSTEPS * 4];      // and remainder
+        float[] o = new float[NT * 4];
+        float[] s = new float[(KT / 8) * 4];
+        float[] m = new float[2];            // rows r0 = g, r1 = g + 8 of the warp's 16
+        float[] l = new float[2];
+        int[] ph = new int[4];
+        int[] pl = new int[4];
+        int[] bf = new int[2];
+
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, gq = lane >> 2, tq = lane & 3;
+        int kvh = ctx.groupIdy, c = ctx.groupIdz;
+        int grp = ctx.groupIdx / tilesPerGroup, qt = ctx.groupIdx - grp * tilesPerGroup;
+        int from = groupTokenStart.get(grp), count = groupTokenStart.get(grp + 1) - from;
+        if (qt * Q >= count) return;
+        int seq0 = seqOfToken.get(groupTokens.get(from));
+        int shared = keyStart.get(seq0), table = seq0 * maxBlocksPerSeq;
+        int lo = c * SPLIT;
+        if (lo >= shared) return;
+        int hi = Math.min(lo + SPLIT, shared);
+        for (int i = tid; i < SPLIT; i += THREADS) {
+            rowBase[i] = AttentionKernels.rowOffset(blockTables, table, lo + i, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
+        }
+        if (tid < ROWS) {
+            int k = qt * Q + tid / G;
+            int tok = k < count ? groupTokens.get(from + k) : -1;
+            rTok[tid] = tok;
+            rPos[tid] = tok >= 0 ? positions.get(tok) : -1;
+        }
+        ctx.localBarrier();
+        int r0 = warp * 16 + gq, r1 = r0 + 8;
+        int tok0 = rTok[r0], tok1 = rTok[r1], p0 = rPos[r0], p1 = rPos[r1];
+        int h0 = kvh * G + r0 % G, h1 = kvh * G + r1 % G;
+        float sl0 = alibi != 0 ? slopes.get(h0) : 0f, sl1 = alibi != 0 ? slopes.get(h1) : 0f;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        loadQuery(q, qh, ql, tok0, tok1, h0, h1, heads, headDim, tq, KSTEPS, fp16);
+        start(o, m, l, NT);
+        // tile it+1 is copied (cp.async) while tile it is computed
+        int tiles = (hi - lo + KT - 1) / KT;
+        loadTile(ctx, kc, vc, ksw, vsw, rowBase, 0, 0, tid, KS, headDim);
+        ctx.cpAsyncCommit();
+        for (int it = 0; it < tiles; it++) {
+            if (it + 1 < tiles) loadTile(ctx, kc, vc, ksw, vsw, rowBase, (it + 1) * KT, ((it + 1) & 1) * KT * KS, tid, KS, headDim);
+            ctx.cpAsyncCommit();
+            ctx.cpAsyncWait(1);
+            ctx.localBarrier();
+            int bo = (it & 1) * KT * KS;
+            scores(ctx, qh, ql, ksw, s, bf, bo, lo + it * KT, hi, p0, p1, sl0, sl1, scale, gq, tq, KS, KSTEPS, alibi, fp16);
+            softmax(ctx, s, o, m, l, NT);
+            accumulate(ctx, s, vsw, o, ph, pl, bf, bo, gq, tq, KS, NT, fp16);
+            ctx.localBarrier();   // the buffer is refilled by the next iteration's copy
+        }
+        ctx.cpAsyncWait(0);
+        finish(ctx, partials, o, m, l, tok0, tok1, h0, h1, c, slots, sharedBase, heads, headDim, tq, NT);
+    }
+
+    /** The pair (x0, x1) as 16-bit halves, low index in bits 0-15 (fp16 or bf16, nearest even). */
+    @Unroll
+    static int pack(float x0, float x1, int fp16) {
+        return fp16 != 0 ? KernelContext.packFp16(x0, x1) : KernelContext.packBf16(x0, x1);
+    }
+
+    /** The remainder of (x0, x1) after their 16-bit high part {@code hi}, packed again. */
+    @Unroll
+    static int remainder(float x0, float x1, int hi, int fp16) {
+        return pack(x0 - AttentionKernels.low(hi, fp16), x1 - AttentionKernels.high(hi, fp16), fp16);
+    }
+
+    /**
+     * A fragments of Q (rows r0, r1; per k-step dims 16ks + 2tq (+1) and + 8), from fp32 q, split high + remainder.
+     * a[0] = (r0, d), a[1] = (r1, d), a[2] = (r0, d + 8), a[3] = (r1, d + 8).
+     */
+    @Unroll
+    static void loadQuery(FloatArray q, int[] qh, int[] ql, int tok0, int tok1, int h0, int h1, int heads, int headDim, int tq, int KSTEPS,
+                          int fp16) {
+        for (int ks = 0; ks < KSTEPS; ks++) {
+            for (int i = 0; i < 4; i++) {
+                int tok = (i & 1) == 0 ? tok0 : tok1, h = (i & 1) == 0 ? h0 : h1;
+                int d = ks * 16 + 2 * tq + (i >> 1) * 8;
+                long bits = tok >= 0 ? q.getBits64((tok * heads + h) * headDim + d) : 0L;
+                float x0 = Float.intBitsToFloat((int) bits), x1 = Float.intBitsToFloat((int) (bits >>> 32));
+                int hi = pack(x0, x1, fp16);
+                qh[ks * 4 + i] = hi;
+                ql[ks * 4 + i] = remainder(x0, x1, hi, fp16);
+            }
+        }
+    }
+
+    @Unroll
+    static void start(float[] o, float[] m, float[] l, int NT) {
+        for (int i = 0; i < NT * 4; i++) o[i] = 0f;
+        for (int r = 0; r < 2; r++) {
+            m[r] = NEG_INF;
+            l[r] = 0f;
+        }
+    }
+
+    /**
+     * Starts the asynchronous copy (cp.async, 16-byte chunks) of the K and V tile of split keys {@code k0 .. k0+KT}
+     * into the buffer at word {@code bo}; zeros for keys without a row.
+     */
+    @Unroll
+    static void loadTile(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] ksw, int[] vsw, int[] rowBase, int k0, int bo, int tid,
+                         int KS, int headDim) {
+        int chunks = headDim / 8;
+        for (int i = 0; i < (KT * chunks + THREADS - 1) / THREADS; i++) {
+            int e = i * THREADS + tid;
+            if (e < KT * chunks) {
+                int key = e / chunks, ch = e - key * chunks, r = k0 + key;
+                int base = r < SPLIT ? rowBase[r] : -1;
+                boolean in = base >= 0;
+                ctx.cpAsync16(ksw, bo + key * KS + ch * 4, kc, in ? base + ch * 8 : 0, in);
+                ctx.cpAsync16(vsw, bo + key * KS + ch * 4, vc, in ? base + ch * 8 : 0, in);
+            }
+        }
+    }
+
+    /**
+     * s = Q·Kᵀ for the tile's 4 n-tiles of 8 keys (fragment layout: s[4nt] = (r0, key 8nt + 2tq), s[4nt+1] = (r0, +1),
+     * s[4nt+2] = (r1, 2tq), s[4nt+3] = (r1, +1)), then scaled, ALiBi-biased and masked (-inf) per row.
+     */
+    @Unroll
+    static void scores(KernelContext ctx, int[] qh, int[] ql, int[] ksw, float[] s, int[] bf, int bo, int t0, int hi, int p0, int p1, float sl0,
+                       float sl1, float scale, int gq, int tq, int KS, int KSTEPS, int alibi, int fp16) {
+        for (int i = 0; i < (KT / 8) * 4; i++) s[i] = 0f;
+        for (int nt = 0; nt < KT / 8; nt++) {
+            for (int ks = 0; ks < KSTEPS; ks++) {
+                int w = bo + (nt * 8 + gq) * KS + ks * 8 + tq;
+                bf[0] = ksw[w];
+                bf[1] = ksw[w + 4];
+                mma(ctx, s, nt * 4, qh, ks * 4, bf, fp16);
+                mma(ctx, s, nt * 4, ql, ks * 4, bf, fp16);
+            }
+        }
+        for (int nt = 0; nt < KT / 8; nt++) {
+            for (int e = 0; e < 4; e++) {
+                int j = t0 + nt * 8 + 2 * tq + (e & 1);
+                int p = e < 2 ? p0 : p1;
+                float v = s[nt * 4 + e] * scale;
+                if (alibi != 0) v += (e < 2 ? sl0 : sl1) * (j - p);
+                s[nt * 4 + e] = j < hi && j <= p ? v : NEG_INF;
+            }
+        }
+    }
+
+    @Unroll
+    static void mma(KernelContext ctx, float[] acc, int accOff, int[] a, int aOff, int[] b, int fp16) {
+        if (fp16 != 0) ctx.mmaFp16(acc, accOff, a, aOff, b, 0);
+        else ctx.mmaBf16(acc, accOff, a, aOff, b, 0);
+    }
+
+    /**
+     * Online softmax per row over the tile: m' = max(m, row max over the quad), alpha = exp(m - m'),
+     * p = exp(s - m') (0 where masked), l (this lane's columns only, summed over the quad at the end) and O rescaled.
+     */
+    @Unroll
+    static void softmax(KernelContext ctx, float[] s, float[] o, float[] m, float[] l, int NT) {
+        for (int r = 0; r < 2; r++) {
+            float mx = NEG_INF;
+            for (int nt = 0; nt < KT / 8; nt++) mx = Math.max(mx, Math.max(s[nt * 4 + 2 * r], s[nt * 4 + 2 * r + 1]));
+            mx = Math.max(mx, ctx.shuffleXor(mx, 1));
+            mx = Math.max(mx, ctx.shuffleXor(mx, 2));
+            float mNew = Math.max(m[r], mx);
+            float alpha = mNew == NEG_INF ? 1f : KMath.exp(m[r] - mNew);
+            float sum = 0f;
+            for (int nt = 0; nt < KT / 8; nt++) {
+                for (int e = 0; e < 2; e++) {
+                    float v = s[nt * 4 + 2 * r + e];
+                    float p = v == NEG_INF ? 0f : KMath.exp(v - mNew);
+                    s[nt * 4 + 2 * r + e] = p;
+                    sum += p;
+                }
+            }
+            l[r] = l[r] * alpha + sum;
+            m[r] = mNew;
+            for (int nt = 0; nt < NT; nt++) {
+                o[nt * 4 + 2 * r] = o[nt * 4 + 2 * r] * alpha;
+                o[nt * 4 + 2 * r + 1] = o[nt * 4 + 2 * r + 1] * alpha;
+            }
+        }
+    }
+
+    /** The 16-bit V element (key, dim) of the staged tile. */
+    static int half(int[] vsw, int bo, int key, int dim, int KS) {
+        return (vsw[bo + key * KS + (dim >> 1)] >>> ((dim & 1) * 16)) & 0xFFFF;
+    }
+
+    /** O += P·V: P's A fragments from the score fragments (high + remainder), V's B fragments gathered from the tile. */
+    @Unroll
+    static void accumulate(KernelContext ctx, float[] s, int[] vsw, float[] o, int[] ph, int[] pl, int[] bf, int bo, int gq, int tq, int KS,
+                           int NT, int fp16) {
+        for (int kk = 0; kk < KT / 16; kk++) {
+            for (int i = 0; i < 4; i++) {
+                int nt = 2 * kk + (i >> 1), e = (i & 1) * 2;   // a[0]: (r0, keys 2tq..), a[1]: (r1, ..), a[2], a[3]: keys + 8
+                float x0 = s[nt * 4 + e], x1 = s[nt * 4 + e + 1];
+                int hi = pack(x0, x1, fp16);
+                ph[i] = hi;
+                pl[i] = remainder(x0, x1, hi, fp16);
+            }
+            for (int nt = 0; nt < NT; nt++) {
+                int dim = nt * 8 + gq, k0 = kk * 16 + 2 * tq;
+                bf[0] = half(vsw, bo, k0, dim, KS) | (half(vsw, bo, k0 + 1, dim, KS) << 16);
+                bf[1] = half(vsw, bo, k0 + 8, dim, KS) | (half(vsw, bo, k0 + 9, dim, KS) << 16);
+                mma(ctx, o, nt * 4, ph, 0, bf, fp16);
+                mma(ctx, o, nt * 4, pl, 0, bf, fp16);
+            }
+        }
+    }
+
+    /** l summed over the quad; each valid row's (O, m, l) into its token's slot sharedBase + c. */
+    @Unroll
+    static void finish(KernelContext ctx, FloatArray partials, float[] o, float[] m, float[] l, int tok0, int tok1, int h0, int h1, int c,
+                       int slots, int sharedBase, int heads, int headDim, int tq, int NT) {
+        for (int r = 0; r < 2; r++) {
+            float sum = l[r];
+            sum += ctx.shuffleXor(sum, 1);
+            sum += ctx.shuffleXor(sum, 2);
+            int tok = r == 0 ? tok0 : tok1, h = r == 0 ? h0 : h1;
+            if (tok >= 0) {
+                int base = ((tok * heads + h) * slots + sharedBase + c) * (headDim + 2);
+                for (int nt = 0; nt < NT; nt++) {
+                    partials.set(base + nt * 8 + 2 * tq, o[nt * 4 + 2 * r]);
+                    partials.set(base + nt * 8 + 2 * tq + 1, o[nt * 4 + 2 * r + 1]);
+                }
+                if (tq == 0) {
+                    partials.set(base + headDim, m[r]);
+                    partials.set(base + headDim + 1, sum);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,333 @@
+package dev.arbor.kernels.attention;
+
+import dev.arbor.accel.Constant;
+import dev.arbor.accel.KMath;
+import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.Unroll;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.OffHeapArray;
+
+import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
+
+/**
+ * Paged attention streamed from registers (flash-decoding, Dao et al. 2023), for 16-bit KV stores
+ * (bf16, fp16) with {@code headDim} a multiple of 8 and {@code 32 % (headDim / 8) == 0} (8, 16, 32, 64,
+ * 128, 256): the bandwidth-bound decode path. Same semantics, grid, split boundaries, scratch layout
+ * and merge ({@link AttentionKernels#mergeSplits}) as {@link AttentionKernels#pagedBf16}, whose
+ * CUDA-core tile kernel it replaces for these shapes.
+ *
+ * <h2>Why the tile kernel was slow (21-31% of the copy rate, bench/RESULTS.md run 9)</h2>
+ * It staged each 32-key tile in shared memory through 8-byte loads, then ran 4-6 barriers of dependent
+ * phases (scores, one-thread max and sum per head, accumulate) per tile: a work-group had one tile's
+ * loads in flight (32 × 512 B) and spent most of its time in barriers and shared-memory traffic.
+ *
+ * <h2>This kernel</h2>
+ * Work-group: {@link #THREADS} work-items = 4 warps per (token, kv head[, split]). A key row (headDim
+ * halves) is read by {@code LR = headDim / 8} lanes with one 16-byte load each, so a warp reads
+ * {@code RPW = 32 / LR} rows per load instruction; a lane issues {@code U} K loads and {@code U} V loads
+ * (U = 4 by default) before using any, so a warp has {@code 2·U·512 B} (4 KiB at headDim 128) in flight with no
+ * barrier, and the kernel's 64 registers let 8 work-groups (32 warps) share an SM. Scores: 8 FMAs per lane then an
+ * xor butterfly over the row's LR lanes (every lane ends with the same bits); each lane keeps its row's
+ * online-softmax state (m, l per query head; acc for its 8 dims) in registers, rescaled once per U keys.
+ * The G query heads of a kv head share every K/V load (GQA). At the end of a split the
+ * {@code 4·RPW} row states are folded in row order through shared memory (log-sum-exp, the merge's
+ * expressions), then written as the split's partial state (split mode) or folded into the running state
+ * (whole mode): the same operations in the same order either way, so a (token, head) gets the same bits
+ * whatever the batch, chunking or mode, as the tests check.
+ *
+ * <p>Key j of a split is read by warp {@code (j mod SPLIT) / KPI mod 4} (KPI = RPW·U keys per warp
+ * iteration); the split's row offsets (block table lookups) are computed once into shared memory. A round
+ * (4 warp iterations) with no visible key is skipped, and masked keys are not loaded (cascade suffixes, the last split).
+ */
+public final class DecodeKernels {
+    private DecodeKernels() {}
+
+    /** Work-items per work-group (4 warps). */
+    public static final int THREADS = 128;
+    static final int WARPS = THREADS / 32;
+    private static final float NEG_INF = Float.NEGATIVE_INFINITY;
+
+    /** Whether these kernels serve a store of this type with this head size (16-bit store, headDim/8 dividing 32, shared memory ≤ 48 KiB). */
+    public static boolean serves(OffHeapArray store, int heads, int kvHeads, int headDim) {
+        boolean sixteen = store instanceof BFloat16Array || store instanceof HalfFloatArray;
+        return sixteen && headDim % 8 == 0 && 32 % (headDim / 8) == 0 && sharedBytes(heads, kvHeads, headDim) <= 48 * 1024;
+    }
+
+    /** Shared memory of a work-group in bytes: the split's row offsets and the 4·RPW row states. */
+    public static int sharedBytes(int heads, int kvHeads, int headDim) {
+        int g = heads / kvHeads, rows = WARPS * (32 / Math.max(1, headDim / 8));
+        return 4 * (SPLIT + rows * g * (headDim + 2));
+    }
+
+    /**
+     * Keys per lane per iteration (the launcher's choice): 4 (bench/RESULTS.md "Run 16-attn-dec", run 1: U = 4 beat 8 and 16
+     * at every measured batch, 69% against 62% of the copy rate at batch 1 × 8k, 98% against 98% at 32 × 4k, 105% against 99%
+     * at 128 × 2k; a two-deep software pipeline over rounds (run 2) needed 128 registers and lost 4-8 points at every size).
+     */
+    public static int keysPerLane(int heads, int kvHeads) { return 4; }
+
+    /** bf16 store; parameters as {@link AttentionKernels#pagedBf16}, and {@code keysPerLane} (U: 2, 4, 8 or 16, see {@link #keysPerLane}). */
+    public static void decodeBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
+                                  FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
+                                  FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
+                                  @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                  @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane) {
+        body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, 0);
+    }
+
+    /** fp16 store; parameters as {@link AttentionKernels#pagedBf16}. */
+    public static void decodeF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
+                                 FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
+                                 FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
+                                 @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                 @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane) {
+        body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, 1);
+    }
+
+    static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
+                     IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
+                     int maxBlocksPerSeq, int numBlocks, int slots, int heads, int kvHeads, int headDim, int blockSize,
+                     int alibi, int splitMode, int useKeyStart, int keysPerLane, int fp16) {
+        int G = heads / kvHeads;
+        int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
+        int RPW = 32 / LR;                    // key rows per warp load instruction
+        int U = keysPerLane;                  // keys per lane per iteration
+        int KPI = RPW * U;                    // keys per warp iteration
+        int NS = WARPS * RPW;                 // row states per work-group
+        int E = (G * headDim + THREADS - 1) / THREADS;   // (head, dim) elements per work-item in the fold
+        int[] rowBase = ctx.allocateIntLocalArray(SPLIT);                 // element offset of each key row of the split, -1 if masked
+        float[] stAcc = ctx.allocateFloatLocalArray(NS * G * headDim);    // (state, g, d)
+        float[] stMl = ctx.allocateFloatLocalArray(NS * G * 2);           // (state, g) -> m, l
+        float[] qr = new float[G * 8];        // this lane's 8 dims of each query head
+        float[] acc = new float[G * 8];
+        float[] m = new float[G];
+        float[] l = new float[G];
+        float[] slope = new float[G];
+        float[] sc = new float[U * G];        // scores, then probabilities, (u, g)
+        int[] off = new int[U];
+        int[] kr = new int[U * 4];            // U 16-byte K chunks
+        int[] vr = new int[U * 4];
+        float[] runA = new float[E];          // whole mode: running (M, L, A) of this work-item's elements
+        float[] runM = new float[E];
+        float[] runL = new float[E];
+
+        int t = ctx.groupIdx, kvh = ctx.groupIdy, z = ctx.groupIdz, tid = ctx.localIdx;
+        int lane = tid & 31, warp = tid >> 5, row = lane / LR, c8 = (lane - row * LR) * 8;
+        int p = positions.get(t), seq = seqOfToken.get(t);
+        int ks0 = useKeyStart != 0 ? keyStart.get(seq) : 0;
+        if (ks0 > p) return;
+        int sFrom = ks0 / SPLIT, sTo = p / SPLIT;
+        if (splitMode != 0) {
+            if (z < sFrom || z > sTo) return;
+            sFrom = z;
+            sTo = z;
+        } else if (z > 0) {
+            return;
+        }
+        int table = seq * maxBlocksPerSeq;
+        int qBase = (t * heads + kvh * G) * headDim;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        loadQuery(ctx, q, qr, slopes, slope, qBase + c8, kvh * G, G, headDim, alibi);
+        startRun(runA, runM, runL, E);
+        for (int s = sFrom; s <= sTo; s++) {
+            int lo = Math.max(s * SPLIT, ks0), hi = Math.min(s * SPLIT + SPLIT, p + 1);
+            ctx.localBarrier();   // the previous split's readers of rowBase and the states are done
+            for (int i = tid; i < SPLIT; i += THREADS) {
+                int j = s * SPLIT + i;
+                rowBase[i] = j < lo ? -1 : AttentionKernels.rowOffset(blockTables, table, j, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
+            }
+            ctx.localBarrier();
+            startState(m, l, acc, G);
+            for (int round = 0; round < SPLIT; round += WARPS * KPI) {
+                // a round with no visible key is skipped by the whole work-group: every work-item of a group reaches
+                // the same shuffles (the CPU executor's shuffles are group barriers); a warp whose part of the
+                // round is masked loads nothing and leaves its state alone
+                int r0 = s * SPLIT + round;
+                if (r0 + WARPS * KPI > lo && r0 < hi) {
+                    int base = round + warp * KPI;
+                    loadKv(ctx, kc, vc, kr, vr, off, rowBase, base + row, c8, RPW, U);
+                    scores(ctx, qr, kr, sc, off, slope, scale, s * SPLIT + base + row, p, RPW, U, G, LR, alibi, fp16);
+                    update(m, l, acc, sc, vr, U, G, fp16);
+                }
+            }
+            saveState(stAcc, stMl, acc, m, l, warp * RPW + row, c8, lane - row * LR == 0, G, headDim);
+            ctx.localBarrier();
+            foldStates(partials, stAcc, stMl, runA, runM, runL, t, s, slots, tid, G, kvh, heads, headDim, NS, E, splitMode);
+        }
+        if (splitMode == 0) finish(out, runA, runL, qBase, tid, G, headDim, E);
+    }
+
+    /** This lane's 8 dims of the G query heads (two 16-byte loads each) and their ALiBi slopes. */
+    @Unroll
+    static void loadQuery(KernelContext ctx, FloatArray q, float[] qr, FloatArray slopes, float[] slope, int at, int h0, int G, int headDim,
+                          int alibi) {
+        int[] w = new int[8];
+        for (int g = 0; g < G; g++) {
+            ctx.loadGlobal128(w, 0, q, at + g * headDim);
+            ctx.loadGlobal128(w, 4, q, at + g * headDim + 4);
+            for (int i = 0; i < 8; i++) qr[g * 8 + i] = Float.intBitsToFloat(w[i]);
+            slope[g] = alibi != 0 ? slopes.get(h0 + g) : 0f;
+        }
+    }
+
+    @Unroll
+    static void startRun(float[] runA, float[] runM, float[] runL, int E) {
+        for (int e = 0; e < E; e++) {
+            runA[e] = 0f;
+            runM[e] = NEG_INF;
+            runL[e] = 0f;
+        }
+    }
+
+    @Unroll
+    static void startState(float[] m, float[] l, float[] acc, int G) {
+        for (int g = 0; g < G; g++) {
+            m[g] = NEG_INF;
+            l[g] = 0f;
+            for (int i = 0; i < 8; i++) acc[g * 8 + i] = 0f;
+        }
+    }
+
+    /** U K chunks and U V chunks of rows {@code r0 + u·RPW} (all issued before any is used); zeros for masked rows. */
+    @Unroll
+    static void loadKv(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] rowBase, int r0, int c8,
+                       int RPW, int U) {
+        for (int u = 0; u < U; u++) off[u] = r0 + u * RPW < SPLIT ? rowBase[r0 + u * RPW] : -1;   // past the split: 4·KPI > SPLIT at small headDim
+        for (int u = 0; u < U; u++) {
+            if (off[u] >= 0) {
+                ctx.loadGlobal128(kr, u * 4, kc, off[u] + c8);
+                ctx.loadGlobal128(vr, u * 4, vc, off[u] + c8);
+            } else {
+                for (int i = 0; i < 4; i++) {
+                    kr[u * 4 + i] = 0;
+                    vr[u * 4 + i] = 0;
+                }
+            }
+        }
+    }
+
+    /**
+     * sc[u][g] = (q_g · k_u)·scale (+ slope_g·(j - p)), -inf for a masked row: 8 FMAs in increasing dim,
+     * then the row's LR partial sums added by an xor butterfly (commutative steps: every lane gets the same bits).
+     */
+    @Unroll
+    static void scores(KernelContext ctx, float[] qr, int[] kr, float[] sc, int[] off, float[] slope, float scale, int j0, int p,
+                       int RPW, int U, int G, int LR, int alibi, int fp16) {
+        for (int u = 0; u < U; u++) {
+            for (int g = 0; g < G; g++) {
+                float dot = 0f;
+                for (int i = 0; i < 4; i++) {
+                    int pair = kr[u * 4 + i];
+                    dot = Math.fma(qr[g * 8 + 2 * i], AttentionKernels.low(pair, fp16), dot);
+                    dot = Math.fma(qr[g * 8 + 2 * i + 1], AttentionKernels.high(pair, fp16), dot);
+                }
+                for (int mask = LR / 2; mask > 0; mask >>= 1) dot += ctx.shuffleXor(dot, mask);
+                float s = dot * scale;
+                if (alibi != 0) s += slope[g] * (j0 + u * RPW - p);
+                sc[u * G + g] = off[u] >= 0 ? s : NEG_INF;
+            }
+        }
+    }
+
+    /**
+     * Online softmax of this lane's row over its U keys, per query head g (skipped when all U are masked):
+     * m' = max(m, max_u s); alpha = exp(m - m'); p_u = exp(s_u - m'); l = l·alpha + Σ p_u (u order);
+     * acc_i = acc_i·alpha + Σ_u p_u·v_u[i] (FMAs in u order).
+     */
+    @Unroll
+    static void update(float[] m, float[] l, float[] acc, float[] sc, int[] vr, int U, int G, int fp16) {
+        for (int g = 0; g < G; g++) {
+            float mx = NEG_INF;
+            for (int u = 0; u < U; u++) mx = Math.max(mx, sc[u * G + g]);
+            if (mx != NEG_INF) {
+                float mNew = Math.max(m[g], mx);
+                float alpha = KMath.exp(m[g] - mNew);
+                float sum = 0f;
+                for (int u = 0; u < U; u++) {
+                    float e = KMath.exp(sc[u * G + g] - mNew);
+                    sc[u * G + g] = e;
+                    sum += e;
+                }
+                l[g] = l[g] * alpha + sum;
+                m[g] = mNew;
+                for (int i = 0; i < 4; i++) {
+                    float a0 = acc[g * 8 + 2 * i] * alpha, a1 = acc[g * 8 + 2 * i + 1] * alpha;
+                    for (int u = 0; u < U; u++) {
+                        int pair = vr[u * 4 + i];
+                        a0 = Math.fma(sc[u * G + g], AttentionKernels.low(pair, fp16), a0);
+                        a1 = Math.fma(sc[u * G + g], AttentionKernels.high(pair, fp16), a1);
+                    }
+                    acc[g * 8 + 2 * i] = a0;
+                    acc[g * 8 + 2 * i + 1] = a1;
+                }
+            }
+        }
+    }
+
+    /** This lane's part of row state {@code r}: acc for its 8 dims; m and l from the row's first lane. */
+    @Unroll
+    static void saveState(float[] stAcc, float[] stMl, float[] acc, float[] m, float[] l, int r, int c8, boolean first, int G, int headDim) {
+        for (int g = 0; g < G; g++) {
+            for (int i = 0; i < 8; i++) stAcc[(r * G + g) * headDim + c8 + i] = acc[g * 8 + i];
+            if (first) {
+                stMl[(r * G + g) * 2] = m[g];
+                stMl[(r * G + g) * 2 + 1] = l[g];
+            }
+        }
+    }
+
+    /**
+     * Folds the NS row states of the split in row order (those with keys: l > 0), per (g, d) element,
+     * with the merge's expressions; then writes the split's partial (split mode) or folds it into the
+     * running state (whole mode), again with the merge's expressions.
+     */
+    @Unroll
+    static void foldStates(FloatArray partials, float[] stAcc, float[] stMl, float[] runA, float[] runM, float[] runL, int t, int s,
+                           int slots, int tid, int G, int kvh, int heads, int headDim, int NS, int E, int splitMode) {
+        for (int e = 0; e < E; e++) {
+            int i = tid + e * THREADS;
+            if (i < G * headDim) {
+                int g = i / headDim, d = i - g * headDim;
+                float M = NEG_INF, L = 0f, A = 0f;
+                for (int r = 0; r < NS; r++) {
+                    float ls = stMl[(r * G + g) * 2 + 1];
+                    if (ls > 0f) {
+                        float ms = stMl[(r * G + g) * 2], mn = Math.max(M, ms);
+                        float x = KMath.exp(M - mn), y = KMath.exp(ms - mn);
+                        A = A * x + stAcc[(r * G + g) * headDim + d] * y;
+                        L = L * x + ls * y;
+                        M = mn;
+                    }
+                }
+                if (splitMode != 0) {
+                    int o = ((t * heads + kvh * G + g) * slots + s) * (headDim + 2);
+                    partials.set(o + d, A);
+                    if (d == 0) {
+                        partials.set(o + headDim, M);
+                        partials.set(o + headDim + 1, L);
+                    }
+                } else {
+                    float mn = Math.max(runM[e], M);
+                    float x = KMath.exp(runM[e] - mn), y = KMath.exp(M - mn);
+                    runA[e] = runA[e] * x + A * y;
+                    runL[e] = runL[e] * x + L * y;
+                    runM[e] = mn;
+                }
+            }
+        }
+    }
+
+    /** Whole mode: out = A / L. */
+    @Unroll
+    static void finish(FloatArray out, float[] runA, float[] runL, int qBase, int tid, int G, int headDim, int E) {
+        for (int e = 0; e < E; e++) {
+            int i = tid + e * THREADS;
+            if (i < G * headDim) out.set(qBase + i, runA[e] / runL[e]);
+        }
+    }
+}

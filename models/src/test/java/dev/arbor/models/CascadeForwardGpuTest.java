@@ -1,0 +1,74 @@
+package dev.arbor.models;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Issue 11 at the model level (without batch invariance, where CudaOps takes cascade groups): a decode step
+ * of sequences behind one shared prompt gives the same logits with the batch's cascade group (cascade
+ * attention) as without it (paged attention), up to
+ * the rounding of the shared part's other grouping: same argmax, within 1% of the logits' scale. The
+ * attention outputs differ by under 1e-6 (AttentionGpuTest), but the bf16 activations of the projections
+ * that follow can round such a difference to one bf16 step (2^-9 relative) per element and layer:
+ * run 16-attn-dec measured 8.0e-3 on logits up to 2.6 after 12 layers.
+ */
+@Tag("gpu")
+class CascadeForwardGpuTest {
+    @Test
+    void aDecodeStepWithACascadeGroupMatchesThePagedStep() {
+        int seqs = 6, sharedBlocks = 6;
+        try (CausalLM m = ModelLoader.load("synthetic:100m", new BackendOptions("cuda", "bf16", "bfloat16", false)); PagedRunner r = new PagedRunner(m, 256, 16)) {
+            int vocab = m.config().vocabSize();
+            PagedRunner.Sequence parent = r.newSequence();
+            int[] prompt = new int[sharedBlocks * 16 + 5];
+            for (int i = 0; i < prompt.length; i++) prompt[i] = (i * 37 + 11) % vocab;
+            r.step(List.of(parent), List.of(prompt), false);
+            List<PagedRunner.Sequence> kids = new ArrayList<>();
+            List<int[]> own = new ArrayList<>(), next = new ArrayList<>();
+            for (int s = 0; s < seqs; s++) {
+                kids.add(r.fork(parent, sharedBlocks));
+                int[] t = new int[3 + 7 * s];
+                for (int i = 0; i < t.length; i++) t[i] = (s * 101 + i * 13 + 5) % vocab;
+                own.add(t);
+                next.add(new int[] {(s * 7 + 1) % vocab});
+            }
+            r.step(kids, own, false);
+            int[] lengths = new int[seqs];
+            List<List<Integer>> blocks = new ArrayList<>();
+            for (int s = 0; s < seqs; s++) {
+                lengths[s] = kids.get(s).length;
+                blocks.add(new ArrayList<>(kids.get(s).blocks));
+            }
+            float[][] paged = r.step(kids, next, false);
+            for (int s = 0; s < seqs; s++) {   // the same step again (its K/V writes are the same values), now as a cascade group
+                kids.get(s).length = lengths[s];
+                kids.get(s).blocks.clear();
+                kids.get(s).blocks.addAll(blocks.get(s));
+            }
+            float[][] cascade = r.step(kids, next, false, sharedBlocks);
+            double worst = 0, scale = 0;
+            for (int s = 0; s < seqs; s++) {
+                for (int v = 0; v < vocab; v++) {
+                    worst = Math.max(worst, Math.abs(paged[s][v] - cascade[s][v]));
+                    scale = Math.max(scale, Math.abs(paged[s][v]));
+                }
+                assertEquals(argmax(paged[s]), argmax(cascade[s]), "sequence " + s + " argmax");
+            }
+            System.out.printf("synthetic:100m decode step, %d sequences sharing %d blocks: cascade vs paged max |logit difference| %.2e (logits up to %.2f)%n",
+                    seqs, sharedBlocks, worst, scale);
+            assertTrue(worst <= 1e-2 * Math.max(1, scale), "cascade vs paged logits differ by " + worst);
+        }
+    }
+
+    private static int argmax(float[] x) {
+        int best = 0;
+        for (int i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+}
