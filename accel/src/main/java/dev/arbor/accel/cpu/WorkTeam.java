@@ -1,6 +1,7 @@
 package dev.arbor.accel.cpu;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntConsumer;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -26,32 +27,47 @@ public final class WorkTeam {
 
     /**
      * One call: tasks {@code [0, chunks)}, each taken by whichever thread comes first. The team's parallel calls reuse
-     * one Job ({@link #shared}), re-armed per call, so a call allocates nothing; workers tell calls apart by
-     * {@link #generation}. Inline calls (nested, or while another thread's call runs) need no Job.
+     * one Job ({@link #shared}), re-armed per call, so a call allocates nothing. Reuse needs care: a worker of the
+     * previous call may still be between its last chunk and its next claim when the caller re-arms. So a chunk is
+     * claimed by compare-and-set on {@link #state}, which holds the call's generation beside the next chunk index:
+     * re-arming first closes the state (claims of the old call fail from there), then writes chunks and task, then
+     * opens the new generation at chunk 0. A claim that succeeds was made while the state still held the values the
+     * claimant read, so its chunk count and task are that call's. Inline calls (nested, or while another thread's
+     * call runs) need no Job.
      */
     private static final class Job {
-        int chunks;
-        IntConsumer task;
-        final AtomicInteger next = new AtomicInteger(Integer.MAX_VALUE), done = new AtomicInteger();
+        /** Low half of {@link #state} while re-arming: no chunk can be claimed. */
+        private static final long CLOSED = 0xffffffffL;
+        volatile int chunks;
+        volatile IntConsumer task;
+        /** (generation << 32) | next chunk index, or | CLOSED while re-arming. */
+        final AtomicLong state = new AtomicLong(CLOSED);
+        final AtomicInteger done = new AtomicInteger();
         volatile Throwable error;
         volatile long generation;
 
-        Job arm(int chunks, IntConsumer task) {
+        void arm(long generation, int chunks, IntConsumer task) {
+            state.set((generation << 32) | CLOSED);
             this.chunks = chunks;
             this.task = task;
             error = null;
             done.set(0);
-            next.set(0);          // last: a late worker of the previous call may take chunks only once all is set
-            return this;
+            this.generation = generation;
+            state.set(generation << 32);
         }
 
         void work() {
-            int c;
-            while ((c = next.getAndIncrement()) < chunks) {
+            while (true) {
+                long t = state.get();
+                if ((t & CLOSED) == CLOSED) return;
+                int c = (int) (t & CLOSED), n = chunks;
+                IntConsumer k = task;
+                if (c >= n) return;
+                if (!state.compareAndSet(t, t + 1)) continue;   // taken by another thread, or the call changed
                 try {
-                    if (error == null) task.accept(c);
-                } catch (Throwable t) {
-                    error = t;
+                    if (error == null) k.accept(c);
+                } catch (Throwable e) {
+                    error = e;
                 } finally {
                     done.incrementAndGet();
                 }
@@ -92,8 +108,7 @@ public final class WorkTeam {
         Job j = shared;
         Throwable error;
         try {
-            j.arm(chunks, task);
-            j.generation = ++generations;
+            j.arm(++generations, chunks, task);
             current = j;
             for (Thread w : workers) LockSupport.unpark(w);
             j.work();

@@ -23,6 +23,26 @@ class WorkTeamTest {
         for (int c = 0; c < chunks; c++) assertEquals(1, seen.get(c), "chunk " + c + " of " + chunks);
     }
 
+    /**
+     * Back-to-back calls that re-arm the team's one reused Job while a worker may still be between its last chunk and
+     * its next claim: with a plain counter such a late claim ran a chunk of the next call with the old call's
+     * bookkeeping, so a call could return before all its chunks had run (seen as a chunked prefill differing from
+     * one chunk under load). Every call must see each of its chunks run once, and all of them before it returns.
+     */
+    @Test
+    void reusedJobNeverLetsALateWorkerIntoTheNextCall() {
+        int[] sizes = {2, 16, 3, 8, 64, 5, 9, 4};
+        for (int rep = 0; rep < 20_000; rep++) {
+            int chunks = sizes[rep % sizes.length];
+            AtomicIntegerArray seen = new AtomicIntegerArray(chunks);
+            TEAM.run(chunks, c -> {
+                if ((c & 3) == 0) Thread.onSpinWait();
+                seen.incrementAndGet(c);
+            });
+            for (int c = 0; c < chunks; c++) assertEquals(1, seen.get(c), "call " + rep + ": chunk " + c + " of " + chunks);
+        }
+    }
+
     @Test
     void everyChunkRunsExactlyOnce() {
         for (int chunks : new int[] {0, 1, 2, 3, 8, 9, 64, 1000}) {
