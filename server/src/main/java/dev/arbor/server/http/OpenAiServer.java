@@ -125,13 +125,20 @@ public final class OpenAiServer implements AutoCloseable {
         int vocab = dims[0], len = Math.max(1, Math.min(2 * dims[1] + 1, dims[2] - 5));
         int[] ids = new int[len];
         for (int i = 0; i < len; i++) ids[i] = Math.min(vocab - 1, 3 + i % Math.max(1, vocab - 3));
-        java.util.concurrent.CompletableFuture<RequestOutput> done = new java.util.concurrent.CompletableFuture<>();
-        engine.submit(Prompt.ofTokens(ids), SamplingParams.builder().temperature(0).maxTokens(4).ignoreEos(true).build(), WARM_UP_SALT,
-                o -> { if (o.finished()) done.complete(o); }).get();
-        RequestOutput out = done.get();
-        if (out.failed()) throw new IllegalStateException("the warm-up request failed: " + out.error());
+        // greedy, then sampled (temperature, top-k, top-p): clients mostly sample, and the sampler's code is
+        // interpreted (slow, allocating) until the JIT has compiled it
+        int generated = 0;
+        for (SamplingParams params : new SamplingParams[] {
+                SamplingParams.builder().temperature(0).maxTokens(4).ignoreEos(true).build(),
+                SamplingParams.builder().temperature(0.8).topK(40).topP(0.95).seed(0L).maxTokens(16).ignoreEos(true).build()}) {
+            java.util.concurrent.CompletableFuture<RequestOutput> done = new java.util.concurrent.CompletableFuture<>();
+            engine.submit(Prompt.ofTokens(ids), params, WARM_UP_SALT, o -> { if (o.finished()) done.complete(o); }).get();
+            RequestOutput out = done.get();
+            if (out.failed()) throw new IllegalStateException("the warm-up request failed: " + out.error());
+            generated += out.output().tokenIds().length;
+        }
         long ms = (System.nanoTime() - t0) / 1_000_000;
-        log.info("warm-up: {} prompt + {} generated tokens in {} ms", ids.length, out.output().tokenIds().length, ms);
+        log.info("warm-up: {} prompt + {} generated tokens in {} ms", ids.length, generated, ms);
         return ms;
     }
 
