@@ -51,11 +51,11 @@ class ServerLogTest {
     }
 
     @Test
-    void warmUpRunsOneShortRequestInANamespaceOfItsOwn() throws Exception {
+    void warmUpRunsAGreedyAndASampledRequestInANamespaceOfItsOwn() throws Exception {
         try (AsyncEngine engine = new AsyncEngine(LLMEngine.create("synthetic:tiny", TestServer.tinyConfig().build()))) {
             OpenAiServer.warmUp(engine);
             EngineStats s = engine.call(LLMEngine::stats).get();
-            assertEquals(4, s.generatedTokens());
+            assertEquals(4 + 16, s.generatedTokens(), "4 greedy tokens, then 16 sampled");
             assertEquals(0, s.running() + s.waiting());
             assertTrue(s.steps() >= 4, "prefill and decode both ran: " + s.steps());
         }
