@@ -84,6 +84,9 @@ public final class LLMEngine implements AutoCloseable {
         // NOTE: maxLogitRows >= min(maxTokens, maxSeqs): every sampled row of a step fits the first lm_head pass.
         int[] eos = mc.eosTokenIds().length > 0 ? mc.eosTokenIds() : tokenizer.eosTokenIds();
         Logprobs logprobs = new Logprobs(id -> tokenizer.decode(new int[] {id}, false));
+        // allocating (and zeroing) the KV pool takes seconds for GiBs: say so, so the wait is not silent
+        log.info("allocating the KV pool ({} blocks, {} MiB) and the step workspace on {} ...",
+                numBlocks, numBlocks * model.kvBytesPerBlock(config.blockSize()) >> 20, model.device());
         this.runner = new ModelRunner(model.open(shape), mc.vocabSize(), eos, logprobs);
         this.processor = new StepProcessor(scheduler, logprobs, eos, maxModelLen);
         log.info("engine: model {} ({} layers, vocab {}) on {}, KV pool {} blocks x {} tokens ({} MiB, {}), prefix caching {}, max_model_len {}",
