@@ -14,7 +14,7 @@ import java.util.Locale;
  * (did you mean --prompt?); see 'arbor generate --help'}. An unknown option is named first, even when a
  * required one is also missing (the missing one is usually the misspelt one).
  */
-final class UsageErrors implements CommandLine.IParameterExceptionHandler {
+public final class UsageErrors implements CommandLine.IParameterExceptionHandler {
 
     @Override
     public int handleParseException(ParameterException ex, String[] args) {
@@ -91,7 +91,7 @@ final class UsageErrors implements CommandLine.IParameterExceptionHandler {
      * Runs {@code check}; an {@link IllegalArgumentException} from it (the engine's own validation, which names
      * fields as {@code top_p} or {@code block_size}) becomes a usage error naming the option ({@code --top-p}).
      */
-    static void check(CommandSpec spec, Runnable check) {
+    public static void check(CommandSpec spec, Runnable check) {
         try {
             check.run();
         } catch (IllegalArgumentException e) {

@@ -66,11 +66,7 @@ public final class ServeBench implements Callable<Integer> {
                 : systemLen < 1 ? "--system-len must be >= 1" : suffixLen < 1 ? "--suffix-len must be >= 1"
                 : outputLen < 2 ? "--output-len must be >= 2" : rates.stream().anyMatch(r -> !(r > 0)) ? "--rates must be > 0" : null;
         if (bad != null) throw new picocli.CommandLine.ParameterException(spec.commandLine(), bad);
-        try {
-            device.backend();
-        } catch (IllegalArgumentException e) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
-        }
+        dev.arbor.server.UsageErrors.check(spec, device::backend);
     }
 
     @Override

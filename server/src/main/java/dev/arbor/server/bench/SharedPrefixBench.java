@@ -72,11 +72,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
                         "--modes: unknown mode '" + m + "' (" + String.join(", ", MODES) + ")");
             }
         }
-        try {
-            device.backend();
-        } catch (IllegalArgumentException e) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
-        }
+        dev.arbor.server.UsageErrors.check(spec, device::backend);
     }
 
     /** What one mode measured. */

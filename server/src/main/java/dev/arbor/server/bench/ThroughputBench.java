@@ -45,11 +45,7 @@ public final class ThroughputBench implements Callable<Integer> {
         String bad = batches.stream().anyMatch(b -> b < 1) ? "--batch must be >= 1" : promptLen < 1 ? "--prompt-len must be >= 1" : outputLen < 2 ? "--output-len must be >= 2"
                 : maxBatchedTokens < 1 ? "--max-num-batched-tokens must be >= 1" : !(topP > 0 && topP <= 1) ? "--top-p must be in (0, 1]" : null;
         if (bad != null) throw new picocli.CommandLine.ParameterException(spec.commandLine(), bad);
-        try {
-            device.backend();
-        } catch (IllegalArgumentException e) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
-        }
+        dev.arbor.server.UsageErrors.check(spec, device::backend);
     }
 
     @Override
