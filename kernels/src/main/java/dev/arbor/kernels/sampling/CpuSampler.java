@@ -3,6 +3,7 @@ package dev.arbor.kernels.sampling;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.cpu.WorkTeam;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -26,6 +27,11 @@ import java.lang.foreign.ValueLayout;
  * </ol>
  * Thresholds are found without sorting, by a quickselect (by rank for top-k, by mass for top-p) whose
  * partitioning runs in SIMD lanes ({@link #select}). Sums of e are taken in float lanes per block and carried in double.
+ * The usual top-p row (no masks, penalties or top-k; vocabulary above {@link #FUSED_TOP_P_MIN_VOCAB}) takes a shorter
+ * road with the same kept set: the max by integer compares over the logits in place, the exp pass reading them in
+ * place, the threshold by {@link #narrowByMass} (exact masses above sampled thresholds, then a compress of the
+ * bracket), and a draw that stops at the crossing ({@link #drawWithTotal}): top-p costs about twice greedy
+ * (SamplerBench), where it cost 3-5 times.
  *
  * <p>Logprobs come from the raw logits (before masks, penalties and temperature), as the engine's sampler reports
  * them: ln softmax of the sampled id, its rank, and the top n ids (ties: lower id first).
@@ -49,6 +55,11 @@ public final class CpuSampler {
     static final class Scratch {
         final float[] e, tmp, tmp2, tmp3;   // (vocab + one SIMD width: compress stores a whole vector)
         final float[] sample = new float[32], bigSample = new float[256];
+        final float[] thresholds = new float[4];                 // descending, of one level of narrowByMass
+        final double[] thresholdMass = new double[4];            // Σ values ≥ thresholds[k]
+        float bracketHi;                                         // results of bracket()
+        double bracketAbove, bracketTarget;
+        double keptMass;                                         // set by narrowByMass
         final double[] blockSums;
 
         Scratch(int vocab) {
@@ -104,10 +115,23 @@ public final class CpuSampler {
     private void sampleRow(MemorySegment logits, SamplingBatch b, int r, Scratch s) {
         float[] e = s.e;
         long base = (long) r * vocab * Float.BYTES;
-        MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, base, e, 0, vocab);
-        applyPenalties(e, b, r);
-        int token = drawFromPenalized(e, vocab, b.temperature.get(r), b.topK.get(r), b.topP.get(r), b.minP.get(r),
-                b.seed.get(r), b.counter.get(r), s);
+        float temperature = b.temperature.get(r), topP = b.topP.get(r), minP = b.minP.get(r);
+        int topK = b.topK.get(r), token = -1;
+        boolean plain = b.maskStart.get(r) == b.maskStart.get(r + 1) && b.penaltyStart.get(r) == b.penaltyStart.get(r + 1);
+        if (plain && temperature != 0 && topP < 1f && !(topK > 0 && topK < vocab) && vocab > FUSED_TOP_P_MIN_VOCAB) {
+            // the usual top-p row (no masks, penalties or top-k): read the logits in place, exp and bracket in one pass
+            float max = maxOf(logits, base, vocab);
+            if (max > Float.NEGATIVE_INFINITY) {                  // (NaN and all -inf rows: the general path)
+                float tp = expAndTopP(logits, base, e, vocab, max, 1f / temperature, topP, s);
+                double u = Philox.uniform(b.seed.get(r), b.counter.get(r));
+                token = minP > tp ? draw(e, vocab, minP, u, -1, s.blockSums) : drawWithTotal(e, vocab, tp, u, s.keptMass);
+            }
+        }
+        if (token < 0) {
+            MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, base, e, 0, vocab);
+            applyPenalties(e, b, r);
+            token = drawFromPenalized(e, vocab, temperature, topK, topP, minP, b.seed.get(r), b.counter.get(r), s);
+        }
         b.tokens.set(r, token);
         int n = b.numLogprobs.get(r);
         if (n >= 0) logprobs(logits, base, b, r, token, n, s);
@@ -176,6 +200,31 @@ public final class CpuSampler {
             return last;
         }
         return last;
+    }
+
+    /**
+     * {@link #draw} when the kept mass is already known (from {@link #narrowByMass}): blocks are summed only up to
+     * the crossing, half the row on average instead of all of it. The total is summed in another order than the
+     * running sum, so near u = 1 rounding may leave the target above the running sum: then the last kept id, as in
+     * {@link #draw}.
+     */
+    static int drawWithTotal(float[] e, int n, float cut, double u, double total) {
+        float floor = Math.max(cut, Float.MIN_VALUE);
+        double target = u * total, acc = 0;
+        for (int from = 0; from < n; from += BLOCK) {
+            int to = Math.min(n, from + BLOCK);
+            double sum = keptSum(e, from, to, floor);
+            if (acc + sum <= target) {
+                acc += sum;
+                continue;
+            }
+            for (int i = from; i < to; i++) {
+                float v = e[i];
+                if (v >= floor && (acc += v) > target) return i;
+            }
+        }
+        for (int i = n - 1; i >= 0; i--) if (e[i] >= floor) return i;
+        return -1;
     }
 
     /** Ids per block of the draw's running sum. */
@@ -345,6 +394,17 @@ public final class CpuSampler {
                 }
             }
         }
+        return refine(cur, len, floor, ceil, target, byMass, curMass, smallestSeen, s);
+    }
+
+    /**
+     * The rounds of {@link #select} after its first bracket: candidates are the values of {@code cur[0, len)} in
+     * [floor, ceil); {@code smallestSeen} is the smallest value known above them (the answer if rounding leaves their
+     * mass short of the target), +inf if none.
+     */
+    static float refine(float[] cur, int len, float floor, float ceil, double target, boolean byMass, double curMass,
+                        float smallestSeen, Scratch s) {
+        float[] e = cur;
         for (int round = 0; ; round++) {
             if (len <= 64 || round == 48) {
                 if (cur == e) {
@@ -407,6 +467,206 @@ public final class CpuSampler {
                 curMass = massBelow;
             }
         }
+    }
+
+    /** Above this vocabulary size a plain top-p row takes {@link #expAndTopP}; below it the sample would be most of the row. */
+    static final int FUSED_TOP_P_MIN_VOCAB = 4096;
+
+    /**
+     * The largest of the {@code n} floats at byte offset {@code base} of {@code src}; NaN (of either sign bit) and
+     * -0.0 &lt; +0.0 ordered as {@link #sortableBits} orders them. Integer max over those bits: four times faster in
+     * AVX-512 lanes than {@code FloatVector.max}, whose Java semantics cost a compare and blends per vector.
+     */
+    static float maxOf(MemorySegment src, long base, int n) {
+        int i = 0, m = Integer.MIN_VALUE;
+        if (F.loopBound(n) > 0) {
+            IntVector acc = IntVector.broadcast(I, Integer.MIN_VALUE);
+            for (int upper = F.loopBound(n); i < upper; i += F.length()) {
+                acc = acc.max(sortableBits(FloatVector.fromMemorySegment(F, src, base + (long) i * Float.BYTES, ORDER).reinterpretAsInts()));
+            }
+            m = acc.reduceLanes(VectorOperators.MAX);
+        }
+        for (; i < n; i++) {
+            int bits = Float.floatToRawIntBits(src.get(ValueLayout.JAVA_FLOAT, base + (long) i * Float.BYTES));
+            m = Math.max(m, bits ^ ((bits >> 31) & 0x7fffffff));
+        }
+        return Float.intBitsToFloat(m ^ ((m >> 31) & 0x7fffffff));
+    }
+
+    private static final VectorSpecies<Integer> I = F.vectorShape().withLanes(int.class);
+
+    /** Float bits as ints whose signed order is the floats' order: negative floats' magnitude bits flipped. */
+    private static IntVector sortableBits(IntVector bits) {
+        return bits.lanewise(VectorOperators.XOR, bits.lanewise(VectorOperators.ASHR, 31).lanewise(VectorOperators.AND, 0x7fffffff));
+    }
+
+    private static final java.nio.ByteOrder ORDER = java.nio.ByteOrder.nativeOrder();
+
+    /**
+     * Step 3 for a top-p row without top-k: writes {@code e[i] = exp((x_i - max)·invT)} for the n logits x at byte
+     * offset {@code base} of {@code src} (read in place, no copy; the bits of {@link #expInPlace}) and returns the
+     * top-p threshold of {@link #cutoff} over them, exactly, by {@link #narrowByMass} (which also leaves the kept mass
+     * in {@code s.keptMass}).
+     *
+     * @param e (n + one SIMD width) output; the e values
+     * @return the largest e value t such that the e ≥ t hold at least topP of the mass
+     */
+    static float expAndTopP(MemorySegment src, long base, float[] e, int n, float max, float invT, float topP, Scratch s) {
+        double sum = 0;
+        int i = 0;
+        for (int upper = F.loopBound(n); i < upper; ) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int end = Math.min(upper, i + 64 * F.length()); i < end; i += F.length()) {
+                FloatVector v = SamplingMath.exp(FloatVector.fromMemorySegment(F, src, base + (long) i * Float.BYTES, ORDER).sub(max).mul(invT));
+                v.intoArray(e, i);
+                acc = acc.add(v);
+            }
+            sum += acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) sum += e[i] = SamplingMath.exp((src.get(ValueLayout.JAVA_FLOAT, base + (long) i * Float.BYTES) - max) * invT);
+        double target = topP * sum;
+        // Four thresholds from 128 evenly spaced e values, sorted: the values of rank 1, 4 and 16 (about the top
+        // 0.8%, 3% and 12.5% of the row by count) and a floor the answer very likely clears (the rank at which the
+        // sample's own mass reaches topP, plus about three standard deviations; a sample misses the few heavy ids of
+        // a peaked row, which only lowers it). One pass sums the e ≥ each; the highest threshold whose mass reaches
+        // the target, and the one above it, bracket the answer, exactly whatever the sample missed.
+        float[] sample = s.bigSample, t = s.thresholds;
+        double[] mass = s.thresholdMass;
+        int m = 128;
+        double sampleMass = 0;
+        for (int j = 0; j < m; j++) sampleMass += sample[j] = e[(int) ((long) j * n / m)];
+        sortAscending(sample, 0, m);
+        int q = m - 1;
+        double acc = 0;
+        for (int j = 0; j < m; j++) {
+            acc += sample[m - 1 - j];
+            if (acc >= topP * sampleMass) { q = j; break; }
+        }
+        int below = q + 6 + (int) (3 * Math.sqrt(q + 1));
+        t[0] = sample[m - 1];
+        t[1] = sample[m - 4];
+        t[2] = sample[m - 16];
+        t[3] = below >= m ? 0f : sample[m - 1 - below];
+        for (int k = 3; k > 0 && t[k] > t[k - 1]; k--) { float x = t[k]; t[k] = t[k - 1]; t[k - 1] = x; }   // keep them descending
+        return narrowFrom(e, n, target, Float.POSITIVE_INFINITY, 0, s);
+    }
+
+    /** Candidates at or below which {@link #narrowByMass} finishes by quickselect. */
+    static final int NARROW_MIN = 256;
+    /** Ranks, in {@link #narrowByMass}'s sorted sample of 64, of its thresholds (the last one low: flat rows need much of the mass). */
+    private static final int[] NARROW_RANKS = {1, 4, 16, 40};
+
+    /**
+     * The top-p threshold among candidates {@code cur[0, len)} (any order; reordered): the largest candidate t whose
+     * candidates ≥ t sum to at least {@code target}, given that every value above the candidates is ≥
+     * {@code smallestAbove} (+inf if none) and sums to {@code aboveMass}; {@code smallestAbove} if the candidates
+     * cannot reach the target (rounding), the smallest candidate if their whole mass falls short by rounding. While
+     * more than {@link #NARROW_MIN} remain: 64 evenly spaced candidates, sorted, give 8 thresholds
+     * ({@link #NARROW_RANKS}); one pass sums the candidates ≥ each; the first that reaches the target brackets the
+     * answer, and a compress keeps the bracket (about len/8 of the candidates or fewer, by count, whatever the
+     * masses). Sets {@code s.keptMass} to the mass of every value ≥ the answer (aboveMass included), which
+     * {@link #drawWithTotal} uses. {@code cur} may be the row of e values itself: it is then only read.
+     */
+    static float narrowByMass(float[] cur, int len, double target, float smallestAbove, double aboveMass, Scratch s) {
+        float[] sample = s.bigSample, t = s.thresholds;
+        while (len > NARROW_MIN) {
+            for (int j = 0; j < 64; j++) sample[j] = cur[(int) ((long) j * len / 64)];
+            sortAscending(sample, 0, 64);
+            for (int k = 0; k < t.length; k++) t[k] = sample[64 - NARROW_RANKS[k]];
+            int before = len;
+            float[] out = cur == s.tmp ? s.tmp2 : s.tmp;
+            len = bracket(cur, len, target, out, s);
+            target = s.bracketTarget;
+            if (s.bracketAbove > 0 || s.bracketHi != Float.POSITIVE_INFINITY) {
+                aboveMass += s.bracketAbove;
+                smallestAbove = Math.min(smallestAbove, s.bracketHi);
+            }
+            if (len == before) {                     // no progress (all candidates equal): quickselect finishes
+                len = before;
+                break;
+            }
+            cur = out;
+            if (len == 0) break;
+        }
+        if (len == 0) {
+            s.keptMass = aboveMass;
+            return smallestAbove;
+        }
+        if (cur == s.e) {                            // never reorder the row
+            System.arraycopy(cur, 0, s.tmp, 0, len);
+            cur = s.tmp;
+        }
+        float answer = largestWithMass(cur, len, target);
+        s.keptMass = aboveMass + keptSum(cur, 0, len, answer);
+        return answer;
+    }
+
+    /** {@link #narrowByMass} starting from the thresholds already in {@code s.thresholds} (descending) over the row. */
+    private static float narrowFrom(float[] e, int n, double target, float smallestAbove, double aboveMass, Scratch s) {
+        int len = bracket(e, n, target, s.tmp3, s);
+        float hi = s.bracketHi;
+        return narrowByMass(s.tmp3, len, s.bracketTarget, Math.min(smallestAbove, hi), aboveMass + s.bracketAbove, s);
+    }
+
+    /**
+     * One level of the narrowing: sums the values of {@code a[0, n)} at or above each of the descending thresholds
+     * {@code s.thresholds} in one pass, takes the highest whose sum reaches {@code target} (the answer is ≥ it) and
+     * the one above it (the answer is below it), and compresses the values between them into {@code out}. Leaves the
+     * bracket's upper end in {@code s.bracketHi} (+inf for the top one), the mass above it in {@code s.bracketAbove}
+     * and the target within the bracket in {@code s.bracketTarget}.
+     *
+     * @return how many values the bracket holds
+     */
+    private static int bracket(float[] a, int n, double target, float[] out, Scratch s) {
+        float[] t = s.thresholds;
+        double[] mass = s.thresholdMass;
+        massAtOrAbove(a, n, t, mass);
+        int k = 0;
+        while (k < t.length && mass[k] < target) k++;
+        float lo = k < t.length ? t[k] : Float.NEGATIVE_INFINITY, hi = k == 0 ? Float.POSITIVE_INFINITY : t[k - 1];
+        double above = k == 0 ? 0 : mass[k - 1];
+        s.bracketHi = hi;
+        s.bracketAbove = above;
+        s.bracketTarget = target - above;
+        return compressRange(a, n, lo, hi, out);
+    }
+
+    /** {@code mass[k] = Σ a[i] ≥ t[k]} over {@code a[0, n)}, for the 4 thresholds t, in one pass of float lanes. */
+    private static void massAtOrAbove(float[] a, int n, float[] t, double[] mass) {
+        FloatVector t0 = FloatVector.broadcast(F, t[0]), t1 = FloatVector.broadcast(F, t[1]), t2 = FloatVector.broadcast(F, t[2]),
+                t3 = FloatVector.broadcast(F, t[3]);
+        java.util.Arrays.fill(mass, 0);
+        int i = 0;
+        for (int upper = F.loopBound(n); i < upper; ) {
+            FloatVector m0 = FloatVector.zero(F), m1 = m0, m2 = m0, m3 = m0;
+            for (int end = Math.min(upper, i + 64 * F.length()); i < end; i += F.length()) {
+                FloatVector v = FloatVector.fromArray(F, a, i);
+                m0 = m0.add(v.blend(0f, v.compare(VectorOperators.LT, t0)));   // (a blend measured faster than a masked add)
+                m1 = m1.add(v.blend(0f, v.compare(VectorOperators.LT, t1)));
+                m2 = m2.add(v.blend(0f, v.compare(VectorOperators.LT, t2)));
+                m3 = m3.add(v.blend(0f, v.compare(VectorOperators.LT, t3)));
+            }
+            mass[0] += m0.reduceLanes(VectorOperators.ADD);
+            mass[1] += m1.reduceLanes(VectorOperators.ADD);
+            mass[2] += m2.reduceLanes(VectorOperators.ADD);
+            mass[3] += m3.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) for (int k = 0; k < 4; k++) if (a[i] >= t[k]) mass[k] += a[i];
+    }
+
+    /** Copies the values of {@code a[0, n)} in [lo, hi) to {@code out}, in order; returns how many. */
+    private static int compressRange(float[] a, int n, float lo, float hi, float[] out) {
+        int m = 0, i = 0;
+        for (int upper = F.loopBound(n); i < upper; i += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, a, i);
+            var in = v.compare(VectorOperators.GE, lo).and(v.compare(VectorOperators.LT, hi));
+            if (in.anyTrue()) {
+                v.compress(in).intoArray(out, m);
+                m += in.trueCount();
+            }
+        }
+        for (; i < n; i++) if (a[i] >= lo && a[i] < hi) out[m++] = a[i];
+        return m;
     }
 
     /** A pivot from 32 evenly spaced candidates ≥ floor, at the sample position matching the target's rank or mass share. */

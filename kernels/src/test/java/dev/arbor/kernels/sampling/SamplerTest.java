@@ -232,7 +232,9 @@ class SamplerTest {
     void drawsFollowTheTruncatedDistribution() {
         record Case(int vocab, float temperature, int topK, float topP, float minP) {}
         for (Case c : new Case[] {new Case(13, 1f, 0, 1f, 0f), new Case(50, 0.7f, 8, 1f, 0f), new Case(255, 1.3f, 0, 0.6f, 0f),
-                new Case(1000, 0.9f, 30, 0.9f, 0.05f), new Case(7, 2f, 0, 1f, 0.3f)}) {
+                new Case(1000, 0.9f, 30, 0.9f, 0.05f), new Case(7, 2f, 0, 1f, 0.3f),
+                // above FUSED_TOP_P_MIN_VOCAB: plain top-p rows read the logits in place (expAndTopP, drawWithTotal)
+                new Case(5000, 0.4f, 0, 0.5f, 0f), new Case(6001, 0.5f, 0, 0.3f, 0.01f)}) {
             float[] x = logits(c.vocab, c.vocab * 31L, 1.5f, false);
             float[] e = exps(x, c.temperature);
             int[] kept = SortedReference.kept(e, c.topK, c.topP, c.minP);
@@ -263,6 +265,48 @@ class SamplerTest {
             double z = 3.719, crit = df * Math.pow(1 - 2.0 / (9 * df) + z * Math.sqrt(2.0 / (9 * df)), 3);   // Wilson-Hilferty, p = 1e-4
             assertTrue(chi2 < crit, c + ": chi-square " + chi2 + " over " + df + " degrees of freedom, critical " + crit);
         }
+    }
+
+    @Test
+    void topPRowsReadInPlaceKeepExactlyTheSortedSet() {
+        Random r = new Random(41);
+        int cases = 0;
+        for (int vocab : new int[] {4097, 9001, 32000, 151936}) {
+            CpuSampler.Scratch s = new CpuSampler.Scratch(vocab);
+            for (int trial = 0; trial < (vocab > 100_000 ? 4 : 14); trial++) {
+                float[] x = switch (trial % 5) {
+                    case 0 -> logits(vocab, r.nextLong(), 1 + 3 * r.nextFloat(), false);
+                    case 1 -> logits(vocab, r.nextLong(), 0.05f, false);                 // nearly flat: most of the row is kept
+                    case 2 -> logits(vocab, r.nextLong(), 2, true);                      // ties everywhere
+                    default -> {                                                          // a few heavy ids the sample misses
+                        float[] y = logits(vocab, r.nextLong(), 2.5f, false);
+                        for (int j = 0; j < 1 + r.nextInt(40); j++) y[r.nextInt(vocab)] += 4 + 6 * r.nextFloat();
+                        yield y;
+                    }
+                };
+                float temperature = 0.3f + 1.5f * r.nextFloat(), topP = 0.02f + 0.97f * r.nextFloat();
+                float max = CpuSampler.maxOf(java.lang.foreign.MemorySegment.ofArray(x), 0, vocab);
+                float want = Float.NEGATIVE_INFINITY;
+                for (float v : x) want = Math.max(want, v);
+                assertEquals(want, max);
+                float cut = CpuSampler.expAndTopP(java.lang.foreign.MemorySegment.ofArray(x), 0, s.e, vocab, max, 1f / temperature, topP, s);
+                float[] e = exps(x, temperature);
+                String what = "vocab " + vocab + " trial " + trial + " T=" + temperature + " p=" + topP;
+                assertArrayEquals(e, Arrays.copyOf(s.e, vocab), what + ": e in place == expInPlace");
+                int[] kept = keptByCutoff(e, cut);
+                assertArrayEquals(SortedReference.kept(e, 0, topP, 0), kept, what);
+                double total = 0;
+                for (int i : kept) total += e[i];
+                assertEquals(total, s.keptMass, 2e-6 * total, what + ": kept mass (float lanes per block)");
+                double[] blockSums = new double[vocab / CpuSampler.BLOCK + 1];
+                for (int d = 0; d < 50; d++) {
+                    double u = r.nextDouble();
+                    assertEquals(CpuSampler.draw(e, vocab, cut, u, -1, blockSums), CpuSampler.drawWithTotal(e, vocab, cut, u, s.keptMass), what + " u=" + u);
+                }
+                cases++;
+            }
+        }
+        assertTrue(cases >= 46);
     }
 
     static float[] tile(float[] x, int times) {
