@@ -27,17 +27,8 @@ rm -rf .device/lib .device/fixtures .device/fixtures.tar.xz; mkdir -p .device/li
 goals="package"
 mvn -q -B -o $goals dependency:copy-dependencies -DskipTests -DincludeScope=runtime -DexcludeGroupIds=dev.arbor -DoutputDirectory="$PWD/.device/lib" >/dev/null
 mvn -q -B -o $goals dependency:copy-dependencies -DskipTests -DincludeScope=test -DincludeGroupIds=org.junit.jupiter,org.junit.platform,net.jqwik,org.opentest4j,org.apiguardian -DoutputDirectory="$PWD/.device/lib" >/dev/null
-# fastutil-core is 6.6 MB (the full fastutil 24 MB): keep only the packages Arbor uses (ints, objects, the base)
-for j in .device/lib/fastutil*.jar; do
-  [ -e "$j" ] && zip -q -d "$j" 'it/unimi/dsi/fastutil/doubles/*' 'it/unimi/dsi/fastutil/floats/*' 'it/unimi/dsi/fastutil/longs/*' \
-    'it/unimi/dsi/fastutil/shorts/*' 'it/unimi/dsi/fastutil/bytes/*' 'it/unimi/dsi/fastutil/chars/*' 'it/unimi/dsi/fastutil/booleans/*' \
-    'it/unimi/dsi/fastutil/io/*' >/dev/null || true
-  for t in Short Float Double Boolean Byte Char Long Reference; do
-    zip -q -d "$j" "it/unimi/dsi/fastutil/objects/Object2$t*" "it/unimi/dsi/fastutil/objects/AbstractObject2$t*" \
-      "it/unimi/dsi/fastutil/objects/Reference2*" "it/unimi/dsi/fastutil/objects/AbstractReference2*" \
-      "it/unimi/dsi/fastutil/ints/Int2$t*" "it/unimi/dsi/fastutil/ints/AbstractInt2$t*" >/dev/null 2>&1 || true
-  done
-done
+. "$(dirname "${BASH_SOURCE[0]}")/strip-jars.sh"
+for j in .device/lib/fastutil*.jar; do [ -e "$j" ] && strip_fastutil "$j"; done
 for m in accel kernels models tokenizer engine server tests; do
   for j in $m/target/*.jar; do [ -e "$j" ] && case "$j" in *-sources.jar|*-javadoc.jar) ;; *) cp "$j" .device/lib/ ;; esac; done
   [ -d "$m/target/test-classes" ] && [ -n "$(ls -A "$m/target/test-classes")" ] && "$JAVA_HOME/bin/jar" cf ".device/lib/$m-test-classes.jar" -C "$m/target/test-classes" .

@@ -81,17 +81,8 @@ for j in $(find "$b/repo" -name 'tokenizers-*.jar' -o -name 'zstd-jni-*.jar'); d
     'linux/aarch64/*' 'linux/arm/*' 'linux/i386/*' 'linux/loongarch64/*' 'linux/mips64/*' 'linux/ppc64/*' 'linux/ppc64le/*' \
     'linux/riscv64/*' 'linux/s390x/*' >/dev/null 2>&1 || true
 done
-# fastutil-core is 6.6 MB: keep the packages Arbor uses (ints, objects, the base), as bench/device/bundle.sh does.
-for j in $(find "$b/repo" -name 'fastutil*.jar'); do
-  zip -q -d "$j" 'it/unimi/dsi/fastutil/doubles/*' 'it/unimi/dsi/fastutil/floats/*' 'it/unimi/dsi/fastutil/longs/*' \
-    'it/unimi/dsi/fastutil/shorts/*' 'it/unimi/dsi/fastutil/bytes/*' 'it/unimi/dsi/fastutil/chars/*' 'it/unimi/dsi/fastutil/booleans/*' \
-    'it/unimi/dsi/fastutil/io/*' >/dev/null || true
-  for t in Short Float Double Boolean Byte Char Long Reference; do
-    zip -q -d "$j" "it/unimi/dsi/fastutil/objects/Object2$t*" "it/unimi/dsi/fastutil/objects/AbstractObject2$t*" \
-      "it/unimi/dsi/fastutil/objects/Reference2*" "it/unimi/dsi/fastutil/objects/AbstractReference2*" \
-      "it/unimi/dsi/fastutil/ints/Int2$t*" "it/unimi/dsi/fastutil/ints/AbstractInt2$t*" >/dev/null 2>&1 || true
-  done
-done
+. "$(dirname "${BASH_SOURCE[0]}")/strip-jars.sh"
+for j in $(find "$b/repo" -name 'fastutil*.jar'); do strip_fastutil "$j"; done
 
 # 5. Fixtures: the models the gpu tests load, without tokenizer.json (the tests that travel read ids from
 #    reference.json). All four do not fit beside the JRE, Maven and the repository (~45 MiB): the default is
