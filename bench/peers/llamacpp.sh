@@ -10,7 +10,8 @@
 # convert  writes synthetic:$SHAPE as a Hugging Face directory (config.json, bf16 model.safetensors, Llama-2
 #          tokenizer) and converts it with llama.cpp's own convert_hf_to_gguf.py to a bf16 GGUF. Needs Debian's
 #          python3-torch, -numpy, -sentencepiece, -yaml, -tqdm (installed with apt-get when missing and root).
-# bench    $RUNS rounds, each: Arbor batch 1, Arbor batch 8, llama-batched-bench (npl 1 and 8), all with
+# bench    $RUNS rounds, each: Arbor batch 1, Arbor batch 8, Arbor 16 requests sharing the prompt (bench shared-prefix),
+#          llama-batched-bench (npl 1 and 8; then npl 16 with the prompt shared, -pps), all with
 #          $THREADS threads, prompt $PROMPT tokens, $GEN generated; prints every run, the medians and the ratios,
 #          and the load average before each run (`uptime`): other work on the machine moves these figures.
 #
@@ -106,10 +107,22 @@ bench() {
         --max-num-batched-tokens "$PROMPT" >>"$out/arbor-b$b-$r.log" 2>/dev/null
       grep -E '^(prefill|decode):' "$out/arbor-b$b-$r.log" | sed "s/^/arbor b$b run $r: /" >&2
     done
+    # 16 requests sharing a $PROMPT-token prefix, 32 own tokens each, 32 out (the prefix cache's workload)
+    echo "$(uptime)" >"$out/arbor-shared-$r.log"
+    "$root/arbor" bench shared-prefix --model "$model_dir" --groups 1 --prompts-per-group 16 --prefix-len "$PROMPT" \
+      --suffix-len 32 --output-len 32 --modes automatic --json >>"$out/arbor-shared-$r.log" 2>/dev/null
+    grep '^{' "$out/arbor-shared-$r.log" | sed "s/^/arbor shared run $r: /" >&2
     echo "$(uptime)" >"$out/llama-$r.log"
     "$CACHE/src/build/bin/llama-batched-bench" -m "$gguf" -c $((8 * (PROMPT + GEN) + 64)) -b "$PROMPT" -ub "$PROMPT" \
       -npp "$PROMPT" -ntg "$GEN" -npl 1,8 -t "$THREADS" -tb "$THREADS" --output-format jsonl >>"$out/llama-$r.log" 2>/dev/null
     grep '^{' "$out/llama-$r.log" | sed "s/^/llama.cpp run $r: /" >&2
+    # llama.cpp's shared-prompt mode (-pps, one unified KV cache -kvu so the prompt's cells are shared, not copied):
+    # the whole prompt, own tokens included, is computed once for the 16 sequences, which favours it (Arbor computes
+    # each request's 32 own tokens)
+    echo "$(uptime)" >"$out/llama-shared-$r.log"
+    "$CACHE/src/build/bin/llama-batched-bench" -m "$gguf" -c $((PROMPT + 32 + 16 * 32 + 64)) -kvu -b 2048 -ub 512 \
+      -npp $((PROMPT + 32)) -ntg 32 -npl 16 -pps -t "$THREADS" -tb "$THREADS" --output-format jsonl >>"$out/llama-shared-$r.log" 2>/dev/null
+    grep '^{' "$out/llama-shared-$r.log" | sed "s/^/llama.cpp shared run $r: /" >&2
   done
   python3 - "$out" "$RUNS" <<'EOF'
 import json, re, statistics, sys, pathlib
@@ -121,6 +134,14 @@ def llama(r, pl, key):
     for line in (out / f"llama-{r}.log").read_text().splitlines():
         if line.startswith("{") and json.loads(line)["pl"] == pl:
             return json.loads(line)[key]
+def arbor_shared(r):
+    for line in (out / f"arbor-shared-{r}.log").read_text().splitlines():
+        if line.startswith("{"):
+            return json.loads(line)["totalSeconds"]
+def llama_shared(r):
+    for line in (out / f"llama-shared-{r}.log").read_text().splitlines():
+        if line.startswith("{"):
+            return json.loads(line)["t"]
 def load(path):
     return re.search(r"load average: ([0-9.]+)", path.read_text().splitlines()[0]).group(1)
 rows = [
@@ -129,12 +150,17 @@ rows = [
     ("decode batch 8 (tokens/s)", lambda r: arbor(8, r, "decode"), lambda r: llama(r, 8, "speed_tg")),
 ]
 loads = [load(p) for p in sorted(out.glob("*.log"))]
+times = [("16 requests sharing the prompt, 32 own, 32 out (s; ratio = llama.cpp / Arbor)", arbor_shared, llama_shared)]
 print(f"| workload | Arbor (median of {runs}) | llama.cpp (median of {runs}) | Arbor / llama.cpp | Arbor runs | llama.cpp runs |")
 print("| --- | --- | --- | --- | --- | --- |")
 for name, a, l in rows:
     av, lv = [a(r) for r in range(1, runs + 1)], [l(r) for r in range(1, runs + 1)]
     am, lm = statistics.median(av), statistics.median(lv)
     print(f"| {name} | {am:.1f} | {lm:.1f} | {am / lm:.2f}x | {', '.join(f'{v:.1f}' for v in av)} | {', '.join(f'{v:.1f}' for v in lv)} |")
+for name, a, l in times:
+    av, lv = [a(r) for r in range(1, runs + 1)], [l(r) for r in range(1, runs + 1)]
+    am, lm = statistics.median(av), statistics.median(lv)
+    print(f"| {name} | {am:.2f} | {lm:.2f} | {lm / am:.2f}x | {', '.join(f'{v:.2f}' for v in av)} | {', '.join(f'{v:.2f}' for v in lv)} |")
 print(f"load average (1 min) before each run: {', '.join(loads)}")
 EOF
 }
