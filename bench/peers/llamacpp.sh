@@ -110,7 +110,7 @@ bench() {
     # 16 requests sharing a $PROMPT-token prefix, 32 own tokens each, 32 out (the prefix cache's workload)
     echo "$(uptime)" >"$out/arbor-shared-$r.log"
     "$root/arbor" bench shared-prefix --model "$model_dir" --groups 1 --prompts-per-group 16 --prefix-len "$PROMPT" \
-      --suffix-len 32 --output-len 32 --modes automatic --json >>"$out/arbor-shared-$r.log" 2>/dev/null
+      --suffix-len 32 --output-len 32 --modes auto --json >>"$out/arbor-shared-$r.log" 2>/dev/null
     grep '^{' "$out/arbor-shared-$r.log" | sed "s/^/arbor shared run $r: /" >&2
     echo "$(uptime)" >"$out/llama-$r.log"
     "$CACHE/src/build/bin/llama-batched-bench" -m "$gguf" -c $((8 * (PROMPT + GEN) + 64)) -b "$PROMPT" -ub "$PROMPT" \
