@@ -27,11 +27,11 @@ import java.lang.foreign.ValueLayout;
  * </ol>
  * Thresholds are found without sorting, by a quickselect (by rank for top-k, by mass for top-p) whose
  * partitioning runs in SIMD lanes ({@link #select}). Sums of e are taken in float lanes per block and carried in double.
- * The usual top-p row (no masks, penalties or top-k; vocabulary above {@link #FUSED_TOP_P_MIN_VOCAB}) takes a shorter
- * road with the same kept set: the max by integer compares over the logits in place, the exp pass reading them in
- * place, the threshold by {@link #narrowByMass} (exact masses above sampled thresholds, then a compress of the
- * bracket), and a draw that stops at the crossing ({@link #drawWithTotal}): top-p costs about twice greedy
- * (SamplerBench), where it cost 3-5 times.
+ * A sampled row without masks or penalties (vocabulary above {@link #IN_PLACE_MIN_VOCAB}) takes a shorter road with
+ * the same result: the logits are read in place (no copy), the max by integer compares ({@link #maxOf}), the exp
+ * pass from the logits ({@link #expFromLogits}); with top-p and no top-k, the threshold by {@link #topPThreshold}
+ * (exact masses above sampled thresholds, then a compress of the bracket, repeated) and a draw that stops at the
+ * crossing ({@link #drawWithTotal}): top-p costs about twice greedy (SamplerBench), where it cost 3-5 times.
  *
  * <p>Logprobs come from the raw logits (before masks, penalties and temperature), as the engine's sampler reports
  * them: ln softmax of the sampled id, its rank, and the top n ids (ties: lower id first).
@@ -118,14 +118,10 @@ public final class CpuSampler {
         float temperature = b.temperature.get(r), topP = b.topP.get(r), minP = b.minP.get(r);
         int topK = b.topK.get(r), token = -1;
         boolean plain = b.maskStart.get(r) == b.maskStart.get(r + 1) && b.penaltyStart.get(r) == b.penaltyStart.get(r + 1);
-        if (plain && temperature != 0 && topP < 1f && !(topK > 0 && topK < vocab) && vocab > FUSED_TOP_P_MIN_VOCAB) {
-            // the usual top-p row (no masks, penalties or top-k): read the logits in place, exp and bracket in one pass
-            float max = maxOf(logits, base, vocab);
-            if (max > Float.NEGATIVE_INFINITY) {                  // (NaN and all -inf rows: the general path)
-                float tp = expAndTopP(logits, base, e, vocab, max, 1f / temperature, topP, s);
-                double u = Philox.uniform(b.seed.get(r), b.counter.get(r));
-                token = minP > tp ? draw(e, vocab, minP, u, -1, s.blockSums) : drawWithTotal(e, vocab, tp, u, s.keptMass);
-            }
+        if (plain && temperature != 0 && vocab > IN_PLACE_MIN_VOCAB) {
+            // (a method of its own: with this branch written inline here, C2 inlined expFromLogits into sampleRow and
+            // left SamplingMath.exp(FloatVector) a call with boxed vectors, 3.5x slower; SamplerBench shows it)
+            token = sampleInPlace(logits, base, vocab, temperature, topK, topP, minP, Philox.uniform(b.seed.get(r), b.counter.get(r)), s);
         }
         if (token < 0) {
             MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, base, e, 0, vocab);
@@ -135,6 +131,26 @@ public final class CpuSampler {
         b.tokens.set(r, token);
         int n = b.numLogprobs.get(r);
         if (n >= 0) logprobs(logits, base, b, r, token, n, s);
+    }
+
+    /**
+     * Steps 2-4 for a row without masks or penalties, reading its logits in place (no copy, no argmax): the max by
+     * {@link #maxOf}, e by {@link #expFromLogits}, then top-p alone by {@link #topPThreshold} and
+     * {@link #drawWithTotal}, anything else by {@link #cutoff} and {@link #draw}.
+     *
+     * @return the token, or -1 for a row whose max is NaN or -inf (the general path decides those)
+     */
+    private static int sampleInPlace(MemorySegment logits, long base, int vocab, float temperature, int topK, float topP, float minP,
+                                     double u, Scratch s) {
+        float[] e = s.e;
+        float max = maxOf(logits, base, vocab);
+        if (!(max > Float.NEGATIVE_INFINITY)) return -1;
+        double sum = expFromLogits(logits, base, e, vocab, max, 1f / temperature);
+        if (topP < 1f && !(topK > 0 && topK < vocab)) {
+            float tp = topPThreshold(e, vocab, topP * sum, topP, s);
+            return minP > tp ? draw(e, vocab, minP, u, -1, s.blockSums) : drawWithTotal(e, vocab, tp, u, s.keptMass);
+        }
+        return draw(e, vocab, cutoff(e, vocab, sum, topK, topP, minP, s), u, -1, s.blockSums);
     }
 
     /** Step 1 on a copy of the row: masks, repetition, then frequency and presence penalties. */
@@ -469,8 +485,8 @@ public final class CpuSampler {
         }
     }
 
-    /** Above this vocabulary size a plain top-p row takes {@link #expAndTopP}; below it the sample would be most of the row. */
-    static final int FUSED_TOP_P_MIN_VOCAB = 4096;
+    /** Above this vocabulary size a plain sampled row is read in place and top-p takes {@link #topPThreshold}; below it the samples would be most of the row. */
+    static final int IN_PLACE_MIN_VOCAB = 4096;
 
     /**
      * The largest of the {@code n} floats at byte offset {@code base} of {@code src}; NaN (of either sign bit) and
@@ -503,15 +519,13 @@ public final class CpuSampler {
     private static final java.nio.ByteOrder ORDER = java.nio.ByteOrder.nativeOrder();
 
     /**
-     * Step 3 for a top-p row without top-k: writes {@code e[i] = exp((x_i - max)·invT)} for the n logits x at byte
-     * offset {@code base} of {@code src} (read in place, no copy; the bits of {@link #expInPlace}) and returns the
-     * top-p threshold of {@link #cutoff} over them, exactly, by {@link #narrowByMass} (which also leaves the kept mass
-     * in {@code s.keptMass}).
+     * Step 3's exp pass over logits read in place: {@code e[i] = exp((x_i - max)·invT)} for the n floats x at byte
+     * offset {@code base} of {@code src}, the bits of {@link #expInPlace}.
      *
-     * @param e (n + one SIMD width) output; the e values
-     * @return the largest e value t such that the e ≥ t hold at least topP of the mass
+     * @param e (n + one SIMD width) output
+     * @return Σ e, summed as {@link #expInPlace} sums
      */
-    static float expAndTopP(MemorySegment src, long base, float[] e, int n, float max, float invT, float topP, Scratch s) {
+    static double expFromLogits(MemorySegment src, long base, float[] e, int n, float max, float invT) {
         double sum = 0;
         int i = 0;
         for (int upper = F.loopBound(n); i < upper; ) {
@@ -524,7 +538,15 @@ public final class CpuSampler {
             sum += acc.reduceLanes(VectorOperators.ADD);
         }
         for (; i < n; i++) sum += e[i] = SamplingMath.exp((src.get(ValueLayout.JAVA_FLOAT, base + (long) i * Float.BYTES) - max) * invT);
-        double target = topP * sum;
+        return sum;
+    }
+
+    /**
+     * The top-p threshold of {@link #cutoff} (no top-k) over e, exactly: the largest e value t such that the e ≥ t
+     * hold at least {@code target} = topP × Σe; {@code s.keptMass} is left with their mass (for
+     * {@link #drawWithTotal}). e is only read.
+     */
+    static float topPThreshold(float[] e, int n, double target, float topP, Scratch s) {
         // Four thresholds from 128 evenly spaced e values, sorted: the values of rank 1, 4 and 16 (about the top
         // 0.8%, 3% and 12.5% of the row by count) and a floor the answer very likely clears (the rank at which the
         // sample's own mass reaches topP, plus about three standard deviations; a sample misses the few heavy ids of
@@ -548,7 +570,8 @@ public final class CpuSampler {
         t[2] = sample[m - 16];
         t[3] = below >= m ? 0f : sample[m - 1 - below];
         for (int k = 3; k > 0 && t[k] > t[k - 1]; k--) { float x = t[k]; t[k] = t[k - 1]; t[k - 1] = x; }   // keep them descending
-        return narrowFrom(e, n, target, Float.POSITIVE_INFINITY, 0, s);
+        int len = bracket(e, n, target, s.tmp3, s);
+        return narrowByMass(s.tmp3, len, s.bracketTarget, s.bracketHi, s.bracketAbove, s);
     }
 
     /** Candidates at or below which {@link #narrowByMass} finishes by quickselect. */
@@ -599,13 +622,6 @@ public final class CpuSampler {
         float answer = largestWithMass(cur, len, target);
         s.keptMass = aboveMass + keptSum(cur, 0, len, answer);
         return answer;
-    }
-
-    /** {@link #narrowByMass} starting from the thresholds already in {@code s.thresholds} (descending) over the row. */
-    private static float narrowFrom(float[] e, int n, double target, float smallestAbove, double aboveMass, Scratch s) {
-        int len = bracket(e, n, target, s.tmp3, s);
-        float hi = s.bracketHi;
-        return narrowByMass(s.tmp3, len, s.bracketTarget, Math.min(smallestAbove, hi), aboveMass + s.bracketAbove, s);
     }
 
     /**

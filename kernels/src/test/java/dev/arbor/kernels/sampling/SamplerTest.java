@@ -233,8 +233,9 @@ class SamplerTest {
         record Case(int vocab, float temperature, int topK, float topP, float minP) {}
         for (Case c : new Case[] {new Case(13, 1f, 0, 1f, 0f), new Case(50, 0.7f, 8, 1f, 0f), new Case(255, 1.3f, 0, 0.6f, 0f),
                 new Case(1000, 0.9f, 30, 0.9f, 0.05f), new Case(7, 2f, 0, 1f, 0.3f),
-                // above FUSED_TOP_P_MIN_VOCAB: plain top-p rows read the logits in place (expAndTopP, drawWithTotal)
-                new Case(5000, 0.4f, 0, 0.5f, 0f), new Case(6001, 0.5f, 0, 0.3f, 0.01f)}) {
+                // above IN_PLACE_MIN_VOCAB: plain rows read the logits in place (top-p: topPThreshold, drawWithTotal)
+                new Case(5000, 0.4f, 0, 0.5f, 0f), new Case(6001, 0.5f, 0, 0.3f, 0.01f), new Case(4099, 0.8f, 40, 0.9f, 0f),
+                new Case(4500, 0.6f, 0, 1f, 0.2f)}) {
             float[] x = logits(c.vocab, c.vocab * 31L, 1.5f, false);
             float[] e = exps(x, c.temperature);
             int[] kept = SortedReference.kept(e, c.topK, c.topP, c.minP);
@@ -289,8 +290,12 @@ class SamplerTest {
                 float want = Float.NEGATIVE_INFINITY;
                 for (float v : x) want = Math.max(want, v);
                 assertEquals(want, max);
-                float cut = CpuSampler.expAndTopP(java.lang.foreign.MemorySegment.ofArray(x), 0, s.e, vocab, max, 1f / temperature, topP, s);
+                double sum = CpuSampler.expFromLogits(java.lang.foreign.MemorySegment.ofArray(x), 0, s.e, vocab, max, 1f / temperature);
+                float cut = CpuSampler.topPThreshold(s.e, vocab, topP * sum, topP, s);
                 float[] e = exps(x, temperature);
+                double expSum = 0;
+                for (float v : e) expSum += v;
+                assertEquals(expSum, sum, 2e-6 * expSum);
                 String what = "vocab " + vocab + " trial " + trial + " T=" + temperature + " p=" + topP;
                 assertArrayEquals(e, Arrays.copyOf(s.e, vocab), what + ": e in place == expInPlace");
                 int[] kept = keptByCutoff(e, cut);
