@@ -261,25 +261,47 @@ public final class CpuSampler {
 
     /** Index of the largest value, lowest index on ties (-inf rows: 0; NaN: unspecified). */
     static int argmax(float[] x, int n) {
-        int i = 0, upper = F.loopBound(n);
+        int upper = F.loopBound(n);
         float m = Float.NEGATIVE_INFINITY;
-        if (upper > 0) {
-            FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY), m1 = m0;
-            int pairs = upper - upper % (2 * F.length());
-            for (; i < pairs; i += 2 * F.length()) {          // two chains: max has a latency of several cycles
-                m0 = m0.max(FloatVector.fromArray(F, x, i));
-                m1 = m1.max(FloatVector.fromArray(F, x, i + F.length()));
-            }
-            for (; i < upper; i += F.length()) m0 = m0.max(FloatVector.fromArray(F, x, i));
-            m = m0.max(m1).reduceLanes(VectorOperators.MAX);
+        for (int from = 0; from < upper; from += CHUNK) m = Math.max(m, maxChunk(x, from, Math.min(upper, from + CHUNK)));
+        for (int i = upper; i < n; i++) if (x[i] > m) m = x[i];
+        for (int from = 0; from < upper; from += CHUNK) {
+            int hit = firstEqualChunk(x, from, Math.min(upper, from + CHUNK), m);
+            if (hit >= 0) return hit;
         }
-        for (; i < n; i++) if (x[i] > m) m = x[i];
-        for (i = 0; i < upper; i += F.length()) {
+        for (int i = upper; i < n; i++) if (x[i] == m) return i;
+        return 0;
+    }
+
+    /**
+     * Floats per call of a row loop's chunk method: 64 vectors (the grouping of the float-lane sums, so chunking
+     * changes no bit). The engine samples once per step, so a loop over the whole row would be called once per step,
+     * and C2 compiles a method only after about 600 calls: until then it runs as C1 code, where the Vector API is its
+     * boxed Java fallback, dozens of times slower. Measured before the chunks (JFR, batch-1 decode of synthetic:100m,
+     * 400 steps): the greedy argmax alone took 17% of every step, in the fallback's {@code lanewiseTemplate}. In
+     * chunks a row is dozens of calls, and C2 compiles them within the first steps, on the real rows' profile.
+     */
+    static final int CHUNK = 64 * F.length();
+
+    /** max of x[from, to) (to - from a multiple of the species length), two chains: max has a latency of several cycles. */
+    private static float maxChunk(float[] x, int from, int to) {
+        FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY), m1 = m0;
+        int i = from;
+        for (int pairs = to - (to - from) % (2 * F.length()); i < pairs; i += 2 * F.length()) {
+            m0 = m0.max(FloatVector.fromArray(F, x, i));
+            m1 = m1.max(FloatVector.fromArray(F, x, i + F.length()));
+        }
+        for (; i < to; i += F.length()) m0 = m0.max(FloatVector.fromArray(F, x, i));
+        return m0.max(m1).reduceLanes(VectorOperators.MAX);
+    }
+
+    /** The first index in [from, to) (a multiple of the species length long) where x equals m, or -1. */
+    private static int firstEqualChunk(float[] x, int from, int to, float m) {
+        for (int i = from; i < to; i += F.length()) {
             var hit = FloatVector.fromArray(F, x, i).compare(VectorOperators.EQ, m);
             if (hit.anyTrue()) return i + hit.firstTrue();
         }
-        for (; i < n; i++) if (x[i] == m) return i;
-        return 0;
+        return -1;
     }
 
     /**
@@ -288,19 +310,22 @@ public final class CpuSampler {
      * @return Σ e, summed in float lanes per 1024 values and carried in double
      */
     static double expInPlace(float[] e, int n, float max, float invT) {
-        int i = 0;
+        int upper = F.loopBound(n);
         double sum = 0;
-        for (int upper = F.loopBound(n); i < upper; ) {
-            FloatVector acc = FloatVector.zero(F);
-            for (int end = Math.min(upper, i + 64 * F.length()); i < end; i += F.length()) {
-                FloatVector v = SamplingMath.exp(FloatVector.fromArray(F, e, i).sub(max).mul(invT));
-                v.intoArray(e, i);
-                acc = acc.add(v);
-            }
-            sum += acc.reduceLanes(VectorOperators.ADD);
-        }
-        for (; i < n; i++) sum += e[i] = SamplingMath.exp((e[i] - max) * invT);
+        for (int from = 0; from < upper; from += CHUNK) sum += expChunk(e, from, Math.min(upper, from + CHUNK), max, invT);
+        for (int i = upper; i < n; i++) sum += e[i] = SamplingMath.exp((e[i] - max) * invT);
         return sum;
+    }
+
+    /** {@link #expInPlace} over e[from, to), a multiple of the species length; returns the chunk's sum in float lanes. */
+    private static float expChunk(float[] e, int from, int to, float max, float invT) {
+        FloatVector acc = FloatVector.zero(F);
+        for (int i = from; i < to; i += F.length()) {
+            FloatVector v = SamplingMath.exp(FloatVector.fromArray(F, e, i).sub(max).mul(invT));
+            v.intoArray(e, i);
+            acc = acc.add(v);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     /**
@@ -494,15 +519,9 @@ public final class CpuSampler {
      * AVX-512 lanes than {@code FloatVector.max}, whose Java semantics cost a compare and blends per vector.
      */
     static float maxOf(MemorySegment src, long base, int n) {
-        int i = 0, m = Integer.MIN_VALUE;
-        if (F.loopBound(n) > 0) {
-            IntVector acc = IntVector.broadcast(I, Integer.MIN_VALUE);
-            for (int upper = F.loopBound(n); i < upper; i += F.length()) {
-                acc = acc.max(sortableBits(FloatVector.fromMemorySegment(F, src, base + (long) i * Float.BYTES, ORDER).reinterpretAsInts()));
-            }
-            m = acc.reduceLanes(VectorOperators.MAX);
-        }
-        for (; i < n; i++) {
+        int upper = F.loopBound(n), m = Integer.MIN_VALUE;
+        for (int from = 0; from < upper; from += CHUNK) m = Math.max(m, maxBitsChunk(src, base, from, Math.min(upper, from + CHUNK)));
+        for (int i = upper; i < n; i++) {
             int bits = Float.floatToRawIntBits(src.get(ValueLayout.JAVA_FLOAT, base + (long) i * Float.BYTES));
             m = Math.max(m, bits ^ ((bits >> 31) & 0x7fffffff));
         }
@@ -510,6 +529,15 @@ public final class CpuSampler {
     }
 
     private static final VectorSpecies<Integer> I = F.vectorShape().withLanes(int.class);
+
+    /** The largest {@link #sortableBits} of the floats [from, to) (a multiple of the species length) at {@code base}. */
+    private static int maxBitsChunk(MemorySegment src, long base, int from, int to) {
+        IntVector acc = IntVector.broadcast(I, Integer.MIN_VALUE);
+        for (int i = from; i < to; i += F.length()) {
+            acc = acc.max(sortableBits(FloatVector.fromMemorySegment(F, src, base + (long) i * Float.BYTES, ORDER).reinterpretAsInts()));
+        }
+        return acc.reduceLanes(VectorOperators.MAX);
+    }
 
     /** Float bits as ints whose signed order is the floats' order: negative floats' magnitude bits flipped. */
     private static IntVector sortableBits(IntVector bits) {
@@ -526,19 +554,22 @@ public final class CpuSampler {
      * @return Σ e, summed as {@link #expInPlace} sums
      */
     static double expFromLogits(MemorySegment src, long base, float[] e, int n, float max, float invT) {
+        int upper = F.loopBound(n);
         double sum = 0;
-        int i = 0;
-        for (int upper = F.loopBound(n); i < upper; ) {
-            FloatVector acc = FloatVector.zero(F);
-            for (int end = Math.min(upper, i + 64 * F.length()); i < end; i += F.length()) {
-                FloatVector v = SamplingMath.exp(FloatVector.fromMemorySegment(F, src, base + (long) i * Float.BYTES, ORDER).sub(max).mul(invT));
-                v.intoArray(e, i);
-                acc = acc.add(v);
-            }
-            sum += acc.reduceLanes(VectorOperators.ADD);
-        }
-        for (; i < n; i++) sum += e[i] = SamplingMath.exp((src.get(ValueLayout.JAVA_FLOAT, base + (long) i * Float.BYTES) - max) * invT);
+        for (int from = 0; from < upper; from += CHUNK) sum += expChunk(src, base, e, from, Math.min(upper, from + CHUNK), max, invT);
+        for (int i = upper; i < n; i++) sum += e[i] = SamplingMath.exp((src.get(ValueLayout.JAVA_FLOAT, base + (long) i * Float.BYTES) - max) * invT);
         return sum;
+    }
+
+    /** {@link #expFromLogits} over [from, to), a multiple of the species length; returns the chunk's sum in float lanes. */
+    private static float expChunk(MemorySegment src, long base, float[] e, int from, int to, float max, float invT) {
+        FloatVector acc = FloatVector.zero(F);
+        for (int i = from; i < to; i += F.length()) {
+            FloatVector v = SamplingMath.exp(FloatVector.fromMemorySegment(F, src, base + (long) i * Float.BYTES, ORDER).sub(max).mul(invT));
+            v.intoArray(e, i);
+            acc = acc.add(v);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     /**
@@ -672,8 +703,15 @@ public final class CpuSampler {
 
     /** Copies the values of {@code a[0, n)} in [lo, hi) to {@code out}, in order; returns how many. */
     private static int compressRange(float[] a, int n, float lo, float hi, float[] out) {
-        int m = 0, i = 0;
-        for (int upper = F.loopBound(n); i < upper; i += F.length()) {
+        int m = 0, upper = F.loopBound(n);
+        for (int from = 0; from < upper; from += CHUNK) m = compressChunk(a, from, Math.min(upper, from + CHUNK), lo, hi, out, m);
+        for (int i = upper; i < n; i++) if (a[i] >= lo && a[i] < hi) out[m++] = a[i];
+        return m;
+    }
+
+    /** {@link #compressRange} over a[from, to), a multiple of the species length, appended at out[m]; returns the new m. */
+    private static int compressChunk(float[] a, int from, int to, float lo, float hi, float[] out, int m) {
+        for (int i = from; i < to; i += F.length()) {
             FloatVector v = FloatVector.fromArray(F, a, i);
             var in = v.compare(VectorOperators.GE, lo).and(v.compare(VectorOperators.LT, hi));
             if (in.anyTrue()) {
@@ -681,7 +719,6 @@ public final class CpuSampler {
                 m += in.trueCount();
             }
         }
-        for (; i < n; i++) if (a[i] >= lo && a[i] < hi) out[m++] = a[i];
         return m;
     }
 
@@ -818,16 +855,17 @@ public final class CpuSampler {
         float max = x[argmax(x, n)];
         if (max == Float.NEGATIVE_INFINITY) return max;
         double sum = 0;
-        int i = 0;
-        for (int upper = F.loopBound(n); i < upper; ) {
-            FloatVector acc = FloatVector.zero(F);
-            for (int end = Math.min(upper, i + 256 * F.length()); i < end; i += F.length()) {
-                acc = acc.add(SamplingMath.exp(FloatVector.fromArray(F, x, i).sub(max)));
-            }
-            sum += acc.reduceLanes(VectorOperators.ADD);
-        }
-        for (; i < n; i++) sum += SamplingMath.exp(x[i] - max);
+        int upper = F.loopBound(n);
+        for (int from = 0; from < upper; from += 4 * CHUNK) sum += expSumChunk(x, from, Math.min(upper, from + 4 * CHUNK), max);
+        for (int i = upper; i < n; i++) sum += SamplingMath.exp(x[i] - max);
         return (float) (max + Math.log(sum));
+    }
+
+    /** Σ exp(x - max) over [from, to) (a multiple of the species length) in float lanes (256 vectors per chunk). */
+    private static float expSumChunk(float[] x, int from, int to, float max) {
+        FloatVector acc = FloatVector.zero(F);
+        for (int i = from; i < to; i += F.length()) acc = acc.add(SamplingMath.exp(FloatVector.fromArray(F, x, i).sub(max)));
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     /**
