@@ -4,10 +4,10 @@
 # attention for shared prefixes, split-K GEMM, wgmma prefill GEMM). From the repo root on the GPU machine:
 #   bash bench/device/final-run.sh DIR     (DIR = the carried bundle of bench/device/bundle.sh, no fixtures needed)
 # RUNS picks the runs, in the order given (default: the eight of the closing run), from: gpu-tests (needs fixtures.tar.xz
-# with tiny-llama3 and tiny-baichuan2-13b) throughput throughput-nbi throughput-b1-unfused throughput-b1-pdl workload1
+# with tiny-llama3 and tiny-baichuan2-13b) throughput throughput-b1 throughput-nbi throughput-b1-unfused throughput-b1-nopdl workload1
 # workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128-nbi serve.
-# "unfused" is -Darbor.cuda.fusion=false (every projection and element-wise stage its own launch), "pdl"
-# -Darbor.cuda.pdl=true (the fused kernels launched overlapping the GEMM before them).
+# "unfused" is -Darbor.cuda.fusion=false (every projection and element-wise stage its own launch), "nopdl"
+# -Darbor.cuda.pdl=false (the fused kernels launched after the GEMM before them ends, not overlapping its tail).
 # $OUT gets run.log (every log in order) and final-out.tgz (JSON reports).
 set -u
 D=${1:-.device}
@@ -32,8 +32,9 @@ one() {
   throughput-nbi) run throughput-nbi 60 $B throughput --model $M --device cuda --batch 1,32 --prompt-len 128 --output-len 256 --no-batch-invariance --out "$OUT/tp-nbi" ;;
   throughput-b1-unfused) run throughput-b1-unfused 45 $J -Darbor.cuda.fusion=false -cp $CP dev.arbor.server.Main bench throughput --model $M --device cuda \
       --batch 1 --prompt-len 128 --output-len 256 --out "$OUT/tp-unfused" ;;
-  throughput-b1-pdl) run throughput-b1-pdl 45 $J -Darbor.cuda.pdl=true -cp $CP dev.arbor.server.Main bench throughput --model $M --device cuda \
-      --batch 1 --prompt-len 128 --output-len 256 --out "$OUT/tp-pdl" ;;
+  throughput-b1) run throughput-b1 45 $B throughput --model $M --device cuda --batch 1 --prompt-len 128 --output-len 256 --out "$OUT/tp-b1" ;;
+  throughput-b1-nopdl) run throughput-b1-nopdl 45 $J -Darbor.cuda.pdl=false -cp $CP dev.arbor.server.Main bench throughput --model $M --device cuda \
+      --batch 1 --prompt-len 128 --output-len 256 --out "$OUT/tp-nopdl" ;;
   workload1) run workload1 40 $B $W1 --model $M --out "$OUT/w1" ;;
   workload1-nbi) run workload1-nbi 40 $B $W1 --model $M --no-batch-invariance --out "$OUT/w1-nbi" ;;
   workload2) run workload2 55 $B $W2 --model $M --out "$OUT/w2" ;;

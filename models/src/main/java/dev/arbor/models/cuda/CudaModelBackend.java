@@ -24,8 +24,11 @@ public final class CudaModelBackend implements ModelBackend {
     private final boolean fusion;
     /** Fused projections (stacked q|k|v and gate|up weights, fused element-wise kernels); {@code -Darbor.cuda.fusion=false} turns them off (measurements). */
     static final boolean FUSION = !"false".equals(System.getProperty("arbor.cuda.fusion"));
-    /** The fused kernels launched overlapping the GEMM before them (programmatic dependent launch), {@code -Darbor.cuda.pdl=true}; off by default. */
-    static final boolean PDL = Boolean.getBoolean("arbor.cuda.pdl");
+    /**
+     * The fused kernels launched overlapping the GEMM before them (programmatic dependent launch: each waits for the GEMM's
+     * grid before touching memory, so only the launch latency overlaps); {@code -Darbor.cuda.pdl=false} turns it off.
+     */
+    static final boolean PDL = !"false".equals(System.getProperty("arbor.cuda.pdl"));
     private DeviceWeights weights;
 
     private CudaModelBackend(CudaBackend gpu, int ordinal, KvCacheDtype kvDtype, ComputeDtype dtype, boolean batchInvariant, boolean cudaGraphs,
@@ -74,7 +77,7 @@ public final class CudaModelBackend implements ModelBackend {
         long[] mem = gpu.device().memoryInfo();
         return String.format("cuda:%d (%s, %.0f GiB, KV %s, %s matmuls%s%s%s%s)", ordinal, gpu.device().name(), mem[1] / (double) (1L << 30),
                 kvDtype.name().toLowerCase(), dtype.name().toLowerCase(), batchInvariant ? ", batch-invariant" : "",
-                cudaGraphs ? ", decode as CUDA graphs" : ", no CUDA graphs", fusion ? "" : ", no fusion", PDL ? ", PDL" : "");
+                cudaGraphs ? ", decode as CUDA graphs" : ", no CUDA graphs", fusion ? "" : ", no fusion", fusion && !PDL ? ", no PDL" : "");
     }
 
     @Override
