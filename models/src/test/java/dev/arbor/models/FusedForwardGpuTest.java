@@ -15,11 +15,13 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The fused CUDA forward pass (stacked q|k|v and gate|up GEMMs, slice sums fused into RoPE + KV store, SwiGLU and
- * residual add + RMSNorm, the fused kernels launched overlapping the GEMM before them unless -Darbor.cuda.pdl=false) gives
- * the same logits, in bits, as the unfused one, batch-invariant, over a prefill of three prompts and decode steps replayed
- * from CUDA graphs. Equal bits are expected because the fused kernels do the composition's arithmetic in its order and the
- * stacked GEMMs take the K slices of their first part (CudaOps.stackedPlan), which k and v (and up) share on these
- * shapes (no GQA here; tiny and tiny-baichuan have one K slice everywhere, 100m 3-8, so the slab paths run).
+ * residual add + RMSNorm, the fused kernels launched overlapping the GEMM before them unless -Darbor.cuda.pdl=false)
+ * gives the same logits, in bits, as the unfused one, batch-invariant, over a prefill of three
+ * prompts and decode steps replayed from CUDA graphs. Equal bits are expected on these shapes because the fused kernels
+ * do the composition's arithmetic in its order and the stacked GEMMs get the K slices of the separate ones
+ * ({@code Gemm.invariantSlices}: tiny and tiny-baichuan have one K slice everywhere; 100m has 3-8 slices, so the slab
+ * paths run, with equal slice counts for q|k|v vs q and gate|up vs gate). On Llama-2-7B's shape the stacked q|k|v GEMM
+ * takes 2 slices where q takes 5: other bits, still batch-invariant (ReferenceInvarianceBf16GpuTest, CudaGraphGpuTest).
  */
 @Tag("gpu")
 class FusedForwardGpuTest {

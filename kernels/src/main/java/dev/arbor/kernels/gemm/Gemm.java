@@ -354,11 +354,6 @@ public final class Gemm implements AutoCloseable {
         if (slices > 1) slabScratch((long) slices * maxM * n);
     }
 
-    /** Makes the slab scratch hold at least {@code floats} floats now (for plans built outside {@link #invariantPlan}; see reserveSlabs). */
-    public void reserveSlabFloats(long floats) {
-        slabScratch(floats);
-    }
-
     private BFloat16Array bf16Scratch(int m, int k) {
         if (xBf16 == null || xBf16.length() < m * k) {
             if (xBf16 != null) xBf16.close();

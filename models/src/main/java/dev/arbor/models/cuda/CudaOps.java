@@ -138,12 +138,9 @@ final class CudaOps implements Ops<FloatArray> {
             int h = config.hiddenSize(), inter = config.intermediateSize();
             // the slab scratch for the largest (slices × M × n) of the model's projections
             for (int[] nk : new int[][] {{config.qDim(), h}, {config.kvDim(), h}, {h, config.qDim()}, {inter, h}, {h, inter}, {config.vocabSize(), h},
-                    }) {
+                    {config.qDim() + 2 * config.kvDim(), h}, {2 * inter, h}}) {
                 gemm.reserveSlabs(maxM, nk[0], nk[1]);
             }
-            // the stacked projections' plans (stackedPlan): their first part's slices over the stacked width
-            if (weights.fusedQkv()) gemm.reserveSlabFloats((long) gemm.invariantSlices(config.qDim(), h) * maxM * (config.qDim() + 2 * config.kvDim()));
-            if (weights.fusedGateUp()) gemm.reserveSlabFloats((long) gemm.invariantSlices(inter, h) * maxM * 2 * inter);
         }
         int fusedCols = fusedOutputCols(config, weights.fusedQkv(), weights.fusedGateUp());
         fusedOut = fusedCols == 0 ? null : allocate(n, fusedCols);
@@ -291,22 +288,14 @@ final class CudaOps implements Ops<FloatArray> {
         return Math.max(fusedQkv ? c.qDim() + 2 * c.kvDim() : 0, fusedGateUp ? 2 * c.intermediateSize() : 0);
     }
 
+    /**
+     * The GEMM plan of an (n, k) weight at {@code rows} tokens; the stacked projections too take the invariant plan of their
+     * stacked shape (fewer K slices as N grows: 2 for Llama-2-7B's q|k|v where q alone takes 5, 1 for gate|up where gate
+     * takes 2). Giving them their first part's slices instead (the separate GEMMs' blocks) was measured no faster without
+     * PDL (6.03 vs 6.04 ms device per decode step) and slower with it (6.84 vs 5.35 ms): run 23-perf2.
+     */
     private Gemm.Plan plan(int rows, int n, int k) {
         return batchInvariant ? gemm.invariantPlan(rows, n, k, true) : gemm.plan(rows, n, k, true, true);
-    }
-
-    /**
-     * The plan of a stacked GEMM (N = the parts' rows stacked) whose first part has {@code partRows} rows: under batch
-     * invariance, the K slices that part's own GEMM takes ({@code Gemm.invariantSlices(partRows, k)}, a function of the
-     * weights' shape only), added in order by the fused consumer. {@code invariantSlices} of the stacked N would take fewer
-     * slices as N grows (2 for Llama-2-7B's q|k|v instead of 5, 1 for gate|up instead of 2): fewer, longer blocks at one
-     * token, measured slower (run 22-perf2). With the parts' slices each block does what it did in the separate GEMMs,
-     * and where all parts take the same slices (q, k, v of a model without GQA; gate and up) the bits are the separate GEMMs'.
-     */
-    private Gemm.Plan stackedPlan(int rows, int n, int k, int partRows) {
-        if (!batchInvariant) return gemm.plan(rows, n, k, true, true);
-        Gemm.Plan p = gemm.plan(rows, n, k, Gemm.tilesFor(rows), gemm.invariantSlices(partRows, k), true);
-        return p.splits() == 1 ? p : new Gemm.Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), p.launch(), p.convertFirst(), true);
     }
 
     @Override public boolean fusedQkv() { return weights.fusedQkv(); }
@@ -317,8 +306,8 @@ final class CudaOps implements Ops<FloatArray> {
      * Stacked q|k|v weights: one GEMM (N = q + 2 kv) whose output, K slices still unsummed under the batch-invariant plan,
      * goes through one kernel that adds the slices, rotates q and k and stores k and v ({@link FusedOps#qkvRopeStore}):
      * 2 launches where the composition takes 3 GEMMs (6 launches with their slice sums), 2 ropes and the KV write. The same
-     * arithmetic as the composition, and the K slices of the q GEMM ({@link #stackedPlan}): the composition's bits where k and v
-     * take q's slices too. Unfused models (q/k norm, non-bf16 weights): the composition.
+     * arithmetic as the composition; the bits differ from it only by the GEMM's K slices, which depend on N (and never on
+     * the batch). Unfused models (q/k norm, non-bf16 weights): the composition.
      */
     @Override
     public void qkvRopeStore(int layer, LayerWeights lw, FloatArray xn, int tokens, ForwardBatch b, ModelConfig c, FloatArray q, FloatArray k,
@@ -328,7 +317,7 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         int n = c.qDim() + 2 * c.kvDim(), h = c.hiddenSize();
-        Gemm.Partial p = gemm.matmulPartial(xn, tokens, weights.qkv(lw), n, h, fusedOut, stackedPlan(tokens, n, h, c.qDim()));
+        Gemm.Partial p = gemm.matmulPartial(xn, tokens, weights.qkv(lw), n, h, fusedOut, plan(tokens, n, h));
         FusedOps.qkvRopeStore(gpu, p.sums(), p.slices(), q, keys[layer], values[layer], cos, sin, slots, tokens, c.numHeads(), c.numKvHeads(),
                 c.headDim(), shape.blockSize(), CudaModelBackend.PDL);
     }
@@ -341,7 +330,7 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         int n = 2 * gate.rows(), h = gate.cols();
-        Gemm.Partial p = gemm.matmulPartial(xn, tokens, weights.gateUp(gate), n, h, fusedOut, stackedPlan(tokens, n, h, gate.rows()));
+        Gemm.Partial p = gemm.matmulPartial(xn, tokens, weights.gateUp(gate), n, h, fusedOut, plan(tokens, n, h));
         FusedOps.siluMulRows(gpu, p.sums(), p.slices(), out, tokens, gate.rows(), CudaModelBackend.PDL);
     }
 
