@@ -3,29 +3,59 @@
 # attention, invariant GEMM plan, CUDA graphs) and with --no-batch-invariance (tensor-core prefill attention, cascade
 # attention for shared prefixes, split-K GEMM, wgmma prefill GEMM). From the repo root on the GPU machine:
 #   bash bench/device/final-run.sh DIR     (DIR = the carried bundle of bench/device/bundle.sh, no fixtures needed)
+# RUNS picks the runs, in the order given (default: the eight of the closing run), from: gpu-tests (needs fixtures.tar.xz
+# with tiny-llama3 and tiny-baichuan2-13b) throughput throughput-b1 throughput-nbi throughput-b1-unfused throughput-b1-nopdl workload1
+# workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128-nbi serve.
+# "unfused" is -Darbor.cuda.fusion=false (every projection and element-wise stage its own launch), "nopdl"
+# -Darbor.cuda.pdl=false (the fused kernels launched after the GEMM before them ends, not overlapping its tail).
 # $OUT gets run.log (every log in order) and final-out.tgz (JSON reports).
 set -u
 D=${1:-.device}
 RUN_OUT=$OUT; OUT=/tmp/final-out; mkdir -p $OUT
 tar xJf "$D/jre.tar.xz" -C /tmp
+[ -f "$D/fixtures.tar.xz" ] && tar xJf "$D/fixtures.tar.xz" -C /tmp
 export DJL_OFFLINE=true
 CP=$(echo "$D"/lib/*.jar | tr ' ' ':')
-J="/tmp/jre/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xss4m -Dorg.slf4j.simpleLogger.defaultLogLevel=warn"
+J="/tmp/jre/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xss4m -Darbor.fixtures=/tmp/fixtures -Dorg.slf4j.simpleLogger.defaultLogLevel=warn"
 B="$J -cp $CP dev.arbor.server.Main bench"
 M=synthetic:llama-7b
+W1="shared-prefix --groups 1 --prompts-per-group 107 --prefix-len 530 --suffix-len 20 --output-len 30 --modes auto --device cuda"
+W2="shared-prefix --groups 1 --prompts-per-group 500 --prefix-len 752 --suffix-len 28 --output-len 30 --modes auto --device cuda"
 run() { local name=$1 t=$2; shift 2; echo "== $(date -u +%H:%M:%S) $name: ${*##*dev.arbor.server.Main }" | tee -a "$OUT/timeline.txt";
   timeout "$t" "$@" > "$OUT/$name.log" 2>&1; echo "rc=$?" >> "$OUT/$name.log"; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
-run throughput 60 $B throughput --model $M --device cuda --batch 1,32 --prompt-len 128 --output-len 256 --out "$OUT/tp"
-run throughput-nbi 60 $B throughput --model $M --device cuda --batch 1,32 --prompt-len 128 --output-len 256 --no-batch-invariance --out "$OUT/tp-nbi"
-run workload1 40 $B shared-prefix --model $M --device cuda --groups 1 --prompts-per-group 107 --prefix-len 530 --suffix-len 20 --output-len 30 --modes auto --out "$OUT/w1"
-run workload1-nbi 40 $B shared-prefix --model $M --device cuda --groups 1 --prompts-per-group 107 --prefix-len 530 --suffix-len 20 --output-len 30 --modes auto --no-batch-invariance --out "$OUT/w1-nbi"
-run workload2 55 $B shared-prefix --model $M --device cuda --groups 1 --prompts-per-group 500 --prefix-len 752 --suffix-len 28 --output-len 30 --modes auto --out "$OUT/w2"
-run workload2-nbi 55 $B shared-prefix --model $M --device cuda --groups 1 --prompts-per-group 500 --prefix-len 752 --suffix-len 28 --output-len 30 --modes auto --no-batch-invariance --out "$OUT/w2-nbi"
-run prefill-nbi 50 $B throughput --model $M --device cuda --batch 8 --prompt-len 2048 --output-len 2 --max-num-batched-tokens 16384 --no-batch-invariance --out "$OUT/pf-nbi"
-run llama1b-b128-nbi 45 $B throughput --model synthetic:llama3.2-1b --device cuda --batch 128 --prompt-len 512 --output-len 64 --no-batch-invariance --out "$OUT/1b-nbi"
-echo "== $(date -u +%H:%M:%S) done" >> "$OUT/timeline.txt"
-for f in gpu.txt timeline.txt throughput.log throughput-nbi.log workload1.log workload1-nbi.log workload2.log workload2-nbi.log prefill-nbi.log llama1b-b128-nbi.log; do
-  [ -f "$OUT/$f" ] && { echo "===== $f"; cat "$OUT/$f"; } >> "$RUN_OUT/run.log"
+one() {
+  case "$1" in
+  gpu-tests) run gpu-tests ${T_TESTS:-90} $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.kernels.layer.FusedKernelsGpuTest \
+      dev.arbor.kernels.layer.TokenKernelsGpuTest dev.arbor.models.FusedForwardGpuTest dev.arbor.models.CudaGraphGpuTest dev.arbor.engine.EngineGpuTest ;;
+  throughput) run throughput 60 $B throughput --model $M --device cuda --batch 1,32 --prompt-len 128 --output-len 256 --out "$OUT/tp" ;;
+  throughput-nbi) run throughput-nbi 60 $B throughput --model $M --device cuda --batch 1,32 --prompt-len 128 --output-len 256 --no-batch-invariance --out "$OUT/tp-nbi" ;;
+  throughput-b1-unfused) run throughput-b1-unfused 45 $J -Darbor.cuda.fusion=false -cp $CP dev.arbor.server.Main bench throughput --model $M --device cuda \
+      --batch 1 --prompt-len 128 --output-len 256 --out "$OUT/tp-unfused" ;;
+  throughput-b1) run throughput-b1 45 $B throughput --model $M --device cuda --batch 1 --prompt-len 128 --output-len 256 --out "$OUT/tp-b1" ;;
+  throughput-b1-nopdl) run throughput-b1-nopdl 45 $J -Darbor.cuda.pdl=false -cp $CP dev.arbor.server.Main bench throughput --model $M --device cuda \
+      --batch 1 --prompt-len 128 --output-len 256 --out "$OUT/tp-nopdl" ;;
+  workload1) run workload1 40 $B $W1 --model $M --out "$OUT/w1" ;;
+  workload1-nbi) run workload1-nbi 40 $B $W1 --model $M --no-batch-invariance --out "$OUT/w1-nbi" ;;
+  workload2) run workload2 55 $B $W2 --model $M --out "$OUT/w2" ;;
+  workload2-nbi) run workload2-nbi 55 $B $W2 --model $M --no-batch-invariance --out "$OUT/w2-nbi" ;;
+  baichuan-w1) run baichuan-w1 60 $B $W1 --model synthetic:baichuan2-13b --out "$OUT/bc-w1" ;;
+  baichuan-w1-nbi) run baichuan-w1-nbi 60 $B $W1 --model synthetic:baichuan2-13b --no-batch-invariance --out "$OUT/bc-w1-nbi" ;;
+  prefill-nbi) run prefill-nbi 50 $B throughput --model $M --device cuda --batch 8 --prompt-len 2048 --output-len 2 --max-num-batched-tokens 16384 --no-batch-invariance --out "$OUT/pf-nbi" ;;
+  llama1b-b128-nbi) run llama1b-b128-nbi 45 $B throughput --model synthetic:llama3.2-1b --device cuda --batch 128 --prompt-len 512 --output-len 64 --no-batch-invariance --out "$OUT/1b-nbi" ;;
+  serve) run serve ${T_SERVE:-75} $B serve --model $M --device cuda --rates 4,16,64 --requests 48 --system-prompts 4 --system-len 512 \
+      --suffix-len 32 --output-len 64 --out "$OUT/serve" ;;
+  *) echo "final-run.sh: unknown run $1" | tee -a "$OUT/timeline.txt" ;;
+  esac
+}
+RUNS=${RUNS:-"throughput throughput-nbi workload1 workload1-nbi workload2 workload2-nbi prefill-nbi llama1b-b128-nbi"}
+# after every run its log goes to run.log and the reports to final-out.tgz, so a run cut short by the call's limit keeps the others
+{ echo "===== gpu.txt"; cat "$OUT/gpu.txt"; } >> "$RUN_OUT/run.log"
+for r in $RUNS; do
+  one "$r"
+  [ -f "$OUT/$r.log" ] && { echo "===== $r.log ($(tail -1 "$OUT/timeline.txt"))"; cat "$OUT/$r.log"; } >> "$RUN_OUT/run.log"
+  tar czf "$RUN_OUT/final-out.tgz" -C /tmp final-out
 done
+echo "== $(date -u +%H:%M:%S) done" >> "$OUT/timeline.txt"
+{ echo "===== timeline.txt"; cat "$OUT/timeline.txt"; } >> "$RUN_OUT/run.log"
 tar czf "$RUN_OUT/final-out.tgz" -C /tmp final-out

@@ -23,6 +23,30 @@ class SyntheticModelsTest {
     }
 
     @Test
+    void baichuanShapesUseAlibiAndThePackedLayout() {
+        ModelConfig c = ModelLoader.load("synthetic:baichuan2-13b").config();
+        assertEquals(Architecture.BAICHUAN, c.family());
+        assertEquals(Architecture.PositionEncoding.ALIBI, c.family().positionEncoding());
+        assertEquals(5120, c.hiddenSize());
+        assertEquals(40, c.numLayers());
+        assertEquals(40, c.numKvHeads());
+        assertEquals(13696, c.intermediateSize());
+        assertEquals(125696, c.vocabSize());
+        assertNull(c.rope());
+        // the tiny one runs: W_pack bound as q|k|v, NormHead derived; decode through the cache agrees with the prefill
+        int[] prompt = {1, 72, 101, 108, 108, 111, 258};
+        try (CausalLM m = ModelLoader.load("synthetic:tiny-baichuan")) {
+            float[][] all = new PagedRunner(m, 8, 16).prefill(prompt, prompt.length);
+            PagedRunner r = new PagedRunner(m, 8, 16);
+            PagedRunner.Sequence s = r.newSequence();
+            r.step(java.util.List.of(s), java.util.List.of(java.util.Arrays.copyOf(prompt, prompt.length - 1)), false);
+            float[] last = r.step(java.util.List.of(s), java.util.List.of(new int[] {prompt[prompt.length - 1]}), false)[0];
+            assertArrayEquals(all[prompt.length - 1], last, 1e-5f);
+            assertTrue(java.util.Arrays.stream(new int[] {0, 1, 2}).mapToObj(i -> all[prompt.length - 1][i]).allMatch(Float::isFinite));
+        }
+    }
+
+    @Test
     void hundredMillionShape() {
         ModelConfig c = ModelLoader.load("synthetic:100m").config();
         long perLayer = 4L * c.hiddenSize() * c.hiddenSize() + 3L * c.hiddenSize() * c.intermediateSize();

@@ -260,6 +260,28 @@ public final class Gemm implements AutoCloseable {
         } else run(XF32_WBF16, plan, a, w, c, m, n, k, accumulate, true);
     }
 
+    /** Partial sums a consumer adds itself: {@code slices} slabs of (m, n) in {@code sums}, slab z at {@code z·m·n}, added in slice order. */
+    public record Partial(FloatArray sums, int slices) {}
+
+    /**
+     * As {@link #matmul(FloatArray, int, BFloat16Array, int, int, FloatArray, boolean, Plan)} without accumulating, but a
+     * slab plan's K slices are left unsummed for a fused consumer (one launch fewer): the slab scratch and its slices,
+     * to be added as {@link GemmKernels#sumSlices} adds them; for any other plan, {@code c} and one slice.
+     */
+    public Partial matmulPartial(FloatArray a, int m, BFloat16Array w, int n, int k, FloatArray c, Plan plan) {
+        if (!plan.slabs()) {
+            matmul(a, m, w, n, k, c, false, plan);
+            return new Partial(c, 1);
+        }
+        check(a, m, w, n, k, c);
+        if (plan.convertFirst()) {
+            BFloat16Array x = bf16Scratch(m, k);
+            backend.launch(TO_BF16, Launch.cover(m * k, 256), a, x, m * k);
+            return new Partial((FloatArray) run(XBF16_WBF16, plan, x, w, c, m, n, k, false, true, false), plan.splits());
+        }
+        return new Partial((FloatArray) run(XF32_WBF16, plan, a, w, c, m, n, k, false, true, false), plan.splits());
+    }
+
     /** fp32 activations (rounded to fp16), fp16 weights, fp32 output. */
     public void matmul(FloatArray a, int m, HalfFloatArray w, int n, int k, FloatArray c, boolean accumulate) {
         check(a, m, w, n, k, c);
@@ -351,6 +373,12 @@ public final class Gemm implements AutoCloseable {
     }
 
     private void run(Kernel kernel, Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, int m, int n, int k, boolean accumulate, boolean fp32Out) {
+        run(kernel, p, x, w, c, m, n, k, accumulate, fp32Out, true);
+    }
+
+    /** As above; {@code sumSlabs} false leaves a slab plan's slices unsummed. Returns the slabs of a slab plan, else c. */
+    private OffHeapArray run(Kernel kernel, Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, int m, int n, int k, boolean accumulate,
+                             boolean fp32Out, boolean sumSlabs) {
         if (p.tiles().wgmma()) {
             if (kernel != XBF16_WBF16) throw new IllegalArgumentException("the wgmma tiles run bf16 X (or fp32 X converted first), bf16 W and fp32 C only: " + p);
             kernel = WGMMA_XBF16_WBF16;
@@ -361,8 +389,8 @@ public final class Gemm implements AutoCloseable {
             Tiles t = p.tiles();
             backend.launch(kernel, p.launch(), x, w, s, m, n, k, p.kTilesPerSplit(), GemmKernels.SLABS,
                     t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
-            backend.launch(SUM_SLICES, Launch.cover(m * n, 256), s, c, m * n, p.splits(), accumulate ? 1 : 0);
-            return;
+            if (sumSlabs) backend.launch(SUM_SLICES, Launch.cover(m * n, 256), s, c, m * n, p.splits(), accumulate ? 1 : 0);
+            return s;
         }
         if (!fp32Out && p.splits() > 1) throw new IllegalArgumentException("split-K needs fp32 output (atomic adds), plan has " + p.splits() + " slices");
         Launch launch = p.launch();
@@ -374,6 +402,7 @@ public final class Gemm implements AutoCloseable {
         Tiles t = p.tiles();
         backend.launch(kernel, launch, x, w, c, m, n, k, p.kTilesPerSplit(), accumulate ? 1 : 0,
                 t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
+        return c;
     }
 
     /** The kernel and arguments {@code matmul} launches for fp32 X, bf16 W, fp32 C with this plan (for resource reports). */

@@ -1,7 +1,6 @@
 package dev.arbor.models.backend;
 
 import dev.arbor.kernels.sampling.SamplingBatch;
-import dev.arbor.models.Architecture;
 import dev.arbor.models.ForwardBatch;
 import dev.arbor.models.ModelConfig;
 import dev.arbor.models.ModelExecutor;
@@ -20,8 +19,7 @@ public final class DecoderForward<A> implements ModelExecutor {
     private final Ops<A> ops;
     private final StepShape shape;
     private final ForwardBatch batch;
-    private final boolean rope;
-    private final A x, xn, q, k, v, att, proj, gate, up; // activations, maxTokens rows each
+    private final A x, xn, q, k, v, att, proj, gate, up; // activations, maxTokens rows each (k, v, up null where fused)
     private final A last;                                 // (maxLogitRows, hidden) final-normalised logit rows
     private final A logits;                               // (maxLogitRows, vocab)
     private final A hiddenRows;                           // (maxTokens, hidden) final-normalised rows of the logit tokens
@@ -34,17 +32,17 @@ public final class DecoderForward<A> implements ModelExecutor {
         this.ops = ops;
         this.shape = shape;
         this.batch = new ForwardBatch(shape);
-        this.rope = config.family().positionEncoding() != Architecture.PositionEncoding.ALIBI;
         int n = shape.maxTokens(), hidden = config.hiddenSize(), inter = config.intermediateSize();
         x = ops.allocate(n, hidden);               // (tokens, hidden) residual stream
         xn = ops.allocate(n, hidden);              // (tokens, hidden) normalised input of a block
         q = ops.allocate(n, config.qDim());        // (tokens, heads * headDim)
-        k = ops.allocate(n, config.kvDim());       // (tokens, kvHeads * headDim)
-        v = ops.allocate(n, config.kvDim());       // (tokens, kvHeads * headDim)
+        // (tokens, kvHeads * headDim) each; a backend that fuses the q|k|v projection needs neither
+        k = ops.fusedQkv() ? null : ops.allocate(n, config.kvDim());
+        v = ops.fusedQkv() ? null : ops.allocate(n, config.kvDim());
         att = ops.allocate(n, config.qDim());      // (tokens, heads * headDim) attention output
         proj = ops.allocate(n, hidden);            // (tokens, hidden) block output before the residual add
         gate = ops.allocate(n, inter);             // (tokens, intermediate)
-        up = ops.allocate(n, inter);               // (tokens, intermediate)
+        up = ops.fusedGateUp() ? null : ops.allocate(n, inter);   // (tokens, intermediate); none where gate|up is fused
         hiddenRows = ops.allocate(n, hidden);      // (logit rows, hidden)
         last = ops.allocate(shape.maxLogitRows(), hidden);
         logits = ops.allocate(shape.maxLogitRows(), config.vocabSize());
@@ -77,43 +75,25 @@ public final class DecoderForward<A> implements ModelExecutor {
     /** The forward pass's launches over {@code b} (maybe padded by the backend: sizes come from it, not from {@link #batch}). */
     private void launch(ForwardBatch b) {
         int tokens = b.numTokens();
-        int hidden = config.hiddenSize(), inter = config.intermediateSize();
-        int heads = config.numHeads(), kvHeads = config.numKvHeads(), headDim = config.headDim();
+        int hidden = config.hiddenSize();
         double eps = config.rmsNormEps();
 
-        // Token embedding.
+        // Token embedding, and the first layer's input norm (every later one is fused with the residual add before it).
         ops.embed(w.embed(), b, x);
+        ops.rmsNorm(x, tokens, hidden, w.layers().get(0).inputNorm(), eps, xn);
         for (int l = 0; l < config.numLayers(); l++) {
             LayerWeights lw = w.layers().get(l);
-            // Attention block: RMSNorm, then the q/k/v projections.
-            ops.rmsNorm(x, tokens, hidden, lw.inputNorm(), eps, xn);
-            ops.matmul(xn, tokens, lw.q(), q);
-            ops.matmul(xn, tokens, lw.k(), k);
-            ops.matmul(xn, tokens, lw.v(), v);
-            // Qwen3: RMSNorm of every q and k head over head_dim.
-            if (lw.qNorm() != null) {
-                ops.rmsNorm(q, tokens * heads, headDim, lw.qNorm(), eps, q);
-                ops.rmsNorm(k, tokens * kvHeads, headDim, lw.kNorm(), eps, k);
-            }
-            // Rotary position embedding (ALiBi models add their bias inside attention instead).
-            if (rope) {
-                ops.rope(q, heads, b);
-                ops.rope(k, kvHeads, b);
-            }
-            // Store the new K/V at their slots, then attend over each token's context [0, position].
-            ops.storeKv(l, k, v, b);
+            // Attention block: q, k, v projections of xn (q/k norms, RoPE), K/V stored at the tokens' slots; then attention
+            // of each token over its context [0, position].
+            ops.qkvRopeStore(l, lw, xn, tokens, b, config, q, k, v);
             ops.attention(l, q, b, att);
-            // Output projection and residual.
-            ops.matmul(att, tokens, lw.o(), proj);
-            ops.add(x, proj, tokens * hidden);
+            // Output projection, residual, then the MLP block's RMSNorm.
+            ops.matmulAddNorm(att, tokens, lw.o(), proj, x, lw.postNorm(), eps, xn);
 
-            // MLP block: RMSNorm, SwiGLU (silu(gate) * up), down projection, residual.
-            ops.rmsNorm(x, tokens, hidden, lw.postNorm(), eps, xn);
-            ops.matmul(xn, tokens, lw.gate(), gate);
-            ops.matmul(xn, tokens, lw.up(), up);
-            ops.siluMul(gate, up, tokens * inter);
-            ops.matmul(gate, tokens, lw.down(), proj);
-            ops.add(x, proj, tokens * hidden);
+            // MLP block: SwiGLU (silu(gate) * up), down projection, residual, then the next layer's input norm.
+            ops.gateUpSilu(xn, tokens, lw.gate(), lw.up(), gate, up);
+            float[] nextNorm = l + 1 < config.numLayers() ? w.layers().get(l + 1).inputNorm() : null;
+            ops.matmulAddNorm(gate, tokens, lw.down(), proj, x, nextNorm, eps, xn);
         }
         // Final norm of the logit rows only.
         int rows = b.numLogitRows();

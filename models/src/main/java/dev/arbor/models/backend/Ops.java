@@ -1,7 +1,10 @@
 package dev.arbor.models.backend;
 
 import dev.arbor.kernels.sampling.SamplingBatch;
+import dev.arbor.models.Architecture;
 import dev.arbor.models.ForwardBatch;
+import dev.arbor.models.ModelConfig;
+import dev.arbor.models.weights.LayerWeights;
 import dev.arbor.models.weights.Matrix;
 
 /**
@@ -69,6 +72,59 @@ public interface Ops<A> extends AutoCloseable {
 
     /** {@code x += y} over n elements. */
     void add(A x, A y, int n);
+
+    // ---- fused stages: one call per stage of a layer; a backend may run each as fewer launches ----------------------------
+
+    /**
+     * True where {@link #qkvRopeStore} runs on the concatenated q|k|v weights and needs no k and v buffers (the forward
+     * pass then passes null for them).
+     */
+    default boolean fusedQkv() { return false; }
+
+    /** True where {@link #gateUpSilu} runs on the concatenated gate|up weights and needs no up buffer (null is passed). */
+    default boolean fusedGateUp() { return false; }
+
+    /**
+     * The attention block's inputs from {@code xn (tokens, hidden)}: {@code q (tokens, heads * headDim)} projected,
+     * per-head RMSNorm'd (Qwen3's q/k norm, when the layer has one) and rotated (RoPE models), and the token's K (likewise)
+     * and V stored at its slot of layer {@code layer}. {@code k, v (tokens, kvHeads * headDim)}: buffers for the
+     * composition below, null where {@link #fusedQkv}.
+     */
+    default void qkvRopeStore(int layer, LayerWeights lw, A xn, int tokens, ForwardBatch b, ModelConfig c, A q, A k, A v) {
+        matmul(xn, tokens, lw.q(), q);
+        matmul(xn, tokens, lw.k(), k);
+        matmul(xn, tokens, lw.v(), v);
+        if (lw.qNorm() != null) {
+            rmsNorm(q, tokens * c.numHeads(), c.headDim(), lw.qNorm(), c.rmsNormEps(), q);
+            rmsNorm(k, tokens * c.numKvHeads(), c.headDim(), lw.kNorm(), c.rmsNormEps(), k);
+        }
+        // ALiBi models add their position bias inside attention instead
+        if (c.family().positionEncoding() != Architecture.PositionEncoding.ALIBI) {
+            rope(q, c.numHeads(), b);
+            rope(k, c.numKvHeads(), b);
+        }
+        storeKv(layer, k, v, b);
+    }
+
+    /**
+     * SwiGLU: {@code out (tokens, inter) = silu(xn · gateᵀ) * (xn · upᵀ)}; {@code up (tokens, inter)}: a buffer for the
+     * composition below, null where {@link #fusedGateUp}.
+     */
+    default void gateUpSilu(A xn, int tokens, Matrix gate, Matrix up, A out, A upBuffer) {
+        matmul(xn, tokens, gate, out);
+        matmul(xn, tokens, up, upBuffer);
+        siluMul(out, upBuffer, tokens * gate.rows());
+    }
+
+    /**
+     * A projection into the residual stream, then the next RMSNorm: {@code x (tokens, w.rows) += in · wᵀ} (through
+     * {@code proj}, a (tokens, w.rows) buffer), then {@code xn = rmsNorm(x) * norm}; no norm when {@code norm} is null.
+     */
+    default void matmulAddNorm(A in, int tokens, Matrix w, A proj, A x, float[] norm, double eps, A xn) {
+        matmul(in, tokens, w, proj);
+        add(x, proj, tokens * w.rows());
+        if (norm != null) rmsNorm(x, tokens, w.rows(), norm, eps, xn);
+    }
 
     /** {@code out (count, n) = x[logitRow(i)]} for i < count: the hidden rows whose logits are wanted. */
     void gatherRows(A x, int n, ForwardBatch b, int count, A out);

@@ -21,11 +21,21 @@ public final class CudaModelBackend implements ModelBackend {
     private final ComputeDtype dtype;
     private final boolean batchInvariant;
     private final boolean cudaGraphs;
+    private final boolean fusion;
+    /** Fused projections (stacked q|k|v and gate|up weights, fused element-wise kernels); {@code -Darbor.cuda.fusion=false} turns them off (measurements). */
+    static final boolean FUSION = !"false".equals(System.getProperty("arbor.cuda.fusion"));
+    /**
+     * The fused kernels launched overlapping the GEMM before them (programmatic dependent launch: each waits for the GEMM's
+     * grid before touching memory, so only the launch latency overlaps); {@code -Darbor.cuda.pdl=false} turns it off.
+     */
+    static final boolean PDL = !"false".equals(System.getProperty("arbor.cuda.pdl"));
     private DeviceWeights weights;
 
-    private CudaModelBackend(CudaBackend gpu, int ordinal, KvCacheDtype kvDtype, ComputeDtype dtype, boolean batchInvariant, boolean cudaGraphs) {
+    private CudaModelBackend(CudaBackend gpu, int ordinal, KvCacheDtype kvDtype, ComputeDtype dtype, boolean batchInvariant, boolean cudaGraphs,
+                             boolean fusion) {
         this.gpu = gpu;
         this.cudaGraphs = cudaGraphs;
+        this.fusion = fusion;
         this.ordinal = ordinal;
         this.kvDtype = kvDtype;
         this.dtype = dtype;
@@ -48,7 +58,16 @@ public final class CudaModelBackend implements ModelBackend {
 
     /** As {@link #open(int, KvCacheDtype, ComputeDtype, boolean)}; {@code cudaGraphs} false launches decode steps kernel by kernel. */
     public static CudaModelBackend open(int ordinal, KvCacheDtype kvDtype, ComputeDtype dtype, boolean batchInvariant, boolean cudaGraphs) {
-        return new CudaModelBackend(CudaBackend.open(ordinal), ordinal, kvDtype, dtype, batchInvariant, cudaGraphs);
+        return open(ordinal, kvDtype, dtype, batchInvariant, cudaGraphs, FUSION);
+    }
+
+    /**
+     * As {@link #open(int, KvCacheDtype, ComputeDtype, boolean, boolean)}; {@code fusion} false keeps every projection and
+     * element-wise stage its own launch (the fused forward's comparison; the default is on, {@code -Darbor.cuda.fusion=false} off).
+     */
+    public static CudaModelBackend open(int ordinal, KvCacheDtype kvDtype, ComputeDtype dtype, boolean batchInvariant, boolean cudaGraphs,
+                                        boolean fusion) {
+        return new CudaModelBackend(CudaBackend.open(ordinal), ordinal, kvDtype, dtype, batchInvariant, cudaGraphs, fusion);
     }
 
     public KvCacheDtype kvCacheDtype() { return kvDtype; }
@@ -56,9 +75,9 @@ public final class CudaModelBackend implements ModelBackend {
     @Override
     public String device() {
         long[] mem = gpu.device().memoryInfo();
-        return String.format("cuda:%d (%s, %.0f GiB, KV %s, %s matmuls%s%s)", ordinal, gpu.device().name(), mem[1] / (double) (1L << 30),
+        return String.format("cuda:%d (%s, %.0f GiB, KV %s, %s matmuls%s%s%s%s)", ordinal, gpu.device().name(), mem[1] / (double) (1L << 30),
                 kvDtype.name().toLowerCase(), dtype.name().toLowerCase(), batchInvariant ? ", batch-invariant" : "",
-                cudaGraphs ? ", decode as CUDA graphs" : ", no CUDA graphs");
+                cudaGraphs ? ", decode as CUDA graphs" : ", no CUDA graphs", fusion ? "" : ", no fusion", fusion && !PDL ? ", no PDL" : "");
     }
 
     @Override
@@ -85,14 +104,14 @@ public final class CudaModelBackend implements ModelBackend {
 
     @Override
     public synchronized void prepare(ModelWeights w) {
-        if (weights == null) weights = DeviceWeights.upload(gpu, w);
+        if (weights == null) weights = DeviceWeights.upload(gpu, w, dtype == ComputeDtype.BFLOAT16 && fusion);
     }
 
     @Override
     public ModelExecutor open(ModelConfig config, ModelWeights w, StepShape shape) {
         prepare(w);
         long kv = shape.numBlocks() * kvBytesPerBlock(config, shape.blockSize());
-        long work = workspaceBytes(config, shape);
+        long work = workspaceBytes(config, shape, weights.fusedQkv(), weights.fusedGateUp());
         long free = gpu.device().memoryInfo()[0];
         if (kv + work > free) {
             throw new IllegalArgumentException(String.format(
@@ -101,12 +120,19 @@ public final class CudaModelBackend implements ModelBackend {
                     shape.numBlocks(), kv / (double) (1L << 30), work / (double) (1L << 30), (kv + work) / (double) (1L << 30),
                     gpu.device().name(), free / (double) (1L << 30)));
         }
-        return new DecoderForward<>(config, w, new CudaOps(gpu, config, weights, shape, kvDtype, dtype, batchInvariant, cudaGraphs), shape);
+        return new DecoderForward<>(config, w, new CudaOps(gpu, config, weights, shape, kvDtype, dtype, batchInvariant, cudaGraphs, fusion), shape);
     }
 
-    /** Device bytes of the workspace {@link DecoderForward} allocates for {@code shape}, plus attention's split scratch. */
-    static long workspaceBytes(ModelConfig c, StepShape s) {
-        long perToken = 4L * (3L * c.hiddenSize() + 2L * c.qDim() + 2L * c.kvDim() + 2L * c.intermediateSize() + c.hiddenSize());
+    /**
+     * Device bytes of the workspace {@link DecoderForward} allocates for {@code shape}, plus attention's split scratch and,
+     * with fused projections, {@link CudaOps}'s output buffer of the stacked q|k|v and gate|up GEMMs (in place of the
+     * k, v and up buffers the forward pass then leaves out).
+     */
+    static long workspaceBytes(ModelConfig c, StepShape s, boolean fusedQkv, boolean fusedGateUp) {
+        long h = c.hiddenSize(), inter = c.intermediateSize();
+        // x, xn, proj, hiddenRows; q, att; gate; k, v, up unless fused; the fused GEMMs' shared output buffer
+        long perToken = 4L * (4 * h + 2L * c.qDim() + inter + (fusedQkv ? 0 : 2L * c.kvDim()) + (fusedGateUp ? 0 : inter)
+                + CudaOps.fusedOutputCols(c, fusedQkv, fusedGateUp));
         long logits = 4L * s.maxLogitRows() * ((long) c.vocabSize() + c.hiddenSize());
         // the split scratch of paged and cascade attention: the context's splits, then the shared prefix's (up to the context)
         long splits = 4L * s.maxSeqs() * c.numHeads() * 2 * ((long) s.maxBlocksPerSeq() * s.blockSize() / 256 + 1) * (c.headDim() + 2);

@@ -17,6 +17,7 @@ import dev.arbor.kernels.attention.KvWrite;
 import dev.arbor.kernels.gemm.Gemm;
 import dev.arbor.kernels.attention.CascadeAttention;
 import dev.arbor.kernels.attention.PagedAttention;
+import dev.arbor.kernels.layer.FusedOps;
 import dev.arbor.kernels.layer.TokenOps;
 import dev.arbor.kernels.sampling.DeviceSampler;
 import dev.arbor.kernels.sampling.SamplingBatch;
@@ -27,6 +28,7 @@ import dev.arbor.models.StepShape;
 import dev.arbor.models.backend.Ops;
 import dev.arbor.models.cpu.Alibi;
 import dev.arbor.models.cpu.Rope;
+import dev.arbor.models.weights.LayerWeights;
 import dev.arbor.models.weights.Matrix;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -69,15 +71,18 @@ final class CudaOps implements Ops<FloatArray> {
     private final DeviceSampler sampler;
     private final ComputeDtype dtype;
     private final boolean batchInvariant;
+    private final boolean fusion;                     // fused stages (matmulAddNorm; the stacked projections follow the weights)
     private final Gemm gemm;                          // tensor-core projections (dtype BFLOAT16)
+    private final FloatArray fusedOut;                // (maxTokens, fusedOutputCols) the stacked q|k|v or gate|up GEMM's output; null unfused
     private final DecodeGraphs graphs;                // null: every step launched kernel by kernel
     private final CudaEvent stepStart, stepEnd;       // around a step's kernels (device time)
     private boolean stepTimed;                        // stepStart recorded for the current step
     private double uploadMillis, deviceMillis = Double.NaN;
 
     CudaOps(CudaBackend gpu, ModelConfig config, DeviceWeights weights, StepShape shape, KvCacheDtype kvDtype,
-            ComputeDtype dtype, boolean batchInvariant, boolean cudaGraphs) {
+            ComputeDtype dtype, boolean batchInvariant, boolean cudaGraphs, boolean fusion) {
         this.gpu = gpu;
+        this.fusion = fusion;
         this.dtype = dtype;
         this.batchInvariant = batchInvariant;
         this.config = config;
@@ -132,10 +137,13 @@ final class CudaOps implements Ops<FloatArray> {
             gemm.reserve(maxM, Math.max(config.intermediateSize(), Math.max(config.hiddenSize(), config.qDim())));
             int h = config.hiddenSize(), inter = config.intermediateSize();
             // the slab scratch for the largest (slices × M × n) of the model's projections
-            for (int[] nk : new int[][] {{config.qDim(), h}, {config.kvDim(), h}, {h, config.qDim()}, {inter, h}, {h, inter}, {config.vocabSize(), h}}) {
+            for (int[] nk : new int[][] {{config.qDim(), h}, {config.kvDim(), h}, {h, config.qDim()}, {inter, h}, {h, inter}, {config.vocabSize(), h},
+                    {config.qDim() + 2 * config.kvDim(), h}, {2 * inter, h}}) {
                 gemm.reserveSlabs(maxM, nk[0], nk[1]);
             }
         }
+        int fusedCols = fusedOutputCols(config, weights.fusedQkv(), weights.fusedGateUp());
+        fusedOut = fusedCols == 0 ? null : allocate(n, fusedCols);
         readBack = new FloatArray(Math.max(config.vocabSize(), Math.max(config.hiddenSize(), config.intermediateSize())));
         // a capture may not upload: every scratch array goes to the device now (the GEMM's in reserve above)
         attention.toDevice(gpu);
@@ -275,6 +283,81 @@ final class CudaOps implements Ops<FloatArray> {
         }
     }
 
+    /** Columns of the fused GEMMs' output buffer: the wider of q|k|v and gate|up where fused (one buffer: never live at once), else 0. */
+    static int fusedOutputCols(ModelConfig c, boolean fusedQkv, boolean fusedGateUp) {
+        return Math.max(fusedQkv ? c.qDim() + 2 * c.kvDim() : 0, fusedGateUp ? 2 * c.intermediateSize() : 0);
+    }
+
+    /**
+     * The GEMM plan of an (n, k) weight at {@code rows} tokens; the stacked projections too take the invariant plan of their
+     * stacked shape (fewer K slices as N grows: 2 for Llama-2-7B's q|k|v where q alone takes 5, 1 for gate|up where gate
+     * takes 2). Giving them their first part's slices instead (the separate GEMMs' blocks) was measured no faster without
+     * PDL (6.03 vs 6.04 ms device per decode step) and slower with it (6.84 vs 5.35 ms): run 23-perf2.
+     */
+    private Gemm.Plan plan(int rows, int n, int k) {
+        return batchInvariant ? gemm.invariantPlan(rows, n, k, true) : gemm.plan(rows, n, k, true, true);
+    }
+
+    @Override public boolean fusedQkv() { return weights.fusedQkv(); }
+
+    @Override public boolean fusedGateUp() { return weights.fusedGateUp(); }
+
+    /**
+     * Stacked q|k|v weights: one GEMM (N = q + 2 kv) whose output, K slices still unsummed under the batch-invariant plan,
+     * goes through one kernel that adds the slices, rotates q and k and stores k and v ({@link FusedOps#qkvRopeStore}):
+     * 2 launches where the composition takes 3 GEMMs (6 launches with their slice sums), 2 ropes and the KV write. The same
+     * arithmetic as the composition; the bits differ from it only by the GEMM's K slices, which depend on N (and never on
+     * the batch). Unfused models (q/k norm, non-bf16 weights): the composition.
+     */
+    @Override
+    public void qkvRopeStore(int layer, LayerWeights lw, FloatArray xn, int tokens, ForwardBatch b, ModelConfig c, FloatArray q, FloatArray k,
+                             FloatArray v) {
+        if (!weights.fusedQkv()) {
+            Ops.super.qkvRopeStore(layer, lw, xn, tokens, b, c, q, k, v);
+            return;
+        }
+        int n = c.qDim() + 2 * c.kvDim(), h = c.hiddenSize();
+        Gemm.Partial p = gemm.matmulPartial(xn, tokens, weights.qkv(lw), n, h, fusedOut, plan(tokens, n, h));
+        FusedOps.qkvRopeStore(gpu, p.sums(), p.slices(), q, keys[layer], values[layer], cos, sin, slots, tokens, c.numHeads(), c.numKvHeads(),
+                c.headDim(), shape.blockSize(), CudaModelBackend.PDL);
+    }
+
+    /** Stacked gate|up weights: one GEMM (N = 2 inter), then one kernel adds its slices and applies SwiGLU ({@link FusedOps#siluMulRows}). */
+    @Override
+    public void gateUpSilu(FloatArray xn, int tokens, Matrix gate, Matrix up, FloatArray out, FloatArray upBuffer) {
+        if (!weights.fusedGateUp()) {
+            Ops.super.gateUpSilu(xn, tokens, gate, up, out, upBuffer);
+            return;
+        }
+        int n = 2 * gate.rows(), h = gate.cols();
+        Gemm.Partial p = gemm.matmulPartial(xn, tokens, weights.gateUp(gate), n, h, fusedOut, plan(tokens, n, h));
+        FusedOps.siluMulRows(gpu, p.sums(), p.slices(), out, tokens, gate.rows(), CudaModelBackend.PDL);
+    }
+
+    /**
+     * With fusion on, a bf16 projection whose plan leaves K slices ({@code Gemm.invariantPlan}'s slabs) and a norm to
+     * follow: the GEMM, then one kernel adds the slices into x and normalises ({@link FusedOps#addRmsNorm}); any other
+     * plan accumulates into x in the GEMM itself ({@code x + Σ} as the add kernel computes it; the slices' sum kernel or the
+     * epilogue adds), then the RMSNorm. 2 launches where the composition takes 4.
+     */
+    @Override
+    public void matmulAddNorm(FloatArray in, int tokens, Matrix w, FloatArray proj, FloatArray x, float[] norm, double eps, FloatArray xn) {
+        OffHeapArray wa = weights.of(w);
+        if (!fusion || gemm == null || !(wa instanceof BFloat16Array bw) || w.cols() % 8 != 0) {
+            Ops.super.matmulAddNorm(in, tokens, w, proj, x, norm, eps, xn);
+            return;
+        }
+        int n = w.rows(), k = w.cols();
+        Gemm.Plan p = plan(tokens, n, k);
+        if (norm == null || !p.slabs()) {
+            gemm.matmul(in, tokens, bw, n, k, x, true, p);
+            if (norm != null) rmsNorm(x, tokens, n, norm, eps, xn);
+            return;
+        }
+        Gemm.Partial s = gemm.matmulPartial(in, tokens, bw, n, k, proj, p);
+        FusedOps.addRmsNorm(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, tokens, n, eps, CudaModelBackend.PDL);
+    }
+
     @Override
     public void rope(FloatArray x, int heads, ForwardBatch b) {
         int half = config.headDim() / 2;
@@ -380,6 +463,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (prefill != null) prefill.close();
         sampler.close();
         if (gemm != null) gemm.close();
+        if (fusedOut != null) fusedOut.close();
         if (graphs != null) graphs.close();
         stepStart.close();
         stepEnd.close();

@@ -5,6 +5,7 @@ import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.HalfFloatArray;
 import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.cuda.CudaBackend;
+import dev.arbor.accel.cuda.DeviceBuffer;
 import dev.arbor.models.ModelLoadException;
 import dev.arbor.models.weights.DType;
 import dev.arbor.models.weights.LayerWeights;
@@ -26,6 +27,9 @@ import org.slf4j.LoggerFactory;
 final class DeviceWeights implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DeviceWeights.class);
     private final Map<Object, OffHeapArray> arrays = new IdentityHashMap<>();
+    private final Map<LayerWeights, BFloat16Array> qkv = new IdentityHashMap<>();     // (q + 2 kv rows, hidden) per layer
+    private final Map<Matrix, BFloat16Array> gateUp = new IdentityHashMap<>();        // (2 inter rows, hidden) per layer's gate
+    private boolean fusedQkv, fusedGateUp;
     private long bytes;
 
     /**
@@ -34,6 +38,16 @@ final class DeviceWeights implements AutoCloseable {
      * @throws ModelLoadException when the weights do not fit the device's free memory (bytes needed and free)
      */
     static DeviceWeights upload(CudaBackend gpu, ModelWeights w) {
+        return upload(gpu, w, false);
+    }
+
+    /**
+     * As {@link #upload(CudaBackend, ModelWeights)}; with {@code fuse}, where every layer's matrices allow it (bf16 in the
+     * checkpoint, widths a multiple of 8, no q/k norm for the q|k|v case), each layer's q, k and v are uploaded as one
+     * (q + 2 kv, hidden) matrix and gate and up as one (2 inter, hidden) matrix instead of separately (the same bytes):
+     * one GEMM each instead of three and two ({@link #qkv}, {@link #gateUp}).
+     */
+    static DeviceWeights upload(CudaBackend gpu, ModelWeights w, boolean fuse) {
         long need = deviceBytes(w);
         long free = gpu.device().memoryInfo()[0];
         if (need > free) {
@@ -41,10 +55,16 @@ final class DeviceWeights implements AutoCloseable {
                     need / (double) (1L << 30), gpu.device().name(), free / (double) (1L << 30)));
         }
         DeviceWeights d = new DeviceWeights();
+        d.fusedQkv = fuse && w.layers().stream().allMatch(lw -> lw.qNorm() == null && concatenable(lw.q(), lw.k(), lw.v()));
+        d.fusedGateUp = fuse && w.layers().stream().allMatch(lw -> concatenable(lw.gate(), lw.up()));
         try {
             d.matrix(gpu, w.embed());
             for (LayerWeights lw : w.layers()) {
-                for (Matrix m : new Matrix[] {lw.q(), lw.k(), lw.v(), lw.o(), lw.gate(), lw.up(), lw.down()}) d.matrix(gpu, m);
+                if (d.fusedQkv) d.qkv.put(lw, d.concatenated(gpu, lw.q(), lw.k(), lw.v()));
+                else for (Matrix m : new Matrix[] {lw.q(), lw.k(), lw.v()}) d.matrix(gpu, m);
+                if (d.fusedGateUp) d.gateUp.put(lw.gate(), d.concatenated(gpu, lw.gate(), lw.up()));
+                else for (Matrix m : new Matrix[] {lw.gate(), lw.up()}) d.matrix(gpu, m);
+                for (Matrix m : new Matrix[] {lw.o(), lw.down()}) d.matrix(gpu, m);
                 for (float[] v : new float[][] {lw.inputNorm(), lw.postNorm(), lw.qNorm(), lw.kNorm()}) if (v != null) d.vector(gpu, v);
             }
             d.vector(gpu, w.finalNorm());
@@ -102,6 +122,30 @@ final class DeviceWeights implements AutoCloseable {
         bytes += a.byteSize();
     }
 
+    /** bf16 matrices of one width (a multiple of 8, as the tensor-core GEMM needs): their rows can be stacked into one. */
+    private static boolean concatenable(Matrix... parts) {
+        for (Matrix m : parts) if (m.tensor().dtype() != DType.BF16 || m.cols() % 8 != 0 || m.cols() != parts[0].cols()) return false;
+        return true;
+    }
+
+    /** One device matrix of {@code parts}' rows stacked in order, copied band by band from the tensors (no host copy). */
+    private BFloat16Array concatenated(CudaBackend gpu, Matrix... parts) {
+        long rows = 0;
+        for (Matrix m : parts) rows += m.rows();
+        long elems = rows * parts[0].cols();
+        if (elems > Integer.MAX_VALUE) throw new ModelLoadException("stacked " + parts[0].tensor().name() + " has " + elems + " elements, over one device array's 2^31-1");
+        BFloat16Array a = BFloat16Array.deviceOnly((int) elems);
+        gpu.allocateOnDevice(a);
+        long at = 0;
+        for (Matrix m : parts) {
+            MemorySegment band = band(m, 2);
+            ((DeviceBuffer) a.deviceMirror()).upload(band, at, band.byteSize());
+            at += band.byteSize();
+        }
+        bytes += a.byteSize();
+        return a;
+    }
+
     /** The rows of {@code m} inside its tensor's memory, without a copy. */
     private static MemorySegment band(Matrix m, int elementBytes) {
         long row = (long) m.cols() * elementBytes;
@@ -124,6 +168,25 @@ final class DeviceWeights implements AutoCloseable {
         return a;
     }
 
+    /** Whether every layer's q, k, v (and gate, up) are on the device as one stacked matrix, {@link #qkv} ({@link #gateUp}). */
+    boolean fusedQkv() { return fusedQkv; }
+
+    boolean fusedGateUp() { return fusedGateUp; }
+
+    /** (q + 2 kv rows, hidden): the layer's q, k and v stacked; only where {@link #fusedQkv}. */
+    BFloat16Array qkv(LayerWeights lw) {
+        BFloat16Array a = qkv.get(lw);
+        if (a == null) throw new IllegalStateException("no stacked q|k|v for this layer (fused: " + fusedQkv + ")");
+        return a;
+    }
+
+    /** (2 inter rows, hidden): a layer's gate and up stacked, by its gate matrix; only where {@link #fusedGateUp}. */
+    BFloat16Array gateUp(Matrix gate) {
+        BFloat16Array a = gateUp.get(gate);
+        if (a == null) throw new IllegalStateException("no stacked gate|up for this layer (fused: " + fusedGateUp + ")");
+        return a;
+    }
+
     FloatArray of(float[] norm) {
         OffHeapArray a = arrays.get(norm);
         if (a == null) throw new IllegalStateException("a norm vector of " + norm.length + " was not uploaded");
@@ -135,6 +198,10 @@ final class DeviceWeights implements AutoCloseable {
     @Override
     public void close() {
         for (OffHeapArray a : arrays.values()) a.close();
+        for (OffHeapArray a : qkv.values()) a.close();
+        for (OffHeapArray a : gateUp.values()) a.close();
         arrays.clear();
+        qkv.clear();
+        gateUp.clear();
     }
 }

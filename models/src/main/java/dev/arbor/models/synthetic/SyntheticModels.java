@@ -22,7 +22,8 @@ import java.util.stream.IntStream;
 
 /**
  * Llama-architecture models with seeded random bf16 weights, for benchmarks and engine tests:
- * {@code synthetic:tiny}, {@code synthetic:100m}, {@code synthetic:llama-7b}. Parsing a shape only
+ * {@code synthetic:tiny}, {@code synthetic:100m}, {@code synthetic:llama-7b}, {@code synthetic:llama3.2-1b}, and the
+ * Baichuan2 layout (ALiBi, W_pack, NormHead): {@code synthetic:baichuan2-13b}, {@code synthetic:tiny-baichuan}. Parsing a shape only
  * builds the config; the weights (off-heap) are generated in parallel on the first forward.
  * Linear weights are ~N(0, 0.02), norm weights ~1 ± 0.1; bos is -1 and there is no eos (the
  * engine pairs these models with a byte-level tokenizer, ids below 259 &lt; vocab).
@@ -31,7 +32,7 @@ public final class SyntheticModels {
     private SyntheticModels() {}
 
     public static final String PREFIX = "synthetic:";
-    public static final List<String> SHAPES = List.of("tiny", "100m", "llama-7b", "llama3.2-1b");
+    public static final List<String> SHAPES = List.of("tiny", "100m", "llama-7b", "llama3.2-1b", "baichuan2-13b", "tiny-baichuan");
     private static final long SEED = 0x5EED_A4B0L;
     private static final float STD = 0.02f;
 
@@ -43,6 +44,9 @@ public final class SyntheticModels {
             case "llama-7b" -> llama(32000, 4096, 11008, 32, 32, 32, false, 4096);
             // Llama-3.2-1B's shape (GQA 32/8, head_dim 64, tied embeddings, 128k vocabulary); context cut to 8k for the KV budget
             case "llama3.2-1b" -> llama(128256, 2048, 8192, 16, 32, 8, true, 8192);
+            // Baichuan2-13B's shape (ALiBi, W_pack, NormHead lm_head, 40 heads of 128, 125,696 tokens); tiny-baichuan: the layout in small
+            case "baichuan2-13b" -> baichuan(125696, 5120, 13696, 40, 40, 4096);
+            case "tiny-baichuan" -> baichuan(512, 64, 176, 2, 4, 2048);
             default -> throw new ModelLoadException("unknown synthetic model '" + PREFIX + shape + "' (known: " + SHAPES + ")");
         };
     }
@@ -50,6 +54,11 @@ public final class SyntheticModels {
     private static ModelConfig llama(int vocab, int hidden, int inter, int layers, int heads, int kvHeads, boolean tied, int maxPos) {
         return new ModelConfig(Architecture.LLAMA.hfName(), Architecture.LLAMA, vocab, hidden, inter, layers, heads, kvHeads,
                 hidden / heads, maxPos, 1e-5, RopeConfig.plain(10000.0), tied, -1, new int[0], null, DType.BF16.torchName());
+    }
+
+    private static ModelConfig baichuan(int vocab, int hidden, int inter, int layers, int heads, int maxPos) {
+        return new ModelConfig(Architecture.BAICHUAN.hfName(), Architecture.BAICHUAN, vocab, hidden, inter, layers, heads, heads,
+                hidden / heads, maxPos, 1e-6, null, false, -1, new int[0], null, DType.BF16.torchName());
     }
 
     /** A model of {@code shape} on the CPU whose weights are generated on first use. */
@@ -73,9 +82,13 @@ public final class SyntheticModels {
         for (int l = 0; l < c.numLayers(); l++) {
             String p = "model.layers." + l + ".";
             shapes.put(p + "input_layernorm.weight", new long[] {h});
-            shapes.put(p + "self_attn.q_proj.weight", new long[] {c.qDim(), h});
-            shapes.put(p + "self_attn.k_proj.weight", new long[] {c.kvDim(), h});
-            shapes.put(p + "self_attn.v_proj.weight", new long[] {c.kvDim(), h});
+            if (c.family() == Architecture.BAICHUAN) {
+                shapes.put(p + "self_attn.W_pack.weight", new long[] {c.qDim() + 2L * c.kvDim(), h});
+            } else {
+                shapes.put(p + "self_attn.q_proj.weight", new long[] {c.qDim(), h});
+                shapes.put(p + "self_attn.k_proj.weight", new long[] {c.kvDim(), h});
+                shapes.put(p + "self_attn.v_proj.weight", new long[] {c.kvDim(), h});
+            }
             shapes.put(p + "self_attn.o_proj.weight", new long[] {h, c.qDim()});
             shapes.put(p + "post_attention_layernorm.weight", new long[] {h});
             shapes.put(p + "mlp.gate_proj.weight", new long[] {inter, h});

@@ -1,0 +1,98 @@
+package dev.arbor.kernels.layer;
+
+import dev.arbor.accel.Backend;
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.Launch;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.OffHeapArray;
+import dev.arbor.kernels.LayerKernels;
+
+import static dev.arbor.kernels.layer.TokenOps.need;
+import static dev.arbor.kernels.layer.TokenOps.positive;
+
+/**
+ * Host-side launchers of {@link FusedKernels}: check shapes against the arrays (an {@link IllegalArgumentException}
+ * naming the mismatch), size the grid, launch. {@code overlap}: launch overlapping the previous kernel on the stream
+ * (programmatic dependent launch; each fused kernel waits for that grid before reading anything).
+ */
+public final class FusedOps {
+    private FusedOps() {}
+
+    static final Kernel QKV_BF16 = Kernel.of(FusedKernels.class, "qkvRopeStoreBf16");
+    static final Kernel QKV_F16 = Kernel.of(FusedKernels.class, "qkvRopeStoreF16");
+    static final Kernel QKV_F32 = Kernel.of(FusedKernels.class, "qkvRopeStoreF32");
+    static final Kernel SILU_MUL_ROWS = Kernel.of(FusedKernels.class, "siluMulRows");
+    static final Kernel ADD_RMS_NORM = Kernel.of(FusedKernels.class, "addRmsNormRows");
+
+    private static Launch overlap(Launch l, boolean overlap) { return overlap ? l.overlappingPrevious() : l; }
+
+    /**
+     * q (tokens, heads * headDim) = rope(q part), k/v parts (rope on k) into the KV store at {@code slots}.
+     *
+     * @param qkv    (slices, tokens, (heads + 2 kvHeads) * headDim) the fused projection's partial sums
+     * @param kCache (numBlocks, kvHeads, blockSize, headDim) BFloat16Array, HalfFloatArray or FloatArray; vCache alike
+     * @param cos    (tokens, headDim / 2) this step's angles, sin alike; both null for ALiBi models (no rotation)
+     */
+    public static void qkvRopeStore(Backend b, FloatArray qkv, int slices, FloatArray q, OffHeapArray kCache, OffHeapArray vCache,
+                                    FloatArray cos, FloatArray sin, IntArray slots, int tokens, int heads, int kvHeads, int headDim,
+                                    int blockSize, boolean overlap) {
+        positive("tokens", tokens);
+        positive("slices", slices);
+        positive("heads", heads);
+        positive("kvHeads", kvHeads);
+        positive("blockSize", blockSize);
+        if (headDim <= 0 || headDim % 2 != 0) throw new IllegalArgumentException("headDim must be positive and even: " + headDim);
+        if (kCache.getClass() != vCache.getClass() || kCache.length() != vCache.length()) {
+            throw new IllegalArgumentException("kCache and vCache differ: " + kCache.getClass().getSimpleName() + " of " + kCache.length()
+                    + ", " + vCache.getClass().getSimpleName() + " of " + vCache.length());
+        }
+        long perBlock = (long) kvHeads * blockSize * headDim;
+        if (kCache.length() % perBlock != 0) throw new IllegalArgumentException("kCache length " + kCache.length() + " is not whole blocks of " + perBlock);
+        int half = headDim / 2, units = heads + 2 * kvHeads;
+        need("qkv", qkv, (long) slices * tokens * units * headDim);
+        need("q", q, (long) tokens * heads * headDim);
+        need("slots", slots, tokens);
+        boolean rope = cos != null;
+        if (rope) {
+            need("cos", cos, (long) tokens * half);
+            need("sin", sin, (long) tokens * half);
+        }
+        FloatArray c = rope ? cos : q, s = rope ? sin : q;   // unread without rope; any array fills the parameter
+        int numBlocks = (int) (kCache.length() / perBlock);
+        Launch l = overlap(Launch.cover(tokens * units * half, 256), overlap);
+        Object[] args = {qkv, slices, q, kCache, vCache, c, s, slots, tokens, heads, kvHeads, half, blockSize, numBlocks, rope ? 1 : 0};
+        switch (kCache) {
+            case BFloat16Array a -> b.launch(QKV_BF16, l, args);
+            case HalfFloatArray a -> b.launch(QKV_F16, l, args);
+            case FloatArray a -> b.launch(QKV_F32, l, args);
+            default -> throw new IllegalArgumentException("no KV store kernel for " + kCache.getClass().getSimpleName());
+        }
+    }
+
+    /** {@code out (tokens, inter) = silu(gate) * up} from the fused projection's (slices, tokens, 2 inter) partial sums. */
+    public static void siluMulRows(Backend b, FloatArray gateUp, int slices, FloatArray out, int tokens, int inter, boolean overlap) {
+        positive("tokens", tokens);
+        positive("slices", slices);
+        positive("inter", inter);
+        need("gateUp", gateUp, (long) slices * tokens * 2 * inter);
+        need("out", out, (long) tokens * inter);
+        b.launch(SILU_MUL_ROWS, overlap(Launch.cover(tokens * inter, 256), overlap), gateUp, slices, out, tokens, inter);
+    }
+
+    /** {@code x (rows, n) += y} (y: (slices, rows, n) partial sums), then {@code out = rmsNorm(x) * w}; out must not be x. */
+    public static void addRmsNorm(Backend b, FloatArray x, FloatArray y, int slices, FloatArray w, FloatArray out, int rows, int n,
+                                  double eps, boolean overlap) {
+        positive("rows", rows);
+        positive("slices", slices);
+        positive("n", n);
+        if (out == x) throw new IllegalArgumentException("out must not be x (x is updated while other rows are normalised)");
+        need("x", x, (long) rows * n);
+        need("y", y, (long) slices * rows * n);
+        need("w", w, n);
+        need("out", out, (long) rows * n);
+        b.launch(ADD_RMS_NORM, overlap(Launch.of1D(rows, LayerKernels.NORM_GROUP), overlap), x, y, slices, w, out, rows, n, eps);
+    }
+}

@@ -1,0 +1,18 @@
+package dev.arbor.kernels.layer;
+
+import dev.arbor.accel.cuda.CudaBackend;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** The fused kernels on the GPU, bit for bit against the unfused kernels on the GPU ({@code @Tag("gpu")}; cases in FusedKernelsTest). */
+@Tag("gpu")
+class FusedKernelsGpuTest {
+    @Test
+    void fusedKernelsEqualTheirCompositions() {
+        try (CudaBackend cuda = CudaBackend.open(0)) {
+            FusedKernelsTest.qkvCases(cuda);
+            FusedKernelsTest.siluCases(cuda);
+            FusedKernelsTest.addRmsNormCases(cuda);
+        }
+    }
+}

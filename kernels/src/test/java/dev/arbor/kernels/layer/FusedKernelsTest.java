@@ -1,0 +1,193 @@
+package dev.arbor.kernels.layer;
+
+import dev.arbor.accel.Backend;
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.Launch;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.OffHeapArray;
+import dev.arbor.accel.compiler.KernelCompiler;
+import dev.arbor.accel.cpu.CpuBackend;
+import dev.arbor.kernels.LayerKernels;
+import dev.arbor.kernels.Ptxas;
+import dev.arbor.kernels.attention.KvWrite;
+import dev.arbor.kernels.gemm.GemmKernels;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.function.IntFunction;
+
+import static dev.arbor.kernels.layer.TokenKernelsTest.assertBits;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/**
+ * Each fused kernel against the unfused kernels it replaces, run on the same backend, bit for bit: the GEMM's slice sum
+ * ({@code GemmKernels.sumSlices}, 1 and 3 slices), {@code LayerKernels.rope} on q and k and {@code KvWrite} into bf16, fp16
+ * and fp32 stores (with and without RoPE, a padding slot of -1); {@code sumSlices} + {@code LayerKernels.siluMul};
+ * {@code sumSlices} + {@code LayerKernels.add} + {@code LayerKernels.rmsNormRows}. The CPU executor here, the GPU in
+ * FusedKernelsGpuTest; every kernel through ptxas.
+ */
+class FusedKernelsTest {
+    static final Kernel SUM_SLICES = Kernel.of(GemmKernels.class, "sumSlices");
+    static final Kernel ROPE = Kernel.of(LayerKernels.class, "rope");
+    static final Kernel SILU_MUL = Kernel.of(LayerKernels.class, "siluMul");
+    static final Kernel ADD = Kernel.of(LayerKernels.class, "add");
+    static final Kernel RMS_NORM_ROWS = Kernel.of(LayerKernels.class, "rmsNormRows");
+
+    static float[] random(Random r, int n, float scale) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (r.nextFloat() * 2 - 1) * scale;
+        return a;
+    }
+
+    /** The slabs summed by the GEMM's own kernel (slab 0 as is for one slice), back on the host. */
+    static float[] summedBySumSlices(Backend b, FloatArray slabs, int count, int slices) {
+        try (FloatArray sum = new FloatArray(count)) {
+            b.toDevice(sum);
+            b.launch(SUM_SLICES, Launch.cover(count, 256), slabs, sum, count, slices, 0);
+            b.toHost(sum);
+            return sum.toArray();
+        }
+    }
+
+    static void qkvCases(Backend b) {
+        int tokens = 5, heads = 4, kvHeads = 2, half = 8, headDim = 2 * half, blockSize = 4, numBlocks = 6;
+        int width = (heads + 2 * kvHeads) * headDim, store = numBlocks * kvHeads * blockSize * headDim;
+        int[] slots = {7, 0, -1, 22, 13};
+        for (String dtype : new String[] {"bf16", "fp16", "fp32"}) {
+            IntFunction<OffHeapArray> newStore = n -> switch (dtype) {
+                case "bf16" -> new BFloat16Array(n);
+                case "fp16" -> new HalfFloatArray(n);
+                default -> new FloatArray(n);
+            };
+            for (int slices : new int[] {1, 3}) {
+                for (boolean rope : new boolean[] {true, false}) {
+                    String what = dtype + " slices=" + slices + " rope=" + rope;
+                    Random r = new Random(slices * 31 + (rope ? 1 : 0));
+                    float[] slabs = random(r, slices * tokens * width, 2);
+                    float[] cos = new float[tokens * half], sin = new float[tokens * half];
+                    for (int i = 0; i < cos.length; i++) {
+                        double angle = r.nextDouble() * 6;
+                        cos[i] = (float) Math.cos(angle);
+                        sin[i] = (float) Math.sin(angle);
+                    }
+                    try (FloatArray sa = FloatArray.of(slabs); FloatArray ca = FloatArray.of(cos); FloatArray sn = FloatArray.of(sin);
+                         IntArray slotArray = IntArray.of(slots); FloatArray q = new FloatArray(tokens * heads * headDim);
+                         OffHeapArray kFused = newStore.apply(store); OffHeapArray vFused = newStore.apply(store);
+                         OffHeapArray kRef = newStore.apply(store); OffHeapArray vRef = newStore.apply(store)) {
+                        b.toDevice(sa, ca, sn, slotArray, q, kFused, vFused, kRef, vRef);
+                        // the composition: sum the slices, split q|k|v, rope q and k, write k and v
+                        float[] sum = summedBySumSlices(b, sa, tokens * width, slices);
+                        float[] qh = new float[tokens * heads * headDim], kh = new float[tokens * kvHeads * headDim], vh = new float[kh.length];
+                        for (int t = 0; t < tokens; t++) {
+                            System.arraycopy(sum, t * width, qh, t * heads * headDim, heads * headDim);
+                            System.arraycopy(sum, t * width + heads * headDim, kh, t * kvHeads * headDim, kvHeads * headDim);
+                            System.arraycopy(sum, t * width + (heads + kvHeads) * headDim, vh, t * kvHeads * headDim, kvHeads * headDim);
+                        }
+                        try (FloatArray qr = FloatArray.of(qh); FloatArray kr = FloatArray.of(kh); FloatArray vr = FloatArray.of(vh)) {
+                            b.toDevice(qr, kr, vr);
+                            if (rope) {
+                                b.launch(ROPE, Launch.cover(tokens * heads * half, 256), qr, ca, sn, tokens, heads, half);
+                                b.launch(ROPE, Launch.cover(tokens * kvHeads * half, 256), kr, ca, sn, tokens, kvHeads, half);
+                            }
+                            KvWrite.launch(b, kr, vr, kRef, vRef, slotArray, tokens, kvHeads, headDim, blockSize);
+                            FusedOps.qkvRopeStore(b, sa, slices, q, kFused, vFused, rope ? ca : null, rope ? sn : null, slotArray, tokens, heads,
+                                    kvHeads, headDim, blockSize, false);
+                            b.toHost(qr, q, kFused, vFused, kRef, vRef);
+                            assertBits(qr.toArray(), q.toArray(), "q " + what);
+                            assertBits(floats(kRef), floats(kFused), "K store " + what);
+                            assertBits(floats(vRef), floats(vFused), "V store " + what);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** A store's elements widened to float (exact for bf16 and fp16). */
+    static float[] floats(OffHeapArray a) {
+        float[] f = new float[a.length()];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = switch (a) {
+                case BFloat16Array x -> x.get(i);
+                case HalfFloatArray x -> x.get(i);
+                case FloatArray x -> x.get(i);
+                default -> throw new IllegalArgumentException(a.getClass().getSimpleName());
+            };
+        }
+        return f;
+    }
+
+    static void siluCases(Backend b) {
+        for (int slices : new int[] {1, 3}) {
+            int tokens = 3, inter = 37, width = 2 * inter;
+            Random r = new Random(slices);
+            float[] slabs = random(r, slices * tokens * width, 4);
+            try (FloatArray sa = FloatArray.of(slabs); FloatArray out = new FloatArray(tokens * inter)) {
+                b.toDevice(sa, out);
+                float[] sum = summedBySumSlices(b, sa, tokens * width, slices);
+                float[] g = new float[tokens * inter], u = new float[tokens * inter];
+                for (int t = 0; t < tokens; t++) {
+                    System.arraycopy(sum, t * width, g, t * inter, inter);
+                    System.arraycopy(sum, t * width + inter, u, t * inter, inter);
+                }
+                try (FloatArray ga = FloatArray.of(g); FloatArray ua = FloatArray.of(u)) {
+                    b.toDevice(ga, ua);
+                    b.launch(SILU_MUL, Launch.cover(tokens * inter, 256), ga, ua, tokens * inter);
+                    FusedOps.siluMulRows(b, sa, slices, out, tokens, inter, false);
+                    b.toHost(ga, out);
+                    assertBits(ga.toArray(), out.toArray(), "siluMulRows slices=" + slices);
+                }
+            }
+        }
+    }
+
+    static void addRmsNormCases(Backend b) {
+        for (int n : new int[] {5, 300, 4096}) {
+            for (int slices : new int[] {1, 3}) {
+                int rows = 3;
+                Random r = new Random(n * 7L + slices);
+                float[] x = random(r, rows * n, 3), slabs = random(r, slices * rows * n, 1), w = random(r, n, 1.5f);
+                try (FloatArray xf = FloatArray.of(x); FloatArray xr = FloatArray.of(x); FloatArray sa = FloatArray.of(slabs);
+                     FloatArray wa = FloatArray.of(w); FloatArray outF = new FloatArray(rows * n); FloatArray outR = new FloatArray(rows * n);
+                     FloatArray y = FloatArray.of(new float[rows * n])) {
+                    b.toDevice(xf, xr, sa, wa, outF, outR, y);
+                    b.launch(SUM_SLICES, Launch.cover(rows * n, 256), sa, y, rows * n, slices, 0);
+                    b.launch(ADD, Launch.cover(rows * n, 256), xr, y, rows * n);
+                    b.launch(RMS_NORM_ROWS, Launch.of1D(rows, LayerKernels.NORM_GROUP), xr, wa, outR, n, 1e-5);
+                    FusedOps.addRmsNorm(b, xf, sa, slices, wa, outF, rows, n, 1e-5, false);
+                    b.toHost(xf, xr, outF, outR);
+                    assertBits(xr.toArray(), xf.toArray(), "residual n=" + n + " slices=" + slices);
+                    assertBits(outR.toArray(), outF.toArray(), "normalised n=" + n + " slices=" + slices);
+                }
+            }
+        }
+    }
+
+    @Test void qkvRopeStoreEqualsTheComposition() { qkvCases(new CpuBackend()); }
+
+    @Test void siluMulRowsEqualsTheComposition() { siluCases(new CpuBackend()); }
+
+    @Test void addRmsNormEqualsTheComposition() { addRmsNormCases(new CpuBackend()); }
+
+    @Test
+    void shapesAreChecked() {
+        try (FloatArray small = new FloatArray(10); FloatArray out = new FloatArray(100); FloatArray w = new FloatArray(10)) {
+            assertThrows(IllegalArgumentException.class, () -> FusedOps.siluMulRows(new CpuBackend(), small, 1, out, 2, 5, false));
+            assertThrows(IllegalArgumentException.class, () -> FusedOps.addRmsNorm(new CpuBackend(), out, out, 2, w, small, 10, 10, 1e-5, false));
+        }
+    }
+
+    @Test
+    void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
+        Path ptxas = Ptxas.require();
+        for (String name : Arrays.asList("qkvRopeStoreBf16", "qkvRopeStoreF16", "qkvRopeStoreF32", "siluMulRows", "addRmsNormRows")) {
+            Ptxas.assemble(ptxas, dir, name, KernelCompiler.compile(Kernel.of(FusedKernels.class, name), new Object[0], 90).ptx());
+        }
+    }
+}
