@@ -126,6 +126,7 @@ public final class DecodeKernels {
             if (z < sFrom || z > sTo) return;
             sFrom = z;
             sTo = z;
+            ctx.allowDependentLaunch();   // the merge may start now: it waits for this grid before reading partials
         } else if (z > 0) {
             return;
         }

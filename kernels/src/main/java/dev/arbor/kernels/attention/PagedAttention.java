@@ -35,6 +35,7 @@ public final class PagedAttention implements AutoCloseable {
 
     private final int heads, kvHeads, headDim, blockSize, maxContext, splitTokens, slots;
     private int keysPerLane;   // U of DecodeKernels; a bench may override it (keysPerLane)
+    private int mergeAhead = AttentionKernels.MERGE_AHEAD;   // slots the merge loads per round trip; a bench may override it
     private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
 
     /**
@@ -149,8 +150,9 @@ public final class PagedAttention implements AutoCloseable {
 
     void launchMerge(Backend b, FloatArray out, IntArray positions, IntArray seqOfToken, IntArray keyStart, int tokens, int slotCount,
                      int sharedBase, boolean useKeyStart) {
-        b.launch(MERGE, Launch.cover(tokens * heads * headDim, 128), partials, out, positions, seqOfToken, keyStart, tokens, slotCount,
-                sharedBase, heads, headDim, useKeyStart ? 1 : 0);
+        // overlapping the split kernel (programmatic dependent launch): the merge reads partials only after gridDependencyWait
+        b.launch(MERGE, Launch.cover(tokens * heads * headDim, 128).overlappingPrevious(), partials, out, positions, seqOfToken, keyStart, tokens, slotCount,
+                sharedBase, heads, headDim, useKeyStart ? 1 : 0, mergeAhead);
     }
 
     /**
@@ -168,6 +170,16 @@ public final class PagedAttention implements AutoCloseable {
             throw new IllegalArgumentException("keysPerLane " + u + " x rows per warp at headDim " + headDim + " is over a split of " + AttentionKernels.SPLIT);
         }
         this.keysPerLane = u;
+        return this;
+    }
+
+    /**
+     * Overrides the slots the merge loads before folding (1, 4, 8, 16 or 32; default {@link AttentionKernels#MERGE_AHEAD}):
+     * benchmarks compare them (1 is the old one-slot-per-round-trip loop); every value gives the same bits.
+     */
+    public PagedAttention mergeAhead(int n) {
+        if (n != 1 && n != 4 && n != 8 && n != 16 && n != 32) throw new IllegalArgumentException("mergeAhead must be 1, 4, 8, 16 or 32: " + n);
+        this.mergeAhead = n;
         return this;
     }
 

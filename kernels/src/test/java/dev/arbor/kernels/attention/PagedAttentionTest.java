@@ -66,6 +66,23 @@ class PagedAttentionTest {
         }
     }
 
+    /**
+     * Contexts past {@link AttentionKernels#MERGE_AHEAD} splits (16 × 256 keys): the merge loads its slots in groups of 16,
+     * the last group partial (4097 keys: 17 splits; 8449: 34); split mode (merge) and whole mode (in-kernel fold) still agree bit for bit,
+     * and so does every merge depth (1: one slot per round trip, as before; 32).
+     */
+    @Test
+    void longContextsMergeTheirSplitsInGroups() {
+        int[] ctx = {4096, 4097, 8449}, one = {1, 1, 1};
+        try (PagedBatch b = new PagedBatch(2, 1, 16, 16, ctx, one, true, true, 51)) { checkBothModes(b, 2e-6, "ALiBi, 4096/4097/8449 keys"); }
+        try (PagedBatch b = new PagedBatch(2, 2, 16, 16, ctx, one, false, KvStore.F16, 52);
+             PagedAttention attn = new PagedAttention(2, 2, 16, 16, b.maxContext(), b.tokens)) {
+            checkBothModes(b, 2e-6, "fp16, 4096/4097/8449 keys");
+            float[] byDefault = b.run(CPU, attn, b.allTokens(), true);
+            for (int ahead : new int[] {1, 32}) assertBits(byDefault, b.run(CPU, attn.mergeAhead(ahead), b.allTokens(), true), "merge depth " + ahead);
+        }
+    }
+
     @Test
     void headDim128AndOddBlockSizesAndHeadDims() {
         try (PagedBatch b = new PagedBatch(1, 1, 128, 16, new int[] {300, 33}, new int[] {1, 2}, false, true, 5)) {
