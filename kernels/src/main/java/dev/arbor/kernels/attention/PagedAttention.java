@@ -36,6 +36,7 @@ public final class PagedAttention implements AutoCloseable {
     private final int heads, kvHeads, headDim, blockSize, maxContext, splitTokens, slots;
     private int keysPerLane;   // U of DecodeKernels; a bench may override it (keysPerLane)
     private int mergeAhead = AttentionKernels.MERGE_AHEAD;   // slots the merge loads per round trip; a bench may override it
+    private boolean overlapMerge = true;   // the merge launched overlapping the split kernel (PDL); a bench may turn it off
     private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
 
     /**
@@ -151,7 +152,8 @@ public final class PagedAttention implements AutoCloseable {
     void launchMerge(Backend b, FloatArray out, IntArray positions, IntArray seqOfToken, IntArray keyStart, int tokens, int slotCount,
                      int sharedBase, boolean useKeyStart) {
         // overlapping the split kernel (programmatic dependent launch): the merge reads partials only after gridDependencyWait
-        b.launch(MERGE, Launch.cover(tokens * heads * headDim, 128).overlappingPrevious(), partials, out, positions, seqOfToken, keyStart, tokens, slotCount,
+        Launch l = Launch.cover(tokens * heads * headDim, 128);
+        b.launch(MERGE, overlapMerge ? l.overlappingPrevious() : l, partials, out, positions, seqOfToken, keyStart, tokens, slotCount,
                 sharedBase, heads, headDim, useKeyStart ? 1 : 0, mergeAhead);
     }
 
@@ -180,6 +182,12 @@ public final class PagedAttention implements AutoCloseable {
     public PagedAttention mergeAhead(int n) {
         if (n != 1 && n != 4 && n != 8 && n != 16 && n != 32) throw new IllegalArgumentException("mergeAhead must be 1, 4, 8, 16 or 32: " + n);
         this.mergeAhead = n;
+        return this;
+    }
+
+    /** Whether the merge is launched overlapping the split kernel (programmatic dependent launch; default on): benchmarks compare; the same bits either way. */
+    public PagedAttention overlapMerge(boolean on) {
+        this.overlapMerge = on;
         return this;
     }
 

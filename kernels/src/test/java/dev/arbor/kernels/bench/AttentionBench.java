@@ -93,8 +93,8 @@ public final class AttentionBench {
                 }
                 System.out.println("\n-- decode, merge depth (partial slots loaded per round trip; 1 = the loop before run 22), bf16");
                 for (int[] bc : new int[][] {{1, 4096}, {1, 8192}, {1, 32768}, {32, 4096}}) {
-                    for (int a : new int[] {1, 8, 16, 32}) {
-                        try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, a, "bf16 M=" + a); } catch (RuntimeException e) { System.out.println("M=" + a + " failed: " + e); }
+                    for (int a : new int[] {1, 8, 16, 32, -16}) {   // -16: depth 16, the merge launched after the split kernel (no PDL)
+                        try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, a, a > 0 ? "bf16 M=" + a : "M16noPDL"); } catch (RuntimeException e) { System.out.println("M=" + a + " failed: " + e); }
                     }
                 }
                 System.out.println("\n-- shared prefix, one decode query per sequence");
@@ -146,7 +146,7 @@ public final class AttentionBench {
                 seq.set(i, i);
             }
             if (keysPerLane > 0) attn.keysPerLane(keysPerLane);
-            if (mergeAhead > 0) attn.mergeAhead(mergeAhead);
+            if (mergeAhead != 0) attn.mergeAhead(Math.abs(mergeAhead)).overlapMerge(mergeAhead > 0);
             for (int r = 0; r < rotations; r++) {
                 IntArray t = new IntArray(batch * bps);
                 for (int i = 0; i < batch * bps; i++) t.set(i, r * batch * bps + i);
