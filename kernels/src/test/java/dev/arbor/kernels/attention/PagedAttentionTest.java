@@ -67,19 +67,22 @@ class PagedAttentionTest {
     }
 
     /**
-     * Contexts past {@link AttentionKernels#MERGE_AHEAD} splits (16 × 256 keys): the merge loads its slots in groups of 16,
-     * the last group partial (4097 keys: 17 splits; 8449: 34); split mode (merge) and whole mode (in-kernel fold) still agree bit for bit,
-     * and so does every merge depth (1: one slot per round trip, as before; 32).
+     * The merge loads its slots in groups of {@code mergeAhead} (default {@link AttentionKernels#MERGE_AHEAD}): at depth 4, contexts of
+     * 1025 and 1300 keys (5 and 6 splits) are folded in two groups, the last partial; split mode (merge) and whole mode (in-kernel
+     * fold) agree bit for bit, and so does every depth (1: one slot per round trip, as before run 22; 32).
      */
     @Test
-    void longContextsMergeTheirSplitsInGroups() {
-        int[] ctx = {4096, 4097, 8449}, one = {1, 1, 1};
-        try (PagedBatch b = new PagedBatch(2, 1, 16, 16, ctx, one, true, true, 51)) { checkBothModes(b, 2e-6, "ALiBi, 4096/4097/8449 keys"); }
-        try (PagedBatch b = new PagedBatch(2, 2, 16, 16, ctx, one, false, KvStore.F16, 52);
-             PagedAttention attn = new PagedAttention(2, 2, 16, 16, b.maxContext(), b.tokens)) {
-            checkBothModes(b, 2e-6, "fp16, 4096/4097/8449 keys");
-            float[] byDefault = b.run(CPU, attn, b.allTokens(), true);
-            for (int ahead : new int[] {1, 32}) assertBits(byDefault, b.run(CPU, attn.mergeAhead(ahead), b.allTokens(), true), "merge depth " + ahead);
+    void theMergeFoldsItsSlotsInGroupsWithTheSameBits() {
+        int[] ctx = {1024, 1025, 1300}, one = {1, 1, 1};
+        for (KvStore store : new KvStore[] {KvStore.BF16, KvStore.F16}) {
+            try (PagedBatch b = new PagedBatch(2, 1, 16, 16, ctx, one, store == KvStore.BF16, store, 51);
+                 PagedAttention attn = new PagedAttention(2, 1, 16, 16, b.maxContext(), b.tokens)) {
+                float[] whole = b.run(CPU, attn, b.allTokens(), false);
+                assertClose(b.reference(), whole, 2e-6, store + " whole mode");
+                for (int ahead : new int[] {4, 1, 32}) {
+                    assertBits(whole, b.run(CPU, attn.mergeAhead(ahead), b.allTokens(), true), store + " merge depth " + ahead + " vs whole mode");
+                }
+            }
         }
     }
 
@@ -111,6 +114,29 @@ class PagedAttentionTest {
         }
         assertThrows(IllegalArgumentException.class, () -> new PagedAttention(1, 1, 8, 16, 64, 1).keysPerLane(16), "KPI over a split");
         assertThrows(IllegalArgumentException.class, () -> new PagedAttention(1, 1, 64, 16, 64, 1).keysPerLane(3));
+    }
+
+    /**
+     * The streamed kernel's work-group of 4 or 8 warps (8 by shape where a round fits a split and the row states 48 KiB)
+     * changes the fold's grouping only: each agrees with the reference, split and whole mode alike; GQA 8 at headDim 128 keeps 4.
+     */
+    @Test
+    void fourAndEightWarpsAgreeWithTheReference() {
+        for (int warps : new int[] {4, 8}) {
+            try (PagedBatch b = new PagedBatch(4, 1, 128, 16, new int[] {1, 17, 300}, new int[] {1, 1, 2}, warps == 8, true, 60 + warps)) {
+                double[] ref = b.reference();
+                try (PagedAttention attn = new PagedAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), b.tokens).decodeWarps(warps)) {
+                    float[] split = b.run(CPU, attn, b.allTokens(), true);
+                    assertClose(ref, split, 2e-6, warps + " warps split mode");
+                    assertBits(split, b.run(CPU, attn, b.allTokens(), false), warps + " warps, whole vs split mode");
+                }
+            }
+        }
+        assertEquals(8, DecodeKernels.warps(32, 32, 128, 4));
+        assertEquals(8, DecodeKernels.warps(32, 8, 128, 4));
+        assertEquals(4, DecodeKernels.warps(64, 8, 128, 4), "GQA 8: 16 row states x 8 heads x 130 floats are over 48 KiB");
+        assertEquals(4, DecodeKernels.warps(2, 2, 16, 4), "headDim 16: a round of 8 warps is 512 keys, over a split");
+        assertThrows(IllegalArgumentException.class, () -> new PagedAttention(64, 8, 128, 16, 64, 1).decodeWarps(8));
     }
 
     @Test
