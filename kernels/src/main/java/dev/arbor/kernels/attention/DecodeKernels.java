@@ -25,7 +25,7 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * loads in flight (32 × 512 B) and spent most of its time in barriers and shared-memory traffic.
  *
  * <h2>This kernel</h2>
- * Work-group: 4 or 8 warps ({@link #warps}, from the shape) per (token, kv head[, split]). A key row (headDim
+ * Work-group: 4 warps ({@link #warps}; 8 as an option for benches) per (token, kv head[, split]). A key row (headDim
  * halves) is read by {@code LR = headDim / 8} lanes with one 16-byte load each, so a warp reads
  * {@code RPW = 32 / LR} rows per load instruction; a lane issues {@code U} K loads and {@code U} V loads
  * (U = 4 by default) before using any, so a warp has {@code 2·U·512 B} (4 KiB at headDim 128) in flight with no
@@ -60,20 +60,22 @@ public final class DecodeKernels {
     }
 
     /**
-     * Warps per work-group (the launcher's choice, from the shape only: batch invariance): 8 where a round of 8 warps'
-     * keys (8·KPI) fits in a split and their row states in 48 KiB of shared memory, else 4. With 64 registers either
-     * way an SM holds 32 warps; 8 per work-group double the loads in flight of a grid under one wave (batch 1 below 8k keys:
-     * 32 heads × 16 splits = 512 work-groups at 4k) and halve each work-group's serial rounds.
+     * Whether a work-group of {@code warps} warps fits the shape: a round of their keys (warps·KPI) within a split and their
+     * row states within 48 KiB of shared memory.
      */
     public static boolean fitsWarps(int heads, int kvHeads, int headDim, int keysPerLane, int warps) {
         int kpi = 32 / Math.max(1, headDim / 8) * keysPerLane;
         return warps * kpi <= SPLIT && sharedBytes(heads, kvHeads, headDim, warps) <= 48 * 1024;
     }
 
-    /** The launcher's warps per work-group: 8 where {@link #fitsWarps} allows it, else 4. */
-    public static int warps(int heads, int kvHeads, int headDim, int keysPerLane) {
-        return fitsWarps(heads, kvHeads, headDim, keysPerLane, 8) ? 8 : 4;
-    }
+    /**
+     * Warps per work-group (the launcher's choice; a constant, so batch invariance holds): 4. Eight (64 registers either way, so
+     * 32 warps per SM both ways; twice the loads in flight of a grid under one wave, half the serial rounds per work-group) won
+     * only at batch 1 below 4k keys and lost elsewhere (bench/RESULTS.md "Run 22-attn3", call 2: batch 1 × 2k 52.7% of the copy
+     * rate against 45.3%, but 4k 66.5 / 67.3%, 8k 73.5 / 80.3%, 32k 84.6 / 87.5%, 32 × 1k 87.1 / 91.3%, 128 × 2k 102.9 / 105.2%,
+     * and the cascade suffix (about 37 keys per work-group) 43% slower). {@link PagedAttention#decodeWarps} lets a bench set 8.
+     */
+    public static int warps(int heads, int kvHeads, int headDim, int keysPerLane) { return 4; }
 
     /**
      * Keys per lane per iteration (the launcher's choice): 4 (bench/RESULTS.md "Run 16-attn-dec", run 1: U = 4 beat 8 and 16

@@ -9,6 +9,7 @@ import dev.arbor.accel.cpu.CpuBackend;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -117,8 +118,9 @@ class PagedAttentionTest {
     }
 
     /**
-     * The streamed kernel's work-group of 4 or 8 warps (8 by shape where a round fits a split and the row states 48 KiB)
-     * changes the fold's grouping only: each agrees with the reference, split and whole mode alike; GQA 8 at headDim 128 keeps 4.
+     * The streamed kernel's work-group of 4 warps (the launcher's) or 8 (a bench option where a round fits a split and the row
+     * states 48 KiB) changes the fold's grouping only: each agrees with the reference, split and whole mode alike; GQA 8 at
+     * headDim 128 does not fit 8.
      */
     @Test
     void fourAndEightWarpsAgreeWithTheReference() {
@@ -132,10 +134,10 @@ class PagedAttentionTest {
                 }
             }
         }
-        assertEquals(8, DecodeKernels.warps(32, 32, 128, 4));
-        assertEquals(8, DecodeKernels.warps(32, 8, 128, 4));
-        assertEquals(4, DecodeKernels.warps(64, 8, 128, 4), "GQA 8: 16 row states x 8 heads x 130 floats are over 48 KiB");
-        assertEquals(4, DecodeKernels.warps(2, 2, 16, 4), "headDim 16: a round of 8 warps is 512 keys, over a split");
+        assertEquals(4, DecodeKernels.warps(32, 32, 128, 4));
+        assertTrue(DecodeKernels.fitsWarps(32, 8, 128, 4, 8));
+        assertFalse(DecodeKernels.fitsWarps(64, 8, 128, 4, 8), "GQA 8: 16 row states x 8 heads x 130 floats are over 48 KiB");
+        assertFalse(DecodeKernels.fitsWarps(2, 2, 16, 4, 8), "headDim 16: a round of 8 warps is 512 keys, over a split");
         assertThrows(IllegalArgumentException.class, () -> new PagedAttention(64, 8, 128, 16, 64, 1).decodeWarps(8));
     }
 

@@ -97,7 +97,7 @@ public final class AttentionBench {
                         try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, a, 0, a > 0 ? "bf16 M=" + a : "M32noPDL"); } catch (RuntimeException e) { System.out.println("M=" + a + " failed: " + e); }
                     }
                 }
-                System.out.println("\n-- decode, warps per work-group of DecodeKernels (the launcher's choice: 8 at this shape), bf16");
+                System.out.println("\n-- decode, warps per work-group of DecodeKernels (the launcher's choice: 4), bf16");
                 for (int[] bc : new int[][] {{1, 2048}, {1, 4096}, {1, 8192}, {1, 16384}, {1, 32768}, {32, 1024}, {32, 4096}, {128, 2048}}) {
                     for (int w : new int[] {4, 8}) {
                         try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, w, "bf16 W=" + w); } catch (RuntimeException e) { System.out.println("W=" + w + " failed: " + e); }
