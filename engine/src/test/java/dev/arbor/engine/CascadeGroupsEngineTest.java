@@ -12,16 +12,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Issue 11: the model runner forms cascade groups from a shared prompt. Sixteen requests behind one 600-token
- * prompt decode with block tables that begin with the same 37 physical blocks (the trie made them so);
+ * Issue 11: the model runner forms cascade groups from a shared prompt. Sixteen requests behind one 1,100-token
+ * prompt decode with block tables that begin with the same 68 physical blocks (the trie made them so);
  * the runner passes them as one group (FakeLM checks each group's blocks agree), and the outputs are
  * those of the same requests run one at a time (FakeLM's logits read the store through the tables).
  */
 class CascadeGroupsEngineTest {
+    /** The shared prompt: 68 full blocks of 16 (16 × 1,088 = 17,408 (sequence, shared key) pairs, over CascadeAttention.MIN_SHARED_READS). */
+    private static final int SHARED = 1100;
+
     private static int[] prompt(int own) {
-        int[] t = new int[600 + own];
-        for (int i = 0; i < 600; i++) t[i] = (1 + i * 7) % 250;
-        for (int i = 0; i < own; i++) t[600 + i] = (own * 31 + i * 13) % 250;
+        int[] t = new int[SHARED + own];
+        for (int i = 0; i < SHARED; i++) t[i] = (1 + i * 7) % 250;
+        for (int i = 0; i < own; i++) t[SHARED + i] = (own * 31 + i * 13) % 250;
         return t;
     }
 
@@ -40,8 +43,8 @@ class CascadeGroupsEngineTest {
         List<RequestOutput> batched = llm.generateTokens(prompts(16), GREEDY_6);
         assertTrue(lm.stepsWithGroups >= 5, "decode steps with a cascade group: " + lm.stepsWithGroups);
         assertEquals(16, lm.maxGroupSeqs, "all sixteen requests in one group");
-        assertEquals(37 * 16, lm.maxSharedKeys, "the prompt's 37 full blocks are shared");
-        assertTrue(CascadeAttention.pays(16, 37 * 16));
+        assertEquals(68 * 16, lm.maxSharedKeys, "the prompt's 68 full blocks are shared");
+        assertTrue(CascadeAttention.pays(16, 68 * 16));
 
         FakeLM alone = new FakeLM();
         LLM one = new LLM(new LLMEngine(alone, new ByteTokenizer(300), EngineConfig.builder().numBlocks(512).blockSize(16).build()));

@@ -30,32 +30,32 @@ class CascadeGroupsTest {
     @Test
     void groupsShareTheirCommonFullBlocks() {
         ForwardBatch b = new ForwardBatch(SHAPE);
-        int[] prefix = range(0, 40);                            // 640 keys
-        for (int s = 0; s < 16; s++) decode(b, prefix, 1000 + 100 * s, 650 + 3 * s);
+        int[] prefix = range(0, 70);                            // 1120 keys (17 x 68 shared blocks: over MIN_SHARED_READS)
+        for (int s = 0; s < 16; s++) decode(b, prefix, 1000 + 100 * s, 1130 + 3 * s);
         int[] other = range(4000, 10);                          // 160 keys, 3 sequences: below MIN_SEQUENCES
         for (int s = 0; s < 3; s++) decode(b, other, 5000 + 100 * s, 170 + s);
-        int[] fork = range(0, 40);
-        fork[38] = 999;                                         // shares blocks 0..37 with the first 16
-        decode(b, fork, 5500, 700);
+        int[] fork = range(0, 70);
+        fork[68] = 999;                                         // shares blocks 0..67 with the first 16
+        decode(b, fork, 5500, 1200);
         decode(b, range(7000, 3), 0, 40);                       // a loner
         assertEquals(1, new CascadeGroups().form(b));
         assertEquals(1, b.numCascadeGroups());
-        for (int s = 0; s < 16; s++) assertEquals(38 * 16, b.keyStart(s), "sequence " + s);
-        assertEquals(38 * 16, b.keyStart(19), "the fork");
+        for (int s = 0; s < 16; s++) assertEquals(68 * 16, b.keyStart(s), "sequence " + s);
+        assertEquals(68 * 16, b.keyStart(19), "the fork");
         for (int s : new int[] {16, 17, 18, 20}) assertEquals(0, b.keyStart(s), "sequence " + s);
         assertEquals(17, b.maxGroupTokens());
-        assertEquals(38 * 16, b.maxSharedLen());
+        assertEquals(68 * 16, b.maxSharedLen());
     }
 
     @Test
     void aShortMemberCapsTheSharedPartAtItsFullBlocks() {
         ForwardBatch b = new ForwardBatch(SHAPE);
-        int[] prefix = range(0, 50);
-        for (int s = 0; s < 15; s++) decode(b, prefix, 1000 + 100 * s, 800);
-        decode(b, prefix, 4000, 700);                           // 43 full blocks + 12 keys of block 43
+        int[] prefix = range(0, 80);
+        for (int s = 0; s < 15; s++) decode(b, prefix, 1000 + 100 * s, 1280);
+        decode(b, prefix, 4000, 1100);                          // 68 full blocks + 12 keys of block 68
         assertEquals(1, new CascadeGroups().form(b));
-        assertEquals(43 * 16, b.keyStart(0));
-        assertEquals(43 * 16, b.keyStart(15));
+        assertEquals(68 * 16, b.keyStart(0));
+        assertEquals(68 * 16, b.keyStart(15));
     }
 
     @Test

@@ -275,46 +275,86 @@ public final class AttentionKernels {
     }
 
     /**
+     * Partial slots a {@link #mergeSplits} work-item loads before folding any (the launcher's default): one memory round trip
+     * per this many splits. Any value gives the same bits (the fold's order does not change). bench/RESULTS.md "Run 22-attn3",
+     * batch 1 × 8k / 32k keys: 1 (the loop before) 70.2 / 69.5% of the copy rate, 8: 79.3 / 84.1%, 16: 79.1 / 85.6%, 32: 80.0 / 87.5%.
+     */
+    public static final int MERGE_AHEAD = 32;
+
+    /**
      * Folds the partial states of a token's splits in increasing split order (the same expressions as
      * whole mode's in-kernel fold) and writes {@code out = A / L}. One work-item per (token, head, dim):
      * {@code Launch.cover(tokens * heads * headDim, 128)}. With useKeyStart = 1 (cascade) it first folds
      * the shared part's slots {@code sharedBase + c}, c < ceil(keyStart[seq] / SPLIT), then the token's
      * own splits from keyStart[seq] on.
      *
+     * <p>The slots are loaded {@code ahead} at a time ({@link #MERGE_AHEAD} by default) before any is folded: the fold is a dependent
+     * chain, and a loop that loads each slot as it folds it waits one L2 round trip per split (bench/RESULTS.md
+     * "Run 22-attn3": ~0.3 µs × 128 splits at 32k keys, a third of the decode step at batch 1). The fold's
+     * expressions and order are unchanged, so the bits are. Launched overlapping the split kernel (programmatic
+     * dependent launch): the token's indices are read before {@code gridDependencyWait}, partials after.
+     *
      * @param partials (tokens, heads, slots, headDim + 2)
      * @param out      (tokens, heads * headDim)
      */
     public static void mergeSplits(KernelContext ctx, FloatArray partials, FloatArray out, IntArray positions, IntArray seqOfToken,
                                    IntArray keyStart, int tokens, int slots, int sharedBase,
-                                   @Constant int heads, @Constant int headDim, @Constant int useKeyStart) {
+                                   @Constant int heads, @Constant int headDim, @Constant int useKeyStart, @Constant int ahead) {
         int idx = ctx.globalIdx;
         if (idx >= tokens * heads * headDim) return;
         int th = idx / headDim, d = idx - th * headDim, t = th / heads;
         int p = positions.get(t);
         int ks0 = useKeyStart != 0 ? keyStart.get(seqOfToken.get(t)) : 0;
-        float m = NEG_INF, l = 0f, a = 0f;
+        float[] mla = new float[3];     // running M, L, A
+        float[] ms = new float[ahead];  // loaded slots: m, l, acc[d]
+        float[] ls = new float[ahead];
+        float[] as = new float[ahead];
+        mla[0] = NEG_INF;
+        mla[1] = 0f;
+        mla[2] = 0f;
         int rowSlots = th * slots;
         int nShared = (ks0 + SPLIT - 1) / SPLIT;
-        for (int c = 0; c < nShared; c++) {
-            int o = (rowSlots + sharedBase + c) * (headDim + 2);
-            if (partials.get(o + headDim + 1) == 0f) continue;   // a shared split with no key visible to this query (l = 0, m = -inf)
-            float ms = partials.get(o + headDim), mn = Math.max(m, ms);
-            float x = KMath.exp(m - mn), y = KMath.exp(ms - mn);
-            a = a * x + partials.get(o + d) * y;
-            l = l * x + partials.get(o + headDim + 1) * y;
-            m = mn;
+        ctx.gridDependencyWait();   // the split kernel's partials
+        for (int c = 0; c < nShared; c += ahead) {
+            // a shared split may have no key visible to this query (l = 0, m = -inf): skipped
+            loadSlots(partials, ms, ls, as, (rowSlots + sharedBase + c) * (headDim + 2), headDim, d, nShared - c, ahead);
+            foldSlots(mla, ms, ls, as, nShared - c, 1, ahead);
         }
         if (ks0 <= p) {
-            for (int s = ks0 / SPLIT; s <= p / SPLIT; s++) {
-                int o = (rowSlots + s) * (headDim + 2);
-                float ms = partials.get(o + headDim), mn = Math.max(m, ms);
-                float x = KMath.exp(m - mn), y = KMath.exp(ms - mn);
-                a = a * x + partials.get(o + d) * y;
-                l = l * x + partials.get(o + headDim + 1) * y;
-                m = mn;
+            int s0 = ks0 / SPLIT, n = p / SPLIT - s0 + 1;
+            for (int c = 0; c < n; c += ahead) {
+                loadSlots(partials, ms, ls, as, (rowSlots + s0 + c) * (headDim + 2), headDim, d, n - c, ahead);
+                foldSlots(mla, ms, ls, as, n - c, 0, ahead);
             }
         }
-        out.set(idx, a / l);
+        out.set(idx, mla[2] / mla[1]);
+    }
+
+    /** Slots {@code i < min(n, ahead)} from {@code o0} on (stride headDim + 2): m, l and this work-item's acc[d]; all issued before any is used. */
+    @Unroll
+    static void loadSlots(FloatArray partials, float[] ms, float[] ls, float[] as, int o0, int headDim, int d, int n, int ahead) {
+        for (int i = 0; i < ahead; i++) {
+            if (i < n) {
+                int o = o0 + i * (headDim + 2);
+                ms[i] = partials.get(o + headDim);
+                ls[i] = partials.get(o + headDim + 1);
+                as[i] = partials.get(o + d);
+            }
+        }
+    }
+
+    /** Folds loaded slots {@code i < min(n, ahead)} in order into (M, L, A) = mla, skipping l = 0 slots when {@code skipEmpty}. */
+    @Unroll
+    static void foldSlots(float[] mla, float[] ms, float[] ls, float[] as, int n, int skipEmpty, int ahead) {
+        for (int i = 0; i < ahead; i++) {
+            if (i < n && (skipEmpty == 0 || ls[i] != 0f)) {
+                float m = mla[0], mn = Math.max(m, ms[i]);
+                float x = KMath.exp(m - mn), y = KMath.exp(ms[i] - mn);
+                mla[2] = mla[2] * x + as[i] * y;
+                mla[1] = mla[1] * x + ls[i] * y;
+                mla[0] = mn;
+            }
+        }
     }
 
     // ---- phases shared by the kernels (inlined) -------------------------------------------------

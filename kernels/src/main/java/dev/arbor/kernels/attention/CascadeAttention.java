@@ -57,9 +57,11 @@ public final class CascadeAttention implements AutoCloseable {
     /**
      * Whether cascade pays for a group of {@code sequences} decode sequences sharing {@code sharedKeys} keys:
      * at least {@link #MIN_SEQUENCES} sequences and {@code sequences × sharedKeys ≥} {@link #MIN_SHARED_READS}.
-     * Measured (bench/RESULTS.md "Run 16-attn-dec", run 2, 32 heads × 128, own 20..50 keys): cascade / paged time
-     * 0.3-0.8 below 4,096 (sequence, shared key) pairs (the paged kernel's repeated prefix reads hit L2 and the
-     * shared launch and merge slots cost ~20 µs), 1.0-1.1 at 8,192 (32 × 256, 16 × 512), 1.6 at 32 × 512, 2.4 at 107 × 528.
+     * Measured (bench/RESULTS.md "Run 22-attn3", call 1, 32 heads × 128, own 20..50 keys): paged / cascade time 0.36-0.60
+     * below 8,192 (sequence, shared key) pairs (the paged kernel's repeated prefix reads hit L2; the shared launch costs
+     * ~15-25 µs), 0.77-0.79 at 8,192 (32 × 256, 16 × 512), 1.21 at 32 × 512, 1.9 at 107 × 528, 2.3 at 500 × 752. (Run 16's
+     * sweep put break-even at 8,192: the merge fix of run 22 made the paged side faster.) 16 × 1,024 is not measured: paged
+     * time grows with the shared keys, the shared level's does not (its splits run side by side).
      */
     public static boolean pays(int sequences, int sharedKeys) {
         return sequences >= MIN_SEQUENCES && (long) sequences * sharedKeys >= MIN_SHARED_READS;
@@ -68,7 +70,7 @@ public final class CascadeAttention implements AutoCloseable {
     /** Fewest sequences in a cascade group. */
     public static final int MIN_SEQUENCES = 16;
     /** Fewest (sequence, shared key) pairs in a cascade group. */
-    public static final long MIN_SHARED_READS = 8192;
+    public static final long MIN_SHARED_READS = 16384;
 
     /** The plain paged launcher over this cascade's scratch (a step without groups runs it: one scratch for both). */
     public PagedAttention paged() { return paged; }

@@ -96,7 +96,7 @@ public final class CascadeMmaKernels {
         float[] l = new float[2];
         int[] ph = new int[4];
         int[] pl = new int[4];
-        int[] bf = new int[2];
+        int[] bf = new int[4];               // B fragments of two k-steps (K) or two n-tiles (V), from one ldmatrix
 
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, gq = lane >> 2, tq = lane & 3;
         int kvh = ctx.groupIdy, c = ctx.groupIdz;
@@ -135,9 +135,9 @@ public final class CascadeMmaKernels {
             ctx.cpAsyncWait(1);
             ctx.localBarrier();
             int bo = (it & 1) * KT * KS;
-            scores(ctx, qh, ql, ksw, s, bf, bo, lo + it * KT, hi, p0, p1, sl0, sl1, scale, gq, tq, KS, KSTEPS, alibi, fp16);
+            scores(ctx, qh, ql, ksw, s, bf, bo, lo + it * KT, hi, p0, p1, sl0, sl1, scale, lane, gq, tq, KS, KSTEPS, alibi, fp16);
             softmax(ctx, s, o, m, l, NT);
-            accumulate(ctx, s, vsw, o, ph, pl, bf, bo, gq, tq, KS, NT, fp16);
+            accumulate(ctx, s, vsw, o, ph, pl, bf, bo, lane, KS, NT, fp16);
             ctx.localBarrier();   // the buffer is refilled by the next iteration's copy
         }
         ctx.cpAsyncWait(0);
@@ -211,15 +211,22 @@ public final class CascadeMmaKernels {
      */
     @Unroll
     static void scores(KernelContext ctx, int[] qh, int[] ql, int[] ksw, float[] s, int[] bf, int bo, int t0, int hi, int p0, int p1, float sl0,
-                       float sl1, float scale, int gq, int tq, int KS, int KSTEPS, int alibi, int fp16) {
+                       float sl1, float scale, int lane, int gq, int tq, int KS, int KSTEPS, int alibi, int fp16) {
         for (int i = 0; i < (KT / 8) * 4; i++) s[i] = 0f;
         for (int nt = 0; nt < KT / 8; nt++) {
-            for (int ks = 0; ks < KSTEPS; ks++) {
-                int w = bo + (nt * 8 + gq) * KS + ks * 8 + tq;
-                bf[0] = ksw[w];
-                bf[1] = ksw[w + 4];
-                mma(ctx, s, nt * 4, qh, ks * 4, bf, fp16);
-                mma(ctx, s, nt * 4, ql, ks * 4, bf, fp16);
+            // K B fragments by ldmatrix (no .trans: the staged rows are keys = the mma's n): matrix i of an x4 is k-step
+            // ks + i/2, dims +8·(i%2); lane l addresses key 8nt + l%8 of matrix l/8. bf[2j], bf[2j+1]: k-step ks + j
+            // (the words the fragment reads ksw[key·KS + 8ks + tq] and + 4 gave before run 22, by one instruction per two k-steps)
+            int key = bo + (nt * 8 + (lane & 7)) * KS;
+            for (int ks = 0; ks < KSTEPS; ks += 2) {
+                if (ks + 1 < KSTEPS) ctx.ldmatrixX4(bf, 0, ksw, key + (ks + (lane >> 4)) * 8 + ((lane >> 3) & 1) * 4);
+                else ctx.ldmatrixX2(bf, 0, ksw, key + ks * 8 + ((lane >> 3) & 1) * 4);
+                for (int j = 0; j < 2; j++) {
+                    if (ks + j < KSTEPS) {
+                        mma(ctx, s, nt * 4, qh, (ks + j) * 4, bf, 2 * j, fp16);
+                        mma(ctx, s, nt * 4, ql, (ks + j) * 4, bf, 2 * j, fp16);
+                    }
+                }
             }
         }
         for (int nt = 0; nt < KT / 8; nt++) {
@@ -234,9 +241,9 @@ public final class CascadeMmaKernels {
     }
 
     @Unroll
-    static void mma(KernelContext ctx, float[] acc, int accOff, int[] a, int aOff, int[] b, int fp16) {
-        if (fp16 != 0) ctx.mmaFp16(acc, accOff, a, aOff, b, 0);
-        else ctx.mmaBf16(acc, accOff, a, aOff, b, 0);
+    static void mma(KernelContext ctx, float[] acc, int accOff, int[] a, int aOff, int[] b, int bOff, int fp16) {
+        if (fp16 != 0) ctx.mmaFp16(acc, accOff, a, aOff, b, bOff);
+        else ctx.mmaBf16(acc, accOff, a, aOff, b, bOff);
     }
 
     /**
@@ -270,15 +277,16 @@ public final class CascadeMmaKernels {
         }
     }
 
-    /** The 16-bit V element (key, dim) of the staged tile. */
-    static int half(int[] vsw, int bo, int key, int dim, int KS) {
-        return (vsw[bo + key * KS + (dim >> 1)] >>> ((dim & 1) * 16)) & 0xFFFF;
-    }
-
-    /** O += P·V: P's A fragments from the score fragments (high + remainder), V's B fragments gathered from the tile. */
+    /**
+     * O += P·V: P's A fragments from the score fragments (high + remainder), V's B fragments by {@code ldmatrix.trans}
+     * (the staged rows are keys = the mma's k): matrix i of an x4 holds keys 16kk + 8·(i%2) .. +7 of dims 8(nt + i/2) .. +7,
+     * so bf[0], bf[1] are n-tile nt's fragment and bf[2], bf[3] n-tile nt+1's (one instruction where run 16 gathered
+     * eight 16-bit halves with four scalar shared loads per n-tile; the same values).
+     */
     @Unroll
-    static void accumulate(KernelContext ctx, float[] s, int[] vsw, float[] o, int[] ph, int[] pl, int[] bf, int bo, int gq, int tq, int KS,
+    static void accumulate(KernelContext ctx, float[] s, int[] vsw, float[] o, int[] ph, int[] pl, int[] bf, int bo, int lane, int KS,
                            int NT, int fp16) {
+        int row = bo + (((lane >> 3) & 1) * 8 + (lane & 7)) * KS + (lane >> 4) * 4;   // this lane's ldmatrix row, less 16kk keys and 8nt dims
         for (int kk = 0; kk < KT / 16; kk++) {
             for (int i = 0; i < 4; i++) {
                 int nt = 2 * kk + (i >> 1), e = (i & 1) * 2;   // a[0]: (r0, keys 2tq..), a[1]: (r1, ..), a[2], a[3]: keys + 8
@@ -287,12 +295,12 @@ public final class CascadeMmaKernels {
                 ph[i] = hi;
                 pl[i] = remainder(x0, x1, hi, fp16);
             }
-            for (int nt = 0; nt < NT; nt++) {
-                int dim = nt * 8 + gq, k0 = kk * 16 + 2 * tq;
-                bf[0] = half(vsw, bo, k0, dim, KS) | (half(vsw, bo, k0 + 1, dim, KS) << 16);
-                bf[1] = half(vsw, bo, k0 + 8, dim, KS) | (half(vsw, bo, k0 + 9, dim, KS) << 16);
-                mma(ctx, o, nt * 4, ph, 0, bf, fp16);
-                mma(ctx, o, nt * 4, pl, 0, bf, fp16);
+            for (int nt = 0; nt < NT; nt += 2) {   // NT = headDim / 8 is even (headDim a multiple of 16)
+                ctx.ldmatrixX4Trans(bf, 0, vsw, row + kk * 16 * KS + nt * 4);
+                for (int j = 0; j < 2; j++) {
+                    mma(ctx, o, (nt + j) * 4, ph, 0, bf, 2 * j, fp16);
+                    mma(ctx, o, (nt + j) * 4, pl, 0, bf, 2 * j, fp16);
+                }
             }
         }
     }

@@ -25,42 +25,57 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * loads in flight (32 × 512 B) and spent most of its time in barriers and shared-memory traffic.
  *
  * <h2>This kernel</h2>
- * Work-group: {@link #THREADS} work-items = 4 warps per (token, kv head[, split]). A key row (headDim
+ * Work-group: 4 warps ({@link #warps}; 8 as an option for benches) per (token, kv head[, split]). A key row (headDim
  * halves) is read by {@code LR = headDim / 8} lanes with one 16-byte load each, so a warp reads
  * {@code RPW = 32 / LR} rows per load instruction; a lane issues {@code U} K loads and {@code U} V loads
  * (U = 4 by default) before using any, so a warp has {@code 2·U·512 B} (4 KiB at headDim 128) in flight with no
- * barrier, and the kernel's 64 registers let 8 work-groups (32 warps) share an SM. Scores: 8 FMAs per lane then an
+ * barrier, and the kernel's 64 registers let 32 warps (8 or 4 work-groups) share an SM. Scores: 8 FMAs per lane then an
  * xor butterfly over the row's LR lanes (every lane ends with the same bits); each lane keeps its row's
  * online-softmax state (m, l per query head; acc for its 8 dims) in registers, rescaled once per U keys.
  * The G query heads of a kv head share every K/V load (GQA). At the end of a split the
- * {@code 4·RPW} row states are folded in row order through shared memory (log-sum-exp, the merge's
+ * {@code warps·RPW} row states are folded in row order through shared memory (log-sum-exp, the merge's
  * expressions), then written as the split's partial state (split mode) or folded into the running state
  * (whole mode): the same operations in the same order either way, so a (token, head) gets the same bits
  * whatever the batch, chunking or mode, as the tests check.
  *
- * <p>Key j of a split is read by warp {@code (j mod SPLIT) / KPI mod 4} (KPI = RPW·U keys per warp
+ * <p>Key j of a split is read by warp {@code (j mod SPLIT) / KPI mod warps} (KPI = RPW·U keys per warp
  * iteration); the split's row offsets (block table lookups) are computed once into shared memory. A round
- * (4 warp iterations) with no visible key is skipped, and masked keys are not loaded (cascade suffixes, the last split).
+ * (one iteration of each warp) with no visible key is skipped, and masked keys are not loaded (cascade suffixes, the last split).
  */
 public final class DecodeKernels {
     private DecodeKernels() {}
 
-    /** Work-items per work-group (4 warps). */
-    public static final int THREADS = 128;
-    static final int WARPS = THREADS / 32;
     private static final float NEG_INF = Float.NEGATIVE_INFINITY;
 
-    /** Whether these kernels serve a store of this type with this head size (16-bit store, headDim/8 dividing 32, shared memory ≤ 48 KiB). */
+    /** Whether these kernels serve a store of this type with this head size (16-bit store, headDim/8 dividing 32, 4 warps' shared memory ≤ 48 KiB). */
     public static boolean serves(OffHeapArray store, int heads, int kvHeads, int headDim) {
         boolean sixteen = store instanceof BFloat16Array || store instanceof HalfFloatArray;
-        return sixteen && headDim % 8 == 0 && 32 % (headDim / 8) == 0 && sharedBytes(heads, kvHeads, headDim) <= 48 * 1024;
+        return sixteen && headDim % 8 == 0 && 32 % (headDim / 8) == 0 && sharedBytes(heads, kvHeads, headDim, 4) <= 48 * 1024;
     }
 
-    /** Shared memory of a work-group in bytes: the split's row offsets and the 4·RPW row states. */
-    public static int sharedBytes(int heads, int kvHeads, int headDim) {
-        int g = heads / kvHeads, rows = WARPS * (32 / Math.max(1, headDim / 8));
+    /** Shared memory of a work-group of {@code warps} warps in bytes: the split's row offsets and the warps·RPW row states. */
+    public static int sharedBytes(int heads, int kvHeads, int headDim, int warps) {
+        int g = heads / kvHeads, rows = warps * (32 / Math.max(1, headDim / 8));
         return 4 * (SPLIT + rows * g * (headDim + 2));
     }
+
+    /**
+     * Whether a work-group of {@code warps} warps fits the shape: a round of their keys (warps·KPI) within a split and their
+     * row states within 48 KiB of shared memory.
+     */
+    public static boolean fitsWarps(int heads, int kvHeads, int headDim, int keysPerLane, int warps) {
+        int kpi = 32 / Math.max(1, headDim / 8) * keysPerLane;
+        return warps * kpi <= SPLIT && sharedBytes(heads, kvHeads, headDim, warps) <= 48 * 1024;
+    }
+
+    /**
+     * Warps per work-group (the launcher's choice; a constant, so batch invariance holds): 4. Eight (64 registers either way, so
+     * 32 warps per SM both ways; twice the loads in flight of a grid under one wave, half the serial rounds per work-group) won
+     * only at batch 1 below 4k keys and lost elsewhere (bench/RESULTS.md "Run 22-attn3", call 2: batch 1 × 2k 52.7% of the copy
+     * rate against 45.3%, but 4k 66.5 / 67.3%, 8k 73.5 / 80.3%, 32k 84.6 / 87.5%, 32 × 1k 87.1 / 91.3%, 128 × 2k 102.9 / 105.2%,
+     * and the cascade suffix (about 37 keys per work-group) 43% slower). {@link PagedAttention#decodeWarps} lets a bench set 8.
+     */
+    public static int warps(int heads, int kvHeads, int headDim, int keysPerLane) { return 4; }
 
     /**
      * Keys per lane per iteration (the launcher's choice): 4 (bench/RESULTS.md "Run 16-attn-dec", run 1: U = 4 beat 8 and 16
@@ -74,9 +89,10 @@ public final class DecodeKernels {
                                   FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
                                   FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
                                   @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
-                                  @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane) {
+                                  @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
+                                  @Constant int warps) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, 0);
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0);
     }
 
     /** fp16 store; parameters as {@link AttentionKernels#pagedBf16}. */
@@ -84,22 +100,24 @@ public final class DecodeKernels {
                                  FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
                                  FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
                                  @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
-                                 @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane) {
+                                 @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
+                                 @Constant int warps) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, 1);
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int heads, int kvHeads, int headDim, int blockSize,
-                     int alibi, int splitMode, int useKeyStart, int keysPerLane, int fp16) {
+                     int alibi, int splitMode, int useKeyStart, int keysPerLane, int warps, int fp16) {
         int G = heads / kvHeads;
         int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
         int RPW = 32 / LR;                    // key rows per warp load instruction
         int U = keysPerLane;                  // keys per lane per iteration
         int KPI = RPW * U;                    // keys per warp iteration
-        int NS = WARPS * RPW;                 // row states per work-group
-        int E = (G * headDim + THREADS - 1) / THREADS;   // (head, dim) elements per work-item in the fold
+        int T = warps * 32;                   // work-items per work-group
+        int NS = warps * RPW;                 // row states per work-group
+        int E = (G * headDim + T - 1) / T;    // (head, dim) elements per work-item in the fold
         int[] rowBase = ctx.allocateIntLocalArray(SPLIT);                 // element offset of each key row of the split, -1 if masked
         float[] stAcc = ctx.allocateFloatLocalArray(NS * G * headDim);    // (state, g, d)
         float[] stMl = ctx.allocateFloatLocalArray(NS * G * 2);           // (state, g) -> m, l
@@ -126,6 +144,7 @@ public final class DecodeKernels {
             if (z < sFrom || z > sTo) return;
             sFrom = z;
             sTo = z;
+            ctx.allowDependentLaunch();   // the merge may start now: it waits for this grid before reading partials
         } else if (z > 0) {
             return;
         }
@@ -137,18 +156,18 @@ public final class DecodeKernels {
         for (int s = sFrom; s <= sTo; s++) {
             int lo = Math.max(s * SPLIT, ks0), hi = Math.min(s * SPLIT + SPLIT, p + 1);
             ctx.localBarrier();   // the previous split's readers of rowBase and the states are done
-            for (int i = tid; i < SPLIT; i += THREADS) {
+            for (int i = tid; i < SPLIT; i += T) {
                 int j = s * SPLIT + i;
                 rowBase[i] = j < lo ? -1 : AttentionKernels.rowOffset(blockTables, table, j, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
             }
             ctx.localBarrier();
             startState(m, l, acc, G);
-            for (int round = 0; round < SPLIT; round += WARPS * KPI) {
+            for (int round = 0; round < SPLIT; round += warps * KPI) {
                 // a round with no visible key is skipped by the whole work-group: every work-item of a group reaches
                 // the same shuffles (the CPU executor's shuffles are group barriers); a warp whose part of the
                 // round is masked loads nothing and leaves its state alone
                 int r0 = s * SPLIT + round;
-                if (r0 + WARPS * KPI > lo && r0 < hi) {
+                if (r0 + warps * KPI > lo && r0 < hi) {
                     int base = round + warp * KPI;
                     loadKv(ctx, kc, vc, kr, vr, off, rowBase, base + row, c8, RPW, U);
                     scores(ctx, qr, kr, sc, off, slope, scale, s * SPLIT + base + row, p, RPW, U, G, LR, alibi, fp16);
@@ -157,9 +176,9 @@ public final class DecodeKernels {
             }
             saveState(stAcc, stMl, acc, m, l, warp * RPW + row, c8, lane - row * LR == 0, G, headDim);
             ctx.localBarrier();
-            foldStates(partials, stAcc, stMl, runA, runM, runL, t, s, slots, tid, G, kvh, heads, headDim, NS, E, splitMode);
+            foldStates(partials, stAcc, stMl, runA, runM, runL, t, s, slots, tid, T, G, kvh, heads, headDim, NS, E, splitMode);
         }
-        if (splitMode == 0) finish(out, runA, runL, qBase, tid, G, headDim, E);
+        if (splitMode == 0) finish(out, runA, runL, qBase, tid, T, G, headDim, E);
     }
 
     /** This lane's 8 dims of the G query heads (two 16-byte loads each) and their ALiBi slopes. */
@@ -288,9 +307,9 @@ public final class DecodeKernels {
      */
     @Unroll
     static void foldStates(FloatArray partials, float[] stAcc, float[] stMl, float[] runA, float[] runM, float[] runL, int t, int s,
-                           int slots, int tid, int G, int kvh, int heads, int headDim, int NS, int E, int splitMode) {
+                           int slots, int tid, int T, int G, int kvh, int heads, int headDim, int NS, int E, int splitMode) {
         for (int e = 0; e < E; e++) {
-            int i = tid + e * THREADS;
+            int i = tid + e * T;
             if (i < G * headDim) {
                 int g = i / headDim, d = i - g * headDim;
                 float M = NEG_INF, L = 0f, A = 0f;
@@ -324,9 +343,9 @@ public final class DecodeKernels {
 
     /** Whole mode: out = A / L. */
     @Unroll
-    static void finish(FloatArray out, float[] runA, float[] runL, int qBase, int tid, int G, int headDim, int E) {
+    static void finish(FloatArray out, float[] runA, float[] runL, int qBase, int tid, int T, int G, int headDim, int E) {
         for (int e = 0; e < E; e++) {
-            int i = tid + e * THREADS;
+            int i = tid + e * T;
             if (i < G * headDim) out.set(qBase + i, runA[e] / runL[e]);
         }
     }

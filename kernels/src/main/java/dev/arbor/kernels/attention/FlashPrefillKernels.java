@@ -34,7 +34,7 @@ import dev.arbor.accel.array.OffHeapArray;
  * 16-bit type as the A operand (the S accumulator layout is the A fragment layout) and V read by
  * {@code ldmatrix.trans}. At the end {@code out = O / l} in fp32.
  * Shared memory (dynamic): Q {@code BM·headDim·2} bytes + two stages of K and V {@code 2·2·BN·headDim·2}
- * bytes (80 KiB at headDim 128), tiles stored as 128-byte rows ({@code headDim/64} sub-tiles of 64
+ * bytes (80 KiB at headDim 128) + two tiles' key row offsets ({@code 2·BN·4} bytes, filled a tile ahead), tiles stored as 128-byte rows ({@code headDim/64} sub-tiles of 64
  * halves) swizzled by {@link Swizzle#rowChunk128} so every ldmatrix is conflict-free.
  *
  * <h2>One arithmetic order per (token, head): batch invariance</h2>
@@ -63,9 +63,9 @@ public final class FlashPrefillKernels {
 
     private static final float NEG_INF = Float.NEGATIVE_INFINITY;
 
-    /** Dynamic shared memory of one work-group in bytes: Q plus two stages of K and V. */
+    /** Dynamic shared memory of one work-group in bytes: Q, two stages of K and V, two tiles' key row offsets. */
     public static int sharedBytes(int headDim) {
-        return (BM + 4 * BN) * headDim * 2;
+        return (BM + 4 * BN) * headDim * 2 + 2 * BN * 4;
     }
 
     /**
@@ -130,25 +130,34 @@ public final class FlashPrefillKernels {
         boolean validA = rowA < tpb * G && rowA / G < nTok, validB = rowB < tpb * G && rowB / G < nTok;
         float scale = (float) (1.0 / Math.sqrt(headDim));
 
-        loadQ(ctx, smem, q, tFirst, nTok, kvh, tid, heads, G, headDim, fp16);
+        // key row offsets (block-table lookups) run a tile ahead of the copies they feed, in two buffers of BN words after the
+        // K/V stages (tile i's in buffer i & 1): tiles 0 and 1 here, tile it + 2 during tile it, its load issued before the
+        // tile's arithmetic and stored after it (the copies no longer wait on a dependent block-table load per 16-byte chunk)
+        int rb = qWords + 4 * kvWords;
         int nTiles = pMax / BN + 1;
-        loadKv(ctx, smem, qWords, kc, vc, blockTables, table, 0, pMax, tid, numBlocks, kvHeads, kvh, headDim, blockSize, kvWords);
-        ctx.cpAsyncCommit();
+        if (tid < BN) {
+            smem[rb + tid] = keyRow(blockTables, table, tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+            smem[rb + BN + tid] = keyRow(blockTables, table, BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+        }
+        loadQ(ctx, smem, q, tFirst, nTok, kvh, tid, heads, G, headDim, fp16);
         ctx.localBarrier();
+        loadKv(ctx, smem, qWords, kc, vc, rb, tid, headDim, kvWords);
+        ctx.cpAsyncCommit();
         loadQFragments(ctx, smem, qf, warp, lane, headDim);
         initState(o, st, headDim);
         for (int it = 0; it < nTiles; it++) {
-            if (it + 1 < nTiles) {
-                loadKv(ctx, smem, qWords + ((it + 1) & 1) * 2 * kvWords, kc, vc, blockTables, table, (it + 1) * BN, pMax, tid,
-                        numBlocks, kvHeads, kvh, headDim, blockSize, kvWords);
-            }
+            if (it + 1 < nTiles) loadKv(ctx, smem, qWords + ((it + 1) & 1) * 2 * kvWords, kc, vc, rb + ((it + 1) & 1) * BN, tid, headDim, kvWords);
             ctx.cpAsyncCommit();
             ctx.cpAsyncWait(1);
-            ctx.localBarrier();
+            ctx.localBarrier();   // tile it's copies landed; every copy of tile it was issued (from buffer it & 1), so it may be refilled
+            int ahead = (it + 2) * BN + tid;
+            boolean fill = tid < BN && it + 2 < nTiles;
+            int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
             int kBase = qWords + (it & 1) * 2 * kvWords;
             scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16);
             softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi);
             accumulatePv(ctx, smem, kBase + kvWords, s, o, pf, vf, lane, headDim, fp16);
+            if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
             ctx.localBarrier();
         }
         ctx.cpAsyncWait(0);
@@ -203,17 +212,17 @@ public final class FlashPrefillKernels {
     }
 
     /**
-     * cp.async of the K and V rows of keys {@code j0 .. j0+BN-1} into the stage at word {@code kBase}
-     * (K, then V at {@code kBase + kvWords}); keys past pMax, past the block table or in a block outside the
-     * store are zero-filled (a masked key's V must be finite: P·V multiplies it by 0).
+     * cp.async of the K and V rows of a tile's BN keys into the stage at word {@code kBase} (K, then V at
+     * {@code kBase + kvWords}), row offsets from shared word {@code rows} on ({@link #keyRow}); rows with offset -1
+     * (past pMax, past the block table or in a block outside the store) are zero-filled (a masked key's V must be
+     * finite: P·V multiplies it by 0).
      */
     @Unroll
-    static void loadKv(KernelContext ctx, int[] smem, int kBase, OffHeapArray kc, OffHeapArray vc, IntArray blockTables, int table,
-                       int j0, int pMax, int tid, int numBlocks, int kvHeads, int kvh, int headDim, int blockSize, int kvWords) {
+    static void loadKv(KernelContext ctx, int[] smem, int kBase, OffHeapArray kc, OffHeapArray vc, int rows, int tid, int headDim, int kvWords) {
         int cpr = headDim / 8;
         for (int i = 0; i < BN * cpr / THREADS; i++) {
             int qi = i * THREADS + tid, row = qi / cpr, c = qi % cpr;
-            int base = keyRow(blockTables, table, j0 + row, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+            int base = smem[rows + row];
             boolean valid = base >= 0;
             int at = valid ? base + c * 8 : 0;
             int w = kBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(row, c & 7);
@@ -227,11 +236,21 @@ public final class FlashPrefillKernels {
      * of blockTables or for a block outside the store, so a bad input never reads out of bounds.
      */
     static int keyRow(IntArray blockTables, int table, int j, int pMax, int kvh, int numBlocks, int kvHeads, int headDim, int blockSize) {
+        return rowOf(keyBlock(blockTables, table, j, pMax, blockSize), j, kvh, numBlocks, kvHeads, headDim, blockSize);
+    }
+
+    /** The first half of {@link #keyRow}: key j's physical block (the block-table load), -1 past pMax or past the end of blockTables. */
+    static int keyBlock(IntArray blockTables, int table, int j, int pMax, int blockSize) {
         if (j > pMax) return -1;
         int logical = j / blockSize;
         if (table + logical >= blockTables.length()) return -1;
-        int block = blockTables.get(table + logical);
+        return blockTables.get(table + logical);
+    }
+
+    /** The second half of {@link #keyRow}: key j's row offset in physical block {@code block}, -1 for a block outside the store (or -1). */
+    static int rowOf(int block, int j, int kvh, int numBlocks, int kvHeads, int headDim, int blockSize) {
         if (block < 0 || block >= numBlocks) return -1;
+        int logical = j / blockSize;
         return ((block * kvHeads + kvh) * blockSize + (j - logical * blockSize)) * headDim;
     }
 

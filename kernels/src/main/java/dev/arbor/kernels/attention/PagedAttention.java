@@ -35,6 +35,9 @@ public final class PagedAttention implements AutoCloseable {
 
     private final int heads, kvHeads, headDim, blockSize, maxContext, splitTokens, slots;
     private int keysPerLane;   // U of DecodeKernels; a bench may override it (keysPerLane)
+    private int mergeAhead = AttentionKernels.MERGE_AHEAD;   // slots the merge loads per round trip; a bench may override it
+    private boolean overlapMerge = true;
+    private int decodeWarps;   // DecodeKernels' warps per work-group; 0: its choice by shape (DecodeKernels.warps); a bench may set 4 or 8   // the merge launched overlapping the split kernel (PDL); a bench may turn it off
     private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
 
     /**
@@ -132,7 +135,8 @@ public final class PagedAttention implements AutoCloseable {
                      IntArray seqOfToken, IntArray blockTables, IntArray keyStart, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens,
                      int splitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount) {
         boolean streamed = DecodeKernels.serves(kCache, heads, kvHeads, headDim);
-        int threads = streamed ? DecodeKernels.THREADS : AttentionKernels.THREADS;
+        int warps = decodeWarps > 0 ? decodeWarps : DecodeKernels.warps(heads, kvHeads, headDim, keysPerLane);
+        int threads = streamed ? warps * 32 : AttentionKernels.THREADS;
         Launch l = Launch.of(new int[] {tokens, kvHeads, split ? splitsZ : 1}, new int[] {threads, 1, 1});
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
         int alibi = alibiSlopes != null ? 1 : 0, splitMode = split ? 1 : 0, keyStarts = useKeyStart ? 1 : 0;
@@ -140,7 +144,7 @@ public final class PagedAttention implements AutoCloseable {
         if (streamed) {
             b.launch(Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), l, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables,
                     keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
-                    keysPerLane);
+                    keysPerLane, warps);
         } else {
             b.launch(Shapes.byStore(kCache, PAGED_BF16, PAGED_F16, PAGED_F32), l, q, kCache, vCache, out, partials, positions, seqOfToken,
                     blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts);
@@ -149,8 +153,10 @@ public final class PagedAttention implements AutoCloseable {
 
     void launchMerge(Backend b, FloatArray out, IntArray positions, IntArray seqOfToken, IntArray keyStart, int tokens, int slotCount,
                      int sharedBase, boolean useKeyStart) {
-        b.launch(MERGE, Launch.cover(tokens * heads * headDim, 128), partials, out, positions, seqOfToken, keyStart, tokens, slotCount,
-                sharedBase, heads, headDim, useKeyStart ? 1 : 0);
+        // overlapping the split kernel (programmatic dependent launch): the merge reads partials only after gridDependencyWait
+        Launch l = Launch.cover(tokens * heads * headDim, 128);
+        b.launch(MERGE, overlapMerge ? l.overlappingPrevious() : l, partials, out, positions, seqOfToken, keyStart, tokens, slotCount,
+                sharedBase, heads, headDim, useKeyStart ? 1 : 0, mergeAhead);
     }
 
     /**
@@ -168,6 +174,32 @@ public final class PagedAttention implements AutoCloseable {
             throw new IllegalArgumentException("keysPerLane " + u + " x rows per warp at headDim " + headDim + " is over a split of " + AttentionKernels.SPLIT);
         }
         this.keysPerLane = u;
+        return this;
+    }
+
+    /**
+     * Overrides the slots the merge loads before folding (1, 4, 8, 16 or 32; default {@link AttentionKernels#MERGE_AHEAD}):
+     * benchmarks compare them (1 is the old one-slot-per-round-trip loop); every value gives the same bits.
+     */
+    public PagedAttention mergeAhead(int n) {
+        if (n != 1 && n != 4 && n != 8 && n != 16 && n != 32) throw new IllegalArgumentException("mergeAhead must be 1, 4, 8, 16 or 32: " + n);
+        this.mergeAhead = n;
+        return this;
+    }
+
+    /** Overrides DecodeKernels' warps per work-group (4 or 8, where {@link DecodeKernels#fitsWarps}): benchmarks compare them; each gives other bits. */
+    public PagedAttention decodeWarps(int warps) {
+        if (warps != 4 && warps != 8) throw new IllegalArgumentException("decodeWarps must be 4 or 8: " + warps);
+        if (!DecodeKernels.fitsWarps(heads, kvHeads, headDim, keysPerLane, warps)) {
+            throw new IllegalArgumentException(warps + " warps do not fit a split or 48 KiB at heads " + heads + "/" + kvHeads + ", headDim " + headDim);
+        }
+        this.decodeWarps = warps;
+        return this;
+    }
+
+    /** Whether the merge is launched overlapping the split kernel (programmatic dependent launch; default on): benchmarks compare; the same bits either way. */
+    public PagedAttention overlapMerge(boolean on) {
+        this.overlapMerge = on;
         return this;
     }
 

@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * The attention and KV kernels on the GPU ({@code @Tag("gpu")}): against the double-precision reference
  * at model shapes (Llama-2-7B 32×128, GQA 4 and 8, Baichuan2-13B 40 heads with ALiBi) within 2e-5 (the
  * hardware exponential), batch invariance bit for bit on the device (alone / batched, split / whole
- * mode, prefill chunked / whole), cascade (tensor cores for the shared part) against paged within 1e-5 at the seed's shared-prefix shape,
+ * mode, prefill chunked / whole, every merge depth), cascade (tensor cores for the shared part) against paged within 1e-5 at the seed's shared-prefix shape,
  * and the KV write bit for bit; bf16 and fp16 stores (fp32 too where noted).
  */
 @Tag("gpu")
@@ -33,6 +33,9 @@ class AttentionGpuTest {
             float[] split = b.run(cuda, attn, b.allTokens(), true), whole = b.run(cuda, attn, b.allTokens(), false);
             assertClose(ref, split, TOLERANCE, what + " split mode");
             assertBits(split, whole, what + " whole vs split mode");
+            // the merge at one slot per round trip (the loop before run 22) and at 32: the same fold, the same bits
+            assertBits(split, b.run(cuda, attn.mergeAhead(1), b.allTokens(), true), what + " merge depth 1 vs default");
+            assertBits(split, b.run(cuda, attn.mergeAhead(32), b.allTokens(), true), what + " merge depth 32 vs default");
         }
     }
 

@@ -49,7 +49,7 @@ class AttentionPtxTest {
     @Test
     void theDecodeKernelStreamsSixteenByteLoads() {
         for (String kernel : new String[] {"decodeBf16", "decodeF16"}) {
-            var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, kernel), new Object[] {32, 32, 128, 16, 0, 1, 0, 4}, 90);
+            var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, kernel), new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 8}, 90);
             String ptx = k.ptx();
             assertEquals(2 * 4 + 2, count(ptx, "ld.global.v4.b32"), kernel + ": 16-byte loads (4 K + 4 V chunks, the query's 2)");
             assertEquals(4 * 4, count(ptx, "shfl.sync.bfly"), kernel + ": butterfly shuffles (4 keys x 4 steps)");
@@ -80,17 +80,20 @@ class AttentionPtxTest {
                 new Variant(AttentionKernels.class, "pagedF16", 64, 8, 128, 16, 0, 1, 1),
                 new Variant(AttentionKernels.class, "pagedF16", 40, 40, 128, 16, 1, 1, 1),
                 new Variant(AttentionKernels.class, "pagedF16", 5, 1, 6, 7, 1, 0, 0),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 8),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 0, 1, 16),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 8, 128, 16, 0, 1, 0, 4),
-                new Variant(DecodeKernels.class, "decodeBf16", 64, 8, 128, 16, 0, 0, 1, 4),
-                new Variant(DecodeKernels.class, "decodeBf16", 40, 40, 128, 16, 1, 1, 1, 8),
-                new Variant(DecodeKernels.class, "decodeBf16", 5, 5, 16, 16, 1, 0, 0, 8),
-                new Variant(DecodeKernels.class, "decodeF16", 32, 32, 128, 16, 0, 1, 0, 8),
-                new Variant(DecodeKernels.class, "decodeF16", 64, 8, 128, 16, 0, 1, 1, 4),
-                new Variant(DecodeKernels.class, "decodeF16", 16, 2, 64, 7, 1, 0, 0, 4),
-                new Variant(AttentionKernels.class, "mergeSplits", 32, 128, 0),
-                new Variant(AttentionKernels.class, "mergeSplits", 40, 128, 1),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 8, 8),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 0, 1, 16, 8),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 8, 128, 16, 0, 1, 0, 4, 8),
+                new Variant(DecodeKernels.class, "decodeBf16", 64, 8, 128, 16, 0, 0, 1, 4, 4),
+                new Variant(DecodeKernels.class, "decodeBf16", 40, 40, 128, 16, 1, 1, 1, 8, 8),
+                new Variant(DecodeKernels.class, "decodeBf16", 5, 5, 16, 16, 1, 0, 0, 8, 4),
+                new Variant(DecodeKernels.class, "decodeF16", 32, 32, 128, 16, 0, 1, 0, 8, 8),
+                new Variant(DecodeKernels.class, "decodeF16", 64, 8, 128, 16, 0, 1, 1, 4, 4),
+                new Variant(DecodeKernels.class, "decodeF16", 16, 2, 64, 7, 1, 0, 0, 4, 4),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 4, 4),
+                new Variant(AttentionKernels.class, "mergeSplits", 32, 128, 0, 16),
+                new Variant(AttentionKernels.class, "mergeSplits", 40, 128, 1, 16),
+                new Variant(AttentionKernels.class, "mergeSplits", 32, 128, 0, 32),
+                new Variant(AttentionKernels.class, "mergeSplits", 5, 6, 1, 1),
                 new Variant(CascadeKernels.class, "cascadeSharedBf16", 32, 32, 128, 16, 0, 8),
                 new Variant(CascadeKernels.class, "cascadeSharedBf16", 64, 8, 128, 16, 0, 1),
                 new Variant(CascadeKernels.class, "cascadeSharedBf16", 40, 40, 128, 16, 1, 8),

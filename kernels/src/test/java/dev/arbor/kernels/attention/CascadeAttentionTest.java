@@ -34,6 +34,26 @@ class CascadeAttentionTest {
         }
     }
 
+    /**
+     * The merge's shared slots in several loads: at depth 1 (one slot per round trip) and 4, a shared prefix of 9 splits
+     * (144 blocks of 16 = 2304 keys) is folded in 9 and 3 groups; the bits are the default depth's (one load of 16).
+     */
+    @Test
+    void everyMergeDepthFoldsTheSharedSlotsAlike() {
+        int[] ctx = {2305, 2350, 2600, 90}, one = {1, 1, 1, 1}, shared = {144, 144, 144, 0};
+        try (PagedBatch b = new PagedBatch(2, 1, 8, 16, ctx, one, true, true, 53, shared);
+             CascadeAttention cascade = new CascadeAttention(2, 1, 8, 16, b.maxContext(), 144 * 16, b.tokens)) {
+            int[][] groups = {{0, 1, 2}};
+            int[] sharedBlocks = {144};
+            float[] byDefault = b.runCascade(CPU, cascade, groups, sharedBlocks);
+            assertClose(b.reference(), byDefault, TOLERANCE, "9 shared splits: cascade vs reference");
+            for (int ahead : new int[] {1, 4}) {
+                cascade.paged().mergeAhead(ahead);
+                assertBits(byDefault, b.runCascade(CPU, cascade, groups, sharedBlocks), "merge depth " + ahead);
+            }
+        }
+    }
+
     @Test
     void decodeGroupBehindAShortPrefix() {
         // sequences 0-4 share 5 blocks (80 keys); sequence 5 is on its own

@@ -9,6 +9,7 @@ import dev.arbor.accel.cpu.CpuBackend;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -66,6 +67,26 @@ class PagedAttentionTest {
         }
     }
 
+    /**
+     * The merge loads its slots in groups of {@code mergeAhead} (default {@link AttentionKernels#MERGE_AHEAD}): at depth 4, contexts of
+     * 1025 and 1300 keys (5 and 6 splits) are folded in two groups, the last partial; split mode (merge) and whole mode (in-kernel
+     * fold) agree bit for bit, and so does every depth (1: one slot per round trip, as before run 22; 32).
+     */
+    @Test
+    void theMergeFoldsItsSlotsInGroupsWithTheSameBits() {
+        int[] ctx = {1024, 1025, 1300}, one = {1, 1, 1};
+        for (KvStore store : new KvStore[] {KvStore.BF16, KvStore.F16}) {
+            try (PagedBatch b = new PagedBatch(2, 1, 16, 16, ctx, one, store == KvStore.BF16, store, 51);
+                 PagedAttention attn = new PagedAttention(2, 1, 16, 16, b.maxContext(), b.tokens)) {
+                float[] whole = b.run(CPU, attn, b.allTokens(), false);
+                assertClose(b.reference(), whole, 2e-6, store + " whole mode");
+                for (int ahead : new int[] {4, 1, 32}) {
+                    assertBits(whole, b.run(CPU, attn.mergeAhead(ahead), b.allTokens(), true), store + " merge depth " + ahead + " vs whole mode");
+                }
+            }
+        }
+    }
+
     @Test
     void headDim128AndOddBlockSizesAndHeadDims() {
         try (PagedBatch b = new PagedBatch(1, 1, 128, 16, new int[] {300, 33}, new int[] {1, 2}, false, true, 5)) {
@@ -94,6 +115,30 @@ class PagedAttentionTest {
         }
         assertThrows(IllegalArgumentException.class, () -> new PagedAttention(1, 1, 8, 16, 64, 1).keysPerLane(16), "KPI over a split");
         assertThrows(IllegalArgumentException.class, () -> new PagedAttention(1, 1, 64, 16, 64, 1).keysPerLane(3));
+    }
+
+    /**
+     * The streamed kernel's work-group of 4 warps (the launcher's) or 8 (a bench option where a round fits a split and the row
+     * states 48 KiB) changes the fold's grouping only: each agrees with the reference, split and whole mode alike; GQA 8 at
+     * headDim 128 does not fit 8.
+     */
+    @Test
+    void fourAndEightWarpsAgreeWithTheReference() {
+        for (int warps : new int[] {4, 8}) {
+            try (PagedBatch b = new PagedBatch(4, 1, 128, 16, new int[] {1, 17, 300}, new int[] {1, 1, 2}, warps == 8, true, 60 + warps)) {
+                double[] ref = b.reference();
+                try (PagedAttention attn = new PagedAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), b.tokens).decodeWarps(warps)) {
+                    float[] split = b.run(CPU, attn, b.allTokens(), true);
+                    assertClose(ref, split, 2e-6, warps + " warps split mode");
+                    assertBits(split, b.run(CPU, attn, b.allTokens(), false), warps + " warps, whole vs split mode");
+                }
+            }
+        }
+        assertEquals(4, DecodeKernels.warps(32, 32, 128, 4));
+        assertTrue(DecodeKernels.fitsWarps(32, 8, 128, 4, 8));
+        assertFalse(DecodeKernels.fitsWarps(64, 8, 128, 4, 8), "GQA 8: 16 row states x 8 heads x 130 floats are over 48 KiB");
+        assertFalse(DecodeKernels.fitsWarps(2, 2, 16, 4, 8), "headDim 16: a round of 8 warps is 512 keys, over a split");
+        assertThrows(IllegalArgumentException.class, () -> new PagedAttention(64, 8, 128, 16, 64, 1).decodeWarps(8));
     }
 
     @Test

@@ -85,16 +85,22 @@ public final class AttentionBench {
                     for (int ctx : new int[] {512, 1024, 2048, 4096, 8192, 16384, 32768}) {
                         if ((long) batch * ctx > 262_144) continue;
                         try {
-                            decode(cuda, k, v, q, out, batch, ctx, copy, 0, "bf16");
+                            decode(cuda, k, v, q, out, batch, ctx, copy, 0, 0, 0, "bf16");
                         } catch (RuntimeException e) {
                             System.out.println("decode batch " + batch + " ctx " + ctx + " failed: " + e);
                         }
                     }
                 }
-                System.out.println("\n-- decode, keys per lane per iteration (U) of DecodeKernels, bf16");
-                for (int[] bc : new int[][] {{1, 8192}, {1, 32768}, {32, 4096}, {128, 2048}}) {
-                    for (int u : new int[] {4, 8, 16}) {
-                        try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, u, "bf16 U=" + u); } catch (RuntimeException e) { System.out.println("U=" + u + " failed: " + e); }
+                System.out.println("\n-- decode, merge depth (partial slots loaded per round trip; 1 = the loop before run 22), bf16");
+                for (int[] bc : new int[][] {{1, 8192}, {1, 32768}}) {
+                    for (int a : new int[] {1, 16, 32, -32}) {   // -32: depth 32, the merge launched after the split kernel (no PDL)
+                        try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, a, 0, a > 0 ? "bf16 M=" + a : "M32noPDL"); } catch (RuntimeException e) { System.out.println("M=" + a + " failed: " + e); }
+                    }
+                }
+                System.out.println("\n-- decode, warps per work-group of DecodeKernels (the launcher's choice: 4), bf16");
+                for (int[] bc : new int[][] {{1, 2048}, {1, 4096}, {1, 8192}, {1, 16384}, {1, 32768}, {32, 1024}, {32, 4096}, {128, 2048}}) {
+                    for (int w : new int[] {4, 8}) {
+                        try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, w, "bf16 W=" + w); } catch (RuntimeException e) { System.out.println("W=" + w + " failed: " + e); }
                     }
                 }
                 System.out.println("\n-- shared prefix, one decode query per sequence");
@@ -126,14 +132,14 @@ public final class AttentionBench {
                 cuda.synchronize();
                 System.out.println("\n-- decode, 32 heads x 128, fp16 KV, block 16");
                 for (int[] bc : new int[][] {{1, 4096}, {1, 8192}, {1, 32768}, {32, 4096}, {128, 1024}}) {
-                    try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, "fp16"); } catch (RuntimeException e) { System.out.println("fp16 failed: " + e); }
+                    try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, 0, "fp16"); } catch (RuntimeException e) { System.out.println("fp16 failed: " + e); }
                 }
             }
         }
     }
 
     private static void decode(CudaBackend cuda, OffHeapArray k, OffHeapArray v, FloatArray q, FloatArray out, int batch, int ctx, double copy,
-                               int keysPerLane, String what) {
+                               int keysPerLane, int mergeAhead, int warps, String what) {
         int heads = 32, bps = ctx / BS;
         long kvBytes = 2L * batch * ctx * heads * D * 2;
         long storeTokens = k.length() / (heads * D);
@@ -146,6 +152,8 @@ public final class AttentionBench {
                 seq.set(i, i);
             }
             if (keysPerLane > 0) attn.keysPerLane(keysPerLane);
+            if (mergeAhead != 0) attn.mergeAhead(Math.abs(mergeAhead)).overlapMerge(mergeAhead > 0);
+            if (warps > 0) attn.decodeWarps(warps);
             for (int r = 0; r < rotations; r++) {
                 IntArray t = new IntArray(batch * bps);
                 for (int i = 0; i < batch * bps; i++) t.set(i, r * batch * bps + i);
