@@ -437,6 +437,105 @@ public final class KernelContext {
      */
     public void fenceProxyAsyncShared() {}
 
+    /**
+     * Declares that blocks of this kernel have at most {@code threads} work-items (a compile-time constant) and that one
+     * block a multiprocessor must fit: PTX {@code .maxntid} and {@code .minnctapersm 1}, so ptxas keeps the registers
+     * a work-item uses within what {@code threads} work-items can all have. On the CPU it checks the block size.
+     */
+    public void launchBounds(int threads) {
+        if (localGroupSizeX * localGroupSizeY * localGroupSizeZ > threads)
+            throw new IllegalStateException("a block of " + localGroupSizeX * localGroupSizeY * localGroupSizeZ + " work-items exceeds launchBounds(" + threads + ")");
+    }
+
+    // ---- Hopper mbarriers and bulk tensor copies (sm_90; PTX ISA 9.7.13.15, 9.7.9.25) ----------------------
+    //
+    // An mbarrier is 8 bytes (2 words, the first even) of the dynamic shared array. It counts down the arrivals
+    // of the current phase and the bytes ("transactions") still expected from bulk copies; when both reach zero
+    // the phase completes, the phase parity flips and the arrival count starts over. On the CPU the two words
+    // hold (expected << 16 | pending arrivals) and (phase << 31 | pending bytes), changed under the shared array's
+    // lock, so a work-item that saw a phase complete also sees the copies that completed it.
+
+    /** {@code mbarrier.init.shared::cta.b64}: a barrier at words {@code wordIndex, +1} expecting {@code count} (1..65535) arrivals a phase, phase parity 0. */
+    public void mbarrierInit(int[] shared, int wordIndex, int count) {
+        if ((wordIndex & 1) != 0) throw new IllegalArgumentException("mbarrier at word " + wordIndex + " is not 8-byte aligned");
+        if (count < 1 || count > 0xFFFF) throw new IllegalArgumentException("mbarrier count " + count);
+        synchronized (shared) {
+            shared[wordIndex] = (count << 16) | count;
+            shared[wordIndex + 1] = 0;
+        }
+    }
+
+    /** {@code fence.mbarrier_init.release.cluster}: makes this work-item's barrier initialisations visible to the copy engine; a barrier follows it. A no-op on the CPU. */
+    public void fenceMbarrierInit() {}
+
+    /** {@code mbarrier.arrive.shared::cta.b64}: one arrival on the barrier's current phase. */
+    public void mbarrierArrive(int[] shared, int wordIndex) {
+        synchronized (shared) {
+            shared[wordIndex]--;
+            completePhaseIfDone(shared, wordIndex);
+        }
+    }
+
+    /** {@code mbarrier.arrive.expect_tx.shared::cta.b64}: the current phase also waits for {@code bytes} more bytes of bulk copies, then one arrival. */
+    public void mbarrierArriveExpectTx(int[] shared, int wordIndex, int bytes) {
+        synchronized (shared) {
+            shared[wordIndex + 1] += bytes;
+            shared[wordIndex]--;
+            completePhaseIfDone(shared, wordIndex);
+        }
+    }
+
+    /**
+     * {@code mbarrier.try_wait.parity.shared::cta.b64}: whether the phase of parity {@code parity} (0 or 1) has
+     * completed, i.e. the barrier's current phase parity differs; may wait a bounded time first on the GPU. Loop on
+     * it: {@code while (!ctx.mbarrierTryWait(smem, bar, parity)) {}}.
+     */
+    public boolean mbarrierTryWait(int[] shared, int wordIndex, int parity) {
+        boolean done;
+        synchronized (shared) {
+            done = (shared[wordIndex + 1] >>> 31) != (parity & 1);
+        }
+        if (!done) Thread.yield();   // work-items are virtual threads: let the one that arrives run
+        return done;
+    }
+
+    private static void completePhaseIfDone(int[] shared, int wordIndex) {
+        int arrivals = shared[wordIndex] & 0xFFFF, bytes = shared[wordIndex + 1] & 0x7FFFFFFF;
+        if (arrivals == 0 && bytes == 0) {
+            int expected = shared[wordIndex] >>> 16;
+            shared[wordIndex] = (expected << 16) | expected;
+            shared[wordIndex + 1] = (~shared[wordIndex + 1]) & 0x80000000;   // flip the parity, no bytes pending
+        }
+    }
+
+    /**
+     * {@code cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes}: the copy engine
+     * loads a box of {@code boxRows} rows × 64 16-bit elements (128 bytes a row) starting at row {@code row0},
+     * column {@code col0} of a row-major {@code rows × rowLength} matrix into the tile at word {@code wordIndex}
+     * (1024-byte aligned) in the 128-byte swizzle ({@link dev.arbor.accel.Swizzle#rowChunk128}: the layout the
+     * wgmma descriptors read), zeros for elements outside the matrix, and completes {@code boxRows · 128} bytes on
+     * the barrier at {@code barrierWord}. Issue it after an {@link #mbarrierArriveExpectTx} of those bytes (by one
+     * work-item). On the GPU {@code tensorMap} (16 longs on the device) describes the matrix and the box, made by
+     * {@code dev.arbor.accel.cuda.TensorMaps} for the same src, rows, rowLength and boxRows; the CPU executor
+     * copies from {@code src} with these arguments at once ({@code rowLength} a multiple of 8).
+     */
+    public void tmaLoadTile128(int[] shared, int wordIndex, int barrierWord, LongArray tensorMap, OffHeapArray src,
+                               int rows, int rowLength, int row0, int col0, int boxRows) {
+        if ((wordIndex & 255) != 0) throw new IllegalArgumentException("bulk tensor tile at word " + wordIndex + " is not 1024-byte aligned");
+        if (src.elementBytes() != 2 || rowLength % 8 != 0) throw new IllegalArgumentException("tmaLoadTile128 copies 16-bit rows of a multiple of 8 elements");
+        synchronized (shared) {
+            for (int r = 0; r < boxRows; r++)
+                for (int chunk = 0; chunk < 8; chunk++) {
+                    int row = row0 + r, col = col0 + chunk * 8, at = wordIndex + Swizzle.rowChunk128(r, chunk);
+                    boolean inside = row >= 0 && row < rows && col >= 0 && col < rowLength;
+                    long offset = ((long) row * rowLength + col) * 2;
+                    for (int i = 0; i < 4; i++) shared[at + i] = inside ? src.segment().get(ValueLayout.JAVA_INT_UNALIGNED, offset + 4L * i) : 0;
+                }
+            shared[barrierWord + 1] -= boxRows * 128;
+            completePhaseIfDone(shared, barrierWord);
+        }
+    }
+
     /** One 16-byte shared-memory load ({@code ld.shared.v4.b32}) of words {@code wordIndex..+3} ({@code wordIndex % 4 == 0}) into dst[off..off+3]. */
     public void loadShared128(int[] dst, int dstOffset, int[] shared, int wordIndex) {
         aligned(wordIndex, 4);

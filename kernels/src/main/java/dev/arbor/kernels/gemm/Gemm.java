@@ -6,8 +6,10 @@ import dev.arbor.accel.Launch;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.LongArray;
 import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.cuda.CudaBackend;
+import dev.arbor.accel.cuda.TensorMaps;
 
 /**
  * Host side of the tensor-core GEMM: {@code C[M,N] = X[M,K] · W[N,K]ᵀ} (or {@code C += ...}), with X
@@ -38,8 +40,10 @@ public final class Gemm implements AutoCloseable {
      * the block is {@code wn / 4} warpgroups of Hopper's warpgroup MMA ({@code wm = mt = 1}): each
      * warpgroup computes 64 rows of W by all {@code nt·8} tokens ({@link GemmKernels#wgmmaXbf16Wbf16}).
      */
-    public record Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma) {
-        public Tiles(String name, int wn, int wm, int mt, int nt, int stages) { this(name, wn, wm, mt, nt, stages, false); }
+    public record Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma, boolean tma) {
+        public Tiles(String name, int wn, int wm, int mt, int nt, int stages) { this(name, wn, wm, mt, nt, stages, false, false); }
+
+        public Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma) { this(name, wn, wm, mt, nt, stages, wgmma, false); }
 
         /** Weight rows (columns of C) per block. */
         public int bn() { return wn * mt * 16; }
@@ -47,16 +51,18 @@ public final class Gemm implements AutoCloseable {
         /** Tokens (rows of C) per block. */
         public int bm() { return wm * nt * 8; }
 
-        public int threads() { return wn * wm * 32; }
+        /** Work-items a block: the compute warps, and with {@code tma} one producer warpgroup after them. */
+        public int threads() { return wn * wm * 32 + (tma ? 128 : 0); }
 
-        /** Dynamic shared memory: stages × (bn + bm) rows of 128 bytes. */
-        public int sharedBytes() { return stages * (bn() + bm()) * GemmKernels.BK * 2; }
+        /** Dynamic shared memory: stages × (bn + bm) rows of 128 bytes; with {@code tma} also 2 mbarriers (16 bytes) a stage. */
+        public int sharedBytes() { return stages * (bn() + bm()) * GemmKernels.BK * 2 + (tma ? 16 * stages : 0); }
 
         /** Registers staging fp32 X: 8 floats per 16-byte chunk, ⌈bm·8 / threads⌉ chunks per work-item. */
         int xRegs() { return 8 * ((bm() * 8 + threads() - 1) / threads()); }
 
         @Override public String toString() {
-            return name + " " + bn() + "x" + bm() + "x" + GemmKernels.BK + " (" + wn * wm + " warps" + (wgmma ? ", wgmma" : "") + ", " + stages + " stages)";
+            return name + " " + bn() + "x" + bm() + "x" + GemmKernels.BK + " (" + wn * wm + " warps" + (wgmma ? ", wgmma" : "")
+                    + (tma ? " + a TMA producer warpgroup" : "") + ", " + stages + " stages)";
         }
     }
 
@@ -73,6 +79,14 @@ public final class Gemm implements AutoCloseable {
     public static final Tiles WGMMA_128 = new Tiles("wgmma128", 8, 1, 1, 16, 5, true);
     /** Large prefill on Hopper: 128 × 256, 2 warpgroups of 64×256 (128 fp32 accumulators a work-item), 4 stages (192 KiB). */
     public static final Tiles WGMMA_256 = new Tiles("wgmma256", 8, 1, 1, 32, 4, true);
+
+    /**
+     * Prefill on Hopper, warp-specialized ({@link GemmKernels#wgmmaTmaXbf16Wbf16}): 128 × 128, 2 consumer warpgroups,
+     * a producer warpgroup issuing bulk tensor copies (TMA) into 6 stages (192 KiB) on mbarriers.
+     */
+    public static final Tiles TMA_128 = new Tiles("tma128", 8, 1, 1, 16, 6, true, true);
+    /** As {@link #TMA_128} with 128 × 256 tiles (2 warpgroups of 64×256), 4 stages (192 KiB). */
+    public static final Tiles TMA_256 = new Tiles("tma256", 8, 1, 1, 32, 4, true, true);
 
     /** How one product runs: tiles, number of K slices, the launch, and whether fp32 X is converted first. */
     public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs) {
@@ -96,6 +110,12 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel TO_FP16 = Kernel.of(GemmKernels.class, "toFp16");
     private static final Kernel SUM_SLICES = Kernel.of(GemmKernels.class, "sumSlices");
     private static final Kernel WGMMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaXbf16Wbf16");
+    private static final Kernel WGMMA_TMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaTmaXbf16Wbf16");
+    /**
+     * Whether the default plan takes the TMA tiles rather than the cp.async wgmma ones ({@code -Darbor.gemm.tma=false}
+     * turns them off).
+     */
+    static final boolean TMA_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.tma", "true"));
     /**
      * Tiles of at most this many tokens convert fp32 X on load (into registers one stage ahead); larger ones
      * get a bf16/fp16 copy made first by one pass and stream it with cp.async like W. Measured on the H200
@@ -113,6 +133,13 @@ public final class Gemm implements AutoCloseable {
      */
     private boolean wgmma;
     private boolean wgmmaChecked;
+    /** Whether the default plan may use the TMA tiles (with {@link #wgmma}); cleared if their kernel does not load. */
+    private boolean tma = TMA_DEFAULT;
+    /** Tensor maps by (device address, rows, row length, box rows), made once per matrix (W) or scratch buffer (X). */
+    private final java.util.Map<MapKey, LongArray> maps = new java.util.HashMap<>();
+    private record MapKey(long address, int rows, int rowLength, int boxRows) {}
+    /** The CPU executor reads the matrix itself; its kernels get this (unused) array as the tensor map. */
+    private LongArray cpuMap;
     private BFloat16Array xBf16;
     private FloatArray slabs;   // (slices, m, n) partial sums of the batch-invariant split-K
     private HalfFloatArray xF16;
@@ -150,6 +177,15 @@ public final class Gemm implements AutoCloseable {
                 System.err.println("arbor gemm: the wgmma kernel did not load (" + e.getMessage() + "); using the mma.sync tiles");
                 wgmma = false;
             }
+            if (wgmma && tma) {
+                try {
+                    blocksPerSm(TMA_128);
+                    blocksPerSm(TMA_256);
+                } catch (RuntimeException e) {
+                    System.err.println("arbor gemm: the TMA wgmma kernel did not load (" + e.getMessage() + "); using the cp.async wgmma tiles");
+                    tma = false;
+                }
+            }
         }
         return wgmma;
     }
@@ -180,7 +216,7 @@ public final class Gemm implements AutoCloseable {
         Tiles t = tilesFor(m);
         if (wgmma && bf16W && fp32Out && m > 64 && wgmmaLoads()) {
             long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
-            t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
+            t = wide >= 2L * multiprocessors ? (tma ? TMA_256 : WGMMA_256) : (tma ? TMA_128 : WGMMA_128);
         }
         int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
@@ -199,7 +235,9 @@ public final class Gemm implements AutoCloseable {
             if (!(backend instanceof CudaBackend cuda)) return nominal;
             Plan p = plan(tiles.bm(), tiles.bn(), GemmKernels.BK, tiles, 1, true);   // the kernel fp32 X runs through
             // the variant's constants pick the compiled kernel; its arrays are not touched
-            int r = cuda.resources(kernelFor(p), p.launch(), launchArguments(p, null, null, null, 1, 1, GemmKernels.BK)).blocksPerSm();
+            Object[] args = tiles.tma() ? tmaArguments(p, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0)
+                    : launchArguments(p, null, null, null, 1, 1, GemmKernels.BK);
+            int r = cuda.resources(kernelFor(p), p.launch(), args).blocksPerSm();
             return Math.max(1, r);
         });
     }
@@ -351,6 +389,24 @@ public final class Gemm implements AutoCloseable {
     }
 
     private void run(Kernel kernel, Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, int m, int n, int k, boolean accumulate, boolean fp32Out) {
+        if (p.tiles().tma()) {
+            if (kernel != XBF16_WBF16) throw new IllegalArgumentException("the TMA tiles run bf16 X (or fp32 X converted first), bf16 W and fp32 C only: " + p);
+            if (p.slabs()) throw new IllegalArgumentException("the TMA tiles are not part of the batch-invariant plan: " + p);
+            int xRows = x.length() / k;   // the whole buffer (a scratch copy keeps one map): rows past m are read, never stored
+            LongArray mapX = map(x, xRows, k, p.tiles().bm()), mapW = map(w, n, k, p.tiles().bn());
+            if (mapX == null || mapW == null) {   // a new matrix while a graph is captured: the cp.async wgmma tiles need no map
+                Tiles t = p.tiles().bm() > WGMMA_128.bm() ? WGMMA_256 : WGMMA_128;
+                run(kernel, plan(m, n, k, t, p.splits(), false), x, w, c, m, n, k, accumulate, fp32Out);
+                return;
+            }
+            Launch launch = p.launch();
+            if (p.splits() > 1 && !accumulate) {
+                backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
+                launch = launch.overlappingPrevious();
+            }
+            backend.launch(WGMMA_TMA_XBF16_WBF16, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0));
+            return;
+        }
         if (p.tiles().wgmma()) {
             if (kernel != XBF16_WBF16) throw new IllegalArgumentException("the wgmma tiles run bf16 X (or fp32 X converted first), bf16 W and fp32 C only: " + p);
             kernel = WGMMA_XBF16_WBF16;
@@ -376,6 +432,34 @@ public final class Gemm implements AutoCloseable {
                 t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
     }
 
+    /**
+     * The tensor map of {@code a} as a {@code rows × rowLength} matrix with boxes of {@code boxRows} rows: made once and
+     * kept (by device address and shape); null when it would have to be made while a graph is captured. On the CPU
+     * executor a dummy (the copy reads the matrix itself).
+     */
+    private LongArray map(OffHeapArray a, int rows, int rowLength, int boxRows) {
+        if (!(backend instanceof CudaBackend cuda)) {
+            if (cpuMap == null) cpuMap = new LongArray(16);
+            return cpuMap;
+        }
+        if (!(a.deviceMirror() instanceof dev.arbor.accel.cuda.DeviceBuffer) && cuda.capturing()) return null;
+        if (!(a.deviceMirror() instanceof dev.arbor.accel.cuda.DeviceBuffer)) cuda.toDevice(a);
+        MapKey key = new MapKey(((dev.arbor.accel.cuda.DeviceBuffer) a.deviceMirror()).pointer(), rows, rowLength, boxRows);
+        LongArray map = maps.get(key);
+        if (map == null && !cuda.capturing()) {
+            map = TensorMaps.tile128(cuda, a, rows, rowLength, boxRows);
+            maps.put(key, map);
+        }
+        return map;
+    }
+
+    /** The arguments of {@link GemmKernels#wgmmaTmaXbf16Wbf16} for this plan. */
+    static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
+                                 int m, int xRows, int n, int k, int accumulate) {
+        Tiles t = p.tiles();
+        return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, t.wn(), t.nt(), t.stages()};
+    }
+
     /** The kernel and arguments {@code matmul} launches for fp32 X, bf16 W, fp32 C with this plan (for resource reports). */
     public static Object[] launchArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, int m, int n, int k) {
         Tiles t = p.tiles();
@@ -383,7 +467,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
-    public static Kernel kernelFor(Plan p) { return p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+    public static Kernel kernelFor(Plan p) { return p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);
@@ -407,6 +491,8 @@ public final class Gemm implements AutoCloseable {
         if (xBf16 != null) xBf16.close();
         if (xF16 != null) xF16.close();
         if (slabs != null) slabs.close();
+        maps.values().forEach(LongArray::close);
+        maps.clear();
         xBf16 = null;
         xF16 = null;
         slabs = null;

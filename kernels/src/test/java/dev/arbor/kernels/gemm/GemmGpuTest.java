@@ -48,6 +48,10 @@ class GemmGpuTest {
             GemmCase big = GemmCase.of(700, 1024, 1032);
             big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.WGMMA_256, 1, true));
             big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.WGMMA_128, 3, true));
+            big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.TMA_256, 1, true));
+            big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.TMA_128, 3, true));
+            GemmCase.of(513, 384, 776).check(cuda, hopper, hopper.plan(513, 384, 776, Gemm.TMA_128, 1, true));
+            GemmCase.of(65, 1032, 4104).check(cuda, hopper, hopper.plan(65, 1032, 4104, Gemm.TMA_256, 2, true));
         }
     }
 }

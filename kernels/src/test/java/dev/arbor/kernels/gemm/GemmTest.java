@@ -52,8 +52,9 @@ class GemmTest {
     @Test
     void wgmmaTilesAgreeWithTheReference() {
         Gemm hopper = new Gemm(cpu, true);
-        assertSame(Gemm.WGMMA_128, hopper.plan(65, 4096, 4096, true, true).tiles());
-        assertSame(Gemm.WGMMA_256, hopper.plan(8192, 4096, 4096, true, true).tiles());   // 32 × 32 blocks: two waves and more
+        Gemm.Tiles t128 = Gemm.TMA_DEFAULT ? Gemm.TMA_128 : Gemm.WGMMA_128, t256 = Gemm.TMA_DEFAULT ? Gemm.TMA_256 : Gemm.WGMMA_256;
+        assertSame(t128, hopper.plan(65, 4096, 4096, true, true).tiles());
+        assertSame(t256, hopper.plan(8192, 4096, 4096, true, true).tiles());   // 32 × 32 blocks: two waves and more
         assertSame(Gemm.WIDE, hopper.plan(64, 4096, 4096, true, true).tiles());
         assertSame(Gemm.LARGE, hopper.plan(65, 4096, 4096, false, true).tiles());      // bf16 output: mma.sync
         assertSame(Gemm.LARGE, hopper.invariantPlan(65, 4096, 4096, true).tiles());    // the batch-invariant plan never uses wgmma
@@ -64,6 +65,19 @@ class GemmTest {
         new GemmCase(70, 24, 72, "f32", "f16", "f32", false).check(cpu, hopper);        // fp16 W: mma.sync
         Gemm.Tiles oneWarpgroup = new Gemm.Tiles("wgmma64x128", 4, 1, 1, 16, 3, true);   // one warpgroup a block, 3 stages (one tile ahead)
         GemmCase.of(150, 72, 200).check(cpu, hopper, hopper.plan(150, 72, 200, oneWarpgroup, 1, true));
+    }
+
+    /**
+     * The warp-specialized TMA tiles on the CPU executor: the producer's bulk copies (zeros past M, N and K) and the
+     * consumers' mbarrier waits run as concurrent work-items; partial tiles, split-K with atomics, a residual, bf16 X.
+     */
+    @Test
+    void tmaTilesAgreeWithTheReference() {
+        Gemm hopper = new Gemm(cpu, true);
+        GemmCase.of(70, 136, 200).check(cpu, hopper, hopper.plan(70, 136, 200, Gemm.TMA_128, 1, true));
+        GemmCase.of(300, 72, 456).check(cpu, hopper, hopper.plan(300, 72, 456, Gemm.TMA_256, 1, true));     // 8 K tiles through 4 stages twice
+        GemmCase.of(90, 40, 1032).check(cpu, hopper, hopper.plan(90, 40, 1032, Gemm.TMA_128, 3, true));     // split-K, atomics
+        if (Gemm.TMA_DEFAULT) new GemmCase(130, 136, 200, "bf16", "bf16", "f32", true).check(cpu, hopper);   // the default plan: TMA_128
     }
 
     @Test
