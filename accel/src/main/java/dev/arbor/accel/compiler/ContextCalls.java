@@ -154,7 +154,9 @@ final class ContextCalls {
                 Reg bar = t.sharedAddress(smem, args.get(2).reg());
                 if (!(args.get(3).ref() instanceof Ref.GlobalArray map)) throw t.unsupported(name + " with a tensor map that is not an array parameter");
                 // src, rows, rowLength and boxRows are in the tensor map on the GPU (the CPU executor's copy reads them)
-                t.emit("tma.load.2d", dst, map.pointer(), args.get(8).reg(), args.get(7).reg(), bar);
+                Reg generic = t.newReg(Ty.S64);   // the instruction takes the tensor map's generic address
+                t.emit("cvta.from.global", generic, map.pointer());
+                t.emit("tma.load.2d", dst, generic, args.get(8).reg(), args.get(7).reg(), bar);
             }
             case "cpAsyncCommit()V" -> t.emit("cp.async.commit");
             case "cpAsyncWait(I)V" -> {

@@ -195,6 +195,7 @@ final class PtxRules {
         rule("mbarrier.arrive", "{ .reg .b64 %x; mbarrier.arrive.shared::cta.b64 %x, [$0]; }");
         rule("mbarrier.arrive.expect_tx", "{ .reg .b64 %x; mbarrier.arrive.expect_tx.shared::cta.b64 %x, [$0], $1; }");
         rule("mbarrier.try_wait", "{ .reg .pred %x; mbarrier.try_wait.parity.shared::cta.b64 %x, [$1], $2; selp.s32 $0, 1, 0, %x; }");
+        rule("cvta.from.global", "cvta.global.u64 $0, $1;");
         rule("tma.load.2d", "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {$2, $3}], [$4];");
         // 8- and 16-byte vector accesses
         rule("ld.shared.v4", "ld.shared.v4.b32 {$0, $1, $2, $3}, [$4];");

@@ -140,6 +140,7 @@ public final class Gemm implements AutoCloseable {
     private record MapKey(long address, int rows, int rowLength, int boxRows) {}
     /** The CPU executor reads the matrix itself; its kernels get this (unused) array as the tensor map. */
     private LongArray cpuMap;
+    private boolean warnedCapture;
     private BFloat16Array xBf16;
     private FloatArray slabs;   // (slices, m, n) partial sums of the batch-invariant split-K
     private HalfFloatArray xF16;
@@ -162,6 +163,9 @@ public final class Gemm implements AutoCloseable {
 
     /** Whether the default plan uses Hopper's wgmma tiles above 64 tokens. */
     public boolean wgmma() { return wgmma && wgmmaLoads(); }
+
+    /** Whether those wgmma tiles are the warp-specialized TMA ones ({@link #TMA_128}, {@link #TMA_256}). */
+    public boolean tma() { return wgmma() && tma; }
 
     /**
      * On CUDA, loads the wgmma kernel (both tiles) once; if the driver refuses it (sm_90a PTX through the
@@ -395,6 +399,8 @@ public final class Gemm implements AutoCloseable {
             int xRows = x.length() / k;   // the whole buffer (a scratch copy keeps one map): rows past m are read, never stored
             LongArray mapX = map(x, xRows, k, p.tiles().bm()), mapW = map(w, n, k, p.tiles().bn());
             if (mapX == null || mapW == null) {   // a new matrix while a graph is captured: the cp.async wgmma tiles need no map
+                if (!warnedCapture) System.err.println("arbor gemm: no tensor map for a matrix first seen while capturing a graph; the cp.async wgmma tiles run instead");
+                warnedCapture = true;
                 Tiles t = p.tiles().bm() > WGMMA_128.bm() ? WGMMA_256 : WGMMA_128;
                 run(kernel, plan(m, n, k, t, p.splits(), false), x, w, c, m, n, k, accumulate, fp32Out);
                 return;
@@ -454,7 +460,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The arguments of {@link GemmKernels#wgmmaTmaXbf16Wbf16} for this plan. */
-    static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
+    public static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
                                  int m, int xRows, int n, int k, int accumulate) {
         Tiles t = p.tiles();
         return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, t.wn(), t.nt(), t.stages()};
