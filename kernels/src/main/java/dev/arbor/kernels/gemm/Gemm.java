@@ -22,7 +22,9 @@ import dev.arbor.accel.cuda.TensorMaps;
  *
  * <p>Tiles by M ({@link #tilesFor}): {@link #SMALL} (M ≤ 16, decode), {@link #MEDIUM} (M ≤ 32),
  * {@link #WIDE} (M ≤ 64), {@link #LARGE} (prefill; on an sm_90 device with bf16 W and fp32 C, Hopper's
- * {@link #WGMMA_128} / {@link #WGMMA_256} instead, measured faster at every prefill point measured, bench/RESULTS.md run 16-gemm2); split-K (fp32 output only) when the tile grid alone would leave the
+ * the warp-specialized TMA wgmma tiles {@link #TMA_128} / {@link #TMA_256} instead, measured faster than the cp.async
+ * wgmma tiles {@link #WGMMA_128} / {@link #WGMMA_256} at every prefill point, which in turn beat mma.sync, bench/RESULTS.md
+ * runs 16-gemm2 and 22-gemm3); split-K (fp32 output only) when the tile grid alone would leave the
  * multiprocessors idle, as many K slices as fit in one wave ({@link #plan}). Split-K adds partial sums with fp32 atomics, so the low bits of
  * C can differ between runs; with {@code accumulate == false} C is zeroed first by a small kernel that
  * the product overlaps (programmatic dependent launch: it streams W meanwhile).
@@ -212,21 +214,34 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * As {@link #plan(int, int, int, boolean, boolean)}; {@code bf16W}: the weights are bf16 (the wgmma kernel's
-     * only type), so above 64 tokens with fp32 output and wgmma available the tiles are {@link #WGMMA_256} when
-     * they make at least two waves, else {@link #WGMMA_128}.
+     * only type), so above 64 tokens with fp32 output and wgmma available the tiles are the TMA ones ({@link #tmaTilesFor}),
+     * or with {@code -Darbor.gemm.tma=false} {@link #WGMMA_256} when they make at least two waves, else {@link #WGMMA_128}.
      */
     private Plan plan(int m, int n, int k, boolean fp32Out, boolean fp32X, boolean bf16W) {
         checkShape(m, n, k);
         Tiles t = tilesFor(m);
         if (wgmma && bf16W && fp32Out && m > 64 && wgmmaLoads()) {
             long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
-            t = wide >= 2L * multiprocessors ? (tma ? TMA_256 : WGMMA_256) : (tma ? TMA_128 : WGMMA_128);
+            if (tma) t = tmaTilesFor(m, n);
+            else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
         }
         int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
         int splits = fp32Out ? (int) Math.max(1, Math.min(Math.max(1, kTiles / 4), resident / blocks)) : 1;
         return plan(m, n, k, t, splits, fp32X);
+    }
+
+    /**
+     * The TMA tiles for m &gt; 64 tokens: {@link #TMA_256} above 128 tokens unless the weight is narrow (n &lt; 2048, e.g.
+     * Llama-3's k/v projections) and m ≤ 2048, else {@link #TMA_128}. Measured on the H200 (bench/RESULTS.md run
+     * 22-gemm3, both tiles at every prefill point, each with the one-wave split rule): at 128 tokens 128×128 is 16-25%
+     * faster (a 256-token tile would be half empty); from 256 tokens on the 4096-to-14336-wide shapes 128×256 is 1-29%
+     * faster (e.g. 14336×4096 at 256 tokens 63.0 against 87.2 µs) except 4096×4096 at 512 tokens (51.7 against 47.9 µs);
+     * on 1024×4096 128×128 wins up to 2048 tokens (5-23%) and loses at 8192 (252.8 against 207.8 µs).
+     */
+    static Tiles tmaTilesFor(int m, int n) {
+        return m > 128 && (n >= 2048 || m > 2048) ? TMA_256 : TMA_128;
     }
 
     /**

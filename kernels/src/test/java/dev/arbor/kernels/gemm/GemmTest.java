@@ -55,6 +55,12 @@ class GemmTest {
         Gemm.Tiles t128 = Gemm.TMA_DEFAULT ? Gemm.TMA_128 : Gemm.WGMMA_128, t256 = Gemm.TMA_DEFAULT ? Gemm.TMA_256 : Gemm.WGMMA_256;
         assertSame(t128, hopper.plan(65, 4096, 4096, true, true).tiles());
         assertSame(t256, hopper.plan(8192, 4096, 4096, true, true).tiles());   // 32 × 32 blocks: two waves and more
+        if (Gemm.TMA_DEFAULT) {   // the measured TMA tile rule (run 22-gemm3)
+            assertSame(Gemm.TMA_128, hopper.plan(128, 14336, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_256, hopper.plan(256, 14336, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_128, hopper.plan(2048, 1024, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_256, hopper.plan(8192, 1024, 4096, true, true).tiles());
+        }
         assertSame(Gemm.WIDE, hopper.plan(64, 4096, 4096, true, true).tiles());
         assertSame(Gemm.LARGE, hopper.plan(65, 4096, 4096, false, true).tiles());      // bf16 output: mma.sync
         assertSame(Gemm.LARGE, hopper.invariantPlan(65, 4096, 4096, true).tiles());    // the batch-invariant plan never uses wgmma
