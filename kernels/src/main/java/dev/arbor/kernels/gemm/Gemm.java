@@ -89,6 +89,12 @@ public final class Gemm implements AutoCloseable {
     public static final Tiles TMA_128 = new Tiles("tma128", 8, 1, 1, 16, 6, true, true);
     /** As {@link #TMA_128} with 128 × 256 tiles (2 warpgroups of 64×256), 4 stages (192 KiB). */
     public static final Tiles TMA_256 = new Tiles("tma256", 8, 1, 1, 32, 4, true, true);
+    /** Batched decode of 33-64 tokens on Hopper: 128 W rows × 64 tokens, TMA into 8 stages (192 KiB): a deep stream of W. */
+    public static final Tiles TMA_64 = new Tiles("tma64", 8, 1, 1, 8, 8, true, true);
+    /** Batched decode of 17-32 tokens on Hopper: 128 × 32, TMA into 10 stages (160 KiB). */
+    public static final Tiles TMA_32 = new Tiles("tma32", 8, 1, 1, 4, 10, true, true);
+    /** Batched decode of up to 16 tokens on Hopper: 128 × 16, TMA into 12 stages (216 KiB). */
+    public static final Tiles TMA_16 = new Tiles("tma16", 8, 1, 1, 2, 12, true, true);
 
     /** How one product runs: tiles, number of K slices, the launch, and whether fp32 X is converted first. */
     public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs) {
@@ -108,7 +114,7 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel XBF16_WBF16_OBF16 = Kernel.of(GemmKernels.class, "xbf16Wbf16Obf16");
     private static final Kernel XF32_WBF16_OBF16 = Kernel.of(GemmKernels.class, "xf32Wbf16Obf16");
     private static final Kernel ZERO = Kernel.of(GemmKernels.class, "zero");
-    private static final Kernel TO_BF16 = Kernel.of(GemmKernels.class, "toBf16");
+    private static final Kernel TO_BF16 = Kernel.of(GemmKernels.class, "toBf16x8");
     private static final Kernel TO_FP16 = Kernel.of(GemmKernels.class, "toFp16");
     private static final Kernel SUM_SLICES = Kernel.of(GemmKernels.class, "sumSlices");
     private static final Kernel WGMMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaXbf16Wbf16");
@@ -271,7 +277,7 @@ public final class Gemm implements AutoCloseable {
         int slices = (kTiles + perSplit - 1) / perSplit;
         Launch launch = new Launch(new int[]{(n + t.bn() - 1) / t.bn(), (m + t.bm() - 1) / t.bm(), slices},
                 new int[]{t.threads(), 1, 1}, t.sharedBytes(), null);
-        return new Plan(t, slices, perSplit, launch, fp32X && t.bm() > CONVERT_ON_LOAD_MAX_M);
+        return new Plan(t, slices, perSplit, launch, fp32X && (t.bm() > CONVERT_ON_LOAD_MAX_M || t.tma()));   // TMA copies bf16 only
     }
 
     /**
@@ -312,7 +318,7 @@ public final class Gemm implements AutoCloseable {
         check(a, m, w, n, k, c);
         if (plan.convertFirst()) {
             BFloat16Array x = bf16Scratch(m, k);
-            backend.launch(TO_BF16, Launch.cover(m * k, 256), a, x, m * k);
+            backend.launch(TO_BF16, Launch.cover(m * k / 8, 256), a, x, m * k);
             run(XBF16_WBF16, plan, x, w, c, m, n, k, accumulate, true);
         } else run(XF32_WBF16, plan, a, w, c, m, n, k, accumulate, true);
     }
@@ -352,7 +358,7 @@ public final class Gemm implements AutoCloseable {
         Plan plan = plan(m, n, k, false, true);
         if (plan.convertFirst()) {
             BFloat16Array x = bf16Scratch(m, k);
-            backend.launch(TO_BF16, Launch.cover(m * k, 256), a, x, m * k);
+            backend.launch(TO_BF16, Launch.cover(m * k / 8, 256), a, x, m * k);
             run(XBF16_WBF16_OBF16, plan, x, w, c, m, n, k, accumulate, false);
         } else run(XF32_WBF16_OBF16, plan, a, w, c, m, n, k, accumulate, false);
     }

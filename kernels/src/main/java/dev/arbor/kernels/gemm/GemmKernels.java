@@ -161,7 +161,7 @@ public final class GemmKernels {
      * tile, two 2-D bulk copies (W rows {@code n0 ..+bn}, X rows {@code m0 ..+bm}, 64 of K each, straight into the
      * 128-byte-swizzled stage the wgmma descriptors read) completing on the stage's "full" mbarrier. The consumers
      * wait on "full", issue the stage's four k16 wgmma, keep one batch in flight, and release the previous stage
-     * on its "empty" mbarrier (one arrival per consumer warp), which the producer waits on before refilling it.
+     * on its "empty" mbarrier (one arrival per consumer work-item), which the producer waits on before refilling it.
      * No cp.async, no block-wide barrier in the main loop: the tensor cores never wait on address arithmetic.
      *
      * <p>{@code mapX}, {@code mapW}: tensor maps ({@code TensorMaps.tile128}) of X as {@code xRows × k} (xRows ≥ m:
@@ -184,7 +184,7 @@ public final class GemmKernels {
         if (tid == 0) {
             for (int s = 0; s < stages; s++) {
                 ctx.mbarrierInit(smem, full + 2 * s, 1);        // the producer's arrive (with the bytes it expects)
-                ctx.mbarrierInit(smem, empty + 2 * s, wn);      // one arrival per consumer warp
+                ctx.mbarrierInit(smem, empty + 2 * s, consumers);   // every consumer work-item arrives
             }
             ctx.fenceMbarrierInit();
         }
@@ -213,7 +213,9 @@ public final class GemmKernels {
                 wgmmaStage(ctx, acc, smem, descW, descX, bm);
                 ctx.wgmmaCommit();
                 ctx.wgmmaWait(1);             // the batch of tile t-1 is done: its stage goes back to the producer
-                if (t > 0 && (tid & 31) == 0) ctx.mbarrierArrive(smem, empty + 2 * ((t - 1) % stages));
+                // every work-item arrives, not one per warp: a lane may only vouch for itself (on the CPU executor the lanes
+                // run apart: one lane's arrival let the producer refill a stage that its warp's other lanes still read)
+                if (t > 0) ctx.mbarrierArrive(smem, empty + 2 * ((t - 1) % stages));
             }
             ctx.wgmmaWait(0);
             storeF32(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt);
@@ -240,6 +242,26 @@ public final class GemmKernels {
     public static void toBf16(KernelContext ctx, FloatArray x, BFloat16Array y, int n) {
         int i = ctx.globalIdx;
         if (i < n) y.set(i, x.get(i));
+    }
+
+    /**
+     * As {@link #toBf16} with 8 elements a work-item (work-item i converts elements 8i .. 8i+7): two 16-byte loads, one
+     * 16-byte store, the same rounding ({@link KernelContext#packBf16}); {@code n} a multiple of 8 (Gemm's k is).
+     */
+    public static void toBf16x8(KernelContext ctx, FloatArray x, BFloat16Array y, int n) {
+        int i = ctx.globalIdx * 8;
+        if (i >= n) return;
+        int[] v = new int[8];
+        int[] packed = new int[4];
+        ctx.loadGlobal128(v, 0, x, i);
+        ctx.loadGlobal128(v, 4, x, i + 4);
+        packPairs(v, packed);
+        ctx.storeGlobal128(y, i, packed, 0);
+    }
+
+    @Unroll
+    static void packPairs(int[] v, int[] packed) {
+        for (int j = 0; j < 4; j++) packed[j] = KernelContext.packBf16(Float.intBitsToFloat(v[2 * j]), Float.intBitsToFloat(v[2 * j + 1]));
     }
 
     /** y[i] = fp16(x[i]) for i < n, rounding to nearest even. */

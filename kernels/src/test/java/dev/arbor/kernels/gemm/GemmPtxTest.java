@@ -33,9 +33,9 @@ class GemmPtxTest {
                 tests.add(DynamicTest.dynamicTest(entry + " " + t.name(), () -> assemble(tool, entry, t)));
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.WGMMA_128, Gemm.WGMMA_256})
             tests.add(DynamicTest.dynamicTest("wgmmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaXbf16Wbf16", t)));
-        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256})
+        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_64, Gemm.TMA_32, Gemm.TMA_16})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaXbf16Wbf16", t)));
-        for (String helper : new String[]{"sumSlices", "zero", "toBf16"})
+        for (String helper : new String[]{"sumSlices", "zero", "toBf16", "toBf16x8"})
             tests.add(DynamicTest.dynamicTest(helper, () -> assembleHelper(tool, helper)));
         return tests;
     }

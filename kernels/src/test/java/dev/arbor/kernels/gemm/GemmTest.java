@@ -83,6 +83,9 @@ class GemmTest {
         GemmCase.of(70, 136, 200).check(cpu, hopper, hopper.plan(70, 136, 200, Gemm.TMA_128, 1, true));
         GemmCase.of(300, 72, 456).check(cpu, hopper, hopper.plan(300, 72, 456, Gemm.TMA_256, 1, true));     // 8 K tiles through 4 stages twice
         GemmCase.of(90, 40, 1032).check(cpu, hopper, hopper.plan(90, 40, 1032, Gemm.TMA_128, 3, true));     // split-K, atomics
+        GemmCase.of(50, 136, 456).check(cpu, hopper, hopper.plan(50, 136, 456, Gemm.TMA_64, 2, true));      // decode tiles: 8 stages, 2 slices
+        GemmCase.of(20, 72, 1032).check(cpu, hopper, hopper.plan(20, 72, 1032, Gemm.TMA_32, 1, true));     // 17 K tiles through 10 stages
+        GemmCase.of(3, 40, 840).check(cpu, hopper, hopper.plan(3, 40, 840, Gemm.TMA_16, 1, true));
         if (Gemm.TMA_DEFAULT) new GemmCase(130, 136, 200, "bf16", "bf16", "f32", true).check(cpu, hopper);   // the default plan: TMA_128
     }
 
