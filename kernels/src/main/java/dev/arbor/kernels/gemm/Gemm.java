@@ -89,11 +89,14 @@ public final class Gemm implements AutoCloseable {
     public static final Tiles TMA_128 = new Tiles("tma128", 8, 1, 1, 16, 6, true, true);
     /** As {@link #TMA_128} with 128 × 256 tiles (2 warpgroups of 64×256), 4 stages (192 KiB). */
     public static final Tiles TMA_256 = new Tiles("tma256", 8, 1, 1, 32, 4, true, true);
-    /** Batched decode of 33-64 tokens on Hopper: 128 W rows × 64 tokens, TMA into 8 stages (192 KiB): a deep stream of W. */
+    /**
+     * Batched decode of 33-64 tokens on Hopper (the non-invariant plan): 128 W rows × 64 tokens, TMA into 8 stages
+     * (192 KiB): a deep stream of W; measured 0.5-16 points of the weight-read floor above {@link #WIDE} (run 22-gemm3).
+     */
     public static final Tiles TMA_64 = new Tiles("tma64", 8, 1, 1, 8, 8, true, true);
-    /** Batched decode of 17-32 tokens on Hopper: 128 × 32, TMA into 10 stages (160 KiB). */
+    /** 17-32 tokens on Hopper, 128 × 32, TMA into 10 stages (160 KiB): measured, not used (slower than {@link #MEDIUM} at 6 of 8 shapes, run 22-gemm3). */
     public static final Tiles TMA_32 = new Tiles("tma32", 8, 1, 1, 4, 10, true, true);
-    /** Batched decode of up to 16 tokens on Hopper: 128 × 16, TMA into 12 stages (216 KiB). */
+    /** Up to 16 tokens on Hopper, 128 × 16, TMA into 12 stages (216 KiB): measured, not used (4-14 points of the floor below {@link #SMALL}, run 22-gemm3). */
     public static final Tiles TMA_16 = new Tiles("tma16", 8, 1, 1, 2, 12, true, true);
 
     /** How one product runs: tiles, number of K slices, the launch, and whether fp32 X is converted first. */
@@ -220,15 +223,17 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * As {@link #plan(int, int, int, boolean, boolean)}; {@code bf16W}: the weights are bf16 (the wgmma kernel's
-     * only type), so above 64 tokens with fp32 output and wgmma available the tiles are the TMA ones ({@link #tmaTilesFor}),
-     * or with {@code -Darbor.gemm.tma=false} {@link #WGMMA_256} when they make at least two waves, else {@link #WGMMA_128}.
+     * only type), so with fp32 output and wgmma available the tiles are {@link #TMA_64} at 33-64 tokens and the TMA
+     * ones of {@link #tmaTilesFor} above 64 (measured faster at every point, bench/RESULTS.md run 22-gemm3),
+     * or with {@code -Darbor.gemm.tma=false} above 64 tokens {@link #WGMMA_256} when they make at least two waves, else {@link #WGMMA_128}.
      */
     private Plan plan(int m, int n, int k, boolean fp32Out, boolean fp32X, boolean bf16W) {
         checkShape(m, n, k);
         Tiles t = tilesFor(m);
+        if (wgmma && bf16W && fp32Out && m > 32 && m <= 64 && wgmmaLoads() && tma) t = TMA_64;
         if (wgmma && bf16W && fp32Out && m > 64 && wgmmaLoads()) {
             long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
-            if (tma) t = tmaTilesFor(m, n);
+            if (tma) t = tmaTilesFor(m, n, k);
             else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
         }
         int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
@@ -239,15 +244,19 @@ public final class Gemm implements AutoCloseable {
     }
 
     /**
-     * The TMA tiles for m &gt; 64 tokens: {@link #TMA_256} above 128 tokens unless the weight is narrow (n &lt; 2048, e.g.
-     * Llama-3's k/v projections) and m ≤ 2048, else {@link #TMA_128}. Measured on the H200 (bench/RESULTS.md run
-     * 22-gemm3, both tiles at every prefill point, each with the one-wave split rule): at 128 tokens 128×128 is 16-25%
-     * faster (a 256-token tile would be half empty); from 256 tokens on the 4096-to-14336-wide shapes 128×256 is 1-29%
-     * faster (e.g. 14336×4096 at 256 tokens 63.0 against 87.2 µs) except 4096×4096 at 512 tokens (51.7 against 47.9 µs);
-     * on 1024×4096 128×128 wins up to 2048 tokens (5-23%) and loses at 8192 (252.8 against 207.8 µs).
+     * The TMA tiles for m &gt; 64 tokens: {@link #TMA_128} up to 128 tokens; at 129-512 tokens {@link #TMA_256} for
+     * weights larger than 4096×4096 (enough 256-token blocks to fill the GPU), else TMA_128; above 512 tokens TMA_256
+     * unless the weight is narrow (n &lt; 2048, e.g. Llama-3's k/v projections) and m ≤ 2048. Measured on the H200
+     * (bench/RESULTS.md run 22-gemm3, both tiles at every prefill point in both calls, each with the one-wave split
+     * rule): at 128 tokens 128×128 is 16-25% faster (a 256-token tile would be half empty); from 256 tokens on the
+     * weights above 4096×4096 128×256 is 1-33% faster (e.g. 14336×4096 at 256 tokens 61.2 against 91.0 µs); on
+     * 4096×4096 at 512 tokens 128×128 is 9% faster (45.1 against 49.6 µs; equal at 256); on 1024×4096 128×128 wins up
+     * to 2048 tokens (5-23%) and loses at 8192 (217.3 against 161.9 µs).
      */
-    static Tiles tmaTilesFor(int m, int n) {
-        return m > 128 && (n >= 2048 || m > 2048) ? TMA_256 : TMA_128;
+    static Tiles tmaTilesFor(int m, int n, int k) {
+        if (m <= 128) return TMA_128;
+        if (m <= 512) return (long) n * k > 4096L * 4096 ? TMA_256 : TMA_128;
+        return n >= 2048 || m > 2048 ? TMA_256 : TMA_128;
     }
 
     /**
