@@ -428,10 +428,10 @@ public final class Gemm implements AutoCloseable {
             if (p.slabs()) throw new IllegalArgumentException("the TMA tiles are not part of the batch-invariant plan: " + p);
             int xRows = x.length() / k;   // the whole buffer (a scratch copy keeps one map): rows past m are read, never stored
             LongArray mapX = map(x, xRows, k, p.tiles().bm()), mapW = map(w, n, k, p.tiles().bn());
-            if (mapX == null || mapW == null) {   // a new matrix while a graph is captured: the cp.async wgmma tiles need no map
-                if (!warnedCapture) System.err.println("arbor gemm: no tensor map for a matrix first seen while capturing a graph; the cp.async wgmma tiles run instead");
+            if (mapX == null || mapW == null) {   // a new matrix while a graph is captured: tiles that need no map
+                if (!warnedCapture) System.err.println("arbor gemm: no tensor map for a matrix first seen while capturing a graph; the cp.async tiles run instead");
                 warnedCapture = true;
-                Tiles t = p.tiles().bm() > WGMMA_128.bm() ? WGMMA_256 : WGMMA_128;
+                Tiles t = p.tiles().bm() <= 64 ? tilesFor(m) : p.tiles().bm() > WGMMA_128.bm() ? WGMMA_256 : WGMMA_128;
                 run(kernel, plan(m, n, k, t, p.splits(), false), x, w, c, m, n, k, accumulate, fp32Out);
                 return;
             }
