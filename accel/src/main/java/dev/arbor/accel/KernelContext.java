@@ -451,18 +451,19 @@ public final class KernelContext {
     //
     // An mbarrier is 8 bytes (2 words, the first even) of the dynamic shared array. It counts down the arrivals
     // of the current phase and the bytes ("transactions") still expected from bulk copies; when both reach zero
-    // the phase completes, the phase parity flips and the arrival count starts over. On the CPU the two words
-    // hold (expected << 16 | pending arrivals) and (phase << 31 | pending bytes), changed under the shared array's
-    // lock, so a work-item that saw a phase complete also sees the copies that completed it.
+    // the phase completes, the phase parity flips and the arrival count starts over. On the CPU word 0 holds
+    // (phase << 31 | pending arrivals << 16 | pending bytes / 16) and word 1 the expected arrivals; word 0 changes
+    // by compare-and-set (no lock: hundreds of work-items poll it), so a work-item that reads a completed phase
+    // (a volatile read) sees the copies and the other work-items' reads that completed it.
 
-    /** {@code mbarrier.init.shared::cta.b64}: a barrier at words {@code wordIndex, +1} expecting {@code count} (1..65535) arrivals a phase, phase parity 0. */
+    private static final VarHandle SHARED_INTS = MethodHandles.arrayElementVarHandle(int[].class);
+
+    /** {@code mbarrier.init.shared::cta.b64}: a barrier at words {@code wordIndex, +1} expecting {@code count} (1..32767 on the CPU) arrivals a phase, phase parity 0. */
     public void mbarrierInit(int[] shared, int wordIndex, int count) {
         if ((wordIndex & 1) != 0) throw new IllegalArgumentException("mbarrier at word " + wordIndex + " is not 8-byte aligned");
-        if (count < 1 || count > 0xFFFF) throw new IllegalArgumentException("mbarrier count " + count);
-        synchronized (shared) {
-            shared[wordIndex] = (count << 16) | count;
-            shared[wordIndex + 1] = 0;
-        }
+        if (count < 1 || count > 0x7FFF) throw new IllegalArgumentException("mbarrier count " + count);
+        SHARED_INTS.setVolatile(shared, wordIndex + 1, count);
+        SHARED_INTS.setVolatile(shared, wordIndex, count << 16);
     }
 
     /** {@code fence.mbarrier_init.release.cluster}: makes this work-item's barrier initialisations visible to the copy engine; a barrier follows it. A no-op on the CPU. */
@@ -470,19 +471,13 @@ public final class KernelContext {
 
     /** {@code mbarrier.arrive.shared::cta.b64}: one arrival on the barrier's current phase. */
     public void mbarrierArrive(int[] shared, int wordIndex) {
-        synchronized (shared) {
-            shared[wordIndex]--;
-            completePhaseIfDone(shared, wordIndex);
-        }
+        mbarrierUpdate(shared, wordIndex, 1, 0);
     }
 
     /** {@code mbarrier.arrive.expect_tx.shared::cta.b64}: the current phase also waits for {@code bytes} more bytes of bulk copies, then one arrival. */
     public void mbarrierArriveExpectTx(int[] shared, int wordIndex, int bytes) {
-        synchronized (shared) {
-            shared[wordIndex + 1] += bytes;
-            shared[wordIndex]--;
-            completePhaseIfDone(shared, wordIndex);
-        }
+        if ((bytes & 15) != 0) throw new IllegalArgumentException("expected bytes " + bytes + " are not a multiple of 16");
+        mbarrierUpdate(shared, wordIndex, 1, bytes);
     }
 
     /**
@@ -491,20 +486,21 @@ public final class KernelContext {
      * it: {@code while (!ctx.mbarrierTryWait(smem, bar, parity)) {}}.
      */
     public boolean mbarrierTryWait(int[] shared, int wordIndex, int parity) {
-        boolean done;
-        synchronized (shared) {
-            done = (shared[wordIndex + 1] >>> 31) != (parity & 1);
-        }
+        boolean done = ((int) SHARED_INTS.getVolatile(shared, wordIndex) >>> 31) != (parity & 1);
         if (!done) Thread.yield();   // work-items are virtual threads: let the one that arrives run
         return done;
     }
 
-    private static void completePhaseIfDone(int[] shared, int wordIndex) {
-        int arrivals = shared[wordIndex] & 0xFFFF, bytes = shared[wordIndex + 1] & 0x7FFFFFFF;
-        if (arrivals == 0 && bytes == 0) {
-            int expected = shared[wordIndex] >>> 16;
-            shared[wordIndex] = (expected << 16) | expected;
-            shared[wordIndex + 1] = (~shared[wordIndex + 1]) & 0x80000000;   // flip the parity, no bytes pending
+    /** Takes {@code arrivals} arrivals off the current phase and adds {@code bytes} (negative: completed) to its pending bytes; completes the phase at zero and zero. */
+    private static void mbarrierUpdate(int[] shared, int wordIndex, int arrivals, int bytes) {
+        int expected = (int) SHARED_INTS.getVolatile(shared, wordIndex + 1);
+        while (true) {
+            int old = (int) SHARED_INTS.getVolatile(shared, wordIndex);
+            int phase = old & 0x80000000, pending = ((old >>> 16) & 0x7FFF) - arrivals, units = (old & 0xFFFF) + bytes / 16;
+            if (pending < 0) throw new IllegalStateException("mbarrier at word " + wordIndex + ": more arrivals than its count " + expected);
+            if (units < 0 || units > 0xFFFF) throw new IllegalStateException("mbarrier at word " + wordIndex + ": pending bytes out of range (" + 16 * units + ")");
+            int next = pending == 0 && units == 0 ? (phase ^ 0x80000000) | (expected << 16) : phase | (pending << 16) | units;
+            if (SHARED_INTS.compareAndSet(shared, wordIndex, old, next)) return;
         }
     }
 
@@ -523,17 +519,14 @@ public final class KernelContext {
                                int rows, int rowLength, int row0, int col0, int boxRows) {
         if ((wordIndex & 255) != 0) throw new IllegalArgumentException("bulk tensor tile at word " + wordIndex + " is not 1024-byte aligned");
         if (src.elementBytes() != 2 || rowLength % 8 != 0) throw new IllegalArgumentException("tmaLoadTile128 copies 16-bit rows of a multiple of 8 elements");
-        synchronized (shared) {
-            for (int r = 0; r < boxRows; r++)
-                for (int chunk = 0; chunk < 8; chunk++) {
-                    int row = row0 + r, col = col0 + chunk * 8, at = wordIndex + Swizzle.rowChunk128(r, chunk);
-                    boolean inside = row >= 0 && row < rows && col >= 0 && col < rowLength;
-                    long offset = ((long) row * rowLength + col) * 2;
-                    for (int i = 0; i < 4; i++) shared[at + i] = inside ? src.segment().get(ValueLayout.JAVA_INT_UNALIGNED, offset + 4L * i) : 0;
-                }
-            shared[barrierWord + 1] -= boxRows * 128;
-            completePhaseIfDone(shared, barrierWord);
-        }
+        for (int r = 0; r < boxRows; r++)
+            for (int chunk = 0; chunk < 8; chunk++) {
+                int row = row0 + r, col = col0 + chunk * 8, at = wordIndex + Swizzle.rowChunk128(r, chunk);
+                boolean inside = row >= 0 && row < rows && col >= 0 && col < rowLength;
+                long offset = ((long) row * rowLength + col) * 2;
+                for (int i = 0; i < 4; i++) shared[at + i] = inside ? src.segment().get(ValueLayout.JAVA_INT_UNALIGNED, offset + 4L * i) : 0;
+            }
+        mbarrierUpdate(shared, barrierWord, 0, -boxRows * 128);   // the copy's bytes complete (its writes come before: a volatile CAS)
     }
 
     /** One 16-byte shared-memory load ({@code ld.shared.v4.b32}) of words {@code wordIndex..+3} ({@code wordIndex % 4 == 0}) into dst[off..off+3]. */
