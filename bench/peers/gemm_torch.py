@@ -74,13 +74,17 @@ def main():
     copy = None
     extra = {}   # (kind, n, k, m) -> us, for GemmBench's "CSV,inv" (batch-invariant plan) and "CSV,mma" (mma.sync beside wgmma) lines
     for line in open(sys.argv[1]):
-        if line.startswith("CSV,inv,") or line.startswith("CSV,mma,"):
+        if line.startswith(("CSV,inv,", "CSV,mma,", "CSV,wg,", "CSV,alt,", "CSV,tmad,", "CSV,bx,")):
             f = line.strip().split(",")
             kind, f = f[1], f[2:]
             if kind == "inv":   # name..., n, k, m, us, splits
                 extra[("inv", int(f[-5]), int(f[-4]), int(f[-3]))] = float(f[-2])
-            else:               # name..., n, k, m, us
-                extra[("mma", int(f[-4]), int(f[-3]), int(f[-2]))] = float(f[-1])
+            elif kind in ("alt", "tmad"):   # name..., n, k, m, us, tiles, splits
+                kind = "alt"   # a TMA decode tile (M <= 64) or the other TMA prefill tile: one column
+                extra[("alt", int(f[-6]), int(f[-5]), int(f[-4]))] = float(f[-3])
+                extra[("altname", int(f[-6]), int(f[-5]), int(f[-4]))] = f"{f[-2]} s={f[-1]}"
+            else:               # name..., n, k, m, us (mma.sync, or cp.async wgmma beside TMA)
+                extra[(kind, int(f[-4]), int(f[-3]), int(f[-2]))] = float(f[-1])
         if line.startswith("CSV,copy,"):
             copy = float(line.strip().split(",")[2])
         if line.startswith("CSV,gemm,"):
@@ -89,7 +93,7 @@ def main():
             rows.append((name, int(f[0]), int(f[1]), int(f[2]), float(f[3]), float(f[5]), f[6], int(f[7])))
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, copy bandwidth (Arbor's run) {copy / 1e9:.0f} GB/s")
     print(f"{'shape':32s} {'N':>5s} {'K':>5s} {'M':>5s} | {'Arbor us':>9s} {'TF/s':>6s} | {'cuBLAS us':>9s} {'TF/s':>6s} | {'% cuBLAS':>8s} | {'% W floor':>9s} | "
-          f"{'invariant us (% cuBLAS)':>23s} | {'mma.sync us (% cuBLAS)':>22s} | plan")
+          f"{'invariant us (% cuBLAS)':>23s} | {'mma.sync us (% cuBLAS)':>22s} | {'cp.async wgmma us (%)':>22s} | {'other/decode TMA us (%)':>23s} | {'bf16 X us (%)':>17s} | plan")
     worst = (1e9, None)
     for name, n, k, m, us, floor, tiles, splits in rows:
         tus = time_matmul(m, n, k, None)
@@ -99,8 +103,19 @@ def main():
         inv, mma = extra.get(("inv", n, k, m)), extra.get(("mma", n, k, m))
         inv_s = f"{inv:9.1f} ({100.0 * tus / inv:5.1f}%)" if inv else ""
         mma_s = f"{mma:9.1f} ({100.0 * tus / mma:5.1f}%)" if mma else ""
+        wg, alt = extra.get(("wg", n, k, m)), extra.get(("alt", n, k, m))
+        wg_s = f"{wg:9.1f} ({100.0 * tus / wg:5.1f}%)" if wg else ""
+        alt_s = f"{alt:9.1f} ({100.0 * tus / alt:5.1f}%)" if alt else ""
+        if alt and m <= 64:   # the decode TMA tile: % of the weight-read floor
+            alt_s = f"{alt:9.1f} ({floor * us / alt:5.1f}% fl)"
+        bx = extra.get(("bx", n, k, m))
+        bx_s = f"{bx:8.1f} ({100.0 * tus / bx:5.1f}%)" if bx else ""
+        best = min(x for x in (us, wg, alt if m > 64 else None) if x)
+        best_pct = 100.0 * tus / best
         print(f"{name:32s} {n:5d} {k:5d} {m:5d} | {us:9.1f} {tf:6.1f} | {tus:9.1f} {ttf:6.1f} | {pct:7.1f}% | "
-              f"{(f'{floor:8.1f}%' if floor >= 0 else ''):>9s} | {inv_s:>23s} | {mma_s:>22s} | {tiles} s={splits}")
+              f"{(f'{floor:8.1f}%' if floor >= 0 else ''):>9s} | {inv_s:>23s} | {mma_s:>22s} | {wg_s:>22s} | {alt_s:>23s} | {bx_s:>17s} | {tiles} s={splits}"
+              + (f" (best of the wgmma tiles: {best_pct:.1f}% of cuBLAS; other = {extra.get(('altname', n, k, m))})" if alt and m > 64 else "")
+              + (f" (decode TMA = {extra.get(('altname', n, k, m))})" if alt and m <= 64 else ""))
         print(f"PEER,{name},{n},{k},{m},{tus},{ttf}")
     print(f"slowest relative to cuBLAS: {worst[1]} at {worst[0]:.1f}% of cuBLAS")
 

@@ -437,6 +437,98 @@ public final class KernelContext {
      */
     public void fenceProxyAsyncShared() {}
 
+    /**
+     * Declares that blocks of this kernel have at most {@code threads} work-items (a compile-time constant) and that one
+     * block a multiprocessor must fit: PTX {@code .maxntid} and {@code .minnctapersm 1}, so ptxas keeps the registers
+     * a work-item uses within what {@code threads} work-items can all have. On the CPU it checks the block size.
+     */
+    public void launchBounds(int threads) {
+        if (localGroupSizeX * localGroupSizeY * localGroupSizeZ > threads)
+            throw new IllegalStateException("a block of " + localGroupSizeX * localGroupSizeY * localGroupSizeZ + " work-items exceeds launchBounds(" + threads + ")");
+    }
+
+    // ---- Hopper mbarriers and bulk tensor copies (sm_90; PTX ISA 9.7.13.15, 9.7.9.25) ----------------------
+    //
+    // An mbarrier is 8 bytes (2 words, the first even) of the dynamic shared array. It counts down the arrivals
+    // of the current phase and the bytes ("transactions") still expected from bulk copies; when both reach zero
+    // the phase completes, the phase parity flips and the arrival count starts over. On the CPU word 0 holds
+    // (phase << 31 | pending arrivals << 16 | pending bytes / 16) and word 1 the expected arrivals; word 0 changes
+    // by compare-and-set (no lock: hundreds of work-items poll it), so a work-item that reads a completed phase
+    // (a volatile read) sees the copies and the other work-items' reads that completed it.
+
+    private static final VarHandle SHARED_INTS = MethodHandles.arrayElementVarHandle(int[].class);
+
+    /** {@code mbarrier.init.shared::cta.b64}: a barrier at words {@code wordIndex, +1} expecting {@code count} (1..32767 on the CPU) arrivals a phase, phase parity 0. */
+    public void mbarrierInit(int[] shared, int wordIndex, int count) {
+        if ((wordIndex & 1) != 0) throw new IllegalArgumentException("mbarrier at word " + wordIndex + " is not 8-byte aligned");
+        if (count < 1 || count > 0x7FFF) throw new IllegalArgumentException("mbarrier count " + count);
+        SHARED_INTS.setVolatile(shared, wordIndex + 1, count);
+        SHARED_INTS.setVolatile(shared, wordIndex, count << 16);
+    }
+
+    /** {@code fence.mbarrier_init.release.cluster}: makes this work-item's barrier initialisations visible to the copy engine; a barrier follows it. A no-op on the CPU. */
+    public void fenceMbarrierInit() {}
+
+    /** {@code mbarrier.arrive.shared::cta.b64}: one arrival on the barrier's current phase. */
+    public void mbarrierArrive(int[] shared, int wordIndex) {
+        mbarrierUpdate(shared, wordIndex, 1, 0);
+    }
+
+    /** {@code mbarrier.arrive.expect_tx.shared::cta.b64}: the current phase also waits for {@code bytes} more bytes of bulk copies, then one arrival. */
+    public void mbarrierArriveExpectTx(int[] shared, int wordIndex, int bytes) {
+        if ((bytes & 15) != 0) throw new IllegalArgumentException("expected bytes " + bytes + " are not a multiple of 16");
+        mbarrierUpdate(shared, wordIndex, 1, bytes);
+    }
+
+    /**
+     * {@code mbarrier.try_wait.parity.shared::cta.b64}: whether the phase of parity {@code parity} (0 or 1) has
+     * completed, i.e. the barrier's current phase parity differs; may wait a bounded time first on the GPU. Loop on
+     * it: {@code while (!ctx.mbarrierTryWait(smem, bar, parity)) {}}.
+     */
+    public boolean mbarrierTryWait(int[] shared, int wordIndex, int parity) {
+        boolean done = ((int) SHARED_INTS.getVolatile(shared, wordIndex) >>> 31) != (parity & 1);
+        if (!done) Thread.yield();   // work-items are virtual threads: let the one that arrives run
+        return done;
+    }
+
+    /** Takes {@code arrivals} arrivals off the current phase and adds {@code bytes} (negative: completed) to its pending bytes; completes the phase at zero and zero. */
+    private static void mbarrierUpdate(int[] shared, int wordIndex, int arrivals, int bytes) {
+        int expected = (int) SHARED_INTS.getVolatile(shared, wordIndex + 1);
+        while (true) {
+            int old = (int) SHARED_INTS.getVolatile(shared, wordIndex);
+            int phase = old & 0x80000000, pending = ((old >>> 16) & 0x7FFF) - arrivals, units = (old & 0xFFFF) + bytes / 16;
+            if (pending < 0) throw new IllegalStateException("mbarrier at word " + wordIndex + ": more arrivals than its count " + expected);
+            if (units < 0 || units > 0xFFFF) throw new IllegalStateException("mbarrier at word " + wordIndex + ": pending bytes out of range (" + 16 * units + ")");
+            int next = pending == 0 && units == 0 ? (phase ^ 0x80000000) | (expected << 16) : phase | (pending << 16) | units;
+            if (SHARED_INTS.compareAndSet(shared, wordIndex, old, next)) return;
+        }
+    }
+
+    /**
+     * {@code cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes}: the copy engine
+     * loads a box of {@code boxRows} rows × 64 16-bit elements (128 bytes a row) starting at row {@code row0},
+     * column {@code col0} of a row-major {@code rows × rowLength} matrix into the tile at word {@code wordIndex}
+     * (1024-byte aligned) in the 128-byte swizzle ({@link dev.arbor.accel.Swizzle#rowChunk128}: the layout the
+     * wgmma descriptors read), zeros for elements outside the matrix, and completes {@code boxRows · 128} bytes on
+     * the barrier at {@code barrierWord}. Issue it after an {@link #mbarrierArriveExpectTx} of those bytes (by one
+     * work-item). On the GPU {@code tensorMap} (16 longs on the device) describes the matrix and the box, made by
+     * {@code dev.arbor.accel.cuda.TensorMaps} for the same src, rows, rowLength and boxRows; the CPU executor
+     * copies from {@code src} with these arguments at once ({@code rowLength} a multiple of 8).
+     */
+    public void tmaLoadTile128(int[] shared, int wordIndex, int barrierWord, LongArray tensorMap, OffHeapArray src,
+                               int rows, int rowLength, int row0, int col0, int boxRows) {
+        if ((wordIndex & 255) != 0) throw new IllegalArgumentException("bulk tensor tile at word " + wordIndex + " is not 1024-byte aligned");
+        if (src.elementBytes() != 2 || rowLength % 8 != 0) throw new IllegalArgumentException("tmaLoadTile128 copies 16-bit rows of a multiple of 8 elements");
+        for (int r = 0; r < boxRows; r++)
+            for (int chunk = 0; chunk < 8; chunk++) {
+                int row = row0 + r, col = col0 + chunk * 8, at = wordIndex + Swizzle.rowChunk128(r, chunk);
+                boolean inside = row >= 0 && row < rows && col >= 0 && col < rowLength;
+                long offset = ((long) row * rowLength + col) * 2;
+                for (int i = 0; i < 4; i++) shared[at + i] = inside ? src.segment().get(ValueLayout.JAVA_INT_UNALIGNED, offset + 4L * i) : 0;
+            }
+        mbarrierUpdate(shared, barrierWord, 0, -boxRows * 128);   // the copy's bytes complete (its writes come before: a volatile CAS)
+    }
+
     /** One 16-byte shared-memory load ({@code ld.shared.v4.b32}) of words {@code wordIndex..+3} ({@code wordIndex % 4 == 0}) into dst[off..off+3]. */
     public void loadShared128(int[] dst, int dstOffset, int[] shared, int wordIndex) {
         aligned(wordIndex, 4);

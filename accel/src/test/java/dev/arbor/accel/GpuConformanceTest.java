@@ -36,6 +36,7 @@ class GpuConformanceTest {
         KernelCase.Run onCpu = c.prepare().apply(n), onGpu = c.prepare().apply(n);
         CPU.launch(c.kernel(), onCpu.launch(), onCpu.args());
         for (Object a : onGpu.args()) if (a instanceof OffHeapArray array) cuda.toDevice(array);
+        if (onGpu.onCuda() != null) onGpu.onCuda().accept(cuda);   // device-only inputs, e.g. tensor maps of the uploaded arrays
         cuda.launch(c.kernel(), onGpu.launch(), onGpu.args());
         cuda.toHost(onGpu.outputs().toArray(OffHeapArray[]::new));
         for (int o = 0; o < onCpu.outputs().size(); o++) {

@@ -116,6 +116,48 @@ final class ContextCalls {
                 t.usesWgmma = true;
                 t.emit("fence.proxy.async.shared");
             }
+            // Hopper mbarriers and bulk tensor copies: PTX 8.0 like wgmma (the same sm_90a module); barriers make the
+            // CPU executor run the group's work-items together, as a producer and its consumers need
+            case "mbarrierInit([III)V" -> {
+                t.usesWgmma = true;
+                t.usesBarriers = true;
+                t.emit("mbarrier.init", t.sharedAddress(sharedArray(t, args.get(0), name), args.get(1).reg()), args.get(2).reg());
+            }
+            case "launchBounds(I)V" -> {
+                Val n = args.get(0);
+                if (n.constant() == null) throw t.unsupported("launchBounds with a count that is not a compile-time constant");
+                t.maxThreads = n.constant().intValue();
+            }
+            case "fenceMbarrierInit()V" -> { t.usesWgmma = true; t.emit("mbarrier.init.fence"); }
+            case "mbarrierArrive([II)V" -> {
+                t.usesWgmma = true;
+                t.usesBarriers = true;
+                t.emit("mbarrier.arrive", t.sharedAddress(sharedArray(t, args.get(0), name), args.get(1).reg()));
+            }
+            case "mbarrierArriveExpectTx([III)V" -> {
+                t.usesWgmma = true;
+                t.usesBarriers = true;
+                t.emit("mbarrier.arrive.expect_tx", t.sharedAddress(sharedArray(t, args.get(0), name), args.get(1).reg()), args.get(2).reg());
+            }
+            case "mbarrierTryWait([III)Z" -> {
+                t.usesWgmma = true;
+                t.usesBarriers = true;
+                Reg address = t.sharedAddress(sharedArray(t, args.get(0), name), args.get(1).reg());
+                Val v = t.push(Kind.I);
+                t.emit("mbarrier.try_wait", v.reg(), address, args.get(2).reg());
+            }
+            case "tmaLoadTile128([IIILdev/arbor/accel/array/LongArray;Ldev/arbor/accel/array/OffHeapArray;IIIII)V" -> {
+                t.usesWgmma = true;
+                t.usesBarriers = true;
+                Ref.LocalArray smem = sharedArray(t, args.get(0), name);
+                Reg dst = t.sharedAddress(smem, args.get(1).reg());
+                Reg bar = t.sharedAddress(smem, args.get(2).reg());
+                if (!(args.get(3).ref() instanceof Ref.GlobalArray map)) throw t.unsupported(name + " with a tensor map that is not an array parameter");
+                // src, rows, rowLength and boxRows are in the tensor map on the GPU (the CPU executor's copy reads them)
+                Reg generic = t.newReg(Ty.S64);   // the instruction takes the tensor map's generic address
+                t.emit("cvta.from.global", generic, map.pointer());
+                t.emit("tma.load.2d", dst, generic, args.get(8).reg(), args.get(7).reg(), bar);
+            }
             case "cpAsyncCommit()V" -> t.emit("cp.async.commit");
             case "cpAsyncWait(I)V" -> {
                 Val n = args.get(0);

@@ -188,6 +188,15 @@ final class PtxRules {
         // descriptor of a 128-byte-swizzled K-major tile at shared address $1 (KernelContext.wgmmaDescriptorSw128)
         rule("wgmma.desc.sw128", "{ .reg .b64 %x; and.b64 %x, $1, 262143; shr.u64 %x, %x, 4; or.b64 $0, %x, "
                 + dev.arbor.accel.KernelContext.wgmmaDescriptorBits(0) + "; }");
+        // Hopper mbarriers (PTX 7.8/8.0, sm_90) and the bulk tensor copy engine (TMA): a 2-D tile load into shared
+        // memory completing its bytes on an mbarrier; $1 of tma.load.2d is the generic address of the tensor map
+        rule("mbarrier.init", "mbarrier.init.shared::cta.b64 [$0], $1;");
+        rule("mbarrier.init.fence", "fence.mbarrier_init.release.cluster;");
+        rule("mbarrier.arrive", "{ .reg .b64 %x; mbarrier.arrive.shared::cta.b64 %x, [$0]; }");
+        rule("mbarrier.arrive.expect_tx", "{ .reg .b64 %x; mbarrier.arrive.expect_tx.shared::cta.b64 %x, [$0], $1; }");
+        rule("mbarrier.try_wait", "{ .reg .pred %x; mbarrier.try_wait.parity.shared::cta.b64 %x, [$1], $2; selp.s32 $0, 1, 0, %x; }");
+        rule("cvta.from.global", "cvta.global.u64 $0, $1;");
+        rule("tma.load.2d", "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {$2, $3}], [$4];");
         // 8- and 16-byte vector accesses
         rule("ld.shared.v4", "ld.shared.v4.b32 {$0, $1, $2, $3}, [$4];");
         rule("st.shared.v4", "st.shared.v4.b32 [$0], {$1, $2, $3, $4};");

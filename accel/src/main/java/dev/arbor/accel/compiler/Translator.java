@@ -25,6 +25,8 @@ final class Translator {
     boolean usesBarriers;
     /** The kernel uses wgmma: it targets sm_90a (PTX 8.0) and its dynamic shared array is 1024-byte aligned. */
     boolean usesWgmma;
+    /** From {@code KernelContext.launchBounds}: the most work-items a block of this kernel has (.maxntid), 0 if not given. */
+    int maxThreads;
     int sm = 90;                   // target compute capability x 10; sm-specific intrinsics check it
     final List<Val> stack = new ArrayList<>();
     Frame frame;

@@ -153,6 +153,9 @@ public final class CudaBackend implements Backend {
         };
     }
 
+    /** Whether this thread is capturing launches into a graph ({@link #record}): nothing may be allocated or uploaded then. */
+    public boolean capturing() { return capturing.get() != null; }
+
     /** The device mirror of {@code array}, uploading it on first use (not allowed while capturing a graph). */
     private DeviceBuffer resident(OffHeapArray array, Kernel kernel) {
         if (array.deviceMirror() instanceof DeviceBuffer b) return b;

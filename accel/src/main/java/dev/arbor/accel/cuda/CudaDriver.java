@@ -58,6 +58,12 @@ final class CudaDriver {
     static final MethodHandle cuGraphLaunch = fn("cuGraphLaunch", ADDRESS, ADDRESS);
     static final MethodHandle cuGraphExecDestroy = fn("cuGraphExecDestroy", ADDRESS);
     static final MethodHandle cuGraphDestroy = fn("cuGraphDestroy", ADDRESS);
+    /**
+     * cuTensorMapEncodeTiled(CUtensorMap* map, CUtensorMapDataType, cuuint32_t rank, void* globalAddress, const cuuint64_t* globalDim,
+     * const cuuint64_t* globalStrides, const cuuint32_t* boxDim, const cuuint32_t* elementStrides, interleave, swizzle, l2Promotion, oobFill).
+     */
+    static final MethodHandle cuTensorMapEncodeTiled = fn("cuTensorMapEncodeTiled", ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG,
+            ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
     private static final MethodHandle cuGetErrorString = fn("cuGetErrorString", JAVA_INT, ADDRESS);
     private static final MethodHandle cuGetErrorName = fn("cuGetErrorName", JAVA_INT, ADDRESS);
 

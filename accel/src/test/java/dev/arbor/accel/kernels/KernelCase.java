@@ -21,7 +21,12 @@ public record KernelCase(String name, Kernel kernel, IntFunction<Run> prepare, d
      *
      * @param tolerance relative tolerance of the CPU executor against the reference
      */
-    public record Run(Launch launch, Object[] args, List<OffHeapArray> outputs, List<double[]> expected, double tolerance) {}
+    public record Run(Launch launch, Object[] args, List<OffHeapArray> outputs, List<double[]> expected, double tolerance,
+                      java.util.function.Consumer<dev.arbor.accel.cuda.CudaBackend> onCuda) {
+        public Run(Launch launch, Object[] args, List<OffHeapArray> outputs, List<double[]> expected, double tolerance) {
+            this(launch, args, outputs, expected, tolerance, null);
+        }
+    }
 
     public static KernelCase exact(String name, IntFunction<Run> prepare) {
         return new KernelCase(name, Kernel.of(TestKernels.class, name), prepare, 0);

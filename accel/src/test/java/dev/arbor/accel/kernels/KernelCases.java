@@ -436,6 +436,7 @@ public final class KernelCases {
             approximate("mmaFp16Tiles", 1e-5, n -> mmaCase(n, true)),
             new KernelCase("wgmmaBf16Tiles n=32", Kernel.of(TestKernels.class, "wgmmaBf16Tiles"), n -> wgmmaCase(n, 32), 1e-5),
             new KernelCase("wgmmaBf16Tiles n=256", Kernel.of(TestKernels.class, "wgmmaBf16Tiles"), n -> wgmmaCase(n, 256), 1e-5),
+            exact("tmaTiles", KernelCases::tmaCase),
             exact("ldmatrixAll", n -> {
                 IntArray src = ints(n * 128, 53), out = new IntArray(n * 32 * 14);
                 double[] e = new double[out.length()];
@@ -564,6 +565,37 @@ public final class KernelCases {
                 }
         Launch launch = new Launch(new int[]{tiles, 1, 1}, new int[]{128, 1, 1}, (64 + cols) * 128, null);
         return run(launch, new Object[]{a, b, c, d, cols}, List.of(d), List.of(e));
+    }
+
+    /**
+     * Bulk tensor copies on mbarriers ({@code TestKernels.tmaTiles}): a {@code rows × rowLength} bf16 matrix (rows
+     * and row length not multiples of the box, so boxes hang over both edges) read as boxes of 16 rows × 64 in two
+     * barrier phases per block; the expected words are the matrix's, zeros outside it, in the box's row order.
+     */
+    private static Run tmaCase(int n) {
+        int rows = 5 + n % 40, rowLength = 72 + 8 * (n % 6), boxRows = 16, blocks = (rows + boxRows - 1) / boxRows;
+        Random r = new Random(70 + n);
+        BFloat16Array src = new BFloat16Array(rows * rowLength);
+        for (int i = 0; i < src.length(); i++) src.set(i, r.nextFloat() * 4 - 2);
+        LongArray map = new LongArray(16);
+        IntArray out = new IntArray(blocks * 2 * boxRows * 32);
+        double[] e = new double[out.length()];
+        for (int b = 0; b < blocks; b++)
+            for (int phase = 0; phase < 2; phase++)
+                for (int row = 0; row < boxRows; row++)
+                    for (int word = 0; word < 32; word++) {
+                        int gr = b * boxRows + row, col = phase * 64 + 2 * word;
+                        int lo = gr < rows && col < rowLength ? Short.toUnsignedInt(src.getBits(gr * rowLength + col)) : 0;
+                        int hi = gr < rows && col + 1 < rowLength ? Short.toUnsignedInt(src.getBits(gr * rowLength + col + 1)) : 0;
+                        e[((b * 2 + phase) * boxRows + row) * 32 + word] = lo | (hi << 16);
+                    }
+        Launch launch = new Launch(new int[]{blocks, 1, 1}, new int[]{128, 1, 1}, boxRows * 128 + 1024, null);
+        return new Run(launch, new Object[]{src, map, out, rows, rowLength, boxRows}, List.of(out), List.of(e), 0, cuda -> {
+            try (LongArray made = dev.arbor.accel.cuda.TensorMaps.tile128(cuda, src, rows, rowLength, boxRows)) {
+                java.lang.foreign.MemorySegment.copy(made.segment(), 0, map.segment(), 0, 128);
+            }
+            cuda.toDevice(map);
+        });
     }
 
     /** Compile-time constants of {@link KernelContext#WARP_SIZE}-dependent cases are checked here to keep the suite honest. */

@@ -604,6 +604,37 @@ public final class TestKernels {
         wgmmaAccumulator(acc, c, d, cb, cols, w, g, t, true);
     }
 
+    /**
+     * Hopper bulk tensor copies and mbarriers: block b loads the box of {@code boxRows} rows from row b·boxRows, columns
+     * 0..63 of {@code src} (a {@code rows × rowLength} bf16 matrix described by {@code map}) into a 128-byte-swizzled
+     * tile, waits on the barrier's phase 0, writes the tile out unswizzled (row-major words), then, after a block
+     * barrier, loads columns 64..127 into the same tile on phase 1 and writes that out after it.
+     * Dynamic shared memory: boxRows·128 bytes of tile, then the 8-byte barrier (1024 bytes reserved).
+     */
+    public static void tmaTiles(KernelContext ctx, BFloat16Array src, LongArray map, IntArray out, int rows, int rowLength, int boxRows) {
+        int[] smem = ctx.dynamicIntLocalArray();
+        int tid = ctx.localIdx, bar = boxRows * 32;
+        if (tid == 0) {
+            ctx.mbarrierInit(smem, bar, 1);
+            ctx.fenceMbarrierInit();
+        }
+        ctx.localBarrier();
+        for (int phase = 0; phase < 2; phase++) {
+            if (tid == 0) {
+                ctx.mbarrierArriveExpectTx(smem, bar, boxRows * 128);
+                ctx.tmaLoadTile128(smem, 0, bar, map, src, rows, rowLength, ctx.groupIdx * boxRows, phase * 64, boxRows);
+            }
+            while (!ctx.mbarrierTryWait(smem, bar, phase)) {}
+            int base = (ctx.groupIdx * 2 + phase) * boxRows * 32;
+            for (int q = tid; q < boxRows * 8; q += 128) {
+                int row = q >> 3, chunk = q & 7;
+                for (int i = 0; i < 4; i++) out.set(base + row * 32 + chunk * 4 + i, smem[dev.arbor.accel.Swizzle.rowChunk128(row, chunk) + i]);
+            }
+            ctx.fenceProxyAsyncShared();   // the reads above come before the copy engine's next writes
+            ctx.localBarrier();
+        }
+    }
+
     /** rows × 64 bf16 (row-major from src[base]) into the 128-byte-swizzled tile at word {@code word}; 128 work-items. */
     static void fillSwizzled(int[] smem, int word, BFloat16Array src, int base, int rows, int tid) {
         for (int q = tid; q < rows * 8; q += 128) {

@@ -6,8 +6,10 @@ import dev.arbor.accel.Launch;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.LongArray;
 import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.cuda.CudaBackend;
+import dev.arbor.accel.cuda.TensorMaps;
 
 /**
  * Host side of the tensor-core GEMM: {@code C[M,N] = X[M,K] · W[N,K]ᵀ} (or {@code C += ...}), with X
@@ -20,7 +22,9 @@ import dev.arbor.accel.cuda.CudaBackend;
  *
  * <p>Tiles by M ({@link #tilesFor}): {@link #SMALL} (M ≤ 16, decode), {@link #MEDIUM} (M ≤ 32),
  * {@link #WIDE} (M ≤ 64), {@link #LARGE} (prefill; on an sm_90 device with bf16 W and fp32 C, Hopper's
- * {@link #WGMMA_128} / {@link #WGMMA_256} instead, measured faster at every prefill point measured, bench/RESULTS.md run 16-gemm2); split-K (fp32 output only) when the tile grid alone would leave the
+ * the warp-specialized TMA wgmma tiles {@link #TMA_128} / {@link #TMA_256} instead, measured faster than the cp.async
+ * wgmma tiles {@link #WGMMA_128} / {@link #WGMMA_256} at every prefill point, which in turn beat mma.sync, bench/RESULTS.md
+ * runs 16-gemm2 and 22-gemm3); split-K (fp32 output only) when the tile grid alone would leave the
  * multiprocessors idle, as many K slices as fit in one wave ({@link #plan}). Split-K adds partial sums with fp32 atomics, so the low bits of
  * C can differ between runs; with {@code accumulate == false} C is zeroed first by a small kernel that
  * the product overlaps (programmatic dependent launch: it streams W meanwhile).
@@ -38,8 +42,10 @@ public final class Gemm implements AutoCloseable {
      * the block is {@code wn / 4} warpgroups of Hopper's warpgroup MMA ({@code wm = mt = 1}): each
      * warpgroup computes 64 rows of W by all {@code nt·8} tokens ({@link GemmKernels#wgmmaXbf16Wbf16}).
      */
-    public record Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma) {
-        public Tiles(String name, int wn, int wm, int mt, int nt, int stages) { this(name, wn, wm, mt, nt, stages, false); }
+    public record Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma, boolean tma) {
+        public Tiles(String name, int wn, int wm, int mt, int nt, int stages) { this(name, wn, wm, mt, nt, stages, false, false); }
+
+        public Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma) { this(name, wn, wm, mt, nt, stages, wgmma, false); }
 
         /** Weight rows (columns of C) per block. */
         public int bn() { return wn * mt * 16; }
@@ -47,16 +53,18 @@ public final class Gemm implements AutoCloseable {
         /** Tokens (rows of C) per block. */
         public int bm() { return wm * nt * 8; }
 
-        public int threads() { return wn * wm * 32; }
+        /** Work-items a block: the compute warps, and with {@code tma} one producer warpgroup after them. */
+        public int threads() { return wn * wm * 32 + (tma ? 128 : 0); }
 
-        /** Dynamic shared memory: stages × (bn + bm) rows of 128 bytes. */
-        public int sharedBytes() { return stages * (bn() + bm()) * GemmKernels.BK * 2; }
+        /** Dynamic shared memory: stages × (bn + bm) rows of 128 bytes; with {@code tma} also 2 mbarriers (16 bytes) a stage. */
+        public int sharedBytes() { return stages * (bn() + bm()) * GemmKernels.BK * 2 + (tma ? 16 * stages : 0); }
 
         /** Registers staging fp32 X: 8 floats per 16-byte chunk, ⌈bm·8 / threads⌉ chunks per work-item. */
         int xRegs() { return 8 * ((bm() * 8 + threads() - 1) / threads()); }
 
         @Override public String toString() {
-            return name + " " + bn() + "x" + bm() + "x" + GemmKernels.BK + " (" + wn * wm + " warps" + (wgmma ? ", wgmma" : "") + ", " + stages + " stages)";
+            return name + " " + bn() + "x" + bm() + "x" + GemmKernels.BK + " (" + wn * wm + " warps" + (wgmma ? ", wgmma" : "")
+                    + (tma ? " + a TMA producer warpgroup" : "") + ", " + stages + " stages)";
         }
     }
 
@@ -73,6 +81,23 @@ public final class Gemm implements AutoCloseable {
     public static final Tiles WGMMA_128 = new Tiles("wgmma128", 8, 1, 1, 16, 5, true);
     /** Large prefill on Hopper: 128 × 256, 2 warpgroups of 64×256 (128 fp32 accumulators a work-item), 4 stages (192 KiB). */
     public static final Tiles WGMMA_256 = new Tiles("wgmma256", 8, 1, 1, 32, 4, true);
+
+    /**
+     * Prefill on Hopper, warp-specialized ({@link GemmKernels#wgmmaTmaXbf16Wbf16}): 128 × 128, 2 consumer warpgroups,
+     * a producer warpgroup issuing bulk tensor copies (TMA) into 6 stages (192 KiB) on mbarriers.
+     */
+    public static final Tiles TMA_128 = new Tiles("tma128", 8, 1, 1, 16, 6, true, true);
+    /** As {@link #TMA_128} with 128 × 256 tiles (2 warpgroups of 64×256), 4 stages (192 KiB). */
+    public static final Tiles TMA_256 = new Tiles("tma256", 8, 1, 1, 32, 4, true, true);
+    /**
+     * Batched decode of 33-64 tokens on Hopper (the non-invariant plan): 128 W rows × 64 tokens, TMA into 8 stages
+     * (192 KiB): a deep stream of W; measured 0.5-16 points of the weight-read floor above {@link #WIDE} (run 22-gemm3).
+     */
+    public static final Tiles TMA_64 = new Tiles("tma64", 8, 1, 1, 8, 8, true, true);
+    /** 17-32 tokens on Hopper, 128 × 32, TMA into 10 stages (160 KiB): measured, not used (slower than {@link #MEDIUM} at 6 of 8 shapes, run 22-gemm3). */
+    public static final Tiles TMA_32 = new Tiles("tma32", 8, 1, 1, 4, 10, true, true);
+    /** Up to 16 tokens on Hopper, 128 × 16, TMA into 12 stages (216 KiB): measured, not used (4-14 points of the floor below {@link #SMALL}, run 22-gemm3). */
+    public static final Tiles TMA_16 = new Tiles("tma16", 8, 1, 1, 2, 12, true, true);
 
     /** How one product runs: tiles, number of K slices, the launch, and whether fp32 X is converted first. */
     public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs) {
@@ -92,10 +117,16 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel XBF16_WBF16_OBF16 = Kernel.of(GemmKernels.class, "xbf16Wbf16Obf16");
     private static final Kernel XF32_WBF16_OBF16 = Kernel.of(GemmKernels.class, "xf32Wbf16Obf16");
     private static final Kernel ZERO = Kernel.of(GemmKernels.class, "zero");
-    private static final Kernel TO_BF16 = Kernel.of(GemmKernels.class, "toBf16");
+    private static final Kernel TO_BF16 = Kernel.of(GemmKernels.class, "toBf16x8");
     private static final Kernel TO_FP16 = Kernel.of(GemmKernels.class, "toFp16");
     private static final Kernel SUM_SLICES = Kernel.of(GemmKernels.class, "sumSlices");
     private static final Kernel WGMMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaXbf16Wbf16");
+    private static final Kernel WGMMA_TMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaTmaXbf16Wbf16");
+    /**
+     * Whether the default plan takes the TMA tiles rather than the cp.async wgmma ones ({@code -Darbor.gemm.tma=false}
+     * turns them off).
+     */
+    static final boolean TMA_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.tma", "true"));
     /**
      * Tiles of at most this many tokens convert fp32 X on load (into registers one stage ahead); larger ones
      * get a bf16/fp16 copy made first by one pass and stream it with cp.async like W. Measured on the H200
@@ -113,6 +144,14 @@ public final class Gemm implements AutoCloseable {
      */
     private boolean wgmma;
     private boolean wgmmaChecked;
+    /** Whether the default plan may use the TMA tiles (with {@link #wgmma}); cleared if their kernel does not load. */
+    private boolean tma = TMA_DEFAULT;
+    /** Tensor maps by (device address, rows, row length, box rows), made once per matrix (W) or scratch buffer (X). */
+    private final java.util.Map<MapKey, LongArray> maps = new java.util.HashMap<>();
+    private record MapKey(long address, int rows, int rowLength, int boxRows) {}
+    /** The CPU executor reads the matrix itself; its kernels get this (unused) array as the tensor map. */
+    private LongArray cpuMap;
+    private boolean warnedCapture;
     private BFloat16Array xBf16;
     private FloatArray slabs;   // (slices, m, n) partial sums of the batch-invariant split-K
     private HalfFloatArray xF16;
@@ -136,6 +175,9 @@ public final class Gemm implements AutoCloseable {
     /** Whether the default plan uses Hopper's wgmma tiles above 64 tokens. */
     public boolean wgmma() { return wgmma && wgmmaLoads(); }
 
+    /** Whether those wgmma tiles are the warp-specialized TMA ones ({@link #TMA_128}, {@link #TMA_256}). */
+    public boolean tma() { return wgmma() && tma; }
+
     /**
      * On CUDA, loads the wgmma kernel (both tiles) once; if the driver refuses it (sm_90a PTX through the
      * driver's JIT), the plans fall back to the mma.sync tiles instead of failing every prefill.
@@ -149,6 +191,15 @@ public final class Gemm implements AutoCloseable {
             } catch (RuntimeException e) {
                 System.err.println("arbor gemm: the wgmma kernel did not load (" + e.getMessage() + "); using the mma.sync tiles");
                 wgmma = false;
+            }
+            if (wgmma && tma) {
+                try {
+                    blocksPerSm(TMA_128);
+                    blocksPerSm(TMA_256);
+                } catch (RuntimeException e) {
+                    System.err.println("arbor gemm: the TMA wgmma kernel did not load (" + e.getMessage() + "); using the cp.async wgmma tiles");
+                    tma = false;
+                }
             }
         }
         return wgmma;
@@ -172,21 +223,40 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * As {@link #plan(int, int, int, boolean, boolean)}; {@code bf16W}: the weights are bf16 (the wgmma kernel's
-     * only type), so above 64 tokens with fp32 output and wgmma available the tiles are {@link #WGMMA_256} when
-     * they make at least two waves, else {@link #WGMMA_128}.
+     * only type), so with fp32 output and wgmma available the tiles are {@link #TMA_64} at 33-64 tokens and the TMA
+     * ones of {@link #tmaTilesFor} above 64 (measured faster at every point, bench/RESULTS.md run 22-gemm3),
+     * or with {@code -Darbor.gemm.tma=false} above 64 tokens {@link #WGMMA_256} when they make at least two waves, else {@link #WGMMA_128}.
      */
     private Plan plan(int m, int n, int k, boolean fp32Out, boolean fp32X, boolean bf16W) {
         checkShape(m, n, k);
         Tiles t = tilesFor(m);
+        if (wgmma && bf16W && fp32Out && m > 32 && m <= 64 && wgmmaLoads() && tma) t = TMA_64;
         if (wgmma && bf16W && fp32Out && m > 64 && wgmmaLoads()) {
             long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
-            t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
+            if (tma) t = tmaTilesFor(m, n, k);
+            else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
         }
         int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
         int splits = fp32Out ? (int) Math.max(1, Math.min(Math.max(1, kTiles / 4), resident / blocks)) : 1;
         return plan(m, n, k, t, splits, fp32X);
+    }
+
+    /**
+     * The TMA tiles for m &gt; 64 tokens: {@link #TMA_128} up to 128 tokens; at 129-512 tokens {@link #TMA_256} for
+     * weights larger than 4096×4096 (enough 256-token blocks to fill the GPU), else TMA_128; above 512 tokens TMA_256
+     * unless the weight is narrow (n &lt; 2048, e.g. Llama-3's k/v projections) and m ≤ 2048. Measured on the H200
+     * (bench/RESULTS.md run 22-gemm3, both tiles at every prefill point in both calls, each with the one-wave split
+     * rule): at 128 tokens 128×128 is 16-25% faster (a 256-token tile would be half empty); from 256 tokens on the
+     * weights above 4096×4096 128×256 is 1-33% faster (e.g. 14336×4096 at 256 tokens 61.2 against 91.0 µs); on
+     * 4096×4096 at 512 tokens 128×128 is 9% faster (45.1 against 49.6 µs; equal at 256); on 1024×4096 128×128 wins up
+     * to 2048 tokens (5-23%) and loses at 8192 (217.3 against 161.9 µs).
+     */
+    static Tiles tmaTilesFor(int m, int n, int k) {
+        if (m <= 128) return TMA_128;
+        if (m <= 512) return (long) n * k > 4096L * 4096 ? TMA_256 : TMA_128;
+        return n >= 2048 || m > 2048 ? TMA_256 : TMA_128;
     }
 
     /**
@@ -199,7 +269,9 @@ public final class Gemm implements AutoCloseable {
             if (!(backend instanceof CudaBackend cuda)) return nominal;
             Plan p = plan(tiles.bm(), tiles.bn(), GemmKernels.BK, tiles, 1, true);   // the kernel fp32 X runs through
             // the variant's constants pick the compiled kernel; its arrays are not touched
-            int r = cuda.resources(kernelFor(p), p.launch(), launchArguments(p, null, null, null, 1, 1, GemmKernels.BK)).blocksPerSm();
+            Object[] args = tiles.tma() ? tmaArguments(p, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0)
+                    : launchArguments(p, null, null, null, 1, 1, GemmKernels.BK);
+            int r = cuda.resources(kernelFor(p), p.launch(), args).blocksPerSm();
             return Math.max(1, r);
         });
     }
@@ -214,7 +286,7 @@ public final class Gemm implements AutoCloseable {
         int slices = (kTiles + perSplit - 1) / perSplit;
         Launch launch = new Launch(new int[]{(n + t.bn() - 1) / t.bn(), (m + t.bm() - 1) / t.bm(), slices},
                 new int[]{t.threads(), 1, 1}, t.sharedBytes(), null);
-        return new Plan(t, slices, perSplit, launch, fp32X && t.bm() > CONVERT_ON_LOAD_MAX_M);
+        return new Plan(t, slices, perSplit, launch, fp32X && (t.bm() > CONVERT_ON_LOAD_MAX_M || t.tma()));   // TMA copies bf16 only
     }
 
     /**
@@ -255,7 +327,7 @@ public final class Gemm implements AutoCloseable {
         check(a, m, w, n, k, c);
         if (plan.convertFirst()) {
             BFloat16Array x = bf16Scratch(m, k);
-            backend.launch(TO_BF16, Launch.cover(m * k, 256), a, x, m * k);
+            backend.launch(TO_BF16, Launch.cover(m * k / 8, 256), a, x, m * k);
             run(XBF16_WBF16, plan, x, w, c, m, n, k, accumulate, true);
         } else run(XF32_WBF16, plan, a, w, c, m, n, k, accumulate, true);
     }
@@ -317,7 +389,7 @@ public final class Gemm implements AutoCloseable {
         Plan plan = plan(m, n, k, false, true);
         if (plan.convertFirst()) {
             BFloat16Array x = bf16Scratch(m, k);
-            backend.launch(TO_BF16, Launch.cover(m * k, 256), a, x, m * k);
+            backend.launch(TO_BF16, Launch.cover(m * k / 8, 256), a, x, m * k);
             run(XBF16_WBF16_OBF16, plan, x, w, c, m, n, k, accumulate, false);
         } else run(XF32_WBF16_OBF16, plan, a, w, c, m, n, k, accumulate, false);
     }
@@ -379,6 +451,25 @@ public final class Gemm implements AutoCloseable {
     /** As above; {@code sumSlabs} false leaves a slab plan's slices unsummed. Returns the slabs of a slab plan, else c. */
     private OffHeapArray run(Kernel kernel, Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, int m, int n, int k, boolean accumulate,
                              boolean fp32Out, boolean sumSlabs) {
+        if (p.tiles().tma()) {
+            if (kernel != XBF16_WBF16) throw new IllegalArgumentException("the TMA tiles run bf16 X (or fp32 X converted first), bf16 W and fp32 C only: " + p);
+            if (p.slabs()) throw new IllegalArgumentException("the TMA tiles are not part of the batch-invariant plan: " + p);
+            int xRows = x.length() / k;   // the whole buffer (a scratch copy keeps one map): rows past m are read, never stored
+            LongArray mapX = map(x, xRows, k, p.tiles().bm()), mapW = map(w, n, k, p.tiles().bn());
+            if (mapX == null || mapW == null) {   // a new matrix while a graph is captured: tiles that need no map
+                if (!warnedCapture) System.err.println("arbor gemm: no tensor map for a matrix first seen while capturing a graph; the cp.async tiles run instead");
+                warnedCapture = true;
+                Tiles t = p.tiles().bm() <= 64 ? tilesFor(m) : p.tiles().bm() > WGMMA_128.bm() ? WGMMA_256 : WGMMA_128;
+                return run(kernel, plan(m, n, k, t, p.splits(), false), x, w, c, m, n, k, accumulate, fp32Out, sumSlabs);
+            }
+            Launch launch = p.launch();
+            if (p.splits() > 1 && !accumulate) {
+                backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
+                launch = launch.overlappingPrevious();
+            }
+            backend.launch(WGMMA_TMA_XBF16_WBF16, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0));
+            return c;
+        }
         if (p.tiles().wgmma()) {
             if (kernel != XBF16_WBF16) throw new IllegalArgumentException("the wgmma tiles run bf16 X (or fp32 X converted first), bf16 W and fp32 C only: " + p);
             kernel = WGMMA_XBF16_WBF16;
@@ -405,6 +496,34 @@ public final class Gemm implements AutoCloseable {
         return c;
     }
 
+    /**
+     * The tensor map of {@code a} as a {@code rows × rowLength} matrix with boxes of {@code boxRows} rows: made once and
+     * kept (by device address and shape); null when it would have to be made while a graph is captured. On the CPU
+     * executor a dummy (the copy reads the matrix itself).
+     */
+    private LongArray map(OffHeapArray a, int rows, int rowLength, int boxRows) {
+        if (!(backend instanceof CudaBackend cuda)) {
+            if (cpuMap == null) cpuMap = new LongArray(16);
+            return cpuMap;
+        }
+        if (!(a.deviceMirror() instanceof dev.arbor.accel.cuda.DeviceBuffer) && cuda.capturing()) return null;
+        if (!(a.deviceMirror() instanceof dev.arbor.accel.cuda.DeviceBuffer)) cuda.toDevice(a);
+        MapKey key = new MapKey(((dev.arbor.accel.cuda.DeviceBuffer) a.deviceMirror()).pointer(), rows, rowLength, boxRows);
+        LongArray map = maps.get(key);
+        if (map == null && !cuda.capturing()) {
+            map = TensorMaps.tile128(cuda, a, rows, rowLength, boxRows);
+            maps.put(key, map);
+        }
+        return map;
+    }
+
+    /** The arguments of {@link GemmKernels#wgmmaTmaXbf16Wbf16} for this plan. */
+    public static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
+                                 int m, int xRows, int n, int k, int accumulate) {
+        Tiles t = p.tiles();
+        return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, t.wn(), t.nt(), t.stages()};
+    }
+
     /** The kernel and arguments {@code matmul} launches for fp32 X, bf16 W, fp32 C with this plan (for resource reports). */
     public static Object[] launchArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, int m, int n, int k) {
         Tiles t = p.tiles();
@@ -412,7 +531,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
-    public static Kernel kernelFor(Plan p) { return p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+    public static Kernel kernelFor(Plan p) { return p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);
@@ -436,6 +555,8 @@ public final class Gemm implements AutoCloseable {
         if (xBf16 != null) xBf16.close();
         if (xF16 != null) xF16.close();
         if (slabs != null) slabs.close();
+        maps.values().forEach(LongArray::close);
+        maps.clear();
         xBf16 = null;
         xF16 = null;
         slabs = null;

@@ -7,6 +7,7 @@ import dev.arbor.accel.Unroll;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.LongArray;
 import dev.arbor.accel.array.OffHeapArray;
 
 /**
@@ -153,6 +154,74 @@ public final class GemmKernels {
         ctx.cpAsyncWait(0);
     }
 
+    /**
+     * bf16 X, bf16 W, fp32 C on Hopper's warpgroup MMA fed by the bulk tensor copy engine (TMA), warp-specialized:
+     * a block of {@code wn} consumer warps ({@code wn / 4} warpgroups, each 64 W rows by {@code bm = nt·8} tokens,
+     * as in {@link #wgmmaXbf16Wbf16}) and one producer warpgroup after them, of which one work-item issues, per K
+     * tile, two 2-D bulk copies (W rows {@code n0 ..+bn}, X rows {@code m0 ..+bm}, 64 of K each, straight into the
+     * 128-byte-swizzled stage the wgmma descriptors read) completing on the stage's "full" mbarrier. The consumers
+     * wait on "full", issue the stage's four k16 wgmma, keep one batch in flight, and release the previous stage
+     * on its "empty" mbarrier (one arrival per consumer work-item), which the producer waits on before refilling it.
+     * No cp.async, no block-wide barrier in the main loop: the tensor cores never wait on address arithmetic.
+     *
+     * <p>{@code mapX}, {@code mapW}: tensor maps ({@code TensorMaps.tile128}) of X as {@code xRows × k} (xRows ≥ m:
+     * rows past m may hold anything, their sums are never stored) with boxes of bm rows, and of W as {@code n × k}
+     * with boxes of bn rows. Shared memory: {@code stages·(bn + bm)·128} bytes of tiles, then 2·stages mbarriers
+     * (16·stages bytes). Block: {@code wn·32 + 128} work-items. Grid and split-K as {@link #wgmmaXbf16Wbf16}.
+     */
+    public static void wgmmaTmaXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
+                                          int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate,
+                                          @Constant int wn, @Constant int nt, @Constant int stages) {
+        ctx.launchBounds(wn * 32 + 128);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int bn = wn * 16, bm = nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS, xOffset = bn * ROW_WORDS;
+        int full = stages * stageWords, empty = full + 2 * stages;   // mbarrier words after the tiles
+        int tid = ctx.localIdx, consumers = wn * 32;
+        int n0 = ctx.groupIdx * bn, m0 = ctx.groupIdy * bm;
+        int kTiles = (k + BK - 1) / BK, kt0 = ctx.groupIdz * kTilesPerSplit;
+        int count = Math.min(kTilesPerSplit, kTiles - kt0);
+        if (tid == 0) {
+            for (int s = 0; s < stages; s++) {
+                ctx.mbarrierInit(smem, full + 2 * s, 1);        // the producer's arrive (with the bytes it expects)
+                ctx.mbarrierInit(smem, empty + 2 * s, consumers);   // every consumer work-item arrives
+            }
+            ctx.fenceMbarrierInit();
+        }
+        ctx.localBarrier();
+        if (tid >= consumers) {
+            if (tid == consumers) {
+                for (int t = 0; t < count; t++) {
+                    int s = t % stages, round = t / stages;
+                    if (round > 0) while (!ctx.mbarrierTryWait(smem, empty + 2 * s, (round - 1) & 1)) {}
+                    ctx.mbarrierArriveExpectTx(smem, full + 2 * s, (bn + bm) * 128);
+                    int base = s * stageWords, k0 = (kt0 + t) * BK;
+                    ctx.tmaLoadTile128(smem, base, full + 2 * s, mapW, w, n, k, n0, k0, bn);
+                    ctx.tmaLoadTile128(smem, base + xOffset, full + 2 * s, mapX, x, xRows, k, m0, k0, bm);
+                }
+            }
+        } else {
+            float[] acc = new float[nt * 4];
+            int group = tid >> 7;
+            for (int t = 0; t < count; t++) {
+                int s = t % stages;
+                while (!ctx.mbarrierTryWait(smem, full + 2 * s, (t / stages) & 1)) {}
+                int base = s * stageWords;
+                long descW = ctx.wgmmaDescriptorSw128(smem, base + group * 64 * ROW_WORDS);
+                long descX = ctx.wgmmaDescriptorSw128(smem, base + xOffset);
+                ctx.wgmmaFence();
+                wgmmaStage(ctx, acc, smem, descW, descX, bm);
+                ctx.wgmmaCommit();
+                ctx.wgmmaWait(1);             // the batch of tile t-1 is done: its stage goes back to the producer
+                // every work-item arrives, not one per warp: a lane may only vouch for itself (on the CPU executor the lanes
+                // run apart: one lane's arrival let the producer refill a stage that its warp's other lanes still read)
+                if (t > 0) ctx.mbarrierArrive(smem, empty + 2 * ((t - 1) % stages));
+            }
+            ctx.wgmmaWait(0);
+            storeF32(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt);
+        }
+    }
+
     /** One stage's four k16 steps: the descriptors move on 32 bytes (+2) a step, within the swizzled 128-byte rows. */
     @Unroll
     static void wgmmaStage(KernelContext ctx, float[] acc, int[] smem, long descW, long descX, int bm) {
@@ -173,6 +242,26 @@ public final class GemmKernels {
     public static void toBf16(KernelContext ctx, FloatArray x, BFloat16Array y, int n) {
         int i = ctx.globalIdx;
         if (i < n) y.set(i, x.get(i));
+    }
+
+    /**
+     * As {@link #toBf16} with 8 elements a work-item (work-item i converts elements 8i .. 8i+7): two 16-byte loads, one
+     * 16-byte store, the same rounding ({@link KernelContext#packBf16}); {@code n} a multiple of 8 (Gemm's k is).
+     */
+    public static void toBf16x8(KernelContext ctx, FloatArray x, BFloat16Array y, int n) {
+        int i = ctx.globalIdx * 8;
+        if (i >= n) return;
+        int[] v = new int[8];
+        int[] packed = new int[4];
+        ctx.loadGlobal128(v, 0, x, i);
+        ctx.loadGlobal128(v, 4, x, i + 4);
+        packPairs(v, packed);
+        ctx.storeGlobal128(y, i, packed, 0);
+    }
+
+    @Unroll
+    static void packPairs(int[] v, int[] packed) {
+        for (int j = 0; j < 4; j++) packed[j] = KernelContext.packBf16(Float.intBitsToFloat(v[2 * j]), Float.intBitsToFloat(v[2 * j + 1]));
     }
 
     /** y[i] = fp16(x[i]) for i < n, rounding to nearest even. */

@@ -92,10 +92,15 @@ public final class GemmBench {
             cuda.allocateOnDevice(x);
             cuda.allocateOnDevice(w);
             cuda.allocateOnDevice(c);
-            for (int m : new int[]{1, 32, 64, 256, 8192}) {
-                Gemm.Plan p = gemm.plan(m, 4096, 4096, true, true);
+            java.util.List<Gemm.Plan> plans = new java.util.ArrayList<>();
+            for (int m : new int[]{1, 32, 64, 256, 8192}) plans.add(gemm.plan(m, 4096, 4096, true, true));
+            for (Gemm.Tiles t : gemm.tma() ? new Gemm.Tiles[]{Gemm.WGMMA_128, Gemm.WGMMA_256, Gemm.TMA_128, Gemm.TMA_256} : new Gemm.Tiles[0])
+                plans.add(gemm.plan(256, 4096, 4096, t, 1, true));
+            for (Gemm.Plan p : plans) {
+                int m = 256;
                 Kernel k = Gemm.kernelFor(p);
-                CudaModule.Resources r = cuda.resources(k, p.launch(), Gemm.launchArguments(p, x, w, c, m, 4096, 4096));
+                Object[] args = p.tiles().tma() ? Gemm.tmaArguments(p, x, w, c, null, null, m, m, 4096, 4096, 0) : Gemm.launchArguments(p, x, w, c, m, 4096, 4096);
+                CudaModule.Resources r = cuda.resources(k, p.launch(), args);
                 System.out.printf("variant %-8s %-36s kernel %-10s %3d regs, %6d B dyn smem, %d B local, %d blocks/SM (%.0f%% warp occupancy)%n",
                         p.tiles().name(), p.tiles(), k.name(), r.registers(), p.launch().sharedBytes(), r.localBytes(), r.blocksPerSm(),
                         100 * r.occupancy(p.tiles().threads()));
@@ -141,6 +146,29 @@ public final class GemmBench {
                 System.out.printf("%-32s N=%-5d K=%-5d M=%-4d %9.1f us %7.1f TFLOP/s %s  [invariant: %s]%n", name, n, k, m, invUs, 2.0 * m * n * k / (invUs * 1e-6) / 1e12,
                         m <= 64 ? String.format("%5.1f%% of weight-read floor", 100 * floorUs / invUs) : "", inv);
                 System.out.println("CSV,inv," + name + "," + n + "," + k + "," + m + "," + invUs + "," + inv.splits());
+                if (m <= 64 && gemm.tma()) {   // the TMA kernel as a decode tile (not in the default plan): W streamed by the copy engine
+                    Gemm.Tiles d = m <= 16 ? Gemm.TMA_16 : m <= 32 ? Gemm.TMA_32 : Gemm.TMA_64;
+                    Gemm.Plan dp = gemm.plan(m, n, k, d, oneWaveSplits(m, n, k, d), true);
+                    double dUs = time(cuda, gemm, dp, o, m, m == 64);
+                    System.out.printf("%-32s N=%-5d K=%-5d M=%-4d %9.1f us %5.1f%% of weight-read floor  [TMA decode: %s]%n", name, n, k, m, dUs, 100 * floorUs / dUs, dp);
+                    System.out.println("CSV,tmad," + name + "," + n + "," + k + "," + m + "," + dUs + "," + d.name() + "," + dp.splits());
+                }
+                if (m >= 128) {   // bf16 X (no conversion pass): the kernel alone, as cuBLAS is timed
+                    double bUs = timeBf16X(cuda, gemm, o, m);
+                    System.out.printf("%-32s N=%-5d K=%-5d M=%-4d %9.1f us %7.1f TFLOP/s  [bf16 X, default plan]%n", name, n, k, m, bUs, 2.0 * m * n * k / (bUs * 1e-6) / 1e12);
+                    System.out.println("CSV,bx," + name + "," + n + "," + k + "," + m + "," + bUs);
+                }
+                if (p.tiles().tma() && p.tiles().bm() >= 128) {   // the cp.async wgmma tiles of the same size, and the other TMA tile size, beside the TMA plan
+                    Gemm.Tiles same = p.tiles().bm() == Gemm.TMA_256.bm() ? Gemm.WGMMA_256 : Gemm.WGMMA_128;
+                    Gemm.Tiles other = p.tiles() == Gemm.TMA_256 ? Gemm.TMA_128 : Gemm.TMA_256;
+                    double wgUs = time(cuda, gemm, gemm.plan(m, n, k, same, p.splits(), true), o, m, false);
+                    Gemm.Plan alt = gemm.plan(m, n, k, other, oneWaveSplits(m, n, k, other), true);
+                    double altUs = time(cuda, gemm, alt, o, m, m == 512);
+                    System.out.printf("%-32s N=%-5d K=%-5d M=%-4d %9.1f us %7.1f TFLOP/s  [cp.async wgmma: %s]%n", name, n, k, m, wgUs, 2.0 * m * n * k / (wgUs * 1e-6) / 1e12, same);
+                    System.out.printf("%-32s N=%-5d K=%-5d M=%-4d %9.1f us %7.1f TFLOP/s  [other TMA tile: %s]%n", name, n, k, m, altUs, 2.0 * m * n * k / (altUs * 1e-6) / 1e12, alt);
+                    System.out.println("CSV,wg," + name + "," + n + "," + k + "," + m + "," + wgUs);
+                    System.out.println("CSV,alt," + name + "," + n + "," + k + "," + m + "," + altUs + "," + other.name() + "," + alt.splits());
+                }
                 if (p.tiles().wgmma()) {   // the mma.sync plan beside the wgmma one
                     Gemm.Plan q = mma.plan(m, n, k, true, true);
                     double qUs = time(cuda, mma, q, o, m, false);
@@ -154,6 +182,13 @@ public final class GemmBench {
         }
     }
 
+    /** The default plan's split rule (as many K slices as fit one wave, each at least 4 K tiles) for the given tiles, 1 block/SM. */
+    static int oneWaveSplits(int m, int n, int k, Gemm.Tiles t) {
+        long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
+        int kTiles = (k + 63) / 64;
+        return (int) Math.max(1, Math.min(Math.max(1, kTiles / 4), 132 / blocks));
+    }
+
     /**
      * X (maxM × k fp32), C (maxM × n) and copies of W (n × k bf16) filling more than 256 MiB, on the
      * device only, filled there with hashed values.
@@ -161,6 +196,7 @@ public final class GemmBench {
     static final class Operands implements AutoCloseable {
         final int n, k;
         final FloatArray x, c;
+        final BFloat16Array xb;
         final BFloat16Array[] w;
 
         Operands(CudaBackend cuda, int maxM, int n, int k) {
@@ -169,7 +205,10 @@ public final class GemmBench {
             long wBytes = 2L * n * k;
             int copies = (int) Math.max(2, ((256L << 20) + wBytes - 1) / wBytes);
             x = new FloatArray(maxM * k);
+            xb = new BFloat16Array(maxM * k);
             c = new FloatArray(maxM * n);
+            cuda.allocateOnDevice(xb);
+            cuda.launch(FILL_BF16, Launch.cover(maxM * k, 256), xb, maxM * k, 8, 2f);
             w = new BFloat16Array[copies];
             cuda.allocateOnDevice(x);
             cuda.allocateOnDevice(c);
@@ -183,6 +222,7 @@ public final class GemmBench {
 
         @Override public void close() {
             x.close();
+            xb.close();
             c.close();
             for (BFloat16Array a : w) a.close();
         }
@@ -193,11 +233,25 @@ public final class GemmBench {
         int n = o.n, k = o.k, copies = o.w.length;
         double estimate = Math.max(2.0 * m * n * k / 300e12, 2.0 * n * k / 3.5e12);
         int launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / estimate)));
+        // one call per W copy before the capture: the TMA tiles make each matrix's tensor map then (a capture cannot upload)
+        for (int i = 0; i < Math.min(launches, copies); i++) gemm.matmul(o.x, m, o.w[i], n, k, o.c, false, p);
         try (AccelStream stream = cuda.newStream();
              Recording g = cuda.record(stream, () -> { for (int i = 0; i < launches; i++) gemm.matmul(o.x, m, o.w[i % copies], n, k, o.c, false, p); })) {
             double ms = GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS);
             if (check) check(cuda, o.x, o.w[(launches - 1) % copies], o.c, m, n, k);
             return ms * 1e3 / launches;
+        }
+    }
+
+    /** As {@link #time} for bf16 X through the default plan ({@code matmul(BFloat16Array, ...)}: no conversion pass). */
+    static double timeBf16X(CudaBackend cuda, Gemm gemm, Operands o, int m) {
+        int n = o.n, k = o.k, copies = o.w.length;
+        double estimate = Math.max(2.0 * m * n * k / 300e12, 2.0 * n * k / 3.5e12);
+        int launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / estimate)));
+        for (int i = 0; i < Math.min(launches, copies); i++) gemm.matmul(o.xb, m, o.w[i], n, k, o.c, false);
+        try (AccelStream stream = cuda.newStream();
+             Recording g = cuda.record(stream, () -> { for (int i = 0; i < launches; i++) gemm.matmul(o.xb, m, o.w[i % copies], n, k, o.c, false); })) {
+            return GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS) * 1e3 / launches;
         }
     }
 

@@ -48,6 +48,13 @@ class GemmGpuTest {
             GemmCase big = GemmCase.of(700, 1024, 1032);
             big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.WGMMA_256, 1, true));
             big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.WGMMA_128, 3, true));
+            big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.TMA_256, 1, true));
+            big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.TMA_128, 3, true));
+            GemmCase.of(513, 384, 776).check(cuda, hopper, hopper.plan(513, 384, 776, Gemm.TMA_128, 1, true));
+            GemmCase.of(65, 1032, 4104).check(cuda, hopper, hopper.plan(65, 1032, 4104, Gemm.TMA_256, 2, true));
+            GemmCase.of(64, 4096, 4096).check(cuda, hopper, hopper.plan(64, 4096, 4096, Gemm.TMA_64, 4, true));
+            GemmCase.of(29, 1032, 1032).check(cuda, hopper, hopper.plan(29, 1032, 1032, Gemm.TMA_32, 2, true));
+            GemmCase.of(5, 264, 4104).check(cuda, hopper, hopper.plan(5, 264, 4104, Gemm.TMA_16, 3, true));
         }
     }
 }

@@ -52,11 +52,23 @@ class GemmTest {
     @Test
     void wgmmaTilesAgreeWithTheReference() {
         Gemm hopper = new Gemm(cpu, true);
-        assertSame(Gemm.WGMMA_128, hopper.plan(65, 4096, 4096, true, true).tiles());
-        assertSame(Gemm.WGMMA_256, hopper.plan(8192, 4096, 4096, true, true).tiles());   // 32 × 32 blocks: two waves and more
-        assertSame(Gemm.WIDE, hopper.plan(64, 4096, 4096, true, true).tiles());
+        Gemm.Tiles t128 = Gemm.TMA_DEFAULT ? Gemm.TMA_128 : Gemm.WGMMA_128, t256 = Gemm.TMA_DEFAULT ? Gemm.TMA_256 : Gemm.WGMMA_256;
+        assertSame(t128, hopper.plan(65, 4096, 4096, true, true).tiles());
+        assertSame(t256, hopper.plan(8192, 4096, 4096, true, true).tiles());   // 32 × 32 blocks: two waves and more
+        if (Gemm.TMA_DEFAULT) {   // the measured TMA tile rule (run 22-gemm3)
+            assertSame(Gemm.TMA_128, hopper.plan(128, 14336, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_256, hopper.plan(256, 14336, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_128, hopper.plan(2048, 1024, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_256, hopper.plan(8192, 1024, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_128, hopper.plan(512, 4096, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_256, hopper.plan(512, 4096, 11008, true, true).tiles());
+        }
+        assertSame(Gemm.TMA_DEFAULT ? Gemm.TMA_64 : Gemm.WIDE, hopper.plan(64, 4096, 4096, true, true).tiles());
+        assertSame(Gemm.MEDIUM, hopper.plan(32, 4096, 4096, true, true).tiles());
+        assertSame(Gemm.WIDE, hopper.plan(64, 4096, 4096, false, true).tiles());       // bf16 output: mma.sync
         assertSame(Gemm.LARGE, hopper.plan(65, 4096, 4096, false, true).tiles());      // bf16 output: mma.sync
         assertSame(Gemm.LARGE, hopper.invariantPlan(65, 4096, 4096, true).tiles());    // the batch-invariant plan never uses wgmma
+        assertSame(Gemm.WIDE, hopper.invariantPlan(64, 4096, 4096, true).tiles());     // ... nor the TMA decode tile
         GemmCase.of(70, 136, 200).check(cpu, hopper);                                   // partial tiles in M, N and K
         new GemmCase(70, 136, 200, "bf16", "bf16", "f32", true).check(cpu, hopper);     // bf16 X, residual added
         GemmCase.of(300, 72, 136).check(cpu, hopper, hopper.plan(300, 72, 136, Gemm.WGMMA_256, 1, true));
@@ -64,6 +76,22 @@ class GemmTest {
         new GemmCase(70, 24, 72, "f32", "f16", "f32", false).check(cpu, hopper);        // fp16 W: mma.sync
         Gemm.Tiles oneWarpgroup = new Gemm.Tiles("wgmma64x128", 4, 1, 1, 16, 3, true);   // one warpgroup a block, 3 stages (one tile ahead)
         GemmCase.of(150, 72, 200).check(cpu, hopper, hopper.plan(150, 72, 200, oneWarpgroup, 1, true));
+    }
+
+    /**
+     * The warp-specialized TMA tiles on the CPU executor: the producer's bulk copies (zeros past M, N and K) and the
+     * consumers' mbarrier waits run as concurrent work-items; partial tiles, split-K with atomics, a residual, bf16 X.
+     */
+    @Test
+    void tmaTilesAgreeWithTheReference() {
+        Gemm hopper = new Gemm(cpu, true);
+        GemmCase.of(70, 136, 200).check(cpu, hopper, hopper.plan(70, 136, 200, Gemm.TMA_128, 1, true));
+        GemmCase.of(300, 72, 456).check(cpu, hopper, hopper.plan(300, 72, 456, Gemm.TMA_256, 1, true));     // 8 K tiles through 4 stages twice
+        GemmCase.of(90, 40, 1032).check(cpu, hopper, hopper.plan(90, 40, 1032, Gemm.TMA_128, 3, true));     // split-K, atomics
+        GemmCase.of(50, 136, 456).check(cpu, hopper, hopper.plan(50, 136, 456, Gemm.TMA_64, 2, true));      // decode tiles: 8 stages, 2 slices
+        GemmCase.of(20, 72, 1032).check(cpu, hopper, hopper.plan(20, 72, 1032, Gemm.TMA_32, 1, true));     // 17 K tiles through 10 stages
+        GemmCase.of(3, 40, 840).check(cpu, hopper, hopper.plan(3, 40, 840, Gemm.TMA_16, 1, true));
+        if (Gemm.TMA_DEFAULT) new GemmCase(130, 136, 200, "bf16", "bf16", "f32", true).check(cpu, hopper);   // the default plan: TMA_128
     }
 
     @Test
