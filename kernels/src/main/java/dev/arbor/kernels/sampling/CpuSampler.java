@@ -119,8 +119,8 @@ public final class CpuSampler {
         int topK = b.topK.get(r), token = -1;
         boolean plain = b.maskStart.get(r) == b.maskStart.get(r + 1) && b.penaltyStart.get(r) == b.penaltyStart.get(r + 1);
         if (plain && temperature != 0 && vocab > IN_PLACE_MIN_VOCAB) {
-            // (a method of its own: with this branch written inline here, C2 inlined expFromLogits into sampleRow and
-            // left SamplingMath.exp(FloatVector) a call with boxed vectors, 3.5x slower; SamplerBench shows it)
+            // (a method of its own, which keeps sampleRow's compiled size small; SamplingMath.expChunk says why no
+            // vector crosses a call on these paths)
             token = sampleInPlace(logits, base, vocab, temperature, topK, topP, minP, Philox.uniform(b.seed.get(r), b.counter.get(r)), s);
         }
         if (token < 0) {
@@ -312,20 +312,10 @@ public final class CpuSampler {
     static double expInPlace(float[] e, int n, float max, float invT) {
         int upper = F.loopBound(n);
         double sum = 0;
-        for (int from = 0; from < upper; from += CHUNK) sum += expChunk(e, from, Math.min(upper, from + CHUNK), max, invT);
+        MemorySegment row = MemorySegment.ofArray(e);
+        for (int from = 0; from < upper; from += CHUNK) sum += SamplingMath.expChunk(row, 0, e, from, Math.min(upper, from + CHUNK), max, invT);
         for (int i = upper; i < n; i++) sum += e[i] = SamplingMath.exp((e[i] - max) * invT);
         return sum;
-    }
-
-    /** {@link #expInPlace} over e[from, to), a multiple of the species length; returns the chunk's sum in float lanes. */
-    private static float expChunk(float[] e, int from, int to, float max, float invT) {
-        FloatVector acc = FloatVector.zero(F);
-        for (int i = from; i < to; i += F.length()) {
-            FloatVector v = SamplingMath.exp(FloatVector.fromArray(F, e, i).sub(max).mul(invT));
-            v.intoArray(e, i);
-            acc = acc.add(v);
-        }
-        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     /**
@@ -556,20 +546,9 @@ public final class CpuSampler {
     static double expFromLogits(MemorySegment src, long base, float[] e, int n, float max, float invT) {
         int upper = F.loopBound(n);
         double sum = 0;
-        for (int from = 0; from < upper; from += CHUNK) sum += expChunk(src, base, e, from, Math.min(upper, from + CHUNK), max, invT);
+        for (int from = 0; from < upper; from += CHUNK) sum += SamplingMath.expChunk(src, base, e, from, Math.min(upper, from + CHUNK), max, invT);
         for (int i = upper; i < n; i++) sum += e[i] = SamplingMath.exp((src.get(ValueLayout.JAVA_FLOAT, base + (long) i * Float.BYTES) - max) * invT);
         return sum;
-    }
-
-    /** {@link #expFromLogits} over [from, to), a multiple of the species length; returns the chunk's sum in float lanes. */
-    private static float expChunk(MemorySegment src, long base, float[] e, int from, int to, float max, float invT) {
-        FloatVector acc = FloatVector.zero(F);
-        for (int i = from; i < to; i += F.length()) {
-            FloatVector v = SamplingMath.exp(FloatVector.fromMemorySegment(F, src, base + (long) i * Float.BYTES, ORDER).sub(max).mul(invT));
-            v.intoArray(e, i);
-            acc = acc.add(v);
-        }
-        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     /**
@@ -856,16 +835,10 @@ public final class CpuSampler {
         if (max == Float.NEGATIVE_INFINITY) return max;
         double sum = 0;
         int upper = F.loopBound(n);
-        for (int from = 0; from < upper; from += 4 * CHUNK) sum += expSumChunk(x, from, Math.min(upper, from + 4 * CHUNK), max);
+        MemorySegment row = MemorySegment.ofArray(x);
+        for (int from = 0; from < upper; from += 4 * CHUNK) sum += SamplingMath.expChunk(row, 0, null, from, Math.min(upper, from + 4 * CHUNK), max, 1f);
         for (int i = upper; i < n; i++) sum += SamplingMath.exp(x[i] - max);
         return (float) (max + Math.log(sum));
-    }
-
-    /** Σ exp(x - max) over [from, to) (a multiple of the species length) in float lanes (256 vectors per chunk). */
-    private static float expSumChunk(float[] x, int from, int to, float max) {
-        FloatVector acc = FloatVector.zero(F);
-        for (int i = from; i < to; i += F.length()) acc = acc.add(SamplingMath.exp(FloatVector.fromArray(F, x, i).sub(max)));
-        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     /**

@@ -20,7 +20,7 @@ class SamplingMathTest {
         x[2] = Float.NEGATIVE_INFINITY;
         x[3] = -87.29f;
         x[4] = -1e-9f;
-        for (int i = 0; i < species.loopBound(n); i += species.length()) SamplingMath.exp(FloatVector.fromArray(species, x, i)).intoArray(lanes, i);
+        SamplingMath.expChunk(java.lang.foreign.MemorySegment.ofArray(x), 0, lanes, 0, species.loopBound(n), 0f, 1f);
         double worst = 0;
         for (int i = 0; i < species.loopBound(n); i++) {
             float s = SamplingMath.exp(x[i]);

@@ -87,7 +87,10 @@ public final class ThroughputBench implements Callable<Integer> {
         LLMEngine engine = new LLMEngine(lm, tok, config);
         try (LLM llm = new LLM(engine)) {
             System.err.println("warm-up (the batch, 4 tokens each) ...");
-            llm.generatePrompts(prompts, SamplingParams.greedy(4).toBuilder().ignoreEos(true).build(), null, null);
+            // with the timed pass's sampling (top-p rows take other code than greedy ones: the first runs interpreted)
+            SamplingParams warm = topP < 1 ? SamplingParams.builder().temperature(1.0).topP(topP).seed(1L).maxTokens(4).ignoreEos(true).build()
+                    : SamplingParams.greedy(4).toBuilder().ignoreEos(true).build();
+            llm.generatePrompts(prompts, warm, null, null);
 
             System.err.printf(Locale.ROOT, "prefill pass: %d prompts x %d tokens ...%n", batch, promptLen);
             long t0 = System.nanoTime();
