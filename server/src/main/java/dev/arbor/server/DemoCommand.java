@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
  */
 @Command(mixinStandardHelpOptions = true, showDefaultValues = true, name = "demo", description = "Serve a batch of requests sharing a long system prompt on a synthetic model (no downloads).")
 final class DemoCommand implements Callable<Integer> {
-    @Option(names = "--model", defaultValue = "synthetic:100m", description = "model: a Hugging Face model directory or synthetic:tiny|100m|llama-7b")
+    @Option(names = "--model", defaultValue = "synthetic:100m", description = "model: a Hugging Face model directory or synthetic:tiny|100m|llama-7b|llama3.2-1b|baichuan2-13b|tiny-baichuan")
     String model;
 
     @Option(names = "--requests", defaultValue = "16", description = "requests in the batch (>= 1)")

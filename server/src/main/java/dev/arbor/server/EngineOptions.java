@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
 /** Engine flags shared by every command that starts an engine (a picocli mixin). */
 public final class EngineOptions {
     @Option(names = "--model", required = true, paramLabel = "DIR|synthetic:SHAPE",
-            description = "Hugging Face model directory, or synthetic:tiny|100m|llama-7b")
+            description = "Hugging Face model directory, or synthetic:tiny|100m|llama-7b|llama3.2-1b|baichuan2-13b|tiny-baichuan")
     public String model;
 
     @Mixin

@@ -36,7 +36,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
     /** The modes, in the order they run by default. */
     static final List<String> MODES = List.of("no-cache", "auto", "explicit", "prefix-group");
 
-    @Option(names = "--model", defaultValue = "synthetic:100m", description = "a Hugging Face model directory or synthetic:tiny|100m|llama-7b")
+    @Option(names = "--model", defaultValue = "synthetic:100m", description = "a Hugging Face model directory or synthetic:tiny|100m|llama-7b|llama3.2-1b|baichuan2-13b|tiny-baichuan")
     String model;
     @Option(names = "--groups", defaultValue = "4", description = "groups of requests, each with its own prefix (>= 1)") int groups;
     @Option(names = "--prompts-per-group", defaultValue = "8", description = "requests per group (>= 1)") int promptsPerGroup;

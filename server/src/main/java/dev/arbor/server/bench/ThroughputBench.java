@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
  */
 @Command(mixinStandardHelpOptions = true, showDefaultValues = true, name = "throughput", description = "Prefill and decode tokens/s of a (synthetic) model on this machine.")
 public final class ThroughputBench implements Callable<Integer> {
-    @Option(names = "--model", defaultValue = "synthetic:100m", description = "a Hugging Face model directory or synthetic:tiny|100m|llama-7b")
+    @Option(names = "--model", defaultValue = "synthetic:100m", description = "a Hugging Face model directory or synthetic:tiny|100m|llama-7b|llama3.2-1b|baichuan2-13b|tiny-baichuan")
     String model;
     @Option(names = "--batch", defaultValue = "8", split = ",", paramLabel = "N[,N...]",
             description = "sequences decoded together (>= 1); several sizes run one after another on the loaded model") List<Integer> batches;
