@@ -371,15 +371,9 @@ public final class CpuSampler {
                 if (!byMass) {
                     q = (int) Math.min(m - 1, (long) (target * m / n));
                 } else {
-                    double sampleMass = 0, acc = 0, share = target / mass;
-                    for (int j = 0; j < m; j++) sampleMass += sample[j];
-                    q = m - 1;
-                    for (int j = 0; j < m; j++) {
-                        acc += sample[m - 1 - j];
-                        if (acc >= share * sampleMass) { q = j; break; }
-                    }
+                    q = rankReachingShare(sample, m, false, target / mass);
                 }
-                int margin = 6 + (int) (3 * Math.sqrt(q + 1));
+                int margin = margin(q);
                 float hi = q - margin < 0 ? Float.POSITIVE_INFINITY : sample[m - 1 - (q - margin)];
                 float lo = q + margin >= m ? floor : sample[m - 1 - (q + margin)];
                 float[] mid = s.tmp;
@@ -565,16 +559,9 @@ public final class CpuSampler {
         float[] sample = s.bigSample, t = s.thresholds;
         double[] mass = s.thresholdMass;
         int m = 128;
-        double sampleMass = 0;
-        for (int j = 0; j < m; j++) sampleMass += sample[j] = e[(int) ((long) j * n / m)];
+        for (int j = 0; j < m; j++) sample[j] = e[(int) ((long) j * n / m)];
         sortAscending(sample, 0, m);
-        int q = m - 1;
-        double acc = 0;
-        for (int j = 0; j < m; j++) {
-            acc += sample[m - 1 - j];
-            if (acc >= topP * sampleMass) { q = j; break; }
-        }
-        int below = q + 6 + (int) (3 * Math.sqrt(q + 1));
+        int q = rankReachingShare(sample, m, false, topP), below = q + margin(q);
         t[0] = sample[m - 1];
         t[1] = sample[m - 4];
         t[2] = sample[m - 16];
@@ -722,16 +709,29 @@ public final class CpuSampler {
         if (!byMass) {
             pos = (int) Math.min(m - 1, (long) (target * m / len));
         } else {
-            double sampleMass = 0;
-            for (int j = 0; j < m; j++) sampleMass += sample[j];
-            double share = Double.isNaN(curMass) || curMass <= 0 ? 0.5 : target / curMass, acc = 0;
-            pos = m - 1;
-            for (int j = 0; j < m; j++) {
-                acc += sample[j];
-                if (acc >= share * sampleMass) { pos = j; break; }
-            }
+            pos = rankReachingShare(sample, m, true, Double.isNaN(curMass) || curMass <= 0 ? 0.5 : target / curMass);
         }
         return sample[pos];
+    }
+
+    /**
+     * In a sorted sample {@code a[0, m)} (ascending, or descending if so told), the rank from the top (0 = the largest)
+     * at which the values taken from the top first sum to {@code share} of the sample's mass; m - 1 if they never do
+     * (rounding). The mass-share estimate of the selection's brackets and pivots.
+     */
+    private static int rankReachingShare(float[] a, int m, boolean descending, double share) {
+        double sampleMass = 0, acc = 0;
+        for (int j = 0; j < m; j++) sampleMass += a[j];
+        for (int j = 0; j < m; j++) {
+            acc += a[descending ? j : m - 1 - j];
+            if (acc >= share * sampleMass) return j;
+        }
+        return m - 1;
+    }
+
+    /** Ranks of slack kept around a rank q estimated from a sample: about three standard deviations of its count. */
+    private static int margin(int q) {
+        return 6 + (int) (3 * Math.sqrt(q + 1));
     }
 
     /**
