@@ -327,6 +327,9 @@ public final class LLMEngine implements AutoCloseable {
     /** Decode steps replayed from a CUDA graph by this engine's executor so far. */
     public long graphReplays() { return runner.executor().graphReplays(); }
 
+    /** The forward pass's time per operation when the JVM runs with {@code -Darbor.opProfile=true}, else null. */
+    public dev.arbor.models.OpProfile opProfile() { return runner.executor().opProfile(); }
+
     /** The most KV blocks held at once (by requests or the prefix cache) since the engine started or {@link #resetPeakBlocksUsed}. */
     public int peakBlocksUsed() { return peakBlocksUsed; }
 

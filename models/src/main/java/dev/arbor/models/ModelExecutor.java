@@ -58,6 +58,9 @@ public interface ModelExecutor extends AutoCloseable {
     /** Steps replayed from a recorded graph so far (CUDA decode steps); 0 on a backend without graphs. */
     default long graphReplays() { return 0; }
 
+    /** Time per operation of the forward pass when the JVM runs with {@code -Darbor.opProfile=true}, else null. */
+    default OpProfile opProfile() { return null; }
+
     @Override
     void close();
 }

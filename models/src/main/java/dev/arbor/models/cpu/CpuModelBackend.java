@@ -39,7 +39,9 @@ public final class CpuModelBackend implements ModelBackend {
 
     @Override
     public ModelExecutor open(ModelConfig config, ModelWeights weights, StepShape shape) {
-        return new DecoderForward<>(config, weights, new CpuOps(config, shape), shape);
+        CpuOps ops = new CpuOps(config, shape);
+        if (!dev.arbor.models.OpProfile.enabled()) return new DecoderForward<>(config, weights, ops, shape);
+        return new DecoderForward<>(config, weights, new dev.arbor.models.backend.ProfiledOps<>(ops, dev.arbor.models.backend.OpClock.wall()), shape);
     }
 
     @Override public String toString() { return device(); }

@@ -107,6 +107,9 @@ public final class CudaModelBackend implements ModelBackend {
         if (weights == null) weights = DeviceWeights.upload(gpu, w, dtype == ComputeDtype.BFLOAT16 && fusion);
     }
 
+    /** How long the profiler's spin kernel holds the device before each step: longer than a step's host launches (a few ms). */
+    private static final double PROFILE_SPIN_MILLIS = 25;
+
     @Override
     public ModelExecutor open(ModelConfig config, ModelWeights w, StepShape shape) {
         prepare(w);
@@ -120,7 +123,11 @@ public final class CudaModelBackend implements ModelBackend {
                     shape.numBlocks(), kv / (double) (1L << 30), work / (double) (1L << 30), (kv + work) / (double) (1L << 30),
                     gpu.device().name(), free / (double) (1L << 30)));
         }
-        return new DecoderForward<>(config, w, new CudaOps(gpu, config, weights, shape, kvDtype, dtype, batchInvariant, cudaGraphs, fusion), shape);
+        // -Darbor.opProfile=true: each operation timed by events, so launched eagerly (a graph replay has no per-kernel events)
+        boolean profile = dev.arbor.models.OpProfile.enabled();
+        CudaOps ops = new CudaOps(gpu, config, weights, shape, kvDtype, dtype, batchInvariant, cudaGraphs && !profile, fusion);
+        if (!profile) return new DecoderForward<>(config, w, ops, shape);
+        return new DecoderForward<>(config, w, new dev.arbor.models.backend.ProfiledOps<>(ops, new CudaOpClock(gpu, PROFILE_SPIN_MILLIS)), shape);
     }
 
     /**

@@ -206,6 +206,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
                 engine.evictAllCached();
             }
             engine.stepTimings().reset();
+            if (engine.opProfile() != null) engine.opProfile().reset();
             engine.resetPeakBlocksUsed();
             EngineStats before = llm.stats();
             return run(mode, llm, engine, prompts, prefixPos, params, before);
@@ -225,6 +226,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
             outs = runMode(mode, llm, prompts, prefixPos, params, onStep);
         }
         double secs = (System.nanoTime() - start) / 1e9;
+        if (engine.opProfile() != null) System.out.print(mode + ": " + engine.opProfile().report());   // -Darbor.opProfile=true
         for (RequestOutput o : outs) if (o.failed()) throw new IllegalStateException("request failed: " + o.error());
         EngineStats s = llm.stats();
         double[] ttft = firstToken.values().stream().mapToDouble(v -> v / 1e6).sorted().toArray();

@@ -91,6 +91,7 @@ public final class ThroughputBench implements Callable<Integer> {
             SamplingParams warm = topP < 1 ? SamplingParams.builder().temperature(1.0).topP(topP).seed(1L).maxTokens(4).ignoreEos(true).build()
                     : SamplingParams.greedy(4).toBuilder().ignoreEos(true).build();
             llm.generatePrompts(prompts, warm, null, null);
+            if (engine.opProfile() != null) engine.opProfile().reset();
 
             System.err.printf(Locale.ROOT, "prefill pass: %d prompts x %d tokens ...%n", batch, promptLen);
             long t0 = System.nanoTime();
@@ -127,6 +128,10 @@ public final class ThroughputBench implements Callable<Integer> {
         System.out.println(engine.stepTimings().other().summary("other steps (prefill, mixed)"));
         long replays = engine.graphReplays() - replays0;
         System.out.printf(Locale.ROOT, "CUDA graphs: %d of %d decode steps replayed%n", replays, d.steps());
+        if (engine.opProfile() != null) {
+            System.out.print(engine.opProfile().report());
+            System.out.println("(-Darbor.opProfile=true: the step times above include the profiler's spin and eager launches; its table is the time per operation, device time on CUDA)");
+        }
         // floor of a decode step: every weight byte a step reads (layers and lm_head, bf16) over the device copy rate
         // (read + write) measured in this run, the convention of the performance issue (13.5 GB / 4.25 TB/s = 3.2 ms)
         double floorMs = copyBandwidth > 0 ? 1000.0 * weightBytes / copyBandwidth : Double.NaN;
