@@ -5,7 +5,8 @@
 #   bash bench/device/final-run.sh DIR     (DIR = the carried bundle of bench/device/bundle.sh, no fixtures needed)
 # RUNS picks the runs, in the order given (default: the eight of the closing run), from: gpu-tests (needs fixtures.tar.xz
 # with tiny-llama3 and tiny-baichuan2-13b) throughput throughput-b1 throughput-nbi throughput-b1-unfused throughput-b1-nopdl workload1
-# workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128-nbi serve.
+# workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128-nbi serve clocks, and the op profiles
+# (-Darbor.opProfile=true) profile-b1 profile-b32 profile-1b-b128-nbi profile-w1 profile-w1-nbi profile-bc-w1-nbi profile-w2-nbi. GPU_TESTS overrides the test classes/packages.
 # "unfused" is -Darbor.cuda.fusion=false (every projection and element-wise stage its own launch), "nopdl"
 # -Darbor.cuda.pdl=false (the fused kernels launched after the GEMM before them ends, not overlapping its tail).
 # $OUT gets run.log (every log in order) and final-out.tgz (JSON reports).
@@ -26,8 +27,21 @@ run() { local name=$1 t=$2; shift 2; echo "== $(date -u +%H:%M:%S) $name: ${*##*
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
 one() {
   case "$1" in
-  gpu-tests) run gpu-tests ${T_TESTS:-90} $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.kernels.layer.FusedKernelsGpuTest \
-      dev.arbor.kernels.layer.TokenKernelsGpuTest dev.arbor.models.FusedForwardGpuTest dev.arbor.models.CudaGraphGpuTest dev.arbor.engine.EngineGpuTest ;;
+  gpu-tests) run gpu-tests ${T_TESTS:-150} $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu ${GPU_TESTS:-dev.arbor.accel dev.arbor.kernels \
+      dev.arbor.models.FusedForwardGpuTest dev.arbor.models.CudaGraphGpuTest dev.arbor.models.CascadeForwardGpuTest \
+      dev.arbor.models.FlashPrefillModelGpuTest dev.arbor.models.backend.OpProfileGpuTest dev.arbor.engine.EngineGpuTest} ;;
+  clocks) run clocks 10 nvidia-smi --query-gpu=clocks.sm,clocks.mem,clocks.max.sm,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv ;;
+  # -Darbor.opProfile=true: device time per operation (eager launches behind a spin kernel; the tok/s printed are not comparable)
+  profile-b1) run profile-b1 60 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench throughput --model $M --device cuda \
+      --batch 1 --prompt-len 128 --output-len 32 --out "$OUT/prof-b1" ;;
+  profile-b32) run profile-b32 60 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench throughput --model $M --device cuda \
+      --batch 32 --prompt-len 128 --output-len 32 --out "$OUT/prof-b32" ;;
+  profile-1b-b128-nbi) run profile-1b-b128-nbi 60 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench throughput --model synthetic:llama3.2-1b \
+      --device cuda --batch 128 --prompt-len 512 --output-len 16 --no-batch-invariance --out "$OUT/prof-1b" ;;
+  profile-w1) run profile-w1 60 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench $W1 --model $M --out "$OUT/prof-w1" ;;
+  profile-w1-nbi) run profile-w1-nbi 60 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench $W1 --model $M --no-batch-invariance --out "$OUT/prof-w1-nbi" ;;
+  profile-bc-w1-nbi) run profile-bc-w1-nbi 80 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench $W1 --model synthetic:baichuan2-13b --no-batch-invariance --out "$OUT/prof-bc-w1" ;;
+  profile-w2-nbi) run profile-w2-nbi 90 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench $W2 --model $M --no-batch-invariance --out "$OUT/prof-w2" ;;
   throughput) run throughput 60 $B throughput --model $M --device cuda --batch 1,32 --prompt-len 128 --output-len 256 --out "$OUT/tp" ;;
   throughput-nbi) run throughput-nbi 60 $B throughput --model $M --device cuda --batch 1,32 --prompt-len 128 --output-len 256 --no-batch-invariance --out "$OUT/tp-nbi" ;;
   throughput-b1-unfused) run throughput-b1-unfused 45 $J -Darbor.cuda.fusion=false -cp $CP dev.arbor.server.Main bench throughput --model $M --device cuda \

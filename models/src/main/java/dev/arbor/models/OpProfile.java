@@ -29,7 +29,7 @@ public final class OpProfile {
     private static final class Totals {
         final Map<String, double[]> ops = new LinkedHashMap<>();   // op -> {milliseconds, calls}
         int steps;
-        int lateSteps;   // steps whose host enqueue outlasted the spin kernel (their first intervals include host gaps)
+        long intervals, lateIntervals;   // all intervals, and those the device may have waited for the host in
     }
 
     private final String clock;
@@ -38,8 +38,11 @@ public final class OpProfile {
     /** @param clock how the intervals are measured, for the report (e.g. "CUDA events behind a 20 ms spin kernel") */
     public OpProfile(String clock) { this.clock = clock; }
 
-    /** Adds one step: its operations' names and interval lengths in milliseconds, in launch order. */
-    public synchronized void addStep(boolean isDecode, List<String> ops, double[] millis, boolean late) {
+    /**
+     * Adds one step: its operations' names and interval lengths in milliseconds, in launch order, and how many of the
+     * intervals may include host launch gaps ({@link dev.arbor.models.backend.OpClock#lastStepLateOps}).
+     */
+    public synchronized void addStep(boolean isDecode, List<String> ops, double[] millis, int lateIntervals) {
         if (millis.length != ops.size()) throw new IllegalArgumentException(ops.size() + " ops but " + millis.length + " intervals");
         Totals t = isDecode ? decode : other;
         for (int i = 0; i < millis.length; i++) {
@@ -48,7 +51,8 @@ public final class OpProfile {
             acc[1]++;
         }
         t.steps++;
-        if (late) t.lateSteps++;
+        t.intervals += millis.length;
+        t.lateIntervals += lateIntervals;
     }
 
     /** Forgets every step so far (e.g. the benchmark's warm-up). */
@@ -56,7 +60,8 @@ public final class OpProfile {
         for (Totals t : List.of(decode, other)) {
             t.ops.clear();
             t.steps = 0;
-            t.lateSteps = 0;
+            t.intervals = 0;
+            t.lateIntervals = 0;
         }
     }
 
@@ -84,7 +89,8 @@ public final class OpProfile {
             double sum = rows.stream().mapToDouble(Row::millisPerStep).sum();
             s.append(String.format(Locale.ROOT, "op profile, %s steps (%d steps, %.3f ms/step in ops; %s)%s%n",
                     isDecode ? "decode" : "prefill/mixed", t.steps, sum, clock,
-                    t.lateSteps > 0 ? "; " + t.lateSteps + " steps enqueued slower than the spin: their intervals include host gaps" : ""));
+                    t.lateIntervals > 0 ? String.format(Locale.ROOT, "; %d of %d intervals began after the device had caught up with the host's launches: they include host gaps",
+                            t.lateIntervals, t.intervals) : ""));
             s.append(String.format(Locale.ROOT, "  %-28s %10s %8s %7s%n", "op", "ms/step", "calls", "share"));
             for (Row r : rows) {
                 s.append(String.format(Locale.ROOT, "  %-28s %10.4f %8.1f %6.1f%%%n", r.op(), r.millisPerStep(), r.callsPerStep(), 100 * r.share()));

@@ -17,8 +17,11 @@ public interface OpClock extends AutoCloseable {
      */
     double[] finish();
 
-    /** Whether the host took longer to launch the last step than the device was kept busy before it (intervals then include host gaps). */
-    default boolean lastStepLate() { return false; }
+    /**
+     * Intervals of the last finished step that may include host launch gaps: the device had finished everything before
+     * the operation when the host began launching it (0 for a synchronous clock, whose intervals are host time anyway).
+     */
+    default int lastStepLateOps() { return 0; }
 
     /** How the intervals are measured, for reports. */
     String describe();

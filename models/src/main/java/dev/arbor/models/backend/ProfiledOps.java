@@ -45,7 +45,7 @@ public final class ProfiledOps<A> implements Ops<A> {
         if (!inStep) return;
         inStep = false;
         double[] ms = clock.finish();
-        profile.addStep(stepIsDecode, names, ms, clock.lastStepLate());
+        profile.addStep(stepIsDecode, names, ms, clock.lastStepLateOps());
         names.clear();
     }
 

@@ -104,7 +104,7 @@ public final class CudaModelBackend implements ModelBackend {
 
     @Override
     public synchronized void prepare(ModelWeights w) {
-        if (weights == null) weights = DeviceWeights.upload(gpu, w, dtype == ComputeDtype.BFLOAT16 && fusion);
+        if (weights == null) weights = DeviceWeights.upload(gpu, w, dtype == ComputeDtype.BFLOAT16 && fusion, dtype == ComputeDtype.BFLOAT16);
     }
 
     /** How long the profiler's spin kernel holds the device before each step: longer than a step's host launches (a few ms). */

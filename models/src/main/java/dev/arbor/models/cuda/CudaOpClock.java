@@ -23,8 +23,9 @@ final class CudaOpClock implements OpClock {
     private final IntArray spinOut = new IntArray(1);
     private final List<CudaEvent> events = new ArrayList<>();
     private int used;            // events recorded this step, the start's included
-    private long hostStart, hostLast;
-    private boolean late;
+    private long[] hostMarks = new long[512];   // host nanoTime at each mark (after the op's launch returned)
+    private long hostStart;
+    private int lateOps;
 
     CudaOpClock(CudaBackend gpu, double spinMillis) {
         this.gpu = gpu;
@@ -61,20 +62,29 @@ final class CudaOpClock implements OpClock {
 
     @Override
     public void mark() {
+        if (used - 1 == hostMarks.length) hostMarks = java.util.Arrays.copyOf(hostMarks, 2 * hostMarks.length);
+        hostMarks[used - 1] = System.nanoTime();
         event(used++).record(null);
-        hostLast = System.nanoTime();
     }
 
     @Override
     public double[] finish() {
         double[] ms = new double[Math.max(0, used - 1)];
         for (int i = 1; i < used; i++) ms[i - 1] = events.get(i).millisSince(events.get(i - 1));
-        late = (hostLast - hostStart) / 1e6 > spinMillis;
+        // op i's launch began when op i-1's returned (hostMarks[i-1]; the start for op 0); the device was ready for it
+        // after the spin and ops 0..i-1: later than that, the device idled and the interval holds a host gap
+        lateOps = 0;
+        double deviceReady = spinMillis;
+        for (int i = 0; i < ms.length; i++) {
+            double launchBegan = ((i == 0 ? hostStart : hostMarks[i - 1]) - hostStart) / 1e6;
+            if (launchBegan > deviceReady) lateOps++;
+            deviceReady += ms[i];
+        }
         used = 0;
         return ms;
     }
 
-    @Override public boolean lastStepLate() { return late; }
+    @Override public int lastStepLateOps() { return lateOps; }
 
     @Override public String describe() { return String.format(java.util.Locale.ROOT, "CUDA events, eager launches queued behind a %.0f ms spin kernel", spinMillis); }
 

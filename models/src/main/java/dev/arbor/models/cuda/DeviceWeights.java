@@ -21,8 +21,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The device copies of a model's weights, uploaded once: every {@link Matrix} in its stored dtype
  * (bf16 and fp16 straight from the memory-mapped file, no host copy; fp32 checkpoint matrices
- * converted to bf16, named in the log; Baichuan's NormHead lm_head, derived in fp32 at load, kept in
- * fp32), every norm vector in fp32. Looked up by identity of the host-side object the forward pass holds.
+ * converted to bf16, named in the log; Baichuan's NormHead lm_head, derived in fp32 at load, converted to bf16 too
+ * for the tensor-core GEMM, or kept in fp32 for the float32 compute mode), every norm vector in fp32. Looked up by identity of the host-side object the forward pass holds.
  */
 final class DeviceWeights implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DeviceWeights.class);
@@ -30,6 +30,7 @@ final class DeviceWeights implements AutoCloseable {
     private final Map<LayerWeights, BFloat16Array> qkv = new IdentityHashMap<>();     // (q + 2 kv rows, hidden) per layer
     private final Map<Matrix, BFloat16Array> gateUp = new IdentityHashMap<>();        // (2 inter rows, hidden) per layer's gate
     private boolean fusedQkv, fusedGateUp;
+    private boolean bf16NormHead;   // the NormHead lm_head rounded to bf16 (bf16 compute) instead of kept in fp32
     private long bytes;
 
     /**
@@ -38,23 +39,29 @@ final class DeviceWeights implements AutoCloseable {
      * @throws ModelLoadException when the weights do not fit the device's free memory (bytes needed and free)
      */
     static DeviceWeights upload(CudaBackend gpu, ModelWeights w) {
-        return upload(gpu, w, false);
+        return upload(gpu, w, false, false);
     }
 
     /**
      * As {@link #upload(CudaBackend, ModelWeights)}; with {@code fuse}, where every layer's matrices allow it (bf16 in the
      * checkpoint, widths a multiple of 8, no q/k norm for the q|k|v case), each layer's q, k and v are uploaded as one
      * (q + 2 kv, hidden) matrix and gate and up as one (2 inter, hidden) matrix instead of separately (the same bytes):
-     * one GEMM each instead of three and two ({@link #qkv}, {@link #gateUp}).
+     * one GEMM each instead of three and two ({@link #qkv}, {@link #gateUp}). With {@code bf16NormHead} (the bf16 compute
+     * mode) Baichuan's NormHead lm_head, normalised in fp32 at load, is rounded to bf16 like any fp32 checkpoint matrix, so
+     * it runs on the tensor-core GEMM: kept in fp32 it took the CUDA-core matvec, 34 of a 50.7 ms decode step at batch 107
+     * on the Baichuan2-13B shape (2.6 GB of fp32 read and 138 GFLOP on CUDA cores; bench/RESULTS.md, run 26-lead). The
+     * official Baichuan2 code normalises the head in the model's dtype (bf16) at its first inference, so bf16 is its own
+     * inference precision too.
      */
-    static DeviceWeights upload(CudaBackend gpu, ModelWeights w, boolean fuse) {
-        long need = deviceBytes(w);
+    static DeviceWeights upload(CudaBackend gpu, ModelWeights w, boolean fuse, boolean bf16NormHead) {
+        long need = deviceBytes(w, bf16NormHead);
         long free = gpu.device().memoryInfo()[0];
         if (need > free) {
             throw new ModelLoadException(String.format("the weights need %.2f GiB on %s, which has %.2f GiB free",
                     need / (double) (1L << 30), gpu.device().name(), free / (double) (1L << 30)));
         }
         DeviceWeights d = new DeviceWeights();
+        d.bf16NormHead = bf16NormHead;
         d.fusedQkv = fuse && w.layers().stream().allMatch(lw -> lw.qNorm() == null && concatenable(lw.q(), lw.k(), lw.v()));
         d.fusedGateUp = fuse && w.layers().stream().allMatch(lw -> concatenable(lw.gate(), lw.up()));
         try {
@@ -77,20 +84,21 @@ final class DeviceWeights implements AutoCloseable {
         return d;
     }
 
-    /** Device bytes of {@code w} once uploaded (fp32 checkpoint matrices become bf16). */
-    static long deviceBytes(ModelWeights w) {
+    /** Device bytes of {@code w} once uploaded (fp32 checkpoint matrices become bf16; the NormHead too with {@code bf16NormHead}). */
+    static long deviceBytes(ModelWeights w, boolean bf16NormHead) {
         IdentityHashMap<Object, Boolean> seen = new IdentityHashMap<>();
-        long n = matrixBytes(w.embed(), seen) + matrixBytes(w.lmHead(), seen) + 4L * w.finalNorm().length;
+        long n = matrixBytes(w.embed(), seen, bf16NormHead) + matrixBytes(w.lmHead(), seen, bf16NormHead) + 4L * w.finalNorm().length;
         for (LayerWeights lw : w.layers()) {
-            for (Matrix m : new Matrix[] {lw.q(), lw.k(), lw.v(), lw.o(), lw.gate(), lw.up(), lw.down()}) n += matrixBytes(m, seen);
+            for (Matrix m : new Matrix[] {lw.q(), lw.k(), lw.v(), lw.o(), lw.gate(), lw.up(), lw.down()}) n += matrixBytes(m, seen, bf16NormHead);
             n += 4L * (lw.inputNorm().length + lw.postNorm().length);
         }
         return n;
     }
 
-    private static long matrixBytes(Matrix m, IdentityHashMap<Object, Boolean> seen) {
+    private static long matrixBytes(Matrix m, IdentityHashMap<Object, Boolean> seen, boolean bf16NormHead) {
         if (seen.put(m, true) != null) return 0;
-        return (long) m.rows() * m.cols() * (m.tensor().dtype() == DType.F32 && !isNormHead(m) ? 2 : m.tensor().dtype().bytes());
+        boolean toBf16 = m.tensor().dtype() == DType.F32 && (bf16NormHead || !isNormHead(m));
+        return (long) m.rows() * m.cols() * (toBf16 ? 2 : m.tensor().dtype().bytes());
     }
 
     private static boolean isNormHead(Matrix m) {
@@ -106,8 +114,8 @@ final class DeviceWeights implements AutoCloseable {
             case BF16 -> new BFloat16Array(band(m, 2));
             case F16 -> new HalfFloatArray(band(m, 2));
             case F32 -> {
-                if (isNormHead(m)) yield new FloatArray(band(m, 4));
-                LOG.info("{}: fp32 in the checkpoint, converted to bf16 on the device", t.name());
+                if (isNormHead(m) && !bf16NormHead) yield new FloatArray(band(m, 4));
+                LOG.info("{}: fp32 {}, converted to bf16 on the device", t.name(), isNormHead(m) ? "(derived at load)" : "in the checkpoint");
                 BFloat16Array b = new BFloat16Array((int) elems);
                 float[] row = new float[m.cols()];
                 for (int r = 0; r < m.rows(); r++) {
