@@ -26,6 +26,13 @@ public interface Backend extends AutoCloseable {
      */
     default void toDevice(OffHeapArray array, int count) { toDevice(array); }
 
+    /**
+     * As {@link #toDevice(OffHeapArray, int)}, but ordered after the work already launched on the current stream without
+     * the host waiting for it (CUDA: an asynchronous copy; the host contents may change once this returns). Default: the
+     * synchronous copy (the CPU executor, where there is nothing to overlap).
+     */
+    default void toDeviceAsync(OffHeapArray array, int count) { toDevice(array, count); }
+
     /** Waits for pending work and copies the first {@code count} elements of {@code array} back. Default: the whole array. */
     default void toHost(OffHeapArray array, int count) { toHost(array); }
 

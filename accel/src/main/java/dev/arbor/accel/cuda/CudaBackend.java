@@ -186,6 +186,17 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void toDeviceAsync(OffHeapArray array, int count) {
+        if (!(array.deviceMirror() instanceof DeviceBuffer b)) {
+            toDevice(array);
+            return;
+        }
+        if (count < 0 || count > array.length()) throw new IndexOutOfBoundsException("count " + count + " of " + array.length() + " elements");
+        CudaStream s = capturing.get();
+        b.uploadAsync(array.segment(), 0, (long) count * array.elementBytes(), s == null ? MemorySegment.NULL : s.handle());
+    }
+
+    @Override
     public void toHost(OffHeapArray array, int count) {
         if (!(array.deviceMirror() instanceof DeviceBuffer b)) throw new IllegalStateException("array was never on the device");
         if (count < 0 || count > array.length()) throw new IndexOutOfBoundsException("count " + count + " of " + array.length() + " elements");

@@ -49,6 +49,20 @@ public final class DeviceBuffer implements AutoCloseable {
         check(call(() -> (int) cuMemcpyHtoD.invokeExact(pointer + offset, host, bytes)), "cuMemcpyHtoD");
     }
 
+    /**
+     * Host → device copy of {@code bytes} bytes from {@code host} to this buffer at byte {@code offset}, queued on {@code stream}
+     * (NULL: the default stream) after the work before it: the host does not wait for that work. From pageable memory the
+     * driver copies the source to a staging buffer before returning, so {@code host} may be reused at once.
+     */
+    public void uploadAsync(MemorySegment host, long offset, long bytes, MemorySegment stream) {
+        if (offset < 0 || bytes < 0 || offset + bytes > this.bytes || bytes > host.byteSize()) {
+            throw new IndexOutOfBoundsException("upload of " + bytes + " bytes at " + offset + " into a buffer of " + this.bytes + " from " + host.byteSize());
+        }
+        if (bytes == 0) return;
+        device.makeCurrent();
+        check(call(() -> (int) cuMemcpyHtoDAsync.invokeExact(pointer + offset, host, bytes, stream)), "cuMemcpyHtoDAsync");
+    }
+
     /** Synchronous device → host copy of {@code bytes} bytes at byte {@code offset} of this buffer into {@code host}. */
     public void download(MemorySegment host, long offset, long bytes) {
         if (offset < 0 || bytes < 0 || offset + bytes > this.bytes || bytes > host.byteSize()) {

@@ -197,14 +197,19 @@ public final class SamplingBatch implements AutoCloseable {
     public int numLogprobs(int r) { return numLogprobs.get(check(r)); }
 
     /** Uploads what this step filled: the per-row arrays' first rows, the CSR lists' used entries. */
+    /**
+     * Copies this step's inputs to the device, queued behind the work already launched (the step's forward pass and
+     * lm_head) without waiting for it: synchronous copies here made the host wait for the whole step and then left the
+     * GPU idle through fifteen small copies (about 0.3 ms a step at batch 1; bench/RESULTS.md, run 26-lead).
+     */
     void upload(dev.arbor.accel.Backend b) {
         for (OffHeapArray a : new OffHeapArray[] {temperature, topP, minP, repetitionPenalty, frequencyPenalty, presencePenalty, topK,
-                numLogprobs, seed, counter}) b.toDevice(a, rows);
-        b.toDevice(penaltyStart, rows + 1);
-        b.toDevice(maskStart, rows + 1);
-        b.toDevice(penaltyIds, Math.max(1, penaltyEntries));
-        b.toDevice(penaltyCounts, Math.max(1, penaltyEntries));
-        b.toDevice(maskIds, Math.max(1, maskEntries));
+                numLogprobs, seed, counter}) b.toDeviceAsync(a, rows);
+        b.toDeviceAsync(penaltyStart, rows + 1);
+        b.toDeviceAsync(maskStart, rows + 1);
+        b.toDeviceAsync(penaltyIds, Math.max(1, penaltyEntries));
+        b.toDeviceAsync(penaltyCounts, Math.max(1, penaltyEntries));
+        b.toDeviceAsync(maskIds, Math.max(1, maskEntries));
     }
 
     /** Copies this step's results back: tokens, and the logprob arrays when {@code logprobs}. */

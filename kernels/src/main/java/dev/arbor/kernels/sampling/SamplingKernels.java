@@ -29,7 +29,7 @@ public final class SamplingKernels {
      * Samples row {@code ctx.groupIdx}. Launch: {@code Launch.of1D(rows, block)}.
      *
      * @param logits (rows, vocab) raw logits; not modified
-     * @param work   (rows, vocab) scratch: penalised logits, then e
+     * @param work   (rows, vocab) scratch: penalised logits (rows with masks or penalties), then e
      * @param tokens (rows) out: the sampled id
      * @param block  work-items per group, a power of two from 32 to 1024
      * The remaining arrays are {@link SamplingBatch}'s, per row or CSR.
@@ -46,25 +46,30 @@ public final class SamplingKernels {
         int row = ctx.groupIdx, t = ctx.localIdx;
         int o = row * vocab;
 
-        // 1. penalised copy: masks, then repetition / frequency / presence on listed ids (distinct per row)
-        for (int i = t; i < vocab; i += block) work.set(o + i, logits.get(o + i));
-        ctx.localBarrier();
-        for (int i = maskStart.get(row) + t, end = maskStart.get(row + 1); i < end; i += block) {
-            work.set(o + maskIds.get(i), Float.NEGATIVE_INFINITY);
+        // 1. penalised copy: masks, then repetition / frequency / presence on listed ids (distinct per row). A row with
+        // neither (every greedy row of a plain request) reads its logits in place: no copy, a pass of reads and one of
+        // writes saved (the copy was most of the kernel at batch 128 × 128,256 ids)
+        boolean edited = maskStart.get(row + 1) > maskStart.get(row) || penaltyStart.get(row + 1) > penaltyStart.get(row);
+        if (edited) {
+            for (int i = t; i < vocab; i += block) work.set(o + i, logits.get(o + i));
+            ctx.localBarrier();
+            for (int i = maskStart.get(row) + t, end = maskStart.get(row + 1); i < end; i += block) {
+                work.set(o + maskIds.get(i), Float.NEGATIVE_INFINITY);
+            }
+            ctx.localBarrier();
+            float rp = repetitionPenalty.get(row), fp = frequencyPenalty.get(row), pp = presencePenalty.get(row);
+            for (int i = penaltyStart.get(row) + t, end = penaltyStart.get(row + 1); i < end; i += block) {
+                int id = penaltyIds.get(i);
+                work.set(o + id, CpuSampler.penalize(work.get(o + id), rp, fp, pp, penaltyCounts.get(i)));
+            }
+            ctx.localBarrier();
         }
-        ctx.localBarrier();
-        float rp = repetitionPenalty.get(row), fp = frequencyPenalty.get(row), pp = presencePenalty.get(row);
-        for (int i = penaltyStart.get(row) + t, end = penaltyStart.get(row + 1); i < end; i += block) {
-            int id = penaltyIds.get(i);
-            work.set(o + id, CpuSampler.penalize(work.get(o + id), rp, fp, pp, penaltyCounts.get(i)));
-        }
-        ctx.localBarrier();
 
         // 2. max and argmax (lowest id on ties)
         float best = Float.NEGATIVE_INFINITY;
         int bestId = Integer.MAX_VALUE;
         for (int i = t; i < vocab; i += block) {
-            float v = work.get(o + i);
+            float v = edited ? work.get(o + i) : logits.get(o + i);
             if (v > best || bestId == Integer.MAX_VALUE) { best = v; bestId = i; }
         }
         redValue[t] = best;
@@ -87,9 +92,12 @@ public final class SamplingKernels {
             return;
         }
 
-        // 3. e = exp((x - max) / T), in place, with CpuSampler's bits
+        // 3. e = exp((x - max) / T) into work (from the penalised copy in place, or from the logits), with CpuSampler's bits
         float invT = 1f / temp;
-        for (int i = t; i < vocab; i += block) work.set(o + i, SamplingMath.exp((work.get(o + i) - max) * invT));
+        for (int i = t; i < vocab; i += block) {
+            float x = edited ? work.get(o + i) : logits.get(o + i);
+            work.set(o + i, SamplingMath.exp((x - max) * invT));
+        }
         ctx.localBarrier();
 
         // 4. top-k cutoff: the largest bits b with count(e >= b) >= k
