@@ -234,15 +234,17 @@ final class CudaOps implements Ops<FloatArray> {
         rope.fill(b.positionArray(), n, ch, sh);
         MemorySegment.copy(ch, 0, cos.segment(), ValueLayout.JAVA_FLOAT, 0, n * half);
         MemorySegment.copy(sh, 0, sin.segment(), ValueLayout.JAVA_FLOAT, 0, n * half);
-        buffer(cos).upload(cos.segment(), 0, 4L * n * half);
-        buffer(sin).upload(sin.segment(), 0, 4L * n * half);
+        buffer(cos).uploadAsync(cos.segment(), 0, 4L * n * half, MemorySegment.NULL);
+        buffer(sin).uploadAsync(sin.segment(), 0, 4L * n * half, MemorySegment.NULL);
     }
 
     /** Copies {@code host[0 .. n)} into {@code a}'s host memory and its device buffer. */
     private void put(IntArray a, int[] host, int n) {
         if (n == 0) return;
         MemorySegment.copy(host, 0, a.segment(), ValueLayout.JAVA_INT, 0, n);
-        buffer(a).upload(a.segment(), 0, 4L * n);
+        // queued on the default stream before the step's kernels (and graph replay); the driver stages pageable memory
+        // before returning, so the host array is free again at once, and the host does not wait for each copy to land
+        buffer(a).uploadAsync(a.segment(), 0, 4L * n, MemorySegment.NULL);
     }
 
     private static DeviceBuffer buffer(OffHeapArray a) {
