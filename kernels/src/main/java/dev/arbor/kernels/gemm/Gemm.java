@@ -178,8 +178,9 @@ public final class Gemm implements AutoCloseable {
      * Launches the mma.sync kernels (the M ≤ 64 tiles and LARGE; with fp32 output and split-K, the zeroing of C before them)
      * overlapping the kernel before them on the stream (programmatic dependent launch, sm_90): a block streams its first
      * {@code stages - 1} K tiles of W, which no kernel writes, then waits for that kernel ({@code gridDependencyWait}) before it
-     * reads X or writes C. At one token a projection is a few µs of streaming behind a launch and a ramp of ~2 µs; a decode
-     * step has four such GEMMs a layer behind small kernels (norms, SwiGLU, the attention merge). Off by default (a caller
+     * reads X or writes C. A decode step has four such GEMMs a layer behind small kernels (norms, SwiGLU, the attention);
+     * inside a CUDA graph each boundary measured only 0.4-0.7 µs shorter (llama-7b batch 1: 5.37 → 5.30 ms a step, bench/RESULTS.md
+     * run 26-gemv4). Off by default (a caller
      * that knows the previous launch on its stream is a kernel turns it on: the engine's CUDA ops); the wgmma and TMA tiles
      * never overlap (they load X before any wait). Same loads, same sums: the bits do not change.
      */
