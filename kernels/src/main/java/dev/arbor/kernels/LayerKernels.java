@@ -2,6 +2,7 @@ package dev.arbor.kernels;
 
 import dev.arbor.accel.KMath;
 import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.Unroll;
 import dev.arbor.accel.array.FloatArray;
 
 /**
@@ -52,11 +53,12 @@ public final class LayerKernels {
         int r = ctx.groupIdx, t = ctx.localIdx;
         double[] partial = ctx.allocateDoubleLocalArray(NORM_GROUP);
         int o = r * n;
+        // a work-item's elements in chunks of NORM_CHUNK, every load of a chunk issued before any is used (one memory
+        // latency a chunk, not one an element); the sums in the plain loop's order (ascending i), so the same bits
+        float[] v = new float[NORM_CHUNK];
+        float[] ws = new float[NORM_CHUNK];
         double sq = 0;
-        for (int i = t; i < n; i += NORM_GROUP) {
-            float v = x.get(o + i);
-            sq += v * v;
-        }
+        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * NORM_GROUP) sq = sumSquaresChunk(x, v, o, i0, n, sq);
         partial[t] = sq;
         ctx.localBarrier();
         for (int s = NORM_GROUP / 2; s > 0; s >>= 1) {
@@ -64,7 +66,39 @@ public final class LayerKernels {
             ctx.localBarrier();
         }
         float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
-        for (int i = t; i < n; i += NORM_GROUP) out.set(o + i, w.get(i) * (x.get(o + i) * inv));
+        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * NORM_GROUP) scaleChunk(x, w, out, v, ws, o, i0, n, inv);
+    }
+
+    /** Elements of a row one work-item of {@link #rmsNormRows} loads before using any: 16, a 4096-wide row in one chunk. */
+    static final int NORM_CHUNK = 16;
+
+    /** sq + Σ x[o + i]² for i = i0 + j·NORM_GROUP &lt; n by ascending j, the chunk's loads first (v: scratch). */
+    @Unroll
+    static double sumSquaresChunk(FloatArray x, float[] v, int o, int i0, int n, double sq) {
+        for (int j = 0; j < NORM_CHUNK; j++) {
+            int i = i0 + j * NORM_GROUP;
+            if (i < n) v[j] = x.get(o + i);
+        }
+        for (int j = 0; j < NORM_CHUNK; j++) {
+            if (i0 + j * NORM_GROUP < n) sq += v[j] * v[j];
+        }
+        return sq;
+    }
+
+    /** out[o + i] = w[i] · (x[o + i] · inv) for i = i0 + j·NORM_GROUP &lt; n, the chunk's loads first (out may be x). */
+    @Unroll
+    static void scaleChunk(FloatArray x, FloatArray w, FloatArray out, float[] v, float[] ws, int o, int i0, int n, float inv) {
+        for (int j = 0; j < NORM_CHUNK; j++) {
+            int i = i0 + j * NORM_GROUP;
+            if (i < n) {
+                v[j] = x.get(o + i);
+                ws[j] = w.get(i);
+            }
+        }
+        for (int j = 0; j < NORM_CHUNK; j++) {
+            int i = i0 + j * NORM_GROUP;
+            if (i < n) out.set(o + i, ws[j] * (v[j] * inv));
+        }
     }
 
     /** SwiGLU, one work-item per element: {@code gate = silu(gate) * up}. (n) */

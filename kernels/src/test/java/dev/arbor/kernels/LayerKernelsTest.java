@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * The layer kernels on the accel CPU executor agree bit for bit with the plain loops over odd
  * sizes, and their PTX (and the bf16 matvec's, two widths) assembles for sm_90.
  */
-class LayerKernelsTest {
+public class LayerKernelsTest {
     private static final int[] SIZES = {1, 7, 13, 255, 1000};
     private final CpuLayerOps ops = new CpuLayerOps();
 
@@ -87,6 +87,52 @@ class LayerKernelsTest {
                 cpu.launch(kernel, dev.arbor.accel.Launch.of1D(rows, LayerKernels.NORM_GROUP), xa, wa, out, n, 1e-5);
                 for (int i = 0; i < rows * n; i++) {
                     assertEquals(expected[i], out.get(i), 1e-6f * Math.max(1f, Math.abs(expected[i])), "n=" + n + " at " + i);
+                }
+            }
+        }
+    }
+
+    /**
+     * The chunked loads of rmsNormRows and FusedKernels.addRmsNormRows (run 26-gemv4) keep the bits of the plain strided
+     * loop they replaced: this is that loop, written out (work-item t sums x² over i = t, t + G, ... in double, a pairwise
+     * tree adds the G partial sums, then out = w · (x · inv)); {@code y}: slabs added to x first (null: none).
+     */
+    public static void stridedRmsNorm(float[] x, float[] y, int slices, float[] w, float[] out, int rows, int n, double eps) {
+        int g = LayerKernels.NORM_GROUP;
+        for (int r = 0; r < rows; r++) {
+            double[] partial = new double[g];
+            for (int t = 0; t < g; t++) {
+                double sq = 0;
+                for (int i = t; i < n; i += g) {
+                    float v = x[r * n + i];
+                    if (y != null) {
+                        float s = y[r * n + i];
+                        for (int z = 1; z < slices; z++) s += y[z * rows * n + r * n + i];
+                        v = v + s;
+                        x[r * n + i] = v;
+                    }
+                    sq += v * v;
+                }
+                partial[t] = sq;
+            }
+            for (int h = g / 2; h > 0; h >>= 1) for (int t = 0; t < h; t++) partial[t] += partial[t + h];
+            float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
+            for (int i = 0; i < n; i++) out[r * n + i] = w[i] * (x[r * n + i] * inv);
+        }
+    }
+
+    @Test
+    void rmsNormRowsKeepsTheStridedLoopsBits() {
+        var cpu = new dev.arbor.accel.cpu.CpuBackend();
+        var kernel = dev.arbor.accel.Kernel.of(LayerKernels.class, "rmsNormRows");
+        for (int n : new int[] {7, 1000, 4096, 5120, 8200}) {   // one chunk a work-item, part of one, several and a ragged last
+            int rows = 2;
+            float[] x = random(rows * n, 3L * n, 4), w = random(n, 5L * n, 2), expected = new float[rows * n];
+            stridedRmsNorm(x.clone(), null, 1, w, expected, rows, n, 1e-5);
+            try (var xa = dev.arbor.accel.array.FloatArray.of(x); var wa = dev.arbor.accel.array.FloatArray.of(w)) {
+                cpu.launch(kernel, dev.arbor.accel.Launch.of1D(rows, LayerKernels.NORM_GROUP), xa, wa, xa, n, 1e-5);   // in place
+                for (int i = 0; i < rows * n; i++) {
+                    assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(xa.get(i)), "n=" + n + " at " + i);
                 }
             }
         }

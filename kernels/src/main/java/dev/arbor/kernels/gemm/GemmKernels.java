@@ -234,6 +234,7 @@ public final class GemmKernels {
      */
     public static void zero(KernelContext ctx, FloatArray c, int n) {
         ctx.allowDependentLaunch();
+        ctx.gridDependencyWait();   // itself launched overlapping the kernel before it (Gemm#overlapPrevious): C may still be read there
         int i = ctx.globalIdx;
         if (i < n) c.set(i, 0f);
     }
@@ -291,10 +292,17 @@ public final class GemmKernels {
         int kTiles = (k + BK - 1) / BK, kt0 = ctx.groupIdz * kTilesPerSplit;
         int count = Math.min(kTilesPerSplit, kTiles - kt0);
 
+        // W first: the weights are no kernel's output, so their first stages stream while a kernel this one was launched
+        // overlapping (Launch.overlappingPrevious) still finishes; X (that kernel's output, maybe) only after the wait.
+        // cp.async groups: the first holds W of every prologue stage and X of stage 0, so waiting for group t still means
+        // stage t has landed. The same loads into the same places as loading stage by stage: the sums do not change.
+        for (int s = 0; s < stages - 1; s++) {
+            if (s < count) loadRows(ctx, smem, s * stageWords, w, n0, n, k, (kt0 + s) * BK, tid, bn, threads);
+        }
+        ctx.gridDependencyWait();   // a no-op unless launched overlapping the previous kernel
         for (int s = 0; s < stages - 1; s++) {
             if (s < count) {
                 int base = s * stageWords, k0 = (kt0 + s) * BK;
-                loadRows(ctx, smem, base, w, n0, n, k, k0, tid, bn, threads);
                 if (xF32 == 0) loadRows(ctx, smem, base + xOffset, x, m0, m, k, k0, tid, bm, threads);
                 else {
                     loadXRegisters(ctx, xr, x, m0, m, k, k0, tid, bm, threads);

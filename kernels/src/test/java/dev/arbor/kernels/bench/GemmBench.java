@@ -40,6 +40,114 @@ public final class GemmBench {
             {"gate/up (Qwen3-8B)", 12288, 4096},
             {"down (Qwen3-8B)", 4096, 12288}};
 
+    /** The engine's products for synthetic:llama-7b (stacked q|k|v and gate|up, as DeviceWeights uploads them), run by {@code engine}. */
+    static final Object[][] ENGINE_SHAPES = {
+            {"llama-7b q|k|v (stacked)", 12288, 4096},
+            {"llama-7b o_proj", 4096, 4096},
+            {"llama-7b gate|up (stacked)", 22016, 4096},
+            {"llama-7b down", 4096, 11008},
+            {"llama-7b lm_head", 32000, 4096}};
+    static final int[] ENGINE_MS = {1, 2, 4, 8, 16, 32, 64};
+
+    /**
+     * A stand-in for the fused kernel before a projection in the engine (addRmsNormRows, siluMulRows): lets the next grid
+     * launch, waits for the previous one, then writes X (the GEMM's input), {@code n} elements.
+     */
+    public static void producer(KernelContext ctx, FloatArray x, int n, int seed) {
+        ctx.allowDependentLaunch();
+        ctx.gridDependencyWait();
+        int i = ctx.globalIdx;
+        if (i < n) x.set(i, hashed(i, seed) * 2f);
+    }
+
+    private static final Kernel PRODUCER = Kernel.of(GemmBench.class, "producer");
+
+    /**
+     * The engine's shapes at M ≤ 64: the default plan, the invariant plan as the engine runs it (slices left for the fused
+     * consumer: matmulPartial, no sum launch) and with its sum launch, and at M ∈ {1, 16} the invariant plan's K slices 1-8;
+     * then at M = 1 a small producer kernel writing X before each product, launched plainly or overlapping (the GEMM
+     * streaming its first W tiles before it waits: {@link Gemm#overlapPrevious}), against the product alone.
+     */
+    private static void engineShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy) {
+        int maxM = Arrays.stream(ENGINE_MS).max().orElseThrow();
+        try (Operands o = new Operands(cuda, maxM, n, k)) {
+            gemm.reserveSlabs(maxM, n, k);
+            double floorUs = 2.0 * n * k / copy * 1e6;
+            for (int m : ENGINE_MS) {
+                try {
+                    Gemm.Plan p = gemm.plan(m, n, k, true, true);
+                    double us = time(cuda, gemm, p, o, m, m == 1 || m == 16);
+                    System.out.printf("%-28s N=%-5d K=%-5d M=%-3d default   %7.1f us %5.1f%% of floor (%.1f us)  [%s]%n", name, n, k, m, us, 100 * floorUs / us, floorUs, p);
+                    System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + us + "," + 2.0 * m * n * k / (us * 1e-6) / 1e12 + "," + 100 * floorUs / us
+                            + "," + p.tiles().name() + "," + p.splits());
+                    Gemm.Plan inv = gemm.invariantPlan(m, n, k, true);
+                    double invUs = time(cuda, gemm, inv, o, m, false);
+                    double partUs = inv.slabs() ? timePartial(cuda, gemm, inv, o, m) : invUs;
+                    System.out.printf("%-28s N=%-5d K=%-5d M=%-3d invariant %7.1f us %5.1f%% of floor; slices left unsummed (engine) %7.1f us %5.1f%%  [%s]%n",
+                            name, n, k, m, invUs, 100 * floorUs / invUs, partUs, 100 * floorUs / partUs, inv);
+                    System.out.println("CSV,inv," + name + "," + n + "," + k + "," + m + "," + invUs + "," + inv.splits());
+                    System.out.println("CSV,invpart," + name + "," + n + "," + k + "," + m + "," + partUs + "," + inv.splits());
+                    if (m == 1 || m == 16) {
+                        StringBuilder line = new StringBuilder(String.format("%-28s N=%-5d K=%-5d M=%-3d invariant slices (unsummed):", name, n, k, m));
+                        for (int slices = 1; slices <= 8; slices++) {
+                            Gemm.Plan q = gemm.plan(m, n, k, Gemm.tilesFor(m), slices, true);
+                            if (q.splits() != slices) continue;
+                            q = new Gemm.Plan(q.tiles(), q.splits(), q.kTilesPerSplit(), q.launch(), q.convertFirst(), q.splits() > 1);
+                            double qUs = q.slabs() ? timePartial(cuda, gemm, q, o, m) : time(cuda, gemm, q, o, m, false);
+                            line.append(String.format("  s=%d%s %.1fus (%.0f%%)", slices, slices == inv.splits() ? "*" : "", qUs, 100 * floorUs / qUs));
+                            System.out.println("CSV,invsweep," + name + "," + n + "," + k + "," + m + "," + slices + "," + qUs);
+                        }
+                        System.out.println(line);
+                    }
+                    if (m == 1) {
+                        double plain = timeAfterProducer(cuda, gemm, inv, o, m, false), overlapped = timeAfterProducer(cuda, gemm, inv, o, m, true);
+                        System.out.printf("%-28s N=%-5d K=%-5d M=%-3d producer + invariant GEMM: %7.1f us plain, %7.1f us overlapping (GEMM alone %7.1f)%n",
+                                name, n, k, m, plain, overlapped, partUs);
+                        System.out.println("CSV,pdl," + name + "," + n + "," + k + "," + m + "," + plain + "," + overlapped + "," + partUs);
+                    }
+                } catch (RuntimeException | AssertionError e) {
+                    System.out.println("FAILED " + name + " M=" + m + ": " + e);
+                }
+            }
+        }
+    }
+
+    /** As {@link #time} through {@link Gemm#matmulPartial} (a slab plan's slices left unsummed, as the engine's fused stages take them). */
+    static double timePartial(CudaBackend cuda, Gemm gemm, Gemm.Plan p, Operands o, int m) {
+        int n = o.n, k = o.k, copies = o.w.length;
+        int launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / (2.0 * n * k / 3.5e12))));
+        for (int i = 0; i < Math.min(launches, copies); i++) gemm.matmulPartial(o.x, m, o.w[i], n, k, o.c, p);
+        try (AccelStream stream = cuda.newStream();
+             Recording g = cuda.record(stream, () -> { for (int i = 0; i < launches; i++) gemm.matmulPartial(o.x, m, o.w[i % copies], n, k, o.c, p); })) {
+            return GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS) * 1e3 / launches;
+        }
+    }
+
+    /**
+     * Microseconds per (producer of X, then the product with slices unsummed), the producer launched overlapping the
+     * product before it and the product overlapping the producer when {@code overlap}, as the engine's fused stages do.
+     */
+    static double timeAfterProducer(CudaBackend cuda, Gemm gemm, Gemm.Plan p, Operands o, int m, boolean overlap) {
+        int n = o.n, k = o.k, copies = o.w.length;
+        int launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / (2.0 * n * k / 3.5e12))));
+        Launch l = Launch.cover(m * k, 256);
+        gemm.overlapPrevious(overlap);
+        try {
+            for (int i = 0; i < Math.min(launches, copies); i++) gemm.matmulPartial(o.x, m, o.w[i], n, k, o.c, p);
+            try (AccelStream stream = cuda.newStream();
+                 Recording g = cuda.record(stream, () -> {
+                     for (int i = 0; i < launches; i++) {
+                         cuda.launch(PRODUCER, overlap && i > 0 ? l.overlappingPrevious() : l, o.x, m * k, i);
+                         gemm.matmulPartial(o.x, m, o.w[i % copies], n, k, o.c, p);
+                     }
+                 })) {
+                return GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS) * 1e3 / launches;
+            }
+        } finally {
+            gemm.overlapPrevious(false);
+        }
+    }
+
     /** Fills a with hashed values in [-0.5, 0.5)·scale, different per seed. */
     public static void fillBf16(KernelContext ctx, BFloat16Array a, int n, int seed, float scale) {
         int i = ctx.globalIdx;
@@ -79,6 +187,10 @@ public final class GemmBench {
                 return;
             }
             if (args.length > 0 && args[0].equals("splits")) splitSweep(cuda, gemm, copy);
+            if (args.length > 0 && args[0].equals("engine")) {
+                for (Object[] s : ENGINE_SHAPES) engineShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy);
+                return;
+            }
             for (Object[] s : SHAPES) {
                 shape(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2], copy, quick ? new int[]{1, 16, 64, 512, 8192} : MS);
                 if (quick) break;

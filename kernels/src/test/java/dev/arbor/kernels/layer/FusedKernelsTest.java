@@ -23,6 +23,7 @@ import java.util.Random;
 import java.util.function.IntFunction;
 
 import static dev.arbor.kernels.layer.TokenKernelsTest.assertBits;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
@@ -174,6 +175,32 @@ class FusedKernelsTest {
     @Test void siluMulRowsEqualsTheComposition() { siluCases(new CpuBackend()); }
 
     @Test void addRmsNormEqualsTheComposition() { addRmsNormCases(new CpuBackend()); }
+
+    /** The chunked loads (run 26-gemv4) keep the plain strided loop's bits: {@code LayerKernelsTest.stridedRmsNorm}. */
+    @Test
+    void addRmsNormKeepsTheStridedLoopsBits() {
+        CpuBackend cpu = new CpuBackend();
+        Random r = new Random(26);
+        for (int n : new int[]{100, 4096, 5120}) {
+            for (int slices : new int[]{1, 5, 8}) {
+                int rows = 2;
+                float[] x = new float[rows * n], y = new float[slices * rows * n], w = new float[n], out = new float[rows * n];
+                for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+                for (int i = 0; i < y.length; i++) y[i] = (float) r.nextGaussian() * 0.3f;
+                for (int i = 0; i < n; i++) w[i] = 1 + (float) r.nextGaussian() * 0.1f;
+                float[] xExpected = x.clone();
+                dev.arbor.kernels.LayerKernelsTest.stridedRmsNorm(xExpected, y, slices, w, out, rows, n, 1e-5);
+                try (FloatArray xa = FloatArray.of(x); FloatArray ya = FloatArray.of(y); FloatArray wa = FloatArray.of(w);
+                     FloatArray outA = new FloatArray(rows * n)) {
+                    FusedOps.addRmsNorm(cpu, xa, ya, slices, wa, outA, rows, n, 1e-5, false);
+                    for (int i = 0; i < rows * n; i++) {
+                        assertEquals(Float.floatToRawIntBits(xExpected[i]), Float.floatToRawIntBits(xa.get(i)), "x, n=" + n + " slices=" + slices + " at " + i);
+                        assertEquals(Float.floatToRawIntBits(out[i]), Float.floatToRawIntBits(outA.get(i)), "out, n=" + n + " slices=" + slices + " at " + i);
+                    }
+                }
+            }
+        }
+    }
 
     @Test
     void shapesAreChecked() {

@@ -29,6 +29,11 @@ public final class CudaModelBackend implements ModelBackend {
      * grid before touching memory, so only the launch latency overlaps); {@code -Darbor.cuda.pdl=false} turns it off.
      */
     static final boolean PDL = !"false".equals(System.getProperty("arbor.cuda.pdl"));
+    /**
+     * With {@link #PDL}, the mma.sync GEMMs (the decode tiles) launched overlapping the kernel before them too, streaming their
+     * first K tiles of weights before waiting for it ({@code Gemm.overlapPrevious}); {@code -Darbor.gemm.pdl=false} turns it off.
+     */
+    static final boolean GEMM_PDL = PDL && !"false".equals(System.getProperty("arbor.gemm.pdl"));
     private DeviceWeights weights;
 
     private CudaModelBackend(CudaBackend gpu, int ordinal, KvCacheDtype kvDtype, ComputeDtype dtype, boolean batchInvariant, boolean cudaGraphs,

@@ -273,7 +273,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (gemm != null && wa instanceof BFloat16Array bw && w.cols() % 8 == 0) {
             Gemm.Plan plan = batchInvariant ? gemm.invariantPlan(rows, w.rows(), w.cols(), true)
                     : gemm.plan(rows, w.rows(), w.cols(), true, true);
-            gemm.matmul(x, rows, bw, w.rows(), w.cols(), out, false, plan);
+            gemm.matmul(x, rows, bw, w.rows(), w.cols(), out, false, plan);   // not overlapping: lm_head may follow a device copy (copyRows)
             return;
         }
         Launch l = Launch.cover(32 * w.rows() * rows, MatvecKernels.BLOCK);
@@ -300,6 +300,20 @@ final class CudaOps implements Ops<FloatArray> {
         return batchInvariant ? gemm.invariantPlan(rows, n, k, true) : gemm.plan(rows, n, k, true, true);
     }
 
+    /**
+     * Runs a fused stage's GEMM launched overlapping the kernel before it ({@code Gemm.overlapPrevious}, with
+     * {@link CudaModelBackend#GEMM_PDL}): it streams its first K tiles of weights while that kernel (a norm, SwiGLU, the
+     * attention) finishes. Only here: these GEMMs always follow a kernel on the stream, never a copy.
+     */
+    private <T> T overlapping(java.util.function.Supplier<T> gemmCall) {
+        gemm.overlapPrevious(CudaModelBackend.GEMM_PDL);
+        try {
+            return gemmCall.get();
+        } finally {
+            gemm.overlapPrevious(false);
+        }
+    }
+
     @Override public boolean fusedQkv() { return weights.fusedQkv(); }
 
     @Override public boolean fusedGateUp() { return weights.fusedGateUp(); }
@@ -319,7 +333,7 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         int n = c.qDim() + 2 * c.kvDim(), h = c.hiddenSize();
-        Gemm.Partial p = gemm.matmulPartial(xn, tokens, weights.qkv(lw), n, h, fusedOut, plan(tokens, n, h));
+        Gemm.Partial p = overlapping(() -> gemm.matmulPartial(xn, tokens, weights.qkv(lw), n, h, fusedOut, plan(tokens, n, h)));
         FusedOps.qkvRopeStore(gpu, p.sums(), p.slices(), q, keys[layer], values[layer], cos, sin, slots, tokens, c.numHeads(), c.numKvHeads(),
                 c.headDim(), shape.blockSize(), CudaModelBackend.PDL);
     }
@@ -332,7 +346,7 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         int n = 2 * gate.rows(), h = gate.cols();
-        Gemm.Partial p = gemm.matmulPartial(xn, tokens, weights.gateUp(gate), n, h, fusedOut, plan(tokens, n, h));
+        Gemm.Partial p = overlapping(() -> gemm.matmulPartial(xn, tokens, weights.gateUp(gate), n, h, fusedOut, plan(tokens, n, h)));
         FusedOps.siluMulRows(gpu, p.sums(), p.slices(), out, tokens, gate.rows(), CudaModelBackend.PDL);
     }
 
@@ -352,11 +366,11 @@ final class CudaOps implements Ops<FloatArray> {
         int n = w.rows(), k = w.cols();
         Gemm.Plan p = plan(tokens, n, k);
         if (norm == null || !p.slabs()) {
-            gemm.matmul(in, tokens, bw, n, k, x, true, p);
+            overlapping(() -> { gemm.matmul(in, tokens, bw, n, k, x, true, p); return null; });
             if (norm != null) rmsNorm(x, tokens, n, norm, eps, xn);
             return;
         }
-        Gemm.Partial s = gemm.matmulPartial(in, tokens, bw, n, k, proj, p);
+        Gemm.Partial s = overlapping(() -> gemm.matmulPartial(in, tokens, bw, n, k, proj, p));
         FusedOps.addRmsNorm(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, tokens, n, eps, CudaModelBackend.PDL);
     }
 
