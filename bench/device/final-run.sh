@@ -42,11 +42,11 @@ one() {
   profile-w1-nbi) run profile-w1-nbi 60 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench $W1 --model $M --no-batch-invariance --out "$OUT/prof-w1-nbi" ;;
   profile-bc-w1-nbi) run profile-bc-w1-nbi 80 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench $W1 --model synthetic:baichuan2-13b --no-batch-invariance --out "$OUT/prof-bc-w1" ;;
   profile-w2-nbi) run profile-w2-nbi 90 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench $W2 --model $M --no-batch-invariance --out "$OUT/prof-w2" ;;
-  throughput) run throughput 60 $B throughput --model $M --device cuda --batch 1,32 --prompt-len 128 --output-len 256 --out "$OUT/tp" ;;
-  throughput-nbi) run throughput-nbi 60 $B throughput --model $M --device cuda --batch 1,32 --prompt-len 128 --output-len 256 --no-batch-invariance --out "$OUT/tp-nbi" ;;
+  throughput) run throughput 70 $B throughput --model $M --device cuda --batch 1,1,1,32 --prompt-len 128 --output-len 256 --out "$OUT/tp" ;;
+  throughput-nbi) run throughput-nbi 70 $B throughput --model $M --device cuda --batch 1,1,1,32 --prompt-len 128 --output-len 256 --no-batch-invariance --out "$OUT/tp-nbi" ;;
   throughput-b1-unfused) run throughput-b1-unfused 45 $J -Darbor.cuda.fusion=false -cp $CP dev.arbor.server.Main bench throughput --model $M --device cuda \
       --batch 1 --prompt-len 128 --output-len 256 --out "$OUT/tp-unfused" ;;
-  throughput-b1) run throughput-b1 45 $B throughput --model $M --device cuda --batch 1 --prompt-len 128 --output-len 256 --out "$OUT/tp-b1" ;;
+  throughput-b1) run throughput-b1 45 $B throughput --model $M --device cuda --batch 1,1,1 --prompt-len 128 --output-len 256 --out "$OUT/tp-b1" ;;
   throughput-b1-nopdl) run throughput-b1-nopdl 45 $J -Darbor.cuda.pdl=false -cp $CP dev.arbor.server.Main bench throughput --model $M --device cuda \
       --batch 1 --prompt-len 128 --output-len 256 --out "$OUT/tp-nopdl" ;;
   workload1) run workload1 40 $B $W1 --model $M --out "$OUT/w1" ;;
