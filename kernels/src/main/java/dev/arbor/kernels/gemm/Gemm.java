@@ -329,7 +329,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The slab plan of the given tiles and slices (one slice: the plain product). */
-    Plan slabPlan(int m, int n, int k, Tiles t, int slices, boolean fp32X) {
+    public Plan slabPlan(int m, int n, int k, Tiles t, int slices, boolean fp32X) {
         Plan p = plan(m, n, k, t, slices, fp32X);
         return p.splits() == 1 ? p : new Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), p.launch(), p.convertFirst(), true);
     }
@@ -360,24 +360,33 @@ public final class Gemm implements AutoCloseable {
     }
 
     /**
-     * A rough time model of a TMA_128 plan, only to choose between the invariant plan's two forms: waves of blocks (one block
-     * a multiprocessor) × K tiles a block × {@link #TILE_MICROS}, plus for slabs their bytes (written, read, C written) at
-     * {@link #SLAB_BYTES_PER_MICRO} and one more launch ({@link #LAUNCH_MICROS}).
+     * A time model of the invariant plan's two TMA_128 forms, only to choose between them: waves of blocks (one block a
+     * multiprocessor) × the time of a block. A block of the sliced kernel: all K tiles at {@link #SLICED_TILE_MICROS} plus
+     * {@link #SLICE_FOLD_MICROS} a slice (the wgmma pipeline drains before each fold); a slab block: its slice's tiles at
+     * {@link #SLAB_TILE_MICROS}, plus the slabs' bytes (written, read, C written) at {@link #SLAB_BYTES_PER_MICRO} and the
+     * sum kernel ({@link #LAUNCH_MICROS}). Fitted to the 45 points where both forms were measured (9 weight shapes with more
+     * than one slice × M = 128, 256, 512, 2048, 8192; bench/RESULTS.md run 27-gemm4): it picks the faster form at 44 of them
+     * and one 2.4% slower at the 45th (4096×14336 at M = 2048). Fitted on the same points, not re-measured as a rule.
      */
-    double estimateMicros(Plan p, int m, int n) {
+    public double estimateMicros(Plan p, int m, int n) {
         int[] grid = p.launch().grid();
         long blocks = (long) grid[0] * grid[1] * grid[2];
         long waves = (blocks + multiprocessors - 1) / multiprocessors;
-        int tilesPerBlock = p.registerSlices() ? p.splits() * p.kTilesPerSplit() : p.kTilesPerSplit();
-        double us = waves * tilesPerBlock * TILE_MICROS;
+        if (p.registerSlices())
+            return waves * (p.splits() * p.kTilesPerSplit() * SLICED_TILE_MICROS + p.splits() * SLICE_FOLD_MICROS);
+        double us = waves * p.kTilesPerSplit() * SLAB_TILE_MICROS;
         if (p.slabs()) us += (2.0 * p.splits() + 1) * 4.0 * m * n / SLAB_BYTES_PER_MICRO + LAUNCH_MICROS;
         return us;
     }
 
-    /** One 128×128×64 TMA tile at one block a multiprocessor: 45.1 µs / 64 tiles for 4096×4096 at M = 512 (run 22-gemm3). */
-    static final double TILE_MICROS = 0.70;
-    /** The slabs' memory rate (bytes a microsecond): ~70% of the H200's copy rate. */
-    static final double SLAB_BYTES_PER_MICRO = 3.0e6;
+    /** One 128×128×64 K tile of the sliced kernel at one block a multiprocessor (run 27-gemm4: 0.79-0.84 µs a tile with the folds). */
+    static final double SLICED_TILE_MICROS = 0.78;
+    /** The drain before a slice's fold (wgmma wait 0: the batch in flight completes before the next is issued). */
+    static final double SLICE_FOLD_MICROS = 1.2;
+    /** One K tile of a TMA_128 slab block (slices of 8-45 tiles, many blocks in flight). */
+    static final double SLAB_TILE_MICROS = 0.62;
+    /** The slabs' memory rate, bytes a microsecond (fitted; part of the slabs stay in the L2). */
+    static final double SLAB_BYTES_PER_MICRO = 2.2e6;
     /** The sum kernel's launch and tail. */
     static final double LAUNCH_MICROS = 3.0;
 

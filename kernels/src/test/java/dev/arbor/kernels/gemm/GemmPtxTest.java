@@ -65,5 +65,6 @@ class GemmPtxTest {
         assertEquals(0, p.exitValue(), () -> entry + " " + t + ":\n" + log);
         assertTrue(log.contains("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"), () -> entry + " " + t + " spills:\n" + log);
         System.out.println(entry + " " + t + ": " + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
+        log.lines().filter(l -> l.contains("Performance")).forEach(l -> System.out.println(entry + " " + t + ": " + l.strip()));
     }
 }
