@@ -84,6 +84,10 @@ public final class GemmBench {
                 return;
             }
             if (args.length > 0 && args[0].equals("splits")) splitSweep(cuda, gemm, copy);
+            if (args.length > 0 && args[0].equals("invariant")) {   // the invariant plan above 64 tokens only, before and now
+                for (Object[] s : SHAPES) invariantOnly(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2]);
+                return;
+            }
             for (Object[] s : SHAPES) {
                 shape(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2], copy, quick ? new int[]{1, 16, 64, 512, 8192} : MS);
                 if (quick) break;
@@ -206,6 +210,25 @@ public final class GemmBench {
         System.out.printf("%-32s N=%-5d K=%-5d M=%-4d %9.1f us (model %.1f)  [invariant, TMA slabs: %s]%n", name, n, k, m, slabUs, gemm.estimateMicros(slab, m, n), slab);
         System.out.println("CSV,invreg," + name + "," + n + "," + k + "," + m + "," + regUs);
         System.out.println("CSV,invslab," + name + "," + n + "," + k + "," + m + "," + slabUs);
+    }
+
+    /**
+     * The invariant plan as {@code Gemm.invariantPlan} chooses it now, and the mma.sync slab plan it replaced, at M = 128 ..
+     * 8192 ("CSV,invnow" and "CSV,invold" lines), one after the other for each M.
+     */
+    private static void invariantOnly(CudaBackend cuda, Gemm gemm, Gemm mma, String name, int n, int k) {
+        int[] ms = {128, 256, 512, 2048, 8192};
+        try (Operands o = new Operands(cuda, 8192, n, k)) {
+            gemm.reserveSlabs(8192, n, k);
+            mma.reserveSlabs(8192, n, k);
+            for (int m : ms) {
+                Gemm.Plan now = gemm.invariantPlan(m, n, k, true), old = mma.invariantPlan(m, n, k, true);
+                double nowUs = time(cuda, gemm, now, o, m, m == 512), oldUs = time(cuda, mma, old, o, m, false);
+                System.out.printf("%-32s N=%-5d K=%-5d M=%-4d invariant now %9.1f us [%s], before %9.1f us [%s]%n", name, n, k, m, nowUs, now, oldUs, old);
+                System.out.println("CSV,invnow," + name + "," + n + "," + k + "," + m + "," + nowUs + "," + (now.registerSlices() ? "reg" : now.slabs() ? "slab" : "tile"));
+                System.out.println("CSV,invold," + name + "," + n + "," + k + "," + m + "," + oldUs);
+            }
+        }
     }
 
     /** The default plan's split rule (as many K slices as fit one wave, each at least 4 K tiles) for the given tiles, 1 block/SM. */
