@@ -54,7 +54,9 @@ def time_matmul(m, n, k, launches_hint):
 SHAPES = [("q/o_proj (all three)", 4096, 4096), ("k/v_proj (Llama-3-8B, Qwen3-8B)", 1024, 4096),
           ("gate/up (Llama-2-7B)", 11008, 4096), ("down (Llama-2-7B)", 4096, 11008),
           ("gate/up (Llama-3-8B)", 14336, 4096), ("down (Llama-3-8B)", 4096, 14336),
-          ("gate/up (Qwen3-8B)", 12288, 4096), ("down (Qwen3-8B)", 4096, 12288)]
+          ("gate/up (Qwen3-8B); q|k|v (Llama-2-7B)", 12288, 4096), ("down (Qwen3-8B)", 4096, 12288),
+          ("q|k|v (Llama-3-8B, Qwen3-8B)", 6144, 4096), ("gate|up (Llama-2-7B)", 22016, 4096),
+          ("gate|up (Qwen3-8B)", 24576, 4096), ("gate|up (Llama-3-8B)", 28672, 4096)]
 MS = [1, 8, 16, 32, 64, 128, 256, 512, 2048, 8192]
 
 
@@ -74,7 +76,7 @@ def main():
     copy = None
     extra = {}   # (kind, n, k, m) -> us, for GemmBench's "CSV,inv" (batch-invariant plan) and "CSV,mma" (mma.sync beside wgmma) lines
     for line in open(sys.argv[1]):
-        if line.startswith(("CSV,inv,", "CSV,mma,", "CSV,wg,", "CSV,alt,", "CSV,tmad,", "CSV,bx,")):
+        if line.startswith(("CSV,inv,", "CSV,mma,", "CSV,wg,", "CSV,alt,", "CSV,tmad,", "CSV,bx,", "CSV,invold,", "CSV,invreg,", "CSV,invslab,")):
             f = line.strip().split(",")
             kind, f = f[1], f[2:]
             if kind == "inv":   # name..., n, k, m, us, splits
@@ -95,6 +97,7 @@ def main():
     print(f"{'shape':32s} {'N':>5s} {'K':>5s} {'M':>5s} | {'Arbor us':>9s} {'TF/s':>6s} | {'cuBLAS us':>9s} {'TF/s':>6s} | {'% cuBLAS':>8s} | {'% W floor':>9s} | "
           f"{'invariant us (% cuBLAS)':>23s} | {'mma.sync us (% cuBLAS)':>22s} | {'cp.async wgmma us (%)':>22s} | {'other/decode TMA us (%)':>23s} | {'bf16 X us (%)':>17s} | plan")
     worst = (1e9, None)
+    peer = {}
     for name, n, k, m, us, floor, tiles, splits in rows:
         tus = time_matmul(m, n, k, None)
         tf, ttf = 2.0 * m * n * k / us / 1e6, 2.0 * m * n * k / tus / 1e6
@@ -117,7 +120,18 @@ def main():
               + (f" (best of the wgmma tiles: {best_pct:.1f}% of cuBLAS; other = {extra.get(('altname', n, k, m))})" if alt and m > 64 else "")
               + (f" (decode TMA = {extra.get(('altname', n, k, m))})" if alt and m <= 64 else ""))
         print(f"PEER,{name},{n},{k},{m},{tus},{ttf}")
+        peer[(name, n, k, m)] = tus
     print(f"slowest relative to cuBLAS: {worst[1]} at {worst[0]:.1f}% of cuBLAS")
+    # the batch-invariant plan above 64 tokens: before (mma.sync slabs), now (its choice), and its two forms, % of cuBLAS
+    print(f"\n{'invariant plan, shape':40s} {'M':>5s} | {'before us (%)':>16s} | {'now us (%)':>16s} | {'registers us (%)':>16s} | {'TMA slabs us (%)':>16s} | speed-up")
+    for (name, n, k, m), tus in peer.items():
+        old, now = extra.get(("invold", n, k, m)), extra.get(("inv", n, k, m))
+        if not old or not now:
+            continue
+        cell = lambda v: f"{v:8.1f} ({100.0 * tus / v:5.1f}%)" if v else ""
+        print(f"{name:40s} {m:5d} | {cell(old):>16s} | {cell(now):>16s} | {cell(extra.get(('invreg', n, k, m))):>16s} | "
+              f"{cell(extra.get(('invslab', n, k, m))):>16s} | {old / now:.2f}x")
+        print(f"INV,{name},{n},{k},{m},{tus},{old},{now},{extra.get(('invreg', n, k, m), '')},{extra.get(('invslab', n, k, m), '')}")
 
 
 if __name__ == "__main__":

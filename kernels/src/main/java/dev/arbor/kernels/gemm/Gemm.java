@@ -99,14 +99,24 @@ public final class Gemm implements AutoCloseable {
     /** Up to 16 tokens on Hopper, 128 × 16, TMA into 12 stages (216 KiB): measured, not used (4-14 points of the floor below {@link #SMALL}, run 22-gemm3). */
     public static final Tiles TMA_16 = new Tiles("tma16", 8, 1, 1, 2, 12, true, true);
 
-    /** How one product runs: tiles, number of K slices, the launch, and whether fp32 X is converted first. */
-    public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs) {
+    /**
+     * How one product runs: tiles, number of K slices, the launch, and whether fp32 X is converted first. {@code slabs}: each
+     * K slice stores its own partial sums, added by {@link GemmKernels#sumSlices} in a fixed order (the batch-invariant
+     * split-K). {@code registerSlices}: the same slices summed in registers by one block running all of K
+     * ({@link GemmKernels#wgmmaTmaSlicedXbf16Wbf16}, grid z = 1), in the same order, so the same bits without the slabs.
+     */
+    public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices) {
         public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst) {
-            this(tiles, splits, kTilesPerSplit, launch, convertFirst, false);
+            this(tiles, splits, kTilesPerSplit, launch, convertFirst, false, false);
+        }
+
+        public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs) {
+            this(tiles, splits, kTilesPerSplit, launch, convertFirst, slabs, false);
         }
 
         @Override public String toString() {
-            return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : "") + (convertFirst ? ", X converted first" : "");
+            return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : registerSlices ? " (summed in registers, fixed order)" : "")
+                    + (convertFirst ? ", X converted first" : "");
         }
     }
 
@@ -122,6 +132,7 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel SUM_SLICES = Kernel.of(GemmKernels.class, "sumSlices");
     private static final Kernel WGMMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaXbf16Wbf16");
     private static final Kernel WGMMA_TMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaTmaXbf16Wbf16");
+    private static final Kernel WGMMA_TMA_SLICED = Kernel.of(GemmKernels.class, "wgmmaTmaSlicedXbf16Wbf16");
     /**
      * Whether the default plan takes the TMA tiles rather than the cp.async wgmma ones ({@code -Darbor.gemm.tma=false}
      * turns them off).
@@ -146,6 +157,8 @@ public final class Gemm implements AutoCloseable {
     private boolean wgmmaChecked;
     /** Whether the default plan may use the TMA tiles (with {@link #wgmma}); cleared if their kernel does not load. */
     private boolean tma = TMA_DEFAULT;
+    /** Whether the invariant plan may sum its K slices in registers ({@link GemmKernels#wgmmaTmaSlicedXbf16Wbf16}); cleared if it does not load. */
+    private boolean sliced = true;
     /** Tensor maps by (device address, rows, row length, box rows), made once per matrix (W) or scratch buffer (X). */
     private final java.util.Map<MapKey, LongArray> maps = new java.util.HashMap<>();
     private record MapKey(long address, int rows, int rowLength, int boxRows) {}
@@ -213,6 +226,15 @@ public final class Gemm implements AutoCloseable {
                 } catch (RuntimeException e) {
                     System.err.println("arbor gemm: the TMA wgmma kernel did not load (" + e.getMessage() + "); using the cp.async wgmma tiles");
                     tma = false;
+                }
+                if (tma && backend instanceof CudaBackend cuda) {
+                    try {
+                        Plan p = slicedPlan(TMA_128.bm(), TMA_128.bn(), 2 * GemmKernels.BK, 1, true);
+                        cuda.resources(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, null, null, null, null, null, 1, 1, 1, 2 * GemmKernels.BK, 0));
+                    } catch (RuntimeException e) {
+                        System.err.println("arbor gemm: the sliced TMA wgmma kernel did not load (" + e.getMessage() + "); the invariant plan keeps its slabs");
+                        sliced = false;
+                    }
                 }
             }
         }
@@ -304,17 +326,83 @@ public final class Gemm implements AutoCloseable {
     }
 
     /**
-     * The batch-invariant plan: {@link #tilesFor} m, and a number of K slices chosen from n and k only (never
-     * from m), so a token's result is the same bits in any batch: each slice's mma sequence over its K tiles
-     * does not depend on the tiles' M extent (tested, {@code GemmInvarianceGpuTest}), and the slices are added
-     * by {@link GemmKernels#sumSlices} in a fixed order instead of by atomics. Slices: enough for two waves
-     * of small-M blocks (at most 8, each at least 4 K tiles); for n of 4096 on 132 SMs, 5.
+     * The batch-invariant plan: a number of K slices chosen from n and k only (never from m), each summed from zero, and
+     * the slices added in a fixed order, so a token's result is the same bits in any batch. Each slice's tensor-core
+     * sequence over its K tiles does not depend on the tiles' M extent, nor on whether mma.sync or wgmma runs it (tested,
+     * {@code GemmInvarianceGpuTest}). Slices: enough for two waves of small-M blocks (at most 8, each at least 4 K tiles);
+     * for n of 4096 on 132 SMs, 5. Up to 64 tokens (and without the TMA tiles): {@link #tilesFor} m, each slice a block
+     * along z storing its slab, added by {@link GemmKernels#sumSlices}. Above 64 tokens on Hopper, the TMA tiles, in the
+     * form {@link #invariantTmaPlan} picks: one slice needs no sum at all; else the slices summed in registers
+     * ({@link #slicedPlan}) or TMA slabs, whichever the time model expects faster.
      */
     public Plan invariantPlan(int m, int n, int k, boolean fp32X) {
         checkShape(m, n, k);
-        Plan p = plan(m, n, k, tilesFor(m), invariantSlices(n, k), fp32X);
+        int slices = invariantSlices(n, k);
+        if (m > 64 && wgmma && wgmmaLoads() && tma) return invariantTmaPlan(m, n, k, slices, fp32X);
+        return slabPlan(m, n, k, tilesFor(m), slices, fp32X);
+    }
+
+    /** The slab plan of the given tiles and slices (one slice: the plain product). */
+    public Plan slabPlan(int m, int n, int k, Tiles t, int slices, boolean fp32X) {
+        Plan p = plan(m, n, k, t, slices, fp32X);
         return p.splits() == 1 ? p : new Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), p.launch(), p.convertFirst(), true);
     }
+
+    /**
+     * The slices of an (n, k) weight summed in registers by {@link #TMA_128} blocks running all of K: {@code slices} slices of
+     * ⌈K tiles / slices⌉ (as {@link #plan(int, int, int, Tiles, int, boolean)} cuts them), grid ⌈n/128⌉ × ⌈m/128⌉ × 1.
+     */
+    public Plan slicedPlan(int m, int n, int k, int slices, boolean fp32X) {
+        Plan p = plan(m, n, k, TMA_128, slices, fp32X);
+        Launch one = new Launch(new int[]{p.launch().grid()[0], p.launch().grid()[1], 1}, p.launch().block(), p.launch().sharedBytes(), null);
+        return new Plan(TMA_128, p.splits(), p.kTilesPerSplit(), one, p.convertFirst(), false, true);
+    }
+
+    /**
+     * The invariant plan above 64 tokens on Hopper (fp32 X converted first: the TMA tiles copy bf16). One slice: the TMA tiles
+     * of the default plan ({@link #tmaTilesFor}), unsplit. Otherwise the faster by {@link #estimateMicros} of the slices
+     * summed in registers ({@link #slicedPlan}: ⌈n/128⌉·⌈m/128⌉ blocks, each all K tiles) and {@link #TMA_128} slabs (that
+     * many blocks times the slices, each one slice, plus the slab traffic and the sum kernel): few blocks (small m, narrow
+     * n) take the slabs for parallelism, enough blocks to fill the GPU take the registers.
+     */
+    Plan invariantTmaPlan(int m, int n, int k, int slices, boolean fp32X) {
+        if (slices == 1) return plan(m, n, k, tmaTilesFor(m, n, k), 1, fp32X);
+        Plan slabs = slabPlan(m, n, k, TMA_128, slices, fp32X);
+        if (!sliced) return slabs;
+        Plan registers = slicedPlan(m, n, k, slices, fp32X);
+        return estimateMicros(registers, m, n) <= estimateMicros(slabs, m, n) ? registers : slabs;
+    }
+
+    /**
+     * A time model of the invariant plan's two TMA_128 forms, only to choose between them: waves of blocks (one block a
+     * multiprocessor) × the time of a block. A block of the sliced kernel: all K tiles at {@link #SLICED_TILE_MICROS} plus
+     * {@link #SLICE_FOLD_MICROS} a slice (the wgmma pipeline drains before each fold); a slab block: its slice's tiles at
+     * {@link #SLAB_TILE_MICROS}, plus the slabs' bytes (written, read, C written) at {@link #SLAB_BYTES_PER_MICRO} and the
+     * sum kernel ({@link #LAUNCH_MICROS}). Fitted to the 45 points where both forms were measured (9 weight shapes with more
+     * than one slice × M = 128, 256, 512, 2048, 8192; bench/RESULTS.md run 27-gemm4): it picks the faster form at 44 of them
+     * and one 2.4% slower at the 45th (4096×14336 at M = 2048). Fitted on the same points, not re-measured as a rule.
+     */
+    public double estimateMicros(Plan p, int m, int n) {
+        int[] grid = p.launch().grid();
+        long blocks = (long) grid[0] * grid[1] * grid[2];
+        long waves = (blocks + multiprocessors - 1) / multiprocessors;
+        if (p.registerSlices())
+            return waves * (p.splits() * p.kTilesPerSplit() * SLICED_TILE_MICROS + p.splits() * SLICE_FOLD_MICROS);
+        double us = waves * p.kTilesPerSplit() * SLAB_TILE_MICROS;
+        if (p.slabs()) us += (2.0 * p.splits() + 1) * 4.0 * m * n / SLAB_BYTES_PER_MICRO + LAUNCH_MICROS;
+        return us;
+    }
+
+    /** One 128×128×64 K tile of the sliced kernel at one block a multiprocessor (run 27-gemm4: 0.79-0.84 µs a tile with the folds). */
+    static final double SLICED_TILE_MICROS = 0.78;
+    /** The drain before a slice's fold (wgmma wait 0: the batch in flight completes before the next is issued). */
+    static final double SLICE_FOLD_MICROS = 1.2;
+    /** One K tile of a TMA_128 slab block (slices of 8-45 tiles, many blocks in flight). */
+    static final double SLAB_TILE_MICROS = 0.62;
+    /** The slabs' memory rate, bytes a microsecond (fitted; part of the slabs stay in the L2). */
+    static final double SLAB_BYTES_PER_MICRO = 2.2e6;
+    /** The sum kernel's launch and tail. */
+    static final double LAUNCH_MICROS = 3.0;
 
     /** K slices of the batch-invariant plan for an (n, k) weight: a function of n, k and the device only. */
     public int invariantSlices(int n, int k) {
@@ -467,14 +555,25 @@ public final class Gemm implements AutoCloseable {
                              boolean fp32Out, boolean sumSlabs) {
         if (p.tiles().tma()) {
             if (kernel != XBF16_WBF16) throw new IllegalArgumentException("the TMA tiles run bf16 X (or fp32 X converted first), bf16 W and fp32 C only: " + p);
-            if (p.slabs()) throw new IllegalArgumentException("the TMA tiles are not part of the batch-invariant plan: " + p);
             int xRows = x.length() / k;   // the whole buffer (a scratch copy keeps one map): rows past m are read, never stored
             LongArray mapX = map(x, xRows, k, p.tiles().bm()), mapW = map(w, n, k, p.tiles().bn());
             if (mapX == null || mapW == null) {   // a new matrix while a graph is captured: tiles that need no map
                 if (!warnedCapture) System.err.println("arbor gemm: no tensor map for a matrix first seen while capturing a graph; the cp.async tiles run instead");
                 warnedCapture = true;
+                if (p.slabs() || p.registerSlices())   // the invariant plan: its mma.sync slab form, the same bits
+                    return run(kernel, slabPlan(m, n, k, tilesFor(m), p.splits(), false), x, w, c, m, n, k, accumulate, fp32Out, sumSlabs);
                 Tiles t = p.tiles().bm() <= 64 ? tilesFor(m) : p.tiles().bm() > WGMMA_128.bm() ? WGMMA_256 : WGMMA_128;
                 return run(kernel, plan(m, n, k, t, p.splits(), false), x, w, c, m, n, k, accumulate, fp32Out, sumSlabs);
+            }
+            if (p.slabs()) {   // each K slice's block stores its slab; the fixed-order sum as for the mma.sync slabs
+                FloatArray s = slabScratch((long) p.splits() * m * n);
+                backend.launch(WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS));
+                if (sumSlabs) backend.launch(SUM_SLICES, Launch.cover(m * n, 256), s, c, m * n, p.splits(), accumulate ? 1 : 0);
+                return s;
+            }
+            if (p.registerSlices()) {
+                backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0));
+                return c;
             }
             Launch launch = p.launch();
             if (p.splits() > 1 && !accumulate) {
@@ -534,7 +633,7 @@ public final class Gemm implements AutoCloseable {
         return map;
     }
 
-    /** The arguments of {@link GemmKernels#wgmmaTmaXbf16Wbf16} for this plan. */
+    /** The arguments of {@link GemmKernels#wgmmaTmaXbf16Wbf16} (or, for {@code registerSlices}, of the sliced kernel) for this plan. */
     public static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
                                  int m, int xRows, int n, int k, int accumulate) {
         Tiles t = p.tiles();
@@ -548,7 +647,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
-    public static Kernel kernelFor(Plan p) { return p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+    public static Kernel kernelFor(Plan p) { return p.registerSlices() ? WGMMA_TMA_SLICED : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);

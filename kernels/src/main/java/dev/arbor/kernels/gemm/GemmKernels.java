@@ -175,51 +175,116 @@ public final class GemmKernels {
         ctx.launchBounds(wn * 32 + 128);
         int[] smem = ctx.dynamicIntLocalArray();
         int bn = wn * 16, bm = nt * 8;
-        int stageWords = (bn + bm) * ROW_WORDS, xOffset = bn * ROW_WORDS;
+        int stageWords = (bn + bm) * ROW_WORDS;
         int full = stages * stageWords, empty = full + 2 * stages;   // mbarrier words after the tiles
         int tid = ctx.localIdx, consumers = wn * 32;
-        int n0 = ctx.groupIdx * bn, m0 = ctx.groupIdy * bm;
         int kTiles = (k + BK - 1) / BK, kt0 = ctx.groupIdz * kTilesPerSplit;
         int count = Math.min(kTilesPerSplit, kTiles - kt0);
-        if (tid == 0) {
+        tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
+        if (tid >= consumers) {
+            if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, kt0, count, bn, bm, stageWords, full, empty, stages);
+        } else {
+            float[] acc = new float[nt * 4];
+            for (int t = 0; t < count; t++) tmaConsume(ctx, smem, acc, t, bn, bm, stageWords, full, empty, stages);
+            ctx.wgmmaWait(0);
+            storeF32(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt);
+        }
+    }
+
+    /**
+     * The batch-invariant form of {@link #wgmmaTmaXbf16Wbf16}: a block runs all of K (grid z = 1) as K slices of
+     * {@code sliceTiles} tiles, each summed from zero in its own accumulators ({@code acc}, as one block of the slab plan
+     * sums its slice) and folded into a running total in registers in {@link #sumSlices}' order: total = slice 0, then
+     * total + slice 1, ..., so C gets the bits of the slab plan's {@code c (=|+=) slab₀ + slab₁ + …} with no slab stored or
+     * read (wgmma over a slice gives the mma.sync tiles' bits: {@code GemmInvarianceGpuTest}). The last tiles of K form a
+     * shorter slice when sliceTiles does not divide the K tiles, as the slab plan's last slice. Twice the accumulators of
+     * the plain kernel (2·nt·4 fp32 a consumer work-item), so it runs {@code Gemm.TMA_128} (128 + the rest), not TMA_256.
+     * {@code accumulate}: 0 stores, 1 adds C (as sumSlices does). Arguments otherwise as {@link #wgmmaTmaXbf16Wbf16}.
+     */
+    public static void wgmmaTmaSlicedXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
+                                                int m, int xRows, int n, int k, int sliceTiles, int accumulate,
+                                                @Constant int wn, @Constant int nt, @Constant int stages) {
+        ctx.launchBounds(wn * 32 + 128);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int bn = wn * 16, bm = nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS;
+        int full = stages * stageWords, empty = full + 2 * stages;
+        int tid = ctx.localIdx, consumers = wn * 32;
+        int count = (k + BK - 1) / BK;
+        tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
+        if (tid >= consumers) {
+            if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, 0, count, bn, bm, stageWords, full, empty, stages);
+        } else {
+            float[] acc = new float[nt * 4];
+            float[] total = new float[nt * 4];
+            for (int t = 0; t < count; t++) {
+                if (t > 0 && t % sliceTiles == 0) {   // slice t / sliceTiles - 1 is complete: fold it, start the next from zero
+                    ctx.wgmmaWait(0);
+                    foldSlice(acc, total, t == sliceTiles ? 1 : 0, nt);
+                }
+                tmaConsume(ctx, smem, acc, t, bn, bm, stageWords, full, empty, stages);
+            }
+            ctx.wgmmaWait(0);
+            foldSlice(acc, total, count <= sliceTiles ? 1 : 0, nt);
+            storeF32(ctx, c, total, m, n, accumulate, wn, 1, 1, nt);
+        }
+    }
+
+    /** total = acc (the first slice, as sumSlices starts from slab 0, not from 0.0f) or total + acc; then acc = 0 for the next slice. */
+    @Unroll
+    static void foldSlice(float[] acc, float[] total, int first, int nt) {
+        for (int i = 0; i < nt * 4; i++) {
+            total[i] = first != 0 ? acc[i] : total[i] + acc[i];
+            acc[i] = 0f;
+        }
+    }
+
+    /** Work-item 0 sets up the stages' "full" (one arrival: the producer's, with its bytes) and "empty" (every consumer work-item) mbarriers. */
+    static void tmaBarriersInit(KernelContext ctx, int[] smem, int full, int empty, int stages, int consumers) {
+        if (ctx.localIdx == 0) {
             for (int s = 0; s < stages; s++) {
-                ctx.mbarrierInit(smem, full + 2 * s, 1);        // the producer's arrive (with the bytes it expects)
-                ctx.mbarrierInit(smem, empty + 2 * s, consumers);   // every consumer work-item arrives
+                ctx.mbarrierInit(smem, full + 2 * s, 1);
+                ctx.mbarrierInit(smem, empty + 2 * s, consumers);
             }
             ctx.fenceMbarrierInit();
         }
         ctx.localBarrier();
-        if (tid >= consumers) {
-            if (tid == consumers) {
-                for (int t = 0; t < count; t++) {
-                    int s = t % stages, round = t / stages;
-                    if (round > 0) while (!ctx.mbarrierTryWait(smem, empty + 2 * s, (round - 1) & 1)) {}
-                    ctx.mbarrierArriveExpectTx(smem, full + 2 * s, (bn + bm) * 128);
-                    int base = s * stageWords, k0 = (kt0 + t) * BK;
-                    ctx.tmaLoadTile128(smem, base, full + 2 * s, mapW, w, n, k, n0, k0, bn);
-                    ctx.tmaLoadTile128(smem, base + xOffset, full + 2 * s, mapX, x, xRows, k, m0, k0, bm);
-                }
-            }
-        } else {
-            float[] acc = new float[nt * 4];
-            int group = tid >> 7;
-            for (int t = 0; t < count; t++) {
-                int s = t % stages;
-                while (!ctx.mbarrierTryWait(smem, full + 2 * s, (t / stages) & 1)) {}
-                int base = s * stageWords;
-                long descW = ctx.wgmmaDescriptorSw128(smem, base + group * 64 * ROW_WORDS);
-                long descX = ctx.wgmmaDescriptorSw128(smem, base + xOffset);
-                ctx.wgmmaFence();
-                wgmmaStage(ctx, acc, smem, descW, descX, bm);
-                ctx.wgmmaCommit();
-                ctx.wgmmaWait(1);             // the batch of tile t-1 is done: its stage goes back to the producer
-                // every work-item arrives, not one per warp: a lane may only vouch for itself (on the CPU executor the lanes
-                // run apart: one lane's arrival let the producer refill a stage that its warp's other lanes still read)
-                if (t > 0) ctx.mbarrierArrive(smem, empty + 2 * ((t - 1) % stages));
-            }
-            ctx.wgmmaWait(0);
-            storeF32(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt);
+    }
+
+    /**
+     * The producer: for K tiles {@code kt0 .. kt0+count-1}, waits until the stage is empty (from the second round on),
+     * expects its bytes on "full" and issues the two bulk copies (W rows {@code n0 ..+bn}, X rows {@code m0 ..+bm}).
+     */
+    static void tmaProduce(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows, int n, int k,
+                           int kt0, int count, int bn, int bm, int stageWords, int full, int empty, int stages) {
+        int n0 = ctx.groupIdx * bn, m0 = ctx.groupIdy * bm;
+        for (int t = 0; t < count; t++) {
+            int s = t % stages, round = t / stages;
+            if (round > 0) while (!ctx.mbarrierTryWait(smem, empty + 2 * s, (round - 1) & 1)) {}
+            ctx.mbarrierArriveExpectTx(smem, full + 2 * s, (bn + bm) * 128);
+            int base = s * stageWords, k0 = (kt0 + t) * BK;
+            ctx.tmaLoadTile128(smem, base, full + 2 * s, mapW, w, n, k, n0, k0, bn);
+            ctx.tmaLoadTile128(smem, base + bn * ROW_WORDS, full + 2 * s, mapX, x, xRows, k, m0, k0, bm);
         }
+    }
+
+    /**
+     * A consumer's K tile t: waits on the stage's "full", issues its four k16 wgmma into {@code acc}, keeps that batch in
+     * flight and, once the batch of tile t-1 is done, releases tile t-1's stage on its "empty" mbarrier. Every work-item
+     * arrives, not one per warp: a lane may only vouch for itself (on the CPU executor the lanes run apart: one lane's
+     * arrival let the producer refill a stage that its warp's other lanes still read).
+     */
+    static void tmaConsume(KernelContext ctx, int[] smem, float[] acc, int t, int bn, int bm, int stageWords, int full, int empty, int stages) {
+        int s = t % stages;
+        while (!ctx.mbarrierTryWait(smem, full + 2 * s, (t / stages) & 1)) {}
+        int base = s * stageWords;
+        long descW = ctx.wgmmaDescriptorSw128(smem, base + (ctx.localIdx >> 7) * 64 * ROW_WORDS);
+        long descX = ctx.wgmmaDescriptorSw128(smem, base + bn * ROW_WORDS);
+        ctx.wgmmaFence();
+        wgmmaStage(ctx, acc, smem, descW, descX, bm);
+        ctx.wgmmaCommit();
+        ctx.wgmmaWait(1);
+        if (t > 0) ctx.mbarrierArrive(smem, empty + 2 * ((t - 1) % stages));
     }
 
     /** One stage's four k16 steps: the descriptors move on 32 bytes (+2) a step, within the swizzled 128-byte rows. */

@@ -37,8 +37,13 @@ public final class GemmBench {
             {"down (Llama-2-7B)", 4096, 11008},
             {"gate/up (Llama-3-8B)", 14336, 4096},
             {"down (Llama-3-8B)", 4096, 14336},
-            {"gate/up (Qwen3-8B)", 12288, 4096},
-            {"down (Qwen3-8B)", 4096, 12288}};
+            {"gate/up (Qwen3-8B); q|k|v (Llama-2-7B)", 12288, 4096},
+            {"down (Qwen3-8B)", 4096, 12288},
+            // the stacked projections the engine runs as one GEMM each (q|k|v, gate|up)
+            {"q|k|v (Llama-3-8B, Qwen3-8B)", 6144, 4096},
+            {"gate|up (Llama-2-7B)", 22016, 4096},
+            {"gate|up (Qwen3-8B)", 24576, 4096},
+            {"gate|up (Llama-3-8B)", 28672, 4096}};
 
     /** The engine's products for synthetic:llama-7b (stacked q|k|v and gate|up, as DeviceWeights uploads them), run by {@code engine}. */
     static final Object[][] ENGINE_SHAPES = {
@@ -191,6 +196,10 @@ public final class GemmBench {
                 for (Object[] s : ENGINE_SHAPES) engineShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy);
                 return;
             }
+            if (args.length > 0 && args[0].equals("invariant")) {   // the invariant plan above 64 tokens only, before and now
+                for (Object[] s : SHAPES) invariantOnly(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2]);
+                return;
+            }
             for (Object[] s : SHAPES) {
                 shape(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2], copy, quick ? new int[]{1, 16, 64, 512, 8192} : MS);
                 if (quick) break;
@@ -258,6 +267,7 @@ public final class GemmBench {
                 System.out.printf("%-32s N=%-5d K=%-5d M=%-4d %9.1f us %7.1f TFLOP/s %s  [invariant: %s]%n", name, n, k, m, invUs, 2.0 * m * n * k / (invUs * 1e-6) / 1e12,
                         m <= 64 ? String.format("%5.1f%% of weight-read floor", 100 * floorUs / invUs) : "", inv);
                 System.out.println("CSV,inv," + name + "," + n + "," + k + "," + m + "," + invUs + "," + inv.splits());
+                if (m > 64 && gemm.tma()) invariantForms(cuda, gemm, mma, o, name, n, k, m);
                 if (m <= 64 && gemm.tma()) {   // the TMA kernel as a decode tile (not in the default plan): W streamed by the copy engine
                     Gemm.Tiles d = m <= 16 ? Gemm.TMA_16 : m <= 32 ? Gemm.TMA_32 : Gemm.TMA_64;
                     Gemm.Plan dp = gemm.plan(m, n, k, d, oneWaveSplits(m, n, k, d), true);
@@ -290,6 +300,45 @@ public final class GemmBench {
               } catch (RuntimeException | AssertionError e) {
                 System.out.println("FAILED " + name + " M=" + m + ": " + e);
               }
+            }
+        }
+    }
+
+    /**
+     * Above 64 tokens, the invariant plan's forms beside its choice: the mma.sync slab plan it replaced (the plan before run
+     * 26-gemm4), and with more than one K slice the slices summed in registers and the TMA_128 slabs, with the time model's
+     * estimates (µs) that chose between them. The sliced kernel's output is spot-checked at 2048 tokens.
+     */
+    private static void invariantForms(CudaBackend cuda, Gemm gemm, Gemm mma, Operands o, String name, int n, int k, int m) {
+        Gemm.Plan old = mma.invariantPlan(m, n, k, true);
+        double oldUs = time(cuda, mma, old, o, m, false);
+        System.out.printf("%-32s N=%-5d K=%-5d M=%-4d %9.1f us %7.1f TFLOP/s  [invariant before: %s]%n", name, n, k, m, oldUs, 2.0 * m * n * k / (oldUs * 1e-6) / 1e12, old);
+        System.out.println("CSV,invold," + name + "," + n + "," + k + "," + m + "," + oldUs);
+        int slices = gemm.invariantSlices(n, k);
+        if (slices == 1) return;
+        Gemm.Plan reg = gemm.slicedPlan(m, n, k, slices, true), slab = gemm.slabPlan(m, n, k, Gemm.TMA_128, slices, true);
+        double regUs = time(cuda, gemm, reg, o, m, m == 2048), slabUs = time(cuda, gemm, slab, o, m, false);
+        System.out.printf("%-32s N=%-5d K=%-5d M=%-4d %9.1f us (model %.1f)  [invariant, slices in registers: %s]%n", name, n, k, m, regUs, gemm.estimateMicros(reg, m, n), reg);
+        System.out.printf("%-32s N=%-5d K=%-5d M=%-4d %9.1f us (model %.1f)  [invariant, TMA slabs: %s]%n", name, n, k, m, slabUs, gemm.estimateMicros(slab, m, n), slab);
+        System.out.println("CSV,invreg," + name + "," + n + "," + k + "," + m + "," + regUs);
+        System.out.println("CSV,invslab," + name + "," + n + "," + k + "," + m + "," + slabUs);
+    }
+
+    /**
+     * The invariant plan as {@code Gemm.invariantPlan} chooses it now, and the mma.sync slab plan it replaced, at M = 128 ..
+     * 8192 ("CSV,invnow" and "CSV,invold" lines), one after the other for each M.
+     */
+    private static void invariantOnly(CudaBackend cuda, Gemm gemm, Gemm mma, String name, int n, int k) {
+        int[] ms = {128, 256, 512, 2048, 8192};
+        try (Operands o = new Operands(cuda, 8192, n, k)) {
+            gemm.reserveSlabs(8192, n, k);
+            mma.reserveSlabs(8192, n, k);
+            for (int m : ms) {
+                Gemm.Plan now = gemm.invariantPlan(m, n, k, true), old = mma.invariantPlan(m, n, k, true);
+                double nowUs = time(cuda, gemm, now, o, m, m == 512), oldUs = time(cuda, mma, old, o, m, false);
+                System.out.printf("%-32s N=%-5d K=%-5d M=%-4d invariant now %9.1f us [%s], before %9.1f us [%s]%n", name, n, k, m, nowUs, now, oldUs, old);
+                System.out.println("CSV,invnow," + name + "," + n + "," + k + "," + m + "," + nowUs + "," + (now.registerSlices() ? "reg" : now.slabs() ? "slab" : "tile"));
+                System.out.println("CSV,invold," + name + "," + n + "," + k + "," + m + "," + oldUs);
             }
         }
     }

@@ -18,10 +18,17 @@ final class GemmInvariance {
     private GemmInvariance() {}
 
     static void check(Backend backend, int n, int k, int probe, int... ms) {
+        try (Gemm gemm = new Gemm(backend)) {
+            check(backend, gemm, n, k, probe, ms);
+        }
+    }
+
+    /** As {@link #check(Backend, int, int, int, int...)} with the given planner (e.g. one allowed the Hopper tiles on the CPU executor). */
+    static void check(Backend backend, Gemm gemm, int n, int k, int probe, int... ms) {
         Random r = new Random(5L * n + k);
         int maxM = 0;
         for (int m : ms) maxM = Math.max(maxM, m);
-        try (Gemm gemm = new Gemm(backend); FloatArray x = new FloatArray(maxM * k); BFloat16Array w = new BFloat16Array(n * k);
+        try (FloatArray x = new FloatArray(maxM * k); BFloat16Array w = new BFloat16Array(n * k);
              FloatArray c = new FloatArray(maxM * n)) {
             for (int i = 0; i < x.length(); i++) x.set(i, (float) r.nextGaussian());
             for (int i = 0; i < w.length(); i++) w.set(i, (float) r.nextGaussian() * 0.05f);
@@ -52,5 +59,81 @@ final class GemmInvariance {
                 }
             }
         }
+    }
+    /**
+     * The invariant plan at M = {@code probe} (its tiles for that M) against a slab plan of each of {@code tiles} (same K
+     * slices) at each of {@code ms}: the first {@code probe} rows must be the same bits. Prints the differing elements
+     * per case before failing (how far apart two tensor-core paths are, not only that they are).
+     */
+    static void checkTilesAgainstInvariant(Backend backend, int n, int k, int probe, Gemm.Tiles[] tiles, int... ms) {
+        java.util.List<java.util.function.BiFunction<Gemm, Integer, Gemm.Plan>> forms = new java.util.ArrayList<>();
+        for (Gemm.Tiles t : tiles)
+            forms.add((gemm, m) -> {
+                Gemm.Plan ref = gemm.invariantPlan(probe, n, k, true);
+                Gemm.Plan p = gemm.plan(m, n, k, t, ref.splits(), true);
+                if (p.kTilesPerSplit() != ref.kTilesPerSplit()) throw new IllegalStateException(p + " vs " + ref);
+                return new Gemm.Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), p.launch(), p.convertFirst(), ref.slabs());
+            });
+        checkPlansAgainstInvariant(backend, new Gemm(backend), n, k, probe, forms, ms);
+    }
+
+    /**
+     * The invariant plan of {@code reference} at M = {@code probe} against each form (a plan for (gemm, m)) at each of
+     * {@code ms}, each run without and then with a residual (C holding a fixed pattern first): the first {@code probe}
+     * rows must be the same bits. Prints the differing elements per case before failing. Closes {@code reference}.
+     */
+    static void checkPlansAgainstInvariant(Backend backend, Gemm reference, int n, int k, int probe,
+                                           java.util.List<java.util.function.BiFunction<Gemm, Integer, Gemm.Plan>> forms, int... ms) {
+        try (reference) {
+            checkPlans(backend, reference, reference, n, k, probe, forms, ms);
+        }
+    }
+
+    /** As {@link #checkPlansAgainstInvariant}, the forms planned by {@code gemm} (which may differ from {@code reference}). */
+    static void checkPlans(Backend backend, Gemm reference, Gemm gemm, int n, int k, int probe,
+                           java.util.List<java.util.function.BiFunction<Gemm, Integer, Gemm.Plan>> forms, int... ms) {
+        Random r = new Random(7L * n + k);
+        int maxM = probe;
+        for (int m : ms) maxM = Math.max(maxM, m);
+        try (FloatArray x = new FloatArray(maxM * k); BFloat16Array w = new BFloat16Array(n * k); FloatArray c = new FloatArray(maxM * n)) {
+            for (int i = 0; i < x.length(); i++) x.set(i, (float) r.nextGaussian());
+            for (int i = 0; i < w.length(); i++) w.set(i, (float) r.nextGaussian() * 0.05f);
+            backend.toDevice(x, w);
+            StringBuilder failures = new StringBuilder();
+            for (boolean residual : new boolean[]{false, true}) {
+                Gemm.Plan ref = reference.invariantPlan(probe, n, k, true);
+                float[] first = run(backend, reference, ref, x, w, c, probe, n, k, residual, probe);
+                for (java.util.function.BiFunction<Gemm, Integer, Gemm.Plan> form : forms)
+                    for (int m : ms) {
+                        Gemm.Plan p = form.apply(gemm, m);
+                        float[] rows = run(backend, gemm, p, x, w, c, m, n, k, residual, probe);
+                        int differ = 0, maxUlp = 0;
+                        for (int i = 0; i < first.length; i++) {
+                            int a = Float.floatToRawIntBits(first[i]), b = Float.floatToRawIntBits(rows[i]);
+                            if (a != b) {
+                                differ++;
+                                maxUlp = Math.max(maxUlp, Math.abs(a - b));
+                            }
+                        }
+                        String line = String.format("N=%d K=%d%s: %s at M=%d vs %s at M=%d: %d of %d elements differ (max %d ulp)",
+                                n, k, residual ? " +residual" : "", p, m, ref, probe, differ, first.length, maxUlp);
+                        System.out.println(line);
+                        if (differ > 0) failures.append(line).append('\n');
+                    }
+            }
+            assertEquals("", failures.toString());
+        }
+    }
+
+    /** C (=|+=) X·Wᵀ through the plan, C first set to a fixed pattern when {@code residual}; returns the first {@code probe} rows. */
+    private static float[] run(Backend backend, Gemm gemm, Gemm.Plan p, FloatArray x, BFloat16Array w, FloatArray c, int m, int n, int k,
+                               boolean residual, int probe) {
+        for (int i = 0; i < m * n; i++) c.set(i, residual ? (i % 17) * 0.25f - 2f : Float.NaN);
+        backend.toDevice(c);
+        gemm.matmul(x, m, w, n, k, c, residual, p);
+        backend.toHost(c);
+        float[] rows = new float[probe * n];
+        for (int i = 0; i < rows.length; i++) rows[i] = c.get(i);
+        return rows;
     }
 }

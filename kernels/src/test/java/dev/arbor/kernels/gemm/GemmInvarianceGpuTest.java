@@ -4,9 +4,13 @@ import dev.arbor.accel.cuda.CudaBackend;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
+import java.util.function.BiFunction;
+
 /**
  * On the tensor cores: the batch-invariant plan gives the first rows the same bits at every M, across the
- * small, medium and large tiles and the convert-first path for large M (Llama-2-7B q-projection shape).
+ * small, medium and large tiles and the convert-first path for large M (Llama-2-7B q-projection shape), and above 64
+ * tokens across its Hopper forms (TMA slabs, slices summed in registers) at several weight shapes.
  */
 @Tag("gpu")
 class GemmInvarianceGpuTest {
@@ -14,6 +18,39 @@ class GemmInvarianceGpuTest {
     void aRowsResultDoesNotDependOnM() {
         try (CudaBackend cuda = CudaBackend.open(0)) {
             GemmInvariance.check(cuda, 4096, 4096, 3, 3, 1 + 3, 16, 64, 65, 300, 2048);
+        }
+    }
+
+    /**
+     * Hopper's {@code wgmma.m64nNk16} over a K slice gives the same bits as {@code mma.sync.m16n8k16} over it (the
+     * question the invariant plan's large-M wgmma path rests on): the slab plan of the cp.async wgmma tiles (N = 128 and
+     * 256 of a wgmma) against the invariant plan's mma.sync tiles at M = 64, first 64 rows, three weight shapes.
+     */
+    @Test
+    void wgmmaSlicesEqualMmaSyncSlices() {
+        try (CudaBackend cuda = CudaBackend.open(0)) {
+            for (int[] nk : new int[][]{{4096, 4096}, {1024, 4096}, {4096, 11008}})
+                GemmInvariance.checkTilesAgainstInvariant(cuda, nk[0], nk[1], 64, new Gemm.Tiles[]{Gemm.WGMMA_128, Gemm.WGMMA_256}, 65, 300);
+        }
+    }
+
+    /**
+     * The invariant plan's Hopper forms above 64 tokens (its own choice; the slices summed in registers; TMA_128 and TMA_256
+     * slabs) against its mma.sync slab plan at 64 tokens (the WIDE tiles), first 64 rows, with and without a residual:
+     * q/o, k/v, the 11008-wide down projection (a short last slice: 172 K tiles in 5 slices of 35), Llama-3's stacked q|k|v.
+     */
+    @Test
+    void hopperFormsAboveSixtyFourTokensEqualTheMmaSyncSlabPlan() {
+        try (CudaBackend cuda = CudaBackend.open(0); Gemm hopper = new Gemm(cuda); Gemm mmaSync = new Gemm(cuda, false)) {
+            for (int[] nk : new int[][]{{4096, 4096}, {1024, 4096}, {4096, 11008}, {6144, 4096}}) {
+                int n = nk[0], k = nk[1], slices = hopper.invariantSlices(n, k);
+                List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = List.of(
+                        (g, m) -> g.invariantPlan(m, n, k, true),
+                        (g, m) -> g.slicedPlan(m, n, k, slices, true),
+                        (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true),
+                        (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_256, slices, true));
+                GemmInvariance.checkPlans(cuda, mmaSync, hopper, n, k, 64, forms, 65, 300, n == 4096 && k == 4096 ? 2048 : 129);
+            }
         }
     }
 }

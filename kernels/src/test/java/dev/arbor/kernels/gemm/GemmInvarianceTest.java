@@ -3,11 +3,16 @@ package dev.arbor.kernels.gemm;
 import dev.arbor.accel.cpu.CpuBackend;
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
+import java.util.function.BiFunction;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * On the CPU executor: the batch-invariant plan gives a row the same bits at M = 1, 3, 17 and 70 (three tile
- * shapes), with one K slice and with slabs added in a fixed order.
+ * shapes), with one K slice and with slabs added in a fixed order; above 64 tokens with the Hopper tiles (TMA slabs,
+ * or the slices summed in registers) the same bits as the mma.sync slab plan.
  */
 class GemmInvarianceTest {
     @Test
@@ -22,5 +27,43 @@ class GemmInvarianceTest {
             assertTrue(gemm.invariantSlices(40, 512) > 1, "this shape must take the slab path");
         }
         GemmInvariance.check(cpu, 40, 512, 1, 1, 3, 17, 70);
+    }
+
+    /**
+     * Above 64 tokens the Hopper planner's invariant forms (its own choice, the slices summed in registers by the sliced TMA
+     * kernel, TMA_128 slabs) against the mma.sync slab plan at 16 tokens: 17 K tiles in 4 slices of 5, 5, 5, 2 (a short
+     * last slice), partial tiles in M and N, with and without a residual.
+     */
+    @Test
+    void hopperFormsEqualTheMmaSyncSlabPlanInBits() {
+        CpuBackend cpu = new CpuBackend();
+        int n = 136, k = 1032;
+        try (Gemm hopper = new Gemm(cpu, true); Gemm mmaSync = new Gemm(cpu)) {
+            int slices = hopper.invariantSlices(n, k);
+            assertEquals(4, slices);
+            assertEquals(5, hopper.slicedPlan(70, n, k, slices, true).kTilesPerSplit());
+            List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = List.of(
+                    (g, m) -> g.invariantPlan(m, n, k, true),
+                    (g, m) -> g.slicedPlan(m, n, k, slices, true),
+                    (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true));
+            GemmInvariance.checkPlans(cpu, mmaSync, hopper, n, k, 16, forms, 70, 130);
+            GemmInvariance.check(cpu, hopper, 40, 512, 1, 1, 17, 70);   // its default choice, across the 64/65 boundary
+        }
+    }
+
+    /** The two forms by the time model: few blocks take the slabs (parallelism), a full GPU of blocks the registers. */
+    @Test
+    void theTimeModelPicksSlabsForFewBlocksAndRegistersForMany() {
+        try (Gemm hopper = new Gemm(new CpuBackend(), true)) {
+            assertTrue(hopper.invariantPlan(128, 4096, 4096, true).slabs(), "32 blocks of 64 K tiles: slabs");
+            assertTrue(hopper.invariantPlan(256, 4096, 4096, true).slabs(), "64 blocks: still slabs (48.1 against 52.9 µs, run 27-gemm4)");
+            assertTrue(hopper.invariantPlan(512, 1024, 4096, true).slabs(), "k/v, 32 blocks");
+            assertTrue(hopper.invariantPlan(2048, 1024, 4096, true).registerSlices(), "k/v, 128 blocks");
+            assertTrue(hopper.invariantPlan(512, 4096, 4096, true).registerSlices(), "128 blocks: registers");
+            assertTrue(hopper.invariantPlan(8192, 4096, 4096, true).registerSlices());
+            Gemm.Plan one = hopper.invariantPlan(512, 22016, 4096, true);   // one slice (stacked gate|up): the plain TMA tile
+            assertEquals(1, one.splits());
+            assertTrue(one.tiles().tma() && !one.slabs() && !one.registerSlices(), one.toString());
+        }
     }
 }

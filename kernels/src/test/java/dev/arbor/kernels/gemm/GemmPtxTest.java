@@ -35,6 +35,8 @@ class GemmPtxTest {
             tests.add(DynamicTest.dynamicTest("wgmmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaXbf16Wbf16", t)));
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_64, Gemm.TMA_32, Gemm.TMA_16})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaXbf16Wbf16", t)));
+        // the invariant plan's slices summed in registers: twice the accumulators, still no spills at 128 × 128
+        tests.add(DynamicTest.dynamicTest("wgmmaTmaSlicedXbf16Wbf16 tma128", () -> assemble(tool, "wgmmaTmaSlicedXbf16Wbf16", Gemm.TMA_128)));
         for (String helper : new String[]{"sumSlices", "zero", "toBf16", "toBf16x8"})
             tests.add(DynamicTest.dynamicTest(helper, () -> assembleHelper(tool, helper)));
         return tests;
@@ -63,5 +65,6 @@ class GemmPtxTest {
         assertEquals(0, p.exitValue(), () -> entry + " " + t + ":\n" + log);
         assertTrue(log.contains("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"), () -> entry + " " + t + " spills:\n" + log);
         System.out.println(entry + " " + t + ": " + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
+        log.lines().filter(l -> l.contains("Performance")).forEach(l -> System.out.println(entry + " " + t + ": " + l.strip()));
     }
 }

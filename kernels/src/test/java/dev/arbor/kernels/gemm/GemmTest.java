@@ -67,8 +67,11 @@ class GemmTest {
         assertSame(Gemm.MEDIUM, hopper.plan(32, 4096, 4096, true, true).tiles());
         assertSame(Gemm.WIDE, hopper.plan(64, 4096, 4096, false, true).tiles());       // bf16 output: mma.sync
         assertSame(Gemm.LARGE, hopper.plan(65, 4096, 4096, false, true).tiles());      // bf16 output: mma.sync
-        assertSame(Gemm.LARGE, hopper.invariantPlan(65, 4096, 4096, true).tiles());    // the batch-invariant plan never uses wgmma
-        assertSame(Gemm.WIDE, hopper.invariantPlan(64, 4096, 4096, true).tiles());     // ... nor the TMA decode tile
+        // the batch-invariant plan: the TMA tiles above 64 tokens (the same bits as its mma.sync slabs: GemmInvarianceTest),
+        // the mma.sync tiles up to 64 (not the TMA decode tile), and mma.sync everywhere without the Hopper planner
+        assertSame(Gemm.TMA_128, hopper.invariantPlan(65, 4096, 4096, true).tiles());
+        assertSame(Gemm.WIDE, hopper.invariantPlan(64, 4096, 4096, true).tiles());
+        assertSame(Gemm.LARGE, gemm.invariantPlan(65, 4096, 4096, true).tiles());
         GemmCase.of(70, 136, 200).check(cpu, hopper);                                   // partial tiles in M, N and K
         new GemmCase(70, 136, 200, "bf16", "bf16", "f32", true).check(cpu, hopper);     // bf16 X, residual added
         GemmCase.of(300, 72, 136).check(cpu, hopper, hopper.plan(300, 72, 136, Gemm.WGMMA_256, 1, true));
