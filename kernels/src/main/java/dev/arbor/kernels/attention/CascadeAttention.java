@@ -13,7 +13,7 @@ import dev.arbor.accel.array.OffHeapArray;
  * ({@link CascadeMmaKernels} on tensor cores for 16-bit stores with headDim a multiple of 16 up to 128,
  * else the CUDA-core {@link CascadeKernels}), to their own keys with the paged kernel in split mode from
  * {@code keyStart[seq]} on, and the partial states are folded by log-sum-exp ({@link AttentionKernels#mergeSplits}).
- * Three launches; nothing allocated per call (scratch sized at construction:
+ * Two launches (the streamed suffix kernel merges in its last-arriving work-group; three with the separate merge); nothing allocated per call (scratch sized at construction:
  * {@code tokenCapacity × heads × (ceil(maxContext/256) + ceil(maxSharedLen/256)) × (headDim + 2)} floats).
  *
  * <p>Equal to {@link PagedAttention} up to rounding (the shared part's keys are summed in a different
@@ -29,6 +29,7 @@ public final class CascadeAttention implements AutoCloseable {
 
     private final PagedAttention paged;   // its scratch has the suffix splits then the shared splits per (token, head)
     private final int maxContext, maxSharedLen, sharedBase;
+    private boolean runShared = true, runSuffix = true, runMerge = true;   // a bench times the parts alone
 
     /**
      * @param maxContext    the longest context a launch may see (keys)
@@ -101,7 +102,7 @@ public final class CascadeAttention implements AutoCloseable {
         int numBlocks = paged.checkBatch(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
         Shapes.need("keyStart", keyStart, 1);
         int heads = paged.heads(), kvHeads = paged.kvHeads(), headDim = paged.headDim(), slots = paged.slots();
-        if (numGroups > 0) {
+        if (numGroups > 0 && runShared) {
             Shapes.positive("maxGroupTokens", maxGroupTokens);
             Shapes.positive("maxSharedLenNow", maxSharedLenNow);
             Shapes.need("groupTokenStart", groupTokenStart, numGroups + 1L);
@@ -125,9 +126,21 @@ public final class CascadeAttention implements AutoCloseable {
                         heads, kvHeads, headDim, paged.blockSize(), alibi, queries);
             }
         }
-        paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, keyStart, maxBlocksPerSeq, alibiSlopes, tokens,
-                PagedAttention.splits(maxContextLen), numBlocks, true, true, slots);
-        paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, true);
+        boolean merged = runSuffix && paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, keyStart, maxBlocksPerSeq,
+                alibiSlopes, tokens, PagedAttention.splits(maxContextLen), numBlocks, true, true, slots, sharedBase);
+        if (!merged && runMerge) paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, true);
+    }
+
+    /**
+     * For benchmarks (the per-part breakdown): which of the launches {@link #launch} issues: the shared level, the suffix (split
+     * kernel, with the merge when it is fused) and the separate merge (when it is not fused). A part alone reads what the
+     * previous full launch left in the scratch. All true by default.
+     */
+    public CascadeAttention partsForBench(boolean shared, boolean suffix, boolean merge) {
+        this.runShared = shared;
+        this.runSuffix = suffix;
+        this.runMerge = merge;
+        return this;
     }
 
     /** Puts the scratch on the device; see {@link PagedAttention#toDevice}. */
