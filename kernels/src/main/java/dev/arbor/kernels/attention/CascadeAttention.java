@@ -95,6 +95,27 @@ public final class CascadeAttention implements AutoCloseable {
     public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
                        IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen,
                        IntArray keyStart, IntArray groupTokens, IntArray groupTokenStart, int numGroups, int maxGroupTokens, int maxSharedLenNow) {
+        launch(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen, keyStart,
+                groupTokens, groupTokenStart, numGroups, maxGroupTokens, maxSharedLenNow, PagedAttention.splits(maxContextLen));
+    }
+
+    /**
+     * Own splits of a token at {@code position} whose keys from {@code keyStart} on are its own (0 in no group): the suffix
+     * launch's work-groups for it, {@code position / 256 - keyStart / 256 + 1} (0 when every key is shared).
+     */
+    public static int ownSplits(int position, int keyStart) {
+        return keyStart > position ? 0 : position / AttentionKernels.SPLIT - keyStart / AttentionKernels.SPLIT + 1;
+    }
+
+    /**
+     * As above, with {@code maxOwnSplits} an upper bound of {@link #ownSplits} over the batch's tokens (the suffix launch's grid:
+     * 107 sequences of ~37 own keys need 1, not the 3 of their 580-key contexts, whose other work-groups would only find nothing
+     * to do). Same bits as any larger bound.
+     */
+    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+                       IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen,
+                       IntArray keyStart, IntArray groupTokens, IntArray groupTokenStart, int numGroups, int maxGroupTokens, int maxSharedLenNow,
+                       int maxOwnSplits) {
         if (maxContextLen > maxContext) throw new IllegalArgumentException("maxContextLen " + maxContextLen + " over the launcher's maxContext " + maxContext);
         if (maxSharedLenNow > maxSharedLen) throw new IllegalArgumentException("maxSharedLenNow " + maxSharedLenNow + " over the launcher's maxSharedLen " + maxSharedLen);
         if (tokens > paged.splitTokens()) throw new IllegalArgumentException("tokens " + tokens + " over the launcher's tokenCapacity " + paged.splitTokens());
@@ -127,7 +148,8 @@ public final class CascadeAttention implements AutoCloseable {
             }
         }
         boolean merged = runSuffix && paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, keyStart, maxBlocksPerSeq,
-                alibiSlopes, tokens, PagedAttention.splits(maxContextLen), numBlocks, true, true, slots, sharedBase);
+                alibiSlopes, tokens, PagedAttention.splits(maxContextLen), Math.max(1, Math.min(maxOwnSplits, PagedAttention.splits(maxContextLen))),
+                numBlocks, true, true, slots, sharedBase);
         if (!merged && runMerge) paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, true);
     }
 

@@ -154,9 +154,12 @@ public final class DecodeKernels {
         }
         int sFrom = ks0 / SPLIT, sTo = p / SPLIT, arriving = sTo - sFrom + 1;
         if (splitMode != 0) {
-            if (z < sFrom || z > sTo) return;
-            sFrom = z;
-            sTo = z;
+            // z counts the token's own splits from its first (keyStart's split; 0 without keyStart): a cascade suffix launch
+            // needs a grid of its longest suffix's splits only, not the whole context's (the split boundaries stay absolute)
+            int zs = sFrom + z;
+            if (zs > sTo) return;
+            sFrom = zs;
+            sTo = zs;
             ctx.allowDependentLaunch();   // the merge may start now: it waits for this grid before reading partials
         } else if (z > 0) {
             return;

@@ -29,9 +29,12 @@ public final class PagedAttention implements AutoCloseable {
     /**
      * The split kernel merges in its last-arriving work-group per (token, kv head) while the launch has at most this many
      * splits (256 keys each), else a separate merge launch follows; the same bits either way. The fused merge loads
-     * {@link #FUSED_MERGE_AHEAD} slots per round trip, the separate one {@link AttentionKernels#MERGE_AHEAD}.
+     * {@link #FUSED_MERGE_AHEAD} slots per round trip, the separate one {@link AttentionKernels#MERGE_AHEAD}. Measured
+     * (bench/RESULTS.md "Run 26-attn4", call 1, fused at 8 vs separate, 32 heads × 128): batch 1 × 2k 16.9 / 17.4 µs, 4k 23.3 /
+     * 23.3, 8k 39.7 / 39.2, 16k 76.9 / 75.1, 32k 148.5 / 143.9; 32 × 1k 136.5 / 137.9, 32 × 4k 513.9 / 510.2: even up to 16
+     * splits, a loss from 32 (8 slots per round trip against 32); the cascade suffix gains most (one launch fewer).
      */
-    public static final int FUSE_MAX_SPLITS = 32;
+    public static final int FUSE_MAX_SPLITS = 16;
     /**
      * Slots per round trip of the fused merge: 8 keeps the decode kernel at 61 registers (ptxas, 32 heads × 128; 56 without the
      * merge), so 8 work-groups per SM as before; 16 takes 80 and 32 takes 128.
@@ -127,7 +130,7 @@ public final class PagedAttention implements AutoCloseable {
         int numBlocks = checkBatch(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
         if (split && tokens > splitTokens) throw new IllegalArgumentException("tokens " + tokens + " over the split scratch's " + splitTokens);
         boolean merged = launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, positions, maxBlocksPerSeq, alibiSlopes,
-                tokens, splits(maxContextLen), numBlocks, split, false, slots, 0);
+                tokens, splits(maxContextLen), splits(maxContextLen), numBlocks, split, false, slots, 0);
         if (split && !merged) launchMerge(b, out, positions, seqOfToken, positions, tokens, slots, 0, false);
     }
 
@@ -150,11 +153,12 @@ public final class PagedAttention implements AutoCloseable {
     /** The paged (split or whole mode) launch; returns whether it also merged the splits (DecodeKernels' fused merge): then no merge launch follows. */
     boolean launchPaged(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
                         IntArray seqOfToken, IntArray blockTables, IntArray keyStart, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens,
-                        int splitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount, int sharedBase) {
+                        int splitsZ, int ownSplitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount, int sharedBase) {
         boolean streamed = DecodeKernels.serves(kCache, heads, kvHeads, headDim);
         int warps = decodeWarps > 0 ? decodeWarps : DecodeKernels.warps(heads, kvHeads, headDim, keysPerLane);
         int threads = streamed ? warps * 32 : AttentionKernels.THREADS;
-        Launch l = Launch.of(new int[] {tokens, kvHeads, split ? splitsZ : 1}, new int[] {threads, 1, 1});
+        // split mode's grid z: absolute splits for the tile kernel; the streamed kernel counts from each token's first own split
+        Launch l = Launch.of(new int[] {tokens, kvHeads, split ? (streamed ? ownSplitsZ : splitsZ) : 1}, new int[] {threads, 1, 1});
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
         int alibi = alibiSlopes != null ? 1 : 0, splitMode = split ? 1 : 0, keyStarts = useKeyStart ? 1 : 0;
         // the kernel depends on the shape and store type only, never on the batch (batch invariance)

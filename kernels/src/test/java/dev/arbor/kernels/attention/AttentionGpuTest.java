@@ -105,7 +105,9 @@ class AttentionGpuTest {
                  PagedAttention paged = new PagedAttention(heads, heads, 128, 16, 600, seqs)) {
                 float[] got = b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33});
                 assertClose(b.reference(), got, TOLERANCE, store + " cascade alibi=" + alibi);
-                cascade.paged().fuseMerge(0, 8);   // the separate merge launch: the same bits as the fused merge (the default)
+                // the suffix grid of the context's splits, and the separate merge launch: the same bits as the default
+                assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}, false), store + " cascade, wide suffix grid, alibi=" + alibi);
+                cascade.paged().fuseMerge(0, 8);
                 assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}), store + " cascade, separate merge, alibi=" + alibi);
                 float[] plain = b.run(cuda, paged, b.allTokens(), null);
                 double[] plainD = new double[plain.length];

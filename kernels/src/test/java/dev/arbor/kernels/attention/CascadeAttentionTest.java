@@ -59,7 +59,8 @@ class CascadeAttentionTest {
 
     /**
      * A member whose every key is shared (context = the shared 2304 keys: no own split): with the fused merge, split 0's
-     * work-group folds its shared slots; the same bits as the separate merge launch, and the reference.
+     * work-group folds its shared slots; the same bits as the separate merge launch, and the reference; and the suffix grid of
+     * the batch's most own splits (2: 2600 keys from 2304 span splits 9 and 10) gives the bits of the whole context's (11).
      */
     @Test
     void aMemberWithNoOwnKeyIsMergedToo() {
@@ -70,8 +71,10 @@ class CascadeAttentionTest {
             int[] sharedBlocks = {144};
             float[] fused = b.runCascade(CPU, cascade, groups, sharedBlocks);
             assertClose(b.reference(), fused, TOLERANCE, "fused merge vs reference");
+            assertBits(fused, b.runCascade(CPU, cascade, groups, sharedBlocks, false), "suffix grid of the whole context's splits");
             cascade.paged().fuseMerge(0, 8);
             assertBits(fused, b.runCascade(CPU, cascade, groups, sharedBlocks), "separate merge");
+            assertBits(fused, b.runCascade(CPU, cascade, groups, sharedBlocks, false), "separate merge, suffix grid of the context");
         }
     }
 

@@ -71,30 +71,32 @@ class PagedAttentionTest {
      * The merge loads its slots in groups of {@code ahead}: at depth 4, contexts of 1025 and 1300 keys (5 and 6 splits) are
      * folded in two groups, the last partial; split mode and whole mode (in-kernel fold) agree bit for bit whether the merge
      * runs in the split kernel's last-arriving work-group (the default up to {@link PagedAttention#FUSE_MAX_SPLITS} splits;
-     * depths 8 (default), 1, 4, 32) or as a separate launch (depths 1, 4, 32). G = 2 × headDim 16 (one element per work-item)
+     * depths 8 (default) and 4) or as a separate launch (depths 4, 32). G = 2 × headDim 16 (one element per work-item)
      * and G = 8 × headDim 32 (two per work-item).
      */
     @Test
     void theMergeFoldsItsSlotsInGroupsWithTheSameBits() {
         int[] ctx = {1024, 1025, 1300}, one = {1, 1, 1};
-        for (int[] shape : new int[][] {{2, 1, 16}, {16, 2, 32}}) {
-            for (KvStore store : new KvStore[] {KvStore.BF16, KvStore.F16}) {
-                String what = store + " G=" + shape[0] / shape[1] + " D=" + shape[2];
-                try (PagedBatch b = new PagedBatch(shape[0], shape[1], shape[2], 16, ctx, one, store == KvStore.BF16, store, 51);
-                     PagedAttention attn = new PagedAttention(shape[0], shape[1], shape[2], 16, b.maxContext(), b.tokens)) {
-                    float[] whole = b.run(CPU, attn, b.allTokens(), false);
-                    assertClose(b.reference(), whole, 2e-6, what + " whole mode");
-                    assertBits(whole, b.run(CPU, attn, b.allTokens(), true), what + " fused merge (default) vs whole mode");
-                    for (int ahead : new int[] {4, 1, 32}) {
-                        assertBits(whole, b.run(CPU, attn.fuseMerge(0, 8).mergeAhead(ahead), b.allTokens(), true),
-                                what + " separate merge depth " + ahead + " vs whole mode");
-                        assertBits(whole, b.run(CPU, attn.fuseMerge(PagedAttention.FUSE_MAX_SPLITS, ahead), b.allTokens(), true),
-                                what + " fused merge depth " + ahead + " vs whole mode");
-                    }
-                    // the arrival counters are left at zero: a second launch merges again
-                    assertBits(whole, b.run(CPU, attn, b.allTokens(), true), what + " fused merge, launched again");
+        for (KvStore store : new KvStore[] {KvStore.BF16, KvStore.F16}) {
+            try (PagedBatch b = new PagedBatch(2, 1, 16, 16, ctx, one, store == KvStore.BF16, store, 51);
+                 PagedAttention attn = new PagedAttention(2, 1, 16, 16, b.maxContext(), b.tokens)) {
+                float[] whole = b.run(CPU, attn, b.allTokens(), false);
+                assertClose(b.reference(), whole, 2e-6, store + " whole mode");
+                assertBits(whole, b.run(CPU, attn, b.allTokens(), true), store + " fused merge (default) vs whole mode");
+                // the arrival counters are left at zero: a second launch merges again
+                assertBits(whole, b.run(CPU, attn, b.allTokens(), true), store + " fused merge, launched again");
+                assertBits(whole, b.run(CPU, attn.fuseMerge(PagedAttention.FUSE_MAX_SPLITS, 4), b.allTokens(), true), store + " fused merge depth 4");
+                for (int ahead : new int[] {4, 32}) {
+                    assertBits(whole, b.run(CPU, attn.fuseMerge(0, 8).mergeAhead(ahead), b.allTokens(), true), store + " separate merge depth " + ahead);
                 }
             }
+        }
+        // G = 8 × headDim 32: two (head, dim) elements per work-item in the fused merge
+        try (PagedBatch b = new PagedBatch(16, 2, 32, 16, ctx, one, false, KvStore.BF16, 52);
+             PagedAttention attn = new PagedAttention(16, 2, 32, 16, b.maxContext(), b.tokens)) {
+            float[] whole = b.run(CPU, attn, b.allTokens(), false);
+            assertBits(whole, b.run(CPU, attn, b.allTokens(), true), "G=8 fused merge (default) vs whole mode");
+            assertBits(whole, b.run(CPU, attn.fuseMerge(0, 8).mergeAhead(4), b.allTokens(), true), "G=8 separate merge depth 4");
         }
     }
 

@@ -13,7 +13,6 @@ import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.kernels.attention.CascadeAttention;
-import dev.arbor.kernels.attention.DecodeKernels;
 import dev.arbor.kernels.attention.PagedAttention;
 
 import java.util.ArrayList;
@@ -216,15 +215,23 @@ public final class AttentionBench {
             FloatArray slopesOrNull = alibi ? sl : null;
             int mc = maxCtx, mb = maxBlocks;
             double pagedMs = time(cuda, 20, i -> paged.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc));
-            double cascadeMs = time(cuda, 20, i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc,
+            int ownSplits = 0;
+            for (int c : ctx) ownSplits = Math.max(ownSplits, CascadeAttention.ownSplits(c - 1, sharedBlocks * BS));
+            int own = ownSplits;
+            Step full = i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc, keyStart, groupTokens, groupStart,
+                    1, seqs, sharedBlocks * BS, own);
+            double cascadeMs = time(cuda, 20, full);
+            // the suffix grid over the whole context's splits (as before run 26), and the separate merge launch
+            double wideGrid = time(cuda, 20, i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc,
                     keyStart, groupTokens, groupStart, 1, seqs, sharedBlocks * BS));
-            String suffixU = "";
-            if (seqs >= 100) {   // the suffix launch with 4 keys per lane (fewer registers, more work-groups per SM)
-                cascade.paged().keysPerLane(4);
-                double u4 = time(cuda, 20, i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc,
-                        keyStart, groupTokens, groupStart, 1, seqs, sharedBlocks * BS));
-                suffixU = String.format("  [cascade with suffix U=4: %.1f us]", u4 * 1e3);
-            }
+            cascade.paged().fuseMerge(0, 8);
+            double separate = time(cuda, 20, full);
+            double suffixOnly = partTime(cuda, cascade, full, false, true, false);
+            double mergeOnly = partTime(cuda, cascade, full, false, false, true);
+            cascade.paged().fuseMerge(PagedAttention.FUSE_MAX_SPLITS, PagedAttention.FUSED_MERGE_AHEAD);
+            // per-part breakdown: each launch alone in its own graph (reading what the full launch left in the scratch)
+            double sharedOnly = partTime(cuda, cascade, full, true, false, false);
+            double suffixFused = partTime(cuda, cascade, full, false, true, false);
             long perKey = 2L * heads * D * 2;
             double floorBytes = (double) (sharedBlocks * BS + uniqueKeys) * perKey, pagedBytes = 0;
             for (int c : ctx) pagedBytes += (double) c * perKey;
@@ -233,21 +240,10 @@ public final class AttentionBench {
                             + "  (cascade %.2fx floor, %.1fx faster than paged; paged reads %.0f MB, cascade floor %.1f MB)%n",
                     seqs, prefix, sharedBlocks, heads, alibi ? " ALiBi" : "", pagedMs * 1e3, cascadeMs * 1e3, floorUs,
                     cascadeMs * 1e3 / floorUs, pagedMs / cascadeMs, pagedBytes / 1e6, floorBytes / 1e6);
-            if (!suffixU.isEmpty()) System.out.println(suffixU);
-            // per-part breakdown: each launch alone in its own graph (reading what the full launch left in the scratch)
-            Step full = i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc, keyStart, groupTokens, groupStart,
-                    1, seqs, sharedBlocks * BS);
-            cascade.paged().keysPerLane(DecodeKernels.keysPerLane(heads, heads));
-            double sharedOnly = partTime(cuda, cascade, full, true, false, false);
-            double suffixFused = partTime(cuda, cascade, full, false, true, false);
-            cascade.paged().fuseMerge(0, 8);
-            double separate = partTime(cuda, cascade, full, true, true, true);
-            double suffixOnly = partTime(cuda, cascade, full, false, true, false);
-            double mergeOnly = partTime(cuda, cascade, full, false, false, true);
-            cascade.paged().fuseMerge(PagedAttention.FUSE_MAX_SPLITS, PagedAttention.FUSED_MERGE_AHEAD);
-            System.out.printf("   parts alone: shared level %.1f us, suffix + fused merge %.1f us (default: %.1f us in all); separate merge: "
-                            + "suffix %.1f us, merge %.1f us, all three %.1f us%n", sharedOnly * 1e3, suffixFused * 1e3, cascadeMs * 1e3,
-                    suffixOnly * 1e3, mergeOnly * 1e3, separate * 1e3);
+            System.out.printf("   cascade variants: suffix grid of the context's %d splits %.1f us; separate merge %.1f us. Parts alone (suffix grid %d): "
+                            + "shared level %.1f us, suffix + fused merge %.1f us; suffix %.1f us, separate merge %.1f us%n",
+                    PagedAttention.splits(mc), wideGrid * 1e3, separate * 1e3, own, sharedOnly * 1e3, suffixFused * 1e3, suffixOnly * 1e3,
+                    mergeOnly * 1e3);
         }
     }
 
