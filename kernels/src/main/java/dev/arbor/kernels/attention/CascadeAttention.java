@@ -62,7 +62,8 @@ public final class CascadeAttention implements AutoCloseable {
      * below 8,192 (sequence, shared key) pairs (the paged kernel's repeated prefix reads hit L2; the shared launch costs
      * ~15-25 µs), 0.77-0.79 at 8,192 (32 × 256, 16 × 512), 1.21 at 32 × 512, 1.9 at 107 × 528, 2.3 at 500 × 752. (Run 16's
      * sweep put break-even at 8,192: the merge fix of run 22 made the paged side faster.) 16 × 1,024 is not measured: paged
-     * time grows with the shared keys, the shared level's does not (its splits run side by side).
+     * time grows with the shared keys, the shared level's does not (its splits run side by side). Run 26-attn4 (fused merge,
+     * call 2): 0.86 at 32 × 256, 0.90 at 16 × 512, 1.40 at 32 × 512, 2.2 at 107 × 528, 2.5 at 500 × 752: the same threshold.
      */
     public static boolean pays(int sequences, int sharedKeys) {
         return sequences >= MIN_SEQUENCES && (long) sequences * sharedKeys >= MIN_SHARED_READS;

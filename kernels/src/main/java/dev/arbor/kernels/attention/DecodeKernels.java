@@ -38,6 +38,12 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * (whole mode): the same operations in the same order either way, so a (token, head) gets the same bits
  * whatever the batch, chunking or mode, as the tests check.
  *
+ * <p>Split mode merges either in a separate {@link AttentionKernels#mergeSplits} launch or, with {@code fusedMerge > 0}, in
+ * the last work-group of a (token, kv head) to finish (each work-group fences its partial writes and counts itself in on an
+ * arrival counter; the last one fences again and folds every slot with the merge's loads and expressions in the merge's order:
+ * the same bits). Split mode's grid z counts a token's own splits from its first (keyStart's), so a cascade suffix launch
+ * needs only as many as the longest suffix spans.
+ *
  * <p>Key j of a split is read by warp {@code (j mod SPLIT) / KPI mod warps} (KPI = RPW·U keys per warp
  * iteration); the split's row offsets (block table lookups) are computed once into shared memory. A round
  * (one iteration of each warp) with no visible key is skipped, and masked keys are not loaded (cascade suffixes, the last split).
