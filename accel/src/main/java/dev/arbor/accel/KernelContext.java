@@ -90,6 +90,14 @@ public final class KernelContext {
     /** Lets the next launch on the stream (if marked to overlap) start before this kernel ends. A no-op on the CPU. */
     public void allowDependentLaunch() {}
 
+    /**
+     * A memory fence at device scope (CUDA's {@code __threadfence()}, PTX {@code fence.sc.gpu}): this work-item's global
+     * writes before it are visible to every work-item of the grid before its global accesses after it (e.g. before an
+     * atomic that tells another work-group the writes are done, and after the atomic on the reading side: the
+     * last-arriving work-group pattern). On the CPU a full fence.
+     */
+    public void threadFence() { VarHandle.fullFence(); }
+
     /** Waits until every work-item of the group has reached this barrier; local-memory writes before it are visible after it. */
     public void localBarrier() { group.barrier(); }
 

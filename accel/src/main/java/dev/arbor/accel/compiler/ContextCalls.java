@@ -46,6 +46,7 @@ final class ContextCalls {
             // griddepcontrol exists from sm_90; before it launches never overlap, so nothing to do
             case "gridDependencyWait()V" -> { if (t.sm >= 90) t.emit("griddep.wait"); }
             case "allowDependentLaunch()V" -> { if (t.sm >= 90) t.emit("griddep.launch"); }
+            case "threadFence()V" -> t.emit("fence.gpu");
             case "localBarrier()V" -> {
                 t.usesBarriers = true;
                 t.emit("bar");

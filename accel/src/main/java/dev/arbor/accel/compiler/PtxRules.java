@@ -151,6 +151,7 @@ final class PtxRules {
         rule("mad.s32", "mad.lo.s32 $0, $1, $2, $3;");
         // synchronisation and warps (full-warp member mask; c = 31 clamps to the warp)
         rule("bar", "bar.sync 0;");
+        rule("fence.gpu", "fence.sc.gpu;");   // __threadfence(): orders this thread's global accesses at device scope
         // programmatic dependent launch (PTX 7.8, sm_90)
         rule("griddep.wait", "griddepcontrol.wait;");
         rule("griddep.launch", "griddepcontrol.launch_dependents;");

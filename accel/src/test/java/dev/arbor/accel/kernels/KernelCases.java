@@ -347,6 +347,20 @@ public final class KernelCases {
                 for (int j = 0; j < 4; j++) el[j] = acc[j];
                 return run(cover(n), new Object[]{x, fsum, lsum, n}, List.of(fsum, lsum), List.of(new double[]{n}, el));
             }),
+            exact("lastGroupSum", n -> {
+                FloatArray x = floats(n, 36, 1);
+                int groups = (n + BLOCK - 1) / BLOCK;
+                FloatArray partials = new FloatArray(groups), total = new FloatArray(1);
+                IntArray counter = new IntArray(1);
+                float sum = 0f;
+                for (int g = 0; g < groups; g++) {
+                    float s = 0f;
+                    for (int j = 0; j < BLOCK; j++) s += g * BLOCK + j < n ? x.get(g * BLOCK + j) : 0f;
+                    sum += s;
+                }
+                double[] e = {sum};
+                return run(cover(n), new Object[]{x, partials, counter, total, n}, List.of(total, counter), List.of(e, new double[]{0}));
+            }),
             exact("blockScan", n -> {
                 IntArray a = new IntArray(n), out = new IntArray(n);
                 Random r = new Random(34);

@@ -323,6 +323,34 @@ public final class TestKernels {
         }
     }
 
+    /**
+     * The last-arriving work-group pattern: each group writes its sum to partials[group], fences, and counts
+     * itself in; the group that counts last fences again, adds the partials in group order (a fixed order:
+     * exact) into total[0] and resets the counter for the next launch.
+     */
+    public static void lastGroupSum(KernelContext ctx, FloatArray x, FloatArray partials, IntArray counter, FloatArray total, int n) {
+        float[] sums = ctx.allocateFloatLocalArray(BLOCK);
+        int[] last = ctx.allocateIntLocalArray(1);
+        int i = ctx.globalIdx, tid = ctx.localIdx;
+        sums[tid] = i < n ? x.get(i) : 0f;
+        ctx.localBarrier();
+        if (tid == 0) {
+            float s = 0f;
+            for (int j = 0; j < BLOCK; j++) s += sums[j];
+            partials.set(ctx.groupIdx, s);
+            ctx.threadFence();
+            last[0] = ctx.atomicAdd(counter, 0, 1) == ctx.globalGroupSizeX / BLOCK - 1 ? 1 : 0;
+        }
+        ctx.localBarrier();
+        if (last[0] != 0 && tid == 0) {
+            ctx.threadFence();
+            float s = 0f;
+            for (int g = 0; g < ctx.globalGroupSizeX / BLOCK; g++) s += partials.get(g);
+            total.set(0, s);
+            counter.set(0, 0);
+        }
+    }
+
     /** Tree reduction with shuffleDown; lane 0 of each warp writes the warp's sum and max. */
     public static void shuffleDownReduce(KernelContext ctx, FloatArray x, FloatArray sums, FloatArray maxima, int n) {
         int i = ctx.globalIdx;

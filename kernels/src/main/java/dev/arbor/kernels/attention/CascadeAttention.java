@@ -13,7 +13,7 @@ import dev.arbor.accel.array.OffHeapArray;
  * ({@link CascadeMmaKernels} on tensor cores for 16-bit stores with headDim a multiple of 16 up to 128,
  * else the CUDA-core {@link CascadeKernels}), to their own keys with the paged kernel in split mode from
  * {@code keyStart[seq]} on, and the partial states are folded by log-sum-exp ({@link AttentionKernels#mergeSplits}).
- * Three launches; nothing allocated per call (scratch sized at construction:
+ * Two launches (the streamed suffix kernel merges in its last-arriving work-group; three with the separate merge); nothing allocated per call (scratch sized at construction:
  * {@code tokenCapacity × heads × (ceil(maxContext/256) + ceil(maxSharedLen/256)) × (headDim + 2)} floats).
  *
  * <p>Equal to {@link PagedAttention} up to rounding (the shared part's keys are summed in a different
@@ -29,6 +29,7 @@ public final class CascadeAttention implements AutoCloseable {
 
     private final PagedAttention paged;   // its scratch has the suffix splits then the shared splits per (token, head)
     private final int maxContext, maxSharedLen, sharedBase;
+    private boolean runShared = true, runSuffix = true, runMerge = true;   // a bench times the parts alone
 
     /**
      * @param maxContext    the longest context a launch may see (keys)
@@ -61,7 +62,8 @@ public final class CascadeAttention implements AutoCloseable {
      * below 8,192 (sequence, shared key) pairs (the paged kernel's repeated prefix reads hit L2; the shared launch costs
      * ~15-25 µs), 0.77-0.79 at 8,192 (32 × 256, 16 × 512), 1.21 at 32 × 512, 1.9 at 107 × 528, 2.3 at 500 × 752. (Run 16's
      * sweep put break-even at 8,192: the merge fix of run 22 made the paged side faster.) 16 × 1,024 is not measured: paged
-     * time grows with the shared keys, the shared level's does not (its splits run side by side).
+     * time grows with the shared keys, the shared level's does not (its splits run side by side). Run 26-attn4 (fused merge,
+     * call 2): 0.86 at 32 × 256, 0.90 at 16 × 512, 1.40 at 32 × 512, 2.2 at 107 × 528, 2.5 at 500 × 752: the same threshold.
      */
     public static boolean pays(int sequences, int sharedKeys) {
         return sequences >= MIN_SEQUENCES && (long) sequences * sharedKeys >= MIN_SHARED_READS;
@@ -94,6 +96,27 @@ public final class CascadeAttention implements AutoCloseable {
     public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
                        IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen,
                        IntArray keyStart, IntArray groupTokens, IntArray groupTokenStart, int numGroups, int maxGroupTokens, int maxSharedLenNow) {
+        launch(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen, keyStart,
+                groupTokens, groupTokenStart, numGroups, maxGroupTokens, maxSharedLenNow, PagedAttention.splits(maxContextLen));
+    }
+
+    /**
+     * Own splits of a token at {@code position} whose keys from {@code keyStart} on are its own (0 in no group): the suffix
+     * launch's work-groups for it, {@code position / 256 - keyStart / 256 + 1} (0 when every key is shared).
+     */
+    public static int ownSplits(int position, int keyStart) {
+        return keyStart > position ? 0 : position / AttentionKernels.SPLIT - keyStart / AttentionKernels.SPLIT + 1;
+    }
+
+    /**
+     * As above, with {@code maxOwnSplits} an upper bound of {@link #ownSplits} over the batch's tokens (the suffix launch's grid:
+     * 107 sequences of ~37 own keys need 1, not the 3 of their 580-key contexts, whose other work-groups would only find nothing
+     * to do). Same bits as any larger bound.
+     */
+    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+                       IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen,
+                       IntArray keyStart, IntArray groupTokens, IntArray groupTokenStart, int numGroups, int maxGroupTokens, int maxSharedLenNow,
+                       int maxOwnSplits) {
         if (maxContextLen > maxContext) throw new IllegalArgumentException("maxContextLen " + maxContextLen + " over the launcher's maxContext " + maxContext);
         if (maxSharedLenNow > maxSharedLen) throw new IllegalArgumentException("maxSharedLenNow " + maxSharedLenNow + " over the launcher's maxSharedLen " + maxSharedLen);
         if (tokens > paged.splitTokens()) throw new IllegalArgumentException("tokens " + tokens + " over the launcher's tokenCapacity " + paged.splitTokens());
@@ -101,7 +124,7 @@ public final class CascadeAttention implements AutoCloseable {
         int numBlocks = paged.checkBatch(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
         Shapes.need("keyStart", keyStart, 1);
         int heads = paged.heads(), kvHeads = paged.kvHeads(), headDim = paged.headDim(), slots = paged.slots();
-        if (numGroups > 0) {
+        if (numGroups > 0 && runShared) {
             Shapes.positive("maxGroupTokens", maxGroupTokens);
             Shapes.positive("maxSharedLenNow", maxSharedLenNow);
             Shapes.need("groupTokenStart", groupTokenStart, numGroups + 1L);
@@ -125,9 +148,22 @@ public final class CascadeAttention implements AutoCloseable {
                         heads, kvHeads, headDim, paged.blockSize(), alibi, queries);
             }
         }
-        paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, keyStart, maxBlocksPerSeq, alibiSlopes, tokens,
-                PagedAttention.splits(maxContextLen), numBlocks, true, true, slots);
-        paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, true);
+        boolean merged = runSuffix && paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, keyStart, maxBlocksPerSeq,
+                alibiSlopes, tokens, PagedAttention.splits(maxContextLen), Math.max(1, Math.min(maxOwnSplits, PagedAttention.splits(maxContextLen))),
+                numBlocks, true, true, slots, sharedBase);
+        if (!merged && runMerge) paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, true);
+    }
+
+    /**
+     * For benchmarks (the per-part breakdown): which of the launches {@link #launch} issues: the shared level, the suffix (split
+     * kernel, with the merge when it is fused) and the separate merge (when it is not fused). A part alone reads what the
+     * previous full launch left in the scratch. All true by default.
+     */
+    public CascadeAttention partsForBench(boolean shared, boolean suffix, boolean merge) {
+        this.runShared = shared;
+        this.runSuffix = suffix;
+        this.runMerge = merge;
+        return this;
     }
 
     /** Puts the scratch on the device; see {@link PagedAttention#toDevice}. */

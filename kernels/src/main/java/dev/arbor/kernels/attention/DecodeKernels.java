@@ -38,6 +38,12 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * (whole mode): the same operations in the same order either way, so a (token, head) gets the same bits
  * whatever the batch, chunking or mode, as the tests check.
  *
+ * <p>Split mode merges either in a separate {@link AttentionKernels#mergeSplits} launch or, with {@code fusedMerge > 0}, in
+ * the last work-group of a (token, kv head) to finish (each work-group fences its partial writes and counts itself in on an
+ * arrival counter; the last one fences again and folds every slot with the merge's loads and expressions in the merge's order:
+ * the same bits). Split mode's grid z counts a token's own splits from its first (keyStart's), so a cascade suffix launch
+ * needs only as many as the longest suffix spans.
+ *
  * <p>Key j of a split is read by warp {@code (j mod SPLIT) / KPI mod warps} (KPI = RPW·U keys per warp
  * iteration); the split's row offsets (block table lookups) are computed once into shared memory. A round
  * (one iteration of each warp) with no visible key is skipped, and masked keys are not loaded (cascade suffixes, the last split).
@@ -84,15 +90,20 @@ public final class DecodeKernels {
      */
     public static int keysPerLane(int heads, int kvHeads) { return 4; }
 
-    /** bf16 store; parameters as {@link AttentionKernels#pagedBf16}, and {@code keysPerLane} (U: 2, 4, 8 or 16, see {@link #keysPerLane}). */
+    /**
+     * bf16 store; parameters as {@link AttentionKernels#pagedBf16}, and {@code keysPerLane} (U: 2, 4, 8 or 16, see {@link #keysPerLane}),
+     * {@code warps}; split mode with {@code fusedMerge > 0}: the merge in the last-arriving work-group of each (token, kv head)
+     * ({@link #mergeInGroup}, {@code fusedMerge} slots loaded per round trip), counted in {@code arrivals} ((tokens, kvHeads),
+     * zero before the launch and left zero after it), the cascade's shared slots from {@code sharedBase} on (useKeyStart = 1).
+     */
     public static void decodeBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
                                   FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
                                   FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
                                   @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                   @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
-                                  @Constant int warps) {
+                                  @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0);
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge);
     }
 
     /** fp16 store; parameters as {@link AttentionKernels#pagedBf16}. */
@@ -101,15 +112,16 @@ public final class DecodeKernels {
                                  FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
                                  @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                  @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
-                                 @Constant int warps) {
+                                 @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1);
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int heads, int kvHeads, int headDim, int blockSize,
-                     int alibi, int splitMode, int useKeyStart, int keysPerLane, int warps, int fp16) {
+                     int alibi, int splitMode, int useKeyStart, int keysPerLane, int warps, int fp16, IntArray arrivals, int sharedBase,
+                     int fusedMerge) {
         int G = heads / kvHeads;
         int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
         int RPW = 32 / LR;                    // key rows per warp load instruction
@@ -133,17 +145,27 @@ public final class DecodeKernels {
         float[] runA = new float[E];          // whole mode: running (M, L, A) of this work-item's elements
         float[] runM = new float[E];
         float[] runL = new float[E];
+        int[] last = ctx.allocateIntLocalArray(1);                        // fused merge: this work-group arrived last
 
         int t = ctx.groupIdx, kvh = ctx.groupIdy, z = ctx.groupIdz, tid = ctx.localIdx;
         int lane = tid & 31, warp = tid >> 5, row = lane / LR, c8 = (lane - row * LR) * 8;
         int p = positions.get(t), seq = seqOfToken.get(t);
         int ks0 = useKeyStart != 0 ? keyStart.get(seq) : 0;
-        if (ks0 > p) return;
-        int sFrom = ks0 / SPLIT, sTo = p / SPLIT;
+        if (ks0 > p) {   // no own key (a cascade member whose keys are all shared): split 0's work-group merges the shared slots
+            if (splitMode != 0 && fusedMerge != 0 && z == 0) {
+                ctx.gridDependencyWait();
+                mergeInGroup(partials, out, t, kvh, ks0, p, slots, sharedBase, tid, T, G, heads, headDim, E, useKeyStart, fusedMerge);
+            }
+            return;
+        }
+        int sFrom = ks0 / SPLIT, sTo = p / SPLIT, arriving = sTo - sFrom + 1;
         if (splitMode != 0) {
-            if (z < sFrom || z > sTo) return;
-            sFrom = z;
-            sTo = z;
+            // z counts the token's own splits from its first (keyStart's split; 0 without keyStart): a cascade suffix launch
+            // needs a grid of its longest suffix's splits only, not the whole context's (the split boundaries stay absolute)
+            int zs = sFrom + z;
+            if (zs > sTo) return;
+            sFrom = zs;
+            sTo = zs;
             ctx.allowDependentLaunch();   // the merge may start now: it waits for this grid before reading partials
         } else if (z > 0) {
             return;
@@ -178,7 +200,56 @@ public final class DecodeKernels {
             ctx.localBarrier();
             foldStates(partials, stAcc, stMl, runA, runM, runL, t, s, slots, tid, T, G, kvh, heads, headDim, NS, E, splitMode);
         }
-        if (splitMode == 0) finish(out, runA, runL, qBase, tid, T, G, headDim, E);
+        if (splitMode == 0) {
+            finish(out, runA, runL, qBase, tid, T, G, headDim, E);
+        } else if (fusedMerge != 0) {
+            // the last-arriving work-group pattern: every work-item's partial writes are fenced before the group counts
+            // itself in; the group that counts last fences again and folds all the token's slots in split order
+            ctx.threadFence();
+            ctx.localBarrier();
+            if (tid == 0) last[0] = ctx.atomicAdd(arrivals, t * kvHeads + kvh, 1) == arriving - 1 ? 1 : 0;
+            ctx.localBarrier();
+            if (last[0] != 0) {
+                ctx.threadFence();
+                mergeInGroup(partials, out, t, kvh, ks0, p, slots, sharedBase, tid, T, G, heads, headDim, E, useKeyStart, fusedMerge);
+                if (tid == 0) arrivals.set(t * kvHeads + kvh, 0);   // ready for the next launch
+            }
+        }
+    }
+
+    /**
+     * {@link AttentionKernels#mergeSplits} for the G heads of kv head kvh of token t, inside the work-group: the same loads
+     * (ahead slots per round trip), the same folds in the same order (shared slots from sharedBase on, then the own splits),
+     * so the same bits as the separate merge launch.
+     */
+    static void mergeInGroup(FloatArray partials, FloatArray out, int t, int kvh, int ks0, int p, int slots, int sharedBase, int tid,
+                             int T, int G, int heads, int headDim, int E, int useKeyStart, int ahead) {
+        float[] mla = new float[3];
+        float[] ms = new float[ahead];
+        float[] ls = new float[ahead];
+        float[] as = new float[ahead];
+        for (int e = 0; e < E; e++) {
+            int i = tid + e * T;
+            if (i < G * headDim) {
+                int g = i / headDim, d = i - g * headDim, th = t * heads + kvh * G + g, rowSlots = th * slots;
+                mla[0] = NEG_INF;
+                mla[1] = 0f;
+                mla[2] = 0f;
+                int nShared = useKeyStart != 0 ? (ks0 + SPLIT - 1) / SPLIT : 0;
+                for (int c = 0; c < nShared; c += ahead) {
+                    AttentionKernels.loadSlots(partials, ms, ls, as, (rowSlots + sharedBase + c) * (headDim + 2), headDim, d, nShared - c, ahead);
+                    AttentionKernels.foldSlots(mla, ms, ls, as, nShared - c, 1, ahead);
+                }
+                if (ks0 <= p) {
+                    int s0 = ks0 / SPLIT, n = p / SPLIT - s0 + 1;
+                    for (int c = 0; c < n; c += ahead) {
+                        AttentionKernels.loadSlots(partials, ms, ls, as, (rowSlots + s0 + c) * (headDim + 2), headDim, d, n - c, ahead);
+                        AttentionKernels.foldSlots(mla, ms, ls, as, n - c, 0, ahead);
+                    }
+                }
+                out.set(th * headDim + d, mla[2] / mla[1]);
+            }
+        }
     }
 
     /** This lane's 8 dims of the G query heads (two 16-byte loads each) and their ALiBi slopes. */

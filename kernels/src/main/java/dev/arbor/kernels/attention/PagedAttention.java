@@ -26,6 +26,21 @@ public final class PagedAttention implements AutoCloseable {
     /** Split mode is used while tokens × kvHeads (whole-mode work-groups) stays below this: about five waves of 6 work-groups on 132 SMs, where whole mode's last partial wave costs little. */
     public static final int SPLIT_BELOW_GROUPS = 4096;
 
+    /**
+     * The split kernel merges in its last-arriving work-group per (token, kv head) while the launch has at most this many
+     * splits (256 keys each), else a separate merge launch follows; the same bits either way. The fused merge loads
+     * {@link #FUSED_MERGE_AHEAD} slots per round trip, the separate one {@link AttentionKernels#MERGE_AHEAD}. Measured
+     * (bench/RESULTS.md "Run 26-attn4", call 1, fused at 8 vs separate, 32 heads × 128): batch 1 × 2k 16.9 / 17.4 µs, 4k 23.3 /
+     * 23.3, 8k 39.7 / 39.2, 16k 76.9 / 75.1, 32k 148.5 / 143.9; 32 × 1k 136.5 / 137.9, 32 × 4k 513.9 / 510.2: even up to 16
+     * splits, a loss from 32 (8 slots per round trip against 32); the cascade suffix gains most (one launch fewer).
+     */
+    public static final int FUSE_MAX_SPLITS = 16;
+    /**
+     * Slots per round trip of the fused merge: 8 keeps the decode kernel at 61 registers (ptxas, 32 heads × 128; 56 without the
+     * merge), so 8 work-groups per SM as before; 16 takes 80 and 32 takes 128.
+     */
+    public static final int FUSED_MERGE_AHEAD = 8;
+
     static final Kernel PAGED_BF16 = Kernel.of(AttentionKernels.class, "pagedBf16");
     static final Kernel PAGED_F16 = Kernel.of(AttentionKernels.class, "pagedF16");
     static final Kernel PAGED_F32 = Kernel.of(AttentionKernels.class, "pagedF32");
@@ -38,7 +53,10 @@ public final class PagedAttention implements AutoCloseable {
     private int mergeAhead = AttentionKernels.MERGE_AHEAD;   // slots the merge loads per round trip; a bench may override it
     private boolean overlapMerge = true;
     private int decodeWarps;   // DecodeKernels' warps per work-group; 0: its choice by shape (DecodeKernels.warps); a bench may set 4 or 8   // the merge launched overlapping the split kernel (PDL); a bench may turn it off
+    private int fuseMaxSplits = FUSE_MAX_SPLITS;     // split mode of DecodeKernels merges in the last-arriving work-group up to this many splits
+    private int fusedMergeAhead = FUSED_MERGE_AHEAD; // slots the fused merge loads per round trip
     private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
+    private final IntArray arrivals;   // (splitTokens, kvHeads) work-groups of a (token, kv head) done, for the fused merge; zero between launches
 
     /**
      * @param maxContext  the longest context (keys) a launch may see
@@ -59,6 +77,7 @@ public final class PagedAttention implements AutoCloseable {
         long n = (long) splitTokens * heads * slots * (headDim + 2);
         if (n > Integer.MAX_VALUE) throw new IllegalArgumentException("split scratch of " + n + " floats is over 2^31-1: lower splitTokens (" + splitTokens + ")");
         this.partials = new FloatArray((int) Math.max(1, n));
+        this.arrivals = new IntArray(Math.max(1, splitTokens * kvHeads));
     }
 
     /** Splits of a context of {@code keys} keys: ceil(keys / SPLIT). */
@@ -110,9 +129,9 @@ public final class PagedAttention implements AutoCloseable {
                        boolean split) {
         int numBlocks = checkBatch(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
         if (split && tokens > splitTokens) throw new IllegalArgumentException("tokens " + tokens + " over the split scratch's " + splitTokens);
-        launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, positions, maxBlocksPerSeq, alibiSlopes, tokens,
-                splits(maxContextLen), numBlocks, split, false, slots);
-        if (split) launchMerge(b, out, positions, seqOfToken, positions, tokens, slots, 0, false);
+        boolean merged = launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, positions, maxBlocksPerSeq, alibiSlopes,
+                tokens, splits(maxContextLen), splits(maxContextLen), numBlocks, split, false, slots, 0);
+        if (split && !merged) launchMerge(b, out, positions, seqOfToken, positions, tokens, slots, 0, false);
     }
 
     int checkBatch(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
@@ -131,23 +150,29 @@ public final class PagedAttention implements AutoCloseable {
         return numBlocks;
     }
 
-    void launchPaged(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
-                     IntArray seqOfToken, IntArray blockTables, IntArray keyStart, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens,
-                     int splitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount) {
+    /** The paged (split or whole mode) launch; returns whether it also merged the splits (DecodeKernels' fused merge): then no merge launch follows. */
+    boolean launchPaged(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+                        IntArray seqOfToken, IntArray blockTables, IntArray keyStart, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens,
+                        int splitsZ, int ownSplitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount, int sharedBase) {
         boolean streamed = DecodeKernels.serves(kCache, heads, kvHeads, headDim);
         int warps = decodeWarps > 0 ? decodeWarps : DecodeKernels.warps(heads, kvHeads, headDim, keysPerLane);
         int threads = streamed ? warps * 32 : AttentionKernels.THREADS;
-        Launch l = Launch.of(new int[] {tokens, kvHeads, split ? splitsZ : 1}, new int[] {threads, 1, 1});
+        // split mode's grid z: absolute splits for the tile kernel; the streamed kernel counts from each token's first own split
+        Launch l = Launch.of(new int[] {tokens, kvHeads, split ? (streamed ? ownSplitsZ : splitsZ) : 1}, new int[] {threads, 1, 1});
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
         int alibi = alibiSlopes != null ? 1 : 0, splitMode = split ? 1 : 0, keyStarts = useKeyStart ? 1 : 0;
         // the kernel depends on the shape and store type only, never on the batch (batch invariance)
         if (streamed) {
+            // the fused merge gives the same bits as the merge launch (same loads and folds in the same order): chosen for speed only
+            int fused = split && splitsZ <= fuseMaxSplits ? fusedMergeAhead : 0;
             b.launch(Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), l, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables,
                     keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
-                    keysPerLane, warps);
+                    keysPerLane, warps, arrivals, sharedBase, fused);
+            return fused != 0;
         } else {
             b.launch(Shapes.byStore(kCache, PAGED_BF16, PAGED_F16, PAGED_F32), l, q, kCache, vCache, out, partials, positions, seqOfToken,
                     blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts);
+            return false;
         }
     }
 
@@ -163,7 +188,7 @@ public final class PagedAttention implements AutoCloseable {
      * Puts the split scratch on the device (a one-time copy). Launches upload it on first use; call this
      * before capturing launches in a CUDA graph ({@code Backend.record}), which needs every array there.
      */
-    public void toDevice(Backend b) { b.toDevice(partials); }
+    public void toDevice(Backend b) { b.toDevice(partials, arrivals); }
 
     FloatArray partials() { return partials; }
 
@@ -197,6 +222,18 @@ public final class PagedAttention implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Up to how many splits (0: never) split mode of the streamed kernel merges in its last-arriving work-group per (token, kv head),
+     * loading {@code ahead} slots per round trip, rather than in a separate {@link AttentionKernels#mergeSplits} launch (defaults
+     * {@link #FUSE_MAX_SPLITS}, {@link #FUSED_MERGE_AHEAD}): benchmarks compare; the same bits either way (tests check).
+     */
+    public PagedAttention fuseMerge(int maxSplits, int ahead) {
+        if (ahead != 1 && ahead != 4 && ahead != 8 && ahead != 16 && ahead != 32) throw new IllegalArgumentException("ahead must be 1, 4, 8, 16 or 32: " + ahead);
+        this.fuseMaxSplits = maxSplits;
+        this.fusedMergeAhead = ahead;
+        return this;
+    }
+
     /** Whether the merge is launched overlapping the split kernel (programmatic dependent launch; default on): benchmarks compare; the same bits either way. */
     public PagedAttention overlapMerge(boolean on) {
         this.overlapMerge = on;
@@ -215,5 +252,8 @@ public final class PagedAttention implements AutoCloseable {
 
     int splitTokens() { return splitTokens; }
 
-    @Override public void close() { partials.close(); }
+    @Override public void close() {
+        partials.close();
+        arrivals.close();
+    }
 }

@@ -33,9 +33,13 @@ class AttentionGpuTest {
             float[] split = b.run(cuda, attn, b.allTokens(), true), whole = b.run(cuda, attn, b.allTokens(), false);
             assertClose(ref, split, TOLERANCE, what + " split mode");
             assertBits(split, whole, what + " whole vs split mode");
-            // the merge at one slot per round trip (the loop before run 22) and at 32: the same fold, the same bits
-            assertBits(split, b.run(cuda, attn.mergeAhead(1), b.allTokens(), true), what + " merge depth 1 vs default");
-            assertBits(split, b.run(cuda, attn.mergeAhead(32), b.allTokens(), true), what + " merge depth 32 vs default");
+            // the default merges in the split kernel's last-arriving work-group; a second launch finds the counters at zero
+            assertBits(split, b.run(cuda, attn, b.allTokens(), true), what + " fused merge, launched again");
+            // the separate merge launch at one slot per round trip (the loop before run 22) and at 32, the fused one at 32:
+            // the same fold, the same bits
+            assertBits(split, b.run(cuda, attn.fuseMerge(0, 8).mergeAhead(1), b.allTokens(), true), what + " separate merge depth 1 vs default");
+            assertBits(split, b.run(cuda, attn.mergeAhead(32), b.allTokens(), true), what + " separate merge depth 32 vs default");
+            assertBits(split, b.run(cuda, attn.fuseMerge(PagedAttention.FUSE_MAX_SPLITS, 32), b.allTokens(), true), what + " fused merge depth 32 vs default");
         }
     }
 
@@ -101,6 +105,10 @@ class AttentionGpuTest {
                  PagedAttention paged = new PagedAttention(heads, heads, 128, 16, 600, seqs)) {
                 float[] got = b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33});
                 assertClose(b.reference(), got, TOLERANCE, store + " cascade alibi=" + alibi);
+                // the suffix grid of the context's splits, and the separate merge launch: the same bits as the default
+                assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}, false), store + " cascade, wide suffix grid, alibi=" + alibi);
+                cascade.paged().fuseMerge(0, 8);
+                assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}), store + " cascade, separate merge, alibi=" + alibi);
                 float[] plain = b.run(cuda, paged, b.allTokens(), null);
                 double[] plainD = new double[plain.length];
                 for (int i = 0; i < plain.length; i++) plainD[i] = plain[i];

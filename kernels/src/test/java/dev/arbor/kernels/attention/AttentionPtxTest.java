@@ -49,13 +49,24 @@ class AttentionPtxTest {
     @Test
     void theDecodeKernelStreamsSixteenByteLoads() {
         for (String kernel : new String[] {"decodeBf16", "decodeF16"}) {
-            var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, kernel), new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 8}, 90);
+            var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, kernel), new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 8, 0}, 90);
             String ptx = k.ptx();
             assertEquals(2 * 4 + 2, count(ptx, "ld.global.v4.b32"), kernel + ": 16-byte loads (4 K + 4 V chunks, the query's 2)");
             assertEquals(4 * 4, count(ptx, "shfl.sync.bfly"), kernel + ": butterfly shuffles (4 keys x 4 steps)");
             assertEquals(kernel.equals("decodeF16"), ptx.contains("cvt.f32.f16"), kernel + ": fp16 conversion present or missing");
             assertTrue(k.localMemoryArrays().isEmpty(), kernel + ": register arrays in local memory " + k.localMemoryArrays());
         }
+    }
+
+    /** The fused merge (split mode, merge in the last-arriving work-group): a fence and one counter atomic, the same streamed loads, nothing in local memory. */
+    @Test
+    void theFusedMergeCountsArrivalsBehindAFence() {
+        var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), new Object[] {32, 32, 128, 16, 0, 1, 1, 4, 4, 32}, 90);
+        String ptx = k.ptx();
+        assertEquals(2, count(ptx, "fence.sc.gpu"), "a fence before counting in and one after arriving last");
+        assertEquals(1, count(ptx, "atom.global.add"), "one arrival count per work-group");
+        assertEquals(2 * 4 + 2, count(ptx, "ld.global.v4.b32"), "the streamed loads are unchanged");
+        assertTrue(k.localMemoryArrays().isEmpty(), "register arrays in local memory " + k.localMemoryArrays());
     }
 
     private static int count(String s, String what) {
@@ -80,16 +91,16 @@ class AttentionPtxTest {
                 new Variant(AttentionKernels.class, "pagedF16", 64, 8, 128, 16, 0, 1, 1),
                 new Variant(AttentionKernels.class, "pagedF16", 40, 40, 128, 16, 1, 1, 1),
                 new Variant(AttentionKernels.class, "pagedF16", 5, 1, 6, 7, 1, 0, 0),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 8, 8),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 0, 1, 16, 8),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 8, 128, 16, 0, 1, 0, 4, 8),
-                new Variant(DecodeKernels.class, "decodeBf16", 64, 8, 128, 16, 0, 0, 1, 4, 4),
-                new Variant(DecodeKernels.class, "decodeBf16", 40, 40, 128, 16, 1, 1, 1, 8, 8),
-                new Variant(DecodeKernels.class, "decodeBf16", 5, 5, 16, 16, 1, 0, 0, 8, 4),
-                new Variant(DecodeKernels.class, "decodeF16", 32, 32, 128, 16, 0, 1, 0, 8, 8),
-                new Variant(DecodeKernels.class, "decodeF16", 64, 8, 128, 16, 0, 1, 1, 4, 4),
-                new Variant(DecodeKernels.class, "decodeF16", 16, 2, 64, 7, 1, 0, 0, 4, 4),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 4, 4),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 8, 8, 32),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 0, 1, 16, 8, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 8, 128, 16, 0, 1, 0, 4, 8, 16),
+                new Variant(DecodeKernels.class, "decodeBf16", 64, 8, 128, 16, 0, 0, 1, 4, 4, 32),
+                new Variant(DecodeKernels.class, "decodeBf16", 40, 40, 128, 16, 1, 1, 1, 8, 8, 8),
+                new Variant(DecodeKernels.class, "decodeBf16", 5, 5, 16, 16, 1, 0, 0, 8, 4, 0),
+                new Variant(DecodeKernels.class, "decodeF16", 32, 32, 128, 16, 0, 1, 0, 8, 8, 32),
+                new Variant(DecodeKernels.class, "decodeF16", 64, 8, 128, 16, 0, 1, 1, 4, 4, 16),
+                new Variant(DecodeKernels.class, "decodeF16", 16, 2, 64, 7, 1, 0, 0, 4, 4, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 4, 4, 32),
                 new Variant(AttentionKernels.class, "mergeSplits", 32, 128, 0, 16),
                 new Variant(AttentionKernels.class, "mergeSplits", 40, 128, 1, 16),
                 new Variant(AttentionKernels.class, "mergeSplits", 32, 128, 0, 32),

@@ -36,7 +36,8 @@ class CascadeAttentionTest {
 
     /**
      * The merge's shared slots in several loads: at depth 1 (one slot per round trip) and 4, a shared prefix of 9 splits
-     * (144 blocks of 16 = 2304 keys) is folded in 9 and 3 groups; the bits are the default depth's (one load of 16).
+     * (144 blocks of 16 = 2304 keys) is folded in 9 and 3 groups; the bits are the default's (the merge fused in the suffix
+     * kernel, 8 slots per load), with the separate merge launch and the fused one alike.
      */
     @Test
     void everyMergeDepthFoldsTheSharedSlotsAlike() {
@@ -48,9 +49,32 @@ class CascadeAttentionTest {
             float[] byDefault = b.runCascade(CPU, cascade, groups, sharedBlocks);
             assertClose(b.reference(), byDefault, TOLERANCE, "9 shared splits: cascade vs reference");
             for (int ahead : new int[] {1, 4}) {
-                cascade.paged().mergeAhead(ahead);
-                assertBits(byDefault, b.runCascade(CPU, cascade, groups, sharedBlocks), "merge depth " + ahead);
+                cascade.paged().fuseMerge(0, 8).mergeAhead(ahead);
+                assertBits(byDefault, b.runCascade(CPU, cascade, groups, sharedBlocks), "separate merge depth " + ahead);
+                cascade.paged().fuseMerge(PagedAttention.FUSE_MAX_SPLITS, ahead);
+                assertBits(byDefault, b.runCascade(CPU, cascade, groups, sharedBlocks), "fused merge depth " + ahead);
             }
+        }
+    }
+
+    /**
+     * A member whose every key is shared (context = the shared 2304 keys: no own split): with the fused merge, split 0's
+     * work-group folds its shared slots; the same bits as the separate merge launch, and the reference; and the suffix grid of
+     * the batch's most own splits (2: 2600 keys from 2304 span splits 9 and 10) gives the bits of the whole context's (11).
+     */
+    @Test
+    void aMemberWithNoOwnKeyIsMergedToo() {
+        int[] ctx = {2304, 2350, 2600}, one = {1, 1, 1}, shared = {144, 144, 144};
+        try (PagedBatch b = new PagedBatch(2, 1, 8, 16, ctx, one, true, true, 57, shared);
+             CascadeAttention cascade = new CascadeAttention(2, 1, 8, 16, b.maxContext(), 144 * 16, b.tokens)) {
+            int[][] groups = {{0, 1, 2}};
+            int[] sharedBlocks = {144};
+            float[] fused = b.runCascade(CPU, cascade, groups, sharedBlocks);
+            assertClose(b.reference(), fused, TOLERANCE, "fused merge vs reference");
+            assertBits(fused, b.runCascade(CPU, cascade, groups, sharedBlocks, false), "suffix grid of the whole context's splits");
+            cascade.paged().fuseMerge(0, 8);
+            assertBits(fused, b.runCascade(CPU, cascade, groups, sharedBlocks), "separate merge");
+            assertBits(fused, b.runCascade(CPU, cascade, groups, sharedBlocks, false), "separate merge, suffix grid of the context");
         }
     }
 

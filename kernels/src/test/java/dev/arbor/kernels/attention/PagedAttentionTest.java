@@ -68,9 +68,11 @@ class PagedAttentionTest {
     }
 
     /**
-     * The merge loads its slots in groups of {@code mergeAhead} (default {@link AttentionKernels#MERGE_AHEAD}): at depth 4, contexts of
-     * 1025 and 1300 keys (5 and 6 splits) are folded in two groups, the last partial; split mode (merge) and whole mode (in-kernel
-     * fold) agree bit for bit, and so does every depth (1: one slot per round trip, as before run 22; 32).
+     * The merge loads its slots in groups of {@code ahead}: at depth 4, contexts of 1025 and 1300 keys (5 and 6 splits) are
+     * folded in two groups, the last partial; split mode and whole mode (in-kernel fold) agree bit for bit whether the merge
+     * runs in the split kernel's last-arriving work-group (the default up to {@link PagedAttention#FUSE_MAX_SPLITS} splits;
+     * depths 8 (default) and 4) or as a separate launch (depths 4, 32). G = 2 × headDim 16 (one element per work-item)
+     * and G = 8 × headDim 32 (two per work-item).
      */
     @Test
     void theMergeFoldsItsSlotsInGroupsWithTheSameBits() {
@@ -80,10 +82,21 @@ class PagedAttentionTest {
                  PagedAttention attn = new PagedAttention(2, 1, 16, 16, b.maxContext(), b.tokens)) {
                 float[] whole = b.run(CPU, attn, b.allTokens(), false);
                 assertClose(b.reference(), whole, 2e-6, store + " whole mode");
-                for (int ahead : new int[] {4, 1, 32}) {
-                    assertBits(whole, b.run(CPU, attn.mergeAhead(ahead), b.allTokens(), true), store + " merge depth " + ahead + " vs whole mode");
+                assertBits(whole, b.run(CPU, attn, b.allTokens(), true), store + " fused merge (default) vs whole mode");
+                // the arrival counters are left at zero: a second launch merges again
+                assertBits(whole, b.run(CPU, attn, b.allTokens(), true), store + " fused merge, launched again");
+                assertBits(whole, b.run(CPU, attn.fuseMerge(PagedAttention.FUSE_MAX_SPLITS, 4), b.allTokens(), true), store + " fused merge depth 4");
+                for (int ahead : new int[] {4, 32}) {
+                    assertBits(whole, b.run(CPU, attn.fuseMerge(0, 8).mergeAhead(ahead), b.allTokens(), true), store + " separate merge depth " + ahead);
                 }
             }
+        }
+        // G = 8 × headDim 32: two (head, dim) elements per work-item in the fused merge
+        try (PagedBatch b = new PagedBatch(16, 2, 32, 16, ctx, one, false, KvStore.BF16, 52);
+             PagedAttention attn = new PagedAttention(16, 2, 32, 16, b.maxContext(), b.tokens)) {
+            float[] whole = b.run(CPU, attn, b.allTokens(), false);
+            assertBits(whole, b.run(CPU, attn, b.allTokens(), true), "G=8 fused merge (default) vs whole mode");
+            assertBits(whole, b.run(CPU, attn.fuseMerge(0, 8).mergeAhead(4), b.allTokens(), true), "G=8 separate merge depth 4");
         }
     }
 

@@ -156,6 +156,11 @@ final class PagedBatch implements AutoCloseable {
 
     /** Cascade over the given groups of sequences (each group's members share their first sharedBlocks[g] blocks). */
     float[] runCascade(Backend b, CascadeAttention attn, int[][] groups, int[] sharedBlocks) {
+        return runCascade(b, attn, groups, sharedBlocks, true);
+    }
+
+    /** tightSuffixGrid: the suffix launch's grid of the batch's most own splits ({@link CascadeAttention#ownSplits}), else of the whole context's. */
+    float[] runCascade(Backend b, CascadeAttention attn, int[][] groups, int[] sharedBlocks, boolean tightSuffixGrid) {
         int n = tokens, row = heads * headDim;
         int[] keyStart = new int[contextLens.length];
         List<Integer> groupTokens = new ArrayList<>();
@@ -178,7 +183,14 @@ final class PagedBatch implements AutoCloseable {
             int maxCtx = fill(allTokens(), qa, out, pos, seq);
             b.toDevice(qa, out, pos, seq, kCache, vCache, tablesA, ks, gt, gs);
             if (slopesA != null) b.toDevice(slopesA);
-            attn.launch(b, qa, kCache, vCache, out, pos, seq, tablesA, maxBlocksPerSeq, slopesA, n, maxCtx, ks, gt, gs, groups.length, maxGroup, maxShared);
+            if (tightSuffixGrid) {
+                int own = 0;
+                for (int t = 0; t < n; t++) own = Math.max(own, CascadeAttention.ownSplits(pos.get(t), keyStart[seqOfToken[t]]));
+                attn.launch(b, qa, kCache, vCache, out, pos, seq, tablesA, maxBlocksPerSeq, slopesA, n, maxCtx, ks, gt, gs, groups.length, maxGroup,
+                        maxShared, own);
+            } else {
+                attn.launch(b, qa, kCache, vCache, out, pos, seq, tablesA, maxBlocksPerSeq, slopesA, n, maxCtx, ks, gt, gs, groups.length, maxGroup, maxShared);
+            }
             b.toHost(out);
             return out.toArray();
         }

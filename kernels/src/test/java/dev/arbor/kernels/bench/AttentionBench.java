@@ -85,7 +85,7 @@ public final class AttentionBench {
                     for (int ctx : new int[] {512, 1024, 2048, 4096, 8192, 16384, 32768}) {
                         if ((long) batch * ctx > 262_144) continue;
                         try {
-                            decode(cuda, k, v, q, out, batch, ctx, copy, 0, 0, 0, "bf16");
+                            decode(cuda, k, v, q, out, batch, ctx, copy, 0, 0, 0, 0, "bf16");
                         } catch (RuntimeException e) {
                             System.out.println("decode batch " + batch + " ctx " + ctx + " failed: " + e);
                         }
@@ -94,13 +94,19 @@ public final class AttentionBench {
                 System.out.println("\n-- decode, merge depth (partial slots loaded per round trip; 1 = the loop before run 22), bf16");
                 for (int[] bc : new int[][] {{1, 8192}, {1, 32768}}) {
                     for (int a : new int[] {1, 16, 32, -32}) {   // -32: depth 32, the merge launched after the split kernel (no PDL)
-                        try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, a, 0, a > 0 ? "bf16 M=" + a : "M32noPDL"); } catch (RuntimeException e) { System.out.println("M=" + a + " failed: " + e); }
+                        try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, a, 0, -1, a > 0 ? "bf16 M=" + a : "M32noPDL"); } catch (RuntimeException e) { System.out.println("M=" + a + " failed: " + e); }
+                    }
+                }
+                System.out.println("\n-- decode, the merge fused into the split kernel's last-arriving work-group (F=depth) vs a separate launch (S), bf16");
+                for (int[] bc : new int[][] {{1, 2048}, {1, 4096}, {1, 8192}, {1, 16384}, {1, 32768}, {32, 1024}, {32, 4096}}) {
+                    for (int f : new int[] {-1, 8, 16, 32}) {
+                        try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, 0, f, f < 0 ? "S M=32" : "F=" + f); } catch (RuntimeException e) { System.out.println("F=" + f + " failed: " + e); }
                     }
                 }
                 System.out.println("\n-- decode, warps per work-group of DecodeKernels (the launcher's choice: 4), bf16");
                 for (int[] bc : new int[][] {{1, 2048}, {1, 4096}, {1, 8192}, {1, 16384}, {1, 32768}, {32, 1024}, {32, 4096}, {128, 2048}}) {
                     for (int w : new int[] {4, 8}) {
-                        try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, w, "bf16 W=" + w); } catch (RuntimeException e) { System.out.println("W=" + w + " failed: " + e); }
+                        try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, w, 0, "bf16 W=" + w); } catch (RuntimeException e) { System.out.println("W=" + w + " failed: " + e); }
                     }
                 }
                 System.out.println("\n-- shared prefix, one decode query per sequence");
@@ -132,14 +138,14 @@ public final class AttentionBench {
                 cuda.synchronize();
                 System.out.println("\n-- decode, 32 heads x 128, fp16 KV, block 16");
                 for (int[] bc : new int[][] {{1, 4096}, {1, 8192}, {1, 32768}, {32, 4096}, {128, 1024}}) {
-                    try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, 0, "fp16"); } catch (RuntimeException e) { System.out.println("fp16 failed: " + e); }
+                    try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, 0, 0, "fp16"); } catch (RuntimeException e) { System.out.println("fp16 failed: " + e); }
                 }
             }
         }
     }
 
     private static void decode(CudaBackend cuda, OffHeapArray k, OffHeapArray v, FloatArray q, FloatArray out, int batch, int ctx, double copy,
-                               int keysPerLane, int mergeAhead, int warps, String what) {
+                               int keysPerLane, int mergeAhead, int warps, int fuse, String what) {
         int heads = 32, bps = ctx / BS;
         long kvBytes = 2L * batch * ctx * heads * D * 2;
         long storeTokens = k.length() / (heads * D);
@@ -154,6 +160,8 @@ public final class AttentionBench {
             if (keysPerLane > 0) attn.keysPerLane(keysPerLane);
             if (mergeAhead != 0) attn.mergeAhead(Math.abs(mergeAhead)).overlapMerge(mergeAhead > 0);
             if (warps > 0) attn.decodeWarps(warps);
+            if (fuse < 0) attn.fuseMerge(0, 8);                      // the separate merge launch
+            else if (fuse > 0) attn.fuseMerge(Integer.MAX_VALUE, fuse);   // fused at every size, this depth
             for (int r = 0; r < rotations; r++) {
                 IntArray t = new IntArray(batch * bps);
                 for (int i = 0; i < batch * bps; i++) t.set(i, r * batch * bps + i);
@@ -207,15 +215,23 @@ public final class AttentionBench {
             FloatArray slopesOrNull = alibi ? sl : null;
             int mc = maxCtx, mb = maxBlocks;
             double pagedMs = time(cuda, 20, i -> paged.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc));
-            double cascadeMs = time(cuda, 20, i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc,
+            int ownSplits = 0;
+            for (int c : ctx) ownSplits = Math.max(ownSplits, CascadeAttention.ownSplits(c - 1, sharedBlocks * BS));
+            int own = ownSplits;
+            Step full = i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc, keyStart, groupTokens, groupStart,
+                    1, seqs, sharedBlocks * BS, own);
+            double cascadeMs = time(cuda, 20, full);
+            // the suffix grid over the whole context's splits (as before run 26), and the separate merge launch
+            double wideGrid = time(cuda, 20, i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc,
                     keyStart, groupTokens, groupStart, 1, seqs, sharedBlocks * BS));
-            String suffixU = "";
-            if (seqs >= 100) {   // the suffix launch with 4 keys per lane (fewer registers, more work-groups per SM)
-                cascade.paged().keysPerLane(4);
-                double u4 = time(cuda, 20, i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc,
-                        keyStart, groupTokens, groupStart, 1, seqs, sharedBlocks * BS));
-                suffixU = String.format("  [cascade with suffix U=4: %.1f us]", u4 * 1e3);
-            }
+            cascade.paged().fuseMerge(0, 8);
+            double separate = time(cuda, 20, full);
+            double suffixOnly = partTime(cuda, cascade, full, false, true, false);
+            double mergeOnly = partTime(cuda, cascade, full, false, false, true);
+            cascade.paged().fuseMerge(PagedAttention.FUSE_MAX_SPLITS, PagedAttention.FUSED_MERGE_AHEAD);
+            // per-part breakdown: each launch alone in its own graph (reading what the full launch left in the scratch)
+            double sharedOnly = partTime(cuda, cascade, full, true, false, false);
+            double suffixFused = partTime(cuda, cascade, full, false, true, false);
             long perKey = 2L * heads * D * 2;
             double floorBytes = (double) (sharedBlocks * BS + uniqueKeys) * perKey, pagedBytes = 0;
             for (int c : ctx) pagedBytes += (double) c * perKey;
@@ -224,7 +240,10 @@ public final class AttentionBench {
                             + "  (cascade %.2fx floor, %.1fx faster than paged; paged reads %.0f MB, cascade floor %.1f MB)%n",
                     seqs, prefix, sharedBlocks, heads, alibi ? " ALiBi" : "", pagedMs * 1e3, cascadeMs * 1e3, floorUs,
                     cascadeMs * 1e3 / floorUs, pagedMs / cascadeMs, pagedBytes / 1e6, floorBytes / 1e6);
-            if (!suffixU.isEmpty()) System.out.println(suffixU);
+            System.out.printf("   cascade variants: suffix grid of the context's %d splits %.1f us; separate merge %.1f us. Parts alone (suffix grid %d): "
+                            + "shared level %.1f us, suffix + fused merge %.1f us; suffix %.1f us, separate merge %.1f us%n",
+                    PagedAttention.splits(mc), wideGrid * 1e3, separate * 1e3, own, sharedOnly * 1e3, suffixFused * 1e3, suffixOnly * 1e3,
+                    mergeOnly * 1e3);
         }
     }
 
@@ -243,6 +262,17 @@ public final class AttentionBench {
     }
 
     interface Step { void run(int i); }
+
+    private static double partTime(CudaBackend cuda, CascadeAttention cascade, Step full, boolean shared, boolean suffix, boolean merge) {
+        full.run(0);
+        cuda.synchronize();
+        cascade.partsForBench(shared, suffix, merge);
+        try {
+            return time(cuda, 20, full);
+        } finally {
+            cascade.partsForBench(true, true, true);
+        }
+    }
 
     /** Median milliseconds per step of a graph of {@code steps} steps. */
     private static double time(CudaBackend cuda, int steps, Step step) {
