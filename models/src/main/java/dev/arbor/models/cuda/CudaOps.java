@@ -64,6 +64,7 @@ final class CudaOps implements Ops<FloatArray> {
     private final FloatArray cos, sin;                // (maxTokens, headDim / 2) this step's angles, null for ALiBi
     private final float[] cosHost, sinHost;           // (maxTokens, headDim / 2) where Rope.fill computes them
     private final FloatArray slopes;                  // (heads) ALiBi slopes, null for RoPE models
+    private int maxOwnSplits;                         // this step's most own-key splits of a token (cascade steps; set at upload)
     private final PagedAttention attention;           // paged attention (cascade's own launcher when cascade is on: one scratch)
     private final CascadeAttention cascade;           // steps with cascade groups, null under batch invariance (see attention())
     private final FlashPrefillAttention prefill;      // tensor-core prefill chunks, null where not taken (see attention())
@@ -218,6 +219,12 @@ final class CudaOps implements Ops<FloatArray> {
             put(keyStart, b.keyStartArray(), b.numSeqs());
             put(groupTokenStart, b.groupTokenStartArray(), b.numCascadeGroups() + 1);
             put(groupTokens, b.groupTokenArray(), b.groupTokenStartArray()[b.numCascadeGroups()]);
+            // the suffix launch's grid: the most 256-key splits of own (unshared) keys any token has (1 at the seed workloads'
+            // ~37 own keys, where the context would give 3; same bits as the wider grid, run 26-attn4)
+            int[] pos = b.positionArray(), seqOf = b.seqOfTokenArray(), start = b.keyStartArray();
+            int most = 0;
+            for (int t = 0; t < b.numTokens(); t++) most = Math.max(most, CascadeAttention.ownSplits(pos[t], start[seqOf[t]]));
+            maxOwnSplits = most;
         }
         // the CPU's cos/sin values exactly (same float32 angles), so RoPE rounds as on the CPU path
         if (rope != null) fillAngles(b, config.headDim() / 2);
@@ -410,7 +417,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (!tiles && cascade(b)) {
             cascade.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
                     b.numTokens(), b.maxContextLen(), keyStart, groupTokens, groupTokenStart, b.numCascadeGroups(), b.maxGroupTokens(),
-                    b.maxSharedLen());
+                    b.maxSharedLen(), maxOwnSplits);
             return;
         }
         if (!tiles) {
