@@ -1,9 +1,12 @@
 package dev.arbor.models.cpu;
 
+import dev.arbor.kernels.sampling.SamplingMath;
 import dev.arbor.models.ForwardBatch;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -70,102 +73,210 @@ final class Attention {
         }
 
         @Override public void run(int from, int to) {
-            float[] p = cache.scratch(bs);          // (blockSize) one key block's scores, then probabilities
             float[] acc = cache.scratch2(headDim);  // (headDim) the running Σ p_j v_j
             for (int idx = from; idx < to; idx++) {
                 int h = idx / tokens, t = idx % tokens, kvh = h / group;
                 int pos = batch.position(t), s = batch.seqOfToken(t);
-                int qo = t * qDim + h * headDim;
+                int qo = t * qDim + h * headDim, nb = pos / bs + 1;
+                float[] p = cache.scratch(nb * bs);  // (nb, blockSize) the context's scores, then probabilities
                 float slope = slopes == null ? 0f : slopes[h];
+                // Every block's raw scores first: they don't depend on the running max, so several blocks' FMA
+                // chains can run side by side (see scores).
+                scores(qo, s, kvh, pos, p);
                 float m = Float.NEGATIVE_INFINITY, l = 0f;     // running max and sum of exp(score - m)
                 java.util.Arrays.fill(acc, 0, headDim, 0f);
-                for (int kb = 0; kb * bs <= pos; kb++) {
+                for (int kb = 0; kb < nb; kb++) {
                     int n = Math.min(bs, pos + 1 - kb * bs);  // keys of this block in the context
-                    long base = cache.offset(batch.block(s, kb), kvh, 0);
-                    // scores of the block: q · k_j / sqrt(d) (+ ALiBi bias)
-                    scores(q, qo, keys, base, headDim, bs, n, p);
-                    float bm = m;
-                    for (int j = 0; j < n; j++) {
-                        float sc = p[j] * scale;
-                        if (slopes != null) sc += slope * (kb * bs + j - pos);
-                        p[j] = sc;
-                        if (sc > bm) bm = sc;
-                    }
+                    int po = kb * bs;
+                    // scores / sqrt(d) (+ ALiBi bias), and the running max over them
+                    float bm = Math.max(m, scaleAndMax(p, po, n, scale, slopes != null, slope, po - pos));
                     // online softmax: rescale what came before by exp(m - bm), add this block's exp(score - bm)
-                    float corr = (float) Math.exp(m - bm);
-                    float sum = Attention.expInPlace(p, n, bm);
+                    float corr = SamplingMath.exp(m - bm);
+                    float sum = Attention.expInPlace(p, po, n, bm);
                     l = l * corr + sum;
                     m = bm;
-                    accumulate(acc, corr, p, n, values, base, headDim);
+                    accumulate(acc, corr, p, po, n, values, cache.offset(batch.block(s, kb), kvh, 0), headDim);
                 }
                 float inv = 1f / l;
                 for (int i = 0; i < headDim; i++) out[qo + i] = acc[i] * inv;
             }
         }
+
+        /**
+         * Raw scores {@code p[kb·bs + j] = Σ_d q[qo + d] · K[d][j]} over the context of the query at {@code pos}
+         * (K laid out {@code [headDim][bs]} per block): one FMA chain over d per score, in increasing d, lanes =
+         * a block's slots; the slots past a block's vector bound by scalar {@link Math#fma}, the same operation.
+         * The lane vectors ("jobs": block kb, lanes v·L ..) go through their chains four at a time: independent
+         * chains that keep both FMA pipes busy (one chain alone waits out every FMA's latency) and share each
+         * q[d] broadcast. Lanes past a partial last block's n keys hold garbage nobody reads.
+         */
+        private void scores(int qo, int s, int kvh, int pos, float[] p) {
+            int lanes = F.length(), vpb = bs / lanes, nb = pos / bs + 1;
+            int lastN = pos + 1 - (nb - 1) * bs;
+            int jobs = (nb - 1) * vpb + Math.min(vpb, (lastN + lanes - 1) / lanes);
+            long rowBytes = 4L * bs;
+            int g = 0;
+            for (; g + 4 <= jobs; g += 4) {
+                long b0 = jobBase(g, vpb, s, kvh), b1 = jobBase(g + 1, vpb, s, kvh);
+                long b2 = jobBase(g + 2, vpb, s, kvh), b3 = jobBase(g + 3, vpb, s, kvh);
+                FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+                for (int d = 0; d < headDim; d++) {
+                    FloatVector qd = FloatVector.broadcast(F, q[qo + d]);
+                    long o = d * rowBytes;
+                    s0 = FloatVector.fromMemorySegment(F, keys, b0 + o, ORDER).fma(qd, s0);
+                    s1 = FloatVector.fromMemorySegment(F, keys, b1 + o, ORDER).fma(qd, s1);
+                    s2 = FloatVector.fromMemorySegment(F, keys, b2 + o, ORDER).fma(qd, s2);
+                    s3 = FloatVector.fromMemorySegment(F, keys, b3 + o, ORDER).fma(qd, s3);
+                }
+                s0.intoArray(p, jobSlot(g, vpb));
+                s1.intoArray(p, jobSlot(g + 1, vpb));
+                s2.intoArray(p, jobSlot(g + 2, vpb));
+                s3.intoArray(p, jobSlot(g + 3, vpb));
+            }
+            for (; g < jobs; g++) {
+                long b0 = jobBase(g, vpb, s, kvh);
+                FloatVector s0 = FloatVector.zero(F);
+                for (int d = 0; d < headDim; d++) {
+                    s0 = FloatVector.fromMemorySegment(F, keys, b0 + d * rowBytes, ORDER).fma(FloatVector.broadcast(F, q[qo + d]), s0);
+                }
+                s0.intoArray(p, jobSlot(g, vpb));
+            }
+            for (int kb = 0; kb < nb && vpb * lanes < bs; kb++) {   // the slots past each block's vectors
+                int n = Math.min(bs, pos + 1 - kb * bs);
+                long base = cache.offset(batch.block(s, kb), kvh, 0);
+                for (int j = vpb * lanes; j < n; j++) {
+                    float sc = 0f;
+                    for (int d = 0; d < headDim; d++) sc = Math.fma(keys.get(PagedKvCache.FLOAT, base + d * rowBytes + 4L * j), q[qo + d], sc);
+                    p[kb * bs + j] = sc;
+                }
+            }
+        }
+
+        /** Byte offset of job g's first key slot (block g / vpb, lanes (g % vpb)·L). */
+        private long jobBase(int g, int vpb, int s, int kvh) {
+            return cache.offset(batch.block(s, g / vpb), kvh, 0) + 4L * (g % vpb) * F.length();
+        }
+
+        private int jobSlot(int g, int vpb) { return (g / vpb) * bs + (g % vpb) * F.length(); }
     }
 
+    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    /** Lane i holds i: a block's slot offsets, for the ALiBi distances. */
+    private static final IntVector IOTA = IntVector.zero(I).addIndex(1);
+
     /**
-     * {@code p[j] = Σ_d q[qo + d] · K[d][j]} for slots j < n of one block whose keys start at byte {@code base},
-     * laid out {@code [headDim][bs]}: an FMA chain over d for every slot (lanes = slots; the slots past the
-     * vector bound by scalar {@link Math#fma}, the same operation).
+     * {@code p[po + j] = p[po + j] · scale (+ slope · (rel + j))} for j < n; returns their max. Vector lanes up to
+     * the vector bound, then scalar: each element gets the same two roundings either way (a product, then a sum),
+     * and a max is exact in any order.
      */
-    private static void scores(float[] q, int qo, MemorySegment keys, long base, int headDim, int bs, int n, float[] p) {
-        int lanes = F.length(), j = 0;
-        long rowBytes = 4L * bs;
-        for (; j + lanes <= bs && j < n; j += lanes) {
-            FloatVector s = FloatVector.zero(F);
-            long at = base + 4L * j;
-            for (int d = 0; d < headDim; d++) {
-                s = FloatVector.fromMemorySegment(F, keys, at + d * rowBytes, ByteOrder.nativeOrder())
-                        .fma(FloatVector.broadcast(F, q[qo + d]), s);
+    static float scaleAndMax(float[] p, int po, int n, float scale, boolean alibi, float slope, int rel) {
+        int j = 0, upper = F.loopBound(n);
+        float bm = Float.NEGATIVE_INFINITY;
+        if (upper > 0) {
+            FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+            for (; j < upper; j += F.length()) {
+                FloatVector sc = FloatVector.fromArray(F, p, po + j).mul(scale);
+                if (alibi) sc = sc.add(((FloatVector) IOTA.add(rel + j).convert(VectorOperators.I2F, 0)).mul(slope));
+                sc.intoArray(p, po + j);
+                mv = mv.max(sc);
             }
-            s.intoArray(p, j);
+            bm = mv.reduceLanes(VectorOperators.MAX);
         }
         for (; j < n; j++) {
-            float s = 0f;
-            for (int d = 0; d < headDim; d++) s = Math.fma(keys.get(PagedKvCache.FLOAT, base + d * rowBytes + 4L * j), q[qo + d], s);
-            p[j] = s;
+            float sc = p[po + j] * scale;
+            if (alibi) sc += slope * (rel + j);
+            p[po + j] = sc;
+            if (sc > bm) bm = sc;
         }
+        return bm;
     }
 
     /**
-     * {@code acc[i] = acc[i] · corr + Σ_{j<n} p[j] · V[j][i]} (FMA, j in order) for the block whose values start
-     * at byte {@code base}, laid out {@code [slot][headDim]}; vectors over i, the accumulator held in a register
-     * across the block's keys.
+     * {@code acc[i] = acc[i] · corr + Σ_{j<n} p[po + j] · V[j][i]} (FMA, j in order) for the block whose values start
+     * at byte {@code base}, laid out {@code [slot][headDim]}; vectors over i, four of them held in registers across
+     * the block's keys at a time (four independent chains), then one, then the scalar tail.
      */
-    private static void accumulate(float[] acc, float corr, float[] p, int n, MemorySegment values, long base, int headDim) {
-        int i = 0, upper = F.loopBound(headDim);
+    private static void accumulate(float[] acc, float corr, float[] p, int po, int n, MemorySegment values, long base, int headDim) {
+        int i = 0, lanes = F.length(), upper = F.loopBound(headDim);
         long rowBytes = 4L * headDim;
-        for (; i < upper; i += F.length()) {
+        for (; i + 4 * lanes <= upper; i += 4 * lanes) {
+            FloatVector a0 = FloatVector.fromArray(F, acc, i).mul(corr);
+            FloatVector a1 = FloatVector.fromArray(F, acc, i + lanes).mul(corr);
+            FloatVector a2 = FloatVector.fromArray(F, acc, i + 2 * lanes).mul(corr);
+            FloatVector a3 = FloatVector.fromArray(F, acc, i + 3 * lanes).mul(corr);
+            long at = base + 4L * i;
+            for (int j = 0; j < n; j++) {
+                FloatVector pj = FloatVector.broadcast(F, p[po + j]);
+                long r = at + j * rowBytes;
+                a0 = FloatVector.fromMemorySegment(F, values, r, ORDER).fma(pj, a0);
+                a1 = FloatVector.fromMemorySegment(F, values, r + 4L * lanes, ORDER).fma(pj, a1);
+                a2 = FloatVector.fromMemorySegment(F, values, r + 8L * lanes, ORDER).fma(pj, a2);
+                a3 = FloatVector.fromMemorySegment(F, values, r + 12L * lanes, ORDER).fma(pj, a3);
+            }
+            a0.intoArray(acc, i);
+            a1.intoArray(acc, i + lanes);
+            a2.intoArray(acc, i + 2 * lanes);
+            a3.intoArray(acc, i + 3 * lanes);
+        }
+        for (; i < upper; i += lanes) {
             FloatVector a = FloatVector.fromArray(F, acc, i).mul(corr);
             long at = base + 4L * i;
             for (int j = 0; j < n; j++) {
-                a = FloatVector.fromMemorySegment(F, values, at + j * rowBytes, ByteOrder.nativeOrder())
-                        .fma(FloatVector.broadcast(F, p[j]), a);
+                a = FloatVector.fromMemorySegment(F, values, at + j * rowBytes, ORDER).fma(FloatVector.broadcast(F, p[po + j]), a);
             }
             a.intoArray(acc, i);
         }
         for (; i < headDim; i++) {
             float a = acc[i] * corr;
-            for (int j = 0; j < n; j++) a = Math.fma(values.get(PagedKvCache.FLOAT, base + j * rowBytes + 4L * i), p[j], a);
+            for (int j = 0; j < n; j++) a = Math.fma(values.get(PagedKvCache.FLOAT, base + j * rowBytes + 4L * i), p[po + j], a);
             acc[i] = a;
         }
     }
 
+    /** {@link #expInPlace(float[], int, int, float)} from offset 0. */
+    static float expInPlace(float[] x, int n, float max) { return expInPlace(x, 0, n, max); }
+
     /**
-     * {@code x[j] = exp(x[j] - max)} for j < n; returns the sum. Scalar {@link Math#exp}: the
-     * vector EXP intrinsic and its interpreted fallback round differently, which would make a
-     * result depend on whether the caller had been JIT-compiled yet.
+     * {@code x[o + j] = exp(x[o + j] - max)} for j < n (all ≤ 0 after the max is subtracted); returns their sum:
+     * the vector lanes' partial sums added by {@link Lanes#sum}'s fixed tree, then the scalar tail in order. The exp
+     * is {@link SamplingMath#exp}'s polynomial (Cephes' expf, within one float ulp of {@code Math.exp}), written out
+     * in the lanes with plain FMAs and adds, so it has the same bits interpreted and compiled (the Vector API's EXP
+     * intrinsic and its Java fallback round differently) and in the scalar tail.
      */
-    static float expInPlace(float[] x, int n, float max) {
-        float sum = 0;
-        for (int j = 0; j < n; j++) {
-            float e = (float) Math.exp(x[j] - max);
-            x[j] = e;
+    static float expInPlace(float[] x, int o, int n, float max) {
+        int j = 0, upper = F.loopBound(n);
+        float sum = 0f;
+        if (upper > 0) {
+            FloatVector acc = FloatVector.zero(F);
+            for (; j < upper; j += F.length()) {
+                FloatVector v = FloatVector.fromArray(F, x, o + j).sub(max);
+                var low = v.compare(VectorOperators.LT, EXP_LOW);                 // (those lanes compute garbage, then 0)
+                IntVector k = (IntVector) v.fma(LOG2E, -0.5f).convert(VectorOperators.F2I, 0);
+                FloatVector kf = (FloatVector) k.convert(VectorOperators.I2F, 0), nk = kf.neg();
+                FloatVector r = nk.fma(FloatVector.broadcast(F, LN2_LO), nk.fma(FloatVector.broadcast(F, LN2_HI), v));
+                FloatVector pp = r.fma(P0, P1).fma(r, FloatVector.broadcast(F, P2)).fma(r, FloatVector.broadcast(F, P3))
+                        .fma(r, FloatVector.broadcast(F, P4)).fma(r, FloatVector.broadcast(F, P5));
+                pp = pp.fma(r.mul(r), r).add(1f);
+                FloatVector scale = k.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+                FloatVector e = pp.mul(scale).blend(0f, low);
+                e.intoArray(x, o + j);
+                acc = acc.add(e);
+            }
+            sum = Lanes.sum(acc);
+        }
+        for (; j < n; j++) {
+            float e = SamplingMath.exp(x[o + j] - max);
+            x[o + j] = e;
             sum += e;
         }
         return sum;
     }
+
+    /** {@link SamplingMath#exp}'s constants (Cephes' expf): below EXP_LOW the result is 0. */
+    private static final float EXP_LOW = -87.3f, LOG2E = 1.44269504f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    private static final float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f, P3 = 4.1665795894e-2f,
+            P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
 
     /**
      * The plain definition, one query at a time in double precision: scores over the whole context, the max
