@@ -106,9 +106,9 @@ final class Attention {
          * Raw scores {@code p[kb·bs + j] = Σ_d q[qo + d] · K[d][j]} over the context of the query at {@code pos}
          * (K laid out {@code [headDim][bs]} per block): one FMA chain over d per score, in increasing d, lanes =
          * a block's slots; the slots past a block's vector bound by scalar {@link Math#fma}, the same operation.
-         * The lane vectors ("jobs": block kb, lanes v·L ..) go through their chains four at a time: independent
-         * chains that keep both FMA pipes busy (one chain alone waits out every FMA's latency) and share each
-         * q[d] broadcast. Lanes past a partial last block's n keys hold garbage nobody reads.
+         * The lane vectors ("jobs": block kb, lanes v·L ..) go through their chains eight (then four) at a time:
+         * independent chains that keep both FMA pipes busy (one chain alone waits out every FMA's 4-cycle latency)
+         * and share each q[d] broadcast. Lanes past a partial last block's n keys hold garbage nobody reads.
          */
         private void scores(int qo, int s, int kvh, int pos, float[] p) {
             int lanes = F.length(), vpb = bs / lanes, nb = pos / bs + 1;
@@ -116,6 +116,33 @@ final class Attention {
             int jobs = (nb - 1) * vpb + Math.min(vpb, (lastN + lanes - 1) / lanes);
             long rowBytes = 4L * bs;
             int g = 0;
+            for (; g + 8 <= jobs; g += 8) {
+                long b0 = jobBase(g, vpb, s, kvh), b1 = jobBase(g + 1, vpb, s, kvh);
+                long b2 = jobBase(g + 2, vpb, s, kvh), b3 = jobBase(g + 3, vpb, s, kvh);
+                long b4 = jobBase(g + 4, vpb, s, kvh), b5 = jobBase(g + 5, vpb, s, kvh);
+                long b6 = jobBase(g + 6, vpb, s, kvh), b7 = jobBase(g + 7, vpb, s, kvh);
+                FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+                for (int d = 0; d < headDim; d++) {
+                    FloatVector qd = FloatVector.broadcast(F, q[qo + d]);
+                    long o = d * rowBytes;
+                    s0 = FloatVector.fromMemorySegment(F, keys, b0 + o, ORDER).fma(qd, s0);
+                    s1 = FloatVector.fromMemorySegment(F, keys, b1 + o, ORDER).fma(qd, s1);
+                    s2 = FloatVector.fromMemorySegment(F, keys, b2 + o, ORDER).fma(qd, s2);
+                    s3 = FloatVector.fromMemorySegment(F, keys, b3 + o, ORDER).fma(qd, s3);
+                    s4 = FloatVector.fromMemorySegment(F, keys, b4 + o, ORDER).fma(qd, s4);
+                    s5 = FloatVector.fromMemorySegment(F, keys, b5 + o, ORDER).fma(qd, s5);
+                    s6 = FloatVector.fromMemorySegment(F, keys, b6 + o, ORDER).fma(qd, s6);
+                    s7 = FloatVector.fromMemorySegment(F, keys, b7 + o, ORDER).fma(qd, s7);
+                }
+                s0.intoArray(p, jobSlot(g, vpb));
+                s1.intoArray(p, jobSlot(g + 1, vpb));
+                s2.intoArray(p, jobSlot(g + 2, vpb));
+                s3.intoArray(p, jobSlot(g + 3, vpb));
+                s4.intoArray(p, jobSlot(g + 4, vpb));
+                s5.intoArray(p, jobSlot(g + 5, vpb));
+                s6.intoArray(p, jobSlot(g + 6, vpb));
+                s7.intoArray(p, jobSlot(g + 7, vpb));
+            }
             for (; g + 4 <= jobs; g += 4) {
                 long b0 = jobBase(g, vpb, s, kvh), b1 = jobBase(g + 1, vpb, s, kvh);
                 long b2 = jobBase(g + 2, vpb, s, kvh), b3 = jobBase(g + 3, vpb, s, kvh);
@@ -193,20 +220,37 @@ final class Attention {
     }
 
     /**
-     * {@code acc[i] = acc[i] · corr + Σ_{j<n} p[po + j] · V[j][i]} (FMA, j in order) for the block whose values start
-     * at byte {@code base}, laid out {@code [slot][headDim]}; vectors over i, four of them held in registers across
-     * the block's keys at a time (four independent chains), then one, then the scalar tail.
+     * {@code acc[i] = acc[i] · corr + Σ_{j<n} p[po + j] · V[j][i]} for the block whose values start at byte
+     * {@code base}, laid out {@code [slot][headDim]}; vectors over i. Four head-dim vectors at a time, each as two FMA
+     * chains (even keys onto acc · corr, odd keys from zero, in order, then added): eight independent chains to
+     * hide the FMA latency. The rest one vector at a time, then scalar, with one chain (j in order) each. A fixed
+     * order that depends on the block alone, so a query's bits don't depend on what else is in the step.
      */
     private static void accumulate(float[] acc, float corr, float[] p, int po, int n, MemorySegment values, long base, int headDim) {
         int i = 0, lanes = F.length(), upper = F.loopBound(headDim);
         long rowBytes = 4L * headDim;
         for (; i + 4 * lanes <= upper; i += 4 * lanes) {
+            // eight chains: four head-dim vectors × the block's even and odd keys, added together at the end
             FloatVector a0 = FloatVector.fromArray(F, acc, i).mul(corr);
             FloatVector a1 = FloatVector.fromArray(F, acc, i + lanes).mul(corr);
             FloatVector a2 = FloatVector.fromArray(F, acc, i + 2 * lanes).mul(corr);
             FloatVector a3 = FloatVector.fromArray(F, acc, i + 3 * lanes).mul(corr);
+            FloatVector b0 = FloatVector.zero(F), b1 = b0, b2 = b0, b3 = b0;
             long at = base + 4L * i;
-            for (int j = 0; j < n; j++) {
+            int j = 0;
+            for (; j + 2 <= n; j += 2) {
+                FloatVector pj = FloatVector.broadcast(F, p[po + j]), pk = FloatVector.broadcast(F, p[po + j + 1]);
+                long r = at + j * rowBytes, r2 = r + rowBytes;
+                a0 = FloatVector.fromMemorySegment(F, values, r, ORDER).fma(pj, a0);
+                a1 = FloatVector.fromMemorySegment(F, values, r + 4L * lanes, ORDER).fma(pj, a1);
+                a2 = FloatVector.fromMemorySegment(F, values, r + 8L * lanes, ORDER).fma(pj, a2);
+                a3 = FloatVector.fromMemorySegment(F, values, r + 12L * lanes, ORDER).fma(pj, a3);
+                b0 = FloatVector.fromMemorySegment(F, values, r2, ORDER).fma(pk, b0);
+                b1 = FloatVector.fromMemorySegment(F, values, r2 + 4L * lanes, ORDER).fma(pk, b1);
+                b2 = FloatVector.fromMemorySegment(F, values, r2 + 8L * lanes, ORDER).fma(pk, b2);
+                b3 = FloatVector.fromMemorySegment(F, values, r2 + 12L * lanes, ORDER).fma(pk, b3);
+            }
+            if (j < n) {
                 FloatVector pj = FloatVector.broadcast(F, p[po + j]);
                 long r = at + j * rowBytes;
                 a0 = FloatVector.fromMemorySegment(F, values, r, ORDER).fma(pj, a0);
@@ -214,10 +258,10 @@ final class Attention {
                 a2 = FloatVector.fromMemorySegment(F, values, r + 8L * lanes, ORDER).fma(pj, a2);
                 a3 = FloatVector.fromMemorySegment(F, values, r + 12L * lanes, ORDER).fma(pj, a3);
             }
-            a0.intoArray(acc, i);
-            a1.intoArray(acc, i + lanes);
-            a2.intoArray(acc, i + 2 * lanes);
-            a3.intoArray(acc, i + 3 * lanes);
+            a0.add(b0).intoArray(acc, i);
+            a1.add(b1).intoArray(acc, i + lanes);
+            a2.add(b2).intoArray(acc, i + 2 * lanes);
+            a3.add(b3).intoArray(acc, i + 3 * lanes);
         }
         for (; i < upper; i += lanes) {
             FloatVector a = FloatVector.fromArray(F, acc, i).mul(corr);
