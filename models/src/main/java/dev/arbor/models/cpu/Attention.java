@@ -6,7 +6,9 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -44,6 +46,7 @@ final class Attention {
         private PagedKvCache cache;
         private int tokens, heads, headDim, group, bs, qDim;
         private float scale;
+        private boolean bf16;   // the cache stores bfloat16 K/V
         private MemorySegment keys, values;
 
         void run(float[] q, ForwardBatch batch, PagedKvCache cache, int layer, int heads, float[] slopes, float[] out) {
@@ -60,6 +63,7 @@ final class Attention {
             qDim = heads * headDim;
             scale = (float) (1.0 / Math.sqrt(headDim));
             keys = cache.keys(layer);
+            bf16 = cache.bf16();
             values = cache.values(layer);
             int ctxMax = batch.maxContextLen();
             int grain = Math.max(1, 32768 / Math.max(1, ctxMax * headDim));
@@ -82,7 +86,8 @@ final class Attention {
                 float slope = slopes == null ? 0f : slopes[h];
                 // Every block's raw scores first: they don't depend on the running max, so several blocks' FMA
                 // chains can run side by side (see scores).
-                scores(qo, s, kvh, pos, p);
+                if (bf16) scoresBf16(qo, s, kvh, pos, p);
+                else scores(qo, s, kvh, pos, p);
                 float m = Float.NEGATIVE_INFINITY, l = 0f;     // running max and sum of exp(score - m)
                 java.util.Arrays.fill(acc, 0, headDim, 0f);
                 for (int kb = 0; kb < nb; kb++) {
@@ -95,7 +100,9 @@ final class Attention {
                     float sum = Attention.expInPlace(p, po, n, bm);
                     l = l * corr + sum;
                     m = bm;
-                    accumulate(acc, corr, p, po, n, values, cache.offset(batch.block(s, kb), kvh, 0), headDim);
+                    long vb = cache.offset(batch.block(s, kb), kvh, 0);
+                    if (bf16) accumulateBf16(acc, corr, p, po, n, values, vb, headDim);
+                    else accumulate(acc, corr, p, po, n, values, vb, headDim);
                 }
                 float inv = 1f / l;
                 for (int i = 0; i < headDim; i++) out[qo + i] = acc[i] * inv;
@@ -173,7 +180,77 @@ final class Attention {
                 long base = cache.offset(batch.block(s, kb), kvh, 0);
                 for (int j = vpb * lanes; j < n; j++) {
                     float sc = 0f;
-                    for (int d = 0; d < headDim; d++) sc = Math.fma(keys.get(PagedKvCache.FLOAT, base + d * rowBytes + 4L * j), q[qo + d], sc);
+                    for (int d = 0; d < headDim; d++) sc = Math.fma(cache.at(keys, base, (long) d * bs + j), q[qo + d], sc);
+                    p[kb * bs + j] = sc;
+                }
+            }
+        }
+
+        /** {@link #scores} over a bfloat16 cache: the same chains on the stored values widened to float32 (exact). */
+        private void scoresBf16(int qo, int s, int kvh, int pos, float[] p) {
+            int lanes = F.length(), vpb = bs / lanes, nb = pos / bs + 1;
+            int lastN = pos + 1 - (nb - 1) * bs;
+            int jobs = (nb - 1) * vpb + Math.min(vpb, (lastN + lanes - 1) / lanes);
+            long rowBytes = 2L * bs;
+            int g = 0;
+            for (; g + 8 <= jobs; g += 8) {
+                long b0 = jobBase(g, vpb, s, kvh), b1 = jobBase(g + 1, vpb, s, kvh);
+                long b2 = jobBase(g + 2, vpb, s, kvh), b3 = jobBase(g + 3, vpb, s, kvh);
+                long b4 = jobBase(g + 4, vpb, s, kvh), b5 = jobBase(g + 5, vpb, s, kvh);
+                long b6 = jobBase(g + 6, vpb, s, kvh), b7 = jobBase(g + 7, vpb, s, kvh);
+                FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+                for (int d = 0; d < headDim; d++) {
+                    FloatVector qd = FloatVector.broadcast(F, q[qo + d]);
+                    long o = d * rowBytes;
+                    s0 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b0 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s0);
+                    s1 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b1 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s1);
+                    s2 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b2 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s2);
+                    s3 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b3 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s3);
+                    s4 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b4 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s4);
+                    s5 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b5 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s5);
+                    s6 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b6 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s6);
+                    s7 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b7 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s7);
+                }
+                s0.intoArray(p, jobSlot(g, vpb));
+                s1.intoArray(p, jobSlot(g + 1, vpb));
+                s2.intoArray(p, jobSlot(g + 2, vpb));
+                s3.intoArray(p, jobSlot(g + 3, vpb));
+                s4.intoArray(p, jobSlot(g + 4, vpb));
+                s5.intoArray(p, jobSlot(g + 5, vpb));
+                s6.intoArray(p, jobSlot(g + 6, vpb));
+                s7.intoArray(p, jobSlot(g + 7, vpb));
+            }
+            for (; g + 4 <= jobs; g += 4) {
+                long b0 = jobBase(g, vpb, s, kvh), b1 = jobBase(g + 1, vpb, s, kvh);
+                long b2 = jobBase(g + 2, vpb, s, kvh), b3 = jobBase(g + 3, vpb, s, kvh);
+                FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+                for (int d = 0; d < headDim; d++) {
+                    FloatVector qd = FloatVector.broadcast(F, q[qo + d]);
+                    long o = d * rowBytes;
+                    s0 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b0 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s0);
+                    s1 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b1 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s1);
+                    s2 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b2 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s2);
+                    s3 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b3 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s3);
+                }
+                s0.intoArray(p, jobSlot(g, vpb));
+                s1.intoArray(p, jobSlot(g + 1, vpb));
+                s2.intoArray(p, jobSlot(g + 2, vpb));
+                s3.intoArray(p, jobSlot(g + 3, vpb));
+            }
+            for (; g < jobs; g++) {
+                long b0 = jobBase(g, vpb, s, kvh);
+                FloatVector s0 = FloatVector.zero(F);
+                for (int d = 0; d < headDim; d++) {
+                    s0 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b0 + d * rowBytes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.broadcast(F, q[qo + d]), s0);
+                }
+                s0.intoArray(p, jobSlot(g, vpb));
+            }
+            for (int kb = 0; kb < nb && vpb * lanes < bs; kb++) {   // the slots past each block's vectors
+                int n = Math.min(bs, pos + 1 - kb * bs);
+                long base = cache.offset(batch.block(s, kb), kvh, 0);
+                for (int j = vpb * lanes; j < n; j++) {
+                    float sc = 0f;
+                    for (int d = 0; d < headDim; d++) sc = Math.fma(cache.at(keys, base, (long) d * bs + j), q[qo + d], sc);
                     p[kb * bs + j] = sc;
                 }
             }
@@ -181,13 +258,15 @@ final class Attention {
 
         /** Byte offset of job g's first key slot (block g / vpb, lanes (g % vpb)·L). */
         private long jobBase(int g, int vpb, int s, int kvh) {
-            return cache.offset(batch.block(s, g / vpb), kvh, 0) + 4L * (g % vpb) * F.length();
+            return cache.offset(batch.block(s, g / vpb), kvh, 0) + (long) cache.elementBytes() * (g % vpb) * F.length();
         }
 
         private int jobSlot(int g, int vpb) { return (g / vpb) * bs + (g % vpb) * F.length(); }
     }
 
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+    private static final VectorSpecies<Short> S16 = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     /** Lane i holds i: a block's slot offsets, for the ALiBi distances. */
     private static final IntVector IOTA = IntVector.zero(I).addIndex(1);
@@ -278,6 +357,59 @@ final class Attention {
         }
     }
 
+    /** {@link #accumulate} over a bfloat16 cache: the same chains on the stored values widened to float32 (exact). */
+    private static void accumulateBf16(float[] acc, float corr, float[] p, int po, int n, MemorySegment values, long base, int headDim) {
+        int i = 0, lanes = F.length(), upper = F.loopBound(headDim);
+        long rowBytes = 2L * headDim;
+        for (; i + 4 * lanes <= upper; i += 4 * lanes) {
+            // eight chains: four head-dim vectors × the block's even and odd keys, added together at the end
+            FloatVector a0 = FloatVector.fromArray(F, acc, i).mul(corr);
+            FloatVector a1 = FloatVector.fromArray(F, acc, i + lanes).mul(corr);
+            FloatVector a2 = FloatVector.fromArray(F, acc, i + 2 * lanes).mul(corr);
+            FloatVector a3 = FloatVector.fromArray(F, acc, i + 3 * lanes).mul(corr);
+            FloatVector b0 = FloatVector.zero(F), b1 = b0, b2 = b0, b3 = b0;
+            long at = base + 2L * i;
+            int j = 0;
+            for (; j + 2 <= n; j += 2) {
+                FloatVector pj = FloatVector.broadcast(F, p[po + j]), pk = FloatVector.broadcast(F, p[po + j + 1]);
+                long r = at + j * rowBytes, r2 = r + rowBytes;
+                a0 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a0);
+                a1 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 2L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a1);
+                a2 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 4L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a2);
+                a3 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 6L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a3);
+                b0 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pk, b0);
+                b1 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2 + 2L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pk, b1);
+                b2 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2 + 4L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pk, b2);
+                b3 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2 + 6L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pk, b3);
+            }
+            if (j < n) {
+                FloatVector pj = FloatVector.broadcast(F, p[po + j]);
+                long r = at + j * rowBytes;
+                a0 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a0);
+                a1 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 2L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a1);
+                a2 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 4L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a2);
+                a3 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 6L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a3);
+            }
+            a0.add(b0).intoArray(acc, i);
+            a1.add(b1).intoArray(acc, i + lanes);
+            a2.add(b2).intoArray(acc, i + 2 * lanes);
+            a3.add(b3).intoArray(acc, i + 3 * lanes);
+        }
+        for (; i < upper; i += lanes) {
+            FloatVector a = FloatVector.fromArray(F, acc, i).mul(corr);
+            long at = base + 2L * i;
+            for (int j = 0; j < n; j++) {
+                a = ((IntVector) ShortVector.fromMemorySegment(S16, values, at + j * rowBytes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.broadcast(F, p[po + j]), a);
+            }
+            a.intoArray(acc, i);
+        }
+        for (; i < headDim; i++) {
+            float a = acc[i] * corr;
+            for (int j = 0; j < n; j++) a = Math.fma(PagedKvCache.bf16At(values, base + j * rowBytes + 2L * i), p[po + j], a);
+            acc[i] = a;
+        }
+    }
+
     /** {@link #expInPlace(float[], int, int, float)} from offset 0. */
     static float expInPlace(float[] x, int n, float max) { return expInPlace(x, 0, n, max); }
 
@@ -338,7 +470,7 @@ final class Attention {
                 for (int j = 0; j <= pos; j++) {
                     long base = cache.offset(batch.block(s, j / bs), kvh, 0);
                     double d = 0;
-                    for (int i = 0; i < headDim; i++) d += (double) q[qo + i] * keys.get(PagedKvCache.FLOAT, base + 4L * (i * bs + j % bs));
+                    for (int i = 0; i < headDim; i++) d += (double) q[qo + i] * cache.at(keys, base, (long) i * bs + j % bs);
                     sc[j] = d / Math.sqrt(headDim) + (slopes == null ? 0 : (double) slopes[h] * (j - pos));
                     max = Math.max(max, sc[j]);
                 }
@@ -348,7 +480,7 @@ final class Attention {
                     double o = 0;
                     for (int j = 0; j <= pos; j++) {
                         long base = cache.offset(batch.block(s, j / bs), kvh, 0);
-                        o += sc[j] * values.get(PagedKvCache.FLOAT, base + 4L * ((j % bs) * headDim + i));
+                        o += sc[j] * cache.at(values, base, (long) (j % bs) * headDim + i);
                     }
                     out[qo + i] = (float) (o / sum);
                 }

@@ -12,7 +12,8 @@ import java.util.SplittableRandom;
  * causal prefix) and one decode query at position {@code context}, synthetic:100m's heads (12 × 64, block 16).
  * Prints the median of 9 repetitions in wall time and in the calling thread's CPU time: run it with
  * {@code -Darbor.cpu.threads=1} so the calling thread does all the work and its CPU time is the kernel's,
- * whatever else the machine runs. Usage: {@code AttentionBench [context] [heads] [headDim]}.
+ * whatever else the machine runs. Usage: {@code AttentionBench [context] [heads] [headDim] [float32|bfloat16]}
+ * (the last: the cache's K/V dtype).
  */
 public final class AttentionBench {
     private static final ThreadMXBean TM = ManagementFactory.getThreadMXBean();
@@ -21,9 +22,10 @@ public final class AttentionBench {
         int ctx = args.length > 0 ? Integer.parseInt(args[0]) : 512;
         int heads = args.length > 1 ? Integer.parseInt(args[1]) : 12;
         int headDim = args.length > 2 ? Integer.parseInt(args[2]) : 64;
+        boolean bf16 = args.length > 3 && args[3].startsWith("bf");
         int bs = 16, blocks = (ctx + 1 + bs - 1) / bs, qDim = heads * headDim;
         SplittableRandom rnd = new SplittableRandom(3);
-        PagedKvCache cache = new PagedKvCache(1, blocks, bs, heads, headDim);
+        PagedKvCache cache = new PagedKvCache(1, blocks, bs, heads, headDim, bf16);
         int[] table = new int[blocks];
         for (int i = 0; i < blocks; i++) table[i] = i;
         ForwardBatch prefill = new ForwardBatch(new StepShape(blocks, bs, ctx + 1, 1, blocks, 1));
@@ -39,6 +41,7 @@ public final class AttentionBench {
         decode.addToken(0, ctx);
         float[] q = random(rnd, ctx * qDim), out = new float[ctx * qDim];
         Attention.Task task = new Attention.Task();
+        System.out.println("KV cache " + (bf16 ? "bfloat16" : "float32") + ", " + heads + " heads x " + headDim + ", block " + bs);
         report("prefill " + ctx + " tokens", () -> task.run(q, prompt, cache, 0, heads, null, out), 2.0 * 2 * heads * headDim * ctx * (ctx + 1) / 2);
         report("decode at " + ctx, () -> task.run(q, decode, cache, 0, heads, null, out), 2.0 * 2 * heads * headDim * (ctx + 1));
     }
