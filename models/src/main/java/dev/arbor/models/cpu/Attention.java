@@ -14,10 +14,12 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Causal attention of each new token over its sequence's context {@code [0, position]} read from the
  * paged cache (the chunk's own K/V are written first, so chunked prefill equals unchunked), blocked by keys:
- * one cache block of keys at a time with an online softmax (FlashAttention's running max and sum), so a
- * query never holds a score row as long as its context. Keys are stored transposed in a block
- * ({@link PagedKvCache}: {@code [headDim][slot]}), so a block's scores are one broadcast-FMA chain over the
- * head dimension with the block's slots in the vector lanes: no per-key lane sums.
+ * one cache block of keys at a time with an online softmax (FlashAttention's running max and sum). A query's
+ * raw scores over its whole context are computed first into a per-thread scratch row (context floats), because
+ * they don't depend on the running max and several blocks' FMA chains then run side by side; the softmax and
+ * P·V then go block by block. Keys are stored transposed in a block ({@link PagedKvCache}:
+ * {@code [headDim][slot]}), so a block's scores are one broadcast-FMA chain over the head dimension with the
+ * block's slots in the vector lanes: no per-key lane sums. K/V are float32, or bfloat16 widened in the lanes.
  *
  * <p>Work is parallel over (query head, token), head-major, so consecutive items of a thread read the same
  * head's keys and values (they stay in L1/L2). Every query's arithmetic is defined by its own position and
