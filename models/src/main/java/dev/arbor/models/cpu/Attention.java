@@ -84,7 +84,8 @@ final class Attention {
                 int h = idx / tokens, t = idx % tokens, kvh = h / group;
                 int pos = batch.position(t), s = batch.seqOfToken(t);
                 int qo = t * qDim + h * headDim, nb = pos / bs + 1;
-                float[] p = cache.scratch(nb * bs);  // (nb, blockSize) the context's scores, then probabilities
+                float[] p = cache.scratch(nb * bs + F.length());  // (nb, blockSize) the context's scores, then
+                                                                 // probabilities; then L floats for expInPlace's lane sums
                 float slope = slopes == null ? 0f : slopes[h];
                 // Every block's raw scores first: they don't depend on the running max, so several blocks' FMA
                 // chains can run side by side (see scores).
@@ -99,7 +100,7 @@ final class Attention {
                     float bm = Math.max(m, scaleAndMax(p, po, n, scale, slopes != null, slope, po - pos));
                     // online softmax: rescale what came before by exp(m - bm), add this block's exp(score - bm)
                     float corr = SamplingMath.exp(m - bm);
-                    float sum = Attention.expInPlace(p, po, n, bm);
+                    float sum = Attention.expInPlace(p, po, n, bm, p, nb * bs);
                     l = l * corr + sum;
                     m = bm;
                     long vb = cache.offset(batch.block(s, kb), kvh, 0);
@@ -270,28 +271,15 @@ final class Attention {
     private static final VectorSpecies<Short> S16 = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
 
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
-    /** Lane i holds i: a block's slot offsets, for the ALiBi distances. */
-    private static final IntVector IOTA = IntVector.zero(I).addIndex(1);
 
     /**
-     * {@code p[po + j] = p[po + j] · scale (+ slope · (rel + j))} for j < n; returns their max. Vector lanes up to
-     * the vector bound, then scalar: each element gets the same two roundings either way (a product, then a sum),
-     * and a max is exact in any order.
+     * {@code p[po + j] = p[po + j] · scale (+ slope · (rel + j))} for j < n; returns their max. Scalar on purpose: a
+     * vector version (multiply, max, {@code reduceLanes(MAX)}) allocated 228 bytes per block in the engine's
+     * compiled code (19 MB per 128-token step, {@code WorkspaceAllocationTest}) though not in a loop of its own.
      */
     static float scaleAndMax(float[] p, int po, int n, float scale, boolean alibi, float slope, int rel) {
-        int j = 0, upper = F.loopBound(n);
         float bm = Float.NEGATIVE_INFINITY;
-        if (upper > 0) {
-            FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-            for (; j < upper; j += F.length()) {
-                FloatVector sc = FloatVector.fromArray(F, p, po + j).mul(scale);
-                if (alibi) sc = sc.add(((FloatVector) IOTA.add(rel + j).convert(VectorOperators.I2F, 0)).mul(slope));
-                sc.intoArray(p, po + j);
-                mv = mv.max(sc);
-            }
-            bm = mv.reduceLanes(VectorOperators.MAX);
-        }
-        for (; j < n; j++) {
+        for (int j = 0; j < n; j++) {
             float sc = p[po + j] * scale;
             if (alibi) sc += slope * (rel + j);
             p[po + j] = sc;
@@ -412,38 +400,22 @@ final class Attention {
         }
     }
 
-    /** {@link #expInPlace(float[], int, int, float)} from offset 0. */
-    static float expInPlace(float[] x, int n, float max) { return expInPlace(x, 0, n, max); }
+    /** {@link #expInPlace(float[], int, int, float, float[], int)} from offset 0, with its own lane buffer. */
+    static float expInPlace(float[] x, int n, float max) { return expInPlace(x, 0, n, max, new float[F.length()], 0); }
 
     /**
      * {@code x[o + j] = exp(x[o + j] - max)} for j < n (all ≤ 0 after the max is subtracted); returns their sum:
      * the vector lanes' partial sums added by {@link Lanes#sum}'s fixed tree, then the scalar tail in order. The exp
      * is {@link SamplingMath#exp}'s polynomial (Cephes' expf, within one float ulp of {@code Math.exp}), written out
      * in the lanes with plain FMAs and adds, so it has the same bits interpreted and compiled (the Vector API's EXP
-     * intrinsic and its Java fallback round differently) and in the scalar tail.
+     * intrinsic and its Java fallback round differently) and in the scalar tail. The lanes' partial sums go through
+     * {@code lanes[lo .. lo + L)} and are added there in scalar code, in {@link Lanes#sum}'s halving order: passing
+     * the vector to {@code Lanes.sum} boxed it whenever C2 did not inline that call here (a 128-token CPU step
+     * allocated 19 MB, {@code WorkspaceAllocationTest}).
      */
-    static float expInPlace(float[] x, int o, int n, float max) {
-        int j = 0, upper = F.loopBound(n);
+    static float expInPlace(float[] x, int o, int n, float max, float[] lanes, int lo) {
         float sum = 0f;
-        if (upper > 0) {
-            FloatVector acc = FloatVector.zero(F);
-            for (; j < upper; j += F.length()) {
-                FloatVector v = FloatVector.fromArray(F, x, o + j).sub(max);
-                var low = v.compare(VectorOperators.LT, EXP_LOW);                 // (those lanes compute garbage, then 0)
-                IntVector k = (IntVector) v.fma(LOG2E, -0.5f).convert(VectorOperators.F2I, 0);
-                FloatVector kf = (FloatVector) k.convert(VectorOperators.I2F, 0), nk = kf.neg();
-                FloatVector r = nk.fma(FloatVector.broadcast(F, LN2_LO), nk.fma(FloatVector.broadcast(F, LN2_HI), v));
-                FloatVector pp = r.fma(P0, P1).fma(r, FloatVector.broadcast(F, P2)).fma(r, FloatVector.broadcast(F, P3))
-                        .fma(r, FloatVector.broadcast(F, P4)).fma(r, FloatVector.broadcast(F, P5));
-                pp = pp.fma(r.mul(r), r).add(1f);
-                FloatVector scale = k.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-                FloatVector e = pp.mul(scale).blend(0f, low);
-                e.intoArray(x, o + j);
-                acc = acc.add(e);
-            }
-            sum = Lanes.sum(acc);
-        }
-        for (; j < n; j++) {
+        for (int j = 0; j < n; j++) {
             float e = SamplingMath.exp(x[o + j] - max);
             x[o + j] = e;
             sum += e;
