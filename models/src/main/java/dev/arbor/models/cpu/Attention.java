@@ -414,8 +414,31 @@ final class Attention {
      * allocated 19 MB, {@code WorkspaceAllocationTest}).
      */
     static float expInPlace(float[] x, int o, int n, float max, float[] lanes, int lo) {
+        int j = 0, upper = F.loopBound(n);
         float sum = 0f;
-        for (int j = 0; j < n; j++) {
+        if (upper > 0) {
+            FloatVector acc = FloatVector.zero(F);
+            for (; j < upper; j += F.length()) {
+                FloatVector v = FloatVector.fromArray(F, x, o + j).sub(max);
+                var low = v.compare(VectorOperators.LT, EXP_LOW);                 // (those lanes compute garbage, then 0)
+                IntVector k = (IntVector) v.fma(LOG2E, -0.5f).convert(VectorOperators.F2I, 0);
+                FloatVector kf = (FloatVector) k.convert(VectorOperators.I2F, 0), nk = kf.neg();
+                FloatVector r = nk.fma(FloatVector.broadcast(F, LN2_LO), nk.fma(FloatVector.broadcast(F, LN2_HI), v));
+                FloatVector pp = r.fma(P0, P1).fma(r, FloatVector.broadcast(F, P2)).fma(r, FloatVector.broadcast(F, P3))
+                        .fma(r, FloatVector.broadcast(F, P4)).fma(r, FloatVector.broadcast(F, P5));
+                pp = pp.fma(r.mul(r), r).add(1f);
+                FloatVector scale = k.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+                FloatVector e = pp.mul(scale).blend(0f, low);
+                e.intoArray(x, o + j);
+                acc = acc.add(e);
+            }
+            acc.intoArray(lanes, lo);
+            for (int half = F.length() / 2; half >= 1; half /= 2) {
+                for (int i = 0; i < half; i++) lanes[lo + i] = lanes[lo + i] + lanes[lo + i + half];
+            }
+            sum = lanes[lo];
+        }
+        for (; j < n; j++) {
             float e = SamplingMath.exp(x[o + j] - max);
             x[o + j] = e;
             sum += e;
