@@ -8,7 +8,7 @@ import dev.arbor.models.backend.ModelBackend;
 import dev.arbor.models.weights.ModelWeights;
 
 /**
- * The CPU backend. Its KV store is off-heap float32; the default budget is
+ * The CPU backend. Its KV store is off-heap float32 (bfloat16 with {@code -Darbor.cpu.kvCacheDtype=bfloat16}); the default budget is
  * {@value #DEFAULT_KV_PERCENT}% of the machine's physical memory, and at most
  * {@value #DEFAULT_KV_CAP_GIB} GiB (the engine logs the figure; {@code --kv-cache-bytes} overrides it). NOTE: modest on purpose: the store is allocated and zeroed
  * when an engine starts (resident at once), beside the JVM heap and the mapped weights.

@@ -35,7 +35,8 @@ public final class CpuOps implements Ops<float[]> {
 
     public CpuOps(ModelConfig config, StepShape shape) {
         this.config = config;
-        this.cache = new PagedKvCache(config.numLayers(), shape.numBlocks(), shape.blockSize(), config.numKvHeads(), config.headDim());
+        this.cache = new PagedKvCache(config.numLayers(), shape.numBlocks(), shape.blockSize(), config.numKvHeads(), config.headDim(),
+                PagedKvCache.DEFAULT_BF16);
         boolean alibi = config.family().positionEncoding() == Architecture.PositionEncoding.ALIBI;
         this.rope = alibi ? null : new Rope(config.rope(), config.headDim(), config.dtype());
         this.slopes = alibi ? Alibi.slopes(config.numHeads()) : null;
@@ -45,9 +46,9 @@ public final class CpuOps implements Ops<float[]> {
         this.sampler = new CpuSampler(config.vocabSize());
     }
 
-    /** KV bytes of one block over all layers: float32 K and V. */
+    /** KV bytes of one block over all layers: K and V, float32 (or bfloat16: {@link PagedKvCache#DEFAULT_BF16}). */
     public static long kvBytesPerBlock(ModelConfig c, int blockSize) {
-        return 2L * c.numLayers() * c.numKvHeads() * blockSize * c.headDim() * Float.BYTES;
+        return 2L * c.numLayers() * c.numKvHeads() * blockSize * c.headDim() * (PagedKvCache.DEFAULT_BF16 ? 2 : Float.BYTES);
     }
 
     @Override public float[] allocate(int rows, int cols) { return new float[Math.multiplyExact(rows, cols)]; }

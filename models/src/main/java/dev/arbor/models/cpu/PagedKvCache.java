@@ -5,8 +5,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * Paged K/V storage for the CPU transformer: per layer one off-heap float32 segment for K and one
- * for V. V is laid out {@code [block][kvHead][slot][headDim]}; K is transposed within a block,
+ * Paged K/V storage for the CPU transformer: per layer one off-heap segment for K and one for V, float32
+ * (the default) or bfloat16 (opt-in, {@code -Darbor.cpu.kvCacheDtype=bfloat16}: half the bytes that decode
+ * attention streams, K/V rounded to nearest even when stored, widened exactly when read). V is laid out {@code [block][kvHead][slot][headDim]}; K is transposed within a block,
  * {@code [block][kvHead][headDim][slot]}, so that {@link Attention} scores a block's slots in vector lanes.
  * Either way a block is one contiguous range (cheap copy-on-write) and a head's part of a block too.
  * Freed by the GC when the cache is dropped. Also holds each worker thread's attention scratch rows,
@@ -14,11 +15,33 @@ import java.lang.foreign.ValueLayout;
  */
 public final class PagedKvCache {
     static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT;
+    static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT;
+
+    /**
+     * Whether new CPU caches store bfloat16 ({@code -Darbor.cpu.kvCacheDtype=bfloat16}) instead of float32 (the
+     * default: the CPU backend is the reference the others are compared with, so it keeps K/V unrounded).
+     */
+    public static final boolean DEFAULT_BF16 = switch (System.getProperty("arbor.cpu.kvCacheDtype", "float32")) {
+        case "float32", "fp32", "auto" -> false;
+        case "bfloat16", "bf16" -> true;
+        default -> throw new IllegalArgumentException("arbor.cpu.kvCacheDtype: float32 or bfloat16, not "
+                + System.getProperty("arbor.cpu.kvCacheDtype"));
+    };
+
+    private final boolean bf16;
+    private final int elementBytes;     // 4 (float32) or 2 (bfloat16)
 
     private final int numLayers, numBlocks, blockSize, numKvHeads, headDim;
     private final MemorySegment[] keys, values; // (layer) -> (block, kvHead, slot, headDim)
 
     public PagedKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim) {
+        this(numLayers, numBlocks, blockSize, numKvHeads, headDim, false);
+    }
+
+    /** @param bf16 store K/V as bfloat16 (rounded to nearest even) instead of float32 */
+    public PagedKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim, boolean bf16) {
+        this.bf16 = bf16;
+        this.elementBytes = bf16 ? 2 : Float.BYTES;
         if (numBlocks <= 0 || blockSize <= 0) {
             throw new IllegalArgumentException("numBlocks and blockSize must be positive: " + numBlocks + ", " + blockSize);
         }
@@ -39,7 +62,28 @@ public final class PagedKvCache {
 
     /** Bytes of one block of K (or V) in one layer. */
     long blockBytesPerLayer() {
-        return (long) numKvHeads * blockSize * headDim * Float.BYTES;
+        return (long) numKvHeads * blockSize * headDim * elementBytes;
+    }
+
+    /** Whether K/V are stored as bfloat16. */
+    boolean bf16() { return bf16; }
+
+    /** Bytes of one stored K/V element: 4 or 2. */
+    int elementBytes() { return elementBytes; }
+
+    /** Element {@code index} of {@code seg} counted from byte offset {@code base}, as a float (either dtype). */
+    float at(MemorySegment seg, long base, long index) {
+        return bf16 ? bf16At(seg, base + 2 * index) : seg.get(FLOAT, base + 4 * index);
+    }
+
+    /** The bfloat16 at byte offset {@code off}, widened to float32 (exact: bf16 is a float's top half). */
+    static float bf16At(MemorySegment seg, long off) { return Float.intBitsToFloat(seg.get(SHORT, off) << 16); }
+
+    /** float32 to bfloat16, rounded to nearest, ties to even (NaN stays a quiet NaN). */
+    static short toBf16(float f) {
+        int b = Float.floatToRawIntBits(f);
+        if (Float.isNaN(f)) return (short) ((b >>> 16) | 0x40);
+        return (short) ((b + 0x7FFF + ((b >>> 16) & 1)) >>> 16);
     }
 
     private final ThreadLocal<float[][]> scratch = ThreadLocal.withInitial(() -> new float[2][0]);
@@ -77,7 +121,7 @@ public final class PagedKvCache {
         if (block < 0 || block >= numBlocks) {
             throw new IndexOutOfBoundsException("block " + block + " outside the cache's " + numBlocks + " blocks");
         }
-        return (((long) block * numKvHeads + kvHead) * blockSize + slot) * headDim * Float.BYTES;
+        return (((long) block * numKvHeads + kvHead) * blockSize + slot) * headDim * elementBytes;
     }
 
     /** Stores {@code k, v (tokens, kvHeads * headDim)} of token {@code t} at cache slot (block, slot). */
@@ -94,6 +138,18 @@ public final class PagedKvCache {
         int kvDim = numKvHeads * headDim;
         long rowBytes = (long) headDim * Float.BYTES;
         MemorySegment kl = keys[layer];
+        if (bf16) {
+            MemorySegment vl = values[layer];
+            for (int h = 0; h < numKvHeads; h++) {
+                long src = (long) t * kvDim + (long) h * headDim;
+                long vo = offset(block, h, slot), kt = offset(block, h, 0) + 2L * slot;
+                for (int d = 0; d < headDim; d++) {
+                    vl.set(SHORT, vo + 2L * d, toBf16(v.getAtIndex(FLOAT, src + d)));
+                    kl.set(SHORT, kt + 2L * d * blockSize, toBf16(k.getAtIndex(FLOAT, src + d)));
+                }
+            }
+            return;
+        }
         for (int h = 0; h < numKvHeads; h++) {
             long src = (long) t * kvDim + (long) h * headDim;   // float index of (t, h, 0) in k and v
             MemorySegment.copy(v, src * Float.BYTES, values[layer], offset(block, h, slot), rowBytes);

@@ -17,25 +17,52 @@ class AttentionTest {
     private record Case(int headDim, int blockSize, int heads, int kvHeads, int len0, int len1, boolean alibi) {}
 
     @Test
-    void agreesWithReferenceOverOddShapes() {
+    void agreesWithReferenceOverOddShapes() { agreesWithReference(false); }
+
+    /** The bfloat16 cache: the reference reads the same stored (rounded) K/V, so the tolerance is the float32 one. */
+    @Test
+    void bf16CacheAgreesWithReferenceOverOddShapes() { agreesWithReference(true); }
+
+    @Test
+    void bf16RoundsToNearestEven() {
+        assertEquals(0x3f80, PagedKvCache.toBf16(1f) & 0xffff);
+        assertEquals(0x3f80, PagedKvCache.toBf16(Float.intBitsToFloat(0x3f808000)) & 0xffff);   // tie, even below
+        assertEquals(0x3f82, PagedKvCache.toBf16(Float.intBitsToFloat(0x3f818000)) & 0xffff);   // tie, even above
+        assertEquals(0x3f81, PagedKvCache.toBf16(Float.intBitsToFloat(0x3f808001)) & 0xffff);   // above the tie
+        assertEquals(0xbf80, PagedKvCache.toBf16(-1f) & 0xffff);
+        assertEquals(0x7f80, PagedKvCache.toBf16(Float.POSITIVE_INFINITY) & 0xffff);
+        SplittableRandom rnd = new SplittableRandom(3);
+        for (int i = 0; i < 10_000; i++) {
+            float f = (float) rnd.nextDouble(-100, 100);
+            float r = Float.intBitsToFloat(PagedKvCache.toBf16(f) << 16);
+            assertEquals(f, r, Math.abs(f) / 256, "bf16 of " + f);   // within half a bf16 ulp (2^-8 relative)
+        }
+    }
+
+    private static void agreesWithReference(boolean bf16) {
         Case[] cases = {
             new Case(64, 16, 12, 12, 1, 100, false), new Case(64, 16, 4, 2, 33, 17, true), new Case(12, 16, 4, 2, 7, 40, false),
             new Case(16, 5, 3, 1, 13, 1, false), new Case(72, 8, 2, 2, 61, 9, true), new Case(8, 32, 5, 5, 70, 3, true),
         };
         SplittableRandom rnd = new SplittableRandom(17);
         for (Case c : cases) {
-            Setup s = new Setup(c, rnd);
+            Setup s = new Setup(c, rnd, bf16);
             float[] got = new float[s.out()], want = new float[s.out()];
             Attention.run(s.q, s.batch, s.cache, 0, c.heads, s.slopes, got);
             Attention.reference(s.q, s.batch, s.cache, 0, c.heads, s.slopes, want);
-            for (int i = 0; i < got.length; i++) assertEquals(want[i], got[i], 2e-5f + 1e-4f * Math.abs(want[i]), c + " element " + i);
+            for (int i = 0; i < got.length; i++) assertEquals(want[i], got[i], 2e-5f + 1e-4f * Math.abs(want[i]), c + (bf16 ? " bf16" : "") + " element " + i);
         }
     }
 
     @Test
     void aQueryHasTheSameBitsInAChunkAndAlone() {
+        sameBitsInAChunkAndAlone(false);
+        sameBitsInAChunkAndAlone(true);
+    }
+
+    private static void sameBitsInAChunkAndAlone(boolean bf16) {
         Case c = new Case(64, 16, 4, 2, 37, 50, false);
-        Setup s = new Setup(c, new SplittableRandom(23));
+        Setup s = new Setup(c, new SplittableRandom(23), bf16);
         float[] all = new float[s.out()];
         Attention.run(s.q, s.batch, s.cache, 0, c.heads, s.slopes, all);
         int qDim = c.heads * c.headDim;
@@ -56,7 +83,7 @@ class AttentionTest {
     @Test
     void repeatsBitForBitAcrossCompilationTiers() {
         Case c = new Case(16, 16, 2, 1, 21, 3, true);
-        Setup s = new Setup(c, new SplittableRandom(29));
+        Setup s = new Setup(c, new SplittableRandom(29), false);
         float[] first = new float[s.out()], again = new float[s.out()];
         Attention.run(s.q, s.batch, s.cache, 0, c.heads, s.slopes, first);
         for (int round = 0; round < 20_000; round++) {
@@ -74,10 +101,10 @@ class AttentionTest {
         final float[] q, slopes;
         final int[][] tables;
 
-        Setup(Case c, SplittableRandom rnd) {
+        Setup(Case c, SplittableRandom rnd, boolean bf16) {
             int b0 = (c.len0 + c.blockSize - 1) / c.blockSize, b1 = (c.len1 + c.blockSize - 1) / c.blockSize;
             int blocks = b0 + b1 + 3, tokens = c.len0 + c.len1;
-            cache = new PagedKvCache(1, blocks, c.blockSize, c.kvHeads, c.headDim);
+            cache = new PagedKvCache(1, blocks, c.blockSize, c.kvHeads, c.headDim, bf16);
             // physical blocks in a scrambled order, so block tables matter
             int[] perm = new int[blocks];
             for (int i = 0; i < blocks; i++) perm[i] = (i * 7 + 3) % blocks;

@@ -1,0 +1,72 @@
+package dev.arbor.models.cpu;
+
+import dev.arbor.models.ForwardBatch;
+import dev.arbor.models.StepShape;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * CPU attention alone (not a timed test): the prefill of one {@code context}-token prompt (every query over its
+ * causal prefix) and one decode query at position {@code context}, synthetic:100m's heads (12 × 64, block 16).
+ * Prints the median of 9 repetitions in wall time and in the calling thread's CPU time: run it with
+ * {@code -Darbor.cpu.threads=1} so the calling thread does all the work and its CPU time is the kernel's,
+ * whatever else the machine runs. Usage: {@code AttentionBench [context] [heads] [headDim] [float32|bfloat16]}
+ * (the last: the cache's K/V dtype).
+ */
+public final class AttentionBench {
+    private static final ThreadMXBean TM = ManagementFactory.getThreadMXBean();
+
+    public static void main(String[] args) {
+        int ctx = args.length > 0 ? Integer.parseInt(args[0]) : 512;
+        int heads = args.length > 1 ? Integer.parseInt(args[1]) : 12;
+        int headDim = args.length > 2 ? Integer.parseInt(args[2]) : 64;
+        boolean bf16 = args.length > 3 && args[3].startsWith("bf");
+        int bs = 16, blocks = (ctx + 1 + bs - 1) / bs, qDim = heads * headDim;
+        SplittableRandom rnd = new SplittableRandom(3);
+        PagedKvCache cache = new PagedKvCache(1, blocks, bs, heads, headDim, bf16);
+        int[] table = new int[blocks];
+        for (int i = 0; i < blocks; i++) table[i] = i;
+        ForwardBatch prefill = new ForwardBatch(new StepShape(blocks, bs, ctx + 1, 1, blocks, 1));
+        prefill.beginSequence(table, blocks);
+        for (int i = 0; i <= ctx; i++) prefill.addToken(0, i);
+        float[] k = random(rnd, (ctx + 1) * qDim), v = random(rnd, (ctx + 1) * qDim);
+        for (int t = 0; t <= ctx; t++) cache.write(0, k, v, t, prefill.slot(t) / bs, prefill.slot(t) % bs);
+        ForwardBatch prompt = new ForwardBatch(new StepShape(blocks, bs, ctx, 1, blocks, 1));
+        prompt.beginSequence(table, blocks);
+        for (int i = 0; i < ctx; i++) prompt.addToken(0, i);
+        ForwardBatch decode = new ForwardBatch(new StepShape(blocks, bs, 1, 1, blocks, 1));
+        decode.beginSequence(table, blocks);
+        decode.addToken(0, ctx);
+        float[] q = random(rnd, ctx * qDim), out = new float[ctx * qDim];
+        Attention.Task task = new Attention.Task();
+        System.out.println("KV cache " + (bf16 ? "bfloat16" : "float32") + ", " + heads + " heads x " + headDim + ", block " + bs);
+        report("prefill " + ctx + " tokens", () -> task.run(q, prompt, cache, 0, heads, null, out), 2.0 * 2 * heads * headDim * ctx * (ctx + 1) / 2);
+        report("decode at " + ctx, () -> task.run(q, decode, cache, 0, heads, null, out), 2.0 * 2 * heads * headDim * (ctx + 1));
+    }
+
+    private static void report(String what, Runnable call, double flops) {
+        long w0 = System.nanoTime();
+        int reps = 0;
+        while (System.nanoTime() - w0 < 3_000_000_000L || reps < 20) { call.run(); reps++; }   // C2 first
+        int inner = Math.max(1, reps / 10);
+        double[] wall = new double[9], cpu = new double[9];
+        for (int r = 0; r < wall.length; r++) {
+            long t0 = System.nanoTime(), c0 = TM.getCurrentThreadCpuTime();
+            for (int i = 0; i < inner; i++) call.run();
+            wall[r] = (System.nanoTime() - t0) / 1e3 / inner;
+            cpu[r] = (TM.getCurrentThreadCpuTime() - c0) / 1e3 / inner;
+        }
+        Arrays.sort(wall);
+        Arrays.sort(cpu);
+        System.out.printf("%-22s %9.1f us wall, %9.1f us thread CPU (min %.1f), %.1f GFLOP per thread-CPU-second%n",
+                what, wall[4], cpu[4], cpu[0], flops / cpu[4] / 1e3);
+    }
+
+    private static float[] random(SplittableRandom rnd, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) rnd.nextDouble(-1, 1);
+        return a;
+    }
+}
