@@ -8,7 +8,7 @@ import dev.arbor.models.cuda.KvCacheDtype;
  * {@code --dtype}, {@code --no-batch-invariance}). Every value is checked here, with a message naming it.
  *
  * @param device         cpu | cuda | cuda:N | auto (CUDA device 0 when a driver and device answer, else the CPU; logged)
- * @param kvCacheDtype   auto (= bf16) | bf16 | fp16 | fp32: the CUDA KV store's element type (the CPU keeps float32)
+  * @param kvCacheDtype   auto | bf16 | fp16 | fp32: the KV store's element type (CUDA: auto = bf16; the CPU: auto = fp32, or bf16)
  * @param dtype          auto (= bfloat16) | bfloat16 | float32: on CUDA, bfloat16 runs the projections on tensor cores
  *                       with activations rounded to bf16 as they are loaded; float32 keeps them in float32 through
  *                       CUDA-core kernels (the accuracy mode: with fp32 KV it matches the float32 reference within

@@ -2,6 +2,7 @@ package dev.arbor.models;
 
 import dev.arbor.models.backend.ModelBackend;
 import dev.arbor.models.cpu.CpuModelBackend;
+import dev.arbor.models.cpu.PagedKvCache;
 import dev.arbor.models.cuda.CudaModelBackend;
 import dev.arbor.models.cuda.ComputeDtype;
 import dev.arbor.models.cuda.KvCacheDtype;
@@ -41,7 +42,7 @@ public final class Devices {
         boolean invariant = options.batchInvariant(), graphs = options.cudaGraphs();
         String d = device.trim().toLowerCase();
         return switch (d) {
-            case "cpu" -> new CpuModelBackend();
+            case "cpu" -> cpu(options);
             case "cuda" -> cuda(device, 0, kv, dtype, invariant, graphs);
             case "auto" -> {
                 try {
@@ -52,11 +53,16 @@ public final class Devices {
                     Throwable root = e;
                     while (root.getCause() != null) root = root.getCause();
                     LOG.info("device auto: cpu (CUDA unusable: {})", root.getMessage() != null ? root.getMessage() : root.toString());
-                    yield new CpuModelBackend();
+                    yield cpu(options);
                 }
             }
             default -> cuda(device, ordinal(d), kv, dtype, invariant, graphs);
         };
+    }
+
+    /** The CPU backend with the KV cache dtype of {@code --kv-cache-dtype} (auto = fp32 there; fp16 is refused, naming the choices). */
+    private static ModelBackend cpu(BackendOptions options) {
+        return new CpuModelBackend(PagedKvCache.bf16For(options.kvCacheDtype()));
     }
 
     /**

@@ -34,4 +34,21 @@ class DevicesTest {
             }
         }
     }
+
+    /** --kv-cache-dtype on the CPU: auto and fp32 keep the float32 reference, bf16 halves a block's bytes, fp16 is refused by name. */
+    @Test
+    void cpuKvCacheDtypeFollowsTheOption() {
+        ModelConfig c = dev.arbor.models.synthetic.SyntheticModels.config("tiny");
+        try (ModelBackend auto = Devices.open(new BackendOptions("cpu", "auto", "auto", true));
+             ModelBackend fp32 = Devices.open(new BackendOptions("cpu", "fp32", "auto", true));
+             ModelBackend bf16 = Devices.open(new BackendOptions("cpu", "bf16", "auto", true))) {
+            long full = auto.kvBytesPerBlock(c, 16);
+            assertEquals(2L * c.numLayers() * c.numKvHeads() * 16 * c.headDim() * Float.BYTES, full);
+            assertEquals(full, fp32.kvBytesPerBlock(c, 16));
+            assertEquals(full / 2, bf16.kvBytesPerBlock(c, 16));
+            assertTrue(bf16.device().contains("KV bf16") && !auto.device().contains("bf16"), bf16.device() + " / " + auto.device());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Devices.open(new BackendOptions("cpu", "fp16", "auto", true)));
+        assertTrue(e.getMessage().contains("'fp16'") && e.getMessage().contains("bf16"), e.getMessage());
+    }
 }

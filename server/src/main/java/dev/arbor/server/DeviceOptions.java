@@ -11,7 +11,7 @@ public final class DeviceOptions {
     public String device = "auto";
 
     @Option(names = "--kv-cache-dtype", defaultValue = "auto", paramLabel = "auto|bf16|fp16|fp32",
-            description = "element type of the CUDA KV cache; auto = bf16, fp32 for float32 accuracy (the CPU keeps float32)")
+            description = "element type of the KV cache; CUDA: auto = bf16, fp32 for float32 accuracy; CPU: auto = fp32 (the reference), bf16 halves the bytes decode reads")
     public String kvCacheDtype = "auto";
 
     @Option(names = "--dtype", defaultValue = "auto", paramLabel = "auto|bfloat16|float32",

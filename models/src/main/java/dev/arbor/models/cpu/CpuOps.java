@@ -33,10 +33,16 @@ public final class CpuOps implements Ops<float[]> {
     private FloatArray sampledView;
     private final Map<float[], MemorySegment> heapViews = new IdentityHashMap<>();
 
+    /** With a float32 KV cache (the reference). */
     public CpuOps(ModelConfig config, StepShape shape) {
+        this(config, shape, false);
+    }
+
+    /** @param bf16Kv the KV cache in bfloat16 ({@code --kv-cache-dtype bf16}) instead of float32 */
+    public CpuOps(ModelConfig config, StepShape shape, boolean bf16Kv) {
         this.config = config;
         this.cache = new PagedKvCache(config.numLayers(), shape.numBlocks(), shape.blockSize(), config.numKvHeads(), config.headDim(),
-                PagedKvCache.DEFAULT_BF16);
+                bf16Kv);
         boolean alibi = config.family().positionEncoding() == Architecture.PositionEncoding.ALIBI;
         this.rope = alibi ? null : new Rope(config.rope(), config.headDim(), config.dtype());
         this.slopes = alibi ? Alibi.slopes(config.numHeads()) : null;
@@ -46,9 +52,9 @@ public final class CpuOps implements Ops<float[]> {
         this.sampler = new CpuSampler(config.vocabSize());
     }
 
-    /** KV bytes of one block over all layers: K and V, float32 (or bfloat16: {@link PagedKvCache#DEFAULT_BF16}). */
-    public static long kvBytesPerBlock(ModelConfig c, int blockSize) {
-        return 2L * c.numLayers() * c.numKvHeads() * blockSize * c.headDim() * (PagedKvCache.DEFAULT_BF16 ? 2 : Float.BYTES);
+    /** KV bytes of one block over all layers: K and V, float32 or bfloat16. */
+    public static long kvBytesPerBlock(ModelConfig c, int blockSize, boolean bf16Kv) {
+        return 2L * c.numLayers() * c.numKvHeads() * blockSize * c.headDim() * (bf16Kv ? 2 : Float.BYTES);
     }
 
     @Override public float[] allocate(int rows, int cols) { return new float[Math.multiplyExact(rows, cols)]; }

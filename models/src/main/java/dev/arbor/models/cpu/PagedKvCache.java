@@ -6,7 +6,7 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * Paged K/V storage for the CPU transformer: per layer one off-heap segment for K and one for V, float32
- * (the default) or bfloat16 (opt-in, {@code -Darbor.cpu.kvCacheDtype=bfloat16}: half the bytes that decode
+ * (the default) or bfloat16 (opt-in, {@code --kv-cache-dtype bf16} on the CPU: half the bytes that decode
  * attention streams, K/V rounded to nearest even when stored, widened exactly when read). V is laid out {@code [block][kvHead][slot][headDim]}; K is transposed within a block,
  * {@code [block][kvHead][headDim][slot]}, so that {@link Attention} scores a block's slots in vector lanes.
  * Either way a block is one contiguous range (cheap copy-on-write) and a head's part of a block too.
@@ -18,15 +18,20 @@ public final class PagedKvCache {
     static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT;
 
     /**
-     * Whether new CPU caches store bfloat16 ({@code -Darbor.cpu.kvCacheDtype=bfloat16}) instead of float32 (the
-     * default: the CPU backend is the reference the others are compared with, so it keeps K/V unrounded).
+     * Whether the CPU KV cache stores bfloat16 for {@code --kv-cache-dtype}: {@code auto} and {@code fp32} keep float32
+     * (the default: the CPU backend is the reference the others are compared with, so it keeps K/V unrounded), {@code bf16}
+     * stores bfloat16.
+     *
+     * @throws IllegalArgumentException for fp16 (no fp16 store on the CPU) or an unknown value, naming the choices
      */
-    public static final boolean DEFAULT_BF16 = switch (System.getProperty("arbor.cpu.kvCacheDtype", "float32")) {
-        case "float32", "fp32", "auto" -> false;
-        case "bfloat16", "bf16" -> true;
-        default -> throw new IllegalArgumentException("arbor.cpu.kvCacheDtype: float32 or bfloat16, not "
-                + System.getProperty("arbor.cpu.kvCacheDtype"));
-    };
+    public static boolean bf16For(String kvCacheDtype) {
+        return switch (kvCacheDtype == null ? "auto" : kvCacheDtype.trim().toLowerCase()) {
+            case "auto", "fp32", "float32", "float" -> false;
+            case "bf16", "bfloat16" -> true;
+            default -> throw new IllegalArgumentException("--kv-cache-dtype on the CPU must be auto (= fp32), fp32 or bf16, not '"
+                    + kvCacheDtype + "'");
+        };
+    }
 
     private final boolean bf16;
     private final int elementBytes;     // 4 (float32) or 2 (bfloat16)
