@@ -16,11 +16,12 @@
 #          and the load average before each run (`uptime`): other work on the machine moves these figures.
 #
 # Environment: CACHE (default ~/.cache/arbor-peers/llama.cpp), NODE_LLAMA_CPP (npm version, default latest),
-# SHAPE (100m), RUNS (3), THREADS (2), PROMPT (512), GEN (128), JOBS (2), JAVA_HOME (a JDK 25).
+# SHAPE (100m), RUNS (3), THREADS (2), PROMPT (512), GEN (128), JOBS (2), JAVA_HOME (a JDK 25), ARBOR_ARGS (added to
+# Arbor's bench commands, e.g. "--kv-cache-dtype bf16": a 16-bit KV cache as llama.cpp's default f16 one).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="${CACHE:-$HOME/.cache/arbor-peers/llama.cpp}"
-SHAPE="${SHAPE:-100m}" RUNS="${RUNS:-3}" THREADS="${THREADS:-2}" PROMPT="${PROMPT:-512}" GEN="${GEN:-128}" JOBS="${JOBS:-2}"
+ARBOR_ARGS="${ARBOR_ARGS:-}" SHAPE="${SHAPE:-100m}" RUNS="${RUNS:-3}" THREADS="${THREADS:-2}" PROMPT="${PROMPT:-512}" GEN="${GEN:-128}" JOBS="${JOBS:-2}"
 model_dir="$CACHE/models/synthetic-$SHAPE"
 gguf="$CACHE/models/synthetic-$SHAPE-bf16.gguf"
 log() { echo "[llamacpp.sh] $*" >&2; }
@@ -104,13 +105,13 @@ bench() {
     for b in 1 8; do
       echo "$(uptime)" >"$out/arbor-b$b-$r.log"
       "$root/arbor" bench throughput --model "$model_dir" --batch "$b" --prompt-len "$PROMPT" --output-len "$GEN" \
-        --max-num-batched-tokens "$PROMPT" >>"$out/arbor-b$b-$r.log" 2>/dev/null
+        --max-num-batched-tokens "$PROMPT" $ARBOR_ARGS >>"$out/arbor-b$b-$r.log" 2>/dev/null
       grep -E '^(prefill|decode):' "$out/arbor-b$b-$r.log" | sed "s/^/arbor b$b run $r: /" >&2
     done
     # 16 requests sharing a $PROMPT-token prefix, 32 own tokens each, 32 out (the prefix cache's workload)
     echo "$(uptime)" >"$out/arbor-shared-$r.log"
     "$root/arbor" bench shared-prefix --model "$model_dir" --groups 1 --prompts-per-group 16 --prefix-len "$PROMPT" \
-      --suffix-len 32 --output-len 32 --modes auto --json >>"$out/arbor-shared-$r.log" 2>/dev/null
+      --suffix-len 32 --output-len 32 --modes auto --json $ARBOR_ARGS >>"$out/arbor-shared-$r.log" 2>/dev/null
     grep '^{' "$out/arbor-shared-$r.log" | sed "s/^/arbor shared run $r: /" >&2
     echo "$(uptime)" >"$out/llama-$r.log"
     "$CACHE/src/build/bin/llama-batched-bench" -m "$gguf" -c $((8 * (PROMPT + GEN) + 64)) -b "$PROMPT" -ub "$PROMPT" \
