@@ -70,7 +70,7 @@ public final class LayerKernels {
     }
 
     /** Elements of a row one work-item of {@link #rmsNormRows} loads before using any: 16, a 4096-wide row in one chunk. */
-    static final int NORM_CHUNK = 16;
+    public static final int NORM_CHUNK = 16;
 
     /** sq + Σ x[o + i]² for i = i0 + j·NORM_GROUP &lt; n by ascending j, the chunk's loads first (v: scratch). */
     @Unroll
@@ -87,7 +87,7 @@ public final class LayerKernels {
 
     /** out[o + i] = w[i] · (x[o + i] · inv) for i = i0 + j·NORM_GROUP &lt; n, the chunk's loads first (out may be x). */
     @Unroll
-    static void scaleChunk(FloatArray x, FloatArray w, FloatArray out, float[] v, float[] ws, int o, int i0, int n, float inv) {
+    public static void scaleChunk(FloatArray x, FloatArray w, FloatArray out, float[] v, float[] ws, int o, int i0, int n, float inv) {
         for (int j = 0; j < NORM_CHUNK; j++) {
             int i = i0 + j * NORM_GROUP;
             if (i < n) {

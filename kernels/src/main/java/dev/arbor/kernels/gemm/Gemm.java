@@ -510,6 +510,11 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The slab scratch, at least {@code floats} long: grown (reallocated) only when a larger product comes; {@link #reserve(int, int, int)} sizes it up front. */
+    /** {@code c (=|+=) Σ_z slabs[z]} over {@code count} floats, the slabs added in slice order ({@link GemmKernels#sumSlices}). */
+    private void addSlabs(FloatArray slabs, OffHeapArray c, int count, int slices, boolean accumulate) {
+        backend.launch(SUM_SLICES, Launch.cover(count, 256), slabs, c, count, slices, accumulate ? 1 : 0);
+    }
+
     private FloatArray slabScratch(long floats) {
         if (floats > Integer.MAX_VALUE) throw new IllegalArgumentException("split-K slabs of " + floats + " floats exceed one array");
         if (slabs == null || slabs.length() < floats) {
@@ -568,7 +573,7 @@ public final class Gemm implements AutoCloseable {
             if (p.slabs()) {   // each K slice's block stores its slab; the fixed-order sum as for the mma.sync slabs
                 FloatArray s = slabScratch((long) p.splits() * m * n);
                 backend.launch(WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS));
-                if (sumSlabs) backend.launch(SUM_SLICES, Launch.cover(m * n, 256), s, c, m * n, p.splits(), accumulate ? 1 : 0);
+                if (sumSlabs) addSlabs(s, c, m * n, p.splits(), accumulate);
                 return s;
             }
             if (p.registerSlices()) {
@@ -594,7 +599,7 @@ public final class Gemm implements AutoCloseable {
             Tiles t = p.tiles();
             backend.launch(kernel, overlap ? p.launch().overlappingPrevious() : p.launch(), x, w, s, m, n, k, p.kTilesPerSplit(), GemmKernels.SLABS,
                     t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
-            if (sumSlabs) backend.launch(SUM_SLICES, Launch.cover(m * n, 256), s, c, m * n, p.splits(), accumulate ? 1 : 0);
+            if (sumSlabs) addSlabs(s, c, m * n, p.splits(), accumulate);
             return s;
         }
         if (!fp32Out && p.splits() > 1) throw new IllegalArgumentException("split-K needs fp32 output (atomic adds), plan has " + p.splits() + " slices");

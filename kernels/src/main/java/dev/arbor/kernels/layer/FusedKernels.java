@@ -219,11 +219,11 @@ public final class FusedKernels {
             ctx.localBarrier();
         }
         float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
-        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * LayerKernels.NORM_GROUP) scaleChunk(x, w, out, v, s, o, i0, n, inv);
+        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * LayerKernels.NORM_GROUP) LayerKernels.scaleChunk(x, w, out, v, s, o, i0, n, inv);
     }
 
-    /** Elements of a row one work-item of {@link #addRmsNormRows} loads before using any: 16, a 4096-wide row in one chunk. */
-    static final int NORM_CHUNK = 16;
+    /** Elements of a row one work-item of {@link #addRmsNormRows} loads before using any: {@link LayerKernels#NORM_CHUNK}'s. */
+    static final int NORM_CHUNK = LayerKernels.NORM_CHUNK;
 
     /** v[j] = x[o + i], s[j] = y[o + i] (slab 0) for i = i0 + j·NORM_GROUP &lt; n. */
     @Unroll
@@ -258,21 +258,5 @@ public final class FusedKernels {
             }
         }
         return sq;
-    }
-
-    /** out[o + i] = w[i] · (x[o + i] · inv) for i = i0 + j·NORM_GROUP &lt; n, every load of the chunk first (v, s: scratch). */
-    @Unroll
-    static void scaleChunk(FloatArray x, FloatArray w, FloatArray out, float[] v, float[] s, int o, int i0, int n, float inv) {
-        for (int j = 0; j < NORM_CHUNK; j++) {
-            int i = i0 + j * LayerKernels.NORM_GROUP;
-            if (i < n) {
-                v[j] = x.get(o + i);
-                s[j] = w.get(i);
-            }
-        }
-        for (int j = 0; j < NORM_CHUNK; j++) {
-            int i = i0 + j * LayerKernels.NORM_GROUP;
-            if (i < n) out.set(o + i, s[j] * (v[j] * inv));
-        }
     }
 }

@@ -189,7 +189,11 @@ final class Attention {
             }
         }
 
-        /** {@link #scores} over a bfloat16 cache: the same chains on the stored values widened to float32 (exact). */
+        /**
+         * {@link #scores} over a bfloat16 cache: the same chains on the stored values widened to float32 (exact). Written out
+         * beside {@link #scores} rather than sharing it through a load helper: a helper returning the widened vector was
+         * not inlined by C2 there and the chains ran 2x slower (boxed vectors); the same holds for {@link #accumulateBf16}.
+         */
         private void scoresBf16(int qo, int s, int kvh, int pos, float[] p) {
             int lanes = F.length(), vpb = bs / lanes, nb = pos / bs + 1;
             int lastN = pos + 1 - (nb - 1) * bs;

@@ -1,5 +1,6 @@
 package dev.arbor.models.cpu;
 
+import dev.arbor.accel.array.BFloat16Array;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -82,14 +83,10 @@ public final class PagedKvCache {
     }
 
     /** The bfloat16 at byte offset {@code off}, widened to float32 (exact: bf16 is a float's top half). */
-    static float bf16At(MemorySegment seg, long off) { return Float.intBitsToFloat(seg.get(SHORT, off) << 16); }
+    static float bf16At(MemorySegment seg, long off) { return BFloat16Array.toFloat(seg.get(SHORT, off)); }
 
-    /** float32 to bfloat16, rounded to nearest, ties to even (NaN stays a quiet NaN). */
-    static short toBf16(float f) {
-        int b = Float.floatToRawIntBits(f);
-        if (Float.isNaN(f)) return (short) ((b >>> 16) | 0x40);
-        return (short) ((b + 0x7FFF + ((b >>> 16) & 1)) >>> 16);
-    }
+    /** float32 to bfloat16, rounded to nearest, ties to even (NaN stays a quiet NaN): accel's rounding, as the GPU's KV store. */
+    static short toBf16(float f) { return BFloat16Array.fromFloat(f); }
 
     private final ThreadLocal<float[][]> scratch = ThreadLocal.withInitial(() -> new float[2][0]);
 
