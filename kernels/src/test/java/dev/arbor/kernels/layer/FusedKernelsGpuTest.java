@@ -15,4 +15,13 @@ class FusedKernelsGpuTest {
             FusedKernelsTest.addRmsNormCases(cuda);
         }
     }
+
+    /** addRmsNormRows and rmsNormRows on the GPU give the plain strided loop's bits (the shuffles' double halves, the tree's pairs). */
+    @Test
+    void normKernelsKeepTheStridedLoopsBits() {
+        try (CudaBackend cuda = CudaBackend.open(0)) {
+            FusedKernelsTest.groupSumCases(cuda);
+            FusedKernelsTest.stridedBitsCases(cuda);
+        }
+    }
 }
