@@ -2,6 +2,7 @@ package dev.arbor.kernels.sampling;
 
 import dev.arbor.accel.Constant;
 import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.Unroll;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.LongArray;
@@ -66,20 +67,27 @@ public final class SamplingKernels {
         }
 
         // 2. max and argmax (lowest id on ties)
-        float best = Float.NEGATIVE_INFINITY;
+        // Every pass over the row goes a chunk of SAMPLE_CHUNK ids a work-item at a time (i = i0 + j·block), the chunk's
+        // loads all issued before any is used: one memory latency a chunk, not one an id (run 30-gemv5: at 128,256 ids a
+        // work-item of 256 has 501 ids, and a load used before the next is issued made `sample` latency-bound). The ids
+        // of a work-item and their order are the strided loop's, so every comparison and sum is the same, as the token.
+        float[] v = new float[SAMPLE_CHUNK];
+        float[] best = new float[1];
+        best[0] = Float.NEGATIVE_INFINITY;
         int bestId = Integer.MAX_VALUE;
-        for (int i = t; i < vocab; i += block) {
-            float v = edited ? work.get(o + i) : logits.get(o + i);
-            if (v > best || bestId == Integer.MAX_VALUE) { best = v; bestId = i; }
+        for (int i0 = t; i0 < vocab; i0 += SAMPLE_CHUNK * block) {
+            if (edited) loadChunk(work, v, o, i0, vocab, block);
+            else loadChunk(logits, v, o, i0, vocab, block);
+            bestId = argmaxChunk(v, best, bestId, i0, vocab, block);
         }
-        redValue[t] = best;
+        redValue[t] = best[0];
         redId[t] = bestId;
         ctx.localBarrier();
         for (int s = block >> 1; s > 0; s >>= 1) {
             if (t < s) {
-                float v = redValue[t + s];
+                float other = redValue[t + s];
                 int id = redId[t + s];
-                if (v > redValue[t] || (v == redValue[t] && id < redId[t])) { redValue[t] = v; redId[t] = id; }
+                if (other > redValue[t] || (other == redValue[t] && id < redId[t])) { redValue[t] = other; redId[t] = id; }
             }
             ctx.localBarrier();
         }
@@ -94,9 +102,10 @@ public final class SamplingKernels {
 
         // 3. e = exp((x - max) / T) into work (from the penalised copy in place, or from the logits), with CpuSampler's bits
         float invT = 1f / temp;
-        for (int i = t; i < vocab; i += block) {
-            float x = edited ? work.get(o + i) : logits.get(o + i);
-            work.set(o + i, SamplingMath.exp((x - max) * invT));
+        for (int i0 = t; i0 < vocab; i0 += SAMPLE_CHUNK * block) {
+            if (edited) loadChunk(work, v, o, i0, vocab, block);
+            else loadChunk(logits, v, o, i0, vocab, block);
+            expChunk(work, v, o, i0, vocab, block, max, invT);
         }
         ctx.localBarrier();
 
@@ -108,7 +117,10 @@ public final class SamplingKernels {
             while (lo < hi) {
                 int mid = lo + (hi - lo + 1) / 2;
                 double c = 0;
-                for (int i = t; i < vocab; i += block) if (Float.floatToRawIntBits(work.get(o + i)) >= mid) c += 1;
+                for (int i0 = t; i0 < vocab; i0 += SAMPLE_CHUNK * block) {
+                    loadChunk(work, v, o, i0, vocab, block);
+                    c = countChunk(v, c, mid, i0, vocab, block);
+                }
                 if (blockSum(ctx, red, c, t, block) >= k) lo = mid;
                 else hi = mid - 1;
             }
@@ -119,18 +131,18 @@ public final class SamplingKernels {
         float p = topP.get(row);
         if (p < 1f) {
             double m = 0;
-            for (int i = t; i < vocab; i += block) {
-                float v = work.get(o + i);
-                if (Float.floatToRawIntBits(v) >= lo) m += v;
+            for (int i0 = t; i0 < vocab; i0 += SAMPLE_CHUNK * block) {
+                loadChunk(work, v, o, i0, vocab, block);
+                m = massChunk(v, m, lo, i0, vocab, block);
             }
             double need = p * blockSum(ctx, red, m, t, block);
             int hi = ONE_BITS;
             while (lo < hi) {
                 int mid = lo + (hi - lo + 1) / 2;
                 double s = 0;
-                for (int i = t; i < vocab; i += block) {
-                    float v = work.get(o + i);
-                    if (Float.floatToRawIntBits(v) >= mid) s += v;
+                for (int i0 = t; i0 < vocab; i0 += SAMPLE_CHUNK * block) {
+                    loadChunk(work, v, o, i0, vocab, block);
+                    s = massChunk(v, s, mid, i0, vocab, block);
                 }
                 if (blockSum(ctx, red, s, t, block) >= need) lo = mid;
                 else hi = mid - 1;
@@ -143,9 +155,10 @@ public final class SamplingKernels {
         int start = Math.min(vocab, t * chunk), end = Math.min(vocab, start + chunk);
         double own = 0;
         int lastKept = -1;
-        for (int i = start; i < end; i++) {
-            float v = work.get(o + i);
-            if (v >= cut && v > 0) { own += v; lastKept = i; }
+        for (int i0 = start; i0 < end; i0 += SAMPLE_CHUNK) {
+            loadChunk(work, v, o, i0, end, 1);
+            own = keptChunk(v, own, cut, i0, end);
+            lastKept = lastKeptChunk(v, lastKept, cut, i0, end);
         }
         red[t] = own;
         ctx.localBarrier();
@@ -157,9 +170,9 @@ public final class SamplingKernels {
         if (before <= target && target < after) {
             double acc = before;
             for (int i = start; i < end && found == Integer.MAX_VALUE; i++) {
-                float v = work.get(o + i);
-                if (v >= cut && v > 0) {
-                    acc += v;
+                float e = work.get(o + i);
+                if (e >= cut && e > 0) {
+                    acc += e;
                     if (acc > target) found = i;
                 }
             }
@@ -256,6 +269,76 @@ public final class SamplingKernels {
                 topLogprobs.set(row * SamplingBatch.MAX_TOP_LOGPROBS + j, pv - lse);
             }
         }
+    }
+
+    /** Ids of a row one work-item of {@link #sample} loads before using any. */
+    static final int SAMPLE_CHUNK = 16;
+
+    /** v[j] = a[o + i] for i = i0 + j·stride &lt; end. */
+    @Unroll
+    static void loadChunk(FloatArray a, float[] v, int o, int i0, int end, int stride) {
+        for (int j = 0; j < SAMPLE_CHUNK; j++) {
+            int i = i0 + j * stride;
+            if (i < end) v[j] = a.get(o + i);
+        }
+    }
+
+    /** The strided argmax's step over a loaded chunk (ascending ids; the first id taken whatever its value): best[0] updated, the new id returned. */
+    @Unroll
+    static int argmaxChunk(float[] v, float[] best, int bestId, int i0, int vocab, int block) {
+        for (int j = 0; j < SAMPLE_CHUNK; j++) {
+            int i = i0 + j * block;
+            if (i < vocab && (v[j] > best[0] || bestId == Integer.MAX_VALUE)) {
+                best[0] = v[j];
+                bestId = i;
+            }
+        }
+        return bestId;
+    }
+
+    /** work[o + i] = exp((v[j] - max) · invT) for i = i0 + j·block &lt; vocab. */
+    @Unroll
+    static void expChunk(FloatArray work, float[] v, int o, int i0, int vocab, int block, float max, float invT) {
+        for (int j = 0; j < SAMPLE_CHUNK; j++) {
+            int i = i0 + j * block;
+            if (i < vocab) work.set(o + i, SamplingMath.exp((v[j] - max) * invT));
+        }
+    }
+
+    /** c + the number of loaded e whose bits are at least {@code bits}, added one at a time by ascending id. */
+    @Unroll
+    static double countChunk(float[] v, double c, int bits, int i0, int vocab, int block) {
+        for (int j = 0; j < SAMPLE_CHUNK; j++) {
+            if (i0 + j * block < vocab && Float.floatToRawIntBits(v[j]) >= bits) c += 1;
+        }
+        return c;
+    }
+
+    /** m + Σ of the loaded e whose bits are at least {@code bits}, by ascending id. */
+    @Unroll
+    static double massChunk(float[] v, double m, int bits, int i0, int vocab, int block) {
+        for (int j = 0; j < SAMPLE_CHUNK; j++) {
+            if (i0 + j * block < vocab && Float.floatToRawIntBits(v[j]) >= bits) m += v[j];
+        }
+        return m;
+    }
+
+    /** own + Σ of the kept e (e ≥ cut and e &gt; 0) of a contiguous chunk i0 + j &lt; end, by ascending id. */
+    @Unroll
+    static double keptChunk(float[] v, double own, float cut, int i0, int end) {
+        for (int j = 0; j < SAMPLE_CHUNK; j++) {
+            if (i0 + j < end && v[j] >= cut && v[j] > 0) own += v[j];
+        }
+        return own;
+    }
+
+    /** The last kept id of a contiguous chunk, or {@code lastKept} when it keeps none. */
+    @Unroll
+    static int lastKeptChunk(float[] v, int lastKept, float cut, int i0, int end) {
+        for (int j = 0; j < SAMPLE_CHUNK; j++) {
+            if (i0 + j < end && v[j] >= cut && v[j] > 0) lastKept = i0 + j;
+        }
+        return lastKept;
     }
 
     /** Σ v over the group (every work-item must call it); leaves {@code red} free for the next call. */

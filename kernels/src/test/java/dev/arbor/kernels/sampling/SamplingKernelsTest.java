@@ -25,6 +25,16 @@ class SamplingKernelsTest {
     }
 
     @Test
+    void chunkedLoadsGiveTheStridedKernelsTokens() {
+        try (CpuBackend cpu = new CpuBackend()) {
+            int rows = 0;
+            for (int vocab : new int[] {1, 7, 300, 5000}) rows += SamplingCheck.compareWithStrided(cpu, vocab, 16, vocab + 30, 32);
+            rows += SamplingCheck.compareWithStrided(cpu, 32000, 8, 30, 64);
+            assertEquals(4 * 16 + 8, rows);
+        }
+    }
+
+    @Test
     void kernelsAssembleForSm90(@TempDir Path dir) throws Exception {
         Path ptxas = dev.arbor.kernels.Ptxas.require();
         for (String name : new String[] {"sample", "logprobs"}) {
