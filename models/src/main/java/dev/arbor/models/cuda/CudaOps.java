@@ -214,7 +214,7 @@ final class CudaOps implements Ops<FloatArray> {
         put(slots, b.slotMappingArray(), n);
         put(seqOfToken, b.seqOfTokenArray(), n);
         put(logitRows, b.logitRowArray(), b.numLogitRows());
-        put(blockTables, b.blockTableArray(), b.numSeqs() * shape.maxBlocksPerSeq());
+        putChangedRows(blockTables, b.blockTableArray(), b.numSeqs(), shape.maxBlocksPerSeq());
         if (cascade(b)) {
             put(keyStart, b.keyStartArray(), b.numSeqs());
             put(groupTokenStart, b.groupTokenStartArray(), b.numCascadeGroups() + 1);
@@ -252,6 +252,18 @@ final class CudaOps implements Ops<FloatArray> {
         // queued on the default stream before the step's kernels (and graph replay); the driver stages pageable memory
         // before returning, so the host array is free again at once, and the host does not wait for each copy to land
         buffer(a).uploadAsync(a.segment(), 0, 4L * n, MemorySegment.NULL);
+    }
+
+    /**
+     * As {@link #put} for (rows, width) ints whose host memory mirrors the device buffer (true of the block tables: uploaded
+     * whole at construction, then only through here): copies only the span of rows that changed since ({@link ChangedRows}).
+     */
+    private void putChangedRows(IntArray a, int[] host, int rows, int width) {
+        int[] span = ChangedRows.span(host, a.segment(), rows, width);
+        if (span == null) return;
+        long at = 4L * span[0] * width, bytes = 4L * (span[1] - span[0]) * width;
+        MemorySegment.copy(MemorySegment.ofArray(host), at, a.segment(), at, bytes);
+        buffer(a).uploadAsync(a.segment().asSlice(at, bytes), at, bytes, MemorySegment.NULL);
     }
 
     private static DeviceBuffer buffer(OffHeapArray a) {
