@@ -210,10 +210,14 @@ public final class FusedKernels {
         // for the scaling pass (no reload after the reduction: run 30-gemv5).
         float[] v = new float[NORM_CHUNK];
         float[] s = new float[NORM_CHUNK];
+        float[] slab = new float[(SLABS_AT_ONCE - 1) * NORM_CHUNK];
         double sq = 0;
         for (int i0 = t; i0 < n; i0 += LayerKernels.NORM_STRIDE) {
             loadChunk(x, y, v, s, o, i0, n);
-            for (int z = 1; z < slices; z++) addSlabChunk(y, s, z * count + o, i0, n);
+            // slabs 1 .. SLABS_AT_ONCE-1 loaded together, then added in slab order (one latency for all, not one a slab)
+            loadSlabs(y, slab, slices, count, o, i0, n);
+            addSlabs(s, slab, slices, i0, n);
+            for (int z = SLABS_AT_ONCE; z < slices; z++) addSlabChunk(y, s, z * count + o, i0, n);
             sq = storeChunk(x, v, s, o, i0, n, sq);
         }
         float inv = (float) (1.0 / Math.sqrt(LayerKernels.groupSum(ctx, partial, sq, t) / n + eps));
@@ -232,6 +236,33 @@ public final class FusedKernels {
             if (i < n) {
                 v[j] = x.get(o + i);
                 s[j] = y.get(o + i);
+            }
+        }
+    }
+
+    /**
+     * Slabs a work-item of {@link #addRmsNormRows} loads together: 8, the invariant plan's most K slices ({@code Gemm.invariantSlices}:
+     * 5 at Llama-7B's o and down at batch 1); slabs past it are added a slab at a time.
+     */
+    static final int SLABS_AT_ONCE = 8;
+
+    /** slab[(z-1)·NORM_CHUNK + j] = y[z·count + o + i] for 1 ≤ z &lt; min(slices, SLABS_AT_ONCE), i = i0 + j·NORM_GROUP &lt; n: every load issued before any is used. */
+    @Unroll
+    static void loadSlabs(FloatArray y, float[] slab, int slices, int count, int o, int i0, int n) {
+        for (int z = 1; z < SLABS_AT_ONCE; z++) {
+            for (int j = 0; j < NORM_CHUNK; j++) {
+                int i = i0 + j * LayerKernels.NORM_GROUP;
+                if (z < slices && i < n) slab[(z - 1) * NORM_CHUNK + j] = y.get(z * count + o + i);
+            }
+        }
+    }
+
+    /** s[j] += slab z's value for z = 1, 2, … &lt; min(slices, SLABS_AT_ONCE) in order: the sum of {@link #summed}. */
+    @Unroll
+    static void addSlabs(float[] s, float[] slab, int slices, int i0, int n) {
+        for (int z = 1; z < SLABS_AT_ONCE; z++) {
+            for (int j = 0; j < NORM_CHUNK; j++) {
+                if (z < slices && i0 + j * LayerKernels.NORM_GROUP < n) s[j] += slab[(z - 1) * NORM_CHUNK + j];
             }
         }
     }

@@ -185,7 +185,7 @@ class FusedKernelsTest {
     static void stridedBitsCases(Backend b) {
         Random r = new Random(26);
         for (int n : new int[]{100, 4096, 5120, 8200}) {
-            for (int slices : new int[]{1, 5, 8}) {
+            for (int slices : new int[]{1, 5, 8, 10}) {   // 10: slabs past the 8 loaded together
                 int rows = 2;
                 float[] x = new float[rows * n], y = new float[slices * rows * n], w = new float[n], out = new float[rows * n];
                 for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
