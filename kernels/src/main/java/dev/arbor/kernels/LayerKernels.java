@@ -41,9 +41,9 @@ public final class LayerKernels {
     /**
      * RMSNorm with one work-group of {@link #NORM_GROUP} work-items per row, for the GPU (where
      * {@link #rmsNorm}'s one work-item per row leaves a decode step's single row to one thread): each
-     * work-item sums x² over a strided slice in double, {@link #groupSum} adds the slices in a fixed pairwise
-     * order (so a row's result depends only on the row, never on the batch), then every work-item scales its
-     * slice. Launch exactly {@code rows} groups: {@code Launch.of1D(rows, NORM_GROUP)}.
+     * work-item sums x² over a strided slice in double, a tree reduction in local memory adds the slices
+     * in a fixed order (so a row's result depends only on the row, never on the batch), then every
+     * work-item scales its slice. Launch exactly {@code rows} groups: {@code Launch.of1D(rows, NORM_GROUP)}.
      *
      * @param x   (rows, n)
      * @param w   (n)
@@ -52,67 +52,27 @@ public final class LayerKernels {
     public static void rmsNormRows(KernelContext ctx, FloatArray x, FloatArray w, FloatArray out, int n, double eps) {
         int r = ctx.groupIdx, t = ctx.localIdx;
         double[] partial = ctx.allocateDoubleLocalArray(NORM_GROUP);
-        int o = r * n, last = lastChunk(t, n);
+        int o = r * n;
         // a work-item's elements in chunks of NORM_CHUNK, every load of a chunk issued before any is used (one memory
-        // latency a chunk, not one an element); the sums in the plain loop's order (ascending i), so the same bits.
-        // The last chunk's x stays in v for the scaling pass, its w loaded now (no reload after the reduction).
+        // latency a chunk, not one an element); the sums in the plain loop's order (ascending i), so the same bits
         float[] v = new float[NORM_CHUNK];
         float[] ws = new float[NORM_CHUNK];
-        loadWeightChunk(w, ws, last, n);
         double sq = 0;
-        for (int i0 = t; i0 < n; i0 += NORM_STRIDE) sq = sumSquaresChunk(x, v, o, i0, n, sq);
-        float inv = (float) (1.0 / Math.sqrt(groupSum(ctx, partial, sq, t) / n + eps));
-        if (last < n) scaleKeptChunk(out, v, ws, o, last, n, inv);
-        for (int i0 = t; i0 < last; i0 += NORM_STRIDE) scaleChunk(x, w, out, v, ws, o, i0, n, inv);   // only when n > NORM_STRIDE
+        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * NORM_GROUP) sq = sumSquaresChunk(x, v, o, i0, n, sq);
+        partial[t] = sq;
+        ctx.localBarrier();
+        for (int s = NORM_GROUP / 2; s > 0; s >>= 1) {
+            if (t < s) partial[t] += partial[t + s];
+            ctx.localBarrier();
+        }
+        float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
+        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * NORM_GROUP) scaleChunk(x, w, out, v, ws, o, i0, n, inv);
     }
 
     /** Elements of a row one work-item of {@link #rmsNormRows} loads before using any: 16, a 4096-wide row in one chunk. */
     public static final int NORM_CHUNK = 16;
 
-    /** Distance between a work-item's consecutive chunks: NORM_CHUNK · NORM_GROUP = 4096 elements. */
-    public static final int NORM_STRIDE = NORM_CHUNK * NORM_GROUP;
-
-    /** First element of work-item t's last chunk (the one left in registers after the first pass), n when t has none. */
-    public static int lastChunk(int t, int n) {
-        return t < n ? t + (n - 1 - t) / NORM_STRIDE * NORM_STRIDE : n;
-    }
-
-    /**
-     * Σ v over the {@link #NORM_GROUP} = 8 warps of the group, returned to every work-item, in exactly the pairs of the
-     * shared-memory tree {@code for (h = 128; h > 0; h >>= 1) if (t < h) p[t] += p[t + h]} (barrier after each step)
-     * that it replaces: so the same double, bit for bit. One barrier instead of nine: every warp reads its lane's 8 partials
-     * {@code p[lane + 32m]} and adds them in the tree's first three steps' pairs (h = 128, 64, 32: ((p0 + p4) + (p2 + p6)) +
-     * ((p1 + p5) + (p3 + p7)), pm = p[lane + 32m]), then 5 xor shuffles (h = 16 … 1: lane l &lt; h adds lane l + h = l ^ h,
-     * which is the tree's step for every lane below h, so lane 0 ends with the tree's p[0]), and lane 0's sum goes to the
-     * warp by a broadcast. {@code partial}: the group's local array of NORM_GROUP doubles, written once.
-     */
-    @Unroll
-    public static double groupSum(KernelContext ctx, double[] partial, double v, int t) {
-        partial[t] = v;
-        ctx.localBarrier();
-        int l = t & (KernelContext.WARP_SIZE - 1);
-        double a0 = partial[l] + partial[l + 128], a1 = partial[l + 32] + partial[l + 160];
-        double a2 = partial[l + 64] + partial[l + 192], a3 = partial[l + 96] + partial[l + 224];
-        double s = (a0 + a2) + (a1 + a3);
-        for (int h = KernelContext.WARP_SIZE / 2; h > 0; h >>= 1) s += shuffleXor(ctx, s, h);
-        return shuffleBroadcast(ctx, s, 0);
-    }
-
-    /** A double from lane {@code lane ^ mask}, as its two 32-bit halves. */
-    static double shuffleXor(KernelContext ctx, double v, int mask) {
-        long bits = Double.doubleToRawLongBits(v);
-        int lo = ctx.shuffleXor((int) bits, mask), hi = ctx.shuffleXor((int) (bits >>> 32), mask);
-        return Double.longBitsToDouble(((long) hi << 32) | (lo & 0xFFFFFFFFL));
-    }
-
-    /** A double from lane {@code src}, as its two 32-bit halves. */
-    static double shuffleBroadcast(KernelContext ctx, double v, int src) {
-        long bits = Double.doubleToRawLongBits(v);
-        int lo = ctx.shuffleBroadcast((int) bits, src), hi = ctx.shuffleBroadcast((int) (bits >>> 32), src);
-        return Double.longBitsToDouble(((long) hi << 32) | (lo & 0xFFFFFFFFL));
-    }
-
-    /** sq + Σ x[o + i]² for i = i0 + j·NORM_GROUP &lt; n by ascending j, the chunk's loads first (v: left holding them). */
+    /** sq + Σ x[o + i]² for i = i0 + j·NORM_GROUP &lt; n by ascending j, the chunk's loads first (v: scratch). */
     @Unroll
     static double sumSquaresChunk(FloatArray x, float[] v, int o, int i0, int n, double sq) {
         for (int j = 0; j < NORM_CHUNK; j++) {
@@ -125,15 +85,6 @@ public final class LayerKernels {
         return sq;
     }
 
-    /** ws[j] = w[i] for i = i0 + j·NORM_GROUP &lt; n (a weight: no grid writes it, so it may load before the dependency wait). */
-    @Unroll
-    public static void loadWeightChunk(FloatArray w, float[] ws, int i0, int n) {
-        for (int j = 0; j < NORM_CHUNK; j++) {
-            int i = i0 + j * NORM_GROUP;
-            if (i < n) ws[j] = w.get(i);
-        }
-    }
-
     /** out[o + i] = w[i] · (x[o + i] · inv) for i = i0 + j·NORM_GROUP &lt; n, the chunk's loads first (out may be x). */
     @Unroll
     public static void scaleChunk(FloatArray x, FloatArray w, FloatArray out, float[] v, float[] ws, int o, int i0, int n, float inv) {
@@ -144,18 +95,6 @@ public final class LayerKernels {
                 ws[j] = w.get(i);
             }
         }
-        for (int j = 0; j < NORM_CHUNK; j++) {
-            int i = i0 + j * NORM_GROUP;
-            if (i < n) out.set(o + i, ws[j] * (v[j] * inv));
-        }
-    }
-
-    /**
-     * As {@link #scaleChunk} for the chunk still in registers: x's values in {@code v}, w's in {@code ws} (the first pass's
-     * last chunk; the chunks before it, if any, are scaled after it, reloading through v and ws).
-     */
-    @Unroll
-    public static void scaleKeptChunk(FloatArray out, float[] v, float[] ws, int o, int i0, int n, float inv) {
         for (int j = 0; j < NORM_CHUNK; j++) {
             int i = i0 + j * NORM_GROUP;
             if (i < n) out.set(o + i, ws[j] * (v[j] * inv));

@@ -186,7 +186,7 @@ public final class FusedKernels {
     /**
      * Residual add then RMSNorm, one work-group of {@link LayerKernels#NORM_GROUP} per row: {@code x[r] += y[r]} (y summed
      * over its slices), then {@code out[r] = w * x[r] / rms(x[r])} as {@link LayerKernels#rmsNormRows} computes it (the
-     * same strided double sums and fixed-order pairs, {@link LayerKernels#groupSum}). Launch exactly {@code rows} groups: {@code Launch.of1D(rows, NORM_GROUP)}.
+     * same strided double sums and fixed-order tree). Launch exactly {@code rows} groups: {@code Launch.of1D(rows, NORM_GROUP)}.
      *
      * @param x   (rows, n) the residual stream, updated in place
      * @param y   (slices, rows, n) partial sums of the projection
@@ -196,33 +196,30 @@ public final class FusedKernels {
     public static void addRmsNormRows(KernelContext ctx, FloatArray x, FloatArray y, int slices, FloatArray w, FloatArray out,
                                       int rows, int n, double eps) {
         ctx.allowDependentLaunch();   // the next GEMM may start streaming its weights (it waits for this grid before reading X)
-        double[] partial = ctx.allocateDoubleLocalArray(LayerKernels.NORM_GROUP);
-        int r = ctx.groupIdx, t = ctx.localIdx;
-        int o = r * n, count = rows * n, last = LayerKernels.lastChunk(t, n);
-        // the last chunk's weights before the wait: no grid writes w, so their latency hides behind the previous grid's tail
-        float[] ws = new float[NORM_CHUNK];
-        LayerKernels.loadWeightChunk(w, ws, last, n);
         ctx.gridDependencyWait();
+        int r = ctx.groupIdx, t = ctx.localIdx;
+        double[] partial = ctx.allocateDoubleLocalArray(LayerKernels.NORM_GROUP);
+        int o = r * n, count = rows * n;
         // A work-item's elements i = t, t + NORM_GROUP, ... in chunks of NORM_CHUNK whose loads are all issued before any is
         // used: one memory latency a slab per chunk instead of one per element and slab (a decode step has one row, one
         // work-group: 18 µs of latencies a call on the H200, run 26-gemv4). Every sum in the order of the plain loop
-        // (x[i] + (y0[i] + y1[i] + ...), then sq += v·v by ascending i), so the same bits. The last chunk's new x stays in v
-        // for the scaling pass (no reload after the reduction: run 30-gemv5).
+        // (x[i] + (y0[i] + y1[i] + ...), then sq += v·v by ascending i), so the same bits.
         float[] v = new float[NORM_CHUNK];
         float[] s = new float[NORM_CHUNK];
-        float[] slab = new float[(SLABS_AT_ONCE - 1) * NORM_CHUNK];
         double sq = 0;
-        for (int i0 = t; i0 < n; i0 += LayerKernels.NORM_STRIDE) {
+        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * LayerKernels.NORM_GROUP) {
             loadChunk(x, y, v, s, o, i0, n);
-            // slabs 1 .. SLABS_AT_ONCE-1 loaded together, then added in slab order (one latency for all, not one a slab)
-            loadSlabs(y, slab, slices, count, o, i0, n);
-            addSlabs(s, slab, slices, i0, n);
-            for (int z = SLABS_AT_ONCE; z < slices; z++) addSlabChunk(y, s, z * count + o, i0, n);
+            for (int z = 1; z < slices; z++) addSlabChunk(y, s, z * count + o, i0, n);
             sq = storeChunk(x, v, s, o, i0, n, sq);
         }
-        float inv = (float) (1.0 / Math.sqrt(LayerKernels.groupSum(ctx, partial, sq, t) / n + eps));
-        if (last < n) LayerKernels.scaleKeptChunk(out, v, ws, o, last, n, inv);
-        for (int i0 = t; i0 < last; i0 += LayerKernels.NORM_STRIDE) LayerKernels.scaleChunk(x, w, out, v, s, o, i0, n, inv);
+        partial[t] = sq;
+        ctx.localBarrier();
+        for (int h = LayerKernels.NORM_GROUP / 2; h > 0; h >>= 1) {
+            if (t < h) partial[t] += partial[t + h];
+            ctx.localBarrier();
+        }
+        float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
+        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * LayerKernels.NORM_GROUP) LayerKernels.scaleChunk(x, w, out, v, s, o, i0, n, inv);
     }
 
     /** Elements of a row one work-item of {@link #addRmsNormRows} loads before using any: {@link LayerKernels#NORM_CHUNK}'s. */
@@ -240,33 +237,6 @@ public final class FusedKernels {
         }
     }
 
-    /**
-     * Slabs a work-item of {@link #addRmsNormRows} loads together: 8, the invariant plan's most K slices ({@code Gemm.invariantSlices}:
-     * 5 at Llama-7B's o and down at batch 1); slabs past it are added a slab at a time.
-     */
-    static final int SLABS_AT_ONCE = 8;
-
-    /** slab[(z-1)·NORM_CHUNK + j] = y[z·count + o + i] for 1 ≤ z &lt; min(slices, SLABS_AT_ONCE), i = i0 + j·NORM_GROUP &lt; n: every load issued before any is used. */
-    @Unroll
-    static void loadSlabs(FloatArray y, float[] slab, int slices, int count, int o, int i0, int n) {
-        for (int z = 1; z < SLABS_AT_ONCE; z++) {
-            for (int j = 0; j < NORM_CHUNK; j++) {
-                int i = i0 + j * LayerKernels.NORM_GROUP;
-                if (z < slices && i < n) slab[(z - 1) * NORM_CHUNK + j] = y.get(z * count + o + i);
-            }
-        }
-    }
-
-    /** s[j] += slab z's value for z = 1, 2, … &lt; min(slices, SLABS_AT_ONCE) in order: the sum of {@link #summed}. */
-    @Unroll
-    static void addSlabs(float[] s, float[] slab, int slices, int i0, int n) {
-        for (int z = 1; z < SLABS_AT_ONCE; z++) {
-            for (int j = 0; j < NORM_CHUNK; j++) {
-                if (z < slices && i0 + j * LayerKernels.NORM_GROUP < n) s[j] += slab[(z - 1) * NORM_CHUNK + j];
-            }
-        }
-    }
-
     /** s[j] += y[at + i] for i = i0 + j·NORM_GROUP &lt; n (one more slab). */
     @Unroll
     static void addSlabChunk(FloatArray y, float[] s, int at, int i0, int n) {
@@ -276,7 +246,7 @@ public final class FusedKernels {
         }
     }
 
-    /** x[o + i] = v[j] = v[j] + s[j], and sq + Σ (v[j] + s[j])² by ascending j; returns the new sq. */
+    /** x[o + i] = v[j] + s[j], and sq + Σ (v[j] + s[j])² by ascending j; returns the new sq. */
     @Unroll
     static double storeChunk(FloatArray x, float[] v, float[] s, int o, int i0, int n, double sq) {
         for (int j = 0; j < NORM_CHUNK; j++) {
@@ -284,7 +254,6 @@ public final class FusedKernels {
             if (i < n) {
                 float sum = v[j] + s[j];
                 x.set(o + i, sum);
-                v[j] = sum;
                 sq += sum * sum;
             }
         }
