@@ -5,11 +5,10 @@
 #   bash bench/device/final-run.sh DIR     (DIR = the carried bundle of bench/device/bundle.sh, no fixtures needed)
 # RUNS picks the runs, in the order given (default: the eight of the closing run), from: gpu-tests (needs fixtures.tar.xz
 # with tiny-llama3 and tiny-baichuan2-13b) throughput throughput-b1 throughput-nbi throughput-b1-unfused throughput-b1-nopdl workload1
-# throughput-b1-nbi throughput-b1-onewave workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128-nbi serve clocks, and the op profiles
+# throughput-b1-nbi workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128-nbi serve clocks, and the op profiles
 # (-Darbor.opProfile=true) profile-b1 profile-b32 profile-1b-b128-nbi profile-w1 profile-w1-nbi profile-bc-w1-nbi profile-w2-nbi. GPU_TESTS overrides the test classes/packages.
 # "unfused" is -Darbor.cuda.fusion=false (every projection and element-wise stage its own launch), "nopdl"
-# -Darbor.cuda.pdl=false (the fused kernels launched after the GEMM before them ends, not overlapping its tail), "onewave"
-# -Darbor.gemm.oneWaveSlices=true (the invariant plan's K slices by one resident wave: other bits, still batch-invariant).
+# -Darbor.cuda.pdl=false (the fused kernels launched after the GEMM before them ends, not overlapping its tail).
 # $OUT gets run.log (every log in order) and final-out.tgz (JSON reports).
 set -u
 D=${1:-.device}
@@ -49,8 +48,6 @@ one() {
       --batch 1 --prompt-len 128 --output-len 256 --out "$OUT/tp-unfused" ;;
   throughput-b1) run throughput-b1 45 $B throughput --model $M --device cuda --batch 1,1,1 --prompt-len 128 --output-len 256 --out "$OUT/tp-b1" ;;
   throughput-b1-nbi) run throughput-b1-nbi 45 $B throughput --model $M --device cuda --batch 1,1,1 --prompt-len 128 --output-len 256 --no-batch-invariance --out "$OUT/tp-b1-nbi" ;;
-  throughput-b1-onewave) run throughput-b1-onewave 45 $J -Darbor.gemm.oneWaveSlices=true -cp $CP dev.arbor.server.Main bench throughput --model $M --device cuda \
-      --batch 1,1,1 --prompt-len 128 --output-len 256 --out "$OUT/tp-b1-onewave" ;;
   throughput-b1-nopdl) run throughput-b1-nopdl 45 $J -Darbor.cuda.pdl=false -cp $CP dev.arbor.server.Main bench throughput --model $M --device cuda \
       --batch 1 --prompt-len 128 --output-len 256 --out "$OUT/tp-nopdl" ;;
   workload1) run workload1 40 $B $W1 --model $M --out "$OUT/w1" ;;

@@ -404,21 +404,11 @@ public final class Gemm implements AutoCloseable {
     /** The sum kernel's launch and tail. */
     static final double LAUNCH_MICROS = 3.0;
 
-    /**
-     * Opt-in ({@code -Darbor.gemm.oneWaveSlices=true}, measured in run 30-gemv5, not the default: it changes the engine's bits,
-     * not their batch invariance): the invariant plan's K slices keep slices × blocks at one token within one resident wave of
-     * SMALL blocks (GemmBench's sweep in run 26-gemv4 found that count best at M = 1 and 16: q|k|v 3, o and down 8, gate|up
-     * and lm_head 1 at Llama-7B's shapes) instead of reaching two waves.
-     */
-    static final boolean ONE_WAVE_SLICES = Boolean.getBoolean("arbor.gemm.oneWaveSlices");
-
     /** K slices of the batch-invariant plan for an (n, k) weight: a function of n, k and the device only. */
     public int invariantSlices(int n, int k) {
         int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
         int blocksAtOneToken = (n + SMALL.bn() - 1) / SMALL.bn();
-        int byWaves = ONE_WAVE_SLICES ? blocksPerSm(SMALL) * multiprocessors / blocksAtOneToken
-                : (2 * multiprocessors + blocksAtOneToken - 1) / blocksAtOneToken;
-        int slices = Math.max(1, Math.min(Math.min(8, kTiles / 4), byWaves));
+        int slices = Math.max(1, Math.min(Math.min(8, kTiles / 4), (2 * multiprocessors + blocksAtOneToken - 1) / blocksAtOneToken));
         int perSlice = (kTiles + slices - 1) / slices;
         return (kTiles + perSlice - 1) / perSlice;   // the slices plan() will launch
     }
