@@ -14,7 +14,8 @@ import dev.arbor.accel.array.LongArray;
  * the top-k cutoff by bisection on e's float bits (≤ 30 counting passes; e ≥ 0 orders like its bits), the
  * top-p cutoff by bisection on the mass above a candidate cutoff (≤ 30 passes), then a block prefix sum of the
  * kept e over contiguous id ranges and one Philox draw. The row (≤ 600 KB at 152k ids) stays in L2 across
- * the passes. {@link #logprobs} is a second kernel over the raw logits. {@link DeviceSampler} launches both.
+ * the passes; each pass loads {@link #SAMPLE_CHUNK} ids a work-item before using any (the plain strided kernel it
+ * replaced, one load used before the next, is the tests' StridedSamplingKernels: same tokens). {@link #logprobs} is a second kernel over the raw logits. {@link DeviceSampler} launches both.
  *
  * <p>e has the same bits as in {@link CpuSampler} ({@link SamplingMath#exp}, no FMA contraction); only the order of
  * the double sums differs, so a token differs from CpuSampler's only where the draw or a top-p cutoff falls within
