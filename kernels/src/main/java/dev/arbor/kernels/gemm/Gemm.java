@@ -146,6 +146,12 @@ public final class Gemm implements AutoCloseable {
      * than it saves.
      */
     static final int CONVERT_ON_LOAD_MAX_M = 16;
+    /**
+     * The TMA tiles' block order: {@code RASTER_DEFAULT} token tiles of one W-row tile before the next
+     * ({@link GemmKernels#rasterTileN}), so the blocks of a wave share their operands in the L2; 1 is the plain row-major
+     * order ({@code -Darbor.gemm.raster=1}). Same sums per tile, same bits, any value.
+     */
+    static final int RASTER_DEFAULT = Math.max(1, Integer.getInteger("arbor.gemm.raster", 8));
 
     private final Backend backend;
     private final int multiprocessors;
@@ -165,6 +171,8 @@ public final class Gemm implements AutoCloseable {
     /** The CPU executor reads the matrix itself; its kernels get this (unused) array as the tensor map. */
     private LongArray cpuMap;
     private boolean warnedCapture;
+    /** The TMA tiles' raster group ({@link #RASTER_DEFAULT}; {@link #raster(int)}). */
+    private int raster = RASTER_DEFAULT;
     /** Whether the mma.sync kernels launch overlapping the kernel before them ({@link #overlapPrevious(boolean)}). */
     private boolean overlapPrevious;
     private BFloat16Array xBf16;
@@ -198,6 +206,15 @@ public final class Gemm implements AutoCloseable {
      * never overlap (they load X before any wait). Same loads, same sums: the bits do not change.
      */
     public void overlapPrevious(boolean on) { this.overlapPrevious = on; }
+
+    /** Sets the TMA tiles' raster group (1: row-major; the benchmark compares orders with it). Same bits for any value. */
+    public void raster(int group) {
+        if (group < 1) throw new IllegalArgumentException("raster group must be >= 1, got " + group);
+        this.raster = group;
+    }
+
+    /** The TMA tiles' raster group. */
+    public int raster() { return raster; }
 
     /** Whether the default plan uses Hopper's wgmma tiles above 64 tokens. */
     public boolean wgmma() { return wgmma && wgmmaLoads(); }
@@ -572,12 +589,12 @@ public final class Gemm implements AutoCloseable {
             }
             if (p.slabs()) {   // each K slice's block stores its slab; the fixed-order sum as for the mma.sync slabs
                 FloatArray s = slabScratch((long) p.splits() * m * n);
-                backend.launch(WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS));
+                backend.launch(WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS, raster));
                 if (sumSlabs) addSlabs(s, c, m * n, p.splits(), accumulate);
                 return s;
             }
             if (p.registerSlices()) {
-                backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0));
+                backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
                 return c;
             }
             Launch launch = p.launch();
@@ -585,7 +602,7 @@ public final class Gemm implements AutoCloseable {
                 backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
                 launch = launch.overlappingPrevious();
             }
-            backend.launch(WGMMA_TMA_XBF16_WBF16, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0));
+            backend.launch(WGMMA_TMA_XBF16_WBF16, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
             return c;
         }
         if (p.tiles().wgmma()) {
@@ -638,11 +655,17 @@ public final class Gemm implements AutoCloseable {
         return map;
     }
 
-    /** The arguments of {@link GemmKernels#wgmmaTmaXbf16Wbf16} (or, for {@code registerSlices}, of the sliced kernel) for this plan. */
+    /** The arguments of {@link GemmKernels#wgmmaTmaXbf16Wbf16} (or, for {@code registerSlices}, of the sliced kernel) for this plan, in the default raster. */
     public static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
                                  int m, int xRows, int n, int k, int accumulate) {
+        return tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate, RASTER_DEFAULT);
+    }
+
+    /** As above with the blocks' raster group ({@link GemmKernels#rasterTileN}; 1 = row-major). */
+    public static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
+                                 int m, int xRows, int n, int k, int accumulate, int raster) {
         Tiles t = p.tiles();
-        return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, t.wn(), t.nt(), t.stages()};
+        return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, raster, t.wn(), t.nt(), t.stages()};
     }
 
     /** The kernel and arguments {@code matmul} launches for fp32 X, bf16 W, fp32 C with this plan (for resource reports). */

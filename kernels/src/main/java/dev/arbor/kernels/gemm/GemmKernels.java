@@ -170,7 +170,7 @@ public final class GemmKernels {
      * (16·stages bytes). Block: {@code wn·32 + 128} work-items. Grid and split-K as {@link #wgmmaXbf16Wbf16}.
      */
     public static void wgmmaTmaXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
-                                          int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate,
+                                          int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
                                           @Constant int wn, @Constant int nt, @Constant int stages) {
         ctx.launchBounds(wn * 32 + 128);
         int[] smem = ctx.dynamicIntLocalArray();
@@ -180,14 +180,17 @@ public final class GemmKernels {
         int tid = ctx.localIdx, consumers = wn * 32;
         int kTiles = (k + BK - 1) / BK, kt0 = ctx.groupIdz * kTilesPerSplit;
         int count = Math.min(kTilesPerSplit, kTiles - kt0);
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm;
+        int tileN = rasterTileN(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
+        int tileM = rasterTileM(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
         tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
         if (tid >= consumers) {
-            if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, kt0, count, bn, bm, stageWords, full, empty, stages);
+            if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, kt0, count, bn, bm, stageWords, full, empty, stages);
         } else {
             float[] acc = new float[nt * 4];
             for (int t = 0; t < count; t++) tmaConsume(ctx, smem, acc, t, bn, bm, stageWords, full, empty, stages);
             ctx.wgmmaWait(0);
-            storeF32(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt);
+            storeF32Tile(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
         }
     }
 
@@ -202,7 +205,7 @@ public final class GemmKernels {
      * {@code accumulate}: 0 stores, 1 adds C (as sumSlices does). Arguments otherwise as {@link #wgmmaTmaXbf16Wbf16}.
      */
     public static void wgmmaTmaSlicedXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
-                                                int m, int xRows, int n, int k, int sliceTiles, int accumulate,
+                                                int m, int xRows, int n, int k, int sliceTiles, int accumulate, int raster,
                                                 @Constant int wn, @Constant int nt, @Constant int stages) {
         ctx.launchBounds(wn * 32 + 128);
         int[] smem = ctx.dynamicIntLocalArray();
@@ -211,9 +214,12 @@ public final class GemmKernels {
         int full = stages * stageWords, empty = full + 2 * stages;
         int tid = ctx.localIdx, consumers = wn * 32;
         int count = (k + BK - 1) / BK;
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm;
+        int tileN = rasterTileN(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
+        int tileM = rasterTileM(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
         tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
         if (tid >= consumers) {
-            if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, 0, count, bn, bm, stageWords, full, empty, stages);
+            if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, 0, count, bn, bm, stageWords, full, empty, stages);
         } else {
             float[] acc = new float[nt * 4];
             float[] total = new float[nt * 4];
@@ -226,7 +232,7 @@ public final class GemmKernels {
             }
             ctx.wgmmaWait(0);
             foldSlice(acc, total, count <= sliceTiles ? 1 : 0, nt);
-            storeF32(ctx, c, total, m, n, accumulate, wn, 1, 1, nt);
+            storeF32Tile(ctx, c, total, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
         }
     }
 
@@ -237,6 +243,29 @@ public final class GemmKernels {
             total[i] = first != 0 ? acc[i] : total[i] + acc[i];
             acc[i] = 0f;
         }
+    }
+
+    /**
+     * The W-row tile (along N) a block computes under a grouped raster: blocks in launch order {@code id = by·tilesN + bx}
+     * walk {@code group} token tiles (along M) before the next W-row tile, group after group of token tiles (the last group
+     * may be shorter), so the blocks resident at once share a few X and W tiles instead of streaming every W tile through
+     * the L2 once per token tile (Llama-2-7B gate|up, 22,016 × 4096 bf16 = 180 MB, is over the H200's 50 MB L2: row-major
+     * order reads it from memory ⌈M / bm⌉ times). A bijection of the grid's tiles for any group ≥ 1; group ≤ 1 (or a single
+     * token tile) is the plain order, x = W-row tile, y = token tile. Each tile's sums do not change: the same bits.
+     */
+    static int rasterTileN(int bx, int by, int tilesN, int tilesM, int group) {
+        if (group <= 1) return bx;
+        int id = by * tilesN + bx, perGroup = group * tilesN, g = id / perGroup, first = g * group;
+        int rows = Math.min(tilesM - first, group);
+        return (id - g * perGroup) / rows;
+    }
+
+    /** The token tile (along M) of {@link #rasterTileN}'s order. */
+    static int rasterTileM(int bx, int by, int tilesN, int tilesM, int group) {
+        if (group <= 1) return by;
+        int id = by * tilesN + bx, perGroup = group * tilesN, g = id / perGroup, first = g * group;
+        int rows = Math.min(tilesM - first, group);
+        return first + (id - g * perGroup) % rows;
     }
 
     /** Work-item 0 sets up the stages' "full" (one arrival: the producer's, with its bytes) and "empty" (every consumer work-item) mbarriers. */
@@ -256,8 +285,7 @@ public final class GemmKernels {
      * expects its bytes on "full" and issues the two bulk copies (W rows {@code n0 ..+bn}, X rows {@code m0 ..+bm}).
      */
     static void tmaProduce(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows, int n, int k,
-                           int kt0, int count, int bn, int bm, int stageWords, int full, int empty, int stages) {
-        int n0 = ctx.groupIdx * bn, m0 = ctx.groupIdy * bm;
+                           int n0, int m0, int kt0, int count, int bn, int bm, int stageWords, int full, int empty, int stages) {
         for (int t = 0; t < count; t++) {
             int s = t % stages, round = t / stages;
             if (round > 0) while (!ctx.mbarrierTryWait(smem, empty + 2 * s, (round - 1) & 1)) {}
@@ -501,12 +529,18 @@ public final class GemmKernels {
      * (gridDim.z > 1): atomic adds; otherwise a store or, with {@code accumulate}, an add. Waits first for the previous kernel when launched
      * overlapping it ({@code Launch.overlappingPrevious}; a no-op otherwise).
      */
-    @Unroll
     static void storeF32(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int accumulate, int wn, int wm, int mt, int nt) {
+        storeF32Tile(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt, ctx.groupIdx, ctx.groupIdy);
+    }
+
+    /** As {@link #storeF32} for the tile (tileN, tileM) of the grid rather than (groupIdx, groupIdy): a raster's order ({@link #rasterTileN}). */
+    @Unroll
+    static void storeF32Tile(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int accumulate, int wn, int wm, int mt, int nt,
+                             int tileN, int tileM) {
         ctx.gridDependencyWait();   // launched overlapping the zeroing of C: wait for it before touching C
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
-        int row0 = ctx.groupIdx * (wn * mt * 16) + (warp % wn) * mt * 16 + g;
-        int tok0 = ctx.groupIdy * (wm * nt * 8) + (warp / wn) * nt * 8 + 2 * t;
+        int row0 = tileN * (wn * mt * 16) + (warp % wn) * mt * 16 + g;
+        int tok0 = tileM * (wm * nt * 8) + (warp / wn) * nt * 8 + 2 * t;
         boolean split = ctx.globalGroupSizeZ > 1;
         for (int i = 0; i < mt; i++)
             for (int j = 0; j < nt; j++)

@@ -196,6 +196,12 @@ public final class GemmBench {
                 for (Object[] s : ENGINE_SHAPES) engineShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy);
                 return;
             }
+            if (args.length > 0 && args[0].equals("raster")) {   // M >= 256: both plans in the grouped raster and row-major
+                for (Object[] s : SHAPES) rasterShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{256, 512, 2048, 8192});
+                for (Object[] s : ENGINE_SHAPES)
+                    if ((Integer) s[1] != 32000) rasterShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{16384});
+                return;
+            }
             if (args.length > 0 && args[0].equals("invariant")) {   // the invariant plan above 64 tokens only, before and now
                 for (Object[] s : SHAPES) invariantOnly(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2]);
                 return;
@@ -300,6 +306,46 @@ public final class GemmBench {
               } catch (RuntimeException | AssertionError e) {
                 System.out.println("FAILED " + name + " M=" + m + ": " + e);
               }
+            }
+        }
+    }
+
+    /**
+     * The default plan (fp32 X, and bf16 X: the kernel alone, as cuBLAS is timed) and the invariant plan at prefill sizes, each
+     * in the TMA tiles' default grouped raster ({@link Gemm#raster()}) and in the plain row-major order (group 1), one after the
+     * other at each point. "CSV,gemm" / "CSV,inv" / "CSV,bx" lines as {@link #shape} prints them (gemm_torch.py joins them with
+     * cuBLAS), "CSV,r1" / "CSV,invr1" / "CSV,bxr1" the row-major figures.
+     */
+    private static void rasterShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
+        int grouped = gemm.raster();
+        try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
+            gemm.reserveSlabs(Arrays.stream(ms).max().orElseThrow(), n, k);
+            for (int m : ms) {
+                try {
+                    Gemm.Plan p = gemm.plan(m, n, k, true, true), inv = gemm.invariantPlan(m, n, k, true);
+                    double[] us = new double[6];
+                    for (int r = 0; r < 2; r++) {
+                        gemm.raster(r == 0 ? grouped : 1);
+                        us[3 * r] = time(cuda, gemm, p, o, m, m == 2048);
+                        us[3 * r + 1] = timeBf16X(cuda, gemm, o, m);
+                        us[3 * r + 2] = time(cuda, gemm, inv, o, m, m == 2048);
+                    }
+                    gemm.raster(grouped);
+                    double flop = 2.0 * m * n * k;
+                    System.out.printf("%-32s N=%-5d K=%-5d M=%-5d raster %d / 1: default %8.1f / %8.1f us (%5.1f / %5.1f TFLOP/s), bf16 X %8.1f / %8.1f us,"
+                                    + " invariant %8.1f / %8.1f us  [%s | invariant: %s]%n", name, n, k, m, grouped, us[0], us[3], flop / us[0] / 1e6,
+                            flop / us[3] / 1e6, us[1], us[4], us[2], us[5], p, inv);
+                    System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + us[0] + "," + flop / us[0] / 1e6 + ",-1," + p.tiles().name() + "," + p.splits());
+                    System.out.println("CSV,bx," + name + "," + n + "," + k + "," + m + "," + us[1]);
+                    System.out.println("CSV,inv," + name + "," + n + "," + k + "," + m + "," + us[2] + "," + inv.splits());
+                    System.out.println("CSV,r1," + name + "," + n + "," + k + "," + m + "," + us[3]);
+                    System.out.println("CSV,bxr1," + name + "," + n + "," + k + "," + m + "," + us[4]);
+                    System.out.println("CSV,invr1," + name + "," + n + "," + k + "," + m + "," + us[5] + "," + (inv.registerSlices() ? "reg" : inv.slabs() ? "slab" : "tile"));
+                } catch (RuntimeException | AssertionError e) {
+                    System.out.println("FAILED " + name + " M=" + m + ": " + e);
+                } finally {
+                    gemm.raster(grouped);
+                }
             }
         }
     }

@@ -97,6 +97,40 @@ class GemmTest {
         if (Gemm.TMA_DEFAULT) new GemmCase(130, 136, 200, "bf16", "bf16", "f32", true).check(cpu, hopper);   // the default plan: TMA_128
     }
 
+    /** The grouped raster visits every tile of the grid once, walks a group's token tiles first, and is the plain order at group 1. */
+    @Test
+    void rasterIsABijectionOfTheGrid() {
+        for (int tilesN : new int[]{1, 3, 32, 172})
+            for (int tilesM : new int[]{1, 2, 7, 64})
+                for (int group : new int[]{1, 2, 3, 8, 100}) {
+                    boolean[] seen = new boolean[tilesN * tilesM];
+                    for (int by = 0; by < tilesM; by++)
+                        for (int bx = 0; bx < tilesN; bx++) {
+                            int tn = GemmKernels.rasterTileN(bx, by, tilesN, tilesM, group), tm = GemmKernels.rasterTileM(bx, by, tilesN, tilesM, group);
+                            assertTrue(tn >= 0 && tn < tilesN && tm >= 0 && tm < tilesM, "tile in the grid");
+                            assertFalse(seen[tm * tilesN + tn], "tile (" + tn + ", " + tm + ") twice: " + tilesN + "x" + tilesM + " group " + group);
+                            seen[tm * tilesN + tn] = true;
+                            if (group == 1) assertEquals(bx + 10 * by, tn + 10 * tm);
+                        }
+                }
+        // 172 W-row tiles × 64 token tiles in groups of 8: blocks 0..7 take token tiles 0..7 of W-row tile 0, block 8 W-row tile 1
+        assertEquals(0, GemmKernels.rasterTileN(7, 0, 172, 64, 8));
+        assertEquals(7, GemmKernels.rasterTileM(7, 0, 172, 64, 8));
+        assertEquals(1, GemmKernels.rasterTileN(8, 0, 172, 64, 8));
+        assertEquals(0, GemmKernels.rasterTileM(8, 0, 172, 64, 8));
+    }
+
+    /** The TMA kernels (plain, split-K slabs, slices summed in registers) in a raster of 2 over a 3 × 3 grid of tiles: the reference's values. */
+    @Test
+    void tmaTilesInAGroupedRasterAgreeWithTheReference() {
+        Gemm hopper = new Gemm(cpu, true);
+        hopper.raster(2);
+        GemmCase.of(300, 272, 136).check(cpu, hopper, hopper.plan(300, 272, 136, Gemm.TMA_128, 1, true));
+        new GemmCase(300, 272, 136, "f32", "bf16", "f32", true).check(cpu, hopper, hopper.plan(300, 272, 136, Gemm.TMA_128, 1, true));   // residual
+        GemmCase.of(300, 272, 264).check(cpu, hopper, hopper.slicedPlan(300, 272, 264, 2, true));
+        GemmCase.of(300, 272, 264).check(cpu, hopper, hopper.slabPlan(300, 272, 264, Gemm.TMA_128, 2, true));
+    }
+
     @Test
     void rejectsShapesItCannotRun() {
         try (FloatArray a = new FloatArray(64); BFloat16Array w = new BFloat16Array(64); FloatArray c = new FloatArray(64)) {
