@@ -105,18 +105,23 @@ public final class Gemm implements AutoCloseable {
      * split-K). {@code registerSlices}: the same slices summed in registers by one block running all of K
      * ({@link GemmKernels#wgmmaTmaSlicedXbf16Wbf16}, grid z = 1), in the same order, so the same bits without the slabs.
      */
-    public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices) {
+    public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
+                       boolean persistent) {
         public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst) {
-            this(tiles, splits, kTilesPerSplit, launch, convertFirst, false, false);
+            this(tiles, splits, kTilesPerSplit, launch, convertFirst, false, false, false);
         }
 
         public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs) {
-            this(tiles, splits, kTilesPerSplit, launch, convertFirst, slabs, false);
+            this(tiles, splits, kTilesPerSplit, launch, convertFirst, slabs, false, false);
+        }
+
+        public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices) {
+            this(tiles, splits, kTilesPerSplit, launch, convertFirst, slabs, registerSlices, false);
         }
 
         @Override public String toString() {
             return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : registerSlices ? " (summed in registers, fixed order)" : "")
-                    + (convertFirst ? ", X converted first" : "");
+                    + (persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (convertFirst ? ", X converted first" : "");
         }
     }
 
@@ -133,6 +138,7 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel WGMMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaXbf16Wbf16");
     private static final Kernel WGMMA_TMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaTmaXbf16Wbf16");
     private static final Kernel WGMMA_TMA_SLICED = Kernel.of(GemmKernels.class, "wgmmaTmaSlicedXbf16Wbf16");
+    private static final Kernel WGMMA_TMA_PERSISTENT = Kernel.of(GemmKernels.class, "wgmmaTmaPersistentXbf16Wbf16");
     /**
      * Whether the default plan takes the TMA tiles rather than the cp.async wgmma ones ({@code -Darbor.gemm.tma=false}
      * turns them off).
@@ -152,6 +158,12 @@ public final class Gemm implements AutoCloseable {
      * order ({@code -Darbor.gemm.raster=1}). Same sums per tile, same bits, any value.
      */
     static final int RASTER_DEFAULT = Math.max(1, Integer.getInteger("arbor.gemm.raster", 8));
+    /**
+     * Whether the default plan runs unsplit TMA tiles of more than one wave as the persistent kernel
+     * ({@link GemmKernels#wgmmaTmaPersistentXbf16Wbf16}: one block a multiprocessor looping over the tiles);
+     * {@code -Darbor.gemm.persistent=false} keeps a block a tile.
+     */
+    static final boolean PERSISTENT_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.persistent", "true"));
 
     private final Backend backend;
     private final int multiprocessors;
@@ -173,6 +185,8 @@ public final class Gemm implements AutoCloseable {
     private boolean warnedCapture;
     /** The TMA tiles' raster group ({@link #RASTER_DEFAULT}; {@link #raster(int)}). */
     private int raster = RASTER_DEFAULT;
+    /** Whether the default plan may take the persistent TMA kernel ({@link #PERSISTENT_DEFAULT}); cleared if it does not load. */
+    private boolean persistent = PERSISTENT_DEFAULT;
     /** Whether the mma.sync kernels launch overlapping the kernel before them ({@link #overlapPrevious(boolean)}). */
     private boolean overlapPrevious;
     private BFloat16Array xBf16;
@@ -293,7 +307,47 @@ public final class Gemm implements AutoCloseable {
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
         int splits = fp32Out ? (int) Math.max(1, Math.min(Math.max(1, kTiles / 4), resident / blocks)) : 1;
+        if (t.tma() && t.bm() >= TMA_128.bm() && splits == 1 && blocks > resident && persistent && persistentLoads())
+            return persistentPlan(m, n, k, t, fp32X);
         return plan(m, n, k, t, splits, fp32X);
+    }
+
+    /**
+     * The TMA tiles t over all of K as the persistent kernel: min(tiles, resident blocks) blocks in a 1-D grid, each looping
+     * over the output tiles (the default plan's choice for unsplit TMA tiles of more than one wave).
+     */
+    public Plan persistentPlan(int m, int n, int k, Tiles t, boolean fp32X) {
+        if (!t.tma()) throw new IllegalArgumentException("the persistent kernel runs the TMA tiles, not " + t);
+        Plan p = plan(m, n, k, t, 1, fp32X);
+        long tiles = (long) p.launch().grid()[0] * p.launch().grid()[1];
+        int blocks = (int) Math.min(tiles, (long) multiprocessors * blocksPerSm(t));
+        Launch l = new Launch(new int[]{blocks, 1, 1}, p.launch().block(), p.launch().sharedBytes(), null);
+        return new Plan(t, 1, p.kTilesPerSplit(), l, p.convertFirst(), false, false, true);
+    }
+
+    /** Sets whether the default plan may take the persistent kernel (the benchmark compares both). */
+    public void persistent(boolean on) { this.persistent = on; }
+
+    private boolean persistentChecked;
+
+    /** On CUDA, loads the persistent kernel once; if the driver refuses it, the default plan keeps a block a tile (with a message). */
+    private boolean persistentLoads() {
+        if (!persistentChecked) {
+            persistentChecked = true;
+            if (backend instanceof CudaBackend cuda) {
+                try {
+                    Plan p = plan(TMA_256.bm(), TMA_256.bn(), GemmKernels.BK, TMA_256, 1, true);
+                    Plan q = new Plan(TMA_256, 1, 1, p.launch(), true, false, false, true);
+                    cuda.resources(WGMMA_TMA_PERSISTENT, q.launch(), tmaArguments(q, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0));
+                    Plan r = new Plan(TMA_128, 1, 1, plan(TMA_128.bm(), TMA_128.bn(), GemmKernels.BK, TMA_128, 1, true).launch(), true, false, false, true);
+                    cuda.resources(WGMMA_TMA_PERSISTENT, r.launch(), tmaArguments(r, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0));
+                } catch (RuntimeException e) {
+                    System.err.println("arbor gemm: the persistent TMA wgmma kernel did not load (" + e.getMessage() + "); a block a tile");
+                    persistent = false;
+                }
+            }
+        }
+        return persistent;
     }
 
     /**
@@ -383,7 +437,12 @@ public final class Gemm implements AutoCloseable {
      * n) take the slabs for parallelism, enough blocks to fill the GPU take the registers.
      */
     Plan invariantTmaPlan(int m, int n, int k, int slices, boolean fp32X) {
-        if (slices == 1) return plan(m, n, k, tmaTilesFor(m, n, k), 1, fp32X);
+        if (slices == 1) {   // the plain TMA tiles over all of K; persistent beyond one wave (each tile's sums unchanged: the same bits)
+            Tiles t = tmaTilesFor(m, n, k);
+            Plan p = plan(m, n, k, t, 1, fp32X);
+            long tiles = (long) p.launch().grid()[0] * p.launch().grid()[1];
+            return tiles > (long) multiprocessors * blocksPerSm(t) && persistent && persistentLoads() ? persistentPlan(m, n, k, t, fp32X) : p;
+        }
         Plan slabs = slabPlan(m, n, k, TMA_128, slices, fp32X);
         if (!sliced) return slabs;
         Plan registers = slicedPlan(m, n, k, slices, fp32X);
@@ -597,6 +656,10 @@ public final class Gemm implements AutoCloseable {
                 backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
                 return c;
             }
+            if (p.persistent()) {
+                backend.launch(WGMMA_TMA_PERSISTENT, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
+                return c;
+            }
             Launch launch = p.launch();
             if (p.splits() > 1 && !accumulate) {
                 backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
@@ -675,7 +738,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
-    public static Kernel kernelFor(Plan p) { return p.registerSlices() ? WGMMA_TMA_SLICED : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+    public static Kernel kernelFor(Plan p) { return p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);

@@ -195,6 +195,59 @@ public final class GemmKernels {
     }
 
     /**
+     * {@link #wgmmaTmaXbf16Wbf16} as a persistent kernel: a 1-D grid of at most one block a multiprocessor, block b computing
+     * output tiles b, b + blocks, b + 2·blocks, … (in the raster's order, {@link #rasterTileN}), all of K each (no split-K:
+     * {@code kTilesPerSplit} is unused). The producer runs on through the block's tiles without stopping, so the next tile's
+     * first K tiles stream in while the consumers store the last one's C (the epilogue, ~128 KiB of fp32 a 128×256 tile, no
+     * longer leaves the tensor cores idle), and a block's pipeline fills once, not once a tile. The stage ring's position
+     * carries over between tiles; after a tile's last batch the consumers release its stage, zero their accumulators and
+     * store. Each tile's sums are those of the plain kernel: the same bits.
+     */
+    public static void wgmmaTmaPersistentXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
+                                                    int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
+                                                    @Constant int wn, @Constant int nt, @Constant int stages) {
+        ctx.launchBounds(wn * 32 + 128);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int bn = wn * 16, bm = nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS;
+        int full = stages * stageWords, empty = full + 2 * stages;
+        int tid = ctx.localIdx, consumers = wn * 32;
+        int count = (k + BK - 1) / BK;
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm, tiles = tilesN * tilesM;
+        int blocks = ctx.globalGroupSizeX / ctx.localGroupSizeX;
+        tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
+        if (tid >= consumers) {
+            if (tid == consumers) {
+                int it = 0;
+                for (int tile = ctx.groupIdx; tile < tiles; tile += blocks) {
+                    int bx = tile % tilesN, by = tile / tilesN;
+                    int tileN = rasterTileN(bx, by, tilesN, tilesM, raster), tileM = rasterTileM(bx, by, tilesN, tilesM, raster);
+                    tmaProduceRing(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, 0, count, it, bn, bm, stageWords, full, empty, stages);
+                    it += count;
+                }
+            }
+        } else {
+            float[] acc = new float[nt * 4];
+            int it = 0;
+            for (int tile = ctx.groupIdx; tile < tiles; tile += blocks) {
+                int bx = tile % tilesN, by = tile / tilesN;
+                int tileN = rasterTileN(bx, by, tilesN, tilesM, raster), tileM = rasterTileM(bx, by, tilesN, tilesM, raster);
+                for (int t = 0; t < count; t++) tmaConsumeRing(ctx, smem, acc, it + t, t > 0, bn, bm, stageWords, full, empty, stages);
+                ctx.wgmmaWait(0);
+                ctx.mbarrierArrive(smem, empty + 2 * ((it + count - 1) % stages));   // the tile's last stage: the producer may refill it
+                it += count;
+                storeF32Tile(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
+                zeroAccumulators(acc, nt);
+            }
+        }
+    }
+
+    @Unroll
+    static void zeroAccumulators(float[] acc, int nt) {
+        for (int i = 0; i < nt * 4; i++) acc[i] = 0f;
+    }
+
+    /**
      * The batch-invariant form of {@link #wgmmaTmaXbf16Wbf16}: a block runs all of K (grid z = 1) as K slices of
      * {@code sliceTiles} tiles, each summed from zero in its own accumulators ({@code acc}, as one block of the slab plan
      * sums its slice) and folded into a running total in registers in {@link #sumSlices}' order: total = slice 0, then
@@ -286,8 +339,18 @@ public final class GemmKernels {
      */
     static void tmaProduce(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows, int n, int k,
                            int n0, int m0, int kt0, int count, int bn, int bm, int stageWords, int full, int empty, int stages) {
+        tmaProduceRing(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, kt0, count, 0, bn, bm, stageWords, full, empty, stages);
+    }
+
+    /**
+     * As {@link #tmaProduce} with the ring's position carried over from earlier output tiles of the block (the persistent
+     * kernel): K tile t of this output tile is the block's {@code it0 + t}-th, in stage {@code (it0 + t) % stages}, round
+     * {@code (it0 + t) / stages} (the empty wait from the second round of the block on).
+     */
+    static void tmaProduceRing(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows, int n,
+                               int k, int n0, int m0, int kt0, int count, int it0, int bn, int bm, int stageWords, int full, int empty, int stages) {
         for (int t = 0; t < count; t++) {
-            int s = t % stages, round = t / stages;
+            int it = it0 + t, s = it % stages, round = it / stages;
             if (round > 0) while (!ctx.mbarrierTryWait(smem, empty + 2 * s, (round - 1) & 1)) {}
             ctx.mbarrierArriveExpectTx(smem, full + 2 * s, (bn + bm) * 128);
             int base = s * stageWords, k0 = (kt0 + t) * BK;
@@ -303,8 +366,18 @@ public final class GemmKernels {
      * arrival let the producer refill a stage that its warp's other lanes still read).
      */
     static void tmaConsume(KernelContext ctx, int[] smem, float[] acc, int t, int bn, int bm, int stageWords, int full, int empty, int stages) {
-        int s = t % stages;
-        while (!ctx.mbarrierTryWait(smem, full + 2 * s, (t / stages) & 1)) {}
+        tmaConsumeRing(ctx, smem, acc, t, t > 0, bn, bm, stageWords, full, empty, stages);
+    }
+
+    /**
+     * As {@link #tmaConsume} for the block's {@code it}-th K tile of the ring (the persistent kernel counts on across its
+     * output tiles); {@code releasePrevious}: release the stage of K tile it-1 once its batch is done (not at an output
+     * tile's first K tile: the previous tile's last stage was released after its final wait).
+     */
+    static void tmaConsumeRing(KernelContext ctx, int[] smem, float[] acc, int it, boolean releasePrevious, int bn, int bm, int stageWords, int full,
+                               int empty, int stages) {
+        int s = it % stages;
+        while (!ctx.mbarrierTryWait(smem, full + 2 * s, (it / stages) & 1)) {}
         int base = s * stageWords;
         long descW = ctx.wgmmaDescriptorSw128(smem, base + (ctx.localIdx >> 7) * 64 * ROW_WORDS);
         long descX = ctx.wgmmaDescriptorSw128(smem, base + bn * ROW_WORDS);
@@ -312,7 +385,7 @@ public final class GemmKernels {
         wgmmaStage(ctx, acc, smem, descW, descX, bm);
         ctx.wgmmaCommit();
         ctx.wgmmaWait(1);
-        if (t > 0) ctx.mbarrierArrive(smem, empty + 2 * ((t - 1) % stages));
+        if (releasePrevious) ctx.mbarrierArrive(smem, empty + 2 * ((it - 1) % stages));
     }
 
     /** One stage's four k16 steps: the descriptors move on 32 bytes (+2) a step, within the swizzled 128-byte rows. */

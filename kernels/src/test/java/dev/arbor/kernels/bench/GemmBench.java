@@ -223,13 +223,18 @@ public final class GemmBench {
             for (int m : new int[]{1, 32, 64, 256, 8192}) plans.add(gemm.plan(m, 4096, 4096, true, true));
             for (Gemm.Tiles t : gemm.tma() ? new Gemm.Tiles[]{Gemm.WGMMA_128, Gemm.WGMMA_256, Gemm.TMA_128, Gemm.TMA_256} : new Gemm.Tiles[0])
                 plans.add(gemm.plan(256, 4096, 4096, t, 1, true));
+            if (gemm.tma()) {
+                plans.add(gemm.persistentPlan(8192, 4096, 4096, Gemm.TMA_256, true));
+                plans.add(gemm.persistentPlan(8192, 4096, 4096, Gemm.TMA_128, true));
+                plans.add(gemm.slicedPlan(8192, 4096, 4096, 5, true));
+            }
             for (Gemm.Plan p : plans) {
                 int m = 256;
                 Kernel k = Gemm.kernelFor(p);
                 Object[] args = p.tiles().tma() ? Gemm.tmaArguments(p, x, w, c, null, null, m, m, 4096, 4096, 0) : Gemm.launchArguments(p, x, w, c, m, 4096, 4096);
                 CudaModule.Resources r = cuda.resources(k, p.launch(), args);
                 System.out.printf("variant %-8s %-36s kernel %-10s %3d regs, %6d B dyn smem, %d B local, %d blocks/SM (%.0f%% warp occupancy)%n",
-                        p.tiles().name(), p.tiles(), k.name(), r.registers(), p.launch().sharedBytes(), r.localBytes(), r.blocksPerSm(),
+                        p.tiles().name() + (p.persistent() ? "P" : p.registerSlices() ? "S" : ""), p.tiles(), k.name(), r.registers(), p.launch().sharedBytes(), r.localBytes(), r.blocksPerSm(),
                         100 * r.occupancy(p.tiles().threads()));
                 System.out.println("CSV,variant," + p.tiles().name() + "," + r.registers() + "," + p.launch().sharedBytes() + "," + r.localBytes() + "," + r.blocksPerSm());
             }
@@ -311,10 +316,11 @@ public final class GemmBench {
     }
 
     /**
-     * The default plan (fp32 X, and bf16 X: the kernel alone, as cuBLAS is timed) and the invariant plan at prefill sizes, each
-     * in the TMA tiles' default grouped raster ({@link Gemm#raster()}) and in the plain row-major order (group 1), one after the
-     * other at each point. "CSV,gemm" / "CSV,inv" / "CSV,bx" lines as {@link #shape} prints them (gemm_torch.py joins them with
-     * cuBLAS), "CSV,r1" / "CSV,invr1" / "CSV,bxr1" the row-major figures.
+     * Prefill sizes, one after the other at each point: the default plan as it is now (grouped raster, the persistent kernel
+     * where it takes it; with fp32 X, and with bf16 X: the kernel alone, as cuBLAS is timed), the same tiles and splits a block
+     * a tile in the grouped raster and in the row-major order (the plan before run 30-gemm5), and the invariant plan in both
+     * orders. "CSV,gemm" / "CSV,bx" / "CSV,inv" lines as {@link #shape} prints them (gemm_torch.py joins them with cuBLAS);
+     * "CSV,np8" (a block a tile, grouped), "CSV,r1" (a block a tile, row-major) and "CSV,invr1" beside them.
      */
     private static void rasterShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
         int grouped = gemm.raster();
@@ -323,24 +329,24 @@ public final class GemmBench {
             for (int m : ms) {
                 try {
                     Gemm.Plan p = gemm.plan(m, n, k, true, true), inv = gemm.invariantPlan(m, n, k, true);
-                    double[] us = new double[6];
-                    for (int r = 0; r < 2; r++) {
-                        gemm.raster(r == 0 ? grouped : 1);
-                        us[3 * r] = time(cuda, gemm, p, o, m, m == 2048);
-                        us[3 * r + 1] = timeBf16X(cuda, gemm, o, m);
-                        us[3 * r + 2] = time(cuda, gemm, inv, o, m, m == 2048);
-                    }
+                    Gemm.Plan plain = gemm.plan(m, n, k, p.tiles(), p.splits(), true);
+                    double now = time(cuda, gemm, p, o, m, m == 2048), bx = timeBf16X(cuda, gemm, o, m), invNow = time(cuda, gemm, inv, o, m, m == 2048);
+                    double plain8 = p.persistent() ? time(cuda, gemm, plain, o, m, false) : now;
+                    gemm.raster(1);
+                    double plain1 = time(cuda, gemm, plain, o, m, false), inv1 = time(cuda, gemm, inv, o, m, false);
                     gemm.raster(grouped);
                     double flop = 2.0 * m * n * k;
-                    System.out.printf("%-32s N=%-5d K=%-5d M=%-5d raster %d / 1: default %8.1f / %8.1f us (%5.1f / %5.1f TFLOP/s), bf16 X %8.1f / %8.1f us,"
-                                    + " invariant %8.1f / %8.1f us  [%s | invariant: %s]%n", name, n, k, m, grouped, us[0], us[3], flop / us[0] / 1e6,
-                            flop / us[3] / 1e6, us[1], us[4], us[2], us[5], p, inv);
-                    System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + us[0] + "," + flop / us[0] / 1e6 + ",-1," + p.tiles().name() + "," + p.splits());
-                    System.out.println("CSV,bx," + name + "," + n + "," + k + "," + m + "," + us[1]);
-                    System.out.println("CSV,inv," + name + "," + n + "," + k + "," + m + "," + us[2] + "," + inv.splits());
-                    System.out.println("CSV,r1," + name + "," + n + "," + k + "," + m + "," + us[3]);
-                    System.out.println("CSV,bxr1," + name + "," + n + "," + k + "," + m + "," + us[4]);
-                    System.out.println("CSV,invr1," + name + "," + n + "," + k + "," + m + "," + us[5] + "," + (inv.registerSlices() ? "reg" : inv.slabs() ? "slab" : "tile"));
+                    System.out.printf("%-32s N=%-5d K=%-5d M=%-5d now %8.1f us (%5.1f TFLOP/s; bf16 X %8.1f us) | a block a tile, raster %d %8.1f us,"
+                                    + " row-major %8.1f us | invariant %8.1f us, row-major %8.1f us  [%s | invariant: %s]%n", name, n, k, m, now, flop / now / 1e6,
+                            bx, grouped, plain8, plain1, invNow, inv1, p, inv);
+                    System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + now + "," + flop / now / 1e6 + ",-1," + p.tiles().name()
+                            + (p.persistent() ? "P" : "") + "," + p.splits());
+                    System.out.println("CSV,bx," + name + "," + n + "," + k + "," + m + "," + bx);
+                    System.out.println("CSV,inv," + name + "," + n + "," + k + "," + m + "," + invNow + "," + inv.splits());
+                    System.out.println("CSV,np8," + name + "," + n + "," + k + "," + m + "," + plain8);
+                    System.out.println("CSV,r1," + name + "," + n + "," + k + "," + m + "," + plain1);
+                    System.out.println("CSV,invr1," + name + "," + n + "," + k + "," + m + "," + inv1 + "," + (inv.registerSlices() ? "reg" : inv.slabs() ? "slab"
+                            : inv.persistent() ? "tileP" : "tile"));
                 } catch (RuntimeException | AssertionError e) {
                     System.out.println("FAILED " + name + " M=" + m + ": " + e);
                 } finally {

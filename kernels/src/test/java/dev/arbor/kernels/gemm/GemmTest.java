@@ -131,6 +131,31 @@ class GemmTest {
         GemmCase.of(300, 272, 264).check(cpu, hopper, hopper.slabPlan(300, 272, 264, Gemm.TMA_128, 2, true));
     }
 
+    /**
+     * The persistent TMA kernel on the CPU executor with 2 blocks over 3 × 3 output tiles (each block 4-5 tiles, the stage
+     * ring running on across them: 5 K tiles a tile through 6 stages), in a raster of 2, with and without a residual; and the
+     * default plan's rule: unsplit TMA tiles of more than one wave go persistent, one wave or split-K do not.
+     */
+    @Test
+    void persistentTmaKernelAgreesWithTheReference() {
+        Gemm hopper = new Gemm(cpu, true);
+        hopper.raster(2);
+        Gemm.Plan one = hopper.persistentPlan(300, 272, 264, Gemm.TMA_128, true);
+        assertTrue(one.persistent() && one.launch().grid()[0] == 9, "9 tiles, 132 multiprocessors: a block a tile: " + one);
+        Gemm.Plan two = new Gemm.Plan(Gemm.TMA_128, 1, one.kTilesPerSplit(), new dev.arbor.accel.Launch(new int[]{2, 1, 1}, one.launch().block(),
+                one.launch().sharedBytes(), null), true, false, false, true);
+        GemmCase.of(300, 272, 264).check(cpu, hopper, two);
+        new GemmCase(300, 272, 264, "f32", "bf16", "f32", true).check(cpu, hopper, two);   // residual
+        if (Gemm.TMA_DEFAULT && Gemm.PERSISTENT_DEFAULT) {
+            Gemm.Plan big = hopper.plan(8192, 4096, 4096, true, true);
+            assertTrue(big.persistent() && big.tiles() == Gemm.TMA_256 && big.launch().grid()[0] == 132, "32 x 32 tiles: persistent: " + big);
+            assertFalse(hopper.plan(512, 4096, 4096, true, true).persistent(), "32 x 4 tiles of 128: one wave");
+            assertFalse(hopper.plan(512, 1024, 4096, true, true).persistent(), "split-K");
+            Gemm.Plan inv = hopper.invariantPlan(8192, 22016, 4096, true);
+            assertTrue(inv.persistent(), "the invariant plan's one-slice shapes (stacked gate|up): persistent: " + inv);
+        }
+    }
+
     @Test
     void rejectsShapesItCannotRun() {
         try (FloatArray a = new FloatArray(64); BFloat16Array w = new BFloat16Array(64); FloatArray c = new FloatArray(64)) {
