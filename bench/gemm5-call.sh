@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run 30-gemm5 (one call), from the root of a checkout carrying the bundle of bench/device/bundle.sh (no models) as .dev-gemm5
 # with this script and bench/peers/gemm_torch.py copied in: the GEMM and RoPE-gather GPU tests, the 8 x 2048 prefill
-# (--no-batch-invariance, as final-run.sh's prefill-nbi), GemmBench raster (both plans in the grouped and the row-major
+# (--no-batch-invariance, as final-run.sh's prefill-nbi; then with -Darbor.gemm.persistent=false -Darbor.gemm.raster=1), GemmBench raster (both plans in the grouped and the row-major
 # raster at M = 256..8192 and the llama-7b prefill shapes at 16384), the torch.matmul peer on the same shapes, then the
 # prefill step's op profile. Every log under $OUT.
 set -u
@@ -20,6 +20,9 @@ grep -cE " 0 of [0-9]+ elements differ" "$OUT/gpu-tests.log"; grep -E " [1-9][0-
 echo "== $(date -u +%T) prefill 8 x 2048 (nbi)"
 timeout ${T_PREFILL:-40} $J -cp "$CP" dev.arbor.server.Main bench $PF --out "$OUT/pf" > "$OUT/prefill.log" 2>&1
 echo "prefill exit $?"; grep -E "^prefill:|other steps|decode steps" "$OUT/prefill.log" | cut -c1-260
+echo "== $(date -u +%T) prefill 8 x 2048 (nbi), the GEMM as before this run (a block a tile, row-major)"
+timeout ${T_PREFILL:-40} $J -Darbor.gemm.persistent=false -Darbor.gemm.raster=1 -cp "$CP" dev.arbor.server.Main bench $PF --out "$OUT/pf-before" > "$OUT/prefill-before.log" 2>&1
+echo "prefill (GEMM before) exit $?"; grep -E "^prefill:|other steps" "$OUT/prefill-before.log" | cut -c1-260
 echo "== $(date -u +%T) GemmBench raster"
 timeout ${T_BENCH:-75} $J -cp "$CP" dev.arbor.kernels.bench.GemmBench raster > "$OUT/gemm-arbor.txt" 2>&1
 echo "bench exit $?"; grep -E "^variant|FAILED|Exception|arbor gemm|cuMemcpy" "$OUT/gemm-arbor.txt" | cut -c1-200 | head -16

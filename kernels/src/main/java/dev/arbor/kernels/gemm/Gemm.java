@@ -159,11 +159,15 @@ public final class Gemm implements AutoCloseable {
      */
     static final int RASTER_DEFAULT = Math.max(1, Integer.getInteger("arbor.gemm.raster", 8));
     /**
-     * Whether the default plan runs unsplit TMA tiles of more than one wave as the persistent kernel
-     * ({@link GemmKernels#wgmmaTmaPersistentXbf16Wbf16}: one block a multiprocessor looping over the tiles);
-     * {@code -Darbor.gemm.persistent=false} keeps a block a tile.
+     * Whether the plans run unsplit TMA tiles of more than one wave as the persistent kernel
+     * ({@link GemmKernels#wgmmaTmaPersistentXbf16Wbf16}: one block a multiprocessor looping over the tiles). Off by default
+     * ({@code -Darbor.gemm.persistent=true} turns it on): measured slower than a block a tile in the same raster at 33 of 40
+     * points where it applied (bench/RESULTS.md run 30-gemm5: e.g. llama-7b q|k|v at 16,384 tokens 3159.9 against
+     * 2766.4 µs, 22016×4096 at 2048 tokens 755.6 against 642.1 µs; faster only on the long-K down projections at 16,384,
+     * 2574.9 against 2693.4 µs). Its static stride over the tiles keeps no wave of blocks together, where the hardware
+     * scheduler hands a freed multiprocessor the next tile of the raster.
      */
-    static final boolean PERSISTENT_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.persistent", "true"));
+    static final boolean PERSISTENT_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.persistent", "false"));
 
     private final Backend backend;
     private final int multiprocessors;
@@ -185,7 +189,7 @@ public final class Gemm implements AutoCloseable {
     private boolean warnedCapture;
     /** The TMA tiles' raster group ({@link #RASTER_DEFAULT}; {@link #raster(int)}). */
     private int raster = RASTER_DEFAULT;
-    /** Whether the default plan may take the persistent TMA kernel ({@link #PERSISTENT_DEFAULT}); cleared if it does not load. */
+    /** Whether the plans may take the persistent TMA kernel ({@link #PERSISTENT_DEFAULT}); cleared if it does not load. */
     private boolean persistent = PERSISTENT_DEFAULT;
     /** Whether the mma.sync kernels launch overlapping the kernel before them ({@link #overlapPrevious(boolean)}). */
     private boolean overlapPrevious;
@@ -325,7 +329,7 @@ public final class Gemm implements AutoCloseable {
         return new Plan(t, 1, p.kTilesPerSplit(), l, p.convertFirst(), false, false, true);
     }
 
-    /** Sets whether the default plan may take the persistent kernel (the benchmark compares both). */
+    /** Sets whether the plans may take the persistent kernel for unsplit TMA tiles of more than one wave (tests; off by default). */
     public void persistent(boolean on) { this.persistent = on; }
 
     private boolean persistentChecked;
@@ -437,7 +441,7 @@ public final class Gemm implements AutoCloseable {
      * n) take the slabs for parallelism, enough blocks to fill the GPU take the registers.
      */
     Plan invariantTmaPlan(int m, int n, int k, int slices, boolean fp32X) {
-        if (slices == 1) {   // the plain TMA tiles over all of K; persistent beyond one wave (each tile's sums unchanged: the same bits)
+        if (slices == 1) {   // the plain TMA tiles over all of K; persistent beyond one wave if asked (each tile's sums unchanged: the same bits)
             Tiles t = tmaTilesFor(m, n, k);
             Plan p = plan(m, n, k, t, 1, fp32X);
             long tiles = (long) p.launch().grid()[0] * p.launch().grid()[1];

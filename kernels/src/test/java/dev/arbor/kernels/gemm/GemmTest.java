@@ -134,7 +134,7 @@ class GemmTest {
     /**
      * The persistent TMA kernel on the CPU executor with 2 blocks over 3 × 3 output tiles (each block 4-5 tiles, the stage
      * ring running on across them: 5 K tiles a tile through 6 stages), in a raster of 2, with and without a residual; and the
-     * default plan's rule: unsplit TMA tiles of more than one wave go persistent, one wave or split-K do not.
+     * plans' rule when it is on (off by default): unsplit TMA tiles of more than one wave go persistent, one wave or split-K do not.
      */
     @Test
     void persistentTmaKernelAgreesWithTheReference() {
@@ -146,7 +146,9 @@ class GemmTest {
                 one.launch().sharedBytes(), null), true, false, false, true);
         GemmCase.of(300, 272, 264).check(cpu, hopper, two);
         new GemmCase(300, 272, 264, "f32", "bf16", "f32", true).check(cpu, hopper, two);   // residual
-        if (Gemm.TMA_DEFAULT && Gemm.PERSISTENT_DEFAULT) {
+        if (Gemm.TMA_DEFAULT) {
+            assertEquals(Gemm.PERSISTENT_DEFAULT, hopper.plan(8192, 4096, 4096, true, true).persistent(), "off unless -Darbor.gemm.persistent=true");
+            hopper.persistent(true);
             Gemm.Plan big = hopper.plan(8192, 4096, 4096, true, true);
             assertTrue(big.persistent() && big.tiles() == Gemm.TMA_256 && big.launch().grid()[0] == 132, "32 x 32 tiles: persistent: " + big);
             assertFalse(hopper.plan(512, 4096, 4096, true, true).persistent(), "32 x 4 tiles of 128: one wave");
