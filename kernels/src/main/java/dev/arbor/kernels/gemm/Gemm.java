@@ -161,7 +161,7 @@ public final class Gemm implements AutoCloseable {
     /**
      * Whether the plans run unsplit TMA tiles of more than one wave as the persistent kernel
      * ({@link GemmKernels#wgmmaTmaPersistentXbf16Wbf16}: one block a multiprocessor looping over the tiles). Off by default
-     * ({@code -Darbor.gemm.persistent=true} turns it on): measured slower than a block a tile in the same raster at 33 of 40
+     * ({@code -Darbor.gemm.persistent=true} turns it on): measured slower than a block a tile in the same raster at 35 of the 36
      * points where it applied (bench/RESULTS.md run 30-gemm5: e.g. llama-7b q|k|v at 16,384 tokens 3159.9 against
      * 2766.4 µs, 22016×4096 at 2048 tokens 755.6 against 642.1 µs; faster only on the long-K down projections at 16,384,
      * 2574.9 against 2693.4 µs). Its static stride over the tiles keeps no wave of blocks together, where the hardware
