@@ -155,7 +155,10 @@ public final class Gemm implements AutoCloseable {
     /**
      * The TMA tiles' block order: {@code RASTER_DEFAULT} token tiles of one W-row tile before the next
      * ({@link GemmKernels#rasterTileN}), so the blocks of a wave share their operands in the L2; 1 is the plain row-major
-     * order ({@code -Darbor.gemm.raster=1}). Same sums per tile, same bits, any value.
+     * order ({@code -Darbor.gemm.raster=1}). Same sums per tile, same bits, any value. Measured on the H200 against row-major
+     * (bench/RESULTS.md run 30-gemm5, 52 points M ≥ 256): faster at 31, by 3.5-16% at 16 of them, all with weights over the 50 MB
+     * L2 (llama-7b's stacked q|k|v at 16,384 tokens 3211.5 → 2766.4 µs, 22016×4096 at 8192 tokens 2975.6 → 2716.1 µs); within
+     * ±3% where W fits the L2 (4096×4096, 1024×4096).
      */
     static final int RASTER_DEFAULT = Math.max(1, Integer.getInteger("arbor.gemm.raster", 8));
     /**
