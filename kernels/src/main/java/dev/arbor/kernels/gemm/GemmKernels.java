@@ -167,7 +167,8 @@ public final class GemmKernels {
      * <p>{@code mapX}, {@code mapW}: tensor maps ({@code TensorMaps.tile128}) of X as {@code xRows × k} (xRows ≥ m:
      * rows past m may hold anything, their sums are never stored) with boxes of bm rows, and of W as {@code n × k}
      * with boxes of bn rows. Shared memory: {@code stages·(bn + bm)·128} bytes of tiles, then 2·stages mbarriers
-     * (16·stages bytes). Block: {@code wn·32 + 128} work-items. Grid and split-K as {@link #wgmmaXbf16Wbf16}.
+     * (16·stages bytes). Block: {@code wn·32 + 128} work-items. Grid and split-K as {@link #wgmmaXbf16Wbf16}; block (x, y) computes
+     * the output tile {@code raster} puts there ({@link #rasterTileN}; 1: tile (x, y)).
      */
     public static void wgmmaTmaXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
                                           int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
