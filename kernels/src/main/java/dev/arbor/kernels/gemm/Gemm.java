@@ -105,18 +105,23 @@ public final class Gemm implements AutoCloseable {
      * split-K). {@code registerSlices}: the same slices summed in registers by one block running all of K
      * ({@link GemmKernels#wgmmaTmaSlicedXbf16Wbf16}, grid z = 1), in the same order, so the same bits without the slabs.
      */
-    public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices) {
+    public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
+                       boolean persistent) {
         public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst) {
-            this(tiles, splits, kTilesPerSplit, launch, convertFirst, false, false);
+            this(tiles, splits, kTilesPerSplit, launch, convertFirst, false, false, false);
         }
 
         public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs) {
-            this(tiles, splits, kTilesPerSplit, launch, convertFirst, slabs, false);
+            this(tiles, splits, kTilesPerSplit, launch, convertFirst, slabs, false, false);
+        }
+
+        public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices) {
+            this(tiles, splits, kTilesPerSplit, launch, convertFirst, slabs, registerSlices, false);
         }
 
         @Override public String toString() {
             return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : registerSlices ? " (summed in registers, fixed order)" : "")
-                    + (convertFirst ? ", X converted first" : "");
+                    + (persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (convertFirst ? ", X converted first" : "");
         }
     }
 
@@ -133,6 +138,7 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel WGMMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaXbf16Wbf16");
     private static final Kernel WGMMA_TMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaTmaXbf16Wbf16");
     private static final Kernel WGMMA_TMA_SLICED = Kernel.of(GemmKernels.class, "wgmmaTmaSlicedXbf16Wbf16");
+    private static final Kernel WGMMA_TMA_PERSISTENT = Kernel.of(GemmKernels.class, "wgmmaTmaPersistentXbf16Wbf16");
     /**
      * Whether the default plan takes the TMA tiles rather than the cp.async wgmma ones ({@code -Darbor.gemm.tma=false}
      * turns them off).
@@ -146,6 +152,25 @@ public final class Gemm implements AutoCloseable {
      * than it saves.
      */
     static final int CONVERT_ON_LOAD_MAX_M = 16;
+    /**
+     * The TMA tiles' block order: {@code RASTER_DEFAULT} token tiles of one W-row tile before the next
+     * ({@link GemmKernels#rasterTileN}), so the blocks of a wave share their operands in the L2; 1 is the plain row-major
+     * order ({@code -Darbor.gemm.raster=1}). Same sums per tile, same bits, any value. Measured on the H200 against row-major
+     * (bench/RESULTS.md run 30-gemm5, 52 points M ≥ 256): faster at 31, by 3.5-16% at 16 of them, all with weights over the 50 MB
+     * L2 (llama-7b's stacked q|k|v at 16,384 tokens 3211.5 → 2766.4 µs, 22016×4096 at 8192 tokens 2975.6 → 2716.1 µs); within
+     * ±3% where W fits the L2 (4096×4096, 1024×4096).
+     */
+    static final int RASTER_DEFAULT = Math.max(1, Integer.getInteger("arbor.gemm.raster", 8));
+    /**
+     * Whether the plans run unsplit TMA tiles of more than one wave as the persistent kernel
+     * ({@link GemmKernels#wgmmaTmaPersistentXbf16Wbf16}: one block a multiprocessor looping over the tiles). Off by default
+     * ({@code -Darbor.gemm.persistent=true} turns it on): measured slower than a block a tile in the same raster at 35 of the 36
+     * points where it applied (bench/RESULTS.md run 30-gemm5: e.g. llama-7b q|k|v at 16,384 tokens 3159.9 against
+     * 2766.4 µs, 22016×4096 at 2048 tokens 755.6 against 642.1 µs; faster only on the long-K down projections at 16,384,
+     * 2574.9 against 2693.4 µs). Its static stride over the tiles keeps no wave of blocks together, where the hardware
+     * scheduler hands a freed multiprocessor the next tile of the raster.
+     */
+    static final boolean PERSISTENT_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.persistent", "false"));
 
     private final Backend backend;
     private final int multiprocessors;
@@ -165,6 +190,10 @@ public final class Gemm implements AutoCloseable {
     /** The CPU executor reads the matrix itself; its kernels get this (unused) array as the tensor map. */
     private LongArray cpuMap;
     private boolean warnedCapture;
+    /** The TMA tiles' raster group ({@link #RASTER_DEFAULT}; {@link #raster(int)}). */
+    private int raster = RASTER_DEFAULT;
+    /** Whether the plans may take the persistent TMA kernel ({@link #PERSISTENT_DEFAULT}); cleared if it does not load. */
+    private boolean persistent = PERSISTENT_DEFAULT;
     /** Whether the mma.sync kernels launch overlapping the kernel before them ({@link #overlapPrevious(boolean)}). */
     private boolean overlapPrevious;
     private BFloat16Array xBf16;
@@ -198,6 +227,15 @@ public final class Gemm implements AutoCloseable {
      * never overlap (they load X before any wait). Same loads, same sums: the bits do not change.
      */
     public void overlapPrevious(boolean on) { this.overlapPrevious = on; }
+
+    /** Sets the TMA tiles' raster group (1: row-major; the benchmark compares orders with it). Same bits for any value. */
+    public void raster(int group) {
+        if (group < 1) throw new IllegalArgumentException("raster group must be >= 1, got " + group);
+        this.raster = group;
+    }
+
+    /** The TMA tiles' raster group. */
+    public int raster() { return raster; }
 
     /** Whether the default plan uses Hopper's wgmma tiles above 64 tokens. */
     public boolean wgmma() { return wgmma && wgmmaLoads(); }
@@ -276,7 +314,47 @@ public final class Gemm implements AutoCloseable {
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
         int splits = fp32Out ? (int) Math.max(1, Math.min(Math.max(1, kTiles / 4), resident / blocks)) : 1;
+        if (t.tma() && t.bm() >= TMA_128.bm() && splits == 1 && blocks > resident && persistent && persistentLoads())
+            return persistentPlan(m, n, k, t, fp32X);
         return plan(m, n, k, t, splits, fp32X);
+    }
+
+    /**
+     * The TMA tiles t over all of K as the persistent kernel: min(tiles, resident blocks) blocks in a 1-D grid, each looping
+     * over the output tiles (the default plan's choice for unsplit TMA tiles of more than one wave).
+     */
+    public Plan persistentPlan(int m, int n, int k, Tiles t, boolean fp32X) {
+        if (!t.tma()) throw new IllegalArgumentException("the persistent kernel runs the TMA tiles, not " + t);
+        Plan p = plan(m, n, k, t, 1, fp32X);
+        long tiles = (long) p.launch().grid()[0] * p.launch().grid()[1];
+        int blocks = (int) Math.min(tiles, (long) multiprocessors * blocksPerSm(t));
+        Launch l = new Launch(new int[]{blocks, 1, 1}, p.launch().block(), p.launch().sharedBytes(), null);
+        return new Plan(t, 1, p.kTilesPerSplit(), l, p.convertFirst(), false, false, true);
+    }
+
+    /** Sets whether the plans may take the persistent kernel for unsplit TMA tiles of more than one wave (tests; off by default). */
+    public void persistent(boolean on) { this.persistent = on; }
+
+    private boolean persistentChecked;
+
+    /** On CUDA, loads the persistent kernel once; if the driver refuses it, the default plan keeps a block a tile (with a message). */
+    private boolean persistentLoads() {
+        if (!persistentChecked) {
+            persistentChecked = true;
+            if (backend instanceof CudaBackend cuda) {
+                try {
+                    Plan p = plan(TMA_256.bm(), TMA_256.bn(), GemmKernels.BK, TMA_256, 1, true);
+                    Plan q = new Plan(TMA_256, 1, 1, p.launch(), true, false, false, true);
+                    cuda.resources(WGMMA_TMA_PERSISTENT, q.launch(), tmaArguments(q, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0));
+                    Plan r = new Plan(TMA_128, 1, 1, plan(TMA_128.bm(), TMA_128.bn(), GemmKernels.BK, TMA_128, 1, true).launch(), true, false, false, true);
+                    cuda.resources(WGMMA_TMA_PERSISTENT, r.launch(), tmaArguments(r, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0));
+                } catch (RuntimeException e) {
+                    System.err.println("arbor gemm: the persistent TMA wgmma kernel did not load (" + e.getMessage() + "); a block a tile");
+                    persistent = false;
+                }
+            }
+        }
+        return persistent;
     }
 
     /**
@@ -366,7 +444,12 @@ public final class Gemm implements AutoCloseable {
      * n) take the slabs for parallelism, enough blocks to fill the GPU take the registers.
      */
     Plan invariantTmaPlan(int m, int n, int k, int slices, boolean fp32X) {
-        if (slices == 1) return plan(m, n, k, tmaTilesFor(m, n, k), 1, fp32X);
+        if (slices == 1) {   // the plain TMA tiles over all of K; persistent beyond one wave if asked (each tile's sums unchanged: the same bits)
+            Tiles t = tmaTilesFor(m, n, k);
+            Plan p = plan(m, n, k, t, 1, fp32X);
+            long tiles = (long) p.launch().grid()[0] * p.launch().grid()[1];
+            return tiles > (long) multiprocessors * blocksPerSm(t) && persistent && persistentLoads() ? persistentPlan(m, n, k, t, fp32X) : p;
+        }
         Plan slabs = slabPlan(m, n, k, TMA_128, slices, fp32X);
         if (!sliced) return slabs;
         Plan registers = slicedPlan(m, n, k, slices, fp32X);
@@ -572,12 +655,16 @@ public final class Gemm implements AutoCloseable {
             }
             if (p.slabs()) {   // each K slice's block stores its slab; the fixed-order sum as for the mma.sync slabs
                 FloatArray s = slabScratch((long) p.splits() * m * n);
-                backend.launch(WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS));
+                backend.launch(WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS, raster));
                 if (sumSlabs) addSlabs(s, c, m * n, p.splits(), accumulate);
                 return s;
             }
             if (p.registerSlices()) {
-                backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0));
+                backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
+                return c;
+            }
+            if (p.persistent()) {
+                backend.launch(WGMMA_TMA_PERSISTENT, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
                 return c;
             }
             Launch launch = p.launch();
@@ -585,7 +672,7 @@ public final class Gemm implements AutoCloseable {
                 backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
                 launch = launch.overlappingPrevious();
             }
-            backend.launch(WGMMA_TMA_XBF16_WBF16, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0));
+            backend.launch(WGMMA_TMA_XBF16_WBF16, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
             return c;
         }
         if (p.tiles().wgmma()) {
@@ -638,11 +725,17 @@ public final class Gemm implements AutoCloseable {
         return map;
     }
 
-    /** The arguments of {@link GemmKernels#wgmmaTmaXbf16Wbf16} (or, for {@code registerSlices}, of the sliced kernel) for this plan. */
+    /** The arguments of {@link GemmKernels#wgmmaTmaXbf16Wbf16} (or, for {@code registerSlices}, of the sliced kernel) for this plan, in the default raster. */
     public static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
                                  int m, int xRows, int n, int k, int accumulate) {
+        return tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate, RASTER_DEFAULT);
+    }
+
+    /** As above with the blocks' raster group ({@link GemmKernels#rasterTileN}; 1 = row-major). */
+    public static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
+                                 int m, int xRows, int n, int k, int accumulate, int raster) {
         Tiles t = p.tiles();
-        return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, t.wn(), t.nt(), t.stages()};
+        return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, raster, t.wn(), t.nt(), t.stages()};
     }
 
     /** The kernel and arguments {@code matmul} launches for fp32 X, bf16 W, fp32 C with this plan (for resource reports). */
@@ -652,7 +745,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
-    public static Kernel kernelFor(Plan p) { return p.registerSlices() ? WGMMA_TMA_SLICED : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+    public static Kernel kernelFor(Plan p) { return p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);

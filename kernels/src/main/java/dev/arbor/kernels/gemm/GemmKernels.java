@@ -167,10 +167,11 @@ public final class GemmKernels {
      * <p>{@code mapX}, {@code mapW}: tensor maps ({@code TensorMaps.tile128}) of X as {@code xRows × k} (xRows ≥ m:
      * rows past m may hold anything, their sums are never stored) with boxes of bm rows, and of W as {@code n × k}
      * with boxes of bn rows. Shared memory: {@code stages·(bn + bm)·128} bytes of tiles, then 2·stages mbarriers
-     * (16·stages bytes). Block: {@code wn·32 + 128} work-items. Grid and split-K as {@link #wgmmaXbf16Wbf16}.
+     * (16·stages bytes). Block: {@code wn·32 + 128} work-items. Grid and split-K as {@link #wgmmaXbf16Wbf16}; block (x, y) computes
+     * the output tile {@code raster} puts there ({@link #rasterTileN}; 1: tile (x, y)).
      */
     public static void wgmmaTmaXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
-                                          int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate,
+                                          int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
                                           @Constant int wn, @Constant int nt, @Constant int stages) {
         ctx.launchBounds(wn * 32 + 128);
         int[] smem = ctx.dynamicIntLocalArray();
@@ -180,15 +181,71 @@ public final class GemmKernels {
         int tid = ctx.localIdx, consumers = wn * 32;
         int kTiles = (k + BK - 1) / BK, kt0 = ctx.groupIdz * kTilesPerSplit;
         int count = Math.min(kTilesPerSplit, kTiles - kt0);
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm;
+        int tileN = rasterTileN(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
+        int tileM = rasterTileM(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
         tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
         if (tid >= consumers) {
-            if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, kt0, count, bn, bm, stageWords, full, empty, stages);
+            if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, kt0, count, bn, bm, stageWords, full, empty, stages);
         } else {
             float[] acc = new float[nt * 4];
             for (int t = 0; t < count; t++) tmaConsume(ctx, smem, acc, t, bn, bm, stageWords, full, empty, stages);
             ctx.wgmmaWait(0);
-            storeF32(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt);
+            storeF32Tile(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
         }
+    }
+
+    /**
+     * {@link #wgmmaTmaXbf16Wbf16} as a persistent kernel: a 1-D grid of at most one block a multiprocessor, block b computing
+     * output tiles b, b + blocks, b + 2·blocks, … (in the raster's order, {@link #rasterTileN}), all of K each (no split-K:
+     * {@code kTilesPerSplit} is unused). The producer runs on through the block's tiles without stopping, so the next tile's
+     * first K tiles stream in while the consumers store the last one's C (the epilogue, ~128 KiB of fp32 a 128×256 tile, no
+     * longer leaves the tensor cores idle), and a block's pipeline fills once, not once a tile. The stage ring's position
+     * carries over between tiles; after a tile's last batch the consumers release its stage, zero their accumulators and
+     * store. Each tile's sums are those of the plain kernel: the same bits.
+     */
+    public static void wgmmaTmaPersistentXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
+                                                    int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
+                                                    @Constant int wn, @Constant int nt, @Constant int stages) {
+        ctx.launchBounds(wn * 32 + 128);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int bn = wn * 16, bm = nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS;
+        int full = stages * stageWords, empty = full + 2 * stages;
+        int tid = ctx.localIdx, consumers = wn * 32;
+        int count = (k + BK - 1) / BK;
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm, tiles = tilesN * tilesM;
+        int blocks = ctx.globalGroupSizeX / ctx.localGroupSizeX;
+        tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
+        if (tid >= consumers) {
+            if (tid == consumers) {
+                int it = 0;
+                for (int tile = ctx.groupIdx; tile < tiles; tile += blocks) {
+                    int bx = tile % tilesN, by = tile / tilesN;
+                    int tileN = rasterTileN(bx, by, tilesN, tilesM, raster), tileM = rasterTileM(bx, by, tilesN, tilesM, raster);
+                    tmaProduceRing(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, 0, count, it, bn, bm, stageWords, full, empty, stages);
+                    it += count;
+                }
+            }
+        } else {
+            float[] acc = new float[nt * 4];
+            int it = 0;
+            for (int tile = ctx.groupIdx; tile < tiles; tile += blocks) {
+                int bx = tile % tilesN, by = tile / tilesN;
+                int tileN = rasterTileN(bx, by, tilesN, tilesM, raster), tileM = rasterTileM(bx, by, tilesN, tilesM, raster);
+                for (int t = 0; t < count; t++) tmaConsumeRing(ctx, smem, acc, it + t, t > 0, bn, bm, stageWords, full, empty, stages);
+                ctx.wgmmaWait(0);
+                ctx.mbarrierArrive(smem, empty + 2 * ((it + count - 1) % stages));   // the tile's last stage: the producer may refill it
+                it += count;
+                storeF32Tile(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
+                zeroAccumulators(acc, nt);
+            }
+        }
+    }
+
+    @Unroll
+    static void zeroAccumulators(float[] acc, int nt) {
+        for (int i = 0; i < nt * 4; i++) acc[i] = 0f;
     }
 
     /**
@@ -202,7 +259,7 @@ public final class GemmKernels {
      * {@code accumulate}: 0 stores, 1 adds C (as sumSlices does). Arguments otherwise as {@link #wgmmaTmaXbf16Wbf16}.
      */
     public static void wgmmaTmaSlicedXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
-                                                int m, int xRows, int n, int k, int sliceTiles, int accumulate,
+                                                int m, int xRows, int n, int k, int sliceTiles, int accumulate, int raster,
                                                 @Constant int wn, @Constant int nt, @Constant int stages) {
         ctx.launchBounds(wn * 32 + 128);
         int[] smem = ctx.dynamicIntLocalArray();
@@ -211,9 +268,12 @@ public final class GemmKernels {
         int full = stages * stageWords, empty = full + 2 * stages;
         int tid = ctx.localIdx, consumers = wn * 32;
         int count = (k + BK - 1) / BK;
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm;
+        int tileN = rasterTileN(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
+        int tileM = rasterTileM(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
         tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
         if (tid >= consumers) {
-            if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, 0, count, bn, bm, stageWords, full, empty, stages);
+            if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, 0, count, bn, bm, stageWords, full, empty, stages);
         } else {
             float[] acc = new float[nt * 4];
             float[] total = new float[nt * 4];
@@ -226,7 +286,7 @@ public final class GemmKernels {
             }
             ctx.wgmmaWait(0);
             foldSlice(acc, total, count <= sliceTiles ? 1 : 0, nt);
-            storeF32(ctx, c, total, m, n, accumulate, wn, 1, 1, nt);
+            storeF32Tile(ctx, c, total, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
         }
     }
 
@@ -237,6 +297,29 @@ public final class GemmKernels {
             total[i] = first != 0 ? acc[i] : total[i] + acc[i];
             acc[i] = 0f;
         }
+    }
+
+    /**
+     * The W-row tile (along N) a block computes under a grouped raster: blocks in launch order {@code id = by·tilesN + bx}
+     * walk {@code group} token tiles (along M) before the next W-row tile, group after group of token tiles (the last group
+     * may be shorter), so the blocks resident at once share a few X and W tiles instead of streaming every W tile through
+     * the L2 once per token tile (Llama-2-7B gate|up, 22,016 × 4096 bf16 = 180 MB, is over the H200's 50 MB L2: row-major
+     * order reads it from memory ⌈M / bm⌉ times). A bijection of the grid's tiles for any group ≥ 1; group ≤ 1 (or a single
+     * token tile) is the plain order, x = W-row tile, y = token tile. Each tile's sums do not change: the same bits.
+     */
+    static int rasterTileN(int bx, int by, int tilesN, int tilesM, int group) {
+        if (group <= 1) return bx;
+        int id = by * tilesN + bx, perGroup = group * tilesN, g = id / perGroup, first = g * group;
+        int rows = Math.min(tilesM - first, group);
+        return (id - g * perGroup) / rows;
+    }
+
+    /** The token tile (along M) of {@link #rasterTileN}'s order. */
+    static int rasterTileM(int bx, int by, int tilesN, int tilesM, int group) {
+        if (group <= 1) return by;
+        int id = by * tilesN + bx, perGroup = group * tilesN, g = id / perGroup, first = g * group;
+        int rows = Math.min(tilesM - first, group);
+        return first + (id - g * perGroup) % rows;
     }
 
     /** Work-item 0 sets up the stages' "full" (one arrival: the producer's, with its bytes) and "empty" (every consumer work-item) mbarriers. */
@@ -256,10 +339,19 @@ public final class GemmKernels {
      * expects its bytes on "full" and issues the two bulk copies (W rows {@code n0 ..+bn}, X rows {@code m0 ..+bm}).
      */
     static void tmaProduce(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows, int n, int k,
-                           int kt0, int count, int bn, int bm, int stageWords, int full, int empty, int stages) {
-        int n0 = ctx.groupIdx * bn, m0 = ctx.groupIdy * bm;
+                           int n0, int m0, int kt0, int count, int bn, int bm, int stageWords, int full, int empty, int stages) {
+        tmaProduceRing(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, kt0, count, 0, bn, bm, stageWords, full, empty, stages);
+    }
+
+    /**
+     * As {@link #tmaProduce} with the ring's position carried over from earlier output tiles of the block (the persistent
+     * kernel): K tile t of this output tile is the block's {@code it0 + t}-th, in stage {@code (it0 + t) % stages}, round
+     * {@code (it0 + t) / stages} (the empty wait from the second round of the block on).
+     */
+    static void tmaProduceRing(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows, int n,
+                               int k, int n0, int m0, int kt0, int count, int it0, int bn, int bm, int stageWords, int full, int empty, int stages) {
         for (int t = 0; t < count; t++) {
-            int s = t % stages, round = t / stages;
+            int it = it0 + t, s = it % stages, round = it / stages;
             if (round > 0) while (!ctx.mbarrierTryWait(smem, empty + 2 * s, (round - 1) & 1)) {}
             ctx.mbarrierArriveExpectTx(smem, full + 2 * s, (bn + bm) * 128);
             int base = s * stageWords, k0 = (kt0 + t) * BK;
@@ -275,8 +367,18 @@ public final class GemmKernels {
      * arrival let the producer refill a stage that its warp's other lanes still read).
      */
     static void tmaConsume(KernelContext ctx, int[] smem, float[] acc, int t, int bn, int bm, int stageWords, int full, int empty, int stages) {
-        int s = t % stages;
-        while (!ctx.mbarrierTryWait(smem, full + 2 * s, (t / stages) & 1)) {}
+        tmaConsumeRing(ctx, smem, acc, t, t > 0, bn, bm, stageWords, full, empty, stages);
+    }
+
+    /**
+     * As {@link #tmaConsume} for the block's {@code it}-th K tile of the ring (the persistent kernel counts on across its
+     * output tiles); {@code releasePrevious}: release the stage of K tile it-1 once its batch is done (not at an output
+     * tile's first K tile: the previous tile's last stage was released after its final wait).
+     */
+    static void tmaConsumeRing(KernelContext ctx, int[] smem, float[] acc, int it, boolean releasePrevious, int bn, int bm, int stageWords, int full,
+                               int empty, int stages) {
+        int s = it % stages;
+        while (!ctx.mbarrierTryWait(smem, full + 2 * s, (it / stages) & 1)) {}
         int base = s * stageWords;
         long descW = ctx.wgmmaDescriptorSw128(smem, base + (ctx.localIdx >> 7) * 64 * ROW_WORDS);
         long descX = ctx.wgmmaDescriptorSw128(smem, base + bn * ROW_WORDS);
@@ -284,7 +386,7 @@ public final class GemmKernels {
         wgmmaStage(ctx, acc, smem, descW, descX, bm);
         ctx.wgmmaCommit();
         ctx.wgmmaWait(1);
-        if (t > 0) ctx.mbarrierArrive(smem, empty + 2 * ((t - 1) % stages));
+        if (releasePrevious) ctx.mbarrierArrive(smem, empty + 2 * ((it - 1) % stages));
     }
 
     /** One stage's four k16 steps: the descriptors move on 32 bytes (+2) a step, within the swizzled 128-byte rows. */
@@ -501,12 +603,18 @@ public final class GemmKernels {
      * (gridDim.z > 1): atomic adds; otherwise a store or, with {@code accumulate}, an add. Waits first for the previous kernel when launched
      * overlapping it ({@code Launch.overlappingPrevious}; a no-op otherwise).
      */
-    @Unroll
     static void storeF32(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int accumulate, int wn, int wm, int mt, int nt) {
+        storeF32Tile(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt, ctx.groupIdx, ctx.groupIdy);
+    }
+
+    /** As {@link #storeF32} for the tile (tileN, tileM) of the grid rather than (groupIdx, groupIdy): a raster's order ({@link #rasterTileN}). */
+    @Unroll
+    static void storeF32Tile(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int accumulate, int wn, int wm, int mt, int nt,
+                             int tileN, int tileM) {
         ctx.gridDependencyWait();   // launched overlapping the zeroing of C: wait for it before touching C
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
-        int row0 = ctx.groupIdx * (wn * mt * 16) + (warp % wn) * mt * 16 + g;
-        int tok0 = ctx.groupIdy * (wm * nt * 8) + (warp / wn) * nt * 8 + 2 * t;
+        int row0 = tileN * (wn * mt * 16) + (warp % wn) * mt * 16 + g;
+        int tok0 = tileM * (wm * nt * 8) + (warp / wn) * nt * 8 + 2 * t;
         boolean split = ctx.globalGroupSizeZ > 1;
         for (int i = 0; i < mt; i++)
             for (int j = 0; j < nt; j++)

@@ -196,6 +196,12 @@ public final class GemmBench {
                 for (Object[] s : ENGINE_SHAPES) engineShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy);
                 return;
             }
+            if (args.length > 0 && args[0].equals("raster")) {   // M >= 256: both plans in the grouped raster and row-major
+                for (Object[] s : SHAPES) rasterShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{256, 512, 2048, 8192});
+                for (Object[] s : ENGINE_SHAPES)
+                    if ((Integer) s[1] != 32000) rasterShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{16384});
+                return;
+            }
             if (args.length > 0 && args[0].equals("invariant")) {   // the invariant plan above 64 tokens only, before and now
                 for (Object[] s : SHAPES) invariantOnly(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2]);
                 return;
@@ -217,13 +223,18 @@ public final class GemmBench {
             for (int m : new int[]{1, 32, 64, 256, 8192}) plans.add(gemm.plan(m, 4096, 4096, true, true));
             for (Gemm.Tiles t : gemm.tma() ? new Gemm.Tiles[]{Gemm.WGMMA_128, Gemm.WGMMA_256, Gemm.TMA_128, Gemm.TMA_256} : new Gemm.Tiles[0])
                 plans.add(gemm.plan(256, 4096, 4096, t, 1, true));
+            if (gemm.tma()) {
+                plans.add(gemm.persistentPlan(8192, 4096, 4096, Gemm.TMA_256, true));
+                plans.add(gemm.persistentPlan(8192, 4096, 4096, Gemm.TMA_128, true));
+                plans.add(gemm.slicedPlan(8192, 4096, 4096, 5, true));
+            }
             for (Gemm.Plan p : plans) {
                 int m = 256;
                 Kernel k = Gemm.kernelFor(p);
                 Object[] args = p.tiles().tma() ? Gemm.tmaArguments(p, x, w, c, null, null, m, m, 4096, 4096, 0) : Gemm.launchArguments(p, x, w, c, m, 4096, 4096);
                 CudaModule.Resources r = cuda.resources(k, p.launch(), args);
                 System.out.printf("variant %-8s %-36s kernel %-10s %3d regs, %6d B dyn smem, %d B local, %d blocks/SM (%.0f%% warp occupancy)%n",
-                        p.tiles().name(), p.tiles(), k.name(), r.registers(), p.launch().sharedBytes(), r.localBytes(), r.blocksPerSm(),
+                        p.tiles().name() + (p.persistent() ? "P" : p.registerSlices() ? "S" : ""), p.tiles(), k.name(), r.registers(), p.launch().sharedBytes(), r.localBytes(), r.blocksPerSm(),
                         100 * r.occupancy(p.tiles().threads()));
                 System.out.println("CSV,variant," + p.tiles().name() + "," + r.registers() + "," + p.launch().sharedBytes() + "," + r.localBytes() + "," + r.blocksPerSm());
             }
@@ -300,6 +311,53 @@ public final class GemmBench {
               } catch (RuntimeException | AssertionError e) {
                 System.out.println("FAILED " + name + " M=" + m + ": " + e);
               }
+            }
+        }
+    }
+
+    /**
+     * Prefill sizes, one after the other at each point: the default plan (fp32 X, and bf16 X: the kernel alone, as cuBLAS is
+     * timed), its tiles a block a tile in the grouped raster ({@link Gemm#raster()}) and in the row-major order (the plan
+     * before run 30-gemm5), the persistent kernel where it applies (unsplit TMA tiles of more than one wave; off in the plans
+     * by default), and the invariant plan in both orders. "CSV,gemm" / "CSV,bx" / "CSV,inv" lines as {@link #shape} prints
+     * them (gemm_torch.py joins them with cuBLAS); "CSV,np8" (a block a tile, grouped), "CSV,r1" (row-major), "CSV,pers"
+     * (persistent, grouped) and "CSV,invr1" beside them. (Run 30-gemm5 ran this with the persistent kernel in the default
+     * plan: its "CSV,gemm" lines are the persistent kernel where the tiles name ends in P; bench/runs/30-gemm5/table.py.)
+     */
+    private static void rasterShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
+        int grouped = gemm.raster();
+        try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
+            gemm.reserveSlabs(Arrays.stream(ms).max().orElseThrow(), n, k);
+            for (int m : ms) {
+                try {
+                    Gemm.Plan p = gemm.plan(m, n, k, true, true), inv = gemm.invariantPlan(m, n, k, true);
+                    Gemm.Plan plain = gemm.plan(m, n, k, p.tiles(), p.splits(), true);
+                    boolean eligible = p.tiles().tma() && p.tiles().bm() >= Gemm.TMA_128.bm() && p.splits() == 1
+                            && (long) plain.launch().grid()[0] * plain.launch().grid()[1] > 132;
+                    double now = time(cuda, gemm, p, o, m, m == 2048), bx = timeBf16X(cuda, gemm, o, m), invNow = time(cuda, gemm, inv, o, m, m == 2048);
+                    double plain8 = p.persistent() ? time(cuda, gemm, plain, o, m, false) : now;
+                    double pers = p.persistent() ? now : eligible ? time(cuda, gemm, gemm.persistentPlan(m, n, k, p.tiles(), true), o, m, false) : Double.NaN;
+                    gemm.raster(1);
+                    double plain1 = time(cuda, gemm, plain, o, m, false), inv1 = time(cuda, gemm, inv, o, m, false);
+                    gemm.raster(grouped);
+                    double flop = 2.0 * m * n * k;
+                    System.out.printf("%-32s N=%-5d K=%-5d M=%-5d now %8.1f us (%5.1f TFLOP/s; bf16 X %8.1f us) | a block a tile, raster %d %8.1f us,"
+                                    + " row-major %8.1f us; persistent %8.1f us | invariant %8.1f us, row-major %8.1f us  [%s | invariant: %s]%n", name, n, k, m,
+                            now, flop / now / 1e6, bx, grouped, plain8, plain1, pers, invNow, inv1, p, inv);
+                    System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + now + "," + flop / now / 1e6 + ",-1," + p.tiles().name()
+                            + (p.persistent() ? "P" : "") + "," + p.splits());
+                    System.out.println("CSV,bx," + name + "," + n + "," + k + "," + m + "," + bx);
+                    System.out.println("CSV,inv," + name + "," + n + "," + k + "," + m + "," + invNow + "," + inv.splits());
+                    System.out.println("CSV,np8," + name + "," + n + "," + k + "," + m + "," + plain8);
+                    System.out.println("CSV,r1," + name + "," + n + "," + k + "," + m + "," + plain1);
+                    if (eligible) System.out.println("CSV,pers," + name + "," + n + "," + k + "," + m + "," + pers);
+                    System.out.println("CSV,invr1," + name + "," + n + "," + k + "," + m + "," + inv1 + "," + (inv.registerSlices() ? "reg" : inv.slabs() ? "slab"
+                            : inv.persistent() ? "tileP" : "tile"));
+                } catch (RuntimeException | AssertionError e) {
+                    System.out.println("FAILED " + name + " M=" + m + ": " + e);
+                } finally {
+                    gemm.raster(grouped);
+                }
             }
         }
     }

@@ -37,6 +37,9 @@ class GemmPtxTest {
             tests.add(DynamicTest.dynamicTest("wgmmaTmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaXbf16Wbf16", t)));
         // the invariant plan's slices summed in registers: twice the accumulators, still no spills at 128 × 128
         tests.add(DynamicTest.dynamicTest("wgmmaTmaSlicedXbf16Wbf16 tma128", () -> assemble(tool, "wgmmaTmaSlicedXbf16Wbf16", Gemm.TMA_128)));
+        // the persistent kernel (a block looping over output tiles): no spills at either prefill tile
+        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256})
+            tests.add(DynamicTest.dynamicTest("wgmmaTmaPersistentXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaPersistentXbf16Wbf16", t)));
         for (String helper : new String[]{"sumSlices", "zero", "toBf16", "toBf16x8"})
             tests.add(DynamicTest.dynamicTest(helper, () -> assembleHelper(tool, helper)));
         return tests;

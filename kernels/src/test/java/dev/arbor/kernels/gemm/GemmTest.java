@@ -97,6 +97,67 @@ class GemmTest {
         if (Gemm.TMA_DEFAULT) new GemmCase(130, 136, 200, "bf16", "bf16", "f32", true).check(cpu, hopper);   // the default plan: TMA_128
     }
 
+    /** The grouped raster visits every tile of the grid once, walks a group's token tiles first, and is the plain order at group 1. */
+    @Test
+    void rasterIsABijectionOfTheGrid() {
+        for (int tilesN : new int[]{1, 3, 32, 172})
+            for (int tilesM : new int[]{1, 2, 7, 64})
+                for (int group : new int[]{1, 2, 3, 8, 100}) {
+                    boolean[] seen = new boolean[tilesN * tilesM];
+                    for (int by = 0; by < tilesM; by++)
+                        for (int bx = 0; bx < tilesN; bx++) {
+                            int tn = GemmKernels.rasterTileN(bx, by, tilesN, tilesM, group), tm = GemmKernels.rasterTileM(bx, by, tilesN, tilesM, group);
+                            assertTrue(tn >= 0 && tn < tilesN && tm >= 0 && tm < tilesM, "tile in the grid");
+                            assertFalse(seen[tm * tilesN + tn], "tile (" + tn + ", " + tm + ") twice: " + tilesN + "x" + tilesM + " group " + group);
+                            seen[tm * tilesN + tn] = true;
+                            if (group == 1) assertEquals(bx + 10 * by, tn + 10 * tm);
+                        }
+                }
+        // 172 W-row tiles × 64 token tiles in groups of 8: blocks 0..7 take token tiles 0..7 of W-row tile 0, block 8 W-row tile 1
+        assertEquals(0, GemmKernels.rasterTileN(7, 0, 172, 64, 8));
+        assertEquals(7, GemmKernels.rasterTileM(7, 0, 172, 64, 8));
+        assertEquals(1, GemmKernels.rasterTileN(8, 0, 172, 64, 8));
+        assertEquals(0, GemmKernels.rasterTileM(8, 0, 172, 64, 8));
+    }
+
+    /** The TMA kernels (plain, split-K slabs, slices summed in registers) in a raster of 2 over a 3 × 3 grid of tiles: the reference's values. */
+    @Test
+    void tmaTilesInAGroupedRasterAgreeWithTheReference() {
+        Gemm hopper = new Gemm(cpu, true);
+        hopper.raster(2);
+        GemmCase.of(300, 272, 136).check(cpu, hopper, hopper.plan(300, 272, 136, Gemm.TMA_128, 1, true));
+        new GemmCase(300, 272, 136, "f32", "bf16", "f32", true).check(cpu, hopper, hopper.plan(300, 272, 136, Gemm.TMA_128, 1, true));   // residual
+        GemmCase.of(300, 272, 264).check(cpu, hopper, hopper.slicedPlan(300, 272, 264, 2, true));
+        GemmCase.of(300, 272, 264).check(cpu, hopper, hopper.slabPlan(300, 272, 264, Gemm.TMA_128, 2, true));
+    }
+
+    /**
+     * The persistent TMA kernel on the CPU executor with 2 blocks over 3 × 3 output tiles (each block 4-5 tiles, the stage
+     * ring running on across them: 5 K tiles a tile through 6 stages), in a raster of 2, with and without a residual; and the
+     * plans' rule when it is on (off by default): unsplit TMA tiles of more than one wave go persistent, one wave or split-K do not.
+     */
+    @Test
+    void persistentTmaKernelAgreesWithTheReference() {
+        Gemm hopper = new Gemm(cpu, true);
+        hopper.raster(2);
+        Gemm.Plan one = hopper.persistentPlan(300, 272, 264, Gemm.TMA_128, true);
+        assertTrue(one.persistent() && one.launch().grid()[0] == 9, "9 tiles, 132 multiprocessors: a block a tile: " + one);
+        Gemm.Plan two = new Gemm.Plan(Gemm.TMA_128, 1, one.kTilesPerSplit(), new dev.arbor.accel.Launch(new int[]{2, 1, 1}, one.launch().block(),
+                one.launch().sharedBytes(), null), true, false, false, true);
+        GemmCase.of(300, 272, 264).check(cpu, hopper, two);
+        new GemmCase(300, 272, 264, "f32", "bf16", "f32", true).check(cpu, hopper, two);   // residual
+        if (Gemm.TMA_DEFAULT) {
+            assertEquals(Gemm.PERSISTENT_DEFAULT, hopper.plan(8192, 4096, 4096, true, true).persistent(), "off unless -Darbor.gemm.persistent=true");
+            hopper.persistent(true);
+            Gemm.Plan big = hopper.plan(8192, 4096, 4096, true, true);
+            assertTrue(big.persistent() && big.tiles() == Gemm.TMA_256 && big.launch().grid()[0] == 132, "32 x 32 tiles: persistent: " + big);
+            assertFalse(hopper.plan(512, 4096, 4096, true, true).persistent(), "32 x 4 tiles of 128: one wave");
+            assertFalse(hopper.plan(512, 1024, 4096, true, true).persistent(), "split-K");
+            Gemm.Plan inv = hopper.invariantPlan(8192, 22016, 4096, true);
+            assertTrue(inv.persistent(), "the invariant plan's one-slice shapes (stacked gate|up): persistent: " + inv);
+        }
+    }
+
     @Test
     void rejectsShapesItCannotRun() {
         try (FloatArray a = new FloatArray(64); BFloat16Array w = new BFloat16Array(64); FloatArray c = new FloatArray(64)) {

@@ -60,9 +60,8 @@ final class CudaOps implements Ops<FloatArray> {
     private final IntArray keyStart;                  // (maxSeqs) cascade: shared keys of each sequence's group, 0 if none
     private final IntArray groupTokens;               // (maxTokens) cascade: tokens of each group, group after group
     private final IntArray groupTokenStart;           // (maxSeqs + 1) cascade: offsets into groupTokens
-    private final Rope rope;                          // null for ALiBi models
+    private final RopeAngles angles;                  // the angle table by position; null for ALiBi models
     private final FloatArray cos, sin;                // (maxTokens, headDim / 2) this step's angles, null for ALiBi
-    private final float[] cosHost, sinHost;           // (maxTokens, headDim / 2) where Rope.fill computes them
     private final FloatArray slopes;                  // (heads) ALiBi slopes, null for RoPE models
     private int maxOwnSplits;                         // this step's most own-key splits of a token (cascade steps; set at upload)
     private final PagedAttention attention;           // paged attention (cascade's own launcher when cascade is on: one scratch)
@@ -114,12 +113,11 @@ final class CudaOps implements Ops<FloatArray> {
         groupTokenStart = new IntArray(shape.maxSeqs() + 1);
         gpu.toDevice(tokenIds, positions, slots, seqOfToken, logitRows, blockTables, keyStart, groupTokens, groupTokenStart);
         boolean alibi = config.family().positionEncoding() == Architecture.PositionEncoding.ALIBI;
-        rope = alibi ? null : new Rope(config.rope(), config.headDim(), config.dtype());
         cos = alibi ? null : new FloatArray(n * (config.headDim() / 2));
         sin = alibi ? null : new FloatArray(n * (config.headDim() / 2));
         if (!alibi) gpu.toDevice(cos, sin);
-        cosHost = alibi ? null : new float[n * (config.headDim() / 2)];
-        sinHost = alibi ? null : new float[n * (config.headDim() / 2)];
+        angles = alibi ? null : new RopeAngles(gpu, new Rope(config.rope(), config.headDim(), config.dtype()),
+                shape.maxBlocksPerSeq() * shape.blockSize());
         slopes = alibi ? FloatArray.of(Alibi.slopes(config.numHeads())) : null;
         if (alibi) gpu.toDevice(slopes);
         int maxContext = shape.maxBlocksPerSeq() * shape.blockSize();
@@ -226,24 +224,14 @@ final class CudaOps implements Ops<FloatArray> {
             for (int t = 0; t < b.numTokens(); t++) most = Math.max(most, CascadeAttention.ownSplits(pos[t], start[seqOf[t]]));
             maxOwnSplits = most;
         }
-        // the CPU's cos/sin values exactly (same float32 angles), so RoPE rounds as on the CPU path
-        if (rope != null) fillAngles(b, config.headDim() / 2);
+        // the CPU's cos/sin values exactly (Rope.fill's float32 angles, by position), so RoPE rounds as on the CPU path
+        if (angles != null) angles.fill(gpu, b.positionArray(), n, positions, cos, sin);
         if (prefill != null) prefill.plan(gpu, b.queryStartArray(), b.numSeqs(), PREFILL_MIN_TOKENS);
         uploadMillis = (System.nanoTime() - t0) / 1e6;
     }
 
     /** A sequence with at least this many new tokens in a step takes the tensor-core prefill kernel (when enabled). */
     static final int PREFILL_MIN_TOKENS = 2;
-
-    private void fillAngles(ForwardBatch b, int half) {
-        int n = b.numTokens();
-        float[] ch = cosHost, sh = sinHost;
-        rope.fill(b.positionArray(), n, ch, sh);
-        MemorySegment.copy(ch, 0, cos.segment(), ValueLayout.JAVA_FLOAT, 0, n * half);
-        MemorySegment.copy(sh, 0, sin.segment(), ValueLayout.JAVA_FLOAT, 0, n * half);
-        buffer(cos).uploadAsync(cos.segment(), 0, 4L * n * half, MemorySegment.NULL);
-        buffer(sin).uploadAsync(sin.segment(), 0, 4L * n * half, MemorySegment.NULL);
-    }
 
     /** Copies {@code host[0 .. n)} into {@code a}'s host memory and its device buffer. */
     private void put(IntArray a, int[] host, int n) {
@@ -491,7 +479,7 @@ final class CudaOps implements Ops<FloatArray> {
         for (OffHeapArray a : values) a.close();
         for (OffHeapArray a : new OffHeapArray[] {tokenIds, positions, slots, seqOfToken, logitRows, blockTables, keyStart, groupTokens,
                 groupTokenStart, readBack}) a.close();
-        if (cos != null) { cos.close(); sin.close(); }
+        if (cos != null) { cos.close(); sin.close(); angles.close(); }
         if (slopes != null) slopes.close();
         if (cascade != null) cascade.close();   // owns the paged launcher's scratch
         else attention.close();
