@@ -155,7 +155,7 @@ public final class PagedAttention implements AutoCloseable {
                         IntArray seqOfToken, IntArray blockTables, IntArray keyStart, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens,
                         int splitsZ, int ownSplitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount, int sharedBase) {
         boolean streamed = DecodeKernels.serves(kCache, heads, kvHeads, headDim);
-        int warps = decodeWarps > 0 ? decodeWarps : DecodeKernels.warps(heads, kvHeads, headDim, keysPerLane);
+        int warps = decodeWarpsNow();
         int threads = streamed ? warps * 32 : AttentionKernels.THREADS;
         // split mode's grid z: absolute splits for the tile kernel; the streamed kernel counts from each token's first own split
         Launch l = Launch.of(new int[] {tokens, kvHeads, split ? (streamed ? ownSplitsZ : splitsZ) : 1}, new int[] {threads, 1, 1});
@@ -241,6 +241,12 @@ public final class PagedAttention implements AutoCloseable {
     }
 
     int heads() { return heads; }
+
+    /** DecodeKernels' keys per lane this launcher uses (a bench may have overridden it). */
+    int keysPerLaneNow() { return keysPerLane; }
+
+    /** DecodeKernels' warps per work-group this launcher uses. */
+    int decodeWarpsNow() { return decodeWarps > 0 ? decodeWarps : DecodeKernels.warps(heads, kvHeads, headDim, keysPerLane); }
 
     int kvHeads() { return kvHeads; }
 
