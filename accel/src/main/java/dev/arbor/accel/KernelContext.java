@@ -458,9 +458,16 @@ public final class KernelContext {
     /**
      * As {@link #launchBounds(int)}, with {@code blocksPerSm} blocks a multiprocessor must fit at once (PTX {@code .minnctapersm}):
      * ptxas then keeps a work-item's registers within 65,536 / (threads · blocksPerSm) (e.g. 64 for 32 blocks of one warp),
-     * spilling if it must. Both compile-time constants. On the CPU it checks the block size.
+     * spilling if it must. {@code blocksPerSm = 0} declares nothing (no {@code .maxntid} either: ptxas's own choice, which can be
+     * fewer registers than under {@code .maxntid} alone). Both compile-time constants. On the CPU it checks the block size.
      */
-    public void launchBounds(int threads, int blocksPerSm) { launchBounds(threads); }
+    public void launchBounds(int threads, int blocksPerSm) { if (blocksPerSm > 0) launchBounds(threads); }
+
+    /**
+     * {@code prefetch.global.L2}: asks for the 128-byte line holding element {@code index} of {@code a} to be brought into L2,
+     * without a register or a wait (a hint: the loads that follow hit L2 instead of memory). A no-op on the CPU.
+     */
+    public void prefetchL2(OffHeapArray a, int index) {}
 
     // ---- Hopper mbarriers and bulk tensor copies (sm_90; PTX ISA 9.7.13.15, 9.7.9.25) ----------------------
     //

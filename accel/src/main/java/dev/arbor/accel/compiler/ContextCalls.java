@@ -132,8 +132,14 @@ final class ContextCalls {
             case "launchBounds(II)V" -> {
                 Val n = args.get(0), b = args.get(1);
                 if (n.constant() == null || b.constant() == null) throw t.unsupported("launchBounds with counts that are not compile-time constants");
-                t.maxThreads = n.constant().intValue();
-                t.minBlocksPerSm = b.constant().intValue();
+                if (b.constant().intValue() > 0) {   // 0: no bounds at all (ptxas's own register choice)
+                    t.maxThreads = n.constant().intValue();
+                    t.minBlocksPerSm = b.constant().intValue();
+                }
+            }
+            case "prefetchL2(Ldev/arbor/accel/array/OffHeapArray;I)V" -> {
+                if (!(args.get(0).ref() instanceof Ref.GlobalArray g)) throw t.unsupported(name + " of something that is not an array parameter");
+                t.emit("prefetch.L2", t.globalAddress(g, args.get(1).reg()));
             }
             case "fenceMbarrierInit()V" -> { t.usesWgmma = true; t.emit("mbarrier.init.fence"); }
             case "mbarrierArrive([II)V" -> {

@@ -55,6 +55,7 @@ public final class PagedAttention implements AutoCloseable {
     private int decodeWarps;   // DecodeKernels' warps per work-group; 0: its choice by shape (DecodeKernels.warps); a bench may set 4 or 8   // the merge launched overlapping the split kernel (PDL); a bench may turn it off
     private int fuseMaxSplits = FUSE_MAX_SPLITS;     // split mode of DecodeKernels merges in the last-arriving work-group up to this many splits
     private int fusedMergeAhead = FUSED_MERGE_AHEAD; // slots the fused merge loads per round trip
+    private int decodeMinBlocks = -1;                // DecodeKernels' launch bounds; -1: DecodeKernels.minBlocksPerSm; a bench may set it
     private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
     private final IntArray arrivals;   // (splitTokens, kvHeads) work-groups of a (token, kv head) done, for the fused merge; zero between launches
 
@@ -167,7 +168,7 @@ public final class PagedAttention implements AutoCloseable {
             int fused = split && splitsZ <= fuseMaxSplits ? fusedMergeAhead : 0;
             b.launch(Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), l, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables,
                     keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
-                    keysPerLane, warps, arrivals, sharedBase, fused);
+                    keysPerLane, warps, arrivals, sharedBase, fused, decodeMinBlocks >= 0 ? decodeMinBlocks : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim));
             return fused != 0;
         } else {
             b.launch(Shapes.byStore(kCache, PAGED_BF16, PAGED_F16, PAGED_F32), l, q, kCache, vCache, out, partials, positions, seqOfToken,
@@ -231,6 +232,13 @@ public final class PagedAttention implements AutoCloseable {
         if (ahead != 1 && ahead != 4 && ahead != 8 && ahead != 16 && ahead != 32) throw new IllegalArgumentException("ahead must be 1, 4, 8, 16 or 32: " + ahead);
         this.fuseMaxSplits = maxSplits;
         this.fusedMergeAhead = ahead;
+        return this;
+    }
+
+    /** Overrides DecodeKernels' work-groups per SM in its launch bounds (0: none; -1: {@link DecodeKernels#minBlocksPerSm}): benchmarks compare; the same bits. */
+    public PagedAttention decodeMinBlocks(int n) {
+        if (n < -1 || n > 32) throw new IllegalArgumentException("decodeMinBlocks must be -1..32: " + n);
+        this.decodeMinBlocks = n;
         return this;
     }
 

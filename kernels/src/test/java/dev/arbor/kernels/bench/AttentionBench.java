@@ -94,6 +94,7 @@ public final class AttentionBench {
                 System.out.println("\n-- decode, Llama-3.2-1B attention (32 heads / 8 kv heads x 64), bf16 KV, block 16 (KV read: the floor)");
                 for (int[] bc : new int[][] {{128, 512}, {128, 1024}, {32, 512}, {1, 4096}}) {
                     try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, 0, 0, "gqa4 d64", 32, 8, 64); } catch (RuntimeException e) { System.out.println("gqa4 d64 failed: " + e); }
+                    try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, -1, 0, "gqa4 noLB", 32, 8, 64); } catch (RuntimeException e) { System.out.println("gqa4 d64 failed: " + e); }
                 }
                 System.out.println("\n-- decode, merge depth (partial slots loaded per round trip; 1 = the loop before run 22), bf16");
                 for (int[] bc : new int[][] {{1, 8192}, {1, 32768}}) {
@@ -171,6 +172,7 @@ public final class AttentionBench {
             if (keysPerLane > 0) attn.keysPerLane(keysPerLane);
             if (mergeAhead != 0) attn.mergeAhead(Math.abs(mergeAhead)).overlapMerge(mergeAhead > 0);
             if (warps > 0) attn.decodeWarps(warps);
+            if (warps < 0) attn.decodeMinBlocks(0);   // no launch bounds (ptxas's own registers; before run 30)
             if (fuse < 0) attn.fuseMerge(0, 8);                      // the separate merge launch
             else if (fuse > 0) attn.fuseMerge(Integer.MAX_VALUE, fuse);   // fused at every size, this depth
             for (int r = 0; r < rotations; r++) {
@@ -240,6 +242,9 @@ public final class AttentionBench {
             cascade.suffixSharedAhead(2);   // two shared slots per load (spills 104 bytes at 64 registers)
             double sharedAhead2 = time(cuda, 20, full);
             cascade.suffixSharedAhead(0);
+            cascade.suffixPrefetch(false);   // no L2 prefetch of the own keys
+            double noPrefetch = time(cuda, 20, full);
+            cascade.suffixPrefetch(true);
             boolean warpUsed = own <= CascadeAttention.WARP_SUFFIX_MAX_SPLITS;
             // run 26's default: the 4-warp split kernel per own split with the merge in its last-arriving work-group
             cascade.warpSuffix(0);
@@ -265,9 +270,10 @@ public final class AttentionBench {
                     seqs, prefix, sharedBlocks, heads, alibi ? " ALiBi" : "", pagedMs * 1e3, cascadeMs * 1e3, floorUs,
                     cascadeMs * 1e3 / floorUs, pagedMs / cascadeMs, pagedBytes / 1e6, floorBytes / 1e6);
             System.out.printf("   suffix + merge as a warp per (token, kv head)%s: alone %.1f us; cascade without the overlap (no PDL) %.1f us;"
-                            + " with 2 shared slots per load %.1f us; run 26's default (4-warp split kernel + fused merge) %.1f us (%.2fx the default)%n",
-                    warpUsed ? "" : " (NOT used: " + own + " own splits)", warpSuffixOnly * 1e3, noOverlap * 1e3, sharedAhead2 * 1e3, fourWarp * 1e3,
-                    fourWarp / cascadeMs);
+                            + " with 2 shared slots per load %.1f us; without the L2 prefetch %.1f us; run 26's default (4-warp split kernel + fused merge)"
+                            + " %.1f us (%.2fx the default)%n",
+                    warpUsed ? "" : " (NOT used: " + own + " own splits)", warpSuffixOnly * 1e3, noOverlap * 1e3, sharedAhead2 * 1e3, noPrefetch * 1e3,
+                    fourWarp * 1e3, fourWarp / cascadeMs);
             System.out.printf("   4-warp cascade variants: suffix grid of the context's %d splits %.1f us; separate merge %.1f us. Parts alone (suffix grid %d): "
                             + "shared level %.1f us, suffix + fused merge %.1f us; suffix %.1f us, separate merge %.1f us%n",
                     PagedAttention.splits(mc), wideGrid * 1e3, separate * 1e3, own, sharedOnly * 1e3, suffixFused * 1e3, suffixOnly * 1e3,
