@@ -463,12 +463,6 @@ public final class KernelContext {
      */
     public void launchBounds(int threads, int blocksPerSm) { if (blocksPerSm > 0) launchBounds(threads); }
 
-    /**
-     * {@code prefetch.global.L2}: asks for the 128-byte line holding element {@code index} of {@code a} to be brought into L2,
-     * without a register or a wait (a hint: the loads that follow hit L2 instead of memory). A no-op on the CPU.
-     */
-    public void prefetchL2(OffHeapArray a, int index) {}
-
     // ---- Hopper mbarriers and bulk tensor copies (sm_90; PTX ISA 9.7.13.15, 9.7.9.25) ----------------------
     //
     // An mbarrier is 8 bytes (2 words, the first even) of the dynamic shared array. It counts down the arrivals

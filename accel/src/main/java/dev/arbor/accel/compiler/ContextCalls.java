@@ -137,10 +137,6 @@ final class ContextCalls {
                     t.minBlocksPerSm = b.constant().intValue();
                 }
             }
-            case "prefetchL2(Ldev/arbor/accel/array/OffHeapArray;I)V" -> {
-                if (!(args.get(0).ref() instanceof Ref.GlobalArray g)) throw t.unsupported(name + " of something that is not an array parameter");
-                t.emit("prefetch.L2", t.globalAddress(g, args.get(1).reg()));
-            }
             case "fenceMbarrierInit()V" -> { t.usesWgmma = true; t.emit("mbarrier.init.fence"); }
             case "mbarrierArrive([II)V" -> {
                 t.usesWgmma = true;

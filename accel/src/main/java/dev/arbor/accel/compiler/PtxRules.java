@@ -169,7 +169,6 @@ final class PtxRules {
         rule("ldmatrix.x4.trans", "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {$0, $1, $2, $3}, [$4];");
         // asynchronous global → shared copies (sm_80+); src-size 0 fills the 16 bytes with zeros
         rule("cp.async16", "cp.async.cg.shared.global [$0], [$1], 16;");
-        rule("prefetch.L2", "prefetch.global.L2 [$0];");
         rule("cp.async16.zfill", "{ .reg .pred %x; .reg .b32 %s; setp.ne.s32 %x, $2, 0; selp.b32 %s, 16, 0, %x; "
                 + "cp.async.cg.shared.global [$0], [$1], 16, %s; }");
         rule("cp.async.commit", "cp.async.commit_group;");

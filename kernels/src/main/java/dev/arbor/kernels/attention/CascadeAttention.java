@@ -50,7 +50,6 @@ public final class CascadeAttention implements AutoCloseable {
     private int warpSuffixMaxSplits = -1;   // -1: WARP_SUFFIX_MAX_SPLITS up to WARP_SUFFIX_MAX_G, else 0; a bench or test may set it
     private boolean overlapSuffix = true;                                   // the warp suffix launched overlapping the shared level (PDL)
     private int suffixSharedAhead;                                          // its shared slots per load; 0: CascadeSuffixKernels.sharedAhead
-    private boolean suffixPrefetch = true;                                  // its own keys prefetched into L2 first
 
     /**
      * @param maxContext    the longest context a launch may see (keys)
@@ -183,7 +182,7 @@ public final class CascadeAttention implements AutoCloseable {
                         paged.partials(), positions, seqOfToken, blockTables, keyStart, alibiSlopes != null ? alibiSlopes : q, maxBlocksPerSeq,
                         numBlocks, slots, sharedBase, heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, u, w,
                         suffixSharedAhead > 0 ? suffixSharedAhead : CascadeSuffixKernels.sharedAhead(heads, kvHeads, headDim),
-                        CascadeSuffixKernels.minBlocksPerSm(heads, kvHeads), suffixPrefetch ? 1 : 0);
+                        CascadeSuffixKernels.minBlocksPerSm(heads, kvHeads));
             }
             return;
         }
@@ -225,12 +224,6 @@ public final class CascadeAttention implements AutoCloseable {
     public CascadeAttention suffixSharedAhead(int n) {
         if (n < 0 || n > 16) throw new IllegalArgumentException("suffixSharedAhead must be 0..16: " + n);
         this.suffixSharedAhead = n;
-        return this;
-    }
-
-    /** For benchmarks: whether the warp suffix prefetches its own keys' K and V into L2 before reading them (default on). The same bits. */
-    public CascadeAttention suffixPrefetch(boolean on) {
-        this.suffixPrefetch = on;
         return this;
     }
 

@@ -84,17 +84,16 @@ public final class CascadeSuffixKernels {
     /**
      * bf16 store. Parameters as {@link DecodeKernels#decodeBf16} in split mode with keyStart; {@code keysPerLane} and
      * {@code warps} are the split kernel's U and warps whose bits this reproduces; {@code sharedAhead} shared slots per load;
-     * {@code minBlocks} the blocks an SM must hold ({@link #minBlocksPerSm}); {@code prefetch} 1: each own split's K and V lines are
-     * prefetched into L2 before the virtual warps read them (a hint: the same values).
+     * {@code minBlocks} the blocks an SM must hold ({@link #minBlocksPerSm}).
      */
     public static void suffixMergeBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
                                        FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
                                        FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
                                        @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                        @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
-                                       @Constant int minBlocks, @Constant int prefetch) {
+                                       @Constant int minBlocks) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, prefetch, 0);
+                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, 0);
     }
 
     /** fp16 store; as {@link #suffixMergeBf16}. */
@@ -103,15 +102,15 @@ public final class CascadeSuffixKernels {
                                       FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                       @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
-                                       @Constant int minBlocks, @Constant int prefetch) {
+                                       @Constant int minBlocks) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, prefetch, 1);
+                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, 1);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int heads, int kvHeads, int headDim, int blockSize,
-                     int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int prefetch, int fp16) {
+                     int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int fp16) {
         ctx.launchBounds(THREADS, minBlocks);
         int G = heads / kvHeads;
         int GD = G * headDim;                 // (head, dim) elements of the kv head's query heads
@@ -171,18 +170,6 @@ public final class CascadeSuffixKernels {
                     rowBase[i] = j < lo ? -1 : AttentionKernels.rowOffset(blockTables, table, j, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
                 }
                 ctx.localBarrier();
-                if (prefetch != 0) {
-                    // every own key's K and V lines asked into L2 at once (no registers): the virtual warps' loads that follow, one
-                    // round trip each in a chain, then hit L2 instead of memory
-                    int lines = (headDim * 2 + 127) / 128;
-                    for (int e = lane; e < (hi - lo) * lines; e += THREADS) {
-                        int key = e / lines, o = rowBase[lo + key - s * SPLIT];
-                        if (o >= 0) {
-                            ctx.prefetchL2(kc, o + (e - key * lines) * 64);
-                            ctx.prefetchL2(vc, o + (e - key * lines) * 64);
-                        }
-                    }
-                }
                 startSplit(sst, so, lane, GD, E);
                 for (int w = 0; w < warps; w++) {
                     DecodeKernels.startState(m, l, acc, G);

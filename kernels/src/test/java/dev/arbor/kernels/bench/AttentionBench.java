@@ -242,9 +242,6 @@ public final class AttentionBench {
             cascade.suffixSharedAhead(2);   // two shared slots per load (spills 104 bytes at 64 registers)
             double sharedAhead2 = time(cuda, 20, full);
             cascade.suffixSharedAhead(0);
-            cascade.suffixPrefetch(false);   // no L2 prefetch of the own keys
-            double noPrefetch = time(cuda, 20, full);
-            cascade.suffixPrefetch(true);
             boolean warpUsed = own <= CascadeAttention.WARP_SUFFIX_MAX_SPLITS;
             // run 26's default: the 4-warp split kernel per own split with the merge in its last-arriving work-group
             cascade.warpSuffix(0);
@@ -270,9 +267,9 @@ public final class AttentionBench {
                     seqs, prefix, sharedBlocks, heads, alibi ? " ALiBi" : "", pagedMs * 1e3, cascadeMs * 1e3, floorUs,
                     cascadeMs * 1e3 / floorUs, pagedMs / cascadeMs, pagedBytes / 1e6, floorBytes / 1e6);
             System.out.printf("   suffix + merge as a warp per (token, kv head)%s: alone %.1f us; cascade without the overlap (no PDL) %.1f us;"
-                            + " with 2 shared slots per load %.1f us; without the L2 prefetch %.1f us; run 26's default (4-warp split kernel + fused merge)"
+                            + " with 2 shared slots per load %.1f us; run 26's default (4-warp split kernel + fused merge)"
                             + " %.1f us (%.2fx the default)%n",
-                    warpUsed ? "" : " (NOT used: " + own + " own splits)", warpSuffixOnly * 1e3, noOverlap * 1e3, sharedAhead2 * 1e3, noPrefetch * 1e3,
+                    warpUsed ? "" : " (NOT used: " + own + " own splits)", warpSuffixOnly * 1e3, noOverlap * 1e3, sharedAhead2 * 1e3,
                     fourWarp * 1e3, fourWarp / cascadeMs);
             System.out.printf("   4-warp cascade variants: suffix grid of the context's %d splits %.1f us; separate merge %.1f us. Parts alone (suffix grid %d): "
                             + "shared level %.1f us, suffix + fused merge %.1f us; suffix %.1f us, separate merge %.1f us%n",
