@@ -455,6 +455,14 @@ public final class KernelContext {
             throw new IllegalStateException("a block of " + localGroupSizeX * localGroupSizeY * localGroupSizeZ + " work-items exceeds launchBounds(" + threads + ")");
     }
 
+    /**
+     * As {@link #launchBounds(int)}, with {@code blocksPerSm} blocks a multiprocessor must fit at once (PTX {@code .minnctapersm}):
+     * ptxas then keeps a work-item's registers within 65,536 / (threads · blocksPerSm) (e.g. 64 for 32 blocks of one warp),
+     * spilling if it must. {@code blocksPerSm = 0} declares nothing (no {@code .maxntid} either: ptxas's own choice, which can be
+     * fewer registers than under {@code .maxntid} alone). Both compile-time constants. On the CPU it checks the block size.
+     */
+    public void launchBounds(int threads, int blocksPerSm) { if (blocksPerSm > 0) launchBounds(threads); }
+
     // ---- Hopper mbarriers and bulk tensor copies (sm_90; PTX ISA 9.7.13.15, 9.7.9.25) ----------------------
     //
     // An mbarrier is 8 bytes (2 words, the first even) of the dynamic shared array. It counts down the arrivals

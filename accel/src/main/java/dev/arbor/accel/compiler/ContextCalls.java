@@ -129,6 +129,14 @@ final class ContextCalls {
                 if (n.constant() == null) throw t.unsupported("launchBounds with a count that is not a compile-time constant");
                 t.maxThreads = n.constant().intValue();
             }
+            case "launchBounds(II)V" -> {
+                Val n = args.get(0), b = args.get(1);
+                if (n.constant() == null || b.constant() == null) throw t.unsupported("launchBounds with counts that are not compile-time constants");
+                if (b.constant().intValue() > 0) {   // 0: no bounds at all (ptxas's own register choice)
+                    t.maxThreads = n.constant().intValue();
+                    t.minBlocksPerSm = b.constant().intValue();
+                }
+            }
             case "fenceMbarrierInit()V" -> { t.usesWgmma = true; t.emit("mbarrier.init.fence"); }
             case "mbarrierArrive([II)V" -> {
                 t.usesWgmma = true;

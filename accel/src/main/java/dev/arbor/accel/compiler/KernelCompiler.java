@@ -123,7 +123,7 @@ public final class KernelCompiler {
         String ptx = PtxEmitter.emit(entry, t.usesWgmma ? "90a" : String.valueOf(sm), ptxParams, t.shared, t.localMemory, t.dynamicShared, t.usesWgmma, t.registerCounts(), t.body,
                 owner.getName() + "." + method.getName() + (constants.length == 0 ? "" : " with constants " + Arrays.toString(constants)));
         if (t.maxThreads > 0)   // performance directives sit between the parameter list and the body; ptxas caps registers by them
-            ptx = ptx.replaceFirst("\n\\) \\{\n", "\n)\n.maxntid " + t.maxThreads + ", 1, 1\n.minnctapersm 1\n{\n");
+            ptx = ptx.replaceFirst("\n\\) \\{\n", "\n)\n.maxntid " + t.maxThreads + ", 1, 1\n.minnctapersm " + t.minBlocksPerSm + "\n{\n");
         int sharedBytes = t.shared.values().stream().mapToInt(Integer::intValue).sum();
         int localBytes = t.localMemory.values().stream().mapToInt(Integer::intValue).sum();
         return new CompiledKernel(entry, ptx, List.copyOf(params), t.usesBarriers, sharedBytes, localBytes, List.of());

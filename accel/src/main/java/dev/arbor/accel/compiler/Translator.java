@@ -27,6 +27,8 @@ final class Translator {
     boolean usesWgmma;
     /** From {@code KernelContext.launchBounds}: the most work-items a block of this kernel has (.maxntid), 0 if not given. */
     int maxThreads;
+    /** From {@code KernelContext.launchBounds(threads, blocks)}: the blocks a multiprocessor must fit (.minnctapersm), 1 by default. */
+    int minBlocksPerSm = 1;
     int sm = 90;                   // target compute capability x 10; sm-specific intrinsics check it
     final List<Val> stack = new ArrayList<>();
     Frame frame;

@@ -13,7 +13,10 @@ import dev.arbor.accel.array.OffHeapArray;
  * ({@link CascadeMmaKernels} on tensor cores for 16-bit stores with headDim a multiple of 16 up to 128,
  * else the CUDA-core {@link CascadeKernels}), to their own keys with the paged kernel in split mode from
  * {@code keyStart[seq]} on, and the partial states are folded by log-sum-exp ({@link AttentionKernels#mergeSplits}).
- * Two launches (the streamed suffix kernel merges in its last-arriving work-group; three with the separate merge); nothing allocated per call (scratch sized at construction:
+ * Two launches: where every token owns at most {@link #WARP_SUFFIX_MAX_SPLITS} splits (decode behind a shared prompt), the own
+ * keys and the merge run as one warp per (token, kv head) ({@link CascadeSuffixKernels}, launched overlapping the shared level,
+ * the same bits as the split kernel + merge); otherwise the streamed split kernel merges in its last-arriving work-group (three
+ * launches with the separate merge). Nothing allocated per call (scratch sized at construction:
  * {@code tokenCapacity × heads × (ceil(maxContext/256) + ceil(maxSharedLen/256)) × (headDim + 2)} floats).
  *
  * <p>Equal to {@link PagedAttention} up to rounding (the shared part's keys are summed in a different
@@ -26,10 +29,27 @@ public final class CascadeAttention implements AutoCloseable {
     static final Kernel SHARED_F32 = Kernel.of(CascadeKernels.class, "cascadeSharedF32");
     static final Kernel SHARED_MMA_BF16 = Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16");
     static final Kernel SHARED_MMA_F16 = Kernel.of(CascadeMmaKernels.class, "cascadeMmaF16");
+    static final Kernel SUFFIX_MERGE_BF16 = Kernel.of(CascadeSuffixKernels.class, "suffixMergeBf16");
+    static final Kernel SUFFIX_MERGE_F16 = Kernel.of(CascadeSuffixKernels.class, "suffixMergeF16");
+
+    /**
+     * The suffix and the merge run as one warp per (token, kv head) ({@link CascadeSuffixKernels}: no arrival counter, no
+     * fence, the same bits) while every token of the launch owns at most this many 256-key splits ({@code maxOwnSplits});
+     * longer suffixes take the 4-warp split kernel with its fused merge, one work-group per own split.
+     */
+    public static final int WARP_SUFFIX_MAX_SPLITS = 2;
+    /**
+     * The launcher takes the warp suffix for G = heads / kvHeads up to this (measured at G = 1 only, bench/RESULTS.md "Run 30-attn5"; at
+     * G = 4 a warp needs ~190 registers, 8 per SM, where the 4-warp kernel keeps its occupancy). {@link #warpSuffix} overrides it.
+     */
+    public static final int WARP_SUFFIX_MAX_G = 2;
 
     private final PagedAttention paged;   // its scratch has the suffix splits then the shared splits per (token, head)
     private final int maxContext, maxSharedLen, sharedBase;
     private boolean runShared = true, runSuffix = true, runMerge = true;   // a bench times the parts alone
+    private int warpSuffixMaxSplits = -1;   // -1: WARP_SUFFIX_MAX_SPLITS up to WARP_SUFFIX_MAX_G, else 0; a bench or test may set it
+    private boolean overlapSuffix = true;                                   // the warp suffix launched overlapping the shared level (PDL)
+    private int suffixSharedAhead;                                          // its shared slots per load; 0: CascadeSuffixKernels.sharedAhead
 
     /**
      * @param maxContext    the longest context a launch may see (keys)
@@ -124,7 +144,8 @@ public final class CascadeAttention implements AutoCloseable {
         int numBlocks = paged.checkBatch(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
         Shapes.need("keyStart", keyStart, 1);
         int heads = paged.heads(), kvHeads = paged.kvHeads(), headDim = paged.headDim(), slots = paged.slots();
-        if (numGroups > 0 && runShared) {
+        boolean sharedLaunched = numGroups > 0 && runShared;
+        if (sharedLaunched) {
             Shapes.positive("maxGroupTokens", maxGroupTokens);
             Shapes.positive("maxSharedLenNow", maxSharedLenNow);
             Shapes.need("groupTokenStart", groupTokenStart, numGroups + 1L);
@@ -148,9 +169,25 @@ public final class CascadeAttention implements AutoCloseable {
                         heads, kvHeads, headDim, paged.blockSize(), alibi, queries);
             }
         }
+        int ownZ = Math.max(1, Math.min(maxOwnSplits, PagedAttention.splits(maxContextLen)));
+        int warpMax = warpSuffixMaxSplits >= 0 ? warpSuffixMaxSplits : heads / kvHeads <= WARP_SUFFIX_MAX_G ? WARP_SUFFIX_MAX_SPLITS : 0;
+        if (ownZ <= warpMax && CascadeSuffixKernels.serves(kCache, heads, kvHeads, headDim)) {
+            // suffix + merge in one launch, a warp per (token, kv head), replaying the split kernel's layout (same bits)
+            if (runSuffix) {
+                int u = paged.keysPerLaneNow(), w = paged.decodeWarpsNow();
+                // overlapping the shared level (programmatic dependent launch) only right behind it: the kernel reads its own keys
+                // before gridDependencyWait, which must not overlap the KV write before a plain launch
+                Launch l = Launch.of(new int[] {tokens, kvHeads, 1}, new int[] {CascadeSuffixKernels.THREADS, 1, 1});
+                b.launch(Shapes.byStore(kCache, SUFFIX_MERGE_BF16, SUFFIX_MERGE_F16, null), sharedLaunched && overlapSuffix ? l.overlappingPrevious() : l, q, kCache, vCache, out,
+                        paged.partials(), positions, seqOfToken, blockTables, keyStart, alibiSlopes != null ? alibiSlopes : q, maxBlocksPerSeq,
+                        numBlocks, slots, sharedBase, heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, u, w,
+                        suffixSharedAhead > 0 ? suffixSharedAhead : CascadeSuffixKernels.sharedAhead(heads, kvHeads, headDim),
+                        CascadeSuffixKernels.minBlocksPerSm(heads, kvHeads));
+            }
+            return;
+        }
         boolean merged = runSuffix && paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, keyStart, maxBlocksPerSeq,
-                alibiSlopes, tokens, PagedAttention.splits(maxContextLen), Math.max(1, Math.min(maxOwnSplits, PagedAttention.splits(maxContextLen))),
-                numBlocks, true, true, slots, sharedBase);
+                alibiSlopes, tokens, PagedAttention.splits(maxContextLen), ownZ, numBlocks, true, true, slots, sharedBase);
         if (!merged && runMerge) paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, true);
     }
 
@@ -163,6 +200,30 @@ public final class CascadeAttention implements AutoCloseable {
         this.runShared = shared;
         this.runSuffix = suffix;
         this.runMerge = merge;
+        return this;
+    }
+
+    /**
+     * For benchmarks and tests: the suffix + merge as one warp per (token, kv head) up to this many own splits at any G (0: never, the
+     * 4-warp split kernel and its fused or separate merge always); by default {@link #WARP_SUFFIX_MAX_SPLITS} up to
+     * {@link #WARP_SUFFIX_MAX_G}. The same bits either way.
+     */
+    public CascadeAttention warpSuffix(int maxOwnSplits) {
+        if (maxOwnSplits < 0) throw new IllegalArgumentException("maxOwnSplits must be >= 0: " + maxOwnSplits);
+        this.warpSuffixMaxSplits = maxOwnSplits;
+        return this;
+    }
+
+    /** For benchmarks: whether the warp suffix is launched overlapping the shared level (programmatic dependent launch; default on). The same bits either way. */
+    public CascadeAttention overlapSuffix(boolean on) {
+        this.overlapSuffix = on;
+        return this;
+    }
+
+    /** For benchmarks and tests: the warp suffix's shared slots per load (1..16; 0: its default by shape). The same bits either way. */
+    public CascadeAttention suffixSharedAhead(int n) {
+        if (n < 0 || n > 16) throw new IllegalArgumentException("suffixSharedAhead must be 0..16: " + n);
+        this.suffixSharedAhead = n;
         return this;
     }
 

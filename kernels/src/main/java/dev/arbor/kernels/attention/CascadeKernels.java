@@ -60,6 +60,7 @@ public final class CascadeKernels {
         int[] rowBase = ctx.allocateIntLocalArray(TILE);
         int[] qTok = ctx.allocateIntLocalArray(queries);
         int[] qPos = ctx.allocateIntLocalArray(queries);
+        ctx.allowDependentLaunch();   // the suffix + merge warps may start their own keys (they wait for this grid before reading partials)
         int tid = ctx.localIdx, kvh = ctx.groupIdy, c = ctx.groupIdz;
         int grp = ctx.groupIdx / tilesPerGroup, qt = ctx.groupIdx - grp * tilesPerGroup;
         int from = groupTokenStart.get(grp), count = groupTokenStart.get(grp + 1) - from;
@@ -115,6 +116,7 @@ public final class CascadeKernels {
         int[] rowBase = ctx.allocateIntLocalArray(TILE);
         int[] qTok = ctx.allocateIntLocalArray(queries);
         int[] qPos = ctx.allocateIntLocalArray(queries);
+        ctx.allowDependentLaunch();   // the suffix + merge warps may start their own keys (they wait for this grid before reading partials)
         int tid = ctx.localIdx, kvh = ctx.groupIdy, c = ctx.groupIdz;
         int grp = ctx.groupIdx / tilesPerGroup, qt = ctx.groupIdx - grp * tilesPerGroup;
         int from = groupTokenStart.get(grp), count = groupTokenStart.get(grp + 1) - from;
@@ -173,6 +175,7 @@ public final class CascadeKernels {
         int[] rowBase = ctx.allocateIntLocalArray(TILE);
         int[] qTok = ctx.allocateIntLocalArray(queries);
         int[] qPos = ctx.allocateIntLocalArray(queries);
+        ctx.allowDependentLaunch();   // the suffix + merge warps may start their own keys (they wait for this grid before reading partials)
         int tid = ctx.localIdx, kvh = ctx.groupIdy, c = ctx.groupIdz;
         int grp = ctx.groupIdx / tilesPerGroup, qt = ctx.groupIdx - grp * tilesPerGroup;
         int from = groupTokenStart.get(grp), count = groupTokenStart.get(grp + 1) - from;

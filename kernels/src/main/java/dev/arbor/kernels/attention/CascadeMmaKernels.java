@@ -98,6 +98,7 @@ public final class CascadeMmaKernels {
         int[] pl = new int[4];
         int[] bf = new int[4];               // B fragments of two k-steps (K) or two n-tiles (V), from one ldmatrix
 
+        ctx.allowDependentLaunch();   // the suffix + merge warps may start their own keys (they wait for this grid before reading partials)
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, gq = lane >> 2, tq = lane & 3;
         int kvh = ctx.groupIdy, c = ctx.groupIdz;
         int grp = ctx.groupIdx / tilesPerGroup, qt = ctx.groupIdx - grp * tilesPerGroup;

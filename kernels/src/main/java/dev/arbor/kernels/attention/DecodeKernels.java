@@ -91,17 +91,28 @@ public final class DecodeKernels {
     public static int keysPerLane(int heads, int kvHeads) { return 4; }
 
     /**
+     * Work-groups an SM must hold (launch bounds; 0: none, ptxas's own choice), the launcher's choice by shape: 4 at G = 4 (Llama-3
+     * shapes, 32 / 8 heads), where ptxas otherwise takes 160 registers (3 work-groups, 12 warps an SM) and fits 128 without a spill
+     * (ptxas -v, headDim 64 and 128); 0 elsewhere (at G = 1, a bound of 1 alone would raise 56-64 registers to 80; G = 8 × 128 and
+     * G = 8 × 64 would spill 640 bytes at 128). Registers only: the same instructions, the same bits.
+     */
+    public static int minBlocksPerSm(int heads, int kvHeads, int headDim) { return heads / kvHeads == 4 ? 4 : 0; }
+
+    /**
      * bf16 store; parameters as {@link AttentionKernels#pagedBf16}, and {@code keysPerLane} (U: 2, 4, 8 or 16, see {@link #keysPerLane}),
      * {@code warps}; split mode with {@code fusedMerge > 0}: the merge in the last-arriving work-group of each (token, kv head)
      * ({@link #mergeInGroup}, {@code fusedMerge} slots loaded per round trip), counted in {@code arrivals} ((tokens, kvHeads),
-     * zero before the launch and left zero after it), the cascade's shared slots from {@code sharedBase} on (useKeyStart = 1).
+     * zero before the launch and left zero after it), the cascade's shared slots from {@code sharedBase} on (useKeyStart = 1);
+     * {@code minBlocks} work-groups an SM must hold ({@link #minBlocksPerSm}).
      */
     public static void decodeBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
                                   FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
                                   FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
                                   @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                   @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
-                                  @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge) {
+                                  @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
+                                  @Constant int minBlocks) {
+        ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge);
     }
@@ -112,7 +123,9 @@ public final class DecodeKernels {
                                  FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
                                  @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                  @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
-                                 @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge) {
+                                 @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
+                                 @Constant int minBlocks) {
+        ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge);
     }

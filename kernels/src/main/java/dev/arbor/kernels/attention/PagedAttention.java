@@ -55,6 +55,7 @@ public final class PagedAttention implements AutoCloseable {
     private int decodeWarps;   // DecodeKernels' warps per work-group; 0: its choice by shape (DecodeKernels.warps); a bench may set 4 or 8   // the merge launched overlapping the split kernel (PDL); a bench may turn it off
     private int fuseMaxSplits = FUSE_MAX_SPLITS;     // split mode of DecodeKernels merges in the last-arriving work-group up to this many splits
     private int fusedMergeAhead = FUSED_MERGE_AHEAD; // slots the fused merge loads per round trip
+    private int decodeMinBlocks = -1;                // DecodeKernels' launch bounds; -1: DecodeKernels.minBlocksPerSm; a bench may set it
     private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
     private final IntArray arrivals;   // (splitTokens, kvHeads) work-groups of a (token, kv head) done, for the fused merge; zero between launches
 
@@ -155,7 +156,7 @@ public final class PagedAttention implements AutoCloseable {
                         IntArray seqOfToken, IntArray blockTables, IntArray keyStart, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens,
                         int splitsZ, int ownSplitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount, int sharedBase) {
         boolean streamed = DecodeKernels.serves(kCache, heads, kvHeads, headDim);
-        int warps = decodeWarps > 0 ? decodeWarps : DecodeKernels.warps(heads, kvHeads, headDim, keysPerLane);
+        int warps = decodeWarpsNow();
         int threads = streamed ? warps * 32 : AttentionKernels.THREADS;
         // split mode's grid z: absolute splits for the tile kernel; the streamed kernel counts from each token's first own split
         Launch l = Launch.of(new int[] {tokens, kvHeads, split ? (streamed ? ownSplitsZ : splitsZ) : 1}, new int[] {threads, 1, 1});
@@ -167,7 +168,7 @@ public final class PagedAttention implements AutoCloseable {
             int fused = split && splitsZ <= fuseMaxSplits ? fusedMergeAhead : 0;
             b.launch(Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), l, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables,
                     keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
-                    keysPerLane, warps, arrivals, sharedBase, fused);
+                    keysPerLane, warps, arrivals, sharedBase, fused, decodeMinBlocks >= 0 ? decodeMinBlocks : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim));
             return fused != 0;
         } else {
             b.launch(Shapes.byStore(kCache, PAGED_BF16, PAGED_F16, PAGED_F32), l, q, kCache, vCache, out, partials, positions, seqOfToken,
@@ -234,6 +235,13 @@ public final class PagedAttention implements AutoCloseable {
         return this;
     }
 
+    /** Overrides DecodeKernels' work-groups per SM in its launch bounds (0: none; -1: {@link DecodeKernels#minBlocksPerSm}): benchmarks compare; the same bits. */
+    public PagedAttention decodeMinBlocks(int n) {
+        if (n < -1 || n > 32) throw new IllegalArgumentException("decodeMinBlocks must be -1..32: " + n);
+        this.decodeMinBlocks = n;
+        return this;
+    }
+
     /** Whether the merge is launched overlapping the split kernel (programmatic dependent launch; default on): benchmarks compare; the same bits either way. */
     public PagedAttention overlapMerge(boolean on) {
         this.overlapMerge = on;
@@ -241,6 +249,12 @@ public final class PagedAttention implements AutoCloseable {
     }
 
     int heads() { return heads; }
+
+    /** DecodeKernels' keys per lane this launcher uses (a bench may have overridden it). */
+    int keysPerLaneNow() { return keysPerLane; }
+
+    /** DecodeKernels' warps per work-group this launcher uses. */
+    int decodeWarpsNow() { return decodeWarps > 0 ? decodeWarps : DecodeKernels.warps(heads, kvHeads, headDim, keysPerLane); }
 
     int kvHeads() { return kvHeads; }
 

@@ -105,10 +105,16 @@ class AttentionGpuTest {
                  PagedAttention paged = new PagedAttention(heads, heads, 128, 16, 600, seqs)) {
                 float[] got = b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33});
                 assertClose(b.reference(), got, TOLERANCE, store + " cascade alibi=" + alibi);
-                // the suffix grid of the context's splits, and the separate merge launch: the same bits as the default
+                // the default is the suffix + merge as one warp per (token, kv head) (1 own split here); the 4-warp split kernel over
+                // the context's splits (3: over WARP_SUFFIX_MAX_SPLITS), over the own splits with its fused merge, and with the
+                // separate merge launch: the same bits
                 assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}, false), store + " cascade, wide suffix grid, alibi=" + alibi);
+                cascade.warpSuffix(0);
+                assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}), store + " cascade, 4-warp suffix, alibi=" + alibi);
                 cascade.paged().fuseMerge(0, 8);
                 assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}), store + " cascade, separate merge, alibi=" + alibi);
+                cascade.warpSuffix(CascadeAttention.WARP_SUFFIX_MAX_SPLITS);
+                assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}), store + " cascade, warp suffix again, alibi=" + alibi);
                 float[] plain = b.run(cuda, paged, b.allTokens(), null);
                 double[] plainD = new double[plain.length];
                 for (int i = 0; i < plain.length; i++) plainD[i] = plain[i];

@@ -49,7 +49,7 @@ class AttentionPtxTest {
     @Test
     void theDecodeKernelStreamsSixteenByteLoads() {
         for (String kernel : new String[] {"decodeBf16", "decodeF16"}) {
-            var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, kernel), new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 8, 0}, 90);
+            var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, kernel), new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 8, 0, 0}, 90);
             String ptx = k.ptx();
             assertEquals(2 * 4 + 2, count(ptx, "ld.global.v4.b32"), kernel + ": 16-byte loads (4 K + 4 V chunks, the query's 2)");
             assertEquals(4 * 4, count(ptx, "shfl.sync.bfly"), kernel + ": butterfly shuffles (4 keys x 4 steps)");
@@ -61,12 +61,42 @@ class AttentionPtxTest {
     /** The fused merge (split mode, merge in the last-arriving work-group): a fence and one counter atomic, the same streamed loads, nothing in local memory. */
     @Test
     void theFusedMergeCountsArrivalsBehindAFence() {
-        var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), new Object[] {32, 32, 128, 16, 0, 1, 1, 4, 4, 32}, 90);
+        var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), new Object[] {32, 32, 128, 16, 0, 1, 1, 4, 4, 32, 0}, 90);
         String ptx = k.ptx();
         assertEquals(2, count(ptx, "fence.sc.gpu"), "a fence before counting in and one after arriving last");
         assertEquals(1, count(ptx, "atom.global.add"), "one arrival count per work-group");
         assertEquals(2 * 4 + 2, count(ptx, "ld.global.v4.b32"), "the streamed loads are unchanged");
         assertTrue(k.localMemoryArrays().isEmpty(), "register arrays in local memory " + k.localMemoryArrays());
+    }
+
+    /**
+     * The cascade's suffix + merge as one warp ({@link CascadeSuffixKernels}) at Llama-2-7B's shape: no fence and no atomic (nothing
+     * to count: one work-group per (token, kv head)), the decode kernel's streamed loads and butterflies, nothing in local memory,
+     * and launch bounds of 32 one-warp blocks an SM.
+     */
+    @Test
+    void theWarpSuffixMergesWithoutCounters() {
+        for (String kernel : new String[] {"suffixMergeBf16", "suffixMergeF16"}) {
+            var k = KernelCompiler.compile(Kernel.of(CascadeSuffixKernels.class, kernel), new Object[] {32, 32, 128, 16, 0, 4, 4, 1, 32}, 90);
+            String ptx = k.ptx();
+            assertTrue(ptx.contains(".maxntid 32, 1, 1\n.minnctapersm 32\n"), kernel + ": one warp a block, 32 blocks an SM (64 registers)");
+            assertEquals(0, count(ptx, "fence."), kernel + ": no fence");
+            assertEquals(0, count(ptx, "atom."), kernel + ": no atomic");
+            assertEquals(2 * 4 + 2, count(ptx, "ld.global.v4.b32"), kernel + ": 16-byte loads (4 K + 4 V chunks, the query's 2)");
+            assertEquals(4 * 4, count(ptx, "shfl.sync.bfly"), kernel + ": butterfly shuffles (4 keys x 4 steps)");
+            assertTrue(k.localMemoryArrays().isEmpty(), kernel + ": register arrays in local memory " + k.localMemoryArrays());
+        }
+    }
+
+    /** DecodeKernels' launch bounds: none by default (ptxas's own registers), 4 work-groups an SM at G = 4 (128 registers, not 160). */
+    @Test
+    void theDecodeKernelBoundsItsRegistersAtGqa4Only() {
+        String free = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0}, 90).ptx();
+        assertEquals(0, count(free, ".maxntid"), "no launch bounds at minBlocks 0");
+        String gqa = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), new Object[] {32, 8, 64, 16, 0, 1, 0, 4, 4, 8, 4}, 90).ptx();
+        assertTrue(gqa.contains(".maxntid 128, 1, 1\n.minnctapersm 4\n"), "4 work-groups of 4 warps an SM");
+        assertEquals(4, DecodeKernels.minBlocksPerSm(32, 8, 64));
+        assertEquals(0, DecodeKernels.minBlocksPerSm(32, 32, 128));
     }
 
     private static int count(String s, String what) {
@@ -91,16 +121,17 @@ class AttentionPtxTest {
                 new Variant(AttentionKernels.class, "pagedF16", 64, 8, 128, 16, 0, 1, 1),
                 new Variant(AttentionKernels.class, "pagedF16", 40, 40, 128, 16, 1, 1, 1),
                 new Variant(AttentionKernels.class, "pagedF16", 5, 1, 6, 7, 1, 0, 0),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 8, 8, 32),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 0, 1, 16, 8, 0),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 8, 128, 16, 0, 1, 0, 4, 8, 16),
-                new Variant(DecodeKernels.class, "decodeBf16", 64, 8, 128, 16, 0, 0, 1, 4, 4, 32),
-                new Variant(DecodeKernels.class, "decodeBf16", 40, 40, 128, 16, 1, 1, 1, 8, 8, 8),
-                new Variant(DecodeKernels.class, "decodeBf16", 5, 5, 16, 16, 1, 0, 0, 8, 4, 0),
-                new Variant(DecodeKernels.class, "decodeF16", 32, 32, 128, 16, 0, 1, 0, 8, 8, 32),
-                new Variant(DecodeKernels.class, "decodeF16", 64, 8, 128, 16, 0, 1, 1, 4, 4, 16),
-                new Variant(DecodeKernels.class, "decodeF16", 16, 2, 64, 7, 1, 0, 0, 4, 4, 0),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 4, 4, 32),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 8, 8, 32, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 0, 1, 16, 8, 0, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 8, 128, 16, 0, 1, 0, 4, 8, 16, 4),
+                new Variant(DecodeKernels.class, "decodeBf16", 64, 8, 128, 16, 0, 0, 1, 4, 4, 32, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 40, 40, 128, 16, 1, 1, 1, 8, 8, 8, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 5, 5, 16, 16, 1, 0, 0, 8, 4, 0, 0),
+                new Variant(DecodeKernels.class, "decodeF16", 32, 32, 128, 16, 0, 1, 0, 8, 8, 32, 0),
+                new Variant(DecodeKernels.class, "decodeF16", 64, 8, 128, 16, 0, 1, 1, 4, 4, 16, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 8, 64, 16, 0, 1, 0, 4, 4, 8, 4),
+                new Variant(DecodeKernels.class, "decodeF16", 16, 2, 64, 7, 1, 0, 0, 4, 4, 0, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 4, 4, 32, 0),
                 new Variant(AttentionKernels.class, "mergeSplits", 32, 128, 0, 16),
                 new Variant(AttentionKernels.class, "mergeSplits", 40, 128, 1, 16),
                 new Variant(AttentionKernels.class, "mergeSplits", 32, 128, 0, 32),
@@ -113,6 +144,13 @@ class AttentionPtxTest {
                 new Variant(CascadeKernels.class, "cascadeSharedF16", 64, 8, 128, 16, 0, 1),
                 new Variant(CascadeKernels.class, "cascadeSharedF16", 40, 40, 128, 16, 1, 8),
                 new Variant(CascadeKernels.class, "cascadeSharedF16", 4, 2, 6, 5, 0, 4),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 4, 1, 32),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 40, 40, 128, 16, 1, 4, 4, 1, 32),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 16, 128, 16, 0, 4, 4, 1, 16),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 8, 64, 16, 0, 4, 4, 1, 8),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 64, 8, 128, 16, 0, 4, 4, 1, 4),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 32, 32, 128, 16, 0, 4, 4, 2, 32),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 4, 4, 32),
                 new Variant(KvCacheKernels.class, "writeKvBf16"), new Variant(KvCacheKernels.class, "writeKvF16"),
                 new Variant(KvCacheKernels.class, "writeKvF32"),
                 new Variant(TokenKernels.class, "embeddingBf16"), new Variant(TokenKernels.class, "embeddingF16"),

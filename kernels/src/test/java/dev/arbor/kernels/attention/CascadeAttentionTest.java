@@ -31,6 +31,69 @@ class CascadeAttentionTest {
             for (int i = 0; i < plain.length; i++) plainD[i] = plain[i];
             assertClose(plainD, got, TOLERANCE, what + ": cascade vs paged");
             assertBits(plain, b.runCascade(CPU, cascade, new int[0][], new int[0]), what + ": no group = paged split mode");
+            // the suffix + merge as a warp per (token, kv head) (the default where the batch's tokens own <= 2 splits, G <= 2) and
+            // the 4-warp split kernel with its merge: the same bits
+            // (the other of the two: the 4-warp path where the default takes the warp, up to WARP_SUFFIX_MAX_G, else the warp at this G)
+            cascade.warpSuffix(b.heads / b.kvHeads <= CascadeAttention.WARP_SUFFIX_MAX_G ? 0 : CascadeAttention.WARP_SUFFIX_MAX_SPLITS);
+            assertBits(got, b.runCascade(CPU, cascade, groups, sharedBlocks), what + ": warp suffix vs 4-warp suffix");
+        }
+    }
+
+    /**
+     * {@link CascadeSuffixKernels} (one warp per (token, kv head): own keys and the merge in one launch) against the 4-warp split
+     * kernel + merge, bit for bit, at odd sizes: headDim 8..128 (1..16 lanes a key row), G = 1, 2, 4, 8, block sizes 7 and 16,
+     * ALiBi with 5 heads, bf16 and fp16, members with 1..50 own keys, own keys across a split boundary, a member whose every key
+     * is shared, a prefill chunk straddling the shared part, a loner with two own splits, 8 warps and keysPerLane 8 and 2 in the
+     * replayed layout, and shared prefixes of 1..3 splits (two shared loads of one slot at G·headDim = 1024); and against the
+     * reference.
+     */
+    @Test
+    void theWarpSuffixGivesTheSplitKernelsBits() {
+        record Case(int heads, int kvHeads, int headDim, int bs, int[] ctx, int[] news, int[] shared, boolean alibi, KvStore store) {}
+        Case[] cases = {
+                new Case(2, 2, 128, 16, new int[] {545, 549, 580, 528, 300}, new int[] {1, 1, 1, 1, 1}, new int[] {33, 33, 33, 33, 0}, false, KvStore.BF16),
+                new Case(5, 5, 64, 7, new int[] {240, 255, 257, 290, 231}, new int[] {1, 1, 1, 1, 4}, new int[] {33, 33, 33, 33, 33}, true, KvStore.BF16),
+                new Case(8, 2, 32, 16, new int[] {130, 177, 129, 60}, new int[] {1, 1, 3, 1}, new int[] {8, 8, 8, 0}, false, KvStore.F16),
+                new Case(8, 1, 16, 16, new int[] {17, 40, 33}, new int[] {1, 2, 1}, new int[] {1, 1, 1}, true, KvStore.F16),
+                new Case(8, 1, 128, 16, new int[] {300, 273}, new int[] {1, 1}, new int[] {17, 17}, false, KvStore.BF16),
+                new Case(3, 3, 8, 16, new int[] {770, 800, 99}, new int[] {1, 1, 1}, new int[] {48, 48, 0}, true, KvStore.BF16)};
+        int seed = 60;
+        for (Case c : cases) {
+            int members = 0;
+            for (int s : c.shared) if (s > 0) members++;
+            int[] group = new int[members];
+            for (int i = 0, k = 0; i < c.shared.length; i++) if (c.shared[i] > 0) group[k++] = i;
+            int sharedBlocks = c.shared[group[0]];
+            String what = c.heads + "/" + c.kvHeads + " heads x " + c.headDim + ", block " + c.bs + ", " + c.store + (c.alibi ? ", ALiBi" : "");
+            try (PagedBatch b = new PagedBatch(c.heads, c.kvHeads, c.headDim, c.bs, c.ctx, c.news, c.alibi, c.store, seed++, c.shared);
+                 CascadeAttention cascade = new CascadeAttention(c.heads, c.kvHeads, c.headDim, c.bs, b.maxContext(), sharedBlocks * c.bs, b.tokens)) {
+                int[][] groups = {group};
+                int[] sb = {sharedBlocks};
+                cascade.warpSuffix(CascadeAttention.WARP_SUFFIX_MAX_SPLITS);   // at any G
+                float[] warp = b.runCascade(CPU, cascade, groups, sb);
+                cascade.warpSuffix(0);
+                assertBits(warp, b.runCascade(CPU, cascade, groups, sb), what + ": warp suffix vs 4-warp split kernel");
+                if (seed == 61) {   // the first case (the CPU executor's time): the bound of the whole context's splits, other layouts
+                    cascade.warpSuffix(Integer.MAX_VALUE);
+                    assertBits(warp, b.runCascade(CPU, cascade, groups, sb, false), what + ": warp suffix over the whole context's grid bound");
+                }
+                // 4e-6: the tensor-core shared level (Q and P in two 16-bit parts) is up to 2.2e-6 off at headDim 64 with ALiBi
+                // (a chunk's queries inside the shared part); the two suffix paths agree in bits above either way
+                double[] ref = b.reference();
+                assertClose(ref, warp, 2 * TOLERANCE, what + ": warp suffix vs reference");
+                if (seed != 61) continue;
+                for (int[] layout : new int[][] {{8, 4}, {2, 4}, {4, 8}}) {   // keysPerLane, warps of the replayed layout
+                    if (!DecodeKernels.fitsWarps(c.heads, c.kvHeads, c.headDim, layout[0], layout[1])) continue;
+                    cascade.paged().keysPerLane(layout[0]);
+                    if (layout[1] != 4) cascade.paged().decodeWarps(layout[1]);
+                    cascade.warpSuffix(CascadeAttention.WARP_SUFFIX_MAX_SPLITS);
+                    float[] w = b.runCascade(CPU, cascade, groups, sb);
+                    cascade.warpSuffix(0);
+                    assertBits(w, b.runCascade(CPU, cascade, groups, sb), what + ": U=" + layout[0] + " W=" + layout[1]);
+                    assertClose(ref, w, 2 * TOLERANCE, what + ": U=" + layout[0] + " W=" + layout[1] + " vs reference");
+                    cascade.paged().keysPerLane(4).decodeWarps(4);
+                }
+            }
         }
     }
 

@@ -91,6 +91,11 @@ public final class AttentionBench {
                         }
                     }
                 }
+                System.out.println("\n-- decode, Llama-3.2-1B attention (32 heads / 8 kv heads x 64), bf16 KV, block 16 (KV read: the floor)");
+                for (int[] bc : new int[][] {{128, 512}, {128, 1024}, {32, 512}, {1, 4096}}) {
+                    try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, 0, 0, "gqa4 d64", 32, 8, 64); } catch (RuntimeException e) { System.out.println("gqa4 d64 failed: " + e); }
+                    try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, -1, 0, "gqa4 noLB", 32, 8, 64); } catch (RuntimeException e) { System.out.println("gqa4 d64 failed: " + e); }
+                }
                 System.out.println("\n-- decode, merge depth (partial slots loaded per round trip; 1 = the loop before run 22), bf16");
                 for (int[] bc : new int[][] {{1, 8192}, {1, 32768}}) {
                     for (int a : new int[] {1, 16, 32, -32}) {   // -32: depth 32, the merge launched after the split kernel (no PDL)
@@ -113,6 +118,8 @@ public final class AttentionBench {
                 try { shared(cuda, k, v, q, out, 107, 530, 32, false, copy); } catch (RuntimeException e) { System.out.println("shared prefix failed: " + e); }
                 try { shared(cuda, k, v, q, out, 500, 752, 32, false, copy); } catch (RuntimeException e) { System.out.println("shared prefix failed: " + e); }
                 try { shared(cuda, k, v, q, out, 107, 530, 40, true, copy); } catch (RuntimeException e) { System.out.println("shared prefix failed: " + e); }
+                // own keys across a split boundary (240 shared, 20..50 own: two own splits for most)
+                try { shared(cuda, k, v, q, out, 107, 240, 32, false, copy); } catch (RuntimeException e) { System.out.println("shared prefix failed: " + e); }
                 System.out.println("\n-- cascade threshold: sequences x shared prefix (own 20..50), 32 heads");
                 for (int seqs : new int[] {2, 4, 8, 16, 32}) {
                     for (int prefix : new int[] {128, 256, 512}) {
@@ -146,13 +153,18 @@ public final class AttentionBench {
 
     private static void decode(CudaBackend cuda, OffHeapArray k, OffHeapArray v, FloatArray q, FloatArray out, int batch, int ctx, double copy,
                                int keysPerLane, int mergeAhead, int warps, int fuse, String what) {
-        int heads = 32, bps = ctx / BS;
-        long kvBytes = 2L * batch * ctx * heads * D * 2;
-        long storeTokens = k.length() / (heads * D);
+        decode(cuda, k, v, q, out, batch, ctx, copy, keysPerLane, mergeAhead, warps, fuse, what, 32, 32, D);
+    }
+
+    private static void decode(CudaBackend cuda, OffHeapArray k, OffHeapArray v, FloatArray q, FloatArray out, int batch, int ctx, double copy,
+                               int keysPerLane, int mergeAhead, int warps, int fuse, String what, int heads, int kvHeads, int D) {
+        int bps = ctx / BS;
+        long kvBytes = 2L * batch * ctx * kvHeads * D * 2;
+        long storeTokens = k.length() / (kvHeads * D);
         int rotations = (int) Math.max(1, Math.min((storeTokens - 1) / ((long) batch * ctx), ((256L << 20) + kvBytes - 1) / kvBytes));
         List<IntArray> tables = new ArrayList<>();
         try (IntArray pos = new IntArray(batch); IntArray seq = new IntArray(batch);
-             PagedAttention attn = new PagedAttention(heads, heads, D, BS, ctx, batch)) {
+             PagedAttention attn = new PagedAttention(heads, kvHeads, D, BS, ctx, batch)) {
             for (int i = 0; i < batch; i++) {
                 pos.set(i, ctx - 1);
                 seq.set(i, i);
@@ -160,6 +172,7 @@ public final class AttentionBench {
             if (keysPerLane > 0) attn.keysPerLane(keysPerLane);
             if (mergeAhead != 0) attn.mergeAhead(Math.abs(mergeAhead)).overlapMerge(mergeAhead > 0);
             if (warps > 0) attn.decodeWarps(warps);
+            if (warps < 0) attn.decodeMinBlocks(0);   // no launch bounds (ptxas's own registers; before run 30)
             if (fuse < 0) attn.fuseMerge(0, 8);                      // the separate merge launch
             else if (fuse > 0) attn.fuseMerge(Integer.MAX_VALUE, fuse);   // fused at every size, this depth
             for (int r = 0; r < rotations; r++) {
@@ -221,6 +234,18 @@ public final class AttentionBench {
             Step full = i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc, keyStart, groupTokens, groupStart,
                     1, seqs, sharedBlocks * BS, own);
             double cascadeMs = time(cuda, 20, full);
+            // the suffix + merge as one warp per (token, kv head) (the default up to WARP_SUFFIX_MAX_SPLITS own splits), alone
+            double warpSuffixOnly = partTime(cuda, cascade, full, false, true, false);
+            cascade.overlapSuffix(false);   // the warp suffix launched after the shared level, not overlapping it
+            double noOverlap = time(cuda, 20, full);
+            cascade.overlapSuffix(true);
+            cascade.suffixSharedAhead(2);   // two shared slots per load (spills 104 bytes at 64 registers)
+            double sharedAhead2 = time(cuda, 20, full);
+            cascade.suffixSharedAhead(0);
+            boolean warpUsed = own <= CascadeAttention.WARP_SUFFIX_MAX_SPLITS;
+            // run 26's default: the 4-warp split kernel per own split with the merge in its last-arriving work-group
+            cascade.warpSuffix(0);
+            double fourWarp = time(cuda, 20, full);
             // the suffix grid over the whole context's splits (as before run 26), and the separate merge launch
             double wideGrid = time(cuda, 20, i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc,
                     keyStart, groupTokens, groupStart, 1, seqs, sharedBlocks * BS));
@@ -232,6 +257,7 @@ public final class AttentionBench {
             // per-part breakdown: each launch alone in its own graph (reading what the full launch left in the scratch)
             double sharedOnly = partTime(cuda, cascade, full, true, false, false);
             double suffixFused = partTime(cuda, cascade, full, false, true, false);
+            cascade.warpSuffix(CascadeAttention.WARP_SUFFIX_MAX_SPLITS);
             long perKey = 2L * heads * D * 2;
             double floorBytes = (double) (sharedBlocks * BS + uniqueKeys) * perKey, pagedBytes = 0;
             for (int c : ctx) pagedBytes += (double) c * perKey;
@@ -240,7 +266,12 @@ public final class AttentionBench {
                             + "  (cascade %.2fx floor, %.1fx faster than paged; paged reads %.0f MB, cascade floor %.1f MB)%n",
                     seqs, prefix, sharedBlocks, heads, alibi ? " ALiBi" : "", pagedMs * 1e3, cascadeMs * 1e3, floorUs,
                     cascadeMs * 1e3 / floorUs, pagedMs / cascadeMs, pagedBytes / 1e6, floorBytes / 1e6);
-            System.out.printf("   cascade variants: suffix grid of the context's %d splits %.1f us; separate merge %.1f us. Parts alone (suffix grid %d): "
+            System.out.printf("   suffix + merge as a warp per (token, kv head)%s: alone %.1f us; cascade without the overlap (no PDL) %.1f us;"
+                            + " with 2 shared slots per load %.1f us; run 26's default (4-warp split kernel + fused merge)"
+                            + " %.1f us (%.2fx the default)%n",
+                    warpUsed ? "" : " (NOT used: " + own + " own splits)", warpSuffixOnly * 1e3, noOverlap * 1e3, sharedAhead2 * 1e3,
+                    fourWarp * 1e3, fourWarp / cascadeMs);
+            System.out.printf("   4-warp cascade variants: suffix grid of the context's %d splits %.1f us; separate merge %.1f us. Parts alone (suffix grid %d): "
                             + "shared level %.1f us, suffix + fused merge %.1f us; suffix %.1f us, separate merge %.1f us%n",
                     PagedAttention.splits(mc), wideGrid * 1e3, separate * 1e3, own, sharedOnly * 1e3, suffixFused * 1e3, suffixOnly * 1e3,
                     mergeOnly * 1e3);
