@@ -55,24 +55,16 @@ public final class Matmul {
      */
     static final class Task implements Parallel.Range {
         private float[] x, out;
-        private int tokens, block;
+        private int tokens;
         private Matrix w;
-        private boolean stream;   // decode: bf16 weights converted in registers (streamBf16)
 
         void apply(float[] x, int tokens, Matrix w, float[] out) {
-            int rows = w.rows(), cols = w.cols();
-            int tiles = (rows + TILE - 1) / TILE;
-            int block = tokenBlock(cols);
-            // ~64K multiply-adds per range at least, so tiny matrices don't pay for the fork.
-            int grain = Math.max(1, 65536 / Math.max(1, cols * TILE * Math.min(tokens, block)));
             this.x = x;
             this.tokens = tokens;
-            this.block = block;
             this.w = w;
             this.out = out;
-            this.stream = tokens < Math.max(1, MR) && w.tensor().dtype() == DType.BF16;
             try {
-                Parallel.forRange(tiles, grain, this);
+                Parallel.forRange(tiles(w.rows()), grain(w.cols(), tokens, TILE), this);
             } finally {
                 this.x = null;
                 this.w = null;
@@ -80,10 +72,29 @@ public final class Matmul {
             }
         }
 
-        @Override public void run(int from, int to) {
-            if (stream) streamBf16(x, tokens, w, out, from, to);
-            else gemm(x, tokens, block, w, out, from, to);
-        }
+        @Override public void run(int from, int to) { tiles(x, tokens, w, out, from, to); }
+    }
+
+    /** Tiles of a matrix of {@code rows} rows (the last one may be partial). */
+    static int tiles(int rows) { return (rows + TILE - 1) / TILE; }
+
+    /**
+     * Work units per parallel range at least, for units of {@code unitRows} weight rows of {@code cols} columns:
+     * ~64K multiply-adds per range, so tiny matrices don't pay for the hand-off.
+     */
+    static int grain(int cols, int tokens, int unitRows) {
+        return Math.max(1, 65536 / Math.max(1, cols * unitRows * Math.min(tokens, tokenBlock(cols))));
+    }
+
+    /**
+     * Tiles {@code [from, to)} of {@code out (tokens, rows) = x · Wᵀ}: one parallel range's work. Decode (fewer tokens
+     * than a micro-kernel, bf16) streams the weights ({@link #streamBf16}), the rest runs the blocked GEMM; either way
+     * each result has the one order {@link #reference} defines, so the fused stages ({@link FusedStages}), which run
+     * several matrices' tiles in one parallel region, give the bits of separate calls.
+     */
+    static void tiles(float[] x, int tokens, Matrix w, float[] out, int from, int to) {
+        if (tokens < Math.max(1, MR) && w.tensor().dtype() == DType.BF16) streamBf16(x, tokens, w, out, from, to);
+        else gemm(x, tokens, tokenBlock(w.cols()), w, out, from, to);
     }
 
     /** Tiles {@code [from, to)} of the product: token blocks sized for L2, float32 panels, the MR × TILE micro-kernel. */
