@@ -53,7 +53,8 @@ final class FusedStages {
             this.k = k;
             this.v = v;
             try {
-                Parallel.forRange(heads + 2 * kvHeads, Matmul.grain(wq.cols(), tokens, headDim), this);
+                int units = heads + 2 * kvHeads;
+                Parallel.forRange(units, Matmul.grain(wq, tokens, units, headDim), this);
             } finally {
                 this.xn = this.q = this.k = this.v = null;
                 this.wq = this.wk = this.wv = null;
@@ -61,22 +62,28 @@ final class FusedStages {
         }
 
         @Override public void run(int from, int to) {
-            int tilesPerHead = headDim / Matmul.TILE;
-            for (int u = from; u < to; u++) {
-                boolean isQ = u < heads, isK = !isQ && u < heads + kvHeads;
-                int h = isQ ? u : isK ? u - heads : u - heads - kvHeads;
-                Matrix w = isQ ? wq : isK ? wk : wv;
-                float[] out = isQ ? q : isK ? k : v;
-                Matmul.tiles(xn, tokens, w, out, h * tilesPerHead, (h + 1) * tilesPerHead);
-                if (!isQ && !isK) continue;
-                int n = isQ ? heads : kvHeads;   // heads per token row of out
-                float[] norm = isQ ? qNorm : kNorm;
+            // the range's heads of q, then of k, then of v: each matrix's part in one call (long weight streams), then
+            // the q/k heads' norm and rotation
+            project(from, to, 0, heads, wq, q);
+            project(from, to, heads, kvHeads, wk, k);
+            project(from, to, heads + kvHeads, kvHeads, wv, v);
+            for (int u = Math.max(from, 0), end = Math.min(to, heads + kvHeads); u < end; u++) {
+                boolean isQ = u < heads;
+                int h = isQ ? u : u - heads, n = isQ ? heads : kvHeads;   // n: heads per token row
+                float[] out = isQ ? q : k, norm = isQ ? qNorm : kNorm;
                 for (int t = 0; t < tokens; t++) {
                     int o = (t * n + h) * headDim;
                     if (norm != null) rmsNormRow(out, o, headDim, norm, eps);
                     if (cos != null) ropeHead(out, o, cos, sin, t * (headDim / 2), headDim / 2);
                 }
             }
+        }
+
+        /** The heads of units {@code [from, to)} that fall in {@code [first, first + count)}: of {@code w} into {@code out}. */
+        private void project(int from, int to, int first, int count, Matrix w, float[] out) {
+            int h0 = Math.max(from, first) - first, h1 = Math.min(to, first + count) - first;
+            int tilesPerHead = headDim / Matmul.TILE;
+            if (h0 < h1) Matmul.tiles(xn, tokens, w, out, h0 * tilesPerHead, h1 * tilesPerHead);
         }
     }
 
@@ -94,7 +101,8 @@ final class FusedStages {
             this.gate = gate;
             this.up = up;
             try {
-                Parallel.forRange(Matmul.tiles(wg.rows()), Matmul.grain(wg.cols(), tokens, 2 * Matmul.TILE), this);
+                int tiles = Matmul.tiles(wg.rows());
+                Parallel.forRange(tiles, Matmul.grain(wg, tokens, tiles, 2 * Matmul.TILE), this);
             } finally {
                 this.xn = this.gate = this.up = null;
                 this.wg = this.wu = null;
@@ -124,7 +132,8 @@ final class FusedStages {
             this.proj = proj;
             this.x = x;
             try {
-                Parallel.forRange(Matmul.tiles(w.rows()), Matmul.grain(w.cols(), tokens, Matmul.TILE), this);
+                int tiles = Matmul.tiles(w.rows());
+                Parallel.forRange(tiles, Matmul.grain(w, tokens, tiles, Matmul.TILE), this);
             } finally {
                 this.in = this.proj = this.x = null;
                 this.w = null;

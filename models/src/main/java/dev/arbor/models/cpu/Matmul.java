@@ -64,7 +64,8 @@ public final class Matmul {
             this.w = w;
             this.out = out;
             try {
-                Parallel.forRange(tiles(w.rows()), grain(w.cols(), tokens, TILE), this);
+                int tiles = tiles(w.rows());
+                Parallel.forRange(tiles, grain(w, tokens, tiles, TILE), this);
             } finally {
                 this.x = null;
                 this.w = null;
@@ -79,12 +80,20 @@ public final class Matmul {
     static int tiles(int rows) { return (rows + TILE - 1) / TILE; }
 
     /**
-     * Work units per parallel range at least, for units of {@code unitRows} weight rows of {@code cols} columns:
-     * ~64K multiply-adds per range, so tiny matrices don't pay for the hand-off.
+     * Work units per parallel range at least, for {@code units} units of {@code unitRows} rows of {@code w}: ~64K
+     * multiply-adds per range, so tiny matrices don't pay for the hand-off; when streaming ({@link #streamBf16}), two
+     * ranges per thread, not {@link Parallel}'s four, so each thread's four row streams are long (and still one spare
+     * range per thread for the other to take when one is descheduled).
      */
-    static int grain(int cols, int tokens, int unitRows) {
-        return Math.max(1, 65536 / Math.max(1, cols * unitRows * Math.min(tokens, tokenBlock(cols))));
+    static int grain(Matrix w, int tokens, int units, int unitRows) {
+        int cols = w.cols();
+        int grain = Math.max(1, 65536 / Math.max(1, cols * unitRows * Math.min(tokens, tokenBlock(cols))));
+        if (streams(w, tokens)) grain = Math.max(grain, (units + 2 * Parallel.threads() - 1) / (2 * Parallel.threads()));
+        return grain;
     }
+
+    /** Whether {@link #tiles} streams {@code w} ({@link #streamBf16}) for {@code tokens} tokens. */
+    static boolean streams(Matrix w, int tokens) { return tokens < Math.max(1, MR) && w.tensor().dtype() == DType.BF16; }
 
     /**
      * Tiles {@code [from, to)} of {@code out (tokens, rows) = x · Wᵀ}: one parallel range's work. Decode (fewer tokens
@@ -93,7 +102,7 @@ public final class Matmul {
      * several matrices' tiles in one parallel region, give the bits of separate calls.
      */
     static void tiles(float[] x, int tokens, Matrix w, float[] out, int from, int to) {
-        if (tokens < Math.max(1, MR) && w.tensor().dtype() == DType.BF16) streamBf16(x, tokens, w, out, from, to);
+        if (streams(w, tokens)) streamBf16(x, tokens, w, out, from, to);
         else gemm(x, tokens, tokenBlock(w.cols()), w, out, from, to);
     }
 
@@ -126,23 +135,25 @@ public final class Matmul {
     /**
      * Decode (fewer tokens than one micro-kernel), tiles {@code [from, to)}: bandwidth-bound, so the bf16 weights are
      * converted in registers as they stream in and dotted with each token's activations, no float32 panel in between.
-     * Same arithmetic as {@link #dot4} on the converted rows (the conversion is exact), so the same bits as every
-     * other path.
+     *
+     * <p>Four rows at a time (four FMA chains hide the FMA latency), taken a quarter of the range apart: rows
+     * {@code r0 + k, r0 + q + k, r0 + 2q + k, r0 + 3q + k} for k < q = (range rows) / 4. So a thread reads four long
+     * sequential streams, which the hardware prefetchers follow; four adjacent rows (1.5 KB apart at 768 columns)
+     * were four new 1.5 KB streams every tile, and one core streamed ~19 GB/s against ~23-33 this way (cpu5,
+     * {@code RESULTS.md}). Each row keeps {@link #dot}'s order, so the same bits as every other path.
      */
     private static void streamBf16(float[] x, int tokens, Matrix w, float[] out, int from, int to) {
         int rows = w.rows(), cols = w.cols();
         MemorySegment seg = w.tensor().data();
-        long base = (long) w.rowStart() * cols * 2;          // byte offset of row 0
-        for (int tile = from; tile < to; tile++) {
-            int r0 = tile * TILE, nr = Math.min(TILE, rows - r0);
-            long off = base + (long) r0 * cols * 2;
-            for (int t = 0; t < tokens; t++) {
-                if (nr == TILE) {
-                    dot4Bf16(seg, off, cols, x, t * cols, out, t * rows + r0);
-                } else {
-                    for (int i = 0; i < nr; i++) out[t * rows + r0 + i] = dotBf16(seg, off + (long) i * cols * 2, x, t * cols, cols);
-                }
-            }
+        long base = (long) w.rowStart() * cols * 2, rb = 2L * cols;   // byte offset of row 0, bytes per row
+        int r0 = from * TILE, r1 = Math.min(rows, to * TILE), q = (r1 - r0) / 4;
+        for (int k = 0; k < q; k++) {
+            int ra = r0 + k;
+            long off = base + ra * rb;
+            for (int t = 0; t < tokens; t++) dot4Bf16(seg, off, q * rb, cols, x, t * cols, out, t * rows + ra, q);
+        }
+        for (int r = r0 + 4 * q; r < r1; r++) {
+            for (int t = 0; t < tokens; t++) out[t * rows + r] = dotBf16(seg, base + r * rb, x, t * cols, cols);
         }
     }
 
@@ -158,33 +169,36 @@ public final class Matmul {
 
     private static float bf16At(MemorySegment seg, long off) { return Float.intBitsToFloat(seg.get(BF16_LE, off) << 16); }
 
-    /** {@link #dot4} with the four bf16 rows read from {@code seg} at byte offset {@code off} (row stride 2n bytes). */
-    static void dot4Bf16(MemorySegment seg, long off, int n, float[] x, int xo, float[] out, int o) {
-        long rb = 2L * n;
+    /**
+     * {@link #dot4} with the four bf16 rows read from {@code seg} at byte offsets {@code off + i * stride} (i &lt; 4), with
+     * {@code x[xo ..]}; row i's result goes to {@code out[o + i * ostride]}.
+     */
+    static void dot4Bf16(MemorySegment seg, long off, long stride, int n, float[] x, int xo, float[] out, int o, int ostride) {
+        long o1 = off + stride, o2 = off + 2 * stride, o3 = off + 3 * stride;
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int i = 0, upper = F.loopBound(n);
         for (; i < upper; i += F.length()) {
             FloatVector xv = FloatVector.fromArray(F, x, xo + i);
-            long p = off + 2L * i;
-            a0 = bf16(seg, p).fma(xv, a0);
-            a1 = bf16(seg, p + rb).fma(xv, a1);
-            a2 = bf16(seg, p + 2 * rb).fma(xv, a2);
-            a3 = bf16(seg, p + 3 * rb).fma(xv, a3);
+            long p = 2L * i;
+            a0 = bf16(seg, off + p).fma(xv, a0);
+            a1 = bf16(seg, o1 + p).fma(xv, a1);
+            a2 = bf16(seg, o2 + p).fma(xv, a2);
+            a3 = bf16(seg, o3 + p).fma(xv, a3);
         }
         float s0 = Lanes.sum(a0), s1 = Lanes.sum(a1);
         float s2 = Lanes.sum(a2), s3 = Lanes.sum(a3);
         for (; i < n; i++) {
             float xi = x[xo + i];
-            long p = off + 2L * i;
-            s0 += bf16At(seg, p) * xi;
-            s1 += bf16At(seg, p + rb) * xi;
-            s2 += bf16At(seg, p + 2 * rb) * xi;
-            s3 += bf16At(seg, p + 3 * rb) * xi;
+            long p = 2L * i;
+            s0 += bf16At(seg, off + p) * xi;
+            s1 += bf16At(seg, o1 + p) * xi;
+            s2 += bf16At(seg, o2 + p) * xi;
+            s3 += bf16At(seg, o3 + p) * xi;
         }
         out[o] = s0;
-        out[o + 1] = s1;
-        out[o + 2] = s2;
-        out[o + 3] = s3;
+        out[o + ostride] = s1;
+        out[o + 2 * ostride] = s2;
+        out[o + 3 * ostride] = s3;
     }
 
     /** {@link #dot} of one bf16 row at byte offset {@code off} with {@code x[xo ..]}. */

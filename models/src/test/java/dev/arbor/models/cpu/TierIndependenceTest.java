@@ -62,9 +62,9 @@ class TierIndependenceTest {
         java.lang.foreign.MemorySegment bf16 = java.lang.foreign.MemorySegment.ofArray(new short[4 * cols]);
         for (int i = 0; i < 4 * cols; i++) bf16.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT, i, (short) (Float.floatToRawIntBits(w[i]) >>> 16));
         float[] firstStream = new float[4], stream = new float[4];
-        Matmul.dot4Bf16(bf16, 0, cols, x, 0, firstStream, 0);
+        Matmul.dot4Bf16(bf16, 0, 2L * cols, cols, x, 0, firstStream, 0, 1);
         for (int round = 0; round < ROUNDS; round++) {
-            Matmul.dot4Bf16(bf16, 0, cols, x, 0, stream, 0);
+            Matmul.dot4Bf16(bf16, 0, 2L * cols, cols, x, 0, stream, 0, 1);
             for (int i = 0; i < 4; i++) assertEquals(Float.floatToRawIntBits(firstStream[i]), Float.floatToRawIntBits(stream[i]), "dot4Bf16 round " + round);
             kernel(w, cols, xs, tile, acc);
             for (int i = 0; i < tile.length; i++) assertEquals(Float.floatToRawIntBits(firstTile[i]), Float.floatToRawIntBits(tile[i]), "kernel round " + round);
