@@ -17,12 +17,14 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * {@code out (tokens, rows) = x (tokens, cols) · Wᵀ} for a (rows, cols) weight in bf16/fp16/fp32.
  *
- * <p>Register-blocked: the weight is cut into tiles of {@link #TILE} rows, each converted to float32 once per
+ * <p>Register-blocked: a thread's range of rows is cut into panels of {@link #TILE} rows (a quarter of the range
+ * apart, so the weights are read as four long streams), each converted to float32 once per
  * block of tokens into a packed panel (TILE rows × cols, in L1), and a micro-kernel multiplies it with
  * {@link #MR} tokens at a time, keeping MR × TILE vector accumulators in registers (16 with 512-bit vectors,
  * 8 with 256-bit ones, so neither AVX-512's 32 nor AVX2's 16 registers spill). Token blocks are sized so their
- * activations stay in L2 while every tile of the thread's rows passes over them. Both threads take halves of
- * the tiles; a step still reads each weight row once per token block, so decode (one block) reads W once.
+ * activations stay in L2 while every tile of the thread's rows passes over them. The threads take ranges of
+ * tiles; a step still reads each weight row once per token block, so decode (one block) reads W once. Decode
+ * below MR tokens streams bf16 rows through registers instead ({@link #streamBf16}).
  *
  * <p>Batch invariance: every (token, row) result is computed in one fixed order whatever kernel, tile or batch
  * it falls in: lane j of a vector accumulator sums {@code w[c] * x[c]} for c ≡ j (mod lanes) by FMA in
@@ -153,7 +155,7 @@ public final class Matmul {
      * converted in registers as they stream in and dotted with each token's activations, no float32 panel in between.
      *
      * <p>Four rows at a time (four FMA chains hide the FMA latency), taken a quarter of the range apart: rows
-     * {@code r0 + k, r0 + q + k, r0 + 2q + k, r0 + 3q + k} for k < q = (range rows) / 4. So a thread reads four long
+     * {@code r0 + k, r0 + q + k, r0 + 2q + k, r0 + 3q + k} for k &lt; q = (range rows) / 4. So a thread reads four long
      * sequential streams, which the hardware prefetchers follow; four adjacent rows (1.5 KB apart at 768 columns)
      * were four new 1.5 KB streams every tile, and one core streamed ~19 GB/s against ~23-33 this way (cpu5,
      * {@code RESULTS.md}). Each row keeps {@link #dot}'s order, so the same bits as every other path.
