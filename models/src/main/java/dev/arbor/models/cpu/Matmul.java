@@ -83,25 +83,17 @@ public final class Matmul {
 
     /**
      * Work units per parallel range at least, for {@code units} units of {@code unitRows} rows of {@code w}: ~64K
-     * multiply-adds per range, so tiny matrices don't pay for the hand-off; when {@link #weightBound}, two ranges per
-     * thread, not {@link Parallel}'s four, so each thread's four row streams are long (and still one spare range per
-     * thread for the other to take when one is descheduled).
+     * multiply-adds per range, so tiny matrices don't pay for the hand-off; when streaming ({@link #streamBf16}), two
+     * ranges per thread, not {@link Parallel}'s four, so each thread's four row streams are long (and still one spare
+     * range per thread for the other to take when one is descheduled). NOTE: batched decode (the GEMM path) keeps four:
+     * with two, a batch-8 A/B round on the loaded VM ran 46 against 73 tokens/s (not separated from the noise, cpu5).
      */
     static int grain(Matrix w, int tokens, int units, int unitRows) {
         int cols = w.cols();
         int grain = Math.max(1, 65536 / Math.max(1, cols * unitRows * Math.min(tokens, tokenBlock(cols))));
-        if (weightBound(w, tokens)) grain = Math.max(grain, (units + 2 * Parallel.threads() - 1) / (2 * Parallel.threads()));
+        if (streams(w, tokens)) grain = Math.max(grain, (units + 2 * Parallel.threads() - 1) / (2 * Parallel.threads()));
         return grain;
     }
-
-    /**
-     * Whether a product of {@code tokens} tokens with bf16 {@code w} is bound by reading the weights (decode, batched
-     * decode): then long ranges, so each thread's four row streams are long ({@link #grain}).
-     */
-    static boolean weightBound(Matrix w, int tokens) { return w.tensor().dtype() == DType.BF16 && tokens <= WEIGHT_BOUND_TOKENS; }
-
-    /** Tokens up to which a bf16 product counts as {@link #weightBound}: 16 (a micro-kernel's FMAs per weight load grow with it). */
-    static final int WEIGHT_BOUND_TOKENS = 16;
 
     /** Whether {@link #tiles} streams {@code w} ({@link #streamBf16}) for {@code tokens} tokens. */
     static boolean streams(Matrix w, int tokens) { return tokens < Math.max(1, MR) && w.tensor().dtype() == DType.BF16; }
