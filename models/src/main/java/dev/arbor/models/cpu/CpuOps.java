@@ -9,6 +9,7 @@ import dev.arbor.models.ForwardBatch;
 import dev.arbor.models.ModelConfig;
 import dev.arbor.models.StepShape;
 import dev.arbor.models.backend.Ops;
+import dev.arbor.models.weights.LayerWeights;
 import dev.arbor.models.weights.Matrix;
 import java.lang.foreign.MemorySegment;
 import java.util.IdentityHashMap;
@@ -28,6 +29,9 @@ public final class CpuOps implements Ops<float[]> {
     private final CpuLayerOps layer = new CpuLayerOps();
     private final Matmul.Task matmulTask = new Matmul.Task();           // reused: a step allocates nothing
     private final Attention.Task attentionTask = new Attention.Task();
+    private final FusedStages.Qkv qkvTask = new FusedStages.Qkv();
+    private final FusedStages.GateUp gateUpTask = new FusedStages.GateUp();
+    private final FusedStages.Residual residualTask = new FusedStages.Residual();
     private final CpuSampler sampler;
     private float[] sampledLogits;    // the logits buffer last wrapped for the sampler, and its view
     private FloatArray sampledView;
@@ -112,6 +116,30 @@ public final class CpuOps implements Ops<float[]> {
     @Override public void siluMul(float[] gate, float[] up, int n) { layer.siluMul(gate, up, n); }
 
     @Override public void add(float[] x, float[] y, int n) { layer.add(x, y, n); }
+
+    // ---- fused stages: one parallel region each (FusedStages), the bits of Ops' default compositions ----------------------
+
+    @Override
+    public void qkvRopeStore(int layer, LayerWeights lw, float[] xn, int tokens, ForwardBatch b, ModelConfig c, float[] q, float[] k, float[] v) {
+        if (!FusedStages.Qkv.fits(c.headDim())) {
+            Ops.super.qkvRopeStore(layer, lw, xn, tokens, b, c, q, k, v);
+            return;
+        }
+        qkvTask.apply(xn, tokens, lw.q(), lw.k(), lw.v(), c.numHeads(), c.numKvHeads(), c.headDim(), lw.qNorm(), lw.kNorm(),
+                c.rmsNormEps(), rope == null ? null : cos, rope == null ? null : sin, q, k, v);
+        storeKv(layer, k, v, b);
+    }
+
+    @Override
+    public void gateUpSilu(float[] xn, int tokens, Matrix gate, Matrix up, float[] out, float[] upBuffer) {
+        gateUpTask.apply(xn, tokens, gate, up, out, upBuffer);
+    }
+
+    @Override
+    public void matmulAddNorm(float[] in, int tokens, Matrix w, float[] proj, float[] x, float[] norm, double eps, float[] xn) {
+        residualTask.apply(in, tokens, w, proj, x);
+        if (norm != null) rmsNorm(x, tokens, w.rows(), norm, eps, xn);
+    }
 
     @Override
     public void gatherRows(float[] x, int n, ForwardBatch b, int count, float[] out) {

@@ -17,12 +17,14 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * {@code out (tokens, rows) = x (tokens, cols) · Wᵀ} for a (rows, cols) weight in bf16/fp16/fp32.
  *
- * <p>Register-blocked: the weight is cut into tiles of {@link #TILE} rows, each converted to float32 once per
+ * <p>Register-blocked: a thread's range of rows is cut into panels of {@link #TILE} rows (a quarter of the range
+ * apart, so the weights are read as four long streams), each converted to float32 once per
  * block of tokens into a packed panel (TILE rows × cols, in L1), and a micro-kernel multiplies it with
  * {@link #MR} tokens at a time, keeping MR × TILE vector accumulators in registers (16 with 512-bit vectors,
  * 8 with 256-bit ones, so neither AVX-512's 32 nor AVX2's 16 registers spill). Token blocks are sized so their
- * activations stay in L2 while every tile of the thread's rows passes over them. Both threads take halves of
- * the tiles; a step still reads each weight row once per token block, so decode (one block) reads W once.
+ * activations stay in L2 while every tile of the thread's rows passes over them. The threads take ranges of
+ * tiles; a step still reads each weight row once per token block, so decode (one block) reads W once. Decode
+ * below MR tokens streams bf16 rows through registers instead ({@link #streamBf16}).
  *
  * <p>Batch invariance: every (token, row) result is computed in one fixed order whatever kernel, tile or batch
  * it falls in: lane j of a vector accumulator sums {@code w[c] * x[c]} for c ≡ j (mod lanes) by FMA in
@@ -55,24 +57,17 @@ public final class Matmul {
      */
     static final class Task implements Parallel.Range {
         private float[] x, out;
-        private int tokens, block;
+        private int tokens;
         private Matrix w;
-        private boolean stream;   // decode: bf16 weights converted in registers (streamBf16)
 
         void apply(float[] x, int tokens, Matrix w, float[] out) {
-            int rows = w.rows(), cols = w.cols();
-            int tiles = (rows + TILE - 1) / TILE;
-            int block = tokenBlock(cols);
-            // ~64K multiply-adds per range at least, so tiny matrices don't pay for the fork.
-            int grain = Math.max(1, 65536 / Math.max(1, cols * TILE * Math.min(tokens, block)));
             this.x = x;
             this.tokens = tokens;
-            this.block = block;
             this.w = w;
             this.out = out;
-            this.stream = tokens < Math.max(1, MR) && w.tensor().dtype() == DType.BF16;
             try {
-                Parallel.forRange(tiles, grain, this);
+                int tiles = tiles(w.rows());
+                Parallel.forRange(tiles, grain(w, tokens, tiles, TILE), this);
             } finally {
                 this.x = null;
                 this.w = null;
@@ -80,34 +75,69 @@ public final class Matmul {
             }
         }
 
-        @Override public void run(int from, int to) {
-            if (stream) streamBf16(x, tokens, w, out, from, to);
-            else gemm(x, tokens, block, w, out, from, to);
-        }
+        @Override public void run(int from, int to) { tiles(x, tokens, w, out, from, to); }
     }
 
-    /** Tiles {@code [from, to)} of the product: token blocks sized for L2, float32 panels, the MR × TILE micro-kernel. */
+    /** Tiles of a matrix of {@code rows} rows (the last one may be partial). */
+    static int tiles(int rows) { return (rows + TILE - 1) / TILE; }
+
+    /**
+     * Work units per parallel range at least, for {@code units} units of {@code unitRows} rows of {@code w}: ~64K
+     * multiply-adds per range, so tiny matrices don't pay for the hand-off; when streaming ({@link #streamBf16}), two
+     * ranges per thread, not {@link Parallel}'s four, so each thread's four row streams are long (and still one spare
+     * range per thread for the other to take when one is descheduled). NOTE: batched decode (the GEMM path) keeps four:
+     * with two, a batch-8 A/B round on the loaded VM ran 46 against 73 tokens/s (not separated from the noise, cpu5).
+     */
+    static int grain(Matrix w, int tokens, int units, int unitRows) {
+        int cols = w.cols();
+        int grain = Math.max(1, 65536 / Math.max(1, cols * unitRows * Math.min(tokens, tokenBlock(cols))));
+        if (streams(w, tokens)) grain = Math.max(grain, (units + 2 * Parallel.threads() - 1) / (2 * Parallel.threads()));
+        return grain;
+    }
+
+    /** Whether {@link #tiles} streams {@code w} ({@link #streamBf16}) for {@code tokens} tokens. */
+    static boolean streams(Matrix w, int tokens) { return tokens < Math.max(1, MR) && w.tensor().dtype() == DType.BF16; }
+
+    /**
+     * Tiles {@code [from, to)} of {@code out (tokens, rows) = x · Wᵀ}: one parallel range's work. Decode (fewer tokens
+     * than a micro-kernel, bf16) streams the weights ({@link #streamBf16}), the rest runs the blocked GEMM; either way
+     * each result has the one order {@link #reference} defines, so the fused stages ({@link FusedStages}), which run
+     * several matrices' tiles in one parallel region, give the bits of separate calls.
+     */
+    static void tiles(float[] x, int tokens, Matrix w, float[] out, int from, int to) {
+        if (streams(w, tokens)) streamBf16(x, tokens, w, out, from, to);
+        else gemm(x, tokens, tokenBlock(w.cols()), w, out, from, to);
+    }
+
+    /**
+     * Tiles {@code [from, to)} of the product: token blocks sized for L2, float32 panels, the MR × TILE micro-kernel. A
+     * panel holds rows a quarter of the range apart ({@code r0 + k + i·q}, i &lt; 4, as {@link #streamBf16} reads them),
+     * so the weights arrive in four long streams; the rows past the last multiple of four take {@link #dot} one by one.
+     */
     private static void gemm(float[] x, int tokens, int block, Matrix w, float[] out, int from, int to) {
         int rows = w.rows(), cols = w.cols();
+        int r0 = from * TILE, r1 = Math.min(rows, to * TILE), q = (r1 - r0) / TILE;
+        boolean bf16 = w.tensor().dtype() == DType.BF16;
+        MemorySegment seg = w.tensor().data();
+        long base = (long) w.rowStart() * cols * 2, rb = 2L * cols;   // bf16: byte offset of row 0, bytes per row
         float[] wt = tileScratch(TILE * cols); // (TILE, cols) packed float32 weight rows
         float[] acc = ACC.get();               // (L, L) a micro-kernel's accumulators, for the lane sums
         for (int t0 = 0; t0 < tokens; t0 += block) {
             int t1 = Math.min(tokens, t0 + block);
-            for (int tile = from; tile < to; tile++) {
-                int r0 = tile * TILE, nr = Math.min(TILE, rows - r0);
-                for (int i = 0; i < nr; i++) w.loadRow(r0 + i, wt, i * cols);
-                if (nr == TILE) {
-                    int t = t0;
-                    for (; MR > 0 && t + MR <= t1; t += MR) {
-                        if (MR == 4) kernel4x4(wt, cols, x, t * cols, out, t * rows + r0, rows, acc);
-                        else kernel2x4(wt, cols, x, t * cols, out, t * rows + r0, rows, acc);
-                    }
-                    for (; t < t1; t++) dot4(wt, cols, x, t * cols, out, t * rows + r0);
-                } else {
-                    for (int t = t0; t < t1; t++) {
-                        for (int i = 0; i < nr; i++) out[t * rows + r0 + i] = dot(wt, i * cols, x, t * cols, cols);
-                    }
+            for (int k = 0; k < q; k++) {
+                int ra = r0 + k;               // the panel's rows: ra, ra + q, ra + 2q, ra + 3q
+                if (bf16) panelBf16(seg, base + ra * rb, q * rb, cols, wt);
+                else for (int i = 0; i < TILE; i++) w.loadRow(ra + i * q, wt, i * cols);
+                int t = t0;
+                for (; MR > 0 && t + MR <= t1; t += MR) {
+                    if (MR == 4) kernel4x4(wt, cols, x, t * cols, out, t * rows + ra, rows, q, acc);
+                    else kernel2x4(wt, cols, x, t * cols, out, t * rows + ra, rows, q, acc);
                 }
+                for (; t < t1; t++) dot4(wt, cols, x, t * cols, out, t * rows + ra, q);
+            }
+            for (int r = r0 + TILE * q; r < r1; r++) {
+                w.loadRow(r, wt, 0);
+                for (int t = t0; t < t1; t++) out[t * rows + r] = dot(wt, 0, x, t * cols, cols);
             }
         }
     }
@@ -115,23 +145,25 @@ public final class Matmul {
     /**
      * Decode (fewer tokens than one micro-kernel), tiles {@code [from, to)}: bandwidth-bound, so the bf16 weights are
      * converted in registers as they stream in and dotted with each token's activations, no float32 panel in between.
-     * Same arithmetic as {@link #dot4} on the converted rows (the conversion is exact), so the same bits as every
-     * other path.
+     *
+     * <p>Four rows at a time (four FMA chains hide the FMA latency), taken a quarter of the range apart: rows
+     * {@code r0 + k, r0 + q + k, r0 + 2q + k, r0 + 3q + k} for k &lt; q = (range rows) / 4. So a thread reads four long
+     * sequential streams, which the hardware prefetchers follow; four adjacent rows (1.5 KB apart at 768 columns)
+     * were four new 1.5 KB streams every tile, and one core streamed ~19 GB/s against ~23-33 this way (cpu5,
+     * {@code RESULTS.md}). Each row keeps {@link #dot}'s order, so the same bits as every other path.
      */
     private static void streamBf16(float[] x, int tokens, Matrix w, float[] out, int from, int to) {
         int rows = w.rows(), cols = w.cols();
         MemorySegment seg = w.tensor().data();
-        long base = (long) w.rowStart() * cols * 2;          // byte offset of row 0
-        for (int tile = from; tile < to; tile++) {
-            int r0 = tile * TILE, nr = Math.min(TILE, rows - r0);
-            long off = base + (long) r0 * cols * 2;
-            for (int t = 0; t < tokens; t++) {
-                if (nr == TILE) {
-                    dot4Bf16(seg, off, cols, x, t * cols, out, t * rows + r0);
-                } else {
-                    for (int i = 0; i < nr; i++) out[t * rows + r0 + i] = dotBf16(seg, off + (long) i * cols * 2, x, t * cols, cols);
-                }
-            }
+        long base = (long) w.rowStart() * cols * 2, rb = 2L * cols;   // byte offset of row 0, bytes per row
+        int r0 = from * TILE, r1 = Math.min(rows, to * TILE), q = (r1 - r0) / 4;
+        for (int k = 0; k < q; k++) {
+            int ra = r0 + k;
+            long off = base + ra * rb;
+            for (int t = 0; t < tokens; t++) dot4Bf16(seg, off, q * rb, cols, x, t * cols, out, t * rows + ra, q);
+        }
+        for (int r = r0 + 4 * q; r < r1; r++) {
+            for (int t = 0; t < tokens; t++) out[t * rows + r] = dotBf16(seg, base + r * rb, x, t * cols, cols);
         }
     }
 
@@ -147,33 +179,61 @@ public final class Matmul {
 
     private static float bf16At(MemorySegment seg, long off) { return Float.intBitsToFloat(seg.get(BF16_LE, off) << 16); }
 
-    /** {@link #dot4} with the four bf16 rows read from {@code seg} at byte offset {@code off} (row stride 2n bytes). */
-    static void dot4Bf16(MemorySegment seg, long off, int n, float[] x, int xo, float[] out, int o) {
-        long rb = 2L * n;
+    /**
+     * {@link #dot4} with the four bf16 rows read from {@code seg} at byte offsets {@code off + i * stride} (i &lt; 4), with
+     * {@code x[xo ..]}; row i's result goes to {@code out[o + i * ostride]}.
+     */
+    static void dot4Bf16(MemorySegment seg, long off, long stride, int n, float[] x, int xo, float[] out, int o, int ostride) {
+        long o1 = off + stride, o2 = off + 2 * stride, o3 = off + 3 * stride;
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int i = 0, upper = F.loopBound(n);
         for (; i < upper; i += F.length()) {
             FloatVector xv = FloatVector.fromArray(F, x, xo + i);
-            long p = off + 2L * i;
-            a0 = bf16(seg, p).fma(xv, a0);
-            a1 = bf16(seg, p + rb).fma(xv, a1);
-            a2 = bf16(seg, p + 2 * rb).fma(xv, a2);
-            a3 = bf16(seg, p + 3 * rb).fma(xv, a3);
+            long p = 2L * i;
+            a0 = bf16(seg, off + p).fma(xv, a0);
+            a1 = bf16(seg, o1 + p).fma(xv, a1);
+            a2 = bf16(seg, o2 + p).fma(xv, a2);
+            a3 = bf16(seg, o3 + p).fma(xv, a3);
         }
         float s0 = Lanes.sum(a0), s1 = Lanes.sum(a1);
         float s2 = Lanes.sum(a2), s3 = Lanes.sum(a3);
         for (; i < n; i++) {
             float xi = x[xo + i];
-            long p = off + 2L * i;
-            s0 += bf16At(seg, p) * xi;
-            s1 += bf16At(seg, p + rb) * xi;
-            s2 += bf16At(seg, p + 2 * rb) * xi;
-            s3 += bf16At(seg, p + 3 * rb) * xi;
+            long p = 2L * i;
+            s0 += bf16At(seg, off + p) * xi;
+            s1 += bf16At(seg, o1 + p) * xi;
+            s2 += bf16At(seg, o2 + p) * xi;
+            s3 += bf16At(seg, o3 + p) * xi;
         }
         out[o] = s0;
-        out[o + 1] = s1;
-        out[o + 2] = s2;
-        out[o + 3] = s3;
+        out[o + ostride] = s1;
+        out[o + 2 * ostride] = s2;
+        out[o + 3 * ostride] = s3;
+    }
+
+    /**
+     * A float32 panel {@code wt (4, n)} of the four bf16 rows at byte offsets {@code off + i·stride}, converted in one
+     * loop (four loads in flight, not one row's after another's: the GEMM's panel loads wait on DRAM at batched-decode
+     * token counts). The widening is exact: the panel holds the values {@link Matrix#loadRow} gives.
+     */
+    static void panelBf16(MemorySegment seg, long off, long stride, int n, float[] wt) {
+        long o1 = off + stride, o2 = off + 2 * stride, o3 = off + 3 * stride;
+        int i = 0, upper = F.loopBound(n);
+        for (; i < upper; i += F.length()) {
+            long p = 2L * i;
+            FloatVector w0 = bf16(seg, off + p), w1 = bf16(seg, o1 + p), w2 = bf16(seg, o2 + p), w3 = bf16(seg, o3 + p);
+            w0.intoArray(wt, i);
+            w1.intoArray(wt, n + i);
+            w2.intoArray(wt, 2 * n + i);
+            w3.intoArray(wt, 3 * n + i);
+        }
+        for (; i < n; i++) {
+            long p = 2L * i;
+            wt[i] = bf16At(seg, off + p);
+            wt[n + i] = bf16At(seg, o1 + p);
+            wt[2 * n + i] = bf16At(seg, o2 + p);
+            wt[3 * n + i] = bf16At(seg, o3 + p);
+        }
     }
 
     /** {@link #dot} of one bf16 row at byte offset {@code off} with {@code x[xo ..]}. */
@@ -203,11 +263,11 @@ public final class Matmul {
     }
 
     /**
-     * Four tokens × four weight rows: {@code out[o + t*ldo + r] = w[r*n ..] · x[xo + t*n ..]}. Each step loads
+     * Four tokens × four weight rows: {@code out[o + t*ldo + r*os] = w[r*n ..] · x[xo + t*n ..]}. Each step loads
      * four weight vectors and four activation vectors for sixteen FMAs into sixteen accumulators; the sixteen
      * lane sums are then formed together, one transposed reduction (a 16-lane species: used when MR is 4).
      */
-    static void kernel4x4(float[] w, int n, float[] x, int xo, float[] out, int o, int ldo, float[] acc) {
+    static void kernel4x4(float[] w, int n, float[] x, int xo, float[] out, int o, int ldo, int os, float[] acc) {
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
@@ -236,11 +296,11 @@ public final class Matmul {
         c20.intoArray(acc, 8 * l); c21.intoArray(acc, 9 * l); c22.intoArray(acc, 10 * l); c23.intoArray(acc, 11 * l);
         c30.intoArray(acc, 12 * l); c31.intoArray(acc, 13 * l); c32.intoArray(acc, 14 * l); c33.intoArray(acc, 15 * l);
         laneSums(acc);
-        for (int t = 0; t < 4; t++) finish4(acc, 4 * t, w, n, x, xo + t * n, upper, out, o + t * ldo);
+        for (int t = 0; t < 4; t++) finish4(acc, 4 * t, w, n, x, xo + t * n, upper, out, o + t * ldo, os);
     }
 
     /** Two tokens × four weight rows, for 8-lane (256-bit) vectors: eight accumulators within AVX2's sixteen registers. */
-    static void kernel2x4(float[] w, int n, float[] x, int xo, float[] out, int o, int ldo, float[] acc) {
+    static void kernel2x4(float[] w, int n, float[] x, int xo, float[] out, int o, int ldo, int os, float[] acc) {
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         int upper = F.loopBound(n);
@@ -259,7 +319,7 @@ public final class Matmul {
         c00.intoArray(acc, 0); c01.intoArray(acc, l); c02.intoArray(acc, 2 * l); c03.intoArray(acc, 3 * l);
         c10.intoArray(acc, 4 * l); c11.intoArray(acc, 5 * l); c12.intoArray(acc, 6 * l); c13.intoArray(acc, 7 * l);
         laneSums(acc);
-        for (int t = 0; t < 2; t++) finish4(acc, 4 * t, w, n, x, xo + t * n, upper, out, o + t * ldo);
+        for (int t = 0; t < 2; t++) finish4(acc, 4 * t, w, n, x, xo + t * n, upper, out, o + t * ldo, os);
     }
 
     /*
@@ -354,8 +414,8 @@ public final class Matmul {
 
     private static final ThreadLocal<float[]> ACC = ThreadLocal.withInitial(() -> new float[F.length() * F.length()]);
 
-    /** {@code out[o + i] = w[i*n ..] · x[xo ..]} for four consecutive rows, sharing the loads of x. */
-    static void dot4(float[] w, int n, float[] x, int xo, float[] out, int o) {
+    /** {@code out[o + i*os] = w[i*n ..] · x[xo ..]} for the panel's four rows, sharing the loads of x. */
+    static void dot4(float[] w, int n, float[] x, int xo, float[] out, int o, int os) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int i = 0, upper = F.loopBound(n);
         for (; i < upper; i += F.length()) {
@@ -375,13 +435,13 @@ public final class Matmul {
             s3 += w[3 * n + i] * xi;
         }
         out[o] = s0;
-        out[o + 1] = s1;
-        out[o + 2] = s2;
-        out[o + 3] = s3;
+        out[o + os] = s1;
+        out[o + 2 * os] = s2;
+        out[o + 3 * os] = s3;
     }
 
     /** One token's four row results from their lane sums {@code sums[k .. k + 4)}: the scalar tail {@code [upper, n)}, in order. */
-    private static void finish4(float[] sums, int k, float[] w, int n, float[] x, int xo, int upper, float[] out, int o) {
+    private static void finish4(float[] sums, int k, float[] w, int n, float[] x, int xo, int upper, float[] out, int o, int os) {
         float s0 = sums[k], s1 = sums[k + 1], s2 = sums[k + 2], s3 = sums[k + 3];
         for (int i = upper; i < n; i++) {
             float xi = x[xo + i];
@@ -391,9 +451,9 @@ public final class Matmul {
             s3 += w[3 * n + i] * xi;
         }
         out[o] = s0;
-        out[o + 1] = s1;
-        out[o + 2] = s2;
-        out[o + 3] = s3;
+        out[o + os] = s1;
+        out[o + 2 * os] = s2;
+        out[o + 3 * os] = s3;
     }
 
     static float dot(float[] a, int ao, float[] b, int bo, int n) {

@@ -21,6 +21,7 @@ import java.util.SplittableRandom;
 public final class MatmulBench {
     private static final ValueLayout.OfShort S = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
+    private static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
     private static final com.sun.management.OperatingSystemMXBean OS =
             (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
 
@@ -48,19 +49,25 @@ public final class MatmulBench {
                     double flops = 2.0 * tokens * rows * cols;
                     int inner = (int) Math.max(1, Math.min(200, 2e9 / flops));
                     for (int warm = 0; warm < 3 * inner + 20; warm++) Matmul.apply(x, tokens, w[warm % copies], out);
-                    double[] sec = new double[7], cpu = new double[7];
+                    double[] sec = new double[7], cpu = new double[7], threadCpu = new double[7];
                     for (int rep = 0; rep < sec.length; rep++) {
-                        long t0 = System.nanoTime(), c0 = OS.getProcessCpuTime();
+                        long t0 = System.nanoTime(), c0 = OS.getProcessCpuTime(), tc0 = THREADS.getCurrentThreadCpuTime();
                         for (int i = 0; i < inner; i++) Matmul.apply(x, tokens, w[i % copies], out);
                         sec[rep] = (System.nanoTime() - t0) / 1e9 / inner;
                         cpu[rep] = (OS.getProcessCpuTime() - c0) / 1e9 / inner;
+                        threadCpu[rep] = (THREADS.getCurrentThreadCpuTime() - tc0) / 1e9 / inner;
                     }
                     Arrays.sort(sec);
                     Arrays.sort(cpu);
+                    Arrays.sort(threadCpu);
                     double s = sec[3];
                     // per CPU-second: the rate each busy core reached, less sensitive to other work on a shared machine
-                    System.out.printf("%5d x %5d, %4d tokens: %8.1f us  %7.1f GFLOP/s  %6.1f GB/s of weights  (min %.1f us; %.1f GFLOP per CPU-second)%n",
-                            rows, cols, tokens, s * 1e6, flops / s / 1e9, bytes / s / 1e9, sec[0] * 1e6, flops / cpu[3] / 1e9);
+                    // the calling thread's CPU time: with -Darbor.cpu.threads=1 all of the work, at nanosecond resolution (the
+                    // process figure ticks in milliseconds) and little moved by other processes on a loaded machine
+                    System.out.printf("%5d x %5d, %4d tokens: %8.1f us  %7.1f GFLOP/s  %6.1f GB/s of weights  (min %.1f us; %.1f GFLOP per CPU-second;"
+                                    + " caller thread CPU %.1f us = %.1f GB/s of weights per thread-CPU-second)%n",
+                            rows, cols, tokens, s * 1e6, flops / s / 1e9, bytes / s / 1e9, sec[0] * 1e6, flops / cpu[3] / 1e9,
+                            threadCpu[3] * 1e6, bytes / threadCpu[3] / 1e9);
                 }
             }
         }

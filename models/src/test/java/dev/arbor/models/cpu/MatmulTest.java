@@ -87,7 +87,7 @@ class MatmulTest {
         }
     }
 
-    private static Matrix randomMatrix(Arena arena, DType dtype, int rows, int cols, SplittableRandom rnd) {
+    static Matrix randomMatrix(Arena arena, DType dtype, int rows, int cols, SplittableRandom rnd) {
         MemorySegment seg = arena.allocate((long) rows * cols * dtype.bytes());
         for (int i = 0; i < rows * cols; i++) {
             float v = (float) rnd.nextDouble(-1, 1);

@@ -34,9 +34,9 @@ class TierIndependenceTest {
     }
 
     private static void kernel(float[] w, int cols, float[] x, float[] out, float[] acc) {
-        if (Matmul.MR == 4) Matmul.kernel4x4(w, cols, x, 0, out, 0, 4, acc);
-        else if (Matmul.MR == 2) Matmul.kernel2x4(w, cols, x, 0, out, 0, 4, acc);
-        else Matmul.dot4(w, cols, x, 0, out, 0);
+        if (Matmul.MR == 4) Matmul.kernel4x4(w, cols, x, 0, out, 0, 4, 1, acc);
+        else if (Matmul.MR == 2) Matmul.kernel2x4(w, cols, x, 0, out, 0, 4, 1, acc);
+        else Matmul.dot4(w, cols, x, 0, out, 0, 1);
     }
 
     @Test
@@ -47,7 +47,7 @@ class TierIndependenceTest {
         for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextDouble(-1, 1);
         for (int i = 0; i < cols; i++) x[i] = (float) rnd.nextDouble(-1, 1);
         float[] first = new float[4];
-        Matmul.dot4(w, cols, x, 0, first, 0);
+        Matmul.dot4(w, cols, x, 0, first, 0, 1);
         float firstDot = Matmul.dot(w, 0, x, 0, cols);
         System.arraycopy(x, 0, scores, 0, cols);
         float firstExpSum = Attention.expInPlace(scores, cols, 1f);
@@ -62,13 +62,13 @@ class TierIndependenceTest {
         java.lang.foreign.MemorySegment bf16 = java.lang.foreign.MemorySegment.ofArray(new short[4 * cols]);
         for (int i = 0; i < 4 * cols; i++) bf16.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT, i, (short) (Float.floatToRawIntBits(w[i]) >>> 16));
         float[] firstStream = new float[4], stream = new float[4];
-        Matmul.dot4Bf16(bf16, 0, cols, x, 0, firstStream, 0);
+        Matmul.dot4Bf16(bf16, 0, 2L * cols, cols, x, 0, firstStream, 0, 1);
         for (int round = 0; round < ROUNDS; round++) {
-            Matmul.dot4Bf16(bf16, 0, cols, x, 0, stream, 0);
+            Matmul.dot4Bf16(bf16, 0, 2L * cols, cols, x, 0, stream, 0, 1);
             for (int i = 0; i < 4; i++) assertEquals(Float.floatToRawIntBits(firstStream[i]), Float.floatToRawIntBits(stream[i]), "dot4Bf16 round " + round);
             kernel(w, cols, xs, tile, acc);
             for (int i = 0; i < tile.length; i++) assertEquals(Float.floatToRawIntBits(firstTile[i]), Float.floatToRawIntBits(tile[i]), "kernel round " + round);
-            Matmul.dot4(w, cols, x, 0, out, 0);
+            Matmul.dot4(w, cols, x, 0, out, 0, 1);
             for (int i = 0; i < 4; i++) assertEquals(Float.floatToRawIntBits(first[i]), Float.floatToRawIntBits(out[i]), "dot4 round " + round);
             assertEquals(Float.floatToRawIntBits(firstDot), Float.floatToRawIntBits(Matmul.dot(w, 0, x, 0, cols)), "dot round " + round);
             System.arraycopy(x, 0, scores, 0, cols);
