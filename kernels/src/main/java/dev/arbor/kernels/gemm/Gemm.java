@@ -94,6 +94,18 @@ public final class Gemm implements AutoCloseable {
      * (192 KiB): a deep stream of W; measured 0.5-16 points of the weight-read floor above {@link #WIDE} (run 22-gemm3).
      */
     public static final Tiles TMA_64 = new Tiles("tma64", 8, 1, 1, 8, 8, true, true);
+    /**
+     * 65-256 tokens on Hopper, candidate of the default plan's mid range ({@link #midTilesFor}): {@link #TMA_64}'s 128 W rows ×
+     * 64 tokens in 4 stages (96 KiB + barriers, 58 registers × 384 work-items), so two blocks share a multiprocessor and one
+     * streams W while the other runs its epilogue (split-K atomics) or fills its ring.
+     */
+    public static final Tiles TMA_64X2 = new Tiles("tma64x2", 8, 1, 1, 8, 4, true, true);
+    /**
+     * 65-256 tokens on Hopper, candidate of the mid range: one consumer warpgroup of 64 W rows × 128 tokens (the narrow-N
+     * tile: twice the W-row tiles of {@link #TMA_128}, so twice the blocks streaming W at a given split), 4 stages (96 KiB), two
+     * blocks a multiprocessor.
+     */
+    public static final Tiles TMA_N64 = new Tiles("tman64", 4, 1, 1, 16, 4, true, true);
     /** 17-32 tokens on Hopper, 128 × 32, TMA into 10 stages (160 KiB): measured, not used (slower than {@link #MEDIUM} at 6 of 8 shapes, run 22-gemm3). */
     public static final Tiles TMA_32 = new Tiles("tma32", 8, 1, 1, 4, 10, true, true);
     /** Up to 16 tokens on Hopper, 128 × 16, TMA into 12 stages (216 KiB): measured, not used (4-14 points of the floor below {@link #SMALL}, run 22-gemm3). */
@@ -171,6 +183,12 @@ public final class Gemm implements AutoCloseable {
      * scheduler hands a freed multiprocessor the next tile of the raster.
      */
     static final boolean PERSISTENT_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.persistent", "false"));
+    /**
+     * The default plan's tiles at 65-256 tokens ({@link #midTilesFor}): "table" (the measured choice), "old" (the rule before
+     * run 31-midm: {@link #tmaTilesFor}), or one tile's name for every shape ({@code -Darbor.gemm.mid=tma64x2}; the benchmark
+     * and the engine comparisons use these).
+     */
+    static final String MID_DEFAULT = System.getProperty("arbor.gemm.mid", "table");
 
     private final Backend backend;
     private final int multiprocessors;
@@ -194,6 +212,8 @@ public final class Gemm implements AutoCloseable {
     private int raster = RASTER_DEFAULT;
     /** Whether the plans may take the persistent TMA kernel ({@link #PERSISTENT_DEFAULT}); cleared if it does not load. */
     private boolean persistent = PERSISTENT_DEFAULT;
+    /** The default plan's rule at 65-256 tokens ({@link #MID_DEFAULT}; {@link #mid(String)}). */
+    private String mid = MID_DEFAULT;
     /** Whether the mma.sync kernels launch overlapping the kernel before them ({@link #overlapPrevious(boolean)}). */
     private boolean overlapPrevious;
     private BFloat16Array xBf16;
@@ -236,6 +256,24 @@ public final class Gemm implements AutoCloseable {
 
     /** The TMA tiles' raster group. */
     public int raster() { return raster; }
+
+    /** Sets the default plan's rule at 65-256 tokens: "table", "old" or a tile's name ({@link #MID_DEFAULT}). */
+    public void mid(String rule) {
+        if (!rule.equals("table") && !rule.equals("old") && midTiles(rule) == null) throw new IllegalArgumentException("unknown mid-range rule " + rule);
+        this.mid = rule;
+    }
+
+    /** The default plan's rule at 65-256 tokens. */
+    public String mid() { return mid; }
+
+    /** The tiles of that name among the mid range's candidates, or null. */
+    static Tiles midTiles(String name) {
+        for (Tiles t : MID_CANDIDATES) if (t.name().equals(name)) return t;
+        return null;
+    }
+
+    /** The forms the mid range chooses from (each with the one-wave split rule), all measured at every point of run 31-midm. */
+    public static final java.util.List<Tiles> MID_CANDIDATES = java.util.List.of(TMA_128, TMA_256, TMA_64, TMA_64X2, TMA_N64, WIDE);
 
     /** Whether the default plan uses Hopper's wgmma tiles above 64 tokens. */
     public boolean wgmma() { return wgmma && wgmmaLoads(); }
@@ -307,16 +345,26 @@ public final class Gemm implements AutoCloseable {
         if (wgmma && bf16W && fp32Out && m > 32 && m <= 64 && wgmmaLoads() && tma) t = TMA_64;
         if (wgmma && bf16W && fp32Out && m > 64 && wgmmaLoads()) {
             long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
-            if (tma) t = tmaTilesFor(m, n, k);
+            if (tma) t = m <= 256 && !mid.equals("old") ? midTilesFor(m, n, k) : tmaTilesFor(m, n, k);
             else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
         }
-        int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
-        int splits = fp32Out ? (int) Math.max(1, Math.min(Math.max(1, kTiles / 4), resident / blocks)) : 1;
+        int splits = fp32Out ? oneWaveSplits(m, n, k, t) : 1;
         if (t.tma() && t.bm() >= TMA_128.bm() && splits == 1 && blocks > resident && persistent && persistentLoads())
             return persistentPlan(m, n, k, t, fp32X);
         return plan(m, n, k, t, splits, fp32X);
+    }
+
+    /**
+     * The default plan's split-K for these tiles: the most K slices (each at least 4 K tiles) whose blocks all fit on the GPU at
+     * once, ⌊multiprocessors × {@link #blocksPerSm} / tile blocks⌋, at least 1.
+     */
+    public int oneWaveSplits(int m, int n, int k, Tiles t) {
+        int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
+        long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
+        long resident = (long) multiprocessors * blocksPerSm(t);
+        return (int) Math.max(1, Math.min(Math.max(1, kTiles / 4), resident / blocks));
     }
 
     /**
@@ -374,12 +422,22 @@ public final class Gemm implements AutoCloseable {
     }
 
     /**
+     * The default plan's tiles at 65-256 tokens (TMA available, fp32 C, bf16 W), each with the one-wave split-K rule: with the
+     * rule "table", the measured choice (bench/RESULTS.md run 31-midm); with a tile's name, those tiles.
+     */
+    Tiles midTilesFor(int m, int n, int k) {
+        Tiles forced = midTiles(mid);
+        if (forced != null) return forced;
+        return tmaTilesFor(m, n, k);
+    }
+
+    /**
      * Blocks of these tiles one multiprocessor holds: from the driver's occupancy calculator on CUDA
-     * (cached per tiles), else the H200's figures (5, 4, 2, 2 for SMALL, MEDIUM, WIDE, LARGE; 1 for wgmma tiles; 2 otherwise).
+     * (cached per tiles), else the H200's figures (5, 4, 2, 2 for SMALL, MEDIUM, WIDE, LARGE; for wgmma tiles 2 up to 110 KiB of shared memory, else 1).
      */
     public int blocksPerSm(Tiles t) {
         return residentBlocks.computeIfAbsent(t, tiles -> {
-            int nominal = tiles.wgmma() ? 1 : tiles.equals(SMALL) ? 5 : tiles.equals(MEDIUM) ? 4 : 2;
+            int nominal = tiles.wgmma() ? (tiles.sharedBytes() <= 110 * 1024 ? 2 : 1) : tiles.equals(SMALL) ? 5 : tiles.equals(MEDIUM) ? 4 : 2;
             if (!(backend instanceof CudaBackend cuda)) return nominal;
             Plan p = plan(tiles.bm(), tiles.bn(), GemmKernels.BK, tiles, 1, true);   // the kernel fp32 X runs through
             // the variant's constants pick the compiled kernel; its arrays are not touched
@@ -589,7 +647,7 @@ public final class Gemm implements AutoCloseable {
         bf16Scratch(m, k);
         fp16Scratch(m, k);
         for (Tiles t : new Tiles[]{SMALL, MEDIUM, WIDE, LARGE}) blocksPerSm(t);
-        wgmmaLoads();
+        if (wgmmaLoads() && tma) for (Tiles t : MID_CANDIDATES) blocksPerSm(t);   // the mid range's plans ask for these
     }
 
     /** The slab scratch, at least {@code floats} long: grown (reallocated) only when a larger product comes; {@link #reserve(int, int, int)} sizes it up front. */

@@ -45,7 +45,10 @@ class GemmInvarianceTest {
             List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = List.of(
                     (g, m) -> g.invariantPlan(m, n, k, true),
                     (g, m) -> g.slicedPlan(m, n, k, slices, true),
-                    (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true));
+                    (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true),
+                    // the mid range's candidate tiles as slabs of the same slices (run 31-midm)
+                    (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_64X2, slices, true),
+                    (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_N64, slices, true));
             GemmInvariance.checkPlans(cpu, mmaSync, hopper, n, k, 16, forms, 70, 130);
             GemmInvariance.check(cpu, hopper, 40, 512, 1, 1, 17, 70);   // its default choice, across the 64/65 boundary
         }
