@@ -4,6 +4,7 @@
 # default plan's rule before this run, each mid-range candidate form, the invariant plan and its same-bits forms), then the
 # engine's seed workload 1 with --no-batch-invariance under the rule before (-Darbor.gemm.mid=old) and under the candidate
 # whose summed time over llama-7b's four projections at 107 tokens (one decode step's layer) was least in that bench,
+# (run 31-midm's call had this picker reading the wrong columns: it fell back to "old" for both runs; fixed after)
 # the torch.matmul peer on the bench's points, then GemmGpuTest + GemmInvarianceGpuTest. Every log under $OUT.
 set -u
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -21,7 +22,7 @@ tot = collections.defaultdict(float); pts = collections.defaultdict(int)
 for l in open(sys.argv[1]):
     if l.startswith("CSV,midform,llama-7b"):
         f = l.strip().split(",")
-        if int(f[-5]) == 107: tot[f[-2]] += float(f[-4]); pts[f[-2]] += 1
+        if int(f[-4]) == 107: tot[f[-2]] += float(f[-3]); pts[f[-2]] += 1   # ...,n,k,m,us,tiles,splits
 full = {t: v for t, v in tot.items() if pts[t] == max(pts.values())}
 print(min(full, key=full.get) if full else "old")
 PY

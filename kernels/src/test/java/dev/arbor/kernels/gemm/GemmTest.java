@@ -127,6 +127,14 @@ class GemmTest {
             assertEquals(64, q.launch().grid()[0], "4096 W rows in tiles of 64");
             assertEquals(4, q.splits(), "64 blocks, 264 resident");
             assertThrows(IllegalArgumentException.class, () -> hopper.mid("tma999"));
+            hopper.mid("table");   // the measured table: TMA_64X2 at its shapes, the rule before elsewhere
+            assertSame(Gemm.TMA_64X2, hopper.plan(107, 22016, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_64X2, hopper.plan(192, 22016, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_256, hopper.plan(256, 22016, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_128, hopper.plan(128, 28672, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_64X2, hopper.plan(200, 1024, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_128, hopper.plan(107, 4096, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_128, hopper.plan(107, 12288, 4096, true, true).tiles());
         }
     }
 
