@@ -94,6 +94,18 @@ public final class Gemm implements AutoCloseable {
      * (192 KiB): a deep stream of W; measured 0.5-16 points of the weight-read floor above {@link #WIDE} (run 22-gemm3).
      */
     public static final Tiles TMA_64 = new Tiles("tma64", 8, 1, 1, 8, 8, true, true);
+    /**
+     * 65-256 tokens on Hopper, candidate of the default plan's mid range ({@link #midTilesFor}): {@link #TMA_64}'s 128 W rows ×
+     * 64 tokens in 4 stages (96 KiB + barriers, 58 registers × 384 work-items), so two blocks share a multiprocessor and one
+     * streams W while the other runs its epilogue (split-K atomics) or fills its ring.
+     */
+    public static final Tiles TMA_64X2 = new Tiles("tma64x2", 8, 1, 1, 8, 4, true, true);
+    /**
+     * 65-256 tokens on Hopper, candidate of the mid range: one consumer warpgroup of 64 W rows × 128 tokens (the narrow-N
+     * tile: twice the W-row tiles of {@link #TMA_128}, so twice the blocks streaming W at a given split), 4 stages (96 KiB), two
+     * blocks a multiprocessor.
+     */
+    public static final Tiles TMA_N64 = new Tiles("tman64", 4, 1, 1, 16, 4, true, true);
     /** 17-32 tokens on Hopper, 128 × 32, TMA into 10 stages (160 KiB): measured, not used (slower than {@link #MEDIUM} at 6 of 8 shapes, run 22-gemm3). */
     public static final Tiles TMA_32 = new Tiles("tma32", 8, 1, 1, 4, 10, true, true);
     /** Up to 16 tokens on Hopper, 128 × 16, TMA into 12 stages (216 KiB): measured, not used (4-14 points of the floor below {@link #SMALL}, run 22-gemm3). */
@@ -171,6 +183,12 @@ public final class Gemm implements AutoCloseable {
      * scheduler hands a freed multiprocessor the next tile of the raster.
      */
     static final boolean PERSISTENT_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.persistent", "false"));
+    /**
+     * The default plan's tiles at 65-256 tokens ({@link #midTilesFor}): "table" (the measured choice), "old" (the rule before
+     * run 31-midm: {@link #tmaTilesFor}), or one tile's name for every shape ({@code -Darbor.gemm.mid=tma64x2}; the benchmark
+     * and the engine comparisons use these).
+     */
+    static final String MID_DEFAULT = System.getProperty("arbor.gemm.mid", "table");
 
     private final Backend backend;
     private final int multiprocessors;
@@ -194,6 +212,10 @@ public final class Gemm implements AutoCloseable {
     private int raster = RASTER_DEFAULT;
     /** Whether the plans may take the persistent TMA kernel ({@link #PERSISTENT_DEFAULT}); cleared if it does not load. */
     private boolean persistent = PERSISTENT_DEFAULT;
+    /** Whether the invariant plan may take TMA_64X2 slabs ({@link #INVARIANT_NARROW}; {@link #invariantNarrow(boolean)}). */
+    private boolean invariantNarrow = INVARIANT_NARROW;
+    /** The default plan's rule at 65-256 tokens ({@link #MID_DEFAULT}; {@link #mid(String)}). */
+    private String mid = MID_DEFAULT;
     /** Whether the mma.sync kernels launch overlapping the kernel before them ({@link #overlapPrevious(boolean)}). */
     private boolean overlapPrevious;
     private BFloat16Array xBf16;
@@ -236,6 +258,27 @@ public final class Gemm implements AutoCloseable {
 
     /** The TMA tiles' raster group. */
     public int raster() { return raster; }
+
+    /** Sets the default plan's rule at 65-256 tokens: "table", "old" or a tile's name ({@link #MID_DEFAULT}). */
+    public void mid(String rule) {
+        if (!rule.equals("table") && !rule.equals("old") && midTiles(rule) == null) throw new IllegalArgumentException("unknown mid-range rule " + rule);
+        this.mid = rule;
+    }
+
+    /** Sets whether the invariant plan may take {@link #TMA_64X2} slabs at its measured shapes ({@link #INVARIANT_NARROW}; tests). */
+    public void invariantNarrow(boolean on) { this.invariantNarrow = on; }
+
+    /** The default plan's rule at 65-256 tokens. */
+    public String mid() { return mid; }
+
+    /** The tiles of that name among the mid range's candidates, or null. */
+    static Tiles midTiles(String name) {
+        for (Tiles t : MID_CANDIDATES) if (t.name().equals(name)) return t;
+        return null;
+    }
+
+    /** The forms the mid range chooses from (each with the one-wave split rule), all measured at every point of run 31-midm. */
+    public static final java.util.List<Tiles> MID_CANDIDATES = java.util.List.of(TMA_128, TMA_256, TMA_64, TMA_64X2, TMA_N64, WIDE);
 
     /** Whether the default plan uses Hopper's wgmma tiles above 64 tokens. */
     public boolean wgmma() { return wgmma && wgmmaLoads(); }
@@ -307,16 +350,26 @@ public final class Gemm implements AutoCloseable {
         if (wgmma && bf16W && fp32Out && m > 32 && m <= 64 && wgmmaLoads() && tma) t = TMA_64;
         if (wgmma && bf16W && fp32Out && m > 64 && wgmmaLoads()) {
             long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
-            if (tma) t = tmaTilesFor(m, n, k);
+            if (tma) t = m <= 256 && !mid.equals("old") ? midTilesFor(m, n, k) : tmaTilesFor(m, n, k);
             else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
         }
-        int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
-        int splits = fp32Out ? (int) Math.max(1, Math.min(Math.max(1, kTiles / 4), resident / blocks)) : 1;
+        int splits = fp32Out ? oneWaveSplits(m, n, k, t) : 1;
         if (t.tma() && t.bm() >= TMA_128.bm() && splits == 1 && blocks > resident && persistent && persistentLoads())
             return persistentPlan(m, n, k, t, fp32X);
         return plan(m, n, k, t, splits, fp32X);
+    }
+
+    /**
+     * The default plan's split-K for these tiles: the most K slices (each at least 4 K tiles) whose blocks all fit on the GPU at
+     * once, ⌊multiprocessors × {@link #blocksPerSm} / tile blocks⌋, at least 1.
+     */
+    public int oneWaveSplits(int m, int n, int k, Tiles t) {
+        int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
+        long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
+        long resident = (long) multiprocessors * blocksPerSm(t);
+        return (int) Math.max(1, Math.min(Math.max(1, kTiles / 4), resident / blocks));
     }
 
     /**
@@ -374,12 +427,34 @@ public final class Gemm implements AutoCloseable {
     }
 
     /**
+     * The default plan's tiles at 65-256 tokens (TMA available, fp32 C, bf16 W), each with the one-wave split-K rule: with the
+     * rule "table", the measured choice (bench/RESULTS.md run 31-midm); with a tile's name, those tiles.
+     */
+    Tiles midTilesFor(int m, int n, int k) {
+        Tiles forced = midTiles(mid);
+        if (forced != null) return forced;
+        for (int[] e : MID_TABLE)
+            if (n == e[0] && k == e[1] && m <= e[2]) return TMA_64X2;
+        return tmaTilesFor(m, n, k);
+    }
+
+    /**
+     * The weights (n, k) up to a token count where {@link #TMA_64X2} (one-wave split) beat the rule before at every measured
+     * point of run 31-midm (bench/RESULTS.md; all six candidates at each point, the median of 5 graph replays): llama-7b's
+     * stacked gate|up 22016×4096 at 72-192 tokens (82.1-103.2 against 84.9-118.3 µs, 3-13%; at 256 TMA_256 stays, 125.2
+     * against 149.5), Qwen3's 24576×4096 at 128 (82.4 against 88.2), the 1024×4096 k/v projection at 128 and 256 (12.5 / 15.5
+     * against 13.7 / 16.2). Everywhere else the rule before ({@link #tmaTilesFor}) was the fastest candidate or within the
+     * spread; Llama-3's 28672×4096 at 128 tokens lost with TMA_64X2 (104.6 against 90.1), so no rule by size alone.
+     */
+    static final int[][] MID_TABLE = {{22016, 4096, 192}, {24576, 4096, 128}, {1024, 4096, 256}};
+
+    /**
      * Blocks of these tiles one multiprocessor holds: from the driver's occupancy calculator on CUDA
-     * (cached per tiles), else the H200's figures (5, 4, 2, 2 for SMALL, MEDIUM, WIDE, LARGE; 1 for wgmma tiles; 2 otherwise).
+     * (cached per tiles), else the H200's figures (5, 4, 2, 2 for SMALL, MEDIUM, WIDE, LARGE; for wgmma tiles 2 up to 110 KiB of shared memory, else 1).
      */
     public int blocksPerSm(Tiles t) {
         return residentBlocks.computeIfAbsent(t, tiles -> {
-            int nominal = tiles.wgmma() ? 1 : tiles.equals(SMALL) ? 5 : tiles.equals(MEDIUM) ? 4 : 2;
+            int nominal = tiles.wgmma() ? (tiles.sharedBytes() <= 110 * 1024 ? 2 : 1) : tiles.equals(SMALL) ? 5 : tiles.equals(MEDIUM) ? 4 : 2;
             if (!(backend instanceof CudaBackend cuda)) return nominal;
             Plan p = plan(tiles.bm(), tiles.bn(), GemmKernels.BK, tiles, 1, true);   // the kernel fp32 X runs through
             // the variant's constants pick the compiled kernel; its arrays are not touched
@@ -438,9 +513,10 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * The invariant plan above 64 tokens on Hopper (fp32 X converted first: the TMA tiles copy bf16). One slice: the TMA tiles
-     * of the default plan ({@link #tmaTilesFor}), unsplit. Otherwise the faster by {@link #estimateMicros} of the slices
+     * of the default plan ({@link #tmaTilesFor}), unsplit. Otherwise the fastest by {@link #estimateMicros} of the slices
      * summed in registers ({@link #slicedPlan}: ⌈n/128⌉·⌈m/128⌉ blocks, each all K tiles) and {@link #TMA_128} slabs (that
-     * many blocks times the slices, each one slice, plus the slab traffic and the sum kernel): few blocks (small m, narrow
+     * many blocks times the slices, each one slice, plus the slab traffic and the sum kernel) and, at 129-256 tokens, {@link #TMA_256}
+     * slabs (one token tile; run 31-midm): few blocks (small m, narrow
      * n) take the slabs for parallelism, enough blocks to fill the GPU take the registers.
      */
     Plan invariantTmaPlan(int m, int n, int k, int slices, boolean fp32X) {
@@ -450,11 +526,27 @@ public final class Gemm implements AutoCloseable {
             long tiles = (long) p.launch().grid()[0] * p.launch().grid()[1];
             return tiles > (long) multiprocessors * blocksPerSm(t) && persistent && persistentLoads() ? persistentPlan(m, n, k, t, fp32X) : p;
         }
+        if (invariantNarrow && (m <= 128 && n <= 6144 || m <= 192 && n <= 4096 || m <= 256 && (long) n * k <= 4096L * 4096))
+            return slabPlan(m, n, k, TMA_64X2, slices, fp32X);
         Plan slabs = slabPlan(m, n, k, TMA_128, slices, fp32X);
+        if (m > TMA_128.bm() && m <= TMA_256.bm()) {   // 129-256 tokens: TMA_256 slabs too (one token tile, not two)
+            Plan wide = slabPlan(m, n, k, TMA_256, slices, fp32X);
+            if (estimateMicros(wide, m, n) < estimateMicros(slabs, m, n)) slabs = wide;
+        }
         if (!sliced) return slabs;
         Plan registers = slicedPlan(m, n, k, slices, fp32X);
         return estimateMicros(registers, m, n) <= estimateMicros(slabs, m, n) ? registers : slabs;
     }
+
+    /**
+     * Whether the invariant plan takes {@link #TMA_64X2} slabs (two 96 KiB blocks a multiprocessor) at 65-128 tokens for n ≤ 6144,
+     * at 65-192 for n ≤ 4096 and at 65-256 for weights up to 4096×4096 ({@code -Darbor.gemm.invariantNarrow=true}; off by
+     * default): where run 31-midm measured them fastest of the same-bits forms (e.g. llama-7b's o_proj at 107 tokens 27.7
+     * against 31.9 µs, its down projection 52.3 against 56.4, at 192 tokens 64.9 against 76.4), and the same bits as the mma.sync slab
+     * plan on the CPU executor ({@code GemmInvarianceTest}); off until {@code GemmInvarianceGpuTest}, which checks these slabs
+     * too, has passed on the GPU (its 45 s cap in run 31-midm ended before that test method).
+     */
+    static final boolean INVARIANT_NARROW = Boolean.parseBoolean(System.getProperty("arbor.gemm.invariantNarrow", "false"));
 
     /**
      * A time model of the invariant plan's two TMA_128 forms, only to choose between them: waves of blocks (one block a
@@ -471,7 +563,7 @@ public final class Gemm implements AutoCloseable {
         long waves = (blocks + multiprocessors - 1) / multiprocessors;
         if (p.registerSlices())
             return waves * (p.splits() * p.kTilesPerSplit() * SLICED_TILE_MICROS + p.splits() * SLICE_FOLD_MICROS);
-        double us = waves * p.kTilesPerSplit() * SLAB_TILE_MICROS;
+        double us = waves * p.kTilesPerSplit() * SLAB_TILE_MICROS * (p.tiles().bm() > TMA_128.bm() ? SLAB_256_TILE_FACTOR : 1);
         if (p.slabs()) us += (2.0 * p.splits() + 1) * 4.0 * m * n / SLAB_BYTES_PER_MICRO + LAUNCH_MICROS;
         return us;
     }
@@ -482,6 +574,12 @@ public final class Gemm implements AutoCloseable {
     static final double SLICE_FOLD_MICROS = 1.2;
     /** One K tile of a TMA_128 slab block (slices of 8-45 tiles, many blocks in flight). */
     static final double SLAB_TILE_MICROS = 0.62;
+    /**
+     * A TMA_256 slab block's K tile against a TMA_128 one (twice the tokens, the same W tile): fitted to the 12 points of run
+     * 31-midm at 192 and 256 tokens with more than one slice (the sliced kernel, TMA_128 and TMA_256 slabs all measured),
+     * where the model with it picks the fastest form at all 12 (at 1.2-1.4 as well; at 1.6 at 4, at 2.0 at 3).
+     */
+    static final double SLAB_256_TILE_FACTOR = 1.3;
     /** The slabs' memory rate, bytes a microsecond (fitted; part of the slabs stay in the L2). */
     static final double SLAB_BYTES_PER_MICRO = 2.2e6;
     /** The sum kernel's launch and tail. */
@@ -589,7 +687,7 @@ public final class Gemm implements AutoCloseable {
         bf16Scratch(m, k);
         fp16Scratch(m, k);
         for (Tiles t : new Tiles[]{SMALL, MEDIUM, WIDE, LARGE}) blocksPerSm(t);
-        wgmmaLoads();
+        if (wgmmaLoads() && tma) for (Tiles t : MID_CANDIDATES) blocksPerSm(t);   // the mid range's plans ask for these
     }
 
     /** The slab scratch, at least {@code floats} long: grown (reallocated) only when a larger product comes; {@link #reserve(int, int, int)} sizes it up front. */

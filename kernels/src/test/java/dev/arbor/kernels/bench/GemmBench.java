@@ -202,6 +202,16 @@ public final class GemmBench {
                     if ((Integer) s[1] != 32000) rasterShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{16384});
                 return;
             }
+            if (args.length > 0 && args[0].equals("mid")) {   // 65-256 tokens: every mid-range form of both plans, and the rule before
+                for (Object[] s : ENGINE_SHAPES)
+                    if ((Integer) s[1] != 32000) midShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, MID_MS);
+                for (Object[] s : SHAPES) {
+                    int n = (Integer) s[1], k = (Integer) s[2];
+                    boolean engine = Arrays.stream(ENGINE_SHAPES).anyMatch(e -> (Integer) e[1] == n && (Integer) e[2] == k);
+                    if (!engine) midShape(cuda, gemm, (String) s[0], n, k, copy, new int[]{128, 256});
+                }
+                return;
+            }
             if (args.length > 0 && args[0].equals("invariant")) {   // the invariant plan above 64 tokens only, before and now
                 for (Object[] s : SHAPES) invariantOnly(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2]);
                 return;
@@ -209,6 +219,65 @@ public final class GemmBench {
             for (Object[] s : SHAPES) {
                 shape(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2], copy, quick ? new int[]{1, 16, 64, 512, 8192} : MS);
                 if (quick) break;
+            }
+        }
+    }
+
+    /** The mid range's token counts: workload 1's decode batch (107) and around it. */
+    static final int[] MID_MS = {72, 96, 107, 128, 192, 256};
+
+    /**
+     * 65-256 tokens, one after the other at each point: the default plan with the rule before run 31-midm ("CSV,midold"), each
+     * of {@link Gemm#MID_CANDIDATES} with the one-wave split rule ("CSV,midform"), the plan the "table" rule picks ("CSV,gemm",
+     * for gemm_torch.py), then the invariant plan as it chooses ("CSV,inv") and its same-bits alternatives with the same K
+     * slices: the slices in registers, and slabs of each candidate's tiles ("CSV,midinv"). Spot checks at M = 107.
+     */
+    private static void midShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy, int[] ms) {
+        int maxM = Arrays.stream(ms).max().orElseThrow();
+        double floorUs = 2.0 * n * k / copy * 1e6;
+        try (Operands o = new Operands(cuda, maxM, n, k)) {
+            gemm.reserveSlabs(maxM, n, k);
+            for (int m : ms) {
+                try {
+                    String rule = gemm.mid();
+                    gemm.mid("old");
+                    Gemm.Plan old = gemm.plan(m, n, k, true, true);
+                    gemm.mid(rule);
+                    double oldUs = time(cuda, gemm, old, o, m, false);
+                    StringBuilder line = new StringBuilder(String.format("%-28s N=%-5d K=%-5d M=%-3d floor %5.1f us | default before %6.1f [%s %d] |", name, n, k, m,
+                            floorUs, oldUs, old.tiles().name(), old.splits()));
+                    System.out.println("CSV,midold," + name + "," + n + "," + k + "," + m + "," + oldUs + "," + old.tiles().name() + "," + old.splits());
+                    for (Gemm.Tiles t : Gemm.MID_CANDIDATES) {
+                        Gemm.Plan p = gemm.plan(m, n, k, t, gemm.oneWaveSplits(m, n, k, t), true);
+                        double us = time(cuda, gemm, p, o, m, m == 107);
+                        line.append(String.format(" %s/%d %6.1f", t.name(), p.splits(), us));
+                        System.out.println("CSV,midform," + name + "," + n + "," + k + "," + m + "," + us + "," + t.name() + "," + p.splits());
+                    }
+                    Gemm.Plan now = gemm.plan(m, n, k, true, true);
+                    double nowUs = time(cuda, gemm, now, o, m, false);
+                    line.append(String.format(" | now (%s) %6.1f [%s %d]", gemm.mid(), nowUs, now.tiles().name(), now.splits()));
+                    System.out.println(line);
+                    System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + nowUs + "," + 2.0 * m * n * k / (nowUs * 1e-6) / 1e12 + ",-1,"
+                            + now.tiles().name() + "," + now.splits());
+                    Gemm.Plan inv = gemm.invariantPlan(m, n, k, true);
+                    double invUs = time(cuda, gemm, inv, o, m, false);
+                    StringBuilder iline = new StringBuilder(String.format("%-28s N=%-5d K=%-5d M=%-3d invariant %6.1f [%s] |", name, n, k, m, invUs, inv));
+                    System.out.println("CSV,inv," + name + "," + n + "," + k + "," + m + "," + invUs + "," + inv.splits());
+                    int slices = gemm.invariantSlices(n, k);
+                    if (slices > 1) {
+                        double regUs = time(cuda, gemm, gemm.slicedPlan(m, n, k, slices, true), o, m, false);
+                        iline.append(String.format(" registers %6.1f", regUs));
+                        System.out.println("CSV,midinv," + name + "," + n + "," + k + "," + m + "," + regUs + ",reg," + slices);
+                        for (Gemm.Tiles t : Gemm.MID_CANDIDATES) {
+                            double us = time(cuda, gemm, gemm.slabPlan(m, n, k, t, slices, true), o, m, m == 107);
+                            iline.append(String.format(" slabs %s %6.1f", t.name(), us));
+                            System.out.println("CSV,midinv," + name + "," + n + "," + k + "," + m + "," + us + ",slab-" + t.name() + "," + slices);
+                        }
+                    }
+                    System.out.println(iline);
+                } catch (RuntimeException | AssertionError e) {
+                    System.out.println("FAILED " + name + " M=" + m + ": " + e);
+                }
             }
         }
     }
@@ -221,7 +290,7 @@ public final class GemmBench {
             cuda.allocateOnDevice(c);
             java.util.List<Gemm.Plan> plans = new java.util.ArrayList<>();
             for (int m : new int[]{1, 32, 64, 256, 8192}) plans.add(gemm.plan(m, 4096, 4096, true, true));
-            for (Gemm.Tiles t : gemm.tma() ? new Gemm.Tiles[]{Gemm.WGMMA_128, Gemm.WGMMA_256, Gemm.TMA_128, Gemm.TMA_256} : new Gemm.Tiles[0])
+            for (Gemm.Tiles t : gemm.tma() ? new Gemm.Tiles[]{Gemm.WGMMA_128, Gemm.WGMMA_256, Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_64X2, Gemm.TMA_N64} : new Gemm.Tiles[0])
                 plans.add(gemm.plan(256, 4096, 4096, t, 1, true));
             if (gemm.tma()) {
                 plans.add(gemm.persistentPlan(8192, 4096, 4096, Gemm.TMA_256, true));

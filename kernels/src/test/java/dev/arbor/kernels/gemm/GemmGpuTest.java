@@ -53,6 +53,10 @@ class GemmGpuTest {
             GemmCase.of(513, 384, 776).check(cuda, hopper, hopper.plan(513, 384, 776, Gemm.TMA_128, 1, true));
             GemmCase.of(65, 1032, 4104).check(cuda, hopper, hopper.plan(65, 1032, 4104, Gemm.TMA_256, 2, true));
             GemmCase.of(64, 4096, 4096).check(cuda, hopper, hopper.plan(64, 4096, 4096, Gemm.TMA_64, 4, true));
+            // the mid range's candidates (run 31-midm): two blocks a multiprocessor, split-K, partial tiles, a residual
+            GemmCase.of(107, 4096, 4096).check(cuda, hopper, hopper.plan(107, 4096, 4096, Gemm.TMA_64X2, 4, true));
+            GemmCase.of(200, 1032, 1032).check(cuda, hopper, hopper.plan(200, 1032, 1032, Gemm.TMA_N64, 2, true));
+            new GemmCase(107, 1032, 4104, "f32", "bf16", "f32", true).check(cuda, hopper, hopper.plan(107, 1032, 4104, Gemm.TMA_N64, 4, true));
             GemmCase.of(29, 1032, 1032).check(cuda, hopper, hopper.plan(29, 1032, 1032, Gemm.TMA_32, 2, true));
             GemmCase.of(5, 264, 4104).check(cuda, hopper, hopper.plan(5, 264, 4104, Gemm.TMA_16, 3, true));
         }

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.function.BiFunction;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -45,7 +46,10 @@ class GemmInvarianceTest {
             List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = List.of(
                     (g, m) -> g.invariantPlan(m, n, k, true),
                     (g, m) -> g.slicedPlan(m, n, k, slices, true),
-                    (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true));
+                    (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true),
+                    // the mid range's candidate tiles as slabs of the same slices (run 31-midm)
+                    (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_64X2, slices, true),
+                    (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_N64, slices, true));
             GemmInvariance.checkPlans(cpu, mmaSync, hopper, n, k, 16, forms, 70, 130);
             GemmInvariance.check(cpu, hopper, 40, 512, 1, 1, 17, 70);   // its default choice, across the 64/65 boundary
         }
@@ -61,6 +65,21 @@ class GemmInvarianceTest {
             assertTrue(hopper.invariantPlan(2048, 1024, 4096, true).registerSlices(), "k/v, 128 blocks");
             assertTrue(hopper.invariantPlan(512, 4096, 4096, true).registerSlices(), "128 blocks: registers");
             assertTrue(hopper.invariantPlan(8192, 4096, 4096, true).registerSlices());
+            // 129-256 tokens: TMA_256 slabs where the model expects them faster (run 31-midm's 12 points)
+            assertSame(Gemm.TMA_256, hopper.invariantPlan(256, 12288, 4096, true).tiles(), "12288 x 4096 at 256: 83.4 against 88.6 µs");
+            assertTrue(hopper.invariantPlan(256, 12288, 4096, true).slabs());
+            assertSame(Gemm.TMA_256, hopper.invariantPlan(192, 4096, 11008, true).tiles(), "4096 x 11008 at 192: 76.4 against 81.0 µs");
+            assertTrue(hopper.invariantPlan(256, 6144, 4096, true).registerSlices(), "6144 x 4096 at 256: registers, 50.9 against 60.1 µs");
+            assertSame(Gemm.TMA_128, hopper.invariantPlan(256, 1024, 4096, true).tiles(), "k/v at 256: TMA_128 slabs, 16.3 against 22.0 µs");
+            assertSame(Gemm.TMA_128, hopper.invariantPlan(128, 4096, 4096, true).tiles(), "128 tokens: no TMA_256");
+            hopper.invariantNarrow(true);   // opt-in: TMA_64X2 slabs of the same slices at the measured shapes, the model elsewhere
+            Gemm.Plan narrow = hopper.invariantPlan(107, 4096, 4096, true);
+            assertSame(Gemm.TMA_64X2, narrow.tiles());
+            assertTrue(narrow.slabs() && narrow.splits() == hopper.invariantSlices(4096, 4096), narrow.toString());
+            assertSame(Gemm.TMA_64X2, hopper.invariantPlan(192, 4096, 11008, true).tiles());
+            assertSame(Gemm.TMA_256, hopper.invariantPlan(256, 4096, 11008, true).tiles(), "256 tokens of 4096 x 11008: the model's TMA_256 slabs");
+            assertTrue(hopper.invariantPlan(107, 12288, 4096, true).registerSlices(), "12288 rows: not a narrow shape");
+            hopper.invariantNarrow(false);
             Gemm.Plan one = hopper.invariantPlan(512, 22016, 4096, true);   // one slice (stacked gate|up): the plain TMA tile
             assertEquals(1, one.splits());
             assertTrue(one.tiles().tma() && !one.slabs() && !one.registerSlices(), one.toString());

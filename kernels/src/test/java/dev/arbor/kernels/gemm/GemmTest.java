@@ -94,7 +94,48 @@ class GemmTest {
         GemmCase.of(50, 136, 456).check(cpu, hopper, hopper.plan(50, 136, 456, Gemm.TMA_64, 2, true));      // decode tiles: 8 stages, 2 slices
         GemmCase.of(20, 72, 1032).check(cpu, hopper, hopper.plan(20, 72, 1032, Gemm.TMA_32, 1, true));     // 17 K tiles through 10 stages
         GemmCase.of(3, 40, 840).check(cpu, hopper, hopper.plan(3, 40, 840, Gemm.TMA_16, 1, true));
+        // the mid range's candidates: 64 x 128 tokens in 4 stages (two M tiles, 7 K tiles: the ring wraps), a narrow-N tile of one
+        // consumer warpgroup (3 W-row tiles of 64, the last partial), split-K with atomics and a residual
+        GemmCase.of(100, 136, 456).check(cpu, hopper, hopper.plan(100, 136, 456, Gemm.TMA_64X2, 1, true));
+        GemmCase.of(130, 136, 456).check(cpu, hopper, hopper.plan(130, 136, 456, Gemm.TMA_N64, 1, true));
+        new GemmCase(90, 136, 1032, "f32", "bf16", "f32", true).check(cpu, hopper, hopper.plan(90, 136, 1032, Gemm.TMA_N64, 3, true));
+        new GemmCase(90, 40, 1032, "f32", "bf16", "f32", true).check(cpu, hopper, hopper.plan(90, 40, 1032, Gemm.TMA_64X2, 2, true));
         if (Gemm.TMA_DEFAULT) new GemmCase(130, 136, 200, "bf16", "bf16", "f32", true).check(cpu, hopper);   // the default plan: TMA_128
+    }
+
+    /**
+     * 65-256 tokens: the rule "old" is the one before run 31-midm ({@link Gemm#tmaTilesFor}); a tile's name forces those tiles
+     * with the one-wave split (two blocks a multiprocessor for the 96 KiB tiles); outside 65-256 the rule changes nothing.
+     */
+    @Test
+    void midRangeRuleChoosesAmongItsCandidates() {
+        try (Gemm hopper = new Gemm(cpu, true)) {
+            hopper.mid("old");
+            assertSame(Gemm.TMA_128, hopper.plan(128, 4096, 4096, true, true).tiles());
+            assertEquals(4, hopper.plan(128, 4096, 4096, true, true).splits(), "32 blocks of 128 x 128 on 132 multiprocessors");
+            assertSame(Gemm.TMA_256, hopper.plan(256, 12288, 4096, true, true).tiles());
+            hopper.mid("tma64x2");
+            assertEquals(2, hopper.blocksPerSm(Gemm.TMA_64X2));
+            Gemm.Plan p = hopper.plan(128, 4096, 4096, true, true);
+            assertSame(Gemm.TMA_64X2, p.tiles());
+            assertEquals(4, p.splits(), "64 blocks, 264 resident");
+            assertSame(Gemm.TMA_64, hopper.plan(64, 4096, 4096, true, true).tiles(), "64 tokens: not the mid range");
+            assertSame(Gemm.TMA_128, hopper.plan(300, 4096, 4096, true, true).tiles(), "300 tokens: not the mid range");
+            hopper.mid("tman64");
+            Gemm.Plan q = hopper.plan(100, 4096, 4096, true, true);
+            assertSame(Gemm.TMA_N64, q.tiles());
+            assertEquals(64, q.launch().grid()[0], "4096 W rows in tiles of 64");
+            assertEquals(4, q.splits(), "64 blocks, 264 resident");
+            assertThrows(IllegalArgumentException.class, () -> hopper.mid("tma999"));
+            hopper.mid("table");   // the measured table: TMA_64X2 at its shapes, the rule before elsewhere
+            assertSame(Gemm.TMA_64X2, hopper.plan(107, 22016, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_64X2, hopper.plan(192, 22016, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_256, hopper.plan(256, 22016, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_128, hopper.plan(128, 28672, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_64X2, hopper.plan(200, 1024, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_128, hopper.plan(107, 4096, 4096, true, true).tiles());
+            assertSame(Gemm.TMA_128, hopper.plan(107, 12288, 4096, true, true).tiles());
+        }
     }
 
     /** The grouped raster visits every tile of the grid once, walks a group's token tiles first, and is the plain order at group 1. */
