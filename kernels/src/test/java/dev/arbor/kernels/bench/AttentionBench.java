@@ -13,6 +13,7 @@ import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.kernels.attention.CascadeAttention;
+import dev.arbor.kernels.attention.CascadeSuffixKernels;
 import dev.arbor.kernels.attention.PagedAttention;
 
 import java.util.ArrayList;
@@ -33,11 +34,14 @@ import java.util.List;
  * The store is filled on the device; launches are captured in a CUDA graph and replayed (time per step =
  * replay / steps, median of 7), rotating over disjoint block ranges so more than 256 MiB is touched per
  * replay and the 50 MB L2 cannot serve small cases.
- * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.AttentionBench
+ * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.AttentionBench [--prefill]
+ * (-Dattn.cascadeOnly=true: the shared-prefix rows only)
  */
 public final class AttentionBench {
     private static final int TRIALS = 7, BS = 16, D = 128;
     private static final long STORE_TOKENS = 262_144 + 4096;
+    /** -Dattn.cascadeOnly=true: the shared-prefix (cascade) rows only, every decode row skipped (a short device call). */
+    private static final boolean CASCADE_ONLY = Boolean.getBoolean("attn.cascadeOnly");
 
     /** a[i] = a uniform value in [-1, 1) from a hash of (i, seed), bf16. */
     public static void fillBf16(KernelContext ctx, BFloat16Array a, int n, int seed) {
@@ -158,6 +162,7 @@ public final class AttentionBench {
 
     private static void decode(CudaBackend cuda, OffHeapArray k, OffHeapArray v, FloatArray q, FloatArray out, int batch, int ctx, double copy,
                                int keysPerLane, int mergeAhead, int warps, int fuse, String what, int heads, int kvHeads, int D) {
+        if (CASCADE_ONLY) return;
         int bps = ctx / BS;
         long kvBytes = 2L * batch * ctx * kvHeads * D * 2;
         long storeTokens = k.length() / (kvHeads * D);
@@ -234,6 +239,14 @@ public final class AttentionBench {
             Step full = i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc, keyStart, groupTokens, groupStart,
                     1, seqs, sharedBlocks * BS, own);
             double cascadeMs = time(cuda, 20, full);
+            // the warp suffix's own keys staged in shared memory by cp.async before the fold (0 = run 30's kernel): step and suffix alone
+            StringBuilder staging = new StringBuilder();
+            for (int st : new int[] {0, 16, 32, 48, 64}) {
+                cascade.suffixStageKeys(st);
+                double step = time(cuda, 20, full), alone = partTime(cuda, cascade, full, false, true, false);
+                staging.append(String.format(" S=%d %.1f / %.1f;", st, step * 1e3, alone * 1e3));
+            }
+            cascade.suffixStageKeys(-1);
             // the suffix + merge as one warp per (token, kv head) (the default up to WARP_SUFFIX_MAX_SPLITS own splits), alone
             double warpSuffixOnly = partTime(cuda, cascade, full, false, true, false);
             cascade.overlapSuffix(false);   // the warp suffix launched after the shared level, not overlapping it
@@ -275,6 +288,7 @@ public final class AttentionBench {
                             + "shared level %.1f us, suffix + fused merge %.1f us; suffix %.1f us, separate merge %.1f us%n",
                     PagedAttention.splits(mc), wideGrid * 1e3, separate * 1e3, own, sharedOnly * 1e3, suffixFused * 1e3, suffixOnly * 1e3,
                     mergeOnly * 1e3);
+            System.out.println("   warp suffix, own keys staged by cp.async (S keys; default " + CascadeSuffixKernels.STAGE_KEYS + "), step / suffix alone us:" + staging);
         }
     }
 
