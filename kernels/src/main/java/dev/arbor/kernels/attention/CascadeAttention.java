@@ -50,7 +50,6 @@ public final class CascadeAttention implements AutoCloseable {
     private int warpSuffixMaxSplits = -1;   // -1: WARP_SUFFIX_MAX_SPLITS up to WARP_SUFFIX_MAX_G, else 0; a bench or test may set it
     private boolean overlapSuffix = true;                                   // the warp suffix launched overlapping the shared level (PDL)
     private int suffixSharedAhead;                                          // its shared slots per load; 0: CascadeSuffixKernels.sharedAhead
-    private int suffixStageKeys = -1;                                       // its own keys staged by cp.async; -1: CascadeSuffixKernels.STAGE_KEYS
 
     /**
      * @param maxContext    the longest context a launch may see (keys)
@@ -176,7 +175,6 @@ public final class CascadeAttention implements AutoCloseable {
             // suffix + merge in one launch, a warp per (token, kv head), replaying the split kernel's layout (same bits)
             if (runSuffix) {
                 int u = paged.keysPerLaneNow(), w = paged.decodeWarpsNow();
-                int stage = CascadeSuffixKernels.stageKeysWithin(heads, kvHeads, headDim, suffixStageKeys >= 0 ? suffixStageKeys : CascadeSuffixKernels.STAGE_KEYS);
                 // overlapping the shared level (programmatic dependent launch) only right behind it: the kernel reads its own keys
                 // before gridDependencyWait, which must not overlap the KV write before a plain launch
                 Launch l = Launch.of(new int[] {tokens, kvHeads, 1}, new int[] {CascadeSuffixKernels.THREADS, 1, 1});
@@ -184,7 +182,7 @@ public final class CascadeAttention implements AutoCloseable {
                         paged.partials(), positions, seqOfToken, blockTables, keyStart, alibiSlopes != null ? alibiSlopes : q, maxBlocksPerSeq,
                         numBlocks, slots, sharedBase, heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, u, w,
                         suffixSharedAhead > 0 ? suffixSharedAhead : CascadeSuffixKernels.sharedAhead(heads, kvHeads, headDim),
-                        CascadeSuffixKernels.minBlocksPerSm(heads, kvHeads, headDim, stage), stage);
+                        CascadeSuffixKernels.minBlocksPerSm(heads, kvHeads));
             }
             return;
         }
@@ -226,16 +224,6 @@ public final class CascadeAttention implements AutoCloseable {
     public CascadeAttention suffixSharedAhead(int n) {
         if (n < 0 || n > 16) throw new IllegalArgumentException("suffixSharedAhead must be 0..16: " + n);
         this.suffixSharedAhead = n;
-        return this;
-    }
-
-    /**
-     * For benchmarks and tests: the warp suffix's own keys of a split staged in shared memory by cp.async before the fold (0: none,
-     * every row loaded directly; -1: {@link CascadeSuffixKernels#STAGE_KEYS}; cut to 48 KiB of shared memory). The same bits either way.
-     */
-    public CascadeAttention suffixStageKeys(int keys) {
-        if (keys < -1 || keys > AttentionKernels.SPLIT) throw new IllegalArgumentException("suffixStageKeys must be -1..256: " + keys);
-        this.suffixStageKeys = keys;
         return this;
     }
 

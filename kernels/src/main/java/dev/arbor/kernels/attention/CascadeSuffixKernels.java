@@ -41,6 +41,11 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * began) and only then waits for the grid before it ({@code gridDependencyWait}) and reads the shared partials; the own
  * splits' states wait in shared memory and are folded after the shared slots, in the merge's order. Without a shared launch
  * just before it, the launcher launches it plainly.
+ *
+ * <p>Not done, measured: staging a split's own K/V rows in shared memory by cp.async before the fold (all of them requested in one
+ * round trip, the same bits) lost at every measured shape, 63 → 86 µs a step at 107 × 530 with 32 rows staged and 260 → 439 µs at
+ * 500 × 752, and 12.0 → 12.9 µs even at 2 sequences where occupancy does not bind (bench/RESULTS.md "Run 31-attn6"; the code is
+ * commit 438d3a2 on branch attn6). The warp's time is not its K/V round trips; fewer resident warps cost in proportion.
  */
 public final class CascadeSuffixKernels {
     private CascadeSuffixKernels() {}
@@ -51,30 +56,15 @@ public final class CascadeSuffixKernels {
     public static final int OWN_BUF = 2;
     private static final float NEG_INF = Float.NEGATIVE_INFINITY;
 
-    /** Shared memory of a work-group in bytes, with a staging buffer of {@code stageKeys} key rows of K and V (16-bit: headDim / 2 words each). */
-    public static int sharedBytes(int heads, int kvHeads, int headDim, int stageKeys) {
+    /** Shared memory of a work-group in bytes. */
+    public static int sharedBytes(int heads, int kvHeads, int headDim) {
         int g = heads / kvHeads, rpw = 32 / Math.max(1, headDim / 8);
-        return 4 * (SPLIT + rpw * g * (headDim + 2) + 3 * (OWN_BUF + 1) * g * headDim + stageKeys * headDim + 4);
+        return 4 * (SPLIT + rpw * g * (headDim + 2) + 3 * (OWN_BUF + 1) * g * headDim);
     }
 
-    /** Whether this kernel serves the shape: {@link DecodeKernels#serves} (it replays that kernel's layout) and its shared memory, unstaged, within 48 KiB. */
+    /** Whether this kernel serves the shape: {@link DecodeKernels#serves} (it replays that kernel's layout) and its shared memory within 48 KiB. */
     public static boolean serves(OffHeapArray store, int heads, int kvHeads, int headDim) {
-        return DecodeKernels.serves(store, heads, kvHeads, headDim) && sharedBytes(heads, kvHeads, headDim, 0) <= 48 * 1024;
-    }
-
-    /**
-     * Own keys of a split staged in shared memory before the fold (the launcher's choice by shape, {@link #stageKeysWithin} of
-     * {@link #STAGE_KEYS}): every staged key's K and V row is requested at once (cp.async), one memory round trip where the replayed
-     * virtual warps' direct loads take one per 8-key iteration (~5 for 37 own keys; bench/RESULTS.md "Run 30-attn5": the warps stream
-     * the own keys at 1.8 TB/s). Keys of a split past the first {@code stageKeys} visible ones are read directly, as before.
-     */
-    public static final int STAGE_KEYS = 32;
-
-    /** {@code want} staged keys (0: none), cut so the work-group's shared memory stays within 48 KiB. */
-    public static int stageKeysWithin(int heads, int kvHeads, int headDim, int want) {
-        int k = Math.max(0, want);
-        while (k > 0 && sharedBytes(heads, kvHeads, headDim, k) > 48 * 1024) k--;
-        return k;
+        return DecodeKernels.serves(store, heads, kvHeads, headDim) && sharedBytes(heads, kvHeads, headDim) <= 48 * 1024;
     }
 
     /**
@@ -85,17 +75,6 @@ public final class CascadeSuffixKernels {
      * G = 2, 16 blocks (128 registers, no spill); at G = 4, 8 (headDim 64: 186 registers, no spill).
      */
     public static int minBlocksPerSm(int heads, int kvHeads) { return Math.max(1, 32 / (heads / kvHeads)); }
-
-    /**
-     * As {@link #minBlocksPerSm(int, int)}, but no more blocks than an SM's shared memory holds with {@code stageKeys} staged keys
-     * (228 KiB an SM on H100/H200, 1 KiB reserved a block): at 32 heads × 128 with 32 staged keys, 9 blocks of 23 KB. Declaring 32
-     * there would only cost registers (a 32-byte spill at 64) for warps that cannot be resident.
-     */
-    public static int minBlocksPerSm(int heads, int kvHeads, int headDim, int stageKeys) {
-        if (stageKeys == 0) return minBlocksPerSm(heads, kvHeads);   // run 30's bound, unchanged
-        int bySmem = 228 * 1024 / (sharedBytes(heads, kvHeads, headDim, stageKeys) + 1024);
-        return Math.max(1, Math.min(minBlocksPerSm(heads, kvHeads), bySmem));
-    }
 
     /**
      * Shared slots loaded per round trip (the launcher's choice): {@code max(1, 4 / E)} with E = ceil(G·headDim / 32) elements per
@@ -110,17 +89,16 @@ public final class CascadeSuffixKernels {
     /**
      * bf16 store. Parameters as {@link DecodeKernels#decodeBf16} in split mode with keyStart; {@code keysPerLane} and
      * {@code warps} are the split kernel's U and warps whose bits this reproduces; {@code sharedAhead} shared slots per load;
-     * {@code minBlocks} the blocks an SM must hold ({@link #minBlocksPerSm}); {@code stageKeys} own keys of a split staged in shared
-     * memory by cp.async before the fold (0: every K/V row loaded by the replayed virtual warp that reads it; the same bits either way).
+     * {@code minBlocks} the blocks an SM must hold ({@link #minBlocksPerSm}).
      */
     public static void suffixMergeBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
                                        FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
                                        FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
                                        @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                        @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
-                                       @Constant int minBlocks, @Constant int stageKeys) {
+                                       @Constant int minBlocks) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, stageKeys, 0);
+                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, 0);
     }
 
     /** fp16 store; as {@link #suffixMergeBf16}. */
@@ -129,15 +107,15 @@ public final class CascadeSuffixKernels {
                                       FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                       @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
-                                       @Constant int minBlocks, @Constant int stageKeys) {
+                                       @Constant int minBlocks) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, stageKeys, 1);
+                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, 1);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int heads, int kvHeads, int headDim, int blockSize,
-                     int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int stageKeys, int fp16) {
+                     int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int fp16) {
         ctx.launchBounds(THREADS, minBlocks);
         int G = heads / kvHeads;
         int GD = G * headDim;                 // (head, dim) elements of the kv head's query heads
@@ -152,8 +130,6 @@ public final class CascadeSuffixKernels {
         float[] stMl = ctx.allocateFloatLocalArray(RPW * G * 2);          // (row, g) -> m, l
         float[] sst = ctx.allocateFloatLocalArray(OWN_BUF * 3 * GD);      // OWN_BUF splits' M, L, A per element
         float[] mst = ctx.allocateFloatLocalArray(3 * GD);                // the merge's M, L, A per element
-        int HW = headDim / 2;                 // words of a staged 16-bit key row
-        int[] stage = ctx.allocateIntLocalArray(stageKeys * headDim + 4); // staged K rows (stageKeys, HW), then V rows; +4: never empty
         float[] qr = new float[G * 8];
         float[] acc = new float[G * 8];
         float[] m = new float[G];
@@ -199,31 +175,13 @@ public final class CascadeSuffixKernels {
                     rowBase[i] = j < lo ? -1 : AttentionKernels.rowOffset(blockTables, table, j, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
                 }
                 ctx.localBarrier();
-                // the split's first `staged` visible keys (split rows iLo ..): every K and V chunk requested at once (cp.async, 16
-                // bytes a chunk, LR chunks a row), then read from shared memory by the virtual warps; the same values, so the same bits
-                int iLo = lo - s * SPLIT, staged = Math.min(hi - lo, stageKeys);
-                if (stageKeys > 0) {
-                    for (int e = lane; e < staged * LR; e += THREADS) {
-                        int key = e / LR, ch = e - key * LR, o = rowBase[iLo + key];
-                        boolean in = o >= 0;
-                        ctx.cpAsync16(stage, key * HW + ch * 4, kc, in ? o + ch * 8 : 0, in);
-                        ctx.cpAsync16(stage, stageKeys * HW + key * HW + ch * 4, vc, in ? o + ch * 8 : 0, in);
-                    }
-                    ctx.cpAsyncCommit();
-                    ctx.cpAsyncWait(0);
-                    ctx.localBarrier();   // every lane's copies are visible to the warp
-                }
                 startSplit(sst, so, lane, GD, E);
                 for (int w = 0; w < warps; w++) {
                     DecodeKernels.startState(m, l, acc, G);
                     for (int round = 0; round < SPLIT; round += warps * KPI) {
                         int base = round + w * KPI, r0 = s * SPLIT + base;   // virtual warp w's keys r0 .. r0 + KPI of this round
                         if (r0 + KPI > lo && r0 < hi) {
-                            if (stageKeys > 0) {   // rows iLo .. iLo + staged from shared memory, the rest from global
-                                loadKvStaged(ctx, kc, vc, kr, vr, off, rowBase, stage, base + row, iLo, staged, stageKeys * HW, c8, HW, RPW, U);
-                            } else {               // run 30's loads (a constant: ptxas keeps one of the two)
-                                DecodeKernels.loadKv(ctx, kc, vc, kr, vr, off, rowBase, base + row, c8, RPW, U);
-                            }
+                            DecodeKernels.loadKv(ctx, kc, vc, kr, vr, off, rowBase, base + row, c8, RPW, U);
                             DecodeKernels.scores(ctx, qr, kr, sc, off, slope, scale, r0 + row, p, RPW, U, G, LR, alibi, fp16);
                             DecodeKernels.update(m, l, acc, sc, vr, U, G, fp16);
                         }
@@ -237,33 +195,6 @@ public final class CascadeSuffixKernels {
             }
         }
         finish(out, mst, th0 * headDim, lane, GD, E);
-    }
-
-    /**
-     * {@link DecodeKernels#loadKv} with the split's rows {@code iLo .. iLo + staged} read from the staging buffer (K at word
-     * {@code (r - iLo)·HW}, V {@code vWords} after it) and the rest from global memory: the same 16 bytes either way; zeros for masked rows.
-     */
-    @Unroll
-    static void loadKvStaged(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] rowBase, int[] stage,
-                             int r0, int iLo, int staged, int vWords, int c8, int HW, int RPW, int U) {
-        for (int u = 0; u < U; u++) off[u] = r0 + u * RPW < SPLIT ? rowBase[r0 + u * RPW] : -1;
-        for (int u = 0; u < U; u++) {
-            int r = r0 + u * RPW - iLo;   // >= 0 where off[u] >= 0 (a visible row)
-            if (off[u] >= 0) {
-                if (r < staged) {
-                    ctx.loadShared128(kr, u * 4, stage, r * HW + c8 / 2);
-                    ctx.loadShared128(vr, u * 4, stage, vWords + r * HW + c8 / 2);
-                } else {
-                    ctx.loadGlobal128(kr, u * 4, kc, off[u] + c8);
-                    ctx.loadGlobal128(vr, u * 4, vc, off[u] + c8);
-                }
-            } else {
-                for (int i = 0; i < 4; i++) {
-                    kr[u * 4 + i] = 0;
-                    vr[u * 4 + i] = 0;
-                }
-            }
-        }
     }
 
     @Unroll

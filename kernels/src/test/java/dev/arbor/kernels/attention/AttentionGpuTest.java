@@ -115,13 +115,6 @@ class AttentionGpuTest {
                 assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}), store + " cascade, separate merge, alibi=" + alibi);
                 cascade.warpSuffix(CascadeAttention.WARP_SUFFIX_MAX_SPLITS);
                 assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}), store + " cascade, warp suffix again, alibi=" + alibi);
-                // the warp suffix's own keys staged by cp.async (the default: CascadeSuffixKernels.STAGE_KEYS), none, 16 (the rest of the
-                // 20..50 own keys read directly), 64: the same bits
-                for (int stage : new int[] {0, 16, 64}) {
-                    cascade.suffixStageKeys(stage);
-                    assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}), store + " cascade, warp suffix staging " + stage + ", alibi=" + alibi);
-                }
-                cascade.suffixStageKeys(-1);
                 float[] plain = b.run(cuda, paged, b.allTokens(), null);
                 double[] plainD = new double[plain.length];
                 for (int i = 0; i < plain.length; i++) plainD[i] = plain[i];

@@ -77,7 +77,7 @@ class AttentionPtxTest {
     @Test
     void theWarpSuffixMergesWithoutCounters() {
         for (String kernel : new String[] {"suffixMergeBf16", "suffixMergeF16"}) {
-            var k = KernelCompiler.compile(Kernel.of(CascadeSuffixKernels.class, kernel), new Object[] {32, 32, 128, 16, 0, 4, 4, 1, 32, 0}, 90);
+            var k = KernelCompiler.compile(Kernel.of(CascadeSuffixKernels.class, kernel), new Object[] {32, 32, 128, 16, 0, 4, 4, 1, 32}, 90);
             String ptx = k.ptx();
             assertTrue(ptx.contains(".maxntid 32, 1, 1\n.minnctapersm 32\n"), kernel + ": one warp a block, 32 blocks an SM (64 registers)");
             assertEquals(0, count(ptx, "fence."), kernel + ": no fence");
@@ -86,23 +86,6 @@ class AttentionPtxTest {
             assertEquals(4 * 4, count(ptx, "shfl.sync.bfly"), kernel + ": butterfly shuffles (4 keys x 4 steps)");
             assertTrue(k.localMemoryArrays().isEmpty(), kernel + ": register arrays in local memory " + k.localMemoryArrays());
         }
-    }
-
-    /**
-     * The warp suffix with its own keys staged ({@code stageKeys} 32): a K and a V cp.async of 16 bytes in the staging loop, one
-     * commit and one wait, the virtual warps' 4 K + 4 V chunks read from shared memory (16-byte loads) with the direct global loads
-     * kept for rows past the staged ones (all rows when unstaged); the staging within 48 KiB.
-     */
-    @Test
-    void theWarpSuffixStagesItsOwnKeysByCpAsync() {
-        String staged = KernelCompiler.compile(Kernel.of(CascadeSuffixKernels.class, "suffixMergeBf16"), new Object[] {32, 32, 128, 16, 0, 4, 4, 1, 32, 32}, 90).ptx();
-        assertEquals(2, count(staged, "cp.async.cg.shared.global"), "K and V copies in the staging loop");
-        assertEquals(1, count(staged, "cp.async.commit_group"), "one commit");
-        assertEquals(1, count(staged, "cp.async.wait_group 0"), "one wait");
-        assertEquals(2 * 4, count(staged, "ld.shared.v4.b32"), "staged K and V chunks (4 each)");
-        assertEquals(2 * 4 + 2, count(staged, "ld.global.v4.b32"), "rows past the staged ones and the query");
-        assertEquals(32, CascadeSuffixKernels.stageKeysWithin(32, 32, 128, 32));
-        assertTrue(CascadeSuffixKernels.sharedBytes(32, 32, 128, CascadeSuffixKernels.stageKeysWithin(32, 32, 128, 256)) <= 48 * 1024);
     }
 
     /** DecodeKernels' launch bounds: none by default (ptxas's own registers), 4 work-groups an SM at G = 4 (128 registers, not 160). */
@@ -161,14 +144,13 @@ class AttentionPtxTest {
                 new Variant(CascadeKernels.class, "cascadeSharedF16", 64, 8, 128, 16, 0, 1),
                 new Variant(CascadeKernels.class, "cascadeSharedF16", 40, 40, 128, 16, 1, 8),
                 new Variant(CascadeKernels.class, "cascadeSharedF16", 4, 2, 6, 5, 0, 4),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 4, 1, 32, 0),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 4, 1, 32, 32),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 40, 40, 128, 16, 1, 4, 4, 1, 32, 48),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 16, 128, 16, 0, 4, 4, 1, 16, 32),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 8, 64, 16, 0, 4, 4, 1, 8, 64),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 64, 8, 128, 16, 0, 4, 4, 1, 4, 0),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 32, 32, 128, 16, 0, 4, 4, 2, 32, 32),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 4, 4, 32, 5),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 4, 1, 32),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 40, 40, 128, 16, 1, 4, 4, 1, 32),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 16, 128, 16, 0, 4, 4, 1, 16),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 8, 64, 16, 0, 4, 4, 1, 8),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 64, 8, 128, 16, 0, 4, 4, 1, 4),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 32, 32, 128, 16, 0, 4, 4, 2, 32),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 4, 4, 32),
                 new Variant(KvCacheKernels.class, "writeKvBf16"), new Variant(KvCacheKernels.class, "writeKvF16"),
                 new Variant(KvCacheKernels.class, "writeKvF32"),
                 new Variant(TokenKernels.class, "embeddingBf16"), new Variant(TokenKernels.class, "embeddingF16"),

@@ -44,8 +44,8 @@ class CascadeAttentionTest {
      * kernel + merge, bit for bit, at odd sizes: headDim 8..128 (1..16 lanes a key row), G = 1, 2, 4, 8, block sizes 7 and 16,
      * ALiBi with 5 heads, bf16 and fp16, members with 1..50 own keys, own keys across a split boundary, a member whose every key
      * is shared, a prefill chunk straddling the shared part, a loner with two own splits, 8 warps and keysPerLane 8 and 2 in the
-     * replayed layout, and shared prefixes of 1..3 splits (two shared loads of one slot at G·headDim = 1024); own keys staged in
-     * shared memory (none, 5 a split with the rest read directly, as many as 48 KiB holds); and against the reference.
+     * replayed layout, and shared prefixes of 1..3 splits (two shared loads of one slot at G·headDim = 1024); and against the
+     * reference.
      */
     @Test
     void theWarpSuffixGivesTheSplitKernelsBits() {
@@ -73,13 +73,6 @@ class CascadeAttentionTest {
                 float[] warp = b.runCascade(CPU, cascade, groups, sb);
                 cascade.warpSuffix(0);
                 assertBits(warp, b.runCascade(CPU, cascade, groups, sb), what + ": warp suffix vs 4-warp split kernel");
-                // own keys staged in shared memory by cp.async: none, 5 (the rest of a split's own keys read directly), all
-                cascade.warpSuffix(CascadeAttention.WARP_SUFFIX_MAX_SPLITS);
-                for (int stage : new int[] {0, 5, AttentionKernels.SPLIT}) {
-                    cascade.suffixStageKeys(stage);
-                    assertBits(warp, b.runCascade(CPU, cascade, groups, sb), what + ": warp suffix staging " + stage + " keys");
-                }
-                cascade.suffixStageKeys(-1);
                 if (seed == 61) {   // the first case (the CPU executor's time): the bound of the whole context's splits, other layouts
                     cascade.warpSuffix(Integer.MAX_VALUE);
                     assertBits(warp, b.runCascade(CPU, cascade, groups, sb, false), what + ": warp suffix over the whole context's grid bound");

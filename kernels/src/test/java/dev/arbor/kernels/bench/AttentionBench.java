@@ -13,7 +13,6 @@ import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.kernels.attention.CascadeAttention;
-import dev.arbor.kernels.attention.CascadeSuffixKernels;
 import dev.arbor.kernels.attention.PagedAttention;
 
 import java.util.ArrayList;
@@ -239,14 +238,6 @@ public final class AttentionBench {
             Step full = i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc, keyStart, groupTokens, groupStart,
                     1, seqs, sharedBlocks * BS, own);
             double cascadeMs = time(cuda, 20, full);
-            // the warp suffix's own keys staged in shared memory by cp.async before the fold (0 = run 30's kernel): step and suffix alone
-            StringBuilder staging = new StringBuilder();
-            for (int st : new int[] {0, 16, 32, 48, 64}) {
-                cascade.suffixStageKeys(st);
-                double step = time(cuda, 20, full), alone = partTime(cuda, cascade, full, false, true, false);
-                staging.append(String.format(" S=%d %.1f / %.1f;", st, step * 1e3, alone * 1e3));
-            }
-            cascade.suffixStageKeys(-1);
             // the suffix + merge as one warp per (token, kv head) (the default up to WARP_SUFFIX_MAX_SPLITS own splits), alone
             double warpSuffixOnly = partTime(cuda, cascade, full, false, true, false);
             cascade.overlapSuffix(false);   // the warp suffix launched after the shared level, not overlapping it
@@ -288,7 +279,6 @@ public final class AttentionBench {
                             + "shared level %.1f us, suffix + fused merge %.1f us; suffix %.1f us, separate merge %.1f us%n",
                     PagedAttention.splits(mc), wideGrid * 1e3, separate * 1e3, own, sharedOnly * 1e3, suffixFused * 1e3, suffixOnly * 1e3,
                     mergeOnly * 1e3);
-            System.out.println("   warp suffix, own keys staged by cp.async (S keys; default " + CascadeSuffixKernels.STAGE_KEYS + "), step / suffix alone us:" + staging);
         }
     }
 
