@@ -41,6 +41,11 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * began) and only then waits for the grid before it ({@code gridDependencyWait}) and reads the shared partials; the own
  * splits' states wait in shared memory and are folded after the shared slots, in the merge's order. Without a shared launch
  * just before it, the launcher launches it plainly.
+ *
+ * <p>Not done, measured: staging a split's own K/V rows in shared memory by cp.async before the fold (all of them requested in one
+ * round trip, the same bits) lost at every measured shape, 63 → 86 µs a step at 107 × 530 with 32 rows staged and 260 → 439 µs at
+ * 500 × 752, and 12.0 → 12.9 µs even at 2 sequences where occupancy does not bind (bench/RESULTS.md "Run 31-attn6"; the code is
+ * commit 438d3a2 on branch attn6). The warp's time is not its K/V round trips; fewer resident warps cost in proportion.
  */
 public final class CascadeSuffixKernels {
     private CascadeSuffixKernels() {}

@@ -33,11 +33,14 @@ import java.util.List;
  * The store is filled on the device; launches are captured in a CUDA graph and replayed (time per step =
  * replay / steps, median of 7), rotating over disjoint block ranges so more than 256 MiB is touched per
  * replay and the 50 MB L2 cannot serve small cases.
- * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.AttentionBench
+ * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.AttentionBench [--prefill]
+ * (-Dattn.cascadeOnly=true: the shared-prefix rows only)
  */
 public final class AttentionBench {
     private static final int TRIALS = 7, BS = 16, D = 128;
     private static final long STORE_TOKENS = 262_144 + 4096;
+    /** -Dattn.cascadeOnly=true: the shared-prefix (cascade) rows only, every decode row skipped (a short device call). */
+    private static final boolean CASCADE_ONLY = Boolean.getBoolean("attn.cascadeOnly");
 
     /** a[i] = a uniform value in [-1, 1) from a hash of (i, seed), bf16. */
     public static void fillBf16(KernelContext ctx, BFloat16Array a, int n, int seed) {
@@ -158,6 +161,7 @@ public final class AttentionBench {
 
     private static void decode(CudaBackend cuda, OffHeapArray k, OffHeapArray v, FloatArray q, FloatArray out, int batch, int ctx, double copy,
                                int keysPerLane, int mergeAhead, int warps, int fuse, String what, int heads, int kvHeads, int D) {
+        if (CASCADE_ONLY) return;
         int bps = ctx / BS;
         long kvBytes = 2L * batch * ctx * kvHeads * D * 2;
         long storeTokens = k.length() / (kvHeads * D);
