@@ -22,8 +22,10 @@ class PrefixInBatchTest {
     @Test
     void otherStreamsAdvanceWhileAPrefixIsComputed() throws Exception {
         // Budget 16 tokens a step: the 96-token prefix takes at least 6 steps, each with a decode step of the stream.
+        // 320 blocks hold the whole stream (4 + 4000 tokens = 251 blocks) beside the pinned prefix (6): with 64, a slow
+        // test thread let the stream fill the unpinned blocks before its abort, and it failed as unschedulable.
         try (AsyncEngine engine = new AsyncEngine(new LLMEngine(new FakeLM(), new ByteTokenizer(300),
-                EngineConfig.builder().numBlocks(64).blockSize(16).maxNumBatchedTokens(16).build()))) {
+                EngineConfig.builder().numBlocks(320).blockSize(16).maxNumBatchedTokens(16).build()))) {
             AtomicInteger delivered = new AtomicInteger();
             CompletableFuture<RequestOutput> streamDone = new CompletableFuture<>();
             String stream = engine.submit(Prompt.ofTokens(seq(1, 4)), SamplingParams.builder().temperature(0).maxTokens(4000).ignoreEos(true).build(), null,
