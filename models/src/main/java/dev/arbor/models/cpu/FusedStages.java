@@ -1,5 +1,7 @@
 package dev.arbor.models.cpu;
 
+import dev.arbor.kernels.LayerReference;
+
 import dev.arbor.models.weights.Matrix;
 
 /**
@@ -11,7 +13,7 @@ import dev.arbor.models.weights.Matrix;
  *
  * <p>Same bits as the separate calls ({@code Ops}' default compositions): every matmul result comes from
  * {@link Matmul#tiles}, and the element-wise tails repeat {@code LayerKernels}' arithmetic operation for operation
- * (rmsNorm, rope, siluMul, add), element by element, on the rows the range produced. {@code FusedStagesTest} asserts it.
+ * (rmsNorm, rope, siluMul, add: {@link LayerReference}'s row and element forms) on the rows the range produced. {@code FusedStagesTest} asserts it.
  * Each task is reused across calls, so a step allocates nothing; not thread-safe (one per {@link CpuOps}).
  */
 final class FusedStages {
@@ -73,8 +75,8 @@ final class FusedStages {
                 float[] out = isQ ? q : k, norm = isQ ? qNorm : kNorm;
                 for (int t = 0; t < tokens; t++) {
                     int o = (t * n + h) * headDim;
-                    if (norm != null) rmsNormRow(out, o, headDim, norm, eps);
-                    if (cos != null) ropeHead(out, o, cos, sin, t * (headDim / 2), headDim / 2);
+                    if (norm != null) LayerReference.rmsNormRow(out, o, headDim, norm, eps, out);
+                    if (cos != null) LayerReference.ropeHead(out, o, cos, sin, t * (headDim / 2), headDim / 2);
                 }
             }
         }
@@ -114,7 +116,7 @@ final class FusedStages {
             Matmul.tiles(xn, tokens, wu, up, from, to);
             int rows = wg.rows(), r0 = from * Matmul.TILE, r1 = Math.min(rows, to * Matmul.TILE);
             for (int t = 0; t < tokens; t++) {
-                for (int i = t * rows + r0, end = t * rows + r1; i < end; i++) gate[i] = siluMul(gate[i], up[i]);
+                for (int i = t * rows + r0, end = t * rows + r1; i < end; i++) gate[i] = LayerReference.siluMul(gate[i], up[i]);
             }
         }
     }
@@ -146,30 +148,6 @@ final class FusedStages {
             for (int t = 0; t < tokens; t++) {
                 for (int i = t * rows + r0, end = t * rows + r1; i < end; i++) x[i] = x[i] + proj[i];
             }
-        }
-    }
-
-    /** {@code LayerKernels.siluMul}'s element: silu(g) * u. */
-    static float siluMul(float g, float u) { return g / (1f + (float) Math.exp(-g)) * u; }
-
-    /** {@code LayerKernels.rmsNorm} of the one row {@code x[o .. o + n)}, in place: squares summed in double, ascending. */
-    static void rmsNormRow(float[] x, int o, int n, float[] w, double eps) {
-        double sq = 0;
-        for (int i = 0; i < n; i++) {
-            float v = x[o + i];
-            sq += v * v;
-        }
-        float inv = (float) (1.0 / Math.sqrt(sq / n + eps));
-        for (int i = 0; i < n; i++) x[o + i] = w[i] * (x[o + i] * inv);
-    }
-
-    /** {@code LayerKernels.rope} of one head {@code x[o .. o + 2*half)}: dimension i turns with i + half by cos/sin[c + i]. */
-    static void ropeHead(float[] x, int o, float[] cos, float[] sin, int c, int half) {
-        for (int i = 0; i < half; i++) {
-            float x1 = x[o + i], x2 = x[o + i + half];
-            float cs = cos[c + i], sn = sin[c + i];
-            x[o + i] = x1 * cs - x2 * sn;
-            x[o + i + half] = x2 * cs + x1 * sn;
         }
     }
 }
