@@ -293,33 +293,30 @@ public final class Gemm implements AutoCloseable {
     private boolean wgmmaLoads() {
         if (!wgmmaChecked) {
             wgmmaChecked = true;
-            try {
-                blocksPerSm(WGMMA_128);
-                blocksPerSm(WGMMA_256);
-            } catch (RuntimeException e) {
-                System.err.println("arbor gemm: the wgmma kernel did not load (" + e.getMessage() + "); using the mma.sync tiles");
-                wgmma = false;
-            }
+            if (!loads("wgmma", "using the mma.sync tiles", () -> { blocksPerSm(WGMMA_128); blocksPerSm(WGMMA_256); })) wgmma = false;
             if (wgmma && tma) {
-                try {
-                    blocksPerSm(TMA_128);
-                    blocksPerSm(TMA_256);
-                } catch (RuntimeException e) {
-                    System.err.println("arbor gemm: the TMA wgmma kernel did not load (" + e.getMessage() + "); using the cp.async wgmma tiles");
-                    tma = false;
-                }
-                if (tma && backend instanceof CudaBackend cuda) {
-                    try {
-                        Plan p = slicedPlan(TMA_128.bm(), TMA_128.bn(), 2 * GemmKernels.BK, 1, true);
-                        cuda.resources(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, null, null, null, null, null, 1, 1, 1, 2 * GemmKernels.BK, 0));
-                    } catch (RuntimeException e) {
-                        System.err.println("arbor gemm: the sliced TMA wgmma kernel did not load (" + e.getMessage() + "); the invariant plan keeps its slabs");
-                        sliced = false;
-                    }
-                }
+                if (!loads("TMA wgmma", "using the cp.async wgmma tiles", () -> { blocksPerSm(TMA_128); blocksPerSm(TMA_256); })) tma = false;
+                if (tma && backend instanceof CudaBackend cuda && !loads("sliced TMA wgmma", "the invariant plan keeps its slabs", () -> {
+                    Plan p = slicedPlan(TMA_128.bm(), TMA_128.bn(), 2 * GemmKernels.BK, 1, true);
+                    cuda.resources(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, null, null, null, null, null, 1, 1, 1, 2 * GemmKernels.BK, 0));
+                })) sliced = false;
             }
         }
         return wgmma;
+    }
+
+    /**
+     * Runs {@code load} (a kernel's first load through the driver); if the driver refuses it (sm_90a PTX through its JIT),
+     * says so with what the plans use instead and returns false, so a missing kernel costs a form, not every product.
+     */
+    private static boolean loads(String kernel, String fallback, Runnable load) {
+        try {
+            load.run();
+            return true;
+        } catch (RuntimeException e) {
+            System.err.println("arbor gemm: the " + kernel + " kernel did not load (" + e.getMessage() + "); " + fallback);
+            return false;
+        }
     }
 
     /** SMALL for m ≤ 16, MEDIUM for m ≤ 32, WIDE for m ≤ 64, LARGE above. */
@@ -394,18 +391,12 @@ public final class Gemm implements AutoCloseable {
     private boolean persistentLoads() {
         if (!persistentChecked) {
             persistentChecked = true;
-            if (backend instanceof CudaBackend cuda) {
-                try {
-                    Plan p = plan(TMA_256.bm(), TMA_256.bn(), GemmKernels.BK, TMA_256, 1, true);
-                    Plan q = new Plan(TMA_256, 1, 1, p.launch(), true, false, false, true);
+            if (backend instanceof CudaBackend cuda && !loads("persistent TMA wgmma", "a block a tile", () -> {
+                for (Tiles t : java.util.List.of(TMA_256, TMA_128)) {
+                    Plan q = new Plan(t, 1, 1, plan(t.bm(), t.bn(), GemmKernels.BK, t, 1, true).launch(), true, false, false, true);
                     cuda.resources(WGMMA_TMA_PERSISTENT, q.launch(), tmaArguments(q, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0));
-                    Plan r = new Plan(TMA_128, 1, 1, plan(TMA_128.bm(), TMA_128.bn(), GemmKernels.BK, TMA_128, 1, true).launch(), true, false, false, true);
-                    cuda.resources(WGMMA_TMA_PERSISTENT, r.launch(), tmaArguments(r, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0));
-                } catch (RuntimeException e) {
-                    System.err.println("arbor gemm: the persistent TMA wgmma kernel did not load (" + e.getMessage() + "); a block a tile");
-                    persistent = false;
                 }
-            }
+            })) persistent = false;
         }
         return persistent;
     }
