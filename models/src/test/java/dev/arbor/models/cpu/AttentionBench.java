@@ -12,8 +12,9 @@ import java.util.SplittableRandom;
  * causal prefix) and one decode query at position {@code context}, synthetic:100m's heads (12 × 64, block 16).
  * Prints the median of 9 repetitions in wall time and in the calling thread's CPU time: run it with
  * {@code -Darbor.cpu.threads=1} so the calling thread does all the work and its CPU time is the kernel's,
- * whatever else the machine runs. Usage: {@code AttentionBench [context] [heads] [headDim] [float32|bfloat16]}
- * (the last: the cache's K/V dtype).
+ * whatever else the machine runs. Usage: {@code AttentionBench [context] [heads] [headDim] [float32|bfloat16] [layers]}
+ * (the cache's K/V dtype; layers: the decode query also runs over that many layers' caches in turn, 12 by default as
+ * synthetic:100m has, so its K/V come from memory as in the engine's step rather than from the caches of one layer).
  */
 public final class AttentionBench {
     private static final ThreadMXBean TM = ManagementFactory.getThreadMXBean();
@@ -23,16 +24,18 @@ public final class AttentionBench {
         int heads = args.length > 1 ? Integer.parseInt(args[1]) : 12;
         int headDim = args.length > 2 ? Integer.parseInt(args[2]) : 64;
         boolean bf16 = args.length > 3 && args[3].startsWith("bf");
+        int layers = args.length > 4 ? Integer.parseInt(args[4]) : 12;
         int bs = 16, blocks = (ctx + 1 + bs - 1) / bs, qDim = heads * headDim;
         SplittableRandom rnd = new SplittableRandom(3);
-        PagedKvCache cache = new PagedKvCache(1, blocks, bs, heads, headDim, bf16);
+        PagedKvCache cache = new PagedKvCache(layers, blocks, bs, heads, headDim, bf16);
         int[] table = new int[blocks];
         for (int i = 0; i < blocks; i++) table[i] = i;
         ForwardBatch prefill = new ForwardBatch(new StepShape(blocks, bs, ctx + 1, 1, blocks, 1));
         prefill.beginSequence(table, blocks);
         for (int i = 0; i <= ctx; i++) prefill.addToken(0, i);
         float[] k = random(rnd, (ctx + 1) * qDim), v = random(rnd, (ctx + 1) * qDim);
-        for (int t = 0; t <= ctx; t++) cache.write(0, k, v, t, prefill.slot(t) / bs, prefill.slot(t) % bs);
+        for (int l = 0; l < layers; l++)
+            for (int t = 0; t <= ctx; t++) cache.write(l, k, v, t, prefill.slot(t) / bs, prefill.slot(t) % bs);
         ForwardBatch prompt = new ForwardBatch(new StepShape(blocks, bs, ctx, 1, blocks, 1));
         prompt.beginSequence(table, blocks);
         for (int i = 0; i < ctx; i++) prompt.addToken(0, i);
@@ -44,9 +47,15 @@ public final class AttentionBench {
         System.out.println("KV cache " + (bf16 ? "bfloat16" : "float32") + ", " + heads + " heads x " + headDim + ", block " + bs);
         report("prefill " + ctx + " tokens", () -> task.run(q, prompt, cache, 0, heads, null, out), 2.0 * 2 * heads * headDim * ctx * (ctx + 1) / 2);
         report("decode at " + ctx, () -> task.run(q, decode, cache, 0, heads, null, out), 2.0 * 2 * heads * headDim * (ctx + 1));
+        double kvBytes = 2.0 * layers * (ctx + 1) * qDim * (bf16 ? 2 : 4);
+        double us = report("decode x " + layers + " layers", () -> {
+            for (int l = 0; l < layers; l++) task.run(q, decode, cache, l, heads, null, out);
+        }, 2.0 * 2 * layers * heads * headDim * (ctx + 1));
+        System.out.printf("  %.1f MB of K/V read per decode step: %.1f GB/s of wall time%n", kvBytes / 1e6, kvBytes / us / 1e3);
     }
 
-    private static void report(String what, Runnable call, double flops) {
+    /** Prints the medians; returns the median wall time in microseconds. */
+    private static double report(String what, Runnable call, double flops) {
         long w0 = System.nanoTime();
         int reps = 0;
         while (System.nanoTime() - w0 < 3_000_000_000L || reps < 20) { call.run(); reps++; }   // C2 first
@@ -62,6 +71,7 @@ public final class AttentionBench {
         Arrays.sort(cpu);
         System.out.printf("%-22s %9.1f us wall, %9.1f us thread CPU (min %.1f), %.1f GFLOP per thread-CPU-second%n",
                 what, wall[4], cpu[4], cpu[0], flops / cpu[4] / 1e3);
+        return wall[4];
     }
 
     private static float[] random(SplittableRandom rnd, int n) {
