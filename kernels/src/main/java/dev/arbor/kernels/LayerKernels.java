@@ -74,7 +74,7 @@ public final class LayerKernels {
 
     /** sq + Σ x[o + i]² for i = i0 + j·NORM_GROUP &lt; n by ascending j, the chunk's loads first (v: scratch). */
     @Unroll
-    public static double sumSquaresChunk(FloatArray x, float[] v, int o, int i0, int n, double sq) {
+    static double sumSquaresChunk(FloatArray x, float[] v, int o, int i0, int n, double sq) {
         for (int j = 0; j < NORM_CHUNK; j++) {
             int i = i0 + j * NORM_GROUP;
             if (i < n) v[j] = x.get(o + i);

@@ -6,7 +6,6 @@ import dev.arbor.accel.Launch;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.HalfFloatArray;
-import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.LongArray;
 import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.cuda.CudaBackend;
@@ -139,7 +138,6 @@ public final class Gemm implements AutoCloseable {
     }
 
     private static final Kernel XF32_WBF16 = Kernel.of(GemmKernels.class, "xf32Wbf16");
-    private static final Kernel XF32_WBF16_ADD_RMS_NORM = Kernel.of(GemmKernels.class, "xf32Wbf16AddRmsNorm");
     private static final Kernel XF32_WF16 = Kernel.of(GemmKernels.class, "xf32Wf16");
     private static final Kernel XBF16_WBF16 = Kernel.of(GemmKernels.class, "xbf16Wbf16");
     private static final Kernel XF16_WF16 = Kernel.of(GemmKernels.class, "xf16Wf16");
@@ -222,10 +220,6 @@ public final class Gemm implements AutoCloseable {
     private boolean overlapPrevious;
     private BFloat16Array xBf16;
     private FloatArray slabs;   // (slices, m, n) partial sums of the batch-invariant split-K
-    /** The fused add + norm epilogue's arrival counter ({@link GemmKernels#xf32Wbf16AddRmsNorm}): 0 between launches. */
-    private IntArray arrivals;
-    /** Tokens up to which {@link #fusesAddRmsNorm} takes the fused epilogue ({@link #ADD_NORM_MAX_M}; {@link #addNormMaxM(int)}). */
-    private int addNormMaxM = ADD_NORM_MAX_M;
     private HalfFloatArray xF16;
 
     public Gemm(Backend backend) {
@@ -634,56 +628,6 @@ public final class Gemm implements AutoCloseable {
         return new Partial((FloatArray) run(XF32_WBF16, plan, a, w, c, m, n, k, false, true, false), plan.splits());
     }
 
-    /**
-     * Tokens up to which a projection followed by the residual add and the next RMSNorm runs as one launch
-     * ({@link #matmulAddRmsNorm}): the norm by the GEMM's last-arriving block, one block of 128 work-items for all rows, so
-     * its time grows with the rows while the separate norm kernel runs a block a row.
-     */
-    static final int ADD_NORM_MAX_M = 16;
-
-    /** Sets the tokens up to which {@link #fusesAddRmsNorm} holds (0: never; the benchmark compares both forms with it). */
-    public void addNormMaxM(int m) { this.addNormMaxM = m; }
-
-    /**
-     * Whether {@link #matmulAddRmsNorm} runs this plan at m tokens: the mma.sync tiles converting fp32 X on load (m ≤ 16),
-     * either the batch-invariant slabs or the default plan (split-K atomics into x), up to {@link #ADD_NORM_MAX_M} tokens.
-     */
-    public boolean fusesAddRmsNorm(Plan p, int m) {
-        Tiles t = p.tiles();
-        return m <= addNormMaxM && !t.wgmma() && !t.tma() && !p.convertFirst() && !p.registerSlices() && !p.persistent() && t.bm() <= CONVERT_ON_LOAD_MAX_M;
-    }
-
-    /**
-     * {@code x += a · wᵀ} (fp32 a of m × k, bf16 w of n × k), then {@code out = RMSNorm(x) · normW} row by row, in one launch
-     * ({@link GemmKernels#xf32Wbf16AddRmsNorm}: the norm in the last-arriving block). A slab plan keeps its bits: the slabs
-     * added in slice order to x, then {@code FusedKernels.addRmsNormRows}'s sums; any other plan accumulates into x (split-K
-     * atomics) and normalises as {@code LayerKernels.rmsNormRows}. Only where {@link #fusesAddRmsNorm} holds. Launched
-     * overlapping the kernel before it with {@link #overlapPrevious}.
-     */
-    public void matmulAddRmsNorm(FloatArray a, int m, BFloat16Array w, int n, int k, FloatArray x, FloatArray normW, FloatArray out, double eps,
-                                 Plan p) {
-        check(a, m, w, n, k, x);
-        if (!fusesAddRmsNorm(p, m)) throw new IllegalArgumentException("no fused add + norm for " + p + " at " + m + " tokens");
-        need(normW, n, "normW", "n");
-        need(out, (long) m * n, "out", "m*n");
-        if (out == x) throw new IllegalArgumentException("out must not be x");
-        FloatArray c = p.slabs() ? slabScratch((long) p.splits() * m * n) : x;
-        Tiles t = p.tiles();
-        Launch l = overlapPrevious ? p.launch().overlappingPrevious() : p.launch();
-        backend.launch(XF32_WBF16_ADD_RMS_NORM, l, a, w, c, x, normW, out, arrivals(), m, n, k, p.kTilesPerSplit(), p.slabs() ? 1 : 0, eps,
-                t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
-    }
-
-    /** The arrival counter, made (zeroed, on the device) at the first fused call or by {@link #reserve}: a graph capture cannot allocate. */
-    private IntArray arrivals() {
-        if (arrivals == null) {
-            IntArray fresh = new IntArray(1);
-            backend.toDevice(fresh);
-            arrivals = fresh;
-        }
-        return arrivals;
-    }
-
     /** fp32 activations (rounded to fp16), fp16 weights, fp32 output. */
     public void matmul(FloatArray a, int m, HalfFloatArray w, int n, int k, FloatArray c, boolean accumulate) {
         check(a, m, w, n, k, c);
@@ -732,7 +676,6 @@ public final class Gemm implements AutoCloseable {
      */
     public void reserve(int m, int k) {
         bf16Scratch(m, k);
-        arrivals();
         fp16Scratch(m, k);
         for (Tiles t : new Tiles[]{SMALL, MEDIUM, WIDE, LARGE}) blocksPerSm(t);
         if (wgmmaLoads() && tma) for (Tiles t : MID_CANDIDATES) blocksPerSm(t);   // the mid range's plans ask for these
@@ -915,8 +858,6 @@ public final class Gemm implements AutoCloseable {
         if (xBf16 != null) xBf16.close();
         if (xF16 != null) xF16.close();
         if (slabs != null) slabs.close();
-        if (arrivals != null) arrivals.close();
-        arrivals = null;
         maps.values().forEach(LongArray::close);
         maps.clear();
         xBf16 = null;

@@ -7,11 +7,8 @@ import dev.arbor.accel.Unroll;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.HalfFloatArray;
-import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.LongArray;
 import dev.arbor.accel.array.OffHeapArray;
-import dev.arbor.kernels.LayerKernels;
-import dev.arbor.kernels.layer.FusedKernels;
 
 /**
  * {@code C[M,N] (=|+=) X[M,K] · W[N,K]ᵀ} on the tensor cores ({@code mma.sync.m16n8k16}, fp32
@@ -76,49 +73,6 @@ public final class GemmKernels {
         float[] acc = new float[mt * nt * 4];
         mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 0, 1);
         storeF32(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
-    }
-
-    /**
-     * A projection with the residual add and the next RMSNorm in its last-arriving block (decode, M ≤ 16, fp32 X converted
-     * on load, bf16 W): {@link #xf32Wbf16} into {@code c}, then every block fences its stores and counts itself in on
-     * {@code arrivals[0]}; the block that counts last fences again, runs {@link FusedKernels#addRmsNormRowsInGroup} over all
-     * m rows and sets the counter back to 0 for the next launch (a CUDA graph replays it as is). One launch, where the
-     * projection and {@link FusedKernels#addRmsNormRows} were two with a grid dependency between them.
-     * <ul>
-     *   <li>{@code slabs} != 0 (the batch-invariant plan): c is the slab scratch, slice z stores slab z ({@link #SLABS}); the
-     *       last block adds {@code x += slab 0 + slab 1 + ...} in slice order, then normalises x into out: the bits of the
-     *       slab sum + addRmsNormRows.</li>
-     *   <li>{@code slabs} == 0: c is x itself, accumulated (fp32 atomics with K slices, the default plan's split-K); the last
-     *       block normalises x into out: the bits of {@link LayerKernels#rmsNormRows} on that x.</li>
-     * </ul>
-     * Lets the next grid launch at once ({@code allowDependentLaunch}: a GEMM after it streams its first W tiles meanwhile
-     * and waits for this grid, the norm included, before it reads out).
-     *
-     * @param x    (m, n) the residual stream
-     * @param normW (n) the RMSNorm weight
-     * @param out  (m, n) the normalised x; not x
-     */
-    public static void xf32Wbf16AddRmsNorm(KernelContext ctx, FloatArray a, BFloat16Array w, FloatArray c, FloatArray x, FloatArray normW,
-                                           FloatArray out, IntArray arrivals, int m, int n, int k, int kTilesPerSplit, int slabs, double eps,
-                                           @Constant int wn, @Constant int wm, @Constant int mt, @Constant int nt, @Constant int stages,
-                                           @Constant int xRegs) {
-        ctx.allowDependentLaunch();
-        int[] last = ctx.allocateIntLocalArray(1);
-        float[] acc = new float[mt * nt * 4];
-        mainloop(ctx, a, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
-        storeF32(ctx, c, acc, m, n, slabs != 0 ? SLABS : 1, wn, wm, mt, nt);
-        // the last-arriving block pattern: every work-item's stores are fenced before the block counts itself in; the block
-        // that counts last fences again before it reads the other blocks' sums
-        ctx.threadFence();
-        ctx.localBarrier();
-        int blocks = (ctx.globalGroupSizeX / ctx.localGroupSizeX) * ctx.globalGroupSizeY * ctx.globalGroupSizeZ;
-        if (ctx.localIdx == 0) last[0] = ctx.atomicAdd(arrivals, 0, 1) == blocks - 1 ? 1 : 0;
-        ctx.localBarrier();
-        if (last[0] != 0) {
-            ctx.threadFence();
-            FusedKernels.addRmsNormRowsInGroup(ctx, x, c, slabs != 0 ? ctx.globalGroupSizeZ : 0, normW, out, m, n, eps, wn * wm * 32);
-            if (ctx.localIdx == 0) arrivals.set(0, 0);   // ready for the next launch
-        }
     }
 
     /** bf16 X, bf16 W, bf16 C (rounded to nearest even once, after the fp32 sum; no split-K). */

@@ -222,50 +222,6 @@ public final class FusedKernels {
         for (int i0 = t; i0 < n; i0 += NORM_CHUNK * LayerKernels.NORM_GROUP) LayerKernels.scaleChunk(x, w, out, v, s, o, i0, n, inv);
     }
 
-    /**
-     * {@link #addRmsNormRows} (or, with {@code slices} 0, {@link LayerKernels#rmsNormRows} of x as it is) for all {@code rows}
-     * rows by the calling work-group alone, for a kernel's last-arriving work-group (the GEMM's fused epilogue,
-     * {@code GemmKernels.xf32Wbf16AddRmsNorm}). The group has {@code threads} work-items, a divisor of
-     * {@link LayerKernels#NORM_GROUP}; work-item t stands in for the norm kernel's work-items t, t + threads, ...: the same
-     * elements a stand-in, the same double sums, the same tree over the NORM_GROUP partials (level h adds partial[u + h] to
-     * partial[u] for u &lt; h, a barrier between levels), the same scaling: the same bits as the norm kernels, row by row.
-     *
-     * @param x   (rows, n) the residual stream, updated in place when slices &gt; 0
-     * @param y   (slices, rows, n) partial sums of the projection (unused when slices is 0)
-     * @param out (rows, n) the normalised x; not x
-     */
-    public static void addRmsNormRowsInGroup(KernelContext ctx, FloatArray x, FloatArray y, int slices, FloatArray w, FloatArray out,
-                                             int rows, int n, double eps, int threads) {
-        double[] partial = ctx.allocateDoubleLocalArray(LayerKernels.NORM_GROUP);
-        int tid = ctx.localIdx, count = rows * n;
-        float[] v = new float[NORM_CHUNK];
-        float[] s = new float[NORM_CHUNK];
-        for (int r = 0; r < rows; r++) {
-            int o = r * n;
-            ctx.localBarrier();   // the previous row's readers of partial[0] are done
-            for (int t = tid; t < LayerKernels.NORM_GROUP; t += threads) {
-                double sq = 0;
-                for (int i0 = t; i0 < n; i0 += NORM_CHUNK * LayerKernels.NORM_GROUP) {
-                    if (slices == 0) sq = LayerKernels.sumSquaresChunk(x, v, o, i0, n, sq);
-                    else {
-                        loadChunk(x, y, v, s, o, i0, n);
-                        for (int z = 1; z < slices; z++) addSlabChunk(y, s, z * count + o, i0, n);
-                        sq = storeChunk(x, v, s, o, i0, n, sq);
-                    }
-                }
-                partial[t] = sq;
-            }
-            ctx.localBarrier();
-            for (int h = LayerKernels.NORM_GROUP / 2; h > 0; h >>= 1) {
-                for (int t = tid; t < h; t += threads) partial[t] += partial[t + h];
-                ctx.localBarrier();
-            }
-            float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
-            for (int t = tid; t < LayerKernels.NORM_GROUP; t += threads)
-                for (int i0 = t; i0 < n; i0 += NORM_CHUNK * LayerKernels.NORM_GROUP) LayerKernels.scaleChunk(x, w, out, v, s, o, i0, n, inv);
-        }
-    }
-
     /** Elements of a row one work-item of {@link #addRmsNormRows} loads before using any: {@link LayerKernels#NORM_CHUNK}'s. */
     static final int NORM_CHUNK = LayerKernels.NORM_CHUNK;
 

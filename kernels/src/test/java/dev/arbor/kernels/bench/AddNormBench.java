@@ -14,7 +14,7 @@ import dev.arbor.kernels.layer.FusedOps;
 /**
  * The decode stage "projection + residual add + next RMSNorm" (the engine's {@code matmulAddNorm}) at llama-7b's o
  * (4096×4096) and down (4096×11008) projections, M ∈ {1, 2, 4, 8, 16}, broken into its parts, for bench/RESULTS.md run
- * 35-gemv6. Each figure is µs a stage: a CUDA graph of many stages (W rotated over > 256 MiB of copies), median of 5
+ * 35-gemv6 (which also measured a form with the norm in the GEMM's last-arriving block, slower and removed). Each figure is µs a stage: a CUDA graph of many stages (W rotated over > 256 MiB of copies), median of 5
  * replays ({@link GraphTiming}). Every stage starts with a small producer kernel writing X (as the attention or SwiGLU
  * does in the engine) and the GEMM launched overlapping it, as the engine launches it:
  * <ul>
@@ -22,8 +22,7 @@ import dev.arbor.kernels.layer.FusedOps;
  *   <li>{@code norm}: {@code addRmsNormRows} alone over those slabs;</li>
  *   <li>{@code prod+gemm}: producer + GEMM;</li>
  *   <li>{@code stage}: producer + GEMM + addRmsNormRows (launched overlapping the GEMM): today's engine;</li>
- *   <li>{@code fused}: producer + {@link Gemm#matmulAddRmsNorm} (the norm in the GEMM's last-arriving block);</li>
- *   <li>{@code nbi stage}: producer + the default plan (split-K atomics into x) + rmsNormRows; {@code nbi fused}: its fused form.</li>
+ *   <li>{@code nbi-stage}: producer + the default plan (split-K atomics into x) + rmsNormRows, as {@code --no-batch-invariance} runs it.</li>
  * </ul>
  * With the argument {@code ncu}: each form once at M = 1 of both shapes, launched eagerly, for
  * {@code ncu --set full -k regex:...} (no graphs: one kernel a launch).
@@ -65,7 +64,7 @@ public final class AddNormBench {
     }
 
     enum Form {
-        GEMM("gemm"), NORM("norm"), PROD_GEMM("prod+gemm"), STAGE("stage"), FUSED("fused"), NBI_STAGE("nbi-stage"), NBI_FUSED("nbi-fused");
+        GEMM("gemm"), NORM("norm"), PROD_GEMM("prod+gemm"), STAGE("stage"), NBI_STAGE("nbi-stage");
         final String label;
 
         Form(String label) { this.label = label; }
@@ -112,12 +111,10 @@ public final class AddNormBench {
                         Gemm.Partial p = gemm.matmulPartial(o.x, m, w, n, k, o.c, inv);
                         FusedOps.addRmsNorm(cuda, x, p.sums(), p.slices(), normW, out, m, n, EPS, true);
                     }
-                    case FUSED -> gemm.matmulAddRmsNorm(o.x, m, w, n, k, x, normW, out, EPS, inv);
                     case NBI_STAGE -> {
                         gemm.matmul(o.x, m, w, n, k, x, true, def);
                         cuda.launch(RMS_NORM_ROWS, Launch.of1D(m, LayerKernels.NORM_GROUP), x, normW, out, n, EPS);
                     }
-                    case NBI_FUSED -> gemm.matmulAddRmsNorm(o.x, m, w, n, k, x, normW, out, EPS, def);
                 }
             } finally {
                 gemm.overlapPrevious(false);

@@ -31,8 +31,6 @@ class GemmPtxTest {
         for (String entry : new String[]{"xf32Wbf16", "xf32Wf16", "xbf16Wbf16", "xf16Wf16", "xbf16Wbf16Obf16", "xf32Wbf16Obf16"})
             for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.SMALL, Gemm.MEDIUM, Gemm.WIDE, Gemm.LARGE})
                 tests.add(DynamicTest.dynamicTest(entry + " " + t.name(), () -> assemble(tool, entry, t)));
-        // the decode GEMM with the residual add + RMSNorm in its last-arriving block (SMALL only: Gemm.fusesAddRmsNorm)
-        tests.add(DynamicTest.dynamicTest("xf32Wbf16AddRmsNorm small", () -> assemble(tool, "xf32Wbf16AddRmsNorm", Gemm.SMALL)));
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.WGMMA_128, Gemm.WGMMA_256})
             tests.add(DynamicTest.dynamicTest("wgmmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaXbf16Wbf16", t)));
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_64, Gemm.TMA_32, Gemm.TMA_16, Gemm.TMA_64X2, Gemm.TMA_N64})

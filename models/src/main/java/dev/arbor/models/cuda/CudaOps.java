@@ -361,8 +361,7 @@ final class CudaOps implements Ops<FloatArray> {
      * With fusion on, a bf16 projection whose plan leaves K slices ({@code Gemm.invariantPlan}'s slabs) and a norm to
      * follow: the GEMM, then one kernel adds the slices into x and normalises ({@link FusedOps#addRmsNorm}); any other
      * plan accumulates into x in the GEMM itself ({@code x + Σ} as the add kernel computes it; the slices' sum kernel or the
-     * epilogue adds), then the RMSNorm. 2 launches where the composition takes 4; at decode sizes ({@code Gemm.fusesAddRmsNorm})
-     * one: the same sums in the GEMM's last-arriving block ({@code Gemm.matmulAddRmsNorm}), the same bits.
+     * epilogue adds), then the RMSNorm. 2 launches where the composition takes 4.
      */
     @Override
     public void matmulAddNorm(FloatArray in, int tokens, Matrix w, FloatArray proj, FloatArray x, float[] norm, double eps, FloatArray xn) {
@@ -373,10 +372,6 @@ final class CudaOps implements Ops<FloatArray> {
         }
         int n = w.rows(), k = w.cols();
         Gemm.Plan p = plan(tokens, n, k);
-        if (norm != null && gemm.fusesAddRmsNorm(p, tokens)) {   // decode: one launch, the norm in the GEMM's last-arriving block (same bits)
-            overlapping(() -> { gemm.matmulAddRmsNorm(in, tokens, bw, n, k, x, weights.of(norm), xn, eps, p); return null; });
-            return;
-        }
         if (norm == null || !p.slabs()) {
             overlapping(() -> { gemm.matmul(in, tokens, bw, n, k, x, true, p); return null; });
             if (norm != null) rmsNorm(x, tokens, n, norm, eps, xn);
