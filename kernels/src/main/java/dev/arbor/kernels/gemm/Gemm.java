@@ -90,6 +90,13 @@ public final class Gemm implements AutoCloseable {
     /** As {@link #TMA_128} with 128 × 256 tiles (2 warpgroups of 64×256), 4 stages (192 KiB). */
     public static final Tiles TMA_256 = new Tiles("tma256", 8, 1, 1, 32, 4, true, true);
     /**
+     * The invariant plan's wider tile for its slices summed in registers ({@link #slicedPlan}): 192 W rows × 128 tokens, 3
+     * consumer warpgroups of 64×128 (each its two accumulator sets, as {@link #TMA_128}'s two), 5 stages (200 KiB). A K tile
+     * brings 40 KiB for 3.1 M multiply-adds where TMA_128's brings 32 KiB for 2.1 M: a fifth less L2 traffic a multiply-add,
+     * the nearest the sliced kernel gets to {@link #TMA_256}'s (whose two accumulator sets would not fit the registers).
+     */
+    public static final Tiles TMA_192 = new Tiles("tma192", 12, 1, 1, 16, 5, true, true);
+    /**
      * Batched decode of 33-64 tokens on Hopper (the non-invariant plan): 128 W rows × 64 tokens, TMA into 8 stages
      * (192 KiB): a deep stream of W; measured 0.5-16 points of the weight-read floor above {@link #WIDE} (run 22-gemm3).
      */
@@ -214,6 +221,8 @@ public final class Gemm implements AutoCloseable {
     private boolean persistent = PERSISTENT_DEFAULT;
     /** Whether the invariant plan may take TMA_64X2 slabs ({@link #INVARIANT_NARROW}; {@link #invariantNarrow(boolean)}). */
     private boolean invariantNarrow = INVARIANT_NARROW;
+    /** Whether the invariant plan may sum its slices in registers on {@link #TMA_192} ({@link #SLICED_WIDE}; {@link #slicedWide(boolean)}). */
+    private boolean slicedWide = SLICED_WIDE;
     /** The default plan's rule at 65-256 tokens ({@link #MID_DEFAULT}; {@link #mid(String)}). */
     private String mid = MID_DEFAULT;
     /** Whether the mma.sync kernels launch overlapping the kernel before them ({@link #overlapPrevious(boolean)}). */
@@ -268,6 +277,9 @@ public final class Gemm implements AutoCloseable {
     /** Sets whether the invariant plan may take {@link #TMA_64X2} slabs at its measured shapes ({@link #INVARIANT_NARROW}; tests). */
     public void invariantNarrow(boolean on) { this.invariantNarrow = on; }
 
+    /** Sets whether the invariant plan may sum its slices in registers on {@link #TMA_192} ({@link #SLICED_WIDE}; tests, the benchmark). */
+    public void slicedWide(boolean on) { this.slicedWide = on; }
+
     /** The default plan's rule at 65-256 tokens. */
     public String mid() { return mid; }
 
@@ -297,8 +309,10 @@ public final class Gemm implements AutoCloseable {
             if (wgmma && tma) {
                 if (!loads("TMA wgmma", "using the cp.async wgmma tiles", () -> { blocksPerSm(TMA_128); blocksPerSm(TMA_256); })) tma = false;
                 if (tma && backend instanceof CudaBackend cuda && !loads("sliced TMA wgmma", "the invariant plan keeps its slabs", () -> {
-                    Plan p = slicedPlan(TMA_128.bm(), TMA_128.bn(), 2 * GemmKernels.BK, 1, true);
-                    cuda.resources(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, null, null, null, null, null, 1, 1, 1, 2 * GemmKernels.BK, 0));
+                    for (Tiles t : SLICED_TILES) {
+                        Plan p = slicedPlan(t.bm(), t.bn(), 2 * GemmKernels.BK, t, 1, true);
+                        cuda.resources(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, null, null, null, null, null, 1, 1, 1, 2 * GemmKernels.BK, 0));
+                    }
                 })) sliced = false;
             }
         }
@@ -492,14 +506,26 @@ public final class Gemm implements AutoCloseable {
         return p.splits() == 1 ? p : new Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), p.launch(), p.convertFirst(), true);
     }
 
-    /**
-     * The slices of an (n, k) weight summed in registers by {@link #TMA_128} blocks running all of K: {@code slices} slices of
-     * ⌈K tiles / slices⌉ (as {@link #plan(int, int, int, Tiles, int, boolean)} cuts them), grid ⌈n/128⌉ × ⌈m/128⌉ × 1.
-     */
+    /** {@link #slicedPlan(int, int, int, Tiles, int, boolean)} on {@link #TMA_128}. */
     public Plan slicedPlan(int m, int n, int k, int slices, boolean fp32X) {
-        Plan p = plan(m, n, k, TMA_128, slices, fp32X);
-        Launch one = new Launch(new int[]{p.launch().grid()[0], p.launch().grid()[1], 1}, p.launch().block(), p.launch().sharedBytes(), null);
-        return new Plan(TMA_128, p.splits(), p.kTilesPerSplit(), one, p.convertFirst(), false, true);
+        return slicedPlan(m, n, k, TMA_128, slices, fp32X);
+    }
+
+    /** The tiles the sliced kernel runs: 128-token tiles of two or three consumer warpgroups. */
+    public static final java.util.List<Tiles> SLICED_TILES = java.util.List.of(TMA_128, TMA_192);
+
+    /**
+     * The slices of an (n, k) weight summed in registers by {@code t} blocks ({@link #SLICED_TILES}) running all of K:
+     * {@code slices} slices of ⌈K tiles / slices⌉ (as {@link #plan(int, int, int, Tiles, int, boolean)} cuts them), grid
+     * ⌈n/bn⌉ × ⌈m/128⌉ × 1. The block: {@link #TMA_128}'s 8 consumer warps and a producer warpgroup (as the plain kernel);
+     * {@link #TMA_192}'s 12 consumer warps, work-item 0 issuing the copies ({@link #slicedForm}).
+     */
+    public Plan slicedPlan(int m, int n, int k, Tiles t, int slices, boolean fp32X) {
+        if (!SLICED_TILES.contains(t)) throw new IllegalArgumentException("the sliced kernel runs " + SLICED_TILES + ", not " + t);
+        Plan p = plan(m, n, k, t, slices, fp32X);
+        int threads = t == TMA_128 ? t.threads() : t.wn() * 32;
+        Launch one = new Launch(new int[]{p.launch().grid()[0], p.launch().grid()[1], 1}, new int[]{threads, 1, 1}, p.launch().sharedBytes(), null);
+        return new Plan(t, p.splits(), p.kTilesPerSplit(), one, p.convertFirst(), false, true);
     }
 
     /**
@@ -525,7 +551,11 @@ public final class Gemm implements AutoCloseable {
             if (estimateMicros(wide, m, n) < estimateMicros(slabs, m, n)) slabs = wide;
         }
         if (!sliced) return slabs;
-        Plan registers = slicedPlan(m, n, k, slices, fp32X);
+        Plan registers = slicedPlan(m, n, k, TMA_128, slices, fp32X);
+        if (slicedWide) {
+            Plan wider = slicedPlan(m, n, k, TMA_192, slices, fp32X);
+            if (estimateMicros(wider, m, n) < estimateMicros(registers, m, n)) registers = wider;
+        }
         return estimateMicros(registers, m, n) <= estimateMicros(slabs, m, n) ? registers : slabs;
     }
 
@@ -538,6 +568,9 @@ public final class Gemm implements AutoCloseable {
      * too, has passed on the GPU (its 45 s cap in run 31-midm ended before that test method).
      */
     static final boolean INVARIANT_NARROW = Boolean.parseBoolean(System.getProperty("arbor.gemm.invariantNarrow", "false"));
+
+    /** Whether the invariant plan's slices summed in registers may run {@link #TMA_192} where the model expects it faster ({@code -Darbor.gemm.slicedWide}). */
+    static final boolean SLICED_WIDE = Boolean.parseBoolean(System.getProperty("arbor.gemm.slicedWide", "false"));
 
     /**
      * A time model of the invariant plan's two TMA_128 forms, only to choose between them: waves of blocks (one block a
@@ -553,7 +586,8 @@ public final class Gemm implements AutoCloseable {
         long blocks = (long) grid[0] * grid[1] * grid[2];
         long waves = (blocks + multiprocessors - 1) / multiprocessors;
         if (p.registerSlices())
-            return waves * (p.splits() * p.kTilesPerSplit() * SLICED_TILE_MICROS + p.splits() * SLICE_FOLD_MICROS);
+            return waves * (p.splits() * p.kTilesPerSplit() * (p.tiles() == TMA_192 ? SLICED_192_TILE_MICROS : SLICED_TILE_MICROS)
+                    + p.splits() * SLICE_FOLD_MICROS);
         double us = waves * p.kTilesPerSplit() * SLAB_TILE_MICROS * (p.tiles().bm() > TMA_128.bm() ? SLAB_256_TILE_FACTOR : 1);
         if (p.slabs()) us += (2.0 * p.splits() + 1) * 4.0 * m * n / SLAB_BYTES_PER_MICRO + LAUNCH_MICROS;
         return us;
@@ -561,6 +595,11 @@ public final class Gemm implements AutoCloseable {
 
     /** One 128×128×64 K tile of the sliced kernel at one block a multiprocessor (run 27-gemm4: 0.79-0.84 µs a tile with the folds). */
     static final double SLICED_TILE_MICROS = 0.78;
+    /**
+     * One 192×128×64 K tile of the sliced kernel on {@link #TMA_192} at one block a multiprocessor: 1.5 times TMA_128's
+     * multiply-adds for 1.25 times its bytes.
+     */
+    static final double SLICED_192_TILE_MICROS = 1.0;
     /** The drain before a slice's fold (wgmma wait 0: the batch in flight completes before the next is issued). */
     static final double SLICE_FOLD_MICROS = 1.2;
     /** One K tile of a TMA_128 slab block (slices of 8-45 tiles, many blocks in flight). */
@@ -824,7 +863,17 @@ public final class Gemm implements AutoCloseable {
     public static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
                                  int m, int xRows, int n, int k, int accumulate, int raster) {
         Tiles t = p.tiles();
+        if (p.registerSlices())
+            return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, raster, t.wn(), t.nt(), t.stages(), slicedForm(p)};
         return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, raster, t.wn(), t.nt(), t.stages()};
+    }
+
+    /**
+     * The sliced kernel's form for a {@code registerSlices} plan, as its block says: producer warps after the consumers
+     * ({@link GemmKernels#SLICED_PRODUCER_WARPS}) or none ({@link GemmKernels#SLICED_INLINE}).
+     */
+    static int slicedForm(Plan p) {
+        return p.launch().block()[0] > p.tiles().wn() * 32 ? GemmKernels.SLICED_PRODUCER_WARPS : GemmKernels.SLICED_INLINE;
     }
 
     /** The kernel and arguments {@code matmul} launches for fp32 X, bf16 W, fp32 C with this plan (for resource reports). */

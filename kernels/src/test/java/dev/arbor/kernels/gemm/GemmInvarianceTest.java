@@ -32,7 +32,7 @@ class GemmInvarianceTest {
 
     /**
      * Above 64 tokens the Hopper planner's invariant forms (its own choice, the slices summed in registers by the sliced TMA
-     * kernel, TMA_128 slabs) against the mma.sync slab plan at 16 tokens: 17 K tiles in 4 slices of 5, 5, 5, 2 (a short
+     * kernel on TMA_128 and TMA_192, TMA_128 slabs) against the mma.sync slab plan at 16 tokens: 17 K tiles in 4 slices of 5, 5, 5, 2 (a short
      * last slice), partial tiles in M and N, with and without a residual.
      */
     @Test
@@ -46,6 +46,7 @@ class GemmInvarianceTest {
             List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = List.of(
                     (g, m) -> g.invariantPlan(m, n, k, true),
                     (g, m) -> g.slicedPlan(m, n, k, slices, true),
+                    (g, m) -> g.slicedPlan(m, n, k, Gemm.TMA_192, slices, true),   // three consumer warpgroups, work-item 0 producing
                     (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true),
                     // the mid range's candidate tiles as slabs of the same slices (run 31-midm)
                     (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_64X2, slices, true),
