@@ -531,7 +531,7 @@ public final class Gemm implements AutoCloseable {
     /**
      * The invariant plan above 64 tokens on Hopper (fp32 X converted first: the TMA tiles copy bf16). One slice: the TMA tiles
      * of the default plan ({@link #tmaTilesFor}), unsplit. Otherwise the fastest by {@link #estimateMicros} of the slices
-     * summed in registers ({@link #slicedPlan}: ⌈n/128⌉·⌈m/128⌉ blocks, each all K tiles) and {@link #TMA_128} slabs (that
+     * summed in registers ({@link #slicedPlan} on {@link #TMA_128} or {@link #TMA_192}: ⌈n/bn⌉·⌈m/128⌉ blocks, each all K tiles) and {@link #TMA_128} slabs (that
      * many blocks times the slices, each one slice, plus the slab traffic and the sum kernel) and, at 129-256 tokens, {@link #TMA_256}
      * slabs (one token tile; run 31-midm): few blocks (small m, narrow
      * n) take the slabs for parallelism, enough blocks to fill the GPU take the registers.
@@ -561,20 +561,27 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * Whether the invariant plan takes {@link #TMA_64X2} slabs (two 96 KiB blocks a multiprocessor) at 65-128 tokens for n ≤ 6144,
-     * at 65-192 for n ≤ 4096 and at 65-256 for weights up to 4096×4096 ({@code -Darbor.gemm.invariantNarrow=true}; off by
-     * default): where run 31-midm measured them fastest of the same-bits forms (e.g. llama-7b's o_proj at 107 tokens 27.7
-     * against 31.9 µs, its down projection 52.3 against 56.4, at 192 tokens 64.9 against 76.4), and the same bits as the mma.sync slab
-     * plan on the CPU executor ({@code GemmInvarianceTest}); off until {@code GemmInvarianceGpuTest}, which checks these slabs
-     * too, has passed on the GPU (its 45 s cap in run 31-midm ended before that test method).
+     * at 65-192 for n ≤ 4096 and at 65-256 for weights up to 4096×4096 (on by default; {@code -Darbor.gemm.invariantNarrow=false}
+     * for the form before): where run 31-midm measured them fastest of the same-bits forms (e.g. llama-7b's o_proj at 107
+     * tokens 27.7 against 31.9 µs, its down projection 52.3 against 56.4, at 192 tokens 64.9 against 76.4) and run 35-inv6 again
+     * at the engine's token counts (o_proj at 104 / 128 / 256 tokens 27.8 / 28.5 / 44.5 against 31.6 / 33.0 / 48.5 µs, down at
+     * 104 / 128 52.4 / 53.4 against 56.1 / 58.0). The same bits as the mma.sync slab plan on the CPU executor
+     * ({@code GemmInvarianceTest}) and on the H200 ({@code GemmInvarianceGpuTest}, run 35-inv6: 0 differing elements).
      */
-    static final boolean INVARIANT_NARROW = Boolean.parseBoolean(System.getProperty("arbor.gemm.invariantNarrow", "false"));
-
-    /** Whether the invariant plan's slices summed in registers may run {@link #TMA_192} where the model expects it faster ({@code -Darbor.gemm.slicedWide}). */
-    static final boolean SLICED_WIDE = Boolean.parseBoolean(System.getProperty("arbor.gemm.slicedWide", "false"));
+    static final boolean INVARIANT_NARROW = Boolean.parseBoolean(System.getProperty("arbor.gemm.invariantNarrow", "true"));
 
     /**
-     * A time model of the invariant plan's two TMA_128 forms, only to choose between them: waves of blocks (one block a
-     * multiprocessor) × the time of a block. A block of the sliced kernel: all K tiles at {@link #SLICED_TILE_MICROS} plus
+     * Whether the invariant plan's slices summed in registers may run {@link #TMA_192} where the model expects it faster (on by
+     * default; {@code -Darbor.gemm.slicedWide=false} for TMA_128 only, as before run 35-inv6). Measured faster at llama-7b's
+     * q|k|v 12288×4096 at 256 / 512 / 2048 tokens (73.3 / 144.8 / 570.3 against the plan before's 83.3 / 149.2 / 603.5 µs),
+     * slower on the 4096-row weights (22 W-row tiles of 192 leave a wave short), where the model keeps TMA_128.
+     */
+    static final boolean SLICED_WIDE = Boolean.parseBoolean(System.getProperty("arbor.gemm.slicedWide", "true"));
+
+    /**
+     * A time model of the invariant plan's TMA forms, only to choose between them: waves of blocks (one block a
+     * multiprocessor) × the time of a block. A block of the sliced kernel: all K tiles at {@link #SLICED_TILE_MICROS}
+     * ({@link #SLICED_192_TILE_MICROS} on TMA_192) plus
      * {@link #SLICE_FOLD_MICROS} a slice (the wgmma pipeline drains before each fold); a slab block: its slice's tiles at
      * {@link #SLAB_TILE_MICROS}, plus the slabs' bytes (written, read, C written) at {@link #SLAB_BYTES_PER_MICRO} and the
      * sum kernel ({@link #LAUNCH_MICROS}). Fitted to the 45 points where both forms were measured (9 weight shapes with more
@@ -596,10 +603,12 @@ public final class Gemm implements AutoCloseable {
     /** One 128×128×64 K tile of the sliced kernel at one block a multiprocessor (run 27-gemm4: 0.79-0.84 µs a tile with the folds). */
     static final double SLICED_TILE_MICROS = 0.78;
     /**
-     * One 192×128×64 K tile of the sliced kernel on {@link #TMA_192} at one block a multiprocessor: 1.5 times TMA_128's
-     * multiply-adds for 1.25 times its bytes.
+     * One 192×128×64 K tile of the sliced kernel on {@link #TMA_192} at one block a multiprocessor (1.5 times TMA_128's
+     * multiply-adds for 1.25 times its bytes, work-item 0 issuing the copies): fitted to run 35-inv6's 15 points (llama-7b's
+     * q|k|v, o and down at 104-2048 tokens, 0.96-1.11 µs a tile), where the model with it picks the measured fastest form
+     * (or one within 2%) at all 15; at 1.07 it would take TMA_192 for o_proj at 2048 tokens, 4.5% slower.
      */
-    static final double SLICED_192_TILE_MICROS = 1.0;
+    static final double SLICED_192_TILE_MICROS = 1.09;
     /** The drain before a slice's fold (wgmma wait 0: the batch in flight completes before the next is issued). */
     static final double SLICE_FOLD_MICROS = 1.2;
     /** One K tile of a TMA_128 slab block (slices of 8-45 tiles, many blocks in flight). */
