@@ -91,9 +91,10 @@ public final class Gemm implements AutoCloseable {
     public static final Tiles TMA_256 = new Tiles("tma256", 8, 1, 1, 32, 4, true, true);
     /**
      * The invariant plan's wider tile for its slices summed in registers ({@link #slicedPlan}): 192 W rows × 128 tokens, 3
-     * consumer warpgroups of 64×128 (each its two accumulator sets, as {@link #TMA_128}'s two), 5 stages (200 KiB). A K tile
-     * brings 40 KiB for 3.1 M multiply-adds where TMA_128's brings 32 KiB for 2.1 M: a fifth less L2 traffic a multiply-add,
-     * the nearest the sliced kernel gets to {@link #TMA_256}'s (whose two accumulator sets would not fit the registers).
+     * consumer warpgroups of 64×128 (each its two accumulator sets, as {@link #TMA_128}'s two), 5 stages (200 KiB), no producer
+     * warps ({@link GemmKernels#SLICED_INLINE}). A K tile brings 40 KiB for 1.5 M multiply-adds where TMA_128's brings 32 KiB
+     * for 1 M: a sixth less traffic a multiply-add, the nearest the sliced kernel gets to {@link #TMA_256}'s (whose two
+     * accumulator sets would not fit the registers).
      */
     public static final Tiles TMA_192 = new Tiles("tma192", 12, 1, 1, 16, 5, true, true);
     /**
@@ -139,7 +140,8 @@ public final class Gemm implements AutoCloseable {
         }
 
         @Override public String toString() {
-            return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : registerSlices ? " (summed in registers, fixed order)" : "")
+            return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : registerSlices
+                    ? " (summed in registers, fixed order" + (launch.block()[0] > tiles.wn() * 32 ? ")" : ", no producer warps)") : "")
                     + (persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (convertFirst ? ", X converted first" : "");
         }
     }
@@ -221,8 +223,6 @@ public final class Gemm implements AutoCloseable {
     private boolean persistent = PERSISTENT_DEFAULT;
     /** Whether the invariant plan may take TMA_64X2 slabs ({@link #INVARIANT_NARROW}; {@link #invariantNarrow(boolean)}). */
     private boolean invariantNarrow = INVARIANT_NARROW;
-    /** Whether the invariant plan may sum its slices in registers on {@link #TMA_192} ({@link #SLICED_WIDE}; {@link #slicedWide(boolean)}). */
-    private boolean slicedWide = SLICED_WIDE;
     /** The default plan's rule at 65-256 tokens ({@link #MID_DEFAULT}; {@link #mid(String)}). */
     private String mid = MID_DEFAULT;
     /** Whether the mma.sync kernels launch overlapping the kernel before them ({@link #overlapPrevious(boolean)}). */
@@ -276,9 +276,6 @@ public final class Gemm implements AutoCloseable {
 
     /** Sets whether the invariant plan may take {@link #TMA_64X2} slabs at its measured shapes ({@link #INVARIANT_NARROW}; tests). */
     public void invariantNarrow(boolean on) { this.invariantNarrow = on; }
-
-    /** Sets whether the invariant plan may sum its slices in registers on {@link #TMA_192} ({@link #SLICED_WIDE}; tests, the benchmark). */
-    public void slicedWide(boolean on) { this.slicedWide = on; }
 
     /** The default plan's rule at 65-256 tokens. */
     public String mid() { return mid; }
@@ -552,7 +549,7 @@ public final class Gemm implements AutoCloseable {
         }
         if (!sliced) return slabs;
         Plan registers = slicedPlan(m, n, k, TMA_128, slices, fp32X);
-        if (slicedWide) {
+        if (SLICED_WIDE) {
             Plan wider = slicedPlan(m, n, k, TMA_192, slices, fp32X);
             if (estimateMicros(wider, m, n) < estimateMicros(registers, m, n)) registers = wider;
         }
@@ -586,7 +583,8 @@ public final class Gemm implements AutoCloseable {
      * {@link #SLAB_TILE_MICROS}, plus the slabs' bytes (written, read, C written) at {@link #SLAB_BYTES_PER_MICRO} and the
      * sum kernel ({@link #LAUNCH_MICROS}). Fitted to the 45 points where both forms were measured (9 weight shapes with more
      * than one slice × M = 128, 256, 512, 2048, 8192; bench/RESULTS.md run 27-gemm4): it picks the faster form at 44 of them
-     * and one 2.4% slower at the 45th (4096×14336 at M = 2048). Fitted on the same points, not re-measured as a rule.
+     * and one 2.4% slower at the 45th (4096×14336 at M = 2048); TMA_192's tile to run 35-inv6's 15 points. Fitted on the same
+     * points, not re-measured as a rule.
      */
     public double estimateMicros(Plan p, int m, int n) {
         int[] grid = p.launch().grid();
