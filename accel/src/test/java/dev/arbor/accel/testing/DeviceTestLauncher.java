@@ -17,12 +17,13 @@ import java.util.List;
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectPackage;
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMethod;
 
 /**
  * Runs tagged tests on the GPU machine without the 3 MB console launcher (the bundle carried there has a
  * 64 MiB limit): {@code java -cp <jars> dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.models
  * dev.arbor.kernels.attention.AttentionGpuTest ...}. Arguments after the tag are packages, or classes when
- * the last name starts with a capital. Prints one line per test (failures with their message), the
+ * the last name starts with a capital, or {@code Class#method} for one test method. Prints one line per test (failures with their message), the
  * summary, and exits 1 when a test failed or none ran.
  */
 public final class DeviceTestLauncher {
@@ -36,7 +37,8 @@ public final class DeviceTestLauncher {
         List<DiscoverySelector> selectors = new ArrayList<>();
         for (int i = 1; i < args.length; i++) {
             String last = args[i].substring(args[i].lastIndexOf('.') + 1);
-            selectors.add(!last.isEmpty() && Character.isUpperCase(last.charAt(0)) ? selectClass(args[i]) : selectPackage(args[i]));
+            if (args[i].contains("#")) selectors.add(selectMethod(args[i]));   // Class#method: one test method
+            else selectors.add(!last.isEmpty() && Character.isUpperCase(last.charAt(0)) ? selectClass(args[i]) : selectPackage(args[i]));
         }
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request().selectors(selectors)
                 .filters(TagFilter.includeTags(args[0])).build();

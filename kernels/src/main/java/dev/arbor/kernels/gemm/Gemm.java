@@ -90,6 +90,14 @@ public final class Gemm implements AutoCloseable {
     /** As {@link #TMA_128} with 128 × 256 tiles (2 warpgroups of 64×256), 4 stages (192 KiB). */
     public static final Tiles TMA_256 = new Tiles("tma256", 8, 1, 1, 32, 4, true, true);
     /**
+     * The invariant plan's wider tile for its slices summed in registers ({@link #slicedPlan}): 192 W rows × 128 tokens, 3
+     * consumer warpgroups of 64×128 (each its two accumulator sets, as {@link #TMA_128}'s two), 5 stages (200 KiB), no producer
+     * warps ({@link GemmKernels#SLICED_INLINE}). A K tile brings 40 KiB for 1.5 M multiply-adds where TMA_128's brings 32 KiB
+     * for 1 M: a sixth less traffic a multiply-add, the nearest the sliced kernel gets to {@link #TMA_256}'s (whose two
+     * accumulator sets would not fit the registers).
+     */
+    public static final Tiles TMA_192 = new Tiles("tma192", 12, 1, 1, 16, 5, true, true);
+    /**
      * Batched decode of 33-64 tokens on Hopper (the non-invariant plan): 128 W rows × 64 tokens, TMA into 8 stages
      * (192 KiB): a deep stream of W; measured 0.5-16 points of the weight-read floor above {@link #WIDE} (run 22-gemm3).
      */
@@ -132,7 +140,8 @@ public final class Gemm implements AutoCloseable {
         }
 
         @Override public String toString() {
-            return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : registerSlices ? " (summed in registers, fixed order)" : "")
+            return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : registerSlices
+                    ? " (summed in registers, fixed order" + (launch.block()[0] > tiles.wn() * 32 ? ")" : ", no producer warps)") : "")
                     + (persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (convertFirst ? ", X converted first" : "");
         }
     }
@@ -297,8 +306,10 @@ public final class Gemm implements AutoCloseable {
             if (wgmma && tma) {
                 if (!loads("TMA wgmma", "using the cp.async wgmma tiles", () -> { blocksPerSm(TMA_128); blocksPerSm(TMA_256); })) tma = false;
                 if (tma && backend instanceof CudaBackend cuda && !loads("sliced TMA wgmma", "the invariant plan keeps its slabs", () -> {
-                    Plan p = slicedPlan(TMA_128.bm(), TMA_128.bn(), 2 * GemmKernels.BK, 1, true);
-                    cuda.resources(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, null, null, null, null, null, 1, 1, 1, 2 * GemmKernels.BK, 0));
+                    for (Tiles t : SLICED_TILES) {
+                        Plan p = slicedPlan(t.bm(), t.bn(), 2 * GemmKernels.BK, t, 1, true);
+                        cuda.resources(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, null, null, null, null, null, 1, 1, 1, 2 * GemmKernels.BK, 0));
+                    }
                 })) sliced = false;
             }
         }
@@ -492,20 +503,32 @@ public final class Gemm implements AutoCloseable {
         return p.splits() == 1 ? p : new Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), p.launch(), p.convertFirst(), true);
     }
 
-    /**
-     * The slices of an (n, k) weight summed in registers by {@link #TMA_128} blocks running all of K: {@code slices} slices of
-     * ⌈K tiles / slices⌉ (as {@link #plan(int, int, int, Tiles, int, boolean)} cuts them), grid ⌈n/128⌉ × ⌈m/128⌉ × 1.
-     */
+    /** {@link #slicedPlan(int, int, int, Tiles, int, boolean)} on {@link #TMA_128}. */
     public Plan slicedPlan(int m, int n, int k, int slices, boolean fp32X) {
-        Plan p = plan(m, n, k, TMA_128, slices, fp32X);
-        Launch one = new Launch(new int[]{p.launch().grid()[0], p.launch().grid()[1], 1}, p.launch().block(), p.launch().sharedBytes(), null);
-        return new Plan(TMA_128, p.splits(), p.kTilesPerSplit(), one, p.convertFirst(), false, true);
+        return slicedPlan(m, n, k, TMA_128, slices, fp32X);
+    }
+
+    /** The tiles the sliced kernel runs: 128-token tiles of two or three consumer warpgroups. */
+    public static final java.util.List<Tiles> SLICED_TILES = java.util.List.of(TMA_128, TMA_192);
+
+    /**
+     * The slices of an (n, k) weight summed in registers by {@code t} blocks ({@link #SLICED_TILES}) running all of K:
+     * {@code slices} slices of ⌈K tiles / slices⌉ (as {@link #plan(int, int, int, Tiles, int, boolean)} cuts them), grid
+     * ⌈n/bn⌉ × ⌈m/128⌉ × 1. The block: {@link #TMA_128}'s 8 consumer warps and a producer warpgroup (as the plain kernel);
+     * {@link #TMA_192}'s 12 consumer warps, work-item 0 issuing the copies ({@link #slicedForm}).
+     */
+    public Plan slicedPlan(int m, int n, int k, Tiles t, int slices, boolean fp32X) {
+        if (!SLICED_TILES.contains(t)) throw new IllegalArgumentException("the sliced kernel runs " + SLICED_TILES + ", not " + t);
+        Plan p = plan(m, n, k, t, slices, fp32X);
+        int threads = t == TMA_128 ? t.threads() : t.wn() * 32;
+        Launch one = new Launch(new int[]{p.launch().grid()[0], p.launch().grid()[1], 1}, new int[]{threads, 1, 1}, p.launch().sharedBytes(), null);
+        return new Plan(t, p.splits(), p.kTilesPerSplit(), one, p.convertFirst(), false, true);
     }
 
     /**
      * The invariant plan above 64 tokens on Hopper (fp32 X converted first: the TMA tiles copy bf16). One slice: the TMA tiles
      * of the default plan ({@link #tmaTilesFor}), unsplit. Otherwise the fastest by {@link #estimateMicros} of the slices
-     * summed in registers ({@link #slicedPlan}: ⌈n/128⌉·⌈m/128⌉ blocks, each all K tiles) and {@link #TMA_128} slabs (that
+     * summed in registers ({@link #slicedPlan} on {@link #TMA_128} or {@link #TMA_192}: ⌈n/bn⌉·⌈m/128⌉ blocks, each all K tiles) and {@link #TMA_128} slabs (that
      * many blocks times the slices, each one slice, plus the slab traffic and the sum kernel) and, at 129-256 tokens, {@link #TMA_256}
      * slabs (one token tile; run 31-midm): few blocks (small m, narrow
      * n) take the slabs for parallelism, enough blocks to fill the GPU take the registers.
@@ -525,35 +548,51 @@ public final class Gemm implements AutoCloseable {
             if (estimateMicros(wide, m, n) < estimateMicros(slabs, m, n)) slabs = wide;
         }
         if (!sliced) return slabs;
-        Plan registers = slicedPlan(m, n, k, slices, fp32X);
+        Plan registers = slicedPlan(m, n, k, TMA_128, slices, fp32X);
+        if (SLICED_WIDE) {
+            Plan wider = slicedPlan(m, n, k, TMA_192, slices, fp32X);
+            if (estimateMicros(wider, m, n) < estimateMicros(registers, m, n)) registers = wider;
+        }
         return estimateMicros(registers, m, n) <= estimateMicros(slabs, m, n) ? registers : slabs;
     }
 
     /**
      * Whether the invariant plan takes {@link #TMA_64X2} slabs (two 96 KiB blocks a multiprocessor) at 65-128 tokens for n ≤ 6144,
-     * at 65-192 for n ≤ 4096 and at 65-256 for weights up to 4096×4096 ({@code -Darbor.gemm.invariantNarrow=true}; off by
-     * default): where run 31-midm measured them fastest of the same-bits forms (e.g. llama-7b's o_proj at 107 tokens 27.7
-     * against 31.9 µs, its down projection 52.3 against 56.4, at 192 tokens 64.9 against 76.4), and the same bits as the mma.sync slab
-     * plan on the CPU executor ({@code GemmInvarianceTest}); off until {@code GemmInvarianceGpuTest}, which checks these slabs
-     * too, has passed on the GPU (its 45 s cap in run 31-midm ended before that test method).
+     * at 65-192 for n ≤ 4096 and at 65-256 for weights up to 4096×4096 (on by default; {@code -Darbor.gemm.invariantNarrow=false}
+     * for the form before): where run 31-midm measured them fastest of the same-bits forms (e.g. llama-7b's o_proj at 107
+     * tokens 27.7 against 31.9 µs, its down projection 52.3 against 56.4, at 192 tokens 64.9 against 76.4) and run 35-inv6 again
+     * at the engine's token counts (o_proj at 104 / 128 / 256 tokens 27.8 / 28.5 / 44.5 against 31.6 / 33.0 / 48.5 µs, down at
+     * 104 / 128 52.4 / 53.4 against 56.1 / 58.0). The same bits as the mma.sync slab plan on the CPU executor
+     * ({@code GemmInvarianceTest}) and on the H200 ({@code GemmInvarianceGpuTest}, run 35-inv6: 0 differing elements).
      */
-    static final boolean INVARIANT_NARROW = Boolean.parseBoolean(System.getProperty("arbor.gemm.invariantNarrow", "false"));
+    static final boolean INVARIANT_NARROW = Boolean.parseBoolean(System.getProperty("arbor.gemm.invariantNarrow", "true"));
 
     /**
-     * A time model of the invariant plan's two TMA_128 forms, only to choose between them: waves of blocks (one block a
-     * multiprocessor) × the time of a block. A block of the sliced kernel: all K tiles at {@link #SLICED_TILE_MICROS} plus
+     * Whether the invariant plan's slices summed in registers may run {@link #TMA_192} where the model expects it faster (on by
+     * default; {@code -Darbor.gemm.slicedWide=false} for TMA_128 only, as before run 35-inv6). Measured faster at llama-7b's
+     * q|k|v 12288×4096 at 256 / 512 / 2048 tokens (73.3 / 144.8 / 570.3 against the plan before's 83.3 / 149.2 / 603.5 µs),
+     * slower on the 4096-row weights (22 W-row tiles of 192 leave a wave short), where the model keeps TMA_128.
+     */
+    static final boolean SLICED_WIDE = Boolean.parseBoolean(System.getProperty("arbor.gemm.slicedWide", "true"));
+
+    /**
+     * A time model of the invariant plan's TMA forms, only to choose between them: waves of blocks (one block a
+     * multiprocessor) × the time of a block. A block of the sliced kernel: all K tiles at {@link #SLICED_TILE_MICROS}
+     * ({@link #SLICED_192_TILE_MICROS} on TMA_192) plus
      * {@link #SLICE_FOLD_MICROS} a slice (the wgmma pipeline drains before each fold); a slab block: its slice's tiles at
      * {@link #SLAB_TILE_MICROS}, plus the slabs' bytes (written, read, C written) at {@link #SLAB_BYTES_PER_MICRO} and the
      * sum kernel ({@link #LAUNCH_MICROS}). Fitted to the 45 points where both forms were measured (9 weight shapes with more
      * than one slice × M = 128, 256, 512, 2048, 8192; bench/RESULTS.md run 27-gemm4): it picks the faster form at 44 of them
-     * and one 2.4% slower at the 45th (4096×14336 at M = 2048). Fitted on the same points, not re-measured as a rule.
+     * and one 2.4% slower at the 45th (4096×14336 at M = 2048); TMA_192's tile to run 35-inv6's 15 points. Fitted on the same
+     * points, not re-measured as a rule.
      */
     public double estimateMicros(Plan p, int m, int n) {
         int[] grid = p.launch().grid();
         long blocks = (long) grid[0] * grid[1] * grid[2];
         long waves = (blocks + multiprocessors - 1) / multiprocessors;
         if (p.registerSlices())
-            return waves * (p.splits() * p.kTilesPerSplit() * SLICED_TILE_MICROS + p.splits() * SLICE_FOLD_MICROS);
+            return waves * (p.splits() * p.kTilesPerSplit() * (p.tiles() == TMA_192 ? SLICED_192_TILE_MICROS : SLICED_TILE_MICROS)
+                    + p.splits() * SLICE_FOLD_MICROS);
         double us = waves * p.kTilesPerSplit() * SLAB_TILE_MICROS * (p.tiles().bm() > TMA_128.bm() ? SLAB_256_TILE_FACTOR : 1);
         if (p.slabs()) us += (2.0 * p.splits() + 1) * 4.0 * m * n / SLAB_BYTES_PER_MICRO + LAUNCH_MICROS;
         return us;
@@ -561,6 +600,13 @@ public final class Gemm implements AutoCloseable {
 
     /** One 128×128×64 K tile of the sliced kernel at one block a multiprocessor (run 27-gemm4: 0.79-0.84 µs a tile with the folds). */
     static final double SLICED_TILE_MICROS = 0.78;
+    /**
+     * One 192×128×64 K tile of the sliced kernel on {@link #TMA_192} at one block a multiprocessor (1.5 times TMA_128's
+     * multiply-adds for 1.25 times its bytes, work-item 0 issuing the copies): fitted to run 35-inv6's 15 points (llama-7b's
+     * q|k|v, o and down at 104-2048 tokens, 0.96-1.11 µs a tile), where the model with it picks the measured fastest form
+     * (or one within 2%) at all 15; at 1.07 it would take TMA_192 for o_proj at 2048 tokens, 4.5% slower.
+     */
+    static final double SLICED_192_TILE_MICROS = 1.09;
     /** The drain before a slice's fold (wgmma wait 0: the batch in flight completes before the next is issued). */
     static final double SLICE_FOLD_MICROS = 1.2;
     /** One K tile of a TMA_128 slab block (slices of 8-45 tiles, many blocks in flight). */
@@ -824,7 +870,17 @@ public final class Gemm implements AutoCloseable {
     public static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
                                  int m, int xRows, int n, int k, int accumulate, int raster) {
         Tiles t = p.tiles();
+        if (p.registerSlices())
+            return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, raster, t.wn(), t.nt(), t.stages(), slicedForm(p)};
         return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, raster, t.wn(), t.nt(), t.stages()};
+    }
+
+    /**
+     * The sliced kernel's form for a {@code registerSlices} plan, as its block says: producer warps after the consumers
+     * ({@link GemmKernels#SLICED_PRODUCER_WARPS}) or none ({@link GemmKernels#SLICED_INLINE}).
+     */
+    static int slicedForm(Plan p) {
+        return p.launch().block()[0] > p.tiles().wn() * 32 ? GemmKernels.SLICED_PRODUCER_WARPS : GemmKernels.SLICED_INLINE;
     }
 
     /** The kernel and arguments {@code matmul} launches for fp32 X, bf16 W, fp32 C with this plan (for resource reports). */

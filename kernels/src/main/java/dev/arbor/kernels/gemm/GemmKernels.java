@@ -250,18 +250,22 @@ public final class GemmKernels {
 
     /**
      * The batch-invariant form of {@link #wgmmaTmaXbf16Wbf16}: a block runs all of K (grid z = 1) as K slices of
-     * {@code sliceTiles} tiles, each summed from zero in its own accumulators ({@code acc}, as one block of the slab plan
-     * sums its slice) and folded into a running total in registers in {@link #sumSlices}' order: total = slice 0, then
+     * {@code sliceTiles} tiles, each summed from zero in its own accumulators (as one block of the slab plan sums its
+     * slice) and folded into a running total in registers in {@link #sumSlices}' order: total = slice 0, then
      * total + slice 1, ..., so C gets the bits of the slab plan's {@code c (=|+=) slab₀ + slab₁ + …} with no slab stored or
      * read (wgmma over a slice gives the mma.sync tiles' bits: {@code GemmInvarianceGpuTest}). The last tiles of K form a
-     * shorter slice when sliceTiles does not divide the K tiles, as the slab plan's last slice. Twice the accumulators of
-     * the plain kernel (2·nt·4 fp32 a consumer work-item), so it runs {@code Gemm.TMA_128} (128 + the rest), not TMA_256.
+     * shorter slice when sliceTiles does not divide the K tiles, as the slab plan's last slice. At least twice the
+     * accumulators of the plain kernel, so 128-token tiles only (two accumulator sets of TMA_256 would be 256 a work-item).
+     * Before a fold the consumers wait for all their batches (wgmma wait 0: ptxas serializes every wgmma of a kernel whose
+     * other instructions read an accumulator set while a batch may be in flight, C7514, so the fold cannot overlap the next
+     * slice's first batch). {@code form} ({@link #SLICED_PRODUCER_WARPS}, {@link #SLICED_INLINE}): where the TMA copies are
+     * issued from; both make the same adds in the same order, the same bits.
      * {@code accumulate}: 0 stores, 1 adds C (as sumSlices does). Arguments otherwise as {@link #wgmmaTmaXbf16Wbf16}.
      */
     public static void wgmmaTmaSlicedXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
                                                 int m, int xRows, int n, int k, int sliceTiles, int accumulate, int raster,
-                                                @Constant int wn, @Constant int nt, @Constant int stages) {
-        ctx.launchBounds(wn * 32 + 128);
+                                                @Constant int wn, @Constant int nt, @Constant int stages, @Constant int form) {
+        ctx.launchBounds(wn * 32 + 128 * (1 - form));   // the producer warpgroup in form SLICED_PRODUCER_WARPS (0) only
         int[] smem = ctx.dynamicIntLocalArray();
         int bn = wn * 16, bm = nt * 8;
         int stageWords = (bn + bm) * ROW_WORDS;
@@ -271,10 +275,15 @@ public final class GemmKernels {
         int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm;
         int tileN = rasterTileN(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
         int tileM = rasterTileM(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
+        int n0 = tileN * bn, m0 = tileM * bm;
         tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
-        if (tid >= consumers) {
-            if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, 0, count, bn, bm, stageWords, full, empty, stages);
+        if (form == SLICED_PRODUCER_WARPS && tid >= consumers) {
+            if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, 0, count, bn, bm, stageWords, full, empty, stages);
         } else {
+            // SLICED_INLINE: work-item 0 issues the copies, the first `stages` K tiles up front, then K tile t-1+stages into
+            // the stage of tile t-1 once every consumer has released it (during tile t)
+            if (form == SLICED_INLINE && tid == 0)
+                for (int j = 0; j < stages && j < count; j++) tmaIssue(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, j, j, bn, bm, stageWords, full, empty, stages);
             float[] acc = new float[nt * 4];
             float[] total = new float[nt * 4];
             for (int t = 0; t < count; t++) {
@@ -283,12 +292,33 @@ public final class GemmKernels {
                     foldSlice(acc, total, t == sliceTiles ? 1 : 0, nt);
                 }
                 tmaConsume(ctx, smem, acc, t, bn, bm, stageWords, full, empty, stages);
+                if (form == SLICED_INLINE && tid == 0) tmaRefill(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, t, count, bn, bm, stageWords, full, empty, stages);
             }
             ctx.wgmmaWait(0);
             foldSlice(acc, total, count <= sliceTiles ? 1 : 0, nt);
             storeF32Tile(ctx, c, total, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
         }
     }
+
+    /**
+     * The copy the in-consumer producer (work-item 0) issues after consuming K tile t: K tile t-1+stages into the stage of tile
+     * t-1, which every consumer releases during tile t (so work-item 0 waits for the slowest warp, not for the tensor cores).
+     */
+    static void tmaRefill(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows, int n,
+                          int k, int n0, int m0, int t, int count, int bn, int bm, int stageWords, int full, int empty, int stages) {
+        int next = t - 1 + stages;
+        if (t > 0 && next < count) tmaIssue(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, next, next, bn, bm, stageWords, full, empty, stages);
+    }
+
+    /** {@link #wgmmaTmaSlicedXbf16Wbf16}'s form: a producer warpgroup after the consumers (as the plain kernel). */
+    public static final int SLICED_PRODUCER_WARPS = 0;
+    /**
+     * {@link #wgmmaTmaSlicedXbf16Wbf16}'s form with no producer warps: consumer work-item 0 issues the copies between its K tiles.
+     * The form of the three-warpgroup tile ({@code Gemm.TMA_192}), whose 12 warps may hold 168 registers a work-item where
+     * a 13th, producer warp would put 4 warps on one of the multiprocessor's four 16 K-register partitions and cap every
+     * work-item at 128 (its two accumulator sets alone are 128).
+     */
+    public static final int SLICED_INLINE = 1;
 
     /** total = acc (the first slice, as sumSlices starts from slab 0, not from 0.0f) or total + acc; then acc = 0 for the next slice. */
     @Unroll
@@ -350,14 +380,21 @@ public final class GemmKernels {
      */
     static void tmaProduceRing(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows, int n,
                                int k, int n0, int m0, int kt0, int count, int it0, int bn, int bm, int stageWords, int full, int empty, int stages) {
-        for (int t = 0; t < count; t++) {
-            int it = it0 + t, s = it % stages, round = it / stages;
-            if (round > 0) while (!ctx.mbarrierTryWait(smem, empty + 2 * s, (round - 1) & 1)) {}
-            ctx.mbarrierArriveExpectTx(smem, full + 2 * s, (bn + bm) * 128);
-            int base = s * stageWords, k0 = (kt0 + t) * BK;
-            ctx.tmaLoadTile128(smem, base, full + 2 * s, mapW, w, n, k, n0, k0, bn);
-            ctx.tmaLoadTile128(smem, base + bn * ROW_WORDS, full + 2 * s, mapX, x, xRows, k, m0, k0, bm);
-        }
+        for (int t = 0; t < count; t++) tmaIssue(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, it0 + t, kt0 + t, bn, bm, stageWords, full, empty, stages);
+    }
+
+    /**
+     * The ring's {@code it}-th copy, K tile {@code kt}: into stage {@code it % stages} once its previous K tile (round − 1) is
+     * released (from the second round on), with its bytes expected on the stage's "full" mbarrier.
+     */
+    static void tmaIssue(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows, int n,
+                         int k, int n0, int m0, int it, int kt, int bn, int bm, int stageWords, int full, int empty, int stages) {
+        int s = it % stages, round = it / stages;
+        if (round > 0) while (!ctx.mbarrierTryWait(smem, empty + 2 * s, (round - 1) & 1)) {}
+        ctx.mbarrierArriveExpectTx(smem, full + 2 * s, (bn + bm) * 128);
+        int base = s * stageWords, k0 = kt * BK;
+        ctx.tmaLoadTile128(smem, base, full + 2 * s, mapW, w, n, k, n0, k0, bn);
+        ctx.tmaLoadTile128(smem, base + bn * ROW_WORDS, full + 2 * s, mapX, x, xRows, k, m0, k0, bm);
     }
 
     /**

@@ -186,6 +186,16 @@ public final class GemmBench {
             gemm.reserve(8192, 14336);
             mma.reserve(8192, 14336);
             System.out.println("wgmma tiles in the default plan above 64 tokens: " + gemm.wgmma());
+            if (args.length > 0 && args[0].equals("sliced")) {   // the invariant plan's forms at the engine's shapes and token counts
+                slicedResources(cuda, gemm);
+                for (Object[] s : ENGINE_SHAPES)
+                    if ((Integer) s[1] != 32000) slicedShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], SLICED_MS);
+                return;
+            }
+            if (args.length > 0 && args[0].equals("ncu")) {   // eager launches for Nsight Compute (no graph), 512 tokens
+                ncuLaunches(cuda, gemm);
+                return;
+            }
             resources(cuda, gemm);
             if (sweep) {
                 TileSweep.run(cuda, gemm, copy);
@@ -219,6 +229,81 @@ public final class GemmBench {
             for (Object[] s : SHAPES) {
                 shape(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2], copy, quick ? new int[]{1, 16, 64, 512, 8192} : MS);
                 if (quick) break;
+            }
+        }
+    }
+
+    /** The invariant plan's token counts in the engine: workload 1's decode (~104; its graph bucket 128), 256, workload 2's decode bucket (512), its prefill chunks (~1852; 2048). */
+    static final int[] SLICED_MS = {104, 128, 256, 512, 2048};
+
+    /** The sliced kernel's plan on TMA_128 with no producer warps (work-item 0 issuing the copies, as TMA_192 runs it): a measurement of that form alone. */
+    static Gemm.Plan inline128(Gemm.Plan p) {
+        Launch l = new Launch(p.launch().grid(), new int[]{Gemm.TMA_128.wn() * 32, 1, 1}, p.launch().sharedBytes(), null);
+        return new Gemm.Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), l, p.convertFirst(), false, true);
+    }
+
+    /** Registers, shared memory and blocks a multiprocessor of the sliced kernel's three forms (driver figures). */
+    private static void slicedResources(CudaBackend cuda, Gemm gemm) {
+        Gemm.Plan p128 = gemm.slicedPlan(512, 4096, 4096, Gemm.TMA_128, 5, true), p192 = gemm.slicedPlan(512, 4096, 4096, Gemm.TMA_192, 5, true);
+        for (Gemm.Plan p : new Gemm.Plan[]{p128, inline128(p128), p192}) {
+            var r = cuda.resources(Gemm.kernelFor(p), p.launch(), Gemm.tmaArguments(p, null, null, null, null, null, 1, 1, 1, 128, 0));
+            System.out.printf("sliced variant %s, block %d: %d registers, %d B shared, %d B local, %d blocks/SM%n", p.tiles().name(),
+                    p.launch().block()[0], r.registers(), p.launch().sharedBytes(), r.localBytes(), r.blocksPerSm());
+        }
+    }
+
+    /**
+     * One after the other at each point: the default plan ("CSV,sl,...,default"), the invariant plan as it chooses
+     * ("now"), its same-bits forms with the same K slices — the slices in registers on TMA_128 with the producer warpgroup
+     * ("reg128"), on TMA_128 with work-item 0 producing ("reg128i", at 512 and 2048), on TMA_192 ("reg192"), TMA_128 slabs
+     * ("slab128"), TMA_256 slabs at 129-256 tokens ("slab256"), TMA_64X2 slabs up to 256 ("slab64x2") — with the time model's
+     * estimates beside the register forms. The TMA_192 form is spot-checked against a double dot product at 512 tokens.
+     */
+    private static void slicedShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
+        int maxM = Arrays.stream(ms).max().orElseThrow();
+        try (Operands o = new Operands(cuda, maxM, n, k)) {
+            gemm.reserveSlabs(maxM, n, k);
+            int slices = gemm.invariantSlices(n, k);
+            for (int m : ms) {
+                java.util.List<Object[]> forms = new java.util.ArrayList<>();
+                forms.add(new Object[]{"default", gemm.plan(m, n, k, true, true)});
+                forms.add(new Object[]{"now", gemm.invariantPlan(m, n, k, true)});
+                if (slices > 1) {
+                    Gemm.Plan reg128 = gemm.slicedPlan(m, n, k, Gemm.TMA_128, slices, true);
+                    forms.add(new Object[]{"reg128", reg128});
+                    if (m >= 512) forms.add(new Object[]{"reg128i", inline128(reg128)});
+                    forms.add(new Object[]{"reg192", gemm.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)});
+                    forms.add(new Object[]{"slab128", gemm.slabPlan(m, n, k, Gemm.TMA_128, slices, true)});
+                    if (m > 128 && m <= 256) forms.add(new Object[]{"slab256", gemm.slabPlan(m, n, k, Gemm.TMA_256, slices, true)});
+                    if (m <= 256) forms.add(new Object[]{"slab64x2", gemm.slabPlan(m, n, k, Gemm.TMA_64X2, slices, true)});
+                }
+                for (Object[] f : forms) {
+                    String form = (String) f[0];
+                    Gemm.Plan p = (Gemm.Plan) f[1];
+                    double us = time(cuda, gemm, p, o, m, form.equals("reg192") && m == 512);
+                    String model = p.registerSlices() || p.slabs() ? String.format("%.1f", gemm.estimateMicros(p, m, n)) : "";
+                    System.out.printf("%-28s N=%-5d K=%-5d M=%-4d %-9s %9.1f us (model %s) [%s]%n", name, n, k, m, form, us, model, p);
+                    System.out.println("CSV,sl," + name + "," + n + "," + k + "," + m + "," + form + "," + us + "," + model);
+                }
+            }
+        }
+    }
+
+    /**
+     * For {@code ncu -k regex:wgmmaTma}: at 512 tokens, llama-7b's o (4096×4096, 5 slices) and down (4096×11008) projections
+     * through the sliced kernel on TMA_128 and TMA_192 and through the plain TMA_128 kernel (one slice: the same tiles, no
+     * folds), one eager launch each (no graph: ncu cannot replay the TMA kernel inside one, run 33), W from memory.
+     */
+    private static void ncuLaunches(CudaBackend cuda, Gemm gemm) {
+        for (int[] nk : new int[][]{{4096, 4096}, {4096, 11008}}) {
+            int n = nk[0], k = nk[1], m = 512, slices = gemm.invariantSlices(n, k);
+            try (Operands o = new Operands(cuda, m, n, k)) {
+                for (Gemm.Plan p : new Gemm.Plan[]{gemm.slicedPlan(m, n, k, Gemm.TMA_128, slices, true), gemm.plan(m, n, k, Gemm.TMA_128, 1, true),
+                        gemm.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)}) {
+                    gemm.matmul(o.x, m, o.w[0], n, k, o.c, false, p);
+                    cuda.synchronize();
+                    System.out.println("ncu launches: " + n + "x" + k + " M=" + m + " " + p);
+                }
             }
         }
     }

@@ -35,7 +35,7 @@ class GemmInvarianceGpuTest {
     }
 
     /**
-     * The invariant plan's Hopper forms above 64 tokens (its own choice; the slices summed in registers; TMA_128, TMA_256 and the
+     * The invariant plan's Hopper forms above 64 tokens (its own choice; the slices summed in registers on TMA_128 and TMA_192; TMA_128, TMA_256 and the
      * mid range's TMA_64, TMA_64X2 and TMA_N64 slabs) against its mma.sync slab plan at 64 tokens (the WIDE tiles), first 64 rows, with and without a residual:
      * q/o, k/v, the 11008-wide down projection (a short last slice: 172 K tiles in 5 slices of 35), Llama-3's stacked q|k|v.
      */
@@ -47,6 +47,7 @@ class GemmInvarianceGpuTest {
                 List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = List.of(
                         (g, m) -> g.invariantPlan(m, n, k, true),
                         (g, m) -> g.slicedPlan(m, n, k, slices, true),
+                        (g, m) -> g.slicedPlan(m, n, k, Gemm.TMA_192, slices, true),
                         (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true),
                         (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_256, slices, true),
                         // the mid range's candidates as slabs of the same slices (run 31-midm)

@@ -32,7 +32,7 @@ class GemmInvarianceTest {
 
     /**
      * Above 64 tokens the Hopper planner's invariant forms (its own choice, the slices summed in registers by the sliced TMA
-     * kernel, TMA_128 slabs) against the mma.sync slab plan at 16 tokens: 17 K tiles in 4 slices of 5, 5, 5, 2 (a short
+     * kernel on TMA_128 and TMA_192, TMA_128 slabs) against the mma.sync slab plan at 16 tokens: 17 K tiles in 4 slices of 5, 5, 5, 2 (a short
      * last slice), partial tiles in M and N, with and without a residual.
      */
     @Test
@@ -46,6 +46,7 @@ class GemmInvarianceTest {
             List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = List.of(
                     (g, m) -> g.invariantPlan(m, n, k, true),
                     (g, m) -> g.slicedPlan(m, n, k, slices, true),
+                    (g, m) -> g.slicedPlan(m, n, k, Gemm.TMA_192, slices, true),   // three consumer warpgroups, work-item 0 producing
                     (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true),
                     // the mid range's candidate tiles as slabs of the same slices (run 31-midm)
                     (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_64X2, slices, true),
@@ -55,31 +56,46 @@ class GemmInvarianceTest {
         }
     }
 
-    /** The two forms by the time model: few blocks take the slabs (parallelism), a full GPU of blocks the registers. */
+    /**
+     * The forms by the time model (TMA_64X2 slabs off): few blocks take the slabs (parallelism), a full GPU of blocks the
+     * registers, on TMA_192 where its fewer, wider tiles lose no wave (run 35-inv6); then the TMA_64X2 slabs (on by default)
+     * at their shapes.
+     */
     @Test
     void theTimeModelPicksSlabsForFewBlocksAndRegistersForMany() {
         try (Gemm hopper = new Gemm(new CpuBackend(), true)) {
+            hopper.invariantNarrow(false);
             assertTrue(hopper.invariantPlan(128, 4096, 4096, true).slabs(), "32 blocks of 64 K tiles: slabs");
             assertTrue(hopper.invariantPlan(256, 4096, 4096, true).slabs(), "64 blocks: still slabs (48.1 against 52.9 µs, run 27-gemm4)");
             assertTrue(hopper.invariantPlan(512, 1024, 4096, true).slabs(), "k/v, 32 blocks");
             assertTrue(hopper.invariantPlan(2048, 1024, 4096, true).registerSlices(), "k/v, 128 blocks");
-            assertTrue(hopper.invariantPlan(512, 4096, 4096, true).registerSlices(), "128 blocks: registers");
+            assertSame(Gemm.TMA_128, hopper.invariantPlan(512, 4096, 4096, true).tiles(), "128 blocks: registers, 53.1 against TMA_192's 75.0 µs");
+            assertTrue(hopper.invariantPlan(512, 4096, 4096, true).registerSlices());
+            assertSame(Gemm.TMA_128, hopper.invariantPlan(2048, 4096, 4096, true).tiles(), "4 waves of 128 against 3 of 192: 212.9 against 222.5 µs");
+            assertSame(Gemm.TMA_128, hopper.invariantPlan(2048, 4096, 11008, true).tiles(), "518.4 against 558.6 µs");
             assertTrue(hopper.invariantPlan(8192, 4096, 4096, true).registerSlices());
+            // llama-7b's q|k|v: TMA_192's two waves where TMA_128 needs three (run 35-inv6)
+            for (int[] mUs : new int[][]{{256, 733}, {512, 1448}, {2048, 5703}}) {
+                Gemm.Plan p = hopper.invariantPlan(mUs[0], 12288, 4096, true);
+                assertSame(Gemm.TMA_192, p.tiles(), mUs[0] + " tokens: " + mUs[1] / 10.0 + " µs on TMA_192");
+                assertTrue(p.registerSlices(), p.toString());
+            }
+            assertSame(Gemm.TMA_128, hopper.invariantPlan(128, 12288, 4096, true).tiles(), "one wave either way: 51.5 against 71.4 µs");
             // 129-256 tokens: TMA_256 slabs where the model expects them faster (run 31-midm's 12 points)
-            assertSame(Gemm.TMA_256, hopper.invariantPlan(256, 12288, 4096, true).tiles(), "12288 x 4096 at 256: 83.4 against 88.6 µs");
-            assertTrue(hopper.invariantPlan(256, 12288, 4096, true).slabs());
             assertSame(Gemm.TMA_256, hopper.invariantPlan(192, 4096, 11008, true).tiles(), "4096 x 11008 at 192: 76.4 against 81.0 µs");
+            assertTrue(hopper.invariantPlan(192, 4096, 11008, true).slabs());
             assertTrue(hopper.invariantPlan(256, 6144, 4096, true).registerSlices(), "6144 x 4096 at 256: registers, 50.9 against 60.1 µs");
             assertSame(Gemm.TMA_128, hopper.invariantPlan(256, 1024, 4096, true).tiles(), "k/v at 256: TMA_128 slabs, 16.3 against 22.0 µs");
             assertSame(Gemm.TMA_128, hopper.invariantPlan(128, 4096, 4096, true).tiles(), "128 tokens: no TMA_256");
-            hopper.invariantNarrow(true);   // opt-in: TMA_64X2 slabs of the same slices at the measured shapes, the model elsewhere
+            hopper.invariantNarrow(true);   // the default: TMA_64X2 slabs of the same slices at the measured shapes, the model elsewhere
             Gemm.Plan narrow = hopper.invariantPlan(107, 4096, 4096, true);
             assertSame(Gemm.TMA_64X2, narrow.tiles());
             assertTrue(narrow.slabs() && narrow.splits() == hopper.invariantSlices(4096, 4096), narrow.toString());
+            assertSame(Gemm.TMA_64X2, hopper.invariantPlan(128, 4096, 11008, true).tiles(), "53.4 against 58.0 µs");
+            assertSame(Gemm.TMA_64X2, hopper.invariantPlan(256, 4096, 4096, true).tiles(), "44.5 against 48.5 µs");
             assertSame(Gemm.TMA_64X2, hopper.invariantPlan(192, 4096, 11008, true).tiles());
             assertSame(Gemm.TMA_256, hopper.invariantPlan(256, 4096, 11008, true).tiles(), "256 tokens of 4096 x 11008: the model's TMA_256 slabs");
             assertTrue(hopper.invariantPlan(107, 12288, 4096, true).registerSlices(), "12288 rows: not a narrow shape");
-            hopper.invariantNarrow(false);
             Gemm.Plan one = hopper.invariantPlan(512, 22016, 4096, true);   // one slice (stacked gate|up): the plain TMA tile
             assertEquals(1, one.splits());
             assertTrue(one.tiles().tma() && !one.slabs() && !one.registerSlices(), one.toString());

@@ -35,8 +35,11 @@ class GemmPtxTest {
             tests.add(DynamicTest.dynamicTest("wgmmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaXbf16Wbf16", t)));
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_64, Gemm.TMA_32, Gemm.TMA_16, Gemm.TMA_64X2, Gemm.TMA_N64})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaXbf16Wbf16", t)));
-        // the invariant plan's slices summed in registers: twice the accumulators, still no spills at 128 × 128
-        tests.add(DynamicTest.dynamicTest("wgmmaTmaSlicedXbf16Wbf16 tma128", () -> assemble(tool, "wgmmaTmaSlicedXbf16Wbf16", Gemm.TMA_128)));
+        // the invariant plan's slices summed in registers: two accumulator sets, no spills at 128 × 128 (with or without the
+        // producer warpgroup) nor at 192 × 128 (12 warps, no producer warps: up to 168 registers); no wgmma serialized (C7514)
+        tests.add(DynamicTest.dynamicTest("wgmmaTmaSlicedXbf16Wbf16 tma128", () -> assembleSliced(tool, Gemm.TMA_128, GemmKernels.SLICED_PRODUCER_WARPS)));
+        tests.add(DynamicTest.dynamicTest("wgmmaTmaSlicedXbf16Wbf16 tma128 inline", () -> assembleSliced(tool, Gemm.TMA_128, GemmKernels.SLICED_INLINE)));
+        tests.add(DynamicTest.dynamicTest("wgmmaTmaSlicedXbf16Wbf16 tma192 inline", () -> assembleSliced(tool, Gemm.TMA_192, GemmKernels.SLICED_INLINE)));
         // the persistent kernel (a block looping over output tiles): no spills at either prefill tile
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaPersistentXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaPersistentXbf16Wbf16", t)));
@@ -49,6 +52,25 @@ class GemmPtxTest {
     private void assembleHelper(Path ptxas, String entry) throws Exception {
         CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, entry), new Object[0], 90);
         dev.arbor.kernels.Ptxas.assemble(ptxas, dir, k.entryName(), k.ptx());
+    }
+
+    /** The sliced kernel for tiles t: a producer warp after the consumer warpgroups, no spills, the register count printed. */
+    private void assembleSliced(Path ptxas, Gemm.Tiles t, int form) throws Exception {
+        CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, "wgmmaTmaSlicedXbf16Wbf16"), new Object[]{t.wn(), t.nt(), t.stages(), form}, 90);
+        assertEquals(0, k.localMemoryBytes(), () -> String.join("\n", k.localMemoryArrays()));
+        assertTrue(k.ptx().contains("wgmma.mma_async.sync.aligned.m64n" + t.bm() + "k16") && k.ptx().contains(".maxntid " + (t.wn() * 32 + (form == GemmKernels.SLICED_PRODUCER_WARPS ? 128 : 0))));
+        String name = k.entryName() + "_" + t.name() + "_" + form;
+        Path file = dir.resolve(name + ".ptx");
+        Files.writeString(file, k.ptx());
+        Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90a", "-v", file.toString(), "-o", dir.resolve(name + ".cubin").toString())
+                .redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "ptxas timed out");
+        assertEquals(0, p.exitValue(), () -> t + " form " + form + ":\n" + log);
+        assertTrue(log.contains("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"), () -> t + " form " + form + " spills:\n" + log);
+        assertFalse(log.contains("C7514"), () -> t + " form " + form + ": wgmma serialized:\n" + log);
+        System.out.println("wgmmaTmaSlicedXbf16Wbf16 " + t + " form " + form + ": "
+                + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
     }
 
     private void assemble(Path ptxas, String entry, Gemm.Tiles t) throws Exception {

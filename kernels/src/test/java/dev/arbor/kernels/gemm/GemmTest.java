@@ -69,7 +69,8 @@ class GemmTest {
         assertSame(Gemm.LARGE, hopper.plan(65, 4096, 4096, false, true).tiles());      // bf16 output: mma.sync
         // the batch-invariant plan: the TMA tiles above 64 tokens (the same bits as its mma.sync slabs: GemmInvarianceTest),
         // the mma.sync tiles up to 64 (not the TMA decode tile), and mma.sync everywhere without the Hopper planner
-        assertSame(Gemm.TMA_128, hopper.invariantPlan(65, 4096, 4096, true).tiles());
+        assertSame(Gemm.TMA_64X2, hopper.invariantPlan(65, 4096, 4096, true).tiles());   // its TMA_64X2 slabs (run 35-inv6)
+        assertSame(Gemm.TMA_128, hopper.invariantPlan(65, 12288, 4096, true).tiles());
         assertSame(Gemm.WIDE, hopper.invariantPlan(64, 4096, 4096, true).tiles());
         assertSame(Gemm.LARGE, gemm.invariantPlan(65, 4096, 4096, true).tiles());
         GemmCase.of(70, 136, 200).check(cpu, hopper);                                   // partial tiles in M, N and K
