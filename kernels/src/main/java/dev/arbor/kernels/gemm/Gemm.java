@@ -216,6 +216,8 @@ public final class Gemm implements AutoCloseable {
     private boolean invariantNarrow = INVARIANT_NARROW;
     /** The default plan's rule at 65-256 tokens ({@link #MID_DEFAULT}; {@link #mid(String)}). */
     private String mid = MID_DEFAULT;
+    /** The default plan's split-K rule at 65-256 tokens ({@link #SPLIT_DEFAULT}; {@link #split(String)}). */
+    private String split = SPLIT_DEFAULT;
     /** Whether the mma.sync kernels launch overlapping the kernel before them ({@link #overlapPrevious(boolean)}). */
     private boolean overlapPrevious;
     private BFloat16Array xBf16;
@@ -352,7 +354,7 @@ public final class Gemm implements AutoCloseable {
         }
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
-        int splits = fp32Out ? oneWaveSplits(m, n, k, t) : 1;
+        int splits = !fp32Out ? 1 : t.tma() && m > 64 && m <= 256 && split.equals("balanced") ? balancedSplits(m, n, k, t) : oneWaveSplits(m, n, k, t);
         if (t.tma() && t.bm() >= TMA_128.bm() && splits == 1 && blocks > resident && persistent && persistentLoads())
             return persistentPlan(m, n, k, t, fp32X);
         return plan(m, n, k, t, splits, fp32X);
@@ -368,6 +370,56 @@ public final class Gemm implements AutoCloseable {
         long resident = (long) multiprocessors * blocksPerSm(t);
         return (int) Math.max(1, Math.min(Math.max(1, kTiles / 4), resident / blocks));
     }
+
+    /**
+     * The default plan's split-K for TMA tiles at 65-256 tokens (rule "balanced", {@link #SPLIT_DEFAULT}): the slices s whose
+     * grid divides most evenly over the multiprocessors, by a wave model: a block of s slices costs its K tiles
+     * (⌈K tiles / s⌉) plus {@link #BLOCK_OVERHEAD_KTILES} (its pipeline fill and epilogue), and the product costs that times
+     * its waves, ⌈tile blocks · s / resident blocks⌉; the least cost wins, fewer slices on a tie, s from 1 to ⌊K tiles / 4⌋
+     * (at most {@link #MAX_BALANCED_SPLITS}). Where the tiles alone make 1.3 waves ({@link #oneWaveSplits} then keeps one
+     * slice and the second wave runs on a third of the multiprocessors; llama-7b's stacked gate|up at ~104 tokens: 172
+     * tiles of 128 W rows on 132) it takes 3 slices, 516 blocks in 3.9 waves; where the tiles make 0.73 of a wave (its
+     * q|k|v: 96 tiles) 4 slices, 384 blocks in 2.9 waves. The slices add with fp32 atomics into C zeroed first, as the
+     * one-wave split does: the default plan's bits were never run to run stable once split.
+     */
+    public int balancedSplits(int m, int n, int k, Tiles t) {
+        int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
+        long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
+        long resident = (long) multiprocessors * blocksPerSm(t);
+        int most = Math.max(1, Math.min(MAX_BALANCED_SPLITS, kTiles / 4));
+        int best = 1;
+        double bestCost = Double.MAX_VALUE;
+        for (int s = 1; s <= most; s++) {
+            int perSplit = (kTiles + s - 1) / s, slices = (kTiles + perSplit - 1) / perSplit;   // as plan() cuts K
+            if (slices != s) continue;
+            long waves = (blocks * slices + resident - 1) / resident;
+            double cost = waves * (perSplit + BLOCK_OVERHEAD_KTILES);
+            if (cost < bestCost) {
+                bestCost = cost;
+                best = s;
+            }
+        }
+        return best;
+    }
+
+    /** A block's fixed cost in the wave model of {@link #balancedSplits}, in K tiles (its pipeline fill, its epilogue). */
+    static final double BLOCK_OVERHEAD_KTILES = Double.parseDouble(System.getProperty("arbor.gemm.blockOverhead", "4"));
+    /** The most K slices {@link #balancedSplits} considers. */
+    static final int MAX_BALANCED_SPLITS = 16;
+    /**
+     * The default plan's split-K rule for the TMA tiles at 65-256 tokens: "balanced" ({@link #balancedSplits}) or "wave"
+     * ({@link #oneWaveSplits}, the rule before; {@code -Darbor.gemm.split=wave}).
+     */
+    static final String SPLIT_DEFAULT = System.getProperty("arbor.gemm.split", "balanced");
+
+    /** Sets the default plan's split-K rule at 65-256 tokens: "balanced" or "wave" ({@link #SPLIT_DEFAULT}). */
+    public void split(String rule) {
+        if (!rule.equals("balanced") && !rule.equals("wave")) throw new IllegalArgumentException("unknown split rule " + rule);
+        this.split = rule;
+    }
+
+    /** The default plan's split-K rule at 65-256 tokens. */
+    public String split() { return split; }
 
     /**
      * The TMA tiles t over all of K as the persistent kernel: min(tiles, resident blocks) blocks in a 1-D grid, each looping

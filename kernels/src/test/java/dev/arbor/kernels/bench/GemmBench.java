@@ -212,6 +212,12 @@ public final class GemmBench {
                 }
                 return;
             }
+            if (args.length > 0 && args[0].equals("balance")) {   // 104-128 tokens: the default plan's split rules and every split of two tiles
+                for (Object[] s : ENGINE_SHAPES)
+                    if ((Integer) s[1] != 32000) balanceShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, new int[]{104, 128});
+                for (Object[] s : LLAMA1B_SHAPES) balanceShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, new int[]{128});
+                return;
+            }
             if (args.length > 0 && args[0].equals("invariant")) {   // the invariant plan above 64 tokens only, before and now
                 for (Object[] s : SHAPES) invariantOnly(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2]);
                 return;
@@ -219,6 +225,60 @@ public final class GemmBench {
             for (Object[] s : SHAPES) {
                 shape(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2], copy, quick ? new int[]{1, 16, 64, 512, 8192} : MS);
                 if (quick) break;
+            }
+        }
+    }
+
+    /** llama3.2-1b's products as the engine runs them (stacked q|k|v and gate|up), for its batch-128 decode. */
+    static final Object[][] LLAMA1B_SHAPES = {
+            {"llama3.2-1b q|k|v (stacked)", 3072, 2048},
+            {"llama3.2-1b o_proj", 2048, 2048},
+            {"llama3.2-1b gate|up (stacked)", 16384, 2048},
+            {"llama3.2-1b down", 2048, 8192}};
+
+    /**
+     * The default plan's split-K at decode batches of 104-128 tokens, one after the other at each point: the plan with the
+     * one-wave split rule before run 35-midk6 ("CSV,balwave"), with the balanced rule ({@link Gemm#balancedSplits}; "CSV,gemm"
+     * for gemm_torch.py), the same with bf16 X (the kernels alone, no conversion pass: "CSV,bx"), then {@link Gemm#TMA_128} and
+     * {@link Gemm#TMA_64X2} at every split count of 1-8 that cuts K differently ("CSV,balsweep"). Spot checks at M = 104.
+     */
+    private static void balanceShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy, int[] ms) {
+        int maxM = Arrays.stream(ms).max().orElseThrow();
+        double floorUs = 2.0 * n * k / copy * 1e6;
+        try (Operands o = new Operands(cuda, maxM, n, k)) {
+            for (int m : ms) {
+                String rule = gemm.split();
+                try {
+                    gemm.split("wave");
+                    Gemm.Plan wave = gemm.plan(m, n, k, true, true);
+                    gemm.split("balanced");
+                    Gemm.Plan bal = gemm.plan(m, n, k, true, true);
+                    double waveUs = time(cuda, gemm, wave, o, m, false);
+                    double balUs = time(cuda, gemm, bal, o, m, m == 104);
+                    double bxUs = timeBf16X(cuda, gemm, o, m);
+                    StringBuilder line = new StringBuilder(String.format("%-30s N=%-5d K=%-5d M=%-3d floor %5.1f us | one-wave %6.1f [%s/%d] | balanced %6.1f [%s/%d] bf16 X %6.1f |",
+                            name, n, k, m, floorUs, waveUs, wave.tiles().name(), wave.splits(), balUs, bal.tiles().name(), bal.splits(), bxUs));
+                    System.out.println("CSV,balwave," + name + "," + n + "," + k + "," + m + "," + waveUs + "," + wave.tiles().name() + "," + wave.splits());
+                    System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + balUs + "," + 2.0 * m * n * k / (balUs * 1e-6) / 1e12 + ",-1,"
+                            + bal.tiles().name() + "," + bal.splits());
+                    System.out.println("CSV,bx," + name + "," + n + "," + k + "," + m + "," + bxUs);
+                    for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_64X2}) {
+                        int last = 0;
+                        for (int splits = 1; splits <= 8; splits++) {
+                            Gemm.Plan p = gemm.plan(m, n, k, t, splits, true);
+                            if (p.splits() == last) continue;   // the same cut of K as the split count before
+                            last = p.splits();
+                            double us = time(cuda, gemm, p, o, m, false);
+                            line.append(String.format(" %s/%d %.1f", t.name(), p.splits(), us));
+                            System.out.println("CSV,balsweep," + name + "," + n + "," + k + "," + m + "," + us + "," + t.name() + "," + p.splits());
+                        }
+                    }
+                    System.out.println(line);
+                } catch (RuntimeException | AssertionError e) {
+                    System.out.println("FAILED " + name + " M=" + m + ": " + e);
+                } finally {
+                    gemm.split(rule);
+                }
             }
         }
     }

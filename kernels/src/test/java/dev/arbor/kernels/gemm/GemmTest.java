@@ -138,6 +138,36 @@ class GemmTest {
         }
     }
 
+    /**
+     * The balanced split rule at 65-256 tokens: the wave model's choices on 132 multiprocessors where the one-wave rule leaves a
+     * partial wave (llama-7b's stacked gate|up and q|k|v at 104 tokens), the one-wave rule's own choice where the tiles already
+     * fill a wave, the rule before with "wave", nothing outside 65-256 tokens; and a balanced plan's product equals the reference.
+     */
+    @Test
+    void balancedSplitsEvenTheWaves() {
+        try (Gemm hopper = new Gemm(cpu, true)) {
+            hopper.mid("old");
+            assertEquals("balanced", hopper.split());
+            assertEquals(3, hopper.plan(104, 22016, 4096, true, true).splits(), "172 tiles: 516 blocks in 3.9 waves, not 172 in 1.3");
+            assertEquals(4, hopper.plan(104, 12288, 4096, true, true).splits(), "96 tiles: 384 blocks in 2.9 waves");
+            assertEquals(4, hopper.plan(104, 4096, 4096, true, true).splits(), "32 tiles: the one-wave rule's 128 blocks");
+            assertEquals(4, hopper.plan(104, 4096, 11008, true, true).splits());
+            assertEquals(1, hopper.plan(128, 16384, 2048, true, true).splits(), "128 tiles already fill a wave");
+            assertEquals(8, hopper.plan(128, 2048, 2048, true, true).splits(), "at least 4 K tiles a slice");
+            assertEquals(hopper.oneWaveSplits(64, 22016, 4096, Gemm.TMA_64), hopper.plan(64, 22016, 4096, true, true).splits(), "64 tokens: not the rule's range");
+            assertEquals(1, hopper.plan(104, 22016, 4096, false, true).splits(), "bf16 output never splits");
+            hopper.split("wave");
+            assertEquals(1, hopper.plan(104, 22016, 4096, true, true).splits(), "the rule before: 172 tiles exceed one wave");
+            assertEquals(1, hopper.plan(104, 12288, 4096, true, true).splits());
+            assertThrows(IllegalArgumentException.class, () -> hopper.split("even"));
+            hopper.split("balanced");
+            Gemm.Plan p = hopper.plan(90, 136, 1032, true, true);
+            assertTrue(p.splits() > 1, p.toString());
+            new GemmCase(90, 136, 1032, "f32", "bf16", "f32", false).check(cpu, hopper, p);
+            new GemmCase(90, 136, 1032, "f32", "bf16", "f32", true).check(cpu, hopper, p);   // split-K atomics onto a residual
+        }
+    }
+
     /** The grouped raster visits every tile of the grid once, walks a group's token tiles first, and is the plain order at group 1. */
     @Test
     void rasterIsABijectionOfTheGrid() {
