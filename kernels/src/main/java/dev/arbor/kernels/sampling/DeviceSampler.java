@@ -7,7 +7,7 @@ import dev.arbor.accel.array.FloatArray;
 
 /**
  * Host launcher of {@link SamplingKernels} on a {@link Backend}: uploads a filled {@link SamplingBatch}'s
- * inputs (one packed copy), launches the sampling kernel (and the logprob kernel when a row asked for logprobs) over the
+ * inputs, launches the sampling kernel (and the logprob kernel when a row asked for logprobs) over the
  * device-resident logits, and copies the results back into the batch. Owns a (capacity, vocab) float work
  * buffer, allocated once.
  */
@@ -65,11 +65,13 @@ public final class DeviceSampler implements AutoCloseable {
             return;
         }
         batch.upload(backend);
-        backend.launch(SAMPLE, Launch.of1D(rows, block), logits, work, vocab, batch.packed, rows, batch.penaltyEntries(), batch.tokens, block);
+        backend.launch(SAMPLE, Launch.of1D(rows, block), logits, work, vocab, batch.temperature, batch.topK, batch.topP, batch.minP,
+                batch.repetitionPenalty, batch.frequencyPenalty, batch.presencePenalty, batch.seed, batch.counter,
+                batch.penaltyStart, batch.penaltyIds, batch.penaltyCounts, batch.maskStart, batch.maskIds, batch.tokens, block);
         boolean anyLogprobs = false;
         for (int r = 0; r < rows; r++) anyLogprobs |= batch.numLogprobs.get(r) >= 0;
         if (anyLogprobs) {
-            backend.launch(LOGPROBS, Launch.of1D(rows, block), logits, vocab, batch.tokens, batch.packed, rows, batch.logprobs,
+            backend.launch(LOGPROBS, Launch.of1D(rows, block), logits, vocab, batch.tokens, batch.numLogprobs, batch.logprobs,
                     batch.ranks, batch.topIds, batch.topLogprobs, block);
         }
         if (afterLaunch != null) afterLaunch.run();

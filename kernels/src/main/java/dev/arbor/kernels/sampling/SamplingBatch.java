@@ -28,14 +28,10 @@ import dev.arbor.accel.array.OffHeapArray;
  * penalties use it; 0 for prompt-only tokens); ids may not repeat within a row. The mask list holds ids forced
  * to -inf before anything else (min_tokens: EOS unless ignore_eos, and stop_token_ids); repeats are harmless.
  *
- * <p>Host layout: per-row arrays of length capacity; CSR lists with {@code penaltyStart[r] .. penaltyStart[r+1]} indexing
- * {@code penaltyIds}/{@code penaltyCounts} and {@code maskStart} likewise {@code maskIds}. Device layout (what the kernels
- * read): the same inputs packed by {@link #upload} into one int array of {@link #packedWords} words, R = rows, P = penalty
- * entries, Q = mask entries: word {@code f·R + r} holds field f ({@link #TEMPERATURE} … {@link #NUM_LOGPROBS}; floats as
- * their bits) of row r, {@code SEED·R + 2r} and {@code COUNTER·R + 2r} a long as (low, high) words, then
- * penaltyStart (R + 1 words), maskStart (R + 1), penaltyIds (P), penaltyCounts (P), maskIds (Q). Results
- * {@code tokens}, {@code logprobs}, {@code ranks} per row and {@code topIds}/{@code topLogprobs} as (capacity,
- * {@link #MAX_TOP_LOGPROBS}).
+ * <p>Device layout (what the kernels read): per-row arrays of length capacity; CSR lists with
+ * {@code penaltyStart[r] .. penaltyStart[r+1]} indexing {@code penaltyIds}/{@code penaltyCounts} and
+ * {@code maskStart} likewise {@code maskIds}; results {@code tokens}, {@code logprobs}, {@code ranks} per row
+ * and {@code topIds}/{@code topLogprobs} as (capacity, {@link #MAX_TOP_LOGPROBS}).
  *
  * <p>Not thread-safe: one step fills it, one sampler reads it. Close it to free the off-heap memory.
  */
@@ -55,12 +51,6 @@ public final class SamplingBatch implements AutoCloseable {
     /** Ids listed in the open row's penalty list, to reject repeats; cleared entry by entry. */
     private final long[] listed;
     private final OffHeapArray[] inputs, outputs;
-    /** The device inputs packed ({@link #upload}): host staging, grown to the largest step; its device mirror is the kernels' input. */
-    IntArray packed;
-
-    /** Packed fields, word {@code field · rows + row} (seed and counter: two words a row, from {@code field · rows + 2·row}). */
-    static final int TEMPERATURE = 0, TOP_K = 1, TOP_P = 2, MIN_P = 3, REPETITION_PENALTY = 4, FREQUENCY_PENALTY = 5, PRESENCE_PENALTY = 6,
-            NUM_LOGPROBS = 7, SEED = 8, COUNTER = 10, PENALTY_START = 12, MASK_START = 13;
 
     /**
      * @param capacity          most rows per step
@@ -206,58 +196,20 @@ public final class SamplingBatch implements AutoCloseable {
 
     public int numLogprobs(int r) { return numLogprobs.get(check(r)); }
 
+    /** Uploads what this step filled: the per-row arrays' first rows, the CSR lists' used entries. */
     /**
-     * Copies this step's inputs to the device as ONE copy, queued behind the work already launched (the step's forward pass
-     * and lm_head) without waiting for it: the used part of each of the fifteen input arrays packed into {@link #packed}
-     * (the class comment's device layout; host memory copies of a few KiB), then one asynchronous copy of its
-     * {@link #packedWords} words. Fifteen copies a step, one per array, took ~0.14 ms of the device's step at llama3.2-1b
-     * batch 128 (bench/RESULTS.md, run 30-gemv5's profile), each a driver call and a copy on the stream. The staging grows
-     * (a new array, uploaded whole once) when a step needs more words than it holds.
+     * Copies this step's inputs to the device, queued behind the work already launched (the step's forward pass and
+     * lm_head) without waiting for it: synchronous copies here made the host wait for the whole step and then left the
+     * GPU idle through fifteen small copies (about 0.3 ms a step at batch 1; bench/RESULTS.md, run 26-lead).
      */
     void upload(dev.arbor.accel.Backend b) {
-        int words = packedWords();
-        if (packed == null || packed.length() < words) {
-            if (packed != null) packed.close();
-            packed = new IntArray(Math.max(words, Math.min(2 * words, listsStart(capacity) + 2 * maxPenaltyEntries + maxMaskEntries)));
-        }
-        int r = rows;
-        pack(temperature, r, TEMPERATURE * r);
-        pack(topK, r, TOP_K * r);
-        pack(topP, r, TOP_P * r);
-        pack(minP, r, MIN_P * r);
-        pack(repetitionPenalty, r, REPETITION_PENALTY * r);
-        pack(frequencyPenalty, r, FREQUENCY_PENALTY * r);
-        pack(presencePenalty, r, PRESENCE_PENALTY * r);
-        pack(numLogprobs, r, NUM_LOGPROBS * r);
-        pack(seed, r, SEED * r);
-        pack(counter, r, COUNTER * r);
-        pack(penaltyStart, r + 1, PENALTY_START * r);
-        pack(maskStart, r + 1, MASK_START * r + 1);
-        int lists = listsStart(r);
-        pack(penaltyIds, penaltyEntries, lists);
-        pack(penaltyCounts, penaltyEntries, lists + penaltyEntries);
-        pack(maskIds, maskEntries, lists + 2 * penaltyEntries);
-        b.toDeviceAsync(packed, words);
-    }
-
-    /** Words of the packed inputs this step: 14 a row (two longs), the two CSR starts' extra words, the lists. */
-    int packedWords() { return listsStart(rows) + 2 * penaltyEntries + maskEntries; }
-
-    /** Penalty entries this step (the packed penaltyCounts start after that many ids). */
-    int penaltyEntries() { return penaltyEntries; }
-
-    /** The packed word where the lists start at {@code rows} rows: after 12 words a row of fields and the two starts (R + 1 each). */
-    static int listsStart(int rows) { return 14 * rows + 2; }
-
-    /** The packed float at word i. */
-    static float floatAt(IntArray packed, int i) { return Float.intBitsToFloat(packed.get(i)); }
-
-    /** The packed long at words i (low) and i + 1 (high). */
-    static long longAt(IntArray packed, int i) { return ((long) packed.get(i + 1) << 32) | (packed.get(i) & 0xFFFFFFFFL); }
-
-    /** Copies the first {@code count} elements of {@code a} into {@link #packed} at word {@code at} (bytes as they are: a long is its two words, low first). */
-    private void pack(OffHeapArray a, int count, int at) {
-        java.lang.foreign.MemorySegment.copy(a.segment(), 0, packed.segment(), 4L * at, (long) count * a.elementBytes());
+        for (OffHeapArray a : new OffHeapArray[] {temperature, topP, minP, repetitionPenalty, frequencyPenalty, presencePenalty, topK,
+                numLogprobs, seed, counter}) b.toDeviceAsync(a, rows);
+        b.toDeviceAsync(penaltyStart, rows + 1);
+        b.toDeviceAsync(maskStart, rows + 1);
+        b.toDeviceAsync(penaltyIds, Math.max(1, penaltyEntries));
+        b.toDeviceAsync(penaltyCounts, Math.max(1, penaltyEntries));
+        b.toDeviceAsync(maskIds, Math.max(1, maskEntries));
     }
 
     /** Copies this step's results back: tokens, and the logprob arrays when {@code logprobs}. */
@@ -270,7 +222,7 @@ public final class SamplingBatch implements AutoCloseable {
         b.toHost(topLogprobs, rows * MAX_TOP_LOGPROBS);
     }
 
-    /** Every input array (host side; the kernels read their packed copy). */
+    /** Every array the kernels read, for uploads (one array, made once). */
     OffHeapArray[] inputs() { return inputs; }
 
     /** Every array the kernels write. */
@@ -300,7 +252,6 @@ public final class SamplingBatch implements AutoCloseable {
 
     @Override
     public void close() {
-        if (packed != null) packed.close();
         for (OffHeapArray a : inputs()) a.close();
         for (OffHeapArray a : outputs()) a.close();
     }

@@ -95,8 +95,10 @@ final class SamplingCheck {
             device.sample(logits, chunked);
             strided.upload(backend);
             backend.toDevice(work);
-            backend.launch(STRIDED, Launch.of1D(rows, block), logits, work, vocab, strided.packed, rows, strided.penaltyEntries(),
-                    strided.tokens, block);
+            backend.launch(STRIDED, Launch.of1D(rows, block), logits, work, vocab, strided.temperature, strided.topK, strided.topP,
+                    strided.minP, strided.repetitionPenalty, strided.frequencyPenalty, strided.presencePenalty, strided.seed,
+                    strided.counter, strided.penaltyStart, strided.penaltyIds, strided.penaltyCounts, strided.maskStart,
+                    strided.maskIds, strided.tokens, block);
             strided.download(backend, false);
             for (int row = 0; row < rows; row++) {
                 assertEquals(strided.token(row), chunked.token(row), backend.name() + " vocab " + vocab + " row " + row + " (kind " + row % 8 + ")");

@@ -63,8 +63,9 @@ class SamplingKernelsGpuTest {
                         double[] t = new double[21];
                         for (int rep = 0; rep < t.length + 5; rep++) {
                             a.record(null);
-                            cuda.launch(kernel, dev.arbor.accel.Launch.of1D(rows, DeviceSampler.GPU_BLOCK), logits, work, vocab, b.packed, rows,
-                                    b.penaltyEntries(), b.tokens, DeviceSampler.GPU_BLOCK);
+                            cuda.launch(kernel, dev.arbor.accel.Launch.of1D(rows, DeviceSampler.GPU_BLOCK), logits, work, vocab, b.temperature,
+                                    b.topK, b.topP, b.minP, b.repetitionPenalty, b.frequencyPenalty, b.presencePenalty, b.seed, b.counter,
+                                    b.penaltyStart, b.penaltyIds, b.penaltyCounts, b.maskStart, b.maskIds, b.tokens, DeviceSampler.GPU_BLOCK);
                             z.record(null);
                             if (rep >= 5) t[rep - 5] = z.millisSince(a) * 1e3;
                         }

@@ -4,6 +4,7 @@ import dev.arbor.accel.Constant;
 import dev.arbor.accel.KernelContext;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.LongArray;
 
 /**
  * {@link SamplingKernels#sample} as it was before run 30-gemv5, kept as the reference its chunked loads must agree with token
@@ -25,33 +26,32 @@ public final class StridedSamplingKernels {
      * The remaining arrays are {@link SamplingBatch}'s, per row or CSR.
      */
     public static void sample(KernelContext ctx, FloatArray logits, FloatArray work, int vocab,
-                              IntArray inputs, int rows, int penaltyEntries, IntArray tokens, @Constant int block) {
+                              FloatArray temperature, IntArray topK, FloatArray topP, FloatArray minP,
+                              FloatArray repetitionPenalty, FloatArray frequencyPenalty, FloatArray presencePenalty,
+                              LongArray seed, LongArray counter,
+                              IntArray penaltyStart, IntArray penaltyIds, IntArray penaltyCounts, IntArray maskStart, IntArray maskIds,
+                              IntArray tokens, @Constant int block) {
         double[] red = ctx.allocateDoubleLocalArray(block);
         float[] redValue = ctx.allocateFloatLocalArray(block);
         int[] redId = ctx.allocateIntLocalArray(block);
         int row = ctx.groupIdx, t = ctx.localIdx;
         int o = row * vocab;
-        // this row's inputs in the packed array (SamplingBatch.upload's layout)
-        int penaltyFrom = inputs.get(SamplingBatch.PENALTY_START * rows + row), penaltyTo = inputs.get(SamplingBatch.PENALTY_START * rows + row + 1);
-        int maskFrom = inputs.get(SamplingBatch.MASK_START * rows + 1 + row), maskTo = inputs.get(SamplingBatch.MASK_START * rows + 1 + row + 1);
-        int penaltyIds = SamplingBatch.listsStart(rows), penaltyCounts = penaltyIds + penaltyEntries, maskIds = penaltyCounts + penaltyEntries;
 
         // 1. penalised copy: masks, then repetition / frequency / presence on listed ids (distinct per row). A row with
         // neither (every greedy row of a plain request) reads its logits in place: no copy, a pass of reads and one of
         // writes saved (the copy was most of the kernel at batch 128 × 128,256 ids)
-        boolean edited = maskTo > maskFrom || penaltyTo > penaltyFrom;
+        boolean edited = maskStart.get(row + 1) > maskStart.get(row) || penaltyStart.get(row + 1) > penaltyStart.get(row);
         if (edited) {
             for (int i = t; i < vocab; i += block) work.set(o + i, logits.get(o + i));
             ctx.localBarrier();
-            for (int i = maskFrom + t; i < maskTo; i += block) {
-                work.set(o + inputs.get(maskIds + i), Float.NEGATIVE_INFINITY);
+            for (int i = maskStart.get(row) + t, end = maskStart.get(row + 1); i < end; i += block) {
+                work.set(o + maskIds.get(i), Float.NEGATIVE_INFINITY);
             }
             ctx.localBarrier();
-            float rp = SamplingBatch.floatAt(inputs, SamplingBatch.REPETITION_PENALTY * rows + row), fp = SamplingBatch.floatAt(inputs, SamplingBatch.FREQUENCY_PENALTY * rows + row),
-                    pp = SamplingBatch.floatAt(inputs, SamplingBatch.PRESENCE_PENALTY * rows + row);
-            for (int i = penaltyFrom + t; i < penaltyTo; i += block) {
-                int id = inputs.get(penaltyIds + i);
-                work.set(o + id, CpuSampler.penalize(work.get(o + id), rp, fp, pp, inputs.get(penaltyCounts + i)));
+            float rp = repetitionPenalty.get(row), fp = frequencyPenalty.get(row), pp = presencePenalty.get(row);
+            for (int i = penaltyStart.get(row) + t, end = penaltyStart.get(row + 1); i < end; i += block) {
+                int id = penaltyIds.get(i);
+                work.set(o + id, CpuSampler.penalize(work.get(o + id), rp, fp, pp, penaltyCounts.get(i)));
             }
             ctx.localBarrier();
         }
@@ -77,7 +77,7 @@ public final class StridedSamplingKernels {
         float max = redValue[0];
         int argmax = redId[0];
         ctx.localBarrier();
-        float temp = SamplingBatch.floatAt(inputs, SamplingBatch.TEMPERATURE * rows + row);
+        float temp = temperature.get(row);
         if (temp == 0f || max == Float.NEGATIVE_INFINITY) {
             if (t == 0) tokens.set(row, argmax);
             return;
@@ -92,7 +92,7 @@ public final class StridedSamplingKernels {
         ctx.localBarrier();
 
         // 4. top-k cutoff: the largest bits b with count(e >= b) >= k
-        int k = inputs.get(SamplingBatch.TOP_K * rows + row);
+        int k = topK.get(row);
         int lo = 0;
         if (k > 0 && k < vocab) {
             int hi = ONE_BITS;
@@ -107,7 +107,7 @@ public final class StridedSamplingKernels {
         float tk = Float.intBitsToFloat(lo);
 
         // 5. top-p cutoff: the largest bits b >= tk with mass(e >= b) >= p * mass(e >= tk)
-        float p = SamplingBatch.floatAt(inputs, SamplingBatch.TOP_P * rows + row);
+        float p = topP.get(row);
         if (p < 1f) {
             double m = 0;
             for (int i = t; i < vocab; i += block) {
@@ -127,7 +127,7 @@ public final class StridedSamplingKernels {
                 else hi = mid - 1;
             }
         }
-        float cut = Math.max(Math.max(tk, Float.intBitsToFloat(lo)), Math.max(SamplingBatch.floatAt(inputs, SamplingBatch.MIN_P * rows + row), 0f));
+        float cut = Math.max(Math.max(tk, Float.intBitsToFloat(lo)), Math.max(minP.get(row), 0f));
 
         // 6. inverse CDF in id order: thread t owns ids [t*chunk, (t+1)*chunk)
         int chunk = (vocab + block - 1) / block;
@@ -143,8 +143,7 @@ public final class StridedSamplingKernels {
         if (t == 0) for (int s = 1; s < block; s++) red[s] += red[s - 1];   // inclusive prefix over threads
         ctx.localBarrier();
         double total = red[block - 1], before = t == 0 ? 0 : red[t - 1], after = red[t];
-        double target = Philox.uniform(SamplingBatch.longAt(inputs, SamplingBatch.SEED * rows + 2 * row),
-                SamplingBatch.longAt(inputs, SamplingBatch.COUNTER * rows + 2 * row)) * total;
+        double target = Philox.uniform(seed.get(row), counter.get(row)) * total;
         int found = Integer.MAX_VALUE;
         if (before <= target && target < after) {
             double acc = before;
