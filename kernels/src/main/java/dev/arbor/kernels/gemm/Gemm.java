@@ -216,8 +216,8 @@ public final class Gemm implements AutoCloseable {
     private boolean invariantNarrow = INVARIANT_NARROW;
     /** The default plan's rule at 65-256 tokens ({@link #MID_DEFAULT}; {@link #mid(String)}). */
     private String mid = MID_DEFAULT;
-    /** The default plan's split-K rule at 65-256 tokens ({@link #SPLIT_DEFAULT}; {@link #split(String)}). */
-    private String split = SPLIT_DEFAULT;
+    /** How the default plan adds its K slices at 65-256 tokens ({@link #SPLIT_SUM_DEFAULT}; {@link #splitSum(String)}). */
+    private String splitSum = SPLIT_SUM_DEFAULT;
     /** Whether the mma.sync kernels launch overlapping the kernel before them ({@link #overlapPrevious(boolean)}). */
     private boolean overlapPrevious;
     private BFloat16Array xBf16;
@@ -272,6 +272,23 @@ public final class Gemm implements AutoCloseable {
 
     /** The default plan's rule at 65-256 tokens. */
     public String mid() { return mid; }
+
+    /**
+     * How the default plan adds the K slices of its TMA tiles at 65-256 tokens: "atomics" (fp32 atomic adds into C, zeroed first
+     * by a kernel) or "slabs" (each slice stores its own slab, as the invariant plan's slabs: {@link #matmul} adds them with
+     * {@link GemmKernels#sumSlices}, {@link #matmulPartial} leaves them to a fused consumer). {@code -Darbor.gemm.splitSum}.
+     * Run 35-midk6 measured the atomics at 3-5 µs a million fp32 adds (bench/RESULTS.md).
+     */
+    static final String SPLIT_SUM_DEFAULT = System.getProperty("arbor.gemm.splitSum", "atomics");
+
+    /** Sets how the default plan adds its K slices at 65-256 tokens: "atomics" or "slabs" ({@link #SPLIT_SUM_DEFAULT}). */
+    public void splitSum(String rule) {
+        if (!rule.equals("atomics") && !rule.equals("slabs")) throw new IllegalArgumentException("unknown split sum " + rule);
+        this.splitSum = rule;
+    }
+
+    /** How the default plan adds its K slices at 65-256 tokens. */
+    public String splitSum() { return splitSum; }
 
     /** The tiles of that name among the mid range's candidates, or null. */
     static Tiles midTiles(String name) {
@@ -354,7 +371,8 @@ public final class Gemm implements AutoCloseable {
         }
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
-        int splits = !fp32Out ? 1 : t.tma() && m > 64 && m <= 256 && split.equals("balanced") ? balancedSplits(m, n, k, t) : oneWaveSplits(m, n, k, t);
+        int splits = fp32Out ? oneWaveSplits(m, n, k, t) : 1;
+        if (splits > 1 && t.tma() && m > 64 && m <= 256 && splitSum.equals("slabs")) return slabPlan(m, n, k, t, splits, fp32X);
         if (t.tma() && t.bm() >= TMA_128.bm() && splits == 1 && blocks > resident && persistent && persistentLoads())
             return persistentPlan(m, n, k, t, fp32X);
         return plan(m, n, k, t, splits, fp32X);
@@ -370,56 +388,6 @@ public final class Gemm implements AutoCloseable {
         long resident = (long) multiprocessors * blocksPerSm(t);
         return (int) Math.max(1, Math.min(Math.max(1, kTiles / 4), resident / blocks));
     }
-
-    /**
-     * The default plan's split-K for TMA tiles at 65-256 tokens (rule "balanced", {@link #SPLIT_DEFAULT}): the slices s whose
-     * grid divides most evenly over the multiprocessors, by a wave model: a block of s slices costs its K tiles
-     * (⌈K tiles / s⌉) plus {@link #BLOCK_OVERHEAD_KTILES} (its pipeline fill and epilogue), and the product costs that times
-     * its waves, ⌈tile blocks · s / resident blocks⌉; the least cost wins, fewer slices on a tie, s from 1 to ⌊K tiles / 4⌋
-     * (at most {@link #MAX_BALANCED_SPLITS}). Where the tiles alone make 1.3 waves ({@link #oneWaveSplits} then keeps one
-     * slice and the second wave runs on a third of the multiprocessors; llama-7b's stacked gate|up at ~104 tokens: 172
-     * tiles of 128 W rows on 132) it takes 3 slices, 516 blocks in 3.9 waves; where the tiles make 0.73 of a wave (its
-     * q|k|v: 96 tiles) 4 slices, 384 blocks in 2.9 waves. The slices add with fp32 atomics into C zeroed first, as the
-     * one-wave split does: the default plan's bits were never run to run stable once split.
-     */
-    public int balancedSplits(int m, int n, int k, Tiles t) {
-        int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
-        long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
-        long resident = (long) multiprocessors * blocksPerSm(t);
-        int most = Math.max(1, Math.min(MAX_BALANCED_SPLITS, kTiles / 4));
-        int best = 1;
-        double bestCost = Double.MAX_VALUE;
-        for (int s = 1; s <= most; s++) {
-            int perSplit = (kTiles + s - 1) / s, slices = (kTiles + perSplit - 1) / perSplit;   // as plan() cuts K
-            if (slices != s) continue;
-            long waves = (blocks * slices + resident - 1) / resident;
-            double cost = waves * (perSplit + BLOCK_OVERHEAD_KTILES);
-            if (cost < bestCost) {
-                bestCost = cost;
-                best = s;
-            }
-        }
-        return best;
-    }
-
-    /** A block's fixed cost in the wave model of {@link #balancedSplits}, in K tiles (its pipeline fill, its epilogue). */
-    static final double BLOCK_OVERHEAD_KTILES = Double.parseDouble(System.getProperty("arbor.gemm.blockOverhead", "4"));
-    /** The most K slices {@link #balancedSplits} considers. */
-    static final int MAX_BALANCED_SPLITS = 16;
-    /**
-     * The default plan's split-K rule for the TMA tiles at 65-256 tokens: "balanced" ({@link #balancedSplits}) or "wave"
-     * ({@link #oneWaveSplits}, the rule before; {@code -Darbor.gemm.split=wave}).
-     */
-    static final String SPLIT_DEFAULT = System.getProperty("arbor.gemm.split", "balanced");
-
-    /** Sets the default plan's split-K rule at 65-256 tokens: "balanced" or "wave" ({@link #SPLIT_DEFAULT}). */
-    public void split(String rule) {
-        if (!rule.equals("balanced") && !rule.equals("wave")) throw new IllegalArgumentException("unknown split rule " + rule);
-        this.split = rule;
-    }
-
-    /** The default plan's split-K rule at 65-256 tokens. */
-    public String split() { return split; }
 
     /**
      * The TMA tiles t over all of K as the persistent kernel: min(tiles, resident blocks) blocks in a 1-D grid, each looping
@@ -751,10 +719,19 @@ public final class Gemm implements AutoCloseable {
         return slabs;
     }
 
-    /** Sizes the batch-invariant plan's slab scratch for a (maxM, n, k) product up front, so no later call allocates. */
+    /**
+     * Sizes the slab scratch for (m ≤ maxM, n, k) products up front, so no later call allocates: the batch-invariant plan's
+     * slabs, and the default plan's where it stores its K slices as slabs ({@link #splitSum}; 65-256 tokens).
+     */
     public void reserveSlabs(int maxM, int n, int k) {
         int slices = invariantSlices(n, k);
-        if (slices > 1) slabScratch((long) slices * maxM * n);
+        long floats = slices > 1 ? (long) slices * maxM * n : 0;
+        if (splitSum.equals("slabs"))
+            for (int m = 65; m <= Math.min(maxM, 256); m++) {
+                Plan p = plan(m, n, k, true, true);
+                if (p.slabs()) floats = Math.max(floats, (long) p.splits() * m * n);
+            }
+        if (floats > 0) slabScratch(floats);
     }
 
     private BFloat16Array bf16Scratch(int m, int k) {

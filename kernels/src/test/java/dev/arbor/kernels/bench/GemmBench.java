@@ -212,10 +212,16 @@ public final class GemmBench {
                 }
                 return;
             }
-            if (args.length > 0 && args[0].equals("balance")) {   // 104-128 tokens: the default plan's split rules and every split of two tiles
+            if (args.length > 0 && args[0].equals("splits-mid")) {   // 104-128 tokens: the default plan and every split of two tiles
                 for (Object[] s : ENGINE_SHAPES)
-                    if ((Integer) s[1] != 32000) balanceShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, new int[]{104, 128});
-                for (Object[] s : LLAMA1B_SHAPES) balanceShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, new int[]{128});
+                    if ((Integer) s[1] != 32000) splitsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, new int[]{104, 128});
+                for (Object[] s : LLAMA1B_SHAPES) splitsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, new int[]{128});
+                return;
+            }
+            if (args.length > 0 && args[0].equals("sums")) {   // 104-128 tokens: the default plan's K slices added by atomics or as slabs
+                for (Object[] s : ENGINE_SHAPES)
+                    if ((Integer) s[1] != 32000) sumsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{104, 128});
+                for (Object[] s : LLAMA1B_SHAPES) sumsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{128});
                 return;
             }
             if (args.length > 0 && args[0].equals("invariant")) {   // the invariant plan above 64 tokens only, before and now
@@ -237,30 +243,24 @@ public final class GemmBench {
             {"llama3.2-1b down", 2048, 8192}};
 
     /**
-     * The default plan's split-K at decode batches of 104-128 tokens, one after the other at each point: the plan with the
-     * one-wave split rule before run 35-midk6 ("CSV,balwave"), with the balanced rule ({@link Gemm#balancedSplits}; "CSV,gemm"
-     * for gemm_torch.py), the same with bf16 X (the kernels alone, no conversion pass: "CSV,bx"), then {@link Gemm#TMA_128} and
-     * {@link Gemm#TMA_64X2} at every split count of 1-8 that cuts K differently ("CSV,balsweep"). Spot checks at M = 104.
+     * Decode batches of 104-128 tokens, one after the other at each point: the default plan ("CSV,gemm" for gemm_torch.py), the
+     * same with bf16 X (the kernels alone, no conversion pass: "CSV,bx"), then {@link Gemm#TMA_128} and {@link Gemm#TMA_64X2}
+     * at every split count of 1-8 that cuts K differently, the slices added by fp32 atomics ("CSV,splitsweep"). Run 35-midk6
+     * ran this as "balance", with a balanced split rule beside the plan (dropped: slower). Spot checks at M = 104.
      */
-    private static void balanceShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy, int[] ms) {
+    private static void splitsShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy, int[] ms) {
         int maxM = Arrays.stream(ms).max().orElseThrow();
         double floorUs = 2.0 * n * k / copy * 1e6;
         try (Operands o = new Operands(cuda, maxM, n, k)) {
             for (int m : ms) {
-                String rule = gemm.split();
                 try {
-                    gemm.split("wave");
-                    Gemm.Plan wave = gemm.plan(m, n, k, true, true);
-                    gemm.split("balanced");
-                    Gemm.Plan bal = gemm.plan(m, n, k, true, true);
-                    double waveUs = time(cuda, gemm, wave, o, m, false);
-                    double balUs = time(cuda, gemm, bal, o, m, m == 104);
+                    Gemm.Plan plan = gemm.plan(m, n, k, true, true);
+                    double us = time(cuda, gemm, plan, o, m, m == 104);
                     double bxUs = timeBf16X(cuda, gemm, o, m);
-                    StringBuilder line = new StringBuilder(String.format("%-30s N=%-5d K=%-5d M=%-3d floor %5.1f us | one-wave %6.1f [%s/%d] | balanced %6.1f [%s/%d] bf16 X %6.1f |",
-                            name, n, k, m, floorUs, waveUs, wave.tiles().name(), wave.splits(), balUs, bal.tiles().name(), bal.splits(), bxUs));
-                    System.out.println("CSV,balwave," + name + "," + n + "," + k + "," + m + "," + waveUs + "," + wave.tiles().name() + "," + wave.splits());
-                    System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + balUs + "," + 2.0 * m * n * k / (balUs * 1e-6) / 1e12 + ",-1,"
-                            + bal.tiles().name() + "," + bal.splits());
+                    StringBuilder line = new StringBuilder(String.format("%-30s N=%-5d K=%-5d M=%-3d floor %5.1f us | default %6.1f [%s/%d] bf16 X %6.1f |",
+                            name, n, k, m, floorUs, us, plan.tiles().name(), plan.splits(), bxUs));
+                    System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + us + "," + 2.0 * m * n * k / (us * 1e-6) / 1e12 + ",-1,"
+                            + plan.tiles().name() + "," + plan.splits());
                     System.out.println("CSV,bx," + name + "," + n + "," + k + "," + m + "," + bxUs);
                     for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_64X2}) {
                         int last = 0;
@@ -268,16 +268,46 @@ public final class GemmBench {
                             Gemm.Plan p = gemm.plan(m, n, k, t, splits, true);
                             if (p.splits() == last) continue;   // the same cut of K as the split count before
                             last = p.splits();
-                            double us = time(cuda, gemm, p, o, m, false);
-                            line.append(String.format(" %s/%d %.1f", t.name(), p.splits(), us));
-                            System.out.println("CSV,balsweep," + name + "," + n + "," + k + "," + m + "," + us + "," + t.name() + "," + p.splits());
+                            double sUs = time(cuda, gemm, p, o, m, false);
+                            line.append(String.format(" %s/%d %.1f", t.name(), p.splits(), sUs));
+                            System.out.println("CSV,splitsweep," + name + "," + n + "," + k + "," + m + "," + sUs + "," + t.name() + "," + p.splits());
                         }
                     }
                     System.out.println(line);
                 } catch (RuntimeException | AssertionError e) {
                     System.out.println("FAILED " + name + " M=" + m + ": " + e);
+                }
+            }
+        }
+    }
+
+    /**
+     * The default plan's K slices at decode batches of 104-128 tokens, added by fp32 atomics into C zeroed first ("atomics":
+     * zero + product, as matmul runs it) or stored as slabs ({@link Gemm#splitSum}): slabs and their sum kernel (matmul),
+     * and slabs left for a fused consumer (matmulPartial, as the engine's q|k|v, gate|up, o and down stages take them; the
+     * consumer's extra slab reads not included). "CSV,sums" lines; spot checks of both matmul forms at M = 104.
+     */
+    private static void sumsShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
+        int maxM = Arrays.stream(ms).max().orElseThrow();
+        String rule = gemm.splitSum();
+        try (Operands o = new Operands(cuda, maxM, n, k)) {
+            for (int m : ms) {
+                try {
+                    gemm.splitSum("atomics");
+                    Gemm.Plan atomics = gemm.plan(m, n, k, true, true);
+                    double aUs = time(cuda, gemm, atomics, o, m, m == 104);
+                    gemm.splitSum("slabs");
+                    gemm.reserveSlabs(maxM, n, k);
+                    Gemm.Plan slabs = gemm.plan(m, n, k, true, true);
+                    double sUs = time(cuda, gemm, slabs, o, m, m == 104), pUs = timePartial(cuda, gemm, slabs, o, m);
+                    System.out.printf("%-30s N=%-5d K=%-5d M=%-3d [%s/%d] atomics %6.1f us | slabs + sum kernel %6.1f us | slabs left unsummed %6.1f us%n",
+                            name, n, k, m, atomics.tiles().name(), atomics.splits(), aUs, sUs, pUs);
+                    System.out.println("CSV,sums," + name + "," + n + "," + k + "," + m + "," + atomics.tiles().name() + "," + atomics.splits() + ","
+                            + aUs + "," + sUs + "," + pUs);
+                } catch (RuntimeException | AssertionError e) {
+                    System.out.println("FAILED " + name + " M=" + m + ": " + e);
                 } finally {
-                    gemm.split(rule);
+                    gemm.splitSum(rule);
                 }
             }
         }

@@ -139,32 +139,44 @@ class GemmTest {
     }
 
     /**
-     * The balanced split rule at 65-256 tokens: the wave model's choices on 132 multiprocessors where the one-wave rule leaves a
-     * partial wave (llama-7b's stacked gate|up and q|k|v at 104 tokens), the one-wave rule's own choice where the tiles already
-     * fill a wave, the rule before with "wave", nothing outside 65-256 tokens; and a balanced plan's product equals the reference.
+     * The default plan's K slices as slabs at 65-256 tokens ({@code splitSum("slabs")}): the same tiles and slices as with the
+     * atomics, stored as slabs; the product (slabs added by the sum kernel, with and without a residual) and the slices left
+     * for a consumer ({@code matmulPartial}, added here in slice order) equal the reference; outside 65-256 tokens and
+     * unsplit plans unchanged.
      */
     @Test
-    void balancedSplitsEvenTheWaves() {
+    void defaultPlanSlabsAgreeWithTheReference() {
         try (Gemm hopper = new Gemm(cpu, true)) {
-            hopper.mid("old");
-            assertEquals("balanced", hopper.split());
-            assertEquals(3, hopper.plan(104, 22016, 4096, true, true).splits(), "172 tiles: 516 blocks in 3.9 waves, not 172 in 1.3");
-            assertEquals(4, hopper.plan(104, 12288, 4096, true, true).splits(), "96 tiles: 384 blocks in 2.9 waves");
-            assertEquals(4, hopper.plan(104, 4096, 4096, true, true).splits(), "32 tiles: the one-wave rule's 128 blocks");
-            assertEquals(4, hopper.plan(104, 4096, 11008, true, true).splits());
-            assertEquals(1, hopper.plan(128, 16384, 2048, true, true).splits(), "128 tiles already fill a wave");
-            assertEquals(8, hopper.plan(128, 2048, 2048, true, true).splits(), "at least 4 K tiles a slice");
-            assertEquals(hopper.oneWaveSplits(64, 22016, 4096, Gemm.TMA_64), hopper.plan(64, 22016, 4096, true, true).splits(), "64 tokens: not the rule's range");
-            assertEquals(1, hopper.plan(104, 22016, 4096, false, true).splits(), "bf16 output never splits");
-            hopper.split("wave");
-            assertEquals(1, hopper.plan(104, 22016, 4096, true, true).splits(), "the rule before: 172 tiles exceed one wave");
-            assertEquals(1, hopper.plan(104, 12288, 4096, true, true).splits());
-            assertThrows(IllegalArgumentException.class, () -> hopper.split("even"));
-            hopper.split("balanced");
+            hopper.splitSum("atomics");
+            Gemm.Plan atomics = hopper.plan(104, 4096, 4096, true, true);
+            hopper.splitSum("slabs");
+            Gemm.Plan slabs = hopper.plan(104, 4096, 4096, true, true);
+            assertTrue(!atomics.slabs() && slabs.slabs(), slabs.toString());
+            assertSame(atomics.tiles(), slabs.tiles());
+            assertEquals(atomics.splits(), slabs.splits());
+            assertFalse(hopper.plan(104, 22016, 4096, true, true).slabs(), "one slice: no slabs");
+            assertFalse(hopper.plan(64, 4096, 4096, true, true).slabs(), "64 tokens: not the range");
+            assertFalse(hopper.plan(300, 1024, 4096, true, true).slabs(), "300 tokens: not the range");
+            assertThrows(IllegalArgumentException.class, () -> hopper.splitSum("tree"));
             Gemm.Plan p = hopper.plan(90, 136, 1032, true, true);
-            assertTrue(p.splits() > 1, p.toString());
+            assertTrue(p.slabs() && p.splits() > 1, p.toString());
             new GemmCase(90, 136, 1032, "f32", "bf16", "f32", false).check(cpu, hopper, p);
-            new GemmCase(90, 136, 1032, "f32", "bf16", "f32", true).check(cpu, hopper, p);   // split-K atomics onto a residual
+            new GemmCase(90, 136, 1032, "f32", "bf16", "f32", true).check(cpu, hopper, p);   // the residual through the sum kernel
+            int m = 90, n = 136, k = 1032;
+            try (FloatArray x = new FloatArray(m * k); BFloat16Array w = new BFloat16Array(n * k); FloatArray c = new FloatArray(m * n)) {
+                java.util.Random r = new java.util.Random(5);
+                for (int i = 0; i < m * k; i++) x.set(i, (float) r.nextGaussian());
+                for (int i = 0; i < n * k; i++) w.set(i, (float) r.nextGaussian() * 0.1f);
+                Gemm.Partial part = hopper.matmulPartial(x, m, w, n, k, c, p);
+                assertEquals(p.splits(), part.slices());
+                double[] ref = new double[m * n], scale = new double[m * n];
+                GemmReference.matmul(x, m, w, n, k, ref, scale);
+                for (int i = 0; i < m * n; i++) {
+                    float sum = part.sums().get(i);
+                    for (int z = 1; z < part.slices(); z++) sum += part.sums().get(z * m * n + i);
+                    assertEquals(ref[i], sum, 0x1p-7 * scale[i] + 1e-6, "C[" + i / n + "][" + i % n + "]");   // X rounded to bf16
+                }
+            }
         }
     }
 
