@@ -216,8 +216,6 @@ public final class Gemm implements AutoCloseable {
     private boolean invariantNarrow = INVARIANT_NARROW;
     /** The default plan's rule at 65-256 tokens ({@link #MID_DEFAULT}; {@link #mid(String)}). */
     private String mid = MID_DEFAULT;
-    /** How the default plan adds its K slices at 65-256 tokens ({@link #SPLIT_SUM_DEFAULT}; {@link #splitSum(String)}). */
-    private String splitSum = SPLIT_SUM_DEFAULT;
     /** Whether the mma.sync kernels launch overlapping the kernel before them ({@link #overlapPrevious(boolean)}). */
     private boolean overlapPrevious;
     private BFloat16Array xBf16;
@@ -272,23 +270,6 @@ public final class Gemm implements AutoCloseable {
 
     /** The default plan's rule at 65-256 tokens. */
     public String mid() { return mid; }
-
-    /**
-     * How the default plan adds the K slices of its TMA tiles at 65-256 tokens: "atomics" (fp32 atomic adds into C, zeroed first
-     * by a kernel) or "slabs" (each slice stores its own slab, as the invariant plan's slabs: {@link #matmul} adds them with
-     * {@link GemmKernels#sumSlices}, {@link #matmulPartial} leaves them to a fused consumer). {@code -Darbor.gemm.splitSum}.
-     * Run 35-midk6 measured the atomics at 3-5 µs a million fp32 adds (bench/RESULTS.md).
-     */
-    static final String SPLIT_SUM_DEFAULT = System.getProperty("arbor.gemm.splitSum", "atomics");
-
-    /** Sets how the default plan adds its K slices at 65-256 tokens: "atomics" or "slabs" ({@link #SPLIT_SUM_DEFAULT}). */
-    public void splitSum(String rule) {
-        if (!rule.equals("atomics") && !rule.equals("slabs")) throw new IllegalArgumentException("unknown split sum " + rule);
-        this.splitSum = rule;
-    }
-
-    /** How the default plan adds its K slices at 65-256 tokens. */
-    public String splitSum() { return splitSum; }
 
     /** The tiles of that name among the mid range's candidates, or null. */
     static Tiles midTiles(String name) {
@@ -372,7 +353,6 @@ public final class Gemm implements AutoCloseable {
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
         int splits = fp32Out ? oneWaveSplits(m, n, k, t) : 1;
-        if (splits > 1 && t.tma() && m > 64 && m <= 256 && splitSum.equals("slabs")) return slabPlan(m, n, k, t, splits, fp32X);
         if (t.tma() && t.bm() >= TMA_128.bm() && splits == 1 && blocks > resident && persistent && persistentLoads())
             return persistentPlan(m, n, k, t, fp32X);
         return plan(m, n, k, t, splits, fp32X);
@@ -722,19 +702,10 @@ public final class Gemm implements AutoCloseable {
         return slabs;
     }
 
-    /**
-     * Sizes the slab scratch for (m ≤ maxM, n, k) products up front, so no later call allocates: the batch-invariant plan's
-     * slabs, and the default plan's where it stores its K slices as slabs ({@link #splitSum}; 65-256 tokens).
-     */
+    /** Sizes the batch-invariant plan's slab scratch for a (maxM, n, k) product up front, so no later call allocates. */
     public void reserveSlabs(int maxM, int n, int k) {
         int slices = invariantSlices(n, k);
-        long floats = slices > 1 ? (long) slices * maxM * n : 0;
-        if (splitSum.equals("slabs"))
-            for (int m = 65; m <= Math.min(maxM, 256); m++) {
-                Plan p = plan(m, n, k, true, true);
-                if (p.slabs()) floats = Math.max(floats, (long) p.splits() * m * n);
-            }
-        if (floats > 0) slabScratch(floats);
+        if (slices > 1) slabScratch((long) slices * maxM * n);
     }
 
     private BFloat16Array bf16Scratch(int m, int k) {

@@ -218,12 +218,6 @@ public final class GemmBench {
                 for (Object[] s : LLAMA1B_SHAPES) splitsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, new int[]{128});
                 return;
             }
-            if (args.length > 0 && args[0].equals("sums")) {   // 104-128 tokens: the default plan's K slices added by atomics or as slabs
-                for (Object[] s : ENGINE_SHAPES)
-                    if ((Integer) s[1] != 32000) sumsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{104, 128});
-                for (Object[] s : LLAMA1B_SHAPES) sumsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{128});
-                return;
-            }
             if (args.length > 0 && args[0].equals("invariant")) {   // the invariant plan above 64 tokens only, before and now
                 for (Object[] s : SHAPES) invariantOnly(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2]);
                 return;
@@ -276,38 +270,6 @@ public final class GemmBench {
                     System.out.println(line);
                 } catch (RuntimeException | AssertionError e) {
                     System.out.println("FAILED " + name + " M=" + m + ": " + e);
-                }
-            }
-        }
-    }
-
-    /**
-     * The default plan's K slices at decode batches of 104-128 tokens, added by fp32 atomics into C zeroed first ("atomics":
-     * zero + product, as matmul runs it) or stored as slabs ({@link Gemm#splitSum}): slabs and their sum kernel (matmul),
-     * and slabs left for a fused consumer (matmulPartial, as the engine's q|k|v, gate|up, o and down stages take them; the
-     * consumer's extra slab reads not included). "CSV,sums" lines; spot checks of both matmul forms at M = 104.
-     */
-    private static void sumsShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
-        int maxM = Arrays.stream(ms).max().orElseThrow();
-        String rule = gemm.splitSum();
-        try (Operands o = new Operands(cuda, maxM, n, k)) {
-            for (int m : ms) {
-                try {
-                    gemm.splitSum("atomics");
-                    Gemm.Plan atomics = gemm.plan(m, n, k, true, true);
-                    double aUs = time(cuda, gemm, atomics, o, m, m == 104);
-                    gemm.splitSum("slabs");
-                    gemm.reserveSlabs(maxM, n, k);
-                    Gemm.Plan slabs = gemm.plan(m, n, k, true, true);
-                    double sUs = time(cuda, gemm, slabs, o, m, m == 104), pUs = timePartial(cuda, gemm, slabs, o, m);
-                    System.out.printf("%-30s N=%-5d K=%-5d M=%-3d [%s/%d] atomics %6.1f us | slabs + sum kernel %6.1f us | slabs left unsummed %6.1f us%n",
-                            name, n, k, m, atomics.tiles().name(), atomics.splits(), aUs, sUs, pUs);
-                    System.out.println("CSV,sums," + name + "," + n + "," + k + "," + m + "," + atomics.tiles().name() + "," + atomics.splits() + ","
-                            + aUs + "," + sUs + "," + pUs);
-                } catch (RuntimeException | AssertionError e) {
-                    System.out.println("FAILED " + name + " M=" + m + ": " + e);
-                } finally {
-                    gemm.splitSum(rule);
                 }
             }
         }

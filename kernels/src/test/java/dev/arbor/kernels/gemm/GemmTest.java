@@ -145,48 +145,6 @@ class GemmTest {
         }
     }
 
-    /**
-     * The default plan's K slices as slabs at 65-256 tokens ({@code splitSum("slabs")}): the same tiles and slices as with the
-     * atomics, stored as slabs; the product (slabs added by the sum kernel, with and without a residual) and the slices left
-     * for a consumer ({@code matmulPartial}, added here in slice order) equal the reference; outside 65-256 tokens and
-     * unsplit plans unchanged.
-     */
-    @Test
-    void defaultPlanSlabsAgreeWithTheReference() {
-        try (Gemm hopper = new Gemm(cpu, true)) {
-            hopper.splitSum("atomics");
-            Gemm.Plan atomics = hopper.plan(104, 4096, 4096, true, true);
-            hopper.splitSum("slabs");
-            Gemm.Plan slabs = hopper.plan(104, 4096, 4096, true, true);
-            assertTrue(!atomics.slabs() && slabs.slabs(), slabs.toString());
-            assertSame(atomics.tiles(), slabs.tiles());
-            assertEquals(atomics.splits(), slabs.splits());
-            assertFalse(hopper.plan(104, 22016, 4096, true, true).slabs(), "one slice: no slabs");
-            assertFalse(hopper.plan(64, 4096, 4096, true, true).slabs(), "64 tokens: not the range");
-            assertFalse(hopper.plan(300, 1024, 4096, true, true).slabs(), "300 tokens: not the range");
-            assertThrows(IllegalArgumentException.class, () -> hopper.splitSum("tree"));
-            Gemm.Plan p = hopper.plan(90, 136, 1032, true, true);
-            assertTrue(p.slabs() && p.splits() > 1, p.toString());
-            new GemmCase(90, 136, 1032, "f32", "bf16", "f32", false).check(cpu, hopper, p);
-            new GemmCase(90, 136, 1032, "f32", "bf16", "f32", true).check(cpu, hopper, p);   // the residual through the sum kernel
-            int m = 90, n = 136, k = 1032;
-            try (FloatArray x = new FloatArray(m * k); BFloat16Array w = new BFloat16Array(n * k); FloatArray c = new FloatArray(m * n)) {
-                java.util.Random r = new java.util.Random(5);
-                for (int i = 0; i < m * k; i++) x.set(i, (float) r.nextGaussian());
-                for (int i = 0; i < n * k; i++) w.set(i, (float) r.nextGaussian() * 0.1f);
-                Gemm.Partial part = hopper.matmulPartial(x, m, w, n, k, c, p);
-                assertEquals(p.splits(), part.slices());
-                double[] ref = new double[m * n], scale = new double[m * n];
-                GemmReference.matmul(x, m, w, n, k, ref, scale);
-                for (int i = 0; i < m * n; i++) {
-                    float sum = part.sums().get(i);
-                    for (int z = 1; z < part.slices(); z++) sum += part.sums().get(z * m * n + i);
-                    assertEquals(ref[i], sum, 0x1p-7 * scale[i] + 1e-6, "C[" + i / n + "][" + i % n + "]");   // X rounded to bf16
-                }
-            }
-        }
-    }
-
     /** The grouped raster visits every tile of the grid once, walks a group's token tiles first, and is the plain order at group 1. */
     @Test
     void rasterIsABijectionOfTheGrid() {
