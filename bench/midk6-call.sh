@@ -4,6 +4,7 @@
 # tokens: the one-wave and balanced split rules, every split of TMA_128 and TMA_64X2), seed workload 1 --no-batch-invariance
 # with the balanced rule (the default) and with -Darbor.gemm.split=wave, llama3.2-1b batch 128, the torch.matmul peer on the
 # bench's points, the GPU tests (GEMM, sampling, engine), then the op profiles of both engine runs. Every log under $OUT.
+# (GemmBench's "balance" mode is "splits-mid" since the balanced rule was dropped, ce9c542.)
 set -u
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 D=.dev-midk6

@@ -2,7 +2,7 @@
 # Run 36-midk6 (the second, short call), from the root of a checkout carrying run 35-midk6's bundle as .dev-midk6 with the
 # kernels jars of the slab change: GemmBench sums (the default plan's K slices by atomics or as slabs at 104-128 tokens), then
 # llama3.2-1b batch 128 and seed workload 1 (--no-batch-invariance) with -Darbor.gemm.splitSum=atomics and =slabs. One
-# tarball of every log under $OUT.
+# tarball of every log under $OUT. (GemmBench's "sums" mode went with the slab option, 1ce0cb5.)
 set -u
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT/logs"
 D=.dev-midk6

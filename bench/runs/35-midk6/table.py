@@ -26,4 +26,4 @@ for key, (us, t, s, name) in wave.items():
     t128 = " / ".join(f"{sw[('tma128', i)]:.1f}" for i in range(1, 9) if ("tma128", i) in sw)
     t64 = " / ".join(f"{sw[('tma64x2', i)]:.1f}" for i in range(1, 9) if ("tma64x2", i) in sw)
     best = min(sw, key=sw.get)
-    print(f"| {name} {key[0]}×{key[1]} | {key[2]} | {us:.1f} ({t}/{s}) | {b[0]:.1f} ({b[1]}/{b[2]}) | {t128} | {t64} | **{sw[best]:.1f}** ({best[0]}/{best[1]}) | {bx[key]:.1f} | {peer.get(key, float('nan')):.1f} |")
+    print(f"| {name.replace('|', chr(92) + '|')} {key[0]}×{key[1]} | {key[2]} | {us:.1f} ({t}/{s}) | {b[0]:.1f} ({b[1]}/{b[2]}) | {t128} | {t64} | **{sw[best]:.1f}** ({best[0]}/{best[1]}) | {bx[key]:.1f} | {peer.get(key, float('nan')):.1f} |")
