@@ -446,9 +446,12 @@ public final class Gemm implements AutoCloseable {
      * stacked gate|up 22016×4096 at 72-192 tokens (82.1-103.2 against 84.9-118.3 µs, 3-13%; at 256 TMA_256 stays, 125.2
      * against 149.5), Qwen3's 24576×4096 at 128 (82.4 against 88.2), the 1024×4096 k/v projection at 128 and 256 (12.5 / 15.5
      * against 13.7 / 16.2). Everywhere else the rule before ({@link #tmaTilesFor}) was the fastest candidate or within the
-     * spread; Llama-3's 28672×4096 at 128 tokens lost with TMA_64X2 (104.6 against 90.1), so no rule by size alone.
+     * spread; Llama-3's 28672×4096 at 128 tokens lost with TMA_64X2 (104.6 against 90.1), so no rule by size alone. Run
+     * 35-midk6 added llama3.2-1b's stacked q|k|v 3072×2048 and o_proj 2048×2048 up to 128 tokens (measured at 128 only, every
+     * split of TMA_128 and TMA_64X2: 15.0 against 16.3 µs and 12.6 against 14.1, the one-wave splits 5 and 8 both ways); its
+     * gate|up 16384×2048 and down 2048×8192 stay (29.6 against 30.4, 21.6 against 21.5).
      */
-    static final int[][] MID_TABLE = {{22016, 4096, 192}, {24576, 4096, 128}, {1024, 4096, 256}};
+    static final int[][] MID_TABLE = {{22016, 4096, 192}, {24576, 4096, 128}, {1024, 4096, 256}, {3072, 2048, 128}, {2048, 2048, 128}};
 
     /**
      * Blocks of these tiles one multiprocessor holds: from the driver's occupancy calculator on CUDA

@@ -222,6 +222,12 @@ public final class GemmBench {
                 }
                 return;
             }
+            if (args.length > 0 && args[0].equals("splits-mid")) {   // 104-128 tokens: the default plan and every split of two tiles
+                for (Object[] s : ENGINE_SHAPES)
+                    if ((Integer) s[1] != 32000) splitsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, new int[]{104, 128});
+                for (Object[] s : LLAMA1B_SHAPES) splitsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, new int[]{128});
+                return;
+            }
             if (args.length > 0 && args[0].equals("invariant")) {   // the invariant plan above 64 tokens only, before and now
                 for (Object[] s : SHAPES) invariantOnly(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2]);
                 return;
@@ -303,6 +309,52 @@ public final class GemmBench {
                     gemm.matmul(o.x, m, o.w[0], n, k, o.c, false, p);
                     cuda.synchronize();
                     System.out.println("ncu launches: " + n + "x" + k + " M=" + m + " " + p);
+                }
+            }
+        }
+    }
+
+    /** llama3.2-1b's products as the engine runs them (stacked q|k|v and gate|up), for its batch-128 decode. */
+    static final Object[][] LLAMA1B_SHAPES = {
+            {"llama3.2-1b q|k|v (stacked)", 3072, 2048},
+            {"llama3.2-1b o_proj", 2048, 2048},
+            {"llama3.2-1b gate|up (stacked)", 16384, 2048},
+            {"llama3.2-1b down", 2048, 8192}};
+
+    /**
+     * Decode batches of 104-128 tokens, one after the other at each point: the default plan ("CSV,gemm" for gemm_torch.py), the
+     * same with bf16 X (the kernels alone, no conversion pass: "CSV,bx"), then {@link Gemm#TMA_128} and {@link Gemm#TMA_64X2}
+     * at every split count of 1-8 that cuts K differently, the slices added by fp32 atomics ("CSV,splitsweep"). Run 35-midk6
+     * ran this as "balance", with a balanced split rule beside the plan (dropped: slower). Spot checks at M = 104.
+     */
+    private static void splitsShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy, int[] ms) {
+        int maxM = Arrays.stream(ms).max().orElseThrow();
+        double floorUs = 2.0 * n * k / copy * 1e6;
+        try (Operands o = new Operands(cuda, maxM, n, k)) {
+            for (int m : ms) {
+                try {
+                    Gemm.Plan plan = gemm.plan(m, n, k, true, true);
+                    double us = time(cuda, gemm, plan, o, m, m == 104);
+                    double bxUs = timeBf16X(cuda, gemm, o, m);
+                    StringBuilder line = new StringBuilder(String.format("%-30s N=%-5d K=%-5d M=%-3d floor %5.1f us | default %6.1f [%s/%d] bf16 X %6.1f |",
+                            name, n, k, m, floorUs, us, plan.tiles().name(), plan.splits(), bxUs));
+                    System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + us + "," + 2.0 * m * n * k / (us * 1e-6) / 1e12 + ",-1,"
+                            + plan.tiles().name() + "," + plan.splits());
+                    System.out.println("CSV,bx," + name + "," + n + "," + k + "," + m + "," + bxUs);
+                    for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_64X2}) {
+                        int last = 0;
+                        for (int splits = 1; splits <= 8; splits++) {
+                            Gemm.Plan p = gemm.plan(m, n, k, t, splits, true);
+                            if (p.splits() == last) continue;   // the same cut of K as the split count before
+                            last = p.splits();
+                            double sUs = time(cuda, gemm, p, o, m, false);
+                            line.append(String.format(" %s/%d %.1f", t.name(), p.splits(), sUs));
+                            System.out.println("CSV,splitsweep," + name + "," + n + "," + k + "," + m + "," + sUs + "," + t.name() + "," + p.splits());
+                        }
+                    }
+                    System.out.println(line);
+                } catch (RuntimeException | AssertionError e) {
+                    System.out.println("FAILED " + name + " M=" + m + ": " + e);
                 }
             }
         }

@@ -136,6 +136,13 @@ class GemmTest {
             assertSame(Gemm.TMA_64X2, hopper.plan(200, 1024, 4096, true, true).tiles());
             assertSame(Gemm.TMA_128, hopper.plan(107, 4096, 4096, true, true).tiles());
             assertSame(Gemm.TMA_128, hopper.plan(107, 12288, 4096, true, true).tiles());
+            Gemm.Plan qkv1b = hopper.plan(128, 3072, 2048, true, true), o1b = hopper.plan(128, 2048, 2048, true, true);
+            assertSame(Gemm.TMA_64X2, qkv1b.tiles());   // llama3.2-1b at batch 128 (run 35-midk6)
+            assertEquals(5, qkv1b.splits(), "48 blocks, 264 resident");
+            assertSame(Gemm.TMA_64X2, o1b.tiles());
+            assertEquals(8, o1b.splits(), "32 blocks, at least 4 K tiles a slice");
+            assertSame(Gemm.TMA_128, hopper.plan(128, 16384, 2048, true, true).tiles());
+            assertSame(Gemm.TMA_128, hopper.plan(129, 3072, 2048, true, true).tiles(), "129 tokens: not measured");
         }
     }
 
