@@ -58,8 +58,7 @@ public final class CascadeSuffixKernels {
 
     /** Shared memory of a work-group in bytes. */
     public static int sharedBytes(int heads, int kvHeads, int headDim) {
-        int g = heads / kvHeads, rpw = 32 / Math.max(1, headDim / 8);
-        return 4 * (SPLIT + rpw * g * (headDim + 2) + 3 * (OWN_BUF + 1) * g * headDim);
+        return 4 * (SPLIT + (OWN_BUF + 2) * (heads / kvHeads) * 10 * THREADS);
     }
 
     /** Whether this kernel serves the shape: {@link DecodeKernels#serves} (it replays that kernel's layout) and its shared memory within 48 KiB. */
@@ -82,8 +81,7 @@ public final class CascadeSuffixKernels {
      * {@link #minBlocksPerSm}; two slots spill 104 bytes, four 296).
      */
     public static int sharedAhead(int heads, int kvHeads, int headDim) {
-        int e = ((heads / kvHeads) * headDim + THREADS - 1) / THREADS;
-        return Math.max(1, 4 / e);
+        return 1;
     }
 
     /**
@@ -112,7 +110,19 @@ public final class CascadeSuffixKernels {
                 sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, 1);
     }
 
-    static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
+
+    /** Run 30's form (states and folds through shared memory; TEMPORARY, the run-35 comparison): bf16. */
+    public static void suffixMergeSmemBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
+                                       FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
+                                       FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
+                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                       @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
+                                       @Constant int minBlocks) {
+        bodySmem(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
+                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, 0);
+    }
+
+    static void bodySmem(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int heads, int kvHeads, int headDim, int blockSize,
                      int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int fp16) {
@@ -161,10 +171,10 @@ public final class CascadeSuffixKernels {
                 ctx.gridDependencyWait();   // the shared level's partials
                 startMerge(mst, lane, GD, E);
                 for (int c = 0; c < nShared; c += SA) {
-                    loadShared(partials, ms, ls, as, th0, slots, sharedBase + c, nShared - c, lane, headDim, GD, E, SA);
-                    foldShared(mst, ms, ls, as, nShared - c, lane, GD, E, SA);
+                    loadSharedSmem(partials, ms, ls, as, th0, slots, sharedBase + c, nShared - c, lane, headDim, GD, E, SA);
+                    foldSharedSmem(mst, ms, ls, as, nShared - c, lane, GD, E, SA);
                 }
-                for (int bk = 0; bk < buffered; bk++) foldSplit(mst, sst, bk * 3 * GD, lane, GD, E);
+                for (int bk = 0; bk < buffered; bk++) foldSplitSmem(mst, sst, bk * 3 * GD, lane, GD, E);
             }
             if (k < nOwn) {
                 int s = ks0 / SPLIT + k, so = (k < OWN_BUF ? k : 0) * 3 * GD;   // past OWN_BUF: computed and folded at once
@@ -188,13 +198,245 @@ public final class CascadeSuffixKernels {
                     }
                     DecodeKernels.saveState(stAcc, stMl, acc, m, l, row, c8, lane - row * LR == 0, G, headDim);
                     ctx.localBarrier();
-                    foldRows(sst, so, stAcc, stMl, lane, G, headDim, RPW, E);
+                    foldRowsSmem(sst, so, stAcc, stMl, lane, G, headDim, RPW, E);
                     ctx.localBarrier();   // stAcc is rewritten by the next virtual warp
                 }
-                if (k >= buffered) foldSplit(mst, sst, so, lane, GD, E);
+                if (k >= buffered) foldSplitSmem(mst, sst, so, lane, GD, E);
             }
         }
-        finish(out, mst, th0 * headDim, lane, GD, E);
+        finishSmem(out, mst, th0 * headDim, lane, GD, E);
+    }
+
+    static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
+                     IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
+                     int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int heads, int kvHeads, int headDim, int blockSize,
+                     int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int fp16) {
+        ctx.launchBounds(THREADS, minBlocks);
+        int G = heads / kvHeads;
+        int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
+        int RPW = 32 / LR;                    // key rows per load instruction
+        int U = keysPerLane;
+        int KPI = RPW * U;                    // keys per (virtual) warp iteration
+        int RND = warps * KPI;                // keys per round of the split kernel's warps
+        int SW = G * 10;                      // state words of a lane: A of its 8 dims, M and L, per query head
+        int SA = sharedAhead;
+        int[] rowBase = ctx.allocateIntLocalArray(SPLIT);                    // the split's row offsets, -1 where masked
+        // per lane: OWN_BUF buffered split states, the merge state, the state of a split computed after the merge began
+        float[] st = ctx.allocateFloatLocalArray((OWN_BUF + 2) * G * 10 * THREADS);
+        float[] qr = new float[G * 8];
+        float[] acc = new float[G * 8];
+        float[] m = new float[G];
+        float[] l = new float[G];
+        float[] slope = new float[G];
+        float[] sc = new float[U * G];
+        int[] off = new int[U];
+        int[] kr = new int[U * 4];
+        int[] vr = new int[U * 4];
+        float[] sA = new float[G * 8];        // the split's state of this lane's 8 dims (every row's lanes hold the same)
+        float[] sM = new float[G];
+        float[] sL = new float[G];
+        float[] mA = new float[G * 8];        // the merge state of this lane's 8 dims
+        float[] mM = new float[G];
+        float[] mL = new float[G];
+        float[] ms = new float[SA * G];       // shared slots in flight: m, l, and a of this lane's 8 dims, per (slot, g)
+        float[] ls = new float[SA * G];
+        float[] as = new float[SA * G * 8];
+
+        int t = ctx.groupIdx, kvh = ctx.groupIdy, lane = ctx.localIdx;
+        int row = lane / LR, col = lane - row * LR, c8 = col * 8;
+        int th0 = t * heads + kvh * G;        // (token, first query head of the kv head)
+        // the query does not depend on the sequence: its loads overlap the positions → keyStart chain
+        DecodeKernels.loadQuery(ctx, q, qr, slopes, slope, th0 * headDim + c8, kvh * G, G, headDim, alibi);
+        int p = positions.get(t), seq = seqOfToken.get(t);
+        int ks0 = keyStart.get(seq);
+        int table = seq * maxBlocksPerSeq;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        int nShared = (ks0 + SPLIT - 1) / SPLIT;
+        int nOwn = ks0 <= p ? p / SPLIT - ks0 / SPLIT + 1 : 0;
+        int buffered = Math.min(nOwn, OWN_BUF);
+        // the first OWN_BUF own splits before the shared level's partials are read (launched overlapping the shared level:
+        // their keys and the query were written before that launch began), then mergeSplits' order: shared slots, own splits
+        for (int k = 0; k <= nOwn; k++) {
+            if (k == buffered) {
+                ctx.gridDependencyWait();   // the shared level's partials
+                DecodeKernels.startState(mM, mL, mA, G);
+                // RPW·SA slots a round trip: row r's lanes load slots c + r·SA .. + SA, folded in slot order through shuffles
+                for (int c = 0; c < nShared; c += RPW * SA) {
+                    loadSlots(partials, ms, ls, as, th0, slots, sharedBase + c + row * SA, nShared - c - row * SA, c8, headDim, G, SA);
+                    foldSlots(ctx, mA, mM, mL, ms, ls, as, nShared - c, col, LR, RPW, G, SA);
+                }
+                for (int bk = 0; bk < buffered; bk++) {
+                    loadState(st, bk * SW, sA, sM, sL, lane, G);
+                    foldSplit(mA, mM, mL, sA, sM, sL, G);
+                }
+                saveState(st, OWN_BUF * SW, mA, mM, mL, lane, G);
+            }
+            if (k < nOwn) {
+                int s = ks0 / SPLIT + k, sS = s * SPLIT;
+                int lo = Math.max(sS, ks0), hi = Math.min(sS + SPLIT, p + 1);
+                ctx.localBarrier();   // the previous split's readers of rowBase are done
+                fillRows(blockTables, rowBase, table, sS, lo, hi, lane, kvh, numBlocks, kvHeads, headDim, blockSize);
+                ctx.localBarrier();
+                int so = (k < buffered ? k : OWN_BUF + 1) * SW;   // the split's state, in shared memory while keys stream
+                DecodeKernels.startState(sM, sL, sA, G);
+                saveState(st, so, sA, sM, sL, lane, G);
+                int roundLo = (lo - sS) / RND * RND;   // the rounds before it have no visible key, nor those from hi on
+                for (int w = 0; w < warps; w++) {
+                    DecodeKernels.startState(m, l, acc, G);
+                    for (int round = roundLo; round < hi - sS; round += RND) {
+                        int base = round + w * KPI, r0 = sS + base;   // virtual warp w's keys r0 .. r0 + KPI of this round
+                        if (r0 + KPI > lo && r0 < hi) {
+                            DecodeKernels.loadKv(ctx, kc, vc, kr, vr, off, rowBase, base + row, c8, RPW, U);
+                            DecodeKernels.scores(ctx, qr, kr, sc, off, slope, scale, r0 + row, p, RPW, U, G, LR, alibi, fp16);
+                            DecodeKernels.update(m, l, acc, sc, vr, U, G, fp16);
+                        }
+                    }
+                    // whether any of virtual warp w's rounds had a visible key (its first reaching lo starts before hi): one without
+                    // keys leaves every row empty (recomputed here rather than flagged in the loop, which would cost a register there)
+                    int first = roundLo + (sS + roundLo + w * KPI + KPI > lo ? 0 : RND);
+                    if (sS + first + w * KPI < hi) {
+                        loadState(st, so, sA, sM, sL, lane, G);
+                        foldRows(ctx, sA, sM, sL, acc, m, l, col, LR, RPW, G);
+                        saveState(st, so, sA, sM, sL, lane, G);
+                    }
+                }
+                if (k >= buffered) {
+                    loadState(st, so, sA, sM, sL, lane, G);
+                    loadState(st, OWN_BUF * SW, mA, mM, mL, lane, G);
+                    foldSplit(mA, mM, mL, sA, sM, sL, G);
+                    saveState(st, OWN_BUF * SW, mA, mM, mL, lane, G);
+                }
+            }
+        }
+        loadState(st, OWN_BUF * SW, mA, mM, mL, lane, G);
+        if (row == 0) finish(out, mA, mL, th0 * headDim + c8, G, headDim);
+    }
+
+    /**
+     * The split's row offsets ({@link AttentionKernels#rowOffset}: -1 outside [lo, hi) or past the table), SPLIT / 32 per lane, every
+     * block-table load issued before any offset is stored (one round trip; a masked position loads the table's first entry, unused).
+     */
+    @Unroll
+    static void fillRows(IntArray blockTables, int[] rowBase, int table, int sS, int lo, int hi, int lane, int kvh, int numBlocks, int kvHeads,
+                         int headDim, int blockSize) {
+        int[] block = new int[SPLIT / THREADS];
+        int n = blockTables.length();
+        for (int e = 0; e < SPLIT / THREADS; e++) {
+            int j = sS + lane + e * THREADS, logical = j / blockSize;
+            boolean in = j >= lo && j < hi && table + logical < n;
+            block[e] = blockTables.get(in ? table + logical : 0);
+        }
+        for (int e = 0; e < SPLIT / THREADS; e++) {
+            int j = sS + lane + e * THREADS, logical = j / blockSize;
+            boolean in = j >= lo && j < hi && table + logical < n && block[e] >= 0 && block[e] < numBlocks;
+            rowBase[lane + e * THREADS] = in ? ((block[e] * kvHeads + kvh) * blockSize + (j - logical * blockSize)) * headDim : -1;
+        }
+    }
+
+    /**
+     * {@link #foldRows}' fold of one virtual warp's RPW row states into the split's state, in row order, with the row states brought
+     * to this lane's 8 dims by shuffles (row r's lane {@code r·LR + col} holds them) instead of shared memory: the same expressions
+     * per (g, d) element (M and L are the same for every d of a head), so the same bits.
+     */
+    @Unroll
+    static void foldRows(KernelContext ctx, float[] sA, float[] sM, float[] sL, float[] acc, float[] m, float[] l, int col, int LR, int RPW,
+                         int G) {
+        for (int r = 0; r < RPW; r++) {
+            int src = r * LR + col;
+            for (int g = 0; g < G; g++) {
+                float msr = ctx.shuffleBroadcast(m[g], src), lsr = ctx.shuffleBroadcast(l[g], src);
+                float[] a = new float[8];
+                for (int i = 0; i < 8; i++) a[i] = ctx.shuffleBroadcast(acc[g * 8 + i], src);
+                if (lsr > 0f) {
+                    float M = sM[g], mn = Math.max(M, msr);
+                    float x = KMath.exp(M - mn), y = KMath.exp(msr - mn);
+                    for (int i = 0; i < 8; i++) sA[g * 8 + i] = sA[g * 8 + i] * x + a[i] * y;
+                    sL[g] = sL[g] * x + lsr * y;
+                    sM[g] = mn;
+                }
+            }
+        }
+    }
+
+    /** Shared slots {@code slot0 + k}, k < min(n, SA): m, l and this lane's 8 dims of a, per query head; all issued before any is used. */
+    @Unroll
+    static void loadSlots(FloatArray partials, float[] ms, float[] ls, float[] as, int th0, int slots, int slot0, int n, int c8, int headDim,
+                          int G, int SA) {
+        for (int k = 0; k < SA; k++) {
+            if (k < n) {
+                for (int g = 0; g < G; g++) {
+                    int o = ((th0 + g) * slots + slot0 + k) * (headDim + 2);
+                    ms[k * G + g] = partials.get(o + headDim);
+                    ls[k * G + g] = partials.get(o + headDim + 1);
+                    for (int i = 0; i < 8; i++) as[(k * G + g) * 8 + i] = partials.get(o + c8 + i);
+                }
+            }
+        }
+    }
+
+    /**
+     * {@link AttentionKernels#foldSlots} (skipping empty slots) of the slots loaded by the RPW rows' lanes (row r: slots r·SA .. r·SA + SA of
+     * the n left), brought to this lane by shuffles from lane {@code r·LR + col}, into the merge state, in slot order, per query head.
+     */
+    @Unroll
+    static void foldSlots(KernelContext ctx, float[] mA, float[] mM, float[] mL, float[] ms, float[] ls, float[] as, int n, int col, int LR,
+                          int RPW, int G, int SA) {
+        for (int r = 0; r < RPW; r++) {
+            int src = r * LR + col;
+            for (int k = 0; k < SA; k++) {
+                for (int g = 0; g < G; g++) {
+                    float msr = ctx.shuffleBroadcast(ms[k * G + g], src), lsr = ctx.shuffleBroadcast(ls[k * G + g], src);
+                    float[] a = new float[8];
+                    for (int i = 0; i < 8; i++) a[i] = ctx.shuffleBroadcast(as[(k * G + g) * 8 + i], src);
+                    if (r * SA + k < n && lsr != 0f) {
+                        float M = mM[g], mn = Math.max(M, msr);
+                        float x = KMath.exp(M - mn), y = KMath.exp(msr - mn);
+                        for (int i = 0; i < 8; i++) mA[g * 8 + i] = mA[g * 8 + i] * x + a[i] * y;
+                        mL[g] = mL[g] * x + lsr * y;
+                        mM[g] = mn;
+                    }
+                }
+            }
+        }
+    }
+
+    /** The split's state folded into the merge state as {@link AttentionKernels#foldSlots} folds an own split's slot (no skip). */
+    @Unroll
+    static void foldSplit(float[] mA, float[] mM, float[] mL, float[] sA, float[] sM, float[] sL, int G) {
+        for (int g = 0; g < G; g++) {
+            float M = mM[g], mn = Math.max(M, sM[g]);
+            float x = KMath.exp(M - mn), y = KMath.exp(sM[g] - mn);
+            for (int i = 0; i < 8; i++) mA[g * 8 + i] = mA[g * 8 + i] * x + sA[g * 8 + i] * y;
+            mL[g] = mL[g] * x + sL[g] * y;
+            mM[g] = mn;
+        }
+    }
+
+    /** A lane's state (A of its 8 dims, M, L per query head) into its column of shared memory at word {@code at} (conflict-free). */
+    @Unroll
+    static void saveState(float[] st, int at, float[] a, float[] mm, float[] ll, int lane, int G) {
+        for (int g = 0; g < G; g++) {
+            for (int i = 0; i < 8; i++) st[(at + g * 8 + i) * THREADS + lane] = a[g * 8 + i];
+            st[(at + G * 8 + g) * THREADS + lane] = mm[g];
+            st[(at + G * 9 + g) * THREADS + lane] = ll[g];
+        }
+    }
+
+    @Unroll
+    static void loadState(float[] st, int at, float[] a, float[] mm, float[] ll, int lane, int G) {
+        for (int g = 0; g < G; g++) {
+            for (int i = 0; i < 8; i++) a[g * 8 + i] = st[(at + g * 8 + i) * THREADS + lane];
+            mm[g] = st[(at + G * 8 + g) * THREADS + lane];
+            ll[g] = st[(at + G * 9 + g) * THREADS + lane];
+        }
+    }
+
+    /** out = A / L for this lane's 8 dims of each query head. */
+    @Unroll
+    static void finish(FloatArray out, float[] mA, float[] mL, int at, int G, int headDim) {
+        for (int g = 0; g < G; g++) {
+            for (int i = 0; i < 8; i++) out.set(at + g * headDim + i, mA[g * 8 + i] / mL[g]);
+        }
     }
 
     @Unroll
@@ -223,7 +465,7 @@ public final class CascadeSuffixKernels {
 
     /** Shared slots {@code slot0 + k}, k < min(n, SA), of every element of this work-item: m, l and a; all issued before any is used. */
     @Unroll
-    static void loadShared(FloatArray partials, float[] ms, float[] ls, float[] as, int th0, int slots, int slot0, int n, int lane, int headDim,
+    static void loadSharedSmem(FloatArray partials, float[] ms, float[] ls, float[] as, int th0, int slots, int slot0, int n, int lane, int headDim,
                            int GD, int E, int SA) {
         for (int e = 0; e < E; e++) {
             int i = lane + e * THREADS;
@@ -243,7 +485,7 @@ public final class CascadeSuffixKernels {
 
     /** {@link AttentionKernels#foldSlots} (skipping empty slots) of the loaded slots into each element's merge state. */
     @Unroll
-    static void foldShared(float[] mst, float[] ms, float[] ls, float[] as, int n, int lane, int GD, int E, int SA) {
+    static void foldSharedSmem(float[] mst, float[] ms, float[] ls, float[] as, int n, int lane, int GD, int E, int SA) {
         for (int e = 0; e < E; e++) {
             int i = lane + e * THREADS;
             if (i < GD) {
@@ -266,7 +508,7 @@ public final class CascadeSuffixKernels {
 
     /** {@link DecodeKernels#foldStates}' fold of one virtual warp's RPW row states (those with keys), in row order, into the split's state. */
     @Unroll
-    static void foldRows(float[] sst, int so, float[] stAcc, float[] stMl, int lane, int G, int headDim, int RPW, int E) {
+    static void foldRowsSmem(float[] sst, int so, float[] stAcc, float[] stMl, int lane, int G, int headDim, int RPW, int E) {
         int GD = G * headDim;
         for (int e = 0; e < E; e++) {
             int i = lane + e * THREADS;
@@ -292,7 +534,7 @@ public final class CascadeSuffixKernels {
 
     /** The split's state folded into the merge state as {@link AttentionKernels#foldSlots} folds an own split's slot (no skip). */
     @Unroll
-    static void foldSplit(float[] mst, float[] sst, int so, int lane, int GD, int E) {
+    static void foldSplitSmem(float[] mst, float[] sst, int so, int lane, int GD, int E) {
         for (int e = 0; e < E; e++) {
             int i = lane + e * THREADS;
             if (i < GD) {
@@ -307,7 +549,7 @@ public final class CascadeSuffixKernels {
 
     /** out = A / L. */
     @Unroll
-    static void finish(FloatArray out, float[] mst, int at, int lane, int GD, int E) {
+    static void finishSmem(FloatArray out, float[] mst, int at, int lane, int GD, int E) {
         for (int e = 0; e < E; e++) {
             int i = lane + e * THREADS;
             if (i < GD) out.set(at + i, mst[2 * GD + i] / mst[GD + i]);
