@@ -31,7 +31,6 @@ public final class CascadeAttention implements AutoCloseable {
     static final Kernel SHARED_MMA_F16 = Kernel.of(CascadeMmaKernels.class, "cascadeMmaF16");
     static final Kernel SUFFIX_MERGE_BF16 = Kernel.of(CascadeSuffixKernels.class, "suffixMergeBf16");
     static final Kernel SUFFIX_MERGE_F16 = Kernel.of(CascadeSuffixKernels.class, "suffixMergeF16");
-    static final Kernel SUFFIX_MERGE_SMEM_BF16 = Kernel.of(CascadeSuffixKernels.class, "suffixMergeSmemBf16");   // TEMPORARY (run 35)
 
     /**
      * The suffix and the merge run as one warp per (token, kv head) ({@link CascadeSuffixKernels}: no arrival counter, no
@@ -50,8 +49,7 @@ public final class CascadeAttention implements AutoCloseable {
     private boolean runShared = true, runSuffix = true, runMerge = true;   // a bench times the parts alone
     private int warpSuffixMaxSplits = -1;   // -1: WARP_SUFFIX_MAX_SPLITS up to WARP_SUFFIX_MAX_G, else 0; a bench or test may set it
     private boolean overlapSuffix = true;                                   // the warp suffix launched overlapping the shared level (PDL)
-    private int suffixSharedAhead;                                          // its shared slots per load; 0: CascadeSuffixKernels.sharedAhead
-    private boolean smemSuffix;                                             // TEMPORARY (run 35): run 30's warp suffix, bf16 only
+    private int suffixSharedAhead;                                          // its shared slots a lane per load; 0: CascadeSuffixKernels.sharedAhead
 
     /**
      * @param maxContext    the longest context a launch may see (keys)
@@ -180,10 +178,10 @@ public final class CascadeAttention implements AutoCloseable {
                 // overlapping the shared level (programmatic dependent launch) only right behind it: the kernel reads its own keys
                 // before gridDependencyWait, which must not overlap the KV write before a plain launch
                 Launch l = Launch.of(new int[] {tokens, kvHeads, 1}, new int[] {CascadeSuffixKernels.THREADS, 1, 1});
-                b.launch(smemSuffix ? SUFFIX_MERGE_SMEM_BF16 : Shapes.byStore(kCache, SUFFIX_MERGE_BF16, SUFFIX_MERGE_F16, null), sharedLaunched && overlapSuffix ? l.overlappingPrevious() : l, q, kCache, vCache, out,
+                b.launch(Shapes.byStore(kCache, SUFFIX_MERGE_BF16, SUFFIX_MERGE_F16, null), sharedLaunched && overlapSuffix ? l.overlappingPrevious() : l, q, kCache, vCache, out,
                         paged.partials(), positions, seqOfToken, blockTables, keyStart, alibiSlopes != null ? alibiSlopes : q, maxBlocksPerSeq,
                         numBlocks, slots, sharedBase, heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, u, w,
-                        suffixSharedAhead > 0 ? suffixSharedAhead : smemSuffix ? 1 : CascadeSuffixKernels.sharedAhead(heads, kvHeads, headDim),
+                        suffixSharedAhead > 0 ? suffixSharedAhead : CascadeSuffixKernels.sharedAhead(heads, kvHeads, headDim),
                         CascadeSuffixKernels.minBlocksPerSm(heads, kvHeads));
             }
             return;
@@ -222,16 +220,10 @@ public final class CascadeAttention implements AutoCloseable {
         return this;
     }
 
-    /** For benchmarks and tests: the warp suffix's shared slots per load (1..16; 0: its default by shape). The same bits either way. */
+    /** For benchmarks and tests: the warp suffix's shared slots a lane per load (1..16; 0: its default by shape). The same bits either way. */
     public CascadeAttention suffixSharedAhead(int n) {
         if (n < 0 || n > 16) throw new IllegalArgumentException("suffixSharedAhead must be 0..16: " + n);
         this.suffixSharedAhead = n;
-        return this;
-    }
-
-    /** TEMPORARY (run 35): run 30's warp suffix (states and folds through shared memory), bf16 stores only; the same bits. */
-    public CascadeAttention smemSuffixForBench(boolean on) {
-        this.smemSuffix = on;
         return this;
     }
 

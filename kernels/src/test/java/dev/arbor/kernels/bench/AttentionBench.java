@@ -42,8 +42,8 @@ public final class AttentionBench {
     /** -Dattn.cascadeOnly=true: the shared-prefix (cascade) rows only, every decode row skipped (a short device call). */
     private static final boolean CASCADE_ONLY = Boolean.getBoolean("attn.cascadeOnly");
     /**
-     * -Dattn.profileOnly=true (with cascadeOnly, for ncu): each shared-prefix row launches one cascade step eagerly with the warp
-     * suffix, then one with run 30's (TEMPORARY, run 35), and nothing else (no graphs, no paged, no sweep).
+     * -Dattn.profileOnly=true (with cascadeOnly, for ncu: bench/RESULTS.md "Run 35-attn7"): each shared-prefix row launches one
+     * cascade step eagerly (the shared level, then the warp suffix), and nothing else (no graphs, no paged, no sweep).
      */
     private static final boolean PROFILE_ONLY = Boolean.getBoolean("attn.profileOnly");
 
@@ -243,26 +243,18 @@ public final class AttentionBench {
                     1, seqs, sharedBlocks * BS, own);
             if (PROFILE_ONLY) {
                 full.run(0);
-                cascade.smemSuffixForBench(true);
-                full.run(0);
-                cascade.smemSuffixForBench(false);
                 cuda.synchronize();
-                System.out.printf("%d seqs sharing %d, %d heads: one step each, warp suffix then run 30's (profile only)%n", seqs, prefix, heads);
+                System.out.printf("%d seqs sharing %d, %d heads: one cascade step (profile only)%n", seqs, prefix, heads);
                 return;
             }
             double pagedMs = time(cuda, 20, i -> paged.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc));
             double cascadeMs = time(cuda, 20, full);
-            // TEMPORARY (run 35): run 30's warp suffix (states and folds through shared memory), the step and the suffix alone
-            cascade.smemSuffixForBench(true);
-            double smemMs = time(cuda, 20, full);
-            double smemSuffixOnly = partTime(cuda, cascade, full, false, true, false);
-            cascade.smemSuffixForBench(false);
             // the suffix + merge as one warp per (token, kv head) (the default up to WARP_SUFFIX_MAX_SPLITS own splits), alone
             double warpSuffixOnly = partTime(cuda, cascade, full, false, true, false);
             cascade.overlapSuffix(false);   // the warp suffix launched after the shared level, not overlapping it
             double noOverlap = time(cuda, 20, full);
             cascade.overlapSuffix(true);
-            cascade.suffixSharedAhead(2);   // two shared slots per load (spills 104 bytes at 64 registers)
+            cascade.suffixSharedAhead(2);   // two shared slots a lane per load, 2·RPW a round trip (spills 88 bytes at 64 registers)
             double sharedAhead2 = time(cuda, 20, full);
             cascade.suffixSharedAhead(0);
             boolean warpUsed = own <= CascadeAttention.WARP_SUFFIX_MAX_SPLITS;
@@ -289,10 +281,8 @@ public final class AttentionBench {
                             + "  (cascade %.2fx floor, %.1fx faster than paged; paged reads %.0f MB, cascade floor %.1f MB)%n",
                     seqs, prefix, sharedBlocks, heads, alibi ? " ALiBi" : "", pagedMs * 1e3, cascadeMs * 1e3, floorUs,
                     cascadeMs * 1e3 / floorUs, pagedMs / cascadeMs, pagedBytes / 1e6, floorBytes / 1e6);
-            System.out.printf("   run 30's warp suffix (states through shared memory): cascade %.1f us, suffix alone %.1f us (%.2fx / %.2fx the default)%n",
-                    smemMs * 1e3, smemSuffixOnly * 1e3, smemMs / cascadeMs, smemSuffixOnly / warpSuffixOnly);
             System.out.printf("   suffix + merge as a warp per (token, kv head)%s: alone %.1f us; cascade without the overlap (no PDL) %.1f us;"
-                            + " with 2 shared slots per load %.1f us; run 26's default (4-warp split kernel + fused merge)"
+                            + " with 2 shared slots a lane per load %.1f us; run 26's default (4-warp split kernel + fused merge)"
                             + " %.1f us (%.2fx the default)%n",
                     warpUsed ? "" : " (NOT used: " + own + " own splits)", warpSuffixOnly * 1e3, noOverlap * 1e3, sharedAhead2 * 1e3,
                     fourWarp * 1e3, fourWarp / cascadeMs);

@@ -18,7 +18,7 @@ if [ -f $OUT/cascade.ncu-rep ]; then
   ncu -i $OUT/cascade.ncu-rep --page source --csv --print-source sass 2>&1 | gzip > $OUT/ncu-source.csv.gz
 fi
 nvidia-smi --query-gpu=clocks.sm,clocks.mem,clocks_throttle_reasons.active --format=csv >> $OUT/gpu.txt 2>&1
-s=$(date +%s); RUNS="workload2-nbi profile-w2-nbi" bash bench/device/final-run.sh $D; echo "final-run rc=$? $(( $(date +%s) - s )) s" >> $OUT/times.txt
+s=$(date +%s); RUNS="workload2-nbi profile-w2-nbi" bash $D/final-run.sh $D; echo "final-run rc=$? $(( $(date +%s) - s )) s" >> $OUT/times.txt
 nvidia-smi --query-gpu=clocks.sm,clocks.mem,clocks_throttle_reasons.active --format=csv >> $OUT/gpu.txt 2>&1
 cat $OUT/times.txt; grep -E "tests (successful|failed)|FAILED|cascade vs paged|AssertionFailed" $OUT/tests.log | head -20
 grep -E "seqs|suffix|variants" $OUT/bench.log | head -60
