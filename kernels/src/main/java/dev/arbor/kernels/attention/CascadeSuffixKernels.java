@@ -24,7 +24,8 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * virtual warp w reads the keys the split kernel's warp w reads (rounds of {@code warps·KPI} keys, its KPI at
  * {@code w·KPI}), with the same loads, scores, butterflies and online-softmax updates ({@link DecodeKernels}' helpers);
  * its RPW row states are folded into the split's state in row order right after it finishes, which is the split
- * kernel's fold order (rows {@code w·RPW + row}, w increasing) with the same expressions. The split's (M, L, A) never
+ * kernel's fold order (rows {@code w·RPW + row}, w increasing) with the same expressions (M and L are the same for every
+ * dim of a query head, so computing them once per head instead of once per (head, dim) element changes no bit). The split's (M, L, A) never
  * goes to memory: it is folded into the token's merge state exactly as {@link AttentionKernels#mergeSplits} folds it
  * (shared slots {@code sharedBase + c} first, skipping empty ones, then the own splits in order). A virtual warp's
  * span with no visible key is skipped (the split kernel's warp loads nothing there and leaves its state alone). So a
@@ -32,9 +33,19 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  *
  * <p>Work-group: 32 work-items (one warp), grid (tokens, kvHeads, 1). Own splits are walked in order, so a long
  * suffix is correct but serial: the launcher takes this kernel while the batch's tokens own at most
- * {@link CascadeAttention#WARP_SUFFIX_MAX_SPLITS} splits. The per-element states (split and merge: M, L, A per (g, d))
- * live in shared memory, each work-item touching only its own elements {@code i = lane + 32·e}; shared memory
- * {@code 4·(SPLIT + RPW·G·(headDim + 2) + 3·(OWN_BUF + 1)·G·headDim)} bytes.
+ * {@link CascadeAttention#WARP_SUFFIX_MAX_SPLITS} splits.
+ *
+ * <h2>Where a row's state lives (bench/RESULTS.md "Run 35-attn7")</h2>
+ * A lane of key row {@code row} holds the accumulator of its 8 dims ({@code c8 = 8·col}) and the row's m and l; every lane
+ * folds the RPW rows of the same 8 dims into the split's state, row r's values brought by shuffles from lane
+ * {@code r·LR + col} (no shared memory, no barrier), so the RPW rows' lanes hold the same states. Between virtual warps, the
+ * split's state and the merge state wait in shared memory, each lane in its own column ({@code 10·G} words of A, M, L a
+ * state; {@code 4·(SPLIT + (OWN_BUF + 2)·10·G·32)} bytes in all). The shared level's slots come RPW·{@code sharedAhead} a
+ * round trip (row r's lanes load slots {@code c + r·SA ..}, folded in slot order through the same shuffles); the block-table
+ * lookups of a split are all issued before any row offset is stored (one round trip); the query load does not wait for
+ * {@code keyStart}; rounds before the one holding the split's first own key are not visited. Run 30's form (states per
+ * (g, d) element in shared memory, two barriers a virtual warp, 8 rounds visited a virtual warp) executed 1.7× the
+ * instructions (ncu: 127.7 M against 74.4 M at 500 × 752) and took 1.62× as long alone.
  *
  * <p>Launched overlapping the shared level (programmatic dependent launch; that kernel lets it start at once): the warp
  * computes its first {@link #OWN_BUF} own splits (their keys, the query and the tables were written before the shared level
@@ -45,7 +56,8 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * <p>Not done, measured: staging a split's own K/V rows in shared memory by cp.async before the fold (all of them requested in one
  * round trip, the same bits) lost at every measured shape, 63 → 86 µs a step at 107 × 530 with 32 rows staged and 260 → 439 µs at
  * 500 × 752, and 12.0 → 12.9 µs even at 2 sequences where occupancy does not bind (bench/RESULTS.md "Run 31-attn6"; the code is
- * commit 438d3a2 on branch attn6). The warp's time is not its K/V round trips; fewer resident warps cost in proportion.
+ * commit 438d3a2 on branch attn6). The warp's time is not its K/V round trips: run 35's ncu found it issue-bound (0.81 warps
+ * issued a scheduler-cycle at 500 × 752, a third of the instructions integer address arithmetic).
  */
 public final class CascadeSuffixKernels {
     private CascadeSuffixKernels() {}
@@ -54,12 +66,10 @@ public final class CascadeSuffixKernels {
     public static final int THREADS = 32;
     /** Own splits computed before the shared level's partials are waited for (their states kept in shared memory). */
     public static final int OWN_BUF = 2;
-    private static final float NEG_INF = Float.NEGATIVE_INFINITY;
 
     /** Shared memory of a work-group in bytes. */
     public static int sharedBytes(int heads, int kvHeads, int headDim) {
-        int g = heads / kvHeads, rpw = 32 / Math.max(1, headDim / 8);
-        return 4 * (SPLIT + rpw * g * (headDim + 2) + 3 * (OWN_BUF + 1) * g * headDim);
+        return 4 * (SPLIT + (OWN_BUF + 2) * (heads / kvHeads) * 10 * THREADS);
     }
 
     /** Whether this kernel serves the shape: {@link DecodeKernels#serves} (it replays that kernel's layout) and its shared memory within 48 KiB. */
@@ -70,25 +80,24 @@ public final class CascadeSuffixKernels {
     /**
      * Blocks (warps) a multiprocessor must hold at once (the launcher's choice, {@code launchBounds}): {@code max(1, 32 / G)}. At
      * G = 1, 32 (the most resident blocks of an H100/H200 SM) keeps the kernel within 64 registers (ptxas -v, 32 heads × 128, one
-     * shared slot per load: 80 registers without the bound, 64 with it and no spill); 25 blocks at 80 registers would leave the
-     * seed's 3,424 (token, kv head) warps just over one wave. G query heads hold G times the query, accumulator and scores: at
-     * G = 2, 16 blocks (128 registers, no spill); at G = 4, 8 (headDim 64: 186 registers, no spill).
+     * shared slot a lane per load: 72 registers without the bound, 64 with it and a 12-byte spill, two stores a split); 25 blocks
+     * would leave the seed's 3,424 (token, kv head) warps just over one wave. G query heads hold G times the query, accumulator and
+     * scores: at G = 2, 16 blocks (127 registers, no spill).
      */
     public static int minBlocksPerSm(int heads, int kvHeads) { return Math.max(1, 32 / (heads / kvHeads)); }
 
     /**
-     * Shared slots loaded per round trip (the launcher's choice): {@code max(1, 4 / E)} with E = ceil(G·headDim / 32) elements per
-     * work-item, so at most 4 (m, l, a) triples in flight: at 32 heads × 128 (E = 4) one slot (64 registers, no spill under
-     * {@link #minBlocksPerSm}; two slots spill 104 bytes, four 296).
+     * Shared slots a lane loads per round trip (the launcher's choice): 1, so RPW slots a round trip (2 at headDim 128, 4 at 64).
+     * Two a lane (10·G more registers in flight) spill 88 bytes at 32 heads × 128 under {@link #minBlocksPerSm} and were slower
+     * (bench/RESULTS.md "Run 35-attn7": 56.0 against 54.0 µs a step at 107 × 530, 205.6 against 198.4 at 500 × 752).
      */
     public static int sharedAhead(int heads, int kvHeads, int headDim) {
-        int e = ((heads / kvHeads) * headDim + THREADS - 1) / THREADS;
-        return Math.max(1, 4 / e);
+        return 1;
     }
 
     /**
      * bf16 store. Parameters as {@link DecodeKernels#decodeBf16} in split mode with keyStart; {@code keysPerLane} and
-     * {@code warps} are the split kernel's U and warps whose bits this reproduces; {@code sharedAhead} shared slots per load;
+     * {@code warps} are the split kernel's U and warps whose bits this reproduces; {@code sharedAhead} shared slots a lane per load;
      * {@code minBlocks} the blocks an SM must hold ({@link #minBlocksPerSm}).
      */
     public static void suffixMergeBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
@@ -112,24 +121,23 @@ public final class CascadeSuffixKernels {
                 sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, 1);
     }
 
+
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int heads, int kvHeads, int headDim, int blockSize,
                      int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int fp16) {
         ctx.launchBounds(THREADS, minBlocks);
         int G = heads / kvHeads;
-        int GD = G * headDim;                 // (head, dim) elements of the kv head's query heads
         int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
         int RPW = 32 / LR;                    // key rows per load instruction
         int U = keysPerLane;
         int KPI = RPW * U;                    // keys per (virtual) warp iteration
-        int E = (GD + THREADS - 1) / THREADS; // elements per work-item in the folds
+        int RND = warps * KPI;                // keys per round of the split kernel's warps
+        int SW = G * 10;                      // state words of a lane: A of its 8 dims, M and L, per query head
         int SA = sharedAhead;
-        int[] rowBase = ctx.allocateIntLocalArray(SPLIT);             // the split's row offsets, -1 where masked
-        float[] stAcc = ctx.allocateFloatLocalArray(RPW * G * headDim);   // one virtual warp's row states: (row, g, d)
-        float[] stMl = ctx.allocateFloatLocalArray(RPW * G * 2);          // (row, g) -> m, l
-        float[] sst = ctx.allocateFloatLocalArray(OWN_BUF * 3 * GD);      // OWN_BUF splits' M, L, A per element
-        float[] mst = ctx.allocateFloatLocalArray(3 * GD);                // the merge's M, L, A per element
+        int[] rowBase = ctx.allocateIntLocalArray(SPLIT);                    // the split's row offsets, -1 where masked
+        // per lane: OWN_BUF buffered split states, the merge state, the state of a split computed after the merge began
+        float[] st = ctx.allocateFloatLocalArray((OWN_BUF + 2) * G * 10 * THREADS);
         float[] qr = new float[G * 8];
         float[] acc = new float[G * 8];
         float[] m = new float[G];
@@ -139,178 +147,210 @@ public final class CascadeSuffixKernels {
         int[] off = new int[U];
         int[] kr = new int[U * 4];
         int[] vr = new int[U * 4];
-        float[] ms = new float[SA * E];       // shared slots in flight: m, l, a per (element, slot)
-        float[] ls = new float[SA * E];
-        float[] as = new float[SA * E];
+        float[] sA = new float[G * 8];        // the split's state of this lane's 8 dims (every row's lanes hold the same)
+        float[] sM = new float[G];
+        float[] sL = new float[G];
+        float[] mA = new float[G * 8];        // the merge state of this lane's 8 dims
+        float[] mM = new float[G];
+        float[] mL = new float[G];
+        float[] ms = new float[SA * G];       // shared slots in flight: m, l, and a of this lane's 8 dims, per (slot, g)
+        float[] ls = new float[SA * G];
+        float[] as = new float[SA * G * 8];
 
         int t = ctx.groupIdx, kvh = ctx.groupIdy, lane = ctx.localIdx;
-        int row = lane / LR, c8 = (lane - row * LR) * 8;
+        int row = lane / LR, col = lane - row * LR, c8 = col * 8;
+        int th0 = t * heads + kvh * G;        // (token, first query head of the kv head)
+        // the query does not depend on the sequence: its loads overlap the positions → keyStart chain
+        DecodeKernels.loadQuery(ctx, q, qr, slopes, slope, th0 * headDim + c8, kvh * G, G, headDim, alibi);
         int p = positions.get(t), seq = seqOfToken.get(t);
         int ks0 = keyStart.get(seq);
-        int th0 = t * heads + kvh * G;        // (token, first query head of the kv head)
         int table = seq * maxBlocksPerSeq;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         int nShared = (ks0 + SPLIT - 1) / SPLIT;
         int nOwn = ks0 <= p ? p / SPLIT - ks0 / SPLIT + 1 : 0;
         int buffered = Math.min(nOwn, OWN_BUF);
-        if (nOwn > 0) DecodeKernels.loadQuery(ctx, q, qr, slopes, slope, th0 * headDim + c8, kvh * G, G, headDim, alibi);
         // the first OWN_BUF own splits before the shared level's partials are read (launched overlapping the shared level:
         // their keys and the query were written before that launch began), then mergeSplits' order: shared slots, own splits
         for (int k = 0; k <= nOwn; k++) {
             if (k == buffered) {
                 ctx.gridDependencyWait();   // the shared level's partials
-                startMerge(mst, lane, GD, E);
-                for (int c = 0; c < nShared; c += SA) {
-                    loadShared(partials, ms, ls, as, th0, slots, sharedBase + c, nShared - c, lane, headDim, GD, E, SA);
-                    foldShared(mst, ms, ls, as, nShared - c, lane, GD, E, SA);
+                DecodeKernels.startState(mM, mL, mA, G);
+                // RPW·SA slots a round trip: row r's lanes load slots c + r·SA .. + SA, folded in slot order through shuffles
+                for (int c = 0; c < nShared; c += RPW * SA) {
+                    loadSlots(partials, ms, ls, as, th0, slots, sharedBase + c + row * SA, nShared - c - row * SA, c8, headDim, G, SA);
+                    foldSlots(ctx, mA, mM, mL, ms, ls, as, nShared - c, col, LR, RPW, G, SA);
                 }
-                for (int bk = 0; bk < buffered; bk++) foldSplit(mst, sst, bk * 3 * GD, lane, GD, E);
+                for (int bk = 0; bk < buffered; bk++) {
+                    loadState(st, bk * SW, sA, sM, sL, lane, G);
+                    foldSplit(mA, mM, mL, sA, sM, sL, G);
+                }
+                saveState(st, OWN_BUF * SW, mA, mM, mL, lane, G);
             }
             if (k < nOwn) {
-                int s = ks0 / SPLIT + k, so = (k < OWN_BUF ? k : 0) * 3 * GD;   // past OWN_BUF: computed and folded at once
-                int lo = Math.max(s * SPLIT, ks0), hi = Math.min(s * SPLIT + SPLIT, p + 1);
+                int s = ks0 / SPLIT + k, sS = s * SPLIT;
+                int lo = Math.max(sS, ks0), hi = Math.min(sS + SPLIT, p + 1);
                 ctx.localBarrier();   // the previous split's readers of rowBase are done
-                for (int i = lane; i < SPLIT; i += THREADS) {
-                    int j = s * SPLIT + i;
-                    rowBase[i] = j < lo ? -1 : AttentionKernels.rowOffset(blockTables, table, j, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
-                }
+                fillRows(blockTables, rowBase, table, sS, lo, hi, lane, kvh, numBlocks, kvHeads, headDim, blockSize);
                 ctx.localBarrier();
-                startSplit(sst, so, lane, GD, E);
+                int so = (k < buffered ? k : OWN_BUF + 1) * SW;   // the split's state, in shared memory while keys stream
+                DecodeKernels.startState(sM, sL, sA, G);
+                saveState(st, so, sA, sM, sL, lane, G);
+                int roundLo = (lo - sS) / RND * RND;   // the rounds before it have no visible key, nor those from hi on
                 for (int w = 0; w < warps; w++) {
                     DecodeKernels.startState(m, l, acc, G);
-                    for (int round = 0; round < SPLIT; round += warps * KPI) {
-                        int base = round + w * KPI, r0 = s * SPLIT + base;   // virtual warp w's keys r0 .. r0 + KPI of this round
+                    for (int round = roundLo; round < hi - sS; round += RND) {
+                        int base = round + w * KPI, r0 = sS + base;   // virtual warp w's keys r0 .. r0 + KPI of this round
                         if (r0 + KPI > lo && r0 < hi) {
                             DecodeKernels.loadKv(ctx, kc, vc, kr, vr, off, rowBase, base + row, c8, RPW, U);
                             DecodeKernels.scores(ctx, qr, kr, sc, off, slope, scale, r0 + row, p, RPW, U, G, LR, alibi, fp16);
                             DecodeKernels.update(m, l, acc, sc, vr, U, G, fp16);
                         }
                     }
-                    DecodeKernels.saveState(stAcc, stMl, acc, m, l, row, c8, lane - row * LR == 0, G, headDim);
-                    ctx.localBarrier();
-                    foldRows(sst, so, stAcc, stMl, lane, G, headDim, RPW, E);
-                    ctx.localBarrier();   // stAcc is rewritten by the next virtual warp
-                }
-                if (k >= buffered) foldSplit(mst, sst, so, lane, GD, E);
-            }
-        }
-        finish(out, mst, th0 * headDim, lane, GD, E);
-    }
-
-    @Unroll
-    static void startMerge(float[] mst, int lane, int GD, int E) {
-        for (int e = 0; e < E; e++) {
-            int i = lane + e * THREADS;
-            if (i < GD) {
-                mst[i] = NEG_INF;
-                mst[GD + i] = 0f;
-                mst[2 * GD + i] = 0f;
-            }
-        }
-    }
-
-    @Unroll
-    static void startSplit(float[] sst, int so, int lane, int GD, int E) {
-        for (int e = 0; e < E; e++) {
-            int i = lane + e * THREADS;
-            if (i < GD) {
-                sst[so + i] = NEG_INF;
-                sst[so + GD + i] = 0f;
-                sst[so + 2 * GD + i] = 0f;
-            }
-        }
-    }
-
-    /** Shared slots {@code slot0 + k}, k < min(n, SA), of every element of this work-item: m, l and a; all issued before any is used. */
-    @Unroll
-    static void loadShared(FloatArray partials, float[] ms, float[] ls, float[] as, int th0, int slots, int slot0, int n, int lane, int headDim,
-                           int GD, int E, int SA) {
-        for (int e = 0; e < E; e++) {
-            int i = lane + e * THREADS;
-            if (i < GD) {
-                int g = i / headDim, d = i - g * headDim;
-                for (int k = 0; k < SA; k++) {
-                    if (k < n) {
-                        int o = ((th0 + g) * slots + slot0 + k) * (headDim + 2);
-                        ms[e * SA + k] = partials.get(o + headDim);
-                        ls[e * SA + k] = partials.get(o + headDim + 1);
-                        as[e * SA + k] = partials.get(o + d);
+                    // whether any of virtual warp w's rounds had a visible key (its first reaching lo starts before hi): one without
+                    // keys leaves every row empty (recomputed here rather than flagged in the loop, which would cost a register there)
+                    int first = roundLo + (sS + roundLo + w * KPI + KPI > lo ? 0 : RND);
+                    if (sS + first + w * KPI < hi) {
+                        loadState(st, so, sA, sM, sL, lane, G);
+                        foldRows(ctx, sA, sM, sL, acc, m, l, col, LR, RPW, G);
+                        saveState(st, so, sA, sM, sL, lane, G);
                     }
                 }
+                if (k >= buffered) {
+                    loadState(st, so, sA, sM, sL, lane, G);
+                    loadState(st, OWN_BUF * SW, mA, mM, mL, lane, G);
+                    foldSplit(mA, mM, mL, sA, sM, sL, G);
+                    saveState(st, OWN_BUF * SW, mA, mM, mL, lane, G);
+                }
+            }
+        }
+        loadState(st, OWN_BUF * SW, mA, mM, mL, lane, G);
+        if (row == 0) finish(out, mA, mL, th0 * headDim + c8, G, headDim);
+    }
+
+    /**
+     * The split's row offsets ({@link AttentionKernels#rowOffset}: -1 outside [lo, hi) or past the table), SPLIT / 32 per lane, every
+     * block-table load issued before any offset is stored (one round trip; a masked position loads the table's first entry, unused).
+     */
+    @Unroll
+    static void fillRows(IntArray blockTables, int[] rowBase, int table, int sS, int lo, int hi, int lane, int kvh, int numBlocks, int kvHeads,
+                         int headDim, int blockSize) {
+        int[] block = new int[SPLIT / THREADS];
+        int n = blockTables.length();
+        for (int e = 0; e < SPLIT / THREADS; e++) {
+            int j = sS + lane + e * THREADS, logical = j / blockSize;
+            boolean in = j >= lo && j < hi && table + logical < n;
+            block[e] = blockTables.get(in ? table + logical : 0);
+        }
+        for (int e = 0; e < SPLIT / THREADS; e++) {
+            int j = sS + lane + e * THREADS, logical = j / blockSize;
+            boolean in = j >= lo && j < hi && table + logical < n && block[e] >= 0 && block[e] < numBlocks;
+            rowBase[lane + e * THREADS] = in ? ((block[e] * kvHeads + kvh) * blockSize + (j - logical * blockSize)) * headDim : -1;
+        }
+    }
+
+    /**
+     * {@link #foldRows}' fold of one virtual warp's RPW row states into the split's state, in row order, with the row states brought
+     * to this lane's 8 dims by shuffles (row r's lane {@code r·LR + col} holds them) instead of shared memory: the same expressions
+     * per (g, d) element (M and L are the same for every d of a head), so the same bits.
+     */
+    @Unroll
+    static void foldRows(KernelContext ctx, float[] sA, float[] sM, float[] sL, float[] acc, float[] m, float[] l, int col, int LR, int RPW,
+                         int G) {
+        for (int r = 0; r < RPW; r++) {
+            int src = r * LR + col;
+            for (int g = 0; g < G; g++) {
+                float msr = ctx.shuffleBroadcast(m[g], src), lsr = ctx.shuffleBroadcast(l[g], src);
+                float[] a = new float[8];
+                for (int i = 0; i < 8; i++) a[i] = ctx.shuffleBroadcast(acc[g * 8 + i], src);
+                if (lsr > 0f) {
+                    float M = sM[g], mn = Math.max(M, msr);
+                    float x = KMath.exp(M - mn), y = KMath.exp(msr - mn);
+                    for (int i = 0; i < 8; i++) sA[g * 8 + i] = sA[g * 8 + i] * x + a[i] * y;
+                    sL[g] = sL[g] * x + lsr * y;
+                    sM[g] = mn;
+                }
             }
         }
     }
 
-    /** {@link AttentionKernels#foldSlots} (skipping empty slots) of the loaded slots into each element's merge state. */
+    /** Shared slots {@code slot0 + k}, k < min(n, SA): m, l and this lane's 8 dims of a, per query head; all issued before any is used. */
     @Unroll
-    static void foldShared(float[] mst, float[] ms, float[] ls, float[] as, int n, int lane, int GD, int E, int SA) {
-        for (int e = 0; e < E; e++) {
-            int i = lane + e * THREADS;
-            if (i < GD) {
-                float M = mst[i], L = mst[GD + i], A = mst[2 * GD + i];
-                for (int k = 0; k < SA; k++) {
-                    if (k < n && ls[e * SA + k] != 0f) {
-                        float mn = Math.max(M, ms[e * SA + k]);
-                        float x = KMath.exp(M - mn), y = KMath.exp(ms[e * SA + k] - mn);
-                        A = A * x + as[e * SA + k] * y;
-                        L = L * x + ls[e * SA + k] * y;
-                        M = mn;
-                    }
+    static void loadSlots(FloatArray partials, float[] ms, float[] ls, float[] as, int th0, int slots, int slot0, int n, int c8, int headDim,
+                          int G, int SA) {
+        for (int k = 0; k < SA; k++) {
+            if (k < n) {
+                for (int g = 0; g < G; g++) {
+                    int o = ((th0 + g) * slots + slot0 + k) * (headDim + 2);
+                    ms[k * G + g] = partials.get(o + headDim);
+                    ls[k * G + g] = partials.get(o + headDim + 1);
+                    for (int i = 0; i < 8; i++) as[(k * G + g) * 8 + i] = partials.get(o + c8 + i);
                 }
-                mst[i] = M;
-                mst[GD + i] = L;
-                mst[2 * GD + i] = A;
             }
         }
     }
 
-    /** {@link DecodeKernels#foldStates}' fold of one virtual warp's RPW row states (those with keys), in row order, into the split's state. */
+    /**
+     * {@link AttentionKernels#foldSlots} (skipping empty slots) of the slots loaded by the RPW rows' lanes (row r: slots r·SA .. r·SA + SA of
+     * the n left), brought to this lane by shuffles from lane {@code r·LR + col}, into the merge state, in slot order, per query head.
+     */
     @Unroll
-    static void foldRows(float[] sst, int so, float[] stAcc, float[] stMl, int lane, int G, int headDim, int RPW, int E) {
-        int GD = G * headDim;
-        for (int e = 0; e < E; e++) {
-            int i = lane + e * THREADS;
-            if (i < GD) {
-                int g = i / headDim, d = i - g * headDim;
-                float M = sst[so + i], L = sst[so + GD + i], A = sst[so + 2 * GD + i];
-                for (int r = 0; r < RPW; r++) {
-                    float ls = stMl[(r * G + g) * 2 + 1];
-                    if (ls > 0f) {
-                        float ms = stMl[(r * G + g) * 2], mn = Math.max(M, ms);
-                        float x = KMath.exp(M - mn), y = KMath.exp(ms - mn);
-                        A = A * x + stAcc[(r * G + g) * headDim + d] * y;
-                        L = L * x + ls * y;
-                        M = mn;
+    static void foldSlots(KernelContext ctx, float[] mA, float[] mM, float[] mL, float[] ms, float[] ls, float[] as, int n, int col, int LR,
+                          int RPW, int G, int SA) {
+        for (int r = 0; r < RPW; r++) {
+            int src = r * LR + col;
+            for (int k = 0; k < SA; k++) {
+                for (int g = 0; g < G; g++) {
+                    float msr = ctx.shuffleBroadcast(ms[k * G + g], src), lsr = ctx.shuffleBroadcast(ls[k * G + g], src);
+                    float[] a = new float[8];
+                    for (int i = 0; i < 8; i++) a[i] = ctx.shuffleBroadcast(as[(k * G + g) * 8 + i], src);
+                    if (r * SA + k < n && lsr != 0f) {
+                        float M = mM[g], mn = Math.max(M, msr);
+                        float x = KMath.exp(M - mn), y = KMath.exp(msr - mn);
+                        for (int i = 0; i < 8; i++) mA[g * 8 + i] = mA[g * 8 + i] * x + a[i] * y;
+                        mL[g] = mL[g] * x + lsr * y;
+                        mM[g] = mn;
                     }
                 }
-                sst[so + i] = M;
-                sst[so + GD + i] = L;
-                sst[so + 2 * GD + i] = A;
             }
         }
     }
 
     /** The split's state folded into the merge state as {@link AttentionKernels#foldSlots} folds an own split's slot (no skip). */
     @Unroll
-    static void foldSplit(float[] mst, float[] sst, int so, int lane, int GD, int E) {
-        for (int e = 0; e < E; e++) {
-            int i = lane + e * THREADS;
-            if (i < GD) {
-                float M = mst[i], ms = sst[so + i], mn = Math.max(M, ms);
-                float x = KMath.exp(M - mn), y = KMath.exp(ms - mn);
-                mst[2 * GD + i] = mst[2 * GD + i] * x + sst[so + 2 * GD + i] * y;
-                mst[GD + i] = mst[GD + i] * x + sst[so + GD + i] * y;
-                mst[i] = mn;
-            }
+    static void foldSplit(float[] mA, float[] mM, float[] mL, float[] sA, float[] sM, float[] sL, int G) {
+        for (int g = 0; g < G; g++) {
+            float M = mM[g], mn = Math.max(M, sM[g]);
+            float x = KMath.exp(M - mn), y = KMath.exp(sM[g] - mn);
+            for (int i = 0; i < 8; i++) mA[g * 8 + i] = mA[g * 8 + i] * x + sA[g * 8 + i] * y;
+            mL[g] = mL[g] * x + sL[g] * y;
+            mM[g] = mn;
         }
     }
 
-    /** out = A / L. */
+    /** A lane's state (A of its 8 dims, M, L per query head) into its column of shared memory at word {@code at} (conflict-free). */
     @Unroll
-    static void finish(FloatArray out, float[] mst, int at, int lane, int GD, int E) {
-        for (int e = 0; e < E; e++) {
-            int i = lane + e * THREADS;
-            if (i < GD) out.set(at + i, mst[2 * GD + i] / mst[GD + i]);
+    static void saveState(float[] st, int at, float[] a, float[] mm, float[] ll, int lane, int G) {
+        for (int g = 0; g < G; g++) {
+            for (int i = 0; i < 8; i++) st[(at + g * 8 + i) * THREADS + lane] = a[g * 8 + i];
+            st[(at + G * 8 + g) * THREADS + lane] = mm[g];
+            st[(at + G * 9 + g) * THREADS + lane] = ll[g];
+        }
+    }
+
+    @Unroll
+    static void loadState(float[] st, int at, float[] a, float[] mm, float[] ll, int lane, int G) {
+        for (int g = 0; g < G; g++) {
+            for (int i = 0; i < 8; i++) a[g * 8 + i] = st[(at + g * 8 + i) * THREADS + lane];
+            mm[g] = st[(at + G * 8 + g) * THREADS + lane];
+            ll[g] = st[(at + G * 9 + g) * THREADS + lane];
+        }
+    }
+
+    /** out = A / L for this lane's 8 dims of each query head. */
+    @Unroll
+    static void finish(FloatArray out, float[] mA, float[] mL, int at, int G, int headDim) {
+        for (int g = 0; g < G; g++) {
+            for (int i = 0; i < 8; i++) out.set(at + g * headDim + i, mA[g * 8 + i] / mL[g]);
         }
     }
 }

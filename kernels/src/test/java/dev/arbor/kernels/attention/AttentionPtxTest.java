@@ -71,8 +71,8 @@ class AttentionPtxTest {
 
     /**
      * The cascade's suffix + merge as one warp ({@link CascadeSuffixKernels}) at Llama-2-7B's shape: no fence and no atomic (nothing
-     * to count: one work-group per (token, kv head)), the decode kernel's streamed loads and butterflies, nothing in local memory,
-     * and launch bounds of 32 one-warp blocks an SM.
+     * to count: one work-group per (token, kv head)), the decode kernel's streamed loads and butterflies, the folds through index
+     * shuffles with two barriers in all, nothing in local memory, and launch bounds of 32 one-warp blocks an SM.
      */
     @Test
     void theWarpSuffixMergesWithoutCounters() {
@@ -84,6 +84,10 @@ class AttentionPtxTest {
             assertEquals(0, count(ptx, "atom."), kernel + ": no atomic");
             assertEquals(2 * 4 + 2, count(ptx, "ld.global.v4.b32"), kernel + ": 16-byte loads (4 K + 4 V chunks, the query's 2)");
             assertEquals(4 * 4, count(ptx, "shfl.sync.bfly"), kernel + ": butterfly shuffles (4 keys x 4 steps)");
+            // row states and shared slots folded through shuffles (2 rows x 10 words, 2 slots x 10 words), not shared memory: the
+            // only barriers are the two around a split's block-table lookups
+            assertEquals(2 * 10 + 2 * 10, count(ptx, "shfl.sync.idx"), kernel + ": index shuffles of the folds");
+            assertEquals(2, count(ptx, "bar.sync"), kernel + ": barriers");
             assertTrue(k.localMemoryArrays().isEmpty(), kernel + ": register arrays in local memory " + k.localMemoryArrays());
         }
     }

@@ -41,6 +41,11 @@ public final class AttentionBench {
     private static final long STORE_TOKENS = 262_144 + 4096;
     /** -Dattn.cascadeOnly=true: the shared-prefix (cascade) rows only, every decode row skipped (a short device call). */
     private static final boolean CASCADE_ONLY = Boolean.getBoolean("attn.cascadeOnly");
+    /**
+     * -Dattn.profileOnly=true (with cascadeOnly, for ncu: bench/RESULTS.md "Run 35-attn7"): each shared-prefix row launches one
+     * cascade step eagerly (the shared level, then the warp suffix), and nothing else (no graphs, no paged, no sweep).
+     */
+    private static final boolean PROFILE_ONLY = Boolean.getBoolean("attn.profileOnly");
 
     /** a[i] = a uniform value in [-1, 1) from a hash of (i, seed), bf16. */
     public static void fillBf16(KernelContext ctx, BFloat16Array a, int n, int seed) {
@@ -124,7 +129,7 @@ public final class AttentionBench {
                 // own keys across a split boundary (240 shared, 20..50 own: two own splits for most)
                 try { shared(cuda, k, v, q, out, 107, 240, 32, false, copy); } catch (RuntimeException e) { System.out.println("shared prefix failed: " + e); }
                 System.out.println("\n-- cascade threshold: sequences x shared prefix (own 20..50), 32 heads");
-                for (int seqs : new int[] {2, 4, 8, 16, 32}) {
+                for (int seqs : PROFILE_ONLY ? new int[0] : new int[] {2, 4, 8, 16, 32}) {
                     for (int prefix : new int[] {128, 256, 512}) {
                         try { shared(cuda, k, v, q, out, seqs, prefix, 32, false, copy); } catch (RuntimeException e) { System.out.println("sweep failed: " + e); }
                     }
@@ -231,19 +236,25 @@ public final class AttentionBench {
             cuda.toDevice(pos, seq, tables, keyStart, groupTokens, groupStart, sl);
             FloatArray slopesOrNull = alibi ? sl : null;
             int mc = maxCtx, mb = maxBlocks;
-            double pagedMs = time(cuda, 20, i -> paged.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc));
             int ownSplits = 0;
             for (int c : ctx) ownSplits = Math.max(ownSplits, CascadeAttention.ownSplits(c - 1, sharedBlocks * BS));
             int own = ownSplits;
             Step full = i -> cascade.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc, keyStart, groupTokens, groupStart,
                     1, seqs, sharedBlocks * BS, own);
+            if (PROFILE_ONLY) {
+                full.run(0);
+                cuda.synchronize();
+                System.out.printf("%d seqs sharing %d, %d heads: one cascade step (profile only)%n", seqs, prefix, heads);
+                return;
+            }
+            double pagedMs = time(cuda, 20, i -> paged.launch(cuda, q, k, v, out, pos, seq, tables, mb, slopesOrNull, seqs, mc));
             double cascadeMs = time(cuda, 20, full);
             // the suffix + merge as one warp per (token, kv head) (the default up to WARP_SUFFIX_MAX_SPLITS own splits), alone
             double warpSuffixOnly = partTime(cuda, cascade, full, false, true, false);
             cascade.overlapSuffix(false);   // the warp suffix launched after the shared level, not overlapping it
             double noOverlap = time(cuda, 20, full);
             cascade.overlapSuffix(true);
-            cascade.suffixSharedAhead(2);   // two shared slots per load (spills 104 bytes at 64 registers)
+            cascade.suffixSharedAhead(2);   // two shared slots a lane per load, 2·RPW a round trip (spills 88 bytes at 64 registers)
             double sharedAhead2 = time(cuda, 20, full);
             cascade.suffixSharedAhead(0);
             boolean warpUsed = own <= CascadeAttention.WARP_SUFFIX_MAX_SPLITS;
@@ -271,7 +282,7 @@ public final class AttentionBench {
                     seqs, prefix, sharedBlocks, heads, alibi ? " ALiBi" : "", pagedMs * 1e3, cascadeMs * 1e3, floorUs,
                     cascadeMs * 1e3 / floorUs, pagedMs / cascadeMs, pagedBytes / 1e6, floorBytes / 1e6);
             System.out.printf("   suffix + merge as a warp per (token, kv head)%s: alone %.1f us; cascade without the overlap (no PDL) %.1f us;"
-                            + " with 2 shared slots per load %.1f us; run 26's default (4-warp split kernel + fused merge)"
+                            + " with 2 shared slots a lane per load %.1f us; run 26's default (4-warp split kernel + fused merge)"
                             + " %.1f us (%.2fx the default)%n",
                     warpUsed ? "" : " (NOT used: " + own + " own splits)", warpSuffixOnly * 1e3, noOverlap * 1e3, sharedAhead2 * 1e3,
                     fourWarp * 1e3, fourWarp / cascadeMs);
