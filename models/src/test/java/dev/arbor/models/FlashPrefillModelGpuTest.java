@@ -7,10 +7,10 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * The tensor-core prefill attention inside a model (CudaOps takes it without batch invariance, bf16 KV,
- * headDim 64 here): synthetic:100m (12 heads × 64) prefilled in chunks of 64 and in a mixed step (one
+ * The tensor-core prefill attention inside a model as the non-invariant mode takes it (bf16 KV,
+ * headDim 64 here; the default mode's use: {@link InvariantFlashAttentionGpuTest}): synthetic:100m (12 heads × 64) prefilled in chunks of 64 and in a mixed step (one
  * sequence's decode token beside another's prefill chunk, the decode going through the CUDA-core kernel).
- * Its logits must be closer to the invariant CUDA path's (CUDA-core attention) than that path is to the
+ * Its logits must be closer to the invariant CUDA path with CUDA-core attention ({@code arbor.cuda.flashBelow=0}) than that path is to the
  * CPU float32 reference: the attention's 16-bit rounding of Q and P is small beside the bf16 matmuls'.
  */
 @Tag("gpu")
@@ -30,7 +30,9 @@ class FlashPrefillModelGpuTest {
         try (CausalLM m = ModelLoader.load("synthetic:100m", "cpu"); PagedRunner r = new PagedRunner(m, 64, 16)) {
             cpu = r.prefill(prompt, prompt.length);
         }
-        try (CausalLM m = ModelLoader.load("synthetic:100m", new BackendOptions("cuda", "bf16", "bfloat16", true)); PagedRunner r = new PagedRunner(m, 64, 16)) {
+        // the invariant path with its attention on the CUDA-core kernel (arbor.cuda.flashBelow 0: the mode before session 7)
+        try (CausalLM m = ModelLoader.load("synthetic:100m", new BackendOptions("cuda", "bf16", "bfloat16", true));
+             PagedRunner r = InvariantFlashAttentionGpuTest.runner(m, 0, 64)) {
             invariant = r.prefill(prompt, 64);
         }
         try (CausalLM m = ModelLoader.load("synthetic:100m", new BackendOptions("cuda", "bf16", "bfloat16", false)); PagedRunner r = new PagedRunner(m, 64, 16)) {

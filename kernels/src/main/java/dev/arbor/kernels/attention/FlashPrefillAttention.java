@@ -77,7 +77,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * the longest work-groups start first). Returns the number of tiles (0: nothing to launch).
      */
     public int plan(Backend b, int[] queryStart, int numSeqs, int minTokens) {
-        if (numSeqs > maxSeqs) throw new IllegalArgumentException("numSeqs " + numSeqs + " over the launcher's " + maxSeqs);
+        checkSeqs(numSeqs);
         int n = 0, planned = 0;
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
@@ -85,18 +85,61 @@ public final class FlashPrefillAttention implements AutoCloseable {
             skip.set(s, mine ? Integer.MAX_VALUE : 0);
             if (!mine) continue;
             planned += hi - lo;
-            int count = (hi - lo + tokensPerTile - 1) / tokensPerTile;
-            if (n + count > maxTiles) throw new IllegalArgumentException("step needs over " + maxTiles + " query tiles: more tokens or sequences than the launcher was sized for");
-            for (int i = count - 1; i >= 0; i--) {
-                tiles.set(2 * n, lo + i * tokensPerTile);
-                tiles.set(2 * n + 1, Math.min(hi, lo + (i + 1) * tokensPerTile));
+            n = addTiles(n, lo, hi);
+        }
+        numTiles = n;
+        this.plannedTokens = planned;
+        if (n > 0) b.toDevice(tiles, 2 * n);
+        if (n > 0 && numSeqs > 0 && planned < queryStart[numSeqs] - queryStart[0]) b.toDevice(skip, numSeqs);
+        return n;
+    }
+
+    /**
+     * The batch-invariant plan: every new token at a position below {@code positionBound} goes into a tile, whatever its
+     * sequence's chunk length (so a token meets this kernel or not by its own position alone); the tokens of a sequence at
+     * or past the bound get none, and a sequence with no token below it gets one empty tile (the kernel returns at once),
+     * so a decode batch always has exactly one tile per sequence: a CUDA graph captured for a batch bucket keeps its grid.
+     * The tokens left out are the caller's to attend first (the paged kernel over every token; this kernel then overwrites
+     * the rows it owns). Returns the number of tiles.
+     *
+     * @param positions (tokens) each new token's position; a sequence's tokens are consecutive positions
+     */
+    public int planBelow(Backend b, int[] queryStart, int[] positions, int numSeqs, int positionBound) {
+        checkSeqs(numSeqs);
+        int n = 0, planned = 0;
+        for (int s = 0; s < numSeqs; s++) {
+            int lo = queryStart[s], hi = queryStart[s + 1];
+            if (hi == lo) continue;
+            int end = (int) Math.min(hi, lo + Math.max(0L, (long) positionBound - positions[lo]));
+            planned += end - lo;
+            if (end > lo) {
+                n = addTiles(n, lo, end);
+            } else {
+                if (n + 1 > maxTiles) throw new IllegalArgumentException("step needs over " + maxTiles + " query tiles");
+                tiles.set(2 * n, lo);
+                tiles.set(2 * n + 1, lo);
                 n++;
             }
         }
         numTiles = n;
         this.plannedTokens = planned;
         if (n > 0) b.toDevice(tiles, 2 * n);
-        if (n > 0 && numSeqs > 0 && planned < queryStart[numSeqs] - queryStart[0]) b.toDevice(skip, numSeqs);
+        return n;
+    }
+
+    private void checkSeqs(int numSeqs) {
+        if (numSeqs > maxSeqs) throw new IllegalArgumentException("numSeqs " + numSeqs + " over the launcher's " + maxSeqs);
+    }
+
+    /** Tiles of tokens [lo, hi) from index n on, last to first; returns the next index. */
+    private int addTiles(int n, int lo, int hi) {
+        int count = (hi - lo + tokensPerTile - 1) / tokensPerTile;
+        if (n + count > maxTiles) throw new IllegalArgumentException("step needs over " + maxTiles + " query tiles: more tokens or sequences than the launcher was sized for");
+        for (int i = count - 1; i >= 0; i--) {
+            tiles.set(2 * n, lo + i * tokensPerTile);
+            tiles.set(2 * n + 1, Math.min(hi, lo + (i + 1) * tokensPerTile));
+            n++;
+        }
         return n;
     }
 

@@ -116,6 +116,7 @@ public final class FlashPrefillKernels {
         int kvh = ctx.groupIdy;
         int tFirst = tiles.get(2 * ctx.groupIdx), tEnd = tiles.get(2 * ctx.groupIdx + 1);
         int nTok = tEnd - tFirst;
+        if (nTok <= 0) return;   // an empty tile (FlashPrefillAttention.planBelow's placeholder): the whole work-group, before any barrier
         int seq = seqOfToken.get(tFirst), p0 = positions.get(tFirst);
         int pMax = p0 + nTok - 1;
         int table = seq * maxBlocksPerSeq;

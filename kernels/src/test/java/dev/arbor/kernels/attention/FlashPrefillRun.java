@@ -37,7 +37,18 @@ final class FlashPrefillRun {
         return all.stream().mapToInt(Integer::intValue).toArray();
     }
 
+    /** Tiles the last {@link #run} planned. */
+    static int lastTiles;
+
     static float[] run(Backend be, PagedBatch b, int[][] chunks) {
+        return run(be, b, chunks, -1);
+    }
+
+    /**
+     * As {@link #run(Backend, PagedBatch, int[][])}, planned by {@link FlashPrefillAttention#planBelow} with
+     * {@code positionBound} (-1: by {@code plan} with minTokens 1); rows the plan leaves out come back NaN.
+     */
+    static float[] run(Backend be, PagedBatch b, int[][] chunks, int positionBound) {
         int[] which = tokens(chunks);
         int n = which.length, row = b.heads * b.headDim;
         int[] queryStart = new int[chunks.length + 1];
@@ -56,7 +67,11 @@ final class FlashPrefillRun {
             }
             be.toDevice(qa, out, pos, seq, b.kCache, b.vCache, b.tablesA);
             if (b.slopesA != null) be.toDevice(b.slopesA);
-            attn.plan(be, queryStart, chunks.length, 1);
+            int[] positions = new int[n];
+            for (int i = 0; i < n; i++) positions[i] = b.positions[which[i]];
+            int tiles = positionBound < 0 ? attn.plan(be, queryStart, chunks.length, 1)
+                    : attn.planBelow(be, queryStart, positions, chunks.length, positionBound);
+            lastTiles = tiles;
             attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             be.toHost(out);
             return out.toArray();

@@ -110,6 +110,39 @@ class FlashPrefillTest {
         }
     }
 
+    /**
+     * The default mode's plan ({@link FlashPrefillAttention#planBelow}): a token below the position bound gets the bits it
+     * gets whole, in any chunk (1-token decode-like chunks included); a token at or past the bound is left to the paged
+     * kernel (its row untouched, NaN here), and a sequence with no token below the bound gets one empty tile that writes
+     * nothing, so a batch of 1-token chunks always plans one tile per sequence (a decode graph's fixed grid).
+     */
+    @Test
+    void planBelowTakesTokensByPositionAloneAndKeepsOneTilePerDecode() {
+        // sequence 0: 70 new tokens at positions 30..99; 1: one token at 36; 2: one token at 120
+        try (PagedBatch b = new PagedBatch(2, 1, 64, 16, new int[] {100, 37, 121}, new int[] {70, 1, 1}, false, KvStore.BF16, 27)) {
+            int row = b.heads * b.headDim, bound = 64;
+            float[] whole = FlashPrefillRun.run(CPU, b, FlashPrefillRun.whole(b));
+            int[][][] steps = {FlashPrefillRun.whole(b), {{71, 72}, {0, 40}, {70, 71}, {40, 70}}, {{33, 34}, {34, 35}, {70, 71}, {71, 72}}};
+            for (int[][] step : steps) {
+                int[] which = FlashPrefillRun.tokens(step);
+                float[] got = FlashPrefillRun.run(CPU, b, step, bound);
+                for (int i = 0; i < which.length; i++) {
+                    int t = which[i];
+                    float[] mine = java.util.Arrays.copyOfRange(got, i * row, (i + 1) * row);
+                    if (b.positions[t] < bound) {
+                        assertBits(java.util.Arrays.copyOfRange(whole, t * row, (t + 1) * row), mine, "token " + t + " in " + java.util.Arrays.deepToString(step));
+                    } else {
+                        for (float v : mine) assertTrue(Float.isNaN(v), "token " + t + " at position " + b.positions[t] + " is the paged kernel's, not written here");
+                    }
+                }
+            }
+            FlashPrefillRun.run(CPU, b, new int[][] {{33, 34}, {70, 71}, {71, 72}, {69, 70}}, bound);
+            assertEquals(4, FlashPrefillRun.lastTiles, "four 1-token chunks, two of them past the bound: one tile each");
+            FlashPrefillRun.run(CPU, b, new int[][] {{0, 70}}, bound);
+            assertEquals(2, FlashPrefillRun.lastTiles, "positions 30..63 in two tiles of 32 tokens (G = 2), 64..99 left out");
+        }
+    }
+
     @Test
     void shapesAndStoresOutsideTheKernelAreRefusedByName() {
         assertTrue(FlashPrefillAttention.supports(32, 32, 128));

@@ -67,6 +67,7 @@ final class CudaOps implements Ops<FloatArray> {
     private final PagedAttention attention;           // paged attention (cascade's own launcher when cascade is on: one scratch)
     private final CascadeAttention cascade;           // steps with cascade groups, null under batch invariance (see attention())
     private final FlashPrefillAttention prefill;      // tensor-core prefill chunks, null where not taken (see attention())
+    private final int flashBelow;                     // batch-invariant mode: tokens at positions below this take the tensor-core kernel
     private final FloatArray readBack;                // (widest row) host staging of readRow
     private final DeviceSampler sampler;
     private final ComputeDtype dtype;
@@ -125,7 +126,8 @@ final class CudaOps implements Ops<FloatArray> {
                 : new CascadeAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), maxContext, maxContext, shape.maxSeqs());
         attention = cascade != null ? cascade.paged()
                 : new PagedAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), maxContext, shape.maxSeqs());
-        prefill = !batchInvariant && kvDtype != KvCacheDtype.FP32
+        flashBelow = batchInvariant ? Integer.getInteger("arbor.cuda.flashBelow", FLASH_BELOW) : 0;
+        prefill = (!batchInvariant || flashBelow > 0) && kvDtype != KvCacheDtype.FP32
                 && FlashPrefillAttention.supports(config.numHeads(), config.numKvHeads(), config.headDim())
                 ? new FlashPrefillAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), n, shape.maxSeqs()) : null;
         if (prefill != null) prefill.toDevice(gpu);
@@ -226,12 +228,23 @@ final class CudaOps implements Ops<FloatArray> {
         }
         // the CPU's cos/sin values exactly (Rope.fill's float32 angles, by position), so RoPE rounds as on the CPU path
         if (angles != null) angles.fill(gpu, b.positionArray(), n, positions, cos, sin);
-        if (prefill != null) prefill.plan(gpu, b.queryStartArray(), b.numSeqs(), PREFILL_MIN_TOKENS);
+        if (prefill != null && batchInvariant) prefill.planBelow(gpu, b.queryStartArray(), b.positionArray(), b.numSeqs(), flashBelow);
+        else if (prefill != null) prefill.plan(gpu, b.queryStartArray(), b.numSeqs(), PREFILL_MIN_TOKENS);
         uploadMillis = (System.nanoTime() - t0) / 1e6;
     }
 
-    /** A sequence with at least this many new tokens in a step takes the tensor-core prefill kernel (when enabled). */
+    /** Without batch invariance, a sequence with at least this many new tokens in a step takes the tensor-core prefill kernel. */
     static final int PREFILL_MIN_TOKENS = 2;
+
+    /**
+     * Batch-invariant mode: tokens at positions below this bound take the tensor-core kernel, the others the paged one
+     * (split over the context: one tensor-core work-group per (sequence, kv head) walks all of a long context alone).
+     * {@code -Darbor.cuda.flashBelow=N} sets it. 0 by default (every token through the paged kernel): with every token
+     * below the bound, run 36-invattn measured workload 2's prefill/mixed steps 162.8 → 117.6 ms but its decode steps
+     * 43.5 → 91.1 ms (total 2.76 → 3.74 s): a decode token of an MHA model fills 1 of a 64-row tile's rows, so the
+     * tensor cores do 64 times its work.
+     */
+    static final int FLASH_BELOW = 0;
 
     /** Copies {@code host[0 .. n)} into {@code a}'s host memory and its device buffer. */
     private void put(IntArray a, int[] host, int n) {
@@ -393,7 +406,17 @@ final class CudaOps implements Ops<FloatArray> {
     }
 
     /**
-     * The CUDA-core paged kernel ({@link PagedAttention}) for every token by default. Without batch
+     * Batch-invariant (the default): the CUDA-core paged kernel ({@link PagedAttention}) for every token, unless
+     * {@code -Darbor.cuda.flashBelow=N} ({@link #FLASH_BELOW}, 0 by default) is set: then, with a bf16/fp16 KV store and a
+     * shape it takes (headDim 64/128), every token at a position below N through the tensor-core kernel ({@link FlashPrefillAttention}, planned in
+     * {@link #upload} whatever the chunk length: prefill chunks, 1-token chunks and decodes alike), the others through the
+     * paged kernel, launched first over every token when the step has any (the tensor-core launch then overwrites the rows
+     * it owns; under a decode graph, whenever the graph's context bound passes the bound). Which kernel a token meets is a
+     * function of its own position, and each kernel's result a function of the token's query, position and keys only
+     * ({@link dev.arbor.kernels.attention.FlashPrefillKernels}' key tiles at absolute positions), so its bits do not depend
+     * on chunking, batch companions or cache hits. Other shapes and fp32 stores: the paged kernel for every token.
+     *
+     * <p>Without batch
      * invariance, with a bf16/fp16 KV store and a shape it takes (headDim 64/128), sequences with at least
      * {@link #PREFILL_MIN_TOKENS} new tokens go through the tensor-core prefill ({@link FlashPrefillAttention},
      * planned in {@link #upload}) and the others (decodes) through the paged kernel. Not the default: the two
@@ -414,6 +437,14 @@ final class CudaOps implements Ops<FloatArray> {
         int bound = graphs == null ? -1 : graphs.contextBound();
         int maxContext = bound > 0 ? bound : b.maxContextLen();
         boolean tiles = prefill != null && prefill.numTiles() > 0;
+        if (tiles && batchInvariant) {
+            if (maxContext > flashBelow) {
+                attention.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
+                        b.numTokens(), maxContext);
+            }
+            prefill.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes, b.numTokens());
+            return;
+        }
         if (!tiles && cascade(b)) {
             cascade.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
                     b.numTokens(), b.maxContextLen(), keyStart, groupTokens, groupTokenStart, b.numCascadeGroups(), b.maxGroupTokens(),
