@@ -6,7 +6,6 @@ import org.junit.jupiter.api.Test;
 import java.util.ArrayList;
 import java.util.List;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -52,18 +51,35 @@ class CascadeForwardGpuTest {
                 kids.get(s).blocks.addAll(blocks.get(s));
             }
             float[][] cascade = r.step(kids, next, false, sharedBlocks);
-            double worst = 0, scale = 0;
+            double worst = 0, scale = 0, closest = Double.MAX_VALUE;
             for (int s = 0; s < seqs; s++) {
+                double rowWorst = 0;
                 for (int v = 0; v < vocab; v++) {
-                    worst = Math.max(worst, Math.abs(paged[s][v] - cascade[s][v]));
+                    rowWorst = Math.max(rowWorst, Math.abs(paged[s][v] - cascade[s][v]));
                     scale = Math.max(scale, Math.abs(paged[s][v]));
                 }
-                assertEquals(argmax(paged[s]), argmax(cascade[s]), "sequence " + s + " argmax");
+                worst = Math.max(worst, rowWorst);
+                // The greedy token agrees, or the two differ only where rounding can decide it: the cascade's pick is within
+                // twice this row's largest logit difference of the paged best (a near-tie; the split-K atomics of this mode
+                // move the low bits between runs, so a fixed tie can flip either way).
+                int p = argmax(paged[s]), c = argmax(cascade[s]);
+                closest = Math.min(closest, margin(paged[s], p));
+                if (p != c) {
+                    assertTrue(paged[s][p] - paged[s][c] <= 2 * rowWorst, "sequence " + s + ": cascade picks " + c + " at paged logit " + paged[s][c]
+                            + ", the paged argmax " + p + " is " + paged[s][p] + ", more than twice the row's max |difference| " + rowWorst + " apart");
+                }
             }
-            System.out.printf("synthetic:100m decode step, %d sequences sharing %d blocks: cascade vs paged max |logit difference| %.2e (logits up to %.2f)%n",
-                    seqs, sharedBlocks, worst, scale);
+            System.out.printf("synthetic:100m decode step, %d sequences sharing %d blocks: cascade vs paged max |logit difference| %.2e (logits up to %.2f;"
+                    + " smallest top-1/top-2 margin %.2e)%n", seqs, sharedBlocks, worst, scale, closest);
             assertTrue(worst <= 1e-2 * Math.max(1, scale), "cascade vs paged logits differ by " + worst);
         }
+    }
+
+    /** The paged row's top-1 minus its runner-up. */
+    private static double margin(float[] x, int best) {
+        double second = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < x.length; i++) if (i != best) second = Math.max(second, x[i]);
+        return x[best] - second;
     }
 
     private static int argmax(float[] x) {
