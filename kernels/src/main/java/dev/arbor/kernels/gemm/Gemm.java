@@ -141,7 +141,7 @@ public final class Gemm implements AutoCloseable {
 
         @Override public String toString() {
             return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : registerSlices
-                    ? " (summed in registers, fixed order" + (launch.block()[0] > tiles.wn() * 32 ? ")" : ", no producer warps)") : "")
+                    ? " (summed in registers, fixed order" + (slicedForm(this) == GemmKernels.SLICED_INLINE ? ", no producer warps)" : ")") : "")
                     + (persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (convertFirst ? ", X converted first" : "");
         }
     }
@@ -490,8 +490,9 @@ public final class Gemm implements AutoCloseable {
      * {@code GemmInvarianceGpuTest}). Slices: enough for two waves of small-M blocks (at most 8, each at least 4 K tiles);
      * for n of 4096 on 132 SMs, 5. Up to 64 tokens (and without the TMA tiles): {@link #tilesFor} m, each slice a block
      * along z storing its slab, added by {@link GemmKernels#sumSlices}. Above 64 tokens on Hopper, the TMA tiles, in the
-     * form {@link #invariantTmaPlan} picks: one slice needs no sum at all; else the slices summed in registers
-     * ({@link #slicedPlan}) or TMA slabs, whichever the time model expects faster.
+     * form {@link #invariantTmaPlan} picks: one slice needs no sum at all; else {@link #TMA_64X2} slabs at the small-M shapes
+     * where they measured fastest ({@link #INVARIANT_NARROW}), elsewhere the slices summed in registers ({@link #slicedPlan})
+     * or TMA slabs, whichever the time model expects faster.
      */
     public Plan invariantPlan(int m, int n, int k, boolean fp32X) {
         checkShape(m, n, k);
@@ -530,7 +531,9 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * The invariant plan above 64 tokens on Hopper (fp32 X converted first: the TMA tiles copy bf16). One slice: the TMA tiles
-     * of the default plan ({@link #tmaTilesFor}), unsplit. Otherwise the fastest by {@link #estimateMicros} of the slices
+     * of the default plan ({@link #tmaTilesFor}), unsplit. Otherwise {@link #TMA_64X2} slabs at 65-128 tokens for n ≤ 6144,
+     * 65-192 for n ≤ 4096 and 65-256 for weights up to 4096×4096 (where run 31-midm measured them fastest; on by default,
+     * {@link #INVARIANT_NARROW}), elsewhere the fastest by {@link #estimateMicros} of the slices
      * summed in registers ({@link #slicedPlan} on {@link #TMA_128} or {@link #TMA_192}: ⌈n/bn⌉·⌈m/128⌉ blocks, each all K tiles) and {@link #TMA_128} slabs (that
      * many blocks times the slices, each one slice, plus the slab traffic and the sum kernel) and, at 129-256 tokens, {@link #TMA_256}
      * slabs (one token tile; run 31-midm): few blocks (small m, narrow

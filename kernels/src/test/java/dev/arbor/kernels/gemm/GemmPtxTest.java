@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * Every GEMM entry point at every tile size assembles with {@code ptxas -arch=sm_90 -v}, with its
+ * Every GEMM entry point at every tile size assembles with {@code ptxas -v} (sm_90; sm_90a for wgmma), with its
  * fragments in registers: no local memory from the compiler, no stack frame and no spills from
  * ptxas. Skips without ptxas on the PATH, fails then when ARBOR_REQUIRE_PTXAS=1.
  */
@@ -54,23 +54,18 @@ class GemmPtxTest {
         dev.arbor.kernels.Ptxas.assemble(ptxas, dir, k.entryName(), k.ptx());
     }
 
-    /** The sliced kernel for tiles t: a producer warp after the consumer warpgroups, no spills, the register count printed. */
+    /**
+     * The sliced kernel for tiles t in the given form (the producer warpgroup after the consumer warpgroups, or work-item 0
+     * issuing the copies): no spills, no wgmma serialized, the register count printed.
+     */
     private void assembleSliced(Path ptxas, Gemm.Tiles t, int form) throws Exception {
         CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, "wgmmaTmaSlicedXbf16Wbf16"), new Object[]{t.wn(), t.nt(), t.stages(), form}, 90);
         assertEquals(0, k.localMemoryBytes(), () -> String.join("\n", k.localMemoryArrays()));
         assertTrue(k.ptx().contains("wgmma.mma_async.sync.aligned.m64n" + t.bm() + "k16") && k.ptx().contains(".maxntid " + (t.wn() * 32 + (form == GemmKernels.SLICED_PRODUCER_WARPS ? 128 : 0))));
-        String name = k.entryName() + "_" + t.name() + "_" + form;
-        Path file = dir.resolve(name + ".ptx");
-        Files.writeString(file, k.ptx());
-        Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90a", "-v", file.toString(), "-o", dir.resolve(name + ".cubin").toString())
-                .redirectErrorStream(true).start();
-        String log = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "ptxas timed out");
-        assertEquals(0, p.exitValue(), () -> t + " form " + form + ":\n" + log);
-        assertTrue(log.contains("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"), () -> t + " form " + form + " spills:\n" + log);
-        assertFalse(log.contains("C7514"), () -> t + " form " + form + ": wgmma serialized:\n" + log);
-        System.out.println("wgmmaTmaSlicedXbf16Wbf16 " + t + " form " + form + ": "
-                + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
+        String what = t + " form " + form;
+        String log = assembleVerbose(ptxas, k.entryName() + "_" + t.name() + "_" + form, k.ptx(), "-arch=sm_90a", what);
+        assertFalse(log.contains("C7514"), () -> what + ": wgmma serialized:\n" + log);
+        System.out.println("wgmmaTmaSlicedXbf16Wbf16 " + what + ": " + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
     }
 
     private void assemble(Path ptxas, String entry, Gemm.Tiles t) throws Exception {
@@ -81,15 +76,21 @@ class GemmPtxTest {
                 && k.ptx().contains("mbarrier.try_wait.parity") && k.ptx().contains(".maxntid " + t.threads()) && !k.ptx().contains("cp.async.cg"));
         else if (t.wgmma()) assertTrue(k.ptx().contains("wgmma.mma_async.sync.aligned.m64n" + t.bm() + "k16") && k.ptx().contains(".target sm_90a") && k.ptx().contains("cp.async"));
         else assertTrue(k.ptx().contains("mma.sync.aligned.m16n8k16") && k.ptx().contains("ldmatrix.sync.aligned") && k.ptx().contains("cp.async"));
-        Path file = dir.resolve(k.entryName() + ".ptx");
-        Files.writeString(file, k.ptx());
-        Process p = new ProcessBuilder(ptxas.toString(), t.wgmma() ? "-arch=sm_90a" : "-arch=sm_90", "-v", file.toString(), "-o", dir.resolve(k.entryName() + ".cubin").toString())
+        String log = assembleVerbose(ptxas, k.entryName(), k.ptx(), t.wgmma() ? "-arch=sm_90a" : "-arch=sm_90", entry + " " + t);
+        System.out.println(entry + " " + t + ": " + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
+        log.lines().filter(l -> l.contains("Performance")).forEach(l -> System.out.println(entry + " " + t + ": " + l.strip()));
+    }
+
+    /** {@code ptxas -v} on {@code ptx} (written to {@code dir/name.ptx}) for {@code arch}: it assembles with no stack frame and no spills; returns the log. */
+    private String assembleVerbose(Path ptxas, String name, String ptx, String arch, String what) throws Exception {
+        Path file = dir.resolve(name + ".ptx");
+        Files.writeString(file, ptx);
+        Process p = new ProcessBuilder(ptxas.toString(), arch, "-v", file.toString(), "-o", dir.resolve(name + ".cubin").toString())
                 .redirectErrorStream(true).start();
         String log = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "ptxas timed out");
-        assertEquals(0, p.exitValue(), () -> entry + " " + t + ":\n" + log);
-        assertTrue(log.contains("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"), () -> entry + " " + t + " spills:\n" + log);
-        System.out.println(entry + " " + t + ": " + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
-        log.lines().filter(l -> l.contains("Performance")).forEach(l -> System.out.println(entry + " " + t + ": " + l.strip()));
+        assertEquals(0, p.exitValue(), () -> what + ":\n" + log);
+        assertTrue(log.contains("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"), () -> what + " spills:\n" + log);
+        return log;
     }
 }
