@@ -49,7 +49,7 @@ public final class CascadeAttention implements AutoCloseable {
     private boolean runShared = true, runSuffix = true, runMerge = true;   // a bench times the parts alone
     private int warpSuffixMaxSplits = -1;   // -1: WARP_SUFFIX_MAX_SPLITS up to WARP_SUFFIX_MAX_G, else 0; a bench or test may set it
     private boolean overlapSuffix = true;                                   // the warp suffix launched overlapping the shared level (PDL)
-    private int suffixSharedAhead;                                          // its shared slots a lane per load; 0: CascadeSuffixKernels.sharedAhead
+    private int suffixSharedAhead;                                          // its shared slots a lane per load; 0: CascadeSuffixKernels.SHARED_AHEAD
 
     /**
      * @param maxContext    the longest context a launch may see (keys)
@@ -181,7 +181,7 @@ public final class CascadeAttention implements AutoCloseable {
                 b.launch(Shapes.byStore(kCache, SUFFIX_MERGE_BF16, SUFFIX_MERGE_F16, null), sharedLaunched && overlapSuffix ? l.overlappingPrevious() : l, q, kCache, vCache, out,
                         paged.partials(), positions, seqOfToken, blockTables, keyStart, alibiSlopes != null ? alibiSlopes : q, maxBlocksPerSeq,
                         numBlocks, slots, sharedBase, heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, u, w,
-                        suffixSharedAhead > 0 ? suffixSharedAhead : CascadeSuffixKernels.sharedAhead(heads, kvHeads, headDim),
+                        suffixSharedAhead > 0 ? suffixSharedAhead : CascadeSuffixKernels.SHARED_AHEAD,
                         CascadeSuffixKernels.minBlocksPerSm(heads, kvHeads));
             }
             return;
@@ -220,7 +220,7 @@ public final class CascadeAttention implements AutoCloseable {
         return this;
     }
 
-    /** For benchmarks and tests: the warp suffix's shared slots a lane per load (1..16; 0: its default by shape). The same bits either way. */
+    /** For benchmarks and tests: the warp suffix's shared slots a lane per load (1..16; 0: its default, {@link CascadeSuffixKernels#SHARED_AHEAD}). The same bits either way. */
     public CascadeAttention suffixSharedAhead(int n) {
         if (n < 0 || n > 16) throw new IllegalArgumentException("suffixSharedAhead must be 0..16: " + n);
         this.suffixSharedAhead = n;

@@ -87,13 +87,12 @@ public final class CascadeSuffixKernels {
     public static int minBlocksPerSm(int heads, int kvHeads) { return Math.max(1, 32 / (heads / kvHeads)); }
 
     /**
-     * Shared slots a lane loads per round trip (the launcher's choice): 1, so RPW slots a round trip (2 at headDim 128, 4 at 64).
-     * Two a lane (10·G more registers in flight) spill 88 bytes at 32 heads × 128 under {@link #minBlocksPerSm} and were slower
-     * (bench/RESULTS.md "Run 35-attn7": 56.0 against 54.0 µs a step at 107 × 530, 205.6 against 198.4 at 500 × 752).
+     * Shared slots a lane loads per round trip (the launcher's choice at every shape): 1, so RPW slots a round trip (2 at
+     * headDim 128, 4 at 64). Two a lane (10·G more registers in flight) spill 88 bytes at 32 heads × 128 under
+     * {@link #minBlocksPerSm} and were slower (bench/RESULTS.md "Run 35-attn7": 56.0 against 54.0 µs a step at 107 × 530,
+     * 205.6 against 198.4 at 500 × 752).
      */
-    public static int sharedAhead(int heads, int kvHeads, int headDim) {
-        return 1;
-    }
+    public static final int SHARED_AHEAD = 1;
 
     /**
      * bf16 store. Parameters as {@link DecodeKernels#decodeBf16} in split mode with keyStart; {@code keysPerLane} and
@@ -120,7 +119,6 @@ public final class CascadeSuffixKernels {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, 1);
     }
-
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
@@ -249,7 +247,7 @@ public final class CascadeSuffixKernels {
     }
 
     /**
-     * {@link #foldRows}' fold of one virtual warp's RPW row states into the split's state, in row order, with the row states brought
+     * {@link DecodeKernels#foldStates}' fold of one virtual warp's RPW row states into the split's state, in row order, with the row states brought
      * to this lane's 8 dims by shuffles (row r's lane {@code r·LR + col} holds them) instead of shared memory: the same expressions
      * per (g, d) element (M and L are the same for every d of a head), so the same bits.
      */
