@@ -115,10 +115,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
             if (end > lo) {
                 n = addTiles(n, lo, end);
             } else {
-                if (n + 1 > maxTiles) throw new IllegalArgumentException("step needs over " + maxTiles + " query tiles");
-                tiles.set(2 * n, lo);
-                tiles.set(2 * n + 1, lo);
-                n++;
+                checkTiles(n + 1);
+                n = setTile(n, lo, lo);
             }
         }
         numTiles = n;
@@ -134,26 +132,34 @@ public final class FlashPrefillAttention implements AutoCloseable {
     /** Tiles of tokens [lo, hi) from index n on, last to first; returns the next index. */
     private int addTiles(int n, int lo, int hi) {
         int count = (hi - lo + tokensPerTile - 1) / tokensPerTile;
-        if (n + count > maxTiles) throw new IllegalArgumentException("step needs over " + maxTiles + " query tiles: more tokens or sequences than the launcher was sized for");
-        for (int i = count - 1; i >= 0; i--) {
-            tiles.set(2 * n, lo + i * tokensPerTile);
-            tiles.set(2 * n + 1, Math.min(hi, lo + (i + 1) * tokensPerTile));
-            n++;
-        }
+        checkTiles(n + count);
+        for (int i = count - 1; i >= 0; i--) n = setTile(n, lo + i * tokensPerTile, Math.min(hi, lo + (i + 1) * tokensPerTile));
         return n;
     }
 
-    /** Tiles of the last {@link #plan}. */
+    /** Tile n: tokens [first, end); returns n + 1. */
+    private int setTile(int n, int first, int end) {
+        tiles.set(2 * n, first);
+        tiles.set(2 * n + 1, end);
+        return n + 1;
+    }
+
+    private void checkTiles(int needed) {
+        if (needed > maxTiles) throw new IllegalArgumentException("step needs over " + maxTiles + " query tiles: more tokens or sequences than the launcher was sized for");
+    }
+
+    /** Tiles of the last {@link #plan} or {@link #planBelow}. */
     public int numTiles() { return numTiles; }
 
-    /** Tokens of the sequences the last {@link #plan} took. */
+    /** Tokens the last {@link #plan} or {@link #planBelow} took. */
     public int plannedTokens() { return plannedTokens; }
 
     /**
      * The tokens of the last step that {@link #plan} left out (sequences with fewer than minTokens new
      * tokens, e.g. decodes in a mixed step) through the CUDA-core kernel, whole mode: the planned sequences
      * get a key start past any position, so that kernel returns at once for their tokens and writes
-     * nothing. Call it with the same batch arrays as {@link #launch}; a no-op when the plan took every token.
+     * nothing. Call it with the same batch arrays as {@link #launch}; a no-op when the plan took every token. After
+     * {@link #plan} only: {@link #planBelow} leaves the key starts as they were (its caller runs the paged kernel over every token first).
      */
     public void launchOthers(Backend b, PagedAttention paged, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out,
                              IntArray positions, IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes,

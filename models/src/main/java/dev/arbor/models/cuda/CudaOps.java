@@ -228,8 +228,10 @@ final class CudaOps implements Ops<FloatArray> {
         }
         // the CPU's cos/sin values exactly (Rope.fill's float32 angles, by position), so RoPE rounds as on the CPU path
         if (angles != null) angles.fill(gpu, b.positionArray(), n, positions, cos, sin);
-        if (prefill != null && batchInvariant) prefill.planBelow(gpu, b.queryStartArray(), b.positionArray(), b.numSeqs(), flashBelow);
-        else if (prefill != null) prefill.plan(gpu, b.queryStartArray(), b.numSeqs(), PREFILL_MIN_TOKENS);
+        if (prefill != null) {
+            if (batchInvariant) prefill.planBelow(gpu, b.queryStartArray(), b.positionArray(), b.numSeqs(), flashBelow);
+            else prefill.plan(gpu, b.queryStartArray(), b.numSeqs(), PREFILL_MIN_TOKENS);
+        }
         uploadMillis = (System.nanoTime() - t0) / 1e6;
     }
 
