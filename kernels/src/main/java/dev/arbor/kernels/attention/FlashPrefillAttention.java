@@ -24,12 +24,21 @@ import dev.arbor.accel.array.OffHeapArray;
 public final class FlashPrefillAttention implements AutoCloseable {
     static final Kernel PREFILL_BF16 = Kernel.of(FlashPrefillKernels.class, "prefillBf16");
     static final Kernel PREFILL_F16 = Kernel.of(FlashPrefillKernels.class, "prefillF16");
+    static final Kernel SHARED_BF16 = Kernel.of(FlashPrefillKernels.class, "sharedBf16");
+    static final Kernel SHARED_F16 = Kernel.of(FlashPrefillKernels.class, "sharedF16");
 
     private final int heads, kvHeads, headDim, blockSize, tokensPerTile, maxTiles;
     private final IntArray tiles;   // (maxTiles, 2) first token, end token
     private final IntArray skip;    // (maxSeqs) keyStart for the CUDA-core kernel: past any position for the planned sequences, else 0
     private final int maxSeqs;
     private int numTiles, plannedTokens;
+    // the cascade as a state handoff (planHandoff): the shared pass's row tiles and tokens, each sequence's handed-off tiles
+    private final IntArray startTiles;   // (maxTokens) key tiles of each token done by the shared pass, 0: none
+    private final IntArray rowTiles;     // (maxRowTiles, 4) first, end into rowTokens, block-table row, shared tiles
+    private final IntArray rowTokens;    // (maxTokens) the groups' tokens, group after group
+    private final int maxRowTiles, maxTokens;
+    private FloatArray state;            // (maxTokens, heads, stateStride) fp32, useHandoffState; null: no handoff
+    private int numRowTiles, dirtyTokens; // the leading startTiles entries the last upload may have left nonzero
 
     /**
      * @param maxTokens the most tokens of a step
@@ -54,6 +63,11 @@ public final class FlashPrefillAttention implements AutoCloseable {
         this.tiles = new IntArray(2 * maxTiles);
         this.maxSeqs = maxSeqs;
         this.skip = new IntArray(maxSeqs);
+        this.maxTokens = maxTokens;
+        this.startTiles = new IntArray(maxTokens);
+        this.maxRowTiles = (maxTokens + tokensPerTile - 1) / tokensPerTile + maxSeqs;
+        this.rowTiles = new IntArray(4 * maxRowTiles);
+        this.rowTokens = new IntArray(maxTokens);
     }
 
     /** Whether the tensor-core kernel takes this shape (the store type aside: bf16 or fp16). */
@@ -148,6 +162,87 @@ public final class FlashPrefillAttention implements AutoCloseable {
         if (needed > maxTiles) throw new IllegalArgumentException("step needs over " + maxTiles + " query tiles: more tokens or sequences than the launcher was sized for");
     }
 
+    /**
+     * Gives the launcher the scratch of the cascade's state handoff ({@link #planHandoff}): {@code maxTokens × heads ×}
+     * {@link FlashPrefillKernels#stateStride} floats (on the device for a GPU backend), kept until {@link #close}'s caller
+     * frees it (the caller owns it).
+     */
+    public void useHandoffState(FloatArray state) {
+        Shapes.need("state", state, (long) maxTokens * heads * FlashPrefillKernels.stateStride(headDim));
+        this.state = state;
+    }
+
+    /**
+     * The cascade as a state handoff: for each cascade group whose shared prefix holds at least one whole key tile
+     * ({@code ⌊sharedKeys / BN⌋} tiles at absolute positions), plans the shared pass ({@link #launchShared}: the group's
+     * tokens as the rows of tiles of {@link #tokensPerTile}, the keys through the group's first sequence's block table) and
+     * marks its tokens so that the next {@link #launch} starts their tiles from the shared pass's state. A token's result
+     * is then the one-pass result bit for bit ({@link FlashPrefillKernels#sharedBf16}), grouped or not. Call after
+     * {@link #plan} or {@link #planBelow} for the same step; a step without groups (numGroups 0) clears the marks. Returns
+     * the number of row tiles (0: no shared pass).
+     *
+     * @param seqOfToken      (tokens) each token's sequence (its row of the block tables)
+     * @param sharedKeys      (sequences) each sequence's group's shared prefix in keys, whole blocks; every member's new
+     *                        tokens lie at or past it
+     * @param numTokens       the step's tokens
+     * @param groupTokens     the groups' token indices, group after group
+     * @param groupTokenStart (numGroups + 1) offsets into groupTokens
+     */
+    public int planHandoff(Backend b, int[] seqOfToken, int[] sharedKeys, int[] groupTokens, int[] groupTokenStart, int numGroups, int numTokens) {
+        if (numTokens > maxTokens) throw new IllegalArgumentException(numTokens + " tokens over the launcher's " + maxTokens);
+        if (numGroups > 0 && state == null) throw new IllegalStateException("planHandoff before useHandoffState");
+        int clear = Math.max(dirtyTokens, numTokens);
+        for (int t = 0; t < clear; t++) startTiles.set(t, 0);
+        int n = 0, tokens = 0;
+        for (int g = 0; g < numGroups; g++) {
+            int lo = groupTokenStart[g], hi = groupTokenStart[g + 1];
+            if (hi == lo) continue;
+            int lead = seqOfToken[groupTokens[lo]], shared = sharedKeys[lead] / FlashPrefillKernels.BN;
+            if (shared < 1) continue;
+            if (tokens + hi - lo > maxTokens || n + (hi - lo + tokensPerTile - 1) / tokensPerTile > maxRowTiles) {
+                throw new IllegalArgumentException("cascade groups of over " + maxTokens + " tokens: more than the launcher was sized for");
+            }
+            for (int i = lo; i < hi; i++) {
+                startTiles.set(groupTokens[i], shared);
+                rowTokens.set(tokens + i - lo, groupTokens[i]);
+            }
+            for (int i = lo; i < hi; i += tokensPerTile) {
+                rowTiles.set(4 * n, tokens + i - lo);
+                rowTiles.set(4 * n + 1, tokens + Math.min(hi, i + tokensPerTile) - lo);
+                rowTiles.set(4 * n + 2, lead);
+                rowTiles.set(4 * n + 3, shared);
+                n++;
+            }
+            tokens += hi - lo;
+        }
+        numRowTiles = n;
+        if (n > 0) b.toDevice(rowTiles, 4 * n);
+        if (n > 0) b.toDevice(rowTokens, tokens);
+        if (n > 0 || dirtyTokens > 0) b.toDevice(startTiles, clear);
+        dirtyTokens = n > 0 ? numTokens : 0;
+        return n;
+    }
+
+    /** Row tiles of the last {@link #planHandoff} (0: no shared pass this step). */
+    public int numRowTiles() { return numRowTiles; }
+
+    /**
+     * The shared pass of the last {@link #planHandoff} (nothing without row tiles): each row tile's tokens over its group's
+     * shared key tiles, their state into the handoff scratch. Launch it before {@link #launch}, with the same arrays.
+     */
+    public void launchShared(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, IntArray positions, IntArray blockTables,
+                             int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens) {
+        if (numRowTiles == 0) return;
+        int numBlocks = Shapes.storeBlocks(kCache, vCache, kvHeads, headDim, blockSize);
+        Kernel kernel = kernelFor(kCache) == PREFILL_F16 ? SHARED_F16 : SHARED_BF16;
+        Shapes.need("q", q, (long) tokens * heads * headDim);
+        Shapes.need("positions", positions, tokens);
+        if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
+        FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
+        b.launch(kernel, launchOf(numRowTiles), q, kCache, vCache, state, positions, rowTokens, rowTiles, blockTables, slopes,
+                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0);
+    }
+
     /** Tiles of the last {@link #plan} or {@link #planBelow}. */
     public int numTiles() { return numTiles; }
 
@@ -214,8 +309,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
     public Object[] args(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
                          IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
-        return new Object[] {q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
-                heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0};
+        return new Object[] {q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state != null ? state : q,
+                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0};
     }
 
     /** The kernel of a store type. */
@@ -225,10 +320,13 @@ public final class FlashPrefillAttention implements AutoCloseable {
     }
 
     /** Puts the tile array on the device (before capturing launches in a CUDA graph). */
-    public void toDevice(Backend b) { b.toDevice(tiles, skip); }
+    public void toDevice(Backend b) { b.toDevice(tiles, skip, startTiles, rowTiles, rowTokens); }
 
     @Override public void close() {
         tiles.close();
         skip.close();
+        startTiles.close();
+        rowTiles.close();
+        rowTokens.close();
     }
 }

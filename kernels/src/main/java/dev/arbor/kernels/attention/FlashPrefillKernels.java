@@ -80,28 +80,34 @@ public final class FlashPrefillKernels {
      * @param tiles       (numTiles, 2): first token, end token (exclusive) of each query tile, one sequence each
      * @param blockTables (numSeqs, maxBlocksPerSeq) physical block of each logical block
      * @param slopes      (heads) ALiBi slopes; read only if alibi = 1
+     * @param startTiles  (tokens) key tiles of each token already done by the shared pass ({@link #sharedBf16}), whose state
+     *                    this pass continues from (the same for a tile's tokens: one sequence's); 0: none (the one-pass kernel)
+     * @param state       ({@link #stateStride} floats per (token, head)) the shared pass's (O, m, l) of the tokens of sequences
+     *                    with startTiles > 0; not read otherwise
      */
     public static void prefillBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
                                    IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
+                                   IntArray startTiles, FloatArray state,
                                    int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
                                    @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
-        attend(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
+        attend(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state, maxBlocksPerSeq, numBlocks,
                 heads, kvHeads, headDim, blockSize, alibi, 0);
     }
 
     /** Prefill attention, fp16 store: {@link #prefillBf16} with Q and P rounded to fp16 and fp16 mma. */
     public static void prefillF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
                                   IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
+                                  IntArray startTiles, FloatArray state,
                                   int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
                                   @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
-        attend(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
+        attend(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state, maxBlocksPerSeq, numBlocks,
                 heads, kvHeads, headDim, blockSize, alibi, 1);
     }
 
     /** The kernel body; {@code fp16} (a literal) picks the 16-bit type of Q, P and the mma. */
     static void attend(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, IntArray positions,
-                       IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes, int maxBlocksPerSeq, int numBlocks,
-                       int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16) {
+                       IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes, IntArray startTiles, FloatArray state,
+                       int maxBlocksPerSeq, int numBlocks, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16) {
         int[] smem = ctx.dynamicIntLocalArray();
         int[] qf = new int[headDim / 16 * 4];   // Q A-fragments, k-step ks at 4·ks
         float[] s = new float[BN / 8 * 4];      // S = Q·Kᵀ accumulators, key group j (8 keys) at 4j
@@ -121,6 +127,7 @@ public final class FlashPrefillKernels {
         int pMax = p0 + nTok - 1;
         int table = seq * maxBlocksPerSeq;
         int qWords = BM * headDim / 2, kvWords = BN * headDim / 2;
+        int it0 = startTiles.get(tFirst);   // key tiles [0, it0) done by the shared pass (sharedBf16): continue from its state
 
         // the two rows of this work-item: g and g + 8 of the warp's 16 (padding rows repeat the last token)
         int rowA = warp * 16 + (lane >> 2), rowB = rowA + 8;
@@ -137,10 +144,105 @@ public final class FlashPrefillKernels {
         int rb = qWords + 4 * kvWords;
         int nTiles = pMax / BN + 1;
         if (tid < BN) {
+            smem[rb + (it0 & 1) * BN + tid] = keyRow(blockTables, table, it0 * BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+            smem[rb + ((it0 + 1) & 1) * BN + tid] = keyRow(blockTables, table, (it0 + 1) * BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+        }
+        loadQ(ctx, smem, q, tiles, tFirst, 0, nTok, kvh, tid, heads, G, headDim, fp16);
+        ctx.localBarrier();
+        loadKv(ctx, smem, qWords + (it0 & 1) * 2 * kvWords, kc, vc, rb + (it0 & 1) * BN, tid, headDim, kvWords);
+        ctx.cpAsyncCommit();
+        loadQFragments(ctx, smem, qf, warp, lane, headDim);
+        if (it0 > 0) loadState(state, o, st, tFirst + tokA, headA, tFirst + tokB, headB, lane, heads, headDim);
+        else initState(o, st, headDim);
+        for (int it = it0; it < nTiles; it++) {
+            if (it + 1 < nTiles) loadKv(ctx, smem, qWords + ((it + 1) & 1) * 2 * kvWords, kc, vc, rb + ((it + 1) & 1) * BN, tid, headDim, kvWords);
+            ctx.cpAsyncCommit();
+            ctx.cpAsyncWait(1);
+            ctx.localBarrier();   // tile it's copies landed; every copy of tile it was issued (from buffer it & 1), so it may be refilled
+            int ahead = (it + 2) * BN + tid;
+            boolean fill = tid < BN && it + 2 < nTiles;
+            int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
+            tile(ctx, smem, qWords + (it & 1) * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
+                    headDim, alibi, fp16);
+            if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
+            ctx.localBarrier();
+        }
+        ctx.cpAsyncWait(0);
+        store(out, o, st, tFirst + tokA, headA, validA, tFirst + tokB, headB, validB, lane, heads, headDim);
+    }
+
+    /**
+     * The cascade's shared pass, bf16 store: for a cascade group whose sequences share their first key tiles
+     * ({@code [0, sharedTiles·BN)}, whole tiles inside the shared blocks), the group's new tokens stacked as the query rows
+     * of one tile set (decode tokens of many sequences in one 64-row tile: the shared K and V tiles loaded once for them
+     * all, their mma rows filled) run the same per-tile code ({@link #tile}) over those tiles as the one-pass kernel, each
+     * row with its own position (causal mask, ALiBi), and write each row's fp32 online-softmax state (O, m, l) to
+     * {@code state} instead of O / l. {@link #prefillBf16} with {@code startTiles[seq] = sharedTiles} loads it and goes on
+     * from tile sharedTiles: the same tiles in the same order with the same arithmetic, the state carried bit for bit
+     * through memory, so the result is the one-pass result bit for bit (a state handoff, not a log-sum-exp merge).
+     *
+     * @param groupTokens (tokens) the groups' token indices, group after group
+     * @param rowTiles    (numRowTiles, 4): first and end (exclusive) index into groupTokens (at most BM / G tokens), the
+     *                    block-table row whose first blocks the tile's tokens share, the shared key tiles
+     * @param state       (tokens, heads, {@link #stateStride}) fp32; the rows of the tiles' tokens are written
+     */
+    public static void sharedBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray state,
+                                  IntArray positions, IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes,
+                                  int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
+                                  @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
+        sharedPass(ctx, q, kCache, vCache, state, positions, groupTokens, rowTiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
+                heads, kvHeads, headDim, blockSize, alibi, 0);
+    }
+
+    /** The shared pass, fp16 store ({@link #sharedBf16} with fp16 rounding and mma, as {@link #prefillF16}). */
+    public static void sharedF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray state,
+                                 IntArray positions, IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes,
+                                 int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
+                                 @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
+        sharedPass(ctx, q, kCache, vCache, state, positions, groupTokens, rowTiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
+                heads, kvHeads, headDim, blockSize, alibi, 1);
+    }
+
+    /** Floats of one (token, head)'s handed-off state: O (headDim), m, l. */
+    public static int stateStride(int headDim) { return headDim + 2; }
+
+    /** The shared pass's body: {@link #attend}'s pipeline over gathered rows and the shared tiles, the state written at the end. */
+    static void sharedPass(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray state, IntArray positions,
+                           IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes, int maxBlocksPerSeq, int numBlocks,
+                           int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16) {
+        int[] smem = ctx.dynamicIntLocalArray();
+        int[] qf = new int[headDim / 16 * 4];
+        float[] s = new float[BN / 8 * 4];
+        float[] o = new float[headDim / 8 * 4];
+        int[] kf = new int[BN / 8 * 2];
+        int[] vf = new int[4];
+        int[] pf = new int[4];
+        float[] st = new float[4];
+
+        int G = heads / kvHeads, tpb = BM / G;
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5;
+        int kvh = ctx.groupIdy;
+        int first = rowTiles.get(4 * ctx.groupIdx), nTok = rowTiles.get(4 * ctx.groupIdx + 1) - first;
+        int nTiles = rowTiles.get(4 * ctx.groupIdx + 3);
+        if (nTok <= 0 || nTiles <= 0) return;   // the whole work-group, before any barrier
+        int table = rowTiles.get(4 * ctx.groupIdx + 2) * maxBlocksPerSeq;
+        int pMax = nTiles * BN - 1;   // every key of the shared tiles is below every row's position
+        int qWords = BM * headDim / 2, kvWords = BN * headDim / 2;
+
+        int rowA = warp * 16 + (lane >> 2), rowB = rowA + 8;
+        int tokA = groupTokens.get(first + Math.min(rowA / G, nTok - 1)), tokB = groupTokens.get(first + Math.min(rowB / G, nTok - 1));
+        int headA = kvh * G + rowA % G, headB = kvh * G + rowB % G;
+        int posA = positions.get(tokA), posB = positions.get(tokB);
+        float slopeA = alibi != 0 ? slopes.get(headA) : 0f, slopeB = alibi != 0 ? slopes.get(headB) : 0f;
+        boolean validA = rowA < tpb * G && rowA / G < nTok, validB = rowB < tpb * G && rowB / G < nTok;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+
+        int rb = qWords + 4 * kvWords;
+        if (tid < BN) {
             smem[rb + tid] = keyRow(blockTables, table, tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
             smem[rb + BN + tid] = keyRow(blockTables, table, BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
         }
-        loadQ(ctx, smem, q, tFirst, nTok, kvh, tid, heads, G, headDim, fp16);
+        loadQ(ctx, smem, q, groupTokens, first, 1, nTok, kvh, tid, heads, G, headDim, fp16);
         ctx.localBarrier();
         loadKv(ctx, smem, qWords, kc, vc, rb, tid, headDim, kvWords);
         ctx.cpAsyncCommit();
@@ -150,28 +252,86 @@ public final class FlashPrefillKernels {
             if (it + 1 < nTiles) loadKv(ctx, smem, qWords + ((it + 1) & 1) * 2 * kvWords, kc, vc, rb + ((it + 1) & 1) * BN, tid, headDim, kvWords);
             ctx.cpAsyncCommit();
             ctx.cpAsyncWait(1);
-            ctx.localBarrier();   // tile it's copies landed; every copy of tile it was issued (from buffer it & 1), so it may be refilled
+            ctx.localBarrier();
             int ahead = (it + 2) * BN + tid;
             boolean fill = tid < BN && it + 2 < nTiles;
             int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
-            int kBase = qWords + (it & 1) * 2 * kvWords;
-            scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16);
-            softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi);
-            accumulatePv(ctx, smem, kBase + kvWords, s, o, pf, vf, lane, headDim, fp16);
+            tile(ctx, smem, qWords + (it & 1) * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
+                    headDim, alibi, fp16);
             if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
             ctx.localBarrier();
         }
         ctx.cpAsyncWait(0);
-        store(out, o, st, tFirst + tokA, headA, validA, tFirst + tokB, headB, validB, lane, heads, headDim);
+        storeState(state, o, st, tokA, headA, validA, tokB, headB, validB, lane, heads, headDim);
+    }
+
+    /**
+     * One key tile for the warp's 16 rows, the per-tile math of both passes (one copy): {@code S = Q·Kᵀ}
+     * ({@link #scores}), scale, ALiBi, causal mask and the online softmax ({@link #softmax}), {@code O += P·V}
+     * ({@link #accumulatePv}); K at shared word {@code kBase}, V after it, keys from absolute position {@code j0}.
+     */
+    @Unroll
+    static void tile(KernelContext ctx, int[] smem, int kBase, int[] qf, float[] s, int[] kf, float[] o, float[] st, int[] pf, int[] vf,
+                     int j0, int posA, int posB, float slopeA, float slopeB, float scale, int lane, int headDim, int alibi, int fp16) {
+        scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16);
+        softmax(ctx, s, o, st, j0, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi);
+        accumulatePv(ctx, smem, kBase + BN * headDim / 2, s, o, pf, vf, lane, headDim, fp16);
+    }
+
+    /**
+     * The work-item's two rows' state into {@code state} (the shared pass's output): its O values (dims 8j + 2t, 8j + 2t + 1),
+     * and m, l from the quad's first lane (the quad holds the same m and l: its reductions end in the same sums on every lane).
+     */
+    @Unroll
+    static void storeState(FloatArray state, float[] o, float[] st, int tokA, int headA, boolean validA, int tokB, int headB, boolean validB,
+                           int lane, int heads, int headDim) {
+        int t2 = 2 * (lane & 3), stride = headDim + 2;
+        int baseA = (tokA * heads + headA) * stride, baseB = (tokB * heads + headB) * stride;
+        for (int j = 0; j < headDim / 8; j++) {
+            if (validA) {
+                state.set(baseA + j * 8 + t2, o[j * 4]);
+                state.set(baseA + j * 8 + t2 + 1, o[j * 4 + 1]);
+            }
+            if (validB) {
+                state.set(baseB + j * 8 + t2, o[j * 4 + 2]);
+                state.set(baseB + j * 8 + t2 + 1, o[j * 4 + 3]);
+            }
+        }
+        if (validA && t2 == 0) {
+            state.set(baseA + headDim, st[0]);
+            state.set(baseA + headDim + 1, st[2]);
+        }
+        if (validB && t2 == 0) {
+            state.set(baseB + headDim, st[1]);
+            state.set(baseB + headDim + 1, st[3]);
+        }
+    }
+
+    /** {@link #storeState}'s inverse in place of {@link #initState}: the two rows' O, m and l as the shared pass left them. */
+    @Unroll
+    static void loadState(FloatArray state, float[] o, float[] st, int tokA, int headA, int tokB, int headB, int lane, int heads, int headDim) {
+        int t2 = 2 * (lane & 3), stride = headDim + 2;
+        int baseA = (tokA * heads + headA) * stride, baseB = (tokB * heads + headB) * stride;
+        for (int j = 0; j < headDim / 8; j++) {
+            o[j * 4] = state.get(baseA + j * 8 + t2);
+            o[j * 4 + 1] = state.get(baseA + j * 8 + t2 + 1);
+            o[j * 4 + 2] = state.get(baseB + j * 8 + t2);
+            o[j * 4 + 3] = state.get(baseB + j * 8 + t2 + 1);
+        }
+        st[0] = state.get(baseA + headDim);
+        st[1] = state.get(baseB + headDim);
+        st[2] = state.get(baseA + headDim + 1);
+        st[3] = state.get(baseB + headDim + 1);
     }
 
     /**
      * The tile's Q rows (fp32) rounded to 16 bits into shared memory: 8 floats (two 16-byte loads) per
-     * 16-byte chunk, {@code BM·headDim/8} chunks; padding rows are zeros.
+     * 16-byte chunk, {@code BM·headDim/8} chunks; padding rows are zeros. Tile token i is token {@code tFirst + i}, or with
+     * {@code gather} (a literal) 1, token {@code tokenList[tFirst + i]} (the shared pass's rows).
      */
     @Unroll
-    static void loadQ(KernelContext ctx, int[] smem, FloatArray q, int tFirst, int nTok, int kvh, int tid, int heads, int G,
-                      int headDim, int fp16) {
+    static void loadQ(KernelContext ctx, int[] smem, FloatArray q, IntArray tokenList, int tFirst, int gather, int nTok, int kvh, int tid,
+                      int heads, int G, int headDim, int fp16) {
         int[] xr = new int[8];
         int[] packed = new int[4];
         int cpr = headDim / 8;   // chunks per row
@@ -179,7 +339,8 @@ public final class FlashPrefillKernels {
             int qi = i * THREADS + tid, row = qi / cpr, c = qi % cpr;
             int tok = row / G, g = row % G;
             if (tok < nTok && row < BM / G * G) {
-                int at = ((tFirst + tok) * heads + kvh * G + g) * headDim + c * 8;
+                int token = gather != 0 ? tokenList.get(tFirst + tok) : tFirst + tok;
+                int at = (token * heads + kvh * G + g) * headDim + c * 8;
                 ctx.loadGlobal128(xr, 0, q, at);
                 ctx.loadGlobal128(xr, 4, q, at + 4);
             } else {

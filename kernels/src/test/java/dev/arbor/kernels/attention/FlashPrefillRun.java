@@ -77,4 +77,45 @@ final class FlashPrefillRun {
             return out.toArray();
         }
     }
+
+    /**
+     * Every sequence's new tokens as one chunk (one sequence each, in order: every sequence needs a new token), planned by
+     * {@code plan} (minTokens 1), then the cascade as a state handoff ({@link FlashPrefillAttention#planHandoff}) over
+     * {@code groups} (sequence indices; group g's members share {@code sharedKeys[g]} keys), the shared pass and the
+     * per-sequence pass. Returns the rows of every token; {@link #lastTiles} the shared pass's row tiles.
+     */
+    static float[] runHandoff(Backend be, PagedBatch b, int[][] groups, int[] sharedKeys) {
+        int[][] chunks = whole(b);
+        int n = b.tokens, row = b.heads * b.headDim, seqs = chunks.length;
+        int[] queryStart = new int[seqs + 1];
+        for (int i = 0; i < seqs; i++) queryStart[i + 1] = chunks[i][1];
+        int[] keys = new int[seqs];
+        List<Integer> groupTokens = new ArrayList<>();
+        int[] starts = new int[groups.length + 1];
+        for (int g = 0; g < groups.length; g++) {
+            starts[g] = groupTokens.size();
+            for (int s : groups[g]) {
+                keys[s] = sharedKeys[g];
+                for (int t = queryStart[s]; t < queryStart[s + 1]; t++) groupTokens.add(t);
+            }
+        }
+        starts[groups.length] = groupTokens.size();
+        int[] gt = groupTokens.stream().mapToInt(Integer::intValue).toArray();
+        try (FloatArray qa = FloatArray.of(b.q); FloatArray out = new FloatArray(n * row);
+             IntArray pos = IntArray.of(b.positions); IntArray seq = IntArray.of(b.seqOfToken);
+             FloatArray state = new FloatArray(n * b.heads * FlashPrefillKernels.stateStride(b.headDim));
+             FlashPrefillAttention attn = new FlashPrefillAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, n, seqs)) {
+            attn.useHandoffState(state);
+            be.toDevice(qa, pos, seq, state, b.kCache, b.vCache, b.tablesA);
+            if (b.slopesA != null) be.toDevice(b.slopesA);
+            for (int e = 0; e < n * row; e++) out.set(e, Float.NaN);   // every output must be written
+            be.toDevice(out);
+            attn.plan(be, queryStart, seqs, 1);
+            lastTiles = attn.planHandoff(be, b.seqOfToken, keys, gt, starts, groups.length, n);
+            attn.launchShared(be, qa, b.kCache, b.vCache, pos, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
+            attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
+            be.toHost(out);
+            return out.toArray();
+        }
+    }
 }
