@@ -7,11 +7,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The batch-invariant mode's attention on the tensor cores (opt-in, {@code -Darbor.cuda.flashBelow=N}; CudaOps: every
+ * The batch-invariant mode's attention on the tensor cores ({@code -Darbor.cuda.flashBelow=N}, 2048 by default; CudaOps: every
  * token at a position below N through FlashPrefillAttention, the others through the paged kernel), inside a model
  * whose shape it takes (synthetic:100m, 12 heads × 64, bf16 KV, CUDA graphs on): a token's logits are the same bits
  * whether its prompt ran whole or in chunks of 1 (decode-shaped steps, replayed from CUDA graphs), 7 or 64; beside
@@ -68,6 +69,54 @@ class InvariantFlashAttentionGpuTest {
             System.out.printf("%s, flashBelow %d: logits equal in bits whole, in chunks of 1/7/64, in a mixed step, over a cached prefix and in a "
                     + "padded decode batch (%d graph replays); max |diff| against the paged kernel %.3e%n", MODEL, flashBelow,
                     r.executor.graphReplays(), FlashPrefillModelGpuTest.maxDiff(whole, paged));
+        }
+    }
+
+    /**
+     * The cascade as a state handoff (CudaOps in the default mode, FlashPrefillAttention.planHandoff): 17 sequences behind
+     * one cached 160-token prefix (10 blocks: 2 whole shared key tiles) in one cascade group compute the prompt's tokens
+     * 160.. in chunks of 1 to 25 (a prefill step of the group), then decode the next token each (a decode step of the
+     * group, launched eagerly), then 3 of them decode again alone (no group, a graph replay): every token's logits are
+     * its whole-prompt logits bit for bit.
+     */
+    @Test
+    void aCascadeGroupsTokensGetTheirOnePassBits() {
+        int[] prompt = new int[220];
+        for (int i = 0; i < prompt.length; i++) prompt[i] = (i * 37 + 11) % 3001;
+        try (CausalLM m = ModelLoader.load(MODEL, BackendOptions.of("cuda")); PagedRunner r = runner(m, 2048, 512)) {
+            float[][] whole = r.prefill(prompt, prompt.length);
+            PagedRunner.Sequence a = r.newSequence();
+            r.step(List.of(a), List.of(Arrays.copyOf(prompt, 160)), false);
+            List<PagedRunner.Sequence> kids = new ArrayList<>();
+            List<int[]> chunks = new ArrayList<>();
+            int[] lengths = new int[17];
+            for (int k = 0; k < lengths.length; k++) {
+                lengths[k] = 1 + (k * 7) % 25;
+                kids.add(r.fork(a, 10));
+                chunks.add(Arrays.copyOfRange(prompt, 160, 160 + lengths[k]));
+            }
+            float[][] rows = r.step(kids, chunks, true, 10);
+            for (int k = 0, at = 0; k < lengths.length; at += lengths[k], k++) {
+                for (int i = 0; i < lengths[k]; i++) assertArrayEquals(whole[160 + i], rows[at + i], "sequence " + k + " at " + (160 + i) + " in the group's prefill step");
+            }
+            List<int[]> next = new ArrayList<>();
+            for (int len : lengths) next.add(new int[] {prompt[160 + len]});
+            float[][] dec = r.step(kids, next, false, 10);
+            for (int k = 0; k < lengths.length; k++) assertArrayEquals(whole[160 + lengths[k]], dec[k], "sequence " + k + "'s decode in the group");
+            long replays = r.executor.graphReplays();
+            List<PagedRunner.Sequence> three = kids.subList(0, 3);
+            List<int[]> after = new ArrayList<>();
+            for (int k = 0; k < 3; k++) after.add(new int[] {prompt[161 + lengths[k]]});
+            for (int rep = 0; rep < 2; rep++) {   // the first captures the bucket's graph, the second replays it
+                float[][] alone = r.step(three, after, false);
+                for (int k = 0; k < 3; k++) assertArrayEquals(whole[161 + lengths[k]], alone[k], "sequence " + k + "'s decode without a group, step " + rep);
+                for (int k = 0; k < 3; k++) {   // the same token again: a sequence's cache grows, so step back to repeat it
+                    three.get(k).length--;
+                }
+            }
+            assertTrue(r.executor.graphReplays() > replays, "the decodes without a group replayed a CUDA graph");
+            System.out.printf("%s: a cascade group's prefill chunks and decodes and the same sequences' decodes alone equal their whole-prompt "
+                    + "logits in bits%n", MODEL);
         }
     }
 

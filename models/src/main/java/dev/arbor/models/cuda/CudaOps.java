@@ -13,6 +13,7 @@ import dev.arbor.accel.cuda.DeviceBuffer;
 import dev.arbor.kernels.LayerKernels;
 import dev.arbor.kernels.MatvecKernels;
 import dev.arbor.kernels.attention.FlashPrefillAttention;
+import dev.arbor.kernels.attention.FlashPrefillKernels;
 import dev.arbor.kernels.attention.KvWrite;
 import dev.arbor.kernels.gemm.Gemm;
 import dev.arbor.kernels.attention.CascadeAttention;
@@ -68,6 +69,7 @@ final class CudaOps implements Ops<FloatArray> {
     private final CascadeAttention cascade;           // steps with cascade groups, null under batch invariance (see attention())
     private final FlashPrefillAttention prefill;      // tensor-core prefill chunks, null where not taken (see attention())
     private final int flashBelow;                     // batch-invariant mode: tokens at positions below this take the tensor-core kernel
+    private final FloatArray handoffState;            // batch-invariant mode with the tensor-core kernel: the cascade's handed-off (O, m, l) state
     private final FloatArray readBack;                // (widest row) host staging of readRow
     private final DeviceSampler sampler;
     private final ComputeDtype dtype;
@@ -131,6 +133,13 @@ final class CudaOps implements Ops<FloatArray> {
                 && FlashPrefillAttention.supports(config.numHeads(), config.numKvHeads(), config.headDim())
                 ? new FlashPrefillAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), n, shape.maxSeqs()) : null;
         if (prefill != null) prefill.toDevice(gpu);
+        // the cascade as a state handoff (batch-invariant mode): (maxTokens, heads, headDim + 2) fp32, 17 MB per 1,024 tokens at llama-7b
+        handoffState = batchInvariant && prefill != null
+                ? FloatArray.deviceOnly(Math.multiplyExact(n, config.numHeads() * FlashPrefillKernels.stateStride(config.headDim()))) : null;
+        if (handoffState != null) {
+            gpu.allocateOnDevice(handoffState);
+            prefill.useHandoffState(handoffState);
+        }
         sampler = new DeviceSampler(gpu, shape.maxSeqs(), config.vocabSize());
         gemm = dtype == ComputeDtype.BFLOAT16 ? new Gemm(gpu) : null;
         if (gemm != null) {
@@ -156,12 +165,12 @@ final class CudaOps implements Ops<FloatArray> {
     /**
      * A decode step (one token per sequence) pads to its bucket and replays the bucket's CUDA graph (captured on the
      * bucket's first step); any other step uploads and launches kernel by kernel. The inputs are copied into the same
-     * buffers either way, before any kernel of the step. Steps with cascade groups launch eagerly: their launch sizes
-     * (groups, shared lengths) change from step to step.
+     * buffers either way, before any kernel of the step. Steps with cascade groups (or, batch-invariant, a state handoff)
+     * launch eagerly: their launch sizes (groups, shared lengths) change from step to step.
      */
     @Override
     public void step(ForwardBatch b, java.util.function.Consumer<ForwardBatch> launches) {
-        if (graphs == null || !b.isDecode() || cascade(b)) {
+        if (graphs == null || !b.isDecode() || cascade(b) || handoff(b)) {
             upload(b);
             markStart();
             launches.accept(b);
@@ -231,6 +240,11 @@ final class CudaOps implements Ops<FloatArray> {
         if (prefill != null) {
             if (batchInvariant) prefill.planBelow(gpu, b.queryStartArray(), b.positionArray(), b.numSeqs(), flashBelow);
             else prefill.plan(gpu, b.queryStartArray(), b.numSeqs(), PREFILL_MIN_TOKENS);
+            // after a step with groups this clears the handed-off tiles (a graph replay must find them 0)
+            if (handoffState != null) {
+                prefill.planHandoff(gpu, b.seqOfTokenArray(), b.keyStartArray(), b.groupTokenArray(), b.groupTokenStartArray(),
+                        b.numCascadeGroups(), b.numTokens());
+            }
         }
         uploadMillis = (System.nanoTime() - t0) / 1e6;
     }
@@ -241,12 +255,17 @@ final class CudaOps implements Ops<FloatArray> {
     /**
      * Batch-invariant mode: tokens at positions below this bound take the tensor-core kernel, the others the paged one
      * (split over the context: one tensor-core work-group per (sequence, kv head) walks all of a long context alone).
-     * {@code -Darbor.cuda.flashBelow=N} sets it. 0 by default (every token through the paged kernel): with every token
-     * below the bound, run 36-invattn measured workload 2's prefill/mixed steps 162.8 → 117.6 ms but its decode steps
-     * 43.5 → 91.1 ms (total 2.76 → 3.74 s): a decode token of an MHA model fills 1 of a 64-row tile's rows, so the
-     * tensor cores do 64 times its work.
+     * {@code -Darbor.cuda.flashBelow=N} sets it (0: every token through the paged kernel). 1,024 by default since the
+     * cascade runs as a state handoff in this mode (run 39-handoff: seed workload 1 0.612 → 0.550 s, workload 2 2.807 →
+     * 2.093 s, their prefill/mixed steps 1.6-1.8x faster, decode steps within ±6%): alone, run 36-invattn measured workload
+     * 2's decode steps 43.5 → 91.1 ms with every token on this kernel (a decode token of an MHA model fills 1 of a 64-row
+     * tile's rows, so the tensor cores do 64 times its work); the handoff's shared pass stacks a cascade group's tokens as
+     * the rows of one tile set over the shared key tiles, which leaves each sequence's own pass one or two tiles. The bound
+     * keeps a lone long-context decode (one work-group per kv head walking every tile) on the split paged kernel: batch-1
+     * decode at a 1,984-token prompt measured 6.66 ms a step with every token below the bound against 4.87 ms on the paged
+     * kernel (same at a 128-token prompt, 4.79 ms); 1,024 still covers both seed workloads (contexts up to 810).
      */
-    static final int FLASH_BELOW = 0;
+    static final int FLASH_BELOW = 1024;
 
     /** Copies {@code host[0 .. n)} into {@code a}'s host memory and its device buffer. */
     private void put(IntArray a, int[] host, int n) {
@@ -408,15 +427,18 @@ final class CudaOps implements Ops<FloatArray> {
     }
 
     /**
-     * Batch-invariant (the default): the CUDA-core paged kernel ({@link PagedAttention}) for every token, unless
-     * {@code -Darbor.cuda.flashBelow=N} ({@link #FLASH_BELOW}, 0 by default) is set: then, with a bf16/fp16 KV store and a
-     * shape it takes (headDim 64/128), every token at a position below N through the tensor-core kernel ({@link FlashPrefillAttention}, planned in
+     * Batch-invariant (the default): with a bf16/fp16 KV store and a shape it takes (headDim 64/128), every token at a
+     * position below N ({@code -Darbor.cuda.flashBelow=N}, {@link #FLASH_BELOW} by default; 0: the CUDA-core paged kernel
+     * {@link PagedAttention} for every token) through the tensor-core kernel ({@link FlashPrefillAttention}, planned in
      * {@link #upload} whatever the chunk length: prefill chunks, 1-token chunks and decodes alike), the others through the
      * paged kernel, launched first over every token when the step has any (the tensor-core launch then overwrites the rows
      * it owns; under a decode graph, whenever the graph's context bound passes the bound). Which kernel a token meets is a
      * function of its own position, and each kernel's result a function of the token's query, position and keys only
      * ({@link dev.arbor.kernels.attention.FlashPrefillKernels}' key tiles at absolute positions), so its bits do not depend
-     * on chunking, batch companions or cache hits. Other shapes and fp32 stores: the paged kernel for every token.
+     * on chunking, batch companions or cache hits. The batch's cascade groups run as a state handoff
+     * ({@link FlashPrefillAttention#planHandoff}): a shared pass over each group's whole shared key tiles for all its tokens
+     * at once, whose (O, m, l) state each sequence's pass continues from, which gives the one-pass bits (grouped or not).
+     * Other shapes and fp32 stores: the paged kernel for every token.
      *
      * <p>Without batch
      * invariance, with a bf16/fp16 KV store and a shape it takes (headDim 64/128), sequences with at least
@@ -444,6 +466,7 @@ final class CudaOps implements Ops<FloatArray> {
                 attention.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
                         b.numTokens(), maxContext);
             }
+            prefill.launchShared(gpu, q, keys[layer], values[layer], positions, blockTables, shape.maxBlocksPerSeq(), slopes, b.numTokens());
             prefill.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes, b.numTokens());
             return;
         }
@@ -465,6 +488,11 @@ final class CudaOps implements Ops<FloatArray> {
 
     private boolean cascade(ForwardBatch b) {
         return cascade != null && b.numCascadeGroups() > 0 && b.numTokens() <= shape.maxSeqs();
+    }
+
+    /** Batch-invariant mode: whether the step's cascade groups run as a state handoff (its launch sizes change step to step). */
+    private boolean handoff(ForwardBatch b) {
+        return handoffState != null && b.numCascadeGroups() > 0;
     }
 
     @Override
@@ -517,6 +545,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (cascade != null) cascade.close();   // owns the paged launcher's scratch
         else attention.close();
         if (prefill != null) prefill.close();
+        if (handoffState != null) handoffState.close();
         sampler.close();
         if (gemm != null) gemm.close();
         if (fusedOut != null) fusedOut.close();
