@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run 39-gemv8 (one device call): the GPU tests of the kernels touched (with SMALL at 6 stages), AddNormBench (the wide
+# Run 39-gemv8 (one device call): the GPU tests of the kernels touched (with SMALL at 6 stages: -Darbor.gemm.smallStages, removed after the run), AddNormBench (the wide
 # addRmsNormRows in the matmulAddNorm stage), GemmBench small (SMALL / MEDIUM ring depths, both plans, M <= 32), then llama-7b
 # batch 1 (final-run.sh throughput-b1; the same with -Darbor.gemm.smallStages=6; throughput-b1-nbi; profile-b1) and ncu of
 # the stage's kernels. Logs go to /tmp/gemv8, tarred into $OUT/gemv8-logs.tgz after every step (a cut-short call keeps them).
