@@ -34,9 +34,7 @@ public final class FlashDecodeBench {
             run(cuda, 32, 32, 434, 790, 752);   // seed workload 2's decode steps
             run(cuda, 32, 32, 104, 565, 530);   // seed workload 1's
             run(cuda, 32, 32, 32, 256, 0);      // throughput b32 (prompt 128, 256 new: contexts 129..384)
-            run(cuda, 32, 32, 1, 256, 0);       // throughput b1
-            run(cuda, 32, 32, 1, 4096, 0);      // long-context b1
-            run(cuda, 32, 32, 32, 4096, 0);
+            for (int ctx : new int[] {256, 1024, 2048, 4096}) run(cuda, 32, 32, 1, ctx, 0);   // b1: throughput's, and longer contexts
             run(cuda, 32, 8, 128, 1024, 0);     // GQA 4 (Llama-3-8B's heads)
         }
     }
