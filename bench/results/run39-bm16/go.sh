@@ -2,7 +2,8 @@
 # Run 39-bm16 (session 8): the batch-invariant mode's tensor-core attention with 16-row tiles for decodes. From the repo
 # root on the GPU machine, bundle in .dev-bm16 (bench/device/bundle.sh, non-lean, no fixtures, with this script and
 # bench/device/final-run.sh copied in: the call carries /work/main's tree, not this branch's). $OUT gets run.log,
-# tests.log, decode-bench.log and the final-run.sh report archives.
+# tests.log, decode-bench.log and the final-run.sh report archives. Ran on branch bm16 at 53138d2 (the one-warp tiles,
+# FlashPrefillGpuTest.aRowsBitsAreTheSameInBothHeights and FlashDecodeBench's three columns; reverted after the run).
 set -u
 D=.dev-bm16
 tar xJf $D/jre.tar.xz -C /tmp

@@ -18,9 +18,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * other sequences in a mixed prefill/decode step; over a cached prefix (a table that begins with another sequence's
  * blocks); and in a padded decode batch. At bound 100 a 200-token prompt crosses it, so both kernels serve one
  * sequence (and a decode graph launches both). The logits differ from the paged kernel's (bound 0), which shows the
- * tensor-core kernel was taken. Tokens meet both tile heights of that kernel: whole, the prompt's first 192 tokens are in
- * 64-row tiles and its last 8 in a 16-row one (at bound 100: 0..99 in two 64-row tiles); chunks of 1 and 7 are 16-row
- * tiles, chunks of 64 64-row ones; so a token's equal bits across these runs also check that the height changes none.
+ * tensor-core kernel was taken.
  */
 @Tag("gpu")
 class InvariantFlashAttentionGpuTest {

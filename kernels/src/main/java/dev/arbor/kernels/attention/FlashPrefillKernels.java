@@ -19,15 +19,11 @@ import dev.arbor.accel.array.OffHeapArray;
  * {@code q·k / sqrt(headDim)}, plus {@code slope[h]·(j - p)} with ALiBi. Host side: {@link FlashPrefillAttention}.
  *
  * <h2>Work-group</h2>
- * One work-group of {@code 32·warps} work-items per (query tile, kv head): grid (tiles, kvHeads). {@code warps}
- * is a compile-time parameter, {@link #WARPS} (4, a 64-row tile: prefill chunks) or {@link #WARP} (1, a 16-row tile:
- * decodes and short chunks, where a 64-row tile would leave most of its mma rows padding). A query
- * tile is up to {@code T = 16·warps / G} consecutive new tokens of one sequence ({@code G = heads / kvHeads});
- * its {@code 16·warps} rows are the (token, query head) pairs {@code row = token·G + g} of the kv head's group
+ * One work-group of {@link #THREADS} (4 warps) per (query tile, kv head): grid (tiles, kvHeads). A query
+ * tile is up to {@code T = BM / G} consecutive new tokens of one sequence ({@code G = heads / kvHeads});
+ * its {@link #BM} rows are the (token, query head) pairs {@code row = token·G + g} of the kv head's group
  * (GQA head packing, as FlashInfer does: each K/V tile is loaded once for all G query heads of its kv head,
  * and a decode-sized chunk of a GQA model still fills the mma rows). Warp w owns rows 16w..16w+15.
- * A row's bits do not depend on the height: every warp runs the same per-tile code on its own 16 rows (see below),
- * and the loads only spread the same copies over fewer work-items.
  * Q (fp32) is rounded to the store's 16-bit type once and kept as mma A fragments in registers
  * ({@code headDim/16 × 4} words). Keys go in tiles of {@link #BN} at absolute positions
  * {@code [i·BN, (i+1)·BN)}, i = 0 .. pMax / BN (pMax: the chunk's last position), K and V of tile i+1
@@ -37,8 +33,8 @@ import dev.arbor.accel.array.OffHeapArray;
  * row's quad of lanes by two xor shuffles), {@code O = O·e^(m_old - m_new) + P·V} with P rounded to the
  * 16-bit type as the A operand (the S accumulator layout is the A fragment layout) and V read by
  * {@code ldmatrix.trans}. At the end {@code out = O / l} in fp32.
- * Shared memory (dynamic, {@link #sharedBytes}): Q {@code 16·warps·headDim·2} bytes + two stages of K and V {@code 2·2·BN·headDim·2}
- * bytes (80 KiB at headDim 128 and 4 warps, 68 KiB at 1) + two tiles' key row offsets ({@code 2·BN·4} bytes, filled a tile ahead), tiles stored as 128-byte rows ({@code headDim/64} sub-tiles of 64
+ * Shared memory (dynamic): Q {@code BM·headDim·2} bytes + two stages of K and V {@code 2·2·BN·headDim·2}
+ * bytes (80 KiB at headDim 128) + two tiles' key row offsets ({@code 2·BN·4} bytes, filled a tile ahead), tiles stored as 128-byte rows ({@code headDim/64} sub-tiles of 64
  * halves) swizzled by {@link Swizzle#rowChunk128} so every ldmatrix is conflict-free.
  *
  * <h2>One arithmetic order per (token, head): batch invariance</h2>
@@ -52,26 +48,24 @@ import dev.arbor.accel.array.OffHeapArray;
  * the CUDA-core kernel ({@link AttentionKernels}: fp32 query, FMA dot products): Q and P are rounded to
  * 16 bits here, as in every tensor-core attention.
  *
- * <p>Constraints: headDim 64 or 128; G ≤ {@code 16·warps}; the store bf16 or fp16 (fp32 stores keep the
+ * <p>Constraints: headDim 64 or 128; G ≤ {@link #BM}; the store bf16 or fp16 (fp32 stores keep the
  * CUDA-core kernel).
  */
 public final class FlashPrefillKernels {
     private FlashPrefillKernels() {}
 
-    /** Query rows ((token, head) pairs) of the tall work-group: {@link #WARPS} × 16. */
+    /** Query rows ((token, head) pairs) per work-group: 4 warps × 16. */
     public static final int BM = 64;
     /** Keys per tile; tile i covers absolute key positions [i·BN, (i+1)·BN). */
     public static final int BN = 64;
-    /** Warps of the tall (64-row) work-group. */
-    public static final int WARPS = 4;
-    /** Warps of the short (16-row) work-group. */
-    public static final int WARP = 1;
+    /** Work-items per work-group (4 warps). */
+    public static final int THREADS = 128;
 
     private static final float NEG_INF = Float.NEGATIVE_INFINITY;
 
-    /** Dynamic shared memory of one work-group of {@code warps} warps in bytes: Q, two stages of K and V, two tiles' key row offsets. */
-    public static int sharedBytes(int headDim, int warps) {
-        return (16 * warps + 4 * BN) * headDim * 2 + 2 * BN * 4;
+    /** Dynamic shared memory of one work-group in bytes: Q, two stages of K and V, two tiles' key row offsets. */
+    public static int sharedBytes(int headDim) {
+        return (BM + 4 * BN) * headDim * 2 + 2 * BN * 4;
     }
 
     /**
@@ -86,29 +80,28 @@ public final class FlashPrefillKernels {
      * @param tiles       (numTiles, 2): first token, end token (exclusive) of each query tile, one sequence each
      * @param blockTables (numSeqs, maxBlocksPerSeq) physical block of each logical block
      * @param slopes      (heads) ALiBi slopes; read only if alibi = 1
-     * @param warps       work-group height in warps of 16 rows: {@link #WARPS} or {@link #WARP} (launched with 32·warps work-items)
      */
     public static void prefillBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
                                    IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
                                    int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
-                                   @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int warps) {
+                                   @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
         attend(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
-                heads, kvHeads, headDim, blockSize, alibi, 0, warps);
+                heads, kvHeads, headDim, blockSize, alibi, 0);
     }
 
     /** Prefill attention, fp16 store: {@link #prefillBf16} with Q and P rounded to fp16 and fp16 mma. */
     public static void prefillF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
                                   IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
                                   int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
-                                  @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int warps) {
+                                  @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
         attend(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
-                heads, kvHeads, headDim, blockSize, alibi, 1, warps);
+                heads, kvHeads, headDim, blockSize, alibi, 1);
     }
 
-    /** The kernel body; {@code fp16} (a literal) picks the 16-bit type of Q, P and the mma, {@code warps} the height. */
+    /** The kernel body; {@code fp16} (a literal) picks the 16-bit type of Q, P and the mma. */
     static void attend(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, IntArray positions,
                        IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes, int maxBlocksPerSeq, int numBlocks,
-                       int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16, int warps) {
+                       int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16) {
         int[] smem = ctx.dynamicIntLocalArray();
         int[] qf = new int[headDim / 16 * 4];   // Q A-fragments, k-step ks at 4·ks
         float[] s = new float[BN / 8 * 4];      // S = Q·Kᵀ accumulators, key group j (8 keys) at 4j
@@ -118,8 +111,7 @@ public final class FlashPrefillKernels {
         int[] pf = new int[4];                  // P A-fragment of 16 keys
         float[] st = new float[4];              // m (rows g, g+8), l (rows g, g+8)
 
-        int rows = 16 * warps, threads = 32 * warps;   // the tile's query rows, the work-group's work-items
-        int G = heads / kvHeads, tpb = rows / G;
+        int G = heads / kvHeads, tpb = BM / G;
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5;
         int kvh = ctx.groupIdy;
         int tFirst = tiles.get(2 * ctx.groupIdx), tEnd = tiles.get(2 * ctx.groupIdx + 1);
@@ -128,7 +120,7 @@ public final class FlashPrefillKernels {
         int seq = seqOfToken.get(tFirst), p0 = positions.get(tFirst);
         int pMax = p0 + nTok - 1;
         int table = seq * maxBlocksPerSeq;
-        int qWords = rows * headDim / 2, kvWords = BN * headDim / 2;
+        int qWords = BM * headDim / 2, kvWords = BN * headDim / 2;
 
         // the two rows of this work-item: g and g + 8 of the warp's 16 (padding rows repeat the last token)
         int rowA = warp * 16 + (lane >> 2), rowB = rowA + 8;
@@ -141,35 +133,32 @@ public final class FlashPrefillKernels {
 
         // key row offsets (block-table lookups) run a tile ahead of the copies they feed, in two buffers of BN words after the
         // K/V stages (tile i's in buffer i & 1): tiles 0 and 1 here, tile it + 2 during tile it, its load issued before the
-        // tile's arithmetic and stored after it (the copies no longer wait on a dependent block-table load per 16-byte chunk).
-        // Key row j is work-item j's (4 warps) or j % 32's (1 warp: keys tid and tid + 32)
+        // tile's arithmetic and stored after it (the copies no longer wait on a dependent block-table load per 16-byte chunk)
         int rb = qWords + 4 * kvWords;
         int nTiles = pMax / BN + 1;
-        for (int j = tid; j < BN; j += threads) {
-            smem[rb + j] = keyRow(blockTables, table, j, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
-            smem[rb + BN + j] = keyRow(blockTables, table, BN + j, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+        if (tid < BN) {
+            smem[rb + tid] = keyRow(blockTables, table, tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+            smem[rb + BN + tid] = keyRow(blockTables, table, BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
         }
-        loadQ(ctx, smem, q, tFirst, nTok, kvh, tid, heads, G, headDim, fp16, warps);
+        loadQ(ctx, smem, q, tFirst, nTok, kvh, tid, heads, G, headDim, fp16);
         ctx.localBarrier();
-        loadKv(ctx, smem, qWords, kc, vc, rb, tid, headDim, kvWords, warps);
+        loadKv(ctx, smem, qWords, kc, vc, rb, tid, headDim, kvWords);
         ctx.cpAsyncCommit();
-        loadQFragments(ctx, smem, qf, warp, lane, headDim, warps);
+        loadQFragments(ctx, smem, qf, warp, lane, headDim);
         initState(o, st, headDim);
         for (int it = 0; it < nTiles; it++) {
-            if (it + 1 < nTiles) loadKv(ctx, smem, qWords + ((it + 1) & 1) * 2 * kvWords, kc, vc, rb + ((it + 1) & 1) * BN, tid, headDim, kvWords, warps);
+            if (it + 1 < nTiles) loadKv(ctx, smem, qWords + ((it + 1) & 1) * 2 * kvWords, kc, vc, rb + ((it + 1) & 1) * BN, tid, headDim, kvWords);
             ctx.cpAsyncCommit();
             ctx.cpAsyncWait(1);
             ctx.localBarrier();   // tile it's copies landed; every copy of tile it was issued (from buffer it & 1), so it may be refilled
-            int ahead = (it + 2) * BN + tid, ahead2 = ahead + threads;   // ahead2: the second key of a work-item when threads < BN (1 warp)
-            boolean fill = tid < BN && it + 2 < nTiles, fill2 = threads < BN && it + 2 < nTiles;
+            int ahead = (it + 2) * BN + tid;
+            boolean fill = tid < BN && it + 2 < nTiles;
             int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
-            int block2 = fill2 ? keyBlock(blockTables, table, ahead2, pMax, blockSize) : -1;
             int kBase = qWords + (it & 1) * 2 * kvWords;
             scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16);
             softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi);
             accumulatePv(ctx, smem, kBase + kvWords, s, o, pf, vf, lane, headDim, fp16);
             if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
-            if (fill2) smem[rb + (it & 1) * BN + tid + threads] = rowOf(block2, ahead2, kvh, numBlocks, kvHeads, headDim, blockSize);
             ctx.localBarrier();
         }
         ctx.cpAsyncWait(0);
@@ -178,19 +167,18 @@ public final class FlashPrefillKernels {
 
     /**
      * The tile's Q rows (fp32) rounded to 16 bits into shared memory: 8 floats (two 16-byte loads) per
-     * 16-byte chunk, {@code 16·warps·headDim/8} chunks; padding rows are zeros.
+     * 16-byte chunk, {@code BM·headDim/8} chunks; padding rows are zeros.
      */
     @Unroll
     static void loadQ(KernelContext ctx, int[] smem, FloatArray q, int tFirst, int nTok, int kvh, int tid, int heads, int G,
-                      int headDim, int fp16, int warps) {
-        int rows = 16 * warps, threads = 32 * warps;
+                      int headDim, int fp16) {
         int[] xr = new int[8];
         int[] packed = new int[4];
         int cpr = headDim / 8;   // chunks per row
-        for (int i = 0; i < rows * cpr / threads; i++) {
-            int qi = i * threads + tid, row = qi / cpr, c = qi % cpr;
+        for (int i = 0; i < BM * cpr / THREADS; i++) {
+            int qi = i * THREADS + tid, row = qi / cpr, c = qi % cpr;
             int tok = row / G, g = row % G;
-            if (tok < nTok && row < rows / G * G) {
+            if (tok < nTok && row < BM / G * G) {
                 int at = ((tFirst + tok) * heads + kvh * G + g) * headDim + c * 8;
                 ctx.loadGlobal128(xr, 0, q, at);
                 ctx.loadGlobal128(xr, 4, q, at + 4);
@@ -201,16 +189,16 @@ public final class FlashPrefillKernels {
                 float lo = Float.intBitsToFloat(xr[2 * j]), hi = Float.intBitsToFloat(xr[2 * j + 1]);
                 packed[j] = fp16 != 0 ? KernelContext.packFp16(lo, hi) : KernelContext.packBf16(lo, hi);
             }
-            ctx.storeShared128(smem, (c >> 3) * (rows * 32) + Swizzle.rowChunk128(row, c & 7), packed, 0);
+            ctx.storeShared128(smem, (c >> 3) * (BM * 32) + Swizzle.rowChunk128(row, c & 7), packed, 0);
         }
     }
 
     /** The warp's 16 Q rows as A fragments: one ldmatrix.x4 per k-step of 16 dims. */
     @Unroll
-    static void loadQFragments(KernelContext ctx, int[] smem, int[] qf, int warp, int lane, int headDim, int warps) {
+    static void loadQFragments(KernelContext ctx, int[] smem, int[] qf, int warp, int lane, int headDim) {
         for (int ks = 0; ks < headDim / 16; ks++) {
             int row = warp * 16 + (lane & 15), c = ks * 2 + (lane >> 4);
-            ctx.ldmatrixX4(qf, ks * 4, smem, (c >> 3) * (16 * warps * 32) + Swizzle.rowChunk128(row, c & 7));
+            ctx.ldmatrixX4(qf, ks * 4, smem, (c >> 3) * (BM * 32) + Swizzle.rowChunk128(row, c & 7));
         }
     }
 
@@ -228,14 +216,13 @@ public final class FlashPrefillKernels {
      * cp.async of the K and V rows of a tile's BN keys into the stage at word {@code kBase} (K, then V at
      * {@code kBase + kvWords}), row offsets from shared word {@code rows} on ({@link #keyRow}); rows with offset -1
      * (past pMax, past the block table or in a block outside the store) are zero-filled (a masked key's V must be
-     * finite: P·V multiplies it by 0). {@code BN·headDim/8} chunks of each, spread over the {@code 32·warps} work-items.
+     * finite: P·V multiplies it by 0).
      */
     @Unroll
-    static void loadKv(KernelContext ctx, int[] smem, int kBase, OffHeapArray kc, OffHeapArray vc, int rows, int tid, int headDim, int kvWords,
-                       int warps) {
-        int cpr = headDim / 8, threads = 32 * warps;
-        for (int i = 0; i < BN * cpr / threads; i++) {
-            int qi = i * threads + tid, row = qi / cpr, c = qi % cpr;
+    static void loadKv(KernelContext ctx, int[] smem, int kBase, OffHeapArray kc, OffHeapArray vc, int rows, int tid, int headDim, int kvWords) {
+        int cpr = headDim / 8;
+        for (int i = 0; i < BN * cpr / THREADS; i++) {
+            int qi = i * THREADS + tid, row = qi / cpr, c = qi % cpr;
             int base = smem[rows + row];
             boolean valid = base >= 0;
             int at = valid ? base + c * 8 : 0;

@@ -37,8 +37,8 @@ final class FlashPrefillRun {
         return all.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** Tiles (both heights) and short tiles the last {@link #run} planned. */
-    static int lastTiles, lastShortTiles;
+    /** Tiles the last {@link #run} planned. */
+    static int lastTiles;
 
     static float[] run(Backend be, PagedBatch b, int[][] chunks) {
         return run(be, b, chunks, -1);
@@ -72,45 +72,7 @@ final class FlashPrefillRun {
             int tiles = positionBound < 0 ? attn.plan(be, queryStart, chunks.length, 1)
                     : attn.planBelow(be, queryStart, positions, chunks.length, positionBound);
             lastTiles = tiles;
-            lastShortTiles = attn.numShortTiles();
             attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
-            be.toHost(out);
-            return out.toArray();
-        }
-    }
-
-    /**
-     * As {@link #run(Backend, PagedBatch, int[][])} with every chunk cut into tiles of one height only, {@code warps} warps
-     * ({@code 16·warps / G} tokens a tile), not the planner's choice: the same tokens at either height.
-     */
-    static float[] runHeight(Backend be, PagedBatch b, int[][] chunks, int warps) {
-        int[] which = tokens(chunks);
-        int n = which.length, row = b.heads * b.headDim, perTile = 16 * warps / (b.heads / b.kvHeads);
-        List<int[]> tiles = new ArrayList<>();
-        for (int i = 0, first = 0; i < chunks.length; first += chunks[i][1] - chunks[i][0], i++) {
-            int end = first + chunks[i][1] - chunks[i][0];
-            for (int t = first; t < end; t += perTile) tiles.add(new int[] {t, Math.min(end, t + perTile)});
-        }
-        try (FloatArray qa = new FloatArray(n * row); FloatArray out = new FloatArray(n * row);
-             IntArray pos = new IntArray(n); IntArray seq = new IntArray(n); IntArray list = new IntArray(2 * tiles.size());
-             FlashPrefillAttention attn = new FlashPrefillAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, n, chunks.length)) {
-            for (int i = 0; i < n; i++) {
-                int t = which[i];
-                for (int e = 0; e < row; e++) {
-                    qa.set(i * row + e, b.q[t * row + e]);
-                    out.set(i * row + e, Float.NaN);
-                }
-                pos.set(i, b.positions[t]);
-                seq.set(i, b.seqOfToken[t]);
-            }
-            for (int i = 0; i < tiles.size(); i++) {
-                list.set(2 * i, tiles.get(i)[0]);
-                list.set(2 * i + 1, tiles.get(i)[1]);
-            }
-            be.toDevice(qa, out, pos, seq, list, b.kCache, b.vCache, b.tablesA);
-            if (b.slopesA != null) be.toDevice(b.slopesA);
-            be.launch(FlashPrefillAttention.kernelFor(b.kCache), attn.launchOf(tiles.size(), warps), attn.args(qa, b.kCache, b.vCache, out, pos, seq,
-                    b.tablesA, b.maxBlocksPerSeq, b.slopesA, b.numBlocks, warps, list));
             be.toHost(out);
             return out.toArray();
         }

@@ -138,55 +138,9 @@ class FlashPrefillTest {
             }
             FlashPrefillRun.run(CPU, b, new int[][] {{33, 34}, {70, 71}, {71, 72}, {69, 70}}, bound);
             assertEquals(4, FlashPrefillRun.lastTiles, "four 1-token chunks, two of them past the bound: one tile each");
-            assertEquals(4, FlashPrefillRun.lastShortTiles, "a decode batch's tiles all short (one launch, the one a graph captures)");
             FlashPrefillRun.run(CPU, b, new int[][] {{0, 70}}, bound);
-            assertEquals(2, FlashPrefillRun.lastTiles, "positions 30..63: one tall tile of 32 tokens (G = 2) and the last 2 in a short one; 64..99 left out");
-            assertEquals(1, FlashPrefillRun.lastShortTiles);
+            assertEquals(2, FlashPrefillRun.lastTiles, "positions 30..63 in two tiles of 32 tokens (G = 2), 64..99 left out");
         }
-    }
-
-    /**
-     * The work-group height changes no bit: every chunk in 16-row tiles (one warp) gives the rows it gives in 64-row
-     * tiles (4 warps), at odd chunk sizes over cached prefixes, GQA 1/4/8, ALiBi with 5 heads (G = 5 on one kv head: 3
-     * tokens and a padding row a short tile, 12 and 4 a tall one), bf16 and fp16, head sizes 64 and 128, block sizes 16 and 7.
-     */
-    @Test
-    void aRowsBitsAreTheSameInA16RowTileAndA64RowTile() {
-        int[][] pc = {{300, 15}, {0, 17}, {17, 5}, {1, 1}};
-        Object[][] shapes = {{1, 1, 64, 16, false, KvStore.BF16}, {4, 1, 128, 16, false, KvStore.BF16}, {8, 1, 64, 7, false, KvStore.F16},
-                {5, 5, 64, 16, true, KvStore.F16}, {5, 1, 64, 16, true, KvStore.BF16}};
-        long seed = 40;
-        for (Object[] sh : shapes) {
-            try (PagedBatch b = new PagedBatch((int) sh[0], (int) sh[1], (int) sh[2], (int) sh[3], contexts(pc), chunkSizes(pc), (boolean) sh[4],
-                    (KvStore) sh[5], seed++)) {
-                int[][] chunks = FlashPrefillRun.whole(b);
-                float[] tall = FlashPrefillRun.runHeight(CPU, b, chunks, FlashPrefillKernels.WARPS);
-                float[] shortRows = FlashPrefillRun.runHeight(CPU, b, chunks, FlashPrefillKernels.WARP);
-                String what = java.util.Arrays.toString(sh);
-                assertClose(b.reference(), tall, tolerance(b.store), what + " tall");
-                assertBits(tall, shortRows, what + ": 16-row tiles against 64-row tiles");
-            }
-        }
-    }
-
-    /** The plan's heights: full tall tiles, a tail in at most SHORT_TILES short ones, else one more tall tile; G over 16: tall only. */
-    @Test
-    void planPutsFullTilesTallAndShortTailsShort() {
-        try (FlashPrefillAttention g1 = new FlashPrefillAttention(4, 4, 64, 16, 400, 4); FlashPrefillAttention g32 = new FlashPrefillAttention(32, 1, 64, 16, 400, 4)) {
-            // G = 1: 64 + 32 (two short), 64 + 33 (a tall tail: three short ones would hold it), 1 (one short), 16 (one short)
-            assertEquals(7, g1.plan(CPU, new int[] {0, 96, 193, 194, 210}, 4, 1));
-            assertEquals(4, g1.numShortTiles());
-            assertEquals(4, g1.planBelow(CPU, new int[] {0, 1, 2, 3, 4}, new int[] {5, 900, 7, 8}, 4, 100));
-            assertEquals(4, g1.numShortTiles(), "1-token chunks, the one past the bound (an empty tile) too: all short");
-            // G = 32: 2 tokens a tall tile, no short tiles
-            assertEquals(4, g32.plan(CPU, new int[] {0, 5, 6}, 2, 1));
-            assertEquals(0, g32.numShortTiles());
-            assertEquals(2, g32.planBelow(CPU, new int[] {0, 1, 2}, new int[] {5, 900}, 2, 100));
-            assertEquals(0, g32.numShortTiles());
-        }
-        assertEquals(16, FlashPrefillAttention.tokensPerShortTile(32, 32));
-        assertEquals(2, FlashPrefillAttention.tokensPerShortTile(64, 8));
-        assertEquals(0, FlashPrefillAttention.tokensPerShortTile(64, 2));
     }
 
     @Test
@@ -197,7 +151,7 @@ class FlashPrefillTest {
         assertFalse(FlashPrefillAttention.supports(130, 2, 128));
         assertEquals(8, FlashPrefillAttention.tokensPerTile(64, 8));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> new FlashPrefillAttention(8, 8, 80, 16, 10, 1)).getMessage().contains("headDim 80"));
-        try (FlashPrefillAttention attn = new FlashPrefillAttention(2, 1, 64, 16, 8, 2);   // 3 tall tiles, 4 short
+        try (FlashPrefillAttention attn = new FlashPrefillAttention(2, 1, 64, 16, 8, 2);   // 3 tiles
              FloatArray q = new FloatArray(2 * 2 * 64); FloatArray out = new FloatArray(2 * 2 * 64);
              BFloat16Array k = new BFloat16Array(4 * 16 * 64); FloatArray kf = new FloatArray(4 * 16 * 64); FloatArray vf = new FloatArray(4 * 16 * 64);
              IntArray pos = new IntArray(2); IntArray seq = new IntArray(2); IntArray tables = new IntArray(4)) {
@@ -205,7 +159,7 @@ class FlashPrefillTest {
                     .getMessage().contains("q holds"));
             assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.launch(CPU, q, kf, vf, out, pos, seq, tables, 4, null, 2))
                     .getMessage().contains("FloatArray"));
-            assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.plan(CPU, new int[] {0, 70, 140}, 2, 1))
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.plan(CPU, new int[] {0, 40, 80}, 2, 1))
                     .getMessage().contains("query tiles"));
             assertTrue(assertThrows(IllegalArgumentException.class, () -> attn.plan(CPU, new int[] {0, 1, 2, 3}, 3, 1))
                     .getMessage().contains("numSeqs 3"));

@@ -80,11 +80,10 @@ public final class FlashPrefillBench {
                     seqs, tokens, cached, heads, kvHeads, fp16 ? ", fp16 KV" : ", bf16 KV", alibi ? ", ALiBi" : "", ms, flops / (ms / 1e3) / 1e12,
                     tiles, kvHeads);
             if (report) {
-                int w = dev.arbor.kernels.attention.FlashPrefillKernels.WARPS, tall = tiles - attn.numShortTiles();
-                Object[] a = attn.args(q, k, v, out, pos, seq, table, bps, s, seqs * bps, w);
-                CudaModule.Resources r = cuda.resources(FlashPrefillAttention.kernelFor(k), attn.launchOf(tall, w), a);
+                Object[] a = attn.args(q, k, v, out, pos, seq, table, bps, s, seqs * bps);
+                CudaModule.Resources r = cuda.resources(FlashPrefillAttention.kernelFor(k), attn.launchOf(tiles), a);
                 System.out.printf("   kernel resources: %s, dynamic smem %d B, occupancy %.1f%% (%d warps/SM)%n", r,
-                        dev.arbor.kernels.attention.FlashPrefillKernels.sharedBytes(D, w), 100 * r.occupancy(32 * w), r.blocksPerSm() * w);
+                        dev.arbor.kernels.attention.FlashPrefillKernels.sharedBytes(D), 100 * r.occupancy(128), r.blocksPerSm() * 4);
             }
         }
     }
