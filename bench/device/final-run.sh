@@ -4,20 +4,23 @@
 # attention for shared prefixes, split-K GEMM, wgmma prefill GEMM). From the repo root on the GPU machine:
 #   bash bench/device/final-run.sh DIR     (DIR = the carried bundle of bench/device/bundle.sh, no fixtures needed)
 # RUNS picks the runs, in the order given (default: the eight of the closing run), from: gpu-tests (needs fixtures.tar.xz
-# with tiny-llama3 and tiny-baichuan2-13b) throughput throughput-b1 throughput-nbi throughput-b1-unfused throughput-b1-nopdl workload1
+# with tiny-llama3 and tiny-baichuan2-13b) throughput throughput-b1 throughput-b1-4k throughput-nbi throughput-b1-unfused throughput-b1-nopdl workload1
 # throughput-b1-nbi workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128-nbi serve clocks, and the op profiles
 # (-Darbor.opProfile=true) profile-b1 profile-b32 profile-1b-b128-nbi profile-w1 profile-w1-nbi profile-bc-w1-nbi profile-w2-nbi. GPU_TESTS overrides the test classes/packages.
 # "unfused" is -Darbor.cuda.fusion=false (every projection and element-wise stage its own launch), "nopdl"
 # -Darbor.cuda.pdl=false (the fused kernels launched after the GEMM before them ends, not overlapping its tail).
+# throughput-b1-4k: decode b1 after a 4000-token prompt (positions to 4063; synthetic:llama-7b takes 4096).
+# JOPTS adds JVM options to every run (e.g. JOPTS=-Darbor.cuda.flashBelow=N); TAG names the reports of such a pass
+# (final-out-TAG/, final-out-TAG.tgz) so that a second pass with other options keeps the first one's.
 # $OUT gets run.log (every log in order) and final-out.tgz (JSON reports).
 set -u
 D=${1:-.device}
-RUN_OUT=$OUT; OUT=/tmp/final-out; mkdir -p $OUT
+RUN_OUT=$OUT; OUT=/tmp/final-out${TAG:+-$TAG}; mkdir -p $OUT
 tar xJf "$D/jre.tar.xz" -C /tmp
 [ -f "$D/fixtures.tar.xz" ] && tar xJf "$D/fixtures.tar.xz" -C /tmp
 export DJL_OFFLINE=true
 CP=$(echo "$D"/lib/*.jar | tr ' ' ':')
-J="/tmp/jre/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xss4m -Darbor.fixtures=/tmp/fixtures -Dorg.slf4j.simpleLogger.defaultLogLevel=warn"
+J="/tmp/jre/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xss4m -Darbor.fixtures=/tmp/fixtures -Dorg.slf4j.simpleLogger.defaultLogLevel=warn ${JOPTS:-}"
 B="$J -cp $CP dev.arbor.server.Main bench"
 M=synthetic:llama-7b
 W1="shared-prefix --groups 1 --prompts-per-group 107 --prefix-len 530 --suffix-len 20 --output-len 30 --modes auto --device cuda"
@@ -47,6 +50,7 @@ one() {
   throughput-b1-unfused) run throughput-b1-unfused 45 $J -Darbor.cuda.fusion=false -cp $CP dev.arbor.server.Main bench throughput --model $M --device cuda \
       --batch 1 --prompt-len 128 --output-len 256 --out "$OUT/tp-unfused" ;;
   throughput-b1) run throughput-b1 45 $B throughput --model $M --device cuda --batch 1,1,1 --prompt-len 128 --output-len 256 --out "$OUT/tp-b1" ;;
+  throughput-b1-4k) run throughput-b1-4k 45 $B throughput --model $M --device cuda --batch 1 --prompt-len 4000 --output-len 64 --out "$OUT/tp-b1-4k" ;;
   throughput-b1-nbi) run throughput-b1-nbi 45 $B throughput --model $M --device cuda --batch 1,1,1 --prompt-len 128 --output-len 256 --no-batch-invariance --out "$OUT/tp-b1-nbi" ;;
   throughput-b1-nopdl) run throughput-b1-nopdl 45 $J -Darbor.cuda.pdl=false -cp $CP dev.arbor.server.Main bench throughput --model $M --device cuda \
       --batch 1 --prompt-len 128 --output-len 256 --out "$OUT/tp-nopdl" ;;
@@ -69,8 +73,8 @@ RUNS=${RUNS:-"throughput throughput-nbi workload1 workload1-nbi workload2 worklo
 for r in $RUNS; do
   one "$r"
   [ -f "$OUT/$r.log" ] && { echo "===== $r.log ($(tail -1 "$OUT/timeline.txt"))"; cat "$OUT/$r.log"; } >> "$RUN_OUT/run.log"
-  tar czf "$RUN_OUT/final-out.tgz" -C /tmp final-out
+  tar czf "$RUN_OUT/final-out${TAG:+-$TAG}.tgz" -C /tmp final-out${TAG:+-$TAG}
 done
 echo "== $(date -u +%H:%M:%S) done" >> "$OUT/timeline.txt"
 { echo "===== timeline.txt"; cat "$OUT/timeline.txt"; } >> "$RUN_OUT/run.log"
-tar czf "$RUN_OUT/final-out.tgz" -C /tmp final-out
+tar czf "$RUN_OUT/final-out${TAG:+-$TAG}.tgz" -C /tmp final-out${TAG:+-$TAG}

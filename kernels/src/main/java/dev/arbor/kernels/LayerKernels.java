@@ -53,12 +53,14 @@ public final class LayerKernels {
         int r = ctx.groupIdx, t = ctx.localIdx;
         double[] partial = ctx.allocateDoubleLocalArray(NORM_GROUP);
         int o = r * n;
-        // a work-item's elements in chunks of NORM_CHUNK, every load of a chunk issued before any is used (one memory
-        // latency a chunk, not one an element); the sums in the plain loop's order (ascending i), so the same bits
+        // a work-item's elements in chunks of NORM_CHUNK, every load of a chunk (x and w) issued before any is used (one
+        // memory latency a chunk, not one an element); the sums in the plain loop's order (ascending i), so the same bits.
+        // The scaling takes the last chunk's x and w from registers (a row of up to 4096 is one chunk: no reload) and
+        // reloads the earlier ones, the last first (out may be x: the earlier chunks' elements are not written before).
         float[] v = new float[NORM_CHUNK];
         float[] ws = new float[NORM_CHUNK];
         double sq = 0;
-        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * NORM_GROUP) sq = sumSquaresChunk(x, v, o, i0, n, sq);
+        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * NORM_GROUP) sq = sumSquaresChunk(x, w, v, ws, o, i0, n, sq);
         partial[t] = sq;
         ctx.localBarrier();
         for (int s = NORM_GROUP / 2; s > 0; s >>= 1) {
@@ -66,18 +68,24 @@ public final class LayerKernels {
             ctx.localBarrier();
         }
         float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
-        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * NORM_GROUP) scaleChunk(x, w, out, v, ws, o, i0, n, inv);
+        int last = t + (n - 1) / (NORM_CHUNK * NORM_GROUP) * (NORM_CHUNK * NORM_GROUP);   // the chunk v and ws hold, if this work-item reached it
+        if (last < n) scaleChunk(x, w, out, v, ws, o, last, n, inv, 0);
+        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * NORM_GROUP)
+            if (i0 != last) scaleChunk(x, w, out, v, ws, o, i0, n, inv, 1);
     }
 
     /** Elements of a row one work-item of {@link #rmsNormRows} loads before using any: 16, a 4096-wide row in one chunk. */
     public static final int NORM_CHUNK = 16;
 
-    /** sq + Σ x[o + i]² for i = i0 + j·NORM_GROUP &lt; n by ascending j, the chunk's loads first (v: scratch). */
+    /** sq + Σ x[o + i]² for i = i0 + j·NORM_GROUP &lt; n by ascending j, the chunk's loads first (x into v, w into ws). */
     @Unroll
-    static double sumSquaresChunk(FloatArray x, float[] v, int o, int i0, int n, double sq) {
+    static double sumSquaresChunk(FloatArray x, FloatArray w, float[] v, float[] ws, int o, int i0, int n, double sq) {
         for (int j = 0; j < NORM_CHUNK; j++) {
             int i = i0 + j * NORM_GROUP;
-            if (i < n) v[j] = x.get(o + i);
+            if (i < n) {
+                v[j] = x.get(o + i);
+                ws[j] = w.get(i);
+            }
         }
         for (int j = 0; j < NORM_CHUNK; j++) {
             if (i0 + j * NORM_GROUP < n) sq += v[j] * v[j];
@@ -85,12 +93,15 @@ public final class LayerKernels {
         return sq;
     }
 
-    /** out[o + i] = w[i] · (x[o + i] · inv) for i = i0 + j·NORM_GROUP &lt; n, the chunk's loads first (out may be x). */
+    /**
+     * out[o + i] = w[i] · (x[o + i] · inv) for i = i0 + j·NORM_GROUP &lt; n (out may be x): with {@code reload}, the chunk's
+     * loads first, else x and w as {@link #sumSquaresChunk} left them in v and ws.
+     */
     @Unroll
-    public static void scaleChunk(FloatArray x, FloatArray w, FloatArray out, float[] v, float[] ws, int o, int i0, int n, float inv) {
+    static void scaleChunk(FloatArray x, FloatArray w, FloatArray out, float[] v, float[] ws, int o, int i0, int n, float inv, int reload) {
         for (int j = 0; j < NORM_CHUNK; j++) {
             int i = i0 + j * NORM_GROUP;
-            if (i < n) {
+            if (reload != 0 && i < n) {
                 v[j] = x.get(o + i);
                 ws[j] = w.get(i);
             }

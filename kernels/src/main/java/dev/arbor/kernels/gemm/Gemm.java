@@ -68,7 +68,10 @@ public final class Gemm implements AutoCloseable {
         }
     }
 
-    /** Decode: 64 weight rows × 16 tokens a block, 4 warps along N, 4 stages (40 KiB). */
+    /**
+     * Decode: 64 weight rows × 16 tokens a block, 4 warps along N, 4 stages (40 KiB). Deeper rings (5, 6, 8 stages) measured
+     * slower at every shape and M ≤ 16 in both plans (bench/RESULTS.md run 39-gemv8).
+     */
     public static final Tiles SMALL = new Tiles("small", 4, 1, 1, 2, 4);
     /** Batched decode up to 32 tokens: 64 × 32, 4 warps of 16×32, 4 stages (48 KiB). */
     public static final Tiles MEDIUM = new Tiles("medium", 4, 1, 1, 4, 4);

@@ -184,9 +184,18 @@ public final class FusedKernels {
     }
 
     /**
-     * Residual add then RMSNorm, one work-group of {@link LayerKernels#NORM_GROUP} per row: {@code x[r] += y[r]} (y summed
-     * over its slices), then {@code out[r] = w * x[r] / rms(x[r])} as {@link LayerKernels#rmsNormRows} computes it (the
-     * same strided double sums and fixed-order tree). Launch exactly {@code rows} groups: {@code Launch.of1D(rows, NORM_GROUP)}.
+     * Residual add then RMSNorm, one work-group of {@link #ADD_NORM_GROUP} per row: {@code x[r] += y[r]} (y summed over its
+     * slices), then {@code out[r] = w * x[r] / rms(x[r])} as {@link LayerKernels#rmsNormRows} computes it (the same strided
+     * double sums of {@link LayerKernels#NORM_GROUP} slices and fixed-order tree). Launch exactly {@code rows} groups:
+     * {@code Launch.of1D(rows, ADD_NORM_GROUP)}.
+     *
+     * <p>The row goes in passes of {@link #ADD_NORM_PASS} elements (a llama-7b row in one): work-item T issues every load of its
+     * {@link #ADD_NORM_ELEMS} elements T, T + 1024, ... at once (x, the first {@link #ADD_NORM_PREFETCH} slabs and w), so a pass
+     * costs one memory latency, not one a slab (run 35-gemv6: 256 work-items each walking 16 elements through x and 5
+     * slabs, then reloading x for the scaling, ~6 L2 round trips, 5 µs a decode stage). The squares go to local memory and
+     * the first 256 work-items add them, each its strided slice i = t, t + 256, ... by ascending i, as the plain loop does;
+     * the scaling reuses the summed values held in registers (the last pass) or reloads them (earlier passes). So the same
+     * sums in the same order: the same bits (FusedKernelsTest, on the CPU executor and the GPU).
      *
      * @param x   (rows, n) the residual stream, updated in place
      * @param y   (slices, rows, n) partial sums of the projection
@@ -195,68 +204,110 @@ public final class FusedKernels {
      */
     public static void addRmsNormRows(KernelContext ctx, FloatArray x, FloatArray y, int slices, FloatArray w, FloatArray out,
                                       int rows, int n, double eps) {
+        ctx.launchBounds(ADD_NORM_GROUP);
         ctx.allowDependentLaunch();   // the next GEMM may start streaming its weights (it waits for this grid before reading X)
         ctx.gridDependencyWait();
         int r = ctx.groupIdx, t = ctx.localIdx;
         double[] partial = ctx.allocateDoubleLocalArray(LayerKernels.NORM_GROUP);
+        float[] squares = ctx.allocateFloatLocalArray(ADD_NORM_PASS);
         int o = r * n, count = rows * n;
-        // A work-item's elements i = t, t + NORM_GROUP, ... in chunks of NORM_CHUNK whose loads are all issued before any is
-        // used: one memory latency a slab per chunk instead of one per element and slab (a decode step has one row, one
-        // work-group: 18 µs of latencies a call on the H200, run 26-gemv4). Every sum in the order of the plain loop
-        // (x[i] + (y0[i] + y1[i] + ...), then sq += v·v by ascending i), so the same bits.
-        float[] v = new float[NORM_CHUNK];
-        float[] s = new float[NORM_CHUNK];
+        float[] v = new float[ADD_NORM_ELEMS];
+        float[] s = new float[ADD_NORM_ELEMS];
+        float[] ws = new float[ADD_NORM_ELEMS];
+        float[] ys = new float[ADD_NORM_ELEMS * (ADD_NORM_PREFETCH - 1)];
         double sq = 0;
-        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * LayerKernels.NORM_GROUP) {
-            loadChunk(x, y, v, s, o, i0, n);
-            for (int z = 1; z < slices; z++) addSlabChunk(y, s, z * count + o, i0, n);
-            sq = storeChunk(x, v, s, o, i0, n, sq);
+        for (int p0 = 0; p0 < n; p0 += ADD_NORM_PASS) {
+            addPass(x, y, w, v, s, ws, ys, squares, o, p0 + t, t, slices, count, n);
+            ctx.localBarrier();
+            if (t < LayerKernels.NORM_GROUP) sq = addSquares(squares, t, p0, n, sq);
+            ctx.localBarrier();   // the next pass overwrites the squares
         }
-        partial[t] = sq;
+        if (t < LayerKernels.NORM_GROUP) partial[t] = sq;
         ctx.localBarrier();
         for (int h = LayerKernels.NORM_GROUP / 2; h > 0; h >>= 1) {
             if (t < h) partial[t] += partial[t + h];
             ctx.localBarrier();
         }
         float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
-        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * LayerKernels.NORM_GROUP) LayerKernels.scaleChunk(x, w, out, v, s, o, i0, n, inv);
+        int last = (n - 1) / ADD_NORM_PASS * ADD_NORM_PASS;
+        scalePass(x, w, out, v, ws, o, last + t, n, inv, 0);   // the last pass from registers first, then the earlier ones reloaded
+        for (int p0 = 0; p0 < last; p0 += ADD_NORM_PASS) scalePass(x, w, out, v, ws, o, p0 + t, n, inv, 1);
     }
 
-    /** Elements of a row one work-item of {@link #addRmsNormRows} loads before using any: {@link LayerKernels#NORM_CHUNK}'s. */
-    static final int NORM_CHUNK = LayerKernels.NORM_CHUNK;
+    /** Work-items of {@link #addRmsNormRows}' work-group (the most a block holds; 64 registers each). */
+    public static final int ADD_NORM_GROUP = 1024;
+    /** Elements a work-item of {@link #addRmsNormRows} takes a pass: i0, i0 + ADD_NORM_GROUP, ... */
+    static final int ADD_NORM_ELEMS = 4;
+    /** Elements of a row a pass of {@link #addRmsNormRows}: 4096, a multiple of {@link LayerKernels#NORM_GROUP}. */
+    static final int ADD_NORM_PASS = ADD_NORM_GROUP * ADD_NORM_ELEMS;
+    /** Slabs whose loads {@link #addRmsNormRows} issues together with x's (the invariant plan has at most 8); more are added after. */
+    static final int ADD_NORM_PREFETCH = 8;
 
-    /** v[j] = x[o + i], s[j] = y[o + i] (slab 0) for i = i0 + j·NORM_GROUP &lt; n. */
+    /**
+     * One pass of {@link #addRmsNormRows} for work-item t: for its elements i = i0 + e·ADD_NORM_GROUP &lt; n, every load first
+     * (x, w, slab 0 and slabs 1 .. ADD_NORM_PREFETCH−1 below {@code slices}), then s = y0 + y1 + … in slab order,
+     * v = x + s stored to x, v² (fp32, as the plain loop squares) to {@code squares[i − pass start]}.
+     */
     @Unroll
-    static void loadChunk(FloatArray x, FloatArray y, float[] v, float[] s, int o, int i0, int n) {
-        for (int j = 0; j < NORM_CHUNK; j++) {
-            int i = i0 + j * LayerKernels.NORM_GROUP;
+    static void addPass(FloatArray x, FloatArray y, FloatArray w, float[] v, float[] s, float[] ws, float[] ys, float[] squares,
+                        int o, int i0, int t, int slices, int count, int n) {
+        for (int e = 0; e < ADD_NORM_ELEMS; e++) {
+            int i = i0 + e * ADD_NORM_GROUP;
             if (i < n) {
-                v[j] = x.get(o + i);
-                s[j] = y.get(o + i);
+                v[e] = x.get(o + i);
+                s[e] = y.get(o + i);
+                ws[e] = w.get(i);
+                for (int z = 1; z < ADD_NORM_PREFETCH; z++)
+                    if (z < slices) ys[(z - 1) * ADD_NORM_ELEMS + e] = y.get(z * count + o + i);
+            }
+        }
+        for (int e = 0; e < ADD_NORM_ELEMS; e++) {
+            int i = i0 + e * ADD_NORM_GROUP;
+            if (i < n) {
+                float sum = s[e];
+                for (int z = 1; z < ADD_NORM_PREFETCH; z++)
+                    if (z < slices) sum += ys[(z - 1) * ADD_NORM_ELEMS + e];
+                sum = addSlabsFrom(y, sum, ADD_NORM_PREFETCH, slices, count, o + i);
+                float value = v[e] + sum;
+                v[e] = value;
+                x.set(o + i, value);
+                squares[t + e * ADD_NORM_GROUP] = value * value;
             }
         }
     }
 
-    /** s[j] += y[at + i] for i = i0 + j·NORM_GROUP &lt; n (one more slab). */
-    @Unroll
-    static void addSlabChunk(FloatArray y, float[] s, int at, int i0, int n) {
-        for (int j = 0; j < NORM_CHUNK; j++) {
-            int i = i0 + j * LayerKernels.NORM_GROUP;
-            if (i < n) s[j] += y.get(at + i);
-        }
+    /** sum + y[z·count + at] for z = from .. slices−1 in order (slabs past the prefetched ones). */
+    static float addSlabsFrom(FloatArray y, float sum, int from, int slices, int count, int at) {
+        for (int z = from; z < slices; z++) sum += y.get(z * count + at);
+        return sum;
     }
 
-    /** x[o + i] = v[j] + s[j], and sq + Σ (v[j] + s[j])² by ascending j; returns the new sq. */
+    /** sq + Σ squares[t + 256·j] for the pass's elements p0 + t + 256·j &lt; n by ascending j (work-item t's strided slice). */
     @Unroll
-    static double storeChunk(FloatArray x, float[] v, float[] s, int o, int i0, int n, double sq) {
-        for (int j = 0; j < NORM_CHUNK; j++) {
-            int i = i0 + j * LayerKernels.NORM_GROUP;
-            if (i < n) {
-                float sum = v[j] + s[j];
-                x.set(o + i, sum);
-                sq += sum * sum;
-            }
+    static double addSquares(float[] squares, int t, int p0, int n, double sq) {
+        for (int j = 0; j < ADD_NORM_PASS / LayerKernels.NORM_GROUP; j++) {
+            int at = t + j * LayerKernels.NORM_GROUP;
+            if (p0 + at < n) sq += squares[at];
         }
         return sq;
+    }
+
+    /**
+     * out[o + i] = w[i] · (x[o + i] · inv) for work-item t's elements i = i0 + e·ADD_NORM_GROUP &lt; n of a pass: with
+     * {@code reload}, x and w loaded again (an earlier pass), else the values {@link #addPass} left in v and ws (the last).
+     */
+    @Unroll
+    static void scalePass(FloatArray x, FloatArray w, FloatArray out, float[] v, float[] ws, int o, int i0, int n, float inv, int reload) {
+        for (int e = 0; e < ADD_NORM_ELEMS; e++) {
+            int i = i0 + e * ADD_NORM_GROUP;
+            if (reload != 0 && i < n) {
+                v[e] = x.get(o + i);
+                ws[e] = w.get(i);
+            }
+        }
+        for (int e = 0; e < ADD_NORM_ELEMS; e++) {
+            int i = i0 + e * ADD_NORM_GROUP;
+            if (i < n) out.set(o + i, ws[e] * (v[e] * inv));
+        }
     }
 }

@@ -93,6 +93,6 @@ public final class FusedOps {
         need("y", y, (long) slices * rows * n);
         need("w", w, n);
         need("out", out, (long) rows * n);
-        b.launch(ADD_RMS_NORM, overlap(Launch.of1D(rows, LayerKernels.NORM_GROUP), overlap), x, y, slices, w, out, rows, n, eps);
+        b.launch(ADD_RMS_NORM, overlap(Launch.of1D(rows, FusedKernels.ADD_NORM_GROUP), overlap), x, y, slices, w, out, rows, n, eps);
     }
 }

@@ -192,6 +192,10 @@ public final class GemmBench {
                     if ((Integer) s[1] != 32000) slicedShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], SLICED_MS);
                 return;
             }
+            if (args.length > 0 && args[0].equals("small")) {   // M <= 32: the SMALL / MEDIUM rings' depth, both plans
+                for (Object[] s : SMALL_SHAPES) smallShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy);
+                return;
+            }
             if (args.length > 0 && args[0].equals("ncu")) {   // eager launches for Nsight Compute (no graph), 512 tokens
                 ncuLaunches(cuda, gemm);
                 return;
@@ -235,6 +239,48 @@ public final class GemmBench {
             for (Object[] s : SHAPES) {
                 shape(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2], copy, quick ? new int[]{1, 16, 64, 512, 8192} : MS);
                 if (quick) break;
+            }
+        }
+    }
+
+    /** {@code small}: the engine's llama-7b products at M ≤ 32 and Llama-3's k/v projection (1024×4096, 32-34% of the floor in run 26-gemv4). */
+    static final Object[][] SMALL_SHAPES = {ENGINE_SHAPES[1], ENGINE_SHAPES[3], ENGINE_SHAPES[0], ENGINE_SHAPES[2], {"k/v_proj (Llama-3-8B)", 1024, 4096},
+            ENGINE_SHAPES[4]};
+
+    /**
+     * The decode tiles with deeper cp.async rings (run 39-gemv8): at M ∈ {1, 4, 16} SMALL's 64×16 tile with 4 (today), 5, 6 and 8
+     * stages, at M = 32 MEDIUM's 64×32 with 4 and 6, each in the invariant plan (its K slices from (n, k), slabs left unsummed
+     * as the engine leaves them: "CSV,smallinv") and the default plan (the one-wave split for that tile's occupancy, fp32
+     * atomics: "CSV,smalldef"); the driver's registers and blocks a multiprocessor per tile ("CSV,smallres").
+     */
+    private static void smallShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy) {
+        double floorUs = 2.0 * n * k / copy * 1e6;
+        int slices = gemm.invariantSlices(n, k);
+        try (Operands o = new Operands(cuda, 32, n, k)) {
+            gemm.reserveSlabs(32, n, k);
+            for (int m : new int[]{1, 4, 16, 32}) {
+                StringBuilder line = new StringBuilder(String.format("%-26s N=%-5d K=%-5d M=%-2d floor %5.1f us |", name, n, k, m, floorUs));
+                for (int stages : m <= 16 ? new int[]{4, 5, 6, 8} : new int[]{4, 6}) {
+                    Gemm.Tiles base = m <= 16 ? Gemm.SMALL : Gemm.MEDIUM;
+                    Gemm.Tiles t = new Gemm.Tiles(base.name() + stages, base.wn(), base.wm(), base.mt(), base.nt(), stages);
+                    try {
+                        Gemm.Plan inv = gemm.slabPlan(m, n, k, t, slices, true);
+                        double invUs = inv.slabs() ? timePartial(cuda, gemm, inv, o, m) : time(cuda, gemm, inv, o, m, false);
+                        Gemm.Plan def = gemm.plan(m, n, k, t, gemm.oneWaveSplits(m, n, k, t), true);
+                        double defUs = time(cuda, gemm, def, o, m, m == 1 && stages == 6 || m == 32 && stages == 6);
+                        line.append(String.format(" %s inv/%d %.1f (%.0f%%) def/%d %.1f (%.0f%%) |", t.name(), inv.splits(), invUs, 100 * floorUs / invUs,
+                                def.splits(), defUs, 100 * floorUs / defUs));
+                        System.out.println("CSV,smallinv," + name + "," + n + "," + k + "," + m + "," + t.name() + "," + inv.splits() + "," + invUs);
+                        System.out.println("CSV,smalldef," + name + "," + n + "," + k + "," + m + "," + t.name() + "," + def.splits() + "," + defUs);
+                        if (n == 4096 && k == 4096) {
+                            CudaModule.Resources r = cuda.resources(Gemm.kernelFor(def), def.launch(), Gemm.launchArguments(def, null, null, null, m, n, k));
+                            System.out.println("CSV,smallres," + t.name() + "," + r.registers() + "," + def.launch().sharedBytes() + "," + r.blocksPerSm());
+                        }
+                    } catch (RuntimeException | AssertionError e) {
+                        line.append(" ").append(t.name()).append(" FAILED ").append(e);
+                    }
+                }
+                System.out.println(line);
             }
         }
     }

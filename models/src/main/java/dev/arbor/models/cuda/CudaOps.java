@@ -257,13 +257,15 @@ final class CudaOps implements Ops<FloatArray> {
      * (split over the context: one tensor-core work-group per (sequence, kv head) walks all of a long context alone).
      * {@code -Darbor.cuda.flashBelow=N} sets it (0: every token through the paged kernel). 1,024 by default since the
      * cascade runs as a state handoff in this mode (run 39-handoff: seed workload 1 0.612 → 0.550 s, workload 2 2.807 →
-     * 2.093 s, their prefill/mixed steps 1.6-1.8x faster, decode steps within ±6%): alone, run 36-invattn measured workload
-     * 2's decode steps 43.5 → 91.1 ms with every token on this kernel (a decode token of an MHA model fills 1 of a 64-row
-     * tile's rows, so the tensor cores do 64 times its work); the handoff's shared pass stacks a cascade group's tokens as
-     * the rows of one tile set over the shared key tiles, which leaves each sequence's own pass one or two tiles. The bound
-     * keeps a lone long-context decode (one work-group per kv head walking every tile) on the split paged kernel: batch-1
-     * decode at a 1,984-token prompt measured 6.66 ms a step with every token below the bound against 4.87 ms on the paged
-     * kernel (same at a 128-token prompt, 4.79 ms); 1,024 still covers both seed workloads (contexts up to 810).
+     * 2.093 s, their prefill/mixed steps 1.6-1.8x faster, decode steps within ±6%). Alone, run 36-invattn measured workload
+     * 2's decode steps 43.5 → 91.1 ms with every token on this kernel, and run 39-bm16's one-warp (16-row) tiles (same bits)
+     * cut a workload-2 decode layer only 2.16 → 1.90 ms (paged kernel 0.69): the cost is one work-group walking all of a
+     * row's key tiles in order, not only the 64-row tile's idle mma rows. The handoff's shared pass walks a cascade group's
+     * shared tiles once for all its tokens (stacked as the rows of one tile set), which leaves each sequence's own pass one
+     * or two tiles. The bound keeps a lone long-context decode (one work-group per kv head walking every tile) on the split
+     * paged kernel: batch-1 decode at a 1,984-token prompt measured 6.66 ms a step with every token below the bound against
+     * 4.87 ms on the paged kernel (run 39-handoff; same at a 128-token prompt, 4.79 ms), after a 4,000-token prompt 71.9
+     * against 190.6 tok/s (run 39-bm16); 1,024 still covers both seed workloads (contexts up to 810).
      */
     static final int FLASH_BELOW = 1024;
 

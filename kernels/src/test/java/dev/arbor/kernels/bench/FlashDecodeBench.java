@@ -1,0 +1,93 @@
+package dev.arbor.kernels.bench;
+
+import dev.arbor.accel.AccelStream;
+import dev.arbor.accel.Kernel;
+import dev.arbor.accel.Launch;
+import dev.arbor.accel.Recording;
+import dev.arbor.accel.array.BFloat16Array;
+import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.cuda.CudaBackend;
+import dev.arbor.accel.cuda.CudaModule;
+import dev.arbor.accel.cuda.GraphTiming;
+import dev.arbor.kernels.attention.FlashPrefillAttention;
+import dev.arbor.kernels.attention.FlashPrefillKernels;
+import dev.arbor.kernels.attention.PagedAttention;
+
+/**
+ * GPU benchmark of decode attention in the batch-invariant mode (issue 12; for bench/RESULTS.md): a batch of sequences
+ * with one new token each, through the CUDA-core paged kernel ({@link PagedAttention}, the default mode's kernel) and
+ * through the tensor-core kernel as the opt-in {@code -Darbor.cuda.flashBelow=N} plans it ({@link FlashPrefillAttention#planBelow}:
+ * one 64-row tile per sequence and kv head). bf16 KV store (block size 16), Llama-2-7B attention (32 heads × 128) and a
+ * GQA-4 shape (32 on 8); one layer. The first {@code shared} keys of every sequence are one set of physical blocks (a
+ * shared prompt prefix, as in the seed workloads: their K/V stay in L2), the rest the sequence's own. Launches are
+ * captured in a CUDA graph and replayed (median of 7); the tensor-core kernel's registers and blocks per SM as the driver
+ * reports them. Run 39-bm16 measured a one-warp (16-row) form of the kernel here as well (branch bm16, commit 53138d2).
+ * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.FlashDecodeBench
+ */
+public final class FlashDecodeBench {
+    private static final int TRIALS = 7, BS = 16, D = 128;
+
+    public static void main(String[] args) {
+        try (CudaBackend cuda = CudaBackend.open(0)) {
+            System.out.println("device: " + cuda.device());
+            System.out.println("-- decode attention, one layer, bf16 KV: paged CUDA-core kernel | tensor cores (64-row tiles)");
+            run(cuda, 32, 32, 434, 790, 752);   // seed workload 2's decode steps
+            run(cuda, 32, 32, 104, 565, 530);   // seed workload 1's
+            run(cuda, 32, 32, 32, 256, 0);      // throughput b32 (prompt 128, 256 new: contexts 129..384)
+            for (int ctx : new int[] {256, 1024, 2048, 4096}) run(cuda, 32, 32, 1, ctx, 0);   // b1: throughput's, and longer contexts
+            run(cuda, 32, 8, 128, 1024, 0);     // GQA 4 (Llama-3-8B's heads)
+        }
+    }
+
+    /** seqs sequences of one new token at position ctx - 1, the first {@code shared} keys in shared blocks. */
+    private static void run(CudaBackend cuda, int heads, int kvHeads, int seqs, int ctx, int shared) {
+        int bps = (ctx + BS - 1) / BS, sharedBlocks = shared / BS, own = bps - sharedBlocks;
+        int blocks = sharedBlocks + seqs * own, n = blocks * kvHeads * BS * D;
+        try (BFloat16Array k = new BFloat16Array(n); BFloat16Array v = new BFloat16Array(n);
+             FloatArray q = new FloatArray(seqs * heads * D); FloatArray out = new FloatArray(seqs * heads * D);
+             IntArray pos = new IntArray(seqs); IntArray seq = new IntArray(seqs); IntArray table = new IntArray(seqs * bps);
+             FlashPrefillAttention flash = new FlashPrefillAttention(heads, kvHeads, D, BS, seqs, seqs);
+             PagedAttention paged = new PagedAttention(heads, kvHeads, D, BS, ctx, seqs)) {
+            int[] queryStart = new int[seqs + 1], positions = new int[seqs];
+            for (int s = 0; s < seqs; s++) {
+                pos.set(s, ctx - 1);
+                positions[s] = ctx - 1;
+                seq.set(s, s);
+                queryStart[s + 1] = s + 1;
+                for (int b = 0; b < bps; b++) table.set(s * bps + b, b < sharedBlocks ? b : sharedBlocks + s * own + (b - sharedBlocks));
+            }
+            cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(n, 256), k, n, 1);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(n, 256), v, n, 2);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 3);
+            cuda.toDevice(pos, seq, table);
+            cuda.allocateOnDevice(out);
+            flash.toDevice(cuda);
+            paged.toDevice(cuda);
+            int tiles = flash.planBelow(cuda, queryStart, positions, seqs, Integer.MAX_VALUE);
+            double pagedMs = time(cuda, () -> paged.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs, ctx));
+            double flashMs = time(cuda, () -> flash.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs));
+            // K and V bytes a launch reads at least (each distinct block once)
+            double bytes = 2.0 * blocks * kvHeads * BS * D * 2;
+            System.out.printf("decode %3d seqs x %4d keys (%3d shared), %2d/%2d heads: paged %8.4f ms | tensor cores %8.4f ms (%.2fx)"
+                    + "  [%.0f MB distinct K/V]%n", seqs, ctx, shared, heads, kvHeads, pagedMs, flashMs, pagedMs / flashMs, bytes / 1e6);
+            if (seqs == 434) {
+                CudaModule.Resources r = cuda.resources(FlashPrefillAttention.kernelFor(k), flash.launchOf(tiles),
+                        flash.args(q, k, v, out, pos, seq, table, bps, null, blocks));
+                System.out.printf("   tensor-core kernel: %s, dynamic smem %d B (%d warps/SM)%n", r, FlashPrefillKernels.sharedBytes(D),
+                        4 * r.blocksPerSm());
+            }
+        }
+    }
+
+    /** Median milliseconds of one launch, from a graph of 5 launches. */
+    private static double time(CudaBackend cuda, Runnable launch) {
+        launch.run();   // compiles, and puts every array on the device
+        cuda.synchronize();
+        int steps = 5;
+        try (AccelStream stream = cuda.newStream();
+             Recording g = cuda.record(stream, () -> { for (int i = 0; i < steps; i++) launch.run(); })) {
+            return GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS) / steps;
+        }
+    }
+}
