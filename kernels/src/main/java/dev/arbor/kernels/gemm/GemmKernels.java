@@ -146,7 +146,7 @@ public final class GemmKernels {
             long descW = ctx.wgmmaDescriptorSw128(smem, base + group * 64 * ROW_WORDS);
             long descX = ctx.wgmmaDescriptorSw128(smem, base + xOffset);
             ctx.wgmmaFence();
-            wgmmaStage(ctx, acc, smem, descW, descX, bm);
+            wgmmaStage(ctx, acc, smem, descW, descX, bm, bn);
             ctx.wgmmaCommit();
             ctx.wgmmaWait(1);                 // the batch of tile t-1 is done: its stage may be refilled after the next barrier
         }
@@ -186,8 +186,10 @@ public final class GemmKernels {
         int tileM = rasterTileM(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
         tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
         if (tid >= consumers) {
+            producerRegisters(ctx, wn);
             if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, kt0, count, bn, bm, stageWords, full, empty, stages);
         } else {
+            consumerRegisters(ctx, wn);
             float[] acc = new float[nt * 4];
             for (int t = 0; t < count; t++) tmaConsume(ctx, smem, acc, t, bn, bm, stageWords, full, empty, stages);
             ctx.wgmmaWait(0);
@@ -243,6 +245,30 @@ public final class GemmKernels {
         }
     }
 
+    /**
+     * Registers a work-item of the producer warpgroup keeps after {@code setmaxnreg.dec} (CUTLASS's 40: one work-item issues
+     * the bulk copies, the other 127 only wait).
+     */
+    static final int PRODUCER_REGISTERS = 24;
+
+    /**
+     * A block of three consumer warpgroups ({@code wn = 12}) and the producer warpgroup has 512 work-items: a cap of 128
+     * registers at entry, which two 64-float accumulator sets (the sliced kernel) or one of 128 (a 64×256 warpgroup tile)
+     * fill alone. The producer warpgroup gives its share back ({@link #PRODUCER_REGISTERS}) and the consumers take it:
+     * (65,536 − 128·40) / 384 rounded down to 8 = 152 ({@link #consumerRegisters}). Two consumer warpgroups ({@code wn = 8},
+     * 384 work-items, a cap of 168) need no move: TMA_128's and TMA_256's 90-154 registers fit, and their code is left as it was.
+     */
+    @Unroll
+    static void producerRegisters(KernelContext ctx, int wn) {
+        if (wn > 8) ctx.setMaxRegistersDec(PRODUCER_REGISTERS);
+    }
+
+    /** The consumer warpgroups' side of {@link #producerRegisters}: {@code setmaxnreg.inc} to 152 when {@code wn = 12}. */
+    @Unroll
+    static void consumerRegisters(KernelContext ctx, int wn) {
+        if (wn > 8) ctx.setMaxRegistersInc((65536 - 128 * PRODUCER_REGISTERS) / (wn * 32) / 8 * 8);
+    }
+
     @Unroll
     static void zeroAccumulators(float[] acc, int nt) {
         for (int i = 0; i < nt * 4; i++) acc[i] = 0f;
@@ -278,8 +304,10 @@ public final class GemmKernels {
         int n0 = tileN * bn, m0 = tileM * bm;
         tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
         if (form == SLICED_PRODUCER_WARPS && tid >= consumers) {
+            producerRegisters(ctx, wn);
             if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, 0, count, bn, bm, stageWords, full, empty, stages);
         } else {
+            if (form == SLICED_PRODUCER_WARPS) consumerRegisters(ctx, wn);
             // SLICED_INLINE: work-item 0 issues the copies, the first `stages` K tiles up front, then K tile t-1+stages into
             // the stage of tile t-1 once every consumer has released it (during tile t)
             if (form == SLICED_INLINE && tid == 0)
@@ -420,16 +448,29 @@ public final class GemmKernels {
         long descW = ctx.wgmmaDescriptorSw128(smem, base + (ctx.localIdx >> 7) * 64 * ROW_WORDS);
         long descX = ctx.wgmmaDescriptorSw128(smem, base + bn * ROW_WORDS);
         ctx.wgmmaFence();
-        wgmmaStage(ctx, acc, smem, descW, descX, bm);
+        wgmmaStage(ctx, acc, smem, descW, descX, bm, bn);
         ctx.wgmmaCommit();
         ctx.wgmmaWait(1);
         if (releasePrevious) ctx.mbarrierArrive(smem, empty + 2 * ((it - 1) % stages));
     }
 
-    /** One stage's four k16 steps: the descriptors move on 32 bytes (+2) a step, within the swizzled 128-byte rows. */
+    /**
+     * One stage's four k16 steps: the descriptors move on 32 bytes (+2) a step, within the swizzled 128-byte rows. A block of
+     * three consumer warpgroups ({@code bn = 192}) with 256 tokens issues each step as two m64n128 halves (tokens 0-127 into
+     * acc[0..63], tokens 128-255, 16 KiB = 1024 descriptor units on, into acc[64..127]: the m64n256 layout, so the epilogue is
+     * the same): ptxas checks one instruction's registers against the kernel's cap at entry (128 for 512 work-items), which a
+     * single m64n256 (128 accumulators and its operands) is over, though the consumers hold 160 after setmaxnreg.
+     */
     @Unroll
-    static void wgmmaStage(KernelContext ctx, float[] acc, int[] smem, long descW, long descX, int bm) {
-        for (int ks = 0; ks < 4; ks++) ctx.wgmmaBf16(acc, 0, bm, smem, descW + 2 * ks, descX + 2 * ks);
+    static void wgmmaStage(KernelContext ctx, float[] acc, int[] smem, long descW, long descX, int bm, int bn) {
+        for (int ks = 0; ks < 4; ks++) {
+            if (bn > 128 && bm > 128) {
+                ctx.wgmmaBf16(acc, 0, bm / 2, smem, descW + 2 * ks, descX + 2 * ks);
+                ctx.wgmmaBf16(acc, bm / 4, bm / 2, smem, descW + 2 * ks, descX + bm / 2 * 8 + 2 * ks);
+            } else {
+                ctx.wgmmaBf16(acc, 0, bm, smem, descW + 2 * ks, descX + 2 * ks);
+            }
+        }
     }
 
     /**

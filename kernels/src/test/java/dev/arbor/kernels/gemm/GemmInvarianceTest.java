@@ -47,6 +47,7 @@ class GemmInvarianceTest {
                     (g, m) -> g.invariantPlan(m, n, k, true),
                     (g, m) -> g.slicedPlan(m, n, k, slices, true),
                     (g, m) -> g.slicedPlan(m, n, k, Gemm.TMA_192, slices, true),   // three consumer warpgroups, work-item 0 producing
+                    (g, m) -> Gemm.withProducerWarpgroup(g.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)),   // ... and a producer warpgroup (setmaxnreg)
                     (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true),
                     // the mid range's candidate tiles as slabs of the same slices (run 31-midm)
                     (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_64X2, slices, true),

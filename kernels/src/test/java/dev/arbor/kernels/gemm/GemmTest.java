@@ -91,6 +91,8 @@ class GemmTest {
         Gemm hopper = new Gemm(cpu, true);
         GemmCase.of(70, 136, 200).check(cpu, hopper, hopper.plan(70, 136, 200, Gemm.TMA_128, 1, true));
         GemmCase.of(300, 72, 456).check(cpu, hopper, hopper.plan(300, 72, 456, Gemm.TMA_256, 1, true));     // 8 K tiles through 4 stages twice
+        // three consumer warpgroups of 64 x 256 (setmaxnreg; each k16 step as two n128 halves): two W-row tiles, the second of 8 rows
+        GemmCase.of(300, 200, 456).check(cpu, hopper, hopper.plan(300, 200, 456, Gemm.TMA_256X3, 1, true));
         GemmCase.of(90, 40, 1032).check(cpu, hopper, hopper.plan(90, 40, 1032, Gemm.TMA_128, 3, true));     // split-K, atomics
         GemmCase.of(50, 136, 456).check(cpu, hopper, hopper.plan(50, 136, 456, Gemm.TMA_64, 2, true));      // decode tiles: 8 stages, 2 slices
         GemmCase.of(20, 72, 1032).check(cpu, hopper, hopper.plan(20, 72, 1032, Gemm.TMA_32, 1, true));     // 17 K tiles through 10 stages
