@@ -257,16 +257,10 @@ public final class GemmBench {
     /** The invariant plan's token counts in the engine: workload 1's decode (~104; its graph bucket 128), 256, workload 2's decode bucket (512), its prefill chunks (~1852; 2048). */
     static final int[] SLICED_MS = {104, 128, 256, 512, 2048};
 
-    /** The sliced kernel's plan on TMA_128 with no producer warps (work-item 0 issuing the copies, as TMA_192 runs it): a measurement of that form alone. */
-    static Gemm.Plan inline128(Gemm.Plan p) {
-        Launch l = new Launch(p.launch().grid(), new int[]{Gemm.TMA_128.wn() * 32, 1, 1}, p.launch().sharedBytes(), null);
-        return new Gemm.Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), l, p.convertFirst(), false, true);
-    }
-
-    /** Registers, shared memory and blocks a multiprocessor of the sliced kernel's three forms (driver figures). */
+    /** Registers, shared memory and blocks a multiprocessor of the sliced kernel on its two tiles (driver figures). */
     private static void slicedResources(CudaBackend cuda, Gemm gemm) {
         Gemm.Plan p128 = gemm.slicedPlan(512, 4096, 4096, Gemm.TMA_128, 5, true), p192 = gemm.slicedPlan(512, 4096, 4096, Gemm.TMA_192, 5, true);
-        for (Gemm.Plan p : new Gemm.Plan[]{p128, inline128(p128), p192, Gemm.withProducerWarpgroup(p192)}) {
+        for (Gemm.Plan p : new Gemm.Plan[]{p128, p192}) {
             var r = cuda.resources(Gemm.kernelFor(p), p.launch(), Gemm.tmaArguments(p, null, null, null, null, null, 1, 1, 1, 128, 0));
             System.out.printf("sliced variant %s, block %d: %d registers, %d B shared, %d B local, %d blocks/SM%n", p.tiles().name(),
                     p.launch().block()[0], r.registers(), p.launch().sharedBytes(), r.localBytes(), r.blocksPerSm());
@@ -275,8 +269,8 @@ public final class GemmBench {
 
     /**
      * One after the other at each point: the default plan ("CSV,sl,...,default"), the invariant plan as it chooses
-     * ("now"), its same-bits forms with the same K slices — the slices in registers on TMA_128 with the producer warpgroup
-     * ("reg128"), on TMA_128 with work-item 0 producing ("reg128i", at 512 and 2048), on TMA_192 ("reg192"), TMA_128 slabs
+     * ("now"), its same-bits forms with the same K slices — the slices in registers on TMA_128 ("reg128"), on TMA_192
+     * ("reg192"; run 35-inv6 also timed TMA_128 with work-item 0 producing, "reg128i", a form removed in run 39-gemm8), TMA_128 slabs
      * ("slab128"), TMA_256 slabs at 129-256 tokens ("slab256"), TMA_64X2 slabs up to 256 ("slab64x2") — with the time model's
      * estimates beside the register forms. The TMA_192 form is spot-checked against a double dot product at 512 tokens.
      */
@@ -292,7 +286,6 @@ public final class GemmBench {
                 if (slices > 1) {
                     Gemm.Plan reg128 = gemm.slicedPlan(m, n, k, Gemm.TMA_128, slices, true);
                     forms.add(new Object[]{"reg128", reg128});
-                    if (m >= 512) forms.add(new Object[]{"reg128i", inline128(reg128)});
                     forms.add(new Object[]{"reg192", gemm.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)});
                     forms.add(new Object[]{"slab128", gemm.slabPlan(m, n, k, Gemm.TMA_128, slices, true)});
                     if (m > 128 && m <= 256) forms.add(new Object[]{"slab256", gemm.slabPlan(m, n, k, Gemm.TMA_256, slices, true)});
@@ -360,9 +353,10 @@ public final class GemmBench {
     }
 
     /**
-     * The invariant plan at the engine's token counts: its choice ("now"), the slices in registers on TMA_128 ("reg128"), on
-     * TMA_192 with work-item 0 producing ("reg192", the form before) and with a producer warpgroup and setmaxnreg ("reg192p"),
-     * the default plan beside ("default"). reg192p is spot-checked against a double dot product at 512 tokens.
+     * The invariant plan at the engine's token counts: its choice ("now"), the slices in registers on TMA_128 ("reg128") and on
+     * TMA_192 ("reg192"), the default plan beside ("default"). reg192 is spot-checked against a double dot product at 512 tokens.
+     * Run 39-gemm8 ran this with TMA_192 in two forms, work-item 0 issuing the copies ("reg192", removed since) and the producer
+     * warpgroup with setmaxnreg ("reg192p", the form now).
      */
     private static void sliced192Shape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
         try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
@@ -370,13 +364,11 @@ public final class GemmBench {
             int slices = gemm.invariantSlices(n, k);
             for (int m : ms) {
                 try {
-                    Gemm.Plan reg192 = gemm.slicedPlan(m, n, k, Gemm.TMA_192, slices, true);
                     Object[][] forms = {{"default", gemm.plan(m, n, k, true, true)}, {"now", gemm.invariantPlan(m, n, k, true)},
-                            {"reg128", gemm.slicedPlan(m, n, k, Gemm.TMA_128, slices, true)}, {"reg192", reg192},
-                            {"reg192p", Gemm.withProducerWarpgroup(reg192)}};
+                            {"reg128", gemm.slicedPlan(m, n, k, Gemm.TMA_128, slices, true)}, {"reg192", gemm.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)}};
                     StringBuilder line = new StringBuilder(String.format("%-28s N=%-5d K=%-5d M=%-5d", name, n, k, m));
                     for (Object[] f : forms) {
-                        double us = time(cuda, gemm, (Gemm.Plan) f[1], o, m, f[0].equals("reg192p") && m == 512);
+                        double us = time(cuda, gemm, (Gemm.Plan) f[1], o, m, f[0].equals("reg192") && m == 512);
                         line.append(String.format(" %s %7.1f", f[0], us));
                         System.out.println("CSV,sl8," + name + "," + n + "," + k + "," + m + "," + f[0] + "," + us);
                     }
@@ -391,7 +383,7 @@ public final class GemmBench {
     /**
      * For {@code ncu -k regex:wgmmaTma}: 2048 tokens of a 4096 × 4096 weight (W and X fit the L2: the L2-to-SM path alone) through
      * the plain TMA kernel on TMA_128, {@link #TMA_128_S7}, TMA_256 and TMA_256X3; then 512 tokens of 4096 × 11008 through the
-     * sliced kernel on TMA_192, work-item 0 producing and with the producer warpgroup. One eager launch each.
+     * sliced kernel on TMA_192 (run 39-gemm8 also ran its removed form, work-item 0 issuing the copies). One eager launch each.
      */
     private static void ncuWarpSpecialized(CudaBackend cuda, Gemm gemm) {
         try (Operands o = new Operands(cuda, 2048, 4096, 4096)) {
@@ -404,12 +396,10 @@ public final class GemmBench {
         }
         int n = 4096, k = 11008, m = 512, slices = gemm.invariantSlices(n, k);
         try (Operands o = new Operands(cuda, m, n, k)) {
-            Gemm.Plan reg192 = gemm.slicedPlan(m, n, k, Gemm.TMA_192, slices, true);
-            for (Gemm.Plan p : new Gemm.Plan[]{reg192, Gemm.withProducerWarpgroup(reg192)}) {
-                gemm.matmul(o.x, m, o.w[0], n, k, o.c, false, p);
-                cuda.synchronize();
-                System.out.println("ncu launches: " + n + "x" + k + " M=" + m + " " + p + " block " + p.launch().block()[0]);
-            }
+            Gemm.Plan p = gemm.slicedPlan(m, n, k, Gemm.TMA_192, slices, true);
+            gemm.matmul(o.x, m, o.w[0], n, k, o.c, false, p);
+            cuda.synchronize();
+            System.out.println("ncu launches: " + n + "x" + k + " M=" + m + " " + p + " block " + p.launch().block()[0]);
         }
     }
 

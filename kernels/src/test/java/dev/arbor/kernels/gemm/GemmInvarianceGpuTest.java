@@ -48,7 +48,6 @@ class GemmInvarianceGpuTest {
                         (g, m) -> g.invariantPlan(m, n, k, true),
                         (g, m) -> g.slicedPlan(m, n, k, slices, true),
                         (g, m) -> g.slicedPlan(m, n, k, Gemm.TMA_192, slices, true),
-                        (g, m) -> Gemm.withProducerWarpgroup(g.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)),
                         (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true),
                         (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_256, slices, true),
                         // the mid range's candidates as slabs of the same slices (run 31-midm)
