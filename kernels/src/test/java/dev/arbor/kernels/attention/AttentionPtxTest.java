@@ -92,6 +92,22 @@ class AttentionPtxTest {
         }
     }
 
+    /**
+     * The tensor-core shared level's launch bounds ({@link CascadeMmaKernels#minBlocksPerSm}): 3 work-groups an SM at headDim 128
+     * (168 registers, not 209-223: bench/RESULTS.md "Run 39-casc8"), none at headDim 64; two key halves where G divides 32.
+     */
+    @Test
+    void theSharedLevelHoldsThreeWorkGroupsAnSmAtHeadDim128() {
+        assertEquals(3, CascadeMmaKernels.minBlocksPerSm(32, 32, 128));
+        assertEquals(0, CascadeMmaKernels.minBlocksPerSm(32, 8, 64));
+        assertEquals(2, CascadeMmaKernels.keyHalves(32, 8, 64));
+        assertEquals(1, CascadeMmaKernels.keyHalves(64, 1, 128));
+        String ptx = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 32, 128, 16, 0, 3, 2}, 90).ptx();
+        assertTrue(ptx.contains(".maxntid 128, 1, 1\n.minnctapersm 3\n"), "4 warps a work-group, 3 work-groups an SM");
+        String free = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 8, 64, 16, 0, 0, 2}, 90).ptx();
+        assertEquals(0, count(free, ".minnctapersm"), "no bound at headDim 64");
+    }
+
     /** DecodeKernels' launch bounds: none by default (ptxas's own registers), 4 work-groups an SM at G = 4 (128 registers, not 160). */
     @Test
     void theDecodeKernelBoundsItsRegistersAtGqa4Only() {
@@ -155,6 +171,12 @@ class AttentionPtxTest {
                 new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 64, 8, 128, 16, 0, 4, 4, 1, 4),
                 new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 32, 32, 128, 16, 0, 4, 4, 2, 32),
                 new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 4, 4, 32),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 32, 128, 16, 0, 3, 2),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 40, 40, 128, 16, 1, 3, 2),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 8, 128, 16, 0, 0, 1),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 8, 64, 16, 0, 0, 2),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 32, 32, 128, 16, 0, 3, 1),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 5, 5, 32, 7, 1, 0, 2),
                 new Variant(KvCacheKernels.class, "writeKvBf16"), new Variant(KvCacheKernels.class, "writeKvF16"),
                 new Variant(KvCacheKernels.class, "writeKvF32"),
                 new Variant(TokenKernels.class, "embeddingBf16"), new Variant(TokenKernels.class, "embeddingF16"),
