@@ -6,6 +6,7 @@ import dev.arbor.accel.Launch;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.OffHeapArray;
+import dev.arbor.accel.cuda.CudaBackend;
 
 /**
  * Host-side launcher of cascade attention (issue 11; FlashInfer's two-level cascade): groups of sequences
@@ -153,7 +154,12 @@ public final class CascadeAttention implements AutoCloseable {
             Shapes.need("groupTokenStart", groupTokenStart, numGroups + 1L);
             Shapes.need("groupTokens", groupTokens, 1);
             boolean mma = CascadeMmaKernels.serves(kCache, heads, kvHeads, headDim);
-            int halves = sharedKeyHalves > 0 ? sharedKeyHalves : CascadeMmaKernels.keyHalves(heads, kvHeads, headDim);
+            // the tensor-core shared level's form by the launch's size (its whole-split work-groups against the SMs): key halves and
+            // launch bounds (CascadeMmaKernels.keyHalves / minBlocksPerSm; this cascade's knobs override them for benches and tests)
+            int sms = b instanceof CudaBackend cuda ? cuda.device().multiprocessors() : 132;
+            long whole = mma ? (long) numGroups * ((maxGroupTokens + CascadeMmaKernels.queries(heads, kvHeads, 1) - 1) / CascadeMmaKernels.queries(heads, kvHeads, 1))
+                    * kvHeads * PagedAttention.splits(maxSharedLenNow) : 0;
+            int halves = sharedKeyHalves > 0 ? sharedKeyHalves : CascadeMmaKernels.keyHalves(heads, kvHeads, whole, sms);
             if (CascadeMmaKernels.ROWS / halves % (heads / kvHeads) != 0) halves = 1;   // G must divide the work-group's rows
             int queries = mma ? CascadeMmaKernels.queries(heads, kvHeads, halves) : queriesPerGroup(heads, kvHeads);
             int tiles = (maxGroupTokens + queries - 1) / queries;
@@ -167,7 +173,7 @@ public final class CascadeAttention implements AutoCloseable {
                 b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
                         blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
                         heads, kvHeads, headDim, paged.blockSize(), alibi,
-                        sharedMinBlocks >= 0 ? sharedMinBlocks : CascadeMmaKernels.minBlocksPerSm(heads, kvHeads, headDim), halves);
+                        sharedMinBlocks >= 0 ? sharedMinBlocks : CascadeMmaKernels.minBlocksPerSm(headDim, halves, whole, sms), halves);
             } else {
                 b.launch(Shapes.byStore(kCache, SHARED_BF16, SHARED_F16, SHARED_F32), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
                         blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
@@ -233,8 +239,8 @@ public final class CascadeAttention implements AutoCloseable {
     }
 
     /**
-     * For benchmarks: work-groups an SM the tensor-core shared level must hold ({@link CascadeMmaKernels#minBlocksPerSm}; 0: no
-     * bound; -1: its default). Registers only: the same bits either way.
+     * For benchmarks: work-groups an SM the tensor-core shared level must hold (0: no bound; -1: the launcher's choice by the
+     * launch's size, {@link CascadeMmaKernels#minBlocksPerSm}). Registers only: the same bits either way.
      */
     public CascadeAttention sharedMinBlocks(int n) {
         if (n < -1 || n > 16) throw new IllegalArgumentException("sharedMinBlocks must be -1..16: " + n);
@@ -243,8 +249,8 @@ public final class CascadeAttention implements AutoCloseable {
     }
 
     /**
-     * For benchmarks and tests: the tensor-core shared level's key halves a work-group (1 or 2; 0: its default,
-     * {@link CascadeMmaKernels#keyHalves}). The keys are summed in another grouping: equal up to rounding (tests bound it).
+     * For benchmarks and tests: the tensor-core shared level's key halves a work-group (1 or 2; 0: the launcher's choice by the
+     * launch's size, {@link CascadeMmaKernels#keyHalves}). The keys are summed in another grouping: equal up to rounding (tests bound it).
      */
     public CascadeAttention sharedKeyHalves(int n) {
         if (n < 0 || n > 2) throw new IllegalArgumentException("sharedKeyHalves must be 0..2: " + n);

@@ -26,11 +26,11 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * shared part), ALiBi with each row's own position, the online softmax on the accumulator fragments
  * (row max over the lane quad), then O += P·V with P taken straight from S's fragments.
  *
- * <p>Key halves ({@link #keyHalves}, the launcher's choice by shape): with 2, the 4 warps are 2 row warps (32 query rows) × 2
+ * <p>Key halves ({@link #keyHalves}, the launcher's choice by the launch's size): with 2, the 4 warps are 2 row warps (32 query rows) × 2
  * key halves; each half streams its half of the split's tiles (of {@code KT / 2} keys, its own two buffers) and the halves'
- * (O, m, l) are folded through shared memory at the end ({@link #foldHalves}). Twice the work-groups of half the serial
- * tiles: at 107 × 530 the 192 work-groups of 8 tiles (1.45 an SM, each a chain of dependent mma and softmax steps) become 384
- * of 4 (bench/RESULTS.md "Run 39-casc8").
+ * (O, m, l) are folded through shared memory at the end ({@link #foldHalves}). Twice the work-groups, each warp with the same
+ * number of tiles but half the mma work a tile (static shared memory, 48 KiB, holds two halves' double buffers only at KT / 2):
+ * it pays only where the launch has at most one work-group an SM (bench/RESULTS.md "Run 39-casc8").
  *
  * <p>Precision: the 16-bit inputs of the mma are made exact to about 16 bits: Q (fp32) and P are split into
  * a 16-bit high part and a 16-bit remainder, each multiplied on the tensor cores (K and V are exact in
@@ -55,25 +55,33 @@ public final class CascadeMmaKernels {
         return sixteen && headDim % 16 == 0 && headDim <= 128 && ROWS % g == 0;
     }
 
-    /**
-     * Work-groups an SM must hold (launch bounds, {@code .minnctapersm}; 0: none, ptxas's own choice), the launcher's choice by shape:
-     * 3 above headDim 64, where ptxas otherwise takes 209-217 registers (2 work-groups of 4 warps an SM; shared memory, 36,352 bytes a
-     * work-group, would allow 6) and fits 168 with a 36-88-byte spill (ptxas -v, sm_90: bf16 36 bytes, fp16 72, 40 heads ALiBi 56);
-     * 0 at headDim 64 and below (130 registers already fit 3; a bound of 3 only raises them to 143). Registers only: the same
-     * arithmetic in the same order, so the same bits.
-     */
-    public static int minBlocksPerSm(int heads, int kvHeads, int headDim) { return headDim > 64 ? 3 : 0; }
-
     /** Query tokens per work-group with the split's keys in {@code halves} key halves: ROWS / halves / G. */
     public static int queries(int heads, int kvHeads, int halves) { return ROWS / halves / (heads / kvHeads); }
 
     /**
-     * Key halves of a work-group (the launcher's choice; a shape rule, never the batch): 2 where G divides ROWS / 2 — a work-group is
-     * 2 row warps × 2 key halves (32 query rows; each half streams half the split's tiles of {@code KT / 2} keys, and the halves'
-     * states are folded at the end), so twice the work-groups of half the serial tiles: bench/RESULTS.md "Run 39-casc8" — else 1
-     * (4 row warps, 64 rows, every tile of the split).
+     * Key halves of a work-group (the launcher's choice by the launch's size; both give the cascade's result up to rounding, which
+     * is not batch invariant anyway: cascade runs only without batch invariance): 2 where G divides ROWS / 2 and the whole-split
+     * form's {@code workGroups} (query tiles of ROWS / G tokens × kv heads × shared splits) fit one per SM — a work-group is then 2
+     * row warps × 2 key halves (32 query rows; each half streams half the split's keys in tiles of {@code KT / 2}, the halves'
+     * states folded at the end): twice the work-groups, each warp half the mma work a tile; else 1. Measured (bench/RESULTS.md
+     * "Run 39-casc8", 32 heads × 128): 2 halves 7-14% faster a step (1-3 µs) at 2-32 sequences (32-64 work-groups), 6% at 107 × 240
+     * (64); 1-3% slower at 107 × 530 (192), 11% with 40 heads ALiBi (240), 13% at 500 × 752 (768).
      */
-    public static int keyHalves(int heads, int kvHeads, int headDim) { return (ROWS / 2) % (heads / kvHeads) == 0 ? 2 : 1; }
+    public static int keyHalves(int heads, int kvHeads, long workGroups, int sms) {
+        return (ROWS / 2) % (heads / kvHeads) == 0 && workGroups <= sms ? 2 : 1;
+    }
+
+    /**
+     * Work-groups an SM must hold (launch bounds, {@code .minnctapersm}; 0: none, ptxas's own choice), the launcher's choice by the
+     * launch's size: 3 with whole splits above headDim 64 when the {@code workGroups} (as {@link #keyHalves}) are more than two an
+     * SM — ptxas otherwise takes 209-223 registers (2 work-groups of 4 warps an SM; shared memory, 36,352 bytes a work-group, would
+     * allow 6) and fits 168 with a 28-88-byte spill — else 0. Measured (bench/RESULTS.md "Run 39-casc8"): 2.4% faster a step at 500
+     * × 752 (768 work-groups, 2.9 waves at 2 an SM: 197.7 → 192.9 µs, the shared level 92.7 → 86.1), 12-30% slower at two or fewer
+     * an SM (107 × 530, ALiBi, the sweep), where it only adds the spill. Registers only: the same arithmetic, the same bits.
+     */
+    public static int minBlocksPerSm(int headDim, int halves, long workGroups, int sms) {
+        return halves == 1 && headDim > 64 && workGroups > 2L * sms ? 3 : 0;
+    }
 
     /**
      * bf16 store; parameters as {@link CascadeKernels#cascadeSharedBf16} (queries per work-group {@link #queries}), {@code minBlocks}

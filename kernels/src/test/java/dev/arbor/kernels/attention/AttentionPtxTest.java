@@ -93,19 +93,24 @@ class AttentionPtxTest {
     }
 
     /**
-     * The tensor-core shared level's launch bounds ({@link CascadeMmaKernels#minBlocksPerSm}): 3 work-groups an SM at headDim 128
-     * (168 registers, not 209-223: bench/RESULTS.md "Run 39-casc8"), none at headDim 64; two key halves where G divides 32.
+     * The tensor-core shared level's form by the launch's size (bench/RESULTS.md "Run 39-casc8", 132 SMs): 107 × 530 and 40 heads
+     * ALiBi (192 and 240 whole-split work-groups) as before run 39; 500 × 752 (768) 3 work-groups an SM (168 registers, not 209-223);
+     * 107 × 240 and the sweep's 2-32 sequences (32-64) two key halves without bounds; none at headDim 64; G = 64 whole splits.
      */
     @Test
-    void theSharedLevelHoldsThreeWorkGroupsAnSmAtHeadDim128() {
-        assertEquals(3, CascadeMmaKernels.minBlocksPerSm(32, 32, 128));
-        assertEquals(0, CascadeMmaKernels.minBlocksPerSm(32, 8, 64));
-        assertEquals(2, CascadeMmaKernels.keyHalves(32, 8, 64));
-        assertEquals(1, CascadeMmaKernels.keyHalves(64, 1, 128));
-        String ptx = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 32, 128, 16, 0, 3, 2}, 90).ptx();
+    void theSharedLevelsFormFollowsTheLaunchSize() {
+        long[][] cases = {{192, 1, 0}, {240, 1, 0}, {768, 1, 3}, {64, 2, 0}, {32, 2, 0}, {132, 2, 0}, {133, 1, 0}, {264, 1, 0}, {265, 1, 3}};
+        for (long[] c : cases) {
+            int halves = CascadeMmaKernels.keyHalves(32, 32, c[0], 132);
+            assertEquals(c[1], halves, c[0] + " work-groups: key halves");
+            assertEquals(c[2], CascadeMmaKernels.minBlocksPerSm(128, halves, c[0], 132), c[0] + " work-groups: launch bounds");
+        }
+        assertEquals(0, CascadeMmaKernels.minBlocksPerSm(64, 1, 768, 132));
+        assertEquals(1, CascadeMmaKernels.keyHalves(64, 1, 32, 132));
+        String ptx = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 32, 128, 16, 0, 3, 1}, 90).ptx();
         assertTrue(ptx.contains(".maxntid 128, 1, 1\n.minnctapersm 3\n"), "4 warps a work-group, 3 work-groups an SM");
         String free = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 8, 64, 16, 0, 0, 2}, 90).ptx();
-        assertEquals(0, count(free, ".minnctapersm"), "no bound at headDim 64");
+        assertEquals(0, count(free, ".minnctapersm"), "no bound");
     }
 
     /** DecodeKernels' launch bounds: none by default (ptxas's own registers), 4 work-groups an SM at G = 4 (128 registers, not 160). */

@@ -44,7 +44,7 @@ public final class AttentionBench {
     private static final boolean CASCADE_ONLY = Boolean.getBoolean("attn.cascadeOnly");
     /**
      * -Dattn.profileOnly=true (for ncu: bench/RESULTS.md "Run 35-attn7"): with cascadeOnly, each shared-prefix row launches one
-     * cascade step eagerly (the shared level, then the warp suffix) and one more with the shared level as before run 39, and
+     * cascade step eagerly (the shared level, then the warp suffix) and one more with the shared level at bounds 3, 2 key halves, and
      * nothing else (no graphs, no paged, no sweep); without it, one eager decode step at batch 1 × 4096 keys and nothing else.
      */
     private static final boolean PROFILE_ONLY = Boolean.getBoolean("attn.profileOnly");
@@ -255,7 +255,7 @@ public final class AttentionBench {
                     1, seqs, sharedBlocks * BS, own);
             if (PROFILE_ONLY) {
                 full.run(0);
-                cascade.sharedMinBlocks(0).sharedKeyHalves(1);   // the shared level as before run 39 (no bounds, whole splits), for ncu
+                cascade.sharedMinBlocks(3).sharedKeyHalves(2);   // the shared level's other form measured in run 39, for ncu
                 full.run(0);
                 cascade.sharedMinBlocks(-1).sharedKeyHalves(0);
                 cuda.synchronize();
@@ -269,10 +269,12 @@ public final class AttentionBench {
             cascade.overlapSuffix(false);   // the warp suffix launched after the shared level, not overlapping it
             double noOverlap = time(cuda, 20, full);
             cascade.overlapSuffix(true);
-            // the tensor-core shared level's other forms: launch bounds 0 / 3 work-groups an SM (209-223 / 168 registers), a split's
-            // keys in 1 or 2 key halves a work-group; each a step and the shared level alone
-            int defBounds = CascadeMmaKernels.minBlocksPerSm(heads, heads, D), defHalves = CascadeMmaKernels.keyHalves(heads, heads, D);
-            int[][] forms = {{defBounds == 3 ? 0 : 3, defHalves}, {defBounds, 3 - defHalves}, {defBounds == 3 ? 0 : 3, 3 - defHalves}};
+            // the tensor-core shared level's four forms (launch bounds 0 / 3 work-groups an SM, a split's keys in 1 / 2 key halves),
+            // each a step and the shared level alone; the launcher picks one by the launch's size (the default columns)
+            int sms = cuda.device().multiprocessors(), q1 = CascadeMmaKernels.queries(heads, heads, 1);
+            long whole = (long) ((seqs + q1 - 1) / q1) * heads * PagedAttention.splits(sharedBlocks * BS);
+            int defHalves = CascadeMmaKernels.keyHalves(heads, heads, whole, sms), defBounds = CascadeMmaKernels.minBlocksPerSm(D, defHalves, whole, sms);
+            int[][] forms = {{0, 1}, {3, 1}, {0, 2}, {3, 2}};
             double[][] formUs = new double[forms.length][2];
             for (int f = 0; f < forms.length; f++) {
                 cascade.sharedMinBlocks(forms[f][0]).sharedKeyHalves(forms[f][1]);
@@ -320,8 +322,8 @@ public final class AttentionBench {
             for (int f = 0; f < forms.length; f++) {
                 other.append(String.format("; bounds %d, %d halves: step %.1f us, shared alone %.1f us", forms[f][0], forms[f][1], formUs[f][0], formUs[f][1]));
             }
-            System.out.printf("   shared level forms: default (bounds %d work-groups an SM, %d key halves): step %.1f us, shared alone %.1f us%s%n",
-                    defBounds, defHalves, cascadeMs * 1e3, sharedOnly * 1e3, other);
+            System.out.printf("   shared level forms: default (%d whole-split work-groups: bounds %d, %d key halves): step %.1f us, shared alone %.1f us%s%n",
+                    whole, defBounds, defHalves, cascadeMs * 1e3, sharedOnly * 1e3, other);
         }
     }
 
