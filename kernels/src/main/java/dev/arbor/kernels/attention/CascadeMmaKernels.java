@@ -64,7 +64,7 @@ public final class CascadeMmaKernels {
      * form's {@code workGroups} (query tiles of ROWS / G tokens × kv heads × shared splits) fit one per SM — a work-group is then 2
      * row warps × 2 key halves (32 query rows; each half streams half the split's keys in tiles of {@code KT / 2}, the halves'
      * states folded at the end): twice the work-groups, each warp half the mma work a tile; else 1. Measured (bench/RESULTS.md
-     * "Run 39-casc8", 32 heads × 128): 2 halves 7-14% faster a step (1-3 µs) at 2-32 sequences (32-64 work-groups), 6% at 107 × 240
+     * "Run 39-casc8", 32 heads × 128): 2 halves 7-13% faster a step (1-3 µs) at 2-32 sequences (32-64 work-groups), 6% at 107 × 240
      * (64); 1-3% slower at 107 × 530 (192), 11% with 40 heads ALiBi (240), 13% at 500 × 752 (768).
      */
     public static int keyHalves(int heads, int kvHeads, long workGroups, int sms) {
