@@ -463,6 +463,27 @@ public final class KernelContext {
      */
     public void launchBounds(int threads, int blocksPerSm) { if (blocksPerSm > 0) launchBounds(threads); }
 
+    /**
+     * {@code setmaxnreg.inc.sync.aligned.u32 registers} (sm_90a, PTX ISA 9.7.19.5): the calling warpgroup's work-items wait until
+     * the multiprocessor's register file has room, then each may use up to {@code registers} registers (a compile-time
+     * constant, a multiple of 8 in 24..256, at least what it has). With {@link #setMaxRegistersDec} this moves registers
+     * between the warpgroups of a warp-specialized block: a TMA producer warpgroup gives most of its share back, the
+     * consumer warpgroups take it for their accumulators (CUTLASS's 40 / 232 for one producer and two consumers). The
+     * kernel needs a register cap at entry ({@link #launchBounds(int)}) and each warpgroup's role in one branch of a single
+     * if/else (ptxas otherwise ignores it, warning C7508); all 128 work-items of the warpgroup call it. The block's total
+     * (producer count · 128 + consumer count · 128 ...) must fit the 65,536 registers, or the increase waits forever.
+     * A no-op on the CPU (it checks the count).
+     */
+    public void setMaxRegistersInc(int registers) { checkMaxRegisters(registers); }
+
+    /** {@code setmaxnreg.dec.sync.aligned.u32 registers}: the warpgroup releases registers down to {@code registers} (see {@link #setMaxRegistersInc}). A no-op on the CPU. */
+    public void setMaxRegistersDec(int registers) { checkMaxRegisters(registers); }
+
+    private static void checkMaxRegisters(int registers) {
+        if (registers < 24 || registers > 256 || registers % 8 != 0)
+            throw new IllegalArgumentException("setmaxnreg's count must be a multiple of 8 in 24..256, got " + registers);
+    }
+
     // ---- Hopper mbarriers and bulk tensor copies (sm_90; PTX ISA 9.7.13.15, 9.7.9.25) ----------------------
     //
     // An mbarrier is 8 bytes (2 words, the first even) of the dynamic shared array. It counts down the arrivals

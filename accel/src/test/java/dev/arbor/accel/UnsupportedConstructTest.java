@@ -40,6 +40,7 @@ class UnsupportedConstructTest {
             "floatRemainder          | floatRemainder     | floating-point remainder (%)",
             "doubleMathLibrary       | doubleMathLibrary  | call of library method Math.pow(DD)D (for float math use KMath)",
             "nullReference           | nullReference      | null reference",
+            "setMaxRegistersCount    | setMaxRegistersCount | setMaxRegistersInc count must be a multiple of 8 in 24..256, got 100",
     })
     void rejectedWithKernelMethodConstructAndLine(String kernel, String method, String construct) throws IOException {
         String marker = kernel.equals("synchronizedMethod") ? "synchronizedMethod" : kernel;
@@ -51,6 +52,13 @@ class UnsupportedConstructTest {
         assertTrue(m.contains("method BadKernels." + method), m);
         assertTrue(m.contains(construct), m);
         assertTrue(m.contains("BadKernels.java:" + line), () -> m + " (expected line " + line + ")");
+    }
+
+    @Test
+    void setMaxRegistersNeedsLaunchBounds() {
+        Kernel k = Kernel.of(BadKernels.class, "setMaxRegistersWithoutBounds");
+        KernelCompileException e = assertThrows(KernelCompileException.class, () -> KernelCompiler.compile(k, new Object[0], 90));
+        assertTrue(e.getMessage().contains("without launchBounds"), e.getMessage());
     }
 
     @Test

@@ -137,6 +137,15 @@ final class ContextCalls {
                     t.minBlocksPerSm = b.constant().intValue();
                 }
             }
+            case "setMaxRegistersInc(I)V", "setMaxRegistersDec(I)V" -> {   // sm_90a (PTX 8.0), like wgmma
+                Val n = args.get(0);
+                if (n.constant() == null) throw t.unsupported(name + " with a count that is not a compile-time constant");
+                int registers = n.constant().intValue();
+                if (registers < 24 || registers > 256 || registers % 8 != 0) throw t.unsupported(name + " count must be a multiple of 8 in 24..256, got " + registers);
+                t.usesWgmma = true;
+                t.usesSetMaxRegisters = true;
+                t.emit(name.endsWith("Inc") ? "setmaxnreg.inc" : "setmaxnreg.dec", Imm.i32(registers));
+            }
             case "fenceMbarrierInit()V" -> { t.usesWgmma = true; t.emit("mbarrier.init.fence"); }
             case "mbarrierArrive([II)V" -> {
                 t.usesWgmma = true;

@@ -118,6 +118,8 @@ public final class KernelCompiler {
         }
         t.translate(cm, mm, f);
 
+        if (t.usesSetMaxRegisters && t.maxThreads == 0)   // ptxas ignores setmaxnreg without a cap at entry (C7508)
+            throw new KernelCompileException(kernel.name() + " calls setMaxRegistersInc/Dec without launchBounds: setmaxnreg needs a register cap at entry");
         String entry = entryName(kernel.name(), constants);
         if (t.usesWgmma && sm != 90) throw new KernelCompileException(kernel.name() + " uses wgmma, which exists on sm_90 (Hopper) only; the device is sm_" + sm);
         String ptx = PtxEmitter.emit(entry, t.usesWgmma ? "90a" : String.valueOf(sm), ptxParams, t.shared, t.localMemory, t.dynamicShared, t.usesWgmma, t.registerCounts(), t.body,

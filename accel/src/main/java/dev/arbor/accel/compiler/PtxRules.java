@@ -185,6 +185,9 @@ final class PtxRules {
         rule("wgmma.fence", "wgmma.fence.sync.aligned;");
         rule("wgmma.commit", "wgmma.commit_group.sync.aligned;");
         rule("wgmma.wait", "wgmma.wait_group.sync.aligned $0;");
+        // per-warpgroup register reallocation (sm_90a; KernelContext.setMaxRegistersInc/Dec)
+        rule("setmaxnreg.inc", "setmaxnreg.inc.sync.aligned.u32 $0;");
+        rule("setmaxnreg.dec", "setmaxnreg.dec.sync.aligned.u32 $0;");
         rule("fence.proxy.async.shared", "fence.proxy.async.shared::cta;");
         // descriptor of a 128-byte-swizzled K-major tile at shared address $1 (KernelContext.wgmmaDescriptorSw128)
         rule("wgmma.desc.sw128", "{ .reg .b64 %x; and.b64 %x, $1, 262143; shr.u64 %x, %x, 4; or.b64 $0, %x, "

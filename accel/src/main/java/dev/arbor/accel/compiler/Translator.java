@@ -29,6 +29,8 @@ final class Translator {
     int maxThreads;
     /** From {@code KernelContext.launchBounds(threads, blocks)}: the blocks a multiprocessor must fit (.minnctapersm), 1 by default. */
     int minBlocksPerSm = 1;
+    /** The kernel calls {@code KernelContext.setMaxRegistersInc/Dec}: it needs launch bounds (a register cap at entry). */
+    boolean usesSetMaxRegisters;
     int sm = 90;                   // target compute capability x 10; sm-specific intrinsics check it
     final List<Val> stack = new ArrayList<>();
     Frame frame;

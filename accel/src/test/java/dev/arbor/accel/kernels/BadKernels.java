@@ -114,4 +114,16 @@ public final class BadKernels {
         FloatArray y = null; // BAD:nullReference
         x.set(0, y == null ? 1f : 2f);
     }
+
+    public static void setMaxRegistersCount(KernelContext ctx, FloatArray x) {
+        ctx.launchBounds(256);
+        ctx.setMaxRegistersInc(100); // BAD:setMaxRegistersCount
+        x.set(0, 1f);
+    }
+
+    /** setmaxnreg without launch bounds: ptxas would ignore it (no register cap at entry), so the compiler refuses the kernel. */
+    public static void setMaxRegistersWithoutBounds(KernelContext ctx, FloatArray x) {
+        ctx.setMaxRegistersDec(40);
+        x.set(0, 1f);
+    }
 }

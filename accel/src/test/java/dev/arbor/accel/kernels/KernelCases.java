@@ -451,6 +451,21 @@ public final class KernelCases {
             new KernelCase("wgmmaBf16Tiles n=32", Kernel.of(TestKernels.class, "wgmmaBf16Tiles"), n -> wgmmaCase(n, 32), 1e-5),
             new KernelCase("wgmmaBf16Tiles n=256", Kernel.of(TestKernels.class, "wgmmaBf16Tiles"), n -> wgmmaCase(n, 256), 1e-5),
             exact("tmaTiles", KernelCases::tmaCase),
+            exact("setMaxRegisters", n -> {   // setmaxnreg: 3 warpgroups a block, the producer-like one at 40 registers, two at 232
+                int blocks = 1 + n % 2, len = 97 + n;
+                IntArray x = ints(len, 80 + n), out = new IntArray(blocks * 384);
+                double[] e = new double[out.length()];
+                for (int i = 0; i < e.length; i++) {
+                    if (i % 384 < 128) { e[i] = 3 * i + 1; continue; }
+                    int[] acc = new int[96];
+                    for (int j = 0; j < 96; j++) acc[j] = x.get((i + 7 * j) % len) * (j + 1);
+                    int sum = 0;
+                    for (int j = 0; j < 96; j++) sum += acc[j] * acc[95 - j];
+                    e[i] = sum;
+                }
+                return run(new Launch(new int[]{blocks, 1, 1}, new int[]{384, 1, 1}, 0, null), new Object[]{x, out, len}, List.of(out), List.of(e));
+            }),
+
             exact("ldmatrixAll", n -> {
                 IntArray src = ints(n * 128, 53), out = new IntArray(n * 32 * 14);
                 double[] e = new double[out.length()];

@@ -633,6 +633,39 @@ public final class TestKernels {
     }
 
     /**
+     * Per-warpgroup register reallocation (setmaxnreg, sm_90a) in a warp-specialized block of 3 warpgroups (384 work-items,
+     * launch bounds 384: a cap of 168 registers at entry): warpgroup 0 releases down to 40 and writes {@code out[i] = 3i + 1};
+     * warpgroups 1 and 2 take 232 and each work-item fills a 96-element register array from x, then writes
+     * {@code out[i] = Σ_j acc[j] · acc[95 - j]} (int arithmetic: exact on either side). {@code n}: x's length.
+     */
+    public static void setMaxRegisters(KernelContext ctx, IntArray x, IntArray out, int n) {
+        ctx.launchBounds(384);
+        int tid = ctx.localIdx, i = ctx.groupIdx * 384 + tid;
+        if (tid < 128) {
+            ctx.setMaxRegistersDec(40);
+            out.set(i, 3 * i + 1);
+        } else {
+            ctx.setMaxRegistersInc(232);
+            int[] acc = new int[96];
+            fillFromX(acc, x, i, n);
+            out.set(i, mirroredDot(acc));
+        }
+    }
+
+    /** acc[j] = x[(i + 7j) mod n] · (j + 1). */
+    @Unroll
+    static void fillFromX(int[] acc, IntArray x, int i, int n) {
+        for (int j = 0; j < 96; j++) acc[j] = x.get((i + 7 * j) % n) * (j + 1);
+    }
+
+    @Unroll
+    static int mirroredDot(int[] acc) {
+        int sum = 0;
+        for (int j = 0; j < 96; j++) sum += acc[j] * acc[95 - j];
+        return sum;
+    }
+
+    /**
      * Hopper bulk tensor copies and mbarriers: block b loads the box of {@code boxRows} rows from row b·boxRows, columns
      * 0..63 of {@code src} (a {@code rows × rowLength} bf16 matrix described by {@code map}) into a 128-byte-swizzled
      * tile, waits on the barrier's phase 0, writes the tile out unswizzled (row-major words), then, after a block

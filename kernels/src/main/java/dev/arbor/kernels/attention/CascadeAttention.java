@@ -6,6 +6,7 @@ import dev.arbor.accel.Launch;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.OffHeapArray;
+import dev.arbor.accel.cuda.CudaBackend;
 
 /**
  * Host-side launcher of cascade attention (issue 11; FlashInfer's two-level cascade): groups of sequences
@@ -50,6 +51,8 @@ public final class CascadeAttention implements AutoCloseable {
     private int warpSuffixMaxSplits = -1;   // -1: WARP_SUFFIX_MAX_SPLITS up to WARP_SUFFIX_MAX_G, else 0; a bench or test may set it
     private boolean overlapSuffix = true;                                   // the warp suffix launched overlapping the shared level (PDL)
     private int suffixSharedAhead;                                          // its shared slots a lane per load; 0: CascadeSuffixKernels.SHARED_AHEAD
+    private int sharedMinBlocks = -1;                                       // the tensor-core shared level's launch bounds; -1: its default
+    private int sharedKeyHalves;                                            // its key halves a work-group; 0: CascadeMmaKernels.keyHalves
 
     /**
      * @param maxContext    the longest context a launch may see (keys)
@@ -151,7 +154,14 @@ public final class CascadeAttention implements AutoCloseable {
             Shapes.need("groupTokenStart", groupTokenStart, numGroups + 1L);
             Shapes.need("groupTokens", groupTokens, 1);
             boolean mma = CascadeMmaKernels.serves(kCache, heads, kvHeads, headDim);
-            int queries = mma ? CascadeMmaKernels.queries(heads, kvHeads) : queriesPerGroup(heads, kvHeads);
+            // the tensor-core shared level's form by the launch's size (its whole-split work-groups against the SMs): key halves and
+            // launch bounds (CascadeMmaKernels.keyHalves / minBlocksPerSm; this cascade's knobs override them for benches and tests)
+            int sms = b instanceof CudaBackend cuda ? cuda.device().multiprocessors() : 132;
+            long whole = mma ? (long) numGroups * ((maxGroupTokens + CascadeMmaKernels.queries(heads, kvHeads, 1) - 1) / CascadeMmaKernels.queries(heads, kvHeads, 1))
+                    * kvHeads * PagedAttention.splits(maxSharedLenNow) : 0;
+            int halves = sharedKeyHalves > 0 ? sharedKeyHalves : CascadeMmaKernels.keyHalves(heads, kvHeads, whole, sms);
+            if (CascadeMmaKernels.ROWS / halves % (heads / kvHeads) != 0) halves = 1;   // G must divide the work-group's rows
+            int queries = mma ? CascadeMmaKernels.queries(heads, kvHeads, halves) : queriesPerGroup(heads, kvHeads);
             int tiles = (maxGroupTokens + queries - 1) / queries;
             long gx = (long) numGroups * tiles;
             if (gx > Integer.MAX_VALUE) throw new IllegalArgumentException("numGroups x query tiles " + gx + " over 2^31-1");
@@ -162,7 +172,8 @@ public final class CascadeAttention implements AutoCloseable {
             if (mma) {   // tensor cores: the shape and store decide, never the batch
                 b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
                         blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
-                        heads, kvHeads, headDim, paged.blockSize(), alibi);
+                        heads, kvHeads, headDim, paged.blockSize(), alibi,
+                        sharedMinBlocks >= 0 ? sharedMinBlocks : CascadeMmaKernels.minBlocksPerSm(headDim, halves, whole, sms), halves);
             } else {
                 b.launch(Shapes.byStore(kCache, SHARED_BF16, SHARED_F16, SHARED_F32), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
                         blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
@@ -224,6 +235,26 @@ public final class CascadeAttention implements AutoCloseable {
     public CascadeAttention suffixSharedAhead(int n) {
         if (n < 0 || n > 16) throw new IllegalArgumentException("suffixSharedAhead must be 0..16: " + n);
         this.suffixSharedAhead = n;
+        return this;
+    }
+
+    /**
+     * For benchmarks: work-groups an SM the tensor-core shared level must hold (0: no bound; -1: the launcher's choice by the
+     * launch's size, {@link CascadeMmaKernels#minBlocksPerSm}). Registers only: the same bits either way.
+     */
+    public CascadeAttention sharedMinBlocks(int n) {
+        if (n < -1 || n > 16) throw new IllegalArgumentException("sharedMinBlocks must be -1..16: " + n);
+        this.sharedMinBlocks = n;
+        return this;
+    }
+
+    /**
+     * For benchmarks and tests: the tensor-core shared level's key halves a work-group (1 or 2; 0: the launcher's choice by the
+     * launch's size, {@link CascadeMmaKernels#keyHalves}). The keys are summed in another grouping: equal up to rounding (tests bound it).
+     */
+    public CascadeAttention sharedKeyHalves(int n) {
+        if (n < 0 || n > 2) throw new IllegalArgumentException("sharedKeyHalves must be 0..2: " + n);
+        this.sharedKeyHalves = n;
         return this;
     }
 

@@ -26,6 +26,12 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * shared part), ALiBi with each row's own position, the online softmax on the accumulator fragments
  * (row max over the lane quad), then O += P·V with P taken straight from S's fragments.
  *
+ * <p>Key halves ({@link #keyHalves}, the launcher's choice by the launch's size): with 2, the 4 warps are 2 row warps (32 query rows) × 2
+ * key halves; each half streams its half of the split's tiles (of {@code KT / 2} keys, its own two buffers) and the halves'
+ * (O, m, l) are folded through shared memory at the end ({@link #foldHalves}). Twice the work-groups, each warp with the same
+ * number of tiles but half the mma work a tile (static shared memory, 48 KiB, holds two halves' double buffers only at KT / 2):
+ * it pays only where the launch has at most one work-group an SM (bench/RESULTS.md "Run 39-casc8").
+ *
  * <p>Precision: the 16-bit inputs of the mma are made exact to about 16 bits: Q (fp32) and P are split into
  * a 16-bit high part and a 16-bit remainder, each multiplied on the tensor cores (K and V are exact in
  * their store type), sums in fp32. The result then differs from the CUDA-core paged kernel by summation
@@ -36,7 +42,7 @@ public final class CascadeMmaKernels {
 
     /** Work-items per work-group. */
     public static final int THREADS = 128;
-    /** Query rows per work-group (4 warps × 16). */
+    /** Query rows per work-group of one key half (4 warps × 16); ROWS / 2 with two. */
     public static final int ROWS = 64;
     /** Keys per staged tile. */
     public static final int KT = 32;
@@ -49,18 +55,47 @@ public final class CascadeMmaKernels {
         return sixteen && headDim % 16 == 0 && headDim <= 128 && ROWS % g == 0;
     }
 
-    /** Query tokens per work-group: ROWS / G. */
-    public static int queries(int heads, int kvHeads) { return ROWS / (heads / kvHeads); }
+    /** Query tokens per work-group with the split's keys in {@code halves} key halves: ROWS / halves / G. */
+    public static int queries(int heads, int kvHeads, int halves) { return ROWS / halves / (heads / kvHeads); }
 
-    /** bf16 store; parameters as {@link CascadeKernels#cascadeSharedBf16} (queries per work-group = ROWS / G). */
+    /**
+     * Key halves of a work-group (the launcher's choice by the launch's size; both give the cascade's result up to rounding, which
+     * is not batch invariant anyway: cascade runs only without batch invariance): 2 where G divides ROWS / 2 and the whole-split
+     * form's {@code workGroups} (query tiles of ROWS / G tokens × kv heads × shared splits) fit one per SM — a work-group is then 2
+     * row warps × 2 key halves (32 query rows; each half streams half the split's keys in tiles of {@code KT / 2}, the halves'
+     * states folded at the end): twice the work-groups, each warp half the mma work a tile; else 1. Measured (bench/RESULTS.md
+     * "Run 39-casc8", 32 heads × 128): 2 halves 7-13% faster a step (1-3 µs) at 2-32 sequences (32-64 work-groups), 6% at 107 × 240
+     * (64); 1-3% slower at 107 × 530 (192), 11% with 40 heads ALiBi (240), 13% at 500 × 752 (768).
+     */
+    public static int keyHalves(int heads, int kvHeads, long workGroups, int sms) {
+        return (ROWS / 2) % (heads / kvHeads) == 0 && workGroups <= sms ? 2 : 1;
+    }
+
+    /**
+     * Work-groups an SM must hold (launch bounds, {@code .minnctapersm}; 0: none, ptxas's own choice), the launcher's choice by the
+     * launch's size: 3 with whole splits above headDim 64 when the {@code workGroups} (as {@link #keyHalves}) are more than two an
+     * SM — ptxas otherwise takes 209-223 registers (2 work-groups of 4 warps an SM; shared memory, 36,352 bytes a work-group, would
+     * allow 6) and fits 168 with a 28-88-byte spill — else 0. Measured (bench/RESULTS.md "Run 39-casc8"): 2.4% faster a step at 500
+     * × 752 (768 work-groups, 2.9 waves at 2 an SM: 197.7 → 192.9 µs, the shared level 92.7 → 86.1), 12-30% slower at two or fewer
+     * an SM (107 × 530, ALiBi, the sweep), where it only adds the spill. Registers only: the same arithmetic, the same bits.
+     */
+    public static int minBlocksPerSm(int headDim, int halves, long workGroups, int sms) {
+        return halves == 1 && headDim > 64 && workGroups > 2L * sms ? 3 : 0;
+    }
+
+    /**
+     * bf16 store; parameters as {@link CascadeKernels#cascadeSharedBf16} (queries per work-group {@link #queries}), {@code minBlocks}
+     * work-groups an SM ({@link #minBlocksPerSm}), {@code halves} key halves ({@link #keyHalves}: 1 or 2).
+     */
     public static void cascadeMmaBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray partials,
                                       IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                                       IntArray groupTokens, IntArray groupTokenStart,
                                       int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup,
                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
-                                      @Constant int alibi) {
+                                      @Constant int alibi, @Constant int minBlocks, @Constant int halves) {
+        ctx.launchBounds(THREADS, minBlocks);
         body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
-                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, heads, kvHeads, headDim, blockSize, alibi, 0);
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, heads, kvHeads, headDim, blockSize, alibi, 0, halves);
     }
 
     /** fp16 store. */
@@ -69,17 +104,22 @@ public final class CascadeMmaKernels {
                                      IntArray groupTokens, IntArray groupTokenStart,
                                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup,
                                      @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
-                                     @Constant int alibi) {
+                                     @Constant int alibi, @Constant int minBlocks, @Constant int halves) {
+        ctx.launchBounds(THREADS, minBlocks);
         body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
-                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, heads, kvHeads, headDim, blockSize, alibi, 1);
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, heads, kvHeads, headDim, blockSize, alibi, 1, halves);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      IntArray groupTokens, IntArray groupTokenStart, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
-                     int tilesPerGroup, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16) {
+                     int tilesPerGroup, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16, int halves) {
         int G = heads / kvHeads;
-        int Q = ROWS / G;                    // query tokens per work-group
+        int RW = 4 / halves;                 // warps of query rows a key half (16 rows each)
+        int rows = 16 * RW;                  // query rows per work-group: ROWS / halves
+        int Q = rows / G;                    // query tokens per work-group
+        int KTH = KT / halves;               // keys per staged tile of a key half
+        int HT = THREADS / halves;           // work-items staging a key half's tiles
         int KS = headDim / 2 + 4;            // words per staged key row
         int NT = headDim / 8;                // n-tiles of O
         int KSTEPS = headDim / 16;           // k-steps of S = Q·Kᵀ
@@ -91,7 +131,7 @@ public final class CascadeMmaKernels {
         int[] qh = new int[KSTEPS * 4];      // Q fragments, high part
         int[] ql = new int[KSTEPS * 4];      // and remainder
         float[] o = new float[NT * 4];
-        float[] s = new float[(KT / 8) * 4];
+        float[] s = new float[(KTH / 8) * 4];
         float[] m = new float[2];            // rows r0 = g, r1 = g + 8 of the warp's 16
         float[] l = new float[2];
         int[] ph = new int[4];
@@ -100,6 +140,7 @@ public final class CascadeMmaKernels {
 
         ctx.allowDependentLaunch();   // the suffix + merge warps may start their own keys (they wait for this grid before reading partials)
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, gq = lane >> 2, tq = lane & 3;
+        int half = halves > 1 ? warp / RW : 0, rw = warp - half * RW, htid = tid - half * HT;   // key half, row warp, work-item within the half
         int kvh = ctx.groupIdy, c = ctx.groupIdz;
         int grp = ctx.groupIdx / tilesPerGroup, qt = ctx.groupIdx - grp * tilesPerGroup;
         int from = groupTokenStart.get(grp), count = groupTokenStart.get(grp + 1) - from;
@@ -112,37 +153,40 @@ public final class CascadeMmaKernels {
         for (int i = tid; i < SPLIT; i += THREADS) {
             rowBase[i] = AttentionKernels.rowOffset(blockTables, table, lo + i, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
         }
-        if (tid < ROWS) {
+        if (tid < rows) {
             int k = qt * Q + tid / G;
             int tok = k < count ? groupTokens.get(from + k) : -1;
             rTok[tid] = tok;
             rPos[tid] = tok >= 0 ? positions.get(tok) : -1;
         }
         ctx.localBarrier();
-        int r0 = warp * 16 + gq, r1 = r0 + 8;
+        int r0 = rw * 16 + gq, r1 = r0 + 8;
         int tok0 = rTok[r0], tok1 = rTok[r1], p0 = rPos[r0], p1 = rPos[r1];
         int h0 = kvh * G + r0 % G, h1 = kvh * G + r1 % G;
         float sl0 = alibi != 0 ? slopes.get(h0) : 0f, sl1 = alibi != 0 ? slopes.get(h1) : 0f;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         loadQuery(q, qh, ql, tok0, tok1, h0, h1, heads, headDim, tq, KSTEPS, fp16);
         start(o, m, l, NT);
-        // tile it+1 is copied (cp.async) while tile it is computed
-        int tiles = (hi - lo + KT - 1) / KT;
-        loadTile(ctx, kc, vc, ksw, vsw, rowBase, 0, 0, tid, KS, headDim);
+        // tile it+1 is copied (cp.async) while tile it is computed; key half h takes tiles [h·th, (h+1)·th) of the split, both
+        // halves the same number of iterations (the barriers), a tile past the split's keys all masked (no shuffle is skipped)
+        int tiles = (hi - lo + KTH - 1) / KTH, th = (tiles + halves - 1) / halves, first = half * th;
+        int buf = half * 2 * KTH * KS;       // this half's two tile buffers
+        loadTile(ctx, kc, vc, ksw, vsw, rowBase, first * KTH, buf, htid, KS, headDim, KTH, HT);
         ctx.cpAsyncCommit();
-        for (int it = 0; it < tiles; it++) {
-            if (it + 1 < tiles) loadTile(ctx, kc, vc, ksw, vsw, rowBase, (it + 1) * KT, ((it + 1) & 1) * KT * KS, tid, KS, headDim);
+        for (int it = 0; it < th; it++) {
+            if (it + 1 < th) loadTile(ctx, kc, vc, ksw, vsw, rowBase, (first + it + 1) * KTH, buf + ((it + 1) & 1) * KTH * KS, htid, KS, headDim, KTH, HT);
             ctx.cpAsyncCommit();
             ctx.cpAsyncWait(1);
             ctx.localBarrier();
-            int bo = (it & 1) * KT * KS;
-            scores(ctx, qh, ql, ksw, s, bf, bo, lo + it * KT, hi, p0, p1, sl0, sl1, scale, lane, gq, tq, KS, KSTEPS, alibi, fp16);
-            softmax(ctx, s, o, m, l, NT);
-            accumulate(ctx, s, vsw, o, ph, pl, bf, bo, lane, KS, NT, fp16);
+            int bo = buf + (it & 1) * KTH * KS;
+            scores(ctx, qh, ql, ksw, s, bf, bo, lo + (first + it) * KTH, hi, p0, p1, sl0, sl1, scale, lane, gq, tq, KS, KSTEPS, KTH, alibi, fp16);
+            softmax(ctx, s, o, m, l, NT, KTH);
+            accumulate(ctx, s, vsw, o, ph, pl, bf, bo, lane, KS, NT, KTH, fp16);
             ctx.localBarrier();   // the buffer is refilled by the next iteration's copy
         }
         ctx.cpAsyncWait(0);
-        finish(ctx, partials, o, m, l, tok0, tok1, h0, h1, c, slots, sharedBase, heads, headDim, tq, NT);
+        if (halves > 1) foldHalves(ctx, ksw, o, m, l, half, rw * 32 + lane, RW * 32, NT);
+        finish(ctx, partials, o, m, l, half == 0 ? tok0 : -1, half == 0 ? tok1 : -1, h0, h1, c, slots, sharedBase, heads, headDim, tq, NT);
     }
 
     /** The pair (x0, x1) as 16-bit halves, low index in bits 0-15 (fp16 or bf16, nearest even). */
@@ -192,7 +236,7 @@ public final class CascadeMmaKernels {
      */
     @Unroll
     static void loadTile(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] ksw, int[] vsw, int[] rowBase, int k0, int bo, int tid,
-                         int KS, int headDim) {
+                         int KS, int headDim, int KT, int THREADS) {
         int chunks = headDim / 8;
         for (int i = 0; i < (KT * chunks + THREADS - 1) / THREADS; i++) {
             int e = i * THREADS + tid;
@@ -212,7 +256,7 @@ public final class CascadeMmaKernels {
      */
     @Unroll
     static void scores(KernelContext ctx, int[] qh, int[] ql, int[] ksw, float[] s, int[] bf, int bo, int t0, int hi, int p0, int p1, float sl0,
-                       float sl1, float scale, int lane, int gq, int tq, int KS, int KSTEPS, int alibi, int fp16) {
+                       float sl1, float scale, int lane, int gq, int tq, int KS, int KSTEPS, int KT, int alibi, int fp16) {
         for (int i = 0; i < (KT / 8) * 4; i++) s[i] = 0f;
         for (int nt = 0; nt < KT / 8; nt++) {
             // K B fragments by ldmatrix (no .trans: the staged rows are keys = the mma's n): matrix i of an x4 is k-step
@@ -252,7 +296,7 @@ public final class CascadeMmaKernels {
      * p = exp(s - m') (0 where masked), l (this lane's columns only, summed over the quad at the end) and O rescaled.
      */
     @Unroll
-    static void softmax(KernelContext ctx, float[] s, float[] o, float[] m, float[] l, int NT) {
+    static void softmax(KernelContext ctx, float[] s, float[] o, float[] m, float[] l, int NT, int KT) {
         for (int r = 0; r < 2; r++) {
             float mx = NEG_INF;
             for (int nt = 0; nt < KT / 8; nt++) mx = Math.max(mx, Math.max(s[nt * 4 + 2 * r], s[nt * 4 + 2 * r + 1]));
@@ -286,7 +330,7 @@ public final class CascadeMmaKernels {
      */
     @Unroll
     static void accumulate(KernelContext ctx, float[] s, int[] vsw, float[] o, int[] ph, int[] pl, int[] bf, int bo, int lane, int KS,
-                           int NT, int fp16) {
+                           int NT, int KT, int fp16) {
         int row = bo + (((lane >> 3) & 1) * 8 + (lane & 7)) * KS + (lane >> 4) * 4;   // this lane's ldmatrix row, less 16kk keys and 8nt dims
         for (int kk = 0; kk < KT / 16; kk++) {
             for (int i = 0; i < 4; i++) {
@@ -302,6 +346,39 @@ public final class CascadeMmaKernels {
                     mma(ctx, o, (nt + j) * 4, ph, 0, bf, 2 * j, fp16);
                     mma(ctx, o, (nt + j) * 4, pl, 0, bf, 2 * j, fp16);
                 }
+            }
+        }
+    }
+
+    /**
+     * The two key halves' states of the same rows folded (log-sum-exp) into half 0's: half 1's warps put (O, m, l) of each lane in
+     * K's tile buffers ({@code NT·4 + 4} words a lane, lane-strided: {@code (headDim/2 + 4)·64} words, all of {@code ksw}), half 0's lanes read their partner's (the same row warp and lane) and fold: mn = max(m0, m1), O = O0·e^(m0-mn) +
+     * O1·e^(m1-mn), l likewise (this lane's partial l; the quad sums it after). A row without keys in a half has m = -inf there.
+     */
+    @Unroll
+    static void foldHalves(KernelContext ctx, int[] ksw, float[] o, float[] m, float[] l, int half, int at, int stride, int NT) {
+        ctx.localBarrier();   // every half's last tile read
+        if (half == 1) {
+            for (int i = 0; i < NT * 4; i++) ksw[i * stride + at] = Float.floatToRawIntBits(o[i]);
+            for (int r = 0; r < 2; r++) {
+                ksw[(NT * 4 + r) * stride + at] = Float.floatToRawIntBits(m[r]);
+                ksw[(NT * 4 + 2 + r) * stride + at] = Float.floatToRawIntBits(l[r]);
+            }
+        }
+        ctx.localBarrier();
+        if (half == 0) {
+            for (int r = 0; r < 2; r++) {
+                float m1 = Float.intBitsToFloat(ksw[(NT * 4 + r) * stride + at]), l1 = Float.intBitsToFloat(ksw[(NT * 4 + 2 + r) * stride + at]);
+                float mn = Math.max(m[r], m1);
+                float x = mn == NEG_INF ? 1f : KMath.exp(m[r] - mn), y = mn == NEG_INF ? 0f : KMath.exp(m1 - mn);
+                for (int nt = 0; nt < NT; nt++) {
+                    for (int e = 0; e < 2; e++) {
+                        int i = nt * 4 + 2 * r + e;
+                        o[i] = o[i] * x + Float.intBitsToFloat(ksw[i * stride + at]) * y;
+                    }
+                }
+                l[r] = l[r] * x + l1 * y;
+                m[r] = mn;
             }
         }
     }

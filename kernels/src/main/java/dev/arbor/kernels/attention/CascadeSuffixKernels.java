@@ -228,21 +228,41 @@ public final class CascadeSuffixKernels {
     /**
      * The split's row offsets ({@link AttentionKernels#rowOffset}: -1 outside [lo, hi) or past the table), SPLIT / 32 per lane, every
      * block-table load issued before any offset is stored (one round trip; a masked position loads the table's first entry, unused).
+     * Key {@code j = sS + lane + 32e}'s logical block and row in it are stepped from e = 0's by 32 keys (one division a split, not
+     * one per key: accel lowers {@code /} to a full division sequence even by a constant, ~18 SASS instructions; bench/RESULTS.md
+     * "Run 39-casc8"); the same integers, so the same offsets.
      */
     @Unroll
     static void fillRows(IntArray blockTables, int[] rowBase, int table, int sS, int lo, int hi, int lane, int kvh, int numBlocks, int kvHeads,
                          int headDim, int blockSize) {
         int[] block = new int[SPLIT / THREADS];
         int n = blockTables.length();
+        int j0 = sS + lane, q0 = j0 / blockSize, w0 = j0 - q0 * blockSize;   // key j0's logical block and row within it
+        int dq = THREADS / blockSize, dw = THREADS - dq * blockSize;         // 32 keys on: dq blocks and dw rows further
+        int logical = q0, within = w0;
         for (int e = 0; e < SPLIT / THREADS; e++) {
-            int j = sS + lane + e * THREADS, logical = j / blockSize;
+            int j = j0 + e * THREADS;
             boolean in = j >= lo && j < hi && table + logical < n;
             block[e] = blockTables.get(in ? table + logical : 0);
+            logical += dq;
+            within += dw;
+            if (within >= blockSize) {
+                within -= blockSize;
+                logical++;
+            }
         }
+        logical = q0;
+        within = w0;
         for (int e = 0; e < SPLIT / THREADS; e++) {
-            int j = sS + lane + e * THREADS, logical = j / blockSize;
+            int j = j0 + e * THREADS;
             boolean in = j >= lo && j < hi && table + logical < n && block[e] >= 0 && block[e] < numBlocks;
-            rowBase[lane + e * THREADS] = in ? ((block[e] * kvHeads + kvh) * blockSize + (j - logical * blockSize)) * headDim : -1;
+            rowBase[lane + e * THREADS] = in ? ((block[e] * kvHeads + kvh) * blockSize + within) * headDim : -1;
+            logical += dq;
+            within += dw;
+            if (within >= blockSize) {
+                within -= blockSize;
+                logical++;
+            }
         }
     }
 
@@ -260,13 +280,7 @@ public final class CascadeSuffixKernels {
                 float msr = ctx.shuffleBroadcast(m[g], src), lsr = ctx.shuffleBroadcast(l[g], src);
                 float[] a = new float[8];
                 for (int i = 0; i < 8; i++) a[i] = ctx.shuffleBroadcast(acc[g * 8 + i], src);
-                if (lsr > 0f) {
-                    float M = sM[g], mn = Math.max(M, msr);
-                    float x = KMath.exp(M - mn), y = KMath.exp(msr - mn);
-                    for (int i = 0; i < 8; i++) sA[g * 8 + i] = sA[g * 8 + i] * x + a[i] * y;
-                    sL[g] = sL[g] * x + lsr * y;
-                    sM[g] = mn;
-                }
+                if (lsr > 0f) fold(sA, sM, sL, g, a, 0, msr, lsr);
             }
         }
     }
@@ -301,13 +315,7 @@ public final class CascadeSuffixKernels {
                     float msr = ctx.shuffleBroadcast(ms[k * G + g], src), lsr = ctx.shuffleBroadcast(ls[k * G + g], src);
                     float[] a = new float[8];
                     for (int i = 0; i < 8; i++) a[i] = ctx.shuffleBroadcast(as[(k * G + g) * 8 + i], src);
-                    if (r * SA + k < n && lsr != 0f) {
-                        float M = mM[g], mn = Math.max(M, msr);
-                        float x = KMath.exp(M - mn), y = KMath.exp(msr - mn);
-                        for (int i = 0; i < 8; i++) mA[g * 8 + i] = mA[g * 8 + i] * x + a[i] * y;
-                        mL[g] = mL[g] * x + lsr * y;
-                        mM[g] = mn;
-                    }
+                    if (r * SA + k < n && lsr != 0f) fold(mA, mM, mL, g, a, 0, msr, lsr);
                 }
             }
         }
@@ -316,13 +324,22 @@ public final class CascadeSuffixKernels {
     /** The split's state folded into the merge state as {@link AttentionKernels#foldSlots} folds an own split's slot (no skip). */
     @Unroll
     static void foldSplit(float[] mA, float[] mM, float[] mL, float[] sA, float[] sM, float[] sL, int G) {
-        for (int g = 0; g < G; g++) {
-            float M = mM[g], mn = Math.max(M, sM[g]);
-            float x = KMath.exp(M - mn), y = KMath.exp(sM[g] - mn);
-            for (int i = 0; i < 8; i++) mA[g * 8 + i] = mA[g * 8 + i] * x + sA[g * 8 + i] * y;
-            mL[g] = mL[g] * x + sL[g] * y;
-            mM[g] = mn;
-        }
+        for (int g = 0; g < G; g++) fold(mA, mM, mL, g, sA, g * 8, sM[g], sL[g]);
+    }
+
+    /**
+     * The log-sum-exp fold of one state (m2, l2 and the 8 dims {@code a2[at ..]}) into query head g's state (A of this lane's 8 dims,
+     * M, L): {@code mn = max(M, m2); x = exp(M - mn); y = exp(m2 - mn); A = A·x + a2·y; L = L·x + l2·y; M = mn} — the expressions of
+     * {@link DecodeKernels#foldStates} and {@link AttentionKernels#foldSlots}, the one place {@link #foldRows}, {@link #foldSlots}
+     * and {@link #foldSplit} write them (their callers keep their own skip rules).
+     */
+    @Unroll
+    static void fold(float[] A, float[] M, float[] L, int g, float[] a2, int at, float m2, float l2) {
+        float mOld = M[g], mn = Math.max(mOld, m2);
+        float x = KMath.exp(mOld - mn), y = KMath.exp(m2 - mn);
+        for (int i = 0; i < 8; i++) A[g * 8 + i] = A[g * 8 + i] * x + a2[at + i] * y;
+        L[g] = L[g] * x + l2 * y;
+        M[g] = mn;
     }
 
     /** A lane's state (A of its 8 dims, M, L per query head) into its column of shared memory at word {@code at} (conflict-free). */

@@ -93,11 +93,20 @@ public final class Gemm implements AutoCloseable {
     /** As {@link #TMA_128} with 128 × 256 tiles (2 warpgroups of 64×256), 4 stages (192 KiB). */
     public static final Tiles TMA_256 = new Tiles("tma256", 8, 1, 1, 32, 4, true, true);
     /**
+     * As {@link #TMA_256} with a third consumer warpgroup: 192 W rows × 256 tokens (3 warpgroups of 64×256), 4 stages
+     * (224 KiB + barriers). A K tile brings 56 KiB for 3 M multiply-adds where TMA_256's brings 48 KiB for 2 M: 22% less
+     * traffic from the L2 a multiply-add. 512 work-items cap a work-item at 128 registers at entry, under one 64×256
+     * accumulator set (128); the producer warpgroup gives registers back ({@code setmaxnreg}) and the consumers take 152
+     * ({@link GemmKernels#consumerRegisters}).
+     */
+    public static final Tiles TMA_256X3 = new Tiles("tma256x3", 12, 1, 1, 32, 4, true, true);
+    /**
      * The invariant plan's wider tile for its slices summed in registers ({@link #slicedPlan}): 192 W rows × 128 tokens, 3
-     * consumer warpgroups of 64×128 (each its two accumulator sets, as {@link #TMA_128}'s two), 5 stages (200 KiB), no producer
-     * warps ({@link GemmKernels#SLICED_INLINE}). A K tile brings 40 KiB for 1.5 M multiply-adds where TMA_128's brings 32 KiB
-     * for 1 M: a sixth less traffic a multiply-add, the nearest the sliced kernel gets to {@link #TMA_256}'s (whose two
-     * accumulator sets would not fit the registers).
+     * consumer warpgroups of 64×128 (each its two accumulator sets, as {@link #TMA_128}'s two) and the producer warpgroup, 5
+     * stages (200 KiB). A K tile brings 40 KiB for 1.5 M multiply-adds where TMA_128's brings 32 KiB for 1 M: a sixth less
+     * traffic a multiply-add, the nearest the sliced kernel gets to {@link #TMA_256}'s (whose two accumulator sets would not fit
+     * the registers). 512 work-items cap a work-item at 128 registers at entry; the consumers take 160 by setmaxnreg
+     * ({@link GemmKernels#consumerRegisters}; before run 39-gemm8, consumer work-item 0 issued the copies, 19-21% slower).
      */
     public static final Tiles TMA_192 = new Tiles("tma192", 12, 1, 1, 16, 5, true, true);
     /**
@@ -144,7 +153,7 @@ public final class Gemm implements AutoCloseable {
 
         @Override public String toString() {
             return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : registerSlices
-                    ? " (summed in registers, fixed order" + (slicedForm(this) == GemmKernels.SLICED_INLINE ? ", no producer warps)" : ")") : "")
+                    ? " (summed in registers, fixed order)" : "")
                     + (persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (convertFirst ? ", X converted first" : "");
         }
     }
@@ -363,6 +372,7 @@ public final class Gemm implements AutoCloseable {
             long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
             if (tma) t = m <= 256 && !mid.equals("old") ? midTilesFor(m, n, k) : tmaTilesFor(m, n, k);
             else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
+            if (t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;
         }
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
@@ -371,6 +381,36 @@ public final class Gemm implements AutoCloseable {
             return persistentPlan(m, n, k, t, fp32X);
         return plan(m, n, k, t, splits, fp32X);
     }
+
+    /**
+     * Whether the default plan takes {@link #TMA_256X3} where {@link #tmaTilesFor} gives {@link #TMA_256}: at 257-2048 tokens
+     * ({@link #TMA_256X3_MAX_M}), when its waves of 192×256 tiles, each {@link #TMA_256X3_TILE_RATIO} times a 128×256 tile's time,
+     * are expected shorter than TMA_256's waves (both one block a multiprocessor, unsplit). Not in the batch-invariant plan
+     * (its two n128 halves a k16 step have not been bit-checked against the n256 step on the GPU).
+     */
+    boolean threeWarpgroupsFaster(int m, int n) {
+        if (m <= TMA_256.bm() || m > TMA_256X3_MAX_M) return false;   // measured at 512-2048 tokens (the mid range's table rules ≤ 256)
+        long tilesM = (m + TMA_256.bm() - 1) / TMA_256.bm();
+        long waves256 = ((n + TMA_256.bn() - 1) / TMA_256.bn() * tilesM + multiprocessors - 1) / multiprocessors;
+        long waves3 = ((n + TMA_256X3.bn() - 1) / TMA_256X3.bn() * tilesM + multiprocessors - 1) / multiprocessors;
+        return waves3 * TMA_256X3_TILE_RATIO < waves256;
+    }
+
+    /**
+     * A {@link #TMA_256X3} tile's time against a {@link #TMA_256} tile's (1.5 times the multiply-adds): run 39-gemm8, one block a
+     * multiprocessor, 1.42-1.46 where the waves are full (11008×4096 and 12288×4096 at 512 tokens: 84.6 / 87.8 µs in one wave
+     * against 119.3 / 120.0 in two), 1.34 on 4096² at 2048 (172.1 µs over 1.33 waves against 128.1 over 1.94). With 1.42 the
+     * rule picks the faster of the two at 20 of the 21 points of issue 10's shapes at 512 and 2048 tokens where the plan had
+     * TMA_256 (the 21st: 24576×4096 at 512, 3% slower), TMA_256X3 at 9 of them (1-29% faster).
+     */
+    static final double TMA_256X3_TILE_RATIO = 1.42;
+
+    /**
+     * Above this many tokens the default plan keeps {@link #TMA_256}: at 8192 and 16,384 tokens run 39-gemm8 measured TMA_256X3
+     * 1-7% faster than TMA_256 timed just before it at 12 of 16 points, but TMA_256 itself 1-13% faster still as the default plan
+     * timed first at the same points: an order effect larger than the difference, not settled in that call.
+     */
+    static final int TMA_256X3_MAX_M = 2048;
 
     /**
      * The default plan's split-K for these tiles: the most K slices (each at least 4 K tiles) whose blocks all fit on the GPU at
@@ -521,14 +561,12 @@ public final class Gemm implements AutoCloseable {
     /**
      * The slices of an (n, k) weight summed in registers by {@code t} blocks ({@link #SLICED_TILES}) running all of K:
      * {@code slices} slices of ⌈K tiles / slices⌉ (as {@link #plan(int, int, int, Tiles, int, boolean)} cuts them), grid
-     * ⌈n/bn⌉ × ⌈m/128⌉ × 1. The block: {@link #TMA_128}'s 8 consumer warps and a producer warpgroup (as the plain kernel);
-     * {@link #TMA_192}'s 12 consumer warps, work-item 0 issuing the copies ({@link #slicedForm}).
+     * ⌈n/bn⌉ × ⌈m/128⌉ × 1. The block: the tiles' consumer warpgroups and a producer warpgroup (as the plain kernel).
      */
     public Plan slicedPlan(int m, int n, int k, Tiles t, int slices, boolean fp32X) {
         if (!SLICED_TILES.contains(t)) throw new IllegalArgumentException("the sliced kernel runs " + SLICED_TILES + ", not " + t);
         Plan p = plan(m, n, k, t, slices, fp32X);
-        int threads = t == TMA_128 ? t.threads() : t.wn() * 32;
-        Launch one = new Launch(new int[]{p.launch().grid()[0], p.launch().grid()[1], 1}, new int[]{threads, 1, 1}, p.launch().sharedBytes(), null);
+        Launch one = new Launch(new int[]{p.launch().grid()[0], p.launch().grid()[1], 1}, new int[]{t.threads(), 1, 1}, p.launch().sharedBytes(), null);
         return new Plan(t, p.splits(), p.kTilesPerSplit(), one, p.convertFirst(), false, true);
     }
 
@@ -578,9 +616,10 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * Whether the invariant plan's slices summed in registers may run {@link #TMA_192} where the model expects it faster (on by
-     * default; {@code -Darbor.gemm.slicedWide=false} for TMA_128 only, as before run 35-inv6). Measured faster at llama-7b's
-     * q|k|v 12288×4096 at 256 / 512 / 2048 tokens (73.3 / 144.8 / 570.3 against the plan before's 83.3 / 149.2 / 603.5 µs),
-     * slower on the 4096-row weights (22 W-row tiles of 192 leave a wave short), where the model keeps TMA_128.
+     * default; {@code -Darbor.gemm.slicedWide=false} for TMA_128 only, as before run 35-inv6). With its producer warpgroup (run
+     * 39-gemm8) measured faster at llama-7b's q|k|v 12288×4096 at 256 / 512 / 2048 tokens (59.5 / 115.1 / 459.6 against TMA_128's
+     * 99.0 / 148.2 / 592.4 µs) and on the 4096-row weights at 2048 tokens (o 180.2 against 207.0, down 437.5 against 504.9);
+     * slower there at ≤ 512 tokens (22 W-row tiles of 192 leave a wave short), where the model keeps TMA_128.
      */
     static final boolean SLICED_WIDE = Boolean.parseBoolean(System.getProperty("arbor.gemm.slicedWide", "true"));
 
@@ -611,11 +650,12 @@ public final class Gemm implements AutoCloseable {
     static final double SLICED_TILE_MICROS = 0.78;
     /**
      * One 192×128×64 K tile of the sliced kernel on {@link #TMA_192} at one block a multiprocessor (1.5 times TMA_128's
-     * multiply-adds for 1.25 times its bytes, work-item 0 issuing the copies): fitted to run 35-inv6's 15 points (llama-7b's
-     * q|k|v, o and down at 104-2048 tokens, 0.96-1.11 µs a tile), where the model with it picks the measured fastest form
-     * (or one within 2%) at all 15; at 1.07 it would take TMA_192 for o_proj at 2048 tokens, 4.5% slower.
+     * multiply-adds for 1.25 times its bytes; the producer warpgroup, setmaxnreg): fitted to run 39-gemm8's 15 points (llama-7b's
+     * q|k|v, o and down at 104-2048 tokens, 0.75-0.89 µs a tile), where the model with it picks the measured fastest form at
+     * all 15 (any value in 0.79-1.04 does; at 0.78 or less it would take TMA_192 for o and down at 512 tokens, 12-14% slower).
+     * Run 35-inv6's form (work-item 0 issuing the copies) was 1.09.
      */
-    static final double SLICED_192_TILE_MICROS = 1.09;
+    static final double SLICED_192_TILE_MICROS = 0.86;
     /** The drain before a slice's fold (wgmma wait 0: the batch in flight completes before the next is issued). */
     static final double SLICE_FOLD_MICROS = 1.2;
     /** One K tile of a TMA_128 slab block (slices of 8-45 tiles, many blocks in flight). */
@@ -878,18 +918,8 @@ public final class Gemm implements AutoCloseable {
     /** As above with the blocks' raster group ({@link GemmKernels#rasterTileN}; 1 = row-major). */
     public static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
                                  int m, int xRows, int n, int k, int accumulate, int raster) {
-        Tiles t = p.tiles();
-        if (p.registerSlices())
-            return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, raster, t.wn(), t.nt(), t.stages(), slicedForm(p)};
+        Tiles t = p.tiles();   // the plain and the sliced kernel take the same arguments (kTilesPerSplit: the sliced kernel's slice)
         return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, raster, t.wn(), t.nt(), t.stages()};
-    }
-
-    /**
-     * The sliced kernel's form for a {@code registerSlices} plan, as its block says: producer warps after the consumers
-     * ({@link GemmKernels#SLICED_PRODUCER_WARPS}) or none ({@link GemmKernels#SLICED_INLINE}).
-     */
-    static int slicedForm(Plan p) {
-        return p.launch().block()[0] > p.tiles().wn() * 32 ? GemmKernels.SLICED_PRODUCER_WARPS : GemmKernels.SLICED_INLINE;
     }
 
     /** The kernel and arguments {@code matmul} launches for fp32 X, bf16 W, fp32 C with this plan (for resource reports). */

@@ -146,7 +146,7 @@ public final class GemmKernels {
             long descW = ctx.wgmmaDescriptorSw128(smem, base + group * 64 * ROW_WORDS);
             long descX = ctx.wgmmaDescriptorSw128(smem, base + xOffset);
             ctx.wgmmaFence();
-            wgmmaStage(ctx, acc, smem, descW, descX, bm);
+            wgmmaStage(ctx, acc, smem, descW, descX, bm, bn);
             ctx.wgmmaCommit();
             ctx.wgmmaWait(1);                 // the batch of tile t-1 is done: its stage may be refilled after the next barrier
         }
@@ -168,7 +168,8 @@ public final class GemmKernels {
      * rows past m may hold anything, their sums are never stored) with boxes of bm rows, and of W as {@code n × k}
      * with boxes of bn rows. Shared memory: {@code stages·(bn + bm)·128} bytes of tiles, then 2·stages mbarriers
      * (16·stages bytes). Block: {@code wn·32 + 128} work-items. Grid and split-K as {@link #wgmmaXbf16Wbf16}; block (x, y) computes
-     * the output tile {@code raster} puts there ({@link #rasterTileN}; 1: tile (x, y)).
+     * the output tile {@code raster} puts there ({@link #rasterTileN}; 1: tile (x, y)). Three consumer warpgroups ({@code wn = 12})
+     * take the producer warpgroup's registers by setmaxnreg ({@link #consumerRegisters}).
      */
     public static void wgmmaTmaXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
                                           int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
@@ -186,8 +187,10 @@ public final class GemmKernels {
         int tileM = rasterTileM(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
         tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
         if (tid >= consumers) {
+            producerRegisters(ctx, wn);
             if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, kt0, count, bn, bm, stageWords, full, empty, stages);
         } else {
+            consumerRegisters(ctx, wn);
             float[] acc = new float[nt * 4];
             for (int t = 0; t < count; t++) tmaConsume(ctx, smem, acc, t, bn, bm, stageWords, full, empty, stages);
             ctx.wgmmaWait(0);
@@ -243,6 +246,31 @@ public final class GemmKernels {
         }
     }
 
+    /**
+     * Registers a work-item of the producer warpgroup keeps after {@code setmaxnreg.dec}: the least there is (CUTLASS takes 40
+     * with two consumer warpgroups); one work-item issues the bulk copies, the other 127 only wait. It leaves three consumer
+     * warpgroups 160 each, not 152 (ptxas asked 154 for the single m64n256 step, before {@link #wgmmaStage} split it).
+     */
+    static final int PRODUCER_REGISTERS = 24;
+
+    /**
+     * A block of three consumer warpgroups ({@code wn = 12}) and the producer warpgroup has 512 work-items: a cap of 128
+     * registers at entry, which two 64-float accumulator sets (the sliced kernel) or one of 128 (a 64×256 warpgroup tile)
+     * fill alone. The producer warpgroup gives its share back ({@link #PRODUCER_REGISTERS}) and the consumers take it:
+     * (65,536 − 128·24) / 384 rounded down to 8 = 160 ({@link #consumerRegisters}). Two consumer warpgroups ({@code wn = 8},
+     * 384 work-items, a cap of 168) need no move: TMA_128's and TMA_256's 90-154 registers fit, and their code is left as it was.
+     */
+    @Unroll
+    static void producerRegisters(KernelContext ctx, int wn) {
+        if (wn > 8) ctx.setMaxRegistersDec(PRODUCER_REGISTERS);
+    }
+
+    /** The consumer warpgroups' side of {@link #producerRegisters}: {@code setmaxnreg.inc} to 160 when {@code wn = 12}. */
+    @Unroll
+    static void consumerRegisters(KernelContext ctx, int wn) {
+        if (wn > 8) ctx.setMaxRegistersInc((65536 - 128 * PRODUCER_REGISTERS) / (wn * 32) / 8 * 8);
+    }
+
     @Unroll
     static void zeroAccumulators(float[] acc, int nt) {
         for (int i = 0; i < nt * 4; i++) acc[i] = 0f;
@@ -258,14 +286,15 @@ public final class GemmKernels {
      * accumulators of the plain kernel, so 128-token tiles only (two accumulator sets of TMA_256 would be 256 a work-item).
      * Before a fold the consumers wait for all their batches (wgmma wait 0: ptxas serializes every wgmma of a kernel whose
      * other instructions read an accumulator set while a batch may be in flight, C7514, so the fold cannot overlap the next
-     * slice's first batch). {@code form} ({@link #SLICED_PRODUCER_WARPS}, {@link #SLICED_INLINE}): where the TMA copies are
-     * issued from; both make the same adds in the same order, the same bits.
+     * slice's first batch). The block: the consumer warpgroups, then a producer warpgroup (as the plain kernel); with three
+     * consumer warpgroups ({@code Gemm.TMA_192}) the producer's registers go to the consumers by setmaxnreg
+     * ({@link #consumerRegisters}: 512 work-items cap a work-item at 128 at entry, the two accumulator sets' 128 alone).
      * {@code accumulate}: 0 stores, 1 adds C (as sumSlices does). Arguments otherwise as {@link #wgmmaTmaXbf16Wbf16}.
      */
     public static void wgmmaTmaSlicedXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
                                                 int m, int xRows, int n, int k, int sliceTiles, int accumulate, int raster,
-                                                @Constant int wn, @Constant int nt, @Constant int stages, @Constant int form) {
-        ctx.launchBounds(wn * 32 + 128 * (1 - form));   // the producer warpgroup in form SLICED_PRODUCER_WARPS (0) only
+                                                @Constant int wn, @Constant int nt, @Constant int stages) {
+        ctx.launchBounds(wn * 32 + 128);
         int[] smem = ctx.dynamicIntLocalArray();
         int bn = wn * 16, bm = nt * 8;
         int stageWords = (bn + bm) * ROW_WORDS;
@@ -277,13 +306,11 @@ public final class GemmKernels {
         int tileM = rasterTileM(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
         int n0 = tileN * bn, m0 = tileM * bm;
         tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
-        if (form == SLICED_PRODUCER_WARPS && tid >= consumers) {
+        if (tid >= consumers) {
+            producerRegisters(ctx, wn);
             if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, 0, count, bn, bm, stageWords, full, empty, stages);
         } else {
-            // SLICED_INLINE: work-item 0 issues the copies, the first `stages` K tiles up front, then K tile t-1+stages into
-            // the stage of tile t-1 once every consumer has released it (during tile t)
-            if (form == SLICED_INLINE && tid == 0)
-                for (int j = 0; j < stages && j < count; j++) tmaIssue(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, j, j, bn, bm, stageWords, full, empty, stages);
+            consumerRegisters(ctx, wn);
             float[] acc = new float[nt * 4];
             float[] total = new float[nt * 4];
             for (int t = 0; t < count; t++) {
@@ -292,33 +319,12 @@ public final class GemmKernels {
                     foldSlice(acc, total, t == sliceTiles ? 1 : 0, nt);
                 }
                 tmaConsume(ctx, smem, acc, t, bn, bm, stageWords, full, empty, stages);
-                if (form == SLICED_INLINE && tid == 0) tmaRefill(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, t, count, bn, bm, stageWords, full, empty, stages);
             }
             ctx.wgmmaWait(0);
             foldSlice(acc, total, count <= sliceTiles ? 1 : 0, nt);
             storeF32Tile(ctx, c, total, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
         }
     }
-
-    /**
-     * The copy the in-consumer producer (work-item 0) issues after consuming K tile t: K tile t-1+stages into the stage of tile
-     * t-1, which every consumer releases during tile t (so work-item 0 waits for the slowest warp, not for the tensor cores).
-     */
-    static void tmaRefill(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows, int n,
-                          int k, int n0, int m0, int t, int count, int bn, int bm, int stageWords, int full, int empty, int stages) {
-        int next = t - 1 + stages;
-        if (t > 0 && next < count) tmaIssue(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, next, next, bn, bm, stageWords, full, empty, stages);
-    }
-
-    /** {@link #wgmmaTmaSlicedXbf16Wbf16}'s form: a producer warpgroup after the consumers (as the plain kernel). */
-    public static final int SLICED_PRODUCER_WARPS = 0;
-    /**
-     * {@link #wgmmaTmaSlicedXbf16Wbf16}'s form with no producer warps: consumer work-item 0 issues the copies between its K tiles.
-     * The form of the three-warpgroup tile ({@code Gemm.TMA_192}), whose 12 warps may hold 168 registers a work-item where
-     * a 13th, producer warp would put 4 warps on one of the multiprocessor's four 16 K-register partitions and cap every
-     * work-item at 128 (its two accumulator sets alone are 128).
-     */
-    public static final int SLICED_INLINE = 1;
 
     /** total = acc (the first slice, as sumSlices starts from slab 0, not from 0.0f) or total + acc; then acc = 0 for the next slice. */
     @Unroll
@@ -420,16 +426,29 @@ public final class GemmKernels {
         long descW = ctx.wgmmaDescriptorSw128(smem, base + (ctx.localIdx >> 7) * 64 * ROW_WORDS);
         long descX = ctx.wgmmaDescriptorSw128(smem, base + bn * ROW_WORDS);
         ctx.wgmmaFence();
-        wgmmaStage(ctx, acc, smem, descW, descX, bm);
+        wgmmaStage(ctx, acc, smem, descW, descX, bm, bn);
         ctx.wgmmaCommit();
         ctx.wgmmaWait(1);
         if (releasePrevious) ctx.mbarrierArrive(smem, empty + 2 * ((it - 1) % stages));
     }
 
-    /** One stage's four k16 steps: the descriptors move on 32 bytes (+2) a step, within the swizzled 128-byte rows. */
+    /**
+     * One stage's four k16 steps: the descriptors move on 32 bytes (+2) a step, within the swizzled 128-byte rows. A block of
+     * three consumer warpgroups ({@code bn = 192}) with 256 tokens issues each step as two m64n128 halves (tokens 0-127 into
+     * acc[0..63], tokens 128-255, 16 KiB = 1024 descriptor units on, into acc[64..127]: the m64n256 layout, so the epilogue is
+     * the same): ptxas checks one instruction's registers against the kernel's cap at entry (128 for 512 work-items), which a
+     * single m64n256 (128 accumulators and its operands) is over, though the consumers hold 160 after setmaxnreg.
+     */
     @Unroll
-    static void wgmmaStage(KernelContext ctx, float[] acc, int[] smem, long descW, long descX, int bm) {
-        for (int ks = 0; ks < 4; ks++) ctx.wgmmaBf16(acc, 0, bm, smem, descW + 2 * ks, descX + 2 * ks);
+    static void wgmmaStage(KernelContext ctx, float[] acc, int[] smem, long descW, long descX, int bm, int bn) {
+        for (int ks = 0; ks < 4; ks++) {
+            if (bn > 128 && bm > 128) {
+                ctx.wgmmaBf16(acc, 0, bm / 2, smem, descW + 2 * ks, descX + 2 * ks);
+                ctx.wgmmaBf16(acc, bm / 4, bm / 2, smem, descW + 2 * ks, descX + bm / 2 * 8 + 2 * ks);
+            } else {
+                ctx.wgmmaBf16(acc, 0, bm, smem, descW + 2 * ks, descX + 2 * ks);
+            }
+        }
     }
 
     /**

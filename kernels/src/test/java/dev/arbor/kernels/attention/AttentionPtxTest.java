@@ -92,6 +92,27 @@ class AttentionPtxTest {
         }
     }
 
+    /**
+     * The tensor-core shared level's form by the launch's size (bench/RESULTS.md "Run 39-casc8", 132 SMs): 107 × 530 and 40 heads
+     * ALiBi (192 and 240 whole-split work-groups) as before run 39; 500 × 752 (768) 3 work-groups an SM (168 registers, not 209-223);
+     * 107 × 240 and the sweep's 2-32 sequences (32-64) two key halves without bounds; none at headDim 64; G = 64 whole splits.
+     */
+    @Test
+    void theSharedLevelsFormFollowsTheLaunchSize() {
+        long[][] cases = {{192, 1, 0}, {240, 1, 0}, {768, 1, 3}, {64, 2, 0}, {32, 2, 0}, {132, 2, 0}, {133, 1, 0}, {264, 1, 0}, {265, 1, 3}};
+        for (long[] c : cases) {
+            int halves = CascadeMmaKernels.keyHalves(32, 32, c[0], 132);
+            assertEquals(c[1], halves, c[0] + " work-groups: key halves");
+            assertEquals(c[2], CascadeMmaKernels.minBlocksPerSm(128, halves, c[0], 132), c[0] + " work-groups: launch bounds");
+        }
+        assertEquals(0, CascadeMmaKernels.minBlocksPerSm(64, 1, 768, 132));
+        assertEquals(1, CascadeMmaKernels.keyHalves(64, 1, 32, 132));
+        String ptx = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 32, 128, 16, 0, 3, 1}, 90).ptx();
+        assertTrue(ptx.contains(".maxntid 128, 1, 1\n.minnctapersm 3\n"), "4 warps a work-group, 3 work-groups an SM");
+        String free = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 8, 64, 16, 0, 0, 2}, 90).ptx();
+        assertEquals(0, count(free, ".minnctapersm"), "no bound");
+    }
+
     /** DecodeKernels' launch bounds: none by default (ptxas's own registers), 4 work-groups an SM at G = 4 (128 registers, not 160). */
     @Test
     void theDecodeKernelBoundsItsRegistersAtGqa4Only() {
@@ -155,6 +176,12 @@ class AttentionPtxTest {
                 new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 64, 8, 128, 16, 0, 4, 4, 1, 4),
                 new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 32, 32, 128, 16, 0, 4, 4, 2, 32),
                 new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 4, 4, 32),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 32, 128, 16, 0, 3, 2),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 40, 40, 128, 16, 1, 3, 2),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 8, 128, 16, 0, 0, 1),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 8, 64, 16, 0, 0, 2),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 32, 32, 128, 16, 0, 3, 1),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 5, 5, 32, 7, 1, 0, 2),
                 new Variant(KvCacheKernels.class, "writeKvBf16"), new Variant(KvCacheKernels.class, "writeKvF16"),
                 new Variant(KvCacheKernels.class, "writeKvF32"),
                 new Variant(TokenKernels.class, "embeddingBf16"), new Variant(TokenKernels.class, "embeddingF16"),

@@ -188,9 +188,38 @@ class CascadeAttentionTest {
         int[] ctx = {290, 301, 330, 275, 20}, news = {1, 1, 2, 3, 1}, shared = {17, 17, 17, 17, 0};
         try (PagedBatch b = new PagedBatch(4, 1, 128, 16, ctx, news, false, true, 28, shared)) {
             check(b, new int[][] {{0, 1, 2, 3}}, new int[] {17}, "mma bf16 D=128 G=4");
+            checkKeyHalves(b, new int[][] {{0, 1, 2, 3}}, new int[] {17}, "mma bf16 D=128 G=4");
         }
         try (PagedBatch b = new PagedBatch(5, 5, 32, 16, ctx, news, true, KvStore.F16, 29, shared)) {
             check(b, new int[][] {{0, 1, 2, 3}}, new int[] {17}, "mma fp16 D=32 ALiBi heads=5");
+            checkKeyHalves(b, new int[][] {{0, 1, 2, 3}}, new int[] {17}, "mma fp16 D=32 ALiBi heads=5");
+        }
+        // G = 4 at headDim 64: 16 and 8 tokens a work-group (1 and 2 key halves), 10 members; a prefix of 3 splits, the last of 16 keys
+        int[] ctx3 = {560, 541, 600, 530, 577, 590, 529, 555, 580, 548}, news3 = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+        int[] shared3 = {33, 33, 33, 33, 33, 33, 33, 33, 33, 33};
+        try (PagedBatch b = new PagedBatch(4, 1, 64, 16, ctx3, news3, false, true, 30, shared3)) {
+            checkKeyHalves(b, new int[][] {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}}, new int[] {33}, "mma bf16 D=64 G=4, 10 members");
+        }
+    }
+
+    /**
+     * The tensor-core shared level with a split's keys in one work-group (1 key half) and in two halves folded at the end
+     * ({@link CascadeMmaKernels#keyHalves}): each within the tolerance of the reference and of paged attention.
+     */
+    private static void checkKeyHalves(PagedBatch b, int[][] groups, int[] sharedBlocks, String what) {
+        double[] ref = b.reference();
+        int maxShared = 0;
+        for (int s : sharedBlocks) maxShared = Math.max(maxShared, s * b.blockSize);
+        try (CascadeAttention cascade = new CascadeAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), maxShared, b.tokens);
+             PagedAttention paged = new PagedAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), b.tokens)) {
+            float[] plain = b.run(CPU, paged, b.allTokens(), true);
+            double[] plainD = new double[plain.length];
+            for (int i = 0; i < plain.length; i++) plainD[i] = plain[i];
+            for (int halves = 1; halves <= 2; halves++) {
+                float[] got = b.runCascade(CPU, cascade.sharedKeyHalves(halves), groups, sharedBlocks);
+                assertClose(ref, got, TOLERANCE, what + ", " + halves + " key halves: cascade vs reference");
+                assertClose(plainD, got, TOLERANCE, what + ", " + halves + " key halves: cascade vs paged");
+            }
         }
     }
 

@@ -13,6 +13,7 @@ import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.kernels.attention.CascadeAttention;
+import dev.arbor.kernels.attention.CascadeMmaKernels;
 import dev.arbor.kernels.attention.PagedAttention;
 
 import java.util.ArrayList;
@@ -42,8 +43,9 @@ public final class AttentionBench {
     /** -Dattn.cascadeOnly=true: the shared-prefix (cascade) rows only, every decode row skipped (a short device call). */
     private static final boolean CASCADE_ONLY = Boolean.getBoolean("attn.cascadeOnly");
     /**
-     * -Dattn.profileOnly=true (with cascadeOnly, for ncu: bench/RESULTS.md "Run 35-attn7"): each shared-prefix row launches one
-     * cascade step eagerly (the shared level, then the warp suffix), and nothing else (no graphs, no paged, no sweep).
+     * -Dattn.profileOnly=true (for ncu: bench/RESULTS.md "Run 35-attn7"): with cascadeOnly, each shared-prefix row launches one
+     * cascade step eagerly (the shared level, then the warp suffix) and one more with the shared level at bounds 3, 2 key halves, and
+     * nothing else (no graphs, no paged, no sweep); without it, one eager decode step at batch 1 × 4096 keys and nothing else.
      */
     private static final boolean PROFILE_ONLY = Boolean.getBoolean("attn.profileOnly");
 
@@ -88,6 +90,10 @@ public final class AttentionBench {
                 cuda.launch(ff, Launch.cover(q.length(), 256), q, q.length(), 3);
                 cuda.toDevice(out);
                 cuda.synchronize();
+                if (PROFILE_ONLY && !CASCADE_ONLY) {   // for ncu: one eager decode step at batch 1 x 4096 keys, nothing else
+                    decode(cuda, k, v, q, out, 1, 4096, copy, 0, 0, 0, 0, "bf16");
+                    return;
+                }
                 System.out.println("\n-- decode, 32 heads x 128, bf16 KV, block 16 (paged: launcher's mode choice, DecodeKernels)");
                 for (int batch : new int[] {1, 32, 128}) {
                     for (int ctx : new int[] {512, 1024, 2048, 4096, 8192, 16384, 32768}) {
@@ -193,6 +199,12 @@ public final class AttentionBench {
             for (IntArray t : tables) cuda.toDevice(t);
             FloatArray qq = batch * heads * D <= q.length() ? q : null;
             if (qq == null) throw new IllegalStateException("q too small");
+            if (PROFILE_ONLY) {
+                attn.launch(cuda, qq, k, v, out, pos, seq, tables.get(0), bps, null, batch, ctx);
+                cuda.synchronize();
+                System.out.printf("decode %s batch %d ctx %d: one step (profile only)%n", what, batch, ctx);
+                return;
+            }
             int steps = rotations * Math.max(1, 20 / rotations);
             double ms = time(cuda, steps, i -> attn.launch(cuda, qq, k, v, out, pos, seq, tables.get(i % rotations), bps, null, batch, ctx));
             double gbs = kvBytes / (ms / 1e3) / 1e9;
@@ -243,6 +255,9 @@ public final class AttentionBench {
                     1, seqs, sharedBlocks * BS, own);
             if (PROFILE_ONLY) {
                 full.run(0);
+                cascade.sharedMinBlocks(3).sharedKeyHalves(2);   // the shared level's other form measured in run 39, for ncu
+                full.run(0);
+                cascade.sharedMinBlocks(-1).sharedKeyHalves(0);
                 cuda.synchronize();
                 System.out.printf("%d seqs sharing %d, %d heads: one cascade step (profile only)%n", seqs, prefix, heads);
                 return;
@@ -254,6 +269,19 @@ public final class AttentionBench {
             cascade.overlapSuffix(false);   // the warp suffix launched after the shared level, not overlapping it
             double noOverlap = time(cuda, 20, full);
             cascade.overlapSuffix(true);
+            // the tensor-core shared level's four forms (launch bounds 0 / 3 work-groups an SM, a split's keys in 1 / 2 key halves),
+            // each a step and the shared level alone; the launcher picks one by the launch's size (the default columns)
+            int sms = cuda.device().multiprocessors(), q1 = CascadeMmaKernels.queries(heads, heads, 1);
+            long whole = (long) ((seqs + q1 - 1) / q1) * heads * PagedAttention.splits(sharedBlocks * BS);
+            int defHalves = CascadeMmaKernels.keyHalves(heads, heads, whole, sms), defBounds = CascadeMmaKernels.minBlocksPerSm(D, defHalves, whole, sms);
+            int[][] forms = {{0, 1}, {3, 1}, {0, 2}, {3, 2}};
+            double[][] formUs = new double[forms.length][2];
+            for (int f = 0; f < forms.length; f++) {
+                cascade.sharedMinBlocks(forms[f][0]).sharedKeyHalves(forms[f][1]);
+                formUs[f][0] = time(cuda, 20, full) * 1e3;
+                formUs[f][1] = partTime(cuda, cascade, full, true, false, false) * 1e3;
+            }
+            cascade.sharedMinBlocks(-1).sharedKeyHalves(0);
             cascade.suffixSharedAhead(2);   // two shared slots a lane per load, 2·RPW a round trip (spills 88 bytes at 64 registers)
             double sharedAhead2 = time(cuda, 20, full);
             cascade.suffixSharedAhead(0);
@@ -290,6 +318,12 @@ public final class AttentionBench {
                             + "shared level %.1f us, suffix + fused merge %.1f us; suffix %.1f us, separate merge %.1f us%n",
                     PagedAttention.splits(mc), wideGrid * 1e3, separate * 1e3, own, sharedOnly * 1e3, suffixFused * 1e3, suffixOnly * 1e3,
                     mergeOnly * 1e3);
+            StringBuilder other = new StringBuilder();
+            for (int f = 0; f < forms.length; f++) {
+                other.append(String.format("; bounds %d, %d halves: step %.1f us, shared alone %.1f us", forms[f][0], forms[f][1], formUs[f][0], formUs[f][1]));
+            }
+            System.out.printf("   shared level forms: default (%d whole-split work-groups: bounds %d, %d key halves): step %.1f us, shared alone %.1f us%s%n",
+                    whole, defBounds, defHalves, cascadeMs * 1e3, sharedOnly * 1e3, other);
         }
     }
 

@@ -200,6 +200,21 @@ public final class GemmBench {
                 ncuLaunches(cuda, gemm);
                 return;
             }
+            if (args.length > 0 && args[0].equals("ncu-ws")) {   // eager launches for Nsight Compute: the large-M tiles (run 39-gemm8)
+                ncuWarpSpecialized(cuda, gemm);
+                return;
+            }
+            if (args.length > 0 && args[0].equals("ws")) {   // M >= 512: the TMA tiles side by side, the invariant plan's TMA_192 forms
+                resources(cuda, gemm);
+                for (Object[] s : SHAPES) wsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{512, 2048, 8192});
+                for (Object[] s : ENGINE_SHAPES)
+                    if ((Integer) s[1] != 32000) wsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{16384});
+                slicedResources(cuda, gemm);
+                for (Object[] s : ENGINE_SHAPES)
+                    if ((Integer) s[1] != 32000 && gemm.invariantSlices((Integer) s[1], (Integer) s[2]) > 1)
+                        sliced192Shape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], SLICED_MS);
+                return;
+            }
             resources(cuda, gemm);
             if (sweep) {
                 TileSweep.run(cuda, gemm, copy);
@@ -288,16 +303,10 @@ public final class GemmBench {
     /** The invariant plan's token counts in the engine: workload 1's decode (~104; its graph bucket 128), 256, workload 2's decode bucket (512), its prefill chunks (~1852; 2048). */
     static final int[] SLICED_MS = {104, 128, 256, 512, 2048};
 
-    /** The sliced kernel's plan on TMA_128 with no producer warps (work-item 0 issuing the copies, as TMA_192 runs it): a measurement of that form alone. */
-    static Gemm.Plan inline128(Gemm.Plan p) {
-        Launch l = new Launch(p.launch().grid(), new int[]{Gemm.TMA_128.wn() * 32, 1, 1}, p.launch().sharedBytes(), null);
-        return new Gemm.Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), l, p.convertFirst(), false, true);
-    }
-
-    /** Registers, shared memory and blocks a multiprocessor of the sliced kernel's three forms (driver figures). */
+    /** Registers, shared memory and blocks a multiprocessor of the sliced kernel on its two tiles (driver figures). */
     private static void slicedResources(CudaBackend cuda, Gemm gemm) {
         Gemm.Plan p128 = gemm.slicedPlan(512, 4096, 4096, Gemm.TMA_128, 5, true), p192 = gemm.slicedPlan(512, 4096, 4096, Gemm.TMA_192, 5, true);
-        for (Gemm.Plan p : new Gemm.Plan[]{p128, inline128(p128), p192}) {
+        for (Gemm.Plan p : new Gemm.Plan[]{p128, p192}) {
             var r = cuda.resources(Gemm.kernelFor(p), p.launch(), Gemm.tmaArguments(p, null, null, null, null, null, 1, 1, 1, 128, 0));
             System.out.printf("sliced variant %s, block %d: %d registers, %d B shared, %d B local, %d blocks/SM%n", p.tiles().name(),
                     p.launch().block()[0], r.registers(), p.launch().sharedBytes(), r.localBytes(), r.blocksPerSm());
@@ -306,8 +315,8 @@ public final class GemmBench {
 
     /**
      * One after the other at each point: the default plan ("CSV,sl,...,default"), the invariant plan as it chooses
-     * ("now"), its same-bits forms with the same K slices — the slices in registers on TMA_128 with the producer warpgroup
-     * ("reg128"), on TMA_128 with work-item 0 producing ("reg128i", at 512 and 2048), on TMA_192 ("reg192"), TMA_128 slabs
+     * ("now"), its same-bits forms with the same K slices — the slices in registers on TMA_128 ("reg128"), on TMA_192
+     * ("reg192"; run 35-inv6 also timed TMA_128 with work-item 0 producing, "reg128i", a form removed in run 39-gemm8), TMA_128 slabs
      * ("slab128"), TMA_256 slabs at 129-256 tokens ("slab256"), TMA_64X2 slabs up to 256 ("slab64x2") — with the time model's
      * estimates beside the register forms. The TMA_192 form is spot-checked against a double dot product at 512 tokens.
      */
@@ -323,7 +332,6 @@ public final class GemmBench {
                 if (slices > 1) {
                     Gemm.Plan reg128 = gemm.slicedPlan(m, n, k, Gemm.TMA_128, slices, true);
                     forms.add(new Object[]{"reg128", reg128});
-                    if (m >= 512) forms.add(new Object[]{"reg128i", inline128(reg128)});
                     forms.add(new Object[]{"reg192", gemm.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)});
                     forms.add(new Object[]{"slab128", gemm.slabPlan(m, n, k, Gemm.TMA_128, slices, true)});
                     if (m > 128 && m <= 256) forms.add(new Object[]{"slab256", gemm.slabPlan(m, n, k, Gemm.TMA_256, slices, true)});
@@ -357,6 +365,87 @@ public final class GemmBench {
                     System.out.println("ncu launches: " + n + "x" + k + " M=" + m + " " + p);
                 }
             }
+        }
+    }
+
+    /** {@link Gemm#TMA_128} with a seventh stage (224 KiB): a deeper ring, measured beside the six-stage tiles (run 39-gemm8). */
+    static final Gemm.Tiles TMA_128_S7 = new Gemm.Tiles("tma128s7", 8, 1, 1, 16, 7, true, true);
+
+    /**
+     * M ≥ 512, one after the other at each point: the default plan ("CSV,gemm" for gemm_torch.py), then the plain TMA kernel
+     * a block a tile on {@link Gemm#TMA_128}, {@link #TMA_128_S7}, {@link Gemm#TMA_256} and {@link Gemm#TMA_256X3} (three
+     * consumer warpgroups, setmaxnreg) ("CSV,ws"). TMA_256X3 is spot-checked against a double dot product at 2048 tokens.
+     */
+    private static void wsShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
+        try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
+            for (int m : ms) {
+                try {
+                    Gemm.Plan p = gemm.plan(m, n, k, true, true);
+                    double now = time(cuda, gemm, p, o, m, false), flop = 2.0 * m * n * k;
+                    StringBuilder line = new StringBuilder(String.format("%-32s N=%-5d K=%-5d M=%-5d default %8.1f us (%5.1f TFLOP/s) [%s] |", name, n, k, m,
+                            now, flop / now / 1e6, p));
+                    System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + now + "," + flop / now / 1e6 + ",-1," + p.tiles().name() + "," + p.splits());
+                    for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, TMA_128_S7, Gemm.TMA_256, Gemm.TMA_256X3}) {
+                        double us = time(cuda, gemm, gemm.plan(m, n, k, t, 1, true), o, m, t == Gemm.TMA_256X3 && m == 2048);
+                        line.append(String.format(" %s %8.1f", t.name(), us));
+                        System.out.println("CSV,ws," + name + "," + n + "," + k + "," + m + "," + t.name() + "," + us);
+                    }
+                    System.out.println(line);
+                } catch (RuntimeException | AssertionError e) {
+                    System.out.println("FAILED " + name + " M=" + m + ": " + e);
+                }
+            }
+        }
+    }
+
+    /**
+     * The invariant plan at the engine's token counts: its choice ("now"), the slices in registers on TMA_128 ("reg128") and on
+     * TMA_192 ("reg192"), the default plan beside ("default"). reg192 is spot-checked against a double dot product at 512 tokens.
+     * Run 39-gemm8 ran this with TMA_192 in two forms, work-item 0 issuing the copies ("reg192", removed since) and the producer
+     * warpgroup with setmaxnreg ("reg192p", the form now).
+     */
+    private static void sliced192Shape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
+        try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
+            gemm.reserveSlabs(Arrays.stream(ms).max().orElseThrow(), n, k);
+            int slices = gemm.invariantSlices(n, k);
+            for (int m : ms) {
+                try {
+                    Object[][] forms = {{"default", gemm.plan(m, n, k, true, true)}, {"now", gemm.invariantPlan(m, n, k, true)},
+                            {"reg128", gemm.slicedPlan(m, n, k, Gemm.TMA_128, slices, true)}, {"reg192", gemm.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)}};
+                    StringBuilder line = new StringBuilder(String.format("%-28s N=%-5d K=%-5d M=%-5d", name, n, k, m));
+                    for (Object[] f : forms) {
+                        double us = time(cuda, gemm, (Gemm.Plan) f[1], o, m, f[0].equals("reg192") && m == 512);
+                        line.append(String.format(" %s %7.1f", f[0], us));
+                        System.out.println("CSV,sl8," + name + "," + n + "," + k + "," + m + "," + f[0] + "," + us);
+                    }
+                    System.out.println(line + "  [now: " + gemm.invariantPlan(m, n, k, true) + "]");
+                } catch (RuntimeException | AssertionError e) {
+                    System.out.println("FAILED " + name + " M=" + m + ": " + e);
+                }
+            }
+        }
+    }
+
+    /**
+     * For {@code ncu -k regex:wgmmaTma}: 2048 tokens of a 4096 × 4096 weight (W and X fit the L2: the L2-to-SM path alone) through
+     * the plain TMA kernel on TMA_128, {@link #TMA_128_S7}, TMA_256 and TMA_256X3; then 512 tokens of 4096 × 11008 through the
+     * sliced kernel on TMA_192 (run 39-gemm8 also ran its removed form, work-item 0 issuing the copies). One eager launch each.
+     */
+    private static void ncuWarpSpecialized(CudaBackend cuda, Gemm gemm) {
+        try (Operands o = new Operands(cuda, 2048, 4096, 4096)) {
+            for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, TMA_128_S7, Gemm.TMA_256, Gemm.TMA_256X3}) {
+                Gemm.Plan p = gemm.plan(2048, 4096, 4096, t, 1, true);
+                gemm.matmul(o.x, 2048, o.w[0], 4096, 4096, o.c, false, p);
+                cuda.synchronize();
+                System.out.println("ncu launches: 4096x4096 M=2048 " + p);
+            }
+        }
+        int n = 4096, k = 11008, m = 512, slices = gemm.invariantSlices(n, k);
+        try (Operands o = new Operands(cuda, m, n, k)) {
+            Gemm.Plan p = gemm.slicedPlan(m, n, k, Gemm.TMA_192, slices, true);
+            gemm.matmul(o.x, m, o.w[0], n, k, o.c, false, p);
+            cuda.synchronize();
+            System.out.println("ncu launches: " + n + "x" + k + " M=" + m + " " + p + " block " + p.launch().block()[0]);
         }
     }
 
@@ -473,7 +562,7 @@ public final class GemmBench {
             cuda.allocateOnDevice(c);
             java.util.List<Gemm.Plan> plans = new java.util.ArrayList<>();
             for (int m : new int[]{1, 32, 64, 256, 8192}) plans.add(gemm.plan(m, 4096, 4096, true, true));
-            for (Gemm.Tiles t : gemm.tma() ? new Gemm.Tiles[]{Gemm.WGMMA_128, Gemm.WGMMA_256, Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_64X2, Gemm.TMA_N64} : new Gemm.Tiles[0])
+            for (Gemm.Tiles t : gemm.tma() ? new Gemm.Tiles[]{Gemm.WGMMA_128, Gemm.WGMMA_256, Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_64X2, Gemm.TMA_N64, Gemm.TMA_256X3, TMA_128_S7} : new Gemm.Tiles[0])
                 plans.add(gemm.plan(256, 4096, 4096, t, 1, true));
             if (gemm.tma()) {
                 plans.add(gemm.persistentPlan(8192, 4096, 4096, Gemm.TMA_256, true));

@@ -49,6 +49,8 @@ class GemmGpuTest {
             big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.WGMMA_256, 1, true));
             big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.WGMMA_128, 3, true));
             big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.TMA_256, 1, true));
+            big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.TMA_256X3, 1, true));
+            new GemmCase(300, 1032, 520, "f32", "bf16", "f32", true).check(cuda, hopper, hopper.plan(300, 1032, 520, Gemm.TMA_256X3, 1, true));
             big.check(cuda, hopper, hopper.plan(700, 1024, 1032, Gemm.TMA_128, 3, true));
             GemmCase.of(513, 384, 776).check(cuda, hopper, hopper.plan(513, 384, 776, Gemm.TMA_128, 1, true));
             GemmCase.of(65, 1032, 4104).check(cuda, hopper, hopper.plan(65, 1032, 4104, Gemm.TMA_256, 2, true));

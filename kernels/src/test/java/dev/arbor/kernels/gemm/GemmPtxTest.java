@@ -33,13 +33,12 @@ class GemmPtxTest {
                 tests.add(DynamicTest.dynamicTest(entry + " " + t.name(), () -> assemble(tool, entry, t)));
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.WGMMA_128, Gemm.WGMMA_256})
             tests.add(DynamicTest.dynamicTest("wgmmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaXbf16Wbf16", t)));
-        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_64, Gemm.TMA_32, Gemm.TMA_16, Gemm.TMA_64X2, Gemm.TMA_N64})
+        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_64, Gemm.TMA_32, Gemm.TMA_16, Gemm.TMA_64X2, Gemm.TMA_N64, Gemm.TMA_256X3})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaXbf16Wbf16", t)));
-        // the invariant plan's slices summed in registers: two accumulator sets, no spills at 128 × 128 (with or without the
-        // producer warpgroup) nor at 192 × 128 (12 warps, no producer warps: up to 168 registers); no wgmma serialized (C7514)
-        tests.add(DynamicTest.dynamicTest("wgmmaTmaSlicedXbf16Wbf16 tma128", () -> assembleSliced(tool, Gemm.TMA_128, GemmKernels.SLICED_PRODUCER_WARPS)));
-        tests.add(DynamicTest.dynamicTest("wgmmaTmaSlicedXbf16Wbf16 tma128 inline", () -> assembleSliced(tool, Gemm.TMA_128, GemmKernels.SLICED_INLINE)));
-        tests.add(DynamicTest.dynamicTest("wgmmaTmaSlicedXbf16Wbf16 tma192 inline", () -> assembleSliced(tool, Gemm.TMA_192, GemmKernels.SLICED_INLINE)));
+        // the invariant plan's slices summed in registers: two accumulator sets, no spills at 128 × 128 nor at 192 × 128 (16 warps:
+        // 128 registers at entry, the consumers at 160 by setmaxnreg); no wgmma serialized (C7514)
+        for (Gemm.Tiles t : Gemm.SLICED_TILES)
+            tests.add(DynamicTest.dynamicTest("wgmmaTmaSlicedXbf16Wbf16 " + t.name(), () -> assembleSliced(tool, t)));
         // the persistent kernel (a block looping over output tiles): no spills at either prefill tile
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaPersistentXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaPersistentXbf16Wbf16", t)));
@@ -54,16 +53,13 @@ class GemmPtxTest {
         dev.arbor.kernels.Ptxas.assemble(ptxas, dir, k.entryName(), k.ptx());
     }
 
-    /**
-     * The sliced kernel for tiles t in the given form (the producer warpgroup after the consumer warpgroups, or work-item 0
-     * issuing the copies): no spills, no wgmma serialized, the register count printed.
-     */
-    private void assembleSliced(Path ptxas, Gemm.Tiles t, int form) throws Exception {
-        CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, "wgmmaTmaSlicedXbf16Wbf16"), new Object[]{t.wn(), t.nt(), t.stages(), form}, 90);
+    /** The sliced kernel for tiles t (the consumer warpgroups and the producer warpgroup): no spills, no wgmma serialized, the register count printed. */
+    private void assembleSliced(Path ptxas, Gemm.Tiles t) throws Exception {
+        CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, "wgmmaTmaSlicedXbf16Wbf16"), new Object[]{t.wn(), t.nt(), t.stages()}, 90);
         assertEquals(0, k.localMemoryBytes(), () -> String.join("\n", k.localMemoryArrays()));
-        assertTrue(k.ptx().contains("wgmma.mma_async.sync.aligned.m64n" + t.bm() + "k16") && k.ptx().contains(".maxntid " + (t.wn() * 32 + (form == GemmKernels.SLICED_PRODUCER_WARPS ? 128 : 0))));
-        String what = t + " form " + form;
-        String log = assembleVerbose(ptxas, k.entryName() + "_" + t.name() + "_" + form, k.ptx(), "-arch=sm_90a", what);
+        assertTrue(k.ptx().contains("wgmma.mma_async.sync.aligned.m64n" + t.bm() + "k16") && k.ptx().contains(".maxntid " + t.threads()));
+        String what = t.toString();
+        String log = assembleVerbose(ptxas, k.entryName() + "_" + t.name(), k.ptx(), "-arch=sm_90a", what);
         assertFalse(log.contains("C7514"), () -> what + ": wgmma serialized:\n" + log);
         System.out.println("wgmmaTmaSlicedXbf16Wbf16 " + what + ": " + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
     }
@@ -72,7 +68,8 @@ class GemmPtxTest {
         CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, entry),
                 t.tma() ? new Object[]{t.wn(), t.nt(), t.stages()} : new Object[]{t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs()}, 90);
         assertEquals(0, k.localMemoryBytes(), () -> String.join("\n", k.localMemoryArrays()));
-        if (t.tma()) assertTrue(k.ptx().contains("wgmma.mma_async.sync.aligned.m64n" + t.bm() + "k16") && k.ptx().contains("cp.async.bulk.tensor.2d")
+        int wgmmaN = t.bn() > 128 && t.bm() > 128 ? t.bm() / 2 : t.bm();   // three consumer warpgroups of 256 tokens: two n128 halves a step
+        if (t.tma()) assertTrue(k.ptx().contains("wgmma.mma_async.sync.aligned.m64n" + wgmmaN + "k16") && k.ptx().contains("cp.async.bulk.tensor.2d")
                 && k.ptx().contains("mbarrier.try_wait.parity") && k.ptx().contains(".maxntid " + t.threads()) && !k.ptx().contains("cp.async.cg"));
         else if (t.wgmma()) assertTrue(k.ptx().contains("wgmma.mma_async.sync.aligned.m64n" + t.bm() + "k16") && k.ptx().contains(".target sm_90a") && k.ptx().contains("cp.async"));
         else assertTrue(k.ptx().contains("mma.sync.aligned.m16n8k16") && k.ptx().contains("ldmatrix.sync.aligned") && k.ptx().contains("cp.async"));
@@ -91,6 +88,7 @@ class GemmPtxTest {
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "ptxas timed out");
         assertEquals(0, p.exitValue(), () -> what + ":\n" + log);
         assertTrue(log.contains("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"), () -> what + " spills:\n" + log);
+        assertFalse(log.contains("C7508"), () -> what + ": setmaxnreg ignored:\n" + log);
         return log;
     }
 }

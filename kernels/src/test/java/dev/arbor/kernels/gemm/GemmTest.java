@@ -62,6 +62,14 @@ class GemmTest {
             assertSame(Gemm.TMA_256, hopper.plan(8192, 1024, 4096, true, true).tiles());
             assertSame(Gemm.TMA_128, hopper.plan(512, 4096, 4096, true, true).tiles());
             assertSame(Gemm.TMA_256, hopper.plan(512, 4096, 11008, true, true).tiles());
+            // TMA_256X3 where its waves are expected shorter, up to 2048 tokens (run 39-gemm8)
+            assertSame(Gemm.TMA_256X3, hopper.plan(512, 11008, 4096, true, true).tiles(), "one wave of 116 blocks, not two of 172: 84.6 against 119.4 µs");
+            assertSame(Gemm.TMA_256X3, hopper.plan(2048, 22016, 4096, true, true).tiles(), "7 waves, not 11: 616.4 against 679.4 µs");
+            assertSame(Gemm.TMA_256, hopper.plan(2048, 4096, 4096, true, true).tiles(), "2 waves either way: 128.1 against 172.1 µs");
+            assertSame(Gemm.TMA_256, hopper.plan(512, 28672, 4096, true, true).tiles(), "3 waves of 192-row tiles against 4: 266.5 against 234.5 µs");
+            assertSame(Gemm.TMA_256, hopper.plan(8192, 22016, 4096, true, true).tiles(), "above 2048 tokens: TMA_256");
+            assertSame(Gemm.TMA_256, hopper.plan(256, 22016, 4096, true, true).tiles(), "256 tokens: the mid range's choice");
+            assertSame(Gemm.TMA_256, hopper.invariantPlan(512, 22016, 4096, true).tiles(), "the invariant plan: no TMA_256X3");
         }
         assertSame(Gemm.TMA_DEFAULT ? Gemm.TMA_64 : Gemm.WIDE, hopper.plan(64, 4096, 4096, true, true).tiles());
         assertSame(Gemm.MEDIUM, hopper.plan(32, 4096, 4096, true, true).tiles());
@@ -91,6 +99,8 @@ class GemmTest {
         Gemm hopper = new Gemm(cpu, true);
         GemmCase.of(70, 136, 200).check(cpu, hopper, hopper.plan(70, 136, 200, Gemm.TMA_128, 1, true));
         GemmCase.of(300, 72, 456).check(cpu, hopper, hopper.plan(300, 72, 456, Gemm.TMA_256, 1, true));     // 8 K tiles through 4 stages twice
+        // three consumer warpgroups of 64 x 256 (setmaxnreg; each k16 step as two n128 halves): two W-row tiles, the second of 8 rows
+        GemmCase.of(300, 200, 456).check(cpu, hopper, hopper.plan(300, 200, 456, Gemm.TMA_256X3, 1, true));
         GemmCase.of(90, 40, 1032).check(cpu, hopper, hopper.plan(90, 40, 1032, Gemm.TMA_128, 3, true));     // split-K, atomics
         GemmCase.of(50, 136, 456).check(cpu, hopper, hopper.plan(50, 136, 456, Gemm.TMA_64, 2, true));      // decode tiles: 8 stages, 2 slices
         GemmCase.of(20, 72, 1032).check(cpu, hopper, hopper.plan(20, 72, 1032, Gemm.TMA_32, 1, true));     // 17 K tiles through 10 stages
