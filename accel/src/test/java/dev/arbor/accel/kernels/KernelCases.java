@@ -107,6 +107,15 @@ public final class KernelCases {
                 }
                 return run(cover(n), new Object[]{x, y, out, n, 48, 4}, List.of(out), List.of(e));
             }),
+            exact("loopRewritesConstantArgument", n -> {
+                IntArray x = ints(n, 43), out = new IntArray(n);
+                double[] e = each(n, i -> {
+                    int a = x.get(i), b = 0;
+                    for (int r = 0; r < 4; r++) { int t = a * 5 + (b & 0xFFFF) / 3; b = a; a = t; }
+                    return a ^ b;
+                });
+                return run(cover(n), new Object[]{x, out, n}, List.of(out), List.of(e));
+            }),
             exact("intShifts", n -> {
                 IntArray a = ints(n, 6), out = new IntArray(n);
                 double[] e = each(n, i -> { int x = a.get(i), s = i % 41; return (x << s) + (x >> s) + (x >>> s); });

@@ -98,6 +98,25 @@ public final class TestKernels {
         putLong(out, o + 60, w / Long.MAX_VALUE); putLong(out, o + 62, w % Long.MAX_VALUE);
     }
 
+    /**
+     * A helper called with a constant argument that its loop rewrites every round (as Philox.block's counter words): the
+     * argument is 0 only on entry, so nothing after the loop's head may take it as known.
+     */
+    public static void loopRewritesConstantArgument(KernelContext ctx, IntArray x, IntArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        out.set(i, mixRounds(x.get(i), 0));
+    }
+
+    private static int mixRounds(int a, int b) {
+        for (int r = 0; r < 4; r++) {
+            int t = a * 5 + (b & 0xFFFF) / 3;
+            b = a;
+            a = t;
+        }
+        return a ^ b;
+    }
+
     private static void putLong(IntArray out, int at, long v) {
         out.set(at, (int) v);
         out.set(at + 1, (int) (v >>> 32));
