@@ -35,6 +35,25 @@ class KernelCompilerTest {
     }
 
     @Test
+    void divisionsByConstantsBecomeShiftsOrMultiplyHighs() {
+        // heads / kvHeads = 12 (an expression of @Constant parameters), literals 1..Long.MAX_VALUE, and -4 (not lowered)
+        String ptx = KernelCompiler.compile(Kernel.of(TestKernels.class, "divideByConstants"), new Object[]{48, 4}, 90).ptx();
+        java.util.List<String> divisions = ptx.lines().map(String::trim)
+                .filter(l -> l.matches("(div|rem)\\.[su](32|64) .*")).toList();
+        assertEquals(java.util.List.of("div.s32", "rem.s32"), divisions.stream().map(l -> l.substring(0, 7)).toList(), ptx);
+        for (String d : divisions) assertTrue(d.endsWith(", -4;"), "only the negative divisor divides, by an immediate: " + d);
+        assertTrue(ptx.contains("mul.hi.s32") && ptx.contains("mul.hi.s64") && ptx.contains("shr.s64"), "multiply-highs and shifts");
+    }
+
+    @Test
+    void anArgumentRewrittenInALoopIsNotKnownInsideIt() {
+        // mixRounds(x, 0): b is 0 on entry only; taking it as known would fold (b & 0xFFFF) / 3 away
+        String ptx = KernelCompiler.compile(Kernel.of(TestKernels.class, "loopRewritesConstantArgument"), new Object[]{}, 90).ptx();
+        assertTrue(ptx.contains(", 65535;"), ptx);
+        assertTrue(ptx.contains("mul.hi.s32"), "the division by 3 is a multiply-high: " + ptx);
+    }
+
+    @Test
     void arraysBecomeGlobalPointersAndSharedArraysAreDeclared() {
         CompiledKernel c = KernelCompiler.compile(Kernel.of(TestKernels.class, "tiledMatmul"), new Object[]{16}, 90);
         assertTrue(c.ptx().contains(".param .u64 p1"));

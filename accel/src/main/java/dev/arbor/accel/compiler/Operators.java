@@ -47,12 +47,24 @@ final class Operators {
         return switch (op.name().charAt(0)) { case 'I' -> Kind.I; case 'L' -> Kind.J; case 'F' -> Kind.F; default -> Kind.D; };
     }
 
+    /**
+     * A value known at compile time is written as an immediate (its operands' registers may be shared stack registers with
+     * several writers, which ptxas cannot see through), and an integer division or remainder by a known positive value
+     * goes through {@link DivisionByConstant}.
+     */
     private static void binary(Translator t, Opcode op, String name) {
         Kind k = kindOf(op);
         Val b = t.pop(k), a = t.pop(k);
-        Val r = t.push(k, fold(name, a, b));
-        t.emit(name + "." + k.suffix, r.reg(), a.reg(), b.reg());
+        Number folded = fold(name, a, b);
+        Val r = t.push(k, folded);
+        boolean integer = k == Kind.I || k == Kind.J;
+        if (folded != null) t.emit("mov." + k.suffix, r.reg(), immediate(k, folded));
+        else if (integer && (name.equals("div") || name.equals("rem")) && b.constant() != null && b.constant().longValue() > 0)
+            DivisionByConstant.emit(t, k, name.equals("rem"), r.reg(), a.reg(), b.constant().longValue());
+        else t.emit(name + "." + k.suffix, r.reg(), a.reg(), integer && b.constant() != null ? immediate(k, b.constant()) : b.reg());
     }
+
+    private static Imm immediate(Kind k, Number v) { return k == Kind.I ? Imm.i32(v.intValue()) : Imm.i64(v.longValue()); }
 
     /** Java masks shift counts to 5 (int) or 6 (long) bits; PTX clamps instead, so mask explicitly. */
     private static void shift(Translator t, Opcode op, String name) {
@@ -81,6 +93,7 @@ final class Operators {
             long x = a.constant().longValue(), y = b.constant().longValue();
             return switch (name) {
                 case "add" -> x + y; case "sub" -> x - y; case "mul" -> x * y;
+                case "div" -> y == 0 ? null : x / y; case "rem" -> y == 0 ? null : x % y;
                 case "and" -> x & y; case "or" -> x | y; case "xor" -> x ^ y;
                 case "shl" -> x << y; case "shr" -> x >> y; case "ushr" -> x >>> y;
                 default -> null;

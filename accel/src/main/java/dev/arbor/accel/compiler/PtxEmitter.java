@@ -41,12 +41,15 @@ final class PtxEmitter {
         shared.forEach((name, bytes) -> s.append("    .shared .align 16 .b8 ").append(name).append('[').append(bytes).append("];\n"));
         local.forEach((name, bytes) -> s.append("    .local .align 16 .b8 ").append(name).append('[').append(bytes).append("];\n"));
         regCounts.forEach((ty, n) -> { if (n > 0) s.append("    .reg ").append(ty.decl).append(' ').append(ty.prefix).append('<').append(n).append(">;\n"); });
-        for (Insn insn : body) {
-            String t = PtxRules.template(insn.op());
-            for (int i = insn.args().size() - 1; i >= 0; i--) t = t.replace("$" + i, insn.args().get(i).ptx());
-            s.append(insn.op().equals("label") ? "" : "    ").append(t).append('\n');
-        }
+        for (Insn insn : body) s.append(insn.op().equals("label") ? "" : "    ").append(render(insn)).append('\n');
         s.append("}\n");
         return s.toString();
+    }
+
+    /** One instruction's PTX: its rule's template with $0, $1, ... replaced by the operands. */
+    static String render(Insn insn) {
+        String t = PtxRules.template(insn.op());
+        for (int i = insn.args().size() - 1; i >= 0; i--) t = t.replace("$" + i, insn.args().get(i).ptx());
+        return t;
     }
 }

@@ -51,6 +51,8 @@ final class PtxRules {
             rule("popc." + t, "popc." + b + " $0, $1;");
             rule("clz." + t, "clz." + b + " $0, $1;");
         }
+        // signed division / remainder by a positive constant: shifts or a multiply-high (DivisionByConstant)
+        DivisionByConstant.rules(PtxRules::rule);
         // float arithmetic, both widths
         for (String t : new String[]{"f32", "f64"}) {
             rule("add." + t, "add.rn." + t + " $0, $1, $2;");

@@ -144,6 +144,10 @@ final class Translator {
         for (var p : method.methodTypeSymbol().parameterList()) parameterSlots += Kind.of(p).slots();
         int firstLocal = parameterSlots;
         stores.forEach((slot, count) -> { if (count == 1 && slot >= firstLocal) f.singleStoreSlots.add(slot); });
+        // a known argument (a @Constant parameter, a constant passed to a helper) stays known across merges only if the method
+        // never writes its slot: a store inside a loop comes after the loop's head, which this single pass has already left
+        // with the constant (Philox.block's counter words, 0 on entry, rewritten every round)
+        f.pinned.removeIf(stores::containsKey);
         for (f.pc = 0; f.pc < elements.size(); f.pc++) {
             switch (elements.get(f.pc)) {
                 case LineNumber ln -> frame.line = ln.line();

@@ -78,6 +78,44 @@ public final class KernelCases {
                 double[] e = each(n, i -> { long x = a.get(i); int s = i + 60; return (double) ((x << s) ^ (x >> 3) ^ (x >>> s) + x * 31L - x / 7L + x % 1000L); });
                 return run(cover(n), new Object[]{a, out, n}, List.of(out), List.of(e));
             }),
+            exact("divideByConstants", n -> {
+                int[] intEdges = {Integer.MIN_VALUE, Integer.MIN_VALUE + 1, -1, 0, 1, Integer.MAX_VALUE, Integer.MAX_VALUE - 1, -7, 7, -12, 12,
+                        -13, 64, -64, -65, 1 << 30, -(1 << 30), -641, 640, -23};
+                long[] longEdges = {Long.MIN_VALUE, Long.MIN_VALUE + 1, -1, 0, 1, Long.MAX_VALUE, Long.MAX_VALUE - 1, -7, 7, -12, 12, -13,
+                        1L << 40, -(1L << 40), -(1L << 40) - 1, Integer.MIN_VALUE, -1_000_000_007L, 2_000_000_014L, -64, -65};
+                IntArray x = ints(n, 41), out = new IntArray(n * TestKernels.DIVISIONS);
+                LongArray y = new LongArray(n);
+                Random r = new Random(42);
+                for (int i = 0; i < n; i++) {
+                    if (i < intEdges.length) x.set(i, intEdges[i]);
+                    y.set(i, i < longEdges.length ? longEdges[i] : i % 2 == 0 ? r.nextLong() : r.nextInt());
+                }
+                double[] e = new double[n * TestKernels.DIVISIONS];
+                for (int i = 0; i < n; i++) {
+                    int v = x.get(i), g = 12;
+                    int[] d = {1, 2, 8, 64, 3, 7, g, 2 * g - 1, 641, 1 << 30, Integer.MAX_VALUE, -4};
+                    for (int j = 0; j < d.length; j++) { e[i * 64 + 2 * j] = v / d[j]; e[i * 64 + 2 * j + 1] = v % d[j]; }
+                    long w = y.get(i);
+                    long[] dl = {1, 2, 8, 64, 3, 7, g, 1L << 40, 1_000_000_007L, Long.MAX_VALUE};
+                    for (int j = 0; j < dl.length; j++) {
+                        long[] qr = {w / dl[j], w % dl[j]};
+                        for (int h = 0; h < 2; h++) {
+                            e[i * 64 + 24 + 4 * j + 2 * h] = (int) qr[h];
+                            e[i * 64 + 25 + 4 * j + 2 * h] = (int) (qr[h] >>> 32);
+                        }
+                    }
+                }
+                return run(cover(n), new Object[]{x, y, out, n, 48, 4}, List.of(out), List.of(e));
+            }),
+            exact("loopRewritesConstantArgument", n -> {
+                IntArray x = ints(n, 43), out = new IntArray(n);
+                double[] e = each(n, i -> {
+                    int a = x.get(i), b = 0;
+                    for (int r = 0; r < 4; r++) { int t = a * 5 + (b & 0xFFFF) / 3; b = a; a = t; }
+                    return a ^ b;
+                });
+                return run(cover(n), new Object[]{x, out, n}, List.of(out), List.of(e));
+            }),
             exact("intShifts", n -> {
                 IntArray a = ints(n, 6), out = new IntArray(n);
                 double[] e = each(n, i -> { int x = a.get(i), s = i % 41; return (x << s) + (x >> s) + (x >>> s); });

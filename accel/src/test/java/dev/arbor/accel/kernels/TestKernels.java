@@ -60,6 +60,68 @@ public final class TestKernels {
         out.set(i, (x << s) ^ (x >> 3) ^ (x >>> s) + x * 31L - x / 7L + x % 1000L);
     }
 
+    /** Results an item of {@link #divideByConstants}: 12 int divisors and 10 long ones, quotient and remainder, longs as two ints. */
+    public static final int DIVISIONS = 64;
+
+    /**
+     * Division and remainder by compile-time constants (literals, {@code @Constant} parameters and expressions of them), which
+     * the compiler lowers to shifts (powers of two) or a multiply-high (others); -4 keeps the division instruction. With
+     * heads = 48, kvHeads = 4: g = 12, 2g - 1 = 23.
+     */
+    public static void divideByConstants(KernelContext ctx, IntArray x, LongArray y, IntArray out, int n, @Constant int heads, @Constant int kvHeads) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        int v = x.get(i), g = heads / kvHeads, o = i * DIVISIONS;
+        out.set(o, v / 1); out.set(o + 1, v % 1);
+        out.set(o + 2, v / 2); out.set(o + 3, v % 2);
+        out.set(o + 4, v / 8); out.set(o + 5, v % 8);
+        out.set(o + 6, v / 64); out.set(o + 7, v % 64);
+        out.set(o + 8, v / 3); out.set(o + 9, v % 3);
+        out.set(o + 10, v / 7); out.set(o + 11, v % 7);
+        out.set(o + 12, v / g); out.set(o + 13, v % g);
+        out.set(o + 14, v / (2 * g - 1)); out.set(o + 15, v % (2 * g - 1));
+        out.set(o + 16, v / 641); out.set(o + 17, v % 641);
+        out.set(o + 18, v / (1 << 30)); out.set(o + 19, v % (1 << 30));
+        out.set(o + 20, v / Integer.MAX_VALUE); out.set(o + 21, v % Integer.MAX_VALUE);
+        out.set(o + 22, v / -4); out.set(o + 23, v % -4);
+        long w = y.get(i);
+        long d = g;
+        putLong(out, o + 24, w / 1L); putLong(out, o + 26, w % 1L);
+        putLong(out, o + 28, w / 2L); putLong(out, o + 30, w % 2L);
+        putLong(out, o + 32, w / 8L); putLong(out, o + 34, w % 8L);
+        putLong(out, o + 36, w / 64L); putLong(out, o + 38, w % 64L);
+        putLong(out, o + 40, w / 3L); putLong(out, o + 42, w % 3L);
+        putLong(out, o + 44, w / 7L); putLong(out, o + 46, w % 7L);
+        putLong(out, o + 48, w / d); putLong(out, o + 50, w % d);
+        putLong(out, o + 52, w / (1L << 40)); putLong(out, o + 54, w % (1L << 40));
+        putLong(out, o + 56, w / 1_000_000_007L); putLong(out, o + 58, w % 1_000_000_007L);
+        putLong(out, o + 60, w / Long.MAX_VALUE); putLong(out, o + 62, w % Long.MAX_VALUE);
+    }
+
+    /**
+     * A helper called with a constant argument that its loop rewrites every round (as Philox.block's counter words): the
+     * argument is 0 only on entry, so nothing after the loop's head may take it as known.
+     */
+    public static void loopRewritesConstantArgument(KernelContext ctx, IntArray x, IntArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) return;
+        out.set(i, mixRounds(x.get(i), 0));
+    }
+
+    private static int mixRounds(int a, int b) {
+        for (int r = 0; r < 4; r++) {
+            int t = a * 5 + (b & 0xFFFF) / 3;
+            b = a;
+            a = t;
+        }
+        return a ^ b;
+    }
+
+    private static void putLong(IntArray out, int at, long v) {
+        out.set(at, (int) v);
+        out.set(at + 1, (int) (v >>> 32));
+    }
+
     /** int shifts, counts 0..40 (masked to 5 bits). */
     public static void intShifts(KernelContext ctx, IntArray a, IntArray out, int n) {
         int i = ctx.globalIdx;

@@ -61,21 +61,23 @@ public final class CascadeMmaKernels {
     /**
      * Key halves of a work-group (the launcher's choice by the launch's size; both give the cascade's result up to rounding, which
      * is not batch invariant anyway: cascade runs only without batch invariance): 2 where G divides ROWS / 2 and the whole-split
-     * form's {@code workGroups} (query tiles of ROWS / G tokens × kv heads × shared splits) fit one per SM — a work-group is then 2
-     * row warps × 2 key halves (32 query rows; each half streams half the split's keys in tiles of {@code KT / 2}, the halves'
+     * form's {@code workGroups} (query tiles of ROWS / G tokens × kv heads × shared splits) are at most two an SM — a work-group is
+     * then 2 row warps × 2 key halves (32 query rows; each half streams half the split's keys in tiles of {@code KT / 2}, the halves'
      * states folded at the end): twice the work-groups, each warp half the mma work a tile; else 1. Measured (bench/RESULTS.md
      * "Run 39-casc8", 32 heads × 128): 2 halves 7-13% faster a step (1-3 µs) at 2-32 sequences (32-64 work-groups), 6% at 107 × 240
-     * (64); 1-3% slower at 107 × 530 (192), 11% with 40 heads ALiBi (240), 13% at 500 × 752 (768).
+     * (64), 13% slower at 500 × 752 (768). "Run 39-divc" (accel's division lowering: the whole-split form without bounds now takes
+     * 168 registers, not 218): 2 halves 16% faster a step at 107 × 530 (192 work-groups: 51.7 against 61.5 µs) and 11% with 40 heads
+     * ALiBi (240: 61.0 against 68.6 µs), where run 39-casc8 had them 1-11% slower; still 4% slower at 768 (198.1 against 189.9 µs).
      */
     public static int keyHalves(int heads, int kvHeads, long workGroups, int sms) {
-        return (ROWS / 2) % (heads / kvHeads) == 0 && workGroups <= sms ? 2 : 1;
+        return (ROWS / 2) % (heads / kvHeads) == 0 && workGroups <= 2L * sms ? 2 : 1;
     }
 
     /**
      * Work-groups an SM must hold (launch bounds, {@code .minnctapersm}; 0: none, ptxas's own choice), the launcher's choice by the
      * launch's size: 3 with whole splits above headDim 64 when the {@code workGroups} (as {@link #keyHalves}) are more than two an
-     * SM — ptxas otherwise takes 209-223 registers (2 work-groups of 4 warps an SM; shared memory, 36,352 bytes a work-group, would
-     * allow 6) and fits 168 with a 28-88-byte spill — else 0. Measured (bench/RESULTS.md "Run 39-casc8"): 2.4% faster a step at 500
+     * SM — ptxas otherwise took 209-223 registers before run 39-divc (2 work-groups of 4 warps an SM; shared memory, 36,352 bytes a
+     * work-group, would allow 6; since accel's division lowering 168 at G = 1, 209 at G = 4) and fits 168 without a spill — else 0. Measured (bench/RESULTS.md "Run 39-casc8"): 2.4% faster a step at 500
      * × 752 (768 work-groups, 2.9 waves at 2 an SM: 197.7 → 192.9 µs, the shared level 92.7 → 86.1), 12-30% slower at two or fewer
      * an SM (107 × 530, ALiBi, the sweep), where it only adds the spill. Registers only: the same arithmetic, the same bits.
      */

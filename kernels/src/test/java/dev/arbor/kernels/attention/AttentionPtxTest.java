@@ -93,13 +93,13 @@ class AttentionPtxTest {
     }
 
     /**
-     * The tensor-core shared level's form by the launch's size (bench/RESULTS.md "Run 39-casc8", 132 SMs): 107 × 530 and 40 heads
-     * ALiBi (192 and 240 whole-split work-groups) as before run 39; 500 × 752 (768) 3 work-groups an SM (168 registers, not 209-223);
-     * 107 × 240 and the sweep's 2-32 sequences (32-64) two key halves without bounds; none at headDim 64; G = 64 whole splits.
+     * The tensor-core shared level's form by the launch's size (bench/RESULTS.md "Run 39-casc8" and "Run 39-divc", 132 SMs): 500 × 752
+     * (768 whole-split work-groups) 3 work-groups an SM; 107 × 530 and 40 heads ALiBi (192 and 240), 107 × 240 and the sweep's 2-32
+     * sequences (32-64) two key halves without bounds; none at headDim 64; G = 64 whole splits.
      */
     @Test
     void theSharedLevelsFormFollowsTheLaunchSize() {
-        long[][] cases = {{192, 1, 0}, {240, 1, 0}, {768, 1, 3}, {64, 2, 0}, {32, 2, 0}, {132, 2, 0}, {133, 1, 0}, {264, 1, 0}, {265, 1, 3}};
+        long[][] cases = {{192, 2, 0}, {240, 2, 0}, {768, 1, 3}, {64, 2, 0}, {32, 2, 0}, {132, 2, 0}, {133, 2, 0}, {264, 2, 0}, {265, 1, 3}};
         for (long[] c : cases) {
             int halves = CascadeMmaKernels.keyHalves(32, 32, c[0], 132);
             assertEquals(c[1], halves, c[0] + " work-groups: key halves");
