@@ -6,7 +6,7 @@
 # RUNS picks the runs, in the order given (default: the eight of the closing run), from: gpu-tests (needs fixtures.tar.xz
 # with tiny-llama3 and tiny-baichuan2-13b) throughput throughput-b1 throughput-b1-4k throughput-nbi throughput-b1-unfused throughput-b1-nopdl workload1
 # throughput-b1-nbi workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128-nbi serve clocks, and the op profiles
-# (-Darbor.opProfile=true) profile-b1 profile-b32 profile-1b-b128-nbi profile-w1 profile-w1-nbi profile-bc-w1-nbi profile-w2-nbi. GPU_TESTS overrides the test classes/packages.
+# (-Darbor.opProfile=true) profile-b1 profile-b32 profile-1b-b128-nbi profile-w1 profile-w1-nbi profile-bc-w1-nbi profile-w2 profile-w2-nbi. GPU_TESTS overrides the test classes/packages.
 # "unfused" is -Darbor.cuda.fusion=false (every projection and element-wise stage its own launch), "nopdl"
 # -Darbor.cuda.pdl=false (the fused kernels launched after the GEMM before them ends, not overlapping its tail).
 # throughput-b1-4k: decode b1 after a 4000-token prompt (positions to 4063; synthetic:llama-7b takes 4096).
@@ -44,6 +44,7 @@ one() {
   profile-w1) run profile-w1 60 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench $W1 --model $M --out "$OUT/prof-w1" ;;
   profile-w1-nbi) run profile-w1-nbi 60 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench $W1 --model $M --no-batch-invariance --out "$OUT/prof-w1-nbi" ;;
   profile-bc-w1-nbi) run profile-bc-w1-nbi 80 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench $W1 --model synthetic:baichuan2-13b --no-batch-invariance --out "$OUT/prof-bc-w1" ;;
+  profile-w2) run profile-w2 90 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench $W2 --model $M --out "$OUT/prof-w2d" ;;
   profile-w2-nbi) run profile-w2-nbi 90 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench $W2 --model $M --no-batch-invariance --out "$OUT/prof-w2" ;;
   throughput) run throughput 70 $B throughput --model $M --device cuda --batch 1,1,1,32 --prompt-len 128 --output-len 256 --out "$OUT/tp" ;;
   throughput-nbi) run throughput-nbi 70 $B throughput --model $M --device cuda --batch 1,1,1,32 --prompt-len 128 --output-len 256 --no-batch-invariance --out "$OUT/tp-nbi" ;;
