@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The session's closing GPU run on the merged tree: engine benchmarks with the defaults (batch-invariant: CUDA-core
-# attention, invariant GEMM plan, CUDA graphs) and with --no-batch-invariance (tensor-core prefill attention, cascade
-# attention for shared prefixes, split-K GEMM, wgmma prefill GEMM). From the repo root on the GPU machine:
+# The session's closing GPU run on the merged tree: engine benchmarks with the defaults (batch-invariant: tensor-core
+# attention below position 1,024 with the state-handoff cascade, CUDA-core paged attention above, invariant GEMM plan,
+# CUDA graphs) and with --no-batch-invariance (tensor-core prefill attention, log-sum-exp cascade attention for shared
+# prefixes, split-K GEMM, wgmma prefill GEMM). From the repo root on the GPU machine:
 #   bash bench/device/final-run.sh DIR     (DIR = the carried bundle of bench/device/bundle.sh, no fixtures needed)
 # RUNS picks the runs, in the order given (default: the eight of the closing run), from: gpu-tests (needs fixtures.tar.xz
 # with tiny-llama3 and tiny-baichuan2-13b) throughput throughput-b1 throughput-b1-4k throughput-nbi throughput-b1-unfused throughput-b1-nopdl workload1
