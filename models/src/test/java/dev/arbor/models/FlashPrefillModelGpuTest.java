@@ -30,7 +30,7 @@ class FlashPrefillModelGpuTest {
         try (CausalLM m = ModelLoader.load("synthetic:100m", "cpu"); PagedRunner r = new PagedRunner(m, 64, 16)) {
             cpu = r.prefill(prompt, prompt.length);
         }
-        // the invariant path with its attention on the CUDA-core kernel (arbor.cuda.flashBelow 0: the mode before session 7)
+        // the invariant path with its attention on the CUDA-core kernel (arbor.cuda.flashBelow 0; the default until session 8)
         try (CausalLM m = ModelLoader.load("synthetic:100m", new BackendOptions("cuda", "bf16", "bfloat16", true));
              PagedRunner r = InvariantFlashAttentionGpuTest.runner(m, 0, 64)) {
             invariant = r.prefill(prompt, 64);

@@ -12,7 +12,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The batch-invariant mode's attention on the tensor cores ({@code -Darbor.cuda.flashBelow=N}, 2048 by default; CudaOps: every
+ * The batch-invariant mode's attention on the tensor cores ({@code -Darbor.cuda.flashBelow=N}, 1,024 by default; CudaOps: every
  * token at a position below N through FlashPrefillAttention, the others through the paged kernel), inside a model
  * whose shape it takes (synthetic:100m, 12 heads × 64, bf16 KV, CUDA graphs on): a token's logits are the same bits
  * whether its prompt ran whole or in chunks of 1 (decode-shaped steps, replayed from CUDA graphs), 7 or 64; beside

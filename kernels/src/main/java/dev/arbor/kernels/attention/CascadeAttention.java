@@ -154,13 +154,17 @@ public final class CascadeAttention implements AutoCloseable {
             Shapes.need("groupTokenStart", groupTokenStart, numGroups + 1L);
             Shapes.need("groupTokens", groupTokens, 1);
             boolean mma = CascadeMmaKernels.serves(kCache, heads, kvHeads, headDim);
-            // the tensor-core shared level's form by the launch's size (its whole-split work-groups against the SMs): key halves and
-            // launch bounds (CascadeMmaKernels.keyHalves / minBlocksPerSm; this cascade's knobs override them for benches and tests)
-            int sms = b instanceof CudaBackend cuda ? cuda.device().multiprocessors() : 132;
-            long whole = mma ? (long) numGroups * ((maxGroupTokens + CascadeMmaKernels.queries(heads, kvHeads, 1) - 1) / CascadeMmaKernels.queries(heads, kvHeads, 1))
-                    * kvHeads * PagedAttention.splits(maxSharedLenNow) : 0;
-            int halves = sharedKeyHalves > 0 ? sharedKeyHalves : CascadeMmaKernels.keyHalves(heads, kvHeads, whole, sms);
-            if (CascadeMmaKernels.ROWS / halves % (heads / kvHeads) != 0) halves = 1;   // G must divide the work-group's rows
+            int halves = 1, minBlocks = 0;   // the tensor-core shared level's key halves and launch bounds
+            if (mma) {
+                // its form by the launch's size (its whole-split work-groups against the SMs): CascadeMmaKernels.keyHalves /
+                // minBlocksPerSm; this cascade's knobs override them for benches and tests
+                int sms = b instanceof CudaBackend cuda ? cuda.device().multiprocessors() : 132;
+                int wholeQueries = CascadeMmaKernels.queries(heads, kvHeads, 1);
+                long whole = (long) numGroups * ((maxGroupTokens + wholeQueries - 1) / wholeQueries) * kvHeads * PagedAttention.splits(maxSharedLenNow);
+                halves = sharedKeyHalves > 0 ? sharedKeyHalves : CascadeMmaKernels.keyHalves(heads, kvHeads, whole, sms);
+                if (CascadeMmaKernels.ROWS / halves % (heads / kvHeads) != 0) halves = 1;   // G must divide the work-group's rows
+                minBlocks = sharedMinBlocks >= 0 ? sharedMinBlocks : CascadeMmaKernels.minBlocksPerSm(headDim, halves, whole, sms);
+            }
             int queries = mma ? CascadeMmaKernels.queries(heads, kvHeads, halves) : queriesPerGroup(heads, kvHeads);
             int tiles = (maxGroupTokens + queries - 1) / queries;
             long gx = (long) numGroups * tiles;
@@ -172,8 +176,7 @@ public final class CascadeAttention implements AutoCloseable {
             if (mma) {   // tensor cores: the shape and store decide, never the batch
                 b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
                         blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
-                        heads, kvHeads, headDim, paged.blockSize(), alibi,
-                        sharedMinBlocks >= 0 ? sharedMinBlocks : CascadeMmaKernels.minBlocksPerSm(headDim, halves, whole, sms), halves);
+                        heads, kvHeads, headDim, paged.blockSize(), alibi, minBlocks, halves);
             } else {
                 b.launch(Shapes.byStore(kCache, SHARED_BF16, SHARED_F16, SHARED_F32), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
                         blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,

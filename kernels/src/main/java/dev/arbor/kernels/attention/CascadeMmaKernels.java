@@ -30,7 +30,7 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * key halves; each half streams its half of the split's tiles (of {@code KT / 2} keys, its own two buffers) and the halves'
  * (O, m, l) are folded through shared memory at the end ({@link #foldHalves}). Twice the work-groups, each warp with the same
  * number of tiles but half the mma work a tile (static shared memory, 48 KiB, holds two halves' double buffers only at KT / 2):
- * it pays only where the launch has at most one work-group an SM (bench/RESULTS.md "Run 39-casc8").
+ * it pays where the launch has at most two whole-split work-groups an SM (bench/RESULTS.md "Run 39-casc8", "Run 39-divc").
  *
  * <p>Precision: the 16-bit inputs of the mma are made exact to about 16 bits: Q (fp32) and P are split into
  * a 16-bit high part and a 16-bit remainder, each multiplied on the tensor cores (K and V are exact in

@@ -229,8 +229,8 @@ public final class CascadeSuffixKernels {
      * The split's row offsets ({@link AttentionKernels#rowOffset}: -1 outside [lo, hi) or past the table), SPLIT / 32 per lane, every
      * block-table load issued before any offset is stored (one round trip; a masked position loads the table's first entry, unused).
      * Key {@code j = sS + lane + 32e}'s logical block and row in it are stepped from e = 0's by 32 keys (one division a split, not
-     * one per key: accel lowers {@code /} to a full division sequence even by a constant, ~18 SASS instructions; bench/RESULTS.md
-     * "Run 39-casc8"); the same integers, so the same offsets.
+     * one per key: written when accel lowered {@code /} by a constant to a full division, ~18 SASS instructions, bench/RESULTS.md
+     * "Run 39-casc8"; since run 39-divc a shift or multiply-high, not re-measured); the same integers, so the same offsets.
      */
     @Unroll
     static void fillRows(IntArray blockTables, int[] rowBase, int table, int sS, int lo, int hi, int lane, int kvh, int numBlocks, int kvHeads,

@@ -191,6 +191,10 @@ public final class FlashPrefillAttention implements AutoCloseable {
     public int planHandoff(Backend b, int[] seqOfToken, int[] sharedKeys, int[] groupTokens, int[] groupTokenStart, int numGroups, int numTokens) {
         if (numTokens > maxTokens) throw new IllegalArgumentException(numTokens + " tokens over the launcher's " + maxTokens);
         if (numGroups > 0 && state == null) throw new IllegalStateException("planHandoff before useHandoffState");
+        if (numGroups == 0 && dirtyTokens == 0) {   // the common step: no marks left to clear (host and device), nothing to plan
+            numRowTiles = 0;
+            return 0;
+        }
         int clear = Math.max(dirtyTokens, numTokens);
         for (int t = 0; t < clear; t++) startTiles.set(t, 0);
         int n = 0, tokens = 0;

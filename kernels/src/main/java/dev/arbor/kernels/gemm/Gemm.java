@@ -96,7 +96,7 @@ public final class Gemm implements AutoCloseable {
      * As {@link #TMA_256} with a third consumer warpgroup: 192 W rows × 256 tokens (3 warpgroups of 64×256), 4 stages
      * (224 KiB + barriers). A K tile brings 56 KiB for 3 M multiply-adds where TMA_256's brings 48 KiB for 2 M: 22% less
      * traffic from the L2 a multiply-add. 512 work-items cap a work-item at 128 registers at entry, under one 64×256
-     * accumulator set (128); the producer warpgroup gives registers back ({@code setmaxnreg}) and the consumers take 152
+     * accumulator set (128); the producer warpgroup gives registers back ({@code setmaxnreg}) and the consumers take 160
      * ({@link GemmKernels#consumerRegisters}).
      */
     public static final Tiles TMA_256X3 = new Tiles("tma256x3", 12, 1, 1, 32, 4, true, true);

@@ -1,32 +1,30 @@
 package dev.arbor.kernels.bench;
 
-import dev.arbor.accel.AccelStream;
 import dev.arbor.accel.Kernel;
 import dev.arbor.accel.Launch;
-import dev.arbor.accel.Recording;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.CudaModule;
-import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.kernels.attention.FlashPrefillAttention;
 import dev.arbor.kernels.attention.FlashPrefillKernels;
 import dev.arbor.kernels.attention.PagedAttention;
 
 /**
  * GPU benchmark of decode attention in the batch-invariant mode (issue 12; for bench/RESULTS.md): a batch of sequences
- * with one new token each, through the CUDA-core paged kernel ({@link PagedAttention}, the default mode's kernel) and
- * through the tensor-core kernel as the opt-in {@code -Darbor.cuda.flashBelow=N} plans it ({@link FlashPrefillAttention#planBelow}:
- * one 64-row tile per sequence and kv head). bf16 KV store (block size 16), Llama-2-7B attention (32 heads × 128) and a
+ * with one new token each, through the CUDA-core paged kernel ({@link PagedAttention}: the mode's kernel at positions from
+ * {@code -Darbor.cuda.flashBelow=N}, 1,024 by default, and for every token with N = 0) and through the tensor-core kernel as
+ * the bound plans the tokens below it ({@link FlashPrefillAttention#planBelow}, here every token: one 64-row tile per
+ * sequence and kv head; no cascade groups, so no state handoff). bf16 KV store (block size 16), Llama-2-7B attention (32 heads × 128) and a
  * GQA-4 shape (32 on 8); one layer. The first {@code shared} keys of every sequence are one set of physical blocks (a
  * shared prompt prefix, as in the seed workloads: their K/V stay in L2), the rest the sequence's own. Launches are
- * captured in a CUDA graph and replayed (median of 7); the tensor-core kernel's registers and blocks per SM as the driver
+ * captured in a CUDA graph and replayed (median of 7, {@link FlashPrefillBench#time}); the tensor-core kernel's registers and blocks per SM as the driver
  * reports them. Run 39-bm16 measured a one-warp (16-row) form of the kernel here as well (branch bm16, commit 53138d2).
  * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.FlashDecodeBench
  */
 public final class FlashDecodeBench {
-    private static final int TRIALS = 7, BS = 16, D = 128;
+    private static final int BS = 16, D = 128;
 
     public static void main(String[] args) {
         try (CudaBackend cuda = CudaBackend.open(0)) {
@@ -65,8 +63,8 @@ public final class FlashDecodeBench {
             flash.toDevice(cuda);
             paged.toDevice(cuda);
             int tiles = flash.planBelow(cuda, queryStart, positions, seqs, Integer.MAX_VALUE);
-            double pagedMs = time(cuda, () -> paged.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs, ctx));
-            double flashMs = time(cuda, () -> flash.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs));
+            double pagedMs = FlashPrefillBench.time(cuda, () -> paged.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs, ctx));
+            double flashMs = FlashPrefillBench.time(cuda, () -> flash.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs));
             // K and V bytes a launch reads at least (each distinct block once)
             double bytes = 2.0 * blocks * kvHeads * BS * D * 2;
             System.out.printf("decode %3d seqs x %4d keys (%3d shared), %2d/%2d heads: paged %8.4f ms | tensor cores %8.4f ms (%.2fx)"
@@ -80,14 +78,4 @@ public final class FlashDecodeBench {
         }
     }
 
-    /** Median milliseconds of one launch, from a graph of 5 launches. */
-    private static double time(CudaBackend cuda, Runnable launch) {
-        launch.run();   // compiles, and puts every array on the device
-        cuda.synchronize();
-        int steps = 5;
-        try (AccelStream stream = cuda.newStream();
-             Recording g = cuda.record(stream, () -> { for (int i = 0; i < steps; i++) launch.run(); })) {
-            return GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS) / steps;
-        }
-    }
 }

@@ -119,7 +119,7 @@ public final class FlashPrefillBench {
     }
 
     /** Median milliseconds of one launch, from a graph of 5 launches. */
-    private static double time(CudaBackend cuda, Runnable launch) {
+    static double time(CudaBackend cuda, Runnable launch) {
         launch.run();   // compiles, and puts every array on the device
         cuda.synchronize();
         int steps = 5;
