@@ -36,6 +36,13 @@ public interface Backend extends AutoCloseable {
     /** Waits for pending work and copies the first {@code count} elements of {@code array} back. Default: the whole array. */
     default void toHost(OffHeapArray array, int count) { toHost(array); }
 
+    /**
+     * Streaming multiprocessors the launches spread over, for plans that size their grids by waves (GEMM tiles, the
+     * cascade's shared level): the device's count on CUDA; on the CPU executor the H200's 132, so that CPU tests see the
+     * same plan choices as the GPU.
+     */
+    default int multiprocessors() { return 132; }
+
     AccelStream newStream();
 
     /** Waits for all queued work on every stream. */

@@ -54,6 +54,8 @@ public final class CudaBackend implements Backend {
 
     @Override public String name() { return "cuda"; }
 
+    @Override public int multiprocessors() { return device.multiprocessors(); }
+
     /** The loaded module of a kernel variant: compiled and JIT-loaded on first use (the first-compile cost). */
     public CudaModule module(Kernel kernel, Object[] constants) {
         return target(kernel, constants).module();

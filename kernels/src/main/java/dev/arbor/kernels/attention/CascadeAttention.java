@@ -6,7 +6,6 @@ import dev.arbor.accel.Launch;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.OffHeapArray;
-import dev.arbor.accel.cuda.CudaBackend;
 
 /**
  * Host-side launcher of cascade attention (issue 11; FlashInfer's two-level cascade): groups of sequences
@@ -158,7 +157,7 @@ public final class CascadeAttention implements AutoCloseable {
             if (mma) {
                 // its form by the launch's size (its whole-split work-groups against the SMs): CascadeMmaKernels.keyHalves /
                 // minBlocksPerSm; this cascade's knobs override them for benches and tests
-                int sms = b instanceof CudaBackend cuda ? cuda.device().multiprocessors() : 132;
+                int sms = b.multiprocessors();
                 int wholeQueries = CascadeMmaKernels.queries(heads, kvHeads, 1);
                 long whole = (long) numGroups * ((maxGroupTokens + wholeQueries - 1) / wholeQueries) * kvHeads * PagedAttention.splits(maxSharedLenNow);
                 halves = sharedKeyHalves > 0 ? sharedKeyHalves : CascadeMmaKernels.keyHalves(heads, kvHeads, whole, sms);

@@ -253,7 +253,7 @@ public final class Gemm implements AutoCloseable {
      */
     public Gemm(Backend backend, boolean wgmma) {
         this.backend = backend;
-        this.multiprocessors = backend instanceof CudaBackend cuda ? cuda.device().multiprocessors() : 132;
+        this.multiprocessors = backend.multiprocessors();
         if (wgmma && backend instanceof CudaBackend cuda && cuda.device().sm() != 90)
             throw new IllegalArgumentException("wgmma needs an sm_90 device, this one is sm_" + cuda.device().sm());
         this.wgmma = wgmma;
