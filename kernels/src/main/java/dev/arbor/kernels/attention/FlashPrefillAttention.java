@@ -26,9 +26,15 @@ public final class FlashPrefillAttention implements AutoCloseable {
     static final Kernel PREFILL_F16 = Kernel.of(FlashPrefillKernels.class, "prefillF16");
     static final Kernel SHARED_BF16 = Kernel.of(FlashPrefillKernels.class, "sharedBf16");
     static final Kernel SHARED_F16 = Kernel.of(FlashPrefillKernels.class, "sharedF16");
+    static final Kernel WARP_BF16 = Kernel.of(FlashPrefillKernels.class, "warpBf16");
+    static final Kernel WARP_F16 = Kernel.of(FlashPrefillKernels.class, "warpF16");
 
     private final int heads, kvHeads, headDim, blockSize, tokensPerTile, maxTiles;
     private final IntArray tiles;   // (maxTiles, 2) first token, end token
+    // short tiles (a sequence's at most warpTokens planned tokens, or none): one-warp work-groups (FlashPrefillKernels.warpBf16)
+    private final int warpTokens;   // 16 / G, 0 where G > 16 (no short tiles)
+    private final IntArray warpTiles;   // (maxSeqs, 2) first token, end token
+    private int numWarpTiles;
     private final IntArray skip;    // (maxSeqs) keyStart for the CUDA-core kernel: past any position for the planned sequences, else 0
     private final int maxSeqs;
     private int numTiles, plannedTokens;
@@ -61,6 +67,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
         this.tokensPerTile = tokensPerTile(heads, kvHeads);
         this.maxTiles = (maxTokens + tokensPerTile - 1) / tokensPerTile + maxSeqs;
         this.tiles = new IntArray(2 * maxTiles);
+        this.warpTokens = Boolean.getBoolean("arbor.flash.tallOnly") ? 0 : warpTokens(heads, kvHeads);   // run 43-dec9's switch, removed after
+        this.warpTiles = new IntArray(2 * maxSeqs);
         this.maxSeqs = maxSeqs;
         this.skip = new IntArray(maxSeqs);
         this.maxTokens = maxTokens;
@@ -86,33 +94,60 @@ public final class FlashPrefillAttention implements AutoCloseable {
     }
 
     /**
+     * The most planned tokens of a sequence that take one short tile ({@link FlashPrefillKernels#warpBf16}, {@code 16 / G}
+     * tokens: one decode token at G ≤ 16); 0 where G > 16 (every tile tall). A sequence's tokens meet one kernel or the
+     * other by their count, and both give a row the same bits.
+     */
+    public static int warpTokens(int heads, int kvHeads) {
+        return heads / kvHeads <= FlashPrefillKernels.WARP_ROWS ? FlashPrefillKernels.WARP_ROWS / (heads / kvHeads) : 0;
+    }
+
+    /**
      * Cuts the new tokens {@code queryStart[s] .. queryStart[s+1]} of each sequence s with at least
      * {@code minTokens} of them into query tiles and uploads the list (a sequence's tiles last to first, so
-     * the longest work-groups start first). Returns the number of tiles (0: nothing to launch).
+     * the longest work-groups start first; a sequence of at most {@link #warpTokens} tokens in one short tile). Returns the
+     * number of tiles, tall and short (0: nothing to launch).
      */
     public int plan(Backend b, int[] queryStart, int numSeqs, int minTokens) {
         checkSeqs(numSeqs);
-        int n = 0, planned = 0;
+        int n = 0, w = 0, planned = 0;
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
             boolean mine = hi - lo >= Math.max(1, minTokens);
             skip.set(s, mine ? Integer.MAX_VALUE : 0);
             if (!mine) continue;
             planned += hi - lo;
-            n = addTiles(n, lo, hi);
+            if (hi - lo <= warpTokens) w = setWarpTile(w, lo, hi);
+            else n = addTiles(n, lo, hi);
         }
+        int got = finishPlan(b, n, w, planned);
+        if (got > 0 && numSeqs > 0 && planned < queryStart[numSeqs] - queryStart[0]) b.toDevice(skip, numSeqs);
+        return got;
+    }
+
+    /** Records and uploads a plan of n tall and w short tiles; returns n + w. */
+    private int finishPlan(Backend b, int n, int w, int planned) {
         numTiles = n;
+        numWarpTiles = w;
         this.plannedTokens = planned;
         if (n > 0) b.toDevice(tiles, 2 * n);
-        if (n > 0 && numSeqs > 0 && planned < queryStart[numSeqs] - queryStart[0]) b.toDevice(skip, numSeqs);
-        return n;
+        if (w > 0) b.toDevice(warpTiles, 2 * w);
+        return n + w;
+    }
+
+    /** Short tile w: tokens [first, end); returns w + 1. */
+    private int setWarpTile(int w, int first, int end) {
+        warpTiles.set(2 * w, first);
+        warpTiles.set(2 * w + 1, end);
+        return w + 1;
     }
 
     /**
      * The batch-invariant plan: every new token at a position below {@code positionBound} goes into a tile, whatever its
      * sequence's chunk length (so a token meets this kernel or not by its own position alone); the tokens of a sequence at
      * or past the bound get none, and a sequence with no token below it gets one empty tile (the kernel returns at once),
-     * so a decode batch always has exactly one tile per sequence: a CUDA graph captured for a batch bucket keeps its grid.
+     * so a decode batch always has exactly one tile per sequence (a short one where G ≤ 16, {@link #warpTokens}): a CUDA
+     * graph captured for a batch bucket keeps its grids.
      * The tokens left out are the caller's to attend first (the paged kernel over every token; this kernel then overwrites
      * the rows it owns). Returns the number of tiles.
      *
@@ -120,23 +155,22 @@ public final class FlashPrefillAttention implements AutoCloseable {
      */
     public int planBelow(Backend b, int[] queryStart, int[] positions, int numSeqs, int positionBound) {
         checkSeqs(numSeqs);
-        int n = 0, planned = 0;
+        int n = 0, w = 0, planned = 0;
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
             if (hi == lo) continue;
             int end = (int) Math.min(hi, lo + Math.max(0L, (long) positionBound - positions[lo]));
             planned += end - lo;
-            if (end > lo) {
+            if (end - lo <= warpTokens) {
+                w = setWarpTile(w, lo, end);
+            } else if (end > lo) {
                 n = addTiles(n, lo, end);
             } else {
                 checkTiles(n + 1);
                 n = setTile(n, lo, lo);
             }
         }
-        numTiles = n;
-        this.plannedTokens = planned;
-        if (n > 0) b.toDevice(tiles, 2 * n);
-        return n;
+        return finishPlan(b, n, w, planned);
     }
 
     private void checkSeqs(int numSeqs) {
@@ -247,8 +281,11 @@ public final class FlashPrefillAttention implements AutoCloseable {
                 maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0);
     }
 
-    /** Tiles of the last {@link #plan} or {@link #planBelow}. */
-    public int numTiles() { return numTiles; }
+    /** Tiles of the last {@link #plan} or {@link #planBelow}, tall and short. */
+    public int numTiles() { return numTiles + numWarpTiles; }
+
+    /** Short (one-warp) tiles of the last {@link #plan} or {@link #planBelow}. */
+    public int numWarpTiles() { return numWarpTiles; }
 
     /** Tokens the last {@link #plan} or {@link #planBelow} took. */
     public int plannedTokens() { return plannedTokens; }
@@ -264,7 +301,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
                              IntArray positions, IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes,
                              int tokens, int maxContextLen) {
         if (plannedTokens == tokens) return;
-        if (numTiles == 0) {
+        if (numTiles + numWarpTiles == 0) {
             paged.launch(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
             return;
         }
@@ -298,9 +335,14 @@ public final class FlashPrefillAttention implements AutoCloseable {
         Shapes.need("seqOfToken", seqOfToken, tokens);
         Shapes.need("blockTables", blockTables, maxBlocksPerSeq);
         if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
-        if (numTiles == 0) return;
-        b.launch(kernel, launchOf(numTiles), args(q, kCache, vCache, out, positions,
-                seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
+        if (numTiles > 0) {
+            b.launch(kernel, launchOf(numTiles), args(q, kCache, vCache, out, positions,
+                    seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
+        }
+        if (numWarpTiles > 0) {
+            b.launch(kernel == PREFILL_F16 ? WARP_F16 : WARP_BF16, warpLaunchOf(numWarpTiles), args(q, kCache, vCache, out, positions,
+                    seqOfToken, warpTiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
+        }
     }
 
     /** The launch of {@code numTiles} tiles: grid (tiles, kvHeads), 128 work-items, the kernel's dynamic shared memory. */
@@ -309,12 +351,34 @@ public final class FlashPrefillAttention implements AutoCloseable {
                 .withSharedBytes(FlashPrefillKernels.sharedBytes(headDim));
     }
 
-    /** The kernel's arguments (also for {@code CudaBackend.resources}). */
+    /** The launch of {@code numTiles} short tiles: grid (tiles, kvHeads), one warp, the one-warp kernel's dynamic shared memory. */
+    public Launch warpLaunchOf(int numTiles) {
+        return Launch.of(new int[] {numTiles, kvHeads, 1}, new int[] {FlashPrefillKernels.WARP_THREADS, 1, 1})
+                .withSharedBytes(FlashPrefillKernels.warpSharedBytes(headDim));
+    }
+
+    /** The tall kernel's arguments (also for {@code CudaBackend.resources}). */
     public Object[] args(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
                          IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
+        return args(q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks);
+    }
+
+    /** The short-tile kernel's arguments (also for {@code CudaBackend.resources}). */
+    public Object[] warpArgs(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
+                             IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
+        return args(q, kCache, vCache, out, positions, seqOfToken, warpTiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks);
+    }
+
+    private Object[] args(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
+                          IntArray tileList, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
-        return new Object[] {q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state != null ? state : q,
+        return new Object[] {q, kCache, vCache, out, positions, seqOfToken, tileList, blockTables, slopes, startTiles, state != null ? state : q,
                 maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0};
+    }
+
+    /** The short-tile kernel of a store type. */
+    public static Kernel warpKernelFor(OffHeapArray store) {
+        return kernelFor(store) == PREFILL_F16 ? WARP_F16 : WARP_BF16;
     }
 
     /** The kernel of a store type. */
@@ -324,10 +388,11 @@ public final class FlashPrefillAttention implements AutoCloseable {
     }
 
     /** Puts the tile array on the device (before capturing launches in a CUDA graph). */
-    public void toDevice(Backend b) { b.toDevice(tiles, skip, startTiles, rowTiles, rowTokens); }
+    public void toDevice(Backend b) { b.toDevice(tiles, warpTiles, skip, startTiles, rowTiles, rowTokens); }
 
     @Override public void close() {
         tiles.close();
+        warpTiles.close();
         skip.close();
         startTiles.close();
         rowTiles.close();

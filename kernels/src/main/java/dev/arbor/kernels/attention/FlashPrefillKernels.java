@@ -61,11 +61,21 @@ public final class FlashPrefillKernels {
     /** Work-items per work-group (4 warps). */
     public static final int THREADS = 128;
 
+    /** Query rows of the one-warp work-group ({@link #warpBf16}): one warp × 16. */
+    public static final int WARP_ROWS = 16;
+    /** Work-items of the one-warp work-group. */
+    public static final int WARP_THREADS = 32;
+
     private static final float NEG_INF = Float.NEGATIVE_INFINITY;
 
     /** Dynamic shared memory of one work-group in bytes: Q, two stages of K and V, two tiles' key row offsets. */
     public static int sharedBytes(int headDim) {
         return (BM + 4 * BN) * headDim * 2 + 2 * BN * 4;
+    }
+
+    /** Dynamic shared memory of one one-warp work-group ({@link #warpBf16}) in bytes: Q, one stage of K and V, two tiles' key row offsets. */
+    public static int warpSharedBytes(int headDim) {
+        return (WARP_ROWS + 2 * BN) * headDim * 2 + 2 * BN * 4;
     }
 
     /**
@@ -147,11 +157,11 @@ public final class FlashPrefillKernels {
             smem[rb + (it0 & 1) * BN + tid] = keyRow(blockTables, table, it0 * BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
             smem[rb + ((it0 + 1) & 1) * BN + tid] = keyRow(blockTables, table, (it0 + 1) * BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
         }
-        loadQ(ctx, smem, q, tiles, tFirst, 0, nTok, kvh, tid, heads, G, headDim, fp16);
+        loadQ(ctx, smem, q, tiles, tFirst, 0, nTok, kvh, tid, heads, G, headDim, fp16, BM, THREADS);
         ctx.localBarrier();
         loadKv(ctx, smem, qWords + (it0 & 1) * 2 * kvWords, kc, vc, rb + (it0 & 1) * BN, tid, headDim, kvWords);
         ctx.cpAsyncCommit();
-        loadQFragments(ctx, smem, qf, warp, lane, headDim);
+        loadQFragments(ctx, smem, qf, warp, lane, headDim, BM);
         if (it0 > 0) loadState(state, o, st, tFirst + tokA, headA, tFirst + tokB, headB, lane, heads, headDim);
         else initState(o, st, headDim);
         for (int it = it0; it < nTiles; it++) {
@@ -166,6 +176,116 @@ public final class FlashPrefillKernels {
                     headDim, alibi, fp16);
             if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
             ctx.localBarrier();
+        }
+        ctx.cpAsyncWait(0);
+        store(out, o, st, tFirst + tokA, headA, validA, tFirst + tokB, headB, validB, lane, heads, headDim);
+    }
+
+    /**
+     * The one-warp form of {@link #prefillBf16} for short tiles (a decode token, a chunk of at most {@link #WARP_ROWS}{@code / G}
+     * tokens): one work-group of {@link #WARP_THREADS} work-items (one warp, {@link #WARP_ROWS} rows) per (tile, kv head), the
+     * same arguments with {@code tiles} the short tiles. Each warp walks its row's key tiles alone, so an SM holds six such
+     * rows' walks at once (shared memory {@link #warpSharedBytes}: 36.5 KiB at headDim 128) where the 64-row work-group
+     * holds two: the per-sequence pass of a decode step is latency-bound (run 39-bm16, run 41), not short of mma rows.
+     * One K/V stage, K and V in their own cp.async groups: tile i+1's K is requested once tile i's S is computed (its K
+     * buffer read) and overlaps the softmax and P·V, its V once P·V is done and overlaps the next S. The rows' arithmetic is
+     * the tall kernel's per-tile code ({@link #scores}, {@link #softmax}, {@link #accumulatePv}) on the same key tiles in
+     * the same order, each row in its own warp either way (run 39-bm16 proved the height free for bits on the GPU), so a
+     * token's bits are those of the 64-row kernel; {@code startTiles}/{@code state} continue a handoff as there.
+     */
+    public static void warpBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
+                                IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
+                                IntArray startTiles, FloatArray state,
+                                int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
+                                @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
+        attendWarp(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state, maxBlocksPerSeq, numBlocks,
+                heads, kvHeads, headDim, blockSize, alibi, 0);
+    }
+
+    /** {@link #warpBf16} for an fp16 store (as {@link #prefillF16}). */
+    public static void warpF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
+                               IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
+                               IntArray startTiles, FloatArray state,
+                               int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
+                               @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
+        attendWarp(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state, maxBlocksPerSeq, numBlocks,
+                heads, kvHeads, headDim, blockSize, alibi, 1);
+    }
+
+    /** {@link #warpBf16}'s body: {@link #attend} for one warp, one K/V stage. */
+    static void attendWarp(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, IntArray positions,
+                           IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes, IntArray startTiles, FloatArray state,
+                           int maxBlocksPerSeq, int numBlocks, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16) {
+        int[] smem = ctx.dynamicIntLocalArray();
+        int[] qf = new int[headDim / 16 * 4];
+        float[] s = new float[BN / 8 * 4];
+        float[] o = new float[headDim / 8 * 4];
+        int[] kf = new int[BN / 8 * 2];
+        int[] vf = new int[4];
+        int[] pf = new int[4];
+        float[] st = new float[4];
+
+        int G = heads / kvHeads, tpb = WARP_ROWS / G;
+        int lane = ctx.localIdx;
+        int kvh = ctx.groupIdy;
+        int tFirst = tiles.get(2 * ctx.groupIdx), tEnd = tiles.get(2 * ctx.groupIdx + 1);
+        int nTok = tEnd - tFirst;
+        if (nTok <= 0) return;   // an empty tile (planBelow's placeholder)
+        int seq = seqOfToken.get(tFirst), p0 = positions.get(tFirst);
+        int pMax = p0 + nTok - 1;
+        int table = seq * maxBlocksPerSeq;
+        int qWords = WARP_ROWS * headDim / 2, kvWords = BN * headDim / 2;
+        int kBase = qWords, vBase = qWords + kvWords, rb = qWords + 2 * kvWords;   // Q, K, V, two tiles' key row offsets
+        int it0 = startTiles.get(tFirst);
+
+        int rowA = lane >> 2, rowB = rowA + 8;
+        int tokA = Math.min(rowA / G, nTok - 1), tokB = Math.min(rowB / G, nTok - 1);
+        int headA = kvh * G + rowA % G, headB = kvh * G + rowB % G;
+        int posA = p0 + tokA, posB = p0 + tokB;
+        float slopeA = alibi != 0 ? slopes.get(headA) : 0f, slopeB = alibi != 0 ? slopes.get(headB) : 0f;
+        boolean validA = rowA < tpb * G && rowA / G < nTok, validB = rowB < tpb * G && rowB / G < nTok;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+
+        // key row offsets a tile ahead as in attend (tile i's in buffer i & 1), keys lane and lane + 32 of a tile per work-item
+        int nTiles = pMax / BN + 1;
+        int r0 = rb + (it0 & 1) * BN, r1 = rb + ((it0 + 1) & 1) * BN;
+        smem[r0 + lane] = keyRow(blockTables, table, it0 * BN + lane, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+        smem[r0 + lane + 32] = keyRow(blockTables, table, it0 * BN + lane + 32, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+        smem[r1 + lane] = keyRow(blockTables, table, (it0 + 1) * BN + lane, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+        smem[r1 + lane + 32] = keyRow(blockTables, table, (it0 + 1) * BN + lane + 32, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+        loadQ(ctx, smem, q, tiles, tFirst, 0, nTok, kvh, lane, heads, G, headDim, fp16, WARP_ROWS, WARP_THREADS);
+        ctx.localBarrier();
+        loadTile(ctx, smem, kBase, kc, r0, lane, headDim, WARP_THREADS);
+        ctx.cpAsyncCommit();
+        loadTile(ctx, smem, vBase, vc, r0, lane, headDim, WARP_THREADS);
+        ctx.cpAsyncCommit();
+        loadQFragments(ctx, smem, qf, 0, lane, headDim, WARP_ROWS);
+        if (it0 > 0) loadState(state, o, st, tFirst + tokA, headA, tFirst + tokB, headB, lane, heads, headDim);
+        else initState(o, st, headDim);
+        // cp.async groups in flight at the top of tile it: K(it), then V(it) (issue order), so wait(1) waits for K(it) alone
+        for (int it = it0; it < nTiles; it++) {
+            int next = rb + ((it + 1) & 1) * BN;
+            ctx.cpAsyncWait(1);
+            ctx.localBarrier();   // K of tile it landed (its V may still be in flight)
+            int aheadA = (it + 2) * BN + lane, aheadB = aheadA + 32;
+            boolean fill = it + 2 < nTiles;
+            int blockA = fill ? keyBlock(blockTables, table, aheadA, pMax, blockSize) : -1;
+            int blockB = fill ? keyBlock(blockTables, table, aheadB, pMax, blockSize) : -1;
+            scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16);
+            ctx.localBarrier();   // every lane's K reads done: K of tile it + 1 overlaps the softmax and P·V
+            if (it + 1 < nTiles) loadTile(ctx, smem, kBase, kc, next, lane, headDim, WARP_THREADS);
+            ctx.cpAsyncCommit();
+            softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi);
+            ctx.cpAsyncWait(1);
+            ctx.localBarrier();   // V of tile it landed
+            accumulatePv(ctx, smem, vBase, s, o, pf, vf, lane, headDim, fp16);
+            if (fill) {   // buffer it & 1: its last reader, V(it)'s copies, was issued before the barriers above
+                smem[rb + (it & 1) * BN + lane] = rowOf(blockA, aheadA, kvh, numBlocks, kvHeads, headDim, blockSize);
+                smem[rb + (it & 1) * BN + lane + 32] = rowOf(blockB, aheadB, kvh, numBlocks, kvHeads, headDim, blockSize);
+            }
+            ctx.localBarrier();   // every lane's V reads done: V of tile it + 1 overlaps the next S
+            if (it + 1 < nTiles) loadTile(ctx, smem, vBase, vc, next, lane, headDim, WARP_THREADS);
+            ctx.cpAsyncCommit();
         }
         ctx.cpAsyncWait(0);
         store(out, o, st, tFirst + tokA, headA, validA, tFirst + tokB, headB, validB, lane, heads, headDim);
@@ -242,11 +362,11 @@ public final class FlashPrefillKernels {
             smem[rb + tid] = keyRow(blockTables, table, tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
             smem[rb + BN + tid] = keyRow(blockTables, table, BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
         }
-        loadQ(ctx, smem, q, groupTokens, first, 1, nTok, kvh, tid, heads, G, headDim, fp16);
+        loadQ(ctx, smem, q, groupTokens, first, 1, nTok, kvh, tid, heads, G, headDim, fp16, BM, THREADS);
         ctx.localBarrier();
         loadKv(ctx, smem, qWords, kc, vc, rb, tid, headDim, kvWords);
         ctx.cpAsyncCommit();
-        loadQFragments(ctx, smem, qf, warp, lane, headDim);
+        loadQFragments(ctx, smem, qf, warp, lane, headDim, BM);
         initState(o, st, headDim);
         for (int it = 0; it < nTiles; it++) {
             if (it + 1 < nTiles) loadKv(ctx, smem, qWords + ((it + 1) & 1) * 2 * kvWords, kc, vc, rb + ((it + 1) & 1) * BN, tid, headDim, kvWords);
@@ -326,19 +446,19 @@ public final class FlashPrefillKernels {
 
     /**
      * The tile's Q rows (fp32) rounded to 16 bits into shared memory: 8 floats (two 16-byte loads) per
-     * 16-byte chunk, {@code BM·headDim/8} chunks; padding rows are zeros. Tile token i is token {@code tFirst + i}, or with
+     * 16-byte chunk, {@code rows·headDim/8} chunks over {@code threads} work-items; padding rows are zeros. Tile token i is token {@code tFirst + i}, or with
      * {@code gather} (a literal) 1, token {@code tokenList[tFirst + i]} (the shared pass's rows).
      */
     @Unroll
     static void loadQ(KernelContext ctx, int[] smem, FloatArray q, IntArray tokenList, int tFirst, int gather, int nTok, int kvh, int tid,
-                      int heads, int G, int headDim, int fp16) {
+                      int heads, int G, int headDim, int fp16, int rows, int threads) {
         int[] xr = new int[8];
         int[] packed = new int[4];
         int cpr = headDim / 8;   // chunks per row
-        for (int i = 0; i < BM * cpr / THREADS; i++) {
-            int qi = i * THREADS + tid, row = qi / cpr, c = qi % cpr;
+        for (int i = 0; i < rows * cpr / threads; i++) {
+            int qi = i * threads + tid, row = qi / cpr, c = qi % cpr;
             int tok = row / G, g = row % G;
-            if (tok < nTok && row < BM / G * G) {
+            if (tok < nTok && row < rows / G * G) {
                 int token = gather != 0 ? tokenList.get(tFirst + tok) : tFirst + tok;
                 int at = (token * heads + kvh * G + g) * headDim + c * 8;
                 ctx.loadGlobal128(xr, 0, q, at);
@@ -350,16 +470,16 @@ public final class FlashPrefillKernels {
                 float lo = Float.intBitsToFloat(xr[2 * j]), hi = Float.intBitsToFloat(xr[2 * j + 1]);
                 packed[j] = fp16 != 0 ? KernelContext.packFp16(lo, hi) : KernelContext.packBf16(lo, hi);
             }
-            ctx.storeShared128(smem, (c >> 3) * (BM * 32) + Swizzle.rowChunk128(row, c & 7), packed, 0);
+            ctx.storeShared128(smem, (c >> 3) * (rows * 32) + Swizzle.rowChunk128(row, c & 7), packed, 0);
         }
     }
 
-    /** The warp's 16 Q rows as A fragments: one ldmatrix.x4 per k-step of 16 dims. */
+    /** The warp's 16 Q rows as A fragments (of a tile of {@code rows} rows): one ldmatrix.x4 per k-step of 16 dims. */
     @Unroll
-    static void loadQFragments(KernelContext ctx, int[] smem, int[] qf, int warp, int lane, int headDim) {
+    static void loadQFragments(KernelContext ctx, int[] smem, int[] qf, int warp, int lane, int headDim, int rows) {
         for (int ks = 0; ks < headDim / 16; ks++) {
             int row = warp * 16 + (lane & 15), c = ks * 2 + (lane >> 4);
-            ctx.ldmatrixX4(qf, ks * 4, smem, (c >> 3) * (BM * 32) + Swizzle.rowChunk128(row, c & 7));
+            ctx.ldmatrixX4(qf, ks * 4, smem, (c >> 3) * (rows * 32) + Swizzle.rowChunk128(row, c & 7));
         }
     }
 
@@ -390,6 +510,22 @@ public final class FlashPrefillKernels {
             int w = kBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(row, c & 7);
             ctx.cpAsync16(smem, w, kc, at, valid);
             ctx.cpAsync16(smem, w + kvWords, vc, at, valid);
+        }
+    }
+
+    /**
+     * cp.async of one array's rows of a tile's BN keys (K or V alone, {@link #loadKv}'s layout) into shared word {@code base},
+     * over {@code threads} work-items; row offsets from shared word {@code rows} on, -1 zero-filled.
+     */
+    @Unroll
+    static void loadTile(KernelContext ctx, int[] smem, int base, OffHeapArray src, int rows, int tid, int headDim, int threads) {
+        int cpr = headDim / 8;
+        for (int i = 0; i < BN * cpr / threads; i++) {
+            int qi = i * threads + tid, row = qi / cpr, c = qi % cpr;
+            int at0 = smem[rows + row];
+            boolean valid = at0 >= 0;
+            int at = valid ? at0 + c * 8 : 0;
+            ctx.cpAsync16(smem, base + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(row, c & 7), src, at, valid);
         }
     }
 

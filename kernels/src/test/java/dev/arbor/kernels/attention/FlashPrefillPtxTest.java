@@ -28,7 +28,7 @@ class FlashPrefillPtxTest {
 
     @Test
     void registerArraysStayInRegistersAndTheTensorCoresAreUsed() {
-        for (String name : new String[] {"prefillBf16", "prefillF16", "sharedBf16", "sharedF16"}) {
+        for (String name : new String[] {"prefillBf16", "prefillF16", "sharedBf16", "sharedF16", "warpBf16", "warpF16"}) {
             for (Object[] v : VARIANTS) {
                 CompiledKernel k = KernelCompiler.compile(Kernel.of(FlashPrefillKernels.class, name), v, 90);
                 String what = name + java.util.Arrays.toString(v);
@@ -44,7 +44,7 @@ class FlashPrefillPtxTest {
     void assemblesForSm90WithoutSpills(@TempDir Path dir) throws Exception {
         Path ptxas = Ptxas.require();
         Pattern regs = Pattern.compile("Used (\\d+) registers");
-        for (String name : new String[] {"prefillBf16", "prefillF16", "sharedBf16", "sharedF16"}) {
+        for (String name : new String[] {"prefillBf16", "prefillF16", "sharedBf16", "sharedF16", "warpBf16", "warpF16"}) {
             for (Object[] v : VARIANTS) {
                 String what = name + java.util.Arrays.toString(v).replaceAll("\\W", "_");
                 String log = Ptxas.assemble(ptxas, dir, what, KernelCompiler.compile(Kernel.of(FlashPrefillKernels.class, name), v, 90).ptx(), "-v");

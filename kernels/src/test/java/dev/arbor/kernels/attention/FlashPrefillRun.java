@@ -37,8 +37,8 @@ final class FlashPrefillRun {
         return all.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** Tiles the last {@link #run} planned. */
-    static int lastTiles;
+    /** Tiles the last {@link #run} planned (tall and short); of them short (one-warp) tiles. */
+    static int lastTiles, lastWarpTiles;
 
     static float[] run(Backend be, PagedBatch b, int[][] chunks) {
         return run(be, b, chunks, -1);
@@ -72,6 +72,7 @@ final class FlashPrefillRun {
             int tiles = positionBound < 0 ? attn.plan(be, queryStart, chunks.length, 1)
                     : attn.planBelow(be, queryStart, positions, chunks.length, positionBound);
             lastTiles = tiles;
+            lastWarpTiles = attn.numWarpTiles();
             attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             be.toHost(out);
             return out.toArray();

@@ -143,6 +143,37 @@ class FlashPrefillTest {
         }
     }
 
+    /**
+     * A sequence of at most {@code 16 / G} planned tokens (a decode) runs in a short tile ({@link FlashPrefillKernels#warpBf16}:
+     * one warp, one K/V stage), longer chunks in 64-row tiles: a token's row has the same bits either way. Each sequence
+     * whole (chunks of 40/33 tokens: tall tiles), then in chunks of {@code 16 / G} tokens and of 1 (short tiles only), over
+     * 1-3 key tiles; G = 1 (16 tokens a short tile), G = 4 (4), ALiBi 5 heads on 1 (G = 5: 3 tokens, 1 padding row), head
+     * sizes 64/128, block sizes 16/7, bf16/fp16.
+     */
+    @Test
+    void aRowsBitsAreTheSameInAShortTileAndATallOne() {
+        Object[][] shapes = {{1, 1, 64, 16, false, KvStore.BF16}, {4, 1, 128, 7, false, KvStore.F16}, {5, 1, 64, 16, true, KvStore.BF16}};
+        for (Object[] sh : shapes) {
+            int heads = (int) sh[0], kvHeads = (int) sh[1], warp = FlashPrefillAttention.warpTokens(heads, kvHeads);
+            String what = heads + "/" + kvHeads + " heads × " + sh[2] + ", bs " + sh[3] + ", " + sh[5] + (((boolean) sh[4]) ? ", ALiBi" : "");
+            try (PagedBatch b = new PagedBatch(heads, kvHeads, (int) sh[2], (int) sh[3], new int[] {140, 70}, new int[] {40, 33}, (boolean) sh[4],
+                    (KvStore) sh[5], 28)) {
+                int row = b.heads * b.headDim;
+                float[] whole = FlashPrefillRun.run(CPU, b, FlashPrefillRun.whole(b));
+                assertEquals(0, FlashPrefillRun.lastWarpTiles, what + ": 40- and 33-token chunks in tall tiles");
+                for (int size : new int[] {warp, 1}) {
+                    java.util.List<int[]> chunks = new java.util.ArrayList<>();
+                    for (int t = 0; t < 40; t += size) chunks.add(new int[] {t, Math.min(40, t + size)});
+                    for (int t = 40; t < 73; t += size) chunks.add(0, new int[] {t, Math.min(73, t + size)});   // another order
+                    int[][] step = chunks.toArray(new int[0][]);
+                    float[] got = FlashPrefillRun.run(CPU, b, step);
+                    assertEquals(step.length, FlashPrefillRun.lastWarpTiles, what + ": chunks of " + size + " in short tiles");
+                    assertBits(rows(whole, FlashPrefillRun.tokens(step), row), got, what + ": chunks of " + size + " (short tiles) against whole (tall)");
+                }
+            }
+        }
+    }
+
     @Test
     void shapesAndStoresOutsideTheKernelAreRefusedByName() {
         assertTrue(FlashPrefillAttention.supports(32, 32, 128));

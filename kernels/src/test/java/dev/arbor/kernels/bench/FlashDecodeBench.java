@@ -29,12 +29,23 @@ public final class FlashDecodeBench {
     public static void main(String[] args) {
         try (CudaBackend cuda = CudaBackend.open(0)) {
             System.out.println("device: " + cuda.device());
-            System.out.println("-- decode attention, one layer, bf16 KV: paged CUDA-core kernel | tensor cores (64-row tiles)");
+            System.out.println("-- decode attention, one layer, bf16 KV: paged CUDA-core kernel | tensor cores, 64-row tiles | tensor cores, "
+                    + "one-warp tiles; with a shared prefix also the state handoff (shared pass + per-sequence pass) with each");
             run(cuda, 32, 32, 434, 790, 752);   // seed workload 2's decode steps
             run(cuda, 32, 32, 104, 565, 530);   // seed workload 1's
             run(cuda, 32, 32, 32, 256, 0);      // throughput b32 (prompt 128, 256 new: contexts 129..384)
             for (int ctx : new int[] {256, 1024, 2048, 4096}) run(cuda, 32, 32, 1, ctx, 0);   // b1: throughput's, and longer contexts
             run(cuda, 32, 8, 128, 1024, 0);     // GQA 4 (Llama-3-8B's heads)
+        }
+    }
+
+    /** A launcher planning every tile tall (64 rows), as before the one-warp kernel (run 43-dec9's switch). */
+    private static FlashPrefillAttention tallOnly(int heads, int kvHeads, int seqs) {
+        System.setProperty("arbor.flash.tallOnly", "true");
+        try {
+            return new FlashPrefillAttention(heads, kvHeads, D, BS, seqs, seqs);
+        } finally {
+            System.clearProperty("arbor.flash.tallOnly");
         }
     }
 
@@ -46,6 +57,9 @@ public final class FlashDecodeBench {
              FloatArray q = new FloatArray(seqs * heads * D); FloatArray out = new FloatArray(seqs * heads * D);
              IntArray pos = new IntArray(seqs); IntArray seq = new IntArray(seqs); IntArray table = new IntArray(seqs * bps);
              FlashPrefillAttention flash = new FlashPrefillAttention(heads, kvHeads, D, BS, seqs, seqs);
+             FlashPrefillAttention tall = tallOnly(heads, kvHeads, seqs);
+             FloatArray state = FloatArray.deviceOnly(seqs * heads * FlashPrefillKernels.stateStride(D));
+             FloatArray stateTall = FloatArray.deviceOnly(seqs * heads * FlashPrefillKernels.stateStride(D));
              PagedAttention paged = new PagedAttention(heads, kvHeads, D, BS, ctx, seqs)) {
             int[] queryStart = new int[seqs + 1], positions = new int[seqs];
             for (int s = 0; s < seqs; s++) {
@@ -61,19 +75,52 @@ public final class FlashDecodeBench {
             cuda.toDevice(pos, seq, table);
             cuda.allocateOnDevice(out);
             flash.toDevice(cuda);
+            tall.toDevice(cuda);
             paged.toDevice(cuda);
+            cuda.allocateOnDevice(state);
+            cuda.allocateOnDevice(stateTall);
+            flash.useHandoffState(state);
+            tall.useHandoffState(stateTall);
             int tiles = flash.planBelow(cuda, queryStart, positions, seqs, Integer.MAX_VALUE);
+            tall.planBelow(cuda, queryStart, positions, seqs, Integer.MAX_VALUE);
             double pagedMs = FlashPrefillBench.time(cuda, () -> paged.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs, ctx));
-            double flashMs = FlashPrefillBench.time(cuda, () -> flash.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs));
+            double tallMs = FlashPrefillBench.time(cuda, () -> tall.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs));
+            double warpMs = FlashPrefillBench.time(cuda, () -> flash.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs));
             // K and V bytes a launch reads at least (each distinct block once)
             double bytes = 2.0 * blocks * kvHeads * BS * D * 2;
-            System.out.printf("decode %3d seqs x %4d keys (%3d shared), %2d/%2d heads: paged %8.4f ms | tensor cores %8.4f ms (%.2fx)"
-                    + "  [%.0f MB distinct K/V]%n", seqs, ctx, shared, heads, kvHeads, pagedMs, flashMs, pagedMs / flashMs, bytes / 1e6);
+            System.out.printf("decode %3d seqs x %4d keys (%3d shared), %2d/%2d heads: paged %8.4f ms | 64-row %8.4f ms | one-warp %8.4f ms"
+                    + " (%.2fx 64-row, %.2fx paged)  [%.0f MB distinct K/V]%n", seqs, ctx, shared, heads, kvHeads, pagedMs, tallMs, warpMs,
+                    tallMs / warpMs, pagedMs / warpMs, bytes / 1e6);
+            if (shared >= FlashPrefillKernels.BN) {   // the seed workloads' decode steps: one cascade group, its whole shared tiles handed off
+                int[] seqOf = new int[seqs], keys = new int[seqs], group = new int[seqs];
+                for (int s = 0; s < seqs; s++) {
+                    seqOf[s] = s;
+                    keys[s] = shared;
+                    group[s] = s;
+                }
+                int rowTiles = flash.planHandoff(cuda, seqOf, keys, group, new int[] {0, seqs}, 1, seqs);
+                tall.planHandoff(cuda, seqOf, keys, group, new int[] {0, seqs}, 1, seqs);
+                double sharedMs = FlashPrefillBench.time(cuda, () -> flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs));
+                double tallHo = FlashPrefillBench.time(cuda, () -> {
+                    tall.launchShared(cuda, q, k, v, pos, table, bps, null, seqs);
+                    tall.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs);
+                });
+                double warpHo = FlashPrefillBench.time(cuda, () -> {
+                    flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs);
+                    flash.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs);
+                });
+                System.out.printf("   handoff (%d shared tiles, %d row tiles): shared pass %8.4f ms; shared + per-sequence 64-row %8.4f ms | one-warp "
+                        + "%8.4f ms (%.2fx)%n", shared / FlashPrefillKernels.BN, rowTiles, sharedMs, tallHo, warpHo, tallHo / warpHo);
+            }
             if (seqs == 434) {
-                CudaModule.Resources r = cuda.resources(FlashPrefillAttention.kernelFor(k), flash.launchOf(tiles),
-                        flash.args(q, k, v, out, pos, seq, table, bps, null, blocks));
-                System.out.printf("   tensor-core kernel: %s, dynamic smem %d B (%d warps/SM)%n", r, FlashPrefillKernels.sharedBytes(D),
+                CudaModule.Resources r = cuda.resources(FlashPrefillAttention.kernelFor(k), tall.launchOf(seqs),
+                        tall.args(q, k, v, out, pos, seq, table, bps, null, blocks));
+                System.out.printf("   64-row kernel: %s, dynamic smem %d B (%d warps/SM)%n", r, FlashPrefillKernels.sharedBytes(D),
                         4 * r.blocksPerSm());
+                CudaModule.Resources w = cuda.resources(FlashPrefillAttention.warpKernelFor(k), flash.warpLaunchOf(tiles),
+                        flash.warpArgs(q, k, v, out, pos, seq, table, bps, null, blocks));
+                System.out.printf("   one-warp kernel: %s, dynamic smem %d B (%d warps/SM)%n", w, FlashPrefillKernels.warpSharedBytes(D),
+                        w.blocksPerSm());
             }
         }
     }
