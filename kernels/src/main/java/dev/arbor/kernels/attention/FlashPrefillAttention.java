@@ -33,6 +33,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private final IntArray tiles;   // (maxTiles, 2) first token, end token
     // short tiles (a sequence's at most warpTokens planned tokens, or none): one-warp work-groups (FlashPrefillKernels.warpBf16)
     private final int warpTokens;   // 16 / G, 0 where G > 16 (no short tiles)
+    private int minWarpWalks = -1;  // the fewest (short tile, kv head) walks a step needs for the one-warp kernel; -1: WARP_WAVES × SMs
     private final IntArray warpTiles;   // (maxSeqs, 2) first token, end token
     private int numWarpTiles;
     private final IntArray skip;    // (maxSeqs) keyStart for the CUDA-core kernel: past any position for the planned sequences, else 0
@@ -67,7 +68,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
         this.tokensPerTile = tokensPerTile(heads, kvHeads);
         this.maxTiles = (maxTokens + tokensPerTile - 1) / tokensPerTile + maxSeqs;
         this.tiles = new IntArray(2 * maxTiles);
-        this.warpTokens = Boolean.getBoolean("arbor.flash.tallOnly") ? 0 : warpTokens(heads, kvHeads);   // run 43-dec9's switch, removed after
+        this.warpTokens = warpTokens(heads, kvHeads);
         this.warpTiles = new IntArray(2 * maxSeqs);
         this.maxSeqs = maxSeqs;
         this.skip = new IntArray(maxSeqs);
@@ -103,21 +104,48 @@ public final class FlashPrefillAttention implements AutoCloseable {
     }
 
     /**
+     * The one-warp kernel's crossover, in the tall kernel's resident work-groups: a step's short tiles take it when they
+     * make at least {@code WARP_WAVES × SMs} (tile, kv head) walks (528 on the H200), else 64-row tiles. Run 43-dec9 (one
+     * layer of Llama-2-7B): one-warp tiles 2.0-2.8x slower at b1 (32 walks, where the tall kernel's 264 resident work-groups
+     * hold every walk at once and its two stages and four warps' copies shorten each), 1.17x faster at b32 (1,024 walks),
+     * 1.3x at 104 and 434 sequences; between 32 and 1,024 not measured. Both give a row the same bits, so the choice may
+     * depend on the step.
+     */
+    public static final int WARP_WAVES = 4;
+
+    /** Sets the fewest (short tile, kv head) walks for the one-warp kernel ({@link #WARP_WAVES}; 0: always, past any count: never). */
+    public void setMinWarpWalks(int walks) {
+        if (walks < 0) throw new IllegalArgumentException("negative walks " + walks);
+        this.minWarpWalks = walks;
+    }
+
+    /** Whether {@code shortTiles} short tiles take the one-warp kernel on {@code b}. */
+    private boolean warpTilesPay(Backend b, int shortTiles) {
+        long walks = (long) shortTiles * kvHeads;
+        return warpTokens > 0 && shortTiles > 0 && walks >= (minWarpWalks >= 0 ? minWarpWalks : (long) WARP_WAVES * b.multiprocessors());
+    }
+
+    /**
      * Cuts the new tokens {@code queryStart[s] .. queryStart[s+1]} of each sequence s with at least
      * {@code minTokens} of them into query tiles and uploads the list (a sequence's tiles last to first, so
-     * the longest work-groups start first; a sequence of at most {@link #warpTokens} tokens in one short tile). Returns the
-     * number of tiles, tall and short (0: nothing to launch).
+     * the longest work-groups start first; a sequence of at most {@link #warpTokens} tokens in one short tile where the
+     * step has enough of them, {@link #WARP_WAVES}). Returns the number of tiles, tall and short (0: nothing to launch).
      */
     public int plan(Backend b, int[] queryStart, int numSeqs, int minTokens) {
         checkSeqs(numSeqs);
-        int n = 0, w = 0, planned = 0;
+        int n = 0, w = 0, planned = 0, shortTiles = 0;
+        for (int s = 0; s < numSeqs; s++) {
+            int len = queryStart[s + 1] - queryStart[s];
+            if (len >= Math.max(1, minTokens) && len <= warpTokens) shortTiles++;
+        }
+        boolean warp = warpTilesPay(b, shortTiles);
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
             boolean mine = hi - lo >= Math.max(1, minTokens);
             skip.set(s, mine ? Integer.MAX_VALUE : 0);
             if (!mine) continue;
             planned += hi - lo;
-            if (hi - lo <= warpTokens) w = setWarpTile(w, lo, hi);
+            if (warp && hi - lo <= warpTokens) w = setWarpTile(w, lo, hi);
             else n = addTiles(n, lo, hi);
         }
         int got = finishPlan(b, n, w, planned);
@@ -146,8 +174,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * The batch-invariant plan: every new token at a position below {@code positionBound} goes into a tile, whatever its
      * sequence's chunk length (so a token meets this kernel or not by its own position alone); the tokens of a sequence at
      * or past the bound get none, and a sequence with no token below it gets one empty tile (the kernel returns at once),
-     * so a decode batch always has exactly one tile per sequence (a short one where G ≤ 16, {@link #warpTokens}): a CUDA
-     * graph captured for a batch bucket keeps its grids.
+     * so a decode batch always has exactly one tile per sequence (all short or all tall, by the batch's size alone,
+     * {@link #WARP_WAVES}): a CUDA graph captured for a batch bucket keeps its grids.
      * The tokens left out are the caller's to attend first (the paged kernel over every token; this kernel then overwrites
      * the rows it owns). Returns the number of tiles.
      *
@@ -155,13 +183,18 @@ public final class FlashPrefillAttention implements AutoCloseable {
      */
     public int planBelow(Backend b, int[] queryStart, int[] positions, int numSeqs, int positionBound) {
         checkSeqs(numSeqs);
-        int n = 0, w = 0, planned = 0;
+        int n = 0, w = 0, planned = 0, shortTiles = 0;
+        for (int s = 0; s < numSeqs; s++) {
+            int lo = queryStart[s], hi = queryStart[s + 1];
+            if (hi > lo && Math.min(hi, lo + Math.max(0L, (long) positionBound - positions[lo])) - lo <= warpTokens) shortTiles++;
+        }
+        boolean warp = warpTilesPay(b, shortTiles);
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
             if (hi == lo) continue;
             int end = (int) Math.min(hi, lo + Math.max(0L, (long) positionBound - positions[lo]));
             planned += end - lo;
-            if (end - lo <= warpTokens) {
+            if (warp && end - lo <= warpTokens) {
                 w = setWarpTile(w, lo, end);
             } else if (end > lo) {
                 n = addTiles(n, lo, end);

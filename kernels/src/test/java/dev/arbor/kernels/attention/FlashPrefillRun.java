@@ -8,7 +8,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Runs {@link FlashPrefillAttention} over chosen chunks of a {@link PagedBatch}'s tokens: each chunk is a
+ * Runs {@link FlashPrefillAttention} (short tiles always in one-warp tiles, {@code setMinWarpWalks(0)}) over chosen chunks of a
+ * {@link PagedBatch}'s tokens: each chunk is a
  * run of consecutive tokens (indices into the batch) of one sequence, and the chunks are one step, in
  * the given order. Returns the output rows in the order of the chunks' tokens.
  */
@@ -56,6 +57,7 @@ final class FlashPrefillRun {
         try (FloatArray qa = new FloatArray(n * row); FloatArray out = new FloatArray(n * row);
              IntArray pos = new IntArray(n); IntArray seq = new IntArray(n);
              FlashPrefillAttention attn = new FlashPrefillAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, n, chunks.length)) {
+            attn.setMinWarpWalks(0);   // short tiles (decodes, chunks of at most 16 / G tokens) in one-warp tiles however few
             for (int i = 0; i < n; i++) {
                 int t = which[i];
                 for (int e = 0; e < row; e++) {
@@ -111,6 +113,7 @@ final class FlashPrefillRun {
              IntArray pos = IntArray.of(b.positions); IntArray seq = IntArray.of(b.seqOfToken);
              FloatArray state = new FloatArray(n * b.heads * FlashPrefillKernels.stateStride(b.headDim));
              FlashPrefillAttention attn = new FlashPrefillAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, n, seqs)) {
+            attn.setMinWarpWalks(0);
             attn.useHandoffState(state);
             be.toDevice(qa, pos, seq, state, b.kCache, b.vCache, b.tablesA);
             if (b.slopesA != null) be.toDevice(b.slopesA);

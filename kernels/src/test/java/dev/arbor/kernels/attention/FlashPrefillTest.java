@@ -174,6 +174,40 @@ class FlashPrefillTest {
         }
     }
 
+    /**
+     * Short tiles take the one-warp kernel only where the step has {@link FlashPrefillAttention#WARP_WAVES} × SMs walks (tile,
+     * kv head): 528 on the CPU executor's 132; a decode batch's tiles are all short or all tall, one per sequence either way.
+     */
+    @Test
+    void shortTilesTakeTheOneWarpKernelFromFourWavesOfWalks() {
+        try (FlashPrefillAttention attn = new FlashPrefillAttention(32, 32, 64, 16, 40, 40)) {
+            int[] qs = new int[18], pos = new int[17];
+            for (int s = 0; s < 17; s++) {
+                qs[s + 1] = s + 1;
+                pos[s] = 100 + s;
+            }
+            assertEquals(16, attn.planBelow(CPU, qs, pos, 16, 1024));
+            assertEquals(0, attn.numWarpTiles(), "16 decodes × 32 kv heads = 512 walks: 64-row tiles");
+            assertEquals(17, attn.planBelow(CPU, qs, pos, 17, 1024));
+            assertEquals(17, attn.numWarpTiles(), "17 × 32 = 544 walks: one-warp tiles");
+            assertEquals(17, attn.planBelow(CPU, qs, pos, 17, 110));
+            assertEquals(17, attn.numWarpTiles(), "the 7 decodes past the bound keep empty short tiles");
+            attn.setMinWarpWalks(Integer.MAX_VALUE);
+            assertEquals(17, attn.planBelow(CPU, qs, pos, 17, 1024));
+            assertEquals(0, attn.numWarpTiles());
+            attn.setMinWarpWalks(0);
+            int[] chunk = {0, 17, 18};   // a 17-token chunk (tall) and a decode (short)
+            assertEquals(2, attn.plan(CPU, chunk, 2, 1));
+            assertEquals(1, attn.numWarpTiles());
+        }
+        try (FlashPrefillAttention gqa32 = new FlashPrefillAttention(64, 2, 64, 16, 400, 400)) {   // G = 32: no short tiles
+            assertEquals(0, FlashPrefillAttention.warpTokens(64, 2));
+            gqa32.setMinWarpWalks(0);
+            assertEquals(1, gqa32.plan(CPU, new int[] {0, 1}, 1, 1));
+            assertEquals(0, gqa32.numWarpTiles());
+        }
+    }
+
     @Test
     void shapesAndStoresOutsideTheKernelAreRefusedByName() {
         assertTrue(FlashPrefillAttention.supports(32, 32, 128));

@@ -15,12 +15,14 @@ import dev.arbor.kernels.attention.PagedAttention;
  * GPU benchmark of decode attention in the batch-invariant mode (issue 12; for bench/RESULTS.md): a batch of sequences
  * with one new token each, through the CUDA-core paged kernel ({@link PagedAttention}: the mode's kernel at positions from
  * {@code -Darbor.cuda.flashBelow=N}, 1,024 by default, and for every token with N = 0) and through the tensor-core kernel as
- * the bound plans the tokens below it ({@link FlashPrefillAttention#planBelow}, here every token: one 64-row tile per
- * sequence and kv head; no cascade groups, so no state handoff). bf16 KV store (block size 16), Llama-2-7B attention (32 heads × 128) and a
+ * the bound plans the tokens below it ({@link FlashPrefillAttention#planBelow}, here every token), in 64-row tiles and in
+ * one-warp tiles (one per sequence and kv head either way; {@link FlashPrefillAttention#WARP_WAVES} picks between them in the
+ * engine); where the sequences share a prefix of whole key tiles, also as the state handoff (one cascade group: the shared
+ * pass, then the per-sequence pass in either form). bf16 KV store (block size 16), Llama-2-7B attention (32 heads × 128) and a
  * GQA-4 shape (32 on 8); one layer. The first {@code shared} keys of every sequence are one set of physical blocks (a
  * shared prompt prefix, as in the seed workloads: their K/V stay in L2), the rest the sequence's own. Launches are
  * captured in a CUDA graph and replayed (median of 7, {@link FlashPrefillBench#time}); the tensor-core kernel's registers and blocks per SM as the driver
- * reports them. Run 39-bm16 measured a one-warp (16-row) form of the kernel here as well (branch bm16, commit 53138d2).
+ * reports them. Run 39-bm16 measured a two-stage one-warp form (branch bm16, commit 53138d2); run 43-dec9 the one-stage form kept.
  * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.FlashDecodeBench
  */
 public final class FlashDecodeBench {
@@ -39,16 +41,6 @@ public final class FlashDecodeBench {
         }
     }
 
-    /** A launcher planning every tile tall (64 rows), as before the one-warp kernel (run 43-dec9's switch). */
-    private static FlashPrefillAttention tallOnly(int heads, int kvHeads, int seqs) {
-        System.setProperty("arbor.flash.tallOnly", "true");
-        try {
-            return new FlashPrefillAttention(heads, kvHeads, D, BS, seqs, seqs);
-        } finally {
-            System.clearProperty("arbor.flash.tallOnly");
-        }
-    }
-
     /** seqs sequences of one new token at position ctx - 1, the first {@code shared} keys in shared blocks. */
     private static void run(CudaBackend cuda, int heads, int kvHeads, int seqs, int ctx, int shared) {
         int bps = (ctx + BS - 1) / BS, sharedBlocks = shared / BS, own = bps - sharedBlocks;
@@ -57,7 +49,7 @@ public final class FlashDecodeBench {
              FloatArray q = new FloatArray(seqs * heads * D); FloatArray out = new FloatArray(seqs * heads * D);
              IntArray pos = new IntArray(seqs); IntArray seq = new IntArray(seqs); IntArray table = new IntArray(seqs * bps);
              FlashPrefillAttention flash = new FlashPrefillAttention(heads, kvHeads, D, BS, seqs, seqs);
-             FlashPrefillAttention tall = tallOnly(heads, kvHeads, seqs);
+             FlashPrefillAttention tall = new FlashPrefillAttention(heads, kvHeads, D, BS, seqs, seqs);
              FloatArray state = FloatArray.deviceOnly(seqs * heads * FlashPrefillKernels.stateStride(D));
              FloatArray stateTall = FloatArray.deviceOnly(seqs * heads * FlashPrefillKernels.stateStride(D));
              PagedAttention paged = new PagedAttention(heads, kvHeads, D, BS, ctx, seqs)) {
@@ -74,6 +66,8 @@ public final class FlashDecodeBench {
             cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 3);
             cuda.toDevice(pos, seq, table);
             cuda.allocateOnDevice(out);
+            flash.setMinWarpWalks(0);                   // every decode in a one-warp tile
+            tall.setMinWarpWalks(Integer.MAX_VALUE);    // every decode in a 64-row tile
             flash.toDevice(cuda);
             tall.toDevice(cuda);
             paged.toDevice(cuda);
