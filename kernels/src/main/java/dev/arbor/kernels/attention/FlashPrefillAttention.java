@@ -256,17 +256,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * @param groupTokenStart (numGroups + 1) offsets into groupTokens
      */
     public int planHandoff(Backend b, int[] seqOfToken, int[] sharedKeys, int[] groupTokens, int[] groupTokenStart, int numGroups, int numTokens) {
-        return planHandoff(b, seqOfToken, sharedKeys, groupTokens, groupTokenStart, numGroups, numTokens, 0);
-    }
-
-    /**
-     * {@link #planHandoff} whose shared pass, where the step has groups, launches exactly {@code rowTileGrid} row tiles (a
-     * CUDA graph's fixed grid: the tiles past the plan's are empty, {@link FlashPrefillKernels#sharedBf16} returns at once for
-     * them); 0: as many as planned. Throws if the plan needs more.
-     */
-    public int planHandoff(Backend b, int[] seqOfToken, int[] sharedKeys, int[] groupTokens, int[] groupTokenStart, int numGroups, int numTokens,
-                           int rowTileGrid) {
-        if (rowTileGrid > maxRowTiles) throw new IllegalArgumentException("a shared-pass grid of " + rowTileGrid + " row tiles over the launcher's " + maxRowTiles);
         if (numTokens > maxTokens) throw new IllegalArgumentException(numTokens + " tokens over the launcher's " + maxTokens);
         if (numGroups > 0 && state == null) throw new IllegalStateException("planHandoff before useHandoffState");
         if (numGroups == 0 && dirtyTokens == 0) {   // the common step: no marks left to clear (host and device), nothing to plan
@@ -297,14 +286,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
             }
             tokens += hi - lo;
         }
-        if (numGroups > 0 && rowTileGrid > 0) {
-            if (n > rowTileGrid) throw new IllegalArgumentException("the step's " + n + " row tiles over the grid's " + rowTileGrid);
-            for (int i = 4 * n; i < 4 * rowTileGrid; i++) rowTiles.set(i, 0);   // empty tiles (no tokens, no shared tiles)
-            n = rowTileGrid;
-        }
         numRowTiles = n;
         if (n > 0) b.toDevice(rowTiles, 4 * n);
-        if (tokens > 0) b.toDevice(rowTokens, tokens);
+        if (n > 0) b.toDevice(rowTokens, tokens);
         if (n > 0 || dirtyTokens > 0) b.toDevice(startTiles, clear);
         dirtyTokens = n > 0 ? numTokens : 0;
         return n;

@@ -7,7 +7,6 @@ import org.junit.jupiter.api.Test;
 import static dev.arbor.kernels.attention.PagedAttentionTest.assertBits;
 import static dev.arbor.kernels.attention.PagedAttentionTest.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
  * The cascade as a state handoff ({@link FlashPrefillAttention#planHandoff}, {@link FlashPrefillKernels#sharedBf16}) on
@@ -89,29 +88,6 @@ class FlashHandoffTest {
     void alibiWithFiveHeads() {
         check(5, 5, 5, 13, 65, true, KvStore.BF16, 1, 37);
         check(5, 1, 5, 13, 65, true, KvStore.F16, 2, 38);     // G = 5: 12 tokens a tile
-    }
-
-    /**
-     * A CUDA graph's fixed shared-pass grid ({@code planHandoff}'s rowTileGrid, CudaOps' graphed handoff steps): the row tiles
-     * past the plan's are empty and change nothing, bit for bit; a grid below the plan's tiles is refused.
-     */
-    @Test
-    void emptyRowTilesOfAFixedGridChangeNothing() {
-        int[] ctx = {64 + 12, 64 + 30, 64 + 5, 50}, news = {1, 17, 1, 5}, shared = {4, 4, 4, 0};
-        try (PagedBatch b = new PagedBatch(2, 2, 64, 16, ctx, news, false, KvStore.BF16, 40, shared)) {
-            float[] planned = FlashPrefillRun.runHandoff(CPU, b, new int[][] {{0, 1, 2}}, new int[] {64});
-            assertEquals(1, FlashPrefillRun.lastTiles);
-            float[] padded = FlashPrefillRun.runHandoff(CPU, b, new int[][] {{0, 1, 2}}, new int[] {64}, 5);
-            assertEquals(5, FlashPrefillRun.lastTiles, "the grid's row tiles");
-            assertBits(planned, padded, "five row tiles, four empty, against one");
-            float[] noShared = FlashPrefillRun.runHandoff(CPU, b, new int[][] {{0, 1, 2}}, new int[] {0}, 3);   // no whole shared tile: all empty
-            assertEquals(3, FlashPrefillRun.lastTiles);
-            assertBits(FlashPrefillRun.run(CPU, b, FlashPrefillRun.whole(b)), noShared, "a grid of empty row tiles only against one pass");
-        }
-        // G = 4: 16 tokens a row tile, two 17-token chunks in three; a grid of two is refused
-        try (PagedBatch b = new PagedBatch(4, 1, 64, 16, new int[] {64 + 40, 64 + 41}, new int[] {17, 17}, false, KvStore.BF16, 41, new int[] {4, 4})) {
-            assertThrows(IllegalArgumentException.class, () -> FlashPrefillRun.runHandoff(CPU, b, new int[][] {{0, 1}}, new int[] {64}, 2));
-        }
     }
 
     /** A group handed off at fewer keys than it shares (fewer shared tiles) ends in the same bits: the tiles are the same either way. */

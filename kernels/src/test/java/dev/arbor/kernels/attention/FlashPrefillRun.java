@@ -88,11 +88,6 @@ final class FlashPrefillRun {
      * per-sequence pass. Returns the rows of every token; {@link #lastTiles} the shared pass's row tiles.
      */
     static float[] runHandoff(Backend be, PagedBatch b, int[][] groups, int[] sharedKeys) {
-        return runHandoff(be, b, groups, sharedKeys, 0);
-    }
-
-    /** {@link #runHandoff(Backend, PagedBatch, int[][], int[])} with the shared pass's grid fixed at {@code rowTileGrid} row tiles (0: as planned). */
-    static float[] runHandoff(Backend be, PagedBatch b, int[][] groups, int[] sharedKeys, int rowTileGrid) {
         int[][] chunks = whole(b);
         int n = b.tokens, row = b.heads * b.headDim, seqs = chunks.length;
         int[] queryStart = new int[seqs + 1];
@@ -120,7 +115,7 @@ final class FlashPrefillRun {
             for (int e = 0; e < n * row; e++) out.set(e, Float.NaN);   // every output must be written
             be.toDevice(out);
             attn.plan(be, queryStart, seqs, 1);
-            lastTiles = attn.planHandoff(be, b.seqOfToken, keys, gt, starts, groups.length, n, rowTileGrid);
+            lastTiles = attn.planHandoff(be, b.seqOfToken, keys, gt, starts, groups.length, n);
             attn.launchShared(be, qa, b.kCache, b.vCache, pos, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             be.toHost(out);

@@ -78,7 +78,6 @@ final class CudaOps implements Ops<FloatArray> {
     private final Gemm gemm;                          // tensor-core projections (dtype BFLOAT16)
     private final FloatArray fusedOut;                // (maxTokens, fusedOutputCols) the stacked q|k|v or gate|up GEMM's output; null unfused
     private final DecodeGraphs graphs;                // null: every step launched kernel by kernel
-    private int rowTileGrid;                          // while a graphed step with a state handoff uploads: its shared pass's grid, else 0
     private final CudaEvent stepStart, stepEnd;       // around a step's kernels (device time)
     private boolean stepTimed;                        // stepStart recorded for the current step
     private double uploadMillis, deviceMillis = Double.NaN;
@@ -166,16 +165,12 @@ final class CudaOps implements Ops<FloatArray> {
     /**
      * A decode step (one token per sequence) pads to its bucket and replays the bucket's CUDA graph (captured on the
      * bucket's first step); any other step uploads and launches kernel by kernel. The inputs are copied into the same
-     * buffers either way, before any kernel of the step. Steps with cascade groups launch eagerly without batch invariance
-     * (their launch sizes change from step to step). Batch-invariant decode steps with groups (a state handoff) are graphed
-     * apart ({@link DecodeGraphs#VARIANTS}): the shared pass's grid is {@link #handoffRowTiles} of the bucket, the tiles past
-     * the step's empty, and the kernels read the step's groups from the device arrays; a step needing more row tiles (over
-     * {@link #HANDOFF_GRAPH_GROUPS} groups) launches eagerly.
+     * buffers either way, before any kernel of the step. Steps with cascade groups (or, batch-invariant, a state handoff)
+     * launch eagerly: their launch sizes (groups, shared lengths) change from step to step.
      */
     @Override
     public void step(ForwardBatch b, java.util.function.Consumer<ForwardBatch> launches) {
-        boolean handoff = handoff(b);
-        if (graphs == null || !b.isDecode() || cascade(b) || handoff && rowTilesOf(b) > handoffRowTiles(graphs.rows(graphs.bucket(b.numSeqs())))) {
+        if (graphs == null || !b.isDecode() || cascade(b) || handoff(b)) {
             upload(b);
             markStart();
             launches.accept(b);
@@ -183,32 +178,13 @@ final class CudaOps implements Ops<FloatArray> {
         }
         int bucket = graphs.bucket(b.numSeqs()), contextBucket = graphs.contextBucket(b.maxContextLen());
         b.padDecode(graphs.rows(bucket));
-        rowTileGrid = handoff ? handoffRowTiles(graphs.rows(bucket)) : 0;
         try {
             upload(b);
             markStart();
-            graphs.run(bucket, contextBucket, handoff ? 1 : 0, () -> launches.accept(b));
+            graphs.run(bucket, contextBucket, () -> launches.accept(b));
         } finally {
             b.unpad();
-            rowTileGrid = 0;
         }
-    }
-
-    /** Groups a graphed handoff step may have beyond its tokens' row tiles (each group may end in a part-filled tile). */
-    static final int HANDOFF_GRAPH_GROUPS = 4;
-
-    /** The shared pass's grid (row tiles) in a graphed decode step of {@code rows} rows: every token's tiles, one partial tile a group. */
-    private int handoffRowTiles(int rows) {
-        int t = FlashPrefillAttention.tokensPerTile(config.numHeads(), config.numKvHeads());
-        return (rows + t - 1) / t + HANDOFF_GRAPH_GROUPS;
-    }
-
-    /** The most row tiles the step's groups need ({@link FlashPrefillAttention#planHandoff}: ⌈group tokens / T⌉ a group). */
-    private int rowTilesOf(ForwardBatch b) {
-        int t = FlashPrefillAttention.tokensPerTile(config.numHeads(), config.numKvHeads()), n = 0;
-        int[] start = b.groupTokenStartArray();
-        for (int g = 0; g < b.numCascadeGroups(); g++) n += (start[g + 1] - start[g] + t - 1) / t;
-        return n;
     }
 
     private void markStart() {
@@ -267,7 +243,7 @@ final class CudaOps implements Ops<FloatArray> {
             // after a step with groups this clears the handed-off tiles (a graph replay must find them 0)
             if (handoffState != null) {
                 prefill.planHandoff(gpu, b.seqOfTokenArray(), b.keyStartArray(), b.groupTokenArray(), b.groupTokenStartArray(),
-                        b.numCascadeGroups(), b.numTokens(), rowTileGrid);
+                        b.numCascadeGroups(), b.numTokens());
             }
         }
         uploadMillis = (System.nanoTime() - t0) / 1e6;

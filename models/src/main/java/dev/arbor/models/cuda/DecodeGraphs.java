@@ -31,7 +31,7 @@ final class DecodeGraphs implements AutoCloseable {
 
     private final CudaBackend gpu;
     private final int maxRows;
-    private final Recording[][][] graphs; // (variant, batch bucket, context bucket) captured graph, null until its first step
+    private final Recording[][] graphs; // (batch bucket, context bucket) captured graph, null until its first step
     private final int[] bucketRows;     // (batch bucket) rows of the bucket
     private final int[] contextBounds;  // (context bucket) keys attention's grid is sized for: 2^j splits, the last one the longest context
     private AccelStream stream;         // the capture stream (non-blocking), created on first capture
@@ -52,14 +52,8 @@ final class DecodeGraphs implements AutoCloseable {
         int[] splits = powersUpTo(maxSplits);
         contextBounds = new int[splits.length];
         for (int j = 0; j < splits.length; j++) contextBounds[j] = Math.min(maxContext, splits[j] * AttentionKernels.SPLIT);
-        graphs = new Recording[VARIANTS][bucketRows.length][contextBounds.length];
+        graphs = new Recording[bucketRows.length][contextBounds.length];
     }
-
-    /**
-     * Launch sets a bucket may have, captured apart: 0 the plain decode step, 1 a batch-invariant step with cascade groups
-     * (the state handoff's shared pass before each layer's attention, its grid sized for the bucket: {@code CudaOps}).
-     */
-    static final int VARIANTS = 2;
 
     /** 1, 2, 4, … below {@code max}, then {@code max}: the buckets of a size that reaches {@code max}. */
     static int[] powersUpTo(int max) {
@@ -98,16 +92,16 @@ final class DecodeGraphs implements AutoCloseable {
 
     /**
      * Runs the launches of a decode step padded to batch bucket {@code bucket} whose contexts fit context bucket
-     * {@code contextBucket} with launch set {@code variant} ({@link #VARIANTS}): replays their graph, or, the first time, runs
-     * {@code launches} eagerly (this step's result) and captures them for the next steps.
+     * {@code contextBucket}: replays their graph, or, the first time, runs {@code launches} eagerly (this step's
+     * result) and captures them for the next steps.
      * The step's inputs must already be in the workspace's buffers.
      */
-    void run(int bucket, int contextBucket, int variant, Runnable launches) {
+    void run(int bucket, int contextBucket, Runnable launches) {
         if (disabled) {
             launches.run();
             return;
         }
-        Recording g = graphs[variant][bucket][contextBucket];
+        Recording g = graphs[bucket][contextBucket];
         if (g != null) {
             replay(g);
             replays++;
@@ -119,7 +113,7 @@ final class DecodeGraphs implements AutoCloseable {
             if (disabled) return;
             if (stream == null) stream = gpu.newStream();
             try {
-                graphs[variant][bucket][contextBucket] = gpu.record(stream, launches);
+                graphs[bucket][contextBucket] = gpu.record(stream, launches);
                 captures++;
                 LOG.debug("captured the decode graph of {} rows, contexts up to {} keys", bucketRows[bucket], contextBound);
             } catch (RuntimeException e) {
@@ -163,7 +157,7 @@ final class DecodeGraphs implements AutoCloseable {
     @Override
     public void close() {
         gpu.synchronize();
-        for (Recording[][] set : graphs) for (Recording[] row : set) for (Recording g : row) if (g != null) g.close();
+        for (Recording[] row : graphs) for (Recording g : row) if (g != null) g.close();
         if (stream != null) stream.close();
     }
 }
