@@ -138,7 +138,12 @@ public final class Gemm implements AutoCloseable {
      * ({@link GemmKernels#wgmmaTmaSlicedXbf16Wbf16}, grid z = 1), in the same order, so the same bits without the slabs.
      */
     public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
-                       boolean persistent) {
+                       boolean persistent, boolean clustered) {
+        public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
+                    boolean persistent) {
+            this(tiles, splits, kTilesPerSplit, launch, convertFirst, slabs, registerSlices, persistent, false);
+        }
+
         public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst) {
             this(tiles, splits, kTilesPerSplit, launch, convertFirst, false, false, false);
         }
@@ -154,7 +159,8 @@ public final class Gemm implements AutoCloseable {
         @Override public String toString() {
             return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : registerSlices
                     ? " (summed in registers, fixed order)" : "")
-                    + (persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (convertFirst ? ", X converted first" : "");
+                    + (persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (clustered ? ", 2-block clusters (X multicast)" : "")
+                    + (convertFirst ? ", X converted first" : "");
         }
     }
 
@@ -172,6 +178,8 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel WGMMA_TMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaTmaXbf16Wbf16");
     private static final Kernel WGMMA_TMA_SLICED = Kernel.of(GemmKernels.class, "wgmmaTmaSlicedXbf16Wbf16");
     private static final Kernel WGMMA_TMA_PERSISTENT = Kernel.of(GemmKernels.class, "wgmmaTmaPersistentXbf16Wbf16");
+    private static final Kernel WGMMA_TMA_CLUSTER = Kernel.of(GemmKernels.class, "wgmmaTmaClusterXbf16Wbf16");
+    private static final Kernel WGMMA_TMA_SLICED_CLUSTER = Kernel.of(GemmKernels.class, "wgmmaTmaSlicedClusterXbf16Wbf16");
     /**
      * Whether the default plan takes the TMA tiles rather than the cp.async wgmma ones ({@code -Darbor.gemm.tma=false}
      * turns them off).
@@ -434,6 +442,19 @@ public final class Gemm implements AutoCloseable {
         int blocks = (int) Math.min(tiles, (long) multiprocessors * blocksPerSm(t));
         Launch l = new Launch(new int[]{blocks, 1, 1}, p.launch().block(), p.launch().sharedBytes(), null);
         return new Plan(t, 1, p.kTilesPerSplit(), l, p.convertFirst(), false, false, true);
+    }
+
+    /**
+     * Plan {@code p} (TMA tiles, a block a tile: plain, slabs or slices summed in registers) in clusters of two blocks that
+     * share their token tile, loaded once for both by multicast ({@link GemmKernels#wgmmaTmaClusterXbf16Wbf16},
+     * {@link GemmKernels#wgmmaTmaSlicedClusterXbf16Wbf16}): the same tiles and K order, so the same bits; grid x rounded up
+     * to whole clusters, {@code stages} more mbarriers.
+     */
+    public Plan clusterPlan(Plan p) {
+        if (!p.tiles().tma() || p.persistent() || p.clustered()) throw new IllegalArgumentException("2-block clusters run the TMA tiles a block a tile, not " + p);
+        int[] g = p.launch().grid();
+        Launch l = new Launch(new int[]{2 * ((g[0] + 1) / 2), g[1], g[2]}, p.launch().block(), p.launch().sharedBytes() + 8 * p.tiles().stages(), null);
+        return new Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), l, p.convertFirst(), p.slabs(), p.registerSlices(), false, true);
     }
 
     /** Sets whether the plans may take the persistent kernel for unsplit TMA tiles of more than one wave (tests; off by default). */
@@ -828,7 +849,8 @@ public final class Gemm implements AutoCloseable {
         if (p.tiles().tma()) {
             if (kernel != XBF16_WBF16) throw new IllegalArgumentException("the TMA tiles run bf16 X (or fp32 X converted first), bf16 W and fp32 C only: " + p);
             int xRows = x.length() / k;   // the whole buffer (a scratch copy keeps one map): rows past m are read, never stored
-            LongArray mapX = map(x, xRows, k, p.tiles().bm()), mapW = map(w, n, k, p.tiles().bn());
+            // a cluster's blocks each copy half the token tile (multicast to both)
+            LongArray mapX = map(x, xRows, k, p.clustered() ? p.tiles().bm() / 2 : p.tiles().bm()), mapW = map(w, n, k, p.tiles().bn());
             if (mapX == null || mapW == null) {   // a new matrix while a graph is captured: tiles that need no map
                 if (!warnedCapture) System.err.println("arbor gemm: no tensor map for a matrix first seen while capturing a graph; the cp.async tiles run instead");
                 warnedCapture = true;
@@ -839,12 +861,12 @@ public final class Gemm implements AutoCloseable {
             }
             if (p.slabs()) {   // each K slice's block stores its slab; the fixed-order sum as for the mma.sync slabs
                 FloatArray s = slabScratch((long) p.splits() * m * n);
-                backend.launch(WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS, raster));
+                backend.launch(p.clustered() ? WGMMA_TMA_CLUSTER : WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS, raster));
                 if (sumSlabs) addSlabs(s, c, m * n, p.splits(), accumulate);
                 return s;
             }
             if (p.registerSlices()) {
-                backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
+                backend.launch(p.clustered() ? WGMMA_TMA_SLICED_CLUSTER : WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
                 return c;
             }
             if (p.persistent()) {
@@ -856,7 +878,7 @@ public final class Gemm implements AutoCloseable {
                 backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
                 launch = launch.overlappingPrevious();
             }
-            backend.launch(WGMMA_TMA_XBF16_WBF16, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
+            backend.launch(p.clustered() ? WGMMA_TMA_CLUSTER : WGMMA_TMA_XBF16_WBF16, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
             return c;
         }
         if (p.tiles().wgmma()) {
@@ -929,7 +951,10 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
-    public static Kernel kernelFor(Plan p) { return p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+    public static Kernel kernelFor(Plan p) {
+        if (p.clustered()) return p.registerSlices() ? WGMMA_TMA_SLICED_CLUSTER : WGMMA_TMA_CLUSTER;
+        return p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16;
+    }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);

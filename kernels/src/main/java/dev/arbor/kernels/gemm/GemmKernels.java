@@ -199,6 +199,131 @@ public final class GemmKernels {
     }
 
     /**
+     * {@link #wgmmaTmaXbf16Wbf16} in clusters of two blocks along x that share their token tile: a cluster computes two
+     * neighbouring W-row tiles ({@code 2p}, {@code 2p + 1}, p the raster's pair) of the same tokens, and each block's producer
+     * copies its own W tile and one half of the X tile ({@code bm / 2} rows, its rank's) by a multicast copy into both blocks'
+     * stage (CUTLASS's 2×1 cluster with multicast on sm_90): a K tile brings a block {@code (bn + bm / 2)·128} bytes from the
+     * L2, not {@code (bn + bm)·128} (TMA_256: 32 KiB, not 48, for 2 M multiply-adds). Each block's "full" barrier expects its
+     * W tile and both X halves; before a stage is refilled both blocks' consumers must have released it (the peer's half lands
+     * in it too): the producer waits on its own "empty", tells the peer's producer by one arrival on the peer's "peer empty"
+     * barrier, and waits on its own "peer empty" ({@link #tmaProduceCluster}). The consumers and each tile's sums are those of
+     * the plain kernel: the same bits. Grid x: twice the raster's pairs (⌈⌈n/bn⌉ / 2⌉; with an odd count of W-row tiles the
+     * last block's rows lie past n, its copies read zeros and it stores nothing), y and z as the plain kernel. Shared memory:
+     * the plain kernel's, then {@code stages} more mbarriers (8 bytes each). X's tensor map has boxes of {@code bm / 2} rows.
+     */
+    public static void wgmmaTmaClusterXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
+                                                 int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
+                                                 @Constant int wn, @Constant int nt, @Constant int stages) {
+        ctx.launchBounds(wn * 32 + 128);
+        ctx.clusterDims(2, 1, 1);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int bn = wn * 16, bm = nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS;
+        int full = stages * stageWords, empty = full + 2 * stages, peerEmpty = empty + 2 * stages;
+        int tid = ctx.localIdx, consumers = wn * 32, rank = ctx.clusterCtaRank();
+        int kTiles = (k + BK - 1) / BK, kt0 = ctx.groupIdz * kTilesPerSplit;
+        int count = Math.min(kTilesPerSplit, kTiles - kt0);
+        int tilesN = (n + bn - 1) / bn, pairsN = (tilesN + 1) / 2, tilesM = (m + bm - 1) / bm;
+        int tileN = 2 * rasterTileN(ctx.groupIdx >> 1, ctx.groupIdy, pairsN, tilesM, raster) + rank;
+        int tileM = rasterTileM(ctx.groupIdx >> 1, ctx.groupIdy, pairsN, tilesM, raster);
+        tmaClusterBarriersInit(ctx, smem, full, empty, peerEmpty, stages, consumers);
+        if (tid >= consumers) {
+            producerRegisters(ctx, wn);
+            if (tid == consumers) tmaProduceCluster(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, kt0, count, rank, bn, bm, stageWords, full, empty, peerEmpty, stages);
+        } else {
+            consumerRegisters(ctx, wn);
+            float[] acc = new float[nt * 4];
+            for (int t = 0; t < count; t++) tmaConsume(ctx, smem, acc, t, bn, bm, stageWords, full, empty, stages);
+            ctx.wgmmaWait(0);
+            storeF32Tile(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
+        }
+        ctx.clusterBarrier();   // the peer's producer may still arrive on this block's "peer empty" barriers: they must outlive it
+    }
+
+    /**
+     * The sliced kernel ({@link #wgmmaTmaSlicedXbf16Wbf16}: the invariant plan's K slices summed in registers) in clusters of
+     * two blocks sharing their token tile, as {@link #wgmmaTmaClusterXbf16Wbf16}: each block's slices and folds are the sliced
+     * kernel's, so the same bits. Arguments, grid and shared memory as that kernel's.
+     */
+    public static void wgmmaTmaSlicedClusterXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
+                                                       int m, int xRows, int n, int k, int sliceTiles, int accumulate, int raster,
+                                                       @Constant int wn, @Constant int nt, @Constant int stages) {
+        ctx.launchBounds(wn * 32 + 128);
+        ctx.clusterDims(2, 1, 1);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int bn = wn * 16, bm = nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS;
+        int full = stages * stageWords, empty = full + 2 * stages, peerEmpty = empty + 2 * stages;
+        int tid = ctx.localIdx, consumers = wn * 32, rank = ctx.clusterCtaRank();
+        int count = (k + BK - 1) / BK;
+        int tilesN = (n + bn - 1) / bn, pairsN = (tilesN + 1) / 2, tilesM = (m + bm - 1) / bm;
+        int tileN = 2 * rasterTileN(ctx.groupIdx >> 1, ctx.groupIdy, pairsN, tilesM, raster) + rank;
+        int tileM = rasterTileM(ctx.groupIdx >> 1, ctx.groupIdy, pairsN, tilesM, raster);
+        tmaClusterBarriersInit(ctx, smem, full, empty, peerEmpty, stages, consumers);
+        if (tid >= consumers) {
+            producerRegisters(ctx, wn);
+            if (tid == consumers) tmaProduceCluster(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, 0, count, rank, bn, bm, stageWords, full, empty, peerEmpty, stages);
+        } else {
+            consumerRegisters(ctx, wn);
+            float[] acc = new float[nt * 4];
+            float[] total = new float[nt * 4];
+            for (int t = 0; t < count; t++) {
+                if (t > 0 && t % sliceTiles == 0) {
+                    ctx.wgmmaWait(0);
+                    foldSlice(acc, total, t == sliceTiles ? 1 : 0, nt);
+                }
+                tmaConsume(ctx, smem, acc, t, bn, bm, stageWords, full, empty, stages);
+            }
+            ctx.wgmmaWait(0);
+            foldSlice(acc, total, count <= sliceTiles ? 1 : 0, nt);
+            storeF32Tile(ctx, c, total, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
+        }
+        ctx.clusterBarrier();
+    }
+
+    /**
+     * {@link #tmaBarriersInit} for a cluster kernel, with each stage's "peer empty" barrier (one arrival: the peer's producer's)
+     * and a cluster barrier after the initialisation, so no peer copies into, or arrives on, a barrier not yet made.
+     */
+    static void tmaClusterBarriersInit(KernelContext ctx, int[] smem, int full, int empty, int peerEmpty, int stages, int consumers) {
+        if (ctx.localIdx == 0) {
+            for (int s = 0; s < stages; s++) {
+                ctx.mbarrierInit(smem, full + 2 * s, 1);
+                ctx.mbarrierInit(smem, empty + 2 * s, consumers);
+                ctx.mbarrierInit(smem, peerEmpty + 2 * s, 1);
+            }
+            ctx.fenceMbarrierInit();
+        }
+        ctx.clusterBarrier();
+    }
+
+    /**
+     * A cluster block's producer ({@link #wgmmaTmaClusterXbf16Wbf16}): for K tiles {@code kt0 .. kt0+count-1} into stage
+     * {@code t % stages}; from the second round on it waits until its own consumers released the stage, arrives on the
+     * peer's "peer empty" barrier of the stage (the peer may now copy its X half into this block's stage), and waits until
+     * the peer's producer has done the same for it (both blocks' stages are free); then it expects the stage's bytes (its W
+     * tile and both X halves) on its own "full" barrier, copies its W tile, and multicasts X rows {@code m0 + rank·bm/2
+     * ..+bm/2} into both blocks (CTA mask 0b11), completing on both blocks' "full" barriers.
+     */
+    static void tmaProduceCluster(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows, int n,
+                                  int k, int n0, int m0, int kt0, int count, int rank, int bn, int bm, int stageWords, int full, int empty,
+                                  int peerEmpty, int stages) {
+        int half = bm / 2;
+        for (int t = 0; t < count; t++) {
+            int s = t % stages, round = t / stages;
+            if (round > 0) {
+                while (!ctx.mbarrierTryWait(smem, empty + 2 * s, (round - 1) & 1)) {}
+                ctx.mbarrierArriveCluster(smem, peerEmpty + 2 * s, rank ^ 1);
+                while (!ctx.mbarrierTryWaitCluster(smem, peerEmpty + 2 * s, (round - 1) & 1)) {}
+            }
+            ctx.mbarrierArriveExpectTx(smem, full + 2 * s, (bn + bm) * 128);
+            int base = s * stageWords, k0 = (kt0 + t) * BK;
+            ctx.tmaLoadTile128(smem, base, full + 2 * s, mapW, w, n, k, n0, k0, bn);
+            ctx.tmaLoadTile128Multicast(smem, base + (bn + rank * half) * ROW_WORDS, full + 2 * s, mapX, x, xRows, k, m0 + rank * half, k0, half, 3);
+        }
+    }
+
+    /**
      * {@link #wgmmaTmaXbf16Wbf16} as a persistent kernel: a 1-D grid of at most one block a multiprocessor, block b computing
      * output tiles b, b + blocks, b + 2·blocks, … (in the raster's order, {@link #rasterTileN}), all of K each (no split-K:
      * {@code kTilesPerSplit} is unused). The producer runs on through the block's tiles without stopping, so the next tile's
