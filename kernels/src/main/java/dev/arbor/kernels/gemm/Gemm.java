@@ -218,6 +218,11 @@ public final class Gemm implements AutoCloseable {
      * and the engine comparisons use these).
      */
     static final String MID_DEFAULT = System.getProperty("arbor.gemm.mid", "table");
+    /**
+     * Whether both plans run their TMA tiles of 128 or 256 tokens a block a tile in 2-block clusters sharing the token tile by
+     * multicast ({@link #clusterPlan}; {@code -Darbor.gemm.cluster=false} for the kernels without clusters). The same bits either way.
+     */
+    static final boolean CLUSTER_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.cluster", "true"));
 
     private final Backend backend;
     private final int multiprocessors;
@@ -239,6 +244,9 @@ public final class Gemm implements AutoCloseable {
     private boolean warnedCapture;
     /** The TMA tiles' raster group ({@link #RASTER_DEFAULT}; {@link #raster(int)}). */
     private int raster = RASTER_DEFAULT;
+    /** Whether the plans run their TMA tiles in 2-block clusters ({@link #CLUSTER_DEFAULT}); cleared if the cluster kernels do not load. */
+    private boolean clusters = CLUSTER_DEFAULT;
+    private boolean clustersChecked;
     /** Whether the plans may take the persistent TMA kernel ({@link #PERSISTENT_DEFAULT}); cleared if it does not load. */
     private boolean persistent = PERSISTENT_DEFAULT;
     /** Whether the invariant plan may take TMA_64X2 slabs ({@link #INVARIANT_NARROW}; {@link #invariantNarrow(boolean)}). */
@@ -387,7 +395,31 @@ public final class Gemm implements AutoCloseable {
         int splits = fp32Out ? oneWaveSplits(m, n, k, t) : 1;
         if (t.tma() && t.bm() >= TMA_128.bm() && splits == 1 && blocks > resident && persistent && persistentLoads())
             return persistentPlan(m, n, k, t, fp32X);
-        return plan(m, n, k, t, splits, fp32X);
+        return clustered(plan(m, n, k, t, splits, fp32X));
+    }
+
+    /** {@code p} in 2-block clusters ({@link #clusterPlan}) where the rule takes them: TMA tiles of 128 or 256 tokens a block a tile. */
+    Plan clustered(Plan p) {
+        return clusters && p.tiles().tma() && p.tiles().bm() >= TMA_128.bm() && !p.persistent() && !p.clustered() && clustersLoad() ? clusterPlan(p) : p;
+    }
+
+    /** Sets whether the plans run their TMA tiles in 2-block clusters ({@link #CLUSTER_DEFAULT}; the benchmark compares both). */
+    public void clusters(boolean on) { this.clusters = on; }
+
+    /** On CUDA, loads the cluster kernels once; if the driver refuses them, the plans keep the kernels without clusters (with a message). */
+    private boolean clustersLoad() {
+        if (!clustersChecked) {
+            clustersChecked = true;
+            if (backend instanceof CudaBackend cuda && !loads("cluster TMA wgmma", "no clusters", () -> {
+                for (Tiles t : java.util.List.of(TMA_256, TMA_128)) {
+                    Plan q = clusterPlan(plan(t.bm(), 2 * t.bn(), GemmKernels.BK, t, 1, true));
+                    cuda.resources(WGMMA_TMA_CLUSTER, q.launch(), tmaArguments(q, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0));
+                }
+                Plan q = clusterPlan(slicedPlan(TMA_128.bm(), 2 * TMA_128.bn(), 2 * GemmKernels.BK, TMA_128, 1, true));
+                cuda.resources(WGMMA_TMA_SLICED_CLUSTER, q.launch(), tmaArguments(q, null, null, null, null, null, 1, 1, 1, 2 * GemmKernels.BK, 0));
+            })) clusters = false;
+        }
+        return clusters;
     }
 
     /**
@@ -602,6 +634,11 @@ public final class Gemm implements AutoCloseable {
      * n) take the slabs for parallelism, enough blocks to fill the GPU take the registers.
      */
     Plan invariantTmaPlan(int m, int n, int k, int slices, boolean fp32X) {
+        return clustered(invariantTmaForm(m, n, k, slices, fp32X));
+    }
+
+    /** {@link #invariantTmaPlan}'s form before the cluster rule ({@link #clustered}). */
+    private Plan invariantTmaForm(int m, int n, int k, int slices, boolean fp32X) {
         if (slices == 1) {   // the plain TMA tiles over all of K; persistent beyond one wave if asked (each tile's sums unchanged: the same bits)
             Tiles t = tmaTilesFor(m, n, k);
             Plan p = plan(m, n, k, t, 1, fp32X);
