@@ -559,22 +559,16 @@ public final class KernelContext {
     }
 
     /**
-     * {@code mapa.shared::cluster} + {@code mbarrier.arrive.release.cluster.shared::cluster.b64}: one arrival on the mbarrier at
-     * words {@code wordIndex, +1} of the block of rank {@code ctaRank} in this cluster (the same offset in its shared memory;
-     * this block's own when the rank is its own), releasing this work-item's earlier writes at cluster scope. On the CPU
-     * {@code shared} must be the dynamic shared array ({@link #dynamicIntLocalArray}).
+     * {@code mapa.shared::cluster} + {@code mbarrier.arrive.shared::cluster.b64}: one arrival on the mbarrier at words
+     * {@code wordIndex, +1} of the block of rank {@code ctaRank} in this cluster (the same offset in its shared memory; this
+     * block's own when the rank is its own), with the default (release) semantics, as CUTLASS's {@code ClusterBarrier::arrive};
+     * the peer waits on it with {@link #mbarrierTryWait}. On the CPU {@code shared} must be the dynamic shared array
+     * ({@link #dynamicIntLocalArray}).
      */
     public void mbarrierArriveCluster(int[] shared, int wordIndex, int ctaRank) {
         mbarrierUpdate(peerShared(shared, ctaRank), wordIndex, 1, 0);
     }
 
-    /**
-     * {@link #mbarrierTryWait} that acquires at cluster scope ({@code mbarrier.try_wait.parity.acquire.cluster}): after it,
-     * what peers wrote before their {@link #mbarrierArriveCluster} on this phase is visible.
-     */
-    public boolean mbarrierTryWaitCluster(int[] shared, int wordIndex, int parity) {
-        return mbarrierTryWait(shared, wordIndex, parity);
-    }
 
     /**
      * {@link #tmaLoadTile128} multicast ({@code ...multicast::cluster}, a 16-bit CTA mask): the copy engine reads the box once

@@ -179,12 +179,6 @@ final class ContextCalls {
                 Reg address = t.sharedAddress(sharedArray(t, args.get(0), name), args.get(1).reg());
                 t.emit("mbarrier.arrive.remote", address, args.get(2).reg());
             }
-            case "mbarrierTryWaitCluster([III)Z" -> {
-                clusterOp(t, null);
-                Reg address = t.sharedAddress(sharedArray(t, args.get(0), name), args.get(1).reg());
-                Val v = t.push(Kind.I);
-                t.emit("mbarrier.try_wait.cluster", v.reg(), address, args.get(2).reg());
-            }
             case "tmaLoadTile128Multicast([IIILdev/arbor/accel/array/LongArray;Ldev/arbor/accel/array/OffHeapArray;IIIIII)V" -> {
                 clusterOp(t, null);
                 Ref.LocalArray smem = sharedArray(t, args.get(0), name);

@@ -764,7 +764,7 @@ public final class TestKernels {
      * by a multicast copy into tile r of both blocks (completing on both blocks' "full" barriers, each of which expects
      * both tiles' bytes, perhaps after the peer's copy has landed); each block writes its two tiles out unswizzled
      * (out[((2·block + tile)·boxRows + row)·32 + word]). Then work-item 0 arrives on the peer's "peer" barrier (a remote
-     * arrival), every work-item waits on its own at cluster scope, and {@code info[block]} = rank · 10000 + blocks in the
+     * arrival), every work-item waits on its own, and {@code info[block]} = rank · 10000 + blocks in the
      * cluster · 1000 + cluster id; a split cluster barrier (arrive, wait) before the end keeps the block alive while its
      * peer may still arrive on it. Dynamic shared memory: 2·boxRows·128 bytes of tiles, then the two barriers (1024 bytes).
      */
@@ -793,7 +793,7 @@ public final class TestKernels {
             }
         }
         if (tid == 0) ctx.mbarrierArriveCluster(smem, peer, rank ^ 1);
-        while (!ctx.mbarrierTryWaitCluster(smem, peer, 0)) {}
+        while (!ctx.mbarrierTryWait(smem, peer, 0)) {}
         if (tid == 0) info.set(ctx.groupIdx, rank * 10000 + ctx.clusterCtaCount() * 1000 + q);
         ctx.clusterArrive();
         ctx.clusterWait();

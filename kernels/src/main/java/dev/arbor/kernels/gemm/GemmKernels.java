@@ -207,7 +207,10 @@ public final class GemmKernels {
      * W tile and both X halves; before a stage is refilled both blocks' consumers must have released it (the peer's half lands
      * in it too): the producer waits on its own "empty", tells the peer's producer by one arrival on the peer's "peer empty"
      * barrier, and waits on its own "peer empty" ({@link #tmaProduceCluster}). The consumers and each tile's sums are those of
-     * the plain kernel: the same bits. Grid x: twice the raster's pairs (⌈⌈n/bn⌉ / 2⌉; with an odd count of W-row tiles the
+     * the plain kernel: the same bits. No cluster barrier at the end: the peer's arrivals on this block's "peer empty" barriers
+     * are the ones its producer waits on before its own refills, all observed before its loop ends, and every multicast into
+     * this block completes on a "full" barrier its consumers wait on (CUTLASS keeps blocks alive by its producer's tail the same
+     * way); run 43-clus9's first form ended with one (release semantics: every epilogue store acknowledged before a block exits). Grid x: twice the raster's pairs (⌈⌈n/bn⌉ / 2⌉; with an odd count of W-row tiles the
      * last block's rows lie past n, its copies read zeros and it stores nothing), y and z as the plain kernel. Shared memory:
      * the plain kernel's, then {@code stages} more mbarriers (8 bytes each). X's tensor map has boxes of {@code bm / 2} rows.
      */
@@ -237,7 +240,6 @@ public final class GemmKernels {
             ctx.wgmmaWait(0);
             storeF32Tile(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
         }
-        ctx.clusterBarrier();   // the peer's producer may still arrive on this block's "peer empty" barriers: they must outlive it
     }
 
     /**
@@ -278,7 +280,6 @@ public final class GemmKernels {
             foldSlice(acc, total, count <= sliceTiles ? 1 : 0, nt);
             storeF32Tile(ctx, c, total, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
         }
-        ctx.clusterBarrier();
     }
 
     /**
@@ -314,7 +315,7 @@ public final class GemmKernels {
             if (round > 0) {
                 while (!ctx.mbarrierTryWait(smem, empty + 2 * s, (round - 1) & 1)) {}
                 ctx.mbarrierArriveCluster(smem, peerEmpty + 2 * s, rank ^ 1);
-                while (!ctx.mbarrierTryWaitCluster(smem, peerEmpty + 2 * s, (round - 1) & 1)) {}
+                while (!ctx.mbarrierTryWait(smem, peerEmpty + 2 * s, (round - 1) & 1)) {}
             }
             ctx.mbarrierArriveExpectTx(smem, full + 2 * s, (bn + bm) * 128);
             int base = s * stageWords, k0 = (kt0 + t) * BK;
