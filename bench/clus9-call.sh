@@ -22,5 +22,5 @@ step gpu-tests ${T_TESTS:-40} $J -cp $CP dev.arbor.accel.testing.DeviceTestLaunc
   dev.arbor.accel.GpuConformanceTest
 step bench ${T_BENCH:-55} $J -cp $CP dev.arbor.kernels.bench.GemmBench cluster
 PYTHONUNBUFFERED=1 timeout ${T_PEER:-30} python3 $D/gemm_torch.py "$R/bench.log" > "$R/gemm-table.txt" 2>&1; echo "peer rc=$? $(date -u +%T)" >> "$R/call.log"
-step ncu ${T_NCU:-35} ncu --set full -k regex:wgmmaTma -c 4 $J -cp $CP dev.arbor.kernels.bench.GemmBench ncu-cluster
+step ncu ${T_NCU:-35} ncu --set full -k regex:wgmmaTma -c 5 $J -cp $CP dev.arbor.kernels.bench.GemmBench ncu-cluster
 nvidia-smi --query-gpu=clocks.sm,clocks.mem,clocks.max.sm,temperature.gpu,clocks_throttle_reasons.active --format=csv >> "$R/clocks.txt" 2>&1

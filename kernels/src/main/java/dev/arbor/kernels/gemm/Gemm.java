@@ -223,6 +223,8 @@ public final class Gemm implements AutoCloseable {
      * multicast ({@link #clusterPlan}; {@code -Darbor.gemm.cluster=false} for the kernels without clusters). The same bits either way.
      */
     static final boolean CLUSTER_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.cluster", "true"));
+    /** MEASURING (run 44-clus9, GemmBench cluster): the cluster kernels' form, 0 multicast (the form), 1 cluster launch only, 2 the hand-off without multicast. */
+    public static int clusterForm = 0;
 
     private final Backend backend;
     private final int multiprocessors;
@@ -978,6 +980,7 @@ public final class Gemm implements AutoCloseable {
     public static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
                                  int m, int xRows, int n, int k, int accumulate, int raster) {
         Tiles t = p.tiles();   // the plain and the sliced kernel take the same arguments (kTilesPerSplit: the sliced kernel's slice)
+        if (p.clustered()) return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, raster, t.wn(), t.nt(), t.stages(), clusterForm};
         return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, raster, t.wn(), t.nt(), t.stages()};
     }
 

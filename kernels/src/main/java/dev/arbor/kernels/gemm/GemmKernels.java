@@ -216,7 +216,7 @@ public final class GemmKernels {
      */
     public static void wgmmaTmaClusterXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
                                                  int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
-                                                 @Constant int wn, @Constant int nt, @Constant int stages) {
+                                                 @Constant int wn, @Constant int nt, @Constant int stages, @Constant int form) {
         ctx.launchBounds(wn * 32 + 128);
         ctx.clusterDims(2, 1, 1);
         int[] smem = ctx.dynamicIntLocalArray();
@@ -232,7 +232,7 @@ public final class GemmKernels {
         tmaClusterBarriersInit(ctx, smem, full, empty, peerEmpty, stages, consumers);
         if (tid >= consumers) {
             producerRegisters(ctx, wn);
-            if (tid == consumers) tmaProduceCluster(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, kt0, count, rank, bn, bm, stageWords, full, empty, peerEmpty, stages);
+            if (tid == consumers) tmaProduceCluster(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, kt0, count, rank, bn, bm, stageWords, full, empty, peerEmpty, stages, form);
         } else {
             consumerRegisters(ctx, wn);
             float[] acc = new float[nt * 4];
@@ -249,7 +249,7 @@ public final class GemmKernels {
      */
     public static void wgmmaTmaSlicedClusterXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
                                                        int m, int xRows, int n, int k, int sliceTiles, int accumulate, int raster,
-                                                       @Constant int wn, @Constant int nt, @Constant int stages) {
+                                                       @Constant int wn, @Constant int nt, @Constant int stages, @Constant int form) {
         ctx.launchBounds(wn * 32 + 128);
         ctx.clusterDims(2, 1, 1);
         int[] smem = ctx.dynamicIntLocalArray();
@@ -264,7 +264,7 @@ public final class GemmKernels {
         tmaClusterBarriersInit(ctx, smem, full, empty, peerEmpty, stages, consumers);
         if (tid >= consumers) {
             producerRegisters(ctx, wn);
-            if (tid == consumers) tmaProduceCluster(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, 0, count, rank, bn, bm, stageWords, full, empty, peerEmpty, stages);
+            if (tid == consumers) tmaProduceCluster(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, 0, count, rank, bn, bm, stageWords, full, empty, peerEmpty, stages, form);
         } else {
             consumerRegisters(ctx, wn);
             float[] acc = new float[nt * 4];
@@ -308,19 +308,26 @@ public final class GemmKernels {
      */
     static void tmaProduceCluster(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows, int n,
                                   int k, int n0, int m0, int kt0, int count, int rank, int bn, int bm, int stageWords, int full, int empty,
-                                  int peerEmpty, int stages) {
+                                  int peerEmpty, int stages, int form) {
         int half = bm / 2;
         for (int t = 0; t < count; t++) {
             int s = t % stages, round = t / stages;
             if (round > 0) {
                 while (!ctx.mbarrierTryWait(smem, empty + 2 * s, (round - 1) & 1)) {}
-                ctx.mbarrierArriveCluster(smem, peerEmpty + 2 * s, rank ^ 1);
-                while (!ctx.mbarrierTryWait(smem, peerEmpty + 2 * s, (round - 1) & 1)) {}
+                if (form != 1) {
+                    ctx.mbarrierArriveCluster(smem, peerEmpty + 2 * s, rank ^ 1);
+                    while (!ctx.mbarrierTryWait(smem, peerEmpty + 2 * s, (round - 1) & 1)) {}
+                }
             }
             ctx.mbarrierArriveExpectTx(smem, full + 2 * s, (bn + bm) * 128);
             int base = s * stageWords, k0 = (kt0 + t) * BK;
             ctx.tmaLoadTile128(smem, base, full + 2 * s, mapW, w, n, k, n0, k0, bn);
-            ctx.tmaLoadTile128Multicast(smem, base + (bn + rank * half) * ROW_WORDS, full + 2 * s, mapX, x, xRows, k, m0 + rank * half, k0, half, 3);
+            if (form == 0) {
+                ctx.tmaLoadTile128Multicast(smem, base + (bn + rank * half) * ROW_WORDS, full + 2 * s, mapX, x, xRows, k, m0 + rank * half, k0, half, 3);
+            } else {   // MEASURING (run 44-clus9): both halves by this block alone; form 1 without the hand-off too
+                ctx.tmaLoadTile128(smem, base + bn * ROW_WORDS, full + 2 * s, mapX, x, xRows, k, m0, k0, half);
+                ctx.tmaLoadTile128(smem, base + (bn + half) * ROW_WORDS, full + 2 * s, mapX, x, xRows, k, m0 + half, k0, half);
+            }
         }
     }
 

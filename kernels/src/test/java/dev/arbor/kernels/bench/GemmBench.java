@@ -493,12 +493,18 @@ public final class GemmBench {
                     java.util.List<Object[]> forms = new java.util.ArrayList<>();
                     if (p.tiles().tma() && !p.persistent()) forms.add(new Object[]{"c", gemm.clusterPlan(p)});
                     forms.add(new Object[]{"again", p});
+                    if (p.tiles().tma() && !p.persistent() && (n == 4096 && k == 4096 || n == 11008 && m == 2048 || n == 22016 && m == 512)) {
+                        forms.add(new Object[]{"c-launch", gemm.clusterPlan(p), 1});   // MEASURING: the cluster launch alone, no hand-off, no multicast
+                        forms.add(new Object[]{"c-handoff", gemm.clusterPlan(p), 2});  // MEASURING: the hand-off without multicast
+                    }
                     if (p.splits() == 1 && (p.tiles() == Gemm.TMA_256 || p.tiles() == Gemm.TMA_256X3)) {
                         Gemm.Tiles other = p.tiles() == Gemm.TMA_256 ? Gemm.TMA_256X3 : Gemm.TMA_256;
                         forms.add(new Object[]{"c" + other.name().substring(3), gemm.clusterPlan(gemm.plan(m, n, k, other, 1, true))});
                     }
                     for (Object[] f : forms) {
+                        Gemm.clusterForm = f.length > 2 ? (Integer) f[2] : 0;
                         double us = time(cuda, gemm, (Gemm.Plan) f[1], o, m, f[0].equals("c") && m == 2048);
+                        Gemm.clusterForm = 0;
                         line.append(String.format(" %s %8.1f", f[0], us));
                         System.out.println("CSV,cl," + name + "," + n + "," + k + "," + m + "," + f[0] + "," + us);
                     }
@@ -554,6 +560,13 @@ public final class GemmBench {
                     gemm.matmul(o.x, 2048, o.w[0], 4096, 4096, o.c, false, q);
                     cuda.synchronize();
                     System.out.println("ncu launches: 4096x4096 M=2048 " + q);
+                }
+                if (t == Gemm.TMA_256) {   // MEASURING: the hand-off without multicast
+                    Gemm.clusterForm = 2;
+                    gemm.matmul(o.x, 2048, o.w[0], 4096, 4096, o.c, false, gemm.clusterPlan(p));
+                    cuda.synchronize();
+                    Gemm.clusterForm = 0;
+                    System.out.println("ncu launches: 4096x4096 M=2048 form 2 (hand-off, no multicast) " + gemm.clusterPlan(p));
                 }
             }
         }

@@ -71,7 +71,7 @@ class GemmPtxTest {
     }
 
     private void assembleCluster(Path ptxas, String entry, Gemm.Tiles t) throws Exception {
-        CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, entry), new Object[]{t.wn(), t.nt(), t.stages()}, 90);
+        CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, entry), new Object[]{t.wn(), t.nt(), t.stages(), 0}, 90);
         assertEquals(0, k.localMemoryBytes(), () -> String.join("\n", k.localMemoryArrays()));
         assertTrue(k.ptx().contains(".reqnctapercluster 2, 1, 1") && k.ptx().contains(".multicast::cluster") && k.ptx().contains("mapa.shared::cluster")
                 && k.ptx().contains("barrier.cluster.wait") && k.ptx().contains(".maxntid " + t.threads()), entry + " " + t);
