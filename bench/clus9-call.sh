@@ -6,6 +6,8 @@
 # torch.matmul (cuBLAS) peer on the same shapes, then ncu of TMA_256 / TMA_256X3 without and with clusters (GemmBench
 # ncu-cluster). Files straight to $OUT (at most 8 come back).
 # From the repo root on the GPU machine: bash DIR/clus9-call.sh DIR   (DIR = the carried lean bundle, no fixtures)
+# Ran at d609d26 (run 43-clus9) and 80c175b (run 44-clus9, T_PEER=0, ncu -c 5: the cluster kernels' forms side by side);
+# the cluster GEMM kernels, GemmClusterGpuTest and GemmBench's cluster modes were removed after (measured no faster).
 set -u
 D=${1:-.dev-clus9}
 tar xJf "$D/jre.tar.xz" -C /tmp

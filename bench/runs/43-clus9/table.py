@@ -1,8 +1,10 @@
-"""Run 43/44-clus9's tables from bench.log (GemmBench cluster) and gemm-table.txt (cuBLAS): python3 table.py [DIR]"""
+"""Run 43/44-clus9's tables from bench.log (GemmBench cluster) and gemm-table.txt (cuBLAS): python3 table.py [DIR [PEER_DIR]]
+(run 44-clus9 ran no peer: python3 43-clus9/table.py 44-clus9 43-clus9, from bench/runs)"""
 import sys, statistics
 d = sys.argv[1] if len(sys.argv) > 1 else "."
+pd = sys.argv[2] if len(sys.argv) > 2 else d
 peer, plain, forms, inv = {}, {}, {}, {}
-for line in open(f"{d}/gemm-table.txt"):
+for line in open(f"{pd}/gemm-table.txt"):
     if line.startswith("PEER,"):
         f = line.strip().split(","); peer[(int(f[-5]), int(f[-4]), int(f[-3]))] = float(f[-2])
 for line in open(f"{d}/bench.log"):

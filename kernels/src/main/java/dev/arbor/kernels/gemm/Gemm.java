@@ -138,12 +138,7 @@ public final class Gemm implements AutoCloseable {
      * ({@link GemmKernels#wgmmaTmaSlicedXbf16Wbf16}, grid z = 1), in the same order, so the same bits without the slabs.
      */
     public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
-                       boolean persistent, boolean clustered) {
-        public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
-                    boolean persistent) {
-            this(tiles, splits, kTilesPerSplit, launch, convertFirst, slabs, registerSlices, persistent, false);
-        }
-
+                       boolean persistent) {
         public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst) {
             this(tiles, splits, kTilesPerSplit, launch, convertFirst, false, false, false);
         }
@@ -159,8 +154,7 @@ public final class Gemm implements AutoCloseable {
         @Override public String toString() {
             return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : registerSlices
                     ? " (summed in registers, fixed order)" : "")
-                    + (persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (clustered ? ", 2-block clusters (X multicast)" : "")
-                    + (convertFirst ? ", X converted first" : "");
+                    + (persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (convertFirst ? ", X converted first" : "");
         }
     }
 
@@ -178,8 +172,6 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel WGMMA_TMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaTmaXbf16Wbf16");
     private static final Kernel WGMMA_TMA_SLICED = Kernel.of(GemmKernels.class, "wgmmaTmaSlicedXbf16Wbf16");
     private static final Kernel WGMMA_TMA_PERSISTENT = Kernel.of(GemmKernels.class, "wgmmaTmaPersistentXbf16Wbf16");
-    private static final Kernel WGMMA_TMA_CLUSTER = Kernel.of(GemmKernels.class, "wgmmaTmaClusterXbf16Wbf16");
-    private static final Kernel WGMMA_TMA_SLICED_CLUSTER = Kernel.of(GemmKernels.class, "wgmmaTmaSlicedClusterXbf16Wbf16");
     /**
      * Whether the default plan takes the TMA tiles rather than the cp.async wgmma ones ({@code -Darbor.gemm.tma=false}
      * turns them off).
@@ -218,13 +210,6 @@ public final class Gemm implements AutoCloseable {
      * and the engine comparisons use these).
      */
     static final String MID_DEFAULT = System.getProperty("arbor.gemm.mid", "table");
-    /**
-     * Whether both plans run their TMA tiles of 128 or 256 tokens a block a tile in 2-block clusters sharing the token tile by
-     * multicast ({@link #clusterPlan}; {@code -Darbor.gemm.cluster=false} for the kernels without clusters). The same bits either way.
-     */
-    static final boolean CLUSTER_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.cluster", "true"));
-    /** MEASURING (run 44-clus9, GemmBench cluster): the cluster kernels' form, 0 multicast (the form), 1 cluster launch only, 2 the hand-off without multicast. */
-    public static int clusterForm = 0;
 
     private final Backend backend;
     private final int multiprocessors;
@@ -246,9 +231,6 @@ public final class Gemm implements AutoCloseable {
     private boolean warnedCapture;
     /** The TMA tiles' raster group ({@link #RASTER_DEFAULT}; {@link #raster(int)}). */
     private int raster = RASTER_DEFAULT;
-    /** Whether the plans run their TMA tiles in 2-block clusters ({@link #CLUSTER_DEFAULT}); cleared if the cluster kernels do not load. */
-    private boolean clusters = CLUSTER_DEFAULT;
-    private boolean clustersChecked;
     /** Whether the plans may take the persistent TMA kernel ({@link #PERSISTENT_DEFAULT}); cleared if it does not load. */
     private boolean persistent = PERSISTENT_DEFAULT;
     /** Whether the invariant plan may take TMA_64X2 slabs ({@link #INVARIANT_NARROW}; {@link #invariantNarrow(boolean)}). */
@@ -397,31 +379,7 @@ public final class Gemm implements AutoCloseable {
         int splits = fp32Out ? oneWaveSplits(m, n, k, t) : 1;
         if (t.tma() && t.bm() >= TMA_128.bm() && splits == 1 && blocks > resident && persistent && persistentLoads())
             return persistentPlan(m, n, k, t, fp32X);
-        return clustered(plan(m, n, k, t, splits, fp32X));
-    }
-
-    /** {@code p} in 2-block clusters ({@link #clusterPlan}) where the rule takes them: TMA tiles of 128 or 256 tokens a block a tile. */
-    Plan clustered(Plan p) {
-        return clusters && p.tiles().tma() && p.tiles().bm() >= TMA_128.bm() && !p.persistent() && !p.clustered() && clustersLoad() ? clusterPlan(p) : p;
-    }
-
-    /** Sets whether the plans run their TMA tiles in 2-block clusters ({@link #CLUSTER_DEFAULT}; the benchmark compares both). */
-    public void clusters(boolean on) { this.clusters = on; }
-
-    /** On CUDA, loads the cluster kernels once; if the driver refuses them, the plans keep the kernels without clusters (with a message). */
-    private boolean clustersLoad() {
-        if (!clustersChecked) {
-            clustersChecked = true;
-            if (backend instanceof CudaBackend cuda && !loads("cluster TMA wgmma", "no clusters", () -> {
-                for (Tiles t : java.util.List.of(TMA_256, TMA_128)) {
-                    Plan q = clusterPlan(plan(t.bm(), 2 * t.bn(), GemmKernels.BK, t, 1, true));
-                    cuda.resources(WGMMA_TMA_CLUSTER, q.launch(), tmaArguments(q, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0));
-                }
-                Plan q = clusterPlan(slicedPlan(TMA_128.bm(), 2 * TMA_128.bn(), 2 * GemmKernels.BK, TMA_128, 1, true));
-                cuda.resources(WGMMA_TMA_SLICED_CLUSTER, q.launch(), tmaArguments(q, null, null, null, null, null, 1, 1, 1, 2 * GemmKernels.BK, 0));
-            })) clusters = false;
-        }
-        return clusters;
+        return plan(m, n, k, t, splits, fp32X);
     }
 
     /**
@@ -476,19 +434,6 @@ public final class Gemm implements AutoCloseable {
         int blocks = (int) Math.min(tiles, (long) multiprocessors * blocksPerSm(t));
         Launch l = new Launch(new int[]{blocks, 1, 1}, p.launch().block(), p.launch().sharedBytes(), null);
         return new Plan(t, 1, p.kTilesPerSplit(), l, p.convertFirst(), false, false, true);
-    }
-
-    /**
-     * Plan {@code p} (TMA tiles, a block a tile: plain, slabs or slices summed in registers) in clusters of two blocks that
-     * share their token tile, loaded once for both by multicast ({@link GemmKernels#wgmmaTmaClusterXbf16Wbf16},
-     * {@link GemmKernels#wgmmaTmaSlicedClusterXbf16Wbf16}): the same tiles and K order, so the same bits; grid x rounded up
-     * to whole clusters, {@code stages} more mbarriers.
-     */
-    public Plan clusterPlan(Plan p) {
-        if (!p.tiles().tma() || p.persistent() || p.clustered()) throw new IllegalArgumentException("2-block clusters run the TMA tiles a block a tile, not " + p);
-        int[] g = p.launch().grid();
-        Launch l = new Launch(new int[]{2 * ((g[0] + 1) / 2), g[1], g[2]}, p.launch().block(), p.launch().sharedBytes() + 8 * p.tiles().stages(), null);
-        return new Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), l, p.convertFirst(), p.slabs(), p.registerSlices(), false, true);
     }
 
     /** Sets whether the plans may take the persistent kernel for unsplit TMA tiles of more than one wave (tests; off by default). */
@@ -636,11 +581,6 @@ public final class Gemm implements AutoCloseable {
      * n) take the slabs for parallelism, enough blocks to fill the GPU take the registers.
      */
     Plan invariantTmaPlan(int m, int n, int k, int slices, boolean fp32X) {
-        return clustered(invariantTmaForm(m, n, k, slices, fp32X));
-    }
-
-    /** {@link #invariantTmaPlan}'s form before the cluster rule ({@link #clustered}). */
-    private Plan invariantTmaForm(int m, int n, int k, int slices, boolean fp32X) {
         if (slices == 1) {   // the plain TMA tiles over all of K; persistent beyond one wave if asked (each tile's sums unchanged: the same bits)
             Tiles t = tmaTilesFor(m, n, k);
             Plan p = plan(m, n, k, t, 1, fp32X);
@@ -888,8 +828,7 @@ public final class Gemm implements AutoCloseable {
         if (p.tiles().tma()) {
             if (kernel != XBF16_WBF16) throw new IllegalArgumentException("the TMA tiles run bf16 X (or fp32 X converted first), bf16 W and fp32 C only: " + p);
             int xRows = x.length() / k;   // the whole buffer (a scratch copy keeps one map): rows past m are read, never stored
-            // a cluster's blocks each copy half the token tile (multicast to both)
-            LongArray mapX = map(x, xRows, k, p.clustered() ? p.tiles().bm() / 2 : p.tiles().bm()), mapW = map(w, n, k, p.tiles().bn());
+            LongArray mapX = map(x, xRows, k, p.tiles().bm()), mapW = map(w, n, k, p.tiles().bn());
             if (mapX == null || mapW == null) {   // a new matrix while a graph is captured: tiles that need no map
                 if (!warnedCapture) System.err.println("arbor gemm: no tensor map for a matrix first seen while capturing a graph; the cp.async tiles run instead");
                 warnedCapture = true;
@@ -900,12 +839,12 @@ public final class Gemm implements AutoCloseable {
             }
             if (p.slabs()) {   // each K slice's block stores its slab; the fixed-order sum as for the mma.sync slabs
                 FloatArray s = slabScratch((long) p.splits() * m * n);
-                backend.launch(p.clustered() ? WGMMA_TMA_CLUSTER : WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS, raster));
+                backend.launch(WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS, raster));
                 if (sumSlabs) addSlabs(s, c, m * n, p.splits(), accumulate);
                 return s;
             }
             if (p.registerSlices()) {
-                backend.launch(p.clustered() ? WGMMA_TMA_SLICED_CLUSTER : WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
+                backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
                 return c;
             }
             if (p.persistent()) {
@@ -917,7 +856,7 @@ public final class Gemm implements AutoCloseable {
                 backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
                 launch = launch.overlappingPrevious();
             }
-            backend.launch(p.clustered() ? WGMMA_TMA_CLUSTER : WGMMA_TMA_XBF16_WBF16, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
+            backend.launch(WGMMA_TMA_XBF16_WBF16, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
             return c;
         }
         if (p.tiles().wgmma()) {
@@ -980,7 +919,6 @@ public final class Gemm implements AutoCloseable {
     public static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
                                  int m, int xRows, int n, int k, int accumulate, int raster) {
         Tiles t = p.tiles();   // the plain and the sliced kernel take the same arguments (kTilesPerSplit: the sliced kernel's slice)
-        if (p.clustered()) return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, raster, t.wn(), t.nt(), t.stages(), clusterForm};
         return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, raster, t.wn(), t.nt(), t.stages()};
     }
 
@@ -991,10 +929,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
-    public static Kernel kernelFor(Plan p) {
-        if (p.clustered()) return p.registerSlices() ? WGMMA_TMA_SLICED_CLUSTER : WGMMA_TMA_CLUSTER;
-        return p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16;
-    }
+    public static Kernel kernelFor(Plan p) { return p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);

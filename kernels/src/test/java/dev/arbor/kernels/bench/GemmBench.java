@@ -204,22 +204,6 @@ public final class GemmBench {
                 ncuWarpSpecialized(cuda, gemm);
                 return;
             }
-            if (args.length > 0 && args[0].equals("cluster")) {   // 2-block clusters with X multicast against the kernels without (run 43-clus9)
-                gemm.clusters(false);
-                clusterResources(cuda, gemm);
-                for (Object[] s : SHAPES) clusterShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{512, 2048, 8192});
-                for (Object[] s : ENGINE_SHAPES)
-                    if ((Integer) s[1] != 32000) clusterShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{16384});
-                for (Object[] s : ENGINE_SHAPES)
-                    if ((Integer) s[1] != 32000 && gemm.invariantSlices((Integer) s[1], (Integer) s[2]) > 1)
-                        clusterInvariantShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{256, 512, 2048});
-                return;
-            }
-            if (args.length > 0 && args[0].equals("ncu-cluster")) {   // eager launches for Nsight Compute: the plain TMA tiles with and without clusters
-                gemm.clusters(false);
-                ncuClusters(cuda, gemm);
-                return;
-            }
             if (args.length > 0 && args[0].equals("ws")) {   // M >= 512: the TMA tiles side by side, the invariant plan's TMA_192 forms
                 resources(cuda, gemm);
                 for (Object[] s : SHAPES) wsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{512, 2048, 8192});
@@ -462,113 +446,6 @@ public final class GemmBench {
             gemm.matmul(o.x, m, o.w[0], n, k, o.c, false, p);
             cuda.synchronize();
             System.out.println("ncu launches: " + n + "x" + k + " M=" + m + " " + p + " block " + p.launch().block()[0]);
-        }
-    }
-
-    /** Registers and blocks a multiprocessor of the cluster kernels (driver figures). */
-    private static void clusterResources(CudaBackend cuda, Gemm gemm) {
-        for (Gemm.Plan p : new Gemm.Plan[]{gemm.plan(512, 4096, 4096, Gemm.TMA_256, 1, true), gemm.plan(512, 4096, 4096, Gemm.TMA_256X3, 1, true),
-                gemm.plan(512, 4096, 4096, Gemm.TMA_128, 1, true), gemm.slicedPlan(512, 4096, 4096, Gemm.TMA_128, 5, true),
-                gemm.slicedPlan(512, 4096, 4096, Gemm.TMA_192, 5, true)}) {
-            Gemm.Plan q = gemm.clusterPlan(p);
-            var r = cuda.resources(Gemm.kernelFor(q), q.launch(), Gemm.tmaArguments(q, null, null, null, null, null, 1, 1, 1, 128, 0));
-            System.out.println("resources " + q + ": " + r);
-        }
-    }
-
-    /**
-     * One after the other at each point, no clusters anywhere first: the default plan without clusters ("CSV,gemm" for
-     * gemm_torch.py: the plan before), the same plan in 2-block clusters ("c"), the plan without clusters again ("again": the
-     * order effect), and, where the plan has TMA_256 or TMA_256X3, the other of the two in clusters ("c256" / "c256x3").
-     * The cluster form is spot-checked against a double dot product at 2048 tokens ("CSV,cl").
-     */
-    private static void clusterShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
-        try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
-            for (int m : ms) {
-                try {
-                    Gemm.Plan p = gemm.plan(m, n, k, true, true);
-                    double now = time(cuda, gemm, p, o, m, false), flop = 2.0 * m * n * k;
-                    System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + now + "," + flop / now / 1e6 + ",-1," + p.tiles().name() + "," + p.splits());
-                    StringBuilder line = new StringBuilder(String.format("%-32s N=%-5d K=%-5d M=%-5d plain %8.1f [%s] |", name, n, k, m, now, p));
-                    java.util.List<Object[]> forms = new java.util.ArrayList<>();
-                    if (p.tiles().tma() && !p.persistent()) forms.add(new Object[]{"c", gemm.clusterPlan(p)});
-                    forms.add(new Object[]{"again", p});
-                    if (p.tiles().tma() && !p.persistent() && (n == 4096 && k == 4096 || n == 11008 && m == 2048 || n == 22016 && m == 512)) {
-                        forms.add(new Object[]{"c-launch", gemm.clusterPlan(p), 1});   // MEASURING: the cluster launch alone, no hand-off, no multicast
-                        forms.add(new Object[]{"c-handoff", gemm.clusterPlan(p), 2});  // MEASURING: the hand-off without multicast
-                    }
-                    if (p.splits() == 1 && (p.tiles() == Gemm.TMA_256 || p.tiles() == Gemm.TMA_256X3)) {
-                        Gemm.Tiles other = p.tiles() == Gemm.TMA_256 ? Gemm.TMA_256X3 : Gemm.TMA_256;
-                        forms.add(new Object[]{"c" + other.name().substring(3), gemm.clusterPlan(gemm.plan(m, n, k, other, 1, true))});
-                    }
-                    for (Object[] f : forms) {
-                        Gemm.clusterForm = f.length > 2 ? (Integer) f[2] : 0;
-                        double us = time(cuda, gemm, (Gemm.Plan) f[1], o, m, f[0].equals("c") && m == 2048);
-                        Gemm.clusterForm = 0;
-                        line.append(String.format(" %s %8.1f", f[0], us));
-                        System.out.println("CSV,cl," + name + "," + n + "," + k + "," + m + "," + f[0] + "," + us);
-                    }
-                    System.out.println(line);
-                } catch (RuntimeException | AssertionError e) {
-                    System.out.println("FAILED " + name + " M=" + m + ": " + e);
-                }
-            }
-        }
-    }
-
-    /**
-     * The invariant plan at the engine's token counts, no clusters first: its choice ("inv"), that form in clusters ("c"),
-     * the choice again, and the slices summed in registers on TMA_128 and TMA_192 in clusters ("creg128", "creg192"; TMA slabs
-     * of 128 tokens in clusters where the choice is slabs). The cluster form is spot-checked at 512 tokens.
-     */
-    private static void clusterInvariantShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
-        try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
-            gemm.reserveSlabs(Arrays.stream(ms).max().orElseThrow(), n, k);
-            int slices = gemm.invariantSlices(n, k);
-            for (int m : ms) {
-                try {
-                    Gemm.Plan p = gemm.invariantPlan(m, n, k, true);
-                    java.util.List<Object[]> forms = new java.util.ArrayList<>();
-                    forms.add(new Object[]{"inv", p});
-                    if (p.tiles().tma() && p.tiles().bm() >= Gemm.TMA_128.bm() && !p.persistent()) forms.add(new Object[]{"c", gemm.clusterPlan(p)});
-                    forms.add(new Object[]{"again", p});
-                    forms.add(new Object[]{"creg128", gemm.clusterPlan(gemm.slicedPlan(m, n, k, Gemm.TMA_128, slices, true))});
-                    forms.add(new Object[]{"creg192", gemm.clusterPlan(gemm.slicedPlan(m, n, k, Gemm.TMA_192, slices, true))});
-                    StringBuilder line = new StringBuilder(String.format("%-28s N=%-5d K=%-5d M=%-5d", name, n, k, m));
-                    for (Object[] f : forms) {
-                        double us = time(cuda, gemm, (Gemm.Plan) f[1], o, m, f[0].equals("c") && m == 512);
-                        line.append(String.format(" %s %7.1f", f[0], us));
-                        System.out.println("CSV,clinv," + name + "," + n + "," + k + "," + m + "," + f[0] + "," + us);
-                    }
-                    System.out.println(line + "  [inv: " + p + "]");
-                } catch (RuntimeException | AssertionError e) {
-                    System.out.println("FAILED " + name + " M=" + m + ": " + e);
-                }
-            }
-        }
-    }
-
-    /**
-     * For {@code ncu -k regex:wgmmaTma}: 2048 tokens of a 4096 × 4096 weight (W and X in the L2) through TMA_256 and TMA_256X3
-     * without and with 2-block clusters (run 39-gemm8's shape), one eager launch each.
-     */
-    private static void ncuClusters(CudaBackend cuda, Gemm gemm) {
-        try (Operands o = new Operands(cuda, 2048, 4096, 4096)) {
-            for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_256, Gemm.TMA_256X3}) {
-                Gemm.Plan p = gemm.plan(2048, 4096, 4096, t, 1, true);
-                for (Gemm.Plan q : new Gemm.Plan[]{p, gemm.clusterPlan(p)}) {
-                    gemm.matmul(o.x, 2048, o.w[0], 4096, 4096, o.c, false, q);
-                    cuda.synchronize();
-                    System.out.println("ncu launches: 4096x4096 M=2048 " + q);
-                }
-                if (t == Gemm.TMA_256) {   // MEASURING: the hand-off without multicast
-                    Gemm.clusterForm = 2;
-                    gemm.matmul(o.x, 2048, o.w[0], 4096, 4096, o.c, false, gemm.clusterPlan(p));
-                    cuda.synchronize();
-                    Gemm.clusterForm = 0;
-                    System.out.println("ncu launches: 4096x4096 M=2048 form 2 (hand-off, no multicast) " + gemm.clusterPlan(p));
-                }
-            }
         }
     }
 

@@ -50,10 +50,6 @@ class GemmInvarianceGpuTest {
                         (g, m) -> g.slicedPlan(m, n, k, Gemm.TMA_192, slices, true),
                         (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true),
                         (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_256, slices, true),
-                        // in 2-block clusters sharing the token tile by multicast (the same tiles and K order)
-                        (g, m) -> g.clusterPlan(g.slicedPlan(m, n, k, slices, true)),
-                        (g, m) -> g.clusterPlan(g.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)),
-                        (g, m) -> g.clusterPlan(g.slabPlan(m, n, k, Gemm.TMA_128, slices, true)),
                         // the mid range's candidates as slabs of the same slices (run 31-midm)
                         (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_64, slices, true),
                         (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_64X2, slices, true),

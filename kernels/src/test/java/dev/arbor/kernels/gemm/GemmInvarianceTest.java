@@ -48,10 +48,6 @@ class GemmInvarianceTest {
                     (g, m) -> g.slicedPlan(m, n, k, slices, true),
                     (g, m) -> g.slicedPlan(m, n, k, Gemm.TMA_192, slices, true),   // three consumer warpgroups and the producer's (setmaxnreg)
                     (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true),
-                    // in 2-block clusters sharing the token tile by multicast (TMA_192: one W-row tile, the second block past n)
-                    (g, m) -> g.clusterPlan(g.slicedPlan(m, n, k, slices, true)),
-                    (g, m) -> g.clusterPlan(g.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)),
-                    (g, m) -> g.clusterPlan(g.slabPlan(m, n, k, Gemm.TMA_128, slices, true)),
                     // the mid range's candidate tiles as slabs of the same slices (run 31-midm)
                     (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_64X2, slices, true),
                     (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_N64, slices, true));

@@ -42,12 +42,6 @@ class GemmPtxTest {
         // the persistent kernel (a block looping over output tiles): no spills at either prefill tile
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaPersistentXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaPersistentXbf16Wbf16", t)));
-        // 2-block clusters sharing the token tile by multicast: the plain kernel's tiles of the default plan above 64 tokens and the
-        // sliced kernel's; no spills, the cluster shape declared, the multicast copy and the peer's barrier arrival there
-        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_256X3})
-            tests.add(DynamicTest.dynamicTest("wgmmaTmaClusterXbf16Wbf16 " + t.name(), () -> assembleCluster(tool, "wgmmaTmaClusterXbf16Wbf16", t)));
-        for (Gemm.Tiles t : Gemm.SLICED_TILES)
-            tests.add(DynamicTest.dynamicTest("wgmmaTmaSlicedClusterXbf16Wbf16 " + t.name(), () -> assembleCluster(tool, "wgmmaTmaSlicedClusterXbf16Wbf16", t)));
         for (String helper : new String[]{"sumSlices", "zero", "toBf16", "toBf16x8"})
             tests.add(DynamicTest.dynamicTest(helper, () -> assembleHelper(tool, helper)));
         return tests;
@@ -68,17 +62,6 @@ class GemmPtxTest {
         String log = assembleVerbose(ptxas, k.entryName() + "_" + t.name(), k.ptx(), "-arch=sm_90a", what);
         assertFalse(log.contains("C7514"), () -> what + ": wgmma serialized:\n" + log);
         System.out.println("wgmmaTmaSlicedXbf16Wbf16 " + what + ": " + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
-    }
-
-    private void assembleCluster(Path ptxas, String entry, Gemm.Tiles t) throws Exception {
-        CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, entry), new Object[]{t.wn(), t.nt(), t.stages(), 0}, 90);
-        assertEquals(0, k.localMemoryBytes(), () -> String.join("\n", k.localMemoryArrays()));
-        assertTrue(k.ptx().contains(".reqnctapercluster 2, 1, 1") && k.ptx().contains(".multicast::cluster") && k.ptx().contains("mapa.shared::cluster")
-                && k.ptx().contains("barrier.cluster.wait") && k.ptx().contains(".maxntid " + t.threads()), entry + " " + t);
-        String what = entry + " " + t;
-        String log = assembleVerbose(ptxas, k.entryName() + "_" + t.name(), k.ptx(), "-arch=sm_90a", what);
-        assertFalse(log.contains("C7514"), () -> what + ": wgmma serialized:\n" + log);
-        System.out.println(what + ": " + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
     }
 
     private void assemble(Path ptxas, String entry, Gemm.Tiles t) throws Exception {

@@ -191,25 +191,6 @@ class GemmTest {
     }
 
     /**
-     * The TMA kernels in 2-block clusters sharing the token tile by multicast, on the CPU executor (a cluster's two groups run
-     * together, each copying half the X tile into both): TMA_256 over 3 W-row tiles (the second cluster's second block past n)
-     * and 2 token tiles, 8 K tiles through 4 stages twice (the peer-empty hand-off every refill); TMA_256X3 (setmaxnreg); TMA_128
-     * with split-K (atomics) and a residual; in a raster of 2; and the plan's shape.
-     */
-    @Test
-    void tmaClustersAgreeWithTheReference() {
-        Gemm hopper = new Gemm(cpu, true);
-        Gemm.Plan p = hopper.clusterPlan(hopper.plan(300, 272, 456, Gemm.TMA_256, 1, true));
-        assertTrue(p.clustered() && p.launch().grid()[0] == 4 && p.launch().sharedBytes() == Gemm.TMA_256.sharedBytes() + 32, p.toString());
-        GemmCase.of(300, 272, 456).check(cpu, hopper, p);
-        GemmCase.of(300, 200, 456).check(cpu, hopper, hopper.clusterPlan(hopper.plan(300, 200, 456, Gemm.TMA_256X3, 1, true)));
-        new GemmCase(90, 272, 1032, "f32", "bf16", "f32", true).check(cpu, hopper, hopper.clusterPlan(hopper.plan(90, 272, 1032, Gemm.TMA_128, 3, true)));
-        hopper.raster(2);
-        GemmCase.of(300, 520, 136).check(cpu, hopper, hopper.clusterPlan(hopper.plan(300, 520, 136, Gemm.TMA_128, 1, true)));
-        assertThrows(IllegalArgumentException.class, () -> hopper.clusterPlan(hopper.persistentPlan(300, 272, 264, Gemm.TMA_128, true)));
-    }
-
-    /**
      * The persistent TMA kernel on the CPU executor with 2 blocks over 3 × 3 output tiles (each block 4-5 tiles, the stage
      * ring running on across them: 5 K tiles a tile through 6 stages), in a raster of 2, with and without a residual; and the
      * plans' rule when it is on (off by default): unsplit TMA tiles of more than one wave go persistent, one wave or split-K do not.
