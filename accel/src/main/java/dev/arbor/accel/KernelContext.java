@@ -5,6 +5,7 @@ import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.LongArray;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.OffHeapArray;
+import dev.arbor.accel.cpu.Cluster;
 import dev.arbor.accel.cpu.WorkGroup;
 
 import java.lang.foreign.ValueLayout;
@@ -479,9 +480,121 @@ public final class KernelContext {
     /** {@code setmaxnreg.dec.sync.aligned.u32 registers}: the warpgroup releases registers down to {@code registers} (see {@link #setMaxRegistersInc}). A no-op on the CPU. */
     public void setMaxRegistersDec(int registers) { checkMaxRegisters(registers); }
 
+    /** Why {@code registers} is not a setmaxnreg count (a multiple of 8 in 24..256), or null; the compiler and the CPU check by it. */
+    public static String maxRegistersProblem(int registers) {
+        return registers < 24 || registers > 256 || registers % 8 != 0 ? "setmaxnreg's count must be a multiple of 8 in 24..256, got " + registers : null;
+    }
+
     private static void checkMaxRegisters(int registers) {
-        if (registers < 24 || registers > 256 || registers % 8 != 0)
-            throw new IllegalArgumentException("setmaxnreg's count must be a multiple of 8 in 24..256, got " + registers);
+        String problem = maxRegistersProblem(registers);
+        if (problem != null) throw new IllegalArgumentException(problem);
+    }
+
+    // ---- thread-block clusters (sm_90; PTX ISA 9.7.13.4, 9.7.9.21, 10.9 %cluster_*) ---------------------------------
+    //
+    // A kernel that declares clusterDims(cx, cy, cz) runs in clusters of cx·cy·cz blocks (consecutive along each axis:
+    // blocks (x, y, z) with the same (x / cx, y / cy, z / cz)), which the GPU schedules at once on one GPC: a block may
+    // arrive on another's mbarriers and a bulk copy may write into several of them (multicast). The CPU executor runs a
+    // cluster's groups concurrently and gives each the others' dynamic shared memory (dynamicIntLocalArray) for these calls.
+
+    /**
+     * Declares that this kernel runs in clusters of {@code x·y·z} blocks (compile-time constants; at most 8 blocks, the
+     * portable size): PTX {@code .reqnctapercluster x, y, z}, honoured by a plain launch. The grid must be a multiple of the
+     * shape along each axis. Every kernel that calls a cluster operation below declares it (a cluster of one included).
+     * On the CPU it checks that the executor runs the launch in these clusters.
+     */
+    public void clusterDims(int x, int y, int z) {
+        String problem = clusterDimsProblem(x, y, z);
+        if (problem != null) throw new IllegalArgumentException(problem);
+        int[] dims = cluster().dims();
+        if (dims[0] != x || dims[1] != y || dims[2] != z) throw new IllegalStateException("clusterDims(" + x + ", " + y + ", " + z + ") in a launch run in clusters of " + java.util.Arrays.toString(dims));
+    }
+
+    /** Why (x, y, z) is not a cluster shape (each ≥ 1, at most 8 blocks in all), or null; the compiler checks by it too. */
+    public static String clusterDimsProblem(int x, int y, int z) {
+        return x < 1 || y < 1 || z < 1 || (long) x * y * z > 8 ? "a cluster shape has sizes >= 1 and at most 8 blocks, got " + x + "×" + y + "×" + z : null;
+    }
+
+    /** {@code %cluster_ctarank}: this block's rank in its cluster, {@code x % cx + cx·(y % cy + cy·(z % cz))}. */
+    public int clusterCtaRank() { return Cluster.rank(group.groupId(), cluster().dims()); }
+
+    /** {@code %cluster_nctarank}: blocks in this block's cluster. */
+    public int clusterCtaCount() { return cluster().size(); }
+
+    /** {@code %clusterid.x}: the cluster's index along x ({@code groupIdx / cx}). */
+    public int clusterIdX() { return groupIdx / cluster().dims()[0]; }
+
+    public int clusterIdY() { return groupIdy / cluster().dims()[1]; }
+
+    public int clusterIdZ() { return groupIdz / cluster().dims()[2]; }
+
+    private int clusterPhase = -1;
+
+    /**
+     * {@code barrier.cluster.arrive}: this work-item arrives on the cluster barrier (release: its shared and global writes
+     * before it are visible to the cluster's work-items after their {@link #clusterWait}). Every work-item of every block
+     * of the cluster arrives, then waits, once a phase.
+     */
+    public void clusterArrive() {
+        if (clusterPhase >= 0) throw new IllegalStateException("clusterArrive twice without clusterWait");
+        clusterPhase = cluster().arrive();
+    }
+
+    /** {@code barrier.cluster.wait}: until every work-item of the cluster has arrived (acquire). */
+    public void clusterWait() {
+        if (clusterPhase < 0) throw new IllegalStateException("clusterWait without clusterArrive");
+        int phase = clusterPhase;
+        clusterPhase = -1;
+        cluster().await(phase);
+    }
+
+    /**
+     * {@link #clusterArrive} then {@link #clusterWait}: the whole cluster's barrier (a block's barrier as well). After the
+     * mbarrier initialisations ({@link #fenceMbarrierInit} first) so no peer arrives on, or copies into, one not yet made;
+     * and at the end of a kernel whose peers still arrive on this block's barriers, which must outlive those arrivals.
+     */
+    public void clusterBarrier() {
+        clusterArrive();
+        clusterWait();
+    }
+
+    /**
+     * {@code mapa.shared::cluster} + {@code mbarrier.arrive.shared::cluster.b64}: one arrival on the mbarrier at words
+     * {@code wordIndex, +1} of the block of rank {@code ctaRank} in this cluster (the same offset in its shared memory; this
+     * block's own when the rank is its own), with the default (release) semantics, as CUTLASS's {@code ClusterBarrier::arrive};
+     * the peer waits on it with {@link #mbarrierTryWait}. On the CPU {@code shared} must be the dynamic shared array
+     * ({@link #dynamicIntLocalArray}).
+     */
+    public void mbarrierArriveCluster(int[] shared, int wordIndex, int ctaRank) {
+        mbarrierUpdate(peerShared(shared, ctaRank), wordIndex, 1, 0);
+    }
+
+
+    /**
+     * {@link #tmaLoadTile128} multicast ({@code ...multicast::cluster}, a 16-bit CTA mask): the copy engine reads the box once
+     * and writes it at word {@code wordIndex} of every block of the cluster whose rank's bit is set in {@code ctaMask}, and
+     * completes its {@code boxRows · 128} bytes on each such block's mbarrier at {@code barrierWord}: each receiving block
+     * expects those bytes on its own barrier (its own {@link #mbarrierArriveExpectTx}, which may come after a peer's copy has
+     * completed: the phase waits for the arrival too). On the CPU {@code shared} must be the dynamic shared array.
+     */
+    public void tmaLoadTile128Multicast(int[] shared, int wordIndex, int barrierWord, LongArray tensorMap, OffHeapArray src,
+                                        int rows, int rowLength, int row0, int col0, int boxRows, int ctaMask) {
+        Cluster c = cluster();
+        if (ctaMask == 0 || ctaMask >>> c.size() != 0) throw new IllegalArgumentException("CTA mask " + Integer.toBinaryString(ctaMask) + " in a cluster of " + c.size());
+        for (int rank = 0; rank < c.size(); rank++)
+            if ((ctaMask >>> rank & 1) != 0) tmaTile128(peerShared(shared, rank), wordIndex, barrierWord, src, rows, rowLength, row0, col0, boxRows);
+    }
+
+    private Cluster cluster() {
+        Cluster c = group.cluster();
+        if (c == null) throw new IllegalStateException("a cluster operation in a launch not run in clusters (the kernel declares no clusterDims)");
+        return c;
+    }
+
+    /** The dynamic shared words of the cluster's block of rank {@code rank} (the CPU view of {@code mapa}). */
+    private int[] peerShared(int[] shared, int rank) {
+        if (shared != group.dynamicSharedInts()) throw new IllegalArgumentException("cluster shared-memory operations on the CPU take the dynamic shared array (dynamicIntLocalArray)");
+        return cluster().group(rank).dynamicSharedInts();
     }
 
     // ---- Hopper mbarriers and bulk tensor copies (sm_90; PTX ISA 9.7.13.15, 9.7.9.25) ----------------------
@@ -489,7 +602,8 @@ public final class KernelContext {
     // An mbarrier is 8 bytes (2 words, the first even) of the dynamic shared array. It counts down the arrivals
     // of the current phase and the bytes ("transactions") still expected from bulk copies; when both reach zero
     // the phase completes, the phase parity flips and the arrival count starts over. On the CPU word 0 holds
-    // (phase << 31 | pending arrivals << 16 | pending bytes / 16) and word 1 the expected arrivals; word 0 changes
+    // (phase << 31 | pending arrivals << 16 | pending bytes / 16 as a signed 16-bit count: a peer's multicast may
+    // complete its bytes before this block's expect_tx adds them, as on the GPU) and word 1 the expected arrivals; word 0 changes
     // by compare-and-set (no lock: hundreds of work-items poll it), so a work-item that reads a completed phase
     // (a volatile read) sees the copies and the other work-items' reads that completed it.
 
@@ -533,10 +647,10 @@ public final class KernelContext {
         int expected = (int) SHARED_INTS.getVolatile(shared, wordIndex + 1);
         while (true) {
             int old = (int) SHARED_INTS.getVolatile(shared, wordIndex);
-            int phase = old & 0x80000000, pending = ((old >>> 16) & 0x7FFF) - arrivals, units = (old & 0xFFFF) + bytes / 16;
+            int phase = old & 0x80000000, pending = ((old >>> 16) & 0x7FFF) - arrivals, units = (short) old + bytes / 16;
             if (pending < 0) throw new IllegalStateException("mbarrier at word " + wordIndex + ": more arrivals than its count " + expected);
-            if (units < 0 || units > 0xFFFF) throw new IllegalStateException("mbarrier at word " + wordIndex + ": pending bytes out of range (" + 16 * units + ")");
-            int next = pending == 0 && units == 0 ? (phase ^ 0x80000000) | (expected << 16) : phase | (pending << 16) | units;
+            if (units < Short.MIN_VALUE || units > Short.MAX_VALUE) throw new IllegalStateException("mbarrier at word " + wordIndex + ": pending bytes out of range (" + 16 * units + ")");
+            int next = pending == 0 && units == 0 ? (phase ^ 0x80000000) | (expected << 16) : phase | (pending << 16) | (units & 0xFFFF);
             if (SHARED_INTS.compareAndSet(shared, wordIndex, old, next)) return;
         }
     }
@@ -554,6 +668,10 @@ public final class KernelContext {
      */
     public void tmaLoadTile128(int[] shared, int wordIndex, int barrierWord, LongArray tensorMap, OffHeapArray src,
                                int rows, int rowLength, int row0, int col0, int boxRows) {
+        tmaTile128(shared, wordIndex, barrierWord, src, rows, rowLength, row0, col0, boxRows);
+    }
+
+    private static void tmaTile128(int[] shared, int wordIndex, int barrierWord, OffHeapArray src, int rows, int rowLength, int row0, int col0, int boxRows) {
         if ((wordIndex & 255) != 0) throw new IllegalArgumentException("bulk tensor tile at word " + wordIndex + " is not 1024-byte aligned");
         if (src.elementBytes() != 2 || rowLength % 8 != 0) throw new IllegalArgumentException("tmaLoadTile128 copies 16-bit rows of a multiple of 8 elements");
         for (int r = 0; r < boxRows; r++)

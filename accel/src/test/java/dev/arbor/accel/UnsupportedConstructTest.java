@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -40,7 +41,8 @@ class UnsupportedConstructTest {
             "floatRemainder          | floatRemainder     | floating-point remainder (%)",
             "doubleMathLibrary       | doubleMathLibrary  | call of library method Math.pow(DD)D (for float math use KMath)",
             "nullReference           | nullReference      | null reference",
-            "setMaxRegistersCount    | setMaxRegistersCount | setMaxRegistersInc count must be a multiple of 8 in 24..256, got 100",
+            "setMaxRegistersCount    | setMaxRegistersCount | setMaxRegistersInc: setmaxnreg's count must be a multiple of 8 in 24..256, got 100",
+            "clusterTooLarge         | clusterTooLarge    | clusterDims: a cluster shape has sizes >= 1 and at most 8 blocks, got 4×4×1",
     })
     void rejectedWithKernelMethodConstructAndLine(String kernel, String method, String construct) throws IOException {
         String marker = kernel.equals("synchronizedMethod") ? "synchronizedMethod" : kernel;
@@ -59,6 +61,25 @@ class UnsupportedConstructTest {
         Kernel k = Kernel.of(BadKernels.class, "setMaxRegistersWithoutBounds");
         KernelCompileException e = assertThrows(KernelCompileException.class, () -> KernelCompiler.compile(k, new Object[0], 90));
         assertTrue(e.getMessage().contains("without launchBounds"), e.getMessage());
+    }
+
+    @Test
+    void clusterOperationsNeedClusterDims() {
+        Kernel k = Kernel.of(BadKernels.class, "clusterRankWithoutDims");
+        KernelCompileException e = assertThrows(KernelCompileException.class, () -> KernelCompiler.compile(k, new Object[0], 90));
+        assertTrue(e.getMessage().contains("without clusterDims"), e.getMessage());
+    }
+
+    @Test
+    void gridMustBeAMultipleOfTheCluster() {
+        Kernel k = Kernel.of(BadKernels.class, "clusterOfTwo");
+        assertTrue(KernelCompiler.compile(k, new Object[0], 90).ptx().contains(".reqnctapercluster 2, 1, 1"));
+        try (CpuBackend cpu = new CpuBackend(); var x = new dev.arbor.accel.array.FloatArray(4)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> cpu.launch(k, Launch.of1D(3, 32), x));
+            assertTrue(e.getMessage().contains("not a multiple"), e.getMessage());
+            cpu.launch(k, Launch.of1D(4, 32), x);   // two clusters: ranks 0, 1, 0, 1
+            for (int i = 0; i < 4; i++) assertEquals(i % 2, x.get(i));
+        }
     }
 
     @Test

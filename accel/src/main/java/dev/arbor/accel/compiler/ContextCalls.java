@@ -1,5 +1,7 @@
 package dev.arbor.accel.compiler;
 
+import dev.arbor.accel.KernelContext;
+
 import java.lang.constant.MethodTypeDesc;
 import java.util.List;
 
@@ -141,10 +143,51 @@ final class ContextCalls {
                 Val n = args.get(0);
                 if (n.constant() == null) throw t.unsupported(name + " with a count that is not a compile-time constant");
                 int registers = n.constant().intValue();
-                if (registers < 24 || registers > 256 || registers % 8 != 0) throw t.unsupported(name + " count must be a multiple of 8 in 24..256, got " + registers);
+                String problem = KernelContext.maxRegistersProblem(registers);
+                if (problem != null) throw t.unsupported(name + ": " + problem);
                 t.usesWgmma = true;
                 t.usesSetMaxRegisters = true;
                 t.emit(name.endsWith("Inc") ? "setmaxnreg.inc" : "setmaxnreg.dec", Imm.i32(registers));
+            }
+            // thread-block clusters (sm_90, PTX 7.8/8.0): the shape is fixed at compile time (.reqnctapercluster), so a
+            // plain cuLaunchKernel launches the kernel in clusters; barriers, because the CPU executor runs a cluster's
+            // groups together
+            case "clusterDims(III)V" -> {
+                int[] dims = new int[3];
+                for (int i = 0; i < 3; i++) {
+                    Val v = args.get(i);
+                    if (v.constant() == null) throw t.unsupported("clusterDims with sizes that are not compile-time constants");
+                    dims[i] = v.constant().intValue();
+                }
+                String problem = KernelContext.clusterDimsProblem(dims[0], dims[1], dims[2]);
+                if (problem != null) throw t.unsupported("clusterDims: " + problem);
+                if (t.clusterDims != null && !java.util.Arrays.equals(t.clusterDims, dims)) throw t.unsupported("clusterDims declared twice with different shapes");
+                t.clusterDims = dims;
+                t.usesWgmma = true;   // PTX 8.0 for the cluster-scope mbarrier forms, sm_90a like the kernels that use them
+                t.usesBarriers = true;
+            }
+            case "clusterCtaRank()I" -> clusterRegister(t, "%cluster_ctarank");
+            case "clusterCtaCount()I" -> clusterRegister(t, "%cluster_nctarank");
+            case "clusterIdX()I" -> clusterRegister(t, "%clusterid.x");
+            case "clusterIdY()I" -> clusterRegister(t, "%clusterid.y");
+            case "clusterIdZ()I" -> clusterRegister(t, "%clusterid.z");
+            case "clusterArrive()V" -> clusterOp(t, "barrier.cluster.arrive");
+            case "clusterWait()V" -> clusterOp(t, "barrier.cluster.wait");
+            case "clusterBarrier()V" -> { clusterOp(t, "barrier.cluster.arrive"); t.emit("barrier.cluster.wait"); }
+            case "mbarrierArriveCluster([III)V" -> {
+                clusterOp(t, null);
+                Reg address = t.sharedAddress(sharedArray(t, args.get(0), name), args.get(1).reg());
+                t.emit("mbarrier.arrive.remote", address, args.get(2).reg());
+            }
+            case "tmaLoadTile128Multicast([IIILdev/arbor/accel/array/LongArray;Ldev/arbor/accel/array/OffHeapArray;IIIIII)V" -> {
+                clusterOp(t, null);
+                Ref.LocalArray smem = sharedArray(t, args.get(0), name);
+                Reg dst = t.sharedAddress(smem, args.get(1).reg());
+                Reg bar = t.sharedAddress(smem, args.get(2).reg());
+                if (!(args.get(3).ref() instanceof Ref.GlobalArray map)) throw t.unsupported(name + " with a tensor map that is not an array parameter");
+                Reg generic = t.newReg(Ty.S64);
+                t.emit("cvta.from.global", generic, map.pointer());
+                t.emit("tma.load.2d.multicast", dst, generic, args.get(8).reg(), args.get(7).reg(), bar, args.get(10).reg());
             }
             case "fenceMbarrierInit()V" -> { t.usesWgmma = true; t.emit("mbarrier.init.fence"); }
             case "mbarrierArrive([II)V" -> {
@@ -215,6 +258,21 @@ final class ContextCalls {
             case "warpReduceMax(F)F" -> warpReduce(t, "max", args.get(0));
             default -> throw t.unsupported("context method " + display + type.descriptorString());
         }
+    }
+
+    /** A cluster special register (%cluster_ctarank, %clusterid.x, ...). */
+    private static void clusterRegister(Translator t, String register) {
+        clusterOp(t, null);
+        Val v = t.push(Kind.I);
+        t.emit("sreg", v.reg(), new Sym(register));
+    }
+
+    /** Marks a cluster operation (PTX 8.0, sm_90a; the kernel must declare clusterDims) and emits {@code op} when given. */
+    private static void clusterOp(Translator t, String op) {
+        t.usesWgmma = true;
+        t.usesBarriers = true;
+        t.usesClusterOps = true;
+        if (op != null) t.emit(op);
     }
 
     private static Ref.LocalArray sharedArray(Translator t, Val v, String what) {

@@ -58,7 +58,7 @@ public final class KernelCompiler {
                 if (report.isEmpty()) return k;
                 report.forEach(r -> LOG.log(System.Logger.Level.INFO, r));
                 return new CompiledKernel(k.entryName(), k.ptx(), k.params(), k.usesBarriers(), k.staticSharedBytes(),
-                        k.localMemoryBytes(), List.copyOf(report));
+                        k.localMemoryBytes(), List.copyOf(report), k.clusterDims());
             } catch (Translator.DynamicIndex d) {
                 if (!localSites.add(d.site)) throw new IllegalStateException("register array at " + d.site + " placed in local memory twice");
                 report.add(d.message);
@@ -120,15 +120,24 @@ public final class KernelCompiler {
 
         if (t.usesSetMaxRegisters && t.maxThreads == 0)   // ptxas ignores setmaxnreg without a cap at entry (C7508)
             throw new KernelCompileException(kernel.name() + " calls setMaxRegistersInc/Dec without launchBounds: setmaxnreg needs a register cap at entry");
+        if (t.usesClusterOps && t.clusterDims == null)   // the CPU executor must know which groups run together
+            throw new KernelCompileException(kernel.name() + " calls a cluster operation without clusterDims: declare the cluster shape");
         String entry = entryName(kernel.name(), constants);
         if (t.usesWgmma && sm != 90) throw new KernelCompileException(kernel.name() + " uses wgmma, which exists on sm_90 (Hopper) only; the device is sm_" + sm);
         String ptx = PtxEmitter.emit(entry, t.usesWgmma ? "90a" : String.valueOf(sm), ptxParams, t.shared, t.localMemory, t.dynamicShared, t.usesWgmma, t.registerCounts(), t.body,
                 owner.getName() + "." + method.getName() + (constants.length == 0 ? "" : " with constants " + Arrays.toString(constants)));
-        if (t.maxThreads > 0)   // performance directives sit between the parameter list and the body; ptxas caps registers by them
-            ptx = ptx.replaceFirst("\n\\) \\{\n", "\n)\n.maxntid " + t.maxThreads + ", 1, 1\n.minnctapersm " + t.minBlocksPerSm + "\n{\n");
+        StringBuilder directives = new StringBuilder();   // performance directives sit between the parameter list and the body
+        if (t.maxThreads > 0)   // ptxas caps registers by them
+            directives.append(".maxntid ").append(t.maxThreads).append(", 1, 1\n.minnctapersm ").append(t.minBlocksPerSm).append('\n');
+        if (t.clusterDims != null) {   // a cluster shape fixed at compile time: plain cuLaunchKernel launches it (PTX 7.8, sm_90)
+            if (sm < 90) throw new KernelCompileException(kernel.name() + " declares thread-block clusters, which exist from sm_90; the device is sm_" + sm);
+            directives.append(".reqnctapercluster ").append(t.clusterDims[0]).append(", ").append(t.clusterDims[1]).append(", ").append(t.clusterDims[2]).append('\n');
+        }
+        if (!directives.isEmpty()) ptx = ptx.replaceFirst("\n\\) \\{\n", java.util.regex.Matcher.quoteReplacement("\n)\n" + directives + "{\n"));
         int sharedBytes = t.shared.values().stream().mapToInt(Integer::intValue).sum();
         int localBytes = t.localMemory.values().stream().mapToInt(Integer::intValue).sum();
-        return new CompiledKernel(entry, ptx, List.copyOf(params), t.usesBarriers, sharedBytes, localBytes, List.of());
+        List<Integer> cluster = t.clusterDims == null ? CompiledKernel.NO_CLUSTER : List.of(t.clusterDims[0], t.clusterDims[1], t.clusterDims[2]);
+        return new CompiledKernel(entry, ptx, List.copyOf(params), t.usesBarriers, sharedBytes, localBytes, List.of(), cluster);
     }
 
     private static Number asNumber(Object value, Class<?> type) {

@@ -203,6 +203,16 @@ final class PtxRules {
         rule("mbarrier.try_wait", "{ .reg .pred %x; mbarrier.try_wait.parity.shared::cta.b64 %x, [$1], $2; selp.s32 $0, 1, 0, %x; }");
         rule("cvta.from.global", "cvta.global.u64 $0, $1;");
         rule("tma.load.2d", "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {$2, $3}], [$4];");
+        // thread-block clusters (PTX ISA 9.7.13.4 barrier.cluster, 9.7.9.21 mapa, sm_90): the cluster barrier (arrive has
+        // release, wait acquire semantics at cluster scope by default; not .aligned: callers may diverge), one arrival on the
+        // mbarrier at the same shared offset in the cluster's block of rank $1 (default semantics, as CUTLASS's
+        // ClusterBarrier::arrive; run 43-clus9 measured .release.cluster arrivals with try_wait.acquire.cluster polls slower),
+        // and a TMA tile load written to, and completing its bytes on the barrier at the same offsets of, every block whose
+        // bit is set in the 16-bit CTA mask $5
+        rule("barrier.cluster.arrive", "barrier.cluster.arrive;");
+        rule("barrier.cluster.wait", "barrier.cluster.wait;");
+        rule("mbarrier.arrive.remote", "{ .reg .b64 %a; mapa.shared::cluster.u64 %a, $0, $1; mbarrier.arrive.shared::cluster.b64 _, [%a]; }");
+        rule("tma.load.2d.multicast", "{ .reg .b16 %m; cvt.u16.u32 %m, $5; cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster [$0], [$1, {$2, $3}], [$4], %m; }");
         // 8- and 16-byte vector accesses
         rule("ld.shared.v4", "ld.shared.v4.b32 {$0, $1, $2, $3}, [$4];");
         rule("st.shared.v4", "st.shared.v4.b32 [$0], {$1, $2, $3, $4};");

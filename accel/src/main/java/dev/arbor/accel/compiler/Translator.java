@@ -31,6 +31,10 @@ final class Translator {
     int minBlocksPerSm = 1;
     /** The kernel calls {@code KernelContext.setMaxRegistersInc/Dec}: it needs launch bounds (a register cap at entry). */
     boolean usesSetMaxRegisters;
+    /** From {@code KernelContext.clusterDims}: blocks a cluster along x, y, z (.reqnctapercluster), null if not declared. */
+    int[] clusterDims;
+    /** The kernel calls a cluster operation (rank, cluster barrier, a peer's mbarrier, multicast): it must declare clusterDims. */
+    boolean usesClusterOps;
     int sm = 90;                   // target compute capability x 10; sm-specific intrinsics check it
     final List<Val> stack = new ArrayList<>();
     Frame frame;

@@ -105,7 +105,22 @@ public final class CpuBackend implements Backend {
         // Contiguous runs of groups per chunk, a few chunks per thread: one hand-off per chunk, not per group.
         int total = Math.toIntExact(groups), chunks = Math.min(total, 4 * TEAM.threads());
         try {
-            if (compiled.usesBarriers()) {
+            String clusterProblem = compiled.clusterProblem(grid);
+            if (clusterProblem != null) throw new IllegalArgumentException(clusterProblem);
+            if (compiled.declaresCluster()) {
+                // a cluster's groups run together (their work-items all at once), clusters in chunks over the team
+                int[] dims = compiled.clusterShape();
+                int size = dims[0] * dims[1] * dims[2], clusters = total / size, clusterChunks = Math.min(clusters, 4 * TEAM.threads());
+                TEAM.run(clusterChunks, c -> {
+                    for (int q = (int) ((long) clusters * c / clusterChunks), end = (int) ((long) clusters * (c + 1) / clusterChunks); q < end; q++) {
+                        try {
+                            runCluster(clusterGroups(grid, block, dims, q, launch.sharedBytes()), invoker, args);
+                        } catch (Throwable t) {
+                            throw new GroupFailure(t);
+                        }
+                    }
+                });
+            } else if (compiled.usesBarriers()) {
                 TEAM.run(chunks, c -> {
                     for (int g = (int) ((long) total * c / chunks), end = (int) ((long) total * (c + 1) / chunks); g < end; g++) {
                         int[] id = {g % grid[0], (g / grid[0]) % grid[1], g / (grid[0] * grid[1])};
@@ -146,25 +161,51 @@ public final class CpuBackend implements Backend {
     }
 
     private static void runConcurrently(WorkGroup group, MethodHandle invoker, Object[] args) throws Throwable {
-        int[] b = group.blockSize();
-        Thread[] items = new Thread[b[0] * b[1] * b[2]];
+        runCluster(new WorkGroup[] {group}, invoker, args);
+    }
+
+    /**
+     * The groups of cluster {@code q} (clusters numbered x fastest over the grid divided by the shape), by rank, joined to
+     * one {@link Cluster}.
+     */
+    private static WorkGroup[] clusterGroups(int[] grid, int[] block, int[] dims, int q, int sharedBytes) {
+        int cx = grid[0] / dims[0], cy = grid[1] / dims[1];
+        int qx = q % cx, qy = (q / cx) % cy, qz = q / (cx * cy);
+        WorkGroup[] groups = new WorkGroup[dims[0] * dims[1] * dims[2]];
+        for (int z = 0; z < dims[2]; z++)
+            for (int y = 0; y < dims[1]; y++)
+                for (int x = 0; x < dims[0]; x++) {
+                    int[] id = {qx * dims[0] + x, qy * dims[1] + y, qz * dims[2] + z};
+                    groups[Cluster.rank(id, dims)] = new WorkGroup(grid, block, id, true, sharedBytes);
+                }
+        Cluster cluster = new Cluster(dims, groups, groups.length * block[0] * block[1] * block[2]);
+        for (WorkGroup g : groups) g.joinCluster(cluster);
+        return groups;
+    }
+
+    /** Every work-item of {@code groups} (one group, or a cluster's) as a virtual thread at once; the first failure aborts them all. */
+    private static void runCluster(WorkGroup[] groups, MethodHandle invoker, Object[] args) throws Throwable {
+        int[] b = groups[0].blockSize();
+        Thread[] items = new Thread[groups.length * b[0] * b[1] * b[2]];
         AtomicReference<Throwable> failure = new AtomicReference<>();
         int n = 0;
-        for (int z = 0; z < b[2]; z++)
-            for (int y = 0; y < b[1]; y++)
-                for (int x = 0; x < b[0]; x++) {
-                    KernelContext ctx = new KernelContext(group);
-                    ctx.place(x, y, z);
-                    Object[] call = withContext(ctx, args);
-                    items[n++] = Thread.ofVirtual().start(() -> {
-                        try {
-                            invoker.invokeExact(call);
-                            group.finished();
-                        } catch (Throwable t) {
-                            if (failure.compareAndSet(null, t)) group.abort();
-                        }
-                    });
-                }
+        for (WorkGroup group : groups) {
+            for (int z = 0; z < b[2]; z++)
+                for (int y = 0; y < b[1]; y++)
+                    for (int x = 0; x < b[0]; x++) {
+                        KernelContext ctx = new KernelContext(group);
+                        ctx.place(x, y, z);
+                        Object[] call = withContext(ctx, args);
+                        items[n++] = Thread.ofVirtual().start(() -> {
+                            try {
+                                invoker.invokeExact(call);
+                                group.finished();
+                            } catch (Throwable t) {
+                                if (failure.compareAndSet(null, t)) for (WorkGroup g : groups) g.abort();
+                            }
+                        });
+                    }
+        }
         for (Thread t : items) t.join();
         if (failure.get() != null) throw failure.get();
     }

@@ -19,6 +19,8 @@ public final class WorkGroup {
     private float[] dynamicShared;
     private int[] dynamicSharedInts;
     private final Object[] objectSlots;
+    /** The cluster this group belongs to (a launch of a kernel with {@code KernelContext.clusterDims}), else null. */
+    private Cluster cluster;
     private static final float[] EMPTY_FLOATS = {};
     private static final int[] EMPTY_INTS = {};
 
@@ -67,6 +69,11 @@ public final class WorkGroup {
 
     public int[] groupId() { return groupId; }
 
+    /** This group's cluster, or null when the kernel declares none (a cluster of one). */
+    public Cluster cluster() { return cluster; }
+
+    void joinCluster(Cluster c) { this.cluster = c; }
+
     public void barrier() {
         if (barrier == null) throw new IllegalStateException("barrier in a group run sequentially");
         if (barrier.arriveAndAwaitAdvance() < 0) throw new IllegalStateException("another work-item of the group failed");
@@ -78,11 +85,13 @@ public final class WorkGroup {
      */
     void finished() {
         if (barrier != null) barrier.arriveAndDeregister();
+        if (cluster != null) cluster.finished();
     }
 
     /** Terminates the barrier: work-items waiting at it, or arriving later, stop with an exception. */
     void abort() {
         if (barrier != null) barrier.forceTermination();
+        if (cluster != null) cluster.abort();
     }
 
     /** The {@code ordinal}-th local array of the group, created by whichever work-item asks first. */

@@ -107,6 +107,8 @@ public final class CudaBackend implements Backend {
         MemorySegment params = parameters(a, kernel, target, args);
         int[] g = launch.grid(), b = launch.block();
         int shared = launch.sharedBytes();
+        String clusterProblem = target.compiled().clusterProblem(g);   // the driver's own error would not say why
+        if (clusterProblem != null) throw new IllegalArgumentException(clusterProblem);
         if (launch.overlapPrevious()) {
             MemorySegment config = LaunchConfig.programmaticDependent(a, g, b, shared, streamHandle);
             int rc = call(() -> (int) cuLaunchKernelEx.invokeExact(config, module.function(), params, MemorySegment.NULL));

@@ -126,4 +126,20 @@ public final class BadKernels {
         ctx.setMaxRegistersDec(40);
         x.set(0, 1f);
     }
+
+    public static void clusterTooLarge(KernelContext ctx, FloatArray x) {
+        ctx.clusterDims(4, 4, 1); // BAD:clusterTooLarge
+        x.set(0, 1f);
+    }
+
+    /** A cluster operation in a kernel that declares no cluster shape: the CPU executor would not know which groups run together. */
+    public static void clusterRankWithoutDims(KernelContext ctx, FloatArray x) {
+        x.set(0, ctx.clusterCtaRank());
+    }
+
+    /** A grid of 3 blocks for clusters of 2 (UnsupportedConstructTest#gridMustBeAMultipleOfTheCluster). */
+    public static void clusterOfTwo(KernelContext ctx, FloatArray x) {
+        ctx.clusterDims(2, 1, 1);
+        if (ctx.localIdx == 0) x.set(ctx.groupIdx, ctx.clusterCtaRank());
+    }
 }

@@ -489,6 +489,7 @@ public final class KernelCases {
             new KernelCase("wgmmaBf16Tiles n=32", Kernel.of(TestKernels.class, "wgmmaBf16Tiles"), n -> wgmmaCase(n, 32), 1e-5),
             new KernelCase("wgmmaBf16Tiles n=256", Kernel.of(TestKernels.class, "wgmmaBf16Tiles"), n -> wgmmaCase(n, 256), 1e-5),
             exact("tmaTiles", KernelCases::tmaCase),
+            exact("clusterTma", KernelCases::clusterTmaCase),
             exact("setMaxRegisters", n -> {   // setmaxnreg: 3 warpgroups a block, the producer-like one at 40 registers, two at 232
                 int blocks = 1 + n % 2, len = 97 + n;
                 IntArray x = ints(len, 80 + n), out = new IntArray(blocks * 384);
@@ -658,6 +659,39 @@ public final class KernelCases {
                     }
         Launch launch = new Launch(new int[]{blocks, 1, 1}, new int[]{128, 1, 1}, boxRows * 128 + 1024, null);
         return new Run(launch, new Object[]{src, map, out, rows, rowLength, boxRows}, List.of(out), List.of(e), 0, cuda -> {
+            try (LongArray made = dev.arbor.accel.cuda.TensorMaps.tile128(cuda, src, rows, rowLength, boxRows)) {
+                java.lang.foreign.MemorySegment.copy(made.segment(), 0, map.segment(), 0, 128);
+            }
+            cuda.toDevice(map);
+        });
+    }
+
+    /**
+     * Clusters of two blocks ({@code TestKernels.clusterTma}): 1-3 clusters, each block's two tiles the boxes of rows
+     * (2q + tile)·16 of a matrix whose rows end inside the last box (zeros past it), and every block's rank, cluster size
+     * and cluster id.
+     */
+    private static Run clusterTmaCase(int n) {
+        int clusters = 1 + n % 3, boxRows = 16, rows = (2 * clusters - 1) * boxRows + 1 + n % 15, rowLength = 64 + 8 * (n % 3);
+        Random r = new Random(90 + n);
+        BFloat16Array src = new BFloat16Array(rows * rowLength);
+        for (int i = 0; i < src.length(); i++) src.set(i, r.nextFloat() * 4 - 2);
+        LongArray map = new LongArray(16);
+        IntArray out = new IntArray(clusters * 2 * 2 * boxRows * 32), info = new IntArray(2 * clusters);
+        double[] e = new double[out.length()], ei = new double[info.length()];
+        for (int b = 0; b < 2 * clusters; b++) {
+            ei[b] = (b % 2) * 10000 + 2000 + b / 2;
+            for (int tile = 0; tile < 2; tile++)
+                for (int row = 0; row < boxRows; row++)
+                    for (int word = 0; word < 32; word++) {
+                        int gr = (b / 2 * 2 + tile) * boxRows + row, col = 2 * word;
+                        int lo = gr < rows ? Short.toUnsignedInt(src.getBits(gr * rowLength + col)) : 0;
+                        int hi = gr < rows ? Short.toUnsignedInt(src.getBits(gr * rowLength + col + 1)) : 0;
+                        e[((b * 2 + tile) * boxRows + row) * 32 + word] = lo | (hi << 16);
+                    }
+        }
+        Launch launch = new Launch(new int[]{2 * clusters, 1, 1}, new int[]{128, 1, 1}, 2 * boxRows * 128 + 1024, null);
+        return new Run(launch, new Object[]{src, map, out, info, rows, rowLength, boxRows}, List.of(out, info), List.of(e, ei), 0, cuda -> {
             try (LongArray made = dev.arbor.accel.cuda.TensorMaps.tile128(cuda, src, rows, rowLength, boxRows)) {
                 java.lang.foreign.MemorySegment.copy(made.segment(), 0, map.segment(), 0, 128);
             }

@@ -758,6 +758,47 @@ public final class TestKernels {
         }
     }
 
+    /**
+     * Thread-block clusters of two blocks (128 work-items each): after the barriers' initialisation and a cluster barrier,
+     * block rank r of cluster q loads the box of {@code boxRows} rows from row (2q + r)·boxRows, columns 0..63 of {@code src}
+     * by a multicast copy into tile r of both blocks (completing on both blocks' "full" barriers, each of which expects
+     * both tiles' bytes, perhaps after the peer's copy has landed); each block writes its two tiles out unswizzled
+     * (out[((2·block + tile)·boxRows + row)·32 + word]). Then work-item 0 arrives on the peer's "peer" barrier (a remote
+     * arrival), every work-item waits on its own, and {@code info[block]} = rank · 10000 + blocks in the
+     * cluster · 1000 + cluster id; a split cluster barrier (arrive, wait) before the end keeps the block alive while its
+     * peer may still arrive on it. Dynamic shared memory: 2·boxRows·128 bytes of tiles, then the two barriers (1024 bytes).
+     */
+    public static void clusterTma(KernelContext ctx, BFloat16Array src, LongArray map, IntArray out, IntArray info, int rows, int rowLength, int boxRows) {
+        ctx.clusterDims(2, 1, 1);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int tid = ctx.localIdx, tileWords = boxRows * 32, full = 2 * tileWords, peer = full + 2;
+        int rank = ctx.clusterCtaRank(), q = ctx.clusterIdX();
+        if (tid == 0) {
+            ctx.mbarrierInit(smem, full, 1);
+            ctx.mbarrierInit(smem, peer, 1);
+            ctx.fenceMbarrierInit();
+        }
+        ctx.clusterBarrier();   // no peer copies into, or arrives on, a barrier not yet initialised
+        if (tid == 0) {
+            ctx.tmaLoadTile128Multicast(smem, rank * tileWords, full, map, src, rows, rowLength, (2 * q + rank) * boxRows, 0, boxRows,
+                    (1 << ctx.clusterCtaCount()) - 1);
+            ctx.mbarrierArriveExpectTx(smem, full, 2 * boxRows * 128);
+        }
+        while (!ctx.mbarrierTryWait(smem, full, 0)) {}
+        for (int tile = 0; tile < 2; tile++) {
+            int base = (ctx.groupIdx * 2 + tile) * tileWords;
+            for (int w = tid; w < boxRows * 8; w += 128) {
+                int row = w >> 3, chunk = w & 7;
+                for (int i = 0; i < 4; i++) out.set(base + row * 32 + chunk * 4 + i, smem[tile * tileWords + dev.arbor.accel.Swizzle.rowChunk128(row, chunk) + i]);
+            }
+        }
+        if (tid == 0) ctx.mbarrierArriveCluster(smem, peer, rank ^ 1);
+        while (!ctx.mbarrierTryWait(smem, peer, 0)) {}
+        if (tid == 0) info.set(ctx.groupIdx, rank * 10000 + ctx.clusterCtaCount() * 1000 + q);
+        ctx.clusterArrive();
+        ctx.clusterWait();
+    }
+
     /** rows × 64 bf16 (row-major from src[base]) into the 128-byte-swizzled tile at word {@code word}; 128 work-items. */
     static void fillSwizzled(int[] smem, int word, BFloat16Array src, int base, int rows, int tid) {
         for (int q = tid; q < rows * 8; q += 128) {
