@@ -530,16 +530,20 @@ public final class Gemm implements AutoCloseable {
      * The batch-invariant plan: a number of K slices chosen from n and k only (never from m), each summed from zero, and
      * the slices added in a fixed order, so a token's result is the same bits in any batch. Each slice's tensor-core
      * sequence over its K tiles does not depend on the tiles' M extent, nor on whether mma.sync or wgmma runs it (tested,
-     * {@code GemmInvarianceGpuTest}). Slices: enough for two waves of small-M blocks (at most 8, each at least 4 K tiles);
-     * for n of 4096 on 132 SMs, 5. Up to 64 tokens (and without the TMA tiles): {@link #tilesFor} m, each slice a block
+     * {@code GemmInvarianceGpuTest}). Slices ({@link #invariantSlices}): one resident wave of one token's
+     * {@link #SMALL} blocks (at most 8, each at least 4 K tiles); for n of 4096 on 132 SMs, 8. Up to 64 tokens (and without the TMA tiles): {@link #tilesFor} m, each slice a block
      * along z storing its slab, added by {@link GemmKernels#sumSlices}. Above 64 tokens on Hopper, the TMA tiles, in the
      * form {@link #invariantTmaPlan} picks: one slice needs no sum at all; else {@link #TMA_64X2} slabs at the small-M shapes
      * where they measured fastest ({@link #INVARIANT_NARROW}), elsewhere the slices summed in registers ({@link #slicedPlan})
      * or TMA slabs, whichever the time model expects faster.
      */
     public Plan invariantPlan(int m, int n, int k, boolean fp32X) {
+        return invariantPlan(m, n, k, invariantSlices(n, k), fp32X);
+    }
+
+    /** The invariant plan's form with a given number of K slices (the benchmark compares slice rules with it). */
+    public Plan invariantPlan(int m, int n, int k, int slices, boolean fp32X) {
         checkShape(m, n, k);
-        int slices = invariantSlices(n, k);
         if (m > 64 && wgmma && wgmmaLoads() && tma) return invariantTmaPlan(m, n, k, slices, fp32X);
         return slabPlan(m, n, k, tilesFor(m), slices, fp32X);
     }
@@ -671,11 +675,29 @@ public final class Gemm implements AutoCloseable {
     /** The sum kernel's launch and tail. */
     static final double LAUNCH_MICROS = 3.0;
 
-    /** K slices of the batch-invariant plan for an (n, k) weight: a function of n, k and the device only. */
+    /**
+     * {@link #SMALL} blocks one multiprocessor holds (40 KiB of shared memory a block: 5 on the H200, the driver's figure, run
+     * 39-gemv8), a constant so that the invariant plan's slices stay a function of the shape and the multiprocessors alone.
+     */
+    static final int SMALL_RESIDENT = 5;
+
+    /** MEASUREMENT ONLY (run 43-gemv9's before; removed after it): the invariant slices by the rule before, two waves of blocks. */
+    static final boolean TWO_WAVE_SLICES = Boolean.getBoolean("arbor.gemm.twoWaveSlices");
+
+    /**
+     * K slices of the batch-invariant plan for an (n, k) weight: a function of n, k and the device's multiprocessors only.
+     * As many slices (at most 8, each at least 4 K tiles) as keep one token's {@link #SMALL} blocks within one resident wave
+     * ({@link #SMALL_RESIDENT} a multiprocessor): on 132 SMs llama-7b's o and down projections (64 blocks a slice) take 8,
+     * its stacked q|k|v (192) 3, gate|up (344) and lm_head (500) 1. Run 26-gemv4's slice sweep at M = 1 and 16 measured these
+     * counts the fastest of 1-8 at those shapes (o 10.9 against the two-wave rule's 5 slices' 11.7 µs at one token, down 24.7
+     * against 26.9, q|k|v 26.8 against 2 slices' 28.0).
+     */
     public int invariantSlices(int n, int k) {
         int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
         int blocksAtOneToken = (n + SMALL.bn() - 1) / SMALL.bn();
-        int slices = Math.max(1, Math.min(Math.min(8, kTiles / 4), (2 * multiprocessors + blocksAtOneToken - 1) / blocksAtOneToken));
+        int wave = TWO_WAVE_SLICES ? (2 * multiprocessors + blocksAtOneToken - 1) / blocksAtOneToken
+                : SMALL_RESIDENT * multiprocessors / blocksAtOneToken;
+        int slices = Math.max(1, Math.min(Math.min(8, kTiles / 4), wave));
         int perSlice = (kTiles + slices - 1) / slices;
         return (kTiles + perSlice - 1) / perSlice;   // the slices plan() will launch
     }
