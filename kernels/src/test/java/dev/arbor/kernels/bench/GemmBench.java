@@ -195,6 +195,7 @@ public final class GemmBench {
             }
             if (args.length > 0 && args[0].equals("slices")) {   // the invariant plan by the slice rule before and now, 1-2048 tokens
                 for (Object[] s : ENGINE_SHAPES) slicesShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy);
+                for (Object[] s : ENGINE_SHAPES) xFormsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy);
                 return;
             }
             if (args.length > 0 && args[0].equals("small")) {   // M <= 32: the SMALL / MEDIUM rings' depth, both plans
@@ -349,6 +350,41 @@ public final class GemmBench {
                 System.out.println(line);
             }
         }
+    }
+
+    /**
+     * At 2-16 tokens, the invariant plan's slices on {@link Gemm#SMALL} with fp32 X converted on load (the plan's form:
+     * "CSV,xforms,...,small-f32"), on SMALL with X converted to bf16 first ("small-bf16") and on {@link Gemm#MEDIUM} with X
+     * converted first ("medium-bf16"): the same K slices, so the same bits (the mma k-order is a slice's, not a tile's);
+     * run 26-gemv4 suspected the fp32-X register path of SMALL's 73-79% of the floor at 4-16 tokens on the wide weights.
+     */
+    private static void xFormsShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy) {
+        double floorUs = 2.0 * n * k / copy * 1e6;
+        int slices = gemm.invariantSlices(n, k);
+        try (Operands o = new Operands(cuda, 16, n, k)) {
+            gemm.reserveSlabs(16, n, k);
+            for (int m : new int[]{2, 4, 8, 16}) {
+                StringBuilder line = new StringBuilder(String.format("%-28s N=%-5d K=%-5d M=%-4d floor %5.1f us |", name, n, k, m, floorUs));
+                Gemm.Plan small = gemm.slabPlan(m, n, k, Gemm.SMALL, slices, true), medium = gemm.slabPlan(m, n, k, Gemm.MEDIUM, slices, true);
+                Gemm.Plan[] forms = {small, withConvertFirst(small), withConvertFirst(medium)};
+                String[] names = {"small-f32", "small-bf16", "medium-bf16"};
+                for (int f = 0; f < forms.length; f++) {
+                    try {
+                        Gemm.Plan p = forms[f];
+                        double us = p.slabs() ? timePartial(cuda, gemm, p, o, m) : time(cuda, gemm, p, o, m, false);
+                        line.append(String.format(" %s/%d %.1f us (%.0f%%) |", names[f], p.splits(), us, 100 * floorUs / us));
+                        System.out.println("CSV,xforms," + name + "," + n + "," + k + "," + m + "," + names[f] + "," + p.splits() + "," + us);
+                    } catch (RuntimeException | AssertionError e) {
+                        line.append(" ").append(names[f]).append(" FAILED ").append(e);
+                    }
+                }
+                System.out.println(line);
+            }
+        }
+    }
+
+    private static Gemm.Plan withConvertFirst(Gemm.Plan p) {
+        return new Gemm.Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), p.launch(), true, p.slabs(), p.registerSlices());
     }
 
     /** The invariant plan's token counts in the engine: workload 1's decode (~104; its graph bucket 128), 256, workload 2's decode bucket (512), its prefill chunks (~1852; 2048). */
