@@ -26,7 +26,7 @@ step throughput-b1-twowave
 OUT=$L TAG=twowave JOPTS=-Darbor.gemm.twoWaveSlices=true RUNS="throughput-b1" bash "$D/final-run.sh" "$D" > /dev/null 2>&1; mv $L/run.log $L/run-b1-twowave.log
 grep -E "tok/s|device" $L/run-b1-twowave.log | cut -c1-220 | head -8; save
 step tests
-timeout 45 $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.models.FusedForwardGpuTest dev.arbor.kernels.layer.FusedKernelsGpuTest \
+timeout 35 $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.models.FusedForwardGpuTest dev.arbor.kernels.layer.FusedKernelsGpuTest \
   dev.arbor.kernels.gemm.GemmInvarianceGpuTest dev.arbor.kernels.gemm.GemmGpuTest \
   > "$L/tests.log" 2>&1; echo "tests rc=$?" | tee -a "$L/timeline.txt"
 grep -E "tests (found|successful|failed)|^SUCCESSFUL|^FAILED|FAIL|✘" "$L/tests.log" | cut -c1-200 | head -30; save
