@@ -2,7 +2,8 @@
 # Run 43-gemv9 (one device call): the invariant plan's K slices by one resident wave of one token's SMALL blocks (8 for
 # llama-7b's o and down, 3 for q|k|v) against the rule before (two waves: 5, 2; -Darbor.gemm.twoWaveSlices=true, measurement
 # only): GemmBench slices (both rules at 1-2048 tokens, and the X forms at 2-16 tokens), llama-7b batch 1 both ways
-# (final-run.sh throughput-b1), the GPU tests of the code touched, then profile-b1. Logs go to /tmp/gemv9, tarred into
+# (final-run.sh throughput-b1), the GPU tests of the code touched, then profile-b1. (The property was removed after the run,
+# with the rule refined: q|k|v kept at 2 slices, see Gemm.invariantSlices; X converted first at 2-16 tokens in one slice.) Logs go to /tmp/gemv9, tarred into
 # $OUT/gemv9-logs.tgz after every step (a cut-short call keeps them); at most 8 files come back.
 #   bash DIR/gemv9-call.sh DIR     (DIR = bench/device/bundle.sh minus fixtures, JUnit console, jqwik; with this script and final-run.sh)
 set -u
