@@ -182,14 +182,14 @@ public final class Gemm implements AutoCloseable {
      * get a bf16/fp16 copy made first by one pass and stream it with cp.async like W. Measured on the H200
      * (bench/RESULTS.md, run 16-gemm2): at 32-64 tokens the copy-first path is 5-25% faster (the register
      * path's one-stage-ahead global loads stall the pipeline), at 1-16 tokens the extra launch costs more
-     * than it saves.
+     * than it saves. Except products of 2-16 tokens in one K slice (the wide weights: stacked gate|up, lm_head), which convert
+     * first too ({@link #plan(int, int, int, Tiles, int, boolean)}): their blocks each stream all of K, and the fp32 X loads a
+     * K tile ahead cost more than the conversion's launch. Run 43-gemv9 (GemmBench slices; the same slices and tile, so the
+     * same bits): llama-7b's gate|up at 2 / 4 / 8 / 16 tokens 48.0 / 48.3 / 48.6 / 49.2 µs against 50.2 / 52.6 / 54.4 / 57.3
+     * (86-88% of the weight floor against 74-84%), lm_head 68.0-69.6 against 67.8-73.3; q|k|v, o and down (2-8 slices) stay
+     * faster converting on load at most points.
      */
     static final int CONVERT_ON_LOAD_MAX_M = 16;
-    // Except products of 2-16 tokens in one K slice (the wide weights: stacked gate|up, lm_head), which convert first too: their
-    // blocks each stream all of K, and the fp32 X loads a K tile ahead cost more than the conversion's launch. Run 43-gemv9
-    // (GemmBench slices, the same slices and tile, so the same bits): llama-7b gate|up at 2 / 4 / 8 / 16 tokens 48.0 / 48.3 /
-    // 48.6 / 49.2 µs against 50.2 / 52.6 / 54.4 / 57.3 (86-88% of the weight floor against 74-84%), lm_head 68.0-69.6
-    // against 67.8-73.3 (the same at 2 tokens); q|k|v, o and down (2-8 slices) stay faster converting on load at most points.
     /**
      * The TMA tiles' block order: {@code RASTER_DEFAULT} token tiles of one W-row tile before the next
      * ({@link GemmKernels#rasterTileN}), so the blocks of a wave share their operands in the L2; 1 is the plain row-major
@@ -545,9 +545,9 @@ public final class Gemm implements AutoCloseable {
      * The batch-invariant plan: a number of K slices chosen from n and k only (never from m), each summed from zero, and
      * the slices added in a fixed order, so a token's result is the same bits in any batch. Each slice's tensor-core
      * sequence over its K tiles does not depend on the tiles' M extent, nor on whether mma.sync or wgmma runs it (tested,
-     * {@code GemmInvarianceGpuTest}). Slices ({@link #invariantSlices}): one resident wave of one token
-     * tile's blocks of each slab tile (at most 8, each at least 4 K tiles); for n of 4096 on 132 SMs, 8. Up to 64 tokens (and without the TMA tiles): {@link #tilesFor} m, each slice a block
-     * along z storing its slab, added by {@link GemmKernels#sumSlices}. Above 64 tokens on Hopper, the TMA tiles, in the
+     * {@code GemmInvarianceGpuTest}). Slices ({@link #invariantSlices}): one resident wave of one token tile's blocks of
+     * each slab tile (at most 8, each at least 4 K tiles); for n of 4096 on 132 SMs, 8. Up to 64 tokens (and without the
+     * TMA tiles): {@link #tilesFor} m, each slice a block along z storing its slab, added by {@link GemmKernels#sumSlices}. Above 64 tokens on Hopper, the TMA tiles, in the
      * form {@link #invariantTmaPlan} picks: one slice needs no sum at all; else {@link #TMA_64X2} slabs at the small-M shapes
      * where they measured fastest ({@link #INVARIANT_NARROW}), elsewhere the slices summed in registers ({@link #slicedPlan})
      * or TMA slabs, whichever the time model expects faster.
