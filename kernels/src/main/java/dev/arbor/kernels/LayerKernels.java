@@ -69,9 +69,9 @@ public final class LayerKernels {
         }
         float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
         int last = t + (n - 1) / (NORM_CHUNK * NORM_GROUP) * (NORM_CHUNK * NORM_GROUP);   // the chunk v and ws hold, if this work-item reached it
-        if (last < n) scaleChunk(x, w, out, v, ws, o, last, n, inv, 0);
+        if (last < n) scaleStrided(x, w, out, v, ws, o, last, n, inv, 0, NORM_CHUNK, NORM_GROUP);
         for (int i0 = t; i0 < n; i0 += NORM_CHUNK * NORM_GROUP)
-            if (i0 != last) scaleChunk(x, w, out, v, ws, o, i0, n, inv, 1);
+            if (i0 != last) scaleStrided(x, w, out, v, ws, o, i0, n, inv, 1, NORM_CHUNK, NORM_GROUP);
     }
 
     /** Elements of a row one work-item of {@link #rmsNormRows} loads before using any: 16, a 4096-wide row in one chunk. */
@@ -94,20 +94,23 @@ public final class LayerKernels {
     }
 
     /**
-     * out[o + i] = w[i] · (x[o + i] · inv) for i = i0 + j·NORM_GROUP &lt; n (out may be x): with {@code reload}, the chunk's
-     * loads first, else x and w as {@link #sumSquaresChunk} left them in v and ws.
+     * out[o + i] = w[i] · (x[o + i] · inv) for i = i0 + j·{@code stride} &lt; n, j &lt; {@code count} (out may be x): with
+     * {@code reload}, the chunk's loads first, else x and w as the sum's pass left them in v and ws. {@code count} and
+     * {@code stride} are the caller's constants (the loops unroll at translation): {@link #rmsNormRows}' chunk of
+     * {@link #NORM_CHUNK} at {@link #NORM_GROUP}, {@code FusedKernels.addRmsNormRows}' pass of 4 at 1,024.
      */
     @Unroll
-    static void scaleChunk(FloatArray x, FloatArray w, FloatArray out, float[] v, float[] ws, int o, int i0, int n, float inv, int reload) {
-        for (int j = 0; j < NORM_CHUNK; j++) {
-            int i = i0 + j * NORM_GROUP;
+    public static void scaleStrided(FloatArray x, FloatArray w, FloatArray out, float[] v, float[] ws, int o, int i0, int n, float inv,
+                                    int reload, int count, int stride) {
+        for (int j = 0; j < count; j++) {
+            int i = i0 + j * stride;
             if (reload != 0 && i < n) {
                 v[j] = x.get(o + i);
                 ws[j] = w.get(i);
             }
         }
-        for (int j = 0; j < NORM_CHUNK; j++) {
-            int i = i0 + j * NORM_GROUP;
+        for (int j = 0; j < count; j++) {
+            int i = i0 + j * stride;
             if (i < n) out.set(o + i, ws[j] * (v[j] * inv));
         }
     }

@@ -182,7 +182,12 @@ public final class Gemm implements AutoCloseable {
      * get a bf16/fp16 copy made first by one pass and stream it with cp.async like W. Measured on the H200
      * (bench/RESULTS.md, run 16-gemm2): at 32-64 tokens the copy-first path is 5-25% faster (the register
      * path's one-stage-ahead global loads stall the pipeline), at 1-16 tokens the extra launch costs more
-     * than it saves.
+     * than it saves. Except products of 2-16 tokens in one K slice (the wide weights: stacked gate|up, lm_head), which convert
+     * first too ({@link #plan(int, int, int, Tiles, int, boolean)}): their blocks each stream all of K, and the fp32 X loads a
+     * K tile ahead cost more than the conversion's launch. Run 43-gemv9 (GemmBench slices; the same slices and tile, so the
+     * same bits): llama-7b's gate|up at 2 / 4 / 8 / 16 tokens 48.0 / 48.3 / 48.6 / 49.2 µs against 50.2 / 52.6 / 54.4 / 57.3
+     * (86-88% of the weight floor against 74-84%), lm_head 68.0-69.6 against 67.8-73.3; q|k|v, o and down (2-8 slices) stay
+     * faster converting on load at most points.
      */
     static final int CONVERT_ON_LOAD_MAX_M = 16;
     /**
@@ -502,15 +507,24 @@ public final class Gemm implements AutoCloseable {
      */
     public int blocksPerSm(Tiles t) {
         return residentBlocks.computeIfAbsent(t, tiles -> {
-            int nominal = tiles.wgmma() ? (tiles.sharedBytes() <= 110 * 1024 ? 2 : 1) : tiles.equals(SMALL) ? 5 : tiles.equals(MEDIUM) ? 4 : 2;
+            int nominal = nominalBlocksPerSm(tiles);
             if (!(backend instanceof CudaBackend cuda)) return nominal;
-            Plan p = plan(tiles.bm(), tiles.bn(), GemmKernels.BK, tiles, 1, true);   // the kernel fp32 X runs through
+            Plan p = plan(1, tiles.bn(), GemmKernels.BK, tiles, 1, true);   // the kernel fp32 X runs through (one token: SMALL converts on load)
             // the variant's constants pick the compiled kernel; its arrays are not touched
             Object[] args = tiles.tma() ? tmaArguments(p, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0)
                     : launchArguments(p, null, null, null, 1, 1, GemmKernels.BK);
             int r = cuda.resources(kernelFor(p), p.launch(), args).blocksPerSm();
             return Math.max(1, r);
         });
+    }
+
+    /**
+     * The H200's blocks a multiprocessor of each tile (the driver's figures): 5, 4, 2, 2 for SMALL, MEDIUM, WIDE, LARGE; wgmma
+     * tiles 2 up to 110 KiB of shared memory, else 1. Constants, so that the invariant slices depend on the shape and the
+     * multiprocessors alone ({@link #invariantSlices}).
+     */
+    static int nominalBlocksPerSm(Tiles tiles) {
+        return tiles.wgmma() ? (tiles.sharedBytes() <= 110 * 1024 ? 2 : 1) : tiles.equals(SMALL) ? 5 : tiles.equals(MEDIUM) ? 4 : 2;
     }
 
     private final java.util.Map<Tiles, Integer> residentBlocks = new java.util.concurrent.ConcurrentHashMap<>();
@@ -523,23 +537,28 @@ public final class Gemm implements AutoCloseable {
         int slices = (kTiles + perSplit - 1) / perSplit;
         Launch launch = new Launch(new int[]{(n + t.bn() - 1) / t.bn(), (m + t.bm() - 1) / t.bm(), slices},
                 new int[]{t.threads(), 1, 1}, t.sharedBytes(), null);
-        return new Plan(t, slices, perSplit, launch, fp32X && (t.bm() > CONVERT_ON_LOAD_MAX_M || t.tma()));   // TMA copies bf16 only
+        boolean convertFirst = t.bm() > CONVERT_ON_LOAD_MAX_M || t.tma() || m >= 2 && slices == 1;   // TMA copies bf16 only
+        return new Plan(t, slices, perSplit, launch, fp32X && convertFirst);
     }
 
     /**
      * The batch-invariant plan: a number of K slices chosen from n and k only (never from m), each summed from zero, and
      * the slices added in a fixed order, so a token's result is the same bits in any batch. Each slice's tensor-core
      * sequence over its K tiles does not depend on the tiles' M extent, nor on whether mma.sync or wgmma runs it (tested,
-     * {@code GemmInvarianceGpuTest}). Slices: enough for two waves of small-M blocks (at most 8, each at least 4 K tiles);
-     * for n of 4096 on 132 SMs, 5. Up to 64 tokens (and without the TMA tiles): {@link #tilesFor} m, each slice a block
-     * along z storing its slab, added by {@link GemmKernels#sumSlices}. Above 64 tokens on Hopper, the TMA tiles, in the
+     * {@code GemmInvarianceGpuTest}). Slices ({@link #invariantSlices}): one resident wave of one token tile's blocks of
+     * each slab tile (at most 8, each at least 4 K tiles); for n of 4096 on 132 SMs, 8. Up to 64 tokens (and without the
+     * TMA tiles): {@link #tilesFor} m, each slice a block along z storing its slab, added by {@link GemmKernels#sumSlices}. Above 64 tokens on Hopper, the TMA tiles, in the
      * form {@link #invariantTmaPlan} picks: one slice needs no sum at all; else {@link #TMA_64X2} slabs at the small-M shapes
      * where they measured fastest ({@link #INVARIANT_NARROW}), elsewhere the slices summed in registers ({@link #slicedPlan})
      * or TMA slabs, whichever the time model expects faster.
      */
     public Plan invariantPlan(int m, int n, int k, boolean fp32X) {
+        return invariantPlan(m, n, k, invariantSlices(n, k), fp32X);
+    }
+
+    /** The invariant plan's form with a given number of K slices (the benchmark compares slice rules with it). */
+    public Plan invariantPlan(int m, int n, int k, int slices, boolean fp32X) {
         checkShape(m, n, k);
-        int slices = invariantSlices(n, k);
         if (m > 64 && wgmma && wgmmaLoads() && tma) return invariantTmaPlan(m, n, k, slices, fp32X);
         return slabPlan(m, n, k, tilesFor(m), slices, fp32X);
     }
@@ -671,11 +690,23 @@ public final class Gemm implements AutoCloseable {
     /** The sum kernel's launch and tail. */
     static final double LAUNCH_MICROS = 3.0;
 
-    /** K slices of the batch-invariant plan for an (n, k) weight: a function of n, k and the device only. */
+    /**
+     * K slices of the batch-invariant plan for an (n, k) weight: a function of n, k and the device's multiprocessors only.
+     * As many slices (at most 8, each at least 4 K tiles) as keep one token tile's blocks of every slab tile up to 64 tokens
+     * ({@link #SMALL}, {@link #MEDIUM}, {@link #WIDE}) within one resident wave ({@link #nominalBlocksPerSm}: 5, 4, 2 a
+     * multiprocessor): on 132 SMs llama-7b's o and down projections take 8 (before run 43-gemv9, two waves of SMALL blocks: 5),
+     * its stacked q|k|v 2 (192 SMALL / MEDIUM blocks a slice: a third slice would take MEDIUM and WIDE past one wave), gate|up
+     * and lm_head 1. Run 43-gemv9 (GemmBench slices): o at 1-128 tokens 0.7-3.7 µs faster in 8 slices than in 5 (one token
+     * 10.6 against 11.5 µs), down 1.9-7.5 µs (24.9 against 26.8), except 32 tokens (+0.6); at 256-2048 tokens, where the TMA
+     * forms run the slices, 8 cost o 0.8-3.6 µs and down 3.6-7.0 µs (at 256 down gained 12); q|k|v in 3 slices was faster at
+     * 1-16 tokens (27.2 against 28.1 µs at one) but 10-13 µs slower at 32 and 64 (MEDIUM / WIDE past one wave) and 10 µs at 512.
+     */
     public int invariantSlices(int n, int k) {
         int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
-        int blocksAtOneToken = (n + SMALL.bn() - 1) / SMALL.bn();
-        int slices = Math.max(1, Math.min(Math.min(8, kTiles / 4), (2 * multiprocessors + blocksAtOneToken - 1) / blocksAtOneToken));
+        int wave = 8;
+        for (Tiles t : new Tiles[]{SMALL, MEDIUM, WIDE})
+            wave = Math.min(wave, nominalBlocksPerSm(t) * multiprocessors / ((n + t.bn() - 1) / t.bn()));
+        int slices = Math.max(1, Math.min(wave, kTiles / 4));
         int perSlice = (kTiles + slices - 1) / slices;
         return (kTiles + perSlice - 1) / perSlice;   // the slices plan() will launch
     }

@@ -230,8 +230,8 @@ public final class FusedKernels {
         }
         float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
         int last = (n - 1) / ADD_NORM_PASS * ADD_NORM_PASS;
-        scalePass(x, w, out, v, ws, o, last + t, n, inv, 0);   // the last pass from registers first, then the earlier ones reloaded
-        for (int p0 = 0; p0 < last; p0 += ADD_NORM_PASS) scalePass(x, w, out, v, ws, o, p0 + t, n, inv, 1);
+        LayerKernels.scaleStrided(x, w, out, v, ws, o, last + t, n, inv, 0, ADD_NORM_ELEMS, ADD_NORM_GROUP);   // the last pass from registers first, then the earlier ones reloaded
+        for (int p0 = 0; p0 < last; p0 += ADD_NORM_PASS) LayerKernels.scaleStrided(x, w, out, v, ws, o, p0 + t, n, inv, 1, ADD_NORM_ELEMS, ADD_NORM_GROUP);
     }
 
     /** Work-items of {@link #addRmsNormRows}' work-group (the most a block holds; 64 registers each). */
@@ -290,24 +290,5 @@ public final class FusedKernels {
             if (p0 + at < n) sq += squares[at];
         }
         return sq;
-    }
-
-    /**
-     * out[o + i] = w[i] · (x[o + i] · inv) for work-item t's elements i = i0 + e·ADD_NORM_GROUP &lt; n of a pass: with
-     * {@code reload}, x and w loaded again (an earlier pass), else the values {@link #addPass} left in v and ws (the last).
-     */
-    @Unroll
-    static void scalePass(FloatArray x, FloatArray w, FloatArray out, float[] v, float[] ws, int o, int i0, int n, float inv, int reload) {
-        for (int e = 0; e < ADD_NORM_ELEMS; e++) {
-            int i = i0 + e * ADD_NORM_GROUP;
-            if (reload != 0 && i < n) {
-                v[e] = x.get(o + i);
-                ws[e] = w.get(i);
-            }
-        }
-        for (int e = 0; e < ADD_NORM_ELEMS; e++) {
-            int i = i0 + e * ADD_NORM_GROUP;
-            if (i < n) out.set(o + i, ws[e] * (v[e] * inv));
-        }
     }
 }

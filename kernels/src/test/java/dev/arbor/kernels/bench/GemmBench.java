@@ -11,6 +11,7 @@ import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.CudaModule;
 import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.kernels.gemm.Gemm;
+import dev.arbor.kernels.gemm.GemmKernels;
 
 import java.util.Arrays;
 
@@ -192,6 +193,11 @@ public final class GemmBench {
                     if ((Integer) s[1] != 32000) slicedShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], SLICED_MS);
                 return;
             }
+            if (args.length > 0 && args[0].equals("slices")) {   // the invariant plan by the slice rule before and now, 1-2048 tokens
+                for (Object[] s : ENGINE_SHAPES) slicesShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy);
+                for (Object[] s : ENGINE_SHAPES) xFormsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy);
+                return;
+            }
             if (args.length > 0 && args[0].equals("small")) {   // M <= 32: the SMALL / MEDIUM rings' depth, both plans
                 for (Object[] s : SMALL_SHAPES) smallShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy);
                 return;
@@ -298,6 +304,87 @@ public final class GemmBench {
                 System.out.println(line);
             }
         }
+    }
+
+    /** {@code slices}: token counts of batch-1 and batched decode, workload 1's and 2's decode buckets and a prefill chunk. */
+    static final int[] SLICES_MS = {1, 2, 4, 8, 16, 32, 64, 104, 128, 256, 512, 2048};
+
+    /** The invariant plan's K slices by the rule before run 43-gemv9: enough for two waves of one token's SMALL blocks, at most 8. */
+    static int twoWaveSlices(int n, int k, int multiprocessors) {
+        int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
+        int blocks = (n + Gemm.SMALL.bn() - 1) / Gemm.SMALL.bn();
+        int slices = Math.max(1, Math.min(Math.min(8, kTiles / 4), (2 * multiprocessors + blocks - 1) / blocks));
+        int perSlice = (kTiles + slices - 1) / slices;
+        return (kTiles + perSlice - 1) / perSlice;
+    }
+
+    /**
+     * The invariant plan at {@link #SLICES_MS} with the slices of the rule before (two waves: "CSV,slices,...,before") and of
+     * {@link Gemm#invariantSlices} (one resident wave: "now"), as the engine runs it (slabs left unsummed for the fused consumer,
+     * X converted first above 16 tokens); shapes whose count did not change are skipped.
+     */
+    private static void slicesShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy) {
+        int before = twoWaveSlices(n, k, cuda.multiprocessors()), now = gemm.invariantSlices(n, k);
+        if (before == now) {
+            System.out.printf("%-28s N=%-5d K=%-5d slices %d both ways: skipped%n", name, n, k, now);
+            return;
+        }
+        double floorUs = 2.0 * n * k / copy * 1e6;
+        int maxM = Arrays.stream(SLICES_MS).max().orElseThrow();
+        try (Operands o = new Operands(cuda, maxM, n, k)) {
+            gemm.reserveSlabs(maxM, n, k);
+            for (int m : SLICES_MS) {
+                StringBuilder line = new StringBuilder(String.format("%-28s N=%-5d K=%-5d M=%-4d floor %5.1f us |", name, n, k, m, floorUs));
+                for (int slices : new int[]{before, now}) {
+                    String rule = slices == before ? "before" : "now";
+                    try {
+                        Gemm.Plan p = gemm.invariantPlan(m, n, k, slices, true);
+                        double us = p.slabs() ? timePartial(cuda, gemm, p, o, m) : time(cuda, gemm, p, o, m, false);
+                        line.append(String.format(" %s/%d %.1f us (%.0f%%) [%s] |", rule, slices, us, 100 * floorUs / us, p.tiles().name()
+                                + (p.slabs() ? " slabs" : p.registerSlices() ? " registers" : "")));
+                        System.out.println("CSV,slices," + name + "," + n + "," + k + "," + m + "," + rule + "," + slices + "," + us);
+                    } catch (RuntimeException | AssertionError e) {
+                        line.append(" ").append(rule).append(" FAILED ").append(e);
+                    }
+                }
+                System.out.println(line);
+            }
+        }
+    }
+
+    /**
+     * At 2-16 tokens, the invariant plan's slices on {@link Gemm#SMALL} with fp32 X converted on load (the plan's form:
+     * "CSV,xforms,...,small-f32"), on SMALL with X converted to bf16 first ("small-bf16") and on {@link Gemm#MEDIUM} with X
+     * converted first ("medium-bf16"): the same K slices, so the same bits (the mma k-order is a slice's, not a tile's);
+     * run 26-gemv4 suspected the fp32-X register path of SMALL's 73-79% of the floor at 4-16 tokens on the wide weights.
+     */
+    private static void xFormsShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy) {
+        double floorUs = 2.0 * n * k / copy * 1e6;
+        int slices = gemm.invariantSlices(n, k);
+        try (Operands o = new Operands(cuda, 16, n, k)) {
+            gemm.reserveSlabs(16, n, k);
+            for (int m : new int[]{2, 4, 8, 16}) {
+                StringBuilder line = new StringBuilder(String.format("%-28s N=%-5d K=%-5d M=%-4d floor %5.1f us |", name, n, k, m, floorUs));
+                Gemm.Plan small = gemm.slabPlan(m, n, k, Gemm.SMALL, slices, true), medium = gemm.slabPlan(m, n, k, Gemm.MEDIUM, slices, true);
+                Gemm.Plan[] forms = {small, withConvertFirst(small), withConvertFirst(medium)};
+                String[] names = {"small-f32", "small-bf16", "medium-bf16"};
+                for (int f = 0; f < forms.length; f++) {
+                    try {
+                        Gemm.Plan p = forms[f];
+                        double us = p.slabs() ? timePartial(cuda, gemm, p, o, m) : time(cuda, gemm, p, o, m, false);
+                        line.append(String.format(" %s/%d %.1f us (%.0f%%) |", names[f], p.splits(), us, 100 * floorUs / us));
+                        System.out.println("CSV,xforms," + name + "," + n + "," + k + "," + m + "," + names[f] + "," + p.splits() + "," + us);
+                    } catch (RuntimeException | AssertionError e) {
+                        line.append(" ").append(names[f]).append(" FAILED ").append(e);
+                    }
+                }
+                System.out.println(line);
+            }
+        }
+    }
+
+    private static Gemm.Plan withConvertFirst(Gemm.Plan p) {
+        return new Gemm.Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), p.launch(), true, p.slabs(), p.registerSlices());
     }
 
     /** The invariant plan's token counts in the engine: workload 1's decode (~104; its graph bucket 128), 256, workload 2's decode bucket (512), its prefill chunks (~1852; 2048). */

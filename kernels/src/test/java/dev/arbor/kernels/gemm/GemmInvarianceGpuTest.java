@@ -22,6 +22,17 @@ class GemmInvarianceGpuTest {
     }
 
     /**
+     * A weight of one K slice (llama-7b's stacked gate|up): one token converts fp32 X on load, 2-16 tokens convert it to bf16
+     * first (run 43-gemv9), 17 run the 64×32 tiles: the first row the same bits every way.
+     */
+    @Test
+    void oneSliceWeightsConvertFirstWithTheSameBits() {
+        try (CudaBackend cuda = CudaBackend.open(0)) {
+            GemmInvariance.check(cuda, 22016, 4096, 1, 1, 2, 8, 16, 17);
+        }
+    }
+
+    /**
      * Hopper's {@code wgmma.m64nNk16} over a K slice gives the same bits as {@code mma.sync.m16n8k16} over it (the
      * question the invariant plan's large-M wgmma path rests on): the slab plan of the cp.async wgmma tiles (N = 128 and
      * 256 of a wgmma) against the invariant plan's mma.sync tiles at M = 64, first 64 rows, three weight shapes.

@@ -86,7 +86,8 @@ class GemmInvarianceTest {
             // 129-256 tokens: TMA_256 slabs where the model expects them faster (run 31-midm's 12 points)
             assertSame(Gemm.TMA_256, hopper.invariantPlan(192, 4096, 11008, true).tiles(), "4096 x 11008 at 192: 76.4 against 81.0 µs");
             assertTrue(hopper.invariantPlan(192, 4096, 11008, true).slabs());
-            assertTrue(hopper.invariantPlan(256, 6144, 4096, true).registerSlices(), "6144 x 4096 at 256: registers, 50.9 against 60.1 µs");
+            // measured in 3 slices, the count before run 43-gemv9's rule (now 5)
+            assertTrue(hopper.invariantPlan(256, 6144, 4096, 3, true).registerSlices(), "6144 x 4096 at 256: registers, 50.9 against 60.1 µs");
             assertSame(Gemm.TMA_128, hopper.invariantPlan(256, 1024, 4096, true).tiles(), "k/v at 256: TMA_128 slabs, 16.3 against 22.0 µs");
             assertSame(Gemm.TMA_128, hopper.invariantPlan(128, 4096, 4096, true).tiles(), "128 tokens: no TMA_256");
             hopper.invariantNarrow(true);   // the default: TMA_64X2 slabs of the same slices at the measured shapes, the model elsewhere

@@ -242,6 +242,25 @@ class GemmTest {
         assertFalse(gemm.plan(16, 4096, 4096, true, true).convertFirst());
         assertTrue(gemm.plan(17, 4096, 4096, true, true).convertFirst());
         assertTrue(gemm.plan(65, 4096, 4096, true, true).convertFirst());
+        // 2-16 tokens in one K slice (the wide weights) convert first too; one token, and more than one slice, on load
+        assertFalse(gemm.plan(1, 22016, 4096, true, true).convertFirst());
+        assertTrue(gemm.plan(2, 22016, 4096, true, true).convertFirst());
+        assertTrue(gemm.invariantPlan(16, 22016, 4096, true).convertFirst());
+        assertFalse(gemm.invariantPlan(1, 32000, 4096, true).convertFirst());
+        assertFalse(gemm.invariantPlan(16, 4096, 4096, true).convertFirst());
+        assertFalse(gemm.invariantPlan(8, 12288, 4096, true).convertFirst());
+    }
+
+    @Test
+    void invariantSlicesKeepEveryDecodeTileInOneWave() {
+        // 132 multiprocessors (the CPU backend's H200 figure) × SMALL 5 / MEDIUM 4 / WIDE 2 blocks, at most 8 slices
+        assertEquals(8, gemm.invariantSlices(4096, 4096));    // 64 SMALL blocks a slice: 8 × 64 = 512 <= 660, MEDIUM 512 <= 528, WIDE 256 <= 264
+        assertEquals(8, gemm.invariantSlices(4096, 11008));
+        assertEquals(2, gemm.invariantSlices(12288, 4096));   // 3 would be 576 MEDIUM blocks > 528
+        assertEquals(1, gemm.invariantSlices(22016, 4096));
+        assertEquals(1, gemm.invariantSlices(32000, 4096));
+        assertEquals(8, gemm.invariantSlices(1024, 4096));
+        assertEquals(2, gemm.invariantSlices(4096, 512));     // at least 4 K tiles a slice
     }
 
     @Test
