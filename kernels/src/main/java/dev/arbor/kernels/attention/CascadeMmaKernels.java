@@ -140,7 +140,6 @@ public final class CascadeMmaKernels {
         int[] pl = new int[4];
         int[] bf = new int[4];               // B fragments of two k-steps (K) or two n-tiles (V), from one ldmatrix
 
-        ctx.allowDependentLaunch();   // the suffix + merge warps may start their own keys (they wait for this grid before reading partials)
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, gq = lane >> 2, tq = lane & 3;
         int half = halves > 1 ? warp / RW : 0, rw = warp - half * RW, htid = tid - half * HT;   // key half, row warp, work-item within the half
         int kvh = ctx.groupIdy, c = ctx.groupIdz;
@@ -162,6 +161,12 @@ public final class CascadeMmaKernels {
             rPos[tid] = tok >= 0 ? positions.get(tok) : -1;
         }
         ctx.localBarrier();
+        // launched overlapping the kernel before (CascadeAttention#overlapShared): the index chain above (groups, tokens, key
+        // starts, the split's row offsets: host-written inputs) ran during its tail; q and the KV rows only after it is done.
+        // Only then may the suffix + merge warps start (they read their own keys before waiting for this grid, and those
+        // must not overlap the kernel before: the KV write)
+        ctx.gridDependencyWait();
+        ctx.allowDependentLaunch();
         int r0 = rw * 16 + gq, r1 = r0 + 8;
         int tok0 = rTok[r0], tok1 = rTok[r1], p0 = rPos[r0], p1 = rPos[r1];
         int h0 = kvh * G + r0 % G, h1 = kvh * G + r1 % G;
@@ -276,13 +281,24 @@ public final class CascadeMmaKernels {
                 }
             }
         }
-        for (int nt = 0; nt < KT / 8; nt++) {
-            for (int e = 0; e < 4; e++) {
-                int j = t0 + nt * 8 + 2 * tq + (e & 1);
-                int p = e < 2 ? p0 : p1;
-                float v = s[nt * 4 + e] * scale;
-                if (alibi != 0) v += (e < 2 ? sl0 : sl1) * (j - p);
-                s[nt * 4 + e] = j < hi && j <= p ? v : NEG_INF;
+        if (t0 + KT <= hi && t0 + KT - 1 <= Math.min(p0, p1)) {
+            // every key of the tile is visible to both rows (all tiles but a split's last for decode queries): no mask
+            for (int nt = 0; nt < KT / 8; nt++) {
+                for (int e = 0; e < 4; e++) {
+                    float v = s[nt * 4 + e] * scale;
+                    if (alibi != 0) v += (e < 2 ? sl0 : sl1) * (t0 + nt * 8 + 2 * tq + (e & 1) - (e < 2 ? p0 : p1));
+                    s[nt * 4 + e] = v;
+                }
+            }
+        } else {
+            for (int nt = 0; nt < KT / 8; nt++) {
+                for (int e = 0; e < 4; e++) {
+                    int j = t0 + nt * 8 + 2 * tq + (e & 1);
+                    int p = e < 2 ? p0 : p1;
+                    float v = s[nt * 4 + e] * scale;
+                    if (alibi != 0) v += (e < 2 ? sl0 : sl1) * (j - p);
+                    s[nt * 4 + e] = j < hi && j <= p ? v : NEG_INF;
+                }
             }
         }
     }

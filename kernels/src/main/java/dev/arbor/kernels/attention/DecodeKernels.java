@@ -186,7 +186,6 @@ public final class DecodeKernels {
         int table = seq * maxBlocksPerSeq;
         int qBase = (t * heads + kvh * G) * headDim;
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        loadQuery(ctx, q, qr, slopes, slope, qBase + c8, kvh * G, G, headDim, alibi);
         startRun(runA, runM, runL, E);
         for (int s = sFrom; s <= sTo; s++) {
             int lo = Math.max(s * SPLIT, ks0), hi = Math.min(s * SPLIT + SPLIT, p + 1);
@@ -196,6 +195,12 @@ public final class DecodeKernels {
                 rowBase[i] = j < lo ? -1 : AttentionKernels.rowOffset(blockTables, table, j, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
             }
             ctx.localBarrier();
+            if (s == sFrom) {
+                // launched overlapping the kernel before (PagedAttention#overlapPrevious): the index chain above (positions,
+                // block table, row offsets: host-written inputs) ran meanwhile; q, the KV rows and the scratch only from here on
+                ctx.gridDependencyWait();
+                loadQuery(ctx, q, qr, slopes, slope, qBase + c8, kvh * G, G, headDim, alibi);
+            }
             startState(m, l, acc, G);
             for (int round = 0; round < SPLIT; round += warps * KPI) {
                 // a round with no visible key is skipped by the whole work-group: every work-item of a group reaches
