@@ -44,6 +44,7 @@ final class CallLowering {
             Map.entry("java/lang/Long.bitCount(J)I", "popc.s64"),
             Map.entry("java/lang/Long.numberOfLeadingZeros(J)I", "clz.s64"),
             Map.entry("dev/arbor/accel/KMath.exp(F)F", "exp.f32"), Map.entry("dev/arbor/accel/KMath.log(F)F", "log.f32"),
+            Map.entry("dev/arbor/accel/KMath.expFtz(F)F", "exp.ftz.f32"),
             Map.entry("dev/arbor/accel/KMath.sqrt(F)F", "sqrt.f32"), Map.entry("dev/arbor/accel/KMath.rsqrt(F)F", "rsqrt.f32"),
             Map.entry("dev/arbor/accel/KMath.sin(F)F", "sin.f32"), Map.entry("dev/arbor/accel/KMath.cos(F)F", "cos.f32"),
             Map.entry("dev/arbor/accel/KMath.tanh(F)F", "tanh.f32"),

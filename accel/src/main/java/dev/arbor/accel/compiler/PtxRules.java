@@ -73,6 +73,7 @@ final class PtxRules {
         rule("max.f64", "{ .reg .pred %x; max.f64 $0, $1, $2; setp.nan.f64 %x, $1, $2; @%x add.f64 $0, $1, $2; }");
         // fast single-precision math (KMath): exp(x) = 2^(x·log2 e), log(x) = log2(x)·ln 2
         rule("exp.f32", "{ .reg .f32 %x; mul.rn.f32 %x, $1, 0f3FB8AA3B; ex2.approx.f32 $0, %x; }");
+        rule("exp.ftz.f32", "{ .reg .f32 %x; mul.rn.f32 %x, $1, 0f3FB8AA3B; ex2.approx.ftz.f32 $0, %x; }");
         rule("log.f32", "{ .reg .f32 %x; lg2.approx.f32 %x, $1; mul.rn.f32 $0, %x, 0f3F317218; }");
         rule("rsqrt.f32", "rsqrt.approx.f32 $0, $1;");
         rule("sin.f32", "sin.approx.f32 $0, $1;");

@@ -170,7 +170,7 @@ public final class KernelCases {
                 double[] e = each(n, i -> {
                     float a = x.get(i), p = Math.abs(a) + 0.5f;
                     return (float) Math.exp(a) + (float) Math.log(p) + (float) Math.sqrt(p) + (float) (1 / Math.sqrt(p))
-                            + (float) Math.tanh(a) + (float) Math.sin(a) * (float) Math.cos(a);
+                            + (float) Math.tanh(a) + (float) Math.sin(a) * (float) Math.cos(a) + (float) Math.exp(-a);
                 });
                 return new Run(cover(n), new Object[]{x, out, n}, List.of(out), List.of(e), 1e-6);
             }),

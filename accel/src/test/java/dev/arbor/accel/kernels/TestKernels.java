@@ -178,13 +178,14 @@ public final class TestKernels {
         out.set(i, r + k + l + (float) d);
     }
 
-    /** KMath: exp, log, sqrt, rsqrt, tanh, sin, cos (approximate on the GPU). */
+    /** KMath: exp, expFtz, log, sqrt, rsqrt, tanh, sin, cos (approximate on the GPU). */
     public static void kmath(KernelContext ctx, FloatArray x, FloatArray out, int n) {
         int i = ctx.globalIdx;
         if (i >= n) return;
         float a = x.get(i);
         float p = Math.abs(a) + 0.5f;
-        out.set(i, KMath.exp(a) + KMath.log(p) + KMath.sqrt(p) + KMath.rsqrt(p) + KMath.tanh(a) + KMath.sin(a) * KMath.cos(a));
+        out.set(i, KMath.exp(a) + KMath.log(p) + KMath.sqrt(p) + KMath.rsqrt(p) + KMath.tanh(a) + KMath.sin(a) * KMath.cos(a)
+                + KMath.expFtz(-a));
     }
 
     /** Raw bit conversions and bit counting. */

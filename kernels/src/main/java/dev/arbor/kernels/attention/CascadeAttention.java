@@ -49,6 +49,7 @@ public final class CascadeAttention implements AutoCloseable {
     private boolean runShared = true, runSuffix = true, runMerge = true;   // a bench times the parts alone
     private int warpSuffixMaxSplits = -1;   // -1: WARP_SUFFIX_MAX_SPLITS up to WARP_SUFFIX_MAX_G, else 0; a bench or test may set it
     private boolean overlapSuffix = true;                                   // the warp suffix launched overlapping the shared level (PDL)
+    private boolean overlapShared = true;                                   // the tensor-core shared level launched overlapping the kernel before (PDL)
     private int suffixSharedAhead;                                          // its shared slots a lane per load; 0: CascadeSuffixKernels.SHARED_AHEAD
     private int sharedMinBlocks = -1;                                       // the tensor-core shared level's launch bounds; -1: its default
     private int sharedKeyHalves;                                            // its key halves a work-group; 0: CascadeMmaKernels.keyHalves
@@ -173,7 +174,7 @@ public final class CascadeAttention implements AutoCloseable {
             FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;
             int alibi = alibiSlopes != null ? 1 : 0;
             if (mma) {   // tensor cores: the shape and store decide, never the batch
-                b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
+                b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), overlapShared ? l.overlappingPrevious() : l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
                         blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
                         heads, kvHeads, headDim, paged.blockSize(), alibi, minBlocks, halves);
             } else {
@@ -230,6 +231,17 @@ public final class CascadeAttention implements AutoCloseable {
     /** For benchmarks: whether the warp suffix is launched overlapping the shared level (programmatic dependent launch; default on). The same bits either way. */
     public CascadeAttention overlapSuffix(boolean on) {
         this.overlapSuffix = on;
+        return this;
+    }
+
+    /**
+     * Whether the tensor-core shared level is launched overlapping the kernel before it (programmatic dependent launch; default
+     * on): its index chain (group tokens, key starts, positions, the split's row offsets) runs during that kernel's tail, and it
+     * waits for that kernel before reading q or the KV rows; so those index arrays must be host-written before the step (the
+     * engine's upload), not by a kernel of the step. Benchmarks compare; the same bits either way.
+     */
+    public CascadeAttention overlapShared(boolean on) {
+        this.overlapShared = on;
         return this;
     }
 

@@ -35,7 +35,12 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * <p>Precision: the 16-bit inputs of the mma are made exact to about 16 bits: Q (fp32) and P are split into
  * a 16-bit high part and a 16-bit remainder, each multiplied on the tensor cores (K and V are exact in
  * their store type), sums in fp32. The result then differs from the CUDA-core paged kernel by summation
- * order only (CascadeAttentionTest bounds it).
+ * order only (CascadeAttentionTest bounds it), and by the softmax weights' exp flushing subnormal results to 0
+ * ({@link KMath#expFtz}: a weight below 2^-126 of the row's largest, lost in the sums anyway).
+ *
+ * <p>Launch: overlapping the kernel before (programmatic dependent launch, {@link CascadeAttention#overlapShared}): the index
+ * chain (group tokens, key starts, positions, the split's row offsets) runs during that kernel's tail; q and the KV rows are
+ * read, and the suffix launch let in, only after {@code gridDependencyWait} (every early exit waits too).
  */
 public final class CascadeMmaKernels {
     private CascadeMmaKernels() {}
@@ -140,17 +145,24 @@ public final class CascadeMmaKernels {
         int[] pl = new int[4];
         int[] bf = new int[4];               // B fragments of two k-steps (K) or two n-tiles (V), from one ldmatrix
 
-        ctx.allowDependentLaunch();   // the suffix + merge warps may start their own keys (they wait for this grid before reading partials)
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, gq = lane >> 2, tq = lane & 3;
         int half = halves > 1 ? warp / RW : 0, rw = warp - half * RW, htid = tid - half * HT;   // key half, row warp, work-item within the half
         int kvh = ctx.groupIdy, c = ctx.groupIdz;
         int grp = ctx.groupIdx / tilesPerGroup, qt = ctx.groupIdx - grp * tilesPerGroup;
         int from = groupTokenStart.get(grp), count = groupTokenStart.get(grp + 1) - from;
-        if (qt * Q >= count) return;
+        // a work-group without work waits for the kernel before too: the suffix launched overlapping this grid starts once every
+        // work-group has either arrived below or exited, so every exit must also come after that kernel is done
+        if (qt * Q >= count) {
+            ctx.gridDependencyWait();
+            return;
+        }
         int seq0 = seqOfToken.get(groupTokens.get(from));
         int shared = keyStart.get(seq0), table = seq0 * maxBlocksPerSeq;
         int lo = c * SPLIT;
-        if (lo >= shared) return;
+        if (lo >= shared) {
+            ctx.gridDependencyWait();
+            return;
+        }
         int hi = Math.min(lo + SPLIT, shared);
         for (int i = tid; i < SPLIT; i += THREADS) {
             rowBase[i] = AttentionKernels.rowOffset(blockTables, table, lo + i, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
@@ -162,6 +174,12 @@ public final class CascadeMmaKernels {
             rPos[tid] = tok >= 0 ? positions.get(tok) : -1;
         }
         ctx.localBarrier();
+        // launched overlapping the kernel before (CascadeAttention#overlapShared): the index chain above (groups, tokens, key
+        // starts, the split's row offsets: host-written inputs) ran during its tail; q and the KV rows only after it is done.
+        // Only then may the suffix + merge warps start (they read their own keys before waiting for this grid, and those
+        // must not overlap the kernel before: the KV write)
+        ctx.gridDependencyWait();
+        ctx.allowDependentLaunch();
         int r0 = rw * 16 + gq, r1 = r0 + 8;
         int tok0 = rTok[r0], tok1 = rTok[r1], p0 = rPos[r0], p1 = rPos[r1];
         int h0 = kvh * G + r0 % G, h1 = kvh * G + r1 % G;
@@ -260,14 +278,15 @@ public final class CascadeMmaKernels {
     static void scores(KernelContext ctx, int[] qh, int[] ql, int[] ksw, float[] s, int[] bf, int bo, int t0, int hi, int p0, int p1, float sl0,
                        float sl1, float scale, int lane, int gq, int tq, int KS, int KSTEPS, int KT, int alibi, int fp16) {
         for (int i = 0; i < (KT / 8) * 4; i++) s[i] = 0f;
+        // this lane's ldmatrix word of the tile, less 8nt keys and 8ks dims (the constant parts: immediates of the loads)
+        int k2 = bo + (lane & 7) * KS + ((lane >> 3) & 1) * 4, k4 = k2 + (lane >> 4) * 8;
         for (int nt = 0; nt < KT / 8; nt++) {
             // K B fragments by ldmatrix (no .trans: the staged rows are keys = the mma's n): matrix i of an x4 is k-step
             // ks + i/2, dims +8·(i%2); lane l addresses key 8nt + l%8 of matrix l/8. bf[2j], bf[2j+1]: k-step ks + j
             // (the words the fragment reads ksw[key·KS + 8ks + tq] and + 4 gave before run 22, by one instruction per two k-steps)
-            int key = bo + (nt * 8 + (lane & 7)) * KS;
             for (int ks = 0; ks < KSTEPS; ks += 2) {
-                if (ks + 1 < KSTEPS) ctx.ldmatrixX4(bf, 0, ksw, key + (ks + (lane >> 4)) * 8 + ((lane >> 3) & 1) * 4);
-                else ctx.ldmatrixX2(bf, 0, ksw, key + ks * 8 + ((lane >> 3) & 1) * 4);
+                if (ks + 1 < KSTEPS) ctx.ldmatrixX4(bf, 0, ksw, k4 + nt * 8 * KS + ks * 8);
+                else ctx.ldmatrixX2(bf, 0, ksw, k2 + nt * 8 * KS + ks * 8);
                 for (int j = 0; j < 2; j++) {
                     if (ks + j < KSTEPS) {
                         mma(ctx, s, nt * 4, qh, (ks + j) * 4, bf, 2 * j, fp16);
@@ -276,13 +295,15 @@ public final class CascadeMmaKernels {
                 }
             }
         }
+        // key t0 + 8nt + 2tq + (e & 1) is visible to a row while it is < hi and ≤ the row's position: one compare of the
+        // element's constant offset a row (the same values and the same selects as comparing j with hi and p)
+        int last0 = Math.min(hi - 1, p0) - t0 - 2 * tq, last1 = Math.min(hi - 1, p1) - t0 - 2 * tq;
         for (int nt = 0; nt < KT / 8; nt++) {
             for (int e = 0; e < 4; e++) {
-                int j = t0 + nt * 8 + 2 * tq + (e & 1);
-                int p = e < 2 ? p0 : p1;
+                int k = nt * 8 + (e & 1);
                 float v = s[nt * 4 + e] * scale;
-                if (alibi != 0) v += (e < 2 ? sl0 : sl1) * (j - p);
-                s[nt * 4 + e] = j < hi && j <= p ? v : NEG_INF;
+                if (alibi != 0) v += (e < 2 ? sl0 : sl1) * (t0 + 2 * tq + k - (e < 2 ? p0 : p1));
+                s[nt * 4 + e] = k <= (e < 2 ? last0 : last1) ? v : NEG_INF;
             }
         }
     }
@@ -305,12 +326,14 @@ public final class CascadeMmaKernels {
             mx = Math.max(mx, ctx.shuffleXor(mx, 1));
             mx = Math.max(mx, ctx.shuffleXor(mx, 2));
             float mNew = Math.max(m[r], mx);
-            float alpha = mNew == NEG_INF ? 1f : KMath.exp(m[r] - mNew);
+            float alpha = mNew == NEG_INF ? 1f : KMath.expFtz(m[r] - mNew);
+            // a masked score (-inf) gives exp(-inf) = 0 against a finite max; a row with no key yet (mNew = -inf) subtracts 0
+            // instead, so no NaN: one select a row, not one an element (the same values)
+            float mSub = mNew == NEG_INF ? 0f : mNew;
             float sum = 0f;
             for (int nt = 0; nt < KT / 8; nt++) {
                 for (int e = 0; e < 2; e++) {
-                    float v = s[nt * 4 + 2 * r + e];
-                    float p = v == NEG_INF ? 0f : KMath.exp(v - mNew);
+                    float p = KMath.expFtz(s[nt * 4 + 2 * r + e] - mSub);
                     s[nt * 4 + 2 * r + e] = p;
                     sum += p;
                 }
@@ -372,7 +395,7 @@ public final class CascadeMmaKernels {
             for (int r = 0; r < 2; r++) {
                 float m1 = Float.intBitsToFloat(ksw[(NT * 4 + r) * stride + at]), l1 = Float.intBitsToFloat(ksw[(NT * 4 + 2 + r) * stride + at]);
                 float mn = Math.max(m[r], m1);
-                float x = mn == NEG_INF ? 1f : KMath.exp(m[r] - mn), y = mn == NEG_INF ? 0f : KMath.exp(m1 - mn);
+                float x = mn == NEG_INF ? 1f : KMath.expFtz(m[r] - mn), y = mn == NEG_INF ? 0f : KMath.expFtz(m1 - mn);
                 for (int nt = 0; nt < NT; nt++) {
                     for (int e = 0; e < 2; e++) {
                         int i = nt * 4 + 2 * r + e;

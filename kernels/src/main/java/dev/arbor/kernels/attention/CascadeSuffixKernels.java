@@ -228,41 +228,24 @@ public final class CascadeSuffixKernels {
     /**
      * The split's row offsets ({@link AttentionKernels#rowOffset}: -1 outside [lo, hi) or past the table), SPLIT / 32 per lane, every
      * block-table load issued before any offset is stored (one round trip; a masked position loads the table's first entry, unused).
-     * Key {@code j = sS + lane + 32e}'s logical block and row in it are stepped from e = 0's by 32 keys (one division a split, not
-     * one per key: written when accel lowered {@code /} by a constant to a full division, ~18 SASS instructions, bench/RESULTS.md
-     * "Run 39-casc8"; since run 39-divc a shift or multiply-high, not re-measured); the same integers, so the same offsets.
+     * Key {@code j = sS + lane + 32e}'s logical block is {@code j / blockSize}: blockSize is a compile-time constant, which accel
+     * lowers to a shift or a multiply-high (bench/RESULTS.md "Run 39-divc"; run 39-casc8 stepped the blocks from e = 0's while it
+     * was a full division sequence). The same integers, so the same offsets.
      */
     @Unroll
     static void fillRows(IntArray blockTables, int[] rowBase, int table, int sS, int lo, int hi, int lane, int kvh, int numBlocks, int kvHeads,
                          int headDim, int blockSize) {
         int[] block = new int[SPLIT / THREADS];
         int n = blockTables.length();
-        int j0 = sS + lane, q0 = j0 / blockSize, w0 = j0 - q0 * blockSize;   // key j0's logical block and row within it
-        int dq = THREADS / blockSize, dw = THREADS - dq * blockSize;         // 32 keys on: dq blocks and dw rows further
-        int logical = q0, within = w0;
         for (int e = 0; e < SPLIT / THREADS; e++) {
-            int j = j0 + e * THREADS;
+            int j = sS + lane + e * THREADS, logical = j / blockSize;
             boolean in = j >= lo && j < hi && table + logical < n;
             block[e] = blockTables.get(in ? table + logical : 0);
-            logical += dq;
-            within += dw;
-            if (within >= blockSize) {
-                within -= blockSize;
-                logical++;
-            }
         }
-        logical = q0;
-        within = w0;
         for (int e = 0; e < SPLIT / THREADS; e++) {
-            int j = j0 + e * THREADS;
+            int j = sS + lane + e * THREADS, logical = j / blockSize;
             boolean in = j >= lo && j < hi && table + logical < n && block[e] >= 0 && block[e] < numBlocks;
-            rowBase[lane + e * THREADS] = in ? ((block[e] * kvHeads + kvh) * blockSize + within) * headDim : -1;
-            logical += dq;
-            within += dw;
-            if (within >= blockSize) {
-                within -= blockSize;
-                logical++;
-            }
+            rowBase[lane + e * THREADS] = in ? ((block[e] * kvHeads + kvh) * blockSize + (j - logical * blockSize)) * headDim : -1;
         }
     }
 

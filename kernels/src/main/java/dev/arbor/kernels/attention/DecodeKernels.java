@@ -44,6 +44,11 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * the same bits). Split mode's grid z counts a token's own splits from its first (keyStart's), so a cascade suffix launch
  * needs only as many as the longest suffix spans.
  *
+ * <p>Launch: {@link PagedAttention#launch} starts it overlapping the kernel before (programmatic dependent launch): the index
+ * chain (positions, seqOfToken, keyStart, the split's block-table row offsets into shared memory) runs before
+ * {@code gridDependencyWait}, so during that kernel's tail; q, the KV rows and the scratch only after it, and every early
+ * exit waits too (this grid's completion implies the previous one's). The same instructions either way, so the same bits.
+ *
  * <p>Key j of a split is read by warp {@code (j mod SPLIT) / KPI mod warps} (KPI = RPW·U keys per warp
  * iteration); the split's row offsets (block table lookups) are computed once into shared memory. A round
  * (one iteration of each warp) with no visible key is skipped, and masked keys are not loaded (cascade suffixes, the last split).
@@ -164,9 +169,11 @@ public final class DecodeKernels {
         int lane = tid & 31, warp = tid >> 5, row = lane / LR, c8 = (lane - row * LR) * 8;
         int p = positions.get(t), seq = seqOfToken.get(t);
         int ks0 = useKeyStart != 0 ? keyStart.get(seq) : 0;
+        // every exit comes after gridDependencyWait (a no-op unless launched overlapping the kernel before): this grid's completion
+        // then implies that kernel's, for whatever waits for this grid
         if (ks0 > p) {   // no own key (a cascade member whose keys are all shared): split 0's work-group merges the shared slots
+            ctx.gridDependencyWait();
             if (splitMode != 0 && fusedMerge != 0 && z == 0) {
-                ctx.gridDependencyWait();
                 mergeInGroup(partials, out, t, kvh, ks0, p, slots, sharedBase, tid, T, G, heads, headDim, E, useKeyStart, fusedMerge);
             }
             return;
@@ -176,17 +183,20 @@ public final class DecodeKernels {
             // z counts the token's own splits from its first (keyStart's split; 0 without keyStart): a cascade suffix launch
             // needs a grid of its longest suffix's splits only, not the whole context's (the split boundaries stay absolute)
             int zs = sFrom + z;
-            if (zs > sTo) return;
+            if (zs > sTo) {
+                ctx.gridDependencyWait();
+                return;
+            }
             sFrom = zs;
             sTo = zs;
             ctx.allowDependentLaunch();   // the merge may start now: it waits for this grid before reading partials
         } else if (z > 0) {
+            ctx.gridDependencyWait();
             return;
         }
         int table = seq * maxBlocksPerSeq;
         int qBase = (t * heads + kvh * G) * headDim;
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        loadQuery(ctx, q, qr, slopes, slope, qBase + c8, kvh * G, G, headDim, alibi);
         startRun(runA, runM, runL, E);
         for (int s = sFrom; s <= sTo; s++) {
             int lo = Math.max(s * SPLIT, ks0), hi = Math.min(s * SPLIT + SPLIT, p + 1);
@@ -196,6 +206,12 @@ public final class DecodeKernels {
                 rowBase[i] = j < lo ? -1 : AttentionKernels.rowOffset(blockTables, table, j, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
             }
             ctx.localBarrier();
+            if (s == sFrom) {
+                // launched overlapping the kernel before (PagedAttention#overlapPrevious): the index chain above (positions,
+                // block table, row offsets: host-written inputs) ran meanwhile; q, the KV rows and the scratch only from here on
+                ctx.gridDependencyWait();
+                loadQuery(ctx, q, qr, slopes, slope, qBase + c8, kvh * G, G, headDim, alibi);
+            }
             startState(m, l, acc, G);
             for (int round = 0; round < SPLIT; round += warps * KPI) {
                 // a round with no visible key is skipped by the whole work-group: every work-item of a group reaches

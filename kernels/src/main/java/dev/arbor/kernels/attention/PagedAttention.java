@@ -52,6 +52,7 @@ public final class PagedAttention implements AutoCloseable {
     private int keysPerLane;   // U of DecodeKernels; a bench may override it (keysPerLane)
     private int mergeAhead = AttentionKernels.MERGE_AHEAD;   // slots the merge loads per round trip; a bench may override it
     private boolean overlapMerge = true;
+    private boolean overlapPrevious = true;          // DecodeKernels launched overlapping the kernel before it (PDL); a bench may turn it off
     private int decodeWarps;   // DecodeKernels' warps per work-group; 0: its choice by shape (DecodeKernels.warps); a bench may set 4 or 8   // the merge launched overlapping the split kernel (PDL); a bench may turn it off
     private int fuseMaxSplits = FUSE_MAX_SPLITS;     // split mode of DecodeKernels merges in the last-arriving work-group up to this many splits
     private int fusedMergeAhead = FUSED_MERGE_AHEAD; // slots the fused merge loads per round trip
@@ -131,7 +132,7 @@ public final class PagedAttention implements AutoCloseable {
         int numBlocks = checkBatch(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
         if (split && tokens > splitTokens) throw new IllegalArgumentException("tokens " + tokens + " over the split scratch's " + splitTokens);
         boolean merged = launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, positions, maxBlocksPerSeq, alibiSlopes,
-                tokens, splits(maxContextLen), splits(maxContextLen), numBlocks, split, false, slots, 0);
+                tokens, splits(maxContextLen), splits(maxContextLen), numBlocks, split, false, slots, 0, overlapPrevious);
         if (split && !merged) launchMerge(b, out, positions, seqOfToken, positions, tokens, slots, 0, false);
     }
 
@@ -155,6 +156,20 @@ public final class PagedAttention implements AutoCloseable {
     boolean launchPaged(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
                         IntArray seqOfToken, IntArray blockTables, IntArray keyStart, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens,
                         int splitsZ, int ownSplitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount, int sharedBase) {
+        return launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, keyStart, maxBlocksPerSeq, alibiSlopes, tokens, splitsZ,
+                ownSplitsZ, numBlocks, split, useKeyStart, slotCount, sharedBase, false);
+    }
+
+    /**
+     * As above; with {@code overlap}, DecodeKernels is launched overlapping the kernel before it (programmatic dependent launch):
+     * its index chain (positions, seqOfToken, keyStart, the block table's row offsets) runs before it waits for that kernel, q,
+     * the KV rows and the scratch after. So those index arrays must be host-written before the step (the engine's upload), never
+     * by a kernel of the step.
+     */
+    private boolean launchPaged(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+                                IntArray seqOfToken, IntArray blockTables, IntArray keyStart, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens,
+                                int splitsZ, int ownSplitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount, int sharedBase,
+                                boolean overlap) {
         boolean streamed = DecodeKernels.serves(kCache, heads, kvHeads, headDim);
         int warps = decodeWarpsNow();
         int threads = streamed ? warps * 32 : AttentionKernels.THREADS;
@@ -166,7 +181,8 @@ public final class PagedAttention implements AutoCloseable {
         if (streamed) {
             // the fused merge gives the same bits as the merge launch (same loads and folds in the same order): chosen for speed only
             int fused = split && splitsZ <= fuseMaxSplits ? fusedMergeAhead : 0;
-            b.launch(Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), l, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables,
+            b.launch(Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
+                    partials, positions, seqOfToken, blockTables,
                     keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
                     keysPerLane, warps, arrivals, sharedBase, fused, decodeMinBlocks >= 0 ? decodeMinBlocks : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim));
             return fused != 0;
@@ -239,6 +255,17 @@ public final class PagedAttention implements AutoCloseable {
     public PagedAttention decodeMinBlocks(int n) {
         if (n < -1 || n > 32) throw new IllegalArgumentException("decodeMinBlocks must be -1..32: " + n);
         this.decodeMinBlocks = n;
+        return this;
+    }
+
+    /**
+     * Whether {@link #launch} starts DecodeKernels overlapping the kernel before it (programmatic dependent launch; default on): its
+     * index chain (positions → block table → row offsets, a few dependent round trips) then runs during that kernel's tail, and
+     * it waits for that kernel before reading q, the KV rows or the scratch. The index arrays must therefore be written by host
+     * copies before the step, not by a kernel of the step. Benchmarks compare; the same bits either way.
+     */
+    public PagedAttention overlapPrevious(boolean on) {
+        this.overlapPrevious = on;
         return this;
     }
 

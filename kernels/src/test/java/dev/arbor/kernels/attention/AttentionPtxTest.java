@@ -113,6 +113,49 @@ class AttentionPtxTest {
         assertEquals(0, count(free, ".minnctapersm"), "no bound");
     }
 
+    /**
+     * DecodeKernels and the tensor-core shared level are launched overlapping the kernel before them (programmatic dependent launch,
+     * {@link PagedAttention#overlapPrevious}, {@link CascadeAttention#overlapShared}): before a work-group waits for that kernel
+     * ({@code griddepcontrol.wait}) it may read only the host-written index arrays (32-bit integer loads: positions, tokens, key
+     * starts, block tables), never q, the KV rows or the scratch, and write nothing global; the shared level lets the suffix start
+     * ({@code launch_dependents}) only after it waited. accel writes PTX in source order, so the text order is the order checked:
+     * nothing but {@code ld.global.s32} before the first wait (an early exit's), the block-table lookups before the main wait (the
+     * last), every q / K / V load after it.
+     */
+    @Test
+    void theOverlappedKernelsReadOnlyIndicesBeforeTheyWait() {
+        Object[][] decode = {{32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0}, {32, 32, 128, 16, 0, 0, 0, 4, 4, 0, 0}, {32, 8, 64, 16, 0, 1, 0, 4, 4, 8, 4},
+                {40, 40, 128, 16, 1, 1, 0, 4, 4, 8, 0}};
+        for (Object[] c : decode) {
+            String ptx = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), c, 90).ptx();
+            String what = "decodeBf16 " + java.util.Arrays.toString(c);
+            int first = ptx.indexOf("griddepcontrol.wait"), last = ptx.lastIndexOf("griddepcontrol.wait");
+            assertTrue(count(ptx, "griddepcontrol.wait") >= 3, what + ": the main wait and one before each early exit");
+            assertOnlyIndexLoads(ptx.substring(0, first), what);
+            int previous = ptx.lastIndexOf("griddepcontrol.wait", last - 1);
+            assertTrue(ptx.substring(previous, last).contains("ld.global.s32"), what + ": the block-table lookups before the main wait");
+            assertTrue(ptx.indexOf("ld.global.v4") > last, what + ": q and the KV rows after the main wait");
+        }
+        Object[][] mma = {{32, 32, 128, 16, 0, 3, 1}, {32, 32, 128, 16, 0, 0, 2}, {40, 40, 128, 16, 1, 0, 2}, {32, 8, 64, 16, 0, 0, 2}};
+        for (Object[] c : mma) {
+            String ptx = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), c, 90).ptx();
+            String what = "cascadeMmaBf16 " + java.util.Arrays.toString(c);
+            int last = ptx.lastIndexOf("griddepcontrol.wait");
+            assertEquals(3, count(ptx, "griddepcontrol.wait"), what + ": the main wait and one before each early exit");
+            assertOnlyIndexLoads(ptx.substring(0, last), what);
+            assertTrue(ptx.indexOf("griddepcontrol.launch_dependents") > last, what + ": the suffix may start only after the wait");
+            assertTrue(ptx.indexOf("cp.async") > last, what + ": the KV tiles after the wait");
+        }
+    }
+
+    private static void assertOnlyIndexLoads(String before, String what) {
+        for (String line : before.split("\n")) {
+            String t = line.trim();
+            if (t.contains("ld.global")) assertTrue(t.contains("ld.global.s32"), what + ": before the wait " + t);
+            for (String w : new String[] {"st.global", "atom.", "cp.async", "red.global"}) assertTrue(!t.contains(w), what + ": before the wait " + t);
+        }
+    }
+
     /** DecodeKernels' launch bounds: none by default (ptxas's own registers), 4 work-groups an SM at G = 4 (128 registers, not 160). */
     @Test
     void theDecodeKernelBoundsItsRegistersAtGqa4Only() {

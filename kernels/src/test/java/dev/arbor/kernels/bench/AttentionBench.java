@@ -48,6 +48,8 @@ public final class AttentionBench {
      * nothing else (no graphs, no paged, no sweep); without it, one eager decode step at batch 1 × 4096 keys and nothing else.
      */
     private static final boolean PROFILE_ONLY = Boolean.getBoolean("attn.profileOnly");
+    /** The next decode rows launch DecodeKernels plainly, not overlapping the kernel before ({@link PagedAttention#overlapPrevious}). */
+    private static boolean noPdl;
 
     /** a[i] = a uniform value in [-1, 1) from a hash of (i, seed), bf16. */
     public static void fillBf16(KernelContext ctx, BFloat16Array a, int n, int seed) {
@@ -122,6 +124,17 @@ public final class AttentionBench {
                         try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, 0, f, f < 0 ? "S M=32" : "F=" + f); } catch (RuntimeException e) { System.out.println("F=" + f + " failed: " + e); }
                     }
                 }
+                System.out.println("\n-- decode, launched overlapping the kernel before (PDL: the index chain before gridDependencyWait; the default) vs a plain launch, bf16");
+                for (int[] bc : new int[][] {{1, 2048}, {1, 4096}, {1, 8192}, {1, 16384}, {32, 1024}, {32, 4096}, {128, 512}}) {
+                    for (boolean pdl : new boolean[] {true, false}) {
+                        noPdl = !pdl;
+                        try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, 0, 0, pdl ? "bf16 PDL" : "bf16 plain"); } catch (RuntimeException e) { System.out.println("PDL failed: " + e); }
+                        try {
+                            if (bc[0] != 32) decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, 0, 0, pdl ? "gqa4 PDL" : "gqa4 plain", 32, 8, 64);
+                        } catch (RuntimeException e) { System.out.println("gqa4 PDL failed: " + e); }
+                    }
+                    noPdl = false;
+                }
                 System.out.println("\n-- decode, warps per work-group of DecodeKernels (the launcher's choice: 4), bf16");
                 for (int[] bc : new int[][] {{1, 2048}, {1, 4096}, {1, 8192}, {1, 16384}, {1, 32768}, {32, 1024}, {32, 4096}, {128, 2048}}) {
                     for (int w : new int[] {4, 8}) {
@@ -188,6 +201,7 @@ public final class AttentionBench {
             if (mergeAhead != 0) attn.mergeAhead(Math.abs(mergeAhead)).overlapMerge(mergeAhead > 0);
             if (warps > 0) attn.decodeWarps(warps);
             if (warps < 0) attn.decodeMinBlocks(0);   // no launch bounds (ptxas's own registers; before run 30)
+            if (noPdl) attn.overlapPrevious(false);
             if (fuse < 0) attn.fuseMerge(0, 8);                      // the separate merge launch
             else if (fuse > 0) attn.fuseMerge(Integer.MAX_VALUE, fuse);   // fused at every size, this depth
             for (int r = 0; r < rotations; r++) {
@@ -269,6 +283,9 @@ public final class AttentionBench {
             cascade.overlapSuffix(false);   // the warp suffix launched after the shared level, not overlapping it
             double noOverlap = time(cuda, 20, full);
             cascade.overlapSuffix(true);
+            cascade.overlapShared(false);   // the shared level launched after the kernel before it ends (not overlapping its tail)
+            double sharedPlain = time(cuda, 20, full);
+            cascade.overlapShared(true);
             // the tensor-core shared level's four forms (launch bounds 0 / 3 work-groups an SM, a split's keys in 1 / 2 key halves),
             // each a step and the shared level alone; the launcher picks one by the launch's size (the default columns)
             int sms = cuda.device().multiprocessors(), q1 = CascadeMmaKernels.queries(heads, heads, 1);
@@ -309,6 +326,8 @@ public final class AttentionBench {
                             + "  (cascade %.2fx floor, %.1fx faster than paged; paged reads %.0f MB, cascade floor %.1f MB)%n",
                     seqs, prefix, sharedBlocks, heads, alibi ? " ALiBi" : "", pagedMs * 1e3, cascadeMs * 1e3, floorUs,
                     cascadeMs * 1e3 / floorUs, pagedMs / cascadeMs, pagedBytes / 1e6, floorBytes / 1e6);
+            System.out.printf("   shared level launched plainly (not overlapping the step before): step %.1f us (%.2fx the default)%n", sharedPlain * 1e3,
+                    sharedPlain / cascadeMs);
             System.out.printf("   suffix + merge as a warp per (token, kv head)%s: alone %.1f us; cascade without the overlap (no PDL) %.1f us;"
                             + " with 2 shared slots a lane per load %.1f us; run 26's default (4-warp split kernel + fused merge)"
                             + " %.1f us (%.2fx the default)%n",
