@@ -10,8 +10,9 @@ import dev.arbor.models.StepShape;
 /**
  * Quick throughput of a synthetic model (not a timed test): prefill tokens/s for one prompt,
  * decode tokens/s for a batch of sequences stepping one token each, with the weight-bandwidth
- * floor beside it. Usage: {@code SyntheticThroughput [spec] [promptLen] [decodeSteps] [batch] [device] [dtype] [split-k]}
- * (dtype auto|bfloat16|float32; split-k turns batch invariance off).
+ * floor beside it. Usage: {@code SyntheticThroughput [spec] [promptLen] [decodeSteps] [batch] [device] [dtype] [split-k|invariant] [kv]}
+ * (dtype auto|bfloat16|float32; split-k turns batch invariance off; kv: the KV cache's dtype, auto|bf16|fp32;
+ * {@code -Darbor.opProfile=true} prints the timed steps' time by operation).
  */
 public final class SyntheticThroughput {
     private static final com.sun.management.OperatingSystemMXBean OS =
@@ -28,8 +29,9 @@ public final class SyntheticThroughput {
         String device = args.length > 4 ? args[4] : "cpu";
         String dtype = args.length > 5 ? args[5] : "auto";
         boolean invariant = !(args.length > 6 && args[6].equals("split-k"));
+        String kv = args.length > 7 ? args[7] : "auto";
         int blockSize = 16;
-        try (CausalLM model = ModelLoader.load(spec, new dev.arbor.models.BackendOptions(device, "auto", dtype, invariant))) {
+        try (CausalLM model = ModelLoader.load(spec, new dev.arbor.models.BackendOptions(device, kv, dtype, invariant))) {
             ModelConfig c = model.config();
             int blocksPerSeq = (promptLen + steps + blockSize - 1) / blockSize + 1;
             long t0 = System.nanoTime();
@@ -57,6 +59,9 @@ public final class SyntheticThroughput {
                     }
                 }
                 System.out.printf("%s on %s: weights ready + first token in %.1f s%n", spec, model.device(), (System.nanoTime() - t0) / 1e9);
+                // -Darbor.opProfile=true: where the timed steps' time goes, by operation (the warm-up's steps left out)
+                dev.arbor.models.OpProfile profile = exec.opProfile();
+                if (profile != null) profile.reset();
 
                 // Prefill: each sequence's prompt in one forward. CPU time of all the process's threads beside the wall
                 // time (the team's workers spin between calls, so it counts their waits too): on a shared machine the
@@ -97,6 +102,7 @@ public final class SyntheticThroughput {
                 System.out.printf("decode:  batch %d, %d steps, %.1f tokens/s, %.2f ms/step; weights read per step %.0f MB (%.1f GB/s); %.2f CPU-ms/step%n",
                         batch, steps, decodeTps, decodeSec * 1000 / steps, params * 2 / 1e6, params * 2.0 * steps / decodeSec / 1e9,
                         decodeCpu * 1000 / steps);
+                if (profile != null) System.out.print(profile.report());
             }
         }
     }
