@@ -9,6 +9,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -99,8 +100,7 @@ final class Attention {
         /** One query (head h, token t of sequence s): its scores, then the block-by-block online softmax and P·V. */
         private void queryTile1(int h, int t, int s) {
             int kvh = h / group, pos = batch.position(t), qo = t * qDim + h * headDim, nb = pos / bs + 1;
-            float[] p = cache.scratch(nb * bs + F.length());  // (nb, blockSize) the context's scores, then
-                                                             // probabilities; then L floats for expInPlace's lane sums
+            float[] p = cache.scratch(nb * bs);   // (nb, blockSize) the context's scores, then probabilities
             // Every block's raw scores first: they don't depend on the running max, so several blocks' FMA
             // chains can run side by side (see scores).
             if (bf16) scoresBf16(qo, s, kvh, pos, p);
@@ -118,7 +118,7 @@ final class Attention {
         private void queryTile(int h, int t, int s) {
             int kvh = h / group, posMax = 0;
             for (int k = 0; k < QUERIES; k++) posMax = Math.max(posMax, batch.position(t + k));
-            int stride = (posMax / bs + 1) * bs + F.length();
+            int stride = (posMax / bs + 1) * bs;
             float[] p = cache.scratch(QUERIES * stride);   // (QUERIES, stride): each query's scores row, as queryTile1's
             if (bf16) scores4Bf16(t * qDim + h * headDim, s, kvh, posMax, p, stride);
             else scores4(t * qDim + h * headDim, s, kvh, posMax, p, stride);
@@ -143,7 +143,7 @@ final class Attention {
                 float bm = Math.max(m, scaleAndMax(p, po, n, scale, slopes != null, slope, kb * bs - pos));
                 // online softmax: rescale what came before by exp(m - bm), add this block's exp(score - bm)
                 float corr = SamplingMath.exp(m - bm);
-                float sum = Attention.expInPlace(p, po, n, bm, p, pb + nb * bs);
+                float sum = Attention.expInPlace(p, po, n, bm);
                 l = l * corr + sum;
                 m = bm;
                 long vb = cache.offset(batch.block(s, kb), kvh, 0);
@@ -173,14 +173,14 @@ final class Attention {
                     int po = pa + kb * bs;
                     float bm = Math.max(mA, scaleAndMax(p, po, nA, scale, slopes != null, slope, kb * bs - posA));
                     corrA = SamplingMath.exp(mA - bm);
-                    lA = lA * corrA + Attention.expInPlace(p, po, nA, bm, p, pa + nbA * bs);
+                    lA = lA * corrA + Attention.expInPlace(p, po, nA, bm);
                     mA = bm;
                 }
                 if (nB > 0) {
                     int po = pb + kb * bs;
                     float bm = Math.max(mB, scaleAndMax(p, po, nB, scale, slopes != null, slope, kb * bs - posB));
                     corrB = SamplingMath.exp(mB - bm);
-                    lB = lB * corrB + Attention.expInPlace(p, po, nB, bm, p, pb + nbB * bs);
+                    lB = lB * corrB + Attention.expInPlace(p, po, nB, bm);
                     mB = bm;
                 }
                 if (nA == nB && headDim % (4 * F.length()) == 0) {
@@ -489,11 +489,20 @@ final class Attention {
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
 
     /**
-     * {@code p[po + j] = p[po + j] · scale (+ slope · (rel + j))} for j < n; returns their max. Scalar on purpose: a
-     * vector version (multiply, max, {@code reduceLanes(MAX)}) allocated 228 bytes per block in the engine's
-     * compiled code (19 MB per 128-token step, {@code WorkspaceAllocationTest}) though not in a loop of its own.
+     * {@code p[po + j] = p[po + j] · scale (+ slope · (rel + j))} for j < n; returns their max. A block of exactly one
+     * vector (block size = L, every full block of synthetic:100m's cache) in the lanes: the same multiply and add per
+     * element, the max by the halving tree of exact lane maxes (max is exact, so any order gives the scalar loop's value);
+     * no {@code reduceLanes}, which allocated 228 bytes per block in the engine's compiled code (19 MB per 128-token step,
+     * {@code WorkspaceAllocationTest}). Other n: the scalar loop.
      */
     static float scaleAndMax(float[] p, int po, int n, float scale, boolean alibi, float slope, int rel) {
+        if (n == F.length()) {
+            FloatVector v = FloatVector.fromArray(F, p, po).mul(scale);
+            if (alibi) v = v.add(((FloatVector) IOTA.add(rel).convert(VectorOperators.I2F, 0)).mul(slope));
+            v.intoArray(p, po);
+            for (VectorShuffle<Float> sw : SWAPS) v = v.max(v.rearrange(sw));
+            return v.lane(0);
+        }
         float bm = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < n; j++) {
             float sc = p[po + j] * scale;
@@ -502,6 +511,19 @@ final class Attention {
             if (sc > bm) bm = sc;
         }
         return bm;
+    }
+
+    /** Lanes 0, 1, .., L - 1 (ALiBi's key offsets in a block). */
+    private static final IntVector IOTA = IntVector.fromArray(I, java.util.stream.IntStream.range(0, F.length()).toArray(), 0);
+    /** SWAPS[k] exchanges lanes i and i ^ (L >> (k + 1)): {@link Lanes#sum}'s halving tree. */
+    @SuppressWarnings("unchecked")
+    private static final VectorShuffle<Float>[] SWAPS = new VectorShuffle[Integer.numberOfTrailingZeros(F.length())];
+
+    static {
+        for (int k = 0; k < SWAPS.length; k++) {
+            int d = F.length() >> (k + 1);
+            SWAPS[k] = VectorShuffle.fromOp(F, i -> i ^ d);
+        }
     }
 
     /**
@@ -726,20 +748,21 @@ final class Attention {
         }
     }
 
-    /** {@link #expInPlace(float[], int, int, float, float[], int)} from offset 0, with its own lane buffer. */
-    static float expInPlace(float[] x, int n, float max) { return expInPlace(x, 0, n, max, new float[F.length()], 0); }
+    /** {@link #expInPlace(float[], int, int, float)} from offset 0. */
+    static float expInPlace(float[] x, int n, float max) { return expInPlace(x, 0, n, max); }
 
     /**
      * {@code x[o + j] = exp(x[o + j] - max)} for j < n (all ≤ 0 after the max is subtracted); returns their sum:
      * the vector lanes' partial sums added by {@link Lanes#sum}'s fixed tree, then the scalar tail in order. The exp
      * is {@link SamplingMath#exp}'s polynomial (Cephes' expf, within one float ulp of {@code Math.exp}), written out
      * in the lanes with plain FMAs and adds, so it has the same bits interpreted and compiled (the Vector API's EXP
-     * intrinsic and its Java fallback round differently) and in the scalar tail. The lanes' partial sums go through
-     * {@code lanes[lo .. lo + L)} and are added there in scalar code, in {@link Lanes#sum}'s halving order: passing
-     * the vector to {@code Lanes.sum} boxed it whenever C2 did not inline that call here (a 128-token CPU step
-     * allocated 19 MB, {@code WorkspaceAllocationTest}).
+     * intrinsic and its Java fallback round differently) and in the scalar tail. The lanes' partial sums are added by
+     * {@link Lanes#sum}'s halving tree written out here (exact rearranges and lane adds, the same pairs): passing the vector
+     * to {@code Lanes.sum} boxed it whenever C2 did not inline that call (a 128-token CPU step allocated 19 MB,
+     * {@code WorkspaceAllocationTest}); through a scalar buffer (until cpu9) the tree cost a store and fifteen dependent
+     * scalar adds a block.
      */
-    static float expInPlace(float[] x, int o, int n, float max, float[] lanes, int lo) {
+    static float expInPlace(float[] x, int o, int n, float max) {
         int j = 0, upper = F.loopBound(n);
         float sum = 0f;
         if (upper > 0) {
@@ -758,11 +781,8 @@ final class Attention {
                 e.intoArray(x, o + j);
                 acc = acc.add(e);
             }
-            acc.intoArray(lanes, lo);
-            for (int half = F.length() / 2; half >= 1; half /= 2) {
-                for (int i = 0; i < half; i++) lanes[lo + i] = lanes[lo + i] + lanes[lo + i + half];
-            }
-            sum = lanes[lo];
+            for (VectorShuffle<Float> sw : SWAPS) acc = acc.add(acc.rearrange(sw));   // Lanes.sum's pairs, in the lanes
+            sum = acc.lane(0);
         }
         for (; j < n; j++) {
             float e = SamplingMath.exp(x[o + j] - max);
