@@ -9,6 +9,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -79,36 +80,140 @@ final class Attention {
         }
 
         @Override public void run(int from, int to) {
-            float[] acc = cache.scratch2(headDim);  // (headDim) the running Σ p_j v_j
-            for (int idx = from; idx < to; idx++) {
-                int h = idx / tokens, t = idx % tokens, kvh = h / group;
-                int pos = batch.position(t), s = batch.seqOfToken(t);
-                int qo = t * qDim + h * headDim, nb = pos / bs + 1;
-                float[] p = cache.scratch(nb * bs + F.length());  // (nb, blockSize) the context's scores, then
-                                                                 // probabilities; then L floats for expInPlace's lane sums
-                float slope = slopes == null ? 0f : slopes[h];
-                // Every block's raw scores first: they don't depend on the running max, so several blocks' FMA
-                // chains can run side by side (see scores).
-                if (bf16) scoresBf16(qo, s, kvh, pos, p);
-                else scores(qo, s, kvh, pos, p);
-                float m = Float.NEGATIVE_INFINITY, l = 0f;     // running max and sum of exp(score - m)
-                java.util.Arrays.fill(acc, 0, headDim, 0f);
-                for (int kb = 0; kb < nb; kb++) {
-                    int n = Math.min(bs, pos + 1 - kb * bs);  // keys of this block in the context
-                    int po = kb * bs;
-                    // scores / sqrt(d) (+ ALiBi bias), and the running max over them
-                    float bm = Math.max(m, scaleAndMax(p, po, n, scale, slopes != null, slope, po - pos));
-                    // online softmax: rescale what came before by exp(m - bm), add this block's exp(score - bm)
-                    float corr = SamplingMath.exp(m - bm);
-                    float sum = Attention.expInPlace(p, po, n, bm, p, nb * bs);
-                    l = l * corr + sum;
-                    m = bm;
-                    long vb = cache.offset(batch.block(s, kb), kvh, 0);
-                    if (bf16) accumulateBf16(acc, corr, p, po, n, values, vb, headDim);
-                    else accumulate(acc, corr, p, po, n, values, vb, headDim);
+            int idx = from;
+            while (idx < to) {
+                int h = idx / tokens, t = idx % tokens, s = batch.seqOfToken(t);
+                // A tile: QUERIES consecutive tokens of one sequence and head (prefill), sharing each K/V load and
+                // widening; otherwise (decode, a chunk's edges) one query. The same arithmetic per query either way.
+                boolean tile = idx + QUERIES <= to && t + QUERIES <= tokens;
+                for (int k = 1; tile && k < QUERIES; k++) tile = batch.seqOfToken(t + k) == s;
+                if (tile) {
+                    queryTile(h, t, s);
+                    idx += QUERIES;
+                } else {
+                    queryTile1(h, t, s);
+                    idx++;
                 }
-                float inv = 1f / l;
-                for (int i = 0; i < headDim; i++) out[qo + i] = acc[i] * inv;
+            }
+        }
+
+        /** One query (head h, token t of sequence s): its scores, then the block-by-block online softmax and P·V. */
+        private void queryTile1(int h, int t, int s) {
+            int kvh = h / group, pos = batch.position(t), qo = t * qDim + h * headDim, nb = pos / bs + 1;
+            float[] p = cache.scratch(nb * bs);   // (nb, blockSize) the context's scores, then probabilities
+            // Every block's raw scores first: they don't depend on the running max, so several blocks' FMA
+            // chains can run side by side (see scores).
+            if (bf16) scoresBf16(qo, s, kvh, pos, p);
+            else scores(qo, s, kvh, pos, p);
+            float[] acc = cache.scratch2(QUERIES * headDim);  // (headDim) the running Σ p_j v_j
+            softmaxValues(h, t, s, p, 0, acc, 0);
+        }
+
+        /**
+         * {@link #QUERIES} queries of head h, tokens {@code t ..} of sequence s (any positions): the scores of all four from
+         * each K vector loaded (and widened) once, then each query's softmax and P·V as {@link #queryTile1} runs them, the
+         * value rows loaded once for each pair of queries whose block holds the same keys. Every query's results have the
+         * bits {@link #queryTile1} gives it.
+         */
+        private void queryTile(int h, int t, int s) {
+            int kvh = h / group, posMax = 0;
+            for (int k = 0; k < QUERIES; k++) posMax = Math.max(posMax, batch.position(t + k));
+            int stride = (posMax / bs + 1) * bs;
+            float[] p = cache.scratch(QUERIES * stride);   // (QUERIES, stride): each query's scores row, as queryTile1's
+            if (bf16) scores4Bf16(t * qDim + h * headDim, s, kvh, posMax, p, stride);
+            else scores4(t * qDim + h * headDim, s, kvh, posMax, p, stride);
+            for (int k = 0; k < QUERIES; k++) tailScores(t * qDim + qDim * k + h * headDim, s, kvh, batch.position(t + k), p, k * stride);
+            float[] acc = cache.scratch2(QUERIES * headDim);
+            for (int k = 0; k < QUERIES; k += 2) softmaxValues2(h, t + k, s, p, k * stride, (k + 1) * stride, acc);
+        }
+
+        /**
+         * Query (h, t)'s softmax over its scores {@code p[po ..]} block by block (scale, ALiBi, running max, exp, sum) and
+         * the values weighted into {@code acc[ao .. ao + headDim)}; writes its output row.
+         */
+        private void softmaxValues(int h, int t, int s, float[] p, int pb, float[] acc, int ao) {
+            int kvh = h / group, pos = batch.position(t), qo = t * qDim + h * headDim, nb = pos / bs + 1;
+            float slope = slopes == null ? 0f : slopes[h];
+            float m = Float.NEGATIVE_INFINITY, l = 0f;     // running max and sum of exp(score - m)
+            java.util.Arrays.fill(acc, ao, ao + headDim, 0f);
+            for (int kb = 0; kb < nb; kb++) {
+                int n = Math.min(bs, pos + 1 - kb * bs);  // keys of this block in the context
+                int po = pb + kb * bs;
+                // scores / sqrt(d) (+ ALiBi bias), and the running max over them
+                float bm = Math.max(m, scaleAndMax(p, po, n, scale, slopes != null, slope, kb * bs - pos));
+                // online softmax: rescale what came before by exp(m - bm), add this block's exp(score - bm)
+                float corr = SamplingMath.exp(m - bm);
+                float sum = Attention.expInPlace(p, po, n, bm);
+                l = l * corr + sum;
+                m = bm;
+                long vb = cache.offset(batch.block(s, kb), kvh, 0);
+                if (bf16) accumulateBf16(acc, ao, corr, p, po, n, values, vb, headDim);
+                else accumulate(acc, ao, corr, p, po, n, values, vb, headDim);
+            }
+            float inv = 1f / l;
+            for (int i = 0; i < headDim; i++) out[qo + i] = acc[ao + i] * inv;
+        }
+
+        /**
+         * {@link #softmaxValues} for tokens t and t + 1 (head h, sequence s; scores at {@code pa}, {@code pb}) side by side:
+         * in a block both see in full, the value rows are loaded once for both ({@link #accumulate2}); each query's chains
+         * and their order are {@link #accumulate}'s, so each gets its own bits.
+         */
+        private void softmaxValues2(int h, int t, int s, float[] p, int pa, int pb, float[] acc) {
+            int kvh = h / group, posA = batch.position(t), posB = batch.position(t + 1);
+            int nbA = posA / bs + 1, nbB = posB / bs + 1, nbMax = Math.max(nbA, nbB), ao = 0, bo = headDim;
+            float slope = slopes == null ? 0f : slopes[h];
+            float mA = Float.NEGATIVE_INFINITY, lA = 0f, mB = Float.NEGATIVE_INFINITY, lB = 0f;
+            java.util.Arrays.fill(acc, 0, 2 * headDim, 0f);
+            for (int kb = 0; kb < nbMax; kb++) {
+                int nA = kb < nbA ? Math.min(bs, posA + 1 - kb * bs) : 0, nB = kb < nbB ? Math.min(bs, posB + 1 - kb * bs) : 0;
+                long vb = cache.offset(batch.block(s, kb), kvh, 0);
+                float corrA = 0f, corrB = 0f;
+                if (nA > 0) {
+                    int po = pa + kb * bs;
+                    float bm = Math.max(mA, scaleAndMax(p, po, nA, scale, slopes != null, slope, kb * bs - posA));
+                    corrA = SamplingMath.exp(mA - bm);
+                    lA = lA * corrA + Attention.expInPlace(p, po, nA, bm);
+                    mA = bm;
+                }
+                if (nB > 0) {
+                    int po = pb + kb * bs;
+                    float bm = Math.max(mB, scaleAndMax(p, po, nB, scale, slopes != null, slope, kb * bs - posB));
+                    corrB = SamplingMath.exp(mB - bm);
+                    lB = lB * corrB + Attention.expInPlace(p, po, nB, bm);
+                    mB = bm;
+                }
+                if (nA == nB && headDim % (4 * F.length()) == 0) {
+                    if (bf16) accumulate2Bf16(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
+                    else accumulate2(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
+                } else {
+                    if (nA > 0) {
+                        if (bf16) accumulateBf16(acc, ao, corrA, p, pa + kb * bs, nA, values, vb, headDim);
+                        else accumulate(acc, ao, corrA, p, pa + kb * bs, nA, values, vb, headDim);
+                    }
+                    if (nB > 0) {
+                        if (bf16) accumulateBf16(acc, bo, corrB, p, pb + kb * bs, nB, values, vb, headDim);
+                        else accumulate(acc, bo, corrB, p, pb + kb * bs, nB, values, vb, headDim);
+                    }
+                }
+            }
+            int qa = t * qDim + h * headDim, qb = qa + qDim;
+            float invA = 1f / lA, invB = 1f / lB;
+            for (int i = 0; i < headDim; i++) out[qa + i] = acc[ao + i] * invA;
+            for (int i = 0; i < headDim; i++) out[qb + i] = acc[bo + i] * invB;
+        }
+
+        /** The slots past each block's vectors (block sizes not a multiple of L), of the query at {@code pos}: scalar chains. */
+        private void tailScores(int qo, int s, int kvh, int pos, float[] p, int pb) {
+            int lanes = F.length(), vpb = bs / lanes, nb = pos / bs + 1;
+            for (int kb = 0; kb < nb && vpb * lanes < bs; kb++) {
+                int n = Math.min(bs, pos + 1 - kb * bs);
+                long base = cache.offset(batch.block(s, kb), kvh, 0);
+                for (int j = vpb * lanes; j < n; j++) {
+                    float sc = 0f;
+                    for (int d = 0; d < headDim; d++) sc = Math.fma(cache.at(keys, base, (long) d * bs + j), q[qo + d], sc);
+                    p[pb + kb * bs + j] = sc;
+                }
             }
         }
 
@@ -263,6 +368,110 @@ final class Attention {
             }
         }
 
+        /**
+         * {@link #scores} for the four queries at {@code q[qo + k·qDim ..]} (k < 4) of one head and sequence, over the jobs of the
+         * context up to {@code pos} (the latest of the four), into rows {@code p[k·stride ..]}: each K vector is loaded once
+         * for four FMAs, one into each query's chain; each chain is {@link #scores}' (over d in increasing order from zero),
+         * so each query's scores have the bits it gets alone. Jobs past a query's own context fill lanes it never reads.
+         * The slots past a block's vectors: {@link #tailScores}.
+         */
+        private void scores4(int qo, int s, int kvh, int pos, float[] p, int stride) {
+            int lanes = F.length(), vpb = bs / lanes, nb = pos / bs + 1;
+            int lastN = pos + 1 - (nb - 1) * bs;
+            int jobs = (nb - 1) * vpb + Math.min(vpb, (lastN + lanes - 1) / lanes);
+            long rowBytes = 4L * bs;
+            int q1 = qo + qDim, q2 = qo + 2 * qDim, q3 = qo + 3 * qDim, p1 = stride, p2 = 2 * stride, p3 = 3 * stride;
+            int g = 0;
+            for (; g + 4 <= jobs; g += 4) {
+                long b0 = jobBase(g, vpb, s, kvh), b1 = jobBase(g + 1, vpb, s, kvh);
+                long b2 = jobBase(g + 2, vpb, s, kvh), b3 = jobBase(g + 3, vpb, s, kvh);
+                FloatVector s00 = FloatVector.zero(F), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+                FloatVector s20 = s00, s21 = s00, s22 = s00, s23 = s00, s30 = s00, s31 = s00, s32 = s00, s33 = s00;
+                for (int d = 0; d < headDim; d++) {
+                    long o = d * rowBytes;
+                    FloatVector k0 = FloatVector.fromMemorySegment(F, keys, b0 + o, ORDER);
+                    FloatVector k1 = FloatVector.fromMemorySegment(F, keys, b1 + o, ORDER);
+                    FloatVector k2 = FloatVector.fromMemorySegment(F, keys, b2 + o, ORDER);
+                    FloatVector k3 = FloatVector.fromMemorySegment(F, keys, b3 + o, ORDER);
+                    FloatVector q0d = FloatVector.broadcast(F, q[qo + d]);
+                    s00 = k0.fma(q0d, s00); s10 = k1.fma(q0d, s10); s20 = k2.fma(q0d, s20); s30 = k3.fma(q0d, s30);
+                    FloatVector q1d = FloatVector.broadcast(F, q[q1 + d]);
+                    s01 = k0.fma(q1d, s01); s11 = k1.fma(q1d, s11); s21 = k2.fma(q1d, s21); s31 = k3.fma(q1d, s31);
+                    FloatVector q2d = FloatVector.broadcast(F, q[q2 + d]);
+                    s02 = k0.fma(q2d, s02); s12 = k1.fma(q2d, s12); s22 = k2.fma(q2d, s22); s32 = k3.fma(q2d, s32);
+                    FloatVector q3d = FloatVector.broadcast(F, q[q3 + d]);
+                    s03 = k0.fma(q3d, s03); s13 = k1.fma(q3d, s13); s23 = k2.fma(q3d, s23); s33 = k3.fma(q3d, s33);
+                }
+                int j0 = jobSlot(g, vpb), j1 = jobSlot(g + 1, vpb), j2 = jobSlot(g + 2, vpb), j3 = jobSlot(g + 3, vpb);
+                s00.intoArray(p, j0); s10.intoArray(p, j1); s20.intoArray(p, j2); s30.intoArray(p, j3);
+                s01.intoArray(p, p1 + j0); s11.intoArray(p, p1 + j1); s21.intoArray(p, p1 + j2); s31.intoArray(p, p1 + j3);
+                s02.intoArray(p, p2 + j0); s12.intoArray(p, p2 + j1); s22.intoArray(p, p2 + j2); s32.intoArray(p, p2 + j3);
+                s03.intoArray(p, p3 + j0); s13.intoArray(p, p3 + j1); s23.intoArray(p, p3 + j2); s33.intoArray(p, p3 + j3);
+            }
+            for (; g < jobs; g++) {
+                long b0 = jobBase(g, vpb, s, kvh);
+                FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+                for (int d = 0; d < headDim; d++) {
+                    FloatVector k0 = FloatVector.fromMemorySegment(F, keys, b0 + d * rowBytes, ORDER);
+                    s0 = k0.fma(FloatVector.broadcast(F, q[qo + d]), s0);
+                    s1 = k0.fma(FloatVector.broadcast(F, q[q1 + d]), s1);
+                    s2 = k0.fma(FloatVector.broadcast(F, q[q2 + d]), s2);
+                    s3 = k0.fma(FloatVector.broadcast(F, q[q3 + d]), s3);
+                }
+                int j0 = jobSlot(g, vpb);
+                s0.intoArray(p, j0); s1.intoArray(p, p1 + j0); s2.intoArray(p, p2 + j0); s3.intoArray(p, p3 + j0);
+            }
+        }
+
+        /** {@link #scores4} over a bfloat16 cache: each K vector widened once for the four queries (written out, as {@link #scoresBf16}). */
+        private void scores4Bf16(int qo, int s, int kvh, int pos, float[] p, int stride) {
+            int lanes = F.length(), vpb = bs / lanes, nb = pos / bs + 1;
+            int lastN = pos + 1 - (nb - 1) * bs;
+            int jobs = (nb - 1) * vpb + Math.min(vpb, (lastN + lanes - 1) / lanes);
+            long rowBytes = 2L * bs;
+            int q1 = qo + qDim, q2 = qo + 2 * qDim, q3 = qo + 3 * qDim, p1 = stride, p2 = 2 * stride, p3 = 3 * stride;
+            int g = 0;
+            for (; g + 4 <= jobs; g += 4) {
+                long b0 = jobBase(g, vpb, s, kvh), b1 = jobBase(g + 1, vpb, s, kvh);
+                long b2 = jobBase(g + 2, vpb, s, kvh), b3 = jobBase(g + 3, vpb, s, kvh);
+                FloatVector s00 = FloatVector.zero(F), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+                FloatVector s20 = s00, s21 = s00, s22 = s00, s23 = s00, s30 = s00, s31 = s00, s32 = s00, s33 = s00;
+                for (int d = 0; d < headDim; d++) {
+                    long o = d * rowBytes;
+                    FloatVector k0 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b0 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                    FloatVector k1 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b1 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                    FloatVector k2 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b2 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                    FloatVector k3 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b3 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                    FloatVector q0d = FloatVector.broadcast(F, q[qo + d]);
+                    s00 = k0.fma(q0d, s00); s10 = k1.fma(q0d, s10); s20 = k2.fma(q0d, s20); s30 = k3.fma(q0d, s30);
+                    FloatVector q1d = FloatVector.broadcast(F, q[q1 + d]);
+                    s01 = k0.fma(q1d, s01); s11 = k1.fma(q1d, s11); s21 = k2.fma(q1d, s21); s31 = k3.fma(q1d, s31);
+                    FloatVector q2d = FloatVector.broadcast(F, q[q2 + d]);
+                    s02 = k0.fma(q2d, s02); s12 = k1.fma(q2d, s12); s22 = k2.fma(q2d, s22); s32 = k3.fma(q2d, s32);
+                    FloatVector q3d = FloatVector.broadcast(F, q[q3 + d]);
+                    s03 = k0.fma(q3d, s03); s13 = k1.fma(q3d, s13); s23 = k2.fma(q3d, s23); s33 = k3.fma(q3d, s33);
+                }
+                int j0 = jobSlot(g, vpb), j1 = jobSlot(g + 1, vpb), j2 = jobSlot(g + 2, vpb), j3 = jobSlot(g + 3, vpb);
+                s00.intoArray(p, j0); s10.intoArray(p, j1); s20.intoArray(p, j2); s30.intoArray(p, j3);
+                s01.intoArray(p, p1 + j0); s11.intoArray(p, p1 + j1); s21.intoArray(p, p1 + j2); s31.intoArray(p, p1 + j3);
+                s02.intoArray(p, p2 + j0); s12.intoArray(p, p2 + j1); s22.intoArray(p, p2 + j2); s32.intoArray(p, p2 + j3);
+                s03.intoArray(p, p3 + j0); s13.intoArray(p, p3 + j1); s23.intoArray(p, p3 + j2); s33.intoArray(p, p3 + j3);
+            }
+            for (; g < jobs; g++) {
+                long b0 = jobBase(g, vpb, s, kvh);
+                FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+                for (int d = 0; d < headDim; d++) {
+                    FloatVector k0 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b0 + d * rowBytes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                    s0 = k0.fma(FloatVector.broadcast(F, q[qo + d]), s0);
+                    s1 = k0.fma(FloatVector.broadcast(F, q[q1 + d]), s1);
+                    s2 = k0.fma(FloatVector.broadcast(F, q[q2 + d]), s2);
+                    s3 = k0.fma(FloatVector.broadcast(F, q[q3 + d]), s3);
+                }
+                int j0 = jobSlot(g, vpb);
+                s0.intoArray(p, j0); s1.intoArray(p, p1 + j0); s2.intoArray(p, p2 + j0); s3.intoArray(p, p3 + j0);
+            }
+        }
+
         /** Byte offset of job g's first key slot (block g / vpb, lanes (g % vpb)·L). */
         private long jobBase(int g, int vpb, int s, int kvh) {
             return cache.offset(batch.block(s, g / vpb), kvh, 0) + (long) cache.elementBytes() * (g % vpb) * F.length();
@@ -271,17 +480,29 @@ final class Attention {
         private int jobSlot(int g, int vpb) { return (g / vpb) * bs + (g % vpb) * F.length(); }
     }
 
+    /** Queries of one head and sequence per tile (prefill): their scores share each K load, pairs share V loads. */
+    static final int QUERIES = 4;
+
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final VectorSpecies<Short> S16 = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
 
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
 
     /**
-     * {@code p[po + j] = p[po + j] · scale (+ slope · (rel + j))} for j < n; returns their max. Scalar on purpose: a
-     * vector version (multiply, max, {@code reduceLanes(MAX)}) allocated 228 bytes per block in the engine's
-     * compiled code (19 MB per 128-token step, {@code WorkspaceAllocationTest}) though not in a loop of its own.
+     * {@code p[po + j] = p[po + j] · scale (+ slope · (rel + j))} for j < n; returns their max. A block of exactly one
+     * vector (block size = L, every full block of synthetic:100m's cache) in the lanes: the same multiply and add per
+     * element, the max by the halving tree of exact lane maxes (max is exact, so any order gives the scalar loop's value);
+     * no {@code reduceLanes}, which allocated 228 bytes per block in the engine's compiled code (19 MB per 128-token step,
+     * {@code WorkspaceAllocationTest}). Other n: the scalar loop.
      */
     static float scaleAndMax(float[] p, int po, int n, float scale, boolean alibi, float slope, int rel) {
+        if (n == F.length()) {
+            FloatVector v = FloatVector.fromArray(F, p, po).mul(scale);
+            if (alibi) v = v.add(((FloatVector) IOTA.add(rel).convert(VectorOperators.I2F, 0)).mul(slope));
+            v.intoArray(p, po);
+            for (VectorShuffle<Float> sw : SWAPS) v = v.max(v.rearrange(sw));
+            return v.lane(0);
+        }
         float bm = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < n; j++) {
             float sc = p[po + j] * scale;
@@ -292,6 +513,19 @@ final class Attention {
         return bm;
     }
 
+    /** Lanes 0, 1, .., L - 1 (ALiBi's key offsets in a block). */
+    private static final IntVector IOTA = IntVector.fromArray(I, java.util.stream.IntStream.range(0, F.length()).toArray(), 0);
+    /** SWAPS[k] exchanges lanes i and i ^ (L >> (k + 1)): {@link Lanes#sum}'s halving tree. */
+    @SuppressWarnings("unchecked")
+    private static final VectorShuffle<Float>[] SWAPS = new VectorShuffle[Integer.numberOfTrailingZeros(F.length())];
+
+    static {
+        for (int k = 0; k < SWAPS.length; k++) {
+            int d = F.length() >> (k + 1);
+            SWAPS[k] = VectorShuffle.fromOp(F, i -> i ^ d);
+        }
+    }
+
     /**
      * {@code acc[i] = acc[i] · corr + Σ_{j<n} p[po + j] · V[j][i]} for the block whose values start at byte
      * {@code base}, laid out {@code [slot][headDim]}; vectors over i. Four head-dim vectors at a time, each as two FMA
@@ -299,15 +533,15 @@ final class Attention {
      * hide the FMA latency. The rest one vector at a time, then scalar, with one chain (j in order) each. A fixed
      * order that depends on the block alone, so a query's bits don't depend on what else is in the step.
      */
-    private static void accumulate(float[] acc, float corr, float[] p, int po, int n, MemorySegment values, long base, int headDim) {
+    private static void accumulate(float[] acc, int ao, float corr, float[] p, int po, int n, MemorySegment values, long base, int headDim) {
         int i = 0, lanes = F.length(), upper = F.loopBound(headDim);
         long rowBytes = 4L * headDim;
         for (; i + 4 * lanes <= upper; i += 4 * lanes) {
             // eight chains: four head-dim vectors × the block's even and odd keys, added together at the end
-            FloatVector a0 = FloatVector.fromArray(F, acc, i).mul(corr);
-            FloatVector a1 = FloatVector.fromArray(F, acc, i + lanes).mul(corr);
-            FloatVector a2 = FloatVector.fromArray(F, acc, i + 2 * lanes).mul(corr);
-            FloatVector a3 = FloatVector.fromArray(F, acc, i + 3 * lanes).mul(corr);
+            FloatVector a0 = FloatVector.fromArray(F, acc, ao + i).mul(corr);
+            FloatVector a1 = FloatVector.fromArray(F, acc, ao + i + lanes).mul(corr);
+            FloatVector a2 = FloatVector.fromArray(F, acc, ao + i + 2 * lanes).mul(corr);
+            FloatVector a3 = FloatVector.fromArray(F, acc, ao + i + 3 * lanes).mul(corr);
             FloatVector b0 = FloatVector.zero(F), b1 = b0, b2 = b0, b3 = b0;
             long at = base + 4L * i;
             int j = 0;
@@ -331,36 +565,36 @@ final class Attention {
                 a2 = FloatVector.fromMemorySegment(F, values, r + 8L * lanes, ORDER).fma(pj, a2);
                 a3 = FloatVector.fromMemorySegment(F, values, r + 12L * lanes, ORDER).fma(pj, a3);
             }
-            a0.add(b0).intoArray(acc, i);
-            a1.add(b1).intoArray(acc, i + lanes);
-            a2.add(b2).intoArray(acc, i + 2 * lanes);
-            a3.add(b3).intoArray(acc, i + 3 * lanes);
+            a0.add(b0).intoArray(acc, ao + i);
+            a1.add(b1).intoArray(acc, ao + i + lanes);
+            a2.add(b2).intoArray(acc, ao + i + 2 * lanes);
+            a3.add(b3).intoArray(acc, ao + i + 3 * lanes);
         }
         for (; i < upper; i += lanes) {
-            FloatVector a = FloatVector.fromArray(F, acc, i).mul(corr);
+            FloatVector a = FloatVector.fromArray(F, acc, ao + i).mul(corr);
             long at = base + 4L * i;
             for (int j = 0; j < n; j++) {
                 a = FloatVector.fromMemorySegment(F, values, at + j * rowBytes, ORDER).fma(FloatVector.broadcast(F, p[po + j]), a);
             }
-            a.intoArray(acc, i);
+            a.intoArray(acc, ao + i);
         }
         for (; i < headDim; i++) {
-            float a = acc[i] * corr;
+            float a = acc[ao + i] * corr;
             for (int j = 0; j < n; j++) a = Math.fma(values.get(PagedKvCache.FLOAT, base + j * rowBytes + 4L * i), p[po + j], a);
-            acc[i] = a;
+            acc[ao + i] = a;
         }
     }
 
     /** {@link #accumulate} over a bfloat16 cache: the same chains on the stored values widened to float32 (exact). */
-    private static void accumulateBf16(float[] acc, float corr, float[] p, int po, int n, MemorySegment values, long base, int headDim) {
+    private static void accumulateBf16(float[] acc, int ao, float corr, float[] p, int po, int n, MemorySegment values, long base, int headDim) {
         int i = 0, lanes = F.length(), upper = F.loopBound(headDim);
         long rowBytes = 2L * headDim;
         for (; i + 4 * lanes <= upper; i += 4 * lanes) {
             // eight chains: four head-dim vectors × the block's even and odd keys, added together at the end
-            FloatVector a0 = FloatVector.fromArray(F, acc, i).mul(corr);
-            FloatVector a1 = FloatVector.fromArray(F, acc, i + lanes).mul(corr);
-            FloatVector a2 = FloatVector.fromArray(F, acc, i + 2 * lanes).mul(corr);
-            FloatVector a3 = FloatVector.fromArray(F, acc, i + 3 * lanes).mul(corr);
+            FloatVector a0 = FloatVector.fromArray(F, acc, ao + i).mul(corr);
+            FloatVector a1 = FloatVector.fromArray(F, acc, ao + i + lanes).mul(corr);
+            FloatVector a2 = FloatVector.fromArray(F, acc, ao + i + 2 * lanes).mul(corr);
+            FloatVector a3 = FloatVector.fromArray(F, acc, ao + i + 3 * lanes).mul(corr);
             FloatVector b0 = FloatVector.zero(F), b1 = b0, b2 = b0, b3 = b0;
             long at = base + 2L * i;
             int j = 0;
@@ -384,40 +618,151 @@ final class Attention {
                 a2 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 4L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a2);
                 a3 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 6L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a3);
             }
-            a0.add(b0).intoArray(acc, i);
-            a1.add(b1).intoArray(acc, i + lanes);
-            a2.add(b2).intoArray(acc, i + 2 * lanes);
-            a3.add(b3).intoArray(acc, i + 3 * lanes);
+            a0.add(b0).intoArray(acc, ao + i);
+            a1.add(b1).intoArray(acc, ao + i + lanes);
+            a2.add(b2).intoArray(acc, ao + i + 2 * lanes);
+            a3.add(b3).intoArray(acc, ao + i + 3 * lanes);
         }
         for (; i < upper; i += lanes) {
-            FloatVector a = FloatVector.fromArray(F, acc, i).mul(corr);
+            FloatVector a = FloatVector.fromArray(F, acc, ao + i).mul(corr);
             long at = base + 2L * i;
             for (int j = 0; j < n; j++) {
                 a = ((IntVector) ShortVector.fromMemorySegment(S16, values, at + j * rowBytes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.broadcast(F, p[po + j]), a);
             }
-            a.intoArray(acc, i);
+            a.intoArray(acc, ao + i);
         }
         for (; i < headDim; i++) {
-            float a = acc[i] * corr;
+            float a = acc[ao + i] * corr;
             for (int j = 0; j < n; j++) a = Math.fma(PagedKvCache.bf16At(values, base + j * rowBytes + 2L * i), p[po + j], a);
-            acc[i] = a;
+            acc[ao + i] = a;
         }
     }
 
-    /** {@link #expInPlace(float[], int, int, float, float[], int)} from offset 0, with its own lane buffer. */
-    static float expInPlace(float[] x, int n, float max) { return expInPlace(x, 0, n, max, new float[F.length()], 0); }
+    /**
+     * {@link #accumulate} for two queries over the same n keys of one block: query A's accumulators at {@code acc[0 ..]}
+     * (rescaled by corrA, probabilities {@code p[pa ..]}), B's at {@code acc[headDim ..]} (corrB, {@code p[pb ..]}); each value
+     * vector is loaded once for an FMA into each query's chain. Per query the chains and their order are {@link #accumulate}'s
+     * (four head-dim vectors × even and odd keys, added at the end), so each gets the bits it gets alone. headDim a multiple
+     * of 4·L (the caller checks).
+     */
+    private static void accumulate2(float[] acc, float corrA, float corrB, float[] p, int pa, int pb, int n, MemorySegment values, long base, int headDim) {
+        int lanes = F.length(), bo = headDim;
+        long rowBytes = 4L * headDim;
+        for (int i = 0; i < headDim; i += 4 * lanes) {
+            FloatVector a0 = FloatVector.fromArray(F, acc, i).mul(corrA), c0 = FloatVector.fromArray(F, acc, bo + i).mul(corrB);
+            FloatVector a1 = FloatVector.fromArray(F, acc, i + 1 * lanes).mul(corrA), c1 = FloatVector.fromArray(F, acc, bo + i + 1 * lanes).mul(corrB);
+            FloatVector a2 = FloatVector.fromArray(F, acc, i + 2 * lanes).mul(corrA), c2 = FloatVector.fromArray(F, acc, bo + i + 2 * lanes).mul(corrB);
+            FloatVector a3 = FloatVector.fromArray(F, acc, i + 3 * lanes).mul(corrA), c3 = FloatVector.fromArray(F, acc, bo + i + 3 * lanes).mul(corrB);
+            FloatVector b0 = FloatVector.zero(F), b1 = b0, b2 = b0, b3 = b0, d0 = b0, d1 = b0, d2 = b0, d3 = b0;
+            long at = base + 4L * i;
+            int j = 0;
+            for (; j + 2 <= n; j += 2) {
+                FloatVector pj = FloatVector.broadcast(F, p[pa + j]), pk = FloatVector.broadcast(F, p[pa + j + 1]);
+                FloatVector qj = FloatVector.broadcast(F, p[pb + j]), qk = FloatVector.broadcast(F, p[pb + j + 1]);
+                long r = at + j * rowBytes, r2 = r + rowBytes;
+                FloatVector v0 = FloatVector.fromMemorySegment(F, values, r, ORDER);
+                a0 = v0.fma(pj, a0); c0 = v0.fma(qj, c0);
+                FloatVector v1 = FloatVector.fromMemorySegment(F, values, r + 4L * lanes, ORDER);
+                a1 = v1.fma(pj, a1); c1 = v1.fma(qj, c1);
+                FloatVector v2 = FloatVector.fromMemorySegment(F, values, r + 8L * lanes, ORDER);
+                a2 = v2.fma(pj, a2); c2 = v2.fma(qj, c2);
+                FloatVector v3 = FloatVector.fromMemorySegment(F, values, r + 12L * lanes, ORDER);
+                a3 = v3.fma(pj, a3); c3 = v3.fma(qj, c3);
+                v0 = FloatVector.fromMemorySegment(F, values, r2, ORDER);
+                b0 = v0.fma(pk, b0); d0 = v0.fma(qk, d0);
+                v1 = FloatVector.fromMemorySegment(F, values, r2 + 4L * lanes, ORDER);
+                b1 = v1.fma(pk, b1); d1 = v1.fma(qk, d1);
+                v2 = FloatVector.fromMemorySegment(F, values, r2 + 8L * lanes, ORDER);
+                b2 = v2.fma(pk, b2); d2 = v2.fma(qk, d2);
+                v3 = FloatVector.fromMemorySegment(F, values, r2 + 12L * lanes, ORDER);
+                b3 = v3.fma(pk, b3); d3 = v3.fma(qk, d3);
+            }
+            if (j < n) {
+                FloatVector pj = FloatVector.broadcast(F, p[pa + j]), qj = FloatVector.broadcast(F, p[pb + j]);
+                long r = at + j * rowBytes;
+                FloatVector v0 = FloatVector.fromMemorySegment(F, values, r, ORDER);
+                a0 = v0.fma(pj, a0); c0 = v0.fma(qj, c0);
+                FloatVector v1 = FloatVector.fromMemorySegment(F, values, r + 4L * lanes, ORDER);
+                a1 = v1.fma(pj, a1); c1 = v1.fma(qj, c1);
+                FloatVector v2 = FloatVector.fromMemorySegment(F, values, r + 8L * lanes, ORDER);
+                a2 = v2.fma(pj, a2); c2 = v2.fma(qj, c2);
+                FloatVector v3 = FloatVector.fromMemorySegment(F, values, r + 12L * lanes, ORDER);
+                a3 = v3.fma(pj, a3); c3 = v3.fma(qj, c3);
+            }
+            a0.add(b0).intoArray(acc, i); c0.add(d0).intoArray(acc, bo + i);
+            a1.add(b1).intoArray(acc, i + 1 * lanes); c1.add(d1).intoArray(acc, bo + i + 1 * lanes);
+            a2.add(b2).intoArray(acc, i + 2 * lanes); c2.add(d2).intoArray(acc, bo + i + 2 * lanes);
+            a3.add(b3).intoArray(acc, i + 3 * lanes); c3.add(d3).intoArray(acc, bo + i + 3 * lanes);
+        }
+    }
+
+    /** {@link #accumulate2} over a bfloat16 cache: each value vector widened once for the two queries. */
+    private static void accumulate2Bf16(float[] acc, float corrA, float corrB, float[] p, int pa, int pb, int n, MemorySegment values, long base, int headDim) {
+        int lanes = F.length(), bo = headDim;
+        long rowBytes = 2L * headDim;
+        for (int i = 0; i < headDim; i += 4 * lanes) {
+            FloatVector a0 = FloatVector.fromArray(F, acc, i).mul(corrA), c0 = FloatVector.fromArray(F, acc, bo + i).mul(corrB);
+            FloatVector a1 = FloatVector.fromArray(F, acc, i + 1 * lanes).mul(corrA), c1 = FloatVector.fromArray(F, acc, bo + i + 1 * lanes).mul(corrB);
+            FloatVector a2 = FloatVector.fromArray(F, acc, i + 2 * lanes).mul(corrA), c2 = FloatVector.fromArray(F, acc, bo + i + 2 * lanes).mul(corrB);
+            FloatVector a3 = FloatVector.fromArray(F, acc, i + 3 * lanes).mul(corrA), c3 = FloatVector.fromArray(F, acc, bo + i + 3 * lanes).mul(corrB);
+            FloatVector b0 = FloatVector.zero(F), b1 = b0, b2 = b0, b3 = b0, d0 = b0, d1 = b0, d2 = b0, d3 = b0;
+            long at = base + 2L * i;
+            int j = 0;
+            for (; j + 2 <= n; j += 2) {
+                FloatVector pj = FloatVector.broadcast(F, p[pa + j]), pk = FloatVector.broadcast(F, p[pa + j + 1]);
+                FloatVector qj = FloatVector.broadcast(F, p[pb + j]), qk = FloatVector.broadcast(F, p[pb + j + 1]);
+                long r = at + j * rowBytes, r2 = r + rowBytes;
+                FloatVector v0 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a0 = v0.fma(pj, a0); c0 = v0.fma(qj, c0);
+                FloatVector v1 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 2L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a1 = v1.fma(pj, a1); c1 = v1.fma(qj, c1);
+                FloatVector v2 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 4L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a2 = v2.fma(pj, a2); c2 = v2.fma(qj, c2);
+                FloatVector v3 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 6L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a3 = v3.fma(pj, a3); c3 = v3.fma(qj, c3);
+                v0 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                b0 = v0.fma(pk, b0); d0 = v0.fma(qk, d0);
+                v1 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2 + 2L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                b1 = v1.fma(pk, b1); d1 = v1.fma(qk, d1);
+                v2 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2 + 4L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                b2 = v2.fma(pk, b2); d2 = v2.fma(qk, d2);
+                v3 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2 + 6L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                b3 = v3.fma(pk, b3); d3 = v3.fma(qk, d3);
+            }
+            if (j < n) {
+                FloatVector pj = FloatVector.broadcast(F, p[pa + j]), qj = FloatVector.broadcast(F, p[pb + j]);
+                long r = at + j * rowBytes;
+                FloatVector v0 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a0 = v0.fma(pj, a0); c0 = v0.fma(qj, c0);
+                FloatVector v1 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 2L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a1 = v1.fma(pj, a1); c1 = v1.fma(qj, c1);
+                FloatVector v2 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 4L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a2 = v2.fma(pj, a2); c2 = v2.fma(qj, c2);
+                FloatVector v3 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 6L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a3 = v3.fma(pj, a3); c3 = v3.fma(qj, c3);
+            }
+            a0.add(b0).intoArray(acc, i); c0.add(d0).intoArray(acc, bo + i);
+            a1.add(b1).intoArray(acc, i + 1 * lanes); c1.add(d1).intoArray(acc, bo + i + 1 * lanes);
+            a2.add(b2).intoArray(acc, i + 2 * lanes); c2.add(d2).intoArray(acc, bo + i + 2 * lanes);
+            a3.add(b3).intoArray(acc, i + 3 * lanes); c3.add(d3).intoArray(acc, bo + i + 3 * lanes);
+        }
+    }
+
+    /** {@link #expInPlace(float[], int, int, float)} from offset 0. */
+    static float expInPlace(float[] x, int n, float max) { return expInPlace(x, 0, n, max); }
 
     /**
      * {@code x[o + j] = exp(x[o + j] - max)} for j < n (all ≤ 0 after the max is subtracted); returns their sum:
      * the vector lanes' partial sums added by {@link Lanes#sum}'s fixed tree, then the scalar tail in order. The exp
      * is {@link SamplingMath#exp}'s polynomial (Cephes' expf, within one float ulp of {@code Math.exp}), written out
      * in the lanes with plain FMAs and adds, so it has the same bits interpreted and compiled (the Vector API's EXP
-     * intrinsic and its Java fallback round differently) and in the scalar tail. The lanes' partial sums go through
-     * {@code lanes[lo .. lo + L)} and are added there in scalar code, in {@link Lanes#sum}'s halving order: passing
-     * the vector to {@code Lanes.sum} boxed it whenever C2 did not inline that call here (a 128-token CPU step
-     * allocated 19 MB, {@code WorkspaceAllocationTest}).
+     * intrinsic and its Java fallback round differently) and in the scalar tail. The lanes' partial sums are added by
+     * {@link Lanes#sum}'s halving tree written out here (exact rearranges and lane adds, the same pairs): passing the vector
+     * to {@code Lanes.sum} boxed it whenever C2 did not inline that call (a 128-token CPU step allocated 19 MB,
+     * {@code WorkspaceAllocationTest}); through a scalar buffer (until cpu9) the tree cost a store and fifteen dependent
+     * scalar adds a block.
      */
-    static float expInPlace(float[] x, int o, int n, float max, float[] lanes, int lo) {
+    static float expInPlace(float[] x, int o, int n, float max) {
         int j = 0, upper = F.loopBound(n);
         float sum = 0f;
         if (upper > 0) {
@@ -436,11 +781,8 @@ final class Attention {
                 e.intoArray(x, o + j);
                 acc = acc.add(e);
             }
-            acc.intoArray(lanes, lo);
-            for (int half = F.length() / 2; half >= 1; half /= 2) {
-                for (int i = 0; i < half; i++) lanes[lo + i] = lanes[lo + i] + lanes[lo + i + half];
-            }
-            sum = lanes[lo];
+            for (VectorShuffle<Float> sw : SWAPS) acc = acc.add(acc.rearrange(sw));   // Lanes.sum's pairs, in the lanes
+            sum = acc.lane(0);
         }
         for (; j < n; j++) {
             float e = SamplingMath.exp(x[o + j] - max);

@@ -10,12 +10,15 @@ import dev.arbor.models.StepShape;
 /**
  * Quick throughput of a synthetic model (not a timed test): prefill tokens/s for one prompt,
  * decode tokens/s for a batch of sequences stepping one token each, with the weight-bandwidth
- * floor beside it. Usage: {@code SyntheticThroughput [spec] [promptLen] [decodeSteps] [batch] [device] [dtype] [split-k]}
- * (dtype auto|bfloat16|float32; split-k turns batch invariance off).
+ * floor beside it. Usage: {@code SyntheticThroughput [spec] [promptLen] [decodeSteps] [batch] [device] [dtype] [split-k|invariant] [kv]}
+ * (dtype auto|bfloat16|float32; split-k turns batch invariance off; kv: the KV cache's dtype, auto|bf16|fp32;
+ * {@code -Darbor.opProfile=true} prints the timed steps' time by operation).
  */
 public final class SyntheticThroughput {
     private static final com.sun.management.OperatingSystemMXBean OS =
             (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+
+    private static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
 
     /** CPU time of the whole process (all threads), nanoseconds. */
     private static long cpuNanos() { return OS.getProcessCpuTime(); }
@@ -28,8 +31,9 @@ public final class SyntheticThroughput {
         String device = args.length > 4 ? args[4] : "cpu";
         String dtype = args.length > 5 ? args[5] : "auto";
         boolean invariant = !(args.length > 6 && args[6].equals("split-k"));
+        String kv = args.length > 7 ? args[7] : "auto";
         int blockSize = 16;
-        try (CausalLM model = ModelLoader.load(spec, new dev.arbor.models.BackendOptions(device, "auto", dtype, invariant))) {
+        try (CausalLM model = ModelLoader.load(spec, new dev.arbor.models.BackendOptions(device, kv, dtype, invariant))) {
             ModelConfig c = model.config();
             int blocksPerSeq = (promptLen + steps + blockSize - 1) / blockSize + 1;
             long t0 = System.nanoTime();
@@ -57,11 +61,16 @@ public final class SyntheticThroughput {
                     }
                 }
                 System.out.printf("%s on %s: weights ready + first token in %.1f s%n", spec, model.device(), (System.nanoTime() - t0) / 1e9);
+                // -Darbor.opProfile=true: where the timed steps' time goes, by operation (the warm-up's steps left out)
+                dev.arbor.models.OpProfile profile = exec.opProfile();
+                if (profile != null) profile.reset();
 
                 // Prefill: each sequence's prompt in one forward. CPU time of all the process's threads beside the wall
                 // time (the team's workers spin between calls, so it counts their waits too): on a shared machine the
                 // wall time moves with others' load, CPU time less.
-                long prefillNanos = 0, c0 = cpuNanos();
+                // ... and the calling thread's CPU time: with -Darbor.cpu.threads=1 all of the forward pass's work, at ns
+                // resolution and little moved by other processes (the process figure also counts the JIT and GC threads)
+                long prefillNanos = 0, c0 = cpuNanos(), tc0 = THREADS.getCurrentThreadCpuTime();
                 for (int s = 0; s < batch; s++) {
                     long p0 = System.nanoTime();
                     b.clear();
@@ -73,10 +82,10 @@ public final class SyntheticThroughput {
                     exec.readLogits(0, new float[c.vocabSize()]);
                     prefillNanos += System.nanoTime() - p0;
                 }
-                long prefillCpu = cpuNanos() - c0;
+                long prefillCpu = cpuNanos() - c0, prefillThreadCpu = THREADS.getCurrentThreadCpuTime() - tc0;
                 // Decode: all sequences one token per step.
                 float[] row = new float[c.vocabSize()];
-                long d0 = System.nanoTime(), dc0 = cpuNanos();
+                long d0 = System.nanoTime(), dc0 = cpuNanos(), dtc0 = THREADS.getCurrentThreadCpuTime();
                 for (int step = 0; step < steps; step++) {
                     b.clear();
                     for (int s = 0; s < batch; s++) {
@@ -89,14 +98,19 @@ public final class SyntheticThroughput {
                     exec.readLogits(batch - 1, row);
                 }
                 double decodeSec = (System.nanoTime() - d0) / 1e9, decodeCpu = (cpuNanos() - dc0) / 1e9;
+                double decodeThreadCpu = (THREADS.getCurrentThreadCpuTime() - dtc0) / 1e9;
                 long params = c.decodeWeightElements();
                 double prefillTps = (double) promptLen * batch / (prefillNanos / 1e9);
                 double decodeTps = (double) steps * batch / decodeSec;
-                System.out.printf("prefill: %d x %d tokens, %.1f tokens/s (%.1f GFLOP/s); %.2f CPU-s, %.1f tokens per CPU-second%n", batch, promptLen,
-                        prefillTps, prefillTps * 2 * params / 1e9, prefillCpu / 1e9, promptLen * batch / (prefillCpu / 1e9));
-                System.out.printf("decode:  batch %d, %d steps, %.1f tokens/s, %.2f ms/step; weights read per step %.0f MB (%.1f GB/s); %.2f CPU-ms/step%n",
+                System.out.printf("prefill: %d x %d tokens, %.1f tokens/s (%.1f GFLOP/s); %.2f CPU-s, %.1f tokens per CPU-second;"
+                                + " calling thread %.3f CPU-s, %.1f tokens per its CPU-second%n", batch, promptLen,
+                        prefillTps, prefillTps * 2 * params / 1e9, prefillCpu / 1e9, promptLen * batch / (prefillCpu / 1e9),
+                        prefillThreadCpu / 1e9, promptLen * batch / (prefillThreadCpu / 1e9));
+                System.out.printf("decode:  batch %d, %d steps, %.1f tokens/s, %.2f ms/step; weights read per step %.0f MB (%.1f GB/s); %.2f CPU-ms/step;"
+                                + " calling thread %.2f CPU-ms/step%n",
                         batch, steps, decodeTps, decodeSec * 1000 / steps, params * 2 / 1e6, params * 2.0 * steps / decodeSec / 1e9,
-                        decodeCpu * 1000 / steps);
+                        decodeCpu * 1000 / steps, decodeThreadCpu * 1000 / steps);
+                if (profile != null) System.out.print(profile.report());
             }
         }
     }

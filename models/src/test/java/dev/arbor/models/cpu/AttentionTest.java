@@ -60,21 +60,33 @@ class AttentionTest {
         sameBitsInAChunkAndAlone(true);
     }
 
+    /**
+     * Every token of a two-sequence chunk against the same query alone: the chunk's queries go through the
+     * {@link Attention#QUERIES}-query tiles (shared K/V loads; tiles stop at a sequence's end and at the parallel
+     * ranges' edges), alone through the one-query path. Shapes: synthetic:100m's head dim with GQA, ALiBi, a head dim
+     * of two 4-vector groups (128), and odd ones (12 and block 5: the scalar paths).
+     */
     private static void sameBitsInAChunkAndAlone(boolean bf16) {
-        Case c = new Case(64, 16, 4, 2, 37, 50, false);
-        Setup s = new Setup(c, new SplittableRandom(23), bf16);
-        float[] all = new float[s.out()];
-        Attention.run(s.q, s.batch, s.cache, 0, c.heads, s.slopes, all);
-        int qDim = c.heads * c.headDim;
-        for (int t : new int[] {0, 5, 36, 37, 60, 86}) {
-            ForwardBatch one = new ForwardBatch(s.batch.shape());
-            int seq = s.batch.seqOfToken(t);
-            one.beginSequence(s.tables[seq], s.tables[seq].length);
-            one.addToken(0, s.batch.position(t));
-            float[] q1 = java.util.Arrays.copyOfRange(s.q, t * qDim, (t + 1) * qDim), o1 = new float[qDim];
-            Attention.run(q1, one, s.cache, 0, c.heads, s.slopes, o1);
-            for (int i = 0; i < qDim; i++) {
-                assertEquals(Float.floatToRawIntBits(all[t * qDim + i]), Float.floatToRawIntBits(o1[i]), "token " + t + " element " + i);
+        Case[] cases = {
+            new Case(64, 16, 4, 2, 37, 50, false), new Case(64, 16, 4, 2, 37, 50, true), new Case(128, 32, 2, 1, 40, 19, false),
+            new Case(12, 5, 3, 1, 13, 9, false),
+        };
+        for (Case c : cases) {
+            Setup s = new Setup(c, new SplittableRandom(23), bf16);
+            float[] all = new float[s.out()];
+            Attention.run(s.q, s.batch, s.cache, 0, c.heads, s.slopes, all);
+            int qDim = c.heads * c.headDim;
+            for (int t = 0; t < s.batch.numTokens(); t++) {
+                ForwardBatch one = new ForwardBatch(s.batch.shape());
+                int seq = s.batch.seqOfToken(t);
+                one.beginSequence(s.tables[seq], s.tables[seq].length);
+                one.addToken(0, s.batch.position(t));
+                float[] q1 = java.util.Arrays.copyOfRange(s.q, t * qDim, (t + 1) * qDim), o1 = new float[qDim];
+                Attention.run(q1, one, s.cache, 0, c.heads, s.slopes, o1);
+                for (int i = 0; i < qDim; i++) {
+                    assertEquals(Float.floatToRawIntBits(all[t * qDim + i]), Float.floatToRawIntBits(o1[i]),
+                            c + (bf16 ? " bf16" : "") + " token " + t + " element " + i);
+                }
             }
         }
     }
