@@ -515,14 +515,19 @@ public final class FlashPrefillKernels {
 
     /**
      * cp.async of one array's rows of a tile's BN keys (K or V alone, {@link #loadKv}'s layout) into shared word {@code base},
-     * over {@code threads} work-items; row offsets from shared word {@code rows} on, -1 zero-filled.
+     * over {@code threads} work-items; row offsets from shared word {@code rows} on, -1 zero-filled. The work-item's row
+     * offsets are all read first (at most BN / 2: headDim ≤ 128 over 32 work-items): a cp.async writes shared memory, so the
+     * compiler keeps every shared read after the copies before it, and read between them each offset's load latency was
+     * paid once per 16-byte chunk, one after the other (run 44-dec9b's ncu: the one-warp walk's copies were half its issue time).
      */
     @Unroll
     static void loadTile(KernelContext ctx, int[] smem, int base, OffHeapArray src, int rows, int tid, int headDim, int threads) {
         int cpr = headDim / 8;
+        int[] offs = new int[BN / 2];
+        for (int i = 0; i < BN * cpr / threads; i++) offs[i] = smem[rows + (i * threads + tid) / cpr];
         for (int i = 0; i < BN * cpr / threads; i++) {
             int qi = i * threads + tid, row = qi / cpr, c = qi % cpr;
-            int at0 = smem[rows + row];
+            int at0 = offs[i];
             boolean valid = at0 >= 0;
             int at = valid ? at0 + c * 8 : 0;
             ctx.cpAsync16(smem, base + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(row, c & 7), src, at, valid);

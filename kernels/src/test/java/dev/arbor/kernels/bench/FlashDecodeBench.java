@@ -24,6 +24,8 @@ import dev.arbor.kernels.attention.PagedAttention;
  * captured in a CUDA graph and replayed (median of 7, {@link FlashPrefillBench#time}); the tensor-core kernel's registers and blocks per SM as the driver
  * reports them. Run 39-bm16 measured a two-stage one-warp form (branch bm16, commit 53138d2); run 43-dec9 the one-stage form kept.
  * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.FlashDecodeBench
+ * <p>{@code FlashDecodeBench handoff SEQS CONTEXT SHARED [REPEATS]} launches only the state handoff in one-warp tiles (the shared
+ * pass, then the per-sequence pass), eagerly, REPEATS (3) times, for a profiler ({@code ncu -k regex:warpBf16 ...}; run 44-dec9b).
  */
 public final class FlashDecodeBench {
     private static final int BS = 16, D = 128;
@@ -31,6 +33,11 @@ public final class FlashDecodeBench {
     public static void main(String[] args) {
         try (CudaBackend cuda = CudaBackend.open(0)) {
             System.out.println("device: " + cuda.device());
+            if (args.length >= 4 && args[0].equals("handoff")) {
+                handoffOnly(cuda, Integer.parseInt(args[1]), Integer.parseInt(args[2]), Integer.parseInt(args[3]),
+                        args.length > 4 ? Integer.parseInt(args[4]) : 3);
+                return;
+            }
             System.out.println("-- decode attention, one layer, bf16 KV: paged CUDA-core kernel | tensor cores, 64-row tiles | tensor cores, "
                     + "one-warp tiles; with a shared prefix also the state handoff (shared pass + per-sequence pass) with each");
             run(cuda, 32, 32, 434, 790, 752);   // seed workload 2's decode steps
@@ -119,4 +126,44 @@ public final class FlashDecodeBench {
         }
     }
 
+
+    /** Only the handoff in one-warp tiles (Llama-2-7B attention, bf16 KV), launched eagerly {@code repeats} times: for ncu. */
+    private static void handoffOnly(CudaBackend cuda, int seqs, int ctx, int shared, int repeats) {
+        int heads = 32, kvHeads = 32, bps = (ctx + BS - 1) / BS, sharedBlocks = shared / BS, own = bps - sharedBlocks;
+        int blocks = sharedBlocks + seqs * own, n = blocks * kvHeads * BS * D;
+        try (BFloat16Array k = new BFloat16Array(n); BFloat16Array v = new BFloat16Array(n);
+             FloatArray q = new FloatArray(seqs * heads * D); FloatArray out = new FloatArray(seqs * heads * D);
+             IntArray pos = new IntArray(seqs); IntArray seq = new IntArray(seqs); IntArray table = new IntArray(seqs * bps);
+             FlashPrefillAttention flash = new FlashPrefillAttention(heads, kvHeads, D, BS, seqs, seqs);
+             FloatArray state = FloatArray.deviceOnly(seqs * heads * FlashPrefillKernels.stateStride(D))) {
+            int[] queryStart = new int[seqs + 1], positions = new int[seqs], seqOf = new int[seqs], keys = new int[seqs], group = new int[seqs];
+            for (int s = 0; s < seqs; s++) {
+                pos.set(s, ctx - 1);
+                positions[s] = ctx - 1;
+                seq.set(s, s);
+                queryStart[s + 1] = s + 1;
+                seqOf[s] = s;
+                keys[s] = shared;
+                group[s] = s;
+                for (int b = 0; b < bps; b++) table.set(s * bps + b, b < sharedBlocks ? b : sharedBlocks + s * own + (b - sharedBlocks));
+            }
+            cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(n, 256), k, n, 1);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(n, 256), v, n, 2);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 3);
+            cuda.toDevice(pos, seq, table);
+            cuda.allocateOnDevice(out);
+            flash.setMinWarpWalks(0);
+            flash.toDevice(cuda);
+            cuda.allocateOnDevice(state);
+            flash.useHandoffState(state);
+            flash.planBelow(cuda, queryStart, positions, seqs, Integer.MAX_VALUE);
+            int rowTiles = flash.planHandoff(cuda, seqOf, keys, group, new int[] {0, seqs}, 1, seqs);
+            for (int i = 0; i < repeats; i++) {
+                flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs);
+                flash.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs);
+            }
+            cuda.synchronize();
+            System.out.printf("handoff %d seqs x %d keys (%d shared): %d row tiles, %d launches of each pass%n", seqs, ctx, shared, rowTiles, repeats);
+        }
+    }
 }
