@@ -569,7 +569,6 @@ public final class KernelContext {
         mbarrierUpdate(peerShared(shared, ctaRank), wordIndex, 1, 0);
     }
 
-
     /**
      * {@link #tmaLoadTile128} multicast ({@code ...multicast::cluster}, a 16-bit CTA mask): the copy engine reads the box once
      * and writes it at word {@code wordIndex} of every block of the cluster whose rank's bit is set in {@code ctaMask}, and

@@ -150,8 +150,7 @@ final class ContextCalls {
                 t.emit(name.endsWith("Inc") ? "setmaxnreg.inc" : "setmaxnreg.dec", Imm.i32(registers));
             }
             // thread-block clusters (sm_90, PTX 7.8/8.0): the shape is fixed at compile time (.reqnctapercluster), so a
-            // plain cuLaunchKernel launches the kernel in clusters; barriers, because the CPU executor runs a cluster's
-            // groups together
+            // plain cuLaunchKernel launches the kernel in clusters
             case "clusterDims(III)V" -> {
                 int[] dims = new int[3];
                 for (int i = 0; i < 3; i++) {
@@ -163,8 +162,7 @@ final class ContextCalls {
                 if (problem != null) throw t.unsupported("clusterDims: " + problem);
                 if (t.clusterDims != null && !java.util.Arrays.equals(t.clusterDims, dims)) throw t.unsupported("clusterDims declared twice with different shapes");
                 t.clusterDims = dims;
-                t.usesWgmma = true;   // PTX 8.0 for the cluster-scope mbarrier forms, sm_90a like the kernels that use them
-                t.usesBarriers = true;
+                clusterKernel(t);
             }
             case "clusterCtaRank()I" -> clusterRegister(t, "%cluster_ctarank");
             case "clusterCtaCount()I" -> clusterRegister(t, "%cluster_nctarank");
@@ -267,10 +265,18 @@ final class ContextCalls {
         t.emit("sreg", v.reg(), new Sym(register));
     }
 
-    /** Marks a cluster operation (PTX 8.0, sm_90a; the kernel must declare clusterDims) and emits {@code op} when given. */
-    private static void clusterOp(Translator t, String op) {
+    /**
+     * Marks a kernel that runs in clusters: PTX 8.0 for the cluster-scope mbarrier forms, sm_90a like the kernels that use
+     * them; barriers, because the CPU executor runs a cluster's groups together.
+     */
+    private static void clusterKernel(Translator t) {
         t.usesWgmma = true;
         t.usesBarriers = true;
+    }
+
+    /** Marks a cluster operation ({@link #clusterKernel}; the kernel must declare clusterDims) and emits {@code op} when given. */
+    private static void clusterOp(Translator t, String op) {
+        clusterKernel(t);
         t.usesClusterOps = true;
         if (op != null) t.emit(op);
     }

@@ -129,10 +129,8 @@ public final class KernelCompiler {
         StringBuilder directives = new StringBuilder();   // performance directives sit between the parameter list and the body
         if (t.maxThreads > 0)   // ptxas caps registers by them
             directives.append(".maxntid ").append(t.maxThreads).append(", 1, 1\n.minnctapersm ").append(t.minBlocksPerSm).append('\n');
-        if (t.clusterDims != null) {   // a cluster shape fixed at compile time: plain cuLaunchKernel launches it (PTX 7.8, sm_90)
-            if (sm < 90) throw new KernelCompileException(kernel.name() + " declares thread-block clusters, which exist from sm_90; the device is sm_" + sm);
+        if (t.clusterDims != null)   // a cluster shape fixed at compile time: plain cuLaunchKernel launches it (sm_90: usesWgmma's check above)
             directives.append(".reqnctapercluster ").append(t.clusterDims[0]).append(", ").append(t.clusterDims[1]).append(", ").append(t.clusterDims[2]).append('\n');
-        }
         if (!directives.isEmpty()) ptx = ptx.replaceFirst("\n\\) \\{\n", java.util.regex.Matcher.quoteReplacement("\n)\n" + directives + "{\n"));
         int sharedBytes = t.shared.values().stream().mapToInt(Integer::intValue).sum();
         int localBytes = t.localMemory.values().stream().mapToInt(Integer::intValue).sum();

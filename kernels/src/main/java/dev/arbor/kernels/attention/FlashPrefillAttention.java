@@ -14,7 +14,8 @@ import dev.arbor.accel.array.OffHeapArray;
  * shape. A step is planned first ({@link #plan}: the chosen sequences' new tokens cut into query tiles of
  * {@link #tokensPerTile} tokens, uploaded as one small array), then launched per layer
  * ({@link #launch}). It owns the tile array, sized once at construction ({@code 2·(⌈maxTokens / T⌉ + maxSeqs)}
- * ints); a launch allocates nothing on the device.
+ * ints), and the short tiles' ({@link #warpTokens}: the one-warp kernel's, {@code 2·maxSeqs} ints); a launch allocates
+ * nothing on the device.
  *
  * <p>Constraints ({@link #supports}): headDim 64 or 128, {@code heads % kvHeads == 0},
  * {@code heads / kvHeads ≤ 64}; a bf16 or fp16 store. Not read by the kernel: queryStart and contextLens
@@ -133,15 +134,15 @@ public final class FlashPrefillAttention implements AutoCloseable {
      */
     public int plan(Backend b, int[] queryStart, int numSeqs, int minTokens) {
         checkSeqs(numSeqs);
-        int n = 0, w = 0, planned = 0, shortTiles = 0;
+        int n = 0, w = 0, planned = 0, shortTiles = 0, least = Math.max(1, minTokens);
         for (int s = 0; s < numSeqs; s++) {
             int len = queryStart[s + 1] - queryStart[s];
-            if (len >= Math.max(1, minTokens) && len <= warpTokens) shortTiles++;
+            if (len >= least && len <= warpTokens) shortTiles++;
         }
         boolean warp = warpTilesPay(b, shortTiles);
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
-            boolean mine = hi - lo >= Math.max(1, minTokens);
+            boolean mine = hi - lo >= least;
             skip.set(s, mine ? Integer.MAX_VALUE : 0);
             if (!mine) continue;
             planned += hi - lo;
@@ -186,13 +187,13 @@ public final class FlashPrefillAttention implements AutoCloseable {
         int n = 0, w = 0, planned = 0, shortTiles = 0;
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
-            if (hi > lo && Math.min(hi, lo + Math.max(0L, (long) positionBound - positions[lo])) - lo <= warpTokens) shortTiles++;
+            if (hi > lo && endBelow(lo, hi, positions[lo], positionBound) - lo <= warpTokens) shortTiles++;
         }
         boolean warp = warpTilesPay(b, shortTiles);
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
             if (hi == lo) continue;
-            int end = (int) Math.min(hi, lo + Math.max(0L, (long) positionBound - positions[lo]));
+            int end = endBelow(lo, hi, positions[lo], positionBound);
             planned += end - lo;
             if (warp && end - lo <= warpTokens) {
                 w = setWarpTile(w, lo, end);
@@ -204,6 +205,11 @@ public final class FlashPrefillAttention implements AutoCloseable {
             }
         }
         return finishPlan(b, n, w, planned);
+    }
+
+    /** The end of a sequence's tokens [lo, hi) below {@code positionBound}, its first token at {@code position} (lo where none is). */
+    private static int endBelow(int lo, int hi, int position, int positionBound) {
+        return (int) Math.min(hi, lo + Math.max(0L, (long) positionBound - position));
     }
 
     private void checkSeqs(int numSeqs) {
@@ -334,7 +340,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
                              IntArray positions, IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes,
                              int tokens, int maxContextLen) {
         if (plannedTokens == tokens) return;
-        if (numTiles + numWarpTiles == 0) {
+        if (numTiles() == 0) {
             paged.launch(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
             return;
         }
@@ -373,7 +379,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
                     seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         }
         if (numWarpTiles > 0) {
-            b.launch(kernel == PREFILL_F16 ? WARP_F16 : WARP_BF16, warpLaunchOf(numWarpTiles), args(q, kCache, vCache, out, positions,
+            b.launch(warpKernelFor(kCache), warpLaunchOf(numWarpTiles), args(q, kCache, vCache, out, positions,
                     seqOfToken, warpTiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         }
     }

@@ -51,9 +51,9 @@ public final class PagedAttention implements AutoCloseable {
     private final int heads, kvHeads, headDim, blockSize, maxContext, splitTokens, slots;
     private int keysPerLane;   // U of DecodeKernels; a bench may override it (keysPerLane)
     private int mergeAhead = AttentionKernels.MERGE_AHEAD;   // slots the merge loads per round trip; a bench may override it
-    private boolean overlapMerge = true;
+    private boolean overlapMerge = true;             // the merge launched overlapping the split kernel (PDL); a bench may turn it off
     private boolean overlapPrevious = true;          // DecodeKernels launched overlapping the kernel before it (PDL); a bench may turn it off
-    private int decodeWarps;   // DecodeKernels' warps per work-group; 0: its choice by shape (DecodeKernels.warps); a bench may set 4 or 8   // the merge launched overlapping the split kernel (PDL); a bench may turn it off
+    private int decodeWarps;   // DecodeKernels' warps per work-group; 0: its choice by shape (DecodeKernels.warps); a bench may set 4 or 8
     private int fuseMaxSplits = FUSE_MAX_SPLITS;     // split mode of DecodeKernels merges in the last-arriving work-group up to this many splits
     private int fusedMergeAhead = FUSED_MERGE_AHEAD; // slots the fused merge loads per round trip
     private int decodeMinBlocks = -1;                // DecodeKernels' launch bounds; -1: DecodeKernels.minBlocksPerSm; a bench may set it
