@@ -497,14 +497,18 @@ public final class FlashPrefillKernels {
      * cp.async of the K and V rows of a tile's BN keys into the stage at word {@code kBase} (K, then V at
      * {@code kBase + kvWords}), row offsets from shared word {@code rows} on ({@link #keyRow}); rows with offset -1
      * (past pMax, past the block table or in a block outside the store) are zero-filled (a masked key's V must be
-     * finite: P·V multiplies it by 0).
+     * finite: P·V multiplies it by 0). The work-item's row offsets are all read first (at most BN / 8: headDim ≤ 128 over
+     * THREADS work-items), as in {@link #loadTile}: a cp.async writes shared memory, so the compiler keeps every shared read
+     * after the copies before it, and read between them each offset's load latency is paid once a chunk, one after the other.
      */
     @Unroll
     static void loadKv(KernelContext ctx, int[] smem, int kBase, OffHeapArray kc, OffHeapArray vc, int rows, int tid, int headDim, int kvWords) {
         int cpr = headDim / 8;
+        int[] offs = new int[BN / 8];
+        for (int i = 0; i < BN * cpr / THREADS; i++) offs[i] = smem[rows + (i * THREADS + tid) / cpr];
         for (int i = 0; i < BN * cpr / THREADS; i++) {
             int qi = i * THREADS + tid, row = qi / cpr, c = qi % cpr;
-            int base = smem[rows + row];
+            int base = offs[i];
             boolean valid = base >= 0;
             int at = valid ? base + c * 8 : 0;
             int w = kBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(row, c & 7);
