@@ -500,7 +500,7 @@ final class Attention {
             FloatVector v = FloatVector.fromArray(F, p, po).mul(scale);
             if (alibi) v = v.add(((FloatVector) IOTA.add(rel).convert(VectorOperators.I2F, 0)).mul(slope));
             v.intoArray(p, po);
-            for (VectorShuffle<Float> sw : SWAPS) v = v.max(v.rearrange(sw));
+            for (VectorShuffle<Float> sw : Lanes.SWAPS) v = v.max(v.rearrange(sw));
             return v.lane(0);
         }
         float bm = Float.NEGATIVE_INFINITY;
@@ -515,16 +515,6 @@ final class Attention {
 
     /** Lanes 0, 1, .., L - 1 (ALiBi's key offsets in a block). */
     private static final IntVector IOTA = IntVector.fromArray(I, java.util.stream.IntStream.range(0, F.length()).toArray(), 0);
-    /** SWAPS[k] exchanges lanes i and i ^ (L >> (k + 1)): {@link Lanes#sum}'s halving tree. */
-    @SuppressWarnings("unchecked")
-    private static final VectorShuffle<Float>[] SWAPS = new VectorShuffle[Integer.numberOfTrailingZeros(F.length())];
-
-    static {
-        for (int k = 0; k < SWAPS.length; k++) {
-            int d = F.length() >> (k + 1);
-            SWAPS[k] = VectorShuffle.fromOp(F, i -> i ^ d);
-        }
-    }
 
     /**
      * {@code acc[i] = acc[i] · corr + Σ_{j<n} p[po + j] · V[j][i]} for the block whose values start at byte
@@ -781,7 +771,7 @@ final class Attention {
                 e.intoArray(x, o + j);
                 acc = acc.add(e);
             }
-            for (VectorShuffle<Float> sw : SWAPS) acc = acc.add(acc.rearrange(sw));   // Lanes.sum's pairs, in the lanes
+            for (VectorShuffle<Float> sw : Lanes.SWAPS) acc = acc.add(acc.rearrange(sw));   // Lanes.sum's pairs, in the lanes
             sum = acc.lane(0);
         }
         for (; j < n; j++) {

@@ -15,9 +15,13 @@ final class Lanes {
     private Lanes() {}
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    /** SWAPS[k] exchanges lanes i and i ^ (length >> (k + 1)). */
+    /**
+     * SWAPS[k] exchanges lanes i and i ^ (length >> (k + 1)): the halving tree's pairs, also walked in place by
+     * {@code Attention} (its block max and exp sum), where a call here could box the vector when C2 does not inline it.
+     * Never written after the class initialiser.
+     */
     @SuppressWarnings("unchecked")
-    private static final VectorShuffle<Float>[] SWAPS = new VectorShuffle[Integer.numberOfTrailingZeros(F.length())];
+    static final VectorShuffle<Float>[] SWAPS = new VectorShuffle[Integer.numberOfTrailingZeros(F.length())];
 
     static {
         for (int k = 0; k < SWAPS.length; k++) {
