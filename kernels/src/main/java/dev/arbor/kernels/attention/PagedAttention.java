@@ -263,6 +263,14 @@ public final class PagedAttention implements AutoCloseable {
      * index chain (positions → block table → row offsets, a few dependent round trips) then runs during that kernel's tail, and
      * it waits for that kernel before reading q, the KV rows or the scratch. The index arrays must therefore be written by host
      * copies before the step, not by a kernel of the step. Benchmarks compare; the same bits either way.
+     *
+     * <p>On at every launch size, no rule by size: measured where the engine launches it (bench/RESULTS.md "Run 48-b1-10",
+     * {@code AttentionBench} with {@code -Dattn.chainOnly=true}: the layer's q|k|v GEMM, {@code qkvRopeStore}, this kernel and the
+     * o projection in CUDA graphs) the overlap saves 0.4-2.2 µs a layer at batch 1 × 256-8192 keys, batch 32 and 128, 32 × 128
+     * and GQA-4 × 64 heads, under both GEMM plans (35 of 36 points; +0.5 µs at the other, GQA-4 b1 × 8192 under the default plan, -0.4 µs with
+     * the invariant plan there); the engine's b1 decode (nbi, positions 128-384) 4.225 against 4.268 ms a step in its second
+     * pass. Run 46's slower overlapped rows (b1 × 4096 24.6 vs 22.8 µs) timed this kernel after itself, where the kernel before
+     * lets the next grid in after its index chain and two attention grids share the multiprocessors: not the engine's order.
      */
     public PagedAttention overlapPrevious(boolean on) {
         this.overlapPrevious = on;

@@ -15,6 +15,8 @@ import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.kernels.attention.CascadeAttention;
 import dev.arbor.kernels.attention.CascadeMmaKernels;
 import dev.arbor.kernels.attention.PagedAttention;
+import dev.arbor.kernels.gemm.Gemm;
+import dev.arbor.kernels.layer.FusedOps;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -35,7 +37,8 @@ import java.util.List;
  * replay / steps, median of 7), rotating over disjoint block ranges so more than 256 MiB is touched per
  * replay and the 50 MB L2 cannot serve small cases.
  * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.AttentionBench [--prefill]
- * (-Dattn.cascadeOnly=true: the shared-prefix rows only)
+ * (-Dattn.cascadeOnly=true: the shared-prefix rows only; -Dattn.chainOnly=true: the decode attention in the layer chain, its
+ * launch overlapping the kernel before or plain, nothing else)
  */
 public final class AttentionBench {
     private static final int TRIALS = 7, BS = 16, D = 128;
@@ -48,8 +51,11 @@ public final class AttentionBench {
      * nothing else (no graphs, no paged, no sweep); without it, one eager decode step at batch 1 × 4096 keys and nothing else.
      */
     private static final boolean PROFILE_ONLY = Boolean.getBoolean("attn.profileOnly");
-    /** The next decode rows launch DecodeKernels plainly, not overlapping the kernel before ({@link PagedAttention#overlapPrevious}). */
-    private static boolean noPdl;
+    /**
+     * -Dattn.chainOnly=true: the layer-chain rows only ({@link #chain}: the decode attention between the engine's kernels, its
+     * launch overlapped or plain), nothing else.
+     */
+    private static final boolean CHAIN_ONLY = Boolean.getBoolean("attn.chainOnly");
 
     /** a[i] = a uniform value in [-1, 1) from a hash of (i, seed), bf16. */
     public static void fillBf16(KernelContext ctx, BFloat16Array a, int n, int seed) {
@@ -92,6 +98,10 @@ public final class AttentionBench {
                 cuda.launch(ff, Launch.cover(q.length(), 256), q, q.length(), 3);
                 cuda.toDevice(out);
                 cuda.synchronize();
+                if (CHAIN_ONLY) {
+                    chainRows(cuda, k, v);
+                    return;
+                }
                 if (PROFILE_ONLY && !CASCADE_ONLY) {   // for ncu: one eager decode step at batch 1 x 4096 keys, nothing else
                     decode(cuda, k, v, q, out, 1, 4096, copy, 0, 0, 0, 0, "bf16");
                     return;
@@ -124,17 +134,9 @@ public final class AttentionBench {
                         try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, 0, f, f < 0 ? "S M=32" : "F=" + f); } catch (RuntimeException e) { System.out.println("F=" + f + " failed: " + e); }
                     }
                 }
-                System.out.println("\n-- decode, launched overlapping the kernel before (PDL: the index chain before gridDependencyWait; the default) vs a plain launch, bf16");
-                for (int[] bc : new int[][] {{1, 2048}, {1, 4096}, {1, 8192}, {1, 16384}, {32, 1024}, {32, 4096}, {128, 512}}) {
-                    for (boolean pdl : new boolean[] {true, false}) {
-                        noPdl = !pdl;
-                        try { decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, 0, 0, pdl ? "bf16 PDL" : "bf16 plain"); } catch (RuntimeException e) { System.out.println("PDL failed: " + e); }
-                        try {
-                            if (bc[0] != 32) decode(cuda, k, v, q, out, bc[0], bc[1], copy, 0, 0, 0, 0, pdl ? "gqa4 PDL" : "gqa4 plain", 32, 8, 64);
-                        } catch (RuntimeException e) { System.out.println("gqa4 PDL failed: " + e); }
-                    }
-                    noPdl = false;
-                }
+                // the paged kernel's overlapped launch (PDL) is measured in the layer chain (-Dattn.chainOnly=true, chainRows), where
+                // the engine launches it: timed after itself (run 46's rows) the kernel before lets the next grid in after its index
+                // chain, two attention grids share the multiprocessors, and the overlap looked slower at b1 x 4096 (run 48-b1-10)
                 System.out.println("\n-- decode, warps per work-group of DecodeKernels (the launcher's choice: 4), bf16");
                 for (int[] bc : new int[][] {{1, 2048}, {1, 4096}, {1, 8192}, {1, 16384}, {1, 32768}, {32, 1024}, {32, 4096}, {128, 2048}}) {
                     for (int w : new int[] {4, 8}) {
@@ -201,7 +203,6 @@ public final class AttentionBench {
             if (mergeAhead != 0) attn.mergeAhead(Math.abs(mergeAhead)).overlapMerge(mergeAhead > 0);
             if (warps > 0) attn.decodeWarps(warps);
             if (warps < 0) attn.decodeMinBlocks(0);   // no launch bounds (ptxas's own registers; before run 30)
-            if (noPdl) attn.overlapPrevious(false);
             if (fuse < 0) attn.fuseMerge(0, 8);                      // the separate merge launch
             else if (fuse > 0) attn.fuseMerge(Integer.MAX_VALUE, fuse);   // fused at every size, this depth
             for (int r = 0; r < rotations; r++) {
@@ -361,6 +362,110 @@ public final class AttentionBench {
     }
 
     interface Step { void run(int i); }
+
+    /**
+     * The decode attention where the engine runs it: between the layer's stacked q|k|v GEMM (M = batch, launched overlapping the
+     * kernel before it, its K slices left unsummed), {@code qkvRopeStore} (lets the next grid launch at its start) and the o
+     * projection (overlapping the attention), each step rotating its weights (> 64 MiB of each) and block tables. Rows: the
+     * attention launched overlapping {@code qkvRopeStore} (PDL) or plainly ({@link PagedAttention#overlapPrevious}), under the
+     * invariant plan (the default mode's GEMMs) and the default plan ({@code --no-batch-invariance}'s); µs a layer (the chain),
+     * medians of graph replays. The attention alone is the row beside it (launcher's choice, after another attention).
+     */
+    private static void chainRows(CudaBackend cuda, BFloat16Array k, BFloat16Array v) {
+        System.out.println("\n-- decode attention in the layer chain (q|k|v GEMM -> qkvRopeStore -> attention -> o GEMM), us a layer; PDL = attention overlapping qkvRopeStore");
+        // heads, kvHeads, headDim, hidden, then (batch, context) points
+        int[][] shapes = {{32, 32, 128, 4096}, {32, 8, 64, 2048}};
+        int[][] points = {{1, 256}, {1, 512}, {1, 1024}, {1, 2048}, {1, 4096}, {1, 8192}, {32, 512}, {32, 1024}, {128, 512}};
+        Gemm gemm = new Gemm(cuda);
+        for (int[] sh : shapes) {
+            int heads = sh[0], kvHeads = sh[1], hd = sh[2], hidden = sh[3], nQkv = (heads + 2 * kvHeads) * hd, nO = heads * hd;
+            int qkvCopies = (int) Math.max(1, (64L << 20) / (2L * nQkv * hidden) + 1), oCopies = (int) Math.max(1, (64L << 20) / (2L * nO * hidden) + 1);
+            List<BFloat16Array> wq = new ArrayList<>(), wo = new ArrayList<>();
+            Kernel fb = Kernel.of(GemmBench.class, "fillBf16");
+            try (FloatArray x = new FloatArray(128 * hidden); FloatArray qkvOut = new FloatArray(128 * nQkv); FloatArray q = new FloatArray(128 * nO);
+                 FloatArray att = new FloatArray(128 * nO); FloatArray oOut = new FloatArray(128 * hidden);
+                 FloatArray cos = new FloatArray(128 * hd / 2); FloatArray sin = new FloatArray(128 * hd / 2); IntArray slots = new IntArray(128)) {
+                for (int i = 0; i < qkvCopies; i++) wq.add(new BFloat16Array(nQkv * hidden));
+                for (int i = 0; i < oCopies; i++) wo.add(new BFloat16Array(nO * hidden));
+                for (BFloat16Array w : wq) cuda.launch(fb, Launch.cover(w.length(), 256), w, w.length(), 11, 0.05f);
+                for (BFloat16Array w : wo) cuda.launch(fb, Launch.cover(w.length(), 256), w, w.length(), 12, 0.05f);
+                cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(x.length(), 256), x, x.length(), 13);
+                for (int i = 0; i < 128; i++) slots.set(i, i * BS);   // block i, offset 0: inside the store, away from no reader that matters
+                for (int i = 0; i < cos.length(); i++) {
+                    cos.set(i, (float) Math.cos(i * 0.01));
+                    sin.set(i, (float) Math.sin(i * 0.01));
+                }
+                cuda.toDevice(qkvOut, q, att, oOut, cos, sin, slots);
+                gemm.reserveSlabs(128, nQkv, hidden);
+                gemm.reserveSlabs(128, nO, hidden);
+                cuda.synchronize();
+                for (int[] bc : points) {
+                    int batch = bc[0], ctx = bc[1];
+                    if (heads == kvHeads && batch * ctx > 65_536) continue;
+                    for (boolean invariant : new boolean[] {true, false}) {
+                        Gemm.Plan pq = invariant ? gemm.invariantPlan(batch, nQkv, hidden, true) : gemm.plan(batch, nQkv, hidden, true, true);
+                        Gemm.Plan po = invariant ? gemm.invariantPlan(batch, nO, hidden, true) : gemm.plan(batch, nO, hidden, true, true);
+                        double[] us = new double[2];
+                        for (int pdl = 0; pdl < 2; pdl++) {
+                            boolean overlap = pdl == 0;
+                            us[pdl] = chain(cuda, gemm, pq, po, wq, wo, x, qkvOut, q, att, oOut, cos, sin, slots, k, v, heads, kvHeads, hd, hidden, batch, ctx, overlap) * 1e3;
+                        }
+                        System.out.printf("chain %-6s %-9s batch %3d ctx %5d: PDL %7.1f us  plain %7.1f us  (PDL - plain %+5.1f us, %+5.1f%%)%n",
+                                heads == kvHeads ? "mha" : "gqa" + heads / kvHeads, invariant ? "invariant" : "default", batch, ctx, us[0], us[1],
+                                us[0] - us[1], 100 * (us[0] - us[1]) / us[1]);
+                        System.out.println("CSV,chain," + heads + "," + kvHeads + "," + hd + "," + (invariant ? "inv" : "def") + "," + batch + "," + ctx + "," + us[0] + "," + us[1]);
+                    }
+                }
+            } finally {
+                for (BFloat16Array w : wq) w.close();
+                for (BFloat16Array w : wo) w.close();
+            }
+        }
+    }
+
+    /** ms a layer chain (see {@link #chainRows}), the attention overlapping qkvRopeStore when {@code overlap}. */
+    private static double chain(CudaBackend cuda, Gemm gemm, Gemm.Plan pq, Gemm.Plan po, List<BFloat16Array> wq, List<BFloat16Array> wo,
+                                FloatArray x, FloatArray qkvOut, FloatArray q, FloatArray att, FloatArray oOut, FloatArray cos, FloatArray sin,
+                                IntArray slots, BFloat16Array k, BFloat16Array v, int heads, int kvHeads, int hd, int hidden, int batch, int ctx,
+                                boolean overlap) {
+        int bps = ctx / BS, nQkv = (heads + 2 * kvHeads) * hd, nO = heads * hd;
+        long storeTokens = k.length() / ((long) kvHeads * hd);
+        long kvBytes = 2L * batch * ctx * kvHeads * hd * 2;
+        int rotations = (int) Math.max(1, Math.min((storeTokens - 1) / ((long) batch * ctx), ((256L << 20) + kvBytes - 1) / kvBytes));
+        List<IntArray> tables = new ArrayList<>();
+        try (IntArray pos = new IntArray(batch); IntArray seq = new IntArray(batch);
+             PagedAttention attn = new PagedAttention(heads, kvHeads, hd, BS, ctx, batch)) {
+            for (int i = 0; i < batch; i++) {
+                pos.set(i, ctx - 1);
+                seq.set(i, i);
+            }
+            attn.overlapPrevious(overlap);
+            for (int r = 0; r < rotations; r++) {
+                IntArray t = new IntArray(batch * bps);
+                for (int i = 0; i < batch * bps; i++) t.set(i, r * batch * bps + i);
+                tables.add(t);
+            }
+            cuda.toDevice(pos, seq);
+            for (IntArray t : tables) cuda.toDevice(t);
+            int steps = Math.max(rotations, Math.max(wq.size(), wo.size())) * 4;
+            gemm.overlapPrevious(true);
+            try {
+                Step layer = i -> {
+                    Gemm.Partial p = gemm.matmulPartial(x, batch, wq.get(i % wq.size()), nQkv, hidden, qkvOut, pq);
+                    FusedOps.qkvRopeStore(cuda, p.sums(), p.slices(), q, k, v, cos, sin, slots, batch, heads, kvHeads, hd, BS, true);
+                    attn.launch(cuda, q, k, v, att, pos, seq, tables.get(i % rotations), bps, null, batch, ctx);
+                    gemm.matmulPartial(att, batch, wo.get(i % wo.size()), nO, hidden, oOut, po);
+                };
+                // every weight copy once before the capture: the TMA tiles make each matrix's tensor map then (a capture cannot)
+                for (int i = 0; i < Math.max(wq.size(), wo.size()); i++) layer.run(i);
+                return time(cuda, steps, layer);
+            } finally {
+                gemm.overlapPrevious(false);
+            }
+        } finally {
+            for (IntArray t : tables) t.close();
+        }
+    }
 
     private static double partTime(CudaBackend cuda, CascadeAttention cascade, Step full, boolean shared, boolean suffix, boolean merge) {
         full.run(0);
