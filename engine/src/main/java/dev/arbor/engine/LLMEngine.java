@@ -198,11 +198,12 @@ public final class LLMEngine implements AutoCloseable {
         }
         long t1 = System.nanoTime();
         peakBlocksUsed = Math.max(peakBlocksUsed, pool.numTotal() - pool.numFree());   // this step's blocks are allocated now
+        long replays = runner.executor().graphReplays();
         ModelRunner.StepResult result = runner.execute(out);
         long t2 = System.nanoTime();
         List<RequestOutput> produced = processor.update(out, result);
         long t3 = System.nanoTime();
-        timings.add(runner.lastWasDecode(), runner.lastTokens(), t1 - t0, runner.lastInputsNanos(), runner.executor().lastUploadMillis(),
+        timings.add(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.lastTokens(), t1 - t0, runner.lastInputsNanos(), runner.executor().lastUploadMillis(),
                 runner.lastForwardNanos(), runner.lastWaitNanos(), t3 - t2, runner.executor().lastDeviceMillis());
         for (RequestOutput o : produced) if (o.finished()) requests.remove(o.requestId());
         outputs.addAll(produced);

@@ -10,7 +10,10 @@ import java.util.Locale;
  * return before the device finishes), wait (lm_head, sampling, waiting for the device and the sampled ids
  * coming back), update (appending tokens, finishing, streaming). Device time is the span from the step's
  * first kernel to the end of its sampling kernels (CUDA events), NaN on the CPU; host overhead is wall time
- * minus device time: what a faster host path could still win.
+ * minus device time: what a faster host path could still win. The decode steps replayed from a CUDA graph are also
+ * summed apart ({@link #replayed()}): a bucket's first step launches eagerly, captures and instantiates its graph, which
+ * a short run's mean over all decode steps spreads over the replays (llama3.2-1b b128 × 64 new tokens: 4 of 63 steps;
+ * bench/RESULTS.md "Run 48-b1-10").
  */
 public final class StepTimings {
     /** Sums over the steps of one kind, in milliseconds. */
@@ -51,23 +54,34 @@ public final class StepTimings {
         }
     }
 
-    private final Sums decode = new Sums(), other = new Sums();
+    private final Sums decode = new Sums(), other = new Sums(), replayed = new Sums();
 
     public Sums decode() { return decode; }
+
+    /** The decode steps replayed from a recorded graph (a subset of {@link #decode()}): the steady state's host time. */
+    public Sums replayed() { return replayed; }
 
     public Sums other() { return other; }
 
     public void reset() {
-        for (Sums s : new Sums[] {decode, other}) {
+        for (Sums s : new Sums[] {decode, other, replayed}) {
             s.steps = s.deviceSteps = s.tokens = 0;
             s.wall = s.schedule = s.inputs = s.upload = s.launch = s.wait = s.update = s.device = s.deviceWall = 0;
         }
     }
 
-    /** Adds one step; times in nanoseconds except upload and device (milliseconds, from the model executor). */
-    public void add(boolean isDecode, int tokens, long scheduleNs, long inputsNs, double uploadMs, long forwardNs, long waitNs, long updateNs,
-                    double deviceMs) {
-        Sums s = isDecode ? decode : other;
+    /**
+     * Adds one step; times in nanoseconds except upload and device (milliseconds, from the model executor). {@code replayed}: a
+     * decode step replayed from a recorded graph (summed into {@link #replayed()} too).
+     */
+    public void add(boolean isDecode, boolean replayed, int tokens, long scheduleNs, long inputsNs, double uploadMs, long forwardNs, long waitNs,
+                    long updateNs, double deviceMs) {
+        add(isDecode ? decode : other, tokens, scheduleNs, inputsNs, uploadMs, forwardNs, waitNs, updateNs, deviceMs);
+        if (isDecode && replayed) add(this.replayed, tokens, scheduleNs, inputsNs, uploadMs, forwardNs, waitNs, updateNs, deviceMs);
+    }
+
+    private static void add(Sums s, int tokens, long scheduleNs, long inputsNs, double uploadMs, long forwardNs, long waitNs, long updateNs,
+                            double deviceMs) {
         double wall = (scheduleNs + inputsNs + forwardNs + waitNs + updateNs) / 1e6;
         s.steps++;
         s.tokens += tokens;

@@ -11,9 +11,9 @@ class StepTimingsTest {
     void meansPerKindAndHostOverheadAsWallMinusDevice() {
         StepTimings t = new StepTimings();
         // two decode steps of 4 ms wall (0.1 schedule, 0.2 inputs, 0.5 forward of which 0.3 upload, 3.0 wait, 0.2 update), device 3.5 ms
-        for (int i = 0; i < 2; i++) t.add(true, 8, 100_000, 200_000, 0.3, 500_000, 3_000_000, 200_000, 3.5);
+        for (int i = 0; i < 2; i++) t.add(true, false, 8, 100_000, 200_000, 0.3, 500_000, 3_000_000, 200_000, 3.5);
         // one prefill step on the CPU: no device time
-        t.add(false, 100, 0, 0, 0, 10_000_000, 0, 0, Double.NaN);
+        t.add(false, false, 100, 0, 0, 0, 10_000_000, 0, 0, Double.NaN);
         StepTimings.Sums d = t.decode();
         assertEquals(2, d.steps());
         assertEquals(16, d.tokens());
@@ -28,8 +28,30 @@ class StepTimingsTest {
         assertEquals(10.0, o.wallMillis(), 1e-9);
         assertTrue(Double.isNaN(o.deviceMillis()) && Double.isNaN(o.hostOverheadMillis()));
         assertTrue(o.summary("other").contains("device time not measured"));
+        assertEquals(0, t.replayed().steps(), "no step was replayed");
         t.reset();
         assertEquals(0, t.decode().steps());
         assertEquals("decode: no steps", t.decode().summary("decode"));
+    }
+
+    /**
+     * A graph bucket's first decode step (eager launches, capture, instantiation: 20 ms of launch here) counts in the decode
+     * mean but not in the replayed steps' sums, whose host overhead is the steady state's.
+     */
+    @Test
+    void replayedDecodeStepsAreSummedApart() {
+        StepTimings t = new StepTimings();
+        t.add(true, false, 4, 0, 0, 0.0, 20_000_000, 3_000_000, 0, 2.9);   // captured: 23 ms wall, device 2.9
+        for (int i = 0; i < 3; i++) t.add(true, true, 4, 0, 0, 0.1, 300_000, 3_000_000, 0, 2.9);   // replays: 3.3 ms wall
+        t.add(false, true, 100, 0, 0, 0.0, 1_000_000, 0, 0, 1.0);   // not a decode step: never in the replayed sums
+        StepTimings.Sums d = t.decode(), r = t.replayed();
+        assertEquals(4, d.steps());
+        assertEquals(3, r.steps());
+        assertEquals(12, r.tokens());
+        assertEquals(0.4, r.hostOverheadMillis(), 1e-9, "3.3 ms wall - 2.9 device");
+        assertEquals(0.2, r.launchMillis(), 1e-9, "forward 0.3 minus upload 0.1");
+        assertEquals((23.0 + 3 * 3.3) / 4 - 2.9, d.hostOverheadMillis(), 1e-9, "the capture spread over every decode step");
+        t.reset();
+        assertEquals(0, t.replayed().steps());
     }
 }
