@@ -43,17 +43,6 @@ public final class CascadeAttention implements AutoCloseable {
      * G = 4 a warp needs ~190 registers, 8 per SM, where the 4-warp kernel keeps its occupancy). {@link #warpSuffix} overrides it.
      */
     public static final int WARP_SUFFIX_MAX_G = 2;
-    /**
-     * Whether the warp suffix waits per (token, kv head) for the tensor-core shared level's splits of its token (ready counts the
-     * shared level makes after each item, {@link CascadeMmaKernels}, {@link CascadeSuffixKernels#awaitShared}) instead of for the
-     * shared level's whole grid. The same values read: the same bits either way.
-     */
-    public static final boolean READY_COUNTS = true;
-    /**
-     * Work-groups an SM of a persistent tensor-core shared level (its grid {@code min(items, SHARED_WAVE × SMs)}, each work-group
-     * looping over the items), 0: one work-group an item. The same arithmetic per item: the same bits either way.
-     */
-    public static final int SHARED_WAVE = 0;
 
     private final PagedAttention paged;   // its scratch has the suffix splits then the shared splits per (token, head)
     private final int maxContext, maxSharedLen, sharedBase;
@@ -64,10 +53,6 @@ public final class CascadeAttention implements AutoCloseable {
     private int suffixSharedAhead;                                          // its shared slots a lane per load; 0: CascadeSuffixKernels.SHARED_AHEAD
     private int sharedMinBlocks = -1;                                       // the tensor-core shared level's launch bounds; -1: its default
     private int sharedKeyHalves;                                            // its key halves a work-group; 0: CascadeMmaKernels.keyHalves
-    private boolean readyCounts = READY_COUNTS;                            // the warp suffix waits per (token, kv head), not for the shared grid
-    private int sharedWave = -1;                                            // the tensor-core shared level's work-groups an SM; -1: SHARED_WAVE
-    private int sharedGroups;                                               // tests: its persistent grid's work-groups in all (0: by the wave)
-    private final IntArray ready;                                           // (tokenCapacity, kvHeads) shared splits counted in; 0 between launches
 
     /**
      * @param maxContext    the longest context a launch may see (keys)
@@ -91,7 +76,6 @@ public final class CascadeAttention implements AutoCloseable {
         this.sharedBase = PagedAttention.splits(maxContext);
         int slotKeys = (sharedBase + PagedAttention.splits(maxSharedLen)) * AttentionKernels.SPLIT;
         this.paged = new PagedAttention(heads, kvHeads, headDim, blockSize, slotKeys, tokenCapacity);
-        this.ready = new IntArray(Math.max(1, tokenCapacity * kvHeads));
     }
 
     /**
@@ -164,11 +148,6 @@ public final class CascadeAttention implements AutoCloseable {
         Shapes.need("keyStart", keyStart, 1);
         int heads = paged.heads(), kvHeads = paged.kvHeads(), headDim = paged.headDim(), slots = paged.slots();
         boolean sharedLaunched = numGroups > 0 && runShared;
-        int ownZ = Math.max(1, Math.min(maxOwnSplits, PagedAttention.splits(maxContextLen)));
-        int warpMax = warpSuffixMaxSplits >= 0 ? warpSuffixMaxSplits : heads / kvHeads <= WARP_SUFFIX_MAX_G ? WARP_SUFFIX_MAX_SPLITS : 0;
-        boolean warpSuffix = ownZ <= warpMax && CascadeSuffixKernels.serves(kCache, heads, kvHeads, headDim);
-        // the tensor-core shared level counts its items in and the warp suffix waits on the counts (never one without the other)
-        int signal = sharedLaunched && runSuffix && warpSuffix && readyCounts && CascadeMmaKernels.serves(kCache, heads, kvHeads, headDim) ? 1 : 0;
         if (sharedLaunched) {
             Shapes.positive("maxGroupTokens", maxGroupTokens);
             Shapes.positive("maxSharedLenNow", maxSharedLenNow);
@@ -191,28 +170,22 @@ public final class CascadeAttention implements AutoCloseable {
             long gx = (long) numGroups * tiles;
             if (gx > Integer.MAX_VALUE) throw new IllegalArgumentException("numGroups x query tiles " + gx + " over 2^31-1");
             int threads = mma ? CascadeMmaKernels.THREADS : AttentionKernels.THREADS;
-            int splitsNow = PagedAttention.splits(maxSharedLenNow);
+            Launch l = Launch.of(new int[] {(int) gx, kvHeads, PagedAttention.splits(maxSharedLenNow)}, new int[] {threads, 1, 1});
             FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;
             int alibi = alibiSlopes != null ? 1 : 0;
             if (mma) {   // tensor cores: the shape and store decide, never the batch
-                // one-dimensional over the items (kv head, query tile, split); a persistent grid of `wave` work-groups an SM loops over them
-                long items = gx * kvHeads * splitsNow;
-                if (items > Integer.MAX_VALUE) throw new IllegalArgumentException("shared items " + items + " over 2^31-1");
-                int wave = sharedWave >= 0 ? sharedWave : SHARED_WAVE;
-                long cap = sharedGroups > 0 ? sharedGroups : wave > 0 ? (long) wave * b.multiprocessors() : items;
-                int groups = (int) Math.min(items, cap);
-                Launch l = Launch.of(new int[] {groups, 1, 1}, new int[] {threads, 1, 1});
                 b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), overlapShared ? l.overlappingPrevious() : l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
-                        blockTables, keyStart, slopes, groupTokens, groupTokenStart, ready, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
-                        (int) gx, splitsNow, (int) items, signal, heads, kvHeads, headDim, paged.blockSize(), alibi, minBlocks, halves);
+                        blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
+                        heads, kvHeads, headDim, paged.blockSize(), alibi, minBlocks, halves);
             } else {
-                Launch l = Launch.of(new int[] {(int) gx, kvHeads, splitsNow}, new int[] {threads, 1, 1});
                 b.launch(Shapes.byStore(kCache, SHARED_BF16, SHARED_F16, SHARED_F32), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
                         blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
                         heads, kvHeads, headDim, paged.blockSize(), alibi, queries);
             }
         }
-        if (warpSuffix) {
+        int ownZ = Math.max(1, Math.min(maxOwnSplits, PagedAttention.splits(maxContextLen)));
+        int warpMax = warpSuffixMaxSplits >= 0 ? warpSuffixMaxSplits : heads / kvHeads <= WARP_SUFFIX_MAX_G ? WARP_SUFFIX_MAX_SPLITS : 0;
+        if (ownZ <= warpMax && CascadeSuffixKernels.serves(kCache, heads, kvHeads, headDim)) {
             // suffix + merge in one launch, a warp per (token, kv head), replaying the split kernel's layout (same bits)
             if (runSuffix) {
                 int u = paged.keysPerLaneNow(), w = paged.decodeWarpsNow();
@@ -220,8 +193,8 @@ public final class CascadeAttention implements AutoCloseable {
                 // before gridDependencyWait, which must not overlap the KV write before a plain launch
                 Launch l = Launch.of(new int[] {tokens, kvHeads, 1}, new int[] {CascadeSuffixKernels.THREADS, 1, 1});
                 b.launch(Shapes.byStore(kCache, SUFFIX_MERGE_BF16, SUFFIX_MERGE_F16, null), sharedLaunched && overlapSuffix ? l.overlappingPrevious() : l, q, kCache, vCache, out,
-                        paged.partials(), positions, seqOfToken, blockTables, keyStart, alibiSlopes != null ? alibiSlopes : q, ready, maxBlocksPerSeq,
-                        numBlocks, slots, sharedBase, signal, heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, u, w,
+                        paged.partials(), positions, seqOfToken, blockTables, keyStart, alibiSlopes != null ? alibiSlopes : q, maxBlocksPerSeq,
+                        numBlocks, slots, sharedBase, heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, u, w,
                         suffixSharedAhead > 0 ? suffixSharedAhead : CascadeSuffixKernels.SHARED_AHEAD,
                         CascadeSuffixKernels.minBlocksPerSm(heads, kvHeads));
             }
@@ -299,42 +272,8 @@ public final class CascadeAttention implements AutoCloseable {
         return this;
     }
 
-    /**
-     * For benchmarks and tests: whether the warp suffix waits per (token, kv head) on the tensor-core shared level's ready counts
-     * (default {@link #READY_COUNTS}) or for its whole grid. The same bits either way.
-     */
-    public CascadeAttention readyCounts(boolean on) {
-        this.readyCounts = on;
-        return this;
-    }
+    /** Puts the scratch on the device; see {@link PagedAttention#toDevice}. */
+    public void toDevice(Backend b) { paged.toDevice(b); }
 
-    /**
-     * For benchmarks and tests: the tensor-core shared level as a persistent grid of {@code n} work-groups an SM looping over its items
-     * (0: one work-group an item; -1: {@link #SHARED_WAVE}). The same arithmetic per item: the same bits either way.
-     */
-    public CascadeAttention sharedWave(int n) {
-        if (n < -1 || n > 16) throw new IllegalArgumentException("sharedWave must be -1..16: " + n);
-        this.sharedWave = n;
-        return this;
-    }
-
-    /** Tests: the tensor-core shared level's grid of {@code n} work-groups in all looping over the items (0: by {@link #sharedWave}). */
-    CascadeAttention sharedGroups(int n) {
-        this.sharedGroups = n;
-        return this;
-    }
-
-    /** The ready counts (tests: all 0 between launches). */
-    IntArray readyCountsArray() { return ready; }
-
-    /** Puts the scratch and the ready counts on the device; see {@link PagedAttention#toDevice}. */
-    public void toDevice(Backend b) {
-        paged.toDevice(b);
-        b.toDevice(ready);
-    }
-
-    @Override public void close() {
-        paged.close();
-        ready.close();
-    }
+    @Override public void close() { paged.close(); }
 }

@@ -38,16 +38,9 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * order only (CascadeAttentionTest bounds it), and by the softmax weights' exp flushing subnormal results to 0
  * ({@link KMath#expFtz}: a weight below 2^-126 of the row's largest, lost in the sums anyway).
  *
- * <p>Launch: overlapping the kernel before (programmatic dependent launch, {@link CascadeAttention#overlapShared}): the first
- * item's index chain (group tokens, key starts, positions, the split's row offsets) runs during that kernel's tail; q and the KV
- * rows are read, and the suffix launch let in, only after {@code gridDependencyWait} (a work-group without work waits too).
- *
- * <p>Work-items and ready counts (issue 11, bench/RESULTS.md "Run 48-casc10"): the grid is one-dimensional over the items
- * (kv head, query tile, split), split fastest and kv head slowest — the order the suffix's warps need them; a work-group takes
- * items {@code x, x + gridDim, ...} (a persistent grid of a few work-groups an SM, {@link CascadeAttention#sharedWave}, or one
- * item each). With {@code signal}, after an item's partials are written (and fenced) each of its tokens' (token, kv head) count in
- * {@code ready} goes up by one; {@link CascadeSuffixKernels} waits per (token, kv head) for its ceil(shared / SPLIT) counts
- * instead of for this whole grid, and sets the count back to 0.
+ * <p>Launch: overlapping the kernel before (programmatic dependent launch, {@link CascadeAttention#overlapShared}): the index
+ * chain (group tokens, key starts, positions, the split's row offsets) runs during that kernel's tail; q and the KV rows are
+ * read, and the suffix launch let in, only after {@code gridDependencyWait} (every early exit waits too).
  */
 public final class CascadeMmaKernels {
     private CascadeMmaKernels() {}
@@ -103,36 +96,31 @@ public final class CascadeMmaKernels {
      */
     public static void cascadeMmaBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray partials,
                                       IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
-                                      IntArray groupTokens, IntArray groupTokenStart, IntArray ready,
+                                      IntArray groupTokens, IntArray groupTokenStart,
                                       int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup,
-                                      int tileCount, int splitsNow, int items, int signal,
                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                       @Constant int alibi, @Constant int minBlocks, @Constant int halves) {
         ctx.launchBounds(THREADS, minBlocks);
-        body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart, ready,
-                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, tileCount, splitsNow, items, signal,
-                heads, kvHeads, headDim, blockSize, alibi, 0, halves);
+        body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, heads, kvHeads, headDim, blockSize, alibi, 0, halves);
     }
 
     /** fp16 store. */
     public static void cascadeMmaF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray partials,
                                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
-                                     IntArray groupTokens, IntArray groupTokenStart, IntArray ready,
+                                     IntArray groupTokens, IntArray groupTokenStart,
                                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup,
-                                     int tileCount, int splitsNow, int items, int signal,
                                      @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                      @Constant int alibi, @Constant int minBlocks, @Constant int halves) {
         ctx.launchBounds(THREADS, minBlocks);
-        body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart, ready,
-                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, tileCount, splitsNow, items, signal,
-                heads, kvHeads, headDim, blockSize, alibi, 1, halves);
+        body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, heads, kvHeads, headDim, blockSize, alibi, 1, halves);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
-                     IntArray groupTokens, IntArray groupTokenStart, IntArray ready, int maxBlocksPerSeq, int numBlocks, int slots,
-                     int sharedBase, int tilesPerGroup, int tileCount, int splitsNow, int items, int signal,
-                     int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16, int halves) {
+                     IntArray groupTokens, IntArray groupTokenStart, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
+                     int tilesPerGroup, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16, int halves) {
         int G = heads / kvHeads;
         int RW = 4 / halves;                 // warps of query rows a key half (16 rows each)
         int rows = 16 * RW;                  // query rows per work-group: ROWS / halves
@@ -159,82 +147,66 @@ public final class CascadeMmaKernels {
 
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, gq = lane >> 2, tq = lane & 3;
         int half = halves > 1 ? warp / RW : 0, rw = warp - half * RW, htid = tid - half * HT;   // key half, row warp, work-item within the half
-        int waited = 0;
-        // work-items (kv head, query tile, split), the split fastest, then the tile, the kv head slowest: the order in which the
-        // suffix's warps (token fastest, kv head slowest) need them; work-group x takes items x, x + groups, ... (one each when the
-        // grid has one work-group an item; a persistent grid of a few work-groups an SM takes several, CascadeAttention#sharedWave)
-        for (int item = ctx.groupIdx; item < items; item += ctx.globalGroupSizeX / ctx.localGroupSizeX) {
-            int c = item % splitsNow, tileAt = item / splitsNow;
-            int kvh = tileAt / tileCount, tileG = tileAt - kvh * tileCount;
-            int grp = tileG / tilesPerGroup, qt = tileG - grp * tilesPerGroup;
-            int from = groupTokenStart.get(grp), count = groupTokenStart.get(grp + 1) - from;
-            if (qt * Q >= count) continue;   // a tile past the group's tokens: nothing to do, no token to signal
-            int seq0 = seqOfToken.get(groupTokens.get(from));
-            int shared = keyStart.get(seq0), table = seq0 * maxBlocksPerSeq;
-            int lo = c * SPLIT;
-            if (lo >= shared) continue;      // a split past the group's prefix: its tokens' suffix waits for ceil(shared / SPLIT) splits only
-            int hi = Math.min(lo + SPLIT, shared);
-            for (int i = tid; i < SPLIT; i += THREADS) {
-                rowBase[i] = AttentionKernels.rowOffset(blockTables, table, lo + i, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
-            }
-            if (tid < rows) {
-                int k = qt * Q + tid / G;
-                int tok = k < count ? groupTokens.get(from + k) : -1;
-                rTok[tid] = tok;
-                rPos[tid] = tok >= 0 ? positions.get(tok) : -1;
-            }
-            ctx.localBarrier();
-            if (waited == 0) {
-                // launched overlapping the kernel before (CascadeAttention#overlapShared): the first item's index chain above (groups,
-                // tokens, key starts, the split's row offsets: host-written inputs) ran during its tail; q and the KV rows only after
-                // it is done. Only then may the suffix + merge warps start (they read their own keys before waiting for this grid's
-                // partials, and those must not overlap the kernel before: the KV write)
-                ctx.gridDependencyWait();
-                ctx.allowDependentLaunch();
-                waited = 1;
-            }
-            int r0 = rw * 16 + gq, r1 = r0 + 8;
-            int tok0 = rTok[r0], tok1 = rTok[r1], p0 = rPos[r0], p1 = rPos[r1];
-            int h0 = kvh * G + r0 % G, h1 = kvh * G + r1 % G;
-            float sl0 = alibi != 0 ? slopes.get(h0) : 0f, sl1 = alibi != 0 ? slopes.get(h1) : 0f;
-            float scale = (float) (1.0 / Math.sqrt(headDim));
-            loadQuery(q, qh, ql, tok0, tok1, h0, h1, heads, headDim, tq, KSTEPS, fp16);
-            start(o, m, l, NT);
-            // tile it+1 is copied (cp.async) while tile it is computed; key half h takes tiles [h·th, (h+1)·th) of the split, both
-            // halves the same number of iterations (the barriers), a tile past the split's keys all masked (no shuffle is skipped)
-            int tiles = (hi - lo + KTH - 1) / KTH, th = (tiles + halves - 1) / halves, first = half * th;
-            int buf = half * 2 * KTH * KS;       // this half's two tile buffers
-            loadTile(ctx, kc, vc, ksw, vsw, rowBase, first * KTH, buf, htid, KS, headDim, KTH, HT);
-            ctx.cpAsyncCommit();
-            for (int it = 0; it < th; it++) {
-                if (it + 1 < th) loadTile(ctx, kc, vc, ksw, vsw, rowBase, (first + it + 1) * KTH, buf + ((it + 1) & 1) * KTH * KS, htid, KS, headDim, KTH, HT);
-                ctx.cpAsyncCommit();
-                ctx.cpAsyncWait(1);
-                ctx.localBarrier();
-                int bo = buf + (it & 1) * KTH * KS;
-                scores(ctx, qh, ql, ksw, s, bf, bo, lo + (first + it) * KTH, hi, p0, p1, sl0, sl1, scale, lane, gq, tq, KS, KSTEPS, KTH, alibi, fp16);
-                softmax(ctx, s, o, m, l, NT, KTH);
-                accumulate(ctx, s, vsw, o, ph, pl, bf, bo, lane, KS, NT, KTH, fp16);
-                ctx.localBarrier();   // the buffer is refilled by the next iteration's copy
-            }
-            ctx.cpAsyncWait(0);
-            if (halves > 1) foldHalves(ctx, ksw, o, m, l, half, rw * 32 + lane, RW * 32, NT);
-            finish(ctx, partials, o, m, l, half == 0 ? tok0 : -1, half == 0 ? tok1 : -1, h0, h1, c, slots, sharedBase, heads, headDim, tq, NT);
-            if (signal != 0) {
-                // the suffix's warp of (token, kv head) waits until ceil(shared / SPLIT) splits have counted in (CascadeSuffixKernels):
-                // every work-item's partial writes fenced before the tile's tokens are counted (the last-arriving pattern's order)
-                ctx.threadFence();
-                ctx.localBarrier();
-                if (tid < Q) {
-                    int tok = rTok[tid * G];
-                    if (tok >= 0) ctx.atomicAdd(ready, tok * kvHeads + kvh, 1);
-                }
-            }
-            ctx.localBarrier();   // the next item rewrites the row offsets, the tokens and the tile buffers
-        }
+        int kvh = ctx.groupIdy, c = ctx.groupIdz;
+        int grp = ctx.groupIdx / tilesPerGroup, qt = ctx.groupIdx - grp * tilesPerGroup;
+        int from = groupTokenStart.get(grp), count = groupTokenStart.get(grp + 1) - from;
         // a work-group without work waits for the kernel before too: the suffix launched overlapping this grid starts once every
-        // work-group has either let it in above or exited, so every exit must also come after that kernel is done
-        if (waited == 0) ctx.gridDependencyWait();
+        // work-group has either arrived below or exited, so every exit must also come after that kernel is done
+        if (qt * Q >= count) {
+            ctx.gridDependencyWait();
+            return;
+        }
+        int seq0 = seqOfToken.get(groupTokens.get(from));
+        int shared = keyStart.get(seq0), table = seq0 * maxBlocksPerSeq;
+        int lo = c * SPLIT;
+        if (lo >= shared) {
+            ctx.gridDependencyWait();
+            return;
+        }
+        int hi = Math.min(lo + SPLIT, shared);
+        for (int i = tid; i < SPLIT; i += THREADS) {
+            rowBase[i] = AttentionKernels.rowOffset(blockTables, table, lo + i, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
+        }
+        if (tid < rows) {
+            int k = qt * Q + tid / G;
+            int tok = k < count ? groupTokens.get(from + k) : -1;
+            rTok[tid] = tok;
+            rPos[tid] = tok >= 0 ? positions.get(tok) : -1;
+        }
+        ctx.localBarrier();
+        // launched overlapping the kernel before (CascadeAttention#overlapShared): the index chain above (groups, tokens, key
+        // starts, the split's row offsets: host-written inputs) ran during its tail; q and the KV rows only after it is done.
+        // Only then may the suffix + merge warps start (they read their own keys before waiting for this grid, and those
+        // must not overlap the kernel before: the KV write)
+        ctx.gridDependencyWait();
+        ctx.allowDependentLaunch();
+        int r0 = rw * 16 + gq, r1 = r0 + 8;
+        int tok0 = rTok[r0], tok1 = rTok[r1], p0 = rPos[r0], p1 = rPos[r1];
+        int h0 = kvh * G + r0 % G, h1 = kvh * G + r1 % G;
+        float sl0 = alibi != 0 ? slopes.get(h0) : 0f, sl1 = alibi != 0 ? slopes.get(h1) : 0f;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        loadQuery(q, qh, ql, tok0, tok1, h0, h1, heads, headDim, tq, KSTEPS, fp16);
+        start(o, m, l, NT);
+        // tile it+1 is copied (cp.async) while tile it is computed; key half h takes tiles [h·th, (h+1)·th) of the split, both
+        // halves the same number of iterations (the barriers), a tile past the split's keys all masked (no shuffle is skipped)
+        int tiles = (hi - lo + KTH - 1) / KTH, th = (tiles + halves - 1) / halves, first = half * th;
+        int buf = half * 2 * KTH * KS;       // this half's two tile buffers
+        loadTile(ctx, kc, vc, ksw, vsw, rowBase, first * KTH, buf, htid, KS, headDim, KTH, HT);
+        ctx.cpAsyncCommit();
+        for (int it = 0; it < th; it++) {
+            if (it + 1 < th) loadTile(ctx, kc, vc, ksw, vsw, rowBase, (first + it + 1) * KTH, buf + ((it + 1) & 1) * KTH * KS, htid, KS, headDim, KTH, HT);
+            ctx.cpAsyncCommit();
+            ctx.cpAsyncWait(1);
+            ctx.localBarrier();
+            int bo = buf + (it & 1) * KTH * KS;
+            scores(ctx, qh, ql, ksw, s, bf, bo, lo + (first + it) * KTH, hi, p0, p1, sl0, sl1, scale, lane, gq, tq, KS, KSTEPS, KTH, alibi, fp16);
+            softmax(ctx, s, o, m, l, NT, KTH);
+            accumulate(ctx, s, vsw, o, ph, pl, bf, bo, lane, KS, NT, KTH, fp16);
+            ctx.localBarrier();   // the buffer is refilled by the next iteration's copy
+        }
+        ctx.cpAsyncWait(0);
+        if (halves > 1) foldHalves(ctx, ksw, o, m, l, half, rw * 32 + lane, RW * 32, NT);
+        finish(ctx, partials, o, m, l, half == 0 ? tok0 : -1, half == 0 ? tok1 : -1, h0, h1, c, slots, sharedBase, heads, headDim, tq, NT);
     }
 
     /** The pair (x0, x1) as 16-bit halves, low index in bits 0-15 (fp16 or bf16, nearest even). */

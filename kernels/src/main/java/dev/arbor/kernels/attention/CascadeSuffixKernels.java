@@ -51,9 +51,7 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * computes its first {@link #OWN_BUF} own splits (their keys, the query and the tables were written before the shared level
  * began) and only then waits for the grid before it ({@code gridDependencyWait}) and reads the shared partials; the own
  * splits' states wait in shared memory and are folded after the shared slots, in the merge's order. Without a shared launch
- * just before it, the launcher launches it plainly. With {@code signal} (the tensor-core shared level counting its items in,
- * {@link CascadeMmaKernels}) the warp waits only for its own (token, kv head)'s shared splits ({@link #awaitShared}), not for the
- * whole shared grid: the same values read, so the same bits.
+ * just before it, the launcher launches it plainly.
  *
  * <p>Not done, measured: staging a split's own K/V rows in shared memory by cp.async before the fold (all of them requested in one
  * round trip, the same bits) lost at every measured shape, 63 → 86 µs a step at 107 × 530 with 32 rows staged and 260 → 439 µs at
@@ -103,28 +101,28 @@ public final class CascadeSuffixKernels {
      */
     public static void suffixMergeBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
                                        FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
-                                       FloatArray slopes, IntArray ready, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int signal,
+                                       FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
                                        @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                        @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
                                        @Constant int minBlocks) {
-        body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, ready, maxBlocksPerSeq, numBlocks,
-                slots, sharedBase, signal, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, 0);
+        body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
+                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, 0);
     }
 
     /** fp16 store; as {@link #suffixMergeBf16}. */
     public static void suffixMergeF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
                                       FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
-                                      FloatArray slopes, IntArray ready, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int signal,
+                                      FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                       @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
                                        @Constant int minBlocks) {
-        body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, ready, maxBlocksPerSeq, numBlocks,
-                slots, sharedBase, signal, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, 1);
+        body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
+                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, 1);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
-                     IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes, IntArray ready,
-                     int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int signal, int heads, int kvHeads, int headDim, int blockSize,
+                     IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
+                     int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int heads, int kvHeads, int headDim, int blockSize,
                      int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int fp16) {
         ctx.launchBounds(THREADS, minBlocks);
         int G = heads / kvHeads;
@@ -173,9 +171,7 @@ public final class CascadeSuffixKernels {
         // their keys and the query were written before that launch began), then mergeSplits' order: shared slots, own splits
         for (int k = 0; k <= nOwn; k++) {
             if (k == buffered) {
-                // the shared level's partials: its ready counts of this (token, kv head) with signal, else its whole grid
-                if (signal == 0) ctx.gridDependencyWait();
-                else if (nShared > 0) awaitShared(ctx, ready, t * kvHeads + kvh, nShared, lane);
+                ctx.gridDependencyWait();   // the shared level's partials
                 DecodeKernels.startState(mM, mL, mA, G);
                 // RPW·SA slots a round trip: row r's lanes load slots c + r·SA .. + SA, folded in slot order through shuffles
                 for (int c = 0; c < nShared; c += RPW * SA) {
@@ -227,26 +223,6 @@ public final class CascadeSuffixKernels {
         }
         loadState(st, OWN_BUF * SW, mA, mM, mL, lane, G);
         if (row == 0) finish(out, mA, mL, th0 * headDim + c8, G, headDim);
-        // with signal the warp no longer waited for the shared level's grid: it does so at its end (by then that grid is done or
-        // finishing), so this grid's completion still implies the shared level's, as the kernels after it assume
-        if (signal != 0) ctx.gridDependencyWait();
-    }
-
-    /**
-     * Waits until the shared level ({@link CascadeMmaKernels} with signal) has counted {@code n} splits in for (token, kv head)
-     * {@code at}: lane 0 reads the count by an atomic (L2, never a stale L1 line), the warp loops on its broadcast; then a fence
-     * (the partials' reads after it see the writes fenced before the counts) and the count set back to 0 for the next launch (this
-     * warp is its only reader). Deadlock-free: this grid is launched overlapping the shared level only once every work-group of
-     * that grid is resident or done (programmatic dependent launch), so every count it waits for is made by running work-groups.
-     */
-    static void awaitShared(KernelContext ctx, IntArray ready, int at, int n, int lane) {
-        int seen = 0;
-        while (seen < n) {
-            int v = lane == 0 ? ctx.atomicAdd(ready, at, 0) : 0;
-            seen = ctx.shuffleBroadcast(v, 0);
-        }
-        ctx.threadFence();
-        if (lane == 0) ctx.atomicAdd(ready, at, -n);
     }
 
     /**

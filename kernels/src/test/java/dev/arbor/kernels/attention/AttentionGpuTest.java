@@ -115,20 +115,6 @@ class AttentionGpuTest {
                 assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}), store + " cascade, separate merge, alibi=" + alibi);
                 cascade.warpSuffix(CascadeAttention.WARP_SUFFIX_MAX_SPLITS);
                 assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}), store + " cascade, warp suffix again, alibi=" + alibi);
-                // the shared level as a persistent grid (1 and 2 work-groups an SM, several items each), and the warp suffix waiting for
-                // the shared level's whole grid instead of its ready counts: the same bits; each right after a cascade launch on other
-                // values, whose partials a suffix reading before the shared level's writes (or a count left over) would pick up
-                try (PagedBatch other = new PagedBatch(heads, heads, 128, 16, ctx, one, alibi, store, 8, shared)) {
-                    for (int wave : new int[] {1, 2, 0}) {
-                        cascade.sharedWave(wave);
-                        other.runCascade(cuda, cascade, new int[][] {members}, new int[] {33});
-                        assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}), store + " cascade, shared wave " + wave + ", alibi=" + alibi);
-                    }
-                    cascade.sharedWave(-1).readyCounts(!CascadeAttention.READY_COUNTS);
-                    other.runCascade(cuda, cascade, new int[][] {members}, new int[] {33});
-                    assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}), store + " cascade, the other wait, alibi=" + alibi);
-                    cascade.readyCounts(CascadeAttention.READY_COUNTS);
-                }
                 float[] plain = b.run(cuda, paged, b.allTokens(), null);
                 double[] plainD = new double[plain.length];
                 for (int i = 0; i < plain.length; i++) plainD[i] = plain[i];

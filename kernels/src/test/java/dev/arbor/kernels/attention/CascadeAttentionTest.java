@@ -223,43 +223,6 @@ class CascadeAttentionTest {
         }
     }
 
-    /**
-     * The tensor-core shared level as a persistent grid (a few work-groups looping over the items, {@link CascadeAttention#sharedWave};
-     * here 4 work-groups in all)
-     * and the warp suffix waiting on per-(token, kv head) ready counts or for the whole shared grid
-     * ({@link CascadeAttention#readyCounts}): the same bits as one work-group an item; the counts back at 0 after each launch (each
-     * (token, kv head) counted in exactly ceil(shared / SPLIT) times, then reset by its warp). A prefix of 3 splits, 7 members in
-     * one query tile (of 64 or 32 rows: 1 and 2 key halves), ALiBi, bf16.
-     */
-    @Test
-    void aPersistentSharedLevelAndReadyCountsKeepTheBits() {
-        int[] ctx = {560, 541, 590, 530, 577, 549, 555, 300}, news = {1, 1, 1, 1, 1, 1, 1, 1}, shared = {33, 33, 33, 33, 33, 33, 33, 0};
-        try (PagedBatch b = new PagedBatch(2, 2, 32, 16, ctx, news, true, KvStore.BF16, 31, shared);
-             CascadeAttention cascade = new CascadeAttention(2, 2, 32, 16, b.maxContext(), 33 * 16, b.tokens)) {
-            int[][] groups = {{0, 1, 2, 3, 4, 5, 6}};
-            int[] sb = {33};
-            for (int halves = 1; halves <= 2; halves++) {
-                cascade.sharedKeyHalves(halves).sharedGroups(0).readyCounts(true);
-                float[] one = b.runCascade(CPU, cascade, groups, sb);
-                assertClose(b.reference(), one, TOLERANCE, halves + " key halves: cascade vs reference");
-                assertZero(cascade, halves + " key halves, a work-group an item");
-                cascade.sharedGroups(4);   // 6 or 12 items (1 or 2 tiles x 2 kv heads x 3 splits) over 4 work-groups
-                assertBits(one, b.runCascade(CPU, cascade, groups, sb), halves + " key halves: persistent grid");
-                assertZero(cascade, halves + " key halves, persistent grid");
-                cascade.readyCounts(false);
-                assertBits(one, b.runCascade(CPU, cascade, groups, sb), halves + " key halves: persistent grid, waiting for the grid");
-                assertZero(cascade, halves + " key halves, no counts");
-            }
-        }
-    }
-
-    private static void assertZero(CascadeAttention cascade, String what) {
-        var ready = cascade.readyCountsArray();
-        for (int i = 0; i < ready.length(); i++) {
-            if (ready.get(i) != 0) throw new AssertionError(what + ": ready count " + i + " = " + ready.get(i) + " after the launch");
-        }
-    }
-
     @Test
     void twoGroups() {
         // sequences 0-2 share 3 blocks of 16, sequences 3-5 share 2 other blocks, sequence 6 is on its own

@@ -286,19 +286,6 @@ public final class AttentionBench {
             cascade.overlapShared(false);   // the shared level launched after the kernel before it ends (not overlapping its tail)
             double sharedPlain = time(cuda, 20, full);
             cascade.overlapShared(true);
-            // run 48-casc10: the warp suffix waiting for the shared level's whole grid (before run 48) instead of per (token, kv head) on
-            // the shared level's ready counts, and the shared level as a persistent grid of 1..3 work-groups an SM (each step, and the
-            // shared level alone)
-            cascade.readyCounts(!CascadeAttention.READY_COUNTS);
-            double otherWait = time(cuda, 20, full);
-            cascade.readyCounts(CascadeAttention.READY_COUNTS);
-            StringBuilder waves = new StringBuilder();
-            for (int w = 0; w <= 3; w++) {
-                cascade.sharedWave(w);
-                waves.append(String.format("; wave %d: step %.1f us, shared alone %.1f us", w, time(cuda, 20, full) * 1e3,
-                        partTime(cuda, cascade, full, true, false, false) * 1e3));
-            }
-            cascade.sharedWave(-1);
             // the tensor-core shared level's four forms (launch bounds 0 / 3 work-groups an SM, a split's keys in 1 / 2 key halves),
             // each a step and the shared level alone; the launcher picks one by the launch's size (the default columns)
             int sms = cuda.device().multiprocessors(), q1 = CascadeMmaKernels.queries(heads, heads, 1);
@@ -341,10 +328,6 @@ public final class AttentionBench {
                     cascadeMs * 1e3 / floorUs, pagedMs / cascadeMs, pagedBytes / 1e6, floorBytes / 1e6);
             System.out.printf("   shared level launched plainly (not overlapping the step before): step %.1f us (%.2fx the default)%n", sharedPlain * 1e3,
                     sharedPlain / cascadeMs);
-            System.out.printf("   the warp suffix %s: step %.1f us (%.2fx the default); the shared level's grid (0: a work-group an item, "
-                            + "else persistent, work-groups an SM; default %d)%s%n",
-                    CascadeAttention.READY_COUNTS ? "waiting for the shared level's whole grid" : "waiting on per-(token, kv head) ready counts",
-                    otherWait * 1e3, otherWait / cascadeMs, CascadeAttention.SHARED_WAVE, waves);
             System.out.printf("   suffix + merge as a warp per (token, kv head)%s: alone %.1f us; cascade without the overlap (no PDL) %.1f us;"
                             + " with 2 shared slots a lane per load %.1f us; run 26's default (4-warp split kernel + fused merge)"
                             + " %.1f us (%.2fx the default)%n",
