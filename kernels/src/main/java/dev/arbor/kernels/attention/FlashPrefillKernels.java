@@ -626,12 +626,15 @@ public final class FlashPrefillKernels {
     /** s = Q·Kᵀ for the warp's 16 rows and the tile's BN keys (zeroed first), k-steps of 16 dims in order. */
     @Unroll
     static void scores(KernelContext ctx, int[] smem, int kBase, int[] qf, float[] s, int[] kf, int lane, int headDim, int fp16) {
+        // the lane's ldmatrix row is (j + (lane >> 4))·8 + (lane & 7) and its chunk c = 2·ks + ((lane >> 3) & 1): the swizzled
+        // word Swizzle.rowChunk128(row, c & 7) + (c >> 3)·BN·32 is one of four per-lane words (by ks & 3) plus a constant
+        int[] ka = new int[4];
+        int rowL = (lane >> 4) * 8 + (lane & 7);
+        for (int k = 0; k < 4; k++) ka[k] = kBase + Swizzle.rowChunk128(rowL, 2 * k + ((lane >> 3) & 1));
         for (int i = 0; i < BN / 8 * 4; i++) s[i] = 0f;
         for (int ks = 0; ks < headDim / 16; ks++) {
-            for (int j = 0; j < BN / 8; j += 2) {
-                int row = (j + (lane >> 4)) * 8 + (lane & 7), c = ks * 2 + ((lane >> 3) & 1);
-                ctx.ldmatrixX4(kf, j * 2, smem, kBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(row, c & 7));
-            }
+            for (int j = 0; j < BN / 8; j += 2)
+                ctx.ldmatrixX4(kf, j * 2, smem, ka[ks & 3] + (ks >> 2) * (BN * 32) + j * 8 * 32);
             for (int j = 0; j < BN / 8; j++) {
                 if (fp16 != 0) ctx.mmaFp16(s, j * 4, qf, ks * 4, kf, j * 2);
                 else ctx.mmaBf16(s, j * 4, qf, ks * 4, kf, j * 2);
@@ -701,6 +704,11 @@ public final class FlashPrefillKernels {
     @Unroll
     static void accumulatePv(KernelContext ctx, int[] smem, int vBase, float[] s, float[] o, int[] pf, int[] vf, int lane, int headDim,
                              int fp16) {
+        // the lane's key kk·16 + keyL and chunk c = 2·dp + (lane >> 4): the swizzled word is one of four per-lane words (by dp & 3)
+        // plus a constant, as in scores
+        int[] va = new int[4];
+        int keyL = (lane & 7) + ((lane >> 3) & 1) * 8;
+        for (int k = 0; k < 4; k++) va[k] = vBase + Swizzle.rowChunk128(keyL, 2 * k + (lane >> 4));
         for (int kk = 0; kk < BN / 16; kk++) {
             int a = 2 * kk * 4, b = (2 * kk + 1) * 4;
             pf[0] = pack(s[a], s[a + 1], fp16);
@@ -708,8 +716,7 @@ public final class FlashPrefillKernels {
             pf[2] = pack(s[b], s[b + 1], fp16);
             pf[3] = pack(s[b + 2], s[b + 3], fp16);
             for (int dp = 0; dp < headDim / 16; dp++) {
-                int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, c = dp * 2 + (lane >> 4);
-                ctx.ldmatrixX4Trans(vf, 0, smem, vBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(key, c & 7));
+                ctx.ldmatrixX4Trans(vf, 0, smem, va[dp & 3] + (dp >> 2) * (BN * 32) + kk * 16 * 32);
                 if (fp16 != 0) {
                     ctx.mmaFp16(o, 2 * dp * 4, pf, 0, vf, 0);
                     ctx.mmaFp16(o, (2 * dp + 1) * 4, pf, 0, vf, 2);
