@@ -173,7 +173,7 @@ public final class FlashPrefillKernels {
             boolean fill = tid < BN && it + 2 < nTiles;
             int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
             tile(ctx, smem, qWords + (it & 1) * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
-                    headDim, alibi, fp16);
+                    headDim, alibi, fp16, 0);
             if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
             ctx.localBarrier();
         }
@@ -278,14 +278,14 @@ public final class FlashPrefillKernels {
             boolean fill = it + 2 < nTiles;
             int blockA = fill ? keyBlock(blockTables, table, aheadA, pMax, blockSize) : -1;
             int blockB = fill ? keyBlock(blockTables, table, aheadB, pMax, blockSize) : -1;
-            scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16);
+            scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16, 1);
             ctx.localBarrier();   // every lane's K reads done: K of tile it + 1 overlaps the softmax and P·V
             if (it + 1 < nTiles) loadTile(ctx, smem, kBase, kc, next, sw, 8 * c, headDim);
             ctx.cpAsyncCommit();
             softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi);
             ctx.cpAsyncWait(1);
             ctx.localBarrier();   // V of tile it landed
-            accumulatePv(ctx, smem, vBase, s, o, pf, vf, lane, headDim, fp16);
+            accumulatePv(ctx, smem, vBase, s, o, pf, vf, lane, headDim, fp16, 1);
             if (fill) {   // buffer it & 1: its last reader, V(it)'s copies, was issued before the barriers above
                 smem[rb + (it & 1) * BN + slot] = rowOf(blockA, aheadA, kvh, numBlocks, kvHeads, headDim, blockSize);
                 smem[rb + (it & 1) * BN + slot + 32 / rps] = rowOf(blockB, aheadB, kvh, numBlocks, kvHeads, headDim, blockSize);
@@ -440,7 +440,7 @@ public final class FlashPrefillKernels {
             boolean fill = tid < BN && it + 2 < nTiles;
             int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
             tile(ctx, smem, qWords + (it & 1) * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
-                    headDim, alibi, fp16);
+                    headDim, alibi, fp16, 1);
             if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
             ctx.localBarrier();
         }
@@ -451,14 +451,16 @@ public final class FlashPrefillKernels {
     /**
      * One key tile for the warp's 16 rows, the per-tile math of both passes (one copy): {@code S = Q·Kᵀ}
      * ({@link #scores}), scale, ALiBi, causal mask and the online softmax ({@link #softmax}), {@code O += P·V}
-     * ({@link #accumulatePv}); K at shared word {@code kBase}, V after it, keys from absolute position {@code j0}.
+     * ({@link #accumulatePv}); K at shared word {@code kBase}, V after it, keys from absolute position {@code j0}; {@code laneWords}
+     * as in {@link #scores}.
      */
     @Unroll
     static void tile(KernelContext ctx, int[] smem, int kBase, int[] qf, float[] s, int[] kf, float[] o, float[] st, int[] pf, int[] vf,
-                     int j0, int posA, int posB, float slopeA, float slopeB, float scale, int lane, int headDim, int alibi, int fp16) {
-        scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16);
+                     int j0, int posA, int posB, float slopeA, float slopeB, float scale, int lane, int headDim, int alibi, int fp16,
+                     int laneWords) {
+        scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16, laneWords);
         softmax(ctx, s, o, st, j0, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi);
-        accumulatePv(ctx, smem, kBase + BN * headDim / 2, s, o, pf, vf, lane, headDim, fp16);
+        accumulatePv(ctx, smem, kBase + BN * headDim / 2, s, o, pf, vf, lane, headDim, fp16, laneWords);
     }
 
     /**
@@ -623,18 +625,30 @@ public final class FlashPrefillKernels {
         return ((block * kvHeads + kvh) * blockSize + (j - logical * blockSize)) * headDim;
     }
 
-    /** s = Q·Kᵀ for the warp's 16 rows and the tile's BN keys (zeroed first), k-steps of 16 dims in order. */
+    /**
+     * s = Q·Kᵀ for the warp's 16 rows and the tile's BN keys (zeroed first), k-steps of 16 dims in order. {@code laneWords} (a
+     * literal) 1: each ldmatrix's word is one of four per-lane words plus a constant (the same words as 0, which computes each
+     * from the lane; run 48-dec10: 1 is faster in the one-warp kernel and the shared pass, 0 in the 64-row one-pass kernel).
+     */
     @Unroll
-    static void scores(KernelContext ctx, int[] smem, int kBase, int[] qf, float[] s, int[] kf, int lane, int headDim, int fp16) {
+    static void scores(KernelContext ctx, int[] smem, int kBase, int[] qf, float[] s, int[] kf, int lane, int headDim, int fp16, int laneWords) {
         // the lane's ldmatrix row is (j + (lane >> 4))·8 + (lane & 7) and its chunk c = 2·ks + ((lane >> 3) & 1): the swizzled
-        // word Swizzle.rowChunk128(row, c & 7) + (c >> 3)·BN·32 is one of four per-lane words (by ks & 3) plus a constant
+        // word Swizzle.rowChunk128(row, c & 7) + (c >> 3)·BN·32 is one of four per-lane words (by ks & 3) plus j·256 + (ks >> 2)·BN·32
         int[] ka = new int[4];
-        int rowL = (lane >> 4) * 8 + (lane & 7);
-        for (int k = 0; k < 4; k++) ka[k] = kBase + Swizzle.rowChunk128(rowL, 2 * k + ((lane >> 3) & 1));
+        if (laneWords != 0) {
+            int rowL = (lane >> 4) * 8 + (lane & 7);
+            for (int k = 0; k < 4; k++) ka[k] = kBase + Swizzle.rowChunk128(rowL, 2 * k + ((lane >> 3) & 1));
+        }
         for (int i = 0; i < BN / 8 * 4; i++) s[i] = 0f;
         for (int ks = 0; ks < headDim / 16; ks++) {
-            for (int j = 0; j < BN / 8; j += 2)
-                ctx.ldmatrixX4(kf, j * 2, smem, ka[ks & 3] + (ks >> 2) * (BN * 32) + j * 8 * 32);
+            for (int j = 0; j < BN / 8; j += 2) {
+                if (laneWords != 0) {
+                    ctx.ldmatrixX4(kf, j * 2, smem, ka[ks & 3] + (ks >> 2) * (BN * 32) + j * 8 * 32);
+                } else {
+                    int row = (j + (lane >> 4)) * 8 + (lane & 7), c = ks * 2 + ((lane >> 3) & 1);
+                    ctx.ldmatrixX4(kf, j * 2, smem, kBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(row, c & 7));
+                }
+            }
             for (int j = 0; j < BN / 8; j++) {
                 if (fp16 != 0) ctx.mmaFp16(s, j * 4, qf, ks * 4, kf, j * 2);
                 else ctx.mmaBf16(s, j * 4, qf, ks * 4, kf, j * 2);
@@ -699,16 +713,18 @@ public final class FlashPrefillKernels {
     /**
      * O += P·V: per 16 keys, P's A fragment packed from the S accumulators of key groups 2kk and 2kk+1,
      * then per 16 dims one ldmatrix.x4.trans of V (keys × dims, row-major) giving the B fragments of two
-     * 8-dim groups.
+     * 8-dim groups; {@code laneWords} as in {@link #scores}.
      */
     @Unroll
     static void accumulatePv(KernelContext ctx, int[] smem, int vBase, float[] s, float[] o, int[] pf, int[] vf, int lane, int headDim,
-                             int fp16) {
+                             int fp16, int laneWords) {
         // the lane's key kk·16 + keyL and chunk c = 2·dp + (lane >> 4): the swizzled word is one of four per-lane words (by dp & 3)
-        // plus a constant, as in scores
+        // plus kk·512 + (dp >> 2)·BN·32, as in scores
         int[] va = new int[4];
-        int keyL = (lane & 7) + ((lane >> 3) & 1) * 8;
-        for (int k = 0; k < 4; k++) va[k] = vBase + Swizzle.rowChunk128(keyL, 2 * k + (lane >> 4));
+        if (laneWords != 0) {
+            int keyL = (lane & 7) + ((lane >> 3) & 1) * 8;
+            for (int k = 0; k < 4; k++) va[k] = vBase + Swizzle.rowChunk128(keyL, 2 * k + (lane >> 4));
+        }
         for (int kk = 0; kk < BN / 16; kk++) {
             int a = 2 * kk * 4, b = (2 * kk + 1) * 4;
             pf[0] = pack(s[a], s[a + 1], fp16);
@@ -716,7 +732,12 @@ public final class FlashPrefillKernels {
             pf[2] = pack(s[b], s[b + 1], fp16);
             pf[3] = pack(s[b + 2], s[b + 3], fp16);
             for (int dp = 0; dp < headDim / 16; dp++) {
-                ctx.ldmatrixX4Trans(vf, 0, smem, va[dp & 3] + (dp >> 2) * (BN * 32) + kk * 16 * 32);
+                if (laneWords != 0) {
+                    ctx.ldmatrixX4Trans(vf, 0, smem, va[dp & 3] + (dp >> 2) * (BN * 32) + kk * 16 * 32);
+                } else {
+                    int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, c = dp * 2 + (lane >> 4);
+                    ctx.ldmatrixX4Trans(vf, 0, smem, vBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(key, c & 7));
+                }
                 if (fp16 != 0) {
                     ctx.mmaFp16(o, 2 * dp * 4, pf, 0, vf, 0);
                     ctx.mmaFp16(o, (2 * dp + 1) * 4, pf, 0, vf, 2);
