@@ -173,7 +173,7 @@ public final class FlashPrefillKernels {
             boolean fill = tid < BN && it + 2 < nTiles;
             int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
             tile(ctx, smem, qWords + (it & 1) * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
-                    headDim, alibi, fp16);
+                    headDim, alibi, fp16, 0);
             if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
             ctx.localBarrier();
         }
@@ -244,51 +244,114 @@ public final class FlashPrefillKernels {
         int posA = p0 + tokA, posB = p0 + tokB;
         float slopeA = alibi != 0 ? slopes.get(headA) : 0f, slopeB = alibi != 0 ? slopes.get(headB) : 0f;
         boolean validA = rowA < tpb * G && rowA / G < nTok, validB = rowB < tpb * G && rowB / G < nTok;
-        float scale = (float) (1.0 / Math.sqrt(headDim));
+        float scale = scaleOf(headDim);
 
-        // key row offsets a tile ahead as in attend (tile i's in buffer i & 1), keys lane and lane + 32 of a tile per work-item
+        // key row offsets a tile ahead as in attend (tile i's in buffer i & 1), keys lane and lane + 32 of a tile per work-item,
+        // each buffer in loadTile's order: the work-item that copies key j's chunks reads its row offsets 4 at a time
         int nTiles = pMax / BN + 1;
+        int cpr = headDim / 8, rps = WARP_THREADS / cpr, perLane = BN / rps;   // 16-byte chunks a key row; key rows a copy step; a work-item's rows a tile
+        int rl = lane / cpr, c = lane - rl * cpr;                               // the work-item's row within a step and its chunk (fixed for the walk)
+        int[] sw = new int[8];
+        copyWords(sw, rl, c, headDim);
+        int slot = (lane % rps) * perLane + lane / rps;                         // table slot of keys lane and lane + 32 (+ 32 / rps)
+        int mine = rl * perLane;                                                // this work-item's first slot
         int r0 = rb + (it0 & 1) * BN, r1 = rb + ((it0 + 1) & 1) * BN;
-        smem[r0 + lane] = keyRow(blockTables, table, it0 * BN + lane, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
-        smem[r0 + lane + 32] = keyRow(blockTables, table, it0 * BN + lane + 32, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
-        smem[r1 + lane] = keyRow(blockTables, table, (it0 + 1) * BN + lane, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
-        smem[r1 + lane + 32] = keyRow(blockTables, table, (it0 + 1) * BN + lane + 32, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+        smem[r0 + slot] = keyRow(blockTables, table, it0 * BN + lane, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+        smem[r0 + slot + 32 / rps] = keyRow(blockTables, table, it0 * BN + lane + 32, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+        smem[r1 + slot] = keyRow(blockTables, table, (it0 + 1) * BN + lane, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+        smem[r1 + slot + 32 / rps] = keyRow(blockTables, table, (it0 + 1) * BN + lane + 32, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
         loadQ(ctx, smem, q, tiles, tFirst, 0, nTok, kvh, lane, heads, G, headDim, fp16, WARP_ROWS, WARP_THREADS);
         ctx.localBarrier();
-        loadTile(ctx, smem, kBase, kc, r0, lane, headDim, WARP_THREADS);
+        loadTile(ctx, smem, kBase, kc, r0 + mine, sw, 8 * c, headDim);
         ctx.cpAsyncCommit();
-        loadTile(ctx, smem, vBase, vc, r0, lane, headDim, WARP_THREADS);
+        loadTile(ctx, smem, vBase, vc, r0 + mine, sw, 8 * c, headDim);
         ctx.cpAsyncCommit();
         loadQFragments(ctx, smem, qf, 0, lane, headDim, WARP_ROWS);
         if (it0 > 0) loadState(state, o, st, tFirst + tokA, headA, tFirst + tokB, headB, lane, heads, headDim);
         else initState(o, st, headDim);
         // cp.async groups in flight at the top of tile it: K(it), then V(it) (issue order), so wait(1) waits for K(it) alone
         for (int it = it0; it < nTiles; it++) {
-            int next = rb + ((it + 1) & 1) * BN;
+            int next = rb + ((it + 1) & 1) * BN + mine;
             ctx.cpAsyncWait(1);
             ctx.localBarrier();   // K of tile it landed (its V may still be in flight)
             int aheadA = (it + 2) * BN + lane, aheadB = aheadA + 32;
             boolean fill = it + 2 < nTiles;
             int blockA = fill ? keyBlock(blockTables, table, aheadA, pMax, blockSize) : -1;
             int blockB = fill ? keyBlock(blockTables, table, aheadB, pMax, blockSize) : -1;
-            scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16);
+            scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16, 1);
             ctx.localBarrier();   // every lane's K reads done: K of tile it + 1 overlaps the softmax and P·V
-            if (it + 1 < nTiles) loadTile(ctx, smem, kBase, kc, next, lane, headDim, WARP_THREADS);
+            if (it + 1 < nTiles) loadTile(ctx, smem, kBase, kc, next, sw, 8 * c, headDim);
             ctx.cpAsyncCommit();
             softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi);
             ctx.cpAsyncWait(1);
             ctx.localBarrier();   // V of tile it landed
-            accumulatePv(ctx, smem, vBase, s, o, pf, vf, lane, headDim, fp16);
+            accumulatePv(ctx, smem, vBase, s, o, pf, vf, lane, headDim, fp16, 1);
             if (fill) {   // buffer it & 1: its last reader, V(it)'s copies, was issued before the barriers above
-                smem[rb + (it & 1) * BN + lane] = rowOf(blockA, aheadA, kvh, numBlocks, kvHeads, headDim, blockSize);
-                smem[rb + (it & 1) * BN + lane + 32] = rowOf(blockB, aheadB, kvh, numBlocks, kvHeads, headDim, blockSize);
+                smem[rb + (it & 1) * BN + slot] = rowOf(blockA, aheadA, kvh, numBlocks, kvHeads, headDim, blockSize);
+                smem[rb + (it & 1) * BN + slot + 32 / rps] = rowOf(blockB, aheadB, kvh, numBlocks, kvHeads, headDim, blockSize);
             }
             ctx.localBarrier();   // every lane's V reads done: V of tile it + 1 overlaps the next S
-            if (it + 1 < nTiles) loadTile(ctx, smem, vBase, vc, next, lane, headDim, WARP_THREADS);
+            if (it + 1 < nTiles) loadTile(ctx, smem, vBase, vc, next, sw, 8 * c, headDim);
             ctx.cpAsyncCommit();
         }
         ctx.cpAsyncWait(0);
-        store(out, o, st, tFirst + tokA, headA, validA, tFirst + tokB, headB, validB, lane, heads, headDim);
+        ctx.localBarrier();   // every copy landed and every read of Q, K and V done (the loop's last barrier, or none if it ran no tile)
+        // out = O / l through shared memory: the valid rows' O and l
+        // staged, then each row's headDim values divided and stored by headDim / 4 work-items, 4 each (one 16-byte store) —
+        // a decode tile's one row costs 4 divisions a work-item instead of 32 on its row's quad. The same fp32 quotients.
+        stageO(ctx, smem, o, st, lane, headDim);
+        ctx.localBarrier();
+        int lanesPerRow = headDim / 4, rows = Math.min(tpb, nTok) * G;
+        int d = (lane % lanesPerRow) * 4;
+        for (int r = lane / lanesPerRow; r < rows; r += WARP_THREADS / lanesPerRow)
+            storeRow(ctx, smem, out, r, d, ((tFirst + r / G) * heads + kvh * G + r % G) * headDim + d, headDim);
+    }
+
+    /**
+     * The score scale 1 / sqrt(headDim) as a literal for the supported head sizes (128, 64): the value of
+     * {@code (float) (1.0 / Math.sqrt(headDim))} (FlashPrefillTest), which ptxas computed in fp64 in every walk.
+     */
+    static float scaleOf(int headDim) {
+        return headDim == 128 ? 0x1.6a09e6p-4f : 0x1.0p-3f;
+    }
+
+    /**
+     * The shared words of a one-warp copy's 16-byte chunks ({@link #loadTile}): the work-item copies chunk {@code c} of rows
+     * {@code i·rps + rl} (i = 0 .. BN / rps - 1, rps = 32 / (headDim / 8) rows a step), whose swizzled word is
+     * {@code sw[i % (8 / rps)] + (i / (8 / rps))·256} (the swizzle repeats every 8 rows).
+     */
+    @Unroll
+    static void copyWords(int[] sw, int rl, int c, int headDim) {
+        int rps = WARP_THREADS / (headDim / 8);
+        for (int k = 0; k < 8 / rps; k++) sw[k] = (c >> 3) * (BN * 32) + Swizzle.rowChunk128(k * rps + rl, c & 7);
+    }
+
+    /**
+     * The warp's O (fp32, row r at word {@code r·(headDim + 4)}) and l (at word {@code 16·(headDim + 4) + r}) into shared
+     * memory from the mma layout: the work-item's two rows g, g + 8, dims 8j + 2t, 8j + 2t + 1.
+     */
+    @Unroll
+    static void stageO(KernelContext ctx, int[] smem, float[] o, float[] st, int lane, int headDim) {
+        int stride = headDim + 4, rowA = lane >> 2, t2 = 2 * (lane & 3);
+        for (int j = 0; j < headDim / 8; j++) {
+            ctx.storeShared64(smem, rowA * stride + j * 8 + t2, Float.floatToRawIntBits(o[j * 4]), Float.floatToRawIntBits(o[j * 4 + 1]));
+            ctx.storeShared64(smem, (rowA + 8) * stride + j * 8 + t2, Float.floatToRawIntBits(o[j * 4 + 2]), Float.floatToRawIntBits(o[j * 4 + 3]));
+        }
+        if (t2 == 0) {
+            smem[WARP_ROWS * stride + rowA] = Float.floatToRawIntBits(st[2]);
+            smem[WARP_ROWS * stride + rowA + 8] = Float.floatToRawIntBits(st[3]);
+        }
+    }
+
+    /** Dims d .. d + 3 of staged row r ({@link #stageO}) divided by the row's l, stored at element {@code at} of {@code out}. */
+    @Unroll
+    static void storeRow(KernelContext ctx, int[] smem, FloatArray out, int r, int d, int at, int headDim) {
+        int[] v = new int[4];
+        int stride = headDim + 4;
+        ctx.loadShared128(v, 0, smem, r * stride + d);
+        float l = Float.intBitsToFloat(smem[WARP_ROWS * stride + r]);
+        for (int k = 0; k < 4; k++) v[k] = Float.floatToRawIntBits(Float.intBitsToFloat(v[k]) / l);
+        ctx.storeGlobal128(out, at, v, 0);
     }
 
     /**
@@ -377,7 +440,7 @@ public final class FlashPrefillKernels {
             boolean fill = tid < BN && it + 2 < nTiles;
             int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
             tile(ctx, smem, qWords + (it & 1) * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
-                    headDim, alibi, fp16);
+                    headDim, alibi, fp16, 1);
             if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
             ctx.localBarrier();
         }
@@ -388,14 +451,16 @@ public final class FlashPrefillKernels {
     /**
      * One key tile for the warp's 16 rows, the per-tile math of both passes (one copy): {@code S = Q·Kᵀ}
      * ({@link #scores}), scale, ALiBi, causal mask and the online softmax ({@link #softmax}), {@code O += P·V}
-     * ({@link #accumulatePv}); K at shared word {@code kBase}, V after it, keys from absolute position {@code j0}.
+     * ({@link #accumulatePv}); K at shared word {@code kBase}, V after it, keys from absolute position {@code j0}; {@code laneWords}
+     * as in {@link #scores}.
      */
     @Unroll
     static void tile(KernelContext ctx, int[] smem, int kBase, int[] qf, float[] s, int[] kf, float[] o, float[] st, int[] pf, int[] vf,
-                     int j0, int posA, int posB, float slopeA, float slopeB, float scale, int lane, int headDim, int alibi, int fp16) {
-        scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16);
+                     int j0, int posA, int posB, float slopeA, float slopeB, float scale, int lane, int headDim, int alibi, int fp16,
+                     int laneWords) {
+        scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16, laneWords);
         softmax(ctx, s, o, st, j0, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi);
-        accumulatePv(ctx, smem, kBase + BN * headDim / 2, s, o, pf, vf, lane, headDim, fp16);
+        accumulatePv(ctx, smem, kBase + BN * headDim / 2, s, o, pf, vf, lane, headDim, fp16, laneWords);
     }
 
     /**
@@ -518,23 +583,22 @@ public final class FlashPrefillKernels {
     }
 
     /**
-     * cp.async of one array's rows of a tile's BN keys (K or V alone, {@link #loadKv}'s layout) into shared word {@code base},
-     * over {@code threads} work-items; row offsets from shared word {@code rows} on, -1 zero-filled. The work-item's row
-     * offsets are all read first (at most BN / 2: headDim ≤ 128 over 32 work-items): a cp.async writes shared memory, so the
-     * compiler keeps every shared read after the copies before it, and read between them each offset's load latency was
-     * paid once per 16-byte chunk, one after the other (run 44-dec9b's ncu: the one-warp walk's copies were half its issue time).
+     * cp.async of one array's rows of a tile's BN keys (K or V alone, {@link #loadKv}'s layout) into shared word {@code base} by
+     * the one-warp work-group: the work-item copies chunk {@code c} (its lane's, {@code c8 = 8·c} elements) of its BN / rps
+     * rows, the chunks' shared words from {@link #copyWords} plus constants, the rows' offsets (-1 zero-filled) read 4 at a
+     * time from shared word {@code rows} on (the work-item's slots of the tile's table, {@link #attendWarp}'s order). All the
+     * offsets are read first: a cp.async writes shared memory, so the compiler keeps every shared read after the copies
+     * before it (run 44-dec9b's ncu: read between them, each chunk paid its offset load's latency in turn).
      */
     @Unroll
-    static void loadTile(KernelContext ctx, int[] smem, int base, OffHeapArray src, int rows, int tid, int headDim, int threads) {
-        int cpr = headDim / 8;
+    static void loadTile(KernelContext ctx, int[] smem, int base, OffHeapArray src, int rows, int[] sw, int c8, int headDim) {
+        int rps = WARP_THREADS / (headDim / 8), per = 8 / rps;
         int[] offs = new int[BN / 2];
-        for (int i = 0; i < BN * cpr / threads; i++) offs[i] = smem[rows + (i * threads + tid) / cpr];
-        for (int i = 0; i < BN * cpr / threads; i++) {
-            int qi = i * threads + tid, row = qi / cpr, c = qi % cpr;
+        for (int i = 0; i < BN / rps; i += 4) ctx.loadShared128(offs, i, smem, rows + i);
+        for (int i = 0; i < BN / rps; i++) {
             int at0 = offs[i];
             boolean valid = at0 >= 0;
-            int at = valid ? at0 + c * 8 : 0;
-            ctx.cpAsync16(smem, base + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(row, c & 7), src, at, valid);
+            ctx.cpAsync16(smem, base + sw[i % per] + (i / per) * 256, src, valid ? at0 + c8 : 0, valid);
         }
     }
 
@@ -561,14 +625,29 @@ public final class FlashPrefillKernels {
         return ((block * kvHeads + kvh) * blockSize + (j - logical * blockSize)) * headDim;
     }
 
-    /** s = Q·Kᵀ for the warp's 16 rows and the tile's BN keys (zeroed first), k-steps of 16 dims in order. */
+    /**
+     * s = Q·Kᵀ for the warp's 16 rows and the tile's BN keys (zeroed first), k-steps of 16 dims in order. {@code laneWords} (a
+     * literal) 1: each ldmatrix's word is one of four per-lane words plus a constant (the same words as 0, which computes each
+     * from the lane; run 48-dec10: 1 is faster in the one-warp kernel and the shared pass, 0 in the 64-row one-pass kernel).
+     */
     @Unroll
-    static void scores(KernelContext ctx, int[] smem, int kBase, int[] qf, float[] s, int[] kf, int lane, int headDim, int fp16) {
+    static void scores(KernelContext ctx, int[] smem, int kBase, int[] qf, float[] s, int[] kf, int lane, int headDim, int fp16, int laneWords) {
+        // the lane's ldmatrix row is (j + (lane >> 4))·8 + (lane & 7) and its chunk c = 2·ks + ((lane >> 3) & 1): the swizzled
+        // word Swizzle.rowChunk128(row, c & 7) + (c >> 3)·BN·32 is one of four per-lane words (by ks & 3) plus j·256 + (ks >> 2)·BN·32
+        int[] ka = new int[4];
+        if (laneWords != 0) {
+            int rowL = (lane >> 4) * 8 + (lane & 7);
+            for (int k = 0; k < 4; k++) ka[k] = kBase + Swizzle.rowChunk128(rowL, 2 * k + ((lane >> 3) & 1));
+        }
         for (int i = 0; i < BN / 8 * 4; i++) s[i] = 0f;
         for (int ks = 0; ks < headDim / 16; ks++) {
             for (int j = 0; j < BN / 8; j += 2) {
-                int row = (j + (lane >> 4)) * 8 + (lane & 7), c = ks * 2 + ((lane >> 3) & 1);
-                ctx.ldmatrixX4(kf, j * 2, smem, kBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(row, c & 7));
+                if (laneWords != 0) {
+                    ctx.ldmatrixX4(kf, j * 2, smem, ka[ks & 3] + (ks >> 2) * (BN * 32) + j * 8 * 32);
+                } else {
+                    int row = (j + (lane >> 4)) * 8 + (lane & 7), c = ks * 2 + ((lane >> 3) & 1);
+                    ctx.ldmatrixX4(kf, j * 2, smem, kBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(row, c & 7));
+                }
             }
             for (int j = 0; j < BN / 8; j++) {
                 if (fp16 != 0) ctx.mmaFp16(s, j * 4, qf, ks * 4, kf, j * 2);
@@ -634,11 +713,18 @@ public final class FlashPrefillKernels {
     /**
      * O += P·V: per 16 keys, P's A fragment packed from the S accumulators of key groups 2kk and 2kk+1,
      * then per 16 dims one ldmatrix.x4.trans of V (keys × dims, row-major) giving the B fragments of two
-     * 8-dim groups.
+     * 8-dim groups; {@code laneWords} as in {@link #scores}.
      */
     @Unroll
     static void accumulatePv(KernelContext ctx, int[] smem, int vBase, float[] s, float[] o, int[] pf, int[] vf, int lane, int headDim,
-                             int fp16) {
+                             int fp16, int laneWords) {
+        // the lane's key kk·16 + keyL and chunk c = 2·dp + (lane >> 4): the swizzled word is one of four per-lane words (by dp & 3)
+        // plus kk·512 + (dp >> 2)·BN·32, as in scores
+        int[] va = new int[4];
+        if (laneWords != 0) {
+            int keyL = (lane & 7) + ((lane >> 3) & 1) * 8;
+            for (int k = 0; k < 4; k++) va[k] = vBase + Swizzle.rowChunk128(keyL, 2 * k + (lane >> 4));
+        }
         for (int kk = 0; kk < BN / 16; kk++) {
             int a = 2 * kk * 4, b = (2 * kk + 1) * 4;
             pf[0] = pack(s[a], s[a + 1], fp16);
@@ -646,8 +732,12 @@ public final class FlashPrefillKernels {
             pf[2] = pack(s[b], s[b + 1], fp16);
             pf[3] = pack(s[b + 2], s[b + 3], fp16);
             for (int dp = 0; dp < headDim / 16; dp++) {
-                int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, c = dp * 2 + (lane >> 4);
-                ctx.ldmatrixX4Trans(vf, 0, smem, vBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(key, c & 7));
+                if (laneWords != 0) {
+                    ctx.ldmatrixX4Trans(vf, 0, smem, va[dp & 3] + (dp >> 2) * (BN * 32) + kk * 16 * 32);
+                } else {
+                    int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, c = dp * 2 + (lane >> 4);
+                    ctx.ldmatrixX4Trans(vf, 0, smem, vBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(key, c & 7));
+                }
                 if (fp16 != 0) {
                     ctx.mmaFp16(o, 2 * dp * 4, pf, 0, vf, 0);
                     ctx.mmaFp16(o, (2 * dp + 1) * 4, pf, 0, vf, 2);

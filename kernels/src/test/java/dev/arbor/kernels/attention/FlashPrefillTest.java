@@ -179,6 +179,13 @@ class FlashPrefillTest {
      * kv head): 528 on the CPU executor's 132; a decode batch's tiles are all short or all tall, one per sequence either way.
      */
     @Test
+    void theOneWarpKernelsScaleLiteralIsOneOverTheRootOfTheHeadSize() {
+        for (int headDim : new int[] {64, 128})
+            assertEquals(Float.floatToRawIntBits((float) (1.0 / Math.sqrt(headDim))), Float.floatToRawIntBits(FlashPrefillKernels.scaleOf(headDim)),
+                    "headDim " + headDim);
+    }
+
+    @Test
     void shortTilesTakeTheOneWarpKernelFromFourWavesOfWalks() {
         try (FlashPrefillAttention attn = new FlashPrefillAttention(32, 32, 64, 16, 40, 40)) {
             int[] qs = new int[18], pos = new int[17];
