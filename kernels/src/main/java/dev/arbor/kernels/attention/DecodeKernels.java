@@ -64,10 +64,10 @@ public final class DecodeKernels {
         return sixteen && headDim % 8 == 0 && 32 % (headDim / 8) == 0 && sharedBytes(heads, kvHeads, headDim, 4) <= 48 * 1024;
     }
 
-    /** Shared memory of a work-group of {@code warps} warps in bytes: the split's row offsets, the warps·RPW row states and q's G heads. */
+    /** Shared memory of a work-group of {@code warps} warps in bytes: the split's row offsets and the warps·RPW row states. */
     public static int sharedBytes(int heads, int kvHeads, int headDim, int warps) {
         int g = heads / kvHeads, rows = warps * (32 / Math.max(1, headDim / 8));
-        return 4 * (SPLIT + rows * g * (headDim + 2) + g * headDim);
+        return 4 * (SPLIT + rows * g * (headDim + 2));
     }
 
     /**
@@ -104,12 +104,17 @@ public final class DecodeKernels {
     public static int minBlocksPerSm(int heads, int kvHeads, int headDim) { return heads / kvHeads == 4 ? 4 : 0; }
 
     /**
-     * Whether the work-group keeps its query in shared memory instead of registers (a lane's 8 dims of G heads: 8·G registers):
-     * at G ≥ 4 under launch bounds of 5 work-groups an SM or more, where ptxas must fit {@code 65536 / (128·minBlocks)} ≤ 102
-     * registers (with q in registers: a 184-byte spill at 96). The scores then read q_g from shared memory as they need it: the
-     * same values in the same FMAs, so the same bits.
+     * Split mode while a launch's whole-mode work-groups (tokens × kvHeads) stay below this, whole mode from it on (the launcher's
+     * rule, {@link PagedAttention#launch}; both modes give the same bits): {@link PagedAttention#SPLIT_BELOW_GROUPS} but at
+     * Llama-3.2-1B's shape (G = 4, headDim 64), where 1,024 (bench/RESULTS.md "Run 48-gqa10", CUDA-graph medians): there a
+     * work-group holds 4 of an SM (128 registers) and a split's 256 keys are only 4 rounds of its 4 warps, so the split's
+     * fixed costs (the row states' fold, the partial writes, the fused merge's fence, counter and second fold) are a large part of
+     * each split's work: whole mode 63.7 against split mode 72.3 µs at 128 tokens × 512 keys, 122.6 / 135.3 at 128 × 1,024, but
+     * split mode still faster at 32 × 512 (19.1 against 24.6: 256 whole-mode work-groups fill half a wave).
      */
-    public static boolean queryInShared(int heads, int kvHeads, int minBlocks) { return heads / kvHeads >= 4 && minBlocks >= 5; }
+    public static int splitBelowGroups(int heads, int kvHeads, int headDim) {
+        return heads / kvHeads == 4 && headDim == 64 ? 1024 : PagedAttention.SPLIT_BELOW_GROUPS;
+    }
 
     /**
      * bf16 store; parameters as {@link AttentionKernels#pagedBf16}, and {@code keysPerLane} (U: 2, 4, 8 or 16, see {@link #keysPerLane}),
@@ -127,7 +132,7 @@ public final class DecodeKernels {
                                   @Constant int minBlocks) {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge, minBlocks);
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge);
     }
 
     /** fp16 store; parameters as {@link AttentionKernels#pagedBf16}. */
@@ -140,14 +145,14 @@ public final class DecodeKernels {
                                  @Constant int minBlocks) {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge, minBlocks);
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int heads, int kvHeads, int headDim, int blockSize,
                      int alibi, int splitMode, int useKeyStart, int keysPerLane, int warps, int fp16, IntArray arrivals, int sharedBase,
-                     int fusedMerge, int minBlocks) {
+                     int fusedMerge) {
         int G = heads / kvHeads;
         int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
         int RPW = 32 / LR;                    // key rows per warp load instruction
@@ -159,9 +164,7 @@ public final class DecodeKernels {
         int[] rowBase = ctx.allocateIntLocalArray(SPLIT);                 // element offset of each key row of the split, -1 if masked
         float[] stAcc = ctx.allocateFloatLocalArray(NS * G * headDim);    // (state, g, d)
         float[] stMl = ctx.allocateFloatLocalArray(NS * G * 2);           // (state, g) -> m, l
-        int qs = ((3 - G) >>> 31) & ((4 - minBlocks) >>> 31);             // queryInShared: G >= 4 and minBlocks >= 5, folded at compile time
-        float[] stQ = ctx.allocateFloatLocalArray(G * headDim);           // (g, d): q of the work-group's G heads (read with qs only)
-        float[] qr = new float[G * 8];        // this lane's 8 dims of each query head (not used with qs)
+        float[] qr = new float[G * 8];        // this lane's 8 dims of each query head
         float[] acc = new float[G * 8];
         float[] m = new float[G];
         float[] l = new float[G];
@@ -220,7 +223,7 @@ public final class DecodeKernels {
                 // launched overlapping the kernel before (PagedAttention#overlapPrevious): the index chain above (positions,
                 // block table, row offsets: host-written inputs) ran meanwhile; q, the KV rows and the scratch only from here on
                 ctx.gridDependencyWait();
-                loadQueryEither(ctx, q, qr, stQ, slopes, slope, qBase, c8, kvh * G, tid, T, G, headDim, alibi, qs);
+                loadQuery(ctx, q, qr, slopes, slope, qBase + c8, kvh * G, G, headDim, alibi);
             }
             startState(m, l, acc, G);
             for (int round = 0; round < SPLIT; round += warps * KPI) {
@@ -231,7 +234,7 @@ public final class DecodeKernels {
                 if (r0 + warps * KPI > lo && r0 < hi) {
                     int base = round + warp * KPI;
                     loadKv(ctx, kc, vc, kr, vr, off, rowBase, base + row, c8, RPW, U);
-                    scoresEither(ctx, qr, stQ, c8, kr, sc, off, slope, scale, s * SPLIT + base + row, p, RPW, U, G, LR, headDim, alibi, fp16, qs);
+                    scores(ctx, qr, kr, sc, off, slope, scale, s * SPLIT + base + row, p, RPW, U, G, LR, alibi, fp16);
                     update(m, l, acc, sc, vr, U, G, fp16);
                 }
             }
@@ -304,33 +307,6 @@ public final class DecodeKernels {
         }
     }
 
-    /**
-     * The query: with {@code qs} ({@link #queryInShared}) the work-group's G heads into shared memory (then a barrier) and the
-     * slopes into registers, else {@link #loadQuery}. An {@code @Unroll} helper, so the compiler keeps only the branch taken.
-     */
-    @Unroll
-    static void loadQueryEither(KernelContext ctx, FloatArray q, float[] qr, float[] stQ, FloatArray slopes, float[] slope, int qBase, int c8,
-                                int h0, int tid, int T, int G, int headDim, int alibi, int qs) {
-        if (qs != 0) {
-            for (int e = 0; e < (G * headDim + T - 1) / T; e++) {
-                int i = tid + e * T;
-                if (i < G * headDim) stQ[i] = q.get(qBase + i);
-            }
-            for (int g = 0; g < G; g++) slope[g] = alibi != 0 ? slopes.get(h0 + g) : 0f;
-            ctx.localBarrier();
-        } else {
-            loadQuery(ctx, q, qr, slopes, slope, qBase + c8, h0, G, headDim, alibi);
-        }
-    }
-
-    /** {@link #scoresSharedQuery} with {@code qs}, else {@link #scores} (the compiler keeps only the branch taken). */
-    @Unroll
-    static void scoresEither(KernelContext ctx, float[] qr, float[] stQ, int c8, int[] kr, float[] sc, int[] off, float[] slope, float scale,
-                             int j0, int p, int RPW, int U, int G, int LR, int headDim, int alibi, int fp16, int qs) {
-        if (qs != 0) scoresSharedQuery(ctx, stQ, c8, kr, sc, off, slope, scale, j0, p, RPW, U, G, LR, headDim, alibi, fp16);
-        else scores(ctx, qr, kr, sc, off, slope, scale, j0, p, RPW, U, G, LR, alibi, fp16);
-    }
-
     @Unroll
     static void startRun(float[] runA, float[] runM, float[] runL, int E) {
         for (int e = 0; e < E; e++) {
@@ -381,26 +357,6 @@ public final class DecodeKernels {
                     int pair = kr[u * 4 + i];
                     dot = Math.fma(qr[g * 8 + 2 * i], AttentionKernels.low(pair, fp16), dot);
                     dot = Math.fma(qr[g * 8 + 2 * i + 1], AttentionKernels.high(pair, fp16), dot);
-                }
-                for (int mask = LR / 2; mask > 0; mask >>= 1) dot += ctx.shuffleXor(dot, mask);
-                float s = dot * scale;
-                if (alibi != 0) s += slope[g] * (j0 + u * RPW - p);
-                sc[u * G + g] = off[u] >= 0 ? s : NEG_INF;
-            }
-        }
-    }
-
-    /** {@link #scores} with q_g read from shared memory ({@code stQ[g·headDim + c8 + i]}): the same FMAs on the same values, the same bits. */
-    @Unroll
-    static void scoresSharedQuery(KernelContext ctx, float[] stQ, int c8, int[] kr, float[] sc, int[] off, float[] slope, float scale, int j0,
-                                  int p, int RPW, int U, int G, int LR, int headDim, int alibi, int fp16) {
-        for (int u = 0; u < U; u++) {
-            for (int g = 0; g < G; g++) {
-                float dot = 0f;
-                for (int i = 0; i < 4; i++) {
-                    int pair = kr[u * 4 + i];
-                    dot = Math.fma(stQ[g * headDim + c8 + 2 * i], AttentionKernels.low(pair, fp16), dot);
-                    dot = Math.fma(stQ[g * headDim + c8 + 2 * i + 1], AttentionKernels.high(pair, fp16), dot);
                 }
                 for (int mask = LR / 2; mask > 0; mask >>= 1) dot += ctx.shuffleXor(dot, mask);
                 float s = dot * scale;

@@ -57,9 +57,9 @@ class AttentionGpuTest {
     }
 
     /**
-     * Llama-3.2-1B's shape (32 heads / 8 kv heads × 64, GQA 4) against the reference, and DecodeKernels' other launch bounds there:
-     * at 5 and 6 work-groups an SM the query lives in shared memory (the same bits as in registers, split and whole mode); ALiBi and
-     * fp16 for the slopes' and the widening's paths.
+     * Llama-3.2-1B's shape (32 heads / 8 kv heads × 64, GQA 4; no GPU test had it before run 48-gqa10) against the reference, both
+     * modes (the launcher takes whole mode there from 128 tokens, {@link DecodeKernels#splitBelowGroups}: the same bits), and
+     * DecodeKernels' other launch bounds (5 and 6 work-groups an SM: registers only, the same bits); ALiBi and fp16 too.
      */
     @Test
     void gqa4HeadDim64AgreesWithTheReferenceAndKeepsItsBitsUnderEveryBound() {
@@ -75,8 +75,8 @@ class AttentionGpuTest {
                 assertClose(b.reference(), split, TOLERANCE, what);
                 for (int lb : new int[] {5, 6}) {
                     attn.decodeMinBlocks(lb);
-                    assertBits(split, b.run(cuda, attn, b.allTokens(), true), what + ", bounds " + lb + " (q in shared memory), split mode");
-                    assertBits(split, b.run(cuda, attn, b.allTokens(), false), what + ", bounds " + lb + " (q in shared memory), whole mode");
+                    assertBits(split, b.run(cuda, attn, b.allTokens(), true), what + ", bounds " + lb + ", split mode");
+                    assertBits(split, b.run(cuda, attn, b.allTokens(), false), what + ", bounds " + lb + ", whole mode");
                 }
             }
         }

@@ -155,32 +155,21 @@ class PagedAttentionTest {
     }
 
     /**
-     * At G ≥ 4 under launch bounds of 5 work-groups an SM or more the query lives in shared memory
-     * ({@link DecodeKernels#queryInShared}): the same FMAs on the same values, so the bits of q in registers, split and whole mode,
-     * at G = 4 × headDim 64 (Llama-3.2-1B's shape, ALiBi too), G = 4 at keys per lane 2 and G = 8 × headDim 32.
+     * The launcher's mode rule by shape ({@link DecodeKernels#splitBelowGroups}): whole mode from 1,024 whole-mode work-groups at
+     * G = 4 × headDim 64 (Llama-3.2-1B), from {@link PagedAttention#SPLIT_BELOW_GROUPS} elsewhere; either mode gives the same bits
+     * there (G = 4 × headDim 64, odd contexts, ALiBi), so the rule is for speed only.
      */
     @Test
-    void theQueryInSharedMemoryGivesTheSameBits() {
+    void gqa4HeadDim64TakesWholeModeFrom1024WorkGroupsWithTheSameBits() {
+        assertEquals(1024, DecodeKernels.splitBelowGroups(32, 8, 64));
+        assertEquals(PagedAttention.SPLIT_BELOW_GROUPS, DecodeKernels.splitBelowGroups(32, 8, 128));
+        assertEquals(PagedAttention.SPLIT_BELOW_GROUPS, DecodeKernels.splitBelowGroups(32, 32, 64));
         int[] ctx = {1, 17, 300, 520}, one = {1, 1, 1, 1};
-        int[][] shapes = {{8, 2, 64, 4}, {8, 2, 64, 2}, {16, 2, 32, 4}};   // heads, kvHeads, headDim, keys per lane
-        for (int[] sh : shapes) {
-            for (boolean alibi : new boolean[] {false, true}) {
-                try (PagedBatch b = new PagedBatch(sh[0], sh[1], sh[2], 16, ctx, one, alibi, true, 70 + sh[2] + sh[3]);
-                     PagedAttention attn = new PagedAttention(sh[0], sh[1], sh[2], 16, b.maxContext(), b.tokens).keysPerLane(sh[3])) {
-                    String what = "G=" + sh[0] / sh[1] + " D=" + sh[2] + " U=" + sh[3] + (alibi ? " ALiBi" : "");
-                    float[] split = b.run(CPU, attn.decodeMinBlocks(4), b.allTokens(), true);
-                    assertClose(b.reference(), split, 2e-6, what);
-                    for (int lb : new int[] {5, 6}) {
-                        attn.decodeMinBlocks(lb);
-                        assertBits(split, b.run(CPU, attn, b.allTokens(), true), what + ", q in shared memory (bounds " + lb + "), split mode");
-                        assertBits(split, b.run(CPU, attn, b.allTokens(), false), what + ", q in shared memory (bounds " + lb + "), whole mode");
-                    }
-                }
+        for (boolean alibi : new boolean[] {false, true}) {
+            try (PagedBatch b = new PagedBatch(8, 2, 64, 16, ctx, one, alibi, true, alibi ? 81 : 80)) {
+                checkBothModes(b, 2e-6, "G=4 D=64" + (alibi ? " ALiBi" : ""));
             }
         }
-        assertTrue(DecodeKernels.queryInShared(32, 8, 5));
-        assertFalse(DecodeKernels.queryInShared(32, 8, 4));
-        assertFalse(DecodeKernels.queryInShared(32, 16, 8), "G = 2 keeps q in registers");
     }
 
     @Test

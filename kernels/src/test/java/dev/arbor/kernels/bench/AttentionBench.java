@@ -50,7 +50,7 @@ public final class AttentionBench {
     private static final boolean PROFILE_ONLY = Boolean.getBoolean("attn.profileOnly");
     /**
      * -Dattn.gqaOnly=true: the copy rate and the Llama-3.2-1B (GQA 4, headDim 64) decode rows in every form only; with profileOnly, one
-     * eager step of each form the GQA section's ncu needs (128 × 512, 32 × 512, 1 × 4096; default and q in shared memory).
+     * eager step each for ncu (128 × 512, 32 × 512, 1 × 4096; the launcher's form and launch bounds of 5 work-groups an SM).
      */
     private static final boolean GQA_ONLY = Boolean.getBoolean("attn.gqaOnly");
     /** The next decode rows launch DecodeKernels plainly, not overlapping the kernel before ({@link PagedAttention#overlapPrevious}). */
@@ -192,8 +192,9 @@ public final class AttentionBench {
 
     /**
      * Llama-3.2-1B's decode attention (32 heads / 8 kv heads × 64, GQA 4) in each form of DecodeKernels: U keys a lane, W warps, launch
-     * bounds LB (work-groups an SM; at LB ≥ 5 the query lives in shared memory, {@link dev.arbor.kernels.attention.DecodeKernels#queryInShared}),
-     * split / whole mode, the merge fused or launched apart. Under profileOnly: one eager step of the default and of LB 5 a shape.
+     * bounds LB (work-groups an SM; "4d": the default 4), split / whole mode forced (else the launcher's rule,
+     * {@link dev.arbor.kernels.attention.DecodeKernels#splitBelowGroups}), the merge fused or launched apart. Under profileOnly: one
+     * eager step of the default and of LB 5 a shape.
      */
     private static void gqaForms(CudaBackend cuda, OffHeapArray k, OffHeapArray v, FloatArray q, FloatArray out, double copy) {
         int[][] shapes = {{128, 512}, {32, 512}, {1, 4096}, {128, 1024}};
@@ -208,16 +209,16 @@ public final class AttentionBench {
             return;
         }
         System.out.println("\n-- decode, Llama-3.2-1B attention (32 heads / 8 kv heads x 64, GQA 4), bf16 KV, block 16: DecodeKernels' forms");
-        // {U (0: default 4), W (0: default 4), LB (-1: default 4; >= 5: q in shared memory), split (0 rule, 1 split, 2 whole), fuse (0 default, -1 apart)}
-        int[][] forms = {{0, 0, -1, 0, 0}, {0, 0, -1, 2, 0}, {0, 0, -1, 0, -1}, {0, 0, 5, 0, 0}, {0, 0, 5, 2, 0}, {0, 0, 6, 0, 0},
-                {2, 0, -1, 0, 0}, {2, 0, 6, 0, 0}, {2, 0, 8, 0, 0}, {8, 0, 3, 0, 0}, {0, 8, 2, 0, 0}};
+        // {U (0: default 4), W (0: default 4), LB (-1: default 4), split (0 rule, 1 split, 2 whole), fuse (0 default, -1 apart)}
+        int[][] forms = {{0, 0, -1, 0, 0}, {0, 0, -1, 1, 0}, {0, 0, -1, 2, 0}, {0, 0, -1, 1, -1}, {0, 0, 5, 1, 0}, {0, 0, 5, 2, 0}, {0, 0, 6, 1, 0},
+                {2, 0, -1, 1, 0}, {2, 0, 6, 1, 0}, {2, 0, 8, 1, 0}, {8, 0, 3, 1, 0}, {0, 8, 2, 1, 0}};
         for (int[] bc : shapes) {
             for (int[] f : forms) {
                 if (bc[0] == 1 && f[3] == 2) continue;   // whole mode at batch 1: one work-group a kv head
                 minBlocks = f[2];
                 forceSplit = f[3] == 0 ? null : f[3] == 1;
                 String what = "gqa4 U" + (f[0] == 0 ? 4 : f[0]) + " W" + (f[1] == 0 ? 4 : f[1]) + " LB" + (f[2] < 0 ? "4d" : "" + f[2])
-                        + (f[3] == 2 ? " whole" : "") + (f[4] < 0 ? " sepMerge" : "");
+                        + (f[3] == 2 ? " whole" : f[3] == 1 ? " split" : "") + (f[4] < 0 ? " sepMerge" : "");
                 try {
                     decode(cuda, k, v, q, out, bc[0], bc[1], copy, f[0], 0, f[1], f[4], what, 32, 8, 64);
                 } catch (RuntimeException e) {
