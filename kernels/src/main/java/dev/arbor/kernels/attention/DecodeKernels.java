@@ -104,6 +104,19 @@ public final class DecodeKernels {
     public static int minBlocksPerSm(int heads, int kvHeads, int headDim) { return heads / kvHeads == 4 ? 4 : 0; }
 
     /**
+     * Split mode while a launch's whole-mode work-groups (tokens × kvHeads) stay below this, whole mode from it on (the launcher's
+     * rule, {@link PagedAttention#launch}; both modes give the same bits): {@link PagedAttention#SPLIT_BELOW_GROUPS} but at
+     * Llama-3.2-1B's shape (G = 4, headDim 64), where 1,024 (bench/RESULTS.md "Run 48-gqa10", CUDA-graph medians): there a
+     * work-group holds 4 of an SM (128 registers) and a split's 256 keys are only 4 rounds of its 4 warps, so the split's
+     * fixed costs (the row states' fold, the partial writes, the fused merge's fence, counter and second fold) are a large part of
+     * each split's work: whole mode 63.7 against split mode 72.3 µs at 128 tokens × 512 keys, 122.6 / 135.3 at 128 × 1,024, but
+     * split mode still faster at 32 × 512 (19.1 against 24.6: 256 whole-mode work-groups fill half a wave).
+     */
+    public static int splitBelowGroups(int heads, int kvHeads, int headDim) {
+        return heads / kvHeads == 4 && headDim == 64 ? 1024 : PagedAttention.SPLIT_BELOW_GROUPS;
+    }
+
+    /**
      * bf16 store; parameters as {@link AttentionKernels#pagedBf16}, and {@code keysPerLane} (U: 2, 4, 8 or 16, see {@link #keysPerLane}),
      * {@code warps}; split mode with {@code fusedMerge > 0}: the merge in the last-arriving work-group of each (token, kv head)
      * ({@link #mergeInGroup}, {@code fusedMerge} slots loaded per round trip), counted in {@code arrivals} ((tokens, kvHeads),

@@ -23,7 +23,10 @@ import dev.arbor.accel.array.OffHeapArray;
  * row: their rows of {@code out} are finite garbage and no other token's result depends on them.
  */
 public final class PagedAttention implements AutoCloseable {
-    /** Split mode is used while tokens × kvHeads (whole-mode work-groups) stays below this: about five waves of 6 work-groups on 132 SMs, where whole mode's last partial wave costs little. */
+    /**
+     * Split mode is used while tokens × kvHeads (whole-mode work-groups) stays below this: about five waves of 6 work-groups on 132 SMs,
+     * where whole mode's last partial wave costs little; DecodeKernels' shapes take {@link DecodeKernels#splitBelowGroups}.
+     */
     public static final int SPLIT_BELOW_GROUPS = 4096;
 
     /**
@@ -121,7 +124,8 @@ public final class PagedAttention implements AutoCloseable {
      */
     public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
                        IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen) {
-        boolean split = splits(maxContextLen) > 1 && tokens <= splitTokens && (long) tokens * kvHeads < SPLIT_BELOW_GROUPS;
+        boolean split = splits(maxContextLen) > 1 && tokens <= splitTokens
+                && (long) tokens * kvHeads < (DecodeKernels.serves(kCache, heads, kvHeads, headDim) ? DecodeKernels.splitBelowGroups(heads, kvHeads, headDim) : SPLIT_BELOW_GROUPS);
         launch(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen, split);
     }
 

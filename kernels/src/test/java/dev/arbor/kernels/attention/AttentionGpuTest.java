@@ -56,6 +56,32 @@ class AttentionGpuTest {
         try (PagedBatch b = new PagedBatch(5, 1, 6, 7, ctx, one, true, KvStore.F16, 10)) { bothModesAgainstReference(b, "odd fp16: 5 heads, D=6, bs=7"); }
     }
 
+    /**
+     * Llama-3.2-1B's shape (32 heads / 8 kv heads × 64, GQA 4; no GPU test had it before run 48-gqa10) against the reference, both
+     * modes (the launcher takes whole mode there from 128 tokens, {@link DecodeKernels#splitBelowGroups}: the same bits), and
+     * DecodeKernels' other launch bounds (5 and 6 work-groups an SM: registers only, the same bits); ALiBi and fp16 too.
+     */
+    @Test
+    void gqa4HeadDim64AgreesWithTheReferenceAndKeepsItsBitsUnderEveryBound() {
+        int[] ctx = {1, 15, 16, 17, 255, 513, 1000, 4097}, one = {1, 1, 1, 1, 1, 1, 1, 1};
+        try (PagedBatch b = new PagedBatch(32, 8, 64, 16, ctx, one, false, true, 21)) { bothModesAgainstReference(b, "Llama-3.2-1B GQA 4 D=64"); }
+        Object[][] cases = {{false, KvStore.BF16, 22}, {true, KvStore.BF16, 23}, {false, KvStore.F16, 24}};
+        for (Object[] c : cases) {
+            boolean alibi = (Boolean) c[0];
+            try (PagedBatch b = new PagedBatch(32, 8, 64, 16, ctx, one, alibi, (KvStore) c[1], (Integer) c[2]);
+                 PagedAttention attn = new PagedAttention(32, 8, 64, 16, b.maxContext(), b.tokens)) {
+                String what = "GQA 4 D=64 " + c[1] + (alibi ? " ALiBi" : "");
+                float[] split = b.run(cuda, attn, b.allTokens(), true);
+                assertClose(b.reference(), split, TOLERANCE, what);
+                for (int lb : new int[] {5, 6}) {
+                    attn.decodeMinBlocks(lb);
+                    assertBits(split, b.run(cuda, attn, b.allTokens(), true), what + ", bounds " + lb + ", split mode");
+                    assertBits(split, b.run(cuda, attn, b.allTokens(), false), what + ", bounds " + lb + ", whole mode");
+                }
+            }
+        }
+    }
+
     @Test
     void prefillChunksAndBatchInvarianceOnTheDevice() {
         prefillChunksAndBatchInvariance(KvStore.BF16);

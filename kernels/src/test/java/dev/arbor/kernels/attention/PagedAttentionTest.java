@@ -154,6 +154,24 @@ class PagedAttentionTest {
         assertThrows(IllegalArgumentException.class, () -> new PagedAttention(64, 8, 128, 16, 64, 1).decodeWarps(8));
     }
 
+    /**
+     * The launcher's mode rule by shape ({@link DecodeKernels#splitBelowGroups}): whole mode from 1,024 whole-mode work-groups at
+     * G = 4 × headDim 64 (Llama-3.2-1B), from {@link PagedAttention#SPLIT_BELOW_GROUPS} elsewhere; either mode gives the same bits
+     * there (G = 4 × headDim 64, odd contexts, ALiBi), so the rule is for speed only.
+     */
+    @Test
+    void gqa4HeadDim64TakesWholeModeFrom1024WorkGroupsWithTheSameBits() {
+        assertEquals(1024, DecodeKernels.splitBelowGroups(32, 8, 64));
+        assertEquals(PagedAttention.SPLIT_BELOW_GROUPS, DecodeKernels.splitBelowGroups(32, 8, 128));
+        assertEquals(PagedAttention.SPLIT_BELOW_GROUPS, DecodeKernels.splitBelowGroups(32, 32, 64));
+        int[] ctx = {1, 17, 300, 520}, one = {1, 1, 1, 1};
+        for (boolean alibi : new boolean[] {false, true}) {
+            try (PagedBatch b = new PagedBatch(8, 2, 64, 16, ctx, one, alibi, true, alibi ? 81 : 80)) {
+                checkBothModes(b, 2e-6, "G=4 D=64" + (alibi ? " ALiBi" : ""));
+            }
+        }
+    }
+
     @Test
     void alibiWithFiveHeads() {
         for (int kvHeads : new int[] {1, 5}) {

@@ -56,6 +56,14 @@ public final class AttentionBench {
      * launch overlapped or plain), nothing else.
      */
     private static final boolean CHAIN_ONLY = Boolean.getBoolean("attn.chainOnly");
+    /**
+     * -Dattn.gqaOnly=true: the copy rate and the Llama-3.2-1B (GQA 4, headDim 64) decode rows in every form only; with profileOnly, one
+     * eager step each for ncu (128 × 512, 32 × 512, 1 × 4096; the launcher's form and launch bounds of 5 work-groups an SM).
+     */
+    private static final boolean GQA_ONLY = Boolean.getBoolean("attn.gqaOnly");
+    /** The next decode rows: a form of the launcher ({@code minBlocks} ≥ 0: {@link PagedAttention#decodeMinBlocks}; split: null = its rule). */
+    private static int minBlocks = -1;
+    private static Boolean forceSplit;
 
     /** a[i] = a uniform value in [-1, 1) from a hash of (i, seed), bf16. */
     public static void fillBf16(KernelContext ctx, BFloat16Array a, int n, int seed) {
@@ -100,6 +108,10 @@ public final class AttentionBench {
                 cuda.synchronize();
                 if (CHAIN_ONLY) {
                     chainRows(cuda, k, v);
+                    return;
+                }
+                if (GQA_ONLY) {
+                    gqaForms(cuda, k, v, q, out, copy);
                     return;
                 }
                 if (PROFILE_ONLY && !CASCADE_ONLY) {   // for ncu: one eager decode step at batch 1 x 4096 keys, nothing else
@@ -180,6 +192,46 @@ public final class AttentionBench {
         }
     }
 
+    /**
+     * Llama-3.2-1B's decode attention (32 heads / 8 kv heads × 64, GQA 4) in each form of DecodeKernels: U keys a lane, W warps, launch
+     * bounds LB (work-groups an SM; "4d": the default 4), split / whole mode forced (else the launcher's rule,
+     * {@link dev.arbor.kernels.attention.DecodeKernels#splitBelowGroups}), the merge fused or launched apart. Under profileOnly: one
+     * eager step of the default and of LB 5 a shape.
+     */
+    private static void gqaForms(CudaBackend cuda, OffHeapArray k, OffHeapArray v, FloatArray q, FloatArray out, double copy) {
+        int[][] shapes = {{128, 512}, {32, 512}, {1, 4096}, {128, 1024}};
+        if (PROFILE_ONLY) {
+            for (int i = 0; i < 3; i++) {
+                for (int lb : new int[] {-1, 5}) {
+                    minBlocks = lb;
+                    decode(cuda, k, v, q, out, shapes[i][0], shapes[i][1], copy, 0, 0, 0, 0, lb < 0 ? "gqa4 def" : "gqa4 LB" + lb, 32, 8, 64);
+                }
+            }
+            minBlocks = -1;
+            return;
+        }
+        System.out.println("\n-- decode, Llama-3.2-1B attention (32 heads / 8 kv heads x 64, GQA 4), bf16 KV, block 16: DecodeKernels' forms");
+        // {U (0: default 4), W (0: default 4), LB (-1: default 4), split (0 rule, 1 split, 2 whole), fuse (0 default, -1 apart)}
+        int[][] forms = {{0, 0, -1, 0, 0}, {0, 0, -1, 1, 0}, {0, 0, -1, 2, 0}, {0, 0, -1, 1, -1}, {0, 0, 5, 1, 0}, {0, 0, 5, 2, 0}, {0, 0, 6, 1, 0},
+                {2, 0, -1, 1, 0}, {2, 0, 6, 1, 0}, {2, 0, 8, 1, 0}, {8, 0, 3, 1, 0}, {0, 8, 2, 1, 0}};
+        for (int[] bc : shapes) {
+            for (int[] f : forms) {
+                if (bc[0] == 1 && f[3] == 2) continue;   // whole mode at batch 1: one work-group a kv head
+                minBlocks = f[2];
+                forceSplit = f[3] == 0 ? null : f[3] == 1;
+                String what = "gqa4 U" + (f[0] == 0 ? 4 : f[0]) + " W" + (f[1] == 0 ? 4 : f[1]) + " LB" + (f[2] < 0 ? "4d" : "" + f[2])
+                        + (f[3] == 2 ? " whole" : f[3] == 1 ? " split" : "") + (f[4] < 0 ? " sepMerge" : "");
+                try {
+                    decode(cuda, k, v, q, out, bc[0], bc[1], copy, f[0], 0, f[1], f[4], what, 32, 8, 64);
+                } catch (RuntimeException e) {
+                    System.out.println(what + " failed: " + e);
+                }
+            }
+        }
+        minBlocks = -1;
+        forceSplit = null;
+    }
+
     private static void decode(CudaBackend cuda, OffHeapArray k, OffHeapArray v, FloatArray q, FloatArray out, int batch, int ctx, double copy,
                                int keysPerLane, int mergeAhead, int warps, int fuse, String what) {
         decode(cuda, k, v, q, out, batch, ctx, copy, keysPerLane, mergeAhead, warps, fuse, what, 32, 32, D);
@@ -203,6 +255,7 @@ public final class AttentionBench {
             if (mergeAhead != 0) attn.mergeAhead(Math.abs(mergeAhead)).overlapMerge(mergeAhead > 0);
             if (warps > 0) attn.decodeWarps(warps);
             if (warps < 0) attn.decodeMinBlocks(0);   // no launch bounds (ptxas's own registers; before run 30)
+            if (minBlocks >= 0) attn.decodeMinBlocks(minBlocks);
             if (fuse < 0) attn.fuseMerge(0, 8);                      // the separate merge launch
             else if (fuse > 0) attn.fuseMerge(Integer.MAX_VALUE, fuse);   // fused at every size, this depth
             for (int r = 0; r < rotations; r++) {
@@ -214,14 +267,17 @@ public final class AttentionBench {
             for (IntArray t : tables) cuda.toDevice(t);
             FloatArray qq = batch * heads * D <= q.length() ? q : null;
             if (qq == null) throw new IllegalStateException("q too small");
+            Boolean split = forceSplit;
+            Step step = split == null ? i -> attn.launch(cuda, qq, k, v, out, pos, seq, tables.get(i % rotations), bps, null, batch, ctx)
+                    : i -> attn.launch(cuda, qq, k, v, out, pos, seq, tables.get(i % rotations), bps, null, batch, ctx, split);
             if (PROFILE_ONLY) {
-                attn.launch(cuda, qq, k, v, out, pos, seq, tables.get(0), bps, null, batch, ctx);
+                step.run(0);
                 cuda.synchronize();
                 System.out.printf("decode %s batch %d ctx %d: one step (profile only)%n", what, batch, ctx);
                 return;
             }
             int steps = rotations * Math.max(1, 20 / rotations);
-            double ms = time(cuda, steps, i -> attn.launch(cuda, qq, k, v, out, pos, seq, tables.get(i % rotations), bps, null, batch, ctx));
+            double ms = time(cuda, steps, step);
             double gbs = kvBytes / (ms / 1e3) / 1e9;
             System.out.printf("decode %-9s batch %3d ctx %5d: %8.1f us  KV %8.1f MB  %7.1f GB/s  %5.1f%% of copy rate%n",
                     what, batch, ctx, ms * 1e3, kvBytes / 1e6, gbs, 100 * gbs * 1e9 / copy);
