@@ -42,7 +42,14 @@ public final class Gemm implements AutoCloseable {
      * the block is {@code wn / 4} warpgroups of Hopper's warpgroup MMA ({@code wm = mt = 1}): each
      * warpgroup computes 64 rows of W by all {@code nt·8} tokens ({@link GemmKernels#wgmmaXbf16Wbf16}).
      */
-    public record Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma, boolean tma) {
+    public record Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma, boolean tma, boolean pingPong) {
+        public Tiles {
+            if (pingPong && (!tma || wn != 8 || wm != 1 || mt != 1))
+                throw new IllegalArgumentException("ping-pong tiles are TMA tiles of two consumer warpgroups on 128 W rows (wn = 8): " + name);
+        }
+
+        public Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma, boolean tma) { this(name, wn, wm, mt, nt, stages, wgmma, tma, false); }
+
         public Tiles(String name, int wn, int wm, int mt, int nt, int stages) { this(name, wn, wm, mt, nt, stages, false, false); }
 
         public Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma) { this(name, wn, wm, mt, nt, stages, wgmma, false); }
@@ -56,8 +63,11 @@ public final class Gemm implements AutoCloseable {
         /** Work-items a block: the compute warps, and with {@code tma} one producer warpgroup after them. */
         public int threads() { return wn * wm * 32 + (tma ? 128 : 0); }
 
-        /** Dynamic shared memory: stages × (bn + bm) rows of 128 bytes; with {@code tma} also 2 mbarriers (16 bytes) a stage. */
-        public int sharedBytes() { return stages * (bn() + bm()) * GemmKernels.BK * 2 + (tma ? 16 * stages : 0); }
+        /**
+         * Dynamic shared memory: stages × (bn + bm) rows of 128 bytes; with {@code tma} also 2 mbarriers (16 bytes) a stage;
+         * ping-pong tiles 2 more (the ordered barrier).
+         */
+        public int sharedBytes() { return stages * (bn() + bm()) * GemmKernels.BK * 2 + (tma ? 16 * stages : 0) + (pingPong ? 16 : 0); }
 
         /** Registers staging fp32 X: 8 floats per 16-byte chunk, ⌈bm·8 / threads⌉ chunks per work-item. */
         int xRegs() { return 8 * ((bm() * 8 + threads() - 1) / threads()); }
@@ -126,6 +136,15 @@ public final class Gemm implements AutoCloseable {
      * blocks a multiprocessor.
      */
     public static final Tiles TMA_N64 = new Tiles("tman64", 4, 1, 1, 16, 4, true, true);
+    /**
+     * The ping-pong schedule ({@link GemmKernels#wgmmaTmaPingPongXbf16Wbf16}): a persistent block of two consumer warpgroups,
+     * each a whole 128 × 128 output tile (128 accumulators a work-item), their main loops taking turns so one's epilogue runs
+     * under the other's wgmma; the producer warpgroup fills 7 stages (224 KiB + barriers) with the block's tiles in order.
+     * Output tiles as {@link #TMA_128}'s (the same bits); {@link #pingPongPlan}.
+     */
+    public static final Tiles TMA_PP128 = new Tiles("tmapp128", 8, 1, 1, 16, 7, true, true, true);
+    /** As {@link #TMA_PP128} with 128 W rows × 192 tokens a warpgroup (192 accumulators, setmaxnreg 232), 5 stages (200 KiB). */
+    public static final Tiles TMA_PP192 = new Tiles("tmapp192", 8, 1, 1, 24, 5, true, true, true);
     /** 17-32 tokens on Hopper, 128 × 32, TMA into 10 stages (160 KiB): measured, not used (slower than {@link #MEDIUM} at 6 of 8 shapes, run 22-gemm3). */
     public static final Tiles TMA_32 = new Tiles("tma32", 8, 1, 1, 4, 10, true, true);
     /** Up to 16 tokens on Hopper, 128 × 16, TMA into 12 stages (216 KiB): measured, not used (4-14 points of the floor below {@link #SMALL}, run 22-gemm3). */
@@ -172,6 +191,7 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel WGMMA_TMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaTmaXbf16Wbf16");
     private static final Kernel WGMMA_TMA_SLICED = Kernel.of(GemmKernels.class, "wgmmaTmaSlicedXbf16Wbf16");
     private static final Kernel WGMMA_TMA_PERSISTENT = Kernel.of(GemmKernels.class, "wgmmaTmaPersistentXbf16Wbf16");
+    private static final Kernel WGMMA_TMA_PING_PONG = Kernel.of(GemmKernels.class, "wgmmaTmaPingPongXbf16Wbf16");
     /**
      * Whether the default plan takes the TMA tiles rather than the cp.async wgmma ones ({@code -Darbor.gemm.tma=false}
      * turns them off).
@@ -437,6 +457,19 @@ public final class Gemm implements AutoCloseable {
         Plan p = plan(m, n, k, t, 1, fp32X);
         long tiles = (long) p.launch().grid()[0] * p.launch().grid()[1];
         int blocks = (int) Math.min(tiles, (long) multiprocessors * blocksPerSm(t));
+        Launch l = new Launch(new int[]{blocks, 1, 1}, p.launch().block(), p.launch().sharedBytes(), null);
+        return new Plan(t, 1, p.kTilesPerSplit(), l, p.convertFirst(), false, false, true);
+    }
+
+    /**
+     * The ping-pong tiles t ({@link #TMA_PP128}, {@link #TMA_PP192}) over all of K: min(tiles, multiprocessors) persistent blocks
+     * in a 1-D grid, each block's tiles shared out between its two consumer warpgroups in turn.
+     */
+    public Plan pingPongPlan(int m, int n, int k, Tiles t, boolean fp32X) {
+        if (!t.pingPong()) throw new IllegalArgumentException("the ping-pong kernel runs the ping-pong tiles, not " + t);
+        Plan p = plan(m, n, k, t, 1, fp32X);
+        long tiles = (long) p.launch().grid()[0] * p.launch().grid()[1];
+        int blocks = (int) Math.min(tiles, multiprocessors);
         Launch l = new Launch(new int[]{blocks, 1, 1}, p.launch().block(), p.launch().sharedBytes(), null);
         return new Plan(t, 1, p.kTilesPerSplit(), l, p.convertFirst(), false, false, true);
     }
@@ -868,6 +901,8 @@ public final class Gemm implements AutoCloseable {
                 Tiles t = p.tiles().bm() <= 64 ? tilesFor(m) : p.tiles().bm() > WGMMA_128.bm() ? WGMMA_256 : WGMMA_128;
                 return run(kernel, plan(m, n, k, t, p.splits(), false), x, w, c, m, n, k, accumulate, fp32Out, sumSlabs);
             }
+            if (p.tiles().pingPong() && (!p.persistent() || p.slabs() || p.registerSlices()))
+                throw new IllegalArgumentException("the ping-pong tiles run as pingPongPlan makes them: " + p);
             if (p.slabs()) {   // each K slice's block stores its slab; the fixed-order sum as for the mma.sync slabs
                 FloatArray s = slabScratch((long) p.splits() * m * n);
                 backend.launch(WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS, raster));
@@ -879,7 +914,7 @@ public final class Gemm implements AutoCloseable {
                 return c;
             }
             if (p.persistent()) {
-                backend.launch(WGMMA_TMA_PERSISTENT, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
+                backend.launch(p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : WGMMA_TMA_PERSISTENT, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
                 return c;
             }
             Launch launch = p.launch();
@@ -960,7 +995,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
-    public static Kernel kernelFor(Plan p) { return p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+    public static Kernel kernelFor(Plan p) { return p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);

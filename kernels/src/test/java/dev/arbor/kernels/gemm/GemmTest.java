@@ -217,6 +217,32 @@ class GemmTest {
         }
     }
 
+    /**
+     * The ping-pong kernel on the CPU executor: 3 × 3 output tiles of 128 × 128 (TMA_PP128) and 2 × 2 of 128 × 192 (TMA_PP192)
+     * over 2 blocks, so each block's two warpgroups take 2-3 tiles in turns through the ordered barrier, the stage ring (5 K
+     * tiles a tile through 7 or 5 stages) running on across them; a raster of 2, with and without a residual; one block a tile
+     * when the tiles fit the multiprocessors; and the plans refuse the ping-pong tiles in any other form.
+     */
+    @Test
+    void pingPongTmaKernelAgreesWithTheReference() {
+        Gemm hopper = new Gemm(cpu, true);
+        hopper.raster(2);
+        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_PP128, Gemm.TMA_PP192}) {
+            int m = t == Gemm.TMA_PP128 ? 300 : 330, n = t == Gemm.TMA_PP128 ? 272 : 200;
+            Gemm.Plan one = hopper.pingPongPlan(m, n, 264, t, true);
+            int tiles = ((n + 127) / 128) * ((m + t.bm() - 1) / t.bm());
+            assertTrue(one.persistent() && one.launch().grid()[0] == tiles && one.launch().block()[0] == 384, tiles + " tiles: a block a tile: " + one);
+            Gemm.Plan two = new Gemm.Plan(t, 1, one.kTilesPerSplit(), new dev.arbor.accel.Launch(new int[]{2, 1, 1}, one.launch().block(),
+                    one.launch().sharedBytes(), null), true, false, false, true);
+            GemmCase.of(m, n, 264).check(cpu, hopper, two);
+            new GemmCase(m, n, 264, "f32", "bf16", "f32", true).check(cpu, hopper, two);   // residual
+            GemmCase.of(m, n, 264).check(cpu, hopper, one);
+            assertThrows(IllegalArgumentException.class, () -> GemmCase.of(m, n, 264).check(cpu, hopper, hopper.plan(m, n, 264, t, 1, true)));
+        }
+        assertEquals(7 * 256 * 128 + 16 * 7 + 16, Gemm.TMA_PP128.sharedBytes());
+        assertThrows(IllegalArgumentException.class, () -> new Gemm.Tiles("pp", 12, 1, 1, 16, 4, true, true, true));
+    }
+
     @Test
     void rejectsShapesItCannotRun() {
         try (FloatArray a = new FloatArray(64); BFloat16Array w = new BFloat16Array(64); FloatArray c = new FloatArray(64)) {
