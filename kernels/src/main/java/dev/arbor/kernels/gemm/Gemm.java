@@ -24,7 +24,8 @@ import dev.arbor.accel.cuda.TensorMaps;
  * {@link #WIDE} (M ≤ 64), {@link #LARGE} (prefill; on an sm_90 device with bf16 W and fp32 C, Hopper's
  * the warp-specialized TMA wgmma tiles {@link #TMA_128} / {@link #TMA_256} instead, measured faster than the cp.async
  * wgmma tiles {@link #WGMMA_128} / {@link #WGMMA_256} at every prefill point, which in turn beat mma.sync, bench/RESULTS.md
- * runs 16-gemm2 and 22-gemm3); split-K (fp32 output only) when the tile grid alone would leave the
+ * runs 16-gemm2 and 22-gemm3; at 257-8192 tokens mostly the ping-pong kernel on {@link #TMA_PP128}, {@link #pingPongFaster},
+ * run 48-pp10); split-K (fp32 output only) when the tile grid alone would leave the
  * multiprocessors idle, as many K slices as fit in one wave ({@link #plan}). Split-K adds partial sums with fp32 atomics, so the low bits of
  * C can differ between runs; with {@code accumulate == false} C is zeroed first by a small kernel that
  * the product overlaps (programmatic dependent launch: it streams W meanwhile).
@@ -398,6 +399,7 @@ public final class Gemm implements AutoCloseable {
             if (tma) t = m <= 256 && !mid.equals("old") ? midTilesFor(m, n, k) : tmaTilesFor(m, n, k);
             else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
             if (t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;
+            if (tma && (t == TMA_256 || t == TMA_128) && pingPongFaster(m, n, k) && pingPongLoads()) return pingPongPlan(m, n, k, TMA_PP128, fp32X);
         }
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
@@ -419,6 +421,41 @@ public final class Gemm implements AutoCloseable {
         long waves256 = ((n + TMA_256.bn() - 1) / TMA_256.bn() * tilesM + multiprocessors - 1) / multiprocessors;
         long waves3 = ((n + TMA_256X3.bn() - 1) / TMA_256X3.bn() * tilesM + multiprocessors - 1) / multiprocessors;
         return waves3 * TMA_256X3_TILE_RATIO < waves256;
+    }
+
+    /**
+     * Whether the default plan takes the ping-pong kernel on {@link #TMA_PP128} where it had {@link #TMA_256} or {@link #TMA_128}
+     * (not where it takes {@link #TMA_256X3}): at 257-{@link #PING_PONG_MAX_M} tokens, when the 128 × 128 tiles fill at least
+     * 90% of the multiprocessors, and for long K (≥ 8192) only up to 512 tokens. Run 48-pp10 (GemmBench pp, the default plan
+     * timed before and after the ping-pong tiles at each point): at the 19 points of issue 10's 36 this picks, TMA_PP128 took
+     * 0.80-1.00 of the default plan's interpolated time (4096×4096 at 2048 114.6 against 119.9 µs; 28672×4096 at 512 181.5
+     * against 216.3; the down projections at 512 tokens, TMA_256 in 2 K slices before, 75.4 / 95.7 / 83.0 against 86.1 / 105.9
+     * / 93.6). Left out as measured: 32 tiles (k/v 1024×4096 at 512: 31.5 against split-K's 19.5), the long-K down projections
+     * at 2048-16,384 tokens (1.00-1.08 of TMA_256), and the TMA_256X3 points (0.90-1.05, no consistent gain).
+     */
+    boolean pingPongFaster(int m, int n, int k) {
+        if (m <= TMA_256.bm() || m > PING_PONG_MAX_M || k >= 8192 && m > 512) return false;
+        long tiles = (long) ((n + TMA_PP128.bn() - 1) / TMA_PP128.bn()) * ((m + TMA_PP128.bm() - 1) / TMA_PP128.bm());
+        return tiles * 10 >= 9L * multiprocessors;
+    }
+
+    /** Above this many tokens the default plan keeps {@link #TMA_256}: run 48-pp10 measured 16,384 tokens both ways (0.94-1.05 of TMA_256 by shape). */
+    static final int PING_PONG_MAX_M = 8192;
+
+    private boolean pingPongChecked;
+    /** Whether the default plan may take the ping-pong kernel ({@link #pingPongFaster}); cleared if it does not load. */
+    private boolean pingPong = true;
+
+    /** On CUDA, loads the ping-pong kernel once; if the driver refuses it, the default plan keeps the plain TMA tiles (with a message). */
+    private boolean pingPongLoads() {
+        if (!pingPongChecked) {
+            pingPongChecked = true;
+            if (backend instanceof CudaBackend cuda && !loads("ping-pong TMA wgmma", "the plain TMA tiles", () -> {
+                Plan q = pingPongPlan(TMA_PP128.bm(), TMA_PP128.bn(), GemmKernels.BK, TMA_PP128, true);
+                cuda.resources(WGMMA_TMA_PING_PONG, q.launch(), tmaArguments(q, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0));
+            })) pingPong = false;
+        }
+        return pingPong;
     }
 
     /**
@@ -837,7 +874,10 @@ public final class Gemm implements AutoCloseable {
         bf16Scratch(m, k);
         fp16Scratch(m, k);
         for (Tiles t : new Tiles[]{SMALL, MEDIUM, WIDE, LARGE}) blocksPerSm(t);
-        if (wgmmaLoads() && tma) for (Tiles t : MID_CANDIDATES) blocksPerSm(t);   // the mid range's plans ask for these
+        if (wgmmaLoads() && tma) {
+            for (Tiles t : MID_CANDIDATES) blocksPerSm(t);   // the mid range's plans ask for these
+            pingPongLoads();   // the prefill plans' ping-pong kernel, loaded before any graph capture
+        }
     }
 
     /** The slab scratch, at least {@code floats} long: grown (reallocated) only when a larger product comes; {@link #reserve(int, int, int)} sizes it up front. */
