@@ -446,6 +446,12 @@ public final class Gemm implements AutoCloseable {
     /** Whether the default plan may take the ping-pong kernel ({@link #pingPongFaster}); cleared if it does not load. */
     private boolean pingPong = true;
 
+    /** Sets whether the default plan may take the ping-pong kernel ({@link #pingPongFaster}; on by default; tests and GemmBench pp-rule). */
+    public void pingPong(boolean on) {
+        this.pingPong = on;
+        this.pingPongChecked = !on;   // turned on again: loaded (checked) at the next plan
+    }
+
     /** On CUDA, loads the ping-pong kernel once; if the driver refuses it, the default plan keeps the plain TMA tiles (with a message). */
     private boolean pingPongLoads() {
         if (!pingPongChecked) {

@@ -220,6 +220,10 @@ public final class GemmBench {
                     if ((Integer) s[1] != 32000) invariantPoints(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{434, 512});
                 return;
             }
+            if (args.length > 0 && args[0].equals("pp-rule")) {   // M >= 512: the plan with and without the ping-pong rule, interleaved (run 49-pp10)
+                for (Object[] s : SHAPES) ppRuleShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{512, 2048, 8192});
+                return;
+            }
             if (args.length > 0 && args[0].equals("ncu-pp")) {   // eager launches for Nsight Compute: TMA_256 and the ping-pong tiles, 4096² at 2048
                 ncuPingPong(cuda, gemm);
                 return;
@@ -534,6 +538,36 @@ public final class GemmBench {
                     System.out.println(line);
                 } catch (RuntimeException | AssertionError e) {
                     System.out.println("FAILED " + name + " M=" + m + ": " + e);
+                }
+            }
+        }
+    }
+
+    /**
+     * Where the default plan takes the ping-pong kernel: the plan without the rule ("before", {@code Gemm.pingPong(false)}) and
+     * with it ("after"), timed before, after, before, after ("CSV,rule"), so a drift in the clocks shows in both; the ping-pong
+     * plan is spot-checked against a double dot product each time. Points where the rule changes nothing are named only.
+     */
+    private static void ppRuleShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
+        try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
+            for (int m : ms) {
+                try {
+                    Gemm.Plan after = gemm.plan(m, n, k, true, true);
+                    gemm.pingPong(false);
+                    Gemm.Plan before = gemm.plan(m, n, k, true, true);
+                    gemm.pingPong(true);
+                    if (before.tiles() == after.tiles() && before.splits() == after.splits() && before.persistent() == after.persistent()) {
+                        System.out.printf("rule %-32s N=%-5d K=%-5d M=%-5d unchanged [%s]%n", name, n, k, m, after);
+                        continue;
+                    }
+                    double b1 = time(cuda, gemm, before, o, m, false), a1 = time(cuda, gemm, after, o, m, true);
+                    double b2 = time(cuda, gemm, before, o, m, false), a2 = time(cuda, gemm, after, o, m, true);
+                    System.out.println("CSV,rule," + name + "," + n + "," + k + "," + m + "," + b1 + "," + a1 + "," + b2 + "," + a2);
+                    System.out.printf("rule %-32s N=%-5d K=%-5d M=%-5d before %8.1f after %8.1f before %8.1f after %8.1f  (after/before %.3f) [%s -> %s]%n",
+                            name, n, k, m, b1, a1, b2, a2, (a1 + a2) / (b1 + b2), before, after);
+                } catch (RuntimeException | AssertionError e) {
+                    gemm.pingPong(true);
+                    System.out.println("FAILED rule " + name + " M=" + m + ": " + e);
                 }
             }
         }

@@ -215,6 +215,9 @@ class GemmTest {
             Gemm.Plan big = hopper.plan(16384, 4096, 4096, true, true);
             assertTrue(big.persistent() && big.tiles() == Gemm.TMA_256 && big.launch().grid()[0] == 132, "32 x 64 tiles: persistent: " + big);
             assertSame(Gemm.TMA_PP128, hopper.plan(512, 4096, 4096, true, true).tiles(), "32 x 4 tiles of 128: one wave, the ping-pong kernel's (not the persistent one)");
+            hopper.pingPong(false);
+            assertFalse(hopper.plan(512, 4096, 4096, true, true).persistent(), "32 x 4 tiles of 128 without the ping-pong kernel: one wave, a block a tile");
+            hopper.pingPong(true);
             assertFalse(hopper.plan(512, 1024, 4096, true, true).persistent(), "split-K");
             Gemm.Plan inv = hopper.invariantPlan(8192, 22016, 4096, true);
             assertTrue(inv.persistent(), "the invariant plan's one-slice shapes (stacked gate|up): persistent: " + inv);
