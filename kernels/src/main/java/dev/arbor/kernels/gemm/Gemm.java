@@ -426,20 +426,23 @@ public final class Gemm implements AutoCloseable {
     /**
      * Whether the default plan takes the ping-pong kernel on {@link #TMA_PP128} where it had {@link #TMA_256} or {@link #TMA_128}
      * (not where it takes {@link #TMA_256X3}): at 257-{@link #PING_PONG_MAX_M} tokens, when the 128 × 128 tiles fill at least
-     * 90% of the multiprocessors, and for long K (≥ 8192) only up to 512 tokens. Run 48-pp10 (GemmBench pp, the default plan
-     * timed before and after the ping-pong tiles at each point): at the 19 points of issue 10's 36 this picks, TMA_PP128 took
-     * 0.80-1.00 of the default plan's interpolated time (4096×4096 at 2048 114.6 against 119.9 µs; 28672×4096 at 512 181.5
-     * against 216.3; the down projections at 512 tokens, TMA_256 in 2 K slices before, 75.4 / 95.7 / 83.0 against 86.1 / 105.9
-     * / 93.6). Left out as measured: 32 tiles (k/v 1024×4096 at 512: 31.5 against split-K's 19.5), the long-K down projections
-     * at 2048-16,384 tokens (1.00-1.08 of TMA_256), and the TMA_256X3 points (0.90-1.05, no consistent gain).
+     * 90% of the multiprocessors; for long K (≥ 8192) only up to 512 tokens, for weights of more than 12,288 rows only up to
+     * 2048. Run 48-pp10 (GemmBench pp) picked the shapes, run 49-pp10 (GemmBench pp-rule: the plan without and with the rule,
+     * timed before / after / before / after) measured the rule: after / before 0.845-0.967 at 13 of the 16 points of issue
+     * 10's 36 it picks (28672×4096 at 512 186.3 against 220.3 µs; 4096×4096 at 2048 115.7 against 121.4; the down projections at
+     * 512 tokens, TMA_256 in 2 K slices before, 0.885-0.912), 0.994-1.010 at the other 3 (4096² and 6144×4096 at 512, k/v at
+     * 2048). Left out as measured: 32 tiles (k/v 1024×4096 at 512: 31.5 against split-K's 19.5 µs), the long-K down
+     * projections at 2048-16,384 tokens (1.00-1.08 of TMA_256), the TMA_256X3 points (0.90-1.05, no consistent gain), the gate|up
+     * weights of 14,336-28,672 rows at 8192 tokens (1.000-1.064 interleaved: W over the L2, the persistent blocks' static
+     * stride, as the persistent kernel in run 30-gemm5) and 16,384 tokens (0.94-1.08).
      */
     boolean pingPongFaster(int m, int n, int k) {
-        if (m <= TMA_256.bm() || m > PING_PONG_MAX_M || k >= 8192 && m > 512) return false;
+        if (m <= TMA_256.bm() || m > PING_PONG_MAX_M || k >= 8192 && m > 512 || n > 12288 && m > 2048) return false;
         long tiles = (long) ((n + TMA_PP128.bn() - 1) / TMA_PP128.bn()) * ((m + TMA_PP128.bm() - 1) / TMA_PP128.bm());
         return tiles * 10 >= 9L * multiprocessors;
     }
 
-    /** Above this many tokens the default plan keeps {@link #TMA_256}: run 48-pp10 measured 16,384 tokens both ways (0.94-1.05 of TMA_256 by shape). */
+    /** Above this many tokens the default plan keeps {@link #TMA_256}: run 48-pp10 measured 16,384 tokens both ways (0.94-1.08 of TMA_256 by shape, no consistent gain). */
     static final int PING_PONG_MAX_M = 8192;
 
     private boolean pingPongChecked;

@@ -62,9 +62,10 @@ class GemmTest {
             assertSame(Gemm.TMA_256, hopper.plan(256, 12288, 4096, true, true).tiles(), "256 tokens: not ping-pong");
             assertSame(Gemm.TMA_256, hopper.plan(16384, 4096, 4096, true, true).tiles(), "above 8192 tokens: not ping-pong");
             assertSame(Gemm.TMA_256, hopper.plan(2048, 4096, 11008, true, true).tiles(), "long K above 512 tokens: not ping-pong");
+            assertSame(Gemm.TMA_256, hopper.plan(8192, 22016, 4096, true, true).tiles(), "more than 12,288 rows above 2048 tokens: not ping-pong");
             // the ping-pong kernel where the plan had TMA_128 or TMA_256 at 257-8192 tokens (run 48-pp10)
             for (int[] mnk : new int[][]{{2048, 1024, 4096}, {8192, 1024, 4096}, {512, 4096, 4096}, {512, 4096, 11008}, {2048, 4096, 4096},
-                    {512, 28672, 4096}, {8192, 22016, 4096}}) {
+                    {512, 28672, 4096}, {2048, 28672, 4096}, {8192, 12288, 4096}}) {
                 Gemm.Plan p = hopper.plan(mnk[0], mnk[1], mnk[2], true, true);
                 assertTrue(p.tiles() == Gemm.TMA_PP128 && p.persistent() && p.splits() == 1
                         && p.launch().grid()[0] == Math.min(132, (mnk[1] + 127) / 128 * ((mnk[0] + 127) / 128)), java.util.Arrays.toString(mnk) + ": " + p);
