@@ -22,7 +22,7 @@ for line in open(f"{d}/bench.log"):
     elif line.startswith("CSV,pp,"):
         key = (int(f[-5]), int(f[-4]), int(f[-3]))
         pts[key][f[-2]] = float(f[-1])
-def rule(n, k, m, tiles):   # Gemm.pingPongFaster as committed after this call
+def rule(n, k, m, tiles):   # run 48-pp10's fit of Gemm.pingPongFaster (747d9f6); run 49-pp10 then dropped n > 12,288 above 2048 tokens
     t = tiles.split("/")[0]
     return t in ("tma256", "tma128") and 256 < m <= 8192 and not (k >= 8192 and m > 512) and -(-n // 128) * -(-m // 128) * 10 >= 9 * 132
 print(f"| shape (N×K) | M | cuBLAS | default (plan) | TMA_PP128 (vs interp.) | TMA_PP192 (vs interp.) | again | rule now (% cuBLAS) |")
