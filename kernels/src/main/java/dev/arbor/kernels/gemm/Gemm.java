@@ -24,7 +24,8 @@ import dev.arbor.accel.cuda.TensorMaps;
  * {@link #WIDE} (M ≤ 64), {@link #LARGE} (prefill; on an sm_90 device with bf16 W and fp32 C, Hopper's
  * the warp-specialized TMA wgmma tiles {@link #TMA_128} / {@link #TMA_256} instead, measured faster than the cp.async
  * wgmma tiles {@link #WGMMA_128} / {@link #WGMMA_256} at every prefill point, which in turn beat mma.sync, bench/RESULTS.md
- * runs 16-gemm2 and 22-gemm3); split-K (fp32 output only) when the tile grid alone would leave the
+ * runs 16-gemm2 and 22-gemm3; at 257-8192 tokens mostly the ping-pong kernel on {@link #TMA_PP128}, {@link #pingPongFaster},
+ * run 48-pp10); split-K (fp32 output only) when the tile grid alone would leave the
  * multiprocessors idle, as many K slices as fit in one wave ({@link #plan}). Split-K adds partial sums with fp32 atomics, so the low bits of
  * C can differ between runs; with {@code accumulate == false} C is zeroed first by a small kernel that
  * the product overlaps (programmatic dependent launch: it streams W meanwhile).
@@ -42,7 +43,14 @@ public final class Gemm implements AutoCloseable {
      * the block is {@code wn / 4} warpgroups of Hopper's warpgroup MMA ({@code wm = mt = 1}): each
      * warpgroup computes 64 rows of W by all {@code nt·8} tokens ({@link GemmKernels#wgmmaXbf16Wbf16}).
      */
-    public record Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma, boolean tma) {
+    public record Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma, boolean tma, boolean pingPong) {
+        public Tiles {
+            if (pingPong && (!tma || wn != 8 || wm != 1 || mt != 1))
+                throw new IllegalArgumentException("ping-pong tiles are TMA tiles of two consumer warpgroups on 128 W rows (wn = 8): " + name);
+        }
+
+        public Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma, boolean tma) { this(name, wn, wm, mt, nt, stages, wgmma, tma, false); }
+
         public Tiles(String name, int wn, int wm, int mt, int nt, int stages) { this(name, wn, wm, mt, nt, stages, false, false); }
 
         public Tiles(String name, int wn, int wm, int mt, int nt, int stages, boolean wgmma) { this(name, wn, wm, mt, nt, stages, wgmma, false); }
@@ -56,8 +64,11 @@ public final class Gemm implements AutoCloseable {
         /** Work-items a block: the compute warps, and with {@code tma} one producer warpgroup after them. */
         public int threads() { return wn * wm * 32 + (tma ? 128 : 0); }
 
-        /** Dynamic shared memory: stages × (bn + bm) rows of 128 bytes; with {@code tma} also 2 mbarriers (16 bytes) a stage. */
-        public int sharedBytes() { return stages * (bn() + bm()) * GemmKernels.BK * 2 + (tma ? 16 * stages : 0); }
+        /**
+         * Dynamic shared memory: stages × (bn + bm) rows of 128 bytes; with {@code tma} also 2 mbarriers (16 bytes) a stage;
+         * ping-pong tiles 2 more (the ordered barrier).
+         */
+        public int sharedBytes() { return stages * (bn() + bm()) * GemmKernels.BK * 2 + (tma ? 16 * stages : 0) + (pingPong ? 16 : 0); }
 
         /** Registers staging fp32 X: 8 floats per 16-byte chunk, ⌈bm·8 / threads⌉ chunks per work-item. */
         int xRegs() { return 8 * ((bm() * 8 + threads() - 1) / threads()); }
@@ -126,6 +137,15 @@ public final class Gemm implements AutoCloseable {
      * blocks a multiprocessor.
      */
     public static final Tiles TMA_N64 = new Tiles("tman64", 4, 1, 1, 16, 4, true, true);
+    /**
+     * The ping-pong schedule ({@link GemmKernels#wgmmaTmaPingPongXbf16Wbf16}): a persistent block of two consumer warpgroups,
+     * each a whole 128 × 128 output tile (128 accumulators a work-item), their main loops taking turns so one's epilogue runs
+     * under the other's wgmma; the producer warpgroup fills 7 stages (224 KiB + barriers) with the block's tiles in order.
+     * Output tiles as {@link #TMA_128}'s (the same bits); {@link #pingPongPlan}.
+     */
+    public static final Tiles TMA_PP128 = new Tiles("tmapp128", 8, 1, 1, 16, 7, true, true, true);
+    /** As {@link #TMA_PP128} with 128 W rows × 192 tokens a warpgroup (192 accumulators, setmaxnreg 232), 5 stages (200 KiB). */
+    public static final Tiles TMA_PP192 = new Tiles("tmapp192", 8, 1, 1, 24, 5, true, true, true);
     /** 17-32 tokens on Hopper, 128 × 32, TMA into 10 stages (160 KiB): measured, not used (slower than {@link #MEDIUM} at 6 of 8 shapes, run 22-gemm3). */
     public static final Tiles TMA_32 = new Tiles("tma32", 8, 1, 1, 4, 10, true, true);
     /** Up to 16 tokens on Hopper, 128 × 16, TMA into 12 stages (216 KiB): measured, not used (4-14 points of the floor below {@link #SMALL}, run 22-gemm3). */
@@ -172,6 +192,7 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel WGMMA_TMA_XBF16_WBF16 = Kernel.of(GemmKernels.class, "wgmmaTmaXbf16Wbf16");
     private static final Kernel WGMMA_TMA_SLICED = Kernel.of(GemmKernels.class, "wgmmaTmaSlicedXbf16Wbf16");
     private static final Kernel WGMMA_TMA_PERSISTENT = Kernel.of(GemmKernels.class, "wgmmaTmaPersistentXbf16Wbf16");
+    private static final Kernel WGMMA_TMA_PING_PONG = Kernel.of(GemmKernels.class, "wgmmaTmaPingPongXbf16Wbf16");
     /**
      * Whether the default plan takes the TMA tiles rather than the cp.async wgmma ones ({@code -Darbor.gemm.tma=false}
      * turns them off).
@@ -378,6 +399,7 @@ public final class Gemm implements AutoCloseable {
             if (tma) t = m <= 256 && !mid.equals("old") ? midTilesFor(m, n, k) : tmaTilesFor(m, n, k);
             else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
             if (t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;
+            if (tma && (t == TMA_256 || t == TMA_128) && pingPongFaster(m, n, k) && pingPongLoads()) return pingPongPlan(m, n, k, TMA_PP128, fp32X);
         }
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
@@ -399,6 +421,50 @@ public final class Gemm implements AutoCloseable {
         long waves256 = ((n + TMA_256.bn() - 1) / TMA_256.bn() * tilesM + multiprocessors - 1) / multiprocessors;
         long waves3 = ((n + TMA_256X3.bn() - 1) / TMA_256X3.bn() * tilesM + multiprocessors - 1) / multiprocessors;
         return waves3 * TMA_256X3_TILE_RATIO < waves256;
+    }
+
+    /**
+     * Whether the default plan takes the ping-pong kernel on {@link #TMA_PP128} where it had {@link #TMA_256} or {@link #TMA_128}
+     * (not where it takes {@link #TMA_256X3}): at 257-{@link #PING_PONG_MAX_M} tokens, when the 128 × 128 tiles fill at least
+     * 90% of the multiprocessors; for long K (≥ 8192) only up to 512 tokens, for weights of more than 12,288 rows only up to
+     * 2048. Run 48-pp10 (GemmBench pp) picked the shapes, run 49-pp10 (GemmBench pp-rule: the plan without and with the rule,
+     * timed before / after / before / after) measured the rule: after / before 0.845-0.967 at 13 of the 16 points of issue
+     * 10's 36 it picks (28672×4096 at 512 186.3 against 220.3 µs; 4096×4096 at 2048 115.7 against 121.4; the down projections at
+     * 512 tokens, TMA_256 in 2 K slices before, 0.885-0.912), 0.994-1.010 at the other 3 (4096² and 6144×4096 at 512, k/v at
+     * 2048). Left out as measured: 32 tiles (k/v 1024×4096 at 512: 31.5 against split-K's 19.5 µs), the long-K down
+     * projections at 2048-16,384 tokens (1.00-1.08 of TMA_256), the TMA_256X3 points (0.90-1.05, no consistent gain), the gate|up
+     * weights of 14,336-28,672 rows at 8192 tokens (1.000-1.064 interleaved: W over the L2, the persistent blocks' static
+     * stride, as the persistent kernel in run 30-gemm5) and 16,384 tokens (0.94-1.08).
+     */
+    boolean pingPongFaster(int m, int n, int k) {
+        if (m <= TMA_256.bm() || m > PING_PONG_MAX_M || k >= 8192 && m > 512 || n > 12288 && m > 2048) return false;
+        long tiles = (long) ((n + TMA_PP128.bn() - 1) / TMA_PP128.bn()) * ((m + TMA_PP128.bm() - 1) / TMA_PP128.bm());
+        return tiles * 10 >= 9L * multiprocessors;
+    }
+
+    /** Above this many tokens the default plan keeps {@link #TMA_256}: run 48-pp10 measured 16,384 tokens both ways (0.94-1.08 of TMA_256 by shape, no consistent gain). */
+    static final int PING_PONG_MAX_M = 8192;
+
+    private boolean pingPongChecked;
+    /** Whether the default plan may take the ping-pong kernel ({@link #pingPongFaster}); cleared if it does not load. */
+    private boolean pingPong = true;
+
+    /** Sets whether the default plan may take the ping-pong kernel ({@link #pingPongFaster}; on by default; tests and GemmBench pp-rule). */
+    public void pingPong(boolean on) {
+        this.pingPong = on;
+        this.pingPongChecked = !on;   // turned on again: loaded (checked) at the next plan
+    }
+
+    /** On CUDA, loads the ping-pong kernel once; if the driver refuses it, the default plan keeps the plain TMA tiles (with a message). */
+    private boolean pingPongLoads() {
+        if (!pingPongChecked) {
+            pingPongChecked = true;
+            if (backend instanceof CudaBackend cuda && !loads("ping-pong TMA wgmma", "the plain TMA tiles", () -> {
+                Plan q = pingPongPlan(TMA_PP128.bm(), TMA_PP128.bn(), GemmKernels.BK, TMA_PP128, true);
+                cuda.resources(WGMMA_TMA_PING_PONG, q.launch(), tmaArguments(q, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0));
+            })) pingPong = false;
+        }
+        return pingPong;
     }
 
     /**
@@ -437,6 +503,19 @@ public final class Gemm implements AutoCloseable {
         Plan p = plan(m, n, k, t, 1, fp32X);
         long tiles = (long) p.launch().grid()[0] * p.launch().grid()[1];
         int blocks = (int) Math.min(tiles, (long) multiprocessors * blocksPerSm(t));
+        Launch l = new Launch(new int[]{blocks, 1, 1}, p.launch().block(), p.launch().sharedBytes(), null);
+        return new Plan(t, 1, p.kTilesPerSplit(), l, p.convertFirst(), false, false, true);
+    }
+
+    /**
+     * The ping-pong tiles t ({@link #TMA_PP128}, {@link #TMA_PP192}) over all of K: min(tiles, multiprocessors) persistent blocks
+     * in a 1-D grid, each block's tiles shared out between its two consumer warpgroups in turn.
+     */
+    public Plan pingPongPlan(int m, int n, int k, Tiles t, boolean fp32X) {
+        if (!t.pingPong()) throw new IllegalArgumentException("the ping-pong kernel runs the ping-pong tiles, not " + t);
+        Plan p = plan(m, n, k, t, 1, fp32X);
+        long tiles = (long) p.launch().grid()[0] * p.launch().grid()[1];
+        int blocks = (int) Math.min(tiles, multiprocessors);
         Launch l = new Launch(new int[]{blocks, 1, 1}, p.launch().block(), p.launch().sharedBytes(), null);
         return new Plan(t, 1, p.kTilesPerSplit(), l, p.convertFirst(), false, false, true);
     }
@@ -804,7 +883,10 @@ public final class Gemm implements AutoCloseable {
         bf16Scratch(m, k);
         fp16Scratch(m, k);
         for (Tiles t : new Tiles[]{SMALL, MEDIUM, WIDE, LARGE}) blocksPerSm(t);
-        if (wgmmaLoads() && tma) for (Tiles t : MID_CANDIDATES) blocksPerSm(t);   // the mid range's plans ask for these
+        if (wgmmaLoads() && tma) {
+            for (Tiles t : MID_CANDIDATES) blocksPerSm(t);   // the mid range's plans ask for these
+            pingPongLoads();   // the prefill plans' ping-pong kernel, loaded before any graph capture
+        }
     }
 
     /** The slab scratch, at least {@code floats} long: grown (reallocated) only when a larger product comes; {@link #reserve(int, int, int)} sizes it up front. */
@@ -868,6 +950,8 @@ public final class Gemm implements AutoCloseable {
                 Tiles t = p.tiles().bm() <= 64 ? tilesFor(m) : p.tiles().bm() > WGMMA_128.bm() ? WGMMA_256 : WGMMA_128;
                 return run(kernel, plan(m, n, k, t, p.splits(), false), x, w, c, m, n, k, accumulate, fp32Out, sumSlabs);
             }
+            if (p.tiles().pingPong() && (!p.persistent() || p.slabs() || p.registerSlices()))
+                throw new IllegalArgumentException("the ping-pong tiles run as pingPongPlan makes them: " + p);
             if (p.slabs()) {   // each K slice's block stores its slab; the fixed-order sum as for the mma.sync slabs
                 FloatArray s = slabScratch((long) p.splits() * m * n);
                 backend.launch(WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS, raster));
@@ -879,7 +963,7 @@ public final class Gemm implements AutoCloseable {
                 return c;
             }
             if (p.persistent()) {
-                backend.launch(WGMMA_TMA_PERSISTENT, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
+                backend.launch(p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : WGMMA_TMA_PERSISTENT, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
                 return c;
             }
             Launch launch = p.launch();
@@ -960,7 +1044,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
-    public static Kernel kernelFor(Plan p) { return p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+    public static Kernel kernelFor(Plan p) { return p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);

@@ -247,6 +247,135 @@ public final class GemmKernels {
     }
 
     /**
+     * CUTLASS's ping-pong schedule on the TMA tiles: a persistent block (1-D grid of at most one block a multiprocessor, block b
+     * taking output tiles b, b + blocks, b + 2·blocks, … in the raster's order, as {@link #wgmmaTmaPersistentXbf16Wbf16}) of a
+     * producer warpgroup and two consumer warpgroups that each compute a WHOLE output tile of {@code bn = 128} W rows (two m64
+     * halves a k16 step) × {@code bm = nt·8} tokens, warpgroup 0 the block's even tiles, warpgroup 1 its odd ones. Their main
+     * loops take turns on the tensor cores through an ordered barrier (two mbarriers of 128 arrivals: warpgroup g waits on
+     * its own, the other arrives on it once it has issued a tile's last K tile), so while one warpgroup runs a tile's main loop
+     * the other waits for its last batch, releases its stage and stores its C: the epilogue (64 KiB of fp32 a 128×128 tile) under
+     * the other's wgmma, which the cooperative tiles (both warpgroups on one tile) leave with the tensor cores idle. The producer
+     * fills one ring with the block's tiles in order (tile j's K tile t is the ring's {@code j·count + t}-th copy), so the
+     * warpgroups' stages interleave in the ring as their turns do; each stage's "empty" barrier counts one warpgroup's 128
+     * arrivals. The producer warpgroup gives its registers to the consumers by setmaxnreg (40 / 232, CUTLASS's split): a
+     * 128×192 tile holds 192 accumulators a work-item.
+     *
+     * <p>Each W row's sums are those of the plain kernel's warpgroup on the same 64 rows (the same m64nN k16 steps in the same
+     * K order): the same bits as {@link #wgmmaTmaXbf16Wbf16} on a 128 × bm tile ({@code GemmPingPongGpuTest}). Arguments as
+     * {@link #wgmmaTmaPersistentXbf16Wbf16} ({@code wn = 8}: two consumer warpgroups; {@code kTilesPerSplit} unused).
+     * Shared memory: {@code stages·(bn + bm)·128} bytes of tiles, 2·stages mbarriers, then the two ordered-barrier mbarriers.
+     */
+    public static void wgmmaTmaPingPongXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
+                                                  int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
+                                                  @Constant int wn, @Constant int nt, @Constant int stages) {
+        ctx.launchBounds(wn * 32 + 128);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int bn = wn * 16, bm = nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS;
+        int full = stages * stageWords, empty = full + 2 * stages, order = empty + 2 * stages;
+        int tid = ctx.localIdx, consumers = wn * 32;
+        int count = (k + BK - 1) / BK;
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm, tiles = tilesN * tilesM;
+        int blocks = ctx.globalGroupSizeX / ctx.localGroupSizeX;
+        if (tid == 0) {
+            for (int s = 0; s < stages; s++) {
+                ctx.mbarrierInit(smem, full + 2 * s, 1);
+                ctx.mbarrierInit(smem, empty + 2 * s, 128);   // one warpgroup consumes a stage
+            }
+            ctx.mbarrierInit(smem, order, 128);
+            ctx.mbarrierInit(smem, order + 2, 128);
+            ctx.fenceMbarrierInit();
+        }
+        ctx.localBarrier();
+        if (tid >= consumers) {
+            ctx.setMaxRegistersDec(PING_PONG_PRODUCER_REGISTERS);
+            if (tid == consumers) {
+                int it = 0;
+                for (int tile = ctx.groupIdx; tile < tiles; tile += blocks) {
+                    int bx = tile % tilesN, by = tile / tilesN;
+                    int tileN = rasterTileN(bx, by, tilesN, tilesM, raster), tileM = rasterTileM(bx, by, tilesN, tilesM, raster);
+                    tmaProduceRing(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, 0, count, it, bn, bm, stageWords, full, empty, stages);
+                    it += count;
+                }
+            }
+        } else {
+            ctx.setMaxRegistersInc(PING_PONG_CONSUMER_REGISTERS);
+            int wg = tid >> 7;
+            float[] acc = new float[nt * 8];
+            int turn = 0;   // this warpgroup's tiles so far; it runs the block's tile 2·turn + wg
+            for (int tile = ctx.groupIdx + wg * blocks; tile < tiles; tile += 2 * blocks) {
+                int bx = tile % tilesN, by = tile / tilesN;
+                int tileN = rasterTileN(bx, by, tilesN, tilesM, raster), tileM = rasterTileM(bx, by, tilesN, tilesM, raster);
+                int it = (2 * turn + wg) * count;
+                // the ordered barrier: warpgroup 0's turn `turn` follows warpgroup 1's turn − 1 (its phase turn − 1), warpgroup 1's
+                // follows warpgroup 0's turn `turn` (phase turn); warpgroup 0 starts the block's first tile at once
+                if (wg == 1 || turn > 0) while (!ctx.mbarrierTryWait(smem, order + 2 * wg, (wg == 1 ? turn : turn - 1) & 1)) {}
+                for (int t = 0; t < count; t++) pingPongConsume(ctx, smem, acc, it + t, t > 0, bm, stageWords, full, empty, stages);
+                ctx.mbarrierArrive(smem, order + 2 * (1 - wg));   // every K tile issued: the other warpgroup's main loop may start
+                ctx.wgmmaWait(0);
+                ctx.mbarrierArrive(smem, empty + 2 * ((it + count - 1) % stages));   // the tile's last stage: the producer may refill it
+                storePingPong(ctx, c, acc, m, n, accumulate, nt, tileN * bn, tileM * bm);
+                zeroAccumulators(acc, 2 * nt);
+                turn++;
+            }
+        }
+    }
+
+    /** The ping-pong producer warpgroup's registers after {@code setmaxnreg.dec} (CUTLASS's 40 with two consumer warpgroups). */
+    static final int PING_PONG_PRODUCER_REGISTERS = 40;
+    /** The ping-pong consumers' registers after {@code setmaxnreg.inc}: (65,536 − 128·40) / 256 = 236, rounded down to 8 (CUTLASS's 232). */
+    static final int PING_PONG_CONSUMER_REGISTERS = 232;
+
+    /**
+     * A ping-pong consumer warpgroup's {@code it}-th K tile of the block's ring: as {@link #tmaConsumeRing} on the warpgroup's
+     * whole 128-row W tile, each k16 step two m64 wgmma (W rows 0-63 into acc[0 .. bm/2), rows 64-127, 8 KiB = 512 descriptor
+     * units on, into acc[bm/2 .. bm)); {@code releasePrevious}: release K tile it-1's stage (this warpgroup's) once its batch is done.
+     */
+    static void pingPongConsume(KernelContext ctx, int[] smem, float[] acc, int it, boolean releasePrevious, int bm, int stageWords, int full,
+                                int empty, int stages) {
+        int s = it % stages;
+        while (!ctx.mbarrierTryWait(smem, full + 2 * s, (it / stages) & 1)) {}
+        int base = s * stageWords;
+        long descW = ctx.wgmmaDescriptorSw128(smem, base);
+        long descX = ctx.wgmmaDescriptorSw128(smem, base + 128 * ROW_WORDS);
+        ctx.wgmmaFence();
+        pingPongStage(ctx, acc, smem, descW, descX, bm);
+        ctx.wgmmaCommit();
+        ctx.wgmmaWait(1);
+        if (releasePrevious) ctx.mbarrierArrive(smem, empty + 2 * ((it - 1) % stages));
+    }
+
+    /** One stage's four k16 steps on a 128 × bm warpgroup tile: W rows 0-63, then rows 64-127, each m64n{bm}. */
+    @Unroll
+    static void pingPongStage(KernelContext ctx, float[] acc, int[] smem, long descW, long descX, int bm) {
+        for (int ks = 0; ks < 4; ks++) {
+            ctx.wgmmaBf16(acc, 0, bm, smem, descW + 2 * ks, descX + 2 * ks);
+            ctx.wgmmaBf16(acc, bm / 2, bm, smem, descW + 64 * 8 + 2 * ks, descX + 2 * ks);
+        }
+    }
+
+    /**
+     * A ping-pong warpgroup's C tile (W rows n0 ..+128, tokens m0 ..+bm) to fp32 C, a store or (accumulate) an add: acc element
+     * {@code h·bm/2 + 4j + r} is W row {@code n0 + 64h + 16w + g + 8·(r ≥ 2)}, token {@code m0 + 8j + 2t + (r & 1)} (w the warp
+     * in its warpgroup; the wgmma layout, {@link KernelContext#wgmmaBf16}).
+     */
+    @Unroll
+    static void storePingPong(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int accumulate, int nt, int n0, int m0) {
+        ctx.gridDependencyWait();
+        int tid = ctx.localIdx, lane = tid & 31, w = (tid >> 5) & 3, g = lane >> 2, t = lane & 3;
+        for (int h = 0; h < 2; h++)
+            for (int j = 0; j < nt; j++)
+                for (int r = 0; r < 4; r++) {
+                    int row = n0 + 64 * h + 16 * w + g + (r >= 2 ? 8 : 0), tok = m0 + 8 * j + 2 * t + (r & 1);
+                    if (row < n && tok < m) {
+                        int at = tok * n + row;
+                        float v = acc[h * nt * 4 + j * 4 + r];
+                        c.set(at, accumulate != 0 ? c.get(at) + v : v);
+                    }
+                }
+    }
+
+    /**
      * Registers a work-item of the producer warpgroup keeps after {@code setmaxnreg.dec}: the least there is (CUTLASS takes 40
      * with two consumer warpgroups); one work-item issues the bulk copies, the other 127 only wait. It leaves three consumer
      * warpgroups 160 each, not 152 (ptxas asked 154 for the single m64n256 step, before {@link #wgmmaStage} split it).

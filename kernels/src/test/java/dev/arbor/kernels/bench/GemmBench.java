@@ -210,6 +210,24 @@ public final class GemmBench {
                 ncuWarpSpecialized(cuda, gemm);
                 return;
             }
+            if (args.length > 0 && args[0].equals("pp")) {   // M >= 512: the ping-pong tiles beside the default plan; k/v's splits; the invariant plan at 434/512
+                ppResources(cuda, gemm);
+                for (Object[] s : SHAPES) ppShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{512, 2048, 8192});
+                for (Object[] s : ENGINE_SHAPES)
+                    if ((Integer) s[1] != 32000) ppShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{16384});
+                kvShape(cuda, gemm, 1024, 4096, new int[]{512, 2048, 8192});
+                for (Object[] s : ENGINE_SHAPES)
+                    if ((Integer) s[1] != 32000) invariantPoints(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{434, 512});
+                return;
+            }
+            if (args.length > 0 && args[0].equals("pp-rule")) {   // M >= 512: the plan with and without the ping-pong rule, interleaved (run 49-pp10)
+                for (Object[] s : SHAPES) ppRuleShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{512, 2048, 8192});
+                return;
+            }
+            if (args.length > 0 && args[0].equals("ncu-pp")) {   // eager launches for Nsight Compute: TMA_256 and the ping-pong tiles, 4096² at 2048
+                ncuPingPong(cuda, gemm);
+                return;
+            }
             if (args.length > 0 && args[0].equals("ws")) {   // M >= 512: the TMA tiles side by side, the invariant plan's TMA_192 forms
                 resources(cuda, gemm);
                 for (Object[] s : SHAPES) wsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{512, 2048, 8192});
@@ -481,6 +499,136 @@ public final class GemmBench {
                 } catch (RuntimeException | AssertionError e) {
                     System.out.println("FAILED " + name + " M=" + m + ": " + e);
                 }
+            }
+        }
+    }
+
+    /** Registers, shared memory and blocks a multiprocessor of the ping-pong kernel's tiles (the driver's figures). */
+    private static void ppResources(CudaBackend cuda, Gemm gemm) {
+        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_PP128, Gemm.TMA_PP192}) {
+            Gemm.Plan p = gemm.pingPongPlan(2048, 4096, 4096, t, true);
+            var r = cuda.resources(Gemm.kernelFor(p), p.launch(), Gemm.tmaArguments(p, null, null, null, null, null, 1, 1, 1, 64, 0));
+            System.out.printf("resources %s: %d registers, %d B shared, %d B local, %d blocks/SM, block %d%n", t, r.registers(),
+                    p.launch().sharedBytes(), r.localBytes(), r.blocksPerSm(), p.launch().block()[0]);
+        }
+    }
+
+    /**
+     * M ≥ 512, one after the other at each point: the default plan ("CSV,gemm" for gemm_torch.py), the ping-pong kernel on
+     * {@link Gemm#TMA_PP128} and {@link Gemm#TMA_PP192} ("CSV,pp"), then the default plan again ("again": the order effect run
+     * 39-gemm8 saw at 8192+ tokens). Both ping-pong tiles are spot-checked against a double dot product at 2048 tokens.
+     */
+    private static void ppShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
+        try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
+            for (int m : ms) {
+                try {
+                    Gemm.Plan p = gemm.plan(m, n, k, true, true);
+                    double now = time(cuda, gemm, p, o, m, false), flop = 2.0 * m * n * k;
+                    StringBuilder line = new StringBuilder(String.format("%-32s N=%-5d K=%-5d M=%-5d default %8.1f us (%5.1f TFLOP/s) [%s] |", name, n, k, m,
+                            now, flop / now / 1e6, p));
+                    System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + now + "," + flop / now / 1e6 + ",-1," + p.tiles().name() + "," + p.splits());
+                    for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_PP128, Gemm.TMA_PP192}) {
+                        double us = time(cuda, gemm, gemm.pingPongPlan(m, n, k, t, true), o, m, m == 2048);
+                        line.append(String.format(" %s %8.1f", t.name(), us));
+                        System.out.println("CSV,pp," + name + "," + n + "," + k + "," + m + "," + t.name() + "," + us);
+                    }
+                    double again = time(cuda, gemm, p, o, m, false);
+                    line.append(String.format(" again %8.1f", again));
+                    System.out.println("CSV,pp," + name + "," + n + "," + k + "," + m + ",again," + again);
+                    System.out.println(line);
+                } catch (RuntimeException | AssertionError e) {
+                    System.out.println("FAILED " + name + " M=" + m + ": " + e);
+                }
+            }
+        }
+    }
+
+    /**
+     * Where the default plan takes the ping-pong kernel: the plan without the rule ("before", {@code Gemm.pingPong(false)}) and
+     * with it ("after"), timed before, after, before, after ("CSV,rule"), so a drift in the clocks shows in both; the ping-pong
+     * plan is spot-checked against a double dot product each time. Points where the rule changes nothing are named only.
+     */
+    private static void ppRuleShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
+        try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
+            for (int m : ms) {
+                try {
+                    Gemm.Plan after = gemm.plan(m, n, k, true, true);
+                    gemm.pingPong(false);
+                    Gemm.Plan before = gemm.plan(m, n, k, true, true);
+                    gemm.pingPong(true);
+                    if (before.tiles() == after.tiles() && before.splits() == after.splits() && before.persistent() == after.persistent()) {
+                        System.out.printf("rule %-32s N=%-5d K=%-5d M=%-5d unchanged [%s]%n", name, n, k, m, after);
+                        continue;
+                    }
+                    double b1 = time(cuda, gemm, before, o, m, false), a1 = time(cuda, gemm, after, o, m, true);
+                    double b2 = time(cuda, gemm, before, o, m, false), a2 = time(cuda, gemm, after, o, m, true);
+                    System.out.println("CSV,rule," + name + "," + n + "," + k + "," + m + "," + b1 + "," + a1 + "," + b2 + "," + a2);
+                    System.out.printf("rule %-32s N=%-5d K=%-5d M=%-5d before %8.1f after %8.1f before %8.1f after %8.1f  (after/before %.3f) [%s -> %s]%n",
+                            name, n, k, m, b1, a1, b2, a2, (a1 + a2) / (b1 + b2), before, after);
+                } catch (RuntimeException | AssertionError e) {
+                    gemm.pingPong(true);
+                    System.out.println("FAILED rule " + name + " M=" + m + ": " + e);
+                }
+            }
+        }
+    }
+
+    /**
+     * The k/v projection (1024 × 4096: 8 W-row tiles of 128, too few for 132 multiprocessors) at M ≥ 512: the default plan, then
+     * split-K (atomics) on TMA_128 and TMA_256 at 2, 4 and 8 slices and the ping-pong tiles ("CSV,kv"), each spot-checked.
+     */
+    private static void kvShape(CudaBackend cuda, Gemm gemm, int n, int k, int[] ms) {
+        String name = "k/v_proj (Llama-3-8B, Qwen3-8B)";
+        try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
+            for (int m : ms) {
+                StringBuilder line = new StringBuilder(String.format("kv %-5d", m));
+                java.util.List<Gemm.Plan> plans = new java.util.ArrayList<>(java.util.List.of(gemm.plan(m, n, k, true, true)));
+                for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256})
+                    for (int splits : new int[]{1, 2, 4, 8}) plans.add(gemm.plan(m, n, k, t, splits, true));
+                plans.add(gemm.pingPongPlan(m, n, k, Gemm.TMA_PP128, true));
+                plans.add(gemm.pingPongPlan(m, n, k, Gemm.TMA_PP192, true));
+                for (int i = 0; i < plans.size(); i++) {
+                    Gemm.Plan p = plans.get(i);
+                    String label = i == 0 ? "default" : p.tiles().name() + "/" + p.splits();
+                    try {
+                        double us = time(cuda, gemm, p, o, m, true);
+                        line.append(String.format(" %s %.1f", label, us));
+                        System.out.println("CSV,kv," + name + "," + n + "," + k + "," + m + "," + label + "," + us + "," + p);
+                    } catch (RuntimeException | AssertionError e) {
+                        System.out.println("FAILED kv " + label + " M=" + m + ": " + e);
+                    }
+                }
+                System.out.println(line);
+            }
+        }
+    }
+
+    /** The invariant plan (the engine's default mode) at llama-7b's shapes and workload 2's decode token counts ("CSV,inv"), the default plan as "CSV,gemm" (the cuBLAS peer times these). */
+    private static void invariantPoints(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
+        try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
+            gemm.reserveSlabs(Arrays.stream(ms).max().orElseThrow(), n, k);
+            for (int m : ms) {
+                try {
+                    Gemm.Plan d = gemm.plan(m, n, k, true, true), inv = gemm.invariantPlan(m, n, k, true);
+                    double def = time(cuda, gemm, d, o, m, false), us = time(cuda, gemm, inv, o, m, false);
+                    System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + def + "," + 2.0 * m * n * k / def / 1e6 + ",-1," + d.tiles().name() + "," + d.splits());
+                    System.out.println("CSV,invpp," + name + "," + n + "," + k + "," + m + "," + us + "," + inv);
+                    System.out.printf("invariant %-28s N=%-5d K=%-5d M=%-5d invariant %8.1f us [%s] default %8.1f us [%s]%n", name, n, k, m, us, inv, def, d);
+                } catch (RuntimeException | AssertionError e) {
+                    System.out.println("FAILED invariant " + name + " M=" + m + ": " + e);
+                }
+            }
+        }
+    }
+
+    /** For {@code ncu -k regex:wgmmaTma}: 4096 × 4096 at 2048 tokens through TMA_256 (the plain kernel) and both ping-pong tiles, one eager launch each. */
+    private static void ncuPingPong(CudaBackend cuda, Gemm gemm) {
+        try (Operands o = new Operands(cuda, 2048, 4096, 4096)) {
+            for (Gemm.Plan p : new Gemm.Plan[]{gemm.plan(2048, 4096, 4096, Gemm.TMA_256, 1, true), gemm.pingPongPlan(2048, 4096, 4096, Gemm.TMA_PP128, true),
+                    gemm.pingPongPlan(2048, 4096, 4096, Gemm.TMA_PP192, true)}) {
+                gemm.matmul(o.x, 2048, o.w[0], 4096, 4096, o.c, false, p);
+                cuda.synchronize();
+                System.out.println("ncu launches: 4096x4096 M=2048 " + p);
             }
         }
     }

@@ -42,6 +42,9 @@ class GemmPtxTest {
         // the persistent kernel (a block looping over output tiles): no spills at either prefill tile
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaPersistentXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaPersistentXbf16Wbf16", t)));
+        // the ping-pong kernel: two m64 halves a k16 step, 128 / 192 accumulators a consumer work-item at 232 registers (setmaxnreg)
+        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_PP128, Gemm.TMA_PP192})
+            tests.add(DynamicTest.dynamicTest("wgmmaTmaPingPongXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaPingPongXbf16Wbf16", t)));
         for (String helper : new String[]{"sumSlices", "zero", "toBf16", "toBf16x8"})
             tests.add(DynamicTest.dynamicTest(helper, () -> assembleHelper(tool, helper)));
         return tests;
@@ -69,6 +72,7 @@ class GemmPtxTest {
                 t.tma() ? new Object[]{t.wn(), t.nt(), t.stages()} : new Object[]{t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs()}, 90);
         assertEquals(0, k.localMemoryBytes(), () -> String.join("\n", k.localMemoryArrays()));
         int wgmmaN = t.bn() > 128 && t.bm() > 128 ? t.bm() / 2 : t.bm();   // three consumer warpgroups of 256 tokens: two n128 halves a step
+        if (t.pingPong()) assertTrue(k.ptx().contains("setmaxnreg.inc.sync.aligned.u32 232") && k.ptx().contains("setmaxnreg.dec.sync.aligned.u32 40"));
         if (t.tma()) assertTrue(k.ptx().contains("wgmma.mma_async.sync.aligned.m64n" + wgmmaN + "k16") && k.ptx().contains("cp.async.bulk.tensor.2d")
                 && k.ptx().contains("mbarrier.try_wait.parity") && k.ptx().contains(".maxntid " + t.threads()) && !k.ptx().contains("cp.async.cg"));
         else if (t.wgmma()) assertTrue(k.ptx().contains("wgmma.mma_async.sync.aligned.m64n" + t.bm() + "k16") && k.ptx().contains(".target sm_90a") && k.ptx().contains("cp.async"));

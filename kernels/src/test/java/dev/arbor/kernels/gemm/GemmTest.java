@@ -54,20 +54,25 @@ class GemmTest {
         Gemm hopper = new Gemm(cpu, true);
         Gemm.Tiles t128 = Gemm.TMA_DEFAULT ? Gemm.TMA_128 : Gemm.WGMMA_128, t256 = Gemm.TMA_DEFAULT ? Gemm.TMA_256 : Gemm.WGMMA_256;
         assertSame(t128, hopper.plan(65, 4096, 4096, true, true).tiles());
-        assertSame(t256, hopper.plan(8192, 4096, 4096, true, true).tiles());   // 32 × 32 blocks: two waves and more
+        assertSame(Gemm.TMA_DEFAULT ? Gemm.TMA_PP128 : t256, hopper.plan(8192, 4096, 4096, true, true).tiles());   // 32 × 32 blocks: two waves and more
         if (Gemm.TMA_DEFAULT) {   // the measured TMA tile rule (run 22-gemm3)
             assertSame(Gemm.TMA_128, hopper.plan(128, 14336, 4096, true, true).tiles());
             assertSame(Gemm.TMA_256, hopper.plan(256, 14336, 4096, true, true).tiles());
-            assertSame(Gemm.TMA_128, hopper.plan(2048, 1024, 4096, true, true).tiles());
-            assertSame(Gemm.TMA_256, hopper.plan(8192, 1024, 4096, true, true).tiles());
-            assertSame(Gemm.TMA_128, hopper.plan(512, 4096, 4096, true, true).tiles());
-            assertSame(Gemm.TMA_256, hopper.plan(512, 4096, 11008, true, true).tiles());
+            assertSame(Gemm.TMA_128, hopper.plan(512, 1024, 4096, true, true).tiles(), "32 tiles of 128: split-K, not ping-pong");
+            assertSame(Gemm.TMA_256, hopper.plan(256, 12288, 4096, true, true).tiles(), "256 tokens: not ping-pong");
+            assertSame(Gemm.TMA_256, hopper.plan(16384, 4096, 4096, true, true).tiles(), "above 8192 tokens: not ping-pong");
+            assertSame(Gemm.TMA_256, hopper.plan(2048, 4096, 11008, true, true).tiles(), "long K above 512 tokens: not ping-pong");
+            assertSame(Gemm.TMA_256, hopper.plan(8192, 22016, 4096, true, true).tiles(), "more than 12,288 rows above 2048 tokens: not ping-pong");
+            // the ping-pong kernel where the plan had TMA_128 or TMA_256 at 257-8192 tokens (run 48-pp10)
+            for (int[] mnk : new int[][]{{2048, 1024, 4096}, {8192, 1024, 4096}, {512, 4096, 4096}, {512, 4096, 11008}, {2048, 4096, 4096},
+                    {512, 28672, 4096}, {2048, 28672, 4096}, {8192, 12288, 4096}}) {
+                Gemm.Plan p = hopper.plan(mnk[0], mnk[1], mnk[2], true, true);
+                assertTrue(p.tiles() == Gemm.TMA_PP128 && p.persistent() && p.splits() == 1
+                        && p.launch().grid()[0] == Math.min(132, (mnk[1] + 127) / 128 * ((mnk[0] + 127) / 128)), java.util.Arrays.toString(mnk) + ": " + p);
+            }
             // TMA_256X3 where its waves are expected shorter, up to 2048 tokens (run 39-gemm8)
             assertSame(Gemm.TMA_256X3, hopper.plan(512, 11008, 4096, true, true).tiles(), "one wave of 116 blocks, not two of 172: 84.6 against 119.4 µs");
             assertSame(Gemm.TMA_256X3, hopper.plan(2048, 22016, 4096, true, true).tiles(), "7 waves, not 11: 616.4 against 679.4 µs");
-            assertSame(Gemm.TMA_256, hopper.plan(2048, 4096, 4096, true, true).tiles(), "2 waves either way: 128.1 against 172.1 µs");
-            assertSame(Gemm.TMA_256, hopper.plan(512, 28672, 4096, true, true).tiles(), "3 waves of 192-row tiles against 4: 266.5 against 234.5 µs");
-            assertSame(Gemm.TMA_256, hopper.plan(8192, 22016, 4096, true, true).tiles(), "above 2048 tokens: TMA_256");
             assertSame(Gemm.TMA_256, hopper.plan(256, 22016, 4096, true, true).tiles(), "256 tokens: the mid range's choice");
             assertSame(Gemm.TMA_256, hopper.invariantPlan(512, 22016, 4096, true).tiles(), "the invariant plan: no TMA_256X3");
         }
@@ -206,15 +211,44 @@ class GemmTest {
         GemmCase.of(300, 272, 264).check(cpu, hopper, two);
         new GemmCase(300, 272, 264, "f32", "bf16", "f32", true).check(cpu, hopper, two);   // residual
         if (Gemm.TMA_DEFAULT) {
-            assertEquals(Gemm.PERSISTENT_DEFAULT, hopper.plan(8192, 4096, 4096, true, true).persistent(), "off unless -Darbor.gemm.persistent=true");
+            assertEquals(Gemm.PERSISTENT_DEFAULT, hopper.plan(16384, 4096, 4096, true, true).persistent(), "off unless -Darbor.gemm.persistent=true");
             hopper.persistent(true);
-            Gemm.Plan big = hopper.plan(8192, 4096, 4096, true, true);
-            assertTrue(big.persistent() && big.tiles() == Gemm.TMA_256 && big.launch().grid()[0] == 132, "32 x 32 tiles: persistent: " + big);
-            assertFalse(hopper.plan(512, 4096, 4096, true, true).persistent(), "32 x 4 tiles of 128: one wave");
+            Gemm.Plan big = hopper.plan(16384, 4096, 4096, true, true);
+            assertTrue(big.persistent() && big.tiles() == Gemm.TMA_256 && big.launch().grid()[0] == 132, "32 x 64 tiles: persistent: " + big);
+            assertSame(Gemm.TMA_PP128, hopper.plan(512, 4096, 4096, true, true).tiles(), "32 x 4 tiles of 128: one wave, the ping-pong kernel's (not the persistent one)");
+            hopper.pingPong(false);
+            assertFalse(hopper.plan(512, 4096, 4096, true, true).persistent(), "32 x 4 tiles of 128 without the ping-pong kernel: one wave, a block a tile");
+            hopper.pingPong(true);
             assertFalse(hopper.plan(512, 1024, 4096, true, true).persistent(), "split-K");
             Gemm.Plan inv = hopper.invariantPlan(8192, 22016, 4096, true);
             assertTrue(inv.persistent(), "the invariant plan's one-slice shapes (stacked gate|up): persistent: " + inv);
         }
+    }
+
+    /**
+     * The ping-pong kernel on the CPU executor: 3 × 3 output tiles of 128 × 128 (TMA_PP128) and 2 × 2 of 128 × 192 (TMA_PP192)
+     * over 2 blocks, so each block's two warpgroups take 2-3 tiles in turns through the ordered barrier, the stage ring (5 K
+     * tiles a tile through 7 or 5 stages) running on across them; a raster of 2, with and without a residual; one block a tile
+     * when the tiles fit the multiprocessors; and the plans refuse the ping-pong tiles in any other form.
+     */
+    @Test
+    void pingPongTmaKernelAgreesWithTheReference() {
+        Gemm hopper = new Gemm(cpu, true);
+        hopper.raster(2);
+        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_PP128, Gemm.TMA_PP192}) {
+            int m = t == Gemm.TMA_PP128 ? 300 : 330, n = t == Gemm.TMA_PP128 ? 272 : 200;
+            Gemm.Plan one = hopper.pingPongPlan(m, n, 264, t, true);
+            int tiles = ((n + 127) / 128) * ((m + t.bm() - 1) / t.bm());
+            assertTrue(one.persistent() && one.launch().grid()[0] == tiles && one.launch().block()[0] == 384, tiles + " tiles: a block a tile: " + one);
+            Gemm.Plan two = new Gemm.Plan(t, 1, one.kTilesPerSplit(), new dev.arbor.accel.Launch(new int[]{2, 1, 1}, one.launch().block(),
+                    one.launch().sharedBytes(), null), true, false, false, true);
+            GemmCase.of(m, n, 264).check(cpu, hopper, two);
+            new GemmCase(m, n, 264, "f32", "bf16", "f32", true).check(cpu, hopper, two);   // residual
+            GemmCase.of(m, n, 264).check(cpu, hopper, one);
+            assertThrows(IllegalArgumentException.class, () -> GemmCase.of(m, n, 264).check(cpu, hopper, hopper.plan(m, n, 264, t, 1, true)));
+        }
+        assertEquals(7 * 256 * 128 + 16 * 7 + 16, Gemm.TMA_PP128.sharedBytes());
+        assertThrows(IllegalArgumentException.class, () -> new Gemm.Tiles("pp", 12, 1, 1, 16, 4, true, true, true));
     }
 
     @Test
