@@ -425,8 +425,8 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * Whether the default plan takes the ping-pong kernel on {@link #TMA_PP128} where it had {@link #TMA_256} or {@link #TMA_128}
-     * (not where it takes {@link #TMA_256X3}): at 257-{@link #PING_PONG_MAX_M} tokens, when the 128 × 128 tiles fill at least
-     * 90% of the multiprocessors; for long K (≥ 8192) only up to 512 tokens, for weights of more than 12,288 rows only up to
+     * (not where it takes {@link #TMA_256X3}): at {@link #PING_PONG_MIN_M}-{@link #PING_PONG_MAX_M} tokens, when the 128 × 128
+     * tiles fill at least 90% of the multiprocessors; not for long K (≥ 8192), for weights of more than 12,288 rows only up to
      * 2048. Run 48-pp10 (GemmBench pp) picked the shapes, run 49-pp10 (GemmBench pp-rule: the plan without and with the rule,
      * timed before / after / before / after) measured the rule: after / before 0.845-0.967 at 13 of the 16 points of issue
      * 10's 36 it picks (28672×4096 at 512 186.3 against 220.3 µs; 4096×4096 at 2048 115.7 against 121.4; the down projections at
@@ -437,17 +437,27 @@ public final class Gemm implements AutoCloseable {
      * stride, as the persistent kernel in run 30-gemm5) and 16,384 tokens (0.94-1.08).
      */
     boolean pingPongFaster(int m, int n, int k) {
-        if (m <= TMA_256.bm() || m > PING_PONG_MAX_M || k >= 8192 && m > 512 || n > 12288 && m > 2048) return false;
+        if (m < PING_PONG_MIN_M || m > PING_PONG_MAX_M || k >= 8192 || n > 12288 && m > 2048) return false;
         long tiles = (long) ((n + TMA_PP128.bn() - 1) / TMA_PP128.bn()) * ((m + TMA_PP128.bm() - 1) / TMA_PP128.bm());
         return tiles * 10 >= 9L * multiprocessors;
     }
+
+    /**
+     * Below this many tokens the default plan keeps its TMA_128 / TMA_256 / split-K choice. Run 51-ppcheck: GemmBench alone
+     * measured the ping-pong kernel 0.76-1.01 of the plan before at 300-512 tokens, but seed workload 2 with
+     * --no-batch-invariance (decode steps of 434-500 tokens, the GEMMs between the engine's overlapped launches) took 20.91 /
+     * 21.03 ms a decode step with it against 19.15 / 19.09 without (interleaved): the engine's decode batches stay off it.
+     */
+    static final int PING_PONG_MIN_M = 1024;
 
     /** Above this many tokens the default plan keeps {@link #TMA_256}: run 48-pp10 measured 16,384 tokens both ways (0.94-1.08 of TMA_256 by shape, no consistent gain). */
     static final int PING_PONG_MAX_M = 8192;
 
     private boolean pingPongChecked;
     /** Whether the default plan may take the ping-pong kernel ({@link #pingPongFaster}); cleared if it does not load. */
-    private boolean pingPong = true;
+    private boolean pingPong = PING_PONG_DEFAULT;
+    /** -Darbor.gemm.pingPong=false: the default plan never takes the ping-pong kernel (the engine measured without the rule). */
+    static final boolean PING_PONG_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.pingPong", "true"));
 
     /** Sets whether the default plan may take the ping-pong kernel ({@link #pingPongFaster}; on by default; tests and GemmBench pp-rule). */
     public void pingPong(boolean on) {

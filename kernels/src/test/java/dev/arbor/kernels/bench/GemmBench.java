@@ -220,8 +220,9 @@ public final class GemmBench {
                     if ((Integer) s[1] != 32000) invariantPoints(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{434, 512});
                 return;
             }
-            if (args.length > 0 && args[0].equals("pp-rule")) {   // M >= 512: the plan with and without the ping-pong rule, interleaved (run 49-pp10)
-                for (Object[] s : SHAPES) ppRuleShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{512, 2048, 8192});
+            if (args.length > 0 && args[0].equals("pp-rule")) {   // M in -Dgemm.ppM (default 512,2048,8192): the plan with and without the ping-pong rule, interleaved (run 49-pp10)
+                int[] ms = java.util.Arrays.stream(System.getProperty("gemm.ppM", "512,2048,8192").split(",")).mapToInt(Integer::parseInt).toArray();
+                for (Object[] s : SHAPES) ppRuleShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], ms);
                 return;
             }
             if (args.length > 0 && args[0].equals("ncu-pp")) {   // eager launches for Nsight Compute: TMA_256 and the ping-pong tiles, 4096² at 2048
