@@ -453,7 +453,7 @@ public final class Gemm implements AutoCloseable {
     /** Above this many tokens the default plan keeps {@link #TMA_256}: run 48-pp10 measured 16,384 tokens both ways (0.94-1.08 of TMA_256 by shape, no consistent gain). */
     static final int PING_PONG_MAX_M = 8192;
 
-    private boolean pingPongChecked;
+    private boolean pingPongChecked = !PING_PONG_DEFAULT;   // off by the property: never loaded
     /** Whether the default plan may take the ping-pong kernel ({@link #pingPongFaster}); cleared if it does not load. */
     private boolean pingPong = PING_PONG_DEFAULT;
     /** -Darbor.gemm.pingPong=false: the default plan never takes the ping-pong kernel (the engine measured without the rule). */
