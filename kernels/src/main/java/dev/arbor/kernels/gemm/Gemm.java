@@ -24,8 +24,8 @@ import dev.arbor.accel.cuda.TensorMaps;
  * {@link #WIDE} (M ≤ 64), {@link #LARGE} (prefill; on an sm_90 device with bf16 W and fp32 C, Hopper's
  * the warp-specialized TMA wgmma tiles {@link #TMA_128} / {@link #TMA_256} instead, measured faster than the cp.async
  * wgmma tiles {@link #WGMMA_128} / {@link #WGMMA_256} at every prefill point, which in turn beat mma.sync, bench/RESULTS.md
- * runs 16-gemm2 and 22-gemm3; at 257-8192 tokens mostly the ping-pong kernel on {@link #TMA_PP128}, {@link #pingPongFaster},
- * run 48-pp10); split-K (fp32 output only) when the tile grid alone would leave the
+ * runs 16-gemm2 and 22-gemm3; at 1,024-8192 tokens mostly the ping-pong kernel on {@link #TMA_PP128}, {@link #pingPongFaster},
+ * runs 48-pp10 and 51-ppcheck); split-K (fp32 output only) when the tile grid alone would leave the
  * multiprocessors idle, as many K slices as fit in one wave ({@link #plan}). Split-K adds partial sums with fp32 atomics, so the low bits of
  * C can differ between runs; with {@code accumulate == false} C is zeroed first by a small kernel that
  * the product overlaps (programmatic dependent launch: it streams W meanwhile).
@@ -510,9 +510,14 @@ public final class Gemm implements AutoCloseable {
      */
     public Plan persistentPlan(int m, int n, int k, Tiles t, boolean fp32X) {
         if (!t.tma()) throw new IllegalArgumentException("the persistent kernel runs the TMA tiles, not " + t);
+        return persistentGrid(m, n, k, t, fp32X, blocksPerSm(t));
+    }
+
+    /** t's unsplit plan as a persistent 1-D grid of min(tiles, multiprocessors × perSm) blocks, each looping over output tiles. */
+    private Plan persistentGrid(int m, int n, int k, Tiles t, boolean fp32X, int perSm) {
         Plan p = plan(m, n, k, t, 1, fp32X);
         long tiles = (long) p.launch().grid()[0] * p.launch().grid()[1];
-        int blocks = (int) Math.min(tiles, (long) multiprocessors * blocksPerSm(t));
+        int blocks = (int) Math.min(tiles, (long) multiprocessors * perSm);
         Launch l = new Launch(new int[]{blocks, 1, 1}, p.launch().block(), p.launch().sharedBytes(), null);
         return new Plan(t, 1, p.kTilesPerSplit(), l, p.convertFirst(), false, false, true);
     }
@@ -523,11 +528,7 @@ public final class Gemm implements AutoCloseable {
      */
     public Plan pingPongPlan(int m, int n, int k, Tiles t, boolean fp32X) {
         if (!t.pingPong()) throw new IllegalArgumentException("the ping-pong kernel runs the ping-pong tiles, not " + t);
-        Plan p = plan(m, n, k, t, 1, fp32X);
-        long tiles = (long) p.launch().grid()[0] * p.launch().grid()[1];
-        int blocks = (int) Math.min(tiles, multiprocessors);
-        Launch l = new Launch(new int[]{blocks, 1, 1}, p.launch().block(), p.launch().sharedBytes(), null);
-        return new Plan(t, 1, p.kTilesPerSplit(), l, p.convertFirst(), false, false, true);
+        return persistentGrid(m, n, k, t, fp32X, 1);   // 200-224 KiB of stages: one block a multiprocessor
     }
 
     /** Sets whether the plans may take the persistent kernel for unsplit TMA tiles of more than one wave (tests; off by default). */
