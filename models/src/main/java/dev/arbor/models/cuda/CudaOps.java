@@ -133,8 +133,9 @@ final class CudaOps implements Ops<FloatArray> {
                 && FlashPrefillAttention.supports(config.numHeads(), config.numKvHeads(), config.headDim())
                 ? new FlashPrefillAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), n, shape.maxSeqs()) : null;
         if (prefill != null) prefill.toDevice(gpu);
-        // the cascade as a state handoff (batch-invariant mode): (maxTokens, heads, headDim + 2) fp32, 17 MB per 1,024 tokens at llama-7b
-        handoffState = batchInvariant && prefill != null
+        // the cascade as a state handoff (batch-invariant mode: every step with groups; without invariance: the prefill/mixed
+        // steps with groups, nbiHandoff): (maxTokens, heads, headDim + 2) fp32, 17 MB per 1,024 tokens at llama-7b
+        handoffState = prefill != null
                 ? FloatArray.deviceOnly(Math.multiplyExact(n, config.numHeads() * FlashPrefillKernels.stateStride(config.headDim()))) : null;
         if (handoffState != null) {
             gpu.allocateOnDevice(handoffState);
@@ -239,11 +240,11 @@ final class CudaOps implements Ops<FloatArray> {
         if (angles != null) angles.fill(gpu, b.positionArray(), n, positions, cos, sin);
         if (prefill != null) {
             if (batchInvariant) prefill.planBelow(gpu, b.queryStartArray(), b.positionArray(), b.numSeqs(), flashBelow);
-            else prefill.plan(gpu, b.queryStartArray(), b.numSeqs(), PREFILL_MIN_TOKENS);
+            else prefill.plan(gpu, b.queryStartArray(), b.numSeqs(), nbiHandoff(b) ? 1 : PREFILL_MIN_TOKENS);
             // after a step with groups this clears the handed-off tiles (a graph replay must find them 0)
             if (handoffState != null) {
                 prefill.planHandoff(gpu, b.seqOfTokenArray(), b.keyStartArray(), b.groupTokenArray(), b.groupTokenStartArray(),
-                        b.numCascadeGroups(), b.numTokens());
+                        batchInvariant || nbiHandoff(b) ? b.numCascadeGroups() : 0, b.numTokens());
             }
         }
         uploadMillis = (System.nanoTime() - t0) / 1e6;
@@ -251,6 +252,28 @@ final class CudaOps implements Ops<FloatArray> {
 
     /** Without batch invariance, a sequence with at least this many new tokens in a step takes the tensor-core prefill kernel. */
     static final int PREFILL_MIN_TOKENS = 2;
+
+    /**
+     * Without batch invariance: whether a step runs its cascade groups as the default mode's state handoff (the shared pass
+     * over each group's shared key tiles once for all its tokens, then each sequence's own tiles; every token of the step,
+     * decodes too, through the tensor-core kernel) rather than the log-sum-exp cascade. True for a step with groups and a
+     * prefill chunk (more tokens than sequences: {@link #prefillsWithGroups}); a decode step with groups keeps the cascade
+     * ({@link CascadeAttention}: its warp suffix is faster at one token a sequence).
+     */
+    private boolean nbiHandoff(ForwardBatch b) {
+        return !batchInvariant && handoffState != null && prefillsWithGroups(b.numCascadeGroups(), b.numTokens(), b.numSeqs());
+    }
+
+    /**
+     * A step with cascade groups and a prefill chunk (more new tokens than sequences, every sequence having one or more).
+     * Before, such a step took the tensor-core kernel for its chunks with no shared pass (each of seed workload 2's ~73
+     * suffix chunks a step walked all 13 key tiles of its 780 keys, the 752 shared ones read once per sequence) and the
+     * paged kernel for its decodes: its prefill/mixed steps took 69.8-70.9 ms on the device against the default mode's
+     * 64.3 (runs 50/52), whose handoff walks the shared tiles once.
+     */
+    static boolean prefillsWithGroups(int groups, int tokens, int seqs) {
+        return groups > 0 && tokens > seqs;
+    }
 
     /**
      * Batch-invariant mode: tokens at positions below this bound take the tensor-core kernel, the others the paged one
@@ -455,7 +478,10 @@ final class CudaOps implements Ops<FloatArray> {
      * (at most maxSeqs tokens) and has no tensor-core prefill chunk runs {@link CascadeAttention}: the shared
      * prefix once per group, each sequence's own keys, merged by log-sum-exp. Cascade and paged attention differ
      * in rounding only (within 1e-5 on the H200, AttentionGpuTest), but whether a sequence is in a group depends
-     * on the batch around it.
+     * on the batch around it. A step with groups and a prefill chunk ({@link #nbiHandoff}) instead plans every token for
+     * the tensor-core kernel and runs its groups as the default mode's state handoff
+     * ({@link FlashPrefillAttention#launchShared}, then {@link FlashPrefillAttention#launch}): the shared keys walked once
+     * per group, not once per sequence; its decodes then round as the tensor-core kernel does.
      */
     @Override
     public void attention(int layer, FloatArray q, ForwardBatch b, FloatArray out) {
@@ -483,6 +509,7 @@ final class CudaOps implements Ops<FloatArray> {
                     b.numTokens(), maxContext);
             return;
         }
+        prefill.launchShared(gpu, q, keys[layer], values[layer], positions, blockTables, shape.maxBlocksPerSeq(), slopes, b.numTokens());
         prefill.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes, b.numTokens());
         prefill.launchOthers(gpu, attention, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(),
                 slopes, b.numTokens(), maxContext);
@@ -492,9 +519,9 @@ final class CudaOps implements Ops<FloatArray> {
         return cascade != null && b.numCascadeGroups() > 0 && b.numTokens() <= shape.maxSeqs();
     }
 
-    /** Batch-invariant mode: whether the step's cascade groups run as a state handoff (its launch sizes change step to step). */
+    /** Whether the step's cascade groups run as a state handoff (its launch sizes change step to step): batch-invariant, or {@link #nbiHandoff}. */
     private boolean handoff(ForwardBatch b) {
-        return handoffState != null && b.numCascadeGroups() > 0;
+        return handoffState != null && b.numCascadeGroups() > 0 && (batchInvariant || nbiHandoff(b));
     }
 
     @Override
