@@ -347,7 +347,8 @@ public final class DecodeKernels {
      * sc[u][g] = (q_g · k_u)·scale (+ slope_g·(j - p)), -inf for a masked row: 8 FMAs in increasing dim,
      * then the row's LR partial sums added by an xor butterfly (commutative steps: every lane gets the same bits).
      * Key u's 8 halves are widened once for the G heads (ncu, run 48-gqa10: widening them again per head was ~150 of the
-     * 863 instructions an iteration at G = 4); the same FMAs in the same order per (u, g), so the same bits.
+     * 863 instructions an iteration at G = 4); the same FMAs in the same order per (u, g), so the same bits. (With the exp of
+     * {@link #update} unchanged this form measured 3% slower at G = 4 × 64, 128 × 512: bench/RESULTS.md "Run 53-gqa11".)
      */
     @Unroll
     static void scores(KernelContext ctx, float[] qr, int[] kr, float[] sc, int[] off, float[] slope, float scale, int j0, int p,
@@ -374,8 +375,12 @@ public final class DecodeKernels {
      * Online softmax of this lane's row over its U keys, per query head g (skipped when all U are masked):
      * m' = max(m, max_u s); alpha = exp(m - m'); p_u = exp(s_u - m'); l = l·alpha + Σ p_u (u order);
      * acc_i = acc_i·alpha + Σ_u p_u·v_u[i] (FMAs in u order). The softmax of every head first, then P·V by dim pair with each
-     * V pair widened once for the G heads (as in {@link #scores}); the same expressions in the same order per (g, i), so the same
-     * bits. A head whose U keys are all masked keeps its state untouched, as before.
+     * V pair widened once for the G heads (as in {@link #scores}); the same expressions in the same order per (g, i). A head whose
+     * U keys are all masked keeps its state untouched. The weights' exp flushes subnormal results to 0 ({@link KMath#expFtz}: 2 SASS
+     * instructions where {@link KMath#exp} takes 5; ncu, run 48-gqa10: 80 of the 863 an iteration were the fix-up): the bits change
+     * only where a weight is below 2^-126 of the running max, lost in its sums anyway, and every mode, batch and chunking runs this
+     * same code (the cascade's warp suffix too), so a token's bits still depend on nothing but its own keys. bench/RESULTS.md "Run
+     * 53-gqa11": with the widening above, 1-2.5% faster than both before at G = 4 × 64 (128 × 512 63.0 against 63.9 µs).
      */
     @Unroll
     static void update(float[] m, float[] l, float[] acc, float[] sc, int[] vr, int U, int G, int fp16) {
@@ -386,10 +391,10 @@ public final class DecodeKernels {
             for (int u = 0; u < U; u++) mx[g] = Math.max(mx[g], sc[u * G + g]);
             if (mx[g] != NEG_INF) {
                 float mNew = Math.max(m[g], mx[g]);
-                alpha[g] = KMath.exp(m[g] - mNew);
+                alpha[g] = KMath.expFtz(m[g] - mNew);
                 float sum = 0f;
                 for (int u = 0; u < U; u++) {
-                    float e = KMath.exp(sc[u * G + g] - mNew);
+                    float e = KMath.expFtz(sc[u * G + g] - mNew);
                     sc[u * G + g] = e;
                     sum += e;
                 }
