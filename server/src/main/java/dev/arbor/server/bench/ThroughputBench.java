@@ -86,7 +86,8 @@ public final class ThroughputBench implements Callable<Integer> {
         // decode steps' CUDA graphs, as a server does before serving. It runs the timed pass's schedule (the same prompts and output
         // length): with chunked prefill the sequences start decoding a few at a time and finish a few at a time, so the decode batch
         // passes through every batch bucket (128, 64, 32, … at the tail); a bucket's first step launches eagerly and captures its
-        // graph (~12 ms a step at llama3.2-1b b128, four of the 63 steps of run 50's timed pass when the warm-up was 4 tokens long)
+        // graph: at llama3.2-1b b128 × 512 a 4-token warm-up left buckets 128, 64, 32 and 4 to the timed pass, ~10.7 ms a step
+        // against 2.6 replayed (bench/RESULTS.md "Run 53-gqa11": 34,787 → 40,922 tok/s as the mean of the 63 steps)
         LLMEngine engine = new LLMEngine(lm, tok, config);
         try (LLM llm = new LLM(engine)) {
             System.err.printf(Locale.ROOT, "warm-up (the batch, %d tokens each) ...%n", outputLen);
