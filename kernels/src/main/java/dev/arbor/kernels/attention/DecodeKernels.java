@@ -346,18 +346,23 @@ public final class DecodeKernels {
     /**
      * sc[u][g] = (q_g · k_u)·scale (+ slope_g·(j - p)), -inf for a masked row: 8 FMAs in increasing dim,
      * then the row's LR partial sums added by an xor butterfly (commutative steps: every lane gets the same bits).
+     * Key u's 8 halves are widened once for the G heads (ncu, run 48-gqa10: widening them again per head was ~150 of the
+     * 863 instructions an iteration at G = 4); the same FMAs in the same order per (u, g), so the same bits. (With the exp of
+     * {@link #update} unchanged this form measured 3% slower at G = 4 × 64, 128 × 512: bench/RESULTS.md "Run 53-gqa11".)
      */
     @Unroll
     static void scores(KernelContext ctx, float[] qr, int[] kr, float[] sc, int[] off, float[] slope, float scale, int j0, int p,
                        int RPW, int U, int G, int LR, int alibi, int fp16) {
+        float[] k8 = new float[8];   // key u's 8 dims, widened
         for (int u = 0; u < U; u++) {
+            for (int i = 0; i < 4; i++) {
+                int pair = kr[u * 4 + i];
+                k8[2 * i] = AttentionKernels.low(pair, fp16);
+                k8[2 * i + 1] = AttentionKernels.high(pair, fp16);
+            }
             for (int g = 0; g < G; g++) {
                 float dot = 0f;
-                for (int i = 0; i < 4; i++) {
-                    int pair = kr[u * 4 + i];
-                    dot = Math.fma(qr[g * 8 + 2 * i], AttentionKernels.low(pair, fp16), dot);
-                    dot = Math.fma(qr[g * 8 + 2 * i + 1], AttentionKernels.high(pair, fp16), dot);
-                }
+                for (int i = 0; i < 8; i++) dot = Math.fma(qr[g * 8 + i], k8[i], dot);
                 for (int mask = LR / 2; mask > 0; mask >>= 1) dot += ctx.shuffleXor(dot, mask);
                 float s = dot * scale;
                 if (alibi != 0) s += slope[g] * (j0 + u * RPW - p);
@@ -369,30 +374,48 @@ public final class DecodeKernels {
     /**
      * Online softmax of this lane's row over its U keys, per query head g (skipped when all U are masked):
      * m' = max(m, max_u s); alpha = exp(m - m'); p_u = exp(s_u - m'); l = l·alpha + Σ p_u (u order);
-     * acc_i = acc_i·alpha + Σ_u p_u·v_u[i] (FMAs in u order).
+     * acc_i = acc_i·alpha + Σ_u p_u·v_u[i] (FMAs in u order). The softmax of every head first, then P·V by dim pair with each
+     * V pair widened once for the G heads (as in {@link #scores}); the same expressions in the same order per (g, i). A head whose
+     * U keys are all masked keeps its state untouched. The weights' exp flushes subnormal results to 0 ({@link KMath#expFtz}: 2 SASS
+     * instructions where {@link KMath#exp} takes 5; ncu, run 48-gqa10: 80 of the 863 an iteration were the fix-up): the bits change
+     * only where a weight is below 2^-126 of the running max, lost in its sums anyway, and every mode, batch and chunking runs this
+     * same code (the cascade's warp suffix too), so a token's bits still depend on nothing but its own keys. bench/RESULTS.md "Run
+     * 53-gqa11": with the widening above, 1-2.5% faster than both before at G = 4 × 64 (128 × 512 63.0 against 63.9 µs).
      */
     @Unroll
     static void update(float[] m, float[] l, float[] acc, float[] sc, int[] vr, int U, int G, int fp16) {
+        float[] alpha = new float[G];
+        float[] mx = new float[G];   // max_u s of head g; -inf: its U keys are all masked
         for (int g = 0; g < G; g++) {
-            float mx = NEG_INF;
-            for (int u = 0; u < U; u++) mx = Math.max(mx, sc[u * G + g]);
-            if (mx != NEG_INF) {
-                float mNew = Math.max(m[g], mx);
-                float alpha = KMath.exp(m[g] - mNew);
+            mx[g] = NEG_INF;
+            for (int u = 0; u < U; u++) mx[g] = Math.max(mx[g], sc[u * G + g]);
+            if (mx[g] != NEG_INF) {
+                float mNew = Math.max(m[g], mx[g]);
+                alpha[g] = KMath.expFtz(m[g] - mNew);
                 float sum = 0f;
                 for (int u = 0; u < U; u++) {
-                    float e = KMath.exp(sc[u * G + g] - mNew);
+                    float e = KMath.expFtz(sc[u * G + g] - mNew);
                     sc[u * G + g] = e;
                     sum += e;
                 }
-                l[g] = l[g] * alpha + sum;
+                l[g] = l[g] * alpha[g] + sum;
                 m[g] = mNew;
-                for (int i = 0; i < 4; i++) {
-                    float a0 = acc[g * 8 + 2 * i] * alpha, a1 = acc[g * 8 + 2 * i + 1] * alpha;
+            }
+        }
+        float[] v0 = new float[U];   // V pair i of the U keys, widened
+        float[] v1 = new float[U];
+        for (int i = 0; i < 4; i++) {
+            for (int u = 0; u < U; u++) {
+                int pair = vr[u * 4 + i];
+                v0[u] = AttentionKernels.low(pair, fp16);
+                v1[u] = AttentionKernels.high(pair, fp16);
+            }
+            for (int g = 0; g < G; g++) {
+                if (mx[g] != NEG_INF) {
+                    float a0 = acc[g * 8 + 2 * i] * alpha[g], a1 = acc[g * 8 + 2 * i + 1] * alpha[g];
                     for (int u = 0; u < U; u++) {
-                        int pair = vr[u * 4 + i];
-                        a0 = Math.fma(sc[u * G + g], AttentionKernels.low(pair, fp16), a0);
-                        a1 = Math.fma(sc[u * G + g], AttentionKernels.high(pair, fp16), a1);
+                        a0 = Math.fma(sc[u * G + g], v0[u], a0);
+                        a1 = Math.fma(sc[u * G + g], v1[u], a1);
                     }
                     acc[g * 8 + 2 * i] = a0;
                     acc[g * 8 + 2 * i + 1] = a1;

@@ -19,6 +19,7 @@ import dev.arbor.kernels.gemm.Gemm;
 import dev.arbor.kernels.layer.FusedOps;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -61,6 +62,8 @@ public final class AttentionBench {
      * eager step each for ncu (128 × 512, 32 × 512, 1 × 4096; the launcher's form and launch bounds of 5 work-groups an SM).
      */
     private static final boolean GQA_ONLY = Boolean.getBoolean("attn.gqaOnly");
+    /** -Dattn.gqaForms=N: the first N of the GQA-4 forms only (3: the launcher's rule, split and whole mode; a short device call). */
+    private static final int GQA_FORMS = Integer.getInteger("attn.gqaForms", Integer.MAX_VALUE);
     /** The next decode rows: a form of the launcher ({@code minBlocks} ≥ 0: {@link PagedAttention#decodeMinBlocks}; split: null = its rule). */
     private static int minBlocks = -1;
     private static Boolean forceSplit;
@@ -215,7 +218,7 @@ public final class AttentionBench {
         int[][] forms = {{0, 0, -1, 0, 0}, {0, 0, -1, 1, 0}, {0, 0, -1, 2, 0}, {0, 0, -1, 1, -1}, {0, 0, 5, 1, 0}, {0, 0, 5, 2, 0}, {0, 0, 6, 1, 0},
                 {2, 0, -1, 1, 0}, {2, 0, 6, 1, 0}, {2, 0, 8, 1, 0}, {8, 0, 3, 1, 0}, {0, 8, 2, 1, 0}};
         for (int[] bc : shapes) {
-            for (int[] f : forms) {
+            for (int[] f : Arrays.copyOf(forms, Math.min(forms.length, GQA_FORMS))) {
                 if (bc[0] == 1 && f[3] == 2) continue;   // whole mode at batch 1: one work-group a kv head
                 minBlocks = f[2];
                 forceSplit = f[3] == 0 ? null : f[3] == 1;

@@ -82,14 +82,18 @@ public final class ThroughputBench implements Callable<Integer> {
         report = BenchReport.start("throughput-b" + batch, "arbor " + String.join(" ", spec.commandLine().getParseResult().originalArgs()), lm.device());
         report.printHeader();
         System.out.printf(Locale.ROOT, "throughput on %s (%s): batch %d, prompt %d, output %d%n", model, lm.device(), batch, promptLen, outputLen);
-        // one engine for all passes (caching off, so nothing carries over): the warm-up compiles the kernels and captures
-        // the decode batch's CUDA graph (its steps 2-4 are decode steps of the whole batch), as a server does before serving
+        // one engine for all passes (caching off, so nothing carries over): the warm-up compiles the kernels and captures the
+        // decode steps' CUDA graphs, as a server does before serving. It runs the timed pass's schedule (the same prompts and output
+        // length): with chunked prefill the sequences start decoding a few at a time and finish a few at a time, so the decode batch
+        // passes through every batch bucket (128, 64, 32, … at the tail); a bucket's first step launches eagerly and captures its
+        // graph: at llama3.2-1b b128 × 512 a 4-token warm-up left buckets 128, 64, 32 and 4 to the timed pass, ~10.7 ms a step
+        // against 2.6 replayed (bench/RESULTS.md "Run 53-gqa11": 34,787 → 40,922 tok/s as the mean of the 63 steps)
         LLMEngine engine = new LLMEngine(lm, tok, config);
         try (LLM llm = new LLM(engine)) {
-            System.err.println("warm-up (the batch, 4 tokens each) ...");
+            System.err.printf(Locale.ROOT, "warm-up (the batch, %d tokens each) ...%n", outputLen);
             // with the timed pass's sampling (top-p rows take other code than greedy ones: the first runs interpreted)
-            SamplingParams warm = topP < 1 ? SamplingParams.builder().temperature(1.0).topP(topP).seed(1L).maxTokens(4).ignoreEos(true).build()
-                    : SamplingParams.greedy(4).toBuilder().ignoreEos(true).build();
+            SamplingParams warm = topP < 1 ? SamplingParams.builder().temperature(1.0).topP(topP).seed(1L).maxTokens(outputLen).ignoreEos(true).build()
+                    : SamplingParams.greedy(outputLen).toBuilder().ignoreEos(true).build();
             llm.generatePrompts(prompts, warm, null, null);
             if (engine.opProfile() != null) engine.opProfile().reset();
 
