@@ -180,7 +180,6 @@ public final class Gemm implements AutoCloseable {
 
     private static final Kernel XF32_WBF16 = Kernel.of(GemmKernels.class, "xf32Wbf16");
     private static final Kernel XF32_WF16 = Kernel.of(GemmKernels.class, "xf32Wf16");
-    private static final Kernel SWIGLU_XF32_WBF16 = Kernel.of(GemmKernels.class, "swiGluXf32Wbf16");
     private static final Kernel XBF16_WBF16 = Kernel.of(GemmKernels.class, "xbf16Wbf16");
     private static final Kernel XF16_WF16 = Kernel.of(GemmKernels.class, "xf16Wf16");
     private static final Kernel XBF16_WBF16_OBF16 = Kernel.of(GemmKernels.class, "xbf16Wbf16Obf16");
@@ -843,32 +842,6 @@ public final class Gemm implements AutoCloseable {
             return new Partial((FloatArray) run(XBF16_WBF16, plan, x, w, c, m, n, k, false, true, false), plan.splits());
         }
         return new Partial((FloatArray) run(XF32_WBF16, plan, a, w, c, m, n, k, false, true, false), plan.splits());
-    }
-
-    /**
-     * Whether {@link #matmulSwiGlu} runs this plan: the mma.sync tiles loading fp32 X into registers (at most
-     * {@link #CONVERT_ON_LOAD_MAX_M} tokens, X not converted first), where the SwiGLU can be formed on that load.
-     */
-    public static boolean swiGluOnLoad(Plan p) {
-        return !p.tiles().wgmma() && !p.convertFirst();
-    }
-
-    /**
-     * The down projection of SwiGLU's output without the SwiGLU launch: as {@link #matmulPartial} (or, with {@code accumulate},
-     * {@link #matmul(FloatArray, int, BFloat16Array, int, int, FloatArray, boolean, Plan)}) with X (m, k) = {@code silu(g) · u}
-     * formed on the X load from {@code gateUp (m, 2k)} (g the first k columns of a row, u the next k: the stacked gate|up
-     * projection's output, slices summed), as {@code FusedKernels.siluMulRows} computes it: the same bits as siluMulRows then
-     * the product. With {@code accumulate} the slices are summed into c ({@code c += X · Wᵀ}), else a slab plan's slices are
-     * left unsummed. Plans of {@link #swiGluOnLoad} only.
-     */
-    public Partial matmulSwiGlu(FloatArray gateUp, int m, BFloat16Array w, int n, int k, FloatArray c, boolean accumulate, Plan plan) {
-        if (!swiGluOnLoad(plan)) throw new IllegalArgumentException("SwiGLU on load needs an mma.sync plan converting X on load, not " + plan);
-        checkShape(m, n, k);
-        need(gateUp, 2L * m * k, "gateUp", "m*2k");
-        need(w, (long) n * k, "w", "n*k");
-        need(c, (long) m * n, "c", "m*n");
-        OffHeapArray out = run(SWIGLU_XF32_WBF16, plan, gateUp, w, c, m, n, k, accumulate, true, accumulate);
-        return new Partial((FloatArray) out, plan.slabs() && !accumulate ? plan.splits() : 1);
     }
 
     /** fp32 activations (rounded to fp16), fp16 weights, fp32 output. */

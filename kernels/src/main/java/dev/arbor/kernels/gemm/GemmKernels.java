@@ -1,7 +1,6 @@
 package dev.arbor.kernels.gemm;
 
 import dev.arbor.accel.Constant;
-import dev.arbor.accel.KMath;
 import dev.arbor.accel.KernelContext;
 import dev.arbor.accel.Swizzle;
 import dev.arbor.accel.Unroll;
@@ -48,24 +47,6 @@ public final class GemmKernels {
         mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
         storeF32(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
     }
-
-    /**
-     * SwiGLU on load, bf16 W, fp32 C: X is {@code silu(g) · u} of the stacked gate|up projection's fp32 output
-     * {@code gateUp (m, 2k)} (g = gateUp[t·2k + kk], u = gateUp[t·2k + k + kk]), computed as
-     * {@code FusedKernels.siluMulRows} computes it and rounded to bf16 as {@link #xf32Wbf16} rounds its X, so the result is
-     * that of siluMulRows then xf32Wbf16, bit for bit, without the SwiGLU launch between them (g and u staged a stage
-     * ahead in two register sets of {@code xRegs}).
-     */
-    public static void swiGluXf32Wbf16(KernelContext ctx, FloatArray gateUp, BFloat16Array w, FloatArray c, int m, int n, int k,
-                                       int kTilesPerSplit, int accumulate, @Constant int wn, @Constant int wm, @Constant int mt,
-                                       @Constant int nt, @Constant int stages, @Constant int xRegs) {
-        float[] acc = new float[mt * nt * 4];
-        mainloop(ctx, gateUp, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, SWIGLU_X, 0);
-        storeF32(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
-    }
-
-    /** {@link #mainloop}'s {@code xF32} for {@link #swiGluXf32Wbf16}: X formed from the fp32 gate|up rows on load. */
-    static final int SWIGLU_X = 2;
 
     /** fp32 X (converted to fp16 on load), fp16 W, fp32 C. */
     public static void xf32Wf16(KernelContext ctx, FloatArray x, HalfFloatArray w, FloatArray c, int m, int n, int k,
@@ -655,7 +636,6 @@ public final class GemmKernels {
         int[] af = new int[mt * 4];
         int[] bf = new int[nt * 2];
         int[] xr = new int[xRegs];
-        int[] ur = new int[xRegs];   // SWIGLU_X: the up values beside xr's gate values (unused otherwise)
         int threads = wn * wm * 32, bn = wn * mt * 16, bm = wm * nt * 8;
         int stageWords = (bn + bm) * ROW_WORDS, xOffset = bn * ROW_WORDS;
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5;
@@ -676,10 +656,7 @@ public final class GemmKernels {
             if (s < count) {
                 int base = s * stageWords, k0 = (kt0 + s) * BK;
                 if (xF32 == 0) loadRows(ctx, smem, base + xOffset, x, m0, m, k, k0, tid, bm, threads);
-                else if (xF32 == SWIGLU_X) {
-                    loadSwiGluRegisters(ctx, xr, ur, x, m0, m, k, k0, tid, bm, threads);
-                    storeSwiGluRegisters(ctx, smem, base + xOffset, xr, ur, tid, bm, threads);
-                } else {
+                else {
                     loadXRegisters(ctx, xr, x, m0, m, k, k0, tid, bm, threads);
                     storeXRegisters(ctx, smem, base + xOffset, xr, tid, bm, threads, fp16);
                 }
@@ -695,14 +672,12 @@ public final class GemmKernels {
                 int k0 = (kt0 + next) * BK;
                 loadRows(ctx, smem, nextBase, w, n0, n, k, k0, tid, bn, threads);
                 if (xF32 == 0) loadRows(ctx, smem, nextBase + xOffset, x, m0, m, k, k0, tid, bm, threads);
-                else if (xF32 == SWIGLU_X) loadSwiGluRegisters(ctx, xr, ur, x, m0, m, k, k0, tid, bm, threads);
                 else loadXRegisters(ctx, xr, x, m0, m, k, k0, tid, bm, threads);
             }
             ctx.cpAsyncCommit();
             int base = (t % stages) * stageWords;
             computeStage(ctx, smem, base, base + xOffset, acc, af, bf, warpN * mt * 16, warpM * nt * 8, lane, mt, nt, fp16);
-            if (xF32 == SWIGLU_X && next < count) storeSwiGluRegisters(ctx, smem, nextBase + xOffset, xr, ur, tid, bm, threads);
-            else if (xF32 != 0 && next < count) storeXRegisters(ctx, smem, nextBase + xOffset, xr, tid, bm, threads, fp16);
+            if (xF32 != 0 && next < count) storeXRegisters(ctx, smem, nextBase + xOffset, xr, tid, bm, threads, fp16);
         }
         ctx.cpAsyncWait(0);
     }
@@ -752,50 +727,6 @@ public final class GemmKernels {
             }
             if (rows * 8 % threads == 0 || q < rows * 8) ctx.storeShared128(smem, base + Swizzle.rowChunk128(row, chunk), packed, 0);
         }
-    }
-
-    /**
-     * As {@link #loadXRegisters} for {@link #swiGluXf32Wbf16}: chunk i's 8 gate values to {@code gr[8i ..]} and its 8 up
-     * values to {@code ur[8i ..]}, from the (m, 2k) gate|up rows; zeros outside the matrix (silu(0) · 0 = 0, as the
-     * zero-filled X of the plain kernel).
-     */
-    @Unroll
-    static void loadSwiGluRegisters(KernelContext ctx, int[] gr, int[] ur, OffHeapArray gateUp, int m0, int m, int k, int k0, int tid, int rows,
-                                    int threads) {
-        for (int i = 0; i < (rows * 8 + threads - 1) / threads; i++) {
-            int q = i * threads + tid, row = q >> 3, chunk = q & 7;
-            int t = m0 + row, kk = k0 + chunk * 8;
-            if (q < rows * 8 && t < m && kk < k) {
-                int g = t * 2 * k + kk;
-                ctx.loadGlobal128(gr, i * 8, gateUp, g);
-                ctx.loadGlobal128(gr, i * 8 + 4, gateUp, g + 4);
-                ctx.loadGlobal128(ur, i * 8, gateUp, g + k);
-                ctx.loadGlobal128(ur, i * 8 + 4, gateUp, g + k + 4);
-            } else {
-                for (int j = 0; j < 8; j++) {
-                    gr[i * 8 + j] = 0;
-                    ur[i * 8 + j] = 0;
-                }
-            }
-        }
-    }
-
-    /** As {@link #storeXRegisters} (bf16) of {@code silu(g) · u} from {@link #loadSwiGluRegisters}' staged values. */
-    @Unroll
-    static void storeSwiGluRegisters(KernelContext ctx, int[] smem, int base, int[] gr, int[] ur, int tid, int rows, int threads) {
-        int[] packed = new int[4];
-        for (int i = 0; i < (rows * 8 + threads - 1) / threads; i++) {
-            int q = i * threads + tid, row = q >> 3, chunk = q & 7;
-            for (int j = 0; j < 4; j++)
-                packed[j] = KernelContext.packBf16(swiGlu(gr, ur, i * 8 + 2 * j), swiGlu(gr, ur, i * 8 + 2 * j + 1));
-            if (rows * 8 % threads == 0 || q < rows * 8) ctx.storeShared128(smem, base + Swizzle.rowChunk128(row, chunk), packed, 0);
-        }
-    }
-
-    /** silu(g) · u of staged gate value {@code gr[at]} and up value {@code ur[at]}: {@code FusedKernels.siluMulRows}' expression. */
-    static float swiGlu(int[] gr, int[] ur, int at) {
-        float g = Float.intBitsToFloat(gr[at]), u = Float.intBitsToFloat(ur[at]);
-        return g / (1f + KMath.exp(-g)) * u;
     }
 
     /**

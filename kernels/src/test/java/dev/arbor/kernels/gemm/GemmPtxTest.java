@@ -31,9 +31,6 @@ class GemmPtxTest {
         for (String entry : new String[]{"xf32Wbf16", "xf32Wf16", "xbf16Wbf16", "xf16Wf16", "xbf16Wbf16Obf16", "xf32Wbf16Obf16"})
             for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.SMALL, Gemm.MEDIUM, Gemm.WIDE, Gemm.LARGE})
                 tests.add(DynamicTest.dynamicTest(entry + " " + t.name(), () -> assemble(tool, entry, t)));
-        // SwiGLU on the X load (gate and up staged in two register sets) at the tiles converting fp32 X on load
-        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.SMALL, Gemm.MEDIUM, Gemm.WIDE})
-            tests.add(DynamicTest.dynamicTest("swiGluXf32Wbf16 " + t.name(), () -> assembleSwiGlu(tool, t)));
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.WGMMA_128, Gemm.WGMMA_256})
             tests.add(DynamicTest.dynamicTest("wgmmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaXbf16Wbf16", t)));
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_64, Gemm.TMA_32, Gemm.TMA_16, Gemm.TMA_64X2, Gemm.TMA_N64, Gemm.TMA_256X3})
@@ -68,15 +65,6 @@ class GemmPtxTest {
         String log = assembleVerbose(ptxas, k.entryName() + "_" + t.name(), k.ptx(), "-arch=sm_90a", what);
         assertFalse(log.contains("C7514"), () -> what + ": wgmma serialized:\n" + log);
         System.out.println("wgmmaTmaSlicedXbf16Wbf16 " + what + ": " + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
-    }
-
-    private void assembleSwiGlu(Path ptxas, Gemm.Tiles t) throws Exception {
-        CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, "swiGluXf32Wbf16"),
-                new Object[]{t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs()}, 90);
-        assertEquals(0, k.localMemoryBytes(), () -> String.join("\n", k.localMemoryArrays()));
-        assertTrue(k.ptx().contains("mma.sync.aligned.m16n8k16") && k.ptx().contains("ex2.approx"));
-        String log = assembleVerbose(ptxas, k.entryName(), k.ptx(), "-arch=sm_90", "swiGluXf32Wbf16 " + t);
-        System.out.println("swiGluXf32Wbf16 " + t + ": " + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
     }
 
     private void assemble(Path ptxas, String entry, Gemm.Tiles t) throws Exception {

@@ -91,8 +91,9 @@ public final class DecoderForward<A> implements ModelExecutor {
             ops.matmulAddNorm(att, tokens, lw.o(), proj, x, lw.postNorm(), eps, xn);
 
             // MLP block: SwiGLU (silu(gate) * up), down projection, residual, then the next layer's input norm.
+            ops.gateUpSilu(xn, tokens, lw.gate(), lw.up(), gate, up);
             float[] nextNorm = l + 1 < config.numLayers() ? w.layers().get(l + 1).inputNorm() : null;
-            ops.mlpAddNorm(xn, tokens, lw.gate(), lw.up(), lw.down(), gate, up, proj, x, nextNorm, eps, xn);
+            ops.matmulAddNorm(gate, tokens, lw.down(), proj, x, nextNorm, eps, xn);
         }
         // Final norm of the logit rows only.
         int rows = b.numLogitRows();

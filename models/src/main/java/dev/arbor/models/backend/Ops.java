@@ -129,18 +129,6 @@ public interface Ops<A> extends AutoCloseable {
         if (norm != null) rmsNorm(x, tokens, w.rows(), norm, eps, xn);
     }
 
-    /**
-     * The MLP block into the residual stream: {@link #gateUpSilu} of {@code xn} into {@code act (tokens, inter)}, then
-     * {@link #matmulAddNorm} of {@code act} by {@code down} into {@code x}, normalised into {@code xnOut} (no norm when
-     * {@code norm} is null). A backend may fuse the two where the bits stay those of this composition (CudaOps forms the
-     * SwiGLU on the down projection's X load at a few tokens).
-     */
-    default void mlpAddNorm(A xn, int tokens, Matrix gate, Matrix up, Matrix down, A act, A upBuffer, A proj, A x, float[] norm, double eps,
-                            A xnOut) {
-        gateUpSilu(xn, tokens, gate, up, act, upBuffer);
-        matmulAddNorm(act, tokens, down, proj, x, norm, eps, xnOut);
-    }
-
     /** {@code out (count, n) = x[logitRow(i)]} for i < count: the hidden rows whose logits are wanted. */
     void gatherRows(A x, int n, ForwardBatch b, int count, A out);
 

@@ -394,40 +394,6 @@ final class CudaOps implements Ops<FloatArray> {
     }
 
     /**
-     * With fusion on and stacked gate|up weights: the gate|up GEMM, then, where its output is one slice (summed) and the down
-     * projection's plan loads fp32 X into registers (mma.sync tiles, at most 16 tokens: {@link Gemm#swiGluOnLoad}), the down
-     * GEMM forms {@code silu(g) · u} on that load ({@link Gemm#matmulSwiGlu}) instead of a SwiGLU launch before it: one
-     * launch fewer a layer, the same bits as {@link #gateUpSilu} then {@link #matmulAddNorm} (the same expression, rounded
-     * to bf16 as the plain X load rounds). Otherwise that composition.
-     */
-    /** TEMPORARY (run 53-b1-11's before/after, removed after the call): -Darbor.cuda.swiGluOnLoad=false keeps the SwiGLU launch. */
-    static final boolean SWIGLU_ON_LOAD = Boolean.parseBoolean(System.getProperty("arbor.cuda.swiGluOnLoad", "true"));
-
-    @Override
-    public void mlpAddNorm(FloatArray xn, int tokens, Matrix gate, Matrix up, Matrix down, FloatArray act, FloatArray upBuffer, FloatArray proj,
-                           FloatArray x, float[] norm, double eps, FloatArray xnOut) {
-        if (!fusion || !weights.fusedGateUp() || !(weights.of(down) instanceof BFloat16Array bw) || down.cols() % 8 != 0) {
-            Ops.super.mlpAddNorm(xn, tokens, gate, up, down, act, upBuffer, proj, x, norm, eps, xnOut);
-            return;
-        }
-        int inter = gate.rows(), h = gate.cols(), n = down.rows();
-        Gemm.Partial gu = overlapping(() -> gemm.matmulPartial(xn, tokens, weights.gateUp(gate), 2 * inter, h, fusedOut, plan(tokens, 2 * inter, h)));
-        Gemm.Plan p = plan(tokens, n, inter);
-        if (gu.slices() != 1 || !Gemm.swiGluOnLoad(p) || !SWIGLU_ON_LOAD) {
-            FusedOps.siluMulRows(gpu, gu.sums(), gu.slices(), act, tokens, inter, CudaModelBackend.PDL);
-            matmulAddNorm(act, tokens, down, proj, x, norm, eps, xnOut);
-            return;
-        }
-        if (norm == null || !p.slabs()) {
-            overlapping(() -> gemm.matmulSwiGlu(gu.sums(), tokens, bw, n, inter, x, true, p));
-            if (norm != null) rmsNorm(x, tokens, n, norm, eps, xnOut);
-            return;
-        }
-        Gemm.Partial s = overlapping(() -> gemm.matmulSwiGlu(gu.sums(), tokens, bw, n, inter, proj, false, p));
-        FusedOps.addRmsNorm(gpu, x, s.sums(), s.slices(), weights.of(norm), xnOut, tokens, n, eps, CudaModelBackend.PDL);
-    }
-
-    /**
      * With fusion on, a bf16 projection whose plan leaves K slices ({@code Gemm.invariantPlan}'s slabs) and a norm to
      * follow: the GEMM, then one kernel adds the slices into x and normalises ({@link FusedOps#addRmsNorm}); any other
      * plan accumulates into x in the GEMM itself ({@code x + Σ} as the add kernel computes it; the slices' sum kernel or the
