@@ -7,7 +7,8 @@
 # RUNS picks the runs, in the order given (default: the eight of the closing run), from: gpu-tests (needs fixtures.tar.xz
 # with tiny-llama3 and tiny-baichuan2-13b) throughput throughput-b1 throughput-b1-4k throughput-nbi throughput-b1-unfused throughput-b1-nopdl workload1
 # throughput-b1-nbi workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128-nbi serve clocks, and the op profiles
-# (-Darbor.opProfile=true) profile-b1 profile-b32 profile-1b-b128-nbi profile-w1 profile-w1-nbi profile-bc-w1-nbi profile-w2 profile-w2-nbi. GPU_TESTS overrides the test classes/packages.
+# (-Darbor.opProfile=true) profile-b1 profile-b32 profile-1b-b128-nbi profile-w1 profile-w1-nbi profile-bc-w1-nbi profile-w2 profile-w2-nbi,
+# and the per-kernel timelines of a replayed b1 step (ncu) timeline-b1 timeline-b1-nbi. GPU_TESTS overrides the test classes/packages.
 # "unfused" is -Darbor.cuda.fusion=false (every projection and element-wise stage its own launch), "nopdl"
 # -Darbor.cuda.pdl=false (the fused kernels launched after the GEMM before them ends, not overlapping its tail).
 # throughput-b1-4k: decode b1 after a 4000-token prompt (positions to 4063; synthetic:llama-7b takes 4096).
@@ -66,6 +67,14 @@ one() {
   llama1b-b128-nbi) run llama1b-b128-nbi 45 $B throughput --model synthetic:llama3.2-1b --device cuda --batch 128 --prompt-len 512 --output-len 64 --no-batch-invariance --out "$OUT/1b-nbi" ;;
   serve) run serve ${T_SERVE:-75} $B serve --model $M --device cuda --rates 4,16,64 --requests 48 --system-prompts 4 --system-len 512 \
       --suffix-len 32 --output-len 64 --out "$OUT/serve" ;;
+  # ncu over launches 400-1099 of a 5-token b1 run (past the prompt: two-plus replayed decode steps, graph nodes one by one, caches and
+  # clocks left alone), then the last complete step by kernel against its DRAM-byte floor (bench/device/ncu-step-timeline.py; run 53-b1-11)
+  timeline-b1|timeline-b1-nbi) local nbi=; [ "$1" = timeline-b1-nbi ] && nbi=--no-batch-invariance
+      NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+      run "$1" ${T_NCU:-40} $NCU --graph-profiling node --launch-skip 400 --launch-count 700 --cache-control none --clock-control none \
+          --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum --csv --log-file "$OUT/$1.csv" \
+          $B throughput --model $M --device cuda --batch 1 --prompt-len 128 --output-len 5 $nbi --out "$OUT/$1"
+      python3 "$(dirname "${BASH_SOURCE[0]}")/ncu-step-timeline.py" "$OUT/$1.csv" >> "$OUT/$1.log" 2>&1 ;;
   *) echo "final-run.sh: unknown run $1" | tee -a "$OUT/timeline.txt" ;;
   esac
 }
