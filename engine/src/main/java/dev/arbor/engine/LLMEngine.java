@@ -54,6 +54,7 @@ public final class LLMEngine implements AutoCloseable {
     private final Map<String, RequestState> requests = new LinkedHashMap<>();
     private final AtomicLong autoIds = new AtomicLong();
     private final List<RequestOutput> deferred = new ArrayList<>();   // produced while registering a prefix
+    private List<RequestState> changed = List.of();   // requests the last step changed: their outputs come with the next step
 
     /**
      * An engine over {@code model}, which the caller keeps owning: {@link #close()} frees this engine's
@@ -186,28 +187,42 @@ public final class LLMEngine implements AutoCloseable {
         }
     }
 
-    /** Runs one step; returns the requests whose state changed (finished ones leave the engine). */
+    /**
+     * Runs one step; returns the outputs of the requests whose state changed in the step before (finished ones leave the
+     * engine). NOTE (issue 12, host overlap): a step's outputs (detokenizing, stop-string text, the callers' snapshots)
+     * are made while the device runs the next step, so each call returns the previous step's; a call that finds nothing
+     * to schedule returns the last ones. Finishing itself is not late: the step that samples a sequence's last token
+     * frees its blocks, and the outputs are the same, in the same order, as made at once.
+     */
     public List<RequestOutput> step() {
         List<RequestOutput> outputs = new ArrayList<>(deferred);
         deferred.clear();
         long t0 = System.nanoTime();
         SchedulerOutput out = scheduler.schedule();
         if (out.isEmpty()) {
+            produce(outputs);
             if (scheduler.hasUnfinished()) outputs.add(failUnschedulable());
             return outputs;
         }
         long t1 = System.nanoTime();
         peakBlocksUsed = Math.max(peakBlocksUsed, pool.numTotal() - pool.numFree());   // this step's blocks are allocated now
         long replays = runner.executor().graphReplays();
-        ModelRunner.StepResult result = runner.execute(out);
+        ModelRunner.StepResult result = runner.execute(out, () -> produce(outputs));
         long t2 = System.nanoTime();
-        List<RequestOutput> produced = processor.update(out, result);
+        changed = processor.update(out, result);
         long t3 = System.nanoTime();
         timings.add(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.lastTokens(), t1 - t0, runner.lastInputsNanos(), runner.executor().lastUploadMillis(),
-                runner.lastForwardNanos(), runner.lastWaitNanos(), t3 - t2, runner.executor().lastDeviceMillis());
+                runner.lastForwardNanos(), runner.lastOverlapNanos(), runner.lastWaitNanos(), t3 - t2, runner.executor().lastDeviceMillis());
+        return outputs;
+    }
+
+    /** Appends the outputs of the requests the last step changed ({@link #changed}) to {@code outputs}; finished ones leave. */
+    private void produce(List<RequestOutput> outputs) {
+        if (changed.isEmpty()) return;
+        List<RequestOutput> produced = processor.outputs(changed);
+        changed = List.of();
         for (RequestOutput o : produced) if (o.finished()) requests.remove(o.requestId());
         outputs.addAll(produced);
-        return outputs;
     }
 
     /**
@@ -228,12 +243,19 @@ public final class LLMEngine implements AutoCloseable {
     }
 
     /** Work remains: queued or running sequences, or outputs not yet returned by {@link #step}. */
-    public boolean hasUnfinished() { return scheduler.hasUnfinished() || !deferred.isEmpty(); }
+    public boolean hasUnfinished() { return scheduler.hasUnfinished() || !deferred.isEmpty() || !changed.isEmpty(); }
 
-    /** Cancels a request; its blocks are released at once. Returns its final output, or null if unknown. */
+    /**
+     * Cancels a request; its blocks are released at once. Returns its final output (with what the last step added, which
+     * {@link #step} then does not return again), or null if unknown.
+     */
     public RequestOutput abort(String requestId) {
         RequestState r = requests.remove(requestId);
         if (r == null) return null;
+        if (changed.contains(r)) {
+            changed = new ArrayList<>(changed);
+            changed.remove(r);
+        }
         return processor.abort(r);
     }
 
