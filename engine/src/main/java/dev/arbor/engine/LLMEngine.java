@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * The synchronous engine: requests in, one step at a time, outputs out. Not thread-safe; the
@@ -188,41 +189,79 @@ public final class LLMEngine implements AutoCloseable {
     }
 
     /**
-     * Runs one step; returns the outputs of the requests whose state changed in the step before (finished ones leave the
-     * engine). NOTE (issue 12, host overlap): a step's outputs (detokenizing, stop-string text, the callers' snapshots)
-     * are made while the device runs the next step, so each call returns the previous step's; a call that finds nothing
-     * to schedule returns the last ones. Finishing itself is not late: the step that samples a sequence's last token
-     * frees its blocks, and the outputs are the same, in the same order, as made at once.
+     * Runs one step; returns the outputs of the requests whose state changed (finished ones leave the engine).
+     * NOTE (issue 12, host overlap): on a backend whose forward pass returns before the device finishes (CUDA), a step's
+     * outputs (detokenizing, stop-string text, the callers' snapshots) are made while the device runs the next step, so
+     * each call returns the previous step's, and a call that finds nothing to schedule returns the last ones; on the CPU
+     * (nothing to overlap) each call returns its own. Finishing itself is never late: the step that samples a sequence's
+     * last token frees its blocks, and the outputs are the same, in the same order, either way. {@link #step(Consumer)}
+     * hands them over as soon as they are made, before the step waits for the device.
      */
     public List<RequestOutput> step() {
-        List<RequestOutput> outputs = new ArrayList<>(deferred);
+        List<RequestOutput> outputs = new ArrayList<>();
+        step(outputs::add);
+        return outputs;
+    }
+
+    /**
+     * Runs one step as {@link #step()} does, giving each output to {@code sink} as soon as it is made: the previous step's
+     * while the device runs this one (so a stream's first token is not held back by a whole step). A sink that throws
+     * still gets the step's other outputs, and the step completes; the first exception is rethrown after it.
+     */
+    public void step(Consumer<RequestOutput> sink) {
+        Sink out = new Sink(sink);
+        for (RequestOutput o : deferred) out.accept(o);
         deferred.clear();
         long t0 = System.nanoTime();
-        SchedulerOutput out = scheduler.schedule();
-        if (out.isEmpty()) {
-            produce(outputs);
-            if (scheduler.hasUnfinished()) outputs.add(failUnschedulable());
-            return outputs;
+        SchedulerOutput work = scheduler.schedule();
+        if (work.isEmpty()) {
+            produce(out);
+            if (scheduler.hasUnfinished()) out.accept(failUnschedulable());
+            out.rethrow();
+            return;
         }
         long t1 = System.nanoTime();
         peakBlocksUsed = Math.max(peakBlocksUsed, pool.numTotal() - pool.numFree());   // this step's blocks are allocated now
         long replays = runner.executor().graphReplays();
-        ModelRunner.StepResult result = runner.execute(out, () -> produce(outputs));
+        ModelRunner.StepResult result = runner.execute(work, () -> produce(out));
         long t2 = System.nanoTime();
-        changed = processor.update(out, result);
+        changed = processor.update(work, result);
+        // no device to overlap (the CPU's forward pass ran on this thread): this step's outputs now, as the sequential engine did
+        if (!runner.executor().forwardReturnsEarly()) produce(out);
         long t3 = System.nanoTime();
         timings.add(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.lastTokens(), t1 - t0, runner.lastInputsNanos(), runner.executor().lastUploadMillis(),
                 runner.lastForwardNanos(), runner.lastOverlapNanos(), runner.lastWaitNanos(), t3 - t2, runner.executor().lastDeviceMillis());
-        return outputs;
+        out.rethrow();
     }
 
-    /** Appends the outputs of the requests the last step changed ({@link #changed}) to {@code outputs}; finished ones leave. */
-    private void produce(List<RequestOutput> outputs) {
+    /** Gives the outputs of the requests the last step changed ({@link #changed}) to {@code out}; finished ones leave. */
+    private void produce(Sink out) {
         if (changed.isEmpty()) return;
         List<RequestOutput> produced = processor.outputs(changed);
         changed = List.of();
         for (RequestOutput o : produced) if (o.finished()) requests.remove(o.requestId());
-        outputs.addAll(produced);
+        for (RequestOutput o : produced) out.accept(o);
+    }
+
+    /** A caller's sink that keeps the first exception it throws for after the step, so the engine's state stays whole. */
+    private static final class Sink {
+        private final Consumer<RequestOutput> sink;
+        private RuntimeException failure;
+
+        Sink(Consumer<RequestOutput> sink) { this.sink = sink; }
+
+        void accept(RequestOutput o) {
+            try {
+                sink.accept(o);
+            } catch (RuntimeException e) {
+                if (failure == null) failure = e;
+                else failure.addSuppressed(e);
+            }
+        }
+
+        void rethrow() {
+            if (failure != null) throw failure;
+        }
     }
 
     /**

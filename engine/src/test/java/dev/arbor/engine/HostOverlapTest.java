@@ -20,10 +20,45 @@ import static org.junit.jupiter.api.Assertions.*;
 class HostOverlapTest {
     private static final String NEVER = "\u0000\u0001never\u0002";   // a stop string the hash-driven model does not produce here
 
-    private static LLMEngine engine() {
+    private static LLMEngine engine() { return engine(true); }
+
+    /** {@code overlap}: the model's forward pass returns early (as CUDA's), so outputs are made while the next step runs. */
+    private static LLMEngine engine(boolean overlap) {
         // byte tokens 0..255 from a hash of the context: invalid UTF-8 runs too, so the detokenizer's hold and flush matter
-        return new LLMEngine(new FakeLM(300, 4096, null), new ByteTokenizer(300), EngineConfig.builder().numBlocks(256).maxNumSeqs(8)
-                .maxNumBatchedTokens(64).build());
+        FakeLM lm = new FakeLM(300, 4096, null);
+        lm.returnsEarly = overlap;
+        return new LLMEngine(lm, new ByteTokenizer(300), EngineConfig.builder().numBlocks(256).maxNumSeqs(8).maxNumBatchedTokens(64).build());
+    }
+
+    /** Every output of every request, in order, as (text delta, new ids, finish reason). */
+    private static Map<String, List<String>> transcript(LLMEngine e, List<int[]> prompts, SamplingParams p, List<Integer> perStep) {
+        Map<String, List<String>> t = new LinkedHashMap<>();
+        for (int i = 0; i < prompts.size(); i++) e.addRequest("r" + i, Prompt.ofTokens(prompts.get(i)), p.toBuilder().maxTokens(4 + 5 * i).build(), null, 0);
+        while (e.hasUnfinished()) {
+            List<RequestOutput> outs = e.step();
+            perStep.add(outs.size());
+            for (RequestOutput o : outs) {
+                t.computeIfAbsent(o.requestId(), k -> new ArrayList<>()).add(o.output().textDelta() + "|"
+                        + java.util.Arrays.toString(o.output().newTokenIds()) + "|" + o.output().finishReason());
+            }
+        }
+        return t;
+    }
+
+    @Test
+    void overlappedOutputsEqualTheSequentialOnesOneStepLater() {
+        List<int[]> prompts = prompts(5);
+        for (SamplingParams p : List.of(SamplingParams.builder().temperature(0).build(),
+                SamplingParams.builder().temperature(0.8).seed(11L).build(), SamplingParams.builder().temperature(0).stop("zz").build())) {
+            List<Integer> seqSteps = new ArrayList<>(), ovlSteps = new ArrayList<>();
+            try (LLMEngine s = engine(false); LLMEngine o = engine(true)) {
+                assertEquals(transcript(s, prompts, p, seqSteps), transcript(o, prompts, p, ovlSteps));
+                assertEquals(seqSteps.size() + 1, ovlSteps.size(), "one more call returns the last outputs");
+                assertEquals(0, (int) ovlSteps.getFirst());
+                assertEquals(seqSteps, ovlSteps.subList(1, ovlSteps.size()), "the same outputs per step, one call later");
+                assertEquals(s.stats().freeBlocks(), o.stats().freeBlocks());
+            }
+        }
     }
 
     private record Run(Map<String, RequestOutput> last, Map<String, StringBuilder> deltas, Map<String, List<Integer>> newIds, int steps) {}
@@ -114,6 +149,30 @@ class HostOverlapTest {
             assertTrue(outs.getFirst().finished());
             assertEquals(1, outs.getFirst().output().tokenIds().length);
             assertFalse(e.hasUnfinished());
+        }
+    }
+
+    @Test
+    void aSinkGetsTheOutputsBeforeTheStepWaitsAndOneThatThrowsDoesNotBreakTheStep() {
+        try (LLMEngine e = engine()) {
+            SamplingParams p = SamplingParams.builder().temperature(0).maxTokens(3).build();
+            e.addRequest("a", Prompt.ofTokens(new int[] {5, 6, 7}), p, null, 0);
+            e.addRequest("b", Prompt.ofTokens(new int[] {8, 9}), p, null, 0);
+            e.step();
+            long[] stepsSeen = {-1};
+            List<String> got = new ArrayList<>();
+            RuntimeException boom = assertThrows(IllegalStateException.class, () -> e.step(o -> {
+                stepsSeen[0] = e.stats().steps();
+                got.add(o.requestId());
+                if (o.requestId().equals("a")) throw new IllegalStateException("caller's bug");
+            }));
+            assertEquals("caller's bug", boom.getMessage());
+            assertEquals(1, stepsSeen[0], "step 1's outputs came while step 2 ran, before it was processed");
+            assertEquals(List.of("a", "b"), got, "the sink got every output despite the exception");
+            assertEquals(2, e.stats().steps(), "the step completed");
+            int outputs = 0;
+            while (e.hasUnfinished()) outputs += e.step().size();
+            assertEquals(2 * 2, outputs, "tokens 2 and 3 of both requests, one output each");
         }
     }
 
