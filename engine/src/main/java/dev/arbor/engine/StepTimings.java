@@ -9,7 +9,8 @@ import java.util.Locale;
  * and sampling rows), upload (copies to the device), launch (kernel launches or a graph replay, which
  * return before the device finishes), outputs (the previous step's outputs: detokenizing, the callers'
  * snapshots; made while the device runs this step), wait (lm_head, sampling, waiting for the device and
- * the sampled ids coming back), update (appending tokens, finishing, freeing). Device time is the span from the step's
+ * the sampled ids coming back), update (appending tokens, finishing, freeing; on the CPU, where nothing
+ * overlaps the forward pass, also the step's own outputs). Device time is the span from the step's
  * first kernel to the end of its sampling kernels (CUDA events), NaN on the CPU; host overhead is wall time
  * minus device time: what a faster host path could still win. The decode steps replayed from a CUDA graph are also
  * summed apart ({@link #replayed()}): a bucket's first step launches eagerly, captures and instantiates its graph, which
