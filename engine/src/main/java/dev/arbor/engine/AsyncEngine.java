@@ -187,10 +187,10 @@ public final class AsyncEngine implements AutoCloseable {
                     c = commands.poll();
                 }
                 if (engine.hasUnfinished()) {
-                    for (RequestOutput o : engine.step()) {
+                    engine.step(o -> {     // each output as soon as it is made, while the device runs the next step
                         Consumer<RequestOutput> l = o.finished() ? listeners.remove(o.requestId()) : listeners.get(o.requestId());
                         if (l != null) deliver(l, o);
-                    }
+                    });
                 }
                 stats = engine.stats();
             } catch (InterruptedException e) {

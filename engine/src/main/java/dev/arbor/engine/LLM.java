@@ -98,17 +98,17 @@ public final class LLM implements AutoCloseable {
     }
 
     private void runUntilDone(Map<String, Integer> slot, RequestOutput[] results, Consumer<RequestOutput> onStep) {
-        int remaining = slot.size();
-        while (remaining > 0) {
-            for (RequestOutput o : engine.step()) {
-                if (onStep != null) onStep.accept(o);
-                Integer i = slot.get(o.requestId());
-                if (i != null && o.finished()) {
-                    results[i] = o;
-                    remaining--;
-                }
+        int[] left = {slot.size()};
+        // outputs as soon as the engine makes them (while the device runs the next step): onStep sees them then
+        Consumer<RequestOutput> collect = o -> {
+            Integer i = slot.get(o.requestId());
+            if (i != null && o.finished()) {
+                results[i] = o;
+                left[0]--;
             }
-        }
+            if (onStep != null) onStep.accept(o);
+        };
+        while (left[0] > 0) engine.step(collect);
     }
 
     /** Streams one request: each element carries the text and tokens new since the previous one. */

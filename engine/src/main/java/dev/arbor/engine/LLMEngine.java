@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * The synchronous engine: requests in, one step at a time, outputs out. Not thread-safe; the
@@ -54,6 +55,7 @@ public final class LLMEngine implements AutoCloseable {
     private final Map<String, RequestState> requests = new LinkedHashMap<>();
     private final AtomicLong autoIds = new AtomicLong();
     private final List<RequestOutput> deferred = new ArrayList<>();   // produced while registering a prefix
+    private List<RequestState> changed = List.of();   // requests the last step changed: their outputs come with the next step
 
     /**
      * An engine over {@code model}, which the caller keeps owning: {@link #close()} frees this engine's
@@ -186,28 +188,80 @@ public final class LLMEngine implements AutoCloseable {
         }
     }
 
-    /** Runs one step; returns the requests whose state changed (finished ones leave the engine). */
+    /**
+     * Runs one step; returns the outputs of the requests whose state changed (finished ones leave the engine).
+     * NOTE (issue 12, host overlap): on a backend whose forward pass returns before the device finishes (CUDA), a step's
+     * outputs (detokenizing, stop-string text, the callers' snapshots) are made while the device runs the next step, so
+     * each call returns the previous step's, and a call that finds nothing to schedule returns the last ones; on the CPU
+     * (nothing to overlap) each call returns its own. Finishing itself is never late: the step that samples a sequence's
+     * last token frees its blocks, and the outputs are the same, in the same order, either way. {@link #step(Consumer)}
+     * hands them over as soon as they are made, before the step waits for the device.
+     */
     public List<RequestOutput> step() {
-        List<RequestOutput> outputs = new ArrayList<>(deferred);
+        List<RequestOutput> outputs = new ArrayList<>();
+        step(outputs::add);
+        return outputs;
+    }
+
+    /**
+     * Runs one step as {@link #step()} does, giving each output to {@code sink} as soon as it is made: the previous step's
+     * while the device runs this one (so a stream's first token is not held back by a whole step). A sink that throws
+     * still gets the step's other outputs, and the step completes; the first exception is rethrown after it.
+     */
+    public void step(Consumer<RequestOutput> sink) {
+        Sink out = new Sink(sink);
+        for (RequestOutput o : deferred) out.accept(o);
         deferred.clear();
         long t0 = System.nanoTime();
-        SchedulerOutput out = scheduler.schedule();
-        if (out.isEmpty()) {
-            if (scheduler.hasUnfinished()) outputs.add(failUnschedulable());
-            return outputs;
+        SchedulerOutput work = scheduler.schedule();
+        if (work.isEmpty()) {
+            produce(out);
+            if (scheduler.hasUnfinished()) out.accept(failUnschedulable());
+            out.rethrow();
+            return;
         }
         long t1 = System.nanoTime();
         peakBlocksUsed = Math.max(peakBlocksUsed, pool.numTotal() - pool.numFree());   // this step's blocks are allocated now
         long replays = runner.executor().graphReplays();
-        ModelRunner.StepResult result = runner.execute(out);
+        ModelRunner.StepResult result = runner.execute(work, () -> produce(out));
         long t2 = System.nanoTime();
-        List<RequestOutput> produced = processor.update(out, result);
+        changed = processor.update(work, result);
+        // no device to overlap (the CPU's forward pass ran on this thread): this step's outputs now, as the sequential engine did
+        if (!runner.executor().forwardReturnsEarly()) produce(out);
         long t3 = System.nanoTime();
         timings.add(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.lastTokens(), t1 - t0, runner.lastInputsNanos(), runner.executor().lastUploadMillis(),
-                runner.lastForwardNanos(), runner.lastWaitNanos(), t3 - t2, runner.executor().lastDeviceMillis());
+                runner.lastForwardNanos(), runner.lastOverlapNanos(), runner.lastWaitNanos(), t3 - t2, runner.executor().lastDeviceMillis());
+        out.rethrow();
+    }
+
+    /** Gives the outputs of the requests the last step changed ({@link #changed}) to {@code out}; finished ones leave. */
+    private void produce(Sink out) {
+        if (changed.isEmpty()) return;
+        List<RequestOutput> produced = processor.outputs(changed);
+        changed = List.of();
         for (RequestOutput o : produced) if (o.finished()) requests.remove(o.requestId());
-        outputs.addAll(produced);
-        return outputs;
+        for (RequestOutput o : produced) out.accept(o);
+    }
+
+    /** A caller's sink that keeps the first exception it throws for after the step, so the engine's state stays whole. */
+    private static final class Sink {
+        private final Consumer<RequestOutput> sink;
+        private RuntimeException failure;
+
+        Sink(Consumer<RequestOutput> sink) { this.sink = sink; }
+
+        void accept(RequestOutput o) {
+            try {
+                sink.accept(o);
+            } catch (RuntimeException e) {
+                if (failure == null) failure = e;
+                else failure.addSuppressed(e);
+            }
+        }
+
+        void rethrow() {
+            if (failure != null) throw failure;
+        }
     }
 
     /**
@@ -228,12 +282,19 @@ public final class LLMEngine implements AutoCloseable {
     }
 
     /** Work remains: queued or running sequences, or outputs not yet returned by {@link #step}. */
-    public boolean hasUnfinished() { return scheduler.hasUnfinished() || !deferred.isEmpty(); }
+    public boolean hasUnfinished() { return scheduler.hasUnfinished() || !deferred.isEmpty() || !changed.isEmpty(); }
 
-    /** Cancels a request; its blocks are released at once. Returns its final output, or null if unknown. */
+    /**
+     * Cancels a request; its blocks are released at once. Returns its final output (with what the last step added, which
+     * {@link #step} then does not return again), or null if unknown.
+     */
     public RequestOutput abort(String requestId) {
         RequestState r = requests.remove(requestId);
         if (r == null) return null;
+        if (changed.contains(r)) {
+            changed = new ArrayList<>(changed);
+            changed.remove(r);
+        }
         return processor.abort(r);
     }
 

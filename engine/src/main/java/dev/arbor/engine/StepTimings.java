@@ -7,8 +7,10 @@ import java.util.Locale;
  * decode steps (every scheduled sequence has one new token: the steps a CUDA graph replays) and the
  * others (prefill and mixed). Per step, host phases in order: schedule, build inputs (the forward batch
  * and sampling rows), upload (copies to the device), launch (kernel launches or a graph replay, which
- * return before the device finishes), wait (lm_head, sampling, waiting for the device and the sampled ids
- * coming back), update (appending tokens, finishing, streaming). Device time is the span from the step's
+ * return before the device finishes), outputs (the previous step's outputs: detokenizing, the callers'
+ * snapshots; made while the device runs this step), wait (lm_head, sampling, waiting for the device and
+ * the sampled ids coming back), update (appending tokens, finishing, freeing; on the CPU, where nothing
+ * overlaps the forward pass, also the step's own outputs). Device time is the span from the step's
  * first kernel to the end of its sampling kernels (CUDA events), NaN on the CPU; host overhead is wall time
  * minus device time: what a faster host path could still win. The decode steps replayed from a CUDA graph are also
  * summed apart ({@link #replayed()}): a bucket's first step launches eagerly, captures and instantiates its graph, which
@@ -19,7 +21,7 @@ public final class StepTimings {
     /** Sums over the steps of one kind, in milliseconds. */
     public static final class Sums {
         long steps, deviceSteps, tokens;
-        double wall, schedule, inputs, upload, launch, wait, update, device, deviceWall;
+        double wall, schedule, inputs, upload, launch, outputs, wait, update, device, deviceWall;
 
         public long steps() { return steps; }
 
@@ -32,6 +34,9 @@ public final class StepTimings {
         public double uploadMillis() { return per(upload); }
         public double launchMillis() { return per(launch); }
         public double waitMillis() { return per(wait); }
+
+        /** The previous step's outputs, made while the device runs this step (hidden behind it on a GPU). */
+        public double outputsMillis() { return per(outputs); }
         public double updateMillis() { return per(update); }
 
         /** Mean device time of the steps that measured it; NaN when none did. */
@@ -49,8 +54,9 @@ public final class StepTimings {
                     : String.format(Locale.ROOT, "device %.3f ms + host overhead %.3f ms (%.1f%% of the step)", deviceMillis(), hostOverheadMillis(),
                     100 * hostOverheadMillis() / (deviceWall / deviceSteps));
             return String.format(Locale.ROOT, "%s: %d steps, %.3f ms/step wall = %s; host phases ms/step: schedule %.3f, inputs %.3f, "
-                            + "upload %.3f, launch %.3f, wait+ids back %.3f, update %.3f",
-                    label, steps, wallMillis(), dev, scheduleMillis(), inputsMillis(), uploadMillis(), launchMillis(), waitMillis(), updateMillis());
+                            + "upload %.3f, launch %.3f, outputs (overlapped) %.3f, wait+ids back %.3f, update %.3f",
+                    label, steps, wallMillis(), dev, scheduleMillis(), inputsMillis(), uploadMillis(), launchMillis(), outputsMillis(), waitMillis(),
+                    updateMillis());
         }
     }
 
@@ -66,23 +72,24 @@ public final class StepTimings {
     public void reset() {
         for (Sums s : new Sums[] {decode, other, replayed}) {
             s.steps = s.deviceSteps = s.tokens = 0;
-            s.wall = s.schedule = s.inputs = s.upload = s.launch = s.wait = s.update = s.device = s.deviceWall = 0;
+            s.wall = s.schedule = s.inputs = s.upload = s.launch = s.outputs = s.wait = s.update = s.device = s.deviceWall = 0;
         }
     }
 
     /**
      * Adds one step; times in nanoseconds except upload and device (milliseconds, from the model executor). {@code replayed}: a
-     * decode step replayed from a recorded graph (summed into {@link #replayed()} too).
+     * decode step replayed from a recorded graph (summed into {@link #replayed()} too). {@code outputsNs}: host work between
+     * the launch and the wait (the previous step's outputs).
      */
-    public void add(boolean isDecode, boolean replayed, int tokens, long scheduleNs, long inputsNs, double uploadMs, long forwardNs, long waitNs,
-                    long updateNs, double deviceMs) {
-        add(isDecode ? decode : other, tokens, scheduleNs, inputsNs, uploadMs, forwardNs, waitNs, updateNs, deviceMs);
-        if (isDecode && replayed) add(this.replayed, tokens, scheduleNs, inputsNs, uploadMs, forwardNs, waitNs, updateNs, deviceMs);
+    public void add(boolean isDecode, boolean replayed, int tokens, long scheduleNs, long inputsNs, double uploadMs, long forwardNs, long outputsNs,
+                    long waitNs, long updateNs, double deviceMs) {
+        add(isDecode ? decode : other, tokens, scheduleNs, inputsNs, uploadMs, forwardNs, outputsNs, waitNs, updateNs, deviceMs);
+        if (isDecode && replayed) add(this.replayed, tokens, scheduleNs, inputsNs, uploadMs, forwardNs, outputsNs, waitNs, updateNs, deviceMs);
     }
 
-    private static void add(Sums s, int tokens, long scheduleNs, long inputsNs, double uploadMs, long forwardNs, long waitNs, long updateNs,
-                            double deviceMs) {
-        double wall = (scheduleNs + inputsNs + forwardNs + waitNs + updateNs) / 1e6;
+    private static void add(Sums s, int tokens, long scheduleNs, long inputsNs, double uploadMs, long forwardNs, long outputsNs, long waitNs,
+                            long updateNs, double deviceMs) {
+        double wall = (scheduleNs + inputsNs + forwardNs + outputsNs + waitNs + updateNs) / 1e6;
         s.steps++;
         s.tokens += tokens;
         s.wall += wall;
@@ -90,6 +97,7 @@ public final class StepTimings {
         s.inputs += inputsNs / 1e6;
         s.upload += uploadMs;
         s.launch += Math.max(0, forwardNs / 1e6 - uploadMs);
+        s.outputs += outputsNs / 1e6;
         s.wait += waitNs / 1e6;
         s.update += updateNs / 1e6;
         if (!Double.isNaN(deviceMs)) {

@@ -25,6 +25,8 @@ final class FakeLM implements CausalLM {
     private final ModelConfig config;
     private final int[] script;                // null = hash-driven
     long forwardCalls, tokensComputed;
+    /** Its forward pass says it returns before the device finishes, as CUDA's does: the engine overlaps outputs with it. */
+    boolean returnsEarly = true;
     /** Cascade groups seen in forward passes: steps with a group, the most sequences and shared keys of one group. */
     long stepsWithGroups;
     int maxGroupSeqs, maxSharedKeys;
@@ -71,6 +73,8 @@ final class FakeLM implements CausalLM {
         @Override public StepShape shape() { return shape; }
 
         @Override public ForwardBatch batch() { return batch; }
+
+        @Override public boolean forwardReturnsEarly() { return returnsEarly; }
 
         @Override
         public void forward() {

@@ -10,16 +10,19 @@ class StepTimingsTest {
     @Test
     void meansPerKindAndHostOverheadAsWallMinusDevice() {
         StepTimings t = new StepTimings();
-        // two decode steps of 4 ms wall (0.1 schedule, 0.2 inputs, 0.5 forward of which 0.3 upload, 3.0 wait, 0.2 update), device 3.5 ms
-        for (int i = 0; i < 2; i++) t.add(true, false, 8, 100_000, 200_000, 0.3, 500_000, 3_000_000, 200_000, 3.5);
+        // two decode steps of 4 ms wall (0.1 schedule, 0.2 inputs, 0.5 forward of which 0.3 upload, 0.4 outputs while the device runs,
+        // 2.6 wait, 0.2 update), device 3.5 ms
+        for (int i = 0; i < 2; i++) t.add(true, false, 8, 100_000, 200_000, 0.3, 500_000, 400_000, 2_600_000, 200_000, 3.5);
         // one prefill step on the CPU: no device time
-        t.add(false, false, 100, 0, 0, 0, 10_000_000, 0, 0, Double.NaN);
+        t.add(false, false, 100, 0, 0, 0, 10_000_000, 0, 0, 0, Double.NaN);
         StepTimings.Sums d = t.decode();
         assertEquals(2, d.steps());
         assertEquals(16, d.tokens());
         assertEquals(4.0, d.wallMillis(), 1e-9);
         assertEquals(0.3, d.uploadMillis(), 1e-9);
         assertEquals(0.2, d.launchMillis(), 1e-9, "forward minus upload");
+        assertEquals(0.4, d.outputsMillis(), 1e-9);
+        assertEquals(2.6, d.waitMillis(), 1e-9);
         assertEquals(3.5, d.deviceMillis(), 1e-9);
         assertEquals(0.5, d.hostOverheadMillis(), 1e-9);
         assertTrue(d.summary("decode").contains("host overhead 0.500 ms (12.5% of the step)"), d.summary("decode"));
@@ -41,9 +44,9 @@ class StepTimingsTest {
     @Test
     void replayedDecodeStepsAreSummedApart() {
         StepTimings t = new StepTimings();
-        t.add(true, false, 4, 0, 0, 0.0, 20_000_000, 3_000_000, 0, 2.9);   // captured: 23 ms wall, device 2.9
-        for (int i = 0; i < 3; i++) t.add(true, true, 4, 0, 0, 0.1, 300_000, 3_000_000, 0, 2.9);   // replays: 3.3 ms wall
-        t.add(false, true, 100, 0, 0, 0.0, 1_000_000, 0, 0, 1.0);   // not a decode step: never in the replayed sums
+        t.add(true, false, 4, 0, 0, 0.0, 20_000_000, 0, 3_000_000, 0, 2.9);   // captured: 23 ms wall, device 2.9
+        for (int i = 0; i < 3; i++) t.add(true, true, 4, 0, 0, 0.1, 300_000, 0, 3_000_000, 0, 2.9);   // replays: 3.3 ms wall
+        t.add(false, true, 100, 0, 0, 0.0, 1_000_000, 0, 0, 0, 1.0);   // not a decode step: never in the replayed sums
         StepTimings.Sums d = t.decode(), r = t.replayed();
         assertEquals(4, d.steps());
         assertEquals(3, r.steps());

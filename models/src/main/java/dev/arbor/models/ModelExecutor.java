@@ -58,6 +58,13 @@ public interface ModelExecutor extends AutoCloseable {
     /** Steps replayed from a recorded graph so far (CUDA decode steps); 0 on a backend without graphs. */
     default long graphReplays() { return 0; }
 
+    /**
+     * Whether {@link #forward()} returns once the step's work is queued, before the device finishes it (CUDA): the host can
+     * then do other work while the device runs (the engine makes the previous step's outputs). False where the forward pass
+     * runs on the calling thread (the CPU).
+     */
+    default boolean forwardReturnsEarly() { return false; }
+
     /** Time per operation of the forward pass when the JVM runs with {@code -Darbor.opProfile=true}, else null. */
     default OpProfile opProfile() { return null; }
 

@@ -50,8 +50,11 @@ public final class ModelRunner {
      */
     public record StepResult(int[] tokens, Logprob[] logprobs, float[][][] prompt) {}
 
-    /** Host nanoseconds of the last {@link #execute}: building the inputs, {@code forward()} (upload + launch), the rest (logits, sampling, waiting, ids back). */
-    private long inputsNs, forwardNs, waitNs;
+    /**
+     * Host nanoseconds of the last {@link #execute}: building the inputs, {@code forward()} (upload + launch), the host work
+     * run while the device computes, the rest (logits, sampling, waiting, ids back).
+     */
+    private long inputsNs, forwardNs, overlapNs, waitNs;
     private boolean lastDecode;
     private int lastTokens;
 
@@ -61,6 +64,9 @@ public final class ModelRunner {
 
     public long lastWaitNanos() { return waitNs; }
 
+    /** Host nanoseconds of the last {@link #execute}'s {@code whileDeviceRuns}. */
+    public long lastOverlapNanos() { return overlapNs; }
+
     /** The last step had one new token per sequence (a decode step). */
     public boolean lastWasDecode() { return lastDecode; }
 
@@ -68,6 +74,16 @@ public final class ModelRunner {
     public int lastTokens() { return lastTokens; }
 
     public StepResult execute(SchedulerOutput out) {
+        return execute(out, () -> {});
+    }
+
+    /**
+     * Runs one step: builds its inputs, launches the forward pass, runs {@code whileDeviceRuns} on the host (work that
+     * neither reads this step's results nor changes its inputs: the engine makes the previous step's outputs there), then
+     * computes the logits, samples and waits for the ids. On a backend whose forward pass returns before the device
+     * finishes (CUDA), the host work overlaps the device's; on the CPU it simply runs after the forward pass.
+     */
+    public StepResult execute(SchedulerOutput out, Runnable whileDeviceRuns) {
         long t0 = System.nanoTime();
         List<ScheduledSeq> chunks = out.scheduled();
         int numSeqs = chunks.size();
@@ -102,6 +118,8 @@ public final class ModelRunner {
         long t1 = System.nanoTime();
         executor.forward();
         long t2 = System.nanoTime();
+        whileDeviceRuns.run();
+        long t2b = System.nanoTime();
 
         int[] tokens = new int[numSeqs];
         Logprob[] lps = new Logprob[numSeqs];
@@ -134,7 +152,8 @@ public final class ModelRunner {
         long t3 = System.nanoTime();
         inputsNs = t1 - t0;
         forwardNs = t2 - t1;
-        waitNs = t3 - t2;
+        overlapNs = t2b - t2;
+        waitNs = t3 - t2b;
         return new StepResult(tokens, lps, prompt);
     }
 

@@ -18,6 +18,11 @@ import java.util.List;
  * Stop strings are searched in the text as it grows, so a stop split over several tokens is
  * found; while a sequence runs, the last (longest stop − 1) characters are held back from
  * streaming because they may turn out to be the start of a stop string.
+ *
+ * <p>NOTE (issue 12, host overlap): a request without stop strings needs no text to decide when it
+ * finishes, so its tokens are detokenized lazily, by the next {@link #snapshot()}, which the engine
+ * takes while the device runs the following step. A request with stop strings detokenizes each token
+ * as it arrives. Either way the text, the deltas and the finish reasons are the same.
  */
 public final class RequestState {
     final String requestId;
@@ -63,6 +68,9 @@ public final class RequestState {
         final List<Logprob> logprobs;
         final IntArrayList outputIds = new IntArrayList();
         int emittedChars, emittedTokens;
+        int textIds;              // leading output ids that belong in the text (all but an ending EOS or stop token)
+        int decodedIds;           // of those, ids the detokenizer has been given
+        boolean flushPending;     // finished while text was lazy: the detokenizer's tail is still to be flushed
         FinishReason finish;
         Object stopReason;
 
@@ -84,15 +92,35 @@ public final class RequestState {
         t.outputIds.add(token);
         if (t.logprobs != null) t.logprobs.add(logprob);
         if (endsSequence) return false;
+        t.textIds++;
+        if (!textAtOnce()) return false;      // no stop string can end it: detokenized by the next snapshot
         int before = t.text.length();
-        t.text.append(t.detok.add(token));
+        decodePending(t);
         return findStop(t, before);
+    }
+
+    /** Stop strings need the text as each token arrives; without them it waits for the next {@link #snapshot()}. */
+    private boolean textAtOnce() { return !params.stop().isEmpty(); }
+
+    /** Gives the detokenizer the text ids it has not seen yet and, once the sequence finished, flushes its tail. */
+    private static void decodePending(SeqText t) {
+        while (t.decodedIds < t.textIds) t.text.append(t.detok.add(t.outputIds.getInt(t.decodedIds++)));
+        if (t.flushPending) {
+            t.flushPending = false;
+            t.text.append(t.detok.flush());
+        }
     }
 
     /** Flushes a finishing sequence's detokenizer, ends it and checks the flushed tail for stops. */
     void finish(int index, FinishReason reason, Object stopReason) {
         SeqText t = texts[index];
         if (t.finish != null) return;
+        if (!textAtOnce()) {                  // no stop string: nothing in the tail can change the reason
+            t.flushPending = true;
+            t.finish = reason;
+            t.stopReason = stopReason;
+            return;
+        }
         if (reason != FinishReason.STOP || stopReason == null || !(stopReason instanceof String)) {
             int before = t.text.length();
             t.text.append(t.detok.flush());
@@ -130,6 +158,7 @@ public final class RequestState {
         int holdBack = Math.max(0, params.maxStopStringLength() - 1);
         for (int i = 0; i < texts.length; i++) {
             SeqText t = texts[i];
+            decodePending(t);
             int visible = t.finish != null ? t.text.length() : Math.max(t.emittedChars, t.text.length() - holdBack);
             // never cut a surrogate pair when holding back
             if (visible > 0 && visible < t.text.length() && Character.isHighSurrogate(t.text.charAt(visible - 1))) visible--;

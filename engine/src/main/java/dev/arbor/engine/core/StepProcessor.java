@@ -59,7 +59,12 @@ public final class StepProcessor {
         return r;
     }
 
-    public List<RequestOutput> update(SchedulerOutput out, ModelRunner.StepResult result) {
+    /**
+     * Appends the step's sampled tokens, finishes and frees the sequences that ended, and returns the requests whose
+     * state changed, in batch order; {@link #outputs} turns them into the callers' outputs (the engine does that while
+     * the device runs its next step: the text of requests without stop strings is decoded then).
+     */
+    public List<RequestState> update(SchedulerOutput out, ModelRunner.StepResult result) {
         steps++;
         computedTokens += out.numTokens();
         scheduler.afterForward(out);
@@ -74,8 +79,13 @@ public final class StepProcessor {
             touched.add(r);
             appendSampled(seq, result.tokens()[s], result.logprobs()[s]);
         }
-        List<RequestOutput> outputs = new ArrayList<>(touched.size());
-        for (RequestState r : touched) outputs.add(r.snapshot());
+        return new ArrayList<>(touched);
+    }
+
+    /** Each request's output since its previous one (text and tokens new since then), in the order given. */
+    public List<RequestOutput> outputs(List<RequestState> changed) {
+        List<RequestOutput> outputs = new ArrayList<>(changed.size());
+        for (RequestState r : changed) outputs.add(r.snapshot());
         return outputs;
     }
 

@@ -144,6 +144,8 @@ public final class DecoderForward<A> implements ModelExecutor {
 
     @Override public long graphReplays() { return ops.graphReplays(); }
 
+    @Override public boolean forwardReturnsEarly() { return ops.stepReturnsEarly(); }
+
     @Override public dev.arbor.models.OpProfile opProfile() { return ops.opProfile(); }
 
     @Override

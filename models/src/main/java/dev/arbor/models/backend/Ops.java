@@ -46,6 +46,9 @@ public interface Ops<A> extends AutoCloseable {
     /** Steps replayed from a recorded graph so far; 0 on a backend without graphs. */
     default long graphReplays() { return 0; }
 
+    /** Whether {@link #step} returns once its launches are queued, before the device finishes them (CUDA); false on the CPU. */
+    default boolean stepReturnsEarly() { return false; }
+
     /** The per-operation profile ({@link ProfiledOps}, {@code -Darbor.opProfile=true}); null when not profiling. */
     default dev.arbor.models.OpProfile opProfile() { return null; }
 

@@ -70,6 +70,8 @@ public final class ProfiledOps<A> implements Ops<A> {
 
     @Override public long graphReplays() { return ops.graphReplays(); }
 
+    @Override public boolean stepReturnsEarly() { return ops.stepReturnsEarly(); }
+
     @Override public void embed(Matrix table, ForwardBatch b, A out) { ops.embed(table, b, out); done("embed"); }
 
     @Override public void rmsNorm(A x, int rows, int n, float[] weight, double eps, A out) { ops.rmsNorm(x, rows, n, weight, eps, out); done("rmsNorm"); }

@@ -200,6 +200,8 @@ final class CudaOps implements Ops<FloatArray> {
 
     @Override public long graphReplays() { return graphs == null ? 0 : graphs.replays(); }
 
+    @Override public boolean stepReturnsEarly() { return true; }   // launches and graph replays are queued on the stream
+
     private static OffHeapArray kvArray(KvCacheDtype dtype, int length) {
         return switch (dtype) {
             case BF16 -> BFloat16Array.deviceOnly(length);

@@ -154,6 +154,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
                 report.figure(k + " host overhead ms/step", t.hostOverheadMillis(), "ms/step");
                 report.figure(k + " schedule ms/step", t.scheduleMillis(), "ms/step");
                 report.figure(k + " inputs+upload+launch ms/step", t.inputsMillis() + t.uploadMillis() + t.launchMillis(), "ms/step");
+                report.figure(k + " outputs (overlapped) ms/step", t.outputsMillis(), "ms/step");
                 report.figure(k + " update ms/step", t.updateMillis(), "ms/step");
             }
         }

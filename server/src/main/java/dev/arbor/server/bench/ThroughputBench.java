@@ -170,6 +170,7 @@ public final class ThroughputBench implements Callable<Integer> {
         report.figure("decode inputs ms/step", d.inputsMillis(), "ms/step");
         report.figure("decode upload ms/step", d.uploadMillis(), "ms/step");
         report.figure("decode launch/replay ms/step", d.launchMillis(), "ms/step");
+        report.figure("decode outputs (overlapped) ms/step", d.outputsMillis(), "ms/step");
         report.figure("decode wait+ids back ms/step", d.waitMillis(), "ms/step");
         report.figure("decode update ms/step", d.updateMillis(), "ms/step");
         double peerMs = batch == 1 ? BenchReport.peerFigure(peer, "single-stream decode ms/token") : Double.NaN;
