@@ -448,8 +448,10 @@ public final class Gemm implements AutoCloseable {
      * 256-token tiles' range ends there). Run 51-ppcheck: seed workload 2 with --no-batch-invariance (decode steps of 434-500
      * tokens) took 20.91 / 21.03 ms a decode step with it against 19.15 / 19.09 without, though GemmBench measured it 0.76-1.01
      * of the plan before at 300-512 tokens: the engine's o and down add the residual in the epilogue, whose C loads then each
-     * waited for the store before them, 128 a work-item on the ping-pong kernel's 128 × 128 tile against none under the split-K
-     * atomics it replaced at down ({@link GemmKernels#storeF32Tile}, fixed in run 53-pp11, which measured the rule back at 257).
+     * waited for the store before them, 128 a work-item on the ping-pong kernel's 128 × 128 tile, 64 on TMA_128's, none under
+     * the split-K atomics it replaced at down ({@link GemmKernels#storeF32Tile}). With the loads first (run 53-pp11, interleaved):
+     * 18.58 / 18.26 ms a decode step from 257 tokens, 18.38 / 18.14 from 1,024 (a tie; the runs drifted down 0.1 ms each), o
+     * with the residual 0.90 of TMA_128's time, down 1.00-1.03 of split-K's.
      */
     static final int PING_PONG_MIN_M = Math.max(1, Integer.getInteger("arbor.gemm.pingPongMinM", 257));
 
