@@ -341,9 +341,9 @@ public final class GemmKernels {
     /**
      * A ping-pong warpgroup's C tile (W rows n0 ..+128, tokens m0 ..+bm) to fp32 C, a store or (accumulate) an add: acc element
      * {@code h·bm/2 + 4j + r} is W row {@code n0 + 64h + 16w + g + 8·(r ≥ 2)}, token {@code m0 + 8j + 2t + (r & 1)} (w the warp
-     * in its warpgroup; the wgmma layout, {@link KernelContext#wgmmaBf16}). With {@code accumulate}, each m64 half's C loads go before its
-     * stores, as in {@link #storeF32Tile} (a half at a time: all 192 of a 128 × 192 tile at once spilled); acc is left holding
-     * C + sum.
+     * in its warpgroup; the wgmma layout, {@link KernelContext#wgmmaBf16}). With {@code accumulate}, each m64 half's C loads
+     * go before its stores, as in {@link #storeF32Tile} (a half at a time: all 192 of a 128 × 192 tile at once spilled); acc
+     * is left holding C + sum.
      */
     @Unroll
     static void storePingPong(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int accumulate, int nt, int n0, int m0) {
@@ -803,13 +803,14 @@ public final class GemmKernels {
      * As {@link #storeF32} for the tile (tileN, tileM) of the grid rather than (groupIdx, groupIdy): a raster's order
      * ({@link #rasterTileN}). With {@code accumulate} (C += sum, unsplit: the engine's residual adds, o and down under
      * {@code matmulAddNorm}), on the wgmma tiles of two or more warpgroups × 128 or more tokens, a work-item loads all its C
-     * elements into acc before it stores any, from clamped (always valid) addresses with no branch between the loads, so they issue back to back; values of rows
-     * or tokens past the matrix are never stored. (ptxas then holds up to all of them in flight: 90 → 168 registers on
-     * TMA_128, the cap of its 384 work-items, where shared memory allows one block a multiprocessor anyway; the other
-     * tiles, whose occupancy the registers can set (TMA_N64 would go 90 → 202), keep the add per element.) Written as one load-add-store an element, each load came after the previous element's store, which
-     * ptxas may not move it above (the addresses may alias, as far as it knows), and the add waited for it: one full global
-     * load latency an element, in turn, 64 of them a work-item on a 64 × 128 warpgroup tile, 128 on a ping-pong 128 × 128
-     * tile (bench/RESULTS.md run 53-pp11: the ping-pong kernel's loss in the engine's decode steps). {@code acc + C} is the
+     * elements into acc before it stores any, from clamped (always valid) addresses with no branch between the loads, so they
+     * issue back to back; values of rows or tokens past the matrix are never stored. Written as one load-add-store an element,
+     * each load came after the previous element's store, which ptxas may not move it above (the addresses may alias, as far as
+     * it knows), and the add waited for it: one full global-load latency an element, in turn, 64 a work-item on a 64 × 128
+     * warpgroup tile, 128 on a ping-pong 128 × 128 one (bench/RESULTS.md run 53-pp11: the ping-pong kernel's loss in the
+     * engine's decode steps, and 4-8% of workload 2's steps). ptxas now holds the loads in flight: 90 → 168 registers on
+     * TMA_128, the cap of its 384 work-items, where shared memory allows one block a multiprocessor anyway; the other tiles,
+     * whose occupancy the registers can set (TMA_N64 would go 90 → 202), keep the add per element. {@code acc + C} is the
      * same float as {@code C + acc}: the same bits. acc is left holding what was stored.
      */
     @Unroll
