@@ -24,7 +24,7 @@ import dev.arbor.accel.cuda.TensorMaps;
  * {@link #WIDE} (M ≤ 64), {@link #LARGE} (prefill; on an sm_90 device with bf16 W and fp32 C, Hopper's
  * the warp-specialized TMA wgmma tiles {@link #TMA_128} / {@link #TMA_256} instead, measured faster than the cp.async
  * wgmma tiles {@link #WGMMA_128} / {@link #WGMMA_256} at every prefill point, which in turn beat mma.sync, bench/RESULTS.md
- * runs 16-gemm2 and 22-gemm3; at 1,024-8192 tokens mostly the ping-pong kernel on {@link #TMA_PP128}, {@link #pingPongFaster},
+ * runs 16-gemm2 and 22-gemm3; at 257-8192 tokens mostly the ping-pong kernel on {@link #TMA_PP128}, {@link #pingPongFaster},
  * runs 48-pp10 and 51-ppcheck); split-K (fp32 output only) when the tile grid alone would leave the
  * multiprocessors idle, as many K slices as fit in one wave ({@link #plan}). Split-K adds partial sums with fp32 atomics, so the low bits of
  * C can differ between runs; with {@code accumulate == false} C is zeroed first by a small kernel that
@@ -426,7 +426,7 @@ public final class Gemm implements AutoCloseable {
     /**
      * Whether the default plan takes the ping-pong kernel on {@link #TMA_PP128} where it had {@link #TMA_256} or {@link #TMA_128}
      * (not where it takes {@link #TMA_256X3}): at {@link #PING_PONG_MIN_M}-{@link #PING_PONG_MAX_M} tokens, when the 128 × 128
-     * tiles fill at least 90% of the multiprocessors; not for long K (≥ 8192), for weights of more than 12,288 rows only up to
+     * tiles fill at least 90% of the multiprocessors; long K (≥ 8192) only up to 512 tokens, for weights of more than 12,288 rows only up to
      * 2048. Run 48-pp10 (GemmBench pp) picked the shapes, run 49-pp10 (GemmBench pp-rule: the plan without and with the rule,
      * timed before / after / before / after) measured the rule: after / before 0.845-0.967 at 13 of the 16 points of issue
      * 10's 36 it picks (28672×4096 at 512 186.3 against 220.3 µs; 4096×4096 at 2048 115.7 against 121.4; the down projections at
@@ -437,18 +437,23 @@ public final class Gemm implements AutoCloseable {
      * stride, as the persistent kernel in run 30-gemm5) and 16,384 tokens (0.94-1.08).
      */
     boolean pingPongFaster(int m, int n, int k) {
-        if (m < PING_PONG_MIN_M || m > PING_PONG_MAX_M || k >= 8192 || n > 12288 && m > 2048) return false;
+        if (m < PING_PONG_MIN_M || m > PING_PONG_MAX_M || k >= 8192 && m > 512 || n > 12288 && m > 2048) return false;
         long tiles = (long) ((n + TMA_PP128.bn() - 1) / TMA_PP128.bn()) * ((m + TMA_PP128.bm() - 1) / TMA_PP128.bm());
         return tiles * 10 >= 9L * multiprocessors;
     }
 
     /**
-     * Below this many tokens the default plan keeps its TMA_128 / TMA_256 / split-K choice. Run 51-ppcheck: GemmBench alone
-     * measured the ping-pong kernel 0.76-1.01 of the plan before at 300-512 tokens, but seed workload 2 with
-     * --no-batch-invariance (decode steps of 434-500 tokens, the GEMMs between the engine's overlapped launches) took 20.91 /
-     * 21.03 ms a decode step with it against 19.15 / 19.09 without (interleaved): the engine's decode batches stay off it.
+     * Below this many tokens the default plan keeps its TMA_128 / TMA_256 / split-K choice ({@code -Darbor.gemm.pingPongMinM=N}
+     * moves it; the engine comparisons use it). Run 48-pp10 measured the kernel from 512 tokens (the rule from 257: the
+     * 256-token tiles' range ends there). Run 51-ppcheck: seed workload 2 with --no-batch-invariance (decode steps of 434-500
+     * tokens) took 20.91 / 21.03 ms a decode step with it against 19.15 / 19.09 without, though GemmBench measured it 0.76-1.01
+     * of the plan before at 300-512 tokens: the engine's o and down add the residual in the epilogue, whose C loads then each
+     * waited for the store before them, 128 a work-item on the ping-pong kernel's 128 × 128 tile, 64 on TMA_128's, none under
+     * the split-K atomics it replaced at down ({@link GemmKernels#storeF32Tile}). With the loads first (run 53-pp11, interleaved):
+     * 18.58 / 18.26 ms a decode step from 257 tokens, 18.38 / 18.14 from 1,024 (a tie; the runs drifted down 0.1 ms each), o
+     * with the residual 0.90 of TMA_128's time, down 1.00-1.03 of split-K's.
      */
-    static final int PING_PONG_MIN_M = 1024;
+    static final int PING_PONG_MIN_M = Math.max(1, Integer.getInteger("arbor.gemm.pingPongMinM", 257));
 
     /** Above this many tokens the default plan keeps {@link #TMA_256}: run 48-pp10 measured 16,384 tokens both ways (0.94-1.08 of TMA_256 by shape, no consistent gain). */
     static final int PING_PONG_MAX_M = 8192;

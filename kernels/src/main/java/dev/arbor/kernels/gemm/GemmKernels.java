@@ -221,15 +221,7 @@ public final class GemmKernels {
         int blocks = ctx.globalGroupSizeX / ctx.localGroupSizeX;
         tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
         if (tid >= consumers) {
-            if (tid == consumers) {
-                int it = 0;
-                for (int tile = ctx.groupIdx; tile < tiles; tile += blocks) {
-                    int bx = tile % tilesN, by = tile / tilesN;
-                    int tileN = rasterTileN(bx, by, tilesN, tilesM, raster), tileM = rasterTileM(bx, by, tilesN, tilesM, raster);
-                    tmaProduceRing(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, 0, count, it, bn, bm, stageWords, full, empty, stages);
-                    it += count;
-                }
-            }
+            if (tid == consumers) tmaProducePersistent(ctx, smem, x, w, mapX, mapW, xRows, n, k, tilesN, tilesM, blocks, raster, bn, bm, stageWords, full, empty, stages);
         } else {
             float[] acc = new float[nt * 4];
             int it = 0;
@@ -289,15 +281,7 @@ public final class GemmKernels {
         ctx.localBarrier();
         if (tid >= consumers) {
             ctx.setMaxRegistersDec(PING_PONG_PRODUCER_REGISTERS);
-            if (tid == consumers) {
-                int it = 0;
-                for (int tile = ctx.groupIdx; tile < tiles; tile += blocks) {
-                    int bx = tile % tilesN, by = tile / tilesN;
-                    int tileN = rasterTileN(bx, by, tilesN, tilesM, raster), tileM = rasterTileM(bx, by, tilesN, tilesM, raster);
-                    tmaProduceRing(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, 0, count, it, bn, bm, stageWords, full, empty, stages);
-                    it += count;
-                }
-            }
+            if (tid == consumers) tmaProducePersistent(ctx, smem, x, w, mapX, mapW, xRows, n, k, tilesN, tilesM, blocks, raster, bn, bm, stageWords, full, empty, stages);
         } else {
             ctx.setMaxRegistersInc(PING_PONG_CONSUMER_REGISTERS);
             int wg = tid >> 7;
@@ -357,22 +341,27 @@ public final class GemmKernels {
     /**
      * A ping-pong warpgroup's C tile (W rows n0 ..+128, tokens m0 ..+bm) to fp32 C, a store or (accumulate) an add: acc element
      * {@code h·bm/2 + 4j + r} is W row {@code n0 + 64h + 16w + g + 8·(r ≥ 2)}, token {@code m0 + 8j + 2t + (r & 1)} (w the warp
-     * in its warpgroup; the wgmma layout, {@link KernelContext#wgmmaBf16}).
+     * in its warpgroup; the wgmma layout, {@link KernelContext#wgmmaBf16}). With {@code accumulate}, each m64 half's C loads
+     * go before its stores, as in {@link #storeF32Tile} (a half at a time: all 192 of a 128 × 192 tile at once spilled); acc
+     * is left holding C + sum.
      */
     @Unroll
     static void storePingPong(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int accumulate, int nt, int n0, int m0) {
         ctx.gridDependencyWait();
         int tid = ctx.localIdx, lane = tid & 31, w = (tid >> 5) & 3, g = lane >> 2, t = lane & 3;
-        for (int h = 0; h < 2; h++)
+        for (int h = 0; h < 2; h++) {
+            if (accumulate != 0)   // acc += C: the half's loads before its stores (storeF32Tile)
+                for (int j = 0; j < nt; j++)
+                    for (int r = 0; r < 4; r++) {
+                        int row = Math.min(n0 + 64 * h + 16 * w + g + (r >= 2 ? 8 : 0), n - 1), tok = Math.min(m0 + 8 * j + 2 * t + (r & 1), m - 1);
+                        acc[h * nt * 4 + j * 4 + r] += c.get(tok * n + row);
+                    }
             for (int j = 0; j < nt; j++)
                 for (int r = 0; r < 4; r++) {
                     int row = n0 + 64 * h + 16 * w + g + (r >= 2 ? 8 : 0), tok = m0 + 8 * j + 2 * t + (r & 1);
-                    if (row < n && tok < m) {
-                        int at = tok * n + row;
-                        float v = acc[h * nt * 4 + j * 4 + r];
-                        c.set(at, accumulate != 0 ? c.get(at) + v : v);
-                    }
+                    if (row < n && tok < m) c.set(tok * n + row, acc[h * nt * 4 + j * 4 + r]);
                 }
+        }
     }
 
     /**
@@ -516,6 +505,24 @@ public final class GemmKernels {
     static void tmaProduceRing(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows, int n,
                                int k, int n0, int m0, int kt0, int count, int it0, int bn, int bm, int stageWords, int full, int empty, int stages) {
         for (int t = 0; t < count; t++) tmaIssue(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, it0 + t, kt0 + t, bn, bm, stageWords, full, empty, stages);
+    }
+
+    /**
+     * A persistent block's producer ({@link #wgmmaTmaPersistentXbf16Wbf16}, {@link #wgmmaTmaPingPongXbf16Wbf16}): output tiles
+     * b, b + blocks, b + 2·blocks, … of the {@code tilesN × tilesM} grid (b = this block, in the raster's order,
+     * {@link #rasterTileN}), all K tiles of each, one ring across them (the block's j-th tile's K tile t is the ring's
+     * {@code j·count + t}-th copy).
+     */
+    static void tmaProducePersistent(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows,
+                                     int n, int k, int tilesN, int tilesM, int blocks, int raster, int bn, int bm, int stageWords, int full,
+                                     int empty, int stages) {
+        int count = (k + BK - 1) / BK, it = 0;
+        for (int tile = ctx.groupIdx; tile < tilesN * tilesM; tile += blocks) {
+            int bx = tile % tilesN, by = tile / tilesN;
+            int tileN = rasterTileN(bx, by, tilesN, tilesM, raster), tileM = rasterTileM(bx, by, tilesN, tilesM, raster);
+            tmaProduceRing(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, 0, count, it, bn, bm, stageWords, full, empty, stages);
+            it += count;
+        }
     }
 
     /**
@@ -792,7 +799,20 @@ public final class GemmKernels {
         storeF32Tile(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt, ctx.groupIdx, ctx.groupIdy);
     }
 
-    /** As {@link #storeF32} for the tile (tileN, tileM) of the grid rather than (groupIdx, groupIdy): a raster's order ({@link #rasterTileN}). */
+    /**
+     * As {@link #storeF32} for the tile (tileN, tileM) of the grid rather than (groupIdx, groupIdy): a raster's order
+     * ({@link #rasterTileN}). With {@code accumulate} (C += sum, unsplit: the engine's residual adds, o and down under
+     * {@code matmulAddNorm}), on the wgmma tiles of two or more warpgroups × 128 or more tokens, a work-item loads all its C
+     * elements into acc before it stores any, from clamped (always valid) addresses with no branch between the loads, so they
+     * issue back to back; values of rows or tokens past the matrix are never stored. Written as one load-add-store an element,
+     * each load came after the previous element's store, which ptxas may not move it above (the addresses may alias, as far as
+     * it knows), and the add waited for it: one full global-load latency an element, in turn, 64 a work-item on a 64 × 128
+     * warpgroup tile, 128 on a ping-pong 128 × 128 one (bench/RESULTS.md run 53-pp11: the ping-pong kernel's loss in the
+     * engine's decode steps, and 4-8% of workload 2's steps). ptxas now holds the loads in flight: 90 → 168 registers on
+     * TMA_128, the cap of its 384 work-items, where shared memory allows one block a multiprocessor anyway; the other tiles,
+     * whose occupancy the registers can set (TMA_N64 would go 90 → 202), keep the add per element. {@code acc + C} is the
+     * same float as {@code C + acc}: the same bits. acc is left holding what was stored.
+     */
     @Unroll
     static void storeF32Tile(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int accumulate, int wn, int wm, int mt, int nt,
                              int tileN, int tileM) {
@@ -801,6 +821,14 @@ public final class GemmKernels {
         int row0 = tileN * (wn * mt * 16) + (warp % wn) * mt * 16 + g;
         int tok0 = tileM * (wm * nt * 8) + (warp / wn) * nt * 8 + 2 * t;
         boolean split = ctx.globalGroupSizeZ > 1;
+        boolean loadsFirst = wn >= 8 && nt >= 16;   // two+ warpgroups × 128+ tokens (one block a multiprocessor): registers to spare
+        if (loadsFirst && accumulate != 0 && accumulate != SLABS && !split)   // acc += C: every load before any store
+            for (int i = 0; i < mt; i++)
+                for (int j = 0; j < nt; j++)
+                    for (int r = 0; r < 4; r++) {
+                        int row = Math.min(row0 + i * 16 + (r >= 2 ? 8 : 0), n - 1), tok = Math.min(tok0 + j * 8 + (r & 1), m - 1);
+                        acc[(i * nt + j) * 4 + r] += c.get(tok * n + row);
+                    }
         for (int i = 0; i < mt; i++)
             for (int j = 0; j < nt; j++)
                 for (int r = 0; r < 4; r++) {
@@ -810,8 +838,8 @@ public final class GemmKernels {
                         float v = acc[(i * nt + j) * 4 + r];
                         if (accumulate == SLABS) c.set(ctx.groupIdz * m * n + at, v);   // this slice's own slab of C
                         else if (split) ctx.atomicAdd(c, at, v);
-                        else if (accumulate != 0) c.set(at, c.get(at) + v);
-                        else c.set(at, v);
+                        else if (accumulate != 0 && !loadsFirst) c.set(at, c.get(at) + v);
+                        else c.set(at, v);   // with loadsFirst and accumulate: C + sum, added above
                     }
                 }
     }

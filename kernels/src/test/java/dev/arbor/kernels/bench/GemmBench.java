@@ -220,9 +220,12 @@ public final class GemmBench {
                     if ((Integer) s[1] != 32000) invariantPoints(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{434, 512});
                 return;
             }
-            if (args.length > 0 && args[0].equals("pp-rule")) {   // M in -Dgemm.ppM (default 512,2048,8192): the plan with and without the ping-pong rule, interleaved (run 49-pp10)
+            if (args.length > 0 && args[0].equals("pp-rule")) {   // M in -Dgemm.ppM (default 512,2048,8192): the plan with and without the ping-pong rule, interleaved (run 49-pp10); -Dgemm.residual=true: C +=
                 int[] ms = java.util.Arrays.stream(System.getProperty("gemm.ppM", "512,2048,8192").split(",")).mapToInt(Integer::parseInt).toArray();
-                for (Object[] s : SHAPES) ppRuleShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], ms);
+                String only = System.getProperty("gemm.ppShapes", "");   // e.g. 4096x4096,4096x11008: those N×K only
+                for (Object[] s : SHAPES)
+                    if (only.isEmpty() || java.util.Arrays.asList(only.split(",")).contains(s[1] + "x" + s[2]))
+                        ppRuleShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], ms);
                 return;
             }
             if (args.length > 0 && args[0].equals("ncu-pp")) {   // eager launches for Nsight Compute: TMA_256 and the ping-pong tiles, 4096² at 2048
@@ -561,11 +564,12 @@ public final class GemmBench {
                         System.out.printf("rule %-32s N=%-5d K=%-5d M=%-5d unchanged [%s]%n", name, n, k, m, after);
                         continue;
                     }
-                    double b1 = time(cuda, gemm, before, o, m, false), a1 = time(cuda, gemm, after, o, m, true);
-                    double b2 = time(cuda, gemm, before, o, m, false), a2 = time(cuda, gemm, after, o, m, true);
-                    System.out.println("CSV,rule," + name + "," + n + "," + k + "," + m + "," + b1 + "," + a1 + "," + b2 + "," + a2);
-                    System.out.printf("rule %-32s N=%-5d K=%-5d M=%-5d before %8.1f after %8.1f before %8.1f after %8.1f  (after/before %.3f) [%s -> %s]%n",
-                            name, n, k, m, b1, a1, b2, a2, (a1 + a2) / (b1 + b2), before, after);
+                    boolean residual = Boolean.getBoolean("gemm.residual");   // C += X·Wᵀ, as the engine's o and down (the check then skipped)
+                    double b1 = time(cuda, gemm, before, o, m, false, residual), a1 = time(cuda, gemm, after, o, m, !residual, residual);
+                    double b2 = time(cuda, gemm, before, o, m, false, residual), a2 = time(cuda, gemm, after, o, m, !residual, residual);
+                    System.out.println("CSV,rule," + name + "," + n + "," + k + "," + m + "," + b1 + "," + a1 + "," + b2 + "," + a2 + "," + residual);
+                    System.out.printf("rule %-32s N=%-5d K=%-5d M=%-5d %sbefore %8.1f after %8.1f before %8.1f after %8.1f  (after/before %.3f) [%s -> %s]%n",
+                            name, n, k, m, residual ? "C += : " : "", b1, a1, b2, a2, (a1 + a2) / (b1 + b2), before, after);
                 } catch (RuntimeException | AssertionError e) {
                     gemm.pingPong(true);
                     System.out.println("FAILED rule " + name + " M=" + m + ": " + e);
@@ -1026,13 +1030,18 @@ public final class GemmBench {
 
     /** Microseconds per matmul (median graph replay / launches), with W rotated over the copies. */
     static double time(CudaBackend cuda, Gemm gemm, Gemm.Plan p, Operands o, int m, boolean check) {
+        return time(cuda, gemm, p, o, m, check, false);
+    }
+
+    /** As above; {@code accumulate}: C += X·Wᵀ (the engine's residual adds), not C = X·Wᵀ. */
+    static double time(CudaBackend cuda, Gemm gemm, Gemm.Plan p, Operands o, int m, boolean check, boolean accumulate) {
         int n = o.n, k = o.k, copies = o.w.length;
         double estimate = Math.max(2.0 * m * n * k / 300e12, 2.0 * n * k / 3.5e12);
         int launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / estimate)));
         // one call per W copy before the capture: the TMA tiles make each matrix's tensor map then (a capture cannot upload)
-        for (int i = 0; i < Math.min(launches, copies); i++) gemm.matmul(o.x, m, o.w[i], n, k, o.c, false, p);
+        for (int i = 0; i < Math.min(launches, copies); i++) gemm.matmul(o.x, m, o.w[i], n, k, o.c, accumulate, p);
         try (AccelStream stream = cuda.newStream();
-             Recording g = cuda.record(stream, () -> { for (int i = 0; i < launches; i++) gemm.matmul(o.x, m, o.w[i % copies], n, k, o.c, false, p); })) {
+             Recording g = cuda.record(stream, () -> { for (int i = 0; i < launches; i++) gemm.matmul(o.x, m, o.w[i % copies], n, k, o.c, accumulate, p); })) {
             double ms = GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS);
             if (check) check(cuda, o.x, o.w[(launches - 1) % copies], o.c, m, n, k);
             return ms * 1e3 / launches;

@@ -63,12 +63,13 @@ class GemmTest {
             assertSame(Gemm.TMA_256, hopper.plan(16384, 4096, 4096, true, true).tiles(), "above 8192 tokens: not ping-pong");
             assertSame(Gemm.TMA_256, hopper.plan(2048, 4096, 11008, true, true).tiles(), "long K above 512 tokens: not ping-pong");
             assertSame(Gemm.TMA_256, hopper.plan(8192, 22016, 4096, true, true).tiles(), "more than 12,288 rows above 2048 tokens: not ping-pong");
-            // decode batches (up to 512 tokens) stay off the ping-pong kernel: slower in the engine (run 51-ppcheck)
-            for (int[] mnk : new int[][]{{512, 4096, 4096}, {512, 4096, 11008}, {512, 28672, 4096}, {1024, 4096, 11008}})
+            assertSame(Gemm.TMA_256X3, hopper.plan(434, 12288, 4096, true, true).tiles(), "TMA_256X3's points: not ping-pong");
+            for (int[] mnk : new int[][]{{256, 4096, 4096}, {1024, 4096, 11008}, {512, 1024, 4096}})
                 assertFalse(hopper.plan(mnk[0], mnk[1], mnk[2], true, true).tiles().pingPong(), java.util.Arrays.toString(mnk));
-            // the ping-pong kernel where the plan had TMA_128 or TMA_256 at 1024-8192 tokens (runs 48-pp10, 51-ppcheck)
+            // the ping-pong kernel where the plan had TMA_128 or TMA_256 at 257-8192 tokens (runs 48-pp10, 49-pp10, 53-pp11),
+            // the engine's decode batches of llama-7b's o, down and lm_head included
             for (int[] mnk : new int[][]{{2048, 1024, 4096}, {8192, 1024, 4096}, {1024, 4096, 4096}, {2048, 4096, 4096},
-                    {2048, 28672, 4096}, {8192, 12288, 4096}}) {
+                    {2048, 28672, 4096}, {8192, 12288, 4096}, {434, 4096, 4096}, {500, 4096, 11008}, {512, 28672, 4096}, {434, 32000, 4096}}) {
                 Gemm.Plan p = hopper.plan(mnk[0], mnk[1], mnk[2], true, true);
                 assertTrue(p.tiles() == Gemm.TMA_PP128 && p.persistent() && p.splits() == 1
                         && p.launch().grid()[0] == Math.min(132, (mnk[1] + 127) / 128 * ((mnk[0] + 127) / 128)), java.util.Arrays.toString(mnk) + ": " + p);
@@ -219,7 +220,7 @@ class GemmTest {
             Gemm.Plan big = hopper.plan(16384, 4096, 4096, true, true);
             assertTrue(big.persistent() && big.tiles() == Gemm.TMA_256 && big.launch().grid()[0] == 132, "32 x 64 tiles: persistent: " + big);
             assertSame(Gemm.TMA_PP128, hopper.plan(1024, 4096, 4096, true, true).tiles(), "32 x 8 tiles of 128: the ping-pong kernel's (not the persistent one)");
-            assertFalse(hopper.plan(512, 4096, 4096, true, true).persistent(), "a decode batch: below the ping-pong rule, one wave, a block a tile");
+            assertFalse(hopper.plan(256, 4096, 4096, true, true).persistent(), "below the ping-pong rule: one wave, a block a tile");
             hopper.pingPong(false);
             assertFalse(hopper.plan(1024, 4096, 4096, true, true).persistent(), "16 x 8 tiles of 128 x 256 without the ping-pong kernel: one wave, a block a tile");
             hopper.pingPong(true);
