@@ -113,7 +113,7 @@ public final class CpuOps implements Ops<float[]> {
         attentionTask.run(q, b, cache, layer, config.numHeads(), slopes, out);
     }
 
-    @Override public void siluMul(float[] gate, float[] up, int n) { layer.siluMul(gate, up, n); }
+    @Override public void siluMul(float[] gate, float[] up, int n) { SiluMul.apply(gate, up, 0, n); }
 
     @Override public void add(float[] x, float[] y, int n) { layer.add(x, y, n); }
 

@@ -13,7 +13,8 @@ import dev.arbor.models.weights.Matrix;
  *
  * <p>Same bits as the separate calls ({@code Ops}' default compositions): every matmul result comes from
  * {@link Matmul#tiles}, and the element-wise tails repeat {@code LayerKernels}' arithmetic operation for operation
- * (rmsNorm, rope, siluMul, add: {@link LayerReference}'s row and element forms) on the rows the range produced. {@code FusedStagesTest} asserts it.
+ * (rmsNorm, rope, siluMul, add: {@link LayerReference}'s row and element forms; siluMul through {@link SiluMul}, its bits a
+ * vector at a time) on the rows the range produced. {@code FusedStagesTest} asserts it.
  * Each task is reused across calls, so a step allocates nothing; not thread-safe (one per {@link CpuOps}).
  */
 final class FusedStages {
@@ -116,7 +117,7 @@ final class FusedStages {
             Matmul.tiles(xn, tokens, wu, up, from, to);
             int rows = wg.rows(), r0 = from * Matmul.TILE, r1 = Math.min(rows, to * Matmul.TILE);
             for (int t = 0; t < tokens; t++) {
-                for (int i = t * rows + r0, end = t * rows + r1; i < end; i++) gate[i] = LayerReference.siluMul(gate[i], up[i]);
+                SiluMul.apply(gate, up, t * rows + r0, t * rows + r1);
             }
         }
     }

@@ -40,6 +40,23 @@ class TierIndependenceTest {
     }
 
     @Test
+    void siluMulIsTheReferencesAtEveryTier() {
+        SplittableRandom rnd = new SplittableRandom(7);
+        int n = 3 * FloatVector.SPECIES_PREFERRED.length() + 5;   // vector lanes and a scalar tail
+        float[] gate = new float[n], up = new float[n];
+        for (int round = 0; round < ROUNDS; round++) {
+            for (int i = 0; i < n; i++) {
+                gate[i] = (float) (rnd.nextGaussian() * 6);
+                up[i] = (float) rnd.nextGaussian();
+            }
+            float[] want = new float[n];
+            for (int i = 0; i < n; i++) want[i] = dev.arbor.kernels.LayerReference.siluMul(gate[i], up[i]);
+            SiluMul.apply(gate, up, 0, n);
+            for (int i = 0; i < n; i++) assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(gate[i]), "round " + round + " at " + i);
+        }
+    }
+
+    @Test
     void dotProductsAndSoftmaxSumsRepeatBitForBit() {
         SplittableRandom rnd = new SplittableRandom(5);
         int cols = 203; // vector body plus a scalar tail
