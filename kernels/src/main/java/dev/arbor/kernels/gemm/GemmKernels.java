@@ -465,6 +465,108 @@ public final class GemmKernels {
     }
 
     /**
+     * The batch-invariant slices of {@link #wgmmaTmaSlicedXbf16Wbf16} on the ping-pong schedule of
+     * {@link #wgmmaTmaPingPongXbf16Wbf16}, turns taken a K slice at a time: a persistent block (1-D grid of at most one block a
+     * multiprocessor, block b taking output tiles b, b + blocks, … in the raster's order) of a producer warpgroup and two
+     * consumer warpgroups that each compute a whole output tile of 128 W rows (two m64 halves a k16 step) × {@code bm = nt·8}
+     * tokens, warpgroup 0 the block's even tiles, warpgroup 1 its odd ones, in pairs (tiles 2p and 2p + 1). Within a pair the
+     * warpgroups take turns slice by slice through the ordered barrier (warpgroup 0 slice 0, warpgroup 1 slice 0, warpgroup 0
+     * slice 1, …): each sums its slice from zero in {@code acc}, hands the tensor cores over once its slice's last K tile is
+     * issued, then waits for its batches (wgmma wait 0) and folds the slice into {@code total} in {@link #sumSlices}' order
+     * (total = slice 0, then total + slice 1, …) while the other warpgroup's slice runs: the drain before each fold that costs
+     * the sliced kernel ~3,400 cycles a slice (bench/RESULTS.md run 35-inv6) runs under the other warpgroup's wgmma, and so
+     * does the epilogue. A block's odd last tile runs its slices alone. The producer fills one ring in the turns' order (a
+     * paired slice s: warpgroup 0's K tiles, then warpgroup 1's), each stage's "empty" counting one warpgroup's 128 arrivals.
+     *
+     * <p>Bits: each W row's slice sums are the plain kernel's m64nN k16 steps over the slice's K tiles in order, from zero, and
+     * the slices are added as the sliced kernel and the slab plan add them, so the same bits as both ({@code
+     * GemmInvarianceTest}, {@code GemmInvarianceGpuTest}). Two accumulator sets a work-item ({@code acc}, {@code total}: 2·bm
+     * floats), so bm ≤ 96 under the consumers' 232 registers (setmaxnreg, as the ping-pong kernel). Arguments as {@link
+     * #wgmmaTmaSlicedXbf16Wbf16} ({@code wn = 8}; {@code sliceTiles} the K tiles a slice, the last slice possibly shorter);
+     * shared memory as the ping-pong kernel's.
+     */
+    public static void wgmmaTmaSlicedPingPongXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX,
+                                                        LongArray mapW, int m, int xRows, int n, int k, int sliceTiles, int accumulate, int raster,
+                                                        @Constant int wn, @Constant int nt, @Constant int stages) {
+        ctx.launchBounds(wn * 32 + 128);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int bn = wn * 16, bm = nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS;
+        int full = stages * stageWords, empty = full + 2 * stages, order = empty + 2 * stages;
+        int tid = ctx.localIdx, consumers = wn * 32;
+        int count = (k + BK - 1) / BK;
+        int slices = (count + sliceTiles - 1) / sliceTiles;
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm, tiles = tilesN * tilesM;
+        int blocks = ctx.globalGroupSizeX / ctx.localGroupSizeX;
+        int mine = (tiles - ctx.groupIdx + blocks - 1) / blocks;   // the block's tiles: groupIdx + j·blocks, j < mine
+        if (tid == 0) {
+            for (int s = 0; s < stages; s++) {
+                ctx.mbarrierInit(smem, full + 2 * s, 1);
+                ctx.mbarrierInit(smem, empty + 2 * s, 128);   // one warpgroup consumes a stage
+            }
+            ctx.mbarrierInit(smem, order, 128);
+            ctx.mbarrierInit(smem, order + 2, 128);
+            ctx.fenceMbarrierInit();
+        }
+        ctx.localBarrier();
+        if (tid >= consumers) {
+            ctx.setMaxRegistersDec(PING_PONG_PRODUCER_REGISTERS);
+            if (tid == consumers) {
+                int it = 0;
+                for (int j = 0; j < mine; j += 2) {   // a pair: its slices in turn, warpgroup 0's K tiles before warpgroup 1's
+                    int tileA = ctx.groupIdx + j * blocks, tileB = tileA + blocks;
+                    boolean paired = j + 1 < mine;
+                    int nA = rasterTileN(tileA % tilesN, tileA / tilesN, tilesN, tilesM, raster) * bn;
+                    int mA = rasterTileM(tileA % tilesN, tileA / tilesN, tilesN, tilesM, raster) * bm;
+                    int nB = paired ? rasterTileN(tileB % tilesN, tileB / tilesN, tilesN, tilesM, raster) * bn : 0;
+                    int mB = paired ? rasterTileM(tileB % tilesN, tileB / tilesN, tilesN, tilesM, raster) * bm : 0;
+                    for (int k0 = 0; k0 < count; k0 += sliceTiles) {
+                        int len = Math.min(sliceTiles, count - k0);
+                        for (int t = 0; t < len; t++) tmaIssue(ctx, smem, x, w, mapX, mapW, xRows, n, k, nA, mA, it + t, k0 + t, bn, bm, stageWords, full, empty, stages);
+                        it += len;
+                        if (paired) {
+                            for (int t = 0; t < len; t++) tmaIssue(ctx, smem, x, w, mapX, mapW, xRows, n, k, nB, mB, it + t, k0 + t, bn, bm, stageWords, full, empty, stages);
+                            it += len;
+                        }
+                    }
+                }
+            }
+        } else {
+            ctx.setMaxRegistersInc(PING_PONG_CONSUMER_REGISTERS);
+            int wg = tid >> 7;
+            float[] acc = new float[nt * 8];
+            float[] total = new float[nt * 8];
+            int otherTurns = (mine / 2) * slices;   // warpgroup 1's turns in the block (warpgroup 0 waits on them)
+            int turn = 0;   // this warpgroup's slices so far
+            for (int j = wg; j < mine; j += 2) {
+                int tile = ctx.groupIdx + j * blocks;
+                int bx = tile % tilesN, by = tile / tilesN;
+                int tileN = rasterTileN(bx, by, tilesN, tilesM, raster), tileM = rasterTileM(bx, by, tilesN, tilesM, raster);
+                boolean paired = (j | 1) < mine;
+                int base = (j & ~1) * count;   // the pair's first ring position
+                for (int k0 = 0; k0 < count; k0 += sliceTiles) {
+                    int len = Math.min(sliceTiles, count - k0);
+                    int it = base + (paired ? 2 * k0 + wg * len : k0);
+                    // the ordered barrier: warpgroup 1's turn follows warpgroup 0's same turn (phase turn), warpgroup 0's turn
+                    // follows warpgroup 1's turn − 1 (phase turn − 1) while warpgroup 1 has one; the block's first starts at once
+                    if (wg == 1) {
+                        while (!ctx.mbarrierTryWait(smem, order + 2, turn & 1)) {}
+                    } else if (turn > 0 && turn <= otherTurns) {
+                        while (!ctx.mbarrierTryWait(smem, order, (turn - 1) & 1)) {}
+                    }
+                    for (int t = 0; t < len; t++) pingPongConsume(ctx, smem, acc, it + t, t > 0, bm, stageWords, full, empty, stages);
+                    if (paired) ctx.mbarrierArrive(smem, order + 2 * (1 - wg));   // the slice issued: the other warpgroup's turn
+                    ctx.wgmmaWait(0);
+                    ctx.mbarrierArrive(smem, empty + 2 * ((it + len - 1) % stages));   // the slice's last stage: the producer may refill it
+                    foldSlice(acc, total, k0 == 0 ? 1 : 0, 2 * nt);
+                    turn++;
+                }
+                storePingPong(ctx, c, total, m, n, accumulate, nt, tileN * bn, tileM * bm);
+            }
+        }
+    }
+
+    /**
      * The W-row tile (along N) a block computes under a grouped raster: blocks in launch order {@code id = by·tilesN + bx}
      * walk {@code group} token tiles (along M) before the next W-row tile, group after group of token tiles (the last group
      * may be shorter), so the blocks resident at once share a few X and W tiles instead of streaming every W tile through

@@ -50,10 +50,45 @@ class GemmInvarianceTest {
                     (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true),
                     // the mid range's candidate tiles as slabs of the same slices (run 31-midm)
                     (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_64X2, slices, true),
-                    (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_N64, slices, true));
+                    (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_N64, slices, true),
+                    // the slices on the ping-pong schedule: 2 W-row tiles × 2-3 token tiles over the CPU's blocks (pairs, a lone tile)
+                    (g, m) -> g.slicedPingPongPlan(m, n, k, Gemm.TMA_SPP64, slices, true),
+                    (g, m) -> g.slicedPingPongPlan(m, n, k, Gemm.TMA_SPP96, slices, true));
             GemmInvariance.checkPlans(cpu, mmaSync, hopper, n, k, 16, forms, 70, 130);
             GemmInvariance.check(cpu, hopper, 40, 512, 1, 1, 17, 70);   // its default choice, across the 64/65 boundary
         }
+    }
+
+    /**
+     * The sliced ping-pong kernel with a persistent grid of 1, 2 and 3 blocks (each block's tiles in pairs and a lone last
+     * tile: 6 tiles of 128 × 64 at 130 tokens, one block three pairs, two blocks a pair and a lone tile each, three a pair each) gives the mma.sync slab plan's bits; and a one-slice
+     * weight on TMA_256X3 (its n128 halves a k16 step) and on the ping-pong kernel gives the plain product's bits.
+     */
+    @Test
+    void slicedPingPongAndTheOneSliceFormsKeepTheBits() {
+        CpuBackend cpu = new CpuBackend();
+        int n = 136, k = 1032;
+        try (Gemm hopper = new Gemm(cpu, true); Gemm mmaSync = new Gemm(cpu)) {
+            int slices = hopper.invariantSlices(n, k);
+            List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = new java.util.ArrayList<>();
+            for (int blocks : new int[]{1, 2, 3})
+                forms.add((g, m) -> withBlocks(g.slicedPingPongPlan(m, n, k, Gemm.TMA_SPP64, slices, true), blocks));
+            GemmInvariance.checkPlans(cpu, mmaSync, hopper, n, k, 16, forms, 130);
+            int n1 = 200, k1 = 128;   // two K tiles: one slice
+            assertEquals(1, hopper.invariantSlices(n1, k1));
+            List<BiFunction<Gemm, Integer, Gemm.Plan>> one = List.of(
+                    (g, m) -> g.plan(m, n1, k1, Gemm.TMA_256X3, 1, true),
+                    (g, m) -> g.pingPongPlan(m, n1, k1, Gemm.TMA_PP128, true),
+                    (g, m) -> withBlocks(g.pingPongPlan(m, n1, k1, Gemm.TMA_PP128, true), 1));
+            GemmInvariance.checkPlans(cpu, mmaSync, hopper, n1, k1, 16, one, 70, 300);
+        }
+    }
+
+    /** p with a persistent grid of {@code blocks} blocks. */
+    private static Gemm.Plan withBlocks(Gemm.Plan p, int blocks) {
+        dev.arbor.accel.Launch l = p.launch();
+        return new Gemm.Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), new dev.arbor.accel.Launch(new int[]{blocks, 1, 1}, l.block(), l.sharedBytes(), null),
+                p.convertFirst(), p.slabs(), p.registerSlices(), p.persistent());
     }
 
     /**
@@ -64,6 +99,7 @@ class GemmInvarianceTest {
     @Test
     void theTimeModelPicksSlabsForFewBlocksAndRegistersForMany() {
         try (Gemm hopper = new Gemm(new CpuBackend(), true)) {
+            hopper.invariantPingPong(false);   // the plan before session 11's forms (their rule: slicedPingPongRule)
             hopper.invariantNarrow(false);
             assertTrue(hopper.invariantPlan(128, 4096, 4096, true).slabs(), "32 blocks of 64 K tiles: slabs");
             assertTrue(hopper.invariantPlan(256, 4096, 4096, true).slabs(), "64 blocks: still slabs (48.1 against 52.9 µs, run 27-gemm4)");
