@@ -146,15 +146,6 @@ public final class Gemm implements AutoCloseable {
     public static final Tiles TMA_PP128 = new Tiles("tmapp128", 8, 1, 1, 16, 7, true, true, true);
     /** As {@link #TMA_PP128} with 128 W rows × 192 tokens a warpgroup (192 accumulators, setmaxnreg 232), 5 stages (200 KiB). */
     public static final Tiles TMA_PP192 = new Tiles("tmapp192", 8, 1, 1, 24, 5, true, true, true);
-    /**
-     * The invariant plan's slices summed in registers on the ping-pong schedule ({@link GemmKernels#wgmmaTmaSlicedPingPongXbf16Wbf16},
-     * {@link #slicedPingPongPlan}): a persistent block of two consumer warpgroups, each a whole 128 W-row × 64-token tile in
-     * two accumulator sets (slice and total, 64 + 64 a work-item), taking turns a K slice at a time so one's drain, fold and
-     * epilogue run under the other's wgmma; 9 stages (216 KiB + barriers). The same bits as the sliced kernel.
-     */
-    public static final Tiles TMA_SPP64 = new Tiles("tmaspp64", 8, 1, 1, 8, 9, true, true, true);
-    /** As {@link #TMA_SPP64} with 128 W rows × 96 tokens a warpgroup (96 + 96 accumulators a work-item), 8 stages (224 KiB). */
-    public static final Tiles TMA_SPP96 = new Tiles("tmaspp96", 8, 1, 1, 12, 8, true, true, true);
     /** 17-32 tokens on Hopper, 128 × 32, TMA into 10 stages (160 KiB): measured, not used (slower than {@link #MEDIUM} at 6 of 8 shapes, run 22-gemm3). */
     public static final Tiles TMA_32 = new Tiles("tma32", 8, 1, 1, 4, 10, true, true);
     /** Up to 16 tokens on Hopper, 128 × 16, TMA into 12 stages (216 KiB): measured, not used (4-14 points of the floor below {@link #SMALL}, run 22-gemm3). */
@@ -202,7 +193,6 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel WGMMA_TMA_SLICED = Kernel.of(GemmKernels.class, "wgmmaTmaSlicedXbf16Wbf16");
     private static final Kernel WGMMA_TMA_PERSISTENT = Kernel.of(GemmKernels.class, "wgmmaTmaPersistentXbf16Wbf16");
     private static final Kernel WGMMA_TMA_PING_PONG = Kernel.of(GemmKernels.class, "wgmmaTmaPingPongXbf16Wbf16");
-    private static final Kernel WGMMA_TMA_SLICED_PING_PONG = Kernel.of(GemmKernels.class, "wgmmaTmaSlicedPingPongXbf16Wbf16");
     /**
      * Whether the default plan takes the TMA tiles rather than the cp.async wgmma ones ({@code -Darbor.gemm.tma=false}
      * turns them off).
@@ -691,7 +681,7 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * The invariant plan above 64 tokens on Hopper (fp32 X converted first: the TMA tiles copy bf16). One slice: the TMA tiles
-     * of the default plan ({@link #tmaTilesFor}), unsplit. Otherwise {@link #TMA_64X2} slabs at 65-128 tokens for n ≤ 6144,
+     * of the default plan ({@link #tmaTilesFor}, and its {@link #TMA_256X3} / ping-pong choices: {@link #INVARIANT_DEFAULT_TILES}), unsplit. Otherwise {@link #TMA_64X2} slabs at 65-128 tokens for n ≤ 6144,
      * 65-192 for n ≤ 4096 and 65-256 for weights up to 4096×4096 (where run 31-midm measured them fastest; on by default,
      * {@link #INVARIANT_NARROW}), elsewhere the fastest by {@link #estimateMicros} of the slices
      * summed in registers ({@link #slicedPlan} on {@link #TMA_128} or {@link #TMA_192}: ⌈n/bn⌉·⌈m/128⌉ blocks, each all K tiles) and {@link #TMA_128} slabs (that
@@ -702,8 +692,8 @@ public final class Gemm implements AutoCloseable {
     Plan invariantTmaPlan(int m, int n, int k, int slices, boolean fp32X) {
         if (slices == 1) {   // the plain TMA tiles over all of K; persistent beyond one wave if asked (each tile's sums unchanged: the same bits)
             Tiles t = tmaTilesFor(m, n, k);
-            if (invariantPingPong && t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;   // the default plan's unsplit forms
-            else if (invariantPingPong && (t == TMA_256 || t == TMA_128) && pingPongFaster(m, n, k) && pingPongLoads())
+            if (invariantDefaultTiles && t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;   // the default plan's unsplit forms
+            else if (invariantDefaultTiles && (t == TMA_256 || t == TMA_128) && pingPongFaster(m, n, k) && pingPongLoads())
                 return pingPongPlan(m, n, k, TMA_PP128, fp32X);
             Plan p = plan(m, n, k, t, 1, fp32X);
             long tiles = (long) p.launch().grid()[0] * p.launch().grid()[1];
@@ -722,62 +712,25 @@ public final class Gemm implements AutoCloseable {
             Plan wider = slicedPlan(m, n, k, TMA_192, slices, fp32X);
             if (estimateMicros(wider, m, n) < estimateMicros(registers, m, n)) registers = wider;
         }
-        Plan chosen = estimateMicros(registers, m, n) <= estimateMicros(slabs, m, n) ? registers : slabs;
-        if (invariantPingPong && m > SLICED_PING_PONG_MIN_M && slicedPingPongLoads()) {
-            for (Tiles t : SLICED_PING_PONG_TILES) {
-                Plan pp = slicedPingPongPlan(m, n, k, t, slices, fp32X);
-                if (estimateMicros(pp, m, n) < estimateMicros(chosen, m, n)) chosen = pp;
-            }
-        }
-        return chosen;
+        return estimateMicros(registers, m, n) <= estimateMicros(slabs, m, n) ? registers : slabs;
     }
 
     /**
-     * Whether the invariant plan takes the forms of session 11 (on by default; {@code -Darbor.gemm.invariantPingPong=false} for
-     * the plan before, the engine's comparison): one-slice weights on the default plan's unsplit {@link #TMA_256X3} or ping-pong
-     * ({@link #TMA_PP128}) tiles where it takes them ({@link #threeWarpgroupsFaster}, {@link #pingPongFaster}; the same bits as
-     * the plain TMA tiles, {@code GemmInvarianceGpuTest}), and above {@link #SLICED_PING_PONG_MIN_M} tokens the slices summed in
-     * registers on the ping-pong schedule ({@link #slicedPingPongPlan}) where the time model expects them faster.
+     * Whether the invariant plan runs its one-slice weights (llama-7b's stacked gate|up, lm_head) on the default plan's unsplit
+     * tiles where that plan takes them: {@link #TMA_256X3} ({@link #threeWarpgroupsFaster}, 257-2048 tokens) and the ping-pong
+     * kernel on {@link #TMA_PP128} ({@link #pingPongFaster}), not only {@link #tmaTilesFor}'s TMA_128 / TMA_256. On by default
+     * ({@code -Darbor.gemm.invariantDefaultTiles=false} for the plan before, the benchmark's "before"). The same bits: each
+     * output element's m64nN k16 steps over all of K in order, as the plain TMA tiles ({@code GemmInvarianceTest},
+     * {@code GemmInvarianceGpuTest}; TMA_256X3 issues a k16 step as two n128 halves, the ping-pong kernel a 128-row tile as two
+     * m64 halves). Run 53-inv11 (GemmBench inv11, llama-7b's gate|up 22016×4096): 434 tokens 154.8 µs on TMA_256X3 against
+     * 163.9 / 164.1 (the plan before, TMA_256, timed twice) and 170.7 (TMA_256 again); 512 166.0 against 166.8 / 188.1; 2048
+     * 593.4 (the ping-pong kernel 561.1) against 663.3 / 690.9.
      */
-    static final boolean INVARIANT_PING_PONG = Boolean.parseBoolean(System.getProperty("arbor.gemm.invariantPingPong", "true"));
-    private boolean invariantPingPong = INVARIANT_PING_PONG;
+    static final boolean INVARIANT_DEFAULT_TILES = Boolean.parseBoolean(System.getProperty("arbor.gemm.invariantDefaultTiles", "true"));
+    private boolean invariantDefaultTiles = INVARIANT_DEFAULT_TILES;
 
-    /** Sets whether the invariant plan takes session 11's forms ({@link #INVARIANT_PING_PONG}; tests and GemmBench). */
-    public void invariantPingPong(boolean on) { this.invariantPingPong = on; }
-
-    /** The tiles the sliced ping-pong kernel runs ({@link GemmKernels#wgmmaTmaSlicedPingPongXbf16Wbf16}). */
-    public static final java.util.List<Tiles> SLICED_PING_PONG_TILES = java.util.List.of(TMA_SPP64, TMA_SPP96);
-
-    /** At or below this many tokens the invariant plan keeps its slab and sliced forms (the decode sizes of run 31-midm and 35-inv6). */
-    static final int SLICED_PING_PONG_MIN_M = 256;
-
-    /**
-     * The slices of an (n, k) weight summed in registers on the ping-pong schedule ({@link GemmKernels#wgmmaTmaSlicedPingPongXbf16Wbf16}):
-     * t ({@link #SLICED_PING_PONG_TILES}) over all of K in {@code slices} slices of ⌈K tiles / slices⌉ (as {@link #slicedPlan}),
-     * min(tiles, multiprocessors) persistent blocks in a 1-D grid. The same bits as {@link #slicedPlan}.
-     */
-    public Plan slicedPingPongPlan(int m, int n, int k, Tiles t, int slices, boolean fp32X) {
-        if (!SLICED_PING_PONG_TILES.contains(t)) throw new IllegalArgumentException("the sliced ping-pong kernel runs " + SLICED_PING_PONG_TILES + ", not " + t);
-        Plan sliced = plan(m, n, k, t, slices, fp32X);   // the slices as the slab and sliced plans cut them
-        Plan grid = persistentGrid(m, n, k, t, fp32X, 1);
-        return new Plan(t, sliced.splits(), sliced.kTilesPerSplit(), grid.launch(), grid.convertFirst(), false, true, true);
-    }
-
-    private boolean slicedPingPongChecked;
-
-    /** On CUDA, loads the sliced ping-pong kernel once (both tiles); if the driver refuses it, the invariant plan keeps its other forms. */
-    private boolean slicedPingPongLoads() {
-        if (!slicedPingPongChecked) {
-            slicedPingPongChecked = true;
-            if (backend instanceof CudaBackend cuda && !loads("sliced ping-pong TMA wgmma", "the invariant plan keeps its other forms", () -> {
-                for (Tiles t : SLICED_PING_PONG_TILES) {
-                    Plan q = slicedPingPongPlan(t.bm(), t.bn(), 2 * GemmKernels.BK, t, 2, true);
-                    cuda.resources(WGMMA_TMA_SLICED_PING_PONG, q.launch(), tmaArguments(q, null, null, null, null, null, 1, 1, 1, 2 * GemmKernels.BK, 0));
-                }
-            })) invariantPingPong = false;
-        }
-        return invariantPingPong;
-    }
+    /** Sets whether the invariant plan's one-slice weights take the default plan's unsplit tiles ({@link #INVARIANT_DEFAULT_TILES}; tests and GemmBench). */
+    public void invariantDefaultTiles(boolean on) { this.invariantDefaultTiles = on; }
 
     /**
      * Whether the invariant plan takes {@link #TMA_64X2} slabs (two 96 KiB blocks a multiprocessor) at 65-128 tokens for n ≤ 6144,
@@ -814,11 +767,6 @@ public final class Gemm implements AutoCloseable {
         int[] grid = p.launch().grid();
         long blocks = (long) grid[0] * grid[1] * grid[2];
         long waves = (blocks + multiprocessors - 1) / multiprocessors;
-        if (p.registerSlices() && p.tiles().pingPong()) {   // persistent: the most tiles a block runs, each all K tiles, folds hidden
-            long tiles = (long) ((n + p.tiles().bn() - 1) / p.tiles().bn()) * ((m + p.tiles().bm() - 1) / p.tiles().bm());
-            long perBlock = (tiles + multiprocessors - 1) / multiprocessors;
-            return perBlock * (long) p.splits() * p.kTilesPerSplit() * SLICED_PING_PONG_TILE_MICROS * p.tiles().bm() / 64.0;
-        }
         if (p.registerSlices())
             return waves * (p.splits() * p.kTilesPerSplit() * (p.tiles() == TMA_192 ? SLICED_192_TILE_MICROS : SLICED_TILE_MICROS)
                     + p.splits() * SLICE_FOLD_MICROS);
@@ -837,11 +785,6 @@ public final class Gemm implements AutoCloseable {
      * Run 35-inv6's form (work-item 0 issuing the copies) was 1.09.
      */
     static final double SLICED_192_TILE_MICROS = 0.86;
-    /**
-     * One 128 W-row × 64-token × 64 K tile of the sliced ping-pong kernel (0.5 M multiply-adds; 0.13 µs at the tensor cores' peak):
-     * a first guess at 65% of the peak, to be fitted to GemmBench inv11.
-     */
-    static final double SLICED_PING_PONG_TILE_MICROS = 0.20;
     /** The drain before a slice's fold (wgmma wait 0: the batch in flight completes before the next is issued). */
     static final double SLICE_FOLD_MICROS = 1.2;
     /** One K tile of a TMA_128 slab block (slices of 8-45 tiles, many blocks in flight). */
@@ -974,7 +917,6 @@ public final class Gemm implements AutoCloseable {
         if (wgmmaLoads() && tma) {
             for (Tiles t : MID_CANDIDATES) blocksPerSm(t);   // the mid range's plans ask for these
             pingPongLoads();   // the prefill plans' ping-pong kernel, loaded before any graph capture
-            if (invariantPingPong) slicedPingPongLoads();   // the invariant plan's, likewise
         }
     }
 
@@ -1039,12 +981,8 @@ public final class Gemm implements AutoCloseable {
                 Tiles t = p.tiles().bm() <= 64 ? tilesFor(m) : p.tiles().bm() > WGMMA_128.bm() ? WGMMA_256 : WGMMA_128;
                 return run(kernel, plan(m, n, k, t, p.splits(), false), x, w, c, m, n, k, accumulate, fp32Out, sumSlabs);
             }
-            if (p.tiles().pingPong() && p.registerSlices() && p.persistent() && !p.slabs()) {   // slicedPingPongPlan
-                backend.launch(WGMMA_TMA_SLICED_PING_PONG, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
-                return c;
-            }
             if (p.tiles().pingPong() && (!p.persistent() || p.slabs() || p.registerSlices()))
-                throw new IllegalArgumentException("the ping-pong tiles run as pingPongPlan or slicedPingPongPlan makes them: " + p);
+                throw new IllegalArgumentException("the ping-pong tiles run as pingPongPlan makes them: " + p);
             if (p.slabs()) {   // each K slice's block stores its slab; the fixed-order sum as for the mma.sync slabs
                 FloatArray s = slabScratch((long) p.splits() * m * n);
                 backend.launch(WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS, raster));
@@ -1137,7 +1075,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
-    public static Kernel kernelFor(Plan p) { return p.tiles().pingPong() && p.registerSlices() ? WGMMA_TMA_SLICED_PING_PONG : p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+    public static Kernel kernelFor(Plan p) { return p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);

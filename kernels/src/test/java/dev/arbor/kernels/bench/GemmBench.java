@@ -229,14 +229,10 @@ public final class GemmBench {
                 ncuPingPong(cuda, gemm);
                 return;
             }
-            if (args.length > 0 && args[0].equals("inv11")) {   // session 11: the invariant plan before / after at llama-7b's shapes, 434-2048 tokens
+            if (args.length > 0 && args[0].equals("inv11")) {   // run 53-inv11: the invariant plan before / after at llama-7b's shapes, 434-2048 tokens
                 int[] ms = Arrays.stream(System.getProperty("gemm.inv11M", "434,512,1024,2048").split(",")).mapToInt(Integer::parseInt).toArray();
                 for (Object[] s : ENGINE_SHAPES)
                     if ((Integer) s[1] != 32000) inv11Shape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], ms);
-                return;
-            }
-            if (args.length > 0 && args[0].equals("ncu-inv11")) {   // eager launches for Nsight Compute: the sliced kernels at 512 and 2048 tokens
-                ncuInv11(cuda, gemm);
                 return;
             }
             if (args.length > 0 && args[0].equals("ws")) {   // M >= 512: the TMA tiles side by side, the invariant plan's TMA_192 forms
@@ -633,11 +629,12 @@ public final class GemmBench {
     }
 
     /**
-     * Session 11 (run 53-inv11): at each point the default plan ("default"), the invariant plan before session 11's forms
-     * ("before", {@code Gemm.invariantPingPong(false)}) and with them ("now"), then its same-bits candidates — with more than one
-     * K slice the sliced ping-pong kernel on TMA_SPP64 / TMA_SPP96 and the sliced kernel on TMA_128 / TMA_192; with one slice
-     * TMA_256, TMA_256X3 and the ping-pong kernel on TMA_PP128 — then "before" and "now" again (order drift). "now" and the
-     * sliced ping-pong forms are spot-checked against a double dot product at the first token count. "CSV,inv11,..." lines.
+     * Run 53-inv11: at each point the default plan ("default"), the invariant plan before the one-slice weights took the default
+     * plan's tiles ("before", {@code Gemm.invariantDefaultTiles(false)}) and with them ("now"), then the same-bits candidates —
+     * with more than one K slice the sliced kernel on TMA_128 / TMA_192; with one slice TMA_256, TMA_256X3 and the ping-pong kernel
+     * on TMA_PP128 — then "before" and "now" again (order drift). "now" and the one-slice candidates are spot-checked against a
+     * double dot product at the first token count. "CSV,inv11,..." lines. (Run 53-inv11 also timed a sliced ping-pong kernel,
+     * tried and dropped: bench/RESULTS.md.)
      */
     private static void inv11Shape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
         int maxM = Arrays.stream(ms).max().orElseThrow();
@@ -646,16 +643,15 @@ public final class GemmBench {
             int slices = gemm.invariantSlices(n, k);
             for (int m : ms) {
                 try {
-                    gemm.invariantPingPong(false);
+                    gemm.invariantDefaultTiles(false);
                     Gemm.Plan before = gemm.invariantPlan(m, n, k, true);
-                    gemm.invariantPingPong(true);
+                    gemm.invariantDefaultTiles(true);
                     Gemm.Plan now = gemm.invariantPlan(m, n, k, true);
                     java.util.List<Object[]> forms = new java.util.ArrayList<>();
                     forms.add(new Object[]{"default", gemm.plan(m, n, k, true, true)});
                     forms.add(new Object[]{"before", before});
                     forms.add(new Object[]{"now", now});
                     if (slices > 1) {
-                        for (Gemm.Tiles t : Gemm.SLICED_PING_PONG_TILES) forms.add(new Object[]{t.name(), gemm.slicedPingPongPlan(m, n, k, t, slices, true)});
                         forms.add(new Object[]{"reg128", gemm.slicedPlan(m, n, k, Gemm.TMA_128, slices, true)});
                         forms.add(new Object[]{"reg192", gemm.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)});
                     } else {
@@ -669,36 +665,16 @@ public final class GemmBench {
                     for (Object[] f : forms) {
                         String form = (String) f[0];
                         Gemm.Plan p = (Gemm.Plan) f[1];
-                        boolean check = m == ms[0] && (form.equals("now") || form.startsWith("tmaspp") || form.equals("tmapp128") || form.equals("tma256x3"));
+                        boolean check = m == ms[0] && (form.equals("now") || form.equals("tmapp128") || form.equals("tma256x3"));
                         double us = time(cuda, gemm, p, o, m, check);
                         line.append(String.format(" %s %.1f", form, us));
-                        System.out.println("CSV,inv11," + name + "," + n + "," + k + "," + m + "," + form + "," + us + "," + gemm.estimateMicros(p, m, n) + "," + p);
+                        System.out.println("CSV,inv11," + name + "," + n + "," + k + "," + m + "," + form + "," + us + "," + p);
                     }
                     System.out.println(line + "  [now: " + now + "]");
                 } catch (RuntimeException | AssertionError e) {
                     System.out.println("FAILED inv11 " + name + " M=" + m + ": " + e);
                 } finally {
-                    gemm.invariantPingPong(true);
-                }
-            }
-        }
-    }
-
-    /**
-     * For {@code ncu -k regex:wgmmaTmaSliced}: llama-7b's o (4096²) and down (4096×11008) at 512 and 2048 tokens through the
-     * invariant plan before session 11 (the sliced kernel) and the sliced ping-pong kernel on TMA_SPP64, one eager launch each.
-     */
-    private static void ncuInv11(CudaBackend cuda, Gemm gemm) {
-        for (int[] nkm : new int[][]{{4096, 4096, 512}, {4096, 4096, 2048}, {4096, 11008, 2048}}) {
-            int n = nkm[0], k = nkm[1], m = nkm[2], slices = gemm.invariantSlices(n, k);
-            try (Operands o = new Operands(cuda, m, n, k)) {
-                gemm.invariantPingPong(false);
-                Gemm.Plan before = gemm.invariantPlan(m, n, k, true);
-                gemm.invariantPingPong(true);
-                for (Gemm.Plan p : new Gemm.Plan[]{before, gemm.slicedPingPongPlan(m, n, k, Gemm.TMA_SPP64, slices, true)}) {
-                    gemm.matmul(o.x, m, o.w[0], n, k, o.c, false, p);
-                    cuda.synchronize();
-                    System.out.println("ncu launches: " + n + "x" + k + " M=" + m + " " + p);
+                    gemm.invariantDefaultTiles(true);
                 }
             }
         }

@@ -50,37 +50,34 @@ class GemmInvarianceTest {
                     (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_128, slices, true),
                     // the mid range's candidate tiles as slabs of the same slices (run 31-midm)
                     (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_64X2, slices, true),
-                    (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_N64, slices, true),
-                    // the slices on the ping-pong schedule: 2 W-row tiles × 2-3 token tiles over the CPU's blocks (pairs, a lone tile)
-                    (g, m) -> g.slicedPingPongPlan(m, n, k, Gemm.TMA_SPP64, slices, true),
-                    (g, m) -> g.slicedPingPongPlan(m, n, k, Gemm.TMA_SPP96, slices, true));
+                    (g, m) -> g.slabPlan(m, n, k, Gemm.TMA_N64, slices, true));
             GemmInvariance.checkPlans(cpu, mmaSync, hopper, n, k, 16, forms, 70, 130);
             GemmInvariance.check(cpu, hopper, 40, 512, 1, 1, 17, 70);   // its default choice, across the 64/65 boundary
         }
     }
 
     /**
-     * The sliced ping-pong kernel with a persistent grid of 1, 2 and 3 blocks (each block's tiles in pairs and a lone last
-     * tile: 6 tiles of 128 × 64 at 130 tokens, one block three pairs, two blocks a pair and a lone tile each, three a pair each) gives the mma.sync slab plan's bits; and a one-slice
-     * weight on TMA_256X3 (its n128 halves a k16 step) and on the ping-pong kernel gives the plain product's bits.
+     * A one-slice weight on the default plan's unsplit tiles the invariant plan takes since run 53-inv11: TMA_256X3 (two n128
+     * halves a k16 step) and the ping-pong kernel (its grid as planned, and one block running every tile) give the mma.sync
+     * plan's bits; the rule takes them where the default plan does (llama-7b's gate|up), TMA_256 with the property off.
      */
     @Test
-    void slicedPingPongAndTheOneSliceFormsKeepTheBits() {
+    void oneSliceWeightsTakeTheDefaultPlansTilesWithTheSameBits() {
         CpuBackend cpu = new CpuBackend();
-        int n = 136, k = 1032;
         try (Gemm hopper = new Gemm(cpu, true); Gemm mmaSync = new Gemm(cpu)) {
-            int slices = hopper.invariantSlices(n, k);
-            List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = new java.util.ArrayList<>();
-            for (int blocks : new int[]{1, 2, 3})
-                forms.add((g, m) -> withBlocks(g.slicedPingPongPlan(m, n, k, Gemm.TMA_SPP64, slices, true), blocks));
-            GemmInvariance.checkPlans(cpu, mmaSync, hopper, n, k, 16, forms, 130);
-            int n1 = 200, k1 = 128;   // two K tiles: one slice
-            assertEquals(1, hopper.invariantSlices(n1, k1));
+            int n = 200, k = 128;   // two K tiles: one slice
+            assertEquals(1, hopper.invariantSlices(n, k));
             List<BiFunction<Gemm, Integer, Gemm.Plan>> one = List.of(
-                    (g, m) -> g.plan(m, n1, k1, Gemm.TMA_256X3, 1, true),
-                    (g, m) -> g.pingPongPlan(m, n1, k1, Gemm.TMA_PP128, true),
-                    (g, m) -> withBlocks(g.pingPongPlan(m, n1, k1, Gemm.TMA_PP128, true), 1));
-            GemmInvariance.checkPlans(cpu, mmaSync, hopper, n1, k1, 16, one, 70, 300);
+                    (g, m) -> g.plan(m, n, k, Gemm.TMA_256X3, 1, true),
+                    (g, m) -> g.pingPongPlan(m, n, k, Gemm.TMA_PP128, true),
+                    (g, m) -> withBlocks(g.pingPongPlan(m, n, k, Gemm.TMA_PP128, true), 1));
+            GemmInvariance.checkPlans(cpu, mmaSync, hopper, n, k, 16, one, 70, 300);
+            for (int m : new int[]{434, 512, 2048})
+                assertSame(Gemm.TMA_256X3, hopper.invariantPlan(m, 22016, 4096, true).tiles(), "gate|up at " + m);
+            assertSame(Gemm.TMA_PP128, hopper.invariantPlan(1280, 22016, 4096, true).tiles(), "1280 tokens: 7 waves of TMA_256 against 5 × 1.42: the default plan's ping-pong");
+            assertSame(Gemm.TMA_256, hopper.invariantPlan(8192, 22016, 4096, true).tiles(), "above 2048 tokens TMA_256, as the default plan");
+            hopper.invariantDefaultTiles(false);
+            assertSame(Gemm.TMA_256, hopper.invariantPlan(434, 22016, 4096, true).tiles(), "the plan before");
         }
     }
 
@@ -99,7 +96,6 @@ class GemmInvarianceTest {
     @Test
     void theTimeModelPicksSlabsForFewBlocksAndRegistersForMany() {
         try (Gemm hopper = new Gemm(new CpuBackend(), true)) {
-            hopper.invariantPingPong(false);   // the plan before session 11's forms (their rule: slicedPingPongRule)
             hopper.invariantNarrow(false);
             assertTrue(hopper.invariantPlan(128, 4096, 4096, true).slabs(), "32 blocks of 64 K tiles: slabs");
             assertTrue(hopper.invariantPlan(256, 4096, 4096, true).slabs(), "64 blocks: still slabs (48.1 against 52.9 µs, run 27-gemm4)");
