@@ -681,7 +681,8 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * The invariant plan above 64 tokens on Hopper (fp32 X converted first: the TMA tiles copy bf16). One slice: the TMA tiles
-     * of the default plan ({@link #tmaTilesFor}, and its {@link #TMA_256X3} / ping-pong choices: {@link #INVARIANT_DEFAULT_TILES}), unsplit. Otherwise {@link #TMA_64X2} slabs at 65-128 tokens for n ≤ 6144,
+     * of the default plan ({@link #tmaTilesFor}, and its {@link #TMA_256X3} / ping-pong choices: {@link #INVARIANT_DEFAULT_TILES}),
+     * unsplit. Otherwise {@link #TMA_64X2} slabs at 65-128 tokens for n ≤ 6144,
      * 65-192 for n ≤ 4096 and 65-256 for weights up to 4096×4096 (where run 31-midm measured them fastest; on by default,
      * {@link #INVARIANT_NARROW}), elsewhere the fastest by {@link #estimateMicros} of the slices
      * summed in registers ({@link #slicedPlan} on {@link #TMA_128} or {@link #TMA_192}: ⌈n/bn⌉·⌈m/128⌉ blocks, each all K tiles) and {@link #TMA_128} slabs (that
@@ -724,7 +725,9 @@ public final class Gemm implements AutoCloseable {
      * {@code GemmInvarianceGpuTest}; TMA_256X3 issues a k16 step as two n128 halves, the ping-pong kernel a 128-row tile as two
      * m64 halves). Run 53-inv11 (GemmBench inv11, llama-7b's gate|up 22016×4096): 434 tokens 154.8 µs on TMA_256X3 against
      * 163.9 / 164.1 (the plan before, TMA_256, timed twice) and 170.7 (TMA_256 again); 512 166.0 against 166.8 / 188.1; 2048
-     * 593.4 (the ping-pong kernel 561.1) against 663.3 / 690.9.
+     * 593.4 (the ping-pong kernel 561.1) against 663.3 / 690.9. Run 54-inv11, seed workload 2 in the default mode: 1.345 → 1.302 s
+     * (decode 21.74 → 21.30, prefill/mixed 64.21 → 62.51 ms a step on the device). The slices summed in registers on the ping-pong
+     * schedule (two 128 × 64 / 96 accumulator sets a warpgroup, turns a slice at a time) measured no faster there: dropped.
      */
     static final boolean INVARIANT_DEFAULT_TILES = Boolean.parseBoolean(System.getProperty("arbor.gemm.invariantDefaultTiles", "true"));
     private boolean invariantDefaultTiles = INVARIANT_DEFAULT_TILES;
