@@ -686,7 +686,8 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * The invariant plan above 64 tokens on Hopper (fp32 X converted first: the TMA tiles copy bf16). One slice: the TMA tiles
-     * of the default plan ({@link #tmaTilesFor}), unsplit. Otherwise {@link #TMA_64X2} slabs at 65-128 tokens for n ≤ 6144,
+     * of the default plan ({@link #tmaTilesFor}, and its {@link #TMA_256X3} / ping-pong choices: {@link #INVARIANT_DEFAULT_TILES}),
+     * unsplit. Otherwise {@link #TMA_64X2} slabs at 65-128 tokens for n ≤ 6144,
      * 65-192 for n ≤ 4096 and 65-256 for weights up to 4096×4096 (where run 31-midm measured them fastest; on by default,
      * {@link #INVARIANT_NARROW}), elsewhere the fastest by {@link #estimateMicros} of the slices
      * summed in registers ({@link #slicedPlan} on {@link #TMA_128} or {@link #TMA_192}: ⌈n/bn⌉·⌈m/128⌉ blocks, each all K tiles) and {@link #TMA_128} slabs (that
@@ -697,6 +698,9 @@ public final class Gemm implements AutoCloseable {
     Plan invariantTmaPlan(int m, int n, int k, int slices, boolean fp32X) {
         if (slices == 1) {   // the plain TMA tiles over all of K; persistent beyond one wave if asked (each tile's sums unchanged: the same bits)
             Tiles t = tmaTilesFor(m, n, k);
+            if (invariantDefaultTiles && t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;   // the default plan's unsplit forms
+            else if (invariantDefaultTiles && (t == TMA_256 || t == TMA_128) && pingPongFaster(m, n, k) && pingPongLoads())
+                return pingPongPlan(m, n, k, TMA_PP128, fp32X);
             Plan p = plan(m, n, k, t, 1, fp32X);
             long tiles = (long) p.launch().grid()[0] * p.launch().grid()[1];
             return tiles > (long) multiprocessors * blocksPerSm(t) && persistent && persistentLoads() ? persistentPlan(m, n, k, t, fp32X) : p;
@@ -716,6 +720,25 @@ public final class Gemm implements AutoCloseable {
         }
         return estimateMicros(registers, m, n) <= estimateMicros(slabs, m, n) ? registers : slabs;
     }
+
+    /**
+     * Whether the invariant plan runs its one-slice weights (llama-7b's stacked gate|up, lm_head) on the default plan's unsplit
+     * tiles where that plan takes them: {@link #TMA_256X3} ({@link #threeWarpgroupsFaster}, 257-2048 tokens) and the ping-pong
+     * kernel on {@link #TMA_PP128} ({@link #pingPongFaster}), not only {@link #tmaTilesFor}'s TMA_128 / TMA_256. On by default
+     * ({@code -Darbor.gemm.invariantDefaultTiles=false} for the plan before, the benchmark's "before"). The same bits: each
+     * output element's m64nN k16 steps over all of K in order, as the plain TMA tiles ({@code GemmInvarianceTest},
+     * {@code GemmInvarianceGpuTest}; TMA_256X3 issues a k16 step as two n128 halves, the ping-pong kernel a 128-row tile as two
+     * m64 halves). Run 53-inv11 (GemmBench inv11, llama-7b's gate|up 22016×4096): 434 tokens 154.8 µs on TMA_256X3 against
+     * 163.9 / 164.1 (the plan before, TMA_256, timed twice) and 170.7 (TMA_256 again); 512 166.0 against 166.8 / 188.1; 2048
+     * 593.4 (the ping-pong kernel 561.1) against 663.3 / 690.9. Run 54-inv11, seed workload 2 in the default mode: 1.345 → 1.302 s
+     * (decode 21.74 → 21.30, prefill/mixed 64.21 → 62.51 ms a step on the device). The slices summed in registers on the ping-pong
+     * schedule (two 128 × 64 / 96 accumulator sets a warpgroup, turns a slice at a time) measured no faster there: dropped.
+     */
+    static final boolean INVARIANT_DEFAULT_TILES = Boolean.parseBoolean(System.getProperty("arbor.gemm.invariantDefaultTiles", "true"));
+    private boolean invariantDefaultTiles = INVARIANT_DEFAULT_TILES;
+
+    /** Sets whether the invariant plan's one-slice weights take the default plan's unsplit tiles ({@link #INVARIANT_DEFAULT_TILES}; tests and GemmBench). */
+    public void invariantDefaultTiles(boolean on) { this.invariantDefaultTiles = on; }
 
     /**
      * Whether the invariant plan takes {@link #TMA_64X2} slabs (two 96 KiB blocks a multiprocessor) at 65-128 tokens for n ≤ 6144,

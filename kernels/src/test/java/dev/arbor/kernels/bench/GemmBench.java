@@ -232,6 +232,12 @@ public final class GemmBench {
                 ncuPingPong(cuda, gemm);
                 return;
             }
+            if (args.length > 0 && args[0].equals("inv11")) {   // run 53-inv11: the invariant plan before / after at llama-7b's shapes, 434-2048 tokens
+                int[] ms = Arrays.stream(System.getProperty("gemm.inv11M", "434,512,1024,2048").split(",")).mapToInt(Integer::parseInt).toArray();
+                for (Object[] s : ENGINE_SHAPES)
+                    if ((Integer) s[1] != 32000) inv11Shape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], ms);
+                return;
+            }
             if (args.length > 0 && args[0].equals("ws")) {   // M >= 512: the TMA tiles side by side, the invariant plan's TMA_192 forms
                 resources(cuda, gemm);
                 for (Object[] s : SHAPES) wsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{512, 2048, 8192});
@@ -621,6 +627,58 @@ public final class GemmBench {
                     System.out.printf("invariant %-28s N=%-5d K=%-5d M=%-5d invariant %8.1f us [%s] default %8.1f us [%s]%n", name, n, k, m, us, inv, def, d);
                 } catch (RuntimeException | AssertionError e) {
                     System.out.println("FAILED invariant " + name + " M=" + m + ": " + e);
+                }
+            }
+        }
+    }
+
+    /**
+     * Run 53-inv11: at each point the default plan ("default"), the invariant plan before the one-slice weights took the default
+     * plan's tiles ("before", {@code Gemm.invariantDefaultTiles(false)}) and with them ("now"), then the same-bits candidates —
+     * with more than one K slice the sliced kernel on TMA_128 / TMA_192; with one slice TMA_256, TMA_256X3 and the ping-pong kernel
+     * on TMA_PP128 — then "before" and "now" again (order drift). "now" and the one-slice candidates are spot-checked against a
+     * double dot product at the first token count. "CSV,inv11,..." lines. (Run 53-inv11 also timed a sliced ping-pong kernel,
+     * tried and dropped: bench/RESULTS.md.)
+     */
+    private static void inv11Shape(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
+        int maxM = Arrays.stream(ms).max().orElseThrow();
+        try (Operands o = new Operands(cuda, maxM, n, k)) {
+            gemm.reserveSlabs(maxM, n, k);
+            int slices = gemm.invariantSlices(n, k);
+            for (int m : ms) {
+                try {
+                    gemm.invariantDefaultTiles(false);
+                    Gemm.Plan before = gemm.invariantPlan(m, n, k, true);
+                    gemm.invariantDefaultTiles(true);
+                    Gemm.Plan now = gemm.invariantPlan(m, n, k, true);
+                    java.util.List<Object[]> forms = new java.util.ArrayList<>();
+                    forms.add(new Object[]{"default", gemm.plan(m, n, k, true, true)});
+                    forms.add(new Object[]{"before", before});
+                    forms.add(new Object[]{"now", now});
+                    if (slices > 1) {
+                        forms.add(new Object[]{"reg128", gemm.slicedPlan(m, n, k, Gemm.TMA_128, slices, true)});
+                        forms.add(new Object[]{"reg192", gemm.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)});
+                    } else {
+                        forms.add(new Object[]{"tma256", gemm.plan(m, n, k, Gemm.TMA_256, 1, true)});
+                        forms.add(new Object[]{"tma256x3", gemm.plan(m, n, k, Gemm.TMA_256X3, 1, true)});
+                        forms.add(new Object[]{"tmapp128", gemm.pingPongPlan(m, n, k, Gemm.TMA_PP128, true)});
+                    }
+                    forms.add(new Object[]{"before", before});
+                    forms.add(new Object[]{"now", now});
+                    StringBuilder line = new StringBuilder(String.format("inv11 %-26s N=%-5d K=%-5d M=%-5d", name, n, k, m));
+                    for (Object[] f : forms) {
+                        String form = (String) f[0];
+                        Gemm.Plan p = (Gemm.Plan) f[1];
+                        boolean check = m == ms[0] && (form.equals("now") || form.equals("tmapp128") || form.equals("tma256x3"));
+                        double us = time(cuda, gemm, p, o, m, check);
+                        line.append(String.format(" %s %.1f", form, us));
+                        System.out.println("CSV,inv11," + name + "," + n + "," + k + "," + m + "," + form + "," + us + "," + p);
+                    }
+                    System.out.println(line + "  [now: " + now + "]");
+                } catch (RuntimeException | AssertionError e) {
+                    System.out.println("FAILED inv11 " + name + " M=" + m + ": " + e);
+                } finally {
+                    gemm.invariantDefaultTiles(true);
                 }
             }
         }

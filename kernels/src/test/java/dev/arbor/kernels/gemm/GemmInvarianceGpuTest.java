@@ -33,6 +33,24 @@ class GemmInvarianceGpuTest {
     }
 
     /**
+     * A one-slice weight (llama-7b's stacked gate|up) on the default plan's unsplit tiles the invariant plan takes since run
+     * 53-inv11 — TMA_256X3 (two n128 halves a k16 step) and the ping-pong kernel on TMA_PP128 — and on TMA_256 (the form before) against
+     * the mma.sync plan at 64 tokens: the first 64 rows the same bits at 300 and 1100 tokens, with and without a residual.
+     */
+    @Test
+    void oneSliceWeightsOnTheDefaultPlansTilesKeepTheBits() {
+        int n = 22016, k = 4096;
+        try (CudaBackend cuda = CudaBackend.open(0); Gemm hopper = new Gemm(cuda); Gemm mmaSync = new Gemm(cuda, false)) {
+            List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = List.of(
+                    (g, m) -> g.invariantPlan(m, n, k, true),
+                    (g, m) -> g.plan(m, n, k, Gemm.TMA_256, 1, true),
+                    (g, m) -> g.plan(m, n, k, Gemm.TMA_256X3, 1, true),
+                    (g, m) -> g.pingPongPlan(m, n, k, Gemm.TMA_PP128, true));
+            GemmInvariance.checkPlans(cuda, mmaSync, hopper, n, k, 64, forms, 300, 1100);
+        }
+    }
+
+    /**
      * Hopper's {@code wgmma.m64nNk16} over a K slice gives the same bits as {@code mma.sync.m16n8k16} over it (the
      * question the invariant plan's large-M wgmma path rests on): the slab plan of the cp.async wgmma tiles (N = 128 and
      * 256 of a wgmma) against the invariant plan's mma.sync tiles at M = 64, first 64 rows, three weight shapes.

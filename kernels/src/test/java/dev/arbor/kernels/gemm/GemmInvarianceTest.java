@@ -57,6 +57,38 @@ class GemmInvarianceTest {
     }
 
     /**
+     * A one-slice weight on the default plan's unsplit tiles the invariant plan takes since run 53-inv11: TMA_256X3 (two n128
+     * halves a k16 step) and the ping-pong kernel (its grid as planned, and one block running every tile) give the mma.sync
+     * plan's bits; the rule takes them where the default plan does (llama-7b's gate|up), TMA_256 with the property off.
+     */
+    @Test
+    void oneSliceWeightsTakeTheDefaultPlansTilesWithTheSameBits() {
+        CpuBackend cpu = new CpuBackend();
+        try (Gemm hopper = new Gemm(cpu, true); Gemm mmaSync = new Gemm(cpu)) {
+            int n = 200, k = 128;   // two K tiles: one slice
+            assertEquals(1, hopper.invariantSlices(n, k));
+            List<BiFunction<Gemm, Integer, Gemm.Plan>> one = List.of(
+                    (g, m) -> g.plan(m, n, k, Gemm.TMA_256X3, 1, true),
+                    (g, m) -> g.pingPongPlan(m, n, k, Gemm.TMA_PP128, true),
+                    (g, m) -> withBlocks(g.pingPongPlan(m, n, k, Gemm.TMA_PP128, true), 1));
+            GemmInvariance.checkPlans(cpu, mmaSync, hopper, n, k, 16, one, 70, 300);
+            for (int m : new int[]{434, 512, 2048})
+                assertSame(Gemm.TMA_256X3, hopper.invariantPlan(m, 22016, 4096, true).tiles(), "gate|up at " + m);
+            assertSame(Gemm.TMA_PP128, hopper.invariantPlan(1280, 22016, 4096, true).tiles(), "1280 tokens: 7 waves of TMA_256 against 5 × 1.42: the default plan's ping-pong");
+            assertSame(Gemm.TMA_256, hopper.invariantPlan(8192, 22016, 4096, true).tiles(), "above 2048 tokens TMA_256, as the default plan");
+            hopper.invariantDefaultTiles(false);
+            assertSame(Gemm.TMA_256, hopper.invariantPlan(434, 22016, 4096, true).tiles(), "the plan before");
+        }
+    }
+
+    /** p with a persistent grid of {@code blocks} blocks. */
+    private static Gemm.Plan withBlocks(Gemm.Plan p, int blocks) {
+        dev.arbor.accel.Launch l = p.launch();
+        return new Gemm.Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), new dev.arbor.accel.Launch(new int[]{blocks, 1, 1}, l.block(), l.sharedBytes(), null),
+                p.convertFirst(), p.slabs(), p.registerSlices(), p.persistent());
+    }
+
+    /**
      * The forms by the time model (TMA_64X2 slabs off): few blocks take the slabs (parallelism), a full GPU of blocks the
      * registers, on TMA_192 where its fewer, wider tiles lose no wave (runs 35-inv6, 39-gemm8); then the TMA_64X2 slabs (on by default)
      * at their shapes.
