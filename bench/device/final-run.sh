@@ -6,7 +6,7 @@
 #   bash bench/device/final-run.sh DIR     (DIR = the carried bundle of bench/device/bundle.sh, no fixtures needed)
 # RUNS picks the runs, in the order given (default: the eight of the closing run), from: gpu-tests (needs fixtures.tar.xz
 # with tiny-llama3 and tiny-baichuan2-13b) throughput throughput-b1 throughput-b1-4k throughput-nbi throughput-b1-unfused throughput-b1-nopdl workload1
-# throughput-b1-nbi workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128-nbi serve clocks, and the op profiles
+# throughput-b1-nbi workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128 llama1b-b128-nbi serve clocks, and the op profiles
 # (-Darbor.opProfile=true) profile-b1 profile-b32 profile-1b-b128-nbi profile-w1 profile-w1-nbi profile-bc-w1-nbi profile-w2 profile-w2-nbi,
 # and the per-kernel timelines of a replayed b1 step (ncu) timeline-b1 timeline-b1-nbi. GPU_TESTS overrides the test classes/packages.
 # "unfused" is -Darbor.cuda.fusion=false (every projection and element-wise stage its own launch), "nopdl"
@@ -64,6 +64,7 @@ one() {
   baichuan-w1) run baichuan-w1 60 $B $W1 --model synthetic:baichuan2-13b --out "$OUT/bc-w1" ;;
   baichuan-w1-nbi) run baichuan-w1-nbi 60 $B $W1 --model synthetic:baichuan2-13b --no-batch-invariance --out "$OUT/bc-w1-nbi" ;;
   prefill-nbi) run prefill-nbi 50 $B throughput --model $M --device cuda --batch 8 --prompt-len 2048 --output-len 2 --max-num-batched-tokens 16384 --no-batch-invariance --out "$OUT/pf-nbi" ;;
+  llama1b-b128) run llama1b-b128 45 $B throughput --model synthetic:llama3.2-1b --device cuda --batch 128 --prompt-len 512 --output-len 64 --out "$OUT/1b" ;;
   llama1b-b128-nbi) run llama1b-b128-nbi 45 $B throughput --model synthetic:llama3.2-1b --device cuda --batch 128 --prompt-len 512 --output-len 64 --no-batch-invariance --out "$OUT/1b-nbi" ;;
   serve) run serve ${T_SERVE:-75} $B serve --model $M --device cuda --rates 4,16,64 --requests 48 --system-prompts 4 --system-len 512 \
       --suffix-len 32 --output-len 64 --out "$OUT/serve" ;;
