@@ -38,19 +38,8 @@ class CascadeForwardGpuTest {
                 next.add(new int[] {(s * 7 + 1) % vocab});
             }
             r.step(kids, own, false);
-            int[] lengths = new int[seqs];
-            List<List<Integer>> blocks = new ArrayList<>();
-            for (int s = 0; s < seqs; s++) {
-                lengths[s] = kids.get(s).length;
-                blocks.add(new ArrayList<>(kids.get(s).blocks));
-            }
-            float[][] paged = r.step(kids, next, false);
-            for (int s = 0; s < seqs; s++) {   // the same step again (its K/V writes are the same values), now as a cascade group
-                kids.get(s).length = lengths[s];
-                kids.get(s).blocks.clear();
-                kids.get(s).blocks.addAll(blocks.get(s));
-            }
-            float[][] cascade = r.step(kids, next, false, sharedBlocks);
+            float[][][] both = aloneThenGrouped(r, kids, next, false, sharedBlocks);
+            float[][] paged = both[0], cascade = both[1];
             double worst = 0, scale = 0, closest = Double.MAX_VALUE;
             for (int s = 0; s < seqs; s++) {
                 double rowWorst = 0;
@@ -100,19 +89,8 @@ class CascadeForwardGpuTest {
                 int len = 1 + (k * 7) % 25;
                 chunks.add(java.util.Arrays.copyOfRange(prompt, sharedBlocks * 16, sharedBlocks * 16 + len));
             }
-            int[] lengths = new int[members];
-            List<List<Integer>> blocks = new ArrayList<>();
-            for (int k = 0; k < members; k++) {
-                lengths[k] = kids.get(k).length;
-                blocks.add(new ArrayList<>(kids.get(k).blocks));
-            }
-            float[][] alone = r.step(kids, chunks, true);
-            for (int k = 0; k < members; k++) {   // the same step again (the same K/V values written), now as a cascade group
-                kids.get(k).length = lengths[k];
-                kids.get(k).blocks.clear();
-                kids.get(k).blocks.addAll(blocks.get(k));
-            }
-            float[][] grouped = r.step(kids, chunks, true, sharedBlocks);
+            float[][][] both = aloneThenGrouped(r, kids, chunks, true, sharedBlocks);
+            float[][] alone = both[0], grouped = both[1];
             double worst = 0, scale = 0;
             for (int t = 0; t < alone.length; t++) {
                 double rowWorst = 0;
@@ -144,5 +122,26 @@ class CascadeForwardGpuTest {
         int best = 0;
         for (int i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
         return best;
+    }
+
+    /**
+     * One step run twice on the same sequences: alone, then as one cascade group over their first {@code sharedBlocks}
+     * blocks, with each sequence's length and block table put back in between (so the second run writes the same K/V
+     * values again). Returns {alone, grouped}, each (tokens, vocab) logits.
+     */
+    private static float[][][] aloneThenGrouped(PagedRunner r, List<PagedRunner.Sequence> seqs, List<int[]> inputs, boolean prefill, int sharedBlocks) {
+        int[] lengths = new int[seqs.size()];
+        List<List<Integer>> blocks = new ArrayList<>();
+        for (PagedRunner.Sequence q : seqs) {
+            lengths[blocks.size()] = q.length;
+            blocks.add(new ArrayList<>(q.blocks));
+        }
+        float[][] alone = r.step(seqs, inputs, prefill);
+        for (int s = 0; s < seqs.size(); s++) {
+            seqs.get(s).length = lengths[s];
+            seqs.get(s).blocks.clear();
+            seqs.get(s).blocks.addAll(blocks.get(s));
+        }
+        return new float[][][] {alone, r.step(seqs, inputs, prefill, sharedBlocks)};
     }
 }
