@@ -34,8 +34,9 @@ import java.util.function.Consumer;
  *
  * <pre>
  * SchedulerOutput out = scheduler.schedule();     // which sequences, how many new tokens, block tables
- * StepResult result    = runner.execute(out);      // the only place that builds model inputs; samples on the backend
- * processor.update(out, result);                   // append, finish, free, stream
+ * StepResult result    = runner.execute(out, () -> produce(previous));   // the only place that builds model inputs;
+ *                                                   // the previous step's outputs are made while the device runs
+ * changed = processor.update(out, result);         // append, finish, free; outputs(changed) streams them next step
  * </pre>
  */
 public final class LLMEngine implements AutoCloseable {

@@ -73,10 +73,6 @@ public final class ModelRunner {
     /** New tokens of the last step. */
     public int lastTokens() { return lastTokens; }
 
-    public StepResult execute(SchedulerOutput out) {
-        return execute(out, () -> {});
-    }
-
     /**
      * Runs one step: builds its inputs, launches the forward pass, runs {@code whileDeviceRuns} on the host (work that
      * neither reads this step's results nor changes its inputs: the engine makes the previous step's outputs there), then
