@@ -3,7 +3,8 @@
 # attention below position 1,024 with the state-handoff cascade, CUDA-core paged attention above, invariant GEMM plan,
 # CUDA graphs) and with --no-batch-invariance (tensor-core prefill attention, log-sum-exp cascade attention for shared
 # prefixes, split-K GEMM, wgmma prefill GEMM). From the repo root on the GPU machine:
-#   bash bench/device/final-run.sh DIR     (DIR = the carried bundle of bench/device/bundle.sh, no fixtures needed)
+#   bash bench/device/final-run.sh DIR     (DIR = the carried bundle of bench/device/bundle.sh, no fixtures needed;
+#   bench/device/closing-bundle.sh packs one with the fixtures gpu-tests reads)
 # RUNS picks the runs, in the order given (default: the eight of the closing run), from: gpu-tests (needs fixtures.tar.xz
 # with tiny-llama3 and tiny-baichuan2-13b) throughput throughput-b1 throughput-b1-4k throughput-nbi throughput-b1-unfused throughput-b1-nopdl workload1
 # throughput-b1-nbi workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128 llama1b-b128-nbi serve clocks, and the op profiles
