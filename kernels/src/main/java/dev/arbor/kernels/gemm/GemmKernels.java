@@ -802,16 +802,19 @@ public final class GemmKernels {
     /**
      * As {@link #storeF32} for the tile (tileN, tileM) of the grid rather than (groupIdx, groupIdy): a raster's order
      * ({@link #rasterTileN}). With {@code accumulate} (C += sum, unsplit: the engine's residual adds, o and down under
-     * {@code matmulAddNorm}), on the wgmma tiles of two or more warpgroups × 128 or more tokens, a work-item loads all its C
-     * elements into acc before it stores any, from clamped (always valid) addresses with no branch between the loads, so they
-     * issue back to back; values of rows or tokens past the matrix are never stored. Written as one load-add-store an element,
-     * each load came after the previous element's store, which ptxas may not move it above (the addresses may alias, as far as
-     * it knows), and the add waited for it: one full global-load latency an element, in turn, 64 a work-item on a 64 × 128
-     * warpgroup tile, 128 on a ping-pong 128 × 128 one (bench/RESULTS.md run 53-pp11: the ping-pong kernel's loss in the
-     * engine's decode steps, and 4-8% of workload 2's steps). ptxas now holds the loads in flight: 90 → 168 registers on
-     * TMA_128, the cap of its 384 work-items, where shared memory allows one block a multiprocessor anyway; the other tiles,
-     * whose occupancy the registers can set (TMA_N64 would go 90 → 202), keep the add per element. {@code acc + C} is the
-     * same float as {@code C + acc}: the same bits. acc is left holding what was stored.
+     * {@code matmulAddNorm}), a work-item loads a group of its C elements into acc before it stores any of them, from clamped
+     * (always valid) addresses with no branch between the loads, so they issue back to back; values of rows or tokens past the
+     * matrix are never stored. Written as one load-add-store an element, each load came after the previous element's store,
+     * which ptxas may not move it above (the addresses may alias, as far as it knows), and the add waited for it: one full
+     * global-load latency an element, in turn, 64 a work-item on a 64 × 128 warpgroup tile, 128 on a ping-pong 128 × 128 one
+     * (bench/RESULTS.md run 53-pp11: the ping-pong kernel's loss in the engine's decode steps, and 4-8% of workload 2's steps).
+     * The group: all of a work-item's elements on the wgmma tiles of two or more warpgroups × 128 or more tokens (one block a
+     * multiprocessor: TMA_128 90 → 168 registers, the cap of its 384 work-items), {@link #C_LOAD_GROUP} fragments (16 elements,
+     * 16 loads in flight) of one W fragment row on the other tiles, whose occupancy the registers can set (all at once, TMA_N64
+     * would go 90 → 202 and lose its second block): serial latencies a work-item 32 → 2 on TMA_64X2 / TMA_64, 64 → 4 on TMA_N64,
+     * 8-128 → 1-8 on the mma.sync tiles; the residual's cost on an unsplit 4096² product 7.5-15.2 → 1.0-1.7 µs at 64-256 tokens
+     * (run 57-ores12). {@code acc + C} is the same float as {@code C + acc}: the same bits in any grouping. acc is left holding
+     * what was stored.
      */
     @Unroll
     static void storeF32Tile(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int accumulate, int wn, int wm, int mt, int nt,
@@ -821,28 +824,36 @@ public final class GemmKernels {
         int row0 = tileN * (wn * mt * 16) + (warp % wn) * mt * 16 + g;
         int tok0 = tileM * (wm * nt * 8) + (warp / wn) * nt * 8 + 2 * t;
         boolean split = ctx.globalGroupSizeZ > 1;
-        boolean loadsFirst = wn >= 8 && nt >= 16;   // two+ warpgroups × 128+ tokens (one block a multiprocessor): registers to spare
-        if (loadsFirst && accumulate != 0 && accumulate != SLABS && !split)   // acc += C: every load before any store
-            for (int i = 0; i < mt; i++)
-                for (int j = 0; j < nt; j++)
-                    for (int r = 0; r < 4; r++) {
-                        int row = Math.min(row0 + i * 16 + (r >= 2 ? 8 : 0), n - 1), tok = Math.min(tok0 + j * 8 + (r & 1), m - 1);
-                        acc[(i * nt + j) * 4 + r] += c.get(tok * n + row);
-                    }
+        boolean addC = accumulate != 0 && accumulate != SLABS && !split;   // C + sum, unsplit: the loads below
+        // fragments a group (a divisor of nt): all nt on two+ warpgroups × 128+ tokens (one block a multiprocessor), else C_LOAD_GROUP
+        int group = wn >= 8 && nt >= 16 || nt % C_LOAD_GROUP != 0 ? nt : C_LOAD_GROUP;
         for (int i = 0; i < mt; i++)
-            for (int j = 0; j < nt; j++)
-                for (int r = 0; r < 4; r++) {
-                    int row = row0 + i * 16 + (r >= 2 ? 8 : 0), tok = tok0 + j * 8 + (r & 1);
-                    if (row < n && tok < m) {
-                        int at = tok * n + row;
-                        float v = acc[(i * nt + j) * 4 + r];
-                        if (accumulate == SLABS) c.set(ctx.groupIdz * m * n + at, v);   // this slice's own slab of C
-                        else if (split) ctx.atomicAdd(c, at, v);
-                        else if (accumulate != 0 && !loadsFirst) c.set(at, c.get(at) + v);
-                        else c.set(at, v);   // with loadsFirst and accumulate: C + sum, added above
+            for (int j0 = 0; j0 < nt; j0 += group) {
+                if (addC)   // acc += C: the group's loads before any of its stores
+                    for (int j = j0; j < j0 + group; j++)
+                        for (int r = 0; r < 4; r++) {
+                            int row = Math.min(row0 + i * 16 + (r >= 2 ? 8 : 0), n - 1), tok = Math.min(tok0 + j * 8 + (r & 1), m - 1);
+                            acc[(i * nt + j) * 4 + r] += c.get(tok * n + row);
+                        }
+                for (int j = j0; j < j0 + group; j++)
+                    for (int r = 0; r < 4; r++) {
+                        int row = row0 + i * 16 + (r >= 2 ? 8 : 0), tok = tok0 + j * 8 + (r & 1);
+                        if (row < n && tok < m) {
+                            int at = tok * n + row;
+                            float v = acc[(i * nt + j) * 4 + r];
+                            if (accumulate == SLABS) c.set(ctx.groupIdz * m * n + at, v);   // this slice's own slab of C
+                            else if (split) ctx.atomicAdd(c, at, v);
+                            else c.set(at, v);   // with accumulate: C + sum, added above
+                        }
                     }
-                }
+            }
     }
+
+    /**
+     * Fragments (of 4 C elements) a work-item of the smaller tiles loads before storing them, in the residual epilogue
+     * ({@link #storeF32Tile}): 16 loads in flight, 16 registers more at most.
+     */
+    static final int C_LOAD_GROUP = 4;
 
     /** As {@link #storeF32} into bf16 C (one rounding after the fp32 sum; with accumulate, of C + sum). */
     @Unroll

@@ -228,6 +228,15 @@ public final class GemmBench {
                         ppRuleShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], ms);
                 return;
             }
+            if (args.length > 0 && args[0].equals("residual")) {   // run 57-ores12: the residual-adding stage taken apart; the epilogue by tile
+                int[] ms = Arrays.stream(System.getProperty("gemm.resM", "107,1852,16384").split(",")).mapToInt(Integer::parseInt).toArray();
+                if (!Boolean.getBoolean("gemm.epilogueOnly")) {
+                    residualStage(cuda, gemm, "llama-7b o_proj", 4096, 4096, ms);
+                    residualStage(cuda, gemm, "llama-7b down", 4096, 11008, ms);
+                }
+                residualEpilogue(cuda, gemm);
+                return;
+            }
             if (args.length > 0 && args[0].equals("ncu-pp")) {   // eager launches for Nsight Compute: TMA_256 and the ping-pong tiles, 4096² at 2048
                 ncuPingPong(cuda, gemm);
                 return;
@@ -579,6 +588,82 @@ public final class GemmBench {
                 } catch (RuntimeException | AssertionError e) {
                     gemm.pingPong(true);
                     System.out.println("FAILED rule " + name + " M=" + m + ": " + e);
+                }
+            }
+        }
+    }
+
+    private static final Kernel RMS_NORM_ROWS = Kernel.of(dev.arbor.kernels.LayerKernels.class, "rmsNormRows");
+
+    /**
+     * {@code residual} (run 57-ores12): the engine's residual-adding stage ({@code CudaOps.matmulAddNorm} without slabs: the GEMM
+     * adding into x, then {@code rmsNormRows}) taken apart, µs, in both plans: C = X·Wᵀ (fp32 X, its conversion included), the
+     * same with bf16 X (no conversion; default plan only), C += X·Wᵀ, C += then the norm (the stage), and the norm alone; beside
+     * the FLOP floor at 750 TFLOP/s. Slab plans (the engine adds their slices in addRmsNorm) get C = and C += only.
+     */
+    private static void residualStage(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms) {
+        int maxM = Arrays.stream(ms).max().orElseThrow();
+        try (Operands o = new Operands(cuda, maxM, n, k); FloatArray norm = new FloatArray(n); FloatArray xn = new FloatArray(maxM * n)) {
+            cuda.allocateOnDevice(norm);
+            cuda.allocateOnDevice(xn);
+            cuda.launch(FILL_F32, Launch.cover(n, 256), norm, n, 11, 2f);
+            for (int m : ms)
+                for (boolean invariant : new boolean[]{false, true}) {
+                    try {
+                        Gemm.Plan p = invariant ? gemm.invariantPlan(m, n, k, true) : gemm.plan(m, n, k, true, true);
+                        double floor = 2.0 * m * n * k / 750e12 * 1e6;
+                        double set = time(cuda, gemm, p, o, m, false), add = time(cuda, gemm, p, o, m, false, true);
+                        double bf16 = invariant ? Double.NaN : timeBf16X(cuda, gemm, o, m);
+                        double stage = p.slabs() ? Double.NaN : timeStage(cuda, gemm, p, o, m, norm, xn, true);
+                        double normOnly = timeStage(cuda, gemm, p, o, m, norm, xn, false);
+                        System.out.printf("stage %-18s N=%-5d K=%-5d M=%-5d %s: C= %8.1f  C=(bf16 X) %8.1f  C+= %8.1f  C+= & norm %8.1f  norm %6.1f  floor %7.1f us [%s]%n",
+                                name, n, k, m, invariant ? "inv" : "nbi", set, bf16, add, stage, normOnly, floor, p);
+                        System.out.println("CSV,stage," + name + "," + n + "," + k + "," + m + "," + (invariant ? "inv" : "nbi") + "," + set + "," + bf16
+                                + "," + add + "," + stage + "," + normOnly + "," + floor);
+                    } catch (RuntimeException | AssertionError e) {
+                        System.out.println("FAILED stage " + name + " M=" + m + ": " + e);
+                    }
+                }
+        }
+    }
+
+    /** µs per (C += X·Wᵀ through p, then rmsNormRows of C into xn) with {@code gemm}, or per rmsNormRows alone. */
+    private static double timeStage(CudaBackend cuda, Gemm gemm, Gemm.Plan p, Operands o, int m, FloatArray norm, FloatArray xn, boolean withGemm) {
+        int n = o.n, k = o.k, copies = o.w.length;
+        int launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / Math.max(2.0 * m * n * k / 300e12, 2.0 * n * k / 3.5e12))));
+        Launch l = Launch.of1D(m, dev.arbor.kernels.LayerKernels.NORM_GROUP);
+        try (AccelStream stream = cuda.newStream();
+             Recording g = cuda.record(stream, () -> {
+                 for (int i = 0; i < launches; i++) {
+                     if (withGemm) gemm.matmul(o.x, m, o.w[i % copies], n, k, o.c, true, p);
+                     cuda.launch(RMS_NORM_ROWS, l, o.c, norm, xn, n, 1e-5);
+                 }
+             })) {
+            return GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS) * 1e3 / launches;
+        }
+    }
+
+    /**
+     * {@code residual}'s second part: the residual epilogue by tile, each tile's unsplit plan on llama-7b's o projection (4096²)
+     * at a token count it serves, C = X·Wᵀ against C += X·Wᵀ, interleaved twice (µs); the difference is the residual's cost.
+     */
+    private static void residualEpilogue(CudaBackend cuda, Gemm gemm) {
+        Object[][] points = {{Gemm.SMALL, 16}, {Gemm.MEDIUM, 32}, {Gemm.WIDE, 64}, {Gemm.TMA_64, 64}, {Gemm.TMA_64X2, 107}, {Gemm.TMA_N64, 107},
+                {Gemm.TMA_128, 107}, {Gemm.TMA_64X2, 256}};
+        int n = 4096, k = 4096;
+        try (Operands o = new Operands(cuda, 256, n, k)) {
+            for (Object[] pt : points) {
+                Gemm.Tiles t = (Gemm.Tiles) pt[0];
+                int m = (Integer) pt[1];
+                try {
+                    Gemm.Plan p = gemm.plan(m, n, k, t, 1, true);
+                    double s1 = time(cuda, gemm, p, o, m, false), a1 = time(cuda, gemm, p, o, m, false, true);
+                    double s2 = time(cuda, gemm, p, o, m, false), a2 = time(cuda, gemm, p, o, m, false, true);
+                    System.out.printf("epilogue %-8s N=%-5d K=%-5d M=%-4d C= %7.1f %7.1f  C+= %7.1f %7.1f  residual costs %+6.1f us [%s]%n",
+                            t.name(), n, k, m, s1, s2, a1, a2, (a1 + a2 - s1 - s2) / 2, p);
+                    System.out.println("CSV,epilogue," + t.name() + "," + n + "," + k + "," + m + "," + s1 + "," + a1 + "," + s2 + "," + a2);
+                } catch (RuntimeException | AssertionError e) {
+                    System.out.println("FAILED epilogue " + t.name() + " M=" + m + ": " + e);
                 }
             }
         }
