@@ -34,7 +34,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private final IntArray tiles;   // (maxTiles, 2) first token, end token
     // short tiles (a sequence's at most warpTokens planned tokens, or none): one-warp work-groups (FlashPrefillKernels.warpBf16)
     private final int warpTokens;   // 16 / G, 0 where G > 16 (no short tiles)
-    private int minWarpWalks = -1;  // the fewest (short tile, kv head) walks a step needs for the one-warp kernel; -1: WARP_WAVES × SMs
+    private int minWarpWalks = -1;
+    private int tallMinBlocks = FlashPrefillKernels.MIN_BLOCKS;   // the 64-row kernels' launch bounds (work-groups an SM; 0: none)  // the fewest (short tile, kv head) walks a step needs for the one-warp kernel; -1: WARP_WAVES × SMs
     private final IntArray warpTiles;   // (maxSeqs, 2) first token, end token
     private int numWarpTiles;
     private final IntArray skip;    // (maxSeqs) keyStart for the CUDA-core kernel: past any position for the planned sequences, else 0
@@ -118,6 +119,15 @@ public final class FlashPrefillAttention implements AutoCloseable {
     public void setMinWarpWalks(int walks) {
         if (walks < 0) throw new IllegalArgumentException("negative walks " + walks);
         this.minWarpWalks = walks;
+    }
+
+    /**
+     * For benchmarks: the 64-row kernels' (one-pass and shared pass) work-groups an SM in their launch bounds
+     * ({@link FlashPrefillKernels#MIN_BLOCKS} by default; 0: none, ptxas's own register count). The same bits either way.
+     */
+    public void setTallMinBlocks(int blocks) {
+        if (blocks < 0 || blocks > 8) throw new IllegalArgumentException("work-groups an SM " + blocks + " outside 0..8");
+        this.tallMinBlocks = blocks;
     }
 
     /** Whether {@code shortTiles} short tiles take the one-warp kernel on {@code b}. */
@@ -317,7 +327,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
         if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
         b.launch(kernel, launchOf(numRowTiles), q, kCache, vCache, state, positions, rowTokens, rowTiles, blockTables, slopes,
-                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0);
+                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, tallMinBlocks);
     }
 
     /** Tiles of the last {@link #plan} or {@link #planBelow}, tall and short. */
@@ -399,7 +409,10 @@ public final class FlashPrefillAttention implements AutoCloseable {
     /** The tall kernel's arguments (also for {@code CudaBackend.resources}). */
     public Object[] args(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
                          IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
-        return args(q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks);
+        Object[] a = args(q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks);
+        Object[] withBounds = java.util.Arrays.copyOf(a, a.length + 1);
+        withBounds[a.length] = tallMinBlocks;
+        return withBounds;
     }
 
     /** The short-tile kernel's arguments (also for {@code CudaBackend.resources}). */
