@@ -37,7 +37,7 @@ import dev.arbor.accel.array.OffHeapArray;
  * tiles' key row offsets ({@code 2·BN·4} bytes, filled a tile ahead); Q ({@code BM·headDim·2} bytes) is staged in the stage the
  * first walked tile does not use and read into registers before that stage's first copies. Tiles stored as 128-byte rows
  * ({@code headDim/64} sub-tiles of 64 halves) swizzled by {@link Swizzle#rowChunk128} so every ldmatrix is conflict-free.
- * Launch bounds of {@link #MIN_BLOCKS} work-groups an SM (registers capped at 168 at headDim 128).
+ * Launch bounds of {@code minBlocks} work-groups an SM where the launcher asks ({@link #MIN_BLOCKS}).
  *
  * <h2>One arithmetic order per (token, head): batch invariance</h2>
  * A row's result is a function of its own query, its position and the keys 0..p only: the key tiles are
@@ -80,11 +80,12 @@ public final class FlashPrefillKernels {
     }
 
     /**
-     * Work-groups an SM the 64-row kernels ({@link #prefillBf16}, {@link #sharedBf16}) must hold (launch bounds,
-     * {@code .minnctapersm}): 3, so ptxas keeps a work-item within 65,536 / (3 · 128) = 170 registers (168) where it took 209-216
-     * at headDim 128, and with {@link #sharedBytes} three fit by shared memory too: 12 warps an SM walking key tiles instead of 8
-     * (the walk is a latency chain a warp: bench/RESULTS.md runs 39-bm16, 39-casc8). Registers only: the same arithmetic, the
-     * same bits. 0 declares nothing (ptxas's own count: two an SM).
+     * Work-groups an SM of the 64-row kernels' launch bounds ({@code .minnctapersm}) where the launcher asks for them
+     * ({@code FlashPrefillAttention.tallMinBlocks}: the shared pass, and the one-pass kernel in a handoff step): 3, so ptxas keeps
+     * a work-item within 65,536 / (3 · 128) = 170 registers (168; the shared pass needs no more at G = 1, the one-pass kernel
+     * spills 36-52 bytes at headDim 128), and with {@link #sharedBytes} three fit by shared memory too: 12 warps an SM walking
+     * key tiles instead of 8 (the walk is a latency chain a warp: bench/RESULTS.md runs 39-bm16, 39-casc8, 57-pfa12).
+     * Registers only: the same arithmetic, the same bits. 0 declares nothing (ptxas's own count: two an SM at headDim 128).
      */
     public static final int MIN_BLOCKS = 3;
 

@@ -26,7 +26,7 @@ import dev.arbor.kernels.attention.PagedAttention;
  * CUDA graph and replayed (median of 7). Then the cascade's state handoff at the seed workloads' prefill steps (a group's
  * chunks behind its shared prefix: the shared pass, then the per-sequence pass; both passes and the shared pass alone).
  * {@code -Dflash.tallMinBlocks=N} sets the 64-row kernels' launch bounds ({@code FlashPrefillAttention.setTallMinBlocks}; unset:
- * the kernels' default; only with jars that have it). Uses no other API than main's of session 11, so it also runs against an
+ * the launcher's rule, {@code tallMinBlocks}; only with jars that have it). Uses no other API than main's of session 11, so it also runs against an
  * older kernels jar (a before/after in one call).
  * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.FlashPrefillBench
  */
