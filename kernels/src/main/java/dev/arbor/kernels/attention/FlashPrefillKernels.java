@@ -33,9 +33,11 @@ import dev.arbor.accel.array.OffHeapArray;
  * row's quad of lanes by two xor shuffles), {@code O = O·e^(m_old - m_new) + P·V} with P rounded to the
  * 16-bit type as the A operand (the S accumulator layout is the A fragment layout) and V read by
  * {@code ldmatrix.trans}. At the end {@code out = O / l} in fp32.
- * Shared memory (dynamic): Q {@code BM·headDim·2} bytes + two stages of K and V {@code 2·2·BN·headDim·2}
- * bytes (80 KiB at headDim 128) + two tiles' key row offsets ({@code 2·BN·4} bytes, filled a tile ahead), tiles stored as 128-byte rows ({@code headDim/64} sub-tiles of 64
- * halves) swizzled by {@link Swizzle#rowChunk128} so every ldmatrix is conflict-free.
+ * Shared memory (dynamic, {@link #sharedBytes}): two stages of K and V {@code 2·2·BN·headDim·2} bytes (64 KiB at headDim 128) + two
+ * tiles' key row offsets ({@code 2·BN·4} bytes, filled a tile ahead); Q ({@code BM·headDim·2} bytes) is staged in the stage the
+ * first walked tile does not use and read into registers before that stage's first copies. Tiles stored as 128-byte rows
+ * ({@code headDim/64} sub-tiles of 64 halves) swizzled by {@link Swizzle#rowChunk128} so every ldmatrix is conflict-free.
+ * Launch bounds of {@code minBlocks} work-groups an SM where the launcher asks ({@link #MIN_BLOCKS}).
  *
  * <h2>One arithmetic order per (token, head): batch invariance</h2>
  * A row's result is a function of its own query, its position and the keys 0..p only: the key tiles are
@@ -68,10 +70,24 @@ public final class FlashPrefillKernels {
 
     private static final float NEG_INF = Float.NEGATIVE_INFINITY;
 
-    /** Dynamic shared memory of one work-group in bytes: Q, two stages of K and V, two tiles' key row offsets. */
+    /**
+     * Dynamic shared memory of one 64-row work-group in bytes: two stages of K and V, two tiles' key row offsets (66,048 B at
+     * headDim 128). Q is staged in the stage the first walked tile does not use and read into registers before that stage is
+     * filled ({@link #attend}), so it costs no room of its own: three work-groups fit an SM's 228 KiB (82,432 B with Q apart: two).
+     */
     public static int sharedBytes(int headDim) {
-        return (BM + 4 * BN) * headDim * 2 + 2 * BN * 4;
+        return 4 * BN * headDim * 2 + 2 * BN * 4;
     }
+
+    /**
+     * Work-groups an SM of the 64-row kernels' launch bounds ({@code .minnctapersm}) where the launcher asks for them
+     * ({@code FlashPrefillAttention.tallMinBlocks}: the shared pass, and the one-pass kernel in a handoff step): 3, so ptxas keeps
+     * a work-item within 65,536 / (3 · 128) = 170 registers (168; the shared pass needs no more at G = 1, the one-pass kernel
+     * spills 36-52 bytes at headDim 128), and with {@link #sharedBytes} three fit by shared memory too: 12 warps an SM walking
+     * key tiles instead of 8 (the walk is a latency chain a warp: bench/RESULTS.md runs 39-bm16, 39-casc8, 57-pfa12).
+     * Registers only: the same arithmetic, the same bits. 0 declares nothing (ptxas's own count: two an SM at headDim 128).
+     */
+    public static final int MIN_BLOCKS = 3;
 
     /** Dynamic shared memory of one one-warp work-group ({@link #warpBf16}) in bytes: Q, one stage of K and V, two tiles' key row offsets. */
     public static int warpSharedBytes(int headDim) {
@@ -94,12 +110,14 @@ public final class FlashPrefillKernels {
      *                    this pass continues from (the same for a tile's tokens: one sequence's); 0: none (the one-pass kernel)
      * @param state       ({@link #stateStride} floats per (token, head)) the shared pass's (O, m, l) of the tokens of sequences
      *                    with startTiles > 0; not read otherwise
+     * @param minBlocks   work-groups an SM in the launch bounds ({@link #MIN_BLOCKS}; 0: none); the same bits either way
      */
     public static void prefillBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
                                    IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
                                    IntArray startTiles, FloatArray state,
                                    int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
-                                   @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
+                                   @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks) {
+        ctx.launchBounds(THREADS, minBlocks);
         attend(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state, maxBlocksPerSeq, numBlocks,
                 heads, kvHeads, headDim, blockSize, alibi, 0);
     }
@@ -109,7 +127,8 @@ public final class FlashPrefillKernels {
                                   IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
                                   IntArray startTiles, FloatArray state,
                                   int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
-                                  @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
+                                  @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks) {
+        ctx.launchBounds(THREADS, minBlocks);
         attend(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state, maxBlocksPerSeq, numBlocks,
                 heads, kvHeads, headDim, blockSize, alibi, 1);
     }
@@ -136,8 +155,9 @@ public final class FlashPrefillKernels {
         int seq = seqOfToken.get(tFirst), p0 = positions.get(tFirst);
         int pMax = p0 + nTok - 1;
         int table = seq * maxBlocksPerSeq;
-        int qWords = BM * headDim / 2, kvWords = BN * headDim / 2;
+        int kvWords = BN * headDim / 2;
         int it0 = startTiles.get(tFirst);   // key tiles [0, it0) done by the shared pass (sharedBf16): continue from its state
+        int qBase = ((it0 + 1) & 1) * 2 * kvWords;   // Q staged in the stage of tile it0 + 1, read into registers before its copies
 
         // the two rows of this work-item: g and g + 8 of the warp's 16 (padding rows repeat the last token)
         int rowA = warp * 16 + (lane >> 2), rowB = rowA + 8;
@@ -145,40 +165,43 @@ public final class FlashPrefillKernels {
         int headA = kvh * G + rowA % G, headB = kvh * G + rowB % G;
         int posA = p0 + tokA, posB = p0 + tokB;
         float slopeA = alibi != 0 ? slopes.get(headA) : 0f, slopeB = alibi != 0 ? slopes.get(headB) : 0f;
-        boolean validA = rowA < tpb * G && rowA / G < nTok, validB = rowB < tpb * G && rowB / G < nTok;
-        float scale = (float) (1.0 / Math.sqrt(headDim));
+        float scale = scaleOf(headDim);
 
         // key row offsets (block-table lookups) run a tile ahead of the copies they feed, in two buffers of BN words after the
         // K/V stages (tile i's in buffer i & 1): tiles 0 and 1 here, tile it + 2 during tile it, its load issued before the
         // tile's arithmetic and stored after it (the copies no longer wait on a dependent block-table load per 16-byte chunk)
-        int rb = qWords + 4 * kvWords;
+        int rb = 4 * kvWords;
         int nTiles = pMax / BN + 1;
         if (tid < BN) {
             smem[rb + (it0 & 1) * BN + tid] = keyRow(blockTables, table, it0 * BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
             smem[rb + ((it0 + 1) & 1) * BN + tid] = keyRow(blockTables, table, (it0 + 1) * BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
         }
-        loadQ(ctx, smem, q, tiles, tFirst, 0, nTok, kvh, tid, heads, G, headDim, fp16, BM, THREADS);
+        loadQ(ctx, smem, qBase, q, tiles, tFirst, 0, nTok, kvh, tid, heads, G, headDim, fp16, BM, THREADS);
         ctx.localBarrier();
-        loadKv(ctx, smem, qWords + (it0 & 1) * 2 * kvWords, kc, vc, rb + (it0 & 1) * BN, tid, headDim, kvWords);
+        loadKv(ctx, smem, (it0 & 1) * 2 * kvWords, kc, vc, rb + (it0 & 1) * BN, tid, headDim, kvWords);
         ctx.cpAsyncCommit();
-        loadQFragments(ctx, smem, qf, warp, lane, headDim, BM);
+        loadQFragments(ctx, smem, qBase, qf, warp, lane, headDim, BM);
+        ctx.localBarrier();   // every warp's Q fragments read: the loop's first copies may refill Q's stage
         if (it0 > 0) loadState(state, o, st, tFirst + tokA, headA, tFirst + tokB, headB, lane, heads, headDim);
         else initState(o, st, headDim);
         for (int it = it0; it < nTiles; it++) {
-            if (it + 1 < nTiles) loadKv(ctx, smem, qWords + ((it + 1) & 1) * 2 * kvWords, kc, vc, rb + ((it + 1) & 1) * BN, tid, headDim, kvWords);
+            if (it + 1 < nTiles) loadKv(ctx, smem, ((it + 1) & 1) * 2 * kvWords, kc, vc, rb + ((it + 1) & 1) * BN, tid, headDim, kvWords);
             ctx.cpAsyncCommit();
             ctx.cpAsyncWait(1);
             ctx.localBarrier();   // tile it's copies landed; every copy of tile it was issued (from buffer it & 1), so it may be refilled
             int ahead = (it + 2) * BN + tid;
             boolean fill = tid < BN && it + 2 < nTiles;
             int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
-            tile(ctx, smem, qWords + (it & 1) * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
+            tile(ctx, smem, (it & 1) * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
                     headDim, alibi, fp16, 0);
             if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
             ctx.localBarrier();
         }
         ctx.cpAsyncWait(0);
-        store(out, o, st, tFirst + tokA, headA, validA, tFirst + tokB, headB, validB, lane, heads, headDim);
+        // the rows' tokens and validity from the tile list again: not held in registers through the walk (MIN_BLOCKS' cap)
+        int tF = tiles.get(2 * ctx.groupIdx), nT = tiles.get(2 * ctx.groupIdx + 1) - tF;
+        store(out, o, st, tF + Math.min(rowA / G, nT - 1), headA, rowA < tpb * G && rowA / G < nT, tF + Math.min(rowB / G, nT - 1), headB,
+                rowB < tpb * G && rowB / G < nT, lane, heads, headDim);
     }
 
     /**
@@ -260,13 +283,13 @@ public final class FlashPrefillKernels {
         smem[r0 + slot + 32 / rps] = keyRow(blockTables, table, it0 * BN + lane + 32, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
         smem[r1 + slot] = keyRow(blockTables, table, (it0 + 1) * BN + lane, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
         smem[r1 + slot + 32 / rps] = keyRow(blockTables, table, (it0 + 1) * BN + lane + 32, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
-        loadQ(ctx, smem, q, tiles, tFirst, 0, nTok, kvh, lane, heads, G, headDim, fp16, WARP_ROWS, WARP_THREADS);
+        loadQ(ctx, smem, 0, q, tiles, tFirst, 0, nTok, kvh, lane, heads, G, headDim, fp16, WARP_ROWS, WARP_THREADS);
         ctx.localBarrier();
         loadTile(ctx, smem, kBase, kc, r0 + mine, sw, 8 * c, headDim);
         ctx.cpAsyncCommit();
         loadTile(ctx, smem, vBase, vc, r0 + mine, sw, 8 * c, headDim);
         ctx.cpAsyncCommit();
-        loadQFragments(ctx, smem, qf, 0, lane, headDim, WARP_ROWS);
+        loadQFragments(ctx, smem, 0, qf, 0, lane, headDim, WARP_ROWS);
         if (it0 > 0) loadState(state, o, st, tFirst + tokA, headA, tFirst + tokB, headB, lane, heads, headDim);
         else initState(o, st, headDim);
         // cp.async groups in flight at the top of tile it: K(it), then V(it) (issue order), so wait(1) waits for K(it) alone
@@ -368,11 +391,13 @@ public final class FlashPrefillKernels {
      * @param rowTiles    (numRowTiles, 4): first and end (exclusive) index into groupTokens (at most BM / G tokens), the
      *                    block-table row whose first blocks the tile's tokens share, the shared key tiles
      * @param state       (tokens, heads, {@link #stateStride}) fp32; the rows of the tiles' tokens are written
+     * @param minBlocks   work-groups an SM in the launch bounds ({@link #MIN_BLOCKS}; 0: none); the same bits either way
      */
     public static void sharedBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray state,
                                   IntArray positions, IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes,
                                   int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
-                                  @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
+                                  @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks) {
+        ctx.launchBounds(THREADS, minBlocks);
         sharedPass(ctx, q, kCache, vCache, state, positions, groupTokens, rowTiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
                 heads, kvHeads, headDim, blockSize, alibi, 0);
     }
@@ -381,7 +406,8 @@ public final class FlashPrefillKernels {
     public static void sharedF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray state,
                                  IntArray positions, IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes,
                                  int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
-                                 @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
+                                 @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks) {
+        ctx.launchBounds(THREADS, minBlocks);
         sharedPass(ctx, q, kCache, vCache, state, positions, groupTokens, rowTiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
                 heads, kvHeads, headDim, blockSize, alibi, 1);
     }
@@ -410,42 +436,45 @@ public final class FlashPrefillKernels {
         if (nTok <= 0 || nTiles <= 0) return;   // the whole work-group, before any barrier
         int table = rowTiles.get(4 * ctx.groupIdx + 2) * maxBlocksPerSeq;
         int pMax = nTiles * BN - 1;   // every key of the shared tiles is below every row's position
-        int qWords = BM * headDim / 2, kvWords = BN * headDim / 2;
+        int kvWords = BN * headDim / 2, qBase = 2 * kvWords;   // Q staged in tile 1's stage, as in attend
 
         int rowA = warp * 16 + (lane >> 2), rowB = rowA + 8;
-        int tokA = groupTokens.get(first + Math.min(rowA / G, nTok - 1)), tokB = groupTokens.get(first + Math.min(rowB / G, nTok - 1));
         int headA = kvh * G + rowA % G, headB = kvh * G + rowB % G;
-        int posA = positions.get(tokA), posB = positions.get(tokB);
+        int posA = positions.get(groupTokens.get(first + Math.min(rowA / G, nTok - 1)));
+        int posB = positions.get(groupTokens.get(first + Math.min(rowB / G, nTok - 1)));
         float slopeA = alibi != 0 ? slopes.get(headA) : 0f, slopeB = alibi != 0 ? slopes.get(headB) : 0f;
-        boolean validA = rowA < tpb * G && rowA / G < nTok, validB = rowB < tpb * G && rowB / G < nTok;
-        float scale = (float) (1.0 / Math.sqrt(headDim));
+        float scale = scaleOf(headDim);
 
-        int rb = qWords + 4 * kvWords;
+        int rb = 4 * kvWords;
         if (tid < BN) {
             smem[rb + tid] = keyRow(blockTables, table, tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
             smem[rb + BN + tid] = keyRow(blockTables, table, BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
         }
-        loadQ(ctx, smem, q, groupTokens, first, 1, nTok, kvh, tid, heads, G, headDim, fp16, BM, THREADS);
+        loadQ(ctx, smem, qBase, q, groupTokens, first, 1, nTok, kvh, tid, heads, G, headDim, fp16, BM, THREADS);
         ctx.localBarrier();
-        loadKv(ctx, smem, qWords, kc, vc, rb, tid, headDim, kvWords);
+        loadKv(ctx, smem, 0, kc, vc, rb, tid, headDim, kvWords);
         ctx.cpAsyncCommit();
-        loadQFragments(ctx, smem, qf, warp, lane, headDim, BM);
+        loadQFragments(ctx, smem, qBase, qf, warp, lane, headDim, BM);
+        ctx.localBarrier();   // every warp's Q fragments read: the loop's first copies may refill Q's stage
         initState(o, st, headDim);
         for (int it = 0; it < nTiles; it++) {
-            if (it + 1 < nTiles) loadKv(ctx, smem, qWords + ((it + 1) & 1) * 2 * kvWords, kc, vc, rb + ((it + 1) & 1) * BN, tid, headDim, kvWords);
+            if (it + 1 < nTiles) loadKv(ctx, smem, ((it + 1) & 1) * 2 * kvWords, kc, vc, rb + ((it + 1) & 1) * BN, tid, headDim, kvWords);
             ctx.cpAsyncCommit();
             ctx.cpAsyncWait(1);
             ctx.localBarrier();
             int ahead = (it + 2) * BN + tid;
             boolean fill = tid < BN && it + 2 < nTiles;
             int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
-            tile(ctx, smem, qWords + (it & 1) * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
+            tile(ctx, smem, (it & 1) * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
                     headDim, alibi, fp16, 1);
             if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
             ctx.localBarrier();
         }
         ctx.cpAsyncWait(0);
-        storeState(state, o, st, tokA, headA, validA, tokB, headB, validB, lane, heads, headDim);
+        // the rows' tokens and validity from the row tile again: not held in registers through the walk (MIN_BLOCKS' cap)
+        int f = rowTiles.get(4 * ctx.groupIdx), n = rowTiles.get(4 * ctx.groupIdx + 1) - f;
+        storeState(state, o, st, groupTokens.get(f + Math.min(rowA / G, n - 1)), headA, rowA < tpb * G && rowA / G < n,
+                groupTokens.get(f + Math.min(rowB / G, n - 1)), headB, rowB < tpb * G && rowB / G < n, lane, heads, headDim);
     }
 
     /**
@@ -510,12 +539,12 @@ public final class FlashPrefillKernels {
     }
 
     /**
-     * The tile's Q rows (fp32) rounded to 16 bits into shared memory: 8 floats (two 16-byte loads) per
+     * The tile's Q rows (fp32) rounded to 16 bits into shared memory from word {@code qBase} on: 8 floats (two 16-byte loads) per
      * 16-byte chunk, {@code rows·headDim/8} chunks over {@code threads} work-items; padding rows are zeros. Tile token i is token {@code tFirst + i}, or with
      * {@code gather} (a literal) 1, token {@code tokenList[tFirst + i]} (the shared pass's rows).
      */
     @Unroll
-    static void loadQ(KernelContext ctx, int[] smem, FloatArray q, IntArray tokenList, int tFirst, int gather, int nTok, int kvh, int tid,
+    static void loadQ(KernelContext ctx, int[] smem, int qBase, FloatArray q, IntArray tokenList, int tFirst, int gather, int nTok, int kvh, int tid,
                       int heads, int G, int headDim, int fp16, int rows, int threads) {
         int[] xr = new int[8];
         int[] packed = new int[4];
@@ -535,16 +564,16 @@ public final class FlashPrefillKernels {
                 float lo = Float.intBitsToFloat(xr[2 * j]), hi = Float.intBitsToFloat(xr[2 * j + 1]);
                 packed[j] = fp16 != 0 ? KernelContext.packFp16(lo, hi) : KernelContext.packBf16(lo, hi);
             }
-            ctx.storeShared128(smem, (c >> 3) * (rows * 32) + Swizzle.rowChunk128(row, c & 7), packed, 0);
+            ctx.storeShared128(smem, qBase + (c >> 3) * (rows * 32) + Swizzle.rowChunk128(row, c & 7), packed, 0);
         }
     }
 
-    /** The warp's 16 Q rows as A fragments (of a tile of {@code rows} rows): one ldmatrix.x4 per k-step of 16 dims. */
+    /** The warp's 16 Q rows as A fragments (of a tile of {@code rows} rows at word {@code qBase}): one ldmatrix.x4 per k-step of 16 dims. */
     @Unroll
-    static void loadQFragments(KernelContext ctx, int[] smem, int[] qf, int warp, int lane, int headDim, int rows) {
+    static void loadQFragments(KernelContext ctx, int[] smem, int qBase, int[] qf, int warp, int lane, int headDim, int rows) {
         for (int ks = 0; ks < headDim / 16; ks++) {
             int row = warp * 16 + (lane & 15), c = ks * 2 + (lane >> 4);
-            ctx.ldmatrixX4(qf, ks * 4, smem, (c >> 3) * (rows * 32) + Swizzle.rowChunk128(row, c & 7));
+            ctx.ldmatrixX4(qf, ks * 4, smem, qBase + (c >> 3) * (rows * 32) + Swizzle.rowChunk128(row, c & 7));
         }
     }
 

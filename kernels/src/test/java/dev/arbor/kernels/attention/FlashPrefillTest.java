@@ -237,4 +237,27 @@ class FlashPrefillTest {
                     .getMessage().contains("numSeqs 3"));
         }
     }
+
+    /**
+     * The 64-row kernels' launch bounds by the launch (FlashPrefillAttention.tallMinBlocks): the shared pass always, the one-pass
+     * kernel only in a step with a handoff (run 57-pfa12: faster there, slower for long causal prefill); a bench's setting wins.
+     */
+    @Test
+    void launchBoundsTakeThreeWorkGroupsAnSmOnlyForTheHandoff() {
+        try (FlashPrefillAttention attn = new FlashPrefillAttention(4, 4, 64, 16, 8, 2);
+             FloatArray state = new FloatArray(8 * 4 * FlashPrefillKernels.stateStride(64))) {
+            attn.useHandoffState(state);
+            int[] seqOfToken = {0, 0, 1, 1}, sharedKeys = {64, 64};
+            assertEquals(FlashPrefillKernels.MIN_BLOCKS, attn.tallMinBlocks(true));
+            assertEquals(0, attn.tallMinBlocks(false));
+            assertEquals(1, attn.planHandoff(CPU, seqOfToken, sharedKeys, new int[] {0, 1, 2, 3}, new int[] {0, 4}, 1, 4));   // one row tile
+            assertEquals(FlashPrefillKernels.MIN_BLOCKS, attn.tallMinBlocks(false));
+            assertEquals(FlashPrefillKernels.MIN_BLOCKS, (int) (Integer) attn.args(null, null, null, null, null, null, null, 1, null, 1)[18]);
+            attn.planHandoff(CPU, seqOfToken, sharedKeys, new int[0], new int[] {0}, 0, 4);   // a step without groups
+            assertEquals(0, attn.tallMinBlocks(false));
+            attn.setTallMinBlocks(0);
+            assertEquals(0, attn.tallMinBlocks(true));
+            assertThrows(IllegalArgumentException.class, () -> attn.setTallMinBlocks(-2));
+        }
+    }
 }

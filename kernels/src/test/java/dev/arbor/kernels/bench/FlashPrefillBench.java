@@ -23,7 +23,11 @@ import dev.arbor.kernels.attention.PagedAttention;
  * store, GQA 4 (32 query heads on 8 kv heads), a varlen batch (8 sequences of 1024 new tokens over
  * 1024 cached), Baichuan2-13B's 40 ALiBi heads, and the CUDA-core kernel at 2048 for comparison; the
  * kernel's registers / shared memory / occupancy as the driver reports them. Launches are captured in a
- * CUDA graph and replayed (median of 7).
+ * CUDA graph and replayed (median of 7). Then the cascade's state handoff at the seed workloads' prefill steps (a group's
+ * chunks behind its shared prefix: the shared pass, then the per-sequence pass; both passes and the shared pass alone).
+ * {@code -Dflash.tallMinBlocks=N} sets the 64-row kernels' launch bounds ({@code FlashPrefillAttention.setTallMinBlocks}; unset:
+ * the launcher's rule, {@code tallMinBlocks}; only with jars that have it). Uses no other API than main's of session 11, so it also runs against an
+ * older kernels jar (a before/after in one call).
  * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.FlashPrefillBench
  */
 public final class FlashPrefillBench {
@@ -41,6 +45,64 @@ public final class FlashPrefillBench {
             run(cuda, 40, 40, 1, 4096, 0, false, true, false);
             System.out.println("-- the CUDA-core kernel (PagedAttention, whole mode) on the same shape");
             runCudaCores(cuda, 2048);
+            System.out.println("-- the state handoff at the seed workloads' prefill steps: one cascade group, each sequence a chunk behind the shared prefix");
+            handoff(cuda, 66, 28, 752);    // workload 2's prefill steps (~1,852 tokens: 500 x 28 behind 752 over 9 steps)
+            handoff(cuda, 107, 20, 530);   // workload 1's (107 x 20 behind 530)
+        }
+    }
+
+    private static final String MIN_BLOCKS = System.getProperty("flash.tallMinBlocks");
+
+    /** Applies {@code -Dflash.tallMinBlocks} (only then calls the setter, so that the bench links against jars without it). */
+    private static void bounds(FlashPrefillAttention attn) {
+        if (MIN_BLOCKS != null) attn.setTallMinBlocks(Integer.parseInt(MIN_BLOCKS));
+    }
+
+    /**
+     * seqs sequences of {@code chunk} new tokens each at positions shared .. shared + chunk - 1, their first {@code shared} keys
+     * in the same blocks, as one cascade group: the shared pass over the group's whole shared tiles, then each sequence's
+     * chunk from the handed-off state (FlashPrefillAttention.planHandoff / launchShared / launch). 32 heads x 128, bf16.
+     */
+    private static void handoff(CudaBackend cuda, int seqs, int chunk, int shared) {
+        int heads = 32, ctx = shared + chunk, bps = (ctx + BS - 1) / BS, sharedBlocks = shared / BS, own = bps - sharedBlocks;
+        int total = seqs * chunk, n = (sharedBlocks + seqs * own) * heads * BS * D;
+        try (BFloat16Array k = new BFloat16Array(n); BFloat16Array v = new BFloat16Array(n);
+             FloatArray q = new FloatArray(total * heads * D); FloatArray out = new FloatArray(total * heads * D);
+             IntArray pos = new IntArray(total); IntArray seq = new IntArray(total); IntArray table = new IntArray(seqs * bps);
+             FloatArray state = FloatArray.deviceOnly(total * heads * dev.arbor.kernels.attention.FlashPrefillKernels.stateStride(D));
+             FlashPrefillAttention attn = new FlashPrefillAttention(heads, heads, D, BS, total, seqs)) {
+            bounds(attn);
+            int[] queryStart = new int[seqs + 1], seqOfToken = new int[total], sharedKeys = new int[seqs], groupTokens = new int[total];
+            for (int s = 0; s < seqs; s++) {
+                for (int t = 0; t < chunk; t++) {
+                    int i = s * chunk + t;
+                    pos.set(i, shared + t);
+                    seq.set(i, s);
+                    seqOfToken[i] = s;
+                    groupTokens[i] = i;
+                }
+                for (int b = 0; b < bps; b++) table.set(s * bps + b, b < sharedBlocks ? b : sharedBlocks + s * own + (b - sharedBlocks));
+                queryStart[s + 1] = (s + 1) * chunk;
+                sharedKeys[s] = sharedBlocks * BS;
+            }
+            fill(cuda, k, 1);
+            fill(cuda, v, 2);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 3);
+            cuda.toDevice(pos, seq, table);
+            cuda.allocateOnDevice(out);
+            attn.useHandoffState(state);
+            attn.toDevice(cuda);
+            int tiles = attn.plan(cuda, queryStart, seqs, 1);
+            int rowTiles = attn.planHandoff(cuda, seqOfToken, sharedKeys, groupTokens, new int[] {0, total}, 1, total);
+            double both = time(cuda, () -> {
+                attn.launchShared(cuda, q, k, v, pos, table, bps, null, total);
+                attn.launch(cuda, q, k, v, out, pos, seq, table, bps, null, total);
+            });
+            double sharedOnly = time(cuda, () -> attn.launchShared(cuda, q, k, v, pos, table, bps, null, total));
+            double pairs = (double) seqs * chunk * shared + (double) seqs * chunk * (chunk + 1) / 2;
+            System.out.printf("handoff %3d x %2d tokens behind %3d shared: %8.4f ms  %7.2f TFLOP/s (shared pass %8.4f ms: %d row tiles x %d heads, "
+                            + "%d shared key tiles; per-sequence pass %d tiles)%n", seqs, chunk, shared, both, 4.0 * D * heads * pairs / (both / 1e3) / 1e12,
+                    sharedOnly, rowTiles, heads, shared / 64, tiles);
         }
     }
 
@@ -56,6 +118,7 @@ public final class FlashPrefillBench {
              IntArray pos = new IntArray(total); IntArray seq = new IntArray(total); IntArray table = new IntArray(seqs * bps);
              FloatArray slopes = FloatArray.of(sl);
              FlashPrefillAttention attn = new FlashPrefillAttention(heads, kvHeads, D, BS, total, seqs)) {
+            bounds(attn);
             int[] queryStart = new int[seqs + 1];
             for (int s = 0; s < seqs; s++) {
                 for (int t = 0; t < tokens; t++) {
