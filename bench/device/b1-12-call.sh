@@ -3,7 +3,10 @@
 # attention (FLASH_BELOW, the default) against the CUDA-core paged split kernel for every token (-Darbor.cuda.flashBelow=0,
 # batch-invariant by construction: the kernel is chosen by a token's position alone), interleaved, then one ncu pass over a
 # --no-batch-invariance b1 run (final-run.sh's timeline-b1-nbi: the nbi step by kernel, never traced before).
-# From the repo root on the GPU machine: bash bench/device/b1-12-call.sh DIR
+# The device tool copies the session's root checkout (/work/main), not a helper's worktree: this script and
+# ncu-step-timeline.py travelled inside the bundle folder (.device/b1-12/call.sh, carried alone), so the call was
+#   bash .device/b1-12/call.sh .device/b1-12   (DIR holds jre.tar.xz, lib/ and ncu-step-timeline.py)
+# The first JVM of a call needs more than 28 s for --batch 1,1 (its second pass was cut: T_B1=40 next time).
 set -u
 D=${1:-.device}
 L=/tmp/b1-12; mkdir -p $L
@@ -24,7 +27,7 @@ step ncu-nbi ${T_NCU:-38} $NCU --graph-profiling node --launch-skip 400 --launch
     --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum --csv --log-file $L/ncu-nbi.csv \
     $J -cp $CP dev.arbor.server.Main bench throughput --model synthetic:llama-7b --device cuda --batch 1 --prompt-len 128 --output-len 5 \
     --no-batch-invariance --out $L/ncu-nbi-run
-python3 bench/device/ncu-step-timeline.py $L/ncu-nbi.csv 4240 > $L/step-timeline-nbi.txt 2>&1
+python3 "$D/ncu-step-timeline.py" $L/ncu-nbi.csv 4240 > $L/step-timeline-nbi.txt 2>&1
 pack
 nvidia-smi --query-gpu=clocks.sm,clocks.mem,clocks.max.sm,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv > $L/clocks-end.txt 2>&1
 echo "== $(date -u +%H:%M:%S) done" >> $L/timeline.txt
