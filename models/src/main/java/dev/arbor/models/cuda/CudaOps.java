@@ -71,6 +71,7 @@ final class CudaOps implements Ops<FloatArray> {
     private final int flashBelow;                     // batch-invariant mode: tokens at positions below this take the tensor-core kernel
     private final int nbiFlashBelow;                  // without invariance: a wide GQA decode step's tokens below this take it (nbiFlashDecode)
     private boolean belowPlanned;                     // this step planned by planBelow (the paged kernel first past the bound, then the tiles)
+    private int belowBound;                           // its position bound: flashBelow, or nbiFlashBelow without invariance
     private final FloatArray handoffState;            // batch-invariant mode with the tensor-core kernel: the cascade's handed-off (O, m, l) state
     private final FloatArray readBack;                // (widest row) host staging of readRow
     private final DeviceSampler sampler;
@@ -246,7 +247,8 @@ final class CudaOps implements Ops<FloatArray> {
         if (angles != null) angles.fill(gpu, b.positionArray(), n, positions, cos, sin);
         if (prefill != null) {
             belowPlanned = batchInvariant || nbiFlashDecode(b);
-            if (belowPlanned) prefill.planBelow(gpu, b.queryStartArray(), b.positionArray(), b.numSeqs(), batchInvariant ? flashBelow : nbiFlashBelow);
+            belowBound = batchInvariant ? flashBelow : nbiFlashBelow;
+            if (belowPlanned) prefill.planBelow(gpu, b.queryStartArray(), b.positionArray(), b.numSeqs(), belowBound);
             else prefill.plan(gpu, b.queryStartArray(), b.numSeqs(), nbiHandoff(b) ? 1 : PREFILL_MIN_TOKENS);
             // after a step with groups this clears the handed-off tiles (a graph replay must find them 0)
             if (handoffState != null) {
@@ -526,7 +528,7 @@ final class CudaOps implements Ops<FloatArray> {
         int maxContext = bound > 0 ? bound : b.maxContextLen();
         boolean tiles = prefill != null && prefill.numTiles() > 0;
         if (tiles && belowPlanned) {
-            if (maxContext > flashBelow) {
+            if (maxContext > belowBound) {   // tokens at or past the bound: the paged kernel over every token first
                 attention.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
                         b.numTokens(), maxContext);
             }
