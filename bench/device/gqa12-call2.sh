@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run 57-gqa12's second call (commit 3610ad0: the paged pass only past nbiFlashBelow): the 1b b128 x 512 nbi rows before
-# (-Darbor.cuda.nbiFlashBelow=0) and after, the new path's GPU test, the rows again. bash bench/device/gqa12-call2.sh DIR
+# (-Darbor.cuda.nbiFlashBelow=0) and after, the new path's GPU test (call 1's two before rows are this code's too). bash bench/device/gqa12-call2.sh DIR
 set -u
 D=${1:-.device}
 L=/tmp/gqa12b; mkdir -p $L
@@ -16,8 +16,6 @@ step 1b-nbi-after 25 $J -cp $CP dev.arbor.server.Main bench $B1 --out $L/after
 pack
 step gpu-test 30 $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.models.NbiFlashDecodeGpuTest
 pack
-step 1b-nbi-before2 25 $J -Darbor.cuda.nbiFlashBelow=0 -cp $CP dev.arbor.server.Main bench $B1 --out $L/before2
-step 1b-nbi-after2 25 $J -cp $CP dev.arbor.server.Main bench $B1 --out $L/after2
 echo "== $(date -u +%H:%M:%S) done" >> $L/timeline.txt
 pack
 grep -h 'decode steps:\|decode:  \|tests successful\|tests failed\|max |logit' $L/*.log | head -30
