@@ -14,9 +14,14 @@ final class PagedRunner implements AutoCloseable {
     private int nextBlock;
 
     PagedRunner(CausalLM model, int numBlocks, int blockSize) {
+        this(model, numBlocks, blockSize, 64);
+    }
+
+    /** A runner of at most {@code maxSeqs} sequences (and logit rows) a step, 4,096 tokens. */
+    PagedRunner(CausalLM model, int numBlocks, int blockSize, int maxSeqs) {
         this.model = model;
         this.blockSize = blockSize;
-        this.executor = model.open(new StepShape(numBlocks, blockSize, 4096, 64, numBlocks, 64));
+        this.executor = model.open(new StepShape(numBlocks, blockSize, 4096, maxSeqs, numBlocks, maxSeqs));
         this.nextBlock = numBlocks - 1;
     }
 

@@ -38,6 +38,12 @@ public final class FlashDecodeBench {
                         args.length > 4 ? Integer.parseInt(args[4]) : 3);
                 return;
             }
+            if (args.length >= 1 && args[0].equals("gqa64")) {   // Llama-3.2-1B's decode (issue 12's b128 × 512 row and around it)
+                System.out.println("-- GQA-4 decode, 32 on 8 heads x 64, one layer, bf16 KV: paged CUDA-core kernel (the nbi mode's before "
+                        + "run 57-gqa12) | tensor cores, 64-row tiles | tensor cores, one-warp tiles");
+                for (int[] sc : new int[][] {{128, 512}, {128, 1024}, {64, 512}, {32, 512}, {256, 512}}) run(cuda, 32, 8, 64, sc[0], sc[1], 0);
+                return;
+            }
             System.out.println("-- decode attention, one layer, bf16 KV: paged CUDA-core kernel | tensor cores, 64-row tiles | tensor cores, "
                     + "one-warp tiles; with a shared prefix also the state handoff (shared pass + per-sequence pass) with each");
             run(cuda, 32, 32, 434, 790, 752);   // seed workload 2's decode steps
@@ -50,6 +56,11 @@ public final class FlashDecodeBench {
 
     /** seqs sequences of one new token at position ctx - 1, the first {@code shared} keys in shared blocks. */
     private static void run(CudaBackend cuda, int heads, int kvHeads, int seqs, int ctx, int shared) {
+        run(cuda, heads, kvHeads, D, seqs, ctx, shared);
+    }
+
+    /** As above with head dimension {@code D}: {@code FlashDecodeBench gqa64} runs Llama-3.2-1B's attention (32 on 8 heads × 64). */
+    private static void run(CudaBackend cuda, int heads, int kvHeads, int D, int seqs, int ctx, int shared) {
         int bps = (ctx + BS - 1) / BS, sharedBlocks = shared / BS, own = bps - sharedBlocks;
         int blocks = sharedBlocks + seqs * own, n = blocks * kvHeads * BS * D;
         try (BFloat16Array k = new BFloat16Array(n); BFloat16Array v = new BFloat16Array(n);
@@ -90,8 +101,8 @@ public final class FlashDecodeBench {
             // K and V bytes a launch reads at least (each distinct block once)
             double bytes = 2.0 * blocks * kvHeads * BS * D * 2;
             System.out.printf("decode %3d seqs x %4d keys (%3d shared), %2d/%2d heads: paged %8.4f ms | 64-row %8.4f ms | one-warp %8.4f ms"
-                    + " (%.2fx 64-row, %.2fx paged)  [%.0f MB distinct K/V]%n", seqs, ctx, shared, heads, kvHeads, pagedMs, tallMs, warpMs,
-                    tallMs / warpMs, pagedMs / warpMs, bytes / 1e6);
+                    + " (%.2fx 64-row, %.2fx paged)  [%.0f MB distinct K/V; one-warp %.0f GB/s]%n", seqs, ctx, shared, heads, kvHeads, pagedMs, tallMs, warpMs,
+                    tallMs / warpMs, pagedMs / warpMs, bytes / 1e6, bytes / warpMs / 1e6);
             if (shared >= FlashPrefillKernels.BN) {   // the seed workloads' decode steps: one cascade group, its whole shared tiles handed off
                 int[] seqOf = new int[seqs], keys = new int[seqs], group = new int[seqs];
                 for (int s = 0; s < seqs; s++) {
@@ -113,7 +124,7 @@ public final class FlashDecodeBench {
                 System.out.printf("   handoff (%d shared tiles, %d row tiles): shared pass %8.4f ms; shared + per-sequence 64-row %8.4f ms | one-warp "
                         + "%8.4f ms (%.2fx)%n", shared / FlashPrefillKernels.BN, rowTiles, sharedMs, tallHo, warpHo, tallHo / warpHo);
             }
-            if (seqs == 434) {
+            if (seqs == 434 || D == 64 && seqs == 128 && ctx == 512) {
                 CudaModule.Resources r = cuda.resources(FlashPrefillAttention.kernelFor(k), tall.launchOf(seqs),
                         tall.args(q, k, v, out, pos, seq, table, bps, null, blocks));
                 System.out.printf("   64-row kernel: %s, dynamic smem %d B (%d warps/SM)%n", r, FlashPrefillKernels.sharedBytes(D),

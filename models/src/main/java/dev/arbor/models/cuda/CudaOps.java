@@ -69,6 +69,9 @@ final class CudaOps implements Ops<FloatArray> {
     private final CascadeAttention cascade;           // steps with cascade groups, null under batch invariance (see attention())
     private final FlashPrefillAttention prefill;      // tensor-core prefill chunks, null where not taken (see attention())
     private final int flashBelow;                     // batch-invariant mode: tokens at positions below this take the tensor-core kernel
+    private final int nbiFlashBelow;                  // without invariance: a wide GQA decode step's tokens below this take it (nbiFlashDecode)
+    private boolean belowPlanned;                     // this step planned by planBelow (the paged kernel first past the bound, then the tiles)
+    private int belowBound;                           // its position bound: flashBelow, or nbiFlashBelow without invariance
     private final FloatArray handoffState;            // batch-invariant mode with the tensor-core kernel: the cascade's handed-off (O, m, l) state
     private final FloatArray readBack;                // (widest row) host staging of readRow
     private final DeviceSampler sampler;
@@ -129,6 +132,8 @@ final class CudaOps implements Ops<FloatArray> {
         attention = cascade != null ? cascade.paged()
                 : new PagedAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), maxContext, shape.maxSeqs());
         flashBelow = batchInvariant ? Integer.getInteger("arbor.cuda.flashBelow", FLASH_BELOW) : 0;
+        nbiFlashBelow = batchInvariant ? 0 : Integer.getInteger("arbor.cuda.nbiFlashBelow",
+                config.numHeads() / config.numKvHeads() >= NBI_FLASH_MIN_GROUP ? FLASH_BELOW : 0);
         prefill = (!batchInvariant || flashBelow > 0) && kvDtype != KvCacheDtype.FP32
                 && FlashPrefillAttention.supports(config.numHeads(), config.numKvHeads(), config.headDim())
                 ? new FlashPrefillAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), n, shape.maxSeqs()) : null;
@@ -241,7 +246,9 @@ final class CudaOps implements Ops<FloatArray> {
         // the CPU's cos/sin values exactly (Rope.fill's float32 angles, by position), so RoPE rounds as on the CPU path
         if (angles != null) angles.fill(gpu, b.positionArray(), n, positions, cos, sin);
         if (prefill != null) {
-            if (batchInvariant) prefill.planBelow(gpu, b.queryStartArray(), b.positionArray(), b.numSeqs(), flashBelow);
+            belowPlanned = batchInvariant || nbiFlashDecode(b);
+            belowBound = batchInvariant ? flashBelow : nbiFlashBelow;
+            if (belowPlanned) prefill.planBelow(gpu, b.queryStartArray(), b.positionArray(), b.numSeqs(), belowBound);
             else prefill.plan(gpu, b.queryStartArray(), b.numSeqs(), nbiHandoff(b) ? 1 : PREFILL_MIN_TOKENS);
             // after a step with groups this clears the handed-off tiles (a graph replay must find them 0)
             if (handoffState != null) {
@@ -254,6 +261,33 @@ final class CudaOps implements Ops<FloatArray> {
 
     /** Without batch invariance, a sequence with at least this many new tokens in a step takes the tensor-core prefill kernel. */
     static final int PREFILL_MIN_TOKENS = 2;
+
+    /**
+     * Without batch invariance: whether a decode step goes through the tensor-core kernel as the default mode's decode steps
+     * do ({@link FlashPrefillAttention#planBelow} with bound {@code -Darbor.cuda.nbiFlashBelow=N}, {@link #FLASH_BELOW} by
+     * default at G = heads / kvHeads ≥ {@link #NBI_FLASH_MIN_GROUP}, 0 (never) below; tokens past the bound through the paged
+     * kernel first). Evaluated on the padded batch, so a graph bucket always takes the same launches.
+     */
+    private boolean nbiFlashDecode(ForwardBatch b) {
+        return !batchInvariant && nbiFlashBelow > 0 && b.isDecode() && !cascade(b)
+                && nbiFlashDecodePays(config.numHeads() / config.numKvHeads(), b.numSeqs(), config.numKvHeads(), gpu.multiprocessors());
+    }
+
+    /**
+     * The rule of {@link #nbiFlashDecode} by shape: a decode step of {@code seqs} sequences takes the tensor-core kernel at
+     * G ≥ {@link #NBI_FLASH_MIN_GROUP} query heads a kv head, where its tiles are one warp each ({@code seqs × kvHeads ≥}
+     * {@link FlashPrefillAttention#WARP_WAVES} {@code × sms} walks, the one-warp kernel's range; one decode token fills G of
+     * the tile's 16 mma rows). There QKᵀ and P·V run on the tensor cores; the CUDA-core paged kernel does 4 FMAs a key and
+     * dim per kv head at G = 4 and was measured instruction-bound at ~50% of the copy rate (runs 48-gqa10, 53-gqa11).
+     * At G = 1 the one-warp tiles were measured 1.2-2.3x slower than the paged kernel (run 43-dec9), hence the bound on G.
+     */
+    static boolean nbiFlashDecodePays(int group, int seqs, int kvHeads, int sms) {
+        return group >= NBI_FLASH_MIN_GROUP && group <= FlashPrefillKernels.WARP_ROWS
+                && (long) seqs * kvHeads >= (long) FlashPrefillAttention.WARP_WAVES * sms;
+    }
+
+    /** The fewest query heads a kv head for {@link #nbiFlashDecodePays} (GQA-4: Llama-3.2-1B, Llama-3-8B). */
+    static final int NBI_FLASH_MIN_GROUP = 4;
 
     /**
      * Without batch invariance: whether a step runs its cascade groups as the default mode's state handoff (the shared pass
@@ -470,7 +504,9 @@ final class CudaOps implements Ops<FloatArray> {
      * <p>Without batch
      * invariance, with a bf16/fp16 KV store and a shape it takes (headDim 64/128), sequences with at least
      * {@link #PREFILL_MIN_TOKENS} new tokens go through the tensor-core prefill ({@link FlashPrefillAttention},
-     * planned in {@link #upload}) and the others (decodes) through the paged kernel. Not the default: the two
+     * planned in {@link #upload}) and the others (decodes) through the paged kernel, but for a wide GQA decode step
+     * ({@link #nbiFlashDecode}: G ≥ 4, one-warp tiles), whose tokens below {@code arbor.cuda.nbiFlashBelow} go through the
+     * tensor-core kernel as the default mode's do. Not the default: the two
      * kernels round differently (the tensor-core one rounds Q and P to 16 bits), and which one a prompt token
      * meets depends on its chunk's length, so its bits would depend on chunking and cache hits (e.g. a prompt
      * whose full blocks are all cached leaves a 1-token chunk).
@@ -491,8 +527,8 @@ final class CudaOps implements Ops<FloatArray> {
         int bound = graphs == null ? -1 : graphs.contextBound();
         int maxContext = bound > 0 ? bound : b.maxContextLen();
         boolean tiles = prefill != null && prefill.numTiles() > 0;
-        if (tiles && batchInvariant) {
-            if (maxContext > flashBelow) {
+        if (tiles && belowPlanned) {
+            if (maxContext > belowBound) {   // tokens at or past the bound: the paged kernel over every token first
                 attention.launch(gpu, q, keys[layer], values[layer], out, positions, seqOfToken, blockTables, shape.maxBlocksPerSeq(), slopes,
                         b.numTokens(), maxContext);
             }
