@@ -56,6 +56,7 @@ public final class CascadeAttention implements AutoCloseable {
     private boolean suffixReplay;                                           // the warp suffix in the split kernel's layout (its bits); else its own range
     private int sharedMinBlocks = -1;                                       // the tensor-core shared level's launch bounds; -1: its default
     private int sharedKeyHalves;                                            // its key halves a work-group; 0: CascadeMmaKernels.keyHalves
+    private boolean sharedInterleave;                                       // its S = Q·Kᵀ mma n-tile-interleaved (the same bits)
 
     /**
      * @param maxContext    the longest context a launch may see (keys)
@@ -179,7 +180,7 @@ public final class CascadeAttention implements AutoCloseable {
             if (mma) {   // tensor cores: the shape and store decide, never the batch
                 b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), overlapShared ? l.overlappingPrevious() : l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
                         blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
-                        heads, kvHeads, headDim, paged.blockSize(), alibi, minBlocks, halves);
+                        heads, kvHeads, headDim, paged.blockSize(), alibi, minBlocks, halves, sharedInterleave ? 1 : 0);
             } else {
                 b.launch(Shapes.byStore(kCache, SHARED_BF16, SHARED_F16, SHARED_F32), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
                         blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
@@ -289,6 +290,16 @@ public final class CascadeAttention implements AutoCloseable {
     public CascadeAttention sharedKeyHalves(int n) {
         if (n < 0 || n > 2) throw new IllegalArgumentException("sharedKeyHalves must be 0..2: " + n);
         this.sharedKeyHalves = n;
+        return this;
+    }
+
+    /**
+     * For benchmarks and tests: the tensor-core shared level's S = Q·Kᵀ mma n-tile-interleaved (every n-tile's high-part mma of a
+     * k-step, then their remainders': independent accumulators back to back; CascadeMmaKernels#scoresInterleaved) or, by default,
+     * n-tile after n-tile. Each accumulator gets the same mma in the same order: the same bits either way.
+     */
+    public CascadeAttention sharedInterleave(boolean on) {
+        this.sharedInterleave = on;
         return this;
     }
 

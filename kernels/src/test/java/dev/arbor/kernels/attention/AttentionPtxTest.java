@@ -108,9 +108,9 @@ class AttentionPtxTest {
         }
         assertEquals(0, CascadeMmaKernels.minBlocksPerSm(64, 1, 768, 132));
         assertEquals(1, CascadeMmaKernels.keyHalves(64, 1, 32, 132));
-        String ptx = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 32, 128, 16, 0, 3, 1}, 90).ptx();
+        String ptx = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 32, 128, 16, 0, 3, 1, 0}, 90).ptx();
         assertTrue(ptx.contains(".maxntid 128, 1, 1\n.minnctapersm 3\n"), "4 warps a work-group, 3 work-groups an SM");
-        String free = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 8, 64, 16, 0, 0, 2}, 90).ptx();
+        String free = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 8, 64, 16, 0, 0, 2, 0}, 90).ptx();
         assertEquals(0, count(free, ".minnctapersm"), "no bound");
     }
 
@@ -137,7 +137,8 @@ class AttentionPtxTest {
             assertTrue(ptx.substring(previous, last).contains("ld.global.s32"), what + ": the block-table lookups before the main wait");
             assertTrue(ptx.indexOf("ld.global.v4") > last, what + ": q and the KV rows after the main wait");
         }
-        Object[][] mma = {{32, 32, 128, 16, 0, 3, 1}, {32, 32, 128, 16, 0, 0, 2}, {40, 40, 128, 16, 1, 0, 2}, {32, 8, 64, 16, 0, 0, 2}};
+        Object[][] mma = {{32, 32, 128, 16, 0, 3, 1, 0}, {32, 32, 128, 16, 0, 0, 2, 0}, {40, 40, 128, 16, 1, 0, 2, 0}, {32, 8, 64, 16, 0, 0, 2, 0},
+                {32, 32, 128, 16, 0, 3, 1, 1}};
         for (Object[] c : mma) {
             String ptx = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), c, 90).ptx();
             String what = "cascadeMmaBf16 " + java.util.Arrays.toString(c);
@@ -224,12 +225,15 @@ class AttentionPtxTest {
                 new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 40, 40, 128, 16, 1, 4, 1, 1, 32, 1),
                 new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 16, 128, 16, 0, 4, 1, 1, 16, 1),
                 new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 1, 4, 32, 1),
-                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 32, 128, 16, 0, 3, 2),
-                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 40, 40, 128, 16, 1, 3, 2),
-                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 8, 128, 16, 0, 0, 1),
-                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 8, 64, 16, 0, 0, 2),
-                new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 32, 32, 128, 16, 0, 3, 1),
-                new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 5, 5, 32, 7, 1, 0, 2),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 32, 128, 16, 0, 3, 2, 0),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 40, 40, 128, 16, 1, 3, 2, 0),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 8, 128, 16, 0, 0, 1, 0),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 8, 64, 16, 0, 0, 2, 0),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 32, 32, 128, 16, 0, 3, 1, 0),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 5, 5, 32, 7, 1, 0, 2, 0),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 32, 128, 16, 0, 3, 1, 1),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 40, 40, 128, 16, 1, 0, 2, 1),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 5, 5, 32, 7, 1, 0, 2, 1),
                 new Variant(KvCacheKernels.class, "writeKvBf16"), new Variant(KvCacheKernels.class, "writeKvF16"),
                 new Variant(KvCacheKernels.class, "writeKvF32"),
                 new Variant(TokenKernels.class, "embeddingBf16"), new Variant(TokenKernels.class, "embeddingF16"),

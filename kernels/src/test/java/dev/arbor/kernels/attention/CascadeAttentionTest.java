@@ -251,6 +251,9 @@ class CascadeAttentionTest {
                 float[] got = b.runCascade(CPU, cascade.sharedKeyHalves(halves), groups, sharedBlocks);
                 assertClose(ref, got, TOLERANCE, what + ", " + halves + " key halves: cascade vs reference");
                 assertClose(plainD, got, TOLERANCE, what + ", " + halves + " key halves: cascade vs paged");
+                // S = Q·Kᵀ's mma n-tile-interleaved: every accumulator the same mma in the same order, so the same bits
+                assertBits(got, b.runCascade(CPU, cascade.sharedInterleave(true), groups, sharedBlocks), what + ", " + halves + " key halves: interleaved S");
+                cascade.sharedInterleave(false);
             }
         }
     }

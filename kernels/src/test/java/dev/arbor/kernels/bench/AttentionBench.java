@@ -331,7 +331,9 @@ public final class AttentionBench {
                 full.run(0);
                 cascade.suffixReplay(true);   // the warp suffix in the split kernel's layout (run 55's default), for ncu
                 full.run(0);
-                cascade.suffixReplay(false);
+                cascade.suffixReplay(false).sharedInterleave(true);   // and the shared level's interleaved S mma
+                full.run(0);
+                cascade.sharedInterleave(false);
                 cuda.synchronize();
                 System.out.printf("%d seqs sharing %d, %d heads: one cascade step (profile only)%n", seqs, prefix, heads);
                 return;
@@ -345,6 +347,10 @@ public final class AttentionBench {
             double replayMs = time(cuda, 20, full), replaySuffixOnly = partTime(cuda, cascade, full, false, true, false);
             cascade.suffixReplay(false);
             double againMs = time(cuda, 20, full);
+            // the shared level's S = Q·Kᵀ mma n-tile-interleaved (the same bits), step and shared level alone
+            cascade.sharedInterleave(true);
+            double interleaveMs = time(cuda, 20, full), interleaveShared = partTime(cuda, cascade, full, true, false, false);
+            cascade.sharedInterleave(false);
             cascade.overlapSuffix(false);   // the warp suffix launched after the shared level, not overlapping it
             double noOverlap = time(cuda, 20, full);
             cascade.overlapSuffix(true);
@@ -394,6 +400,8 @@ public final class AttentionBench {
             System.out.printf("   warp suffix in the split kernel's layout (run 55's default): step %.1f us (%.2fx the default; default again %.1f us),"
                             + " suffix + merge alone %.1f us (default %.1f us)%n", replayMs * 1e3, replayMs / cascadeMs, againMs * 1e3,
                     replaySuffixOnly * 1e3, warpSuffixOnly * 1e3);
+            System.out.printf("   shared level's S mma n-tile-interleaved: step %.1f us (%.2fx the default), shared level alone %.1f us%n",
+                    interleaveMs * 1e3, interleaveMs / cascadeMs, interleaveShared * 1e3);
             System.out.printf("   shared level launched plainly (not overlapping the step before): step %.1f us (%.2fx the default)%n", sharedPlain * 1e3,
                     sharedPlain / cascadeMs);
             System.out.printf("   suffix + merge as a warp per (token, kv head)%s: alone %.1f us; cascade without the overlap (no PDL) %.1f us;"
