@@ -167,7 +167,7 @@ public final class CascadeAttention implements AutoCloseable {
                 long whole = (long) numGroups * ((maxGroupTokens + wholeQueries - 1) / wholeQueries) * kvHeads * PagedAttention.splits(maxSharedLenNow);
                 halves = sharedKeyHalves > 0 ? sharedKeyHalves : CascadeMmaKernels.keyHalves(heads, kvHeads, whole, sms);
                 if (CascadeMmaKernels.ROWS / halves % (heads / kvHeads) != 0) halves = 1;   // G must divide the work-group's rows
-                minBlocks = sharedMinBlocks >= 0 ? sharedMinBlocks : CascadeMmaKernels.minBlocksPerSm(headDim, halves, whole, sms);
+                minBlocks = sharedMinBlocks >= 0 ? sharedMinBlocks : CascadeMmaKernels.minBlocksPerSm(heads / kvHeads, headDim, halves, whole, sms);
             }
             int queries = mma ? CascadeMmaKernels.queries(heads, kvHeads, halves) : queriesPerGroup(heads, kvHeads);
             int tiles = (maxGroupTokens + queries - 1) / queries;

@@ -85,9 +85,14 @@ public final class CascadeMmaKernels {
      * work-group, would allow 6; since accel's division lowering 168 at G = 1, 209 at G = 4) and fits 168 without a spill — else 0. Measured (bench/RESULTS.md "Run 39-casc8"): 2.4% faster a step at 500
      * × 752 (768 work-groups, 2.9 waves at 2 an SM: 197.7 → 192.9 µs, the shared level 92.7 → 86.1), 12-30% slower at two or fewer
      * an SM (107 × 530, ALiBi, the sweep), where it only adds the spill. Registers only: the same arithmetic, the same bits.
+     * Also 3 with two key halves at G = 1 above headDim 64 (ptxas: 167-168 registers, no spill, as without the bound): measured
+     * (bench/RESULTS.md "Run 57-casc12", the bench's forms in one process) faster at every such row, 107 × 530 49.7 → 48.2 µs a step
+     * (the shared level 21.2 → 20.3), 40 heads ALiBi 57.7 → 56.6, 107 × 240 42.1 → 40.6, the 2-4 sequence sweep 7-10%; not at
+     * G = 4 (a 12-byte spill there, not measured).
      */
-    public static int minBlocksPerSm(int headDim, int halves, long workGroups, int sms) {
-        return halves == 1 && headDim > 64 && workGroups > 2L * sms ? 3 : 0;
+    public static int minBlocksPerSm(int g, int headDim, int halves, long workGroups, int sms) {
+        if (headDim <= 64) return 0;
+        return halves == 1 ? (workGroups > 2L * sms ? 3 : 0) : g == 1 ? 3 : 0;
     }
 
     /**

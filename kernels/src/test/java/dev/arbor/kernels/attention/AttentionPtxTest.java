@@ -96,17 +96,22 @@ class AttentionPtxTest {
     /**
      * The tensor-core shared level's form by the launch's size (bench/RESULTS.md "Run 39-casc8" and "Run 39-divc", 132 SMs): 500 × 752
      * (768 whole-split work-groups) 3 work-groups an SM; 107 × 530 and 40 heads ALiBi (192 and 240), 107 × 240 and the sweep's 2-32
-     * sequences (32-64) two key halves without bounds; none at headDim 64; G = 64 whole splits.
+     * sequences (32-64) two key halves, 3 work-groups an SM at G = 1 ("Run 57-casc12"), none at G = 4; none at headDim 64; G = 64
+     * whole splits.
      */
     @Test
     void theSharedLevelsFormFollowsTheLaunchSize() {
-        long[][] cases = {{192, 2, 0}, {240, 2, 0}, {768, 1, 3}, {64, 2, 0}, {32, 2, 0}, {132, 2, 0}, {133, 2, 0}, {264, 2, 0}, {265, 1, 3}};
+        long[][] cases = {{192, 2, 3}, {240, 2, 3}, {768, 1, 3}, {64, 2, 3}, {32, 2, 3}, {132, 2, 3}, {133, 2, 3}, {264, 2, 3}, {265, 1, 3}};
         for (long[] c : cases) {
             int halves = CascadeMmaKernels.keyHalves(32, 32, c[0], 132);
             assertEquals(c[1], halves, c[0] + " work-groups: key halves");
-            assertEquals(c[2], CascadeMmaKernels.minBlocksPerSm(128, halves, c[0], 132), c[0] + " work-groups: launch bounds");
+            assertEquals(c[2], CascadeMmaKernels.minBlocksPerSm(1, 128, halves, c[0], 132), c[0] + " work-groups: launch bounds");
         }
-        assertEquals(0, CascadeMmaKernels.minBlocksPerSm(64, 1, 768, 132));
+        assertEquals(0, CascadeMmaKernels.minBlocksPerSm(4, 128, 2, 192, 132), "two key halves at G = 4: no bound");
+        assertEquals(3, CascadeMmaKernels.minBlocksPerSm(4, 128, 1, 768, 132), "whole splits past two an SM at G = 4: 3");
+        assertEquals(0, CascadeMmaKernels.minBlocksPerSm(1, 128, 1, 264, 132), "whole splits, at most two an SM: no bound");
+        assertEquals(0, CascadeMmaKernels.minBlocksPerSm(1, 64, 2, 64, 132), "headDim 64: no bound");
+        assertEquals(0, CascadeMmaKernels.minBlocksPerSm(1, 64, 1, 768, 132));
         assertEquals(1, CascadeMmaKernels.keyHalves(64, 1, 32, 132));
         String ptx = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 32, 128, 16, 0, 3, 1, 0}, 90).ptx();
         assertTrue(ptx.contains(".maxntid 128, 1, 1\n.minnctapersm 3\n"), "4 warps a work-group, 3 work-groups an SM");

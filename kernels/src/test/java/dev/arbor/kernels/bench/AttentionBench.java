@@ -361,7 +361,7 @@ public final class AttentionBench {
             // each a step and the shared level alone; the launcher picks one by the launch's size (the default columns)
             int sms = cuda.device().multiprocessors(), q1 = CascadeMmaKernels.queries(heads, heads, 1);
             long whole = (long) ((seqs + q1 - 1) / q1) * heads * PagedAttention.splits(sharedBlocks * BS);
-            int defHalves = CascadeMmaKernels.keyHalves(heads, heads, whole, sms), defBounds = CascadeMmaKernels.minBlocksPerSm(D, defHalves, whole, sms);
+            int defHalves = CascadeMmaKernels.keyHalves(heads, heads, whole, sms), defBounds = CascadeMmaKernels.minBlocksPerSm(1, D, defHalves, whole, sms);
             int[][] forms = {{0, 1}, {3, 1}, {0, 2}, {3, 2}};
             double[][] formUs = new double[forms.length][2];
             for (int f = 0; f < forms.length; f++) {
