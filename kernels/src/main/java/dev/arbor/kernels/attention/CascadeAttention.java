@@ -190,7 +190,8 @@ public final class CascadeAttention implements AutoCloseable {
         int ownZ = Math.max(1, Math.min(maxOwnSplits, PagedAttention.splits(maxContextLen)));
         int warpMax = warpSuffixMaxSplits >= 0 ? warpSuffixMaxSplits : heads / kvHeads <= WARP_SUFFIX_MAX_G ? WARP_SUFFIX_MAX_SPLITS : 0;
         if (ownZ <= warpMax && CascadeSuffixKernels.serves(kCache, heads, kvHeads, headDim)) {
-            // suffix + merge in one launch, a warp per (token, kv head), replaying the split kernel's layout (same bits)
+            // suffix + merge in one launch, a warp per (token, kv head): over its own keys as one range, or replaying the split kernel's
+            // layout (its bits)
             if (runSuffix) {
                 // by default one virtual warp over the token's own keys as one range (CascadeSuffixKernels' ownRange); suffixReplay, or
                 // a launch without groups (then PagedAttention's split mode, bit for bit): the split kernel's warps over its 256-key

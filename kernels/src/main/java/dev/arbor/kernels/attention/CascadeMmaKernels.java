@@ -87,7 +87,7 @@ public final class CascadeMmaKernels {
      * an SM (107 × 530, ALiBi, the sweep), where it only adds the spill. Registers only: the same arithmetic, the same bits.
      * Also 3 with two key halves at G = 1 above headDim 64 (ptxas: 167-168 registers, no spill, as without the bound): measured
      * (bench/RESULTS.md "Run 57-casc12", the bench's forms in one process) faster at every such row, 107 × 530 49.7 → 48.2 µs a step
-     * (the shared level 21.2 → 20.3), 40 heads ALiBi 57.7 → 56.6, 107 × 240 42.1 → 40.6, the 2-4 sequence sweep 7-10%; not at
+     * (the shared level 21.2 → 20.3), 40 heads ALiBi 57.7 → 56.6, 107 × 240 42.1 → 40.6, the 2-32 sequence sweep 5-9%; not at
      * G = 4 (a 12-byte spill there, not measured).
      */
     public static int minBlocksPerSm(int g, int headDim, int halves, long workGroups, int sms) {
