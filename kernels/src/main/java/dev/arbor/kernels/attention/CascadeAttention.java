@@ -15,13 +15,15 @@ import dev.arbor.accel.array.OffHeapArray;
  * {@code keyStart[seq]} on, and the partial states are folded by log-sum-exp ({@link AttentionKernels#mergeSplits}).
  * Two launches: where every token owns at most {@link #WARP_SUFFIX_MAX_SPLITS} splits (decode behind a shared prompt), the own
  * keys and the merge run as one warp per (token, kv head) ({@link CascadeSuffixKernels}, launched overlapping the shared level,
- * the same bits as the split kernel + merge); otherwise the streamed split kernel merges in its last-arriving work-group (three
+ * by default one virtual warp over the token's own keys as one range, up to rounding the split kernel + merge; in that kernel's
+ * layout, {@link #suffixReplay}, its bits); otherwise the streamed split kernel merges in its last-arriving work-group (three
  * launches with the separate merge). Nothing allocated per call (scratch sized at construction:
  * {@code tokenCapacity × heads × (ceil(maxContext/256) + ceil(maxSharedLen/256)) × (headDim + 2)} floats).
  *
  * <p>Equal to {@link PagedAttention} up to rounding (the shared part's keys are summed in a different
  * grouping, on tensor cores with Q and P split into two 16-bit parts); tests hold the two within 2e-6 of the output's scale. ALiBi uses each query's own position.
- * Sequences in no group have keyStart 0 and are plain paged attention here.
+ * Sequences in no group have keyStart 0 and are plain paged attention here (bit for bit in a launch without groups or with
+ * {@link #suffixReplay}; up to rounding beside a group, where the warp suffix takes their keys as one own range).
  */
 public final class CascadeAttention implements AutoCloseable {
     static final Kernel SHARED_BF16 = Kernel.of(CascadeKernels.class, "cascadeSharedBf16");
@@ -51,8 +53,10 @@ public final class CascadeAttention implements AutoCloseable {
     private boolean overlapSuffix = true;                                   // the warp suffix launched overlapping the shared level (PDL)
     private boolean overlapShared = true;                                   // the tensor-core shared level launched overlapping the kernel before (PDL)
     private int suffixSharedAhead;                                          // its shared slots a lane per load; 0: CascadeSuffixKernels.SHARED_AHEAD
+    private boolean suffixReplay;                                           // the warp suffix in the split kernel's layout (its bits); else its own range
     private int sharedMinBlocks = -1;                                       // the tensor-core shared level's launch bounds; -1: its default
     private int sharedKeyHalves;                                            // its key halves a work-group; 0: CascadeMmaKernels.keyHalves
+    private boolean sharedInterleave;                                       // its S = Q·Kᵀ mma n-tile-interleaved (the same bits)
 
     /**
      * @param maxContext    the longest context a launch may see (keys)
@@ -163,7 +167,7 @@ public final class CascadeAttention implements AutoCloseable {
                 long whole = (long) numGroups * ((maxGroupTokens + wholeQueries - 1) / wholeQueries) * kvHeads * PagedAttention.splits(maxSharedLenNow);
                 halves = sharedKeyHalves > 0 ? sharedKeyHalves : CascadeMmaKernels.keyHalves(heads, kvHeads, whole, sms);
                 if (CascadeMmaKernels.ROWS / halves % (heads / kvHeads) != 0) halves = 1;   // G must divide the work-group's rows
-                minBlocks = sharedMinBlocks >= 0 ? sharedMinBlocks : CascadeMmaKernels.minBlocksPerSm(headDim, halves, whole, sms);
+                minBlocks = sharedMinBlocks >= 0 ? sharedMinBlocks : CascadeMmaKernels.minBlocksPerSm(heads / kvHeads, headDim, halves, whole, sms);
             }
             int queries = mma ? CascadeMmaKernels.queries(heads, kvHeads, halves) : queriesPerGroup(heads, kvHeads);
             int tiles = (maxGroupTokens + queries - 1) / queries;
@@ -176,7 +180,7 @@ public final class CascadeAttention implements AutoCloseable {
             if (mma) {   // tensor cores: the shape and store decide, never the batch
                 b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), overlapShared ? l.overlappingPrevious() : l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
                         blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
-                        heads, kvHeads, headDim, paged.blockSize(), alibi, minBlocks, halves);
+                        heads, kvHeads, headDim, paged.blockSize(), alibi, minBlocks, halves, sharedInterleave ? 1 : 0);
             } else {
                 b.launch(Shapes.byStore(kCache, SHARED_BF16, SHARED_F16, SHARED_F32), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
                         blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
@@ -186,9 +190,14 @@ public final class CascadeAttention implements AutoCloseable {
         int ownZ = Math.max(1, Math.min(maxOwnSplits, PagedAttention.splits(maxContextLen)));
         int warpMax = warpSuffixMaxSplits >= 0 ? warpSuffixMaxSplits : heads / kvHeads <= WARP_SUFFIX_MAX_G ? WARP_SUFFIX_MAX_SPLITS : 0;
         if (ownZ <= warpMax && CascadeSuffixKernels.serves(kCache, heads, kvHeads, headDim)) {
-            // suffix + merge in one launch, a warp per (token, kv head), replaying the split kernel's layout (same bits)
+            // suffix + merge in one launch, a warp per (token, kv head): over its own keys as one range, or replaying the split kernel's
+            // layout (its bits)
             if (runSuffix) {
-                int u = paged.keysPerLaneNow(), w = paged.decodeWarpsNow();
+                // by default one virtual warp over the token's own keys as one range (CascadeSuffixKernels' ownRange); suffixReplay, or
+                // a launch without groups (then PagedAttention's split mode, bit for bit): the split kernel's warps over its 256-key
+                // splits (that kernel's bits, run 26-55's default)
+                boolean replay = suffixReplay || numGroups == 0;
+                int u = paged.keysPerLaneNow(), w = replay ? paged.decodeWarpsNow() : 1;
                 // overlapping the shared level (programmatic dependent launch) only right behind it: the kernel reads its own keys
                 // before gridDependencyWait, which must not overlap the KV write before a plain launch
                 Launch l = Launch.of(new int[] {tokens, kvHeads, 1}, new int[] {CascadeSuffixKernels.THREADS, 1, 1});
@@ -196,7 +205,7 @@ public final class CascadeAttention implements AutoCloseable {
                         paged.partials(), positions, seqOfToken, blockTables, keyStart, alibiSlopes != null ? alibiSlopes : q, maxBlocksPerSeq,
                         numBlocks, slots, sharedBase, heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, u, w,
                         suffixSharedAhead > 0 ? suffixSharedAhead : CascadeSuffixKernels.SHARED_AHEAD,
-                        CascadeSuffixKernels.minBlocksPerSm(heads, kvHeads));
+                        CascadeSuffixKernels.minBlocksPerSm(heads, kvHeads), replay ? 0 : 1);
             }
             return;
         }
@@ -220,11 +229,24 @@ public final class CascadeAttention implements AutoCloseable {
     /**
      * For benchmarks and tests: the suffix + merge as one warp per (token, kv head) up to this many own splits at any G (0: never, the
      * 4-warp split kernel and its fused or separate merge always); by default {@link #WARP_SUFFIX_MAX_SPLITS} up to
-     * {@link #WARP_SUFFIX_MAX_G}. The same bits either way.
+     * {@link #WARP_SUFFIX_MAX_G}. The same bits either way with {@link #suffixReplay}; up to rounding without it.
      */
     public CascadeAttention warpSuffix(int maxOwnSplits) {
         if (maxOwnSplits < 0) throw new IllegalArgumentException("maxOwnSplits must be >= 0: " + maxOwnSplits);
         this.warpSuffixMaxSplits = maxOwnSplits;
+        return this;
+    }
+
+    /**
+     * For benchmarks and tests: the warp suffix in the split kernel's layout ({@code true}: its {@code warps} virtual warps over each
+     * 256-key split, the bits of the 4-warp split kernel + merge, the default of runs 26-55) or, by default ({@code false}), one virtual
+     * warp over the token's own keys as one range from {@code keyStart} while they are at most 256 keys (one row-offset fill, one
+     * fold of the rows' states, no split boundary inside the suffix: bench/RESULTS.md "Run 57-casc12"). Equal up to rounding (the keys'
+     * states are folded in another grouping); the cascade runs only without batch invariance. A launch without groups takes the
+     * split kernel's layout either way (PagedAttention's split mode, bit for bit).
+     */
+    public CascadeAttention suffixReplay(boolean on) {
+        this.suffixReplay = on;
         return this;
     }
 
@@ -269,6 +291,16 @@ public final class CascadeAttention implements AutoCloseable {
     public CascadeAttention sharedKeyHalves(int n) {
         if (n < 0 || n > 2) throw new IllegalArgumentException("sharedKeyHalves must be 0..2: " + n);
         this.sharedKeyHalves = n;
+        return this;
+    }
+
+    /**
+     * For benchmarks and tests: the tensor-core shared level's S = Q·Kᵀ mma n-tile-interleaved (every n-tile's high-part mma of a
+     * k-step, then their remainders': independent accumulators back to back; CascadeMmaKernels#scoresInterleaved) or, by default,
+     * n-tile after n-tile. Each accumulator gets the same mma in the same order: the same bits either way.
+     */
+    public CascadeAttention sharedInterleave(boolean on) {
+        this.sharedInterleave = on;
         return this;
     }
 

@@ -85,9 +85,14 @@ public final class CascadeMmaKernels {
      * work-group, would allow 6; since accel's division lowering 168 at G = 1, 209 at G = 4) and fits 168 without a spill — else 0. Measured (bench/RESULTS.md "Run 39-casc8"): 2.4% faster a step at 500
      * × 752 (768 work-groups, 2.9 waves at 2 an SM: 197.7 → 192.9 µs, the shared level 92.7 → 86.1), 12-30% slower at two or fewer
      * an SM (107 × 530, ALiBi, the sweep), where it only adds the spill. Registers only: the same arithmetic, the same bits.
+     * Also 3 with two key halves at G = 1 above headDim 64 (ptxas: 167-168 registers, no spill, as without the bound): measured
+     * (bench/RESULTS.md "Run 57-casc12", the bench's forms in one process) faster at every such row, 107 × 530 49.7 → 48.2 µs a step
+     * (the shared level 21.2 → 20.3), 40 heads ALiBi 57.7 → 56.6, 107 × 240 42.1 → 40.6, the 2-32 sequence sweep 5-9%; not at
+     * G = 4 (a 12-byte spill there, not measured).
      */
-    public static int minBlocksPerSm(int headDim, int halves, long workGroups, int sms) {
-        return halves == 1 && headDim > 64 && workGroups > 2L * sms ? 3 : 0;
+    public static int minBlocksPerSm(int g, int headDim, int halves, long workGroups, int sms) {
+        if (headDim <= 64) return 0;
+        return halves == 1 ? (workGroups > 2L * sms ? 3 : 0) : g == 1 ? 3 : 0;
     }
 
     /**
@@ -99,10 +104,10 @@ public final class CascadeMmaKernels {
                                       IntArray groupTokens, IntArray groupTokenStart,
                                       int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup,
                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
-                                      @Constant int alibi, @Constant int minBlocks, @Constant int halves) {
+                                      @Constant int alibi, @Constant int minBlocks, @Constant int halves, @Constant int interleave) {
         ctx.launchBounds(THREADS, minBlocks);
         body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
-                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, heads, kvHeads, headDim, blockSize, alibi, 0, halves);
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, heads, kvHeads, headDim, blockSize, alibi, 0, halves, interleave);
     }
 
     /** fp16 store. */
@@ -111,16 +116,16 @@ public final class CascadeMmaKernels {
                                      IntArray groupTokens, IntArray groupTokenStart,
                                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup,
                                      @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
-                                     @Constant int alibi, @Constant int minBlocks, @Constant int halves) {
+                                     @Constant int alibi, @Constant int minBlocks, @Constant int halves, @Constant int interleave) {
         ctx.launchBounds(THREADS, minBlocks);
         body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
-                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, heads, kvHeads, headDim, blockSize, alibi, 1, halves);
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, heads, kvHeads, headDim, blockSize, alibi, 1, halves, interleave);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      IntArray groupTokens, IntArray groupTokenStart, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
-                     int tilesPerGroup, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16, int halves) {
+                     int tilesPerGroup, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16, int halves, int interleave) {
         int G = heads / kvHeads;
         int RW = 4 / halves;                 // warps of query rows a key half (16 rows each)
         int rows = 16 * RW;                  // query rows per work-group: ROWS / halves
@@ -144,6 +149,7 @@ public final class CascadeMmaKernels {
         int[] ph = new int[4];
         int[] pl = new int[4];
         int[] bf = new int[4];               // B fragments of two k-steps (K) or two n-tiles (V), from one ldmatrix
+        int[] bfs = new int[KTH / 8 * 4];    // interleave: every n-tile's K fragments of a k-step pair (unused without it)
 
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, gq = lane >> 2, tq = lane & 3;
         int half = halves > 1 ? warp / RW : 0, rw = warp - half * RW, htid = tid - half * HT;   // key half, row warp, work-item within the half
@@ -199,7 +205,9 @@ public final class CascadeMmaKernels {
             ctx.cpAsyncWait(1);
             ctx.localBarrier();
             int bo = buf + (it & 1) * KTH * KS;
-            scores(ctx, qh, ql, ksw, s, bf, bo, lo + (first + it) * KTH, hi, p0, p1, sl0, sl1, scale, lane, gq, tq, KS, KSTEPS, KTH, alibi, fp16);
+            if (interleave != 0) scoresInterleaved(ctx, qh, ql, ksw, s, bfs, bo, lane, KS, KSTEPS, KTH, fp16);
+            else scoreMmas(ctx, qh, ql, ksw, s, bf, bo, lane, KS, KSTEPS, KTH, fp16);
+            scores(s, lo + (first + it) * KTH, hi, p0, p1, sl0, sl1, scale, tq, KTH, alibi);
             softmax(ctx, s, o, m, l, NT, KTH);
             accumulate(ctx, s, vsw, o, ph, pl, bf, bo, lane, KS, NT, KTH, fp16);
             ctx.localBarrier();   // the buffer is refilled by the next iteration's copy
@@ -271,12 +279,13 @@ public final class CascadeMmaKernels {
     }
 
     /**
-     * s = Q·Kᵀ for the tile's 4 n-tiles of 8 keys (fragment layout: s[4nt] = (r0, key 8nt + 2tq), s[4nt+1] = (r0, +1),
-     * s[4nt+2] = (r1, 2tq), s[4nt+3] = (r1, +1)), then scaled, ALiBi-biased and masked (-inf) per row.
+     * s = Q·Kᵀ for the tile's KT/8 n-tiles of 8 keys (fragment layout: s[4nt] = (r0, key 8nt + 2tq), s[4nt+1] = (r0, +1),
+     * s[4nt+2] = (r1, 2tq), s[4nt+3] = (r1, +1)), n-tile after n-tile: each accumulator's 2·KSTEPS mma (high part, remainder, per
+     * k-step) one after the other.
      */
     @Unroll
-    static void scores(KernelContext ctx, int[] qh, int[] ql, int[] ksw, float[] s, int[] bf, int bo, int t0, int hi, int p0, int p1, float sl0,
-                       float sl1, float scale, int lane, int gq, int tq, int KS, int KSTEPS, int KT, int alibi, int fp16) {
+    static void scoreMmas(KernelContext ctx, int[] qh, int[] ql, int[] ksw, float[] s, int[] bf, int bo, int lane, int KS, int KSTEPS, int KT,
+                          int fp16) {
         for (int i = 0; i < (KT / 8) * 4; i++) s[i] = 0f;
         // this lane's ldmatrix word of the tile, less 8nt keys and 8ks dims (the constant parts: immediates of the loads)
         int k2 = bo + (lane & 7) * KS + ((lane >> 3) & 1) * 4, k4 = k2 + (lane >> 4) * 8;
@@ -295,6 +304,36 @@ public final class CascadeMmaKernels {
                 }
             }
         }
+    }
+
+    /**
+     * {@link #scoreMmas} with the n-tiles interleaved (k-step pair after k-step pair: every n-tile's K fragments loaded, then each
+     * k-step's high-part mma of every n-tile, then its remainder's), so consecutive mma write different accumulators (KT/8 independent
+     * chains in program order instead of one chain of 2·KSTEPS at a time). Each accumulator sees the same mma in the same order: the
+     * same bits.
+     */
+    @Unroll
+    static void scoresInterleaved(KernelContext ctx, int[] qh, int[] ql, int[] ksw, float[] s, int[] bfs, int bo, int lane, int KS, int KSTEPS,
+                                  int KT, int fp16) {
+        for (int i = 0; i < (KT / 8) * 4; i++) s[i] = 0f;
+        int k2 = bo + (lane & 7) * KS + ((lane >> 3) & 1) * 4, k4 = k2 + (lane >> 4) * 8;
+        for (int ks = 0; ks < KSTEPS; ks += 2) {
+            for (int nt = 0; nt < KT / 8; nt++) {
+                if (ks + 1 < KSTEPS) ctx.ldmatrixX4(bfs, nt * 4, ksw, k4 + nt * 8 * KS + ks * 8);
+                else ctx.ldmatrixX2(bfs, nt * 4, ksw, k2 + nt * 8 * KS + ks * 8);
+            }
+            for (int j = 0; j < 2; j++) {
+                if (ks + j < KSTEPS) {
+                    for (int nt = 0; nt < KT / 8; nt++) mma(ctx, s, nt * 4, qh, (ks + j) * 4, bfs, nt * 4 + 2 * j, fp16);
+                    for (int nt = 0; nt < KT / 8; nt++) mma(ctx, s, nt * 4, ql, (ks + j) * 4, bfs, nt * 4 + 2 * j, fp16);
+                }
+            }
+        }
+    }
+
+    /** The scores s (as {@link #scoreMmas} leaves them) scaled, ALiBi-biased and masked (-inf) per row. */
+    @Unroll
+    static void scores(float[] s, int t0, int hi, int p0, int p1, float sl0, float sl1, float scale, int tq, int KT, int alibi) {
         // key t0 + 8nt + 2tq + (e & 1) is visible to a row while it is < hi and ≤ the row's position: one compare of the
         // element's constant offset a row (the same values and the same selects as comparing j with hi and p)
         int last0 = Math.min(hi - 1, p0) - t0 - 2 * tq, last1 = Math.min(hi - 1, p1) - t0 - 2 * tq;

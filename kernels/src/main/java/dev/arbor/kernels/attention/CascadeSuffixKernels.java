@@ -31,6 +31,14 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * span with no visible key is skipped (the split kernel's warp loads nothing there and leaves its state alone). So a
  * (token, head) gets the bits of the two-launch path, whatever the batch: the CPU and GPU tests compare them.
  *
+ * <h2>Its own layout ({@code ownRange}, the launcher's default since run 57-casc12)</h2>
+ * Cascade runs only without batch invariance, so the warp need not replay the split kernel: with {@code ownRange} (and the launcher's
+ * {@code warps} = 1) the token's own keys {@code [keyStart, position]} are ONE range of rows from keyStart while they are at most
+ * {@code SPLIT} keys: one row-offset fill, rounds of KPI keys from keyStart, one fold of the RPW rows' states and one fold into the
+ * merge state, where the replayed layout (seed workload 2: own keys 752..~790 straddle the split boundary at 768) filled two splits'
+ * rows and folded up to 4 virtual warps' rows per split. The same loads, scores and updates per key; the states are folded in
+ * another grouping (equal up to rounding: CascadeAttentionTest, AttentionGpuTest). Longer suffixes walk the splits as below.
+ *
  * <p>Work-group: 32 work-items (one warp), grid (tokens, kvHeads, 1). Own splits are walked in order, so a long
  * suffix is correct but serial: the launcher takes this kernel while the batch's tokens own at most
  * {@link CascadeAttention#WARP_SUFFIX_MAX_SPLITS} splits.
@@ -104,9 +112,9 @@ public final class CascadeSuffixKernels {
                                        FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
                                        @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                        @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
-                                       @Constant int minBlocks) {
+                                       @Constant int minBlocks, @Constant int ownRange) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, 0);
+                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, 0);
     }
 
     /** fp16 store; as {@link #suffixMergeBf16}. */
@@ -115,15 +123,15 @@ public final class CascadeSuffixKernels {
                                       FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                       @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
-                                       @Constant int minBlocks) {
+                                      @Constant int minBlocks, @Constant int ownRange) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, 1);
+                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, 1);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int heads, int kvHeads, int headDim, int blockSize,
-                     int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int fp16) {
+                     int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int ownRange, int fp16) {
         ctx.launchBounds(THREADS, minBlocks);
         int G = heads / kvHeads;
         int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
@@ -165,7 +173,10 @@ public final class CascadeSuffixKernels {
         int table = seq * maxBlocksPerSeq;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         int nShared = (ks0 + SPLIT - 1) / SPLIT;
-        int nOwn = ks0 <= p ? p / SPLIT - ks0 / SPLIT + 1 : 0;
+        // ownRange: the own keys [ks0, p] as ONE range of rows from ks0 (not cut at the 256-key split boundaries) while they fit the
+        // row buffer; longer suffixes walk the splits as below
+        boolean oneRange = ownRange != 0 && ks0 <= p && p - ks0 < SPLIT;
+        int nOwn = oneRange ? 1 : ks0 <= p ? p / SPLIT - ks0 / SPLIT + 1 : 0;
         int buffered = Math.min(nOwn, OWN_BUF);
         // the first OWN_BUF own splits before the shared level's partials are read (launched overlapping the shared level:
         // their keys and the query were written before that launch began), then mergeSplits' order: shared slots, own splits
@@ -185,7 +196,7 @@ public final class CascadeSuffixKernels {
                 saveState(st, OWN_BUF * SW, mA, mM, mL, lane, G);
             }
             if (k < nOwn) {
-                int s = ks0 / SPLIT + k, sS = s * SPLIT;
+                int s = ks0 / SPLIT + k, sS = oneRange ? ks0 : s * SPLIT;   // the rows' first key (rowBase[0])
                 int lo = Math.max(sS, ks0), hi = Math.min(sS + SPLIT, p + 1);
                 ctx.localBarrier();   // the previous split's readers of rowBase are done
                 fillRows(blockTables, rowBase, table, sS, lo, hi, lane, kvh, numBlocks, kvHeads, headDim, blockSize);

@@ -129,9 +129,13 @@ class AttentionGpuTest {
             try (PagedBatch b = new PagedBatch(heads, heads, 128, 16, ctx, one, alibi, store, 7, shared);
                  CascadeAttention cascade = new CascadeAttention(heads, heads, 128, 16, 600, 528, seqs);
                  PagedAttention paged = new PagedAttention(heads, heads, 128, 16, 600, seqs)) {
+                // the launcher's default: the suffix + merge as one warp per (token, kv head) over each token's own keys as one range
+                float[] own = b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33});
+                assertClose(b.reference(), own, TOLERANCE, store + " cascade (own-range suffix) alibi=" + alibi);
+                cascade.suffixReplay(true);
                 float[] got = b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33});
                 assertClose(b.reference(), got, TOLERANCE, store + " cascade alibi=" + alibi);
-                // the default is the suffix + merge as one warp per (token, kv head) (1 own split here); the 4-warp split kernel over
+                // the warp suffix in the split kernel's layout (suffixReplay; 1 own split here); the 4-warp split kernel over
                 // the context's splits (3: over WARP_SUFFIX_MAX_SPLITS), over the own splits with its fused merge, and with the
                 // separate merge launch: the same bits
                 assertBits(got, b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33}, false), store + " cascade, wide suffix grid, alibi=" + alibi);
@@ -144,10 +148,16 @@ class AttentionGpuTest {
                 float[] plain = b.run(cuda, paged, b.allTokens(), null);
                 double[] plainD = new double[plain.length];
                 for (int i = 0; i < plain.length; i++) plainD[i] = plain[i];
-                double worst = 0;
-                for (int i = 0; i < plain.length; i++) worst = Math.max(worst, Math.abs(plain[i] - got[i]));
-                System.out.printf("cascade vs paged, 107 x 530, %d heads, %s, alibi=%b: max |difference| %.2e%n", heads, store, alibi, worst);
+                double worst = 0, worstOwn = 0, ownReplay = 0;
+                for (int i = 0; i < plain.length; i++) {
+                    worst = Math.max(worst, Math.abs(plain[i] - got[i]));
+                    worstOwn = Math.max(worstOwn, Math.abs(plain[i] - own[i]));
+                    ownReplay = Math.max(ownReplay, Math.abs(own[i] - got[i]));
+                }
+                System.out.printf("cascade vs paged, 107 x 530, %d heads, %s, alibi=%b: max |difference| %.2e (own-range suffix %.2e;"
+                        + " own-range vs replayed layout %.2e)%n", heads, store, alibi, worst, worstOwn, ownReplay);
                 assertClose(plainD, got, CascadeAttentionTest.GPU_TOLERANCE, store + " cascade vs paged alibi=" + alibi);
+                assertClose(plainD, own, CascadeAttentionTest.GPU_TOLERANCE, store + " cascade (own-range suffix) vs paged alibi=" + alibi);
             }
         }
     }

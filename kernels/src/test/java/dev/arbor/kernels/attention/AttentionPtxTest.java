@@ -76,8 +76,9 @@ class AttentionPtxTest {
      */
     @Test
     void theWarpSuffixMergesWithoutCounters() {
-        for (String kernel : new String[] {"suffixMergeBf16", "suffixMergeF16"}) {
-            var k = KernelCompiler.compile(Kernel.of(CascadeSuffixKernels.class, kernel), new Object[] {32, 32, 128, 16, 0, 4, 4, 1, 32}, 90);
+        // the split kernel's layout (4 virtual warps, ownRange 0) and the launcher's default (one virtual warp over the own range)
+        for (Object[] constants : new Object[][] {{32, 32, 128, 16, 0, 4, 4, 1, 32, 0}, {32, 32, 128, 16, 0, 4, 1, 1, 32, 1}}) for (String kernel : new String[] {"suffixMergeBf16", "suffixMergeF16"}) {
+            var k = KernelCompiler.compile(Kernel.of(CascadeSuffixKernels.class, kernel), constants, 90);
             String ptx = k.ptx();
             assertTrue(ptx.contains(".maxntid 32, 1, 1\n.minnctapersm 32\n"), kernel + ": one warp a block, 32 blocks an SM (64 registers)");
             assertEquals(0, count(ptx, "fence."), kernel + ": no fence");
@@ -95,21 +96,26 @@ class AttentionPtxTest {
     /**
      * The tensor-core shared level's form by the launch's size (bench/RESULTS.md "Run 39-casc8" and "Run 39-divc", 132 SMs): 500 × 752
      * (768 whole-split work-groups) 3 work-groups an SM; 107 × 530 and 40 heads ALiBi (192 and 240), 107 × 240 and the sweep's 2-32
-     * sequences (32-64) two key halves without bounds; none at headDim 64; G = 64 whole splits.
+     * sequences (32-64) two key halves, 3 work-groups an SM at G = 1 ("Run 57-casc12"), none at G = 4; none at headDim 64; G = 64
+     * whole splits.
      */
     @Test
     void theSharedLevelsFormFollowsTheLaunchSize() {
-        long[][] cases = {{192, 2, 0}, {240, 2, 0}, {768, 1, 3}, {64, 2, 0}, {32, 2, 0}, {132, 2, 0}, {133, 2, 0}, {264, 2, 0}, {265, 1, 3}};
+        long[][] cases = {{192, 2, 3}, {240, 2, 3}, {768, 1, 3}, {64, 2, 3}, {32, 2, 3}, {132, 2, 3}, {133, 2, 3}, {264, 2, 3}, {265, 1, 3}};
         for (long[] c : cases) {
             int halves = CascadeMmaKernels.keyHalves(32, 32, c[0], 132);
             assertEquals(c[1], halves, c[0] + " work-groups: key halves");
-            assertEquals(c[2], CascadeMmaKernels.minBlocksPerSm(128, halves, c[0], 132), c[0] + " work-groups: launch bounds");
+            assertEquals(c[2], CascadeMmaKernels.minBlocksPerSm(1, 128, halves, c[0], 132), c[0] + " work-groups: launch bounds");
         }
-        assertEquals(0, CascadeMmaKernels.minBlocksPerSm(64, 1, 768, 132));
+        assertEquals(0, CascadeMmaKernels.minBlocksPerSm(4, 128, 2, 192, 132), "two key halves at G = 4: no bound");
+        assertEquals(3, CascadeMmaKernels.minBlocksPerSm(4, 128, 1, 768, 132), "whole splits past two an SM at G = 4: 3");
+        assertEquals(0, CascadeMmaKernels.minBlocksPerSm(1, 128, 1, 264, 132), "whole splits, at most two an SM: no bound");
+        assertEquals(0, CascadeMmaKernels.minBlocksPerSm(1, 64, 2, 64, 132), "headDim 64: no bound");
+        assertEquals(0, CascadeMmaKernels.minBlocksPerSm(1, 64, 1, 768, 132));
         assertEquals(1, CascadeMmaKernels.keyHalves(64, 1, 32, 132));
-        String ptx = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 32, 128, 16, 0, 3, 1}, 90).ptx();
+        String ptx = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 32, 128, 16, 0, 3, 1, 0}, 90).ptx();
         assertTrue(ptx.contains(".maxntid 128, 1, 1\n.minnctapersm 3\n"), "4 warps a work-group, 3 work-groups an SM");
-        String free = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 8, 64, 16, 0, 0, 2}, 90).ptx();
+        String free = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), new Object[] {32, 8, 64, 16, 0, 0, 2, 0}, 90).ptx();
         assertEquals(0, count(free, ".minnctapersm"), "no bound");
     }
 
@@ -136,7 +142,8 @@ class AttentionPtxTest {
             assertTrue(ptx.substring(previous, last).contains("ld.global.s32"), what + ": the block-table lookups before the main wait");
             assertTrue(ptx.indexOf("ld.global.v4") > last, what + ": q and the KV rows after the main wait");
         }
-        Object[][] mma = {{32, 32, 128, 16, 0, 3, 1}, {32, 32, 128, 16, 0, 0, 2}, {40, 40, 128, 16, 1, 0, 2}, {32, 8, 64, 16, 0, 0, 2}};
+        Object[][] mma = {{32, 32, 128, 16, 0, 3, 1, 0}, {32, 32, 128, 16, 0, 0, 2, 0}, {40, 40, 128, 16, 1, 0, 2, 0}, {32, 8, 64, 16, 0, 0, 2, 0},
+                {32, 32, 128, 16, 0, 3, 1, 1}};
         for (Object[] c : mma) {
             String ptx = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), c, 90).ptx();
             String what = "cascadeMmaBf16 " + java.util.Arrays.toString(c);
@@ -212,19 +219,26 @@ class AttentionPtxTest {
                 new Variant(CascadeKernels.class, "cascadeSharedF16", 64, 8, 128, 16, 0, 1),
                 new Variant(CascadeKernels.class, "cascadeSharedF16", 40, 40, 128, 16, 1, 8),
                 new Variant(CascadeKernels.class, "cascadeSharedF16", 4, 2, 6, 5, 0, 4),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 4, 1, 32),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 40, 40, 128, 16, 1, 4, 4, 1, 32),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 16, 128, 16, 0, 4, 4, 1, 16),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 8, 64, 16, 0, 4, 4, 1, 8),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 64, 8, 128, 16, 0, 4, 4, 1, 4),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 32, 32, 128, 16, 0, 4, 4, 2, 32),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 4, 4, 32),
-                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 32, 128, 16, 0, 3, 2),
-                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 40, 40, 128, 16, 1, 3, 2),
-                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 8, 128, 16, 0, 0, 1),
-                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 8, 64, 16, 0, 0, 2),
-                new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 32, 32, 128, 16, 0, 3, 1),
-                new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 5, 5, 32, 7, 1, 0, 2),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 4, 1, 32, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 40, 40, 128, 16, 1, 4, 4, 1, 32, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 16, 128, 16, 0, 4, 4, 1, 16, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 8, 64, 16, 0, 4, 4, 1, 8, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 64, 8, 128, 16, 0, 4, 4, 1, 4, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 32, 32, 128, 16, 0, 4, 4, 2, 32, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 4, 4, 32, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 1, 1, 32, 1),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 40, 40, 128, 16, 1, 4, 1, 1, 32, 1),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 16, 128, 16, 0, 4, 1, 1, 16, 1),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 1, 4, 32, 1),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 32, 128, 16, 0, 3, 2, 0),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 40, 40, 128, 16, 1, 3, 2, 0),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 8, 128, 16, 0, 0, 1, 0),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 8, 64, 16, 0, 0, 2, 0),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 32, 32, 128, 16, 0, 3, 1, 0),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 5, 5, 32, 7, 1, 0, 2, 0),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 32, 128, 16, 0, 3, 1, 1),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 40, 40, 128, 16, 1, 0, 2, 1),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 5, 5, 32, 7, 1, 0, 2, 1),
                 new Variant(KvCacheKernels.class, "writeKvBf16"), new Variant(KvCacheKernels.class, "writeKvF16"),
                 new Variant(KvCacheKernels.class, "writeKvF32"),
                 new Variant(TokenKernels.class, "embeddingBf16"), new Variant(TokenKernels.class, "embeddingF16"),

@@ -31,11 +31,14 @@ class CascadeAttentionTest {
             for (int i = 0; i < plain.length; i++) plainD[i] = plain[i];
             assertClose(plainD, got, TOLERANCE, what + ": cascade vs paged");
             assertBits(plain, b.runCascade(CPU, cascade, new int[0][], new int[0]), what + ": no group = paged split mode");
-            // the suffix + merge as a warp per (token, kv head) (the default where the batch's tokens own <= 2 splits, G <= 2) and
-            // the 4-warp split kernel with its merge: the same bits
-            // (the other of the two: the 4-warp path where the default takes the warp, up to WARP_SUFFIX_MAX_G, else the warp at this G)
+            // the suffix + merge as a warp per (token, kv head) in the split kernel's layout (suffixReplay; the default layout is the
+            // own keys as one range, checked above against the reference and paged) and the 4-warp split kernel with its merge: the
+            // same bits (the other of the two: the 4-warp path where the default takes the warp, up to WARP_SUFFIX_MAX_G, else the
+            // warp at this G)
+            float[] replayed = b.runCascade(CPU, cascade.suffixReplay(true), groups, sharedBlocks);
+            assertClose(ref, replayed, TOLERANCE, what + ": cascade (suffix in the split kernel's layout) vs reference");
             cascade.warpSuffix(b.heads / b.kvHeads <= CascadeAttention.WARP_SUFFIX_MAX_G ? 0 : CascadeAttention.WARP_SUFFIX_MAX_SPLITS);
-            assertBits(got, b.runCascade(CPU, cascade, groups, sharedBlocks), what + ": warp suffix vs 4-warp suffix");
+            assertBits(replayed, b.runCascade(CPU, cascade, groups, sharedBlocks), what + ": warp suffix (replayed layout) vs 4-warp suffix");
         }
     }
 
@@ -70,6 +73,9 @@ class CascadeAttentionTest {
                 int[][] groups = {group};
                 int[] sb = {sharedBlocks};
                 cascade.warpSuffix(CascadeAttention.WARP_SUFFIX_MAX_SPLITS);   // at any G
+                // the launcher's default layout (one virtual warp over each token's own keys as one range) against the reference
+                assertClose(b.reference(), b.runCascade(CPU, cascade, groups, sb), 2 * TOLERANCE, what + ": own-range warp suffix vs reference");
+                cascade.suffixReplay(true);   // the split kernel's layout from here on: its bits
                 float[] warp = b.runCascade(CPU, cascade, groups, sb);
                 cascade.warpSuffix(0);
                 assertBits(warp, b.runCascade(CPU, cascade, groups, sb), what + ": warp suffix vs 4-warp split kernel");
@@ -109,7 +115,8 @@ class CascadeAttentionTest {
              CascadeAttention cascade = new CascadeAttention(2, 1, 8, 16, b.maxContext(), 144 * 16, b.tokens)) {
             int[][] groups = {{0, 1, 2}};
             int[] sharedBlocks = {144};
-            float[] byDefault = b.runCascade(CPU, cascade, groups, sharedBlocks);
+            assertClose(b.reference(), b.runCascade(CPU, cascade, groups, sharedBlocks), TOLERANCE, "9 shared splits: cascade (own-range suffix) vs reference");
+            float[] byDefault = b.runCascade(CPU, cascade.suffixReplay(true), groups, sharedBlocks);
             assertClose(b.reference(), byDefault, TOLERANCE, "9 shared splits: cascade vs reference");
             for (int ahead : new int[] {1, 4}) {
                 cascade.paged().fuseMerge(0, 8).mergeAhead(ahead);
@@ -132,12 +139,37 @@ class CascadeAttentionTest {
              CascadeAttention cascade = new CascadeAttention(2, 1, 8, 16, b.maxContext(), 144 * 16, b.tokens)) {
             int[][] groups = {{0, 1, 2}};
             int[] sharedBlocks = {144};
-            float[] fused = b.runCascade(CPU, cascade, groups, sharedBlocks);
+            assertClose(b.reference(), b.runCascade(CPU, cascade, groups, sharedBlocks), TOLERANCE, "own-range warp suffix vs reference");
+            float[] fused = b.runCascade(CPU, cascade.suffixReplay(true), groups, sharedBlocks);   // the split kernel's layout: its bits
             assertClose(b.reference(), fused, TOLERANCE, "fused merge vs reference");
             assertBits(fused, b.runCascade(CPU, cascade, groups, sharedBlocks, false), "suffix grid of the whole context's splits");
             cascade.paged().fuseMerge(0, 8);
             assertBits(fused, b.runCascade(CPU, cascade, groups, sharedBlocks), "separate merge");
             assertBits(fused, b.runCascade(CPU, cascade, groups, sharedBlocks, false), "separate merge, suffix grid of the context");
+        }
+    }
+
+    /**
+     * The warp suffix's own layout (the launcher's default, {@link CascadeAttention#suffixReplay} off): a token's own keys as one
+     * range from keyStart while they are at most 256 (members with 1..255 own keys across the split boundary at 256 and 512, a
+     * prefill chunk), and past that the splits walked by one virtual warp (a member with 400 own keys, a loner with 600: the warp
+     * suffix forced for their 3 own splits), G = 1 and 4, ALiBi, bf16 and fp16: within the tolerance of the reference, and the
+     * split kernel's layout's result within it too.
+     */
+    @Test
+    void theOwnRangeSuffixAgreesWithTheReferenceOnBothSidesOfOneSplitsKeys() {
+        int[] ctx = {241, 300, 495, 496, 640, 600, 700}, news = {1, 1, 1, 1, 1, 3, 1}, shared = {15, 15, 15, 15, 15, 15, 0};
+        int[][] groups = {{0, 1, 2, 3, 4, 5}};
+        for (int g : new int[] {1, 4}) {
+            try (PagedBatch b = new PagedBatch(4, 4 / g, 32, 16, ctx, news, g == 1, g == 1 ? KvStore.BF16 : KvStore.F16, 31 + g, shared);
+                 CascadeAttention cascade = new CascadeAttention(4, 4 / g, 32, 16, b.maxContext(), 240, b.tokens)) {
+                double[] ref = b.reference();
+                cascade.warpSuffix(Integer.MAX_VALUE);   // the warp suffix for every own-split count
+                float[] own = b.runCascade(CPU, cascade, groups, new int[] {15});
+                assertClose(ref, own, 2 * TOLERANCE, "G=" + g + ": own-range warp suffix vs reference");
+                float[] replayed = b.runCascade(CPU, cascade.suffixReplay(true), groups, new int[] {15});
+                assertClose(ref, replayed, 2 * TOLERANCE, "G=" + g + ": replayed warp suffix vs reference");
+            }
         }
     }
 
@@ -219,6 +251,9 @@ class CascadeAttentionTest {
                 float[] got = b.runCascade(CPU, cascade.sharedKeyHalves(halves), groups, sharedBlocks);
                 assertClose(ref, got, TOLERANCE, what + ", " + halves + " key halves: cascade vs reference");
                 assertClose(plainD, got, TOLERANCE, what + ", " + halves + " key halves: cascade vs paged");
+                // S = Q·Kᵀ's mma n-tile-interleaved: every accumulator the same mma in the same order, so the same bits
+                assertBits(got, b.runCascade(CPU, cascade.sharedInterleave(true), groups, sharedBlocks), what + ", " + halves + " key halves: interleaved S");
+                cascade.sharedInterleave(false);
             }
         }
     }

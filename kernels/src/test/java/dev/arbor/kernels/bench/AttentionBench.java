@@ -48,7 +48,7 @@ public final class AttentionBench {
     private static final boolean CASCADE_ONLY = Boolean.getBoolean("attn.cascadeOnly");
     /**
      * -Dattn.profileOnly=true (for ncu: bench/RESULTS.md "Run 35-attn7"): with cascadeOnly, each shared-prefix row launches one
-     * cascade step eagerly (the shared level, then the warp suffix) and one more with the shared level at bounds 3, 2 key halves, and
+     * cascade step eagerly (the shared level, then the warp suffix) and one more with the warp suffix in the split kernel's layout (suffixReplay), and
      * nothing else (no graphs, no paged, no sweep); without it, one eager decode step at batch 1 × 4096 keys and nothing else.
      */
     private static final boolean PROFILE_ONLY = Boolean.getBoolean("attn.profileOnly");
@@ -329,9 +329,11 @@ public final class AttentionBench {
                     1, seqs, sharedBlocks * BS, own);
             if (PROFILE_ONLY) {
                 full.run(0);
-                cascade.sharedMinBlocks(3).sharedKeyHalves(2);   // the shared level's other form measured in run 39, for ncu
+                cascade.suffixReplay(true);   // the warp suffix in the split kernel's layout (run 55's default), for ncu
                 full.run(0);
-                cascade.sharedMinBlocks(-1).sharedKeyHalves(0);
+                cascade.suffixReplay(false).sharedInterleave(true);   // and the shared level's interleaved S mma
+                full.run(0);
+                cascade.sharedInterleave(false);
                 cuda.synchronize();
                 System.out.printf("%d seqs sharing %d, %d heads: one cascade step (profile only)%n", seqs, prefix, heads);
                 return;
@@ -340,6 +342,15 @@ public final class AttentionBench {
             double cascadeMs = time(cuda, 20, full);
             // the suffix + merge as one warp per (token, kv head) (the default up to WARP_SUFFIX_MAX_SPLITS own splits), alone
             double warpSuffixOnly = partTime(cuda, cascade, full, false, true, false);
+            // the warp suffix in the split kernel's layout (its virtual warps over each 256-key split: run 55's default), interleaved
+            cascade.suffixReplay(true);
+            double replayMs = time(cuda, 20, full), replaySuffixOnly = partTime(cuda, cascade, full, false, true, false);
+            cascade.suffixReplay(false);
+            double againMs = time(cuda, 20, full);
+            // the shared level's S = Q·Kᵀ mma n-tile-interleaved (the same bits), step and shared level alone
+            cascade.sharedInterleave(true);
+            double interleaveMs = time(cuda, 20, full), interleaveShared = partTime(cuda, cascade, full, true, false, false);
+            cascade.sharedInterleave(false);
             cascade.overlapSuffix(false);   // the warp suffix launched after the shared level, not overlapping it
             double noOverlap = time(cuda, 20, full);
             cascade.overlapSuffix(true);
@@ -350,7 +361,7 @@ public final class AttentionBench {
             // each a step and the shared level alone; the launcher picks one by the launch's size (the default columns)
             int sms = cuda.device().multiprocessors(), q1 = CascadeMmaKernels.queries(heads, heads, 1);
             long whole = (long) ((seqs + q1 - 1) / q1) * heads * PagedAttention.splits(sharedBlocks * BS);
-            int defHalves = CascadeMmaKernels.keyHalves(heads, heads, whole, sms), defBounds = CascadeMmaKernels.minBlocksPerSm(D, defHalves, whole, sms);
+            int defHalves = CascadeMmaKernels.keyHalves(heads, heads, whole, sms), defBounds = CascadeMmaKernels.minBlocksPerSm(1, D, defHalves, whole, sms);
             int[][] forms = {{0, 1}, {3, 1}, {0, 2}, {3, 2}};
             double[][] formUs = new double[forms.length][2];
             for (int f = 0; f < forms.length; f++) {
@@ -386,6 +397,11 @@ public final class AttentionBench {
                             + "  (cascade %.2fx floor, %.1fx faster than paged; paged reads %.0f MB, cascade floor %.1f MB)%n",
                     seqs, prefix, sharedBlocks, heads, alibi ? " ALiBi" : "", pagedMs * 1e3, cascadeMs * 1e3, floorUs,
                     cascadeMs * 1e3 / floorUs, pagedMs / cascadeMs, pagedBytes / 1e6, floorBytes / 1e6);
+            System.out.printf("   warp suffix in the split kernel's layout (run 55's default): step %.1f us (%.2fx the default; default again %.1f us),"
+                            + " suffix + merge alone %.1f us (default %.1f us)%n", replayMs * 1e3, replayMs / cascadeMs, againMs * 1e3,
+                    replaySuffixOnly * 1e3, warpSuffixOnly * 1e3);
+            System.out.printf("   shared level's S mma n-tile-interleaved: step %.1f us (%.2fx the default), shared level alone %.1f us%n",
+                    interleaveMs * 1e3, interleaveMs / cascadeMs, interleaveShared * 1e3);
             System.out.printf("   shared level launched plainly (not overlapping the step before): step %.1f us (%.2fx the default)%n", sharedPlain * 1e3,
                     sharedPlain / cascadeMs);
             System.out.printf("   suffix + merge as a warp per (token, kv head)%s: alone %.1f us; cascade without the overlap (no PDL) %.1f us;"
