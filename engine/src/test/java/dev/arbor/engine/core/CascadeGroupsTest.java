@@ -80,4 +80,23 @@ class CascadeGroupsTest {
         b.addCascadeGroup(new int[] {0}, 1, 4);
         assertThrows(IllegalArgumentException.class, () -> b.addCascadeGroup(new int[] {0}, 1, 4), "already grouped");
     }
+
+    /** A sequence listed twice, or a member that fails after others passed, leaves every member ungrouped (no mark left). */
+    @Test
+    void aRejectedGroupLeavesItsMembersFree() {
+        ForwardBatch b = new ForwardBatch(SHAPE);
+        int[] prefix = range(0, 8);
+        for (int s = 0; s < 4; s++) decode(b, prefix, 100 + 20 * s, 150);
+        decode(b, range(500, 8), 600, 150);                         // sequence 4: other blocks
+        assertThrows(IllegalArgumentException.class, () -> b.addCascadeGroup(new int[] {0, 1, 2, 1}, 4, 8), "listed twice");
+        assertThrows(IllegalArgumentException.class, () -> b.addCascadeGroup(new int[] {0, 1, 4}, 3, 8), "tables differ");
+        assertThrows(IllegalArgumentException.class, () -> b.addCascadeGroup(new int[] {2, 3, 9}, 3, 8), "outside the batch");
+        for (int s = 0; s < 5; s++) assertEquals(0, b.keyStart(s), "sequence " + s);
+        assertEquals(0, b.numCascadeGroups());
+        b.addCascadeGroup(new int[] {3, 2, 1, 0}, 4, 8);
+        for (int s = 0; s < 4; s++) assertEquals(8 * 16, b.keyStart(s), "sequence " + s);
+        assertEquals(0, b.keyStart(4));
+        assertEquals(1, b.numCascadeGroups());
+        assertEquals(4, b.maxGroupTokens());
+    }
 }

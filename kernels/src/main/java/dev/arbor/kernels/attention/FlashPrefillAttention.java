@@ -173,17 +173,21 @@ public final class FlashPrefillAttention implements AutoCloseable {
             else n = addTiles(n, lo, hi);
         }
         int got = finishPlan(b, n, w, planned);
-        if (got > 0 && numSeqs > 0 && planned < queryStart[numSeqs] - queryStart[0]) b.toDevice(skip, numSeqs);
+        if (got > 0 && numSeqs > 0 && planned < queryStart[numSeqs] - queryStart[0]) b.toDeviceAsync(skip, numSeqs);
         return got;
     }
 
-    /** Records and uploads a plan of n tall and w short tiles; returns n + w. */
+    /**
+     * Records and uploads a plan of n tall and w short tiles; returns n + w. The copies are queued on the stream ahead of the
+     * step's launches (the driver stages the host words before returning, so the next plan may overwrite them at once): a
+     * synchronous copy made every batch-invariant decode step wait for its DMA on the host (run 57-host12).
+     */
     private int finishPlan(Backend b, int n, int w, int planned) {
         numTiles = n;
         numWarpTiles = w;
         this.plannedTokens = planned;
-        if (n > 0) b.toDevice(tiles, 2 * n);
-        if (w > 0) b.toDevice(warpTiles, 2 * w);
+        if (n > 0) b.toDeviceAsync(tiles, 2 * n);
+        if (w > 0) b.toDeviceAsync(warpTiles, 2 * w);
         return n + w;
     }
 

@@ -231,7 +231,7 @@ final class CudaOps implements Ops<FloatArray> {
         put(slots, b.slotMappingArray(), n);
         put(seqOfToken, b.seqOfTokenArray(), n);
         put(logitRows, b.logitRowArray(), b.numLogitRows());
-        putChangedRows(blockTables, b.blockTableArray(), b.numSeqs(), shape.maxBlocksPerSeq());
+        putChangedRows(blockTables, b.blockTableArray(), b.numSeqs(), shape.maxBlocksPerSeq(), b.contextLenArray());
         if (cascade(b)) {
             put(keyStart, b.keyStartArray(), b.numSeqs());
             put(groupTokenStart, b.groupTokenStartArray(), b.numCascadeGroups() + 1);
@@ -341,8 +341,8 @@ final class CudaOps implements Ops<FloatArray> {
      * As {@link #put} for (rows, width) ints whose host memory mirrors the device buffer (true of the block tables: uploaded
      * whole at construction, then only through here): copies only the span of rows that changed since ({@link ChangedRows}).
      */
-    private void putChangedRows(IntArray a, int[] host, int rows, int width) {
-        int[] span = ChangedRows.span(host, a.segment(), rows, width);
+    private void putChangedRows(IntArray a, int[] host, int rows, int width, int[] contextLens) {
+        int[] span = ChangedRows.span(host, a.segment(), rows, width, contextLens, shape.blockSize());
         if (span == null) return;
         long at = 4L * span[0] * width, bytes = 4L * (span[1] - span[0]) * width;
         MemorySegment.copy(MemorySegment.ofArray(host), at, a.segment(), at, bytes);
