@@ -106,7 +106,13 @@ public final class Matmul {
      */
     static void tiles(float[] x, int tokens, Matrix w, float[] out, int from, int to) {
         if (streams(w, tokens)) streamBf16(x, tokens, w, out, from, to);
-        else gemm(x, tokens, tokenBlock(w.cols()), w, out, from, to);
+        else if (PanelGemm.applies(w, tokens)) PanelGemm.tiles(x, tokens, w, out, from, to);
+        else gemm(x, 0, tokens, tokenBlock(w.cols()), w, out, from, to);
+    }
+
+    /** Tiles {@code [from, to)} of the product for tokens {@code [t0, t1)} only, by the blocked GEMM below ({@link PanelGemm}'s edges). */
+    static void gemm(float[] x, int t0, int t1, Matrix w, float[] out, int from, int to) {
+        gemm(x, t0, t1, tokenBlock(w.cols()), w, out, from, to);
     }
 
     /**
@@ -114,7 +120,7 @@ public final class Matmul {
      * panel holds rows a quarter of the range apart ({@code r0 + k + i·q}, i &lt; 4, as {@link #streamBf16} reads them),
      * so the weights arrive in four long streams; the rows past the last multiple of four take {@link #dot} one by one.
      */
-    private static void gemm(float[] x, int tokens, int block, Matrix w, float[] out, int from, int to) {
+    private static void gemm(float[] x, int first, int tokens, int block, Matrix w, float[] out, int from, int to) {
         int rows = w.rows(), cols = w.cols();
         int r0 = from * TILE, r1 = Math.min(rows, to * TILE), q = (r1 - r0) / TILE;
         boolean bf16 = w.tensor().dtype() == DType.BF16;
@@ -122,7 +128,7 @@ public final class Matmul {
         long base = (long) w.rowStart() * cols * 2, rb = 2L * cols;   // bf16: byte offset of row 0, bytes per row
         float[] wt = tileScratch(TILE * cols); // (TILE, cols) packed float32 weight rows
         float[] acc = ACC.get();               // (L, L) a micro-kernel's accumulators, for the lane sums
-        for (int t0 = 0; t0 < tokens; t0 += block) {
+        for (int t0 = first; t0 < tokens; t0 += block) {
             int t1 = Math.min(tokens, t0 + block);
             for (int k = 0; k < q; k++) {
                 int ra = r0 + k;               // the panel's rows: ra, ra + q, ra + 2q, ra + 3q
