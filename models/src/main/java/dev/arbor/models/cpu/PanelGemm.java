@@ -206,21 +206,48 @@ final class PanelGemm {
         int accs = 2 * MT, stride = accs * L, upper = L * kl;
         for (int a = 0; a < accs; a++) {
             int base = a * L;
-            for (int half = L / 2; half >= 1; half >>= 1) {
-                for (int j = 0; j < half; j++) {
-                    int dj = base + j * stride;
-                    FloatVector.fromArray(F, part, dj).add(FloatVector.fromArray(F, part, dj + half * stride))
-                            .intoArray(part, dj);
+            FloatVector s;
+            if (L == 16) tree16(part, base, stride);
+            else {
+                for (int half = L / 2; half >= 1; half >>= 1) {
+                    for (int j = 0; j < half; j++) {
+                        int dj = base + j * stride;
+                        FloatVector.fromArray(F, part, dj).add(FloatVector.fromArray(F, part, dj + half * stride))
+                                .intoArray(part, dj);
+                    }
                 }
             }
+            s = FloatVector.fromArray(F, part, base);
             int panel = a / MT, t = a % MT;
-            FloatVector s = FloatVector.fromArray(F, part, base);
             for (int c = upper; c < cols; c++) {
                 FloatVector wc = FloatVector.fromArray(F, wp, panel * L * cols + c * L);
                 s = s.add(wc.mul(xr[xo + t * cols + c]));
             }
             s.intoArray(out, o + t * ldo + panel * L);
         }
+    }
+
+    /**
+     * The halving tree over 16 residue vectors {@code part[o + j·stride ..]} in registers (level by level, v[j] + v[j +
+     * half]), the sum stored back at {@code part[o ..]} (returned through memory: a vector returned from a call C2 does
+     * not inline would be boxed).
+     */
+    private static void tree16(float[] part, int o, int stride) {
+        FloatVector v0 = FloatVector.fromArray(F, part, o), v1 = FloatVector.fromArray(F, part, o + stride);
+        FloatVector v2 = FloatVector.fromArray(F, part, o + 2 * stride), v3 = FloatVector.fromArray(F, part, o + 3 * stride);
+        FloatVector v4 = FloatVector.fromArray(F, part, o + 4 * stride), v5 = FloatVector.fromArray(F, part, o + 5 * stride);
+        FloatVector v6 = FloatVector.fromArray(F, part, o + 6 * stride), v7 = FloatVector.fromArray(F, part, o + 7 * stride);
+        v0 = v0.add(FloatVector.fromArray(F, part, o + 8 * stride));
+        v1 = v1.add(FloatVector.fromArray(F, part, o + 9 * stride));
+        v2 = v2.add(FloatVector.fromArray(F, part, o + 10 * stride));
+        v3 = v3.add(FloatVector.fromArray(F, part, o + 11 * stride));
+        v4 = v4.add(FloatVector.fromArray(F, part, o + 12 * stride));
+        v5 = v5.add(FloatVector.fromArray(F, part, o + 13 * stride));
+        v6 = v6.add(FloatVector.fromArray(F, part, o + 14 * stride));
+        v7 = v7.add(FloatVector.fromArray(F, part, o + 15 * stride));
+        v0 = v0.add(v4); v1 = v1.add(v5); v2 = v2.add(v6); v3 = v3.add(v7);
+        v0 = v0.add(v2); v1 = v1.add(v3);
+        v0.add(v1).intoArray(part, o);
     }
 
     /** Per-thread scratch: the block's residue-major activations, the widened panel pair, the residue partials. */
