@@ -25,7 +25,7 @@ import jdk.incubator.vector.VectorSpecies;
  * activations stay in L2 while every tile of the thread's rows passes over them. The threads take ranges of
  * tiles; a step still reads each weight row once per token block, so decode (one block) reads W once. Decode
  * below MR tokens streams bf16 rows through registers instead ({@link #streamBf16}); bf16 at {@link PanelGemm#minTokens}
- * tokens or more (prefill, batch-8 decode) goes to {@link PanelGemm}'s outer-product kernel over packed panels.
+ * tokens or more (prefill) goes to {@link PanelGemm}'s outer-product kernel over packed panels.
  *
  * <p>Batch invariance: every (token, row) result is computed in one fixed order whatever kernel, tile or batch
  * it falls in: lane j of a vector accumulator sums {@code w[c] * x[c]} for c ≡ j (mod lanes) by FMA in

@@ -33,7 +33,7 @@ import jdk.incubator.vector.VectorSpecies;
  * (zero rows past the end, never read), each residue-major: for j &lt; L, m &lt; cols / L the L rows' bf16 values of column
  * {@code j + L·m}, then the tail columns; panels follow each other. A second copy of the matrix (the same bytes,
  * bf16), kept off-heap as long as its tensor is reachable: 170 MB for synthetic:100m's layers, 49 MB more when the
- * tied lm_head takes this path (8+ logits rows a step). Per block of tokens (activations in L2) the token rows are
+ * tied lm_head takes this path (32+ logits rows a step). Per block of tokens (activations in L2) the token rows are
  * copied into the same residue-major order, each panel pair widened to a float32 scratch, and {@link #kernel8x2} (16
  * lanes: 8 tokens × 2 panels, 16 accumulators; {@link #kernel4x2} with 8 lanes) runs the block's token groups.
  * Rows outside whole panel pairs and tokens past the last full group go to {@link Matmul}'s blocked GEMM.
@@ -51,10 +51,11 @@ final class PanelGemm {
     /** Rows a micro-kernel call covers: two panels. */
     static final int PAIR_ROWS = 2 * L;
     /**
-     * Fewest tokens that take this path ({@code -Darbor.cpu.panelGemmTokens}, default 8: prefill and batch-8 decode);
-     * fewer go to {@link Matmul}'s paths. Any value gives the same bits.
+     * Fewest tokens that take this path ({@code -Darbor.cpu.panelGemmTokens}, default 32: prefill chunks; batch-8 decode
+     * measured slower here than {@link Matmul}'s GEMM in the engine, cpu12 in {@code RESULTS.md}); fewer go to
+     * {@link Matmul}'s paths. Any value gives the same bits.
      */
-    static final int MIN_TOKENS = Math.max(MT, Integer.getInteger("arbor.cpu.panelGemmTokens", 8));
+    static final int MIN_TOKENS = Math.max(MT, Integer.getInteger("arbor.cpu.panelGemmTokens", 32));
     /** Bytes of residue-major activations per token block: a quarter of a 1 MiB L2 (the panel pair's float32 beside). */
     private static final int BLOCK_BYTES = 256 << 10;
 

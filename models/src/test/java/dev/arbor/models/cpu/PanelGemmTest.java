@@ -76,9 +76,10 @@ class PanelGemmTest {
     void tileRangesEqualReferenceBitForBit() {
         if (PanelGemm.MT == 0) return;
         SplittableRandom rnd = new SplittableRandom(22);
-        int rows = 9 * L + 4, cols = 2 * L + 3, tokens = 3 * PanelGemm.MT + 2, tiles = Matmul.tiles(rows);
+        int rows = 9 * L + 4, cols = 2 * L + 3, tokens = PanelGemm.MIN_TOKENS + PanelGemm.MT + 2, tiles = Matmul.tiles(rows);
         try (Arena arena = Arena.ofShared()) {
             Matrix m = Matrix.of(bf16(arena, rows, cols, rnd));
+            assertTrue(PanelGemm.applies(m, tokens));
             float[] x = random(tokens * cols, rnd);
             float[] want = new float[tokens * rows];
             Matmul.reference(x, tokens, m, want);
@@ -103,7 +104,7 @@ class PanelGemmTest {
     @Test
     void prefillRowsEqualOneTokenDecodeBitForBit() {
         SplittableRandom rnd = new SplittableRandom(23);
-        int rows = 6 * L, cols = 768, tokens = 40;
+        int rows = 6 * L, cols = 768, tokens = PanelGemm.MIN_TOKENS + 9;
         try (Arena arena = Arena.ofShared()) {
             Matrix m = Matrix.of(bf16(arena, rows, cols, rnd));
             float[] x = random(tokens * cols, rnd);
