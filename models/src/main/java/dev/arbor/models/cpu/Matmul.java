@@ -24,7 +24,8 @@ import jdk.incubator.vector.VectorSpecies;
  * 8 with 256-bit ones, so neither AVX-512's 32 nor AVX2's 16 registers spill). Token blocks are sized so their
  * activations stay in L2 while every tile of the thread's rows passes over them. The threads take ranges of
  * tiles; a step still reads each weight row once per token block, so decode (one block) reads W once. Decode
- * below MR tokens streams bf16 rows through registers instead ({@link #streamBf16}).
+ * below MR tokens streams bf16 rows through registers instead ({@link #streamBf16}); bf16 at {@link PanelGemm#minTokens}
+ * tokens or more (prefill) goes to {@link PanelGemm}'s outer-product kernel over packed panels.
  *
  * <p>Batch invariance: every (token, row) result is computed in one fixed order whatever kernel, tile or batch
  * it falls in: lane j of a vector accumulator sums {@code w[c] * x[c]} for c ≡ j (mod lanes) by FMA in
@@ -106,7 +107,13 @@ public final class Matmul {
      */
     static void tiles(float[] x, int tokens, Matrix w, float[] out, int from, int to) {
         if (streams(w, tokens)) streamBf16(x, tokens, w, out, from, to);
-        else gemm(x, tokens, tokenBlock(w.cols()), w, out, from, to);
+        else if (PanelGemm.applies(w, tokens)) PanelGemm.tiles(x, tokens, w, out, from, to);
+        else gemm(x, 0, tokens, tokenBlock(w.cols()), w, out, from, to);
+    }
+
+    /** Tiles {@code [from, to)} of the product for tokens {@code [t0, t1)} only, by the blocked GEMM below ({@link PanelGemm}'s edges). */
+    static void gemm(float[] x, int t0, int t1, Matrix w, float[] out, int from, int to) {
+        gemm(x, t0, t1, tokenBlock(w.cols()), w, out, from, to);
     }
 
     /**
@@ -114,7 +121,7 @@ public final class Matmul {
      * panel holds rows a quarter of the range apart ({@code r0 + k + i·q}, i &lt; 4, as {@link #streamBf16} reads them),
      * so the weights arrive in four long streams; the rows past the last multiple of four take {@link #dot} one by one.
      */
-    private static void gemm(float[] x, int tokens, int block, Matrix w, float[] out, int from, int to) {
+    private static void gemm(float[] x, int first, int tokens, int block, Matrix w, float[] out, int from, int to) {
         int rows = w.rows(), cols = w.cols();
         int r0 = from * TILE, r1 = Math.min(rows, to * TILE), q = (r1 - r0) / TILE;
         boolean bf16 = w.tensor().dtype() == DType.BF16;
@@ -122,7 +129,7 @@ public final class Matmul {
         long base = (long) w.rowStart() * cols * 2, rb = 2L * cols;   // bf16: byte offset of row 0, bytes per row
         float[] wt = tileScratch(TILE * cols); // (TILE, cols) packed float32 weight rows
         float[] acc = ACC.get();               // (L, L) a micro-kernel's accumulators, for the lane sums
-        for (int t0 = 0; t0 < tokens; t0 += block) {
+        for (int t0 = first; t0 < tokens; t0 += block) {
             int t1 = Math.min(tokens, t0 + block);
             for (int k = 0; k < q; k++) {
                 int ra = r0 + k;               // the panel's rows: ra, ra + q, ra + 2q, ra + 3q

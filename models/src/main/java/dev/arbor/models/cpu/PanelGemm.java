@@ -1,0 +1,343 @@
+package dev.arbor.models.cpu;
+
+import dev.arbor.models.weights.DType;
+import dev.arbor.models.weights.Matrix;
+import dev.arbor.models.weights.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.ref.WeakReference;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The prefill / batched GEMM of {@link Matmul} for bf16 weights and at least {@link #minTokens} tokens, in the
+ * outer-product form (weight rows in the vector lanes, one activation broadcast per FMA) with {@link Matmul#reference}'s
+ * summation order, so its results are the bits of every other path (batch-1 decode keeps {@link Matmul}'s streaming
+ * kernel and its row-major weights untouched).
+ *
+ * <p>The order: result (t, r) is, per lane j of L = {@code SPECIES_PREFERRED} lanes, an FMA chain over the columns
+ * c ≡ j (mod L) in increasing c, the L chains added by the halving tree ({@code acc[j] += acc[j + half]}), then the
+ * scalar tail {@code s += w[c] * x[c]} over the last cols % L columns. A dot-product kernel keeps the L chains of one
+ * result in the lanes of one vector and pays a lane sum per result; here a vector holds one chain (residue j) of L
+ * rows, so the residues are walked one after another (each chain still in increasing c: chains are independent, their
+ * interleaving does not change a bit), every chain's end is parked in L1, and the tree adds whole vectors (L results at
+ * once, no shuffles).
+ *
+ * <p>Layout: the weights are packed once, on a matrix's first use here ({@link #packed}), into panels of L rows
+ * (zero rows past the end, never read), each residue-major: for j &lt; L, m &lt; cols / L the L rows' bf16 values of column
+ * {@code j + L·m}, then the tail columns; panels follow each other. A second copy of the matrix (the same bytes,
+ * bf16), kept off-heap as long as its tensor is reachable: 170 MB for synthetic:100m's layers, 49 MB more when the
+ * tied lm_head takes this path (32+ logits rows a step). Per block of tokens (activations in L2) the token rows are
+ * copied into the same residue-major order, each panel pair widened to a float32 scratch, and {@link #kernel8x2} (16
+ * lanes: 8 tokens × 2 panels, 16 accumulators; {@link #kernel4x2} with 8 lanes) runs the block's token groups.
+ * Rows outside whole panel pairs and tokens past the last full group go to {@link Matmul}'s blocked GEMM.
+ */
+final class PanelGemm {
+    private PanelGemm() {}
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final ValueLayout.OfShort BF16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final int L = F.length();
+    /** Tokens per micro-kernel call: 8 with 16 lanes (32 registers), 4 with 8 lanes (AVX2's 16); 0: not used. */
+    static final int MT = L == 16 ? 8 : L == 8 ? 4 : 0;
+    /** Rows a micro-kernel call covers: two panels. */
+    static final int PAIR_ROWS = 2 * L;
+    /**
+     * Fewest tokens that take this path ({@code -Darbor.cpu.panelGemmTokens}, default 32: prefill chunks; batch-8 decode
+     * measured slower here than {@link Matmul}'s GEMM in the engine, cpu12 in {@code RESULTS.md}); fewer go to
+     * {@link Matmul}'s paths. Any value gives the same bits.
+     */
+    static final int MIN_TOKENS = Math.max(MT, Integer.getInteger("arbor.cpu.panelGemmTokens", 32));
+    /** Bytes of residue-major activations per token block: a quarter of a 1 MiB L2 (the panel pair's float32 beside). */
+    private static final int BLOCK_BYTES = 256 << 10;
+
+    static int minTokens() { return MIN_TOKENS; }
+
+    /** Whether {@link Matmul#tiles} sends {@code tokens} tokens of {@code w} here. */
+    static boolean applies(Matrix w, int tokens) {
+        return MT > 0 && tokens >= MIN_TOKENS && w.tensor().dtype() == DType.BF16 && w.rows() >= PAIR_ROWS;
+    }
+
+    /** Tokens per block: as many residue-major rows as fit {@link #BLOCK_BYTES}, a multiple of {@link #MT}. */
+    static int tokenBlock(int cols) {
+        int fit = BLOCK_BYTES / (Float.BYTES * Math.max(1, cols));
+        return Math.max(MT, fit - fit % MT);
+    }
+
+    /**
+     * Tiles {@code [from, to)} (of {@link Matmul#TILE} rows) of {@code out (tokens, rows) = x · Wᵀ}: the whole panel pairs
+     * inside the range here, the rows around them and the last {@code tokens % MT} tokens by {@link Matmul#gemm}.
+     */
+    static void tiles(float[] x, int tokens, Matrix w, float[] out, int from, int to) {
+        int rows = w.rows();
+        int r0 = from * Matmul.TILE, r1 = Math.min(rows, to * Matmul.TILE);
+        int p0 = (r0 + L - 1) / L, p1 = p0 + 2 * Math.max(0, (r1 / L - p0) / 2);   // whole panel pairs [p0, p1)
+        if (p1 <= p0) {
+            Matmul.gemm(x, 0, tokens, w, out, from, to);
+            return;
+        }
+        int perTile = L / Matmul.TILE;
+        if (from < p0 * perTile) Matmul.gemm(x, 0, tokens, w, out, from, p0 * perTile);
+        if (p1 * perTile < to) Matmul.gemm(x, 0, tokens, w, out, p1 * perTile, to);
+        int groups = tokens - tokens % MT;
+        panels(x, groups, w, out, p0, p1);
+        if (groups < tokens) Matmul.gemm(x, groups, tokens, w, out, p0 * perTile, p1 * perTile);
+    }
+
+    /** Panels {@code [p0, p1)} (an even count) for tokens {@code [0, tokens)}, a multiple of {@link #MT}. */
+    private static void panels(float[] x, int tokens, Matrix w, float[] out, int p0, int p1) {
+        int rows = w.rows(), cols = w.cols(), kl = cols / L;
+        MemorySegment pk = packed(w);
+        Scratch s = SCRATCH.get();
+        int block = tokenBlock(cols);
+        float[] xr = s.xr(Math.min(block, tokens) * cols), wp = s.wp(2 * L * cols), part = s.part;
+        for (int t0 = 0; t0 < tokens; t0 += block) {
+            int t1 = Math.min(tokens, t0 + block);
+            for (int t = t0; t < t1; t++) residueMajor(x, t * cols, cols, kl, xr, (t - t0) * cols);
+            for (int p = p0; p < p1; p += 2) {
+                widen(pk, (long) p * L * cols * 2, 2 * L * cols, wp);
+                for (int t = t0; t < t1; t += MT) {
+                    if (MT == 8) kernel8x2(wp, cols, kl, xr, (t - t0) * cols, part);
+                    else kernel4x2(wp, cols, kl, xr, (t - t0) * cols, part);
+                    finish(part, wp, cols, kl, xr, (t - t0) * cols, out, t * rows + p * L, rows);
+                }
+            }
+        }
+    }
+
+    /** {@code xr[o + j·kl + m] = x[xo + j + L·m]} for j &lt; L, m &lt; kl, then the tail columns as they are. */
+    private static void residueMajor(float[] x, int xo, int cols, int kl, float[] xr, int o) {
+        for (int j = 0; j < L; j++) {
+            int d = o + j * kl;
+            for (int m = 0, c = xo + j; m < kl; m++, c += L) xr[d + m] = x[c];
+        }
+        System.arraycopy(x, xo + L * kl, xr, o + L * kl, cols - L * kl);
+    }
+
+    /** {@code wp[0 .. n) = } the n packed bf16 values at byte offset {@code off}, widened (exactly) to float32. */
+    private static void widen(MemorySegment pk, long off, int n, float[] wp) {
+        for (int i = 0; i < n; i += L) {   // n is a multiple of L
+            ShortVector v = ShortVector.fromMemorySegment(S, pk, off + 2L * i, ByteOrder.LITTLE_ENDIAN);
+            ((IntVector) v.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16)
+                    .reinterpretAsFloats().intoArray(wp, i);
+        }
+    }
+
+    /**
+     * Eight tokens × two panels (16 lanes): for each residue j, sixteen FMA chains over m (column j + 16·m), each step
+     * two panel loads, eight broadcasts, sixteen FMAs; the chains' ends go to {@code part[(j·16 + a)·L ..]}
+     * (a = panel·8 + token), summed by {@link #finish}.
+     */
+    static void kernel8x2(float[] wp, int cols, int kl, float[] xr, int xo, float[] part) {
+        int lk = L * cols;
+        for (int j = 0; j < L; j++) {
+            FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00, c06 = c00, c07 = c00;
+            FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00, c16 = c00, c17 = c00;
+            int wo = j * kl * L, xj = xo + j * kl;
+            for (int m = 0; m < kl; m++) {
+                FloatVector w0 = FloatVector.fromArray(F, wp, wo + m * L);
+                FloatVector w1 = FloatVector.fromArray(F, wp, lk + wo + m * L);
+                int xm = xj + m;
+                FloatVector xb = FloatVector.broadcast(F, xr[xm]);
+                c00 = w0.fma(xb, c00); c10 = w1.fma(xb, c10);
+                xb = FloatVector.broadcast(F, xr[xm + cols]);
+                c01 = w0.fma(xb, c01); c11 = w1.fma(xb, c11);
+                xb = FloatVector.broadcast(F, xr[xm + 2 * cols]);
+                c02 = w0.fma(xb, c02); c12 = w1.fma(xb, c12);
+                xb = FloatVector.broadcast(F, xr[xm + 3 * cols]);
+                c03 = w0.fma(xb, c03); c13 = w1.fma(xb, c13);
+                xb = FloatVector.broadcast(F, xr[xm + 4 * cols]);
+                c04 = w0.fma(xb, c04); c14 = w1.fma(xb, c14);
+                xb = FloatVector.broadcast(F, xr[xm + 5 * cols]);
+                c05 = w0.fma(xb, c05); c15 = w1.fma(xb, c15);
+                xb = FloatVector.broadcast(F, xr[xm + 6 * cols]);
+                c06 = w0.fma(xb, c06); c16 = w1.fma(xb, c16);
+                xb = FloatVector.broadcast(F, xr[xm + 7 * cols]);
+                c07 = w0.fma(xb, c07); c17 = w1.fma(xb, c17);
+            }
+            int o = j * 16 * L;
+            c00.intoArray(part, o); c01.intoArray(part, o + L); c02.intoArray(part, o + 2 * L); c03.intoArray(part, o + 3 * L);
+            c04.intoArray(part, o + 4 * L); c05.intoArray(part, o + 5 * L); c06.intoArray(part, o + 6 * L); c07.intoArray(part, o + 7 * L);
+            c10.intoArray(part, o + 8 * L); c11.intoArray(part, o + 9 * L); c12.intoArray(part, o + 10 * L); c13.intoArray(part, o + 11 * L);
+            c14.intoArray(part, o + 12 * L); c15.intoArray(part, o + 13 * L); c16.intoArray(part, o + 14 * L); c17.intoArray(part, o + 15 * L);
+        }
+    }
+
+    /** {@link #kernel8x2} for 8 lanes: four tokens × two panels, eight accumulators (AVX2's sixteen registers). */
+    static void kernel4x2(float[] wp, int cols, int kl, float[] xr, int xo, float[] part) {
+        int lk = L * cols;
+        for (int j = 0; j < L; j++) {
+            FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
+            FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+            int wo = j * kl * L, xj = xo + j * kl;
+            for (int m = 0; m < kl; m++) {
+                FloatVector w0 = FloatVector.fromArray(F, wp, wo + m * L);
+                FloatVector w1 = FloatVector.fromArray(F, wp, lk + wo + m * L);
+                int xm = xj + m;
+                FloatVector xb = FloatVector.broadcast(F, xr[xm]);
+                c00 = w0.fma(xb, c00); c10 = w1.fma(xb, c10);
+                xb = FloatVector.broadcast(F, xr[xm + cols]);
+                c01 = w0.fma(xb, c01); c11 = w1.fma(xb, c11);
+                xb = FloatVector.broadcast(F, xr[xm + 2 * cols]);
+                c02 = w0.fma(xb, c02); c12 = w1.fma(xb, c12);
+                xb = FloatVector.broadcast(F, xr[xm + 3 * cols]);
+                c03 = w0.fma(xb, c03); c13 = w1.fma(xb, c13);
+            }
+            int o = j * 2 * MT * L;
+            c00.intoArray(part, o); c01.intoArray(part, o + L); c02.intoArray(part, o + 2 * L); c03.intoArray(part, o + 3 * L);
+            c10.intoArray(part, o + 4 * L); c11.intoArray(part, o + 5 * L); c12.intoArray(part, o + 6 * L); c13.intoArray(part, o + 7 * L);
+        }
+    }
+
+    /**
+     * The 2·MT results of a kernel call: per accumulator a (panel a / MT, token a % MT) the residues' vectors added by
+     * the halving tree (level by level, {@code v[j] += v[j + half]}: {@link Matmul#reference}'s pairs, L rows at once),
+     * then the tail columns {@code s += w[c] * x[c]} in order, stored to the token's row of {@code out} (the pair's
+     * panels are whole: {@link #tiles} takes only panels inside the matrix).
+     */
+    private static void finish(float[] part, float[] wp, int cols, int kl, float[] xr, int xo, float[] out, int o, int ldo) {
+        int accs = 2 * MT, stride = accs * L, upper = L * kl;
+        for (int a = 0; a < accs; a++) {
+            int base = a * L;
+            FloatVector s;
+            if (L == 16) tree16(part, base, stride);
+            else {
+                for (int half = L / 2; half >= 1; half >>= 1) {
+                    for (int j = 0; j < half; j++) {
+                        int dj = base + j * stride;
+                        FloatVector.fromArray(F, part, dj).add(FloatVector.fromArray(F, part, dj + half * stride))
+                                .intoArray(part, dj);
+                    }
+                }
+            }
+            s = FloatVector.fromArray(F, part, base);
+            int panel = a / MT, t = a % MT;
+            for (int c = upper; c < cols; c++) {
+                FloatVector wc = FloatVector.fromArray(F, wp, panel * L * cols + c * L);
+                s = s.add(wc.mul(xr[xo + t * cols + c]));
+            }
+            s.intoArray(out, o + t * ldo + panel * L);
+        }
+    }
+
+    /**
+     * The halving tree over 16 residue vectors {@code part[o + j·stride ..]} in registers (level by level, v[j] + v[j +
+     * half]), the sum stored back at {@code part[o ..]} (returned through memory: a vector returned from a call C2 does
+     * not inline would be boxed).
+     */
+    private static void tree16(float[] part, int o, int stride) {
+        FloatVector v0 = FloatVector.fromArray(F, part, o), v1 = FloatVector.fromArray(F, part, o + stride);
+        FloatVector v2 = FloatVector.fromArray(F, part, o + 2 * stride), v3 = FloatVector.fromArray(F, part, o + 3 * stride);
+        FloatVector v4 = FloatVector.fromArray(F, part, o + 4 * stride), v5 = FloatVector.fromArray(F, part, o + 5 * stride);
+        FloatVector v6 = FloatVector.fromArray(F, part, o + 6 * stride), v7 = FloatVector.fromArray(F, part, o + 7 * stride);
+        v0 = v0.add(FloatVector.fromArray(F, part, o + 8 * stride));
+        v1 = v1.add(FloatVector.fromArray(F, part, o + 9 * stride));
+        v2 = v2.add(FloatVector.fromArray(F, part, o + 10 * stride));
+        v3 = v3.add(FloatVector.fromArray(F, part, o + 11 * stride));
+        v4 = v4.add(FloatVector.fromArray(F, part, o + 12 * stride));
+        v5 = v5.add(FloatVector.fromArray(F, part, o + 13 * stride));
+        v6 = v6.add(FloatVector.fromArray(F, part, o + 14 * stride));
+        v7 = v7.add(FloatVector.fromArray(F, part, o + 15 * stride));
+        v0 = v0.add(v4); v1 = v1.add(v5); v2 = v2.add(v6); v3 = v3.add(v7);
+        v0 = v0.add(v2); v1 = v1.add(v3);
+        v0.add(v1).intoArray(part, o);
+    }
+
+    /** Per-thread scratch: the block's residue-major activations, the widened panel pair, the residue partials. */
+    private static final class Scratch {
+        float[] xr = new float[0], wp = new float[0];
+        final float[] part = new float[L * 2 * Math.max(1, MT) * L];
+
+        float[] xr(int n) {
+            if (xr.length < n) xr = new float[n];
+            return xr;
+        }
+
+        float[] wp(int n) {
+            if (wp.length < n) wp = new float[n];
+            return wp;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    // ---- the packed copies ----
+
+    /** One matrix's packed panels, found by its tensor (weakly held), first row and row count. */
+    private record Entry(WeakReference<Tensor> tensor, int rowStart, int rows, MemorySegment panels) {}
+
+    /** Immutable open-addressing table (length a power of two, at most half full); replaced whole on a miss. */
+    private static volatile Entry[] table = new Entry[64];
+    private static final Object PACK_LOCK = new Object();
+
+    private static int slot(Tensor t, int rowStart, int rows, int mask) {
+        return (System.identityHashCode(t) * 31 + rowStart * 7 + rows) * 0x9E3779B1 >>> 7 & mask;
+    }
+
+    /** The packed panels of {@code w}: looked up without a lock or an allocation; packed once under the lock on a miss. */
+    static MemorySegment packed(Matrix w) {
+        MemorySegment hit = find(table, w);
+        if (hit != null) return hit;
+        synchronized (PACK_LOCK) {
+            Entry[] cur = table;
+            hit = find(cur, w);
+            if (hit != null) return hit;
+            MemorySegment panels = pack(w);
+            int live = 0;
+            for (Entry e : cur) if (e != null && e.tensor.get() != null) live++;
+            int len = cur.length;
+            while (2 * (live + 1) > len) len *= 2;
+            Entry[] next = new Entry[len];
+            for (Entry e : cur) if (e != null && e.tensor.get() != null) insert(next, e);
+            insert(next, new Entry(new WeakReference<>(w.tensor()), w.rowStart(), w.rows(), panels));
+            table = next;
+            return panels;
+        }
+    }
+
+    private static MemorySegment find(Entry[] tab, Matrix w) {
+        Tensor t = w.tensor();
+        int mask = tab.length - 1;
+        for (int i = slot(t, w.rowStart(), w.rows(), mask); ; i = (i + 1) & mask) {
+            Entry e = tab[i];
+            if (e == null) return null;
+            if (e.tensor.get() == t && e.rowStart == w.rowStart() && e.rows == w.rows()) return e.panels;
+        }
+    }
+
+    private static void insert(Entry[] tab, Entry e) {
+        Tensor t = e.tensor.get();
+        int mask = tab.length - 1;
+        int i = slot(t, e.rowStart, e.rows, mask);
+        while (tab[i] != null) i = (i + 1) & mask;
+        tab[i] = e;
+    }
+
+    /** Packs a bf16 matrix into residue-major panels of L rows (see the class comment); zero rows past the end. */
+    static MemorySegment pack(Matrix w) {
+        if (w.tensor().dtype() != DType.BF16) throw new IllegalArgumentException("panels are packed from bf16 weights: " + w.tensor().dtype());
+        int rows = w.rows(), cols = w.cols(), kl = cols / L, upper = L * kl, panels = (rows + L - 1) / L;
+        MemorySegment src = w.tensor().data();
+        long base = (long) w.rowStart() * cols * 2;
+        MemorySegment dst = Arena.ofAuto().allocate((long) panels * L * cols * 2, 64);
+        short[] row = new short[cols];
+        for (int r = 0; r < rows; r++) {
+            MemorySegment.copy(src, BF16_LE, base + (long) r * cols * 2, row, 0, cols);
+            int p = r / L, i = r % L;
+            long po = (long) p * L * cols;
+            for (int c = 0; c < cols; c++) {
+                int pos = c < upper ? (c % L) * kl + c / L : c;   // residue-major column position
+                dst.setAtIndex(BF16_LE, po + (long) pos * L + i, row[c]);
+            }
+        }
+        return dst;
+    }
+}
