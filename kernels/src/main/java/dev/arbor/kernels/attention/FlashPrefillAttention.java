@@ -35,7 +35,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     // short tiles (a sequence's at most warpTokens planned tokens, or none): one-warp work-groups (FlashPrefillKernels.warpBf16)
     private final int warpTokens;   // 16 / G, 0 where G > 16 (no short tiles)
     private int minWarpWalks = -1;  // the fewest (short tile, kv head) walks a step needs for the one-warp kernel; -1: WARP_WAVES × SMs
-    private int tallMinBlocks = -1; // the 64-row kernels' launch bounds (work-groups an SM; 0: none); -1: tallMinBlocks(shared), by the step
+    private int tallMinBlocks = -1; // the 64-row kernels' launch bounds (work-groups an SM; 0: none); -1: MIN_BLOCKS (tallMinBlocks())
     private final IntArray warpTiles;   // (maxSeqs, 2) first token, end token
     private int numWarpTiles;
     private final IntArray skip;    // (maxSeqs) keyStart for the CUDA-core kernel: past any position for the planned sequences, else 0
@@ -123,7 +123,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
 
     /**
      * For benchmarks: the 64-row kernels' (one-pass and shared pass) work-groups an SM in their launch bounds (0: none, ptxas's
-     * own register count; -1: the rule, {@link #tallMinBlocks(boolean)}). The same bits either way.
+     * own register count; -1: the default, {@link #tallMinBlocks()}). The same bits either way.
      */
     public void setTallMinBlocks(int blocks) {
         if (blocks < -1 || blocks > 8) throw new IllegalArgumentException("work-groups an SM " + blocks + " outside -1..8");
@@ -131,16 +131,15 @@ public final class FlashPrefillAttention implements AutoCloseable {
     }
 
     /**
-     * The 64-row kernels' launch bounds by the launch ({@link FlashPrefillKernels#MIN_BLOCKS} or none): the shared pass always
-     * and the one-pass kernel in a step with a handoff (its tiles then walk 1-2 own key tiles each, thousands of work-groups) take
-     * {@code MIN_BLOCKS}, 3 an SM; the one-pass kernel of a step without one none. Measured (bench/RESULTS.md "Run 57-pfa12",
-     * FlashPrefillBench): with the bounds, workload 2's prefill-step handoff 0.2361 → 0.2160 ms a layer (shared pass 0.1363 →
-     * 0.1212), workload 1's 0.2456 → 0.2090, but long causal prefill 1.3-5% slower (4,096 tokens 0.714 → 0.748 ms) and GQA-4
-     * 17% slower (0.653 → 0.765): the 168-register cap spills 36-52 bytes in the one-pass kernel. Registers only: the same bits.
+     * The 64-row kernels' launch bounds ({@link FlashPrefillKernels#MIN_BLOCKS}, 3 an SM, unless a bench set another): the shared
+     * pass and the one-pass kernel alike. Measured (bench/RESULTS.md "Run 57-pfa12" and the session 12 closing run, FlashPrefillBench):
+     * with the bounds, workload 2's prefill-step handoff 0.2361 → 0.2160 ms a layer (shared pass 0.1363 → 0.1212), workload 1's
+     * 0.2456 → 0.2090; long causal prefill with the bounds 0.748 / 2.659 ms at 4,096 / 8,192 tokens, without them (this code, 180
+     * registers, two an SM) 0.801 / 2.886 — both above session 11's kernel (209 registers: 0.714 / 2.566), whose Q had its own
+     * shared memory. Registers only: the same bits either way.
      */
-    public int tallMinBlocks(boolean shared) {
-        if (tallMinBlocks >= 0) return tallMinBlocks;
-        return shared || numRowTiles > 0 ? FlashPrefillKernels.MIN_BLOCKS : 0;
+    public int tallMinBlocks() {
+        return tallMinBlocks >= 0 ? tallMinBlocks : FlashPrefillKernels.MIN_BLOCKS;
     }
 
     /** Whether {@code shortTiles} short tiles take the one-warp kernel on {@code b}. */
@@ -344,7 +343,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
         if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
         b.launch(kernel, launchOf(numRowTiles), q, kCache, vCache, state, positions, rowTokens, rowTiles, blockTables, slopes,
-                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, tallMinBlocks(true));
+                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, tallMinBlocks());
     }
 
     /** Tiles of the last {@link #plan} or {@link #planBelow}, tall and short. */
@@ -428,7 +427,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
                          IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
         Object[] a = args(q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks);
         Object[] withBounds = java.util.Arrays.copyOf(a, a.length + 1);
-        withBounds[a.length] = tallMinBlocks(false);
+        withBounds[a.length] = tallMinBlocks();
         return withBounds;
     }
 

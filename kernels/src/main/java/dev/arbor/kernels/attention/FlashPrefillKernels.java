@@ -81,7 +81,7 @@ public final class FlashPrefillKernels {
 
     /**
      * Work-groups an SM of the 64-row kernels' launch bounds ({@code .minnctapersm}) where the launcher asks for them
-     * ({@code FlashPrefillAttention.tallMinBlocks}: the shared pass, and the one-pass kernel in a handoff step): 3, so ptxas keeps
+     * ({@code FlashPrefillAttention.tallMinBlocks}: both 64-row kernels, by default): 3, so ptxas keeps
      * a work-item within 65,536 / (3 · 128) = 170 registers (168; the shared pass needs no more at G = 1, the one-pass kernel
      * spills 36-52 bytes at headDim 128), and with {@link #sharedBytes} three fit by shared memory too: 12 warps an SM walking
      * key tiles instead of 8 (the walk is a latency chain a warp: bench/RESULTS.md runs 39-bm16, 39-casc8, 57-pfa12).

@@ -239,24 +239,24 @@ class FlashPrefillTest {
     }
 
     /**
-     * The 64-row kernels' launch bounds by the launch (FlashPrefillAttention.tallMinBlocks): the shared pass always, the one-pass
-     * kernel only in a step with a handoff (run 57-pfa12: faster there, slower for long causal prefill); a bench's setting wins.
+     * The 64-row kernels' launch bounds (FlashPrefillAttention.tallMinBlocks): MIN_BLOCKS for the shared pass and the one-pass
+     * kernel, with or without a handoff (session 12's closing run: the unbounded one-pass kernel slower at long prefill); a
+     * bench's setting wins, and reaches the one-pass kernel's argument list.
      */
     @Test
-    void launchBoundsTakeThreeWorkGroupsAnSmOnlyForTheHandoff() {
+    void launchBoundsTakeThreeWorkGroupsAnSmUnlessABenchSetsThem() {
         try (FlashPrefillAttention attn = new FlashPrefillAttention(4, 4, 64, 16, 8, 2);
              FloatArray state = new FloatArray(8 * 4 * FlashPrefillKernels.stateStride(64))) {
             attn.useHandoffState(state);
             int[] seqOfToken = {0, 0, 1, 1}, sharedKeys = {64, 64};
-            assertEquals(FlashPrefillKernels.MIN_BLOCKS, attn.tallMinBlocks(true));
-            assertEquals(0, attn.tallMinBlocks(false));
+            assertEquals(FlashPrefillKernels.MIN_BLOCKS, attn.tallMinBlocks());
             assertEquals(1, attn.planHandoff(CPU, seqOfToken, sharedKeys, new int[] {0, 1, 2, 3}, new int[] {0, 4}, 1, 4));   // one row tile
-            assertEquals(FlashPrefillKernels.MIN_BLOCKS, attn.tallMinBlocks(false));
             assertEquals(FlashPrefillKernels.MIN_BLOCKS, (int) (Integer) attn.args(null, null, null, null, null, null, null, 1, null, 1)[18]);
             attn.planHandoff(CPU, seqOfToken, sharedKeys, new int[0], new int[] {0}, 0, 4);   // a step without groups
-            assertEquals(0, attn.tallMinBlocks(false));
+            assertEquals(FlashPrefillKernels.MIN_BLOCKS, attn.tallMinBlocks());
             attn.setTallMinBlocks(0);
-            assertEquals(0, attn.tallMinBlocks(true));
+            assertEquals(0, attn.tallMinBlocks());
+            assertEquals(0, (int) (Integer) attn.args(null, null, null, null, null, null, null, 1, null, 1)[18]);
             assertThrows(IllegalArgumentException.class, () -> attn.setTallMinBlocks(-2));
         }
     }
