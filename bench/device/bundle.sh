@@ -23,10 +23,11 @@ done
 [ -f pom.xml ] || { echo "bundle.sh: run it from the project root" >&2; exit 2; }
 [ -f .device/jre.tar.xz ] || ../shared/tools/device-jre
 rm -rf .device/lib .device/fixtures .device/fixtures.tar.xz; mkdir -p .device/lib .device/fixtures/models
+# the plugin named in full: arbor-bom does not inherit the pinned version, and a bare prefix resolves 2.8 (not served offline)
 # package in the same invocation as copy-dependencies: the reactor resolves the sibling modules without an install
 goals="package"
-mvn -q -B -o $goals dependency:copy-dependencies -DskipTests -DincludeScope=runtime -DexcludeGroupIds=dev.arbor -DoutputDirectory="$PWD/.device/lib" >/dev/null
-mvn -q -B -o $goals dependency:copy-dependencies -DskipTests -DincludeScope=test -DincludeGroupIds=org.junit.jupiter,org.junit.platform,net.jqwik,org.opentest4j,org.apiguardian -DoutputDirectory="$PWD/.device/lib" >/dev/null
+mvn -q -B -o $goals org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies -DskipTests -DincludeScope=runtime -DexcludeGroupIds=dev.arbor -DoutputDirectory="$PWD/.device/lib" >/dev/null
+mvn -q -B -o $goals org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies -DskipTests -DincludeScope=test -DincludeGroupIds=org.junit.jupiter,org.junit.platform,net.jqwik,org.opentest4j,org.apiguardian -DoutputDirectory="$PWD/.device/lib" >/dev/null
 . "$(dirname "${BASH_SOURCE[0]}")/strip-jars.sh"
 for j in .device/lib/fastutil*.jar; do [ -e "$j" ] && strip_fastutil "$j"; done
 for m in accel kernels models tokenizer engine server tests; do
@@ -35,7 +36,7 @@ for m in accel kernels models tokenizer engine server tests; do
 done
 v=$(ls .device/lib | sed -n 's/^junit-platform-engine-\(.*\)\.jar$/\1/p' | head -1)
 [ $lean -eq 1 ] && rm -f .device/junit-platform-console-standalone-*.jar || [ -f ".device/junit-platform-console-standalone-$v.jar" ] || cp ~/.m2/repository/org/junit/platform/junit-platform-console-standalone/$v/junit-platform-console-standalone-$v.jar .device/ 2>/dev/null \
-  || mvn -q -B dependency:copy -Dartifact="org.junit.platform:junit-platform-console-standalone:$v" -DoutputDirectory="$PWD/.device" >/dev/null
+  || mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy -Dartifact="org.junit.platform:junit-platform-console-standalone:$v" -DoutputDirectory="$PWD/.device" >/dev/null
 for j in .device/lib/*.jar; do
   if unzip -l "$j" 2>/dev/null | grep -E 'native/lib/(osx|win|linux-aarch64)' >/dev/null; then  # no -q: an early exit fails the pipe
     zip -q -d "$j" 'native/lib/osx*' 'native/lib/win*' 'native/lib/linux-aarch64*' >/dev/null || true
