@@ -3,7 +3,7 @@
 # Maven 3.8's colour codes here and then copies no jar), plus a fixtures folder the tests find through
 # -Darbor.fixtures=.device/fixtures. Usage, from the project root:
 #   bench/device/bundle.sh [--no-build] [--lean] [--model NAME [--with-tokenizer]] ...
-# --lean keeps the jars the accel, kernels, models and engine tests need (no tokenizer, server or
+# --lean keeps the jars the accel, kernels, models and engine tests and `Main bench` need (no tokenizer, server-test or
 # jqwik stacks). Fixtures travel as .device/fixtures.tar.xz; on the GPU machine:
 #   tar xJf .device/fixtures.tar.xz -C /tmp   then   -Darbor.fixtures=/tmp/fixtures
 # Fixture models without --with-tokenizer leave tokenizer.json behind (the models module's tests read ids
@@ -45,7 +45,7 @@ done
 if [ $lean -eq 1 ]; then
   for j in .device/lib/*.jar; do
     case "$(basename "$j")" in
-      arbor-accel*|arbor-kernels*|arbor-models*|arbor-engine*|arbor-tokenizer*|accel-test*|kernels-test*|models-test*|engine-test*|jackson-*|slf4j-*|fastutil*|junit-*|opentest4j*|apiguardian*) ;;
+      arbor-accel*|arbor-kernels*|arbor-models*|arbor-engine*|arbor-tokenizer*|arbor-server*|picocli*|progressbar*|jline*|accel-test*|kernels-test*|models-test*|engine-test*|jackson-*|slf4j-*|fastutil*|junit-*|opentest4j*|apiguardian*) ;;
       *) rm -f "$j" ;;
     esac
   done
