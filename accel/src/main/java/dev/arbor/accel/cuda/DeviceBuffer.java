@@ -52,6 +52,9 @@ public final class DeviceBuffer implements AutoCloseable {
 
     public long bytes() { return bytes; }
 
+    /** Whether this is a {@link #view} (its close frees nothing). */
+    public boolean isView() { return !owner; }
+
     /** Synchronous host → device copy of {@code host}'s first {@link #bytes} bytes. */
     public void upload(MemorySegment host) {
         device.makeCurrent();

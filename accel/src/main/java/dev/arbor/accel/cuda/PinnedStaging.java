@@ -59,8 +59,19 @@ public final class PinnedStaging implements AutoCloseable {
     }
 
     private <A extends OffHeapArray> A mirrored(A a, int r) {
-        a.deviceMirror(deviceBlock.view(layout.offset(r), a.byteSize()));
+        a.deviceMirror(deviceView(r, a.byteSize()));
         return a;
+    }
+
+    /** Region {@code r}'s host bytes (all {@link StagingLayout#regionBytes} of them), page-locked. */
+    public MemorySegment host(int r) {
+        return layout.slice(host, r, layout.regionBytes());
+    }
+
+    /** The first {@code bytes} bytes of region {@code r} on the device, as a view (closing it frees nothing). */
+    public DeviceBuffer deviceView(int r, long bytes) {
+        if (bytes > layout.regionBytes()) throw new IndexOutOfBoundsException(bytes + " bytes in a region of " + layout.regionBytes());
+        return deviceBlock.view(layout.offset(r), bytes);
     }
 
     /**
