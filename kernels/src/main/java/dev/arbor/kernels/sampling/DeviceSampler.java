@@ -27,7 +27,7 @@ public final class DeviceSampler implements AutoCloseable {
     private final int capacity, vocab, block;
     private final FloatArray work;
     /**
-     * {@code -Darbor.cuda.stagedInputs=true} on a CUDA backend: the batch's per-row inputs go up through one page-locked
+     * On a CUDA backend, unless {@code -Darbor.cuda.stagedInputs=false}: the batch's per-row inputs go up through one page-locked
      * block with one 2D copy ({@link SamplingBatch#upload(Backend, PinnedStaging)}: 4 copies a step where 15 pageable ones
      * were); null otherwise. Same bytes, same stream order: the same samples.
      */
@@ -49,7 +49,7 @@ public final class DeviceSampler implements AutoCloseable {
         this.vocab = vocab;
         this.block = block;
         this.work = new FloatArray(capacity * vocab);
-        this.staging = backend instanceof CudaBackend cuda && Boolean.getBoolean("arbor.cuda.stagedInputs")
+        this.staging = backend instanceof CudaBackend cuda && Boolean.parseBoolean(System.getProperty("arbor.cuda.stagedInputs", "true"))
                 ? new PinnedStaging(cuda.device(), new StagingLayout(SamplingBatch.stagedRegions(), 8L * (capacity + 1))) : null;
     }
 

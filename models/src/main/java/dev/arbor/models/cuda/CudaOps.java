@@ -87,17 +87,18 @@ final class CudaOps implements Ops<FloatArray> {
     private boolean stepTimed;                        // stepStart recorded for the current step
     private double uploadMillis, deviceMillis = Double.NaN;
     /**
-     * {@code -Darbor.cuda.stagedInputs=true}: the step's token inputs (tokenIds, positions, slots, seqOfToken, logitRows and
+     * On unless {@code -Darbor.cuda.stagedInputs=false}: the step's token inputs (tokenIds, positions, slots, seqOfToken, logitRows and
      * the cascade arrays) live in one page-locked block ({@link PinnedStaging}, {@link #STAGED_INTS} regions) and go to the
      * device with one 2D copy a step instead of one pageable copy each; cos/sin in a second block (two pinned copies). The
-     * same bytes reach the same device arrays in the same stream order, so the same bits. Off by default until measured.
-     * Read when a model is opened (a test may open one each way).
+     * same bytes reach the same device arrays in the same stream order, so the same bits (StagedInputsGpuTest).
+     * Read when a model is opened (a test may open one each way). Run 59-host14: llama3.2-1b b128 nbi decode host overhead
+     * 0.294 → 0.203 ms a step (upload 0.136 → 0.081), seed workload 1 decode 1.049 → 0.823 ms.
      */
     static final String STAGED_INPUTS = "arbor.cuda.stagedInputs";
     /** Regions of the staged int block, in upload order: the first 5 every step, the cascade's 3 on cascade steps. */
     static final int STAGED_INTS = 8, STAGED_EVERY_STEP = 5;
-    private final PinnedStaging stagedInts, stagedAngles;   // null unless STAGED_INPUTS
-    private final CudaEvent inputsCopied;                   // after the last step's pinned copies (null unless STAGED_INPUTS)
+    private final PinnedStaging stagedInts, stagedAngles;   // null with -Darbor.cuda.stagedInputs=false
+    private final CudaEvent inputsCopied;                   // after the last step's pinned copies (null with the property false)
     private boolean inputsInFlight;                         // inputsCopied recorded and not yet waited for
 
     CudaOps(CudaBackend gpu, ModelConfig config, DeviceWeights weights, StepShape shape, KvCacheDtype kvDtype,
@@ -124,7 +125,7 @@ final class CudaOps implements Ops<FloatArray> {
         }
         int n = shape.maxTokens();
         boolean alibi = config.family().positionEncoding() == Architecture.PositionEncoding.ALIBI;
-        if (Boolean.getBoolean(STAGED_INPUTS)) {
+        if (Boolean.parseBoolean(System.getProperty(STAGED_INPUTS, "true"))) {
             stagedInts = new PinnedStaging(gpu.device(), new StagingLayout(STAGED_INTS, 4L * Math.max(n, shape.maxSeqs() + 1)));
             tokenIds = stagedInts.intArray(0, n);   // regions 0..4: every step; 5..7: cascade steps (see upload)
             positions = stagedInts.intArray(1, n);
