@@ -31,6 +31,11 @@ final class CudaDriver {
     static final MethodHandle cuMemcpyHtoD = fn("cuMemcpyHtoD_v2", JAVA_LONG, ADDRESS, JAVA_LONG);
     static final MethodHandle cuMemcpyDtoH = fn("cuMemcpyDtoH_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
     static final MethodHandle cuMemcpyDtoDAsync = fn("cuMemcpyDtoDAsync_v2", JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS);
+    /** cuMemHostAlloc(void** pp, size_t bytesize, unsigned int flags): page-locked host memory the copy engines read directly. */
+    static final MethodHandle cuMemHostAlloc = fn("cuMemHostAlloc", ADDRESS, JAVA_LONG, JAVA_INT);
+    static final MethodHandle cuMemFreeHost = fn("cuMemFreeHost", ADDRESS);
+    /** cuMemcpy2DAsync(const CUDA_MEMCPY2D* copy, CUstream stream): see {@link PinnedStaging#upload}. */
+    static final MethodHandle cuMemcpy2DAsync = fn("cuMemcpy2DAsync_v2", ADDRESS, ADDRESS);
     /** cuMemcpyHtoDAsync(CUdeviceptr dst, const void* src, size_t bytes, CUstream): from pageable memory the driver stages the source before returning. */
     static final MethodHandle cuMemcpyHtoDAsync = fn("cuMemcpyHtoDAsync_v2", JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS);
     static final MethodHandle cuModuleLoadDataEx = fn("cuModuleLoadDataEx", ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS);
@@ -70,6 +75,7 @@ final class CudaDriver {
     private static final MethodHandle cuGetErrorName = fn("cuGetErrorName", JAVA_INT, ADDRESS);
 
     // enum values from cuda.h
+    static final int CU_MEMORYTYPE_HOST = 1, CU_MEMORYTYPE_DEVICE = 2;
     static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
     static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
     static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;

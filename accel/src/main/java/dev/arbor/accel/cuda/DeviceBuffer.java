@@ -6,17 +6,22 @@ import java.lang.foreign.MemorySegment;
 import static dev.arbor.accel.cuda.CudaDriver.*;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-/** Device memory from cuMemAlloc: {@code bytes} bytes at device address {@code pointer}. */
+/**
+ * Device memory from cuMemAlloc: {@code bytes} bytes at device address {@code pointer}; or a {@link #view} of part of
+ * another buffer, which {@link #close} leaves alone (the owner frees the allocation).
+ */
 public final class DeviceBuffer implements AutoCloseable {
     private final CudaDevice device;
     private final long pointer;
     private final long bytes;
+    private final boolean owner;
     private boolean freed;
 
-    private DeviceBuffer(CudaDevice device, long pointer, long bytes) {
+    private DeviceBuffer(CudaDevice device, long pointer, long bytes, boolean owner) {
         this.device = device;
         this.pointer = pointer;
         this.bytes = bytes;
+        this.owner = owner;
     }
 
     public static DeviceBuffer allocate(CudaDevice device, long bytes) {
@@ -25,13 +30,30 @@ public final class DeviceBuffer implements AutoCloseable {
             MemorySegment out = a.allocate(JAVA_LONG);
             long size = Math.max(bytes, 1);
             check(call(() -> (int) cuMemAlloc.invokeExact(out, size)), "cuMemAlloc(" + bytes + " bytes)");
-            return new DeviceBuffer(device, out.get(JAVA_LONG, 0), bytes);
+            return new DeviceBuffer(device, out.get(JAVA_LONG, 0), bytes, true);
         }
     }
 
     public long pointer() { return pointer; }
 
+    /**
+     * Bytes {@code [offset, offset + bytes)} of this buffer as a buffer of their own, e.g. the device mirror of one array of
+     * a {@link PinnedStaging}. The view does not own the memory: closing it frees nothing, and it must not be used after
+     * this buffer is closed.
+     *
+     * @throws IndexOutOfBoundsException if the range is not inside this buffer
+     */
+    public DeviceBuffer view(long offset, long bytes) {
+        if (offset < 0 || bytes < 0 || offset + bytes > this.bytes) {
+            throw new IndexOutOfBoundsException("view of " + bytes + " bytes at " + offset + " of a buffer of " + this.bytes);
+        }
+        return new DeviceBuffer(device, pointer + offset, bytes, false);
+    }
+
     public long bytes() { return bytes; }
+
+    /** Whether this is a {@link #view} (its close frees nothing). */
+    public boolean isView() { return !owner; }
 
     /** Synchronous host → device copy of {@code host}'s first {@link #bytes} bytes. */
     public void upload(MemorySegment host) {
@@ -103,6 +125,7 @@ public final class DeviceBuffer implements AutoCloseable {
     public synchronized void close() {
         if (freed) return;
         freed = true;
+        if (!owner) return;
         device.makeCurrent();
         check(call(() -> (int) cuMemFree.invokeExact(pointer)), "cuMemFree");
     }

@@ -319,9 +319,11 @@ public final class FlashPrefillAttention implements AutoCloseable {
             tokens += hi - lo;
         }
         numRowTiles = n;
-        if (n > 0) b.toDevice(rowTiles, 4 * n);
-        if (n > 0) b.toDevice(rowTokens, tokens);
-        if (n > 0 || dirtyTokens > 0) b.toDevice(startTiles, clear);
+        // queued ahead of the step's launches as finishPlan's copies are (the driver stages pageable words before returning):
+        // synchronous copies made every default-mode step with groups (every seed-workload decode step) wait on the host
+        if (n > 0) b.toDeviceAsync(rowTiles, 4 * n);
+        if (n > 0) b.toDeviceAsync(rowTokens, tokens);
+        if (n > 0 || dirtyTokens > 0) b.toDeviceAsync(startTiles, clear);
         dirtyTokens = n > 0 ? numTokens : 0;
         return n;
     }

@@ -1,6 +1,9 @@
 package dev.arbor.kernels.sampling;
 
 import dev.arbor.accel.Backend;
+import dev.arbor.accel.cuda.CudaBackend;
+import dev.arbor.accel.cuda.PinnedStaging;
+import dev.arbor.accel.cuda.StagingLayout;
 import dev.arbor.accel.Kernel;
 import dev.arbor.accel.Launch;
 import dev.arbor.accel.array.FloatArray;
@@ -23,6 +26,12 @@ public final class DeviceSampler implements AutoCloseable {
     private final Backend backend;
     private final int capacity, vocab, block;
     private final FloatArray work;
+    /**
+     * On a CUDA backend, unless {@code -Darbor.cuda.stagedInputs=false}: the batch's per-row inputs go up through one page-locked
+     * block with one 2D copy ({@link SamplingBatch#upload(Backend, PinnedStaging)}: 4 copies a step where 15 pageable ones
+     * were); null otherwise. Same bytes, same stream order: the same samples.
+     */
+    private final PinnedStaging staging;
 
     /**
      * @param capacity most rows per call
@@ -40,6 +49,8 @@ public final class DeviceSampler implements AutoCloseable {
         this.vocab = vocab;
         this.block = block;
         this.work = new FloatArray(capacity * vocab);
+        this.staging = backend instanceof CudaBackend cuda && Boolean.parseBoolean(System.getProperty("arbor.cuda.stagedInputs", "true"))
+                ? new PinnedStaging(cuda.device(), new StagingLayout(SamplingBatch.stagedRegions(), 8L * (capacity + 1))) : null;
     }
 
     /**
@@ -64,7 +75,8 @@ public final class DeviceSampler implements AutoCloseable {
             if (afterLaunch != null) afterLaunch.run();
             return;
         }
-        batch.upload(backend);
+        if (staging != null && batch.capacity() <= capacity) batch.upload(backend, staging);
+        else batch.upload(backend);
         backend.launch(SAMPLE, Launch.of1D(rows, block), logits, work, vocab, batch.temperature, batch.topK, batch.topP, batch.minP,
                 batch.repetitionPenalty, batch.frequencyPenalty, batch.presencePenalty, batch.seed, batch.counter,
                 batch.penaltyStart, batch.penaltyIds, batch.penaltyCounts, batch.maskStart, batch.maskIds, batch.tokens, block);
@@ -79,5 +91,8 @@ public final class DeviceSampler implements AutoCloseable {
     }
 
     @Override
-    public void close() { work.close(); }
+    public void close() {
+        work.close();
+        if (staging != null) staging.close();
+    }
 }

@@ -51,6 +51,12 @@ public final class SamplingBatch implements AutoCloseable {
     /** Ids listed in the open row's penalty list, to reject repeats; cleared entry by entry. */
     private final long[] listed;
     private final OffHeapArray[] inputs, outputs;
+    /** The per-row inputs ({@link #STAGED_ROWS} of rows elements, then penaltyStart and maskStart of rows + 1), in staging-region order. */
+    private final OffHeapArray[] perRow;
+    /** The staging whose device views are the per-row inputs' device mirrors (null: their own buffers). */
+    private dev.arbor.accel.cuda.PinnedStaging stagedOn;
+    /** Per-row inputs of {@code rows} elements at the head of {@link #perRow}. */
+    static final int STAGED_ROWS = 10;
 
     /**
      * @param capacity          most rows per step
@@ -91,6 +97,8 @@ public final class SamplingBatch implements AutoCloseable {
         inputs = new OffHeapArray[] {temperature, topP, minP, repetitionPenalty, frequencyPenalty, presencePenalty, topK, numLogprobs,
                 seed, counter, penaltyStart, penaltyIds, penaltyCounts, maskStart, maskIds};
         outputs = new OffHeapArray[] {tokens, ranks, logprobs, topIds, topLogprobs};
+        perRow = new OffHeapArray[] {temperature, topP, minP, repetitionPenalty, frequencyPenalty, presencePenalty, topK, numLogprobs, seed,
+                counter, penaltyStart, maskStart};
     }
 
     public int capacity() { return capacity; }
@@ -211,6 +219,38 @@ public final class SamplingBatch implements AutoCloseable {
         b.toDeviceAsync(penaltyCounts, Math.max(1, penaltyEntries));
         b.toDeviceAsync(maskIds, Math.max(1, maskEntries));
     }
+
+    /**
+     * As {@link #upload(dev.arbor.accel.Backend)}, the per-row inputs through {@code staging} (page-locked, regions of at least
+     * {@code 8 × (capacity + 1)} bytes, one per {@link #perRow} array): their rows copied into its host regions, then one 2D
+     * copy; the first call with a staging makes its device regions the arrays' device mirrors (the kernels then read them
+     * there; an own buffer from an earlier upload is freed). The CSR lists go as before. The staging's host regions must be
+     * free, i.e. its last copy run: {@link DeviceSampler} downloads every step's results synchronously after its copy.
+     */
+    void upload(dev.arbor.accel.Backend b, dev.arbor.accel.cuda.PinnedStaging staging) {
+        if (stagedOn != staging) {
+            for (int i = 0; i < perRow.length; i++) {
+                OffHeapArray a = perRow[i];
+                if (a.deviceMirror() instanceof dev.arbor.accel.cuda.DeviceBuffer d && !d.isView()) d.close();
+                a.deviceMirror(staging.deviceView(i, a.byteSize()));
+            }
+            stagedOn = staging;
+        }
+        long width = 0;
+        for (int i = 0; i < perRow.length; i++) {
+            OffHeapArray a = perRow[i];
+            long bytes = (long) (i < STAGED_ROWS ? rows : rows + 1) * a.elementBytes();
+            java.lang.foreign.MemorySegment.copy(a.segment(), 0, staging.host(i), 0, bytes);
+            width = Math.max(width, bytes);
+        }
+        staging.upload(width, perRow.length, java.lang.foreign.MemorySegment.NULL);
+        b.toDeviceAsync(penaltyIds, Math.max(1, penaltyEntries));
+        b.toDeviceAsync(penaltyCounts, Math.max(1, penaltyEntries));
+        b.toDeviceAsync(maskIds, Math.max(1, maskEntries));
+    }
+
+    /** Staging regions {@link #upload(dev.arbor.accel.Backend, dev.arbor.accel.cuda.PinnedStaging)} takes. */
+    static int stagedRegions() { return 12; }
 
     /** Copies this step's results back: tokens, and the logprob arrays when {@code logprobs}. */
     void download(dev.arbor.accel.Backend b, boolean logprobs) {
