@@ -38,6 +38,8 @@ import dev.arbor.accel.array.OffHeapArray;
  * first walked tile does not use and read into registers before that stage's first copies. Tiles stored as 128-byte rows
  * ({@code headDim/64} sub-tiles of 64 halves) swizzled by {@link Swizzle#rowChunk128} so every ldmatrix is conflict-free.
  * Launch bounds of {@code minBlocks} work-groups an SM where the launcher asks ({@link #MIN_BLOCKS}).
+ * Long chunks in steps without a handoff take {@link #longBf16}: the same rows, tiles and per-tile arithmetic (the same bits)
+ * with Q in its own buffer, no launch bounds, the causal select only on diagonal tiles and a banded work order.
  *
  * <h2>One arithmetic order per (token, head): batch invariance</h2>
  * A row's result is a function of its own query, its position and the keys 0..p only: the key tiles are
