@@ -29,6 +29,19 @@ public final class FlashPrefillAttention implements AutoCloseable {
     static final Kernel SHARED_F16 = Kernel.of(FlashPrefillKernels.class, "sharedF16");
     static final Kernel WARP_BF16 = Kernel.of(FlashPrefillKernels.class, "warpBf16");
     static final Kernel WARP_F16 = Kernel.of(FlashPrefillKernels.class, "warpF16");
+    static final Kernel LONG_BF16 = Kernel.of(FlashPrefillKernels.class, "longBf16");
+    static final Kernel LONG_F16 = Kernel.of(FlashPrefillKernels.class, "longF16");
+
+    /**
+     * The fewest new tokens of a planned sequence (its chunk) that send a step's tall tiles to the long-chunk form
+     * ({@link FlashPrefillKernels#longBf16}) where the step has no handoff; {@code -Darbor.flash.longTokens=N}, 0 or less: never.
+     * The same bits as the one-pass kernel (same per-tile arithmetic and order), so the choice may depend on the step.
+     * 1,024: the seed workloads' steps (chunks of 20-107 tokens behind a handoff, and decodes) keep the bounded one-pass
+     * kernel their handoff is tuned for; measured in bench/RESULTS.md "Run 59-pfa14".
+     */
+    public static final int LONG_TOKENS = Integer.getInteger("arbor.flash.longTokens", 1024);
+    /** Tiles a band of the long-chunk form's work order ({@link FlashPrefillKernels#longBf16}); {@code -Darbor.flash.longBand=N}. */
+    public static final int LONG_BAND = Math.max(1, Integer.getInteger("arbor.flash.longBand", 32));
 
     private final int heads, kvHeads, headDim, blockSize, tokensPerTile, maxTiles;
     private final IntArray tiles;   // (maxTiles, 2) first token, end token
@@ -36,6 +49,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private final int warpTokens;   // 16 / G, 0 where G > 16 (no short tiles)
     private int minWarpWalks = -1;  // the fewest (short tile, kv head) walks a step needs for the one-warp kernel; -1: WARP_WAVES × SMs
     private int tallMinBlocks = -1; // the 64-row kernels' launch bounds (work-groups an SM; 0: none); -1: MIN_BLOCKS (tallMinBlocks())
+    private int longTokens = LONG_TOKENS, longBand = LONG_BAND;   // the long-chunk form's threshold (≤ 0: never) and band
+    private int longestTall;        // the longest chunk (tokens) of the last plan's tall tiles
     private final IntArray warpTiles;   // (maxSeqs, 2) first token, end token
     private int numWarpTiles;
     private final IntArray skip;    // (maxSeqs) keyStart for the CUDA-core kernel: past any position for the planned sequences, else 0
@@ -142,6 +157,24 @@ public final class FlashPrefillAttention implements AutoCloseable {
         return tallMinBlocks >= 0 ? tallMinBlocks : FlashPrefillKernels.MIN_BLOCKS;
     }
 
+    /**
+     * Sets the fewest tokens of a chunk for the long-chunk form ({@link #LONG_TOKENS}; 0 or less: never) and its band of tiles
+     * ({@link #LONG_BAND}, ≥ 1). The same bits either way.
+     */
+    public void setLongForm(int tokens, int band) {
+        if (band < 1) throw new IllegalArgumentException("band " + band + " below 1");
+        this.longTokens = tokens;
+        this.longBand = band;
+    }
+
+    /**
+     * Whether the last plan's tall tiles take the long-chunk form ({@link FlashPrefillKernels#longBf16}): a chunk of at least
+     * {@link #LONG_TOKENS} tokens and no handoff in the step (the form starts every tile from key 0).
+     */
+    public boolean longForm() {
+        return longTokens > 0 && numRowTiles == 0 && longestTall >= longTokens;
+    }
+
     /** Whether {@code shortTiles} short tiles take the one-warp kernel on {@code b}. */
     private boolean warpTilesPay(Backend b, int shortTiles) {
         long walks = (long) shortTiles * kvHeads;
@@ -156,7 +189,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
      */
     public int plan(Backend b, int[] queryStart, int numSeqs, int minTokens) {
         checkSeqs(numSeqs);
-        int n = 0, w = 0, planned = 0, shortTiles = 0, least = Math.max(1, minTokens);
+        int n = 0, w = 0, planned = 0, shortTiles = 0, least = Math.max(1, minTokens), longest = 0;
         for (int s = 0; s < numSeqs; s++) {
             int len = queryStart[s + 1] - queryStart[s];
             if (len >= least && len <= warpTokens) shortTiles++;
@@ -168,9 +201,14 @@ public final class FlashPrefillAttention implements AutoCloseable {
             skip.set(s, mine ? Integer.MAX_VALUE : 0);
             if (!mine) continue;
             planned += hi - lo;
-            if (warp && hi - lo <= warpTokens) w = setWarpTile(w, lo, hi);
-            else n = addTiles(n, lo, hi);
+            if (warp && hi - lo <= warpTokens) {
+                w = setWarpTile(w, lo, hi);
+            } else {
+                n = addTiles(n, lo, hi);
+                longest = Math.max(longest, hi - lo);
+            }
         }
+        longestTall = longest;
         int got = finishPlan(b, n, w, planned);
         if (got > 0 && numSeqs > 0 && planned < queryStart[numSeqs] - queryStart[0]) b.toDeviceAsync(skip, numSeqs);
         return got;
@@ -210,7 +248,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
      */
     public int planBelow(Backend b, int[] queryStart, int[] positions, int numSeqs, int positionBound) {
         checkSeqs(numSeqs);
-        int n = 0, w = 0, planned = 0, shortTiles = 0;
+        int n = 0, w = 0, planned = 0, shortTiles = 0, longest = 0;
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
             if (hi > lo && endBelow(lo, hi, positions[lo], positionBound) - lo <= warpTokens) shortTiles++;
@@ -225,11 +263,13 @@ public final class FlashPrefillAttention implements AutoCloseable {
                 w = setWarpTile(w, lo, end);
             } else if (end > lo) {
                 n = addTiles(n, lo, end);
+                longest = Math.max(longest, end - lo);
             } else {
                 checkTiles(n + 1);
                 n = setTile(n, lo, lo);
             }
         }
+        longestTall = longest;
         return finishPlan(b, n, w, planned);
     }
 
@@ -402,7 +442,10 @@ public final class FlashPrefillAttention implements AutoCloseable {
         Shapes.need("seqOfToken", seqOfToken, tokens);
         Shapes.need("blockTables", blockTables, maxBlocksPerSeq);
         if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
-        if (numTiles > 0) {
+        if (numTiles > 0 && longForm()) {
+            b.launch(kernel == PREFILL_F16 ? LONG_F16 : LONG_BF16, longLaunchOf(numTiles), longArgs(q, kCache, vCache, out, positions,
+                    seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
+        } else if (numTiles > 0) {
             b.launch(kernel, launchOf(numTiles), args(q, kCache, vCache, out, positions,
                     seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         }
@@ -416,6 +459,20 @@ public final class FlashPrefillAttention implements AutoCloseable {
     public Launch launchOf(int numTiles) {
         return Launch.of(new int[] {numTiles, kvHeads, 1}, new int[] {FlashPrefillKernels.THREADS, 1, 1})
                 .withSharedBytes(FlashPrefillKernels.sharedBytes(headDim));
+    }
+
+    /** The long-chunk form's launch of {@code numTiles} tiles: {@code numTiles × kvHeads} work-groups in one dimension, 128 work-items. */
+    public Launch longLaunchOf(int numTiles) {
+        return Launch.of(new int[] {numTiles * kvHeads, 1, 1}, new int[] {FlashPrefillKernels.THREADS, 1, 1})
+                .withSharedBytes(FlashPrefillKernels.longSharedBytes(headDim));
+    }
+
+    /** The long-chunk form's arguments for the last plan's tall tiles (also for {@code CudaBackend.resources}). */
+    public Object[] longArgs(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
+                             IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
+        FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
+        return new Object[] {q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
+                numTiles, longBand, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0};
     }
 
     /** The launch of {@code numTiles} short tiles: grid (tiles, kvHeads), one warp, the one-warp kernel's dynamic shared memory. */

@@ -38,6 +38,8 @@ import dev.arbor.accel.array.OffHeapArray;
  * first walked tile does not use and read into registers before that stage's first copies. Tiles stored as 128-byte rows
  * ({@code headDim/64} sub-tiles of 64 halves) swizzled by {@link Swizzle#rowChunk128} so every ldmatrix is conflict-free.
  * Launch bounds of {@code minBlocks} work-groups an SM where the launcher asks ({@link #MIN_BLOCKS}).
+ * Long chunks in steps without a handoff take {@link #longBf16}: the same rows, tiles and per-tile arithmetic (the same bits)
+ * with Q in its own buffer, no launch bounds, the causal select only on diagonal tiles and a banded work order.
  *
  * <h2>One arithmetic order per (token, head): batch invariance</h2>
  * A row's result is a function of its own query, its position and the keys 0..p only: the key tiles are
@@ -193,7 +195,7 @@ public final class FlashPrefillKernels {
             boolean fill = tid < BN && it + 2 < nTiles;
             int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
             tile(ctx, smem, (it & 1) * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
-                    headDim, alibi, fp16, 0);
+                    headDim, alibi, fp16, 0, 1);
             if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
             ctx.localBarrier();
         }
@@ -202,6 +204,127 @@ public final class FlashPrefillKernels {
         int tF = tiles.get(2 * ctx.groupIdx), nT = tiles.get(2 * ctx.groupIdx + 1) - tF;
         store(out, o, st, tF + Math.min(rowA / G, nT - 1), headA, rowA < tpb * G && rowA / G < nT, tF + Math.min(rowB / G, nT - 1), headB,
                 rowB < tpb * G && rowB / G < nT, lane, heads, headDim);
+    }
+
+    /**
+     * Dynamic shared memory of one work-group of the long-chunk form ({@link #longBf16}) in bytes: two stages of K and V, Q in
+     * its own buffer ({@code BM·headDim·2}), two tiles' key row offsets (82,432 B at headDim 128: two work-groups an SM).
+     */
+    public static int longSharedBytes(int headDim) {
+        return (4 * BN + BM) * headDim * 2 + 2 * BN * 4;
+    }
+
+    /**
+     * The one-pass kernel's form for long chunks (steps without a handoff: {@code startTiles} all 0, a chunk of
+     * {@code FlashPrefillAttention.longTokens()} or more): {@link #prefillBf16}'s rows, key tiles, per-tile arithmetic and order,
+     * so a row's bits are the same, with (1) no launch bounds (ptxas's own registers, two work-groups an SM), (2) Q in its own
+     * shared buffer ({@link #longSharedBytes}, session 11's layout) so the first stage's copies start before Q is read, (3) the
+     * causal select only on the tiles that reach past the tile's first position (the others see every key: the select would
+     * pass s through, the same values), (4) a one-dimensional grid of {@code numTiles × kvHeads} work-groups in bands of
+     * {@code band} tiles: band after band (the tile list's order: a sequence's last, longest tiles first), within a band kv
+     * head after kv head, so the work-groups resident together share few kv heads' K/V in L2 while the longest walks still
+     * start early (a grid of (tiles, kvHeads) starts the last kv head's longest tile last: a tail of one walk).
+     *
+     * @param numTiles the tiles in {@code tiles}; the grid is {@code numTiles × kvHeads} work-groups
+     * @param band     tiles a band (≥ 1)
+     */
+    public static void longBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
+                                IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
+                                int maxBlocksPerSeq, int numBlocks, int numTiles, int band, @Constant int heads, @Constant int kvHeads,
+                                @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
+        attendLong(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, maxBlocksPerSeq, numBlocks, numTiles, band,
+                heads, kvHeads, headDim, blockSize, alibi, 0);
+    }
+
+    /** {@link #longBf16} for an fp16 store (as {@link #prefillF16}). */
+    public static void longF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
+                               IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
+                               int maxBlocksPerSeq, int numBlocks, int numTiles, int band, @Constant int heads, @Constant int kvHeads,
+                               @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
+        attendLong(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, maxBlocksPerSeq, numBlocks, numTiles, band,
+                heads, kvHeads, headDim, blockSize, alibi, 1);
+    }
+
+    /** {@link #longBf16}'s body: {@link #attend} from key tile 0, Q apart, the unmasked tiles first. */
+    static void attendLong(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, IntArray positions,
+                           IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes, int maxBlocksPerSeq, int numBlocks,
+                           int numTiles, int band, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16) {
+        int[] smem = ctx.dynamicIntLocalArray();
+        int[] qf = new int[headDim / 16 * 4];
+        float[] s = new float[BN / 8 * 4];
+        float[] o = new float[headDim / 8 * 4];
+        int[] kf = new int[BN / 8 * 2];
+        int[] vf = new int[4];
+        int[] pf = new int[4];
+        float[] st = new float[4];
+
+        // the work-group's (tile, kv head): band b holds tiles [b·band, b·band + inBand), kv head after kv head
+        int per = band * kvHeads, g1 = ctx.groupIdx;
+        int bandIdx = Math.min(g1 / per, (numTiles - 1) / band);
+        int first = bandIdx * band, inBand = Math.min(band, numTiles - first);
+        int r = g1 - bandIdx * per;
+        int kvh = r / inBand, tile = first + r % inBand;
+
+        int G = heads / kvHeads, tpb = BM / G;
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5;
+        int tFirst = tiles.get(2 * tile), tEnd = tiles.get(2 * tile + 1);
+        int nTok = tEnd - tFirst;
+        if (nTok <= 0) return;   // an empty tile (planBelow's placeholder): the whole work-group, before any barrier
+        int seq = seqOfToken.get(tFirst), p0 = positions.get(tFirst);
+        int pMax = p0 + nTok - 1;
+        int table = seq * maxBlocksPerSeq;
+        int kvWords = BN * headDim / 2;
+        int qBase = 4 * kvWords, rb = qBase + BM * headDim / 2;   // K/V stages, Q, two tiles' key row offsets
+
+        int rowA = warp * 16 + (lane >> 2), rowB = rowA + 8;
+        int tokA = Math.min(rowA / G, nTok - 1), tokB = Math.min(rowB / G, nTok - 1);
+        int headA = kvh * G + rowA % G, headB = kvh * G + rowB % G;
+        int posA = p0 + tokA, posB = p0 + tokB;
+        float slopeA = alibi != 0 ? slopes.get(headA) : 0f, slopeB = alibi != 0 ? slopes.get(headB) : 0f;
+        float scale = scaleOf(headDim);
+
+        int nTiles = pMax / BN + 1;
+        int nFull = Math.min((p0 + 1) / BN, nTiles);   // tiles whose last key (i + 1)·BN - 1 is at or below p0, every row's position
+        if (tid < BN) {
+            smem[rb + tid] = keyRow(blockTables, table, tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+            smem[rb + BN + tid] = keyRow(blockTables, table, BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+        }
+        loadQ(ctx, smem, qBase, q, tiles, tFirst, 0, nTok, kvh, tid, heads, G, headDim, fp16, BM, THREADS);
+        ctx.localBarrier();
+        loadKv(ctx, smem, 0, kc, vc, rb, tid, headDim, kvWords);
+        ctx.cpAsyncCommit();
+        loadQFragments(ctx, smem, qBase, qf, warp, lane, headDim, BM);
+        initState(o, st, headDim);
+        // attend's walk, twice: the tiles every row sees whole without the causal select, then the diagonal ones with it
+        for (int it = 0; it < nFull; it++) {
+            if (it + 1 < nTiles) loadKv(ctx, smem, ((it + 1) & 1) * 2 * kvWords, kc, vc, rb + ((it + 1) & 1) * BN, tid, headDim, kvWords);
+            ctx.cpAsyncCommit();
+            ctx.cpAsyncWait(1);
+            ctx.localBarrier();
+            int ahead = (it + 2) * BN + tid;
+            boolean fill = tid < BN && it + 2 < nTiles;
+            int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
+            tile(ctx, smem, (it & 1) * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
+                    headDim, alibi, fp16, 0, 0);
+            if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
+            ctx.localBarrier();
+        }
+        for (int it = nFull; it < nTiles; it++) {
+            if (it + 1 < nTiles) loadKv(ctx, smem, ((it + 1) & 1) * 2 * kvWords, kc, vc, rb + ((it + 1) & 1) * BN, tid, headDim, kvWords);
+            ctx.cpAsyncCommit();
+            ctx.cpAsyncWait(1);
+            ctx.localBarrier();
+            int ahead = (it + 2) * BN + tid;
+            boolean fill = tid < BN && it + 2 < nTiles;
+            int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
+            tile(ctx, smem, (it & 1) * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
+                    headDim, alibi, fp16, 0, 1);
+            if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
+            ctx.localBarrier();
+        }
+        ctx.cpAsyncWait(0);
+        store(out, o, st, tFirst + tokA, headA, rowA < tpb * G && rowA / G < nTok, tFirst + tokB, headB, rowB < tpb * G && rowB / G < nTok,
+                lane, heads, headDim);
     }
 
     /**
@@ -305,7 +428,7 @@ public final class FlashPrefillKernels {
             ctx.localBarrier();   // every lane's K reads done: K of tile it + 1 overlaps the softmax and P·V
             if (it + 1 < nTiles) loadTile(ctx, smem, kBase, kc, next, sw, 8 * c, headDim);
             ctx.cpAsyncCommit();
-            softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi);
+            softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi, 1);
             ctx.cpAsyncWait(1);
             ctx.localBarrier();   // V of tile it landed
             accumulatePv(ctx, smem, vBase, s, o, pf, vf, lane, headDim, fp16, 1);
@@ -466,7 +589,7 @@ public final class FlashPrefillKernels {
             boolean fill = tid < BN && it + 2 < nTiles;
             int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
             tile(ctx, smem, (it & 1) * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
-                    headDim, alibi, fp16, 1);
+                    headDim, alibi, fp16, 1, 1);
             if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
             ctx.localBarrier();
         }
@@ -481,14 +604,14 @@ public final class FlashPrefillKernels {
      * One key tile for the warp's 16 rows, the per-tile math of both passes (one copy): {@code S = Q·Kᵀ}
      * ({@link #scores}), scale, ALiBi, causal mask and the online softmax ({@link #softmax}), {@code O += P·V}
      * ({@link #accumulatePv}); K at shared word {@code kBase}, V after it, keys from absolute position {@code j0}; {@code laneWords}
-     * as in {@link #scores}.
+     * as in {@link #scores}; {@code mask} (a literal) as in {@link #softmax}.
      */
     @Unroll
     static void tile(KernelContext ctx, int[] smem, int kBase, int[] qf, float[] s, int[] kf, float[] o, float[] st, int[] pf, int[] vf,
                      int j0, int posA, int posB, float slopeA, float slopeB, float scale, int lane, int headDim, int alibi, int fp16,
-                     int laneWords) {
+                     int laneWords, int mask) {
         scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16, laneWords);
-        softmax(ctx, s, o, st, j0, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi);
+        softmax(ctx, s, o, st, j0, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi, mask);
         accumulatePv(ctx, smem, kBase + BN * headDim / 2, s, o, pf, vf, lane, headDim, fp16, laneWords);
     }
 
@@ -689,11 +812,12 @@ public final class FlashPrefillKernels {
      * Scores to probabilities for the work-item's two rows (elements 0, 1: row g; 2, 3: row g + 8):
      * {@code s·scale (+ slope·(j - p))}, -inf past p; m_new = max(m, row max over the quad); alpha =
      * e^(m - m_new); p = e^(s - m_new) in place of s; l = l·alpha + row sum (the work-item's 16 values
-     * in key order, then the quad by xor 1, xor 2); O rows scaled by alpha.
+     * in key order, then the quad by xor 1, xor 2); O rows scaled by alpha. {@code mask} (a literal) 0 leaves out the causal
+     * select, for a tile whose every key is at or below both rows' positions (where it selects s: the same values).
      */
     @Unroll
     static void softmax(KernelContext ctx, float[] s, float[] o, float[] st, int j0, int posA, int posB, float slopeA, float slopeB,
-                        float scale, int lane, int headDim, int alibi) {
+                        float scale, int lane, int headDim, int alibi, int mask) {
         int t2 = 2 * (lane & 3);
         float mxA = NEG_INF, mxB = NEG_INF;
         for (int j = 0; j < BN / 8; j++) {
@@ -702,7 +826,7 @@ public final class FlashPrefillKernels {
                 int pos = r < 2 ? posA : posB;
                 float v = s[j * 4 + r] * scale;
                 if (alibi != 0) v += (r < 2 ? slopeA : slopeB) * (key - pos);
-                v = key <= pos ? v : NEG_INF;
+                if (mask != 0) v = key <= pos ? v : NEG_INF;
                 s[j * 4 + r] = v;
                 if (r < 2) mxA = Math.max(mxA, v);
                 else mxB = Math.max(mxB, v);

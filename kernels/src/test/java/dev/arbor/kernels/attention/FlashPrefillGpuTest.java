@@ -9,6 +9,8 @@ import org.junit.jupiter.api.Test;
 import static dev.arbor.kernels.attention.FlashPrefillTest.maxError;
 import static dev.arbor.kernels.attention.FlashPrefillTest.tolerance;
 import static dev.arbor.kernels.attention.PagedAttentionTest.assertBits;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static dev.arbor.kernels.attention.PagedAttentionTest.assertClose;
 import static dev.arbor.kernels.attention.PagedAttentionTest.rows;
 
@@ -57,6 +59,31 @@ class FlashPrefillGpuTest {
                     assertBits(rows(whole, FlashPrefillRun.tokens(step), row), FlashPrefillRun.run(cuda, b, step),
                             store + " step " + java.util.Arrays.deepToString(step));
                 }
+            }
+        }
+    }
+
+    /**
+     * The long-chunk form ({@code FlashPrefillKernels.longBf16}: no launch bounds, Q apart, the causal select on diagonal tiles
+     * only, banded work order) gives the one-pass kernel's bits on the device: 1,100-token chunks over 200 cached keys (and a
+     * 5-token chunk beside them), Llama-2-7B bf16 / fp16, GQA 4, Baichuan2-13B's ALiBi heads; bands of 3 and 32 tiles.
+     */
+    @Test
+    void theLongChunkFormGivesTheOnePassBits() {
+        Object[][] shapes = {{32, 32, false, KvStore.BF16}, {32, 32, false, KvStore.F16}, {32, 8, false, KvStore.BF16}, {40, 40, true, KvStore.BF16}};
+        for (Object[] sh : shapes) {
+            String what = sh[0] + "/" + sh[1] + " heads, " + sh[3] + (((boolean) sh[2]) ? ", ALiBi" : "");
+            try (PagedBatch b = new PagedBatch((int) sh[0], (int) sh[1], 128, 16, new int[] {1300, 40}, new int[] {1100, 5}, (boolean) sh[2],
+                    (KvStore) sh[3], 9)) {
+                int[][] whole = FlashPrefillRun.whole(b);
+                float[] onePass = FlashPrefillRun.runLong(cuda, b, whole, -1, 0, 1);
+                assertFalse(FlashPrefillRun.lastLong, what + ": long form off");
+                for (int band : new int[] {3, 32}) {
+                    float[] got = FlashPrefillRun.runLong(cuda, b, whole, -1, 1024, band);
+                    assertTrue(FlashPrefillRun.lastLong, what + ": the long form");
+                    assertBits(onePass, got, what + ": long form, bands of " + band);
+                }
+                System.out.printf("%s: long form == one pass bit for bit%n", what);
             }
         }
     }

@@ -29,12 +29,12 @@ class FlashPrefillPtxTest {
 
     /** A variant's constants: the 64-row kernels also take their launch bounds ({@link FlashPrefillKernels#MIN_BLOCKS}). */
     static Object[] constants(String kernel, Object[] variant) {
-        return kernel.startsWith("warp") ? variant : withBounds(variant, FlashPrefillKernels.MIN_BLOCKS);
+        return kernel.startsWith("warp") || kernel.startsWith("long") ? variant : withBounds(variant, FlashPrefillKernels.MIN_BLOCKS);
     }
 
     @Test
     void registerArraysStayInRegistersAndTheTensorCoresAreUsed() {
-        for (String name : new String[] {"prefillBf16", "prefillF16", "sharedBf16", "sharedF16", "warpBf16", "warpF16"}) {
+        for (String name : new String[] {"prefillBf16", "prefillF16", "sharedBf16", "sharedF16", "warpBf16", "warpF16", "longBf16", "longF16"}) {
             for (Object[] v : VARIANTS) {
                 CompiledKernel k = KernelCompiler.compile(Kernel.of(FlashPrefillKernels.class, name), constants(name, v), 90);
                 String what = name + java.util.Arrays.toString(v);
@@ -49,9 +49,9 @@ class FlashPrefillPtxTest {
     @Test
     void assemblesForSm90WithoutSpills(@TempDir Path dir) throws Exception {
         Path ptxas = Ptxas.require();
-        for (String name : new String[] {"prefillBf16", "prefillF16", "sharedBf16", "sharedF16", "warpBf16", "warpF16"}) {
+        for (String name : new String[] {"prefillBf16", "prefillF16", "sharedBf16", "sharedF16", "warpBf16", "warpF16", "longBf16", "longF16"}) {
             for (Object[] v : VARIANTS) {
-                String log = assemble(ptxas, dir, name, name.startsWith("warp") ? v : withBounds(v, 0));
+                String log = assemble(ptxas, dir, name, name.startsWith("warp") || name.startsWith("long") ? v : withBounds(v, 0));
                 assertFalse(log.matches("(?s).*[1-9]\\d* bytes spill (stores|loads).*"), name + java.util.Arrays.toString(v) + " spills:\n" + log);
             }
         }

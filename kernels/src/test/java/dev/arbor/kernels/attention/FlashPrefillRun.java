@@ -40,9 +40,26 @@ final class FlashPrefillRun {
 
     /** Tiles the last {@link #run} planned (tall and short); of them short (one-warp) tiles. */
     static int lastTiles, lastWarpTiles;
+    /** Whether the last {@link #run} took the long-chunk form ({@link FlashPrefillKernels#longBf16}). */
+    static boolean lastLong;
+    /** The long-chunk form's threshold and band for the next runs ({@link FlashPrefillAttention#setLongForm}; tokens ≤ 0: never). */
+    static int longTokens = FlashPrefillAttention.LONG_TOKENS, longBand = FlashPrefillAttention.LONG_BAND;
 
     static float[] run(Backend be, PagedBatch b, int[][] chunks) {
         return run(be, b, chunks, -1);
+    }
+
+    /** {@link #run(Backend, PagedBatch, int[][], int)} with the long-chunk form from {@code tokens} tokens a chunk (≤ 0: never), bands of {@code band}. */
+    static float[] runLong(Backend be, PagedBatch b, int[][] chunks, int positionBound, int tokens, int band) {
+        int t0 = longTokens, b0 = longBand;
+        longTokens = tokens;
+        longBand = band;
+        try {
+            return run(be, b, chunks, positionBound);
+        } finally {
+            longTokens = t0;
+            longBand = b0;
+        }
     }
 
     /**
@@ -58,6 +75,7 @@ final class FlashPrefillRun {
              IntArray pos = new IntArray(n); IntArray seq = new IntArray(n);
              FlashPrefillAttention attn = new FlashPrefillAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, n, chunks.length)) {
             attn.setMinWarpWalks(0);   // short tiles (decodes, chunks of at most 16 / G tokens) in one-warp tiles however few
+            attn.setLongForm(longTokens, longBand);
             for (int i = 0; i < n; i++) {
                 int t = which[i];
                 for (int e = 0; e < row; e++) {
@@ -75,6 +93,7 @@ final class FlashPrefillRun {
                     : attn.planBelow(be, queryStart, positions, chunks.length, positionBound);
             lastTiles = tiles;
             lastWarpTiles = attn.numWarpTiles();
+            lastLong = attn.longForm();
             attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             be.toHost(out);
             return out.toArray();
@@ -109,6 +128,7 @@ final class FlashPrefillRun {
              FloatArray state = new FloatArray(n * b.heads * FlashPrefillKernels.stateStride(b.headDim));
              FlashPrefillAttention attn = new FlashPrefillAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, n, seqs)) {
             attn.setMinWarpWalks(0);
+            attn.setLongForm(longTokens, longBand);
             attn.useHandoffState(state);
             be.toDevice(qa, pos, seq, state, b.kCache, b.vCache, b.tablesA);
             if (b.slopesA != null) be.toDevice(b.slopesA);
@@ -116,6 +136,7 @@ final class FlashPrefillRun {
             be.toDevice(out);
             attn.plan(be, queryStart, seqs, 1);
             lastTiles = attn.planHandoff(be, b.seqOfToken, keys, gt, starts, groups.length, n);
+            lastLong = attn.longForm();
             attn.launchShared(be, qa, b.kCache, b.vCache, pos, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             be.toHost(out);

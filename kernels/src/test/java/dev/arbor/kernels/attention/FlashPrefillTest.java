@@ -239,6 +239,64 @@ class FlashPrefillTest {
     }
 
     /**
+     * The long-chunk form ({@link FlashPrefillKernels#longBf16}: Q apart, no bounds, the causal select only on diagonal tiles,
+     * banded work order) gives a row the one-pass kernel's bits: whole chunks of odd sizes over cached prefixes (the first tile's
+     * first position not a tile multiple, so tiles before it are unmasked and the diagonal two masked), bands of 1, 3 and more
+     * tiles than the step has (a last, partial band), G = 1 / 4 / 5 with ALiBi, head sizes 64 / 128, block sizes 16 / 7, bf16
+     * and fp16; the long-form rows also agree with the double-precision reference, and in chunks (planBelow included) as whole.
+     */
+    @Test
+    void theLongChunkFormGivesTheOnePassBits() {
+        Object[][] shapes = {{2, 1, 64, 16, false, KvStore.BF16}, {4, 1, 128, 7, false, KvStore.F16}, {5, 1, 64, 16, true, KvStore.BF16}};
+        for (Object[] sh : shapes) {
+            String what = sh[0] + "/" + sh[1] + " heads × " + sh[2] + ", bs " + sh[3] + ", " + sh[5] + (((boolean) sh[4]) ? ", ALiBi" : "");
+            try (PagedBatch b = new PagedBatch((int) sh[0], (int) sh[1], (int) sh[2], (int) sh[3], new int[] {203, 37, 90}, new int[] {131, 5, 90},
+                    (boolean) sh[4], (KvStore) sh[5], 29)) {
+                int[][] whole = FlashPrefillRun.whole(b);
+                float[] onePass = FlashPrefillRun.runLong(CPU, b, whole, -1, 0, 1);
+                assertFalse(FlashPrefillRun.lastLong, what + ": long form off");
+                assertClose(b.reference(), onePass, tolerance(b.store), what + " one pass");
+                for (int band : new int[] {1, 3, 1000}) {
+                    float[] got = FlashPrefillRun.runLong(CPU, b, whole, -1, 90, band);
+                    assertTrue(FlashPrefillRun.lastLong, what + ": a 131-token chunk from 90 tokens takes the long form");
+                    assertBits(onePass, got, what + ": long form, bands of " + band);
+                }
+                int row = b.heads * b.headDim;
+                int[][] step = {{131, 136}, {0, 70}, {136, 226}};   // another order, sequence 0 in part (its other rows untouched)
+                float[] part = FlashPrefillRun.runLong(CPU, b, step, 100000, 2, 2);
+                assertTrue(FlashPrefillRun.lastLong, what + ": planBelow's step takes the long form");
+                assertBits(rows(onePass, FlashPrefillRun.tokens(step), row), part, what + ": long form in a planBelow step");
+                FlashPrefillRun.runLong(CPU, b, whole, -1, 132, 3);
+                assertFalse(FlashPrefillRun.lastLong, what + ": no chunk of 132 tokens");
+            }
+        }
+    }
+
+    /** A step with a handoff keeps the one-pass kernel (the long form starts every tile from key 0); the setting is checked. */
+    @Test
+    void theLongChunkFormTakesOnlyStepsWithoutAHandoff() {
+        try (FlashPrefillAttention attn = new FlashPrefillAttention(4, 4, 64, 16, 3000, 4);
+             FloatArray state = new FloatArray(3000 * 4 * FlashPrefillKernels.stateStride(64))) {
+            attn.useHandoffState(state);
+            attn.setLongForm(1024, 32);
+            attn.plan(CPU, new int[] {0, 1024, 1030}, 2, 1);
+            assertTrue(attn.longForm(), "a 1,024-token chunk");
+            int[] seqOfToken = new int[1030];
+            java.util.Arrays.fill(seqOfToken, 1024, 1030, 1);
+            attn.planHandoff(CPU, seqOfToken, new int[] {64, 64}, java.util.stream.IntStream.range(0, 1030).toArray(), new int[] {0, 1030}, 1, 1030);
+            assertFalse(attn.longForm(), "a handoff step");
+            attn.planHandoff(CPU, seqOfToken, new int[] {64, 64}, new int[0], new int[] {0}, 0, 1030);
+            assertTrue(attn.longForm(), "the next step without groups");
+            attn.plan(CPU, new int[] {0, 1023, 1030}, 2, 1);
+            assertFalse(attn.longForm(), "chunks of 1,023 and 7 tokens");
+            attn.setLongForm(0, 32);
+            attn.plan(CPU, new int[] {0, 1024, 1030}, 2, 1);
+            assertFalse(attn.longForm(), "off");
+            assertThrows(IllegalArgumentException.class, () -> attn.setLongForm(1, 0));
+        }
+    }
+
+    /**
      * The 64-row kernels' launch bounds (FlashPrefillAttention.tallMinBlocks): MIN_BLOCKS for the shared pass and the one-pass
      * kernel, with or without a handoff (session 12's closing run: the unbounded one-pass kernel slower at long prefill); a
      * bench's setting wins, and reaches the one-pass kernel's argument list.

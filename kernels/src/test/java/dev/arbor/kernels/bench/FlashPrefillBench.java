@@ -27,7 +27,8 @@ import dev.arbor.kernels.attention.PagedAttention;
  * chunks behind its shared prefix: the shared pass, then the per-sequence pass; both passes and the shared pass alone).
  * {@code -Dflash.tallMinBlocks=N} sets the 64-row kernels' launch bounds ({@code FlashPrefillAttention.setTallMinBlocks}; unset:
  * the launcher's rule, {@code tallMinBlocks}; only with jars that have it). Uses no other API than main's of session 11, so it also runs against an
- * older kernels jar (a before/after in one call).
+ * older kernels jar (a before/after in one call). {@code -Darbor.flash.longTokens=0} keeps the one-pass kernel's bounded form for long
+ * chunks (this branch: {@code FlashPrefillAttention.LONG_TOKENS}), {@code -Darbor.flash.longBand=N} the long form's band.
  * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.FlashPrefillBench
  */
 public final class FlashPrefillBench {
@@ -41,6 +42,7 @@ public final class FlashPrefillBench {
             System.out.println("-- variants");
             run(cuda, 32, 32, 1, 4096, 0, true, false, false);
             run(cuda, 32, 8, 1, 4096, 0, false, false, false);
+            run(cuda, 32, 8, 1, 8192, 0, false, false, false);
             run(cuda, 32, 32, 8, 1024, 1024, false, false, false);
             run(cuda, 40, 40, 1, 4096, 0, false, true, false);
             System.out.println("-- the CUDA-core kernel (PagedAttention, whole mode) on the same shape");
@@ -143,11 +145,28 @@ public final class FlashPrefillBench {
                     seqs, tokens, cached, heads, kvHeads, fp16 ? ", fp16 KV" : ", bf16 KV", alibi ? ", ALiBi" : "", ms, flops / (ms / 1e3) / 1e12,
                     tiles, kvHeads);
             if (report) {
-                Object[] a = attn.args(q, k, v, out, pos, seq, table, bps, s, seqs * bps);
-                CudaModule.Resources r = cuda.resources(FlashPrefillAttention.kernelFor(k), attn.launchOf(tiles), a);
-                System.out.printf("   kernel resources: %s, dynamic smem %d B, occupancy %.1f%% (%d warps/SM)%n", r,
-                        dev.arbor.kernels.attention.FlashPrefillKernels.sharedBytes(D), 100 * r.occupancy(128), r.blocksPerSm() * 4);
+                CudaModule.Resources r;
+                int smem;
+                if (longForm(attn)) {   // the long-chunk form's kernel (this branch's jars only: longForm() is false without it)
+                    r = cuda.resources(Kernel.of(dev.arbor.kernels.attention.FlashPrefillKernels.class, fp16 ? "longF16" : "longBf16"),
+                            attn.longLaunchOf(tiles), attn.longArgs(q, k, v, out, pos, seq, table, bps, s, seqs * bps));
+                    smem = dev.arbor.kernels.attention.FlashPrefillKernels.longSharedBytes(D);
+                } else {
+                    r = cuda.resources(FlashPrefillAttention.kernelFor(k), attn.launchOf(tiles), attn.args(q, k, v, out, pos, seq, table, bps, s, seqs * bps));
+                    smem = dev.arbor.kernels.attention.FlashPrefillKernels.sharedBytes(D);
+                }
+                System.out.printf("   kernel resources%s: %s, dynamic smem %d B, occupancy %.1f%% (%d warps/SM)%n", longForm(attn) ? " (long form)" : "",
+                        r, smem, 100 * r.occupancy(128), r.blocksPerSm() * 4);
             }
+        }
+    }
+
+    /** Whether the last plan took the long-chunk form; false with a kernels jar without it (a before/after in one call). */
+    private static boolean longForm(FlashPrefillAttention attn) {
+        try {
+            return attn.longForm();
+        } catch (NoSuchMethodError e) {
+            return false;
         }
     }
 
