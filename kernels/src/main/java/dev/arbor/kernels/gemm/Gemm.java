@@ -396,6 +396,7 @@ public final class Gemm implements AutoCloseable {
         if (wgmma && bf16W && fp32Out && m > 32 && m <= 64 && wgmmaLoads() && tma) t = TMA_64;
         if (wgmma && bf16W && fp32Out && m > 64 && wgmmaLoads()) {
             long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
+            if (tma && deep && m >= DEEP_MIN_M && m <= DEEP_MAX_M && !mainFasterThanDeep(m, n, k)) return deepPlan(m, n, k, fp32X);
             if (tma) t = m <= 256 && !mid.equals("old") ? midTilesFor(m, n, k) : tmaTilesFor(m, n, k);
             else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
             if (t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;
@@ -696,6 +697,8 @@ public final class Gemm implements AutoCloseable {
      * n) take the slabs for parallelism, enough blocks to fill the GPU take the registers.
      */
     Plan invariantTmaPlan(int m, int n, int k, int slices, boolean fp32X) {
+        if (slices == 1 && invariantDeep && m >= DEEP_MIN_M && m <= DEEP_MAX_M)   // all of K in order, one block a tile: the same bits
+            return plan(m, n, k, bestDeep(m, n, k, 1).tiles(), 1, fp32X);
         if (slices == 1) {   // the plain TMA tiles over all of K; persistent beyond one wave if asked (each tile's sums unchanged: the same bits)
             Tiles t = tmaTilesFor(m, n, k);
             if (invariantDefaultTiles && t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;   // the default plan's unsplit forms
@@ -719,6 +722,153 @@ public final class Gemm implements AutoCloseable {
             if (estimateMicros(wider, m, n) < estimateMicros(registers, m, n)) registers = wider;
         }
         return estimateMicros(registers, m, n) <= estimateMicros(slabs, m, n) ? registers : slabs;
+    }
+
+    // ---- the deep plan: 65-256 tokens -------------------------------------------------------------
+
+    /**
+     * Whether the default (non-invariant) plan takes {@link #deepPlan} at {@link #DEEP_MIN_M}-{@link #DEEP_MAX_M} tokens (on by
+     * default; {@code -Darbor.gemm.deep=false} restores the mid-range table, {@link #midTilesFor}). Measured in bench/RESULTS.md
+     * run 59-gemm14.
+     */
+    static final boolean DEEP_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.deep", "true"));
+    /**
+     * Whether the invariant plan runs its one-slice weights (llama-7b's stacked gate|up, the lm_heads) at
+     * {@link #DEEP_MIN_M}-{@link #DEEP_MAX_M} tokens on the deep tiles, unsplit ({@code -Darbor.gemm.invariantDeep=true}): each
+     * output element's k16 steps over all of K in order, as on the plain TMA tiles, so the same bits if wgmma's sums do not depend
+     * on its N (the token count of the tile). Off by default until {@code GemmInvarianceGpuTest} has proven that on the device.
+     */
+    static final boolean INVARIANT_DEEP_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.invariantDeep", "false"));
+    /** The deep plan's token range: above the 64-token decode tiles, up to one 256-token wgmma (N ≤ 256). */
+    public static final int DEEP_MIN_M = 65, DEEP_MAX_M = 256;
+    /** The deep tiles' W rows a block: one, two or three consumer warpgroups of 64 rows. */
+    static final int[] DEEP_WARPS = {4, 8, 12};
+    /** The most K slices the deep plan splits into (split-K atomics cost C's bytes a slice). */
+    static final int DEEP_MAX_SPLITS = 4;
+    /** Shared memory the deep tiles fill with stages: the sm_90 block limit (227 KiB). */
+    static final int DEEP_SHARED_BYTES = 227 * 1024;
+    /** The most stages a deep ring takes (cuBLAS's swap-AB kernels at these shapes: 13-16). */
+    static final int DEEP_MAX_STAGES = 16;
+
+    private boolean deep = DEEP_DEFAULT;
+    private boolean invariantDeep = INVARIANT_DEEP_DEFAULT;
+
+    /** Sets whether the default plan takes the deep plan at 65-256 tokens ({@link #DEEP_DEFAULT}; tests and GemmBench). */
+    public void deep(boolean on) { this.deep = on; }
+
+    /** Sets whether the invariant plan's one-slice weights take the deep tiles at 65-256 tokens ({@link #INVARIANT_DEEP_DEFAULT}). */
+    public void invariantDeep(boolean on) { this.invariantDeep = on; }
+
+    /**
+     * The deep tiles of {@code wn} consumer warps for {@code m} tokens (65-256): {@code wn·16} W rows (64, 128 or 192) × the tokens
+     * rounded up to 16 (one wgmma m64nNk16 of N = that, or with three warpgroups above 128 tokens two of N/2: {@link
+     * GemmKernels#wgmmaStage}), as many TMA stages as fit {@link #DEEP_SHARED_BYTES} (at most {@link #DEEP_MAX_STAGES}): one block a
+     * multiprocessor streaming W through a deep ring, the swap-AB form of cuBLAS's kernels at these shapes (weights as the
+     * wgmma's M, tokens as its N). Run by {@link GemmKernels#wgmmaTmaXbf16Wbf16} like the other TMA tiles.
+     */
+    public static Tiles deepTiles(int wn, int m) {
+        if (wn != 4 && wn != 8 && wn != 12) throw new IllegalArgumentException("deep tiles have 4, 8 or 12 consumer warps, not " + wn);
+        if (m < 1 || m > DEEP_MAX_M) throw new IllegalArgumentException("deep tiles hold 1-" + DEEP_MAX_M + " tokens, not " + m);
+        int bm = Math.max(16, (m + 15) / 16 * 16), bn = wn * 16;
+        int stages = Math.min(DEEP_MAX_STAGES, DEEP_SHARED_BYTES / ((bn + bm) * GemmKernels.BK * 2 + 16));
+        return new Tiles("deep" + bn + "x" + bm, wn, 1, 1, bm / 8, stages, true, true);
+    }
+
+    /** The deep plan's candidates for (m, n, k): each deep tile with 1-{@link #DEEP_MAX_SPLITS} K slices (split: one wave, 8+ K tiles a slice). */
+    public java.util.List<Plan> deepCandidates(int m, int n, int k, boolean fp32X) {
+        java.util.List<Plan> out = new java.util.ArrayList<>();
+        int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
+        for (int wn : DEEP_WARPS) {
+            Tiles t = deepTiles(wn, m);
+            int last = 0;
+            for (int s = 1; s <= DEEP_MAX_SPLITS; s++) {
+                Plan p = plan(m, n, k, t, s, fp32X);
+                if (p.splits() == last) continue;
+                last = p.splits();
+                long blocks = (long) p.launch().grid()[0] * p.launch().grid()[1] * p.launch().grid()[2];
+                if (p.splits() > 1 && (blocks > multiprocessors || p.kTilesPerSplit() < 8)) continue;
+                out.add(p);
+            }
+        }
+        if (out.isEmpty()) throw new IllegalStateException("no deep plan for " + m + "x" + n + "x" + k + " (" + kTiles + " K tiles)");
+        return out;
+    }
+
+    /**
+     * The deep plan ({@link #deepTiles}) for 65-256 tokens: of {@link #deepCandidates}, the one {@link #deepMicros} expects fastest.
+     * fp32 X is converted first (the TMA tiles copy bf16).
+     */
+    public Plan deepPlan(int m, int n, int k, boolean fp32X) {
+        checkShape(m, n, k);
+        Plan best = null;
+        double bestUs = Double.MAX_VALUE;
+        for (Plan p : deepCandidates(m, n, k, fp32X)) {
+            double us = deepMicros(p, m, n, k);
+            if (us < bestUs) { best = p; bestUs = us; }
+        }
+        return best;
+    }
+
+    /** The deep plan with at most {@code maxSplits} K slices (1: the invariant plan's unsplit form). */
+    Plan bestDeep(int m, int n, int k, int maxSplits) {
+        Plan best = null;
+        double bestUs = Double.MAX_VALUE;
+        for (Plan p : deepCandidates(m, n, k, true)) {
+            if (p.splits() > maxSplits) continue;
+            double us = deepMicros(p, m, n, k);
+            if (us < bestUs) { best = p; bestUs = us; }
+        }
+        return best;
+    }
+
+    /**
+     * A time model of a deep plan, only to choose among {@link #deepCandidates}: the longer of the memory stream (W from HBM once;
+     * W and each block's X tiles through the L2) and a block's chain (waves × its K tiles × the longer of the tile's tensor time
+     * and its bytes at one multiprocessor's copy rate), plus the ring's fill, the epilogue's stores (unsplit) or the split-K atomics
+     * and the zeroing of C. Constants: {@link #DEEP_HBM_BYTES_PER_MICRO} and the others below.
+     */
+    public double deepMicros(Plan p, int m, int n, int k) {
+        Tiles t = p.tiles();
+        int[] g = p.launch().grid();
+        long blocks = (long) g[0] * g[1] * g[2];
+        long waves = (blocks + multiprocessors - 1) / multiprocessors;
+        double wBytes = 2.0 * n * k, xBytes = (double) blocks * p.kTilesPerSplit() * t.bm() * GemmKernels.BK * 2;
+        double stream = Math.max(wBytes / DEEP_HBM_BYTES_PER_MICRO, (wBytes + xBytes) / DEEP_L2_BYTES_PER_MICRO);
+        double tensor = (double) t.bn() * t.bm() * GemmKernels.BK / DEEP_MACS_PER_MICRO;
+        double copy = (double) (t.bn() + t.bm()) * GemmKernels.BK * 2 / DEEP_SM_BYTES_PER_MICRO;
+        double chain = waves * p.kTilesPerSplit() * Math.max(tensor, copy);
+        double epilogue = p.splits() > 1 ? DEEP_ZERO_MICROS + (double) p.splits() * m * n * 4 / DEEP_ATOMIC_BYTES_PER_MICRO
+                : waves * (double) t.bn() * t.bm() * 4 / DEEP_SM_STORE_BYTES_PER_MICRO;
+        return Math.max(stream, chain) + DEEP_FILL_MICROS + epilogue;
+    }
+
+    /** HBM read rate of a GEMM streaming W (H200: ~4.3 TB/s copy, bench/RESULTS.md). */
+    static final double DEEP_HBM_BYTES_PER_MICRO = 4.0e6;
+    /** The L2's rate to the multiprocessors for W and the blocks' (re-read) X tiles. */
+    static final double DEEP_L2_BYTES_PER_MICRO = 9.0e6;
+    /** One multiprocessor's TMA intake (bytes a microsecond): bounds a block's K tile when few blocks stream. */
+    static final double DEEP_SM_BYTES_PER_MICRO = 80e3;
+    /** One multiprocessor's bf16 multiply-adds a microsecond (dense wgmma, ~1.75 GHz under load). */
+    static final double DEEP_MACS_PER_MICRO = 2048 * 1750.0;
+    /** A block's fp32 C stores (bytes a microsecond). */
+    static final double DEEP_SM_STORE_BYTES_PER_MICRO = 100e3;
+    /** Split-K's atomic adds into C (bytes a microsecond, all blocks). */
+    static final double DEEP_ATOMIC_BYTES_PER_MICRO = 2.0e6;
+    /** The zeroing of C before split-K (mostly under the product's first K tiles, programmatic dependent launch). */
+    static final double DEEP_ZERO_MICROS = 1.0;
+    /** Launch, the ring's first round trip and the drain. */
+    static final double DEEP_FILL_MICROS = 2.0;
+
+    /**
+     * The (n, k, largest m) points where the deep plan measured slower than the mid-range table ({@link #midTilesFor}) in run
+     * 59-gemm14: the default plan keeps the table there.
+     */
+    static final int[][] DEEP_SLOWER = {};
+
+    /** Whether the default plan keeps the mid-range table at (m, n, k): a {@link #DEEP_SLOWER} point. */
+    static boolean mainFasterThanDeep(int m, int n, int k) {
+        for (int[] e : DEEP_SLOWER) if (n == e[0] && k == e[1] && m <= e[2]) return true;
+        return false;
     }
 
     /**
