@@ -396,8 +396,11 @@ public final class Gemm implements AutoCloseable {
         if (wgmma && bf16W && fp32Out && m > 32 && m <= 64 && wgmmaLoads() && tma) t = TMA_64;
         if (wgmma && bf16W && fp32Out && m > 64 && wgmmaLoads()) {
             long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
-            if (tma && deep && m >= DEEP_MIN_M && m <= DEEP_MAX_M && !mainFasterThanDeep(m, n, k)) return deepPlan(m, n, k, fp32X);
             if (tma) t = m <= 256 && !mid.equals("old") ? midTilesFor(m, n, k) : tmaTilesFor(m, n, k);
+            if (tma && deep && m >= DEEP_MIN_M && m <= DEEP_MAX_M) {
+                Plan d = deepPlan(m, n, k, fp32X);
+                if (deepFaster(d, t, oneWaveSplits(m, n, k, t))) return d;
+            }
             else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
             if (t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;
             if (tma && (t == TMA_256 || t == TMA_128) && pingPongFaster(m, n, k) && pingPongLoads()) return pingPongPlan(m, n, k, TMA_PP128, fp32X);
@@ -860,15 +863,20 @@ public final class Gemm implements AutoCloseable {
     static final double DEEP_FILL_MICROS = 2.0;
 
     /**
-     * The (n, k, largest m) points where the deep plan measured slower than the mid-range table ({@link #midTilesFor}) in run
-     * 59-gemm14: the default plan keeps the table there.
+     * Whether the default plan takes the deep plan {@code d} over the mid range's tiles {@code main} (split {@code mainSplits}
+     * ways by the one-wave rule): where main runs {@link #TMA_256} (a 256-token tile a third or more empty at ≤ 192 tokens), or runs
+     * one K slice; never where d's tile is main's in disguise (8 warps × 128 or 256 tokens: the same tile with another ring depth).
+     * Run 59-gemm14 (GemmBench deep, 36 points of llama-7b's and llama3.2-1b's projections and lm_head at 107-256 tokens, main /
+     * deep / main / deep): deep/main 0.71-0.87 on TMA_256's points (7b gate|up at 256 82.8 against 116.1 µs, q|k|v at 192 44.7
+     * against 51.8, lm_head at 192 106.7 against 122.6, down at 192 43.2 against 47.0, 1b gate|up at 192 31.0 against 34.2),
+     * 0.82-0.85 on 7b gate|up's one-slice TMA_64X2 (107: 55.1 against 67.5), 0.988-0.995 on the one-slice TMA_128 points at 107
+     * (q|k|v, lm_head, 1b gate|up); slower where main splits K over many blocks of narrow weights (7b o 1.02-1.11, 1b q|k|v and o
+     * 1.04-1.30, 7b and 1b down 0.97-1.13 at 107-256) and on the disguised tiles (deep128x128 against TMA_128 1.007-1.029).
      */
-    static final int[][] DEEP_SLOWER = {};
-
-    /** Whether the default plan keeps the mid-range table at (m, n, k): a {@link #DEEP_SLOWER} point. */
-    static boolean mainFasterThanDeep(int m, int n, int k) {
-        for (int[] e : DEEP_SLOWER) if (n == e[0] && k == e[1] && m <= e[2]) return true;
-        return false;
+    static boolean deepFaster(Plan d, Tiles main, int mainSplits) {
+        Tiles t = d.tiles();
+        if (t.wn() == 8 && (t.bm() == 128 || t.bm() == 256)) return false;
+        return main == TMA_256 || mainSplits == 1;
     }
 
     /**

@@ -901,7 +901,7 @@ public final class GemmBench {
                     Gemm.Plan main = gemm.plan(m, n, k, true, true);
                     gemm.deep(true);
                     Gemm.Plan deep = gemm.plan(m, n, k, true, true);
-                    if (main.equals(deep)) {
+                    if (main.tiles().equals(deep.tiles()) && main.splits() == deep.splits() && main.persistent() == deep.persistent()) {
                         double us = time(cuda, gemm, main, o, m, false);
                         System.out.printf("deep %-28s N=%-5d K=%-5d M=%-3d floor %5.1f us | unchanged %6.1f [%s]%n", name, n, k, m, floorUs, us, main);
                         System.out.println("CSV,deep," + name + "," + n + "," + k + "," + m + ",same," + us + "," + main.tiles().name() + "," + main.splits());
@@ -913,7 +913,7 @@ public final class GemmBench {
                     System.out.println("CSV,deep," + name + "," + n + "," + k + "," + m + ",deep," + d1 + "," + d2 + "," + deep.tiles().name() + "," + deep.splits());
                     StringBuilder line = new StringBuilder(String.format("deep %-28s N=%-5d K=%-5d M=%-3d floor %5.1f us | main %6.1f %6.1f [%s/%d] deep %6.1f %6.1f [%s/%d] (deep/main %.3f) |",
                             name, n, k, m, floorUs, m1, m2, main.tiles().name(), main.splits(), d1, d2, deep.tiles().name(), deep.splits(), (d1 + d2) / (m1 + m2)));
-                    for (Gemm.Plan c : gemm.deepCandidates(m, n, k, true)) {
+                    if (m >= Gemm.DEEP_MIN_M && m <= Gemm.DEEP_MAX_M) for (Gemm.Plan c : gemm.deepCandidates(m, n, k, true)) {
                         double us = time(cuda, gemm, c, o, m, false);
                         line.append(String.format(" %s/%d %.1f (model %.1f)", c.tiles().name(), c.splits(), us, gemm.deepMicros(c, m, n, k)));
                         System.out.println("CSV,deepcand," + name + "," + n + "," + k + "," + m + "," + us + "," + c.tiles().name() + "," + c.splits()

@@ -35,16 +35,18 @@ class GemmDeepTest {
     }
 
     @Test
-    void defaultPlanTakesTheDeepPlanAtSixtyFiveToTwoHundredFiftySixTokens() {
+    void defaultPlanTakesTheDeepPlanWhereMeasuredFaster() {
         try (Gemm hopper = new Gemm(cpu, true)) {
-            for (int[] nk : new int[][]{{12288, 4096}, {4096, 4096}, {22016, 4096}, {4096, 11008}, {3072, 2048}, {2048, 2048}, {16384, 2048}, {2048, 8192}})
+            for (int[] nk : new int[][]{{12288, 4096}, {4096, 4096}, {22016, 4096}, {4096, 11008}, {32000, 4096}, {3072, 2048}, {2048, 2048}, {16384, 2048}, {2048, 8192}})
                 for (int m : new int[]{64, 65, 107, 128, 129, 192, 255, 256, 257}) {
                     int n = nk[0], k = nk[1];
                     Gemm.Plan p = hopper.plan(m, n, k, true, true);
-                    boolean inRange = m >= Gemm.DEEP_MIN_M && m <= Gemm.DEEP_MAX_M && !Gemm.mainFasterThanDeep(m, n, k);
-                    assertEquals(inRange && Gemm.DEEP_DEFAULT, p.tiles().name().startsWith("deep"), m + "x" + n + "x" + k + ": " + p);
-                    if (!inRange) continue;
+                    boolean deep = p.tiles().name().startsWith("deep");
+                    if (m < Gemm.DEEP_MIN_M || m > Gemm.DEEP_MAX_M) assertFalse(deep, m + "x" + n + "x" + k + ": " + p);
+                    if (!deep) continue;
                     Gemm.Plan d = hopper.deepPlan(m, n, k, true);
+                    assertEquals(d.tiles(), p.tiles());
+                    assertEquals(d.splits(), p.splits());
                     for (Gemm.Plan c : hopper.deepCandidates(m, n, k, true))
                         assertTrue(hopper.deepMicros(d, m, n, k) <= hopper.deepMicros(c, m, n, k), "the model's fastest: " + d + " against " + c);
                     int[] g = d.launch().grid();
@@ -52,8 +54,20 @@ class GemmDeepTest {
                     assertEquals(1, g[1], "one token tile");
                     System.out.printf("deep %5d x %5d x %5d: %s, model %.1f us%n", m, n, k, d, hopper.deepMicros(d, m, n, k));
                 }
+            if (!Gemm.DEEP_DEFAULT) return;
+            // run 59-gemm14's points: deep where main ran TMA_256 or one K slice, main where it splits narrow weights or the tiles match
+            assertEquals("deep192x112", hopper.plan(107, 22016, 4096, true, true).tiles().name(), "7b gate|up at 107: 55.1 against 67.5 µs");
+            assertEquals("deep192x256", hopper.plan(256, 22016, 4096, true, true).tiles().name(), "7b gate|up at 256: 82.8 against 116.1 µs");
+            assertEquals("deep128x192", hopper.plan(192, 12288, 4096, true, true).tiles().name(), "7b q|k|v at 192: main TMA_256");
+            assertEquals("deep128x192", hopper.plan(192, 4096, 11008, true, true).tiles().name(), "7b down at 192: main TMA_256 in 4 slices");
+            assertEquals("deep128x112", hopper.plan(107, 32000, 4096, true, true).tiles().name(), "lm_head at 107: one slice");
+            assertSame(Gemm.TMA_128, hopper.plan(128, 12288, 4096, true, true).tiles(), "deep128x128 is TMA_128 with another ring");
+            assertSame(Gemm.TMA_256, hopper.plan(256, 12288, 4096, true, true).tiles(), "deep128x256 is TMA_256");
+            assertSame(Gemm.TMA_128, hopper.plan(107, 4096, 4096, true, true).tiles(), "7b o at 107: main's split-K");
+            assertSame(Gemm.TMA_64X2, hopper.plan(107, 3072, 2048, true, true).tiles(), "1b q|k|v at 107: main's table");
+            assertSame(Gemm.TMA_128, hopper.plan(107, 2048, 8192, true, true).tiles(), "1b down at 107: main's split-K");
             hopper.deep(false);
-            assertFalse(hopper.plan(107, 4096, 4096, true, true).tiles().name().startsWith("deep"), "-Darbor.gemm.deep=false: the mid-range table");
+            assertFalse(hopper.plan(107, 22016, 4096, true, true).tiles().name().startsWith("deep"), "-Darbor.gemm.deep=false: the mid-range table");
         }
     }
 
