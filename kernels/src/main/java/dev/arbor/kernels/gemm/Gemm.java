@@ -397,11 +397,11 @@ public final class Gemm implements AutoCloseable {
         if (wgmma && bf16W && fp32Out && m > 64 && wgmmaLoads()) {
             long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
             if (tma) t = m <= 256 && !mid.equals("old") ? midTilesFor(m, n, k) : tmaTilesFor(m, n, k);
+            else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
             if (tma && deep && m >= DEEP_MIN_M && m <= DEEP_MAX_M) {
                 Plan d = deepPlan(m, n, k, fp32X);
                 if (deepFaster(d, t, oneWaveSplits(m, n, k, t))) return d;
             }
-            else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
             if (t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;
             if (tma && (t == TMA_256 || t == TMA_128) && pingPongFaster(m, n, k) && pingPongLoads()) return pingPongPlan(m, n, k, TMA_PP128, fp32X);
         }
@@ -700,8 +700,10 @@ public final class Gemm implements AutoCloseable {
      * n) take the slabs for parallelism, enough blocks to fill the GPU take the registers.
      */
     Plan invariantTmaPlan(int m, int n, int k, int slices, boolean fp32X) {
-        if (slices == 1 && invariantDeep && m >= DEEP_MIN_M && m <= DEEP_MAX_M)   // all of K in order, one block a tile: the same bits
-            return plan(m, n, k, bestDeep(m, n, k, 1).tiles(), 1, fp32X);
+        if (slices == 1 && invariantDeep && m >= DEEP_MIN_M && m <= DEEP_MAX_M) {   // all of K in order, one block a tile: the same bits
+            Tiles d = bestDeep(m, n, k, 1).tiles();
+            if (!(d.wn() == 8 && (d.bm() == 128 || d.bm() == 256))) return plan(m, n, k, d, 1, fp32X);   // else TMA_128 / TMA_256 below
+        }
         if (slices == 1) {   // the plain TMA tiles over all of K; persistent beyond one wave if asked (each tile's sums unchanged: the same bits)
             Tiles t = tmaTilesFor(m, n, k);
             if (invariantDefaultTiles && t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;   // the default plan's unsplit forms
@@ -736,12 +738,16 @@ public final class Gemm implements AutoCloseable {
      */
     static final boolean DEEP_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.deep", "true"));
     /**
-     * Whether the invariant plan runs its one-slice weights (llama-7b's stacked gate|up, the lm_heads) at
-     * {@link #DEEP_MIN_M}-{@link #DEEP_MAX_M} tokens on the deep tiles, unsplit ({@code -Darbor.gemm.invariantDeep=true}): each
-     * output element's k16 steps over all of K in order, as on the plain TMA tiles, so the same bits if wgmma's sums do not depend
-     * on its N (the token count of the tile). Off by default until {@code GemmInvarianceGpuTest} has proven that on the device.
+     * Whether the invariant plan runs its one-slice weights (llama-7b's stacked gate|up, the lm_heads, Baichuan2-13B's gate|up) at
+     * {@link #DEEP_MIN_M}-{@link #DEEP_MAX_M} tokens on the deep tiles, unsplit (on by default; {@code -Darbor.gemm.invariantDeep=false}
+     * for the plain TMA tiles): each output element's k16 steps over all of K in order, as on the plain TMA tiles and the mma.sync
+     * plan. The same bits on the H200 ({@code GemmInvarianceGpuTest.oneSliceWeightsOnTheDeepTilesKeepTheBits}, run 59-gemm14 call 2:
+     * 22016×4096 and 27392×5120, 64 / 128 / 192 W rows, 65-255 tokens, with and without a residual, 80 comparisons, 0 differing
+     * elements). Where the model's unsplit deep tile is 8 warps × 128 / 256 tokens, TMA_128 / TMA_256 (the same tile) stay. Run
+     * 59-gemm14 call 1: llama-7b gate|up 70.5 → 55.2 µs at 107 tokens, 115 → 66 at 192, 118 → 83 at 256; lm_head 117.6-121.9 →
+     * 101.7-108.5 at 192; seed workload 1 (default mode) decode 8.692 → 8.238 ms a step on the device, Baichuan2-13B's 13.632 → 13.521.
      */
-    static final boolean INVARIANT_DEEP_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.invariantDeep", "false"));
+    static final boolean INVARIANT_DEEP_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.invariantDeep", "true"));
     /** The deep plan's token range: above the 64-token decode tiles, up to one 256-token wgmma (N ≤ 256). */
     public static final int DEEP_MIN_M = 65, DEEP_MAX_M = 256;
     /** The deep tiles' W rows a block: one, two or three consumer warpgroups of 64 rows. */

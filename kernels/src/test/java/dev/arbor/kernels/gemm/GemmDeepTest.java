@@ -83,6 +83,7 @@ class GemmDeepTest {
             assertEquals(1, hopper.invariantSlices(32000, 4096));
             assertTrue(hopper.invariantPlan(200, 32000, 4096, true).tiles().name().startsWith("deep"));
             assertFalse(hopper.invariantPlan(300, 22016, 4096, true).tiles().name().startsWith("deep"), "above 256 tokens");
+            assertSame(Gemm.TMA_128, hopper.invariantPlan(128, 32000, 4096, true).tiles(), "deep128x128 is TMA_128: kept");
             Gemm.Plan o = hopper.invariantPlan(107, 4096, 4096, true);   // 8 slices: the slab forms, unchanged
             assertTrue(o.slabs() || o.registerSlices(), o.toString());
         }
