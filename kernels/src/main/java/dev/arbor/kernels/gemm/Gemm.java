@@ -25,7 +25,8 @@ import dev.arbor.accel.cuda.TensorMaps;
  * the warp-specialized TMA wgmma tiles {@link #TMA_128} / {@link #TMA_256} instead, measured faster than the cp.async
  * wgmma tiles {@link #WGMMA_128} / {@link #WGMMA_256} at every prefill point, which in turn beat mma.sync, bench/RESULTS.md
  * runs 16-gemm2 and 22-gemm3; at 257-8192 tokens mostly the ping-pong kernel on {@link #TMA_PP128}, {@link #pingPongFaster},
- * runs 48-pp10 and 51-ppcheck); split-K (fp32 output only) when the tile grid alone would leave the
+ * runs 48-pp10 and 51-ppcheck; at 65-256 tokens the deep tiles of {@link #deepPlan} where {@link #deepFaster}, run 59-gemm14);
+ * split-K (fp32 output only) when the tile grid alone would leave the
  * multiprocessors idle, as many K slices as fit in one wave ({@link #plan}). Split-K adds partial sums with fp32 atomics, so the low bits of
  * C can differ between runs; with {@code accumulate == false} C is zeroed first by a small kernel that
  * the product overlaps (programmatic dependent launch: it streams W meanwhile).
@@ -732,9 +733,10 @@ public final class Gemm implements AutoCloseable {
     // ---- the deep plan: 65-256 tokens -------------------------------------------------------------
 
     /**
-     * Whether the default (non-invariant) plan takes {@link #deepPlan} at {@link #DEEP_MIN_M}-{@link #DEEP_MAX_M} tokens (on by
-     * default; {@code -Darbor.gemm.deep=false} restores the mid-range table, {@link #midTilesFor}). Measured in bench/RESULTS.md
-     * run 59-gemm14.
+     * Whether the default (non-invariant) plan takes {@link #deepPlan} at {@link #DEEP_MIN_M}-{@link #DEEP_MAX_M} tokens where
+     * {@link #deepFaster} says so (on by default; {@code -Darbor.gemm.deep=false} restores main's plan: the mid-range table,
+     * {@link #midTilesFor}). Measured in bench/RESULTS.md run 59-gemm14: seed workload 1 with --no-batch-invariance, decode 7.631 →
+     * 7.125 ms a step on the device (the model's choice everywhere; 7.133 with the rule).
      */
     static final boolean DEEP_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.deep", "true"));
     /**
