@@ -25,7 +25,8 @@ import dev.arbor.accel.cuda.TensorMaps;
  * the warp-specialized TMA wgmma tiles {@link #TMA_128} / {@link #TMA_256} instead, measured faster than the cp.async
  * wgmma tiles {@link #WGMMA_128} / {@link #WGMMA_256} at every prefill point, which in turn beat mma.sync, bench/RESULTS.md
  * runs 16-gemm2 and 22-gemm3; at 257-8192 tokens mostly the ping-pong kernel on {@link #TMA_PP128}, {@link #pingPongFaster},
- * runs 48-pp10 and 51-ppcheck); split-K (fp32 output only) when the tile grid alone would leave the
+ * runs 48-pp10 and 51-ppcheck; at 65-256 tokens the deep tiles of {@link #deepPlan} where {@link #deepFaster}, run 59-gemm14);
+ * split-K (fp32 output only) when the tile grid alone would leave the
  * multiprocessors idle, as many K slices as fit in one wave ({@link #plan}). Split-K adds partial sums with fp32 atomics, so the low bits of
  * C can differ between runs; with {@code accumulate == false} C is zeroed first by a small kernel that
  * the product overlaps (programmatic dependent launch: it streams W meanwhile).
@@ -398,6 +399,10 @@ public final class Gemm implements AutoCloseable {
             long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
             if (tma) t = m <= 256 && !mid.equals("old") ? midTilesFor(m, n, k) : tmaTilesFor(m, n, k);
             else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
+            if (tma && deep && m >= DEEP_MIN_M && m <= DEEP_MAX_M) {
+                Plan d = deepPlan(m, n, k, fp32X);
+                if (deepFaster(d, t, oneWaveSplits(m, n, k, t))) return d;
+            }
             if (t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;
             if (tma && (t == TMA_256 || t == TMA_128) && pingPongFaster(m, n, k) && pingPongLoads()) return pingPongPlan(m, n, k, TMA_PP128, fp32X);
         }
@@ -696,6 +701,10 @@ public final class Gemm implements AutoCloseable {
      * n) take the slabs for parallelism, enough blocks to fill the GPU take the registers.
      */
     Plan invariantTmaPlan(int m, int n, int k, int slices, boolean fp32X) {
+        if (slices == 1 && invariantDeep && m >= DEEP_MIN_M && m <= DEEP_MAX_M) {   // all of K in order, one block a tile: the same bits
+            Tiles d = bestDeep(m, n, k, 1).tiles();
+            if (!(d.wn() == 8 && (d.bm() == 128 || d.bm() == 256))) return plan(m, n, k, d, 1, fp32X);   // else TMA_128 / TMA_256 below
+        }
         if (slices == 1) {   // the plain TMA tiles over all of K; persistent beyond one wave if asked (each tile's sums unchanged: the same bits)
             Tiles t = tmaTilesFor(m, n, k);
             if (invariantDefaultTiles && t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;   // the default plan's unsplit forms
@@ -719,6 +728,163 @@ public final class Gemm implements AutoCloseable {
             if (estimateMicros(wider, m, n) < estimateMicros(registers, m, n)) registers = wider;
         }
         return estimateMicros(registers, m, n) <= estimateMicros(slabs, m, n) ? registers : slabs;
+    }
+
+    // ---- the deep plan: 65-256 tokens -------------------------------------------------------------
+
+    /**
+     * Whether the default (non-invariant) plan takes {@link #deepPlan} at {@link #DEEP_MIN_M}-{@link #DEEP_MAX_M} tokens where
+     * {@link #deepFaster} says so (on by default; {@code -Darbor.gemm.deep=false} restores main's plan: the mid-range table,
+     * {@link #midTilesFor}). Measured in bench/RESULTS.md run 59-gemm14: seed workload 1 with --no-batch-invariance, decode 7.631 →
+     * 7.125 ms a step on the device (the model's choice everywhere; 7.133 with the rule).
+     */
+    static final boolean DEEP_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.deep", "true"));
+    /**
+     * Whether the invariant plan runs its one-slice weights (llama-7b's stacked gate|up, the lm_heads, Baichuan2-13B's gate|up) at
+     * {@link #DEEP_MIN_M}-{@link #DEEP_MAX_M} tokens on the deep tiles, unsplit (on by default; {@code -Darbor.gemm.invariantDeep=false}
+     * for the plain TMA tiles): each output element's k16 steps over all of K in order, as on the plain TMA tiles and the mma.sync
+     * plan. The same bits on the H200 ({@code GemmInvarianceGpuTest.oneSliceWeightsOnTheDeepTilesKeepTheBits}, run 59-gemm14 call 2:
+     * 22016×4096 and 27392×5120, 64 / 128 / 192 W rows, 65-255 tokens, with and without a residual, 80 comparisons, 0 differing
+     * elements). Where the model's unsplit deep tile is 8 warps × 128 / 256 tokens, TMA_128 / TMA_256 (the same tile) stay. Run
+     * 59-gemm14 call 1: llama-7b gate|up 70.5 → 55.2 µs at 107 tokens, 115 → 66 at 192, 118 → 83 at 256; lm_head 117.6-121.9 →
+     * 101.7-108.5 at 192; seed workload 1 (default mode) decode 8.692 → 8.238 ms a step on the device, Baichuan2-13B's 13.632 → 13.521.
+     */
+    static final boolean INVARIANT_DEEP_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.invariantDeep", "true"));
+    /** The deep plan's token range: above the 64-token decode tiles, up to one 256-token wgmma (N ≤ 256). */
+    public static final int DEEP_MIN_M = 65, DEEP_MAX_M = 256;
+    /** The deep tiles' W rows a block: one, two or three consumer warpgroups of 64 rows. */
+    static final int[] DEEP_WARPS = {4, 8, 12};
+    /** The most K slices the deep plan splits into (split-K atomics cost C's bytes a slice). */
+    static final int DEEP_MAX_SPLITS = 4;
+    /** Shared memory the deep tiles fill with stages: the sm_90 block limit (227 KiB). */
+    static final int DEEP_SHARED_BYTES = 227 * 1024;
+    /** The most stages a deep ring takes (cuBLAS's swap-AB kernels at these shapes: 13-16). */
+    static final int DEEP_MAX_STAGES = 16;
+
+    private boolean deep = DEEP_DEFAULT;
+    private boolean invariantDeep = INVARIANT_DEEP_DEFAULT;
+
+    /** Sets whether the default plan takes the deep plan at 65-256 tokens ({@link #DEEP_DEFAULT}; tests and GemmBench). */
+    public void deep(boolean on) { this.deep = on; }
+
+    /** Sets whether the invariant plan's one-slice weights take the deep tiles at 65-256 tokens ({@link #INVARIANT_DEEP_DEFAULT}). */
+    public void invariantDeep(boolean on) { this.invariantDeep = on; }
+
+    /**
+     * The deep tiles of {@code wn} consumer warps for {@code m} tokens (65-256): {@code wn·16} W rows (64, 128 or 192) × the tokens
+     * rounded up to 16 (one wgmma m64nNk16 of N = that, or with three warpgroups above 128 tokens two of N/2: {@link
+     * GemmKernels#wgmmaStage}), as many TMA stages as fit {@link #DEEP_SHARED_BYTES} (at most {@link #DEEP_MAX_STAGES}): one block a
+     * multiprocessor streaming W through a deep ring, the swap-AB form of cuBLAS's kernels at these shapes (weights as the
+     * wgmma's M, tokens as its N). Run by {@link GemmKernels#wgmmaTmaXbf16Wbf16} like the other TMA tiles.
+     */
+    public static Tiles deepTiles(int wn, int m) {
+        if (wn != 4 && wn != 8 && wn != 12) throw new IllegalArgumentException("deep tiles have 4, 8 or 12 consumer warps, not " + wn);
+        if (m < 1 || m > DEEP_MAX_M) throw new IllegalArgumentException("deep tiles hold 1-" + DEEP_MAX_M + " tokens, not " + m);
+        int bm = Math.max(16, (m + 15) / 16 * 16), bn = wn * 16;
+        int stages = Math.min(DEEP_MAX_STAGES, DEEP_SHARED_BYTES / ((bn + bm) * GemmKernels.BK * 2 + 16));
+        return new Tiles("deep" + bn + "x" + bm, wn, 1, 1, bm / 8, stages, true, true);
+    }
+
+    /** The deep plan's candidates for (m, n, k): each deep tile with 1-{@link #DEEP_MAX_SPLITS} K slices (split: one wave, 8+ K tiles a slice). */
+    public java.util.List<Plan> deepCandidates(int m, int n, int k, boolean fp32X) {
+        java.util.List<Plan> out = new java.util.ArrayList<>();
+        int kTiles = (k + GemmKernels.BK - 1) / GemmKernels.BK;
+        for (int wn : DEEP_WARPS) {
+            Tiles t = deepTiles(wn, m);
+            int last = 0;
+            for (int s = 1; s <= DEEP_MAX_SPLITS; s++) {
+                Plan p = plan(m, n, k, t, s, fp32X);
+                if (p.splits() == last) continue;
+                last = p.splits();
+                long blocks = (long) p.launch().grid()[0] * p.launch().grid()[1] * p.launch().grid()[2];
+                if (p.splits() > 1 && (blocks > multiprocessors || p.kTilesPerSplit() < 8)) continue;
+                out.add(p);
+            }
+        }
+        if (out.isEmpty()) throw new IllegalStateException("no deep plan for " + m + "x" + n + "x" + k + " (" + kTiles + " K tiles)");
+        return out;
+    }
+
+    /**
+     * The deep plan ({@link #deepTiles}) for 65-256 tokens: of {@link #deepCandidates}, the one {@link #deepMicros} expects fastest.
+     * fp32 X is converted first (the TMA tiles copy bf16).
+     */
+    public Plan deepPlan(int m, int n, int k, boolean fp32X) {
+        checkShape(m, n, k);
+        Plan best = null;
+        double bestUs = Double.MAX_VALUE;
+        for (Plan p : deepCandidates(m, n, k, fp32X)) {
+            double us = deepMicros(p, m, n, k);
+            if (us < bestUs) { best = p; bestUs = us; }
+        }
+        return best;
+    }
+
+    /** The deep plan with at most {@code maxSplits} K slices (1: the invariant plan's unsplit form). */
+    Plan bestDeep(int m, int n, int k, int maxSplits) {
+        Plan best = null;
+        double bestUs = Double.MAX_VALUE;
+        for (Plan p : deepCandidates(m, n, k, true)) {
+            if (p.splits() > maxSplits) continue;
+            double us = deepMicros(p, m, n, k);
+            if (us < bestUs) { best = p; bestUs = us; }
+        }
+        return best;
+    }
+
+    /**
+     * A time model of a deep plan, only to choose among {@link #deepCandidates}: the longer of the memory stream (W from HBM once;
+     * W and each block's X tiles through the L2) and a block's chain (waves × its K tiles × the longer of the tile's tensor time
+     * and its bytes at one multiprocessor's copy rate), plus the ring's fill, the epilogue's stores (unsplit) or the split-K atomics
+     * and the zeroing of C. Constants: {@link #DEEP_HBM_BYTES_PER_MICRO} and the others below.
+     */
+    public double deepMicros(Plan p, int m, int n, int k) {
+        Tiles t = p.tiles();
+        int[] g = p.launch().grid();
+        long blocks = (long) g[0] * g[1] * g[2];
+        long waves = (blocks + multiprocessors - 1) / multiprocessors;
+        double wBytes = 2.0 * n * k, xBytes = (double) blocks * p.kTilesPerSplit() * t.bm() * GemmKernels.BK * 2;
+        double stream = Math.max(wBytes / DEEP_HBM_BYTES_PER_MICRO, (wBytes + xBytes) / DEEP_L2_BYTES_PER_MICRO);
+        double tensor = (double) t.bn() * t.bm() * GemmKernels.BK / DEEP_MACS_PER_MICRO;
+        double copy = (double) (t.bn() + t.bm()) * GemmKernels.BK * 2 / DEEP_SM_BYTES_PER_MICRO;
+        double chain = waves * p.kTilesPerSplit() * Math.max(tensor, copy);
+        double epilogue = p.splits() > 1 ? DEEP_ZERO_MICROS + (double) p.splits() * m * n * 4 / DEEP_ATOMIC_BYTES_PER_MICRO
+                : waves * (double) t.bn() * t.bm() * 4 / DEEP_SM_STORE_BYTES_PER_MICRO;
+        return Math.max(stream, chain) + DEEP_FILL_MICROS + epilogue;
+    }
+
+    /** HBM read rate of a GEMM streaming W (H200: ~4.3 TB/s copy, bench/RESULTS.md). */
+    static final double DEEP_HBM_BYTES_PER_MICRO = 4.0e6;
+    /** The L2's rate to the multiprocessors for W and the blocks' (re-read) X tiles. */
+    static final double DEEP_L2_BYTES_PER_MICRO = 9.0e6;
+    /** One multiprocessor's TMA intake (bytes a microsecond): bounds a block's K tile when few blocks stream. */
+    static final double DEEP_SM_BYTES_PER_MICRO = 80e3;
+    /** One multiprocessor's bf16 multiply-adds a microsecond (dense wgmma, ~1.75 GHz under load). */
+    static final double DEEP_MACS_PER_MICRO = 2048 * 1750.0;
+    /** A block's fp32 C stores (bytes a microsecond). */
+    static final double DEEP_SM_STORE_BYTES_PER_MICRO = 100e3;
+    /** Split-K's atomic adds into C (bytes a microsecond, all blocks). */
+    static final double DEEP_ATOMIC_BYTES_PER_MICRO = 2.0e6;
+    /** The zeroing of C before split-K (mostly under the product's first K tiles, programmatic dependent launch). */
+    static final double DEEP_ZERO_MICROS = 1.0;
+    /** Launch, the ring's first round trip and the drain. */
+    static final double DEEP_FILL_MICROS = 2.0;
+
+    /**
+     * Whether the default plan takes the deep plan {@code d} over the mid range's tiles {@code main} (split {@code mainSplits}
+     * ways by the one-wave rule): where main runs {@link #TMA_256} (a 256-token tile a third or more empty at ≤ 192 tokens), or runs
+     * one K slice; never where d's tile is main's in disguise (8 warps × 128 or 256 tokens: the same tile with another ring depth).
+     * Run 59-gemm14 (GemmBench deep, 36 points of llama-7b's and llama3.2-1b's projections and lm_head at 107-256 tokens, main /
+     * deep / main / deep): deep/main 0.71-0.87 on TMA_256's points (7b gate|up at 256 82.8 against 116.1 µs, q|k|v at 192 44.7
+     * against 51.8, lm_head at 192 106.7 against 122.6, down at 192 43.2 against 47.0, 1b gate|up at 192 31.0 against 34.2),
+     * 0.82-0.85 on 7b gate|up's one-slice TMA_64X2 (107: 55.1 against 67.5), 0.988-0.995 on the one-slice TMA_128 points at 107
+     * (q|k|v, lm_head, 1b gate|up); slower where main splits K over many blocks of narrow weights (7b o 1.02-1.11, 1b q|k|v and o
+     * 1.04-1.30, 7b and 1b down 0.97-1.13 at 107-256) and on the disguised tiles (deep128x128 against TMA_128 1.007-1.029).
+     */
+    static boolean deepFaster(Plan d, Tiles main, int mainSplits) {
+        Tiles t = d.tiles();
+        if (t.wn() == 8 && (t.bm() == 128 || t.bm() == 256)) return false;
+        return main == TMA_256 || mainSplits == 1;
     }
 
     /**

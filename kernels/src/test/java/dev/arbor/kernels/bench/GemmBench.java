@@ -241,6 +241,12 @@ public final class GemmBench {
                 ncuPingPong(cuda, gemm);
                 return;
             }
+            if (args.length > 0 && args[0].equals("deep")) {   // run 59-gemm14: the deep plan against main's at 65-256 tokens, interleaved
+                int[] ms = Arrays.stream(System.getProperty("gemm.deepM", "64,107,128,192,256,500").split(",")).mapToInt(Integer::parseInt).toArray();
+                for (Object[] s : ENGINE_SHAPES) deepShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, ms);
+                for (Object[] s : LLAMA1B_SHAPES) deepShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, ms);
+                return;
+            }
             if (args.length > 0 && args[0].equals("inv11")) {   // run 53-inv11: the invariant plan before / after at llama-7b's shapes, 434-2048 tokens
                 int[] ms = Arrays.stream(System.getProperty("gemm.inv11M", "434,512,1024,2048").split(",")).mapToInt(Integer::parseInt).toArray();
                 for (Object[] s : ENGINE_SHAPES)
@@ -873,6 +879,62 @@ public final class GemmBench {
                     System.out.println(line);
                 } catch (RuntimeException | AssertionError e) {
                     System.out.println("FAILED " + name + " M=" + m + ": " + e);
+                }
+            }
+        }
+    }
+
+    /**
+     * Run 59-gemm14, at each M: the default plan without the deep plan (main's: "CSV,deep,...,main") and with it ("deep"), timed
+     * main / deep / main / deep, then every candidate of the deep plan once ("CSV,deepcand", with the model's estimate), and for
+     * one-slice weights the invariant plan without and with {@code invariantDeep} ("CSV,deepinv", interleaved likewise). Outside
+     * 65-256 tokens the plan is unchanged: timed once. Spot checks at M = 107.
+     */
+    private static void deepShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy, int[] ms) {
+        int maxM = Arrays.stream(ms).max().orElseThrow();
+        double floorUs = 2.0 * n * k / copy * 1e6;
+        try (Operands o = new Operands(cuda, maxM, n, k)) {
+            gemm.reserveSlabs(maxM, n, k);
+            for (int m : ms) {
+                try {
+                    gemm.deep(false);
+                    Gemm.Plan main = gemm.plan(m, n, k, true, true);
+                    gemm.deep(true);
+                    Gemm.Plan deep = gemm.plan(m, n, k, true, true);
+                    if (main.tiles().equals(deep.tiles()) && main.splits() == deep.splits() && main.persistent() == deep.persistent()) {
+                        double us = time(cuda, gemm, main, o, m, false);
+                        System.out.printf("deep %-28s N=%-5d K=%-5d M=%-3d floor %5.1f us | unchanged %6.1f [%s]%n", name, n, k, m, floorUs, us, main);
+                        System.out.println("CSV,deep," + name + "," + n + "," + k + "," + m + ",same," + us + "," + main.tiles().name() + "," + main.splits());
+                        continue;
+                    }
+                    double m1 = time(cuda, gemm, main, o, m, false), d1 = time(cuda, gemm, deep, o, m, m == 107);
+                    double m2 = time(cuda, gemm, main, o, m, false), d2 = time(cuda, gemm, deep, o, m, false);
+                    System.out.println("CSV,deep," + name + "," + n + "," + k + "," + m + ",main," + m1 + "," + m2 + "," + main.tiles().name() + "," + main.splits());
+                    System.out.println("CSV,deep," + name + "," + n + "," + k + "," + m + ",deep," + d1 + "," + d2 + "," + deep.tiles().name() + "," + deep.splits());
+                    StringBuilder line = new StringBuilder(String.format("deep %-28s N=%-5d K=%-5d M=%-3d floor %5.1f us | main %6.1f %6.1f [%s/%d] deep %6.1f %6.1f [%s/%d] (deep/main %.3f) |",
+                            name, n, k, m, floorUs, m1, m2, main.tiles().name(), main.splits(), d1, d2, deep.tiles().name(), deep.splits(), (d1 + d2) / (m1 + m2)));
+                    if (m >= Gemm.DEEP_MIN_M && m <= Gemm.DEEP_MAX_M) for (Gemm.Plan c : gemm.deepCandidates(m, n, k, true)) {
+                        double us = time(cuda, gemm, c, o, m, false);
+                        line.append(String.format(" %s/%d %.1f (model %.1f)", c.tiles().name(), c.splits(), us, gemm.deepMicros(c, m, n, k)));
+                        System.out.println("CSV,deepcand," + name + "," + n + "," + k + "," + m + "," + us + "," + c.tiles().name() + "," + c.splits()
+                                + "," + gemm.deepMicros(c, m, n, k));
+                    }
+                    System.out.println(line);
+                    if (gemm.invariantSlices(n, k) == 1) {
+                        gemm.invariantDeep(false);
+                        Gemm.Plan before = gemm.invariantPlan(m, n, k, true);
+                        gemm.invariantDeep(true);
+                        Gemm.Plan after = gemm.invariantPlan(m, n, k, true);
+                        gemm.invariantDeep(false);
+                        double b1 = time(cuda, gemm, before, o, m, false), a1 = time(cuda, gemm, after, o, m, false);
+                        double b2 = time(cuda, gemm, before, o, m, false), a2 = time(cuda, gemm, after, o, m, false);
+                        System.out.println("CSV,deepinv," + name + "," + n + "," + k + "," + m + "," + b1 + "," + a1 + "," + b2 + "," + a2);
+                        System.out.printf("deepinv %-25s N=%-5d K=%-5d M=%-3d invariant %6.1f %6.1f [%s] invariantDeep %6.1f %6.1f [%s] (%.3f)%n",
+                                name, n, k, m, b1, b2, before, a1, a2, after, (a1 + a2) / (b1 + b2));
+                    }
+                } catch (RuntimeException | AssertionError e) {
+                    gemm.deep(Boolean.parseBoolean(System.getProperty("arbor.gemm.deep", "true")));
+                    System.out.println("FAILED deep " + name + " M=" + m + ": " + e);
                 }
             }
         }

@@ -63,4 +63,25 @@ class GemmGpuTest {
             GemmCase.of(5, 264, 4104).check(cuda, hopper, hopper.plan(5, 264, 4104, Gemm.TMA_16, 3, true));
         }
     }
+    /**
+     * The deep plan's tiles (65-256 tokens, {@link Gemm#deepTiles}) on the H200 against the reference: every warp count, odd token
+     * counts (partial token tiles, three warpgroups' two halves a step), partial W-row and K tiles, split-K atomics, a residual,
+     * bf16 X; then the deep plan's own choices.
+     */
+    @Test
+    void deepTilesAgreeWithTheReference() {
+        try (CudaBackend cuda = CudaBackend.open(0); Gemm hopper = new Gemm(cuda)) {
+            GemmCase.of(65, 1032, 2056).check(cuda, hopper, hopper.plan(65, 1032, 2056, Gemm.deepTiles(4, 65), 2, true));
+            GemmCase.of(107, 1032, 4104).check(cuda, hopper, hopper.plan(107, 1032, 4104, Gemm.deepTiles(8, 107), 3, true));
+            GemmCase.of(129, 1032, 1032).check(cuda, hopper, hopper.plan(129, 1032, 1032, Gemm.deepTiles(12, 129), 1, true));
+            GemmCase.of(255, 2056, 1032).check(cuda, hopper, hopper.plan(255, 2056, 1032, Gemm.deepTiles(12, 255), 2, true));
+            GemmCase.of(192, 520, 2056).check(cuda, hopper, hopper.plan(192, 520, 2056, Gemm.deepTiles(4, 192), 4, true));
+            new GemmCase(107, 1032, 4104, "f32", "bf16", "f32", true).check(cuda, hopper, hopper.plan(107, 1032, 4104, Gemm.deepTiles(8, 107), 4, true));
+            new GemmCase(129, 1032, 1032, "f32", "bf16", "f32", true).check(cuda, hopper, hopper.plan(129, 1032, 1032, Gemm.deepTiles(12, 129), 1, true));
+            for (int m : new int[]{65, 107, 128, 129, 192, 255, 256}) {
+                GemmCase.of(m, 2048, 2048).check(cuda, hopper, hopper.deepPlan(m, 2048, 2048, true));
+                new GemmCase(m, 1032, 520, "bf16", "bf16", "f32", m % 2 == 1).check(cuda, hopper);   // the default plan
+            }
+        }
+    }
 }

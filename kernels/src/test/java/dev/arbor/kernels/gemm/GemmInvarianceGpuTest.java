@@ -87,4 +87,26 @@ class GemmInvarianceGpuTest {
             }
         }
     }
+    /**
+     * The deep tiles unsplit (the invariant plan's one-slice weights with {@code -Darbor.gemm.invariantDeep=true}): each output
+     * element's k16 steps over all of K in order as on the mma.sync plan, but a wgmma of N = the token count rounded to 16 (two
+     * N/2 halves with three warpgroups above 128 tokens). Llama-7b's stacked gate|up and Baichuan2-13B's (27392×5120), every deep
+     * warp count, 65-255 tokens against the mma.sync plan at 65 tokens: the first 65 rows the same bits, with and without a residual.
+     */
+    @Test
+    void oneSliceWeightsOnTheDeepTilesKeepTheBits() {
+        for (int[] nk : new int[][]{{22016, 4096}, {27392, 5120}}) {
+            int n = nk[0], k = nk[1];
+            try (CudaBackend cuda = CudaBackend.open(0); Gemm hopper = new Gemm(cuda); Gemm mmaSync = new Gemm(cuda, false)) {
+                org.junit.jupiter.api.Assertions.assertEquals(1, hopper.invariantSlices(n, k));
+                hopper.invariantDeep(true);
+                List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = List.of(
+                        (g, m) -> g.invariantPlan(m, n, k, true),
+                        (g, m) -> g.plan(m, n, k, Gemm.deepTiles(4, m), 1, true),
+                        (g, m) -> g.plan(m, n, k, Gemm.deepTiles(8, m), 1, true),
+                        (g, m) -> g.plan(m, n, k, Gemm.deepTiles(12, m), 1, true));
+                GemmInvariance.checkPlans(cuda, mmaSync, hopper, n, k, 65, forms, 65, 107, 129, 192, 255);
+            }
+        }
+    }
 }

@@ -81,6 +81,26 @@ class GemmInvarianceTest {
         }
     }
 
+    /**
+     * A one-slice weight on the deep tiles unsplit (the invariant plan's form with invariantDeep): every warp count, token counts
+     * rounded up to 80-256 (three warpgroups' two halves a step above 128), against the mma.sync plan: the same bits on the CPU
+     * executor (the GPU's answer: GemmInvarianceGpuTest).
+     */
+    @Test
+    void oneSliceWeightsOnTheDeepTilesKeepTheBits() {
+        CpuBackend cpu = new CpuBackend();
+        try (Gemm hopper = new Gemm(cpu, true); Gemm mmaSync = new Gemm(cpu)) {
+            int n = 200, k = 128;
+            hopper.invariantDeep(true);
+            List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = List.of(
+                    (g, m) -> g.invariantPlan(m, n, k, true),
+                    (g, m) -> g.plan(m, n, k, Gemm.deepTiles(4, m), 1, true),
+                    (g, m) -> g.plan(m, n, k, Gemm.deepTiles(8, m), 1, true),
+                    (g, m) -> g.plan(m, n, k, Gemm.deepTiles(12, m), 1, true));
+            GemmInvariance.checkPlans(cpu, mmaSync, hopper, n, k, 16, forms, 65, 129, 255);
+        }
+    }
+
     /** p with a persistent grid of {@code blocks} blocks. */
     private static Gemm.Plan withBlocks(Gemm.Plan p, int blocks) {
         dev.arbor.accel.Launch l = p.launch();

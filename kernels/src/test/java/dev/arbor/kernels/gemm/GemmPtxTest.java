@@ -35,6 +35,12 @@ class GemmPtxTest {
             tests.add(DynamicTest.dynamicTest("wgmmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaXbf16Wbf16", t)));
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_64, Gemm.TMA_32, Gemm.TMA_16, Gemm.TMA_64X2, Gemm.TMA_N64, Gemm.TMA_256X3})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaXbf16Wbf16", t)));
+        // the deep plan's tiles (65-256 tokens): 64-192 W rows × tokens rounded to 16, rings of 4-12 stages; three warpgroups above
+        // 128 tokens issue two n(bm/2) halves a step (as TMA_256X3)
+        for (int[] wm : new int[][]{{4, 65}, {4, 256}, {8, 107}, {8, 129}, {8, 256}, {12, 107}, {12, 129}, {12, 255}}) {
+            Gemm.Tiles t = Gemm.deepTiles(wm[0], wm[1]);
+            tests.add(DynamicTest.dynamicTest("wgmmaTmaXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaXbf16Wbf16", t)));
+        }
         // the invariant plan's slices summed in registers: two accumulator sets, no spills at 128 × 128 nor at 192 × 128 (16 warps:
         // 128 registers at entry, the consumers at 160 by setmaxnreg); no wgmma serialized (C7514)
         for (Gemm.Tiles t : Gemm.SLICED_TILES)

@@ -52,6 +52,7 @@ class GemmTest {
     @Test
     void wgmmaTilesAgreeWithTheReference() {
         Gemm hopper = new Gemm(cpu, true);
+        hopper.deep(false);   // the plan's rules around the deep plan (65-256 tokens: GemmDeepTest)
         Gemm.Tiles t128 = Gemm.TMA_DEFAULT ? Gemm.TMA_128 : Gemm.WGMMA_128, t256 = Gemm.TMA_DEFAULT ? Gemm.TMA_256 : Gemm.WGMMA_256;
         assertSame(t128, hopper.plan(65, 4096, 4096, true, true).tiles());
         assertSame(Gemm.TMA_DEFAULT ? Gemm.TMA_PP128 : t256, hopper.plan(8192, 4096, 4096, true, true).tiles());   // 32 × 32 blocks: two waves and more
@@ -130,6 +131,7 @@ class GemmTest {
     @Test
     void midRangeRuleChoosesAmongItsCandidates() {
         try (Gemm hopper = new Gemm(cpu, true)) {
+            hopper.deep(false);   // the mid range's rules, as -Darbor.gemm.deep=false has them
             hopper.mid("old");
             assertSame(Gemm.TMA_128, hopper.plan(128, 4096, 4096, true, true).tiles());
             assertEquals(4, hopper.plan(128, 4096, 4096, true, true).splits(), "32 blocks of 128 x 128 on 132 multiprocessors");
