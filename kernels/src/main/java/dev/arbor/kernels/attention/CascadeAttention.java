@@ -57,13 +57,14 @@ public final class CascadeAttention implements AutoCloseable {
     private int sharedMinBlocks = -1;                                       // the tensor-core shared level's launch bounds; -1: its default
     private int sharedKeyHalves;                                            // its key halves a work-group; 0: CascadeMmaKernels.keyHalves
     private boolean sharedInterleave;                                       // its S = Q·Kᵀ mma n-tile-interleaved (the same bits)
+    private int sharedRangesForced;                                         // > 0: the shared level's key ranges forced (tests, benches)
     private int sharedRangeKeys = DEFAULT_RANGE_KEYS;                       // its key ranges' least keys (CascadeMmaKernels.sharedRanges); 0: 256-key splits
 
     /**
      * The tensor-core shared level's key ranges ({@link #sharedRangeKeys}): the least keys of a range when the launch's prefix is cut
-     * into equal ranges, system property {@code arbor.cascade.rangeKeys} (default 64; 0: the 256-key splits of runs 22-58).
+     * into equal ranges, system property {@code arbor.cascade.rangeKeys} (default 128; 0: the 256-key splits of runs 22-58).
      */
-    public static final int DEFAULT_RANGE_KEYS = Integer.getInteger("arbor.cascade.rangeKeys", 64);
+    public static final int DEFAULT_RANGE_KEYS = Integer.getInteger("arbor.cascade.rangeKeys", 128);
 
     /**
      * @param maxContext    the longest context a launch may see (keys)
@@ -191,8 +192,9 @@ public final class CascadeAttention implements AutoCloseable {
             long gx = (long) numGroups * tiles;
             if (gx > Integer.MAX_VALUE) throw new IllegalArgumentException("numGroups x query tiles " + gx + " over 2^31-1");
             if (mma && warp && !replay) {
-                ranges = CascadeMmaKernels.sharedRanges(PagedAttention.splits(maxSharedLenNow), gx * kvHeads, b.multiprocessors(), maxSharedLenNow,
-                        sharedRangeKeys, slots - sharedBase);
+                int splits = PagedAttention.splits(maxSharedLenNow);
+                ranges = sharedRangesForced > 0 ? Math.max(splits, Math.min(sharedRangesForced, slots - sharedBase))
+                        : CascadeMmaKernels.sharedRanges(splits, gx * kvHeads, b.multiprocessors(), maxSharedLenNow, sharedRangeKeys, slots - sharedBase);
             }
             if (sharedLaunched) {
                 int threads = mma ? CascadeMmaKernels.THREADS : AttentionKernels.THREADS;
@@ -326,13 +328,24 @@ public final class CascadeAttention implements AutoCloseable {
 
     /**
      * For benchmarks and tests: the least keys of a key range of the tensor-core shared level ({@link CascadeMmaKernels#sharedRanges}:
-     * the prefix cut into equal ranges, more of them while the launch has fewer than 3 work-groups an SM); 0: the 256-key splits
+     * the prefix cut into equal ranges, 2 for a one-split prefix of at least twice this, where they fit one wave); 0: the 256-key splits
      * (runs 22-58's layout). Only with the warp suffix in its own-range layout (the others fold 256-key splits). The keys are summed in
      * another grouping: equal up to rounding (tests bound it). Default {@link #DEFAULT_RANGE_KEYS}.
      */
     public CascadeAttention sharedRangeKeys(int minKeys) {
         if (minKeys < 0) throw new IllegalArgumentException("sharedRangeKeys must be >= 0: " + minKeys);
         this.sharedRangeKeys = minKeys;
+        return this;
+    }
+
+    /**
+     * For tests and benchmarks: the tensor-core shared level's key ranges forced to {@code n} (at least the prefix's 256-key splits, at most
+     * the scratch's shared slots, {@code max(splits(maxSharedLen), min(}{@link CascadeMmaKernels#MAX_RANGES}{@code , ceil(maxSharedLen / 32)))});
+     * 0: the launcher's rule ({@link #sharedRangeKeys}). Where the launch takes the warp suffix in its own-range layout only.
+     */
+    public CascadeAttention sharedRanges(int n) {
+        if (n < 0 || n > CascadeMmaKernels.MAX_RANGES) throw new IllegalArgumentException("sharedRanges must be 0.." + CascadeMmaKernels.MAX_RANGES + ": " + n);
+        this.sharedRangesForced = n;
         return this;
     }
 

@@ -95,7 +95,7 @@ public final class CascadeMmaKernels {
         return halves == 1 ? (workGroups > 2L * sms ? 3 : 0) : g == 1 ? 3 : 0;
     }
 
-    /** Most key ranges of one group's prefix ({@link #sharedRanges}); the scratch holds this many shared slots a (token, head) at least. */
+    /** Most key ranges of one group's prefix a launch may force ({@link CascadeAttention#sharedRanges}); the scratch holds this many shared slots a (token, head) at least. */
     public static final int MAX_RANGES = 8;
     /** Keys of a range are a multiple of this (whole tiles of {@link #KT} keys, {@code KT / 2} a key half). */
     static final int RANGE_ALIGN = KT;
@@ -117,18 +117,24 @@ public final class CascadeMmaKernels {
     }
 
     /**
-     * The launch's key ranges a group prefix (the grid's z; {@link #rangeKeys}): at least the 256-key splits of the longest prefix
-     * {@code splits}, more while the launch has fewer than 3 work-groups an SM (the bound of {@link #minBlocksPerSm}) — {@code perRange}
-     * work-groups a range (groups × query tiles × kv heads) — and each range keeps at least {@code minKeys} keys of the longest prefix
-     * {@code maxShared}; at most {@code capacity} (the scratch's shared slots) and {@link #MAX_RANGES} beyond the splits' count.
-     * {@code minKeys} 0: 0 (the 256-key splits, runs 22-58's layout). Small groups gain most: 16 × 512 (32 work-groups a range, 64 in
-     * all, a fifth of the SMs' slots) are cut into 8 ranges of 64 keys at minKeys 64.
+     * The launch's key ranges a group prefix (the grid's z; {@link #rangeKeys}; 0: the 256-key splits), the launcher's choice by the
+     * launch's size: {@code splits} (the 256-key splits of the longest prefix {@code maxShared}) equal ranges, or 2 where the prefix is
+     * one split of more than {@code minKeys} keys; 0 where the ranges' work-groups ({@code perRange} a range:
+     * groups × query tiles × kv heads) would be more than one wave at 3 an SM (the bound of {@link #minBlocksPerSm}); at most
+     * {@code capacity} (the scratch's shared slots). {@code minKeys} 0: always 0.
+     *
+     * <p>Measured (bench/RESULTS.md "Run 59-casc14", AttentionBench's key-range column, one process): 107 × 530 the shared level
+     * alone 21.4 → 18.2 µs (ranges of 192, 192, 146 keys against 256, 256, 18), a step 50.1 → 48.3; 107 × 240 in 2 ranges 42.2 →
+     * 40.4 µs a step; 2-16 sequences × 256 in 2 ranges 16.3-16.9 → 11.2-12.2 µs. Not taken: 40 heads ALiBi at 107 × 530 (480
+     * work-groups, 1.2 waves: the shared level 21.5 → 29.3 µs, where the splits' 18-key third finishes at once), so the one-wave
+     * test; 4 or more ranges with 4 or more sequences (2-16 × 256-512 at 4-8 ranges: the shared level alone faster, 4.7-7.4 µs
+     * against 12.5-12.7, but a step 5-11 µs slower, 21-27 µs against 16.3-16.8: not understood, the reason for the cap at 2 beyond the splits).
      */
     public static int sharedRanges(int splits, long perRange, int sms, int maxShared, int minKeys, int capacity) {
         if (minKeys <= 0) return 0;
-        long fill = 3L * sms / Math.max(1L, perRange);
         long byKeys = Math.max(1, (maxShared + minKeys - 1) / minKeys);
-        long r = Math.max(splits, Math.min(Math.min(fill, byKeys), MAX_RANGES));
+        long r = Math.max(splits, Math.min(byKeys, Math.max(splits, 2)));
+        if (r * Math.max(1L, perRange) > 3L * sms) return 0;
         return (int) Math.max(splits, Math.min(r, capacity));
     }
 
