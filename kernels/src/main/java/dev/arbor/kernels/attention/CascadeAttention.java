@@ -62,9 +62,9 @@ public final class CascadeAttention implements AutoCloseable {
 
     /**
      * The tensor-core shared level's key ranges ({@link #sharedRangeKeys}): the least keys of a range when the launch's prefix is cut
-     * into equal ranges, system property {@code arbor.cascade.rangeKeys} (default 128; 0: the 256-key splits of runs 22-58).
+     * into equal ranges, system property {@code arbor.cascade.rangeKeys} (default 64; 0: the 256-key splits of runs 22-58).
      */
-    public static final int DEFAULT_RANGE_KEYS = Integer.getInteger("arbor.cascade.rangeKeys", 128);
+    public static final int DEFAULT_RANGE_KEYS = Integer.getInteger("arbor.cascade.rangeKeys", 64);
 
     /**
      * @param maxContext    the longest context a launch may see (keys)

@@ -125,7 +125,8 @@ public final class CascadeMmaKernels {
      *
      * <p>Measured (bench/RESULTS.md "Run 59-casc14", AttentionBench's key-range column, one process): 107 × 530 the shared level
      * alone 21.4 → 18.2 µs (ranges of 192, 192, 146 keys against 256, 256, 18), a step 50.1 → 48.3; 107 × 240 in 2 ranges 42.2 →
-     * 40.4 µs a step; 2-16 sequences × 256 in 2 ranges 16.3-16.9 → 11.2-12.2 µs. Not taken: 40 heads ALiBi at 107 × 530 (480
+     * 40.4 µs a step; 2-32 sequences × 256 in 2 ranges 16.3-18.5 → 11.2-14.3 µs; 2-8 × 128 in 2 ranges of 64 keys 10.9-11.0 → 8.6-10.1
+     * (16-32 × 128: 11.6 / 13.0 → 11.7 / 13.5). Not taken: 40 heads ALiBi at 107 × 530 (480
      * work-groups, 1.2 waves: the shared level 21.5 → 29.3 µs, where the splits' 18-key third finishes at once), so the one-wave
      * test; 4 or more ranges with 4 or more sequences (2-16 × 256-512 at 4-8 ranges: the shared level alone faster, 4.7-7.4 µs
      * against 12.5-12.7, but a step 5-11 µs slower, 21-27 µs against 16.3-16.8: not understood, the reason for the cap at 2 beyond the splits).
