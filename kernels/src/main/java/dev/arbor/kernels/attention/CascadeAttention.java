@@ -18,7 +18,8 @@ import dev.arbor.accel.array.OffHeapArray;
  * by default one virtual warp over the token's own keys as one range, up to rounding the split kernel + merge; in that kernel's
  * layout, {@link #suffixReplay}, its bits); otherwise the streamed split kernel merges in its last-arriving work-group (three
  * launches with the separate merge). Nothing allocated per call (scratch sized at construction:
- * {@code tokenCapacity × heads × (ceil(maxContext/256) + ceil(maxSharedLen/256)) × (headDim + 2)} floats).
+ * {@code tokenCapacity × heads × (ceil(maxContext/256) + max(ceil(maxSharedLen/256), min(8, ceil(maxSharedLen/32)))) × (headDim + 2)}
+ * floats: the shared level's slots hold its 256-key splits or its key ranges, {@link #sharedRangeKeys}).
  *
  * <p>Equal to {@link PagedAttention} up to rounding (the shared part's keys are summed in a different
  * grouping, on tensor cores with Q and P split into two 16-bit parts); tests hold the two within 2e-6 of the output's scale. ALiBi uses each query's own position.

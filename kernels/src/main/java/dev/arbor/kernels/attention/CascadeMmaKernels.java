@@ -19,7 +19,7 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * 128 and G = heads / kvHeads dividing 64.
  *
  * <p>Work-group: 4 warps, {@link #ROWS} query rows = (query, head-of-the-kv-group) pairs, 16 per warp, against one
- * 256-key split of the shared prefix in tiles of {@link #KT} keys staged in shared memory by cp.async, double
+ * 256-key split of the shared prefix (or one of its equal key ranges of at most 256 keys, {@link #rangeKeys}) in tiles of {@link #KT} keys staged in shared memory by cp.async, double
  * buffered (the next tile's copy overlaps this tile's arithmetic; row stride headDim/2 + 4 words: the fragment
  * reads are free of bank conflicts); the split's block-table lookups are done once up front. Per tile and warp:
  * S = Q·Kᵀ with {@code mma.m16n8k16} (Q from registers), masked (key ≤ the row's position, key in the
