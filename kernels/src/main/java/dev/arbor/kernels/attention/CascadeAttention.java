@@ -18,7 +18,8 @@ import dev.arbor.accel.array.OffHeapArray;
  * by default one virtual warp over the token's own keys as one range, up to rounding the split kernel + merge; in that kernel's
  * layout, {@link #suffixReplay}, its bits); otherwise the streamed split kernel merges in its last-arriving work-group (three
  * launches with the separate merge). Nothing allocated per call (scratch sized at construction:
- * {@code tokenCapacity × heads × (ceil(maxContext/256) + ceil(maxSharedLen/256)) × (headDim + 2)} floats).
+ * {@code tokenCapacity × heads × (ceil(maxContext/256) + max(ceil(maxSharedLen/256), min(8, ceil(maxSharedLen/32)))) × (headDim + 2)}
+ * floats: the shared level's slots hold its 256-key splits or its key ranges, {@link #sharedRangeKeys}).
  *
  * <p>Equal to {@link PagedAttention} up to rounding (the shared part's keys are summed in a different
  * grouping, on tensor cores with Q and P split into two 16-bit parts); tests hold the two within 2e-6 of the output's scale. ALiBi uses each query's own position.
@@ -57,6 +58,14 @@ public final class CascadeAttention implements AutoCloseable {
     private int sharedMinBlocks = -1;                                       // the tensor-core shared level's launch bounds; -1: its default
     private int sharedKeyHalves;                                            // its key halves a work-group; 0: CascadeMmaKernels.keyHalves
     private boolean sharedInterleave;                                       // its S = Q·Kᵀ mma n-tile-interleaved (the same bits)
+    private int sharedRangesForced;                                         // > 0: the shared level's key ranges forced (tests, benches)
+    private int sharedRangeKeys = DEFAULT_RANGE_KEYS;                       // its key ranges' least keys (CascadeMmaKernels.sharedRanges); 0: 256-key splits
+
+    /**
+     * The tensor-core shared level's key ranges ({@link #sharedRangeKeys}): the least keys of a range when the launch's prefix is cut
+     * into equal ranges, system property {@code arbor.cascade.rangeKeys} (default 64; 0: the 256-key splits of runs 22-58).
+     */
+    public static final int DEFAULT_RANGE_KEYS = Integer.getInteger("arbor.cascade.rangeKeys", 64);
 
     /**
      * @param maxContext    the longest context a launch may see (keys)
@@ -78,7 +87,10 @@ public final class CascadeAttention implements AutoCloseable {
         this.maxContext = maxContext;
         this.maxSharedLen = maxSharedLen;
         this.sharedBase = PagedAttention.splits(maxContext);
-        int slotKeys = (sharedBase + PagedAttention.splits(maxSharedLen)) * AttentionKernels.SPLIT;
+        // the shared slots: the prefix's 256-key splits, or up to MAX_RANGES key ranges of at least RANGE_ALIGN keys (sharedRangeKeys)
+        int sharedSlots = Math.max(PagedAttention.splits(maxSharedLen),
+                Math.min(CascadeMmaKernels.MAX_RANGES, (maxSharedLen + CascadeMmaKernels.RANGE_ALIGN - 1) / CascadeMmaKernels.RANGE_ALIGN));
+        int slotKeys = (sharedBase + sharedSlots) * AttentionKernels.SPLIT;
         this.paged = new PagedAttention(heads, kvHeads, headDim, blockSize, slotKeys, tokenCapacity);
     }
 
@@ -152,7 +164,14 @@ public final class CascadeAttention implements AutoCloseable {
         Shapes.need("keyStart", keyStart, 1);
         int heads = paged.heads(), kvHeads = paged.kvHeads(), headDim = paged.headDim(), slots = paged.slots();
         boolean sharedLaunched = numGroups > 0 && runShared;
-        if (sharedLaunched) {
+        // the suffix's form first: the shared level's key ranges go with the warp suffix in its own range layout only (the 4-warp
+        // split kernel's merge and the replayed layout fold 256-key splits' slots)
+        int ownZ = Math.max(1, Math.min(maxOwnSplits, PagedAttention.splits(maxContextLen)));
+        int warpMax = warpSuffixMaxSplits >= 0 ? warpSuffixMaxSplits : heads / kvHeads <= WARP_SUFFIX_MAX_G ? WARP_SUFFIX_MAX_SPLITS : 0;
+        boolean warp = ownZ <= warpMax && CascadeSuffixKernels.serves(kCache, heads, kvHeads, headDim);
+        boolean replay = suffixReplay || numGroups == 0;
+        int ranges = 0;   // the shared level's key ranges (its grid's z; 0: 256-key splits)
+        if (numGroups > 0) {
             Shapes.positive("maxGroupTokens", maxGroupTokens);
             Shapes.positive("maxSharedLenNow", maxSharedLenNow);
             Shapes.need("groupTokenStart", groupTokenStart, numGroups + 1L);
@@ -173,37 +192,41 @@ public final class CascadeAttention implements AutoCloseable {
             int tiles = (maxGroupTokens + queries - 1) / queries;
             long gx = (long) numGroups * tiles;
             if (gx > Integer.MAX_VALUE) throw new IllegalArgumentException("numGroups x query tiles " + gx + " over 2^31-1");
-            int threads = mma ? CascadeMmaKernels.THREADS : AttentionKernels.THREADS;
-            Launch l = Launch.of(new int[] {(int) gx, kvHeads, PagedAttention.splits(maxSharedLenNow)}, new int[] {threads, 1, 1});
-            FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;
-            int alibi = alibiSlopes != null ? 1 : 0;
-            if (mma) {   // tensor cores: the shape and store decide, never the batch
-                b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), overlapShared ? l.overlappingPrevious() : l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
-                        blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
-                        heads, kvHeads, headDim, paged.blockSize(), alibi, minBlocks, halves, sharedInterleave ? 1 : 0);
-            } else {
-                b.launch(Shapes.byStore(kCache, SHARED_BF16, SHARED_F16, SHARED_F32), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
-                        blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
-                        heads, kvHeads, headDim, paged.blockSize(), alibi, queries);
+            if (mma && warp && !replay) {
+                int splits = PagedAttention.splits(maxSharedLenNow);
+                ranges = sharedRangesForced > 0 ? Math.max(splits, Math.min(sharedRangesForced, slots - sharedBase))
+                        : CascadeMmaKernels.sharedRanges(splits, gx * kvHeads, b.multiprocessors(), maxSharedLenNow, sharedRangeKeys, slots - sharedBase);
+            }
+            if (sharedLaunched) {
+                int threads = mma ? CascadeMmaKernels.THREADS : AttentionKernels.THREADS;
+                Launch l = Launch.of(new int[] {(int) gx, kvHeads, ranges > 0 ? ranges : PagedAttention.splits(maxSharedLenNow)}, new int[] {threads, 1, 1});
+                FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;
+                int alibi = alibiSlopes != null ? 1 : 0;
+                if (mma) {   // tensor cores: the shape and store decide, never the batch
+                    b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), overlapShared ? l.overlappingPrevious() : l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
+                            blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles, ranges,
+                            heads, kvHeads, headDim, paged.blockSize(), alibi, minBlocks, halves, sharedInterleave ? 1 : 0);
+                } else {
+                    b.launch(Shapes.byStore(kCache, SHARED_BF16, SHARED_F16, SHARED_F32), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
+                            blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles,
+                            heads, kvHeads, headDim, paged.blockSize(), alibi, queries);
+                }
             }
         }
-        int ownZ = Math.max(1, Math.min(maxOwnSplits, PagedAttention.splits(maxContextLen)));
-        int warpMax = warpSuffixMaxSplits >= 0 ? warpSuffixMaxSplits : heads / kvHeads <= WARP_SUFFIX_MAX_G ? WARP_SUFFIX_MAX_SPLITS : 0;
-        if (ownZ <= warpMax && CascadeSuffixKernels.serves(kCache, heads, kvHeads, headDim)) {
+        if (warp) {
             // suffix + merge in one launch, a warp per (token, kv head): over its own keys as one range, or replaying the split kernel's
             // layout (its bits)
             if (runSuffix) {
                 // by default one virtual warp over the token's own keys as one range (CascadeSuffixKernels' ownRange); suffixReplay, or
                 // a launch without groups (then PagedAttention's split mode, bit for bit): the split kernel's warps over its 256-key
                 // splits (that kernel's bits, run 26-55's default)
-                boolean replay = suffixReplay || numGroups == 0;
                 int u = paged.keysPerLaneNow(), w = replay ? paged.decodeWarpsNow() : 1;
                 // overlapping the shared level (programmatic dependent launch) only right behind it: the kernel reads its own keys
                 // before gridDependencyWait, which must not overlap the KV write before a plain launch
                 Launch l = Launch.of(new int[] {tokens, kvHeads, 1}, new int[] {CascadeSuffixKernels.THREADS, 1, 1});
                 b.launch(Shapes.byStore(kCache, SUFFIX_MERGE_BF16, SUFFIX_MERGE_F16, null), sharedLaunched && overlapSuffix ? l.overlappingPrevious() : l, q, kCache, vCache, out,
                         paged.partials(), positions, seqOfToken, blockTables, keyStart, alibiSlopes != null ? alibiSlopes : q, maxBlocksPerSeq,
-                        numBlocks, slots, sharedBase, heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, u, w,
+                        numBlocks, slots, sharedBase, ranges, heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, u, w,
                         suffixSharedAhead > 0 ? suffixSharedAhead : CascadeSuffixKernels.SHARED_AHEAD,
                         CascadeSuffixKernels.minBlocksPerSm(heads, kvHeads), replay ? 0 : 1);
             }
@@ -301,6 +324,29 @@ public final class CascadeAttention implements AutoCloseable {
      */
     public CascadeAttention sharedInterleave(boolean on) {
         this.sharedInterleave = on;
+        return this;
+    }
+
+    /**
+     * For benchmarks and tests: the least keys of a key range of the tensor-core shared level ({@link CascadeMmaKernels#sharedRanges}:
+     * the prefix cut into equal ranges, 2 for a one-split prefix of at least twice this, where they fit one wave); 0: the 256-key splits
+     * (runs 22-58's layout). Only with the warp suffix in its own-range layout (the others fold 256-key splits). The keys are summed in
+     * another grouping: equal up to rounding (tests bound it). Default {@link #DEFAULT_RANGE_KEYS}.
+     */
+    public CascadeAttention sharedRangeKeys(int minKeys) {
+        if (minKeys < 0) throw new IllegalArgumentException("sharedRangeKeys must be >= 0: " + minKeys);
+        this.sharedRangeKeys = minKeys;
+        return this;
+    }
+
+    /**
+     * For tests and benchmarks: the tensor-core shared level's key ranges forced to {@code n} (at least the prefix's 256-key splits, at most
+     * the scratch's shared slots, {@code max(splits(maxSharedLen), min(}{@link CascadeMmaKernels#MAX_RANGES}{@code , ceil(maxSharedLen / 32)))});
+     * 0: the launcher's rule ({@link #sharedRangeKeys}). Where the launch takes the warp suffix in its own-range layout only.
+     */
+    public CascadeAttention sharedRanges(int n) {
+        if (n < 0 || n > CascadeMmaKernels.MAX_RANGES) throw new IllegalArgumentException("sharedRanges must be 0.." + CascadeMmaKernels.MAX_RANGES + ": " + n);
+        this.sharedRangesForced = n;
         return this;
     }
 

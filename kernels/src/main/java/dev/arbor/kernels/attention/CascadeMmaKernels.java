@@ -19,7 +19,7 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * 128 and G = heads / kvHeads dividing 64.
  *
  * <p>Work-group: 4 warps, {@link #ROWS} query rows = (query, head-of-the-kv-group) pairs, 16 per warp, against one
- * 256-key split of the shared prefix in tiles of {@link #KT} keys staged in shared memory by cp.async, double
+ * 256-key split of the shared prefix (or one of its equal key ranges of at most 256 keys, {@link #rangeKeys}) in tiles of {@link #KT} keys staged in shared memory by cp.async, double
  * buffered (the next tile's copy overlaps this tile's arithmetic; row stride headDim/2 + 4 words: the fragment
  * reads are free of bank conflicts); the split's block-table lookups are done once up front. Per tile and warp:
  * S = Q·Kᵀ with {@code mma.m16n8k16} (Q from registers), masked (key ≤ the row's position, key in the
@@ -95,37 +95,82 @@ public final class CascadeMmaKernels {
         return halves == 1 ? (workGroups > 2L * sms ? 3 : 0) : g == 1 ? 3 : 0;
     }
 
+    /** Most key ranges of one group's prefix a launch may force ({@link CascadeAttention#sharedRanges}); the scratch holds this many shared slots a (token, head) at least. */
+    public static final int MAX_RANGES = 8;
+    /** Keys of a range are a multiple of this (whole tiles of {@link #KT} keys, {@code KT / 2} a key half). */
+    static final int RANGE_ALIGN = KT;
+
+    /**
+     * Keys of each of the key ranges a prefix of {@code shared} keys is cut into when a launch has {@code ranges} ranges (its grid's z;
+     * 0: the 256-key splits, {@code SPLIT}): {@code ceil(shared / ranges)} rounded up to a multiple of {@link #RANGE_ALIGN}, at most
+     * SPLIT (the work-group's row buffer), at least RANGE_ALIGN (also at {@code shared} = 0). Range c holds keys
+     * {@code [c·rk, min((c + 1)·rk, shared))}; a group has {@code ceil(shared / rk) ≤ ranges} non-empty ranges, written to shared slots
+     * 0.. of its tokens; {@link CascadeSuffixKernels} recomputes the count from the same two integers. Why equal ranges: 530 keys in
+     * 256-key splits are 256 + 256 + 18 keys, so a third of the work-groups idle while the others walk 256 keys; in 3 ranges they
+     * are 192 + 192 + 146.
+     */
+    public static int rangeKeys(int shared, int ranges) {
+        if (ranges <= 0) return SPLIT;
+        int per = (shared + ranges - 1) / ranges;
+        int rk = (per + RANGE_ALIGN - 1) / RANGE_ALIGN * RANGE_ALIGN;
+        return Math.min(SPLIT, Math.max(RANGE_ALIGN, rk));
+    }
+
+    /**
+     * The launch's key ranges a group prefix (the grid's z; {@link #rangeKeys}; 0: the 256-key splits), the launcher's choice by the
+     * launch's size: {@code splits} (the 256-key splits of the longest prefix {@code maxShared}) equal ranges, or 2 where the prefix is
+     * one split of more than {@code minKeys} keys; 0 where the ranges' work-groups ({@code perRange} a range:
+     * groups × query tiles × kv heads) would be more than one wave at 3 an SM (the bound of {@link #minBlocksPerSm}); at most
+     * {@code capacity} (the scratch's shared slots). {@code minKeys} 0: always 0.
+     *
+     * <p>Measured (bench/RESULTS.md "Run 59-casc14", AttentionBench's key-range column, one process): 107 × 530 the shared level
+     * alone 21.4 → 18.2 µs (ranges of 192, 192, 146 keys against 256, 256, 18), a step 50.1 → 48.3; 107 × 240 in 2 ranges 42.2 →
+     * 40.4 µs a step; 2-32 sequences × 256 in 2 ranges 16.3-18.5 → 11.2-14.3 µs; 2-8 × 128 in 2 ranges of 64 keys 10.9-11.0 → 8.6-10.1
+     * (16-32 × 128: 11.6 / 13.0 → 11.7 / 13.5). Not taken: 40 heads ALiBi at 107 × 530 (480
+     * work-groups, 1.2 waves: the shared level 21.5 → 29.3 µs, where the splits' 18-key third finishes at once), so the one-wave
+     * test; 4 or more ranges with 4 or more sequences (2-16 × 256-512 at 4-8 ranges: the shared level alone faster, 4.7-7.4 µs
+     * against 12.5-12.7, but a step 5-11 µs slower, 21-27 µs against 16.3-16.8: not understood, the reason for the cap at 2 beyond the splits).
+     */
+    public static int sharedRanges(int splits, long perRange, int sms, int maxShared, int minKeys, int capacity) {
+        if (minKeys <= 0) return 0;
+        long byKeys = Math.max(1, (maxShared + minKeys - 1) / minKeys);
+        long r = Math.max(splits, Math.min(byKeys, Math.max(splits, 2)));
+        if (r * Math.max(1L, perRange) > 3L * sms) return 0;
+        return (int) Math.max(splits, Math.min(r, capacity));
+    }
+
     /**
      * bf16 store; parameters as {@link CascadeKernels#cascadeSharedBf16} (queries per work-group {@link #queries}), {@code minBlocks}
-     * work-groups an SM ({@link #minBlocksPerSm}), {@code halves} key halves ({@link #keyHalves}: 1 or 2).
+     * work-groups an SM ({@link #minBlocksPerSm}), {@code halves} key halves ({@link #keyHalves}: 1 or 2), {@code ranges} the grid's z
+     * key ranges a prefix is cut into ({@link #rangeKeys}; 0: 256-key splits, the partial state of split c in shared slot c).
      */
     public static void cascadeMmaBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray partials,
                                       IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                                       IntArray groupTokens, IntArray groupTokenStart,
-                                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup,
+                                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup, int ranges,
                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                       @Constant int alibi, @Constant int minBlocks, @Constant int halves, @Constant int interleave) {
         ctx.launchBounds(THREADS, minBlocks);
         body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
-                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, heads, kvHeads, headDim, blockSize, alibi, 0, halves, interleave);
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, ranges, heads, kvHeads, headDim, blockSize, alibi, 0, halves, interleave);
     }
 
     /** fp16 store. */
     public static void cascadeMmaF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray partials,
                                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                                      IntArray groupTokens, IntArray groupTokenStart,
-                                     int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup,
+                                     int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup, int ranges,
                                      @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                      @Constant int alibi, @Constant int minBlocks, @Constant int halves, @Constant int interleave) {
         ctx.launchBounds(THREADS, minBlocks);
         body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
-                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, heads, kvHeads, headDim, blockSize, alibi, 1, halves, interleave);
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, ranges, heads, kvHeads, headDim, blockSize, alibi, 1, halves, interleave);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      IntArray groupTokens, IntArray groupTokenStart, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
-                     int tilesPerGroup, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16, int halves, int interleave) {
+                     int tilesPerGroup, int ranges, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16, int halves, int interleave) {
         int G = heads / kvHeads;
         int RW = 4 / halves;                 // warps of query rows a key half (16 rows each)
         int rows = 16 * RW;                  // query rows per work-group: ROWS / halves
@@ -164,12 +209,14 @@ public final class CascadeMmaKernels {
         }
         int seq0 = seqOfToken.get(groupTokens.get(from));
         int shared = keyStart.get(seq0), table = seq0 * maxBlocksPerSeq;
-        int lo = c * SPLIT;
+        // key range c of the group's prefix: 256-key splits (ranges 0) or the prefix cut in equal ranges (rangeKeys)
+        int rk = rangeKeys(shared, ranges);
+        int lo = c * rk;
         if (lo >= shared) {
             ctx.gridDependencyWait();
             return;
         }
-        int hi = Math.min(lo + SPLIT, shared);
+        int hi = Math.min(lo + rk, shared);
         for (int i = tid; i < SPLIT; i += THREADS) {
             rowBase[i] = AttentionKernels.rowOffset(blockTables, table, lo + i, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
         }

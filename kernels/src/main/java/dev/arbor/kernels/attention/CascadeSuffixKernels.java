@@ -105,32 +105,33 @@ public final class CascadeSuffixKernels {
     /**
      * bf16 store. Parameters as {@link DecodeKernels#decodeBf16} in split mode with keyStart; {@code keysPerLane} and
      * {@code warps} are the split kernel's U and warps whose bits this reproduces; {@code sharedAhead} shared slots a lane per load;
-     * {@code minBlocks} the blocks an SM must hold ({@link #minBlocksPerSm}).
+     * {@code minBlocks} the blocks an SM must hold ({@link #minBlocksPerSm}); {@code ranges} the
+     * shared level's key ranges a prefix ({@link CascadeMmaKernels#rangeKeys}: the shared slots a token's merge folds; 0: 256-key splits).
      */
     public static void suffixMergeBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
                                        FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
-                                       FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
+                                       FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int ranges,
                                        @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                        @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
                                        @Constant int minBlocks, @Constant int ownRange) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, 0);
+                sharedBase, ranges, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, 0);
     }
 
     /** fp16 store; as {@link #suffixMergeBf16}. */
     public static void suffixMergeF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
                                       FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
-                                      FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
+                                      FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int ranges,
                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                       @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
                                       @Constant int minBlocks, @Constant int ownRange) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                sharedBase, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, 1);
+                sharedBase, ranges, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, 1);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
-                     int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int heads, int kvHeads, int headDim, int blockSize,
+                     int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int ranges, int heads, int kvHeads, int headDim, int blockSize,
                      int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int ownRange, int fp16) {
         ctx.launchBounds(THREADS, minBlocks);
         int G = heads / kvHeads;
@@ -172,7 +173,9 @@ public final class CascadeSuffixKernels {
         int ks0 = keyStart.get(seq);
         int table = seq * maxBlocksPerSeq;
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        int nShared = (ks0 + SPLIT - 1) / SPLIT;
+        // the shared level's non-empty slots: its key ranges of this prefix (CascadeMmaKernels#rangeKeys; 256-key splits at ranges 0)
+        int rk = CascadeMmaKernels.rangeKeys(ks0, ranges);
+        int nShared = (ks0 + rk - 1) / rk;
         // ownRange: the own keys [ks0, p] as ONE range of rows from ks0 (not cut at the 256-key split boundaries) while they fit the
         // row buffer; longer suffixes walk the splits as below
         boolean oneRange = ownRange != 0 && ks0 <= p && p - ks0 < SPLIT;

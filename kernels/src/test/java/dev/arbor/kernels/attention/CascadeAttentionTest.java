@@ -2,6 +2,7 @@ package dev.arbor.kernels.attention;
 
 import org.junit.jupiter.api.Test;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static dev.arbor.kernels.attention.PagedAttentionTest.CPU;
 import static dev.arbor.kernels.attention.PagedAttentionTest.assertBits;
 import static dev.arbor.kernels.attention.PagedAttentionTest.assertClose;
@@ -256,6 +257,70 @@ class CascadeAttentionTest {
                 cascade.sharedInterleave(false);
             }
         }
+    }
+
+    /**
+     * The tensor-core shared level's key ranges ({@link CascadeMmaKernels#sharedRanges}, {@link CascadeAttention#sharedRangeKeys}): two
+     * groups sharing 528 and 144 keys (33 and 9 blocks of 16) and a loner in one launch, members with 1..40 own keys and a 3-token
+     * chunk, at least 64, 128 and 1,024 keys a range (the launcher's rule) against the 256-key splits (0), and 8 ranges forced
+     * (96 keys: two of them empty for the 528-key group and five for the 144-key one); ALiBi with 5 heads (bf16, headDim 32), G = 4 (fp16, headDim 64, the
+     * warp suffix forced) and G = 2 (bf16, headDim 128): each within twice the tolerance of the reference and of paged attention (the
+     * 256-key splits' form, runs 22-58's, is 2.03e-6 from paged at the ALiBi case: the own-range suffix's rounding, as in
+     * {@link #theOwnRangeSuffixAgreesWithTheReferenceOnBothSidesOfOneSplitsKeys}).
+     */
+    @Test
+    void theSharedLevelsKeyRangesAgreeWithTheReference() {
+        int[] ctx = {540, 529, 568, 560, 150, 145, 190, 300}, news = {1, 1, 1, 3, 1, 1, 1, 1};
+        int[] shared = {33, 33, 33, 33, 9, 9, 9, 0}, leader = {0, 0, 0, 0, 4, 4, 4, 7};
+        int[][] groups = {{0, 1, 2, 3}, {4, 5, 6}};
+        record Case(int heads, int kvHeads, int headDim, boolean alibi, KvStore store) {}
+        for (Case c : new Case[] {new Case(5, 5, 32, true, KvStore.BF16), new Case(8, 2, 64, false, KvStore.F16), new Case(4, 2, 128, false, KvStore.BF16)}) {
+            String what = c.heads + " heads, G = " + c.heads / c.kvHeads + ", headDim " + c.headDim + (c.alibi ? " ALiBi" : "");
+            try (PagedBatch b = new PagedBatch(c.heads, c.kvHeads, c.headDim, 16, ctx, news, c.alibi, c.store, 41 + c.heads, shared, leader);
+                 CascadeAttention cascade = new CascadeAttention(c.heads, c.kvHeads, c.headDim, 16, b.maxContext(), 33 * 16, b.tokens);
+                 PagedAttention paged = new PagedAttention(c.heads, c.kvHeads, c.headDim, 16, b.maxContext(), b.tokens)) {
+                double[] ref = b.reference();
+                float[] plain = b.run(CPU, paged, b.allTokens(), true);
+                double[] plainD = new double[plain.length];
+                for (int i = 0; i < plain.length; i++) plainD[i] = plain[i];
+                cascade.warpSuffix(CascadeAttention.WARP_SUFFIX_MAX_SPLITS);   // the warp suffix at every G (its own range: the ranges' form)
+                for (int minKeys : new int[] {0, 64, 128, 1024}) {
+                    float[] got = b.runCascade(CPU, cascade.sharedRangeKeys(minKeys), groups, new int[] {33, 9});
+                    assertClose(ref, got, 2 * TOLERANCE, what + ", ranges of at least " + minKeys + " keys: cascade vs reference");
+                    assertClose(plainD, got, 2 * TOLERANCE, what + ", ranges of at least " + minKeys + " keys: cascade vs paged");
+                }
+                // forced: 8 ranges of 96 keys (two empty for the 528-key group, five for the 144-key one)
+                float[] got = b.runCascade(CPU, cascade.sharedRanges(8), groups, new int[] {33, 9});
+                assertClose(ref, got, 2 * TOLERANCE, what + ", 8 ranges: cascade vs reference");
+                assertClose(plainD, got, 2 * TOLERANCE, what + ", 8 ranges: cascade vs paged");
+                cascade.sharedRanges(0);
+            }
+        }
+    }
+
+    /** The key ranges' rule and lengths ({@link CascadeMmaKernels#rangeKeys}, {@link CascadeMmaKernels#sharedRanges}) at the shapes. */
+    @Test
+    void theKeyRangesRule() {
+        assertEquals(AttentionKernels.SPLIT, CascadeMmaKernels.rangeKeys(530, 0), "ranges 0: 256-key splits");
+        assertEquals(192, CascadeMmaKernels.rangeKeys(530, 3), "530 keys in 3 ranges: 192 + 192 + 146");
+        assertEquals(256, CascadeMmaKernels.rangeKeys(752, 3), "752 keys in 3 ranges: 256 + 256 + 240");
+        assertEquals(32, CascadeMmaKernels.rangeKeys(0, 3), "no shared key: a range of 32 (no division by 0 in the suffix)");
+        assertEquals(256, CascadeMmaKernels.rangeKeys(530, 1), "at most a split (the row buffer)");
+        // 107 x 530, 2 key halves: 4 query tiles x 32 kv heads = 128 work-groups a range: 3 equal ranges fill one wave at 3 an SM
+        assertEquals(3, CascadeMmaKernels.sharedRanges(3, 128, 132, 530, 128, 8));
+        // 40 heads ALiBi: 160 a range, 480 work-groups past one wave: the splits
+        assertEquals(0, CascadeMmaKernels.sharedRanges(3, 160, 132, 530, 128, 8));
+        // 500 x 752, whole splits: 8 x 32 = 256 a range: the splits
+        assertEquals(0, CascadeMmaKernels.sharedRanges(3, 256, 132, 752, 128, 8));
+        // a one-split prefix: 2 ranges above minKeys keys (107 x 240, 16 x 256), 1 at or below; 512 keys stay 2 (the cap)
+        assertEquals(2, CascadeMmaKernels.sharedRanges(1, 128, 132, 240, 128, 8));
+        assertEquals(2, CascadeMmaKernels.sharedRanges(1, 32, 132, 256, 128, 8));
+        assertEquals(2, CascadeMmaKernels.sharedRanges(1, 32, 132, 200, 128, 8));
+        assertEquals(1, CascadeMmaKernels.sharedRanges(1, 32, 132, 128, 128, 8));
+        assertEquals(2, CascadeMmaKernels.sharedRanges(2, 32, 132, 512, 64, 8));
+        assertEquals(1, CascadeMmaKernels.sharedRanges(1, 32, 132, 256, 128, 1), "the scratch's capacity");
+        assertEquals(0, CascadeMmaKernels.sharedRanges(2, 32, 132, 512, 0, 8), "minKeys 0: 256-key splits");
+        assertEquals(3, CascadeMmaKernels.sharedRanges(3, 32, 132, 530, 1024, 8), "never fewer than the splits");
     }
 
     @Test

@@ -347,6 +347,23 @@ public final class AttentionBench {
             double replayMs = time(cuda, 20, full), replaySuffixOnly = partTime(cuda, cascade, full, false, true, false);
             cascade.suffixReplay(false);
             double againMs = time(cuda, 20, full);
+            // the shared level's key ranges (CascadeAttention.sharedRangeKeys; the default DEFAULT_RANGE_KEYS): the 256-key splits (0,
+            // runs 22-58), ranges of at least 128 and 32 keys, then the default again; step and shared level alone, interleaved. With
+            // main's kernels jar (no such knob) the line says so
+            String rangesLine;
+            try {
+                int[] minKeys = {0, 128, 32, CascadeAttention.DEFAULT_RANGE_KEYS};
+                StringBuilder r = new StringBuilder();
+                for (int mk : minKeys) {
+                    cascade.sharedRangeKeys(mk);
+                    double st = time(cuda, 20, full), sh = partTime(cuda, cascade, full, true, false, false);
+                    r.append(String.format("; >= %d keys%s: step %.1f us, shared alone %.1f us", mk, mk == 0 ? " (256-key splits)" : "", st * 1e3, sh * 1e3));
+                }
+                cascade.sharedRangeKeys(CascadeAttention.DEFAULT_RANGE_KEYS);
+                rangesLine = "default >= " + CascadeAttention.DEFAULT_RANGE_KEYS + " keys a range" + r;
+            } catch (LinkageError e) {
+                rangesLine = "n/a (kernels jar without key ranges: " + e + ")";
+            }
             // the shared level's S = Q·Kᵀ mma n-tile-interleaved (the same bits), step and shared level alone
             cascade.sharedInterleave(true);
             double interleaveMs = time(cuda, 20, full), interleaveShared = partTime(cuda, cascade, full, true, false, false);
@@ -400,6 +417,7 @@ public final class AttentionBench {
             System.out.printf("   warp suffix in the split kernel's layout (run 55's default): step %.1f us (%.2fx the default; default again %.1f us),"
                             + " suffix + merge alone %.1f us (default %.1f us)%n", replayMs * 1e3, replayMs / cascadeMs, againMs * 1e3,
                     replaySuffixOnly * 1e3, warpSuffixOnly * 1e3);
+            System.out.printf("   shared level's key ranges: %s%n", rangesLine);
             System.out.printf("   shared level's S mma n-tile-interleaved: step %.1f us (%.2fx the default), shared level alone %.1f us%n",
                     interleaveMs * 1e3, interleaveMs / cascadeMs, interleaveShared * 1e3);
             System.out.printf("   shared level launched plainly (not overlapping the step before): step %.1f us (%.2fx the default)%n", sharedPlain * 1e3,
