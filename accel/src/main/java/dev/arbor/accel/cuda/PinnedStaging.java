@@ -25,6 +25,14 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
  * {@code CudaOps} does this).
  */
 public final class PinnedStaging implements AutoCloseable {
+    /** The system property that turns staged inputs off ({@code -Darbor.cuda.stagedInputs=false}: one pageable copy per array). */
+    public static final String PROPERTY = "arbor.cuda.stagedInputs";
+
+    /** Whether step inputs go through page-locked staging ({@link #PROPERTY}, default true); read when a model or sampler is made. */
+    public static boolean requested() {
+        return Boolean.parseBoolean(System.getProperty(PROPERTY, "true"));
+    }
+
     private final CudaDevice device;
     private final StagingLayout layout;
     private final MemorySegment host;     // layout.bytes() page-locked bytes

@@ -702,8 +702,8 @@ public final class Gemm implements AutoCloseable {
      */
     Plan invariantTmaPlan(int m, int n, int k, int slices, boolean fp32X) {
         if (slices == 1 && invariantDeep && m >= DEEP_MIN_M && m <= DEEP_MAX_M) {   // all of K in order, one block a tile: the same bits
-            Tiles d = bestDeep(m, n, k, 1).tiles();
-            if (!(d.wn() == 8 && (d.bm() == 128 || d.bm() == 256))) return plan(m, n, k, d, 1, fp32X);   // else TMA_128 / TMA_256 below
+            Tiles d = bestDeep(m, n, k, 1, fp32X).tiles();
+            if (!plainTmaTile(d)) return plan(m, n, k, d, 1, fp32X);   // else TMA_128 / TMA_256 below
         }
         if (slices == 1) {   // the plain TMA tiles over all of K; persistent beyond one wave if asked (each tile's sums unchanged: the same bits)
             Tiles t = tmaTilesFor(m, n, k);
@@ -811,20 +811,14 @@ public final class Gemm implements AutoCloseable {
      */
     public Plan deepPlan(int m, int n, int k, boolean fp32X) {
         checkShape(m, n, k);
-        Plan best = null;
-        double bestUs = Double.MAX_VALUE;
-        for (Plan p : deepCandidates(m, n, k, fp32X)) {
-            double us = deepMicros(p, m, n, k);
-            if (us < bestUs) { best = p; bestUs = us; }
-        }
-        return best;
+        return bestDeep(m, n, k, DEEP_MAX_SPLITS, fp32X);
     }
 
     /** The deep plan with at most {@code maxSplits} K slices (1: the invariant plan's unsplit form). */
-    Plan bestDeep(int m, int n, int k, int maxSplits) {
+    Plan bestDeep(int m, int n, int k, int maxSplits, boolean fp32X) {
         Plan best = null;
         double bestUs = Double.MAX_VALUE;
-        for (Plan p : deepCandidates(m, n, k, true)) {
+        for (Plan p : deepCandidates(m, n, k, fp32X)) {
             if (p.splits() > maxSplits) continue;
             double us = deepMicros(p, m, n, k);
             if (us < bestUs) { best = p; bestUs = us; }
@@ -882,9 +876,13 @@ public final class Gemm implements AutoCloseable {
      * 1.04-1.30, 7b and 1b down 0.97-1.13 at 107-256) and on the disguised tiles (deep128x128 against TMA_128 1.007-1.029).
      */
     static boolean deepFaster(Plan d, Tiles main, int mainSplits) {
-        Tiles t = d.tiles();
-        if (t.wn() == 8 && (t.bm() == 128 || t.bm() == 256)) return false;
+        if (plainTmaTile(d.tiles())) return false;
         return main == TMA_256 || mainSplits == 1;
+    }
+
+    /** Whether deep tiles {@code t} are {@link #TMA_128} / {@link #TMA_256} in disguise: 8 consumer warps × 128 or 256 tokens. */
+    static boolean plainTmaTile(Tiles t) {
+        return t.wn() == 8 && (t.bm() == 128 || t.bm() == 256);
     }
 
     /**

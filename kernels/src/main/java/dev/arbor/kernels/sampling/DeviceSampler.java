@@ -49,8 +49,8 @@ public final class DeviceSampler implements AutoCloseable {
         this.vocab = vocab;
         this.block = block;
         this.work = new FloatArray(capacity * vocab);
-        this.staging = backend instanceof CudaBackend cuda && Boolean.parseBoolean(System.getProperty("arbor.cuda.stagedInputs", "true"))
-                ? new PinnedStaging(cuda.device(), new StagingLayout(SamplingBatch.stagedRegions(), 8L * (capacity + 1))) : null;
+        this.staging = backend instanceof CudaBackend cuda && PinnedStaging.requested()
+                ? new PinnedStaging(cuda.device(), new StagingLayout(SamplingBatch.STAGED_REGIONS, 8L * (capacity + 1))) : null;
     }
 
     /**

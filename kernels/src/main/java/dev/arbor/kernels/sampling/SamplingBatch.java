@@ -4,6 +4,8 @@ import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.LongArray;
 import dev.arbor.accel.array.OffHeapArray;
+import dev.arbor.accel.cuda.DeviceBuffer;
+import dev.arbor.accel.cuda.PinnedStaging;
 
 /**
  * What to sample for each logit row of a step, and where the results go: off-heap arrays allocated once
@@ -54,9 +56,11 @@ public final class SamplingBatch implements AutoCloseable {
     /** The per-row inputs ({@link #STAGED_ROWS} of rows elements, then penaltyStart and maskStart of rows + 1), in staging-region order. */
     private final OffHeapArray[] perRow;
     /** The staging whose device views are the per-row inputs' device mirrors (null: their own buffers). */
-    private dev.arbor.accel.cuda.PinnedStaging stagedOn;
+    private PinnedStaging stagedOn;
     /** Per-row inputs of {@code rows} elements at the head of {@link #perRow}. */
     static final int STAGED_ROWS = 10;
+    /** Staging regions {@link #upload(dev.arbor.accel.Backend, PinnedStaging)} takes: one a {@link #perRow} array. */
+    static final int STAGED_REGIONS = STAGED_ROWS + 2;
 
     /**
      * @param capacity          most rows per step
@@ -204,17 +208,21 @@ public final class SamplingBatch implements AutoCloseable {
 
     public int numLogprobs(int r) { return numLogprobs.get(check(r)); }
 
-    /** Uploads what this step filled: the per-row arrays' first rows, the CSR lists' used entries. */
     /**
      * Copies this step's inputs to the device, queued behind the work already launched (the step's forward pass and
      * lm_head) without waiting for it: synchronous copies here made the host wait for the whole step and then left the
      * GPU idle through fifteen small copies (about 0.3 ms a step at batch 1; bench/RESULTS.md, run 26-lead).
      */
     void upload(dev.arbor.accel.Backend b) {
-        for (OffHeapArray a : new OffHeapArray[] {temperature, topP, minP, repetitionPenalty, frequencyPenalty, presencePenalty, topK,
-                numLogprobs, seed, counter}) b.toDeviceAsync(a, rows);
-        b.toDeviceAsync(penaltyStart, rows + 1);
-        b.toDeviceAsync(maskStart, rows + 1);
+        for (int i = 0; i < perRow.length; i++) b.toDeviceAsync(perRow[i], perRowLength(i));
+        uploadLists(b);
+    }
+
+    /** Elements of {@link #perRow}[i] this step filled: rows, or rows + 1 for the CSR starts (penaltyStart, maskStart). */
+    private int perRowLength(int i) { return i < STAGED_ROWS ? rows : rows + 1; }
+
+    /** The CSR lists' used entries (at least one word each), after the per-row arrays. */
+    private void uploadLists(dev.arbor.accel.Backend b) {
         b.toDeviceAsync(penaltyIds, Math.max(1, penaltyEntries));
         b.toDeviceAsync(penaltyCounts, Math.max(1, penaltyEntries));
         b.toDeviceAsync(maskIds, Math.max(1, maskEntries));
@@ -227,11 +235,11 @@ public final class SamplingBatch implements AutoCloseable {
      * there; an own buffer from an earlier upload is freed). The CSR lists go as before. The staging's host regions must be
      * free, i.e. its last copy run: {@link DeviceSampler} downloads every step's results synchronously after its copy.
      */
-    void upload(dev.arbor.accel.Backend b, dev.arbor.accel.cuda.PinnedStaging staging) {
+    void upload(dev.arbor.accel.Backend b, PinnedStaging staging) {
         if (stagedOn != staging) {
             for (int i = 0; i < perRow.length; i++) {
                 OffHeapArray a = perRow[i];
-                if (a.deviceMirror() instanceof dev.arbor.accel.cuda.DeviceBuffer d && !d.isView()) d.close();
+                if (a.deviceMirror() instanceof DeviceBuffer d && !d.isView()) d.close();
                 a.deviceMirror(staging.deviceView(i, a.byteSize()));
             }
             stagedOn = staging;
@@ -239,18 +247,13 @@ public final class SamplingBatch implements AutoCloseable {
         long width = 0;
         for (int i = 0; i < perRow.length; i++) {
             OffHeapArray a = perRow[i];
-            long bytes = (long) (i < STAGED_ROWS ? rows : rows + 1) * a.elementBytes();
+            long bytes = (long) perRowLength(i) * a.elementBytes();
             java.lang.foreign.MemorySegment.copy(a.segment(), 0, staging.host(i), 0, bytes);
             width = Math.max(width, bytes);
         }
         staging.upload(width, perRow.length, java.lang.foreign.MemorySegment.NULL);
-        b.toDeviceAsync(penaltyIds, Math.max(1, penaltyEntries));
-        b.toDeviceAsync(penaltyCounts, Math.max(1, penaltyEntries));
-        b.toDeviceAsync(maskIds, Math.max(1, maskEntries));
+        uploadLists(b);
     }
-
-    /** Staging regions {@link #upload(dev.arbor.accel.Backend, dev.arbor.accel.cuda.PinnedStaging)} takes. */
-    static int stagedRegions() { return 12; }
 
     /** Copies this step's results back: tokens, and the logprob arrays when {@code logprobs}. */
     void download(dev.arbor.accel.Backend b, boolean logprobs) {

@@ -94,7 +94,7 @@ final class CudaOps implements Ops<FloatArray> {
      * Read when a model is opened (a test may open one each way). Run 59-host14: llama3.2-1b b128 nbi decode host overhead
      * 0.294 → 0.203 ms a step (upload 0.136 → 0.081), seed workload 1 decode 1.049 → 0.823 ms.
      */
-    static final String STAGED_INPUTS = "arbor.cuda.stagedInputs";
+    static final String STAGED_INPUTS = PinnedStaging.PROPERTY;
     /** Regions of the staged int block, in upload order: the first 5 every step, the cascade's 3 on cascade steps. */
     static final int STAGED_INTS = 8, STAGED_EVERY_STEP = 5;
     private final PinnedStaging stagedInts, stagedAngles;   // null with -Darbor.cuda.stagedInputs=false
@@ -125,7 +125,7 @@ final class CudaOps implements Ops<FloatArray> {
         }
         int n = shape.maxTokens();
         boolean alibi = config.family().positionEncoding() == Architecture.PositionEncoding.ALIBI;
-        if (Boolean.parseBoolean(System.getProperty(STAGED_INPUTS, "true"))) {
+        if (PinnedStaging.requested()) {
             stagedInts = new PinnedStaging(gpu.device(), new StagingLayout(STAGED_INTS, 4L * Math.max(n, shape.maxSeqs() + 1)));
             tokenIds = stagedInts.intArray(0, n);   // regions 0..4: every step; 5..7: cascade steps (see upload)
             positions = stagedInts.intArray(1, n);
