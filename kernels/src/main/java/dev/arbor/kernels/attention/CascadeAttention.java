@@ -233,7 +233,7 @@ public final class CascadeAttention implements AutoCloseable {
             return;
         }
         boolean merged = runSuffix && paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, keyStart, maxBlocksPerSeq,
-                alibiSlopes, tokens, PagedAttention.splits(maxContextLen), ownZ, numBlocks, true, true, slots, sharedBase);
+                alibiSlopes, tokens, PagedAttention.splits(maxContextLen), ownZ, numBlocks, true, true, slots, sharedBase, false);
         if (!merged && runMerge) paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, true);
     }
 

@@ -121,7 +121,9 @@ public final class DecodeKernels {
      * {@code warps}; split mode with {@code fusedMerge > 0}: the merge in the last-arriving work-group of each (token, kv head)
      * ({@link #mergeInGroup}, {@code fusedMerge} slots loaded per round trip), counted in {@code arrivals} ((tokens, kvHeads),
      * zero before the launch and left zero after it), the cascade's shared slots from {@code sharedBase} on (useKeyStart = 1);
-     * {@code minBlocks} work-groups an SM must hold ({@link #minBlocksPerSm}).
+     * {@code minBlocks} work-groups an SM must hold ({@link #minBlocksPerSm}); tokens at positions below {@code smallBelow} split
+     * their keys every {@code smallSplit} (a multiple of the work-group's round, warps·KPI, dividing SPLIT), the others every
+     * {@link AttentionKernels#SPLIT} ({@code smallBelow} 0: SPLIT for every token; {@link PagedAttention#smallSplit}).
      */
     public static void decodeBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
                                   FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
@@ -129,10 +131,11 @@ public final class DecodeKernels {
                                   @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                   @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
                                   @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
-                                  @Constant int minBlocks) {
+                                  @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow) {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge);
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
+                smallSplit, smallBelow);
     }
 
     /** fp16 store; parameters as {@link AttentionKernels#pagedBf16}. */
@@ -142,17 +145,18 @@ public final class DecodeKernels {
                                  @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                  @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
                                  @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
-                                 @Constant int minBlocks) {
+                                 @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow) {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge);
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge,
+                smallSplit, smallBelow);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int heads, int kvHeads, int headDim, int blockSize,
                      int alibi, int splitMode, int useKeyStart, int keysPerLane, int warps, int fp16, IntArray arrivals, int sharedBase,
-                     int fusedMerge) {
+                     int fusedMerge, int smallSplit, int smallBelow) {
         int G = heads / kvHeads;
         int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
         int RPW = 32 / LR;                    // key rows per warp load instruction
@@ -182,16 +186,19 @@ public final class DecodeKernels {
         int lane = tid & 31, warp = tid >> 5, row = lane / LR, c8 = (lane - row * LR) * 8;
         int p = positions.get(t), seq = seqOfToken.get(t);
         int ks0 = useKeyStart != 0 ? keyStart.get(seq) : 0;
+        // this token's split length: smallSplit keys below position smallBelow, else SPLIT (a function of the position only, so
+        // the same split boundaries whatever the batch, mode or chunking: batch invariance; smallBelow 0: SPLIT everywhere)
+        int sk = p < smallBelow ? smallSplit : SPLIT;
         // every exit comes after gridDependencyWait (a no-op unless launched overlapping the kernel before): this grid's completion
         // then implies that kernel's, for whatever waits for this grid
         if (ks0 > p) {   // no own key (a cascade member whose keys are all shared): split 0's work-group merges the shared slots
             ctx.gridDependencyWait();
             if (splitMode != 0 && fusedMerge != 0 && z == 0) {
-                mergeInGroup(partials, out, t, kvh, ks0, p, slots, sharedBase, tid, T, G, heads, headDim, E, useKeyStart, fusedMerge);
+                mergeInGroup(partials, out, t, kvh, ks0, p, slots, sharedBase, tid, T, G, heads, headDim, E, useKeyStart, fusedMerge, sk);
             }
             return;
         }
-        int sFrom = ks0 / SPLIT, sTo = p / SPLIT, arriving = sTo - sFrom + 1;
+        int sFrom = ks0 / sk, sTo = p / sk, arriving = sTo - sFrom + 1;
         if (splitMode != 0) {
             // z counts the token's own splits from its first (keyStart's split; 0 without keyStart): a cascade suffix launch
             // needs a grid of its longest suffix's splits only, not the whole context's (the split boundaries stay absolute)
@@ -212,10 +219,10 @@ public final class DecodeKernels {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         startRun(runA, runM, runL, E);
         for (int s = sFrom; s <= sTo; s++) {
-            int lo = Math.max(s * SPLIT, ks0), hi = Math.min(s * SPLIT + SPLIT, p + 1);
+            int lo = Math.max(s * sk, ks0), hi = Math.min(s * sk + sk, p + 1);
             ctx.localBarrier();   // the previous split's readers of rowBase and the states are done
-            for (int i = tid; i < SPLIT; i += T) {
-                int j = s * SPLIT + i;
+            for (int i = tid; i < sk; i += T) {
+                int j = s * sk + i;
                 rowBase[i] = j < lo ? -1 : AttentionKernels.rowOffset(blockTables, table, j, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
             }
             ctx.localBarrier();
@@ -226,15 +233,15 @@ public final class DecodeKernels {
                 loadQuery(ctx, q, qr, slopes, slope, qBase + c8, kvh * G, G, headDim, alibi);
             }
             startState(m, l, acc, G);
-            for (int round = 0; round < SPLIT; round += warps * KPI) {
+            for (int round = 0; round < sk; round += warps * KPI) {
                 // a round with no visible key is skipped by the whole work-group: every work-item of a group reaches
                 // the same shuffles (the CPU executor's shuffles are group barriers); a warp whose part of the
                 // round is masked loads nothing and leaves its state alone
-                int r0 = s * SPLIT + round;
+                int r0 = s * sk + round;
                 if (r0 + warps * KPI > lo && r0 < hi) {
                     int base = round + warp * KPI;
                     loadKv(ctx, kc, vc, kr, vr, off, rowBase, base + row, c8, RPW, U);
-                    scores(ctx, qr, kr, sc, off, slope, scale, s * SPLIT + base + row, p, RPW, U, G, LR, alibi, fp16);
+                    scores(ctx, qr, kr, sc, off, slope, scale, s * sk + base + row, p, RPW, U, G, LR, alibi, fp16);
                     update(m, l, acc, sc, vr, U, G, fp16);
                 }
             }
@@ -253,7 +260,7 @@ public final class DecodeKernels {
             ctx.localBarrier();
             if (last[0] != 0) {
                 ctx.threadFence();
-                mergeInGroup(partials, out, t, kvh, ks0, p, slots, sharedBase, tid, T, G, heads, headDim, E, useKeyStart, fusedMerge);
+                mergeInGroup(partials, out, t, kvh, ks0, p, slots, sharedBase, tid, T, G, heads, headDim, E, useKeyStart, fusedMerge, sk);
                 if (tid == 0) arrivals.set(t * kvHeads + kvh, 0);   // ready for the next launch
             }
         }
@@ -265,7 +272,7 @@ public final class DecodeKernels {
      * so the same bits as the separate merge launch.
      */
     static void mergeInGroup(FloatArray partials, FloatArray out, int t, int kvh, int ks0, int p, int slots, int sharedBase, int tid,
-                             int T, int G, int heads, int headDim, int E, int useKeyStart, int ahead) {
+                             int T, int G, int heads, int headDim, int E, int useKeyStart, int ahead, int sk) {
         float[] mla = new float[3];
         float[] ms = new float[ahead];
         float[] ls = new float[ahead];
@@ -283,7 +290,7 @@ public final class DecodeKernels {
                     AttentionKernels.foldSlots(mla, ms, ls, as, nShared - c, 1, ahead);
                 }
                 if (ks0 <= p) {
-                    int s0 = ks0 / SPLIT, n = p / SPLIT - s0 + 1;
+                    int s0 = ks0 / sk, n = p / sk - s0 + 1;   // the own splits, of sk keys (the shared slots: SPLIT keys)
                     for (int c = 0; c < n; c += ahead) {
                         AttentionKernels.loadSlots(partials, ms, ls, as, (rowSlots + s0 + c) * (headDim + 2), headDim, d, n - c, ahead);
                         AttentionKernels.foldSlots(mla, ms, ls, as, n - c, 0, ahead);

@@ -414,7 +414,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
         }
         int numBlocks = paged.checkBatch(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
         paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, skip, maxBlocksPerSeq, alibiSlopes, tokens,
-                1, 1, numBlocks, false, true, paged.slots(), 0);
+                1, 1, numBlocks, false, true, paged.slots(), 0, true);
     }
 
     /**

@@ -38,6 +38,7 @@ public final class PagedAttention implements AutoCloseable {
      * splits, a loss from 32 (8 slots per round trip against 32); the cascade suffix gains most (one launch fewer).
      */
     public static final int FUSE_MAX_SPLITS = 16;
+    private static final int SPLIT_KEYS = AttentionKernels.SPLIT;
     /**
      * Slots per round trip of the fused merge: 8 keeps the decode kernel at 61 registers (ptxas, 32 heads × 128; 56 without the
      * merge), so 8 work-groups per SM as before; 16 takes 80 and 32 takes 128.
@@ -51,7 +52,20 @@ public final class PagedAttention implements AutoCloseable {
     static final Kernel DECODE_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16");
     static final Kernel DECODE_F16 = Kernel.of(DecodeKernels.class, "decodeF16");
 
+    /**
+     * {@code -Darbor.paged.smallSplit=KEYS} (64 or 128; default 0: off): DecodeKernels splits the keys of a token at a position below
+     * {@code -Darbor.paged.smallSplitBelow} (default {@link #SMALL_SPLIT_BELOW}) every KEYS keys instead of every
+     * {@link AttentionKernels#SPLIT} (256): more work-groups where a launch has few (batch 1 at a short context). The split length is
+     * a function of the token's position only (read once per launcher), so the default mode's batch invariance holds; the bits
+     * differ from the 256-key form's (another fold order). Measured in bench/RESULTS.md "Run 61-dec15".
+     */
+    public static final int SMALL_SPLIT = Integer.getInteger("arbor.paged.smallSplit", 0);
+    /** Positions below which {@link #SMALL_SPLIT} applies (the default of {@code -Darbor.paged.smallSplitBelow}). */
+    public static final int SMALL_SPLIT_BELOW = Integer.getInteger("arbor.paged.smallSplitBelow", 8192);
+
     private final int heads, kvHeads, headDim, blockSize, maxContext, splitTokens, slots;
+    private final int smallSplit, smallBelow;   // DecodeKernels' split length below position smallBelow (0, 0: SPLIT everywhere)
+    private int narrowSplit;   // --no-batch-invariance only: split length of launches with few work-groups (0: off), see narrowSplits
     private int keysPerLane;   // U of DecodeKernels; a bench may override it (keysPerLane)
     private int mergeAhead = AttentionKernels.MERGE_AHEAD;   // slots the merge loads per round trip; a bench may override it
     private boolean overlapMerge = true;             // the merge launched overlapping the split kernel (PDL); a bench may turn it off
@@ -68,7 +82,19 @@ public final class PagedAttention implements AutoCloseable {
      * @param splitTokens the most tokens a split-mode launch may hold (e.g. the decode batch limit); 0: never split
      */
     public PagedAttention(int heads, int kvHeads, int headDim, int blockSize, int maxContext, int splitTokens) {
+        this(heads, kvHeads, headDim, blockSize, maxContext, splitTokens, SMALL_SPLIT, SMALL_SPLIT_BELOW);
+    }
+
+    /**
+     * As above, DecodeKernels splitting the keys of tokens at positions below {@code smallBelow} every {@code smallSplit} keys
+     * (32, 64 or 128; 0: every {@link AttentionKernels#SPLIT}), see {@link #SMALL_SPLIT}. A shape where that split is not a whole
+     * number of the kernel's rounds (warps · keys per warp iteration) keeps SPLIT.
+     */
+    public PagedAttention(int heads, int kvHeads, int headDim, int blockSize, int maxContext, int splitTokens, int smallSplit, int smallBelow) {
         checkShape(heads, kvHeads, headDim, blockSize);
+        if (smallSplit != 0 && smallSplit != 32 && smallSplit != 64 && smallSplit != 128) {
+            throw new IllegalArgumentException("smallSplit must be 0, 32, 64 or 128: " + smallSplit);
+        }
         Shapes.positive("maxContext", maxContext);
         if (splitTokens < 0) throw new IllegalArgumentException("splitTokens must be >= 0: " + splitTokens);
         this.heads = heads;
@@ -77,8 +103,12 @@ public final class PagedAttention implements AutoCloseable {
         this.blockSize = blockSize;
         this.maxContext = maxContext;
         this.splitTokens = splitTokens;
-        this.slots = splits(maxContext);
         this.keysPerLane = DecodeKernels.keysPerLane(heads, kvHeads);
+        boolean small = smallSplit > 0 && smallBelow > 0 && headDim % 8 == 0 && 32 % (headDim / 8) == 0
+                && smallSplit % (DecodeKernels.warps(heads, kvHeads, headDim, keysPerLane) * 32 / (headDim / 8) * keysPerLane) == 0;
+        this.smallSplit = small ? smallSplit : 0;
+        this.smallBelow = small ? smallBelow : 0;
+        this.slots = Math.max(splits(maxContext), small ? (Math.min(maxContext, smallBelow) + smallSplit - 1) / smallSplit : 0);
         long n = (long) splitTokens * heads * slots * (headDim + 2);
         if (n > Integer.MAX_VALUE) throw new IllegalArgumentException("split scratch of " + n + " floats is over 2^31-1: lower splitTokens (" + splitTokens + ")");
         this.partials = new FloatArray((int) Math.max(1, n));
@@ -124,9 +154,43 @@ public final class PagedAttention implements AutoCloseable {
      */
     public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
                        IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen) {
-        boolean split = splits(maxContextLen) > 1 && tokens <= splitTokens
-                && (long) tokens * kvHeads < (DecodeKernels.serves(kCache, heads, kvHeads, headDim) ? DecodeKernels.splitBelowGroups(heads, kvHeads, headDim) : SPLIT_BELOW_GROUPS);
+        boolean streamed = DecodeKernels.serves(kCache, heads, kvHeads, headDim);
+        if (streamed && narrowFits(tokens, maxContextLen)) {   // --no-batch-invariance, few work-groups: narrow splits, split mode
+            int numBlocks = checkBatch(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
+            launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, positions, maxBlocksPerSeq, alibiSlopes, tokens,
+                    splits(maxContextLen), (maxContextLen + narrowSplit - 1) / narrowSplit, numBlocks, true, false, slots, 0, overlapPrevious,
+                    narrowSplit, Integer.MAX_VALUE);
+            return;
+        }
+        boolean split = ownSplits(maxContextLen) > 1 && tokens <= splitTokens
+                && (long) tokens * kvHeads < (streamed ? DecodeKernels.splitBelowGroups(heads, kvHeads, headDim) : SPLIT_BELOW_GROUPS);
         launch(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen, split);
+    }
+
+    /**
+     * Launches of at most this many SPLIT-key work-groups (tokens × kvHeads × splits, under a quarter of a wave of 8 work-groups on
+     * 132 SMs) take {@link #narrowSplits} when it is on.
+     */
+    public static final int NARROW_BELOW_GROUPS = 256;
+
+    /** Whether a launch of this size takes the narrow splits: on, few work-groups, the split scratch deep enough, whole rounds. */
+    boolean narrowFits(int tokens, int maxContextLen) {
+        return narrowSplit > 0 && tokens <= splitTokens && (long) tokens * kvHeads * splits(maxContextLen) <= NARROW_BELOW_GROUPS
+                && (maxContextLen + narrowSplit - 1) / narrowSplit <= slots
+                && narrowSplit % (decodeWarpsNow() * 32 / Math.max(1, headDim / 8) * keysPerLane) == 0;
+    }
+
+    /**
+     * {@code --no-batch-invariance} only (the engine sets it there; a batch-dependent split length): a launch of few work-groups
+     * ({@link #NARROW_BELOW_GROUPS}; batch 1 at a short context: 32 work-groups of one 256-key split at 133 keys) splits every
+     * {@code keys} keys (32, 64 or 128; 0: off), in split mode with the fused merge, while the scratch holds that many splits
+     * (contexts up to slots × keys). Another fold order than the 256-key form, and it depends on the batch: never in the default
+     * mode. The engine's {@code -Darbor.paged.narrowSplit} (default: see CudaOps); bench/RESULTS.md "Run 61-dec15".
+     */
+    public PagedAttention narrowSplits(int keys) {
+        if (keys != 0 && keys != 32 && keys != 64 && keys != 128) throw new IllegalArgumentException("narrow splits must be 0, 32, 64 or 128 keys: " + keys);
+        this.narrowSplit = keys;
+        return this;
     }
 
     /** As {@link #launch(Backend, FloatArray, OffHeapArray, OffHeapArray, FloatArray, IntArray, IntArray, IntArray, int, FloatArray, int, int)} in the given mode. */
@@ -136,7 +200,7 @@ public final class PagedAttention implements AutoCloseable {
         int numBlocks = checkBatch(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
         if (split && tokens > splitTokens) throw new IllegalArgumentException("tokens " + tokens + " over the split scratch's " + splitTokens);
         boolean merged = launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, positions, maxBlocksPerSeq, alibiSlopes,
-                tokens, splits(maxContextLen), splits(maxContextLen), numBlocks, split, false, slots, 0, overlapPrevious);
+                tokens, splits(maxContextLen), ownSplits(maxContextLen), numBlocks, split, false, slots, 0, overlapPrevious, smallSplit, smallBelow);
         if (split && !merged) launchMerge(b, out, positions, seqOfToken, positions, tokens, slots, 0, false);
     }
 
@@ -159,21 +223,38 @@ public final class PagedAttention implements AutoCloseable {
     /** The paged (split or whole mode) launch; returns whether it also merged the splits (DecodeKernels' fused merge): then no merge launch follows. */
     boolean launchPaged(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
                         IntArray seqOfToken, IntArray blockTables, IntArray keyStart, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens,
-                        int splitsZ, int ownSplitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount, int sharedBase) {
+                        int splitsZ, int ownSplitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount, int sharedBase,
+                        boolean smallSplits) {
         return launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, keyStart, maxBlocksPerSeq, alibiSlopes, tokens, splitsZ,
-                ownSplitsZ, numBlocks, split, useKeyStart, slotCount, sharedBase, false);
+                ownSplitsZ, numBlocks, split, useKeyStart, slotCount, sharedBase, false, smallSplits ? smallSplit : 0, smallSplits ? smallBelow : 0);
     }
+
+    /**
+     * Splits of a token's context of up to {@code keys} keys under this launcher's split lengths (the grid z of split mode): SPLIT-key
+     * splits, or {@link #smallSplit}-key ones below its position bound.
+     */
+    int ownSplits(int keys) {
+        return Math.max(splits(keys), smallSplit > 0 ? (Math.min(keys, smallBelow) + smallSplit - 1) / smallSplit : 0);
+    }
+
+    /** DecodeKernels' split length below {@link #smallBelow} (0: SPLIT everywhere). */
+    public int smallSplit() { return smallSplit; }
+
+    /** The position below which {@link #smallSplit} applies (0: nowhere). */
+    public int smallBelow() { return smallBelow; }
 
     /**
      * As above; with {@code overlap}, DecodeKernels is launched overlapping the kernel before it (programmatic dependent launch):
      * its index chain (positions, seqOfToken, keyStart, the block table's row offsets) runs before it waits for that kernel, q,
      * the KV rows and the scratch after. So those index arrays must be host-written before the step (the engine's upload), never
-     * by a kernel of the step.
+     * by a kernel of the step. DecodeKernels splits tokens below position {@code below} every {@code small} keys (0: SPLIT for
+     * every token; the cascade's suffix never, its shared slots being SPLIT-key splits), and the merge is then always fused (the
+     * separate merge kernel knows SPLIT-key splits only).
      */
     private boolean launchPaged(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
                                 IntArray seqOfToken, IntArray blockTables, IntArray keyStart, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens,
                                 int splitsZ, int ownSplitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount, int sharedBase,
-                                boolean overlap) {
+                                boolean overlap, int small, int below) {
         boolean streamed = DecodeKernels.serves(kCache, heads, kvHeads, headDim);
         int warps = decodeWarpsNow();
         int threads = streamed ? warps * 32 : AttentionKernels.THREADS;
@@ -184,11 +265,16 @@ public final class PagedAttention implements AutoCloseable {
         // the kernel depends on the shape and store type only, never on the batch (batch invariance)
         if (streamed) {
             // the fused merge gives the same bits as the merge launch (same loads and folds in the same order): chosen for speed only
-            int fused = split && splitsZ <= fuseMaxSplits ? fusedMergeAhead : 0;
+            if (below > 0 && small % (warps * 32 / Math.max(1, headDim / 8) * keysPerLane) != 0) {
+                throw new IllegalStateException("small splits of " + small + " keys are not whole rounds of " + warps + " warps x "
+                        + keysPerLane + " keys a lane at headDim " + headDim);
+            }
+            int fused = split && (splitsZ <= fuseMaxSplits || below > 0) ? fusedMergeAhead : 0;
             b.launch(Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
                     partials, positions, seqOfToken, blockTables,
                     keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
-                    keysPerLane, warps, arrivals, sharedBase, fused, decodeMinBlocks >= 0 ? decodeMinBlocks : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim));
+                    keysPerLane, warps, arrivals, sharedBase, fused, decodeMinBlocks >= 0 ? decodeMinBlocks : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim),
+                    below > 0 ? small : SPLIT_KEYS, below);
             return fused != 0;
         } else {
             b.launch(Shapes.byStore(kCache, PAGED_BF16, PAGED_F16, PAGED_F32), l, q, kCache, vCache, out, partials, positions, seqOfToken,

@@ -82,6 +82,30 @@ class AttentionGpuTest {
         }
     }
 
+    /**
+     * Small splits on the device (Llama-2-7B's shape, 64 and 128 keys below position 2,048, 256 from it): against the reference,
+     * split vs whole mode, and a token's bits alone vs batched (the split length is a function of the position only).
+     */
+    @Test
+    void smallSplitsAgreeWithTheReferenceAndKeepATokensBits() {
+        int[] ctx = {1, 63, 64, 65, 255, 1000, 2047, 2048, 4097}, one = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+        for (int small : new int[] {64, 128}) for (KvStore store : new KvStore[] {KvStore.BF16, KvStore.F16}) {
+            try (PagedBatch b = new PagedBatch(32, 32, 128, 16, ctx, one, false, store, 30 + small);
+                 PagedAttention attn = new PagedAttention(32, 32, 128, 16, b.maxContext(), b.tokens, small, 2048)) {
+                String what = store + " small " + small;
+                assertEquals(small, attn.smallSplit(), what);
+                float[] split = b.run(cuda, attn, b.allTokens(), true);
+                assertClose(b.reference(), split, TOLERANCE, what + " split mode");
+                assertBits(split, b.run(cuda, attn, b.allTokens(), false), what + " whole vs split mode");
+                assertBits(split, b.run(cuda, attn, b.allTokens(), true), what + " launched again");
+                int row = b.heads * b.headDim;
+                for (int t : new int[] {0, 3, 5, 6, 7, 8}) {
+                    assertBits(rows(split, new int[] {t}, row), b.run(cuda, attn, new int[] {t}, true), what + " token " + t + " alone");
+                }
+            }
+        }
+    }
+
     @Test
     void prefillChunksAndBatchInvarianceOnTheDevice() {
         prefillChunksAndBatchInvariance(KvStore.BF16);

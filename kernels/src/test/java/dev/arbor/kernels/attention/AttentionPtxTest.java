@@ -49,7 +49,7 @@ class AttentionPtxTest {
     @Test
     void theDecodeKernelStreamsSixteenByteLoads() {
         for (String kernel : new String[] {"decodeBf16", "decodeF16"}) {
-            var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, kernel), new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 8, 0, 0}, 90);
+            var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, kernel), new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 8, 0, 0, 256, 0}, 90);
             String ptx = k.ptx();
             assertEquals(2 * 4 + 2, count(ptx, "ld.global.v4.b32"), kernel + ": 16-byte loads (4 K + 4 V chunks, the query's 2)");
             assertEquals(4 * 4, count(ptx, "shfl.sync.bfly"), kernel + ": butterfly shuffles (4 keys x 4 steps)");
@@ -61,7 +61,7 @@ class AttentionPtxTest {
     /** The fused merge (split mode, merge in the last-arriving work-group): a fence and one counter atomic, the same streamed loads, nothing in local memory. */
     @Test
     void theFusedMergeCountsArrivalsBehindAFence() {
-        var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), new Object[] {32, 32, 128, 16, 0, 1, 1, 4, 4, 32, 0}, 90);
+        var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), new Object[] {32, 32, 128, 16, 0, 1, 1, 4, 4, 32, 0, 256, 0}, 90);
         String ptx = k.ptx();
         assertEquals(2, count(ptx, "fence.sc.gpu"), "a fence before counting in and one after arriving last");
         assertEquals(1, count(ptx, "atom.global.add"), "one arrival count per work-group");
@@ -130,8 +130,9 @@ class AttentionPtxTest {
      */
     @Test
     void theOverlappedKernelsReadOnlyIndicesBeforeTheyWait() {
-        Object[][] decode = {{32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0}, {32, 32, 128, 16, 0, 0, 0, 4, 4, 0, 0}, {32, 8, 64, 16, 0, 1, 0, 4, 4, 8, 4},
-                {40, 40, 128, 16, 1, 1, 0, 4, 4, 8, 0}};
+        Object[][] decode = {{32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0, 256, 0}, {32, 32, 128, 16, 0, 0, 0, 4, 4, 0, 0, 256, 0},
+                {32, 8, 64, 16, 0, 1, 0, 4, 4, 8, 4, 256, 0}, {40, 40, 128, 16, 1, 1, 0, 4, 4, 8, 0, 256, 0},
+                {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0, 64, 8192}, {32, 32, 128, 16, 0, 0, 1, 4, 4, 0, 0, 128, 4096}};
         for (Object[] c : decode) {
             String ptx = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), c, 90).ptx();
             String what = "decodeBf16 " + java.util.Arrays.toString(c);
@@ -166,9 +167,9 @@ class AttentionPtxTest {
     /** DecodeKernels' launch bounds: none by default (ptxas's own registers), 4 work-groups an SM at G = 4 (128 registers, not 160). */
     @Test
     void theDecodeKernelBoundsItsRegistersAtGqa4Only() {
-        String free = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0}, 90).ptx();
+        String free = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0, 256, 0}, 90).ptx();
         assertEquals(0, count(free, ".maxntid"), "no launch bounds at minBlocks 0");
-        String gqa = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), new Object[] {32, 8, 64, 16, 0, 1, 0, 4, 4, 8, 4}, 90).ptx();
+        String gqa = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), new Object[] {32, 8, 64, 16, 0, 1, 0, 4, 4, 8, 4, 256, 0}, 90).ptx();
         assertTrue(gqa.contains(".maxntid 128, 1, 1\n.minnctapersm 4\n"), "4 work-groups of 4 warps an SM");
         assertEquals(4, DecodeKernels.minBlocksPerSm(32, 8, 64));
         assertEquals(0, DecodeKernels.minBlocksPerSm(32, 32, 128));
@@ -196,17 +197,20 @@ class AttentionPtxTest {
                 new Variant(AttentionKernels.class, "pagedF16", 64, 8, 128, 16, 0, 1, 1),
                 new Variant(AttentionKernels.class, "pagedF16", 40, 40, 128, 16, 1, 1, 1),
                 new Variant(AttentionKernels.class, "pagedF16", 5, 1, 6, 7, 1, 0, 0),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 8, 8, 32, 0),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 0, 1, 16, 8, 0, 0),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 8, 128, 16, 0, 1, 0, 4, 8, 16, 4),
-                new Variant(DecodeKernels.class, "decodeBf16", 64, 8, 128, 16, 0, 0, 1, 4, 4, 32, 0),
-                new Variant(DecodeKernels.class, "decodeBf16", 40, 40, 128, 16, 1, 1, 1, 8, 8, 8, 0),
-                new Variant(DecodeKernels.class, "decodeBf16", 5, 5, 16, 16, 1, 0, 0, 8, 4, 0, 0),
-                new Variant(DecodeKernels.class, "decodeF16", 32, 32, 128, 16, 0, 1, 0, 8, 8, 32, 0),
-                new Variant(DecodeKernels.class, "decodeF16", 64, 8, 128, 16, 0, 1, 1, 4, 4, 16, 0),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 8, 64, 16, 0, 1, 0, 4, 4, 8, 4),
-                new Variant(DecodeKernels.class, "decodeF16", 16, 2, 64, 7, 1, 0, 0, 4, 4, 0, 0),
-                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 4, 4, 32, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 8, 8, 32, 0, 256, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 0, 1, 16, 8, 0, 0, 256, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 8, 128, 16, 0, 1, 0, 4, 8, 16, 4, 256, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 64, 8, 128, 16, 0, 0, 1, 4, 4, 32, 0, 256, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 40, 40, 128, 16, 1, 1, 1, 8, 8, 8, 0, 256, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 5, 5, 16, 16, 1, 0, 0, 8, 4, 0, 0, 256, 0),
+                new Variant(DecodeKernels.class, "decodeF16", 32, 32, 128, 16, 0, 1, 0, 8, 8, 32, 0, 256, 0),
+                new Variant(DecodeKernels.class, "decodeF16", 64, 8, 128, 16, 0, 1, 1, 4, 4, 16, 0, 256, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 8, 64, 16, 0, 1, 0, 4, 4, 8, 4, 256, 0),
+                new Variant(DecodeKernels.class, "decodeF16", 16, 2, 64, 7, 1, 0, 0, 4, 4, 0, 0, 256, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 4, 4, 32, 0, 256, 0),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0, 64, 8192),
+                new Variant(DecodeKernels.class, "decodeBf16", 32, 32, 128, 16, 0, 0, 1, 4, 4, 0, 0, 128, 4096),
+                new Variant(DecodeKernels.class, "decodeF16", 32, 8, 64, 16, 1, 1, 0, 4, 4, 8, 4, 64, 1 << 30),
                 new Variant(AttentionKernels.class, "mergeSplits", 32, 128, 0, 16),
                 new Variant(AttentionKernels.class, "mergeSplits", 40, 128, 1, 16),
                 new Variant(AttentionKernels.class, "mergeSplits", 32, 128, 0, 32),

@@ -249,6 +249,66 @@ class PagedAttentionTest {
         }
     }
 
+    /**
+     * Small splits ({@link PagedAttention#smallSplit}: 64 or 128 keys below a position, 256 from it): against the reference, and
+     * a token's bits the same alone or batched, in split or whole mode, prefill chunked or whole (the split length is a function
+     * of the position only). Positions straddle the bound (200) and the small and large split edges; headDim 64 (a round of 64
+     * keys) and 128 (32), ALiBi, bf16 and fp16; a split that is not a whole number of rounds (32 keys at headDim 64) keeps 256.
+     */
+    @Test
+    void smallSplitsBelowAPositionKeepTheBitsOfAToken() {
+        assertEquals(0, new PagedAttention(2, 1, 64, 16, 600, 4, 32, 200).smallSplit(), "32 keys are half a round at headDim 64");
+        assertEquals(64, new PagedAttention(2, 1, 64, 16, 600, 4, 64, 200).smallSplit());
+        assertEquals(0, new PagedAttention(4, 1, 16, 16, 600, 4, 128, 200).smallSplit(), "headDim 16: a round is 256 keys");
+        assertThrows(IllegalArgumentException.class, () -> new PagedAttention(2, 1, 64, 16, 600, 4, 96, 200));
+        for (int[] c : new int[][] {{64, 64, 0}, {128, 128, 1}, {64, 128, 2}}) {   // headDim, small split, variant
+            KvStore store = c[2] == 1 ? KvStore.F16 : KvStore.BF16;
+            boolean alibi = c[2] == 2;
+            String what = store + " D=" + c[0] + " small " + c[1] + (alibi ? " ALiBi" : "");
+            // sequence 0: 24 new tokens at positions 186..209 (across the bound 200 and the 64-key edge 192); 5 at 32..36; one at
+            // 599 (256-key splits) and one at 128 (a small split's first key)
+            try (PagedBatch b = new PagedBatch(2, 1, c[0], 16, new int[] {210, 37, 600, 129}, new int[] {24, 5, 1, 1}, alibi, store, 90 + c[2]);
+                 PagedAttention attn = new PagedAttention(2, 1, c[0], 16, 600, 31, c[1], 200)) {
+                assertEquals(c[1], attn.smallSplit(), what);
+                int row = b.heads * b.headDim;
+                float[] whole = b.run(CPU, attn, b.allTokens(), false);
+                assertClose(b.reference(), whole, 2e-6, what + " whole mode");
+                assertBits(whole, b.run(CPU, attn, b.allTokens(), true), what + " split vs whole mode");
+                for (int t : new int[] {0, 6, 13, 14, 23, 24, 28, 29, 30}) {
+                    float[] expected = rows(whole, new int[] {t}, row);
+                    assertBits(expected, b.run(CPU, attn, new int[] {t}, true), what + " token " + t + " alone, split mode");
+                    assertBits(expected, b.run(CPU, attn, new int[] {t}, false), what + " token " + t + " alone, whole mode");
+                }
+                int[] which = {30, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 29};
+                assertBits(rows(whole, which, row), b.run(CPU, attn, which, null), what + " chunk 5..15 with others");
+                // the cascade-free launch path through FlashPrefillAttention.launchOthers shares this rule; the separate merge is
+                // never taken with small splits (it knows 256-key splits only): fuseMerge(0) still merges in the kernel
+                assertBits(whole, b.run(CPU, attn.fuseMerge(0, 8), b.allTokens(), true), what + " fuseMerge(0): still fused");
+            }
+        }
+    }
+
+    /**
+     * {@code --no-batch-invariance}'s narrow splits ({@link PagedAttention#narrowSplits}): a launch of few work-groups whose
+     * contexts fit the scratch at that split length runs 64-key splits from position 0, the same bits as small splits below every
+     * position; over the scratch's depth (contexts past slots × 64 keys) the launch keeps the 256-key form.
+     */
+    @Test
+    void narrowSplitsRunSmallSplitsFromPositionZeroWhereTheyFit() {
+        int[] ctx = {1, 65, 200, 256}, one = {1, 1, 1, 1};
+        try (PagedBatch b = new PagedBatch(2, 1, 64, 16, ctx, one, true, KvStore.BF16, 97);
+             PagedAttention narrow = new PagedAttention(2, 1, 64, 16, 1024, 4).narrowSplits(64);
+             PagedAttention small = new PagedAttention(2, 1, 64, 16, 1024, 4, 64, Integer.MAX_VALUE);
+             PagedAttention plain = new PagedAttention(2, 1, 64, 16, 1024, 4)) {
+            assertTrue(narrow.narrowFits(4, 256) && !narrow.narrowFits(4, 257), "4 slots of the scratch: 256 keys at 64 a split");
+            float[] got = b.run(CPU, narrow, b.allTokens(), null);
+            assertClose(b.reference(), got, 2e-6, "narrow splits");
+            assertBits(b.run(CPU, small, b.allTokens(), null), got, "narrow splits vs small splits below every position");
+            assertFalse(plain.narrowFits(4, 256), "off by default");
+        }
+        assertThrows(IllegalArgumentException.class, () -> new PagedAttention(2, 1, 64, 16, 1024, 4).narrowSplits(48));
+    }
+
     @Test
     void badShapesAreRefusedByName() {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> new PagedAttention(6, 4, 64, 16, 100, 1)).getMessage().contains("kvHeads"));

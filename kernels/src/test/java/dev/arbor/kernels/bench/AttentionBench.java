@@ -67,6 +67,16 @@ public final class AttentionBench {
     /** The next decode rows: a form of the launcher ({@code minBlocks} ≥ 0: {@link PagedAttention#decodeMinBlocks}; split: null = its rule). */
     private static int minBlocks = -1;
     private static Boolean forceSplit;
+    /**
+     * -Dattn.decodeTable=true: the copy rate and issue 11's decode table only (32 × 128, bf16, batch 1/32/128 × 512..32k, the
+     * launcher's default form); with -Dattn.variants=true also the forms of run 61-dec15: small splits of 128 and 64 keys at every
+     * position ({@link PagedAttention#smallSplit}), the launch not overlapping the kernel before, 8 warps.
+     */
+    private static final boolean DECODE_TABLE = Boolean.getBoolean("attn.decodeTable");
+    private static final boolean VARIANTS = Boolean.getBoolean("attn.variants");
+    /** The next decode rows: small splits (keys, below this position; 0: the launcher's default) and a plain launch. */
+    private static int smallSplit, smallBelow;
+    private static boolean plainLaunch;
 
     /** a[i] = a uniform value in [-1, 1) from a hash of (i, seed), bf16. */
     public static void fillBf16(KernelContext ctx, BFloat16Array a, int n, int seed) {
@@ -109,6 +119,10 @@ public final class AttentionBench {
                 cuda.launch(ff, Launch.cover(q.length(), 256), q, q.length(), 3);
                 cuda.toDevice(out);
                 cuda.synchronize();
+                if (DECODE_TABLE) {
+                    decodeTable(cuda, k, v, q, out, copy);
+                    return;
+                }
                 if (CHAIN_ONLY) {
                     chainRows(cuda, k, v);
                     return;
@@ -235,6 +249,37 @@ public final class AttentionBench {
         forceSplit = null;
     }
 
+    private static void decodeTable(CudaBackend cuda, OffHeapArray k, OffHeapArray v, FloatArray q, FloatArray out, double copy) {
+        int[] ctxs = {512, 1024, 2048, 4096, 8192, 16384, 32768};
+        System.out.println("\n-- decode, 32 heads x 128, bf16 KV, block 16 (issue 11's table: the launcher's default form)");
+        for (int batch : new int[] {1, 32, 128}) {
+            for (int c : ctxs) {
+                if ((long) batch * c > 262_144) continue;
+                try { decode(cuda, k, v, q, out, batch, c, copy, 0, 0, 0, 0, "bf16"); } catch (RuntimeException e) { System.out.println("decode failed: " + e); }
+            }
+        }
+        if (!VARIANTS) return;
+        // {small split keys, plain launch (1), warps}
+        int[][] forms = {{128, 0, 0}, {64, 0, 0}, {0, 1, 0}, {0, 0, 8}, {64, 1, 0}, {128, 0, 8}};
+        for (int[] f : forms) {
+            String what = f[0] > 0 ? "S=" + f[0] : f[1] > 0 ? "plain" : "W=" + f[2];
+            if (f[0] > 0 && f[1] > 0) what = "S=" + f[0] + "pl";
+            if (f[0] > 0 && f[2] > 0) what = "S=" + f[0] + "W" + f[2];
+            System.out.println("\n-- decode, form " + what + " (S: small splits at every position; plain: no overlap with the kernel before; W: warps)");
+            smallSplit = f[0];
+            smallBelow = f[0] > 0 ? Integer.MAX_VALUE : 0;
+            plainLaunch = f[1] > 0;
+            for (int batch : f[1] > 0 || f[2] > 0 ? new int[] {1} : new int[] {1, 32, 128}) {
+                for (int c : ctxs) {
+                    if ((long) batch * c > 262_144 || batch > 1 && c > 8192) continue;
+                    try { decode(cuda, k, v, q, out, batch, c, copy, 0, 0, f[2], 0, what); } catch (RuntimeException e) { System.out.println(what + " failed: " + e); }
+                }
+            }
+        }
+        smallSplit = smallBelow = 0;
+        plainLaunch = false;
+    }
+
     private static void decode(CudaBackend cuda, OffHeapArray k, OffHeapArray v, FloatArray q, FloatArray out, int batch, int ctx, double copy,
                                int keysPerLane, int mergeAhead, int warps, int fuse, String what) {
         decode(cuda, k, v, q, out, batch, ctx, copy, keysPerLane, mergeAhead, warps, fuse, what, 32, 32, D);
@@ -249,7 +294,9 @@ public final class AttentionBench {
         int rotations = (int) Math.max(1, Math.min((storeTokens - 1) / ((long) batch * ctx), ((256L << 20) + kvBytes - 1) / kvBytes));
         List<IntArray> tables = new ArrayList<>();
         try (IntArray pos = new IntArray(batch); IntArray seq = new IntArray(batch);
-             PagedAttention attn = new PagedAttention(heads, kvHeads, D, BS, ctx, batch)) {
+             PagedAttention attn = smallSplit > 0 ? new PagedAttention(heads, kvHeads, D, BS, ctx, batch, smallSplit, smallBelow)
+                     : new PagedAttention(heads, kvHeads, D, BS, ctx, batch)) {
+            if (plainLaunch) attn.overlapPrevious(false);
             for (int i = 0; i < batch; i++) {
                 pos.set(i, ctx - 1);
                 seq.set(i, i);

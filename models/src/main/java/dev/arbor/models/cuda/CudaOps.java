@@ -79,6 +79,8 @@ final class CudaOps implements Ops<FloatArray> {
     private final DeviceSampler sampler;
     private final ComputeDtype dtype;
     private final boolean batchInvariant;
+    /** Without batch invariance, the split length of attention launches of few work-groups (PagedAttention.narrowSplits; 0: off). */
+    static final int NARROW_SPLIT = 0;
     private final boolean fusion;                     // fused stages (matmulAddNorm; the stacked projections follow the weights)
     private final Gemm gemm;                          // tensor-core projections (dtype BFLOAT16)
     private final FloatArray fusedOut;                // (maxTokens, fusedOutputCols) the stacked q|k|v or gate|up GEMM's output; null unfused
@@ -165,6 +167,9 @@ final class CudaOps implements Ops<FloatArray> {
                 : new CascadeAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), maxContext, maxContext, shape.maxSeqs());
         attention = cascade != null ? cascade.paged()
                 : new PagedAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), maxContext, shape.maxSeqs());
+        // --no-batch-invariance: launches of few work-groups (batch 1 at a short context) split every NARROW_SPLIT keys
+        // (-Darbor.paged.narrowSplit, 0 = off; PagedAttention.narrowSplits: a batch-dependent split, so never in the default mode)
+        if (!batchInvariant) attention.narrowSplits(Integer.getInteger("arbor.paged.narrowSplit", NARROW_SPLIT));
         flashBelow = batchInvariant ? Integer.getInteger("arbor.cuda.flashBelow", FLASH_BELOW) : 0;
         nbiFlashBelow = batchInvariant ? 0 : Integer.getInteger("arbor.cuda.nbiFlashBelow",
                 config.numHeads() / config.numKvHeads() >= NBI_FLASH_MIN_GROUP ? FLASH_BELOW : 0);
