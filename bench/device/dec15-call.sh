@@ -16,13 +16,13 @@ run() { local name=$1 t=$2; shift 2; echo "== $(date -u +%T) $name" >> $L/timeli
   timeout "$t" "$@" > $L/$name.log 2>&1; echo "rc=$?" >> $L/$name.log; tar czf $OUT/logs.tgz -C $L .
   { echo "== $name"; grep -E "tests (found|successful|failed)|^decode|^torch|^-- |copy|tok/s|device ms|rc=|FAIL|Exception|Error" $L/$name.log | head -120; } >> $OUT/summary.txt; }
 nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv > $L/clocks.txt
-run tests 75 $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.kernels.attention.AttentionGpuTest dev.arbor.kernels.attention.FlashHandoffGpuTest
-run bench-new 70 $J -Dattn.decodeTable=true -Dattn.variants=true -cp $CP dev.arbor.kernels.bench.AttentionBench
-run bench-main 30 $J -Dattn.decodeTable=true -cp $CPO dev.arbor.kernels.bench.AttentionBench
-run peer 40 env ATTN_PEER_SKIP_PREFILL=1 python3 bench/peers/attention_torch.py
-run b1-default 25 $J -cp $CP dev.arbor.server.Main bench $B1
-run b1-nbi 25 $J -cp $CP dev.arbor.server.Main bench $B1 --no-batch-invariance
-run b1-nbi-narrow64 25 $J -Darbor.paged.narrowSplit=64 -cp $CP dev.arbor.server.Main bench $B1 --no-batch-invariance
+run tests 55 $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.kernels.attention.AttentionGpuTest dev.arbor.kernels.attention.FlashHandoffGpuTest
+run bench-new 55 $J -Dattn.decodeTable=true -Dattn.variants=true -cp $CP dev.arbor.kernels.bench.AttentionBench
+run bench-main 25 $J -Dattn.decodeTable=true -cp $CPO dev.arbor.kernels.bench.AttentionBench
+run peer 30 env ATTN_PEER_SKIP_PREFILL=1 python3 bench/peers/attention_torch.py
+run b1-default 22 $J -cp $CP dev.arbor.server.Main bench $B1
+run b1-nbi 22 $J -cp $CP dev.arbor.server.Main bench $B1 --no-batch-invariance
+run b1-nbi-narrow64 22 $J -Darbor.paged.narrowSplit=64 -cp $CP dev.arbor.server.Main bench $B1 --no-batch-invariance
 nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv >> $L/clocks.txt
 tar czf $OUT/logs.tgz -C $L . 2>/dev/null
 cat $L/clocks.txt; cat $OUT/summary.txt

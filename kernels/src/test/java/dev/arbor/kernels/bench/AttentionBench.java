@@ -260,7 +260,7 @@ public final class AttentionBench {
         }
         if (!VARIANTS) return;
         // {small split keys, plain launch (1), warps}
-        int[][] forms = {{128, 0, 0}, {64, 0, 0}, {0, 1, 0}, {0, 0, 8}, {64, 1, 0}, {128, 0, 8}};
+        int[][] forms = {{128, 0, 0}, {64, 0, 0}, {0, 1, 0}, {0, 0, 8}};
         for (int[] f : forms) {
             String what = f[0] > 0 ? "S=" + f[0] : f[1] > 0 ? "plain" : "W=" + f[2];
             if (f[0] > 0 && f[1] > 0) what = "S=" + f[0] + "pl";
