@@ -57,7 +57,11 @@ public final class PagedAttention implements AutoCloseable {
      * {@code -Darbor.paged.smallSplitBelow} (default {@link #SMALL_SPLIT_BELOW}) every KEYS keys instead of every
      * {@link AttentionKernels#SPLIT} (256): more work-groups where a launch has few (batch 1 at a short context). The split length is
      * a function of the token's position only (read once per launcher), so the default mode's batch invariance holds; the bits
-     * differ from the 256-key form's (another fold order). Measured in bench/RESULTS.md "Run 61-dec15".
+     * differ from the 256-key form's (another fold order). Off by default: measured (bench/RESULTS.md "Run 61-dec15", H200, 32 heads ×
+     * 128, small splits at every position) faster only at batch 1 up to 1,024 keys (12.5 → 8.6 µs at 512 with 128 keys), equal at
+     * 1 × 2,048 and slower everywhere else (1 × 4,096 24.1 → 24.9 µs, 1 × 8,192 38.5 → 45.4, 32 × 2,048 255.5 → 267.6; 64 keys
+     * slower still), and the default mode's paged kernel starts at position 1,024 ({@code arbor.cuda.flashBelow}), where no batch
+     * gains: no position rule pays there. {@link #narrowSplits} takes the batch-1 gain without batch invariance.
      */
     public static final int SMALL_SPLIT = Integer.getInteger("arbor.paged.smallSplit", 0);
     /** Positions below which {@link #SMALL_SPLIT} applies (the default of {@code -Darbor.paged.smallSplitBelow}). */

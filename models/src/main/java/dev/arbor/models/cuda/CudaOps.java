@@ -79,8 +79,14 @@ final class CudaOps implements Ops<FloatArray> {
     private final DeviceSampler sampler;
     private final ComputeDtype dtype;
     private final boolean batchInvariant;
-    /** Without batch invariance, the split length of attention launches of few work-groups (PagedAttention.narrowSplits; 0: off). */
-    static final int NARROW_SPLIT = 0;
+    /**
+     * Without batch invariance, the split length of attention launches of few work-groups ({@code PagedAttention.narrowSplits}; at
+     * batch 1 up to 2,048 keys where the scratch holds them) at one query head a kv head; {@code -Darbor.paged.narrowSplit=0} turns
+     * it off, any shape. Measured (bench/RESULTS.md "Run 61-dec15", H200): llama-7b b1 nbi, prompt 128, 256 out, device 4.203 →
+     * 4.009 ms a step (229.3 → 242.1 tok/s); the kernel alone at b1 × 512 keys 12.5 → 8.4 µs, × 1,024 13.5 → 11.4, × 2,048 16.0 → 15.9.
+     * GQA shapes are not measured: off there.
+     */
+    static final int NARROW_SPLIT = 64;
     private final boolean fusion;                     // fused stages (matmulAddNorm; the stacked projections follow the weights)
     private final Gemm gemm;                          // tensor-core projections (dtype BFLOAT16)
     private final FloatArray fusedOut;                // (maxTokens, fusedOutputCols) the stacked q|k|v or gate|up GEMM's output; null unfused
@@ -168,8 +174,11 @@ final class CudaOps implements Ops<FloatArray> {
         attention = cascade != null ? cascade.paged()
                 : new PagedAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), maxContext, shape.maxSeqs());
         // --no-batch-invariance: launches of few work-groups (batch 1 at a short context) split every NARROW_SPLIT keys
-        // (-Darbor.paged.narrowSplit, 0 = off; PagedAttention.narrowSplits: a batch-dependent split, so never in the default mode)
-        if (!batchInvariant) attention.narrowSplits(Integer.getInteger("arbor.paged.narrowSplit", NARROW_SPLIT));
+        // (-Darbor.paged.narrowSplit, 0 = off; PagedAttention.narrowSplits: a batch-dependent split, so never in the default mode);
+        // on by default where measured, one query head a kv head (Llama-2-7B's shape)
+        if (!batchInvariant) {
+            attention.narrowSplits(Integer.getInteger("arbor.paged.narrowSplit", config.numHeads() == config.numKvHeads() ? NARROW_SPLIT : 0));
+        }
         flashBelow = batchInvariant ? Integer.getInteger("arbor.cuda.flashBelow", FLASH_BELOW) : 0;
         nbiFlashBelow = batchInvariant ? 0 : Integer.getInteger("arbor.cuda.nbiFlashBelow",
                 config.numHeads() / config.numKvHeads() >= NBI_FLASH_MIN_GROUP ? FLASH_BELOW : 0);
