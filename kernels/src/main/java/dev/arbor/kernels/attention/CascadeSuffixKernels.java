@@ -74,6 +74,7 @@ public final class CascadeSuffixKernels {
     public static final int THREADS = 32;
     /** Own splits computed before the shared level's partials are waited for (their states kept in shared memory). */
     public static final int OWN_BUF = 2;
+    private static final float NEG_INF = Float.NEGATIVE_INFINITY;
 
     /** Shared memory of a work-group in bytes. */
     public static int sharedBytes(int heads, int kvHeads, int headDim) {
@@ -113,9 +114,9 @@ public final class CascadeSuffixKernels {
                                        FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int ranges,
                                        @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                        @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
-                                       @Constant int minBlocks, @Constant int ownRange) {
+                                       @Constant int minBlocks, @Constant int ownRange, @Constant int writeOwn) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                sharedBase, ranges, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, 0);
+                sharedBase, ranges, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, writeOwn, 0);
     }
 
     /** fp16 store; as {@link #suffixMergeBf16}. */
@@ -124,16 +125,18 @@ public final class CascadeSuffixKernels {
                                       FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int ranges,
                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                       @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
-                                      @Constant int minBlocks, @Constant int ownRange) {
+                                      @Constant int minBlocks, @Constant int ownRange, @Constant int writeOwn) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                sharedBase, ranges, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, 1);
+                sharedBase, ranges, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, writeOwn, 1);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int ranges, int heads, int kvHeads, int headDim, int blockSize,
-                     int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int ownRange, int fp16) {
+                     int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int ownRange, int writeOwn, int fp16) {
         ctx.launchBounds(THREADS, minBlocks);
+        // suffix first (CascadeAttention#suffixFirst): the shared level is launched after this grid, overlapping it, and reads nothing it writes
+        if (writeOwn != 0) ctx.allowDependentLaunch();
         int G = heads / kvHeads;
         int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
         int RPW = 32 / LR;                    // key rows per load instruction
@@ -185,12 +188,14 @@ public final class CascadeSuffixKernels {
         // their keys and the query were written before that launch began), then mergeSplits' order: shared slots, own splits
         for (int k = 0; k <= nOwn; k++) {
             if (k == buffered) {
-                ctx.gridDependencyWait();   // the shared level's partials
                 DecodeKernels.startState(mM, mL, mA, G);
-                // RPW·SA slots a round trip: row r's lanes load slots c + r·SA .. + SA, folded in slot order through shuffles
-                for (int c = 0; c < nShared; c += RPW * SA) {
-                    loadSlots(partials, ms, ls, as, th0, slots, sharedBase + c + row * SA, nShared - c - row * SA, c8, headDim, G, SA);
-                    foldSlots(ctx, mA, mM, mL, ms, ls, as, nShared - c, col, LR, RPW, G, SA);
+                if (writeOwn == 0) {   // suffix first: no shared slot here (the merge launch folds them)
+                    ctx.gridDependencyWait();   // the shared level's partials
+                    // RPW·SA slots a round trip: row r's lanes load slots c + r·SA .. + SA, folded in slot order through shuffles
+                    for (int c = 0; c < nShared; c += RPW * SA) {
+                        loadSlots(partials, ms, ls, as, th0, slots, sharedBase + c + row * SA, nShared - c - row * SA, c8, headDim, G, SA);
+                        foldSlots(ctx, mA, mM, mL, ms, ls, as, nShared - c, col, LR, RPW, G, SA);
+                    }
                 }
                 for (int bk = 0; bk < buffered; bk++) {
                     loadState(st, bk * SW, sA, sM, sL, lane, G);
@@ -236,7 +241,32 @@ public final class CascadeSuffixKernels {
             }
         }
         loadState(st, OWN_BUF * SW, mA, mM, mL, lane, G);
-        if (row == 0) finish(out, mA, mL, th0 * headDim + c8, G, headDim);
+        if (writeOwn != 0) {
+            // suffix first: the own keys' folded state into the first own split's slot, the token's other own split slots empty (l = 0,
+            // m = -inf: AttentionKernels#mergeSplits folds them as x = 1, y = 0, leaving its state as it was)
+            if (row == 0 && ks0 <= p) {
+                for (int s = ks0 / SPLIT; s <= p / SPLIT; s++) writeSlot(partials, mA, mM, mL, th0, slots, s, s == ks0 / SPLIT ? 0 : 1, c8, col, headDim, G);
+            }
+        } else if (row == 0) {
+            finish(out, mA, mL, th0 * headDim + c8, G, headDim);
+        }
+    }
+
+    /**
+     * Suffix first: the token's own-key state (A of this lane's 8 dims, M, L per query head) into slot {@code slot}, or an empty state
+     * (A = 0, l = 0, m = -inf) with {@code empty}: the layout {@link AttentionKernels#mergeSplits} folds (its own splits after the shared slots).
+     */
+    @Unroll
+    static void writeSlot(FloatArray partials, float[] mA, float[] mM, float[] mL, int th0, int slots, int slot, int empty, int c8, int col,
+                          int headDim, int G) {
+        for (int g = 0; g < G; g++) {
+            int o = ((th0 + g) * slots + slot) * (headDim + 2);
+            for (int i = 0; i < 8; i++) partials.set(o + c8 + i, empty == 0 ? mA[g * 8 + i] : 0f);
+            if (col == 0) {
+                partials.set(o + headDim, empty == 0 ? mM[g] : NEG_INF);
+                partials.set(o + headDim + 1, empty == 0 ? mL[g] : 0f);
+            }
+        }
     }
 
     /**
