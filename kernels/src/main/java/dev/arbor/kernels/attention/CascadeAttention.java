@@ -201,14 +201,14 @@ public final class CascadeAttention implements AutoCloseable {
             int tiles = (maxGroupTokens + queries - 1) / queries;
             long gx = (long) numGroups * tiles;
             if (gx > Integer.MAX_VALUE) throw new IllegalArgumentException("numGroups x query tiles " + gx + " over 2^31-1");
-            if (mma && warp && !replay && !(suffixFirst && warp)) {   // suffix first: the merge kernel folds 256-key splits
+            if (mma && warp && !replay) {
                 int splits = PagedAttention.splits(maxSharedLenNow);
                 ranges = sharedRangesForced > 0 ? Math.max(splits, Math.min(sharedRangesForced, slots - sharedBase))
                         : CascadeMmaKernels.sharedRanges(splits, gx * kvHeads, b.multiprocessors(), maxSharedLenNow, sharedRangeKeys, slots - sharedBase);
             }
             boolean first = suffixFirst && warp;
             if (first && runSuffix) launchWarpSuffix(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens,
-                    keyStart, numBlocks, heads, kvHeads, headDim, slots, 0, replay, false, true);
+                    keyStart, numBlocks, heads, kvHeads, headDim, slots, ranges, replay, false, true);
             if (sharedLaunched) {
                 // suffix first: overlapping the warp suffix (it lets this grid in at once), waiting for it only at the end
                 boolean late = first && runSuffix;
@@ -227,7 +227,7 @@ public final class CascadeAttention implements AutoCloseable {
                 }
             }
             if (first) {   // the merge of the shared slots and the suffix's own slot (AttentionKernels#mergeSplits)
-                if (runMerge) paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, true);
+                if (runMerge) paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, ranges, true);
                 return;
             }
         }
@@ -240,7 +240,7 @@ public final class CascadeAttention implements AutoCloseable {
         }
         boolean merged = runSuffix && paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, keyStart, maxBlocksPerSeq,
                 alibiSlopes, tokens, PagedAttention.splits(maxContextLen), ownZ, numBlocks, true, true, slots, sharedBase);
-        if (!merged && runMerge) paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, true);
+        if (!merged && runMerge) paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, 0, true);
     }
 
     /**
@@ -266,8 +266,8 @@ public final class CascadeAttention implements AutoCloseable {
     /**
      * Suffix first (off by default, {@link #SUFFIX_FIRST}): the warp suffix is launched before the shared level and writes its own keys'
      * state to a slot; the tensor-core shared level is launched overlapping it (programmatic dependent launch: its work-groups take the
-     * SMs' registers as suffix warps leave, instead of the suffix waiting for the shared level's last work-group), in 256-key splits;
-     * then {@link AttentionKernels#mergeSplits} folds the shared slots and the own slot. One launch more; equal up to rounding.
+     * SMs' registers as suffix warps leave, instead of the suffix waiting for the shared level's last work-group), in its splits or key
+     * ranges; then {@link AttentionKernels#mergeSplits} folds the shared slots and the own slot. One launch more; equal up to rounding.
      */
     public CascadeAttention suffixFirst(boolean on) {
         this.suffixFirst = on;

@@ -300,7 +300,7 @@ class CascadeAttentionTest {
 
     /**
      * Suffix first ({@link CascadeAttention#suffixFirst}: the warp suffix writes its own keys' state to the token's first own split slot,
-     * empty states to the others, the shared level in 256-key splits waits for it only at its end, then mergeSplits) and the own-range
+     * empty states to the others, the shared level waits for it only at its end, then mergeSplits folds the splits' or ranges' slots) and the own-range
      * suffix at U = 8 ({@link CascadeAttention#suffixKeysPerLane}): two groups (528 and 144 shared keys), a 3-token chunk, a loner whose
      * 300 own keys walk two splits (its second own slot empty), ALiBi with 5 heads bf16 D 32, G = 4 fp16 D 64, G = 2 bf16 D 128.
      */
@@ -329,7 +329,11 @@ class CascadeAttentionTest {
                         assertClose(plainD, got, 2 * TOLERANCE, form + ": cascade vs paged");
                     }
                 }
-                cascade.suffixFirst(false).suffixKeysPerLane(0);
+                // suffix first with 8 forced key ranges (the merge launch folds the ranges' slots, two empty for the 528-key group)
+                float[] got = b.runCascade(CPU, cascade.suffixFirst(true).suffixKeysPerLane(0).sharedRanges(8), groups, new int[] {33, 9});
+                assertClose(ref, got, 2 * TOLERANCE, what + ", suffix first, 8 ranges: cascade vs reference");
+                assertClose(plainD, got, 2 * TOLERANCE, what + ", suffix first, 8 ranges: cascade vs paged");
+                cascade.suffixFirst(false).suffixKeysPerLane(0).sharedRanges(0);
             }
         }
     }
