@@ -147,8 +147,11 @@ class AttentionPtxTest {
         for (Object[] c : mma) {
             String ptx = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), c, 90).ptx();
             String what = "cascadeMmaBf16 " + java.util.Arrays.toString(c);
-            int last = ptx.lastIndexOf("griddepcontrol.wait");
-            assertEquals(3, count(ptx, "griddepcontrol.wait"), what + ": the main wait and one before each early exit");
+            // the main wait, one before each early exit, and suffix first's wait at the end (waitAtEnd, a runtime branch: then the main
+            // one is skipped)
+            int end = ptx.lastIndexOf("griddepcontrol.wait"), last = ptx.lastIndexOf("griddepcontrol.wait", end - 1);
+            assertEquals(4, count(ptx, "griddepcontrol.wait"), what + ": the main wait, one before each early exit, one at the end");
+            assertTrue(end > ptx.lastIndexOf("mma.sync"), what + ": suffix first's wait after the work");
             assertOnlyIndexLoads(ptx.substring(0, last), what);
             assertTrue(ptx.indexOf("griddepcontrol.launch_dependents") > last, what + ": the suffix may start only after the wait");
             assertTrue(ptx.indexOf("cp.async") > last, what + ": the KV tiles after the wait");
