@@ -87,13 +87,28 @@ public final class CascadeSuffixKernels {
     }
 
     /**
-     * Blocks (warps) a multiprocessor must hold at once (the launcher's choice, {@code launchBounds}): {@code max(1, 32 / G)}. At
-     * G = 1, 32 (the most resident blocks of an H100/H200 SM) keeps the kernel within 64 registers (ptxas -v, 32 heads × 128, one
+     * Blocks (warps) a multiprocessor must hold at once (the launcher's choice, {@code launchBounds}): {@code max(1, 32 / G)}, at G = 1
+     * {@link #G1_MIN_BLOCKS} (below). At G = 1, 32 (the most resident blocks of an H100/H200 SM) keeps the kernel within 64 registers (ptxas -v, 32 heads × 128, one
      * shared slot a lane per load: 72 registers without the bound, 64 with it and a 12-byte spill, two stores a split); 25 blocks
      * would leave the seed's 3,424 (token, kv head) warps just over one wave. G query heads hold G times the query, accumulator and
      * scores: at G = 2, 16 blocks (127 registers, no spill).
+     *
+     * <p>At G = 1 the default is now {@link #G1_MIN_BLOCKS} = 24 (ptxas -v sm_90, 32 heads × 128 own range: 80 registers, no spill; 64 and an 8-byte spill store / 12-byte load at 32; 25 warps an SM by registers): bench/RESULTS.md "Run 61-casc15"
+     * measured the cascade step faster at every shape of AttentionBench's rows, interleaved in one process against 32 (107 × 530 47.8 →
+     * 46.1 µs, 500 × 752 172.4 → 166.9, 40 heads ALiBi 57.2 → 55.0, 107 × 240 40.6 → 38.4, 2-32 × 128-512 equal to 0.8 µs faster),
+     * although the suffix alone is slower (107 × 530 26.6 → 29.3 µs: its 3,424 warps are then just over one wave): in the step the suffix
+     * runs overlapping the shared level. Registers only: the same instructions, the same bits.
      */
-    public static int minBlocksPerSm(int heads, int kvHeads) { return Math.max(1, 32 / (heads / kvHeads)); }
+    public static int minBlocksPerSm(int heads, int kvHeads) {
+        int g = heads / kvHeads;
+        return g == 1 ? G1_MIN_BLOCKS : Math.max(1, 32 / g);
+    }
+
+    /**
+     * The warp suffix's launch bounds at G = 1 ({@link #minBlocksPerSm}), system property {@code arbor.cascade.suffixMinBlocks}
+     * (default 24, measured faster a step than runs 35-60's 32: bench/RESULTS.md "Run 61-casc15"; 32 restores them).
+     */
+    public static final int G1_MIN_BLOCKS = Integer.getInteger("arbor.cascade.suffixMinBlocks", 24);
 
     /**
      * Shared slots a lane loads per round trip (the launcher's choice at every shape): 1, so RPW slots a round trip (2 at

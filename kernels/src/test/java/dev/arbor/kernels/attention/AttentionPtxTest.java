@@ -235,6 +235,8 @@ class AttentionPtxTest {
                 new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 1, 4, 32, 1, 0),
                 new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 1, 1, 32, 1, 1),   // suffix first
                 new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 8, 1, 1, 24, 1, 0),   // U = 8, bounds 24
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 1, 1, 24, 1, 0),   // G = 1's default bounds (run 61)
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 40, 40, 128, 16, 1, 4, 1, 1, 24, 1, 0),
                 new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 1, 4, 32, 1, 1),
                 new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 32, 128, 16, 0, 3, 2, 0),
                 new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 40, 40, 128, 16, 1, 3, 2, 0),

@@ -357,7 +357,7 @@ public final class AttentionBench {
                     cascade.suffixFirst((Boolean) f[0]).suffixKeysPerLane((Integer) f[1]).suffixMinBlocks((Integer) f[2]);
                     double st = time(cuda, 20, full), su = partTime(cuda, cascade, full, false, true, false);
                     r.append(String.format("; %s U %s bounds %s: step %.1f us, suffix alone %.1f us", (Boolean) f[0] ? "FIRST" : "last",
-                            (Integer) f[1] == 0 ? "4(def)" : f[1], (Integer) f[2] < 0 ? "32(def)" : f[2], st * 1e3, su * 1e3));
+                            (Integer) f[1] == 0 ? "4(def)" : f[1], (Integer) f[2] < 0 ? dev.arbor.kernels.attention.CascadeSuffixKernels.minBlocksPerSm(heads, heads) + "(def)" : f[2], st * 1e3, su * 1e3));
                 }
                 cascade.suffixFirst(false).suffixKeysPerLane(0).suffixMinBlocks(-1);
                 casc15Line = r.substring(2);
