@@ -65,8 +65,10 @@ public final class CascadeAttention implements AutoCloseable {
     private int suffixMinBlocks = -1;                                       // the warp suffix's launch bounds; -1: CascadeSuffixKernels.minBlocksPerSm
 
     /**
-     * Suffix first ({@link #suffixFirst}), system property {@code arbor.cascade.suffixFirst} (default off: not measured faster yet,
-     * bench/RESULTS.md "Run 61-casc15").
+     * Suffix first ({@link #suffixFirst}), system property {@code arbor.cascade.suffixFirst} (default off: measured slower,
+     * bench/RESULTS.md "Run 61-casc15": a step 47.8 → 77.7 µs at 107 × 530, 172.4 → 321.9 at 500 × 752, seed workload 2's decode
+     * device step 17.99 → 21.88 ms; the merge launch, {@link AttentionKernels#mergeSplits} with a work-item per (token, head, dim),
+     * costs ~34 µs alone at 107 × 530, more than the overlap saves).
      */
     public static final boolean SUFFIX_FIRST = Boolean.getBoolean("arbor.cascade.suffixFirst");
 
