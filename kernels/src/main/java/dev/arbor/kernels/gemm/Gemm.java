@@ -159,7 +159,12 @@ public final class Gemm implements AutoCloseable {
      * ({@link GemmKernels#wgmmaTmaSlicedXbf16Wbf16}, grid z = 1), in the same order, so the same bits without the slabs.
      */
     public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
-                       boolean persistent) {
+                       boolean persistent, boolean streamK) {
+        public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
+                    boolean persistent) {
+            this(tiles, splits, kTilesPerSplit, launch, convertFirst, slabs, registerSlices, persistent, false);
+        }
+
         public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst) {
             this(tiles, splits, kTilesPerSplit, launch, convertFirst, false, false, false);
         }
@@ -175,7 +180,7 @@ public final class Gemm implements AutoCloseable {
         @Override public String toString() {
             return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : registerSlices
                     ? " (summed in registers, fixed order)" : "")
-                    + (persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (convertFirst ? ", X converted first" : "");
+                    + (streamK ? ", stream-K (" + launch.grid()[0] + " blocks)" : persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (convertFirst ? ", X converted first" : "");
         }
     }
 
@@ -194,6 +199,7 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel WGMMA_TMA_SLICED = Kernel.of(GemmKernels.class, "wgmmaTmaSlicedXbf16Wbf16");
     private static final Kernel WGMMA_TMA_PERSISTENT = Kernel.of(GemmKernels.class, "wgmmaTmaPersistentXbf16Wbf16");
     private static final Kernel WGMMA_TMA_PING_PONG = Kernel.of(GemmKernels.class, "wgmmaTmaPingPongXbf16Wbf16");
+    private static final Kernel WGMMA_TMA_STREAM_K = Kernel.of(GemmKernels.class, "wgmmaTmaStreamKXbf16Wbf16");
     /**
      * Whether the default plan takes the TMA tiles rather than the cp.async wgmma ones ({@code -Darbor.gemm.tma=false}
      * turns them off).
@@ -409,9 +415,48 @@ public final class Gemm implements AutoCloseable {
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
         int splits = fp32Out ? oneWaveSplits(m, n, k, t) : 1;
+        if (streamK && fp32Out && t.tma() && streamKFaster(blocks * splits, resident) && streamKLoads()) return streamKPlan(m, n, k, t, fp32X);
         if (t.tma() && t.bm() >= TMA_128.bm() && splits == 1 && blocks > resident && persistent && persistentLoads())
             return persistentPlan(m, n, k, t, fp32X);
         return plan(m, n, k, t, splits, fp32X);
+    }
+
+    /**
+     * Whether the default plan takes stream-K ({@link #streamKPlan}) for its TMA tiles: when the one-wave split-K plan's blocks
+     * fill less than {@link #STREAM_K_FILL} of the last wave's resident slots (e.g. k/v 1024×4096 at 512 tokens: 32 tiles of 128
+     * × 128 in 4 K slices, 128 of 132; q|k|v 3072×2048 at 128 tokens: 24 tiles in 5 slices, 120 of 132). Only with
+     * {@code -Darbor.gemm.streamK=true} (off by default: run 61-gemm15 measured stream-K beside the plans, not this rule).
+     */
+    static boolean streamKFaster(long blocks, long resident) {
+        long waves = (blocks + resident - 1) / resident;
+        return blocks < STREAM_K_FILL * waves * resident;
+    }
+
+    /** The wave fill below which {@link #streamKFaster} takes stream-K. */
+    static final double STREAM_K_FILL = 0.98;
+
+    /** -Darbor.gemm.streamK=true: the default plan may take stream-K ({@link #streamKFaster}); off by default (not measured as a rule). */
+    static final boolean STREAM_K_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.streamK", "false"));
+
+    private boolean streamK = STREAM_K_DEFAULT;
+    private boolean streamKChecked;
+
+    /** Sets whether the default plan may take stream-K ({@link #streamKFaster}; tests and GemmBench few). */
+    public void streamK(boolean on) {
+        this.streamK = on;
+        this.streamKChecked = false;
+    }
+
+    /** On CUDA, loads the stream-K kernel once; if the driver refuses it, the default plan keeps split-K (with a message). */
+    private boolean streamKLoads() {
+        if (!streamKChecked) {
+            streamKChecked = true;
+            if (backend instanceof CudaBackend cuda && !loads("stream-K TMA wgmma", "split-K", () -> {
+                Plan q = streamKPlan(TMA_128.bm(), TMA_128.bn(), GemmKernels.BK, TMA_128, true);
+                cuda.resources(WGMMA_TMA_STREAM_K, q.launch(), tmaArguments(q, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0));
+            })) streamK = false;
+        }
+        return streamK;
     }
 
     /**
@@ -539,6 +584,20 @@ public final class Gemm implements AutoCloseable {
     public Plan pingPongPlan(int m, int n, int k, Tiles t, boolean fp32X) {
         if (!t.pingPong()) throw new IllegalArgumentException("the ping-pong kernel runs the ping-pong tiles, not " + t);
         return persistentGrid(m, n, k, t, fp32X, 1);   // 200-224 KiB of stages: one block a multiprocessor
+    }
+
+    /**
+     * Stream-K on the TMA tiles t ({@link GemmKernels#wgmmaTmaStreamKXbf16Wbf16}): min(MAC iterations, multiprocessors ×
+     * {@link #blocksPerSm}) persistent blocks, each an equal contiguous range of the product's (output tile, K tile) iterations;
+     * tiles shared between blocks summed by atomic adds (C zeroed first): not batch-invariant, the default plan's form only.
+     */
+    public Plan streamKPlan(int m, int n, int k, Tiles t, boolean fp32X) {
+        if (!t.tma() || t.pingPong()) throw new IllegalArgumentException("stream-K runs the plain TMA tiles, not " + t);
+        Plan p = plan(m, n, k, t, 1, fp32X);
+        long iterations = (long) p.launch().grid()[0] * p.launch().grid()[1] * p.kTilesPerSplit();
+        int blocks = (int) Math.min(iterations, (long) multiprocessors * blocksPerSm(t));
+        Launch l = new Launch(new int[]{blocks, 1, 1}, p.launch().block(), p.launch().sharedBytes(), null);
+        return new Plan(t, 1, p.kTilesPerSplit(), l, p.convertFirst(), false, false, true, true);
     }
 
     /** Sets whether the plans may take the persistent kernel for unsplit TMA tiles of more than one wave (tests; off by default). */
@@ -1165,6 +1224,15 @@ public final class Gemm implements AutoCloseable {
                 backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
                 return c;
             }
+            if (p.streamK()) {   // partial tiles by atomic adds: C zeroed first (unless it holds the residual), as under split-K
+                Launch launch = p.launch();
+                if (!accumulate) {
+                    backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
+                    launch = launch.overlappingPrevious();
+                }
+                backend.launch(WGMMA_TMA_STREAM_K, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
+                return c;
+            }
             if (p.persistent()) {
                 backend.launch(p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : WGMMA_TMA_PERSISTENT, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
                 return c;
@@ -1247,7 +1315,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
-    public static Kernel kernelFor(Plan p) { return p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+    public static Kernel kernelFor(Plan p) { return p.streamK() ? WGMMA_TMA_STREAM_K : p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);

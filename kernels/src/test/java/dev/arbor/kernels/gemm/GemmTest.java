@@ -233,6 +233,39 @@ class GemmTest {
     }
 
     /**
+     * The stream-K kernel on the CPU executor: 3 × 3 output tiles of 128 × 128 (TMA_128), 5 K tiles each (45 MAC iterations), over
+     * 2, 4 and 7 blocks, so block ranges start and end inside tiles (tiles shared by 2-3 blocks, atomic adds) and cross tile
+     * boundaries (the ring carried across segments); a raster of 2; with and without a residual; TMA_64X2 (64-token tiles, 4
+     * stages) over 5 blocks; one block a MAC iteration at most; and the default plan takes it only with the switch.
+     */
+    @Test
+    void streamKTmaKernelAgreesWithTheReference() {
+        Gemm hopper = new Gemm(cpu, true);
+        hopper.raster(2);
+        Gemm.Plan full = hopper.streamKPlan(300, 272, 264, Gemm.TMA_128, true);
+        assertTrue(full.streamK() && full.launch().grid()[0] == 45, "45 iterations, 132 multiprocessors: a block an iteration: " + full);
+        GemmCase.of(300, 272, 264).check(cpu, hopper, full);
+        for (int blocks : new int[]{2, 4, 7}) {
+            Gemm.Plan p = new Gemm.Plan(Gemm.TMA_128, 1, full.kTilesPerSplit(), new dev.arbor.accel.Launch(new int[]{blocks, 1, 1}, full.launch().block(),
+                    full.launch().sharedBytes(), null), true, false, false, true, true);
+            GemmCase.of(300, 272, 264).check(cpu, hopper, p);
+            new GemmCase(300, 272, 264, "f32", "bf16", "f32", true).check(cpu, hopper, p);   // residual
+        }
+        Gemm.Plan q = hopper.streamKPlan(150, 200, 264, Gemm.TMA_64X2, true);
+        Gemm.Plan five = new Gemm.Plan(Gemm.TMA_64X2, 1, q.kTilesPerSplit(), new dev.arbor.accel.Launch(new int[]{5, 1, 1}, q.launch().block(),
+                q.launch().sharedBytes(), null), true, false, false, true, true);
+        GemmCase.of(150, 200, 264).check(cpu, hopper, five);
+        if (Gemm.TMA_DEFAULT) {
+            assertEquals(Gemm.STREAM_K_DEFAULT, hopper.plan(512, 1024, 4096, true, true).streamK(), "off unless -Darbor.gemm.streamK=true");
+            hopper.streamK(true);
+            Gemm.Plan kv = hopper.plan(512, 1024, 4096, true, true);
+            assertTrue(kv.streamK() && kv.launch().grid()[0] == 132, "k/v at 512 tokens: 128 of 132 blocks in 4 slices: stream-K: " + kv);
+            assertFalse(hopper.invariantPlan(512, 1024, 4096, true).streamK(), "never the invariant plan");
+            hopper.streamK(false);
+        }
+    }
+
+    /**
      * The ping-pong kernel on the CPU executor: 3 × 3 output tiles of 128 × 128 (TMA_PP128) and 2 × 2 of 128 × 192 (TMA_PP192)
      * over 2 blocks, so each block's two warpgroups take 2-3 tiles in turns through the ordered barrier, the stage ring (5 K
      * tiles a tile through 7 or 5 stages) running on across them; a raster of 2, with and without a residual; one block a tile
