@@ -280,8 +280,8 @@ public final class GemmKernels {
                 ctx.wgmmaWait(0);
                 ctx.mbarrierArrive(smem, empty + 2 * ((it + seg - 1) % stages));   // the segment's last stage: the producer may refill it
                 it += seg;
-                int partial = (seg - count) >>> 31;   // 1: a tile shared with other blocks (seg < count)
-                storeF32TileSplit(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt, tileN, tileM, partial);
+                if (seg < count) atomicAddF32Tile(ctx, c, acc, m, n, wn, nt, tileN, tileM);   // a tile shared with other blocks
+                else storeF32Tile(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);   // grid z = 1: a store, or C + sum
                 zeroAccumulators(acc, nt);
                 pos += seg;
             }
@@ -887,19 +887,11 @@ public final class GemmKernels {
     @Unroll
     static void storeF32Tile(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int accumulate, int wn, int wm, int mt, int nt,
                              int tileN, int tileM) {
-        int split = ctx.globalGroupSizeZ > 1 ? 1 : 0;
-        storeF32TileSplit(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt, tileN, tileM, split);
-    }
-
-    /** As {@link #storeF32Tile}; {@code partial} 1: the tile's sum is partial (atomic adds), as under split-K (stream-K's shared tiles). */
-    @Unroll
-    static void storeF32TileSplit(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int accumulate, int wn, int wm, int mt, int nt,
-                                  int tileN, int tileM, int partial) {
-        boolean split = partial != 0;
         ctx.gridDependencyWait();   // launched overlapping the zeroing of C: wait for it before touching C
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
         int row0 = tileN * (wn * mt * 16) + (warp % wn) * mt * 16 + g;
         int tok0 = tileM * (wm * nt * 8) + (warp / wn) * nt * 8 + 2 * t;
+        boolean split = ctx.globalGroupSizeZ > 1;
         boolean addC = accumulate != 0 && accumulate != SLABS && !split;   // C + sum, unsplit: the loads below
         // fragments a group (a divisor of nt): all nt on two+ warpgroups × 128+ tokens (one block a multiprocessor), else C_LOAD_GROUP
         int group = wn >= 8 && nt >= 16 || nt % C_LOAD_GROUP != 0 ? nt : C_LOAD_GROUP;
@@ -922,6 +914,24 @@ public final class GemmKernels {
                             else c.set(at, v);   // with accumulate: C + sum, added above
                         }
                     }
+            }
+    }
+
+    /**
+     * Stream-K's partial tiles ({@link #wgmmaTmaStreamKXbf16Wbf16}): a wgmma tile's fragments (one warpgroup row of {@code wn / 4},
+     * 64 W rows × {@code nt·8} tokens each, layout as {@link #storeF32Tile}) added atomically into C, which holds zeros or the
+     * residual.
+     */
+    @Unroll
+    static void atomicAddF32Tile(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int wn, int nt, int tileN, int tileM) {
+        ctx.gridDependencyWait();   // launched overlapping the zeroing of C: wait for it before touching C
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+        int row0 = tileN * (wn * 16) + (warp % wn) * 16 + g;
+        int tok0 = tileM * (nt * 8) + 2 * t;
+        for (int j = 0; j < nt; j++)
+            for (int r = 0; r < 4; r++) {
+                int row = row0 + (r >= 2 ? 8 : 0), tok = tok0 + j * 8 + (r & 1);
+                if (row < n && tok < m) ctx.atomicAdd(c, tok * n + row, acc[j * 4 + r]);
             }
     }
 

@@ -33,11 +33,11 @@ class GemmStreamKGpuTest {
                         int differ = 0;
                         for (int i = 0; i < a.length; i++) {
                             if (Float.floatToRawIntBits(a[i]) != Float.floatToRawIntBits(b[i])) differ++;
-                            worst = Math.max(worst, Math.abs(a[i] - b[i]) / (1e-3 + Math.abs(a[i])));
+                            worst = Math.max(worst, Math.abs(a[i] - b[i]) / (1 + Math.abs(a[i])));   // sums of order 1-4: fp32 order noise ~1e-6
                         }
-                        System.out.printf("stream-K %s %dx%dx%d residual %b (%s): %d of %d elements differ from the plain kernel, max rel %.2e%n",
+                        System.out.printf("stream-K %s %dx%dx%d residual %b (%s): %d of %d elements differ from the plain kernel, max err/(1+abs) %.2e%n",
                                 t.name(), m, n, k, residual, sk, differ, a.length, worst);
-                        assertTrue(worst < 1e-3, "stream-K vs plain " + t.name() + " " + m + "x" + n + "x" + k + ": " + worst);
+                        assertTrue(worst < 1e-4, "stream-K vs plain " + t.name() + " " + m + "x" + n + "x" + k + ": " + worst);
                     }
         }
     }
