@@ -410,7 +410,8 @@ public final class Gemm implements AutoCloseable {
                 if (deepFaster(d, t, oneWaveSplits(m, n, k, t))) return d;
             }
             if (t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;
-            if (tma && (t == TMA_256 || t == TMA_128) && pingPongFaster(m, n, k) && pingPongLoads()) return pingPongPlan(m, n, k, TMA_PP128, fp32X);
+            if (tma && (t == TMA_256 || t == TMA_128) && (pingPongFaster(m, n, k) || pingPongMidFaster(m, n)) && pingPongLoads())
+                return pingPongPlan(m, n, k, TMA_PP128, fp32X);
         }
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
@@ -491,6 +492,32 @@ public final class Gemm implements AutoCloseable {
         long tiles = (long) ((n + TMA_PP128.bn() - 1) / TMA_PP128.bn()) * ((m + TMA_PP128.bm() - 1) / TMA_PP128.bm());
         return tiles * 10 >= 9L * multiprocessors;
     }
+
+    /**
+     * The mid range's ping-pong rule (the default plan only; the invariant plan keeps its forms): at {@link #PING_PONG_MID_MIN_M}-128 tokens (one 128-token tile), where
+     * the plan has unsplit {@link #TMA_128} and the weight's 128-row tiles fill at least 90% of the multiprocessors, the ping-pong
+     * kernel: run 61-gemm15 measured it at 128 tokens 0.83-0.87 of TMA_128's time on llama3.2-1b's lm_head 128256×2048 (155.4
+     * against 182.0 / 193.0 µs) and 0.91 on its gate|up 16384×2048 (24.3 against 26.8): with one tile a warpgroup's turn the
+     * other warpgroup's epilogue and the next tile's first K tiles run under it. {@code -Darbor.gemm.pingPongMid=false}: main's
+     * plan there.
+     */
+    boolean pingPongMidFaster(int m, int n) {
+        if (!pingPongMid || m < PING_PONG_MID_MIN_M || m > TMA_PP128.bm()) return false;
+        return (long) ((n + TMA_PP128.bn() - 1) / TMA_PP128.bn()) * 10 >= 9L * multiprocessors;   // one 128-token tile of many W-row tiles
+    }
+
+    static final boolean PING_PONG_MID_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.pingPongMid", "true"));
+
+    /**
+     * Fewest tokens of the mid-range ping-pong rule ({@code -Darbor.gemm.pingPongMidMinM=N}): from 113 the deep plan's tile
+     * (tokens rounded up to 16) is TMA_128 in disguise and the plan falls through to TMA_128; below, the deep tiles decide.
+     */
+    static final int PING_PONG_MID_MIN_M = Integer.getInteger("arbor.gemm.pingPongMidMinM", 113);
+
+    private boolean pingPongMid = PING_PONG_MID_DEFAULT;
+
+    /** Sets whether the default plan takes the mid range's ping-pong rule ({@link #pingPongFaster}; tests and GemmBench pp-mid). */
+    public void pingPongMid(boolean on) { this.pingPongMid = on; }
 
     /**
      * Below this many tokens the default plan keeps its TMA_128 / TMA_256 / split-K choice ({@code -Darbor.gemm.pingPongMinM=N}

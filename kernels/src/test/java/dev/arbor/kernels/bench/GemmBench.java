@@ -225,6 +225,10 @@ public final class GemmBench {
                 leanTable(cuda, gemm, copy);
                 return;
             }
+            if (args.length > 0 && args[0].equals("pp-mid")) {   // run 61-gemm15 call 2: the mid-range ping-pong rule off / on / off / on
+                for (int[] pt : PP_MID_POINTS) ppMid(cuda, gemm, pt[0], pt[1], pt[2]);
+                return;
+            }
             if (args.length > 0 && args[0].equals("pp-rule")) {   // M in -Dgemm.ppM (default 512,2048,8192): the plan with and without the ping-pong rule, interleaved (run 49-pp10); -Dgemm.residual=true: C +=
                 int[] ms = java.util.Arrays.stream(System.getProperty("gemm.ppM", "512,2048,8192").split(",")).mapToInt(Integer::parseInt).toArray();
                 String only = System.getProperty("gemm.ppShapes", "");   // e.g. 4096x4096,4096x11008: those N×K only
@@ -320,6 +324,27 @@ public final class GemmBench {
     static final int[][] FEW_POINTS = {{1024, 4096, 512}, {1024, 4096, 2048}, {1024, 4096, 8192}, {4096, 4096, 512}, {4096, 4096, 2048},
             {4096, 4096, 8192}, {6144, 4096, 512}, {14336, 4096, 8192}, {11008, 4096, 512}, {11008, 4096, 2048}, {22016, 4096, 2048},
             {3072, 2048, 128}, {2048, 2048, 128}, {16384, 2048, 128}, {2048, 8192, 128}, {128256, 2048, 128}};
+
+    /** (N, K, M) where the mid-range ping-pong rule ({@code Gemm#pingPongMidFaster}) changes the default plan: llama3.2-1b's gate|up and lm_head, llama-7b's and Llama-3-8B's lm_head, Llama-3-8B's gate|up, at 113-128 tokens. */
+    static final int[][] PP_MID_POINTS = {{16384, 2048, 128}, {16384, 2048, 120}, {128256, 2048, 128}, {128256, 2048, 116},
+            {32000, 4096, 128}, {32000, 4096, 120}, {128256, 4096, 128}, {28672, 4096, 128}, {14336, 4096, 128}, {14336, 4096, 120}};
+
+    /** One point of pp-mid: the default plan without the mid-range ping-pong rule and with it, off / on / off / on, µs ("CSV,ppmid,N,K,M,off tiles,on tiles,off1,on1,off2,on2"). */
+    private static void ppMid(CudaBackend cuda, Gemm gemm, int n, int k, int m) {
+        try (Operands o = new Operands(cuda, m, n, k)) {
+            gemm.pingPongMid(false);
+            Gemm.Plan off = gemm.plan(m, n, k, true, true);
+            gemm.pingPongMid(true);
+            Gemm.Plan on = gemm.plan(m, n, k, true, true);
+            double[] t = new double[4];
+            for (int i = 0; i < 4; i++) t[i] = time(cuda, gemm, i % 2 == 0 ? off : on, o, m, i == 1);
+            System.out.printf("pp-mid N=%-6d K=%-5d M=%-4d off %.1f on %.1f off %.1f on %.1f us: on/off %.3f [%s -> %s]%n", n, k, m, t[0], t[1], t[2], t[3],
+                    (t[1] + t[3]) / (t[0] + t[2]), off, on);
+            System.out.println("CSV,ppmid," + n + "," + k + "," + m + "," + off.tiles().name() + "/" + off.splits() + "," + on.tiles().name() + "," + t[0] + "," + t[1] + "," + t[2] + "," + t[3]);
+        } catch (RuntimeException | AssertionError e) {
+            System.out.println("FAILED pp-mid " + n + "x" + k + " M=" + m + ": " + e);
+        }
+    }
 
     /**
      * One few-tile point: main's default plan (stream-K off, as on main), then stream-K on each plain TMA tile that fits the

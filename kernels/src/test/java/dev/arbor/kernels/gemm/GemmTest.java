@@ -150,6 +150,7 @@ class GemmTest {
             assertEquals(4, q.splits(), "64 blocks, 264 resident");
             assertThrows(IllegalArgumentException.class, () -> hopper.mid("tma999"));
             hopper.mid("table");   // the measured table: TMA_64X2 at its shapes, the rule before elsewhere
+            hopper.pingPongMid(false);   // the table's tiles (the mid-range ping-pong rule: midRangePingPongRule)
             assertSame(Gemm.TMA_64X2, hopper.plan(107, 22016, 4096, true, true).tiles());
             assertSame(Gemm.TMA_64X2, hopper.plan(192, 22016, 4096, true, true).tiles());
             assertSame(Gemm.TMA_256, hopper.plan(256, 22016, 4096, true, true).tiles());
@@ -263,6 +264,28 @@ class GemmTest {
             assertFalse(hopper.invariantPlan(512, 1024, 4096, true).streamK(), "never the invariant plan");
             hopper.streamK(false);
         }
+    }
+
+    /**
+     * The mid range's ping-pong rule (run 61-gemm15): at 113-128 tokens, where the plan has unsplit TMA_128 and the 128-row tiles fill
+     * ≥ 90% of 132 multiprocessors (llama3.2-1b's gate|up 16384×2048: 128 tiles; its lm_head: 1002), the ping-pong kernel; not for
+     * fewer tiles (q|k|v 3072×2048: 24), nor below 113 tokens, nor with the switch off, nor in the invariant plan.
+     */
+    @Test
+    void midRangePingPongRule() {
+        if (!Gemm.TMA_DEFAULT || !Gemm.PING_PONG_DEFAULT) return;
+        Gemm hopper = new Gemm(cpu, true);
+        hopper.pingPongMid(true);
+        for (int[] s : new int[][]{{128, 16384, 2048}, {120, 16384, 2048}, {128, 128256, 2048}, {128, 28672, 4096}}) {
+            Gemm.Plan p = hopper.plan(s[0], s[1], s[2], true, true);
+            assertTrue(p.tiles() == Gemm.TMA_PP128 && p.persistent(), s[1] + "x" + s[2] + " at " + s[0] + ": " + p);
+            assertFalse(hopper.invariantPlan(s[0], s[1], s[2], true).tiles().pingPong(), "the invariant plan keeps its forms");
+        }
+        assertFalse(hopper.plan(128, 3072, 2048, true, true).tiles().pingPong(), "24 tiles");
+        assertFalse(hopper.plan(112, 16384, 2048, true, true).tiles().pingPong(), "below 113 tokens (the deep tiles there)");
+        hopper.pingPongMid(false);
+        assertFalse(hopper.plan(128, 16384, 2048, true, true).tiles().pingPong(), "switch off: main's plan");
+        GemmCase.of(100, 272, 264).check(cpu, hopper, hopper.pingPongPlan(100, 272, 264, Gemm.TMA_PP128, true));   // a partial 128-token tile
     }
 
     /**
