@@ -426,7 +426,10 @@ public final class Gemm implements AutoCloseable {
      * Whether the default plan takes stream-K ({@link #streamKPlan}) for its TMA tiles: when the one-wave split-K plan's blocks
      * fill less than {@link #STREAM_K_FILL} of the last wave's resident slots (e.g. k/v 1024×4096 at 512 tokens: 32 tiles of 128
      * × 128 in 4 K slices, 128 of 132; q|k|v 3072×2048 at 128 tokens: 24 tiles in 5 slices, 120 of 132). Only with
-     * {@code -Darbor.gemm.streamK=true} (off by default: run 61-gemm15 measured stream-K beside the plans, not this rule).
+     * {@code -Darbor.gemm.streamK=true}, off by default: run 61-gemm15 measured stream-K slower than the plan at all 16 points it
+     * tried (k/v 1024×4096 at 512 tokens 22.9 against 18.7 µs, llama3.2-1b q|k|v at 128 16.8 against 13.6, 1.2-2.4× at
+     * 2048-8192 tokens where the contiguous ranges scatter the concurrently running tiles over the grid and lose the L2
+     * reuse of a wave of neighbouring tiles), and the 1b b128 nbi decode step 2.065 → 2.397 ms with it.
      */
     static boolean streamKFaster(long blocks, long resident) {
         long waves = (blocks + resident - 1) / resident;
@@ -496,10 +499,12 @@ public final class Gemm implements AutoCloseable {
     /**
      * The mid range's ping-pong rule (the default plan only; the invariant plan keeps its forms): at {@link #PING_PONG_MID_MIN_M}-128 tokens (one 128-token tile), where
      * the plan has unsplit {@link #TMA_128} and the weight's 128-row tiles fill at least 90% of the multiprocessors, the ping-pong
-     * kernel: run 61-gemm15 measured it at 128 tokens 0.83-0.87 of TMA_128's time on llama3.2-1b's lm_head 128256×2048 (155.4
-     * against 182.0 / 193.0 µs) and 0.91 on its gate|up 16384×2048 (24.3 against 26.8): with one tile a warpgroup's turn the
-     * other warpgroup's epilogue and the next tile's first K tiles run under it. {@code -Darbor.gemm.pingPongMid=false}: main's
-     * plan there.
+     * kernel. Run 61-gemm15 (GemmBench pp-mid, the plan without / with the rule, off / on / off / on): on/off 0.841-0.846 on
+     * llama3.2-1b's lm_head 128256×2048 at 116-128 tokens (152-155 against 179-184 µs), 0.904-0.908 on its gate|up 16384×2048
+     * at 120-128, 0.930 on Llama-3-8B's lm_head 128256×4096, 0.920 on its gate|up 28672×4096, 0.945-0.948 on llama-7b's lm_head
+     * 32000×4096; the llama3.2-1b b128 nbi decode step 2.061 / 2.065 → 2.026 / 2.012 ms on the device. A block runs 1-8 tiles,
+     * each a whole tile a warpgroup: the other warpgroup's epilogue and the next tile's first K tiles run under it. On by
+     * default; {@code -Darbor.gemm.pingPongMid=false}: main's plan there.
      */
     boolean pingPongMidFaster(int m, int n) {
         if (!pingPongMid || m < PING_PONG_MID_MIN_M || m > TMA_PP128.bm()) return false;

@@ -248,7 +248,9 @@ public final class GemmKernels {
      * {@link #wgmmaTmaPersistentXbf16Wbf16}), then store: a whole tile as the plain kernel does (a store, or C + sum with
      * {@code accumulate}), a partial one (the tile shared with the neighbouring blocks) by atomic adds into C zeroed first (or
      * holding the residual): the split-K fix-up, in no fixed order, so the default ({@code --no-batch-invariance}) plan only,
-     * never the invariant one. Arguments as {@link #wgmmaTmaPersistentXbf16Wbf16} ({@code kTilesPerSplit} unused).
+     * never the invariant one. Arguments as {@link #wgmmaTmaPersistentXbf16Wbf16} ({@code kTilesPerSplit} unused). Measured
+     * slower than the plans everywhere it was tried (bench/RESULTS.md run 61-gemm15; off by default, {@code -Darbor.gemm.streamK}):
+     * kept as the base of a data-parallel + stream-K hybrid (full waves tile by tile, the remainder streamed), the form not tried.
      */
     public static void wgmmaTmaStreamKXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
                                                  int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
