@@ -285,7 +285,8 @@ public final class AttentionKernels {
      * Folds the partial states of a token's splits in increasing split order (the same expressions as
      * whole mode's in-kernel fold) and writes {@code out = A / L}. One work-item per (token, head, dim):
      * {@code Launch.cover(tokens * heads * headDim, 128)}. With useKeyStart = 1 (cascade) it first folds
-     * the shared part's slots {@code sharedBase + c}, c < ceil(keyStart[seq] / SPLIT), then the token's
+     * the shared part's slots {@code sharedBase + c}, c < ceil(keyStart[seq] / SPLIT) (or, {@code ranges} > 0, the shared level's key
+     * ranges, {@link CascadeMmaKernels#rangeKeys}), then the token's
      * own splits from keyStart[seq] on.
      *
      * <p>The slots are loaded {@code ahead} at a time ({@link #MERGE_AHEAD} by default) before any is folded: the fold is a dependent
@@ -298,7 +299,7 @@ public final class AttentionKernels {
      * @param out      (tokens, heads * headDim)
      */
     public static void mergeSplits(KernelContext ctx, FloatArray partials, FloatArray out, IntArray positions, IntArray seqOfToken,
-                                   IntArray keyStart, int tokens, int slots, int sharedBase,
+                                   IntArray keyStart, int tokens, int slots, int sharedBase, int ranges,
                                    @Constant int heads, @Constant int headDim, @Constant int useKeyStart, @Constant int ahead) {
         int idx = ctx.globalIdx;
         if (idx >= tokens * heads * headDim) return;
@@ -313,7 +314,8 @@ public final class AttentionKernels {
         mla[1] = 0f;
         mla[2] = 0f;
         int rowSlots = th * slots;
-        int nShared = (ks0 + SPLIT - 1) / SPLIT;
+        // the shared level's slots: 256-key splits, or with ranges > 0 its equal key ranges (CascadeMmaKernels#rangeKeys; suffix first)
+        int nShared = ranges == 0 ? (ks0 + SPLIT - 1) / SPLIT : (ks0 + CascadeMmaKernels.rangeKeys(ks0, ranges) - 1) / CascadeMmaKernels.rangeKeys(ks0, ranges);
         ctx.gridDependencyWait();   // the split kernel's partials
         for (int c = 0; c < nShared; c += ahead) {
             // a shared split may have no key visible to this query (l = 0, m = -inf): skipped

@@ -60,6 +60,17 @@ public final class CascadeAttention implements AutoCloseable {
     private boolean sharedInterleave;                                       // its S = Q·Kᵀ mma n-tile-interleaved (the same bits)
     private int sharedRangesForced;                                         // > 0: the shared level's key ranges forced (tests, benches)
     private int sharedRangeKeys = DEFAULT_RANGE_KEYS;                       // its key ranges' least keys (CascadeMmaKernels.sharedRanges); 0: 256-key splits
+    private boolean suffixFirst = SUFFIX_FIRST;                             // the warp suffix first, the shared level overlapping it, then the merge
+    private int suffixKeysPerLane;                                          // the own-range warp suffix's U; 0: the paged launcher's
+    private int suffixMinBlocks = -1;                                       // the warp suffix's launch bounds; -1: CascadeSuffixKernels.minBlocksPerSm
+
+    /**
+     * Suffix first ({@link #suffixFirst}), system property {@code arbor.cascade.suffixFirst} (default off: measured slower,
+     * bench/RESULTS.md "Run 61-casc15": a step 47.8 → 77.7 µs at 107 × 530, 172.4 → 321.9 at 500 × 752, seed workload 2's decode
+     * device step 17.99 → 21.88 ms; the merge launch, {@link AttentionKernels#mergeSplits} with a work-item per (token, head, dim),
+     * costs ~34 µs alone at 107 × 530, more than the overlap saves).
+     */
+    public static final boolean SUFFIX_FIRST = Boolean.getBoolean("arbor.cascade.suffixFirst");
 
     /**
      * The tensor-core shared level's key ranges ({@link #sharedRangeKeys}): the least keys of a range when the launch's prefix is cut
@@ -197,14 +208,19 @@ public final class CascadeAttention implements AutoCloseable {
                 ranges = sharedRangesForced > 0 ? Math.max(splits, Math.min(sharedRangesForced, slots - sharedBase))
                         : CascadeMmaKernels.sharedRanges(splits, gx * kvHeads, b.multiprocessors(), maxSharedLenNow, sharedRangeKeys, slots - sharedBase);
             }
+            boolean first = suffixFirst && warp;
+            if (first && runSuffix) launchWarpSuffix(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens,
+                    keyStart, numBlocks, heads, kvHeads, headDim, slots, ranges, replay, false, true);
             if (sharedLaunched) {
+                // suffix first: overlapping the warp suffix (it lets this grid in at once), waiting for it only at the end
+                boolean late = first && runSuffix;
                 int threads = mma ? CascadeMmaKernels.THREADS : AttentionKernels.THREADS;
                 Launch l = Launch.of(new int[] {(int) gx, kvHeads, ranges > 0 ? ranges : PagedAttention.splits(maxSharedLenNow)}, new int[] {threads, 1, 1});
                 FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;
                 int alibi = alibiSlopes != null ? 1 : 0;
                 if (mma) {   // tensor cores: the shape and store decide, never the batch
-                    b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), overlapShared ? l.overlappingPrevious() : l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
-                            blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles, ranges,
+                    b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), overlapShared || late ? l.overlappingPrevious() : l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
+                            blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles, ranges, late ? 1 : 0,
                             heads, kvHeads, headDim, paged.blockSize(), alibi, minBlocks, halves, sharedInterleave ? 1 : 0);
                 } else {
                     b.launch(Shapes.byStore(kCache, SHARED_BF16, SHARED_F16, SHARED_F32), l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
@@ -212,29 +228,66 @@ public final class CascadeAttention implements AutoCloseable {
                             heads, kvHeads, headDim, paged.blockSize(), alibi, queries);
                 }
             }
+            if (first) {   // the merge of the shared slots and the suffix's own slot (AttentionKernels#mergeSplits)
+                if (runMerge) paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, ranges, true);
+                return;
+            }
         }
         if (warp) {
             // suffix + merge in one launch, a warp per (token, kv head): over its own keys as one range, or replaying the split kernel's
             // layout (its bits)
-            if (runSuffix) {
-                // by default one virtual warp over the token's own keys as one range (CascadeSuffixKernels' ownRange); suffixReplay, or
-                // a launch without groups (then PagedAttention's split mode, bit for bit): the split kernel's warps over its 256-key
-                // splits (that kernel's bits, run 26-55's default)
-                int u = paged.keysPerLaneNow(), w = replay ? paged.decodeWarpsNow() : 1;
-                // overlapping the shared level (programmatic dependent launch) only right behind it: the kernel reads its own keys
-                // before gridDependencyWait, which must not overlap the KV write before a plain launch
-                Launch l = Launch.of(new int[] {tokens, kvHeads, 1}, new int[] {CascadeSuffixKernels.THREADS, 1, 1});
-                b.launch(Shapes.byStore(kCache, SUFFIX_MERGE_BF16, SUFFIX_MERGE_F16, null), sharedLaunched && overlapSuffix ? l.overlappingPrevious() : l, q, kCache, vCache, out,
-                        paged.partials(), positions, seqOfToken, blockTables, keyStart, alibiSlopes != null ? alibiSlopes : q, maxBlocksPerSeq,
-                        numBlocks, slots, sharedBase, ranges, heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, u, w,
-                        suffixSharedAhead > 0 ? suffixSharedAhead : CascadeSuffixKernels.SHARED_AHEAD,
-                        CascadeSuffixKernels.minBlocksPerSm(heads, kvHeads), replay ? 0 : 1);
-            }
+            if (runSuffix) launchWarpSuffix(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens,
+                    keyStart, numBlocks, heads, kvHeads, headDim, slots, ranges, replay, sharedLaunched && overlapSuffix, false);
             return;
         }
         boolean merged = runSuffix && paged.launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, keyStart, maxBlocksPerSeq,
                 alibiSlopes, tokens, PagedAttention.splits(maxContextLen), ownZ, numBlocks, true, true, slots, sharedBase, false);
-        if (!merged && runMerge) paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, true);
+        if (!merged && runMerge) paged.launchMerge(b, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, 0, true);
+    }
+
+    /**
+     * The warp suffix ({@link CascadeSuffixKernels}): by default one virtual warp over the token's own keys as one range
+     * (CascadeSuffixKernels' ownRange); suffixReplay, or a launch without groups (then PagedAttention's split mode, bit for bit): the
+     * split kernel's warps over its 256-key splits (that kernel's bits, run 26-55's default). {@code overlap}: launched overlapping the
+     * shared level just before it (the kernel reads its own keys before gridDependencyWait, which must not overlap the KV write before a
+     * plain launch). {@code writeOwn}: suffix first, its own keys' state into its own split's slot (no shared slot read, no out).
+     */
+    private void launchWarpSuffix(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+                                  IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, IntArray keyStart,
+                                  int numBlocks, int heads, int kvHeads, int headDim, int slots, int ranges, boolean replay, boolean overlap,
+                                  boolean writeOwn) {
+        int u = !replay && suffixKeysPerLane > 0 ? suffixKeysPerLane : paged.keysPerLaneNow(), w = replay ? paged.decodeWarpsNow() : 1;
+        Launch l = Launch.of(new int[] {tokens, kvHeads, 1}, new int[] {CascadeSuffixKernels.THREADS, 1, 1});
+        b.launch(Shapes.byStore(kCache, SUFFIX_MERGE_BF16, SUFFIX_MERGE_F16, null), overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
+                paged.partials(), positions, seqOfToken, blockTables, keyStart, alibiSlopes != null ? alibiSlopes : q, maxBlocksPerSeq,
+                numBlocks, slots, sharedBase, ranges, heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, u, w,
+                suffixSharedAhead > 0 ? suffixSharedAhead : CascadeSuffixKernels.SHARED_AHEAD,
+                suffixMinBlocks >= 0 ? suffixMinBlocks : CascadeSuffixKernels.minBlocksPerSm(heads, kvHeads), replay ? 0 : 1, writeOwn ? 1 : 0);
+    }
+
+    /**
+     * Suffix first (off by default, {@link #SUFFIX_FIRST}): the warp suffix is launched before the shared level and writes its own keys'
+     * state to a slot; the tensor-core shared level is launched overlapping it (programmatic dependent launch: its work-groups take the
+     * SMs' registers as suffix warps leave, instead of the suffix waiting for the shared level's last work-group), in its splits or key
+     * ranges; then {@link AttentionKernels#mergeSplits} folds the shared slots and the own slot. One launch more; equal up to rounding.
+     */
+    public CascadeAttention suffixFirst(boolean on) {
+        this.suffixFirst = on;
+        return this;
+    }
+
+    /** For benchmarks: the own-range warp suffix's keys a lane a round (U: 2, 4, 8; 0: the paged launcher's, 4). Up to rounding the same. */
+    public CascadeAttention suffixKeysPerLane(int u) {
+        if (u != 0 && u != 2 && u != 4 && u != 8) throw new IllegalArgumentException("suffixKeysPerLane must be 0, 2, 4 or 8: " + u);
+        this.suffixKeysPerLane = u;
+        return this;
+    }
+
+    /** For benchmarks: the warp suffix's launch bounds (warps an SM; -1: {@link CascadeSuffixKernels#minBlocksPerSm}). Registers only: the same bits. */
+    public CascadeAttention suffixMinBlocks(int n) {
+        if (n < -1 || n > 32) throw new IllegalArgumentException("suffixMinBlocks must be -1..32: " + n);
+        this.suffixMinBlocks = n;
+        return this;
     }
 
     /**

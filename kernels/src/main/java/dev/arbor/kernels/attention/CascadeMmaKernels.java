@@ -147,30 +147,30 @@ public final class CascadeMmaKernels {
     public static void cascadeMmaBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray partials,
                                       IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                                       IntArray groupTokens, IntArray groupTokenStart,
-                                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup, int ranges,
+                                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup, int ranges, int waitAtEnd,
                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                       @Constant int alibi, @Constant int minBlocks, @Constant int halves, @Constant int interleave) {
         ctx.launchBounds(THREADS, minBlocks);
         body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
-                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, ranges, heads, kvHeads, headDim, blockSize, alibi, 0, halves, interleave);
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, ranges, waitAtEnd, heads, kvHeads, headDim, blockSize, alibi, 0, halves, interleave);
     }
 
     /** fp16 store. */
     public static void cascadeMmaF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray partials,
                                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                                      IntArray groupTokens, IntArray groupTokenStart,
-                                     int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup, int ranges,
+                                     int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup, int ranges, int waitAtEnd,
                                      @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                      @Constant int alibi, @Constant int minBlocks, @Constant int halves, @Constant int interleave) {
         ctx.launchBounds(THREADS, minBlocks);
         body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
-                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, ranges, heads, kvHeads, headDim, blockSize, alibi, 1, halves, interleave);
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, ranges, waitAtEnd, heads, kvHeads, headDim, blockSize, alibi, 1, halves, interleave);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      IntArray groupTokens, IntArray groupTokenStart, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
-                     int tilesPerGroup, int ranges, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16, int halves, int interleave) {
+                     int tilesPerGroup, int ranges, int waitAtEnd, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16, int halves, int interleave) {
         int G = heads / kvHeads;
         int RW = 4 / halves;                 // warps of query rows a key half (16 rows each)
         int rows = 16 * RW;                  // query rows per work-group: ROWS / halves
@@ -231,7 +231,9 @@ public final class CascadeMmaKernels {
         // starts, the split's row offsets: host-written inputs) ran during its tail; q and the KV rows only after it is done.
         // Only then may the suffix + merge warps start (they read their own keys before waiting for this grid, and those
         // must not overlap the kernel before: the KV write)
-        ctx.gridDependencyWait();
+        // suffix first (waitAtEnd, CascadeAttention#suffixFirst): launched overlapping the warp suffix, which began after the KV write and
+        // writes nothing read here; the wait moves to the end, so this grid completes after the suffix (the merge launch waits for it)
+        if (waitAtEnd == 0) ctx.gridDependencyWait();
         ctx.allowDependentLaunch();
         int r0 = rw * 16 + gq, r1 = r0 + 8;
         int tok0 = rTok[r0], tok1 = rTok[r1], p0 = rPos[r0], p1 = rPos[r1];
@@ -262,6 +264,7 @@ public final class CascadeMmaKernels {
         ctx.cpAsyncWait(0);
         if (halves > 1) foldHalves(ctx, ksw, o, m, l, half, rw * 32 + lane, RW * 32, NT);
         finish(ctx, partials, o, m, l, half == 0 ? tok0 : -1, half == 0 ? tok1 : -1, h0, h1, c, slots, sharedBase, heads, headDim, tq, NT);
+        if (waitAtEnd != 0) ctx.gridDependencyWait();
     }
 
     /** The pair (x0, x1) as 16-bit halves, low index in bits 0-15 (fp16 or bf16, nearest even). */

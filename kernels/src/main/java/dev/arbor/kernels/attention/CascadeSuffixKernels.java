@@ -74,6 +74,7 @@ public final class CascadeSuffixKernels {
     public static final int THREADS = 32;
     /** Own splits computed before the shared level's partials are waited for (their states kept in shared memory). */
     public static final int OWN_BUF = 2;
+    private static final float NEG_INF = Float.NEGATIVE_INFINITY;
 
     /** Shared memory of a work-group in bytes. */
     public static int sharedBytes(int heads, int kvHeads, int headDim) {
@@ -86,13 +87,28 @@ public final class CascadeSuffixKernels {
     }
 
     /**
-     * Blocks (warps) a multiprocessor must hold at once (the launcher's choice, {@code launchBounds}): {@code max(1, 32 / G)}. At
-     * G = 1, 32 (the most resident blocks of an H100/H200 SM) keeps the kernel within 64 registers (ptxas -v, 32 heads × 128, one
+     * Blocks (warps) a multiprocessor must hold at once (the launcher's choice, {@code launchBounds}): {@code max(1, 32 / G)}, at G = 1
+     * {@link #G1_MIN_BLOCKS} (below). At G = 1, 32 (the most resident blocks of an H100/H200 SM) keeps the kernel within 64 registers (ptxas -v, 32 heads × 128, one
      * shared slot a lane per load: 72 registers without the bound, 64 with it and a 12-byte spill, two stores a split); 25 blocks
      * would leave the seed's 3,424 (token, kv head) warps just over one wave. G query heads hold G times the query, accumulator and
      * scores: at G = 2, 16 blocks (127 registers, no spill).
+     *
+     * <p>At G = 1 the default is now {@link #G1_MIN_BLOCKS} = 24 (ptxas -v sm_90, 32 heads × 128 own range: 80 registers, no spill; 64 and an 8-byte spill store / 12-byte load at 32; 25 warps an SM by registers): bench/RESULTS.md "Run 61-casc15"
+     * measured the cascade step faster at every shape of AttentionBench's rows, interleaved in one process against 32 (107 × 530 47.8 →
+     * 46.1 µs, 500 × 752 172.4 → 166.9, 40 heads ALiBi 57.2 → 55.0, 107 × 240 40.6 → 38.4, 2-32 × 128-512 equal to 0.8 µs faster),
+     * although the suffix alone is slower (107 × 530 26.6 → 29.3 µs: its 3,424 warps are then just over one wave): in the step the suffix
+     * runs overlapping the shared level. Registers only: the same instructions, the same bits.
      */
-    public static int minBlocksPerSm(int heads, int kvHeads) { return Math.max(1, 32 / (heads / kvHeads)); }
+    public static int minBlocksPerSm(int heads, int kvHeads) {
+        int g = heads / kvHeads;
+        return g == 1 ? G1_MIN_BLOCKS : Math.max(1, 32 / g);
+    }
+
+    /**
+     * The warp suffix's launch bounds at G = 1 ({@link #minBlocksPerSm}), system property {@code arbor.cascade.suffixMinBlocks}
+     * (default 24, measured faster a step than runs 35-60's 32: bench/RESULTS.md "Run 61-casc15"; 32 restores them).
+     */
+    public static final int G1_MIN_BLOCKS = Integer.getInteger("arbor.cascade.suffixMinBlocks", 24);
 
     /**
      * Shared slots a lane loads per round trip (the launcher's choice at every shape): 1, so RPW slots a round trip (2 at
@@ -113,9 +129,9 @@ public final class CascadeSuffixKernels {
                                        FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int ranges,
                                        @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                        @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
-                                       @Constant int minBlocks, @Constant int ownRange) {
+                                       @Constant int minBlocks, @Constant int ownRange, @Constant int writeOwn) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                sharedBase, ranges, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, 0);
+                sharedBase, ranges, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, writeOwn, 0);
     }
 
     /** fp16 store; as {@link #suffixMergeBf16}. */
@@ -124,16 +140,18 @@ public final class CascadeSuffixKernels {
                                       FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int ranges,
                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                       @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
-                                      @Constant int minBlocks, @Constant int ownRange) {
+                                      @Constant int minBlocks, @Constant int ownRange, @Constant int writeOwn) {
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                sharedBase, ranges, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, 1);
+                sharedBase, ranges, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, writeOwn, 1);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int ranges, int heads, int kvHeads, int headDim, int blockSize,
-                     int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int ownRange, int fp16) {
+                     int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int ownRange, int writeOwn, int fp16) {
         ctx.launchBounds(THREADS, minBlocks);
+        // suffix first (CascadeAttention#suffixFirst): the shared level is launched after this grid, overlapping it, and reads nothing it writes
+        if (writeOwn != 0) ctx.allowDependentLaunch();
         int G = heads / kvHeads;
         int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
         int RPW = 32 / LR;                    // key rows per load instruction
@@ -185,12 +203,14 @@ public final class CascadeSuffixKernels {
         // their keys and the query were written before that launch began), then mergeSplits' order: shared slots, own splits
         for (int k = 0; k <= nOwn; k++) {
             if (k == buffered) {
-                ctx.gridDependencyWait();   // the shared level's partials
                 DecodeKernels.startState(mM, mL, mA, G);
-                // RPW·SA slots a round trip: row r's lanes load slots c + r·SA .. + SA, folded in slot order through shuffles
-                for (int c = 0; c < nShared; c += RPW * SA) {
-                    loadSlots(partials, ms, ls, as, th0, slots, sharedBase + c + row * SA, nShared - c - row * SA, c8, headDim, G, SA);
-                    foldSlots(ctx, mA, mM, mL, ms, ls, as, nShared - c, col, LR, RPW, G, SA);
+                if (writeOwn == 0) {   // suffix first: no shared slot here (the merge launch folds them)
+                    ctx.gridDependencyWait();   // the shared level's partials
+                    // RPW·SA slots a round trip: row r's lanes load slots c + r·SA .. + SA, folded in slot order through shuffles
+                    for (int c = 0; c < nShared; c += RPW * SA) {
+                        loadSlots(partials, ms, ls, as, th0, slots, sharedBase + c + row * SA, nShared - c - row * SA, c8, headDim, G, SA);
+                        foldSlots(ctx, mA, mM, mL, ms, ls, as, nShared - c, col, LR, RPW, G, SA);
+                    }
                 }
                 for (int bk = 0; bk < buffered; bk++) {
                     loadState(st, bk * SW, sA, sM, sL, lane, G);
@@ -236,7 +256,32 @@ public final class CascadeSuffixKernels {
             }
         }
         loadState(st, OWN_BUF * SW, mA, mM, mL, lane, G);
-        if (row == 0) finish(out, mA, mL, th0 * headDim + c8, G, headDim);
+        if (writeOwn != 0) {
+            // suffix first: the own keys' folded state into the first own split's slot, the token's other own split slots empty (l = 0,
+            // m = -inf: AttentionKernels#mergeSplits folds them as x = 1, y = 0, leaving its state as it was)
+            if (row == 0 && ks0 <= p) {
+                for (int s = ks0 / SPLIT; s <= p / SPLIT; s++) writeSlot(partials, mA, mM, mL, th0, slots, s, s == ks0 / SPLIT ? 0 : 1, c8, col, headDim, G);
+            }
+        } else if (row == 0) {
+            finish(out, mA, mL, th0 * headDim + c8, G, headDim);
+        }
+    }
+
+    /**
+     * Suffix first: the token's own-key state (A of this lane's 8 dims, M, L per query head) into slot {@code slot}, or an empty state
+     * (A = 0, l = 0, m = -inf) with {@code empty}: the layout {@link AttentionKernels#mergeSplits} folds (its own splits after the shared slots).
+     */
+    @Unroll
+    static void writeSlot(FloatArray partials, float[] mA, float[] mM, float[] mL, int th0, int slots, int slot, int empty, int c8, int col,
+                          int headDim, int G) {
+        for (int g = 0; g < G; g++) {
+            int o = ((th0 + g) * slots + slot) * (headDim + 2);
+            for (int i = 0; i < 8; i++) partials.set(o + c8 + i, empty == 0 ? mA[g * 8 + i] : 0f);
+            if (col == 0) {
+                partials.set(o + headDim, empty == 0 ? mM[g] : NEG_INF);
+                partials.set(o + headDim + 1, empty == 0 ? mL[g] : 0f);
+            }
+        }
     }
 
     /**

@@ -205,7 +205,7 @@ public final class PagedAttention implements AutoCloseable {
         if (split && tokens > splitTokens) throw new IllegalArgumentException("tokens " + tokens + " over the split scratch's " + splitTokens);
         boolean merged = launchPaged(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, positions, maxBlocksPerSeq, alibiSlopes,
                 tokens, splits(maxContextLen), ownSplits(maxContextLen), numBlocks, split, false, slots, 0, overlapPrevious, smallSplit, smallBelow);
-        if (split && !merged) launchMerge(b, out, positions, seqOfToken, positions, tokens, slots, 0, false);
+        if (split && !merged) launchMerge(b, out, positions, seqOfToken, positions, tokens, slots, 0, 0, false);
     }
 
     int checkBatch(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
@@ -288,11 +288,11 @@ public final class PagedAttention implements AutoCloseable {
     }
 
     void launchMerge(Backend b, FloatArray out, IntArray positions, IntArray seqOfToken, IntArray keyStart, int tokens, int slotCount,
-                     int sharedBase, boolean useKeyStart) {
+                     int sharedBase, int ranges, boolean useKeyStart) {
         // overlapping the split kernel (programmatic dependent launch): the merge reads partials only after gridDependencyWait
         Launch l = Launch.cover(tokens * heads * headDim, 128);
         b.launch(MERGE, overlapMerge ? l.overlappingPrevious() : l, partials, out, positions, seqOfToken, keyStart, tokens, slotCount,
-                sharedBase, heads, headDim, useKeyStart ? 1 : 0, mergeAhead);
+                sharedBase, ranges, heads, headDim, useKeyStart ? 1 : 0, mergeAhead);
     }
 
     /**

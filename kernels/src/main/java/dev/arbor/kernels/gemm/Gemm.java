@@ -159,7 +159,12 @@ public final class Gemm implements AutoCloseable {
      * ({@link GemmKernels#wgmmaTmaSlicedXbf16Wbf16}, grid z = 1), in the same order, so the same bits without the slabs.
      */
     public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
-                       boolean persistent) {
+                       boolean persistent, boolean streamK) {
+        public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
+                    boolean persistent) {
+            this(tiles, splits, kTilesPerSplit, launch, convertFirst, slabs, registerSlices, persistent, false);
+        }
+
         public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst) {
             this(tiles, splits, kTilesPerSplit, launch, convertFirst, false, false, false);
         }
@@ -175,7 +180,7 @@ public final class Gemm implements AutoCloseable {
         @Override public String toString() {
             return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : registerSlices
                     ? " (summed in registers, fixed order)" : "")
-                    + (persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (convertFirst ? ", X converted first" : "");
+                    + (streamK ? ", stream-K (" + launch.grid()[0] + " blocks)" : persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (convertFirst ? ", X converted first" : "");
         }
     }
 
@@ -194,6 +199,7 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel WGMMA_TMA_SLICED = Kernel.of(GemmKernels.class, "wgmmaTmaSlicedXbf16Wbf16");
     private static final Kernel WGMMA_TMA_PERSISTENT = Kernel.of(GemmKernels.class, "wgmmaTmaPersistentXbf16Wbf16");
     private static final Kernel WGMMA_TMA_PING_PONG = Kernel.of(GemmKernels.class, "wgmmaTmaPingPongXbf16Wbf16");
+    private static final Kernel WGMMA_TMA_STREAM_K = Kernel.of(GemmKernels.class, "wgmmaTmaStreamKXbf16Wbf16");
     /**
      * Whether the default plan takes the TMA tiles rather than the cp.async wgmma ones ({@code -Darbor.gemm.tma=false}
      * turns them off).
@@ -404,14 +410,57 @@ public final class Gemm implements AutoCloseable {
                 if (deepFaster(d, t, oneWaveSplits(m, n, k, t))) return d;
             }
             if (t == TMA_256 && threeWarpgroupsFaster(m, n)) t = TMA_256X3;
-            if (tma && (t == TMA_256 || t == TMA_128) && pingPongFaster(m, n, k) && pingPongLoads()) return pingPongPlan(m, n, k, TMA_PP128, fp32X);
+            if (tma && (t == TMA_256 || t == TMA_128) && (pingPongFaster(m, n, k) || pingPongMidFaster(m, n)) && pingPongLoads())
+                return pingPongPlan(m, n, k, TMA_PP128, fp32X);
         }
         long blocks = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
         long resident = (long) multiprocessors * blocksPerSm(t);
         int splits = fp32Out ? oneWaveSplits(m, n, k, t) : 1;
+        if (streamK && fp32Out && t.tma() && streamKFaster(blocks * splits, resident) && streamKLoads()) return streamKPlan(m, n, k, t, fp32X);
         if (t.tma() && t.bm() >= TMA_128.bm() && splits == 1 && blocks > resident && persistent && persistentLoads())
             return persistentPlan(m, n, k, t, fp32X);
         return plan(m, n, k, t, splits, fp32X);
+    }
+
+    /**
+     * Whether the default plan takes stream-K ({@link #streamKPlan}) for its TMA tiles: when the one-wave split-K plan's blocks
+     * fill less than {@link #STREAM_K_FILL} of the last wave's resident slots (e.g. k/v 1024×4096 at 512 tokens: 32 tiles of 128
+     * × 128 in 4 K slices, 128 of 132; q|k|v 3072×2048 at 128 tokens: 24 tiles in 5 slices, 120 of 132). Only with
+     * {@code -Darbor.gemm.streamK=true}, off by default: run 61-gemm15 measured stream-K slower than the plan at all 16 points it
+     * tried (k/v 1024×4096 at 512 tokens 22.9 against 18.7 µs, llama3.2-1b q|k|v at 128 16.8 against 13.6, 1.2-2.4× at
+     * 2048-8192 tokens where the contiguous ranges scatter the concurrently running tiles over the grid and lose the L2
+     * reuse of a wave of neighbouring tiles), and the 1b b128 nbi decode step 2.065 → 2.397 ms with it.
+     */
+    static boolean streamKFaster(long blocks, long resident) {
+        long waves = (blocks + resident - 1) / resident;
+        return blocks < STREAM_K_FILL * waves * resident;
+    }
+
+    /** The wave fill below which {@link #streamKFaster} takes stream-K. */
+    static final double STREAM_K_FILL = 0.98;
+
+    /** -Darbor.gemm.streamK=true: the default plan may take stream-K ({@link #streamKFaster}); off by default (not measured as a rule). */
+    static final boolean STREAM_K_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.streamK", "false"));
+
+    private boolean streamK = STREAM_K_DEFAULT;
+    private boolean streamKChecked;
+
+    /** Sets whether the default plan may take stream-K ({@link #streamKFaster}; tests and GemmBench few). */
+    public void streamK(boolean on) {
+        this.streamK = on;
+        this.streamKChecked = false;
+    }
+
+    /** On CUDA, loads the stream-K kernel once; if the driver refuses it, the default plan keeps split-K (with a message). */
+    private boolean streamKLoads() {
+        if (!streamKChecked) {
+            streamKChecked = true;
+            if (backend instanceof CudaBackend cuda && !loads("stream-K TMA wgmma", "split-K", () -> {
+                Plan q = streamKPlan(TMA_128.bm(), TMA_128.bn(), GemmKernels.BK, TMA_128, true);
+                cuda.resources(WGMMA_TMA_STREAM_K, q.launch(), tmaArguments(q, null, null, null, null, null, 1, 1, 1, GemmKernels.BK, 0));
+            })) streamK = false;
+        }
+        return streamK;
     }
 
     /**
@@ -446,6 +495,34 @@ public final class Gemm implements AutoCloseable {
         long tiles = (long) ((n + TMA_PP128.bn() - 1) / TMA_PP128.bn()) * ((m + TMA_PP128.bm() - 1) / TMA_PP128.bm());
         return tiles * 10 >= 9L * multiprocessors;
     }
+
+    /**
+     * The mid range's ping-pong rule (the default plan only; the invariant plan keeps its forms): at {@link #PING_PONG_MID_MIN_M}-128 tokens (one 128-token tile), where
+     * the plan has unsplit {@link #TMA_128} and the weight's 128-row tiles fill at least 90% of the multiprocessors, the ping-pong
+     * kernel. Run 61-gemm15 (GemmBench pp-mid, the plan without / with the rule, off / on / off / on): on/off 0.841-0.846 on
+     * llama3.2-1b's lm_head 128256×2048 at 116-128 tokens (152-155 against 179-184 µs), 0.904-0.908 on its gate|up 16384×2048
+     * at 120-128, 0.930 on Llama-3-8B's lm_head 128256×4096, 0.920 on its gate|up 28672×4096, 0.945-0.948 on llama-7b's lm_head
+     * 32000×4096; the llama3.2-1b b128 nbi decode step 2.061 / 2.065 → 2.026 / 2.012 ms on the device. A block runs 1-8 tiles,
+     * each a whole tile a warpgroup: the other warpgroup's epilogue and the next tile's first K tiles run under it. On by
+     * default; {@code -Darbor.gemm.pingPongMid=false}: main's plan there.
+     */
+    boolean pingPongMidFaster(int m, int n) {
+        if (!pingPongMid || m < PING_PONG_MID_MIN_M || m > TMA_PP128.bm()) return false;
+        return (long) ((n + TMA_PP128.bn() - 1) / TMA_PP128.bn()) * 10 >= 9L * multiprocessors;   // one 128-token tile of many W-row tiles
+    }
+
+    static final boolean PING_PONG_MID_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.pingPongMid", "true"));
+
+    /**
+     * Fewest tokens of the mid-range ping-pong rule ({@code -Darbor.gemm.pingPongMidMinM=N}): from 113 the deep plan's tile
+     * (tokens rounded up to 16) is TMA_128 in disguise and the plan falls through to TMA_128; below, the deep tiles decide.
+     */
+    static final int PING_PONG_MID_MIN_M = Integer.getInteger("arbor.gemm.pingPongMidMinM", 113);
+
+    private boolean pingPongMid = PING_PONG_MID_DEFAULT;
+
+    /** Sets whether the default plan takes the mid range's ping-pong rule ({@link #pingPongFaster}; tests and GemmBench pp-mid). */
+    public void pingPongMid(boolean on) { this.pingPongMid = on; }
 
     /**
      * Below this many tokens the default plan keeps its TMA_128 / TMA_256 / split-K choice ({@code -Darbor.gemm.pingPongMinM=N}
@@ -539,6 +616,20 @@ public final class Gemm implements AutoCloseable {
     public Plan pingPongPlan(int m, int n, int k, Tiles t, boolean fp32X) {
         if (!t.pingPong()) throw new IllegalArgumentException("the ping-pong kernel runs the ping-pong tiles, not " + t);
         return persistentGrid(m, n, k, t, fp32X, 1);   // 200-224 KiB of stages: one block a multiprocessor
+    }
+
+    /**
+     * Stream-K on the TMA tiles t ({@link GemmKernels#wgmmaTmaStreamKXbf16Wbf16}): min(MAC iterations, multiprocessors ×
+     * {@link #blocksPerSm}) persistent blocks, each an equal contiguous range of the product's (output tile, K tile) iterations;
+     * tiles shared between blocks summed by atomic adds (C zeroed first): not batch-invariant, the default plan's form only.
+     */
+    public Plan streamKPlan(int m, int n, int k, Tiles t, boolean fp32X) {
+        if (!t.tma() || t.pingPong()) throw new IllegalArgumentException("stream-K runs the plain TMA tiles, not " + t);
+        Plan p = plan(m, n, k, t, 1, fp32X);
+        long iterations = (long) p.launch().grid()[0] * p.launch().grid()[1] * p.kTilesPerSplit();
+        int blocks = (int) Math.min(iterations, (long) multiprocessors * blocksPerSm(t));
+        Launch l = new Launch(new int[]{blocks, 1, 1}, p.launch().block(), p.launch().sharedBytes(), null);
+        return new Plan(t, 1, p.kTilesPerSplit(), l, p.convertFirst(), false, false, true, true);
     }
 
     /** Sets whether the plans may take the persistent kernel for unsplit TMA tiles of more than one wave (tests; off by default). */
@@ -1165,6 +1256,15 @@ public final class Gemm implements AutoCloseable {
                 backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
                 return c;
             }
+            if (p.streamK()) {   // partial tiles by atomic adds: C zeroed first (unless it holds the residual), as under split-K
+                Launch launch = p.launch();
+                if (!accumulate) {
+                    backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
+                    launch = launch.overlappingPrevious();
+                }
+                backend.launch(WGMMA_TMA_STREAM_K, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
+                return c;
+            }
             if (p.persistent()) {
                 backend.launch(p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : WGMMA_TMA_PERSISTENT, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
                 return c;
@@ -1247,7 +1347,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
-    public static Kernel kernelFor(Plan p) { return p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+    public static Kernel kernelFor(Plan p) { return p.streamK() ? WGMMA_TMA_STREAM_K : p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);

@@ -239,6 +239,58 @@ public final class GemmKernels {
     }
 
     /**
+     * Stream-K ({@code Gemm#streamKPlan}): a persistent 1-D grid of {@code blocks} blocks sharing the product's MAC iterations
+     * (one K tile of one output tile: {@code tiles × ⌈k / 64⌉} of them, output tile-major, K ascending within a tile) in equal
+     * contiguous ranges: block b runs iterations {@code ⌊total·b / blocks⌋ .. ⌊total·(b+1) / blocks⌋ - 1}, so every
+     * multiprocessor gets the same number of K tiles whatever the tile count (32-128 output tiles of 128 × 128 for 132 SMs: the
+     * shapes the one-wave split-K rule leaves with idle or half-idle multiprocessors). A block's range crosses output tiles: per
+     * tile segment the consumers run its K tiles through one stage ring carried across segments (as
+     * {@link #wgmmaTmaPersistentXbf16Wbf16}), then store: a whole tile as the plain kernel does (a store, or C + sum with
+     * {@code accumulate}), a partial one (the tile shared with the neighbouring blocks) by atomic adds into C zeroed first (or
+     * holding the residual): the split-K fix-up, in no fixed order, so the default ({@code --no-batch-invariance}) plan only,
+     * never the invariant one. Arguments as {@link #wgmmaTmaPersistentXbf16Wbf16} ({@code kTilesPerSplit} unused). Measured
+     * slower than the plans everywhere it was tried (bench/RESULTS.md run 61-gemm15; off by default, {@code -Darbor.gemm.streamK}):
+     * kept as the base of a data-parallel + stream-K hybrid (full waves tile by tile, the remainder streamed), the form not tried.
+     */
+    public static void wgmmaTmaStreamKXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
+                                                 int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
+                                                 @Constant int wn, @Constant int nt, @Constant int stages) {
+        ctx.launchBounds(wn * 32 + 128);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int bn = wn * 16, bm = nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS;
+        int full = stages * stageWords, empty = full + 2 * stages;
+        int tid = ctx.localIdx, consumers = wn * 32;
+        int count = (k + BK - 1) / BK;
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm;
+        int blocks = ctx.globalGroupSizeX / ctx.localGroupSizeX;
+        long total = (long) tilesN * tilesM * count;
+        int begin = (int) (total * ctx.groupIdx / blocks), end = (int) (total * (ctx.groupIdx + 1) / blocks);
+        tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
+        if (tid >= consumers) {
+            producerRegisters(ctx, wn);
+            if (tid == consumers) tmaProduceStreamK(ctx, smem, x, w, mapX, mapW, xRows, n, k, tilesN, tilesM, begin, end, raster, bn, bm, stageWords, full, empty, stages);
+        } else {
+            consumerRegisters(ctx, wn);
+            float[] acc = new float[nt * 4];
+            int it = 0, pos = begin;
+            while (pos < end) {
+                int tile = pos / count, seg = Math.min(end, (tile + 1) * count) - pos;
+                int bx = tile % tilesN, by = tile / tilesN;
+                int tileN = rasterTileN(bx, by, tilesN, tilesM, raster), tileM = rasterTileM(bx, by, tilesN, tilesM, raster);
+                for (int t = 0; t < seg; t++) tmaConsumeRing(ctx, smem, acc, it + t, t > 0, bn, bm, stageWords, full, empty, stages);
+                ctx.wgmmaWait(0);
+                ctx.mbarrierArrive(smem, empty + 2 * ((it + seg - 1) % stages));   // the segment's last stage: the producer may refill it
+                it += seg;
+                if (seg < count) atomicAddF32Tile(ctx, c, acc, m, n, wn, nt, tileN, tileM);   // a tile shared with other blocks
+                else storeF32Tile(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);   // grid z = 1: a store, or C + sum
+                zeroAccumulators(acc, nt);
+                pos += seg;
+            }
+        }
+    }
+
+    /**
      * CUTLASS's ping-pong schedule on the TMA tiles: a persistent block (1-D grid of at most one block a multiprocessor, block b
      * taking output tiles b, b + blocks, b + 2·blocks, … in the raster's order, as {@link #wgmmaTmaPersistentXbf16Wbf16}) of a
      * producer warpgroup and two consumer warpgroups that each compute a WHOLE output tile of {@code bn = 128} W rows (two m64
@@ -522,6 +574,24 @@ public final class GemmKernels {
             int tileN = rasterTileN(bx, by, tilesN, tilesM, raster), tileM = rasterTileM(bx, by, tilesN, tilesM, raster);
             tmaProduceRing(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, 0, count, it, bn, bm, stageWords, full, empty, stages);
             it += count;
+        }
+    }
+
+    /**
+     * A stream-K block's producer ({@link #wgmmaTmaStreamKXbf16Wbf16}): MAC iterations {@code begin .. end-1} (output tile
+     * {@code i / count}, K tile {@code i % count}) in order, one ring across its tile segments.
+     */
+    static void tmaProduceStreamK(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows,
+                                  int n, int k, int tilesN, int tilesM, int begin, int end, int raster, int bn, int bm, int stageWords, int full,
+                                  int empty, int stages) {
+        int count = (k + BK - 1) / BK, it = 0, pos = begin;
+        while (pos < end) {
+            int tile = pos / count, kt0 = pos - tile * count, seg = Math.min(end, (tile + 1) * count) - pos;
+            int bx = tile % tilesN, by = tile / tilesN;
+            int tileN = rasterTileN(bx, by, tilesN, tilesM, raster), tileM = rasterTileM(bx, by, tilesN, tilesM, raster);
+            tmaProduceRing(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, kt0, seg, it, bn, bm, stageWords, full, empty, stages);
+            it += seg;
+            pos += seg;
         }
     }
 
@@ -846,6 +916,24 @@ public final class GemmKernels {
                             else c.set(at, v);   // with accumulate: C + sum, added above
                         }
                     }
+            }
+    }
+
+    /**
+     * Stream-K's partial tiles ({@link #wgmmaTmaStreamKXbf16Wbf16}): a wgmma tile's fragments (one warpgroup row of {@code wn / 4},
+     * 64 W rows × {@code nt·8} tokens each, layout as {@link #storeF32Tile}) added atomically into C, which holds zeros or the
+     * residual.
+     */
+    @Unroll
+    static void atomicAddF32Tile(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int wn, int nt, int tileN, int tileM) {
+        ctx.gridDependencyWait();   // launched overlapping the zeroing of C: wait for it before touching C
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+        int row0 = tileN * (wn * 16) + (warp % wn) * 16 + g;
+        int tok0 = tileM * (nt * 8) + 2 * t;
+        for (int j = 0; j < nt; j++)
+            for (int r = 0; r < 4; r++) {
+                int row = row0 + (r >= 2 ? 8 : 0), tok = tok0 + j * 8 + (r & 1);
+                if (row < n && tok < m) ctx.atomicAdd(c, tok * n + row, acc[j * 4 + r]);
             }
     }
 

@@ -182,6 +182,20 @@ class AttentionGpuTest {
                         + " own-range vs replayed layout %.2e)%n", heads, store, alibi, worst, worstOwn, ownReplay);
                 assertClose(plainD, got, CascadeAttentionTest.GPU_TOLERANCE, store + " cascade vs paged alibi=" + alibi);
                 assertClose(plainD, own, CascadeAttentionTest.GPU_TOLERANCE, store + " cascade (own-range suffix) vs paged alibi=" + alibi);
+                // run 61-casc15: suffix first (the shared level overlapping the warp suffix on the GPU, then the merge launch), and the
+                // own-range suffix at U = 8 under bounds 24, each against the reference and paged
+                cascade.suffixReplay(false);
+                for (int form = 0; form < 3; form++) {
+                    cascade.suffixFirst(form != 1).suffixKeysPerLane(form == 0 ? 0 : 8).suffixMinBlocks(form == 0 ? -1 : 24);
+                    float[] f = b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33});
+                    String what = store + (form == 1 ? " U 8" : " suffix first") + (form == 2 ? " U 8" : "") + " alibi=" + alibi;
+                    double worstF = 0;
+                    for (int i = 0; i < plain.length; i++) worstF = Math.max(worstF, Math.abs(plain[i] - f[i]));
+                    System.out.printf("casc15 %s: cascade vs paged max |difference| %.2e%n", what, worstF);
+                    assertClose(b.reference(), f, TOLERANCE, what + ": cascade vs reference");
+                    assertClose(plainD, f, CascadeAttentionTest.GPU_TOLERANCE, what + ": cascade vs paged");
+                }
+                cascade.suffixFirst(false).suffixKeysPerLane(0).suffixMinBlocks(-1);
             }
         }
     }

@@ -77,7 +77,7 @@ class AttentionPtxTest {
     @Test
     void theWarpSuffixMergesWithoutCounters() {
         // the split kernel's layout (4 virtual warps, ownRange 0) and the launcher's default (one virtual warp over the own range)
-        for (Object[] constants : new Object[][] {{32, 32, 128, 16, 0, 4, 4, 1, 32, 0}, {32, 32, 128, 16, 0, 4, 1, 1, 32, 1}}) for (String kernel : new String[] {"suffixMergeBf16", "suffixMergeF16"}) {
+        for (Object[] constants : new Object[][] {{32, 32, 128, 16, 0, 4, 4, 1, 32, 0, 0}, {32, 32, 128, 16, 0, 4, 1, 1, 32, 1, 0}}) for (String kernel : new String[] {"suffixMergeBf16", "suffixMergeF16"}) {
             var k = KernelCompiler.compile(Kernel.of(CascadeSuffixKernels.class, kernel), constants, 90);
             String ptx = k.ptx();
             assertTrue(ptx.contains(".maxntid 32, 1, 1\n.minnctapersm 32\n"), kernel + ": one warp a block, 32 blocks an SM (64 registers)");
@@ -148,8 +148,11 @@ class AttentionPtxTest {
         for (Object[] c : mma) {
             String ptx = KernelCompiler.compile(Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16"), c, 90).ptx();
             String what = "cascadeMmaBf16 " + java.util.Arrays.toString(c);
-            int last = ptx.lastIndexOf("griddepcontrol.wait");
-            assertEquals(3, count(ptx, "griddepcontrol.wait"), what + ": the main wait and one before each early exit");
+            // the main wait, one before each early exit, and suffix first's wait at the end (waitAtEnd, a runtime branch: then the main
+            // one is skipped)
+            int end = ptx.lastIndexOf("griddepcontrol.wait"), last = ptx.lastIndexOf("griddepcontrol.wait", end - 1);
+            assertEquals(4, count(ptx, "griddepcontrol.wait"), what + ": the main wait, one before each early exit, one at the end");
+            assertTrue(end > ptx.lastIndexOf("mma.sync"), what + ": suffix first's wait after the work");
             assertOnlyIndexLoads(ptx.substring(0, last), what);
             assertTrue(ptx.indexOf("griddepcontrol.launch_dependents") > last, what + ": the suffix may start only after the wait");
             assertTrue(ptx.indexOf("cp.async") > last, what + ": the KV tiles after the wait");
@@ -223,17 +226,22 @@ class AttentionPtxTest {
                 new Variant(CascadeKernels.class, "cascadeSharedF16", 64, 8, 128, 16, 0, 1),
                 new Variant(CascadeKernels.class, "cascadeSharedF16", 40, 40, 128, 16, 1, 8),
                 new Variant(CascadeKernels.class, "cascadeSharedF16", 4, 2, 6, 5, 0, 4),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 4, 1, 32, 0),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 40, 40, 128, 16, 1, 4, 4, 1, 32, 0),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 16, 128, 16, 0, 4, 4, 1, 16, 0),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 8, 64, 16, 0, 4, 4, 1, 8, 0),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 64, 8, 128, 16, 0, 4, 4, 1, 4, 0),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 32, 32, 128, 16, 0, 4, 4, 2, 32, 0),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 4, 4, 32, 0),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 1, 1, 32, 1),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 40, 40, 128, 16, 1, 4, 1, 1, 32, 1),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 16, 128, 16, 0, 4, 1, 1, 16, 1),
-                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 1, 4, 32, 1),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 4, 1, 32, 0, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 40, 40, 128, 16, 1, 4, 4, 1, 32, 0, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 16, 128, 16, 0, 4, 4, 1, 16, 0, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 8, 64, 16, 0, 4, 4, 1, 8, 0, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 64, 8, 128, 16, 0, 4, 4, 1, 4, 0, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 32, 32, 128, 16, 0, 4, 4, 2, 32, 0, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 4, 4, 32, 0, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 1, 1, 32, 1, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 40, 40, 128, 16, 1, 4, 1, 1, 32, 1, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 16, 128, 16, 0, 4, 1, 1, 16, 1, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 1, 4, 32, 1, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 1, 1, 32, 1, 1),   // suffix first
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 8, 1, 1, 24, 1, 0),   // U = 8, bounds 24
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 32, 32, 128, 16, 0, 4, 1, 1, 24, 1, 0),   // G = 1's default bounds (run 61)
+                new Variant(CascadeSuffixKernels.class, "suffixMergeBf16", 40, 40, 128, 16, 1, 4, 1, 1, 24, 1, 0),
+                new Variant(CascadeSuffixKernels.class, "suffixMergeF16", 5, 5, 8, 7, 1, 2, 1, 4, 32, 1, 1),
                 new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 32, 128, 16, 0, 3, 2, 0),
                 new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 40, 40, 128, 16, 1, 3, 2, 0),
                 new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 8, 128, 16, 0, 0, 1, 0),

@@ -298,6 +298,46 @@ class CascadeAttentionTest {
         }
     }
 
+    /**
+     * Suffix first ({@link CascadeAttention#suffixFirst}: the warp suffix writes its own keys' state to the token's first own split slot,
+     * empty states to the others, the shared level waits for it only at its end, then mergeSplits folds the splits' or ranges' slots) and the own-range
+     * suffix at U = 8 ({@link CascadeAttention#suffixKeysPerLane}): two groups (528 and 144 shared keys), a 3-token chunk, a loner whose
+     * 300 own keys walk two splits (its second own slot empty), ALiBi with 5 heads bf16 D 32, G = 4 fp16 D 64, G = 2 bf16 D 128.
+     */
+    @Test
+    void theSuffixFirstAndEightKeysALaneAgreeWithTheReference() {
+        int[] ctx = {540, 529, 568, 560, 150, 145, 190, 300}, news = {1, 1, 1, 3, 1, 1, 1, 1};
+        int[] shared = {33, 33, 33, 33, 9, 9, 9, 0}, leader = {0, 0, 0, 0, 4, 4, 4, 7};
+        int[][] groups = {{0, 1, 2, 3}, {4, 5, 6}};
+        record Case(int heads, int kvHeads, int headDim, boolean alibi, KvStore store) {}
+        for (Case c : new Case[] {new Case(5, 5, 32, true, KvStore.BF16), new Case(8, 2, 64, false, KvStore.F16), new Case(4, 2, 128, false, KvStore.BF16)}) {
+            String what = c.heads + " heads, G = " + c.heads / c.kvHeads + ", headDim " + c.headDim + (c.alibi ? " ALiBi" : "");
+            try (PagedBatch b = new PagedBatch(c.heads, c.kvHeads, c.headDim, 16, ctx, news, c.alibi, c.store, 41 + c.heads, shared, leader);
+                 CascadeAttention cascade = new CascadeAttention(c.heads, c.kvHeads, c.headDim, 16, b.maxContext(), 33 * 16, b.tokens);
+                 PagedAttention paged = new PagedAttention(c.heads, c.kvHeads, c.headDim, 16, b.maxContext(), b.tokens)) {
+                double[] ref = b.reference();
+                float[] plain = b.run(CPU, paged, b.allTokens(), true);
+                double[] plainD = new double[plain.length];
+                for (int i = 0; i < plain.length; i++) plainD[i] = plain[i];
+                cascade.warpSuffix(CascadeAttention.WARP_SUFFIX_MAX_SPLITS);
+                for (boolean first : new boolean[] {true, false}) {
+                    for (int u : new int[] {4, 8}) {
+                        if (u * 32 / (c.headDim / 8) > AttentionKernels.SPLIT) continue;
+                        String form = what + (first ? ", suffix first" : ", suffix last") + ", U = " + u;
+                        float[] got = b.runCascade(CPU, cascade.suffixFirst(first).suffixKeysPerLane(u), groups, new int[] {33, 9});
+                        assertClose(ref, got, 2 * TOLERANCE, form + ": cascade vs reference");
+                        assertClose(plainD, got, 2 * TOLERANCE, form + ": cascade vs paged");
+                    }
+                }
+                // suffix first with 8 forced key ranges (the merge launch folds the ranges' slots, two empty for the 528-key group)
+                float[] got = b.runCascade(CPU, cascade.suffixFirst(true).suffixKeysPerLane(0).sharedRanges(8), groups, new int[] {33, 9});
+                assertClose(ref, got, 2 * TOLERANCE, what + ", suffix first, 8 ranges: cascade vs reference");
+                assertClose(plainD, got, 2 * TOLERANCE, what + ", suffix first, 8 ranges: cascade vs paged");
+                cascade.suffixFirst(false).suffixKeysPerLane(0).sharedRanges(0);
+            }
+        }
+    }
+
     /** The key ranges' rule and lengths ({@link CascadeMmaKernels#rangeKeys}, {@link CascadeMmaKernels#sharedRanges}) at the shapes. */
     @Test
     void theKeyRangesRule() {

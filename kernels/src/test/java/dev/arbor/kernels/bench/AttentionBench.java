@@ -394,6 +394,23 @@ public final class AttentionBench {
             double replayMs = time(cuda, 20, full), replaySuffixOnly = partTime(cuda, cascade, full, false, true, false);
             cascade.suffixReplay(false);
             double againMs = time(cuda, 20, full);
+            // run 61-casc15: suffix first (the shared level overlapping the warp suffix, then the merge launch) and the own-range suffix's
+            // U (keys a lane a round) and launch bounds (warps an SM), each a step and the suffix alone, interleaved; default again at the end
+            String casc15Line;
+            try {
+                StringBuilder r = new StringBuilder();
+                Object[][] f15 = {{true, 0, -1}, {false, 8, -1}, {false, 8, 24}, {false, 4, 24}, {true, 8, 24}, {false, 0, -1}};
+                for (Object[] f : f15) {
+                    cascade.suffixFirst((Boolean) f[0]).suffixKeysPerLane((Integer) f[1]).suffixMinBlocks((Integer) f[2]);
+                    double st = time(cuda, 20, full), su = partTime(cuda, cascade, full, false, true, false);
+                    r.append(String.format("; %s U %s bounds %s: step %.1f us, suffix alone %.1f us", (Boolean) f[0] ? "FIRST" : "last",
+                            (Integer) f[1] == 0 ? "4(def)" : f[1], (Integer) f[2] < 0 ? dev.arbor.kernels.attention.CascadeSuffixKernels.minBlocksPerSm(heads, heads) + "(def)" : f[2], st * 1e3, su * 1e3));
+                }
+                cascade.suffixFirst(false).suffixKeysPerLane(0).suffixMinBlocks(-1);
+                casc15Line = r.substring(2);
+            } catch (LinkageError e) {
+                casc15Line = "n/a (kernels jar without suffixFirst: " + e + ")";
+            }
             // the shared level's key ranges (CascadeAttention.sharedRangeKeys; the default DEFAULT_RANGE_KEYS): the 256-key splits (0,
             // runs 22-58), ranges of at least 128 and 32 keys, then the default again; step and shared level alone, interleaved. With
             // main's kernels jar (no such knob) the line says so
@@ -465,6 +482,7 @@ public final class AttentionBench {
                             + " suffix + merge alone %.1f us (default %.1f us)%n", replayMs * 1e3, replayMs / cascadeMs, againMs * 1e3,
                     replaySuffixOnly * 1e3, warpSuffixOnly * 1e3);
             System.out.printf("   shared level's key ranges: %s%n", rangesLine);
+            System.out.printf("   casc15 forms: %s%n", casc15Line);
             System.out.printf("   shared level's S mma n-tile-interleaved: step %.1f us (%.2fx the default), shared level alone %.1f us%n",
                     interleaveMs * 1e3, interleaveMs / cascadeMs, interleaveShared * 1e3);
             System.out.printf("   shared level launched plainly (not overlapping the step before): step %.1f us (%.2fx the default)%n", sharedPlain * 1e3,

@@ -220,6 +220,15 @@ public final class GemmBench {
                     if ((Integer) s[1] != 32000) invariantPoints(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{434, 512});
                 return;
             }
+            if (args.length > 0 && args[0].equals("few")) {   // run 61-gemm15: stream-K and the smaller tiles at the few-tile points; then the lean issue-10 table
+                for (int[] pt : FEW_POINTS) fewTiles(cuda, gemm, pt[0], pt[1], pt[2]);
+                leanTable(cuda, gemm, copy);
+                return;
+            }
+            if (args.length > 0 && args[0].equals("pp-mid")) {   // run 61-gemm15 call 2: the mid-range ping-pong rule off / on / off / on
+                for (int[] pt : PP_MID_POINTS) ppMid(cuda, gemm, pt[0], pt[1], pt[2]);
+                return;
+            }
             if (args.length > 0 && args[0].equals("pp-rule")) {   // M in -Dgemm.ppM (default 512,2048,8192): the plan with and without the ping-pong rule, interleaved (run 49-pp10); -Dgemm.residual=true: C +=
                 int[] ms = java.util.Arrays.stream(System.getProperty("gemm.ppM", "512,2048,8192").split(",")).mapToInt(Integer::parseInt).toArray();
                 String only = System.getProperty("gemm.ppShapes", "");   // e.g. 4096x4096,4096x11008: those N×K only
@@ -303,6 +312,114 @@ public final class GemmBench {
             for (Object[] s : SHAPES) {
                 shape(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2], copy, quick ? new int[]{1, 16, 64, 512, 8192} : MS);
                 if (quick) break;
+            }
+        }
+    }
+
+    /**
+     * Run 61-gemm15's points (N, K, M): issue 10's points below 80% of cuBLAS after run 49-pp10 (k/v 1024×4096 and 4096² at
+     * 512 / 2048 / 8192, 6144×4096 at 512, 14336×4096 at 8192, the TMA_256X3 points 11008×4096 at 512 / 2048 and 22016×4096 at
+     * 2048), and llama3.2-1b's products at the b128 decode step's 128 tokens (q|k|v, o, gate|up, down, lm_head; issue 12).
+     */
+    static final int[][] FEW_POINTS = {{1024, 4096, 512}, {1024, 4096, 2048}, {1024, 4096, 8192}, {4096, 4096, 512}, {4096, 4096, 2048},
+            {4096, 4096, 8192}, {6144, 4096, 512}, {14336, 4096, 8192}, {11008, 4096, 512}, {11008, 4096, 2048}, {22016, 4096, 2048},
+            {3072, 2048, 128}, {2048, 2048, 128}, {16384, 2048, 128}, {2048, 8192, 128}, {128256, 2048, 128}};
+
+    /** (N, K, M) where the mid-range ping-pong rule ({@code Gemm#pingPongMidFaster}) changes the default plan: llama3.2-1b's gate|up and lm_head, llama-7b's and Llama-3-8B's lm_head, Llama-3-8B's gate|up, at 113-128 tokens. */
+    static final int[][] PP_MID_POINTS = {{16384, 2048, 128}, {16384, 2048, 120}, {128256, 2048, 128}, {128256, 2048, 116},
+            {32000, 4096, 128}, {32000, 4096, 120}, {128256, 4096, 128}, {28672, 4096, 128}, {14336, 4096, 128}, {14336, 4096, 120}};
+
+    /** One point of pp-mid: the default plan without the mid-range ping-pong rule and with it, off / on / off / on, µs ("CSV,ppmid,N,K,M,off tiles,on tiles,off1,on1,off2,on2"). */
+    private static void ppMid(CudaBackend cuda, Gemm gemm, int n, int k, int m) {
+        try (Operands o = new Operands(cuda, m, n, k)) {
+            gemm.pingPongMid(false);
+            Gemm.Plan off = gemm.plan(m, n, k, true, true);
+            gemm.pingPongMid(true);
+            Gemm.Plan on = gemm.plan(m, n, k, true, true);
+            double[] t = new double[4];
+            for (int i = 0; i < 4; i++) t[i] = time(cuda, gemm, i % 2 == 0 ? off : on, o, m, i == 1);
+            System.out.printf("pp-mid N=%-6d K=%-5d M=%-4d off %.1f on %.1f off %.1f on %.1f us: on/off %.3f [%s -> %s]%n", n, k, m, t[0], t[1], t[2], t[3],
+                    (t[1] + t[3]) / (t[0] + t[2]), off, on);
+            System.out.println("CSV,ppmid," + n + "," + k + "," + m + "," + off.tiles().name() + "/" + off.splits() + "," + on.tiles().name() + "," + t[0] + "," + t[1] + "," + t[2] + "," + t[3]);
+        } catch (RuntimeException | AssertionError e) {
+            System.out.println("FAILED pp-mid " + n + "x" + k + " M=" + m + ": " + e);
+        }
+    }
+
+    /**
+     * One few-tile point: main's default plan (stream-K off, as on main), then stream-K on each plain TMA tile that fits the
+     * tokens ({@link Gemm#streamKPlan}: TMA_128, TMA_256 and TMA_256X3 from 256 tokens, TMA_64X2, TMA_N64), the narrow tiles
+     * under the one-wave split-K rule (TMA_N64 64 W rows × 128 tokens, TMA_64X2 128 × 64), the ping-pong plan, the default plan
+     * with the stream-K rule ({@link Gemm#streamK}), main's plan again (drift) and main's plan with bf16 X (no conversion pass,
+     * as cuBLAS is timed). µs as {@link #time}; "CSV,few,N,K,M,form,plan tiles,blocks or splits,us". Stream-K forms spot-checked
+     * against a double dot product where W and X are small enough to copy back.
+     */
+    private static void fewTiles(CudaBackend cuda, Gemm gemm, int n, int k, int m) {
+        try (Operands o = new Operands(cuda, m, n, k)) {
+            boolean check = (long) n * k <= (64L << 20) && m <= 2048;
+            java.util.List<Object[]> forms = new java.util.ArrayList<>();
+            gemm.streamK(false);
+            forms.add(new Object[]{"main", gemm.plan(m, n, k, true, true)});
+            for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_256X3, Gemm.TMA_64X2, Gemm.TMA_N64})
+                if (t.bm() <= Math.max(128, m)) forms.add(new Object[]{"sk-" + t.name(), gemm.streamKPlan(m, n, k, t, true)});
+            for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_N64, Gemm.TMA_64X2})
+                forms.add(new Object[]{"split-" + t.name(), gemm.plan(m, n, k, t, gemm.oneWaveSplits(m, n, k, t), true)});
+            if (m >= 128) forms.add(new Object[]{"pp128", gemm.pingPongPlan(m, n, k, Gemm.TMA_PP128, true)});
+            gemm.streamK(true);
+            Gemm.Plan rule = gemm.plan(m, n, k, true, true);
+            gemm.streamK(false);
+            forms.add(new Object[]{"sk-rule", rule});
+            forms.add(new Object[]{"main-again", forms.get(0)[1]});
+            StringBuilder line = new StringBuilder(String.format("few N=%-6d K=%-5d M=%-5d |", n, k, m));
+            for (Object[] f : forms) {
+                String name = (String) f[0];
+                Gemm.Plan p = (Gemm.Plan) f[1];
+                try {
+                    double us = time(cuda, gemm, p, o, m, check && name.startsWith("sk"));
+                    int blocks = p.persistent() ? p.launch().grid()[0] : p.splits();
+                    line.append(String.format(" %s %.1f |", name, us));
+                    System.out.println("CSV,few," + n + "," + k + "," + m + "," + name + "," + p.tiles().name() + "," + blocks + "," + us + "," + p.toString().replace(',', ';'));
+                } catch (RuntimeException | AssertionError e) {
+                    line.append(" ").append(name).append(" FAILED ").append(e).append(" |");
+                    System.out.println("FAILED few " + n + "x" + k + " M=" + m + " " + name + ": " + e);
+                }
+            }
+            double bx = timeBf16X(cuda, gemm, o, m);
+            line.append(String.format(" main bf16 X %.1f", bx));
+            System.out.println("CSV,few," + n + "," + k + "," + m + ",main-bf16x,-,-," + bx + ",-");
+            System.out.println(line);
+        }
+    }
+
+    /**
+     * Issue 10's table, lean: the default plan alone (as on main: stream-K off) at the 12 shapes × M ∈ {1, 8, 16, 32, 64, 512, 2048,
+     * 8192}, and llama3.2-1b's five products at 128 tokens; "CSV,gemm" lines as {@link #shape} prints them (gemm_torch.py times
+     * cuBLAS at each), "CSV,bx" (bf16 X) from 512 tokens.
+     */
+    private static void leanTable(CudaBackend cuda, Gemm gemm, double copy) {
+        gemm.streamK(false);
+        java.util.List<Object[]> shapes = new java.util.ArrayList<>(Arrays.asList(SHAPES));
+        for (Object[] s : new Object[][]{{"llama3.2-1b q|k|v", 3072, 2048}, {"llama3.2-1b o_proj", 2048, 2048}, {"llama3.2-1b gate|up", 16384, 2048},
+                {"llama3.2-1b down", 2048, 8192}, {"llama3.2-1b lm_head", 128256, 2048}}) shapes.add(s);
+        for (Object[] s : shapes) {
+            String name = (String) s[0];
+            int n = (Integer) s[1], k = (Integer) s[2];
+            int[] ms = name.startsWith("llama3.2-1b") ? new int[]{128} : new int[]{1, 8, 16, 32, 64, 512, 2048, 8192};
+            try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
+                for (int m : ms) {
+                    try {
+                        Gemm.Plan p = gemm.plan(m, n, k, true, true);
+                        double us = time(cuda, gemm, p, o, m, false);
+                        double tflops = 2.0 * m * n * k / (us * 1e-6) / 1e12, floorUs = 2.0 * n * k / copy * 1e6;
+                        System.out.printf("%-32s N=%-6d K=%-5d M=%-4d %9.1f us %7.1f TFLOP/s %s  [%s]%n", name, n, k, m, us, tflops,
+                                m <= 64 ? String.format("%5.1f%% of weight-read floor (%.1f us)", 100 * floorUs / us, floorUs) : "", p);
+                        System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + us + "," + tflops + "," + (m <= 64 ? 100 * floorUs / us : -1)
+                                + "," + p.tiles().name() + "," + p.splits());
+                        if (m >= 512) System.out.println("CSV,bx," + name + "," + n + "," + k + "," + m + "," + timeBf16X(cuda, gemm, o, m));
+                    } catch (RuntimeException | AssertionError e) {
+                        System.out.println("FAILED " + name + " M=" + m + ": " + e);
+                    }
+                }
             }
         }
     }

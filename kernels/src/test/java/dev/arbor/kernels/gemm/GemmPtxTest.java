@@ -48,6 +48,9 @@ class GemmPtxTest {
         // the persistent kernel (a block looping over output tiles): no spills at either prefill tile
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaPersistentXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaPersistentXbf16Wbf16", t)));
+        // the stream-K kernel (a block's range of MAC iterations across output tiles): no spills at the tiles the bench runs it on
+        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_64X2, Gemm.TMA_N64, Gemm.TMA_256X3})
+            tests.add(DynamicTest.dynamicTest("wgmmaTmaStreamKXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaStreamKXbf16Wbf16", t)));
         // the ping-pong kernel: two m64 halves a k16 step, 128 / 192 accumulators a consumer work-item at 232 registers (setmaxnreg)
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_PP128, Gemm.TMA_PP192})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaPingPongXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaPingPongXbf16Wbf16", t)));

@@ -150,6 +150,7 @@ class GemmTest {
             assertEquals(4, q.splits(), "64 blocks, 264 resident");
             assertThrows(IllegalArgumentException.class, () -> hopper.mid("tma999"));
             hopper.mid("table");   // the measured table: TMA_64X2 at its shapes, the rule before elsewhere
+            hopper.pingPongMid(false);   // the table's tiles (the mid-range ping-pong rule: midRangePingPongRule)
             assertSame(Gemm.TMA_64X2, hopper.plan(107, 22016, 4096, true, true).tiles());
             assertSame(Gemm.TMA_64X2, hopper.plan(192, 22016, 4096, true, true).tiles());
             assertSame(Gemm.TMA_256, hopper.plan(256, 22016, 4096, true, true).tiles());
@@ -230,6 +231,61 @@ class GemmTest {
             Gemm.Plan inv = hopper.invariantPlan(8192, 22016, 4096, true);
             assertTrue(inv.persistent(), "the invariant plan's one-slice shapes (stacked gate|up): persistent: " + inv);
         }
+    }
+
+    /**
+     * The stream-K kernel on the CPU executor: 3 × 3 output tiles of 128 × 128 (TMA_128), 5 K tiles each (45 MAC iterations), over
+     * 2, 4 and 7 blocks, so block ranges start and end inside tiles (tiles shared by 2-3 blocks, atomic adds) and cross tile
+     * boundaries (the ring carried across segments); a raster of 2; with and without a residual; TMA_64X2 (64-token tiles, 4
+     * stages) over 5 blocks; one block a MAC iteration at most; and the default plan takes it only with the switch.
+     */
+    @Test
+    void streamKTmaKernelAgreesWithTheReference() {
+        Gemm hopper = new Gemm(cpu, true);
+        hopper.raster(2);
+        Gemm.Plan full = hopper.streamKPlan(300, 272, 264, Gemm.TMA_128, true);
+        assertTrue(full.streamK() && full.launch().grid()[0] == 45, "45 iterations, 132 multiprocessors: a block an iteration: " + full);
+        GemmCase.of(300, 272, 264).check(cpu, hopper, full);
+        for (int blocks : new int[]{2, 4, 7}) {
+            Gemm.Plan p = new Gemm.Plan(Gemm.TMA_128, 1, full.kTilesPerSplit(), new dev.arbor.accel.Launch(new int[]{blocks, 1, 1}, full.launch().block(),
+                    full.launch().sharedBytes(), null), true, false, false, true, true);
+            GemmCase.of(300, 272, 264).check(cpu, hopper, p);
+            new GemmCase(300, 272, 264, "f32", "bf16", "f32", true).check(cpu, hopper, p);   // residual
+        }
+        Gemm.Plan q = hopper.streamKPlan(150, 200, 264, Gemm.TMA_64X2, true);
+        Gemm.Plan five = new Gemm.Plan(Gemm.TMA_64X2, 1, q.kTilesPerSplit(), new dev.arbor.accel.Launch(new int[]{5, 1, 1}, q.launch().block(),
+                q.launch().sharedBytes(), null), true, false, false, true, true);
+        GemmCase.of(150, 200, 264).check(cpu, hopper, five);
+        if (Gemm.TMA_DEFAULT) {
+            assertEquals(Gemm.STREAM_K_DEFAULT, hopper.plan(512, 1024, 4096, true, true).streamK(), "off unless -Darbor.gemm.streamK=true");
+            hopper.streamK(true);
+            Gemm.Plan kv = hopper.plan(512, 1024, 4096, true, true);
+            assertTrue(kv.streamK() && kv.launch().grid()[0] == 132, "k/v at 512 tokens: 128 of 132 blocks in 4 slices: stream-K: " + kv);
+            assertFalse(hopper.invariantPlan(512, 1024, 4096, true).streamK(), "never the invariant plan");
+            hopper.streamK(false);
+        }
+    }
+
+    /**
+     * The mid range's ping-pong rule (run 61-gemm15): at 113-128 tokens, where the plan has unsplit TMA_128 and the 128-row tiles fill
+     * ≥ 90% of 132 multiprocessors (llama3.2-1b's gate|up 16384×2048: 128 tiles; its lm_head: 1002), the ping-pong kernel; not for
+     * fewer tiles (q|k|v 3072×2048: 24), nor below 113 tokens, nor with the switch off, nor in the invariant plan.
+     */
+    @Test
+    void midRangePingPongRule() {
+        if (!Gemm.TMA_DEFAULT || !Gemm.PING_PONG_DEFAULT) return;
+        Gemm hopper = new Gemm(cpu, true);
+        hopper.pingPongMid(true);
+        for (int[] s : new int[][]{{128, 16384, 2048}, {120, 16384, 2048}, {128, 128256, 2048}, {128, 28672, 4096}}) {
+            Gemm.Plan p = hopper.plan(s[0], s[1], s[2], true, true);
+            assertTrue(p.tiles() == Gemm.TMA_PP128 && p.persistent(), s[1] + "x" + s[2] + " at " + s[0] + ": " + p);
+            assertFalse(hopper.invariantPlan(s[0], s[1], s[2], true).tiles().pingPong(), "the invariant plan keeps its forms");
+        }
+        assertFalse(hopper.plan(128, 3072, 2048, true, true).tiles().pingPong(), "24 tiles");
+        assertFalse(hopper.plan(112, 16384, 2048, true, true).tiles().pingPong(), "below 113 tokens (the deep tiles there)");
+        hopper.pingPongMid(false);
+        assertFalse(hopper.plan(128, 16384, 2048, true, true).tiles().pingPong(), "switch off: main's plan");
+        GemmCase.of(100, 272, 264).check(cpu, hopper, hopper.pingPongPlan(100, 272, 264, Gemm.TMA_PP128, true));   // a partial 128-token tile
     }
 
     /**
