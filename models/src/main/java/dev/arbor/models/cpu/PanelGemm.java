@@ -66,6 +66,21 @@ final class PanelGemm {
         return MT > 0 && tokens >= MIN_TOKENS && w.tensor().dtype() == DType.BF16 && w.rows() >= PAIR_ROWS;
     }
 
+    /**
+     * Bytes of residue-major activations per token block when the call formed them once ({@link Activations}): 4 MiB
+     * (a 512-token prompt in one block at 768 and 2048 columns), so each panel pair is widened once per range instead
+     * of once per 256 KiB block (7 times at 768 columns, 16 at 2048); the block then streams from L3 per pair. One layer's
+     * matmuls at 512 tokens, 8 ranges on one thread ({@code PanelActivationsBench}, cpu15): per-range copies / once
+     * 1.28 and 1.24 with 256 KiB blocks, 1.31 and 1.30 with 1 MiB, 1.38 and 1.40 with 4 MiB.
+     */
+    private static final int SHARED_BLOCK_BYTES = 4 << 20;
+
+    /** Tokens per block over {@link Activations}' copy: {@link #SHARED_BLOCK_BYTES}' worth, a multiple of {@link #MT}. */
+    static int sharedBlock(int cols) {
+        int fit = SHARED_BLOCK_BYTES / (Float.BYTES * Math.max(1, cols));
+        return Math.max(MT, fit - fit % MT);
+    }
+
     /** Tokens per block: as many residue-major rows as fit {@link #BLOCK_BYTES}, a multiple of {@link #MT}. */
     static int tokenBlock(int cols) {
         int fit = BLOCK_BYTES / (Float.BYTES * Math.max(1, cols));
@@ -154,7 +169,7 @@ final class PanelGemm {
         int rows = w.rows(), cols = w.cols(), kl = cols / L;
         MemorySegment pk = packed(w);
         Scratch s = SCRATCH.get();
-        int block = tokenBlock(cols);
+        int block = shared != null ? sharedBlock(cols) : tokenBlock(cols);
         float[] xr = shared != null ? shared : s.xr(Math.min(block, tokens) * cols), wp = s.wp(2 * L * cols), part = s.part;
         for (int t0 = 0; t0 < tokens; t0 += block) {
             int t1 = Math.min(tokens, t0 + block);

@@ -71,6 +71,22 @@ class PanelGemmTest {
         }
     }
 
+    /** Tokens past one block of the call's shared residue-major activations ({@link PanelGemm#sharedBlock}). */
+    @Test
+    void tokensPastASharedBlockEqualReferenceBitForBit() {
+        if (PanelGemm.MT == 0) return;
+        SplittableRandom rnd = new SplittableRandom(25);
+        int rows = 2 * L + 3, cols = 768, tokens = PanelGemm.sharedBlock(cols) + PanelGemm.MT + 1;
+        try (Arena arena = Arena.ofShared()) {
+            Matrix m = Matrix.of(bf16(arena, rows, cols, rnd));
+            float[] x = random(tokens * cols, rnd);
+            float[] got = new float[tokens * rows], want = new float[tokens * rows];
+            Matmul.apply(x, tokens, m, got);
+            Matmul.reference(x, tokens, m, want);
+            assertBits(want, got, 0, got.length, tokens + " tokens");
+        }
+    }
+
     /**
      * Ranges of tiles as the threads and {@code FusedStages} cut them: starting and ending anywhere in a panel; with the
      * activations copied per range and formed once for the call ({@link PanelGemm.Activations}).
