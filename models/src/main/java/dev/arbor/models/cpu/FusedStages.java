@@ -26,7 +26,8 @@ final class FusedStages {
      * every token. Needs headDim a multiple of {@link Matmul#TILE} ({@link #fits}).
      */
     static final class Qkv implements Parallel.Range {
-        private float[] xn, q, k, v, qNorm, kNorm, cos, sin;
+        private final PanelGemm.Activations activations = new PanelGemm.Activations();
+        private float[] xn, xr, q, k, v, qNorm, kNorm, cos, sin;
         private Matrix wq, wk, wv;
         private int tokens, heads, kvHeads, headDim;
         private double eps;
@@ -56,10 +57,12 @@ final class FusedStages {
             this.k = k;
             this.v = v;
             try {
+                // q, k and v read the same xn (the same cols): one residue-major copy, ignored by a matrix PanelGemm doesn't take
+                this.xr = activations.prepare(xn, tokens, wq);
                 int units = heads + 2 * kvHeads;
                 Parallel.forRange(units, Matmul.grain(wq, tokens, units, headDim), this);
             } finally {
-                this.xn = this.q = this.k = this.v = null;
+                this.xn = this.xr = this.q = this.k = this.v = null;
                 this.wq = this.wk = this.wv = null;
             }
         }
@@ -86,13 +89,14 @@ final class FusedStages {
         private void project(int from, int to, int first, int count, Matrix w, float[] out) {
             int h0 = Math.max(from, first) - first, h1 = Math.min(to, first + count) - first;
             int tilesPerHead = headDim / Matmul.TILE;
-            if (h0 < h1) Matmul.tiles(xn, tokens, w, out, h0 * tilesPerHead, h1 * tilesPerHead);
+            if (h0 < h1) Matmul.tiles(xn, xr, tokens, w, out, h0 * tilesPerHead, h1 * tilesPerHead);
         }
     }
 
     /** {@code gate (tokens, inter) = silu(xn · Gᵀ) * (xn · Uᵀ)}, one unit per tile of rows; {@code up}: (tokens, inter) scratch. */
     static final class GateUp implements Parallel.Range {
-        private float[] xn, gate, up;
+        private final PanelGemm.Activations activations = new PanelGemm.Activations();
+        private float[] xn, xr, gate, up;
         private Matrix wg, wu;
         private int tokens;
 
@@ -104,17 +108,18 @@ final class FusedStages {
             this.gate = gate;
             this.up = up;
             try {
+                this.xr = activations.prepare(xn, tokens, wg);   // one copy for gate and up (the same shape)
                 int tiles = Matmul.tiles(wg.rows());
                 Parallel.forRange(tiles, Matmul.grain(wg, tokens, tiles, 2 * Matmul.TILE), this);
             } finally {
-                this.xn = this.gate = this.up = null;
+                this.xn = this.xr = this.gate = this.up = null;
                 this.wg = this.wu = null;
             }
         }
 
         @Override public void run(int from, int to) {
-            Matmul.tiles(xn, tokens, wg, gate, from, to);
-            Matmul.tiles(xn, tokens, wu, up, from, to);
+            Matmul.tiles(xn, xr, tokens, wg, gate, from, to);
+            Matmul.tiles(xn, xr, tokens, wu, up, from, to);
             int rows = wg.rows(), r0 = from * Matmul.TILE, r1 = Math.min(rows, to * Matmul.TILE);
             for (int t = 0; t < tokens; t++) {
                 SiluMul.apply(gate, up, t * rows + r0, t * rows + r1);
@@ -124,7 +129,8 @@ final class FusedStages {
 
     /** {@code x (tokens, rows) += in · Wᵀ} through {@code proj (tokens, rows)}, one unit per tile of rows. */
     static final class Residual implements Parallel.Range {
-        private float[] in, proj, x;
+        private final PanelGemm.Activations activations = new PanelGemm.Activations();
+        private float[] in, xr, proj, x;
         private Matrix w;
         private int tokens;
 
@@ -135,16 +141,17 @@ final class FusedStages {
             this.proj = proj;
             this.x = x;
             try {
+                this.xr = activations.prepare(in, tokens, w);
                 int tiles = Matmul.tiles(w.rows());
                 Parallel.forRange(tiles, Matmul.grain(w, tokens, tiles, Matmul.TILE), this);
             } finally {
-                this.in = this.proj = this.x = null;
+                this.in = this.xr = this.proj = this.x = null;
                 this.w = null;
             }
         }
 
         @Override public void run(int from, int to) {
-            Matmul.tiles(in, tokens, w, proj, from, to);
+            Matmul.tiles(in, xr, tokens, w, proj, from, to);
             int rows = w.rows(), r0 = from * Matmul.TILE, r1 = Math.min(rows, to * Matmul.TILE);
             for (int t = 0; t < tokens; t++) {
                 for (int i = t * rows + r0, end = t * rows + r1; i < end; i++) x[i] = x[i] + proj[i];

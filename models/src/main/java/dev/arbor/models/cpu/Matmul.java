@@ -57,7 +57,8 @@ public final class Matmul {
      * capturing the arguments would be a new object per call). Not thread-safe.
      */
     static final class Task implements Parallel.Range {
-        private float[] x, out;
+        private final PanelGemm.Activations activations = new PanelGemm.Activations();
+        private float[] x, xr, out;
         private int tokens;
         private Matrix w;
 
@@ -67,16 +68,18 @@ public final class Matmul {
             this.w = w;
             this.out = out;
             try {
+                this.xr = activations.prepare(x, tokens, w);
                 int tiles = tiles(w.rows());
                 Parallel.forRange(tiles, grain(w, tokens, tiles, TILE), this);
             } finally {
                 this.x = null;
+                this.xr = null;
                 this.w = null;
                 this.out = null;
             }
         }
 
-        @Override public void run(int from, int to) { tiles(x, tokens, w, out, from, to); }
+        @Override public void run(int from, int to) { tiles(x, xr, tokens, w, out, from, to); }
     }
 
     /** Tiles of a matrix of {@code rows} rows (the last one may be partial). */
@@ -106,8 +109,17 @@ public final class Matmul {
      * several matrices' tiles in one parallel region, give the bits of separate calls.
      */
     static void tiles(float[] x, int tokens, Matrix w, float[] out, int from, int to) {
+        tiles(x, null, tokens, w, out, from, to);
+    }
+
+    /**
+     * {@link #tiles(float[], int, Matrix, float[], int, int)} with {@code xr}: x's residue-major copy when the caller
+     * formed it once for the call ({@link PanelGemm.Activations#prepare}, non-null only where {@link PanelGemm} takes
+     * {@code w}), or null.
+     */
+    static void tiles(float[] x, float[] xr, int tokens, Matrix w, float[] out, int from, int to) {
         if (streams(w, tokens)) streamBf16(x, tokens, w, out, from, to);
-        else if (PanelGemm.applies(w, tokens)) PanelGemm.tiles(x, tokens, w, out, from, to);
+        else if (PanelGemm.applies(w, tokens)) PanelGemm.tiles(x, xr, tokens, w, out, from, to);
         else gemm(x, 0, tokens, tokenBlock(w.cols()), w, out, from, to);
     }
 

@@ -66,6 +66,21 @@ final class PanelGemm {
         return MT > 0 && tokens >= MIN_TOKENS && w.tensor().dtype() == DType.BF16 && w.rows() >= PAIR_ROWS;
     }
 
+    /**
+     * Bytes of residue-major activations per token block when the call formed them once ({@link Activations}): 4 MiB
+     * (a 512-token prompt in one block at 768 and 2048 columns), so each panel pair is widened once per range instead
+     * of once per 256 KiB block (7 times at 768 columns, 16 at 2048); the block then streams from L3 per pair. One layer's
+     * matmuls at 512 tokens, 8 ranges on one thread ({@code PanelActivationsBench}, cpu15): per-range copies / once
+     * 1.28 and 1.24 with 256 KiB blocks, 1.31 and 1.30 with 1 MiB, 1.38 and 1.40 with 4 MiB.
+     */
+    private static final int SHARED_BLOCK_BYTES = 4 << 20;
+
+    /** Tokens per block over {@link Activations}' copy: {@link #SHARED_BLOCK_BYTES}' worth, a multiple of {@link #MT}. */
+    static int sharedBlock(int cols) {
+        int fit = SHARED_BLOCK_BYTES / (Float.BYTES * Math.max(1, cols));
+        return Math.max(MT, fit - fit % MT);
+    }
+
     /** Tokens per block: as many residue-major rows as fit {@link #BLOCK_BYTES}, a multiple of {@link #MT}. */
     static int tokenBlock(int cols) {
         int fit = BLOCK_BYTES / (Float.BYTES * Math.max(1, cols));
@@ -73,10 +88,64 @@ final class PanelGemm {
     }
 
     /**
+     * Whether a matmul call forms its residue-major activations once ({@link Activations}, before its parallel region,
+     * shared by the threads' ranges and by the matrices that read the same input: q/k/v, gate/up) instead of once per
+     * range and matrix inside {@link #tiles} (~28 copies of the 512 × 768/2048 activations a layer at two threads, ~7%
+     * of a prompt's CPU in cpu12's probe). {@code -Darbor.cpu.panelActivationsOnce}, default true (cpu15 in
+     * {@code RESULTS.md}); the same bits either way (the same values in the same positions).
+     */
+    static final boolean ACTIVATIONS_ONCE = Boolean.parseBoolean(System.getProperty("arbor.cpu.panelActivationsOnce", "true"));
+
+    /**
+     * One matmul call's activations {@code x (tokens, cols)} in residue-major order, every token's row as
+     * {@link #residueMajor} writes it, {@code xr[t·cols ..]}: formed by the team before the call's parallel region
+     * ({@link #prepare}), then read by every range's {@link #tiles}. Reused across calls (grown, never shrunk), so a step
+     * allocates nothing; one per task object (not thread-safe).
+     */
+    static final class Activations implements Parallel.Range {
+        private float[] xr = new float[0];
+        private float[] x;
+        private int cols, kl;
+
+        /**
+         * The residue-major copy of {@code x (tokens, cols)} when {@link #tiles} will take {@code w} at {@code tokens}
+         * tokens (and {@link #ACTIVATIONS_ONCE}), else null (the ranges copy per block, as before).
+         */
+        float[] prepare(float[] x, int tokens, Matrix w) {
+            if (!ACTIVATIONS_ONCE || !applies(w, tokens)) return null;
+            int cols = w.cols();
+            int n = Math.multiplyExact(tokens, cols);
+            if (xr.length < n) xr = new float[n];
+            this.x = x;
+            this.cols = cols;
+            this.kl = cols / L;
+            try {
+                // ~64K floats a range: 512 × 768 → 6 ranges, the copy split across the team
+                Parallel.forRange(tokens, Math.max(1, 65536 / Math.max(1, cols)), this);
+            } finally {
+                this.x = null;
+            }
+            return xr;
+        }
+
+        @Override public void run(int from, int to) {
+            for (int t = from; t < to; t++) residueMajor(x, t * cols, cols, kl, xr, t * cols);
+        }
+    }
+
+    /**
      * Tiles {@code [from, to)} (of {@link Matmul#TILE} rows) of {@code out (tokens, rows) = x · Wᵀ}: the whole panel pairs
      * inside the range here, the rows around them and the last {@code tokens % MT} tokens by {@link Matmul#gemm}.
      */
     static void tiles(float[] x, int tokens, Matrix w, float[] out, int from, int to) {
+        tiles(x, null, tokens, w, out, from, to);
+    }
+
+    /**
+     * {@link #tiles(float[], int, Matrix, float[], int, int)} with {@code xr}, x's residue-major copy from
+     * {@link Activations#prepare}, or null: each token block copied here.
+     */
+    static void tiles(float[] x, float[] xr, int tokens, Matrix w, float[] out, int from, int to) {
         int rows = w.rows();
         int r0 = from * Matmul.TILE, r1 = Math.min(rows, to * Matmul.TILE);
         int p0 = (r0 + L - 1) / L, p1 = p0 + 2 * Math.max(0, (r1 / L - p0) / 2);   // whole panel pairs [p0, p1)
@@ -88,26 +157,35 @@ final class PanelGemm {
         if (from < p0 * perTile) Matmul.gemm(x, 0, tokens, w, out, from, p0 * perTile);
         if (p1 * perTile < to) Matmul.gemm(x, 0, tokens, w, out, p1 * perTile, to);
         int groups = tokens - tokens % MT;
-        panels(x, groups, w, out, p0, p1);
+        panels(x, xr, groups, w, out, p0, p1);
         if (groups < tokens) Matmul.gemm(x, groups, tokens, w, out, p0 * perTile, p1 * perTile);
     }
 
-    /** Panels {@code [p0, p1)} (an even count) for tokens {@code [0, tokens)}, a multiple of {@link #MT}. */
-    private static void panels(float[] x, int tokens, Matrix w, float[] out, int p0, int p1) {
+    /**
+     * Panels {@code [p0, p1)} (an even count) for tokens {@code [0, tokens)}, a multiple of {@link #MT}; {@code shared}:
+     * the call's residue-major activations ({@link Activations}) or null (each block copied into this thread's scratch).
+     */
+    private static void panels(float[] x, float[] shared, int tokens, Matrix w, float[] out, int p0, int p1) {
         int rows = w.rows(), cols = w.cols(), kl = cols / L;
         MemorySegment pk = packed(w);
         Scratch s = SCRATCH.get();
-        int block = tokenBlock(cols);
-        float[] xr = s.xr(Math.min(block, tokens) * cols), wp = s.wp(2 * L * cols), part = s.part;
+        int block = shared != null ? sharedBlock(cols) : tokenBlock(cols);
+        float[] xr = shared != null ? shared : s.xr(Math.min(block, tokens) * cols), wp = s.wp(2 * L * cols), part = s.part;
         for (int t0 = 0; t0 < tokens; t0 += block) {
             int t1 = Math.min(tokens, t0 + block);
-            for (int t = t0; t < t1; t++) residueMajor(x, t * cols, cols, kl, xr, (t - t0) * cols);
+            int xb;   // xr's offset of token t0's row
+            if (shared != null) xb = t0 * cols;
+            else {
+                xb = 0;
+                for (int t = t0; t < t1; t++) residueMajor(x, t * cols, cols, kl, xr, (t - t0) * cols);
+            }
             for (int p = p0; p < p1; p += 2) {
                 widen(pk, (long) p * L * cols * 2, 2 * L * cols, wp);
                 for (int t = t0; t < t1; t += MT) {
-                    if (MT == 8) kernel8x2(wp, cols, kl, xr, (t - t0) * cols, part);
-                    else kernel4x2(wp, cols, kl, xr, (t - t0) * cols, part);
-                    finish(part, wp, cols, kl, xr, (t - t0) * cols, out, t * rows + p * L, rows);
+                    int xo = xb + (t - t0) * cols;
+                    if (MT == 8) kernel8x2(wp, cols, kl, xr, xo, part);
+                    else kernel4x2(wp, cols, kl, xr, xo, part);
+                    finish(part, wp, cols, kl, xr, xo, out, t * rows + p * L, rows);
                 }
             }
         }

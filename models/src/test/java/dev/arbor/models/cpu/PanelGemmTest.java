@@ -71,7 +71,26 @@ class PanelGemmTest {
         }
     }
 
-    /** Ranges of tiles as the threads and {@code FusedStages} cut them: starting and ending anywhere in a panel. */
+    /** Tokens past one block of the call's shared residue-major activations ({@link PanelGemm#sharedBlock}). */
+    @Test
+    void tokensPastASharedBlockEqualReferenceBitForBit() {
+        if (PanelGemm.MT == 0) return;
+        SplittableRandom rnd = new SplittableRandom(25);
+        int rows = 2 * L + 3, cols = 768, tokens = PanelGemm.sharedBlock(cols) + PanelGemm.MT + 1;
+        try (Arena arena = Arena.ofShared()) {
+            Matrix m = Matrix.of(bf16(arena, rows, cols, rnd));
+            float[] x = random(tokens * cols, rnd);
+            float[] got = new float[tokens * rows], want = new float[tokens * rows];
+            Matmul.apply(x, tokens, m, got);
+            Matmul.reference(x, tokens, m, want);
+            assertBits(want, got, 0, got.length, tokens + " tokens");
+        }
+    }
+
+    /**
+     * Ranges of tiles as the threads and {@code FusedStages} cut them: starting and ending anywhere in a panel; with the
+     * activations copied per range and formed once for the call ({@link PanelGemm.Activations}).
+     */
     @Test
     void tileRangesEqualReferenceBitForBit() {
         if (PanelGemm.MT == 0) return;
@@ -83,11 +102,14 @@ class PanelGemmTest {
             float[] x = random(tokens * cols, rnd);
             float[] want = new float[tokens * rows];
             Matmul.reference(x, tokens, m, want);
+            // the call's residue-major activations formed once (the default) or each range's blocks copied (null)
+            float[] shared = new PanelGemm.Activations().prepare(x, tokens, m);
             for (int from = 0; from < tiles; from += 1 + rnd.nextInt(3)) {
                 for (int to = from + 1; to <= tiles; to += 1 + rnd.nextInt(4)) {
+                  for (float[] xr : new float[][] {null, shared}) {
                     float[] got = new float[tokens * rows];
                     java.util.Arrays.fill(got, Float.NaN);
-                    Matmul.tiles(x, tokens, m, got, from, to);
+                    Matmul.tiles(x, xr, tokens, m, got, from, to);
                     int r0 = from * Matmul.TILE, r1 = Math.min(rows, to * Matmul.TILE);
                     for (int t = 0; t < tokens; t++) {
                         assertBits(want, got, t * rows + r0, t * rows + r1, "tiles [" + from + ", " + to + "), token " + t);
@@ -95,6 +117,7 @@ class PanelGemmTest {
                             if (r < r0 || r >= r1) assertTrue(Float.isNaN(got[t * rows + r]), "row " + r + " outside the range written");
                         }
                     }
+                  }
                 }
             }
         }
