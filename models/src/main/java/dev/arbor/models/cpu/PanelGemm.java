@@ -191,8 +191,135 @@ final class PanelGemm {
         }
     }
 
-    /** {@code xr[o + j·kl + m] = x[xo + j + L·m]} for j &lt; L, m &lt; kl, then the tail columns as they are. */
-    private static void residueMajor(float[] x, int xo, int cols, int kl, float[] xr, int o) {
+    /**
+     * {@code xr[o + j·kl + m] = x[xo + j + L·m]} for j &lt; L, m &lt; kl, then the tail columns as they are. With 16 lanes
+     * ({@link #VECTOR_COPY}): the row viewed as a (kl, 16) matrix, transposed 16 × 16 blocks at a time in registers
+     * ({@link #transpose16}: 16 loads, 64 two-source permutes, 16 stores for 256 values, against 256 scalar loads and
+     * stores), the last kl % 16 values of m scalar. The same values in the same positions as {@link #residueMajorScalar}
+     * (a copy: the same bits).
+     */
+    static void residueMajor(float[] x, int xo, int cols, int kl, float[] xr, int o) {
+        if (!VECTOR_COPY || L != 16) {
+            residueMajorScalar(x, xo, cols, kl, xr, o);
+            return;
+        }
+        int mv = kl - kl % 16;
+        for (int m = 0; m < mv; m += 16) transpose16(x, xo + 16 * m, xr, o + m, kl);
+        if (mv < kl) {
+            for (int j = 0; j < 16; j++) {
+                int d = o + j * kl;
+                for (int m = mv, c = xo + j + 16 * mv; m < kl; m++, c += 16) xr[d + m] = x[c];
+            }
+        }
+        System.arraycopy(x, xo + L * kl, xr, o + L * kl, cols - L * kl);
+    }
+
+    /**
+     * Whether {@link #residueMajor} transposes in registers ({@code -Darbor.cpu.panelVectorCopy}, default true; 16 lanes
+     * only) or runs the scalar loop ({@link #residueMajorScalar}); the same bits either way.
+     */
+    static final boolean VECTOR_COPY = Boolean.parseBoolean(System.getProperty("arbor.cpu.panelVectorCopy", "true"));
+
+    /**
+     * Two-source permute indices of the 16 × 16 block transpose, stage h (8, 4, 2, 1): the rows i and i + h (bit h of i
+     * clear) swap their off-diagonal h-blocks: new r[i][l] = r[i + h][l - h] where bit h of l is set, else r[i][l];
+     * new r[i + h][l] = r[i][l + h] where bit h of l is clear, else r[i + h][l]. Index k &lt; 16: the first source's lane
+     * k; 16 + k: the second's.
+     */
+    private static final FloatVector[] SWAP_LO = new FloatVector[9], SWAP_HI = new FloatVector[9];
+    static {
+        if (L == 16) {
+            for (int h = 1; h <= 8; h <<= 1) {
+                float[] lo = new float[16], hi = new float[16];
+                for (int l = 0; l < 16; l++) {
+                    boolean set = (l & h) != 0;
+                    lo[l] = set ? 16 + l - h : l;
+                    hi[l] = set ? 16 + l : l + h;
+                }
+                SWAP_LO[h] = FloatVector.fromArray(F, lo, 0);
+                SWAP_HI[h] = FloatVector.fromArray(F, hi, 0);
+            }
+        }
+    }
+
+    /**
+     * {@code xr[o + j·kl + i] = x[xo + 16·i + j]} for i, j &lt; 16: sixteen rows of 16 loaded, transposed by four stages
+     * of block swaps (8, 4, 2, 1; {@link #SWAP_LO}), stored as sixteen rows kl apart.
+     */
+    private static void transpose16(float[] x, int xo, float[] xr, int o, int kl) {
+        FloatVector r0 = FloatVector.fromArray(F, x, xo + 0);
+        FloatVector r1 = FloatVector.fromArray(F, x, xo + 16);
+        FloatVector r2 = FloatVector.fromArray(F, x, xo + 32);
+        FloatVector r3 = FloatVector.fromArray(F, x, xo + 48);
+        FloatVector r4 = FloatVector.fromArray(F, x, xo + 64);
+        FloatVector r5 = FloatVector.fromArray(F, x, xo + 80);
+        FloatVector r6 = FloatVector.fromArray(F, x, xo + 96);
+        FloatVector r7 = FloatVector.fromArray(F, x, xo + 112);
+        FloatVector r8 = FloatVector.fromArray(F, x, xo + 128);
+        FloatVector r9 = FloatVector.fromArray(F, x, xo + 144);
+        FloatVector r10 = FloatVector.fromArray(F, x, xo + 160);
+        FloatVector r11 = FloatVector.fromArray(F, x, xo + 176);
+        FloatVector r12 = FloatVector.fromArray(F, x, xo + 192);
+        FloatVector r13 = FloatVector.fromArray(F, x, xo + 208);
+        FloatVector r14 = FloatVector.fromArray(F, x, xo + 224);
+        FloatVector r15 = FloatVector.fromArray(F, x, xo + 240);
+        FloatVector lo, hi, t;
+        lo = SWAP_LO[8]; hi = SWAP_HI[8];
+        t = lo.selectFrom(r0, r8); r8 = hi.selectFrom(r0, r8); r0 = t;
+        t = lo.selectFrom(r1, r9); r9 = hi.selectFrom(r1, r9); r1 = t;
+        t = lo.selectFrom(r2, r10); r10 = hi.selectFrom(r2, r10); r2 = t;
+        t = lo.selectFrom(r3, r11); r11 = hi.selectFrom(r3, r11); r3 = t;
+        t = lo.selectFrom(r4, r12); r12 = hi.selectFrom(r4, r12); r4 = t;
+        t = lo.selectFrom(r5, r13); r13 = hi.selectFrom(r5, r13); r5 = t;
+        t = lo.selectFrom(r6, r14); r14 = hi.selectFrom(r6, r14); r6 = t;
+        t = lo.selectFrom(r7, r15); r15 = hi.selectFrom(r7, r15); r7 = t;
+        lo = SWAP_LO[4]; hi = SWAP_HI[4];
+        t = lo.selectFrom(r0, r4); r4 = hi.selectFrom(r0, r4); r0 = t;
+        t = lo.selectFrom(r1, r5); r5 = hi.selectFrom(r1, r5); r1 = t;
+        t = lo.selectFrom(r2, r6); r6 = hi.selectFrom(r2, r6); r2 = t;
+        t = lo.selectFrom(r3, r7); r7 = hi.selectFrom(r3, r7); r3 = t;
+        t = lo.selectFrom(r8, r12); r12 = hi.selectFrom(r8, r12); r8 = t;
+        t = lo.selectFrom(r9, r13); r13 = hi.selectFrom(r9, r13); r9 = t;
+        t = lo.selectFrom(r10, r14); r14 = hi.selectFrom(r10, r14); r10 = t;
+        t = lo.selectFrom(r11, r15); r15 = hi.selectFrom(r11, r15); r11 = t;
+        lo = SWAP_LO[2]; hi = SWAP_HI[2];
+        t = lo.selectFrom(r0, r2); r2 = hi.selectFrom(r0, r2); r0 = t;
+        t = lo.selectFrom(r1, r3); r3 = hi.selectFrom(r1, r3); r1 = t;
+        t = lo.selectFrom(r4, r6); r6 = hi.selectFrom(r4, r6); r4 = t;
+        t = lo.selectFrom(r5, r7); r7 = hi.selectFrom(r5, r7); r5 = t;
+        t = lo.selectFrom(r8, r10); r10 = hi.selectFrom(r8, r10); r8 = t;
+        t = lo.selectFrom(r9, r11); r11 = hi.selectFrom(r9, r11); r9 = t;
+        t = lo.selectFrom(r12, r14); r14 = hi.selectFrom(r12, r14); r12 = t;
+        t = lo.selectFrom(r13, r15); r15 = hi.selectFrom(r13, r15); r13 = t;
+        lo = SWAP_LO[1]; hi = SWAP_HI[1];
+        t = lo.selectFrom(r0, r1); r1 = hi.selectFrom(r0, r1); r0 = t;
+        t = lo.selectFrom(r2, r3); r3 = hi.selectFrom(r2, r3); r2 = t;
+        t = lo.selectFrom(r4, r5); r5 = hi.selectFrom(r4, r5); r4 = t;
+        t = lo.selectFrom(r6, r7); r7 = hi.selectFrom(r6, r7); r6 = t;
+        t = lo.selectFrom(r8, r9); r9 = hi.selectFrom(r8, r9); r8 = t;
+        t = lo.selectFrom(r10, r11); r11 = hi.selectFrom(r10, r11); r10 = t;
+        t = lo.selectFrom(r12, r13); r13 = hi.selectFrom(r12, r13); r12 = t;
+        t = lo.selectFrom(r14, r15); r15 = hi.selectFrom(r14, r15); r14 = t;
+        r0.intoArray(xr, o + 0 * kl);
+        r1.intoArray(xr, o + 1 * kl);
+        r2.intoArray(xr, o + 2 * kl);
+        r3.intoArray(xr, o + 3 * kl);
+        r4.intoArray(xr, o + 4 * kl);
+        r5.intoArray(xr, o + 5 * kl);
+        r6.intoArray(xr, o + 6 * kl);
+        r7.intoArray(xr, o + 7 * kl);
+        r8.intoArray(xr, o + 8 * kl);
+        r9.intoArray(xr, o + 9 * kl);
+        r10.intoArray(xr, o + 10 * kl);
+        r11.intoArray(xr, o + 11 * kl);
+        r12.intoArray(xr, o + 12 * kl);
+        r13.intoArray(xr, o + 13 * kl);
+        r14.intoArray(xr, o + 14 * kl);
+        r15.intoArray(xr, o + 15 * kl);
+    }
+
+    /** {@link #residueMajor}'s plain form: the scalar strided loop (the reference the tests compare against). */
+    static void residueMajorScalar(float[] x, int xo, int cols, int kl, float[] xr, int o) {
         for (int j = 0; j < L; j++) {
             int d = o + j * kl;
             for (int m = 0, c = xo + j; m < kl; m++, c += L) xr[d + m] = x[c];
@@ -201,7 +328,7 @@ final class PanelGemm {
     }
 
     /** {@code wp[0 .. n) = } the n packed bf16 values at byte offset {@code off}, widened (exactly) to float32. */
-    private static void widen(MemorySegment pk, long off, int n, float[] wp) {
+    static void widen(MemorySegment pk, long off, int n, float[] wp) {
         for (int i = 0; i < n; i += L) {   // n is a multiple of L
             ShortVector v = ShortVector.fromMemorySegment(S, pk, off + 2L * i, ByteOrder.LITTLE_ENDIAN);
             ((IntVector) v.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16)
