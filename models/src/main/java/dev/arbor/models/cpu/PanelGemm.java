@@ -193,13 +193,13 @@ final class PanelGemm {
 
     /**
      * {@code xr[o + j·kl + m] = x[xo + j + L·m]} for j &lt; L, m &lt; kl, then the tail columns as they are. With 16 lanes
-     * ({@link #VECTOR_COPY}): the row viewed as a (kl, 16) matrix, transposed 16 × 16 blocks at a time in registers
+     * ({@link #vectorCopy}): the row viewed as a (kl, 16) matrix, transposed 16 × 16 blocks at a time in registers
      * ({@link #transpose16}: 16 loads, 64 two-source permutes, 16 stores for 256 values, against 256 scalar loads and
      * stores), the last kl % 16 values of m scalar. The same values in the same positions as {@link #residueMajorScalar}
      * (a copy: the same bits).
      */
     static void residueMajor(float[] x, int xo, int cols, int kl, float[] xr, int o) {
-        if (!VECTOR_COPY || L != 16) {
+        if (!vectorCopy || L != 16) {
             residueMajorScalar(x, xo, cols, kl, xr, o);
             return;
         }
@@ -216,9 +216,10 @@ final class PanelGemm {
 
     /**
      * Whether {@link #residueMajor} transposes in registers ({@code -Darbor.cpu.panelVectorCopy}, default true; 16 lanes
-     * only) or runs the scalar loop ({@link #residueMajorScalar}); the same bits either way.
+     * only) or runs the scalar loop ({@link #residueMajorScalar}); the same bits either way. Not final: an A/B bench
+     * ({@code PrefillSwitchBench}) flips it between prompts in one JVM (one field load a token row).
      */
-    static final boolean VECTOR_COPY = Boolean.parseBoolean(System.getProperty("arbor.cpu.panelVectorCopy", "true"));
+    static boolean vectorCopy = Boolean.parseBoolean(System.getProperty("arbor.cpu.panelVectorCopy", "true"));
 
     /**
      * Two-source permute indices of the 16 × 16 block transpose, stage h (8, 4, 2, 1): the rows i and i + h (bit h of i
