@@ -169,31 +169,6 @@ final class PanelGemm {
         int rows = w.rows(), cols = w.cols(), kl = cols / L;
         MemorySegment pk = packed(w);
         Scratch s = SCRATCH.get();
-        if (shared != null && widenOnce) {
-            // the range's panels widened once (float32, at most WIDEN_ONCE_BYTES at a time: 0.8 MB for synthetic:100m's
-            // 256-row gate/up ranges), then L2-sized token blocks of the call's copy outer, pairs inner: the activations
-            // stay in L2 across the pairs
-            int pairLen = 2 * L * cols, block = tokenBlock(cols);
-            int chunk = 2 * Math.max(1, WIDEN_ONCE_BYTES / (Float.BYTES * pairLen));   // panels a chunk, even
-            float[] wp = s.wp(Math.min(p1 - p0, chunk) * L * cols), part = s.part;
-            for (int c0 = p0; c0 < p1; c0 += chunk) {
-              int c1 = Math.min(p1, c0 + chunk);
-              widen(pk, (long) c0 * L * cols * 2, (c1 - c0) * L * cols, wp);
-              for (int t0 = 0; t0 < tokens; t0 += block) {
-                int t1 = Math.min(tokens, t0 + block);
-                for (int p = c0; p < c1; p += 2) {
-                    int wb = (p - c0) / 2 * pairLen;
-                    for (int t = t0; t < t1; t += MT) {
-                        int xo = t * cols;
-                        if (MT == 8) kernel8x2(wp, wb, cols, kl, shared, xo, part);
-                        else kernel4x2(wp, wb, cols, kl, shared, xo, part);
-                        finish(part, wp, wb, cols, kl, shared, xo, out, t * rows + p * L, rows);
-                    }
-                }
-              }
-            }
-            return;
-        }
         int block = shared != null ? sharedBlock(cols) : tokenBlock(cols);
         float[] xr = shared != null ? shared : s.xr(Math.min(block, tokens) * cols), wp = s.wp(2 * L * cols), part = s.part;
         for (int t0 = 0; t0 < tokens; t0 += block) {
@@ -208,24 +183,13 @@ final class PanelGemm {
                 widen(pk, (long) p * L * cols * 2, 2 * L * cols, wp);
                 for (int t = t0; t < t1; t += MT) {
                     int xo = xb + (t - t0) * cols;
-                    if (MT == 8) kernel8x2(wp, 0, cols, kl, xr, xo, part);
-                    else kernel4x2(wp, 0, cols, kl, xr, xo, part);
-                    finish(part, wp, 0, cols, kl, xr, xo, out, t * rows + p * L, rows);
+                    if (MT == 8) kernel8x2(wp, cols, kl, xr, xo, part);
+                    else kernel4x2(wp, cols, kl, xr, xo, part);
+                    finish(part, wp, cols, kl, xr, xo, out, t * rows + p * L, rows);
                 }
             }
         }
     }
-
-    /**
-     * Over the call's shared copy ({@link Activations}): whether a range widens all its panels once into float32
-     * scratch and walks {@link #tokenBlock}-sized (L2) token blocks outer, pairs inner ({@code -Darbor.cpu.panelWidenOnce},
-     * cpu15b), instead of a pair at a time over {@link #sharedBlock}'s 4 MiB token blocks. The same kernel on the same
-     * values: the same bits. Not final: an A/B bench flips it between prompts in one JVM.
-     */
-    /** Most float32 bytes of widened panels {@link #widenOnce} holds at a time (a thread's scratch): 2 MiB. */
-    private static final int WIDEN_ONCE_BYTES = 2 << 20;
-
-    static boolean widenOnce = Boolean.parseBoolean(System.getProperty("arbor.cpu.panelWidenOnce", "true"));
 
     /**
      * {@code xr[o + j·kl + m] = x[xo + j + L·m]} for j &lt; L, m &lt; kl, then the tail columns as they are. With 16 lanes
@@ -378,14 +342,14 @@ final class PanelGemm {
      * two panel loads, eight broadcasts, sixteen FMAs; the chains' ends go to {@code part[(j·16 + a)·L ..]}
      * (a = panel·8 + token), summed by {@link #finish}.
      */
-    static void kernel8x2(float[] wp, int wb, int cols, int kl, float[] xr, int xo, float[] part) {
-        int lk = wb + L * cols;
+    static void kernel8x2(float[] wp, int cols, int kl, float[] xr, int xo, float[] part) {
+        int lk = L * cols;
         for (int j = 0; j < L; j++) {
             FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00, c06 = c00, c07 = c00;
             FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00, c16 = c00, c17 = c00;
             int wo = j * kl * L, xj = xo + j * kl;
             for (int m = 0; m < kl; m++) {
-                FloatVector w0 = FloatVector.fromArray(F, wp, wb + wo + m * L);
+                FloatVector w0 = FloatVector.fromArray(F, wp, wo + m * L);
                 FloatVector w1 = FloatVector.fromArray(F, wp, lk + wo + m * L);
                 int xm = xj + m;
                 FloatVector xb = FloatVector.broadcast(F, xr[xm]);
@@ -414,14 +378,14 @@ final class PanelGemm {
     }
 
     /** {@link #kernel8x2} for 8 lanes: four tokens × two panels, eight accumulators (AVX2's sixteen registers). */
-    static void kernel4x2(float[] wp, int wb, int cols, int kl, float[] xr, int xo, float[] part) {
-        int lk = wb + L * cols;
+    static void kernel4x2(float[] wp, int cols, int kl, float[] xr, int xo, float[] part) {
+        int lk = L * cols;
         for (int j = 0; j < L; j++) {
             FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
             FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
             int wo = j * kl * L, xj = xo + j * kl;
             for (int m = 0; m < kl; m++) {
-                FloatVector w0 = FloatVector.fromArray(F, wp, wb + wo + m * L);
+                FloatVector w0 = FloatVector.fromArray(F, wp, wo + m * L);
                 FloatVector w1 = FloatVector.fromArray(F, wp, lk + wo + m * L);
                 int xm = xj + m;
                 FloatVector xb = FloatVector.broadcast(F, xr[xm]);
@@ -445,7 +409,7 @@ final class PanelGemm {
      * then the tail columns {@code s += w[c] * x[c]} in order, stored to the token's row of {@code out} (the pair's
      * panels are whole: {@link #tiles} takes only panels inside the matrix).
      */
-    private static void finish(float[] part, float[] wp, int wb, int cols, int kl, float[] xr, int xo, float[] out, int o, int ldo) {
+    private static void finish(float[] part, float[] wp, int cols, int kl, float[] xr, int xo, float[] out, int o, int ldo) {
         int accs = 2 * MT, stride = accs * L, upper = L * kl;
         for (int a = 0; a < accs; a++) {
             int base = a * L;
@@ -463,7 +427,7 @@ final class PanelGemm {
             s = FloatVector.fromArray(F, part, base);
             int panel = a / MT, t = a % MT;
             for (int c = upper; c < cols; c++) {
-                FloatVector wc = FloatVector.fromArray(F, wp, wb + panel * L * cols + c * L);
+                FloatVector wc = FloatVector.fromArray(F, wp, panel * L * cols + c * L);
                 s = s.add(wc.mul(xr[xo + t * cols + c]));
             }
             s.intoArray(out, o + t * ldo + panel * L);

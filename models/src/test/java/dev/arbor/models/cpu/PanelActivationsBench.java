@@ -20,8 +20,7 @@ import java.util.SplittableRandom;
  * work on the calling thread ({@code -Darbor.cpu.threads=1}; the ranges are called here directly anyway).
  * Usage: {@code PanelActivationsBench [tokens] [ranges] [rounds] [reps] [copy]}; with the fifth argument {@code copy}
  * (cpu15b) both columns form the activations once and differ in {@link PanelGemm#vectorCopy}: "copy" = the scalar
- * residue-major loop, "once" = the register transposes; with {@code widen}: "copy" = a panel pair widened at a time
- * over 4 MiB token blocks, "once" = {@link PanelGemm#widenOnce} (the range's panels widened once, L2 token blocks).
+ * residue-major loop, "once" = the register transposes.
  */
 public final class PanelActivationsBench {
     private static final ValueLayout.OfShort S = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -32,7 +31,7 @@ public final class PanelActivationsBench {
         int ranges = args.length > 1 ? Integer.parseInt(args[1]) : 4;
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 15;
         int reps = args.length > 3 ? Integer.parseInt(args[3]) : 3;
-        boolean copyAb = args.length > 4 && args[4].equals("copy"), widenAb = args.length > 4 && args[4].equals("widen");
+        boolean copyAb = args.length > 4 && args[4].equals("copy");
         SplittableRandom rnd = new SplittableRandom(5);
         int h = 768, inter = 2048;
         try (Arena arena = Arena.ofShared()) {
@@ -47,9 +46,8 @@ public final class PanelActivationsBench {
                 for (int once = 0; once < 2; once++) {
                     long c0 = THREADS.getCurrentThreadCpuTime();
                     for (int rep = 0; rep < reps; rep++) {
-                        boolean sh = once == 1 || copyAb || widenAb;
+                        boolean sh = once == 1 || copyAb;
                         if (copyAb) PanelGemm.vectorCopy = once == 1;
-                        if (widenAb) PanelGemm.widenOnce = once == 1;
                         float[] x1 = sh ? a1.prepare(xn, tokens, q) : null;
                         run(xn, x1, tokens, q, oq, ranges);
                         run(xn, x1, tokens, k, ok, ranges);

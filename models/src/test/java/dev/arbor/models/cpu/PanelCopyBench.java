@@ -64,7 +64,7 @@ public final class PanelCopyBench {
                 if (r >= 0) us[0][r] = (THREADS.getCurrentThreadCpuTime() - c0) / 1e3 / 20;
                 c0 = THREADS.getCurrentThreadCpuTime();
                 for (int rep = 0; rep < 20; rep++)
-                    for (int p = 0; p < pairs; p++) PanelGemm.kernel8x2(wp, 0, cols, cols / L, xr, 0, part);
+                    for (int p = 0; p < pairs; p++) PanelGemm.kernel8x2(wp, cols, cols / L, xr, 0, part);
                 if (r >= 0) us[1][r] = (THREADS.getCurrentThreadCpuTime() - c0) / 1e3 / 20;
             }
             System.out.printf("widen 2048 x 768 (all %d pairs): median %.1f us; one 8-token kernel8x2 call a pair: %.1f us "
