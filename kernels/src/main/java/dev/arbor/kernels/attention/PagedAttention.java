@@ -109,7 +109,7 @@ public final class PagedAttention implements AutoCloseable {
         this.splitTokens = splitTokens;
         this.keysPerLane = DecodeKernels.keysPerLane(heads, kvHeads);
         boolean small = smallSplit > 0 && smallBelow > 0 && headDim % 8 == 0 && 32 % (headDim / 8) == 0
-                && smallSplit % (DecodeKernels.warps(heads, kvHeads, headDim, keysPerLane) * 32 / (headDim / 8) * keysPerLane) == 0;
+                && smallSplit % keysPerRound(DecodeKernels.warps(heads, kvHeads, headDim, keysPerLane)) == 0;
         this.smallSplit = small ? smallSplit : 0;
         this.smallBelow = small ? smallBelow : 0;
         this.slots = Math.max(splits(maxContext), small ? (Math.min(maxContext, smallBelow) + smallSplit - 1) / smallSplit : 0);
@@ -181,7 +181,7 @@ public final class PagedAttention implements AutoCloseable {
     boolean narrowFits(int tokens, int maxContextLen) {
         return narrowSplit > 0 && tokens <= splitTokens && (long) tokens * kvHeads * splits(maxContextLen) <= NARROW_BELOW_GROUPS
                 && (maxContextLen + narrowSplit - 1) / narrowSplit <= slots
-                && narrowSplit % (decodeWarpsNow() * 32 / Math.max(1, headDim / 8) * keysPerLane) == 0;
+                && narrowSplit % keysPerRound(decodeWarpsNow()) == 0;
     }
 
     /**
@@ -241,6 +241,14 @@ public final class PagedAttention implements AutoCloseable {
         return Math.max(splits(keys), smallSplit > 0 ? (Math.min(keys, smallBelow) + smallSplit - 1) / smallSplit : 0);
     }
 
+    /**
+     * Keys a DecodeKernels work-group folds per round with {@code warps} warps (each lane loads one 16-byte piece of a key row,
+     * keysPerLane rows a round): a split length must be a whole number of them.
+     */
+    private int keysPerRound(int warps) {
+        return warps * 32 / Math.max(1, headDim / 8) * keysPerLane;
+    }
+
     /** DecodeKernels' split length below {@link #smallBelow} (0: SPLIT everywhere). */
     public int smallSplit() { return smallSplit; }
 
@@ -269,7 +277,7 @@ public final class PagedAttention implements AutoCloseable {
         // the kernel depends on the shape and store type only, never on the batch (batch invariance)
         if (streamed) {
             // the fused merge gives the same bits as the merge launch (same loads and folds in the same order): chosen for speed only
-            if (below > 0 && small % (warps * 32 / Math.max(1, headDim / 8) * keysPerLane) != 0) {
+            if (below > 0 && small % keysPerRound(warps) != 0) {
                 throw new IllegalStateException("small splits of " + small + " keys are not whole rounds of " + warps + " warps x "
                         + keysPerLane + " keys a lane at headDim " + headDim);
             }

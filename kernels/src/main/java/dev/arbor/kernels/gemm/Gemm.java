@@ -492,6 +492,11 @@ public final class Gemm implements AutoCloseable {
      */
     boolean pingPongFaster(int m, int n, int k) {
         if (m < PING_PONG_MIN_M || m > PING_PONG_MAX_M || k >= 8192 && m > 512 || n > 12288 && m > 2048) return false;
+        return pingPongTilesFill(m, n);
+    }
+
+    /** Whether the ping-pong kernel's 128 × 128 tiles of an (m, n) product fill at least 90% of the multiprocessors. */
+    private boolean pingPongTilesFill(int m, int n) {
         long tiles = (long) ((n + TMA_PP128.bn() - 1) / TMA_PP128.bn()) * ((m + TMA_PP128.bm() - 1) / TMA_PP128.bm());
         return tiles * 10 >= 9L * multiprocessors;
     }
@@ -508,7 +513,7 @@ public final class Gemm implements AutoCloseable {
      */
     boolean pingPongMidFaster(int m, int n) {
         if (!pingPongMid || m < PING_PONG_MID_MIN_M || m > TMA_PP128.bm()) return false;
-        return (long) ((n + TMA_PP128.bn() - 1) / TMA_PP128.bn()) * 10 >= 9L * multiprocessors;   // one 128-token tile of many W-row tiles
+        return pingPongTilesFill(m, n);   // one 128-token tile of many W-row tiles
     }
 
     static final boolean PING_PONG_MID_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.pingPongMid", "true"));
