@@ -96,7 +96,14 @@ final class CudaOps implements Ops<FloatArray> {
      */
     static final int SPLIT_NORM_ROWS = 8;
     private final int splitNormRows;
-    private final IntArray normArrivals;              // (splitNormRows) addRmsNormSplitRow's counters, zero between launches
+    /**
+     * {@code --no-batch-invariance}: steps of at most this many tokens ({@code -Darbor.cuda.nbiSlabNormRows}, 0 = off) run
+     * a projection followed by a norm (o, down) on the invariant plan's slabs with the split-row add + norm, instead of the
+     * default plan's split-K atomics into x (after a zeroing launch) and {@code rmsNormRows}. Measured in "Run 64-dec16".
+     */
+    static final int NBI_SLAB_NORM_ROWS = 0;
+    private final int nbiSlabNormRows;
+    private final IntArray normArrivals;              // (max(splitNormRows, nbiSlabNormRows)) addRmsNormSplitRow's counters, zero between launches
     private final boolean fusion;                     // fused stages (matmulAddNorm; the stacked projections follow the weights)
     private final Gemm gemm;                          // tensor-core projections (dtype BFLOAT16)
     private final FloatArray fusedOut;                // (maxTokens, fusedOutputCols) the stacked q|k|v or gate|up GEMM's output; null unfused
@@ -124,7 +131,8 @@ final class CudaOps implements Ops<FloatArray> {
         this.gpu = gpu;
         this.fusion = fusion;
         this.splitNormRows = Math.max(0, Integer.getInteger("arbor.cuda.splitNormRows", SPLIT_NORM_ROWS));
-        this.normArrivals = new IntArray(Math.max(1, splitNormRows));
+        this.nbiSlabNormRows = batchInvariant ? 0 : Math.max(0, Integer.getInteger("arbor.cuda.nbiSlabNormRows", NBI_SLAB_NORM_ROWS));
+        this.normArrivals = new IntArray(Math.max(1, Math.max(splitNormRows, nbiSlabNormRows)));
         gpu.toDevice(normArrivals);
         this.dtype = dtype;
         this.batchInvariant = batchInvariant;
@@ -542,14 +550,14 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         int n = w.rows(), k = w.cols();
-        Gemm.Plan p = plan(tokens, n, k);
+        Gemm.Plan p = norm != null && tokens <= nbiSlabNormRows ? gemm.invariantPlan(tokens, n, k, true) : plan(tokens, n, k);
         if (norm == null || !p.slabs()) {
             overlapping(() -> { gemm.matmul(in, tokens, bw, n, k, x, true, p); return null; });
             if (norm != null) rmsNorm(x, tokens, n, norm, eps, xn);
             return;
         }
         Gemm.Partial s = overlapping(() -> gemm.matmulPartial(in, tokens, bw, n, k, proj, p));
-        if (tokens <= splitNormRows)
+        if (tokens <= Math.max(splitNormRows, nbiSlabNormRows))
             FusedOps.addRmsNormSplitRow(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, normArrivals, tokens, n, eps, CudaModelBackend.PDL);
         else FusedOps.addRmsNorm(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, tokens, n, eps, CudaModelBackend.PDL);
     }
