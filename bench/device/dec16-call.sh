@@ -18,19 +18,19 @@ run() { local name=$1 t=$2; shift 2; echo "== $(date -u +%T) $name" >> $L/timeli
   { echo "== $name"; grep -E "tests (found|successful|failed)|^[0-9]+x[0-9]+ M=|^decode|device ms|tok/s|copy|rc=|FAIL|Exception|Error|µs|us " $L/$name.log | head -150; } >> $OUT/summary.txt; }
 clocks() { nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv >> $L/clocks.txt; }
 clocks
-run tests 50 $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.kernels.layer.FusedKernelsGpuTest dev.arbor.models.FusedForwardGpuTest
-run addnorm 40 $J -cp $CP dev.arbor.kernels.bench.AddNormBench
-run b1-on 26 $J -cp $CP dev.arbor.server.Main bench $B1
+run tests 45 $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.kernels.layer.FusedKernelsGpuTest dev.arbor.models.FusedForwardGpuTest
+run addnorm 35 $J -cp $CP dev.arbor.kernels.bench.AddNormBench
+run b1-on 28 $J -cp $CP dev.arbor.server.Main bench $B1
 run b1-off 24 $J -Darbor.cuda.splitNormRows=0 -cp $CP dev.arbor.server.Main bench $B1
-run b1-nbi-slab 22 $J -Darbor.cuda.nbiSlabNormRows=8 -cp $CP dev.arbor.server.Main bench $B1 --no-batch-invariance
-run b1-nbi 22 $J -cp $CP dev.arbor.server.Main bench $B1 --no-batch-invariance
+run b1-nbi-slab 21 $J -Darbor.cuda.nbiSlabNormRows=8 -cp $CP dev.arbor.server.Main bench $B1 --no-batch-invariance
+run b1-nbi 21 $J -cp $CP dev.arbor.server.Main bench $B1 --no-batch-invariance
 clocks
 NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-run timeline-b1 40 $NCU --graph-profiling node --launch-skip 400 --launch-count 700 --cache-control none --clock-control none \
+run timeline-b1 35 $NCU --graph-profiling node --launch-skip 400 --launch-count 700 --cache-control none --clock-control none \
     --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum --csv --log-file $L/ncu-b1.csv \
     $J -cp $CP dev.arbor.server.Main bench throughput --model synthetic:llama-7b --device cuda --batch 1 --prompt-len 128 --output-len 5
 python3 "$D/ncu-step-timeline.py" $L/ncu-b1.csv > $L/step-timeline-b1.txt 2>&1; gzip -f $L/ncu-b1.csv
-run gemm-engine 30 $J -cp $CP dev.arbor.kernels.bench.GemmBench engine
+run gemm-engine 18 $J -cp $CP dev.arbor.kernels.bench.GemmBench engine
 clocks
 tar czf $OUT/logs.tgz -C $L . 2>/dev/null
 cp $L/step-timeline-b1.txt $L/clocks.txt $OUT/ 2>/dev/null
