@@ -92,18 +92,13 @@ final class CudaOps implements Ops<FloatArray> {
      * spreads each row over n/256 work-groups, the last-arriving one normalising ({@link FusedOps#addRmsNormSplitRow}), for
      * steps of at most this many tokens ({@code -Darbor.cuda.splitNormRows}, 0 = off: one work-group a row,
      * {@link FusedOps#addRmsNorm}). The same bits either way (FusedKernelsGpuTest), so a rule by the step's size keeps the
-     * default mode batch-invariant. Measured in bench/RESULTS.md "Run 64-dec16".
+     * default mode batch-invariant. Measured (bench/RESULTS.md "Run 64-dec16", H200): the norm alone 4.9-5.0 → 3.9-4.1 µs at 1-8
+     * rows (4.8 against 5.1 at 16), llama-7b b1 default-mode decode device 4.437 → 4.351 ms a step (same call, on/off).
+     * (The nbi o/down on the slabs with this norm instead of split-K atomics + rmsNormRows measured 0.06 ms a step slower: not kept.)
      */
     static final int SPLIT_NORM_ROWS = 8;
     private final int splitNormRows;
-    /**
-     * {@code --no-batch-invariance}: steps of at most this many tokens ({@code -Darbor.cuda.nbiSlabNormRows}, 0 = off) run
-     * a projection followed by a norm (o, down) on the invariant plan's slabs with the split-row add + norm, instead of the
-     * default plan's split-K atomics into x (after a zeroing launch) and {@code rmsNormRows}. Measured in "Run 64-dec16".
-     */
-    static final int NBI_SLAB_NORM_ROWS = 0;
-    private final int nbiSlabNormRows;
-    private final IntArray normArrivals;              // (max(splitNormRows, nbiSlabNormRows)) addRmsNormSplitRow's counters, zero between launches
+    private final IntArray normArrivals;              // (splitNormRows) addRmsNormSplitRow's counters, zero between launches
     private final boolean fusion;                     // fused stages (matmulAddNorm; the stacked projections follow the weights)
     private final Gemm gemm;                          // tensor-core projections (dtype BFLOAT16)
     private final FloatArray fusedOut;                // (maxTokens, fusedOutputCols) the stacked q|k|v or gate|up GEMM's output; null unfused
@@ -131,8 +126,7 @@ final class CudaOps implements Ops<FloatArray> {
         this.gpu = gpu;
         this.fusion = fusion;
         this.splitNormRows = Math.max(0, Integer.getInteger("arbor.cuda.splitNormRows", SPLIT_NORM_ROWS));
-        this.nbiSlabNormRows = batchInvariant ? 0 : Math.max(0, Integer.getInteger("arbor.cuda.nbiSlabNormRows", NBI_SLAB_NORM_ROWS));
-        this.normArrivals = new IntArray(Math.max(1, Math.max(splitNormRows, nbiSlabNormRows)));
+        this.normArrivals = new IntArray(Math.max(1, splitNormRows));
         gpu.toDevice(normArrivals);
         this.dtype = dtype;
         this.batchInvariant = batchInvariant;
@@ -550,14 +544,14 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         int n = w.rows(), k = w.cols();
-        Gemm.Plan p = norm != null && tokens <= nbiSlabNormRows ? gemm.invariantPlan(tokens, n, k, true) : plan(tokens, n, k);
+        Gemm.Plan p = plan(tokens, n, k);
         if (norm == null || !p.slabs()) {
             overlapping(() -> { gemm.matmul(in, tokens, bw, n, k, x, true, p); return null; });
             if (norm != null) rmsNorm(x, tokens, n, norm, eps, xn);
             return;
         }
         Gemm.Partial s = overlapping(() -> gemm.matmulPartial(in, tokens, bw, n, k, proj, p));
-        if (tokens <= Math.max(splitNormRows, nbiSlabNormRows))
+        if (tokens <= splitNormRows)
             FusedOps.addRmsNormSplitRow(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, normArrivals, tokens, n, eps, CudaModelBackend.PDL);
         else FusedOps.addRmsNorm(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, tokens, n, eps, CudaModelBackend.PDL);
     }
