@@ -92,6 +92,20 @@ public final class KernelContext {
     public void allowDependentLaunch() {}
 
     /**
+     * {@code cp.async.bulk.prefetch.L2.global} (PTX 8.0, sm_90): asks the memory system to bring {@code bytes} bytes of
+     * {@code src} from element {@code index} on into the L2, without waiting and without any register or shared-memory
+     * result (a hint: the data's values are never touched, so results cannot change). Byte offset and length multiples of
+     * 16, the range inside {@code src}. Below sm_90 and on the CPU it does nothing (the CPU checks the range).
+     */
+    public void prefetchL2(OffHeapArray src, int index, int bytes) {
+        long offset = (long) index * src.elementBytes();
+        if ((offset & 15) != 0 || (bytes & 15) != 0 || bytes < 0)
+            throw new IllegalArgumentException("L2 prefetch of " + bytes + " bytes at byte " + offset + ": both must be multiples of 16");
+        if (offset + bytes > src.length() * src.elementBytes())
+            throw new IllegalArgumentException("L2 prefetch of " + bytes + " bytes at byte " + offset + " passes the array's end");
+    }
+
+    /**
      * A memory fence at device scope (CUDA's {@code __threadfence()}, PTX {@code fence.sc.gpu}): this work-item's global
      * writes before it are visible to every work-item of the grid before its global accesses after it (e.g. before an
      * atomic that tells another work-group the writes are done, and after the atomic on the reading side: the

@@ -48,6 +48,14 @@ final class ContextCalls {
             // griddepcontrol exists from sm_90; before it launches never overlap, so nothing to do
             case "gridDependencyWait()V" -> { if (t.sm >= 90) t.emit("griddep.wait"); }
             case "allowDependentLaunch()V" -> { if (t.sm >= 90) t.emit("griddep.launch"); }
+            case "prefetchL2(Ldev/arbor/accel/array/OffHeapArray;II)V" -> {
+                if (!(args.get(0).ref() instanceof Ref.GlobalArray g)) throw t.unsupported(name + " of something that is not an array parameter");
+                Reg src = t.globalAddress(g, args.get(1).reg());
+                if (t.sm >= 90) {
+                    t.usesWgmma = true;   // PTX ISA 8.0 and sm_90a, as the other bulk-async instructions
+                    t.emit("prefetch.l2.bulk", src, args.get(2).reg());
+                }
+            }
             case "threadFence()V" -> t.emit("fence.gpu");
             case "localBarrier()V" -> {
                 t.usesBarriers = true;

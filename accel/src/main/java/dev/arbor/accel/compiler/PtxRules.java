@@ -158,6 +158,8 @@ final class PtxRules {
         // programmatic dependent launch (PTX 7.8, sm_90)
         rule("griddep.wait", "griddepcontrol.wait;");
         rule("griddep.launch", "griddepcontrol.launch_dependents;");
+        // a bulk prefetch into the L2 (PTX 8.0, sm_90): no result, the values unread by this instruction
+        rule("prefetch.l2.bulk", "cp.async.bulk.prefetch.L2.global [$0], $1;");
         rule("shfl.down", "shfl.sync.down.b32 $0, $1, $2, 31, -1;");
         rule("shfl.bfly", "shfl.sync.bfly.b32 $0, $1, $2, 31, -1;");
         rule("shfl.idx", "shfl.sync.idx.b32 $0, $1, $2, 31, -1;");

@@ -234,6 +234,105 @@ public final class FusedKernels {
         for (int p0 = 0; p0 < last; p0 += ADD_NORM_PASS) LayerKernels.scaleStrided(x, w, out, v, ws, o, p0 + t, n, inv, 1, ADD_NORM_ELEMS, ADD_NORM_GROUP);
     }
 
+    /**
+     * {@link #addRmsNormRows} with a row spread over {@code groupsPerRow = ⌈n / NORM_GROUP⌉} work-groups of
+     * {@link LayerKernels#NORM_GROUP}, for launches of few rows (batch-1 decode: one work-group moving 9-10 × 16 KB through one
+     * multiprocessor, ~6 µs a launch, run 57-b1-12): work-group g of row r adds columns i = g·256 + t (x, then every slab in
+     * slab order, as {@link #addPass}), stores x, fences and counts itself in on {@code arrivals[r]}; the last-arriving group
+     * fences again and reads the row's x back (from the L2) — work-item t its strided slice i = t, t + 256, … by ascending i,
+     * {@link #SPLIT_NORM_CHUNK} loads in flight — squares each value in fp32 and adds it in double, then the same tree, inverse
+     * and {@code w * (x * inv)} as {@link #addRmsNormRows}: the same sums in the same order, so the same bits (FusedKernelsTest,
+     * FusedKernelsGpuTest), whatever the rows of the launch. It sets {@code arrivals[r]} back to 0 for the next launch.
+     *
+     * @param x        (rows, n) the residual stream, updated in place
+     * @param y        (slices, rows, n) partial sums of the projection
+     * @param w        (n)
+     * @param out      (rows, n) the normalised x; not x
+     * @param arrivals (rows) zero between launches
+     *                 Launch: {@code Launch.of1D(rows * groupsPerRow, NORM_GROUP)}.
+     */
+    public static void addRmsNormSplitRow(KernelContext ctx, FloatArray x, FloatArray y, int slices, FloatArray w, FloatArray out,
+                                          IntArray arrivals, int rows, int n, int groupsPerRow, double eps) {
+        ctx.launchBounds(LayerKernels.NORM_GROUP);
+        ctx.allowDependentLaunch();   // the next GEMM may start streaming its weights (it waits for this grid before reading X)
+        ctx.gridDependencyWait();
+        int r = ctx.groupIdx / groupsPerRow, g = ctx.groupIdx - r * groupsPerRow, t = ctx.localIdx;
+        double[] partial = ctx.allocateDoubleLocalArray(LayerKernels.NORM_GROUP);
+        int[] last = ctx.allocateIntLocalArray(1);
+        int o = r * n, count = rows * n, i = g * LayerKernels.NORM_GROUP + t;
+        float[] ys = new float[ADD_NORM_PREFETCH];
+        if (i < n) x.set(o + i, addedColumn(x, y, ys, o + i, slices, count));
+        ctx.threadFence();   // x's stores visible to the last-arriving group before this group counts itself in
+        ctx.localBarrier();
+        if (t == 0) last[0] = ctx.atomicAdd(arrivals, r, 1) == groupsPerRow - 1 ? 1 : 0;
+        ctx.localBarrier();
+        if (last[0] == 0) return;
+        ctx.threadFence();
+        float[] v = new float[SPLIT_NORM_CHUNK];
+        float[] ws = new float[SPLIT_NORM_CHUNK];
+        double sq = 0;
+        for (int c0 = t; c0 < n; c0 += SPLIT_NORM_CHUNK * LayerKernels.NORM_GROUP) sq = squaresOfChunk(x, v, o, c0, n, sq);
+        // v holds the last chunk of work-item t's slice (c0 = lastChunk + t); its w is loaded while the tree runs
+        int lastChunk = (n - 1 - t) / (SPLIT_NORM_CHUNK * LayerKernels.NORM_GROUP) * (SPLIT_NORM_CHUNK * LayerKernels.NORM_GROUP);
+        loadStrided(w, ws, lastChunk + t, n);
+        partial[t] = sq;
+        ctx.localBarrier();
+        for (int h = LayerKernels.NORM_GROUP / 2; h > 0; h >>= 1) {
+            if (t < h) partial[t] += partial[t + h];
+            ctx.localBarrier();
+        }
+        float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
+        if (t < n) LayerKernels.scaleStrided(x, w, out, v, ws, o, lastChunk + t, n, inv, 0, SPLIT_NORM_CHUNK, LayerKernels.NORM_GROUP);   // the last chunk from registers
+        for (int c0 = t; c0 < lastChunk + t; c0 += SPLIT_NORM_CHUNK * LayerKernels.NORM_GROUP)
+            LayerKernels.scaleStrided(x, w, out, v, ws, o, c0, n, inv, 1, SPLIT_NORM_CHUNK, LayerKernels.NORM_GROUP);
+        if (t == 0) arrivals.set(r, 0);   // ready for the next launch
+    }
+
+    /** Columns of a row the last-arriving group of {@link #addRmsNormSplitRow} loads at once a work-item: 16 × 256 = 4,096. */
+    static final int SPLIT_NORM_CHUNK = 16;
+
+    /** {@code x[at] + (y0 + y1 + …)} in slab order as {@link #addPass} adds them: x and the first ADD_NORM_PREFETCH slabs loaded first. */
+    @Unroll
+    static float addedColumn(FloatArray x, FloatArray y, float[] ys, int at, int slices, int count) {
+        float xv = x.get(at);
+        for (int z = 0; z < ADD_NORM_PREFETCH; z++)
+            if (z < slices) ys[z] = y.get(z * count + at);
+        float sum = ys[0];
+        for (int z = 1; z < ADD_NORM_PREFETCH; z++)
+            if (z < slices) sum += ys[z];
+        sum = addSlabsFrom(y, sum, ADD_NORM_PREFETCH, slices, count, at);
+        return xv + sum;
+    }
+
+    /** ws[j] = w[c0 + 256·j] for those below n. */
+    @Unroll
+    static void loadStrided(FloatArray w, float[] ws, int c0, int n) {
+        for (int j = 0; j < SPLIT_NORM_CHUNK; j++) {
+            int i = c0 + j * LayerKernels.NORM_GROUP;
+            if (i < n) ws[j] = w.get(i);
+        }
+    }
+
+    /**
+     * sq + Σ (x[o + i])² over i = c0, c0 + 256, … (SPLIT_NORM_CHUNK of them, those below n) by ascending i, each square in fp32
+     * and added in double as {@link #addSquares} adds them; the values stay in v for the scaling. Every load first.
+     */
+    @Unroll
+    static double squaresOfChunk(FloatArray x, float[] v, int o, int c0, int n, double sq) {
+        for (int j = 0; j < SPLIT_NORM_CHUNK; j++) {
+            int i = c0 + j * LayerKernels.NORM_GROUP;
+            if (i < n) v[j] = x.get(o + i);
+        }
+        for (int j = 0; j < SPLIT_NORM_CHUNK; j++) {
+            int i = c0 + j * LayerKernels.NORM_GROUP;
+            if (i < n) {
+                float square = v[j] * v[j];
+                sq += square;
+            }
+        }
+        return sq;
+    }
+
     /** Work-items of {@link #addRmsNormRows}' work-group (the most a block holds; 64 registers each). */
     public static final int ADD_NORM_GROUP = 1024;
     /** Elements a work-item of {@link #addRmsNormRows} takes a pass: i0, i0 + ADD_NORM_GROUP, ... */

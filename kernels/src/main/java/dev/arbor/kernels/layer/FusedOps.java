@@ -26,6 +26,7 @@ public final class FusedOps {
     static final Kernel QKV_F32 = Kernel.of(FusedKernels.class, "qkvRopeStoreF32");
     static final Kernel SILU_MUL_ROWS = Kernel.of(FusedKernels.class, "siluMulRows");
     static final Kernel ADD_RMS_NORM = Kernel.of(FusedKernels.class, "addRmsNormRows");
+    static final Kernel ADD_RMS_NORM_SPLIT = Kernel.of(FusedKernels.class, "addRmsNormSplitRow");
 
     private static Launch overlap(Launch l, boolean overlap) { return overlap ? l.overlappingPrevious() : l; }
 
@@ -94,5 +95,29 @@ public final class FusedOps {
         need("w", w, n);
         need("out", out, (long) rows * n);
         b.launch(ADD_RMS_NORM, overlap(Launch.of1D(rows, FusedKernels.ADD_NORM_GROUP), overlap), x, y, slices, w, out, rows, n, eps);
+    }
+
+    /** Work-groups of {@link FusedKernels#addRmsNormSplitRow} a row of n: one per {@link LayerKernels#NORM_GROUP} columns. */
+    public static int splitRowGroups(int n) { return (n + LayerKernels.NORM_GROUP - 1) / LayerKernels.NORM_GROUP; }
+
+    /**
+     * As {@link #addRmsNorm} with each row spread over {@link #splitRowGroups} work-groups, the last-arriving one normalising
+     * ({@link FusedKernels#addRmsNormSplitRow}): the same bits. {@code arrivals}: (rows) counters, zero between launches (the
+     * kernel leaves them zero), on the device.
+     */
+    public static void addRmsNormSplitRow(Backend b, FloatArray x, FloatArray y, int slices, FloatArray w, FloatArray out, IntArray arrivals,
+                                          int rows, int n, double eps, boolean overlap) {
+        positive("rows", rows);
+        positive("slices", slices);
+        positive("n", n);
+        if (out == x) throw new IllegalArgumentException("out must not be x (x is updated while other rows are normalised)");
+        need("x", x, (long) rows * n);
+        need("y", y, (long) slices * rows * n);
+        need("w", w, n);
+        need("out", out, (long) rows * n);
+        need("arrivals", arrivals, rows);
+        int groups = splitRowGroups(n);
+        b.launch(ADD_RMS_NORM_SPLIT, overlap(Launch.of1D(Math.multiplyExact(rows, groups), LayerKernels.NORM_GROUP), overlap),
+                x, y, slices, w, out, arrivals, rows, n, groups, eps);
     }
 }

@@ -5,6 +5,7 @@ import dev.arbor.accel.Kernel;
 import dev.arbor.accel.Launch;
 import dev.arbor.accel.Recording;
 import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.kernels.LayerKernels;
@@ -22,6 +23,8 @@ import dev.arbor.kernels.layer.FusedOps;
  *   <li>{@code norm}: {@code addRmsNormRows} alone over those slabs;</li>
  *   <li>{@code prod+gemm}: producer + GEMM;</li>
  *   <li>{@code stage}: producer + GEMM + addRmsNormRows (launched overlapping the GEMM): today's engine;</li>
+ *   <li>{@code norm-split} / {@code stage-split}: as {@code norm} / {@code stage} with {@code addRmsNormSplitRow} (a row over
+ *       n/256 work-groups, the last-arriving one normalising; run 64-dec16);</li>
  *   <li>{@code nbi-stage}: producer + the default plan (split-K atomics into x) + rmsNormRows, as {@code --no-batch-invariance} runs it.</li>
  * </ul>
  * With the argument {@code ncu}: each form once at M = 1 of both shapes, launched eagerly, for
@@ -64,7 +67,7 @@ public final class AddNormBench {
     }
 
     enum Form {
-        GEMM("gemm"), NORM("norm"), PROD_GEMM("prod+gemm"), STAGE("stage"), NBI_STAGE("nbi-stage");
+        GEMM("gemm"), NORM("norm"), NORM_SPLIT("norm-split"), PROD_GEMM("prod+gemm"), STAGE("stage"), STAGE_SPLIT("stage-split"), NBI_STAGE("nbi-stage");
         final String label;
 
         Form(String label) { this.label = label; }
@@ -76,6 +79,7 @@ public final class AddNormBench {
         final Gemm gemm;
         final GemmBench.Operands o;
         final FloatArray x, normW, out;
+        final IntArray arrivals;
         /** The slabs the NORM form reads: those of the last {@link #slabs} call. */
         FloatArray normSlabs;
 
@@ -89,6 +93,8 @@ public final class AddNormBench {
             cuda.allocateOnDevice(x);
             cuda.allocateOnDevice(normW);
             cuda.allocateOnDevice(out);
+            arrivals = new IntArray(16);
+            cuda.toDevice(arrivals);
             cuda.launch(FILL_F32, Launch.cover(16 * o.n, 256), x, 16 * o.n, 3, 2f);
             cuda.launch(FILL_F32, Launch.cover(o.n, 256), normW, o.n, 4, 2f);
         }
@@ -98,18 +104,24 @@ public final class AddNormBench {
             int n = o.n, k = o.k;
             var w = o.w[i % o.w.length];
             Gemm.Plan inv = gemm.invariantPlan(m, n, k, true), def = gemm.plan(m, n, k, true, true);
-            if (f != Form.GEMM && f != Form.NORM) {
+            boolean normOnly = f == Form.NORM || f == Form.NORM_SPLIT;
+            if (f != Form.GEMM && !normOnly) {
                 Launch l = Launch.cover(m * k, 256);
                 cuda.launch(PRODUCER, overlapProducer ? l.overlappingPrevious() : l, o.x, m * k, i);
             }
-            gemm.overlapPrevious(f != Form.GEMM && f != Form.NORM);
+            gemm.overlapPrevious(f != Form.GEMM && !normOnly);
             try {
                 switch (f) {
                     case GEMM, PROD_GEMM -> gemm.matmulPartial(o.x, m, w, n, k, o.c, inv);
                     case NORM -> FusedOps.addRmsNorm(cuda, x, normSlabs, inv.splits(), normW, out, m, n, EPS, false);
+                    case NORM_SPLIT -> FusedOps.addRmsNormSplitRow(cuda, x, normSlabs, inv.splits(), normW, out, arrivals, m, n, EPS, false);
                     case STAGE -> {
                         Gemm.Partial p = gemm.matmulPartial(o.x, m, w, n, k, o.c, inv);
                         FusedOps.addRmsNorm(cuda, x, p.sums(), p.slices(), normW, out, m, n, EPS, true);
+                    }
+                    case STAGE_SPLIT -> {
+                        Gemm.Partial p = gemm.matmulPartial(o.x, m, w, n, k, o.c, inv);
+                        FusedOps.addRmsNormSplitRow(cuda, x, p.sums(), p.slices(), normW, out, arrivals, m, n, EPS, true);
                     }
                     case NBI_STAGE -> {
                         gemm.matmul(o.x, m, w, n, k, x, true, def);
@@ -130,7 +142,7 @@ public final class AddNormBench {
         double time(Form f, int m) {
             int copies = o.w.length;
             int launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / (2.0 * o.n * o.k / 3.5e12))));
-            if (f == Form.NORM) normSlabs = slabs(m);
+            if (f == Form.NORM || f == Form.NORM_SPLIT) normSlabs = slabs(m);
             for (int i = 0; i < Math.min(launches, copies); i++) run(f, m, i, false);
             try (AccelStream stream = cuda.newStream();
                  Recording g = cuda.record(stream, () -> { for (int i = 0; i < launches; i++) run(f, m, i, i > 0); })) {
@@ -142,6 +154,7 @@ public final class AddNormBench {
             x.close();
             normW.close();
             out.close();
+            arrivals.close();
         }
     }
 }

@@ -7,6 +7,7 @@ import dev.arbor.accel.Launch;
 import dev.arbor.accel.Recording;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.CudaModule;
 import dev.arbor.accel.cuda.GraphTiming;
@@ -67,6 +68,69 @@ public final class GemmBench {
     }
 
     private static final Kernel PRODUCER = Kernel.of(GemmBench.class, "producer");
+
+    /**
+     * The window before a batch-1 decode GEMM in the engine (the attention before o, a norm before gate|up and q|k|v, SwiGLU
+     * before down: kernels that move almost no DRAM bytes) with the GEMM's weights prefetched into the L2 meanwhile: lets the
+     * next grid launch, then every work-item asks for the first {@code bytes} of rows r = globalIdx, globalIdx + grid, … of
+     * W (bytes 0: none), then work-item 0 waits for the previous grid and runs {@code iterations} rounds of
+     * {@link dev.arbor.kernels.layer.TimingKernels#spin}'s step (~4-8 cycles each) standing in for the window's work.
+     */
+    public static void windowPrefetch(KernelContext ctx, BFloat16Array w, int rows, int k, int bytes, IntArray out, int iterations) {
+        ctx.allowDependentLaunch();
+        if (bytes > 0)
+            for (int r = ctx.globalIdx; r < rows; r += ctx.globalGroupSizeX) ctx.prefetchL2(w, r * k, bytes);
+        ctx.gridDependencyWait();
+        if (ctx.globalIdx != 0) return;
+        int s = rows;
+        for (int i = 0; i < iterations; i++) s = s * 1664525 + 1013904223;
+        out.set(0, s);
+    }
+
+    private static final Kernel WINDOW_PREFETCH = Kernel.of(GemmBench.class, "windowPrefetch");
+
+    /**
+     * Run 64-dec16's L2 experiment at M = 1 (issue 12; measurement only): a window kernel of about {@code windowMicros}
+     * ({@link #windowPrefetch}), then the invariant plan's GEMM (slices unsummed) launched overlapping it, as the engine's
+     * fused stages run; the window prefetching none, a quarter, half or all of each W row's bytes (from k = 0: a partial
+     * prefetch covers the first K slices of a slab plan, the first K tiles of a one-slice plan) into the L2. µs a (window +
+     * GEMM), CUDA-graph medians over W copies rotated past the L2; the window alone for reference. The saving a stage is
+     * (window + GEMM without prefetch) − (with); the values the GEMM reads are the same, so are its bits.
+     */
+    static void l2Shape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy, int windowIterations) {
+        try (Operands o = new Operands(cuda, 1, n, k); IntArray sink = new IntArray(1)) {
+            cuda.toDevice(sink);
+            gemm.reserveSlabs(1, n, k);
+            Gemm.Plan inv = gemm.invariantPlan(1, n, k, true);
+            double floorUs = 2.0 * n * k / copy * 1e6;
+            StringBuilder line = new StringBuilder(String.format("%-28s N=%-5d K=%-5d M=1 window %d rounds:", name, n, k, windowIterations));
+            for (int quarter : new int[]{-1, 0, 1, 2, 4}) {   // -1: the window alone (no GEMM)
+                int bytes = Math.max(0, quarter) * (2 * k / 4) / 16 * 16;
+                int copies = o.w.length, launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / (2.0 * n * k / 3.5e12))));
+                Launch wl = new Launch(new int[]{16, 1, 1}, new int[]{256, 1, 1}, 0, null);
+                Runnable stages = () -> {
+                    for (int i = 0; i < launches; i++) {
+                        var w = o.w[i % copies];
+                        cuda.launch(WINDOW_PREFETCH, i > 0 ? wl.overlappingPrevious() : wl, w, n, k, bytes, sink, windowIterations);
+                        if (quarter >= 0) gemm.matmulPartial(o.x, 1, w, n, k, o.c, inv);
+                    }
+                };
+                gemm.overlapPrevious(true);
+                try {
+                    stages.run();   // eagerly first: every kernel loaded before the capture
+                    cuda.synchronize();
+                    try (AccelStream stream = cuda.newStream(); Recording g = cuda.record(stream, stages)) {
+                        double us = GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS) * 1e3 / launches;
+                        line.append(quarter < 0 ? String.format("  window alone %.1fus", us) : String.format("  prefetch %d/4: %.1fus", quarter, us));
+                        System.out.println("CSV,l2," + name + "," + n + "," + k + "," + windowIterations + "," + quarter + "," + us + "," + floorUs);
+                    }
+                } finally {
+                    gemm.overlapPrevious(false);
+                }
+            }
+            System.out.println(line);
+        }
+    }
 
     /**
      * The engine's shapes at M ≤ 64: the default plan, the invariant plan as the engine runs it (slices left for the fused
@@ -279,6 +343,13 @@ public final class GemmBench {
                 return;
             }
             if (args.length > 0 && args[0].equals("splits")) splitSweep(cuda, gemm, copy);
+            if (args.length > 0 && args[0].equals("l2")) {   // run 64-dec16: the GEMM's W prefetched into the L2 during the window before it
+                int[] windows = Arrays.stream(System.getProperty("gemm.l2Windows", "1000,3000").split(",")).mapToInt(Integer::parseInt).toArray();
+                for (int it : windows)
+                    for (Object[] s : ENGINE_SHAPES)
+                        if ((Integer) s[1] != 32000) l2Shape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, it);
+                return;
+            }
             if (args.length > 0 && args[0].equals("engine")) {
                 for (Object[] s : ENGINE_SHAPES) engineShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy);
                 return;

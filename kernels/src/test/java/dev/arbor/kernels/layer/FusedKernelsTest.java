@@ -205,6 +205,23 @@ class FusedKernelsTest {
                         assertEquals(Float.floatToRawIntBits(normExpected[i]), Float.floatToRawIntBits(inPlace.get(i)), "rmsNormRows, n=" + n + " at " + i);
                     }
                 }
+                // the split-row form, twice on the same counters (the kernel leaves them zero for the next launch)
+                try (FloatArray xa = FloatArray.of(x); FloatArray ya = FloatArray.of(y); FloatArray wa = FloatArray.of(w);
+                     FloatArray outA = new FloatArray(rows * n); IntArray arrivals = new IntArray(rows)) {
+                    b.toDevice(xa, ya, wa, outA, arrivals);
+                    float[] x2 = xExpected.clone(), out2 = new float[rows * n];
+                    dev.arbor.kernels.LayerKernelsTest.stridedRmsNorm(x2, y, slices, w, out2, rows, n, 1e-5);
+                    for (int round = 0; round < 2; round++) {
+                        FusedOps.addRmsNormSplitRow(b, xa, ya, slices, wa, outA, arrivals, rows, n, 1e-5, false);
+                        b.toHost(xa, outA, arrivals);
+                        float[] xe = round == 0 ? xExpected : x2, oe = round == 0 ? out : out2;
+                        for (int i = 0; i < rows * n; i++) {
+                            assertEquals(Float.floatToRawIntBits(xe[i]), Float.floatToRawIntBits(xa.get(i)), "split-row x, round " + round + ", n=" + n + " slices=" + slices + " at " + i);
+                            assertEquals(Float.floatToRawIntBits(oe[i]), Float.floatToRawIntBits(outA.get(i)), "split-row out, round " + round + ", n=" + n + " slices=" + slices + " at " + i);
+                        }
+                        for (int row = 0; row < rows; row++) assertEquals(0, arrivals.get(row), "arrivals left at zero");
+                    }
+                }
             }
         }
     }
@@ -216,13 +233,16 @@ class FusedKernelsTest {
         try (FloatArray small = new FloatArray(10); FloatArray out = new FloatArray(100); FloatArray w = new FloatArray(10)) {
             assertThrows(IllegalArgumentException.class, () -> FusedOps.siluMulRows(new CpuBackend(), small, 1, out, 2, 5, false));
             assertThrows(IllegalArgumentException.class, () -> FusedOps.addRmsNorm(new CpuBackend(), out, out, 2, w, small, 10, 10, 1e-5, false));
+            try (IntArray one = new IntArray(1)) {
+                assertThrows(IllegalArgumentException.class, () -> FusedOps.addRmsNormSplitRow(new CpuBackend(), small, small, 1, w, out, one, 2, 5, 1e-5, false));
+            }
         }
     }
 
     @Test
     void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
         Path ptxas = Ptxas.require();
-        for (String name : Arrays.asList("qkvRopeStoreBf16", "qkvRopeStoreF16", "qkvRopeStoreF32", "siluMulRows", "addRmsNormRows")) {
+        for (String name : Arrays.asList("qkvRopeStoreBf16", "qkvRopeStoreF16", "qkvRopeStoreF32", "siluMulRows", "addRmsNormRows", "addRmsNormSplitRow")) {
             Ptxas.assemble(ptxas, dir, name, KernelCompiler.compile(Kernel.of(FusedKernels.class, name), new Object[0], 90).ptx());
         }
     }

@@ -87,6 +87,18 @@ final class CudaOps implements Ops<FloatArray> {
      * GQA shapes are not measured: off there.
      */
     static final int NARROW_SPLIT = 64;
+    /**
+     * The fused residual add + RMSNorm after a slab plan's projection (both modes' o and down where the plan leaves slabs)
+     * spreads each row over n/256 work-groups, the last-arriving one normalising ({@link FusedOps#addRmsNormSplitRow}), for
+     * steps of at most this many tokens ({@code -Darbor.cuda.splitNormRows}, 0 = off: one work-group a row,
+     * {@link FusedOps#addRmsNorm}). The same bits either way (FusedKernelsGpuTest), so a rule by the step's size keeps the
+     * default mode batch-invariant. Measured (bench/RESULTS.md "Run 64-dec16", H200): the norm alone 4.9-5.0 → 3.9-4.1 µs at 1-8
+     * rows (4.8 against 5.1 at 16), llama-7b b1 default-mode decode device 4.437 → 4.351 ms a step (same call, on/off).
+     * (The nbi o/down on the slabs with this norm instead of split-K atomics + rmsNormRows measured 0.06 ms a step slower: not kept.)
+     */
+    static final int SPLIT_NORM_ROWS = 8;
+    private final int splitNormRows;
+    private final IntArray normArrivals;              // (splitNormRows) addRmsNormSplitRow's counters, zero between launches
     private final boolean fusion;                     // fused stages (matmulAddNorm; the stacked projections follow the weights)
     private final Gemm gemm;                          // tensor-core projections (dtype BFLOAT16)
     private final FloatArray fusedOut;                // (maxTokens, fusedOutputCols) the stacked q|k|v or gate|up GEMM's output; null unfused
@@ -113,6 +125,9 @@ final class CudaOps implements Ops<FloatArray> {
             ComputeDtype dtype, boolean batchInvariant, boolean cudaGraphs, boolean fusion) {
         this.gpu = gpu;
         this.fusion = fusion;
+        this.splitNormRows = Math.max(0, Integer.getInteger("arbor.cuda.splitNormRows", SPLIT_NORM_ROWS));
+        this.normArrivals = new IntArray(Math.max(1, splitNormRows));
+        gpu.toDevice(normArrivals);
         this.dtype = dtype;
         this.batchInvariant = batchInvariant;
         this.config = config;
@@ -536,7 +551,9 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         Gemm.Partial s = overlapping(() -> gemm.matmulPartial(in, tokens, bw, n, k, proj, p));
-        FusedOps.addRmsNorm(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, tokens, n, eps, CudaModelBackend.PDL);
+        if (tokens <= splitNormRows)
+            FusedOps.addRmsNormSplitRow(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, normArrivals, tokens, n, eps, CudaModelBackend.PDL);
+        else FusedOps.addRmsNorm(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, tokens, n, eps, CudaModelBackend.PDL);
     }
 
     @Override
@@ -681,6 +698,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (handoffState != null) handoffState.close();
         sampler.close();
         if (gemm != null) gemm.close();
+        normArrivals.close();
         if (fusedOut != null) fusedOut.close();
         if (graphs != null) graphs.close();
         stepStart.close();
