@@ -11,8 +11,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@code -Darbor.gemm.bf16Producers} (issues 10, 12): the norms and SwiGLU writing the GEMMs' X in bf16 at steps of more than
- * 64 tokens give the logits of the fp32 producers followed by the GEMM's conversion pass bit for bit, in the default mode
- * and without batch invariance: the same model and steps opened once each way (the property is read when a model is
+ * 64 tokens give the logits of the fp32 producers followed by the GEMM's conversion pass bit for bit in the default mode, and
+ * within the split-K atomics' run-to-run noise without batch invariance: the same model and steps opened once each way (the property is read when a model is
  * opened) — a prefill of two prompts (135 tokens, every row's logits: the final norm stays fp32 for copyRows), 70 short
  * prompts behind a shared prefix (140 tokens), decode steps of the 72 sequences (72 tokens: a graph bucket captured with
  * the producers), one with their cascade group, a prefill chunk of exactly 65 tokens and a 3-sequence decode (fp32 producers).
@@ -31,19 +31,41 @@ class Bf16ProducersGpuTest {
         compare(false);
     }
 
+    /**
+     * Batch-invariant: every logit the same bits. Without invariance the split-K plans add their K slices by atomics, whose
+     * order moves the low bits from run to run whatever the producers (run 64-gemm16's call: the first difference at a logit
+     * of 2.8e-3, 6e-8 apart; CascadeForwardGpuTest's criterion): each logit within 1% of the logits' scale, and the greedy
+     * token the same but for near-ties (the other pick within twice the row's largest difference of the best).
+     */
     private static void compare(boolean invariant) {
         List<float[][]> plain = run(false, invariant), bf16 = run(true, invariant);
         assertEquals(plain.size(), bf16.size());
         int compared = 0;
+        double worst = 0, scale = 0;
         for (int s = 0; s < plain.size(); s++) {
             assertEquals(plain.get(s).length, bf16.get(s).length, "step " + s + " rows");
-            for (int r = 0; r < plain.get(s).length; r++)
-                for (int v = 0; v < plain.get(s)[r].length; v++, compared++)
-                    assertEquals(Float.floatToRawIntBits(plain.get(s)[r][v]), Float.floatToRawIntBits(bf16.get(s)[r][v]),
-                            "invariant=" + invariant + ", step " + s + ", row " + r + ", logit " + v);
+            for (int r = 0; r < plain.get(s).length; r++) {
+                float[] a = plain.get(s)[r], b = bf16.get(s)[r];
+                double rowWorst = 0;
+                for (int v = 0; v < a.length; v++, compared++) {
+                    if (invariant) {
+                        assertEquals(Float.floatToRawIntBits(a[v]), Float.floatToRawIntBits(b[v]), "step " + s + ", row " + r + ", logit " + v);
+                    }
+                    rowWorst = Math.max(rowWorst, Math.abs(a[v] - b[v]));
+                    scale = Math.max(scale, Math.abs(a[v]));
+                }
+                worst = Math.max(worst, rowWorst);
+                int p = PagedRunner.argmax(a), q = PagedRunner.argmax(b);
+                if (p != q) {
+                    assertTrue(a[p] - a[q] <= 2 * rowWorst, "step " + s + ", row " + r + ": the bf16 producers pick " + q + " at " + a[q]
+                            + ", the fp32 producers' argmax " + p + " is " + a[p] + ", more than twice the row's max |difference| " + rowWorst + " apart");
+                }
+            }
         }
         assertTrue(compared > 100_000, "compared " + compared + " logits");
-        System.out.println("Bf16ProducersGpuTest invariant=" + invariant + ": " + plain.size() + " steps, " + compared + " logits, the same bits");
+        assertTrue(worst <= 1e-2 * Math.max(1, scale), "bf16 vs fp32 producers' logits differ by " + worst + " (logits up to " + scale + ")");
+        System.out.printf("Bf16ProducersGpuTest invariant=%b: %d steps, %d logits, %s%n", invariant, plain.size(), compared,
+                invariant ? "the same bits" : String.format("max |difference| %.2e (logits up to %.2f)", worst, scale));
     }
 
     private static List<float[][]> run(boolean bf16, boolean invariant) {

@@ -97,11 +97,15 @@ final class CudaOps implements Ops<FloatArray> {
      * ({@code Gemm.Plan.convertFirst}: one pass reading the fp32 rows, writing bf16, a launch), the kernels whose only reader
      * is such a GEMM write bf16 themselves: the RMSNorms (first layer, and the add + norm after o_proj and down) into q|k|v
      * and gate|up, SwiGLU into down. They round the same fp32 value to nearest even as the pass does, and the GEMM runs the
-     * same plan on it, so the same bits in both modes (Bf16ProducersGpuTest). The residual stream stays fp32; the final norm
-     * (in place, also copied by copyRows) and the attention output stay fp32 (o_proj keeps the pass).
+     * same plan on it, so the same bits in the default mode (Bf16ProducersGpuTest: 17.9 M logits, the same bits; without
+     * invariance within the split-K atomics' run-to-run noise). The residual stream stays fp32; the final norm (in place, also
+     * copied by copyRows) and the attention output stay fp32 (o_proj keeps the pass). Measured (bench/RESULTS.md "Run
+     * 64-gemm16", H200, main's jars beside): seed workload 1 0.37 → 0.34 s (decode device 8.16 → 7.80 ms a step), nbi 0.34 →
+     * 0.33 s (7.31 → 6.89 ms); llama3.2-1b b128 decode device 2.174 → 2.106 ms, nbi 2.023 → 1.948; prefill 8 × 2048 nbi
+     * 482 → 460 ms. {@code -Darbor.gemm.bf16Producers=false}: the fp32 producers and the conversion pass.
      */
     static final String BF16_PRODUCERS = "arbor.gemm.bf16Producers";
-    static final boolean BF16_PRODUCERS_DEFAULT = false;
+    static final boolean BF16_PRODUCERS_DEFAULT = true;
     /** Tokens at or below which the producers keep fp32: up to 64 the plans convert on load (mma.sync) or take the small-M path. */
     static final int BF16_PRODUCERS_MIN_TOKENS = 64;
     private final BFloat16Array activationsBf16;      // (maxTokens, max(hidden, inter)) a bf16 producer's output; null when off
