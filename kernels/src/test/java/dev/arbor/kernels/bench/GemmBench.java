@@ -437,6 +437,10 @@ public final class GemmBench {
      * same lines.
      */
     private static void bf16xTable(CudaBackend cuda, Gemm gemm, double copy) {
+        // -Dgemm.bf16xAbba=true: products of ≥ 100 GFLOP timed fp32, bf16, bf16, fp32 (run 64-gemm16 timed them once each, fp32 X
+        // first, and found bf16 X 2-15% slower at the widest 2048-8192-token products only: the order, the clocks or the L2 — X
+        // hot after the conversion pass, as after a producer in the engine — not told apart)
+        boolean abba = Boolean.getBoolean("gemm.bf16xAbba");
         java.util.List<Object[]> shapes = new java.util.ArrayList<>(Arrays.asList(SHAPES));
         for (Object[] s : new Object[][]{{"llama3.2-1b q|k|v", 3072, 2048}, {"llama3.2-1b o_proj", 2048, 2048}, {"llama3.2-1b gate|up", 16384, 2048},
                 {"llama3.2-1b down", 2048, 8192}, {"llama3.2-1b lm_head", 128256, 2048}}) shapes.add(s);
@@ -451,6 +455,10 @@ public final class GemmBench {
                         Gemm.Plan p = gemm.plan(m, n, k, true, true);
                         double us = time(cuda, gemm, p, o, m, false);
                         double bx = timeBf16X(cuda, gemm, p, o, m, m == 128 || m == 2048);
+                        if (abba && 2.0 * m * n * k >= ABBA_MIN_FLOP) {   // the second order too (bf16, fp32): each form's mean of both places
+                            bx = (bx + timeBf16X(cuda, gemm, p, o, m, false)) / 2;
+                            us = (us + time(cuda, gemm, p, o, m, false)) / 2;
+                        }
                         double tflops = 2.0 * m * n * k / (us * 1e-6) / 1e12, floorUs = 2.0 * n * k / copy * 1e6;
                         System.out.printf("%-32s N=%-6d K=%-5d M=%-4d fp32 X %9.1f us %7.1f TFLOP/s | bf16 X %9.1f us (%.3f) %s [%s]%n", name, n, k, m, us, tflops,
                                 bx, bx / us, m <= 64 ? String.format("%5.1f%% of weight-read floor (%.1f us)", 100 * floorUs / us, floorUs) : "", p);
@@ -475,6 +483,9 @@ public final class GemmBench {
             }
         }
     }
+
+    /** {@code bf16x} with {@code -Dgemm.bf16xAbba=true}: the products timed in both orders from this many FLOPs (2·M·N·K). */
+    static final double ABBA_MIN_FLOP = 100e9;
 
     /** {@code small}: the engine's llama-7b products at M ≤ 32 and Llama-3's k/v projection (1024×4096, 32-34% of the floor in run 26-gemv4). */
     static final Object[][] SMALL_SHAPES = {ENGINE_SHAPES[1], ENGINE_SHAPES[3], ENGINE_SHAPES[0], ENGINE_SHAPES[2], {"k/v_proj (Llama-3-8B)", 1024, 4096},
