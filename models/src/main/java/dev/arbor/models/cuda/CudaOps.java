@@ -106,6 +106,16 @@ final class CudaOps implements Ops<FloatArray> {
      */
     static final String BF16_PRODUCERS = "arbor.gemm.bf16Producers";
     static final boolean BF16_PRODUCERS_DEFAULT = true;
+    /** {@link #BF16_PRODUCERS} as set (read when a model is opened). */
+    static boolean bf16ProducersRequested() {
+        return Boolean.parseBoolean(System.getProperty(BF16_PRODUCERS, Boolean.toString(BF16_PRODUCERS_DEFAULT)));
+    }
+
+    /** Device bytes a token of the bf16 producers' buffer takes (a row of the wider of hidden and intermediate, bf16). */
+    static long bf16ProducerBytesPerToken(ModelConfig c) {
+        return 2L * Math.max(c.hiddenSize(), c.intermediateSize());
+    }
+
     /** Tokens at or below which the producers keep fp32: up to 64 the plans convert on load (mma.sync) or take the small-M path. */
     static final int BF16_PRODUCERS_MIN_TOKENS = 64;
     private final BFloat16Array activationsBf16;      // (maxTokens, max(hidden, inter)) a bf16 producer's output; null when off
@@ -226,9 +236,8 @@ final class CudaOps implements Ops<FloatArray> {
                 gemm.reserveSlabs(maxM, nk[0], nk[1]);
             }
         }
-        boolean bf16X = Boolean.parseBoolean(System.getProperty(BF16_PRODUCERS, Boolean.toString(BF16_PRODUCERS_DEFAULT)))
-                && gemm != null && gemm.tma() && fusion && weights.projectionsBf16();
-        activationsBf16 = bf16X ? BFloat16Array.deviceOnly(Math.multiplyExact(n, Math.max(config.hiddenSize(), config.intermediateSize()))) : null;
+        boolean bf16X = bf16ProducersRequested() && gemm != null && gemm.tma() && fusion && weights.projectionsBf16();
+        activationsBf16 = bf16X ? BFloat16Array.deviceOnly(Math.toIntExact(bf16ProducerBytesPerToken(config) / 2 * n)) : null;
         if (activationsBf16 != null) gpu.allocateOnDevice(activationsBf16);
         int fusedCols = fusedOutputCols(config, weights.fusedQkv(), weights.fusedGateUp());
         fusedOut = fusedCols == 0 ? null : allocate(n, fusedCols);
