@@ -3,6 +3,7 @@ package dev.arbor.kernels;
 import dev.arbor.accel.KMath;
 import dev.arbor.accel.KernelContext;
 import dev.arbor.accel.Unroll;
+import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 
 /**
@@ -74,6 +75,38 @@ public final class LayerKernels {
             if (i0 != last) scaleStrided(x, w, out, v, ws, o, i0, n, inv, 1, NORM_CHUNK, NORM_GROUP);
     }
 
+    /**
+     * {@link #rmsNormRows} writing bf16: the same sums, tree and scaling, each fp32 result rounded to nearest even as it is
+     * stored ({@code cvt.rn.bf16.f32}, as {@code GemmKernels.toBf16x8} rounds it), so {@code out} holds exactly the bf16 copy
+     * the GEMM's conversion pass would make of {@link #rmsNormRows}' output. For a norm whose only reader is a tensor-core GEMM
+     * that converts X first (the TMA tiles): the producer writes half the bytes and the conversion pass (a read of the
+     * fp32 rows and a launch) goes. Launch exactly {@code rows} groups: {@code Launch.of1D(rows, NORM_GROUP)}.
+     *
+     * @param x   (rows, n)
+     * @param w   (n)
+     * @param out (rows, n) bf16; not x
+     */
+    public static void rmsNormRowsBf16(KernelContext ctx, FloatArray x, FloatArray w, BFloat16Array out, int n, double eps) {
+        int r = ctx.groupIdx, t = ctx.localIdx;
+        double[] partial = ctx.allocateDoubleLocalArray(NORM_GROUP);
+        int o = r * n;
+        float[] v = new float[NORM_CHUNK];
+        float[] ws = new float[NORM_CHUNK];
+        double sq = 0;
+        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * NORM_GROUP) sq = sumSquaresChunk(x, w, v, ws, o, i0, n, sq);
+        partial[t] = sq;
+        ctx.localBarrier();
+        for (int s = NORM_GROUP / 2; s > 0; s >>= 1) {
+            if (t < s) partial[t] += partial[t + s];
+            ctx.localBarrier();
+        }
+        float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
+        int last = t + (n - 1) / (NORM_CHUNK * NORM_GROUP) * (NORM_CHUNK * NORM_GROUP);
+        if (last < n) scaleStridedBf16(x, w, out, v, ws, o, last, n, inv, 0, NORM_CHUNK, NORM_GROUP);
+        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * NORM_GROUP)
+            if (i0 != last) scaleStridedBf16(x, w, out, v, ws, o, i0, n, inv, 1, NORM_CHUNK, NORM_GROUP);
+    }
+
     /** Elements of a row one work-item of {@link #rmsNormRows} loads before using any: 16, a 4096-wide row in one chunk. */
     public static final int NORM_CHUNK = 16;
 
@@ -102,6 +135,23 @@ public final class LayerKernels {
     @Unroll
     public static void scaleStrided(FloatArray x, FloatArray w, FloatArray out, float[] v, float[] ws, int o, int i0, int n, float inv,
                                     int reload, int count, int stride) {
+        for (int j = 0; j < count; j++) {
+            int i = i0 + j * stride;
+            if (reload != 0 && i < n) {
+                v[j] = x.get(o + i);
+                ws[j] = w.get(i);
+            }
+        }
+        for (int j = 0; j < count; j++) {
+            int i = i0 + j * stride;
+            if (i < n) out.set(o + i, ws[j] * (v[j] * inv));
+        }
+    }
+
+    /** {@link #scaleStrided} into a bf16 {@code out}: the same fp32 value {@code w · (x · inv)}, rounded to nearest even as stored. */
+    @Unroll
+    public static void scaleStridedBf16(FloatArray x, FloatArray w, BFloat16Array out, float[] v, float[] ws, int o, int i0, int n, float inv,
+                                        int reload, int count, int stride) {
         for (int j = 0; j < count; j++) {
             int i = i0 + j * stride;
             if (reload != 0 && i < n) {

@@ -146,7 +146,7 @@ public class LayerKernelsTest {
                 new Variant(LayerKernels.class, "add"), new Variant(LayerKernels.class, "rope"),
                 new Variant(MatvecKernels.class, "matvecBf16", 4096), new Variant(MatvecKernels.class, "matvecBf16", 13),
                 new Variant(MatvecKernels.class, "matvecF16"), new Variant(MatvecKernels.class, "matvecF32"),
-                new Variant(LayerKernels.class, "rmsNormRows")}) {
+                new Variant(LayerKernels.class, "rmsNormRows"), new Variant(LayerKernels.class, "rmsNormRowsBf16")}) {
             String name = v.name() + java.util.Arrays.toString(v.constants()).replaceAll("\\W", "_");
             var k = KernelCompiler.compile(Kernel.of(v.owner(), v.name()), v.constants(), 90);
             Ptxas.assemble(ptxas, dir, name, k.ptx());

@@ -1132,6 +1132,29 @@ public final class Gemm implements AutoCloseable {
         return new Partial((FloatArray) run(XF32_WBF16, plan, a, w, c, m, n, k, false, true, false), plan.splits());
     }
 
+    /**
+     * bf16 activations a producing kernel already rounded (to nearest even, as {@link GemmKernels#toBf16x8} rounds), bf16
+     * weights, fp32 output, with a plan made for fp32 X ({@link #plan}, {@link #invariantPlan}): the same plan's kernel on
+     * {@code a} where {@link #matmul(FloatArray, int, BFloat16Array, int, int, FloatArray, boolean, Plan)} would first convert
+     * its fp32 X into the scratch copy: the same bits, without the conversion pass. {@code a} may be longer than m × k
+     * (a TMA tile's rows past m are read, never stored). For a plan that does not convert first (it converts on load: the
+     * mma.sync tiles at ≤ 16 tokens and split ones at ≤ 64), the bf16 kernel with that plan's tiles.
+     */
+    public void matmul(BFloat16Array a, int m, BFloat16Array w, int n, int k, FloatArray c, boolean accumulate, Plan plan) {
+        check(a, m, w, n, k, c);
+        run(XBF16_WBF16, plan, a, w, c, m, n, k, accumulate, true);
+    }
+
+    /** As {@link #matmulPartial(FloatArray, int, BFloat16Array, int, int, FloatArray, Plan)} for X a producer wrote in bf16 (see {@link #matmul(BFloat16Array, int, BFloat16Array, int, int, FloatArray, boolean, Plan)}). */
+    public Partial matmulPartial(BFloat16Array a, int m, BFloat16Array w, int n, int k, FloatArray c, Plan plan) {
+        check(a, m, w, n, k, c);
+        if (!plan.slabs()) {
+            run(XBF16_WBF16, plan, a, w, c, m, n, k, false, true);
+            return new Partial(c, 1);
+        }
+        return new Partial((FloatArray) run(XBF16_WBF16, plan, a, w, c, m, n, k, false, true, false), plan.splits());
+    }
+
     /** fp32 activations (rounded to fp16), fp16 weights, fp32 output. */
     public void matmul(FloatArray a, int m, HalfFloatArray w, int n, int k, FloatArray c, boolean accumulate) {
         check(a, m, w, n, k, c);

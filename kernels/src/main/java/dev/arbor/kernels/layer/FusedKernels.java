@@ -184,6 +184,24 @@ public final class FusedKernels {
     }
 
     /**
+     * {@link #siluMulRows} writing bf16: the same fp32 {@code silu(g) * up}, rounded to nearest even as it is stored (the
+     * bits {@code GemmKernels.toBf16x8} makes of {@link #siluMulRows}' output), for the down projection's TMA tiles, which
+     * read bf16 X (no conversion pass). Launch: {@code Launch.cover(tokens * inter, 256)}.
+     *
+     * @param gateUp (slices, tokens, 2 inter) partial sums
+     * @param out    (tokens, inter) bf16
+     */
+    public static void siluMulRowsBf16(KernelContext ctx, FloatArray gateUp, int slices, BFloat16Array out, int tokens, int inter) {
+        ctx.allowDependentLaunch();
+        ctx.gridDependencyWait();
+        int idx = ctx.globalIdx;
+        if (idx >= tokens * inter) return;
+        int t = idx / inter, i = idx - t * inter, e = t * 2 * inter + i, count = tokens * 2 * inter;
+        float g = summed(gateUp, e, slices, count), up = summed(gateUp, e + inter, slices, count);
+        out.set(idx, g / (1f + KMath.exp(-g)) * up);
+    }
+
+    /**
      * Residual add then RMSNorm, one work-group of {@link #ADD_NORM_GROUP} per row: {@code x[r] += y[r]} (y summed over its
      * slices), then {@code out[r] = w * x[r] / rms(x[r])} as {@link LayerKernels#rmsNormRows} computes it (the same strided
      * double sums of {@link LayerKernels#NORM_GROUP} slices and fixed-order tree). Launch exactly {@code rows} groups:
@@ -232,6 +250,49 @@ public final class FusedKernels {
         int last = (n - 1) / ADD_NORM_PASS * ADD_NORM_PASS;
         LayerKernels.scaleStrided(x, w, out, v, ws, o, last + t, n, inv, 0, ADD_NORM_ELEMS, ADD_NORM_GROUP);   // the last pass from registers first, then the earlier ones reloaded
         for (int p0 = 0; p0 < last; p0 += ADD_NORM_PASS) LayerKernels.scaleStrided(x, w, out, v, ws, o, p0 + t, n, inv, 1, ADD_NORM_ELEMS, ADD_NORM_GROUP);
+    }
+
+    /**
+     * {@link #addRmsNormRows} with the normalised row in bf16: x updated in place (fp32, the residual stream) exactly as
+     * there, then each fp32 {@code w · (x · inv)} rounded to nearest even as it is stored into {@code out} (the bits the
+     * GEMM's conversion pass makes of {@link #addRmsNormRows}' output). Launch exactly {@code rows} groups:
+     * {@code Launch.of1D(rows, ADD_NORM_GROUP)}.
+     *
+     * @param x   (rows, n) the residual stream, updated in place
+     * @param y   (slices, rows, n) partial sums of the projection
+     * @param w   (n)
+     * @param out (rows, n) bf16
+     */
+    public static void addRmsNormRowsBf16(KernelContext ctx, FloatArray x, FloatArray y, int slices, FloatArray w, BFloat16Array out,
+                                          int rows, int n, double eps) {
+        ctx.launchBounds(ADD_NORM_GROUP);
+        ctx.allowDependentLaunch();
+        ctx.gridDependencyWait();
+        int r = ctx.groupIdx, t = ctx.localIdx;
+        double[] partial = ctx.allocateDoubleLocalArray(LayerKernels.NORM_GROUP);
+        float[] squares = ctx.allocateFloatLocalArray(ADD_NORM_PASS);
+        int o = r * n, count = rows * n;
+        float[] v = new float[ADD_NORM_ELEMS];
+        float[] s = new float[ADD_NORM_ELEMS];
+        float[] ws = new float[ADD_NORM_ELEMS];
+        float[] ys = new float[ADD_NORM_ELEMS * (ADD_NORM_PREFETCH - 1)];
+        double sq = 0;
+        for (int p0 = 0; p0 < n; p0 += ADD_NORM_PASS) {
+            addPass(x, y, w, v, s, ws, ys, squares, o, p0 + t, t, slices, count, n);
+            ctx.localBarrier();
+            if (t < LayerKernels.NORM_GROUP) sq = addSquares(squares, t, p0, n, sq);
+            ctx.localBarrier();
+        }
+        if (t < LayerKernels.NORM_GROUP) partial[t] = sq;
+        ctx.localBarrier();
+        for (int h = LayerKernels.NORM_GROUP / 2; h > 0; h >>= 1) {
+            if (t < h) partial[t] += partial[t + h];
+            ctx.localBarrier();
+        }
+        float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
+        int last = (n - 1) / ADD_NORM_PASS * ADD_NORM_PASS;
+        LayerKernels.scaleStridedBf16(x, w, out, v, ws, o, last + t, n, inv, 0, ADD_NORM_ELEMS, ADD_NORM_GROUP);
+        for (int p0 = 0; p0 < last; p0 += ADD_NORM_PASS) LayerKernels.scaleStridedBf16(x, w, out, v, ws, o, p0 + t, n, inv, 1, ADD_NORM_ELEMS, ADD_NORM_GROUP);
     }
 
     /**

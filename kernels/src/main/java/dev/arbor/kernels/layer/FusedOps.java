@@ -27,6 +27,8 @@ public final class FusedOps {
     static final Kernel SILU_MUL_ROWS = Kernel.of(FusedKernels.class, "siluMulRows");
     static final Kernel ADD_RMS_NORM = Kernel.of(FusedKernels.class, "addRmsNormRows");
     static final Kernel ADD_RMS_NORM_SPLIT = Kernel.of(FusedKernels.class, "addRmsNormSplitRow");
+    static final Kernel SILU_MUL_ROWS_BF16 = Kernel.of(FusedKernels.class, "siluMulRowsBf16");
+    static final Kernel ADD_RMS_NORM_BF16 = Kernel.of(FusedKernels.class, "addRmsNormRowsBf16");
 
     private static Launch overlap(Launch l, boolean overlap) { return overlap ? l.overlappingPrevious() : l; }
 
@@ -81,6 +83,29 @@ public final class FusedOps {
         need("gateUp", gateUp, (long) slices * tokens * 2 * inter);
         need("out", out, (long) tokens * inter);
         b.launch(SILU_MUL_ROWS, overlap(Launch.cover(tokens * inter, 256), overlap), gateUp, slices, out, tokens, inter);
+    }
+
+    /** As {@link #siluMulRows(Backend, FloatArray, int, FloatArray, int, int, boolean)} into bf16 (rounded to nearest even): a GEMM's X. */
+    public static void siluMulRows(Backend b, FloatArray gateUp, int slices, BFloat16Array out, int tokens, int inter, boolean overlap) {
+        positive("tokens", tokens);
+        positive("slices", slices);
+        positive("inter", inter);
+        need("gateUp", gateUp, (long) slices * tokens * 2 * inter);
+        need("out", out, (long) tokens * inter);
+        b.launch(SILU_MUL_ROWS_BF16, overlap(Launch.cover(tokens * inter, 256), overlap), gateUp, slices, out, tokens, inter);
+    }
+
+    /** As {@link #addRmsNorm(Backend, FloatArray, FloatArray, int, FloatArray, FloatArray, int, int, double, boolean)} with the normalised rows in bf16 (x stays fp32). */
+    public static void addRmsNorm(Backend b, FloatArray x, FloatArray y, int slices, FloatArray w, BFloat16Array out, int rows, int n,
+                                  double eps, boolean overlap) {
+        positive("rows", rows);
+        positive("slices", slices);
+        positive("n", n);
+        need("x", x, (long) rows * n);
+        need("y", y, (long) slices * rows * n);
+        need("w", w, n);
+        need("out", out, (long) rows * n);
+        b.launch(ADD_RMS_NORM_BF16, overlap(Launch.of1D(rows, FusedKernels.ADD_NORM_GROUP), overlap), x, y, slices, w, out, rows, n, eps);
     }
 
     /** {@code x (rows, n) += y} (y: (slices, rows, n) partial sums), then {@code out = rmsNorm(x) * w}; out must not be x. */

@@ -289,6 +289,10 @@ public final class GemmBench {
                 leanTable(cuda, gemm, copy);
                 return;
             }
+            if (args.length > 0 && args[0].equals("bf16x")) {   // run 64-gemm16: issue 10's table with fp32 X (converted first) and bf16 X (the bf16 producers' feed) in the same plan
+                bf16xTable(cuda, gemm, copy);
+                return;
+            }
             if (args.length > 0 && args[0].equals("pp-mid")) {   // run 61-gemm15 call 2: the mid-range ping-pong rule off / on / off / on
                 for (int[] pt : PP_MID_POINTS) ppMid(cuda, gemm, pt[0], pt[1], pt[2]);
                 return;
@@ -494,6 +498,65 @@ public final class GemmBench {
             }
         }
     }
+
+    /**
+     * {@code bf16x} (run 64-gemm16): issue 10's table (12 shapes × M ∈ {@link #MS}, llama3.2-1b's products at 128 tokens) in the
+     * default plan, each point timed with fp32 X ("CSV,gemm": X converted first above 64 tokens, on load at ≤ 16, as the
+     * engine's fp32 producers feed it) and then, in the same plan, with bf16 X ("CSV,bx": {@code Gemm.matmul(BFloat16Array, ...,
+     * Plan)}, what the engine's bf16 producers feed above 64 tokens, {@code arbor.gemm.bf16Producers}); the driver's registers,
+     * shared memory and occupancy of each kernel × tiles the plans take ("CSV,res"). cuBLAS from bench/peers/gemm_torch.py on the
+     * same lines.
+     */
+    private static void bf16xTable(CudaBackend cuda, Gemm gemm, double copy) {
+        // -Dgemm.bf16xAbba=true: products of ≥ 100 GFLOP timed fp32, bf16, bf16, fp32 (run 64-gemm16 timed them once each, fp32 X
+        // first, and found bf16 X 2-15% slower at the widest 2048-8192-token products only: the order, the clocks or the L2 — X
+        // hot after the conversion pass, as after a producer in the engine — not told apart)
+        boolean abba = Boolean.getBoolean("gemm.bf16xAbba");
+        java.util.List<Object[]> shapes = new java.util.ArrayList<>(Arrays.asList(SHAPES));
+        for (Object[] s : new Object[][]{{"llama3.2-1b q|k|v", 3072, 2048}, {"llama3.2-1b o_proj", 2048, 2048}, {"llama3.2-1b gate|up", 16384, 2048},
+                {"llama3.2-1b down", 2048, 8192}, {"llama3.2-1b lm_head", 128256, 2048}}) shapes.add(s);
+        java.util.Set<String> reported = new java.util.HashSet<>();
+        for (Object[] s : shapes) {
+            String name = (String) s[0];
+            int n = (Integer) s[1], k = (Integer) s[2];
+            int[] ms = name.startsWith("llama3.2-1b") ? new int[]{128} : MS;
+            try (Operands o = new Operands(cuda, Arrays.stream(ms).max().orElseThrow(), n, k)) {
+                for (int m : ms) {
+                    try {
+                        Gemm.Plan p = gemm.plan(m, n, k, true, true);
+                        double us = time(cuda, gemm, p, o, m, false);
+                        double bx = timeBf16X(cuda, gemm, p, o, m, m == 128 || m == 2048);
+                        if (abba && 2.0 * m * n * k >= ABBA_MIN_FLOP) {   // the second order too (bf16, fp32): each form's mean of both places
+                            bx = (bx + timeBf16X(cuda, gemm, p, o, m, false)) / 2;
+                            us = (us + time(cuda, gemm, p, o, m, false)) / 2;
+                        }
+                        double tflops = 2.0 * m * n * k / (us * 1e-6) / 1e12, floorUs = 2.0 * n * k / copy * 1e6;
+                        System.out.printf("%-32s N=%-6d K=%-5d M=%-4d fp32 X %9.1f us %7.1f TFLOP/s | bf16 X %9.1f us (%.3f) %s [%s]%n", name, n, k, m, us, tflops,
+                                bx, bx / us, m <= 64 ? String.format("%5.1f%% of weight-read floor (%.1f us)", 100 * floorUs / us, floorUs) : "", p);
+                        System.out.println("CSV,gemm," + name + "," + n + "," + k + "," + m + "," + us + "," + tflops + "," + (m <= 64 ? 100 * floorUs / us : -1)
+                                + "," + p.tiles().name() + "," + p.splits());
+                        System.out.println("CSV,bx," + name + "," + n + "," + k + "," + m + "," + bx);
+                        Kernel kernel = Gemm.kernelFor(p);
+                        String key = kernel.name() + "/" + p.tiles().name();
+                        if (reported.add(key)) {
+                            Object[] args = p.tiles().tma() ? Gemm.tmaArguments(p, o.xb, o.w[0], o.c, null, null, m, m, n, k, 0)
+                                    : Gemm.launchArguments(p, o.x, o.w[0], o.c, m, n, k);
+                            CudaModule.Resources r = cuda.resources(kernel, p.launch(), args);
+                            System.out.printf("resources %-28s %-12s %3d regs, %6d B dyn smem, %d B local, %d blocks/SM (%.0f%% warp occupancy)%n",
+                                    kernel.name(), p.tiles().name(), r.registers(), p.launch().sharedBytes(), r.localBytes(), r.blocksPerSm(), 100 * r.occupancy(p.tiles().threads()));
+                            System.out.println("CSV,res," + kernel.name() + "," + p.tiles().name() + "," + r.registers() + "," + p.launch().sharedBytes() + "," + r.localBytes()
+                                    + "," + r.blocksPerSm() + "," + r.occupancy(p.tiles().threads()));
+                        }
+                    } catch (RuntimeException | AssertionError e) {
+                        System.out.println("FAILED " + name + " M=" + m + ": " + e);
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@code bf16x} with {@code -Dgemm.bf16xAbba=true}: the products timed in both orders from this many FLOPs (2·M·N·K). */
+    static final double ABBA_MIN_FLOP = 100e9;
 
     /** {@code small}: the engine's llama-7b products at M ≤ 32 and Llama-3's k/v projection (1024×4096, 32-34% of the floor in run 26-gemv4). */
     static final Object[][] SMALL_SHAPES = {ENGINE_SHAPES[1], ENGINE_SHAPES[3], ENGINE_SHAPES[0], ENGINE_SHAPES[2], {"k/v_proj (Llama-3-8B)", 1024, 4096},
@@ -1450,6 +1513,27 @@ public final class GemmBench {
         try (AccelStream stream = cuda.newStream();
              Recording g = cuda.record(stream, () -> { for (int i = 0; i < launches; i++) gemm.matmul(o.xb, m, o.w[i % copies], n, k, o.c, false); })) {
             return GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS) * 1e3 / launches;
+        }
+    }
+
+    /** As {@link #time} for bf16 X in plan {@code p} ({@code matmul(BFloat16Array, ..., Plan)}: the bf16 producers' feed); {@code check}: spot-checked. */
+    static double timeBf16X(CudaBackend cuda, Gemm gemm, Gemm.Plan p, Operands o, int m, boolean check) {
+        int n = o.n, k = o.k, copies = o.w.length;
+        double estimate = Math.max(2.0 * m * n * k / 300e12, 2.0 * n * k / 3.5e12);
+        int launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / estimate)));
+        for (int i = 0; i < Math.min(launches, copies); i++) gemm.matmul(o.xb, m, o.w[i], n, k, o.c, false, p);
+        try (AccelStream stream = cuda.newStream();
+             Recording g = cuda.record(stream, () -> { for (int i = 0; i < launches; i++) gemm.matmul(o.xb, m, o.w[i % copies], n, k, o.c, false, p); })) {
+            double ms = GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS);
+            if (check) {
+                try (FloatArray xf = new FloatArray(m * k)) {   // X widened exactly, so the double reference sees the bf16 values
+                    cuda.toHost(o.xb);
+                    for (int i = 0; i < m * k; i++) xf.set(i, o.xb.get(i));
+                    cuda.toDevice(xf);
+                    check(cuda, xf, o.w[(launches - 1) % copies], o.c, m, n, k);
+                }
+            }
+            return ms * 1e3 / launches;
         }
     }
 

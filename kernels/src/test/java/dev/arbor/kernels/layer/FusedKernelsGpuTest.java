@@ -16,6 +16,14 @@ class FusedKernelsGpuTest {
         }
     }
 
+    /** The bf16 producers on the GPU: the fp32 kernels' values rounded as the GEMM's conversion pass rounds them, bit for bit. */
+    @Test
+    void bf16ProducersEqualTheConversionPass() {
+        try (CudaBackend cuda = CudaBackend.open(0)) {
+            FusedKernelsTest.bf16ProducerCases(cuda);
+        }
+    }
+
     /** addRmsNormRows and rmsNormRows on the GPU give the plain strided loop's bits (the double sums and the tree's pairs on the GPU's arithmetic). */
     @Test
     void normKernelsKeepTheStridedLoopsBits() {

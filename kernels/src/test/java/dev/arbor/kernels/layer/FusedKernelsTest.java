@@ -170,6 +170,75 @@ class FusedKernelsTest {
         }
     }
 
+    static final Kernel TO_BF16 = Kernel.of(GemmKernels.class, "toBf16x8");
+    static final Kernel RMS_NORM_ROWS_BF16 = Kernel.of(LayerKernels.class, "rmsNormRowsBf16");
+
+    /** The GEMM's conversion pass ({@code GemmKernels.toBf16x8}) over {@code count} floats of {@code a} (a multiple of 8), on the backend. */
+    static short[] convertedByThePass(Backend b, FloatArray a, int count) {
+        try (BFloat16Array y = new BFloat16Array(count)) {
+            b.toDevice(y);
+            b.launch(TO_BF16, Launch.cover(count / 8, 256), a, y, count);
+            b.toHost(y);
+            short[] bits = new short[count];
+            for (int i = 0; i < count; i++) bits[i] = y.getBits(i);
+            return bits;
+        }
+    }
+
+    static void assertShortBits(short[] expected, BFloat16Array actual, String what) {
+        for (int i = 0; i < expected.length; i++) {
+            if (expected[i] != actual.getBits(i)) {
+                throw new AssertionError(what + ": element " + i + " of " + expected.length + " is bf16 bits " + Integer.toHexString(actual.getBits(i) & 0xFFFF)
+                        + ", the conversion pass of the fp32 kernel's output gives " + Integer.toHexString(expected[i] & 0xFFFF));
+            }
+        }
+    }
+
+    /**
+     * The bf16 producers ({@code arbor.gemm.bf16Producers}) against their fp32 kernel followed by the GEMM's conversion pass
+     * ({@code toBf16x8}), bit for bit: {@code rmsNormRowsBf16} against rmsNormRows, {@code addRmsNormRowsBf16} against
+     * addRmsNormRows (the residual x too), {@code siluMulRowsBf16} against siluMulRows; rows of odd widths (5, 37, 4101 —
+     * under, inside and past one pass a work-item), a row count that makes the pass's multiple of 8, 1, 3 and 9 slices (past
+     * the prefetched 8). Values scaled so that some land halfway between bf16 neighbours' neighbourhoods (ties to even are hit
+     * by the integers below 2^9 in the silu case).
+     */
+    static void bf16ProducerCases(Backend b) {
+        int rows = 8;
+        for (int n : new int[] {5, 37, 300, 4101, 8200}) {
+            for (int slices : new int[] {1, 3, 9}) {
+                Random r = new Random(n * 13L + slices);
+                float[] x = random(r, rows * n, 3), slabs = random(r, slices * rows * n, 1), w = random(r, n, 1.5f);
+                String what = "n=" + n + " slices=" + slices;
+                try (FloatArray xf = FloatArray.of(x); FloatArray xb = FloatArray.of(x); FloatArray sa = FloatArray.of(slabs);
+                     FloatArray wa = FloatArray.of(w); FloatArray outF = new FloatArray(rows * n); BFloat16Array outB = new BFloat16Array(rows * n);
+                     BFloat16Array normB = new BFloat16Array(rows * n); FloatArray normF = new FloatArray(rows * n)) {
+                    b.toDevice(xf, xb, sa, wa, outF, outB, normB, normF);
+                    // rmsNormRows on the untouched x, then the add + norm
+                    b.launch(RMS_NORM_ROWS, Launch.of1D(rows, LayerKernels.NORM_GROUP), xf, wa, normF, n, 1e-5);
+                    b.launch(RMS_NORM_ROWS_BF16, Launch.of1D(rows, LayerKernels.NORM_GROUP), xb, wa, normB, n, 1e-5);
+                    FusedOps.addRmsNorm(b, xf, sa, slices, wa, outF, rows, n, 1e-5, false);
+                    FusedOps.addRmsNorm(b, xb, sa, slices, wa, outB, rows, n, 1e-5, false);
+                    b.toHost(xf, xb, outB, normB);
+                    assertShortBits(convertedByThePass(b, normF, rows * n), normB, "rmsNormRowsBf16 " + what);
+                    assertShortBits(convertedByThePass(b, outF, rows * n), outB, "addRmsNormRowsBf16 " + what);
+                    assertBits(xf.toArray(), xb.toArray(), "addRmsNormRowsBf16's residual " + what);
+                }
+                int inter = n, width = 2 * inter;
+                float[] gu = random(r, slices * rows * width, 6);
+                for (int i = 0; i < gu.length; i += 7) gu[i] = Math.round(gu[i] * 40);   // integers: exact products, ties to even
+                try (FloatArray ga = FloatArray.of(gu); FloatArray outF = new FloatArray(rows * inter); BFloat16Array outB = new BFloat16Array(rows * inter)) {
+                    b.toDevice(ga, outF, outB);
+                    FusedOps.siluMulRows(b, ga, slices, outF, rows, inter, false);
+                    FusedOps.siluMulRows(b, ga, slices, outB, rows, inter, false);
+                    b.toHost(outB);
+                    assertShortBits(convertedByThePass(b, outF, rows * inter), outB, "siluMulRowsBf16 " + what);
+                }
+            }
+        }
+    }
+
+    @Test void bf16ProducersEqualTheConversionPass() { bf16ProducerCases(new CpuBackend()); }
+
     @Test void qkvRopeStoreEqualsTheComposition() { qkvCases(new CpuBackend()); }
 
     @Test void siluMulRowsEqualsTheComposition() { siluCases(new CpuBackend()); }
@@ -233,8 +302,10 @@ class FusedKernelsTest {
         try (FloatArray small = new FloatArray(10); FloatArray out = new FloatArray(100); FloatArray w = new FloatArray(10)) {
             assertThrows(IllegalArgumentException.class, () -> FusedOps.siluMulRows(new CpuBackend(), small, 1, out, 2, 5, false));
             assertThrows(IllegalArgumentException.class, () -> FusedOps.addRmsNorm(new CpuBackend(), out, out, 2, w, small, 10, 10, 1e-5, false));
-            try (IntArray one = new IntArray(1)) {
+            try (IntArray one = new IntArray(1); BFloat16Array b16 = new BFloat16Array(10)) {
                 assertThrows(IllegalArgumentException.class, () -> FusedOps.addRmsNormSplitRow(new CpuBackend(), small, small, 1, w, out, one, 2, 5, 1e-5, false));
+                assertThrows(IllegalArgumentException.class, () -> FusedOps.siluMulRows(new CpuBackend(), out, 1, b16, 2, 10, false));
+                assertThrows(IllegalArgumentException.class, () -> FusedOps.addRmsNorm(new CpuBackend(), out, out, 1, w, b16, 10, 10, 1e-5, false));
             }
         }
     }
@@ -242,7 +313,8 @@ class FusedKernelsTest {
     @Test
     void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
         Path ptxas = Ptxas.require();
-        for (String name : Arrays.asList("qkvRopeStoreBf16", "qkvRopeStoreF16", "qkvRopeStoreF32", "siluMulRows", "addRmsNormRows", "addRmsNormSplitRow")) {
+        for (String name : Arrays.asList("qkvRopeStoreBf16", "qkvRopeStoreF16", "qkvRopeStoreF32", "siluMulRows", "addRmsNormRows", "addRmsNormSplitRow",
+                "siluMulRowsBf16", "addRmsNormRowsBf16")) {
             Ptxas.assemble(ptxas, dir, name, KernelCompiler.compile(Kernel.of(FusedKernels.class, name), new Object[0], 90).ptx());
         }
     }

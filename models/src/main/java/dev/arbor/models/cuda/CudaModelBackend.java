@@ -119,7 +119,9 @@ public final class CudaModelBackend implements ModelBackend {
     public ModelExecutor open(ModelConfig config, ModelWeights w, StepShape shape) {
         prepare(w);
         long kv = shape.numBlocks() * kvBytesPerBlock(config, shape.blockSize());
-        long work = workspaceBytes(config, shape, weights.fusedQkv(), weights.fusedGateUp());
+        long work = workspaceBytes(config, shape, weights.fusedQkv(), weights.fusedGateUp())
+                + (dtype == ComputeDtype.BFLOAT16 && fusion && weights.projectionsBf16() && CudaOps.bf16ProducersRequested()
+                   ? CudaOps.bf16ProducerBytesPerToken(config) * shape.maxTokens() : 0);   // at most: CudaOps takes it with the TMA tiles only
         long free = gpu.device().memoryInfo()[0];
         if (kv + work > free) {
             throw new IllegalArgumentException(String.format(

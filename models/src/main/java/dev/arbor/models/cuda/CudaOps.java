@@ -45,6 +45,7 @@ import java.lang.foreign.ValueLayout;
  */
 final class CudaOps implements Ops<FloatArray> {
     private static final Kernel RMS_NORM = Kernel.of(LayerKernels.class, "rmsNormRows");
+    private static final Kernel RMS_NORM_BF16 = Kernel.of(LayerKernels.class, "rmsNormRowsBf16");
     private static final Kernel SILU_MUL = Kernel.of(LayerKernels.class, "siluMul");
     private static final Kernel ADD = Kernel.of(LayerKernels.class, "add");
     private static final Kernel ROPE = Kernel.of(LayerKernels.class, "rope");
@@ -102,6 +103,35 @@ final class CudaOps implements Ops<FloatArray> {
     private final boolean fusion;                     // fused stages (matmulAddNorm; the stacked projections follow the weights)
     private final Gemm gemm;                          // tensor-core projections (dtype BFLOAT16)
     private final FloatArray fusedOut;                // (maxTokens, fusedOutputCols) the stacked q|k|v or gate|up GEMM's output; null unfused
+    /**
+     * {@code -Darbor.gemm.bf16Producers} ({@link #BF16_PRODUCERS_DEFAULT} unless set): at steps of more than
+     * {@link #BF16_PRODUCERS_MIN_TOKENS} tokens, where every GEMM plan is a TMA one that converts fp32 X to bf16 first
+     * ({@code Gemm.Plan.convertFirst}: one pass reading the fp32 rows, writing bf16, a launch), the kernels whose only reader
+     * is such a GEMM write bf16 themselves: the RMSNorms (first layer, and the add + norm after o_proj and down) into q|k|v
+     * and gate|up, SwiGLU into down. They round the same fp32 value to nearest even as the pass does, and the GEMM runs the
+     * same plan on it, so the same bits in the default mode (Bf16ProducersGpuTest: 17.9 M logits, the same bits; without
+     * invariance within the split-K atomics' run-to-run noise). The residual stream stays fp32; the final norm (in place, also
+     * copied by copyRows) and the attention output stay fp32 (o_proj keeps the pass). Measured (bench/RESULTS.md "Run
+     * 64-gemm16", H200, main's jars beside): seed workload 1 0.37 → 0.34 s (decode device 8.16 → 7.80 ms a step), nbi 0.34 →
+     * 0.33 s (7.31 → 6.89 ms); llama3.2-1b b128 decode device 2.174 → 2.106 ms, nbi 2.023 → 1.948; prefill 8 × 2048 nbi
+     * 482 → 460 ms. {@code -Darbor.gemm.bf16Producers=false}: the fp32 producers and the conversion pass.
+     */
+    static final String BF16_PRODUCERS = "arbor.gemm.bf16Producers";
+    static final boolean BF16_PRODUCERS_DEFAULT = true;
+    /** {@link #BF16_PRODUCERS} as set (read when a model is opened). */
+    static boolean bf16ProducersRequested() {
+        return Boolean.parseBoolean(System.getProperty(BF16_PRODUCERS, Boolean.toString(BF16_PRODUCERS_DEFAULT)));
+    }
+
+    /** Device bytes a token of the bf16 producers' buffer takes (a row of the wider of hidden and intermediate, bf16). */
+    static long bf16ProducerBytesPerToken(ModelConfig c) {
+        return 2L * Math.max(c.hiddenSize(), c.intermediateSize());
+    }
+
+    /** Tokens at or below which the producers keep fp32: up to 64 the plans convert on load (mma.sync) or take the small-M path. */
+    static final int BF16_PRODUCERS_MIN_TOKENS = 64;
+    private final BFloat16Array activationsBf16;      // (maxTokens, max(hidden, inter)) a bf16 producer's output; null when off
+    private FloatArray bf16Holds;                     // the fp32 buffer whose current value is in activationsBf16 instead (its own rows stale), or null
     private final DecodeGraphs graphs;                // null: every step launched kernel by kernel
     private final CudaEvent stepStart, stepEnd;       // around a step's kernels (device time)
     private boolean stepTimed;                        // stepStart recorded for the current step
@@ -221,6 +251,9 @@ final class CudaOps implements Ops<FloatArray> {
                 gemm.reserveSlabs(maxM, nk[0], nk[1]);
             }
         }
+        boolean bf16X = bf16ProducersRequested() && gemm != null && gemm.tma() && fusion && weights.projectionsBf16();
+        activationsBf16 = bf16X ? BFloat16Array.deviceOnly(Math.toIntExact(bf16ProducerBytesPerToken(config) / 2 * n)) : null;
+        if (activationsBf16 != null) gpu.allocateOnDevice(activationsBf16);
         int fusedCols = fusedOutputCols(config, weights.fusedQkv(), weights.fusedGateUp());
         fusedOut = fusedCols == 0 ? null : allocate(n, fusedCols);
         readBack = new FloatArray(Math.max(config.vocabSize(), Math.max(config.hiddenSize(), config.intermediateSize())));
@@ -438,7 +471,44 @@ final class CudaOps implements Ops<FloatArray> {
 
     @Override
     public void rmsNorm(FloatArray x, int rows, int n, float[] weight, double eps, FloatArray out) {
+        fp32(x);
+        if (out != x && producesBf16(rows)) {   // out != x: not the final norm (in place, and read by copyRows)
+            gpu.launch(RMS_NORM_BF16, Launch.of1D(rows, LayerKernels.NORM_GROUP), x, weights.of(weight), activationsBf16, n, eps);
+            bf16Holds = out;
+            return;
+        }
         gpu.launch(RMS_NORM, Launch.of1D(rows, LayerKernels.NORM_GROUP), x, weights.of(weight), out, n, eps);
+        written(out);
+    }
+
+    /** Whether a producer of {@code rows} rows for a GEMM writes bf16 ({@link #BF16_PRODUCERS}). */
+    private boolean producesBf16(int rows) {
+        return activationsBf16 != null && rows > BF16_PRODUCERS_MIN_TOKENS;
+    }
+
+    /** {@code a} was written in fp32: its bf16 stand-in, if any, is gone. */
+    private void written(FloatArray a) {
+        if (a == bf16Holds) bf16Holds = null;
+    }
+
+    /** Checks that {@code a}'s fp32 rows are current (not held in bf16 by a producer): only the GEMMs read the bf16 copy. */
+    private FloatArray fp32(FloatArray a) {
+        if (a != null && a == bf16Holds) throw new IllegalStateException("activations held in bf16 (arbor.gemm.bf16Producers) read as fp32");
+        return a;
+    }
+
+    /** The GEMM of X = {@code x}, or of its bf16 copy where a producer wrote that instead ({@link #BF16_PRODUCERS}); the same plan, the same bits. */
+    private void gemm(FloatArray x, int rows, BFloat16Array w, int n, int k, FloatArray out, boolean accumulate, Gemm.Plan p) {
+        if (x == bf16Holds) gemm.matmul(activationsBf16, rows, w, n, k, out, accumulate, p);
+        else gemm.matmul(x, rows, w, n, k, out, accumulate, p);
+        written(out);
+    }
+
+    /** As {@link #gemm} for {@code Gemm.matmulPartial}. */
+    private Gemm.Partial gemmPartial(FloatArray x, int rows, BFloat16Array w, int n, int k, FloatArray out, Gemm.Plan p) {
+        Gemm.Partial r = x == bf16Holds ? gemm.matmulPartial(activationsBf16, rows, w, n, k, out, p) : gemm.matmulPartial(x, rows, w, n, k, out, p);
+        written(out);
+        return r;
     }
 
     /**
@@ -453,9 +523,11 @@ final class CudaOps implements Ops<FloatArray> {
         if (gemm != null && wa instanceof BFloat16Array bw && w.cols() % 8 == 0) {
             Gemm.Plan plan = batchInvariant ? gemm.invariantPlan(rows, w.rows(), w.cols(), true)
                     : gemm.plan(rows, w.rows(), w.cols(), true, true);
-            gemm.matmul(x, rows, bw, w.rows(), w.cols(), out, false, plan);   // not overlapping: lm_head may follow a device copy (copyRows)
+            gemm(x, rows, bw, w.rows(), w.cols(), out, false, plan);   // not overlapping: lm_head may follow a device copy (copyRows)
             return;
         }
+        fp32(x);
+        written(out);
         Launch l = Launch.cover(32 * w.rows() * rows, MatvecKernels.BLOCK);
         switch (wa) {
             case BFloat16Array bf -> gpu.launch(MATVEC_BF16, l, bf, x, out, w.rows(), w.cols(), rows);
@@ -513,7 +585,7 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         int n = c.qDim() + 2 * c.kvDim(), h = c.hiddenSize();
-        Gemm.Partial p = overlapping(() -> gemm.matmulPartial(xn, tokens, weights.qkv(lw), n, h, fusedOut, plan(tokens, n, h)));
+        Gemm.Partial p = overlapping(() -> gemmPartial(xn, tokens, weights.qkv(lw), n, h, fusedOut, plan(tokens, n, h)));
         FusedOps.qkvRopeStore(gpu, p.sums(), p.slices(), q, keys[layer], values[layer], cos, sin, slots, tokens, c.numHeads(), c.numKvHeads(),
                 c.headDim(), shape.blockSize(), CudaModelBackend.PDL);
     }
@@ -526,8 +598,14 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         int n = 2 * gate.rows(), h = gate.cols();
-        Gemm.Partial p = overlapping(() -> gemm.matmulPartial(xn, tokens, weights.gateUp(gate), n, h, fusedOut, plan(tokens, n, h)));
+        Gemm.Partial p = overlapping(() -> gemmPartial(xn, tokens, weights.gateUp(gate), n, h, fusedOut, plan(tokens, n, h)));
+        if (producesBf16(tokens)) {   // its one reader: down, a TMA GEMM at these tokens
+            FusedOps.siluMulRows(gpu, p.sums(), p.slices(), activationsBf16, tokens, gate.rows(), CudaModelBackend.PDL);
+            bf16Holds = out;
+            return;
+        }
         FusedOps.siluMulRows(gpu, p.sums(), p.slices(), out, tokens, gate.rows(), CudaModelBackend.PDL);
+        written(out);
     }
 
     /**
@@ -546,14 +624,20 @@ final class CudaOps implements Ops<FloatArray> {
         int n = w.rows(), k = w.cols();
         Gemm.Plan p = plan(tokens, n, k);
         if (norm == null || !p.slabs()) {
-            overlapping(() -> { gemm.matmul(in, tokens, bw, n, k, x, true, p); return null; });
+            overlapping(() -> { gemm(in, tokens, bw, n, k, x, true, p); return null; });
             if (norm != null) rmsNorm(x, tokens, n, norm, eps, xn);
             return;
         }
-        Gemm.Partial s = overlapping(() -> gemm.matmulPartial(in, tokens, bw, n, k, proj, p));
+        Gemm.Partial s = overlapping(() -> gemmPartial(in, tokens, bw, n, k, proj, p));
+        if (producesBf16(tokens)) {   // xn's readers: the next q|k|v or gate|up GEMM
+            FusedOps.addRmsNorm(gpu, x, s.sums(), s.slices(), weights.of(norm), activationsBf16, tokens, n, eps, CudaModelBackend.PDL);
+            bf16Holds = xn;
+            return;
+        }
         if (tokens <= splitNormRows)
             FusedOps.addRmsNormSplitRow(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, normArrivals, tokens, n, eps, CudaModelBackend.PDL);
         else FusedOps.addRmsNorm(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, tokens, n, eps, CudaModelBackend.PDL);
+        written(xn);
     }
 
     @Override
@@ -603,6 +687,7 @@ final class CudaOps implements Ops<FloatArray> {
      */
     @Override
     public void attention(int layer, FloatArray q, ForwardBatch b, FloatArray out) {
+        written(out);
         // a graph's split grid is sized for its context bucket (splits past a token's context exit at once)
         int bound = graphs == null ? -1 : graphs.contextBound();
         int maxContext = bound > 0 ? bound : b.maxContextLen();
@@ -644,22 +729,24 @@ final class CudaOps implements Ops<FloatArray> {
 
     @Override
     public void siluMul(FloatArray gate, FloatArray up, int n) {
-        gpu.launch(SILU_MUL, Launch.cover(n, BLOCK), gate, up, n);
+        gpu.launch(SILU_MUL, Launch.cover(n, BLOCK), fp32(gate), fp32(up), n);
     }
 
     @Override
     public void add(FloatArray x, FloatArray y, int n) {
-        gpu.launch(ADD, Launch.cover(n, BLOCK), x, y, n);
+        gpu.launch(ADD, Launch.cover(n, BLOCK), fp32(x), fp32(y), n);
     }
 
     @Override
     public void gatherRows(FloatArray x, int n, ForwardBatch b, int count, FloatArray out) {
-        TokenOps.gatherRows(gpu, x, logitRows, out, count, n);
+        TokenOps.gatherRows(gpu, fp32(x), logitRows, out, count, n);
+        written(out);
     }
 
     @Override
     public void copyRows(FloatArray src, int n, int srcRow, int count, FloatArray dst) {
-        buffer(src).copyTo(4L * srcRow * n, buffer(dst), 0, 4L * count * n, MemorySegment.NULL);
+        buffer(fp32(src)).copyTo(4L * srcRow * n, buffer(dst), 0, 4L * count * n, MemorySegment.NULL);
+        written(dst);
     }
 
     @Override
@@ -675,6 +762,7 @@ final class CudaOps implements Ops<FloatArray> {
 
     @Override
     public void readRow(FloatArray x, int row, int n, float[] dst) {
+        fp32(x);
         gpu.synchronize();
         buffer(x).download(readBack.segment(), 4L * row * n, 4L * n);
         MemorySegment.copy(readBack.segment(), ValueLayout.JAVA_FLOAT, 0, dst, 0, n);
@@ -700,6 +788,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (gemm != null) gemm.close();
         normArrivals.close();
         if (fusedOut != null) fusedOut.close();
+        if (activationsBf16 != null) activationsBf16.close();
         if (graphs != null) graphs.close();
         stepStart.close();
         stepEnd.close();

@@ -30,6 +30,7 @@ final class DeviceWeights implements AutoCloseable {
     private final Map<LayerWeights, BFloat16Array> qkv = new IdentityHashMap<>();     // (q + 2 kv rows, hidden) per layer
     private final Map<Matrix, BFloat16Array> gateUp = new IdentityHashMap<>();        // (2 inter rows, hidden) per layer's gate
     private boolean fusedQkv, fusedGateUp;
+    private boolean projectionsBf16;   // every layer's projections bf16 on the device with widths a multiple of 8 (the GEMM takes them all)
     private boolean bf16NormHead;   // the NormHead lm_head rounded to bf16 (bf16 compute) instead of kept in fp32
     private long bytes;
 
@@ -74,6 +75,8 @@ final class DeviceWeights implements AutoCloseable {
                 for (Matrix m : new Matrix[] {lw.o(), lw.down()}) d.matrix(gpu, m);
                 for (float[] v : new float[][] {lw.inputNorm(), lw.postNorm(), lw.qNorm(), lw.kNorm()}) if (v != null) d.vector(gpu, v);
             }
+            d.projectionsBf16 = w.layers().stream().allMatch(lw -> java.util.stream.Stream.of(lw.q(), lw.k(), lw.v(), lw.o(), lw.gate(), lw.up(), lw.down())
+                    .allMatch(m -> m.cols() % 8 == 0 && (d.arrays.get(m) instanceof BFloat16Array || d.arrays.get(m) == null)));
             d.vector(gpu, w.finalNorm());
             d.matrix(gpu, w.lmHead());
         } catch (RuntimeException e) {
@@ -177,6 +180,13 @@ final class DeviceWeights implements AutoCloseable {
     }
 
     /** Whether every layer's q, k, v (and gate, up) are on the device as one stacked matrix, {@link #qkv} ({@link #gateUp}). */
+    /**
+     * Whether every layer's q, k, v, o, gate, up and down run on the bf16 tensor-core GEMM (bf16 on the device, stacked or
+     * alone, widths a multiple of 8): then a norm's or SwiGLU's output is read by nothing but GEMMs ({@code CudaOps}'
+     * bf16 producers).
+     */
+    boolean projectionsBf16() { return projectionsBf16; }
+
     boolean fusedQkv() { return fusedQkv; }
 
     boolean fusedGateUp() { return fusedGateUp; }
