@@ -71,6 +71,10 @@ public final class CascadeAttention implements AutoCloseable {
      * The tensor-core shared level's cp.async ring depth ({@link #sharedStages}), system property {@code arbor.cascade.sharedStages}
      * (2..{@link CascadeMmaKernels#MAX_STAGES}; default 2, the double buffer of runs 16-62; 3 and 4 run
      * {@link CascadeMmaKernels#cascadeMmaDeepBf16} with its tile buffers in dynamic shared memory). The same bits at every depth.
+     * Measured (bench/RESULTS.md "Run 64-casc16", interleaved): the shared level alone no faster at any row (107 × 530 18.8 µs at 2
+     * stages, 19.1 at 3 and 4; 500 × 752 76.2 / 76.9 / 77.9), so its time is not the next tile's copy latency; a step 3-10% faster at
+     * 4 stages in three rows (107 × 240 38.7 → 35.0 µs, 32 × 128 12.8 → 11.8, ALiBi 40 heads 55.3 → 54.2) with the shared level alone
+     * unchanged there (not understood), 3-4% slower at 32 × 256-512: off.
      */
     public static final int SHARED_STAGES = Math.max(2, Math.min(CascadeMmaKernels.MAX_STAGES, Integer.getInteger("arbor.cascade.sharedStages", 2)));
 
