@@ -32,6 +32,8 @@ public final class CascadeAttention implements AutoCloseable {
     static final Kernel SHARED_F32 = Kernel.of(CascadeKernels.class, "cascadeSharedF32");
     static final Kernel SHARED_MMA_BF16 = Kernel.of(CascadeMmaKernels.class, "cascadeMmaBf16");
     static final Kernel SHARED_MMA_F16 = Kernel.of(CascadeMmaKernels.class, "cascadeMmaF16");
+    static final Kernel SHARED_MMA_DEEP_BF16 = Kernel.of(CascadeMmaKernels.class, "cascadeMmaDeepBf16");
+    static final Kernel SHARED_MMA_DEEP_F16 = Kernel.of(CascadeMmaKernels.class, "cascadeMmaDeepF16");
     static final Kernel SUFFIX_MERGE_BF16 = Kernel.of(CascadeSuffixKernels.class, "suffixMergeBf16");
     static final Kernel SUFFIX_MERGE_F16 = Kernel.of(CascadeSuffixKernels.class, "suffixMergeF16");
 
@@ -63,6 +65,18 @@ public final class CascadeAttention implements AutoCloseable {
     private boolean suffixFirst = SUFFIX_FIRST;                             // the warp suffix first, the shared level overlapping it, then the merge
     private int suffixKeysPerLane;                                          // the own-range warp suffix's U; 0: the paged launcher's
     private int suffixMinBlocks = -1;                                       // the warp suffix's launch bounds; -1: CascadeSuffixKernels.minBlocksPerSm
+    private int sharedStages = SHARED_STAGES;                               // the tensor-core shared level's cp.async ring depth (2: double buffer)
+
+    /**
+     * The tensor-core shared level's cp.async ring depth ({@link #sharedStages}), system property {@code arbor.cascade.sharedStages}
+     * (2..{@link CascadeMmaKernels#MAX_STAGES}; default 2, the double buffer of runs 16-62; 3 and 4 run
+     * {@link CascadeMmaKernels#cascadeMmaDeepBf16} with its tile buffers in dynamic shared memory). The same bits at every depth.
+     * Measured (bench/RESULTS.md "Run 64-casc16", interleaved): the shared level alone no faster at any row (107 × 530 18.8 µs at 2
+     * stages, 19.1 at 3 and 4; 500 × 752 76.2 / 76.9 / 77.9), so its time is not the next tile's copy latency; a step 3-10% faster at
+     * 4 stages in three rows (107 × 240 38.7 → 35.0 µs, 32 × 128 12.8 → 11.8, ALiBi 40 heads 55.3 → 54.2) with the shared level alone
+     * unchanged there (not understood), 3-4% slower at 32 × 256-512: off.
+     */
+    public static final int SHARED_STAGES = Math.max(2, Math.min(CascadeMmaKernels.MAX_STAGES, Integer.getInteger("arbor.cascade.sharedStages", 2)));
 
     /**
      * Suffix first ({@link #suffixFirst}), system property {@code arbor.cascade.suffixFirst} (default off: measured slower,
@@ -218,7 +232,13 @@ public final class CascadeAttention implements AutoCloseable {
                 Launch l = Launch.of(new int[] {(int) gx, kvHeads, ranges > 0 ? ranges : PagedAttention.splits(maxSharedLenNow)}, new int[] {threads, 1, 1});
                 FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;
                 int alibi = alibiSlopes != null ? 1 : 0;
-                if (mma) {   // tensor cores: the shape and store decide, never the batch
+                if (mma && sharedStages > 2) {   // the deeper cp.async ring (same bits): its tile buffers in dynamic shared memory
+                    Launch ld = l.withSharedBytes(CascadeMmaKernels.deepSharedBytes(sharedStages, headDim));
+                    b.launch(Shapes.byStore(kCache, SHARED_MMA_DEEP_BF16, SHARED_MMA_DEEP_F16, null), overlapShared || late ? ld.overlappingPrevious() : ld, q, kCache, vCache,
+                            paged.partials(), positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots,
+                            sharedBase, tiles, ranges, late ? 1 : 0, heads, kvHeads, headDim, paged.blockSize(), alibi, minBlocks, halves, sharedInterleave ? 1 : 0,
+                            sharedStages);
+                } else if (mma) {   // tensor cores: the shape and store decide, never the batch
                     b.launch(Shapes.byStore(kCache, SHARED_MMA_BF16, SHARED_MMA_F16, null), overlapShared || late ? l.overlappingPrevious() : l, q, kCache, vCache, paged.partials(), positions, seqOfToken,
                             blockTables, keyStart, slopes, groupTokens, groupTokenStart, maxBlocksPerSeq, numBlocks, slots, sharedBase, tiles, ranges, late ? 1 : 0,
                             heads, kvHeads, headDim, paged.blockSize(), alibi, minBlocks, halves, sharedInterleave ? 1 : 0);
@@ -273,6 +293,16 @@ public final class CascadeAttention implements AutoCloseable {
      */
     public CascadeAttention suffixFirst(boolean on) {
         this.suffixFirst = on;
+        return this;
+    }
+
+    /**
+     * For benchmarks and tests: the tensor-core shared level's cp.async ring depth (2: the double buffer; 3..{@link CascadeMmaKernels#MAX_STAGES}:
+     * {@link CascadeMmaKernels#cascadeMmaDeepBf16}, tiles it+1 .. it+stages-1 in flight while tile it is computed). The same bits.
+     */
+    public CascadeAttention sharedStages(int n) {
+        if (n < 2 || n > CascadeMmaKernels.MAX_STAGES) throw new IllegalArgumentException("sharedStages must be 2.." + CascadeMmaKernels.MAX_STAGES + ": " + n);
+        this.sharedStages = n;
         return this;
     }
 

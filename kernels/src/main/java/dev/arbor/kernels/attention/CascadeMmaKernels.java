@@ -20,7 +20,7 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  *
  * <p>Work-group: 4 warps, {@link #ROWS} query rows = (query, head-of-the-kv-group) pairs, 16 per warp, against one
  * 256-key split of the shared prefix (or one of its equal key ranges of at most 256 keys, {@link #rangeKeys}) in tiles of {@link #KT} keys staged in shared memory by cp.async, double
- * buffered (the next tile's copy overlaps this tile's arithmetic; row stride headDim/2 + 4 words: the fragment
+ * buffered (the next tile's copy overlaps this tile's arithmetic; {@link #cascadeMmaDeepBf16}: a deeper ring in dynamic shared memory; row stride headDim/2 + 4 words: the fragment
  * reads are free of bank conflicts); the split's block-table lookups are done once up front. Per tile and warp:
  * S = Q·Kᵀ with {@code mma.m16n8k16} (Q from registers), masked (key ≤ the row's position, key in the
  * shared part), ALiBi with each row's own position, the online softmax on the accumulator fragments
@@ -151,8 +151,11 @@ public final class CascadeMmaKernels {
                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                       @Constant int alibi, @Constant int minBlocks, @Constant int halves, @Constant int interleave) {
         ctx.launchBounds(THREADS, minBlocks);
+        int[] ksw = ctx.allocateIntLocalArray(2 * KT * (headDim / 2 + 4));   // two tile buffers (cp.async double buffering)
+        int[] vsw = ctx.allocateIntLocalArray(2 * KT * (headDim / 2 + 4));
         body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
-                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, ranges, waitAtEnd, heads, kvHeads, headDim, blockSize, alibi, 0, halves, interleave);
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, ranges, waitAtEnd, heads, kvHeads, headDim, blockSize, alibi, 0, halves, interleave,
+                ksw, vsw, 0, 2);
     }
 
     /** fp16 store. */
@@ -163,14 +166,61 @@ public final class CascadeMmaKernels {
                                      @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                      @Constant int alibi, @Constant int minBlocks, @Constant int halves, @Constant int interleave) {
         ctx.launchBounds(THREADS, minBlocks);
+        int[] ksw = ctx.allocateIntLocalArray(2 * KT * (headDim / 2 + 4));
+        int[] vsw = ctx.allocateIntLocalArray(2 * KT * (headDim / 2 + 4));
         body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
-                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, ranges, waitAtEnd, heads, kvHeads, headDim, blockSize, alibi, 1, halves, interleave);
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, ranges, waitAtEnd, heads, kvHeads, headDim, blockSize, alibi, 1, halves, interleave,
+                ksw, vsw, 0, 2);
     }
+
+    /**
+     * {@link #cascadeMmaBf16} with a {@code stages}-deep cp.async ring (3..{@link #MAX_STAGES}) in dynamic shared memory
+     * ({@link #deepSharedBytes} bytes: K's {@code stages} tile buffers then V's): tiles {@code it + 1 .. it + stages - 1} are in flight while
+     * tile {@code it} is computed, where the double buffer has one. The same mma on the same tiles in the same order: the same bits.
+     */
+    public static void cascadeMmaDeepBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray partials,
+                                          IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
+                                          IntArray groupTokens, IntArray groupTokenStart,
+                                          int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup, int ranges, int waitAtEnd,
+                                          @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                          @Constant int alibi, @Constant int minBlocks, @Constant int halves, @Constant int interleave, @Constant int stages) {
+        ctx.launchBounds(THREADS, minBlocks);
+        int[] smem = ctx.dynamicIntLocalArray();
+        body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, ranges, waitAtEnd, heads, kvHeads, headDim, blockSize, alibi, 0, halves, interleave,
+                smem, smem, stages * KT * (headDim / 2 + 4), stages);
+    }
+
+    /** fp16 store, {@link #cascadeMmaDeepBf16}. */
+    public static void cascadeMmaDeepF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray partials,
+                                         IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
+                                         IntArray groupTokens, IntArray groupTokenStart,
+                                         int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int tilesPerGroup, int ranges, int waitAtEnd,
+                                         @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                         @Constant int alibi, @Constant int minBlocks, @Constant int halves, @Constant int interleave, @Constant int stages) {
+        ctx.launchBounds(THREADS, minBlocks);
+        int[] smem = ctx.dynamicIntLocalArray();
+        body(ctx, q, kCache, vCache, partials, positions, seqOfToken, blockTables, keyStart, slopes, groupTokens, groupTokenStart,
+                maxBlocksPerSeq, numBlocks, slots, sharedBase, tilesPerGroup, ranges, waitAtEnd, heads, kvHeads, headDim, blockSize, alibi, 1, halves, interleave,
+                smem, smem, stages * KT * (headDim / 2 + 4), stages);
+    }
+
+    /** Deepest cp.async ring of {@link #cascadeMmaDeepBf16}. */
+    public static final int MAX_STAGES = 4;
+
+    /**
+     * Dynamic shared memory of {@link #cascadeMmaDeepBf16} at {@code stages} and {@code headDim}: K's and V's {@code stages} buffers of
+     * {@link #KT} keys × (headDim / 2 + 4) words (4 × 17,408 bytes at headDim 128 and 4 stages: 69,632).
+     */
+    public static int deepSharedBytes(int stages, int headDim) { return 2 * stages * KT * (headDim / 2 + 4) * 4; }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      IntArray groupTokens, IntArray groupTokenStart, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase,
-                     int tilesPerGroup, int ranges, int waitAtEnd, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16, int halves, int interleave) {
+                     int tilesPerGroup, int ranges, int waitAtEnd, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16, int halves, int interleave,
+                     int[] ksw, int[] vsw, int vb, int stages) {
+        // ksw, vsw: K's and V's ring of `stages` tile buffers (KT keys × KS words each; a key half's KTH-key buffers side by side),
+        // V's from word vb of vsw (0: its own array; the deep kernels' one dynamic array holds K's ring then V's)
         int G = heads / kvHeads;
         int RW = 4 / halves;                 // warps of query rows a key half (16 rows each)
         int rows = 16 * RW;                  // query rows per work-group: ROWS / halves
@@ -180,8 +230,6 @@ public final class CascadeMmaKernels {
         int KS = headDim / 2 + 4;            // words per staged key row
         int NT = headDim / 8;                // n-tiles of O
         int KSTEPS = headDim / 16;           // k-steps of S = Q·Kᵀ
-        int[] ksw = ctx.allocateIntLocalArray(2 * KT * KS);          // two tile buffers (cp.async double buffering)
-        int[] vsw = ctx.allocateIntLocalArray(2 * KT * KS);
         int[] rowBase = ctx.allocateIntLocalArray(SPLIT);            // the split's row offsets, -1 without a key
         int[] rTok = ctx.allocateIntLocalArray(ROWS);
         int[] rPos = ctx.allocateIntLocalArray(ROWS);
@@ -242,24 +290,31 @@ public final class CascadeMmaKernels {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         loadQuery(q, qh, ql, tok0, tok1, h0, h1, heads, headDim, tq, KSTEPS, fp16);
         start(o, m, l, NT);
-        // tile it+1 is copied (cp.async) while tile it is computed; key half h takes tiles [h·th, (h+1)·th) of the split, both
-        // halves the same number of iterations (the barriers), a tile past the split's keys all masked (no shuffle is skipped)
+        // tiles it+1 .. it+stages-1 are copied (cp.async) while tile it is computed (stages 2: the double buffer); key half h takes
+        // tiles [h·th, (h+1)·th) of the split, both halves the same number of iterations (the barriers), a tile past the split's keys
+        // all masked (no shuffle is skipped). One commit group a tile (empty past th), so wait_group(stages - 1) means tile it landed
         int tiles = (hi - lo + KTH - 1) / KTH, th = (tiles + halves - 1) / halves, first = half * th;
-        int buf = half * 2 * KTH * KS;       // this half's two tile buffers
-        loadTile(ctx, kc, vc, ksw, vsw, rowBase, first * KTH, buf, htid, KS, headDim, KTH, HT);
-        ctx.cpAsyncCommit();
-        for (int it = 0; it < th; it++) {
-            if (it + 1 < th) loadTile(ctx, kc, vc, ksw, vsw, rowBase, (first + it + 1) * KTH, buf + ((it + 1) & 1) * KTH * KS, htid, KS, headDim, KTH, HT);
+        int tileWords = KTH * KS;
+        int buf = half * stages * tileWords; // this half's ring of tile buffers
+        for (int p = 0; p < stages - 1; p++) {
+            if (p < th) loadTile(ctx, kc, vc, ksw, vsw, rowBase, (first + p) * KTH, buf + p * tileWords, vb, htid, KS, headDim, KTH, HT);
             ctx.cpAsyncCommit();
-            ctx.cpAsyncWait(1);
+        }
+        int fill = stages - 1, cur = 0;      // the ring slots of tile it + stages - 1 (copied now) and of tile it (computed now)
+        for (int it = 0; it < th; it++) {
+            if (it + stages - 1 < th) loadTile(ctx, kc, vc, ksw, vsw, rowBase, (first + it + stages - 1) * KTH, buf + fill * tileWords, vb, htid, KS, headDim, KTH, HT);
+            ctx.cpAsyncCommit();
+            ctx.cpAsyncWait(stages - 1);
             ctx.localBarrier();
-            int bo = buf + (it & 1) * KTH * KS;
+            int bo = buf + cur * tileWords;
             if (interleave != 0) scoresInterleaved(ctx, qh, ql, ksw, s, bfs, bo, lane, KS, KSTEPS, KTH, fp16);
             else scoreMmas(ctx, qh, ql, ksw, s, bf, bo, lane, KS, KSTEPS, KTH, fp16);
             scores(s, lo + (first + it) * KTH, hi, p0, p1, sl0, sl1, scale, tq, KTH, alibi);
             softmax(ctx, s, o, m, l, NT, KTH);
-            accumulate(ctx, s, vsw, o, ph, pl, bf, bo, lane, KS, NT, KTH, fp16);
-            ctx.localBarrier();   // the buffer is refilled by the next iteration's copy
+            accumulate(ctx, s, vsw, o, ph, pl, bf, vb + bo, lane, KS, NT, KTH, fp16);
+            ctx.localBarrier();   // the buffer is refilled by a later iteration's copy
+            fill = fill + 1 == stages ? 0 : fill + 1;
+            cur = cur + 1 == stages ? 0 : cur + 1;
         }
         ctx.cpAsyncWait(0);
         if (halves > 1) foldHalves(ctx, ksw, o, m, l, half, rw * 32 + lane, RW * 32, NT);
@@ -310,10 +365,10 @@ public final class CascadeMmaKernels {
 
     /**
      * Starts the asynchronous copy (cp.async, 16-byte chunks) of the K and V tile of split keys {@code k0 .. k0+KT}
-     * into the buffer at word {@code bo}; zeros for keys without a row.
+     * into the buffer at word {@code bo} (V's at {@code vb + bo} of {@code vsw}); zeros for keys without a row.
      */
     @Unroll
-    static void loadTile(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] ksw, int[] vsw, int[] rowBase, int k0, int bo, int tid,
+    static void loadTile(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] ksw, int[] vsw, int[] rowBase, int k0, int bo, int vb, int tid,
                          int KS, int headDim, int KT, int THREADS) {
         int chunks = headDim / 8;
         for (int i = 0; i < (KT * chunks + THREADS - 1) / THREADS; i++) {
@@ -323,7 +378,7 @@ public final class CascadeMmaKernels {
                 int base = r < SPLIT ? rowBase[r] : -1;
                 boolean in = base >= 0;
                 ctx.cpAsync16(ksw, bo + key * KS + ch * 4, kc, in ? base + ch * 8 : 0, in);
-                ctx.cpAsync16(vsw, bo + key * KS + ch * 4, vc, in ? base + ch * 8 : 0, in);
+                ctx.cpAsync16(vsw, vb + bo + key * KS + ch * 4, vc, in ? base + ch * 8 : 0, in);
             }
         }
     }

@@ -196,6 +196,19 @@ class AttentionGpuTest {
                     assertClose(plainD, f, CascadeAttentionTest.GPU_TOLERANCE, what + ": cascade vs paged");
                 }
                 cascade.suffixFirst(false).suffixKeysPerLane(0).suffixMinBlocks(-1);
+                // run 64-casc16: the tensor-core shared level's deeper cp.async ring (3 and 4 stages, tile buffers in dynamic shared
+                // memory): the double buffer's bits, in the launcher's form (2 key halves; 3 key ranges, the splits at 40 heads) and with
+                // whole-split work-groups (1 key half, bounds 3: 500 x 752's form)
+                for (int halves : new int[] {0, 1}) {
+                    cascade.sharedKeyHalves(halves).sharedMinBlocks(halves == 1 ? 3 : -1).sharedStages(2);
+                    float[] two = b.runCascade(cuda, cascade, new int[][] {members}, new int[] {33});
+                    for (int st = 3; st <= CascadeMmaKernels.MAX_STAGES; st++) {
+                        assertBits(two, b.runCascade(cuda, cascade.sharedStages(st), new int[][] {members}, new int[] {33}),
+                                store + " alibi=" + alibi + ", " + (halves == 0 ? "the launcher's key halves" : "1 key half") + ": " + st + " stages vs 2");
+                    }
+                }
+                cascade.sharedKeyHalves(0).sharedMinBlocks(-1).sharedStages(CascadeAttention.SHARED_STAGES);
+                System.out.printf("casc16 %s alibi=%b: the shared level's 3- and 4-stage rings give the double buffer's bits%n", store, alibi);
             }
         }
     }

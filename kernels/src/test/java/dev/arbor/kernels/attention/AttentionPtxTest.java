@@ -251,6 +251,12 @@ class AttentionPtxTest {
                 new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 32, 32, 128, 16, 0, 3, 1, 1),
                 new Variant(CascadeMmaKernels.class, "cascadeMmaBf16", 40, 40, 128, 16, 1, 0, 2, 1),
                 new Variant(CascadeMmaKernels.class, "cascadeMmaF16", 5, 5, 32, 7, 1, 0, 2, 1),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaDeepBf16", 32, 32, 128, 16, 0, 3, 2, 0, 3),   // the deeper cp.async ring (run 64-casc16)
+                new Variant(CascadeMmaKernels.class, "cascadeMmaDeepBf16", 32, 32, 128, 16, 0, 3, 2, 0, 4),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaDeepBf16", 32, 32, 128, 16, 0, 3, 1, 0, 4),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaDeepBf16", 40, 40, 128, 16, 1, 0, 2, 0, 4),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaDeepF16", 32, 8, 64, 16, 0, 0, 2, 0, 3),
+                new Variant(CascadeMmaKernels.class, "cascadeMmaDeepF16", 5, 5, 32, 7, 1, 0, 2, 1, 4),
                 new Variant(KvCacheKernels.class, "writeKvBf16"), new Variant(KvCacheKernels.class, "writeKvF16"),
                 new Variant(KvCacheKernels.class, "writeKvF32"),
                 new Variant(TokenKernels.class, "embeddingBf16"), new Variant(TokenKernels.class, "embeddingF16"),

@@ -236,6 +236,66 @@ class CascadeAttentionTest {
     }
 
     /**
+     * The tensor-core shared level's deeper cp.async ring ({@link CascadeAttention#sharedStages} 3 and 4: {@link CascadeMmaKernels#cascadeMmaDeepBf16},
+     * tile buffers in dynamic shared memory) gives the double buffer's bits (the same mma on the same tiles in the same order), with 1 and 2
+     * key halves, in 256-key splits and in key ranges, at odd sizes: groups of 1, 3, 17 and 107 members; shared prefixes of 15, 16, 17,
+     * 255 and 530 keys (block sizes 5, 16, 17, 10; the key halves' tile counts 1..9, odd and even, so the ring wraps at every depth);
+     * ALiBi with 5 heads; G = 1, 4 and 8; bf16 and fp16; a 3-token chunk straddling the shared part. The double buffer against the
+     * reference and paged attention within 2e-6 ({@link #check} for the rest of the launch's forms).
+     */
+    @Test
+    void theDeepSharedRingGivesTheDoubleBuffersBits() {
+        record Case(int heads, int kvHeads, int headDim, int bs, int members, int sharedBlocks, boolean alibi, KvStore store) {}
+        Case[] cases = {
+                new Case(5, 5, 32, 5, 3, 3, true, KvStore.BF16),     // 15 shared keys, ALiBi 5 heads, 3 members
+                new Case(4, 1, 64, 16, 17, 1, false, KvStore.F16),   // 16 keys, G = 4, 17 members
+                new Case(2, 2, 128, 17, 1, 1, false, KvStore.BF16),  // 17 keys, G = 1, a group of one
+                new Case(8, 1, 32, 5, 3, 51, false, KvStore.BF16),   // 255 keys, G = 8
+                new Case(2, 2, 32, 10, 107, 53, true, KvStore.BF16), // 530 keys, 107 members (the seed's shape, small heads), ALiBi
+        };
+        for (Case c : cases) {
+            int shared = c.sharedBlocks * c.bs;
+            int[] ctx = new int[c.members + 1], news = new int[c.members + 1], sh = new int[c.members + 1];
+            int[] group = new int[c.members];
+            for (int i = 0; i < c.members; i++) {
+                ctx[i] = i == 1 ? shared + 1 : shared + 1 + (i * 7) % 40;
+                news[i] = i == 1 ? 3 : 1;   // member 1: a 3-token chunk, its first two queries in the shared part
+                sh[i] = c.sharedBlocks;
+                group[i] = i;
+            }
+            ctx[c.members] = 37;   // a loner (in no group)
+            news[c.members] = 1;
+            String what = c.heads + " heads, G = " + c.heads / c.kvHeads + ", headDim " + c.headDim + ", " + c.members + " sharing " + shared
+                    + (c.alibi ? ", ALiBi" : "") + ", " + c.store;
+            try (PagedBatch b = new PagedBatch(c.heads, c.kvHeads, c.headDim, c.bs, ctx, news, c.alibi, c.store, 61 + c.members, sh);
+                 CascadeAttention cascade = new CascadeAttention(c.heads, c.kvHeads, c.headDim, c.bs, b.maxContext(), shared, b.tokens);
+                 PagedAttention paged = new PagedAttention(c.heads, c.kvHeads, c.headDim, c.bs, b.maxContext(), b.tokens)) {
+                double[] ref = b.reference();
+                float[] plain = b.run(CPU, paged, b.allTokens(), true);
+                double[] plainD = new double[plain.length];
+                for (int i = 0; i < plain.length; i++) plainD[i] = plain[i];
+                int[][] groups = {group};
+                int[] groupShared = {c.sharedBlocks};
+                // the 107-member case in the launcher's own form only (the CPU executor's mma emulation is slow)
+                int[] halvesTried = c.members > 100 ? new int[] {0} : new int[] {1, 2}, minKeysTried = c.members > 100 ? new int[] {64} : new int[] {0, 32};
+                for (int halves : halvesTried) {
+                    if (halves > 0 && CascadeMmaKernels.ROWS / halves % (c.heads / c.kvHeads) != 0) continue;
+                    for (int minKeys : minKeysTried) {   // 256-key splits; key ranges of at least 32 (64) keys
+                        String form = what + ", " + (halves == 0 ? "the launcher's" : halves) + " key halves, " + (minKeys == 0 ? "splits" : "ranges");
+                        cascade.sharedKeyHalves(halves).sharedRangeKeys(minKeys).sharedStages(2);
+                        float[] two = b.runCascade(CPU, cascade, groups, groupShared);
+                        assertClose(ref, two, 2 * TOLERANCE, form + ": double buffer vs reference");
+                        assertClose(plainD, two, 2 * TOLERANCE, form + ": double buffer vs paged");
+                        for (int stages = c.members > 100 ? CascadeMmaKernels.MAX_STAGES : 3; stages <= CascadeMmaKernels.MAX_STAGES; stages++) {
+                            assertBits(two, b.runCascade(CPU, cascade.sharedStages(stages), groups, groupShared), form + ": " + stages + " stages vs 2");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
      * The tensor-core shared level with a split's keys in one work-group (1 key half) and in two halves folded at the end
      * ({@link CascadeMmaKernels#keyHalves}): each within the tolerance of the reference and of paged attention.
      */

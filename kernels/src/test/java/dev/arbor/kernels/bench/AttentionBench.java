@@ -411,6 +411,22 @@ public final class AttentionBench {
             } catch (LinkageError e) {
                 casc15Line = "n/a (kernels jar without suffixFirst: " + e + ")";
             }
+            // run 64-casc16: the tensor-core shared level's cp.async ring depth (CascadeAttention.sharedStages: 2 the double buffer,
+            // 3 and 4 the deep kernel's ring in dynamic shared memory; the same bits), a step and the shared level alone, interleaved in the
+            // order 2, 3, 4, 2, 4, 3 (each depth twice, the default first and again mid-way)
+            String casc16Line;
+            try {
+                StringBuilder r = new StringBuilder();
+                for (int st : new int[] {2, 3, 4, 2, 4, 3}) {
+                    cascade.sharedStages(st);
+                    double step = time(cuda, 20, full), sh = partTime(cuda, cascade, full, true, false, false);
+                    r.append(String.format("; %d stages: step %.1f us, shared alone %.1f us", st, step * 1e3, sh * 1e3));
+                }
+                cascade.sharedStages(CascadeAttention.SHARED_STAGES);
+                casc16Line = r.substring(2);
+            } catch (LinkageError e) {
+                casc16Line = "n/a (kernels jar without sharedStages: " + e + ")";
+            }
             // the shared level's key ranges (CascadeAttention.sharedRangeKeys; the default DEFAULT_RANGE_KEYS): the 256-key splits (0,
             // runs 22-58), ranges of at least 128 and 32 keys, then the default again; step and shared level alone, interleaved. With
             // main's kernels jar (no such knob) the line says so
@@ -483,6 +499,7 @@ public final class AttentionBench {
                     replaySuffixOnly * 1e3, warpSuffixOnly * 1e3);
             System.out.printf("   shared level's key ranges: %s%n", rangesLine);
             System.out.printf("   casc15 forms: %s%n", casc15Line);
+            System.out.printf("   casc16 shared ring: %s%n", casc16Line);
             System.out.printf("   shared level's S mma n-tile-interleaved: step %.1f us (%.2fx the default), shared level alone %.1f us%n",
                     interleaveMs * 1e3, interleaveMs / cascadeMs, interleaveShared * 1e3);
             System.out.printf("   shared level launched plainly (not overlapping the step before): step %.1f us (%.2fx the default)%n", sharedPlain * 1e3,
