@@ -107,10 +107,8 @@ final class CudaOps implements Ops<FloatArray> {
      * ({@link L2Prefetch}, {@code cp.async.bulk.prefetch.L2}), so the DRAM moves weights during those kernels, when it
      * otherwise stands nearly idle (run 64-dec16: 27.5 µs a layer at batch 1). {@code -Darbor.cuda.l2PrefetchMiB}: MiB a
      * window, one value for all or four for o, gate|up, down, q|k|v (each capped at its weights' size; 0 = off, the
-     * default). A hint only: no value changes, so the same bits (L2PrefetchForwardGpuTest). Measured slower (bench/RESULTS.md
-     * "Run 64-dec16b", H200, llama-7b b1 default mode, device ms a step): off 4.268, 32/16/8/16 MiB 4.755, 32 MiB each 5.205;
-     * GemmBench l2: each prefetched byte adds about its DRAM time to window + GEMM (o: 13.2 µs → 16.7 / 18.7 / 22.9 with ¼ /
-     * ½ / all of W asked for), the GEMM gaining nothing back. Kept off, for the experiment's next forms.
+     * default until measured faster on the H200). A hint only: no value changes, so the same bits in both modes
+     * (L2PrefetchForwardGpuTest).
      */
     static final int L2_PREFETCH_TOKENS = 8;
     static final String L2_PREFETCH_MIB = "arbor.cuda.l2PrefetchMiB";
