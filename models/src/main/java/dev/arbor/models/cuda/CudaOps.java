@@ -21,7 +21,6 @@ import dev.arbor.kernels.gemm.Gemm;
 import dev.arbor.kernels.attention.CascadeAttention;
 import dev.arbor.kernels.attention.PagedAttention;
 import dev.arbor.kernels.layer.FusedOps;
-import dev.arbor.kernels.layer.L2Prefetch;
 import dev.arbor.kernels.layer.TokenOps;
 import dev.arbor.kernels.sampling.DeviceSampler;
 import dev.arbor.kernels.sampling.SamplingBatch;
@@ -100,20 +99,6 @@ final class CudaOps implements Ops<FloatArray> {
     static final int SPLIT_NORM_ROWS = 8;
     private final int splitNormRows;
     private final IntArray normArrivals;              // (splitNormRows) addRmsNormSplitRow's counters, zero between launches
-    /**
-     * Steps of at most {@code -Darbor.cuda.l2PrefetchTokens} tokens (default {@link #L2_PREFETCH_TOKENS}): the fused kernel
-     * before each projection (RoPE + KV store before the attention and o, the split-row add + RMSNorm before gate|up and the
-     * next layer's q|k|v, SwiGLU before down) first asks the L2 for the first bytes of every row of that projection's weights
-     * ({@link L2Prefetch}, {@code cp.async.bulk.prefetch.L2}), so the DRAM moves weights during those kernels, when it
-     * otherwise stands nearly idle (run 64-dec16: 27.5 µs a layer at batch 1). {@code -Darbor.cuda.l2PrefetchMiB}: MiB a
-     * window, one value for all or four for o, gate|up, down, q|k|v (each capped at its weights' size; 0 = off, the
-     * default until measured faster on the H200). A hint only: no value changes, so the same bits in both modes
-     * (L2PrefetchForwardGpuTest).
-     */
-    static final int L2_PREFETCH_TOKENS = 8;
-    static final String L2_PREFETCH_MIB = "arbor.cuda.l2PrefetchMiB";
-    private final long[] l2PrefetchBytes;             // (4) bytes a window by L2Window ordinal, 0 = none
-    private final int l2PrefetchTokens;
     private final boolean fusion;                     // fused stages (matmulAddNorm; the stacked projections follow the weights)
     private final Gemm gemm;                          // tensor-core projections (dtype BFLOAT16)
     private final FloatArray fusedOut;                // (maxTokens, fusedOutputCols) the stacked q|k|v or gate|up GEMM's output; null unfused
@@ -142,8 +127,6 @@ final class CudaOps implements Ops<FloatArray> {
         this.fusion = fusion;
         this.splitNormRows = Math.max(0, Integer.getInteger("arbor.cuda.splitNormRows", SPLIT_NORM_ROWS));
         this.normArrivals = new IntArray(Math.max(1, splitNormRows));
-        this.l2PrefetchBytes = l2PrefetchBytes(System.getProperty(L2_PREFETCH_MIB, "0"));
-        this.l2PrefetchTokens = Integer.getInteger("arbor.cuda.l2PrefetchTokens", L2_PREFETCH_TOKENS);
         gpu.toDevice(normArrivals);
         this.dtype = dtype;
         this.batchInvariant = batchInvariant;
@@ -482,34 +465,6 @@ final class CudaOps implements Ops<FloatArray> {
         }
     }
 
-    /** The windows before a projection's GEMM, in {@code arbor.cuda.l2PrefetchMiB}'s order. */
-    enum L2Window { O, GATE_UP, DOWN, QKV }
-
-    /** Bytes a window from {@code arbor.cuda.l2PrefetchMiB}'s value: one MiB count for every window, or one for each of the four. */
-    static long[] l2PrefetchBytes(String mib) {
-        String[] parts = mib.trim().split("\\s*,\\s*");
-        if (parts.length != 1 && parts.length != L2Window.values().length)
-            throw new IllegalArgumentException(L2_PREFETCH_MIB + " takes one MiB count or four (o, gate|up, down, q|k|v): " + mib);
-        long[] bytes = new long[L2Window.values().length];
-        for (int i = 0; i < bytes.length; i++) {
-            long m = Long.parseLong(parts[parts.length == 1 ? 0 : i]);
-            if (m < 0) throw new IllegalArgumentException(L2_PREFETCH_MIB + ": negative MiB " + m);
-            bytes[i] = m << 20;
-        }
-        return bytes;
-    }
-
-    /**
-     * What the fused kernel after the GEMM of {@code key} (DeviceWeights.nextGemm's keys) asks into the L2 for the GEMM
-     * after it, in a step of {@code tokens}; none ({@code fallback} fills the parameter) past {@code l2PrefetchTokens},
-     * where no next GEMM is known or with its window's bytes 0.
-     */
-    private L2Prefetch prefetchAfter(Object key, int tokens, BFloat16Array fallback) {
-        DeviceWeights.NextGemm g = tokens <= l2PrefetchTokens ? weights.nextGemm(key) : null;
-        long bytes = g == null ? 0 : l2PrefetchBytes[g.window().ordinal()];
-        return bytes == 0 ? L2Prefetch.none(fallback) : L2Prefetch.firstBytes(g.w(), g.rows(), g.k(), bytes);
-    }
-
     /** Columns of the fused GEMMs' output buffer: the wider of q|k|v and gate|up where fused (one buffer: never live at once), else 0. */
     static int fusedOutputCols(ModelConfig c, boolean fusedQkv, boolean fusedGateUp) {
         return Math.max(fusedQkv ? c.qDim() + 2 * c.kvDim() : 0, fusedGateUp ? 2 * c.intermediateSize() : 0);
@@ -558,10 +513,9 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         int n = c.qDim() + 2 * c.kvDim(), h = c.hiddenSize();
-        BFloat16Array w = weights.qkv(lw);
-        Gemm.Partial p = overlapping(() -> gemm.matmulPartial(xn, tokens, w, n, h, fusedOut, plan(tokens, n, h)));
+        Gemm.Partial p = overlapping(() -> gemm.matmulPartial(xn, tokens, weights.qkv(lw), n, h, fusedOut, plan(tokens, n, h)));
         FusedOps.qkvRopeStore(gpu, p.sums(), p.slices(), q, keys[layer], values[layer], cos, sin, slots, tokens, c.numHeads(), c.numKvHeads(),
-                c.headDim(), shape.blockSize(), prefetchAfter(lw, tokens, w), CudaModelBackend.PDL);
+                c.headDim(), shape.blockSize(), CudaModelBackend.PDL);
     }
 
     /** Stacked gate|up weights: one GEMM (N = 2 inter), then one kernel adds its slices and applies SwiGLU ({@link FusedOps#siluMulRows}). */
@@ -572,9 +526,8 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         int n = 2 * gate.rows(), h = gate.cols();
-        BFloat16Array w = weights.gateUp(gate);
-        Gemm.Partial p = overlapping(() -> gemm.matmulPartial(xn, tokens, w, n, h, fusedOut, plan(tokens, n, h)));
-        FusedOps.siluMulRows(gpu, p.sums(), p.slices(), out, tokens, gate.rows(), prefetchAfter(gate, tokens, w), CudaModelBackend.PDL);
+        Gemm.Partial p = overlapping(() -> gemm.matmulPartial(xn, tokens, weights.gateUp(gate), n, h, fusedOut, plan(tokens, n, h)));
+        FusedOps.siluMulRows(gpu, p.sums(), p.slices(), out, tokens, gate.rows(), CudaModelBackend.PDL);
     }
 
     /**
@@ -598,11 +551,8 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         Gemm.Partial s = overlapping(() -> gemm.matmulPartial(in, tokens, bw, n, k, proj, p));
-        if (tokens <= splitNormRows) {
-            // after o the gate|up GEMM follows, after down the next layer's q|k|v
-            FusedOps.addRmsNormSplitRow(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, normArrivals, tokens, n, eps,
-                    prefetchAfter(w, tokens, bw), CudaModelBackend.PDL);
-        }
+        if (tokens <= splitNormRows)
+            FusedOps.addRmsNormSplitRow(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, normArrivals, tokens, n, eps, CudaModelBackend.PDL);
         else FusedOps.addRmsNorm(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, tokens, n, eps, CudaModelBackend.PDL);
     }
 

@@ -30,11 +30,6 @@ final class DeviceWeights implements AutoCloseable {
     private final Map<LayerWeights, BFloat16Array> qkv = new IdentityHashMap<>();     // (q + 2 kv rows, hidden) per layer
     private final Map<Matrix, BFloat16Array> gateUp = new IdentityHashMap<>();        // (2 inter rows, hidden) per layer's gate
     private boolean fusedQkv, fusedGateUp;
-    /**
-     * With both stackings: the GEMM after each fused stage's kernel, by the host object its CudaOps call gets ({@link #nextGemm}):
-     * a layer (its q|k|v stage) → its o, its o → its gate|up, its gate → its down, its down → the next layer's q|k|v.
-     */
-    private final Map<Object, NextGemm> nextGemm = new IdentityHashMap<>();
     private boolean bf16NormHead;   // the NormHead lm_head rounded to bf16 (bf16 compute) instead of kept in fp32
     private long bytes;
 
@@ -81,7 +76,6 @@ final class DeviceWeights implements AutoCloseable {
             }
             d.vector(gpu, w.finalNorm());
             d.matrix(gpu, w.lmHead());
-            if (d.fusedQkv && d.fusedGateUp) d.linkNextGemms(w.layers());
         } catch (RuntimeException e) {
             d.close();
             throw e;
@@ -135,30 +129,6 @@ final class DeviceWeights implements AutoCloseable {
         arrays.put(m, a);
         bytes += a.byteSize();
     }
-
-    /** The weights of the GEMM a fused stage's kernel precedes, (rows, k) bf16, and which window that is. */
-    record NextGemm(BFloat16Array w, int rows, int k, CudaOps.L2Window window) {}
-
-    /** Fills {@link #nextGemm} for the layers' bf16 o and down (left out where one is not bf16: its GEMM is not the tensor-core one). */
-    private void linkNextGemms(java.util.List<LayerWeights> layers) {
-        for (int l = 0; l < layers.size(); l++) {
-            LayerWeights lw = layers.get(l);
-            int h = lw.gate().cols(), inter = lw.gate().rows();
-            if (arrays.get(lw.o()) instanceof BFloat16Array o) nextGemm.put(lw, new NextGemm(o, lw.o().rows(), lw.o().cols(), CudaOps.L2Window.O));
-            nextGemm.put(lw.o(), new NextGemm(gateUp.get(lw.gate()), 2 * inter, h, CudaOps.L2Window.GATE_UP));
-            if (arrays.get(lw.down()) instanceof BFloat16Array down) nextGemm.put(lw.gate(), new NextGemm(down, lw.down().rows(), lw.down().cols(), CudaOps.L2Window.DOWN));
-            if (l + 1 < layers.size()) {
-                LayerWeights next = layers.get(l + 1);
-                nextGemm.put(lw.down(), new NextGemm(qkv.get(next), next.q().rows() + next.k().rows() + next.v().rows(), next.q().cols(), CudaOps.L2Window.QKV));
-            }
-        }
-    }
-
-    /**
-     * The GEMM after the fused kernel that follows the GEMM of {@code key} (a layer for its q|k|v, its o, its gate for
-     * gate|up, its down), or null (none known: the last layer's down, unstacked models).
-     */
-    NextGemm nextGemm(Object key) { return nextGemm.get(key); }
 
     /** bf16 matrices of one width (a multiple of 8, as the tensor-core GEMM needs): their rows can be stacked into one. */
     private static boolean concatenable(Matrix... parts) {
@@ -239,7 +209,6 @@ final class DeviceWeights implements AutoCloseable {
         for (OffHeapArray a : qkv.values()) a.close();
         for (OffHeapArray a : gateUp.values()) a.close();
         arrays.clear();
-        nextGemm.clear();
         qkv.clear();
         gateUp.clear();
     }
