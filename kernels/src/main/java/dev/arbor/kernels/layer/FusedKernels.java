@@ -50,19 +50,6 @@ public final class FusedKernels {
     }
 
     /**
-     * The next GEMM's weights asked into the L2 ({@link KernelContext#prefetchL2}, {@code cp.async.bulk.prefetch.L2}) by the
-     * kernel before it, ahead of its {@code gridDependencyWait}: while this kernel and the ones after it before that GEMM (the
-     * attention, a norm, SwiGLU) run, the DRAM would otherwise stand nearly idle (run 64-dec16: 27.5 µs a layer at batch 1).
-     * Work-item g of the grid asks for the first {@code rowBytes} bytes of rows g, g + grid, … of {@code w} (rows, k) bf16 — the
-     * first K tiles every block of a one-slice plan reads first, the first K slices of a slab plan. {@code rows} 0: none (the
-     * engine's form for steps past {@code arbor.cuda.l2PrefetchTokens}, and every caller without a next GEMM). A hint only: no
-     * value read or written, so the same bits with or without it. Row starts must be 16-byte aligned (k a multiple of 8).
-     */
-    static void prefetchNext(KernelContext ctx, BFloat16Array w, int rows, int k, int rowBytes) {
-        for (int r = ctx.globalIdx; r < rows; r += ctx.globalGroupSizeX) ctx.prefetchL2(w, r * k, rowBytes);
-    }
-
-    /**
      * q, k and v from the fused projection: one work-item per (token, head unit, i < half), the units being the q heads,
      * then the k heads, then the v heads; a q or k unit rotates dimensions (i, i + half) by its token's angle (when
      * {@code rope} is 1: ALiBi models pass 0), a v unit copies them. q goes to {@code q (tokens, heads * headDim)}, k and v
@@ -76,10 +63,8 @@ public final class FusedKernels {
      */
     public static void qkvRopeStoreBf16(KernelContext ctx, FloatArray qkv, int slices, FloatArray q, BFloat16Array kCache, BFloat16Array vCache,
                                         FloatArray cos, FloatArray sin, IntArray slots, int tokens, int heads, int kvHeads, int half,
-                                        int blockSize, int numBlocks, int rope,
-                                        BFloat16Array next, int nextRows, int nextK, int nextRowBytes) {
+                                        int blockSize, int numBlocks, int rope) {
         ctx.allowDependentLaunch();   // the next GEMM may start streaming its weights (it waits for this grid before reading X)
-        prefetchNext(ctx, next, nextRows, nextK, nextRowBytes);
         ctx.gridDependencyWait();
         int units = heads + 2 * kvHeads, idx = ctx.globalIdx;
         if (idx >= tokens * units * half) return;
@@ -113,10 +98,8 @@ public final class FusedKernels {
     /** As {@link #qkvRopeStoreBf16} for an fp16 store (rounded to nearest even). */
     public static void qkvRopeStoreF16(KernelContext ctx, FloatArray qkv, int slices, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache,
                                        FloatArray cos, FloatArray sin, IntArray slots, int tokens, int heads, int kvHeads, int half,
-                                       int blockSize, int numBlocks, int rope,
-                                        BFloat16Array next, int nextRows, int nextK, int nextRowBytes) {
+                                       int blockSize, int numBlocks, int rope) {
         ctx.allowDependentLaunch();   // the next GEMM may start streaming its weights (it waits for this grid before reading X)
-        prefetchNext(ctx, next, nextRows, nextK, nextRowBytes);
         ctx.gridDependencyWait();
         int units = heads + 2 * kvHeads, idx = ctx.globalIdx;
         if (idx >= tokens * units * half) return;
@@ -150,10 +133,8 @@ public final class FusedKernels {
     /** As {@link #qkvRopeStoreBf16} for an fp32 store (exact copies). */
     public static void qkvRopeStoreF32(KernelContext ctx, FloatArray qkv, int slices, FloatArray q, FloatArray kCache, FloatArray vCache,
                                        FloatArray cos, FloatArray sin, IntArray slots, int tokens, int heads, int kvHeads, int half,
-                                       int blockSize, int numBlocks, int rope,
-                                        BFloat16Array next, int nextRows, int nextK, int nextRowBytes) {
+                                       int blockSize, int numBlocks, int rope) {
         ctx.allowDependentLaunch();   // the next GEMM may start streaming its weights (it waits for this grid before reading X)
-        prefetchNext(ctx, next, nextRows, nextK, nextRowBytes);
         ctx.gridDependencyWait();
         int units = heads + 2 * kvHeads, idx = ctx.globalIdx;
         if (idx >= tokens * units * half) return;
@@ -192,10 +173,8 @@ public final class FusedKernels {
      * @param out    (tokens, inter)
      *               Launch: {@code Launch.cover(tokens * inter, 256)}.
      */
-    public static void siluMulRows(KernelContext ctx, FloatArray gateUp, int slices, FloatArray out, int tokens, int inter,
-                                   BFloat16Array next, int nextRows, int nextK, int nextRowBytes) {
+    public static void siluMulRows(KernelContext ctx, FloatArray gateUp, int slices, FloatArray out, int tokens, int inter) {
         ctx.allowDependentLaunch();   // the next GEMM may start streaming its weights (it waits for this grid before reading X)
-        prefetchNext(ctx, next, nextRows, nextK, nextRowBytes);
         ctx.gridDependencyWait();
         int idx = ctx.globalIdx;
         if (idx >= tokens * inter) return;
@@ -273,11 +252,9 @@ public final class FusedKernels {
      *                 Launch: {@code Launch.of1D(rows * groupsPerRow, NORM_GROUP)}.
      */
     public static void addRmsNormSplitRow(KernelContext ctx, FloatArray x, FloatArray y, int slices, FloatArray w, FloatArray out,
-                                          IntArray arrivals, int rows, int n, int groupsPerRow, double eps,
-                                          BFloat16Array next, int nextRows, int nextK, int nextRowBytes) {
+                                          IntArray arrivals, int rows, int n, int groupsPerRow, double eps) {
         ctx.launchBounds(LayerKernels.NORM_GROUP);
         ctx.allowDependentLaunch();   // the next GEMM may start streaming its weights (it waits for this grid before reading X)
-        prefetchNext(ctx, next, nextRows, nextK, nextRowBytes);
         ctx.gridDependencyWait();
         int r = ctx.groupIdx / groupsPerRow, g = ctx.groupIdx - r * groupsPerRow, t = ctx.localIdx;
         double[] partial = ctx.allocateDoubleLocalArray(LayerKernels.NORM_GROUP);

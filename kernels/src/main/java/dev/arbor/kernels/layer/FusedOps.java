@@ -36,11 +36,10 @@ public final class FusedOps {
      * @param qkv    (slices, tokens, (heads + 2 kvHeads) * headDim) the fused projection's partial sums
      * @param kCache (numBlocks, kvHeads, blockSize, headDim) BFloat16Array, HalfFloatArray or FloatArray; vCache alike
      * @param cos    (tokens, headDim / 2) this step's angles, sin alike; both null for ALiBi models (no rotation)
-     * @param next   the next GEMM's weights to ask into the L2 first ({@link FusedKernels#prefetchNext}), or {@link L2Prefetch#none}
      */
     public static void qkvRopeStore(Backend b, FloatArray qkv, int slices, FloatArray q, OffHeapArray kCache, OffHeapArray vCache,
                                     FloatArray cos, FloatArray sin, IntArray slots, int tokens, int heads, int kvHeads, int headDim,
-                                    int blockSize, L2Prefetch next, boolean overlap) {
+                                    int blockSize, boolean overlap) {
         positive("tokens", tokens);
         positive("slices", slices);
         positive("heads", heads);
@@ -65,8 +64,7 @@ public final class FusedOps {
         FloatArray c = rope ? cos : q, s = rope ? sin : q;   // unread without rope; any array fills the parameter
         int numBlocks = (int) (kCache.length() / perBlock);
         Launch l = overlap(Launch.cover(tokens * units * half, 256), overlap);
-        Object[] args = {qkv, slices, q, kCache, vCache, c, s, slots, tokens, heads, kvHeads, half, blockSize, numBlocks, rope ? 1 : 0,
-                next.w(), next.rows(), next.k(), next.rowBytes()};
+        Object[] args = {qkv, slices, q, kCache, vCache, c, s, slots, tokens, heads, kvHeads, half, blockSize, numBlocks, rope ? 1 : 0};
         switch (kCache) {
             case BFloat16Array a -> b.launch(QKV_BF16, l, args);
             case HalfFloatArray a -> b.launch(QKV_F16, l, args);
@@ -75,19 +73,14 @@ public final class FusedOps {
         }
     }
 
-    /**
-     * {@code out (tokens, inter) = silu(gate) * up} from the fused projection's (slices, tokens, 2 inter) partial sums;
-     * {@code next}: the next GEMM's weights to ask into the L2 first, or {@link L2Prefetch#none}.
-     */
-    public static void siluMulRows(Backend b, FloatArray gateUp, int slices, FloatArray out, int tokens, int inter, L2Prefetch next,
-                                   boolean overlap) {
+    /** {@code out (tokens, inter) = silu(gate) * up} from the fused projection's (slices, tokens, 2 inter) partial sums. */
+    public static void siluMulRows(Backend b, FloatArray gateUp, int slices, FloatArray out, int tokens, int inter, boolean overlap) {
         positive("tokens", tokens);
         positive("slices", slices);
         positive("inter", inter);
         need("gateUp", gateUp, (long) slices * tokens * 2 * inter);
         need("out", out, (long) tokens * inter);
-        b.launch(SILU_MUL_ROWS, overlap(Launch.cover(tokens * inter, 256), overlap), gateUp, slices, out, tokens, inter,
-                next.w(), next.rows(), next.k(), next.rowBytes());
+        b.launch(SILU_MUL_ROWS, overlap(Launch.cover(tokens * inter, 256), overlap), gateUp, slices, out, tokens, inter);
     }
 
     /** {@code x (rows, n) += y} (y: (slices, rows, n) partial sums), then {@code out = rmsNorm(x) * w}; out must not be x. */
@@ -110,11 +103,10 @@ public final class FusedOps {
     /**
      * As {@link #addRmsNorm} with each row spread over {@link #splitRowGroups} work-groups, the last-arriving one normalising
      * ({@link FusedKernels#addRmsNormSplitRow}): the same bits. {@code arrivals}: (rows) counters, zero between launches (the
-     * kernel leaves them zero), on the device. {@code next}: the next GEMM's weights to ask into the L2 first, or
-     * {@link L2Prefetch#none}.
+     * kernel leaves them zero), on the device.
      */
     public static void addRmsNormSplitRow(Backend b, FloatArray x, FloatArray y, int slices, FloatArray w, FloatArray out, IntArray arrivals,
-                                          int rows, int n, double eps, L2Prefetch next, boolean overlap) {
+                                          int rows, int n, double eps, boolean overlap) {
         positive("rows", rows);
         positive("slices", slices);
         positive("n", n);
@@ -126,6 +118,6 @@ public final class FusedOps {
         need("arrivals", arrivals, rows);
         int groups = splitRowGroups(n);
         b.launch(ADD_RMS_NORM_SPLIT, overlap(Launch.of1D(Math.multiplyExact(rows, groups), LayerKernels.NORM_GROUP), overlap),
-                x, y, slices, w, out, arrivals, rows, n, groups, eps, next.w(), next.rows(), next.k(), next.rowBytes());
+                x, y, slices, w, out, arrivals, rows, n, groups, eps);
     }
 }

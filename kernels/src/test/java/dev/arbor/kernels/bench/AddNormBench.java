@@ -11,7 +11,6 @@ import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.kernels.LayerKernels;
 import dev.arbor.kernels.gemm.Gemm;
 import dev.arbor.kernels.layer.FusedOps;
-import dev.arbor.kernels.layer.L2Prefetch;
 
 /**
  * The decode stage "projection + residual add + next RMSNorm" (the engine's {@code matmulAddNorm}) at llama-7b's o
@@ -115,14 +114,14 @@ public final class AddNormBench {
                 switch (f) {
                     case GEMM, PROD_GEMM -> gemm.matmulPartial(o.x, m, w, n, k, o.c, inv);
                     case NORM -> FusedOps.addRmsNorm(cuda, x, normSlabs, inv.splits(), normW, out, m, n, EPS, false);
-                    case NORM_SPLIT -> FusedOps.addRmsNormSplitRow(cuda, x, normSlabs, inv.splits(), normW, out, arrivals, m, n, EPS, L2Prefetch.none(w), false);
+                    case NORM_SPLIT -> FusedOps.addRmsNormSplitRow(cuda, x, normSlabs, inv.splits(), normW, out, arrivals, m, n, EPS, false);
                     case STAGE -> {
                         Gemm.Partial p = gemm.matmulPartial(o.x, m, w, n, k, o.c, inv);
                         FusedOps.addRmsNorm(cuda, x, p.sums(), p.slices(), normW, out, m, n, EPS, true);
                     }
                     case STAGE_SPLIT -> {
                         Gemm.Partial p = gemm.matmulPartial(o.x, m, w, n, k, o.c, inv);
-                        FusedOps.addRmsNormSplitRow(cuda, x, p.sums(), p.slices(), normW, out, arrivals, m, n, EPS, L2Prefetch.none(w), true);
+                        FusedOps.addRmsNormSplitRow(cuda, x, p.sums(), p.slices(), normW, out, arrivals, m, n, EPS, true);
                     }
                     case NBI_STAGE -> {
                         gemm.matmul(o.x, m, w, n, k, x, true, def);

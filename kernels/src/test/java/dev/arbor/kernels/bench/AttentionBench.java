@@ -17,7 +17,6 @@ import dev.arbor.kernels.attention.CascadeMmaKernels;
 import dev.arbor.kernels.attention.PagedAttention;
 import dev.arbor.kernels.gemm.Gemm;
 import dev.arbor.kernels.layer.FusedOps;
-import dev.arbor.kernels.layer.L2Prefetch;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -611,8 +610,7 @@ public final class AttentionBench {
             try {
                 Step layer = i -> {
                     Gemm.Partial p = gemm.matmulPartial(x, batch, wq.get(i % wq.size()), nQkv, hidden, qkvOut, pq);
-                    FusedOps.qkvRopeStore(cuda, p.sums(), p.slices(), q, k, v, cos, sin, slots, batch, heads, kvHeads, hd, BS,
-                            L2Prefetch.none(wq.get(i % wq.size())), true);
+                    FusedOps.qkvRopeStore(cuda, p.sums(), p.slices(), q, k, v, cos, sin, slots, batch, heads, kvHeads, hd, BS, true);
                     attn.launch(cuda, q, k, v, att, pos, seq, tables.get(i % rotations), bps, null, batch, ctx);
                     gemm.matmulPartial(att, batch, wo.get(i % wo.size()), nO, hidden, oOut, po);
                 };

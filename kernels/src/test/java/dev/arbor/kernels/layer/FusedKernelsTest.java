@@ -46,22 +46,6 @@ class FusedKernelsTest {
         return a;
     }
 
-    /**
-     * The "next GEMM's" weights the fused kernels ask into the L2 in these cases ({@link FusedKernels#prefetchNext}): (NEXT_ROWS,
-     * NEXT_K) bf16, more rows than some launches have work-items (a work-item then asks for several). Prefetching changes no
-     * value, so every case must keep the composition's bits with it too; on the CPU each range is checked.
-     */
-    static final int NEXT_ROWS = 300, NEXT_K = 64;
-
-    static BFloat16Array nextWeights(Backend b) {
-        BFloat16Array next = new BFloat16Array(NEXT_ROWS * NEXT_K);
-        b.toDevice(next);
-        return next;
-    }
-
-    /** Every byte of the next weights (each row's 2k bytes). */
-    static L2Prefetch wholeNext(BFloat16Array next) { return L2Prefetch.firstBytes(next, NEXT_ROWS, NEXT_K, Long.MAX_VALUE); }
-
     /** The slabs summed by the GEMM's own kernel (slab 0 as is for one slice), back on the host. */
     static float[] summedBySumSlices(Backend b, FloatArray slabs, int count, int slices) {
         try (FloatArray sum = new FloatArray(count)) {
@@ -73,12 +57,6 @@ class FusedKernelsTest {
     }
 
     static void qkvCases(Backend b) {
-        try (BFloat16Array next = nextWeights(b)) {
-            qkvCases(b, next);
-        }
-    }
-
-    private static void qkvCases(Backend b, BFloat16Array next) {
         int tokens = 5, heads = 4, kvHeads = 2, half = 8, headDim = 2 * half, blockSize = 4, numBlocks = 6;
         int width = (heads + 2 * kvHeads) * headDim, store = numBlocks * kvHeads * blockSize * headDim;
         int[] slots = {7, 0, -1, 22, 13};
@@ -120,7 +98,7 @@ class FusedKernelsTest {
                             }
                             KvWrite.launch(b, kr, vr, kRef, vRef, slotArray, tokens, kvHeads, headDim, blockSize);
                             FusedOps.qkvRopeStore(b, sa, slices, q, kFused, vFused, rope ? ca : null, rope ? sn : null, slotArray, tokens, heads,
-                                    kvHeads, headDim, blockSize, L2Prefetch.firstBytes(next, NEXT_ROWS, NEXT_K, NEXT_ROWS * 48L), false);
+                                    kvHeads, headDim, blockSize, false);
                             b.toHost(qr, q, kFused, vFused, kRef, vRef);
                             assertBits(qr.toArray(), q.toArray(), "q " + what);
                             assertBits(floats(kRef), floats(kFused), "K store " + what);
@@ -147,12 +125,6 @@ class FusedKernelsTest {
     }
 
     static void siluCases(Backend b) {
-        try (BFloat16Array next = nextWeights(b)) {
-            siluCases(b, next);
-        }
-    }
-
-    private static void siluCases(Backend b, BFloat16Array next) {
         for (int slices : new int[] {1, 3}) {
             int tokens = 3, inter = 37, width = 2 * inter;
             Random r = new Random(slices);
@@ -168,8 +140,7 @@ class FusedKernelsTest {
                 try (FloatArray ga = FloatArray.of(g); FloatArray ua = FloatArray.of(u)) {
                     b.toDevice(ga, ua);
                     b.launch(SILU_MUL, Launch.cover(tokens * inter, 256), ga, ua, tokens * inter);
-                    // one slice: nothing asked into the L2; three: all of the next weights
-                    FusedOps.siluMulRows(b, sa, slices, out, tokens, inter, slices == 1 ? L2Prefetch.none(next) : wholeNext(next), false);
+                    FusedOps.siluMulRows(b, sa, slices, out, tokens, inter, false);
                     b.toHost(ga, out);
                     assertBits(ga.toArray(), out.toArray(), "siluMulRows slices=" + slices);
                 }
@@ -211,12 +182,6 @@ class FusedKernelsTest {
      * FusedKernelsGpuTest); rows of fewer elements than work-items, one chunk a work-item, several and a ragged last.
      */
     static void stridedBitsCases(Backend b) {
-        try (BFloat16Array next = nextWeights(b)) {
-            stridedBitsCases(b, next);
-        }
-    }
-
-    private static void stridedBitsCases(Backend b, BFloat16Array next) {
         Random r = new Random(26);
         for (int n : new int[]{100, 4096, 5120, 8200}) {
             for (int slices : new int[]{1, 5, 8, 10}) {
@@ -247,8 +212,7 @@ class FusedKernelsTest {
                     float[] x2 = xExpected.clone(), out2 = new float[rows * n];
                     dev.arbor.kernels.LayerKernelsTest.stridedRmsNorm(x2, y, slices, w, out2, rows, n, 1e-5);
                     for (int round = 0; round < 2; round++) {
-                        FusedOps.addRmsNormSplitRow(b, xa, ya, slices, wa, outA, arrivals, rows, n, 1e-5,
-                                round == 0 ? L2Prefetch.none(next) : L2Prefetch.firstBytes(next, NEXT_ROWS, NEXT_K, 1000), false);
+                        FusedOps.addRmsNormSplitRow(b, xa, ya, slices, wa, outA, arrivals, rows, n, 1e-5, false);
                         b.toHost(xa, outA, arrivals);
                         float[] xe = round == 0 ? xExpected : x2, oe = round == 0 ? out : out2;
                         for (int i = 0; i < rows * n; i++) {
@@ -267,45 +231,11 @@ class FusedKernelsTest {
     @Test
     void shapesAreChecked() {
         try (FloatArray small = new FloatArray(10); FloatArray out = new FloatArray(100); FloatArray w = new FloatArray(10)) {
-            try (BFloat16Array next = new BFloat16Array(16)) {
-                assertThrows(IllegalArgumentException.class, () -> FusedOps.siluMulRows(new CpuBackend(), small, 1, out, 2, 5, L2Prefetch.none(next), false));
-            }
+            assertThrows(IllegalArgumentException.class, () -> FusedOps.siluMulRows(new CpuBackend(), small, 1, out, 2, 5, false));
             assertThrows(IllegalArgumentException.class, () -> FusedOps.addRmsNorm(new CpuBackend(), out, out, 2, w, small, 10, 10, 1e-5, false));
             try (IntArray one = new IntArray(1)) {
-                try (BFloat16Array next = new BFloat16Array(16)) {
-                    assertThrows(IllegalArgumentException.class,
-                            () -> FusedOps.addRmsNormSplitRow(new CpuBackend(), small, small, 1, w, out, one, 2, 5, 1e-5, L2Prefetch.none(next), false));
-                }
+                assertThrows(IllegalArgumentException.class, () -> FusedOps.addRmsNormSplitRow(new CpuBackend(), small, small, 1, w, out, one, 2, 5, 1e-5, false));
             }
-        }
-    }
-
-    /**
-     * {@link L2Prefetch}'s checks (row starts 16-byte aligned, whole 16-byte lengths within a row, w long enough), its share a
-     * row, and the kernels' own range checks on the CPU executor ({@link dev.arbor.accel.KernelContext#prefetchL2}) when
-     * launched past the record: a row past w's end, a length not a multiple of 16.
-     */
-    @Test
-    void prefetchRangesAreChecked() {
-        try (BFloat16Array next = new BFloat16Array(NEXT_ROWS * NEXT_K); FloatArray gateUp = new FloatArray(2 * 37); FloatArray out = new FloatArray(37)) {
-            assertThrows(IllegalArgumentException.class, () -> new L2Prefetch(next, NEXT_ROWS, 60, 32), "k not a multiple of 8");
-            assertThrows(IllegalArgumentException.class, () -> new L2Prefetch(next, NEXT_ROWS, NEXT_K, 24), "rowBytes not a multiple of 16");
-            assertThrows(IllegalArgumentException.class, () -> new L2Prefetch(next, NEXT_ROWS, NEXT_K, 2 * NEXT_K + 16), "rowBytes past a row");
-            assertThrows(IllegalArgumentException.class, () -> new L2Prefetch(next, NEXT_ROWS + 1, NEXT_K, 16), "w shorter than rows × k");
-            assertEquals(2 * NEXT_K, wholeNext(next).rowBytes(), "all of each row");
-            assertEquals((long) NEXT_ROWS * NEXT_K * 2, wholeNext(next).bytes(), "all of w");
-            L2Prefetch part = L2Prefetch.firstBytes(next, NEXT_ROWS, NEXT_K, 10_000);   // 33.3 bytes a row → 32
-            assertEquals(32, part.rowBytes());
-            assertEquals(NEXT_ROWS, part.rows());
-            assertEquals(0, L2Prefetch.firstBytes(next, NEXT_ROWS, NEXT_K, 15L * NEXT_ROWS).rows(), "under 16 bytes a row: none");
-            assertEquals(0, L2Prefetch.none(next).bytes());
-            CpuBackend b = new CpuBackend();
-            Launch l = Launch.cover(37, 256);
-            FusedOps.siluMulRows(b, gateUp, 1, out, 1, 37, wholeNext(next), false);   // inside: runs
-            assertThrows(RuntimeException.class, () -> b.launch(FusedOps.SILU_MUL_ROWS, l, gateUp, 1, out, 1, 37, next, NEXT_ROWS + 1, NEXT_K, 32),
-                    "a row past w's end");
-            assertThrows(RuntimeException.class, () -> b.launch(FusedOps.SILU_MUL_ROWS, l, gateUp, 1, out, 1, 37, next, NEXT_ROWS, NEXT_K, 8),
-                    "8 bytes: not a multiple of 16");
         }
     }
 
@@ -313,12 +243,7 @@ class FusedKernelsTest {
     void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
         Path ptxas = Ptxas.require();
         for (String name : Arrays.asList("qkvRopeStoreBf16", "qkvRopeStoreF16", "qkvRopeStoreF32", "siluMulRows", "addRmsNormRows", "addRmsNormSplitRow")) {
-            String ptx = KernelCompiler.compile(Kernel.of(FusedKernels.class, name), new Object[0], 90).ptx();
-            // the kernels before a projection ask for its weights with the bulk L2 prefetch (PTX 8.0, sm_90a)
-            boolean prefetches = !name.equals("addRmsNormRows");
-            assertEquals(prefetches, ptx.contains("cp.async.bulk.prefetch.L2.global ["), name + ": the L2 prefetch");
-            if (prefetches) Ptxas.assemble(ptxas, dir, name, ptx, "-arch=sm_90a");
-            else Ptxas.assemble(ptxas, dir, name, ptx);
+            Ptxas.assemble(ptxas, dir, name, KernelCompiler.compile(Kernel.of(FusedKernels.class, name), new Object[0], 90).ptx());
         }
     }
 }
