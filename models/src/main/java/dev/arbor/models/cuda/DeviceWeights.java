@@ -179,7 +179,6 @@ final class DeviceWeights implements AutoCloseable {
         return a;
     }
 
-    /** Whether every layer's q, k, v (and gate, up) are on the device as one stacked matrix, {@link #qkv} ({@link #gateUp}). */
     /**
      * Whether every layer's q, k, v, o, gate, up and down run on the bf16 tensor-core GEMM (bf16 on the device, stacked or
      * alone, widths a multiple of 8): then a norm's or SwiGLU's output is read by nothing but GEMMs ({@code CudaOps}'
@@ -187,6 +186,7 @@ final class DeviceWeights implements AutoCloseable {
      */
     boolean projectionsBf16() { return projectionsBf16; }
 
+    /** Whether every layer's q, k, v (and gate, up) are on the device as one stacked matrix, {@link #qkv} ({@link #gateUp}). */
     boolean fusedQkv() { return fusedQkv; }
 
     boolean fusedGateUp() { return fusedGateUp; }
