@@ -34,7 +34,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu
 one() {
   case "$1" in
   gpu-tests) run gpu-tests ${T_TESTS:-150} $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu ${GPU_TESTS:-dev.arbor.accel dev.arbor.kernels \
-      dev.arbor.models.FusedForwardGpuTest dev.arbor.models.CudaGraphGpuTest dev.arbor.models.CascadeForwardGpuTest \
+      dev.arbor.models.FusedForwardGpuTest dev.arbor.models.Bf16ProducersGpuTest dev.arbor.models.CudaGraphGpuTest dev.arbor.models.CascadeForwardGpuTest \
       dev.arbor.models.FlashPrefillModelGpuTest dev.arbor.models.InvariantFlashAttentionGpuTest dev.arbor.models.RopeAnglesGpuTest dev.arbor.models.backend.OpProfileGpuTest dev.arbor.models.NbiFlashDecodeGpuTest dev.arbor.models.StagedInputsGpuTest dev.arbor.engine.EngineGpuTest} ;;
   clocks) run clocks 10 nvidia-smi --query-gpu=clocks.sm,clocks.mem,clocks.max.sm,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv ;;
   # -Darbor.opProfile=true: device time per operation (eager launches behind a spin kernel; the tok/s printed are not comparable)
