@@ -19,8 +19,8 @@
 set -u
 D=${1:-.device}
 RUN_OUT=$OUT; OUT=/tmp/final-out${TAG:+-$TAG}; mkdir -p $OUT
-tar xJf "$D/jre.tar.xz" -C /tmp
-[ -f "$D/fixtures.tar.xz" ] && tar xJf "$D/fixtures.tar.xz" -C /tmp
+[ -x /tmp/jre/bin/java ] || tar xJf "$D/jre.tar.xz" -C /tmp   # once a machine: closing-call.sh runs this script up to three times
+[ -f "$D/fixtures.tar.xz" ] && [ ! -d /tmp/fixtures ] && tar xJf "$D/fixtures.tar.xz" -C /tmp
 export DJL_OFFLINE=true
 CP=$(echo "$D"/lib/*.jar | tr ' ' ':')
 J="/tmp/jre/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xss4m -Darbor.fixtures=/tmp/fixtures -Dorg.slf4j.simpleLogger.defaultLogLevel=warn ${JOPTS:-}"
