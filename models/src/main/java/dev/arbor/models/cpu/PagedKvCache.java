@@ -61,8 +61,8 @@ public final class PagedKvCache {
         keys = new MemorySegment[numLayers];
         values = new MemorySegment[numLayers];
         for (int l = 0; l < numLayers; l++) {
-            keys[l] = arena.allocate(bytes, 64);
-            values[l] = arena.allocate(bytes, 64);
+            keys[l] = HugePages.kv ? HugePages.allocate(arena, bytes) : arena.allocate(bytes, 64);
+            values[l] = HugePages.kv ? HugePages.allocate(arena, bytes) : arena.allocate(bytes, 64);
         }
     }
 

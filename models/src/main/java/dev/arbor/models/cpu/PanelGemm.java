@@ -51,14 +51,13 @@ final class PanelGemm {
     /** Rows a micro-kernel call covers: two panels. */
     static final int PAIR_ROWS = 2 * L;
     /**
-     * Fewest tokens that take this path ({@code -Darbor.cpu.panelGemmTokens}, default {@link #MT}: one micro-kernel's
-     * tokens, so batched decode of 8+ sequences runs here too; fewer go to {@link Matmul}'s paths). cpu12 routed from 32
-     * after batch-8 decode looked slower here at load 12-24, when each range still copied its activations and the tied
-     * lm_head was packed inside the timed steps; with the activations formed once per call (cpu15) the 8-token step's
-     * matmuls take ~0.6x the time of {@link Matmul}'s {@code kernel4x4} GEMM (cpu16 in {@code RESULTS.md}). Any value
-     * gives the same bits. Not final: {@code DecodeSwitchBench} flips it between steps in one JVM (one field load a call).
+     * Fewest tokens that take this path ({@code -Darbor.cpu.panelGemmTokens}, default 32: prefill chunks); fewer go to
+     * {@link Matmul}'s paths. Any value gives the same bits. Batch-8 decode here measured slower than {@link Matmul}'s
+     * GEMM at load 12-24 (cpu12), then, with the activations formed once per call (cpu15), the same: one layer's matmuls
+     * at 8 tokens 0.993x, the engine's batch-8 step 1.000x in one-JVM A/Bs (cpu16, {@code DecodeSwitchBench}), so 32 stays.
+     * Not final: {@code DecodeSwitchBench} flips it between steps in one JVM (one field load a call).
      */
-    static int minTokens = Math.max(MT, Integer.getInteger("arbor.cpu.panelGemmTokens", MT));
+    static int minTokens = Math.max(MT, Integer.getInteger("arbor.cpu.panelGemmTokens", 32));
     /** Bytes of residue-major activations per token block: a quarter of a 1 MiB L2 (the panel pair's float32 beside). */
     private static final int BLOCK_BYTES = 256 << 10;
 
@@ -173,10 +172,7 @@ final class PanelGemm {
         MemorySegment pk = packed(w);
         Scratch s = SCRATCH.get();
         int block = shared != null ? sharedBlock(cols) : tokenBlock(cols);
-        int n = 2 * L * cols;   // floats of a widened panel pair
-        float[] xr = shared != null ? shared : s.xr(Math.min(block, tokens) * cols), wp = s.wp(n), part = s.part;
-        boolean ahead = widenAhead;
-        float[] next = ahead ? s.wp2(n) : null;
+        float[] xr = shared != null ? shared : s.xr(Math.min(block, tokens) * cols), wp = s.wp(2 * L * cols), part = s.part;
         for (int t0 = 0; t0 < tokens; t0 += block) {
             int t1 = Math.min(tokens, t0 + block);
             int xb;   // xr's offset of token t0's row
@@ -185,44 +181,17 @@ final class PanelGemm {
                 xb = 0;
                 for (int t = t0; t < t1; t++) residueMajor(x, t * cols, cols, kl, xr, (t - t0) * cols);
             }
-            if (ahead) widen(pk, (long) p0 * L * cols * 2, n, wp, 0);
-            // widenAhead: while pair p's token groups run, pair p + 2 is widened into `next` a chunk after each group
-            // (its DRAM reads in flight under the kernel's FMAs), then the two buffers swap
-            int vecs = n / L, per = (vecs + (t1 - t0) / MT - 1) / ((t1 - t0) / MT);   // vectors widened after a group
             for (int p = p0; p < p1; p += 2) {
-                if (!ahead) widen(pk, (long) p * L * cols * 2, n, wp, 0);
-                long nextOff = (long) (p + 2) * L * cols * 2;
-                int done = p + 2 < p1 ? 0 : vecs;   // vectors of the next pair widened so far (none to widen after the last)
+                widen(pk, (long) p * L * cols * 2, 2 * L * cols, wp);
                 for (int t = t0; t < t1; t += MT) {
                     int xo = xb + (t - t0) * cols;
                     if (MT == 8) kernel8x2(wp, cols, kl, xr, xo, part);
                     else kernel4x2(wp, cols, kl, xr, xo, part);
                     finish(part, wp, cols, kl, xr, xo, out, t * rows + p * L, rows);
-                    if (ahead && done < vecs) {
-                        int k = Math.min(per, vecs - done);
-                        widen(pk, nextOff + 2L * done * L, k * L, next, done * L);
-                        done += k;
-                    }
-                }
-                if (ahead) {
-                    if (done < vecs) widen(pk, nextOff + 2L * done * L, (vecs - done) * L, next, done * L);
-                    float[] tmp = wp;
-                    wp = next;
-                    next = tmp;
                 }
             }
         }
     }
-
-    /**
-     * Whether {@link #panels} widens the next panel pair while the current one's token groups run, a chunk after each
-     * group into a second buffer ({@code -Darbor.cpu.panelWidenAhead}), instead of the whole pair before them: the pair's
-     * bf16 panels (48 KiB at 768 columns) come from DRAM once a prompt, and widened all at once their loads stall the core
-     * (JFR, cpu16: {@link #widen} ~6% of a 512-token prompt's samples against ~1% of its instructions, cpu15b's
-     * {@code PanelCopyBench}); interleaved with the FMAs they are in flight under the kernel. The same values in the same
-     * places: the same bits. Not final: {@code PrefillSwitchBench} flips it between prompts in one JVM.
-     */
-    static boolean widenAhead = Boolean.parseBoolean(System.getProperty("arbor.cpu.panelWidenAhead", "false"));
 
     /**
      * {@code xr[o + j·kl + m] = x[xo + j + L·m]} for j &lt; L, m &lt; kl, then the tail columns as they are. With 16 lanes
@@ -362,14 +331,11 @@ final class PanelGemm {
     }
 
     /** {@code wp[0 .. n) = } the n packed bf16 values at byte offset {@code off}, widened (exactly) to float32. */
-    static void widen(MemorySegment pk, long off, int n, float[] wp) { widen(pk, off, n, wp, 0); }
-
-    /** {@code wp[o .. o + n) = } the n packed bf16 values at byte offset {@code off}, widened (exactly) to float32. */
-    static void widen(MemorySegment pk, long off, int n, float[] wp, int o) {
+    static void widen(MemorySegment pk, long off, int n, float[] wp) {
         for (int i = 0; i < n; i += L) {   // n is a multiple of L
             ShortVector v = ShortVector.fromMemorySegment(S, pk, off + 2L * i, ByteOrder.LITTLE_ENDIAN);
             ((IntVector) v.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16)
-                    .reinterpretAsFloats().intoArray(wp, o + i);
+                    .reinterpretAsFloats().intoArray(wp, i);
         }
     }
 
@@ -493,9 +459,9 @@ final class PanelGemm {
         v0.add(v1).intoArray(part, o);
     }
 
-    /** Per-thread scratch: the block's residue-major activations, the widened panel pair (two with {@link #widenAhead}), the residue partials. */
+    /** Per-thread scratch: the block's residue-major activations, the widened panel pair, the residue partials. */
     private static final class Scratch {
-        float[] xr = new float[0], wp = new float[0], wp2 = new float[0];
+        float[] xr = new float[0], wp = new float[0];
         final float[] part = new float[L * 2 * Math.max(1, MT) * L];
 
         float[] xr(int n) {
@@ -506,12 +472,6 @@ final class PanelGemm {
         float[] wp(int n) {
             if (wp.length < n) wp = new float[n];
             return wp;
-        }
-
-        /** The second widened-pair buffer ({@link #widenAhead}); {@link #panels} swaps the two locally, never these fields. */
-        float[] wp2(int n) {
-            if (wp2.length < n) wp2 = new float[n];
-            return wp2;
         }
     }
 

@@ -9,12 +9,11 @@ import dev.arbor.models.StepShape;
 import java.util.Arrays;
 
 /**
- * The engine's prefill of one prompt, A/B of {@link PanelGemm#vectorCopy} (or, with a fifth argument {@code widenAhead},
- * of {@link PanelGemm#widenAhead}: cpu16) in one JVM (not a timed test): the model
+ * The engine's prefill of one prompt, A/B of {@link PanelGemm#vectorCopy} in one JVM (not a timed test): the model
  * loaded once, then off/on alternating, {@code reps} prompts a setting a round, {@code rounds} rounds after two
  * warm-up rounds; per setting the process CPU-s (all threads: the team's workers spin between calls, so their waits
  * count too; the JIT's threads are idle after the warm-up) and the wall time. Usage:
- * {@code PrefillSwitchBench MODEL_DIR [promptLen] [rounds] [reps] [vectorCopy|widenAhead]} (cpu15b's {@code widen} variant, which flipped a
+ * {@code PrefillSwitchBench MODEL_DIR [promptLen] [rounds] [reps]} (cpu15b's {@code widen} variant, which flipped a
  * since-dropped {@code PanelGemm.widenOnce}, is in commit 5eaa092; default two threads, bf16 KV, batch invariant).
  */
 public final class PrefillSwitchBench {
@@ -26,10 +25,8 @@ public final class PrefillSwitchBench {
         int promptLen = args.length > 1 ? Integer.parseInt(args[1]) : 512;
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 10;
         int reps = args.length > 3 ? Integer.parseInt(args[3]) : 2;
-        String flip = args.length > 4 ? args[4] : "vectorCopy";
-        if (!flip.equals("vectorCopy") && !flip.equals("widenAhead")) throw new IllegalArgumentException("switch: vectorCopy or widenAhead");
         int blockSize = 16, blocks = (promptLen + blockSize - 1) / blockSize + 1;
-        System.out.println("A/B of " + flip);
+        System.out.println("A/B of vectorCopy");
         try (CausalLM model = ModelLoader.load(spec, new BackendOptions("cpu", "bf16", "auto", true))) {
             model.materialize();
             try (ModelExecutor exec = model.open(new StepShape(blocks, blockSize, promptLen, 1, blocks, 1))) {
@@ -39,8 +36,7 @@ public final class PrefillSwitchBench {
                 double[][] cpu = new double[2][rounds], wall = new double[2][rounds];
                 for (int r = -2; r < rounds; r++) {
                     for (int v = 0; v < 2; v++) {
-                        if (flip.equals("vectorCopy")) PanelGemm.vectorCopy = v == 1;
-                        else PanelGemm.widenAhead = v == 1;
+                        PanelGemm.vectorCopy = v == 1;
                         long c0 = OS.getProcessCpuTime(), w0 = System.nanoTime();
                         for (int rep = 0; rep < reps; rep++) {
                             b.clear();
