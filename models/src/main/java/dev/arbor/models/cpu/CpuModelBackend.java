@@ -10,8 +10,9 @@ import dev.arbor.models.weights.ModelWeights;
 /**
  * The CPU backend. Its KV store is off-heap float32 (bfloat16 with {@code --kv-cache-dtype bf16}); the default budget is
  * {@value #DEFAULT_KV_PERCENT}% of the machine's physical memory, and at most
- * {@value #DEFAULT_KV_CAP_GIB} GiB (the engine logs the figure; {@code --kv-cache-bytes} overrides it). NOTE: modest on purpose: the store is allocated and zeroed
- * when an engine starts (resident at once), beside the JVM heap and the mapped weights.
+ * {@value #DEFAULT_KV_CAP_GIB} GiB (the engine logs the figure; {@code --kv-cache-bytes} overrides it). NOTE: modest on purpose: the store is allocated
+ * when an engine starts, beside the JVM heap and the mapped weights (on Linux on 2 MiB pages, committed as first written,
+ * {@link HugePages}; else zeroed at once, resident from the start).
  */
 public final class CpuModelBackend implements ModelBackend {
     public static final int DEFAULT_KV_PERCENT = 10;

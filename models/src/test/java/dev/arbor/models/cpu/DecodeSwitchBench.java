@@ -17,9 +17,10 @@ import java.util.Arrays;
  * <ul>
  *   <li>a number N (default 32): {@link PanelGemm#minTokens} at N (A) against its default (B);
  *   <li>{@code kvHugePages}: two executors over the one model, A's KV cache on 4 KiB pages, B's on 2 MiB pages
- *       ({@link HugePages}), each prefilled with the same prompts.
+ *       ({@link HugePages}), each prefilled with the same prompts; {@code kvHugePagesFirst}: the same with B's cache opened
+ *       and prefilled first (the order's own effect).
  * </ul>
- * Usage: {@code DecodeSwitchBench MODEL [batch] [context] [rounds] [steps] [N|kvHugePages]} (default two threads, bf16 KV,
+ * Usage: {@code DecodeSwitchBench MODEL [batch] [context] [rounds] [steps] [N|kvHugePages|kvHugePagesFirst]} (default two threads, bf16 KV,
  * batch invariant).
  */
 public final class DecodeSwitchBench {
@@ -32,12 +33,13 @@ public final class DecodeSwitchBench {
         int context = args.length > 2 ? Integer.parseInt(args[2]) : 512;
         int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 8;
         int steps = args.length > 4 ? Integer.parseInt(args[4]) : 8;
-        boolean hugeAb = args.length > 5 && args[5].equals("kvHugePages");
+        boolean hugeFirst = args.length > 5 && args[5].equals("kvHugePagesFirst");   // the 2 MiB cache opened (and prefilled) first
+        boolean hugeAb = args.length > 5 && (args[5].equals("kvHugePages") || hugeFirst);
         int offTokens = args.length > 5 && !hugeAb ? Integer.parseInt(args[5]) : 32;
         int onTokens = PanelGemm.minTokens;
         int blockSize = 16, total = context + (rounds + 2) * steps + 1;
         int perSeq = (total + blockSize - 1) / blockSize + 1;
-        if (hugeAb) System.out.printf("A/B of the KV cache's pages: 4 KiB / 2 MiB; batch %d, context %d, %d rounds x %d steps%n", batch, context, rounds, steps);
+        if (hugeAb) System.out.printf("A/B of the KV cache's pages: 4 KiB / 2 MiB (" + (hugeFirst ? "2 MiB" : "4 KiB") + " opened first); batch %d, context %d, %d rounds x %d steps%n", batch, context, rounds, steps);
         else System.out.printf("A/B of PanelGemm.minTokens: off %d, on %d; batch %d, context %d, %d rounds x %d steps%n",
                 offTokens, onTokens, batch, context, rounds, steps);
         try (CausalLM model = ModelLoader.load(spec, new BackendOptions("cpu", "bf16", "auto", true))) {
@@ -46,7 +48,7 @@ public final class DecodeSwitchBench {
             ModelExecutor[] exec = new ModelExecutor[2];
             try {
                 for (int v = 0; v < 2; v++) {
-                    if (hugeAb) HugePages.kv = v == 1;
+                    if (hugeAb) HugePages.kv = (v == 1) != hugeFirst;
                     exec[v] = v == 0 || hugeAb ? model.open(shape) : exec[0];
                 }
                 int[][] tables = new int[batch][perSeq];
@@ -67,7 +69,7 @@ public final class DecodeSwitchBench {
                 for (int r = -2; r < rounds; r++) {
                     for (int v = 0; v < 2; v++) {
                         if (!hugeAb) PanelGemm.minTokens = v == 1 ? onTokens : offTokens;
-                        int e = hugeAb ? v : 0;
+                        int e = !hugeAb ? 0 : hugeFirst ? 1 - v : v;
                         ForwardBatch b = exec[e].batch();
                         long c0 = OS.getProcessCpuTime(), w0 = System.nanoTime();
                         for (int step = 0; step < steps; step++, pos[e]++) {
