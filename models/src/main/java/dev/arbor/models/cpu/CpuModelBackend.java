@@ -6,6 +6,11 @@ import dev.arbor.models.StepShape;
 import dev.arbor.models.backend.DecoderForward;
 import dev.arbor.models.backend.ModelBackend;
 import dev.arbor.models.weights.ModelWeights;
+import dev.arbor.models.weights.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * The CPU backend. Its KV store is off-heap float32 (bfloat16 with {@code --kv-cache-dtype bf16}); the default budget is
@@ -51,6 +56,28 @@ public final class CpuModelBackend implements ModelBackend {
         CpuOps ops = new CpuOps(config, shape, bf16Kv);
         if (!dev.arbor.models.OpProfile.enabled()) return new DecoderForward<>(config, weights, ops, shape);
         return new DecoderForward<>(config, weights, new dev.arbor.models.backend.ProfiledOps<>(ops, dev.arbor.models.backend.OpClock.wall()), shape);
+    }
+
+    /**
+     * The tensors this backend computes from: with {@link HugePages#weights} ({@code -Darbor.cpu.weightHugePages}) each
+     * tensor of 2 MiB or more copied into a buffer on 2 MiB pages owned by {@code arena} (the same bytes, dtype and shape;
+     * the smaller ones as they are), else {@code tensors} itself. For a checkpoint's mapped files, whose page-cache pages
+     * are 4 KiB.
+     */
+    public Map<String, Tensor> resident(Map<String, Tensor> tensors, Arena arena) {
+        if (!HugePages.weights) return tensors;
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            Tensor t = e.getValue();
+            out.put(e.getKey(), t.data().byteSize() < (2L << 20) ? t
+                    : new Tensor(t.name(), t.source(), t.dtype(), t.shape(), HugePages.copy(arena, t.data())));
+        }
+        return out;
+    }
+
+    /** Where synthetic weights are generated: on 2 MiB pages with {@link HugePages#weights}, else {@code arena.allocate}. */
+    public MemorySegment allocateWeights(Arena arena, long bytes) {
+        return HugePages.weights ? HugePages.allocate(arena, bytes) : arena.allocate(bytes, 64);
     }
 
     @Override public String toString() { return device(); }

@@ -23,6 +23,15 @@ import java.lang.invoke.MethodHandle;
 final class HugePages {
     private HugePages() {}
 
+    /**
+     * {@code -Darbor.cpu.weightHugePages}: the CPU backend's weights in buffers from {@link #allocate} (synthetic weights
+     * generated there, a checkpoint's tensors copied there from the mapped files: {@link CpuModelBackend#resident}).
+     * Streaming reads (batch-1 decode reads every weight once a step) from 2 MiB pages ran 1.38x (one thread) and 1.32x
+     * (two threads) the rate from 4 KiB pages on this VM ({@code PagesBandwidthBench}, cpu16). Read when a model's weights
+     * are made; not final, so a bench can load one model each way.
+     */
+    static boolean weights = Boolean.parseBoolean(System.getProperty("arbor.cpu.weightHugePages", "false"));
+
     /** {@code -Darbor.cpu.kvHugePages}; not final: {@code DecodeSwitchBench} opens one executor each way in one JVM. */
     static boolean kv = Boolean.parseBoolean(System.getProperty("arbor.cpu.kvHugePages", "true"));
 
@@ -71,6 +80,13 @@ final class HugePages {
         } catch (Throwable e) {
             return arena.allocate(bytes, 64);
         }
+    }
+
+    /** A copy of {@code src} in a buffer from {@link #allocate} (the same bytes). */
+    static MemorySegment copy(Arena arena, MemorySegment src) {
+        MemorySegment dst = allocate(arena, src.byteSize());
+        MemorySegment.copy(src, 0, dst, 0, src.byteSize());
+        return dst;
     }
 
     private static void unmap(long at, long len) {

@@ -16,11 +16,13 @@ import java.util.Arrays;
  * calls) and the wall ms a step. The switch (sixth argument):
  * <ul>
  *   <li>a number N (default 32): {@link PanelGemm#minTokens} at N (A) against its default (B);
+ *   <li>{@code weightHugePages} ({@code weightHugePagesFirst}: B's model made first): two models, A's weights on 4 KiB
+ *       pages, B's on 2 MiB pages ({@link HugePages#weights}), an executor each;
  *   <li>{@code kvHugePages}: two executors over the one model, A's KV cache on 4 KiB pages, B's on 2 MiB pages
  *       ({@link HugePages}), each prefilled with the same prompts; {@code kvHugePagesFirst}: the same with B's cache opened
  *       and prefilled first (the order's own effect).
  * </ul>
- * Usage: {@code DecodeSwitchBench MODEL [batch] [context] [rounds] [steps] [N|kvHugePages|kvHugePagesFirst]} (default two threads, bf16 KV,
+ * Usage: {@code DecodeSwitchBench MODEL [batch] [context] [rounds] [steps] [N|kvHugePages|kvHugePagesFirst|weightHugePages|weightHugePagesFirst]} (default two threads, bf16 KV,
  * batch invariant).
  */
 public final class DecodeSwitchBench {
@@ -33,23 +35,32 @@ public final class DecodeSwitchBench {
         int context = args.length > 2 ? Integer.parseInt(args[2]) : 512;
         int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 8;
         int steps = args.length > 4 ? Integer.parseInt(args[4]) : 8;
-        boolean hugeFirst = args.length > 5 && args[5].equals("kvHugePagesFirst");   // the 2 MiB cache opened (and prefilled) first
-        boolean hugeAb = args.length > 5 && (args[5].equals("kvHugePages") || hugeFirst);
-        int offTokens = args.length > 5 && !hugeAb ? Integer.parseInt(args[5]) : 32;
+        String mode = args.length > 5 ? args[5] : "32";
+        boolean weightAb = mode.startsWith("weightHugePages");   // two models: weights on 4 KiB / 2 MiB pages
+        boolean hugeFirst = mode.equals("kvHugePagesFirst") || mode.equals("weightHugePagesFirst");   // the 2 MiB one opened first
+        boolean hugeAb = mode.startsWith("kvHugePages") || weightAb;
+        int offTokens = !hugeAb ? Integer.parseInt(mode) : 32;
         int onTokens = PanelGemm.minTokens;
         int blockSize = 16, total = context + (rounds + 2) * steps + 1;
         int perSeq = (total + blockSize - 1) / blockSize + 1;
-        if (hugeAb) System.out.printf("A/B of the KV cache's pages: 4 KiB / 2 MiB (" + (hugeFirst ? "2 MiB" : "4 KiB") + " opened first); batch %d, context %d, %d rounds x %d steps%n", batch, context, rounds, steps);
+        if (hugeAb) System.out.printf("A/B of the " + (weightAb ? "weights'" : "KV cache's") + " pages: 4 KiB / 2 MiB (" + (hugeFirst ? "2 MiB" : "4 KiB") + " opened first); batch %d, context %d, %d rounds x %d steps%n", batch, context, rounds, steps);
         else System.out.printf("A/B of PanelGemm.minTokens: off %d, on %d; batch %d, context %d, %d rounds x %d steps%n",
                 offTokens, onTokens, batch, context, rounds, steps);
-        try (CausalLM model = ModelLoader.load(spec, new BackendOptions("cpu", "bf16", "auto", true))) {
-            model.materialize();
+        CausalLM[] models = new CausalLM[2];
+        boolean savedWeights = HugePages.weights;
+        try {
+            for (int v = 0; v < (weightAb ? 2 : 1); v++) {   // weightHugePages: a model each way (weights made by materialize)
+                HugePages.weights = weightAb ? (v == 1) != hugeFirst : savedWeights;
+                models[v] = ModelLoader.load(spec, new BackendOptions("cpu", "bf16", "auto", true));
+                models[v].materialize();
+            }
+            HugePages.weights = savedWeights;
             StepShape shape = new StepShape(perSeq * batch, blockSize, Math.max(context, batch), batch, perSeq, batch);
             ModelExecutor[] exec = new ModelExecutor[2];
             try {
                 for (int v = 0; v < 2; v++) {
-                    if (hugeAb) HugePages.kv = (v == 1) != hugeFirst;
-                    exec[v] = v == 0 || hugeAb ? model.open(shape) : exec[0];
+                    if (hugeAb && !weightAb) HugePages.kv = (v == 1) != hugeFirst;
+                    exec[v] = v == 0 || hugeAb ? models[weightAb ? v : 0].open(shape) : exec[0];
                 }
                 int[][] tables = new int[batch][perSeq];
                 for (int s = 0; s < batch; s++) for (int k = 0; k < perSeq; k++) tables[s][k] = s * perSeq + k;
@@ -109,6 +120,8 @@ public final class DecodeSwitchBench {
             } finally {
                 for (int v = 1; v >= 0; v--) if (exec[v] != null && (v == 0 || exec[v] != exec[0])) exec[v].close();
             }
+        } finally {
+            for (CausalLM m : models) if (m != null) m.close();
         }
     }
 

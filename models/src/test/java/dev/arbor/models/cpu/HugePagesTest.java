@@ -37,6 +37,47 @@ class HugePagesTest {
         assertEquals(0, small.get(ValueLayout.JAVA_LONG, 0));
     }
 
+    /** {@link CpuModelBackend#resident}: big tensors copied byte for byte onto 2 MiB pages, small ones kept, none with it off. */
+    @Test
+    void residentWeightsAreTheSameBytes() {
+        assumeTrue(System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux"), "Linux only");
+        Arena arena = Arena.ofShared();
+        try {
+            SplittableRandom rnd = new SplittableRandom(43);
+            java.util.Map<String, dev.arbor.models.weights.Tensor> in = new java.util.LinkedHashMap<>();
+            for (long[] shape : new long[][] {{2048, 768}, {768}, {3, 1000, 700}}) {
+                long n = 1;
+                for (long d : shape) n *= d;
+                MemorySegment seg = arena.allocate(2 * n, 64);
+                for (long i = 0; i < n; i++) seg.setAtIndex(ValueLayout.JAVA_SHORT, i, (short) rnd.nextInt());
+                String name = "t" + in.size();
+                in.put(name, new dev.arbor.models.weights.Tensor(name, "test", dev.arbor.models.weights.DType.BF16, shape, seg));
+            }
+            CpuModelBackend backend = new CpuModelBackend();
+            boolean saved = HugePages.weights;
+            try {
+                HugePages.weights = false;
+                assertEquals(in, backend.resident(in, arena));
+                HugePages.weights = true;
+                var out = backend.resident(in, arena);
+                assertEquals(in.keySet(), out.keySet());
+                for (String k : in.keySet()) {
+                    var a = in.get(k);
+                    var b = out.get(k);
+                    assertEquals(a.dtype(), b.dtype());
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(a.shape(), b.shape());
+                    assertEquals(-1L, a.data().mismatch(b.data()), k + ": the same bytes");
+                    if (a.data().byteSize() < HUGE) org.junit.jupiter.api.Assertions.assertSame(a, b, k + ": below 2 MiB, kept");
+                    else assertEquals(0, b.data().address() % HUGE, k + ": on 2 MiB pages");
+                }
+            } finally {
+                HugePages.weights = saved;
+            }
+        } finally {
+            arena.close();
+        }
+    }
+
     @Test
     void kvCacheOnHugePagesGivesTheSameAttentionBits() {
         for (boolean bf16 : new boolean[] {false, true}) sameBits(bf16);
