@@ -14,7 +14,7 @@ import java.lang.invoke.MethodHandle;
  * Arbor's own). Why: a batched decode step reads the whole paged KV cache in 2 KiB runs (one block of one kv head, 16
  * keys × 64 × bf16 at synthetic:100m), each on its own 4 KiB page, so each run costs a TLB miss and the hardware's
  * prefetch stops at the page's edge. {@code -Darbor.cpu.kvHugePages} (default true: a batch-8 decode step at 512-640
- * tokens of context 1.07-1.13x less CPU, 1.07-1.15x less wall, in three one-JVM A/Bs, cpu16 in {@code RESULTS.md}) puts
+ * tokens of context 1.07-1.13x less CPU, 1.07-1.15x less wall, in four one-JVM A/Bs, cpu16 in {@code RESULTS.md}) puts
  * {@link PagedKvCache}'s layers here; anything that fails (another OS, no libc symbol, native access denied) falls back to
  * {@link Arena#allocate}. The memory is zero-filled either way (anonymous pages), so nothing read from it changes; unlike
  * {@link Arena#allocate}, which zeroes (and so commits) the whole store at once, pages are committed as the cache first
