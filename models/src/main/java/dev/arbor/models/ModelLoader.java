@@ -64,7 +64,9 @@ public final class ModelLoader {
         Arena derived = Arena.ofShared(); // NormHead's normalised lm_head
         try {
             ModelConfig config = parsed.dtype() != null ? parsed : parsed.withDtype(embeddingDtype(files));
-            ModelWeights weights = ModelWeights.bind(config, files.tensors(), files.description(), derived);
+            // the CPU backend may keep its own copy (on 2 MiB pages: CpuModelBackend.resident), owned by `derived`
+            var tensors = backend instanceof CpuModelBackend cpu ? cpu.resident(files.tensors(), derived) : files.tensors();
+            ModelWeights weights = ModelWeights.bind(config, tensors, files.description(), derived);
             LOG.info("loaded {} ({}, {} layers, hidden {}) from {}", config.architecture(), config.dtype(),
                     config.numLayers(), config.hiddenSize(), files.description());
             return new DecoderModel(config, generation, () -> weights, () -> {

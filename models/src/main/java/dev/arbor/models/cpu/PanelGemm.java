@@ -51,19 +51,21 @@ final class PanelGemm {
     /** Rows a micro-kernel call covers: two panels. */
     static final int PAIR_ROWS = 2 * L;
     /**
-     * Fewest tokens that take this path ({@code -Darbor.cpu.panelGemmTokens}, default 32: prefill chunks; batch-8 decode
-     * measured slower here than {@link Matmul}'s GEMM in the engine, cpu12 in {@code RESULTS.md}); fewer go to
-     * {@link Matmul}'s paths. Any value gives the same bits.
+     * Fewest tokens that take this path ({@code -Darbor.cpu.panelGemmTokens}, default 32: prefill chunks); fewer go to
+     * {@link Matmul}'s paths. Any value gives the same bits. Batch-8 decode here measured slower than {@link Matmul}'s
+     * GEMM at load 12-24 (cpu12), then, with the activations formed once per call (cpu15), the same: one layer's matmuls
+     * at 8 tokens 0.993x, the engine's batch-8 step 1.000x in one-JVM A/Bs (cpu16, {@code DecodeSwitchBench}), so 32 stays.
+     * Not final: {@code DecodeSwitchBench} flips it between steps in one JVM (one field load a call).
      */
-    static final int MIN_TOKENS = Math.max(MT, Integer.getInteger("arbor.cpu.panelGemmTokens", 32));
+    static int minTokens = Math.max(MT, Integer.getInteger("arbor.cpu.panelGemmTokens", 32));
     /** Bytes of residue-major activations per token block: a quarter of a 1 MiB L2 (the panel pair's float32 beside). */
     private static final int BLOCK_BYTES = 256 << 10;
 
-    static int minTokens() { return MIN_TOKENS; }
+    static int minTokens() { return minTokens; }
 
     /** Whether {@link Matmul#tiles} sends {@code tokens} tokens of {@code w} here. */
     static boolean applies(Matrix w, int tokens) {
-        return MT > 0 && tokens >= MIN_TOKENS && w.tensor().dtype() == DType.BF16 && w.rows() >= PAIR_ROWS;
+        return MT > 0 && tokens >= minTokens && w.tensor().dtype() == DType.BF16 && w.rows() >= PAIR_ROWS;
     }
 
     /**

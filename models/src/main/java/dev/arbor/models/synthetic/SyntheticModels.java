@@ -71,11 +71,15 @@ public final class SyntheticModels {
         ModelConfig config = config(shape);
         Arena arena = Arena.ofShared();
         return new DecoderModel(config, GenerationConfig.fromModel(config),
-                () -> ModelWeights.bind(config, generate(config, arena), PREFIX + shape, arena), arena::close, backend);
+                () -> ModelWeights.bind(config, generate(config, arena, backend instanceof dev.arbor.models.cpu.CpuModelBackend cpu
+                        ? n -> cpu.allocateWeights(arena, n) : n -> arena.allocate(n, 64)), PREFIX + shape, arena), arena::close, backend);
     }
 
     /** All tensors of {@code config}'s Llama layout under their Hugging Face names. */
-    static Map<String, Tensor> generate(ModelConfig c, Arena arena) {
+    static Map<String, Tensor> generate(ModelConfig c, Arena arena) { return generate(c, arena, n -> arena.allocate(n, 64)); }
+
+    /** {@link #generate(ModelConfig, Arena)} with each tensor's bytes from {@code allocate} (the CPU backend's pages). */
+    static Map<String, Tensor> generate(ModelConfig c, Arena arena, java.util.function.LongFunction<MemorySegment> allocate) {
         Map<String, long[]> shapes = new LinkedHashMap<>();
         int h = c.hiddenSize(), inter = c.intermediateSize();
         shapes.put("model.embed_tokens.weight", new long[] {c.vocabSize(), h});
@@ -103,7 +107,7 @@ public final class SyntheticModels {
         for (Map.Entry<String, long[]> e : shapes.entrySet()) {
             long[] shape = e.getValue();
             long n = shape.length == 1 ? shape[0] : shape[0] * shape[1];
-            MemorySegment seg = arena.allocate(n * 2, 64);
+            MemorySegment seg = allocate.apply(n * 2);
             boolean norm = shape.length == 1;
             fill(seg, n, SEED * 31 + index++, norm ? 1f : 0f, norm ? 0.1f : STD);
             tensors.put(e.getKey(), new Tensor(e.getKey(), "synthetic", DType.BF16, shape, seg));

@@ -20,7 +20,10 @@ import java.util.SplittableRandom;
  * work on the calling thread ({@code -Darbor.cpu.threads=1}; the ranges are called here directly anyway).
  * Usage: {@code PanelActivationsBench [tokens] [ranges] [rounds] [reps] [copy]}; with the fifth argument {@code copy}
  * (cpu15b) both columns form the activations once and differ in {@link PanelGemm#vectorCopy}: "copy" = the scalar
- * residue-major loop, "once" = the register transposes.
+ * residue-major loop, "once" = the register transposes. With {@code route} (cpu16, for batched decode: run it at 8
+ * tokens) both form the activations once where the panels take the matrix and differ in {@link PanelGemm#minTokens}:
+ * "copy" = the route from 32 tokens (so 8 tokens run {@link Matmul}'s {@code kernel4x4} GEMM), "once" = from 8
+ * (the panels).
  */
 public final class PanelActivationsBench {
     private static final ValueLayout.OfShort S = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -32,6 +35,8 @@ public final class PanelActivationsBench {
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 15;
         int reps = args.length > 3 ? Integer.parseInt(args[3]) : 3;
         boolean copyAb = args.length > 4 && args[4].equals("copy");
+        boolean routeAb = args.length > 4 && args[4].equals("route");
+        int routeOn = PanelGemm.minTokens;
         SplittableRandom rnd = new SplittableRandom(5);
         int h = 768, inter = 2048;
         try (Arena arena = Arena.ofShared()) {
@@ -46,8 +51,9 @@ public final class PanelActivationsBench {
                 for (int once = 0; once < 2; once++) {
                     long c0 = THREADS.getCurrentThreadCpuTime();
                     for (int rep = 0; rep < reps; rep++) {
-                        boolean sh = once == 1 || copyAb;
+                        boolean sh = once == 1 || copyAb || routeAb;
                         if (copyAb) PanelGemm.vectorCopy = once == 1;
+                        if (routeAb) PanelGemm.minTokens = once == 1 ? routeOn : 32;
                         float[] x1 = sh ? a1.prepare(xn, tokens, q) : null;
                         run(xn, x1, tokens, q, oq, ranges);
                         run(xn, x1, tokens, k, ok, ranges);

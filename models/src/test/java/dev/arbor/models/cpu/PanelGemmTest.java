@@ -50,7 +50,7 @@ class PanelGemmTest {
     void wholeMatricesAndBandsEqualReferenceBitForBit() {
         if (PanelGemm.MT == 0) return;   // no micro-kernel for this vector width: Matmul never routes here
         SplittableRandom rnd = new SplittableRandom(21);
-        int mt = PanelGemm.MIN_TOKENS;
+        int mt = PanelGemm.minTokens();
         try (Arena arena = Arena.ofShared()) {
             for (int rows : new int[] {2 * L, 2 * L + 3, 5 * L + 1, 100}) {
                 for (int cols : new int[] {L, 3 * L + 5, 255, 768}) {
@@ -118,7 +118,7 @@ class PanelGemmTest {
     void tileRangesEqualReferenceBitForBit() {
         if (PanelGemm.MT == 0) return;
         SplittableRandom rnd = new SplittableRandom(22);
-        int rows = 9 * L + 4, cols = 2 * L + 3, tokens = PanelGemm.MIN_TOKENS + PanelGemm.MT + 2, tiles = Matmul.tiles(rows);
+        int rows = 9 * L + 4, cols = 2 * L + 3, tokens = PanelGemm.minTokens() + PanelGemm.MT + 2, tiles = Matmul.tiles(rows);
         try (Arena arena = Arena.ofShared()) {
             Matrix m = Matrix.of(bf16(arena, rows, cols, rnd));
             assertTrue(PanelGemm.applies(m, tokens));
@@ -150,7 +150,7 @@ class PanelGemmTest {
     @Test
     void prefillRowsEqualOneTokenDecodeBitForBit() {
         SplittableRandom rnd = new SplittableRandom(23);
-        int rows = 6 * L, cols = 768, tokens = PanelGemm.MIN_TOKENS + 9;
+        int rows = 6 * L, cols = 768, tokens = PanelGemm.minTokens() + 9;
         try (Arena arena = Arena.ofShared()) {
             Matrix m = Matrix.of(bf16(arena, rows, cols, rnd));
             float[] x = random(tokens * cols, rnd);
