@@ -47,6 +47,10 @@ class AttentionBf16OutTest {
 
     @Test
     void decodeKernelsWholeSplitFusedAndSeparateMerge() {
+        decode(CPU);
+    }
+
+    static void decode(Backend be) {
         // GQA 4 at headDim 128 (1 decode a 300- and 545-key context, a 6-token prefill chunk, a 1-key context); 5 heads at 64 with
         // ALiBi and block size 7; GQA 2 at 32
         int[][] shapes = {{8, 2, 128, 16, 0}, {5, 5, 64, 7, 1}, {4, 2, 32, 16, 0}};
@@ -57,26 +61,30 @@ class AttentionBf16OutTest {
                     KvStore.BF16, seed++);
                  PagedAttention attn = new PagedAttention(sh[0], sh[1], sh[2], sh[3], b.maxContext(), b.tokens)) {
                 assertTrue(attn.writesBf16Out(b.kCache), what + ": DecodeKernels serves it");
-                float[] whole = sameRounding(() -> b.run(CPU, attn, b.allTokens(), false), what + " whole mode");
-                float[] fused = sameRounding(() -> b.run(CPU, attn, b.allTokens(), true), what + " split mode, fused merge");
+                float[] whole = sameRounding(() -> b.run(be, attn, b.allTokens(), false), what + " whole mode");
+                float[] fused = sameRounding(() -> b.run(be, attn, b.allTokens(), true), what + " split mode, fused merge");
                 assertBits(whole, fused, what + ": split vs whole (fp32)");
                 attn.fuseMerge(0, 8);
-                sameRounding(() -> b.run(CPU, attn, b.allTokens(), true), what + " split mode, the merge launch");
+                sameRounding(() -> b.run(be, attn, b.allTokens(), true), what + " split mode, the merge launch");
                 attn.fuseMerge(PagedAttention.FUSE_MAX_SPLITS, PagedAttention.FUSED_MERGE_AHEAD);
-                sameRounding(() -> b.run(CPU, attn, new int[] {2, 0, 8}, null), what + " three tokens, the launcher's mode");
+                sameRounding(() -> b.run(be, attn, new int[] {2, 0, 8}, null), what + " three tokens, the launcher's mode");
             }
         }
         // small splits below a position (the default mode's DecodeKernels rule) and --no-batch-invariance's narrow splits
         try (PagedBatch b = new PagedBatch(2, 1, 64, 16, new int[] {210, 37, 600, 129}, new int[] {24, 5, 1, 1}, false, KvStore.BF16, 310);
              PagedAttention small = new PagedAttention(2, 1, 64, 16, 600, 31, 64, 200);
              PagedAttention narrow = new PagedAttention(2, 1, 64, 16, 1024, 31).narrowSplits(64)) {
-            sameRounding(() -> b.run(CPU, small, b.allTokens(), true), "small splits");
-            sameRounding(() -> b.run(CPU, narrow, new int[] {28, 30}, null), "narrow splits");
+            sameRounding(() -> b.run(be, small, b.allTokens(), true), "small splits");
+            sameRounding(() -> b.run(be, narrow, new int[] {28, 30}, null), "narrow splits");
         }
     }
 
     @Test
     void cascadeSuffixForms() {
+        cascade(CPU);
+    }
+
+    static void cascade(Backend be) {
         // 2 heads x 128, four members of a 33-block group and a loner; 8/1 heads x 128 (G = 8) with two members
         record Case(int heads, int kvHeads, int headDim, int bs, int[] ctx, int[] news, int[] shared) {}
         Case[] cases = {
@@ -96,20 +104,24 @@ class AttentionBf16OutTest {
                  CascadeAttention cascade = new CascadeAttention(c.heads, c.kvHeads, c.headDim, c.bs, b.maxContext(), sharedBlocks * c.bs, b.tokens)) {
                 assertTrue(cascade.paged().writesBf16Out(b.kCache), what);
                 cascade.warpSuffix(CascadeAttention.WARP_SUFFIX_MAX_SPLITS);
-                sameRounding(() -> b.runCascade(CPU, cascade, groups, sb), what + ": own-range warp suffix");
+                sameRounding(() -> b.runCascade(be, cascade, groups, sb), what + ": own-range warp suffix");
                 cascade.suffixReplay(true);
-                sameRounding(() -> b.runCascade(CPU, cascade, groups, sb), what + ": replayed warp suffix");
-                sameRounding(() -> b.runCascade(CPU, cascade, new int[0][], new int[0]), what + ": no group (split mode)");
+                sameRounding(() -> b.runCascade(be, cascade, groups, sb), what + ": replayed warp suffix");
+                sameRounding(() -> b.runCascade(be, cascade, new int[0][], new int[0]), what + ": no group (split mode)");
                 cascade.suffixReplay(false).suffixFirst(true);
-                sameRounding(() -> b.runCascade(CPU, cascade, groups, sb), what + ": suffix first, the merge launch");
+                sameRounding(() -> b.runCascade(be, cascade, groups, sb), what + ": suffix first, the merge launch");
                 cascade.suffixFirst(false).warpSuffix(0);
-                sameRounding(() -> b.runCascade(CPU, cascade, groups, sb), what + ": 4-warp suffix");
+                sameRounding(() -> b.runCascade(be, cascade, groups, sb), what + ": 4-warp suffix");
             }
         }
     }
 
     @Test
     void flashPrefillTallWarpLongAndHandoff() {
+        flash(CPU);
+    }
+
+    static void flash(Backend be) {
         // G = 2 at headDim 64, block 7, ALiBi; G = 4 at 128, block 16: a 131-token chunk, 5 tokens, a 90-token chunk
         int[][] shapes = {{2, 1, 64, 7, 1}, {8, 2, 128, 16, 0}};
         int seed = 340;
@@ -118,21 +130,21 @@ class AttentionBf16OutTest {
             try (PagedBatch b = new PagedBatch(sh[0], sh[1], sh[2], sh[3], new int[] {203, 37, 90}, new int[] {131, 5, 90}, sh[4] != 0,
                     KvStore.BF16, seed++)) {
                 int[][] whole = FlashPrefillRun.whole(b);
-                sameRounding(() -> FlashPrefillRun.runLong(CPU, b, whole, -1, 0, 1), what + ": tall tiles");
-                sameRounding(() -> FlashPrefillRun.runLong(CPU, b, whole, -1, 90, 2), what + ": long form");
+                sameRounding(() -> FlashPrefillRun.runLong(be, b, whole, -1, 0, 1), what + ": tall tiles");
+                sameRounding(() -> FlashPrefillRun.runLong(be, b, whole, -1, 90, 2), what + ": long form");
                 assertTrue(FlashPrefillRun.lastLong, what + ": long form taken");
                 int[][] decodes = {{130, 131}, {135, 136}, {225, 226}};
-                sameRounding(() -> FlashPrefillRun.run(CPU, b, decodes), what + ": one-warp tiles");
+                sameRounding(() -> FlashPrefillRun.run(be, b, decodes), what + ": one-warp tiles");
                 assertEquals(3, FlashPrefillRun.lastWarpTiles, what + ": three one-token tiles");
-                sameRounding(() -> FlashPrefillRun.run(CPU, b, new int[][] {{100, 131}, {131, 136}, {200, 226}}, 200), what + ": planBelow");
+                sameRounding(() -> FlashPrefillRun.run(be, b, new int[][] {{100, 131}, {131, 136}, {200, 226}}, 200), what + ": planBelow");
             }
         }
         // the state handoff: three members of a 4-block group (decodes and a 17-token chunk), a loner of 5 tokens
         int pre = 4 * 16;
         try (PagedBatch b = new PagedBatch(4, 1, 64, 16, new int[] {pre + 11, pre + 40, pre + 23, 50}, new int[] {1, 17, 1, 5}, false,
                 KvStore.BF16, 350, new int[] {4, 4, 4, 0})) {
-            float[] fp32 = sameRounding(() -> FlashPrefillRun.runHandoff(CPU, b, new int[][] {{0, 1, 2}}, new int[] {pre}), "handoff");
-            assertBits(FlashPrefillRun.run(CPU, b, FlashPrefillRun.whole(b)), fp32, "handoff vs one pass (fp32)");
+            float[] fp32 = sameRounding(() -> FlashPrefillRun.runHandoff(be, b, new int[][] {{0, 1, 2}}, new int[] {pre}), "handoff");
+            assertBits(FlashPrefillRun.run(be, b, FlashPrefillRun.whole(b)), fp32, "handoff vs one pass (fp32)");
         }
     }
 
