@@ -13,6 +13,40 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.*;
 
 class KernelCompilerTest {
+    /** Kernels for {@link #setFloatStoresTheEntryPointsElementType}: one helper taking OffHeapArray, entry points of each out type. */
+    public static final class SetFloatKernels {
+        private SetFloatKernels() {}
+
+        public static void intoF32(KernelContext ctx, dev.arbor.accel.array.FloatArray x, dev.arbor.accel.array.FloatArray out, int n) {
+            twice(ctx, x, out, n);
+        }
+
+        public static void intoBf16(KernelContext ctx, dev.arbor.accel.array.FloatArray x, dev.arbor.accel.array.BFloat16Array out, int n) {
+            twice(ctx, x, out, n);
+        }
+
+        public static void intoInt(KernelContext ctx, dev.arbor.accel.array.FloatArray x, dev.arbor.accel.array.IntArray out, int n) {
+            twice(ctx, x, out, n);
+        }
+
+        static void twice(KernelContext ctx, dev.arbor.accel.array.FloatArray x, dev.arbor.accel.array.OffHeapArray out, int n) {
+            int i = ctx.globalIdx;
+            if (i < n) out.setFloat(i, 2f * x.get(i));
+        }
+    }
+
+    /** OffHeapArray.setFloat in a shared helper lowers to the store of the entry point's parameter type: f32, bf16 after cvt.rn; ints refused. */
+    @Test
+    void setFloatStoresTheEntryPointsElementType() {
+        String f32 = KernelCompiler.compile(Kernel.of(SetFloatKernels.class, "intoF32"), new Object[0], 90).ptx();
+        String bf16 = KernelCompiler.compile(Kernel.of(SetFloatKernels.class, "intoBf16"), new Object[0], 90).ptx();
+        assertTrue(f32.contains("st.global.f32"), f32);
+        assertFalse(f32.contains("cvt.rn.bf16.f32"), f32);
+        assertTrue(bf16.matches("(?s).*cvt\\.rn\\.bf16\\.f32 (%\\w+), [^;]+;\\s*st\\.global\\.b16 \\[[^\\]]+\\], \\1;.*"), bf16);
+        assertFalse(bf16.contains("st.global.f32"), bf16);
+        assertThrows(RuntimeException.class, () -> KernelCompiler.compile(Kernel.of(SetFloatKernels.class, "intoInt"), new Object[0], 90));
+    }
+
     @Test
     void cachesPerMethodConstantsAndTarget() {
         Kernel k = Kernel.of(TestKernels.class, "constantSpecialised");

@@ -38,6 +38,20 @@ class OffHeapArraysTest {
     }
 
     @Test
+    void setFloatStoresInTheArraysOwnType() {
+        try (FloatArray f = new FloatArray(1); BFloat16Array b = new BFloat16Array(2); HalfFloatArray h = new HalfFloatArray(1); IntArray i = new IntArray(1)) {
+            OffHeapArray[] outs = {f, b, h};
+            for (OffHeapArray a : outs) a.setFloat(0, 1f + 3 * 0x1p-11f);
+            assertEquals(1f + 3 * 0x1p-11f, f.get(0));
+            assertEquals(1f, b.get(0), "bf16: nearest (1 + 3·2^-11 is under 1 + 2^-8)");
+            assertEquals(1f + 0x1p-9f, h.get(0), "fp16: the tie to even");
+            b.setFloat(1, 1f + 3 * 0x1p-8f);
+            assertEquals(1f + 0x1p-6f, b.get(1), "bf16: the tie to even, as set");
+            assertThrows(UnsupportedOperationException.class, () -> i.setFloat(0, 1f));
+        }
+    }
+
+    @Test
     void atomicsAreAtomicUnderContention() {
         try (IntArray i = new IntArray(1); FloatArray f = new FloatArray(1); LongArray l = new LongArray(1)) {
             IntStream.range(0, 10_000).parallel().forEach(k -> {

@@ -67,6 +67,22 @@ public abstract sealed class OffHeapArray implements AutoCloseable
     public final MemorySegment segment() { return segment; }
 
     /**
+     * Stores the float {@code value} at element {@code index} of a floating-point array, in its own element type: as is into
+     * a {@link FloatArray}, rounded to nearest even into a {@link BFloat16Array} or {@link HalfFloatArray} (as their
+     * {@code set} does). On the GPU one {@code st.global} of the parameter's element type ({@code cvt.rn} first for 16 bits),
+     * the same instruction as the typed {@code set}: for a kernel helper that writes either an fp32 or a bf16 output (the
+     * entry point's parameter type decides, e.g. attention writing its output straight into o_proj's bf16 X).
+     */
+    public final void setFloat(int index, float value) {
+        switch (this) {
+            case FloatArray f -> f.set(index, value);
+            case BFloat16Array b -> b.set(index, value);
+            case HalfFloatArray h -> h.set(index, value);
+            default -> throw new UnsupportedOperationException("setFloat on " + getClass().getSimpleName());
+        }
+    }
+
+    /**
      * Raw 8 bytes starting at element {@code index}, little-endian. The byte offset must be a multiple
      * of 8; on the GPU this is one {@code ld.global.b64}, the aligned vector load bandwidth-bound
      * kernels use to read four fp16/bf16 values (or two floats) at a time.

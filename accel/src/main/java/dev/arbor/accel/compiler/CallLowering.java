@@ -122,6 +122,10 @@ final class CallLowering {
             }
             case "set(IF)V", "set(II)V", "set(IJ)V", "set(IB)V" ->
                     t.emit("st.global." + a.element(), t.globalAddress(a, args.get(0).reg()), args.get(1).reg());
+            case "setFloat(IF)V" -> {   // OffHeapArray.setFloat: the element type of the parameter the helper was given
+                if (!a.element().startsWith("f") && !a.element().equals("bf16")) throw t.unsupported("setFloat on an integer array");
+                t.emit("st.global." + a.element(), t.globalAddress(a, args.get(0).reg()), args.get(1).reg());
+            }
             case "getBits64(I)J" -> {
                 Reg address = t.globalAddress(a, args.get(0).reg());
                 Val v = t.push(Kind.J);

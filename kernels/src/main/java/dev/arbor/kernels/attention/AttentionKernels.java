@@ -301,6 +301,22 @@ public final class AttentionKernels {
     public static void mergeSplits(KernelContext ctx, FloatArray partials, FloatArray out, IntArray positions, IntArray seqOfToken,
                                    IntArray keyStart, int tokens, int slots, int sharedBase, int ranges,
                                    @Constant int heads, @Constant int headDim, @Constant int useKeyStart, @Constant int ahead) {
+        merge(ctx, partials, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, ranges, heads, headDim, useKeyStart, ahead);
+    }
+
+    /**
+     * {@link #mergeSplits} writing {@code out} in bf16 ((tokens, heads · headDim), o_proj's X): each fp32 {@code A / L} rounded to
+     * nearest even as stored, the bits the GEMM's conversion pass makes of {@link #mergeSplits}' output.
+     */
+    public static void mergeSplitsBf16(KernelContext ctx, FloatArray partials, BFloat16Array out, IntArray positions, IntArray seqOfToken,
+                                       IntArray keyStart, int tokens, int slots, int sharedBase, int ranges,
+                                       @Constant int heads, @Constant int headDim, @Constant int useKeyStart, @Constant int ahead) {
+        merge(ctx, partials, out, positions, seqOfToken, keyStart, tokens, slots, sharedBase, ranges, heads, headDim, useKeyStart, ahead);
+    }
+
+    /** {@link #mergeSplits}' body; {@code out} fp32 or bf16 (the entry point's type). */
+    static void merge(KernelContext ctx, FloatArray partials, OffHeapArray out, IntArray positions, IntArray seqOfToken,
+                      IntArray keyStart, int tokens, int slots, int sharedBase, int ranges, int heads, int headDim, int useKeyStart, int ahead) {
         int idx = ctx.globalIdx;
         if (idx >= tokens * heads * headDim) return;
         int th = idx / headDim, d = idx - th * headDim, t = th / heads;
@@ -329,7 +345,7 @@ public final class AttentionKernels {
                 foldSlots(mla, ms, ls, as, n - c, 0, ahead);
             }
         }
-        out.set(idx, mla[2] / mla[1]);
+        out.setFloat(idx, mla[2] / mla[1]);
     }
 
     /** Slots {@code i < min(n, ahead)} from {@code o0} on (stride headDim + 2): m, l and this work-item's acc[d]; all issued before any is used. */
@@ -631,7 +647,7 @@ public final class AttentionKernels {
     }
 
     /** out = A / L for the group's query heads. */
-    static void finish(FloatArray out, float[] run, float[] st, int qBase, int tid, int G, int headDim) {
-        for (int i = tid; i < G * headDim; i += THREADS) out.set(qBase + i, run[i] / st[4 * G + i / headDim]);
+    static void finish(OffHeapArray out, float[] run, float[] st, int qBase, int tid, int G, int headDim) {
+        for (int i = tid; i < G * headDim; i += THREADS) out.setFloat(qBase + i, run[i] / st[4 * G + i / headDim]);
     }
 }

@@ -36,6 +36,7 @@ public final class CascadeAttention implements AutoCloseable {
     static final Kernel SHARED_MMA_DEEP_F16 = Kernel.of(CascadeMmaKernels.class, "cascadeMmaDeepF16");
     static final Kernel SUFFIX_MERGE_BF16 = Kernel.of(CascadeSuffixKernels.class, "suffixMergeBf16");
     static final Kernel SUFFIX_MERGE_F16 = Kernel.of(CascadeSuffixKernels.class, "suffixMergeF16");
+    static final Kernel SUFFIX_MERGE_BF16_OUT_BF16 = Kernel.of(CascadeSuffixKernels.class, "suffixMergeBf16OutBf16");
 
     /**
      * The suffix and the merge run as one warp per (token, kv head) ({@link CascadeSuffixKernels}: no arrival counter, no
@@ -157,7 +158,7 @@ public final class CascadeAttention implements AutoCloseable {
      * @param maxGroupTokens   an upper bound of tokens per group (sets the grid)
      * @param maxSharedLenNow  an upper bound of keyStart over the batch (sets the grid)
      */
-    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions,
                        IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen,
                        IntArray keyStart, IntArray groupTokens, IntArray groupTokenStart, int numGroups, int maxGroupTokens, int maxSharedLenNow) {
         launch(b, q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen, keyStart,
@@ -177,7 +178,7 @@ public final class CascadeAttention implements AutoCloseable {
      * 107 sequences of ~37 own keys need 1, not the 3 of their 580-key contexts, whose other work-groups would only find nothing
      * to do). Same bits as any larger bound.
      */
-    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions,
                        IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen,
                        IntArray keyStart, IntArray groupTokens, IntArray groupTokenStart, int numGroups, int maxGroupTokens, int maxSharedLenNow,
                        int maxOwnSplits) {
@@ -272,13 +273,17 @@ public final class CascadeAttention implements AutoCloseable {
      * shared level just before it (the kernel reads its own keys before gridDependencyWait, which must not overlap the KV write before a
      * plain launch). {@code writeOwn}: suffix first, its own keys' state into its own split's slot (no shared slot read, no out).
      */
-    private void launchWarpSuffix(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+    private void launchWarpSuffix(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions,
                                   IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, IntArray keyStart,
                                   int numBlocks, int heads, int kvHeads, int headDim, int slots, int ranges, boolean replay, boolean overlap,
                                   boolean writeOwn) {
         int u = !replay && suffixKeysPerLane > 0 ? suffixKeysPerLane : paged.keysPerLaneNow(), w = replay ? paged.decodeWarpsNow() : 1;
         Launch l = Launch.of(new int[] {tokens, kvHeads, 1}, new int[] {CascadeSuffixKernels.THREADS, 1, 1});
-        b.launch(Shapes.byStore(kCache, SUFFIX_MERGE_BF16, SUFFIX_MERGE_F16, null), overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
+        // a bf16 out: the bf16-output twin; writeOwn writes no out (the merge launch does), so the fp32 kernel with q in its place
+        boolean ownOnly = writeOwn && !(out instanceof FloatArray);
+        Kernel kernel = ownOnly ? Shapes.byStore(kCache, SUFFIX_MERGE_BF16, SUFFIX_MERGE_F16, null)
+                : Shapes.byOut(out, kCache, Shapes.byStore(kCache, SUFFIX_MERGE_BF16, SUFFIX_MERGE_F16, null), SUFFIX_MERGE_BF16_OUT_BF16);
+        b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, ownOnly ? q : out,
                 paged.partials(), positions, seqOfToken, blockTables, keyStart, alibiSlopes != null ? alibiSlopes : q, maxBlocksPerSeq,
                 numBlocks, slots, sharedBase, ranges, heads, kvHeads, headDim, paged.blockSize(), alibiSlopes != null ? 1 : 0, u, w,
                 suffixSharedAhead > 0 ? suffixSharedAhead : CascadeSuffixKernels.SHARED_AHEAD,

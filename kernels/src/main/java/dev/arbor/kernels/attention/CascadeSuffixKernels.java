@@ -134,6 +134,17 @@ public final class CascadeSuffixKernels {
                 sharedBase, ranges, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, writeOwn, 0);
     }
 
+    /** {@link #suffixMergeBf16} writing {@code out} in bf16 (o_proj's X): each fp32 {@code A / L} rounded to nearest even as stored. */
+    public static void suffixMergeBf16OutBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, BFloat16Array out,
+                                              FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
+                                              FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int ranges,
+                                              @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                              @Constant int alibi, @Constant int keysPerLane, @Constant int warps, @Constant int sharedAhead,
+                                              @Constant int minBlocks, @Constant int ownRange, @Constant int writeOwn) {
+        body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
+                sharedBase, ranges, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, writeOwn, 0);
+    }
+
     /** fp16 store; as {@link #suffixMergeBf16}. */
     public static void suffixMergeF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
                                       FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
@@ -145,7 +156,7 @@ public final class CascadeSuffixKernels {
                 sharedBase, ranges, heads, kvHeads, headDim, blockSize, alibi, keysPerLane, warps, sharedAhead, minBlocks, ownRange, writeOwn, 1);
     }
 
-    static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
+    static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, OffHeapArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int sharedBase, int ranges, int heads, int kvHeads, int headDim, int blockSize,
                      int alibi, int keysPerLane, int warps, int sharedAhead, int minBlocks, int ownRange, int writeOwn, int fp16) {
@@ -405,9 +416,9 @@ public final class CascadeSuffixKernels {
 
     /** out = A / L for this lane's 8 dims of each query head. */
     @Unroll
-    static void finish(FloatArray out, float[] mA, float[] mL, int at, int G, int headDim) {
+    static void finish(OffHeapArray out, float[] mA, float[] mL, int at, int G, int headDim) {
         for (int g = 0; g < G; g++) {
-            for (int i = 0; i < 8; i++) out.set(at + g * headDim + i, mA[g * 8 + i] / mL[g]);
+            for (int i = 0; i < 8; i++) out.setFloat(at + g * headDim + i, mA[g * 8 + i] / mL[g]);
         }
     }
 }

@@ -138,6 +138,24 @@ public final class DecodeKernels {
                 smallSplit, smallBelow);
     }
 
+    /**
+     * {@link #decodeBf16} writing {@code out} in bf16 ((tokens, heads · headDim), o_proj's X): every fp32 {@code A / L} (whole mode,
+     * or the fused merge's) rounded to nearest even as stored, the bits the GEMM's conversion pass makes of {@link #decodeBf16}'s
+     * output. Split mode without the fused merge writes partials only ({@link AttentionKernels#mergeSplitsBf16} then).
+     */
+    public static void decodeBf16OutBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, BFloat16Array out,
+                                         FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
+                                         FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
+                                         @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                         @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
+                                         @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
+                                         @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow) {
+        ctx.launchBounds(warps * 32, minBlocks);
+        body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
+                smallSplit, smallBelow);
+    }
+
     /** fp16 store; parameters as {@link AttentionKernels#pagedBf16}. */
     public static void decodeF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
                                  FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
@@ -152,7 +170,7 @@ public final class DecodeKernels {
                 smallSplit, smallBelow);
     }
 
-    static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, FloatArray partials,
+    static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, OffHeapArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int heads, int kvHeads, int headDim, int blockSize,
                      int alibi, int splitMode, int useKeyStart, int keysPerLane, int warps, int fp16, IntArray arrivals, int sharedBase,
@@ -271,7 +289,7 @@ public final class DecodeKernels {
      * (ahead slots per round trip), the same folds in the same order (shared slots from sharedBase on, then the own splits),
      * so the same bits as the separate merge launch.
      */
-    static void mergeInGroup(FloatArray partials, FloatArray out, int t, int kvh, int ks0, int p, int slots, int sharedBase, int tid,
+    static void mergeInGroup(FloatArray partials, OffHeapArray out, int t, int kvh, int ks0, int p, int slots, int sharedBase, int tid,
                              int T, int G, int heads, int headDim, int E, int useKeyStart, int ahead, int sk) {
         float[] mla = new float[3];
         float[] ms = new float[ahead];
@@ -296,7 +314,7 @@ public final class DecodeKernels {
                         AttentionKernels.foldSlots(mla, ms, ls, as, n - c, 0, ahead);
                     }
                 }
-                out.set(th * headDim + d, mla[2] / mla[1]);
+                out.setFloat(th * headDim + d, mla[2] / mla[1]);
             }
         }
     }
@@ -486,10 +504,10 @@ public final class DecodeKernels {
 
     /** Whole mode: out = A / L. */
     @Unroll
-    static void finish(FloatArray out, float[] runA, float[] runL, int qBase, int tid, int T, int G, int headDim, int E) {
+    static void finish(OffHeapArray out, float[] runA, float[] runL, int qBase, int tid, int T, int G, int headDim, int E) {
         for (int e = 0; e < E; e++) {
             int i = tid + e * T;
-            if (i < G * headDim) out.set(qBase + i, runA[e] / runL[e]);
+            if (i < G * headDim) out.setFloat(qBase + i, runA[e] / runL[e]);
         }
     }
 }

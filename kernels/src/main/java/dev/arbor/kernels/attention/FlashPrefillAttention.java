@@ -31,6 +31,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
     static final Kernel WARP_F16 = Kernel.of(FlashPrefillKernels.class, "warpF16");
     static final Kernel LONG_BF16 = Kernel.of(FlashPrefillKernels.class, "longBf16");
     static final Kernel LONG_F16 = Kernel.of(FlashPrefillKernels.class, "longF16");
+    static final Kernel PREFILL_BF16_OUT_BF16 = Kernel.of(FlashPrefillKernels.class, "prefillBf16OutBf16");
+    static final Kernel WARP_BF16_OUT_BF16 = Kernel.of(FlashPrefillKernels.class, "warpBf16OutBf16");
+    static final Kernel LONG_BF16_OUT_BF16 = Kernel.of(FlashPrefillKernels.class, "longBf16OutBf16");
 
     /**
      * The fewest new tokens of a planned sequence (its chunk) that send a step's tall tiles to the long-chunk form
@@ -404,7 +407,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * nothing. Call it with the same batch arrays as {@link #launch}; a no-op when the plan took every token. After
      * {@link #plan} only: {@link #planBelow} leaves the key starts as they were (its caller runs the paged kernel over every token first).
      */
-    public void launchOthers(Backend b, PagedAttention paged, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out,
+    public void launchOthers(Backend b, PagedAttention paged, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out,
                              IntArray positions, IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes,
                              int tokens, int maxContextLen) {
         if (plannedTokens == tokens) return;
@@ -430,7 +433,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * @param alibiSlopes (heads) ALiBi slopes, or null for RoPE models
      * @param tokens      tokens in q, out, positions, seqOfToken (for the checks)
      */
-    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions,
                        IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens) {
         Shapes.positive("tokens", tokens);
         Shapes.positive("maxBlocksPerSeq", maxBlocksPerSeq);
@@ -443,14 +446,14 @@ public final class FlashPrefillAttention implements AutoCloseable {
         Shapes.need("blockTables", blockTables, maxBlocksPerSeq);
         if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
         if (numTiles > 0 && longForm()) {
-            b.launch(kernel == PREFILL_F16 ? LONG_F16 : LONG_BF16, longLaunchOf(numTiles), longArgs(q, kCache, vCache, out, positions,
+            b.launch(Shapes.byOut(out, kCache, kernel == PREFILL_F16 ? LONG_F16 : LONG_BF16, LONG_BF16_OUT_BF16), longLaunchOf(numTiles), longArgs(q, kCache, vCache, out, positions,
                     seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         } else if (numTiles > 0) {
-            b.launch(kernel, launchOf(numTiles), args(q, kCache, vCache, out, positions,
+            b.launch(Shapes.byOut(out, kCache, kernel, PREFILL_BF16_OUT_BF16), launchOf(numTiles), args(q, kCache, vCache, out, positions,
                     seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         }
         if (numWarpTiles > 0) {
-            b.launch(warpKernelFor(kCache), warpLaunchOf(numWarpTiles), args(q, kCache, vCache, out, positions,
+            b.launch(Shapes.byOut(out, kCache, warpKernelFor(kCache), WARP_BF16_OUT_BF16), warpLaunchOf(numWarpTiles), args(q, kCache, vCache, out, positions,
                     seqOfToken, warpTiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         }
     }
@@ -468,7 +471,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     }
 
     /** The long-chunk form's arguments for the last plan's tall tiles (also for {@code CudaBackend.resources}). */
-    public Object[] longArgs(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
+    public Object[] longArgs(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions, IntArray seqOfToken,
                              IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
         return new Object[] {q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
@@ -482,7 +485,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     }
 
     /** The tall kernel's arguments (also for {@code CudaBackend.resources}). */
-    public Object[] args(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
+    public Object[] args(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions, IntArray seqOfToken,
                          IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
         Object[] a = args(q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks);
         Object[] withBounds = java.util.Arrays.copyOf(a, a.length + 1);
@@ -491,12 +494,12 @@ public final class FlashPrefillAttention implements AutoCloseable {
     }
 
     /** The short-tile kernel's arguments (also for {@code CudaBackend.resources}). */
-    public Object[] warpArgs(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
+    public Object[] warpArgs(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions, IntArray seqOfToken,
                              IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
         return args(q, kCache, vCache, out, positions, seqOfToken, warpTiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks);
     }
 
-    private Object[] args(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
+    private Object[] args(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions, IntArray seqOfToken,
                           IntArray tileList, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
         return new Object[] {q, kCache, vCache, out, positions, seqOfToken, tileList, blockTables, slopes, startTiles, state != null ? state : q,

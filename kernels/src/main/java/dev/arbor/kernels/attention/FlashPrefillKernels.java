@@ -124,6 +124,17 @@ public final class FlashPrefillKernels {
                 heads, kvHeads, headDim, blockSize, alibi, 0);
     }
 
+    /** {@link #prefillBf16} writing {@code out} in bf16 (o_proj's X): each fp32 {@code O / l} rounded to nearest even as stored. */
+    public static void prefillBf16OutBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, BFloat16Array out,
+                                          IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
+                                          IntArray startTiles, FloatArray state,
+                                          int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
+                                          @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks) {
+        ctx.launchBounds(THREADS, minBlocks);
+        attend(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state, maxBlocksPerSeq, numBlocks,
+                heads, kvHeads, headDim, blockSize, alibi, 0);
+    }
+
     /** Prefill attention, fp16 store: {@link #prefillBf16} with Q and P rounded to fp16 and fp16 mma. */
     public static void prefillF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
                                   IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
@@ -136,7 +147,7 @@ public final class FlashPrefillKernels {
     }
 
     /** The kernel body; {@code fp16} (a literal) picks the 16-bit type of Q, P and the mma. */
-    static void attend(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, IntArray positions,
+    static void attend(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, OffHeapArray out, IntArray positions,
                        IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes, IntArray startTiles, FloatArray state,
                        int maxBlocksPerSeq, int numBlocks, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16) {
         int[] smem = ctx.dynamicIntLocalArray();
@@ -236,6 +247,15 @@ public final class FlashPrefillKernels {
                 heads, kvHeads, headDim, blockSize, alibi, 0);
     }
 
+    /** {@link #longBf16} writing {@code out} in bf16 (o_proj's X): each fp32 {@code O / l} rounded to nearest even as stored. */
+    public static void longBf16OutBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, BFloat16Array out,
+                                       IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
+                                       int maxBlocksPerSeq, int numBlocks, int numTiles, int band, @Constant int heads, @Constant int kvHeads,
+                                       @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
+        attendLong(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, maxBlocksPerSeq, numBlocks, numTiles, band,
+                heads, kvHeads, headDim, blockSize, alibi, 0);
+    }
+
     /** {@link #longBf16} for an fp16 store (as {@link #prefillF16}). */
     public static void longF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
                                IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
@@ -246,7 +266,7 @@ public final class FlashPrefillKernels {
     }
 
     /** {@link #longBf16}'s body: {@link #attend} from key tile 0, Q apart, the unmasked tiles first. */
-    static void attendLong(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, IntArray positions,
+    static void attendLong(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, OffHeapArray out, IntArray positions,
                            IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes, int maxBlocksPerSeq, int numBlocks,
                            int numTiles, int band, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16) {
         int[] smem = ctx.dynamicIntLocalArray();
@@ -345,7 +365,17 @@ public final class FlashPrefillKernels {
                                 int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
                                 @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
         attendWarp(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state, maxBlocksPerSeq, numBlocks,
-                heads, kvHeads, headDim, blockSize, alibi, 0);
+                heads, kvHeads, headDim, blockSize, alibi, 0, 0);
+    }
+
+    /** {@link #warpBf16} writing {@code out} in bf16 (o_proj's X): each fp32 {@code O / l} rounded to nearest even as stored. */
+    public static void warpBf16OutBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, BFloat16Array out,
+                                       IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
+                                       IntArray startTiles, FloatArray state,
+                                       int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
+                                       @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
+        attendWarp(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state, maxBlocksPerSeq, numBlocks,
+                heads, kvHeads, headDim, blockSize, alibi, 0, 1);
     }
 
     /** {@link #warpBf16} for an fp16 store (as {@link #prefillF16}). */
@@ -355,13 +385,13 @@ public final class FlashPrefillKernels {
                                int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
                                @Constant int headDim, @Constant int blockSize, @Constant int alibi) {
         attendWarp(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state, maxBlocksPerSeq, numBlocks,
-                heads, kvHeads, headDim, blockSize, alibi, 1);
+                heads, kvHeads, headDim, blockSize, alibi, 1, 0);
     }
 
     /** {@link #warpBf16}'s body: {@link #attend} for one warp, one K/V stage. */
-    static void attendWarp(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray out, IntArray positions,
+    static void attendWarp(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, OffHeapArray out, IntArray positions,
                            IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes, IntArray startTiles, FloatArray state,
-                           int maxBlocksPerSeq, int numBlocks, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16) {
+                           int maxBlocksPerSeq, int numBlocks, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16, int bf16Out) {
         int[] smem = ctx.dynamicIntLocalArray();
         int[] qf = new int[headDim / 16 * 4];
         float[] s = new float[BN / 8 * 4];
@@ -450,7 +480,7 @@ public final class FlashPrefillKernels {
         int lanesPerRow = headDim / 4, rows = Math.min(tpb, nTok) * G;
         int d = (lane % lanesPerRow) * 4;
         for (int r = lane / lanesPerRow; r < rows; r += WARP_THREADS / lanesPerRow)
-            storeRow(ctx, smem, out, r, d, ((tFirst + r / G) * heads + kvh * G + r % G) * headDim + d, headDim);
+            storeRow(ctx, smem, out, r, d, ((tFirst + r / G) * heads + kvh * G + r % G) * headDim + d, headDim, bf16Out);
     }
 
     /**
@@ -489,15 +519,19 @@ public final class FlashPrefillKernels {
         }
     }
 
-    /** Dims d .. d + 3 of staged row r ({@link #stageO}) divided by the row's l, stored at element {@code at} of {@code out}. */
+    /** Dims d .. d + 3 of staged row r ({@link #stageO}) divided by the row's l, stored at element {@code at} of {@code out} (fp32; bf16 where {@code bf16Out} is 1). */
     @Unroll
-    static void storeRow(KernelContext ctx, int[] smem, FloatArray out, int r, int d, int at, int headDim) {
+    static void storeRow(KernelContext ctx, int[] smem, OffHeapArray out, int r, int d, int at, int headDim, int bf16Out) {
         int[] v = new int[4];
         int stride = headDim + 4;
         ctx.loadShared128(v, 0, smem, r * stride + d);
         float l = Float.intBitsToFloat(smem[WARP_ROWS * stride + r]);
-        for (int k = 0; k < 4; k++) v[k] = Float.floatToRawIntBits(Float.intBitsToFloat(v[k]) / l);
-        ctx.storeGlobal128(out, at, v, 0);
+        if (bf16Out != 0) {   // a bf16 out (o_proj's X): the same fp32 quotients, each rounded to nearest even as stored
+            for (int k = 0; k < 4; k++) out.setFloat(at + k, Float.intBitsToFloat(v[k]) / l);
+        } else {
+            for (int k = 0; k < 4; k++) v[k] = Float.floatToRawIntBits(Float.intBitsToFloat(v[k]) / l);
+            ctx.storeGlobal128(out, at, v, 0);
+        }
     }
 
     /**
@@ -910,18 +944,18 @@ public final class FlashPrefillKernels {
 
     /** out = O / l for the work-item's valid rows: dims 8j + 2t, 8j + 2t + 1. */
     @Unroll
-    static void store(FloatArray out, float[] o, float[] st, int tokA, int headA, boolean validA, int tokB, int headB, boolean validB,
+    static void store(OffHeapArray out, float[] o, float[] st, int tokA, int headA, boolean validA, int tokB, int headB, boolean validB,
                       int lane, int heads, int headDim) {
         int t2 = 2 * (lane & 3);
         int baseA = (tokA * heads + headA) * headDim + t2, baseB = (tokB * heads + headB) * headDim + t2;
         for (int j = 0; j < headDim / 8; j++) {
             if (validA) {
-                out.set(baseA + j * 8, o[j * 4] / st[2]);
-                out.set(baseA + j * 8 + 1, o[j * 4 + 1] / st[2]);
+                out.setFloat(baseA + j * 8, o[j * 4] / st[2]);
+                out.setFloat(baseA + j * 8 + 1, o[j * 4 + 1] / st[2]);
             }
             if (validB) {
-                out.set(baseB + j * 8, o[j * 4 + 2] / st[3]);
-                out.set(baseB + j * 8 + 1, o[j * 4 + 3] / st[3]);
+                out.setFloat(baseB + j * 8, o[j * 4 + 2] / st[3]);
+                out.setFloat(baseB + j * 8 + 1, o[j * 4 + 3] / st[3]);
             }
         }
     }

@@ -3,6 +3,7 @@ package dev.arbor.kernels.attention;
 import dev.arbor.accel.Backend;
 import dev.arbor.accel.Kernel;
 import dev.arbor.accel.Launch;
+import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.OffHeapArray;
@@ -51,6 +52,8 @@ public final class PagedAttention implements AutoCloseable {
     static final Kernel MERGE = Kernel.of(AttentionKernels.class, "mergeSplits");
     static final Kernel DECODE_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16");
     static final Kernel DECODE_F16 = Kernel.of(DecodeKernels.class, "decodeF16");
+    static final Kernel DECODE_BF16_OUT_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16OutBf16");
+    static final Kernel MERGE_BF16 = Kernel.of(AttentionKernels.class, "mergeSplitsBf16");
 
     /**
      * {@code -Darbor.paged.smallSplit=KEYS} (64 or 128; default 0: off): DecodeKernels splits the keys of a token at a position below
@@ -156,7 +159,7 @@ public final class PagedAttention implements AutoCloseable {
      * @param alibiSlopes     (heads) ALiBi slopes ({@code models.cpu.Alibi.slopes}), or null for RoPE models
      * @param maxContextLen   an upper bound of position + 1 over the batch (≤ maxContext); sets the split grid
      */
-    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions,
                        IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen) {
         boolean streamed = DecodeKernels.serves(kCache, heads, kvHeads, headDim);
         if (streamed && narrowFits(tokens, maxContextLen)) {   // --no-batch-invariance, few work-groups: narrow splits, split mode
@@ -197,8 +200,8 @@ public final class PagedAttention implements AutoCloseable {
         return this;
     }
 
-    /** As {@link #launch(Backend, FloatArray, OffHeapArray, OffHeapArray, FloatArray, IntArray, IntArray, IntArray, int, FloatArray, int, int)} in the given mode. */
-    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+    /** As {@link #launch(Backend, FloatArray, OffHeapArray, OffHeapArray, OffHeapArray, IntArray, IntArray, IntArray, int, FloatArray, int, int)} in the given mode. */
+    public void launch(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions,
                        IntArray seqOfToken, IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen,
                        boolean split) {
         int numBlocks = checkBatch(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, tokens, maxContextLen);
@@ -208,7 +211,7 @@ public final class PagedAttention implements AutoCloseable {
         if (split && !merged) launchMerge(b, out, positions, seqOfToken, positions, tokens, slots, 0, 0, false);
     }
 
-    int checkBatch(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions, IntArray seqOfToken,
+    int checkBatch(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions, IntArray seqOfToken,
                    IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens, int maxContextLen) {
         Shapes.positive("tokens", tokens);
         Shapes.positive("maxBlocksPerSeq", maxBlocksPerSeq);
@@ -225,7 +228,7 @@ public final class PagedAttention implements AutoCloseable {
     }
 
     /** The paged (split or whole mode) launch; returns whether it also merged the splits (DecodeKernels' fused merge): then no merge launch follows. */
-    boolean launchPaged(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+    boolean launchPaged(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions,
                         IntArray seqOfToken, IntArray blockTables, IntArray keyStart, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens,
                         int splitsZ, int ownSplitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount, int sharedBase,
                         boolean smallSplits) {
@@ -249,6 +252,16 @@ public final class PagedAttention implements AutoCloseable {
         return warps * 32 / Math.max(1, headDim / 8) * keysPerLane;
     }
 
+    /**
+     * Whether every launch of this launcher (and of the cascade and tensor-core prefill over it) can write a bf16 {@code out}
+     * (o_proj's X, {@code arbor.gemm.bf16AttentionOut}) over {@code kCache}: a bf16 store of a shape {@link DecodeKernels} serves
+     * (its whole mode and fused merge, {@link AttentionKernels#mergeSplitsBf16}, the cascade's warp suffix and the flash kernels
+     * have bf16-output twins; the tile kernel {@link AttentionKernels#pagedBf16} has none).
+     */
+    public boolean writesBf16Out(OffHeapArray kCache) {
+        return kCache instanceof BFloat16Array && DecodeKernels.serves(kCache, heads, kvHeads, headDim);
+    }
+
     /** DecodeKernels' split length below {@link #smallBelow} (0: SPLIT everywhere). */
     public int smallSplit() { return smallSplit; }
 
@@ -263,7 +276,7 @@ public final class PagedAttention implements AutoCloseable {
      * every token; the cascade's suffix never, its shared slots being SPLIT-key splits), and the merge is then always fused (the
      * separate merge kernel knows SPLIT-key splits only).
      */
-    private boolean launchPaged(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray out, IntArray positions,
+    private boolean launchPaged(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions,
                                 IntArray seqOfToken, IntArray blockTables, IntArray keyStart, int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens,
                                 int splitsZ, int ownSplitsZ, int numBlocks, boolean split, boolean useKeyStart, int slotCount, int sharedBase,
                                 boolean overlap, int small, int below) {
@@ -282,24 +295,25 @@ public final class PagedAttention implements AutoCloseable {
                         + keysPerLane + " keys a lane at headDim " + headDim);
             }
             int fused = split && (splitsZ <= fuseMaxSplits || below > 0) ? fusedMergeAhead : 0;
-            b.launch(Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
+            Kernel kernel = Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), DECODE_BF16_OUT_BF16);
+            b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
                     partials, positions, seqOfToken, blockTables,
                     keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
                     keysPerLane, warps, arrivals, sharedBase, fused, decodeMinBlocks >= 0 ? decodeMinBlocks : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim),
                     below > 0 ? small : SPLIT_KEYS, below);
             return fused != 0;
         } else {
-            b.launch(Shapes.byStore(kCache, PAGED_BF16, PAGED_F16, PAGED_F32), l, q, kCache, vCache, out, partials, positions, seqOfToken,
+            b.launch(Shapes.byOut(out, kCache, Shapes.byStore(kCache, PAGED_BF16, PAGED_F16, PAGED_F32), null), l, q, kCache, vCache, out, partials, positions, seqOfToken,
                     blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts);
             return false;
         }
     }
 
-    void launchMerge(Backend b, FloatArray out, IntArray positions, IntArray seqOfToken, IntArray keyStart, int tokens, int slotCount,
+    void launchMerge(Backend b, OffHeapArray out, IntArray positions, IntArray seqOfToken, IntArray keyStart, int tokens, int slotCount,
                      int sharedBase, int ranges, boolean useKeyStart) {
         // overlapping the split kernel (programmatic dependent launch): the merge reads partials only after gridDependencyWait
         Launch l = Launch.cover(tokens * heads * headDim, 128);
-        b.launch(MERGE, overlapMerge ? l.overlappingPrevious() : l, partials, out, positions, seqOfToken, keyStart, tokens, slotCount,
+        b.launch(Shapes.byOut(out, out, MERGE, MERGE_BF16), overlapMerge ? l.overlappingPrevious() : l, partials, out, positions, seqOfToken, keyStart, tokens, slotCount,
                 sharedBase, ranges, heads, headDim, useKeyStart ? 1 : 0, mergeAhead);
     }
 

@@ -52,4 +52,16 @@ final class Shapes {
                     + " (BFloat16Array, HalfFloatArray or FloatArray)");
         };
     }
+
+    /**
+     * The kernel for an attention output {@code out}: {@code fp32Out} for a FloatArray; {@code bf16Out} (its bf16-output twin,
+     * o_proj's X written directly) for a BFloat16Array, which those kernels take with a bf16 KV store only. Any other pairing is
+     * refused, never launched into a wrong read.
+     */
+    static Kernel byOut(OffHeapArray out, OffHeapArray store, Kernel fp32Out, Kernel bf16Out) {
+        if (out instanceof FloatArray) return fp32Out;
+        if (out instanceof BFloat16Array && store instanceof BFloat16Array && bf16Out != null) return bf16Out;
+        throw new IllegalArgumentException("no attention kernel writes a " + out.getClass().getSimpleName() + " output over a "
+                + store.getClass().getSimpleName() + " KV store");
+    }
 }

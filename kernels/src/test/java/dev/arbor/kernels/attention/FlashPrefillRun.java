@@ -3,6 +3,7 @@ package dev.arbor.kernels.attention;
 import dev.arbor.accel.Backend;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.OffHeapArray;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -71,17 +72,14 @@ final class FlashPrefillRun {
         int n = which.length, row = b.heads * b.headDim;
         int[] queryStart = new int[chunks.length + 1];
         for (int i = 0; i < chunks.length; i++) queryStart[i + 1] = queryStart[i] + chunks[i][1] - chunks[i][0];
-        try (FloatArray qa = new FloatArray(n * row); FloatArray out = new FloatArray(n * row);
+        try (FloatArray qa = new FloatArray(n * row); OffHeapArray out = PagedBatch.newOut(n * row);
              IntArray pos = new IntArray(n); IntArray seq = new IntArray(n);
              FlashPrefillAttention attn = new FlashPrefillAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, n, chunks.length)) {
             attn.setMinWarpWalks(0);   // short tiles (decodes, chunks of at most 16 / G tokens) in one-warp tiles however few
             attn.setLongForm(longTokens, longBand);
             for (int i = 0; i < n; i++) {
                 int t = which[i];
-                for (int e = 0; e < row; e++) {
-                    qa.set(i * row + e, b.q[t * row + e]);
-                    out.set(i * row + e, Float.NaN);   // every output must be written
-                }
+                for (int e = 0; e < row; e++) qa.set(i * row + e, b.q[t * row + e]);
                 pos.set(i, b.positions[t]);
                 seq.set(i, b.seqOfToken[t]);
             }
@@ -96,7 +94,7 @@ final class FlashPrefillRun {
             lastLong = attn.longForm();
             attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             be.toHost(out);
-            return out.toArray();
+            return PagedBatch.values(out);
         }
     }
 
@@ -123,7 +121,7 @@ final class FlashPrefillRun {
         }
         starts[groups.length] = groupTokens.size();
         int[] gt = groupTokens.stream().mapToInt(Integer::intValue).toArray();
-        try (FloatArray qa = FloatArray.of(b.q); FloatArray out = new FloatArray(n * row);
+        try (FloatArray qa = FloatArray.of(b.q); OffHeapArray out = PagedBatch.newOut(n * row);
              IntArray pos = IntArray.of(b.positions); IntArray seq = IntArray.of(b.seqOfToken);
              FloatArray state = new FloatArray(n * b.heads * FlashPrefillKernels.stateStride(b.headDim));
              FlashPrefillAttention attn = new FlashPrefillAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, n, seqs)) {
@@ -132,7 +130,6 @@ final class FlashPrefillRun {
             attn.useHandoffState(state);
             be.toDevice(qa, pos, seq, state, b.kCache, b.vCache, b.tablesA);
             if (b.slopesA != null) be.toDevice(b.slopesA);
-            for (int e = 0; e < n * row; e++) out.set(e, Float.NaN);   // every output must be written
             be.toDevice(out);
             attn.plan(be, queryStart, seqs, 1);
             lastTiles = attn.planHandoff(be, b.seqOfToken, keys, gt, starts, groups.length, n);
@@ -140,7 +137,7 @@ final class FlashPrefillRun {
             attn.launchShared(be, qa, b.kCache, b.vCache, pos, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             be.toHost(out);
-            return out.toArray();
+            return PagedBatch.values(out);
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.arbor.kernels.attention;
 
 import dev.arbor.accel.Backend;
+import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.OffHeapArray;
@@ -135,6 +136,37 @@ final class PagedBatch implements AutoCloseable {
         return all;
     }
 
+    /**
+     * Whether the next runs write a bf16 output (o_proj's X, {@code arbor.gemm.bf16AttentionOut}): the launchers' bf16-output
+     * kernels; the rows come back widened to fp32. Tests set it around their runs ({@link #withBf16Out}).
+     */
+    static boolean outBf16;
+
+    /** {@code run} with {@link #outBf16} set. */
+    static float[] withBf16Out(java.util.function.Supplier<float[]> run) {
+        boolean before = outBf16;
+        outBf16 = true;
+        try {
+            return run.get();
+        } finally {
+            outBf16 = before;
+        }
+    }
+
+    /** An output of {@code n} elements, fp32 or ({@link #outBf16}) bf16, every element NaN (every output must be written). */
+    static OffHeapArray newOut(int n) {
+        OffHeapArray out = outBf16 ? new BFloat16Array(n) : new FloatArray(n);
+        for (int i = 0; i < n; i++) out.setFloat(i, Float.NaN);
+        return out;
+    }
+
+    /** An output's elements as floats (bf16 widened exactly). */
+    static float[] values(OffHeapArray out) {
+        float[] v = new float[out.length()];
+        for (int i = 0; i < v.length; i++) v[i] = out instanceof BFloat16Array b ? b.get(i) : ((FloatArray) out).get(i);
+        return v;
+    }
+
     double[] reference() {
         return AttentionReference.attention(q, kStore, vStore, positions, seqOfToken, tables, heads, kvHeads, headDim, blockSize, slopes);
     }
@@ -142,15 +174,15 @@ final class PagedBatch implements AutoCloseable {
     /** Runs the tokens {@code which} (in that order) as one batch; split null lets the launcher choose. Returns (which.length, heads*headDim). */
     float[] run(Backend b, PagedAttention attn, int[] which, Boolean split) {
         int n = which.length, row = heads * headDim;
-        try (FloatArray qa = new FloatArray(n * row); FloatArray out = new FloatArray(n * row);
+        try (FloatArray qa = new FloatArray(n * row); OffHeapArray out = newOut(n * row);
              IntArray pos = new IntArray(n); IntArray seq = new IntArray(n)) {
-            int maxCtx = fill(which, qa, out, pos, seq);
+            int maxCtx = fill(which, qa, pos, seq);
             b.toDevice(qa, out, pos, seq, kCache, vCache, tablesA);
             if (slopesA != null) b.toDevice(slopesA);
             if (split == null) attn.launch(b, qa, kCache, vCache, out, pos, seq, tablesA, maxBlocksPerSeq, slopesA, n, maxCtx);
             else attn.launch(b, qa, kCache, vCache, out, pos, seq, tablesA, maxBlocksPerSeq, slopesA, n, maxCtx, split);
             b.toHost(out);
-            return out.toArray();
+            return values(out);
         }
     }
 
@@ -176,11 +208,11 @@ final class PagedBatch implements AutoCloseable {
             maxShared = Math.max(maxShared, sharedBlocks[g] * blockSize);
         }
         starts[groups.length] = groupTokens.size();
-        try (FloatArray qa = new FloatArray(n * row); FloatArray out = new FloatArray(n * row);
+        try (FloatArray qa = new FloatArray(n * row); OffHeapArray out = newOut(n * row);
              IntArray pos = new IntArray(n); IntArray seq = new IntArray(n); IntArray ks = IntArray.of(keyStart);
              IntArray gt = IntArray.of(groupTokens.isEmpty() ? new int[] {0} : groupTokens.stream().mapToInt(Integer::intValue).toArray());
              IntArray gs = IntArray.of(starts)) {
-            int maxCtx = fill(allTokens(), qa, out, pos, seq);
+            int maxCtx = fill(allTokens(), qa, pos, seq);
             b.toDevice(qa, out, pos, seq, kCache, vCache, tablesA, ks, gt, gs);
             if (slopesA != null) b.toDevice(slopesA);
             if (tightSuffixGrid) {
@@ -192,18 +224,15 @@ final class PagedBatch implements AutoCloseable {
                 attn.launch(b, qa, kCache, vCache, out, pos, seq, tablesA, maxBlocksPerSeq, slopesA, n, maxCtx, ks, gt, gs, groups.length, maxGroup, maxShared);
             }
             b.toHost(out);
-            return out.toArray();
+            return values(out);
         }
     }
 
-    private int fill(int[] which, FloatArray qa, FloatArray out, IntArray pos, IntArray seq) {
+    private int fill(int[] which, FloatArray qa, IntArray pos, IntArray seq) {
         int row = heads * headDim, maxCtx = 1;
         for (int i = 0; i < which.length; i++) {
             int t = which[i];
-            for (int e = 0; e < row; e++) {
-                qa.set(i * row + e, q[t * row + e]);
-                out.set(i * row + e, Float.NaN);   // every output must be written
-            }
+            for (int e = 0; e < row; e++) qa.set(i * row + e, q[t * row + e]);
             pos.set(i, positions[t]);
             seq.set(i, seqOfToken[t]);
             maxCtx = Math.max(maxCtx, positions[t] + 1);

@@ -111,7 +111,7 @@ final class CudaOps implements Ops<FloatArray> {
      * and gate|up, SwiGLU into down. They round the same fp32 value to nearest even as the pass does, and the GEMM runs the
      * same plan on it, so the same bits in the default mode (Bf16ProducersGpuTest: 17.9 M logits, the same bits; without
      * invariance within the split-K atomics' run-to-run noise). The residual stream stays fp32; the final norm (in place, also
-     * copied by copyRows) and the attention output stay fp32 (o_proj keeps the pass). Measured (bench/RESULTS.md "Run
+     * copied by copyRows) stays fp32; the attention output too unless {@link #BF16_ATTENTION_OUT}. Measured (bench/RESULTS.md "Run
      * 64-gemm16", H200, main's jars beside): seed workload 1 0.37 → 0.34 s (decode device 8.16 → 7.80 ms a step), nbi 0.34 →
      * 0.33 s (7.31 → 6.89 ms); llama3.2-1b b128 decode device 2.174 → 2.106 ms, nbi 2.023 → 1.948; prefill 8 × 2048 nbi
      * 482 → 460 ms. {@code -Darbor.gemm.bf16Producers=false}: the fp32 producers and the conversion pass.
@@ -130,6 +130,19 @@ final class CudaOps implements Ops<FloatArray> {
 
     /** Tokens at or below which the producers keep fp32: up to 64 the plans convert on load (mma.sync) or take the small-M path. */
     static final int BF16_PRODUCERS_MIN_TOKENS = 64;
+    /**
+     * {@code -Darbor.gemm.bf16AttentionOut} ({@link #BF16_ATTENTION_OUT_DEFAULT} unless set), with the bf16 producers on: at steps
+     * of more than {@link #BF16_PRODUCERS_MIN_TOKENS} tokens the attention writes its output in bf16 into the producers' buffer,
+     * o_proj's X, and o_proj skips its conversion pass, as for the norms and SwiGLU. Every kernel such a step can launch has a
+     * bf16-output twin (DecodeKernels' whole mode and fused merge, the merge launch, the cascade's warp suffix, the flash
+     * one-pass, long and one-warp forms; {@code PagedAttention.writesBf16Out}: a bf16 KV store of a shape DecodeKernels serves)
+     * rounding the same fp32 {@code A / L} to nearest even as the pass does, so the same bits in the default mode
+     * (AttentionBf16OutTest, Bf16ProducersGpuTest). Other stores and shapes, and steps of ≤ 64 tokens: fp32 and the pass.
+     * Not yet measured on the H200 (session 16's closing call: on vs off).
+     */
+    static final String BF16_ATTENTION_OUT = "arbor.gemm.bf16AttentionOut";
+    static final boolean BF16_ATTENTION_OUT_DEFAULT = true;
+    private final boolean bf16AttentionOut;           // BF16_ATTENTION_OUT on and taken by this model's shape and store
     private final BFloat16Array activationsBf16;      // (maxTokens, max(hidden, inter)) a bf16 producer's output; null when off
     private FloatArray bf16Holds;                     // the fp32 buffer whose current value is in activationsBf16 instead (its own rows stale), or null
     private final DecodeGraphs graphs;                // null: every step launched kernel by kernel
@@ -254,6 +267,10 @@ final class CudaOps implements Ops<FloatArray> {
         boolean bf16X = bf16ProducersRequested() && gemm != null && gemm.tma() && fusion && weights.projectionsBf16();
         activationsBf16 = bf16X ? BFloat16Array.deviceOnly(Math.toIntExact(bf16ProducerBytesPerToken(config) / 2 * n)) : null;
         if (activationsBf16 != null) gpu.allocateOnDevice(activationsBf16);
+        bf16AttentionOut = activationsBf16 != null
+                && Boolean.parseBoolean(System.getProperty(BF16_ATTENTION_OUT, Boolean.toString(BF16_ATTENTION_OUT_DEFAULT)))
+                && attention.writesBf16Out(keys[0]) && config.qDim() % 8 == 0
+                && config.qDim() <= Math.max(config.hiddenSize(), config.intermediateSize());   // the buffer's row
         int fusedCols = fusedOutputCols(config, weights.fusedQkv(), weights.fusedGateUp());
         fusedOut = fusedCols == 0 ? null : allocate(n, fusedCols);
         readBack = new FloatArray(Math.max(config.vocabSize(), Math.max(config.hiddenSize(), config.intermediateSize())));
@@ -688,6 +705,16 @@ final class CudaOps implements Ops<FloatArray> {
     @Override
     public void attention(int layer, FloatArray q, ForwardBatch b, FloatArray out) {
         written(out);
+        if (bf16AttentionOut && producesBf16(b.numTokens())) {   // its one reader: o_proj, a TMA GEMM at these tokens
+            attention(layer, q, b, activationsBf16);
+            bf16Holds = out;
+            return;
+        }
+        attention(layer, q, b, (OffHeapArray) out);
+    }
+
+    /** The attention launches into {@code out}: fp32, or bf16 ({@link #BF16_ATTENTION_OUT}: the producers' buffer). */
+    private void attention(int layer, FloatArray q, ForwardBatch b, OffHeapArray out) {
         // a graph's split grid is sized for its context bucket (splits past a token's context exit at once)
         int bound = graphs == null ? -1 : graphs.contextBound();
         int maxContext = bound > 0 ? bound : b.maxContextLen();
