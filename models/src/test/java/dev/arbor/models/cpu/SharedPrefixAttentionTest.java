@@ -64,7 +64,7 @@ class SharedPrefixAttentionTest {
     }
 
     /**
-     * {@code seqs} sequences of {@code prefix} shared tokens then {@code 1 + 3s mod 11} own tokens (sequence s): the prefix's
+     * {@code seqs} sequences of {@code prefix} shared tokens then {@code 2·blockSize + 1 + 3s mod 11} own tokens (sequence s): the prefix's
      * whole blocks are the same physical blocks in every table, the rest (a partial prefix block's copy and the own
      * tokens) in each sequence's own blocks, all in a scrambled order; the decode batch holds each sequence's last token.
      */
@@ -79,7 +79,7 @@ class SharedPrefixAttentionTest {
             int[] len = new int[c.seqs];
             int maxBlocks = 0, blocks = sharedBlocks;
             for (int s = 0; s < c.seqs; s++) {
-                len[s] = c.prefix + 1 + (3 * s) % 11;
+                len[s] = c.prefix + 2 * bs + 1 + (3 * s) % 11;   // own blocks both of a pair read in full, then a partial one
                 int nb = (len[s] + bs - 1) / bs;
                 maxBlocks = Math.max(maxBlocks, nb);
                 blocks += nb - sharedBlocks;
