@@ -164,18 +164,24 @@ final class Attention {
 
         /**
          * Leading cache blocks that tokens {@code t .. t + QUERIES - 1} (of any sequences) all read from the same physical
-         * blocks (a prefix the block tables share), at most the blocks of the shortest context among them.
+         * blocks (a prefix the block tables share), at most the blocks of the shortest context among them; 0 when that is
+         * under {@link #groupedDecodeMinShare}% (default half) of the longest context's blocks: the tile was measured slower than four queries alone there
+         * ({@code SharedPrefixAttentionBench}, 16 sequences, 48 own tokens: 1 of 4 blocks shared 0.83x, 3 of 6 1.07x,
+         * 32 of 35 1.20-1.27x).
          */
         private int sharedBlocks(int t) {
-            int s0 = batch.seqOfToken(t), n = batch.position(t) / bs + 1;
-            for (int k = 1; k < QUERIES; k++) n = Math.min(n, batch.position(t + k) / bs + 1);
+            int s0 = batch.seqOfToken(t), n = batch.position(t) / bs + 1, longest = n;
+            for (int k = 1; k < QUERIES; k++) {
+                n = Math.min(n, batch.position(t + k) / bs + 1);
+                longest = Math.max(longest, batch.position(t + k) / bs + 1);
+            }
             for (int k = 1; k < QUERIES && n > 0; k++) {
                 int sk = batch.seqOfToken(t + k), i = 0;
                 if (sk == s0) continue;
                 while (i < n && batch.block(sk, i) == batch.block(s0, i)) i++;
                 n = i;
             }
-            return n;
+            return 100 * n >= groupedDecodeMinShare * longest ? n : 0;
         }
 
         /**
@@ -542,6 +548,12 @@ final class Attention {
      * ({@link Task#queryTileShared}); off, each such query runs alone. The same bits either way.
      */
     static boolean groupedDecode = Boolean.parseBoolean(System.getProperty("arbor.cpu.groupedDecodeAttention", "true"));
+
+    /**
+     * {@code -Darbor.cpu.groupedDecodeMinShare} (percent, default 50): the least share of a tile's longest context that its
+     * common blocks must be for {@link #groupedDecode} to tile it (the tests set 0 to run the tile on any shared block).
+     */
+    static int groupedDecodeMinShare = Integer.getInteger("arbor.cpu.groupedDecodeMinShare", 50);
 
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final VectorSpecies<Short> S16 = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Decode of sequences whose block tables begin with the same physical blocks (a shared prompt prefix, as the prefix
  * trie hands out): every query's output in the batch, where {@link Attention#groupedDecode} tiles it with its neighbours
- * and reads the shared blocks once for them, has the bits of the same query decoded alone (the one-query path), with
+ * and reads the shared blocks once for them (on any shared block: {@link Attention#groupedDecodeMinShare} 0), has the bits of the same query decoded alone (the one-query path), with
  * the switch on and off; and it agrees with the double-precision reference. Sizes: groups of 1, 3 and 16 sequences; a
  * shared prefix of 15, 16, 17 and 512 tokens (the whole blocks shared, a partial block's keys copied into each
  * sequence's own block, as the trie leaves them); own suffixes of different lengths; grouped-query heads, ALiBi; the
@@ -34,6 +34,8 @@ class SharedPrefixAttentionTest {
 
     private static void sameBits(boolean bf16) {
         boolean saved = Attention.groupedDecode;
+        int savedShare = Attention.groupedDecodeMinShare;
+        Attention.groupedDecodeMinShare = 0;   // the tile on any shared block, however short the prefix
         try {
             for (Case c : CASES) {
                 Setup s = new Setup(c, new SplittableRandom(31 + c.seqs * 7 + c.prefix), bf16);
@@ -60,6 +62,7 @@ class SharedPrefixAttentionTest {
             }
         } finally {
             Attention.groupedDecode = saved;
+            Attention.groupedDecodeMinShare = savedShare;
         }
     }
 
