@@ -165,9 +165,9 @@ final class Attention {
         /**
          * Leading cache blocks that tokens {@code t .. t + QUERIES - 1} (of any sequences) all read from the same physical
          * blocks (a prefix the block tables share), at most the blocks of the shortest context among them; 0 when that is
-         * under {@link #groupedDecodeMinShare}% (default half) of the longest context's blocks: the tile was measured slower than four queries alone there
-         * ({@code SharedPrefixAttentionBench}, 16 sequences, 48 own tokens: 1 of 4 blocks shared 0.83x, 3 of 6 1.07x,
-         * 32 of 35 1.20-1.27x).
+         * under {@link #groupedDecodeMinShare}% (default half) of the longest context's blocks: there the tile was measured
+         * slower than four queries alone ({@code SharedPrefixAttentionBench}, 16 sequences, 48 own tokens: 1 of 4 blocks
+         * shared 0.83x, 3 of 6 1.07x, 32 of 35 1.20-1.27x).
          */
         private int sharedBlocks(int t) {
             int s0 = batch.seqOfToken(t), n = batch.position(t) / bs + 1, longest = n;
