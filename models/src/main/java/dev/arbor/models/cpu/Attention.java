@@ -23,7 +23,9 @@ import jdk.incubator.vector.VectorSpecies;
  * block's slots in the vector lanes: no per-key lane sums. K/V are float32, or bfloat16 widened in the lanes.
  *
  * <p>Work is parallel over (query head, token), head-major, so consecutive items of a thread read the same
- * head's keys and values (they stay in L1/L2). Every query's arithmetic is defined by its own position and
+ * head's keys and values (they stay in L1/L2). Four consecutive tokens of one sequence (prefill), or of sequences whose
+ * block tables begin with the same physical blocks (decode of requests sharing a prompt prefix), go as a tile that loads
+ * each shared K/V vector once for the four queries. Every query's arithmetic is defined by its own position and
  * the cache blocks alone (which queries share a step does not enter), so a result has the same bits in and
  * out of a batch, and chunked prefill equals unchunked. {@link #reference} is the plain two-pass softmax.
  */
@@ -87,8 +89,14 @@ final class Attention {
                 // widening; otherwise (decode, a chunk's edges) one query. The same arithmetic per query either way.
                 boolean tile = idx + QUERIES <= to && t + QUERIES <= tokens;
                 for (int k = 1; tile && k < QUERIES; k++) tile = batch.seqOfToken(t + k) == s;
+                int shared = tile || !groupedDecode || idx + QUERIES > to || t + QUERIES > tokens ? 0 : sharedBlocks(t);
                 if (tile) {
                     queryTile(h, t, s);
+                    idx += QUERIES;
+                } else if (shared > 0) {
+                    // decode: QUERIES consecutive sequences whose block tables begin with the same physical blocks
+                    // (a shared prompt prefix), the shared blocks' K/V read once for the four
+                    queryTileShared(h, t, shared);
                     idx += QUERIES;
                 } else {
                     queryTile1(h, t, s);
@@ -103,8 +111,8 @@ final class Attention {
             float[] p = cache.scratch(nb * bs);   // (nb, blockSize) the context's scores, then probabilities
             // Every block's raw scores first: they don't depend on the running max, so several blocks' FMA
             // chains can run side by side (see scores).
-            if (bf16) scoresBf16(qo, s, kvh, pos, p);
-            else scores(qo, s, kvh, pos, p);
+            if (bf16) scoresBf16(qo, s, kvh, pos, p, 0, 0);
+            else scores(qo, s, kvh, pos, p, 0, 0);
             float[] acc = cache.scratch2(QUERIES * headDim);  // (headDim) the running Σ p_j v_j
             softmaxValues(h, t, s, p, 0, acc, 0);
         }
@@ -120,11 +128,11 @@ final class Attention {
             for (int k = 0; k < QUERIES; k++) posMax = Math.max(posMax, batch.position(t + k));
             int stride = (posMax / bs + 1) * bs;
             float[] p = cache.scratch(QUERIES * stride);   // (QUERIES, stride): each query's scores row, as queryTile1's
-            if (bf16) scores4Bf16(t * qDim + h * headDim, s, kvh, posMax, p, stride);
-            else scores4(t * qDim + h * headDim, s, kvh, posMax, p, stride);
+            if (bf16) scores4Bf16(t * qDim + h * headDim, s, kvh, posMax, p, stride, Integer.MAX_VALUE);
+            else scores4(t * qDim + h * headDim, s, kvh, posMax, p, stride, Integer.MAX_VALUE);
             for (int k = 0; k < QUERIES; k++) tailScores(t * qDim + qDim * k + h * headDim, s, kvh, batch.position(t + k), p, k * stride);
             float[] acc = cache.scratch2(QUERIES * headDim);
-            for (int k = 0; k < QUERIES; k += 2) softmaxValues2(h, t + k, s, p, k * stride, (k + 1) * stride, acc);
+            for (int k = 0; k < QUERIES; k += 2) softmaxValues2(h, t + k, p, k * stride, (k + 1) * stride, acc);
         }
 
         /**
@@ -155,11 +163,60 @@ final class Attention {
         }
 
         /**
-         * {@link #softmaxValues} for tokens t and t + 1 (head h, sequence s; scores at {@code pa}, {@code pb}) side by side:
-         * in a block both see in full, the value rows are loaded once for both ({@link #accumulate2}); each query's chains
-         * and their order are {@link #accumulate}'s, so each gets its own bits.
+         * Leading cache blocks that tokens {@code t .. t + QUERIES - 1} (of any sequences) all read from the same physical
+         * blocks (a prefix the block tables share), at most the blocks of the shortest context among them; 0 when that is
+         * under {@link #groupedDecodeMinShare}% (default half) of the longest context's blocks: there the tile was measured
+         * slower than four queries alone ({@code SharedPrefixAttentionBench}, 16 sequences, 48 own tokens: 1 of 4 blocks
+         * shared 0.83x, 3 of 6 1.07x, 32 of 35 1.20-1.27x).
          */
-        private void softmaxValues2(int h, int t, int s, float[] p, int pa, int pb, float[] acc) {
+        private int sharedBlocks(int t) {
+            int s0 = batch.seqOfToken(t), n = batch.position(t) / bs + 1, longest = n;
+            for (int k = 1; k < QUERIES; k++) {
+                n = Math.min(n, batch.position(t + k) / bs + 1);
+                longest = Math.max(longest, batch.position(t + k) / bs + 1);
+            }
+            for (int k = 1; k < QUERIES && n > 0; k++) {
+                int sk = batch.seqOfToken(t + k), i = 0;
+                if (sk == s0) continue;
+                while (i < n && batch.block(sk, i) == batch.block(s0, i)) i++;
+                n = i;
+            }
+            return 100 * n >= groupedDecodeMinShare * longest ? n : 0;
+        }
+
+        /**
+         * {@link #QUERIES} queries of head h, tokens {@code t ..} of sequences whose first {@code shared} blocks are the same
+         * physical blocks (decode of requests sharing a prompt prefix): a loop interchange over the shared blocks, each K
+         * vector loaded (and widened) once for the four queries' score chains ({@link #scores4} stopped at the shared jobs),
+         * then each query's own blocks' scores ({@link #scores} from the first unshared job, its own block table), then
+         * pairs' softmax and P·V, the value rows of a block both read loaded once ({@link #softmaxValues2}). Each score is one
+         * chain over d whichever loop computes it, and every query's softmax and accumulation order is
+         * {@link #queryTile1}'s, so every query's results have the bits it gets alone.
+         */
+        private void queryTileShared(int h, int t, int shared) {
+            int kvh = h / group, posMax = 0, s0 = batch.seqOfToken(t);
+            for (int k = 0; k < QUERIES; k++) posMax = Math.max(posMax, batch.position(t + k));
+            int stride = (posMax / bs + 1) * bs, sharedJobs = shared * (bs / F.length());
+            float[] p = cache.scratch(QUERIES * stride);   // (QUERIES, stride): each query's scores row, as queryTile1's
+            if (bf16) scores4Bf16(t * qDim + h * headDim, s0, kvh, posMax, p, stride, sharedJobs);
+            else scores4(t * qDim + h * headDim, s0, kvh, posMax, p, stride, sharedJobs);
+            for (int k = 0; k < QUERIES; k++) {   // the rest of each query's jobs, and every block's tail slots, on its own table
+                int tk = t + k, qk = tk * qDim + h * headDim;
+                if (bf16) scoresBf16(qk, batch.seqOfToken(tk), kvh, batch.position(tk), p, k * stride, sharedJobs);
+                else scores(qk, batch.seqOfToken(tk), kvh, batch.position(tk), p, k * stride, sharedJobs);
+            }
+            float[] acc = cache.scratch2(QUERIES * headDim);
+            for (int k = 0; k < QUERIES; k += 2) softmaxValues2(h, t + k, p, k * stride, (k + 1) * stride, acc);
+        }
+
+        /**
+         * {@link #softmaxValues} for tokens t and t + 1 (head h; scores at {@code pa}, {@code pb}) side by side, of one
+         * sequence or of two: in a block both see in full and both read from the same physical cache block (always within
+         * a sequence; a shared prefix's blocks across two), the value rows are loaded once for both ({@link #accumulate2});
+         * each query's chains and their order are {@link #accumulate}'s, so each gets its own bits.
+         */
+        private void softmaxValues2(int h, int t, float[] p, int pa, int pb, float[] acc) {
+            int sA = batch.seqOfToken(t), sB = batch.seqOfToken(t + 1);
             int kvh = h / group, posA = batch.position(t), posB = batch.position(t + 1);
             int nbA = posA / bs + 1, nbB = posB / bs + 1, nbMax = Math.max(nbA, nbB), ao = 0, bo = headDim;
             float slope = slopes == null ? 0f : slopes[h];
@@ -167,7 +224,8 @@ final class Attention {
             java.util.Arrays.fill(acc, 0, 2 * headDim, 0f);
             for (int kb = 0; kb < nbMax; kb++) {
                 int nA = kb < nbA ? Math.min(bs, posA + 1 - kb * bs) : 0, nB = kb < nbB ? Math.min(bs, posB + 1 - kb * bs) : 0;
-                long vb = cache.offset(batch.block(s, kb), kvh, 0);
+                long vb = kb < nbA ? cache.offset(batch.block(sA, kb), kvh, 0) : 0L;
+                long vbB = kb < nbB ? cache.offset(batch.block(sB, kb), kvh, 0) : 0L;
                 float corrA = 0f, corrB = 0f;
                 if (nA > 0) {
                     int po = pa + kb * bs;
@@ -183,7 +241,7 @@ final class Attention {
                     lB = lB * corrB + Attention.expInPlace(p, po, nB, bm);
                     mB = bm;
                 }
-                if (nA == nB && headDim % (4 * F.length()) == 0) {
+                if (nA == nB && vb == vbB && headDim % (4 * F.length()) == 0) {
                     if (bf16) accumulate2Bf16(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
                     else accumulate2(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
                 } else {
@@ -192,8 +250,8 @@ final class Attention {
                         else accumulate(acc, ao, corrA, p, pa + kb * bs, nA, values, vb, headDim);
                     }
                     if (nB > 0) {
-                        if (bf16) accumulateBf16(acc, bo, corrB, p, pb + kb * bs, nB, values, vb, headDim);
-                        else accumulate(acc, bo, corrB, p, pb + kb * bs, nB, values, vb, headDim);
+                        if (bf16) accumulateBf16(acc, bo, corrB, p, pb + kb * bs, nB, values, vbB, headDim);
+                        else accumulate(acc, bo, corrB, p, pb + kb * bs, nB, values, vbB, headDim);
                     }
                 }
             }
@@ -223,14 +281,15 @@ final class Attention {
          * a block's slots; the slots past a block's vector bound by scalar {@link Math#fma}, the same operation.
          * The lane vectors ("jobs": block kb, lanes v·L ..) go through their chains eight (then four) at a time:
          * independent chains that keep both FMA pipes busy (one chain alone waits out every FMA's 4-cycle latency)
-         * and share each q[d] broadcast. Lanes past a partial last block's n keys hold garbage nobody reads.
+         * and share each q[d] broadcast. Lanes past a partial last block's n keys hold garbage nobody reads. Into
+         * {@code p[pb ..]}, from job {@code g0} on (the jobs before it computed elsewhere: {@link #queryTileShared}).
          */
-        private void scores(int qo, int s, int kvh, int pos, float[] p) {
+        private void scores(int qo, int s, int kvh, int pos, float[] p, int pb, int g0) {
             int lanes = F.length(), vpb = bs / lanes, nb = pos / bs + 1;
             int lastN = pos + 1 - (nb - 1) * bs;
             int jobs = (nb - 1) * vpb + Math.min(vpb, (lastN + lanes - 1) / lanes);
             long rowBytes = 4L * bs;
-            int g = 0;
+            int g = g0;
             for (; g + 8 <= jobs; g += 8) {
                 long b0 = jobBase(g, vpb, s, kvh), b1 = jobBase(g + 1, vpb, s, kvh);
                 long b2 = jobBase(g + 2, vpb, s, kvh), b3 = jobBase(g + 3, vpb, s, kvh);
@@ -249,14 +308,14 @@ final class Attention {
                     s6 = FloatVector.fromMemorySegment(F, keys, b6 + o, ORDER).fma(qd, s6);
                     s7 = FloatVector.fromMemorySegment(F, keys, b7 + o, ORDER).fma(qd, s7);
                 }
-                s0.intoArray(p, jobSlot(g, vpb));
-                s1.intoArray(p, jobSlot(g + 1, vpb));
-                s2.intoArray(p, jobSlot(g + 2, vpb));
-                s3.intoArray(p, jobSlot(g + 3, vpb));
-                s4.intoArray(p, jobSlot(g + 4, vpb));
-                s5.intoArray(p, jobSlot(g + 5, vpb));
-                s6.intoArray(p, jobSlot(g + 6, vpb));
-                s7.intoArray(p, jobSlot(g + 7, vpb));
+                s0.intoArray(p, pb + jobSlot(g, vpb));
+                s1.intoArray(p, pb + jobSlot(g + 1, vpb));
+                s2.intoArray(p, pb + jobSlot(g + 2, vpb));
+                s3.intoArray(p, pb + jobSlot(g + 3, vpb));
+                s4.intoArray(p, pb + jobSlot(g + 4, vpb));
+                s5.intoArray(p, pb + jobSlot(g + 5, vpb));
+                s6.intoArray(p, pb + jobSlot(g + 6, vpb));
+                s7.intoArray(p, pb + jobSlot(g + 7, vpb));
             }
             for (; g + 4 <= jobs; g += 4) {
                 long b0 = jobBase(g, vpb, s, kvh), b1 = jobBase(g + 1, vpb, s, kvh);
@@ -270,10 +329,10 @@ final class Attention {
                     s2 = FloatVector.fromMemorySegment(F, keys, b2 + o, ORDER).fma(qd, s2);
                     s3 = FloatVector.fromMemorySegment(F, keys, b3 + o, ORDER).fma(qd, s3);
                 }
-                s0.intoArray(p, jobSlot(g, vpb));
-                s1.intoArray(p, jobSlot(g + 1, vpb));
-                s2.intoArray(p, jobSlot(g + 2, vpb));
-                s3.intoArray(p, jobSlot(g + 3, vpb));
+                s0.intoArray(p, pb + jobSlot(g, vpb));
+                s1.intoArray(p, pb + jobSlot(g + 1, vpb));
+                s2.intoArray(p, pb + jobSlot(g + 2, vpb));
+                s3.intoArray(p, pb + jobSlot(g + 3, vpb));
             }
             for (; g < jobs; g++) {
                 long b0 = jobBase(g, vpb, s, kvh);
@@ -281,7 +340,7 @@ final class Attention {
                 for (int d = 0; d < headDim; d++) {
                     s0 = FloatVector.fromMemorySegment(F, keys, b0 + d * rowBytes, ORDER).fma(FloatVector.broadcast(F, q[qo + d]), s0);
                 }
-                s0.intoArray(p, jobSlot(g, vpb));
+                s0.intoArray(p, pb + jobSlot(g, vpb));
             }
             for (int kb = 0; kb < nb && vpb * lanes < bs; kb++) {   // the slots past each block's vectors
                 int n = Math.min(bs, pos + 1 - kb * bs);
@@ -289,7 +348,7 @@ final class Attention {
                 for (int j = vpb * lanes; j < n; j++) {
                     float sc = 0f;
                     for (int d = 0; d < headDim; d++) sc = Math.fma(cache.at(keys, base, (long) d * bs + j), q[qo + d], sc);
-                    p[kb * bs + j] = sc;
+                    p[pb + kb * bs + j] = sc;
                 }
             }
         }
@@ -299,12 +358,12 @@ final class Attention {
          * beside {@link #scores} rather than sharing it through a load helper: a helper returning the widened vector was
          * not inlined by C2 there and the chains ran 2x slower (boxed vectors); the same holds for {@link #accumulateBf16}.
          */
-        private void scoresBf16(int qo, int s, int kvh, int pos, float[] p) {
+        private void scoresBf16(int qo, int s, int kvh, int pos, float[] p, int pb, int g0) {
             int lanes = F.length(), vpb = bs / lanes, nb = pos / bs + 1;
             int lastN = pos + 1 - (nb - 1) * bs;
             int jobs = (nb - 1) * vpb + Math.min(vpb, (lastN + lanes - 1) / lanes);
             long rowBytes = 2L * bs;
-            int g = 0;
+            int g = g0;
             for (; g + 8 <= jobs; g += 8) {
                 long b0 = jobBase(g, vpb, s, kvh), b1 = jobBase(g + 1, vpb, s, kvh);
                 long b2 = jobBase(g + 2, vpb, s, kvh), b3 = jobBase(g + 3, vpb, s, kvh);
@@ -323,14 +382,14 @@ final class Attention {
                     s6 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b6 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s6);
                     s7 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b7 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s7);
                 }
-                s0.intoArray(p, jobSlot(g, vpb));
-                s1.intoArray(p, jobSlot(g + 1, vpb));
-                s2.intoArray(p, jobSlot(g + 2, vpb));
-                s3.intoArray(p, jobSlot(g + 3, vpb));
-                s4.intoArray(p, jobSlot(g + 4, vpb));
-                s5.intoArray(p, jobSlot(g + 5, vpb));
-                s6.intoArray(p, jobSlot(g + 6, vpb));
-                s7.intoArray(p, jobSlot(g + 7, vpb));
+                s0.intoArray(p, pb + jobSlot(g, vpb));
+                s1.intoArray(p, pb + jobSlot(g + 1, vpb));
+                s2.intoArray(p, pb + jobSlot(g + 2, vpb));
+                s3.intoArray(p, pb + jobSlot(g + 3, vpb));
+                s4.intoArray(p, pb + jobSlot(g + 4, vpb));
+                s5.intoArray(p, pb + jobSlot(g + 5, vpb));
+                s6.intoArray(p, pb + jobSlot(g + 6, vpb));
+                s7.intoArray(p, pb + jobSlot(g + 7, vpb));
             }
             for (; g + 4 <= jobs; g += 4) {
                 long b0 = jobBase(g, vpb, s, kvh), b1 = jobBase(g + 1, vpb, s, kvh);
@@ -344,10 +403,10 @@ final class Attention {
                     s2 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b2 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s2);
                     s3 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b3 + o, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(qd, s3);
                 }
-                s0.intoArray(p, jobSlot(g, vpb));
-                s1.intoArray(p, jobSlot(g + 1, vpb));
-                s2.intoArray(p, jobSlot(g + 2, vpb));
-                s3.intoArray(p, jobSlot(g + 3, vpb));
+                s0.intoArray(p, pb + jobSlot(g, vpb));
+                s1.intoArray(p, pb + jobSlot(g + 1, vpb));
+                s2.intoArray(p, pb + jobSlot(g + 2, vpb));
+                s3.intoArray(p, pb + jobSlot(g + 3, vpb));
             }
             for (; g < jobs; g++) {
                 long b0 = jobBase(g, vpb, s, kvh);
@@ -355,7 +414,7 @@ final class Attention {
                 for (int d = 0; d < headDim; d++) {
                     s0 = ((IntVector) ShortVector.fromMemorySegment(S16, keys, b0 + d * rowBytes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.broadcast(F, q[qo + d]), s0);
                 }
-                s0.intoArray(p, jobSlot(g, vpb));
+                s0.intoArray(p, pb + jobSlot(g, vpb));
             }
             for (int kb = 0; kb < nb && vpb * lanes < bs; kb++) {   // the slots past each block's vectors
                 int n = Math.min(bs, pos + 1 - kb * bs);
@@ -363,7 +422,7 @@ final class Attention {
                 for (int j = vpb * lanes; j < n; j++) {
                     float sc = 0f;
                     for (int d = 0; d < headDim; d++) sc = Math.fma(cache.at(keys, base, (long) d * bs + j), q[qo + d], sc);
-                    p[kb * bs + j] = sc;
+                    p[pb + kb * bs + j] = sc;
                 }
             }
         }
@@ -375,10 +434,10 @@ final class Attention {
          * so each query's scores have the bits it gets alone. Jobs past a query's own context fill lanes it never reads.
          * The slots past a block's vectors: {@link #tailScores}.
          */
-        private void scores4(int qo, int s, int kvh, int pos, float[] p, int stride) {
+        private void scores4(int qo, int s, int kvh, int pos, float[] p, int stride, int jobLimit) {
             int lanes = F.length(), vpb = bs / lanes, nb = pos / bs + 1;
             int lastN = pos + 1 - (nb - 1) * bs;
-            int jobs = (nb - 1) * vpb + Math.min(vpb, (lastN + lanes - 1) / lanes);
+            int jobs = Math.min(jobLimit, (nb - 1) * vpb + Math.min(vpb, (lastN + lanes - 1) / lanes));
             long rowBytes = 4L * bs;
             int q1 = qo + qDim, q2 = qo + 2 * qDim, q3 = qo + 3 * qDim, p1 = stride, p2 = 2 * stride, p3 = 3 * stride;
             int g = 0;
@@ -424,10 +483,10 @@ final class Attention {
         }
 
         /** {@link #scores4} over a bfloat16 cache: each K vector widened once for the four queries (written out, as {@link #scoresBf16}). */
-        private void scores4Bf16(int qo, int s, int kvh, int pos, float[] p, int stride) {
+        private void scores4Bf16(int qo, int s, int kvh, int pos, float[] p, int stride, int jobLimit) {
             int lanes = F.length(), vpb = bs / lanes, nb = pos / bs + 1;
             int lastN = pos + 1 - (nb - 1) * bs;
-            int jobs = (nb - 1) * vpb + Math.min(vpb, (lastN + lanes - 1) / lanes);
+            int jobs = Math.min(jobLimit, (nb - 1) * vpb + Math.min(vpb, (lastN + lanes - 1) / lanes));
             long rowBytes = 2L * bs;
             int q1 = qo + qDim, q2 = qo + 2 * qDim, q3 = qo + 3 * qDim, p1 = stride, p2 = 2 * stride, p3 = 3 * stride;
             int g = 0;
@@ -482,6 +541,19 @@ final class Attention {
 
     /** Queries of one head and sequence per tile (prefill): their scores share each K load, pairs share V loads. */
     static final int QUERIES = 4;
+
+    /**
+     * {@code -Darbor.cpu.groupedDecodeAttention} (default on): decode queries of sequences whose block tables begin with the
+     * same physical blocks are tiled four at a time so the shared blocks' K/V are read once for the four
+     * ({@link Task#queryTileShared}); off, each such query runs alone. The same bits either way.
+     */
+    static boolean groupedDecode = Boolean.parseBoolean(System.getProperty("arbor.cpu.groupedDecodeAttention", "true"));
+
+    /**
+     * {@code -Darbor.cpu.groupedDecodeMinShare} (percent, default 50): the least share of a tile's longest context that its
+     * common blocks must be for {@link #groupedDecode} to tile it (the tests set 0 to run the tile on any shared block).
+     */
+    static int groupedDecodeMinShare = Integer.getInteger("arbor.cpu.groupedDecodeMinShare", 50);
 
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final VectorSpecies<Short> S16 = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));

@@ -20,9 +20,12 @@ import java.util.Arrays;
  *       pages, B's on 2 MiB pages ({@link HugePages#weights}), an executor each;
  *   <li>{@code kvHugePages}: two executors over the one model, A's KV cache on 4 KiB pages, B's on 2 MiB pages
  *       ({@link HugePages}), each prefilled with the same prompts; {@code kvHugePagesFirst}: the same with B's cache opened
- *       and prefilled first (the order's own effect).
+ *       and prefilled first (the order's own effect);
+ *   <li>{@code groupedDecodeAttention}: every sequence's block table begins with the same physical blocks, the
+ *       {@code context} prompt tokens' whole blocks (the same token ids: a shared prefix as the prefix trie hands out), then
+ *       32 own prompt tokens in its own blocks; A with {@link Attention#groupedDecode} off, B on (one executor).
  * </ul>
- * Usage: {@code DecodeSwitchBench MODEL [batch] [context] [rounds] [steps] [N|kvHugePages|kvHugePagesFirst|weightHugePages|weightHugePagesFirst]} (default two threads, bf16 KV,
+ * Usage: {@code DecodeSwitchBench MODEL [batch] [context] [rounds] [steps] [N|kvHugePages|kvHugePagesFirst|weightHugePages|weightHugePagesFirst|groupedDecodeAttention]} (default two threads, bf16 KV,
  * batch invariant).
  */
 public final class DecodeSwitchBench {
@@ -39,11 +42,16 @@ public final class DecodeSwitchBench {
         boolean weightAb = mode.startsWith("weightHugePages");   // two models: weights on 4 KiB / 2 MiB pages
         boolean hugeFirst = mode.equals("kvHugePagesFirst") || mode.equals("weightHugePagesFirst");   // the 2 MiB one opened first
         boolean hugeAb = mode.startsWith("kvHugePages") || weightAb;
-        int offTokens = !hugeAb ? Integer.parseInt(mode) : 32;
+        boolean groupedAb = mode.equals("groupedDecodeAttention");   // a shared prefix; Attention.groupedDecode off / on
+        int own = groupedAb ? 32 : 0;   // own prompt tokens after the shared prefix
+        int offTokens = !hugeAb && !groupedAb ? Integer.parseInt(mode) : PanelGemm.minTokens;
         int onTokens = PanelGemm.minTokens;
-        int blockSize = 16, total = context + (rounds + 2) * steps + 1;
+        int blockSize = 16, total = context + own + 2 * (rounds + 2) * steps + 1,   // both settings step the one cache (two executors: half used)
+                shared = groupedAb ? context / blockSize : 0;
         int perSeq = (total + blockSize - 1) / blockSize + 1;
-        if (hugeAb) System.out.printf("A/B of the " + (weightAb ? "weights'" : "KV cache's") + " pages: 4 KiB / 2 MiB (" + (hugeFirst ? "2 MiB" : "4 KiB") + " opened first); batch %d, context %d, %d rounds x %d steps%n", batch, context, rounds, steps);
+        if (groupedAb) System.out.printf("A/B of Attention.groupedDecode: off / on; batch %d sharing %d prompt tokens (%d blocks), %d own, %d rounds x %d steps%n",
+                batch, context, shared, own, rounds, steps);
+        else if (hugeAb) System.out.printf("A/B of the " + (weightAb ? "weights'" : "KV cache's") + " pages: 4 KiB / 2 MiB (" + (hugeFirst ? "2 MiB" : "4 KiB") + " opened first); batch %d, context %d, %d rounds x %d steps%n", batch, context, rounds, steps);
         else System.out.printf("A/B of PanelGemm.minTokens: off %d, on %d; batch %d, context %d, %d rounds x %d steps%n",
                 offTokens, onTokens, batch, context, rounds, steps);
         CausalLM[] models = new CausalLM[2];
@@ -55,7 +63,7 @@ public final class DecodeSwitchBench {
                 models[v].materialize();
             }
             HugePages.weights = savedWeights;
-            StepShape shape = new StepShape(perSeq * batch, blockSize, Math.max(context, batch), batch, perSeq, batch);
+            StepShape shape = new StepShape(perSeq * batch, blockSize, Math.max(context + own, batch), batch, perSeq, batch);
             ModelExecutor[] exec = new ModelExecutor[2];
             try {
                 for (int v = 0; v < 2; v++) {
@@ -63,23 +71,24 @@ public final class DecodeSwitchBench {
                     exec[v] = v == 0 || hugeAb ? models[weightAb ? v : 0].open(shape) : exec[0];
                 }
                 int[][] tables = new int[batch][perSeq];
-                for (int s = 0; s < batch; s++) for (int k = 0; k < perSeq; k++) tables[s][k] = s * perSeq + k;
+                for (int s = 0; s < batch; s++) for (int k = 0; k < perSeq; k++) tables[s][k] = k < shared ? k : s * perSeq + k;
                 for (int v = 0; v < (hugeAb ? 2 : 1); v++) {
                     ForwardBatch b = exec[v].batch();
                     for (int s = 0; s < batch; s++) {
                         b.clear();
                         b.beginSequence(tables[s], perSeq);
-                        for (int i = 0; i < context; i++) b.addToken((s * 31 + i * 7) % 259, i);
-                        b.addLogitRow(context - 1);
+                        for (int i = 0; i < context + own; i++) b.addToken(((i < shared * blockSize ? 0 : s * 31) + i * 7) % 259, i);
+                        b.addLogitRow(context + own - 1);
                         exec[v].forward();
                         exec[v].computeLogits(0);
                     }
                 }
-                int[] pos = {context, context};   // each executor's next position (one shared cache without kvHugePages)
+                int[] pos = {context + own, context + own};   // each executor's next position (one shared cache without kvHugePages)
                 double[][] cpu = new double[2][rounds], wall = new double[2][rounds];
                 for (int r = -2; r < rounds; r++) {
                     for (int v = 0; v < 2; v++) {
-                        if (!hugeAb) PanelGemm.minTokens = v == 1 ? onTokens : offTokens;
+                        if (groupedAb) Attention.groupedDecode = v == 1;
+                        else if (!hugeAb) PanelGemm.minTokens = v == 1 ? onTokens : offTokens;
                         int e = !hugeAb ? 0 : hugeFirst ? 1 - v : v;
                         ForwardBatch b = exec[e].batch();
                         long c0 = OS.getProcessCpuTime(), w0 = System.nanoTime();
@@ -102,6 +111,7 @@ public final class DecodeSwitchBench {
                             r, cpu[0][r], wall[0][r], cpu[1][r], wall[1][r], cpu[0][r] / cpu[1][r], wall[0][r] / wall[1][r]);
                 }
                 PanelGemm.minTokens = onTokens;
+                Attention.groupedDecode = true;
                 double[] ratio = new double[rounds], wr = new double[rounds];
                 int ahead = 0, aheadWall = 0;
                 for (int r = 0; r < rounds; r++) {
