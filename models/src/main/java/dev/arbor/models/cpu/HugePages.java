@@ -6,6 +6,8 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Off-heap buffers on transparent huge pages (2 MiB) where the kernel allows them only on request (Linux's
@@ -35,6 +37,7 @@ final class HugePages {
     /** {@code -Darbor.cpu.kvHugePages}; not final: {@code DecodeSwitchBench} opens one executor each way in one JVM. */
     static boolean kv = Boolean.parseBoolean(System.getProperty("arbor.cpu.kvHugePages", "true"));
 
+    private static final Logger LOG = LoggerFactory.getLogger(HugePages.class);
     private static final long HUGE = 2L << 20;
     private static final int PROT_READ_WRITE = 0x1 | 0x2, MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20, MADV_HUGEPAGE = 14;
     private static final MethodHandle MMAP, MADVISE, MUNMAP;
@@ -73,9 +76,7 @@ final class HugePages {
             if (at == -1L || at == 0L) return arena.allocate(bytes, 64);
             long start = (at + HUGE - 1) / HUGE * HUGE;
             int rc = (int) MADVISE.invokeExact(MemorySegment.ofAddress(start), len - (start - at), MADV_HUGEPAGE);
-            if (rc != 0) {   // refused: still a valid zeroed mapping, on small pages
-                java.util.logging.Logger.getLogger(HugePages.class.getName()).fine("madvise(MADV_HUGEPAGE) refused");
-            }
+            if (rc != 0) LOG.debug("madvise(MADV_HUGEPAGE) refused for {} bytes: a valid zeroed mapping on small pages", len);
             return MemorySegment.ofAddress(start).reinterpret(bytes, arena, s -> unmap(at, len));
         } catch (Throwable e) {
             return arena.allocate(bytes, 64);
@@ -92,6 +93,7 @@ final class HugePages {
     private static void unmap(long at, long len) {
         try {
             int rc = (int) MUNMAP.invokeExact(MemorySegment.ofAddress(at), len);
+            if (rc != 0) LOG.debug("munmap of {} bytes failed", len);
         } catch (Throwable ignored) {
             // the process keeps the mapping; nothing else to do from a cleanup action
         }
