@@ -5,6 +5,7 @@ import dev.arbor.accel.KernelContext;
 import dev.arbor.accel.Unroll;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.OffHeapArray;
 
 /**
  * The element-wise and per-row stages of a transformer layer as accel kernels: run by the accel
@@ -51,6 +52,11 @@ public final class LayerKernels {
      * @param out (rows, n); may be x
      */
     public static void rmsNormRows(KernelContext ctx, FloatArray x, FloatArray w, FloatArray out, int n, double eps) {
+        rmsNormRow(ctx, x, w, out, n, eps);
+    }
+
+    /** {@link #rmsNormRows}' body for the group's row, into an fp32 or a bf16 {@code out} ({@link #scaleStrided}). */
+    private static void rmsNormRow(KernelContext ctx, FloatArray x, FloatArray w, OffHeapArray out, int n, double eps) {
         int r = ctx.groupIdx, t = ctx.localIdx;
         double[] partial = ctx.allocateDoubleLocalArray(NORM_GROUP);
         int o = r * n;
@@ -87,24 +93,7 @@ public final class LayerKernels {
      * @param out (rows, n) bf16; not x
      */
     public static void rmsNormRowsBf16(KernelContext ctx, FloatArray x, FloatArray w, BFloat16Array out, int n, double eps) {
-        int r = ctx.groupIdx, t = ctx.localIdx;
-        double[] partial = ctx.allocateDoubleLocalArray(NORM_GROUP);
-        int o = r * n;
-        float[] v = new float[NORM_CHUNK];
-        float[] ws = new float[NORM_CHUNK];
-        double sq = 0;
-        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * NORM_GROUP) sq = sumSquaresChunk(x, w, v, ws, o, i0, n, sq);
-        partial[t] = sq;
-        ctx.localBarrier();
-        for (int s = NORM_GROUP / 2; s > 0; s >>= 1) {
-            if (t < s) partial[t] += partial[t + s];
-            ctx.localBarrier();
-        }
-        float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
-        int last = t + (n - 1) / (NORM_CHUNK * NORM_GROUP) * (NORM_CHUNK * NORM_GROUP);
-        if (last < n) scaleStridedBf16(x, w, out, v, ws, o, last, n, inv, 0, NORM_CHUNK, NORM_GROUP);
-        for (int i0 = t; i0 < n; i0 += NORM_CHUNK * NORM_GROUP)
-            if (i0 != last) scaleStridedBf16(x, w, out, v, ws, o, i0, n, inv, 1, NORM_CHUNK, NORM_GROUP);
+        rmsNormRow(ctx, x, w, out, n, eps);
     }
 
     /** Elements of a row one work-item of {@link #rmsNormRows} loads before using any: 16, a 4096-wide row in one chunk. */
@@ -130,10 +119,11 @@ public final class LayerKernels {
      * out[o + i] = w[i] · (x[o + i] · inv) for i = i0 + j·{@code stride} &lt; n, j &lt; {@code count} (out may be x): with
      * {@code reload}, the chunk's loads first, else x and w as the sum's pass left them in v and ws. {@code count} and
      * {@code stride} are the caller's constants (the loops unroll at translation): {@link #rmsNormRows}' chunk of
-     * {@link #NORM_CHUNK} at {@link #NORM_GROUP}, {@code FusedKernels.addRmsNormRows}' pass of 4 at 1,024.
+     * {@link #NORM_CHUNK} at {@link #NORM_GROUP}, {@code FusedKernels.addRmsNormRows}' pass of 4 at 1,024. {@code out} is a
+     * {@link FloatArray} or, for a GEMM's X, a {@link BFloat16Array} (each fp32 value rounded to nearest even as stored).
      */
     @Unroll
-    public static void scaleStrided(FloatArray x, FloatArray w, FloatArray out, float[] v, float[] ws, int o, int i0, int n, float inv,
+    public static void scaleStrided(FloatArray x, FloatArray w, OffHeapArray out, float[] v, float[] ws, int o, int i0, int n, float inv,
                                     int reload, int count, int stride) {
         for (int j = 0; j < count; j++) {
             int i = i0 + j * stride;
@@ -144,24 +134,7 @@ public final class LayerKernels {
         }
         for (int j = 0; j < count; j++) {
             int i = i0 + j * stride;
-            if (i < n) out.set(o + i, ws[j] * (v[j] * inv));
-        }
-    }
-
-    /** {@link #scaleStrided} into a bf16 {@code out}: the same fp32 value {@code w · (x · inv)}, rounded to nearest even as stored. */
-    @Unroll
-    public static void scaleStridedBf16(FloatArray x, FloatArray w, BFloat16Array out, float[] v, float[] ws, int o, int i0, int n, float inv,
-                                        int reload, int count, int stride) {
-        for (int j = 0; j < count; j++) {
-            int i = i0 + j * stride;
-            if (reload != 0 && i < n) {
-                v[j] = x.get(o + i);
-                ws[j] = w.get(i);
-            }
-        }
-        for (int j = 0; j < count; j++) {
-            int i = i0 + j * stride;
-            if (i < n) out.set(o + i, ws[j] * (v[j] * inv));
+            if (i < n) out.setFloat(o + i, ws[j] * (v[j] * inv));   // fp32 as is, or bf16 rounded to nearest even (the entry point's type)
         }
     }
 

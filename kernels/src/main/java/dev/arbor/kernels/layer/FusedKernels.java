@@ -7,6 +7,7 @@ import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.HalfFloatArray;
 import dev.arbor.accel.array.IntArray;
+import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.kernels.LayerKernels;
 
 /**
@@ -174,13 +175,18 @@ public final class FusedKernels {
      *               Launch: {@code Launch.cover(tokens * inter, 256)}.
      */
     public static void siluMulRows(KernelContext ctx, FloatArray gateUp, int slices, FloatArray out, int tokens, int inter) {
+        siluMulRow(ctx, gateUp, slices, out, tokens, inter);
+    }
+
+    /** {@link #siluMulRows}' work-item, into an fp32 or a bf16 {@code out} (rounded to nearest even as stored: {@code setFloat}). */
+    private static void siluMulRow(KernelContext ctx, FloatArray gateUp, int slices, OffHeapArray out, int tokens, int inter) {
         ctx.allowDependentLaunch();   // the next GEMM may start streaming its weights (it waits for this grid before reading X)
         ctx.gridDependencyWait();
         int idx = ctx.globalIdx;
         if (idx >= tokens * inter) return;
         int t = idx / inter, i = idx - t * inter, e = t * 2 * inter + i, count = tokens * 2 * inter;
         float g = summed(gateUp, e, slices, count), up = summed(gateUp, e + inter, slices, count);
-        out.set(idx, g / (1f + KMath.exp(-g)) * up);
+        out.setFloat(idx, g / (1f + KMath.exp(-g)) * up);
     }
 
     /**
@@ -192,13 +198,7 @@ public final class FusedKernels {
      * @param out    (tokens, inter) bf16
      */
     public static void siluMulRowsBf16(KernelContext ctx, FloatArray gateUp, int slices, BFloat16Array out, int tokens, int inter) {
-        ctx.allowDependentLaunch();
-        ctx.gridDependencyWait();
-        int idx = ctx.globalIdx;
-        if (idx >= tokens * inter) return;
-        int t = idx / inter, i = idx - t * inter, e = t * 2 * inter + i, count = tokens * 2 * inter;
-        float g = summed(gateUp, e, slices, count), up = summed(gateUp, e + inter, slices, count);
-        out.set(idx, g / (1f + KMath.exp(-g)) * up);
+        siluMulRow(ctx, gateUp, slices, out, tokens, inter);
     }
 
     /**
@@ -223,6 +223,12 @@ public final class FusedKernels {
     public static void addRmsNormRows(KernelContext ctx, FloatArray x, FloatArray y, int slices, FloatArray w, FloatArray out,
                                       int rows, int n, double eps) {
         ctx.launchBounds(ADD_NORM_GROUP);
+        addRmsNormRow(ctx, x, y, slices, w, out, rows, n, eps);
+    }
+
+    /** {@link #addRmsNormRows}' work-group for its row, into an fp32 or a bf16 {@code out} ({@code LayerKernels.scaleStrided}). */
+    private static void addRmsNormRow(KernelContext ctx, FloatArray x, FloatArray y, int slices, FloatArray w, OffHeapArray out,
+                                      int rows, int n, double eps) {
         ctx.allowDependentLaunch();   // the next GEMM may start streaming its weights (it waits for this grid before reading X)
         ctx.gridDependencyWait();
         int r = ctx.groupIdx, t = ctx.localIdx;
@@ -266,33 +272,7 @@ public final class FusedKernels {
     public static void addRmsNormRowsBf16(KernelContext ctx, FloatArray x, FloatArray y, int slices, FloatArray w, BFloat16Array out,
                                           int rows, int n, double eps) {
         ctx.launchBounds(ADD_NORM_GROUP);
-        ctx.allowDependentLaunch();
-        ctx.gridDependencyWait();
-        int r = ctx.groupIdx, t = ctx.localIdx;
-        double[] partial = ctx.allocateDoubleLocalArray(LayerKernels.NORM_GROUP);
-        float[] squares = ctx.allocateFloatLocalArray(ADD_NORM_PASS);
-        int o = r * n, count = rows * n;
-        float[] v = new float[ADD_NORM_ELEMS];
-        float[] s = new float[ADD_NORM_ELEMS];
-        float[] ws = new float[ADD_NORM_ELEMS];
-        float[] ys = new float[ADD_NORM_ELEMS * (ADD_NORM_PREFETCH - 1)];
-        double sq = 0;
-        for (int p0 = 0; p0 < n; p0 += ADD_NORM_PASS) {
-            addPass(x, y, w, v, s, ws, ys, squares, o, p0 + t, t, slices, count, n);
-            ctx.localBarrier();
-            if (t < LayerKernels.NORM_GROUP) sq = addSquares(squares, t, p0, n, sq);
-            ctx.localBarrier();
-        }
-        if (t < LayerKernels.NORM_GROUP) partial[t] = sq;
-        ctx.localBarrier();
-        for (int h = LayerKernels.NORM_GROUP / 2; h > 0; h >>= 1) {
-            if (t < h) partial[t] += partial[t + h];
-            ctx.localBarrier();
-        }
-        float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
-        int last = (n - 1) / ADD_NORM_PASS * ADD_NORM_PASS;
-        LayerKernels.scaleStridedBf16(x, w, out, v, ws, o, last + t, n, inv, 0, ADD_NORM_ELEMS, ADD_NORM_GROUP);
-        for (int p0 = 0; p0 < last; p0 += ADD_NORM_PASS) LayerKernels.scaleStridedBf16(x, w, out, v, ws, o, p0 + t, n, inv, 1, ADD_NORM_ELEMS, ADD_NORM_GROUP);
+        addRmsNormRow(ctx, x, y, slices, w, out, rows, n, eps);
     }
 
     /**
