@@ -77,48 +77,27 @@ public final class FusedOps {
 
     /** {@code out (tokens, inter) = silu(gate) * up} from the fused projection's (slices, tokens, 2 inter) partial sums. */
     public static void siluMulRows(Backend b, FloatArray gateUp, int slices, FloatArray out, int tokens, int inter, boolean overlap) {
-        positive("tokens", tokens);
-        positive("slices", slices);
-        positive("inter", inter);
-        need("gateUp", gateUp, (long) slices * tokens * 2 * inter);
-        need("out", out, (long) tokens * inter);
+        checkSiluMulRows(gateUp, slices, out, tokens, inter);
         b.launch(SILU_MUL_ROWS, overlap(Launch.cover(tokens * inter, 256), overlap), gateUp, slices, out, tokens, inter);
     }
 
     /** As {@link #siluMulRows(Backend, FloatArray, int, FloatArray, int, int, boolean)} into bf16 (rounded to nearest even): a GEMM's X. */
     public static void siluMulRows(Backend b, FloatArray gateUp, int slices, BFloat16Array out, int tokens, int inter, boolean overlap) {
-        positive("tokens", tokens);
-        positive("slices", slices);
-        positive("inter", inter);
-        need("gateUp", gateUp, (long) slices * tokens * 2 * inter);
-        need("out", out, (long) tokens * inter);
+        checkSiluMulRows(gateUp, slices, out, tokens, inter);
         b.launch(SILU_MUL_ROWS_BF16, overlap(Launch.cover(tokens * inter, 256), overlap), gateUp, slices, out, tokens, inter);
     }
 
     /** As {@link #addRmsNorm(Backend, FloatArray, FloatArray, int, FloatArray, FloatArray, int, int, double, boolean)} with the normalised rows in bf16 (x stays fp32). */
     public static void addRmsNorm(Backend b, FloatArray x, FloatArray y, int slices, FloatArray w, BFloat16Array out, int rows, int n,
                                   double eps, boolean overlap) {
-        positive("rows", rows);
-        positive("slices", slices);
-        positive("n", n);
-        need("x", x, (long) rows * n);
-        need("y", y, (long) slices * rows * n);
-        need("w", w, n);
-        need("out", out, (long) rows * n);
+        checkAddRmsNorm(x, y, slices, w, out, rows, n);
         b.launch(ADD_RMS_NORM_BF16, overlap(Launch.of1D(rows, FusedKernels.ADD_NORM_GROUP), overlap), x, y, slices, w, out, rows, n, eps);
     }
 
     /** {@code x (rows, n) += y} (y: (slices, rows, n) partial sums), then {@code out = rmsNorm(x) * w}; out must not be x. */
     public static void addRmsNorm(Backend b, FloatArray x, FloatArray y, int slices, FloatArray w, FloatArray out, int rows, int n,
                                   double eps, boolean overlap) {
-        positive("rows", rows);
-        positive("slices", slices);
-        positive("n", n);
-        if (out == x) throw new IllegalArgumentException("out must not be x (x is updated while other rows are normalised)");
-        need("x", x, (long) rows * n);
-        need("y", y, (long) slices * rows * n);
-        need("w", w, n);
-        need("out", out, (long) rows * n);
+        checkAddRmsNorm(x, y, slices, w, out, rows, n);
         b.launch(ADD_RMS_NORM, overlap(Launch.of1D(rows, FusedKernels.ADD_NORM_GROUP), overlap), x, y, slices, w, out, rows, n, eps);
     }
 
@@ -132,6 +111,24 @@ public final class FusedOps {
      */
     public static void addRmsNormSplitRow(Backend b, FloatArray x, FloatArray y, int slices, FloatArray w, FloatArray out, IntArray arrivals,
                                           int rows, int n, double eps, boolean overlap) {
+        checkAddRmsNorm(x, y, slices, w, out, rows, n);
+        need("arrivals", arrivals, rows);
+        int groups = splitRowGroups(n);
+        b.launch(ADD_RMS_NORM_SPLIT, overlap(Launch.of1D(Math.multiplyExact(rows, groups), LayerKernels.NORM_GROUP), overlap),
+                x, y, slices, w, out, arrivals, rows, n, groups, eps);
+    }
+
+    /** The shapes {@link #siluMulRows} reads and writes; out is fp32 or bf16. */
+    private static void checkSiluMulRows(FloatArray gateUp, int slices, OffHeapArray out, int tokens, int inter) {
+        positive("tokens", tokens);
+        positive("slices", slices);
+        positive("inter", inter);
+        need("gateUp", gateUp, (long) slices * tokens * 2 * inter);
+        need("out", out, (long) tokens * inter);
+    }
+
+    /** The shapes {@link #addRmsNorm} and {@link #addRmsNormSplitRow} read and write; out (fp32 or bf16) must not be x. */
+    private static void checkAddRmsNorm(FloatArray x, FloatArray y, int slices, FloatArray w, OffHeapArray out, int rows, int n) {
         positive("rows", rows);
         positive("slices", slices);
         positive("n", n);
@@ -140,9 +137,5 @@ public final class FusedOps {
         need("y", y, (long) slices * rows * n);
         need("w", w, n);
         need("out", out, (long) rows * n);
-        need("arrivals", arrivals, rows);
-        int groups = splitRowGroups(n);
-        b.launch(ADD_RMS_NORM_SPLIT, overlap(Launch.of1D(Math.multiplyExact(rows, groups), LayerKernels.NORM_GROUP), overlap),
-                x, y, slices, w, out, arrivals, rows, n, groups, eps);
     }
 }
