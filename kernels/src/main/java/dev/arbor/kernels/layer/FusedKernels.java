@@ -201,6 +201,81 @@ public final class FusedKernels {
         siluMulRow(ctx, gateUp, slices, out, tokens, inter);
     }
 
+    /** Elements of a row one work-item of {@link #siluMulRowsWide} computes (work-group g of a row: {@link #SILU_WIDE_SPAN} elements). */
+    public static final int SILU_WIDE_ELEMS = 4;
+    /** Work-items a work-group of {@link #siluMulRowsWide}. */
+    public static final int SILU_WIDE_GROUP = 256;
+    /** Elements of a row a work-group of {@link #siluMulRowsWide} covers. */
+    public static final int SILU_WIDE_SPAN = SILU_WIDE_ELEMS * SILU_WIDE_GROUP;
+
+    /**
+     * {@link #siluMulRows} with {@link #SILU_WIDE_ELEMS} elements a work-item and the row from the grid's y: work-group
+     * (g, t) computes row t's elements i = g·{@link #SILU_WIDE_SPAN} + j·{@link #SILU_WIDE_GROUP} + localIdx, j ascending
+     * (coalesced for each j), every gate and up load of its elements issued before any is used, no integer division. Each
+     * element is {@link #siluMulRows}' arithmetic in its order (slab 0, then slabs 1.. added in turn; {@code silu(g) * up}):
+     * the same bits (FusedKernelsTest, FusedKernelsGpuTest). Why: the one-element form is ~4,096 work-groups of one load
+     * latency each at 128 × 8,192 (6.8 µs a launch on the H200, bench/RESULTS.md run 66-prof17, against ~2.5 µs for a
+     * norm of the same rows).
+     * Launch: grid ({@code ⌈inter / SILU_WIDE_SPAN⌉}, tokens), {@link #SILU_WIDE_GROUP} work-items ({@link FusedOps#siluWideLaunch}).
+     *
+     * @param gateUp (slices, tokens, 2 inter) partial sums
+     * @param out    (tokens, inter)
+     */
+    public static void siluMulRowsWide(KernelContext ctx, FloatArray gateUp, int slices, FloatArray out, int tokens, int inter) {
+        siluMulRowWide(ctx, gateUp, slices, out, tokens, inter);
+    }
+
+    /** {@link #siluMulRowsWide} into bf16 (rounded to nearest even as stored), as {@link #siluMulRowsBf16} is {@link #siluMulRows}'. */
+    public static void siluMulRowsWideBf16(KernelContext ctx, FloatArray gateUp, int slices, BFloat16Array out, int tokens, int inter) {
+        siluMulRowWide(ctx, gateUp, slices, out, tokens, inter);
+    }
+
+    /** {@link #siluMulRowsWide}' work-item, into an fp32 or a bf16 {@code out}. */
+    private static void siluMulRowWide(KernelContext ctx, FloatArray gateUp, int slices, OffHeapArray out, int tokens, int inter) {
+        ctx.allowDependentLaunch();   // the next GEMM may start streaming its weights (it waits for this grid before reading X)
+        ctx.gridDependencyWait();
+        int t = ctx.groupIdy;
+        if (t >= tokens) return;
+        int i0 = ctx.groupIdx * SILU_WIDE_SPAN + ctx.localIdx, e0 = t * 2 * inter + i0, count = tokens * 2 * inter;
+        float[] g = new float[SILU_WIDE_ELEMS];
+        float[] u = new float[SILU_WIDE_ELEMS];
+        float[] gz = new float[SILU_WIDE_ELEMS];
+        float[] uz = new float[SILU_WIDE_ELEMS];
+        loadWide(gateUp, g, u, e0, i0, inter);
+        for (int z = 1; z < slices; z++) {   // each element's slabs in order, as summed()
+            loadWide(gateUp, gz, uz, e0 + z * count, i0, inter);
+            addWide(g, u, gz, uz);
+        }
+        storeSiluWide(out, g, u, t * inter + i0, i0, inter);
+    }
+
+    /** g[j] = gu[e0 + j·GROUP], u[j] = gu[e0 + inter + j·GROUP] for the row's elements i0 + j·GROUP &lt; inter, all loads first. */
+    @Unroll
+    static void loadWide(FloatArray gu, float[] g, float[] u, int e0, int i0, int inter) {
+        for (int j = 0; j < SILU_WIDE_ELEMS; j++) {
+            int e = Math.min(i0 + j * SILU_WIDE_GROUP, inter - 1) - i0 + e0;   // clamped (always valid): no branch between the loads
+            g[j] = gu.get(e);
+            u[j] = gu.get(e + inter);
+        }
+    }
+
+    /** g[j] += gz[j], u[j] += uz[j]: a slab's values, loaded by {@link #loadWide}, added. */
+    @Unroll
+    static void addWide(float[] g, float[] u, float[] gz, float[] uz) {
+        for (int j = 0; j < SILU_WIDE_ELEMS; j++) {
+            g[j] += gz[j];
+            u[j] += uz[j];
+        }
+    }
+
+    /** out[o0 + j·GROUP] = silu(g[j]) · u[j] for the row's elements i0 + j·GROUP &lt; inter ({@link #siluMulRow}'s expression). */
+    @Unroll
+    static void storeSiluWide(OffHeapArray out, float[] g, float[] u, int o0, int i0, int inter) {
+        for (int j = 0; j < SILU_WIDE_ELEMS; j++) {
+            if (i0 + j * SILU_WIDE_GROUP < inter) out.setFloat(o0 + j * SILU_WIDE_GROUP, g[j] / (1f + KMath.exp(-g[j])) * u[j]);
+        }
+    }
+
     /**
      * Residual add then RMSNorm, one work-group of {@link #ADD_NORM_GROUP} per row: {@code x[r] += y[r]} (y summed over its
      * slices), then {@code out[r] = w * x[r] / rms(x[r])} as {@link LayerKernels#rmsNormRows} computes it (the same strided

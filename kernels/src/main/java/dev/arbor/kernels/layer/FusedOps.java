@@ -29,6 +29,22 @@ public final class FusedOps {
     static final Kernel ADD_RMS_NORM_SPLIT = Kernel.of(FusedKernels.class, "addRmsNormSplitRow");
     static final Kernel SILU_MUL_ROWS_BF16 = Kernel.of(FusedKernels.class, "siluMulRowsBf16");
     static final Kernel ADD_RMS_NORM_BF16 = Kernel.of(FusedKernels.class, "addRmsNormRowsBf16");
+    static final Kernel SILU_MUL_ROWS_WIDE = Kernel.of(FusedKernels.class, "siluMulRowsWide");
+    static final Kernel SILU_MUL_ROWS_WIDE_BF16 = Kernel.of(FusedKernels.class, "siluMulRowsWideBf16");
+
+    /**
+     * {@code -Darbor.fused.siluWide} (on unless set false): {@link #siluMulRows} runs {@link FusedKernels#siluMulRowsWide}
+     * ({@link FusedKernels#SILU_WIDE_ELEMS} elements a work-item, the row from the grid's y, every load first) instead of
+     * {@link FusedKernels#siluMulRows} (one element a work-item): the same bits (FusedKernelsTest, FusedKernelsGpuTest).
+     * Measured in bench/RESULTS.md run 66-b128 (H200, llama3.2-1b b128 × 512 decode, on / off in one call).
+     */
+    public static final boolean SILU_WIDE = Boolean.parseBoolean(System.getProperty("arbor.fused.siluWide", "true"));
+
+    /** The wide SwiGLU kernels' launch: ({@code ⌈inter / SILU_WIDE_SPAN⌉}, tokens) work-groups of {@link FusedKernels#SILU_WIDE_GROUP}. */
+    static Launch siluWideLaunch(int tokens, int inter) {
+        return Launch.of(new int[] {(inter + FusedKernels.SILU_WIDE_SPAN - 1) / FusedKernels.SILU_WIDE_SPAN, tokens, 1},
+                new int[] {FusedKernels.SILU_WIDE_GROUP, 1, 1});
+    }
 
     private static Launch overlap(Launch l, boolean overlap) { return overlap ? l.overlappingPrevious() : l; }
 
@@ -77,14 +93,26 @@ public final class FusedOps {
 
     /** {@code out (tokens, inter) = silu(gate) * up} from the fused projection's (slices, tokens, 2 inter) partial sums. */
     public static void siluMulRows(Backend b, FloatArray gateUp, int slices, FloatArray out, int tokens, int inter, boolean overlap) {
+        siluMulRows(b, gateUp, slices, out, tokens, inter, overlap, SILU_WIDE);
+    }
+
+    /** As {@link #siluMulRows(Backend, FloatArray, int, FloatArray, int, int, boolean)} by the given kernel: {@code wide}, {@link FusedKernels#siluMulRowsWide}. */
+    public static void siluMulRows(Backend b, FloatArray gateUp, int slices, FloatArray out, int tokens, int inter, boolean overlap, boolean wide) {
         checkSiluMulRows(gateUp, slices, out, tokens, inter);
-        b.launch(SILU_MUL_ROWS, overlap(Launch.cover(tokens * inter, 256), overlap), gateUp, slices, out, tokens, inter);
+        if (wide) b.launch(SILU_MUL_ROWS_WIDE, overlap(siluWideLaunch(tokens, inter), overlap), gateUp, slices, out, tokens, inter);
+        else b.launch(SILU_MUL_ROWS, overlap(Launch.cover(tokens * inter, 256), overlap), gateUp, slices, out, tokens, inter);
     }
 
     /** As {@link #siluMulRows(Backend, FloatArray, int, FloatArray, int, int, boolean)} into bf16 (rounded to nearest even): a GEMM's X. */
     public static void siluMulRows(Backend b, FloatArray gateUp, int slices, BFloat16Array out, int tokens, int inter, boolean overlap) {
+        siluMulRows(b, gateUp, slices, out, tokens, inter, overlap, SILU_WIDE);
+    }
+
+    /** As {@link #siluMulRows(Backend, FloatArray, int, BFloat16Array, int, int, boolean)} by the given kernel: {@code wide}, {@link FusedKernels#siluMulRowsWideBf16}. */
+    public static void siluMulRows(Backend b, FloatArray gateUp, int slices, BFloat16Array out, int tokens, int inter, boolean overlap, boolean wide) {
         checkSiluMulRows(gateUp, slices, out, tokens, inter);
-        b.launch(SILU_MUL_ROWS_BF16, overlap(Launch.cover(tokens * inter, 256), overlap), gateUp, slices, out, tokens, inter);
+        if (wide) b.launch(SILU_MUL_ROWS_WIDE_BF16, overlap(siluWideLaunch(tokens, inter), overlap), gateUp, slices, out, tokens, inter);
+        else b.launch(SILU_MUL_ROWS_BF16, overlap(Launch.cover(tokens * inter, 256), overlap), gateUp, slices, out, tokens, inter);
     }
 
     /** As {@link #addRmsNorm(Backend, FloatArray, FloatArray, int, FloatArray, FloatArray, int, int, double, boolean)} with the normalised rows in bf16 (x stays fp32). */

@@ -7,6 +7,7 @@ import dev.arbor.accel.cuda.StagingLayout;
 import dev.arbor.accel.Kernel;
 import dev.arbor.accel.Launch;
 import dev.arbor.accel.array.FloatArray;
+import dev.arbor.accel.array.IntArray;
 
 /**
  * Host launcher of {@link SamplingKernels} on a {@link Backend}: uploads a filled {@link SamplingBatch}'s
@@ -22,10 +23,33 @@ public final class DeviceSampler implements AutoCloseable {
 
     private static final Kernel SAMPLE = Kernel.of(SamplingKernels.class, "sample");
     private static final Kernel LOGPROBS = Kernel.of(SamplingKernels.class, "logprobs");
+    private static final Kernel ARGMAX_SLICES = Kernel.of(SplitArgmaxKernels.class, "argmaxSlices");
+    private static final Kernel ARGMAX_FINISH = Kernel.of(SplitArgmaxKernels.class, "argmaxFinish");
+
+    /**
+     * {@code -Darbor.sampling.splitArgmax} (on unless set false): a step whose rows are all greedy and unedited
+     * ({@link SamplingBatch#allGreedyUnedited}) and number at least {@link #SPLIT_ARGMAX_MIN_ROWS} takes its tokens from
+     * {@link SplitArgmaxKernels} (each row's argmax over {@link #argmaxSlices} work-groups, then one to pick) instead of
+     * {@link SamplingKernels#sample} (one work-group a row): the same tokens. Measured in bench/RESULTS.md run 66-b128 (H200,
+     * llama3.2-1b batch 128: on / off in one call).
+     */
+    public static final boolean SPLIT_ARGMAX = Boolean.parseBoolean(System.getProperty("arbor.sampling.splitArgmax", "true"));
+    /**
+     * Fewest rows that take the split argmax ({@code -Darbor.sampling.splitArgmaxMinRows}, 32): measured at 128 rows only; at a
+     * few rows the one-group kernel is one short launch where the split is two.
+     */
+    public static final int SPLIT_ARGMAX_MIN_ROWS = Math.max(1, Integer.getInteger("arbor.sampling.splitArgmaxMinRows", 32));
+    /** Work-groups the split argmax aims at over all rows (~8 a multiprocessor of an H200). */
+    static final int SPLIT_ARGMAX_GROUPS = 1024;
+    /** Most slices a row: the finish kernel's work-items hold one partial each (≤ its block of ≥ 32). */
+    static final int SPLIT_ARGMAX_MAX_SLICES = 32;
 
     private final Backend backend;
     private final int capacity, vocab, block;
     private final FloatArray work;
+    private final FloatArray partValue;   // (capacity, SPLIT_ARGMAX_MAX_SLICES) the split argmax's slice maxima
+    private final IntArray partId;        // (capacity, SPLIT_ARGMAX_MAX_SLICES) their ids (-1: a NaN in the slice)
+    private boolean splitArgmax = SPLIT_ARGMAX;
     /**
      * On a CUDA backend, unless {@code -Darbor.cuda.stagedInputs=false}: the batch's per-row inputs go up through one page-locked
      * block with one 2D copy ({@link SamplingBatch#upload(Backend, PinnedStaging)}: 4 copies a step where 15 pageable ones
@@ -49,6 +73,8 @@ public final class DeviceSampler implements AutoCloseable {
         this.vocab = vocab;
         this.block = block;
         this.work = new FloatArray(capacity * vocab);
+        this.partValue = new FloatArray(capacity * SPLIT_ARGMAX_MAX_SLICES);
+        this.partId = new IntArray(capacity * SPLIT_ARGMAX_MAX_SLICES);
         this.staging = backend instanceof CudaBackend cuda && PinnedStaging.requested()
                 ? new PinnedStaging(cuda.device(), new StagingLayout(SamplingBatch.STAGED_REGIONS, 8L * (capacity + 1))) : null;
     }
@@ -77,9 +103,16 @@ public final class DeviceSampler implements AutoCloseable {
         }
         if (staging != null && batch.capacity() <= capacity) batch.upload(backend, staging);
         else batch.upload(backend);
-        backend.launch(SAMPLE, Launch.of1D(rows, block), logits, work, vocab, batch.temperature, batch.topK, batch.topP, batch.minP,
-                batch.repetitionPenalty, batch.frequencyPenalty, batch.presencePenalty, batch.seed, batch.counter,
-                batch.penaltyStart, batch.penaltyIds, batch.penaltyCounts, batch.maskStart, batch.maskIds, batch.tokens, block);
+        if (splitArgmax && rows >= SPLIT_ARGMAX_MIN_ROWS && batch.allGreedyUnedited()) {
+            int slices = argmaxSlices(rows, vocab), sliceLen = (vocab + slices - 1) / slices;
+            backend.launch(ARGMAX_SLICES, Launch.of(new int[] {slices, rows, 1}, new int[] {block, 1, 1}), logits, vocab, slices, sliceLen,
+                    partValue, partId, block);
+            backend.launch(ARGMAX_FINISH, Launch.of1D(rows, block), logits, vocab, slices, partValue, partId, batch.tokens, block);
+        } else {
+            backend.launch(SAMPLE, Launch.of1D(rows, block), logits, work, vocab, batch.temperature, batch.topK, batch.topP, batch.minP,
+                    batch.repetitionPenalty, batch.frequencyPenalty, batch.presencePenalty, batch.seed, batch.counter,
+                    batch.penaltyStart, batch.penaltyIds, batch.penaltyCounts, batch.maskStart, batch.maskIds, batch.tokens, block);
+        }
         boolean anyLogprobs = false;
         for (int r = 0; r < rows; r++) anyLogprobs |= batch.numLogprobs.get(r) >= 0;
         if (anyLogprobs) {
@@ -90,9 +123,23 @@ public final class DeviceSampler implements AutoCloseable {
         batch.download(backend, anyLogprobs);
     }
 
+    /** Sets whether all-greedy steps may take the split argmax ({@link #SPLIT_ARGMAX}; tests compare both). */
+    public void splitArgmax(boolean on) { this.splitArgmax = on; }
+
+    /**
+     * Slices of a row for the split argmax of {@code rows} rows: about {@link #SPLIT_ARGMAX_GROUPS} work-groups in all, at least
+     * 2 and at most {@link #SPLIT_ARGMAX_MAX_SLICES}, none longer than the row (128 rows × 128,256 ids: 8 slices of 16,032).
+     */
+    static int argmaxSlices(int rows, int vocab) {
+        int s = Math.max(2, Math.min(SPLIT_ARGMAX_MAX_SLICES, (SPLIT_ARGMAX_GROUPS + rows - 1) / rows));
+        return Math.max(1, Math.min(s, vocab));
+    }
+
     @Override
     public void close() {
         work.close();
+        partValue.close();
+        partId.close();
         if (staging != null) staging.close();
     }
 }

@@ -191,6 +191,16 @@ public final class SamplingBatch implements AutoCloseable {
         maskStart.set(rows, ++maskEntries);
     }
 
+    /**
+     * Whether every row is greedy (temperature 0) with no penalty or mask entries: the rows whose token
+     * {@link SamplingKernels#sample} takes as the raw logits' argmax (and {@link SplitArgmaxKernels} may compute instead).
+     */
+    public boolean allGreedyUnedited() {
+        if (penaltyEntries > 0 || maskEntries > 0) return false;
+        for (int r = 0; r < rows; r++) if (temperature.get(r) != 0f) return false;
+        return true;
+    }
+
     /** The sampled token of row r (after a sampler ran). */
     public int token(int r) { return tokens.get(check(r)); }
 

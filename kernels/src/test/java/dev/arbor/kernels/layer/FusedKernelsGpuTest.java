@@ -24,6 +24,14 @@ class FusedKernelsGpuTest {
         }
     }
 
+    /** The wide SwiGLU kernels on the GPU give the one-element kernels' bits (fp32 and bf16 out; FusedKernelsTest.siluWideCases). */
+    @Test
+    void siluWideKeepsTheOneElementKernelsBits() {
+        try (CudaBackend cuda = CudaBackend.open(0)) {
+            FusedKernelsTest.siluWideCases(cuda);
+        }
+    }
+
     /** addRmsNormRows and rmsNormRows on the GPU give the plain strided loop's bits (the double sums and the tree's pairs on the GPU's arithmetic). */
     @Test
     void normKernelsKeepTheStridedLoopsBits() {

@@ -23,6 +23,7 @@ import java.util.Random;
 import java.util.function.IntFunction;
 
 import static dev.arbor.kernels.layer.TokenKernelsTest.assertBits;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -237,6 +238,43 @@ class FusedKernelsTest {
         }
     }
 
+    /**
+     * The wide SwiGLU kernels ({@link FusedKernels#siluMulRowsWide}, its bf16 twin) against the one-element ones, bit for bit:
+     * rows whose width is not a multiple of the work-group's span (5, 37, 1,025, 4,101: partial last groups and clamped
+     * loads) and a span multiple (2,048), 1, 3 and 9 slabs, 1, 3 and 130 tokens; some gate values integers and large (exact
+     * products, silu's saturation), one row of zeros.
+     */
+    static void siluWideCases(Backend b) {
+        for (int inter : new int[] {5, 37, 1025, 2048, 4101}) {
+            for (int slices : new int[] {1, 3, 9}) {
+                for (int rows : new int[] {1, 3, 130}) {
+                    if (rows == 130 && inter > 2048 && slices > 1) continue;   // the CPU executor's time
+                    Random r = new Random(inter * 31L + slices * 7L + rows);
+                    int width = 2 * inter;
+                    float[] gu = random(r, slices * rows * width, 12);
+                    for (int i = 0; i < gu.length; i += 5) gu[i] = Math.round(gu[i] * 10);
+                    if (rows > 1) java.util.Arrays.fill(gu, width, 2 * width, 0f);
+                    String what = "inter=" + inter + " slices=" + slices + " rows=" + rows;
+                    try (FloatArray ga = FloatArray.of(gu); FloatArray one = new FloatArray(rows * inter); FloatArray wide = new FloatArray(rows * inter);
+                         BFloat16Array oneB = new BFloat16Array(rows * inter); BFloat16Array wideB = new BFloat16Array(rows * inter)) {
+                        b.toDevice(ga, one, wide, oneB, wideB);
+                        FusedOps.siluMulRows(b, ga, slices, one, rows, inter, false, false);
+                        FusedOps.siluMulRows(b, ga, slices, wide, rows, inter, false, true);
+                        FusedOps.siluMulRows(b, ga, slices, oneB, rows, inter, false, false);
+                        FusedOps.siluMulRows(b, ga, slices, wideB, rows, inter, false, true);
+                        b.toHost(one, wide, oneB, wideB);
+                        assertBits(one.toArray(), wide.toArray(), "siluMulRowsWide " + what);
+                        short[] sb = new short[rows * inter], wb = new short[rows * inter];
+                        for (int i = 0; i < sb.length; i++) { sb[i] = oneB.getBits(i); wb[i] = wideB.getBits(i); }
+                        assertArrayEquals(sb, wb, "siluMulRowsWideBf16 " + what);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test void siluWideKeepsTheOneElementKernelsBits() { siluWideCases(new CpuBackend()); }
+
     @Test void bf16ProducersEqualTheConversionPass() { bf16ProducerCases(new CpuBackend()); }
 
     @Test void qkvRopeStoreEqualsTheComposition() { qkvCases(new CpuBackend()); }
@@ -314,7 +352,7 @@ class FusedKernelsTest {
     void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
         Path ptxas = Ptxas.require();
         for (String name : Arrays.asList("qkvRopeStoreBf16", "qkvRopeStoreF16", "qkvRopeStoreF32", "siluMulRows", "addRmsNormRows", "addRmsNormSplitRow",
-                "siluMulRowsBf16", "addRmsNormRowsBf16")) {
+                "siluMulRowsBf16", "addRmsNormRowsBf16", "siluMulRowsWide", "siluMulRowsWideBf16")) {
             Ptxas.assemble(ptxas, dir, name, KernelCompiler.compile(Kernel.of(FusedKernels.class, name), new Object[0], 90).ptx());
         }
     }
