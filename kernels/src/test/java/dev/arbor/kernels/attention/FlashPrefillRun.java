@@ -44,7 +44,8 @@ final class FlashPrefillRun {
     /** Whether the last {@link #run} took the long-chunk form ({@link FlashPrefillKernels#longBf16}). */
     static boolean lastLong;
     /**
-     * K/V stages of the split form for the next runs' short tiles ({@link FlashSplitKernels}; 0: the one-warp kernel, as by default);
+     * K/V stages of the split form for the next runs' short tiles ({@link FlashSplitKernels}; 0: the one-warp kernel, as by default;
+     * -1: 64-row tiles);
      * {@link #lastSplit}: whether the last run took it.
      */
     static int splitStages = 0;
@@ -54,7 +55,10 @@ final class FlashPrefillRun {
 
     /** Short tiles in the one-warp kernel however few ({@link #splitStages} 0), else always in the split form with those stages. */
     private static void shortTiles(FlashPrefillAttention attn) {
-        if (splitStages > 0) {
+        if (splitStages < 0) {   // every tile tall
+            attn.setMinWarpWalks(Integer.MAX_VALUE);
+            attn.setSplitDecode(false, FlashPrefillAttention.SPLIT_STAGES);
+        } else if (splitStages > 0) {
             attn.setMinWarpWalks(Integer.MAX_VALUE);
             attn.setSplitDecode(true, splitStages);
         } else {
@@ -62,7 +66,7 @@ final class FlashPrefillRun {
         }
     }
 
-    /** {@link #run(Backend, PagedBatch, int[][], int)} with short tiles in the split form of {@code stages} K/V stages. */
+    /** {@link #run(Backend, PagedBatch, int[][], int)} with short tiles in the split form of {@code stages} K/V stages (-1: in 64-row tiles). */
     static float[] runSplit(Backend be, PagedBatch b, int[][] chunks, int positionBound, int stages) {
         int s0 = splitStages;
         splitStages = stages;
@@ -132,6 +136,17 @@ final class FlashPrefillRun {
      * {@code groups} (sequence indices; group g's members share {@code sharedKeys[g]} keys), the shared pass and the
      * per-sequence pass. Returns the rows of every token; {@link #lastTiles} the shared pass's row tiles.
      */
+    /** {@link #runHandoff} with short tiles in the split form of {@code stages} K/V stages. */
+    static float[] runHandoffSplit(Backend be, PagedBatch b, int[][] groups, int[] sharedKeys, int stages) {
+        int s0 = splitStages;
+        splitStages = stages;
+        try {
+            return runHandoff(be, b, groups, sharedKeys);
+        } finally {
+            splitStages = s0;
+        }
+    }
+
     static float[] runHandoff(Backend be, PagedBatch b, int[][] groups, int[] sharedKeys) {
         int[][] chunks = whole(b);
         int n = b.tokens, row = b.heads * b.headDim, seqs = chunks.length;
