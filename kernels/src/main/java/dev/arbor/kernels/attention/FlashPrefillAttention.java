@@ -42,10 +42,16 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * Whether short tiles that do not take the one-warp kernel ({@link #WARP_WAVES}: too few walks, e.g. a batch-1 decode) take
      * the split form ({@link FlashSplitKernels}: 16 rows, four warps splitting each key tile's S by keys and O by dims, a ring of
      * {@link #SPLIT_STAGES} K/V stages) instead of 64-row tiles; {@code -Darbor.flash.splitDecode=false}: 64-row tiles (main's
-     * path before session 17). The same bits either way (FlashSplitTest, FlashSplitGpuTest).
+     * path before session 17). The same bits either way (FlashSplitTest, FlashSplitGpuTest). Measured (bench/RESULTS.md "Run
+     * 66-attn17"): one llama-7b layer at one decode 13.3 → 8.0 µs (256 keys), 35.3 → 19.8 (1,024), 130.9 → 77.3 (4,096); the b1
+     * default-mode step 4.353 → 4.191 ms.
      */
     public static final boolean SPLIT_DECODE = Boolean.parseBoolean(System.getProperty("arbor.flash.splitDecode", "true"));
-    /** K/V stages of the split form ({@link FlashSplitKernels#sharedBytes}); {@code -Darbor.flash.splitStages=N}, 2..4. */
+    /**
+     * K/V stages of the split form ({@link FlashSplitKernels#sharedBytes}); {@code -Darbor.flash.splitStages=N}, 2..4. 3: the same
+     * as 2 and 4 at 1-4 decodes (a latency chain a tile, not the copies), 1.2-1.3x faster than either at 16 (two work-groups an SM at
+     * 107 KB, where 4 stages fit one) — run 66-attn17.
+     */
     public static final int SPLIT_STAGES = Math.max(2, Math.min(4, Integer.getInteger("arbor.flash.splitStages", FlashSplitKernels.DEFAULT_STAGES)));
 
     /**
@@ -141,7 +147,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
 
     /**
      * The one-warp kernel's crossover, in the tall kernel's resident work-groups: a step's short tiles take it when they
-     * make at least {@code WARP_WAVES × SMs} (tile, kv head) walks (528 on the H200), else 64-row tiles. Run 43-dec9 (one
+     * make at least {@code WARP_WAVES × SMs} (tile, kv head) walks (528 on the H200), else the split form ({@link #SPLIT_DECODE},
+     * on: 1.1-1.9x faster than 64-row tiles at 1-16 decodes, bench/RESULTS.md "Run 66-attn17") or 64-row tiles. Run 43-dec9 (one
      * layer of Llama-2-7B): one-warp tiles 2.0-2.8x slower at b1 (32 walks, where the tall kernel's 264 resident work-groups
      * hold every walk at once and its two stages and four warps' copies shorten each), 1.17x faster at b32 (1,024 walks),
      * 1.3x at 104 and 434 sequences; between 32 and 1,024 not measured. Both give a row the same bits, so the choice may

@@ -24,6 +24,9 @@ import dev.arbor.kernels.attention.PagedAttention;
  * captured in a CUDA graph and replayed (median of 7, {@link FlashPrefillBench#time}); the tensor-core kernel's registers and blocks per SM as the driver
  * reports them. Run 39-bm16 measured a two-stage one-warp form (branch bm16, commit 53138d2); run 43-dec9 the one-stage form kept.
  * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.FlashDecodeBench
+ * <p>{@code FlashDecodeBench split}: decodes below the one-warp kernel's walks (1, 4, 16 sequences × 256-4,096 keys; GQA 4) in
+ * 64-row tiles against the split form ({@link dev.arbor.kernels.attention.FlashSplitKernels}) at 2, 3, 4 K/V stages, the outputs
+ * compared bit for bit (run 66-attn17).
  * <p>{@code FlashDecodeBench handoff SEQS CONTEXT SHARED [REPEATS]} launches only the state handoff in one-warp tiles (the shared
  * pass, then the per-sequence pass), eagerly, REPEATS (3) times, for a profiler ({@code ncu -k regex:warpBf16 ...}; run 44-dec9b).
  */
