@@ -11,40 +11,54 @@ import java.util.Random;
 /**
  * The SwiGLU epilogue's bits ({@link Gemm#matmulSwiGlu}): on the interleaved gate|up weight, a plan's fused {@code h = silu(G)·U}
  * must be, element by element, what the unfused composition on the stacked weight {@code [gate; up]} gives: the same plan's
- * GEMM ({@link Gemm#matmulPartial}) then {@link FusedOps#siluMulRows} (the engine's path before), and the composition on the
- * interleaved weight (GEMM, then {@link FusedOps#siluMulRowsInterleaved}: the fallback of plans without the epilogue).
- * Shared by the CPU and GPU tests.
+ * GEMM ({@link Gemm#matmulPartial}) then {@link FusedOps#siluMulRows} (the engine's path before), and so must the composition on
+ * the interleaved weight (GEMM, then {@link FusedOps#siluMulRowsInterleaved}: the path of plans without the epilogue).
+ * Shared by the CPU and GPU tests; one set of weights (stacked and interleaved, on the backend) for many plans.
  */
-final class GemmSwiGlu {
-    private GemmSwiGlu() {}
+final class GemmSwiGlu implements AutoCloseable {
+    final int inter, k;
+    private final Backend backend;
+    private final BFloat16Array stacked, interleaved;
 
-    /** Elements of h (fp32, or bf16 with {@code bf16Out}) differing in any bit: {fused vs stacked composition, interleaved composition vs stacked}. */
-    static int[] differingElements(Backend backend, Gemm gemm, Gemm.Plan plan, int m, int inter, int k, boolean bf16Out) {
-        int n = 2 * inter;
-        Random r = new Random(31L * m + 7L * inter + k + plan.tiles().name().hashCode());
-        try (FloatArray x = new FloatArray(m * k); BFloat16Array gate = new BFloat16Array(inter * k); BFloat16Array up = new BFloat16Array(inter * k);
-             BFloat16Array stacked = new BFloat16Array(n * k); FloatArray c = new FloatArray(m * n)) {
-            for (int i = 0; i < m * k; i++) x.set(i, r.nextFloat() * 2 - 1);
+    GemmSwiGlu(Backend backend, int inter, int k) {
+        this.backend = backend;
+        this.inter = inter;
+        this.k = k;
+        Random r = new Random(7L * inter + k);
+        try (BFloat16Array gate = new BFloat16Array(inter * k); BFloat16Array up = new BFloat16Array(inter * k)) {
+            stacked = new BFloat16Array(2 * inter * k);
             for (int i = 0; i < inter * k; i++) {
                 gate.set(i, (r.nextFloat() * 2 - 1) * 0.15f);
                 up.set(i, (r.nextFloat() * 2 - 1) * 0.15f);
-                stacked.set(i, gate.get(i));
-                stacked.set(inter * k + i, up.get(i));
             }
-            try (BFloat16Array interleaved = Gemm.interleaveGateUp(gate, up, inter, k);
-                 OffHeapArray fused = out(m * inter, bf16Out); OffHeapArray composed = out(m * inter, bf16Out); OffHeapArray reference = out(m * inter, bf16Out)) {
-                backend.toDevice(x, stacked, interleaved, c, fused, composed, reference);
-                Gemm.Partial p = gemm.matmulPartial(x, m, stacked, n, k, c, plan);
-                if (reference instanceof BFloat16Array h) FusedOps.siluMulRows(backend, p.sums(), p.slices(), h, m, inter, false);
-                else FusedOps.siluMulRows(backend, p.sums(), p.slices(), (FloatArray) reference, m, inter, false);
-                Gemm.Partial q = gemm.matmulPartial(x, m, interleaved, n, k, c, plan);
-                FusedOps.siluMulRowsInterleaved(backend, q.sums(), q.slices(), composed, m, inter, false);
-                boolean ran = gemm.matmulSwiGlu(x, m, interleaved, n, k, fused, plan);
-                if (ran != Gemm.swiGluEpilogue(plan, bf16Out)) throw new AssertionError("matmulSwiGlu ran " + ran + " for " + plan);
-                if (!ran) FusedOps.siluMulRowsInterleaved(backend, q.sums(), q.slices(), fused, m, inter, false);
-                backend.toHost(fused, composed, reference);
-                return new int[]{differ(fused, reference, m * inter), differ(composed, reference, m * inter)};
-            }
+            java.lang.foreign.MemorySegment.copy(gate.segment(), 0, stacked.segment(), 0, gate.byteSize());
+            java.lang.foreign.MemorySegment.copy(up.segment(), 0, stacked.segment(), gate.byteSize(), up.byteSize());
+            interleaved = Gemm.interleaveGateUp(gate, up, inter, k);
+        }
+        backend.toDevice(stacked, interleaved);
+    }
+
+    /**
+     * Elements of h (fp32, or bf16 with {@code bf16Out}) differing in any bit, {fused vs stacked composition, interleaved
+     * composition vs stacked}; checks that {@code matmulSwiGlu} ran exactly where {@link Gemm#swiGluEpilogue} says.
+     */
+    int[] differingElements(Gemm gemm, Gemm.Plan plan, int m, boolean bf16Out) {
+        int n = 2 * inter;
+        Random r = new Random(31L * m + plan.tiles().name().hashCode());
+        try (FloatArray x = new FloatArray(m * k); FloatArray c = new FloatArray(m * n);
+             OffHeapArray fused = out(m * inter, bf16Out); OffHeapArray composed = out(m * inter, bf16Out); OffHeapArray reference = out(m * inter, bf16Out)) {
+            for (int i = 0; i < m * k; i++) x.set(i, r.nextFloat() * 2 - 1);
+            backend.toDevice(x, c, fused, composed, reference);
+            Gemm.Partial p = gemm.matmulPartial(x, m, stacked, n, k, c, plan);
+            if (reference instanceof BFloat16Array h) FusedOps.siluMulRows(backend, p.sums(), p.slices(), h, m, inter, false);
+            else FusedOps.siluMulRows(backend, p.sums(), p.slices(), (FloatArray) reference, m, inter, false);
+            Gemm.Partial q = gemm.matmulPartial(x, m, interleaved, n, k, c, plan);
+            FusedOps.siluMulRowsInterleaved(backend, q.sums(), q.slices(), composed, m, inter, false);
+            boolean ran = gemm.matmulSwiGlu(x, m, interleaved, n, k, fused, plan);
+            if (ran != Gemm.swiGluEpilogue(plan, bf16Out)) throw new AssertionError("matmulSwiGlu ran " + ran + " for " + plan);
+            if (!ran) FusedOps.siluMulRowsInterleaved(backend, q.sums(), q.slices(), fused, m, inter, false);
+            backend.toHost(fused, composed, reference);
+            return new int[]{differ(fused, reference, m * inter), differ(composed, reference, m * inter)};
         }
     }
 
@@ -62,5 +76,11 @@ final class GemmSwiGlu {
             if (!same) d++;
         }
         return d;
+    }
+
+    @Override
+    public void close() {
+        stacked.close();
+        interleaved.close();
     }
 }

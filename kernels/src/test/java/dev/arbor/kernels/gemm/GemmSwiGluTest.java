@@ -20,8 +20,8 @@ class GemmSwiGluTest {
     @Test
     void everyFamilyWritesTheCompositionsBits() {
         CpuBackend cpu = new CpuBackend();
-        try (Gemm hopper = new Gemm(cpu, true)) {
-            int inter = 72, n = 2 * inter, k = 200;
+        int inter = 72, n = 2 * inter, k = 200;
+        try (Gemm hopper = new Gemm(cpu, true); GemmSwiGlu weights = new GemmSwiGlu(cpu, inter, k)) {
             List<Object[]> cases = new ArrayList<>();   // {m, plan, bf16 h}
             for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.SMALL, Gemm.MEDIUM, Gemm.WIDE, Gemm.LARGE})
                 for (int m : new int[]{1, 13, 37})
@@ -40,7 +40,7 @@ class GemmSwiGluTest {
                 int m = (int) c[0];
                 Gemm.Plan p = (Gemm.Plan) c[1];
                 boolean bf16 = (boolean) c[2];
-                int[] d = GemmSwiGlu.differingElements(cpu, hopper, p, m, inter, k, bf16);
+                int[] d = weights.differingElements(hopper, p, m, bf16);
                 String what = p + " m=" + m + (bf16 ? " bf16 h" : " fp32 h");
                 assertEquals(0, d[0], what + ": fused h differs from the stacked composition");
                 assertEquals(0, d[1], what + ": interleaved composition differs from the stacked one");
