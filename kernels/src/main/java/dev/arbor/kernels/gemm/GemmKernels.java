@@ -507,10 +507,13 @@ public final class GemmKernels {
      * fragment (i, j)'s elements r = 0, 1 are W row {@code R + g} (R = the fragment's first row, a multiple of 16) and r = 2, 3
      * row {@code R + g + 8}: on the interleaved weight gate and up row {@code R / 2 + g}, so
      * {@code h[tok, R/2 + g] = silu(acc[r]) · acc[r + 2]} for the tokens {@code 2t + r} ({@link dev.arbor.kernels.layer.FusedKernels#swiGlu},
-     * the arithmetic of the unfused kernel). {@code h}: (m, n / 2), fp32 or bf16 (rounded to nearest even as stored).
+     * the arithmetic of the unfused kernel). {@code h}: (m, n / 2), fp32 or bf16 (rounded to nearest even as stored). Lets the
+     * next grid launch first (programmatic dependent launch: down, which waits for this grid before reading h, streams its
+     * weights meanwhile, as it did behind siluMulRows).
      */
     @Unroll
     static void storeSwiGluTile(KernelContext ctx, OffHeapArray h, float[] acc, int m, int n, int wn, int wm, int mt, int nt, int tileN, int tileM) {
+        ctx.allowDependentLaunch();   // the sums are done: down (launched overlapping) may start streaming its weights, as after siluMulRows
         ctx.gridDependencyWait();
         int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3, inter = n / 2;
         int col0 = (tileN * (wn * mt * 16) + (warp % wn) * mt * 16) / 2 + g;
@@ -530,6 +533,7 @@ public final class GemmKernels {
      */
     @Unroll
     static void storeSwiGluPingPong(KernelContext ctx, OffHeapArray h, float[] acc, int m, int n, int nt, int n0, int m0) {
+        ctx.allowDependentLaunch();
         ctx.gridDependencyWait();
         int tid = ctx.localIdx, lane = tid & 31, w = (tid >> 5) & 3, g = lane >> 2, t = lane & 3, inter = n / 2;
         for (int hh = 0; hh < 2; hh++)
