@@ -134,7 +134,10 @@ final class CudaOps implements Ops<FloatArray> {
      * step's plan has one K slice and a kernel with the epilogue ({@code Gemm.swiGluEpilogue}) the GEMM writes
      * {@code h = silu(g)·u} itself ({@code Gemm.matmulSwiGlu}): no (tokens, 2·inter) fp32 output written and read back, no
      * SwiGLU launch. Other plans (split-K, slabs) run the GEMM and {@code FusedOps.siluMulRowsInterleaved}. The same sums and
-     * SwiGLU arithmetic: the same bits (GemmSwiGluTest, GemmSwiGluGpuTest, FusedSwiGluGpuTest).
+     * SwiGLU arithmetic: the same bits (GemmSwiGluTest, GemmSwiGluGpuTest, Bf16ProducersGpuTest's fusedSwiGlu cases). Measured
+     * (bench/RESULTS.md "Run 66-fuse17", H200, off / on in one call): the prefill row 8 × 2048 nbi 458.4 → 418.0 ms device a step
+     * (36,560 → 39,398 tok/s), llama-7b b1 default-mode decode device 4.345 → 4.298 ms a step.
+     * {@code -Darbor.gemm.fusedSwiGlu=false}: the stacked gate|up and siluMulRows.
      */
     static final String FUSED_SWIGLU = "arbor.gemm.fusedSwiGlu";
     static final boolean FUSED_SWIGLU_DEFAULT = true;
