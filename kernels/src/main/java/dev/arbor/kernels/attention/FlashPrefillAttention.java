@@ -46,6 +46,16 @@ public final class FlashPrefillAttention implements AutoCloseable {
     /** Tiles a band of the long-chunk form's work order ({@link FlashPrefillKernels#longBf16}); {@code -Darbor.flash.longBand=N}. */
     public static final int LONG_BAND = Math.max(1, Integer.getInteger("arbor.flash.longBand", 32));
 
+    /**
+     * The handoff overlap ({@link #setHandoffOverlap}), system property {@code arbor.flash.handoffOverlap} (default on; false: the
+     * plain launches of runs 39-65). Programmatic dependent launches of the state handoff: the shared pass ({@link #launchShared})
+     * overlapping the kernel before it (its index chain and key-row lookups during that kernel's tail), and a one-warp
+     * per-sequence pass right after it ({@link #launch}) overlapping the shared pass (the shared pass lets it in once its own
+     * work-groups have waited for the kernel before; a per-sequence warp's indices, key rows, Q and first own tile's copies run
+     * during the shared pass's walk, its state load after it). The same kernels' arithmetic: the same bits either way.
+     */
+    public static final boolean HANDOFF_OVERLAP = !"false".equals(System.getProperty("arbor.flash.handoffOverlap"));
+
     private final int heads, kvHeads, headDim, blockSize, tokensPerTile, maxTiles;
     private final IntArray tiles;   // (maxTiles, 2) first token, end token
     // short tiles (a sequence's at most warpTokens planned tokens, or none): one-warp work-groups (FlashPrefillKernels.warpBf16)
@@ -66,6 +76,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private final int maxRowTiles, maxTokens;
     private FloatArray state;            // (maxTokens, heads, stateStride) fp32, useHandoffState; null: no handoff
     private int numRowTiles, dirtyTokens; // the leading startTiles entries the last upload may have left nonzero
+    private boolean handoffOverlap = HANDOFF_OVERLAP;   // the handoff's launches overlapping (PDL; HANDOFF_OVERLAP)
+    private boolean sharedLaunchedLast;  // launchShared launched, no launch of this launcher since (launch's one-warp pass may overlap it)
 
     /**
      * @param maxTokens the most tokens of a step
@@ -380,6 +392,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
      */
     public void launchShared(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, IntArray positions, IntArray blockTables,
                              int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens) {
+        sharedLaunchedLast = false;
         if (numRowTiles == 0) return;
         int numBlocks = Shapes.storeBlocks(kCache, vCache, kvHeads, headDim, blockSize);
         Kernel kernel = kernelFor(kCache) == PREFILL_F16 ? SHARED_F16 : SHARED_BF16;
@@ -387,8 +400,21 @@ public final class FlashPrefillAttention implements AutoCloseable {
         Shapes.need("positions", positions, tokens);
         if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
-        b.launch(kernel, launchOf(numRowTiles), q, kCache, vCache, state, positions, rowTokens, rowTiles, blockTables, slopes,
-                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, tallMinBlocks());
+        Launch l = launchOf(numRowTiles);
+        b.launch(kernel, handoffOverlap ? l.overlappingPrevious() : l, q, kCache, vCache, state, positions, rowTokens, rowTiles, blockTables,
+                slopes, maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, tallMinBlocks());
+        sharedLaunchedLast = true;
+    }
+
+    /**
+     * Whether the state handoff's launches overlap ({@link #HANDOFF_OVERLAP}, the default): the shared pass launched overlapping the
+     * kernel before it, which must be the last writer of q and the KV store or come after it (the pass reads its host-written
+     * index arrays — row tiles, group tokens, positions, block tables — before it waits, so no kernel of the step may write
+     * those); a one-warp per-sequence pass launched right after it ({@link #launch} with no tall tiles) overlapping it. The
+     * same bits either way; for benchmarks and tests.
+     */
+    public void setHandoffOverlap(boolean on) {
+        this.handoffOverlap = on;
     }
 
     /** Tiles of the last {@link #plan} or {@link #planBelow}, tall and short. */
@@ -445,6 +471,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
         Shapes.need("seqOfToken", seqOfToken, tokens);
         Shapes.need("blockTables", blockTables, maxBlocksPerSeq);
         if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
+        // the one-warp pass overlapping the shared pass just before it (HANDOFF_OVERLAP): only with no tall launch between them
+        boolean overlapWarp = handoffOverlap && sharedLaunchedLast && numTiles == 0;
+        sharedLaunchedLast = false;
         if (numTiles > 0 && longForm()) {
             b.launch(Shapes.byOut(out, kCache, kernel == PREFILL_F16 ? LONG_F16 : LONG_BF16, LONG_BF16_OUT_BF16), longLaunchOf(numTiles), longArgs(q, kCache, vCache, out, positions,
                     seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
@@ -453,7 +482,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
                     seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         }
         if (numWarpTiles > 0) {
-            b.launch(Shapes.byOut(out, kCache, warpKernelFor(kCache), WARP_BF16_OUT_BF16), warpLaunchOf(numWarpTiles), args(q, kCache, vCache, out, positions,
+            Launch l = warpLaunchOf(numWarpTiles);
+            b.launch(Shapes.byOut(out, kCache, warpKernelFor(kCache), WARP_BF16_OUT_BF16), overlapWarp ? l.overlappingPrevious() : l, args(q, kCache, vCache, out, positions,
                     seqOfToken, warpTiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         }
     }

@@ -406,7 +406,10 @@ public final class FlashPrefillKernels {
         int kvh = ctx.groupIdy;
         int tFirst = tiles.get(2 * ctx.groupIdx), tEnd = tiles.get(2 * ctx.groupIdx + 1);
         int nTok = tEnd - tFirst;
-        if (nTok <= 0) return;   // an empty tile (planBelow's placeholder)
+        if (nTok <= 0) {   // an empty tile (planBelow's placeholder); waits as every path does (handoff overlap, below)
+            ctx.gridDependencyWait();
+            return;
+        }
         int seq = seqOfToken.get(tFirst), p0 = positions.get(tFirst);
         int pMax = p0 + nTok - 1;
         int table = seq * maxBlocksPerSeq;
@@ -443,6 +446,10 @@ public final class FlashPrefillKernels {
         loadTile(ctx, smem, vBase, vc, r0 + mine, sw, 8 * c, headDim);
         ctx.cpAsyncCommit();
         loadQFragments(ctx, smem, 0, qf, 0, lane, headDim, WARP_ROWS);
+        // the handoff overlap (FlashPrefillAttention#handoffOverlap): launched overlapping the shared pass, everything above (indices,
+        // key rows, Q, the first tile's copies: written before the shared pass began) ran during its walk; its state only after
+        // it. Every path waits, so this grid's completion implies the shared pass's. A no-op in a plain launch.
+        ctx.gridDependencyWait();
         if (it0 > 0) loadState(state, o, st, tFirst + tokA, headA, tFirst + tokB, headB, lane, heads, headDim);
         else initState(o, st, headDim);
         // cp.async groups in flight at the top of tile it: K(it), then V(it) (issue order), so wait(1) waits for K(it) alone
@@ -590,7 +597,10 @@ public final class FlashPrefillKernels {
         int kvh = ctx.groupIdy;
         int first = rowTiles.get(4 * ctx.groupIdx), nTok = rowTiles.get(4 * ctx.groupIdx + 1) - first;
         int nTiles = rowTiles.get(4 * ctx.groupIdx + 3);
-        if (nTok <= 0 || nTiles <= 0) return;   // the whole work-group, before any barrier
+        if (nTok <= 0 || nTiles <= 0) {   // the whole work-group, before any barrier; waits as every path does (below)
+            ctx.gridDependencyWait();
+            return;
+        }
         int table = rowTiles.get(4 * ctx.groupIdx + 2) * maxBlocksPerSeq;
         int pMax = nTiles * BN - 1;   // every key of the shared tiles is below every row's position
         int kvWords = BN * headDim / 2, qBase = 2 * kvWords;   // Q staged in tile 1's stage, as in attend
@@ -607,6 +617,12 @@ public final class FlashPrefillKernels {
             smem[rb + tid] = keyRow(blockTables, table, tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
             smem[rb + BN + tid] = keyRow(blockTables, table, BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
         }
+        // the handoff overlap (FlashPrefillAttention#handoffOverlap): launched overlapping the kernel before (the q/KV write), the
+        // index chain above (host-written arrays) ran during its tail; q and the KV rows only after it. Then the per-sequence pass
+        // may start (its indices, Q and own tiles need nothing of this grid; it waits for this grid before reading the state):
+        // after the wait, so that it never reads q or KV before the kernel before this one is done. No-ops in a plain launch.
+        ctx.gridDependencyWait();
+        ctx.allowDependentLaunch();
         loadQ(ctx, smem, qBase, q, groupTokens, first, 1, nTok, kvh, tid, heads, G, headDim, fp16, BM, THREADS);
         ctx.localBarrier();
         loadKv(ctx, smem, 0, kc, vc, rb, tid, headDim, kvWords);

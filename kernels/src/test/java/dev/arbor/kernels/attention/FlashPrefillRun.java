@@ -45,6 +45,10 @@ final class FlashPrefillRun {
     static boolean lastLong;
     /** The long-chunk form's threshold and band for the next runs ({@link FlashPrefillAttention#setLongForm}; tokens ≤ 0: never). */
     static int longTokens = FlashPrefillAttention.LONG_TOKENS, longBand = FlashPrefillAttention.LONG_BAND;
+    /** The handoff overlap of the next {@link #runHandoff} ({@link FlashPrefillAttention#setHandoffOverlap}). */
+    static boolean handoffOverlap = FlashPrefillAttention.HANDOFF_OVERLAP;
+    /** Whether the last {@link #runHandoff}'s per-sequence pass was one-warp tiles alone (then launched overlapping the shared pass). */
+    static boolean lastWarpOnly;
 
     static float[] run(Backend be, PagedBatch b, int[][] chunks) {
         return run(be, b, chunks, -1);
@@ -128,12 +132,14 @@ final class FlashPrefillRun {
             attn.setMinWarpWalks(0);
             attn.setLongForm(longTokens, longBand);
             attn.useHandoffState(state);
+            attn.setHandoffOverlap(handoffOverlap);
             be.toDevice(qa, pos, seq, state, b.kCache, b.vCache, b.tablesA);
             if (b.slopesA != null) be.toDevice(b.slopesA);
             be.toDevice(out);
             attn.plan(be, queryStart, seqs, 1);
             lastTiles = attn.planHandoff(be, b.seqOfToken, keys, gt, starts, groups.length, n);
             lastLong = attn.longForm();
+            lastWarpOnly = attn.numWarpTiles() == attn.numTiles();
             attn.launchShared(be, qa, b.kCache, b.vCache, pos, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             be.toHost(out);
