@@ -46,6 +46,31 @@ class FlashPrefillPtxTest {
         }
     }
 
+    /**
+     * The handoff overlap ({@link FlashPrefillAttention#setHandoffOverlap}): the shared pass waits for the kernel before it and only
+     * then lets the per-sequence pass in, both before its first copy of K/V; the one-warp pass issues its first copies before its
+     * (last) wait, which comes before the state load.
+     */
+    @Test
+    void theHandoffsKernelsWaitWhereTheOverlapNeedsIt() {
+        for (Object[] v : VARIANTS) {
+            for (String name : new String[] {"sharedBf16", "sharedF16"}) {
+                String ptx = KernelCompiler.compile(Kernel.of(FlashPrefillKernels.class, name), constants(name, v), 90).ptx();
+                String what = name + java.util.Arrays.toString(v);
+                int lastWait = ptx.lastIndexOf("griddepcontrol.wait;"), let = ptx.indexOf("griddepcontrol.launch_dependents;");
+                assertTrue(lastWait >= 0 && let > lastWait, what + ": waits, then lets the next grid in");
+                assertTrue(let < ptx.indexOf("cp.async.cg.shared.global"), what + ": before its first K/V copy");
+            }
+            for (String name : new String[] {"warpBf16", "warpF16", "warpBf16OutBf16"}) {
+                String ptx = KernelCompiler.compile(Kernel.of(FlashPrefillKernels.class, name), constants(name, v), 90).ptx();
+                String what = name + java.util.Arrays.toString(v);
+                int firstCopy = ptx.indexOf("cp.async.cg.shared.global"), lastWait = ptx.lastIndexOf("griddepcontrol.wait;");
+                assertTrue(firstCopy >= 0 && lastWait > firstCopy, what + ": its first copies before its wait");
+                assertFalse(ptx.contains("griddepcontrol.launch_dependents"), what + ": lets nothing in early");
+            }
+        }
+    }
+
     @Test
     void assemblesForSm90WithoutSpills(@TempDir Path dir) throws Exception {
         Path ptxas = Ptxas.require();
