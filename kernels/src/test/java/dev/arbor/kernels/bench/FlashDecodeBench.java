@@ -38,6 +38,15 @@ public final class FlashDecodeBench {
                         args.length > 4 ? Integer.parseInt(args[4]) : 3);
                 return;
             }
+            if (args.length >= 1 && args[0].equals("overlap")) {   // the seed workloads' decode handoff, plain launches against overlapping ones
+                System.out.println("-- decode handoff (shared pass + one-warp per-sequence pass), one layer, bf16 KV, 32 heads x 128: plain launches "
+                        + "| overlapping (FlashPrefillAttention.setHandoffOverlap), interleaved off, on, off, on");
+                overlapRow(cuda, 104, 565, 530);   // seed workload 1's decode steps (run 48's row)
+                overlapRow(cuda, 107, 560, 528);   // workload 1 as the engine groups it: 33 shared blocks, 107 sequences
+                overlapRow(cuda, 434, 790, 752);   // seed workload 2's
+                overlapRow(cuda, 64, 300, 256);    // a smaller group
+                return;
+            }
             if (args.length >= 1 && args[0].equals("gqa64")) {   // Llama-3.2-1B's decode (issue 12's b128 × 512 row and around it)
                 System.out.println("-- GQA-4 decode, 32 on 8 heads x 64, one layer, bf16 KV: paged CUDA-core kernel (the nbi mode's before "
                         + "run 57-gqa12) | tensor cores, 64-row tiles | tensor cores, one-warp tiles");
@@ -137,6 +146,56 @@ public final class FlashDecodeBench {
         }
     }
 
+
+    /**
+     * The handoff in one-warp tiles (Llama-2-7B attention, bf16 KV, one group of {@code seqs} decodes sharing {@code shared} keys) with
+     * plain launches and overlapping ones ({@link FlashPrefillAttention#setHandoffOverlap}), graph medians interleaved off, on, off, on.
+     */
+    private static void overlapRow(CudaBackend cuda, int seqs, int ctx, int shared) {
+        int heads = 32, kvHeads = 32, bps = (ctx + BS - 1) / BS, sharedBlocks = shared / BS, own = bps - sharedBlocks;
+        int blocks = sharedBlocks + seqs * own, n = blocks * kvHeads * BS * D;
+        try (BFloat16Array k = new BFloat16Array(n); BFloat16Array v = new BFloat16Array(n);
+             FloatArray q = new FloatArray(seqs * heads * D); FloatArray out = new FloatArray(seqs * heads * D);
+             IntArray pos = new IntArray(seqs); IntArray seq = new IntArray(seqs); IntArray table = new IntArray(seqs * bps);
+             FlashPrefillAttention flash = new FlashPrefillAttention(heads, kvHeads, D, BS, seqs, seqs);
+             FloatArray state = FloatArray.deviceOnly(seqs * heads * FlashPrefillKernels.stateStride(D))) {
+            int[] queryStart = new int[seqs + 1], positions = new int[seqs], seqOf = new int[seqs], keys = new int[seqs], group = new int[seqs];
+            for (int s = 0; s < seqs; s++) {
+                int p = ctx - 1 - (s % 31);   // own keys of 1..31 more or fewer, as a decode step's sequences
+                pos.set(s, p);
+                positions[s] = p;
+                seq.set(s, s);
+                queryStart[s + 1] = s + 1;
+                seqOf[s] = s;
+                keys[s] = shared / FlashPrefillKernels.BN * FlashPrefillKernels.BN;
+                group[s] = s;
+                for (int b = 0; b < bps; b++) table.set(s * bps + b, b < sharedBlocks ? b : sharedBlocks + s * own + (b - sharedBlocks));
+            }
+            cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(n, 256), k, n, 1);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(n, 256), v, n, 2);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 3);
+            cuda.toDevice(pos, seq, table);
+            cuda.allocateOnDevice(out);
+            cuda.allocateOnDevice(state);
+            flash.toDevice(cuda);
+            flash.useHandoffState(state);
+            flash.planBelow(cuda, queryStart, positions, seqs, Integer.MAX_VALUE);
+            int rowTiles = flash.planHandoff(cuda, seqOf, keys, group, new int[] {0, seqs}, 1, seqs);
+            double[] ms = new double[4];
+            for (int i = 0; i < 4; i++) {
+                flash.setHandoffOverlap(i % 2 == 1);
+                ms[i] = FlashPrefillBench.time(cuda, () -> {
+                    flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs);
+                    flash.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs);
+                });
+            }
+            flash.setHandoffOverlap(false);
+            double sharedMs = FlashPrefillBench.time(cuda, () -> flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs));
+            double plain = (ms[0] + ms[2]) / 2, over = (ms[1] + ms[3]) / 2;
+            System.out.printf("handoff overlap: %3d seqs x %4d keys (%3d shared, %d row tiles): plain %8.4f / %8.4f ms | overlapping %8.4f / %8.4f ms "
+                    + "(%.3fx); shared pass alone %8.4f ms%n", seqs, ctx, shared, rowTiles, ms[0], ms[2], ms[1], ms[3], plain / over, sharedMs);
+        }
+    }
 
     /** Only the handoff in one-warp tiles (Llama-2-7B attention, bf16 KV), launched eagerly {@code repeats} times: for ncu. */
     private static void handoffOnly(CudaBackend cuda, int seqs, int ctx, int shared, int repeats) {
