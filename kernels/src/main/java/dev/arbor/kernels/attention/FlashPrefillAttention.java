@@ -27,6 +27,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
     static final Kernel PREFILL_F16 = Kernel.of(FlashPrefillKernels.class, "prefillF16");
     static final Kernel SHARED_BF16 = Kernel.of(FlashPrefillKernels.class, "sharedBf16");
     static final Kernel SHARED_F16 = Kernel.of(FlashPrefillKernels.class, "sharedF16");
+    static final Kernel SHARED_HALF_BF16 = Kernel.of(FlashPrefillKernels.class, "sharedHalfBf16");
+    static final Kernel SHARED_HALF_F16 = Kernel.of(FlashPrefillKernels.class, "sharedHalfF16");
     static final Kernel WARP_BF16 = Kernel.of(FlashPrefillKernels.class, "warpBf16");
     static final Kernel WARP_F16 = Kernel.of(FlashPrefillKernels.class, "warpF16");
     static final Kernel LONG_BF16 = Kernel.of(FlashPrefillKernels.class, "longBf16");
@@ -56,6 +58,15 @@ public final class FlashPrefillAttention implements AutoCloseable {
      */
     public static final boolean HANDOFF_OVERLAP = !"false".equals(System.getProperty("arbor.flash.handoffOverlap"));
 
+    /**
+     * The shared pass's dim split ({@link FlashPrefillKernels#sharedHalfBf16}: O's dims over two work-groups a row tile, each walking
+     * the same tiles with the same S, softmax and state chain, the same bits), system property {@code arbor.flash.sharedDimSplit}
+     * (default on; false: {@link FlashPrefillKernels#sharedBf16} always). Taken where the doubled launch fits one work-group an SM
+     * ({@link #dimSplitPays}): a decode step's shared pass (seed workload 1: 2 row tiles × 32 kv heads = 64 work-groups walking 8
+     * tiles on 64 of 132 SMs), not a prefill step's.
+     */
+    public static final boolean SHARED_DIM_SPLIT = !"false".equals(System.getProperty("arbor.flash.sharedDimSplit"));
+
     private final int heads, kvHeads, headDim, blockSize, tokensPerTile, maxTiles;
     private final IntArray tiles;   // (maxTiles, 2) first token, end token
     // short tiles (a sequence's at most warpTokens planned tokens, or none): one-warp work-groups (FlashPrefillKernels.warpBf16)
@@ -77,6 +88,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private FloatArray state;            // (maxTokens, heads, stateStride) fp32, useHandoffState; null: no handoff
     private int numRowTiles, dirtyTokens; // the leading startTiles entries the last upload may have left nonzero
     private boolean handoffOverlap = HANDOFF_OVERLAP;   // the handoff's launches overlapping (PDL; HANDOFF_OVERLAP)
+    private int sharedDimSplit = SHARED_DIM_SPLIT ? -1 : 0;   // the shared pass's dim split: -1 by dimSplitPays, 0 never, 1 always
     private boolean sharedLaunchedLast;  // launchShared launched, no launch of this launcher since (launch's one-warp pass may overlap it)
 
     /**
@@ -400,7 +412,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
         Shapes.need("positions", positions, tokens);
         if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
-        Launch l = launchOf(numRowTiles);
+        boolean split = sharedDimSplit > 0 || sharedDimSplit < 0 && dimSplitPays(numRowTiles, kvHeads, b.multiprocessors());
+        Launch l = split ? sharedHalfLaunchOf(numRowTiles) : launchOf(numRowTiles);
+        if (split) kernel = kernel == SHARED_F16 ? SHARED_HALF_F16 : SHARED_HALF_BF16;
         b.launch(kernel, handoffOverlap ? l.overlappingPrevious() : l, q, kCache, vCache, state, positions, rowTokens, rowTiles, blockTables,
                 slopes, maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, tallMinBlocks());
         sharedLaunchedLast = true;
@@ -415,6 +429,27 @@ public final class FlashPrefillAttention implements AutoCloseable {
      */
     public void setHandoffOverlap(boolean on) {
         this.handoffOverlap = on;
+    }
+
+    /** For benchmarks and tests: the shared pass's dim split ({@link #SHARED_DIM_SPLIT}): -1 by {@link #dimSplitPays}, 0 never, 1 always. The same bits. */
+    public void setSharedDimSplit(int mode) {
+        if (mode < -1 || mode > 1) throw new IllegalArgumentException("dim split mode " + mode + " outside -1..1");
+        this.sharedDimSplit = mode;
+    }
+
+    /**
+     * Whether the shared pass of {@code rowTiles} row tiles takes the dim split: when its doubled launch, {@code 2 × rowTiles × kvHeads}
+     * work-groups, is at most one an SM (the pass is then a latency chain a work-group on idle SMs; a larger launch would only
+     * repeat its S and softmax work).
+     */
+    public static boolean dimSplitPays(int rowTiles, int kvHeads, int sms) {
+        return 2L * rowTiles * kvHeads <= sms;
+    }
+
+    /** The dim-split shared pass's launch: grid (row tiles, kvHeads, 2), 128 work-items, {@link FlashPrefillKernels#sharedBytes}. */
+    public Launch sharedHalfLaunchOf(int rowTiles) {
+        return Launch.of(new int[] {rowTiles, kvHeads, 2}, new int[] {FlashPrefillKernels.THREADS, 1, 1})
+                .withSharedBytes(FlashPrefillKernels.sharedBytes(headDim));
     }
 
     /** Tiles of the last {@link #plan} or {@link #planBelow}, tall and short. */

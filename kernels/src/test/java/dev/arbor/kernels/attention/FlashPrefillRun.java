@@ -47,6 +47,8 @@ final class FlashPrefillRun {
     static int longTokens = FlashPrefillAttention.LONG_TOKENS, longBand = FlashPrefillAttention.LONG_BAND;
     /** The handoff overlap of the next {@link #runHandoff} ({@link FlashPrefillAttention#setHandoffOverlap}). */
     static boolean handoffOverlap = FlashPrefillAttention.HANDOFF_OVERLAP;
+    /** The shared pass's dim split of the next {@link #runHandoff} ({@link FlashPrefillAttention#setSharedDimSplit}: -1 by rule, 0, 1). */
+    static int sharedDimSplit = -1;
     /** Whether the last {@link #runHandoff}'s per-sequence pass was one-warp tiles alone (then launched overlapping the shared pass). */
     static boolean lastWarpOnly;
 
@@ -133,6 +135,7 @@ final class FlashPrefillRun {
             attn.setLongForm(longTokens, longBand);
             attn.useHandoffState(state);
             attn.setHandoffOverlap(handoffOverlap);
+            attn.setSharedDimSplit(sharedDimSplit);
             be.toDevice(qa, pos, seq, state, b.kCache, b.vCache, b.tablesA);
             if (b.slopesA != null) be.toDevice(b.slopesA);
             be.toDevice(out);

@@ -40,7 +40,7 @@ public final class FlashDecodeBench {
             }
             if (args.length >= 1 && args[0].equals("overlap")) {   // the seed workloads' decode handoff, plain launches against overlapping ones
                 System.out.println("-- decode handoff (shared pass + one-warp per-sequence pass), one layer, bf16 KV, 32 heads x 128: plain launches "
-                        + "| overlapping (FlashPrefillAttention.setHandoffOverlap), interleaved off, on, off, on");
+                        + "| overlapping (setHandoffOverlap) | the shared pass's dim split (setSharedDimSplit) | both; graph medians interleaved, each twice");
                 overlapRow(cuda, 104, 565, 530);   // seed workload 1's decode steps (run 48's row)
                 overlapRow(cuda, 107, 560, 528);   // workload 1 as the engine groups it: 33 shared blocks, 107 sequences
                 overlapRow(cuda, 434, 790, 752);   // seed workload 2's
@@ -181,19 +181,32 @@ public final class FlashDecodeBench {
             flash.useHandoffState(state);
             flash.planBelow(cuda, queryStart, positions, seqs, Integer.MAX_VALUE);
             int rowTiles = flash.planHandoff(cuda, seqOf, keys, group, new int[] {0, seqs}, 1, seqs);
-            double[] ms = new double[4];
-            for (int i = 0; i < 4; i++) {
-                flash.setHandoffOverlap(i % 2 == 1);
-                ms[i] = FlashPrefillBench.time(cuda, () -> {
-                    flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs);
-                    flash.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs);
-                });
+            // forms: plain (runs 39-65), overlapping launches, the shared pass's dim split, both; interleaved, each twice
+            String[] names = {"plain", "overlap", "dim split", "overlap + dim split"};
+            double[] sum = new double[4];
+            StringBuilder each = new StringBuilder();
+            for (int r = 0; r < 2; r++) {
+                for (int f = 0; f < 4; f++) {
+                    flash.setHandoffOverlap((f & 1) != 0);
+                    flash.setSharedDimSplit((f & 2) != 0 ? 1 : 0);
+                    double t = FlashPrefillBench.time(cuda, () -> {
+                        flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs);
+                        flash.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs);
+                    });
+                    sum[f] += t / 2;
+                    each.append(String.format(" %.4f", t));
+                }
             }
             flash.setHandoffOverlap(false);
+            flash.setSharedDimSplit(0);
             double sharedMs = FlashPrefillBench.time(cuda, () -> flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs));
-            double plain = (ms[0] + ms[2]) / 2, over = (ms[1] + ms[3]) / 2;
-            System.out.printf("handoff overlap: %3d seqs x %4d keys (%3d shared, %d row tiles): plain %8.4f / %8.4f ms | overlapping %8.4f / %8.4f ms "
-                    + "(%.3fx); shared pass alone %8.4f ms%n", seqs, ctx, shared, rowTiles, ms[0], ms[2], ms[1], ms[3], plain / over, sharedMs);
+            flash.setSharedDimSplit(1);
+            double sharedSplitMs = FlashPrefillBench.time(cuda, () -> flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs));
+            StringBuilder row = new StringBuilder();
+            for (int f = 0; f < 4; f++) row.append(String.format("%s %.4f ms%s", names[f], sum[f], f < 3 ? " | " : ""));
+            System.out.printf("handoff overlap: %3d seqs x %4d keys (%3d shared, %d row tiles, dim split by rule: %b): %s (%.3fx plain); "
+                    + "shared pass alone %.4f / dim split %.4f ms; each figure:%s%n", seqs, ctx, shared, rowTiles,
+                    FlashPrefillAttention.dimSplitPays(rowTiles, kvHeads, cuda.multiprocessors()), row, sum[0] / sum[3], sharedMs, sharedSplitMs, each);
         }
     }
 
