@@ -54,7 +54,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * overlapping the kernel before it (its index chain and key-row lookups during that kernel's tail), and a one-warp
      * per-sequence pass right after it ({@link #launch}) overlapping the shared pass (the shared pass lets it in once its own
      * work-groups have waited for the kernel before; a per-sequence warp's indices, key rows, Q and first own tile's copies run
-     * during the shared pass's walk, its state load after it). The same kernels' arithmetic: the same bits either way.
+     * during the shared pass's walk, its state load after it). The same kernels' arithmetic: the same bits either way. Measured
+     * (bench/RESULTS.md "Run 66-casc17", FlashDecodeBench overlap, interleaved): workload 1's decode handoff 46.3 → 44.1 µs a layer alone,
+     * 42.4 → 39.9 with the dim split; workload 2's 202.6 → 200.4. The engine A/B of that call (one run each) did not show it (see there).
      */
     public static final boolean HANDOFF_OVERLAP = !"false".equals(System.getProperty("arbor.flash.handoffOverlap"));
 
@@ -63,7 +65,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * the same tiles with the same S, softmax and state chain, the same bits), system property {@code arbor.flash.sharedDimSplit}
      * (default on; false: {@link FlashPrefillKernels#sharedBf16} always). Taken where the doubled launch fits one work-group an SM
      * ({@link #dimSplitPays}): a decode step's shared pass (seed workload 1: 2 row tiles × 32 kv heads = 64 work-groups walking 8
-     * tiles on 64 of 132 SMs), not a prefill step's.
+     * tiles on 64 of 132 SMs), not a prefill step's. Measured (bench/RESULTS.md "Run 66-casc17"): workload 1's shared pass 19.4 → 15.7 µs,
+     * its handoff 46.3 → 42.4 µs a layer; at workload 2's 7 row tiles (not taken) the shared pass 36.7 → 53.5.
      */
     public static final boolean SHARED_DIM_SPLIT = !"false".equals(System.getProperty("arbor.flash.sharedDimSplit"));
 

@@ -26,6 +26,9 @@ import dev.arbor.kernels.attention.PagedAttention;
  * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.FlashDecodeBench
  * <p>{@code FlashDecodeBench handoff SEQS CONTEXT SHARED [REPEATS]} launches only the state handoff in one-warp tiles (the shared
  * pass, then the per-sequence pass), eagerly, REPEATS (3) times, for a profiler ({@code ncu -k regex:warpBf16 ...}; run 44-dec9b).
+ * <p>{@code FlashDecodeBench overlap} times the seed workloads' decode handoff with plain launches, overlapping ones
+ * ({@link FlashPrefillAttention#setHandoffOverlap}), the shared pass's dim split ({@link FlashPrefillAttention#setSharedDimSplit}) and
+ * both, interleaved (run 66-casc17).
  */
 public final class FlashDecodeBench {
     private static final int BS = 16, D = 128;
