@@ -27,6 +27,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
     static final Kernel PREFILL_F16 = Kernel.of(FlashPrefillKernels.class, "prefillF16");
     static final Kernel SHARED_BF16 = Kernel.of(FlashPrefillKernels.class, "sharedBf16");
     static final Kernel SHARED_F16 = Kernel.of(FlashPrefillKernels.class, "sharedF16");
+    static final Kernel SHARED_HALF_BF16 = Kernel.of(FlashPrefillKernels.class, "sharedHalfBf16");
+    static final Kernel SHARED_HALF_F16 = Kernel.of(FlashPrefillKernels.class, "sharedHalfF16");
     static final Kernel WARP_BF16 = Kernel.of(FlashPrefillKernels.class, "warpBf16");
     static final Kernel WARP_F16 = Kernel.of(FlashPrefillKernels.class, "warpF16");
     static final Kernel LONG_BF16 = Kernel.of(FlashPrefillKernels.class, "longBf16");
@@ -65,6 +67,28 @@ public final class FlashPrefillAttention implements AutoCloseable {
     /** Tiles a band of the long-chunk form's work order ({@link FlashPrefillKernels#longBf16}); {@code -Darbor.flash.longBand=N}. */
     public static final int LONG_BAND = Math.max(1, Integer.getInteger("arbor.flash.longBand", 32));
 
+    /**
+     * The handoff overlap ({@link #setHandoffOverlap}), system property {@code arbor.flash.handoffOverlap} (default on; false: the
+     * plain launches of runs 39-65). Programmatic dependent launches of the state handoff: the shared pass ({@link #launchShared})
+     * overlapping the kernel before it (its index chain and key-row lookups during that kernel's tail), and a one-warp
+     * per-sequence pass right after it ({@link #launch}) overlapping the shared pass (the shared pass lets it in once its own
+     * work-groups have waited for the kernel before; a per-sequence warp's indices, key rows, Q and first own tile's copies run
+     * during the shared pass's walk, its state load after it). The same kernels' arithmetic: the same bits either way. Measured
+     * (bench/RESULTS.md "Run 66-casc17", FlashDecodeBench overlap, interleaved): workload 1's decode handoff 46.3 → 44.1 µs a layer alone,
+     * 42.4 → 39.9 with the dim split; workload 2's 202.6 → 200.4. The engine A/B of that call (one run each) did not show it (see there).
+     */
+    public static final boolean HANDOFF_OVERLAP = !"false".equals(System.getProperty("arbor.flash.handoffOverlap"));
+
+    /**
+     * The shared pass's dim split ({@link FlashPrefillKernels#sharedHalfBf16}: O's dims over two work-groups a row tile, each walking
+     * the same tiles with the same S, softmax and state chain, the same bits), system property {@code arbor.flash.sharedDimSplit}
+     * (default on; false: {@link FlashPrefillKernels#sharedBf16} always). Taken where the doubled launch fits one work-group an SM
+     * ({@link #dimSplitPays}): a decode step's shared pass (seed workload 1: 2 row tiles × 32 kv heads = 64 work-groups walking 8
+     * tiles on 64 of 132 SMs), not a prefill step's. Measured (bench/RESULTS.md "Run 66-casc17"): workload 1's shared pass 19.4 → 15.7 µs,
+     * its handoff 46.3 → 42.4 µs a layer; at workload 2's 7 row tiles (not taken) the shared pass 36.7 → 53.5.
+     */
+    public static final boolean SHARED_DIM_SPLIT = !"false".equals(System.getProperty("arbor.flash.sharedDimSplit"));
+
     private final int heads, kvHeads, headDim, blockSize, tokensPerTile, maxTiles;
     private final IntArray tiles;   // (maxTiles, 2) first token, end token
     // short tiles (a sequence's at most warpTokens planned tokens, or none): one-warp work-groups (FlashPrefillKernels.warpBf16)
@@ -88,6 +112,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private final int maxRowTiles, maxTokens;
     private FloatArray state;            // (maxTokens, heads, stateStride) fp32, useHandoffState; null: no handoff
     private int numRowTiles, dirtyTokens; // the leading startTiles entries the last upload may have left nonzero
+    private boolean handoffOverlap = HANDOFF_OVERLAP;   // the handoff's launches overlapping (PDL; HANDOFF_OVERLAP)
+    private int sharedDimSplit = SHARED_DIM_SPLIT ? -1 : 0;   // the shared pass's dim split: -1 by dimSplitPays, 0 never, 1 always
+    private boolean sharedLaunchedLast;  // launchShared launched, no launch of this launcher since (launch's one-warp pass may overlap it)
 
     /**
      * @param maxTokens the most tokens of a step
@@ -426,6 +453,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
      */
     public void launchShared(Backend b, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, IntArray positions, IntArray blockTables,
                              int maxBlocksPerSeq, FloatArray alibiSlopes, int tokens) {
+        sharedLaunchedLast = false;
         if (numRowTiles == 0) return;
         int numBlocks = Shapes.storeBlocks(kCache, vCache, kvHeads, headDim, blockSize);
         Kernel kernel = kernelFor(kCache) == PREFILL_F16 ? SHARED_F16 : SHARED_BF16;
@@ -433,8 +461,44 @@ public final class FlashPrefillAttention implements AutoCloseable {
         Shapes.need("positions", positions, tokens);
         if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
-        b.launch(kernel, launchOf(numRowTiles), q, kCache, vCache, state, positions, rowTokens, rowTiles, blockTables, slopes,
-                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, tallMinBlocks());
+        boolean split = sharedDimSplit > 0 || sharedDimSplit < 0 && dimSplitPays(numRowTiles, kvHeads, b.multiprocessors());
+        Launch l = split ? sharedHalfLaunchOf(numRowTiles) : launchOf(numRowTiles);
+        if (split) kernel = kernel == SHARED_F16 ? SHARED_HALF_F16 : SHARED_HALF_BF16;
+        b.launch(kernel, handoffOverlap ? l.overlappingPrevious() : l, q, kCache, vCache, state, positions, rowTokens, rowTiles, blockTables,
+                slopes, maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, tallMinBlocks());
+        sharedLaunchedLast = true;
+    }
+
+    /**
+     * Whether the state handoff's launches overlap ({@link #HANDOFF_OVERLAP}, the default): the shared pass launched overlapping the
+     * kernel before it, which must be the last writer of q and the KV store or come after it (the pass reads its host-written
+     * index arrays — row tiles, group tokens, positions, block tables — before it waits, so no kernel of the step may write
+     * those); a one-warp per-sequence pass launched right after it ({@link #launch} with no tall tiles) overlapping it. The
+     * same bits either way; for benchmarks and tests.
+     */
+    public void setHandoffOverlap(boolean on) {
+        this.handoffOverlap = on;
+    }
+
+    /** For benchmarks and tests: the shared pass's dim split ({@link #SHARED_DIM_SPLIT}): -1 by {@link #dimSplitPays}, 0 never, 1 always. The same bits. */
+    public void setSharedDimSplit(int mode) {
+        if (mode < -1 || mode > 1) throw new IllegalArgumentException("dim split mode " + mode + " outside -1..1");
+        this.sharedDimSplit = mode;
+    }
+
+    /**
+     * Whether the shared pass of {@code rowTiles} row tiles takes the dim split: when its doubled launch, {@code 2 × rowTiles × kvHeads}
+     * work-groups, is at most one an SM (the pass is then a latency chain a work-group on idle SMs; a larger launch would only
+     * repeat its S and softmax work).
+     */
+    public static boolean dimSplitPays(int rowTiles, int kvHeads, int sms) {
+        return 2L * rowTiles * kvHeads <= sms;
+    }
+
+    /** The dim-split shared pass's launch: grid (row tiles, kvHeads, 2), 128 work-items, {@link FlashPrefillKernels#sharedBytes}. */
+    public Launch sharedHalfLaunchOf(int rowTiles) {
+        return Launch.of(new int[] {rowTiles, kvHeads, 2}, new int[] {FlashPrefillKernels.THREADS, 1, 1})
+                .withSharedBytes(FlashPrefillKernels.sharedBytes(headDim));
     }
 
     /** Tiles of the last {@link #plan} or {@link #planBelow}, tall and short. */
@@ -491,6 +555,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
         Shapes.need("seqOfToken", seqOfToken, tokens);
         Shapes.need("blockTables", blockTables, maxBlocksPerSeq);
         if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
+        // the one-warp pass overlapping the shared pass just before it (HANDOFF_OVERLAP): only with no tall launch between them
+        boolean overlapWarp = handoffOverlap && sharedLaunchedLast && numTiles == 0;
+        sharedLaunchedLast = false;
         if (numTiles > 0 && longForm()) {
             b.launch(Shapes.byOut(out, kCache, kernel == PREFILL_F16 ? LONG_F16 : LONG_BF16, LONG_BF16_OUT_BF16), longLaunchOf(numTiles), longArgs(q, kCache, vCache, out, positions,
                     seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
@@ -502,7 +569,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
             b.launch(Shapes.byOut(out, kCache, splitKernelFor(kCache), SPLIT_BF16_OUT_BF16), splitLaunchOf(numWarpTiles), splitArgs(q, kCache, vCache,
                     out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         } else if (numWarpTiles > 0) {
-            b.launch(Shapes.byOut(out, kCache, warpKernelFor(kCache), WARP_BF16_OUT_BF16), warpLaunchOf(numWarpTiles), args(q, kCache, vCache, out, positions,
+            Launch l = warpLaunchOf(numWarpTiles);
+            b.launch(Shapes.byOut(out, kCache, warpKernelFor(kCache), WARP_BF16_OUT_BF16), overlapWarp ? l.overlappingPrevious() : l, args(q, kCache, vCache, out, positions,
                     seqOfToken, warpTiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         }
     }

@@ -406,7 +406,10 @@ public final class FlashPrefillKernels {
         int kvh = ctx.groupIdy;
         int tFirst = tiles.get(2 * ctx.groupIdx), tEnd = tiles.get(2 * ctx.groupIdx + 1);
         int nTok = tEnd - tFirst;
-        if (nTok <= 0) return;   // an empty tile (planBelow's placeholder)
+        if (nTok <= 0) {   // an empty tile (planBelow's placeholder); waits as every path does (handoff overlap, below)
+            ctx.gridDependencyWait();
+            return;
+        }
         int seq = seqOfToken.get(tFirst), p0 = positions.get(tFirst);
         int pMax = p0 + nTok - 1;
         int table = seq * maxBlocksPerSeq;
@@ -443,6 +446,10 @@ public final class FlashPrefillKernels {
         loadTile(ctx, smem, vBase, vc, r0 + mine, sw, 8 * c, headDim);
         ctx.cpAsyncCommit();
         loadQFragments(ctx, smem, 0, qf, 0, lane, headDim, WARP_ROWS);
+        // the handoff overlap (FlashPrefillAttention#handoffOverlap): launched overlapping the shared pass, everything above (indices,
+        // key rows, Q, the first tile's copies: written before the shared pass began) ran during its walk; its state only after
+        // it. Every path waits, so this grid's completion implies the shared pass's. A no-op in a plain launch.
+        ctx.gridDependencyWait();
         if (it0 > 0) loadState(state, o, st, tFirst + tokA, headA, tFirst + tokB, headB, lane, heads, headDim);
         else initState(o, st, headDim);
         // cp.async groups in flight at the top of tile it: K(it), then V(it) (issue order), so wait(1) waits for K(it) alone
@@ -569,6 +576,187 @@ public final class FlashPrefillKernels {
                 heads, kvHeads, headDim, blockSize, alibi, 1);
     }
 
+    /**
+     * The shared pass with its O split over two work-groups by dims ({@code FlashPrefillAttention}'s dim split, for launches of at most
+     * half the SMs' work-groups: a decode step's few row tiles): grid (row tiles, kvHeads, 2), work-group z computing O's dims
+     * {@code [z·headDim/2, (z+1)·headDim/2)} and (z = 0) m and l. Each work-group runs {@link #sharedBf16}'s walk with the same S = Q·Kᵀ,
+     * softmax and state chain on every row (the same instructions on the same values: m, l, alpha and P equal in both), and P·V for
+     * its dims alone (the same mma on the same P and V fragments, O scaled by the same alpha), copying all of K and its half of V: so
+     * every value it writes has {@link #sharedBf16}'s bits, with twice the SMs walking and half the P·V and V copies a walk.
+     * Same arguments and {@code state} layout as {@link #sharedBf16}.
+     */
+    public static void sharedHalfBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray state,
+                                      IntArray positions, IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes,
+                                      int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
+                                      @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks) {
+        ctx.launchBounds(THREADS, minBlocks);
+        sharedPassHalf(ctx, q, kCache, vCache, state, positions, groupTokens, rowTiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
+                heads, kvHeads, headDim, blockSize, alibi, 0);
+    }
+
+    /** {@link #sharedHalfBf16} for an fp16 store (as {@link #sharedF16}). */
+    public static void sharedHalfF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray state,
+                                     IntArray positions, IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes,
+                                     int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
+                                     @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks) {
+        ctx.launchBounds(THREADS, minBlocks);
+        sharedPassHalf(ctx, q, kCache, vCache, state, positions, groupTokens, rowTiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
+                heads, kvHeads, headDim, blockSize, alibi, 1);
+    }
+
+    /** {@link #sharedHalfBf16}'s body: {@link #sharedPass} with O's dims of half {@code groupIdz} (K whole, V's half copied). */
+    static void sharedPassHalf(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray state, IntArray positions,
+                               IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes, int maxBlocksPerSeq, int numBlocks,
+                               int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16) {
+        int[] smem = ctx.dynamicIntLocalArray();
+        int[] qf = new int[headDim / 16 * 4];
+        float[] s = new float[BN / 8 * 4];
+        float[] o = new float[headDim / 16 * 4];   // O accumulators of the half's dims, dims 8j..8j+7 of the half at 4j
+        int[] kf = new int[BN / 8 * 2];
+        int[] vf = new int[4];
+        int[] pf = new int[4];
+        float[] st = new float[4];
+        int[] va = new int[headDim / 32];          // the lane's V ldmatrix words of the half's 16-dim groups (accumulatePvHalf)
+
+        int G = heads / kvHeads, tpb = BM / G;
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5;
+        int kvh = ctx.groupIdy, half = ctx.groupIdz;
+        int first = rowTiles.get(4 * ctx.groupIdx), nTok = rowTiles.get(4 * ctx.groupIdx + 1) - first;
+        int nTiles = rowTiles.get(4 * ctx.groupIdx + 3);
+        if (nTok <= 0 || nTiles <= 0) {   // the whole work-group, before any barrier; waits as every path does (below)
+            ctx.gridDependencyWait();
+            return;
+        }
+        int table = rowTiles.get(4 * ctx.groupIdx + 2) * maxBlocksPerSeq;
+        int pMax = nTiles * BN - 1;
+        int kvWords = BN * headDim / 2, qBase = 2 * kvWords;
+
+        int rowA = warp * 16 + (lane >> 2), rowB = rowA + 8;
+        int headA = kvh * G + rowA % G, headB = kvh * G + rowB % G;
+        int posA = positions.get(groupTokens.get(first + Math.min(rowA / G, nTok - 1)));
+        int posB = positions.get(groupTokens.get(first + Math.min(rowB / G, nTok - 1)));
+        float slopeA = alibi != 0 ? slopes.get(headA) : 0f, slopeB = alibi != 0 ? slopes.get(headB) : 0f;
+        float scale = scaleOf(headDim);
+        halfVWords(va, lane, half, headDim);
+
+        int rb = 4 * kvWords;
+        if (tid < BN) {
+            smem[rb + tid] = keyRow(blockTables, table, tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+            smem[rb + BN + tid] = keyRow(blockTables, table, BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
+        }
+        ctx.gridDependencyWait();     // as in sharedPass: q and the KV rows after the kernel before; then the next grid may start
+        ctx.allowDependentLaunch();
+        loadQ(ctx, smem, qBase, q, groupTokens, first, 1, nTok, kvh, tid, heads, G, headDim, fp16, BM, THREADS);
+        ctx.localBarrier();
+        loadKvHalf(ctx, smem, 0, kc, vc, rb, tid, headDim, kvWords, half);
+        ctx.cpAsyncCommit();
+        loadQFragments(ctx, smem, qBase, qf, warp, lane, headDim, BM);
+        ctx.localBarrier();
+        initState(o, st, headDim / 2);
+        for (int it = 0; it < nTiles; it++) {
+            if (it + 1 < nTiles) loadKvHalf(ctx, smem, ((it + 1) & 1) * 2 * kvWords, kc, vc, rb + ((it + 1) & 1) * BN, tid, headDim, kvWords, half);
+            ctx.cpAsyncCommit();
+            ctx.cpAsyncWait(1);
+            ctx.localBarrier();
+            int ahead = (it + 2) * BN + tid;
+            boolean fill = tid < BN && it + 2 < nTiles;
+            int block = fill ? keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
+            int kBase = (it & 1) * 2 * kvWords;
+            scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16, 1);
+            softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim / 2, alibi, 1);
+            accumulatePvHalf(ctx, smem, kBase + kvWords, va, s, o, pf, vf, headDim, fp16);
+            if (fill) smem[rb + (it & 1) * BN + tid] = rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
+            ctx.localBarrier();
+        }
+        ctx.cpAsyncWait(0);
+        int f = rowTiles.get(4 * ctx.groupIdx), n = rowTiles.get(4 * ctx.groupIdx + 1) - f;
+        storeStateHalf(state, o, st, groupTokens.get(f + Math.min(rowA / G, n - 1)), headA, rowA < tpb * G && rowA / G < n,
+                groupTokens.get(f + Math.min(rowB / G, n - 1)), headB, rowB < tpb * G && rowB / G < n, lane, heads, headDim, half);
+    }
+
+    /** The lane's V words ({@link #accumulatePv}'s laneWords form, less vBase) of 16-dim group {@code half·headDim/32 + i} in {@code va[i]}. */
+    @Unroll
+    static void halfVWords(int[] va, int lane, int half, int headDim) {
+        int keyL = (lane & 7) + ((lane >> 3) & 1) * 8;
+        for (int i = 0; i < headDim / 32; i++) {
+            int dp = half * (headDim / 32) + i;
+            va[i] = Swizzle.rowChunk128(keyL, 2 * (dp & 3) + (lane >> 4)) + (dp >> 2) * (BN * 32);
+        }
+    }
+
+    /**
+     * {@link #loadKv} copying all of K and, of V, the 16-byte chunks of dims {@code [half·headDim/2, (half+1)·headDim/2)} (the rest of
+     * V's stage is not written: {@link #accumulatePvHalf} reads only those).
+     */
+    @Unroll
+    static void loadKvHalf(KernelContext ctx, int[] smem, int kBase, OffHeapArray kc, OffHeapArray vc, int rows, int tid, int headDim, int kvWords,
+                           int half) {
+        int cpr = headDim / 8;
+        int[] offs = new int[BN / 8];
+        for (int i = 0; i < BN * cpr / THREADS; i++) offs[i] = smem[rows + (i * THREADS + tid) / cpr];
+        for (int i = 0; i < BN * cpr / THREADS; i++) {
+            int qi = i * THREADS + tid, row = qi / cpr, c = qi % cpr;
+            int base = offs[i];
+            boolean valid = base >= 0;
+            int at = valid ? base + c * 8 : 0;
+            int w = kBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(row, c & 7);
+            ctx.cpAsync16(smem, w, kc, at, valid);
+            if (c / (cpr / 2) == half) ctx.cpAsync16(smem, w + kvWords, vc, at, valid);
+        }
+    }
+
+    /**
+     * {@link #accumulatePv} (laneWords form) for the 16-dim groups of one half of the dims: group i of the half at the lane's word
+     * {@code vBase + va[i]} (+ kk·512), its two 8-dim groups into {@code o} at 8i, 8i + 4. The same P fragments, ldmatrix words and
+     * mma per dim group as there.
+     */
+    @Unroll
+    static void accumulatePvHalf(KernelContext ctx, int[] smem, int vBase, int[] va, float[] s, float[] o, int[] pf, int[] vf, int headDim, int fp16) {
+        for (int kk = 0; kk < BN / 16; kk++) {
+            int a = 2 * kk * 4, b = (2 * kk + 1) * 4;
+            pf[0] = pack(s[a], s[a + 1], fp16);
+            pf[1] = pack(s[a + 2], s[a + 3], fp16);
+            pf[2] = pack(s[b], s[b + 1], fp16);
+            pf[3] = pack(s[b + 2], s[b + 3], fp16);
+            for (int i = 0; i < headDim / 32; i++) {
+                ctx.ldmatrixX4Trans(vf, 0, smem, vBase + va[i] + kk * 16 * 32);
+                if (fp16 != 0) {
+                    ctx.mmaFp16(o, 2 * i * 4, pf, 0, vf, 0);
+                    ctx.mmaFp16(o, (2 * i + 1) * 4, pf, 0, vf, 2);
+                } else {
+                    ctx.mmaBf16(o, 2 * i * 4, pf, 0, vf, 0);
+                    ctx.mmaBf16(o, (2 * i + 1) * 4, pf, 0, vf, 2);
+                }
+            }
+        }
+    }
+
+    /** {@link #storeState} for half {@code half} of the dims (O's dims {@code half·headDim/2 + 8j + 2t, + 1}); m and l by half 0. */
+    @Unroll
+    static void storeStateHalf(FloatArray state, float[] o, float[] st, int tokA, int headA, boolean validA, int tokB, int headB, boolean validB,
+                               int lane, int heads, int headDim, int half) {
+        int t2 = 2 * (lane & 3), stride = headDim + 2, d0 = half * (headDim / 2);
+        int baseA = (tokA * heads + headA) * stride, baseB = (tokB * heads + headB) * stride;
+        for (int j = 0; j < headDim / 16; j++) {
+            if (validA) {
+                state.set(baseA + d0 + j * 8 + t2, o[j * 4]);
+                state.set(baseA + d0 + j * 8 + t2 + 1, o[j * 4 + 1]);
+            }
+            if (validB) {
+                state.set(baseB + d0 + j * 8 + t2, o[j * 4 + 2]);
+                state.set(baseB + d0 + j * 8 + t2 + 1, o[j * 4 + 3]);
+            }
+        }
+        if (validA && t2 == 0 && half == 0) {
+            state.set(baseA + headDim, st[0]);
+            state.set(baseA + headDim + 1, st[2]);
+        }
+        if (validB && t2 == 0 && half == 0) {
+            state.set(baseB + headDim, st[1]);
+            state.set(baseB + headDim + 1, st[3]);
+        }
+    }
+
     /** Floats of one (token, head)'s handed-off state: O (headDim), m, l. */
     public static int stateStride(int headDim) { return headDim + 2; }
 
@@ -590,7 +778,10 @@ public final class FlashPrefillKernels {
         int kvh = ctx.groupIdy;
         int first = rowTiles.get(4 * ctx.groupIdx), nTok = rowTiles.get(4 * ctx.groupIdx + 1) - first;
         int nTiles = rowTiles.get(4 * ctx.groupIdx + 3);
-        if (nTok <= 0 || nTiles <= 0) return;   // the whole work-group, before any barrier
+        if (nTok <= 0 || nTiles <= 0) {   // the whole work-group, before any barrier; waits as every path does (below)
+            ctx.gridDependencyWait();
+            return;
+        }
         int table = rowTiles.get(4 * ctx.groupIdx + 2) * maxBlocksPerSeq;
         int pMax = nTiles * BN - 1;   // every key of the shared tiles is below every row's position
         int kvWords = BN * headDim / 2, qBase = 2 * kvWords;   // Q staged in tile 1's stage, as in attend
@@ -607,6 +798,12 @@ public final class FlashPrefillKernels {
             smem[rb + tid] = keyRow(blockTables, table, tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
             smem[rb + BN + tid] = keyRow(blockTables, table, BN + tid, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
         }
+        // the handoff overlap (FlashPrefillAttention#handoffOverlap): launched overlapping the kernel before (the q/KV write), the
+        // index chain above (host-written arrays) ran during its tail; q and the KV rows only after it. Then the per-sequence pass
+        // may start (its indices, Q and own tiles need nothing of this grid; it waits for this grid before reading the state):
+        // after the wait, so that it never reads q or KV before the kernel before this one is done. No-ops in a plain launch.
+        ctx.gridDependencyWait();
+        ctx.allowDependentLaunch();
         loadQ(ctx, smem, qBase, q, groupTokens, first, 1, nTok, kvh, tid, heads, G, headDim, fp16, BM, THREADS);
         ctx.localBarrier();
         loadKv(ctx, smem, 0, kc, vc, rb, tid, headDim, kvWords);

@@ -34,4 +34,17 @@ class FlashHandoffGpuTest {
         FlashHandoffTest.check(cuda, 40, 40, 128, 10, 53, 530, true, KvStore.BF16, 40, rowTiles(40, 40), 44);
         FlashHandoffTest.check(cuda, 32, 32, 64, 16, 4, 64, false, KvStore.BF16, 40, rowTiles(32, 32), 45);
     }
+
+    /**
+     * A decode step behind workload 1's prefix (107 decodes sharing 33 blocks, handed off at 512 keys; 2 row tiles at G = 1): the
+     * handoff's overlapping launches (shared pass on the kernel before, one-warp pass on the shared pass) and the plain ones give
+     * the one-pass bits; also GQA 4, ALiBi 40 heads and fp16.
+     */
+    @Test
+    void aDecodeStepsHandoffGivesTheOnePassBitsWithOverlappingLaunches() {
+        FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 33, 512, false, KvStore.BF16, 107, 2, 61);
+        FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 33, 512, false, KvStore.F16, 107, 2, 62);
+        FlashHandoffTest.checkDecodes(cuda, 32, 8, 128, 16, 33, 512, false, KvStore.BF16, 107, 7, 63);
+        FlashHandoffTest.checkDecodes(cuda, 40, 40, 128, 16, 33, 512, true, KvStore.BF16, 107, 2, 64);
+    }
 }

@@ -62,6 +62,58 @@ class FlashHandoffTest {
         }
     }
 
+    /**
+     * A decode step behind a shared prefix (the seed workloads' decode steps): {@code members} decodes in one group sharing
+     * {@code sharedBlocks} blocks (member i's token (13·i + 10) % 47 keys past the prefix) and one decode alone (50 keys), so the
+     * per-sequence pass is one-warp tiles alone: the handoff with its launches overlapping
+     * ({@link FlashPrefillAttention#setHandoffOverlap}: the shared pass on the kernel before it, the one-warp pass on the shared
+     * pass) and the shared pass's dim split ({@link FlashPrefillAttention#setSharedDimSplit}, forced), and without both, give the
+     * one-pass kernel's bits.
+     */
+    static void checkDecodes(Backend be, int heads, int kvHeads, int headDim, int bs, int sharedBlocks, int sharedKeys, boolean alibi,
+                             KvStore store, int members, int expectRowTiles, long seed) {
+        int pre = sharedBlocks * bs;
+        int[] ctx = new int[members + 1], news = new int[members + 1], shared = new int[members + 1];
+        for (int i = 0; i < members; i++) {
+            news[i] = 1;
+            ctx[i] = pre + (13 * i + 10) % 47 + 1;
+            shared[i] = sharedBlocks;
+        }
+        ctx[members] = 50;
+        news[members] = 1;
+        int[] group = new int[members];
+        for (int i = 0; i < members; i++) group[i] = i;
+        String what = heads + "/" + kvHeads + " heads × " + headDim + ", bs " + bs + ", " + members + " decodes sharing " + sharedKeys + " keys, "
+                + store + (alibi ? ", ALiBi" : "");
+        boolean before = FlashPrefillRun.handoffOverlap;
+        int splitBefore = FlashPrefillRun.sharedDimSplit;
+        try (PagedBatch b = new PagedBatch(heads, kvHeads, headDim, bs, ctx, news, alibi, store, seed, shared)) {
+            float[] onePass = FlashPrefillRun.run(be, b, FlashPrefillRun.whole(b));
+            FlashPrefillRun.handoffOverlap = true;
+            FlashPrefillRun.sharedDimSplit = 1;
+            float[] overlapped = FlashPrefillRun.runHandoff(be, b, new int[][] {group}, new int[] {sharedKeys});
+            assertEquals(expectRowTiles, FlashPrefillRun.lastTiles, what + ": the shared pass's row tiles");
+            assertEquals(true, FlashPrefillRun.lastWarpOnly, what + ": one-warp tiles alone");
+            FlashPrefillRun.handoffOverlap = false;
+            FlashPrefillRun.sharedDimSplit = 0;
+            float[] plain = FlashPrefillRun.runHandoff(be, b, new int[][] {group}, new int[] {sharedKeys});
+            assertBits(onePass, plain, what + ": handoff (plain launches, whole shared pass) against one pass");
+            assertBits(onePass, overlapped, what + ": handoff (overlapping launches, dim-split shared pass) against one pass");
+            double err = FlashPrefillTest.maxError(b.reference(), overlapped);
+            if (be != CPU) System.out.printf("%s: handoff overlapped + dim split == plain == one pass bit for bit, max error against the reference %.3g%n", what, err);
+            assertClose(b.reference(), overlapped, FlashPrefillTest.tolerance(store), what + " (max error " + err + ")");
+        } finally {
+            FlashPrefillRun.handoffOverlap = before;
+            FlashPrefillRun.sharedDimSplit = splitBefore;
+        }
+    }
+
+    @Test
+    void aDecodeStepsHandoffGivesTheOnePassBitsWithOverlappingLaunchesOrWithout() {
+        checkDecodes(CPU, 4, 4, 64, 16, 5, 64, false, KvStore.BF16, 5, 1, 51);
+        checkDecodes(CPU, 8, 2, 64, 7, 19, 128, true, KvStore.F16, 9, 1, 52);
+    }
+
     @Test
     void sharedPrefixesBelowOneTileHandOffNothing() {
         check(2, 2, 16, 0, 0, false, KvStore.BF16, 0, 31);

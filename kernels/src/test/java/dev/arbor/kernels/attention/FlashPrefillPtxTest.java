@@ -34,7 +34,8 @@ class FlashPrefillPtxTest {
 
     @Test
     void registerArraysStayInRegistersAndTheTensorCoresAreUsed() {
-        for (String name : new String[] {"prefillBf16", "prefillF16", "sharedBf16", "sharedF16", "warpBf16", "warpF16", "longBf16", "longF16"}) {
+        for (String name : new String[] {"prefillBf16", "prefillF16", "sharedBf16", "sharedF16", "sharedHalfBf16", "sharedHalfF16", "warpBf16",
+                "warpF16", "longBf16", "longF16"}) {
             for (Object[] v : VARIANTS) {
                 CompiledKernel k = KernelCompiler.compile(Kernel.of(FlashPrefillKernels.class, name), constants(name, v), 90);
                 String what = name + java.util.Arrays.toString(v);
@@ -46,10 +47,36 @@ class FlashPrefillPtxTest {
         }
     }
 
+    /**
+     * The handoff overlap ({@link FlashPrefillAttention#setHandoffOverlap}): the shared pass waits for the kernel before it and only
+     * then lets the per-sequence pass in, both before its first copy of K/V; the one-warp pass issues its first copies before its
+     * (last) wait, which comes before the state load.
+     */
+    @Test
+    void theHandoffsKernelsWaitWhereTheOverlapNeedsIt() {
+        for (Object[] v : VARIANTS) {
+            for (String name : new String[] {"sharedBf16", "sharedF16", "sharedHalfBf16", "sharedHalfF16"}) {
+                String ptx = KernelCompiler.compile(Kernel.of(FlashPrefillKernels.class, name), constants(name, v), 90).ptx();
+                String what = name + java.util.Arrays.toString(v);
+                int lastWait = ptx.lastIndexOf("griddepcontrol.wait;"), let = ptx.indexOf("griddepcontrol.launch_dependents;");
+                assertTrue(lastWait >= 0 && let > lastWait, what + ": waits, then lets the next grid in");
+                assertTrue(let < ptx.indexOf("cp.async.cg.shared.global"), what + ": before its first K/V copy");
+            }
+            for (String name : new String[] {"warpBf16", "warpF16", "warpBf16OutBf16"}) {
+                String ptx = KernelCompiler.compile(Kernel.of(FlashPrefillKernels.class, name), constants(name, v), 90).ptx();
+                String what = name + java.util.Arrays.toString(v);
+                int firstCopy = ptx.indexOf("cp.async.cg.shared.global"), lastWait = ptx.lastIndexOf("griddepcontrol.wait;");
+                assertTrue(firstCopy >= 0 && lastWait > firstCopy, what + ": its first copies before its wait");
+                assertFalse(ptx.contains("griddepcontrol.launch_dependents"), what + ": lets nothing in early");
+            }
+        }
+    }
+
     @Test
     void assemblesForSm90WithoutSpills(@TempDir Path dir) throws Exception {
         Path ptxas = Ptxas.require();
-        for (String name : new String[] {"prefillBf16", "prefillF16", "sharedBf16", "sharedF16", "warpBf16", "warpF16", "longBf16", "longF16"}) {
+        for (String name : new String[] {"prefillBf16", "prefillF16", "sharedBf16", "sharedF16", "sharedHalfBf16", "sharedHalfF16", "warpBf16",
+                "warpF16", "longBf16", "longF16"}) {
             for (Object[] v : VARIANTS) {
                 String log = assemble(ptxas, dir, name, name.startsWith("warp") || name.startsWith("long") ? v : withBounds(v, 0));
                 assertFalse(log.matches("(?s).*[1-9]\\d* bytes spill (stores|loads).*"), name + java.util.Arrays.toString(v) + " spills:\n" + log);
@@ -67,7 +94,7 @@ class FlashPrefillPtxTest {
         Path ptxas = Ptxas.require();
         int cap = 65536 / (FlashPrefillKernels.THREADS * Math.max(1, FlashPrefillKernels.MIN_BLOCKS)) / 8 * 8;
         Pattern stores = Pattern.compile("(\\d+) bytes spill stores");
-        for (String name : new String[] {"prefillBf16", "prefillF16", "sharedBf16", "sharedF16"}) {
+        for (String name : new String[] {"prefillBf16", "prefillF16", "sharedBf16", "sharedF16", "sharedHalfBf16", "sharedHalfF16"}) {
             for (Object[] v : VARIANTS) {
                 String log = assemble(ptxas, dir, name, constants(name, v));
                 Matcher m = REGS.matcher(log);

@@ -52,6 +52,12 @@ final class FlashPrefillRun {
     static boolean lastSplit;
     /** The long-chunk form's threshold and band for the next runs ({@link FlashPrefillAttention#setLongForm}; tokens ≤ 0: never). */
     static int longTokens = FlashPrefillAttention.LONG_TOKENS, longBand = FlashPrefillAttention.LONG_BAND;
+    /** The handoff overlap of the next {@link #runHandoff} ({@link FlashPrefillAttention#setHandoffOverlap}). */
+    static boolean handoffOverlap = FlashPrefillAttention.HANDOFF_OVERLAP;
+    /** The shared pass's dim split of the next {@link #runHandoff} ({@link FlashPrefillAttention#setSharedDimSplit}: -1 by rule, 0, 1). */
+    static int sharedDimSplit = -1;
+    /** Whether the last {@link #runHandoff}'s per-sequence pass was one-warp tiles alone (then launched overlapping the shared pass). */
+    static boolean lastWarpOnly;
 
     /** Short tiles in the one-warp kernel however few ({@link #splitStages} 0), else always in the split form with those stages. */
     private static void shortTiles(FlashPrefillAttention attn) {
@@ -171,6 +177,8 @@ final class FlashPrefillRun {
             shortTiles(attn);
             attn.setLongForm(longTokens, longBand);
             attn.useHandoffState(state);
+            attn.setHandoffOverlap(handoffOverlap);
+            attn.setSharedDimSplit(sharedDimSplit);
             be.toDevice(qa, pos, seq, state, b.kCache, b.vCache, b.tablesA);
             if (b.slopesA != null) be.toDevice(b.slopesA);
             be.toDevice(out);
@@ -178,6 +186,7 @@ final class FlashPrefillRun {
             lastTiles = attn.planHandoff(be, b.seqOfToken, keys, gt, starts, groups.length, n);
             lastSplit = attn.splitShort();
             lastLong = attn.longForm();
+            lastWarpOnly = attn.numWarpTiles() == attn.numTiles();
             attn.launchShared(be, qa, b.kCache, b.vCache, pos, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             be.toHost(out);

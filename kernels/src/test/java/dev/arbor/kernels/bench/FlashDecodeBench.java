@@ -29,6 +29,9 @@ import dev.arbor.kernels.attention.PagedAttention;
  * compared bit for bit (run 66-attn17).
  * <p>{@code FlashDecodeBench handoff SEQS CONTEXT SHARED [REPEATS]} launches only the state handoff in one-warp tiles (the shared
  * pass, then the per-sequence pass), eagerly, REPEATS (3) times, for a profiler ({@code ncu -k regex:warpBf16 ...}; run 44-dec9b).
+ * <p>{@code FlashDecodeBench overlap} times the seed workloads' decode handoff with plain launches, overlapping ones
+ * ({@link FlashPrefillAttention#setHandoffOverlap}), the shared pass's dim split ({@link FlashPrefillAttention#setSharedDimSplit}) and
+ * both, interleaved (run 66-casc17).
  */
 public final class FlashDecodeBench {
     private static final int BS = 16, D = 128;
@@ -47,6 +50,15 @@ public final class FlashDecodeBench {
                 for (int seqs : new int[] {1, 4, 16}) for (int ctx : new int[] {256, 1024, 4096}) split(cuda, 32, 32, 128, seqs, ctx);
                 split(cuda, 32, 8, 128, 4, 1024);   // GQA 4 (Llama-3-8B's heads)
                 split(cuda, 32, 8, 64, 4, 1024);    // Llama-3.2-1B's
+                return;
+            }
+            if (args.length >= 1 && args[0].equals("overlap")) {   // the seed workloads' decode handoff, plain launches against overlapping ones
+                System.out.println("-- decode handoff (shared pass + one-warp per-sequence pass), one layer, bf16 KV, 32 heads x 128: plain launches "
+                        + "| overlapping (setHandoffOverlap) | the shared pass's dim split (setSharedDimSplit) | both; graph medians interleaved, each twice");
+                overlapRow(cuda, 104, 565, 530);   // seed workload 1's decode steps (run 48's row)
+                overlapRow(cuda, 107, 560, 528);   // workload 1 as the engine groups it: 33 shared blocks, 107 sequences
+                overlapRow(cuda, 434, 790, 752);   // seed workload 2's
+                overlapRow(cuda, 64, 300, 256);    // a smaller group
                 return;
             }
             if (args.length >= 1 && args[0].equals("gqa64")) {   // Llama-3.2-1B's decode (issue 12's b128 × 512 row and around it)
@@ -148,6 +160,69 @@ public final class FlashDecodeBench {
         }
     }
 
+
+    /**
+     * The handoff in one-warp tiles (Llama-2-7B attention, bf16 KV, one group of {@code seqs} decodes sharing {@code shared} keys) with
+     * plain launches and overlapping ones ({@link FlashPrefillAttention#setHandoffOverlap}), graph medians interleaved off, on, off, on.
+     */
+    private static void overlapRow(CudaBackend cuda, int seqs, int ctx, int shared) {
+        int heads = 32, kvHeads = 32, bps = (ctx + BS - 1) / BS, sharedBlocks = shared / BS, own = bps - sharedBlocks;
+        int blocks = sharedBlocks + seqs * own, n = blocks * kvHeads * BS * D;
+        try (BFloat16Array k = new BFloat16Array(n); BFloat16Array v = new BFloat16Array(n);
+             FloatArray q = new FloatArray(seqs * heads * D); FloatArray out = new FloatArray(seqs * heads * D);
+             IntArray pos = new IntArray(seqs); IntArray seq = new IntArray(seqs); IntArray table = new IntArray(seqs * bps);
+             FlashPrefillAttention flash = new FlashPrefillAttention(heads, kvHeads, D, BS, seqs, seqs);
+             FloatArray state = FloatArray.deviceOnly(seqs * heads * FlashPrefillKernels.stateStride(D))) {
+            int[] queryStart = new int[seqs + 1], positions = new int[seqs], seqOf = new int[seqs], keys = new int[seqs], group = new int[seqs];
+            for (int s = 0; s < seqs; s++) {
+                int p = ctx - 1 - (s % 31);   // own keys of 1..31 more or fewer, as a decode step's sequences
+                pos.set(s, p);
+                positions[s] = p;
+                seq.set(s, s);
+                queryStart[s + 1] = s + 1;
+                seqOf[s] = s;
+                keys[s] = shared / FlashPrefillKernels.BN * FlashPrefillKernels.BN;
+                group[s] = s;
+                for (int b = 0; b < bps; b++) table.set(s * bps + b, b < sharedBlocks ? b : sharedBlocks + s * own + (b - sharedBlocks));
+            }
+            cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(n, 256), k, n, 1);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(n, 256), v, n, 2);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 3);
+            cuda.toDevice(pos, seq, table);
+            cuda.allocateOnDevice(out);
+            cuda.allocateOnDevice(state);
+            flash.toDevice(cuda);
+            flash.useHandoffState(state);
+            flash.planBelow(cuda, queryStart, positions, seqs, Integer.MAX_VALUE);
+            int rowTiles = flash.planHandoff(cuda, seqOf, keys, group, new int[] {0, seqs}, 1, seqs);
+            // forms: plain (runs 39-65), overlapping launches, the shared pass's dim split, both; interleaved, each twice
+            String[] names = {"plain", "overlap", "dim split", "overlap + dim split"};
+            double[] sum = new double[4];
+            StringBuilder each = new StringBuilder();
+            for (int r = 0; r < 2; r++) {
+                for (int f = 0; f < 4; f++) {
+                    flash.setHandoffOverlap((f & 1) != 0);
+                    flash.setSharedDimSplit((f & 2) != 0 ? 1 : 0);
+                    double t = FlashPrefillBench.time(cuda, () -> {
+                        flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs);
+                        flash.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs);
+                    });
+                    sum[f] += t / 2;
+                    each.append(String.format(" %.4f", t));
+                }
+            }
+            flash.setHandoffOverlap(false);
+            flash.setSharedDimSplit(0);
+            double sharedMs = FlashPrefillBench.time(cuda, () -> flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs));
+            flash.setSharedDimSplit(1);
+            double sharedSplitMs = FlashPrefillBench.time(cuda, () -> flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs));
+            StringBuilder row = new StringBuilder();
+            for (int f = 0; f < 4; f++) row.append(String.format("%s %.4f ms%s", names[f], sum[f], f < 3 ? " | " : ""));
+            System.out.printf("handoff overlap: %3d seqs x %4d keys (%3d shared, %d row tiles, dim split by rule: %b): %s (%.3fx plain); "
+                    + "shared pass alone %.4f / dim split %.4f ms; each figure:%s%n", seqs, ctx, shared, rowTiles,
+                    FlashPrefillAttention.dimSplitPays(rowTiles, kvHeads, cuda.multiprocessors()), row, sum[0] / sum[3], sharedMs, sharedSplitMs, each);
+        }
+    }
 
     /**
      * seqs decodes at position ctx - 1 (own blocks) through 64-row tiles and the split form at 2, 3 and 4 stages: ms a layer (graph
