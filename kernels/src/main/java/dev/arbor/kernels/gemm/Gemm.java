@@ -866,12 +866,12 @@ public final class Gemm implements AutoCloseable {
         this.slabGroupsChecked = false;
     }
 
-    /** On CUDA, loads the slab-group kernel once (TMA_64X2 and TMA_128); if the driver refuses it, a block a slice (with a message). */
+    /** On CUDA, loads the slab-group kernel once (TMA_64X2, TMA_128, TMA_256); if the driver refuses it, a block a slice (with a message). */
     private boolean slabGroupsLoad() {
         if (slabGroups && !slabGroupsChecked) {
             slabGroupsChecked = true;
             if (backend instanceof CudaBackend cuda && !loads("slab-group TMA wgmma", "a block a K slice", () -> {
-                for (Tiles t : java.util.List.of(TMA_64X2, TMA_128)) {
+                for (Tiles t : java.util.List.of(TMA_64X2, TMA_128, TMA_256)) {   // the invariant plan's slab tiles
                     Plan q = slabGroupPlan(t.bm(), t.bn(), 4 * GemmKernels.BK, t, 2, 2, true);
                     cuda.resources(WGMMA_TMA_SLAB_GROUP, q.launch(), tmaArguments(q, null, null, null, null, null, 1, 1, 1, 4 * GemmKernels.BK, 2));
                 }
@@ -905,7 +905,10 @@ public final class Gemm implements AutoCloseable {
      * slices with waves(g) = ⌈tiles · ⌈slices / g⌉ / resident blocks⌉; on a tie the larger g (fewer waves: fewer ramps, a slab's
      * store under the next slice's copies). Llama-7b's o / down at 65-128 tokens on 132 SMs (TMA_64X2, 64 tiles × 8 slices, 264
      * slots): 2 waves × 1 = 1 wave × 2: g = 2. At 129-192 tokens (96 tiles): 3 × 1 against 2 × 2: g = 1 (unchanged). Where
-     * the grid is one wave already (llama3.2-1b's o and down, 256 blocks): g = 1.
+     * the grid is one wave already (llama3.2-1b's o and down, 256 blocks): g = 1. Elsewhere on 132 SMs (CPU-executor plan
+     * table, session 17): llama3.2-1b's q|k|v at 65-128 g = 2 (48 tiles × 8), at 129-192 g = 3; its o and down at 129-256 g = 2;
+     * 4096² at 193-256 g = 4 (128 tiles × 8 slices, 4 waves); TMA_256 slabs at 193-256 (down) g = 2; Llama-3's down 4096 ×
+     * 14336 as llama-7b's.
      */
     int slabGroupFor(Plan p) {
         if (!p.slabs() || !p.tiles().tma() || p.splits() == 1) return 1;
@@ -921,10 +924,15 @@ public final class Gemm implements AutoCloseable {
         return best;
     }
 
-    /** An invariant TMA slab plan as slab groups where {@link #slabGroupFor} says so and {@link #SLAB_GROUPS_DEFAULT} is on. */
+    /**
+     * An invariant TMA slab plan as slab groups where {@link #slabGroupFor} says so and {@link #SLAB_GROUPS_DEFAULT} is on. Not
+     * where one group would be all the slices on tiles the sliced kernel runs ({@link #SLICED_TILES}): that is the slices summed
+     * in registers with slab traffic added, a form the time model has already weighed (it chose the slabs for their blocks).
+     */
     private Plan grouped(Plan p) {
         if (!slabGroups || !p.slabs() || !p.tiles().tma()) return p;
         int g = slabGroupFor(p);
+        if (g >= p.splits() && SLICED_TILES.contains(p.tiles())) return p;
         return g > 1 && slabGroupsLoad() ? withSlabGroup(p, g) : p;
     }
 

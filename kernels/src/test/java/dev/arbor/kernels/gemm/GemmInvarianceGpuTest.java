@@ -90,9 +90,9 @@ class GemmInvarianceGpuTest {
     /**
      * Slab groups ({@code Gemm.slabGroupPlan}: a block 2 or 3 K slices through one ring, each into its own slab) on the H200:
      * llama-7b's o (4096², 8 slices of 8 K tiles), down (4096 × 11008, 8 slices of 22 with a last of 18) and llama3.2-1b's q|k|v
-     * (3072 × 2048, 8 of 4) on TMA_64X2 (the invariant plan's tile there) and TMA_128, and the invariant plan's own choice (slab
-     * groups of 2 at 65-128 tokens), against the mma.sync slab plan at 64 tokens: the first 64 rows the same bits at 65, 107 and
-     * 128 tokens, with and without a residual.
+     * (3072 × 2048, 8 of 4) on TMA_64X2 (the invariant plan's tile there), TMA_128 and TMA_256, and the invariant plan's own choice
+     * (slab groups of 2 at 65-128 tokens), against the mma.sync slab plan at 64 tokens: the first 64 rows the same bits at 65, 107,
+     * 128 and 192 tokens, with and without a residual.
      */
     @Test
     void slabGroupsEqualTheMmaSyncSlabPlan() {
@@ -104,8 +104,9 @@ class GemmInvarianceGpuTest {
                         (g, m) -> g.invariantPlan(m, n, k, true),
                         (g, m) -> g.slabGroupPlan(m, n, k, Gemm.TMA_64X2, slices, 2, true),
                         (g, m) -> g.slabGroupPlan(m, n, k, Gemm.TMA_64X2, slices, 3, true),
-                        (g, m) -> g.slabGroupPlan(m, n, k, Gemm.TMA_128, slices, 2, true));
-                GemmInvariance.checkPlans(cuda, mmaSync, hopper, n, k, 64, forms, 65, 107, 128);
+                        (g, m) -> g.slabGroupPlan(m, n, k, Gemm.TMA_128, slices, 2, true),
+                        (g, m) -> g.slabGroupPlan(m, n, k, Gemm.TMA_256, slices, 2, true));
+                GemmInvariance.checkPlans(cuda, mmaSync, hopper, n, k, 64, forms, 65, 107, 128, 192);
             }
         }
     }

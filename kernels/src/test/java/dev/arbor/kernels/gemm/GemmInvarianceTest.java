@@ -59,7 +59,7 @@ class GemmInvarianceTest {
     /**
      * Slab groups (a block a few K slices through one ring, {@code Gemm.slabGroupPlan}) store the slab plan's slabs: 17 K tiles in 4
      * slices of 5, 5, 5, 2, in groups of 2 (two blocks along z), 3 (a short last group holding the short last slice) and 4 (one
-     * block all of K), on TMA_64X2, TMA_N64 and TMA_128, partial tiles in M and N, summed by the sum kernel with and without a
+     * block all of K), on TMA_64X2, TMA_N64 and TMA_128 (TMA_256 in groups of 3), partial tiles in M and N, summed by the sum kernel with and without a
      * residual: the mma.sync slab plan's bits. The slab scratch is checked too: slab for slab the plain slab plan's bits.
      */
     @Test
@@ -70,8 +70,8 @@ class GemmInvarianceTest {
             int slices = hopper.invariantSlices(n, k);
             assertEquals(4, slices);
             List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = new java.util.ArrayList<>();
-            for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_64X2, Gemm.TMA_N64, Gemm.TMA_128})
-                for (int group : new int[]{2, 3, 4}) {
+            for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_64X2, Gemm.TMA_N64, Gemm.TMA_128, Gemm.TMA_256})
+                for (int group : t == Gemm.TMA_256 ? new int[]{3} : new int[]{2, 3, 4}) {
                     Gemm.Plan p = hopper.slabGroupPlan(70, n, k, t, slices, group, true);
                     assertEquals(group, p.slabGroup(), p.toString());
                     assertEquals((slices + group - 1) / group, p.launch().grid()[2], p.toString());
@@ -126,6 +126,11 @@ class GemmInvarianceTest {
             assertEquals(1, hopper.invariantPlan(128, 2048, 2048, true).slabGroup(), "1b o: one wave already");
             assertEquals(1, hopper.invariantPlan(128, 2048, 8192, true).slabGroup(), "1b down: one wave already");
             assertEquals(1, hopper.plan(107, 4096, 4096, true, true).slabGroup(), "the default plan's split-K");
+            Gemm.Plan qkv = hopper.invariantPlan(70, 12288, 4096, true);   // TMA_128 slabs, 2 slices: one group would be the sliced kernel's form
+            assertTrue(qkv.slabs() && qkv.splits() == 2 && qkv.slabGroup() == 1, qkv.toString());
+            Gemm.Plan down = hopper.invariantPlan(200, 4096, 11008, true);   // TMA_256 slabs: 32 tiles × 8 for 132 slots
+            assertSame(Gemm.TMA_256, down.tiles(), down.toString());
+            assertEquals(2, down.slabGroup(), down.toString());
             hopper.slabGroups(false);
             assertEquals(1, hopper.invariantPlan(107, 4096, 4096, true).slabGroup(), "switch off: a block a slice");
             assertEquals(8, hopper.invariantPlan(107, 4096, 4096, true).launch().grid()[2]);
