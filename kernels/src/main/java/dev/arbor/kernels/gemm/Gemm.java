@@ -167,7 +167,7 @@ public final class Gemm implements AutoCloseable {
             if (slabGroup < 1) throw new IllegalArgumentException("slabGroup must be >= 1, got " + slabGroup);
             if (slabGroup > 1 && (!slabs || !tiles.tma() || tiles.pingPong() || persistent || streamK || registerSlices))
                 throw new IllegalArgumentException("slab groups run the plain TMA tiles' slabs, not " + tiles + (slabs ? "" : " without slabs"));
-            if (slabGroup > 1 && launch.grid()[2] != (splits + slabGroup - 1) / slabGroup)
+            if (slabs && launch.grid()[2] != (splits + slabGroup - 1) / slabGroup)   // a copy of a grouped plan that dropped its group runs half the slices
                 throw new IllegalArgumentException("slab groups of " + slabGroup + " over " + splits + " slices need grid z = "
                         + (splits + slabGroup - 1) / slabGroup + ", got " + launch.grid()[2]);
         }
