@@ -901,27 +901,28 @@ public final class Gemm implements AutoCloseable {
     }
 
     /**
-     * The slices a block for a TMA slab plan p: of groups g = 1 .. slices, the one of least load a resident slot, waves(g) · g
-     * slices with waves(g) = ⌈tiles · ⌈slices / g⌉ / resident blocks⌉; on a tie the larger g (fewer waves: fewer ramps, a slab's
-     * store under the next slice's copies). Llama-7b's o / down at 65-128 tokens on 132 SMs (TMA_64X2, 64 tiles × 8 slices, 264
-     * slots): 2 waves × 1 = 1 wave × 2: g = 2. At 129-192 tokens (96 tiles): 3 × 1 against 2 × 2: g = 1 (unchanged). Where
-     * the grid is one wave already (llama3.2-1b's o and down, 256 blocks): g = 1. Elsewhere on 132 SMs (CPU-executor plan
-     * table, session 17): llama3.2-1b's q|k|v at 65-128 g = 2 (48 tiles × 8), at 129-192 g = 3; its o and down at 129-256 g = 2;
-     * 4096² at 193-256 g = 4 (128 tiles × 8 slices, 4 waves); TMA_256 slabs at 193-256 (down) g = 2; Llama-3's down 4096 ×
-     * 14336 as llama-7b's.
+     * The slices a block for a TMA slab plan p: the smallest group g whose grid, tiles · ⌈slices / g⌉ blocks, is one resident wave,
+     * if its busiest multiprocessor's load, ⌈blocks / multiprocessors⌉ · g slices (blocks spread evenly), is no more than a block
+     * a slice gives; else 1. So the plan changes only where the slab grid's waves (each slot paying a block's launch, ring fill,
+     * drain and slab store again) become one at the same most K tiles a multiprocessor. Llama-7b's o and down at 65-128 tokens on
+     * 132 SMs (TMA_64X2, 64 tiles × 8 slices, 2 × 132 slots): 512 blocks, 4 a multiprocessor, against 256 (one wave), 2 × 2: g = 2.
+     * Llama3.2-1b's q|k|v at 65-128 (48 tiles × 8): 384 blocks, 3 a multiprocessor, against 192, 2 × 2 = 4 slices: g = 1. Where
+     * the grid is one wave already (llama3.2-1b's o and down, 256 blocks): g = 1. The other shapes where it groups:
+     * {@code bench/results/run66-gemm17/plan-table.txt}.
      */
     int slabGroupFor(Plan p) {
         if (!p.slabs() || !p.tiles().tma() || p.splits() == 1) return 1;
         int[] grid = p.launch().grid();
         long tiles = (long) grid[0] * grid[1], resident = (long) multiprocessors * blocksPerSm(p.tiles());
-        int best = 1;
-        long bestLoad = Long.MAX_VALUE;
-        for (int g = 1; g <= p.splits(); g++) {
+        long blocks1 = tiles * p.splits();
+        if (blocks1 <= resident) return 1;   // one wave already
+        long load1 = (blocks1 + multiprocessors - 1) / multiprocessors;
+        for (int g = 2; g <= p.splits(); g++) {
             long blocks = tiles * ((p.splits() + g - 1) / g);
-            long load = (blocks + resident - 1) / resident * g;
-            if (load <= bestLoad) { best = g; bestLoad = load; }
+            if (blocks > resident) continue;
+            return (blocks + multiprocessors - 1) / multiprocessors * g <= load1 ? g : 1;
         }
-        return best;
+        return 1;
     }
 
     /**

@@ -294,8 +294,8 @@ public final class GemmBench {
                 return;
             }
             if (args.length > 0 && args[0].equals("slab-groups")) {   // run 66-gemm17: the invariant plan's slab groups off / on / off / on (slices unsummed, as the engine)
-                int[] ms = Arrays.stream(System.getProperty("gemm.slabGroupsM", "65,107,128,192").split(",")).mapToInt(Integer::parseInt).toArray();
-                for (int[] nk : new int[][]{{4096, 4096}, {4096, 11008}, {3072, 2048}, {2048, 2048}, {2048, 8192}})
+                int[] ms = Arrays.stream(System.getProperty("gemm.slabGroupsM", "65,107,128,256").split(",")).mapToInt(Integer::parseInt).toArray();
+                for (int[] nk : new int[][]{{4096, 4096}, {4096, 11008}, {5120, 5120}, {5120, 13824}, {2048, 8192}})
                     for (int m : ms) slabGroups(cuda, gemm, nk[0], nk[1], m);
                 gemm.slabGroups(true);
                 return;

@@ -91,7 +91,7 @@ class GemmInvarianceGpuTest {
      * Slab groups ({@code Gemm.slabGroupPlan}: a block 2 or 3 K slices through one ring, each into its own slab) on the H200:
      * llama-7b's o (4096², 8 slices of 8 K tiles), down (4096 × 11008, 8 slices of 22 with a last of 18) and llama3.2-1b's q|k|v
      * (3072 × 2048, 8 of 4) on TMA_64X2 (the invariant plan's tile there), TMA_128 and TMA_256, and the invariant plan's own choice
-     * (slab groups of 2 at 65-128 tokens), against the mma.sync slab plan at 64 tokens: the first 64 rows the same bits at 65, 107,
+     * (slab groups of 2 at 65-128 tokens for o and down), against the mma.sync slab plan at 64 tokens: the first 64 rows the same bits at 65, 107,
      * 128 and 192 tokens, with and without a residual.
      */
     @Test
@@ -99,7 +99,8 @@ class GemmInvarianceGpuTest {
         try (CudaBackend cuda = CudaBackend.open(0); Gemm hopper = new Gemm(cuda); Gemm mmaSync = new Gemm(cuda, false)) {
             for (int[] nk : new int[][]{{4096, 4096}, {4096, 11008}, {3072, 2048}}) {
                 int n = nk[0], k = nk[1], slices = hopper.invariantSlices(n, k);
-                org.junit.jupiter.api.Assertions.assertEquals(2, hopper.invariantPlan(107, n, k, true).slabGroup(), "the plan's own slab groups at 107 tokens");
+                org.junit.jupiter.api.Assertions.assertEquals(n == 4096 ? 2 : 1, hopper.invariantPlan(107, n, k, true).slabGroup(),
+                        "the plan's own slab groups at 107 tokens (llama-7b's o and down; not 1b q|k|v)");
                 List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = List.of(
                         (g, m) -> g.invariantPlan(m, n, k, true),
                         (g, m) -> g.slabGroupPlan(m, n, k, Gemm.TMA_64X2, slices, 2, true),

@@ -107,22 +107,25 @@ class GemmInvarianceTest {
 
     /**
      * The rule ({@code Gemm.slabGroupFor}): llama-7b's o and down at 65-128 tokens (TMA_64X2 slabs, 64 tiles × 8 slices for 264
-     * slots) in groups of 2 (one wave of 256 blocks); at 129-192 tokens (96 tiles: 3 waves against 2 × 2) and where the slab grid is
-     * one wave already (llama3.2-1b's o and down, 256 blocks) a block a slice; llama3.2-1b's q|k|v (48 tiles × 8) in groups of 2;
-     * nothing with the switch off, nor in the default (split-K) plan.
+     * slots) in groups of 2 (one wave of 256 blocks, 2 a multiprocessor as 4 of one slice); 4096² at 256 tokens in groups of 4; a
+     * block a slice for llama3.2-1b's q|k|v (one wave would put 4 slices on a multiprocessor where 384 blocks put 3), at 192 tokens
+     * (no one-wave group) and where the slab grid is one wave already (llama3.2-1b's o and down, 256 blocks); nothing with the
+     * switch off, nor in the default (split-K) plan.
      */
     @Test
     void slabGroupsWhereTheyCutWaves() {
         try (Gemm hopper = new Gemm(new CpuBackend(), true)) {
             for (int m : new int[]{65, 107, 128})
-                for (int[] nk : new int[][]{{4096, 4096}, {4096, 11008}, {3072, 2048}}) {
+                for (int[] nk : new int[][]{{4096, 4096}, {4096, 11008}}) {
                     Gemm.Plan p = hopper.invariantPlan(m, nk[0], nk[1], true);
                     assertSame(Gemm.TMA_64X2, p.tiles(), p.toString());
                     assertEquals(8, p.splits(), p.toString());
                     assertEquals(2, p.slabGroup(), m + " x " + nk[0] + " x " + nk[1] + ": " + p);
                     assertEquals(4, p.launch().grid()[2], p.toString());
                 }
-            assertEquals(1, hopper.invariantPlan(192, 4096, 4096, true).slabGroup(), "96 tiles: 3 waves of one slice against 2 of two");
+            assertEquals(1, hopper.invariantPlan(107, 3072, 2048, true).slabGroup(), "1b q|k|v: 3 blocks a multiprocessor against 2 of two slices");
+            assertEquals(1, hopper.invariantPlan(192, 4096, 4096, true).slabGroup(), "96 tiles: no group makes one wave at the same load");
+            assertEquals(4, hopper.invariantPlan(256, 4096, 4096, true).slabGroup(), "128 tiles × 8 slices: 8 blocks a multiprocessor against 2 of 4");
             assertEquals(1, hopper.invariantPlan(128, 2048, 2048, true).slabGroup(), "1b o: one wave already");
             assertEquals(1, hopper.invariantPlan(128, 2048, 8192, true).slabGroup(), "1b down: one wave already");
             assertEquals(1, hopper.plan(107, 4096, 4096, true, true).slabGroup(), "the default plan's split-K");
