@@ -21,11 +21,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *
  * <p>{@code -Darbor.gemm.bf16AttentionOut} (issues 10, 12): the attention writing o_proj's X in bf16 above 64 tokens likewise,
  * on against off with the producers on.
+ *
+ * <p>{@code -Darbor.gemm.fusedSwiGlu} (issue 12): the interleaved gate|up with the GEMM's SwiGLU epilogue (or the interleaved
+ * SwiGLU kernel after split plans) against the stacked gate|up and siluMulRows, with the producers on (fp32 h up to 64 tokens,
+ * bf16 h above): the same criteria.
  */
 @Tag("gpu")
 class Bf16ProducersGpuTest {
     private static final String PROPERTY = "arbor.gemm.bf16Producers";
     private static final String ATTENTION_OUT = "arbor.gemm.bf16AttentionOut";
+    private static final String FUSED_SWIGLU = "arbor.gemm.fusedSwiGlu";
 
     @Test
     void bf16ProducersGiveTheSameLogitsBatchInvariant() {
@@ -45,6 +50,16 @@ class Bf16ProducersGpuTest {
     @Test
     void bf16AttentionOutGivesTheSameLogitsWithoutBatchInvariance() {
         compare(ATTENTION_OUT, false);
+    }
+
+    @Test
+    void fusedSwiGluGivesTheSameLogitsBatchInvariant() {
+        compare(FUSED_SWIGLU, true);
+    }
+
+    @Test
+    void fusedSwiGluGivesTheSameLogitsWithoutBatchInvariance() {
+        compare(FUSED_SWIGLU, false);
     }
 
     /**

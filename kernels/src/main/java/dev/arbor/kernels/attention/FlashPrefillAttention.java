@@ -34,6 +34,25 @@ public final class FlashPrefillAttention implements AutoCloseable {
     static final Kernel PREFILL_BF16_OUT_BF16 = Kernel.of(FlashPrefillKernels.class, "prefillBf16OutBf16");
     static final Kernel WARP_BF16_OUT_BF16 = Kernel.of(FlashPrefillKernels.class, "warpBf16OutBf16");
     static final Kernel LONG_BF16_OUT_BF16 = Kernel.of(FlashPrefillKernels.class, "longBf16OutBf16");
+    static final Kernel SPLIT_BF16 = Kernel.of(FlashSplitKernels.class, "splitBf16");
+    static final Kernel SPLIT_F16 = Kernel.of(FlashSplitKernels.class, "splitF16");
+    static final Kernel SPLIT_BF16_OUT_BF16 = Kernel.of(FlashSplitKernels.class, "splitBf16OutBf16");
+
+    /**
+     * Whether short tiles that do not take the one-warp kernel ({@link #WARP_WAVES}: too few walks, e.g. a batch-1 decode) take
+     * the split form ({@link FlashSplitKernels}: 16 rows, four warps splitting each key tile's S by keys and O by dims, a ring of
+     * {@link #SPLIT_STAGES} K/V stages) instead of 64-row tiles; {@code -Darbor.flash.splitDecode=false}: 64-row tiles (main's
+     * path before session 17). The same bits either way (FlashSplitTest, FlashSplitGpuTest). Measured (bench/RESULTS.md "Run
+     * 66-attn17"): one llama-7b layer at one decode 13.3 → 8.0 µs (256 keys), 35.3 → 19.8 (1,024), 130.9 → 77.3 (4,096); the b1
+     * default-mode step 4.353 → 4.191 ms.
+     */
+    public static final boolean SPLIT_DECODE = Boolean.parseBoolean(System.getProperty("arbor.flash.splitDecode", "true"));
+    /**
+     * K/V stages of the split form ({@link FlashSplitKernels#sharedBytes}); {@code -Darbor.flash.splitStages=N}, 2..4. 3: the same
+     * as 2 and 4 at 1-4 decodes (a latency chain a tile, not the copies), 1.2-1.3x faster than either at 16 (two work-groups an SM at
+     * 107 KB, where 4 stages fit one) — run 66-attn17.
+     */
+    public static final int SPLIT_STAGES = Math.max(2, Math.min(4, Integer.getInteger("arbor.flash.splitStages", FlashSplitKernels.DEFAULT_STAGES)));
 
     /**
      * The fewest new tokens of a planned sequence (its chunk) that send a step's tall tiles to the long-chunk form
@@ -50,6 +69,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private final IntArray tiles;   // (maxTiles, 2) first token, end token
     // short tiles (a sequence's at most warpTokens planned tokens, or none): one-warp work-groups (FlashPrefillKernels.warpBf16)
     private final int warpTokens;   // 16 / G, 0 where G > 16 (no short tiles)
+    private boolean splitDecode = SPLIT_DECODE;   // short tiles below the one-warp kernel's walks: the split form, else 64-row tiles
+    private int splitStages = SPLIT_STAGES;
+    private boolean splitShort;     // the last plan's short tiles take the split form (FlashSplitKernels), not the one-warp kernel
     private int minWarpWalks = -1;  // the fewest (short tile, kv head) walks a step needs for the one-warp kernel; -1: WARP_WAVES × SMs
     private int tallMinBlocks = -1; // the 64-row kernels' launch bounds (work-groups an SM; 0: none); -1: MIN_BLOCKS (tallMinBlocks())
     private int longTokens = LONG_TOKENS, longBand = LONG_BAND;   // the long-chunk form's threshold (≤ 0: never) and band
@@ -125,7 +147,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
 
     /**
      * The one-warp kernel's crossover, in the tall kernel's resident work-groups: a step's short tiles take it when they
-     * make at least {@code WARP_WAVES × SMs} (tile, kv head) walks (528 on the H200), else 64-row tiles. Run 43-dec9 (one
+     * make at least {@code WARP_WAVES × SMs} (tile, kv head) walks (528 on the H200), else the split form ({@link #SPLIT_DECODE},
+     * on: 1.1-1.9x faster than 64-row tiles at 1-16 decodes, bench/RESULTS.md "Run 66-attn17") or 64-row tiles. Run 43-dec9 (one
      * layer of Llama-2-7B): one-warp tiles 2.0-2.8x slower at b1 (32 walks, where the tall kernel's 264 resident work-groups
      * hold every walk at once and its two stages and four warps' copies shorten each), 1.17x faster at b32 (1,024 walks),
      * 1.3x at 104 and 434 sequences; between 32 and 1,024 not measured. Both give a row the same bits, so the choice may
@@ -138,6 +161,19 @@ public final class FlashPrefillAttention implements AutoCloseable {
         if (walks < 0) throw new IllegalArgumentException("negative walks " + walks);
         this.minWarpWalks = walks;
     }
+
+    /**
+     * Whether short tiles below the one-warp kernel's walks take the split form ({@link #SPLIT_DECODE}) and its K/V stages (2..4,
+     * {@link #SPLIT_STAGES}). The same bits either way.
+     */
+    public void setSplitDecode(boolean split, int stages) {
+        if (stages < 2 || stages > 4) throw new IllegalArgumentException("split form stages " + stages + " outside 2..4");
+        this.splitDecode = split;
+        this.splitStages = stages;
+    }
+
+    /** Whether the last plan's short tiles take the split form ({@link FlashSplitKernels}) rather than the one-warp kernel. */
+    public boolean splitShort() { return splitShort && numWarpTiles > 0; }
 
     /**
      * For benchmarks: the 64-row kernels' (one-pass and shared pass) work-groups an SM in their launch bounds (0: none, ptxas's
@@ -178,6 +214,16 @@ public final class FlashPrefillAttention implements AutoCloseable {
         return longTokens > 0 && numRowTiles == 0 && longestTall >= longTokens;
     }
 
+    /**
+     * Whether {@code shortTiles} short tiles stay short on {@code b}: in the one-warp kernel where they pay ({@link #warpTilesPay}),
+     * else in the split form where it is on ({@link #splitDecode}); records which in {@link #splitShort}. False: 64-row tiles.
+     */
+    private boolean shortTilesShort(Backend b, int shortTiles) {
+        boolean warp = warpTilesPay(b, shortTiles);
+        splitShort = !warp && splitDecode && warpTokens > 0 && shortTiles > 0;
+        return warp || splitShort;
+    }
+
     /** Whether {@code shortTiles} short tiles take the one-warp kernel on {@code b}. */
     private boolean warpTilesPay(Backend b, int shortTiles) {
         long walks = (long) shortTiles * kvHeads;
@@ -197,7 +243,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
             int len = queryStart[s + 1] - queryStart[s];
             if (len >= least && len <= warpTokens) shortTiles++;
         }
-        boolean warp = warpTilesPay(b, shortTiles);
+        boolean warp = shortTilesShort(b, shortTiles);
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
             boolean mine = hi - lo >= least;
@@ -256,7 +302,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
             int lo = queryStart[s], hi = queryStart[s + 1];
             if (hi > lo && endBelow(lo, hi, positions[lo], positionBound) - lo <= warpTokens) shortTiles++;
         }
-        boolean warp = warpTilesPay(b, shortTiles);
+        boolean warp = shortTilesShort(b, shortTiles);
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
             if (hi == lo) continue;
@@ -394,7 +440,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     /** Tiles of the last {@link #plan} or {@link #planBelow}, tall and short. */
     public int numTiles() { return numTiles + numWarpTiles; }
 
-    /** Short (one-warp) tiles of the last {@link #plan} or {@link #planBelow}. */
+    /** Short tiles (one-warp, or the split form where {@link #splitShort}) of the last {@link #plan} or {@link #planBelow}. */
     public int numWarpTiles() { return numWarpTiles; }
 
     /** Tokens the last {@link #plan} or {@link #planBelow} took. */
@@ -452,7 +498,10 @@ public final class FlashPrefillAttention implements AutoCloseable {
             b.launch(Shapes.byOut(out, kCache, kernel, PREFILL_BF16_OUT_BF16), launchOf(numTiles), args(q, kCache, vCache, out, positions,
                     seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         }
-        if (numWarpTiles > 0) {
+        if (numWarpTiles > 0 && splitShort) {
+            b.launch(Shapes.byOut(out, kCache, splitKernelFor(kCache), SPLIT_BF16_OUT_BF16), splitLaunchOf(numWarpTiles), splitArgs(q, kCache, vCache,
+                    out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
+        } else if (numWarpTiles > 0) {
             b.launch(Shapes.byOut(out, kCache, warpKernelFor(kCache), WARP_BF16_OUT_BF16), warpLaunchOf(numWarpTiles), args(q, kCache, vCache, out, positions,
                     seqOfToken, warpTiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         }
@@ -484,6 +533,21 @@ public final class FlashPrefillAttention implements AutoCloseable {
                 .withSharedBytes(FlashPrefillKernels.warpSharedBytes(headDim));
     }
 
+    /** The launch of {@code numTiles} short tiles in the split form: grid (tiles, kvHeads), four warps, its dynamic shared memory. */
+    public Launch splitLaunchOf(int numTiles) {
+        return Launch.of(new int[] {numTiles, kvHeads, 1}, new int[] {FlashSplitKernels.THREADS, 1, 1})
+                .withSharedBytes(FlashSplitKernels.sharedBytes(headDim, splitStages));
+    }
+
+    /** The split form's arguments for the last plan's short tiles (also for {@code CudaBackend.resources}): the one-warp kernel's and the stages. */
+    public Object[] splitArgs(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions, IntArray seqOfToken,
+                              IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
+        Object[] a = warpArgs(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks);
+        Object[] withStages = java.util.Arrays.copyOf(a, a.length + 1);
+        withStages[a.length] = splitStages;
+        return withStages;
+    }
+
     /** The tall kernel's arguments (also for {@code CudaBackend.resources}). */
     public Object[] args(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions, IntArray seqOfToken,
                          IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
@@ -504,6 +568,11 @@ public final class FlashPrefillAttention implements AutoCloseable {
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
         return new Object[] {q, kCache, vCache, out, positions, seqOfToken, tileList, blockTables, slopes, startTiles, state != null ? state : q,
                 maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0};
+    }
+
+    /** The split form's kernel of a store type (fp32 out). */
+    public static Kernel splitKernelFor(OffHeapArray store) {
+        return kernelFor(store) == PREFILL_F16 ? SPLIT_F16 : SPLIT_BF16;
     }
 
     /** The short-tile kernel of a store type. */

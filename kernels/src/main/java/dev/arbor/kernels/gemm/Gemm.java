@@ -218,6 +218,12 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel WGMMA_TMA_PING_PONG = Kernel.of(GemmKernels.class, "wgmmaTmaPingPongXbf16Wbf16");
     private static final Kernel WGMMA_TMA_STREAM_K = Kernel.of(GemmKernels.class, "wgmmaTmaStreamKXbf16Wbf16");
     private static final Kernel WGMMA_TMA_SLAB_GROUP = Kernel.of(GemmKernels.class, "wgmmaTmaSlabGroupXbf16Wbf16");
+    private static final Kernel XF32_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xf32Wbf16SwiGlu");
+    private static final Kernel XBF16_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xbf16Wbf16SwiGlu");
+    private static final Kernel WGMMA_TMA_SWIGLU = Kernel.of(GemmKernels.class, "wgmmaTmaSwiGlu");
+    private static final Kernel WGMMA_TMA_SWIGLU_BF16 = Kernel.of(GemmKernels.class, "wgmmaTmaSwiGluBf16");
+    private static final Kernel PING_PONG_SWIGLU = Kernel.of(GemmKernels.class, "wgmmaTmaPingPongSwiGlu");
+    private static final Kernel PING_PONG_SWIGLU_BF16 = Kernel.of(GemmKernels.class, "wgmmaTmaPingPongSwiGluBf16");
     /**
      * Whether the default plan takes the TMA tiles rather than the cp.async wgmma ones ({@code -Darbor.gemm.tma=false}
      * turns them off).
@@ -1264,6 +1270,88 @@ public final class Gemm implements AutoCloseable {
             return new Partial(c, 1);
         }
         return new Partial((FloatArray) run(XBF16_WBF16, plan, a, w, c, m, n, k, false, true, false), plan.splits());
+    }
+
+    // ---- SwiGLU in the epilogue: gate|up interleaved ---------------------------------------------------------
+
+    /**
+     * Whether plan p's kernel writes {@code h = silu(g)·u} of an interleaved gate|up weight itself ({@link #matmulSwiGlu}):
+     * one K slice, no slabs, not stream-K, and a kernel with the SwiGLU epilogue: the mma.sync tiles (fp32 h only: bf16
+     * producers start above 64 tokens, where the plans take the TMA tiles), the plain TMA tiles (TMA_64 / 64X2 / N64 / 128 /
+     * 256 / 256X3 and the deep tiles) and the ping-pong kernel (fp32 or bf16 h). Elsewhere (split-K atomics or slabs, the
+     * slices summed in registers, the persistent and cp.async wgmma kernels, both off by default) the GEMM writes the
+     * interleaved gate|up and {@code FusedOps.siluMulRowsInterleaved} applies SwiGLU.
+     */
+    public static boolean swiGluEpilogue(Plan p, boolean bf16Out) {
+        if (p.splits() != 1 || p.slabs() || p.registerSlices() || p.streamK()) return false;
+        if (p.tiles().tma()) return p.tiles().pingPong() || !p.persistent();
+        return !p.tiles().wgmma() && !bf16Out;
+    }
+
+    /**
+     * {@code h (m, n/2) = silu(G) · U} with {@code [G | U] = X · Wᵀ}, W the gate|up weight interleaved by
+     * {@link GemmKernels#interleavedGateRow} ({@code n = 2·inter} rows, inter a multiple of 8), in one launch (after X's
+     * conversion where the plan converts first): the plan's product with the SwiGLU epilogue ({@link #swiGluEpilogue}). The
+     * same sums as {@link #matmul(FloatArray, int, BFloat16Array, int, int, FloatArray, boolean, Plan)} with that plan and the
+     * SwiGLU arithmetic of {@code FusedKernels.siluMulRowsInterleaved} on them: the same bits. Returns false, having launched
+     * nothing, where the plan has no such epilogue, or its TMA tensor maps would have to be made while a graph is captured; the
+     * caller then runs the composition.
+     *
+     * @param h (m, n/2) FloatArray, or BFloat16Array (rounded to nearest even as stored) on the TMA tiles
+     */
+    public boolean matmulSwiGlu(FloatArray a, int m, BFloat16Array w, int n, int k, OffHeapArray h, Plan plan) {
+        return swiGlu(a, m, w, n, k, h, plan);
+    }
+
+    /** As {@link #matmulSwiGlu(FloatArray, int, BFloat16Array, int, int, OffHeapArray, Plan)} for X a producer wrote in bf16 (as {@link #matmul(BFloat16Array, int, BFloat16Array, int, int, FloatArray, boolean, Plan)}). */
+    public boolean matmulSwiGlu(BFloat16Array a, int m, BFloat16Array w, int n, int k, OffHeapArray h, Plan plan) {
+        return swiGlu(a, m, w, n, k, h, plan);
+    }
+
+    private boolean swiGlu(OffHeapArray a, int m, BFloat16Array w, int n, int k, OffHeapArray h, Plan plan) {
+        checkShape(m, n, k);
+        need(a, (long) m * k, "a", "m*k");
+        need(w, (long) n * k, "w", "n*k");
+        if (n % (2 * GemmKernels.SWIGLU_ROWS) != 0) throw new IllegalArgumentException("interleaved gate|up needs n a multiple of 16, got " + n);
+        need(h, (long) m * (n / 2), "h", "m*n/2");
+        boolean bf16Out = h instanceof BFloat16Array;
+        if (!bf16Out && !(h instanceof FloatArray)) throw new IllegalArgumentException("SwiGLU writes fp32 or bf16, not " + h.getClass().getSimpleName());
+        if (!swiGluEpilogue(plan, bf16Out)) return false;
+        boolean fp32X = a instanceof FloatArray;
+        OffHeapArray x = fp32X && plan.convertFirst() ? bf16Scratch(m, k) : a;
+        Tiles t = plan.tiles();
+        if (t.tma()) {
+            int xRows = x.length() / k;
+            LongArray mapX = map(x, xRows, k, t.bm()), mapW = map(w, n, k, t.bn());
+            if (mapX == null || mapW == null) return false;   // a new matrix while a graph is captured: the caller's composition
+            if (x != a) backend.launch(TO_BF16, Launch.cover(m * k / 8, 256), a, x, m * k);
+            Kernel kernel = t.pingPong() ? (bf16Out ? PING_PONG_SWIGLU_BF16 : PING_PONG_SWIGLU) : bf16Out ? WGMMA_TMA_SWIGLU_BF16 : WGMMA_TMA_SWIGLU;
+            backend.launch(kernel, plan.launch(), tmaArguments(plan, x, w, h, mapX, mapW, m, xRows, n, k, 0, raster));
+            return true;
+        }
+        if (x != a) backend.launch(TO_BF16, Launch.cover(m * k / 8, 256), a, x, m * k);
+        Launch launch = overlapPrevious ? plan.launch().overlappingPrevious() : plan.launch();
+        backend.launch(x instanceof FloatArray ? XF32_WBF16_SWIGLU : XBF16_WBF16_SWIGLU, launch, x, w, h, m, n, k, plan.kTilesPerSplit(), 0,
+                t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
+        return true;
+    }
+
+    /**
+     * The gate|up weight {@code (2·inter, k)} interleaved for {@link #matmulSwiGlu}: row {@link GemmKernels#interleavedGateRow}(i)
+     * is gate row i, 8 rows further up row i. Host arrays; {@code inter} a multiple of 8.
+     */
+    public static BFloat16Array interleaveGateUp(BFloat16Array gate, BFloat16Array up, int inter, int k) {
+        if (inter % GemmKernels.SWIGLU_ROWS != 0) throw new IllegalArgumentException("inter must be a multiple of 8, got " + inter);
+        need(gate, (long) inter * k, "gate", "inter*k");
+        need(up, (long) inter * k, "up", "inter*k");
+        BFloat16Array w = new BFloat16Array(Math.multiplyExact(2 * inter, k));
+        long row = 2L * k;
+        for (int i = 0; i < inter; i += GemmKernels.SWIGLU_ROWS) {
+            long at = GemmKernels.interleavedGateRow(i) * row, rows = GemmKernels.SWIGLU_ROWS * row;
+            java.lang.foreign.MemorySegment.copy(gate.segment(), i * row, w.segment(), at, rows);
+            java.lang.foreign.MemorySegment.copy(up.segment(), i * row, w.segment(), at + rows, rows);
+        }
+        return w;
     }
 
     /** fp32 activations (rounded to fp16), fp16 weights, fp32 output. */

@@ -432,6 +432,194 @@ public final class GemmKernels {
         }
     }
 
+    // ---- SwiGLU in the epilogue: gate|up stored interleaved (SWIGLU_ROWS rows of gate, then the matching rows of up) ----
+
+    /**
+     * Rows of gate, then as many rows of up, in each 16-row group of an interleaved gate|up weight ({@link #interleaveGateUp}):
+     * a 16-row mma / wgmma fragment puts rows g and g + 8 (g = lane / 4) in the same work-item's registers (elements r and
+     * r + 2), so a work-item holds gate row i and up row i of the same tokens, and the epilogue writes {@code silu(g)·u} itself.
+     */
+    public static final int SWIGLU_ROWS = 8;
+
+    /**
+     * W row of the interleaved gate|up weight holding gate row {@code i} (up row i is 8 rows after it):
+     * {@code 16·⌊i / 8⌋ + i mod 8}. The intermediate size must be a multiple of {@link #SWIGLU_ROWS}.
+     */
+    public static int interleavedGateRow(int i) { return 2 * SWIGLU_ROWS * (i / SWIGLU_ROWS) + i % SWIGLU_ROWS; }
+
+    /**
+     * fp32 X (bf16 on load), interleaved bf16 gate|up W ({@code n = 2·inter} rows), fp32 {@code h (m, inter) = silu(g)·u}: the
+     * mma.sync product of {@link #xf32Wbf16} with {@link #storeSwiGluTile} as its epilogue, all of K in one slice (grid z = 1,
+     * {@code accumulate} unused: 0). Arguments otherwise as {@link #xf32Wbf16}.
+     */
+    public static void xf32Wbf16SwiGlu(KernelContext ctx, FloatArray x, BFloat16Array w, FloatArray h, int m, int n, int k,
+                                       int kTilesPerSplit, int accumulate, @Constant int wn, @Constant int wm, @Constant int mt,
+                                       @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
+        storeSwiGluTile(ctx, h, acc, m, n, wn, wm, mt, nt, ctx.groupIdx, ctx.groupIdy);
+    }
+
+    /** As {@link #xf32Wbf16SwiGlu} for bf16 X ({@link #xbf16Wbf16}'s product). */
+    public static void xbf16Wbf16SwiGlu(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray h, int m, int n, int k,
+                                        int kTilesPerSplit, int accumulate, @Constant int wn, @Constant int wm, @Constant int mt,
+                                        @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 0, 0);
+        storeSwiGluTile(ctx, h, acc, m, n, wn, wm, mt, nt, ctx.groupIdx, ctx.groupIdy);
+    }
+
+    /**
+     * {@link #wgmmaTmaXbf16Wbf16} (all of K, grid z = 1) on an interleaved gate|up W writing fp32 {@code h (m, n / 2)} =
+     * silu(g)·u ({@link #storeSwiGluTile}) in place of C: the same sums, the same SwiGLU arithmetic as the GEMM then
+     * {@code FusedKernels.siluMulRowsInterleaved}, so the same bits, without C's write and read (4·m·n bytes each).
+     * Arguments as {@link #wgmmaTmaXbf16Wbf16} ({@code accumulate} unused: 0).
+     */
+    public static void wgmmaTmaSwiGlu(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray h, LongArray mapX, LongArray mapW,
+                                      int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
+                                      @Constant int wn, @Constant int nt, @Constant int stages) {
+        wgmmaTmaSwiGluBody(ctx, x, w, h, mapX, mapW, m, xRows, n, k, raster, wn, nt, stages);
+    }
+
+    /** As {@link #wgmmaTmaSwiGlu} into bf16 h (rounded to nearest even as stored: down's X). */
+    public static void wgmmaTmaSwiGluBf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, BFloat16Array h, LongArray mapX, LongArray mapW,
+                                          int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
+                                          @Constant int wn, @Constant int nt, @Constant int stages) {
+        wgmmaTmaSwiGluBody(ctx, x, w, h, mapX, mapW, m, xRows, n, k, raster, wn, nt, stages);
+    }
+
+    /** {@link #wgmmaTmaXbf16Wbf16}'s body over all of K with the SwiGLU epilogue. */
+    private static void wgmmaTmaSwiGluBody(KernelContext ctx, BFloat16Array x, BFloat16Array w, OffHeapArray h, LongArray mapX, LongArray mapW,
+                                           int m, int xRows, int n, int k, int raster, int wn, int nt, int stages) {
+        ctx.launchBounds(wn * 32 + 128);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int bn = wn * 16, bm = nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS;
+        int full = stages * stageWords, empty = full + 2 * stages;
+        int tid = ctx.localIdx, consumers = wn * 32;
+        int count = (k + BK - 1) / BK;
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm;
+        int tileN = rasterTileN(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
+        int tileM = rasterTileM(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
+        tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
+        if (tid >= consumers) {
+            producerRegisters(ctx, wn);
+            if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, 0, count, bn, bm, stageWords, full, empty, stages);
+        } else {
+            consumerRegisters(ctx, wn);
+            float[] acc = new float[nt * 4];
+            for (int t = 0; t < count; t++) tmaConsume(ctx, smem, acc, t, bn, bm, stageWords, full, empty, stages);
+            ctx.wgmmaWait(0);
+            storeSwiGluTile(ctx, h, acc, m, n, wn, 1, 1, nt, tileN, tileM);
+        }
+    }
+
+    /**
+     * {@link #wgmmaTmaPingPongXbf16Wbf16} on an interleaved gate|up W writing fp32 {@code h (m, n / 2)} = silu(g)·u
+     * ({@link #storeSwiGluPingPong}) in place of C. Arguments as the ping-pong kernel ({@code accumulate} unused: 0).
+     */
+    public static void wgmmaTmaPingPongSwiGlu(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray h, LongArray mapX, LongArray mapW,
+                                              int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
+                                              @Constant int wn, @Constant int nt, @Constant int stages) {
+        pingPongSwiGluBody(ctx, x, w, h, mapX, mapW, m, xRows, n, k, raster, wn, nt, stages);
+    }
+
+    /** As {@link #wgmmaTmaPingPongSwiGlu} into bf16 h. */
+    public static void wgmmaTmaPingPongSwiGluBf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, BFloat16Array h, LongArray mapX, LongArray mapW,
+                                                  int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
+                                                  @Constant int wn, @Constant int nt, @Constant int stages) {
+        pingPongSwiGluBody(ctx, x, w, h, mapX, mapW, m, xRows, n, k, raster, wn, nt, stages);
+    }
+
+    /** {@link #wgmmaTmaPingPongXbf16Wbf16}'s body with the SwiGLU epilogue (the schedule, barriers and ring unchanged). */
+    private static void pingPongSwiGluBody(KernelContext ctx, BFloat16Array x, BFloat16Array w, OffHeapArray h, LongArray mapX, LongArray mapW,
+                                           int m, int xRows, int n, int k, int raster, int wn, int nt, int stages) {
+        ctx.launchBounds(wn * 32 + 128);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int bn = wn * 16, bm = nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS;
+        int full = stages * stageWords, empty = full + 2 * stages, order = empty + 2 * stages;
+        int tid = ctx.localIdx, consumers = wn * 32;
+        int count = (k + BK - 1) / BK;
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm, tiles = tilesN * tilesM;
+        int blocks = ctx.globalGroupSizeX / ctx.localGroupSizeX;
+        if (tid == 0) {
+            for (int s = 0; s < stages; s++) {
+                ctx.mbarrierInit(smem, full + 2 * s, 1);
+                ctx.mbarrierInit(smem, empty + 2 * s, 128);
+            }
+            ctx.mbarrierInit(smem, order, 128);
+            ctx.mbarrierInit(smem, order + 2, 128);
+            ctx.fenceMbarrierInit();
+        }
+        ctx.localBarrier();
+        if (tid >= consumers) {
+            ctx.setMaxRegistersDec(PING_PONG_PRODUCER_REGISTERS);
+            if (tid == consumers) tmaProducePersistent(ctx, smem, x, w, mapX, mapW, xRows, n, k, tilesN, tilesM, blocks, raster, bn, bm, stageWords, full, empty, stages);
+        } else {
+            ctx.setMaxRegistersInc(PING_PONG_CONSUMER_REGISTERS);
+            int wg = tid >> 7;
+            float[] acc = new float[nt * 8];
+            int turn = 0;
+            for (int tile = ctx.groupIdx + wg * blocks; tile < tiles; tile += 2 * blocks) {
+                int bx = tile % tilesN, by = tile / tilesN;
+                int tileN = rasterTileN(bx, by, tilesN, tilesM, raster), tileM = rasterTileM(bx, by, tilesN, tilesM, raster);
+                int it = (2 * turn + wg) * count;
+                if (wg == 1 || turn > 0) while (!ctx.mbarrierTryWait(smem, order + 2 * wg, (wg == 1 ? turn : turn - 1) & 1)) {}
+                for (int t = 0; t < count; t++) pingPongConsume(ctx, smem, acc, it + t, t > 0, bm, stageWords, full, empty, stages);
+                ctx.mbarrierArrive(smem, order + 2 * (1 - wg));
+                ctx.wgmmaWait(0);
+                ctx.mbarrierArrive(smem, empty + 2 * ((it + count - 1) % stages));
+                storeSwiGluPingPong(ctx, h, acc, m, n, nt, tileN * bn, tileM * bm);
+                zeroAccumulators(acc, 2 * nt);
+                turn++;
+            }
+        }
+    }
+
+    /**
+     * The SwiGLU epilogue of a tile laid out as {@link #storeF32Tile}'s (mma.sync fragments, or wgmma with {@code wm = mt = 1}):
+     * fragment (i, j)'s elements r = 0, 1 are W row {@code R + g} (R = the fragment's first row, a multiple of 16) and r = 2, 3
+     * row {@code R + g + 8}: on the interleaved weight gate and up row {@code R / 2 + g}, so
+     * {@code h[tok, R/2 + g] = silu(acc[r]) · acc[r + 2]} for the tokens {@code 2t + r} ({@link dev.arbor.kernels.layer.FusedKernels#swiGlu},
+     * the arithmetic of the unfused kernel). {@code h}: (m, n / 2), fp32 or bf16 (rounded to nearest even as stored). Lets the
+     * next grid launch first (programmatic dependent launch: down, which waits for this grid before reading h, streams its
+     * weights meanwhile, as it did behind siluMulRows).
+     */
+    @Unroll
+    static void storeSwiGluTile(KernelContext ctx, OffHeapArray h, float[] acc, int m, int n, int wn, int wm, int mt, int nt, int tileN, int tileM) {
+        ctx.allowDependentLaunch();   // the sums are done: down (launched overlapping) may start streaming its weights, as after siluMulRows
+        ctx.gridDependencyWait();
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3, inter = n / 2;
+        int col0 = (tileN * (wn * mt * 16) + (warp % wn) * mt * 16) / 2 + g;
+        int tok0 = tileM * (wm * nt * 8) + (warp / wn) * nt * 8 + 2 * t;
+        for (int i = 0; i < mt; i++)
+            for (int j = 0; j < nt; j++)
+                for (int r = 0; r < 2; r++) {
+                    int col = col0 + i * SWIGLU_ROWS, tok = tok0 + j * 8 + r;
+                    if (col < inter && tok < m)
+                        h.setFloat(tok * inter + col, dev.arbor.kernels.layer.FusedKernels.swiGlu(acc[(i * nt + j) * 4 + r], acc[(i * nt + j) * 4 + r + 2]));
+                }
+    }
+
+    /**
+     * The SwiGLU epilogue of a ping-pong warpgroup's 128-row tile ({@link #storePingPong}'s layout: acc {@code hh·bm/2 + 4j + r} is
+     * W row {@code n0 + 64hh + 16w + g + 8·(r ≥ 2)}, token {@code m0 + 8j + 2t + (r & 1)}), as {@link #storeSwiGluTile}.
+     */
+    @Unroll
+    static void storeSwiGluPingPong(KernelContext ctx, OffHeapArray h, float[] acc, int m, int n, int nt, int n0, int m0) {
+        ctx.allowDependentLaunch();
+        ctx.gridDependencyWait();
+        int tid = ctx.localIdx, lane = tid & 31, w = (tid >> 5) & 3, g = lane >> 2, t = lane & 3, inter = n / 2;
+        for (int hh = 0; hh < 2; hh++)
+            for (int j = 0; j < nt; j++)
+                for (int r = 0; r < 2; r++) {
+                    int col = (n0 + 64 * hh + 16 * w) / 2 + g, tok = m0 + 8 * j + 2 * t + r;
+                    if (col < inter && tok < m)
+                        h.setFloat(tok * inter + col, dev.arbor.kernels.layer.FusedKernels.swiGlu(acc[hh * nt * 4 + j * 4 + r], acc[hh * nt * 4 + j * 4 + r + 2]));
+                }
+    }
+
     /** The ping-pong producer warpgroup's registers after {@code setmaxnreg.dec} (CUTLASS's 40 with two consumer warpgroups). */
     static final int PING_PONG_PRODUCER_REGISTERS = 40;
     /** The ping-pong consumers' registers after {@code setmaxnreg.inc}: (65,536 − 128·40) / 256 = 236, rounded down to 8 (CUTLASS's 232). */

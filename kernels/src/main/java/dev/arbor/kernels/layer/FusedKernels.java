@@ -186,7 +186,44 @@ public final class FusedKernels {
         if (idx >= tokens * inter) return;
         int t = idx / inter, i = idx - t * inter, e = t * 2 * inter + i, count = tokens * 2 * inter;
         float g = summed(gateUp, e, slices, count), up = summed(gateUp, e + inter, slices, count);
-        out.setFloat(idx, g / (1f + KMath.exp(-g)) * up);
+        out.setFloat(idx, swiGlu(g, up));
+    }
+
+    /**
+     * SwiGLU of one element, {@code silu(g) · up = g / (1 + e^-g) · up} in fp32 ({@link LayerKernels#siluMul}'s arithmetic): the
+     * one formula of {@link #siluMulRows}, {@link #siluMulRowsInterleaved} and the GEMM's SwiGLU epilogue
+     * ({@code GemmKernels.storeSwiGluTile}), so the fused and unfused paths round alike.
+     */
+    public static float swiGlu(float g, float up) {
+        return g / (1f + KMath.exp(-g)) * up;
+    }
+
+    /**
+     * {@link #siluMulRows} on the output of an interleaved gate|up weight ({@code GemmKernels.interleavedGateRow}: each 16 columns
+     * hold 8 of gate, then the same 8 of up): {@code out[t, i] = silu(gu[t, c]) · gu[t, c + 8]} with
+     * {@code c = 16·⌊i / 8⌋ + i mod 8}. For the plans whose GEMM leaves K slices or has no SwiGLU epilogue
+     * ({@code Gemm.swiGluEpilogue}); {@code inter} a multiple of 8. Launch: {@code Launch.cover(tokens * inter, 256)}.
+     *
+     * @param gateUp (slices, tokens, 2 inter) partial sums, interleaved columns
+     * @param out    (tokens, inter)
+     */
+    public static void siluMulRowsInterleaved(KernelContext ctx, FloatArray gateUp, int slices, FloatArray out, int tokens, int inter) {
+        siluMulRowInterleaved(ctx, gateUp, slices, out, tokens, inter);
+    }
+
+    /** As {@link #siluMulRowsInterleaved} into bf16 (rounded to nearest even as stored). */
+    public static void siluMulRowsInterleavedBf16(KernelContext ctx, FloatArray gateUp, int slices, BFloat16Array out, int tokens, int inter) {
+        siluMulRowInterleaved(ctx, gateUp, slices, out, tokens, inter);
+    }
+
+    private static void siluMulRowInterleaved(KernelContext ctx, FloatArray gateUp, int slices, OffHeapArray out, int tokens, int inter) {
+        ctx.allowDependentLaunch();
+        ctx.gridDependencyWait();
+        int idx = ctx.globalIdx;
+        if (idx >= tokens * inter) return;
+        int t = idx / inter, i = idx - t * inter, e = t * 2 * inter + 16 * (i >> 3) + (i & 7), count = tokens * 2 * inter;
+        float g = summed(gateUp, e, slices, count), up = summed(gateUp, e + 8, slices, count);
+        out.setFloat(idx, swiGlu(g, up));
     }
 
     /**

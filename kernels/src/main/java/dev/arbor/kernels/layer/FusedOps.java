@@ -31,6 +31,8 @@ public final class FusedOps {
     static final Kernel ADD_RMS_NORM_BF16 = Kernel.of(FusedKernels.class, "addRmsNormRowsBf16");
     static final Kernel SILU_MUL_ROWS_WIDE = Kernel.of(FusedKernels.class, "siluMulRowsWide");
     static final Kernel SILU_MUL_ROWS_WIDE_BF16 = Kernel.of(FusedKernels.class, "siluMulRowsWideBf16");
+    static final Kernel SILU_MUL_ROWS_INTERLEAVED = Kernel.of(FusedKernels.class, "siluMulRowsInterleaved");
+    static final Kernel SILU_MUL_ROWS_INTERLEAVED_BF16 = Kernel.of(FusedKernels.class, "siluMulRowsInterleavedBf16");
 
     /**
      * {@code -Darbor.fused.siluWide} (on unless set false): {@link #siluMulRows} runs {@link FusedKernels#siluMulRowsWide}
@@ -113,6 +115,21 @@ public final class FusedOps {
         checkSiluMulRows(gateUp, slices, out, tokens, inter);
         if (wide) b.launch(SILU_MUL_ROWS_WIDE_BF16, overlap(siluWideLaunch(tokens, inter), overlap), gateUp, slices, out, tokens, inter);
         else b.launch(SILU_MUL_ROWS_BF16, overlap(Launch.cover(tokens * inter, 256), overlap), gateUp, slices, out, tokens, inter);
+    }
+
+    /**
+     * {@code out (tokens, inter) = silu(gate) * up} from an interleaved gate|up projection's (slices, tokens, 2 inter) partial sums
+     * ({@link FusedKernels#siluMulRowsInterleaved}); out fp32 or bf16 (a GEMM's X); inter a multiple of 8.
+     */
+    public static void siluMulRowsInterleaved(Backend b, FloatArray gateUp, int slices, OffHeapArray out, int tokens, int inter, boolean overlap) {
+        checkSiluMulRows(gateUp, slices, out, tokens, inter);
+        if (inter % 8 != 0) throw new IllegalArgumentException("interleaved gate|up needs inter a multiple of 8: " + inter);
+        Launch l = overlap(Launch.cover(tokens * inter, 256), overlap);
+        switch (out) {
+            case FloatArray f -> b.launch(SILU_MUL_ROWS_INTERLEAVED, l, gateUp, slices, f, tokens, inter);
+            case BFloat16Array h -> b.launch(SILU_MUL_ROWS_INTERLEAVED_BF16, l, gateUp, slices, h, tokens, inter);
+            default -> throw new IllegalArgumentException("SwiGLU writes fp32 or bf16, not " + out.getClass().getSimpleName());
+        }
     }
 
     /** As {@link #addRmsNorm(Backend, FloatArray, FloatArray, int, FloatArray, FloatArray, int, int, double, boolean)} with the normalised rows in bf16 (x stays fp32). */

@@ -136,6 +136,8 @@ class AttentionBf16OutTest {
                 int[][] decodes = {{130, 131}, {135, 136}, {225, 226}};
                 sameRounding(() -> FlashPrefillRun.run(be, b, decodes), what + ": one-warp tiles");
                 assertEquals(3, FlashPrefillRun.lastWarpTiles, what + ": three one-token tiles");
+                sameRounding(() -> FlashPrefillRun.runSplit(be, b, decodes, -1, 3), what + ": split form");
+                assertTrue(FlashPrefillRun.lastSplit, what + ": split form taken");
                 sameRounding(() -> FlashPrefillRun.run(be, b, new int[][] {{100, 131}, {131, 136}, {200, 226}}, 200), what + ": planBelow");
             }
         }

@@ -43,8 +43,39 @@ final class FlashPrefillRun {
     static int lastTiles, lastWarpTiles;
     /** Whether the last {@link #run} took the long-chunk form ({@link FlashPrefillKernels#longBf16}). */
     static boolean lastLong;
+    /**
+     * K/V stages of the split form for the next runs' short tiles ({@link FlashSplitKernels}; 0: the one-warp kernel, as by default;
+     * -1: 64-row tiles);
+     * {@link #lastSplit}: whether the last run took it.
+     */
+    static int splitStages = 0;
+    static boolean lastSplit;
     /** The long-chunk form's threshold and band for the next runs ({@link FlashPrefillAttention#setLongForm}; tokens ≤ 0: never). */
     static int longTokens = FlashPrefillAttention.LONG_TOKENS, longBand = FlashPrefillAttention.LONG_BAND;
+
+    /** Short tiles in the one-warp kernel however few ({@link #splitStages} 0), else always in the split form with those stages. */
+    private static void shortTiles(FlashPrefillAttention attn) {
+        if (splitStages < 0) {   // every tile tall
+            attn.setMinWarpWalks(Integer.MAX_VALUE);
+            attn.setSplitDecode(false, FlashPrefillAttention.SPLIT_STAGES);
+        } else if (splitStages > 0) {
+            attn.setMinWarpWalks(Integer.MAX_VALUE);
+            attn.setSplitDecode(true, splitStages);
+        } else {
+            attn.setMinWarpWalks(0);
+        }
+    }
+
+    /** {@link #run(Backend, PagedBatch, int[][], int)} with short tiles in the split form of {@code stages} K/V stages (-1: in 64-row tiles). */
+    static float[] runSplit(Backend be, PagedBatch b, int[][] chunks, int positionBound, int stages) {
+        int s0 = splitStages;
+        splitStages = stages;
+        try {
+            return run(be, b, chunks, positionBound);
+        } finally {
+            splitStages = s0;
+        }
+    }
 
     static float[] run(Backend be, PagedBatch b, int[][] chunks) {
         return run(be, b, chunks, -1);
@@ -75,7 +106,7 @@ final class FlashPrefillRun {
         try (FloatArray qa = new FloatArray(n * row); OffHeapArray out = PagedBatch.newOut(n * row);
              IntArray pos = new IntArray(n); IntArray seq = new IntArray(n);
              FlashPrefillAttention attn = new FlashPrefillAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, n, chunks.length)) {
-            attn.setMinWarpWalks(0);   // short tiles (decodes, chunks of at most 16 / G tokens) in one-warp tiles however few
+            shortTiles(attn);   // short tiles (decodes, chunks of at most 16 / G tokens) in one-warp tiles however few, or split
             attn.setLongForm(longTokens, longBand);
             for (int i = 0; i < n; i++) {
                 int t = which[i];
@@ -91,6 +122,7 @@ final class FlashPrefillRun {
                     : attn.planBelow(be, queryStart, positions, chunks.length, positionBound);
             lastTiles = tiles;
             lastWarpTiles = attn.numWarpTiles();
+            lastSplit = attn.splitShort();
             lastLong = attn.longForm();
             attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             be.toHost(out);
@@ -104,6 +136,17 @@ final class FlashPrefillRun {
      * {@code groups} (sequence indices; group g's members share {@code sharedKeys[g]} keys), the shared pass and the
      * per-sequence pass. Returns the rows of every token; {@link #lastTiles} the shared pass's row tiles.
      */
+    /** {@link #runHandoff} with short tiles in the split form of {@code stages} K/V stages. */
+    static float[] runHandoffSplit(Backend be, PagedBatch b, int[][] groups, int[] sharedKeys, int stages) {
+        int s0 = splitStages;
+        splitStages = stages;
+        try {
+            return runHandoff(be, b, groups, sharedKeys);
+        } finally {
+            splitStages = s0;
+        }
+    }
+
     static float[] runHandoff(Backend be, PagedBatch b, int[][] groups, int[] sharedKeys) {
         int[][] chunks = whole(b);
         int n = b.tokens, row = b.heads * b.headDim, seqs = chunks.length;
@@ -125,7 +168,7 @@ final class FlashPrefillRun {
              IntArray pos = IntArray.of(b.positions); IntArray seq = IntArray.of(b.seqOfToken);
              FloatArray state = new FloatArray(n * b.heads * FlashPrefillKernels.stateStride(b.headDim));
              FlashPrefillAttention attn = new FlashPrefillAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, n, seqs)) {
-            attn.setMinWarpWalks(0);
+            shortTiles(attn);
             attn.setLongForm(longTokens, longBand);
             attn.useHandoffState(state);
             be.toDevice(qa, pos, seq, state, b.kCache, b.vCache, b.tablesA);
@@ -133,6 +176,7 @@ final class FlashPrefillRun {
             be.toDevice(out);
             attn.plan(be, queryStart, seqs, 1);
             lastTiles = attn.planHandoff(be, b.seqOfToken, keys, gt, starts, groups.length, n);
+            lastSplit = attn.splitShort();
             lastLong = attn.longForm();
             attn.launchShared(be, qa, b.kCache, b.vCache, pos, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);

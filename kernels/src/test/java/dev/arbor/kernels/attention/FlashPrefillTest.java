@@ -193,13 +193,22 @@ class FlashPrefillTest {
                 qs[s + 1] = s + 1;
                 pos[s] = 100 + s;
             }
+            attn.setSplitDecode(false, 3);
             assertEquals(16, attn.planBelow(CPU, qs, pos, 16, 1024));
-            assertEquals(0, attn.numWarpTiles(), "16 decodes × 32 kv heads = 512 walks: 64-row tiles");
+            assertEquals(0, attn.numWarpTiles(), "16 decodes × 32 kv heads = 512 walks: 64-row tiles (split form off)");
+            attn.setSplitDecode(true, 3);
+            assertEquals(16, attn.planBelow(CPU, qs, pos, 16, 1024));
+            assertEquals(16, attn.numWarpTiles(), "512 walks, split form on: short tiles");
+            assertTrue(attn.splitShort(), "below four waves of walks: the split form");
             assertEquals(17, attn.planBelow(CPU, qs, pos, 17, 1024));
             assertEquals(17, attn.numWarpTiles(), "17 × 32 = 544 walks: one-warp tiles");
+            assertFalse(attn.splitShort(), "four waves of walks: the one-warp kernel");
             assertEquals(17, attn.planBelow(CPU, qs, pos, 17, 110));
             assertEquals(17, attn.numWarpTiles(), "the 7 decodes past the bound keep empty short tiles");
             attn.setMinWarpWalks(Integer.MAX_VALUE);
+            assertEquals(17, attn.planBelow(CPU, qs, pos, 17, 1024));
+            assertTrue(attn.splitShort(), "one-warp tiles never: the split form");
+            attn.setSplitDecode(false, 3);
             assertEquals(17, attn.planBelow(CPU, qs, pos, 17, 1024));
             assertEquals(0, attn.numWarpTiles());
             attn.setMinWarpWalks(0);
@@ -212,6 +221,9 @@ class FlashPrefillTest {
             gqa32.setMinWarpWalks(0);
             assertEquals(1, gqa32.plan(CPU, new int[] {0, 1}, 1, 1));
             assertEquals(0, gqa32.numWarpTiles());
+            gqa32.setMinWarpWalks(Integer.MAX_VALUE);
+            assertEquals(1, gqa32.plan(CPU, new int[] {0, 1}, 1, 1));
+            assertEquals(0, gqa32.numWarpTiles(), "G = 32: no short tiles for the split form either");
         }
     }
 

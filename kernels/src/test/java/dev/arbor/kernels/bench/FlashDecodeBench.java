@@ -24,6 +24,9 @@ import dev.arbor.kernels.attention.PagedAttention;
  * captured in a CUDA graph and replayed (median of 7, {@link FlashPrefillBench#time}); the tensor-core kernel's registers and blocks per SM as the driver
  * reports them. Run 39-bm16 measured a two-stage one-warp form (branch bm16, commit 53138d2); run 43-dec9 the one-stage form kept.
  * Run: java --enable-native-access=ALL-UNNAMED -cp ... dev.arbor.kernels.bench.FlashDecodeBench
+ * <p>{@code FlashDecodeBench split}: decodes below the one-warp kernel's walks (1, 4, 16 sequences × 256-4,096 keys; GQA 4) in
+ * 64-row tiles against the split form ({@link dev.arbor.kernels.attention.FlashSplitKernels}) at 2, 3, 4 K/V stages, the outputs
+ * compared bit for bit (run 66-attn17).
  * <p>{@code FlashDecodeBench handoff SEQS CONTEXT SHARED [REPEATS]} launches only the state handoff in one-warp tiles (the shared
  * pass, then the per-sequence pass), eagerly, REPEATS (3) times, for a profiler ({@code ncu -k regex:warpBf16 ...}; run 44-dec9b).
  */
@@ -36,6 +39,14 @@ public final class FlashDecodeBench {
             if (args.length >= 4 && args[0].equals("handoff")) {
                 handoffOnly(cuda, Integer.parseInt(args[1]), Integer.parseInt(args[2]), Integer.parseInt(args[3]),
                         args.length > 4 ? Integer.parseInt(args[4]) : 3);
+                return;
+            }
+            if (args.length >= 1 && args[0].equals("split")) {   // session 17: the split form against 64-row tiles below the one-warp walks
+                System.out.println("-- decode below the one-warp kernel's walks, one layer, bf16 KV: 64-row tiles | split form "
+                        + "(FlashSplitKernels) at 2, 3, 4 K/V stages; outputs compared bit for bit");
+                for (int seqs : new int[] {1, 4, 16}) for (int ctx : new int[] {256, 1024, 4096}) split(cuda, 32, 32, 128, seqs, ctx);
+                split(cuda, 32, 8, 128, 4, 1024);   // GQA 4 (Llama-3-8B's heads)
+                split(cuda, 32, 8, 64, 4, 1024);    // Llama-3.2-1B's
                 return;
             }
             if (args.length >= 1 && args[0].equals("gqa64")) {   // Llama-3.2-1B's decode (issue 12's b128 × 512 row and around it)
@@ -137,6 +148,59 @@ public final class FlashDecodeBench {
         }
     }
 
+
+    /**
+     * seqs decodes at position ctx - 1 (own blocks) through 64-row tiles and the split form at 2, 3 and 4 stages: ms a layer (graph
+     * replay, the K/V L2-resident after the first launch of a replay: {@link FlashPrefillBench#time}) and whether each output has the
+     * 64-row bits.
+     */
+    private static void split(CudaBackend cuda, int heads, int kvHeads, int D, int seqs, int ctx) {
+        int bps = (ctx + BS - 1) / BS, blocks = seqs * bps, n = blocks * kvHeads * BS * D;
+        int[] stages = {2, 3, 4};
+        try (BFloat16Array k = new BFloat16Array(n); BFloat16Array v = new BFloat16Array(n);
+             FloatArray q = new FloatArray(seqs * heads * D); FloatArray outTall = new FloatArray(seqs * heads * D);
+             FloatArray out = new FloatArray(seqs * heads * D);
+             IntArray pos = new IntArray(seqs); IntArray seq = new IntArray(seqs); IntArray table = new IntArray(seqs * bps);
+             FlashPrefillAttention tall = new FlashPrefillAttention(heads, kvHeads, D, BS, seqs, seqs);
+             FlashPrefillAttention split = new FlashPrefillAttention(heads, kvHeads, D, BS, seqs, seqs)) {
+            int[] queryStart = new int[seqs + 1], positions = new int[seqs];
+            for (int s = 0; s < seqs; s++) {
+                pos.set(s, ctx - 1);
+                positions[s] = ctx - 1;
+                seq.set(s, s);
+                queryStart[s + 1] = s + 1;
+                for (int b = 0; b < bps; b++) table.set(s * bps + b, s * bps + b);
+            }
+            cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(n, 256), k, n, 1);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(n, 256), v, n, 2);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 3);
+            cuda.toDevice(pos, seq, table);
+            cuda.allocateOnDevice(out);
+            cuda.allocateOnDevice(outTall);
+            tall.setMinWarpWalks(Integer.MAX_VALUE);
+            tall.setSplitDecode(false, 3);
+            split.setMinWarpWalks(Integer.MAX_VALUE);
+            tall.toDevice(cuda);
+            split.toDevice(cuda);
+            tall.planBelow(cuda, queryStart, positions, seqs, Integer.MAX_VALUE);
+            double tallMs = FlashPrefillBench.time(cuda, () -> tall.launch(cuda, q, k, v, outTall, pos, seq, table, bps, null, seqs));
+            cuda.toHost(outTall);
+            StringBuilder line = new StringBuilder(String.format("decode %3d seqs x %4d keys, %2d/%2d heads x %3d: 64-row %8.4f ms |", seqs, ctx,
+                    heads, kvHeads, D, tallMs));
+            for (int st : stages) {
+                split.setSplitDecode(true, st);
+                split.planBelow(cuda, queryStart, positions, seqs, Integer.MAX_VALUE);
+                if (!split.splitShort()) throw new IllegalStateException("the split form not planned");
+                double ms = FlashPrefillBench.time(cuda, () -> split.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs));
+                cuda.toHost(out);
+                int diff = 0;
+                for (int i = 0; i < out.length(); i++) if (Float.floatToRawIntBits(out.get(i)) != Float.floatToRawIntBits(outTall.get(i))) diff++;
+                line.append(String.format(" split/%d %8.4f ms (%.2fx)%s", st, ms, tallMs / ms, diff == 0 ? " =bits" : " DIFFERS in " + diff));
+            }
+            double bytes = 2.0 * blocks * kvHeads * BS * D * 2;
+            System.out.println(line + String.format("  [%.1f MB K/V]", bytes / 1e6));
+        }
+    }
 
     /** Only the handoff in one-warp tiles (Llama-2-7B attention, bf16 KV), launched eagerly {@code repeats} times: for ncu. */
     private static void handoffOnly(CudaBackend cuda, int seqs, int ctx, int shared, int repeats) {

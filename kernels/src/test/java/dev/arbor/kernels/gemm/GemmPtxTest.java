@@ -58,6 +58,18 @@ class GemmPtxTest {
         // the ping-pong kernel: two m64 halves a k16 step, 128 / 192 accumulators a consumer work-item at 232 registers (setmaxnreg)
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_PP128, Gemm.TMA_PP192})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaPingPongXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaPingPongXbf16Wbf16", t)));
+        // the SwiGLU epilogue (interleaved gate|up): every family the engine's gate|up plans take, fp32 h and (TMA) bf16 h
+        for (String entry : new String[]{"xf32Wbf16SwiGlu", "xbf16Wbf16SwiGlu"})
+            for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.SMALL, Gemm.MEDIUM, Gemm.WIDE, Gemm.LARGE})
+                tests.add(DynamicTest.dynamicTest(entry + " " + t.name(), () -> assemble(tool, entry, t)));
+        for (String entry : new String[]{"wgmmaTmaSwiGlu", "wgmmaTmaSwiGluBf16"}) {
+            for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_64, Gemm.TMA_64X2, Gemm.TMA_N64, Gemm.TMA_256X3,
+                    Gemm.deepTiles(4, 65), Gemm.deepTiles(8, 107), Gemm.deepTiles(12, 107), Gemm.deepTiles(12, 255)})
+                tests.add(DynamicTest.dynamicTest(entry + " " + t.name(), () -> assemble(tool, entry, t)));
+        }
+        for (String entry : new String[]{"wgmmaTmaPingPongSwiGlu", "wgmmaTmaPingPongSwiGluBf16"})
+            for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_PP128, Gemm.TMA_PP192})
+                tests.add(DynamicTest.dynamicTest(entry + " " + t.name(), () -> assemble(tool, entry, t)));
         for (String helper : new String[]{"sumSlices", "zero", "toBf16", "toBf16x8"})
             tests.add(DynamicTest.dynamicTest(helper, () -> assembleHelper(tool, helper)));
         return tests;

@@ -352,7 +352,8 @@ class FusedKernelsTest {
     void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
         Path ptxas = Ptxas.require();
         for (String name : Arrays.asList("qkvRopeStoreBf16", "qkvRopeStoreF16", "qkvRopeStoreF32", "siluMulRows", "addRmsNormRows", "addRmsNormSplitRow",
-                "siluMulRowsBf16", "addRmsNormRowsBf16", "siluMulRowsWide", "siluMulRowsWideBf16")) {
+                "siluMulRowsBf16", "addRmsNormRowsBf16", "siluMulRowsWide", "siluMulRowsWideBf16", "siluMulRowsInterleaved",
+                "siluMulRowsInterleavedBf16")) {
             Ptxas.assemble(ptxas, dir, name, KernelCompiler.compile(Kernel.of(FusedKernels.class, name), new Object[0], 90).ptx());
         }
     }

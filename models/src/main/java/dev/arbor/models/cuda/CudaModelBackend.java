@@ -121,7 +121,8 @@ public final class CudaModelBackend implements ModelBackend {
         long kv = shape.numBlocks() * kvBytesPerBlock(config, shape.blockSize());
         long work = workspaceBytes(config, shape, weights.fusedQkv(), weights.fusedGateUp())
                 + (dtype == ComputeDtype.BFLOAT16 && fusion && weights.projectionsBf16() && CudaOps.bf16ProducersRequested()
-                   ? CudaOps.bf16ProducerBytesPerToken(config) * shape.maxTokens() : 0);   // at most: CudaOps takes it with the TMA tiles only
+                   ? (CudaOps.bf16ProducerBytesPerToken(config) + (weights.gateUpInterleaved() ? 2L * config.intermediateSize() : 0)) * shape.maxTokens()
+                   : 0);   // at most: CudaOps takes it with the TMA tiles only (and the SwiGLU epilogue's bf16 h with the interleaved gate|up)
         long free = gpu.device().memoryInfo()[0];
         if (kv + work > free) {
             throw new IllegalArgumentException(String.format(

@@ -128,6 +128,24 @@ final class CudaOps implements Ops<FloatArray> {
         return 2L * Math.max(c.hiddenSize(), c.intermediateSize());
     }
 
+    /**
+     * {@code -Darbor.gemm.fusedSwiGlu} ({@link #FUSED_SWIGLU_DEFAULT} unless set; read when the weights are uploaded): the stacked
+     * gate|up weight is stored with its rows interleaved in groups of 8 ({@code GemmKernels.interleavedGateRow}), and where the
+     * step's plan has one K slice and a kernel with the epilogue ({@code Gemm.swiGluEpilogue}) the GEMM writes
+     * {@code h = silu(g)·u} itself ({@code Gemm.matmulSwiGlu}): no (tokens, 2·inter) fp32 output written and read back, no
+     * SwiGLU launch. Other plans (split-K, slabs) run the GEMM and {@code FusedOps.siluMulRowsInterleaved}. The same sums and
+     * SwiGLU arithmetic: the same bits (GemmSwiGluTest, GemmSwiGluGpuTest, Bf16ProducersGpuTest's fusedSwiGlu cases). Measured
+     * (bench/RESULTS.md "Run 66-fuse17", H200, off / on in one call): the prefill row 8 × 2048 nbi 458.4 → 418.0 ms device a step
+     * (36,560 → 39,398 tok/s), llama-7b b1 default-mode decode device 4.345 → 4.298 ms a step.
+     * {@code -Darbor.gemm.fusedSwiGlu=false}: the stacked gate|up and siluMulRows.
+     */
+    static final String FUSED_SWIGLU = "arbor.gemm.fusedSwiGlu";
+    static final boolean FUSED_SWIGLU_DEFAULT = true;
+    /** {@link #FUSED_SWIGLU} as set. */
+    static boolean fusedSwiGluRequested() {
+        return Boolean.parseBoolean(System.getProperty(FUSED_SWIGLU, Boolean.toString(FUSED_SWIGLU_DEFAULT)));
+    }
+
     /** Tokens at or below which the producers keep fp32: up to 64 the plans convert on load (mma.sync) or take the small-M path. */
     static final int BF16_PRODUCERS_MIN_TOKENS = 64;
     /**
@@ -144,7 +162,9 @@ final class CudaOps implements Ops<FloatArray> {
     static final boolean BF16_ATTENTION_OUT_DEFAULT = true;
     private final boolean bf16AttentionOut;           // BF16_ATTENTION_OUT on and taken by this model's shape and store
     private final BFloat16Array activationsBf16;      // (maxTokens, max(hidden, inter)) a bf16 producer's output; null when off
-    private FloatArray bf16Holds;                     // the fp32 buffer whose current value is in activationsBf16 instead (its own rows stale), or null
+    private FloatArray bf16Holds;                     // the fp32 buffer whose current value is in bf16HoldsIn instead (its own rows stale), or null
+    private BFloat16Array bf16HoldsIn;                // where bf16Holds' value is: activationsBf16, or swiGluBf16
+    private final BFloat16Array swiGluBf16;           // (maxTokens, inter) the SwiGLU epilogue's bf16 h (its X, in activationsBf16, is read meanwhile); null unless interleaved with bf16 producers
     private final DecodeGraphs graphs;                // null: every step launched kernel by kernel
     private final CudaEvent stepStart, stepEnd;       // around a step's kernels (device time)
     private boolean stepTimed;                        // stepStart recorded for the current step
@@ -271,6 +291,9 @@ final class CudaOps implements Ops<FloatArray> {
                 && Boolean.parseBoolean(System.getProperty(BF16_ATTENTION_OUT, Boolean.toString(BF16_ATTENTION_OUT_DEFAULT)))
                 && attention.writesBf16Out(keys[0]) && config.qDim() % 8 == 0
                 && config.qDim() <= Math.max(config.hiddenSize(), config.intermediateSize());   // the buffer's row
+        swiGluBf16 = activationsBf16 != null && weights.gateUpInterleaved()
+                ? BFloat16Array.deviceOnly(Math.multiplyExact(n, config.intermediateSize())) : null;
+        if (swiGluBf16 != null) gpu.allocateOnDevice(swiGluBf16);
         int fusedCols = fusedOutputCols(config, weights.fusedQkv(), weights.fusedGateUp());
         fusedOut = fusedCols == 0 ? null : allocate(n, fusedCols);
         readBack = new FloatArray(Math.max(config.vocabSize(), Math.max(config.hiddenSize(), config.intermediateSize())));
@@ -491,7 +514,7 @@ final class CudaOps implements Ops<FloatArray> {
         fp32(x);
         if (out != x && producesBf16(rows)) {   // out != x: not the final norm (in place, and read by copyRows)
             gpu.launch(RMS_NORM_BF16, Launch.of1D(rows, LayerKernels.NORM_GROUP), x, weights.of(weight), activationsBf16, n, eps);
-            bf16Holds = out;
+            holdBf16(out, activationsBf16);
             return;
         }
         gpu.launch(RMS_NORM, Launch.of1D(rows, LayerKernels.NORM_GROUP), x, weights.of(weight), out, n, eps);
@@ -501,6 +524,12 @@ final class CudaOps implements Ops<FloatArray> {
     /** Whether a producer of {@code rows} rows for a GEMM writes bf16 ({@link #BF16_PRODUCERS}). */
     private boolean producesBf16(int rows) {
         return activationsBf16 != null && rows > BF16_PRODUCERS_MIN_TOKENS;
+    }
+
+    /** {@code a}'s current value is in {@code in} (bf16) instead of its own rows. */
+    private void holdBf16(FloatArray a, BFloat16Array in) {
+        bf16Holds = a;
+        bf16HoldsIn = in;
     }
 
     /** {@code a} was written in fp32: its bf16 stand-in, if any, is gone. */
@@ -516,14 +545,14 @@ final class CudaOps implements Ops<FloatArray> {
 
     /** The GEMM of X = {@code x}, or of its bf16 copy where a producer wrote that instead ({@link #BF16_PRODUCERS}); the same plan, the same bits. */
     private void gemm(FloatArray x, int rows, BFloat16Array w, int n, int k, FloatArray out, boolean accumulate, Gemm.Plan p) {
-        if (x == bf16Holds) gemm.matmul(activationsBf16, rows, w, n, k, out, accumulate, p);
+        if (x == bf16Holds) gemm.matmul(bf16HoldsIn, rows, w, n, k, out, accumulate, p);
         else gemm.matmul(x, rows, w, n, k, out, accumulate, p);
         written(out);
     }
 
     /** As {@link #gemm} for {@code Gemm.matmulPartial}. */
     private Gemm.Partial gemmPartial(FloatArray x, int rows, BFloat16Array w, int n, int k, FloatArray out, Gemm.Plan p) {
-        Gemm.Partial r = x == bf16Holds ? gemm.matmulPartial(activationsBf16, rows, w, n, k, out, p) : gemm.matmulPartial(x, rows, w, n, k, out, p);
+        Gemm.Partial r = x == bf16Holds ? gemm.matmulPartial(bf16HoldsIn, rows, w, n, k, out, p) : gemm.matmulPartial(x, rows, w, n, k, out, p);
         written(out);
         return r;
     }
@@ -615,14 +644,40 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         int n = 2 * gate.rows(), h = gate.cols();
+        if (weights.gateUpInterleaved()) {
+            gateUpSiluInterleaved(xn, tokens, gate, out, n, h);
+            return;
+        }
         Gemm.Partial p = overlapping(() -> gemmPartial(xn, tokens, weights.gateUp(gate), n, h, fusedOut, plan(tokens, n, h)));
         if (producesBf16(tokens)) {   // its one reader: down, a TMA GEMM at these tokens
             FusedOps.siluMulRows(gpu, p.sums(), p.slices(), activationsBf16, tokens, gate.rows(), CudaModelBackend.PDL);
-            bf16Holds = out;
+            holdBf16(out, activationsBf16);
             return;
         }
         FusedOps.siluMulRows(gpu, p.sums(), p.slices(), out, tokens, gate.rows(), CudaModelBackend.PDL);
         written(out);
+    }
+
+    /**
+     * {@link #gateUpSilu} on the interleaved gate|up ({@link #FUSED_SWIGLU}): the GEMM with the SwiGLU epilogue where the plan
+     * has it ({@code Gemm.matmulSwiGlu}: one launch, h written as the tiles finish), else the GEMM into {@link #fusedOut} and
+     * {@link FusedOps#siluMulRowsInterleaved}. h in bf16 above {@link #BF16_PRODUCERS_MIN_TOKENS} tokens (the producers): into
+     * {@link #swiGluBf16}, since X may be in activationsBf16, read by other tiles while h is written.
+     */
+    private void gateUpSiluInterleaved(FloatArray xn, int tokens, Matrix gate, FloatArray out, int n, int h) {
+        BFloat16Array w = weights.gateUp(gate);
+        Gemm.Plan plan = plan(tokens, n, h);
+        boolean bf16 = producesBf16(tokens);   // then swiGluBf16 exists (the producers' buffer and the interleaved weight)
+        OffHeapArray target = bf16 ? swiGluBf16 : out;
+        BFloat16Array xBf16 = xn == bf16Holds ? bf16HoldsIn : null;
+        boolean fused = overlapping(() -> xBf16 != null ? gemm.matmulSwiGlu(xBf16, tokens, w, n, h, target, plan)
+                : gemm.matmulSwiGlu(xn, tokens, w, n, h, target, plan));
+        if (!fused) {
+            Gemm.Partial p = overlapping(() -> gemmPartial(xn, tokens, w, n, h, fusedOut, plan));
+            FusedOps.siluMulRowsInterleaved(gpu, p.sums(), p.slices(), target, tokens, gate.rows(), CudaModelBackend.PDL);
+        }
+        if (bf16) holdBf16(out, swiGluBf16);
+        else written(out);
     }
 
     /**
@@ -648,7 +703,7 @@ final class CudaOps implements Ops<FloatArray> {
         Gemm.Partial s = overlapping(() -> gemmPartial(in, tokens, bw, n, k, proj, p));
         if (producesBf16(tokens)) {   // xn's readers: the next q|k|v or gate|up GEMM
             FusedOps.addRmsNorm(gpu, x, s.sums(), s.slices(), weights.of(norm), activationsBf16, tokens, n, eps, CudaModelBackend.PDL);
-            bf16Holds = xn;
+            holdBf16(xn, activationsBf16);
             return;
         }
         if (tokens <= splitNormRows)
@@ -707,7 +762,7 @@ final class CudaOps implements Ops<FloatArray> {
         written(out);
         if (bf16AttentionOut && producesBf16(b.numTokens())) {   // its one reader: o_proj, a TMA GEMM at these tokens
             attention(layer, q, b, activationsBf16);
-            bf16Holds = out;
+            holdBf16(out, activationsBf16);
             return;
         }
         attention(layer, q, b, (OffHeapArray) out);
@@ -816,6 +871,7 @@ final class CudaOps implements Ops<FloatArray> {
         normArrivals.close();
         if (fusedOut != null) fusedOut.close();
         if (activationsBf16 != null) activationsBf16.close();
+        if (swiGluBf16 != null) swiGluBf16.close();
         if (graphs != null) graphs.close();
         stepStart.close();
         stepEnd.close();

@@ -6,6 +6,7 @@ import dev.arbor.accel.array.HalfFloatArray;
 import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.DeviceBuffer;
+import dev.arbor.kernels.gemm.GemmKernels;
 import dev.arbor.models.ModelLoadException;
 import dev.arbor.models.weights.DType;
 import dev.arbor.models.weights.LayerWeights;
@@ -30,6 +31,7 @@ final class DeviceWeights implements AutoCloseable {
     private final Map<LayerWeights, BFloat16Array> qkv = new IdentityHashMap<>();     // (q + 2 kv rows, hidden) per layer
     private final Map<Matrix, BFloat16Array> gateUp = new IdentityHashMap<>();        // (2 inter rows, hidden) per layer's gate
     private boolean fusedQkv, fusedGateUp;
+    private boolean gateUpInterleaved;   // the stacked gate|up rows interleaved in groups of 8 (GemmKernels.interleavedGateRow)
     private boolean projectionsBf16;   // every layer's projections bf16 on the device with widths a multiple of 8 (the GEMM takes them all)
     private boolean bf16NormHead;   // the NormHead lm_head rounded to bf16 (bf16 compute) instead of kept in fp32
     private long bytes;
@@ -65,16 +67,20 @@ final class DeviceWeights implements AutoCloseable {
         d.bf16NormHead = bf16NormHead;
         d.fusedQkv = fuse && w.layers().stream().allMatch(lw -> lw.qNorm() == null && concatenable(lw.q(), lw.k(), lw.v()));
         d.fusedGateUp = fuse && w.layers().stream().allMatch(lw -> concatenable(lw.gate(), lw.up()));
+        d.gateUpInterleaved = d.fusedGateUp && CudaOps.fusedSwiGluRequested()
+                && w.layers().stream().allMatch(lw -> lw.gate().rows() % GemmKernels.SWIGLU_ROWS == 0);
         try {
             d.matrix(gpu, w.embed());
             for (LayerWeights lw : w.layers()) {
                 if (d.fusedQkv) d.qkv.put(lw, d.concatenated(gpu, lw.q(), lw.k(), lw.v()));
                 else for (Matrix m : new Matrix[] {lw.q(), lw.k(), lw.v()}) d.matrix(gpu, m);
-                if (d.fusedGateUp) d.gateUp.put(lw.gate(), d.concatenated(gpu, lw.gate(), lw.up()));
+                if (d.gateUpInterleaved) d.gateUp.put(lw.gate(), d.interleaved(gpu, lw.gate(), lw.up()));
+                else if (d.fusedGateUp) d.gateUp.put(lw.gate(), d.concatenated(gpu, lw.gate(), lw.up()));
                 else for (Matrix m : new Matrix[] {lw.gate(), lw.up()}) d.matrix(gpu, m);
                 for (Matrix m : new Matrix[] {lw.o(), lw.down()}) d.matrix(gpu, m);
                 for (float[] v : new float[][] {lw.inputNorm(), lw.postNorm(), lw.qNorm(), lw.kNorm()}) if (v != null) d.vector(gpu, v);
             }
+            d.staging = null;
             d.projectionsBf16 = w.layers().stream().allMatch(lw -> java.util.stream.Stream.of(lw.q(), lw.k(), lw.v(), lw.o(), lw.gate(), lw.up(), lw.down())
                     .allMatch(m -> m.cols() % 8 == 0 && (d.arrays.get(m) instanceof BFloat16Array || d.arrays.get(m) == null)));
             d.vector(gpu, w.finalNorm());
@@ -156,6 +162,34 @@ final class DeviceWeights implements AutoCloseable {
         bytes += a.byteSize();
         return a;
     }
+
+    /**
+     * gate and up (bf16, inter × cols each, inter a multiple of 8) as one device matrix of 2·inter rows interleaved in groups of
+     * {@link GemmKernels#SWIGLU_ROWS}: 8 rows of gate, then the same 8 rows of up ({@link GemmKernels#interleavedGateRow}), so a
+     * GEMM tile's 16-row fragment holds matching gate and up rows and its epilogue writes SwiGLU ({@code Gemm.matmulSwiGlu}).
+     * Assembled in a host staging copy (one layer at a time), then one upload.
+     */
+    private BFloat16Array interleaved(CudaBackend gpu, Matrix gate, Matrix up) {
+        long rowBytes = 2L * gate.cols(), group = GemmKernels.SWIGLU_ROWS * rowBytes;
+        long elems = 2L * gate.rows() * gate.cols();
+        if (elems > Integer.MAX_VALUE) throw new ModelLoadException("stacked " + gate.tensor().name() + " has " + elems + " elements, over one device array's 2^31-1");
+        if (staging == null || staging.byteSize() < 2 * elems) staging = java.lang.foreign.Arena.ofAuto().allocate(2 * elems, 64);
+        MemorySegment g = band(gate, 2), u = band(up, 2);
+        for (long r = 0, at = 0; r < gate.rows(); r += GemmKernels.SWIGLU_ROWS, at += 2 * group) {
+            MemorySegment.copy(g, r * rowBytes, staging, at, group);
+            MemorySegment.copy(u, r * rowBytes, staging, at + group, group);
+        }
+        BFloat16Array a = BFloat16Array.deviceOnly((int) elems);
+        gpu.allocateOnDevice(a);
+        ((DeviceBuffer) a.deviceMirror()).upload(staging, 0, 2 * elems);
+        bytes += a.byteSize();
+        return a;
+    }
+
+    private MemorySegment staging;   // interleaved()'s host copy of one layer's gate|up, reused
+
+    /** Whether the stacked gate|up ({@link #gateUp}) is interleaved for the GEMM's SwiGLU epilogue ({@code -Darbor.gemm.fusedSwiGlu}). */
+    boolean gateUpInterleaved() { return gateUpInterleaved; }
 
     /** The rows of {@code m} inside its tensor's memory, without a copy. */
     private static MemorySegment band(Matrix m, int elementBytes) {
