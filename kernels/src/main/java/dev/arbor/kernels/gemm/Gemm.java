@@ -157,9 +157,26 @@ public final class Gemm implements AutoCloseable {
      * K slice stores its own partial sums, added by {@link GemmKernels#sumSlices} in a fixed order (the batch-invariant
      * split-K). {@code registerSlices}: the same slices summed in registers by one block running all of K
      * ({@link GemmKernels#wgmmaTmaSlicedXbf16Wbf16}, grid z = 1), in the same order, so the same bits without the slabs.
+     * {@code slabGroup}: with TMA slabs, the K slices a block runs one after the other, each into its own slab
+     * ({@link GemmKernels#wgmmaTmaSlabGroupXbf16Wbf16}, grid z = ⌈splits / slabGroup⌉; {@link #slabGroupPlan}): the same slabs,
+     * the same bits, fewer waves; 1 = a block a slice.
      */
     public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
-                       boolean persistent, boolean streamK) {
+                       boolean persistent, boolean streamK, int slabGroup) {
+        public Plan {
+            if (slabGroup < 1) throw new IllegalArgumentException("slabGroup must be >= 1, got " + slabGroup);
+            if (slabGroup > 1 && (!slabs || !tiles.tma() || tiles.pingPong() || persistent || streamK || registerSlices))
+                throw new IllegalArgumentException("slab groups run the plain TMA tiles' slabs, not " + tiles + (slabs ? "" : " without slabs"));
+            if (slabs && launch.grid()[2] != (splits + slabGroup - 1) / slabGroup)   // a copy of a grouped plan that dropped its group runs half the slices
+                throw new IllegalArgumentException("slab groups of " + slabGroup + " over " + splits + " slices need grid z = "
+                        + (splits + slabGroup - 1) / slabGroup + ", got " + launch.grid()[2]);
+        }
+
+        public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
+                    boolean persistent, boolean streamK) {
+            this(tiles, splits, kTilesPerSplit, launch, convertFirst, slabs, registerSlices, persistent, streamK, 1);
+        }
+
         public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
                     boolean persistent) {
             this(tiles, splits, kTilesPerSplit, launch, convertFirst, slabs, registerSlices, persistent, false);
@@ -178,7 +195,7 @@ public final class Gemm implements AutoCloseable {
         }
 
         @Override public String toString() {
-            return tiles + ", split-K " + splits + (slabs ? " (slabs, fixed-order sum)" : registerSlices
+            return tiles + ", split-K " + splits + (slabs ? " (slabs" + (slabGroup > 1 ? ", " + slabGroup + " a block" : "") + ", fixed-order sum)" : registerSlices
                     ? " (summed in registers, fixed order)" : "")
                     + (streamK ? ", stream-K (" + launch.grid()[0] + " blocks)" : persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (convertFirst ? ", X converted first" : "");
         }
@@ -200,6 +217,7 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel WGMMA_TMA_PERSISTENT = Kernel.of(GemmKernels.class, "wgmmaTmaPersistentXbf16Wbf16");
     private static final Kernel WGMMA_TMA_PING_PONG = Kernel.of(GemmKernels.class, "wgmmaTmaPingPongXbf16Wbf16");
     private static final Kernel WGMMA_TMA_STREAM_K = Kernel.of(GemmKernels.class, "wgmmaTmaStreamKXbf16Wbf16");
+    private static final Kernel WGMMA_TMA_SLAB_GROUP = Kernel.of(GemmKernels.class, "wgmmaTmaSlabGroupXbf16Wbf16");
     private static final Kernel XF32_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xf32Wbf16SwiGlu");
     private static final Kernel XBF16_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xbf16Wbf16SwiGlu");
     private static final Kernel WGMMA_TMA_SWIGLU = Kernel.of(GemmKernels.class, "wgmmaTmaSwiGlu");
@@ -817,19 +835,112 @@ public final class Gemm implements AutoCloseable {
             return tiles > (long) multiprocessors * blocksPerSm(t) && persistent && persistentLoads() ? persistentPlan(m, n, k, t, fp32X) : p;
         }
         if (invariantNarrow && (m <= 128 && n <= 6144 || m <= 192 && n <= 4096 || m <= 256 && (long) n * k <= 4096L * 4096))
-            return slabPlan(m, n, k, TMA_64X2, slices, fp32X);
+            return grouped(slabPlan(m, n, k, TMA_64X2, slices, fp32X));
         Plan slabs = slabPlan(m, n, k, TMA_128, slices, fp32X);
         if (m > TMA_128.bm() && m <= TMA_256.bm()) {   // 129-256 tokens: TMA_256 slabs too (one token tile, not two)
             Plan wide = slabPlan(m, n, k, TMA_256, slices, fp32X);
             if (estimateMicros(wide, m, n) < estimateMicros(slabs, m, n)) slabs = wide;
         }
-        if (!sliced) return slabs;
+        if (!sliced) return grouped(slabs);
         Plan registers = slicedPlan(m, n, k, TMA_128, slices, fp32X);
         if (SLICED_WIDE) {
             Plan wider = slicedPlan(m, n, k, TMA_192, slices, fp32X);
             if (estimateMicros(wider, m, n) < estimateMicros(registers, m, n)) registers = wider;
         }
-        return estimateMicros(registers, m, n) <= estimateMicros(slabs, m, n) ? registers : slabs;
+        return estimateMicros(registers, m, n) <= estimateMicros(slabs, m, n) ? registers : grouped(slabs);
+    }
+
+    // ---- slab groups: a block a few K slices ----------------------------------------------------------
+
+    /**
+     * Whether the invariant plan runs its TMA slabs as slab groups ({@link #slabGroupPlan}, {@link #slabGroupFor}): where a block
+     * a slice would take more waves than a block a group of slices at the same load a resident slot. On by default
+     * ({@code -Darbor.gemm.slabGroups=false}: a block a slice, the form before). The same slabs, the same bits (each slice
+     * summed from zero over its K tiles in order by the same wgmma sequence; {@code GemmInvarianceTest},
+     * {@code GemmInvarianceGpuTest}). Aimed at llama-7b's o and down at 65-128 tokens in the default mode (run 66-prof17: TMA_64X2
+     * slabs, grid (32, 2, 8) = 512 blocks of 8 / 22 K tiles for 2 × 132 slots, o 21.8 µs at 39% of its weight floor, down 37.8
+     * at 69%): 256 blocks of two slices, one wave, one ring fill a block, a slab's store under the next slice's first copies.
+     */
+    static final boolean SLAB_GROUPS_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.slabGroups", "true"));
+
+    private boolean slabGroups = SLAB_GROUPS_DEFAULT;
+    private boolean slabGroupsChecked;
+
+    /** Sets whether the invariant plan may run its TMA slabs as slab groups ({@link #SLAB_GROUPS_DEFAULT}; tests and the A/B). */
+    public void slabGroups(boolean on) {
+        this.slabGroups = on;
+        this.slabGroupsChecked = false;
+    }
+
+    /** On CUDA, loads the slab-group kernel once (TMA_64X2, TMA_128, TMA_256); if the driver refuses it, a block a slice (with a message). */
+    private boolean slabGroupsLoad() {
+        if (slabGroups && !slabGroupsChecked) {
+            slabGroupsChecked = true;
+            if (backend instanceof CudaBackend cuda && !loads("slab-group TMA wgmma", "a block a K slice", () -> {
+                for (Tiles t : java.util.List.of(TMA_64X2, TMA_128, TMA_256)) {   // the invariant plan's slab tiles
+                    Plan q = slabGroupPlan(t.bm(), t.bn(), 4 * GemmKernels.BK, t, 2, 2, true);
+                    cuda.resources(WGMMA_TMA_SLAB_GROUP, q.launch(), tmaArguments(q, null, null, null, null, null, 1, 1, 1, 4 * GemmKernels.BK, 2));
+                }
+            })) slabGroups = false;
+        }
+        return slabGroups;
+    }
+
+    /**
+     * The slab plan of tiles t in {@code slices} K slices ({@link #slabPlan}) with {@code group} slices a block
+     * ({@link GemmKernels#wgmmaTmaSlabGroupXbf16Wbf16}): grid ⌈n/bn⌉ × ⌈m/bm⌉ × ⌈slices / group⌉, the same slices and slabs.
+     * One slice, or a group of 1: the slab plan itself.
+     */
+    public Plan slabGroupPlan(int m, int n, int k, Tiles t, int slices, int group, boolean fp32X) {
+        if (!t.tma() || t.pingPong()) throw new IllegalArgumentException("slab groups run the plain TMA tiles, not " + t);
+        if (group < 1) throw new IllegalArgumentException("group must be >= 1, got " + group);
+        return withSlabGroup(slabPlan(m, n, k, t, slices, fp32X), group);
+    }
+
+    /** p (a TMA slab plan) with {@code group} slices a block; p itself for one slice or a group of 1. */
+    private static Plan withSlabGroup(Plan p, int group) {
+        group = Math.min(group, p.splits());
+        if (!p.slabs() || group <= 1) return p;
+        int[] g = p.launch().grid();
+        Launch l = new Launch(new int[]{g[0], g[1], (p.splits() + group - 1) / group}, p.launch().block(), p.launch().sharedBytes(), null);
+        return new Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), l, p.convertFirst(), true, false, false, false, group);
+    }
+
+    /**
+     * The slices a block for a TMA slab plan p: the smallest group g whose grid, tiles · ⌈slices / g⌉ blocks, is one resident wave,
+     * if its busiest multiprocessor's load, ⌈blocks / multiprocessors⌉ · g slices (blocks spread evenly), is no more than a block
+     * a slice gives; else 1. So the plan changes only where the slab grid's waves (each slot paying a block's launch, ring fill,
+     * drain and slab store again) become one at the same most K tiles a multiprocessor. Llama-7b's o and down at 65-128 tokens on
+     * 132 SMs (TMA_64X2, 64 tiles × 8 slices, 2 × 132 slots): 512 blocks, 4 a multiprocessor, against 256 (one wave), 2 × 2: g = 2.
+     * Llama3.2-1b's q|k|v at 65-128 (48 tiles × 8): 384 blocks, 3 a multiprocessor, against 192, 2 × 2 = 4 slices: g = 1. Where
+     * the grid is one wave already (llama3.2-1b's o and down, 256 blocks): g = 1. The other shapes where it groups:
+     * {@code bench/results/run66-gemm17/plan-table.txt}.
+     */
+    int slabGroupFor(Plan p) {
+        if (!p.slabs() || !p.tiles().tma() || p.splits() == 1) return 1;
+        int[] grid = p.launch().grid();
+        long tiles = (long) grid[0] * grid[1], resident = (long) multiprocessors * blocksPerSm(p.tiles());
+        long blocks1 = tiles * p.splits();
+        if (blocks1 <= resident) return 1;   // one wave already
+        long load1 = (blocks1 + multiprocessors - 1) / multiprocessors;
+        for (int g = 2; g <= p.splits(); g++) {
+            long blocks = tiles * ((p.splits() + g - 1) / g);
+            if (blocks > resident) continue;
+            return (blocks + multiprocessors - 1) / multiprocessors * g <= load1 ? g : 1;
+        }
+        return 1;
+    }
+
+    /**
+     * An invariant TMA slab plan as slab groups where {@link #slabGroupFor} says so and {@link #SLAB_GROUPS_DEFAULT} is on. Not
+     * where one group would be all the slices on tiles the sliced kernel runs ({@link #SLICED_TILES}): that is the slices summed
+     * in registers with slab traffic added, a form the time model has already weighed (it chose the slabs for their blocks).
+     */
+    private Plan grouped(Plan p) {
+        if (!slabGroups || !p.slabs() || !p.tiles().tma()) return p;
+        int g = slabGroupFor(p);
+        if (g >= p.splits() && SLICED_TILES.contains(p.tiles())) return p;
+        return g > 1 && slabGroupsLoad() ? withSlabGroup(p, g) : p;
     }
 
     // ---- the deep plan: 65-256 tokens -------------------------------------------------------------
@@ -1296,6 +1407,7 @@ public final class Gemm implements AutoCloseable {
         if (wgmmaLoads() && tma) {
             for (Tiles t : MID_CANDIDATES) blocksPerSm(t);   // the mid range's plans ask for these
             pingPongLoads();   // the prefill plans' ping-pong kernel, loaded before any graph capture
+            slabGroupsLoad();   // the invariant plan's slab groups, likewise
         }
     }
 
@@ -1362,9 +1474,11 @@ public final class Gemm implements AutoCloseable {
             }
             if (p.tiles().pingPong() && (!p.persistent() || p.slabs() || p.registerSlices()))
                 throw new IllegalArgumentException("the ping-pong tiles run as pingPongPlan makes them: " + p);
-            if (p.slabs()) {   // each K slice's block stores its slab; the fixed-order sum as for the mma.sync slabs
+            if (p.slabs()) {   // each K slice's block stores its slab (or a block a group of slices); the fixed-order sum as for the mma.sync slabs
                 FloatArray s = slabScratch((long) p.splits() * m * n);
-                backend.launch(WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS, raster));
+                if (p.slabGroup() > 1)
+                    backend.launch(WGMMA_TMA_SLAB_GROUP, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, p.slabGroup(), raster));
+                else backend.launch(WGMMA_TMA_XBF16_WBF16, p.launch(), tmaArguments(p, x, w, s, mapX, mapW, m, xRows, n, k, GemmKernels.SLABS, raster));
                 if (sumSlabs) addSlabs(s, c, m * n, p.splits(), accumulate);
                 return s;
             }
@@ -1463,7 +1577,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
-    public static Kernel kernelFor(Plan p) { return p.streamK() ? WGMMA_TMA_STREAM_K : p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+    public static Kernel kernelFor(Plan p) { return p.slabGroup() > 1 ? WGMMA_TMA_SLAB_GROUP : p.streamK() ? WGMMA_TMA_STREAM_K : p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);

@@ -239,6 +239,81 @@ public final class GemmKernels {
     }
 
     /**
+     * The batch-invariant slab form of {@link #wgmmaTmaXbf16Wbf16} with {@code slicesPerBlock} K slices a block
+     * ({@code Gemm#slabGroupPlan}): block (x, y, z) computes the output tile of (x, y) ({@link #rasterTileN}) over K slices
+     * {@code z·slicesPerBlock ..} (at most slicesPerBlock, fewer in the last group), each summed from zero in order over its
+     * {@code kTilesPerSplit} K tiles (the last slice shorter when they do not divide K) and stored into its own slab
+     * {@code slabs[slice·m·n + token·n + row]}, exactly as the plain kernel's block z = slice stores it: the same
+     * wgmma sequence, the same sums, the same bits, for {@code GemmKernels#sumSlices} or a fused consumer to add in
+     * slice order. What changes is the schedule: where the slab grid (tiles × slices blocks) would run as two or more
+     * waves of short blocks (llama-7b's o and down at 65-128 tokens: 512 TMA_64X2 blocks of 8-22 K tiles for 264
+     * resident slots), a block runs its slices one after the other through one stage ring carried across them (as
+     * {@link #wgmmaTmaPersistentXbf16Wbf16} across tiles): one launch ramp and ring fill instead of one a wave, and
+     * the producer streams the next slice's first K tiles while the consumers store a slab. Arguments as
+     * {@link #wgmmaTmaXbf16Wbf16} with {@code accumulate}'s place taken by {@code slicesPerBlock} (C is the slab
+     * scratch, (slices, m, n); the slabs are always stored, never added to).
+     */
+    public static void wgmmaTmaSlabGroupXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray slabs, LongArray mapX, LongArray mapW,
+                                                   int m, int xRows, int n, int k, int kTilesPerSplit, int slicesPerBlock, int raster,
+                                                   @Constant int wn, @Constant int nt, @Constant int stages) {
+        ctx.launchBounds(wn * 32 + 128);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int bn = wn * 16, bm = nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS;
+        int full = stages * stageWords, empty = full + 2 * stages;
+        int tid = ctx.localIdx, consumers = wn * 32;
+        int kTiles = (k + BK - 1) / BK, slices = (kTiles + kTilesPerSplit - 1) / kTilesPerSplit;
+        int z0 = ctx.groupIdz * slicesPerBlock, z1 = Math.min(slices, z0 + slicesPerBlock);
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm;
+        int tileN = rasterTileN(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
+        int tileM = rasterTileM(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
+        tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
+        if (tid >= consumers) {
+            producerRegisters(ctx, wn);
+            if (tid == consumers) {
+                int it = 0;
+                for (int z = z0; z < z1; z++) {
+                    int kt0 = z * kTilesPerSplit, count = Math.min(kTilesPerSplit, kTiles - kt0);
+                    tmaProduceRing(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, kt0, count, it, bn, bm, stageWords, full, empty, stages);
+                    it += count;
+                }
+            }
+        } else {
+            consumerRegisters(ctx, wn);
+            float[] acc = new float[nt * 4];
+            int it = 0;
+            for (int z = z0; z < z1; z++) {
+                int count = Math.min(kTilesPerSplit, kTiles - z * kTilesPerSplit);
+                for (int t = 0; t < count; t++) tmaConsumeRing(ctx, smem, acc, it + t, t > 0, bn, bm, stageWords, full, empty, stages);
+                ctx.wgmmaWait(0);
+                ctx.mbarrierArrive(smem, empty + 2 * ((it + count - 1) % stages));   // the slice's last stage: the producer may refill it
+                it += count;
+                storeSlabTile(ctx, slabs, acc, m, n, wn, nt, tileN, tileM, z);
+                zeroAccumulators(acc, nt);   // the next slice sums from zero, as its own block would
+            }
+        }
+    }
+
+    /**
+     * Stores a wgmma tile's fragments (one warpgroup row of {@code wn / 4}, 64 W rows × {@code nt·8} tokens each, layout as
+     * {@link #storeF32Tile}) into slab {@code z} of {@code slabs}, (slices, m, n): the values {@link #storeF32Tile} stores
+     * with {@code accumulate == SLABS} at block z, at the same places.
+     */
+    @Unroll
+    static void storeSlabTile(KernelContext ctx, FloatArray slabs, float[] acc, int m, int n, int wn, int nt, int tileN, int tileM, int z) {
+        ctx.gridDependencyWait();   // a no-op unless launched overlapping the kernel before it
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+        int row0 = tileN * (wn * 16) + (warp % wn) * 16 + g;
+        int tok0 = tileM * (nt * 8) + 2 * t;
+        int base = z * m * n;
+        for (int j = 0; j < nt; j++)
+            for (int r = 0; r < 4; r++) {
+                int row = row0 + (r >= 2 ? 8 : 0), tok = tok0 + j * 8 + (r & 1);
+                if (row < n && tok < m) slabs.set(base + tok * n + row, acc[j * 4 + r]);
+            }
+    }
+
+    /**
      * Stream-K ({@code Gemm#streamKPlan}): a persistent 1-D grid of {@code blocks} blocks sharing the product's MAC iterations
      * (one K tile of one output tile: {@code tiles × ⌈k / 64⌉} of them, output tile-major, K ascending within a tile) in equal
      * contiguous ranges: block b runs iterations {@code ⌊total·b / blocks⌋ .. ⌊total·(b+1) / blocks⌋ - 1}, so every

@@ -293,6 +293,13 @@ public final class GemmBench {
                 bf16xTable(cuda, gemm, copy);
                 return;
             }
+            if (args.length > 0 && args[0].equals("slab-groups")) {   // run 66-gemm17: the invariant plan's slab groups off / on / off / on (slices unsummed, as the engine)
+                int[] ms = Arrays.stream(System.getProperty("gemm.slabGroupsM", "65,107,128,256").split(",")).mapToInt(Integer::parseInt).toArray();
+                for (int[] nk : new int[][]{{4096, 4096}, {4096, 11008}, {5120, 5120}, {5120, 13824}, {2048, 8192}})
+                    for (int m : ms) slabGroups(cuda, gemm, nk[0], nk[1], m);
+                gemm.slabGroups(true);
+                return;
+            }
             if (args.length > 0 && args[0].equals("pp-mid")) {   // run 61-gemm15 call 2: the mid-range ping-pong rule off / on / off / on
                 for (int[] pt : PP_MID_POINTS) ppMid(cuda, gemm, pt[0], pt[1], pt[2]);
                 return;
@@ -405,6 +412,28 @@ public final class GemmBench {
             {32000, 4096, 128}, {32000, 4096, 120}, {128256, 4096, 128}, {28672, 4096, 128}, {14336, 4096, 128}, {14336, 4096, 120}};
 
     /** One point of pp-mid: the default plan without the mid-range ping-pong rule and with it, off / on / off / on, µs ("CSV,ppmid,N,K,M,off tiles,on tiles,off1,on1,off2,on2"). */
+    /**
+     * One point of the invariant plan with slab groups off / on / off / on ({@link Gemm#slabGroups}), through
+     * {@link #timePartial} (the slabs unsummed, as the engine's fused o / down / q|k|v stages take them); µs,
+     * "CSV,slabgroups,N,K,M,off plan,on plan,off,on,off,on".
+     */
+    private static void slabGroups(CudaBackend cuda, Gemm gemm, int n, int k, int m) {
+        try (Operands o = new Operands(cuda, m, n, k)) {
+            gemm.slabGroups(false);
+            Gemm.Plan off = gemm.invariantPlan(m, n, k, true);
+            gemm.slabGroups(true);
+            Gemm.Plan on = gemm.invariantPlan(m, n, k, true);
+            double[] t = new double[4];
+            for (int i = 0; i < 4; i++) t[i] = timePartial(cuda, gemm, i % 2 == 0 ? off : on, o, m);
+            System.out.printf("slab-groups N=%-6d K=%-5d M=%-4d off %.1f on %.1f off %.1f on %.1f us: on/off %.3f [%s -> %s]%n", n, k, m, t[0], t[1], t[2], t[3],
+                    (t[1] + t[3]) / (t[0] + t[2]), off, on);
+            System.out.println("CSV,slabgroups," + n + "," + k + "," + m + "," + off.tiles().name() + "/" + off.splits() + "," + on.tiles().name() + "/"
+                    + on.splits() + "/g" + on.slabGroup() + "," + t[0] + "," + t[1] + "," + t[2] + "," + t[3]);
+        } catch (RuntimeException | AssertionError e) {
+            System.out.println("FAILED slab-groups " + n + "x" + k + " M=" + m + ": " + e);
+        }
+    }
+
     private static void ppMid(CudaBackend cuda, Gemm gemm, int n, int k, int m) {
         try (Operands o = new Operands(cuda, m, n, k)) {
             gemm.pingPongMid(false);

@@ -88,6 +88,31 @@ class GemmInvarianceGpuTest {
         }
     }
     /**
+     * Slab groups ({@code Gemm.slabGroupPlan}: a block 2 or 3 K slices through one ring, each into its own slab) on the H200:
+     * llama-7b's o (4096², 8 slices of 8 K tiles), down (4096 × 11008, 8 slices of 22 with a last of 18) and llama3.2-1b's q|k|v
+     * (3072 × 2048, 8 of 4) on TMA_64X2 (the invariant plan's tile there), TMA_128 and TMA_256, and the invariant plan's own choice
+     * (slab groups of 2 at 65-128 tokens for o and down), against the mma.sync slab plan at 64 tokens: the first 64 rows the same bits at 65, 107,
+     * 128 and 192 tokens, with and without a residual.
+     */
+    @Test
+    void slabGroupsEqualTheMmaSyncSlabPlan() {
+        try (CudaBackend cuda = CudaBackend.open(0); Gemm hopper = new Gemm(cuda); Gemm mmaSync = new Gemm(cuda, false)) {
+            for (int[] nk : new int[][]{{4096, 4096}, {4096, 11008}, {3072, 2048}}) {
+                int n = nk[0], k = nk[1], slices = hopper.invariantSlices(n, k);
+                org.junit.jupiter.api.Assertions.assertEquals(n == 4096 ? 2 : 1, hopper.invariantPlan(107, n, k, true).slabGroup(),
+                        "the plan's own slab groups at 107 tokens (llama-7b's o and down; not 1b q|k|v)");
+                List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = List.of(
+                        (g, m) -> g.invariantPlan(m, n, k, true),
+                        (g, m) -> g.slabGroupPlan(m, n, k, Gemm.TMA_64X2, slices, 2, true),
+                        (g, m) -> g.slabGroupPlan(m, n, k, Gemm.TMA_64X2, slices, 3, true),
+                        (g, m) -> g.slabGroupPlan(m, n, k, Gemm.TMA_128, slices, 2, true),
+                        (g, m) -> g.slabGroupPlan(m, n, k, Gemm.TMA_256, slices, 2, true));
+                GemmInvariance.checkPlans(cuda, mmaSync, hopper, n, k, 64, forms, 65, 107, 128, 192);
+            }
+        }
+    }
+
+    /**
      * The deep tiles unsplit (the invariant plan's one-slice weights with {@code -Darbor.gemm.invariantDeep=true}): each output
      * element's k16 steps over all of K in order as on the mma.sync plan, but a wgmma of N = the token count rounded to 16 (two
      * N/2 halves with three warpgroups above 128 tokens). Llama-7b's stacked gate|up and Baichuan2-13B's (27392×5120), every deep

@@ -57,6 +57,90 @@ class GemmInvarianceTest {
     }
 
     /**
+     * Slab groups (a block a few K slices through one ring, {@code Gemm.slabGroupPlan}) store the slab plan's slabs: 17 K tiles in 4
+     * slices of 5, 5, 5, 2, in groups of 2 (two blocks along z), 3 (a short last group holding the short last slice) and 4 (one
+     * block all of K), on TMA_64X2, TMA_N64 and TMA_128 (TMA_256 in groups of 3), partial tiles in M and N, summed by the sum kernel with and without a
+     * residual: the mma.sync slab plan's bits. The slab scratch is checked too: slab for slab the plain slab plan's bits.
+     */
+    @Test
+    void slabGroupsStoreTheSlabPlansSlabs() {
+        CpuBackend cpu = new CpuBackend();
+        int n = 136, k = 1032;
+        try (Gemm hopper = new Gemm(cpu, true); Gemm mmaSync = new Gemm(cpu)) {
+            int slices = hopper.invariantSlices(n, k);
+            assertEquals(4, slices);
+            List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = new java.util.ArrayList<>();
+            for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_64X2, Gemm.TMA_N64, Gemm.TMA_128, Gemm.TMA_256})
+                for (int group : t == Gemm.TMA_256 ? new int[]{3} : new int[]{2, 3, 4}) {
+                    Gemm.Plan p = hopper.slabGroupPlan(70, n, k, t, slices, group, true);
+                    assertEquals(group, p.slabGroup(), p.toString());
+                    assertEquals((slices + group - 1) / group, p.launch().grid()[2], p.toString());
+                    forms.add((g, m) -> g.slabGroupPlan(m, n, k, t, slices, group, true));
+                }
+            GemmInvariance.checkPlans(cpu, mmaSync, hopper, n, k, 16, forms, 70, 130);
+            // the unsummed slabs (what a fused consumer adds): the same floats slab for slab
+            java.util.Random r = new java.util.Random(3);
+            int m = 70;
+            try (dev.arbor.accel.array.FloatArray x = new dev.arbor.accel.array.FloatArray(m * k);
+                 dev.arbor.accel.array.BFloat16Array w = new dev.arbor.accel.array.BFloat16Array(n * k);
+                 dev.arbor.accel.array.FloatArray c = new dev.arbor.accel.array.FloatArray(m * n)) {
+                for (int i = 0; i < x.length(); i++) x.set(i, (float) r.nextGaussian());
+                for (int i = 0; i < w.length(); i++) w.set(i, (float) r.nextGaussian() * 0.05f);
+                cpu.toDevice(x, w);
+                float[] plain = slabs(cpu, hopper.matmulPartial(x, m, w, n, k, c, hopper.slabPlan(m, n, k, Gemm.TMA_64X2, slices, true)), m * n);
+                for (int group : new int[]{2, 3}) {
+                    float[] grouped = slabs(cpu, hopper.matmulPartial(x, m, w, n, k, c, hopper.slabGroupPlan(m, n, k, Gemm.TMA_64X2, slices, group, true)), m * n);
+                    for (int i = 0; i < plain.length; i++)
+                        assertEquals(Float.floatToRawIntBits(plain[i]), Float.floatToRawIntBits(grouped[i]), "group " + group + ", slab float " + i);
+                }
+            }
+        }
+    }
+
+    private static float[] slabs(CpuBackend cpu, Gemm.Partial p, int count) {
+        assertEquals(4, p.slices());
+        cpu.toHost(p.sums());
+        float[] out = new float[p.slices() * count];
+        for (int i = 0; i < out.length; i++) out[i] = p.sums().get(i);
+        return out;
+    }
+
+    /**
+     * The rule ({@code Gemm.slabGroupFor}): llama-7b's o and down at 65-128 tokens (TMA_64X2 slabs, 64 tiles × 8 slices for 264
+     * slots) in groups of 2 (one wave of 256 blocks, 2 a multiprocessor as 4 of one slice); 4096² at 256 tokens in groups of 4; a
+     * block a slice for llama3.2-1b's q|k|v (one wave would put 4 slices on a multiprocessor where 384 blocks put 3), at 192 tokens
+     * (no one-wave group) and where the slab grid is one wave already (llama3.2-1b's o and down, 256 blocks); nothing with the
+     * switch off, nor in the default (split-K) plan.
+     */
+    @Test
+    void slabGroupsWhereTheyCutWaves() {
+        try (Gemm hopper = new Gemm(new CpuBackend(), true)) {
+            for (int m : new int[]{65, 107, 128})
+                for (int[] nk : new int[][]{{4096, 4096}, {4096, 11008}}) {
+                    Gemm.Plan p = hopper.invariantPlan(m, nk[0], nk[1], true);
+                    assertSame(Gemm.TMA_64X2, p.tiles(), p.toString());
+                    assertEquals(8, p.splits(), p.toString());
+                    assertEquals(2, p.slabGroup(), m + " x " + nk[0] + " x " + nk[1] + ": " + p);
+                    assertEquals(4, p.launch().grid()[2], p.toString());
+                }
+            assertEquals(1, hopper.invariantPlan(107, 3072, 2048, true).slabGroup(), "1b q|k|v: 3 blocks a multiprocessor against 2 of two slices");
+            assertEquals(1, hopper.invariantPlan(192, 4096, 4096, true).slabGroup(), "96 tiles: no group makes one wave at the same load");
+            assertEquals(4, hopper.invariantPlan(256, 4096, 4096, true).slabGroup(), "128 tiles × 8 slices: 8 blocks a multiprocessor against 2 of 4");
+            assertEquals(1, hopper.invariantPlan(128, 2048, 2048, true).slabGroup(), "1b o: one wave already");
+            assertEquals(1, hopper.invariantPlan(128, 2048, 8192, true).slabGroup(), "1b down: one wave already");
+            assertEquals(1, hopper.plan(107, 4096, 4096, true, true).slabGroup(), "the default plan's split-K");
+            Gemm.Plan qkv = hopper.invariantPlan(70, 12288, 4096, true);   // TMA_128 slabs, 2 slices: one group would be the sliced kernel's form
+            assertTrue(qkv.slabs() && qkv.splits() == 2 && qkv.slabGroup() == 1, qkv.toString());
+            Gemm.Plan down = hopper.invariantPlan(200, 4096, 11008, true);   // TMA_256 slabs: 32 tiles × 8 for 132 slots
+            assertSame(Gemm.TMA_256, down.tiles(), down.toString());
+            assertEquals(2, down.slabGroup(), down.toString());
+            hopper.slabGroups(false);
+            assertEquals(1, hopper.invariantPlan(107, 4096, 4096, true).slabGroup(), "switch off: a block a slice");
+            assertEquals(8, hopper.invariantPlan(107, 4096, 4096, true).launch().grid()[2]);
+        }
+    }
+
+    /**
      * A one-slice weight on the default plan's unsplit tiles the invariant plan takes since run 53-inv11: TMA_256X3 (two n128
      * halves a k16 step) and the ping-pong kernel (its grid as planned, and one block running every tile) give the mma.sync
      * plan's bits; the rule takes them where the default plan does (llama-7b's gate|up), TMA_256 with the property off.

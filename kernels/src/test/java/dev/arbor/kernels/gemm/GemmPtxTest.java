@@ -51,6 +51,10 @@ class GemmPtxTest {
         // the stream-K kernel (a block's range of MAC iterations across output tiles): no spills at the tiles the bench runs it on
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256, Gemm.TMA_64X2, Gemm.TMA_N64, Gemm.TMA_256X3})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaStreamKXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaStreamKXbf16Wbf16", t)));
+        // the invariant plan's slab groups (a block a few K slices, one ring across them): no spills, and registers that keep the
+        // tiles' blocks a multiprocessor (two of TMA_64X2 / TMA_N64's 384 work-items: at most 80 a work-item), which the plan's waves assume
+        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_64X2, Gemm.TMA_N64, Gemm.TMA_128, Gemm.TMA_256})
+            tests.add(DynamicTest.dynamicTest("wgmmaTmaSlabGroupXbf16Wbf16 " + t.name(), () -> assembleSlabGroup(tool, t)));
         // the ping-pong kernel: two m64 halves a k16 step, 128 / 192 accumulators a consumer work-item at 232 registers (setmaxnreg)
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_PP128, Gemm.TMA_PP192})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaPingPongXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaPingPongXbf16Wbf16", t)));
@@ -86,6 +90,24 @@ class GemmPtxTest {
         String log = assembleVerbose(ptxas, k.entryName() + "_" + t.name(), k.ptx(), "-arch=sm_90a", what);
         assertFalse(log.contains("C7514"), () -> what + ": wgmma serialized:\n" + log);
         System.out.println("wgmmaTmaSlicedXbf16Wbf16 " + what + ": " + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
+    }
+
+    /** The slab-group kernel for tiles t: as {@link #assemble}, and its registers fit {@code Gemm.nominalBlocksPerSm(t)} blocks a multiprocessor. */
+    private void assembleSlabGroup(Path ptxas, Gemm.Tiles t) throws Exception {
+        CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, "wgmmaTmaSlabGroupXbf16Wbf16"), new Object[]{t.wn(), t.nt(), t.stages()}, 90);
+        assertEquals(0, k.localMemoryBytes(), () -> String.join("\n", k.localMemoryArrays()));
+        assertTrue(k.ptx().contains("wgmma.mma_async.sync.aligned.m64n" + t.bm() + "k16") && k.ptx().contains("cp.async.bulk.tensor.2d")
+                && k.ptx().contains(".maxntid " + t.threads()));
+        String what = "wgmmaTmaSlabGroupXbf16Wbf16 " + t;
+        String log = assembleVerbose(ptxas, k.entryName() + "_" + t.name(), k.ptx(), "-arch=sm_90a", what);
+        String line = log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip();
+        System.out.println(what + ": " + line);
+        java.util.regex.Matcher r = java.util.regex.Pattern.compile("Used (\\d+) registers").matcher(line);
+        assertTrue(r.find(), () -> what + ": no register count in\n" + log);
+        int regs = Integer.parseInt(r.group(1)), perWarp = (regs * 32 + 255) / 256 * 256;   // allocated per warp in units of 256
+        int blocks = 65536 / (perWarp * (t.threads() / 32));
+        assertTrue(blocks >= Gemm.nominalBlocksPerSm(t), () -> what + ": " + regs + " registers fit " + blocks + " blocks a multiprocessor, the plan assumes "
+                + Gemm.nominalBlocksPerSm(t));
     }
 
     private void assemble(Path ptxas, String entry, Gemm.Tiles t) throws Exception {
