@@ -100,9 +100,7 @@ public final class FusedOps {
 
     /** As {@link #siluMulRows(Backend, FloatArray, int, FloatArray, int, int, boolean)} by the given kernel: {@code wide}, {@link FusedKernels#siluMulRowsWide}. */
     public static void siluMulRows(Backend b, FloatArray gateUp, int slices, FloatArray out, int tokens, int inter, boolean overlap, boolean wide) {
-        checkSiluMulRows(gateUp, slices, out, tokens, inter);
-        if (wide) b.launch(SILU_MUL_ROWS_WIDE, overlap(siluWideLaunch(tokens, inter), overlap), gateUp, slices, out, tokens, inter);
-        else b.launch(SILU_MUL_ROWS, overlap(Launch.cover(tokens * inter, 256), overlap), gateUp, slices, out, tokens, inter);
+        launchSiluMulRows(b, wide ? SILU_MUL_ROWS_WIDE : SILU_MUL_ROWS, wide, gateUp, slices, out, tokens, inter, overlap);
     }
 
     /** As {@link #siluMulRows(Backend, FloatArray, int, FloatArray, int, int, boolean)} into bf16 (rounded to nearest even): a GEMM's X. */
@@ -112,9 +110,15 @@ public final class FusedOps {
 
     /** As {@link #siluMulRows(Backend, FloatArray, int, BFloat16Array, int, int, boolean)} by the given kernel: {@code wide}, {@link FusedKernels#siluMulRowsWideBf16}. */
     public static void siluMulRows(Backend b, FloatArray gateUp, int slices, BFloat16Array out, int tokens, int inter, boolean overlap, boolean wide) {
+        launchSiluMulRows(b, wide ? SILU_MUL_ROWS_WIDE_BF16 : SILU_MUL_ROWS_BF16, wide, gateUp, slices, out, tokens, inter, overlap);
+    }
+
+    /** One SwiGLU launch of {@code kernel}: the wide kernels' grid ({@link #siluWideLaunch}) or one work-item an element. */
+    private static void launchSiluMulRows(Backend b, Kernel kernel, boolean wide, FloatArray gateUp, int slices, OffHeapArray out, int tokens,
+                                          int inter, boolean overlap) {
         checkSiluMulRows(gateUp, slices, out, tokens, inter);
-        if (wide) b.launch(SILU_MUL_ROWS_WIDE_BF16, overlap(siluWideLaunch(tokens, inter), overlap), gateUp, slices, out, tokens, inter);
-        else b.launch(SILU_MUL_ROWS_BF16, overlap(Launch.cover(tokens * inter, 256), overlap), gateUp, slices, out, tokens, inter);
+        Launch l = wide ? siluWideLaunch(tokens, inter) : Launch.cover(tokens * inter, 256);
+        b.launch(kernel, overlap(l, overlap), gateUp, slices, out, tokens, inter);
     }
 
     /**

@@ -543,16 +543,23 @@ final class CudaOps implements Ops<FloatArray> {
         return a;
     }
 
+    /** Where {@code x}'s current value is in bf16 instead of its own rows ({@link #holdBf16}), or null. */
+    private BFloat16Array bf16Of(FloatArray x) {
+        return x == bf16Holds ? bf16HoldsIn : null;
+    }
+
     /** The GEMM of X = {@code x}, or of its bf16 copy where a producer wrote that instead ({@link #BF16_PRODUCERS}); the same plan, the same bits. */
     private void gemm(FloatArray x, int rows, BFloat16Array w, int n, int k, FloatArray out, boolean accumulate, Gemm.Plan p) {
-        if (x == bf16Holds) gemm.matmul(bf16HoldsIn, rows, w, n, k, out, accumulate, p);
+        BFloat16Array xBf16 = bf16Of(x);
+        if (xBf16 != null) gemm.matmul(xBf16, rows, w, n, k, out, accumulate, p);
         else gemm.matmul(x, rows, w, n, k, out, accumulate, p);
         written(out);
     }
 
     /** As {@link #gemm} for {@code Gemm.matmulPartial}. */
     private Gemm.Partial gemmPartial(FloatArray x, int rows, BFloat16Array w, int n, int k, FloatArray out, Gemm.Plan p) {
-        Gemm.Partial r = x == bf16Holds ? gemm.matmulPartial(bf16HoldsIn, rows, w, n, k, out, p) : gemm.matmulPartial(x, rows, w, n, k, out, p);
+        BFloat16Array xBf16 = bf16Of(x);
+        Gemm.Partial r = xBf16 != null ? gemm.matmulPartial(xBf16, rows, w, n, k, out, p) : gemm.matmulPartial(x, rows, w, n, k, out, p);
         written(out);
         return r;
     }
@@ -669,7 +676,7 @@ final class CudaOps implements Ops<FloatArray> {
         Gemm.Plan plan = plan(tokens, n, h);
         boolean bf16 = producesBf16(tokens);   // then swiGluBf16 exists (the producers' buffer and the interleaved weight)
         OffHeapArray target = bf16 ? swiGluBf16 : out;
-        BFloat16Array xBf16 = xn == bf16Holds ? bf16HoldsIn : null;
+        BFloat16Array xBf16 = bf16Of(xn);
         boolean fused = overlapping(() -> xBf16 != null ? gemm.matmulSwiGlu(xBf16, tokens, w, n, h, target, plan)
                 : gemm.matmulSwiGlu(xn, tokens, w, n, h, target, plan));
         if (!fused) {
