@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Run 68-prof18 (session 18, lead): decode steps by kernel (ncu) for b1 llama-7b, seed workload 2 (default) and 1b b128 nbi after
+# Run 68-prof18's device call (session 18, lead): decode steps by kernel (ncu over the replayed graphs' nodes, caches and clocks left
 # alone; bench/device/ncu-step-timeline.py prints every complete step's total and the last one by kernel against its DRAM-byte floor)
-# for the issue-12 rows farthest from their goals: seed workload 1 (default and --no-batch-invariance) and llama3.2-1b batch 128 × 512
-# (nbi and default). The launch windows skip the prefill steps (w1: 3 steps of ~990 tokens; 1b: 65,536 prompt tokens in chunks).
+# for b1 llama-7b (cut at 40 s under ncu: give it ~60 s), seed workload 2 and workload 1 (default mode), llama3.2-1b b128 nbi (this window
+# caught a 64-row step: skip 6200 lands there after session 17; run 66-prof17 has the 128-row step).
 # From the repo root on the GPU machine: bash .device/prof18/prof18-call.sh .device/prof18
 set -u
 D=${1:-.device}
