@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run 69-fuse18's device call (session 18): the wide q|k|v RoPE + KV store kernel (FusedKernels.qkvRopeStoreWide*, switch
-# -Darbor.fused.fuse18, on). GPU tests (FusedKernelsGpuTest: the wide and one-pair kernels against the composition in bits;
+# -Darbor.fused.qkvRopeWide, on). GPU tests (FusedKernelsGpuTest: the wide and one-pair kernels against the composition in bits;
 # FusedForwardGpuTest and InvariantFlashAttentionGpuTest: the engine's default-mode bits with the wide kernel on), QkvRopeBench
 # (the kernel alone at llama-7b shapes, 1 / 8 / 107 / 500 tokens, one-pair vs wide), then seed workload 2 and llama-7b b1
 # (default mode) with the switch on and off. Each step under a share of the call's limit (LIMIT s in all).
@@ -13,7 +13,7 @@ CP=$(echo "$D"/lib/*.jar | tr ' ' ':')
 J="/tmp/jre/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xss4m -Dorg.slf4j.simpleLogger.defaultLogLevel=warn"
 B1="throughput --model synthetic:llama-7b --device cuda --batch 1,1 --prompt-len 128 --output-len 256"
 W2="shared-prefix --groups 1 --prompts-per-group 500 --prefix-len 752 --suffix-len 28 --output-len 30 --modes auto --device cuda --model synthetic:llama-7b"
-OFF=-Darbor.fused.fuse18=false
+OFF=-Darbor.fused.qkvRopeWide=false
 LIMIT=${LIMIT:-126}
 run() { local name=$1 t=$2; shift 2; local left=$((LIMIT - SECONDS)); [ $left -lt 10 ] && { echo "== $name skipped (+${SECONDS}s)" >> $OUT/summary.txt; return; }
   [ $t -gt $left ] && t=$left; echo "== +${SECONDS}s $name (limit ${t}s)" >> $L/timeline.txt

@@ -46,13 +46,13 @@ public final class FusedOps {
     public static final boolean SILU_WIDE = Boolean.parseBoolean(System.getProperty("arbor.fused.siluWide", "true"));
 
     /**
-     * {@code -Darbor.fused.fuse18} (on unless set false): {@link #qkvRopeStore} runs {@link FusedKernels#qkvRopeStoreWideBf16}
+     * {@code -Darbor.fused.qkvRopeWide} (on unless set false): {@link #qkvRopeStore} runs {@link FusedKernels#qkvRopeStoreWideBf16}
      * (and its fp16 / fp32 forms: {@link FusedKernels#QKV_WIDE_ELEMS} pairs a work-item, the token from the grid's y, no
      * division a pair) where half the head dimension divides {@link FusedKernels#QKV_WIDE_GROUP}, instead of the one-pair
      * kernels: the same bits (FusedKernelsTest, FusedKernelsGpuTest, FusedForwardGpuTest). Measured in bench/RESULTS.md
      * run 69-fuse18.
      */
-    public static final boolean QKV_WIDE = Boolean.parseBoolean(System.getProperty("arbor.fused.fuse18", "true"));
+    public static final boolean QKV_WIDE = Boolean.parseBoolean(System.getProperty("arbor.fused.qkvRopeWide", "true"));
 
     /** The wide q|k|v kernels' launch: ({@code ⌈units·half / QKV_WIDE_SPAN⌉}, tokens) work-groups of {@link FusedKernels#QKV_WIDE_GROUP}. */
     static Launch qkvWideLaunch(int tokens, int units, int half) {

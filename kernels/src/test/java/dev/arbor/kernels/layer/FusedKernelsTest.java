@@ -58,7 +58,7 @@ class FusedKernelsTest {
     }
 
     /**
-     * {@link #qkvCases(Backend, int, int, int, int, boolean)} at the one-pair and the wide kernels ({@code -Darbor.fused.fuse18}):
+     * {@link #qkvCases(Backend, int, int, int, int, boolean)} at the one-pair and the wide kernels ({@code -Darbor.fused.qkvRopeWide}):
      * a small model (one wide work-group a token, most of its work-items idle), 28 + 4 + 4 heads of 64 (two work-groups a
      * token, the second partial, four pairs a work-item) and half = 12 (not dividing the group: the wide switch falls back).
      */
