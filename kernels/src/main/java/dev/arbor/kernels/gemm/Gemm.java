@@ -804,8 +804,8 @@ public final class Gemm implements AutoCloseable {
      */
     public Plan slicedPlan(int m, int n, int k, Tiles t, int slices, boolean fp32X) {
         if (!SLICED_TILES.contains(t)) throw new IllegalArgumentException("the sliced kernel runs " + SLICED_TILES + ", not " + t);
-        Plan p = plan(m, n, k, t, slices, fp32X);   // 16 bytes more shared memory: the stagger's "lead" mbarriers (slicedStagger), one a later warpgroup
-        Launch one = new Launch(new int[]{p.launch().grid()[0], p.launch().grid()[1], 1}, new int[]{t.threads(), 1, 1}, p.launch().sharedBytes() + 16, null);
+        Plan p = plan(m, n, k, t, slices, fp32X);
+        Launch one = new Launch(new int[]{p.launch().grid()[0], p.launch().grid()[1], 1}, new int[]{t.threads(), 1, 1}, p.launch().sharedBytes(), null);
         return new Plan(t, p.splits(), p.kTilesPerSplit(), one, p.convertFirst(), false, true);
     }
 
@@ -1136,23 +1136,6 @@ public final class Gemm implements AutoCloseable {
      * slower there at ≤ 512 tokens (22 W-row tiles of 192 leave a wave short), where the model keeps TMA_128.
      */
     static final boolean SLICED_WIDE = Boolean.parseBoolean(System.getProperty("arbor.gemm.slicedWide", "true"));
-
-    /**
-     * The sliced kernel's stagger ({@link GemmKernels#wgmmaTmaSlicedXbf16Wbf16}'s {@code lag}): its consumer warpgroup j ≥ 1
-     * starts j·lag K tiles behind the first (capped at the ring's stages − 1), so that the wgmma drain before each
-     * slice's fold (wait 0, the tensor pipe otherwise idle while every warpgroup folds at the same K tile) falls at a different
-     * time in each warpgroup; {@code -Darbor.gemm.slicedStagger=0} for the kernel before (all together). Each warpgroup runs
-     * the same instructions in the same order: the same bits ({@code GemmInvarianceTest}, {@code GemmInvarianceGpuTest}).
-     * Run 69-gemm18 (session 18).
-     */
-    static final int SLICED_STAGGER = Integer.getInteger("arbor.gemm.slicedStagger", 2);
-    private int slicedStagger = SLICED_STAGGER;
-
-    /** Sets the sliced kernel's stagger in K tiles (0: off; {@link #SLICED_STAGGER}; tests and GemmBench). */
-    public void slicedStagger(int lag) {
-        if (lag < 0) throw new IllegalArgumentException("lag must be >= 0, got " + lag);
-        this.slicedStagger = lag;
-    }
 
     /**
      * A time model of the invariant plan's TMA forms, only to choose between them: waves of blocks (one block a
@@ -1500,7 +1483,7 @@ public final class Gemm implements AutoCloseable {
                 return s;
             }
             if (p.registerSlices()) {
-                backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster, slicedStagger));
+                backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
                 return c;
             }
             if (p.streamK()) {   // partial tiles by atomic adds: C zeroed first (unless it holds the residual), as under split-K
@@ -1583,18 +1566,7 @@ public final class Gemm implements AutoCloseable {
     /** As above with the blocks' raster group ({@link GemmKernels#rasterTileN}; 1 = row-major). */
     public static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
                                  int m, int xRows, int n, int k, int accumulate, int raster) {
-        return tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate, raster, SLICED_STAGGER);
-    }
-
-    /**
-     * As above; for the sliced kernel ({@code registerSlices}) with its consumer warpgroups' {@code lag} in K tiles
-     * ({@link #slicedStagger}), which the plain kernel's arguments lack (kTilesPerSplit: the sliced kernel's slice).
-     */
-    public static Object[] tmaArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
-                                 int m, int xRows, int n, int k, int accumulate, int raster, int lag) {
-        Tiles t = p.tiles();
-        if (p.registerSlices())
-            return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, raster, lag, t.wn(), t.nt(), t.stages()};
+        Tiles t = p.tiles();   // the plain and the sliced kernel take the same arguments (kTilesPerSplit: the sliced kernel's slice)
         return new Object[]{x, w, c, mapX, mapW, m, xRows, n, k, p.kTilesPerSplit(), accumulate, raster, t.wn(), t.nt(), t.stages()};
     }
 

@@ -722,30 +722,22 @@ public final class GemmKernels {
      * slice's first batch). The block: the consumer warpgroups, then a producer warpgroup (as the plain kernel); with three
      * consumer warpgroups ({@code Gemm.TMA_192}) the producer's registers go to the consumers by setmaxnreg
      * ({@link #consumerRegisters}: 512 work-items cap a work-item at 128 at entry, the two accumulator sets' 128 alone).
-     * {@code accumulate}: 0 stores, 1 adds C (as sumSlices does). {@code lag} (K tiles; 0: none): consumer warpgroup j ≥ 1
-     * starts once the first has issued {@code min(j·lag, stages − 1, K tiles)} K tiles (its own "lead" mbarrier after the
-     * ring's, 128 arrivals: the first warpgroup's work-items), so the warpgroups' folds drain at different times and the
-     * tensor pipe is fed by the others during each ({@code Gemm#slicedStagger}); at most stages − 1, so the first warpgroup's
-     * lead tiles need no stage released. Each warpgroup's instructions and their order are unchanged: the same bits.
-     * Arguments otherwise as {@link #wgmmaTmaXbf16Wbf16}; shared memory 16 bytes past the tiles' ({@code Gemm.slicedPlan}).
+     * {@code accumulate}: 0 stores, 1 adds C (as sumSlices does). Arguments otherwise as {@link #wgmmaTmaXbf16Wbf16}.
      */
     public static void wgmmaTmaSlicedXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
-                                                int m, int xRows, int n, int k, int sliceTiles, int accumulate, int raster, int lag,
+                                                int m, int xRows, int n, int k, int sliceTiles, int accumulate, int raster,
                                                 @Constant int wn, @Constant int nt, @Constant int stages) {
         ctx.launchBounds(wn * 32 + 128);
         int[] smem = ctx.dynamicIntLocalArray();
         int bn = wn * 16, bm = nt * 8;
         int stageWords = (bn + bm) * ROW_WORDS;
-        int full = stages * stageWords, empty = full + 2 * stages, lead = empty + 2 * stages;
+        int full = stages * stageWords, empty = full + 2 * stages;
         int tid = ctx.localIdx, consumers = wn * 32;
         int count = (k + BK - 1) / BK;
         int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm;
         int tileN = rasterTileN(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
         int tileM = rasterTileM(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
         int n0 = tileN * bn, m0 = tileM * bm;
-        int groups = wn / 4, wg = tid >> 7;
-        if (tid == 0 && lag > 0)   // made visible by tmaBarriersInit's fence and barrier
-            for (int j = 1; j < groups; j++) ctx.mbarrierInit(smem, lead + 2 * (j - 1), 128);
         tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
         if (tid >= consumers) {
             producerRegisters(ctx, wn);
@@ -754,17 +746,12 @@ public final class GemmKernels {
             consumerRegisters(ctx, wn);
             float[] acc = new float[nt * 4];
             float[] total = new float[nt * 4];
-            if (lag > 0 && wg > 0 && Math.min(Math.min(wg * lag, stages - 1), count) > 0)   // the later warpgroups start behind the first
-                while (!ctx.mbarrierTryWait(smem, lead + 2 * (wg - 1), 0)) {}
             for (int t = 0; t < count; t++) {
                 if (t > 0 && t % sliceTiles == 0) {   // slice t / sliceTiles - 1 is complete: fold it, start the next from zero
                     ctx.wgmmaWait(0);
                     foldSlice(acc, total, t == sliceTiles ? 1 : 0, nt);
                 }
                 tmaConsume(ctx, smem, acc, t, bn, bm, stageWords, full, empty, stages);
-                if (lag > 0 && wg == 0)
-                    for (int j = 1; j < groups; j++)
-                        if (t == Math.min(Math.min(j * lag, stages - 1), count) - 1) ctx.mbarrierArrive(smem, lead + 2 * (j - 1));
             }
             ctx.wgmmaWait(0);
             foldSlice(acc, total, count <= sliceTiles ? 1 : 0, nt);

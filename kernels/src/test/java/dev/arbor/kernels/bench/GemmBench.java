@@ -293,14 +293,6 @@ public final class GemmBench {
                 bf16xTable(cuda, gemm, copy);
                 return;
             }
-            if (args.length > 0 && args[0].equals("stagger")) {   // run 69-gemm18: the sliced kernel's stagger (lag in K tiles) off / on, and other lags
-                int[] ms = Arrays.stream(System.getProperty("gemm.staggerM", "107,500,2048").split(",")).mapToInt(Integer::parseInt).toArray();
-                int on = Integer.getInteger("gemm.staggerLag", 2);
-                for (Object[] s : ENGINE_SHAPES)
-                    if ((Integer) s[1] != 32000 && (Integer) s[1] != 22016) stagger(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], ms, on);
-                gemm.slicedStagger(on);
-                return;
-            }
             if (args.length > 0 && args[0].equals("slab-groups")) {   // run 66-gemm17: the invariant plan's slab groups off / on / off / on (slices unsummed, as the engine)
                 int[] ms = Arrays.stream(System.getProperty("gemm.slabGroupsM", "65,107,128,256").split(",")).mapToInt(Integer::parseInt).toArray();
                 for (int[] nk : new int[][]{{4096, 4096}, {4096, 11008}, {5120, 5120}, {5120, 13824}, {2048, 8192}})
@@ -439,50 +431,6 @@ public final class GemmBench {
                     + on.splits() + "/g" + on.slabGroup() + "," + t[0] + "," + t[1] + "," + t[2] + "," + t[3]);
         } catch (RuntimeException | AssertionError e) {
             System.out.println("FAILED slab-groups " + n + "x" + k + " M=" + m + ": " + e);
-        }
-    }
-
-    /**
-     * The sliced kernel's stagger ({@link Gemm#slicedStagger}) at one shape: for each M the invariant plan (its choice, lag 0 /
-     * {@code on} / 0 / {@code on}, interleaved; lags 1, 3 and 5 once) and, where the plan is not the sliced kernel, the sliced
-     * plans on TMA_128 and TMA_192 at lag 0 and {@code on}; µs (median graph replay), TFLOP/s against 750. "CSV,stagger,N,K,M,
-     * form,lag,us". The lag is read at launch (recorded in the graph), so each timing's graph holds its own.
-     */
-    private static void stagger(CudaBackend cuda, Gemm gemm, String name, int n, int k, int[] ms, int on) {
-        int maxM = Arrays.stream(ms).max().orElse(1);
-        try (Operands o = new Operands(cuda, maxM, n, k)) {
-            gemm.reserveSlabs(maxM, n, k);
-            for (int m : ms) {
-                int slices = gemm.invariantSlices(n, k);
-                Gemm.Plan inv = gemm.invariantPlan(m, n, k, true);
-                java.util.List<Object[]> forms = new java.util.ArrayList<>();
-                forms.add(new Object[]{"inv", inv});
-                if (!inv.registerSlices() && slices > 1) {
-                    forms.add(new Object[]{"reg128", gemm.slicedPlan(m, n, k, Gemm.TMA_128, slices, true)});
-                    forms.add(new Object[]{"reg192", gemm.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)});
-                } else if (inv.registerSlices())
-                    forms.add(new Object[]{inv.tiles() == Gemm.TMA_128 ? "reg192" : "reg128",
-                            gemm.slicedPlan(m, n, k, inv.tiles() == Gemm.TMA_128 ? Gemm.TMA_192 : Gemm.TMA_128, slices, true)});
-                for (Object[] f : forms) {
-                    Gemm.Plan p = (Gemm.Plan) f[1];
-                    String form = (String) f[0];
-                    boolean sliced = p.registerSlices();
-                    int[] lags = sliced ? new int[]{0, on, 0, on, 1, 3, 5} : new int[]{0};
-                    double[] t = new double[lags.length];
-                    for (int i = 0; i < lags.length; i++) {
-                        gemm.slicedStagger(lags[i]);
-                        t[i] = time(cuda, gemm, p, o, m, i < 2 && m == ms[0]);
-                        System.out.println("CSV,stagger," + n + "," + k + "," + m + "," + form + "," + lags[i] + "," + t[i]);
-                    }
-                    double flop = 2.0 * m * n * k;
-                    if (sliced) System.out.printf("stagger %-26s N=%-5d K=%-5d M=%-4d %-6s lag 0 %6.1f, %d %6.1f, 0 %6.1f, %d %6.1f us: on/off %.3f (%.0f%% -> %.0f%% of 750 TFLOP/s); lag 1 %6.1f, 3 %6.1f, 5 %6.1f  [%s]%n",
-                            name, n, k, m, form, t[0], on, t[1], t[2], on, t[3], (t[1] + t[3]) / (t[0] + t[2]), 100 * flop / Math.min(t[0], t[2]) / 750e6,
-                            100 * flop / Math.min(t[1], t[3]) / 750e6, t[4], t[5], t[6], p);
-                    else System.out.printf("stagger %-26s N=%-5d K=%-5d M=%-4d %-6s %6.1f us (%.0f%% of 750 TFLOP/s)  [%s]%n", name, n, k, m, form, t[0], 100 * flop / t[0] / 750e6, p);
-                }
-            }
-        } catch (RuntimeException | AssertionError e) {
-            System.out.println("FAILED stagger " + name + ": " + e);
         }
     }
 

@@ -88,28 +88,6 @@ class GemmInvarianceGpuTest {
         }
     }
     /**
-     * The sliced kernel's stagger ({@code Gemm.slicedStagger}) on the H200: lags 0 (all warpgroups together, the kernel before),
-     * 2 (the default) and 5 (the ring's stages − 1 on TMA_128, capped at 4 on TMA_192) on TMA_128 and TMA_192, llama-7b's o
-     * (4096², 8 slices of 8 K tiles), down (4096 × 11008, 8 slices of 22 and a last of 18) and q|k|v (12288 × 4096, 2 slices
-     * of 32), at 107 and 500 tokens (the seed workloads' decode; o at 2048 too, prefill), against the mma.sync slab plan at 64
-     * tokens: the first 64 rows the same bits, with and without a residual.
-     */
-    @Test
-    void staggeredSlicesEqualTheMmaSyncSlabPlan() {
-        try (CudaBackend cuda = CudaBackend.open(0); Gemm hopper = new Gemm(cuda); Gemm mmaSync = new Gemm(cuda, false)) {
-            for (int[] nk : new int[][]{{4096, 4096}, {4096, 11008}, {12288, 4096}}) {
-                int n = nk[0], k = nk[1], slices = hopper.invariantSlices(n, k);
-                for (int lag : new int[]{0, 2, 5}) {
-                    hopper.slicedStagger(lag);
-                    GemmInvariance.checkPlans(cuda, mmaSync, hopper, n, k, 64, List.of(
-                            (g, m) -> g.slicedPlan(m, n, k, slices, true),
-                            (g, m) -> g.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)), n == 4096 && k == 4096 ? new int[]{107, 500, 2048} : new int[]{107, 500});
-                }
-            }
-        }
-    }
-
-    /**
      * Slab groups ({@code Gemm.slabGroupPlan}: a block 2 or 3 K slices through one ring, each into its own slab) on the H200:
      * llama-7b's o (4096², 8 slices of 8 K tiles), down (4096 × 11008, 8 slices of 22 with a last of 18) and llama3.2-1b's q|k|v
      * (3072 × 2048, 8 of 4) on TMA_64X2 (the invariant plan's tile there), TMA_128 and TMA_256, and the invariant plan's own choice

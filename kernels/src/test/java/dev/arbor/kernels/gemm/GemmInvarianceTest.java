@@ -57,26 +57,6 @@ class GemmInvarianceTest {
     }
 
     /**
-     * The sliced kernel's stagger ({@code Gemm.slicedStagger}: the consumer warpgroups after the first start that many K tiles
-     * behind it, capped at stages − 1) changes no bits: lags 0 (all together), 1, 3 and 9 (capped at 5 on TMA_128, 4 on TMA_192;
-     * past the 4-tile short slice too) on TMA_128 and TMA_192 against the mma.sync slab plan at 16 tokens, 17 K tiles in 4 slices.
-     */
-    @Test
-    void staggeredSlicesKeepTheBits() {
-        CpuBackend cpu = new CpuBackend();
-        int n = 136, k = 1032;
-        try (Gemm hopper = new Gemm(cpu, true); Gemm mmaSync = new Gemm(cpu)) {
-            int slices = hopper.invariantSlices(n, k);
-            for (int lag : new int[]{0, 1, 3, 9}) {
-                hopper.slicedStagger(lag);
-                GemmInvariance.checkPlans(cpu, mmaSync, hopper, n, k, 16, List.of(
-                        (g, m) -> g.slicedPlan(m, n, k, slices, true),
-                        (g, m) -> g.slicedPlan(m, n, k, Gemm.TMA_192, slices, true)), 70, 130);
-            }
-        }
-    }
-
-    /**
      * Slab groups (a block a few K slices through one ring, {@code Gemm.slabGroupPlan}) store the slab plan's slabs: 17 K tiles in 4
      * slices of 5, 5, 5, 2, in groups of 2 (two blocks along z), 3 (a short last group holding the short last slice) and 4 (one
      * block all of K), on TMA_64X2, TMA_N64 and TMA_128 (TMA_256 in groups of 3), partial tiles in M and N, summed by the sum kernel with and without a
