@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run 69-gemm18's device call (session 18): the sliced kernel's stagger (-Darbor.gemm.slicedStagger=LAG, default 2; 0 = the kernel
-# before): consumer warpgroup j starts j·LAG K tiles behind the first, so the wgmma drains before the K-slice folds do not line up.
+# Run 69-gemm18's device call (session 18), on the jars of commit 7ffb29f (branch gemm18; the stagger was dropped after this call,
+# bench/RESULTS.md run 69-gemm18): the sliced kernel's stagger (-Darbor.gemm.slicedStagger=LAG, default 2 there; 0 = the kernel before):
+# consumer warpgroup j starts j·LAG K tiles behind the first, so the wgmma drains before the K-slice folds do not line up.
 # GPU tests (GemmInvarianceGpuTest: staggered == unstaggered == the mma.sync slab plan's bits at llama-7b's o/down/q|k|v, 107/500/2048
 # tokens; the invariant plan's Hopper forms at the default lag; FusedForwardGpuTest), GemmBench stagger (o/down/q|k|v at 107/500/2048,
 # lags 0/2/0/2 interleaved and 1/3/5), then seed workload 2 (default mode) with the stagger off and on.
