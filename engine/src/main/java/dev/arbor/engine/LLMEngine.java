@@ -279,9 +279,10 @@ public final class LLMEngine implements AutoCloseable {
             processor.advance(work);
             processor.deferSampled(work, runner.deferredRows());
             long t4 = System.nanoTime();
-            timings.add(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.lastTokens(), t1 - t0, runner.lastInputsNanos(),
-                    runner.executor().lastUploadMillis(), runner.lastForwardNanos(), (t3 - t2 - collect) + (tp - ts), collect + (ts - t3), t4 - tp,
-                    runner.executor().lastDeviceMillis());
+            // added when its ids are collected, with its own device time (the events are read then)
+            deferredTiming = new DeferredTiming(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.lastTokens(), t1 - t0,
+                    runner.lastInputsNanos(), runner.executor().lastUploadMillis(), runner.lastForwardNanos(), (t3 - t2 - collect) + (tp - ts),
+                    collect + (ts - t3), t4 - tp);
         } else {
             produce(out);
             long tp = System.nanoTime();
@@ -296,11 +297,24 @@ public final class LLMEngine implements AutoCloseable {
         out.rethrow();
     }
 
+    /** The host phases of the call that launched the deferred step; its device time is known once its ids are collected. */
+    private record DeferredTiming(boolean decode, boolean replayed, int tokens, long scheduleNs, long inputsNs, double uploadMs, long forwardNs,
+                                  long outputsNs, long waitNs, long updateNs) {}
+
+    private DeferredTiming deferredTiming;
+
     /** Reads the deferred step's ids, if a step is deferred, and applies them; the requests they change join {@link #changed}. */
     private void settle() {
         if (!runner.hasDeferred()) return;
         SchedulerOutput prev = runner.deferredStep();
-        List<RequestState> c = processor.reconcile(prev, runner.collectDeferred());
+        ModelRunner.StepResult ids = runner.collectDeferred();
+        DeferredTiming d = deferredTiming;
+        if (d != null) {
+            timings.add(d.decode(), d.replayed(), d.tokens(), d.scheduleNs(), d.inputsNs(), d.uploadMs(), d.forwardNs(), d.outputsNs(), d.waitNs(),
+                    d.updateNs(), runner.executor().lastDeviceMillis());
+            deferredTiming = null;
+        }
+        List<RequestState> c = processor.reconcile(prev, ids);
         if (changed.isEmpty()) changed = c;
         else if (!c.isEmpty()) {
             List<RequestState> all = new ArrayList<>(changed);

@@ -102,6 +102,7 @@ public final class ModelRunner {
      */
     public void launch(SchedulerOutput out) {
         long t0 = System.nanoTime();
+        collectNs = 0;
         List<ScheduledSeq> chunks = out.scheduled();
         int numSeqs = chunks.size();
         ForwardBatch b = executor.batch();
@@ -172,7 +173,7 @@ public final class ModelRunner {
 
     private long collectNs;
 
-    /** Host nanoseconds the last {@link #collectDeferred} spent (mostly waiting for the device). */
+    /** Host nanoseconds {@link #collectDeferred} spent since the last {@link #launch} (mostly waiting for the device); 0 if not called. */
     public long lastCollectNanos() { return collectNs; }
 
     /**
