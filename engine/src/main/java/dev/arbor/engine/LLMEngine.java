@@ -38,6 +38,13 @@ import java.util.function.Consumer;
  *                                                   // the previous step's outputs are made while the device runs
  * changed = processor.update(out, result);         // append, finish, free; outputs(changed) streams them next step
  * </pre>
+ *
+ * <p>With asynchronous scheduling ({@link #ASYNC_SCHEDULING}, CUDA's default) a step whose ids may wait stays on the device:
+ * <pre>
+ * runner.launch(out);                               // its placeholders (the previous step's ids) fed on the device
+ * processor.reconcile(prev, runner.collectDeferred());   // the previous step's ids: append, finish, free (a step late)
+ * runner.sample(true); processor.advance(out); processor.deferSampled(out, rows);   // ids left on the device
+ * </pre>
  */
 public final class LLMEngine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LLMEngine.class);
@@ -205,8 +212,10 @@ public final class LLMEngine implements AutoCloseable {
      * NOTE (issue 12, host overlap): on a backend whose forward pass returns before the device finishes (CUDA), a step's
      * outputs (detokenizing, stop-string text, the callers' snapshots) are made while the device runs the next step, so
      * each call returns the previous step's, and a call that finds nothing to schedule returns the last ones; on the CPU
-     * (nothing to overlap) each call returns its own. Finishing itself is never late: the step that samples a sequence's
-     * last token frees its blocks, and the outputs are the same, in the same order, either way. {@link #step(Consumer)}
+     * (nothing to overlap) each call returns its own. Without asynchronous scheduling finishing is never late: the step that
+     * samples a sequence's last token frees its blocks. With it, a step's ids are applied by the next call, after that call has
+     * launched the next step (a sequence that ended drops the token that step samples for it; its blocks are freed then); the
+     * outputs are the same, in the same order, either way. {@link #step(Consumer)}
      * hands them over as soon as they are made, before the step waits for the device.
      */
     public List<RequestOutput> step() {
