@@ -38,6 +38,13 @@ import java.util.function.Consumer;
  *                                                   // the previous step's outputs are made while the device runs
  * changed = processor.update(out, result);         // append, finish, free; outputs(changed) streams them next step
  * </pre>
+ *
+ * <p>With asynchronous scheduling ({@link #ASYNC_SCHEDULING}, CUDA's default) a step whose ids may wait stays on the device:
+ * <pre>
+ * runner.launch(out);                               // its placeholders (the previous step's ids) fed on the device
+ * processor.reconcile(prev, runner.collectDeferred());   // the previous step's ids: append, finish, free (a step late)
+ * runner.sample(true); processor.advance(out); processor.deferSampled(out, rows);   // ids left on the device
+ * </pre>
  */
 public final class LLMEngine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LLMEngine.class);
@@ -57,6 +64,15 @@ public final class LLMEngine implements AutoCloseable {
     private final AtomicLong autoIds = new AtomicLong();
     private final List<RequestOutput> deferred = new ArrayList<>();   // produced while registering a prefix
     private List<RequestState> changed = List.of();   // requests the last step changed: their outputs come with the next step
+    /**
+     * Asynchronous scheduling (issue 12): a decode step's sampled ids stay on the device while the next step is scheduled,
+     * built and launched (its placeholders fed from the sampler's output there); the ids are read, and the stop checks run,
+     * one step late. {@code -Darbor.engine.asyncScheduling}: on by default where the forward pass returns before the device
+     * finishes (CUDA), off on the CPU; {@code true} forces it on the CPU too (tests: same outputs as the synchronous engine).
+     */
+    static final String ASYNC_SCHEDULING = "arbor.engine.asyncScheduling";
+    private final boolean asyncScheduling;
+    private long deferredSteps;
 
     /**
      * An engine over {@code model}, which the caller keeps owning: {@link #close()} frees this engine's
@@ -92,6 +108,8 @@ public final class LLMEngine implements AutoCloseable {
                 numBlocks, numBlocks * model.kvBytesPerBlock(config.blockSize()) >> 20, model.device());
         this.runner = new ModelRunner(model.open(shape), mc.vocabSize(), eos, logprobs);
         this.processor = new StepProcessor(scheduler, logprobs, eos, maxModelLen);
+        String async = System.getProperty(ASYNC_SCHEDULING);
+        this.asyncScheduling = async == null ? runner.executor().forwardReturnsEarly() : Boolean.parseBoolean(async);
         log.info("engine: model {} ({} layers, vocab {}) on {}, KV pool {} blocks x {} tokens ({} MiB, {}), prefix caching {}, max_model_len {}",
                 mc.architecture(), mc.numLayers(), mc.vocabSize(), model.device(), numBlocks, config.blockSize(),
                 numBlocks * model.kvBytesPerBlock(config.blockSize()) >> 20,
@@ -194,8 +212,10 @@ public final class LLMEngine implements AutoCloseable {
      * NOTE (issue 12, host overlap): on a backend whose forward pass returns before the device finishes (CUDA), a step's
      * outputs (detokenizing, stop-string text, the callers' snapshots) are made while the device runs the next step, so
      * each call returns the previous step's, and a call that finds nothing to schedule returns the last ones; on the CPU
-     * (nothing to overlap) each call returns its own. Finishing itself is never late: the step that samples a sequence's
-     * last token frees its blocks, and the outputs are the same, in the same order, either way. {@link #step(Consumer)}
+     * (nothing to overlap) each call returns its own. Without asynchronous scheduling finishing is never late: the step that
+     * samples a sequence's last token frees its blocks. With it, a step's ids are applied by the next call, after that call has
+     * launched the next step (a sequence that ended drops the token that step samples for it; its blocks are freed then); the
+     * outputs are the same, in the same order, either way. {@link #step(Consumer)}
      * hands them over as soon as they are made, before the step waits for the device.
      */
     public List<RequestOutput> step() {
@@ -215,6 +235,14 @@ public final class LLMEngine implements AutoCloseable {
         deferred.clear();
         long t0 = System.nanoTime();
         SchedulerOutput work = scheduler.schedule();
+        if (work.isEmpty() && runner.hasDeferred()) {
+            // nothing to launch behind the deferred step (its sequences preempted, or finished): read its ids now; the next
+            // call schedules again with them
+            settle();
+            produce(out);
+            out.rethrow();
+            return;
+        }
         if (work.isEmpty()) {
             produce(out);
             if (scheduler.hasUnfinished()) out.accept(failUnschedulable());
@@ -224,6 +252,10 @@ public final class LLMEngine implements AutoCloseable {
         long t1 = System.nanoTime();
         peakBlocksUsed = Math.max(peakBlocksUsed, pool.numTotal() - pool.numFree());   // this step's blocks are allocated now
         long replays = runner.executor().graphReplays();
+        if (asyncScheduling) {
+            stepAsync(work, out, t0, t1, replays);
+            return;
+        }
         ModelRunner.StepResult result = runner.execute(work, () -> produce(out));
         long t2 = System.nanoTime();
         changed = processor.update(work, result);
@@ -233,6 +265,71 @@ public final class LLMEngine implements AutoCloseable {
         timings.add(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.lastTokens(), t1 - t0, runner.lastInputsNanos(), runner.executor().lastUploadMillis(),
                 runner.lastForwardNanos(), runner.lastOverlapNanos(), runner.lastWaitNanos(), t3 - t2, runner.executor().lastDeviceMillis());
         out.rethrow();
+    }
+
+    /**
+     * One step with asynchronous scheduling: launch this step (its placeholders fed on the device from the deferred step's
+     * samples), then read the deferred step's ids and apply them ({@link StepProcessor#reconcile}: stop checks, finishing,
+     * freeing; a sequence that ended there drops this step's token), then sample this step, deferred again where
+     * {@link StepProcessor#canDefer} allows, else waiting as the synchronous step does; the outputs are made while the device runs.
+     */
+    private void stepAsync(SchedulerOutput work, Sink out, long t0, long t1, long replays) {
+        runner.launch(work);
+        long t2 = System.nanoTime();
+        settle();
+        long t3 = System.nanoTime();
+        long collect = runner.lastCollectNanos();   // NOTE: phases as StepTimings names them; reconcile counts as outputs
+        if (processor.canDefer(work)) {
+            deferredSteps++;
+            runner.sample(true);
+            long ts = System.nanoTime();
+            produce(out);   // before advancing: a sink sees the engine as the synchronous one shows it then
+            long tp = System.nanoTime();
+            processor.advance(work);
+            processor.deferSampled(work, runner.deferredRows());
+            long t4 = System.nanoTime();
+            // added when its ids are collected, with its own device time (the events are read then)
+            deferredTiming = new DeferredTiming(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.lastTokens(), t1 - t0,
+                    runner.lastInputsNanos(), runner.executor().lastUploadMillis(), runner.lastForwardNanos(), (t3 - t2 - collect) + (tp - ts),
+                    collect + (ts - t3), t4 - tp);
+        } else {
+            produce(out);
+            long tp = System.nanoTime();
+            ModelRunner.StepResult result = runner.sample(false);
+            long ts = System.nanoTime();
+            changed = processor.update(work, result);
+            long t4 = System.nanoTime();
+            timings.add(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.lastTokens(), t1 - t0, runner.lastInputsNanos(),
+                    runner.executor().lastUploadMillis(), runner.lastForwardNanos(), (t3 - t2 - collect) + (tp - t3), collect + (ts - tp), t4 - ts,
+                    runner.executor().lastDeviceMillis());
+        }
+        out.rethrow();
+    }
+
+    /** The host phases of the call that launched the deferred step; its device time is known once its ids are collected. */
+    private record DeferredTiming(boolean decode, boolean replayed, int tokens, long scheduleNs, long inputsNs, double uploadMs, long forwardNs,
+                                  long outputsNs, long waitNs, long updateNs) {}
+
+    private DeferredTiming deferredTiming;
+
+    /** Reads the deferred step's ids, if a step is deferred, and applies them; the requests they change join {@link #changed}. */
+    private void settle() {
+        if (!runner.hasDeferred()) return;
+        SchedulerOutput prev = runner.deferredStep();
+        ModelRunner.StepResult ids = runner.collectDeferred();
+        DeferredTiming d = deferredTiming;
+        if (d != null) {
+            timings.add(d.decode(), d.replayed(), d.tokens(), d.scheduleNs(), d.inputsNs(), d.uploadMs(), d.forwardNs(), d.outputsNs(), d.waitNs(),
+                    d.updateNs(), runner.executor().lastDeviceMillis());
+            deferredTiming = null;
+        }
+        List<RequestState> c = processor.reconcile(prev, ids);
+        if (changed.isEmpty()) changed = c;
+        else if (!c.isEmpty()) {
+            List<RequestState> all = new ArrayList<>(changed);
+            for (RequestState r : c) if (!all.contains(r)) all.add(r);
+            changed = all;
+        }
     }
 
     /** Gives the outputs of the requests the last step changed ({@link #changed}) to {@code out}; finished ones leave. */
@@ -283,7 +380,9 @@ public final class LLMEngine implements AutoCloseable {
     }
 
     /** Work remains: queued or running sequences, or outputs not yet returned by {@link #step}. */
-    public boolean hasUnfinished() { return scheduler.hasUnfinished() || !deferred.isEmpty() || !changed.isEmpty(); }
+    public boolean hasUnfinished() {
+        return scheduler.hasUnfinished() || !deferred.isEmpty() || !changed.isEmpty() || runner.hasDeferred();
+    }
 
     /**
      * Cancels a request; its blocks are released at once. Returns its final output (with what the last step added, which
@@ -292,6 +391,7 @@ public final class LLMEngine implements AutoCloseable {
     public RequestOutput abort(String requestId) {
         RequestState r = requests.remove(requestId);
         if (r == null) return null;
+        settle();   // asynchronous scheduling: the last step's ids first, so the final output holds what the synchronous engine's does
         if (changed.contains(r)) {
             changed = new ArrayList<>(changed);
             changed.remove(r);
@@ -386,6 +486,12 @@ public final class LLMEngine implements AutoCloseable {
 
     /** The model's device line (GPU name, dtypes), as the backend reports it. */
     public String device() { return model.device(); }
+
+    /** Whether this engine schedules asynchronously ({@link #ASYNC_SCHEDULING}). */
+    public boolean asyncScheduling() { return asyncScheduling; }
+
+    /** Steps whose sampled ids were read one step late (asynchronous scheduling) so far. */
+    public long deferredSteps() { return deferredSteps; }
 
     /** Decode steps replayed from a CUDA graph by this engine's executor so far. */
     public long graphReplays() { return runner.executor().graphReplays(); }

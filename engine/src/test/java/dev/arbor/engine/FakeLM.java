@@ -76,8 +76,17 @@ final class FakeLM implements CausalLM {
 
         @Override public boolean forwardReturnsEarly() { return returnsEarly; }
 
+        /** The last {@link #sampleDeferred()}'s ids as the device would hold them; the host's copy is garbage until awaitSample. */
+        int[] deviceTokens = new int[0];
+        boolean deferredPending;
+
         @Override
         public void forward() {
+            // asynchronous scheduling: placeholders take the deferred step's ids "on the device" (never the host's copy)
+            for (int i = 0; i < batch.numFeeds(); i++) {
+                int t = batch.feedArray()[2 * i], r = batch.feedArray()[2 * i + 1];
+                batch.setTokenId(t, deviceTokens[r]);
+            }
             forwardCalls++;
             tokensComputed += batch.numTokens();
             for (int t = 0; t < batch.numTokens(); t++) slots[batch.slot(t)] = batch.tokenId(t);
@@ -134,7 +143,28 @@ final class FakeLM implements CausalLM {
 
         @Override public SamplingBatch sampling() { return sampling; }
 
-        @Override public void sample() { sampler.sample(logits, sampling); }
+        @Override
+        public void sample() {
+            if (deferredPending) throw new IllegalStateException("sample() before the deferred step's ids were awaited");
+            sampler.sample(logits, sampling);
+            deviceTokens = new int[sampling.rows()];
+            for (int r = 0; r < deviceTokens.length; r++) deviceTokens[r] = sampling.token(r);
+        }
+
+        /** Samples, then hides the ids from the host (a stray read before {@link #awaitSample()} sees -3, an invalid id). */
+        @Override
+        public void sampleDeferred() {
+            sample();
+            for (int r = 0; r < deviceTokens.length; r++) sampling.tokenArray().set(r, -3);
+            deferredPending = true;
+        }
+
+        @Override
+        public void awaitSample() {
+            if (!deferredPending) return;
+            for (int r = 0; r < deviceTokens.length; r++) sampling.tokenArray().set(r, deviceTokens[r]);
+            deferredPending = false;
+        }
 
         @Override
         public void close() {

@@ -39,7 +39,13 @@ public final class ForwardBatch {
     private final int[] groupTokens;
     /** (maxSeqs + 1) cascade: offsets of each group's tokens into groupTokens. */
     private final int[] groupTokenStart;
-    private int numTokens, numSeqs, numLogitRows, tableLength, numGroups;
+    /**
+     * (maxTokens, 2) asynchronous scheduling: pairs (token index, sample row of the previous step) of tokens whose id is that
+     * step's sampled id, not yet back on the host when this batch was built: the backend feeds them from the sampler's output
+     * before the forward pass reads them ({@link #addFeed}).
+     */
+    private final int[] feeds;
+    private int numTokens, numSeqs, numLogitRows, tableLength, numGroups, numFeeds;
     /** keyStart's mark of a member already checked while {@link #addCascadeGroup} checks a group (never a key count). */
     private static final int LISTED = -1;
     /** The real sequence count while {@link #padDecode} padding is in place, else -1. */
@@ -58,12 +64,13 @@ public final class ForwardBatch {
         keyStart = new int[shape.maxSeqs()];
         groupTokens = new int[shape.maxTokens()];
         groupTokenStart = new int[shape.maxSeqs() + 1];
+        feeds = new int[2 * shape.maxTokens()];
     }
 
     public StepShape shape() { return shape; }
 
     public void clear() {
-        numTokens = numSeqs = numLogitRows = numGroups = 0;
+        numTokens = numSeqs = numLogitRows = numGroups = numFeeds = 0;
         paddedFrom = -1;
     }
 
@@ -154,6 +161,30 @@ public final class ForwardBatch {
         slotMapping[t] = blockTables[s * shape.maxBlocksPerSeq() + position / bs] * bs + position % bs;
         queryStart[s + 1] = numTokens;
         contextLens[s] = position + 1;
+    }
+
+    /**
+     * Token {@code tokenIndex} (added with a placeholder id) takes the id the previous step sampled in its row {@code sampleRow}:
+     * the backend copies it in on the device before the forward pass reads the ids (asynchronous scheduling).
+     */
+    public void addFeed(int tokenIndex, int sampleRow) {
+        if (tokenIndex < 0 || tokenIndex >= numTokens) throw new IllegalArgumentException("feed of token " + tokenIndex + " outside the batch's " + numTokens);
+        if (sampleRow < 0) throw new IllegalArgumentException("feed from sample row " + sampleRow);
+        feeds[2 * numFeeds] = tokenIndex;
+        feeds[2 * numFeeds + 1] = sampleRow;
+        numFeeds++;
+    }
+
+    /** Tokens fed from the previous step's samples ({@link #addFeed}). */
+    public int numFeeds() { return numFeeds; }
+
+    /** (numFeeds, 2) pairs (token index, sample row). */
+    public int[] feedArray() { return feeds; }
+
+    /** Sets token {@code t}'s id (a backend that feeds on the host: the sampled id in place of the placeholder). */
+    public void setTokenId(int t, int id) {
+        if (t < 0 || t >= numTokens) throw new IllegalArgumentException("token " + t + " outside the batch's " + numTokens);
+        tokenIds[t] = id;
     }
 
     /** Asks for the logits of token {@code tokenIndex} (an index into this batch's tokens); rows come back in call order. */

@@ -43,6 +43,17 @@ public interface ModelExecutor extends AutoCloseable {
      */
     void sample();
 
+    /**
+     * As {@link #sample()}, where the backend can without waiting for the tokens (CUDA: asynchronous scheduling queues the next
+     * step meanwhile; a batch whose rows want logprobs is sampled synchronously): {@link #awaitSample()} makes them readable in
+     * {@link #sampling()}. The sampling batch must not be refilled before that; the next {@link #forward()} may feed its ids
+     * ({@link ForwardBatch#addFeed}). By default the same as {@link #sample()}.
+     */
+    default void sampleDeferred() { sample(); }
+
+    /** Waits for the tokens of the last {@link #sampleDeferred()} (no-op if it sampled synchronously). */
+    default void awaitSample() {}
+
     /** Copies row {@code i} (0-based within the last {@link #computeLogits} pass) of logits, (vocab) floats, into {@code dst}. */
     void readLogits(int i, float[] dst);
 

@@ -88,4 +88,27 @@ class ForwardBatchPaddingTest {
         b.addLogitRow(0);
         assertFalse(b.isDecode());
     }
+
+    /** Asynchronous scheduling's fed tokens: pairs kept in order, checked, kept through padding (real rows only), cleared. */
+    @Test
+    void feedsNameRealTokensAndSampleRowsAndClearWithTheBatch() {
+        ForwardBatch b = decodeBatch(3);
+        b.addFeed(2, 0);
+        b.addFeed(0, 5);
+        assertEquals(2, b.numFeeds());
+        assertEquals(2, b.feedArray()[0]);
+        assertEquals(0, b.feedArray()[1]);
+        assertEquals(0, b.feedArray()[2]);
+        assertEquals(5, b.feedArray()[3]);
+        assertThrows(IllegalArgumentException.class, () -> b.addFeed(3, 0));
+        assertThrows(IllegalArgumentException.class, () -> b.addFeed(1, -1));
+        b.padDecode(8);
+        assertEquals(2, b.numFeeds(), "padding adds no feeds");
+        b.unpad();
+        b.setTokenId(2, 77);
+        assertEquals(77, b.tokenId(2));
+        assertThrows(IllegalArgumentException.class, () -> b.setTokenId(3, 1));
+        b.clear();
+        assertEquals(0, b.numFeeds());
+    }
 }

@@ -30,6 +30,8 @@ final class CudaDriver {
     static final MethodHandle cuMemFree = fn("cuMemFree_v2", JAVA_LONG);
     static final MethodHandle cuMemcpyHtoD = fn("cuMemcpyHtoD_v2", JAVA_LONG, ADDRESS, JAVA_LONG);
     static final MethodHandle cuMemcpyDtoH = fn("cuMemcpyDtoH_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
+    /** cuMemcpyDtoHAsync(void* dst, CUdeviceptr src, size_t bytes, CUstream): asynchronous only into page-locked memory. */
+    static final MethodHandle cuMemcpyDtoHAsync = fn("cuMemcpyDtoHAsync_v2", ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS);
     static final MethodHandle cuMemcpyDtoDAsync = fn("cuMemcpyDtoDAsync_v2", JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS);
     /** cuMemHostAlloc(void** pp, size_t bytesize, unsigned int flags): page-locked host memory the copy engines read directly. */
     static final MethodHandle cuMemHostAlloc = fn("cuMemHostAlloc", ADDRESS, JAVA_LONG, JAVA_INT);

@@ -95,6 +95,20 @@ public final class DeviceBuffer implements AutoCloseable {
         check(call(() -> (int) cuMemcpyDtoH.invokeExact(host, pointer + offset, bytes)), "cuMemcpyDtoH");
     }
 
+    /**
+     * Device → host copy of {@code bytes} bytes at byte {@code offset} of this buffer into {@code host}, queued on {@code stream}
+     * (NULL: the default stream) behind the work before it. Into page-locked memory ({@link PinnedStaging#host}) the host does
+     * not wait: the data is there once an event recorded after it has completed. (Into pageable memory the driver waits.)
+     */
+    public void downloadAsync(MemorySegment host, long offset, long bytes, MemorySegment stream) {
+        if (offset < 0 || bytes < 0 || offset + bytes > this.bytes || bytes > host.byteSize()) {
+            throw new IndexOutOfBoundsException("download of " + bytes + " bytes at " + offset + " from a buffer of " + this.bytes + " into " + host.byteSize());
+        }
+        if (bytes == 0) return;
+        device.makeCurrent();
+        check(call(() -> (int) cuMemcpyDtoHAsync.invokeExact(host, pointer + offset, bytes, stream)), "cuMemcpyDtoHAsync");
+    }
+
     /** Sets every byte to zero (synchronous). */
     public void zero() {
         device.makeCurrent();

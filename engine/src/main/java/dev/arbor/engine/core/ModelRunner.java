@@ -73,6 +73,13 @@ public final class ModelRunner {
     /** New tokens of the last step. */
     public int lastTokens() { return lastTokens; }
 
+    /** The launched step (inputs in the batch, forward pass queued) and its sample rows per scheduled sequence (-1: none). */
+    private SchedulerOutput launched;
+    private int[] launchedRows;
+    /** A step sampled with its ids left on the device ({@link #sample(boolean)} deferred), not yet collected; its rows. */
+    private SchedulerOutput deferred;
+    private int[] deferredRows;
+
     /**
      * Runs one step: builds its inputs, launches the forward pass, runs {@code whileDeviceRuns} on the host (work that
      * neither reads this step's results nor changes its inputs: the engine makes the previous step's outputs there), then
@@ -80,31 +87,50 @@ public final class ModelRunner {
      * finishes (CUDA), the host work overlaps the device's; on the CPU it simply runs after the forward pass.
      */
     public StepResult execute(SchedulerOutput out, Runnable whileDeviceRuns) {
+        launch(out);
+        long t2 = System.nanoTime();
+        whileDeviceRuns.run();
+        overlapNs = System.nanoTime() - t2;
+        return sample(false);
+    }
+
+    /**
+     * Builds the step's inputs and launches its forward pass (the first half of {@link #execute}). A sequence whose last token
+     * is a placeholder for an id the deferred step sampled ({@link Sequence#pendingRow}) takes that id on the device
+     * ({@link ForwardBatch#addFeed}): the host never waits for it. Then {@link #collectDeferred()} (if a step is deferred) and
+     * {@link #sample(boolean)}.
+     */
+    public void launch(SchedulerOutput out) {
         long t0 = System.nanoTime();
+        collectNs = 0;
         List<ScheduledSeq> chunks = out.scheduled();
         int numSeqs = chunks.size();
         ForwardBatch b = executor.batch();
-        SamplingBatch sampling = executor.sampling();
         b.clear();
-        sampling.clear();
         int[] lastToken = new int[numSeqs];
         for (int s = 0; s < numSeqs; s++) {
             ScheduledSeq c = chunks.get(s);
             Sequence seq = c.seq();
             b.beginSequence(seq.blockTable.elements(), seq.blockTable.size());
-            for (int i = 0; i < c.numTokens(); i++) b.addToken(seq.tokens.getInt(c.start() + i), c.start() + i);
+            for (int i = 0; i < c.numTokens(); i++) {
+                int pos = c.start() + i;
+                b.addToken(seq.tokens.getInt(pos), pos);
+                if (seq.pendingRow >= 0 && pos == seq.numTokens() - 1) {
+                    if (deferred == null) throw new IllegalStateException(seq + " waits for a sampled id, but no step is deferred");
+                    b.addFeed(b.numTokens() - 1, seq.pendingRow);
+                }
+            }
             lastToken[s] = b.numTokens() - 1;
         }
         cascadeGroups.form(b);   // sequences behind the same cached prefix blocks: attention reads those once per group
-        // sampled rows first, then every row of the chunks that want prompt logprobs
+        // sampled rows first (sampling row r = logit row r), then every row of the chunks that want prompt logprobs
         int[] sampleRow = new int[numSeqs];
         for (int s = 0; s < numSeqs; s++) {
             sampleRow[s] = -1;
             if (!chunks.get(s).sample()) continue;
+            sampleRow[s] = b.numLogitRows();
             b.addLogitRow(lastToken[s]);
-            sampleRow[s] = addSamplingRow(sampling, chunks.get(s).seq());
         }
-        int numSampled = b.numLogitRows();
         for (int s = 0; s < numSeqs; s++) {
             ScheduledSeq c = chunks.get(s);
             if (c.wantsPromptLogprobs()) for (int i = c.numTokens() - 1; i >= 0; i--) b.addLogitRow(lastToken[s] - i);
@@ -114,30 +140,105 @@ public final class ModelRunner {
         long t1 = System.nanoTime();
         executor.forward();
         long t2 = System.nanoTime();
-        whileDeviceRuns.run();
-        long t2b = System.nanoTime();
+        inputsNs = t1 - t0;
+        forwardNs = t2 - t1;
+        overlapNs = 0;
+        launched = out;
+        launchedRows = sampleRow;
+    }
 
-        int[] tokens = new int[numSeqs];
-        Logprob[] lps = new Logprob[numSeqs];
+    /** A step's ids are still on the device ({@link #sample(boolean)} deferred them). */
+    public boolean hasDeferred() { return deferred != null; }
+
+    /** The step whose ids are deferred, or null. */
+    public SchedulerOutput deferredStep() { return deferred; }
+
+    /** The deferred step's sample row per scheduled sequence (-1: none), or null. */
+    public int[] deferredRows() { return deferredRows; }
+
+    /**
+     * Waits for the deferred step's ids and returns its result (null when no step is deferred). Call it after the next step's
+     * {@link #launch} (whose fed tokens read the ids on the device) and before its {@link #sample}, which refills the batch.
+     */
+    public StepResult collectDeferred() {
+        if (deferred == null) return null;
+        long t0 = System.nanoTime();
+        executor.awaitSample();
+        StepResult r = results(deferred, deferredRows, 0);
+        deferred = null;
+        deferredRows = null;
+        collectNs = System.nanoTime() - t0;
+        return r;
+    }
+
+    private long collectNs;
+
+    /** Host nanoseconds {@link #collectDeferred} spent since the last {@link #launch} (mostly waiting for the device); 0 if not called. */
+    public long lastCollectNanos() { return collectNs; }
+
+    /**
+     * Samples the launched step: fills the sampling rows, computes the logits and samples. With {@code defer} the ids stay on the
+     * device (the next step's placeholders are fed from there) and this returns null: {@link #collectDeferred} returns the result
+     * later (the step must then sample something, want no prompt logprobs and no logprobs). Otherwise waits and returns the result.
+     */
+    public StepResult sample(boolean defer) {
+        if (launched == null) throw new IllegalStateException("sample() before launch()");
+        if (deferred != null) throw new IllegalStateException("the deferred step's ids are not collected yet");
+        long t0 = System.nanoTime();
+        SchedulerOutput out = launched;
+        int[] sampleRow = launchedRows;
+        launched = null;
+        List<ScheduledSeq> chunks = out.scheduled();
+        SamplingBatch sampling = executor.sampling();
+        sampling.clear();
+        for (int s = 0; s < chunks.size(); s++) {
+            if (sampleRow[s] < 0) continue;
+            int r = addSamplingRow(sampling, chunks.get(s).seq());
+            if (r != sampleRow[s]) throw new IllegalStateException("sampling row " + r + " for logit row " + sampleRow[s]);
+        }
+        int numSampled = sampling.rows();
+        if (defer) {
+            if (numSampled == 0) throw new IllegalStateException("a deferred step must sample");
+            executor.computeLogits(0);
+            executor.sampleDeferred();
+            deferred = out;
+            deferredRows = sampleRow;
+            waitNs = System.nanoTime() - t0;
+            return null;
+        }
         if (numSampled > 0) {
             executor.computeLogits(0);
             executor.sample();
         }
+        StepResult result = results(out, sampleRow, numSampled);
+        waitNs = System.nanoTime() - t0;
+        return result;
+    }
+
+    /** The step's sampled tokens and logprobs from the sampling batch, and its prompt-logprob rows (after the sampled ones). */
+    private StepResult results(SchedulerOutput out, int[] sampleRow, int numSampled) {
+        List<ScheduledSeq> chunks = out.scheduled();
+        int numSeqs = chunks.size();
+        SamplingBatch sampling = executor.sampling();
+        int[] tokens = new int[numSeqs];
+        Logprob[] lps = new Logprob[numSeqs];
         for (int s = 0; s < numSeqs; s++) {
             tokens[s] = sampleRow[s] < 0 ? -1 : sampling.token(sampleRow[s]);
             Integer k = chunks.get(s).seq().params().logprobs();
             lps[s] = sampleRow[s] >= 0 && k != null ? logprobs.fromBatch(sampling, sampleRow[s], k) : null;
         }
-
+        float[][][] prompt = new float[numSeqs][][];
+        boolean anyPrompt = false;
+        for (ScheduledSeq c : chunks) anyPrompt |= c.wantsPromptLogprobs();
+        if (!anyPrompt) return new StepResult(tokens, lps, prompt);
         // prompt-logprob rows: lm_head in passes, copied out to reused host rows
-        int rows = b.numLogitRows();
+        int rows = executor.batch().numLogitRows();
         while (rowBuffers.size() < rows - numSampled) rowBuffers.add(new float[vocab]);
         for (int first = numSampled; first < rows; ) {
             int n = executor.computeLogits(first);
             for (int i = 0; i < n; i++) executor.readLogits(i, rowBuffers.get(first - numSampled + i));
             first += n;
         }
-        float[][][] prompt = new float[numSeqs][][];
         int r = 0;
         for (int s = 0; s < numSeqs; s++) {
             ScheduledSeq c = chunks.get(s);
@@ -145,11 +246,6 @@ public final class ModelRunner {
             prompt[s] = new float[c.numTokens()][];
             for (int i = 0; i < c.numTokens(); i++) prompt[s][i] = rowBuffers.get(r++);
         }
-        long t3 = System.nanoTime();
-        inputsNs = t1 - t0;
-        forwardNs = t2 - t1;
-        overlapNs = t2b - t2;
-        waitNs = t3 - t2b;
         return new StepResult(tokens, lps, prompt);
     }
 

@@ -184,9 +184,13 @@ public final class Scheduler {
         waiting.addFirst(seq);
     }
 
-    /** Advances computed counts after the model ran and enters newly full blocks in the trie. */
+    /**
+     * Advances computed counts after the model ran and enters newly full blocks in the trie. A sequence that finished meanwhile
+     * (asynchronous scheduling: its previous token ended it after this step was launched) is skipped: its blocks are freed.
+     */
     public void afterForward(SchedulerOutput out) {
         for (ScheduledSeq s : out.scheduled()) {
+            if (s.seq().status == Sequence.Status.FINISHED) continue;   // ended one step late (asynchronous scheduling): freed
             s.seq().numComputed += s.numTokens();
             kv.cacheComputedBlocks(s.seq());
         }

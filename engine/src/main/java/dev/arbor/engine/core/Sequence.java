@@ -30,6 +30,11 @@ public final class Sequence {
     long checkedUpTo = -1;
     Sequence waitFor;
     int waitCommon;
+    /**
+     * Asynchronous scheduling: the sample row (of the step in flight) whose id the last token is; that token is a placeholder
+     * until the id comes back ({@link StepProcessor#reconcile}). -1 when every token is known.
+     */
+    int pendingRow = -1;
 
     Sequence(long seqId, RequestState request, int index, int[] promptTokens, long seed) {
         this.seqId = seqId;

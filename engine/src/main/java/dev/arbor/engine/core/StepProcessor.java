@@ -65,18 +65,82 @@ public final class StepProcessor {
      * the device runs its next step: the text of requests without stop strings is decoded then).
      */
     public List<RequestState> update(SchedulerOutput out, ModelRunner.StepResult result) {
-        steps++;
-        computedTokens += out.numTokens();
-        scheduler.afterForward(out);
+        advance(out);
         Set<RequestState> touched = new LinkedHashSet<>();
         for (int s = 0; s < out.scheduled().size(); s++) {
             ScheduledSeq c = out.scheduled().get(s);
             Sequence seq = c.seq();
+            if (seq.status == Sequence.Status.FINISHED) continue;   // ended by the previous step's id (asynchronous scheduling)
             RequestState r = seq.request;
-            prefillTokens += Math.max(0, Math.min(c.start() + c.numTokens(), seq.numPromptTokens) - c.start());
             if (result.prompt()[s] != null) recordPromptLogprobs(r, c, result.prompt()[s]);
             if (!c.sample()) continue;
             touched.add(r);
+            appendSampled(seq, result.tokens()[s], result.logprobs()[s]);
+        }
+        return new ArrayList<>(touched);
+    }
+
+    /** The step's counters, and the scheduled sequences' computed tokens (the part of {@link #update} that needs no ids). */
+    public void advance(SchedulerOutput out) {
+        steps++;
+        computedTokens += out.numTokens();
+        scheduler.afterForward(out);
+        for (ScheduledSeq c : out.scheduled()) {
+            prefillTokens += Math.max(0, Math.min(c.start() + c.numTokens(), c.seq().numPromptTokens) - c.start());
+        }
+    }
+
+    // ---- asynchronous scheduling: a step's ids are read one step late ----------------------------------------------------
+
+    /**
+     * Whether {@code out}'s ids may stay on the device while the next step is scheduled and launched: it samples a running
+     * sequence, wants no prompt logprobs, and no sequence it samples asks for logprobs or a penalty (the next step's sampling
+     * row would need the id) or surely ends by length with this token (the next step would grow it past its limit). A
+     * sequence that ends by EOS, a stop token or a stop string is learnt one step late ({@link #reconcile}).
+     */
+    public boolean canDefer(SchedulerOutput out) {
+        boolean any = false;
+        for (ScheduledSeq c : out.scheduled()) {
+            if (c.wantsPromptLogprobs()) return false;
+            Sequence seq = c.seq();
+            if (!c.sample() || seq.status == Sequence.Status.FINISHED) continue;
+            SamplingParams p = seq.params();
+            if (p.logprobs() != null || p.repetitionPenalty() != 1.0 || p.frequencyPenalty() != 0 || p.presencePenalty() != 0) return false;
+            if ((p.maxTokens() != null && seq.numOutputTokens() + 1 >= p.maxTokens()) || seq.numTokens() + 1 >= maxModelLen) return false;
+            any = true;
+        }
+        return any;
+    }
+
+    /**
+     * After {@link #advance} of a deferred step: each sampling sequence gets a placeholder token (its last id so far) for the
+     * id of its sample row {@code rows[s]}, so the scheduler can give it the next step; {@link #reconcile} puts the id there.
+     */
+    public void deferSampled(SchedulerOutput out, int[] rows) {
+        for (int s = 0; s < out.scheduled().size(); s++) {
+            ScheduledSeq c = out.scheduled().get(s);
+            Sequence seq = c.seq();
+            if (!c.sample() || seq.status == Sequence.Status.FINISHED) continue;
+            seq.tokens.add(seq.lastToken());
+            seq.pendingRow = rows[s];
+        }
+    }
+
+    /**
+     * The deferred step's ids are back: each placeholder becomes its id, appended as {@link #update} appends, with the same
+     * stop checks. A sequence that finished or was aborted meanwhile (its previous id ended it after this step was launched)
+     * gets nothing: the extra token is dropped, its blocks are already free. Returns the requests whose state changed.
+     */
+    public List<RequestState> reconcile(SchedulerOutput out, ModelRunner.StepResult result) {
+        Set<RequestState> touched = new LinkedHashSet<>();
+        for (int s = 0; s < out.scheduled().size(); s++) {
+            ScheduledSeq c = out.scheduled().get(s);
+            Sequence seq = c.seq();
+            if (!c.sample() || seq.pendingRow < 0) continue;
+            seq.pendingRow = -1;
+            if (seq.status == Sequence.Status.FINISHED) continue;
+            seq.tokens.removeInt(seq.tokens.size() - 1);
+            touched.add(seq.request);
             appendSampled(seq, result.tokens()[s], result.logprobs()[s]);
         }
         return new ArrayList<>(touched);

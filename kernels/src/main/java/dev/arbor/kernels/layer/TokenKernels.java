@@ -96,4 +96,21 @@ public final class TokenKernels {
         int row = rowIdx.get(r);
         dst.set(idx, row >= 0 && row < srcRows ? src.get(row * n + c) : Float.NaN);
     }
+
+    /**
+     * Feeds sampled token ids into a step's inputs on the device (asynchronous scheduling: the next step is launched before the
+     * previous step's ids come back to the host): {@code tokenIds[feed[2i]] = sampled[feed[2i+1]]} for i < count. A pair whose
+     * token index or sample row lies outside its array is skipped (the host checks them; the kernel never writes out of bounds).
+     *
+     * @param tokenIds (tokens) the step's token ids, overwritten at the fed indices
+     * @param sampled  (rows) the previous step's sampled ids
+     * @param feed     (count, 2) pairs (token index, sample row)
+     *                 Launch: {@code Launch.cover(count, 256)}.
+     */
+    public static void feedTokens(KernelContext ctx, IntArray tokenIds, IntArray sampled, IntArray feed, int count, int tokens, int rows) {
+        int i = ctx.globalIdx;
+        if (i >= count) return;
+        int t = feed.get(2 * i), r = feed.get(2 * i + 1);
+        if (t >= 0 && t < tokens && r >= 0 && r < rows) tokenIds.set(t, sampled.get(r));
+    }
 }

@@ -24,6 +24,7 @@ public final class TokenOps {
     static final Kernel EMBED_F32 = Kernel.of(TokenKernels.class, "embeddingF32");
     static final Kernel ROPE = Kernel.of(TokenKernels.class, "ropeAtPositions");
     static final Kernel GATHER = Kernel.of(TokenKernels.class, "gatherRows");
+    static final Kernel FEED = Kernel.of(TokenKernels.class, "feedTokens");
 
     /**
      * {@code out (tokens, hidden) = table[ids]}; table (vocab, hidden) is a BFloat16Array, HalfFloatArray
@@ -67,6 +68,19 @@ public final class TokenOps {
         need("rows", rows, numRows);
         need("dst", dst, (long) numRows * n);
         b.launch(GATHER, Launch.cover(numRows * n, BLOCK), src, rows, dst, numRows, n, src.length() / n);
+    }
+
+    /**
+     * {@code tokenIds[feed[2i]] = sampled[feed[2i+1]]} for i < count ({@link TokenKernels#feedTokens}): the previous step's
+     * sampled ids into this step's inputs, on the device. {@code tokens} and {@code rows} bound the indices.
+     */
+    public static void feedTokens(Backend b, IntArray tokenIds, IntArray sampled, IntArray feed, int count, int tokens, int rows) {
+        if (count == 0) return;
+        positive("count", count);
+        need("tokenIds", tokenIds, tokens);
+        need("sampled", sampled, rows);
+        need("feed", feed, 2L * count);
+        b.launch(FEED, Launch.cover(count, BLOCK), tokenIds, sampled, feed, count, tokens, rows);
     }
 
     static void positive(String what, int v) {

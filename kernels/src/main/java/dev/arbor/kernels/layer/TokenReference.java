@@ -42,4 +42,12 @@ public final class TokenReference {
             for (int c = 0; c < n; c++) dst[r * n + c] = rows[r] >= 0 && rows[r] < srcRows ? src[rows[r] * n + c] : Float.NaN;
         }
     }
+
+    /** {@code tokenIds[feed[2i]] = sampled[feed[2i+1]]} for i < count, pairs outside the arrays skipped. */
+    public static void feedTokens(int[] tokenIds, int[] sampled, int[] feed, int count) {
+        for (int i = 0; i < count; i++) {
+            int t = feed[2 * i], r = feed[2 * i + 1];
+            if (t >= 0 && t < tokenIds.length && r >= 0 && r < sampled.length) tokenIds[t] = sampled[r];
+        }
+    }
 }

@@ -56,6 +56,13 @@ public final class DeviceSampler implements AutoCloseable {
      * were); null otherwise. Same bytes, same stream order: the same samples.
      */
     private final PinnedStaging staging;
+    /**
+     * On a CUDA backend: page-locked (capacity) ints where a deferred step's tokens land ({@link #sampleDeferred}), and the event
+     * after their copy; null elsewhere (there {@link #sampleDeferred} samples synchronously).
+     */
+    private final PinnedStaging results;
+    private final dev.arbor.accel.cuda.CudaEvent resultsReady;
+    private int deferredRows = -1;   // rows of the deferred step whose tokens are not yet in the batch, or -1
 
     /**
      * @param capacity most rows per call
@@ -77,6 +84,13 @@ public final class DeviceSampler implements AutoCloseable {
         this.partId = new IntArray(capacity * SPLIT_ARGMAX_MAX_SLICES);
         this.staging = backend instanceof CudaBackend cuda && PinnedStaging.requested()
                 ? new PinnedStaging(cuda.device(), new StagingLayout(SamplingBatch.STAGED_REGIONS, 8L * (capacity + 1))) : null;
+        if (backend instanceof CudaBackend cuda) {
+            this.results = new PinnedStaging(cuda.device(), new StagingLayout(1, 4L * Math.max(1, capacity)));
+            this.resultsReady = new dev.arbor.accel.cuda.CudaEvent(cuda.device());
+        } else {
+            this.results = null;
+            this.resultsReady = null;
+        }
     }
 
     /**
@@ -91,6 +105,42 @@ public final class DeviceSampler implements AutoCloseable {
 
     /** As {@link #sample(FloatArray, SamplingBatch)}, running {@code afterLaunch} (e.g. an event record) after the last kernel, before the results come back. */
     public void sample(FloatArray logits, SamplingBatch batch, Runnable afterLaunch) {
+        deferredRows = -1;
+        boolean anyLogprobs = launch(logits, batch, afterLaunch);
+        if (batch.rows() > 0) batch.download(backend, anyLogprobs);
+    }
+
+    /**
+     * As {@link #sample(FloatArray, SamplingBatch, Runnable)} without waiting for the tokens: on a CUDA backend their copy back is
+     * queued into page-locked memory behind the kernels, and {@link #awaitDeferred} puts them in the batch, so the host may queue
+     * the next step's work meanwhile (asynchronous scheduling). The batch's inputs must stay as they are until then. A batch with
+     * a logprobs row, or a backend other than CUDA, samples synchronously (the tokens are in the batch on return).
+     */
+    public void sampleDeferred(FloatArray logits, SamplingBatch batch, Runnable afterLaunch) {
+        boolean logprobRows = false;
+        for (int r = 0; r < batch.rows(); r++) logprobRows |= batch.numLogprobs.get(r) >= 0;
+        if (results == null || logprobRows || batch.rows() == 0) {
+            sample(logits, batch, afterLaunch);
+            return;
+        }
+        launch(logits, batch, afterLaunch);
+        int rows = batch.rows();
+        ((dev.arbor.accel.cuda.DeviceBuffer) batch.tokens.deviceMirror()).downloadAsync(results.host(0), 0, 4L * rows,
+                java.lang.foreign.MemorySegment.NULL);
+        resultsReady.record(null);
+        deferredRows = rows;
+    }
+
+    /** Waits for the tokens of the last {@link #sampleDeferred} (if it deferred them) and puts them in {@code batch}. */
+    public void awaitDeferred(SamplingBatch batch) {
+        if (deferredRows < 0) return;
+        resultsReady.synchronize();
+        java.lang.foreign.MemorySegment.copy(results.host(0), 0, batch.tokens.segment(), 0, 4L * deferredRows);
+        deferredRows = -1;
+    }
+
+    /** Uploads the batch's inputs and launches its kernels (then {@code afterLaunch}); returns whether a row wants logprobs. */
+    private boolean launch(FloatArray logits, SamplingBatch batch, Runnable afterLaunch) {
         int rows = batch.rows();
         if (batch.vocab() != vocab || rows > capacity) {
             throw new IllegalArgumentException("batch of " + rows + " rows × vocab " + batch.vocab() + " does not fit sampler of "
@@ -99,7 +149,7 @@ public final class DeviceSampler implements AutoCloseable {
         if ((long) rows * vocab > logits.length()) throw new IllegalArgumentException("logits hold " + logits.length() + " floats, need " + rows + " × " + vocab);
         if (rows == 0) {
             if (afterLaunch != null) afterLaunch.run();
-            return;
+            return false;
         }
         if (staging != null && batch.capacity() <= capacity) batch.upload(backend, staging);
         else batch.upload(backend);
@@ -120,7 +170,7 @@ public final class DeviceSampler implements AutoCloseable {
                     batch.ranks, batch.topIds, batch.topLogprobs, block);
         }
         if (afterLaunch != null) afterLaunch.run();
-        batch.download(backend, anyLogprobs);
+        return anyLogprobs;
     }
 
     /** Sets whether all-greedy steps may take the split argmax ({@link #SPLIT_ARGMAX}; tests compare both). */
@@ -141,5 +191,7 @@ public final class DeviceSampler implements AutoCloseable {
         partValue.close();
         partId.close();
         if (staging != null) staging.close();
+        if (results != null) results.close();
+        if (resultsReady != null) resultsReady.close();
     }
 }

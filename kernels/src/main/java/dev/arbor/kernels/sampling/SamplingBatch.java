@@ -202,6 +202,9 @@ public final class SamplingBatch implements AutoCloseable {
     }
 
     /** The sampled token of row r (after a sampler ran). */
+    /** The (capacity) sampled ids as the kernels write them (the device copy: the next step's inputs may be fed from it). */
+    public IntArray tokenArray() { return tokens; }
+
     public int token(int r) { return tokens.get(check(r)); }
 
     /** ln P(token) under the raw logits of row r (when numLogprobs ≥ 0). */

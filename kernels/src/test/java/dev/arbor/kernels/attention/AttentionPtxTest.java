@@ -261,7 +261,7 @@ class AttentionPtxTest {
                 new Variant(KvCacheKernels.class, "writeKvF32"),
                 new Variant(TokenKernels.class, "embeddingBf16"), new Variant(TokenKernels.class, "embeddingF16"),
                 new Variant(TokenKernels.class, "embeddingF32"), new Variant(TokenKernels.class, "ropeAtPositions"),
-                new Variant(TokenKernels.class, "gatherRows")};
+                new Variant(TokenKernels.class, "gatherRows"), new Variant(TokenKernels.class, "feedTokens")};
         for (Variant v : variants) {
             String name = v.name() + java.util.Arrays.toString(v.constants()).replaceAll("\\W", "_");
             var k = KernelCompiler.compile(Kernel.of(v.owner(), v.name()), v.constants(), 90);

@@ -13,6 +13,7 @@ class TokenKernelsGpuTest {
             TokenKernelsTest.embeddingCases(cuda);
             TokenKernelsTest.ropeCases(cuda);
             TokenKernelsTest.gatherCases(cuda);
+            TokenKernelsTest.feedCases(cuda);
         }
     }
 }

@@ -136,6 +136,33 @@ class TokenKernelsTest {
         }
     }
 
+    /** The sampled-id feed of asynchronous scheduling, at odd sizes, with pairs outside the arrays skipped. */
+    static void feedCases(Backend b) {
+        for (int count : new int[] {1, 7, 13, 255, 1000}) {
+            int tokens = count + 3, rows = count + 1;
+            Random r = new Random(count);
+            int[] ids = new int[tokens], sampled = new int[rows], feed = new int[2 * count];
+            for (int i = 0; i < tokens; i++) ids[i] = r.nextInt(1000);
+            for (int i = 0; i < rows; i++) sampled[i] = 1000 + r.nextInt(1000);
+            for (int i = 0; i < count; i++) {
+                feed[2 * i] = (i * 7 + 3) % tokens;   // distinct token indices (7 is prime to tokens unless tokens % 7 == 0)
+                feed[2 * i + 1] = r.nextInt(rows);
+            }
+            if (tokens % 7 == 0) for (int i = 0; i < count; i++) feed[2 * i] = i;
+            feed[2 * (count - 1)] = count == 1 ? feed[0] : -1;          // skipped (outside tokenIds) unless it is the only pair
+            int[] expected = ids.clone();
+            TokenReference.feedTokens(expected, sampled, feed, count);
+            try (IntArray ia = IntArray.of(ids); IntArray sa = IntArray.of(sampled); IntArray fa = IntArray.of(feed)) {
+                b.toDevice(ia, sa, fa);
+                TokenOps.feedTokens(b, ia, sa, fa, count, tokens, rows);
+                b.toHost(ia);
+                for (int i = 0; i < tokens; i++) assertEquals(expected[i], ia.get(i), "feedTokens count=" + count + " token " + i);
+            }
+        }
+    }
+
+    @Test void feedTokens() { feedCases(new CpuBackend()); }
+
     @Test void embedding() { embeddingCases(new CpuBackend()); }
 
     @Test void ropeAtPositions() { ropeCases(new CpuBackend()); }

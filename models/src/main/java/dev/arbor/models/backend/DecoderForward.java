@@ -50,6 +50,7 @@ public final class DecoderForward<A> implements ModelExecutor {
         int penaltyEntries = (int) Math.min((long) shape.maxSeqs() * Math.min(context, config.vocabSize()), 1 << 26);
         sampling = new SamplingBatch(Math.min(shape.maxSeqs(), shape.maxLogitRows()), config.vocabSize(), penaltyEntries,
                 shape.maxSeqs() * MAX_MASKED_PER_ROW);
+        ops.feedFrom(sampling);
     }
 
     /** Ids a row may mask (EOS ids and stop_token_ids while min_tokens is not reached). */
@@ -63,6 +64,12 @@ public final class DecoderForward<A> implements ModelExecutor {
     public void forward() {
         ForwardBatch b = batch;
         if (b.numTokens() == 0) return;
+        // asynchronous scheduling: ids the previous step sampled (placeholders here); a backend that cannot feed them on the
+        // device has them on the host already (its sampleDeferred sampled synchronously), and the sampling batch still holds them
+        if (b.numFeeds() > 0 && !ops.feedsOnDevice()) {
+            int[] f = b.feedArray();
+            for (int i = 0; i < b.numFeeds(); i++) b.setTokenId(f[2 * i], sampling.token(f[2 * i + 1]));
+        }
         for (int t = 0; t < b.numTokens(); t++) {
             int id = b.tokenId(t);
             if (id < 0 || id >= config.vocabSize()) {
@@ -131,6 +138,18 @@ public final class DecoderForward<A> implements ModelExecutor {
         }
         ops.sample(logits, sampling);
     }
+
+    @Override
+    public void sampleDeferred() {
+        if (sampling.rows() == 0) return;
+        if (lastFirstRow != 0 || sampling.rows() > lastRows) {
+            throw new IllegalStateException("sampleDeferred() needs the logits of rows [0, " + sampling.rows() + "), the last pass holds ["
+                    + lastFirstRow + ", " + (lastFirstRow + lastRows) + ")");
+        }
+        ops.sampleDeferred(logits, sampling);
+    }
+
+    @Override public void awaitSample() { ops.awaitSample(sampling); }
 
     @Override
     public void readLogits(int i, float[] dst) {

@@ -145,6 +145,24 @@ public interface Ops<A> extends AutoCloseable {
      */
     void sample(A logits, SamplingBatch batch);
 
+    /**
+     * As {@link #sample} without waiting for the tokens where the backend can (CUDA: they come back behind the kernels and
+     * {@link #awaitSample} puts them in {@code batch}); by default it samples synchronously.
+     */
+    default void sampleDeferred(A logits, SamplingBatch batch) { sample(logits, batch); }
+
+    /** Waits for the tokens of the last {@link #sampleDeferred} and puts them in {@code batch}; no-op when they are there. */
+    default void awaitSample(SamplingBatch batch) {}
+
+    /**
+     * Whether {@link #step} itself feeds a batch's {@link ForwardBatch#addFeed fed tokens} from {@code sampled}'s device ids
+     * (given once by {@link #feedFrom}); false: the caller writes them into the batch on the host before the step.
+     */
+    default boolean feedsOnDevice() { return false; }
+
+    /** The sampling batch whose sampled ids a step's fed tokens come from (called once, at construction). */
+    default void feedFrom(SamplingBatch sampled) {}
+
     /** Copies row {@code row} of {@code x (rows, n)} to {@code dst}; waits for pending work. */
     void readRow(A x, int row, int n, float[] dst);
 

@@ -166,8 +166,12 @@ final class CudaOps implements Ops<FloatArray> {
     private BFloat16Array bf16HoldsIn;                // where bf16Holds' value is: activationsBf16, or swiGluBf16
     private final BFloat16Array swiGluBf16;           // (maxTokens, inter) the SwiGLU epilogue's bf16 h (its X, in activationsBf16, is read meanwhile); null unless interleaved with bf16 producers
     private final DecodeGraphs graphs;                // null: every step launched kernel by kernel
-    private final CudaEvent stepStart, stepEnd;       // around a step's kernels (device time)
+    private final CudaEvent[] stepStart, stepEnd;     // around a step's kernels (device time): two pairs, alternate steps
+    private int timing;                               // the pair of the current step
+    private int deferredTiming = -1;                  // the pair of a step sampled deferred whose time is not read yet, or -1
     private boolean stepTimed;                        // stepStart recorded for the current step
+    private dev.arbor.kernels.sampling.SamplingBatch feedSource;   // asynchronous scheduling: whose sampled ids fed tokens take
+    private final IntArray feedPairs;                 // (maxTokens, 2) the step's fed (token index, sample row) pairs
     private double uploadMillis, deviceMillis = Double.NaN;
     /**
      * On unless {@code -Darbor.cuda.stagedInputs=false}: the step's token inputs (tokenIds, positions, slots, seqOfToken, logitRows and
@@ -300,8 +304,10 @@ final class CudaOps implements Ops<FloatArray> {
         // a capture may not upload: every scratch array goes to the device now (the GEMM's in reserve above)
         attention.toDevice(gpu);
         graphs = cudaGraphs ? new DecodeGraphs(gpu, Math.min(shape.maxSeqs(), shape.maxTokens()), shape.maxBlocksPerSeq() * shape.blockSize()) : null;
-        stepStart = new CudaEvent(gpu.device());
-        stepEnd = new CudaEvent(gpu.device());
+        stepStart = new CudaEvent[] {new CudaEvent(gpu.device()), new CudaEvent(gpu.device())};
+        stepEnd = new CudaEvent[] {new CudaEvent(gpu.device()), new CudaEvent(gpu.device())};
+        feedPairs = new IntArray(2 * shape.maxTokens());
+        gpu.toDevice(feedPairs);
     }
 
     /**
@@ -315,6 +321,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (graphs == null || !b.isDecode() || cascade(b) || handoff(b)) {
             upload(b);
             markStart();
+            feed(b);
             launches.accept(b);
             return;
         }
@@ -323,14 +330,34 @@ final class CudaOps implements Ops<FloatArray> {
         try {
             upload(b);
             markStart();
+            feed(b);
             graphs.run(bucket, contextBucket, () -> launches.accept(b));
         } finally {
             b.unpad();
         }
     }
 
+    /**
+     * Asynchronous scheduling: the tokens {@code b} takes from the previous step's samples ({@link ForwardBatch#addFeed}) copied
+     * into the uploaded ids on the device, behind that step's sampling kernels and before this step's first read of them
+     * (one small launch outside the decode graph; the pairs go up as one pageable copy).
+     */
+    private void feed(ForwardBatch b) {
+        int n = b.numFeeds();
+        if (n == 0) return;
+        if (feedSource == null) return;   // wrapped (ProfiledOps): the forward pass fed them on the host, from synchronous samples
+        MemorySegment.copy(b.feedArray(), 0, feedPairs.segment(), ValueLayout.JAVA_INT, 0, 2 * n);
+        buffer(feedPairs).uploadAsync(feedPairs.segment(), 0, 8L * n, MemorySegment.NULL);
+        TokenOps.feedTokens(gpu, tokenIds, feedSource.tokenArray(), feedPairs, n, b.numTokens(), feedSource.capacity());
+    }
+
+    @Override public boolean feedsOnDevice() { return true; }
+
+    @Override public void feedFrom(dev.arbor.kernels.sampling.SamplingBatch sampled) { this.feedSource = sampled; }
+
     private void markStart() {
-        stepStart.record(null);
+        timing ^= 1;
+        stepStart[timing].record(null);
         stepTimed = true;
         deviceMillis = Double.NaN;
     }
@@ -845,8 +872,30 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         stepTimed = false;
-        sampler.sample(logits, batch, () -> stepEnd.record(null));
-        deviceMillis = stepEnd.millisSince(stepStart);
+        CudaEvent start = stepStart[timing], end = stepEnd[timing];
+        sampler.sample(logits, batch, () -> end.record(null));
+        deviceMillis = end.millisSince(start);
+    }
+
+    @Override
+    public void sampleDeferred(FloatArray logits, SamplingBatch batch) {
+        if (!stepTimed) {
+            sampler.sampleDeferred(logits, batch, null);
+            return;
+        }
+        stepTimed = false;
+        CudaEvent end = stepEnd[timing];
+        sampler.sampleDeferred(logits, batch, () -> end.record(null));
+        deferredTiming = timing;
+    }
+
+    @Override
+    public void awaitSample(SamplingBatch batch) {
+        sampler.awaitDeferred(batch);
+        if (deferredTiming >= 0) {   // read after the next step's start was recorded in the other pair
+            deviceMillis = stepEnd[deferredTiming].millisSince(stepStart[deferredTiming]);
+            deferredTiming = -1;
+        }
     }
 
     @Override
@@ -880,7 +929,8 @@ final class CudaOps implements Ops<FloatArray> {
         if (activationsBf16 != null) activationsBf16.close();
         if (swiGluBf16 != null) swiGluBf16.close();
         if (graphs != null) graphs.close();
-        stepStart.close();
-        stepEnd.close();
+        for (CudaEvent e : stepStart) e.close();
+        for (CudaEvent e : stepEnd) e.close();
+        feedPairs.close();
     }
 }
