@@ -97,7 +97,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * The shared pass's deeper K/V copy ring ({@link FlashSharedKernels}, session 18 casc18), system property {@code arbor.flash.casc18}
      * (default on; false: the two-stage {@link FlashPrefillKernels#sharedBf16} / {@link FlashPrefillKernels#sharedHalfBf16});
      * {@code -Darbor.flash.sharedStages=N} (2..4) forces N stages wherever the ring is taken. By rule ({@link #sharedStagesFor}):
-     * 4 stages where the launch is at most one work-group an SM, 3 where at most two, else the two-stage kernels. The same bits.
+     * 3 stages where the launch is at most two work-groups an SM, else the two-stage kernels. The same bits. Measured (bench/RESULTS.md
+     * "Run 69-casc18", FlashDecodeBench ring): workload 2's decode shared pass 37.9 → 35.6 µs, workload 1's (dim split) 15.7 → 15.5:
+     * the walk is not waiting on its copies (4 stages, one work-group an SM, no better), so the gain is small.
      */
     public static final boolean SHARED_RING = !"false".equals(System.getProperty("arbor.flash.casc18"));
     /** {@code -Darbor.flash.sharedStages}: 0 by rule ({@link #sharedStagesFor}), else 2..4. */
@@ -521,11 +523,12 @@ public final class FlashPrefillAttention implements AutoCloseable {
     }
 
     /**
-     * The shared pass's K/V stages by rule for a launch of {@code groups} work-groups: 4 (132,096 B at headDim 128, one an SM) where
-     * they fit one an SM, 3 (99,072 B, two an SM) where two an SM, else 0 (the two-stage kernels, three an SM: a prefill step's).
+     * The shared pass's K/V stages by rule for a launch of {@code groups} work-groups: 3 (99,072 B at headDim 128, two an SM) where they
+     * fit two an SM, else 0 (the two-stage kernels, three an SM: a prefill step's). Run 69-casc18: 4 stages (one an SM) were no faster
+     * where the launch fits one an SM (workload 1: 15.7 µs against 15.5 at 3), slower where it does not (workload 2: 43.7 against 35.6).
      */
     public static int sharedStagesFor(long groups, int sms) {
-        return groups <= sms ? 4 : groups <= 2L * sms ? 3 : 0;
+        return groups <= 2L * sms ? 3 : 0;
     }
 
     /**

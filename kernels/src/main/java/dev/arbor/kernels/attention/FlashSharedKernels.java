@@ -19,7 +19,9 @@ import static dev.arbor.kernels.attention.FlashPrefillKernels.THREADS;
  * a tile instead of two (the ring of {@link FlashSplitKernels}: tile i + stages - 1's copies go out after the barrier at the top
  * of tile i, into the stage tile i - 1 used). Session 18's step timelines (bench/results/run68-prof18) put the two-stage pass at
  * 3.5 µs a 64-key tile at workload 2's decode (grid (8, 32, 1), 11 tiles) and 2.2 µs at workload 1's (dim split, (2, 32, 2), 8
- * tiles): far above the tile's mma and shared-memory work at two (one) work-groups an SM, so the walk waits on its copies.
+ * tiles). The hypothesis was that the walk waits on its copies; measured (bench/RESULTS.md "Run 69-casc18") the ring gains only
+ * 37.9 → 35.6 µs at workload 2 and 15.7 → 15.5 at workload 1 at 3 stages (4 stages, one work-group an SM: no better), so the walk
+ * is bound inside the SM (its per-warp mma / softmax chain), not by the copies. Kept (default on) for the small gain.
  *
  * <p>Same bits: every tile is computed by the same code ({@link FlashPrefillKernels#tile}; the dim split's
  * {@link FlashPrefillKernels#scores}, {@link FlashPrefillKernels#softmax}, {@link FlashPrefillKernels#accumulatePvHalf}) on the same
