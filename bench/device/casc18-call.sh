@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run 69-casc18's device call (session 18): the shared pass's deeper K/V ring (FlashSharedKernels, -Darbor.flash.casc18, default
-# on: 4 stages where the launch is one work-group an SM, 3 where two, else the two-stage kernels). GPU tests (FlashHandoffGpuTest
+# on; at this call 4 stages where the launch was one work-group an SM, 3 where two, else the two-stage kernels: the rule is now 3 up to
+# two an SM). FlashDecodeBench ring has since gained an s3-lean column (-Darbor.flash.sharedLean), not yet run on the device. GPU tests (FlashHandoffGpuTest
 # with the ring test, InvariantFlashAttentionGpuTest), FlashDecodeBench ring (the shared pass alone at workloads 1 and 2's decode
 # shapes: two-stage against 2/3/4 stages, whole and dim split, state bits compared; the handoff by rule on vs off), then seed
 # workloads 2 and 1 in the default mode with the ring on and off (the last rows get what is left of a 126 s budget).

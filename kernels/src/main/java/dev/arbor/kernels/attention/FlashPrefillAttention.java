@@ -102,6 +102,11 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * the walk is not waiting on its copies (4 stages, one work-group an SM, no better), so the gain is small.
      */
     public static final boolean SHARED_RING = !"false".equals(System.getProperty("arbor.flash.casc18"));
+    /**
+     * The ring's lean tile ({@code -Darbor.flash.sharedLean=true}; default off, not yet measured): the shared pass without the causal
+     * select, which never masks a shared key ({@link FlashSharedKernels}'s {@code mask} 0). The same bits.
+     */
+    public static final boolean SHARED_LEAN = Boolean.getBoolean("arbor.flash.sharedLean");
     /** {@code -Darbor.flash.sharedStages}: 0 by rule ({@link #sharedStagesFor}), else 2..4. */
     public static final int SHARED_STAGES = Math.max(0, Math.min(4, Integer.getInteger("arbor.flash.sharedStages", 0)));
 
@@ -131,6 +136,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private boolean handoffOverlap = HANDOFF_OVERLAP;   // the handoff's launches overlapping (PDL; HANDOFF_OVERLAP)
     private int sharedDimSplit = SHARED_DIM_SPLIT ? -1 : 0;   // the shared pass's dim split: -1 by dimSplitPays, 0 never, 1 always
     private int sharedStages = !SHARED_RING ? 0 : SHARED_STAGES >= 2 ? SHARED_STAGES : -1;   // the ring's stages: -1 by rule, 0 none, 2..4
+    private boolean sharedLean = SHARED_LEAN;   // the ring without the causal select (SHARED_LEAN)
     private boolean sharedLaunchedLast;  // launchShared launched, no launch of this launcher since (launch's one-warp pass may overlap it)
 
     /**
@@ -488,7 +494,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
                     .withSharedBytes(FlashSharedKernels.sharedBytes(headDim, stages));
             int minBlocks = tallMinBlocks() == 0 ? 0 : Math.min(tallMinBlocks(), stages >= 4 ? 1 : 2);
             b.launch(ring, handoffOverlap ? rl.overlappingPrevious() : rl, q, kCache, vCache, state, positions, rowTokens, rowTiles, blockTables,
-                    slopes, maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, minBlocks, stages);
+                    slopes, maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, minBlocks, stages,
+                    sharedLean ? 0 : 1);
             sharedLaunchedLast = true;
             return;
         }
@@ -520,6 +527,11 @@ public final class FlashPrefillAttention implements AutoCloseable {
     public void setSharedStages(int stages) {
         if (stages < -1 || stages == 1 || stages > 4) throw new IllegalArgumentException("shared pass stages " + stages + " outside -1, 0, 2..4");
         this.sharedStages = stages;
+    }
+
+    /** For benchmarks and tests: the ring without the causal select ({@link #SHARED_LEAN}). The same bits. */
+    public void setSharedLean(boolean on) {
+        this.sharedLean = on;
     }
 
     /**

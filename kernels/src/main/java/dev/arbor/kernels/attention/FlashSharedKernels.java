@@ -26,7 +26,10 @@ import static dev.arbor.kernels.attention.FlashPrefillKernels.THREADS;
  * <p>Same bits: every tile is computed by the same code ({@link FlashPrefillKernels#tile}; the dim split's
  * {@link FlashPrefillKernels#scores}, {@link FlashPrefillKernels#softmax}, {@link FlashPrefillKernels#accumulatePvHalf}) on the same
  * values in the same order; only where the copies land and when they are waited for differ. The state written is
- * {@link FlashPrefillKernels#storeState}'s ({@link FlashPrefillKernels#storeStateHalf}'s). Q is staged in the last stage (the
+ * {@link FlashPrefillKernels#storeState}'s ({@link FlashPrefillKernels#storeStateHalf}'s).
+ * {@code mask} (a literal) 0 leaves out {@link FlashPrefillKernels#softmax}'s causal select, which never selects -inf here (every
+ * shared key lies below every row's position: pMax): the same values with fewer instructions a tile ({@code -Darbor.flash.sharedLean},
+ * default off until measured); 1 keeps it as the two-stage kernels do. Q is staged in the last stage (the
  * prologue fills stages 0 .. stages - 2; the last is first filled after the loop's first barrier, when every warp holds its Q
  * fragments). Shared memory {@link #sharedBytes}: 99,072 B at headDim 128 and 3 stages (two work-groups an SM), 132,096 B at 4 (one).
  */
@@ -43,10 +46,10 @@ public final class FlashSharedKernels {
                                         IntArray positions, IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes,
                                         int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
                                         @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks,
-                                        @Constant int stages) {
+                                        @Constant int stages, @Constant int mask) {
         ctx.launchBounds(THREADS, minBlocks);
         staged(ctx, q, kCache, vCache, state, positions, groupTokens, rowTiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
-                heads, kvHeads, headDim, blockSize, alibi, stages, 0);
+                heads, kvHeads, headDim, blockSize, alibi, stages, mask, 0);
     }
 
     /** {@link #sharedStagedBf16} for an fp16 store ({@link FlashPrefillKernels#sharedF16}'s bits). */
@@ -54,10 +57,10 @@ public final class FlashSharedKernels {
                                        IntArray positions, IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes,
                                        int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
                                        @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks,
-                                       @Constant int stages) {
+                                       @Constant int stages, @Constant int mask) {
         ctx.launchBounds(THREADS, minBlocks);
         staged(ctx, q, kCache, vCache, state, positions, groupTokens, rowTiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
-                heads, kvHeads, headDim, blockSize, alibi, stages, 1);
+                heads, kvHeads, headDim, blockSize, alibi, stages, mask, 1);
     }
 
     /** {@link FlashPrefillKernels#sharedHalfBf16} (the dim split, grid z = 2) with {@code stages} K/V stages: the same bits. */
@@ -65,10 +68,10 @@ public final class FlashSharedKernels {
                                             IntArray positions, IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes,
                                             int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
                                             @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks,
-                                            @Constant int stages) {
+                                            @Constant int stages, @Constant int mask) {
         ctx.launchBounds(THREADS, minBlocks);
         stagedHalf(ctx, q, kCache, vCache, state, positions, groupTokens, rowTiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
-                heads, kvHeads, headDim, blockSize, alibi, stages, 0);
+                heads, kvHeads, headDim, blockSize, alibi, stages, mask, 0);
     }
 
     /** {@link #sharedStagedHalfBf16} for an fp16 store. */
@@ -76,16 +79,16 @@ public final class FlashSharedKernels {
                                            IntArray positions, IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes,
                                            int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
                                            @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks,
-                                           @Constant int stages) {
+                                           @Constant int stages, @Constant int mask) {
         ctx.launchBounds(THREADS, minBlocks);
         stagedHalf(ctx, q, kCache, vCache, state, positions, groupTokens, rowTiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
-                heads, kvHeads, headDim, blockSize, alibi, stages, 1);
+                heads, kvHeads, headDim, blockSize, alibi, stages, mask, 1);
     }
 
     /** The whole-dims body: {@link FlashPrefillKernels#sharedPass} with the ring. */
     static void staged(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray state, IntArray positions,
                        IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes, int maxBlocksPerSeq, int numBlocks,
-                       int heads, int kvHeads, int headDim, int blockSize, int alibi, int stages, int fp16) {
+                       int heads, int kvHeads, int headDim, int blockSize, int alibi, int stages, int mask, int fp16) {
         int[] smem = ctx.dynamicIntLocalArray();
         int[] qf = new int[headDim / 16 * 4];
         float[] s = new float[BN / 8 * 4];
@@ -135,7 +138,7 @@ public final class FlashSharedKernels {
             boolean fill = tid < BN && it + stages < nTiles;
             int block = fill ? FlashPrefillKernels.keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
             FlashPrefillKernels.tile(ctx, smem, cur * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
-                    headDim, alibi, fp16, 1, 1);
+                    headDim, alibi, fp16, 1, mask);
             if (fill) smem[rb + cur * BN + tid] = FlashPrefillKernels.rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
             cur = cur + 1 == stages ? 0 : cur + 1;
         }
@@ -148,7 +151,7 @@ public final class FlashSharedKernels {
     /** The dim-split body: {@link FlashPrefillKernels#sharedPassHalf} with the ring (K whole, V's half copied). */
     static void stagedHalf(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray state, IntArray positions,
                            IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes, int maxBlocksPerSeq, int numBlocks,
-                           int heads, int kvHeads, int headDim, int blockSize, int alibi, int stages, int fp16) {
+                           int heads, int kvHeads, int headDim, int blockSize, int alibi, int stages, int mask, int fp16) {
         int[] smem = ctx.dynamicIntLocalArray();
         int[] qf = new int[headDim / 16 * 4];
         float[] s = new float[BN / 8 * 4];
@@ -203,7 +206,7 @@ public final class FlashSharedKernels {
             int block = fill ? FlashPrefillKernels.keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
             int kBase = cur * 2 * kvWords;
             FlashPrefillKernels.scores(ctx, smem, kBase, qf, s, kf, lane, headDim, fp16, 1);
-            FlashPrefillKernels.softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim / 2, alibi, 1);
+            FlashPrefillKernels.softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim / 2, alibi, mask);
             FlashPrefillKernels.accumulatePvHalf(ctx, smem, kBase + kvWords, va, s, o, pf, vf, headDim, fp16);
             if (fill) smem[rb + cur * BN + tid] = FlashPrefillKernels.rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
             cur = cur + 1 == stages ? 0 : cur + 1;

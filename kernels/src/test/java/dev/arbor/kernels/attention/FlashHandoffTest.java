@@ -149,8 +149,8 @@ class FlashHandoffTest {
     }
 
     /**
-     * The shared pass's deeper K/V ring ({@link FlashSharedKernels}, {@link FlashPrefillAttention#setSharedStages}) at 2, 3 and 4 stages,
-     * whole dims and the dim split, against the two-stage kernels' bits and the one-pass kernel's: with fewer shared tiles than stages
+     * The shared pass's deeper K/V ring ({@link FlashSharedKernels}, {@link FlashPrefillAttention#setSharedStages}) at 2, 3 (the lean
+     * tile, {@link FlashPrefillAttention#setSharedLean}) and 4 stages, whole dims and the dim split, against the two-stage kernels' bits and the one-pass kernel's: with fewer shared tiles than stages
      * (1 and 3 tiles), more (8), GQA 4 over two row tiles, ALiBi with 5 heads on 1 kv head (G = 5), fp16.
      */
     static void checkRing(Backend be, int heads, int kvHeads, int headDim, int bs, int sharedBlocks, int sharedKeys, boolean alibi, KvStore store,
@@ -169,21 +169,25 @@ class FlashHandoffTest {
         String what = heads + "/" + kvHeads + " heads × " + headDim + ", bs " + bs + ", " + members + " sequences sharing " + sharedKeys + " keys, "
                 + store + (alibi ? ", ALiBi" : "");
         int stagesBefore = FlashPrefillRun.sharedStages, splitBefore = FlashPrefillRun.sharedDimSplit;
+        boolean leanBefore = FlashPrefillRun.sharedLean;
         try (PagedBatch b = new PagedBatch(heads, kvHeads, headDim, bs, ctx, news, alibi, store, seed, shared)) {
             float[] onePass = FlashPrefillRun.run(be, b, FlashPrefillRun.whole(b));
             for (int split = 0; split <= 1; split++) {
                 FlashPrefillRun.sharedDimSplit = split;
                 for (int stages : new int[] {0, 2, 3, 4}) {
                     FlashPrefillRun.sharedStages = stages;
+                    FlashPrefillRun.sharedLean = stages == 3;   // the lean tile (no causal select) at 3 stages, the select at 2 and 4
                     float[] handoff = FlashPrefillRun.runHandoff(be, b, new int[][] {group}, new int[] {sharedKeys});
                     assertEquals(expectRowTiles, FlashPrefillRun.lastTiles, what + ": the shared pass's row tiles");
-                    assertBits(onePass, handoff, what + ": handoff (" + stages + " stages, dim split " + split + ") against one pass");
+                    assertBits(onePass, handoff, what + ": handoff (" + stages + " stages" + (stages == 3 ? ", lean" : "") + ", dim split "
+                            + split + ") against one pass");
                 }
             }
             if (be != CPU) System.out.printf("%s: shared pass at 2/3/4 stages (ring), whole and dim split == one pass bit for bit%n", what);
         } finally {
             FlashPrefillRun.sharedStages = stagesBefore;
             FlashPrefillRun.sharedDimSplit = splitBefore;
+            FlashPrefillRun.sharedLean = leanBefore;
         }
     }
 

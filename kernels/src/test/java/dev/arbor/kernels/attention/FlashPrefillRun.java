@@ -58,6 +58,8 @@ final class FlashPrefillRun {
     static int sharedDimSplit = -1;
     /** The shared pass's K/V ring of the next {@link #runHandoff} ({@link FlashPrefillAttention#setSharedStages}: -1 by rule, 0, 2..4). */
     static int sharedStages = -1;
+    /** The ring's lean tile of the next {@link #runHandoff} ({@link FlashPrefillAttention#setSharedLean}). */
+    static boolean sharedLean = FlashPrefillAttention.SHARED_LEAN;
     /** Whether the last {@link #runHandoff}'s per-sequence pass was one-warp tiles alone (then launched overlapping the shared pass). */
     static boolean lastWarpOnly;
 
@@ -182,6 +184,7 @@ final class FlashPrefillRun {
             attn.setHandoffOverlap(handoffOverlap);
             attn.setSharedDimSplit(sharedDimSplit);
             attn.setSharedStages(sharedStages);
+            attn.setSharedLean(sharedLean);
             be.toDevice(qa, pos, seq, state, b.kCache, b.vCache, b.tablesA);
             if (b.slopesA != null) be.toDevice(b.slopesA);
             be.toDevice(out);

@@ -29,9 +29,10 @@ class FlashSharedPtxTest {
     static int bounds(int stages) { return Math.min(FlashPrefillKernels.MIN_BLOCKS, stages >= 4 ? 1 : 2); }
 
     static Object[] constants(Object[] variant, int stages) {
-        Object[] c = Arrays.copyOf(variant, variant.length + 2);
+        Object[] c = Arrays.copyOf(variant, variant.length + 3);
         c[variant.length] = bounds(stages);
         c[variant.length + 1] = stages;
+        c[variant.length + 2] = stages == 3 ? 0 : 1;   // the lean tile (mask 0) at the default depth, the causal select at the others
         return c;
     }
 

@@ -276,8 +276,9 @@ public final class FlashDecodeBench {
                 flash.setSharedDimSplit(split);
                 float[] ref = null;
                 line.append(split == 0 ? " whole:" : " | dim split:");
-                for (int st : new int[] {0, 2, 3, 4}) {
-                    flash.setSharedStages(st);
+                for (int st : new int[] {0, 2, 3, 4, -3}) {   // -3: 3 stages, the lean tile (setSharedLean)
+                    flash.setSharedLean(st < 0);
+                    flash.setSharedStages(Math.abs(st));
                     double ms = FlashPrefillBench.time(cuda, () -> flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs));
                     cuda.toHost(state);
                     float[] got = new float[sn];
@@ -285,8 +286,9 @@ public final class FlashDecodeBench {
                     int diff = 0;
                     if (ref == null) ref = got;
                     else for (int i = 0; i < sn; i++) if (Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(ref[i])) diff++;
-                    line.append(String.format(" s%d %.2f us%s", st, 1000 * ms, st == 0 ? "" : diff == 0 ? " =bits" : " DIFFERS in " + diff));
+                    line.append(String.format(" %s %.2f us%s", st < 0 ? "s3-lean" : "s" + st, 1000 * ms, st == 0 ? "" : diff == 0 ? " =bits" : " DIFFERS in " + diff));
                 }
+                flash.setSharedLean(FlashPrefillAttention.SHARED_LEAN);
             }
             System.out.println(line);
             // the handoff as the engine launches it (overlap, dim split by rule): the ring by rule against the two-stage kernels, interleaved
