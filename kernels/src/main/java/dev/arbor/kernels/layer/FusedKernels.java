@@ -166,6 +166,122 @@ public final class FusedKernels {
         }
     }
 
+    /** Pairs (i, i + half) of head units one work-item of {@link #qkvRopeStoreWideBf16} rotates or copies. */
+    public static final int QKV_WIDE_ELEMS = 4;
+    /** Work-items a work-group of {@link #qkvRopeStoreWideBf16}. */
+    public static final int QKV_WIDE_GROUP = 256;
+    /** Pairs of a token's (heads + 2 kvHeads) * half a work-group of {@link #qkvRopeStoreWideBf16} covers. */
+    public static final int QKV_WIDE_SPAN = QKV_WIDE_ELEMS * QKV_WIDE_GROUP;
+
+    /**
+     * {@link #qkvRopeStoreBf16} with {@link #QKV_WIDE_ELEMS} pairs a work-item, the token from the grid's y and no integer
+     * division by a runtime value but one (the slot's block) a work-item: work-group (g, t) takes token t's pairs
+     * p = g·{@link #QKV_WIDE_SPAN} + j·{@link #QKV_WIDE_GROUP} + localIdx, j ascending; with {@code half} dividing
+     * {@link #QKV_WIDE_GROUP} a work-item's pairs share i = localIdx % half and their units step by GROUP / half, so its
+     * angle (cos, sin) and slot are loaded once, and every q|k|v load (all slabs) is issued before any is used. Each element
+     * is {@link #qkvRopeStoreBf16}'s arithmetic in its order (the slabs as {@link #summed}, the same rotation): the same bits
+     * (FusedKernelsTest, FusedKernelsGpuTest). Why: the one-pair form spends ~4 runtime divisions (~100 instructions) a pair
+     * and one load latency a pair: 20.8 µs a layer at 500 tokens of llama-7b, 21% of its bytes' floor (run 68-prof18).
+     * Launch: grid (⌈(heads + 2 kvHeads)·half / QKV_WIDE_SPAN⌉, tokens), {@link #QKV_WIDE_GROUP} work-items
+     * ({@link FusedOps#qkvWideLaunch}); {@code half} must divide {@link #QKV_WIDE_GROUP} (FusedOps falls back otherwise).
+     */
+    public static void qkvRopeStoreWideBf16(KernelContext ctx, FloatArray qkv, int slices, FloatArray q, BFloat16Array kCache, BFloat16Array vCache,
+                                            FloatArray cos, FloatArray sin, IntArray slots, int tokens, int heads, int kvHeads, int half,
+                                            int blockSize, int numBlocks, int rope) {
+        qkvRopeStoreWide(ctx, qkv, slices, q, kCache, vCache, cos, sin, slots, tokens, heads, kvHeads, half, blockSize, numBlocks, rope);
+    }
+
+    /** {@link #qkvRopeStoreWideBf16} for an fp16 store. */
+    public static void qkvRopeStoreWideF16(KernelContext ctx, FloatArray qkv, int slices, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache,
+                                           FloatArray cos, FloatArray sin, IntArray slots, int tokens, int heads, int kvHeads, int half,
+                                           int blockSize, int numBlocks, int rope) {
+        qkvRopeStoreWide(ctx, qkv, slices, q, kCache, vCache, cos, sin, slots, tokens, heads, kvHeads, half, blockSize, numBlocks, rope);
+    }
+
+    /** {@link #qkvRopeStoreWideBf16} for an fp32 store. */
+    public static void qkvRopeStoreWideF32(KernelContext ctx, FloatArray qkv, int slices, FloatArray q, FloatArray kCache, FloatArray vCache,
+                                           FloatArray cos, FloatArray sin, IntArray slots, int tokens, int heads, int kvHeads, int half,
+                                           int blockSize, int numBlocks, int rope) {
+        qkvRopeStoreWide(ctx, qkv, slices, q, kCache, vCache, cos, sin, slots, tokens, heads, kvHeads, half, blockSize, numBlocks, rope);
+    }
+
+    /** {@link #qkvRopeStoreWideBf16}'s work-item, into a bf16, fp16 or fp32 store. */
+    private static void qkvRopeStoreWide(KernelContext ctx, FloatArray qkv, int slices, FloatArray q, OffHeapArray kCache, OffHeapArray vCache,
+                                         FloatArray cos, FloatArray sin, IntArray slots, int tokens, int heads, int kvHeads, int half,
+                                         int blockSize, int numBlocks, int rope) {
+        ctx.allowDependentLaunch();   // the next GEMM may start streaming its weights (it waits for this grid before reading X)
+        ctx.gridDependencyWait();
+        int t = ctx.groupIdy;
+        if (t >= tokens) return;
+        int units = heads + 2 * kvHeads, headDim = 2 * half, lid = ctx.localIdx;
+        int i = lid % half, step = QKV_WIDE_GROUP / half;
+        int u0 = ctx.groupIdx * (QKV_WIDE_SPAN / half) + lid / half;   // unit of pair j: u0 + j * step
+        int count = tokens * units * headDim, e0 = (t * units + u0) * headDim + i;
+        float[] x1 = new float[QKV_WIDE_ELEMS];
+        float[] x2 = new float[QKV_WIDE_ELEMS];
+        float[] z1 = new float[QKV_WIDE_ELEMS];
+        float[] z2 = new float[QKV_WIDE_ELEMS];
+        loadQkvWide(qkv, x1, x2, e0, u0, step, units, headDim, half);
+        for (int z = 1; z < slices; z++) {   // each element's slabs in order, as summed()
+            loadQkvWide(qkv, z1, z2, e0 + z * count, u0, step, units, headDim, half);
+            addWide(x1, x2, z1, z2);
+        }
+        float cs = 0f, sn = 0f;
+        if (rope != 0) {
+            cs = cos.get(t * half + i);
+            sn = sin.get(t * half + i);
+        }
+        int slot = slots.get(t), block = slot / blockSize;
+        int kv0 = slot < 0 || block >= numBlocks ? -1 : (block * kvHeads * blockSize + (slot - block * blockSize)) * headDim + i;
+        storeQkvWide(q, kCache, vCache, x1, x2, cs, sn, rope, t, u0, step, i, heads, kvHeads, half, blockSize, kv0);
+    }
+
+    /** x1[j] = qkv[e0 + j·step·headDim], x2[j] its partner (+ half) for the work-item's units u0 + j·step, clamped to the last unit. */
+    @Unroll
+    static void loadQkvWide(FloatArray qkv, float[] x1, float[] x2, int e0, int u0, int step, int units, int headDim, int half) {
+        for (int j = 0; j < QKV_WIDE_ELEMS; j++) {
+            int e = e0 + (Math.min(u0 + j * step, units - 1) - u0) * headDim;   // always valid: no branch between the loads
+            x1[j] = qkv.get(e);
+            x2[j] = qkv.get(e + half);
+        }
+    }
+
+    /**
+     * Pair j of unit u = u0 + j·step (&lt; units): rotated (a q or k unit, rope 1) as {@link #qkvRopeStoreBf16} does, then to q,
+     * or to the k / v store at {@code kv0 + h·blockSize·headDim} (kv0 -1: padding, no store).
+     */
+    @Unroll
+    static void storeQkvWide(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, float[] x1, float[] x2, float cs, float sn, int rope,
+                             int t, int u0, int step, int i, int heads, int kvHeads, int half, int blockSize, int kv0) {
+        int headDim = 2 * half, units = heads + 2 * kvHeads;
+        for (int j = 0; j < QKV_WIDE_ELEMS; j++) {
+            int u = u0 + j * step;
+            if (u < units) {
+                float a = x1[j], c = x2[j];
+                if (rope != 0 && u < heads + kvHeads) {
+                    float r1 = a * cs - c * sn, r2 = c * cs + a * sn;
+                    a = r1;
+                    c = r2;
+                }
+                if (u < heads) {
+                    int o = (t * heads + u) * headDim + i;
+                    q.set(o, a);
+                    q.set(o + half, c);
+                } else if (kv0 >= 0) {
+                    int h = u < heads + kvHeads ? u - heads : u - heads - kvHeads;
+                    int at = kv0 + h * blockSize * headDim;
+                    if (u < heads + kvHeads) {
+                        kCache.setFloat(at, a);
+                        kCache.setFloat(at + half, c);
+                    } else {
+                        vCache.setFloat(at, a);
+                        vCache.setFloat(at + half, c);
+                    }
+                }
+            }
+        }
+    }
+
     /**
      * SwiGLU from the fused gate|up projection: {@code out[t, i] = silu(gu[t, i]) * gu[t, inter + i]}, one work-item per
      * output element.

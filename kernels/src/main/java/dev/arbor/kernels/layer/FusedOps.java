@@ -24,6 +24,9 @@ public final class FusedOps {
     static final Kernel QKV_BF16 = Kernel.of(FusedKernels.class, "qkvRopeStoreBf16");
     static final Kernel QKV_F16 = Kernel.of(FusedKernels.class, "qkvRopeStoreF16");
     static final Kernel QKV_F32 = Kernel.of(FusedKernels.class, "qkvRopeStoreF32");
+    static final Kernel QKV_WIDE_BF16 = Kernel.of(FusedKernels.class, "qkvRopeStoreWideBf16");
+    static final Kernel QKV_WIDE_F16 = Kernel.of(FusedKernels.class, "qkvRopeStoreWideF16");
+    static final Kernel QKV_WIDE_F32 = Kernel.of(FusedKernels.class, "qkvRopeStoreWideF32");
     static final Kernel SILU_MUL_ROWS = Kernel.of(FusedKernels.class, "siluMulRows");
     static final Kernel ADD_RMS_NORM = Kernel.of(FusedKernels.class, "addRmsNormRows");
     static final Kernel ADD_RMS_NORM_SPLIT = Kernel.of(FusedKernels.class, "addRmsNormSplitRow");
@@ -41,6 +44,21 @@ public final class FusedOps {
      * Measured in bench/RESULTS.md run 66-b128 (H200, llama3.2-1b b128 × 512 decode, on / off in one call).
      */
     public static final boolean SILU_WIDE = Boolean.parseBoolean(System.getProperty("arbor.fused.siluWide", "true"));
+
+    /**
+     * {@code -Darbor.fused.qkvRopeWide} (on unless set false): {@link #qkvRopeStore} runs {@link FusedKernels#qkvRopeStoreWideBf16}
+     * (and its fp16 / fp32 forms: {@link FusedKernels#QKV_WIDE_ELEMS} pairs a work-item, the token from the grid's y, no
+     * division a pair) where half the head dimension divides {@link FusedKernels#QKV_WIDE_GROUP}, instead of the one-pair
+     * kernels: the same bits (FusedKernelsTest, FusedKernelsGpuTest, FusedForwardGpuTest). Measured in bench/RESULTS.md
+     * run 69-fuse18.
+     */
+    public static final boolean QKV_WIDE = Boolean.parseBoolean(System.getProperty("arbor.fused.qkvRopeWide", "true"));
+
+    /** The wide q|k|v kernels' launch: ({@code ⌈units·half / QKV_WIDE_SPAN⌉}, tokens) work-groups of {@link FusedKernels#QKV_WIDE_GROUP}. */
+    static Launch qkvWideLaunch(int tokens, int units, int half) {
+        return Launch.of(new int[] {(units * half + FusedKernels.QKV_WIDE_SPAN - 1) / FusedKernels.QKV_WIDE_SPAN, tokens, 1},
+                new int[] {FusedKernels.QKV_WIDE_GROUP, 1, 1});
+    }
 
     /** The wide SwiGLU kernels' launch: ({@code ⌈inter / SILU_WIDE_SPAN⌉}, tokens) work-groups of {@link FusedKernels#SILU_WIDE_GROUP}. */
     static Launch siluWideLaunch(int tokens, int inter) {
@@ -60,6 +78,17 @@ public final class FusedOps {
     public static void qkvRopeStore(Backend b, FloatArray qkv, int slices, FloatArray q, OffHeapArray kCache, OffHeapArray vCache,
                                     FloatArray cos, FloatArray sin, IntArray slots, int tokens, int heads, int kvHeads, int headDim,
                                     int blockSize, boolean overlap) {
+        qkvRopeStore(b, qkv, slices, q, kCache, vCache, cos, sin, slots, tokens, heads, kvHeads, headDim, blockSize, overlap, QKV_WIDE);
+    }
+
+    /**
+     * As {@link #qkvRopeStore(Backend, FloatArray, int, FloatArray, OffHeapArray, OffHeapArray, FloatArray, FloatArray, IntArray, int, int, int, int, int, boolean)}
+     * by the given kernel: {@code wide}, {@link FusedKernels#qkvRopeStoreWideBf16} and its forms where half the head dimension
+     * divides {@link FusedKernels#QKV_WIDE_GROUP} (the one-pair kernel otherwise).
+     */
+    public static void qkvRopeStore(Backend b, FloatArray qkv, int slices, FloatArray q, OffHeapArray kCache, OffHeapArray vCache,
+                                    FloatArray cos, FloatArray sin, IntArray slots, int tokens, int heads, int kvHeads, int headDim,
+                                    int blockSize, boolean overlap, boolean wide) {
         positive("tokens", tokens);
         positive("slices", slices);
         positive("heads", heads);
@@ -83,8 +112,18 @@ public final class FusedOps {
         }
         FloatArray c = rope ? cos : q, s = rope ? sin : q;   // unread without rope; any array fills the parameter
         int numBlocks = (int) (kCache.length() / perBlock);
-        Launch l = overlap(Launch.cover(tokens * units * half, 256), overlap);
         Object[] args = {qkv, slices, q, kCache, vCache, c, s, slots, tokens, heads, kvHeads, half, blockSize, numBlocks, rope ? 1 : 0};
+        if (wide && FusedKernels.QKV_WIDE_GROUP % half == 0) {
+            Launch w = overlap(qkvWideLaunch(tokens, units, half), overlap);
+            switch (kCache) {
+                case BFloat16Array a -> b.launch(QKV_WIDE_BF16, w, args);
+                case HalfFloatArray a -> b.launch(QKV_WIDE_F16, w, args);
+                case FloatArray a -> b.launch(QKV_WIDE_F32, w, args);
+                default -> throw new IllegalArgumentException("no KV store kernel for " + kCache.getClass().getSimpleName());
+            }
+            return;
+        }
+        Launch l = overlap(Launch.cover(tokens * units * half, 256), overlap);
         switch (kCache) {
             case BFloat16Array a -> b.launch(QKV_BF16, l, args);
             case HalfFloatArray a -> b.launch(QKV_F16, l, args);

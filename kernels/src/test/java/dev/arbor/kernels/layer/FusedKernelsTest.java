@@ -57,8 +57,21 @@ class FusedKernelsTest {
         }
     }
 
+    /**
+     * {@link #qkvCases(Backend, int, int, int, int, boolean)} at the one-pair and the wide kernels ({@code -Darbor.fused.qkvRopeWide}):
+     * a small model (one wide work-group a token, most of its work-items idle), 28 + 4 + 4 heads of 64 (two work-groups a
+     * token, the second partial, four pairs a work-item) and half = 12 (not dividing the group: the wide switch falls back).
+     */
     static void qkvCases(Backend b) {
-        int tokens = 5, heads = 4, kvHeads = 2, half = 8, headDim = 2 * half, blockSize = 4, numBlocks = 6;
+        for (boolean wide : new boolean[] {false, true}) {
+            qkvCases(b, 4, 2, 8, 4, wide);
+            qkvCases(b, 28, 4, 32, 4, wide);
+            qkvCases(b, 6, 3, 12, 5, wide);
+        }
+    }
+
+    static void qkvCases(Backend b, int heads, int kvHeads, int half, int blockSize, boolean wide) {
+        int tokens = 5, headDim = 2 * half, numBlocks = 6;
         int width = (heads + 2 * kvHeads) * headDim, store = numBlocks * kvHeads * blockSize * headDim;
         int[] slots = {7, 0, -1, 22, 13};
         for (String dtype : new String[] {"bf16", "fp16", "fp32"}) {
@@ -69,7 +82,7 @@ class FusedKernelsTest {
             };
             for (int slices : new int[] {1, 3}) {
                 for (boolean rope : new boolean[] {true, false}) {
-                    String what = dtype + " slices=" + slices + " rope=" + rope;
+                    String what = dtype + " slices=" + slices + " rope=" + rope + " heads=" + heads + "/" + kvHeads + " half=" + half + " wide=" + wide;
                     Random r = new Random(slices * 31 + (rope ? 1 : 0));
                     float[] slabs = random(r, slices * tokens * width, 2);
                     float[] cos = new float[tokens * half], sin = new float[tokens * half];
@@ -99,7 +112,7 @@ class FusedKernelsTest {
                             }
                             KvWrite.launch(b, kr, vr, kRef, vRef, slotArray, tokens, kvHeads, headDim, blockSize);
                             FusedOps.qkvRopeStore(b, sa, slices, q, kFused, vFused, rope ? ca : null, rope ? sn : null, slotArray, tokens, heads,
-                                    kvHeads, headDim, blockSize, false);
+                                    kvHeads, headDim, blockSize, false, wide);
                             b.toHost(qr, q, kFused, vFused, kRef, vRef);
                             assertBits(qr.toArray(), q.toArray(), "q " + what);
                             assertBits(floats(kRef), floats(kFused), "K store " + what);
@@ -353,7 +366,7 @@ class FusedKernelsTest {
         Path ptxas = Ptxas.require();
         for (String name : Arrays.asList("qkvRopeStoreBf16", "qkvRopeStoreF16", "qkvRopeStoreF32", "siluMulRows", "addRmsNormRows", "addRmsNormSplitRow",
                 "siluMulRowsBf16", "addRmsNormRowsBf16", "siluMulRowsWide", "siluMulRowsWideBf16", "siluMulRowsInterleaved",
-                "siluMulRowsInterleavedBf16")) {
+                "siluMulRowsInterleavedBf16", "qkvRopeStoreWideBf16", "qkvRopeStoreWideF16", "qkvRopeStoreWideF32")) {
             Ptxas.assemble(ptxas, dir, name, KernelCompiler.compile(Kernel.of(FusedKernels.class, name), new Object[0], 90).ptx());
         }
     }
