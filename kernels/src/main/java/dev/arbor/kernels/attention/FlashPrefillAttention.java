@@ -29,6 +29,10 @@ public final class FlashPrefillAttention implements AutoCloseable {
     static final Kernel SHARED_F16 = Kernel.of(FlashPrefillKernels.class, "sharedF16");
     static final Kernel SHARED_HALF_BF16 = Kernel.of(FlashPrefillKernels.class, "sharedHalfBf16");
     static final Kernel SHARED_HALF_F16 = Kernel.of(FlashPrefillKernels.class, "sharedHalfF16");
+    static final Kernel STAGED_BF16 = Kernel.of(FlashSharedKernels.class, "sharedStagedBf16");
+    static final Kernel STAGED_F16 = Kernel.of(FlashSharedKernels.class, "sharedStagedF16");
+    static final Kernel STAGED_HALF_BF16 = Kernel.of(FlashSharedKernels.class, "sharedStagedHalfBf16");
+    static final Kernel STAGED_HALF_F16 = Kernel.of(FlashSharedKernels.class, "sharedStagedHalfF16");
     static final Kernel WARP_BF16 = Kernel.of(FlashPrefillKernels.class, "warpBf16");
     static final Kernel WARP_F16 = Kernel.of(FlashPrefillKernels.class, "warpF16");
     static final Kernel LONG_BF16 = Kernel.of(FlashPrefillKernels.class, "longBf16");
@@ -89,6 +93,23 @@ public final class FlashPrefillAttention implements AutoCloseable {
      */
     public static final boolean SHARED_DIM_SPLIT = !"false".equals(System.getProperty("arbor.flash.sharedDimSplit"));
 
+    /**
+     * The shared pass's deeper K/V copy ring ({@link FlashSharedKernels}, session 18 casc18), system property {@code arbor.flash.sharedRing}
+     * (default on; false: the two-stage {@link FlashPrefillKernels#sharedBf16} / {@link FlashPrefillKernels#sharedHalfBf16});
+     * {@code -Darbor.flash.sharedStages=N} (2..4) forces N stages wherever the ring is taken. By rule ({@link #sharedStagesFor}):
+     * 3 stages where the launch is at most two work-groups an SM, else the two-stage kernels. The same bits. Measured (bench/RESULTS.md
+     * "Run 69-casc18", FlashDecodeBench ring): workload 2's decode shared pass 37.9 → 35.6 µs, workload 1's (dim split) 15.7 → 15.5:
+     * the walk is not waiting on its copies (4 stages, one work-group an SM, no better), so the gain is small.
+     */
+    public static final boolean SHARED_RING = !"false".equals(System.getProperty("arbor.flash.sharedRing"));
+    /**
+     * The ring's lean tile ({@code -Darbor.flash.sharedLean=true}; default off, not yet measured): the shared pass without the causal
+     * select, which never masks a shared key ({@link FlashSharedKernels}'s {@code mask} 0). The same bits.
+     */
+    public static final boolean SHARED_LEAN = Boolean.getBoolean("arbor.flash.sharedLean");
+    /** {@code -Darbor.flash.sharedStages}: 0 by rule ({@link #sharedStagesFor}), else 2..4. */
+    public static final int SHARED_STAGES = Math.max(0, Math.min(4, Integer.getInteger("arbor.flash.sharedStages", 0)));
+
     private final int heads, kvHeads, headDim, blockSize, tokensPerTile, maxTiles;
     private final IntArray tiles;   // (maxTiles, 2) first token, end token
     // short tiles (a sequence's at most warpTokens planned tokens, or none): one-warp work-groups (FlashPrefillKernels.warpBf16)
@@ -114,6 +135,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private int numRowTiles, dirtyTokens; // the leading startTiles entries the last upload may have left nonzero
     private boolean handoffOverlap = HANDOFF_OVERLAP;   // the handoff's launches overlapping (PDL; HANDOFF_OVERLAP)
     private int sharedDimSplit = SHARED_DIM_SPLIT ? -1 : 0;   // the shared pass's dim split: -1 by dimSplitPays, 0 never, 1 always
+    private int sharedStages = !SHARED_RING ? 0 : SHARED_STAGES >= 2 ? SHARED_STAGES : -1;   // the ring's stages: -1 by rule, 0 none, 2..4
+    private boolean sharedLean = SHARED_LEAN;   // the ring without the causal select (SHARED_LEAN)
     private boolean sharedLaunchedLast;  // launchShared launched, no launch of this launcher since (launch's one-warp pass may overlap it)
 
     /**
@@ -462,6 +485,20 @@ public final class FlashPrefillAttention implements AutoCloseable {
         if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
         boolean split = sharedDimSplit > 0 || sharedDimSplit < 0 && dimSplitPays(numRowTiles, kvHeads, b.multiprocessors());
+        int groups = numRowTiles * kvHeads * (split ? 2 : 1);
+        int stages = sharedStages >= 0 ? sharedStages : sharedStagesFor(groups, b.multiprocessors());
+        if (stages >= 2) {   // the deeper ring (FlashSharedKernels): the same bits
+            boolean f16 = kernel == SHARED_F16;
+            Kernel ring = split ? (f16 ? STAGED_HALF_F16 : STAGED_HALF_BF16) : (f16 ? STAGED_F16 : STAGED_BF16);
+            Launch rl = Launch.of(new int[] {numRowTiles, kvHeads, split ? 2 : 1}, new int[] {FlashPrefillKernels.THREADS, 1, 1})
+                    .withSharedBytes(FlashSharedKernels.sharedBytes(headDim, stages));
+            int minBlocks = tallMinBlocks() == 0 ? 0 : Math.min(tallMinBlocks(), stages >= 4 ? 1 : 2);
+            b.launch(ring, handoffOverlap ? rl.overlappingPrevious() : rl, q, kCache, vCache, state, positions, rowTokens, rowTiles, blockTables,
+                    slopes, maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, minBlocks, stages,
+                    sharedLean ? 0 : 1);
+            sharedLaunchedLast = true;
+            return;
+        }
         Launch l = split ? sharedHalfLaunchOf(numRowTiles) : launchOf(numRowTiles);
         if (split) kernel = kernel == SHARED_F16 ? SHARED_HALF_F16 : SHARED_HALF_BF16;
         b.launch(kernel, handoffOverlap ? l.overlappingPrevious() : l, q, kCache, vCache, state, positions, rowTokens, rowTiles, blockTables,
@@ -484,6 +521,26 @@ public final class FlashPrefillAttention implements AutoCloseable {
     public void setSharedDimSplit(int mode) {
         if (mode < -1 || mode > 1) throw new IllegalArgumentException("dim split mode " + mode + " outside -1..1");
         this.sharedDimSplit = mode;
+    }
+
+    /** For benchmarks and tests: the shared pass's K/V ring ({@link #SHARED_RING}): -1 by {@link #sharedStagesFor}, 0 never (two-stage kernels), 2..4 stages. The same bits. */
+    public void setSharedStages(int stages) {
+        if (stages < -1 || stages == 1 || stages > 4) throw new IllegalArgumentException("shared pass stages " + stages + " outside -1, 0, 2..4");
+        this.sharedStages = stages;
+    }
+
+    /** For benchmarks and tests: the ring without the causal select ({@link #SHARED_LEAN}). The same bits. */
+    public void setSharedLean(boolean on) {
+        this.sharedLean = on;
+    }
+
+    /**
+     * The shared pass's K/V stages by rule for a launch of {@code groups} work-groups: 3 (99,072 B at headDim 128, two an SM) where they
+     * fit two an SM, else 0 (the two-stage kernels, three an SM: a prefill step's). Run 69-casc18: 4 stages (one an SM) were no faster
+     * where the launch fits one an SM (workload 1: 15.7 µs against 15.5 at 3), slower where it does not (workload 2: 43.7 against 35.6).
+     */
+    public static int sharedStagesFor(long groups, int sms) {
+        return groups <= 2L * sms ? 3 : 0;
     }
 
     /**

@@ -47,4 +47,16 @@ class FlashHandoffGpuTest {
         FlashHandoffTest.checkDecodes(cuda, 32, 8, 128, 16, 33, 512, false, KvStore.BF16, 107, 7, 63);
         FlashHandoffTest.checkDecodes(cuda, 40, 40, 128, 16, 33, 512, true, KvStore.BF16, 107, 2, 64);
     }
+
+    /**
+     * The shared pass's ring ({@link FlashSharedKernels}) at 2, 3, 4 stages, whole dims and the dim split, against the two-stage kernels'
+     * and the one-pass bits ({@link FlashHandoffTest#checkRing}): 40 members behind 528 keys (8 tiles), Llama-2-7B, GQA 4, ALiBi 40, fp16.
+     */
+    @Test
+    void theSharedPassRingGivesTheOnePassBitsAtModelShapes() {
+        FlashHandoffTest.checkRing(cuda, 32, 32, 128, 16, 33, 528, false, KvStore.BF16, 40, rowTiles(32, 32), 81);
+        FlashHandoffTest.checkRing(cuda, 32, 32, 128, 16, 33, 528, false, KvStore.F16, 40, rowTiles(32, 32), 82);
+        FlashHandoffTest.checkRing(cuda, 32, 8, 128, 16, 12, 192, false, KvStore.BF16, 40, rowTiles(32, 8), 83);
+        FlashHandoffTest.checkRing(cuda, 40, 40, 128, 10, 53, 530, true, KvStore.BF16, 40, rowTiles(40, 40), 84);
+    }
 }

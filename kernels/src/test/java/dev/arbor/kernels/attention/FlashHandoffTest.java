@@ -147,4 +147,55 @@ class FlashHandoffTest {
     void theHandoffPointDoesNotChangeTheBits() {
         check(2, 2, 16, 9, 128, false, KvStore.BF16, 1, 39);
     }
+
+    /**
+     * The shared pass's deeper K/V ring ({@link FlashSharedKernels}, {@link FlashPrefillAttention#setSharedStages}) at 2, 3 (the lean
+     * tile, {@link FlashPrefillAttention#setSharedLean}) and 4 stages, whole dims and the dim split, against the two-stage kernels' bits and the one-pass kernel's: with fewer shared tiles than stages
+     * (1 and 3 tiles), more (8), GQA 4 over two row tiles, ALiBi with 5 heads on 1 kv head (G = 5), fp16.
+     */
+    static void checkRing(Backend be, int heads, int kvHeads, int headDim, int bs, int sharedBlocks, int sharedKeys, boolean alibi, KvStore store,
+                          int members, int expectRowTiles, long seed) {
+        int pre = sharedBlocks * bs;
+        int[] ctx = new int[members + 1], news = new int[members + 1], shared = new int[members + 1];
+        for (int i = 0; i < members; i++) {
+            news[i] = i % 3 == 1 ? 17 : 1;
+            ctx[i] = pre + (13 * i + 10) % 47 + news[i];
+            shared[i] = sharedBlocks;
+        }
+        ctx[members] = 50;
+        news[members] = 5;
+        int[] group = new int[members];
+        for (int i = 0; i < members; i++) group[i] = i;
+        String what = heads + "/" + kvHeads + " heads × " + headDim + ", bs " + bs + ", " + members + " sequences sharing " + sharedKeys + " keys, "
+                + store + (alibi ? ", ALiBi" : "");
+        int stagesBefore = FlashPrefillRun.sharedStages, splitBefore = FlashPrefillRun.sharedDimSplit;
+        boolean leanBefore = FlashPrefillRun.sharedLean;
+        try (PagedBatch b = new PagedBatch(heads, kvHeads, headDim, bs, ctx, news, alibi, store, seed, shared)) {
+            float[] onePass = FlashPrefillRun.run(be, b, FlashPrefillRun.whole(b));
+            for (int split = 0; split <= 1; split++) {
+                FlashPrefillRun.sharedDimSplit = split;
+                for (int stages : new int[] {0, 2, 3, 4}) {
+                    FlashPrefillRun.sharedStages = stages;
+                    FlashPrefillRun.sharedLean = stages == 3;   // the lean tile (no causal select) at 3 stages, the select at 2 and 4
+                    float[] handoff = FlashPrefillRun.runHandoff(be, b, new int[][] {group}, new int[] {sharedKeys});
+                    assertEquals(expectRowTiles, FlashPrefillRun.lastTiles, what + ": the shared pass's row tiles");
+                    assertBits(onePass, handoff, what + ": handoff (" + stages + " stages" + (stages == 3 ? ", lean" : "") + ", dim split "
+                            + split + ") against one pass");
+                }
+            }
+            if (be != CPU) System.out.printf("%s: shared pass at 2/3/4 stages (ring), whole and dim split == one pass bit for bit%n", what);
+        } finally {
+            FlashPrefillRun.sharedStages = stagesBefore;
+            FlashPrefillRun.sharedDimSplit = splitBefore;
+            FlashPrefillRun.sharedLean = leanBefore;
+        }
+    }
+
+    @Test
+    void theSharedPassRingGivesTheOnePassBits() {
+        checkRing(CPU, 2, 2, 64, 16, 4, 64, false, KvStore.BF16, 3, 1, 71);      // 1 shared tile: fewer than the stages
+        checkRing(CPU, 2, 2, 64, 10, 53, 530, false, KvStore.F16, 3, 1, 72);     // 8 tiles
+        checkRing(CPU, 4, 1, 64, 7, 28, 192, false, KvStore.BF16, 3, 2, 73);     // 3 tiles, GQA 4: 19 tokens over two row tiles
+        checkRing(CPU, 5, 1, 64, 5, 39, 195, true, KvStore.BF16, 3, 2, 74);      // ALiBi, G = 5: 12 tokens a tile
+    }
 }

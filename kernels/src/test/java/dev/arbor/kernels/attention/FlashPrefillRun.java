@@ -56,6 +56,10 @@ final class FlashPrefillRun {
     static boolean handoffOverlap = FlashPrefillAttention.HANDOFF_OVERLAP;
     /** The shared pass's dim split of the next {@link #runHandoff} ({@link FlashPrefillAttention#setSharedDimSplit}: -1 by rule, 0, 1). */
     static int sharedDimSplit = -1;
+    /** The shared pass's K/V ring of the next {@link #runHandoff} ({@link FlashPrefillAttention#setSharedStages}: -1 by rule, 0, 2..4). */
+    static int sharedStages = -1;
+    /** The ring's lean tile of the next {@link #runHandoff} ({@link FlashPrefillAttention#setSharedLean}). */
+    static boolean sharedLean = FlashPrefillAttention.SHARED_LEAN;
     /** Whether the last {@link #runHandoff}'s per-sequence pass was one-warp tiles alone (then launched overlapping the shared pass). */
     static boolean lastWarpOnly;
 
@@ -179,6 +183,8 @@ final class FlashPrefillRun {
             attn.useHandoffState(state);
             attn.setHandoffOverlap(handoffOverlap);
             attn.setSharedDimSplit(sharedDimSplit);
+            attn.setSharedStages(sharedStages);
+            attn.setSharedLean(sharedLean);
             be.toDevice(qa, pos, seq, state, b.kCache, b.vCache, b.tablesA);
             if (b.slopesA != null) be.toDevice(b.slopesA);
             be.toDevice(out);

@@ -61,6 +61,14 @@ public final class FlashDecodeBench {
                 overlapRow(cuda, 64, 300, 256);    // a smaller group
                 return;
             }
+            if (args.length >= 1 && args[0].equals("ring")) {   // session 18 casc18: the shared pass's K/V ring (FlashSharedKernels)
+                System.out.println("-- decode shared pass, one layer, bf16 KV, 32 heads x 128: two-stage kernels (stages 0) against the ring at 2/3/4 "
+                        + "stages, whole dims and the dim split (state bits against the two-stage kernel's); then the handoff (shared + one-warp "
+                        + "pass, overlapping launches) with the ring by rule against without; graph medians");
+                ringRow(cuda, 107, 560, 528);   // workload 1 as the engine groups it: 33 shared blocks, 107 sequences
+                ringRow(cuda, 500, 790, 752);   // workload 2's decode (500 sequences, 752 shared keys)
+                return;
+            }
             if (args.length >= 1 && args[0].equals("gqa64")) {   // Llama-3.2-1B's decode (issue 12's b128 × 512 row and around it)
                 System.out.println("-- GQA-4 decode, 32 on 8 heads x 64, one layer, bf16 KV: paged CUDA-core kernel (the nbi mode's before "
                         + "run 57-gqa12) | tensor cores, 64-row tiles | tensor cores, one-warp tiles");
@@ -221,6 +229,83 @@ public final class FlashDecodeBench {
             System.out.printf("handoff overlap: %3d seqs x %4d keys (%3d shared, %d row tiles, dim split by rule: %b): %s (%.3fx plain); "
                     + "shared pass alone %.4f / dim split %.4f ms; each figure:%s%n", seqs, ctx, shared, rowTiles,
                     FlashPrefillAttention.dimSplitPays(rowTiles, kvHeads, cuda.multiprocessors()), row, sum[0] / sum[3], sharedMs, sharedSplitMs, each);
+        }
+    }
+
+    /**
+     * The shared pass alone of one group of {@code seqs} decodes sharing {@code shared} keys (Llama-2-7B attention, bf16 KV): the two-stage
+     * kernels and the ring ({@link FlashPrefillAttention#setSharedStages}) at 2, 3, 4 stages, whole dims and the dim split, each state
+     * compared bit for bit with the two-stage kernel's of the same split; then the handoff with the ring by rule against without.
+     */
+    private static void ringRow(CudaBackend cuda, int seqs, int ctx, int shared) {
+        int heads = 32, kvHeads = 32, bps = (ctx + BS - 1) / BS, sharedBlocks = shared / BS, own = bps - sharedBlocks;
+        int blocks = sharedBlocks + seqs * own, n = blocks * kvHeads * BS * D, sn = seqs * heads * FlashPrefillKernels.stateStride(D);
+        try (BFloat16Array k = new BFloat16Array(n); BFloat16Array v = new BFloat16Array(n);
+             FloatArray q = new FloatArray(seqs * heads * D); FloatArray out = new FloatArray(seqs * heads * D);
+             IntArray pos = new IntArray(seqs); IntArray seq = new IntArray(seqs); IntArray table = new IntArray(seqs * bps);
+             FlashPrefillAttention flash = new FlashPrefillAttention(heads, kvHeads, D, BS, seqs, seqs);
+             FloatArray state = new FloatArray(sn)) {
+            int[] queryStart = new int[seqs + 1], positions = new int[seqs], seqOf = new int[seqs], keys = new int[seqs], group = new int[seqs];
+            for (int s = 0; s < seqs; s++) {
+                int p = ctx - 1 - (s % 31);
+                pos.set(s, p);
+                positions[s] = p;
+                seq.set(s, s);
+                queryStart[s + 1] = s + 1;
+                seqOf[s] = s;
+                keys[s] = shared / FlashPrefillKernels.BN * FlashPrefillKernels.BN;
+                group[s] = s;
+                for (int b = 0; b < bps; b++) table.set(s * bps + b, b < sharedBlocks ? b : sharedBlocks + s * own + (b - sharedBlocks));
+            }
+            cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(n, 256), k, n, 1);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(n, 256), v, n, 2);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 3);
+            cuda.toDevice(pos, seq, table);
+            cuda.allocateOnDevice(out);
+            cuda.allocateOnDevice(state);
+            flash.toDevice(cuda);
+            flash.useHandoffState(state);
+            flash.planBelow(cuda, queryStart, positions, seqs, Integer.MAX_VALUE);
+            int rowTiles = flash.planHandoff(cuda, seqOf, keys, group, new int[] {0, seqs}, 1, seqs);
+            flash.setHandoffOverlap(false);
+            StringBuilder line = new StringBuilder(String.format("ring: %3d seqs x %4d keys (%3d shared, %d row tiles, %d tiles, stages by rule: %d/%d):",
+                    seqs, ctx, shared, rowTiles, shared / FlashPrefillKernels.BN,
+                    FlashPrefillAttention.sharedStagesFor((long) rowTiles * kvHeads, cuda.multiprocessors()),
+                    FlashPrefillAttention.sharedStagesFor(2L * rowTiles * kvHeads, cuda.multiprocessors())));
+            for (int split = 0; split <= 1; split++) {
+                flash.setSharedDimSplit(split);
+                float[] ref = null;
+                line.append(split == 0 ? " whole:" : " | dim split:");
+                for (int st : new int[] {0, 2, 3, 4, -3}) {   // -3: 3 stages, the lean tile (setSharedLean)
+                    flash.setSharedLean(st < 0);
+                    flash.setSharedStages(Math.abs(st));
+                    double ms = FlashPrefillBench.time(cuda, () -> flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs));
+                    cuda.toHost(state);
+                    float[] got = new float[sn];
+                    for (int i = 0; i < sn; i++) got[i] = state.get(i);
+                    int diff = 0;
+                    if (ref == null) ref = got;
+                    else for (int i = 0; i < sn; i++) if (Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(ref[i])) diff++;
+                    line.append(String.format(" %s %.2f us%s", st < 0 ? "s3-lean" : "s" + st, 1000 * ms, st == 0 ? "" : diff == 0 ? " =bits" : " DIFFERS in " + diff));
+                }
+                flash.setSharedLean(FlashPrefillAttention.SHARED_LEAN);
+            }
+            System.out.println(line);
+            // the handoff as the engine launches it (overlap, dim split by rule): the ring by rule against the two-stage kernels, interleaved
+            flash.setHandoffOverlap(true);
+            flash.setSharedDimSplit(-1);
+            double[] sum = new double[2];
+            for (int r = 0; r < 2; r++) {
+                for (int f = 0; f < 2; f++) {
+                    flash.setSharedStages(f == 0 ? 0 : -1);
+                    sum[f] += FlashPrefillBench.time(cuda, () -> {
+                        flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs);
+                        flash.launch(cuda, q, k, v, out, pos, seq, table, bps, null, seqs);
+                    }) / 2;
+                }
+            }
+            System.out.printf("ring: %3d seqs handoff (overlap, dim split by rule): two-stage %.2f us | ring by rule %.2f us (%.3fx)%n", seqs,
+                    1000 * sum[0], 1000 * sum[1], sum[0] / sum[1]);
         }
     }
 
