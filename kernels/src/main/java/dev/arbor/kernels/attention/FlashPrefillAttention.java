@@ -40,6 +40,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
     static final Kernel PREFILL_BF16_OUT_BF16 = Kernel.of(FlashPrefillKernels.class, "prefillBf16OutBf16");
     static final Kernel WARP_BF16_OUT_BF16 = Kernel.of(FlashPrefillKernels.class, "warpBf16OutBf16");
     static final Kernel LONG_BF16_OUT_BF16 = Kernel.of(FlashPrefillKernels.class, "longBf16OutBf16");
+    static final Kernel WARP_ONE_BUFFER_BF16 = Kernel.of(FlashWarpOneBufferKernels.class, "warpOneBufferBf16");
+    static final Kernel WARP_ONE_BUFFER_F16 = Kernel.of(FlashWarpOneBufferKernels.class, "warpOneBufferF16");
+    static final Kernel WARP_ONE_BUFFER_BF16_OUT_BF16 = Kernel.of(FlashWarpOneBufferKernels.class, "warpOneBufferBf16OutBf16");
     static final Kernel SPLIT_BF16 = Kernel.of(FlashSplitKernels.class, "splitBf16");
     static final Kernel SPLIT_F16 = Kernel.of(FlashSplitKernels.class, "splitF16");
     static final Kernel SPLIT_BF16_OUT_BF16 = Kernel.of(FlashSplitKernels.class, "splitBf16OutBf16");
@@ -81,6 +84,23 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * (bench/RESULTS.md "Run 66-casc17", FlashDecodeBench overlap, interleaved): workload 1's decode handoff 46.3 → 44.1 µs a layer alone,
      * 42.4 → 39.9 with the dim split; workload 2's 202.6 → 200.4. The engine A/B of that call (one run each) did not show it (see there).
      */
+    /**
+     * The one-warp short-tile kernel with one K/V buffer ({@link FlashWarpOneBufferKernels}: 16.5 KiB of shared memory a walk at
+     * headDim 128 instead of 36.5, so more walks an SM), system property {@code arbor.flash.warpOneBuffer} (default off, not yet
+     * measured: session 18 attn18b; 8 walks an SM by registers instead of 6 by shared memory); {@code -Darbor.flash.warpOneBufferBlocks=N}
+     * declares launch bounds of N work-groups an SM (0: none; 12: 168 registers, some spilled, 12 walks an SM);
+     * {@code -Darbor.flash.warpOneBufferHalves=false} copies whole tiles instead of key halves. The same bits either way (the same per-tile code in the same order: FlashWarpOneBufferTest, FlashWarpOneBufferGpuTest).
+     */
+    public static final boolean WARP_ONE_BUFFER = Boolean.getBoolean("arbor.flash.warpOneBuffer");
+    /** {@code -Darbor.flash.warpOneBufferBlocks}: the one-buffer kernel's launch bounds (work-groups an SM; 0: none). */
+    public static final int WARP_ONE_BUFFER_BLOCKS = Math.max(0, Integer.getInteger("arbor.flash.warpOneBufferBlocks", 0));
+    /**
+     * {@code -Darbor.flash.warpOneBufferHalves} (default true): the one-buffer kernel copies and computes by key halves (each half's V
+     * replaces its K once that half's S is done, each half of the next K its V once that half's P·V is done: two copies in flight);
+     * false: whole tiles (one copy in flight). The same bits.
+     */
+    public static final boolean WARP_ONE_BUFFER_HALVES = !"false".equals(System.getProperty("arbor.flash.warpOneBufferHalves"));
+
     public static final boolean HANDOFF_OVERLAP = !"false".equals(System.getProperty("arbor.flash.handoffOverlap"));
 
     /**
@@ -134,6 +154,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private FloatArray state;            // (maxTokens, heads, stateStride) fp32, useHandoffState; null: no handoff
     private int numRowTiles, dirtyTokens; // the leading startTiles entries the last upload may have left nonzero
     private boolean handoffOverlap = HANDOFF_OVERLAP;   // the handoff's launches overlapping (PDL; HANDOFF_OVERLAP)
+    private boolean warpOneBuffer = WARP_ONE_BUFFER;    // short tiles' one-warp kernel with one K/V buffer (WARP_ONE_BUFFER)
+    private int warpOneBufferBlocks = WARP_ONE_BUFFER_BLOCKS;
+    private boolean warpOneBufferHalves = WARP_ONE_BUFFER_HALVES;
     private int sharedDimSplit = SHARED_DIM_SPLIT ? -1 : 0;   // the shared pass's dim split: -1 by dimSplitPays, 0 never, 1 always
     private int sharedStages = !SHARED_RING ? 0 : SHARED_STAGES >= 2 ? SHARED_STAGES : -1;   // the ring's stages: -1 by rule, 0 none, 2..4
     private boolean sharedLean = SHARED_LEAN;   // the ring without the causal select (SHARED_LEAN)
@@ -627,8 +650,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
                     out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         } else if (numWarpTiles > 0) {
             Launch l = warpLaunchOf(numWarpTiles);
-            b.launch(Shapes.byOut(out, kCache, warpKernelFor(kCache), WARP_BF16_OUT_BF16), overlapWarp ? l.overlappingPrevious() : l, args(q, kCache, vCache, out, positions,
-                    seqOfToken, warpTiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
+            b.launch(Shapes.byOut(out, kCache, shortKernelFor(kCache), warpOneBuffer ? WARP_ONE_BUFFER_BF16_OUT_BF16 : WARP_BF16_OUT_BF16),
+                    overlapWarp ? l.overlappingPrevious() : l, warpArgs(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq,
+                            alibiSlopes, numBlocks));
         }
     }
 
@@ -655,7 +679,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     /** The launch of {@code numTiles} short tiles: grid (tiles, kvHeads), one warp, the one-warp kernel's dynamic shared memory. */
     public Launch warpLaunchOf(int numTiles) {
         return Launch.of(new int[] {numTiles, kvHeads, 1}, new int[] {FlashPrefillKernels.WARP_THREADS, 1, 1})
-                .withSharedBytes(FlashPrefillKernels.warpSharedBytes(headDim));
+                .withSharedBytes(warpOneBuffer ? FlashWarpOneBufferKernels.sharedBytes(headDim) : FlashPrefillKernels.warpSharedBytes(headDim));
     }
 
     /** The launch of {@code numTiles} short tiles in the split form: grid (tiles, kvHeads), four warps, its dynamic shared memory. */
@@ -667,7 +691,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     /** The split form's arguments for the last plan's short tiles (also for {@code CudaBackend.resources}): the one-warp kernel's and the stages. */
     public Object[] splitArgs(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions, IntArray seqOfToken,
                               IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
-        Object[] a = warpArgs(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks);
+        Object[] a = args(q, kCache, vCache, out, positions, seqOfToken, warpTiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks);
         Object[] withStages = java.util.Arrays.copyOf(a, a.length + 1);
         withStages[a.length] = splitStages;
         return withStages;
@@ -685,7 +709,30 @@ public final class FlashPrefillAttention implements AutoCloseable {
     /** The short-tile kernel's arguments (also for {@code CudaBackend.resources}). */
     public Object[] warpArgs(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions, IntArray seqOfToken,
                              IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
-        return args(q, kCache, vCache, out, positions, seqOfToken, warpTiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks);
+        Object[] a = args(q, kCache, vCache, out, positions, seqOfToken, warpTiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks);
+        if (!warpOneBuffer) return a;
+        Object[] withBounds = java.util.Arrays.copyOf(a, a.length + 2);   // the one-buffer kernel's launch bounds and halves
+        withBounds[a.length] = warpOneBufferBlocks;
+        withBounds[a.length + 1] = warpOneBufferHalves ? 1 : 0;
+        return withBounds;
+    }
+
+    /** This instance's short-tile kernel of a store type (fp32 out): the one-warp kernel, with one K/V buffer where {@link #setWarpOneBuffer} is on. */
+    public Kernel shortKernelFor(OffHeapArray store) {
+        if (!warpOneBuffer) return warpKernelFor(store);
+        return kernelFor(store) == PREFILL_F16 ? WARP_ONE_BUFFER_F16 : WARP_ONE_BUFFER_BF16;
+    }
+
+    /**
+     * For benchmarks and tests: this instance's {@link #WARP_ONE_BUFFER}, the one-buffer kernel's launch bounds ({@code minBlocks}
+     * work-groups an SM, 0: none; {@link #WARP_ONE_BUFFER_BLOCKS}) and its key halves ({@link #WARP_ONE_BUFFER_HALVES}). The same bits
+     * either way.
+     */
+    public void setWarpOneBuffer(boolean on, int minBlocks, boolean halves) {
+        if (minBlocks < 0) throw new IllegalArgumentException("minBlocks " + minBlocks);
+        this.warpOneBuffer = on;
+        this.warpOneBufferBlocks = minBlocks;
+        this.warpOneBufferHalves = halves;
     }
 
     private Object[] args(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions, IntArray seqOfToken,

@@ -60,6 +60,10 @@ final class FlashPrefillRun {
     static int sharedStages = -1;
     /** The ring's lean tile of the next {@link #runHandoff} ({@link FlashPrefillAttention#setSharedLean}). */
     static boolean sharedLean = FlashPrefillAttention.SHARED_LEAN;
+    /** The one-warp kernel with one K/V buffer for the next runs ({@link FlashPrefillAttention#setWarpOneBuffer}) and its launch bounds. */
+    static boolean warpOneBuffer = FlashPrefillAttention.WARP_ONE_BUFFER;
+    static int warpOneBufferBlocks = FlashPrefillAttention.WARP_ONE_BUFFER_BLOCKS;
+    static boolean warpOneBufferHalves = FlashPrefillAttention.WARP_ONE_BUFFER_HALVES;
     /** Whether the last {@link #runHandoff}'s per-sequence pass was one-warp tiles alone (then launched overlapping the shared pass). */
     static boolean lastWarpOnly;
 
@@ -74,6 +78,7 @@ final class FlashPrefillRun {
         } else {
             attn.setMinWarpWalks(0);
         }
+        attn.setWarpOneBuffer(warpOneBuffer, warpOneBufferBlocks, warpOneBufferHalves);
     }
 
     /** {@link #run(Backend, PagedBatch, int[][], int)} with short tiles in the split form of {@code stages} K/V stages (-1: in 64-row tiles). */

@@ -32,6 +32,10 @@ import dev.arbor.kernels.attention.PagedAttention;
  * <p>{@code FlashDecodeBench overlap} times the seed workloads' decode handoff with plain launches, overlapping ones
  * ({@link FlashPrefillAttention#setHandoffOverlap}), the shared pass's dim split ({@link FlashPrefillAttention#setSharedDimSplit}) and
  * both, interleaved (run 66-casc17).
+ * <p>{@code FlashDecodeBench onebuffer} times the one-warp per-sequence pass alone (bf16 out; behind one shared pass's handoff where the
+ * rows share a prefix) at seed workload 2's, workload 1's and llama3.2-1b b128's decode shapes: plain against one K/V buffer
+ * ({@link FlashPrefillAttention#setWarpOneBuffer}, {@link dev.arbor.kernels.attention.FlashWarpOneBufferKernels}) without and with
+ * launch bounds of 12 an SM, interleaved, outputs compared bit for bit, against the own keys' DRAM floor (session 18 attn18b).
  */
 public final class FlashDecodeBench {
     private static final int BS = 16, D = 128;
@@ -67,6 +71,15 @@ public final class FlashDecodeBench {
                         + "pass, overlapping launches) with the ring by rule against without; graph medians");
                 ringRow(cuda, 107, 560, 528);   // workload 1 as the engine groups it: 33 shared blocks, 107 sequences
                 ringRow(cuda, 500, 790, 752);   // workload 2's decode (500 sequences, 752 shared keys)
+                return;
+            }
+            if (args.length >= 1 && args[0].equals("onebuffer")) {   // session 18 attn18b: the one-warp pass with one K/V buffer (FlashWarpOneBufferKernels)
+                System.out.println("-- per-sequence one-warp pass (bf16 out, as the engine's), one layer, bf16 KV: plain (warpBf16OutBf16) | one K/V "
+                        + "buffer (warpOneBufferBf16OutBf16): whole tiles | key halves | each with launch bounds 12 an SM; graph medians "
+                        + "interleaved, each twice; outputs compared bit for bit with plain");
+                oneBufferRow(cuda, 32, 32, 128, 500, 810, 752);   // seed workload 2's decode behind the handoff (positions 779..809: 28-58 own keys)
+                oneBufferRow(cuda, 32, 32, 128, 107, 580, 528);   // seed workload 1's (positions 549..579)
+                oneBufferRow(cuda, 32, 8, 64, 128, 576, 0);       // llama3.2-1b b128 x 512 (+1..64), no handoff
                 return;
             }
             if (args.length >= 1 && args[0].equals("gqa64")) {   // Llama-3.2-1B's decode (issue 12's b128 × 512 row and around it)
@@ -160,7 +173,7 @@ public final class FlashDecodeBench {
                         tall.args(q, k, v, out, pos, seq, table, bps, null, blocks));
                 System.out.printf("   64-row kernel: %s, dynamic smem %d B (%d warps/SM)%n", r, FlashPrefillKernels.sharedBytes(D),
                         4 * r.blocksPerSm());
-                CudaModule.Resources w = cuda.resources(FlashPrefillAttention.warpKernelFor(k), flash.warpLaunchOf(tiles),
+                CudaModule.Resources w = cuda.resources(flash.shortKernelFor(k), flash.warpLaunchOf(tiles),
                         flash.warpArgs(q, k, v, out, pos, seq, table, bps, null, blocks));
                 System.out.printf("   one-warp kernel: %s, dynamic smem %d B (%d warps/SM)%n", w, FlashPrefillKernels.warpSharedBytes(D),
                         w.blocksPerSm());
@@ -306,6 +319,103 @@ public final class FlashDecodeBench {
             }
             System.out.printf("ring: %3d seqs handoff (overlap, dim split by rule): two-stage %.2f us | ring by rule %.2f us (%.3fx)%n", seqs,
                     1000 * sum[0], 1000 * sum[1], sum[0] / sum[1]);
+        }
+    }
+
+    /**
+     * The one-warp per-sequence pass (behind the shared pass's handoff where {@code shared} &gt; 0, handed off at the tile holding key
+     * {@code shared / 64 · 64} as the engine plans it; else alone), bf16 out: plain ({@code warpBf16OutBf16}) against one K/V buffer
+     * ({@link FlashPrefillAttention#setWarpOneBuffer}) without and with launch bounds of 12 work-groups an SM: ms a layer (the pass
+     * alone, the state written once by one shared pass), whole tiles and key halves, each also under launch bounds of 12, interleaved, twice each, the outputs compared bit for bit with plain's, and
+     * the DRAM floor of the own keys' K and V (the shared blocks stay in L2) at 4.25 TB/s.
+     */
+    private static void oneBufferRow(CudaBackend cuda, int heads, int kvHeads, int D, int seqs, int ctx, int shared) {
+        int bps = (ctx + BS - 1) / BS, sharedBlocks = shared / BS, own = bps - sharedBlocks;
+        int blocks = sharedBlocks + seqs * own, n = blocks * kvHeads * BS * D;
+        int[][] forms = {{-1, 0}, {0, 0}, {0, 1}, {12, 0}, {12, 1}};   // {-1, 0}: plain; else the one-buffer kernel's {launch bounds, halves}
+        String[] names = {"plain", "whole", "halves", "whole+b12", "halves+b12"};
+        BFloat16Array[] outs = new BFloat16Array[forms.length];
+        try (BFloat16Array k = new BFloat16Array(n); BFloat16Array v = new BFloat16Array(n);
+             FloatArray q = new FloatArray(seqs * heads * D);
+             BFloat16Array o0 = new BFloat16Array(seqs * heads * D); BFloat16Array o1 = new BFloat16Array(seqs * heads * D);
+             BFloat16Array o2 = new BFloat16Array(seqs * heads * D); BFloat16Array o3 = new BFloat16Array(seqs * heads * D);
+             BFloat16Array o4 = new BFloat16Array(seqs * heads * D);
+             IntArray pos = new IntArray(seqs); IntArray seq = new IntArray(seqs); IntArray table = new IntArray(seqs * bps);
+             FlashPrefillAttention flash = new FlashPrefillAttention(heads, kvHeads, D, BS, seqs, seqs);
+             FloatArray state = FloatArray.deviceOnly(seqs * heads * FlashPrefillKernels.stateStride(D))) {
+            outs[0] = o0;
+            outs[1] = o1;
+            outs[2] = o2;
+            outs[3] = o3;
+            outs[4] = o4;
+            int[] queryStart = new int[seqs + 1], positions = new int[seqs], seqOf = new int[seqs], keys = new int[seqs], group = new int[seqs];
+            long ownKeys = 0;
+            int tileKeys = shared / FlashPrefillKernels.BN * FlashPrefillKernels.BN;
+            for (int s = 0; s < seqs; s++) {
+                int p = ctx - 1 - (s % 31);   // own keys of 1..31 more or fewer, as a decode step's sequences
+                pos.set(s, p);
+                positions[s] = p;
+                seq.set(s, s);
+                queryStart[s + 1] = s + 1;
+                seqOf[s] = s;
+                keys[s] = tileKeys;
+                group[s] = s;
+                ownKeys += p + 1 - Math.max(tileKeys, sharedBlocks * BS);
+                for (int b = 0; b < bps; b++) table.set(s * bps + b, b < sharedBlocks ? b : sharedBlocks + s * own + (b - sharedBlocks));
+            }
+            cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(n, 256), k, n, 1);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillBf16"), Launch.cover(n, 256), v, n, 2);
+            cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 3);
+            cuda.toDevice(pos, seq, table);
+            for (BFloat16Array o : outs) cuda.allocateOnDevice(o);
+            cuda.allocateOnDevice(state);
+            flash.setMinWarpWalks(0);
+            flash.setHandoffOverlap(false);
+            flash.toDevice(cuda);
+            flash.useHandoffState(state);
+            flash.planBelow(cuda, queryStart, positions, seqs, Integer.MAX_VALUE);
+            int rowTiles = shared > 0 ? flash.planHandoff(cuda, seqOf, keys, group, new int[] {0, seqs}, 1, seqs) : 0;
+            if (shared > 0) {
+                flash.launchShared(cuda, q, k, v, pos, table, bps, null, seqs);
+                cuda.synchronize();
+            }
+            double[] sum = new double[forms.length];
+            StringBuilder each = new StringBuilder();
+            String[] regs = new String[forms.length];
+            for (int r = 0; r < 2; r++) {
+                for (int f = 0; f < forms.length; f++) {
+                    flash.setWarpOneBuffer(forms[f][0] >= 0, Math.max(0, forms[f][0]), forms[f][1] != 0);
+                    BFloat16Array o = outs[f];
+                    double t = FlashPrefillBench.time(cuda, () -> flash.launch(cuda, q, k, v, o, pos, seq, table, bps, null, seqs));
+                    sum[f] += t / 2;
+                    each.append(String.format(" %.4f", t));
+                    if (r == 0) {
+                        Kernel kernel = forms[f][0] >= 0 ? Kernel.of(dev.arbor.kernels.attention.FlashWarpOneBufferKernels.class, "warpOneBufferBf16OutBf16")
+                                : Kernel.of(FlashPrefillKernels.class, "warpBf16OutBf16");
+                        try {
+                            CudaModule.Resources w = cuda.resources(kernel, flash.warpLaunchOf(seqs), flash.warpArgs(q, k, v, o, pos, seq, table, bps, null, blocks));
+                            regs[f] = w.registers() + " regs, " + w.localBytes() + " B local, " + w.blocksPerSm() + " an SM";
+                        } catch (RuntimeException e) {
+                            regs[f] = "? (" + e.getMessage() + ")";
+                        }
+                    }
+                }
+            }
+            flash.setWarpOneBuffer(false, 0, false);
+            for (BFloat16Array o : outs) cuda.toHost(o);
+            double floorMs = 2.0 * ownKeys * kvHeads * D * 2 / 4.25e12 * 1e3;
+            StringBuilder line = new StringBuilder(String.format("onebuffer: %3d seqs x %4d keys (%3d shared, %d row tiles), %2d/%2d heads x %3d, own-KV floor %.4f ms:",
+                    seqs, ctx, shared, rowTiles, heads, kvHeads, D, floorMs));
+            for (int f = 0; f < forms.length; f++) {
+                int diff = 0;
+                for (int i = 0; i < o0.length(); i++) if (outs[f].getBits(i) != o0.getBits(i)) diff++;
+                line.append(String.format(" | %s %.4f ms (%.0f%%)", names[f], sum[f], 100 * floorMs / sum[f]));
+                if (f > 0) line.append(String.format(" = %.3fx %s", sum[0] / sum[f], diff == 0 ? "=bits" : "DIFFERS in " + diff));
+            }
+            System.out.println(line + "; each:" + each);
+            StringBuilder res = new StringBuilder("   resources:");
+            for (int f = 0; f < forms.length; f++) res.append(" ").append(names[f]).append(" ").append(regs[f]).append(f + 1 < forms.length ? " |" : "");
+            System.out.println(res);
         }
     }
 
