@@ -47,17 +47,21 @@ class FlashWarpOneBufferGpuTest {
         System.out.println("one-buffer == one-warp bit for bit at 3 shapes");
     }
 
-    /** Seed workload 2's and 1's decode steps into the one-buffer pass (whole tiles, halves, halves + bounds 12): the one-pass bits. */
+    /**
+     * Seed workload 2's and 1's decode steps into the one-buffer pass by key halves (workload 2's also under launch bounds 12; whole
+     * tiles are {@link #modelShapesGiveTheOneWarpBits}' and FlashDecodeBench onebuffer's): the one-pass bits.
+     */
     @Test
     void aDecodeStepsHandoffGivesTheOnePassBits() {
-        for (int[] form : FlashWarpOneBufferTest.GPU_FORMS) {
-            int minBlocks = form[0];
-            FlashWarpOneBufferTest.oneBuffer(true, minBlocks, form[1] != 0, () -> {
-                FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 47, 704, false, KvStore.BF16, 64, 1, 108);
-                if (minBlocks == 0) FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 33, 512, false, KvStore.BF16, 107, 2, 109);
-                return null;
-            });
-        }
-        System.out.println("handoff into the one-buffer pass == one pass bit for bit");
+        FlashWarpOneBufferTest.oneBuffer(true, 0, true, () -> {
+            FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 47, 704, false, KvStore.BF16, 64, 1, 108);
+            FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 33, 512, false, KvStore.BF16, 107, 2, 109);
+            return null;
+        });
+        FlashWarpOneBufferTest.oneBuffer(true, 12, true, () -> {
+            FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 47, 704, false, KvStore.BF16, 64, 1, 110);
+            return null;
+        });
+        System.out.println("handoff into the one-buffer pass (halves, halves + bounds 12) == one pass bit for bit");
     }
 }
