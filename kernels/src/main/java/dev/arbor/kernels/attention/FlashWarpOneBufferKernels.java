@@ -99,8 +99,11 @@ public final class FlashWarpOneBufferKernels {
 
     /**
      * {@code FlashPrefillKernels.attendWarp} with one K/V buffer at word 0 (Q staged there first, O / l at the end) and the key row
-     * offsets after it. One cp.async group in flight at a time: K(it) from the walk's start or the end of tile it - 1's P·V to the top
-     * of tile it; V(it) from the end of tile it's S (every lane's K reads done) to just before its P·V.
+     * offsets after it. Whole tiles ({@code halves} 0): one cp.async group in flight at a time, K(it) from the walk's start or the end of
+     * tile it - 1's P·V to the top of tile it, V(it) from the end of tile it's S (every lane's K reads done) to just before its P·V.
+     * Key halves ({@code halves} 1): the same per half (rows 0..31, 32..63 of the buffer), two groups in flight: K lo, K hi at the top of
+     * a tile; K hi, V lo after S lo; V lo, V hi after S hi; V hi, next K lo after P·V lo; next K lo, next K hi after P·V hi. Every
+     * copy into a half is issued after a barrier behind that half's last reads; every read after a wait and a barrier behind its copy.
      */
     static void attendWarpOneBuffer(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, OffHeapArray out, IntArray positions,
                                     IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes, IntArray startTiles, FloatArray state,
