@@ -276,9 +276,9 @@ public final class LLMEngine implements AutoCloseable {
     private void stepAsync(SchedulerOutput work, Sink out, long t0, long t1, long replays) {
         runner.launch(work);
         long t2 = System.nanoTime();
-        settle();
+        long collect = settle();   // the wait for the deferred step's ids is booked to that step (its own device time)
         long t3 = System.nanoTime();
-        long collect = runner.lastCollectNanos();   // NOTE: phases as StepTimings names them; reconcile counts as outputs
+        // NOTE: phases as StepTimings names them; the reconcile counts as this step's outputs
         if (processor.canDefer(work)) {
             deferredSteps++;
             runner.sample(true);
@@ -291,7 +291,7 @@ public final class LLMEngine implements AutoCloseable {
             // added when its ids are collected, with its own device time (the events are read then)
             deferredTiming = new DeferredTiming(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.lastTokens(), t1 - t0,
                     runner.lastInputsNanos(), runner.executor().lastUploadMillis(), runner.lastForwardNanos(), (t3 - t2 - collect) + (tp - ts),
-                    collect + (ts - t3), t4 - tp);
+                    ts - t3, t4 - tp);
         } else {
             produce(out);
             long tp = System.nanoTime();
@@ -300,7 +300,7 @@ public final class LLMEngine implements AutoCloseable {
             changed = processor.update(work, result);
             long t4 = System.nanoTime();
             timings.add(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.lastTokens(), t1 - t0, runner.lastInputsNanos(),
-                    runner.executor().lastUploadMillis(), runner.lastForwardNanos(), (t3 - t2 - collect) + (tp - t3), collect + (ts - tp), t4 - ts,
+                    runner.executor().lastUploadMillis(), runner.lastForwardNanos(), (t3 - t2 - collect) + (tp - t3), ts - tp, t4 - ts,
                     runner.executor().lastDeviceMillis());
         }
         out.rethrow();
@@ -312,15 +312,21 @@ public final class LLMEngine implements AutoCloseable {
 
     private DeferredTiming deferredTiming;
 
-    /** Reads the deferred step's ids, if a step is deferred, and applies them; the requests they change join {@link #changed}. */
-    private void settle() {
-        if (!runner.hasDeferred()) return;
+    /**
+     * Reads the deferred step's ids, if a step is deferred, and applies them; the requests they change join {@link #changed}.
+     * Returns the nanoseconds spent waiting for those ids (0 when no step was deferred), which are booked to the deferred
+     * step's own timings: a prefill step followed by a decode step is waited for in the decode step's call, and its wait
+     * belongs with its device time, not the decode step's.
+     */
+    private long settle() {
+        if (!runner.hasDeferred()) return 0;
         SchedulerOutput prev = runner.deferredStep();
         ModelRunner.StepResult ids = runner.collectDeferred();
+        long collect = runner.lastCollectNanos();
         DeferredTiming d = deferredTiming;
         if (d != null) {
-            timings.add(d.decode(), d.replayed(), d.tokens(), d.scheduleNs(), d.inputsNs(), d.uploadMs(), d.forwardNs(), d.outputsNs(), d.waitNs(),
-                    d.updateNs(), runner.executor().lastDeviceMillis());
+            timings.add(d.decode(), d.replayed(), d.tokens(), d.scheduleNs(), d.inputsNs(), d.uploadMs(), d.forwardNs(), d.outputsNs(),
+                    d.waitNs() + collect, d.updateNs(), runner.executor().lastDeviceMillis());
             deferredTiming = null;
         }
         List<RequestState> c = processor.reconcile(prev, ids);
@@ -330,6 +336,7 @@ public final class LLMEngine implements AutoCloseable {
             for (RequestState r : c) if (!all.contains(r)) all.add(r);
             changed = all;
         }
+        return collect;
     }
 
     /** Gives the outputs of the requests the last step changed ({@link #changed}) to {@code out}; finished ones leave. */

@@ -84,14 +84,17 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * (bench/RESULTS.md "Run 66-casc17", FlashDecodeBench overlap, interleaved): workload 1's decode handoff 46.3 → 44.1 µs a layer alone,
      * 42.4 → 39.9 with the dim split; workload 2's 202.6 → 200.4. The engine A/B of that call (one run each) did not show it (see there).
      */
+    public static final boolean HANDOFF_OVERLAP = !"false".equals(System.getProperty("arbor.flash.handoffOverlap"));
     /**
      * The one-warp short-tile kernel with one K/V buffer ({@link FlashWarpOneBufferKernels}: 16.5 KiB of shared memory a walk at
-     * headDim 128 instead of 36.5, so more walks an SM), system property {@code arbor.flash.warpOneBuffer} (default off, not yet
-     * measured: session 18 attn18b; 8 walks an SM by registers instead of 6 by shared memory); {@code -Darbor.flash.warpOneBufferBlocks=N}
+     * headDim 128 instead of 36.5, so more walks an SM), system property {@code arbor.flash.warpOneBuffer} (default on; false: the
+     * two-buffer kernels. Session 18 attn18b; 8 walks an SM by registers instead of 6 by shared memory. Measured in bench/RESULTS.md
+     * "Run 70-closing": workload 2's pass 173.2 → 150.2 µs a layer, workload 1's 35.8 → 30.7, llama3.2-1b b128's 39.5 → 38.7, key halves,
+     * the same bits; workload 2 1.06 → 1.03 s); {@code -Darbor.flash.warpOneBufferBlocks=N}
      * declares launch bounds of N work-groups an SM (0: none; 12: 168 registers, some spilled, 12 walks an SM);
      * {@code -Darbor.flash.warpOneBufferHalves=false} copies whole tiles instead of key halves. The same bits either way (the same per-tile code in the same order: FlashWarpOneBufferTest, FlashWarpOneBufferGpuTest).
      */
-    public static final boolean WARP_ONE_BUFFER = Boolean.getBoolean("arbor.flash.warpOneBuffer");
+    public static final boolean WARP_ONE_BUFFER = !"false".equals(System.getProperty("arbor.flash.warpOneBuffer"));
     /** {@code -Darbor.flash.warpOneBufferBlocks}: the one-buffer kernel's launch bounds (work-groups an SM; 0: none). */
     public static final int WARP_ONE_BUFFER_BLOCKS = Math.max(0, Integer.getInteger("arbor.flash.warpOneBufferBlocks", 0));
     /**
@@ -100,8 +103,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * false: whole tiles (one copy in flight). The same bits.
      */
     public static final boolean WARP_ONE_BUFFER_HALVES = !"false".equals(System.getProperty("arbor.flash.warpOneBufferHalves"));
-
-    public static final boolean HANDOFF_OVERLAP = !"false".equals(System.getProperty("arbor.flash.handoffOverlap"));
 
     /**
      * The shared pass's dim split ({@link FlashPrefillKernels#sharedHalfBf16}: O's dims over two work-groups a row tile, each walking
