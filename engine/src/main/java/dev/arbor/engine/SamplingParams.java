@@ -54,6 +54,9 @@ public record SamplingParams(int n, double temperature, double topP, int topK, d
 
     public boolean isGreedy() { return temperature == 0.0; }
 
+    /** Whether a repetition, frequency or presence penalty is on (sampling then reads the sequence's token counts). */
+    public boolean hasPenalties() { return repetitionPenalty != 1.0 || frequencyPenalty != 0 || presencePenalty != 0; }
+
     /** Checks every field; throws {@link IllegalArgumentException} naming the first bad one. */
     public SamplingParams validate(int vocabSize) {
         if (n < 1) throw bad("n", n, "must be at least 1");

@@ -259,7 +259,7 @@ public final class ModelRunner {
         int numOut = seq.numOutputTokens();
         int r = sampling.addRow(p.temperature(), p.topK(), p.topP(), p.minP(), p.repetitionPenalty(), p.frequencyPenalty(),
                 p.presencePenalty(), seq.seed, Philox.counter(seq.index, numOut), p.logprobs() == null ? -1 : p.logprobs());
-        if (p.repetitionPenalty() != 1.0 || p.frequencyPenalty() != 0 || p.presencePenalty() != 0) {
+        if (p.hasPenalties()) {
             outputCounts.clear();
             int[] toks = seq.tokens.elements();
             for (int i = 0; i < seq.numTokens(); i++) outputCounts.addTo(toks[i], i >= seq.numPromptTokens ? 1 : 0);

@@ -105,7 +105,7 @@ public final class StepProcessor {
             Sequence seq = c.seq();
             if (!c.sample() || seq.status == Sequence.Status.FINISHED) continue;
             SamplingParams p = seq.params();
-            if (p.logprobs() != null || p.repetitionPenalty() != 1.0 || p.frequencyPenalty() != 0 || p.presencePenalty() != 0) return false;
+            if (p.logprobs() != null || p.hasPenalties()) return false;
             if ((p.maxTokens() != null && seq.numOutputTokens() + 1 >= p.maxTokens()) || seq.numTokens() + 1 >= maxModelLen) return false;
             any = true;
         }

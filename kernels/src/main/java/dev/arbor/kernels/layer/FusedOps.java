@@ -113,23 +113,15 @@ public final class FusedOps {
         FloatArray c = rope ? cos : q, s = rope ? sin : q;   // unread without rope; any array fills the parameter
         int numBlocks = (int) (kCache.length() / perBlock);
         Object[] args = {qkv, slices, q, kCache, vCache, c, s, slots, tokens, heads, kvHeads, half, blockSize, numBlocks, rope ? 1 : 0};
-        if (wide && FusedKernels.QKV_WIDE_GROUP % half == 0) {
-            Launch w = overlap(qkvWideLaunch(tokens, units, half), overlap);
-            switch (kCache) {
-                case BFloat16Array a -> b.launch(QKV_WIDE_BF16, w, args);
-                case HalfFloatArray a -> b.launch(QKV_WIDE_F16, w, args);
-                case FloatArray a -> b.launch(QKV_WIDE_F32, w, args);
-                default -> throw new IllegalArgumentException("no KV store kernel for " + kCache.getClass().getSimpleName());
-            }
-            return;
-        }
-        Launch l = overlap(Launch.cover(tokens * units * half, 256), overlap);
-        switch (kCache) {
-            case BFloat16Array a -> b.launch(QKV_BF16, l, args);
-            case HalfFloatArray a -> b.launch(QKV_F16, l, args);
-            case FloatArray a -> b.launch(QKV_F32, l, args);
+        boolean wideFits = wide && FusedKernels.QKV_WIDE_GROUP % half == 0;
+        Launch l = overlap(wideFits ? qkvWideLaunch(tokens, units, half) : Launch.cover(tokens * units * half, 256), overlap);
+        Kernel k = switch (kCache) {
+            case BFloat16Array a -> wideFits ? QKV_WIDE_BF16 : QKV_BF16;
+            case HalfFloatArray a -> wideFits ? QKV_WIDE_F16 : QKV_F16;
+            case FloatArray a -> wideFits ? QKV_WIDE_F32 : QKV_F32;
             default -> throw new IllegalArgumentException("no KV store kernel for " + kCache.getClass().getSimpleName());
-        }
+        };
+        b.launch(k, l, args);
     }
 
     /** {@code out (tokens, inter) = silu(gate) * up} from the fused projection's (slices, tokens, 2 inter) partial sums. */

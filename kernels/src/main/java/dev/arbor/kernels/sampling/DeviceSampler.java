@@ -2,12 +2,15 @@ package dev.arbor.kernels.sampling;
 
 import dev.arbor.accel.Backend;
 import dev.arbor.accel.cuda.CudaBackend;
+import dev.arbor.accel.cuda.CudaEvent;
+import dev.arbor.accel.cuda.DeviceBuffer;
 import dev.arbor.accel.cuda.PinnedStaging;
 import dev.arbor.accel.cuda.StagingLayout;
 import dev.arbor.accel.Kernel;
 import dev.arbor.accel.Launch;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
+import java.lang.foreign.MemorySegment;
 
 /**
  * Host launcher of {@link SamplingKernels} on a {@link Backend}: uploads a filled {@link SamplingBatch}'s
@@ -61,7 +64,7 @@ public final class DeviceSampler implements AutoCloseable {
      * after their copy; null elsewhere (there {@link #sampleDeferred} samples synchronously).
      */
     private final PinnedStaging results;
-    private final dev.arbor.accel.cuda.CudaEvent resultsReady;
+    private final CudaEvent resultsReady;
     private int deferredRows = -1;   // rows of the deferred step whose tokens are not yet in the batch, or -1
 
     /**
@@ -86,7 +89,7 @@ public final class DeviceSampler implements AutoCloseable {
                 ? new PinnedStaging(cuda.device(), new StagingLayout(SamplingBatch.STAGED_REGIONS, 8L * (capacity + 1))) : null;
         if (backend instanceof CudaBackend cuda) {
             this.results = new PinnedStaging(cuda.device(), new StagingLayout(1, 4L * Math.max(1, capacity)));
-            this.resultsReady = new dev.arbor.accel.cuda.CudaEvent(cuda.device());
+            this.resultsReady = new CudaEvent(cuda.device());
         } else {
             this.results = null;
             this.resultsReady = null;
@@ -117,16 +120,13 @@ public final class DeviceSampler implements AutoCloseable {
      * a logprobs row, or a backend other than CUDA, samples synchronously (the tokens are in the batch on return).
      */
     public void sampleDeferred(FloatArray logits, SamplingBatch batch, Runnable afterLaunch) {
-        boolean logprobRows = false;
-        for (int r = 0; r < batch.rows(); r++) logprobRows |= batch.numLogprobs.get(r) >= 0;
-        if (results == null || logprobRows || batch.rows() == 0) {
+        if (results == null || batch.rows() == 0 || batch.anyLogprobs()) {
             sample(logits, batch, afterLaunch);
             return;
         }
         launch(logits, batch, afterLaunch);
         int rows = batch.rows();
-        ((dev.arbor.accel.cuda.DeviceBuffer) batch.tokens.deviceMirror()).downloadAsync(results.host(0), 0, 4L * rows,
-                java.lang.foreign.MemorySegment.NULL);
+        ((DeviceBuffer) batch.tokens.deviceMirror()).downloadAsync(results.host(0), 0, 4L * rows, MemorySegment.NULL);
         resultsReady.record(null);
         deferredRows = rows;
     }
@@ -135,7 +135,7 @@ public final class DeviceSampler implements AutoCloseable {
     public void awaitDeferred(SamplingBatch batch) {
         if (deferredRows < 0) return;
         resultsReady.synchronize();
-        java.lang.foreign.MemorySegment.copy(results.host(0), 0, batch.tokens.segment(), 0, 4L * deferredRows);
+        MemorySegment.copy(results.host(0), 0, batch.tokens.segment(), 0, 4L * deferredRows);
         deferredRows = -1;
     }
 
@@ -163,8 +163,7 @@ public final class DeviceSampler implements AutoCloseable {
                     batch.repetitionPenalty, batch.frequencyPenalty, batch.presencePenalty, batch.seed, batch.counter,
                     batch.penaltyStart, batch.penaltyIds, batch.penaltyCounts, batch.maskStart, batch.maskIds, batch.tokens, block);
         }
-        boolean anyLogprobs = false;
-        for (int r = 0; r < rows; r++) anyLogprobs |= batch.numLogprobs.get(r) >= 0;
+        boolean anyLogprobs = batch.anyLogprobs();
         if (anyLogprobs) {
             backend.launch(LOGPROBS, Launch.of1D(rows, block), logits, vocab, batch.tokens, batch.numLogprobs, batch.logprobs,
                     batch.ranks, batch.topIds, batch.topLogprobs, block);

@@ -112,6 +112,12 @@ public final class SamplingBatch implements AutoCloseable {
     /** Rows added since {@link #clear()}. */
     public int rows() { return rows; }
 
+    /** Whether a row asks for logprobs (numLogprobs >= 0): the step then runs the logprobs kernel and reads its results back. */
+    boolean anyLogprobs() {
+        for (int r = 0; r < rows; r++) if (numLogprobs.get(r) >= 0) return true;
+        return false;
+    }
+
     /** Starts a new step: no rows, empty lists. */
     public void clear() {
         forgetListed();

@@ -170,7 +170,7 @@ final class CudaOps implements Ops<FloatArray> {
     private int timing;                               // the pair of the current step
     private int deferredTiming = -1;                  // the pair of a step sampled deferred whose time is not read yet, or -1
     private boolean stepTimed;                        // stepStart recorded for the current step
-    private dev.arbor.kernels.sampling.SamplingBatch feedSource;   // asynchronous scheduling: whose sampled ids fed tokens take
+    private SamplingBatch feedSource;                 // asynchronous scheduling: whose sampled ids fed tokens take
     private final IntArray feedPairs;                 // (maxTokens, 2) the step's fed (token index, sample row) pairs
     private double uploadMillis, deviceMillis = Double.NaN;
     /**
@@ -353,7 +353,7 @@ final class CudaOps implements Ops<FloatArray> {
 
     @Override public boolean feedsOnDevice() { return true; }
 
-    @Override public void feedFrom(dev.arbor.kernels.sampling.SamplingBatch sampled) { this.feedSource = sampled; }
+    @Override public void feedFrom(SamplingBatch sampled) { this.feedSource = sampled; }
 
     private void markStart() {
         timing ^= 1;
