@@ -10,7 +10,8 @@ package dev.arbor.engine;
  * @param gpuMemoryUtilization   fraction of the device memory free after loading the weights that the KV store takes (CUDA)
  * @param numBlocksOverride      exact number of blocks (tests), 0 = from the budget
  * @param maxNumSeqs             sequences in one step at most
- * @param maxNumBatchedTokens    tokens in one step at most (prefill chunks are cut to fit)
+ * @param maxNumBatchedTokens    tokens in one step at most (prefill chunks are cut to fit); 0 = the backend's default
+ *                               (1,024 on the CPU, 8,192 on CUDA: {@code CausalLM.defaultMaxNumBatchedTokens}), resolved by the engine
  * @param maxModelLen            context length (0 = the model's max_position_embeddings)
  * @param enablePrefixCaching    share full KV blocks between requests through the prefix trie
  * @param evictionPolicy         lru | fifo | lfu | priority
@@ -28,7 +29,7 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUti
     public EngineConfig {
         if (blockSize < 1) throw new IllegalArgumentException("block_size must be >= 1, got " + blockSize);
         if (maxNumSeqs < 1) throw new IllegalArgumentException("max_num_seqs must be >= 1, got " + maxNumSeqs);
-        if (maxNumBatchedTokens < 1) throw new IllegalArgumentException("max_num_batched_tokens must be >= 1, got " + maxNumBatchedTokens);
+        if (maxNumBatchedTokens < 0) throw new IllegalArgumentException("max_num_batched_tokens must be >= 1 (or 0: the backend's default), got " + maxNumBatchedTokens);
         if (kvCacheBytes < 0) throw new IllegalArgumentException("kv_cache_bytes must be >= 0, got " + kvCacheBytes);
         if (!(gpuMemoryUtilization > 0 && gpuMemoryUtilization <= 1)) throw new IllegalArgumentException("gpu_memory_utilization must be in (0, 1], got " + gpuMemoryUtilization);
         java.util.Objects.requireNonNull(backend, "backend");
@@ -53,7 +54,7 @@ public record EngineConfig(int blockSize, long kvCacheBytes, double gpuMemoryUti
         private double gpuMemoryUtilization = 0.9;
         private int numBlocks;
         private int maxNumSeqs = 64;
-        private int maxNumBatchedTokens = 1024;
+        private int maxNumBatchedTokens;   // the backend's default
         private int maxModelLen;
         private boolean enablePrefixCaching = true;
         private String evictionPolicy = "lru";

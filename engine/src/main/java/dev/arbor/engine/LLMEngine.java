@@ -86,6 +86,8 @@ public final class LLMEngine implements AutoCloseable {
         this.ownsModel = ownsModel;
         this.model = model;
         this.tokenizer = tokenizer;
+        // max_num_batched_tokens 0: the backend's (1,024 on the CPU, 8,192 on CUDA)
+        if (config.maxNumBatchedTokens() == 0) config = config.toBuilder().maxNumBatchedTokens(model.defaultMaxNumBatchedTokens()).build();
         this.config = config;
         ModelConfig mc = model.config();
         this.maxModelLen = config.maxModelLen() > 0 ? config.maxModelLen() : mc.maxPositionEmbeddings();
@@ -110,11 +112,12 @@ public final class LLMEngine implements AutoCloseable {
         this.processor = new StepProcessor(scheduler, logprobs, eos, maxModelLen);
         String async = System.getProperty(ASYNC_SCHEDULING);
         this.asyncScheduling = async == null ? runner.executor().forwardReturnsEarly() : Boolean.parseBoolean(async);
-        log.info("engine: model {} ({} layers, vocab {}) on {}, KV pool {} blocks x {} tokens ({} MiB, {}), prefix caching {}, max_model_len {}",
+        log.info("engine: model {} ({} layers, vocab {}) on {}, KV pool {} blocks x {} tokens ({} MiB, {}), prefix caching {}, max_model_len {}, "
+                        + "max_num_batched_tokens {}",
                 mc.architecture(), mc.numLayers(), mc.vocabSize(), model.device(), numBlocks, config.blockSize(),
                 numBlocks * model.kvBytesPerBlock(config.blockSize()) >> 20,
                 config.numBlocksOverride() > 0 ? "set by block count" : config.kvCacheBytes() > 0 ? "--kv-cache-bytes" : "the backend's default budget",
-                config.enablePrefixCaching() ? "on" : "off", maxModelLen);
+                config.enablePrefixCaching() ? "on" : "off", maxModelLen, config.maxNumBatchedTokens());
     }
 
     /** Loads {@code spec} (a Hugging Face model directory or {@code synthetic:SHAPE}) with its tokenizer. */

@@ -39,6 +39,25 @@ class EngineSchedulingTest {
     private static final SamplingParams GREEDY_40 = SamplingParams.builder().temperature(0).maxTokens(40).ignoreEos(true).build();
 
     @Test
+    void anUnsetStepBudgetIsTheBackendsDefaultAndChunkingLeavesTheTokensAlone() {
+        assertEquals(0, EngineConfig.defaults().maxNumBatchedTokens(), "unset: the backend's default");
+        assertThrows(IllegalArgumentException.class, () -> EngineConfig.builder().maxNumBatchedTokens(-1).build());
+        FakeLM cpuLike = new FakeLM();
+        assertEquals(1024, new LLMEngine(cpuLike, new ByteTokenizer(300), EngineConfig.defaults()).config().maxNumBatchedTokens());
+        FakeLM small = new FakeLM();
+        small.defaultBudget = 37;   // a backend offering 37 tokens a step: prompts of 40-60 tokens prefill in chunks
+        LLMEngine engine = new LLMEngine(small, new ByteTokenizer(300), EngineConfig.defaults());
+        assertEquals(37, engine.config().maxNumBatchedTokens());
+        List<int[]> ps = prompts(6, 32, 9, 11);
+        List<int[]> chunked = tokens(new LLM(engine).generateTokens(ps, GREEDY_40));
+        FakeLM big = new FakeLM();
+        List<int[]> whole = tokens(llm(big, EngineConfig.builder().maxNumBatchedTokens(4096).build()).generateTokens(ps, GREEDY_40));
+        assertTrue(small.forwardCalls > big.forwardCalls, "37 a step: more steps than one budget that holds every prompt");
+        for (int i = 0; i < ps.size(); i++) assertArrayEquals(whole.get(i), chunked.get(i), "request " + i);
+        assertEquals(4096, EngineConfig.builder().maxNumBatchedTokens(4096).build().maxNumBatchedTokens(), "set: kept");
+    }
+
+    @Test
     void preemptionUnderTinyPoolGivesSameTokensAndReturnsEveryBlock() {
         List<int[]> ps = prompts(6, 20, 5, 1);
         EngineConfig ample = EngineConfig.builder().numBlocks(512).blockSize(4).enablePrefixCaching(false).build();

@@ -47,6 +47,11 @@ final class FakeLM implements CausalLM {
 
     @Override public long defaultKvBudgetBytes(double memoryUtilization) { return 1L << 20; }
 
+    /** What it offers as the step's token budget when the config sets none (the CPU backend's 1,024 unless a test sets it). */
+    int defaultBudget = 1024;
+
+    @Override public int defaultMaxNumBatchedTokens() { return defaultBudget; }
+
     @Override
     public ModelExecutor open(StepShape shape) {
         return new Executor(shape);

@@ -29,6 +29,13 @@ public interface CausalLM extends AutoCloseable {
     long defaultKvBudgetBytes(double memoryUtilization);
 
     /**
+     * Tokens per engine step this backend offers when the user set none ({@code max_num_batched_tokens} 0): on the CPU 1,024
+     * (prefill there is bound per token: a larger step only delays the decode rows batched with it); on CUDA 8,192, where a
+     * larger step runs its GEMMs nearer the tensor cores' rate (bench/RESULTS.md "Run 72-chunk19").
+     */
+    default int defaultMaxNumBatchedTokens() { return 1024; }
+
+    /**
      * Allocates the paged KV store ({@code shape.numBlocks()} blocks) and the workspace every step
      * reuses. Called once per engine; the executor is closed with it.
      *

@@ -84,6 +84,11 @@ public final class DecoderModel implements CausalLM {
     }
 
     @Override
+    public int defaultMaxNumBatchedTokens() {
+        return backend.defaultMaxNumBatchedTokens();
+    }
+
+    @Override
     public ModelExecutor open(StepShape shape) {
         return backend.open(config, weights(), shape);
     }

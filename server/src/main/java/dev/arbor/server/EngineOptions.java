@@ -32,7 +32,8 @@ public final class EngineOptions {
     @Option(names = "--max-num-seqs", defaultValue = "64", description = "sequences per step at most")
     int maxNumSeqs;
 
-    @Option(names = "--max-num-batched-tokens", defaultValue = "1024", description = "tokens per step at most; longer prompts are prefilled in chunks")
+    @Option(names = "--max-num-batched-tokens", defaultValue = "0",
+            description = "tokens per step at most; longer prompts are prefilled in chunks (0 = the backend's default: 8192 on CUDA, 1024 on the CPU)")
     int maxNumBatchedTokens;
 
     @Option(names = "--max-model-len", defaultValue = "0", description = "context length (0 = the model's)")

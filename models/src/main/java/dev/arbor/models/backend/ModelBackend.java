@@ -16,6 +16,9 @@ public interface ModelBackend extends AutoCloseable {
     /** Default KV budget in bytes (see {@link dev.arbor.models.CausalLM#defaultKvBudgetBytes}). */
     long defaultKvBudgetBytes(ModelConfig config, double memoryUtilization);
 
+    /** Tokens per engine step when the user set none (see {@link dev.arbor.models.CausalLM#defaultMaxNumBatchedTokens}). */
+    default int defaultMaxNumBatchedTokens() { return 1024; }
+
     /** Measured copy bandwidth, bytes/s read + write (see {@link dev.arbor.models.CausalLM#measureCopyBandwidth}). */
     default java.util.OptionalDouble measureCopyBandwidth() { return java.util.OptionalDouble.empty(); }
 

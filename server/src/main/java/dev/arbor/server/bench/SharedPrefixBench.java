@@ -43,7 +43,10 @@ public final class SharedPrefixBench implements Callable<Integer> {
     @Option(names = "--prefix-len", defaultValue = "530", description = "tokens of the prefix a group shares (>= 1)") int prefixLen;
     @Option(names = "--suffix-len", defaultValue = "20", description = "tokens after the prefix, different in every request (>= 0)") int suffixLen;
     @Option(names = "--output-len", defaultValue = "30", description = "tokens generated per request, EOS ignored (>= 1)") int outputLen;
-    @Option(names = "--max-num-batched-tokens", defaultValue = "2048", description = "tokens per engine step at most (>= 1)") int maxBatchedTokens;
+    @Option(names = "--max-num-batched-tokens", defaultValue = "0", split = ",", paramLabel = "N[,N...]",
+            description = "tokens per engine step at most (>= 1; 0 = 8192 on CUDA, 2048 on the CPU); several budgets run one after another "
+                    + "on the loaded model, every mode at each")
+    List<Integer> maxBatchedTokens;
     @Option(names = "--num-blocks", defaultValue = "0", description = "KV pool size in blocks (0 = from memory)") int numBlocks;
     @Option(names = "--modes", split = ",", defaultValue = "no-cache,auto,explicit,prefix-group", paramLabel = "MODE[,MODE...]",
             description = "modes to run, comma-separated, in this order: no-cache (prefix caching off), auto (automatic prefix caching), "
@@ -63,7 +66,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
     private void check() {
         String bad = groups < 1 ? "--groups must be >= 1" : promptsPerGroup < 1 ? "--prompts-per-group must be >= 1"
                 : prefixLen < 1 ? "--prefix-len must be >= 1" : suffixLen < 0 ? "--suffix-len must be >= 0"
-                : outputLen < 1 ? "--output-len must be >= 1" : maxBatchedTokens < 1 ? "--max-num-batched-tokens must be >= 1"
+                : outputLen < 1 ? "--output-len must be >= 1" : maxBatchedTokens.stream().anyMatch(t -> t < 0) ? "--max-num-batched-tokens must be >= 1 (or 0: the default)"
                 : numBlocks < 0 ? "--num-blocks must be >= 0" : null;
         if (bad != null) throw new picocli.CommandLine.ParameterException(spec.commandLine(), bad);
         for (String m : modes) {
@@ -76,10 +79,11 @@ public final class SharedPrefixBench implements Callable<Integer> {
     }
 
     /** What one mode measured. */
-    public record Result(String mode, int requests, double totalSeconds, long promptTokens, long prefillComputed,
+    public record Result(String mode, int maxNumBatchedTokens, int requests, double totalSeconds, long promptTokens, long prefillComputed,
                          long cachedPromptTokens, double hitRate, double ttftMeanMs, double ttftP50Ms, double ttftP99Ms,
                          long generatedTokens, double outputTokensPerSecond, int peakBlocksUsed, long unsharedBlocksNeeded,
-                         String decodeSteps, String otherSteps, @com.fasterxml.jackson.annotation.JsonIgnore dev.arbor.engine.StepTimings timings) {}
+                         String decodeSteps, String otherSteps, @com.fasterxml.jackson.annotation.JsonIgnore dev.arbor.engine.StepTimings timings,
+                         @com.fasterxml.jackson.annotation.JsonIgnore int[][] outputTokens) {}
 
     @Override
     public Integer call() throws Exception {
@@ -108,22 +112,38 @@ public final class SharedPrefixBench implements Callable<Integer> {
                     model, groups, promptsPerGroup, prefixLen, suffixLen, outputLen, noWarmup ? " (no warm-up)" : " (timed after a warm-up run)");
         }
         List<Result> results = new ArrayList<>();
-        for (String mode : modes) {
-            Result r = run(mode, lm, tok, prompts, warmup, prefixPos, params);
+        boolean budgets = maxBatchedTokens.size() > 1;
+        // 0: the backend's default, at least 2,048 (this bench's CPU default: the CPU backend's own is 1,024)
+        List<Integer> budgetList = maxBatchedTokens.stream().map(t -> t > 0 ? t : Math.max(2048, lm.defaultMaxNumBatchedTokens())).toList();
+        for (int budget : budgetList) for (String mode : modes) {
+            Result r = run(mode, budget, lm, tok, prompts, warmup, prefixPos, params);
             results.add(r);
             if (json) {
                 System.out.println(mapper.writeValueAsString(r));
                 continue;
             }
             System.out.printf(Locale.ROOT, "%-13s %9s %12s %12s %8s %10s %10s %10s %10s%n",
-                    "mode", "total s", "prefill tok", "cached tok", "hit %", "TTFT mean", "TTFT p50", "TTFT p99", "out tok/s");
+                    budgets ? "mode@budget" : "mode", "total s", "prefill tok", "cached tok", "hit %", "TTFT mean", "TTFT p50", "TTFT p99", "out tok/s");
             System.out.printf(Locale.ROOT, "%-13s %9.2f %12d %12d %8.1f %8.0fms %8.0fms %8.0fms %10.1f%n",
-                    r.mode(), r.totalSeconds(), r.prefillComputed(), r.cachedPromptTokens(), 100 * r.hitRate(),
+                    budgets ? mode + "@" + budget : mode, r.totalSeconds(), r.prefillComputed(), r.cachedPromptTokens(), 100 * r.hitRate(),
                     r.ttftMeanMs(), r.ttftP50Ms(), r.ttftP99Ms(), r.outputTokensPerSecond());
             System.out.println("  " + r.decodeSteps());
             System.out.println("  " + r.otherSteps());
             System.out.printf(Locale.ROOT, "  memory: peak %d KV blocks used (requests and cache) vs %d the requests need unshared (%.1f%%)%n",
                     r.peakBlocksUsed(), r.unsharedBlocksNeeded(), 100.0 * r.peakBlocksUsed() / r.unsharedBlocksNeeded());
+        }
+        if (budgets) {
+            // greedy: a request's tokens must not depend on the step budget (how its prompt was chunked and batched)
+            for (String mode : modes) {
+                List<Result> rs = results.stream().filter(r -> r.mode().equals(mode)).toList();
+                for (Result r : rs.subList(1, rs.size())) {
+                    int differ = 0;
+                    for (int i = 0; i < r.outputTokens().length; i++) if (!Arrays.equals(r.outputTokens()[i], rs.get(0).outputTokens()[i])) differ++;
+                    System.out.printf(Locale.ROOT, "%s: --max-num-batched-tokens %d vs %d: %s%n", mode, r.maxNumBatchedTokens(), rs.get(0).maxNumBatchedTokens(),
+                            differ == 0 ? "the same tokens in all " + r.outputTokens().length + " requests"
+                                    : "DIFFERENT tokens in " + differ + " of " + r.outputTokens().length + " requests");
+                }
+            }
         }
         // floor: the output steps each read every weight once (the memory floor of decode; prefill's FLOPs come on top)
         double floorS = copy > 0 ? outputLen * weightBytes / copy : Double.NaN;
@@ -132,20 +152,21 @@ public final class SharedPrefixBench implements Callable<Integer> {
         double[] total = new double[results.size()], ttft = new double[results.size()], floor = new double[results.size()];
         for (int i = 0; i < results.size(); i++) {
             Result r = results.get(i);
-            cats.add(r.mode());
+            String label = budgets ? r.mode() + "@" + r.maxNumBatchedTokens() : r.mode();
+            cats.add(label);
             total[i] = r.totalSeconds();
             ttft[i] = r.ttftMeanMs() / 1000;
             floor[i] = floorS;
-            if (!json) System.out.println(r.mode() + ":");
-            report.figure(r.mode() + " total s", r.totalSeconds(), "s", floorS, basis);
-            report.figure(r.mode() + " TTFT mean s", r.ttftMeanMs() / 1000, "s");
-            report.figure(r.mode() + " prefix hit rate", 100 * r.hitRate(), "%");
-            report.figure(r.mode() + " peak KV blocks used", r.peakBlocksUsed(), "blocks", Double.NaN, null);
-            report.figure(r.mode() + " KV blocks needed unshared", r.unsharedBlocksNeeded(), "blocks");
+            if (!json) System.out.println(label + ":");
+            report.figure(label + " total s", r.totalSeconds(), "s", floorS, basis);
+            report.figure(label + " TTFT mean s", r.ttftMeanMs() / 1000, "s");
+            report.figure(label + " prefix hit rate", 100 * r.hitRate(), "%");
+            report.figure(label + " peak KV blocks used", r.peakBlocksUsed(), "blocks", Double.NaN, null);
+            report.figure(label + " KV blocks needed unshared", r.unsharedBlocksNeeded(), "blocks");
             // where the time went: decode steps (graph replays) and the others (prefill chunks, mixed), totals and per step
             for (var kind : List.of(java.util.Map.entry("decode", r.timings().decode()), java.util.Map.entry("prefill/mixed", r.timings().other()))) {
                 var t = kind.getValue();
-                String k = r.mode() + " " + kind.getKey();
+                String k = label + " " + kind.getKey();
                 report.figure(k + " steps", t.steps(), "steps");
                 report.figure(k + " steps total s", t.steps() * t.wallMillis() / 1000, "s");
                 report.figure(k + " tokens per step", t.steps() == 0 ? 0 : (double) t.tokens() / t.steps(), "tokens");
@@ -196,8 +217,8 @@ public final class SharedPrefixBench implements Callable<Integer> {
         return t;
     }
 
-    Result run(String mode, CausalLM lm, Tokenizer tok, List<int[]> prompts, List<int[]> warmup, int[] prefixPos, SamplingParams params) {
-        EngineConfig config = device.applyTo(EngineConfig.builder()).maxNumBatchedTokens(maxBatchedTokens).numBlocks(numBlocks)
+    Result run(String mode, int budget, CausalLM lm, Tokenizer tok, List<int[]> prompts, List<int[]> warmup, int[] prefixPos, SamplingParams params) {
+        EngineConfig config = device.applyTo(EngineConfig.builder()).maxNumBatchedTokens(budget).numBlocks(numBlocks)
                 .maxNumSeqs(Math.max(256, prompts.size())).enablePrefixCaching(!mode.equals("no-cache")).build();
         LLMEngine engine = new LLMEngine(lm, tok, config);
         try (LLM llm = new LLM(engine)) {   // frees this mode's KV store; the model is shared between modes
@@ -210,11 +231,11 @@ public final class SharedPrefixBench implements Callable<Integer> {
             if (engine.opProfile() != null) engine.opProfile().reset();
             engine.resetPeakBlocksUsed();
             EngineStats before = llm.stats();
-            return run(mode, llm, engine, prompts, prefixPos, params, before);
+            return run(mode, budget, llm, engine, prompts, prefixPos, params, before);
         }
     }
 
-    private Result run(String mode, LLM llm, LLMEngine engine, List<int[]> prompts, int[] prefixPos, SamplingParams params, EngineStats before) {
+    private Result run(String mode, int budget, LLM llm, LLMEngine engine, List<int[]> prompts, int[] prefixPos, SamplingParams params, EngineStats before) {
         long start = System.nanoTime();
         Map<String, Long> firstToken = new LinkedHashMap<>();
         Progress progress = Progress.start(mode, "tokens", (long) prompts.size() * params.maxTokens(), true);
@@ -236,10 +257,11 @@ public final class SharedPrefixBench implements Callable<Integer> {
         long generated = s.generatedTokens() - before.generatedTokens();
         long unshared = 0;
         for (int[] p : prompts) unshared += (p.length + params.maxTokens() + s.blockSize() - 1) / s.blockSize();
-        return new Result(mode, prompts.size(), secs, prompt, prefill, cached, prefill + cached == 0 ? 0 : (double) cached / (prefill + cached),
+        return new Result(mode, budget, prompts.size(), secs, prompt, prefill, cached, prefill + cached == 0 ? 0 : (double) cached / (prefill + cached),
                 Arrays.stream(ttft).average().orElse(0), percentile(ttft, 0.5), percentile(ttft, 0.99), generated, generated / secs,
                 engine.peakBlocksUsed(), unshared, engine.stepTimings().decode().summary("decode steps"),
-                engine.stepTimings().other().summary("other steps (prefill, mixed)"), engine.stepTimings());
+                engine.stepTimings().other().summary("other steps (prefill, mixed)"), engine.stepTimings(),
+                outs.stream().map(o -> o.output().tokenIds()).toArray(int[][]::new));
     }
 
     private List<RequestOutput> runMode(String mode, LLM llm, List<int[]> prompts, int[] prefixPos, SamplingParams params,

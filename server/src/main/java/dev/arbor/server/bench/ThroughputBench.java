@@ -34,7 +34,9 @@ public final class ThroughputBench implements Callable<Integer> {
     int batch;
     @Option(names = "--prompt-len", defaultValue = "256", description = "tokens per random prompt (>= 1)") int promptLen;
     @Option(names = "--output-len", defaultValue = "64", description = "tokens generated per sequence in the decode pass (>= 2)") int outputLen;
-    @Option(names = "--max-num-batched-tokens", defaultValue = "2048", description = "tokens per engine step at most (>= 1)") int maxBatchedTokens;
+    @Option(names = "--max-num-batched-tokens", defaultValue = "2048", split = ",", paramLabel = "N[,N...]",
+            description = "tokens per engine step at most (>= 1); several budgets run one after another (each at every --batch)") List<Integer> maxBatchedTokensList;
+    int maxBatchedTokens;
     @Option(names = "--top-p", defaultValue = "1.0", description = "in (0, 1]; below 1: decode samples at temperature 1 with this top-p (the sampler's share); 1 = greedy")
     double topP;
     @picocli.CommandLine.Mixin dev.arbor.server.DeviceOptions device = new dev.arbor.server.DeviceOptions();
@@ -43,7 +45,7 @@ public final class ThroughputBench implements Callable<Integer> {
     /** Every option is checked before the model loads. */
     private void check() {
         String bad = batches.stream().anyMatch(b -> b < 1) ? "--batch must be >= 1" : promptLen < 1 ? "--prompt-len must be >= 1" : outputLen < 2 ? "--output-len must be >= 2"
-                : maxBatchedTokens < 1 ? "--max-num-batched-tokens must be >= 1" : !(topP > 0 && topP <= 1) ? "--top-p must be in (0, 1]" : null;
+                : maxBatchedTokensList.stream().anyMatch(t -> t < 1) ? "--max-num-batched-tokens must be >= 1" : !(topP > 0 && topP <= 1) ? "--top-p must be in (0, 1]" : null;
         if (bad != null) throw new picocli.CommandLine.ParameterException(spec.commandLine(), bad);
         dev.arbor.server.UsageErrors.check(spec, device::backend);
     }
@@ -53,8 +55,9 @@ public final class ThroughputBench implements Callable<Integer> {
         check();
         System.err.println("loading " + model + " ...");
         try (CausalLM lm = ModelLoader.load(model, device.backend())) {
-            for (int b : batches) {
+            for (int t : maxBatchedTokensList) for (int b : batches) {
                 batch = b;
+                maxBatchedTokens = t;
                 if (run(lm) != 0) return 1;
             }
             return 0;
@@ -79,9 +82,10 @@ public final class ThroughputBench implements Callable<Integer> {
         List<Prompt> prompts = new ArrayList<>();
         for (int i = 0; i < batch; i++) prompts.add(Prompt.ofTokens(SharedPrefixBench.randomTokens(rnd, promptLen, Math.min(lm.config().vocabSize(), 32000))));
         Tokenizer tok = LLMEngine.tokenizerFor(lm.config());
-        report = BenchReport.start("throughput-b" + batch, "arbor " + String.join(" ", spec.commandLine().getParseResult().originalArgs()), lm.device());
+        report = BenchReport.start("throughput-b" + batch + (maxBatchedTokensList.size() > 1 ? "-t" + maxBatchedTokens : ""), "arbor " + String.join(" ", spec.commandLine().getParseResult().originalArgs()), lm.device());
         report.printHeader();
-        System.out.printf(Locale.ROOT, "throughput on %s (%s): batch %d, prompt %d, output %d%n", model, lm.device(), batch, promptLen, outputLen);
+        System.out.printf(Locale.ROOT, "throughput on %s (%s): batch %d, prompt %d, output %d, max %d batched tokens%n", model, lm.device(), batch, promptLen,
+                outputLen, maxBatchedTokens);
         // one engine for all passes (caching off, so nothing carries over): the warm-up compiles the kernels and captures the
         // decode steps' CUDA graphs, as a server does before serving. It runs the timed pass's schedule (the same prompts and output
         // length): with chunked prefill the sequences start decoding a few at a time and finish a few at a time, so the decode batch
