@@ -267,6 +267,7 @@ public final class LLMEngine implements AutoCloseable {
         long t3 = System.nanoTime();
         timings.add(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.lastTokens(), t1 - t0, runner.lastInputsNanos(), runner.executor().lastUploadMillis(),
                 runner.lastForwardNanos(), runner.lastOverlapNanos(), runner.lastWaitNanos(), t3 - t2, runner.executor().lastDeviceMillis());
+        timings.gap(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.executor().lastGapMillis());
         out.rethrow();
     }
 
@@ -305,6 +306,7 @@ public final class LLMEngine implements AutoCloseable {
             timings.add(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.lastTokens(), t1 - t0, runner.lastInputsNanos(),
                     runner.executor().lastUploadMillis(), runner.lastForwardNanos(), (t3 - t2 - collect) + (tp - t3), ts - tp, t4 - ts,
                     runner.executor().lastDeviceMillis());
+            timings.gap(runner.lastWasDecode(), runner.executor().graphReplays() > replays, runner.executor().lastGapMillis());
         }
         out.rethrow();
     }
@@ -330,6 +332,7 @@ public final class LLMEngine implements AutoCloseable {
         if (d != null) {
             timings.add(d.decode(), d.replayed(), d.tokens(), d.scheduleNs(), d.inputsNs(), d.uploadMs(), d.forwardNs(), d.outputsNs(),
                     d.waitNs() + collect, d.updateNs(), runner.executor().lastDeviceMillis());
+            timings.gap(d.decode(), d.replayed(), runner.executor().lastGapMillis());
             deferredTiming = null;
         }
         List<RequestState> c = processor.reconcile(prev, ids);

@@ -20,8 +20,8 @@ import java.util.Locale;
 public final class StepTimings {
     /** Sums over the steps of one kind, in milliseconds. */
     public static final class Sums {
-        long steps, deviceSteps, tokens;
-        double wall, schedule, inputs, upload, launch, outputs, wait, update, device, deviceWall;
+        long steps, deviceSteps, tokens, gapSteps;
+        double wall, schedule, inputs, upload, launch, outputs, wait, update, device, deviceWall, idle, idleMax, copies;
 
         public long steps() { return steps; }
 
@@ -45,6 +45,21 @@ public final class StepTimings {
         /** Mean host overhead (wall − device) of the steps that measured device time; NaN when none did. */
         public double hostOverheadMillis() { return deviceSteps == 0 ? Double.NaN : (deviceWall - device) / deviceSteps; }
 
+        /**
+         * Mean device idle before a step (CUDA events: from the previous step's last sampling kernel to this step's first input
+         * copy, i.e. the host was late) over the steps that measured it; NaN when none did.
+         */
+        public double idleMillis() { return gapSteps == 0 ? Double.NaN : idle / gapSteps; }
+
+        /** The longest such idle; NaN when none measured. */
+        public double idleMaxMillis() { return gapSteps == 0 ? Double.NaN : idleMax; }
+
+        /** Mean device time from a step's first input copy to its first kernel (the copies before it); NaN when none measured. */
+        public double copiesMillis() { return gapSteps == 0 ? Double.NaN : copies / gapSteps; }
+
+        /** Steps whose gap before them was measured. */
+        public long gapSteps() { return gapSteps; }
+
         private double per(double total) { return steps == 0 ? Double.NaN : total / steps; }
 
         /** One line: mean wall per step, device time and host overhead beside it, then the host phases. */
@@ -56,7 +71,9 @@ public final class StepTimings {
             return String.format(Locale.ROOT, "%s: %d steps, %.3f ms/step wall = %s; host phases ms/step: schedule %.3f, inputs %.3f, "
                             + "upload %.3f, launch %.3f, outputs (overlapped) %.3f, wait+ids back %.3f, update %.3f",
                     label, steps, wallMillis(), dev, scheduleMillis(), inputsMillis(), uploadMillis(), launchMillis(), outputsMillis(), waitMillis(),
-                    updateMillis());
+                    updateMillis())
+                    + (gapSteps == 0 ? "" : String.format(Locale.ROOT, "; device between steps (%d measured): idle %.3f ms/step (max %.3f), input copies %.3f",
+                    gapSteps, idleMillis(), idleMaxMillis(), copiesMillis()));
         }
     }
 
@@ -72,7 +89,9 @@ public final class StepTimings {
     public void reset() {
         for (Sums s : new Sums[] {decode, other, replayed}) {
             s.steps = s.deviceSteps = s.tokens = 0;
+            s.gapSteps = 0;
             s.wall = s.schedule = s.inputs = s.upload = s.launch = s.outputs = s.wait = s.update = s.device = s.deviceWall = 0;
+            s.idle = s.idleMax = s.copies = 0;
         }
     }
 
@@ -85,6 +104,23 @@ public final class StepTimings {
                     long waitNs, long updateNs, double deviceMs) {
         add(isDecode ? decode : other, tokens, scheduleNs, inputsNs, uploadMs, forwardNs, outputsNs, waitNs, updateNs, deviceMs);
         if (isDecode && replayed) add(this.replayed, tokens, scheduleNs, inputsNs, uploadMs, forwardNs, outputsNs, waitNs, updateNs, deviceMs);
+    }
+
+    /**
+     * Adds the device gap before one step, {@code {idle, copies}} in milliseconds (ModelExecutor.lastGapMillis); skipped when
+     * the idle was not measured (NaN: the CPU, the first step, a step after one that sampled nothing).
+     */
+    public void gap(boolean isDecode, boolean replayed, double[] gapMs) {
+        if (gapMs == null || gapMs.length < 2 || Double.isNaN(gapMs[0]) || Double.isNaN(gapMs[1])) return;
+        gap(isDecode ? decode : other, gapMs);
+        if (isDecode && replayed) gap(this.replayed, gapMs);
+    }
+
+    private static void gap(Sums s, double[] gapMs) {
+        s.gapSteps++;
+        s.idle += gapMs[0];
+        s.idleMax = Math.max(s.idleMax, gapMs[0]);
+        s.copies += gapMs[1];
     }
 
     private static void add(Sums s, int tokens, long scheduleNs, long inputsNs, double uploadMs, long forwardNs, long outputsNs, long waitNs,

@@ -57,4 +57,29 @@ class StepTimingsTest {
         t.reset();
         assertEquals(0, t.replayed().steps());
     }
+
+    /** The device gap before a step: means and the longest idle over the steps that measured it; NaN gaps (CPU, first step) skipped. */
+    @Test
+    void deviceGapsBetweenStepsPerKind() {
+        StepTimings t = new StepTimings();
+        assertTrue(Double.isNaN(t.decode().idleMillis()), "none measured");
+        t.gap(true, false, new double[] {Double.NaN, 0.02});   // the first step: no previous end
+        t.gap(true, false, new double[] {0.5, 0.02});
+        t.gap(true, true, new double[] {0.1, 0.04});
+        t.gap(false, false, new double[] {2.0, 0.3});
+        t.gap(true, false, new double[] {Double.NaN, Double.NaN});   // the CPU
+        StepTimings.Sums d = t.decode();
+        assertEquals(2, d.gapSteps());
+        assertEquals(0.3, d.idleMillis(), 1e-9);
+        assertEquals(0.5, d.idleMaxMillis(), 1e-9);
+        assertEquals(0.03, d.copiesMillis(), 1e-9);
+        assertEquals(1, t.replayed().gapSteps());
+        assertEquals(0.1, t.replayed().idleMillis(), 1e-9);
+        assertEquals(2.0, t.other().idleMillis(), 1e-9);
+        t.add(true, false, 8, 100_000, 200_000, 0.3, 500_000, 400_000, 2_600_000, 200_000, 3.5);
+        assertTrue(d.summary("decode").contains("device between steps (2 measured): idle 0.300 ms/step (max 0.500), input copies 0.030"), d.summary("decode"));
+        t.reset();
+        assertEquals(0, t.decode().gapSteps());
+        assertTrue(Double.isNaN(t.decode().idleMaxMillis()));
+    }
 }

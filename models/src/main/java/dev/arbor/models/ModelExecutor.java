@@ -66,6 +66,13 @@ public interface ModelExecutor extends AutoCloseable {
      */
     default double lastDeviceMillis() { return Double.NaN; }
 
+    /**
+     * Device milliseconds between the last step and the one before it (CUDA events, read with {@link #lastDeviceMillis}):
+     * {@code [0]} the device idle from the previous step's last sampling kernel to this step's first input copy (the host
+     * was late), {@code [1]} from that copy to this step's first kernel (its input copies); NaN where not measured.
+     */
+    default double[] lastGapMillis() { return new double[] {Double.NaN, Double.NaN}; }
+
     /** Steps replayed from a recorded graph so far (CUDA decode steps); 0 on a backend without graphs. */
     default long graphReplays() { return 0; }
 

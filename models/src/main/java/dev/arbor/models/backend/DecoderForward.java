@@ -161,6 +161,8 @@ public final class DecoderForward<A> implements ModelExecutor {
 
     @Override public double lastDeviceMillis() { return ops.lastDeviceMillis(); }
 
+    @Override public double[] lastGapMillis() { return ops.lastGapMillis(); }
+
     @Override public long graphReplays() { return ops.graphReplays(); }
 
     @Override public boolean forwardReturnsEarly() { return ops.stepReturnsEarly(); }

@@ -43,6 +43,9 @@ public interface Ops<A> extends AutoCloseable {
      */
     default double lastDeviceMillis() { return Double.NaN; }
 
+    /** The device gap before the last step ({@link dev.arbor.models.ModelExecutor#lastGapMillis}): idle, input copies; NaN where not measured. */
+    default double[] lastGapMillis() { return new double[] {Double.NaN, Double.NaN}; }
+
     /** Steps replayed from a recorded graph so far; 0 on a backend without graphs. */
     default long graphReplays() { return 0; }
 

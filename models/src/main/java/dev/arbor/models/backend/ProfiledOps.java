@@ -68,6 +68,8 @@ public final class ProfiledOps<A> implements Ops<A> {
 
     @Override public double lastDeviceMillis() { return ops.lastDeviceMillis(); }
 
+    @Override public double[] lastGapMillis() { return ops.lastGapMillis(); }
+
     @Override public long graphReplays() { return ops.graphReplays(); }
 
     @Override public boolean stepReturnsEarly() { return ops.stepReturnsEarly(); }

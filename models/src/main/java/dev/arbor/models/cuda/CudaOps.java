@@ -167,6 +167,12 @@ final class CudaOps implements Ops<FloatArray> {
     private final BFloat16Array swiGluBf16;           // (maxTokens, inter) the SwiGLU epilogue's bf16 h (its X, in activationsBf16, is read meanwhile); null unless interleaved with bf16 producers
     private final DecodeGraphs graphs;                // null: every step launched kernel by kernel
     private final CudaEvent[] stepStart, stepEnd;     // around a step's kernels (device time): two pairs, alternate steps
+    private final CudaEvent[] inputsStart;            // before a step's first input copy, in the pair its stepStart will take
+    private boolean inputsMarked;                     // inputsStart recorded for the step markStart begins next
+    private final boolean[] inputsMarkedFor = new boolean[2];
+    private long stepCount;                           // steps marked so far: startId/endId say which step a pair's events hold
+    private final long[] startId = new long[2], endId = {-2, -2};
+    private double idleMillis = Double.NaN, copiesMillis = Double.NaN;   // the device gap before the step of deviceMillis
     private int timing;                               // the pair of the current step
     private int deferredTiming = -1;                  // the pair of a step sampled deferred whose time is not read yet, or -1
     private boolean stepTimed;                        // stepStart recorded for the current step
@@ -306,6 +312,7 @@ final class CudaOps implements Ops<FloatArray> {
         graphs = cudaGraphs ? new DecodeGraphs(gpu, Math.min(shape.maxSeqs(), shape.maxTokens()), shape.maxBlocksPerSeq() * shape.blockSize()) : null;
         stepStart = new CudaEvent[] {new CudaEvent(gpu.device()), new CudaEvent(gpu.device())};
         stepEnd = new CudaEvent[] {new CudaEvent(gpu.device()), new CudaEvent(gpu.device())};
+        inputsStart = new CudaEvent[] {new CudaEvent(gpu.device()), new CudaEvent(gpu.device())};
         feedPairs = new IntArray(2 * shape.maxTokens());
         gpu.toDevice(feedPairs);
     }
@@ -359,8 +366,24 @@ final class CudaOps implements Ops<FloatArray> {
         timing ^= 1;
         stepStart[timing].record(null);
         stepTimed = true;
-        deviceMillis = Double.NaN;
+        deviceMillis = idleMillis = copiesMillis = Double.NaN;
+        startId[timing] = ++stepCount;
+        inputsMarkedFor[timing] = inputsMarked;
+        inputsMarked = false;
     }
+
+    /**
+     * The device gap before the step whose events are pair {@code q} (its end already waited for): idle from the previous
+     * step's end event to this step's first input copy, where that end is still in the other pair, and the copies from there to
+     * its first kernel. The other pair's end is re-recorded only after this step's ids are read, so it is the previous step's.
+     */
+    private void readGap(int q) {
+        int p = q ^ 1;
+        idleMillis = inputsMarkedFor[q] && endId[p] == startId[q] - 1 ? inputsStart[q].millisSince(stepEnd[p]) : Double.NaN;
+        copiesMillis = inputsMarkedFor[q] ? stepStart[q].millisSince(inputsStart[q]) : Double.NaN;
+    }
+
+    @Override public double[] lastGapMillis() { return new double[] {idleMillis, copiesMillis}; }
 
     @Override public double lastUploadMillis() { return uploadMillis; }
 
@@ -389,6 +412,8 @@ final class CudaOps implements Ops<FloatArray> {
     public void upload(ForwardBatch b) {
         long t0 = System.nanoTime();
         int n = b.numTokens();
+        inputsStart[timing ^ 1].record(null);   // the pair markStart takes next: the gap before the step, read with its device time
+        inputsMarked = true;
         if (inputsInFlight) {   // the pinned arrays are read by the copy engine until their copies have run
             inputsCopied.synchronize();
             inputsInFlight = false;
@@ -872,9 +897,14 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         stepTimed = false;
-        CudaEvent start = stepStart[timing], end = stepEnd[timing];
-        sampler.sample(logits, batch, () -> end.record(null));
+        int q = timing;
+        CudaEvent start = stepStart[q], end = stepEnd[q];
+        sampler.sample(logits, batch, () -> {
+            end.record(null);
+            endId[q] = startId[q];
+        });
         deviceMillis = end.millisSince(start);
+        readGap(q);
     }
 
     @Override
@@ -884,9 +914,13 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         stepTimed = false;
-        CudaEvent end = stepEnd[timing];
-        sampler.sampleDeferred(logits, batch, () -> end.record(null));
-        deferredTiming = timing;
+        int q = timing;
+        CudaEvent end = stepEnd[q];
+        sampler.sampleDeferred(logits, batch, () -> {
+            end.record(null);
+            endId[q] = startId[q];
+        });
+        deferredTiming = q;
     }
 
     @Override
@@ -894,6 +928,7 @@ final class CudaOps implements Ops<FloatArray> {
         sampler.awaitDeferred(batch);
         if (deferredTiming >= 0) {   // read after the next step's start was recorded in the other pair
             deviceMillis = stepEnd[deferredTiming].millisSince(stepStart[deferredTiming]);
+            readGap(deferredTiming);
             deferredTiming = -1;
         }
     }
@@ -931,6 +966,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (graphs != null) graphs.close();
         for (CudaEvent e : stepStart) e.close();
         for (CudaEvent e : stepEnd) e.close();
+        for (CudaEvent e : inputsStart) e.close();
         feedPairs.close();
     }
 }

@@ -173,6 +173,8 @@ public final class SharedPrefixBench implements Callable<Integer> {
                 report.figure(k + " wall ms/step", t.wallMillis(), "ms/step");
                 report.figure(k + " device ms/step", t.deviceMillis(), "ms/step");
                 report.figure(k + " host overhead ms/step", t.hostOverheadMillis(), "ms/step");
+                report.figure(k + " device idle before the step ms/step", t.idleMillis(), "ms/step");
+                report.figure(k + " device input copies before the step ms/step", t.copiesMillis(), "ms/step");
                 report.figure(k + " schedule ms/step", t.scheduleMillis(), "ms/step");
                 report.figure(k + " inputs+upload+launch ms/step", t.inputsMillis() + t.uploadMillis() + t.launchMillis(), "ms/step");
                 report.figure(k + " outputs (overlapped) ms/step", t.outputsMillis(), "ms/step");
