@@ -509,6 +509,9 @@ public final class LLMEngine implements AutoCloseable {
     /** Decode steps replayed from a CUDA graph by this engine's executor so far. */
     public long graphReplays() { return runner.executor().graphReplays(); }
 
+    /** Decode steps with cascade groups or a state handoff replayed as CUDA graphs ({@code -Darbor.cuda.cascadeGraphs}); 0 elsewhere. */
+    public long cascadeGraphReplays() { return runner.executor().cascadeGraphReplays(); }
+
     /** The forward pass's time per operation when the JVM runs with {@code -Darbor.opProfile=true}, else null. */
     public dev.arbor.models.OpProfile opProfile() { return runner.executor().opProfile(); }
 

@@ -82,6 +82,64 @@ class EngineGpuTest {
         }
     }
 
+    /**
+     * {@code -Darbor.cuda.cascadeGraphs=true}: decode steps with cascade groups (20 prompts sharing 1,040 tokens: a group pays
+     * from 16 sequences and 16,384 shared reads; without batch invariance, as tiny-llama3's head dim 12 has no tensor-core
+     * kernel and so no state handoff), captured each step and replayed as graphs, give the eager launches' tokens, greedy and
+     * seeded, synchronous and with asynchronous scheduling; and they were replayed.
+     */
+    @Test
+    void cascadeDecodeStepsAsGraphsGiveTheEagerTokens() {
+        SplittableRandom r = new SplittableRandom(5);
+        int[] prefix = r.ints(1040, 3, 2000).toArray();
+        List<int[]> shared = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            int[] p = java.util.Arrays.copyOf(prefix, 1040 + 3 + i % 5);
+            for (int j = 1040; j < p.length; j++) p[j] = 3 + r.nextInt(2000);
+            shared.add(p);
+        }
+        EngineConfig ample = EngineConfig.builder().device("cuda").batchInvariant(false).numBlocks(512).blockSize(16).build();
+        List<SamplingParams> ps = List.of(SamplingParams.builder().temperature(0).maxTokens(20).ignoreEos(true).build(),
+                SamplingParams.builder().temperature(0.8).topP(0.9).seed(7L).maxTokens(12).ignoreEos(true).build());
+        String key = "arbor.cuda.cascadeGraphs", async = "arbor.engine.asyncScheduling";
+        String before = System.getProperty(key), beforeAsync = System.getProperty(async);
+        try (CausalLM nbi = ModelLoader.load(Fixtures.model("tiny-llama3").toString(),
+                new dev.arbor.models.BackendOptions("cuda", "auto", "auto", false, true))) {
+            for (String a : List.of("true", "false")) {
+                System.setProperty(async, a);
+                for (SamplingParams p : ps) {
+                    System.setProperty(key, "false");
+                    long[] eagerReplays = new long[1];
+                    List<int[]> eager = runCounting(nbi, ample, shared, p, eagerReplays);
+                    assertEquals(0, eagerReplays[0], "off: nothing replayed as a cascade graph");
+                    System.setProperty(key, "true");
+                    long[] replays = new long[1];
+                    List<int[]> graphed = runCounting(nbi, ample, shared, p, replays);
+                    assertTrue(replays[0] > 0, "cascade decode steps replayed as graphs (async " + a + ")");
+                    for (int i = 0; i < shared.size(); i++) assertArrayEquals(eager.get(i), graphed.get(i), "async " + a + ", prompt " + i);
+                }
+            }
+        } finally {
+            if (before == null) System.clearProperty(key);
+            else System.setProperty(key, before);
+            if (beforeAsync == null) System.clearProperty(async);
+            else System.setProperty(async, beforeAsync);
+        }
+    }
+
+    private static List<int[]> runCounting(CausalLM model, EngineConfig config, List<int[]> ps, SamplingParams p, long[] cascadeReplays) {
+        LLMEngine engine = new LLMEngine(model, new ByteTokenizer(model.config().vocabSize()), config);
+        try (LLM llm = new LLM(engine)) {
+            List<int[]> out = new ArrayList<>();
+            for (RequestOutput o : llm.generateTokens(ps, p)) {
+                assertFalse(o.failed(), o.error());
+                out.add(o.output().tokenIds());
+            }
+            cascadeReplays[0] = engine.cascadeGraphReplays();
+            return out;
+        }
+    }
+
     @Test
     void seededSamplingMatchesTheCpuBackendWhileTheLogitsAgree() {
         SamplingParams p = SamplingParams.builder().temperature(0.8).topP(0.9).topK(50).seed(123L).maxTokens(8).ignoreEos(true).build();

@@ -76,6 +76,9 @@ public interface ModelExecutor extends AutoCloseable {
     /** Steps replayed from a recorded graph so far (CUDA decode steps); 0 on a backend without graphs. */
     default long graphReplays() { return 0; }
 
+    /** Decode steps with cascade groups or a state handoff replayed as graphs so far ({@code -Darbor.cuda.cascadeGraphs}); 0 elsewhere. */
+    default long cascadeGraphReplays() { return 0; }
+
     /**
      * Whether {@link #forward()} returns once the step's work is queued, before the device finishes it (CUDA): the host can
      * then do other work while the device runs (the engine makes the previous step's outputs). False where the forward pass

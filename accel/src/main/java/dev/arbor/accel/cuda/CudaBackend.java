@@ -239,6 +239,19 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /**
+     * Captures {@code body} again into {@code graph} (made by {@link #record}), this thread's launches going to its stream
+     * meanwhile: see {@link CudaGraph#recapture}. Returns true when its executable was updated in place.
+     */
+    public boolean recapture(CudaGraph graph, Runnable body) {
+        capturing.set(graph.stream());
+        try {
+            return graph.recapture(body);
+        } finally {
+            capturing.remove();
+        }
+    }
+
     @Override
     public void close() {
         synchronize();

@@ -68,6 +68,13 @@ final class CudaDriver {
     static final MethodHandle cuGraphExecDestroy = fn("cuGraphExecDestroy", ADDRESS);
     static final MethodHandle cuGraphDestroy = fn("cuGraphDestroy", ADDRESS);
     /**
+     * cuGraphExecUpdate_v2(CUgraphExec, CUgraph, CUgraphExecUpdateResultInfo*) (CUDA 12), or null where the driver has none:
+     * {@link CudaGraph#recapture} then instantiates every time.
+     */
+    static final MethodHandle cuGraphExecUpdate = optionalFn("cuGraphExecUpdate_v2", ADDRESS, ADDRESS, ADDRESS);
+    /** sizeof(CUgraphExecUpdateResultInfo): the result enum, then two node handles. */
+    static final long GRAPH_EXEC_UPDATE_RESULT_INFO_BYTES = 24;
+    /**
      * cuTensorMapEncodeTiled(CUtensorMap* map, CUtensorMapDataType, cuuint32_t rank, void* globalAddress, const cuuint64_t* globalDim,
      * const cuuint64_t* globalStrides, const cuuint32_t* boxDim, const cuuint32_t* elementStrides, interleave, swizzle, l2Promotion, oobFill).
      */
@@ -92,6 +99,10 @@ final class CudaDriver {
     private CudaDriver() {}
 
     /** A handle for {@code CUresult name(args...)}. */
+    private static MethodHandle optionalFn(String name, MemoryLayout... args) {
+        return LIB.find(name).map(symbol -> LINKER.downcallHandle(symbol, FunctionDescriptor.of(JAVA_INT, args))).orElse(null);
+    }
+
     private static MethodHandle fn(String name, MemoryLayout... args) {
         MemorySegment symbol = LIB.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libcuda.so.1 has no " + name));
         return LINKER.downcallHandle(symbol, FunctionDescriptor.of(JAVA_INT, args));

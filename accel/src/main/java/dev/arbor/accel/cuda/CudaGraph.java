@@ -15,8 +15,8 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 public final class CudaGraph implements Recording {
     private final CudaDevice device;
     private final CudaStream stream;
-    private final MemorySegment graph;
-    private final MemorySegment exec;
+    private MemorySegment graph;
+    private MemorySegment exec;
 
     private CudaGraph(CudaDevice device, CudaStream stream, MemorySegment graph, MemorySegment exec) {
         this.device = device;
@@ -40,6 +40,55 @@ public final class CudaGraph implements Recording {
             MemorySegment e = a.allocate(ADDRESS);
             check(call(() -> (int) cuGraphInstantiate.invokeExact(e, graph, 0L)), "cuGraphInstantiateWithFlags");
             return new CudaGraph(device, stream, graph, e.get(ADDRESS, 0));
+        }
+    }
+
+    CudaStream stream() { return stream; }
+
+    /**
+     * Captures what {@code body} enqueues on this graph's stream (from this thread) into a new graph and makes this graph run
+     * it from now on: {@code cuGraphExecUpdate} where the driver takes it (the same nodes in the same order, only launch sizes
+     * and arguments changed), else a new instantiation. Launches of this graph already queued run what they ran before; the
+     * caller should still not update a graph whose last launch may not have run yet (the driver may wait for it).
+     * Returns true when the executable was updated in place. On an exception this graph is left as it was.
+     */
+    boolean recapture(Runnable body) {
+        device.makeCurrent();
+        check(call(() -> (int) cuStreamBeginCapture.invokeExact(stream.handle(), CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)), "cuStreamBeginCapture");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = a.allocate(ADDRESS);
+            try {
+                body.run();
+            } catch (RuntimeException | Error e) {
+                if (call(() -> (int) cuStreamEndCapture.invokeExact(stream.handle(), g)) == 0 && !g.get(ADDRESS, 0).equals(MemorySegment.NULL)) {
+                    MemorySegment dropped = g.get(ADDRESS, 0);
+                    call(() -> (int) cuGraphDestroy.invokeExact(dropped));
+                }
+                throw e;
+            }
+            check(call(() -> (int) cuStreamEndCapture.invokeExact(stream.handle(), g)), "cuStreamEndCapture");
+            MemorySegment fresh = g.get(ADDRESS, 0);
+            boolean updated = false;
+            if (cuGraphExecUpdate != null) {
+                MemorySegment info = a.allocate(GRAPH_EXEC_UPDATE_RESULT_INFO_BYTES, 8);
+                MemorySegment e = exec;
+                updated = call(() -> (int) cuGraphExecUpdate.invokeExact(e, fresh, info)) == 0;
+            }
+            if (!updated) {
+                MemorySegment e = a.allocate(ADDRESS);
+                int r = call(() -> (int) cuGraphInstantiate.invokeExact(e, fresh, 0L));
+                if (r != 0) {
+                    call(() -> (int) cuGraphDestroy.invokeExact(fresh));
+                    check(r, "cuGraphInstantiateWithFlags");
+                }
+                MemorySegment old = exec;
+                check(call(() -> (int) cuGraphExecDestroy.invokeExact(old)), "cuGraphExecDestroy");
+                exec = e.get(ADDRESS, 0);
+            }
+            MemorySegment old = graph;
+            check(call(() -> (int) cuGraphDestroy.invokeExact(old)), "cuGraphDestroy");
+            graph = fresh;
+            return updated;
         }
     }
 

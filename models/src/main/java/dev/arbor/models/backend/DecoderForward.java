@@ -165,6 +165,8 @@ public final class DecoderForward<A> implements ModelExecutor {
 
     @Override public long graphReplays() { return ops.graphReplays(); }
 
+    @Override public long cascadeGraphReplays() { return ops.cascadeGraphReplays(); }
+
     @Override public boolean forwardReturnsEarly() { return ops.stepReturnsEarly(); }
 
     @Override public dev.arbor.models.OpProfile opProfile() { return ops.opProfile(); }

@@ -49,6 +49,9 @@ public interface Ops<A> extends AutoCloseable {
     /** Steps replayed from a recorded graph so far; 0 on a backend without graphs. */
     default long graphReplays() { return 0; }
 
+    /** Decode steps with cascade groups or a state handoff replayed as graphs so far; 0 on a backend without them. */
+    default long cascadeGraphReplays() { return 0; }
+
     /** Whether {@link #step} returns once its launches are queued, before the device finishes them (CUDA); false on the CPU. */
     default boolean stepReturnsEarly() { return false; }
 

@@ -72,6 +72,8 @@ public final class ProfiledOps<A> implements Ops<A> {
 
     @Override public long graphReplays() { return ops.graphReplays(); }
 
+    @Override public long cascadeGraphReplays() { return ops.cascadeGraphReplays(); }
+
     @Override public boolean stepReturnsEarly() { return ops.stepReturnsEarly(); }
 
     @Override public void embed(Matrix table, ForwardBatch b, A out) { ops.embed(table, b, out); done("embed"); }

@@ -166,6 +166,7 @@ final class CudaOps implements Ops<FloatArray> {
     private BFloat16Array bf16HoldsIn;                // where bf16Holds' value is: activationsBf16, or swiGluBf16
     private final BFloat16Array swiGluBf16;           // (maxTokens, inter) the SwiGLU epilogue's bf16 h (its X, in activationsBf16, is read meanwhile); null unless interleaved with bf16 producers
     private final DecodeGraphs graphs;                // null: every step launched kernel by kernel
+    private final CascadeGraphs cascadeGraphs;        // decode steps with groups / a handoff as graphs (CascadeGraphs.PROPERTY); null when off
     private final CudaEvent[] stepStart, stepEnd;     // around a step's kernels (device time): two pairs, alternate steps
     private final CudaEvent[] inputsStart;            // before a step's first input copy, in the pair its stepStart will take
     private boolean inputsMarked;                     // inputsStart recorded for the step markStart begins next
@@ -310,6 +311,7 @@ final class CudaOps implements Ops<FloatArray> {
         // a capture may not upload: every scratch array goes to the device now (the GEMM's in reserve above)
         attention.toDevice(gpu);
         graphs = cudaGraphs ? new DecodeGraphs(gpu, Math.min(shape.maxSeqs(), shape.maxTokens()), shape.maxBlocksPerSeq() * shape.blockSize()) : null;
+        cascadeGraphs = cudaGraphs && CascadeGraphs.requested() ? new CascadeGraphs(gpu) : null;
         stepStart = new CudaEvent[] {new CudaEvent(gpu.device()), new CudaEvent(gpu.device())};
         stepEnd = new CudaEvent[] {new CudaEvent(gpu.device()), new CudaEvent(gpu.device())};
         inputsStart = new CudaEvent[] {new CudaEvent(gpu.device()), new CudaEvent(gpu.device())};
@@ -321,7 +323,8 @@ final class CudaOps implements Ops<FloatArray> {
      * A decode step (one token per sequence) pads to its bucket and replays the bucket's CUDA graph (captured on the
      * bucket's first step); any other step uploads and launches kernel by kernel. The inputs are copied into the same
      * buffers either way, before any kernel of the step. Steps with cascade groups (or, batch-invariant, a state handoff)
-     * launch eagerly: their launch sizes (groups, shared lengths) change from step to step.
+     * launch eagerly: their launch sizes (groups, shared lengths) change from step to step; with
+     * {@code -Darbor.cuda.cascadeGraphs=true} the decode ones are captured afresh each step and replayed ({@link CascadeGraphs}).
      */
     @Override
     public void step(ForwardBatch b, java.util.function.Consumer<ForwardBatch> launches) {
@@ -329,7 +332,8 @@ final class CudaOps implements Ops<FloatArray> {
             upload(b);
             markStart();
             feed(b);
-            launches.accept(b);
+            if (cascadeGraphs != null && b.isDecode() && graphs.enabled()) cascadeGraphs.run(() -> launches.accept(b));
+            else launches.accept(b);
             return;
         }
         int bucket = graphs.bucket(b.numSeqs()), contextBucket = graphs.contextBucket(b.maxContextLen());
@@ -390,6 +394,8 @@ final class CudaOps implements Ops<FloatArray> {
     @Override public double lastDeviceMillis() { return deviceMillis; }
 
     @Override public long graphReplays() { return graphs == null ? 0 : graphs.replays(); }
+
+    @Override public long cascadeGraphReplays() { return cascadeGraphs == null ? 0 : cascadeGraphs.counts()[0]; }
 
     @Override public boolean stepReturnsEarly() { return true; }   // launches and graph replays are queued on the stream
 
@@ -964,6 +970,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (activationsBf16 != null) activationsBf16.close();
         if (swiGluBf16 != null) swiGluBf16.close();
         if (graphs != null) graphs.close();
+        if (cascadeGraphs != null) cascadeGraphs.close();
         for (CudaEvent e : stepStart) e.close();
         for (CudaEvent e : stepEnd) e.close();
         for (CudaEvent e : inputsStart) e.close();

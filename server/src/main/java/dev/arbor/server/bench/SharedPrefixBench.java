@@ -56,6 +56,9 @@ public final class SharedPrefixBench implements Callable<Integer> {
     @Option(names = "--json", description = "one JSON object per mode per line") boolean json;
     @Option(names = "--no-warmup", description = "time each mode's first run (kernel compilation and CUDA graph capture included) instead of a second run "
             + "after an untimed one over other random prompts of the same shape (its cached blocks evicted before the timed run)") boolean noWarmup;
+    @Option(names = "--ab", paramLabel = "PROPERTY", description = "A/B a boolean system property read when an engine is made (a -Darbor.* switch, "
+            + "e.g. arbor.cuda.cascadeGraphs): every mode at every budget runs with it false, then true, on the loaded model, each after its own "
+            + "warm-up; the two runs' tokens are compared") String ab;
     @Option(names = "--out", defaultValue = "bench/out", description = "folder for the JSON report and its PNG plot") java.nio.file.Path out;
     @Option(names = "--peer", paramLabel = "FILE.json", description = "the peer's figures from the same machine (bench/peers/engine_torch.py --json): "
             + "its total for this workload shape is printed and plotted beside each mode's") java.nio.file.Path peer;
@@ -115,9 +118,14 @@ public final class SharedPrefixBench implements Callable<Integer> {
         boolean budgets = maxBatchedTokens.size() > 1;
         // 0: the backend's default, at least 2,048 (this bench's CPU default: the CPU backend's own is 1,024)
         List<Integer> budgetList = maxBatchedTokens.stream().map(t -> t > 0 ? t : Math.max(2048, lm.defaultMaxNumBatchedTokens())).toList();
-        for (int budget : budgetList) for (String mode : modes) {
+        List<String> labels = new ArrayList<>();
+        List<String> abValues = ab == null ? java.util.Collections.singletonList(null) : List.of("false", "true");
+        for (int budget : budgetList) for (String mode : modes) for (String v : abValues) {
+            if (v != null) System.setProperty(ab, v);
             Result r = run(mode, budget, lm, tok, prompts, warmup, prefixPos, params);
             results.add(r);
+            String label = (budgets ? mode + "@" + budget : mode) + (v == null ? "" : "[" + ab.substring(ab.lastIndexOf('.') + 1) + "=" + v + "]");
+            labels.add(label);
             if (json) {
                 System.out.println(mapper.writeValueAsString(r));
                 continue;
@@ -125,7 +133,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "%-13s %9s %12s %12s %8s %10s %10s %10s %10s%n",
                     budgets ? "mode@budget" : "mode", "total s", "prefill tok", "cached tok", "hit %", "TTFT mean", "TTFT p50", "TTFT p99", "out tok/s");
             System.out.printf(Locale.ROOT, "%-13s %9.2f %12d %12d %8.1f %8.0fms %8.0fms %8.0fms %10.1f%n",
-                    budgets ? mode + "@" + budget : mode, r.totalSeconds(), r.prefillComputed(), r.cachedPromptTokens(), 100 * r.hitRate(),
+                    label, r.totalSeconds(), r.prefillComputed(), r.cachedPromptTokens(), 100 * r.hitRate(),
                     r.ttftMeanMs(), r.ttftP50Ms(), r.ttftP99Ms(), r.outputTokensPerSecond());
             System.out.println("  " + r.decodeSteps());
             System.out.println("  " + r.otherSteps());
@@ -145,6 +153,22 @@ public final class SharedPrefixBench implements Callable<Integer> {
                 }
             }
         }
+        if (ab != null) {
+            // the switch must not change a token; then what it changed in time, decode steps first
+            for (int i = 0; i + 1 < results.size(); i += 2) {
+                Result off = results.get(i), on = results.get(i + 1);
+                int differ = 0;
+                for (int j = 0; j < on.outputTokens().length; j++) if (!Arrays.equals(on.outputTokens()[j], off.outputTokens()[j])) differ++;
+                var d0 = off.timings().decode();
+                var d1 = on.timings().decode();
+                System.out.printf(Locale.ROOT, "A/B %s=true vs false, %s: %s; total %.4f -> %.4f s; decode wall %.3f -> %.3f ms/step, device %.3f -> %.3f, "
+                                + "idle before a step %.3f -> %.3f, host overhead %.3f -> %.3f%n", ab, labels.get(i).substring(0, labels.get(i).indexOf('[')),
+                        differ == 0 ? "the same tokens in all " + on.outputTokens().length + " requests"
+                                : "DIFFERENT tokens in " + differ + " of " + on.outputTokens().length + " requests",
+                        off.totalSeconds(), on.totalSeconds(), d0.wallMillis(), d1.wallMillis(), d0.deviceMillis(), d1.deviceMillis(),
+                        d0.idleMillis(), d1.idleMillis(), d0.hostOverheadMillis(), d1.hostOverheadMillis());
+            }
+        }
         // floor: the output steps each read every weight once (the memory floor of decode; prefill's FLOPs come on top)
         double floorS = copy > 0 ? outputLen * weightBytes / copy : Double.NaN;
         String basis = String.format(Locale.ROOT, "%d steps x weights %.2f GB / copy %.0f GB/s measured in this run", outputLen, weightBytes / 1e9, copy / 1e9);
@@ -152,7 +176,7 @@ public final class SharedPrefixBench implements Callable<Integer> {
         double[] total = new double[results.size()], ttft = new double[results.size()], floor = new double[results.size()];
         for (int i = 0; i < results.size(); i++) {
             Result r = results.get(i);
-            String label = budgets ? r.mode() + "@" + r.maxNumBatchedTokens() : r.mode();
+            String label = labels.get(i);
             cats.add(label);
             total[i] = r.totalSeconds();
             ttft[i] = r.ttftMeanMs() / 1000;
