@@ -81,5 +81,9 @@ class StepTimingsTest {
         t.reset();
         assertEquals(0, t.decode().gapSteps());
         assertTrue(Double.isNaN(t.decode().idleMaxMillis()));
+        t.gap(false, false, new double[] {20.0, 0.1});   // the first step after a reset: its gap reaches back before the reset
+        assertEquals(0, t.other().gapSteps(), "the gap across the reset is not summed");
+        t.gap(false, false, new double[] {1.0, 0.1});
+        assertEquals(1.0, t.other().idleMillis(), 1e-9);
     }
 }

@@ -286,6 +286,7 @@ public final class Gemm implements AutoCloseable {
     /** The CPU executor reads the matrix itself; its kernels get this (unused) array as the tensor map. */
     private LongArray cpuMap;
     private boolean warnedCapture;
+    private long captureFallbacks;   // launches that took the cp.async tiles for want of a tensor map while capturing
     /** The TMA tiles' raster group ({@link #RASTER_DEFAULT}; {@link #raster(int)}). */
     private int raster = RASTER_DEFAULT;
     /** Whether the plans may take the persistent TMA kernel ({@link #PERSISTENT_DEFAULT}); cleared if it does not load. */
@@ -336,6 +337,13 @@ public final class Gemm implements AutoCloseable {
 
     /** The TMA tiles' raster group. */
     public int raster() { return raster; }
+
+    /**
+     * TMA launches that ran the cp.async tiles instead because their matrix had no tensor map yet while a graph was being
+     * captured (a map is made only outside a capture): a caller that captures every step can watch this and launch such a
+     * step eagerly instead, which makes the map.
+     */
+    public long captureFallbacks() { return captureFallbacks; }
 
     /** Sets the default plan's rule at 65-256 tokens: "table", "old" or a tile's name ({@link #MID_DEFAULT}). */
     public void mid(String rule) {
@@ -1467,6 +1475,7 @@ public final class Gemm implements AutoCloseable {
             if (mapX == null || mapW == null) {   // a new matrix while a graph is captured: tiles that need no map
                 if (!warnedCapture) System.err.println("arbor gemm: no tensor map for a matrix first seen while capturing a graph; the cp.async tiles run instead");
                 warnedCapture = true;
+                captureFallbacks++;
                 if (p.slabs() || p.registerSlices())   // the invariant plan: its mma.sync slab form, the same bits
                     return run(kernel, slabPlan(m, n, k, tilesFor(m), p.splits(), false), x, w, c, m, n, k, accumulate, fp32Out, sumSlabs);
                 Tiles t = p.tiles().bm() <= 64 ? tilesFor(m) : p.tiles().bm() > WGMMA_128.bm() ? WGMMA_256 : WGMMA_128;

@@ -311,7 +311,7 @@ final class CudaOps implements Ops<FloatArray> {
         // a capture may not upload: every scratch array goes to the device now (the GEMM's in reserve above)
         attention.toDevice(gpu);
         graphs = cudaGraphs ? new DecodeGraphs(gpu, Math.min(shape.maxSeqs(), shape.maxTokens()), shape.maxBlocksPerSeq() * shape.blockSize()) : null;
-        cascadeGraphs = cudaGraphs && CascadeGraphs.requested() ? new CascadeGraphs(gpu) : null;
+        cascadeGraphs = cudaGraphs && CascadeGraphs.requested() ? new CascadeGraphs(gpu, gemm == null ? () -> 0L : gemm::captureFallbacks) : null;
         stepStart = new CudaEvent[] {new CudaEvent(gpu.device()), new CudaEvent(gpu.device())};
         stepEnd = new CudaEvent[] {new CudaEvent(gpu.device()), new CudaEvent(gpu.device())};
         inputsStart = new CudaEvent[] {new CudaEvent(gpu.device()), new CudaEvent(gpu.device())};
