@@ -4,7 +4,8 @@
 # per workload (bench shared-prefix --ab: each after its own warm-up, tokens compared). Seed workload 2, workload 1, Baichuan2-13B
 # at workload 1's sizes (default mode: batch-invariant, the decode steps' cascade groups as a state handoff), and the engine
 # GPU tests (EngineGpuTest incl. cascadeDecodeStepsAsGraphsGiveTheEagerTokens, AsyncSchedulingGpuTest).
-# From the repo root on the GPU machine: bash bench/device/host20-call.sh .device
+# Run as: copy .device/{lib,jre.tar.xz,fixtures.tar.xz} and this script into the session checkout's ignored .device/host20/ (a call sends
+# that checkout, not a helper's worktree), then run(command="bash .device/host20/host20-call.sh .device/host20", carry=[".device/host20"]).
 set -u
 D=${1:-.device}
 L=/tmp/host20; mkdir -p $L
