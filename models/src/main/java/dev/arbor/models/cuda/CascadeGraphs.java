@@ -56,6 +56,7 @@ final class CascadeGraphs implements AutoCloseable {
         }
         int g = next;
         long fallbacks = gemmFallbacks.getAsLong();
+        boolean lackedMap;
         try {
             if (graphs[g] == null) {
                 if (stream == null) stream = gpu.newStream();
@@ -66,22 +67,23 @@ final class CascadeGraphs implements AutoCloseable {
             } else {
                 instantiations++;
             }
-            if (gemmFallbacks.getAsLong() != fallbacks) {
-                // a GEMM met a matrix with no tensor map yet (made only outside a capture) and captured the slower cp.async
-                // tiles: this step runs eagerly instead, which makes the map, and the next step is captured with it. Run
-                // 73-host20 saw that warning on seed workload 2 with the graph launched as captured: decode device +0.22 ms/step
-                remade++;
-                eager++;
-                launches.run();
-                return;
-            }
-            graphs[g].replayOnDefaultStream();
+            // a GEMM met a matrix with no tensor map yet (made only outside a capture) and captured the slower cp.async tiles:
+            // this step runs eagerly instead (below), which makes the map, and the next step is captured with it. Run 73-host20
+            // saw that warning on seed workload 2 with the graph launched as captured: decode device +0.22 ms/step
+            lackedMap = gemmFallbacks.getAsLong() != fallbacks;
+            if (!lackedMap) graphs[g].replayOnDefaultStream();
         } catch (RuntimeException e) {
             // nothing of this step reached the device: launch it eagerly
             failures++;
             if (failures >= 2) disabled = true;
             LOG.warn("capturing a cascade decode step as a CUDA graph failed ({}); {}", e.toString(),
                     disabled ? "cascade decode steps are launched kernel by kernel from now on" : "this step is launched kernel by kernel");
+            eager++;
+            launches.run();
+            return;
+        }
+        if (lackedMap) {   // graphs[g] not launched: the next step may update it again
+            remade++;
             eager++;
             launches.run();
             return;
