@@ -7,8 +7,10 @@ import dev.arbor.accel.Unroll;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.LongArray;
 import dev.arbor.accel.array.OffHeapArray;
+import dev.arbor.kernels.LayerKernels;
 
 /**
  * {@code C[M,N] (=|+=) X[M,K] · W[N,K]ᵀ} on the tensor cores ({@code mma.sync.m16n8k16}, fp32
@@ -46,6 +48,115 @@ public final class GemmKernels {
         float[] acc = new float[mt * nt * 4];
         mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
         storeF32(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
+    }
+
+    /**
+     * The slab split-K of {@link #xf32Wbf16} ({@code accumulate == SLABS}) with the residual add and RMSNorm that
+     * {@code FusedKernels.addRmsNormSplitRow} would run after it, in its epilogue: one launch where that pair takes two.
+     * Each K slice's block stores its slab, fences and counts itself in on {@code arrivals[tile]}; the last-arriving slice of
+     * a (column, token) tile fences again, adds the tile's slabs in slab order to the residual {@code resid} as
+     * {@code addedColumn} adds them ({@code x + (s0 + s1 + …)}), fences and counts the tile in on its token tile's counter
+     * ({@code arrivals[tiles + tileM]}); the last column tile of a token tile normalises its rows as the last-arriving group of
+     * addRmsNormSplitRow does ({@link #normRows}): the same sums in the same order, so the same bits. Every counter is set back
+     * to 0 by the block that read it last. Grid and block as the plan's ({@link #xf32Wbf16} with slabs).
+     *
+     * @param slabs    (slices, m, n) the K slices' partial sums (scratch)
+     * @param resid    (m, n) the residual stream, updated in place
+     * @param normW    (n) the norm's weight
+     * @param out      (m, n) the normalised rows; not resid
+     * @param arrivals (⌈n/bn⌉·⌈m/bm⌉ + ⌈m/bm⌉) zero between launches
+     */
+    public static void xf32Wbf16AddNorm(KernelContext ctx, FloatArray x, BFloat16Array w, FloatArray slabs, int m, int n, int k,
+                                        int kTilesPerSplit, int slices, FloatArray resid, FloatArray normW, FloatArray out, IntArray arrivals,
+                                        double eps, @Constant int wn, @Constant int wm, @Constant int mt, @Constant int nt,
+                                        @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        addNormEpilogue(ctx, slabs, slices, resid, normW, out, arrivals, m, n, eps, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /** {@link #xf32Wbf16AddNorm}'s epilogue after the block stored its slab: the tile's slab sum, then the rows' norm. */
+    static void addNormEpilogue(KernelContext ctx, FloatArray slabs, int slices, FloatArray resid, FloatArray normW, FloatArray out,
+                                IntArray arrivals, int m, int n, double eps, int bn, int bm, int threads) {
+        int[] last = ctx.allocateIntLocalArray(1);
+        double[] partial = ctx.allocateDoubleLocalArray(LayerKernels.NORM_GROUP);
+        int tid = ctx.localIdx;
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm, tile = ctx.groupIdy * tilesN + ctx.groupIdx;
+        int n0 = ctx.groupIdx * bn, m0 = ctx.groupIdy * bm, cols = Math.min(bn, n - n0), rows = Math.min(bm, m - m0), count = m * n;
+        ctx.threadFence();   // the slab's stores visible to the last-arriving slice before this block counts itself in
+        ctx.localBarrier();
+        if (tid == 0) last[0] = ctx.atomicAdd(arrivals, tile, 1) == slices - 1 ? 1 : 0;
+        ctx.localBarrier();
+        if (last[0] == 0) return;
+        ctx.threadFence();
+        for (int e = tid; e < rows * cols; e += threads) {   // resid + (s0 + s1 + …), slab order
+            int r = e / cols, at = (m0 + r) * n + n0 + (e - r * cols);
+            float xv = resid.get(at);
+            float sum = slabs.get(at);
+            for (int z = 1; z < slices; z++) sum += slabs.get(z * count + at);
+            resid.set(at, xv + sum);
+        }
+        if (tid == 0) arrivals.set(tile, 0);   // ready for the next launch
+        ctx.threadFence();   // the tile's residual visible to the last column tile before this one counts itself in
+        ctx.localBarrier();
+        if (tid == 0) last[0] = ctx.atomicAdd(arrivals, tilesN * tilesM + ctx.groupIdy, 1) == tilesN - 1 ? 1 : 0;
+        ctx.localBarrier();
+        if (last[0] == 0) return;
+        ctx.threadFence();
+        normRows(ctx, partial, resid, normW, out, m0, rows, n, eps, threads);
+        if (tid == 0) arrivals.set(tilesN * tilesM + ctx.groupIdy, 0);
+    }
+
+    /**
+     * {@code out = w · (x · inv)} for rows m0 .. m0 + rows − 1 of x, as the last-arriving group of
+     * {@code FusedKernels.addRmsNormSplitRow} computes them with its {@link LayerKernels#NORM_GROUP} work-items: virtual work-item
+     * v (of NORM_GROUP; work-item t takes v = t, t + threads, …) adds its strided slice i = v, v + 256, … by ascending i, each
+     * square in fp32 added in double, then the same tree over the 256 partial sums, the same inverse and the same products.
+     * {@link #NORM_CHUNK} loads in flight a virtual work-item.
+     */
+    static void normRows(KernelContext ctx, double[] partial, FloatArray x, FloatArray w, FloatArray out, int m0, int rows, int n,
+                         double eps, int threads) {
+        int tid = ctx.localIdx, g = LayerKernels.NORM_GROUP, step = NORM_CHUNK * g;
+        float[] v = new float[NORM_CHUNK];
+        float[] ws = new float[NORM_CHUNK];
+        for (int r = m0; r < m0 + rows; r++) {
+            int o = r * n;
+            for (int vt = tid; vt < g; vt += threads) {
+                double sq = 0;
+                for (int c0 = vt; c0 < n; c0 += step) sq = squaresOf(x, v, o, c0, n, sq);
+                partial[vt] = sq;
+            }
+            ctx.localBarrier();
+            for (int h = g / 2; h > 0; h >>= 1) {
+                for (int vt = tid; vt < h; vt += threads) partial[vt] += partial[vt + h];
+                ctx.localBarrier();
+            }
+            float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
+            for (int vt = tid; vt < g; vt += threads)
+                for (int c0 = vt; c0 < n; c0 += step) LayerKernels.scaleStrided(x, w, out, v, ws, o, c0, n, inv, 1, NORM_CHUNK, g);
+            ctx.localBarrier();   // partial[0] read by every work-item before the next row's sums overwrite it
+        }
+    }
+
+    /** Columns of a row {@link #normRows} loads at once a virtual work-item (as FusedKernels.SPLIT_NORM_CHUNK). */
+    static final int NORM_CHUNK = 16;
+
+    /** sq + Σ (x[o + i])² over i = c0, c0 + 256, … (NORM_CHUNK of them, those below n) by ascending i: every load first. */
+    @Unroll
+    static double squaresOf(FloatArray x, float[] v, int o, int c0, int n, double sq) {
+        for (int j = 0; j < NORM_CHUNK; j++) {
+            int i = c0 + j * LayerKernels.NORM_GROUP;
+            if (i < n) v[j] = x.get(o + i);
+        }
+        for (int j = 0; j < NORM_CHUNK; j++) {
+            int i = c0 + j * LayerKernels.NORM_GROUP;
+            if (i < n) {
+                float square = v[j] * v[j];
+                sq += square;
+            }
+        }
+        return sq;
     }
 
     /** fp32 X (converted to fp16 on load), fp16 W, fp32 C. */
