@@ -17,7 +17,7 @@ run() { local name=$1 t=$2; shift 2; local left=$((146 - $(date +%s) + T0)); [ $
   [ $t -lt 5 ] && { echo "== $name skipped (time)" >> $OUT/summary.txt; return; }
   echo "== $(date -u +%T) $name (timeout $t)" >> $L/timeline.txt
   timeout "$t" "$@" > $L/$name.log 2>&1; echo "rc=$?" >> $L/$name.log; tar czf $OUT/logs.tgz -C $L .
-  { echo "== $name"; grep -E "^(auto|mode)|decode|tok/s|device|rc=|Exception|Error|differ|the same bits|tests (successful|failed|found)|FAILED|MethodSource" $L/$name.log | grep -v "^\s*at " | head -40; } >> $OUT/summary.txt; }
+  { echo "== $name"; grep -E "^decode:|^decode steps|rc=|Exception|Error|differ|the same bits|tests (successful|failed|found)|FAILED|MethodSource|✘" $L/$name.log | grep -v "^\s*at " | head -40; } >> $OUT/summary.txt; }
 clocks() { nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv >> $L/clocks.txt; }
 clocks
 run b1-on 26 $J -Darbor.cuda.fusedNormGemv=true -cp $CP dev.arbor.server.Main bench $B1
