@@ -106,10 +106,13 @@ final class CudaOps implements Ops<FloatArray> {
      * mma.sync slabs on fp32 X ({@code Gemm.addNormEpilogue}), the slab GEMM adds its own K slices into the residual and
      * normalises in its epilogue ({@code Gemm.matmulAddNorm}: the last-arriving slice of a tile adds the slabs, the last
      * column tile normalises the rows): one launch where the GEMM + {@link FusedOps#addRmsNormSplitRow} take two, the same bits
-     * (GemmAddNormTest, GemmAddNormGpuTest, FusedNormGemvGpuTest). {@code false}: the two launches.
+     * (GemmAddNormTest, GemmAddNormGpuTest, FusedNormGemvGpuTest). Off by default: measured slower (bench/RESULTS.md "Run
+     * 75-norm20", H200): llama-7b batch 8 decode device 4.408 → 6.697 ms a step (one block of 128 work-items normalises the
+     * rows one after another at the end of the GEMM, past its PDL trigger-less tail); batch 1 not measured (the first JVM's
+     * cold kernel cache ran out its time).
      */
     static final String FUSED_NORM_GEMV = "arbor.cuda.fusedNormGemv";
-    static final boolean FUSED_NORM_GEMV_DEFAULT = true;
+    static final boolean FUSED_NORM_GEMV_DEFAULT = false;
     static final int FUSED_NORM_GEMV_ROWS = 8;
     private final int fusedNormRows;                  // 0 with the switch off
     private final IntArray fusedNormArrivals;         // Gemm.matmulAddNorm's counters, zero between launches
