@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("gpu")
 class FusedNormGemvGpuTest {
-    private static final String PROPERTY = "arbor.cuda.fusedNormGemv";
+    private static final String PROPERTY = "arbor.cuda.fusedNormGemv", ROWS = "arbor.cuda.fusedNormGemvRows";
 
     @Test
     void fusedNormGemvGivesTheSameLogits() {
@@ -38,8 +38,9 @@ class FusedNormGemvGpuTest {
     }
 
     private static List<float[][]> run(boolean fused) {
-        String before = System.getProperty(PROPERTY);
+        String before = System.getProperty(PROPERTY), rowsBefore = System.getProperty(ROWS);
         System.setProperty(PROPERTY, Boolean.toString(fused));
+        System.setProperty(ROWS, "8");   // the fused path at 1-8 tokens (its default is batch 1)
         List<float[][]> out = new ArrayList<>();
         try (CausalLM m = ModelLoader.load("synthetic:100m", new BackendOptions("cuda", "bf16", "bfloat16", true));
              PagedRunner r = new PagedRunner(m, 1024, 16, 96)) {
@@ -58,6 +59,8 @@ class FusedNormGemvGpuTest {
         } finally {
             if (before == null) System.clearProperty(PROPERTY);
             else System.setProperty(PROPERTY, before);
+            if (rowsBefore == null) System.clearProperty(ROWS);
+            else System.setProperty(ROWS, rowsBefore);
         }
         return out;
     }

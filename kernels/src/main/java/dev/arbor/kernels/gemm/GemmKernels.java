@@ -72,6 +72,9 @@ public final class GemmKernels {
                                         @Constant int stages, @Constant int xRegs) {
         float[] acc = new float[mt * nt * 4];
         mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
+        // the products are done: the next GEMM (launched overlapping, it waits for this grid before reading X) may start
+        // streaming its weights while the last slices add the slabs and the last tile normalises, as it did behind the norm kernel
+        ctx.allowDependentLaunch();
         storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
         addNormEpilogue(ctx, slabs, slices, resid, normW, out, arrivals, m, n, eps, wn * mt * 16, wm * nt * 8, wn * wm * 32);
     }

@@ -109,11 +109,13 @@ final class CudaOps implements Ops<FloatArray> {
      * (GemmAddNormTest, GemmAddNormGpuTest, FusedNormGemvGpuTest). Off by default: measured slower (bench/RESULTS.md "Run
      * 75-norm20", H200): llama-7b batch 8 decode device 4.408 → 6.697 ms a step (one block of 128 work-items normalises the
      * rows one after another at the end of the GEMM, past its PDL trigger-less tail); batch 1 not measured (the first JVM's
-     * cold kernel cache ran out its time).
+     * cold kernel cache ran out its time). So when turned on it applies at batch 1 only unless
+     * {@code -Darbor.cuda.fusedNormGemvRows} says more; since run 75 the GEMM also lets the next grid launch when its products
+     * are done ({@code allowDependentLaunch}), not measured.
      */
     static final String FUSED_NORM_GEMV = "arbor.cuda.fusedNormGemv";
     static final boolean FUSED_NORM_GEMV_DEFAULT = false;
-    static final int FUSED_NORM_GEMV_ROWS = 8;
+    static final int FUSED_NORM_GEMV_ROWS = 1;
     private final int fusedNormRows;                  // 0 with the switch off
     private final IntArray fusedNormArrivals;         // Gemm.matmulAddNorm's counters, zero between launches
     private final boolean fusion;                     // fused stages (matmulAddNorm; the stacked projections follow the weights)
