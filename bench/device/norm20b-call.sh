@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A follow-up call to run 75-norm20, not yet run (session 20 had one device call a helper): -Darbor.cuda.fusedNormGemv at batch 1
 # (its rows' default since run 75), now with the GEMM's early dependent launch. A short warm JVM first (run 75's first JVM spent its
-# time compiling kernels), then llama-7b b1 (two passes a JVM) off / on / off / on, then b8 with the rows at 8, then the bit tests.
+# time compiling kernels), then llama-7b b1 (two passes a JVM) off / on, then b8 with the rows at 8, then the bit tests.
 # The device tool copies the session's repository root (/work/main), not a helper's worktree: put this script and a
 # `bundle.sh --lean --model tiny-llama3` bundle of branch norm20 (lib/, jre.tar.xz, fixtures.tar.xz) into an ignored folder there,
 # e.g. .device/norm20b/, and run: bash .device/norm20b/norm20b-call.sh .device/norm20b   (carry [".device/norm20b"], timeout_s 150)
@@ -21,11 +21,9 @@ run() { local name=$1 t=$2; shift 2; local left=$((146 - $(date +%s) + T0)); [ $
   { echo "== $name"; grep -E "^decode:|^decode steps|rc=|Exception|Error|differ|the same bits|tests (successful|failed|found)|FAILED|✘" $L/$name.log | grep -v "^\s*at " | head -40; } >> $OUT/summary.txt; }
 clocks() { nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv >> $L/clocks.txt; }
 clocks
-run warm 30 $J -Darbor.cuda.fusedNormGemv=true -cp $CP dev.arbor.server.Main bench throughput --model synthetic:llama-7b --device cuda --batch 1 --prompt-len 128 --output-len 5
-run b1-off 22 $J -Darbor.cuda.fusedNormGemv=false -cp $CP dev.arbor.server.Main bench $B1
-run b1-on 22 $J -Darbor.cuda.fusedNormGemv=true -cp $CP dev.arbor.server.Main bench $B1
-run b1-off2 22 $J -Darbor.cuda.fusedNormGemv=false -cp $CP dev.arbor.server.Main bench $B1
-run b1-on2 22 $J -Darbor.cuda.fusedNormGemv=true -cp $CP dev.arbor.server.Main bench $B1
+run warm 28 $J -Darbor.cuda.fusedNormGemv=true -cp $CP dev.arbor.server.Main bench throughput --model synthetic:llama-7b --device cuda --batch 1 --prompt-len 128 --output-len 5
+run b1-off 24 $J -Darbor.cuda.fusedNormGemv=false -cp $CP dev.arbor.server.Main bench $B1
+run b1-on 24 $J -Darbor.cuda.fusedNormGemv=true -cp $CP dev.arbor.server.Main bench $B1
 run tests 25 $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.kernels.gemm.GemmAddNormGpuTest dev.arbor.models.FusedNormGemvGpuTest
 run b8-on 18 $J -Darbor.cuda.fusedNormGemv=true -Darbor.cuda.fusedNormGemvRows=8 -cp $CP dev.arbor.server.Main bench $B8
 clocks
