@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A follow-up call to run 75-norm20, not yet run (session 20 had one device call a helper): -Darbor.cuda.fusedNormGemv at batch 1
 # (its rows' default since run 75), now with the GEMM's early dependent launch. A short warm JVM first (run 75's first JVM spent its
-# time compiling kernels), then llama-7b b1 (two passes a JVM) off / on, then b8 with the rows at 8, then the bit tests.
+# time compiling kernels), then llama-7b b1 (two passes a JVM) off / on, then the bit tests, then b8 with the rows at 8.
 # The device tool copies the session's repository root (/work/main), not a helper's worktree: put this script and a
 # `bundle.sh --lean --model tiny-llama3` bundle of branch norm20 (lib/, jre.tar.xz, fixtures.tar.xz) into an ignored folder there,
 # e.g. .device/norm20b/, and run: bash .device/norm20b/norm20b-call.sh .device/norm20b   (carry [".device/norm20b"], timeout_s 150)
