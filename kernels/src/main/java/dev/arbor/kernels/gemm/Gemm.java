@@ -1281,7 +1281,8 @@ public final class Gemm implements AutoCloseable {
      * fp32 X on load (the invariant plan of the decode steps' o and down projections).
      */
     public static boolean addNormEpilogue(Plan p) {
-        return p.slabs() && p.splits() > 1 && !p.tiles().tma() && !p.tiles().wgmma() && !p.convertFirst() && p.slabGroup() <= 1;
+        return p.slabs() && p.splits() > 1 && !p.tiles().tma() && !p.tiles().wgmma() && !p.convertFirst() && p.slabGroup() <= 1
+                && p.tiles().threads() == GemmKernels.ADD_NORM_THREADS;   // SMALL: the norm's work-items two a thread
     }
 
     /** The counters {@link #matmulAddNorm} needs for plan p at m tokens and n columns (zero between launches). */

@@ -107,59 +107,88 @@ public final class GemmKernels {
         ctx.localBarrier();
         if (last[0] == 0) return;
         ctx.threadFence();
-        normRows(ctx, partial, resid, normW, out, m0, rows, n, eps, threads);
+        normRows(ctx, partial, resid, normW, out, m0, rows, n, eps);
         if (tid == 0) arrivals.set(tilesN * tilesM + ctx.groupIdy, 0);
     }
 
     /**
      * {@code out = w · (x · inv)} for rows m0 .. m0 + rows − 1 of x, as the last-arriving group of
-     * {@code FusedKernels.addRmsNormSplitRow} computes them with its {@link LayerKernels#NORM_GROUP} work-items: virtual work-item
-     * v (of NORM_GROUP; work-item t takes v = t, t + threads, …) adds its strided slice i = v, v + 256, … by ascending i, each
-     * square in fp32 added in double, then the same tree over the 256 partial sums, the same inverse and the same products.
-     * {@link #NORM_CHUNK} loads in flight a virtual work-item.
+     * {@code FusedKernels.addRmsNormSplitRow} computes them with its {@link LayerKernels#NORM_GROUP} work-items, here by
+     * {@link #ADD_NORM_THREADS}: work-item t is that group's work-items t and t + 128 (the two halves of a pair, h = 0, 1), each
+     * adding its strided slice i = t + 128h, t + 128h + 256, … by ascending i, each square in fp32 added in double; then the same
+     * tree over the 256 partial sums, the same inverse and the same products. A chunk of both halves' loads (2 ×
+     * {@link #NORM_CHUNK}) in flight at once; the last chunk's values stay in registers for the scaling, its weights load while
+     * the tree runs (at n ≤ 4096 the only chunk: one round trip for x, none more before the stores).
      */
     static void normRows(KernelContext ctx, double[] partial, FloatArray x, FloatArray w, FloatArray out, int m0, int rows, int n,
-                         double eps, int threads) {
+                         double eps) {
         int tid = ctx.localIdx, g = LayerKernels.NORM_GROUP, step = NORM_CHUNK * g;
-        float[] v = new float[NORM_CHUNK];
-        float[] ws = new float[NORM_CHUNK];
+        float[] v = new float[2 * NORM_CHUNK];
+        float[] ws = new float[2 * NORM_CHUNK];
         for (int r = m0; r < m0 + rows; r++) {
-            int o = r * n;
-            for (int vt = tid; vt < g; vt += threads) {
-                double sq = 0;
-                for (int c0 = vt; c0 < n; c0 += step) sq = squaresOf(x, v, o, c0, n, sq);
-                partial[vt] = sq;
+            int o = r * n, last = -1;
+            double sq0 = 0, sq1 = 0;
+            for (int c0 = tid; c0 < n; c0 += step) {
+                loadPair(x, v, o, c0, n);
+                sq0 = squaresOf(v, 0, c0, n, sq0);
+                sq1 = squaresOf(v, 1, c0, n, sq1);
+                last = c0;
             }
+            if (last >= 0) loadPair(w, ws, 0, last, n);   // the last chunk's weights, while the tree runs
+            partial[tid] = sq0;
+            partial[tid + ADD_NORM_THREADS] = sq1;
             ctx.localBarrier();
             for (int h = g / 2; h > 0; h >>= 1) {
-                for (int vt = tid; vt < h; vt += threads) partial[vt] += partial[vt + h];
+                for (int vt = tid; vt < h; vt += ADD_NORM_THREADS) partial[vt] += partial[vt + h];
                 ctx.localBarrier();
             }
             float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
-            for (int vt = tid; vt < g; vt += threads)
-                for (int c0 = vt; c0 < n; c0 += step) LayerKernels.scaleStrided(x, w, out, v, ws, o, c0, n, inv, 1, NORM_CHUNK, g);
+            if (last >= 0) scalePair(out, v, ws, o, last, n, inv);   // the last chunk from registers
+            for (int c0 = tid; c0 < last; c0 += step) {
+                loadPair(x, v, o, c0, n);
+                loadPair(w, ws, 0, c0, n);
+                scalePair(out, v, ws, o, c0, n, inv);
+            }
             ctx.localBarrier();   // partial[0] read by every work-item before the next row's sums overwrite it
         }
     }
 
-    /** Columns of a row {@link #normRows} loads at once a virtual work-item (as FusedKernels.SPLIT_NORM_CHUNK). */
+    /** Work-items of the one tiles {@link Gemm#addNormEpilogue} takes (SMALL: 4 warps): half the norm's group. */
+    static final int ADD_NORM_THREADS = LayerKernels.NORM_GROUP / 2;
+    /** Columns of a row {@link #normRows} loads at once a half of a work-item (as FusedKernels.SPLIT_NORM_CHUNK). */
     static final int NORM_CHUNK = 16;
 
-    /** sq + Σ (x[o + i])² over i = c0, c0 + 256, … (NORM_CHUNK of them, those below n) by ascending i: every load first. */
+    /** v[16h + j] = a[base + c0 + 128h + 256j] for h = 0, 1 and j &lt; NORM_CHUNK, those with the index below n. */
     @Unroll
-    static double squaresOf(FloatArray x, float[] v, int o, int c0, int n, double sq) {
+    static void loadPair(FloatArray a, float[] v, int base, int c0, int n) {
+        for (int h = 0; h < 2; h++)
+            for (int j = 0; j < NORM_CHUNK; j++) {
+                int i = c0 + h * ADD_NORM_THREADS + j * LayerKernels.NORM_GROUP;
+                if (i < n) v[h * NORM_CHUNK + j] = a.get(base + i);
+            }
+    }
+
+    /** sq + Σ v[16h + j]² over j by ascending j (those with the index below n), each square in fp32 and added in double. */
+    @Unroll
+    static double squaresOf(float[] v, int h, int c0, int n, double sq) {
         for (int j = 0; j < NORM_CHUNK; j++) {
-            int i = c0 + j * LayerKernels.NORM_GROUP;
-            if (i < n) v[j] = x.get(o + i);
-        }
-        for (int j = 0; j < NORM_CHUNK; j++) {
-            int i = c0 + j * LayerKernels.NORM_GROUP;
+            int i = c0 + h * ADD_NORM_THREADS + j * LayerKernels.NORM_GROUP;
             if (i < n) {
-                float square = v[j] * v[j];
+                float square = v[h * NORM_CHUNK + j] * v[h * NORM_CHUNK + j];
                 sq += square;
             }
         }
         return sq;
+    }
+
+    /** out[o + i] = ws · (v · inv) at loadPair's places. */
+    @Unroll
+    static void scalePair(FloatArray out, float[] v, float[] ws, int o, int c0, int n, float inv) {
+        for (int h = 0; h < 2; h++)
+            for (int j = 0; j < NORM_CHUNK; j++) {
+                int i = c0 + h * ADD_NORM_THREADS + j * LayerKernels.NORM_GROUP;
+                if (i < n) out.set(o + i, ws[h * NORM_CHUNK + j] * (v[h * NORM_CHUNK + j] * inv));
+            }
     }
 
     /** fp32 X (converted to fp16 on load), fp16 W, fp32 C. */

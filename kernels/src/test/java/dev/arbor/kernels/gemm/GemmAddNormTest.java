@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The add + norm epilogue on the CPU executor ({@link GemmAddNorm}): the composition's bits at a 4096-wide row (16 column tiles
- * of the SMALL tiles' 64 rows… 64 of them) and at odd widths (a ragged last column tile), 1-8 tokens, and past one token tile (20
+ * of the SMALL tiles' 64 rows… 64 of them) and at odd widths (a ragged last column tile; 4,200: a second, partial chunk of the norm), 1-8 tokens, and past one token tile (20
  * tokens on SMALL: two token tiles, each normalised by its own last column tile).
  */
 class GemmAddNormTest {
@@ -21,7 +21,7 @@ class GemmAddNormTest {
     void theEpilogueWritesTheCompositionsBits() {
         CpuBackend cpu = new CpuBackend();
         try (Gemm gemm = new Gemm(cpu, false)) {
-            int[][] cases = {{1, 4096, 512, 8}, {3, 1000, 776, 5}, {8, 200, 520, 3}, {20, 136, 256, 2}, {1, 13, 128, 2}};
+            int[][] cases = {{1, 4096, 512, 8}, {3, 1000, 776, 5}, {8, 200, 520, 3}, {20, 136, 256, 2}, {1, 13, 128, 2}, {2, 4200, 128, 2}};
             for (int[] c : cases) {
                 int m = c[0], n = c[1], k = c[2];
                 Gemm.Plan p = gemm.slabPlan(m, n, k, Gemm.SMALL, c[3], true);
