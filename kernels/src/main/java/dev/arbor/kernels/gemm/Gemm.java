@@ -6,6 +6,7 @@ import dev.arbor.accel.Launch;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.LongArray;
 import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.cuda.CudaBackend;
@@ -218,6 +219,7 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel WGMMA_TMA_PING_PONG = Kernel.of(GemmKernels.class, "wgmmaTmaPingPongXbf16Wbf16");
     private static final Kernel WGMMA_TMA_STREAM_K = Kernel.of(GemmKernels.class, "wgmmaTmaStreamKXbf16Wbf16");
     private static final Kernel WGMMA_TMA_SLAB_GROUP = Kernel.of(GemmKernels.class, "wgmmaTmaSlabGroupXbf16Wbf16");
+    private static final Kernel XF32_WBF16_ADD_NORM = Kernel.of(GemmKernels.class, "xf32Wbf16AddNorm");
     private static final Kernel XF32_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xf32Wbf16SwiGlu");
     private static final Kernel XBF16_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xbf16Wbf16SwiGlu");
     private static final Kernel WGMMA_TMA_SWIGLU = Kernel.of(GemmKernels.class, "wgmmaTmaSwiGlu");
@@ -1278,6 +1280,47 @@ public final class Gemm implements AutoCloseable {
             return new Partial(c, 1);
         }
         return new Partial((FloatArray) run(XBF16_WBF16, plan, a, w, c, m, n, k, false, true, false), plan.splits());
+    }
+
+    // ---- the residual add and RMSNorm in the epilogue ------------------------------------------------------
+
+    /**
+     * Whether {@link #matmulAddNorm} runs plan p: a slab plan (K slices, fixed-order sum) on the mma.sync tiles that convert
+     * fp32 X on load (the invariant plan of the decode steps' o and down projections).
+     */
+    public static boolean addNormEpilogue(Plan p) {
+        return p.slabs() && p.splits() > 1 && !p.tiles().tma() && !p.tiles().wgmma() && !p.convertFirst() && p.slabGroup() <= 1
+                && p.tiles().threads() == GemmKernels.ADD_NORM_THREADS;   // SMALL: the norm's work-items two a thread
+    }
+
+    /** The counters {@link #matmulAddNorm} needs for plan p at m tokens and n columns (zero between launches). */
+    public static int addNormArrivals(Plan p, int m, int n) {
+        int tilesN = (n + p.tiles().bn() - 1) / p.tiles().bn(), tilesM = (m + p.tiles().bm() - 1) / p.tiles().bm();
+        return tilesN * tilesM + tilesM;
+    }
+
+    /**
+     * {@code resid += a · wᵀ} (plan p's K slices added in slab order) and {@code out = rmsNorm(resid) · normW} in one launch
+     * ({@link GemmKernels#xf32Wbf16AddNorm}): the bits of {@link #matmulPartial} with p followed by
+     * {@code FusedOps.addRmsNorm} / {@code addRmsNormSplitRow} on its slabs. Launched overlapping the kernel before it when
+     * {@link #overlapPrevious} is on, as the plain product. Returns false, having launched nothing, where p is not such a plan
+     * ({@link #addNormEpilogue}); the caller then runs the composition.
+     *
+     * @param arrivals at least {@link #addNormArrivals} counters, zero (the kernel leaves them zero), on the device
+     */
+    public boolean matmulAddNorm(FloatArray a, int m, BFloat16Array w, int n, int k, Plan p, FloatArray resid, FloatArray normW,
+                                 FloatArray out, IntArray arrivals, double eps) {
+        if (!addNormEpilogue(p)) return false;
+        check(a, m, w, n, k, resid);
+        need(out, (long) m * n, "out", "m*n");
+        need(normW, n, "normW", "n");
+        need(arrivals, addNormArrivals(p, m, n), "arrivals", "tiles + token tiles");
+        if (out == resid) throw new IllegalArgumentException("out must not be the residual (other tiles still add into it)");
+        FloatArray s = slabScratch((long) p.splits() * m * n);
+        Tiles t = p.tiles();
+        backend.launch(XF32_WBF16_ADD_NORM, overlapPrevious ? p.launch().overlappingPrevious() : p.launch(), a, w, s, m, n, k,
+                p.kTilesPerSplit(), p.splits(), resid, normW, out, arrivals, eps, t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
+        return true;
     }
 
     // ---- SwiGLU in the epilogue: gate|up interleaved ---------------------------------------------------------

@@ -7,8 +7,10 @@ import dev.arbor.accel.Unroll;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.HalfFloatArray;
+import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.LongArray;
 import dev.arbor.accel.array.OffHeapArray;
+import dev.arbor.kernels.LayerKernels;
 
 /**
  * {@code C[M,N] (=|+=) X[M,K] · W[N,K]ᵀ} on the tensor cores ({@code mma.sync.m16n8k16}, fp32
@@ -46,6 +48,147 @@ public final class GemmKernels {
         float[] acc = new float[mt * nt * 4];
         mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
         storeF32(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
+    }
+
+    /**
+     * The slab split-K of {@link #xf32Wbf16} ({@code accumulate == SLABS}) with the residual add and RMSNorm that
+     * {@code FusedKernels.addRmsNormSplitRow} would run after it, in its epilogue: one launch where that pair takes two.
+     * Each K slice's block stores its slab, fences and counts itself in on {@code arrivals[tile]}; the last-arriving slice of
+     * a (column, token) tile fences again, adds the tile's slabs in slab order to the residual {@code resid} as
+     * {@code addedColumn} adds them ({@code x + (s0 + s1 + …)}), fences and counts the tile in on its token tile's counter
+     * ({@code arrivals[tiles + tileM]}); the last column tile of a token tile normalises its rows as the last-arriving group of
+     * addRmsNormSplitRow does ({@link #normRows}): the same sums in the same order, so the same bits. Every counter is set back
+     * to 0 by the block that read it last. Grid and block as the plan's ({@link #xf32Wbf16} with slabs).
+     *
+     * @param slabs    (slices, m, n) the K slices' partial sums (scratch)
+     * @param resid    (m, n) the residual stream, updated in place
+     * @param normW    (n) the norm's weight
+     * @param out      (m, n) the normalised rows; not resid
+     * @param arrivals (⌈n/bn⌉·⌈m/bm⌉ + ⌈m/bm⌉) zero between launches
+     */
+    public static void xf32Wbf16AddNorm(KernelContext ctx, FloatArray x, BFloat16Array w, FloatArray slabs, int m, int n, int k,
+                                        int kTilesPerSplit, int slices, FloatArray resid, FloatArray normW, FloatArray out, IntArray arrivals,
+                                        double eps, @Constant int wn, @Constant int wm, @Constant int mt, @Constant int nt,
+                                        @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
+        // the products are done: the next GEMM (launched overlapping, it waits for this grid before reading X) may start
+        // streaming its weights while the last slices add the slabs and the last tile normalises, as it did behind the norm kernel
+        ctx.allowDependentLaunch();
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        addNormEpilogue(ctx, slabs, slices, resid, normW, out, arrivals, m, n, eps, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /** {@link #xf32Wbf16AddNorm}'s epilogue after the block stored its slab: the tile's slab sum, then the rows' norm. */
+    static void addNormEpilogue(KernelContext ctx, FloatArray slabs, int slices, FloatArray resid, FloatArray normW, FloatArray out,
+                                IntArray arrivals, int m, int n, double eps, int bn, int bm, int threads) {
+        int[] last = ctx.allocateIntLocalArray(1);
+        double[] partial = ctx.allocateDoubleLocalArray(LayerKernels.NORM_GROUP);
+        int tid = ctx.localIdx;
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm, tile = ctx.groupIdy * tilesN + ctx.groupIdx;
+        int n0 = ctx.groupIdx * bn, m0 = ctx.groupIdy * bm, cols = Math.min(bn, n - n0), rows = Math.min(bm, m - m0), count = m * n;
+        ctx.threadFence();   // the slab's stores visible to the last-arriving slice before this block counts itself in
+        ctx.localBarrier();
+        if (tid == 0) last[0] = ctx.atomicAdd(arrivals, tile, 1) == slices - 1 ? 1 : 0;
+        ctx.localBarrier();
+        if (last[0] == 0) return;
+        ctx.threadFence();
+        for (int e = tid; e < rows * cols; e += threads) {   // resid + (s0 + s1 + …), slab order
+            int r = e / cols, at = (m0 + r) * n + n0 + (e - r * cols);
+            float xv = resid.get(at);
+            float sum = slabs.get(at);
+            for (int z = 1; z < slices; z++) sum += slabs.get(z * count + at);
+            resid.set(at, xv + sum);
+        }
+        if (tid == 0) arrivals.set(tile, 0);   // ready for the next launch
+        ctx.threadFence();   // the tile's residual visible to the last column tile before this one counts itself in
+        ctx.localBarrier();
+        if (tid == 0) last[0] = ctx.atomicAdd(arrivals, tilesN * tilesM + ctx.groupIdy, 1) == tilesN - 1 ? 1 : 0;
+        ctx.localBarrier();
+        if (last[0] == 0) return;
+        ctx.threadFence();
+        normRows(ctx, partial, resid, normW, out, m0, rows, n, eps);
+        if (tid == 0) arrivals.set(tilesN * tilesM + ctx.groupIdy, 0);
+    }
+
+    /**
+     * {@code out = w · (x · inv)} for rows m0 .. m0 + rows − 1 of x, as the last-arriving group of
+     * {@code FusedKernels.addRmsNormSplitRow} computes them with its {@link LayerKernels#NORM_GROUP} work-items, here by
+     * {@link #ADD_NORM_THREADS}: work-item t is that group's work-items t and t + 128 (the two halves of a pair, h = 0, 1), each
+     * adding its strided slice i = t + 128h, t + 128h + 256, … by ascending i, each square in fp32 added in double; then the same
+     * tree over the 256 partial sums, the same inverse and the same products. A chunk of both halves' loads (2 ×
+     * {@link #NORM_CHUNK}) in flight at once; the last chunk's values stay in registers for the scaling, its weights load while
+     * the tree runs (at n ≤ 4096 the only chunk: one round trip for x, none more before the stores).
+     */
+    static void normRows(KernelContext ctx, double[] partial, FloatArray x, FloatArray w, FloatArray out, int m0, int rows, int n,
+                         double eps) {
+        int tid = ctx.localIdx, g = LayerKernels.NORM_GROUP, step = NORM_CHUNK * g;
+        float[] v = new float[2 * NORM_CHUNK];
+        float[] ws = new float[2 * NORM_CHUNK];
+        for (int r = m0; r < m0 + rows; r++) {
+            int o = r * n, last = -1;
+            double sq0 = 0, sq1 = 0;
+            for (int c0 = tid; c0 < n; c0 += step) {
+                loadPair(x, v, o, c0, n);
+                sq0 = squaresOf(v, 0, c0, n, sq0);
+                sq1 = squaresOf(v, 1, c0, n, sq1);
+                last = c0;
+            }
+            if (last >= 0) loadPair(w, ws, 0, last, n);   // the last chunk's weights, while the tree runs
+            partial[tid] = sq0;
+            partial[tid + ADD_NORM_THREADS] = sq1;
+            ctx.localBarrier();
+            for (int h = g / 2; h > 0; h >>= 1) {
+                for (int vt = tid; vt < h; vt += ADD_NORM_THREADS) partial[vt] += partial[vt + h];
+                ctx.localBarrier();
+            }
+            float inv = (float) (1.0 / Math.sqrt(partial[0] / n + eps));
+            if (last >= 0) scalePair(out, v, ws, o, last, n, inv);   // the last chunk from registers
+            for (int c0 = tid; c0 < last; c0 += step) {
+                loadPair(x, v, o, c0, n);
+                loadPair(w, ws, 0, c0, n);
+                scalePair(out, v, ws, o, c0, n, inv);
+            }
+            ctx.localBarrier();   // partial[0] read by every work-item before the next row's sums overwrite it
+        }
+    }
+
+    /** Work-items of the one tiles {@link Gemm#addNormEpilogue} takes (SMALL: 4 warps): half the norm's group. */
+    static final int ADD_NORM_THREADS = LayerKernels.NORM_GROUP / 2;
+    /** Columns of a row {@link #normRows} loads at once a half of a work-item (as FusedKernels.SPLIT_NORM_CHUNK). */
+    static final int NORM_CHUNK = 16;
+
+    /** v[16h + j] = a[base + c0 + 128h + 256j] for h = 0, 1 and j &lt; NORM_CHUNK, those with the index below n. */
+    @Unroll
+    static void loadPair(FloatArray a, float[] v, int base, int c0, int n) {
+        for (int h = 0; h < 2; h++)
+            for (int j = 0; j < NORM_CHUNK; j++) {
+                int i = c0 + h * ADD_NORM_THREADS + j * LayerKernels.NORM_GROUP;
+                if (i < n) v[h * NORM_CHUNK + j] = a.get(base + i);
+            }
+    }
+
+    /** sq + Σ v[16h + j]² over j by ascending j (those with the index below n), each square in fp32 and added in double. */
+    @Unroll
+    static double squaresOf(float[] v, int h, int c0, int n, double sq) {
+        for (int j = 0; j < NORM_CHUNK; j++) {
+            int i = c0 + h * ADD_NORM_THREADS + j * LayerKernels.NORM_GROUP;
+            if (i < n) {
+                float square = v[h * NORM_CHUNK + j] * v[h * NORM_CHUNK + j];
+                sq += square;
+            }
+        }
+        return sq;
+    }
+
+    /** out[o + i] = ws · (v · inv) at loadPair's places. */
+    @Unroll
+    static void scalePair(FloatArray out, float[] v, float[] ws, int o, int c0, int n, float inv) {
+        for (int h = 0; h < 2; h++)
+            for (int j = 0; j < NORM_CHUNK; j++) {
+                int i = c0 + h * ADD_NORM_THREADS + j * LayerKernels.NORM_GROUP;
+                if (i < n) out.set(o + i, ws[h * NORM_CHUNK + j] * (v[h * NORM_CHUNK + j] * inv));
+            }
     }
 
     /** fp32 X (converted to fp16 on load), fp16 W, fp32 C. */

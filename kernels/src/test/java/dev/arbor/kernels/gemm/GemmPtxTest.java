@@ -70,6 +70,8 @@ class GemmPtxTest {
         for (String entry : new String[]{"wgmmaTmaPingPongSwiGlu", "wgmmaTmaPingPongSwiGluBf16"})
             for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_PP128, Gemm.TMA_PP192})
                 tests.add(DynamicTest.dynamicTest(entry + " " + t.name(), () -> assemble(tool, entry, t)));
+        // the residual add + RMSNorm epilogue (o and down at decode steps): the SMALL tiles the invariant plan takes there
+        tests.add(DynamicTest.dynamicTest("xf32Wbf16AddNorm " + Gemm.SMALL.name(), () -> assemble(tool, "xf32Wbf16AddNorm", Gemm.SMALL)));
         for (String helper : new String[]{"sumSlices", "zero", "toBf16", "toBf16x8"})
             tests.add(DynamicTest.dynamicTest(helper, () -> assembleHelper(tool, helper)));
         String only = System.getProperty("arbor.gemm.ptxOnly");   // a local run of some variants (names containing it); CI runs all

@@ -100,6 +100,24 @@ final class CudaOps implements Ops<FloatArray> {
     static final int SPLIT_NORM_ROWS = 8;
     private final int splitNormRows;
     private final IntArray normArrivals;              // (splitNormRows) addRmsNormSplitRow's counters, zero between launches
+    /**
+     * {@code -Darbor.cuda.fusedNormGemv} (default {@link #FUSED_NORM_GEMV_DEFAULT}): at steps of at most
+     * {@code -Darbor.cuda.fusedNormGemvRows} ({@link #FUSED_NORM_GEMV_ROWS}) tokens, where o and down take the invariant plan's
+     * mma.sync slabs on fp32 X ({@code Gemm.addNormEpilogue}), the slab GEMM adds its own K slices into the residual and
+     * normalises in its epilogue ({@code Gemm.matmulAddNorm}: the last-arriving slice of a tile adds the slabs, the last
+     * column tile normalises the rows): one launch where the GEMM + {@link FusedOps#addRmsNormSplitRow} take two, the same bits
+     * (GemmAddNormTest, GemmAddNormGpuTest, FusedNormGemvGpuTest). Off by default: measured slower (bench/RESULTS.md "Run
+     * 75-norm20", H200): llama-7b batch 8 decode device 4.408 → 6.697 ms a step (one block of 128 work-items normalises the
+     * rows one after another at the end of the GEMM, past its PDL trigger-less tail); batch 1 not measured (the first JVM's
+     * cold kernel cache ran out its time). So when turned on it applies at batch 1 only unless
+     * {@code -Darbor.cuda.fusedNormGemvRows} says more; since run 75 the GEMM also lets the next grid launch when its products
+     * are done ({@code allowDependentLaunch}), not measured.
+     */
+    static final String FUSED_NORM_GEMV = "arbor.cuda.fusedNormGemv";
+    static final boolean FUSED_NORM_GEMV_DEFAULT = false;
+    static final int FUSED_NORM_GEMV_ROWS = 1;
+    private final int fusedNormRows;                  // 0 with the switch off
+    private final IntArray fusedNormArrivals;         // Gemm.matmulAddNorm's counters, zero between launches
     private final boolean fusion;                     // fused stages (matmulAddNorm; the stacked projections follow the weights)
     private final Gemm gemm;                          // tensor-core projections (dtype BFLOAT16)
     private final FloatArray fusedOut;                // (maxTokens, fusedOutputCols) the stacked q|k|v or gate|up GEMM's output; null unfused
@@ -202,6 +220,11 @@ final class CudaOps implements Ops<FloatArray> {
         this.splitNormRows = Math.max(0, Integer.getInteger("arbor.cuda.splitNormRows", SPLIT_NORM_ROWS));
         this.normArrivals = new IntArray(Math.max(1, splitNormRows));
         gpu.toDevice(normArrivals);
+        this.fusedNormRows = Boolean.parseBoolean(System.getProperty(FUSED_NORM_GEMV, String.valueOf(FUSED_NORM_GEMV_DEFAULT)))
+                ? Math.max(0, Integer.getInteger("arbor.cuda.fusedNormGemvRows", FUSED_NORM_GEMV_ROWS)) : 0;
+        // SMALL's 64-row column tiles of the hidden row, and one token-tile counter, a token tile of at most 16 tokens
+        this.fusedNormArrivals = new IntArray(Math.max(1, ((config.hiddenSize() + 63) / 64 + 1) * ((fusedNormRows + 15) / 16)));
+        gpu.toDevice(fusedNormArrivals);
         this.dtype = dtype;
         this.batchInvariant = batchInvariant;
         this.config = config;
@@ -765,6 +788,13 @@ final class CudaOps implements Ops<FloatArray> {
             if (norm != null) rmsNorm(x, tokens, n, norm, eps, xn);
             return;
         }
+        if (tokens <= fusedNormRows && bf16Of(in) == null && Gemm.addNormEpilogue(p)
+                && Gemm.addNormArrivals(p, tokens, n) <= fusedNormArrivals.length()
+                && overlapping(() -> gemm.matmulAddNorm(in, tokens, bw, n, k, p, x, weights.of(norm), xn, fusedNormArrivals, eps))) {
+            written(x);
+            written(xn);
+            return;
+        }
         Gemm.Partial s = overlapping(() -> gemmPartial(in, tokens, bw, n, k, proj, p));
         if (producesBf16(tokens)) {   // xn's readers: the next q|k|v or gate|up GEMM
             FusedOps.addRmsNorm(gpu, x, s.sums(), s.slices(), weights.of(norm), activationsBf16, tokens, n, eps, CudaModelBackend.PDL);
@@ -966,6 +996,7 @@ final class CudaOps implements Ops<FloatArray> {
         sampler.close();
         if (gemm != null) gemm.close();
         normArrivals.close();
+        fusedNormArrivals.close();
         if (fusedOut != null) fusedOut.close();
         if (activationsBf16 != null) activationsBf16.close();
         if (swiGluBf16 != null) swiGluBf16.close();
