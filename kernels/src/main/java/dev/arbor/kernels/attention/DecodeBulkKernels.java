@@ -26,6 +26,11 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * merge) is {@link DecodeKernels}' code: a row's K/V words are the same whether loaded from global or shared memory, so the
  * same float operations in the same order give the same bits (tested on the CPU executor against {@link DecodeKernels}).
  *
+ * <p>With {@code stages} 0 the K/V come by DecodeKernels' own global loads ({@link DecodeKernels#loadKv}); {@code prefetchPages}
+ * &gt; 0 (either way) asks the L2 for the first {@code prefetchPages} pages of K and of V of the work-group's first split before
+ * {@code gridDependencyWait}, i.e. during the kernel before's tail ({@code cp.async.bulk.prefetch.L2}, a hint: the same bits),
+ * switch {@code -Darbor.paged.prefetchPages} ({@link PagedAttention#PREFETCH_PAGES}).
+ *
  * <p>Shapes: {@link #serves}: a round of whole blocks inside a split, {@code blockSize · headDim · 2} bytes a multiple of 16,
  * the ring within 48 KiB of static shared memory with the row states.
  */
@@ -35,9 +40,13 @@ public final class DecodeBulkKernels {
     /** Shared bytes of the ring: stages × (K and V of a round of {@code round} keys). */
     static int ringBytes(int headDim, int round, int stages) { return stages * 2 * round * headDim * 2; }
 
-    /** Whether the bulk form serves this shape with these warps, keys per lane and stages (see the class comment). */
+    /**
+     * Whether this kernel serves the shape with these warps, keys per lane and stages (see the class comment; stages 0: global
+     * loads, for the L2 prefetch alone, which needs splits of whole blocks).
+     */
     public static boolean serves(OffHeapArray store, int heads, int kvHeads, int headDim, int blockSize, int keysPerLane, int warps, int stages) {
         if (!DecodeKernels.serves(store, heads, kvHeads, headDim) || !DecodeKernels.fitsWarps(heads, kvHeads, headDim, keysPerLane, warps)) return false;
+        if (stages == 0) return SPLIT % blockSize == 0;
         int round = warps * (32 / (headDim / 8)) * keysPerLane;
         return stages >= 1 && round % blockSize == 0 && SPLIT % round == 0 && (blockSize * headDim * 2) % 16 == 0
                 && DecodeKernels.sharedBytes(heads, kvHeads, headDim, warps) + ringBytes(headDim, round, stages) + 64 <= 48 * 1024;
@@ -50,10 +59,11 @@ public final class DecodeBulkKernels {
                                   @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                   @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
                                   @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
-                                  @Constant int minBlocks, @Constant int stages) {
+                                  @Constant int minBlocks, @Constant int stages, @Constant int prefetchPages) {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge, stages);
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge, stages,
+                prefetchPages);
     }
 
     /** {@link #decodeBf16} writing {@code out} in bf16 (as {@link DecodeKernels#decodeBf16OutBf16}). */
@@ -63,10 +73,11 @@ public final class DecodeBulkKernels {
                                          @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                          @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
                                          @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
-                                         @Constant int minBlocks, @Constant int stages) {
+                                         @Constant int minBlocks, @Constant int stages, @Constant int prefetchPages) {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge, stages);
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge, stages,
+                prefetchPages);
     }
 
     /** fp16 store. */
@@ -76,17 +87,18 @@ public final class DecodeBulkKernels {
                                  @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                  @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
                                  @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
-                                 @Constant int minBlocks, @Constant int stages) {
+                                 @Constant int minBlocks, @Constant int stages, @Constant int prefetchPages) {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge, stages);
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge, stages,
+                prefetchPages);
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, OffHeapArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int heads, int kvHeads, int headDim, int blockSize,
                      int alibi, int splitMode, int useKeyStart, int keysPerLane, int warps, int fp16, IntArray arrivals, int sharedBase,
-                     int fusedMerge, int stages) {
+                     int fusedMerge, int stages, int prefetchPages) {
         int G = heads / kvHeads;
         int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
         int RPW = 32 / LR;                    // key rows per warp load instruction
@@ -146,7 +158,7 @@ public final class DecodeBulkKernels {
             ctx.gridDependencyWait();
             return;
         }
-        if (tid == 0) {
+        if (stages > 0 && tid == 0) {
             for (int st = 0; st < stages; st++) ctx.mbarrierInit(ring, BAR + 2 * st, 1);
             ctx.fenceMbarrierInit();
         }
@@ -164,8 +176,15 @@ public final class DecodeBulkKernels {
             }
             ctx.localBarrier();
             if (s == sFrom) {
+                // L2 prefetch of the split's first pages while the kernel before ends (a hint: no value is read, so no order
+                // with that kernel's writes is needed: the L2 is where they land)
+                if (prefetchPages > 0 && tid < 2 * prefetchPages && 2 * prefetchPages <= T) {
+                    int page = tid >> 1, first = page * blockSize;
+                    int at = first < sk ? rowBase[first] : -1;
+                    if (at >= 0) ctx.prefetchL2((tid & 1) == 0 ? kc : vc, at, blockSize * headDim * 2);
+                }
                 ctx.gridDependencyWait();   // the KV store is written by the kernels before: copies from here on
-                if (tid == 0) {
+                if (stages > 0 && tid == 0) {
                     for (int g = 0; g < stages && g < rounds; g++) {
                         issue(ctx, kc, vc, ring, BAR, blockTables, g, sFrom, sk, ks0, p, table, kvh, numBlocks, kvHeads, headDim,
                                 blockSize, g * SW, ROUND, PR, HW, NR, stages);
@@ -175,20 +194,25 @@ public final class DecodeBulkKernels {
             }
             DecodeKernels.startState(m, l, acc, G);
             for (int round = 0; round < sk; round += ROUND) {
-                int gr = (s - sFrom) * NR + round / ROUND, st = gr % stages, stageBase = st * SW;
-                while (!ctx.mbarrierTryWait(ring, BAR + 2 * st, (gr / stages) & 1)) {}
+                int gr = (s - sFrom) * NR + round / ROUND, st = stages > 0 ? gr % stages : 0, stageBase = st * SW;
+                if (stages > 0) {
+                    while (!ctx.mbarrierTryWait(ring, BAR + 2 * st, (gr / stages) & 1)) {}
+                }
                 int r0 = s * sk + round;
                 if (r0 + ROUND > lo && r0 < hi) {
                     int base = round + warp * KPI;
-                    loadKvShared(ctx, ring, kr, vr, off, rowBase, base + row, stageBase + (warp * KPI + row) * HW + c8 / 2, RPW, U, HW, ROUND * HW);
+                    if (stages > 0) loadKvShared(ctx, ring, kr, vr, off, rowBase, base + row, stageBase + (warp * KPI + row) * HW + c8 / 2, RPW, U, HW, ROUND * HW);
+                    else DecodeKernels.loadKv(ctx, kc, vc, kr, vr, off, rowBase, base + row, c8, RPW, U);
                     DecodeKernels.scores(ctx, qr, kr, sc, off, slope, scale, s * sk + base + row, p, RPW, U, G, LR, alibi, fp16);
                     DecodeKernels.update(m, l, acc, sc, vr, U, G, fp16);
                 }
-                ctx.fenceProxyAsyncShared();   // this work-item's reads of the stage come before the copy engine's next writes
-                ctx.localBarrier();
-                if (tid == 0 && gr + stages < rounds) {
-                    issue(ctx, kc, vc, ring, BAR, blockTables, gr + stages, sFrom, sk, ks0, p, table, kvh, numBlocks, kvHeads, headDim,
-                            blockSize, stageBase, ROUND, PR, HW, NR, stages);
+                if (stages > 0) {
+                    ctx.fenceProxyAsyncShared();   // this work-item's reads of the stage come before the copy engine's next writes
+                    ctx.localBarrier();
+                    if (tid == 0 && gr + stages < rounds) {
+                        issue(ctx, kc, vc, ring, BAR, blockTables, gr + stages, sFrom, sk, ks0, p, table, kvh, numBlocks, kvHeads, headDim,
+                                blockSize, stageBase, ROUND, PR, HW, NR, stages);
+                    }
                 }
             }
             DecodeKernels.saveState(stAcc, stMl, acc, m, l, warp * RPW + row, c8, lane - row * LR == 0, G, headDim);

@@ -65,6 +65,12 @@ public final class PagedAttention implements AutoCloseable {
      * DecodeKernels (same words, same float operations). See bench/RESULTS.md "Run 74-dec20" for why it is off.
      */
     public static final int BULK_COPY = Integer.getInteger("arbor.paged.bulkCopy", 0);
+    /**
+     * {@code -Darbor.paged.prefetchPages=N} (default 0: off): {@link DecodeBulkKernels} (with or without the bulk copies) asks the L2
+     * for the first N pages of K and V of each work-group's first split before it waits for the kernel before (sm_90; a hint, the
+     * same bits). Unmeasured: see bench/RESULTS.md "Run 74-dec20".
+     */
+    public static final int PREFETCH_PAGES = Integer.getInteger("arbor.paged.prefetchPages", 0);
 
     /**
      * {@code -Darbor.paged.smallSplit=KEYS} (64 or 128; default 0: off): DecodeKernels splits the keys of a token at a position below
@@ -92,6 +98,7 @@ public final class PagedAttention implements AutoCloseable {
     private int fuseMaxSplits = FUSE_MAX_SPLITS;     // split mode of DecodeKernels merges in the last-arriving work-group up to this many splits
     private int fusedMergeAhead = FUSED_MERGE_AHEAD; // slots the fused merge loads per round trip
     private int bulkStages = BULK_COPY;              // DecodeBulkKernels' ring stages; 0: DecodeKernels' global loads
+    private int prefetchPages = PREFETCH_PAGES;      // DecodeBulkKernels' L2 prefetch before the wait, pages of K and of V; 0: none
     private int decodeMinBlocks = -1;                // DecodeKernels' launch bounds; -1: DecodeKernels.minBlocksPerSm; a bench may set it
     private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
     private final IntArray arrivals;   // (splitTokens, kvHeads) work-groups of a (token, kv head) done, for the fused merge; zero between launches
@@ -308,12 +315,13 @@ public final class PagedAttention implements AutoCloseable {
             }
             int fused = split && (splitsZ <= fuseMaxSplits || below > 0) ? fusedMergeAhead : 0;
             int minBlocks = decodeMinBlocks >= 0 ? decodeMinBlocks : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim);
-            if (bulkStages > 0 && below == 0 && DecodeBulkKernels.serves(kCache, heads, kvHeads, headDim, blockSize, keysPerLane, warps, bulkStages)) {
+            if ((bulkStages > 0 || prefetchPages > 0) && below == 0 && 2 * prefetchPages <= warps * 32
+                    && DecodeBulkKernels.serves(kCache, heads, kvHeads, headDim, blockSize, keysPerLane, warps, bulkStages)) {
                 Kernel kernel = Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_BULK_BF16, DECODE_BULK_F16, null), DECODE_BULK_BF16_OUT_BF16);
                 b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
                         partials, positions, seqOfToken, blockTables,
                         keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
-                        keysPerLane, warps, arrivals, sharedBase, fused, minBlocks, bulkStages);
+                        keysPerLane, warps, arrivals, sharedBase, fused, minBlocks, bulkStages, prefetchPages);
                 return fused != 0;
             }
             Kernel kernel = Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), DECODE_BF16_OUT_BF16);
@@ -373,6 +381,16 @@ public final class PagedAttention implements AutoCloseable {
     public PagedAttention bulkCopy(int stages) {
         if (stages < 0 || stages > 4) throw new IllegalArgumentException("bulkCopy stages must be 0..4: " + stages);
         this.bulkStages = stages;
+        return this;
+    }
+
+    /**
+     * {@link DecodeBulkKernels}' L2 prefetch of the first {@code pages} pages of K and V of each work-group's first split before its
+     * wait (0: off; at most SPLIT / blockSize used); default {@code -Darbor.paged.prefetchPages}. The same bits.
+     */
+    public PagedAttention prefetchPages(int pages) {
+        if (pages < 0 || pages > 64) throw new IllegalArgumentException("prefetchPages must be 0..64: " + pages);
+        this.prefetchPages = pages;
         return this;
     }
 

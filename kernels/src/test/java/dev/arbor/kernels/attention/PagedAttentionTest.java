@@ -158,19 +158,21 @@ class PagedAttentionTest {
      * The bulk-copy form ({@link DecodeBulkKernels}, {@link PagedAttention#bulkCopy}): the same bits as {@link DecodeKernels} in split
      * and whole mode (whole mode's ring crossing split boundaries: 700 keys are 3 splits, 22-24 rounds), against the reference;
      * headDim 128 (a round of 2 blocks of 16, 1 of 32) and 64 (4 blocks), 1 and 2 stages, bf16 and fp16, ALiBi, contexts ending
-     * inside a block and a round (pages with no visible key are not copied), and the shapes it refuses (the ring over 48 KiB).
+     * inside a block and a round (pages with no visible key are not copied), and the shapes it refuses (the ring over 48 KiB); with
+     * the L2 prefetch of 4-64 pages before the wait (a hint) and with 0 stages (DecodeKernels' loads, the prefetch alone).
      */
     @Test
     void bulkCopiesGiveTheBitsOfTheGlobalLoads() {
         int[] ctx = {1, 17, 300, 700}, fresh = {1, 1, 2, 1};
-        record Shape(int heads, int kvHeads, int headDim, int blockSize, int stages, boolean alibi, KvStore store) {}
-        Shape[] shapes = {new Shape(2, 2, 128, 16, 2, false, KvStore.BF16), new Shape(2, 2, 128, 16, 1, true, KvStore.F16),
-                new Shape(2, 1, 128, 32, 2, false, KvStore.BF16), new Shape(8, 2, 64, 16, 1, true, KvStore.BF16)};
+        record Shape(int heads, int kvHeads, int headDim, int blockSize, int stages, boolean alibi, KvStore store, int prefetch) {}
+        Shape[] shapes = {new Shape(2, 2, 128, 16, 2, false, KvStore.BF16, 0), new Shape(2, 2, 128, 16, 1, true, KvStore.F16, 4),
+                new Shape(2, 1, 128, 32, 2, false, KvStore.BF16, 16), new Shape(8, 2, 64, 16, 1, true, KvStore.BF16, 0),
+                new Shape(2, 2, 128, 16, 0, false, KvStore.BF16, 8), new Shape(8, 2, 64, 16, 0, true, KvStore.F16, 64)};
         int seed = 90;
         for (Shape sh : shapes) {
             try (PagedBatch b = new PagedBatch(sh.heads, sh.kvHeads, sh.headDim, sh.blockSize, ctx, fresh, sh.alibi, sh.store, seed++);
                  PagedAttention plain = new PagedAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), b.tokens).bulkCopy(0);
-                 PagedAttention bulk = new PagedAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), b.tokens).bulkCopy(sh.stages)) {
+                 PagedAttention bulk = new PagedAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), b.tokens).bulkCopy(sh.stages).prefetchPages(sh.prefetch)) {
                 String what = sh.toString();
                 assertTrue(DecodeBulkKernels.serves(b.kCache, sh.heads, sh.kvHeads, sh.headDim, sh.blockSize, 4, 4, sh.stages), what + " served");
                 float[] split = b.run(CPU, bulk, b.allTokens(), true), whole = b.run(CPU, bulk, b.allTokens(), false);
