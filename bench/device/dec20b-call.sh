@@ -3,7 +3,8 @@
 # ended inside AttentionGpuTest's cascade method, before the bulk method) and the L2-prefetch forms of DecodeBulkKernels
 # (0 stages: DecodeKernels' own loads, the first 4 / 8 / 16 pages of K and V of each work-group's split asked of the L2 before
 # the wait), interleaved with the default form row by row, issue 11's table. ~45 s of command.
-# Bundle as run 74 (bench/device/bundle.sh --lean), then: bash bench/device/dec20b-call.sh .device
+# Bundle as run 74 (bench/device/bundle.sh --lean; the run tool copies the session checkout: put lib/ + jre.tar.xz + this script
+# under its ignored .device/dec20b and carry that), then: bash .device/dec20b/call.sh .device/dec20b
 set -u
 D=${1:-.device}
 L=/tmp/dec20b; mkdir -p $L
