@@ -8,6 +8,7 @@ import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.accel.cpu.Cluster;
 import dev.arbor.accel.cpu.WorkGroup;
 
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 import java.lang.invoke.MethodHandles;
@@ -695,6 +696,27 @@ public final class KernelContext {
                 for (int i = 0; i < 4; i++) shared[at + i] = inside ? src.segment().get(ValueLayout.JAVA_INT_UNALIGNED, offset + 4L * i) : 0;
             }
         mbarrierUpdate(shared, barrierWord, 0, -boxRows * 128);   // the copy's bytes complete (its writes come before: a volatile CAS)
+    }
+
+    /**
+     * {@code cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes} (PTX ISA 8.0, sm_90): the copy engine copies
+     * {@code bytes} contiguous bytes of {@code src} from element {@code index} on into the shared words from {@code wordIndex}
+     * on and completes those bytes on the mbarrier at {@code barrierWord}: Hopper's one-instruction way to have a whole page in
+     * flight. Byte offset, shared offset and length multiples of 16 ({@code wordIndex % 4 == 0}), the range inside {@code src}.
+     * Issue it after an {@link #mbarrierArriveExpectTx} covering its bytes (one work-item); readers wait on the barrier's phase,
+     * and shared memory read by ordinary loads needs {@link #fenceProxyAsyncShared} and a barrier before a copy overwrites it.
+     * The CPU executor copies at once, then completes the bytes (the copy's writes come before: a volatile compare-and-set).
+     */
+    public void bulkLoad(int[] shared, int wordIndex, int barrierWord, OffHeapArray src, int index, int bytes) {
+        long offset = (long) index * src.elementBytes();
+        if ((offset & 15) != 0 || (bytes & 15) != 0 || bytes <= 0 || (wordIndex & 3) != 0)
+            throw new IllegalArgumentException("bulk copy of " + bytes + " bytes from byte " + offset + " to word " + wordIndex + ": offsets and length must be multiples of 16");
+        if (index < 0 || offset + bytes > src.byteSize())
+            throw new IndexOutOfBoundsException("bulk copy of " + bytes + " bytes at byte " + offset + " passes the array's end (" + src.byteSize() + ")");
+        if (wordIndex + bytes / 4 > shared.length)
+            throw new IndexOutOfBoundsException("bulk copy of " + bytes + " bytes to word " + wordIndex + " passes the shared array's end (" + shared.length + ")");
+        MemorySegment.copy(src.segment(), ValueLayout.JAVA_INT_UNALIGNED, offset, shared, wordIndex, bytes / 4);
+        mbarrierUpdate(shared, barrierWord, 0, -bytes);
     }
 
     /** One 16-byte shared-memory load ({@code ld.shared.v4.b32}) of words {@code wordIndex..+3} ({@code wordIndex % 4 == 0}) into dst[off..off+3]. */

@@ -225,6 +225,15 @@ final class ContextCalls {
                 t.emit("cvta.from.global", generic, map.pointer());
                 t.emit("tma.load.2d", dst, generic, args.get(8).reg(), args.get(7).reg(), bar);
             }
+            case "bulkLoad([IIILdev/arbor/accel/array/OffHeapArray;II)V" -> {
+                t.usesWgmma = true;   // PTX ISA 8.0 and sm_90a, as the other bulk-async instructions
+                t.usesBarriers = true;
+                Ref.LocalArray smem = sharedArray(t, args.get(0), name);
+                Reg dst = t.sharedAddress(smem, args.get(1).reg());
+                Reg bar = t.sharedAddress(smem, args.get(2).reg());
+                if (!(args.get(3).ref() instanceof Ref.GlobalArray g)) throw t.unsupported(name + " from something that is not an array parameter");
+                t.emit("bulk.load", dst, t.globalAddress(g, args.get(4).reg()), args.get(5).reg(), bar);
+            }
             case "cpAsyncCommit()V" -> t.emit("cp.async.commit");
             case "cpAsyncWait(I)V" -> {
                 Val n = args.get(0);

@@ -205,6 +205,8 @@ final class PtxRules {
         rule("mbarrier.arrive.expect_tx", "{ .reg .b64 %x; mbarrier.arrive.expect_tx.shared::cta.b64 %x, [$0], $1; }");
         rule("mbarrier.try_wait", "{ .reg .pred %x; mbarrier.try_wait.parity.shared::cta.b64 %x, [$1], $2; selp.s32 $0, 1, 0, %x; }");
         rule("cvta.from.global", "cvta.global.u64 $0, $1;");
+        // a 1-D bulk copy (PTX 8.0, sm_90): $2 contiguous bytes from global $1 into shared $0, completing on the mbarrier $3
+        rule("bulk.load", "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [$0], [$1], $2, [$3];");
         rule("tma.load.2d", "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {$2, $3}], [$4];");
         // thread-block clusters (PTX ISA 9.7.13.4 barrier.cluster, 9.7.9.21 mapa, sm_90): the cluster barrier (arrive has
         // release, wait acquire semantics at cluster scope by default; not .aligned: callers may diverge), one arrival on the

@@ -488,6 +488,7 @@ public final class KernelCases {
             approximate("mmaFp16Tiles", 1e-5, n -> mmaCase(n, true)),
             new KernelCase("wgmmaBf16Tiles n=32", Kernel.of(TestKernels.class, "wgmmaBf16Tiles"), n -> wgmmaCase(n, 32), 1e-5),
             new KernelCase("wgmmaBf16Tiles n=256", Kernel.of(TestKernels.class, "wgmmaBf16Tiles"), n -> wgmmaCase(n, 256), 1e-5),
+            exact("bulkCopies", KernelCases::bulkCase),
             exact("tmaTiles", KernelCases::tmaCase),
             exact("clusterTma", KernelCases::clusterTmaCase),
             exact("setMaxRegisters", n -> {   // setmaxnreg: 3 warpgroups a block, the producer-like one at 40 registers, two at 232
@@ -633,6 +634,28 @@ public final class KernelCases {
                 }
         Launch launch = new Launch(new int[]{tiles, 1, 1}, new int[]{128, 1, 1}, (64 + cols) * 128, null);
         return run(launch, new Object[]{a, b, c, d, cols}, List.of(d), List.of(e));
+    }
+
+    /**
+     * 1-D bulk copies on an mbarrier ({@code TestKernels.bulkCopies}): 1-3 blocks, chunks of 4·(1..64) words (16-byte multiples,
+     * odd counts of 16-byte units included) from random 16-byte-aligned starts, the last chunk ending at the array's last byte;
+     * the expected words are the source's bits in order.
+     */
+    private static Run bulkCase(int n) {
+        int blocks = 1 + n % 3, chunkWords = 4 * (1 + (n * 7) % 64), len = 8 * (40 + n % 50) + 2 * chunkWords;
+        Random r = new Random(60 + n);
+        BFloat16Array src = new BFloat16Array(len);
+        for (int i = 0; i < len; i++) src.set(i, r.nextFloat() * 4 - 2);
+        IntArray starts = new IntArray(blocks * 4), out = new IntArray(blocks * 4 * chunkWords);
+        double[] e = new double[out.length()];
+        for (int k = 0; k < blocks * 4; k++) {
+            int start = k == blocks * 4 - 1 ? len - 2 * chunkWords : 8 * r.nextInt((len - 2 * chunkWords) / 8 + 1);
+            starts.set(k, start);
+            for (int w = 0; w < chunkWords; w++)
+                e[k * chunkWords + w] = Short.toUnsignedInt(src.getBits(start + 2 * w)) | (Short.toUnsignedInt(src.getBits(start + 2 * w + 1)) << 16);
+        }
+        Launch launch = new Launch(new int[]{blocks, 1, 1}, new int[]{64, 1, 1}, 2 * chunkWords * 4 + 16, null);
+        return run(launch, new Object[]{src, starts, out, chunkWords}, List.of(out), List.of(e));
     }
 
     /**

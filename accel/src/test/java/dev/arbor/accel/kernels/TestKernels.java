@@ -729,6 +729,33 @@ public final class TestKernels {
     }
 
     /**
+     * 1-D bulk copies on an mbarrier: in each of two barrier phases, block b copies two chunks of {@code chunkWords} words of
+     * {@code src} (from elements {@code starts[(2b + phase)·2 + c]}, multiples of 8) into shared words c·chunkWords, waits on
+     * the phase, writes the words out in order, then fences the async proxy and barriers before the next phase's copies.
+     * Dynamic shared memory: 2·chunkWords words of chunks, then the 8-byte barrier.
+     */
+    public static void bulkCopies(KernelContext ctx, BFloat16Array src, IntArray starts, IntArray out, int chunkWords) {
+        int[] smem = ctx.dynamicIntLocalArray();
+        int tid = ctx.localIdx, bar = 2 * chunkWords, b = ctx.groupIdx;
+        if (tid == 0) {
+            ctx.mbarrierInit(smem, bar, 1);
+            ctx.fenceMbarrierInit();
+        }
+        ctx.localBarrier();
+        for (int phase = 0; phase < 2; phase++) {
+            if (tid == 0) {
+                ctx.mbarrierArriveExpectTx(smem, bar, 2 * chunkWords * 4);
+                for (int c = 0; c < 2; c++) ctx.bulkLoad(smem, c * chunkWords, bar, src, starts.get((2 * b + phase) * 2 + c), chunkWords * 4);
+            }
+            while (!ctx.mbarrierTryWait(smem, bar, phase)) {}
+            int base = (2 * b + phase) * 2 * chunkWords;
+            for (int i = tid; i < 2 * chunkWords; i += ctx.localGroupSizeX) out.set(base + i, smem[i]);
+            ctx.fenceProxyAsyncShared();   // the reads above come before the copy engine's next writes
+            ctx.localBarrier();
+        }
+    }
+
+    /**
      * Hopper bulk tensor copies and mbarriers: block b loads the box of {@code boxRows} rows from row b·boxRows, columns
      * 0..63 of {@code src} (a {@code rows × rowLength} bf16 matrix described by {@code map}) into a 128-byte-swizzled
      * tile, waits on the barrier's phase 0, writes the tile out unswizzled (row-major words), then, after a block
