@@ -7,7 +7,7 @@
 #   bench/device/closing-bundle.sh packs one with the fixtures gpu-tests reads)
 # RUNS picks the runs, in the order given (default: the eight of the closing run), from: gpu-tests (needs fixtures.tar.xz
 # with tiny-llama3 and tiny-baichuan2-13b) throughput throughput-b1 throughput-b1-4k throughput-nbi throughput-b1-unfused throughput-b1-nopdl workload1
-# throughput-b1-nbi workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128 llama1b-b128-nbi serve clocks, and the op profiles
+# throughput-b1-nbi workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128 llama1b-b128-nbi llama1b-b128-nbi-budgets serve serve-8192 clocks, and the op profiles
 # (-Darbor.opProfile=true) profile-b1 profile-b32 profile-1b-b128-nbi profile-w1 profile-w1-nbi profile-bc-w1-nbi profile-w2 profile-w2-nbi,
 # and the per-kernel timelines of a replayed b1 step (ncu) timeline-b1 timeline-b1-nbi. GPU_TESTS overrides the test classes/packages.
 # "unfused" is -Darbor.cuda.fusion=false (every projection and element-wise stage its own launch), "nopdl"
@@ -67,6 +67,12 @@ one() {
   prefill-nbi) run prefill-nbi 50 $B throughput --model $M --device cuda --batch 8 --prompt-len 2048 --output-len 2 --max-num-batched-tokens 16384 --no-batch-invariance --out "$OUT/pf-nbi" ;;
   llama1b-b128) run llama1b-b128 45 $B throughput --model synthetic:llama3.2-1b --device cuda --batch 128 --prompt-len 512 --output-len 64 --out "$OUT/1b" ;;
   llama1b-b128-nbi) run llama1b-b128-nbi 45 $B throughput --model synthetic:llama3.2-1b --device cuda --batch 128 --prompt-len 512 --output-len 64 --no-batch-invariance --out "$OUT/1b-nbi" ;;
+  # session 20: llama3.2-1b b128 nbi at 8,192 then 2,048 tokens a step in one JVM (run 72-chunk19 ran 2,048 first and saw decode 2.053 -> 2.208 ms
+  # at 8,192: which budget or which JVM order?), and bench serve at the CUDA engine default of 8,192 tokens a step (its inter-token latency)
+  llama1b-b128-nbi-budgets) run llama1b-b128-nbi-budgets 50 $B throughput --model synthetic:llama3.2-1b --device cuda --batch 128 --prompt-len 512 --output-len 64 \
+      --no-batch-invariance --max-num-batched-tokens 8192,2048 --out "$OUT/1b-nbi-budgets" ;;
+  serve-8192) run serve-8192 ${T_SERVE:-75} $B serve --model $M --device cuda --rates 4,16,64 --requests 48 --system-prompts 4 --system-len 512 \
+      --suffix-len 32 --output-len 64 --max-num-batched-tokens 8192 --out "$OUT/serve-8192" ;;
   serve) run serve ${T_SERVE:-75} $B serve --model $M --device cuda --rates 4,16,64 --requests 48 --system-prompts 4 --system-len 512 \
       --suffix-len 32 --output-len 64 --out "$OUT/serve" ;;
   # ncu over launches 400-1099 of a 5-token b1 run (past the prompt: two-plus replayed decode steps, graph nodes one by one, caches and
