@@ -33,7 +33,8 @@ public final class EngineOptions {
     int maxNumSeqs;
 
     @Option(names = "--max-num-batched-tokens", defaultValue = "0",
-            description = "tokens per step at most; longer prompts are prefilled in chunks (0 = the backend's default: 8192 on CUDA, 1024 on the CPU)")
+            description = "tokens per step at most; longer prompts are prefilled in chunks (0 = the backend's default: 8192 on CUDA, 1024 on the CPU;"
+                    + " a smaller budget, e.g. 2048, keeps the inter-token latency of running requests lower while prompts arrive)")
     int maxNumBatchedTokens;
 
     @Option(names = "--max-model-len", defaultValue = "0", description = "context length (0 = the model's)")
