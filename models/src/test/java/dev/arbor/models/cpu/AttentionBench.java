@@ -52,6 +52,32 @@ public final class AttentionBench {
             for (int l = 0; l < layers; l++) task.run(q, decode, cache, l, heads, null, out);
         }, 2.0 * 2 * layers * heads * headDim * (ctx + 1));
         System.out.printf("  %.1f MB of K/V read per decode step: %.1f GB/s of wall time%n", kvBytes / 1e6, kvBytes / us / 1e3);
+        int batch = args.length > 5 ? Integer.parseInt(args[5]) : 1;
+        if (batch > 1) batchedDecode(ctx, heads, headDim, bf16, layers, batch);
+    }
+
+    /** One decode step of {@code batch} sequences at position {@code ctx}, each with its own contiguous blocks, over every layer. */
+    private static void batchedDecode(int ctx, int heads, int headDim, boolean bf16, int layers, int batch) {
+        int bs = 16, perSeq = (ctx + 1 + bs - 1) / bs, qDim = heads * headDim;
+        PagedKvCache cache = new PagedKvCache(layers, perSeq * batch, bs, heads, headDim, bf16);
+        SplittableRandom rnd = new SplittableRandom(5);
+        float[] k = random(rnd, qDim), v = random(rnd, qDim);
+        ForwardBatch decode = new ForwardBatch(new StepShape(perSeq * batch, bs, batch, batch, perSeq, batch));
+        for (int s = 0; s < batch; s++) {
+            int[] table = new int[perSeq];
+            for (int i = 0; i < perSeq; i++) table[i] = s * perSeq + i;
+            for (int l = 0; l < layers; l++)
+                for (int t = 0; t <= ctx; t++) cache.write(l, k, v, 0, table[t / bs], t % bs);
+            decode.beginSequence(table, perSeq);
+            decode.addToken(s, ctx);
+        }
+        float[] q = random(rnd, batch * qDim), out = new float[batch * qDim];
+        Attention.Task task = new Attention.Task();
+        double us = report("decode b" + batch + " x " + layers + " layers", () -> {
+            for (int l = 0; l < layers; l++) task.run(q, decode, cache, l, heads, null, out);
+        }, 2.0 * 2 * batch * layers * heads * headDim * (ctx + 1));
+        double kvBytes = 2.0 * batch * layers * (ctx + 1) * qDim * (bf16 ? 2 : 4);
+        System.out.printf("  %.1f MB of K/V read per batch-%d decode step: %.1f GB/s of wall time%n", kvBytes / 1e6, batch, kvBytes / us / 1e3);
     }
 
     /** Prints the medians; returns the median wall time in microseconds. */

@@ -54,6 +54,53 @@ class AttentionTest {
         }
     }
 
+    /**
+     * The head-major layout (the default) and the block-major one: each (block, kv head) range where its layout puts it, and
+     * every output of a two-sequence prefill chunk and of a decode step (each sequence's last token alone in the batch) the
+     * same bits from either, float32 and bfloat16, GQA, ALiBi, odd head dims and blocks.
+     */
+    @Test
+    void bothKvLayoutsGiveTheSameBits() {
+        Case[] cases = {
+            new Case(64, 16, 12, 12, 1, 100, false), new Case(64, 16, 4, 2, 37, 50, true), new Case(128, 32, 2, 1, 40, 19, false),
+            new Case(12, 5, 3, 1, 13, 9, false),
+        };
+        for (boolean bf16 : new boolean[] {false, true}) {
+            for (Case c : cases) {
+                Setup head = new Setup(c, new SplittableRandom(29), bf16, true), block = new Setup(c, new SplittableRandom(29), bf16, false);
+                long part = (long) c.blockSize * c.headDim * (bf16 ? 2 : 4);
+                assertEquals(part, head.cache.offset(1, 0, 0) - head.cache.offset(0, 0, 0), c + ": head-major, a head's next block adjacent");
+                assertEquals(part * c.kvHeads, block.cache.offset(1, 0, 0) - block.cache.offset(0, 0, 0), c + ": block-major");
+                float[] a = new float[head.out()], b = new float[block.out()];
+                Attention.run(head.q, head.batch, head.cache, 0, c.heads, head.slopes, a);
+                Attention.run(block.q, block.batch, block.cache, 0, c.heads, block.slopes, b);
+                assertBitsEqual(a, b, c + (bf16 ? " bf16" : "") + " prefill chunk");
+                float[] da = new float[2 * c.heads * c.headDim], db = new float[da.length];
+                Attention.run(head.q, lastTokens(head, c), head.cache, 0, c.heads, head.slopes, da);
+                Attention.run(block.q, lastTokens(block, c), block.cache, 0, c.heads, block.slopes, db);
+                assertBitsEqual(da, db, c + (bf16 ? " bf16" : "") + " decode step");
+            }
+        }
+    }
+
+    /** A decode-shaped batch: each sequence's last prompt token, one token a sequence (queries read from the chunk's rows 0 and 1). */
+    private static ForwardBatch lastTokens(Setup s, Case c) {
+        ForwardBatch d = new ForwardBatch(s.batch.shape());
+        d.beginSequence(s.tables[0], s.tables[0].length);
+        d.addToken(0, c.len0 - 1);
+        d.beginSequence(s.tables[1], s.tables[1].length);
+        d.addToken(0, c.len1 - 1);
+        return d;
+    }
+
+    private static void assertBitsEqual(float[] want, float[] got, String what) {
+        for (int i = 0; i < want.length; i++) {
+            if (Float.floatToRawIntBits(want[i]) != Float.floatToRawIntBits(got[i])) {
+                throw new AssertionError(what + ": element " + i + " differs: " + want[i] + " vs " + got[i]);
+            }
+        }
+    }
+
     @Test
     void aQueryHasTheSameBitsInAChunkAndAlone() {
         sameBitsInAChunkAndAlone(false);
@@ -113,10 +160,12 @@ class AttentionTest {
         final float[] q, slopes;
         final int[][] tables;
 
-        Setup(Case c, SplittableRandom rnd, boolean bf16) {
+        Setup(Case c, SplittableRandom rnd, boolean bf16) { this(c, rnd, bf16, PagedKvCache.HEAD_MAJOR); }
+
+        Setup(Case c, SplittableRandom rnd, boolean bf16, boolean headMajor) {
             int b0 = (c.len0 + c.blockSize - 1) / c.blockSize, b1 = (c.len1 + c.blockSize - 1) / c.blockSize;
             int blocks = b0 + b1 + 3, tokens = c.len0 + c.len1;
-            cache = new PagedKvCache(1, blocks, c.blockSize, c.kvHeads, c.headDim, bf16);
+            cache = new PagedKvCache(1, blocks, c.blockSize, c.kvHeads, c.headDim, bf16, headMajor);
             // physical blocks in a scrambled order, so block tables matter
             int[] perm = new int[blocks];
             for (int i = 0; i < blocks; i++) perm[i] = (i * 7 + 3) % blocks;
