@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Run 78-mix20's device call (session 20, issue 12): why seed workload 2's mixed steps' attention costs ~7x its FLOP floor.
-# (1) FlashChunkWarpTilesGpuTest (chunks in short tiles: the 64-row tiles' bits); (2) workload 2 at 8,192 tokens a step, A/B of
-# -Darbor.flash.chunkWarpTiles (false then true in one JVM, tokens compared); (3) ncu over the attention kernels of the first run's
-# prefill/mixed steps (switch off: the warm-up run's 3 steps, 192 launches); (4) the A/B again under -Darbor.opProfile=true
-# (the attention op per step). From the repo root on the GPU machine: bash .device/mix20/mix20-call.sh .device/mix20
+# (1) ncu over the attention kernels (names prefill|shared|warp|split|long) of workload 2's prefill/mixed steps at 8,192 tokens a
+# step (switch off, --no-warmup: the one run's 3 steps, 192 launches); (2) workload 2, A/B of -Darbor.flash.chunkWarpTiles (false
+# then true in one JVM, tokens compared); (3) the A/B again under -Darbor.opProfile=true (the attention op per step);
+# (4) FlashChunkWarpTilesGpuTest (chunks in short tiles: the 64-row tiles' bits). Each part's summary lands in $OUT as it ends.
+# From the repo root on the GPU machine: bash .device/mix20/mix20-call.sh .device/mix20
 set -u
 D=${1:-.device}
 L=/tmp/mix20; mkdir -p $L
@@ -22,13 +23,13 @@ run() { local name=$1 t=$2; shift 2; local l=$(left); [ $l -lt $t ] && t=$l
   timeout "$t" "$@" > $L/$name.log 2>&1; echo "rc=$?" >> $L/$name.log; tar czf $OUT/logs.tgz -C $L . 2>/dev/null
   { echo "== $name"; grep -E "^A/B|^(auto|mode)|^  (decode|other) steps|vs [0-9]+:|total s |rc=|Exception|Error|tokens (differ|match|same)|prefill/mixed (steps total|wall|device)|op profile|^  [A-Za-z].*%$|bit for bit|tests (successful|failed)|^\[|same tokens|differ" $L/$name.log | grep -v "^\s*at " | head -70; } >> $OUT/summary.txt; }
 nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu --format=csv > $L/clocks.txt
-run tests 30 $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.kernels.attention.FlashChunkWarpTilesGpuTest
-run w2-ab 32 $J -cp $CP dev.arbor.server.Main bench $W2 --ab arbor.flash.chunkWarpTiles --out $L/w2-ab
 run ncu 45 $NCU -k "regex:^(prefill|shared|warp|split|long)" --launch-count 192 --cache-control none --clock-control none --metrics $M --csv \
-    --log-file $L/ncu.csv $J -cp $CP dev.arbor.server.Main bench $W2 --out $L/ncu-w2
+    --log-file $L/ncu.csv $J -cp $CP dev.arbor.server.Main bench $W2 --no-warmup --out $L/ncu-w2
 python3 "$here/ncu-attention.py" $L/ncu.csv > $L/ncu-attention.txt 2>&1; gzip -f $L/ncu.csv
-{ echo "===== ncu attention (switch off, the warm-up run's prefill/mixed steps)"; head -c 6000 $L/ncu-attention.txt; } >> $OUT/summary.txt
+{ echo "===== ncu attention (switch off, --no-warmup: the run's prefill/mixed steps)"; head -c 6000 $L/ncu-attention.txt; } >> $OUT/summary.txt
+run w2-ab 32 $J -cp $CP dev.arbor.server.Main bench $W2 --ab arbor.flash.chunkWarpTiles --out $L/w2-ab
 run w2-ops 30 $J -Darbor.opProfile=true -cp $CP dev.arbor.server.Main bench $W2 --ab arbor.flash.chunkWarpTiles --out $L/w2-ops
+run tests 30 $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.kernels.attention.FlashChunkWarpTilesGpuTest
 nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu --format=csv >> $L/clocks.txt
 cp $L/clocks.txt $L/timeline.txt $L/ncu-attention.txt $OUT/ 2>/dev/null; tar czf $OUT/logs.tgz -C $L . 2>/dev/null
 cat $L/timeline.txt; head -c 11000 $OUT/summary.txt
