@@ -131,6 +131,20 @@ public final class FlashPrefillAttention implements AutoCloseable {
     /** {@code -Darbor.flash.sharedStages}: 0 by rule ({@link #sharedStagesFor}), else 2..4. */
     public static final int SHARED_STAGES = Math.max(0, Math.min(4, Integer.getInteger("arbor.flash.sharedStages", 0)));
 
+    /**
+     * Chunks in one-warp tiles (issue 12, session 20 mix20), system property {@code arbor.flash.chunkWarpTiles} (read when a launcher is
+     * made; default off): where a step's short tiles take a short form (the one-warp kernel, or the split form), a sequence's chunk of
+     * more than {@link #warpTokens} but at most {@code arbor.flash.chunkWarpTokens} tokens ({@link #CHUNK_WARP_TOKENS_DEFAULT} × warpTokens
+     * by default: 32 at G = 1) is cut into short tiles of warpTokens tokens instead of one 64-row tile. Seed workload 2's mixed steps
+     * carry ~290 chunks of 28 tokens behind a 752-key shared prefix: in 64-row tiles each walks its own key tiles with four warps of
+     * which two hold padding rows (28 of 64 rows used); in short tiles two one-warp walks of 16 + 12 rows. A row's bits are the same
+     * in either kernel (the same per-tile helpers on the same key tiles from the same start tile: FlashChunkWarpTilesTest), so the
+     * choice may depend on the step.
+     */
+    public static final String CHUNK_WARP_TILES = "arbor.flash.chunkWarpTiles";
+    /** The most tokens of a chunk cut into short tiles under {@link #CHUNK_WARP_TILES}, in short tiles (warpTokens each). */
+    public static final int CHUNK_WARP_TOKENS_DEFAULT = 2;
+
     private final int heads, kvHeads, headDim, blockSize, tokensPerTile, maxTiles;
     private final IntArray tiles;   // (maxTiles, 2) first token, end token
     // short tiles (a sequence's at most warpTokens planned tokens, or none): one-warp work-groups (FlashPrefillKernels.warpBf16)
@@ -142,7 +156,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private int tallMinBlocks = -1; // the 64-row kernels' launch bounds (work-groups an SM; 0: none); -1: MIN_BLOCKS (tallMinBlocks())
     private int longTokens = LONG_TOKENS, longBand = LONG_BAND;   // the long-chunk form's threshold (≤ 0: never) and band
     private int longestTall;        // the longest chunk (tokens) of the last plan's tall tiles
-    private final IntArray warpTiles;   // (maxSeqs, 2) first token, end token
+    private final IntArray warpTiles;   // (maxWarpTiles, 2) first token, end token
+    private final int maxWarpTiles;     // maxSeqs, plus room for chunks cut into short tiles (CHUNK_WARP_TILES)
+    private int chunkWarpTokens;        // chunks of warpTokens + 1 .. this many tokens in short tiles where short tiles are short (0: none)
     private int numWarpTiles;
     private final IntArray skip;    // (maxSeqs) keyStart for the CUDA-core kernel: past any position for the planned sequences, else 0
     private final int maxSeqs;
@@ -185,7 +201,11 @@ public final class FlashPrefillAttention implements AutoCloseable {
         this.maxTiles = (maxTokens + tokensPerTile - 1) / tokensPerTile + maxSeqs;
         this.tiles = new IntArray(2 * maxTiles);
         this.warpTokens = warpTokens(heads, kvHeads);
-        this.warpTiles = new IntArray(2 * maxSeqs);
+        // chunks cut into short tiles (CHUNK_WARP_TILES): a sequence's ≤ chunk / warpTokens + 1 tiles, at most maxTokens / warpTokens + maxSeqs
+        this.maxWarpTiles = warpTokens > 0 ? maxSeqs + maxTokens / warpTokens : maxSeqs;
+        this.warpTiles = new IntArray(2 * maxWarpTiles);
+        this.chunkWarpTokens = Boolean.parseBoolean(System.getProperty(CHUNK_WARP_TILES, "false"))
+                ? Integer.getInteger("arbor.flash.chunkWarpTokens", CHUNK_WARP_TOKENS_DEFAULT * warpTokens) : 0;
         this.maxSeqs = maxSeqs;
         this.skip = new IntArray(maxSeqs);
         this.maxTokens = maxTokens;
@@ -244,6 +264,22 @@ public final class FlashPrefillAttention implements AutoCloseable {
         if (stages < 2 || stages > 4) throw new IllegalArgumentException("split form stages " + stages + " outside 2..4");
         this.splitDecode = split;
         this.splitStages = stages;
+    }
+
+    /**
+     * For benchmarks and tests: chunks of more than {@link #warpTokens} and at most {@code tokens} tokens cut into short tiles where a
+     * step's short tiles are short ({@link #CHUNK_WARP_TILES}; 0: never). The same bits either way.
+     */
+    public void setChunkWarpTokens(int tokens) {
+        if (tokens < 0) throw new IllegalArgumentException("chunk tokens " + tokens);
+        this.chunkWarpTokens = tokens;
+    }
+
+    /** Short tiles a sequence's {@code len} planned tokens make: 1 up to {@link #warpTokens}, more up to chunkWarpTokens, else 0 (tall). */
+    private int shortTilesOf(int len) {
+        if (len <= 0 || warpTokens == 0) return 0;
+        if (len <= warpTokens) return 1;
+        return len <= chunkWarpTokens ? (len + warpTokens - 1) / warpTokens : 0;
     }
 
     /** Whether the last plan's short tiles take the split form ({@link FlashSplitKernels}) rather than the one-warp kernel. */
@@ -315,7 +351,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
         int n = 0, w = 0, planned = 0, shortTiles = 0, least = Math.max(1, minTokens), longest = 0;
         for (int s = 0; s < numSeqs; s++) {
             int len = queryStart[s + 1] - queryStart[s];
-            if (len >= least && len <= warpTokens) shortTiles++;
+            if (len >= least) shortTiles += shortTilesOf(len);
         }
         boolean warp = shortTilesShort(b, shortTiles);
         for (int s = 0; s < numSeqs; s++) {
@@ -324,8 +360,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
             skip.set(s, mine ? Integer.MAX_VALUE : 0);
             if (!mine) continue;
             planned += hi - lo;
-            if (warp && hi - lo <= warpTokens) {
-                w = setWarpTile(w, lo, hi);
+            if (warp && shortTilesOf(hi - lo) > 0) {
+                w = addWarpTiles(w, lo, hi);
             } else {
                 n = addTiles(n, lo, hi);
                 longest = Math.max(longest, hi - lo);
@@ -351,8 +387,16 @@ public final class FlashPrefillAttention implements AutoCloseable {
         return n + w;
     }
 
+    /** Short tiles of tokens [lo, hi) from index w on, warpTokens each (one, empty, where hi == lo); returns the next index. */
+    private int addWarpTiles(int w, int lo, int hi) {
+        if (hi - lo <= warpTokens) return setWarpTile(w, lo, hi);
+        for (int t = lo; t < hi; t += warpTokens) w = setWarpTile(w, t, Math.min(hi, t + warpTokens));
+        return w;
+    }
+
     /** Short tile w: tokens [first, end); returns w + 1. */
     private int setWarpTile(int w, int first, int end) {
+        if (w >= maxWarpTiles) throw new IllegalArgumentException("step needs over " + maxWarpTiles + " short tiles: more tokens or sequences than the launcher was sized for");
         warpTiles.set(2 * w, first);
         warpTiles.set(2 * w + 1, end);
         return w + 1;
@@ -374,7 +418,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
         int n = 0, w = 0, planned = 0, shortTiles = 0, longest = 0;
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
-            if (hi > lo && endBelow(lo, hi, positions[lo], positionBound) - lo <= warpTokens) shortTiles++;
+            if (hi > lo) shortTiles += Math.max(shortTilesOf(endBelow(lo, hi, positions[lo], positionBound) - lo),
+                    endBelow(lo, hi, positions[lo], positionBound) == lo ? 1 : 0);   // an empty tile: short as a decode's
         }
         boolean warp = shortTilesShort(b, shortTiles);
         for (int s = 0; s < numSeqs; s++) {
@@ -382,8 +427,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
             if (hi == lo) continue;
             int end = endBelow(lo, hi, positions[lo], positionBound);
             planned += end - lo;
-            if (warp && end - lo <= warpTokens) {
-                w = setWarpTile(w, lo, end);
+            if (warp && (end == lo || shortTilesOf(end - lo) > 0)) {
+                w = addWarpTiles(w, lo, end);
             } else if (end > lo) {
                 n = addTiles(n, lo, end);
                 longest = Math.max(longest, end - lo);

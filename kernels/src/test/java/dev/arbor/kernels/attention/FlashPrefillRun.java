@@ -64,6 +64,8 @@ final class FlashPrefillRun {
     static boolean warpOneBuffer = FlashPrefillAttention.WARP_ONE_BUFFER;
     static int warpOneBufferBlocks = FlashPrefillAttention.WARP_ONE_BUFFER_BLOCKS;
     static boolean warpOneBufferHalves = FlashPrefillAttention.WARP_ONE_BUFFER_HALVES;
+    /** Chunks of up to this many tokens in short tiles for the next runs ({@link FlashPrefillAttention#setChunkWarpTokens}; 0: never). */
+    static int chunkWarpTokens = 0;
     /** Whether the last {@link #runHandoff}'s per-sequence pass was one-warp tiles alone (then launched overlapping the shared pass). */
     static boolean lastWarpOnly;
 
@@ -79,6 +81,7 @@ final class FlashPrefillRun {
             attn.setMinWarpWalks(0);
         }
         attn.setWarpOneBuffer(warpOneBuffer, warpOneBufferBlocks, warpOneBufferHalves);
+        attn.setChunkWarpTokens(chunkWarpTokens);
     }
 
     /** {@link #run(Backend, PagedBatch, int[][], int)} with short tiles in the split form of {@code stages} K/V stages (-1: in 64-row tiles). */
