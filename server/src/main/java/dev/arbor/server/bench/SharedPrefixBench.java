@@ -120,9 +120,19 @@ public final class SharedPrefixBench implements Callable<Integer> {
         List<Integer> budgetList = maxBatchedTokens.stream().map(t -> t > 0 ? t : Math.max(2048, lm.defaultMaxNumBatchedTokens())).toList();
         List<String> labels = new ArrayList<>();
         List<String> abValues = ab == null ? java.util.Collections.singletonList(null) : List.of("false", "true");
+        String abBefore = ab == null ? null : System.getProperty(ab);   // set back after the A/B: nothing later runs with the last value by accident
         for (int budget : budgetList) for (String mode : modes) for (String v : abValues) {
-            if (v != null) System.setProperty(ab, v);
-            Result r = run(mode, budget, lm, tok, prompts, warmup, prefixPos, params);
+            Result r;
+            if (v == null) r = run(mode, budget, lm, tok, prompts, warmup, prefixPos, params);
+            else {
+                System.setProperty(ab, v);
+                try {
+                    r = run(mode, budget, lm, tok, prompts, warmup, prefixPos, params);
+                } finally {
+                    if (abBefore == null) System.clearProperty(ab);
+                    else System.setProperty(ab, abBefore);
+                }
+            }
             results.add(r);
             String label = (budgets ? mode + "@" + budget : mode) + (v == null ? "" : "[" + ab.substring(ab.lastIndexOf('.') + 1) + "=" + v + "]");
             labels.add(label);
