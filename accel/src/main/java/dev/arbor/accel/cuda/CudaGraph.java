@@ -27,32 +27,29 @@ public final class CudaGraph implements Recording {
 
     /** Captures what {@code body} enqueues on {@code stream} from this thread. */
     static CudaGraph capture(CudaDevice device, CudaStream stream, Runnable body) {
-        device.makeCurrent();
-        check(call(() -> (int) cuStreamBeginCapture.invokeExact(stream.handle(), CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)), "cuStreamBeginCapture");
+        MemorySegment graph = captureGraph(device, stream, body);
+        return new CudaGraph(device, stream, graph, instantiate(graph));
+    }
+
+    /** cuGraphInstantiate of {@code graph}: its executable; on failure the graph is destroyed and the error thrown. */
+    private static MemorySegment instantiate(MemorySegment graph) {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment g = a.allocate(ADDRESS);
-            try {
-                body.run();
-            } finally {
-                check(call(() -> (int) cuStreamEndCapture.invokeExact(stream.handle(), g)), "cuStreamEndCapture");
-            }
-            MemorySegment graph = g.get(ADDRESS, 0);
             MemorySegment e = a.allocate(ADDRESS);
-            check(call(() -> (int) cuGraphInstantiate.invokeExact(e, graph, 0L)), "cuGraphInstantiateWithFlags");
-            return new CudaGraph(device, stream, graph, e.get(ADDRESS, 0));
+            int r = call(() -> (int) cuGraphInstantiate.invokeExact(e, graph, 0L));
+            if (r != 0) {
+                call(() -> (int) cuGraphDestroy.invokeExact(graph));
+                check(r, "cuGraphInstantiateWithFlags");
+            }
+            return e.get(ADDRESS, 0);
         }
     }
 
-    CudaStream stream() { return stream; }
-
     /**
-     * Captures what {@code body} enqueues on this graph's stream (from this thread) into a new graph and makes this graph run
-     * it from now on: {@code cuGraphExecUpdate} where the driver takes it (the same nodes in the same order, only launch sizes
-     * and arguments changed), else a new instantiation. Launches of this graph already queued run what they ran before; the
-     * caller should still not update a graph whose last launch may not have run yet (the driver may wait for it).
-     * Returns true when the executable was updated in place. On an exception this graph is left as it was.
+     * cuStreamBeginCapture, {@code body}, cuStreamEndCapture: the captured graph (the caller owns it). When {@code body}
+     * throws, the capture is still ended (the stream usable again) and its partial graph destroyed before the exception
+     * goes on.
      */
-    boolean recapture(Runnable body) {
+    private static MemorySegment captureGraph(CudaDevice device, CudaStream stream, Runnable body) {
         device.makeCurrent();
         check(call(() -> (int) cuStreamBeginCapture.invokeExact(stream.handle(), CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)), "cuStreamBeginCapture");
         try (Arena a = Arena.ofConfined()) {
@@ -67,7 +64,22 @@ public final class CudaGraph implements Recording {
                 throw e;
             }
             check(call(() -> (int) cuStreamEndCapture.invokeExact(stream.handle(), g)), "cuStreamEndCapture");
-            MemorySegment fresh = g.get(ADDRESS, 0);
+            return g.get(ADDRESS, 0);
+        }
+    }
+
+    CudaStream stream() { return stream; }
+
+    /**
+     * Captures what {@code body} enqueues on this graph's stream (from this thread) into a new graph and makes this graph run
+     * it from now on: {@code cuGraphExecUpdate} where the driver takes it (the same nodes in the same order, only launch sizes
+     * and arguments changed), else a new instantiation. Launches of this graph already queued run what they ran before; the
+     * caller should still not update a graph whose last launch may not have run yet (the driver may wait for it).
+     * Returns true when the executable was updated in place. On an exception this graph is left as it was.
+     */
+    boolean recapture(Runnable body) {
+        MemorySegment fresh = captureGraph(device, stream, body);
+        try (Arena a = Arena.ofConfined()) {
             boolean updated = false;
             if (cuGraphExecUpdate != null) {
                 MemorySegment info = a.allocate(GRAPH_EXEC_UPDATE_RESULT_INFO_BYTES, 8);
@@ -75,15 +87,10 @@ public final class CudaGraph implements Recording {
                 updated = call(() -> (int) cuGraphExecUpdate.invokeExact(e, fresh, info)) == 0;
             }
             if (!updated) {
-                MemorySegment e = a.allocate(ADDRESS);
-                int r = call(() -> (int) cuGraphInstantiate.invokeExact(e, fresh, 0L));
-                if (r != 0) {
-                    call(() -> (int) cuGraphDestroy.invokeExact(fresh));
-                    check(r, "cuGraphInstantiateWithFlags");
-                }
+                MemorySegment fresher = instantiate(fresh);
                 MemorySegment old = exec;
                 check(call(() -> (int) cuGraphExecDestroy.invokeExact(old)), "cuGraphExecDestroy");
-                exec = e.get(ADDRESS, 0);
+                exec = fresher;
             }
             MemorySegment old = graph;
             check(call(() -> (int) cuGraphDestroy.invokeExact(old)), "cuGraphDestroy");
