@@ -104,6 +104,12 @@ public final class DecodeKernels {
     public static int minBlocksPerSm(int heads, int kvHeads, int headDim) { return heads / kvHeads == 4 ? 4 : 0; }
 
     /**
+     * Whether the pipelined form ({@link #pipelinedRounds}, {@link PagedAttention#pipelineRounds}) serves the shape: one query head a kv
+     * head (G = 1), where ptxas fits it in 128 registers (121 at 32 × 128) with no spill; at G = 4 × 128 it spills 768 bytes.
+     */
+    public static boolean pipelines(int heads, int kvHeads, int headDim) { return heads == kvHeads; }
+
+    /**
      * Split mode while a launch's whole-mode work-groups (tokens × kvHeads) stay below this, whole mode from it on (the launcher's
      * rule, {@link PagedAttention#launch}; both modes give the same bits): {@link PagedAttention#SPLIT_BELOW_GROUPS} but at
      * Llama-3.2-1B's shape (G = 4, headDim 64), where 1,024 (bench/RESULTS.md "Run 48-gqa10", CUDA-graph medians): there a
@@ -135,7 +141,7 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow);
+                smallSplit, smallBelow, 0);
     }
 
     /**
@@ -153,7 +159,7 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow);
+                smallSplit, smallBelow, 0);
     }
 
     /** fp16 store; parameters as {@link AttentionKernels#pagedBf16}. */
@@ -167,14 +173,123 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow);
+                smallSplit, smallBelow, 0);
+    }
+
+    /**
+     * {@link #decodeBf16} with two rounds of K/V loads in flight a warp ({@link #pipelinedRounds}; {@link PagedAttention#pipelineRounds}):
+     * the same loads, scores and updates in the same order, so the same bits.
+     */
+    public static void decodeBf16Piped(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
+                                       FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
+                                       FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
+                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                       @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
+                                       @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
+                                       @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow) {
+        ctx.launchBounds(warps * 32, minBlocks);
+        body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
+                smallSplit, smallBelow, 1);
+    }
+
+    /** {@link #decodeBf16OutBf16} with pipelined rounds (see {@link #decodeBf16Piped}). */
+    public static void decodeBf16OutBf16Piped(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, BFloat16Array out,
+                                              FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
+                                              FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
+                                              @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                              @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
+                                              @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
+                                              @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow) {
+        ctx.launchBounds(warps * 32, minBlocks);
+        body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
+                smallSplit, smallBelow, 1);
+    }
+
+    /** {@link #decodeF16} with pipelined rounds (see {@link #decodeBf16Piped}). */
+    public static void decodeF16Piped(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
+                                      FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
+                                      FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
+                                      @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
+                                      @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
+                                      @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
+                                      @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow) {
+        ctx.launchBounds(warps * 32, minBlocks);
+        body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
+                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge,
+                smallSplit, smallBelow, 1);
+    }
+
+    /** The split's rounds, pipelined or plain (a branch on a constant, folded here: the plain form's code has no pipelined part). */
+    @Unroll
+    static void rounds(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] kr2, int[] vr2,
+                       int[] off2, int[] rowBase, float[] qr, float[] sc, float[] slope, float[] m, float[] l, float[] acc,
+                       float scale, int j0, int sk, int lo, int hi, int p, int warp, int row, int c8, int RPW, int U, int G,
+                       int LR, int KPI, int warps, int alibi, int fp16, int pipeline) {
+        if (pipeline != 0) {
+            pipelinedRounds(ctx, kc, vc, kr, vr, off, kr2, vr2, off2, rowBase, qr, sc, slope, m, l, acc, scale, j0, sk, lo, hi, p,
+                    warp, row, c8, RPW, U, G, LR, KPI, warps, alibi, fp16);
+        } else {
+            plainRounds(ctx, kc, vc, kr, vr, off, rowBase, qr, sc, slope, m, l, acc, scale, j0, sk, lo, hi, p, warp, row, c8, RPW, U, G,
+                    LR, KPI, warps, alibi, fp16);
+        }
+    }
+
+    /** A split's rounds, one round of this warp's K/V loads in flight. {@code j0} is the split's first key. */
+    static void plainRounds(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] rowBase, float[] qr,
+                            float[] sc, float[] slope, float[] m, float[] l, float[] acc, float scale, int j0, int sk, int lo, int hi, int p,
+                            int warp, int row, int c8, int RPW, int U, int G, int LR, int KPI, int warps, int alibi, int fp16) {
+        for (int round = 0; round < sk; round += warps * KPI) {
+            // a round with no visible key is skipped by the whole work-group: every work-item of a group reaches
+            // the same shuffles (the CPU executor's shuffles are group barriers); a warp whose part of the
+            // round is masked loads nothing and leaves its state alone
+            int r0 = j0 + round;
+            if (r0 + warps * KPI > lo && r0 < hi) {
+                int base = round + warp * KPI;
+                loadKv(ctx, kc, vc, kr, vr, off, rowBase, base + row, c8, RPW, U);
+                scores(ctx, qr, kr, sc, off, slope, scale, j0 + base + row, p, RPW, U, G, LR, alibi, fp16);
+                update(m, l, acc, sc, vr, U, G, fp16);
+            }
+        }
+    }
+
+    /**
+     * A split's rounds with two rounds of this warp's K/V loads in flight (double buffering; PagedAttention#pipelineRounds): round
+     * r + 1's loads (buffer B) are issued before round r's scores and update (buffer A), then round r + 2's into A before r + 1's
+     * scores, so a warp waits on one round trip while the next is already under way. The rounds' visibility tests, loads, scores and
+     * updates are the plain loop's, in the same order: the same bits. {@code j0} is the split's first key.
+     */
+    static void pipelinedRounds(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] kr2, int[] vr2,
+                                int[] off2, int[] rowBase, float[] qr, float[] sc, float[] slope, float[] m, float[] l, float[] acc,
+                                float scale, int j0, int sk, int lo, int hi, int p, int warp, int row, int c8, int RPW, int U, int G,
+                                int LR, int KPI, int warps, int alibi, int fp16) {
+        int R = warps * KPI, mine = warp * KPI + row;
+        // a round with no visible key is skipped by the whole work-group (every work-item reaches the same shuffles)
+        if (j0 + R > lo && j0 < hi) loadKv(ctx, kc, vc, kr, vr, off, rowBase, mine, c8, RPW, U);
+        for (int round = 0; round < sk; round += 2 * R) {
+            int rb = round + R, rc = round + 2 * R;
+            boolean visA = j0 + round + R > lo && j0 + round < hi;
+            boolean visB = rb < sk && j0 + rb + R > lo && j0 + rb < hi;
+            boolean visC = rc < sk && j0 + rc + R > lo && j0 + rc < hi;
+            if (visB) loadKv(ctx, kc, vc, kr2, vr2, off2, rowBase, rb + mine, c8, RPW, U);
+            if (visA) {
+                scores(ctx, qr, kr, sc, off, slope, scale, j0 + round + mine, p, RPW, U, G, LR, alibi, fp16);
+                update(m, l, acc, sc, vr, U, G, fp16);
+            }
+            if (visC) loadKv(ctx, kc, vc, kr, vr, off, rowBase, rc + mine, c8, RPW, U);
+            if (visB) {
+                scores(ctx, qr, kr2, sc, off2, slope, scale, j0 + rb + mine, p, RPW, U, G, LR, alibi, fp16);
+                update(m, l, acc, sc, vr2, U, G, fp16);
+            }
+        }
     }
 
     static void body(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, OffHeapArray out, FloatArray partials,
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int heads, int kvHeads, int headDim, int blockSize,
                      int alibi, int splitMode, int useKeyStart, int keysPerLane, int warps, int fp16, IntArray arrivals, int sharedBase,
-                     int fusedMerge, int smallSplit, int smallBelow) {
+                     int fusedMerge, int smallSplit, int smallBelow, int pipeline) {
         int G = heads / kvHeads;
         int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
         int RPW = 32 / LR;                    // key rows per warp load instruction
@@ -195,6 +310,9 @@ public final class DecodeKernels {
         int[] off = new int[U];
         int[] kr = new int[U * 4];            // U 16-byte K chunks
         int[] vr = new int[U * 4];
+        int[] off2 = new int[U];              // pipelined rounds: the second buffer (unused, so gone, in the plain form)
+        int[] kr2 = new int[U * 4];
+        int[] vr2 = new int[U * 4];
         float[] runA = new float[E];          // whole mode: running (M, L, A) of this work-item's elements
         float[] runM = new float[E];
         float[] runL = new float[E];
@@ -251,18 +369,8 @@ public final class DecodeKernels {
                 loadQuery(ctx, q, qr, slopes, slope, qBase + c8, kvh * G, G, headDim, alibi);
             }
             startState(m, l, acc, G);
-            for (int round = 0; round < sk; round += warps * KPI) {
-                // a round with no visible key is skipped by the whole work-group: every work-item of a group reaches
-                // the same shuffles (the CPU executor's shuffles are group barriers); a warp whose part of the
-                // round is masked loads nothing and leaves its state alone
-                int r0 = s * sk + round;
-                if (r0 + warps * KPI > lo && r0 < hi) {
-                    int base = round + warp * KPI;
-                    loadKv(ctx, kc, vc, kr, vr, off, rowBase, base + row, c8, RPW, U);
-                    scores(ctx, qr, kr, sc, off, slope, scale, s * sk + base + row, p, RPW, U, G, LR, alibi, fp16);
-                    update(m, l, acc, sc, vr, U, G, fp16);
-                }
-            }
+            rounds(ctx, kc, vc, kr, vr, off, kr2, vr2, off2, rowBase, qr, sc, slope, m, l, acc, scale, s * sk, sk, lo, hi, p,
+                    warp, row, c8, RPW, U, G, LR, KPI, warps, alibi, fp16, pipeline);
             saveState(stAcc, stMl, acc, m, l, warp * RPW + row, c8, lane - row * LR == 0, G, headDim);
             ctx.localBarrier();
             foldStates(partials, stAcc, stMl, runA, runM, runL, t, s, slots, tid, T, G, kvh, heads, headDim, NS, E, splitMode);

@@ -54,6 +54,9 @@ public final class PagedAttention implements AutoCloseable {
     static final Kernel DECODE_F16 = Kernel.of(DecodeKernels.class, "decodeF16");
     static final Kernel DECODE_BF16_OUT_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16OutBf16");
     static final Kernel MERGE_BF16 = Kernel.of(AttentionKernels.class, "mergeSplitsBf16");
+    static final Kernel DECODE_PIPED_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16Piped");
+    static final Kernel DECODE_PIPED_F16 = Kernel.of(DecodeKernels.class, "decodeF16Piped");
+    static final Kernel DECODE_PIPED_BF16_OUT_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16OutBf16Piped");
     static final Kernel DECODE_BULK_BF16 = Kernel.of(DecodeBulkKernels.class, "decodeBf16");
     static final Kernel DECODE_BULK_F16 = Kernel.of(DecodeBulkKernels.class, "decodeF16");
     static final Kernel DECODE_BULK_BF16_OUT_BF16 = Kernel.of(DecodeBulkKernels.class, "decodeBf16OutBf16");
@@ -87,6 +90,20 @@ public final class PagedAttention implements AutoCloseable {
     /** Positions below which {@link #SMALL_SPLIT} applies (the default of {@code -Darbor.paged.smallSplitBelow}). */
     public static final int SMALL_SPLIT_BELOW = Integer.getInteger("arbor.paged.smallSplitBelow", 8192);
 
+    /**
+     * {@code -Darbor.paged.pipelineRounds=true|false}: DecodeKernels with two rounds of K/V loads in flight a warp
+     * ({@link DecodeKernels#pipelinedRounds}, launch bounds of {@link #PIPE_BLOCKS} work-groups an SM: 121 registers at 32 × 128) for
+     * launches of at most {@link #PIPE_WAVE} work-groups an SM's worth (one wave at that occupancy; at 32 × 128 batch 1 up to 4,096
+     * keys: 32 × 16 splits = 512 work-groups ≤ 4 × 132), where a work-group's serial chain of round trips is the launch's time; G = 1
+     * shapes only ({@link DecodeKernels#pipelines}). The same bits (same loads, scores and updates in the same order), so a rule by
+     * launch size keeps the default mode's batch invariance. See bench/RESULTS.md "Run 80-dec21".
+     */
+    public static final boolean PIPELINE_ROUNDS = Boolean.parseBoolean(System.getProperty("arbor.paged.pipelineRounds", "true"));
+    /** Work-groups an SM the pipelined form is bounded to (its registers: at most 128). */
+    public static final int PIPE_BLOCKS = 4;
+    /** The pipelined form is launched while tokens × kvHeads × splits ≤ PIPE_WAVE × multiprocessors (one wave of PIPE_BLOCKS an SM). */
+    public static final int PIPE_WAVE = PIPE_BLOCKS;
+
     private final int heads, kvHeads, headDim, blockSize, maxContext, splitTokens, slots;
     private final int smallSplit, smallBelow;   // DecodeKernels' split length below position smallBelow (0, 0: SPLIT everywhere)
     private int narrowSplit;   // --no-batch-invariance only: split length of launches with few work-groups (0: off), see narrowSplits
@@ -100,6 +117,7 @@ public final class PagedAttention implements AutoCloseable {
     private int bulkStages = BULK_COPY;              // DecodeBulkKernels' ring stages; 0: DecodeKernels' global loads
     private int prefetchPages = PREFETCH_PAGES;      // DecodeBulkKernels' L2 prefetch before the wait, pages of K and of V; 0: none
     private int decodeMinBlocks = -1;                // DecodeKernels' launch bounds; -1: DecodeKernels.minBlocksPerSm; a bench may set it
+    private int pipeGroupsPerSm = PIPELINE_ROUNDS ? PIPE_WAVE : 0;   // pipelined rounds up to this many work-groups an SM's worth (0: never)
     private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
     private final IntArray arrivals;   // (splitTokens, kvHeads) work-groups of a (token, kv head) done, for the fused merge; zero between launches
 
@@ -324,12 +342,15 @@ public final class PagedAttention implements AutoCloseable {
                         keysPerLane, warps, arrivals, sharedBase, fused, minBlocks, bulkStages, prefetchPages);
                 return fused != 0;
             }
-            Kernel kernel = Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), DECODE_BF16_OUT_BF16);
+            long groups = (long) tokens * kvHeads * (split ? ownSplitsZ : 1);
+            boolean piped = pipeGroupsPerSm > 0 && groups <= (long) pipeGroupsPerSm * b.multiprocessors() && DecodeKernels.pipelines(heads, kvHeads, headDim);
+            Kernel kernel = piped ? Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_PIPED_BF16, DECODE_PIPED_F16, null), DECODE_PIPED_BF16_OUT_BF16)
+                    : Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), DECODE_BF16_OUT_BF16);
+            int bound = decodeMinBlocks >= 0 ? decodeMinBlocks : piped ? PIPE_BLOCKS : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim);
             b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
                     partials, positions, seqOfToken, blockTables,
                     keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
-                    keysPerLane, warps, arrivals, sharedBase, fused, decodeMinBlocks >= 0 ? decodeMinBlocks : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim),
-                    below > 0 ? small : SPLIT_KEYS, below);
+                    keysPerLane, warps, arrivals, sharedBase, fused, bound, below > 0 ? small : SPLIT_KEYS, below);
             return fused != 0;
         } else {
             b.launch(Shapes.byOut(out, kCache, Shapes.byStore(kCache, PAGED_BF16, PAGED_F16, PAGED_F32), null), l, q, kCache, vCache, out, partials, positions, seqOfToken,
@@ -413,6 +434,17 @@ public final class PagedAttention implements AutoCloseable {
         if (ahead != 1 && ahead != 4 && ahead != 8 && ahead != 16 && ahead != 32) throw new IllegalArgumentException("ahead must be 1, 4, 8, 16 or 32: " + ahead);
         this.fuseMaxSplits = maxSplits;
         this.fusedMergeAhead = ahead;
+        return this;
+    }
+
+    /**
+     * DecodeKernels' pipelined rounds ({@link DecodeKernels#pipelinedRounds}) for launches of at most {@code groupsPerSm} work-groups
+     * per multiprocessor (0: never; {@link Integer#MAX_VALUE}: always); default {@link #PIPE_WAVE} with {@code -Darbor.paged.pipelineRounds}
+     * on, else 0. Benchmarks compare; the same bits either way.
+     */
+    public PagedAttention pipelineRounds(int groupsPerSm) {
+        if (groupsPerSm < 0) throw new IllegalArgumentException("pipelineRounds must be >= 0: " + groupsPerSm);
+        this.pipeGroupsPerSm = groupsPerSm;
         return this;
     }
 

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -182,6 +183,45 @@ class AttentionPtxTest {
         int n = 0;
         for (int i = s.indexOf(what); i >= 0; i = s.indexOf(what, i + 1)) n++;
         return n;
+    }
+
+    /**
+     * DecodeKernels' pipelined rounds ({@link DecodeKernels#pipelinedRounds}): three K/V load sites (the first round, then B and A
+     * inside the loop) of 16-byte loads, two rounds of butterflies, nothing in local memory, and ptxas sm_90 with no spill under the
+     * launch bounds of {@link PagedAttention#PIPE_BLOCKS} work-groups an SM (at most 128 registers) at G = 1 (headDim 128, 64, ALiBi;
+     * G = 4 × 128 spills 768 bytes there, so {@link DecodeKernels#pipelines} refuses G > 1); the plain form keeps its one load site.
+     */
+    @Test
+    void thePipelinedDecodeKernelKeepsTwoRoundsInFlightWithoutSpills(@TempDir Path dir) throws Exception {
+        Path ptxas = dev.arbor.kernels.Ptxas.require();
+        int pb = PagedAttention.PIPE_BLOCKS;
+        Object[][] forms = {{"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0}, {"decodeF16Piped", 32, 32, 128, 16, 0, 0, 0, 4, 4, 0, pb, 256, 0},
+                {"decodeBf16OutBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0}, {"decodeBf16Piped", 16, 16, 64, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0},
+                {"decodeBf16Piped", 40, 40, 128, 16, 1, 1, 1, 4, 4, 8, pb, 256, 0},
+                {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 128, 4096}};
+        for (Object[] f : forms) {
+            Object[] c = java.util.Arrays.copyOfRange(f, 1, f.length);
+            String what = f[0] + java.util.Arrays.toString(c);
+            var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, (String) f[0]), c, 90);
+            String ptx = k.ptx();
+            int g = (int) c[0] / (int) c[1];
+            assertEquals(3 * 2 * 4 + 2 * g, count(ptx, "ld.global.v4.b32"), what + ": 16-byte loads (3 sites of 4 K + 4 V chunks, the query's 2 a head)");
+            assertTrue(k.localMemoryArrays().isEmpty(), what + ": register arrays in local memory " + k.localMemoryArrays());
+            String name = what.replaceAll("\\W", "_");
+            Path file = dir.resolve(name + ".ptx");
+            Files.writeString(file, ptx);
+            Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90", "-v", file.toString(), "-o", dir.resolve(name + ".cubin").toString())
+                    .redirectErrorStream(true).start();
+            String log = new String(p.getInputStream().readAllBytes());
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue(), name + ":\n" + log);
+            assertTrue(log.contains(" 0 bytes spill stores"), name + ": spills\n" + log);
+            System.out.println(what + ": " + log.lines().filter(x -> x.contains("registers")).findFirst().orElse("").trim());
+        }
+        String plain = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0, 256, 0}, 90).ptx();
+        assertEquals(2 * 4 + 2, count(plain, "ld.global.v4.b32"), "the plain form: one load site");
+        assertTrue(DecodeKernels.pipelines(32, 32, 128) && DecodeKernels.pipelines(16, 16, 64));
+        assertFalse(DecodeKernels.pipelines(32, 8, 128) || DecodeKernels.pipelines(32, 8, 64) || DecodeKernels.pipelines(64, 8, 128));
     }
 
     /**

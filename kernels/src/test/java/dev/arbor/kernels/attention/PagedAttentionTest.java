@@ -191,6 +191,60 @@ class PagedAttentionTest {
     }
 
     /**
+     * DecodeKernels' pipelined rounds ({@link PagedAttention#pipelineRounds}, two rounds of K/V loads in flight a warp): the same bits
+     * as the plain loop in split and whole mode, fp32 and (bf16 store) bf16 output, at contexts 1, 15, 17, 255, 1,000 and 4,096 (one head: the CPU executor's slowest; an odd
+     * number of rounds at headDim 16: one round a split), a prefill chunk of 4 tokens, ALiBi, fp16, small splits of 128 keys below 4,096; and
+     * the launcher's rule: one wave of {@link PagedAttention#PIPE_WAVE} work-groups an SM, G = 1 only (G = 4 and 8 keep the plain form).
+     */
+    @Test
+    void pipelinedRoundsGiveTheBitsOfThePlainLoop() {
+        int[] ctx = {1, 15, 17, 255, 1000, 300}, fresh = {1, 1, 1, 1, 1, 4};
+        record Shape(int heads, int headDim, KvStore store, boolean alibi, int small) {}
+        Shape[] shapes = {new Shape(2, 128, KvStore.BF16, false, 0), new Shape(2, 64, KvStore.F16, true, 0), new Shape(4, 16, KvStore.BF16, false, 0),
+                new Shape(2, 128, KvStore.BF16, true, 128)};
+        int seed = 120;
+        for (Shape sh : shapes) {
+            String what = sh.toString();
+            try (PagedBatch b = new PagedBatch(sh.heads, sh.heads, sh.headDim, 16, ctx, fresh, sh.alibi, sh.store, seed++);
+                 PagedAttention plain = new PagedAttention(b.heads, b.kvHeads, b.headDim, 16, b.maxContext(), b.tokens, sh.small, 4096).pipelineRounds(0);
+                 PagedAttention piped = new PagedAttention(b.heads, b.kvHeads, b.headDim, 16, b.maxContext(), b.tokens, sh.small, 4096)
+                         .pipelineRounds(Integer.MAX_VALUE)) {
+                assertEquals(sh.small, piped.smallSplit(), what);
+                float[] split = b.run(CPU, plain, b.allTokens(), true);
+                assertClose(b.reference(), split, 2e-6, what + " plain split mode");
+                assertBits(split, b.run(CPU, piped, b.allTokens(), true), what + " pipelined vs plain, split mode");
+                assertBits(b.run(CPU, plain, b.allTokens(), false), b.run(CPU, piped, b.allTokens(), false), what + " pipelined vs plain, whole mode");
+                if (sh.store == KvStore.BF16) {   // the bf16-output twin is for bf16 stores
+                    assertBits(PagedBatch.withBf16Out(() -> b.run(CPU, plain, b.allTokens(), true)),
+                            PagedBatch.withBf16Out(() -> b.run(CPU, piped, b.allTokens(), true)), what + " pipelined vs plain, bf16 out");
+                }
+            }
+        }
+        // 4,096 keys (16 splits, the b1 × 4k row's shape per head), one head: the CPU executor's slowest case, run once each way
+        try (PagedBatch b = new PagedBatch(1, 1, 128, 16, new int[] {4096}, new int[] {1}, false, KvStore.BF16, seed++);
+             PagedAttention plain = new PagedAttention(1, 1, 128, 16, 4096, 1).pipelineRounds(0);
+             PagedAttention piped = new PagedAttention(1, 1, 128, 16, 4096, 1).pipelineRounds(PagedAttention.PIPE_WAVE)) {
+            float[] split = b.run(CPU, piped, b.allTokens(), true);
+            assertClose(b.reference(), split, 2e-6, "4,096 keys pipelined");
+            assertBits(b.run(CPU, plain, b.allTokens(), true), split, "4,096 keys pipelined vs plain");
+        }
+        assertTrue(DecodeKernels.pipelines(32, 32, 128));
+        assertFalse(DecodeKernels.pipelines(32, 8, 128), "G = 4 spills at 128 registers");
+        assertFalse(DecodeKernels.pipelines(64, 8, 128), "G = 8");
+        // G = 4 and 8: the rule keeps the plain form, whatever the setter says
+        for (int[] g : new int[][] {{8, 2}, {16, 2}}) {
+            try (PagedBatch b = new PagedBatch(g[0], g[1], 32, 16, new int[] {17, 1000}, new int[] {1, 1}, false, KvStore.BF16, seed++);
+                 PagedAttention plain = new PagedAttention(b.heads, b.kvHeads, b.headDim, 16, b.maxContext(), b.tokens).pipelineRounds(0);
+                 PagedAttention piped = new PagedAttention(b.heads, b.kvHeads, b.headDim, 16, b.maxContext(), b.tokens).pipelineRounds(Integer.MAX_VALUE)) {
+                float[] split = b.run(CPU, piped, b.allTokens(), true);
+                assertClose(b.reference(), split, 2e-6, "G=" + g[0] / g[1]);
+                assertBits(b.run(CPU, plain, b.allTokens(), true), split, "G=" + g[0] / g[1] + " plain either way");
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> new PagedAttention(2, 2, 64, 16, 64, 1).pipelineRounds(-1));
+    }
+
+    /**
      * The launcher's mode rule by shape ({@link DecodeKernels#splitBelowGroups}): whole mode from 1,024 whole-mode work-groups at
      * G = 4 × headDim 64 (Llama-3.2-1B), from {@link PagedAttention#SPLIT_BELOW_GROUPS} elsewhere; either mode gives the same bits
      * there (G = 4 × headDim 64, odd contexts, ALiBi), so the rule is for speed only.

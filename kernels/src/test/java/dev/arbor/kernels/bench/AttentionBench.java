@@ -82,6 +82,15 @@ public final class AttentionBench {
      * the same JVM (run 74-dec20); the default form's rows always run with the bulk copies off, whatever -Darbor.paged.bulkCopy says.
      */
     private static final String BULK_FORMS = System.getProperty("attn.bulkForms", "");
+    /**
+     * -Dattn.pipeForms=FORM,... (e.g. {@code off,on,all,onF16}): with the decode table, each row measured in each of these forms,
+     * interleaved in the same JVM, instead of the launcher's default (run 80-dec21): {@code off} the plain rounds
+     * ({@link PagedAttention#pipelineRounds} 0), {@code on} its rule ({@link PagedAttention#PIPE_WAVE} work-groups an SM), {@code all}
+     * pipelined at every size; a suffix {@code F16}: the fused merge loading 16 slots a round trip ({@link PagedAttention#fuseMerge}).
+     */
+    private static final String PIPE_FORMS = System.getProperty("attn.pipeForms", "");
+    /** The next decode rows' pipelined rounds (-1: the launcher's default) and fused merge depth (0: the default). */
+    private static int pipe = -1, fusedAhead;
     /** The next decode rows' bulk-copy stages (0: DecodeKernels' global loads). */
     private static int bulkStages, prefetch;
     /** The next decode rows: small splits (keys, below this position; 0: the launcher's default) and a plain launch. */
@@ -265,6 +274,20 @@ public final class AttentionBench {
         for (int batch : new int[] {1, 32, 128}) {
             for (int c : ctxs) {
                 if ((long) batch * c > 262_144) continue;
+                for (String form : PIPE_FORMS.isEmpty() ? new String[0] : PIPE_FORMS.split(",")) {
+                    String base = form.endsWith("F16") ? form.substring(0, form.length() - 3) : form;
+                    pipe = switch (base) {
+                        case "off" -> 0;
+                        case "on" -> PagedAttention.PIPE_WAVE;
+                        case "all" -> Integer.MAX_VALUE;
+                        default -> throw new IllegalArgumentException("attn.pipeForms: " + form);
+                    };
+                    fusedAhead = form.endsWith("F16") ? 16 : 0;
+                    try { decode(cuda, k, v, q, out, batch, c, copy, 0, 0, 0, 0, "p" + form); } catch (RuntimeException e) { System.out.println(form + " failed: " + e); }
+                    pipe = -1;
+                    fusedAhead = 0;
+                }
+                if (!PIPE_FORMS.isEmpty()) continue;
                 try { decode(cuda, k, v, q, out, batch, c, copy, 0, 0, 0, 0, "bf16"); } catch (RuntimeException e) { System.out.println("decode failed: " + e); }
                 for (String form : BULK_FORMS.isEmpty() ? new String[0] : BULK_FORMS.split(",")) {
                     String[] sw = form.split(":");
@@ -330,6 +353,8 @@ public final class AttentionBench {
             if (warps > 0) attn.decodeWarps(warps);
             if (warps < 0) attn.decodeMinBlocks(0);   // no launch bounds (ptxas's own registers; before run 30)
             if (minBlocks >= 0) attn.decodeMinBlocks(minBlocks);
+            if (pipe >= 0) attn.pipelineRounds(pipe);
+            if (fusedAhead > 0) attn.fuseMerge(PagedAttention.FUSE_MAX_SPLITS, fusedAhead);
             if (fuse < 0) attn.fuseMerge(0, 8);                      // the separate merge launch
             else if (fuse > 0) attn.fuseMerge(Integer.MAX_VALUE, fuse);   // fused at every size, this depth
             for (int r = 0; r < rotations; r++) {
