@@ -49,6 +49,11 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * {@code gridDependencyWait}, so during that kernel's tail; q, the KV rows and the scratch only after it, and every early
  * exit waits too (this grid's completion implies the previous one's). The same instructions either way, so the same bits.
  *
+ * <p>Pipelined form ({@code *Piped}, {@link #pipelinedRounds}; {@link PagedAttention#pipelineRounds}): a warp issues the next round's
+ * K/V loads before the current round's scores and update, two rounds in flight with no barrier, the same arithmetic in the same order
+ * (the same bits); 121 registers at 32 × 128, so launched under bounds of 4 work-groups an SM for one-wave launches only, where each
+ * work-group's serial chain of round trips is the launch's time (bench/RESULTS.md "Run 80-dec21": b1 × 4,096 24.3 → 21.2 µs).
+ *
  * <p>Key j of a split is read by warp {@code (j mod SPLIT) / KPI mod warps} (KPI = RPW·U keys per warp
  * iteration); the split's row offsets (block table lookups) are computed once into shared memory. A round
  * (one iteration of each warp) with no visible key is skipped, and masked keys are not loaded (cascade suffixes, the last split).
