@@ -2,7 +2,7 @@
 # Run 81-walk21's device call (session 21, issues 12 and 11). (A) seed workload 2 with -Darbor.flash.chunkWarpTiles off/on in one
 # JVM (session 20's unmeasured switch, run 78-mix20's command: 8,192-token steps, tokens compared); (B) the one-buffer kernel's half
 # ring (-Darbor.flash.warpHalfRing): FlashDecodeBench ring (the per-sequence pass alone at workload 2's / 1's / b128's decode
-# shapes: plain | key halves (default) | half ring | whole tiles, interleaved 4 rounds, bits compared), FlashWarpOneBufferGpuTest
+# shapes: plain | key halves (default) | half ring | whole tiles, interleaved 3 rounds, bits compared), FlashWarpOneBufferGpuTest
 # (half ring == one-warp bits at model shapes, handoff == one pass), then workload 2 with the ring off/on in one JVM (tokens compared).
 # Each part's summary lands in $OUT as it ends; a part gets what is left of a 144 s budget when less than its own limit.
 # From the repo root on the GPU machine: bash .device/walk21/walk21-call.sh .device/walk21
