@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run 81-walk21's device call (session 21, issues 12 and 11). (A) seed workload 2 with -Darbor.flash.chunkWarpTiles off/on in one
 # JVM (session 20's unmeasured switch, run 78-mix20's command: 8,192-token steps, tokens compared); (B) the one-buffer kernel's half
-# ring (-Darbor.flash.warpHalfRing): FlashDecodeBench ring (the per-sequence pass alone at workload 2's / 1's / b128's decode
+# ring (-Darbor.flash.warpHalfRing): FlashDecodeBench halfring (the per-sequence pass alone at workload 2's / 1's / b128's decode
 # shapes: plain | key halves (default) | half ring | whole tiles, interleaved 3 rounds, bits compared), FlashWarpOneBufferGpuTest
 # (half ring == one-warp bits at model shapes, handoff == one pass), then workload 2 with the ring off/on in one JVM (tokens compared).
 # Each part's summary lands in $OUT as it ends; a part gets what is left of a 144 s budget when less than its own limit.
@@ -22,7 +22,7 @@ run() { local name=$1 t=$2; shift 2; local left=$((144 - $(date +%s) + T0)); [ $
 clocks() { nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv >> $L/clocks.txt; }
 clocks
 run chunk-ab 36 $J -cp $CP dev.arbor.server.Main bench $W2 --max-num-batched-tokens 8192 --ab arbor.flash.chunkWarpTiles --out $L/chunk-ab
-run bench 22 $J -cp $CP dev.arbor.kernels.bench.FlashDecodeBench ring
+run bench 22 $J -cp $CP dev.arbor.kernels.bench.FlashDecodeBench halfring
 run tests 34 $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.kernels.attention.FlashWarpOneBufferGpuTest
 run ring-ab 40 $J -cp $CP dev.arbor.server.Main bench $W2 --ab arbor.flash.warpHalfRing --out $L/ring-ab
 clocks

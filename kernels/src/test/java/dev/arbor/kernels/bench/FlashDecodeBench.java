@@ -36,6 +36,9 @@ import dev.arbor.kernels.attention.PagedAttention;
  * rows share a prefix) at seed workload 2's, workload 1's and llama3.2-1b b128's decode shapes: plain against one K/V buffer
  * ({@link FlashPrefillAttention#setWarpOneBuffer}, {@link dev.arbor.kernels.attention.FlashWarpOneBufferKernels}) without and with
  * launch bounds of 12 an SM, interleaved, outputs compared bit for bit, against the own keys' DRAM floor (session 18 attn18b).
+ * <p>{@code FlashDecodeBench halfring} the same rows for plain | one buffer by key halves (the default) | the half ring
+ * ({@link FlashPrefillAttention#WARP_HALF_RING}) | one buffer by whole tiles, interleaved 3 rounds (session 21 walk21; run 81 ran
+ * {@code ring}, the shared pass's ring bench, by mistake: this mode is not yet measured).
  */
 public final class FlashDecodeBench {
     private static final int BS = 16, D = 128;
@@ -82,7 +85,7 @@ public final class FlashDecodeBench {
                 oneBufferRow(cuda, 32, 8, 64, 128, 576, 0);       // llama3.2-1b b128 x 512 (+1..64), no handoff
                 return;
             }
-            if (args.length >= 1 && args[0].equals("ring")) {   // session 21 walk21: the one-buffer kernel's half ring (FlashPrefillAttention.WARP_HALF_RING)
+            if (args.length >= 1 && args[0].equals("halfring")) {   // session 21 walk21: the one-buffer kernel's half ring (FlashPrefillAttention.WARP_HALF_RING)
                 System.out.println("-- per-sequence one-warp pass (bf16 out, as the engine's), one layer, bf16 KV: plain (warpBf16OutBf16) | one K/V "
                         + "buffer by key halves (the default) | the half ring (halves 2) | one buffer, whole tiles; graph medians interleaved, "
                         + "each 3 times; outputs compared bit for bit with plain");
