@@ -109,7 +109,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * of one tile buffer ({@link FlashWarpOneBufferKernels}' {@code halves} 2: 24.5 KiB a walk at headDim 128, still 8 walks an SM),
      * so a tile's K lo, K hi and V lo copies are in flight together and the next tile's K lo starts after S instead of after P·V:
      * fewer serial round trips in workload 2's one- and two-tile walks. Taken only with the one-buffer kernel. The same bits (the same
-     * per-half helpers in the same order: FlashWarpHalfRingTest, FlashWarpHalfRingGpuTest).
+     * per-half helpers in the same order: FlashWarpOneBufferTest's and FlashWarpOneBufferGpuTest's half-ring forms). Measured
+     * (bench/RESULTS.md "Run 81-walk21", one A/B): workload 2's decode steps 19.78 → 19.32 ms of device time a step, the same tokens;
+     * its total flat (1.0124 → 1.0125 s, the mixed steps' spread); the pass alone ({@code FlashDecodeBench halfring}) not yet.
      */
     public static final String WARP_HALF_RING = "arbor.flash.warpHalfRing";
 
