@@ -5,6 +5,8 @@
 # shapes: plain | key halves (default) | half ring | whole tiles, interleaved 3 rounds, bits compared), FlashWarpOneBufferGpuTest
 # (half ring == one-warp bits at model shapes, handoff == one pass), then workload 2 with the ring off/on in one JVM (tokens compared).
 # Each part's summary lands in $OUT as it ends; a part gets what is left of a 144 s budget when less than its own limit.
+# Run 81 (this script at 2f046dc, the bench row then named `ring`): chunk-ab was cut at 36 s after its off half (it needs ~50 s) and
+# the tests at 34 s (the handoff test needs ~50 s); a rerun should give each its own call or drop a part.
 # From the repo root on the GPU machine: bash .device/walk21/walk21-call.sh .device/walk21
 set -u
 D=${1:-.device}
