@@ -103,6 +103,17 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * false: whole tiles (one copy in flight). The same bits.
      */
     public static final boolean WARP_ONE_BUFFER_HALVES = !"false".equals(System.getProperty("arbor.flash.warpOneBufferHalves"));
+    /**
+     * The one-buffer kernel's half ring (issue 12, session 21 walk21), system property {@code arbor.flash.warpHalfRing} (read when a
+     * launcher is made, so {@code bench --ab} can switch it; default off until measured faster): three half-tile K/V regions instead
+     * of one tile buffer ({@link FlashWarpOneBufferKernels}' {@code halves} 2: 24.5 KiB a walk at headDim 128, still 8 walks an SM),
+     * so a tile's K lo, K hi and V lo copies are in flight together and the next tile's K lo starts after S instead of after P·V:
+     * fewer serial round trips in workload 2's one- and two-tile walks. Taken only with the one-buffer kernel. The same bits (the same
+     * per-half helpers in the same order: FlashWarpOneBufferTest's and FlashWarpOneBufferGpuTest's half-ring forms). Measured
+     * (bench/RESULTS.md "Run 81-walk21", one A/B): workload 2's decode steps 19.78 → 19.32 ms of device time a step, the same tokens;
+     * its total flat (1.0124 → 1.0125 s, the mixed steps' spread); the pass alone ({@code FlashDecodeBench halfring}) not yet.
+     */
+    public static final String WARP_HALF_RING = "arbor.flash.warpHalfRing";
 
     /**
      * The shared pass's dim split ({@link FlashPrefillKernels#sharedHalfBf16}: O's dims over two work-groups a row tile, each walking
@@ -174,6 +185,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private boolean warpOneBuffer = WARP_ONE_BUFFER;    // short tiles' one-warp kernel with one K/V buffer (WARP_ONE_BUFFER)
     private int warpOneBufferBlocks = WARP_ONE_BUFFER_BLOCKS;
     private boolean warpOneBufferHalves = WARP_ONE_BUFFER_HALVES;
+    private boolean warpHalfRing = Boolean.parseBoolean(System.getProperty(WARP_HALF_RING, "false"));   // WARP_HALF_RING
     private int sharedDimSplit = SHARED_DIM_SPLIT ? -1 : 0;   // the shared pass's dim split: -1 by dimSplitPays, 0 never, 1 always
     private int sharedStages = !SHARED_RING ? 0 : SHARED_STAGES >= 2 ? SHARED_STAGES : -1;   // the ring's stages: -1 by rule, 0 none, 2..4
     private boolean sharedLean = SHARED_LEAN;   // the ring without the causal select (SHARED_LEAN)
@@ -725,7 +737,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     /** The launch of {@code numTiles} short tiles: grid (tiles, kvHeads), one warp, the one-warp kernel's dynamic shared memory. */
     public Launch warpLaunchOf(int numTiles) {
         return Launch.of(new int[] {numTiles, kvHeads, 1}, new int[] {FlashPrefillKernels.WARP_THREADS, 1, 1})
-                .withSharedBytes(warpOneBuffer ? FlashWarpOneBufferKernels.sharedBytes(headDim) : FlashPrefillKernels.warpSharedBytes(headDim));
+                .withSharedBytes(warpOneBuffer ? FlashWarpOneBufferKernels.sharedBytes(headDim, warpHalves()) : FlashPrefillKernels.warpSharedBytes(headDim));
     }
 
     /** The launch of {@code numTiles} short tiles in the split form: grid (tiles, kvHeads), four warps, its dynamic shared memory. */
@@ -759,8 +771,18 @@ public final class FlashPrefillAttention implements AutoCloseable {
         if (!warpOneBuffer) return a;
         Object[] withBounds = java.util.Arrays.copyOf(a, a.length + 2);   // the one-buffer kernel's launch bounds and halves
         withBounds[a.length] = warpOneBufferBlocks;
-        withBounds[a.length + 1] = warpOneBufferHalves ? 1 : 0;
+        withBounds[a.length + 1] = warpHalves();
         return withBounds;
+    }
+
+    /** The one-buffer kernel's {@code halves}: 2 the half ring ({@link #WARP_HALF_RING}), 1 key halves, 0 whole tiles. */
+    private int warpHalves() {
+        return warpHalfRing ? 2 : warpOneBufferHalves ? 1 : 0;
+    }
+
+    /** For benchmarks and tests: this instance's {@link #WARP_HALF_RING} (taken with the one-buffer kernel only). The same bits either way. */
+    public void setWarpHalfRing(boolean on) {
+        this.warpHalfRing = on;
     }
 
     /** This instance's short-tile kernel of a store type (fp32 out): the one-warp kernel, with one K/V buffer where {@link #setWarpOneBuffer} is on. */

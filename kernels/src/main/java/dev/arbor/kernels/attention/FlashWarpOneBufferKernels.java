@@ -35,7 +35,11 @@ import static dev.arbor.kernels.attention.FlashPrefillKernels.storeRow;
  * {@code BN × headDim} buffer (the copy in flight during the softmax), then tile i+1's K once P·V has read V. Q is staged in that
  * buffer too (read into registers before the first K copy) and O / l staged there at the end. With {@code halves} 1 (a literal;
  * {@code -Darbor.flash.warpOneBufferHalves}, default true) by key halves: keys 0..31's V replaces their K once their S is done while
- * keys 32..63's K may still land, and so on (two copies in flight where whole tiles have one). Switch
+ * keys 32..63's K may still land, and so on (two copies in flight where whole tiles have one). With {@code halves} 2 (the half
+ * ring, {@code -Darbor.flash.warpHalfRing}, default off; session 21 walk21): three half-tile regions in a ring, so a tile's K lo, K hi
+ * and V lo are in flight together at its top (three copies where key halves have two, V lo no longer waiting for S lo), V hi
+ * replaces K lo once S lo is done, the next tile's K lo replaces K hi once S hi is done (not after P·V), its K hi V lo once P·V lo is
+ * done, its V lo V hi once P·V hi is done: 24.5 KiB a walk at headDim 128, still 8 walks an SM (by registers). Switch
  * {@code -Darbor.flash.warpOneBuffer} ({@link FlashPrefillAttention#WARP_ONE_BUFFER}, default off).
  *
  * <p>Why (issues 11, 12; bench/RESULTS.md "Run 69-attn18"): the one-warp pass is a latency chain a walk (~4.4 µs a 64-key tile
@@ -56,9 +60,31 @@ import static dev.arbor.kernels.attention.FlashPrefillKernels.storeRow;
 public final class FlashWarpOneBufferKernels {
     private FlashWarpOneBufferKernels() {}
 
+    /** Words between the two 64-byte column halves of a half-tile region (the half ring): {@code BN / 2} rows of 32 words. */
+    static final int HALF_COLUMN = BN / 2 * 32;
+
+    /**
+     * {@code FlashPrefillKernels.copyWords} for a half-tile region (the half ring): the work-item's chunk {@code c} of region rows
+     * {@code i·rps + rl} at word {@code sw[i % (8 / rps)] + (i / (8 / rps))·256}, the column halves {@link #HALF_COLUMN} apart.
+     */
+    @Unroll
+    static void copyWordsHalf(int[] sw, int rl, int c, int headDim) {
+        int rps = WARP_THREADS / (headDim / 8);
+        for (int k = 0; k < 8 / rps; k++) sw[k] = (c >> 3) * HALF_COLUMN + Swizzle.rowChunk128(k * rps + rl, c & 7);
+    }
+
     /** Dynamic shared memory of one work-group in bytes: one K/V buffer ({@code BN × headDim} 16-bit values) and two tiles' key row offsets. */
     public static int sharedBytes(int headDim) {
-        return BN * headDim * 2 + 2 * BN * 4;
+        return sharedBytes(headDim, 0);
+    }
+
+    /**
+     * Dynamic shared memory of one work-group in bytes for {@code halves} 0 / 1 (one {@code BN × headDim} K/V buffer) or 2 (the
+     * half ring: three half-tile regions of {@code BN / 2 × headDim}), plus two tiles' key row offsets: 16.5 KiB / 24.5 KiB at headDim 128.
+     */
+    public static int sharedBytes(int headDim, int halves) {
+        int kv = halves == 2 ? 3 * (BN / 2) * headDim * 2 : BN * headDim * 2;
+        return kv + 2 * BN * 4;
     }
 
     /** {@link FlashPrefillKernels#warpBf16} with one K/V buffer (same arguments plus the launch bounds {@code minBlocks}, 0: none). */
@@ -130,8 +156,8 @@ public final class FlashWarpOneBufferKernels {
         int seq = seqOfToken.get(tFirst), p0 = positions.get(tFirst);
         int pMax = p0 + nTok - 1;
         int table = seq * maxBlocksPerSeq;
-        int kvWords = BN * headDim / 2;
-        int buf = 0, rb = kvWords;   // the K/V buffer (Q before the walk, O / l after it), two tiles' key row offsets
+        int kvWords = BN * headDim / 2, regW = kvWords / 2;   // a tile's words, a half-tile region's (the half ring)
+        int buf = 0, rb = halves == 2 ? 3 * regW : kvWords;   // the K/V buffer or ring (Q before the walk, O / l after it), two tiles' key row offsets
         int it0 = startTiles.get(tFirst);
 
         int rowA = lane >> 2, rowB = rowA + 8;
@@ -146,7 +172,8 @@ public final class FlashWarpOneBufferKernels {
         int cpr = headDim / 8, rps = WARP_THREADS / cpr, perLane = BN / rps;
         int rl = lane / cpr, c = lane - rl * cpr;
         int[] sw = new int[8];
-        copyWords(sw, rl, c, headDim);
+        if (halves == 2) copyWordsHalf(sw, rl, c, headDim);
+        else copyWords(sw, rl, c, headDim);
         int slot = (lane % rps) * perLane + lane / rps;
         int mine = rl * perLane;
         int r0 = rb + (it0 & 1) * BN, r1 = rb + ((it0 + 1) & 1) * BN;
@@ -161,10 +188,17 @@ public final class FlashWarpOneBufferKernels {
         if (halves == 0) {
             loadTile(ctx, smem, buf, kc, r0 + mine, sw, 8 * c, headDim);
             ctx.cpAsyncCommit();
-        } else {
-            loadTileHalf(ctx, smem, buf, kc, r0 + mine, sw, 8 * c, headDim, 0);
+        } else if (halves == 1) {
+            loadTileHalf(ctx, smem, buf, kc, r0 + mine, sw, 8 * c, headDim, 0, 0);
             ctx.cpAsyncCommit();
-            loadTileHalf(ctx, smem, buf, kc, r0 + mine, sw, 8 * c, headDim, 1);
+            loadTileHalf(ctx, smem, buf, kc, r0 + mine, sw, 8 * c, headDim, 1, 0);
+            ctx.cpAsyncCommit();
+        } else {   // the half ring: K lo, K hi, V lo of the first tile in regions 0, 1, 2
+            loadTileHalf(ctx, smem, buf, kc, r0 + mine, sw, 8 * c, headDim, 0, 1);
+            ctx.cpAsyncCommit();
+            loadTileHalf(ctx, smem, buf + regW, kc, r0 + mine, sw, 8 * c, headDim, 1, 1);
+            ctx.cpAsyncCommit();
+            loadTileHalf(ctx, smem, buf + 2 * regW, vc, r0 + mine, sw, 8 * c, headDim, 0, 1);
             ctx.cpAsyncCommit();
         }
         // the handoff overlap as in attendWarp: the above (indices, key rows, Q, the first K copies) may run during the shared pass
@@ -195,6 +229,45 @@ public final class FlashWarpOneBufferKernels {
                 ctx.localBarrier();   // every lane's V reads done: K of tile it + 1 into the buffer
                 if (it + 1 < nTiles) loadTile(ctx, smem, buf, kc, rb + ((it + 1) & 1) * BN + mine, sw, 8 * c, headDim);
                 ctx.cpAsyncCommit();
+            } else if (halves == 2) {
+                // the half ring: regions kLo, kHi, vLo (m, m + 1, m + 2 of three, m = tiles walked mod 3) hold K lo(it), K hi(it),
+                // V lo(it), the three groups in flight at the top; V hi(it) goes to kLo, K lo(it + 1) to kHi, K hi(it + 1) to vLo,
+                // V lo(it + 1) to kLo, so the next tile finds its K lo, K hi, V lo in regions m + 1, m + 2, m + 3
+                int m = (it - it0) % 3;
+                int kLo = buf + m * regW, kHi = buf + ((m + 1) % 3) * regW, vLo = buf + ((m + 2) % 3) * regW;
+                int nextRows = rb + ((it + 1) & 1) * BN + mine;
+                boolean more = it + 1 < nTiles;
+                ctx.cpAsyncWait(2);
+                ctx.localBarrier();   // K lo(it) landed
+                int blockA = fill ? keyBlock(blockTables, table, aheadA, pMax, blockSize) : -1;
+                int blockB = fill ? keyBlock(blockTables, table, aheadB, pMax, blockSize) : -1;
+                scoresKeys(ctx, smem, kLo, qf, s, kf, lane, headDim, fp16, 0, 1);
+                ctx.localBarrier();   // every lane's K lo reads done: V hi(it) into its region
+                loadTileHalf(ctx, smem, kLo, vc, here, sw, 8 * c, headDim, 1, 1);
+                ctx.cpAsyncCommit();
+                ctx.cpAsyncWait(2);
+                ctx.localBarrier();   // K hi(it) landed
+                scoresKeys(ctx, smem, kHi, qf, s, kf, lane, headDim, fp16, 1, 1);
+                ctx.localBarrier();   // every lane's K hi reads done: K lo(it + 1) into its region, during the softmax and P·V
+                if (more) loadTileHalf(ctx, smem, kHi, kc, nextRows, sw, 8 * c, headDim, 0, 1);
+                ctx.cpAsyncCommit();
+                softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi, 1);
+                ctx.cpAsyncWait(2);
+                ctx.localBarrier();   // V lo(it) landed
+                accumulatePvKeys(ctx, smem, vLo, s, o, pf, vf, lane, headDim, fp16, 0, 1);
+                ctx.localBarrier();   // every lane's V lo reads done: K hi(it + 1) into its region
+                if (more) loadTileHalf(ctx, smem, vLo, kc, nextRows, sw, 8 * c, headDim, 1, 1);
+                ctx.cpAsyncCommit();
+                ctx.cpAsyncWait(2);
+                ctx.localBarrier();   // V hi(it) landed
+                accumulatePvKeys(ctx, smem, kLo, s, o, pf, vf, lane, headDim, fp16, 1, 1);
+                if (fill) {   // row buffer it & 1: its last reader, V hi(it)'s copies, was issued before the barriers above
+                    smem[rb + (it & 1) * BN + slot] = rowOf(blockA, aheadA, kvh, numBlocks, kvHeads, headDim, blockSize);
+                    smem[rb + (it & 1) * BN + slot + 32 / rps] = rowOf(blockB, aheadB, kvh, numBlocks, kvHeads, headDim, blockSize);
+                }
+                ctx.localBarrier();   // every lane's V hi reads done: V lo(it + 1) into its region
+                if (more) loadTileHalf(ctx, smem, kLo, vc, nextRows, sw, 8 * c, headDim, 0, 1);
+                ctx.cpAsyncCommit();
             } else {
                 // by key halves (keys 0..31 at rows 0..31 of the buffer, 32..63 at 32..63): groups in flight at the top, K lo(it), K hi(it);
                 // each half's V replaces its K once that half's S is done, each half of the next K its V once that half's P·V is done
@@ -202,32 +275,32 @@ public final class FlashWarpOneBufferKernels {
                 ctx.localBarrier();   // K of keys 0..31 landed
                 int blockA = fill ? keyBlock(blockTables, table, aheadA, pMax, blockSize) : -1;
                 int blockB = fill ? keyBlock(blockTables, table, aheadB, pMax, blockSize) : -1;
-                scoresKeys(ctx, smem, buf, qf, s, kf, lane, headDim, fp16, 0);
+                scoresKeys(ctx, smem, buf, qf, s, kf, lane, headDim, fp16, 0, 0);
                 ctx.localBarrier();
-                loadTileHalf(ctx, smem, buf, vc, here, sw, 8 * c, headDim, 0);
+                loadTileHalf(ctx, smem, buf, vc, here, sw, 8 * c, headDim, 0, 0);
                 ctx.cpAsyncCommit();
                 ctx.cpAsyncWait(1);
                 ctx.localBarrier();   // K of keys 32..63 landed
-                scoresKeys(ctx, smem, buf, qf, s, kf, lane, headDim, fp16, 1);
+                scoresKeys(ctx, smem, buf, qf, s, kf, lane, headDim, fp16, 1, 0);
                 ctx.localBarrier();
-                loadTileHalf(ctx, smem, buf, vc, here, sw, 8 * c, headDim, 1);
+                loadTileHalf(ctx, smem, buf, vc, here, sw, 8 * c, headDim, 1, 0);
                 ctx.cpAsyncCommit();
                 softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi, 1);
                 ctx.cpAsyncWait(1);
                 ctx.localBarrier();   // V of keys 0..31 landed
-                accumulatePvKeys(ctx, smem, buf, s, o, pf, vf, lane, headDim, fp16, 0);
+                accumulatePvKeys(ctx, smem, buf, s, o, pf, vf, lane, headDim, fp16, 0, 0);
                 ctx.localBarrier();
-                if (it + 1 < nTiles) loadTileHalf(ctx, smem, buf, kc, rb + ((it + 1) & 1) * BN + mine, sw, 8 * c, headDim, 0);
+                if (it + 1 < nTiles) loadTileHalf(ctx, smem, buf, kc, rb + ((it + 1) & 1) * BN + mine, sw, 8 * c, headDim, 0, 0);
                 ctx.cpAsyncCommit();
                 ctx.cpAsyncWait(1);
                 ctx.localBarrier();   // V of keys 32..63 landed
-                accumulatePvKeys(ctx, smem, buf, s, o, pf, vf, lane, headDim, fp16, 1);
+                accumulatePvKeys(ctx, smem, buf, s, o, pf, vf, lane, headDim, fp16, 1, 0);
                 if (fill) {   // row buffer it & 1: its last reader, V hi(it)'s copies, was issued before the barriers above
                     smem[rb + (it & 1) * BN + slot] = rowOf(blockA, aheadA, kvh, numBlocks, kvHeads, headDim, blockSize);
                     smem[rb + (it & 1) * BN + slot + 32 / rps] = rowOf(blockB, aheadB, kvh, numBlocks, kvHeads, headDim, blockSize);
                 }
                 ctx.localBarrier();
-                if (it + 1 < nTiles) loadTileHalf(ctx, smem, buf, kc, rb + ((it + 1) & 1) * BN + mine, sw, 8 * c, headDim, 1);
+                if (it + 1 < nTiles) loadTileHalf(ctx, smem, buf, kc, rb + ((it + 1) & 1) * BN + mine, sw, 8 * c, headDim, 1, 0);
                 ctx.cpAsyncCommit();
             }
         }
@@ -243,15 +316,18 @@ public final class FlashWarpOneBufferKernels {
 
     /**
      * {@code FlashPrefillKernels.loadTile} for the keys of half {@code h} of the tile (rows {@code 32h .. 32h + 31}): the work-item's
-     * rows {@code i·rps + rl} with i in {@code [h·BN/rps/2, (h+1)·BN/rps/2)}, the same chunks to the same words.
+     * rows {@code i·rps + rl} with i in {@code [h·BN/rps/2, (h+1)·BN/rps/2)}, the same chunks to the same words. With {@code compact}
+     * 1 (the half ring; {@code sw} from {@link #copyWordsHalf}) to a half-tile region at {@code base} instead: key {@code 32h + r} at
+     * row r of the region (its two 64-byte column halves {@link #HALF_COLUMN} words apart).
      */
     @Unroll
-    static void loadTileHalf(KernelContext ctx, int[] smem, int base, OffHeapArray src, int rows, int[] sw, int c8, int headDim, int h) {
+    static void loadTileHalf(KernelContext ctx, int[] smem, int base, OffHeapArray src, int rows, int[] sw, int c8, int headDim, int h,
+                             int compact) {
         int rps = WARP_THREADS / (headDim / 8), per = 8 / rps, n = BN / rps / 2;
         int[] offs = new int[BN / 4];
         for (int i = 0; i < n; i += 4) ctx.loadShared128(offs, i, smem, rows + h * n + i);
         for (int i = 0; i < n; i++) {
-            int at0 = offs[i], ii = h * n + i;
+            int at0 = offs[i], ii = compact != 0 ? i : h * n + i;
             boolean valid = at0 >= 0;
             ctx.cpAsync16(smem, base + sw[ii % per] + (ii / per) * 256, src, valid ? at0 + c8 : 0, valid);
         }
@@ -263,14 +339,18 @@ public final class FlashWarpOneBufferKernels {
      * same values as the whole tile's S).
      */
     @Unroll
-    static void scoresKeys(KernelContext ctx, int[] smem, int kBase, int[] qf, float[] s, int[] kf, int lane, int headDim, int fp16, int h) {
+    static void scoresKeys(KernelContext ctx, int[] smem, int kBase, int[] qf, float[] s, int[] kf, int lane, int headDim, int fp16, int h,
+                           int compact) {
         int[] ka = new int[4];
         int rowL = (lane >> 4) * 8 + (lane & 7);
         for (int k = 0; k < 4; k++) ka[k] = kBase + Swizzle.rowChunk128(rowL, 2 * k + ((lane >> 3) & 1));
         int j0 = h * (BN / 16);
         for (int i = j0 * 4; i < (j0 + BN / 16) * 4; i++) s[i] = 0f;
         for (int ks = 0; ks < headDim / 16; ks++) {
-            for (int j = j0; j < j0 + BN / 16; j += 2) ctx.ldmatrixX4(kf, j * 2, smem, ka[ks & 3] + (ks >> 2) * (BN * 32) + j * 8 * 32);
+            for (int j = j0; j < j0 + BN / 16; j += 2) {
+                int at = compact != 0 ? ka[ks & 3] + (ks >> 2) * HALF_COLUMN + (j - j0) * 8 * 32 : ka[ks & 3] + (ks >> 2) * (BN * 32) + j * 8 * 32;
+                ctx.ldmatrixX4(kf, j * 2, smem, at);
+            }
             for (int j = j0; j < j0 + BN / 16; j++) {
                 if (fp16 != 0) ctx.mmaFp16(s, j * 4, qf, ks * 4, kf, j * 2);
                 else ctx.mmaBf16(s, j * 4, qf, ks * 4, kf, j * 2);
@@ -284,7 +364,7 @@ public final class FlashWarpOneBufferKernels {
      */
     @Unroll
     static void accumulatePvKeys(KernelContext ctx, int[] smem, int vBase, float[] s, float[] o, int[] pf, int[] vf, int lane, int headDim,
-                                 int fp16, int h) {
+                                 int fp16, int h, int compact) {
         int[] va = new int[4];
         int keyL = (lane & 7) + ((lane >> 3) & 1) * 8;
         for (int k = 0; k < 4; k++) va[k] = vBase + Swizzle.rowChunk128(keyL, 2 * k + (lane >> 4));
@@ -295,7 +375,9 @@ public final class FlashWarpOneBufferKernels {
             pf[2] = FlashPrefillKernels.pack(s[b], s[b + 1], fp16);
             pf[3] = FlashPrefillKernels.pack(s[b + 2], s[b + 3], fp16);
             for (int dp = 0; dp < headDim / 16; dp++) {
-                ctx.ldmatrixX4Trans(vf, 0, smem, va[dp & 3] + (dp >> 2) * (BN * 32) + kk * 16 * 32);
+                int at = compact != 0 ? va[dp & 3] + (dp >> 2) * HALF_COLUMN + (kk - h * (BN / 32)) * 16 * 32
+                        : va[dp & 3] + (dp >> 2) * (BN * 32) + kk * 16 * 32;
+                ctx.ldmatrixX4Trans(vf, 0, smem, at);
                 if (fp16 != 0) {
                     ctx.mmaFp16(o, 2 * dp * 4, pf, 0, vf, 0);
                     ctx.mmaFp16(o, (2 * dp + 1) * 4, pf, 0, vf, 2);

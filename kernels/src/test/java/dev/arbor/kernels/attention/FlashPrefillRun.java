@@ -64,6 +64,8 @@ final class FlashPrefillRun {
     static boolean warpOneBuffer = FlashPrefillAttention.WARP_ONE_BUFFER;
     static int warpOneBufferBlocks = FlashPrefillAttention.WARP_ONE_BUFFER_BLOCKS;
     static boolean warpOneBufferHalves = FlashPrefillAttention.WARP_ONE_BUFFER_HALVES;
+    /** The one-buffer kernel's half ring for the next runs ({@link FlashPrefillAttention#setWarpHalfRing}). */
+    static boolean warpHalfRing = false;
     /** Chunks of up to this many tokens in short tiles for the next runs ({@link FlashPrefillAttention#setChunkWarpTokens}; 0: never). */
     static int chunkWarpTokens = 0;
     /** Whether the last {@link #runHandoff}'s per-sequence pass was one-warp tiles alone (then launched overlapping the shared pass). */
@@ -81,6 +83,7 @@ final class FlashPrefillRun {
             attn.setMinWarpWalks(0);
         }
         attn.setWarpOneBuffer(warpOneBuffer, warpOneBufferBlocks, warpOneBufferHalves);
+        attn.setWarpHalfRing(warpHalfRing);
         attn.setChunkWarpTokens(chunkWarpTokens);
     }
 

@@ -62,6 +62,11 @@ class FlashWarpOneBufferGpuTest {
             FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 47, 704, false, KvStore.BF16, 48, 1, 110);
             return null;
         });
-        System.out.println("handoff into the one-buffer pass (halves, halves + bounds 12) == one pass bit for bit");
+        FlashWarpOneBufferTest.oneBuffer(true, 0, 2, () -> {   // the half ring (FlashPrefillAttention.WARP_HALF_RING)
+            FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 47, 704, false, KvStore.BF16, 48, 1, 111);
+            FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 33, 512, false, KvStore.BF16, 80, 2, 112);
+            return null;
+        });
+        System.out.println("handoff into the one-buffer pass (halves, halves + bounds 12, half ring) == one pass bit for bit");
     }
 }

@@ -51,6 +51,9 @@ class FlashWarpOneBufferPtxTest {
                 assertFalse(ptx.contains(".minnctapersm"), what + ": no launch bounds at minBlocks 0");
                 assertTrue(KernelCompiler.compile(Kernel.of(FlashWarpOneBufferKernels.class, name), withBounds(v, 12, 1), 90).ptx().contains(".minnctapersm 12"),
                         what + ": launch bounds at minBlocks 12");
+                CompiledKernel ring = KernelCompiler.compile(Kernel.of(FlashWarpOneBufferKernels.class, name), withBounds(v, 0, 2), 90);
+                assertEquals(0, ring.localMemoryBytes(), what + ", half ring: register arrays in local memory " + ring.localMemoryArrays());
+                assertTrue(ring.ptx().indexOf("cp.async.cg.shared.global") < ring.ptx().lastIndexOf("griddepcontrol.wait;"), what + ", half ring: its first copies before its wait");
             }
         }
     }
@@ -61,7 +64,7 @@ class FlashWarpOneBufferPtxTest {
         for (String name : NAMES) {
             for (Object[] v : FlashPrefillPtxTest.VARIANTS) {
                 StringBuilder line = new StringBuilder(name + Arrays.toString(v) + ":");
-                for (int[] form : new int[][] {{0, 0}, {0, 1}, {12, 0}, {12, 1}}) {
+                for (int[] form : new int[][] {{0, 0}, {0, 1}, {12, 0}, {12, 1}, {0, 2}}) {
                     int minBlocks = form[0];
                     String what = name + Arrays.toString(withBounds(v, minBlocks, form[1])).replaceAll("\\W", "_");
                     String ptx = KernelCompiler.compile(Kernel.of(FlashWarpOneBufferKernels.class, name), withBounds(v, minBlocks, form[1]), 90).ptx();

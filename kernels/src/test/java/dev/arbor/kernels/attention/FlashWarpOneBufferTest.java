@@ -21,24 +21,34 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class FlashWarpOneBufferTest {
     static final Backend CPU = new CpuBackend();
 
-    /** The one-buffer kernel's forms the CPU checks run: {minBlocks, halves} (launch bounds are a no-op on the CPU executor). */
-    static final int[][] CPU_FORMS = {{0, 0}, {0, 1}};
+    /**
+     * The one-buffer kernel's forms the CPU checks run: {minBlocks, halves} (halves 2: the half ring, {@link FlashPrefillAttention#WARP_HALF_RING};
+     * launch bounds are a no-op on the CPU executor).
+     */
+    static final int[][] CPU_FORMS = {{0, 0}, {0, 1}, {0, 2}};
     /** The forms the GPU checks run. */
-    static final int[][] GPU_FORMS = {{0, 0}, {0, 1}, {12, 1}};
+    static final int[][] GPU_FORMS = {{0, 0}, {0, 1}, {12, 1}, {0, 2}};
 
     /** {@code run} with the one-buffer kernel on or off (launch bounds {@code minBlocks}, key halves or whole tiles). */
     static <T> T oneBuffer(boolean on, int minBlocks, boolean halves, Supplier<T> run) {
-        boolean before = FlashPrefillRun.warpOneBuffer, halvesBefore = FlashPrefillRun.warpOneBufferHalves;
+        return oneBuffer(on, minBlocks, halves ? 1 : 0, run);
+    }
+
+    /** As above with the kernel's {@code halves}: 0 whole tiles, 1 key halves, 2 the half ring. */
+    static <T> T oneBuffer(boolean on, int minBlocks, int halves, Supplier<T> run) {
+        boolean before = FlashPrefillRun.warpOneBuffer, halvesBefore = FlashPrefillRun.warpOneBufferHalves, ringBefore = FlashPrefillRun.warpHalfRing;
         int blocksBefore = FlashPrefillRun.warpOneBufferBlocks;
         FlashPrefillRun.warpOneBuffer = on;
         FlashPrefillRun.warpOneBufferBlocks = minBlocks;
-        FlashPrefillRun.warpOneBufferHalves = halves;
+        FlashPrefillRun.warpOneBufferHalves = halves != 0;
+        FlashPrefillRun.warpHalfRing = halves == 2;
         try {
             return run.get();
         } finally {
             FlashPrefillRun.warpOneBuffer = before;
             FlashPrefillRun.warpOneBufferBlocks = blocksBefore;
             FlashPrefillRun.warpOneBufferHalves = halvesBefore;
+            FlashPrefillRun.warpHalfRing = ringBefore;
         }
     }
 
@@ -62,12 +72,12 @@ class FlashWarpOneBufferTest {
                 assertBits(tall, plain, what + ": plain one-warp pass against 64-row tiles");
             }
             for (int[] form : be == CPU ? CPU_FORMS : GPU_FORMS) {
-                float[] one = oneBuffer(true, form[0], form[1] != 0, () -> FlashPrefillRun.run(be, b, w));
+                float[] one = oneBuffer(true, form[0], form[1], () -> FlashPrefillRun.run(be, b, w));
                 assertTrue(FlashPrefillRun.lastWarpTiles == FlashPrefillRun.lastTiles, what + ": one-warp tiles alone");
                 assertBits(plain, one, what + ": one-buffer pass (launch bounds " + form[0] + ", halves " + form[1] + ") against the plain one-warp pass");
             }
             double err = FlashPrefillTest.maxError(b.reference(), plain);
-            if (be != CPU) System.out.printf("%s: one-buffer (whole, halves, halves + bounds 12) == one-warp" + (withTall ? " == 64-row" : "") + " bit for bit, max error against the reference %.3g%n", what, err);
+            if (be != CPU) System.out.printf("%s: one-buffer (whole, halves, halves + bounds 12, half ring) == one-warp" + (withTall ? " == 64-row" : "") + " bit for bit, max error against the reference %.3g%n", what, err);
             assertClose(b.reference(), plain, FlashPrefillTest.tolerance(store), what + " (max error " + err + ")");
         }
     }
@@ -105,7 +115,7 @@ class FlashWarpOneBufferTest {
     /** A decode step behind a shared prefix: the handoff into the one-buffer pass (overlapping launches and plain) gives the one-pass bits. */
     @Test
     void aDecodeStepsHandoffGivesTheOnePassBits() {
-        for (boolean halves : new boolean[] {false, true}) {
+        for (int halves = 0; halves <= 2; halves++) {
             oneBuffer(true, 0, halves, () -> {
                 FlashHandoffTest.checkDecodes(FlashHandoffTest.CPU, 4, 4, 64, 16, 5, 64, false, KvStore.BF16, 5, 1, 97);
                 FlashHandoffTest.checkDecodes(FlashHandoffTest.CPU, 8, 2, 64, 7, 19, 128, true, KvStore.F16, 9, 1, 98);

@@ -36,6 +36,9 @@ import dev.arbor.kernels.attention.PagedAttention;
  * rows share a prefix) at seed workload 2's, workload 1's and llama3.2-1b b128's decode shapes: plain against one K/V buffer
  * ({@link FlashPrefillAttention#setWarpOneBuffer}, {@link dev.arbor.kernels.attention.FlashWarpOneBufferKernels}) without and with
  * launch bounds of 12 an SM, interleaved, outputs compared bit for bit, against the own keys' DRAM floor (session 18 attn18b).
+ * <p>{@code FlashDecodeBench halfring} the same rows for plain | one buffer by key halves (the default) | the half ring
+ * ({@link FlashPrefillAttention#WARP_HALF_RING}) | one buffer by whole tiles, interleaved 3 rounds (session 21 walk21; run 81 ran
+ * {@code ring}, the shared pass's ring bench, by mistake: this mode is not yet measured).
  */
 public final class FlashDecodeBench {
     private static final int BS = 16, D = 128;
@@ -80,6 +83,17 @@ public final class FlashDecodeBench {
                 oneBufferRow(cuda, 32, 32, 128, 500, 810, 752);   // seed workload 2's decode behind the handoff (positions 779..809: 28-58 own keys)
                 oneBufferRow(cuda, 32, 32, 128, 107, 580, 528);   // seed workload 1's (positions 549..579)
                 oneBufferRow(cuda, 32, 8, 64, 128, 576, 0);       // llama3.2-1b b128 x 512 (+1..64), no handoff
+                return;
+            }
+            if (args.length >= 1 && args[0].equals("halfring")) {   // session 21 walk21: the one-buffer kernel's half ring (FlashPrefillAttention.WARP_HALF_RING)
+                System.out.println("-- per-sequence one-warp pass (bf16 out, as the engine's), one layer, bf16 KV: plain (warpBf16OutBf16) | one K/V "
+                        + "buffer by key halves (the default) | the half ring (halves 2) | one buffer, whole tiles; graph medians interleaved, "
+                        + "each 3 times; outputs compared bit for bit with plain");
+                int[][] forms = {{-1, 0}, {0, 1}, {0, 2}, {0, 0}};
+                String[] names = {"plain", "halves", "ring", "whole"};
+                oneBufferRow(cuda, 32, 32, 128, 500, 810, 752, forms, names, 3);   // seed workload 2's decode behind the handoff
+                oneBufferRow(cuda, 32, 32, 128, 107, 580, 528, forms, names, 3);   // seed workload 1's
+                oneBufferRow(cuda, 32, 8, 64, 128, 576, 0, forms, names, 3);       // llama3.2-1b b128 x 512 (+1..64), no handoff
                 return;
             }
             if (args.length >= 1 && args[0].equals("gqa64")) {   // Llama-3.2-1B's decode (issue 12's b128 × 512 row and around it)
@@ -330,24 +344,24 @@ public final class FlashDecodeBench {
      * the DRAM floor of the own keys' K and V (the shared blocks stay in L2) at 4.25 TB/s.
      */
     private static void oneBufferRow(CudaBackend cuda, int heads, int kvHeads, int D, int seqs, int ctx, int shared) {
+        // {-1, 0}: plain; else the one-buffer kernel's {launch bounds, halves}
+        oneBufferRow(cuda, heads, kvHeads, D, seqs, ctx, shared, new int[][] {{-1, 0}, {0, 0}, {0, 1}, {12, 0}, {12, 1}},
+                new String[] {"plain", "whole", "halves", "whole+b12", "halves+b12"}, 2);
+    }
+
+    /** As above over {@code forms} ({launch bounds, halves}, the first plain: {-1, 0}; halves 2 the half ring), {@code rounds} interleaved rounds. */
+    private static void oneBufferRow(CudaBackend cuda, int heads, int kvHeads, int D, int seqs, int ctx, int shared, int[][] forms, String[] names,
+                                     int rounds) {
         int bps = (ctx + BS - 1) / BS, sharedBlocks = shared / BS, own = bps - sharedBlocks;
         int blocks = sharedBlocks + seqs * own, n = blocks * kvHeads * BS * D;
-        int[][] forms = {{-1, 0}, {0, 0}, {0, 1}, {12, 0}, {12, 1}};   // {-1, 0}: plain; else the one-buffer kernel's {launch bounds, halves}
-        String[] names = {"plain", "whole", "halves", "whole+b12", "halves+b12"};
         BFloat16Array[] outs = new BFloat16Array[forms.length];
+        for (int f = 0; f < forms.length; f++) outs[f] = new BFloat16Array(seqs * heads * D);
+        BFloat16Array o0 = outs[0];
         try (BFloat16Array k = new BFloat16Array(n); BFloat16Array v = new BFloat16Array(n);
              FloatArray q = new FloatArray(seqs * heads * D);
-             BFloat16Array o0 = new BFloat16Array(seqs * heads * D); BFloat16Array o1 = new BFloat16Array(seqs * heads * D);
-             BFloat16Array o2 = new BFloat16Array(seqs * heads * D); BFloat16Array o3 = new BFloat16Array(seqs * heads * D);
-             BFloat16Array o4 = new BFloat16Array(seqs * heads * D);
              IntArray pos = new IntArray(seqs); IntArray seq = new IntArray(seqs); IntArray table = new IntArray(seqs * bps);
              FlashPrefillAttention flash = new FlashPrefillAttention(heads, kvHeads, D, BS, seqs, seqs);
              FloatArray state = FloatArray.deviceOnly(seqs * heads * FlashPrefillKernels.stateStride(D))) {
-            outs[0] = o0;
-            outs[1] = o1;
-            outs[2] = o2;
-            outs[3] = o3;
-            outs[4] = o4;
             int[] queryStart = new int[seqs + 1], positions = new int[seqs], seqOf = new int[seqs], keys = new int[seqs], group = new int[seqs];
             long ownKeys = 0;
             int tileKeys = shared / FlashPrefillKernels.BN * FlashPrefillKernels.BN;
@@ -382,12 +396,13 @@ public final class FlashDecodeBench {
             double[] sum = new double[forms.length];
             StringBuilder each = new StringBuilder();
             String[] regs = new String[forms.length];
-            for (int r = 0; r < 2; r++) {
+            for (int r = 0; r < rounds; r++) {
                 for (int f = 0; f < forms.length; f++) {
                     flash.setWarpOneBuffer(forms[f][0] >= 0, Math.max(0, forms[f][0]), forms[f][1] != 0);
+                    flash.setWarpHalfRing(forms[f][1] == 2);
                     BFloat16Array o = outs[f];
                     double t = FlashPrefillBench.time(cuda, () -> flash.launch(cuda, q, k, v, o, pos, seq, table, bps, null, seqs));
-                    sum[f] += t / 2;
+                    sum[f] += t / rounds;
                     each.append(String.format(" %.4f", t));
                     if (r == 0) {
                         Kernel kernel = forms[f][0] >= 0 ? Kernel.of(dev.arbor.kernels.attention.FlashWarpOneBufferKernels.class, "warpOneBufferBf16OutBf16")
@@ -402,6 +417,7 @@ public final class FlashDecodeBench {
                 }
             }
             flash.setWarpOneBuffer(false, 0, false);
+            flash.setWarpHalfRing(false);
             for (BFloat16Array o : outs) cuda.toHost(o);
             double floorMs = 2.0 * ownKeys * kvHeads * D * 2 / 4.25e12 * 1e3;
             StringBuilder line = new StringBuilder(String.format("onebuffer: %3d seqs x %4d keys (%3d shared, %d row tiles), %2d/%2d heads x %3d, own-KV floor %.4f ms:",
@@ -416,6 +432,8 @@ public final class FlashDecodeBench {
             StringBuilder res = new StringBuilder("   resources:");
             for (int f = 0; f < forms.length; f++) res.append(" ").append(names[f]).append(" ").append(regs[f]).append(f + 1 < forms.length ? " |" : "");
             System.out.println(res);
+        } finally {
+            for (BFloat16Array o : outs) o.close();
         }
     }
 
