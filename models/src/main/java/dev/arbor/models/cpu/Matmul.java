@@ -25,7 +25,8 @@ import jdk.incubator.vector.VectorSpecies;
  * activations stay in L2 while every tile of the thread's rows passes over them. The threads take ranges of
  * tiles; a step still reads each weight row once per token block, so decode (one block) reads W once. Decode
  * below MR tokens streams bf16 rows through registers instead ({@link #streamBf16}); bf16 at {@link PanelGemm#minTokens}
- * tokens or more (prefill) goes to {@link PanelGemm}'s outer-product kernel over packed panels.
+ * tokens or more (prefill) goes to {@link PanelGemm}'s outer-product kernel over packed panels; bf16 from 8 tokens
+ * below that (batched decode) with 16-lane vectors to {@link #kernel8x2Bf16}, which widens the weights in registers.
  *
  * <p>Batch invariance: every (token, row) result is computed in one fixed order whatever kernel, tile or batch
  * it falls in: lane j of a vector accumulator sums {@code w[c] * x[c]} for c ≡ j (mod lanes) by FMA in
@@ -132,8 +133,6 @@ public final class Matmul {
      */
     static boolean decodeDirect8 = Boolean.parseBoolean(System.getProperty("arbor.cpu.decodeDirect8", "true"));
 
-    static boolean direct8Panel = Boolean.parseBoolean(System.getProperty("arbor.cpu.direct8Panel", "false"));
-
     /** Whether {@link #tiles} takes {@link #direct8Bf16} for {@code tokens} tokens of {@code w} (not the panel GEMM's range). */
     static boolean direct8(Matrix w, int tokens) {
         return decodeDirect8 && F.length() == 16 && tokens >= 8 && w.tensor().dtype() == DType.BF16;
@@ -153,22 +152,15 @@ public final class Matmul {
         int r0 = from * TILE, r1 = Math.min(rows, to * TILE), q = (r1 - r0) / 4;
         int t8 = tokens - tokens % 8;
         float[] acc = ACC.get();
-        float[] wt = direct8Panel ? tileScratch(TILE * cols) : null;
         long stride = q * rb;
+        int ahead = touchAhead;
         for (int k = 0; k < q; k++) {
             int ra = r0 + k;
             long off = base + ra * rb;
-            if (direct8Panel) {
-                panelBf16(seg, off, stride, cols, wt);
-                for (int t = 0; t < t8; t += 8) {
-                    kernel8x2(wt, 0, cols, x, t * cols, out, t * rows + ra, rows, q, acc);
-                    kernel8x2(wt, 2 * cols, cols, x, t * cols, out, t * rows + ra + 2 * q, rows, q, acc);
-                }
-            } else {
-                for (int t = 0; t < t8; t += 8) {
-                    kernel8x2Bf16(seg, off, off + stride, cols, x, t * cols, out, t * rows + ra, rows, q, acc);
-                    kernel8x2Bf16(seg, off + 2 * stride, off + 3 * stride, cols, x, t * cols, out, t * rows + ra + 2 * q, rows, q, acc);
-                }
+            if (ahead > 0 && k + ahead < q) touch4(seg, off + ahead * rb, stride, rb);
+            for (int t = 0; t < t8; t += 8) {
+                kernel8x2Bf16(seg, off, off + stride, cols, x, t * cols, out, t * rows + ra, rows, q, acc);
+                kernel8x2Bf16(seg, off + 2 * stride, off + 3 * stride, cols, x, t * cols, out, t * rows + ra + 2 * q, rows, q, acc);
             }
             for (int t = t8; t < tokens; t++) dot4Bf16(seg, off, stride, cols, x, t * cols, out, t * rows + ra, q);
         }
@@ -177,47 +169,27 @@ public final class Matmul {
         }
     }
 
-    /** {@link #kernel8x2Bf16} over two float32 rows {@code w[wo ..]}, {@code w[wo + n ..]} (a widened panel's). */
-    static void kernel8x2(float[] w, int wo, int n, float[] x, int xo, float[] out, int o, int ldo, int os, float[] acc) {
-        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-        FloatVector c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
-        int upper = F.loopBound(n);
-        for (int i = 0; i < upper; i += F.length()) {
-            FloatVector w0 = FloatVector.fromArray(F, w, wo + i), w1 = FloatVector.fromArray(F, w, wo + n + i);
-            FloatVector xv = FloatVector.fromArray(F, x, xo + i);
-            c00 = w0.fma(xv, c00); c01 = w1.fma(xv, c01);
-            xv = FloatVector.fromArray(F, x, xo + n + i);
-            c10 = w0.fma(xv, c10); c11 = w1.fma(xv, c11);
-            xv = FloatVector.fromArray(F, x, xo + 2 * n + i);
-            c20 = w0.fma(xv, c20); c21 = w1.fma(xv, c21);
-            xv = FloatVector.fromArray(F, x, xo + 3 * n + i);
-            c30 = w0.fma(xv, c30); c31 = w1.fma(xv, c31);
-            xv = FloatVector.fromArray(F, x, xo + 4 * n + i);
-            c40 = w0.fma(xv, c40); c41 = w1.fma(xv, c41);
-            xv = FloatVector.fromArray(F, x, xo + 5 * n + i);
-            c50 = w0.fma(xv, c50); c51 = w1.fma(xv, c51);
-            xv = FloatVector.fromArray(F, x, xo + 6 * n + i);
-            c60 = w0.fma(xv, c60); c61 = w1.fma(xv, c61);
-            xv = FloatVector.fromArray(F, x, xo + 7 * n + i);
-            c70 = w0.fma(xv, c70); c71 = w1.fma(xv, c71);
+    /**
+     * {@code -Darbor.cpu.decodeTouchAhead=N} (default 2; 0 off): {@link #direct8Bf16} loads one value per 64-byte line of
+     * the row group N groups ahead before each group's kernels, so those DRAM misses overlap the FMAs (weights on 4 KiB
+     * pages, where the hardware prefetchers stop at every page). Changes no value. NOTE: the same touch in batch-1
+     * streaming ({@link #streamBf16}) made it 1.4-2x slower (run 83-cpu21): there nothing else hides the loads' stalls.
+     */
+    static int touchAhead = Integer.getInteger("arbor.cpu.decodeTouchAhead", 2);
+    /** Where {@link #touch4}'s loads go, so the JIT cannot drop them. */
+    static int touchSink;
+
+    /**
+     * One scalar load per 64-byte line of the four rows at {@code off + i·stride} ({@code rowBytes} each): their DRAM misses
+     * start now, in parallel, while the current rows' FMAs run (the Vector API has no prefetch instruction).
+     */
+    private static void touch4(MemorySegment seg, long off, long stride, long rowBytes) {
+        int s = 0;
+        for (long p = 0; p < rowBytes; p += 64) {
+            s += seg.get(BF16_LE, off + p) + seg.get(BF16_LE, off + stride + p) + seg.get(BF16_LE, off + 2 * stride + p)
+                    + seg.get(BF16_LE, off + 3 * stride + p);
         }
-        int l = F.length();
-        c00.intoArray(acc, 0); c01.intoArray(acc, l); c10.intoArray(acc, 2 * l); c11.intoArray(acc, 3 * l);
-        c20.intoArray(acc, 4 * l); c21.intoArray(acc, 5 * l); c30.intoArray(acc, 6 * l); c31.intoArray(acc, 7 * l);
-        c40.intoArray(acc, 8 * l); c41.intoArray(acc, 9 * l); c50.intoArray(acc, 10 * l); c51.intoArray(acc, 11 * l);
-        c60.intoArray(acc, 12 * l); c61.intoArray(acc, 13 * l); c70.intoArray(acc, 14 * l); c71.intoArray(acc, 15 * l);
-        laneSums(acc);
-        for (int t = 0; t < 8; t++) {
-            float s0 = acc[2 * t], s1 = acc[2 * t + 1];
-            int x0 = xo + t * n;
-            for (int i = upper; i < n; i++) {
-                float xi = x[x0 + i];
-                s0 += w[wo + i] * xi;
-                s1 += w[wo + n + i] * xi;
-            }
-            out[o + t * ldo] = s0;
-            out[o + t * ldo + os] = s1;
-        }
+        touchSink += s;
     }
 
     /**

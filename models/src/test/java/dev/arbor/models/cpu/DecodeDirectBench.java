@@ -29,7 +29,7 @@ public final class DecodeDirectBench {
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 9;
         boolean huge = args.length > 3 && Boolean.parseBoolean(args[3]);
         SplittableRandom rnd = new SplittableRandom(1);
-        System.out.printf("direct8Panel %s, ", Matmul.direct8Panel);
+        System.out.printf("settings %s, ", String.join(",", SETTINGS));
         System.out.printf("tokens %d, rounds %d, weights on %s pages, route at %d tokens: %s%n", tokens, rounds,
                 huge ? "2 MiB" : "4 KiB", tokens, Matmul.direct8(dummy(), tokens) ? "direct8 available" : "no direct8 (species)");
         try (Arena arena = Arena.ofShared()) {
@@ -49,38 +49,46 @@ public final class DecodeDirectBench {
                 for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextDouble(-1, 1);
                 float[] out = new float[tokens * rows], ref = new float[tokens * rows];
                 int inner = (int) Math.max(copies, Math.min(400, 0.3e9 / (2.0 * tokens * rows * cols)));
-                for (int warm = 0; warm < 4; warm++) {
-                    pass(false, x, tokens, w, out, inner);
-                    pass(true, x, tokens, w, out, inner);
-                }
+                for (int warm = 0; warm < 4; warm++) for (String setting : SETTINGS) pass(setting, x, tokens, w, out, inner);
                 Matmul.decodeDirect8 = false;
                 Matmul.apply(x, tokens, w[0], ref);
                 Matmul.decodeDirect8 = true;
+                Matmul.touchAhead = DEFAULT_AHEAD;
                 Matmul.apply(x, tokens, w[0], out);
                 for (int i = 0; i < out.length; i++) {
                     if (Float.floatToRawIntBits(out[i]) != Float.floatToRawIntBits(ref[i])) throw new AssertionError("bits differ at " + i);
                 }
-                double[][] wall = new double[2][rounds], cpu = new double[2][rounds];
-                double[] ratio = new double[rounds], cpuRatio = new double[rounds];
+                int n = SETTINGS.length;
+                double[][] wall = new double[n][rounds], cpu = new double[n][rounds];
                 for (int r = 0; r < rounds; r++) {
-                    for (int k = 0; k < 2; k++) {
-                        boolean on = (k == 0) == (r % 2 == 1);
-                        double[] m = pass(on, x, tokens, w, out, inner);
-                        wall[on ? 1 : 0][r] = m[0];
-                        cpu[on ? 1 : 0][r] = m[1];
+                    StringBuilder line = new StringBuilder(String.format("%5d x %5d round %2d:", rows, cols, r));
+                    for (int k = 0; k < n; k++) {
+                        int v = (k + r) % n;   // rotate the order every round
+                        double[] m = pass(SETTINGS[v], x, tokens, w, out, inner);
+                        wall[v][r] = m[0];
+                        cpu[v][r] = m[1];
                     }
-                    ratio[r] = wall[0][r] / wall[1][r];
-                    cpuRatio[r] = cpu[0][r] / cpu[1][r];
-                    System.out.printf("%5d x %5d round %d: off %.1f us (cpu %.1f), on %.1f us (cpu %.1f), off/on %.3f%n", rows, cols, r,
-                            wall[0][r], cpu[0][r], wall[1][r], cpu[1][r], ratio[r]);
+                    for (int v = 0; v < n; v++) line.append(String.format(" %s %.1f us (cpu %.1f)", SETTINGS[v], wall[v][r], cpu[v][r]));
+                    System.out.println(line);
                 }
                 double flops = 2.0 * tokens * rows * cols;
-                double offW = median(wall[0]), onW = median(wall[1]);
-                System.out.printf("%5d x %5d, %d tokens: off %.1f us (%.1f GFLOP/s, %.1f GB/s), on %.1f us (%.1f GFLOP/s, %.1f GB/s);"
-                                + " median off/on wall %.3f (range %.3f-%.3f, on ahead in %d of %d); thread CPU off %.1f, on %.1f us, median off/on %.3f (range %.3f-%.3f)%n",
-                        rows, cols, tokens, offW, flops / offW / 1e3, bytes / offW / 1e3, onW, flops / onW / 1e3, bytes / onW / 1e3,
-                        median(ratio), min(ratio), max(ratio), (int) Arrays.stream(ratio).filter(v -> v > 1).count(), rounds, median(cpu[0]), median(cpu[1]), median(cpuRatio),
-                        min(cpuRatio), max(cpuRatio));
+                StringBuilder sum = new StringBuilder(String.format("%5d x %5d, %d tokens:", rows, cols, tokens));
+                for (int v = 0; v < n; v++) {
+                    double[] ratio = new double[rounds], cpuRatio = new double[rounds];
+                    for (int r = 0; r < rounds; r++) {
+                        ratio[r] = wall[0][r] / wall[v][r];
+                        cpuRatio[r] = cpu[0][r] / cpu[v][r];
+                    }
+                    double wv = median(wall[v]), cv = median(cpu[v]);
+                    sum.append(String.format("%n   %-4s wall %.1f us (%.1f GFLOP/s, %.1f GB/s), thread CPU %.1f us (%.1f GFLOP/s);", SETTINGS[v],
+                            wv, flops / wv / 1e3, bytes / wv / 1e3, cv, flops / cv / 1e3));
+                    if (v > 0) {
+                        sum.append(String.format(" %s/%s wall median %.3f (%.3f-%.3f, ahead in %d of %d), CPU median %.3f (%.3f-%.3f, ahead in %d)",
+                                SETTINGS[0], SETTINGS[v], median(ratio), min(ratio), max(ratio), (int) Arrays.stream(ratio).filter(q -> q > 1).count(),
+                                rounds, median(cpuRatio), min(cpuRatio), max(cpuRatio), (int) Arrays.stream(cpuRatio).filter(q -> q > 1).count()));
+                    }
+                }
+                System.out.println(sum);
             }
         }
     }
@@ -89,9 +97,18 @@ public final class DecodeDirectBench {
         return Matrix.of(new Tensor("d", "bench", DType.BF16, new long[] {1, 16}, MemorySegment.ofArray(new short[16])));
     }
 
-    /** {@code inner} calls with the switch at {@code on}: {wall µs, process CPU µs} a call. */
-    private static double[] pass(boolean on, float[] x, int tokens, Matrix[] w, float[] out, int inner) {
-        Matmul.decodeDirect8 = on;
+    /**
+     * The settings compared ({@code -Dbench.settings}, default {@code off,on}): {@code off} the float32 panel GEMM
+     * ({@link Matmul#decodeDirect8} false), {@code onN} the direct kernel touching N row groups ahead
+     * ({@link Matmul#touchAhead}; {@code on}: the default's N).
+     */
+    private static final String[] SETTINGS = System.getProperty("bench.settings", "off,on").split(",");
+    private static final int DEFAULT_AHEAD = Matmul.touchAhead;
+
+    /** {@code inner} calls at {@code setting}: {wall µs, calling thread's CPU µs} a call. */
+    private static double[] pass(String setting, float[] x, int tokens, Matrix[] w, float[] out, int inner) {
+        Matmul.decodeDirect8 = !setting.equals("off");
+        Matmul.touchAhead = setting.startsWith("on") && setting.length() > 2 ? Integer.parseInt(setting.substring(2)) : DEFAULT_AHEAD;
         long t0 = System.nanoTime(), c0 = THREAD.getCurrentThreadCpuTime();
         for (int i = 0; i < inner; i++) Matmul.apply(x, tokens, w[i % w.length], out);
         return new double[] {(System.nanoTime() - t0) / 1e3 / inner, (THREAD.getCurrentThreadCpuTime() - c0) / 1e3 / inner};
