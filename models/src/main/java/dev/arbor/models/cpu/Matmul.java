@@ -25,8 +25,9 @@ import jdk.incubator.vector.VectorSpecies;
  * activations stay in L2 while every tile of the thread's rows passes over them. The threads take ranges of
  * tiles; a step still reads each weight row once per token block, so decode (one block) reads W once. Decode
  * below MR tokens streams bf16 rows through registers instead ({@link #streamBf16}); bf16 at {@link PanelGemm#minTokens}
- * tokens or more (prefill) goes to {@link PanelGemm}'s outer-product kernel over packed panels; bf16 from 8 tokens
- * below that (batched decode) with 16-lane vectors to {@link #kernel8x2Bf16}, which widens the weights in registers.
+ * tokens or more (prefill) goes to {@link PanelGemm}'s outer-product kernel over packed panels; with
+ * {@code -Darbor.cpu.decodeDirect8} (off) bf16 from 8 tokens below that (batched decode) with 16-lane vectors goes to
+ * {@link #kernel8x2Bf16}, which widens the weights in registers.
  *
  * <p>Batch invariance: every (token, row) result is computed in one fixed order whatever kernel, tile or batch
  * it falls in: lane j of a vector accumulator sums {@code w[c] * x[c]} for c ≡ j (mod lanes) by FMA in
@@ -129,9 +130,12 @@ public final class Matmul {
      * {@code -Darbor.cpu.decodeDirect8}: batched decode (8 to {@link PanelGemm#minTokens} tokens, bf16, 16-lane vectors)
      * through {@link #kernel8x2Bf16}, which widens each bf16 weight vector in registers once and FMAs it into 8 tokens'
      * accumulators, instead of {@link #gemm}'s float32 panel (written, then read back by two 4-token micro-kernels).
-     * Not final: benches flip it between passes in one JVM. The same bits either way.
+     * Not final: benches flip it between passes in one JVM. The same bits either way. NOTE: default off — alone
+     * ({@code DecodeDirectBench}) it was 1.2-1.3x faster with W in the caches and 1.0-1.23x from DRAM, but the engine's
+     * batch-8 decode from a checkpoint ran slower with it in 6 of 6 interleaved pairs (~0.9x; run 83-cpu21), also with
+     * the weights copied to aligned 2 MiB pages; not explained yet.
      */
-    static boolean decodeDirect8 = Boolean.parseBoolean(System.getProperty("arbor.cpu.decodeDirect8", "true"));
+    static boolean decodeDirect8 = Boolean.parseBoolean(System.getProperty("arbor.cpu.decodeDirect8", "false"));
 
     /** Whether {@link #tiles} takes {@link #direct8Bf16} for {@code tokens} tokens of {@code w} (not the panel GEMM's range). */
     static boolean direct8(Matrix w, int tokens) {
@@ -157,7 +161,7 @@ public final class Matmul {
         for (int k = 0; k < q; k++) {
             int ra = r0 + k;
             long off = base + ra * rb;
-            if (ahead > 0 && k + ahead < q) touch4(seg, off + ahead * rb, stride, rb);
+            if (ahead > 0 && k + ahead < q && touch4(seg, off + ahead * rb, stride, rb) == Integer.MIN_VALUE) touchSink++;
             for (int t = 0; t < t8; t += 8) {
                 kernel8x2Bf16(seg, off, off + stride, cols, x, t * cols, out, t * rows + ra, rows, q, acc);
                 kernel8x2Bf16(seg, off + 2 * stride, off + 3 * stride, cols, x, t * cols, out, t * rows + ra + 2 * q, rows, q, acc);
@@ -170,26 +174,29 @@ public final class Matmul {
     }
 
     /**
-     * {@code -Darbor.cpu.decodeTouchAhead=N} (default 2; 0 off): {@link #direct8Bf16} loads one value per 64-byte line of
+     * {@code -Darbor.cpu.decodeTouchAhead=N} (default 2; 0 off; only with {@link #decodeDirect8}): {@link #direct8Bf16} loads one value per 64-byte line of
      * the row group N groups ahead before each group's kernels, so those DRAM misses overlap the FMAs (weights on 4 KiB
      * pages, where the hardware prefetchers stop at every page). Changes no value. NOTE: the same touch in batch-1
      * streaming ({@link #streamBf16}) made it 1.4-2x slower (run 83-cpu21): there nothing else hides the loads' stalls.
      */
     static int touchAhead = Integer.getInteger("arbor.cpu.decodeTouchAhead", 2);
-    /** Where {@link #touch4}'s loads go, so the JIT cannot drop them. */
+    /**
+     * Written only when {@link #touch4}'s sum hits one value (practically never): the loads feed a branch, so the JIT keeps
+     * them, and the threads share no written line (a sum stored every group bounced this field between the cores).
+     */
     static int touchSink;
 
     /**
      * One scalar load per 64-byte line of the four rows at {@code off + i·stride} ({@code rowBytes} each): their DRAM misses
      * start now, in parallel, while the current rows' FMAs run (the Vector API has no prefetch instruction).
      */
-    private static void touch4(MemorySegment seg, long off, long stride, long rowBytes) {
+    private static int touch4(MemorySegment seg, long off, long stride, long rowBytes) {
         int s = 0;
         for (long p = 0; p < rowBytes; p += 64) {
             s += seg.get(BF16_LE, off + p) + seg.get(BF16_LE, off + stride + p) + seg.get(BF16_LE, off + 2 * stride + p)
                     + seg.get(BF16_LE, off + 3 * stride + p);
         }
-        touchSink += s;
+        return s;
     }
 
     /**
