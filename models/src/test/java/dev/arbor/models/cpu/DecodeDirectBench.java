@@ -31,7 +31,9 @@ public final class DecodeDirectBench {
         SplittableRandom rnd = new SplittableRandom(1);
         System.out.printf("settings %s, ", String.join(",", SETTINGS));
         System.out.printf("tokens %d, rounds %d, weights on %s pages, route at %d tokens: %s%n", tokens, rounds,
-                huge ? "2 MiB" : "4 KiB", tokens, Matmul.direct8(dummy(), tokens) ? "direct8 available" : "no direct8 (species)");
+                huge ? "2 MiB" : "4 KiB", tokens,
+                jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 16 && tokens >= 8 && tokens < PanelGemm.minTokens()
+                        ? "direct8 available" : "no direct8 (species or token count): on = off");
         try (Arena arena = Arena.ofShared()) {
             for (String shape : shapes) {
                 int rows = Integer.parseInt(shape.split("x")[0]), cols = Integer.parseInt(shape.split("x")[1]);
@@ -91,10 +93,6 @@ public final class DecodeDirectBench {
                 System.out.println(sum);
             }
         }
-    }
-
-    private static Matrix dummy() {
-        return Matrix.of(new Tensor("d", "bench", DType.BF16, new long[] {1, 16}, MemorySegment.ofArray(new short[16])));
     }
 
     /**
