@@ -17,7 +17,8 @@ import java.util.SplittableRandom;
  * {@code inner} calls; prints per round the wall µs a call, the calling thread's CPU µs a call (with {@code -Darbor.cpu.threads=1} all of the work, at
  * nanosecond resolution and not moved by descheduling on a loaded machine), and at the end the medians and
  * the median of the per-round ratios (off / on: above 1 means the direct kernel is faster).
- * Usage: {@code DecodeDirectBench [rowsxcols,...] [tokens] [rounds] [hugePages] [copies]} (copies: 1 keeps W in the caches).
+ * Usage: {@code DecodeDirectBench [rowsxcols,...] [tokens] [rounds] [hugePages] [copies]} (copies: 1 keeps W in the caches;
+ * {@code -Dbench.mapped=true}: W from mapped files, as a checkpoint's).
  */
 public final class DecodeDirectBench {
     private static final ValueLayout.OfShort S = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -29,7 +30,7 @@ public final class DecodeDirectBench {
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 9;
         boolean huge = args.length > 3 && Boolean.parseBoolean(args[3]);
         SplittableRandom rnd = new SplittableRandom(1);
-        System.out.printf("settings %s, ", String.join(",", SETTINGS));
+        System.out.printf("settings %s, %s, ", String.join(",", SETTINGS), MAPPED ? "mapped files at offset 16" : "anonymous memory");
         System.out.printf("tokens %d, rounds %d, weights on %s pages, route at %d tokens: %s%n", tokens, rounds,
                 huge ? "2 MiB" : "4 KiB", tokens,
                 jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 16 && tokens >= 8 && tokens < PanelGemm.minTokens()
@@ -45,6 +46,7 @@ public final class DecodeDirectBench {
                     for (long i = 0; i < (long) rows * cols; i++) {
                         seg.setAtIndex(S, i, (short) (Float.floatToRawIntBits((float) rnd.nextDouble(-0.05, 0.05)) >>> 16));
                     }
+                    if (MAPPED) seg = mapped(seg, arena);
                     w[k] = Matrix.of(new Tensor("w" + k, "bench", DType.BF16, new long[] {rows, cols}, seg));
                 }
                 float[] x = new float[tokens * cols];
@@ -92,6 +94,28 @@ public final class DecodeDirectBench {
                 }
                 System.out.println(sum);
             }
+        }
+    }
+
+    /**
+     * {@code -Dbench.mapped=true}: each weight copied to a temporary file and mapped read-only at byte offset 16 mod 64, as a
+     * checkpoint's tensors are (the safetensors header of synthetic:100m ends there): the engine's segment kind and alignment.
+     */
+    private static final boolean MAPPED = Boolean.getBoolean("bench.mapped");
+
+    private static MemorySegment mapped(MemorySegment src, Arena arena) {
+        try {
+            java.nio.file.Path f = java.nio.file.Files.createTempFile("decode-direct", ".bin");
+            f.toFile().deleteOnExit();
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.READ,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.allocate(16), 0);
+                ch.write(src.asByteBuffer(), 16);
+                MemorySegment file = ch.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, 16 + src.byteSize(), arena);
+                return file.asSlice(16, src.byteSize());
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 
