@@ -25,7 +25,9 @@ import jdk.incubator.vector.VectorSpecies;
  * activations stay in L2 while every tile of the thread's rows passes over them. The threads take ranges of
  * tiles; a step still reads each weight row once per token block, so decode (one block) reads W once. Decode
  * below MR tokens streams bf16 rows through registers instead ({@link #streamBf16}); bf16 at {@link PanelGemm#minTokens}
- * tokens or more (prefill) goes to {@link PanelGemm}'s outer-product kernel over packed panels.
+ * tokens or more (prefill) goes to {@link PanelGemm}'s outer-product kernel over packed panels; with
+ * {@code -Darbor.cpu.decodeDirect8} (off) bf16 from 8 tokens below that (batched decode) with 16-lane vectors goes to
+ * {@link #kernel8x2Bf16}, which widens the weights in registers.
  *
  * <p>Batch invariance: every (token, row) result is computed in one fixed order whatever kernel, tile or batch
  * it falls in: lane j of a vector accumulator sums {@code w[c] * x[c]} for c ≡ j (mod lanes) by FMA in
@@ -120,7 +122,132 @@ public final class Matmul {
     static void tiles(float[] x, float[] xr, int tokens, Matrix w, float[] out, int from, int to) {
         if (streams(w, tokens)) streamBf16(x, tokens, w, out, from, to);
         else if (PanelGemm.applies(w, tokens)) PanelGemm.tiles(x, xr, tokens, w, out, from, to);
+        else if (direct8(w, tokens)) direct8Bf16(x, tokens, w, out, from, to);
         else gemm(x, 0, tokens, tokenBlock(w.cols()), w, out, from, to);
+    }
+
+    /**
+     * {@code -Darbor.cpu.decodeDirect8}: batched decode (8 to {@link PanelGemm#minTokens} tokens, bf16, 16-lane vectors)
+     * through {@link #kernel8x2Bf16}, which widens each bf16 weight vector in registers once and FMAs it into 8 tokens'
+     * accumulators, instead of {@link #gemm}'s float32 panel (written, then read back by two 4-token micro-kernels).
+     * Not final: benches flip it between passes in one JVM. The same bits either way. NOTE: default off — alone
+     * ({@code DecodeDirectBench}) it was 1.2-1.3x faster with W in the caches and 1.0-1.23x from DRAM, but the engine's
+     * batch-8 decode from a checkpoint ran slower with it in 6 of 6 interleaved pairs (~0.9x; run 83-cpu21), also with
+     * the weights copied to aligned 2 MiB pages; not explained yet.
+     */
+    static boolean decodeDirect8 = Boolean.parseBoolean(System.getProperty("arbor.cpu.decodeDirect8", "false"));
+
+    /** Whether {@link #tiles} takes {@link #direct8Bf16} for {@code tokens} tokens of {@code w} (not the panel GEMM's range). */
+    static boolean direct8(Matrix w, int tokens) {
+        return decodeDirect8 && F.length() == 16 && tokens >= 8 && w.tensor().dtype() == DType.BF16;
+    }
+
+    /**
+     * Tiles {@code [from, to)} for 8 or more tokens (fewer than the panel GEMM takes): rows a quarter of the range apart
+     * as {@link #streamBf16} reads them (four long streams), each row pair through {@link #kernel8x2Bf16} for every
+     * group of 8 tokens (one group in batch-8 decode: each weight read and widened once), the tokens past the last
+     * group by {@link #dot4Bf16}, the rows past the last multiple of four by {@link #dotBf16}: every result in
+     * {@link #reference}'s order.
+     */
+    private static void direct8Bf16(float[] x, int tokens, Matrix w, float[] out, int from, int to) {
+        int rows = w.rows(), cols = w.cols();
+        MemorySegment seg = w.tensor().data();
+        long base = (long) w.rowStart() * cols * 2, rb = 2L * cols;   // byte offset of row 0, bytes per row
+        int r0 = from * TILE, r1 = Math.min(rows, to * TILE), q = (r1 - r0) / 4;
+        int t8 = tokens - tokens % 8;
+        float[] acc = ACC.get();
+        long stride = q * rb;
+        int ahead = touchAhead;
+        for (int k = 0; k < q; k++) {
+            int ra = r0 + k;
+            long off = base + ra * rb;
+            if (ahead > 0 && k + ahead < q && touch4(seg, off + ahead * rb, stride, rb) == Integer.MIN_VALUE) touchSink++;
+            for (int t = 0; t < t8; t += 8) {
+                kernel8x2Bf16(seg, off, off + stride, cols, x, t * cols, out, t * rows + ra, rows, q, acc);
+                kernel8x2Bf16(seg, off + 2 * stride, off + 3 * stride, cols, x, t * cols, out, t * rows + ra + 2 * q, rows, q, acc);
+            }
+            for (int t = t8; t < tokens; t++) dot4Bf16(seg, off, stride, cols, x, t * cols, out, t * rows + ra, q);
+        }
+        for (int r = r0 + 4 * q; r < r1; r++) {
+            for (int t = 0; t < tokens; t++) out[t * rows + r] = dotBf16(seg, base + r * rb, x, t * cols, cols);
+        }
+    }
+
+    /**
+     * {@code -Darbor.cpu.decodeTouchAhead=N} (default 2; 0 off; only with {@link #decodeDirect8}): {@link #direct8Bf16} loads one value per 64-byte line of
+     * the row group N groups ahead before each group's kernels, so those DRAM misses overlap the FMAs (weights on 4 KiB
+     * pages, where the hardware prefetchers stop at every page). Changes no value. NOTE: the same touch in batch-1
+     * streaming ({@link #streamBf16}) made it 1.4-2x slower (run 83-cpu21): there nothing else hides the loads' stalls.
+     */
+    static int touchAhead = Integer.getInteger("arbor.cpu.decodeTouchAhead", 2);
+    /**
+     * Written only when {@link #touch4}'s sum hits one value (practically never): the loads feed a branch, so the JIT keeps
+     * them, and the threads share no written line (a sum stored every group bounced this field between the cores).
+     */
+    static int touchSink;
+
+    /**
+     * One scalar load per 64-byte line of the four rows at {@code off + i·stride} ({@code rowBytes} each): their DRAM misses
+     * start now, in parallel, while the current rows' FMAs run (the Vector API has no prefetch instruction).
+     */
+    private static int touch4(MemorySegment seg, long off, long stride, long rowBytes) {
+        int s = 0;
+        for (long p = 0; p < rowBytes; p += 64) {
+            s += seg.get(BF16_LE, off + p) + seg.get(BF16_LE, off + stride + p) + seg.get(BF16_LE, off + 2 * stride + p)
+                    + seg.get(BF16_LE, off + 3 * stride + p);
+        }
+        return s;
+    }
+
+    /**
+     * Eight tokens × two bf16 weight rows (byte offsets {@code off0}, {@code off1}):
+     * {@code out[o + t*ldo + r*os] = w_r · x[xo + t*n ..]}. Each step widens two weight vectors in registers and loads
+     * eight activation vectors for sixteen FMAs into sixteen accumulators (16 lanes: 16 + 3 of AVX-512's 32
+     * registers); the lane sums are one transposed reduction ({@link #laneSums}), accumulator {@code 2t + r}.
+     */
+    static void kernel8x2Bf16(MemorySegment seg, long off0, long off1, int n, float[] x, int xo, float[] out, int o, int ldo, int os,
+                              float[] acc) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        FloatVector c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+        int upper = F.loopBound(n);
+        for (int i = 0; i < upper; i += F.length()) {
+            long p = 2L * i;
+            FloatVector w0 = bf16(seg, off0 + p), w1 = bf16(seg, off1 + p);
+            FloatVector xv = FloatVector.fromArray(F, x, xo + i);
+            c00 = w0.fma(xv, c00); c01 = w1.fma(xv, c01);
+            xv = FloatVector.fromArray(F, x, xo + n + i);
+            c10 = w0.fma(xv, c10); c11 = w1.fma(xv, c11);
+            xv = FloatVector.fromArray(F, x, xo + 2 * n + i);
+            c20 = w0.fma(xv, c20); c21 = w1.fma(xv, c21);
+            xv = FloatVector.fromArray(F, x, xo + 3 * n + i);
+            c30 = w0.fma(xv, c30); c31 = w1.fma(xv, c31);
+            xv = FloatVector.fromArray(F, x, xo + 4 * n + i);
+            c40 = w0.fma(xv, c40); c41 = w1.fma(xv, c41);
+            xv = FloatVector.fromArray(F, x, xo + 5 * n + i);
+            c50 = w0.fma(xv, c50); c51 = w1.fma(xv, c51);
+            xv = FloatVector.fromArray(F, x, xo + 6 * n + i);
+            c60 = w0.fma(xv, c60); c61 = w1.fma(xv, c61);
+            xv = FloatVector.fromArray(F, x, xo + 7 * n + i);
+            c70 = w0.fma(xv, c70); c71 = w1.fma(xv, c71);
+        }
+        int l = F.length();
+        c00.intoArray(acc, 0); c01.intoArray(acc, l); c10.intoArray(acc, 2 * l); c11.intoArray(acc, 3 * l);
+        c20.intoArray(acc, 4 * l); c21.intoArray(acc, 5 * l); c30.intoArray(acc, 6 * l); c31.intoArray(acc, 7 * l);
+        c40.intoArray(acc, 8 * l); c41.intoArray(acc, 9 * l); c50.intoArray(acc, 10 * l); c51.intoArray(acc, 11 * l);
+        c60.intoArray(acc, 12 * l); c61.intoArray(acc, 13 * l); c70.intoArray(acc, 14 * l); c71.intoArray(acc, 15 * l);
+        laneSums(acc);
+        for (int t = 0; t < 8; t++) {
+            float s0 = acc[2 * t], s1 = acc[2 * t + 1];
+            int x0 = xo + t * n;
+            for (int i = upper; i < n; i++) {
+                float xi = x[x0 + i];
+                long p = 2L * i;
+                s0 += bf16At(seg, off0 + p) * xi;
+                s1 += bf16At(seg, off1 + p) * xi;
+            }
+            out[o + t * ldo] = s0;
+            out[o + t * ldo + os] = s1;
+        }
     }
 
     /** Tiles {@code [from, to)} of the product for tokens {@code [t0, t1)} only, by the blocked GEMM below ({@link PanelGemm}'s edges). */

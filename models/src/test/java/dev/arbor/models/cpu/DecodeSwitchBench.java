@@ -23,9 +23,10 @@ import java.util.Arrays;
  *       and prefilled first (the order's own effect);
  *   <li>{@code groupedDecodeAttention}: every sequence's block table begins with the same physical blocks, the
  *       {@code context} prompt tokens' whole blocks (the same token ids: a shared prefix as the prefix trie hands out), then
- *       32 own prompt tokens in its own blocks; A with {@link Attention#groupedDecode} off, B on (one executor).
+ *       32 own prompt tokens in its own blocks; A with {@link Attention#groupedDecode} off, B on (one executor);
+ *   <li>{@code decodeDirect8}: A with {@link Matmul#decodeDirect8} off (the float32 panel GEMM), B on (one executor).
  * </ul>
- * Usage: {@code DecodeSwitchBench MODEL [batch] [context] [rounds] [steps] [N|kvHugePages|kvHugePagesFirst|weightHugePages|weightHugePagesFirst|groupedDecodeAttention]} (default two threads, bf16 KV,
+ * Usage: {@code DecodeSwitchBench MODEL [batch] [context] [rounds] [steps] [N|kvHugePages|kvHugePagesFirst|weightHugePages|weightHugePagesFirst|groupedDecodeAttention|decodeDirect8]} (default two threads, bf16 KV,
  * batch invariant).
  */
 public final class DecodeSwitchBench {
@@ -43,14 +44,17 @@ public final class DecodeSwitchBench {
         boolean hugeFirst = mode.equals("kvHugePagesFirst") || mode.equals("weightHugePagesFirst");   // the 2 MiB one opened first
         boolean hugeAb = mode.startsWith("kvHugePages") || weightAb;
         boolean groupedAb = mode.equals("groupedDecodeAttention");   // a shared prefix; Attention.groupedDecode off / on
+        boolean directAb = mode.equals("decodeDirect8");   // Matmul.decodeDirect8 off / on
         int own = groupedAb ? 32 : 0;   // own prompt tokens after the shared prefix
-        int offTokens = !hugeAb && !groupedAb ? Integer.parseInt(mode) : PanelGemm.minTokens;
+        int offTokens = !hugeAb && !groupedAb && !directAb ? Integer.parseInt(mode) : PanelGemm.minTokens;
         int onTokens = PanelGemm.minTokens;
         int blockSize = 16, total = context + own + 2 * (rounds + 2) * steps + 1,   // both settings step the one cache (two executors: half used)
                 shared = groupedAb ? context / blockSize : 0;
         int perSeq = (total + blockSize - 1) / blockSize + 1;
         if (groupedAb) System.out.printf("A/B of Attention.groupedDecode: off / on; batch %d sharing %d prompt tokens (%d blocks), %d own, %d rounds x %d steps%n",
                 batch, context, shared, own, rounds, steps);
+        else if (directAb) System.out.printf("A/B of Matmul.decodeDirect8: off / on; batch %d, context %d, %d rounds x %d steps%n",
+                batch, context, rounds, steps);
         else if (hugeAb) System.out.printf("A/B of the " + (weightAb ? "weights'" : "KV cache's") + " pages: 4 KiB / 2 MiB (" + (hugeFirst ? "2 MiB" : "4 KiB") + " opened first); batch %d, context %d, %d rounds x %d steps%n", batch, context, rounds, steps);
         else System.out.printf("A/B of PanelGemm.minTokens: off %d, on %d; batch %d, context %d, %d rounds x %d steps%n",
                 offTokens, onTokens, batch, context, rounds, steps);
@@ -88,6 +92,7 @@ public final class DecodeSwitchBench {
                 for (int r = -2; r < rounds; r++) {
                     for (int v = 0; v < 2; v++) {
                         if (groupedAb) Attention.groupedDecode = v == 1;
+                        else if (directAb) Matmul.decodeDirect8 = v == 1;
                         else if (!hugeAb) PanelGemm.minTokens = v == 1 ? onTokens : offTokens;
                         int e = !hugeAb ? 0 : hugeFirst ? 1 - v : v;
                         ForwardBatch b = exec[e].batch();
@@ -112,6 +117,7 @@ public final class DecodeSwitchBench {
                 }
                 PanelGemm.minTokens = onTokens;
                 Attention.groupedDecode = true;
+                Matmul.decodeDirect8 = true;
                 double[] ratio = new double[rounds], wr = new double[rounds];
                 int ahead = 0, aheadWall = 0;
                 for (int r = 0; r < rounds; r++) {

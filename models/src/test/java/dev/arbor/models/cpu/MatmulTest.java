@@ -122,4 +122,45 @@ class MatmulTest {
             }
         }
     }
+    /**
+     * Batched decode's direct kernel ({@code -Darbor.cpu.decodeDirect8}: 8-token groups of bf16 rows widened in registers)
+     * and the panel GEMM it replaces give {@link Matmul#reference}'s bits for token counts from one group to the panel
+     * GEMM's threshold (leftover tokens, partial tiles, vector tails), with and without the loads that touch the rows
+     * ahead ({@code -Darbor.cpu.decodeTouchAhead}), and the switch decides which path runs.
+     */
+    @org.junit.jupiter.api.Test
+    void decodeDirect8EqualsReferenceBitForBit() {
+        SplittableRandom rnd = new SplittableRandom(17);
+        boolean saved = Matmul.decodeDirect8;
+        int savedAhead = Matmul.touchAhead;
+        try (Arena arena = Arena.ofShared()) {
+            for (int rows : new int[] {1, 4, 7, 13, 33, 130}) {
+                for (int cols : new int[] {1, 7, 16, 33, 255, 1000}) {
+                    Matrix m = randomMatrix(arena, DType.BF16, rows, cols, rnd);
+                    for (int tokens : new int[] {8, 9, 15, 16, 17, 24, PanelGemm.minTokens() - 1}) {
+                        float[] x = new float[tokens * cols];
+                        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextDouble(-1, 1);
+                        float[] want = new float[tokens * rows];
+                        Matmul.reference(x, tokens, m, want);
+                        for (int setting = 0; setting < 3; setting++) {   // the direct kernel touching 2 or 0 row groups ahead; the panel GEMM
+                            boolean direct = setting < 2;
+                            Matmul.decodeDirect8 = direct;
+                            Matmul.touchAhead = setting == 0 ? 2 : 0;
+                            assertEquals(direct && jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 16,
+                                    Matmul.direct8(m, tokens), "route at " + tokens + " tokens");
+                            float[] got = new float[tokens * rows];
+                            Matmul.apply(x, tokens, m, got);
+                            for (int i = 0; i < got.length; i++) {
+                                assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]),
+                                        "setting " + setting + ", " + rows + "x" + cols + ", " + tokens + " tokens, element " + i);
+                            }
+                        }
+                    }
+                }
+            }
+        } finally {
+            Matmul.decodeDirect8 = saved;
+            Matmul.touchAhead = savedAhead;
+        }
+    }
 }
