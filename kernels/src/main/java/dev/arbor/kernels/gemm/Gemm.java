@@ -1363,7 +1363,13 @@ public final class Gemm implements AutoCloseable {
                 && m <= p.tiles().bm();
     }
 
+    private static final java.util.concurrent.atomic.AtomicLong NORM_PROLOGUES = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Launches of the norm-prologue kernels so far in this JVM (recorded ones: a replayed graph counts once); tests check the path ran. */
+    public static long normPrologueLaunches() { return NORM_PROLOGUES.get(); }
+
     private Launch normLaunch(Plan p, int m) {
+        NORM_PROLOGUES.incrementAndGet();
         int bytes = p.launch().sharedBytes() + 4 * GemmKernels.normRegionWords(Math.min(m, p.tiles().bm()), p.kTilesPerSplit());
         Launch l = p.launch().withSharedBytes(bytes);
         return overlapPrevious ? l.overlappingPrevious() : l;
