@@ -20,7 +20,7 @@ class GemmNormPrologueTest {
         try (Gemm gemm = new Gemm(cpu, false)) {
             // {m, hidden, k1, slices1, n2, slices2 (0: one slice with SwiGLU)}
             int[][] cases = {{1, 4096, 256, 8, 64, 2}, {1, 4096, 256, 8, 32, 0}, {3, 1000, 136, 3, 104, 3}, {1, 4200, 128, 2, 80, 0},
-                    {2, 136, 64, 2, 72, 2}, {16, 256, 128, 2, 64, 2}, {1, 1000, 128, 2, 48, 0}};
+                    {2, 136, 128, 2, 72, 2}, {16, 256, 128, 2, 64, 2}, {1, 1000, 128, 2, 48, 0}};
             for (int[] c : cases) {
                 int m = c[0], hidden = c[1], k1 = c[2], n2 = c[4];
                 boolean swiGlu = c[5] == 0;

@@ -863,15 +863,18 @@ final class CudaOps implements Ops<FloatArray> {
     }
 
     /**
-     * Whether both projections that read a normalised hidden row ({@link #qkvRopeStore}'s stacked q|k|v, {@link #gateUpSilu}'s
-     * interleaved gate|up with its SwiGLU epilogue) take plans with the norm prologue at {@code tokens} ({@link #PROLOGUE_NORM}).
+     * Whether a projection that reads a normalised hidden row ({@link #qkvRopeStore}'s stacked q|k|v, {@link #gateUpSilu}'s
+     * interleaved gate|up with its SwiGLU epilogue) takes a plan with the norm prologue at {@code tokens} ({@link #PROLOGUE_NORM}).
+     * The other, if it does not, runs the norm as its own launch ({@link #settlePendingNorm}: the residual holds the sum, and
+     * rmsNormRows forms the sums, tree and scaling addRmsNormSplitRow does: the same bits). At llama-7b both take it at one
+     * token; at 2-16 only q|k|v (gate|up's one-slice plan converts X first); synthetic:100m's gate|up has slabs (3 slices).
      */
     private boolean nextProjectionsTakeTheNorm(int tokens, int hidden) {
         if (!weights.fusedQkv() || !weights.fusedGateUp() || !weights.gateUpInterleaved() || producesBf16(tokens) || hidden != config.hiddenSize())
             return false;
         Gemm.Plan gateUp = plan(tokens, 2 * config.intermediateSize(), hidden);
         return Gemm.normPrologue(plan(tokens, config.qDim() + 2 * config.kvDim(), hidden), tokens)
-                && Gemm.normPrologue(gateUp, tokens) && Gemm.swiGluEpilogue(gateUp, false);
+                || Gemm.normPrologue(gateUp, tokens) && Gemm.swiGluEpilogue(gateUp, false);
     }
 
     /** Takes the norm left pending for {@code xn} ({@link #PROLOGUE_NORM}): true if it was xn's (now the caller's to run), else settles any. */
@@ -893,8 +896,8 @@ final class CudaOps implements Ops<FloatArray> {
     }
 
     /**
-     * Runs a pending norm as its own launch (a reader other than the projections {@link #nextProjectionsTakeTheNorm} checked: not
-     * reached by the Llama forward pass). The residual already holds the sum, so the plain RMSNorm.
+     * Runs a pending norm as its own launch (a reader whose plan has no norm prologue, {@link #nextProjectionsTakeTheNorm}). The
+     * residual already holds the sum, so the plain RMSNorm (rmsNormRows: addRmsNormSplitRow's sums, tree and scaling).
      */
     private void settlePendingNorm() {
         if (pendingXn == null) return;
