@@ -322,7 +322,7 @@ public final class GemmKernels {
      */
     static void normSliceIntoShared(KernelContext ctx, double[] partial, int[] smem, int at, FloatArray x, FloatArray normW, int o, int k,
                                     int kLo, int cols, double eps, int tid, int threads) {
-        int g = LayerKernels.NORM_GROUP, step = NORM_CHUNK * g;
+        int g = LayerKernels.NORM_GROUP, step = NORM_CHUNK * g, chunks = cols / 8;
         float[] v = new float[2 * NORM_CHUNK];
         double sq0 = 0, sq1 = 0;
         for (int c0 = tid; c0 < k; c0 += step) {
@@ -330,6 +330,10 @@ public final class GemmKernels {
             sq0 = squaresOf(v, 0, c0, k, sq0);
             sq1 = squaresOf(v, 1, c0, k, sq1);
         }
+        int[] xs = new int[8 * SCALE_GROUP];
+        int[] ws = new int[8 * SCALE_GROUP];
+        int[] packed = new int[4];
+        loadScaleGroup(ctx, xs, ws, x, normW, o, kLo, k, chunks, tid, threads);   // the first group's x and w while the tree runs
         partial[tid] = sq0;
         partial[tid + ADD_NORM_THREADS] = sq1;
         ctx.localBarrier();
@@ -338,32 +342,49 @@ public final class GemmKernels {
             ctx.localBarrier();
         }
         float inv = (float) (1.0 / Math.sqrt(partial[0] / k + eps));
-        int[] xs = new int[8];
-        int[] ws = new int[8];
-        int[] packed = new int[4];
-        for (int q = tid; q < cols / 8; q += threads) {
-            int kk = kLo + q * 8;
-            scaledChunk(ctx, xs, ws, packed, x, normW, o, kk, k, inv);
-            ctx.storeShared128(smem, at + q * 4, packed, 0);
+        storeScaleGroup(ctx, xs, ws, packed, smem, at, kLo, k, chunks, tid, threads, inv);
+        for (int q0 = tid + SCALE_GROUP * threads; q0 < chunks; q0 += SCALE_GROUP * threads) {
+            loadScaleGroup(ctx, xs, ws, x, normW, o, kLo, k, chunks, q0, threads);
+            storeScaleGroup(ctx, xs, ws, packed, smem, at, kLo, k, chunks, q0, threads, inv);
         }
         ctx.localBarrier();   // partial[0] read by every work-item before the next row's sums overwrite it
     }
 
-    /** packed = bf16 pairs of {@code normW[kk + j] · (x[o + kk + j] · inv)} for j &lt; 8 (fp32 products), zeros where kk ≥ k. */
+    /** Chunks of 8 columns a work-item of {@link #normSliceIntoShared} scales at once (every load first): a 4096-wide slice in one group. */
+    static final int SCALE_GROUP = 4;
+
+    /** x and w of chunks q0 + g·threads (g &lt; SCALE_GROUP, below {@code chunks} and k) into xs[8g ..], ws[8g ..]: every load issued first. */
     @Unroll
-    static void scaledChunk(KernelContext ctx, int[] xs, int[] ws, int[] packed, FloatArray x, FloatArray normW, int o, int kk, int k, float inv) {
-        if (kk < k) {
-            ctx.loadGlobal128(xs, 0, x, o + kk);
-            ctx.loadGlobal128(xs, 4, x, o + kk + 4);
-            ctx.loadGlobal128(ws, 0, normW, kk);
-            ctx.loadGlobal128(ws, 4, normW, kk + 4);
-            for (int j = 0; j < 4; j++) {
-                float lo = Float.intBitsToFloat(ws[2 * j]) * (Float.intBitsToFloat(xs[2 * j]) * inv);
-                float hi = Float.intBitsToFloat(ws[2 * j + 1]) * (Float.intBitsToFloat(xs[2 * j + 1]) * inv);
-                packed[j] = KernelContext.packBf16(lo, hi);
+    static void loadScaleGroup(KernelContext ctx, int[] xs, int[] ws, FloatArray x, FloatArray normW, int o, int kLo, int k, int chunks,
+                               int q0, int threads) {
+        for (int g = 0; g < SCALE_GROUP; g++) {
+            int q = q0 + g * threads, kk = kLo + q * 8;
+            if (q < chunks && kk < k) {
+                ctx.loadGlobal128(xs, 8 * g, x, o + kk);
+                ctx.loadGlobal128(xs, 8 * g + 4, x, o + kk + 4);
+                ctx.loadGlobal128(ws, 8 * g, normW, kk);
+                ctx.loadGlobal128(ws, 8 * g + 4, normW, kk + 4);
             }
-        } else {   // past K (the last slice's last stage): zeros, as the fp32 path loads them
-            for (int j = 0; j < 4; j++) packed[j] = 0;
+        }
+    }
+
+    /**
+     * The region's words of chunks q0 + g·threads: bf16 pairs of {@code w · (x · inv)} (fp32 products, as addRmsNormSplitRow's),
+     * zeros for columns past k (the last slice's last stage, as the fp32 path loads them).
+     */
+    @Unroll
+    static void storeScaleGroup(KernelContext ctx, int[] xs, int[] ws, int[] packed, int[] smem, int at, int kLo, int k, int chunks, int q0,
+                                int threads, float inv) {
+        for (int g = 0; g < SCALE_GROUP; g++) {
+            int q = q0 + g * threads, kk = kLo + q * 8;
+            if (q < chunks) {
+                for (int j = 0; j < 4; j++) {
+                    float lo = Float.intBitsToFloat(ws[8 * g + 2 * j]) * (Float.intBitsToFloat(xs[8 * g + 2 * j]) * inv);
+                    float hi = Float.intBitsToFloat(ws[8 * g + 2 * j + 1]) * (Float.intBitsToFloat(xs[8 * g + 2 * j + 1]) * inv);
+                    packed[j] = kk < k ? KernelContext.packBf16(lo, hi) : 0;
+                }
+                ctx.storeShared128(smem, at + q * 4, packed, 0);
+            }
         }
     }
 
