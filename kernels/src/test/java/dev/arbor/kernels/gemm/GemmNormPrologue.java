@@ -21,6 +21,41 @@ final class GemmNormPrologue {
     static final double EPS = 1e-5;
 
     /**
+     * The fallback where the next product has no prologue (CudaOps' settled norm): {@link Gemm#matmulAddSlabs} then
+     * {@code LayerKernels.rmsNormRows} on the residual against {@link Gemm#matmulPartial} then {@link FusedOps#addRmsNormSplitRow}:
+     * elements of the residual and of xn that differ in any bit (one round).
+     */
+    static int settledDiffers(Backend backend, Gemm gemm, Gemm.Plan plan1, int m, int hidden, int k1) {
+        Random r = new Random(29L * m + hidden + k1);
+        try (FloatArray x = new FloatArray(m * k1); BFloat16Array w1 = new BFloat16Array(hidden * k1); FloatArray normW = new FloatArray(hidden);
+             FloatArray proj = new FloatArray(m * hidden); FloatArray residA = new FloatArray(m * hidden); FloatArray residB = new FloatArray(m * hidden);
+             FloatArray xnA = new FloatArray(m * hidden); FloatArray xnB = new FloatArray(m * hidden); IntArray rowArrivals = new IntArray(m);
+             IntArray arrivals = new IntArray(Gemm.addSlabsArrivals(plan1, m, hidden))) {
+            for (int i = 0; i < m * k1; i++) x.set(i, r.nextFloat() * 2 - 1);
+            for (int i = 0; i < hidden * k1; i++) w1.set(i, (r.nextFloat() * 2 - 1) * 0.1f);
+            for (int i = 0; i < hidden; i++) normW.set(i, 1 + (float) r.nextGaussian() * 0.1f);
+            for (int i = 0; i < m * hidden; i++) {
+                float c0 = (float) r.nextGaussian();
+                residA.set(i, c0);
+                residB.set(i, c0);
+            }
+            backend.toDevice(x, w1, normW, proj, residA, residB, xnA, xnB, rowArrivals, arrivals);
+            Gemm.Partial s = gemm.matmulPartial(x, m, w1, hidden, k1, proj, plan1);
+            FusedOps.addRmsNormSplitRow(backend, residA, s.sums(), s.slices(), normW, xnA, rowArrivals, m, hidden, EPS, false);
+            if (!gemm.matmulAddSlabs(x, m, w1, hidden, k1, plan1, residB, arrivals)) throw new IllegalStateException("not run: " + plan1);
+            backend.launch(dev.arbor.accel.Kernel.of(dev.arbor.kernels.LayerKernels.class, "rmsNormRows"),
+                    dev.arbor.accel.Launch.of1D(m, dev.arbor.kernels.LayerKernels.NORM_GROUP), residB, normW, xnB, hidden, EPS);
+            backend.toHost(residA, residB, xnA, xnB);
+            int differ = 0;
+            for (int i = 0; i < m * hidden; i++) {
+                if (Float.floatToRawIntBits(residA.get(i)) != Float.floatToRawIntBits(residB.get(i))) differ++;
+                if (Float.floatToRawIntBits(xnA.get(i)) != Float.floatToRawIntBits(xnB.get(i))) differ++;
+            }
+            return differ;
+        }
+    }
+
+    /**
      * Elements of the residual and of the next product's output (both rounds) that differ in any bit; -1 if a counter is left
      * non-zero. The first product: (m, hidden) += (m, k1) · (hidden, k1)ᵀ in plan1; the next: (m, n2) of (m, hidden) in plan2,
      * its epilogue SwiGLU where {@code swiGlu} (n2 a multiple of 16).

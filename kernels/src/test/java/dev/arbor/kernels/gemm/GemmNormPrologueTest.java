@@ -34,6 +34,18 @@ class GemmNormPrologueTest {
     }
 
     @Test
+    void theSettledNormGivesTheSplitRowsBits() {
+        CpuBackend cpu = new CpuBackend();
+        try (Gemm gemm = new Gemm(cpu, false)) {
+            int[][] cases = {{1, 4096, 256, 8}, {8, 4096, 128, 2}, {3, 1000, 136, 3}, {2, 4200, 128, 2}};
+            for (int[] c : cases) {
+                Gemm.Plan p = gemm.slabPlan(c[0], c[1], c[2], Gemm.SMALL, c[3], true);
+                assertEquals(0, GemmNormPrologue.settledDiffers(cpu, gemm, p, c[0], c[1], c[2]), c[0] + "x" + c[1] + "x" + c[2] + " " + p);
+            }
+        }
+    }
+
+    @Test
     void otherPlansAreLeftToTheComposition() {
         CpuBackend cpu = new CpuBackend();
         try (Gemm gemm = new Gemm(cpu, false)) {
