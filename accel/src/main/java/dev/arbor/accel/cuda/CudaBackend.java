@@ -89,7 +89,8 @@ public final class CudaBackend implements Backend {
         device.makeCurrent();
         Target target = target(kernel, kernel.constantValues(args));
         CudaModule module = target.module();
-        if (launch.sharedBytes() > DEFAULT_SHARED_LIMIT) module.allowDynamicShared(launch.sharedBytes());
+        if (launch.sharedBytes() > 0 && launch.sharedBytes() + module.staticSharedBytes() > DEFAULT_SHARED_LIMIT)
+            module.allowDynamicShared(launch.sharedBytes());
         CudaStream stream = launch.stream() != null ? (CudaStream) launch.stream() : capturing.get();
         MemorySegment streamHandle = stream == null ? MemorySegment.NULL : stream.handle();
         // 16 bytes per slot (pointer + value) plus the launch config fit the scratch for any real kernel

@@ -88,10 +88,29 @@ public final class CudaModule implements AutoCloseable {
         }
     }
 
-    /** Allows more than 48 KiB of dynamic shared memory. */
-    /** The dynamic shared memory opt-in set so far: the attribute is set once per size increase, not per launch (nor while capturing a graph). */
-    private volatile int sharedAllowed = 48 * 1024;
+    /**
+     * The dynamic shared memory opt-in set so far: the attribute is set once per size increase, not per launch (nor while capturing
+     * a graph). 0 until set: the driver's own default is 48 KiB less the kernel's static shared memory ({@link #staticSharedBytes}).
+     */
+    private volatile int sharedAllowed;
+    private volatile int staticShared = -1;
 
+    /** The kernel's static shared memory ({@code CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES}), read once. */
+    int staticSharedBytes() {
+        int s = staticShared;
+        if (s >= 0) return s;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(JAVA_INT);
+            check(call(() -> (int) cuFuncGetAttribute.invokeExact(v, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, function)), "cuFuncGetAttribute", entry);
+            staticShared = s = v.get(JAVA_INT, 0);
+        }
+        return s;
+    }
+
+    /**
+     * Allows {@code bytes} of dynamic shared memory: needed where static and dynamic together pass 48 KiB (a kernel with 2 KiB of
+     * static shared memory and 48 KiB of dynamic is refused without it, CUDA_ERROR_INVALID_VALUE: run 82-norm21).
+     */
     void allowDynamicShared(int bytes) {
         if (bytes <= sharedAllowed) return;
         sharedAllowed = bytes;

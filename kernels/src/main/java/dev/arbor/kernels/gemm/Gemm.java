@@ -220,6 +220,9 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel WGMMA_TMA_STREAM_K = Kernel.of(GemmKernels.class, "wgmmaTmaStreamKXbf16Wbf16");
     private static final Kernel WGMMA_TMA_SLAB_GROUP = Kernel.of(GemmKernels.class, "wgmmaTmaSlabGroupXbf16Wbf16");
     private static final Kernel XF32_WBF16_ADD_NORM = Kernel.of(GemmKernels.class, "xf32Wbf16AddNorm");
+    private static final Kernel XF32_WBF16_ADD_SLABS = Kernel.of(GemmKernels.class, "xf32Wbf16AddSlabs");
+    private static final Kernel XF32_WBF16_NORM = Kernel.of(GemmKernels.class, "xf32Wbf16Norm");
+    private static final Kernel XF32_WBF16_NORM_SWIGLU = Kernel.of(GemmKernels.class, "xf32Wbf16NormSwiGlu");
     private static final Kernel XF32_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xf32Wbf16SwiGlu");
     private static final Kernel XBF16_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xbf16Wbf16SwiGlu");
     private static final Kernel WGMMA_TMA_SWIGLU = Kernel.of(GemmKernels.class, "wgmmaTmaSwiGlu");
@@ -1320,6 +1323,93 @@ public final class Gemm implements AutoCloseable {
         Tiles t = p.tiles();
         backend.launch(XF32_WBF16_ADD_NORM, overlapPrevious ? p.launch().overlappingPrevious() : p.launch(), a, w, s, m, n, k,
                 p.kTilesPerSplit(), p.splits(), resid, normW, out, arrivals, eps, t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
+        return true;
+    }
+
+    // ---- the residual add in the epilogue, the RMSNorm in the next product's prologue ---------------------------
+
+    /** The counters {@link #matmulAddSlabs} needs for plan p at m tokens and n columns: one a tile (zero between launches). */
+    public static int addSlabsArrivals(Plan p, int m, int n) {
+        return ((n + p.tiles().bn() - 1) / p.tiles().bn()) * ((m + p.tiles().bm() - 1) / p.tiles().bm());
+    }
+
+    /**
+     * {@code resid += a · wᵀ} with plan p's K slices added in slab order by the GEMM itself ({@link GemmKernels#xf32Wbf16AddSlabs}:
+     * the last-arriving slice of a tile adds the tile's slabs): the residual {@link #matmulAddNorm} leaves, without the norm,
+     * which the next product computes in its prologue ({@link #matmulNormPartial}, {@link #matmulNormSwiGlu}). The plans of
+     * {@link #addNormEpilogue}; returns false, having launched nothing, for any other.
+     *
+     * @param arrivals at least {@link #addSlabsArrivals} counters, zero (the kernel leaves them zero), on the device
+     */
+    public boolean matmulAddSlabs(FloatArray a, int m, BFloat16Array w, int n, int k, Plan p, FloatArray resid, IntArray arrivals) {
+        if (!addNormEpilogue(p)) return false;
+        check(a, m, w, n, k, resid);
+        need(arrivals, addSlabsArrivals(p, m, n), "arrivals", "tiles");
+        FloatArray s = slabScratch((long) p.splits() * m * n);
+        Tiles t = p.tiles();
+        backend.launch(XF32_WBF16_ADD_SLABS, overlapPrevious ? p.launch().overlappingPrevious() : p.launch(), a, w, s, m, n, k,
+                p.kTilesPerSplit(), p.splits(), resid, arrivals, t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
+        return true;
+    }
+
+    /**
+     * Whether plan p at m tokens can take its X as the RMSNorm of fp32 residual rows computed in its prologue
+     * ({@link GemmKernels#xf32Wbf16Norm}): the mma.sync tiles converting fp32 X on load with 4 warps (the norm's 256 work-items
+     * two a work-item), one token tile, one K slice or slabs (no atomics, no conversion pass, no TMA).
+     */
+    public static boolean normPrologue(Plan p, int m) {
+        return !p.tiles().tma() && !p.tiles().wgmma() && !p.convertFirst() && !p.registerSlices() && !p.persistent() && !p.streamK()
+                && p.slabGroup() <= 1 && (p.splits() == 1 || p.slabs()) && p.tiles().threads() == GemmKernels.ADD_NORM_THREADS
+                && m <= p.tiles().bm();
+    }
+
+    private static final java.util.concurrent.atomic.AtomicLong NORM_PROLOGUES = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Launches of the norm-prologue kernels so far in this JVM (recorded ones: a replayed graph counts once); tests check the path ran. */
+    public static long normPrologueLaunches() { return NORM_PROLOGUES.get(); }
+
+    private Launch normLaunch(Plan p, int m) {
+        NORM_PROLOGUES.incrementAndGet();
+        int bytes = p.launch().sharedBytes() + 4 * GemmKernels.normRegionWords(Math.min(m, p.tiles().bm()), p.kTilesPerSplit());
+        Launch l = p.launch().withSharedBytes(bytes);
+        return overlapPrevious ? l.overlappingPrevious() : l;
+    }
+
+    private void checkNorm(FloatArray resid, FloatArray normW, int m, BFloat16Array w, int n, int k) {
+        checkShape(m, n, k);
+        need(resid, (long) m * k, "resid", "m*k");
+        need(normW, k, "normW", "k");
+        need(w, (long) n * k, "w", "n*k");
+    }
+
+    /**
+     * {@link #matmulPartial} of X = RMSNorm(resid) · normW (eps), the norm computed by every block in its prologue
+     * ({@link GemmKernels#xf32Wbf16Norm}): the bits of {@code FusedOps.addRmsNormSplitRow}'s (or {@code addRmsNorm}'s) output
+     * through plan p, without that launch. Null, having launched nothing, where p does not take it ({@link #normPrologue}).
+     */
+    public Partial matmulNormPartial(FloatArray resid, FloatArray normW, double eps, int m, BFloat16Array w, int n, int k, FloatArray c, Plan p) {
+        if (!normPrologue(p, m)) return null;
+        checkNorm(resid, normW, m, w, n, k);
+        FloatArray out = p.slabs() ? slabScratch((long) p.splits() * m * n) : c;
+        need(out, (long) m * n, "c", "m*n");
+        Tiles t = p.tiles();
+        backend.launch(XF32_WBF16_NORM, normLaunch(p, m), resid, normW, w, out, m, n, k, p.kTilesPerSplit(), p.slabs() ? GemmKernels.SLABS : 0,
+                eps, t.wn(), t.wm(), t.mt(), t.nt(), t.stages());
+        return new Partial(out, p.slabs() ? p.splits() : 1);
+    }
+
+    /**
+     * {@link #matmulSwiGlu} of X = RMSNorm(resid) · normW computed in the prologue ({@link GemmKernels#xf32Wbf16NormSwiGlu}), fp32
+     * h; false, having launched nothing, where p has no such form ({@link #normPrologue}, {@link #swiGluEpilogue}).
+     */
+    public boolean matmulNormSwiGlu(FloatArray resid, FloatArray normW, double eps, int m, BFloat16Array w, int n, int k, FloatArray h, Plan p) {
+        if (!normPrologue(p, m) || !swiGluEpilogue(p, false)) return false;
+        checkNorm(resid, normW, m, w, n, k);
+        if (n % (2 * GemmKernels.SWIGLU_ROWS) != 0) throw new IllegalArgumentException("interleaved gate|up needs n a multiple of 16, got " + n);
+        need(h, (long) m * (n / 2), "h", "m*n/2");
+        Tiles t = p.tiles();
+        backend.launch(XF32_WBF16_NORM_SWIGLU, normLaunch(p, m), resid, normW, w, h, m, n, k, p.kTilesPerSplit(), 0, eps,
+                t.wn(), t.wm(), t.mt(), t.nt(), t.stages());
         return true;
     }
 

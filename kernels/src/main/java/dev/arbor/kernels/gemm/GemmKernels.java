@@ -191,6 +191,221 @@ public final class GemmKernels {
             }
     }
 
+    // ---- the RMSNorm in the next GEMM's prologue ---------------------------------------------------------
+
+    /**
+     * The slab split-K of {@link #xf32Wbf16} ({@code accumulate == SLABS}) adding its own K slices into the residual, no norm:
+     * {@link #xf32Wbf16AddNorm}'s epilogue up to the residual (the last-arriving slice of a tile adds the tile's slabs in slab
+     * order, {@code x + (s0 + s1 + …)}, as {@code FusedKernels.addedColumn}); the RMSNorm of the new rows is left to the next
+     * GEMM's prologue ({@link #xf32Wbf16Norm}, {@link #xf32Wbf16NormSwiGlu}). Grid and block as the plan's.
+     *
+     * @param slabs    (slices, m, n) the K slices' partial sums (scratch)
+     * @param resid    (m, n) the residual stream, updated in place
+     * @param arrivals (⌈n/bn⌉·⌈m/bm⌉) zero between launches (left zero)
+     */
+    public static void xf32Wbf16AddSlabs(KernelContext ctx, FloatArray x, BFloat16Array w, FloatArray slabs, int m, int n, int k,
+                                         int kTilesPerSplit, int slices, FloatArray resid, IntArray arrivals, @Constant int wn,
+                                         @Constant int wm, @Constant int mt, @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
+        ctx.allowDependentLaunch();   // the next GEMM may stream its first weights while the slabs are stored and added
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        addSlabsEpilogue(ctx, slabs, slices, resid, arrivals, m, n, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /** {@link #xf32Wbf16AddSlabs}' epilogue after the block stored its slab: the last-arriving slice adds the tile's slabs. */
+    static void addSlabsEpilogue(KernelContext ctx, FloatArray slabs, int slices, FloatArray resid, IntArray arrivals, int m, int n,
+                                 int bn, int bm, int threads) {
+        int[] last = ctx.allocateIntLocalArray(1);
+        int tid = ctx.localIdx;
+        int tilesN = (n + bn - 1) / bn, tile = ctx.groupIdy * tilesN + ctx.groupIdx;
+        int n0 = ctx.groupIdx * bn, m0 = ctx.groupIdy * bm, cols = Math.min(bn, n - n0), rows = Math.min(bm, m - m0), count = m * n;
+        ctx.threadFence();   // the slab's stores visible to the last-arriving slice before this block counts itself in
+        ctx.localBarrier();
+        if (tid == 0) last[0] = ctx.atomicAdd(arrivals, tile, 1) == slices - 1 ? 1 : 0;
+        ctx.localBarrier();
+        if (last[0] == 0) return;
+        ctx.threadFence();
+        for (int e = tid; e < rows * cols; e += threads) {   // resid + (s0 + s1 + …), slab order
+            int r = e / cols, at = (m0 + r) * n + n0 + (e - r * cols);
+            float xv = resid.get(at);
+            float sum = slabs.get(at);
+            for (int z = 1; z < slices; z++) sum += slabs.get(z * count + at);
+            resid.set(at, xv + sum);
+        }
+        if (tid == 0) arrivals.set(tile, 0);   // ready for the next launch
+    }
+
+    /**
+     * {@link #xf32Wbf16} on X = RMSNorm(resid) · normW computed in the prologue: every block, after its first weight stages
+     * are in flight and the grid before it is done, forms the sum of squares of each of its token rows of {@code resid} (k
+     * wide) exactly as the last-arriving group of {@code FusedKernels.addRmsNormSplitRow} does (work-item t of 128 as that
+     * group's t and t + 128, each its strided slice by ascending i, fp32 squares added in double; the same tree and inverse),
+     * then {@code w · (x · inv)} (fp32, the same products) of its own K slice, rounded to bf16 as the main loop's conversion
+     * rounds fp32 X, into a region of shared memory after the ring ({@link #normRegionWords}); the main loop takes its X
+     * stages from there. So the bits of addRmsNormSplitRow's output through {@link #xf32Wbf16}. {@code accumulate}: 0 or
+     * {@link #SLABS} (grid z = slices); m ≤ bm. Dynamic shared memory: the plan's plus {@code 4·min(m, bm)·kTilesPerSplit·BK/2}.
+     *
+     * @param resid (m, k) the residual rows (fp32)
+     * @param normW (k) the norm's weight
+     */
+    public static void xf32Wbf16Norm(KernelContext ctx, FloatArray resid, FloatArray normW, BFloat16Array w, FloatArray c, int m, int n,
+                                     int k, int kTilesPerSplit, int accumulate, double eps, @Constant int wn, @Constant int wm,
+                                     @Constant int mt, @Constant int nt, @Constant int stages) {
+        float[] acc = new float[mt * nt * 4];
+        normMainloop(ctx, resid, normW, w, acc, m, n, k, kTilesPerSplit, eps, wn, wm, mt, nt, stages);
+        storeF32(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
+    }
+
+    /** {@link #xf32Wbf16Norm} with {@link #xf32Wbf16SwiGlu}'s epilogue (interleaved gate|up, one K slice): h = silu(g)·u. */
+    public static void xf32Wbf16NormSwiGlu(KernelContext ctx, FloatArray resid, FloatArray normW, BFloat16Array w, FloatArray h, int m,
+                                           int n, int k, int kTilesPerSplit, int accumulate, double eps, @Constant int wn,
+                                           @Constant int wm, @Constant int mt, @Constant int nt, @Constant int stages) {
+        float[] acc = new float[mt * nt * 4];
+        normMainloop(ctx, resid, normW, w, acc, m, n, k, kTilesPerSplit, eps, wn, wm, mt, nt, stages);
+        storeSwiGluTile(ctx, h, acc, m, n, wn, wm, mt, nt, ctx.groupIdx, ctx.groupIdy);
+    }
+
+    /** Words of shared memory {@link #xf32Wbf16Norm}'s normalised X takes after the ring: bf16 pairs of min(m, bm) rows of a K slice. */
+    public static int normRegionWords(int rows, int kTilesPerSplit) { return rows * kTilesPerSplit * ROW_WORDS; }
+
+    /**
+     * {@link #mainloop} for fp32 X normalised in the prologue ({@link #xf32Wbf16Norm}): W's first stages by cp.async, the wait
+     * for the previous grid, the norm into the region, then the same ring with each X stage copied from the region (the same
+     * bf16 values in the same places as the fp32 register path stores: the same mma operands, the same sums).
+     */
+    static void normMainloop(KernelContext ctx, FloatArray resid, FloatArray normW, BFloat16Array w, float[] acc, int m, int n, int k,
+                             int kTilesPerSplit, double eps, int wn, int wm, int mt, int nt, int stages) {
+        int[] smem = ctx.dynamicIntLocalArray();
+        double[] partial = ctx.allocateDoubleLocalArray(LayerKernels.NORM_GROUP);
+        int[] af = new int[mt * 4];
+        int[] bf = new int[nt * 2];
+        int threads = wn * wm * 32, bn = wn * mt * 16, bm = wm * nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS, xOffset = bn * ROW_WORDS;
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5;
+        int warpN = warp % wn, warpM = warp / wn;
+        int n0 = ctx.groupIdx * bn, m0 = ctx.groupIdy * bm;
+        int kTiles = (k + BK - 1) / BK, kt0 = ctx.groupIdz * kTilesPerSplit;
+        int count = Math.min(kTilesPerSplit, kTiles - kt0);
+        int rows = Math.min(bm, m - m0), sliceWords = kTilesPerSplit * ROW_WORDS, region = stages * stageWords;
+
+        for (int s = 0; s < stages - 1; s++) {
+            if (s < count) loadRows(ctx, smem, s * stageWords, w, n0, n, k, (kt0 + s) * BK, tid, bn, threads);
+        }
+        ctx.gridDependencyWait();   // the residual is the previous grid's output
+        for (int r = 0; r < rows; r++)
+            normSliceIntoShared(ctx, partial, smem, region + r * sliceWords, resid, normW, (m0 + r) * k, k, kt0 * BK, count * BK, eps, tid, threads);
+        ctx.localBarrier();   // the region complete before any stage copies from it
+        for (int s = 0; s < stages - 1; s++) {
+            if (s < count) copyXStage(ctx, smem, s * stageWords + xOffset, region + s * ROW_WORDS, sliceWords, rows, tid, bm, threads);
+            ctx.cpAsyncCommit();
+        }
+        for (int t = 0; t < count; t++) {
+            ctx.cpAsyncWait(stages - 2);
+            ctx.localBarrier();
+            int next = t + stages - 1;
+            int nextBase = (next % stages) * stageWords;
+            if (next < count) loadRows(ctx, smem, nextBase, w, n0, n, k, (kt0 + next) * BK, tid, bn, threads);
+            ctx.cpAsyncCommit();
+            int base = (t % stages) * stageWords;
+            computeStage(ctx, smem, base, base + xOffset, acc, af, bf, warpN * mt * 16, warpM * nt * 8, lane, mt, nt, 0);
+            if (next < count) copyXStage(ctx, smem, nextBase + xOffset, region + next * ROW_WORDS, sliceWords, rows, tid, bm, threads);
+        }
+        ctx.cpAsyncWait(0);
+    }
+
+    /**
+     * One row's norm into the region: the sum of squares of x = resid[o .. o + k) as addRmsNormSplitRow's last group forms it
+     * ({@link #loadPair}, {@link #squaresOf}: 128 work-items as its 256), the tree, the inverse; then for columns
+     * [kLo, kLo + cols) of the row, chunks of 8: {@code bf16(normW · (x · inv))} packed in pairs at word (column − kLo) / 2,
+     * zeros for columns past k.
+     */
+    static void normSliceIntoShared(KernelContext ctx, double[] partial, int[] smem, int at, FloatArray x, FloatArray normW, int o, int k,
+                                    int kLo, int cols, double eps, int tid, int threads) {
+        int g = LayerKernels.NORM_GROUP, step = NORM_CHUNK * g, chunks = cols / 8;
+        float[] v = new float[2 * NORM_CHUNK];
+        double sq0 = 0, sq1 = 0;
+        for (int c0 = tid; c0 < k; c0 += step) {
+            loadPair(x, v, o, c0, k);
+            sq0 = squaresOf(v, 0, c0, k, sq0);
+            sq1 = squaresOf(v, 1, c0, k, sq1);
+        }
+        int[] xs = new int[8 * SCALE_GROUP];
+        int[] ws = new int[8 * SCALE_GROUP];
+        int[] packed = new int[4];
+        loadScaleGroup(ctx, xs, ws, x, normW, o, kLo, k, chunks, tid, threads);   // the first group's x and w while the tree runs
+        partial[tid] = sq0;
+        partial[tid + ADD_NORM_THREADS] = sq1;
+        ctx.localBarrier();
+        for (int h = g / 2; h > 0; h >>= 1) {
+            for (int vt = tid; vt < h; vt += ADD_NORM_THREADS) partial[vt] += partial[vt + h];
+            ctx.localBarrier();
+        }
+        float inv = (float) (1.0 / Math.sqrt(partial[0] / k + eps));
+        storeScaleGroup(ctx, xs, ws, packed, smem, at, kLo, k, chunks, tid, threads, inv);
+        for (int q0 = tid + SCALE_GROUP * threads; q0 < chunks; q0 += SCALE_GROUP * threads) {
+            loadScaleGroup(ctx, xs, ws, x, normW, o, kLo, k, chunks, q0, threads);
+            storeScaleGroup(ctx, xs, ws, packed, smem, at, kLo, k, chunks, q0, threads, inv);
+        }
+        ctx.localBarrier();   // partial[0] read by every work-item before the next row's sums overwrite it
+    }
+
+    /** Chunks of 8 columns a work-item of {@link #normSliceIntoShared} scales at once (every load first): a 4096-wide slice in one group. */
+    static final int SCALE_GROUP = 4;
+
+    /** x and w of chunks q0 + g·threads (g &lt; SCALE_GROUP, below {@code chunks} and k) into xs[8g ..], ws[8g ..]: every load issued first. */
+    @Unroll
+    static void loadScaleGroup(KernelContext ctx, int[] xs, int[] ws, FloatArray x, FloatArray normW, int o, int kLo, int k, int chunks,
+                               int q0, int threads) {
+        for (int g = 0; g < SCALE_GROUP; g++) {
+            int q = q0 + g * threads, kk = kLo + q * 8;
+            if (q < chunks && kk < k) {
+                ctx.loadGlobal128(xs, 8 * g, x, o + kk);
+                ctx.loadGlobal128(xs, 8 * g + 4, x, o + kk + 4);
+                ctx.loadGlobal128(ws, 8 * g, normW, kk);
+                ctx.loadGlobal128(ws, 8 * g + 4, normW, kk + 4);
+            }
+        }
+    }
+
+    /**
+     * The region's words of chunks q0 + g·threads: bf16 pairs of {@code w · (x · inv)} (fp32 products, as addRmsNormSplitRow's),
+     * zeros for columns past k (the last slice's last stage, as the fp32 path loads them).
+     */
+    @Unroll
+    static void storeScaleGroup(KernelContext ctx, int[] xs, int[] ws, int[] packed, int[] smem, int at, int kLo, int k, int chunks, int q0,
+                                int threads, float inv) {
+        for (int g = 0; g < SCALE_GROUP; g++) {
+            int q = q0 + g * threads, kk = kLo + q * 8;
+            if (q < chunks) {
+                for (int j = 0; j < 4; j++) {
+                    float lo = Float.intBitsToFloat(ws[8 * g + 2 * j]) * (Float.intBitsToFloat(xs[8 * g + 2 * j]) * inv);
+                    float hi = Float.intBitsToFloat(ws[8 * g + 2 * j + 1]) * (Float.intBitsToFloat(xs[8 * g + 2 * j + 1]) * inv);
+                    packed[j] = kk < k ? KernelContext.packBf16(lo, hi) : 0;
+                }
+                ctx.storeShared128(smem, at + q * 4, packed, 0);
+            }
+        }
+    }
+
+    /**
+     * X of one stage (64 of K, bm token rows) into the ring's swizzled X tile at {@code base}, from the region's bf16 rows
+     * (word {@code from} of row 0, {@code sliceWords} a row): rows past {@code rows} zeros, as the fp32 path zero-fills them
+     * (columns past K hold zeros in the region: {@link #normSliceIntoShared}).
+     */
+    @Unroll
+    static void copyXStage(KernelContext ctx, int[] smem, int base, int from, int sliceWords, int rows, int tid, int bm, int threads) {
+        int[] chunk = new int[4];
+        for (int i = 0; i < (bm * 8 + threads - 1) / threads; i++) {
+            int q = i * threads + tid, row = q >> 3, c = q & 7;
+            if (bm * 8 % threads == 0 || q < bm * 8) {
+                if (row < rows) ctx.loadShared128(chunk, 0, smem, from + row * sliceWords + c * 4);
+                else for (int j = 0; j < 4; j++) chunk[j] = 0;
+                ctx.storeShared128(smem, base + Swizzle.rowChunk128(row, c), chunk, 0);
+            }
+        }
+    }
+
     /** fp32 X (converted to fp16 on load), fp16 W, fp32 C. */
     public static void xf32Wf16(KernelContext ctx, FloatArray x, HalfFloatArray w, FloatArray c, int m, int n, int k,
                                 int kTilesPerSplit, int accumulate, @Constant int wn, @Constant int wm, @Constant int mt,

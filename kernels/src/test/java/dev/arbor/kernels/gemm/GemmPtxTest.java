@@ -72,11 +72,24 @@ class GemmPtxTest {
                 tests.add(DynamicTest.dynamicTest(entry + " " + t.name(), () -> assemble(tool, entry, t)));
         // the residual add + RMSNorm epilogue (o and down at decode steps): the SMALL tiles the invariant plan takes there
         tests.add(DynamicTest.dynamicTest("xf32Wbf16AddNorm " + Gemm.SMALL.name(), () -> assemble(tool, "xf32Wbf16AddNorm", Gemm.SMALL)));
+        // the residual add in o/down's epilogue and the RMSNorm in the next product's prologue (q|k|v slabs, gate|up SwiGLU)
+        tests.add(DynamicTest.dynamicTest("xf32Wbf16AddSlabs " + Gemm.SMALL.name(), () -> assemble(tool, "xf32Wbf16AddSlabs", Gemm.SMALL)));
+        for (String entry : new String[]{"xf32Wbf16Norm", "xf32Wbf16NormSwiGlu"})
+            tests.add(DynamicTest.dynamicTest(entry + " " + Gemm.SMALL.name(), () -> assembleNorm(tool, entry, Gemm.SMALL)));
         for (String helper : new String[]{"sumSlices", "zero", "toBf16", "toBf16x8"})
             tests.add(DynamicTest.dynamicTest(helper, () -> assembleHelper(tool, helper)));
         String only = System.getProperty("arbor.gemm.ptxOnly");   // a local run of some variants (names containing it); CI runs all
         if (only != null) tests.removeIf(t -> !t.getDisplayName().contains(only));
         return tests;
+    }
+
+    /** The norm-prologue kernels (their constants: no X registers): mma.sync, no local memory, no spills, the register count printed. */
+    private void assembleNorm(Path ptxas, String entry, Gemm.Tiles t) throws Exception {
+        CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, entry), new Object[]{t.wn(), t.wm(), t.mt(), t.nt(), t.stages()}, 90);
+        assertEquals(0, k.localMemoryBytes(), () -> String.join("\n", k.localMemoryArrays()));
+        assertTrue(k.ptx().contains("mma.sync.aligned.m16n8k16") && k.ptx().contains("ldmatrix.sync.aligned") && k.ptx().contains("cp.async"));
+        String log = assembleVerbose(ptxas, k.entryName(), k.ptx(), "-arch=sm_90", entry + " " + t);
+        System.out.println(entry + " " + t + ": " + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
     }
 
     /** The GEMM's small helper kernels (the slab sum, zeroing, conversion): they assemble for sm_90. */

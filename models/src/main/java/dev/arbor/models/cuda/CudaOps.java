@@ -118,6 +118,27 @@ final class CudaOps implements Ops<FloatArray> {
     static final int FUSED_NORM_GEMV_ROWS = 1;
     private final int fusedNormRows;                  // 0 with the switch off
     private final IntArray fusedNormArrivals;         // Gemm.matmulAddNorm's counters, zero between launches
+    /**
+     * {@code -Darbor.cuda.prologueNorm} (default {@link #PROLOGUE_NORM_DEFAULT}): in the batch-invariant mode, at steps of at most
+     * {@code -Darbor.cuda.prologueNormRows} ({@link #PROLOGUE_NORM_ROWS}) tokens, where o and down take the invariant plan's
+     * mma.sync slabs on fp32 X ({@code Gemm.addNormEpilogue}) and the next projections (the stacked q|k|v, the interleaved
+     * gate|up with its SwiGLU epilogue) take plans with the norm prologue ({@code Gemm.normPrologue}): o / down add their own
+     * slabs into the residual ({@code Gemm.matmulAddSlabs}: the last-arriving slice of a tile adds the tile's slabs), and the
+     * next projection's every block computes the RMSNorm of the residual rows in its prologue ({@code Gemm.matmulNormPartial},
+     * {@code Gemm.matmulNormSwiGlu}) where {@link FusedOps#addRmsNormSplitRow} ran between them: one launch a stage fewer, the
+     * same bits (GemmNormPrologueTest, GemmNormPrologueGpuTest, PrologueNormGpuTest). The norm is left pending here
+     * ({@link #pendingXn}) from matmulAddNorm to the projection that reads xn.
+     */
+    static final String PROLOGUE_NORM = "arbor.cuda.prologueNorm";
+    static final boolean PROLOGUE_NORM_DEFAULT = false;
+    static final int PROLOGUE_NORM_ROWS = 1;
+    private final int prologueNormRows;               // 0 with the switch off
+    private final IntArray prologueArrivals;          // Gemm.matmulAddSlabs' counters, zero between launches
+    private FloatArray pendingXn;                     // xn whose value is RMSNorm(pendingX) · pendingNorm, not yet computed; or null
+    private FloatArray pendingX;
+    private float[] pendingNorm;
+    private double pendingEps;
+    private int pendingTokens;
     private final boolean fusion;                     // fused stages (matmulAddNorm; the stacked projections follow the weights)
     private final Gemm gemm;                          // tensor-core projections (dtype BFLOAT16)
     private final FloatArray fusedOut;                // (maxTokens, fusedOutputCols) the stacked q|k|v or gate|up GEMM's output; null unfused
@@ -225,6 +246,11 @@ final class CudaOps implements Ops<FloatArray> {
         // SMALL's 64-row column tiles of the hidden row, and one token-tile counter, a token tile of at most 16 tokens
         this.fusedNormArrivals = new IntArray(Math.max(1, ((config.hiddenSize() + 63) / 64 + 1) * ((fusedNormRows + 15) / 16)));
         gpu.toDevice(fusedNormArrivals);
+        this.prologueNormRows = batchInvariant && Boolean.parseBoolean(System.getProperty(PROLOGUE_NORM, String.valueOf(PROLOGUE_NORM_DEFAULT)))
+                ? Math.max(0, Math.min(16, Integer.getInteger("arbor.cuda.prologueNormRows", PROLOGUE_NORM_ROWS))) : 0;
+        // SMALL's 64-row column tiles of the hidden row, one token tile of at most 16 tokens
+        this.prologueArrivals = new IntArray(Math.max(1, (config.hiddenSize() + 63) / 64));
+        gpu.toDevice(prologueArrivals);
         this.dtype = dtype;
         this.batchInvariant = batchInvariant;
         this.config = config;
@@ -592,6 +618,7 @@ final class CudaOps implements Ops<FloatArray> {
 
     @Override
     public void rmsNorm(FloatArray x, int rows, int n, float[] weight, double eps, FloatArray out) {
+        if (out == pendingXn) pendingXn = null;   // overwritten: a norm left pending by a step that did not finish is void
         fp32(x);
         if (out != x && producesBf16(rows)) {   // out != x: not the final norm (in place, and read by copyRows)
             gpu.launch(RMS_NORM_BF16, Launch.of1D(rows, LayerKernels.NORM_GROUP), x, weights.of(weight), activationsBf16, n, eps);
@@ -714,12 +741,19 @@ final class CudaOps implements Ops<FloatArray> {
     @Override
     public void qkvRopeStore(int layer, LayerWeights lw, FloatArray xn, int tokens, ForwardBatch b, ModelConfig c, FloatArray q, FloatArray k,
                              FloatArray v) {
+        boolean prologue = takePendingNorm(xn, tokens);
         if (!weights.fusedQkv()) {
+            if (prologue) settle(xn, tokens);
             Ops.super.qkvRopeStore(layer, lw, xn, tokens, b, c, q, k, v);
             return;
         }
         int n = c.qDim() + 2 * c.kvDim(), h = c.hiddenSize();
-        Gemm.Partial p = overlapping(() -> gemmPartial(xn, tokens, weights.qkv(lw), n, h, fusedOut, plan(tokens, n, h)));
+        Gemm.Partial p = prologue ? overlapping(() -> gemm.matmulNormPartial(pendingX, weights.of(pendingNorm), pendingEps, tokens, weights.qkv(lw),
+                n, h, fusedOut, plan(tokens, n, h))) : null;
+        if (p == null) {
+            if (prologue) settle(xn, tokens);
+            p = overlapping(() -> gemmPartial(xn, tokens, weights.qkv(lw), n, h, fusedOut, plan(tokens, n, h)));
+        } else written(fusedOut);
         FusedOps.qkvRopeStore(gpu, p.sums(), p.slices(), q, keys[layer], values[layer], cos, sin, slots, tokens, c.numHeads(), c.numKvHeads(),
                 c.headDim(), shape.blockSize(), CudaModelBackend.PDL);
     }
@@ -727,11 +761,19 @@ final class CudaOps implements Ops<FloatArray> {
     /** Stacked gate|up weights: one GEMM (N = 2 inter), then one kernel adds its slices and applies SwiGLU ({@link FusedOps#siluMulRows}). */
     @Override
     public void gateUpSilu(FloatArray xn, int tokens, Matrix gate, Matrix up, FloatArray out, FloatArray upBuffer) {
+        boolean prologue = takePendingNorm(xn, tokens);
+        int n = 2 * gate.rows(), h = gate.cols();
+        if (prologue && weights.fusedGateUp() && weights.gateUpInterleaved()
+                && overlapping(() -> gemm.matmulNormSwiGlu(pendingX, weights.of(pendingNorm), pendingEps, tokens, weights.gateUp(gate), n, h, out,
+                        plan(tokens, n, h)))) {
+            written(out);
+            return;
+        }
+        if (prologue) settle(xn, tokens);
         if (!weights.fusedGateUp()) {
             Ops.super.gateUpSilu(xn, tokens, gate, up, out, upBuffer);
             return;
         }
-        int n = 2 * gate.rows(), h = gate.cols();
         if (weights.gateUpInterleaved()) {
             gateUpSiluInterleaved(xn, tokens, gate, out, n, h);
             return;
@@ -781,8 +823,21 @@ final class CudaOps implements Ops<FloatArray> {
             Ops.super.matmulAddNorm(in, tokens, w, proj, x, norm, eps, xn);
             return;
         }
+        settlePendingNorm();
         int n = w.rows(), k = w.cols();
         Gemm.Plan p = plan(tokens, n, k);
+        if (norm != null && tokens <= prologueNormRows && bf16Of(in) == null && Gemm.addNormEpilogue(p)
+                && Gemm.addSlabsArrivals(p, tokens, n) <= prologueArrivals.length() && nextProjectionsTakeTheNorm(tokens, n)
+                && overlapping(() -> gemm.matmulAddSlabs(in, tokens, bw, n, k, p, x, prologueArrivals))) {
+            written(x);
+            written(xn);
+            pendingXn = xn;
+            pendingX = x;
+            pendingNorm = norm;
+            pendingEps = eps;
+            pendingTokens = tokens;
+            return;
+        }
         if (norm == null || !p.slabs()) {
             overlapping(() -> { gemm(in, tokens, bw, n, k, x, true, p); return null; });
             if (norm != null) rmsNorm(x, tokens, n, norm, eps, xn);
@@ -805,6 +860,50 @@ final class CudaOps implements Ops<FloatArray> {
             FusedOps.addRmsNormSplitRow(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, normArrivals, tokens, n, eps, CudaModelBackend.PDL);
         else FusedOps.addRmsNorm(gpu, x, s.sums(), s.slices(), weights.of(norm), xn, tokens, n, eps, CudaModelBackend.PDL);
         written(xn);
+    }
+
+    /**
+     * Whether a projection that reads a normalised hidden row ({@link #qkvRopeStore}'s stacked q|k|v, {@link #gateUpSilu}'s
+     * interleaved gate|up with its SwiGLU epilogue) takes a plan with the norm prologue at {@code tokens} ({@link #PROLOGUE_NORM}).
+     * The other, if it does not, runs the norm as its own launch ({@link #settlePendingNorm}: the residual holds the sum, and
+     * rmsNormRows forms the sums, tree and scaling addRmsNormSplitRow does: the same bits). At llama-7b both take it at one
+     * token; at 2-16 only q|k|v (gate|up's one-slice plan converts X first); synthetic:100m's gate|up has slabs (3 slices).
+     */
+    private boolean nextProjectionsTakeTheNorm(int tokens, int hidden) {
+        if (!weights.fusedQkv() || !weights.fusedGateUp() || !weights.gateUpInterleaved() || producesBf16(tokens) || hidden != config.hiddenSize())
+            return false;
+        Gemm.Plan gateUp = plan(tokens, 2 * config.intermediateSize(), hidden);
+        return Gemm.normPrologue(plan(tokens, config.qDim() + 2 * config.kvDim(), hidden), tokens)
+                || Gemm.normPrologue(gateUp, tokens) && Gemm.swiGluEpilogue(gateUp, false);
+    }
+
+    /** Takes the norm left pending for {@code xn} ({@link #PROLOGUE_NORM}): true if it was xn's (now the caller's to run), else settles any. */
+    private boolean takePendingNorm(FloatArray xn, int tokens) {
+        if (pendingXn == null) return false;
+        if (pendingXn != xn || pendingTokens != tokens) {
+            settlePendingNorm();
+            return false;
+        }
+        pendingXn = null;
+        return true;
+    }
+
+    /** The pending norm of {@code xn} taken by a reader that could not run it in its prologue after all: its own launch. */
+    private void settle(FloatArray xn, int tokens) {
+        pendingXn = xn;
+        pendingTokens = tokens;
+        settlePendingNorm();
+    }
+
+    /**
+     * Runs a pending norm as its own launch (a reader whose plan has no norm prologue, {@link #nextProjectionsTakeTheNorm}). The
+     * residual already holds the sum, so the plain RMSNorm (rmsNormRows: addRmsNormSplitRow's sums, tree and scaling).
+     */
+    private void settlePendingNorm() {
+        if (pendingXn == null) return;
+        FloatArray xn = pendingXn;
+        pendingXn = null;
+        rmsNorm(pendingX, pendingTokens, config.hiddenSize(), pendingNorm, pendingEps, xn);
     }
 
     @Override
@@ -997,6 +1096,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (gemm != null) gemm.close();
         normArrivals.close();
         fusedNormArrivals.close();
+        prologueArrivals.close();
         if (fusedOut != null) fusedOut.close();
         if (activationsBf16 != null) activationsBf16.close();
         if (swiGluBf16 != null) swiGluBf16.close();
