@@ -152,7 +152,8 @@ public final class Matmul {
     private static void direct8Bf16(float[] x, int tokens, Matrix w, float[] out, int from, int to) {
         int rows = w.rows(), cols = w.cols();
         MemorySegment seg = w.tensor().data();
-        long base = (long) w.rowStart() * cols * 2, rb = 2L * cols;   // byte offset of row 0, bytes per row
+        boolean addr = byAddress(seg);
+        long base = (addr ? seg.address() : 0) + (long) w.rowStart() * cols * 2, rb = 2L * cols;   // byte offset (address) of row 0, bytes per row
         int r0 = from * TILE, r1 = Math.min(rows, to * TILE), q = (r1 - r0) / 4;
         int t8 = tokens - tokens % 8;
         float[] acc = ACC.get();
@@ -161,16 +162,173 @@ public final class Matmul {
         for (int k = 0; k < q; k++) {
             int ra = r0 + k;
             long off = base + ra * rb;
-            if (ahead > 0 && k + ahead < q && touch4(seg, off + ahead * rb, stride, rb) == Integer.MIN_VALUE) touchSink++;
-            for (int t = 0; t < t8; t += 8) {
-                kernel8x2Bf16(seg, off, off + stride, cols, x, t * cols, out, t * rows + ra, rows, q, acc);
-                kernel8x2Bf16(seg, off + 2 * stride, off + 3 * stride, cols, x, t * cols, out, t * rows + ra + 2 * q, rows, q, acc);
+            if (addr) {
+                if (ahead > 0 && k + ahead < q && touch4A(off + ahead * rb, stride, rb) == Integer.MIN_VALUE) touchSink++;
+                for (int t = 0; t < t8; t += 8) {
+                    kernel8x2Bf16A(off, off + stride, cols, x, t * cols, out, t * rows + ra, rows, q, acc);
+                    kernel8x2Bf16A(off + 2 * stride, off + 3 * stride, cols, x, t * cols, out, t * rows + ra + 2 * q, rows, q, acc);
+                }
+                for (int t = t8; t < tokens; t++) dot4Bf16A(off, stride, cols, x, t * cols, out, t * rows + ra, q);
+            } else {
+                if (ahead > 0 && k + ahead < q && touch4(seg, off + ahead * rb, stride, rb) == Integer.MIN_VALUE) touchSink++;
+                for (int t = 0; t < t8; t += 8) {
+                    kernel8x2Bf16(seg, off, off + stride, cols, x, t * cols, out, t * rows + ra, rows, q, acc);
+                    kernel8x2Bf16(seg, off + 2 * stride, off + 3 * stride, cols, x, t * cols, out, t * rows + ra + 2 * q, rows, q, acc);
+                }
+                for (int t = t8; t < tokens; t++) dot4Bf16(seg, off, stride, cols, x, t * cols, out, t * rows + ra, q);
             }
-            for (int t = t8; t < tokens; t++) dot4Bf16(seg, off, stride, cols, x, t * cols, out, t * rows + ra, q);
         }
         for (int r = r0 + 4 * q; r < r1; r++) {
-            for (int t = 0; t < tokens; t++) out[t * rows + r] = dotBf16(seg, base + r * rb, x, t * cols, cols);
+            for (int t = 0; t < tokens; t++) {
+                out[t * rows + r] = addr ? dotBf16A(base + r * rb, x, t * cols, cols) : dotBf16(seg, base + r * rb, x, t * cols, cols);
+            }
         }
+    }
+
+    /**
+     * {@code -Darbor.cpu.weightAddress} (default on): the bf16 kernels read a native weight tensor (a mapped checkpoint or
+     * allocated memory) through {@link #MEM}, one constant segment spanning the address space, at absolute addresses,
+     * instead of through the tensor's own segment. Why: the JDK's memory-access code inlined into every kernel loop keeps
+     * one type profile for all segments the process touches (heap views of float arrays, the KV cache's native blocks,
+     * mapped weights); with three classes in it C2 cannot specialise the loads and keeps a virtual call per load in the loop
+     * (all vector registers are caller-saved: the 16-accumulator kernels spill around it). {@code MEM} is a static final
+     * constant: its class is exact, its scope global (no liveness check), nothing to profile. Same loads, same bits; a heap
+     * segment (tests) keeps the segment path. Not final: benches flip it in one JVM. Run 89-cpu22.
+     */
+    static boolean weightAddress = Boolean.parseBoolean(System.getProperty("arbor.cpu.weightAddress", "true"));
+
+    /** The whole address space as one native segment of the global scope ({@link #weightAddress}). */
+    static final MemorySegment MEM = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
+    /** Whether the kernels read {@code seg} by address through {@link #MEM} ({@link #weightAddress} and a native segment). */
+    static boolean byAddress(MemorySegment seg) { return weightAddress && seg.isNative(); }
+
+    /** {@link #touch4} at absolute addresses through {@link #MEM}. */
+    private static int touch4A(long off, long stride, long rowBytes) {
+        int s = 0;
+        for (long p = 0; p < rowBytes; p += 64) {
+            s += MEM.get(BF16_LE, off + p) + MEM.get(BF16_LE, off + stride + p) + MEM.get(BF16_LE, off + 2 * stride + p)
+                    + MEM.get(BF16_LE, off + 3 * stride + p);
+        }
+        return s;
+    }
+
+    /** {@link #kernel8x2Bf16} with the rows at absolute addresses {@code a0}, {@code a1} read through {@link #MEM}. */
+    static void kernel8x2Bf16A(long a0, long a1, int n, float[] x, int xo, float[] out, int o, int ldo, int os, float[] acc) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        FloatVector c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+        int upper = F.loopBound(n);
+        for (int i = 0; i < upper; i += F.length()) {
+            long p = 2L * i;
+            FloatVector w0 = bf16A(a0 + p), w1 = bf16A(a1 + p);
+            FloatVector xv = FloatVector.fromArray(F, x, xo + i);
+            c00 = w0.fma(xv, c00); c01 = w1.fma(xv, c01);
+            xv = FloatVector.fromArray(F, x, xo + n + i);
+            c10 = w0.fma(xv, c10); c11 = w1.fma(xv, c11);
+            xv = FloatVector.fromArray(F, x, xo + 2 * n + i);
+            c20 = w0.fma(xv, c20); c21 = w1.fma(xv, c21);
+            xv = FloatVector.fromArray(F, x, xo + 3 * n + i);
+            c30 = w0.fma(xv, c30); c31 = w1.fma(xv, c31);
+            xv = FloatVector.fromArray(F, x, xo + 4 * n + i);
+            c40 = w0.fma(xv, c40); c41 = w1.fma(xv, c41);
+            xv = FloatVector.fromArray(F, x, xo + 5 * n + i);
+            c50 = w0.fma(xv, c50); c51 = w1.fma(xv, c51);
+            xv = FloatVector.fromArray(F, x, xo + 6 * n + i);
+            c60 = w0.fma(xv, c60); c61 = w1.fma(xv, c61);
+            xv = FloatVector.fromArray(F, x, xo + 7 * n + i);
+            c70 = w0.fma(xv, c70); c71 = w1.fma(xv, c71);
+        }
+        int l = F.length();
+        c00.intoArray(acc, 0); c01.intoArray(acc, l); c10.intoArray(acc, 2 * l); c11.intoArray(acc, 3 * l);
+        c20.intoArray(acc, 4 * l); c21.intoArray(acc, 5 * l); c30.intoArray(acc, 6 * l); c31.intoArray(acc, 7 * l);
+        c40.intoArray(acc, 8 * l); c41.intoArray(acc, 9 * l); c50.intoArray(acc, 10 * l); c51.intoArray(acc, 11 * l);
+        c60.intoArray(acc, 12 * l); c61.intoArray(acc, 13 * l); c70.intoArray(acc, 14 * l); c71.intoArray(acc, 15 * l);
+        laneSums(acc);
+        for (int t = 0; t < 8; t++) {
+            float s0 = acc[2 * t], s1 = acc[2 * t + 1];
+            int x0 = xo + t * n;
+            for (int i = upper; i < n; i++) {
+                float xi = x[x0 + i];
+                long p = 2L * i;
+                s0 += bf16AtA(a0 + p) * xi;
+                s1 += bf16AtA(a1 + p) * xi;
+            }
+            out[o + t * ldo] = s0;
+            out[o + t * ldo + os] = s1;
+        }
+    }
+
+    /** L bf16 values at absolute address {@code a}, through {@link #MEM}, as floats. */
+    private static FloatVector bf16A(long a) {
+        ShortVector s = ShortVector.fromMemorySegment(S, MEM, a, ByteOrder.LITTLE_ENDIAN);
+        return ((IntVector) s.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static float bf16AtA(long a) { return Float.intBitsToFloat(MEM.get(BF16_LE, a) << 16); }
+
+    /** {@link #dot4Bf16} with the rows at absolute addresses {@code a + i * stride}, through {@link #MEM}. */
+    static void dot4Bf16A(long a, long stride, int n, float[] x, int xo, float[] out, int o, int ostride) {
+        long a1 = a + stride, a2 = a + 2 * stride, a3 = a + 3 * stride;
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+        int i = 0, upper = F.loopBound(n);
+        for (; i < upper; i += F.length()) {
+            FloatVector xv = FloatVector.fromArray(F, x, xo + i);
+            long p = 2L * i;
+            c0 = bf16A(a + p).fma(xv, c0);
+            c1 = bf16A(a1 + p).fma(xv, c1);
+            c2 = bf16A(a2 + p).fma(xv, c2);
+            c3 = bf16A(a3 + p).fma(xv, c3);
+        }
+        float s0 = Lanes.sum(c0), s1 = Lanes.sum(c1);
+        float s2 = Lanes.sum(c2), s3 = Lanes.sum(c3);
+        for (; i < n; i++) {
+            float xi = x[xo + i];
+            long p = 2L * i;
+            s0 += bf16AtA(a + p) * xi;
+            s1 += bf16AtA(a1 + p) * xi;
+            s2 += bf16AtA(a2 + p) * xi;
+            s3 += bf16AtA(a3 + p) * xi;
+        }
+        out[o] = s0;
+        out[o + ostride] = s1;
+        out[o + 2 * ostride] = s2;
+        out[o + 3 * ostride] = s3;
+    }
+
+    /** {@link #dotBf16} of the row at absolute address {@code a}, through {@link #MEM}. */
+    static float dotBf16A(long a, float[] x, int xo, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0, upper = F.loopBound(n);
+        for (; i < upper; i += F.length()) acc = bf16A(a + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc);
+        float s = Lanes.sum(acc);
+        for (; i < n; i++) s += bf16AtA(a + 2L * i) * x[xo + i];
+        return s;
+    }
+
+    /** {@link #panelBf16} from absolute addresses, through {@link #MEM}. */
+    static void panelBf16A(long a, long stride, int n, float[] wt) {
+        long a1 = a + stride, a2 = a + 2 * stride, a3 = a + 3 * stride;
+        int i = 0, upper = F.loopBound(n);
+        for (; i < upper; i += F.length()) {
+            long p = 2L * i;
+            FloatVector w0 = bf16A(a + p), w1 = bf16A(a1 + p), w2 = bf16A(a2 + p), w3 = bf16A(a3 + p);
+            w0.intoArray(wt, i);
+            w1.intoArray(wt, n + i);
+            w2.intoArray(wt, 2 * n + i);
+            w3.intoArray(wt, 3 * n + i);
+        }
+        for (; i < n; i++) {
+            long p = 2L * i;
+            wt[i] = bf16AtA(a + p);
+            wt[n + i] = bf16AtA(a1 + p);
+            wt[2 * n + i] = bf16AtA(a2 + p);
+            wt[3 * n + i] = bf16AtA(a3 + p);
+        }
+    }
+
+    /** {@code PanelGemm.widen} from an absolute address, through {@link #MEM}: n (a multiple of L) bf16 values widened. */
+    static void widenA(long a, int n, float[] wp) {
+        for (int i = 0; i < n; i += F.length()) bf16A(a + 2L * i).intoArray(wp, i);
     }
 
     /**
@@ -265,14 +423,16 @@ public final class Matmul {
         int r0 = from * TILE, r1 = Math.min(rows, to * TILE), q = (r1 - r0) / TILE;
         boolean bf16 = w.tensor().dtype() == DType.BF16;
         MemorySegment seg = w.tensor().data();
-        long base = (long) w.rowStart() * cols * 2, rb = 2L * cols;   // bf16: byte offset of row 0, bytes per row
+        boolean addr = bf16 && byAddress(seg);
+        long base = (addr ? seg.address() : 0) + (long) w.rowStart() * cols * 2, rb = 2L * cols;   // bf16: byte offset (address) of row 0, bytes per row
         float[] wt = tileScratch(TILE * cols); // (TILE, cols) packed float32 weight rows
         float[] acc = ACC.get();               // (L, L) a micro-kernel's accumulators, for the lane sums
         for (int t0 = first; t0 < tokens; t0 += block) {
             int t1 = Math.min(tokens, t0 + block);
             for (int k = 0; k < q; k++) {
                 int ra = r0 + k;               // the panel's rows: ra, ra + q, ra + 2q, ra + 3q
-                if (bf16) panelBf16(seg, base + ra * rb, q * rb, cols, wt);
+                if (addr) panelBf16A(base + ra * rb, q * rb, cols, wt);
+                else if (bf16) panelBf16(seg, base + ra * rb, q * rb, cols, wt);
                 else for (int i = 0; i < TILE; i++) w.loadRow(ra + i * q, wt, i * cols);
                 int t = t0;
                 for (; MR > 0 && t + MR <= t1; t += MR) {
@@ -301,15 +461,19 @@ public final class Matmul {
     private static void streamBf16(float[] x, int tokens, Matrix w, float[] out, int from, int to) {
         int rows = w.rows(), cols = w.cols();
         MemorySegment seg = w.tensor().data();
-        long base = (long) w.rowStart() * cols * 2, rb = 2L * cols;   // byte offset of row 0, bytes per row
+        boolean addr = byAddress(seg);
+        long base = (addr ? seg.address() : 0) + (long) w.rowStart() * cols * 2, rb = 2L * cols;   // byte offset (address) of row 0, bytes per row
         int r0 = from * TILE, r1 = Math.min(rows, to * TILE), q = (r1 - r0) / 4;
         for (int k = 0; k < q; k++) {
             int ra = r0 + k;
             long off = base + ra * rb;
-            for (int t = 0; t < tokens; t++) dot4Bf16(seg, off, q * rb, cols, x, t * cols, out, t * rows + ra, q);
+            if (addr) for (int t = 0; t < tokens; t++) dot4Bf16A(off, q * rb, cols, x, t * cols, out, t * rows + ra, q);
+            else for (int t = 0; t < tokens; t++) dot4Bf16(seg, off, q * rb, cols, x, t * cols, out, t * rows + ra, q);
         }
         for (int r = r0 + 4 * q; r < r1; r++) {
-            for (int t = 0; t < tokens; t++) out[t * rows + r] = dotBf16(seg, base + r * rb, x, t * cols, cols);
+            for (int t = 0; t < tokens; t++) {
+                out[t * rows + r] = addr ? dotBf16A(base + r * rb, x, t * cols, cols) : dotBf16(seg, base + r * rb, x, t * cols, cols);
+            }
         }
     }
 

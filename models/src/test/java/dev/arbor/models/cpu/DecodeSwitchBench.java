@@ -24,9 +24,11 @@ import java.util.Arrays;
  *   <li>{@code groupedDecodeAttention}: every sequence's block table begins with the same physical blocks, the
  *       {@code context} prompt tokens' whole blocks (the same token ids: a shared prefix as the prefix trie hands out), then
  *       32 own prompt tokens in its own blocks; A with {@link Attention#groupedDecode} off, B on (one executor);
- *   <li>{@code decodeDirect8}: A with {@link Matmul#decodeDirect8} off (the float32 panel GEMM), B on (one executor).
+ *   <li>{@code decodeDirect8}: A with {@link Matmul#decodeDirect8} off (the float32 panel GEMM), B on (one executor);
+ *   <li>{@code weightAddress}: A with {@link Matmul#weightAddress} off (weights read through their own segments), B on
+ *       (through the one constant segment by address); one executor, the other switches as their properties say.
  * </ul>
- * Usage: {@code DecodeSwitchBench MODEL [batch] [context] [rounds] [steps] [N|kvHugePages|kvHugePagesFirst|weightHugePages|weightHugePagesFirst|groupedDecodeAttention|decodeDirect8]} (default two threads, bf16 KV,
+ * Usage: {@code DecodeSwitchBench MODEL [batch] [context] [rounds] [steps] [N|kvHugePages|kvHugePagesFirst|weightHugePages|weightHugePagesFirst|groupedDecodeAttention|decodeDirect8|weightAddress]} (default two threads, bf16 KV,
  * batch invariant).
  */
 public final class DecodeSwitchBench {
@@ -45,8 +47,10 @@ public final class DecodeSwitchBench {
         boolean hugeAb = mode.startsWith("kvHugePages") || weightAb;
         boolean groupedAb = mode.equals("groupedDecodeAttention");   // a shared prefix; Attention.groupedDecode off / on
         boolean directAb = mode.equals("decodeDirect8");   // Matmul.decodeDirect8 off / on
+        boolean addressAb = mode.equals("weightAddress");   // Matmul.weightAddress off / on
+        boolean savedAddress = Matmul.weightAddress, savedDirect = Matmul.decodeDirect8;
         int own = groupedAb ? 32 : 0;   // own prompt tokens after the shared prefix
-        int offTokens = !hugeAb && !groupedAb && !directAb ? Integer.parseInt(mode) : PanelGemm.minTokens;
+        int offTokens = !hugeAb && !groupedAb && !directAb && !addressAb ? Integer.parseInt(mode) : PanelGemm.minTokens;
         int onTokens = PanelGemm.minTokens;
         int blockSize = 16, total = context + own + 2 * (rounds + 2) * steps + 1,   // both settings step the one cache (two executors: half used)
                 shared = groupedAb ? context / blockSize : 0;
@@ -55,6 +59,8 @@ public final class DecodeSwitchBench {
                 batch, context, shared, own, rounds, steps);
         else if (directAb) System.out.printf("A/B of Matmul.decodeDirect8: off / on; batch %d, context %d, %d rounds x %d steps%n",
                 batch, context, rounds, steps);
+        else if (addressAb) System.out.printf("A/B of Matmul.weightAddress: off / on (decodeDirect8 %s); batch %d, context %d, %d rounds x %d steps%n",
+                Matmul.decodeDirect8, batch, context, rounds, steps);
         else if (hugeAb) System.out.printf("A/B of the " + (weightAb ? "weights'" : "KV cache's") + " pages: 4 KiB / 2 MiB (" + (hugeFirst ? "2 MiB" : "4 KiB") + " opened first); batch %d, context %d, %d rounds x %d steps%n", batch, context, rounds, steps);
         else System.out.printf("A/B of PanelGemm.minTokens: off %d, on %d; batch %d, context %d, %d rounds x %d steps%n",
                 offTokens, onTokens, batch, context, rounds, steps);
@@ -93,6 +99,7 @@ public final class DecodeSwitchBench {
                     for (int v = 0; v < 2; v++) {
                         if (groupedAb) Attention.groupedDecode = v == 1;
                         else if (directAb) Matmul.decodeDirect8 = v == 1;
+                        else if (addressAb) Matmul.weightAddress = v == 1;
                         else if (!hugeAb) PanelGemm.minTokens = v == 1 ? onTokens : offTokens;
                         int e = !hugeAb ? 0 : hugeFirst ? 1 - v : v;
                         ForwardBatch b = exec[e].batch();
@@ -117,7 +124,8 @@ public final class DecodeSwitchBench {
                 }
                 PanelGemm.minTokens = onTokens;
                 Attention.groupedDecode = true;
-                Matmul.decodeDirect8 = true;
+                Matmul.decodeDirect8 = savedDirect;
+                Matmul.weightAddress = savedAddress;
                 double[] ratio = new double[rounds], wr = new double[rounds];
                 int ahead = 0, aheadWall = 0;
                 for (int r = 0; r < rounds; r++) {

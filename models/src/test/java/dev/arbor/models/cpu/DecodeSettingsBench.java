@@ -1,0 +1,102 @@
+package dev.arbor.models.cpu;
+
+import dev.arbor.models.BackendOptions;
+import dev.arbor.models.CausalLM;
+import dev.arbor.models.ForwardBatch;
+import dev.arbor.models.ModelExecutor;
+import dev.arbor.models.ModelLoader;
+import dev.arbor.models.StepShape;
+import java.util.Arrays;
+
+/**
+ * Batched decode under several switch settings in one JVM (not a timed test): {@code batch} sequences prefilled with
+ * {@code context} tokens, then rounds; each round runs {@code steps} decode steps (every sequence one token, a logits row
+ * each) under every setting, the order rotated by one each round; two warm-up rounds first. A setting is a name made of
+ * the letters {@code d} ({@link Matmul#decodeDirect8} on, else off) and {@code a} ({@link Matmul#weightAddress} on, else
+ * off), e.g. {@code -,d,a,da}. Per setting the median wall ms a step; per round each setting's wall against the first
+ * setting's (median, min, max, rounds ahead).
+ * Usage: {@code DecodeSettingsBench MODEL [batch] [context] [rounds] [steps] [settings]} (default {@code -,d,a,da}).
+ */
+public final class DecodeSettingsBench {
+    public static void main(String[] args) {
+        String spec = args[0];
+        int batch = args.length > 1 ? Integer.parseInt(args[1]) : 8;
+        int context = args.length > 2 ? Integer.parseInt(args[2]) : 512;
+        int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 10;
+        int steps = args.length > 4 ? Integer.parseInt(args[4]) : 6;
+        String[] settings = (args.length > 5 ? args[5] : "-,d,a,da").split(",");
+        int n = settings.length, blockSize = 16;
+        int total = context + n * (rounds + 2) * steps + 1, perSeq = (total + blockSize - 1) / blockSize + 1;
+        System.out.printf("settings %s (d: decodeDirect8, a: weightAddress); batch %d, context %d, %d rounds x %d steps, load %s%n",
+                String.join(",", settings), batch, context, rounds, steps, load());
+        boolean savedD = Matmul.decodeDirect8, savedA = Matmul.weightAddress;
+        try (CausalLM model = ModelLoader.load(spec, new BackendOptions("cpu", "bf16", "auto", true))) {
+            model.materialize();
+            StepShape shape = new StepShape(perSeq * batch, blockSize, Math.max(context, batch), batch, perSeq, batch);
+            try (ModelExecutor exec = model.open(shape)) {
+                int[][] tables = new int[batch][perSeq];
+                for (int s = 0; s < batch; s++) for (int k = 0; k < perSeq; k++) tables[s][k] = s * perSeq + k;
+                ForwardBatch b = exec.batch();
+                for (int s = 0; s < batch; s++) {
+                    b.clear();
+                    b.beginSequence(tables[s], perSeq);
+                    for (int i = 0; i < context; i++) b.addToken((s * 31 + i * 7) % 259, i);
+                    b.addLogitRow(context - 1);
+                    exec.forward();
+                    exec.computeLogits(0);
+                }
+                int pos = context;
+                double[][] wall = new double[n][rounds];
+                for (int r = -2; r < rounds; r++) {
+                    for (int j = 0; j < n; j++) {
+                        int v = Math.floorMod(j + r, n);
+                        Matmul.decodeDirect8 = settings[v].contains("d");
+                        Matmul.weightAddress = settings[v].contains("a");
+                        long w0 = System.nanoTime();
+                        for (int step = 0; step < steps; step++, pos++) {
+                            b.clear();
+                            for (int s = 0; s < batch; s++) {
+                                b.beginSequence(tables[s], perSeq);
+                                b.addToken((pos + s) % 259, pos);
+                                b.addLogitRow(s);
+                            }
+                            exec.forward();
+                            exec.computeLogits(0);
+                        }
+                        if (r >= 0) wall[v][r] = (System.nanoTime() - w0) / 1e6 / steps;
+                    }
+                    if (r >= 0) {
+                        StringBuilder line = new StringBuilder("round " + r + ":");
+                        for (int v = 0; v < n; v++) line.append(String.format(" %s %.2f", settings[v], wall[v][r]));
+                        System.out.println(line.append(" ms a step"));
+                    }
+                }
+                for (int v = 0; v < n; v++) {
+                    double[] ratio = new double[rounds];
+                    int ahead = 0;
+                    for (int r = 0; r < rounds; r++) {
+                        ratio[r] = wall[0][r] / wall[v][r];
+                        if (ratio[r] > 1) ahead++;
+                    }
+                    System.out.printf("%-3s median %.2f ms a step = %.1f tok/s; %s/%s per round median %.3f (min %.3f, max %.3f), ahead in %d of %d%n",
+                            settings[v], med(wall[v]), batch * 1000 / med(wall[v]), settings[0], settings[v], med(ratio),
+                            Arrays.stream(ratio).min().orElse(0), Arrays.stream(ratio).max().orElse(0), ahead, rounds);
+                }
+                System.out.printf("load %s%n", load());
+            }
+        } finally {
+            Matmul.decodeDirect8 = savedD;
+            Matmul.weightAddress = savedA;
+        }
+    }
+
+    static String load() {
+        return String.format("%.2f", java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+    }
+
+    static double med(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}
