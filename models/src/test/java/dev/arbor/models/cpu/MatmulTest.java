@@ -163,4 +163,65 @@ class MatmulTest {
             Matmul.touchAhead = savedAhead;
         }
     }
+    /**
+     * {@code -Darbor.cpu.weightAddress}: the bf16 kernels reading a native weight tensor by absolute address through the
+     * one constant segment give {@link Matmul#reference}'s bits, as the segment path does, for every route (batch-1
+     * streaming, the panel GEMM, the direct 8-token kernel, {@link PanelGemm}'s packed panels) and for weights in allocated
+     * memory, in a mapped file at an offset of 16 bytes (as a checkpoint's tensors) and in a band of rows of a larger
+     * tensor; a heap segment keeps the segment path (the route follows the switch and the segment's kind).
+     */
+    @org.junit.jupiter.api.Test
+    void weightAddressEqualsReferenceBitForBit() throws java.io.IOException {
+        SplittableRandom rnd = new SplittableRandom(23);
+        boolean savedAddress = Matmul.weightAddress, savedDirect = Matmul.decodeDirect8;
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("weight-address", ".bin");
+        try (Arena arena = Arena.ofShared()) {
+            int[][] shapes = {{1, 7}, {13, 33}, {33, 255}, {130, 1000}};
+            for (int[] shape : shapes) {
+                int rows = shape[0], cols = shape[1];
+                Matrix native_ = randomMatrix(arena, DType.BF16, rows + 5, cols, rnd);
+                Matrix band = native_.band(3, rows);   // rows 3 .. rows + 3 of a larger tensor
+                MemorySegment src = native_.tensor().data();
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ,
+                        java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+                    ch.write(java.nio.ByteBuffer.allocate(16));
+                    ch.write(src.asByteBuffer());
+                }
+                MemorySegment mapped;
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
+                    mapped = ch.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena).asSlice(16, src.byteSize());
+                }
+                short[] heap = src.toArray(S);
+                Matrix[] ms = {
+                        Matrix.of(native_.tensor()),
+                        band,
+                        Matrix.of(new Tensor("w", "mapped", DType.BF16, new long[] {rows + 5, cols}, mapped)),
+                        Matrix.of(new Tensor("w", "heap", DType.BF16, new long[] {rows + 5, cols}, MemorySegment.ofArray(heap)))};
+                for (int mi = 0; mi < ms.length; mi++) {
+                    Matrix m = ms[mi];
+                    for (int tokens : new int[] {1, 2, 3, 4, 8, 9, 17, PanelGemm.minTokens() - 1, PanelGemm.minTokens() + 5}) {
+                        float[] x = new float[tokens * cols];
+                        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextDouble(-1, 1);
+                        float[] want = new float[tokens * m.rows()];
+                        Matmul.reference(x, tokens, m, want);
+                        for (int setting = 0; setting < 4; setting++) {
+                            Matmul.weightAddress = (setting & 1) != 0;
+                            Matmul.decodeDirect8 = (setting & 2) != 0;
+                            assertEquals(Matmul.weightAddress && mi < 3, Matmul.byAddress(m.tensor().data()), "route, matrix " + mi);
+                            float[] got = new float[tokens * m.rows()];
+                            Matmul.apply(x, tokens, m, got);
+                            for (int i = 0; i < got.length; i++) {
+                                assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]),
+                                        "matrix " + mi + ", setting " + setting + ", " + m.rows() + "x" + cols + ", " + tokens + " tokens, element " + i);
+                            }
+                        }
+                    }
+                }
+            }
+        } finally {
+            Matmul.weightAddress = savedAddress;
+            Matmul.decodeDirect8 = savedDirect;
+            java.nio.file.Files.deleteIfExists(file);
+        }
+    }
 }
