@@ -15,11 +15,14 @@ import java.util.Arrays;
  * the letters {@code d} ({@link Matmul#decodeDirect8} on, else off) and {@code a} ({@link Matmul#weightAddress} on, else
  * off), e.g. {@code -,d,a,da}. Per setting the median wall ms a step; per round each setting's wall against the first
  * setting's (median, min, max, rounds ahead).
+ * With {@code -Dbench.prefill=true} a step is instead the prefill of sequence 0's {@code context}-token prompt (again,
+ * into the same blocks: a 1 × context prefill, its last logits row).
  * Usage: {@code DecodeSettingsBench MODEL [batch] [context] [rounds] [steps] [settings]} (default {@code -,d,a,da}).
  */
 public final class DecodeSettingsBench {
     private static final com.sun.management.OperatingSystemMXBean OS =
             (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+    private static final boolean PREFILL = Boolean.getBoolean("bench.prefill");
 
     public static void main(String[] args) {
         String spec = args[0];
@@ -30,7 +33,7 @@ public final class DecodeSettingsBench {
         String[] settings = (args.length > 5 ? args[5] : "-,d,a,da").split(",");
         int n = settings.length, blockSize = 16;
         int total = context + n * (rounds + 2) * steps + 1, perSeq = (total + blockSize - 1) / blockSize + 1;
-        System.out.printf("settings %s (d: decodeDirect8, a: weightAddress); batch %d, context %d, %d rounds x %d steps, load %s%n",
+        System.out.printf("settings %s (d: decodeDirect8, a: weightAddress); " + (PREFILL ? "prefill 1 x context, " : "") + "batch %d, context %d, %d rounds x %d steps, load %s%n",
                 String.join(",", settings), batch, context, rounds, steps, load());
         boolean savedD = Matmul.decodeDirect8, savedA = Matmul.weightAddress;
         try (CausalLM model = ModelLoader.load(spec, new BackendOptions("cpu", "bf16", "auto", true))) {
@@ -56,7 +59,15 @@ public final class DecodeSettingsBench {
                         Matmul.decodeDirect8 = settings[v].contains("d");
                         Matmul.weightAddress = settings[v].contains("a");
                         long c0 = OS.getProcessCpuTime(), w0 = System.nanoTime();
-                        for (int step = 0; step < steps; step++, pos++) {
+                        for (int step = 0; step < steps && PREFILL; step++) {   // a prefill of sequence 0's prompt again
+                            b.clear();
+                            b.beginSequence(tables[0], perSeq);
+                            for (int i = 0; i < context; i++) b.addToken((i * 7) % 259, i);
+                            b.addLogitRow(context - 1);
+                            exec.forward();
+                            exec.computeLogits(0);
+                        }
+                        for (int step = 0; step < steps && !PREFILL; step++, pos++) {
                             b.clear();
                             for (int s = 0; s < batch; s++) {
                                 b.beginSequence(tables[s], perSeq);
@@ -86,8 +97,9 @@ public final class DecodeSettingsBench {
                         if (ratio[r] > 1) ahead++;
                         if (cr[r] > 1) cahead++;
                     }
+                    int perStep = PREFILL ? context : batch;
                     System.out.printf("%-3s median %.2f ms a step = %.1f tok/s, %.2f CPU-ms; %s/%s per round: wall median %.3f (min %.3f, max %.3f), ahead in %d of %d; CPU median %.3f, ahead in %d%n",
-                            settings[v], med(wall[v]), batch * 1000 / med(wall[v]), med(cpu[v]), settings[0], settings[v], med(ratio),
+                            settings[v], med(wall[v]), perStep * 1000 / med(wall[v]), med(cpu[v]), settings[0], settings[v], med(ratio),
                             Arrays.stream(ratio).min().orElse(0), Arrays.stream(ratio).max().orElse(0), ahead, rounds, med(cr), cahead);
                 }
                 System.out.printf("load %s%n", load());
