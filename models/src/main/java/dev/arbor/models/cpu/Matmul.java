@@ -133,7 +133,10 @@ public final class Matmul {
      * Not final: benches flip it between passes in one JVM. The same bits either way. NOTE: default off — alone
      * ({@code DecodeDirectBench}) it was 1.2-1.3x faster with W in the caches and 1.0-1.23x from DRAM, but the engine's
      * batch-8 decode from a checkpoint ran slower with it in 6 of 6 interleaved pairs (~0.9x; run 83-cpu21), also with
-     * the weights copied to aligned 2 MiB pages; not explained yet.
+     * the weights copied to aligned 2 MiB pages. Explained in run 89-cpu22: the mapped weights took a virtual call per
+     * load in the hot loop (the JDK's shared type profile, see {@link #weightAddress}), which this 19-register kernel pays
+     * more for than the panel path; with {@link #weightAddress} on it is even with the panel GEMM in the engine (0.98x of
+     * it single-threaded, batch 8: the step is bound by DRAM), so still off.
      */
     static boolean decodeDirect8 = Boolean.parseBoolean(System.getProperty("arbor.cpu.decodeDirect8", "false"));
 
