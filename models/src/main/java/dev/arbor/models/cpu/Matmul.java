@@ -200,11 +200,23 @@ public final class Matmul {
      */
     static boolean weightAddress = Boolean.parseBoolean(System.getProperty("arbor.cpu.weightAddress", "true"));
 
-    /** The whole address space as one native segment of the global scope ({@link #weightAddress}). */
-    static final MemorySegment MEM = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+    /**
+     * The whole address space as one native segment of the global scope ({@link #weightAddress}); null where native access
+     * is denied ({@code reinterpret} is a restricted method: the launcher passes {@code --enable-native-access}), and then
+     * the segment path runs.
+     */
+    static final MemorySegment MEM = allMemory();
+
+    private static MemorySegment allMemory() {
+        try {
+            return MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+        } catch (RuntimeException e) {   // IllegalCallerException under --illegal-native-access=deny
+            return null;
+        }
+    }
 
     /** Whether the kernels read {@code seg} by address through {@link #MEM} ({@link #weightAddress} and a native segment). */
-    static boolean byAddress(MemorySegment seg) { return weightAddress && seg.isNative(); }
+    static boolean byAddress(MemorySegment seg) { return weightAddress && MEM != null && seg.isNative(); }
 
     /** {@link #touch4} at absolute addresses through {@link #MEM}. */
     private static int touch4A(long off, long stride, long rowBytes) {
