@@ -11,7 +11,8 @@ import java.util.Arrays;
 /**
  * Batched decode under several switch settings in one JVM (not a timed test): {@code batch} sequences prefilled with
  * {@code context} tokens, then rounds; each round runs {@code steps} decode steps (every sequence one token, a logits row
- * each) under every setting (wall and process CPU time: the team's workers spin between calls), the order rotated by one each round; two warm-up rounds first. A setting is a name made of
+ * each) under every setting (wall, process CPU time in 10 ms ticks: the team's workers spin between calls; the main thread's CPU
+ * time in ns: all of the work with {@code -Darbor.cpu.threads=1}), the order rotated by one each round; two warm-up rounds first. A setting is a name made of
  * the letters {@code d} ({@link Matmul#decodeDirect8} on, else off) and {@code a} ({@link Matmul#weightAddress} on, else
  * off), e.g. {@code -,d,a,da}. Per setting the median wall ms a step; per round each setting's wall against the first
  * setting's (median, min, max, rounds ahead).
@@ -22,6 +23,7 @@ import java.util.Arrays;
 public final class DecodeSettingsBench {
     private static final com.sun.management.OperatingSystemMXBean OS =
             (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+    private static final java.lang.management.ThreadMXBean TM = java.lang.management.ManagementFactory.getThreadMXBean();
     private static final boolean PREFILL = Boolean.getBoolean("bench.prefill");
 
     public static void main(String[] args) {
@@ -52,13 +54,13 @@ public final class DecodeSettingsBench {
                     exec.computeLogits(0);
                 }
                 int pos = context;
-                double[][] wall = new double[n][rounds], cpu = new double[n][rounds];
+                double[][] wall = new double[n][rounds], cpu = new double[n][rounds], tcpu = new double[n][rounds];
                 for (int r = -2; r < rounds; r++) {
                     for (int j = 0; j < n; j++) {
                         int v = Math.floorMod(j + r, n);
                         Matmul.decodeDirect8 = settings[v].contains("d");
                         Matmul.weightAddress = settings[v].contains("a");
-                        long c0 = OS.getProcessCpuTime(), w0 = System.nanoTime();
+                        long c0 = OS.getProcessCpuTime(), w0 = System.nanoTime(), t0 = TM.getCurrentThreadCpuTime();
                         for (int step = 0; step < steps && PREFILL; step++) {   // a prefill of sequence 0's prompt again
                             b.clear();
                             b.beginSequence(tables[0], perSeq);
@@ -80,6 +82,7 @@ public final class DecodeSettingsBench {
                         if (r >= 0) {
                             wall[v][r] = (System.nanoTime() - w0) / 1e6 / steps;
                             cpu[v][r] = (OS.getProcessCpuTime() - c0) / 1e6 / steps;
+                            tcpu[v][r] = (TM.getCurrentThreadCpuTime() - t0) / 1e6 / steps;
                         }
                     }
                     if (r >= 0) {
@@ -89,18 +92,21 @@ public final class DecodeSettingsBench {
                     }
                 }
                 for (int v = 0; v < n; v++) {
-                    double[] ratio = new double[rounds], cr = new double[rounds];
-                    int ahead = 0, cahead = 0;
+                    double[] ratio = new double[rounds], cr = new double[rounds], tr = new double[rounds];
+                    int ahead = 0, cahead = 0, tahead = 0;
                     for (int r = 0; r < rounds; r++) {
                         ratio[r] = wall[0][r] / wall[v][r];
                         cr[r] = cpu[0][r] / cpu[v][r];
                         if (ratio[r] > 1) ahead++;
                         if (cr[r] > 1) cahead++;
+                        tr[r] = tcpu[0][r] / tcpu[v][r];
+                        if (tr[r] > 1) tahead++;
                     }
                     int perStep = PREFILL ? context : batch;
-                    System.out.printf("%-3s median %.2f ms a step = %.1f tok/s, %.2f CPU-ms; %s/%s per round: wall median %.3f (min %.3f, max %.3f), ahead in %d of %d; CPU median %.3f, ahead in %d%n",
+                    System.out.printf("%-3s median %.2f ms a step = %.1f tok/s, %.2f CPU-ms; %s/%s per round: wall median %.3f (min %.3f, max %.3f), ahead in %d of %d; CPU median %.3f, ahead in %d; main thread CPU %.2f ms, median %.3f (min %.3f, max %.3f), ahead in %d%n",
                             settings[v], med(wall[v]), perStep * 1000 / med(wall[v]), med(cpu[v]), settings[0], settings[v], med(ratio),
-                            Arrays.stream(ratio).min().orElse(0), Arrays.stream(ratio).max().orElse(0), ahead, rounds, med(cr), cahead);
+                            Arrays.stream(ratio).min().orElse(0), Arrays.stream(ratio).max().orElse(0), ahead, rounds, med(cr), cahead,
+                            med(tcpu[v]), med(tr), Arrays.stream(tr).min().orElse(0), Arrays.stream(tr).max().orElse(0), tahead);
                 }
                 System.out.printf("load %s%n", load());
             }
