@@ -135,8 +135,8 @@ public final class Matmul {
      * batch-8 decode from a checkpoint ran slower with it in 6 of 6 interleaved pairs (~0.9x; run 83-cpu21), also with
      * the weights copied to aligned 2 MiB pages. Explained in run 89-cpu22: the mapped weights took a virtual call per
      * load in the hot loop (the JDK's shared type profile, see {@link #weightAddress}), which this 19-register kernel pays
-     * more for than the panel path; with {@link #weightAddress} on it is even with the panel GEMM in the engine (0.98x of
-     * it single-threaded, batch 8: the step is bound by DRAM), so still off.
+     * more for than the panel path; with {@link #weightAddress} on it is still not ahead of the panel GEMM in the engine
+     * (0.90x single-threaded, 0.95-1.06x at two threads under load, batch 8: the step is bound by DRAM), so still off.
      */
     static boolean decodeDirect8 = Boolean.parseBoolean(System.getProperty("arbor.cpu.decodeDirect8", "false"));
 
