@@ -18,6 +18,7 @@ import java.util.Arrays;
  * setting's (median, min, max, rounds ahead).
  * With {@code -Dbench.prefill=true} a step is instead the prefill of sequence 0's {@code context}-token prompt (again,
  * into the same blocks: a 1 × context prefill, its last logits row).
+ * {@code -Dbench.kv=fp32|bf16|auto} sets the KV cache's dtype (default bf16, as the peer script's runs).
  * Usage: {@code DecodeSettingsBench MODEL [batch] [context] [rounds] [steps] [settings]} (default {@code -,d,a,da}).
  */
 public final class DecodeSettingsBench {
@@ -38,7 +39,7 @@ public final class DecodeSettingsBench {
         System.out.printf("settings %s (d: decodeDirect8, a: weightAddress); " + (PREFILL ? "prefill 1 x context, " : "") + "batch %d, context %d, %d rounds x %d steps, load %s%n",
                 String.join(",", settings), batch, context, rounds, steps, load());
         boolean savedD = Matmul.decodeDirect8, savedA = Matmul.weightAddress;
-        try (CausalLM model = ModelLoader.load(spec, new BackendOptions("cpu", "bf16", "auto", true))) {
+        try (CausalLM model = ModelLoader.load(spec, new BackendOptions("cpu", System.getProperty("bench.kv", "bf16"), "auto", true))) {
             model.materialize();
             StepShape shape = new StepShape(perSeq * batch, blockSize, Math.max(context, batch), batch, perSeq, batch);
             try (ModelExecutor exec = model.open(shape)) {
