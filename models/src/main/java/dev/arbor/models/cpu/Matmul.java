@@ -189,14 +189,16 @@ public final class Matmul {
     }
 
     /**
-     * {@code -Darbor.cpu.weightAddress} (default on): the bf16 kernels read a native weight tensor (a mapped checkpoint or
-     * allocated memory) through {@link #MEM}, one constant segment spanning the address space, at absolute addresses,
-     * instead of through the tensor's own segment. Why: the JDK's memory-access code inlined into every kernel loop keeps
+     * {@code -Darbor.cpu.weightAddress} (default on): the bf16 kernels read a memory-mapped weight tensor (a checkpoint's
+     * file) through {@link #MEM}, one constant segment spanning the address space, at absolute addresses, instead of
+     * through the tensor's own segment. Why: the JDK's memory-access code inlined into every kernel loop keeps
      * one type profile for all segments the process touches (heap views of float arrays, the KV cache's native blocks,
      * mapped weights); with three classes in it C2 cannot specialise the loads and keeps a virtual call per load in the loop
      * (all vector registers are caller-saved: the 16-accumulator kernels spill around it). {@code MEM} is a static final
-     * constant: its class is exact, its scope global (no liveness check), nothing to profile. Same loads, same bits; a heap
-     * segment (tests) keeps the segment path. Not final: benches flip it in one JVM. Run 89-cpu22.
+     * constant: its class is exact, its scope global (no liveness check), nothing to profile. Same loads, same bits.
+     * Allocated (native, not mapped) weights keep the segment path: with the mapped ones out of the profile theirs is the
+     * KV cache's class, and there the segment path measured 3-7% faster than this one (synthetic:100m, batch 1); heap
+     * segments (tests) keep it too. Not final: benches flip it in one JVM. Run 89-cpu22.
      */
     static boolean weightAddress = Boolean.parseBoolean(System.getProperty("arbor.cpu.weightAddress", "true"));
 
@@ -215,8 +217,8 @@ public final class Matmul {
         }
     }
 
-    /** Whether the kernels read {@code seg} by address through {@link #MEM} ({@link #weightAddress} and a native segment). */
-    static boolean byAddress(MemorySegment seg) { return weightAddress && MEM != null && seg.isNative(); }
+    /** Whether the kernels read {@code seg} by address through {@link #MEM} ({@link #weightAddress} and a mapped segment). */
+    static boolean byAddress(MemorySegment seg) { return weightAddress && MEM != null && seg.isMapped(); }
 
     /** {@link #touch4} at absolute addresses through {@link #MEM}. */
     private static int touch4A(long off, long stride, long rowBytes) {
@@ -339,11 +341,6 @@ public final class Matmul {
             wt[2 * n + i] = bf16AtA(a2 + p);
             wt[3 * n + i] = bf16AtA(a3 + p);
         }
-    }
-
-    /** {@code PanelGemm.widen} from an absolute address, through {@link #MEM}: n (a multiple of L) bf16 values widened. */
-    static void widenA(long a, int n, float[] wp) {
-        for (int i = 0; i < n; i += F.length()) bf16A(a + 2L * i).intoArray(wp, i);
     }
 
     /**

@@ -170,8 +170,6 @@ final class PanelGemm {
     private static void panels(float[] x, float[] shared, int tokens, Matrix w, float[] out, int p0, int p1) {
         int rows = w.rows(), cols = w.cols(), kl = cols / L;
         MemorySegment pk = packed(w);
-        boolean addr = Matmul.byAddress(pk);   // -Darbor.cpu.weightAddress: the panels read by address (the same values)
-        long pa = addr ? pk.address() : 0;
         Scratch s = SCRATCH.get();
         int block = shared != null ? sharedBlock(cols) : tokenBlock(cols);
         float[] xr = shared != null ? shared : s.xr(Math.min(block, tokens) * cols), wp = s.wp(2 * L * cols), part = s.part;
@@ -184,8 +182,7 @@ final class PanelGemm {
                 for (int t = t0; t < t1; t++) residueMajor(x, t * cols, cols, kl, xr, (t - t0) * cols);
             }
             for (int p = p0; p < p1; p += 2) {
-                if (addr) Matmul.widenA(pa + (long) p * L * cols * 2, 2 * L * cols, wp);
-                else widen(pk, (long) p * L * cols * 2, 2 * L * cols, wp);
+                widen(pk, (long) p * L * cols * 2, 2 * L * cols, wp);
                 for (int t = t0; t < t1; t += MT) {
                     int xo = xb + (t - t0) * cols;
                     if (MT == 8) kernel8x2(wp, cols, kl, xr, xo, part);
