@@ -218,7 +218,17 @@ public final class Matmul {
     }
 
     /** Whether the kernels read {@code seg} by address through {@link #MEM} ({@link #weightAddress} and a mapped segment). */
-    static boolean byAddress(MemorySegment seg) { return weightAddress && MEM != null && seg.isMapped(); }
+    static boolean byAddress(MemorySegment seg) {
+        return weightAddress && MEM != null && (seg.isMapped() || weightAddressNative && seg.isNative());
+    }
+
+    /**
+     * {@code -Darbor.cpu.weightAddressNative} (default false): allocated (native, not mapped) weights by address too, as
+     * {@link #weightAddress}'s first version did. Kept to settle a contradiction (run 89-cpu22): in one JVM's A/B on
+     * synthetic:100m it measured 0.93-0.97x, while across engine runs the mapped checkpoint's matmuls (by address) ran
+     * ~15% faster than the in-memory model's (segment path).
+     */
+    static boolean weightAddressNative = Boolean.parseBoolean(System.getProperty("arbor.cpu.weightAddressNative", "false"));
 
     /** {@link #touch4} at absolute addresses through {@link #MEM}. */
     private static int touch4A(long off, long stride, long rowBytes) {

@@ -42,8 +42,29 @@ public record Matrix(Tensor tensor, int rowStart, int rows, int cols) {
         }
     }
 
+    /**
+     * {@code -Darbor.cpu.weightAddress} (default true; the CPU kernels' switch, {@code Matmul.weightAddress}): a mapped
+     * tensor's rows are read through {@link #ALL} at absolute addresses, so no mapped segment reaches the vector API's
+     * shared receiver profile (the KV cache's loads keep a one-class profile there). Run 89-cpu22.
+     */
+    private static final boolean BY_ADDRESS = Boolean.parseBoolean(System.getProperty("arbor.cpu.weightAddress", "true"));
+    /** All of memory as one native segment of the global scope, or null where native access is denied. */
+    private static final MemorySegment ALL = allMemory();
+
+    private static MemorySegment allMemory() {
+        try {
+            return MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
     /** bf16 is the top half of a float32: widen each short to an int and shift it up 16 bits. */
     private static void loadBf16(MemorySegment seg, long byteOff, float[] dst, int off, int n) {
+        if (BY_ADDRESS && ALL != null && seg.isMapped()) {   // the same values, read by address
+            byteOff += seg.address();
+            seg = ALL;
+        }
         int i = 0;
         int upper = n - n % F.length();
         for (; i < upper; i += F.length()) {
