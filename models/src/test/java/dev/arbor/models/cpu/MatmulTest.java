@@ -167,13 +167,14 @@ class MatmulTest {
      * {@code -Darbor.cpu.weightAddress}: the bf16 kernels reading a mapped weight tensor by absolute address through the
      * one constant segment give {@link Matmul#reference}'s bits, as the segment path does, for every route (batch-1
      * streaming, the panel GEMM, the direct 8-token kernel, {@link PanelGemm}'s packed panels) for a file mapped at an
-     * offset of 16 bytes (as a checkpoint's tensors); weights in allocated memory, in a band of rows of a larger tensor and
-     * on the heap keep the segment path, with the same bits (the route follows the switch and the segment's kind).
+     * offset of 16 bytes (as a checkpoint's tensors); weights in allocated memory and in a band of rows of a larger tensor keep
+     * the segment path unless {@code -Darbor.cpu.weightAddressNative}, heap segments always (the route follows the switches and
+     * the segment's kind), with the same bits; {@link Matrix#loadRow} of the mapped tensor gives the allocated copy's values.
      */
     @org.junit.jupiter.api.Test
     void weightAddressEqualsReferenceBitForBit() throws java.io.IOException {
         SplittableRandom rnd = new SplittableRandom(23);
-        boolean savedAddress = Matmul.weightAddress, savedDirect = Matmul.decodeDirect8;
+        boolean savedAddress = Matmul.weightAddress, savedDirect = Matmul.decodeDirect8, savedNative = Matmul.weightAddressNative;
         java.nio.file.Path file = java.nio.file.Files.createTempFile("weight-address", ".bin");
         try (Arena arena = Arena.ofShared()) {
             int[][] shapes = {{1, 7}, {13, 33}, {33, 255}, {130, 1000}};
@@ -197,6 +198,12 @@ class MatmulTest {
                         band,
                         Matrix.of(new Tensor("w", "mapped", DType.BF16, new long[] {rows + 5, cols}, mapped)),
                         Matrix.of(new Tensor("w", "heap", DType.BF16, new long[] {rows + 5, cols}, MemorySegment.ofArray(heap)))};
+                float[] rowNative = new float[cols], rowMapped = new float[cols];
+                for (int r = 0; r < rows + 5; r++) {   // Matrix.loadRow: a mapped tensor's rows (read by address) = the allocated copy's
+                    ms[0].loadRow(r, rowNative, 0);
+                    ms[2].loadRow(r, rowMapped, 0);
+                    for (int c = 0; c < cols; c++) assertEquals(Float.floatToRawIntBits(rowNative[c]), Float.floatToRawIntBits(rowMapped[c]), "loadRow " + r);
+                }
                 for (int mi = 0; mi < ms.length; mi++) {
                     Matrix m = ms[mi];
                     for (int tokens : new int[] {1, 2, 3, 4, 8, 9, 17, PanelGemm.minTokens() - 1, PanelGemm.minTokens() + 5}) {
@@ -204,10 +211,12 @@ class MatmulTest {
                         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextDouble(-1, 1);
                         float[] want = new float[tokens * m.rows()];
                         Matmul.reference(x, tokens, m, want);
-                        for (int setting = 0; setting < 4; setting++) {
+                        for (int setting = 0; setting < 8; setting++) {
                             Matmul.weightAddress = (setting & 1) != 0;
                             Matmul.decodeDirect8 = (setting & 2) != 0;
-                            assertEquals(Matmul.weightAddress && mi == 2, Matmul.byAddress(m.tensor().data()), "route, matrix " + mi);
+                            Matmul.weightAddressNative = (setting & 4) != 0;
+                            assertEquals(Matmul.weightAddress && (mi == 2 || Matmul.weightAddressNative && mi < 2),
+                                    Matmul.byAddress(m.tensor().data()), "route, matrix " + mi + ", setting " + setting);
                             float[] got = new float[tokens * m.rows()];
                             Matmul.apply(x, tokens, m, got);
                             for (int i = 0; i < got.length; i++) {
@@ -221,6 +230,7 @@ class MatmulTest {
         } finally {
             Matmul.weightAddress = savedAddress;
             Matmul.decodeDirect8 = savedDirect;
+            Matmul.weightAddressNative = savedNative;
             java.nio.file.Files.deleteIfExists(file);
         }
     }
