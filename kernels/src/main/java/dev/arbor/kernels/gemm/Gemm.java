@@ -223,6 +223,9 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel XF32_WBF16_ADD_SLABS = Kernel.of(GemmKernels.class, "xf32Wbf16AddSlabs");
     private static final Kernel XF32_WBF16_NORM = Kernel.of(GemmKernels.class, "xf32Wbf16Norm");
     private static final Kernel XF32_WBF16_NORM_SWIGLU = Kernel.of(GemmKernels.class, "xf32Wbf16NormSwiGlu");
+    private static final Kernel XF32_WBF16_QKV_ROPE_BF16 = Kernel.of(GemmKernels.class, "xf32Wbf16QkvRopeBf16");
+    private static final Kernel XF32_WBF16_QKV_ROPE_F16 = Kernel.of(GemmKernels.class, "xf32Wbf16QkvRopeF16");
+    private static final Kernel XF32_WBF16_QKV_ROPE_F32 = Kernel.of(GemmKernels.class, "xf32Wbf16QkvRopeF32");
     private static final Kernel XF32_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xf32Wbf16SwiGlu");
     private static final Kernel XBF16_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xbf16Wbf16SwiGlu");
     private static final Kernel WGMMA_TMA_SWIGLU = Kernel.of(GemmKernels.class, "wgmmaTmaSwiGlu");
@@ -1410,6 +1413,81 @@ public final class Gemm implements AutoCloseable {
         Tiles t = p.tiles();
         backend.launch(XF32_WBF16_NORM_SWIGLU, normLaunch(p, m), resid, normW, w, h, m, n, k, p.kTilesPerSplit(), 0, eps,
                 t.wn(), t.wm(), t.mt(), t.nt(), t.stages());
+        return true;
+    }
+
+    // ---- RoPE and the paged KV store in the q|k|v product's epilogue -------------------------------------------
+
+    /**
+     * Whether {@link #matmulQkvRope} runs plan p for heads of {@code headDim}: the mma.sync tiles converting fp32 X on load, on
+     * slabs (the invariant plan's K slices) or one slice, no TMA, no atomics; a head dimension that is a multiple of the tile's
+     * bn or a divisor of it (a head group of whole heads and whole tiles, {@link GemmKernels#qkvRopeEpilogue}).
+     */
+    public static boolean qkvRopeEpilogue(Plan p, int headDim) {
+        Tiles t = p.tiles();
+        return !t.tma() && !t.wgmma() && !p.convertFirst() && !p.registerSlices() && !p.persistent() && !p.streamK() && p.slabGroup() <= 1
+                && (p.slabs() || p.splits() == 1) && headDim > 0 && headDim % 2 == 0 && (headDim % t.bn() == 0 || t.bn() % headDim == 0);
+    }
+
+    /** The counters {@link #matmulQkvRope} needs for plan p at m tokens, n columns, heads of headDim: one a (head group, token tile). */
+    public static int qkvRopeArrivals(Plan p, int m, int n, int headDim) {
+        int span = Math.max(p.tiles().bn(), headDim);
+        return ((n + span - 1) / span) * ((m + p.tiles().bm() - 1) / p.tiles().bm());
+    }
+
+    private static final java.util.concurrent.atomic.AtomicLong QKV_ROPES = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Launches of the q|k|v RoPE-epilogue kernels so far in this JVM (recorded ones: a replayed graph counts once); tests check the path ran. */
+    public static long qkvRopeLaunches() { return QKV_ROPES.get(); }
+
+    /**
+     * The stacked q|k|v product {@code a · wᵀ} (plan p) with RoPE and the paged KV store in its epilogue
+     * ({@link GemmKernels#xf32Wbf16QkvRopeBf16}): the bits of {@link #matmulPartial} with p followed by
+     * {@code FusedOps.qkvRopeStore} on its output, in one launch. Launched overlapping the kernel before it when
+     * {@link #overlapPrevious} is on. Returns false, having launched nothing, where p is not such a plan ({@link #qkvRopeEpilogue}).
+     *
+     * @param c        (m, n) the one-slice plans' output (scratch); slab plans use the slab scratch
+     * @param kCache   (numBlocks, kvHeads, blockSize, headDim) BFloat16Array, HalfFloatArray or FloatArray; vCache alike
+     * @param cos      (m, headDim / 2) the step's angles, sin alike; both null for no rotation
+     * @param arrivals at least {@link #qkvRopeArrivals} counters, zero (the kernel leaves them zero), on the device
+     */
+    public boolean matmulQkvRope(FloatArray a, int m, BFloat16Array w, int n, int k, Plan p, FloatArray c, FloatArray q, OffHeapArray kCache,
+                                 OffHeapArray vCache, FloatArray cos, FloatArray sin, IntArray slots, int heads, int kvHeads, int headDim,
+                                 int blockSize, IntArray arrivals) {
+        if (!qkvRopeEpilogue(p, headDim)) return false;
+        check(a, m, w, n, k, c);
+        if (heads < 1 || kvHeads < 1 || blockSize < 1) throw new IllegalArgumentException("heads, kvHeads and blockSize must be positive: "
+                + heads + ", " + kvHeads + ", " + blockSize);
+        if ((long) (heads + 2 * kvHeads) * headDim != n) throw new IllegalArgumentException("n = " + n + " is not (heads + 2 kvHeads) * headDim = "
+                + (heads + 2 * kvHeads) + " * " + headDim);
+        if (kCache.getClass() != vCache.getClass() || kCache.length() != vCache.length())
+            throw new IllegalArgumentException("kCache and vCache differ: " + kCache.getClass().getSimpleName() + " of " + kCache.length()
+                    + ", " + vCache.getClass().getSimpleName() + " of " + vCache.length());
+        long perBlock = (long) kvHeads * blockSize * headDim;
+        if (kCache.length() % perBlock != 0) throw new IllegalArgumentException("kCache length " + kCache.length() + " is not whole blocks of " + perBlock);
+        int half = headDim / 2;
+        need(q, (long) m * heads * headDim, "q", "m*heads*headDim");
+        need(slots, m, "slots", "m");
+        boolean rope = cos != null;
+        if (rope) {
+            need(cos, (long) m * half, "cos", "m*headDim/2");
+            need(sin, (long) m * half, "sin", "m*headDim/2");
+        }
+        need(arrivals, qkvRopeArrivals(p, m, n, headDim), "arrivals", "head groups * token tiles");
+        Kernel kernel = switch (kCache) {
+            case BFloat16Array b -> XF32_WBF16_QKV_ROPE_BF16;
+            case HalfFloatArray h -> XF32_WBF16_QKV_ROPE_F16;
+            case FloatArray f -> XF32_WBF16_QKV_ROPE_F32;
+            default -> throw new IllegalArgumentException("no KV store kernel for " + kCache.getClass().getSimpleName());
+        };
+        FloatArray s = p.slabs() ? slabScratch((long) p.splits() * m * n) : c;
+        FloatArray cs = rope ? cos : q, sn = rope ? sin : q;   // unread without rope; any array fills the parameter
+        int numBlocks = (int) (kCache.length() / perBlock);
+        Tiles t = p.tiles();
+        QKV_ROPES.incrementAndGet();
+        backend.launch(kernel, overlapPrevious ? p.launch().overlappingPrevious() : p.launch(), a, w, s, m, n, k, p.kTilesPerSplit(),
+                p.slabs() ? p.splits() : 1, q, kCache, vCache, cs, sn, slots, arrivals, heads, kvHeads, half, blockSize, numBlocks, rope ? 1 : 0,
+                t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
         return true;
     }
 

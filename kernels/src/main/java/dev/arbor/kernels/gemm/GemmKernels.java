@@ -236,6 +236,136 @@ public final class GemmKernels {
         if (tid == 0) arrivals.set(tile, 0);   // ready for the next launch
     }
 
+    // ---- RoPE and the paged KV store in the q|k|v product's epilogue -------------------------------------------
+
+    /**
+     * The stacked q|k|v product ({@link #xf32Wbf16} on slabs, {@code accumulate == SLABS}, or one slice) with
+     * {@code FusedKernels.qkvRopeStoreWideBf16}'s work in its epilogue: one launch where that pair takes two. Each K slice's block
+     * stores its slab, fences and counts itself in on the counter of its head group ({@link #qkvRopeEpilogue}: whole heads and
+     * whole column tiles, so both halves of every rotation pair); the last-arriving block of the group adds the group's slabs in
+     * slab order, rotates q and k by the token's angle (rotate-half pairs (i, i + half), the same products in the same order) and
+     * stores q and the k / v rows into the paged store at the token's slot exactly as qkvRopeStoreWide does: the same bits
+     * (GemmQkvRopeTest, GemmQkvRopeGpuTest). n = (heads + 2 kvHeads)·2·half; head dimension a multiple of the tile's bn or a
+     * divisor of it. Grid and block as the plan's.
+     *
+     * @param slabs    (slices, m, n) the K slices' partial sums (scratch)
+     * @param q        (m, heads·headDim) the rotated queries
+     * @param kCache   (numBlocks, kvHeads, blockSize, headDim) bf16 here (fp16 / fp32: {@link #xf32Wbf16QkvRopeF16} / {@link #xf32Wbf16QkvRopeF32}); vCache alike
+     * @param cos      (m, half) the step's angles, sin alike; unread with rope 0
+     * @param slots    (m) the tokens' KV slots (-1 or past the store: no k / v store)
+     * @param arrivals ({@link Gemm#qkvRopeArrivals}) zero between launches (left zero)
+     */
+    public static void xf32Wbf16QkvRopeBf16(KernelContext ctx, FloatArray x, BFloat16Array w, FloatArray slabs, int m, int n, int k,
+                                            int kTilesPerSplit, int slices, FloatArray q, BFloat16Array kCache, BFloat16Array vCache,
+                                            FloatArray cos, FloatArray sin, IntArray slots, IntArray arrivals, int heads, int kvHeads, int half,
+                                            int blockSize, int numBlocks, int rope, @Constant int wn, @Constant int wm, @Constant int mt,
+                                            @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
+        ctx.allowDependentLaunch();   // the attention may launch; it waits for this grid before reading q or the store
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        qkvRopeEpilogue(ctx, slabs, slices, q, kCache, vCache, cos, sin, slots, arrivals, m, n, heads, kvHeads, half, blockSize, numBlocks,
+                rope, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /** {@link #xf32Wbf16QkvRopeBf16} into an fp16 store. */
+    public static void xf32Wbf16QkvRopeF16(KernelContext ctx, FloatArray x, BFloat16Array w, FloatArray slabs, int m, int n, int k,
+                                           int kTilesPerSplit, int slices, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache,
+                                           FloatArray cos, FloatArray sin, IntArray slots, IntArray arrivals, int heads, int kvHeads, int half,
+                                           int blockSize, int numBlocks, int rope, @Constant int wn, @Constant int wm, @Constant int mt,
+                                           @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
+        ctx.allowDependentLaunch();
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        qkvRopeEpilogue(ctx, slabs, slices, q, kCache, vCache, cos, sin, slots, arrivals, m, n, heads, kvHeads, half, blockSize, numBlocks,
+                rope, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /** {@link #xf32Wbf16QkvRopeBf16} into an fp32 store. */
+    public static void xf32Wbf16QkvRopeF32(KernelContext ctx, FloatArray x, BFloat16Array w, FloatArray slabs, int m, int n, int k,
+                                           int kTilesPerSplit, int slices, FloatArray q, FloatArray kCache, FloatArray vCache,
+                                           FloatArray cos, FloatArray sin, IntArray slots, IntArray arrivals, int heads, int kvHeads, int half,
+                                           int blockSize, int numBlocks, int rope, @Constant int wn, @Constant int wm, @Constant int mt,
+                                           @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
+        ctx.allowDependentLaunch();
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        qkvRopeEpilogue(ctx, slabs, slices, q, kCache, vCache, cos, sin, slots, arrivals, m, n, heads, kvHeads, half, blockSize, numBlocks,
+                rope, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /**
+     * The q|k|v epilogue after the block stored its slab (shared by every q|k|v entry: {@link #xf32Wbf16QkvRopeBf16} and its
+     * forms; a prologue variant takes it as is). A head group spans max(bn, headDim) columns: one column tile holding whole
+     * heads, or the headDim / bn tiles of one head. Every (slice, tile) block of the group counts itself in on
+     * {@code arrivals[tileM · groups + group]}; the last of the slices · tiles it expects adds the group's slabs and stores the
+     * rotated pairs of its token rows ({@link #storeRopedPair}), then sets the counter back to 0.
+     */
+    static void qkvRopeEpilogue(KernelContext ctx, FloatArray slabs, int slices, FloatArray q, OffHeapArray kCache, OffHeapArray vCache,
+                                FloatArray cos, FloatArray sin, IntArray slots, IntArray arrivals, int m, int n, int heads, int kvHeads,
+                                int half, int blockSize, int numBlocks, int rope, int bn, int bm, int threads) {
+        int[] last = ctx.allocateIntLocalArray(1);
+        int tid = ctx.localIdx, headDim = 2 * half;
+        int span = Math.max(bn, headDim), tilesPer = span / bn, groups = (n + span - 1) / span;
+        int group = ctx.groupIdx / tilesPer, counter = ctx.groupIdy * groups + group;
+        int g0 = group * span, m0 = ctx.groupIdy * bm, rows = Math.min(bm, m - m0), pairs = Math.min(span, n - g0) / 2, count = m * n;
+        ctx.threadFence();   // the slab's stores visible to the last-arriving block before this one counts itself in
+        ctx.localBarrier();
+        if (tid == 0) last[0] = ctx.atomicAdd(arrivals, counter, 1) == slices * tilesPer - 1 ? 1 : 0;
+        ctx.localBarrier();
+        if (last[0] == 0) return;
+        ctx.threadFence();
+        for (int e = tid; e < rows * pairs; e += threads) {
+            int r = e / pairs, p = e - r * pairs, hu = p / half, i = p - hu * half;
+            int t = m0 + r, at = t * n + g0 + hu * headDim + i;
+            float x1 = slabs.get(at), x2 = slabs.get(at + half);
+            for (int z = 1; z < slices; z++) {   // slab order, as FusedKernels.summed
+                float z1 = slabs.get(z * count + at), z2 = slabs.get(z * count + at + half);
+                x1 += z1;
+                x2 += z2;
+            }
+            storeRopedPair(q, kCache, vCache, cos, sin, slots, x1, x2, t, g0 / headDim + hu, i, heads, kvHeads, half, blockSize, numBlocks, rope);
+        }
+        if (tid == 0) arrivals.set(counter, 0);   // ready for the next launch
+    }
+
+    /**
+     * Pair (i, i + half) of head unit u (q heads, then k, then v) of token t, its slabs summed: rotated where a q or k unit and
+     * rope 1 ({@code r1 = x1·cos − x2·sin, r2 = x2·cos + x1·sin}, FusedKernels.storeQkvWide's products), then into q or into the
+     * k / v store at the token's slot (FusedKernels.kvIndex's place; none for a slot of -1 or past the store).
+     */
+    static void storeRopedPair(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray cos, FloatArray sin, IntArray slots,
+                               float x1, float x2, int t, int u, int i, int heads, int kvHeads, int half, int blockSize, int numBlocks, int rope) {
+        int headDim = 2 * half;
+        float a = x1, c = x2;
+        if (rope != 0 && u < heads + kvHeads) {
+            float cs = cos.get(t * half + i), sn = sin.get(t * half + i);
+            float r1 = a * cs - c * sn, r2 = c * cs + a * sn;
+            a = r1;
+            c = r2;
+        }
+        if (u < heads) {
+            int o = (t * heads + u) * headDim + i;
+            q.set(o, a);
+            q.set(o + half, c);
+        } else {
+            int slot = slots.get(t), block = slot / blockSize;
+            if (slot >= 0 && block < numBlocks) {
+                int h = u < heads + kvHeads ? u - heads : u - heads - kvHeads;
+                int at = ((block * kvHeads + h) * blockSize + (slot - block * blockSize)) * headDim + i;
+                if (u < heads + kvHeads) {
+                    kCache.setFloat(at, a);
+                    kCache.setFloat(at + half, c);
+                } else {
+                    vCache.setFloat(at, a);
+                    vCache.setFloat(at + half, c);
+                }
+            }
+        }
+    }
+
     /**
      * {@link #xf32Wbf16} on X = RMSNorm(resid) · normW computed in the prologue: every block, after its first weight stages
      * are in flight and the grid before it is done, forms the sum of squares of each of its token rows of {@code resid} (k
