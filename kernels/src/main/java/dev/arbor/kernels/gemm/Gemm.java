@@ -226,6 +226,9 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel XF32_WBF16_QKV_ROPE_BF16 = Kernel.of(GemmKernels.class, "xf32Wbf16QkvRopeBf16");
     private static final Kernel XF32_WBF16_QKV_ROPE_F16 = Kernel.of(GemmKernels.class, "xf32Wbf16QkvRopeF16");
     private static final Kernel XF32_WBF16_QKV_ROPE_F32 = Kernel.of(GemmKernels.class, "xf32Wbf16QkvRopeF32");
+    private static final Kernel XF32_WBF16_NORM_QKV_ROPE_BF16 = Kernel.of(GemmKernels.class, "xf32Wbf16NormQkvRopeBf16");
+    private static final Kernel XF32_WBF16_NORM_QKV_ROPE_F16 = Kernel.of(GemmKernels.class, "xf32Wbf16NormQkvRopeF16");
+    private static final Kernel XF32_WBF16_NORM_QKV_ROPE_F32 = Kernel.of(GemmKernels.class, "xf32Wbf16NormQkvRopeF32");
     private static final Kernel XF32_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xf32Wbf16SwiGlu");
     private static final Kernel XBF16_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xbf16Wbf16SwiGlu");
     private static final Kernel WGMMA_TMA_SWIGLU = Kernel.of(GemmKernels.class, "wgmmaTmaSwiGlu");
@@ -1456,6 +1459,45 @@ public final class Gemm implements AutoCloseable {
                                  int blockSize, IntArray arrivals) {
         if (!qkvRopeEpilogue(p, headDim)) return false;
         check(a, m, w, n, k, c);
+        Kernel kernel = checkQkvRope(m, n, p, q, kCache, vCache, cos, sin, slots, heads, kvHeads, headDim, blockSize, arrivals, false);
+        int half = headDim / 2, numBlocks = (int) (kCache.length() / ((long) kvHeads * blockSize * headDim));
+        boolean rope = cos != null;
+        FloatArray s = p.slabs() ? slabScratch((long) p.splits() * m * n) : c;
+        FloatArray cs = rope ? cos : q, sn = rope ? sin : q;   // unread without rope; any array fills the parameter
+        Tiles t = p.tiles();
+        QKV_ROPES.incrementAndGet();
+        backend.launch(kernel, overlapPrevious ? p.launch().overlappingPrevious() : p.launch(), a, w, s, m, n, k, p.kTilesPerSplit(),
+                p.slabs() ? p.splits() : 1, q, kCache, vCache, cs, sn, slots, arrivals, heads, kvHeads, half, blockSize, numBlocks, rope ? 1 : 0,
+                t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
+        return true;
+    }
+
+    /**
+     * {@link #matmulQkvRope} with X = RMSNorm(resid) · normW (eps) computed in the prologue ({@link GemmKernels#xf32Wbf16NormQkvRopeBf16}):
+     * the bits of {@link #matmulNormPartial} followed by {@code FusedOps.qkvRopeStore}, in one launch. False, having launched
+     * nothing, where p takes neither the prologue ({@link #normPrologue}) nor the epilogue ({@link #qkvRopeEpilogue}).
+     */
+    public boolean matmulNormQkvRope(FloatArray resid, FloatArray normW, double eps, int m, BFloat16Array w, int n, int k, Plan p, FloatArray c,
+                                     FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray cos, FloatArray sin, IntArray slots,
+                                     int heads, int kvHeads, int headDim, int blockSize, IntArray arrivals) {
+        if (!normPrologue(p, m) || !qkvRopeEpilogue(p, headDim)) return false;
+        checkNorm(resid, normW, m, w, n, k);
+        need(c, (long) m * n, "c", "m*n");
+        Kernel kernel = checkQkvRope(m, n, p, q, kCache, vCache, cos, sin, slots, heads, kvHeads, headDim, blockSize, arrivals, true);
+        int half = headDim / 2, numBlocks = (int) (kCache.length() / ((long) kvHeads * blockSize * headDim));
+        boolean rope = cos != null;
+        FloatArray s = p.slabs() ? slabScratch((long) p.splits() * m * n) : c;
+        FloatArray cs = rope ? cos : q, sn = rope ? sin : q;
+        Tiles t = p.tiles();
+        QKV_ROPES.incrementAndGet();
+        backend.launch(kernel, normLaunch(p, m), resid, normW, w, s, m, n, k, p.kTilesPerSplit(), p.slabs() ? p.splits() : 1, eps, q, kCache,
+                vCache, cs, sn, slots, arrivals, heads, kvHeads, half, blockSize, numBlocks, rope ? 1 : 0, t.wn(), t.wm(), t.mt(), t.nt(), t.stages());
+        return true;
+    }
+
+    /** The q|k|v epilogue's arguments checked ({@link #matmulQkvRope}); its kernel for the store's type, with or without the norm prologue. */
+    private static Kernel checkQkvRope(int m, int n, Plan p, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray cos, FloatArray sin,
+                                       IntArray slots, int heads, int kvHeads, int headDim, int blockSize, IntArray arrivals, boolean norm) {
         if (heads < 1 || kvHeads < 1 || blockSize < 1) throw new IllegalArgumentException("heads, kvHeads and blockSize must be positive: "
                 + heads + ", " + kvHeads + ", " + blockSize);
         if ((long) (heads + 2 * kvHeads) * headDim != n) throw new IllegalArgumentException("n = " + n + " is not (heads + 2 kvHeads) * headDim = "
@@ -1474,21 +1516,12 @@ public final class Gemm implements AutoCloseable {
             need(sin, (long) m * half, "sin", "m*headDim/2");
         }
         need(arrivals, qkvRopeArrivals(p, m, n, headDim), "arrivals", "head groups * token tiles");
-        Kernel kernel = switch (kCache) {
-            case BFloat16Array b -> XF32_WBF16_QKV_ROPE_BF16;
-            case HalfFloatArray h -> XF32_WBF16_QKV_ROPE_F16;
-            case FloatArray f -> XF32_WBF16_QKV_ROPE_F32;
+        return switch (kCache) {
+            case BFloat16Array b -> norm ? XF32_WBF16_NORM_QKV_ROPE_BF16 : XF32_WBF16_QKV_ROPE_BF16;
+            case HalfFloatArray h -> norm ? XF32_WBF16_NORM_QKV_ROPE_F16 : XF32_WBF16_QKV_ROPE_F16;
+            case FloatArray f -> norm ? XF32_WBF16_NORM_QKV_ROPE_F32 : XF32_WBF16_QKV_ROPE_F32;
             default -> throw new IllegalArgumentException("no KV store kernel for " + kCache.getClass().getSimpleName());
         };
-        FloatArray s = p.slabs() ? slabScratch((long) p.splits() * m * n) : c;
-        FloatArray cs = rope ? cos : q, sn = rope ? sin : q;   // unread without rope; any array fills the parameter
-        int numBlocks = (int) (kCache.length() / perBlock);
-        Tiles t = p.tiles();
-        QKV_ROPES.incrementAndGet();
-        backend.launch(kernel, overlapPrevious ? p.launch().overlappingPrevious() : p.launch(), a, w, s, m, n, k, p.kTilesPerSplit(),
-                p.slabs() ? p.splits() : 1, q, kCache, vCache, cs, sn, slots, arrivals, heads, kvHeads, half, blockSize, numBlocks, rope ? 1 : 0,
-                t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
-        return true;
     }
 
     // ---- SwiGLU in the epilogue: gate|up interleaved ---------------------------------------------------------

@@ -297,6 +297,52 @@ public final class GemmKernels {
     }
 
     /**
+     * {@link #xf32Wbf16QkvRopeBf16} on X = RMSNorm(resid) · normW computed in the prologue ({@link #xf32Wbf16Norm}'s
+     * {@link #normMainloop}): the norm prologue and the RoPE epilogue in one launch, the bits of xf32Wbf16Norm's slabs through
+     * FusedKernels.qkvRopeStoreWideBf16. m ≤ bm. Dynamic shared memory as xf32Wbf16Norm's.
+     */
+    public static void xf32Wbf16NormQkvRopeBf16(KernelContext ctx, FloatArray resid, FloatArray normW, BFloat16Array w, FloatArray slabs, int m,
+                                                int n, int k, int kTilesPerSplit, int slices, double eps, FloatArray q, BFloat16Array kCache,
+                                                BFloat16Array vCache, FloatArray cos, FloatArray sin, IntArray slots, IntArray arrivals, int heads,
+                                                int kvHeads, int half, int blockSize, int numBlocks, int rope, @Constant int wn, @Constant int wm,
+                                                @Constant int mt, @Constant int nt, @Constant int stages) {
+        float[] acc = new float[mt * nt * 4];
+        normMainloop(ctx, resid, normW, w, acc, m, n, k, kTilesPerSplit, eps, wn, wm, mt, nt, stages);
+        ctx.allowDependentLaunch();
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        qkvRopeEpilogue(ctx, slabs, slices, q, kCache, vCache, cos, sin, slots, arrivals, m, n, heads, kvHeads, half, blockSize, numBlocks,
+                rope, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /** {@link #xf32Wbf16NormQkvRopeBf16} into an fp16 store. */
+    public static void xf32Wbf16NormQkvRopeF16(KernelContext ctx, FloatArray resid, FloatArray normW, BFloat16Array w, FloatArray slabs, int m,
+                                               int n, int k, int kTilesPerSplit, int slices, double eps, FloatArray q, HalfFloatArray kCache,
+                                               HalfFloatArray vCache, FloatArray cos, FloatArray sin, IntArray slots, IntArray arrivals, int heads,
+                                               int kvHeads, int half, int blockSize, int numBlocks, int rope, @Constant int wn, @Constant int wm,
+                                               @Constant int mt, @Constant int nt, @Constant int stages) {
+        float[] acc = new float[mt * nt * 4];
+        normMainloop(ctx, resid, normW, w, acc, m, n, k, kTilesPerSplit, eps, wn, wm, mt, nt, stages);
+        ctx.allowDependentLaunch();
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        qkvRopeEpilogue(ctx, slabs, slices, q, kCache, vCache, cos, sin, slots, arrivals, m, n, heads, kvHeads, half, blockSize, numBlocks,
+                rope, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /** {@link #xf32Wbf16NormQkvRopeBf16} into an fp32 store. */
+    public static void xf32Wbf16NormQkvRopeF32(KernelContext ctx, FloatArray resid, FloatArray normW, BFloat16Array w, FloatArray slabs, int m,
+                                               int n, int k, int kTilesPerSplit, int slices, double eps, FloatArray q, FloatArray kCache,
+                                               FloatArray vCache, FloatArray cos, FloatArray sin, IntArray slots, IntArray arrivals, int heads,
+                                               int kvHeads, int half, int blockSize, int numBlocks, int rope, @Constant int wn, @Constant int wm,
+                                               @Constant int mt, @Constant int nt, @Constant int stages) {
+        float[] acc = new float[mt * nt * 4];
+        normMainloop(ctx, resid, normW, w, acc, m, n, k, kTilesPerSplit, eps, wn, wm, mt, nt, stages);
+        ctx.allowDependentLaunch();
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        qkvRopeEpilogue(ctx, slabs, slices, q, kCache, vCache, cos, sin, slots, arrivals, m, n, heads, kvHeads, half, blockSize, numBlocks,
+                rope, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /**
      * The q|k|v epilogue after the block stored its slab (shared by every q|k|v entry: {@link #xf32Wbf16QkvRopeBf16} and its
      * forms; a prologue variant takes it as is). A head group spans max(bn, headDim) columns: one column tile holding whole
      * heads, or the headDim / bn tiles of one head. Every (slice, tile) block of the group counts itself in on

@@ -76,6 +76,11 @@ class GemmPtxTest {
         tests.add(DynamicTest.dynamicTest("xf32Wbf16AddSlabs " + Gemm.SMALL.name(), () -> assemble(tool, "xf32Wbf16AddSlabs", Gemm.SMALL)));
         for (String entry : new String[]{"xf32Wbf16Norm", "xf32Wbf16NormSwiGlu"})
             tests.add(DynamicTest.dynamicTest(entry + " " + Gemm.SMALL.name(), () -> assembleNorm(tool, entry, Gemm.SMALL)));
+        // RoPE and the paged KV store in the q|k|v product's epilogue (bf16 / fp16 / fp32 stores), with and without the norm prologue
+        for (String store : new String[]{"Bf16", "F16", "F32"}) {
+            tests.add(DynamicTest.dynamicTest("xf32Wbf16QkvRope" + store + " " + Gemm.SMALL.name(), () -> assemble(tool, "xf32Wbf16QkvRope" + store, Gemm.SMALL)));
+            tests.add(DynamicTest.dynamicTest("xf32Wbf16NormQkvRope" + store + " " + Gemm.SMALL.name(), () -> assembleNorm(tool, "xf32Wbf16NormQkvRope" + store, Gemm.SMALL)));
+        }
         for (String helper : new String[]{"sumSlices", "zero", "toBf16", "toBf16x8"})
             tests.add(DynamicTest.dynamicTest(helper, () -> assembleHelper(tool, helper)));
         String only = System.getProperty("arbor.gemm.ptxOnly");   // a local run of some variants (names containing it); CI runs all

@@ -74,18 +74,30 @@ final class GemmQkvRope {
      */
     static int differingElements(Backend backend, Gemm gemm, Gemm.Plan plan, int m, int k, int heads, int kvHeads, int headDim, int blockSize,
                                  int numBlocks, int storeType, boolean rope) {
+        return differingElements(backend, gemm, plan, m, k, heads, kvHeads, headDim, blockSize, numBlocks, storeType, rope, false);
+    }
+
+    /**
+     * As {@link #differingElements(Backend, Gemm, Gemm.Plan, int, int, int, int, int, int, int, int, boolean)}; with {@code norm},
+     * X is the RMSNorm of residual rows computed in the prologue: {@link Gemm#matmulNormPartial} + qkvRopeStore against
+     * {@link Gemm#matmulNormQkvRope}.
+     */
+    static int differingElements(Backend backend, Gemm gemm, Gemm.Plan plan, int m, int k, int heads, int kvHeads, int headDim, int blockSize,
+                                 int numBlocks, int storeType, boolean rope, boolean norm) {
         if (!Gemm.qkvRopeEpilogue(plan, headDim)) throw new IllegalArgumentException("not a plan of the q|k|v epilogue: " + plan);
+        if (norm && !Gemm.normPrologue(plan, m)) throw new IllegalArgumentException("not a plan of the norm prologue: " + plan);
         int n = (heads + 2 * kvHeads) * headDim, half = headDim / 2, storeLen = numBlocks * kvHeads * blockSize * headDim;
         Random r = new Random(31L * m + 7L * k + 3L * n + headDim + 101L * storeType + (rope ? 1 : 0));
         int arrivalsNeeded = Gemm.qkvRopeArrivals(plan, m, n, headDim);
         try (FloatArray x = new FloatArray(m * k); BFloat16Array w = new BFloat16Array(n * k); FloatArray c = new FloatArray(m * n);
              FloatArray cB = new FloatArray(m * n); FloatArray qA = new FloatArray(m * heads * headDim); FloatArray qB = new FloatArray(m * heads * headDim);
              FloatArray cos = new FloatArray(m * half); FloatArray sin = new FloatArray(m * half); IntArray slots = new IntArray(m);
-             IntArray arrivals = new IntArray(arrivalsNeeded); OffHeapArray kA = store(storeType, storeLen, r); OffHeapArray vA = store(storeType, storeLen, r);
+             IntArray arrivals = new IntArray(arrivalsNeeded); FloatArray normW = new FloatArray(k); OffHeapArray kA = store(storeType, storeLen, r); OffHeapArray vA = store(storeType, storeLen, r);
              OffHeapArray kB = copy(kA); OffHeapArray vB = copy(vA)) {
-            for (int i = 0; i < m * k; i++) x.set(i, r.nextFloat() * 2 - 1);
+            for (int i = 0; i < m * k; i++) x.set(i, norm ? (float) r.nextGaussian() : r.nextFloat() * 2 - 1);
+            for (int i = 0; i < k; i++) normW.set(i, 1 + (float) r.nextGaussian() * 0.1f);
             for (int i = 0; i < n * k; i++) w.set(i, (r.nextFloat() * 2 - 1) * 0.1f);
-            backend.toDevice(x, w, c, cB, qA, qB, cos, sin, slots, arrivals, kA, vA, kB, vB);
+            backend.toDevice(x, w, normW, c, cB, qA, qB, cos, sin, slots, arrivals, kA, vA, kB, vB);
             int differ = 0;
             for (int round = 0; round < 2; round++) {
                 for (int t = 0; t < m; t++) {
@@ -100,11 +112,14 @@ final class GemmQkvRope {
                 }
                 if (m >= 2) slots.set(m - 1, numBlocks * blockSize + 3);   // past the store: no k / v store
                 backend.toDevice(cos, sin, slots);
-                Gemm.Partial p = gemm.matmulPartial(x, m, w, n, k, c, plan);
+                Gemm.Partial p = norm ? gemm.matmulNormPartial(x, normW, 1e-5, m, w, n, k, c, plan) : gemm.matmulPartial(x, m, w, n, k, c, plan);
                 FusedOps.qkvRopeStore(backend, p.sums(), p.slices(), qA, kA, vA, rope ? cos : null, rope ? sin : null, slots, m, heads, kvHeads,
                         headDim, blockSize, false);
-                if (!gemm.matmulQkvRope(x, m, w, n, k, plan, cB, qB, kB, vB, rope ? cos : null, rope ? sin : null, slots, heads, kvHeads, headDim,
-                        blockSize, arrivals)) throw new IllegalStateException("not run: " + plan);
+                boolean ran = norm ? gemm.matmulNormQkvRope(x, normW, 1e-5, m, w, n, k, plan, cB, qB, kB, vB, rope ? cos : null, rope ? sin : null,
+                        slots, heads, kvHeads, headDim, blockSize, arrivals)
+                        : gemm.matmulQkvRope(x, m, w, n, k, plan, cB, qB, kB, vB, rope ? cos : null, rope ? sin : null, slots, heads, kvHeads, headDim,
+                        blockSize, arrivals);
+                if (!ran) throw new IllegalStateException("not run: " + plan);
                 backend.toHost(qA, qB, kA, kB, vA, vB, arrivals);
                 for (int i = 0; i < m * heads * headDim; i++)
                     if (Float.floatToRawIntBits(qA.get(i)) != Float.floatToRawIntBits(qB.get(i))) differ++;

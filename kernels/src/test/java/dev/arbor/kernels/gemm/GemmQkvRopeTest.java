@@ -31,6 +31,22 @@ class GemmQkvRopeTest {
         }
     }
 
+    /** The norm-prologue form ({@link Gemm#matmulNormQkvRope}): matmulNormPartial + qkvRopeStore's bits (one token tile). */
+    @Test
+    void theNormPrologueFormGivesTheCompositionsBits() {
+        CpuBackend cpu = new CpuBackend();
+        try (Gemm gemm = new Gemm(cpu, false)) {
+            // {m, k (hidden), heads, kvHeads, headDim, slices, storeType}
+            int[][] cases = {{1, 256, 8, 2, 128, 2, 0}, {3, 1000, 2, 1, 64, 3, 1}, {1, 128, 2, 2, 128, 1, 2}};
+            for (int[] c : cases) {
+                int m = c[0], k = c[1], heads = c[2], kvHeads = c[3], headDim = c[4], n = (heads + 2 * kvHeads) * headDim;
+                Gemm.Plan p = c[5] == 1 ? gemm.plan(m, n, k, Gemm.SMALL, 1, true) : gemm.slabPlan(m, n, k, Gemm.SMALL, c[5], true);
+                String what = "norm " + m + "x" + k + " heads " + heads + "/" + kvHeads + "x" + headDim + " store " + c[6] + ": " + p;
+                assertEquals(0, GemmQkvRope.differingElements(cpu, gemm, p, m, k, heads, kvHeads, headDim, 16, 5, c[6], true, true), what);
+            }
+        }
+    }
+
     @Test
     void theEnginesPlansTakeIt() {
         CpuBackend cpu = new CpuBackend();
