@@ -141,7 +141,11 @@ final class CudaOps implements Ops<FloatArray> {
      * q and the k / v rows into the paged store itself ({@code Gemm.matmulQkvRope}: the last-arriving block of a head group adds
      * the group's slabs and does {@link FusedOps#qkvRopeStore}'s work): one launch where the GEMM + qkvRopeStoreWide take two,
      * the same bits (GemmQkvRopeTest, GemmQkvRopeGpuTest, QkvRopeEpilogueGpuTest). With the norm prologue
-     * ({@link #PROLOGUE_NORM}) pending, the one kernel of both ({@code Gemm.matmulNormQkvRope}).
+     * ({@link #PROLOGUE_NORM}) pending, the one kernel of both ({@code Gemm.matmulNormQkvRope}). Off by default: measured
+     * slower (bench/RESULTS.md "Run 87-rope22", H200, llama-7b, one JVM, 3 rounds each): batch 1 device 4.045 → 4.180 ms a step
+     * (+3.3%), batch 8 (rows 8) 4.474 → 4.694 ms (+4.9%); per operation (eager, opProfile) the q|k|v stage 32.5 → 37.4 µs at b1:
+     * the last block's serial tail (fence, counter, fence, the slabs' and then the angles' / slot's L2 round trips) costs more than
+     * the separate kernel it replaces, whose launch PDL hides.
      */
     static final String QKV_ROPE_EPILOGUE = "arbor.cuda.qkvRopeEpilogue";
     static final boolean QKV_ROPE_EPILOGUE_DEFAULT = false;
