@@ -480,7 +480,8 @@ public final class Gemm implements AutoCloseable {
      */
     static final boolean CLUSTER_SPLIT_K_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.clusterSplitK", "false"));
 
-    private boolean clusterSplitK = CLUSTER_SPLIT_K_DEFAULT;
+    /** Read when this object is made, not at class load, so that one JVM can A/B it over two engines ({@code bench shared-prefix --ab}). */
+    private boolean clusterSplitK = Boolean.parseBoolean(System.getProperty("arbor.gemm.clusterSplitK", String.valueOf(CLUSTER_SPLIT_K_DEFAULT)));
     private boolean clusterChecked;
 
     /** Sets whether the default plan reduces its TMA split-K in clusters ({@link #CLUSTER_SPLIT_K_DEFAULT}; tests and GemmBench). */

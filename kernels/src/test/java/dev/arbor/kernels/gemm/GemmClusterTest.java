@@ -110,7 +110,7 @@ class GemmClusterTest {
             assertFalse(hopper.plan(128, 16384, 2048, true, true).cluster(), "gate|up: unsplit ping-pong");
             hopper.clusterSplitK(false);
         }
-        assertThrows(IllegalArgumentException.class, () -> Gemm.clusterPlan(new Gemm(cpu, true).plan(128, 1024, 4096, Gemm.TMA_64X2, 9, true)));
+        assertThrows(IllegalArgumentException.class, () -> Gemm.clusterPlan(new Gemm(cpu, true).plan(128, 1024, 8192, Gemm.TMA_64X2, 9, true)));
         assertThrows(IllegalArgumentException.class, () -> Gemm.clusterPlan(new Gemm(cpu, true).plan(128, 1024, 4096, Gemm.TMA_192, 4, true)));
         assertThrows(IllegalArgumentException.class, () -> Gemm.clusterPlan(new Gemm(cpu, true).plan(128, 1024, 4096, Gemm.TMA_64X2, 1, true)));
     }
