@@ -509,7 +509,8 @@ public final class Gemm implements AutoCloseable {
             clusterChecked = true;
             if (backend instanceof CudaBackend cuda && !loads("cluster-reduced TMA wgmma", "split-K by atomics", () -> {
                 Plan q = clusterPlan(plan(TMA_64X2.bm(), TMA_64X2.bn(), 2 * GemmKernels.BK, TMA_64X2, 2, true));
-                cuda.resources(WGMMA_TMA_CLUSTER, q.launch(), clusterArguments(q, null, null, null, null, null, 1, 1, 1, 2 * GemmKernels.BK, 0, 1));
+                // compiled and loaded by the driver (its JIT); not the occupancy query, which a kernel of required cluster dims may refuse
+                cuda.compiled(WGMMA_TMA_CLUSTER, clusterArguments(q, null, null, null, null, null, 1, 1, 1, 2 * GemmKernels.BK, 0, 1));
             })) clusterSplitK = false;
         }
         return clusterSplitK;
