@@ -620,9 +620,18 @@ public final class GemmKernels {
             ctx.loadSharedCluster128(v, 0, smem, word, z);
             for (int i = 0; i < 4; i++) sum[i] += Float.intBitsToFloat(v[i]);
         }
-        if (accumulate != 0)
-            for (int i = 0; i < 4; i++) if (row0 + i < n) sum[i] = c.get(rowBase + row0 + i) + sum[i];
-        for (int i = 0; i < 4; i++) if (row0 + i < n) c.set(rowBase + row0 + i, sum[i]);
+        if ((n & 3) == 0 && row0 + 3 < n) {   // a whole 16-byte quad of C (16-byte aligned: n and row0 multiples of 4): one access
+            if (accumulate != 0) {
+                ctx.loadGlobal128(v, 0, c, rowBase + row0);
+                for (int i = 0; i < 4; i++) sum[i] = Float.intBitsToFloat(v[i]) + sum[i];
+            }
+            for (int i = 0; i < 4; i++) v[i] = Float.floatToRawIntBits(sum[i]);
+            ctx.storeGlobal128(c, rowBase + row0, v, 0);
+        } else {
+            if (accumulate != 0)
+                for (int i = 0; i < 4; i++) if (row0 + i < n) sum[i] = c.get(rowBase + row0 + i) + sum[i];
+            for (int i = 0; i < 4; i++) if (row0 + i < n) c.set(rowBase + row0 + i, sum[i]);
+        }
     }
 
     /** A consumer's fragments (layout as {@link #storeF32Tile}) into the block's shared tile: token rows of {@code pitch} words. */

@@ -22,7 +22,8 @@ class GemmClusterTest {
 
     /**
      * Against the reference (the tolerance of every GEMM test): TMA_64X2, TMA_N64 and TMA_128 in 2, 3 and 5 K slices (17 K tiles:
-     * a short last slice), partial tiles in M and N (70 and 130 tokens, 136 W rows), a raster of 2, with and without a residual.
+     * a short last slice), partial tiles in M and N (70 and 130 tokens, 136 W rows), a raster of 2, with and without a residual; and 134 W rows
+     * (C's rows not a multiple of 4: the element-wise stores).
      */
     @Test
     void clusterKernelAgreesWithTheReference() {
@@ -37,6 +38,10 @@ class GemmClusterTest {
                         GemmCase.of(m, n, k).check(cpu, hopper, p);
                         new GemmCase(m, n, k, "f32", "bf16", "f32", true).check(cpu, hopper, p);
                     }
+            // N not a multiple of 4: the quads of C stored an element at a time
+            Gemm.Plan odd = Gemm.clusterPlan(hopper.plan(70, 134, k, Gemm.TMA_64X2, 3, true));
+            GemmCase.of(70, 134, k).check(cpu, hopper, odd);
+            new GemmCase(70, 134, k, "f32", "bf16", "f32", true).check(cpu, hopper, odd);
         }
     }
 
