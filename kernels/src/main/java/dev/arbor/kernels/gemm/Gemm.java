@@ -476,7 +476,13 @@ public final class Gemm implements AutoCloseable {
      * Whether the default (non-invariant) plan runs its split-K TMA products as {@link #clusterPlan}: the K slices of an output
      * tile one thread-block cluster, their partial tiles summed in distributed shared memory by the cluster's blocks, a share
      * each, and stored once ({@link GemmKernels#wgmmaTmaClusterXbf16Wbf16}), instead of C zeroed by a launch of its own (when
-     * not accumulating) and every slice's tile added into C by fp32 atomics. {@code -Darbor.gemm.clusterSplitK=true|false}.
+     * not accumulating) and every slice's tile added into C by fp32 atomics. {@code -Darbor.gemm.clusterSplitK=true|false}, off:
+     * measured slower at every point (bench/RESULTS.md run 88-small22, GemmBench cluster, bf16 X, off / on / off / on): llama3.2-1b
+     * at 128 tokens q|k|v 11.9 → 14.3 µs, o 8.1-8.4 → 13.2, down 16.1 → 25.6; llama-7b o / down at 128 15.7 → 24.3 / 30.6 → 46.7;
+     * 1.20-1.79× at 48-128 tokens; the 1b b128 nbi decode step 1.881 / 1.880 → 2.128 / 2.132 ms on the device. Its sums are the
+     * slab plan's bits (GPU-checked), the atomics' within fp32 order noise. Not known why (no profile taken): the one-wave split
+     * assumes any free slot takes any block, where a cluster needs all its slots in one GPC at once; and each slice now waits at
+     * the cluster barrier for its cluster's slowest before a reduction tail, where an atomic add is fire-and-forget.
      */
     static final boolean CLUSTER_SPLIT_K_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.clusterSplitK", "false"));
 

@@ -568,7 +568,8 @@ public final class GemmKernels {
      * the slab form's slabs: the same bits as the slab plan of the same tiles and slices. A second cluster barrier keeps every
      * block's shared memory alive until its peers have read it. Two consumer warpgroups at most ({@code wn ≤ 8}: every
      * work-item, the producer warpgroup's too, takes part in the sum with the registers it was launched with). Arguments as
-     * {@link #wgmmaTmaXbf16Wbf16}, with {@code slices} (1-8) the cluster's depth.
+     * {@link #wgmmaTmaXbf16Wbf16}, with {@code slices} (1-8) the cluster's depth. Measured 1.20-1.79× slower than the atomics at
+     * llama3.2-1b's and llama-7b's split products at 48-128 tokens (bench/RESULTS.md run 88-small22): off by default.
      */
     public static void wgmmaTmaClusterXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
                                                  int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
