@@ -759,6 +759,95 @@ public final class GemmKernels {
     }
 
     /**
+     * {@link #wgmmaTmaXbf16Wbf16}'s split-K with the K slices of an output tile reduced in the cluster's shared memory, not by
+     * atomic adds into C zeroed first ({@code Gemm#clusterPlan}, {@code -Darbor.gemm.clusterSplitK}): the grid's z = the
+     * {@code slices} K slices of a tile run as one thread-block cluster of (1, 1, slices) blocks (block z, cluster rank z, K
+     * tiles {@code z·kTilesPerSplit ..}). After its main loop each block writes its fp32 partial tile into its own (drained)
+     * stage ring, {@code bm} token rows of {@code bn + 4} words (the pad keeps the fragments' stores off one bank); after a
+     * cluster barrier, block z sums the z-th share of the tile's 16-byte quads over the slices' shared tiles (distributed
+     * shared memory) in slice order, slice 0 first, and stores it, or with {@code accumulate} adds C: each element of C is
+     * written once by one work-item, so no zeroing launch, no atomics, and the sum is the one {@link #sumSlices} forms from
+     * the slab form's slabs: the same bits as the slab plan of the same tiles and slices. A second cluster barrier keeps every
+     * block's shared memory alive until its peers have read it. Two consumer warpgroups at most ({@code wn ≤ 8}: every
+     * work-item, the producer warpgroup's too, takes part in the sum with the registers it was launched with). Arguments as
+     * {@link #wgmmaTmaXbf16Wbf16}, with {@code slices} (1-8) the cluster's depth. Measured 1.20-1.79× slower than the atomics at
+     * llama3.2-1b's and llama-7b's split products at 48-128 tokens (bench/RESULTS.md run 88-small22): off by default.
+     */
+    public static void wgmmaTmaClusterXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
+                                                 int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
+                                                 @Constant int wn, @Constant int nt, @Constant int stages, @Constant int slices) {
+        ctx.launchBounds(wn * 32 + 128);
+        ctx.clusterDims(1, 1, slices);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int bn = wn * 16, bm = nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS;
+        int full = stages * stageWords, empty = full + 2 * stages;
+        int tid = ctx.localIdx, consumers = wn * 32, threads = consumers + 128;
+        int kTiles = (k + BK - 1) / BK, kt0 = ctx.groupIdz * kTilesPerSplit;
+        int count = Math.min(kTilesPerSplit, kTiles - kt0);
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm;
+        int tileN = rasterTileN(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
+        int tileM = rasterTileM(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
+        int pitch = bn + 4;
+        tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
+        float[] acc = new float[nt * 4];
+        if (tid < consumers) {
+            for (int t = 0; t < count; t++) tmaConsume(ctx, smem, acc, t, bn, bm, stageWords, full, empty, stages);
+            ctx.wgmmaWait(0);
+        } else if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, kt0, count, bn, bm, stageWords, full, empty, stages);
+        ctx.localBarrier();   // every consumer's wgmma has read its last stage: the ring may be overwritten
+        if (tid < consumers) storePartialShared(ctx, smem, acc, nt, wn, pitch);
+        ctx.clusterBarrier();   // every slice's partial tile is in its block's shared memory
+        ctx.gridDependencyWait();   // launched overlapping the kernel before it: wait for it before touching C
+        int rowQuads = bn / 4, quads = bm * rowQuads, share = (quads + slices - 1) / slices;
+        int q1 = Math.min(quads, (ctx.groupIdz + 1) * share);
+        for (int q = ctx.groupIdz * share + tid; q < q1; q += threads) {
+            int lt = q / rowQuads, lr = (q - lt * rowQuads) * 4;
+            int tok = tileM * bm + lt;
+            if (tok < m) sumQuad(ctx, smem, c, lt * pitch + lr, tok * n, tileN * bn + lr, n, accumulate, slices);
+        }
+        ctx.clusterBarrier();   // no block leaves while a peer may still read its shared memory
+    }
+
+    /**
+     * One 16-byte quad of the cluster's partial tiles: words {@code word..+3} of every slice's block summed in slice order (slice 0
+     * first, as {@link #sumSlices}), stored at C[rowBase + row0 ..+3] (or added to C with {@code accumulate}), columns past n skipped.
+     */
+    @Unroll
+    static void sumQuad(KernelContext ctx, int[] smem, FloatArray c, int word, int rowBase, int row0, int n, int accumulate, int slices) {
+        int[] v = new int[4];
+        float[] sum = new float[4];
+        ctx.loadSharedCluster128(v, 0, smem, word, 0);
+        for (int i = 0; i < 4; i++) sum[i] = Float.intBitsToFloat(v[i]);
+        for (int z = 1; z < slices; z++) {
+            ctx.loadSharedCluster128(v, 0, smem, word, z);
+            for (int i = 0; i < 4; i++) sum[i] += Float.intBitsToFloat(v[i]);
+        }
+        if ((n & 3) == 0 && row0 + 3 < n) {   // a whole 16-byte quad of C (16-byte aligned: n and row0 multiples of 4): one access
+            if (accumulate != 0) {
+                ctx.loadGlobal128(v, 0, c, rowBase + row0);
+                for (int i = 0; i < 4; i++) sum[i] = Float.intBitsToFloat(v[i]) + sum[i];
+            }
+            for (int i = 0; i < 4; i++) v[i] = Float.floatToRawIntBits(sum[i]);
+            ctx.storeGlobal128(c, rowBase + row0, v, 0);
+        } else {
+            if (accumulate != 0)
+                for (int i = 0; i < 4; i++) if (row0 + i < n) sum[i] = c.get(rowBase + row0 + i) + sum[i];
+            for (int i = 0; i < 4; i++) if (row0 + i < n) c.set(rowBase + row0 + i, sum[i]);
+        }
+    }
+
+    /** A consumer's fragments (layout as {@link #storeF32Tile}) into the block's shared tile: token rows of {@code pitch} words. */
+    @Unroll
+    static void storePartialShared(KernelContext ctx, int[] smem, float[] acc, int nt, int wn, int pitch) {
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+        int row0 = (warp % wn) * 16 + g;
+        for (int j = 0; j < nt; j++)
+            for (int r = 0; r < 4; r++)
+                smem[(2 * t + j * 8 + (r & 1)) * pitch + row0 + (r >= 2 ? 8 : 0)] = Float.floatToRawIntBits(acc[j * 4 + r]);
+    }
+
+    /**
      * {@link #wgmmaTmaXbf16Wbf16} as a persistent kernel: a 1-D grid of at most one block a multiprocessor, block b computing
      * output tiles b, b + blocks, b + 2·blocks, … (in the raster's order, {@link #rasterTileN}), all of K each (no split-K:
      * {@code kTilesPerSplit} is unused). The producer runs on through the block's tiles without stopping, so the next tile's
