@@ -11,6 +11,7 @@ import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.LongArray;
 import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.kernels.LayerKernels;
+import dev.arbor.kernels.layer.FusedKernels;
 
 /**
  * {@code C[M,N] (=|+=) X[M,K] · W[N,K]ᵀ} on the tensor cores ({@code mma.sync.m16n8k16}, fp32
@@ -226,10 +227,10 @@ public final class GemmKernels {
         ctx.localBarrier();
         if (last[0] == 0) return;
         ctx.threadFence();
-        float[] ys = new float[SLAB_PREFETCH];
+        float[] ys = new float[FusedKernels.ADD_NORM_PREFETCH];
         for (int e = tid; e < rows * cols; e += threads) {   // resid + (s0 + s1 + …), slab order
             int r = e / cols, at = (m0 + r) * n + n0 + (e - r * cols);
-            resid.set(at, addedSlabs(resid, slabs, ys, at, slices, count));
+            resid.set(at, FusedKernels.addedColumn(resid, slabs, ys, at, slices, count));   // the slabs loaded at once (run 86-norm22)
         }
         if (tid == 0) arrivals.set(tile, 0);   // ready for the next launch
     }
@@ -408,34 +409,6 @@ public final class GemmKernels {
                 }
             }
         }
-    }
-
-    /**
-     * Slabs {@link #addedSlabs} loads at once (as {@code FusedKernels.ADD_NORM_PREFETCH}): the invariant plan's 8 slices of o and
-     * down in one L2 round trip on the last-arriving slice's tail (run 86-norm22: a loop of one load an iteration, the sums'
-     * order, left them one round trip each on the critical path of every o / down launch).
-     */
-    static final int SLAB_PREFETCH = 8;
-
-    /**
-     * {@code resid[at] + (s0 + s1 + …)} in slab order (fp32, the bits of the loop it replaces and of
-     * {@code FusedKernels.addedColumn}): resid and the first {@link #SLAB_PREFETCH} slabs below {@code slices} loaded first.
-     */
-    @Unroll
-    static float addedSlabs(FloatArray resid, FloatArray slabs, float[] ys, int at, int slices, int count) {
-        float xv = resid.get(at);
-        for (int z = 0; z < SLAB_PREFETCH; z++)
-            if (z < slices) ys[z] = slabs.get(z * count + at);
-        float sum = ys[0];
-        for (int z = 1; z < SLAB_PREFETCH; z++)
-            if (z < slices) sum += ys[z];
-        return xv + slabsFrom(slabs, sum, SLAB_PREFETCH, slices, count, at);
-    }
-
-    /** sum + s_from + … + s_(slices−1), slab order (the slabs past the prefetch; none at the invariant plans' 8 or fewer). */
-    static float slabsFrom(FloatArray slabs, float sum, int from, int slices, int count, int at) {
-        for (int z = from; z < slices; z++) sum += slabs.get(z * count + at);
-        return sum;
     }
 
     /**

@@ -130,7 +130,7 @@ final class CudaOps implements Ops<FloatArray> {
      * ({@link #pendingXn}) from matmulAddNorm to the projection that reads xn. Off by default: measured slower (bench/RESULTS.md
      * "Run 86-norm22", H200, llama-7b, one JVM, CUDA graphs, the same tokens): batch 1 device 4.132 → 4.312 ms a step, batch 8
      * (rows 8) 4.548 → 5.191 ms (the prologue normalises its token rows one after another: ~13 µs more a q|k|v launch at 8 rows).
-     * Since run 86 the o / down tail loads its 8 slabs at once ({@code GemmKernels.addedSlabs}), not measured.
+     * Since run 86 the o / down tail loads its 8 slabs at once ({@code FusedKernels.addedColumn}); run 90-final22: still +5.25% at b1.
      */
     static final String PROLOGUE_NORM = "arbor.cuda.prologueNorm";
     static final boolean PROLOGUE_NORM_DEFAULT = false;
