@@ -104,20 +104,24 @@ public final class PagedAttention implements AutoCloseable {
     /**
      * {@code -Darbor.paged.pipelineSkew=true|false}: the pipelined form issues the next round's K loads before this round's scores and
      * its V loads before this round's update ({@link DecodeKernels#skewedRounds}) instead of both before the scores
-     * ({@link DecodeKernels#pipelinedRounds}): three of the four K/V buffers live at once, 16 registers fewer. The same bits.
-     * See bench/RESULTS.md "Run 85-dec22".
+     * ({@link DecodeKernels#pipelinedRounds}): three of the four K/V buffers live at once. The same bits. <b>Off</b>: ptxas saves no
+     * register (123 against 121 at 32 × 128) and it measured slower at every row it serves (bench/RESULTS.md "Run 85-dec22": b1 × 512
+     * 11.1 → 13.3 µs, 1 × 4,096 21.6 → 22.2).
      */
     public static final boolean PIPELINE_SKEW = Boolean.parseBoolean(System.getProperty("arbor.paged.pipelineSkew", "false"));
     /**
      * {@code -Darbor.paged.pairedOffsets=true|false}: the pipelined form computes its split's row offsets with both of a work-item's
-     * block-table loads issued before either is used ({@link DecodeKernels#pairedRowOffsets}): the same offsets. See bench/RESULTS.md
-     * "Run 85-dec22".
+     * block-table loads issued before either is used ({@link DecodeKernels#pairedRowOffsets}): the same offsets, so the same bits.
+     * Measured (bench/RESULTS.md "Run 85-dec22", H200, issue 11's table, forms interleaved in one JVM): b1 × 512 11.1 → 9.4 µs, 1 × 1,024
+     * 12.8 → 11.1, 1 × 2,048 15.5 → 14.5, 1 × 4,096 21.6 → 21.6, every other row even (the plain kernel there). <b>Off</b> by the brief's
+     * rule for issue 11 (on only if b1 × 4k gains and no row loses); the lead's call.
      */
     public static final boolean PAIRED_OFFSETS = Boolean.parseBoolean(System.getProperty("arbor.paged.pairedOffsets", "false"));
     /**
      * {@code -Darbor.paged.pipeBlocks=N} (default {@link #PIPE_BLOCKS}): the pipelined form's launch bounds, work-groups an SM (5: at
      * most 96 registers at 128 work-items, room for a fifth work-group, e.g. the next grid's index chain under programmatic dependent
-     * launch). Registers only: the same bits. The launch rule ({@link #PIPE_WAVE}) does not change with it.
+     * launch). Registers only: the same bits. The launch rule ({@link #PIPE_WAVE}) does not change with it. 5 measured much slower
+     * (bench/RESULTS.md "Run 85-dec22": ptxas spills 72 bytes at 96 registers; b1 × 4,096 21.6 → 29.0 µs, 1 × 512 11.1 → 14.7).
      */
     public static final int PIPE_BLOCKS_NOW = Integer.getInteger("arbor.paged.pipeBlocks", PIPE_BLOCKS);
     /** The pipelined form is launched while tokens × kvHeads × splits ≤ PIPE_WAVE × multiprocessors (one wave of PIPE_BLOCKS an SM). */
