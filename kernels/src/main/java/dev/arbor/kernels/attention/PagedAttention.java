@@ -101,6 +101,29 @@ public final class PagedAttention implements AutoCloseable {
     public static final boolean PIPELINE_ROUNDS = Boolean.parseBoolean(System.getProperty("arbor.paged.pipelineRounds", "true"));
     /** Work-groups an SM the pipelined form is bounded to (its registers: at most 128). */
     public static final int PIPE_BLOCKS = 4;
+    /**
+     * {@code -Darbor.paged.pipelineSkew=true|false}: the pipelined form issues the next round's K loads before this round's scores and
+     * its V loads before this round's update ({@link DecodeKernels#skewedRounds}) instead of both before the scores
+     * ({@link DecodeKernels#pipelinedRounds}): three of the four K/V buffers live at once. The same bits. <b>Off</b>: ptxas saves no
+     * register (123 against 121 at 32 × 128) and it measured slower at every row it serves (bench/RESULTS.md "Run 85-dec22": b1 × 512
+     * 11.1 → 13.3 µs, 1 × 4,096 21.6 → 22.2).
+     */
+    public static final boolean PIPELINE_SKEW = Boolean.parseBoolean(System.getProperty("arbor.paged.pipelineSkew", "false"));
+    /**
+     * {@code -Darbor.paged.pairedOffsets=true|false}: the pipelined form computes its split's row offsets with both of a work-item's
+     * block-table loads issued before either is used ({@link DecodeKernels#pairedRowOffsets}): the same offsets, so the same bits.
+     * Measured (bench/RESULTS.md "Run 85-dec22", H200, issue 11's table, forms interleaved in one JVM): b1 × 512 11.1 → 9.4 µs, 1 × 1,024
+     * 12.8 → 11.1, 1 × 2,048 15.5 → 14.5, 1 × 4,096 21.6 → 21.6, every other row even (the plain kernel there). <b>Off</b> by the brief's
+     * rule for issue 11 (on only if b1 × 4k gains and no row loses); the lead's call.
+     */
+    public static final boolean PAIRED_OFFSETS = Boolean.parseBoolean(System.getProperty("arbor.paged.pairedOffsets", "false"));
+    /**
+     * {@code -Darbor.paged.pipeBlocks=N} (default {@link #PIPE_BLOCKS}): the pipelined form's launch bounds, work-groups an SM (5: at
+     * most 96 registers at 128 work-items, room for a fifth work-group, e.g. the next grid's index chain under programmatic dependent
+     * launch). Registers only: the same bits. The launch rule ({@link #PIPE_WAVE}) does not change with it. 5 measured much slower
+     * (bench/RESULTS.md "Run 85-dec22": ptxas spills 72 bytes at 96 registers; b1 × 4,096 21.6 → 29.0 µs, 1 × 512 11.1 → 14.7).
+     */
+    public static final int PIPE_BLOCKS_NOW = Integer.getInteger("arbor.paged.pipeBlocks", PIPE_BLOCKS);
     /** The pipelined form is launched while tokens × kvHeads × splits ≤ PIPE_WAVE × multiprocessors (one wave of PIPE_BLOCKS an SM). */
     public static final int PIPE_WAVE = PIPE_BLOCKS;
 
@@ -118,6 +141,9 @@ public final class PagedAttention implements AutoCloseable {
     private int prefetchPages = PREFETCH_PAGES;      // DecodeBulkKernels' L2 prefetch before the wait, pages of K and of V; 0: none
     private int decodeMinBlocks = -1;                // DecodeKernels' launch bounds; -1: DecodeKernels.minBlocksPerSm; a bench may set it
     private int pipeGroupsPerSm = PIPELINE_ROUNDS ? PIPE_WAVE : 0;   // pipelined rounds up to this many work-groups an SM's worth (0: never)
+    private int pipeForm = PIPELINE_SKEW ? DecodeKernels.SKEWED : DecodeKernels.TWO_ROUNDS;   // the pipelined form's rounds
+    private boolean pairedOffsets = PAIRED_OFFSETS;  // the pipelined form's row offsets with both block-table loads issued first
+    private int pipeBlocks = PIPE_BLOCKS_NOW;        // the pipelined form's launch bounds, work-groups an SM
     private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
     private final IntArray arrivals;   // (splitTokens, kvHeads) work-groups of a (token, kv head) done, for the fused merge; zero between launches
 
@@ -346,11 +372,18 @@ public final class PagedAttention implements AutoCloseable {
             boolean piped = pipeGroupsPerSm > 0 && groups <= (long) pipeGroupsPerSm * b.multiprocessors() && DecodeKernels.pipelines(heads, kvHeads, headDim);
             Kernel kernel = piped ? Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_PIPED_BF16, DECODE_PIPED_F16, null), DECODE_PIPED_BF16_OUT_BF16)
                     : Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), DECODE_BF16_OUT_BF16);
-            int bound = decodeMinBlocks >= 0 ? decodeMinBlocks : piped ? PIPE_BLOCKS : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim);
-            b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
-                    partials, positions, seqOfToken, blockTables,
-                    keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
-                    keysPerLane, warps, arrivals, sharedBase, fused, bound, below > 0 ? small : SPLIT_KEYS, below);
+            int bound = decodeMinBlocks >= 0 ? decodeMinBlocks : piped ? pipeBlocks : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim);
+            if (piped) {
+                b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
+                        partials, positions, seqOfToken, blockTables,
+                        keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
+                        keysPerLane, warps, arrivals, sharedBase, fused, bound, below > 0 ? small : SPLIT_KEYS, below, pipeForm, pairedOffsets ? 1 : 0);
+            } else {
+                b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
+                        partials, positions, seqOfToken, blockTables,
+                        keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
+                        keysPerLane, warps, arrivals, sharedBase, fused, bound, below > 0 ? small : SPLIT_KEYS, below);
+            }
             return fused != 0;
         } else {
             b.launch(Shapes.byOut(out, kCache, Shapes.byStore(kCache, PAGED_BF16, PAGED_F16, PAGED_F32), null), l, q, kCache, vCache, out, partials, positions, seqOfToken,
@@ -445,6 +478,20 @@ public final class PagedAttention implements AutoCloseable {
     public PagedAttention pipelineRounds(int groupsPerSm) {
         if (groupsPerSm < 0) throw new IllegalArgumentException("pipelineRounds must be >= 0: " + groupsPerSm);
         this.pipeGroupsPerSm = groupsPerSm;
+        return this;
+    }
+
+    /**
+     * The pipelined form's rounds ({@code skewed}: {@link DecodeKernels#skewedRounds}, else {@link DecodeKernels#pipelinedRounds}), row
+     * offsets ({@code pairedOffsets}: {@link DecodeKernels#pairedRowOffsets}) and launch bounds ({@code blocks} work-groups an SM, 1..8);
+     * defaults {@code -Darbor.paged.pipelineSkew}, {@code -Darbor.paged.pairedOffsets}, {@code -Darbor.paged.pipeBlocks}. Benchmarks
+     * and tests compare; the same bits every way.
+     */
+    public PagedAttention pipelineForm(boolean skewed, boolean pairedOffsets, int blocks) {
+        if (blocks < 1 || blocks > 8) throw new IllegalArgumentException("pipeline blocks must be 1..8: " + blocks);
+        this.pipeForm = skewed ? DecodeKernels.SKEWED : DecodeKernels.TWO_ROUNDS;
+        this.pairedOffsets = pairedOffsets;
+        this.pipeBlocks = blocks;
         return this;
     }
 

@@ -195,10 +195,14 @@ class AttentionPtxTest {
     void thePipelinedDecodeKernelKeepsTwoRoundsInFlightWithoutSpills(@TempDir Path dir) throws Exception {
         Path ptxas = dev.arbor.kernels.Ptxas.require();
         int pb = PagedAttention.PIPE_BLOCKS;
-        Object[][] forms = {{"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0}, {"decodeF16Piped", 32, 32, 128, 16, 0, 0, 0, 4, 4, 0, pb, 256, 0},
-                {"decodeBf16OutBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0}, {"decodeBf16Piped", 16, 16, 64, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0},
-                {"decodeBf16Piped", 40, 40, 128, 16, 1, 1, 1, 4, 4, 8, pb, 256, 0},
-                {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 128, 4096}};
+        int two = DecodeKernels.TWO_ROUNDS, skew = DecodeKernels.SKEWED;
+        Object[][] forms = {{"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0}, {"decodeF16Piped", 32, 32, 128, 16, 0, 0, 0, 4, 4, 0, pb, 256, 0, two, 0},
+                {"decodeBf16OutBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0}, {"decodeBf16Piped", 16, 16, 64, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0},
+                {"decodeBf16Piped", 40, 40, 128, 16, 1, 1, 1, 4, 4, 8, pb, 256, 0, two, 0},
+                {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 128, 4096, two, 0},
+                // run 85-dec22's forms: skewed rounds, paired row offsets (ptxas: 123 / 121 registers at 32 × 128)
+                {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, skew, 0}, {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1},
+                {"decodeBf16OutBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, skew, 1}, {"decodeBf16Piped", 40, 40, 128, 16, 1, 1, 1, 4, 4, 8, pb, 256, 0, skew, 1}};
         for (Object[] f : forms) {
             Object[] c = java.util.Arrays.copyOfRange(f, 1, f.length);
             String what = f[0] + java.util.Arrays.toString(c);
@@ -220,8 +224,21 @@ class AttentionPtxTest {
         }
         String plain = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0, 256, 0}, 90).ptx();
         assertEquals(2 * 4 + 2, count(plain, "ld.global.v4.b32"), "the plain form: one load site");
+        // paired row offsets: a work-item's two block-table loads come before its two shared stores (the plain loop: one load, one store)
+        String paired = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16Piped"),
+                new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1}, 90).ptx();
+        String unpaired = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16Piped"),
+                new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0}, 90).ptx();
+        assertTrue(memoryOps(paired).contains("ld.global.s32 ld.global.s32 st.shared.b32 st.shared.b32 bar.sync"), memoryOps(paired));
+        assertTrue(memoryOps(unpaired).contains("bar.sync ld.global.s32 st.shared.b32 bar.sync"), memoryOps(unpaired));
         assertTrue(DecodeKernels.pipelines(32, 32, 128) && DecodeKernels.pipelines(16, 16, 64));
         assertFalse(DecodeKernels.pipelines(32, 8, 128) || DecodeKernels.pipelines(32, 8, 64) || DecodeKernels.pipelines(64, 8, 128));
+    }
+
+    /** The PTX's global/shared loads and stores and barriers, in order, one space between (the control flow dropped). */
+    private static String memoryOps(String ptx) {
+        return String.join(" ", ptx.lines().map(String::trim).map(x -> x.replaceFirst("^@%p\\d+ ", ""))
+                .filter(x -> x.matches("(ld|st)\\.(global|shared)\\.[a-z0-9.]+ .*|bar\\.sync.*")).map(x -> x.split("\\s+")[0]).toList());
     }
 
     /**
