@@ -113,9 +113,10 @@ public final class PagedAttention implements AutoCloseable {
      * {@code -Darbor.paged.pairedOffsets=true|false}: the pipelined form computes its split's row offsets with both of a work-item's
      * block-table loads issued before either is used ({@link DecodeKernels#pairedRowOffsets}): the same offsets, so the same bits.
      * Measured (bench/RESULTS.md "Run 85-dec22", H200, issue 11's table, forms interleaved in one JVM): b1 × 512 11.1 → 9.4 µs, 1 × 1,024
-     * 12.8 → 11.1, 1 × 2,048 15.5 → 14.5, 1 × 4,096 21.6 → 21.6, every other row even (the plain kernel there). <b>Off</b> by the brief's
-     * rule for issue 11 (on only if b1 × 4k gains and no row loses); the lead's call. Read when a launcher is made (so {@code bench
-     * throughput --ab arbor.paged.pairedOffsets} compares both in one JVM).
+     * 12.8 → 11.1, 1 × 2,048 15.5 → 14.5, 1 × 4,096 21.6 → 21.6, every other row even (the plain kernel there); in the engine ("Run
+     * 91-pair22", llama-7b b1 in the default mode, where this kernel serves positions past FLASH_BELOW = 1,024): a 1,536-token prompt's
+     * decode 4.338 → 4.298 ms of device time a step (−0.9%), a 3,500-token prompt's even (4.539 / 4.541), the same tokens. <b>On</b>. Read
+     * when a launcher is made (so {@code bench throughput --ab arbor.paged.pairedOffsets} compares both in one JVM).
      */
     public static final String PAIRED_OFFSETS = "arbor.paged.pairedOffsets";
     /**
@@ -143,7 +144,7 @@ public final class PagedAttention implements AutoCloseable {
     private int decodeMinBlocks = -1;                // DecodeKernels' launch bounds; -1: DecodeKernels.minBlocksPerSm; a bench may set it
     private int pipeGroupsPerSm = PIPELINE_ROUNDS ? PIPE_WAVE : 0;   // pipelined rounds up to this many work-groups an SM's worth (0: never)
     private int pipeForm = PIPELINE_SKEW ? DecodeKernels.SKEWED : DecodeKernels.TWO_ROUNDS;   // the pipelined form's rounds
-    private boolean pairedOffsets = Boolean.parseBoolean(System.getProperty(PAIRED_OFFSETS, "false"));  // the pipelined form's row offsets with both block-table loads issued first
+    private boolean pairedOffsets = !"false".equals(System.getProperty(PAIRED_OFFSETS));  // the pipelined form's row offsets with both block-table loads issued first
     private int pipeBlocks = PIPE_BLOCKS_NOW;        // the pipelined form's launch bounds, work-groups an SM
     private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
     private final IntArray arrivals;   // (splitTokens, kvHeads) work-groups of a (token, kv head) done, for the fused merge; zero between launches
