@@ -57,23 +57,6 @@ public final class PagedAttention implements AutoCloseable {
     static final Kernel DECODE_PIPED_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16Piped");
     static final Kernel DECODE_PIPED_F16 = Kernel.of(DecodeKernels.class, "decodeF16Piped");
     static final Kernel DECODE_PIPED_BF16_OUT_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16OutBf16Piped");
-    static final Kernel DECODE_BULK_BF16 = Kernel.of(DecodeBulkKernels.class, "decodeBf16");
-    static final Kernel DECODE_BULK_F16 = Kernel.of(DecodeBulkKernels.class, "decodeF16");
-    static final Kernel DECODE_BULK_BF16_OUT_BF16 = Kernel.of(DecodeBulkKernels.class, "decodeBf16OutBf16");
-
-    /**
-     * {@code -Darbor.paged.bulkCopy=STAGES} (default 0: off): DecodeKernels' K/V pages streamed into shared memory by the bulk copy
-     * engine ({@link DecodeBulkKernels}, sm_90 only), a ring of STAGES rounds in flight a work-group, where the shape fits
-     * ({@link DecodeBulkKernels#serves}; 256-key splits only: small and narrow splits keep DecodeKernels). The same bits as
-     * DecodeKernels (same words, same float operations). See bench/RESULTS.md "Run 74-dec20" for why it is off.
-     */
-    public static final int BULK_COPY = Integer.getInteger("arbor.paged.bulkCopy", 0);
-    /**
-     * {@code -Darbor.paged.prefetchPages=N} (default 0: off): {@link DecodeBulkKernels} (with or without the bulk copies) asks the L2
-     * for the first N pages of K and V of each work-group's first split before it waits for the kernel before (sm_90; a hint, the
-     * same bits). Unmeasured: see bench/RESULTS.md "Run 74-dec20".
-     */
-    public static final int PREFETCH_PAGES = Integer.getInteger("arbor.paged.prefetchPages", 0);
 
     /**
      * {@code -Darbor.paged.smallSplit=KEYS} (64 or 128; default 0: off): DecodeKernels splits the keys of a token at a position below
@@ -139,8 +122,6 @@ public final class PagedAttention implements AutoCloseable {
     private int decodeWarps;   // DecodeKernels' warps per work-group; 0: its choice by shape (DecodeKernels.warps); a bench may set 4 or 8
     private int fuseMaxSplits = FUSE_MAX_SPLITS;     // split mode of DecodeKernels merges in the last-arriving work-group up to this many splits
     private int fusedMergeAhead = FUSED_MERGE_AHEAD; // slots the fused merge loads per round trip
-    private int bulkStages = BULK_COPY;              // DecodeBulkKernels' ring stages; 0: DecodeKernels' global loads
-    private int prefetchPages = PREFETCH_PAGES;      // DecodeBulkKernels' L2 prefetch before the wait, pages of K and of V; 0: none
     private int decodeMinBlocks = -1;                // DecodeKernels' launch bounds; -1: DecodeKernels.minBlocksPerSm; a bench may set it
     private int pipeGroupsPerSm = PIPELINE_ROUNDS ? PIPE_WAVE : 0;   // pipelined rounds up to this many work-groups an SM's worth (0: never)
     private int pipeForm = PIPELINE_SKEW ? DecodeKernels.SKEWED : DecodeKernels.TWO_ROUNDS;   // the pipelined form's rounds
@@ -360,16 +341,6 @@ public final class PagedAttention implements AutoCloseable {
                         + keysPerLane + " keys a lane at headDim " + headDim);
             }
             int fused = split && (splitsZ <= fuseMaxSplits || below > 0) ? fusedMergeAhead : 0;
-            int minBlocks = decodeMinBlocks >= 0 ? decodeMinBlocks : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim);
-            if ((bulkStages > 0 || prefetchPages > 0) && below == 0 && 2 * prefetchPages <= warps * 32
-                    && DecodeBulkKernels.serves(kCache, heads, kvHeads, headDim, blockSize, keysPerLane, warps, bulkStages)) {
-                Kernel kernel = Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_BULK_BF16, DECODE_BULK_F16, null), DECODE_BULK_BF16_OUT_BF16);
-                b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
-                        partials, positions, seqOfToken, blockTables,
-                        keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
-                        keysPerLane, warps, arrivals, sharedBase, fused, minBlocks, bulkStages, prefetchPages);
-                return fused != 0;
-            }
             long groups = (long) tokens * kvHeads * (split ? ownSplitsZ : 1);
             boolean piped = pipeGroupsPerSm > 0 && groups <= (long) pipeGroupsPerSm * b.multiprocessors() && DecodeKernels.pipelines(heads, kvHeads, headDim);
             Kernel kernel = piped ? Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_PIPED_BF16, DECODE_PIPED_F16, null), DECODE_PIPED_BF16_OUT_BF16)
@@ -427,26 +398,6 @@ public final class PagedAttention implements AutoCloseable {
     public PagedAttention mergeAhead(int n) {
         if (n != 1 && n != 4 && n != 8 && n != 16 && n != 32) throw new IllegalArgumentException("mergeAhead must be 1, 4, 8, 16 or 32: " + n);
         this.mergeAhead = n;
-        return this;
-    }
-
-    /**
-     * DecodeKernels' K/V through the bulk copy engine with a ring of {@code stages} rounds ({@link DecodeBulkKernels}; 0: off,
-     * DecodeKernels' own loads), where the shape fits; default {@code -Darbor.paged.bulkCopy}. The same bits either way.
-     */
-    public PagedAttention bulkCopy(int stages) {
-        if (stages < 0 || stages > 4) throw new IllegalArgumentException("bulkCopy stages must be 0..4: " + stages);
-        this.bulkStages = stages;
-        return this;
-    }
-
-    /**
-     * {@link DecodeBulkKernels}' L2 prefetch of the first {@code pages} pages of K and V of each work-group's first split before its
-     * wait (0: off; at most SPLIT / blockSize used); default {@code -Darbor.paged.prefetchPages}. The same bits.
-     */
-    public PagedAttention prefetchPages(int pages) {
-        if (pages < 0 || pages > 64) throw new IllegalArgumentException("prefetchPages must be 0..64: " + pages);
-        this.prefetchPages = pages;
         return this;
     }
 

@@ -155,42 +155,6 @@ class PagedAttentionTest {
     }
 
     /**
-     * The bulk-copy form ({@link DecodeBulkKernels}, {@link PagedAttention#bulkCopy}): the same bits as {@link DecodeKernels} in split
-     * and whole mode (whole mode's ring crossing split boundaries: 700 keys are 3 splits, 22-24 rounds), against the reference;
-     * headDim 128 (a round of 2 blocks of 16, 1 of 32) and 64 (4 blocks), 1 and 2 stages, bf16 and fp16, ALiBi, contexts ending
-     * inside a block and a round (pages with no visible key are not copied), and the shapes it refuses (the ring over 48 KiB); with
-     * the L2 prefetch of 4-64 pages before the wait (a hint) and with 0 stages (DecodeKernels' loads, the prefetch alone).
-     */
-    @Test
-    void bulkCopiesGiveTheBitsOfTheGlobalLoads() {
-        int[] ctx = {1, 17, 300, 700}, fresh = {1, 1, 2, 1};
-        record Shape(int heads, int kvHeads, int headDim, int blockSize, int stages, boolean alibi, KvStore store, int prefetch) {}
-        Shape[] shapes = {new Shape(2, 2, 128, 16, 2, false, KvStore.BF16, 0), new Shape(2, 2, 128, 16, 1, true, KvStore.F16, 4),
-                new Shape(2, 1, 128, 32, 2, false, KvStore.BF16, 16), new Shape(8, 2, 64, 16, 1, true, KvStore.BF16, 0),
-                new Shape(2, 2, 128, 16, 0, false, KvStore.BF16, 8), new Shape(8, 2, 64, 16, 0, true, KvStore.F16, 64)};
-        int seed = 90;
-        for (Shape sh : shapes) {
-            try (PagedBatch b = new PagedBatch(sh.heads, sh.kvHeads, sh.headDim, sh.blockSize, ctx, fresh, sh.alibi, sh.store, seed++);
-                 PagedAttention plain = new PagedAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), b.tokens).bulkCopy(0);
-                 PagedAttention bulk = new PagedAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), b.tokens).bulkCopy(sh.stages).prefetchPages(sh.prefetch)) {
-                String what = sh.toString();
-                assertTrue(DecodeBulkKernels.serves(b.kCache, sh.heads, sh.kvHeads, sh.headDim, sh.blockSize, 4, 4, sh.stages), what + " served");
-                float[] split = b.run(CPU, bulk, b.allTokens(), true), whole = b.run(CPU, bulk, b.allTokens(), false);
-                assertClose(b.reference(), split, 2e-6, what + " bulk split mode");
-                assertBits(b.run(CPU, plain, b.allTokens(), true), split, what + " bulk vs global loads, split mode");
-                assertBits(b.run(CPU, plain, b.allTokens(), false), whole, what + " bulk vs global loads, whole mode");
-                assertBits(split, whole, what + " bulk whole vs split mode");
-            }
-        }
-        try (BFloat16Array store = new BFloat16Array(16)) {
-            assertFalse(DecodeBulkKernels.serves(store, 8, 2, 128, 16, 4, 4, 2), "G = 4 x 128: 17.6 KiB of row states + a 32 KiB ring");
-            assertFalse(DecodeBulkKernels.serves(store, 2, 2, 128, 64, 4, 4, 1), "a round of 32 keys is half a block of 64");
-            assertTrue(DecodeBulkKernels.serves(store, 32, 32, 128, 16, 4, 4, 2), "llama-7b");
-        }
-        assertThrows(IllegalArgumentException.class, () -> new PagedAttention(2, 2, 128, 16, 64, 1).bulkCopy(5));
-    }
-
-    /**
      * DecodeKernels' pipelined rounds ({@link PagedAttention#pipelineRounds}, two rounds of K/V loads in flight a warp): the same bits
      * as the plain loop in split and whole mode, fp32 and (bf16 store) bf16 output, at contexts 1, 15, 17, 255, 1,000 and 4,096 (one head: the CPU executor's slowest; an odd
      * number of rounds at headDim 16: one round a split), a prefill chunk of 4 tokens, ALiBi, fp16, small splits of 128 keys below 4,096; and

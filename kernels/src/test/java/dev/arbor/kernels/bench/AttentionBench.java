@@ -14,7 +14,6 @@ import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.kernels.attention.CascadeAttention;
 import dev.arbor.kernels.attention.CascadeMmaKernels;
-import dev.arbor.kernels.attention.DecodeBulkKernels;
 import dev.arbor.kernels.attention.PagedAttention;
 import dev.arbor.kernels.gemm.Gemm;
 import dev.arbor.kernels.layer.FusedOps;
@@ -76,13 +75,6 @@ public final class AttentionBench {
     private static final boolean DECODE_TABLE = Boolean.getBoolean("attn.decodeTable");
     private static final boolean VARIANTS = Boolean.getBoolean("attn.variants");
     /**
-     * -Dattn.bulkForms=STAGES:WARPS[:PAGES],... (e.g. {@code 2:4,1:8,0:4:8}): with the decode table, each row is measured in the
-     * default form and then in each of these {@link DecodeBulkKernels} forms (K/V by bulk copies, a ring of STAGES rounds, or 0:
-     * DecodeKernels' loads; WARPS warps; an L2 prefetch of PAGES pages of K and V before the wait), interleaved in
-     * the same JVM (run 74-dec20); the default form's rows always run with the bulk copies off, whatever -Darbor.paged.bulkCopy says.
-     */
-    private static final String BULK_FORMS = System.getProperty("attn.bulkForms", "");
-    /**
      * -Dattn.pipeForms=FORM,... (e.g. {@code off,on,all,onF16}): with the decode table, each row measured in each of these forms,
      * interleaved in the same JVM, instead of the launcher's default (run 80-dec21): {@code off} the plain rounds
      * ({@link PagedAttention#pipelineRounds} 0), {@code on} its rule ({@link PagedAttention#PIPE_WAVE} work-groups an SM), {@code all}
@@ -99,8 +91,6 @@ public final class AttentionBench {
      */
     private static boolean pipeSkew, pipePaired;
     private static int pipeBlocks = PagedAttention.PIPE_BLOCKS;
-    /** The next decode rows' bulk-copy stages (0: DecodeKernels' global loads). */
-    private static int bulkStages, prefetch;
     /** The next decode rows: small splits (keys, below this position; 0: the launcher's default) and a plain launch. */
     private static int smallSplit, smallBelow;
     private static boolean plainLaunch;
@@ -302,15 +292,6 @@ public final class AttentionBench {
                 }
                 if (!PIPE_FORMS.isEmpty()) continue;
                 try { decode(cuda, k, v, q, out, batch, c, copy, 0, 0, 0, 0, "bf16"); } catch (RuntimeException e) { System.out.println("decode failed: " + e); }
-                for (String form : BULK_FORMS.isEmpty() ? new String[0] : BULK_FORMS.split(",")) {
-                    String[] sw = form.split(":");
-                    bulkStages = Integer.parseInt(sw[0]);
-                    int warps = Integer.parseInt(sw[1]);
-                    prefetch = sw.length > 2 ? Integer.parseInt(sw[2]) : 0;
-                    String what = (bulkStages > 0 ? "bulk" + bulkStages : "pf") + "w" + warps + (prefetch > 0 ? "p" + prefetch : "");
-                    try { decode(cuda, k, v, q, out, batch, c, copy, 0, 0, warps, 0, what); } catch (RuntimeException e) { System.out.println(what + " failed: " + e); }
-                    bulkStages = prefetch = 0;
-                }
             }
         }
         if (!VARIANTS) return;
@@ -352,11 +333,6 @@ public final class AttentionBench {
              PagedAttention attn = smallSplit > 0 ? new PagedAttention(heads, kvHeads, D, BS, ctx, batch, smallSplit, smallBelow)
                      : new PagedAttention(heads, kvHeads, D, BS, ctx, batch)) {
             if (plainLaunch) attn.overlapPrevious(false);
-            attn.bulkCopy(bulkStages).prefetchPages(prefetch);
-            if ((bulkStages > 0 || prefetch > 0) && !DecodeBulkKernels.serves(k, heads, kvHeads, D, BS, 4, warps > 0 ? warps : 4, bulkStages)) {
-                System.out.printf("decode %-9s batch %3d ctx %5d: not served (the bulk form does not fit this shape)%n", what, batch, ctx);
-                return;
-            }
             for (int i = 0; i < batch; i++) {
                 pos.set(i, ctx - 1);
                 seq.set(i, i);
