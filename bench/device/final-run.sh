@@ -7,7 +7,8 @@
 #   bench/device/closing-bundle.sh packs one with the fixtures gpu-tests reads)
 # RUNS picks the runs, in the order given (default: the eight of the closing run), from: gpu-tests (needs fixtures.tar.xz
 # with tiny-llama3 and tiny-baichuan2-13b) throughput throughput-b1 throughput-b1-4k throughput-nbi throughput-b1-unfused throughput-b1-nopdl workload1
-# throughput-b1-nbi workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128 llama1b-b128-nbi llama1b-b128-nbi-budgets serve serve-8192 clocks, and the op profiles
+# throughput-b1-nbi workload1-nbi workload2 workload2-nbi baichuan-w1 baichuan-w1-nbi prefill-nbi llama1b-b128 llama1b-b128-nbi llama1b-b128-nbi-budgets serve serve-8192 clocks,
+# workload2-ab workload2-ab2 (AB=PROPERTY: seed workload 2 off/on in one JVM), and the op profiles
 # (-Darbor.opProfile=true) profile-b1 profile-b32 profile-1b-b128-nbi profile-w1 profile-w1-nbi profile-bc-w1-nbi profile-w2 profile-w2-nbi,
 # and the per-kernel timelines of a replayed b1 step (ncu) timeline-b1 timeline-b1-nbi. GPU_TESTS overrides the test classes/packages.
 # "unfused" is -Darbor.cuda.fusion=false (every projection and element-wise stage its own launch), "nopdl"
@@ -61,6 +62,8 @@ one() {
   workload1) run workload1 40 $B $W1 --model $M --out "$OUT/w1" ;;
   workload1-nbi) run workload1-nbi 40 $B $W1 --model $M --no-batch-invariance --out "$OUT/w1-nbi" ;;
   workload2) run workload2 55 $B $W2 --model $M --out "$OUT/w2" ;;
+  # AB=PROPERTY: seed workload 2 off then on in one JVM (bench shared-prefix --ab), the same tokens compared; run twice for two JVMs
+  workload2-ab|workload2-ab2) run "$1" ${T_AB:-50} $B $W2 --model $M --ab "${AB:?AB=PROPERTY}" --out "$OUT/$1" ;;
   workload2-nbi) run workload2-nbi 55 $B $W2 --model $M --no-batch-invariance --out "$OUT/w2-nbi" ;;
   baichuan-w1) run baichuan-w1 60 $B $W1 --model synthetic:baichuan2-13b --out "$OUT/bc-w1" ;;
   baichuan-w1-nbi) run baichuan-w1-nbi 60 $B $W1 --model synthetic:baichuan2-13b --no-batch-invariance --out "$OUT/bc-w1-nbi" ;;

@@ -21,12 +21,14 @@ clocks() { nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gp
 clocks
 W2="shared-prefix --groups 1 --prompts-per-group 500 --prefix-len 752 --suffix-len 28 --output-len 30 --modes auto --device cuda --model synthetic:llama-7b"
 B4="throughput --model synthetic:llama-7b --device cuda --batch 1,1 --prompt-len 4000 --output-len 128"
-run b4k-on 26 $J -Darbor.paged.pipelineRounds=true -cp $CP dev.arbor.server.Main bench $B4
-run b4k-off 24 $J -Darbor.paged.pipelineRounds=false -cp $CP dev.arbor.server.Main bench $B4
+run b4k-on ${B4ON:-26} $J -Darbor.paged.pipelineRounds=true -cp $CP dev.arbor.server.Main bench $B4
+run b4k-off ${B4OFF:-24} $J -Darbor.paged.pipelineRounds=false -cp $CP dev.arbor.server.Main bench $B4
+[ -n "${ONLY_B4K:-}" ] || {
 run ring-ab 42 $J -cp $CP dev.arbor.server.Main bench $W2 --ab arbor.flash.warpHalfRing --out $L/ring-ab
 run ring-ab2 42 $J -cp $CP dev.arbor.server.Main bench $W2 --ab arbor.flash.warpHalfRing --out $L/ring-ab2
 run chunk-ab 56 $J -cp $CP dev.arbor.server.Main bench $W2 --max-num-batched-tokens 8192 --ab arbor.flash.chunkWarpTiles --out $L/chunk-ab
 run tests 30 $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.kernels.attention.PipelinedDecodeGpuTest
+}
 clocks
 tar czf $OUT/logs.tgz -C $L . 2>/dev/null
 cp $L/clocks.txt $L/timeline.txt $OUT/ 2>/dev/null

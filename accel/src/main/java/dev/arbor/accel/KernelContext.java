@@ -599,6 +599,18 @@ public final class KernelContext {
             if ((ctaMask >>> rank & 1) != 0) tmaTile128(peerShared(shared, rank), wordIndex, barrierWord, src, rows, rowLength, row0, col0, boxRows);
     }
 
+    /**
+     * {@code mapa.shared::cluster} + {@code ld.shared::cluster.v4.b32}: one 16-byte load of words {@code wordIndex..+3}
+     * ({@code wordIndex % 4 == 0}) of the shared memory of the cluster's block of rank {@code ctaRank} (distributed shared
+     * memory; this block's own when the rank is its own) into dst[off..off+3]. The peer's stores are visible after a cluster
+     * barrier ({@link #clusterBarrier}) that both passed; the peer must not exit before the reads are done (a second cluster
+     * barrier). On the CPU {@code shared} must be the dynamic shared array ({@link #dynamicIntLocalArray}).
+     */
+    public void loadSharedCluster128(int[] dst, int dstOffset, int[] shared, int wordIndex, int ctaRank) {
+        aligned(wordIndex, 4);
+        System.arraycopy(peerShared(shared, ctaRank), wordIndex, dst, dstOffset, 4);
+    }
+
     private Cluster cluster() {
         Cluster c = group.cluster();
         if (c == null) throw new IllegalStateException("a cluster operation in a launch not run in clusters (the kernel declares no clusterDims)");

@@ -89,6 +89,28 @@ class CliTest {
     }
 
     @Test
+    void throughputAbRunsBothValuesInOneJvmAndComparesTheTokens(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        String property = "arbor.test.throughputAb";
+        Run t = run("bench", "throughput", "--model", "synthetic:tiny", "--device", "cpu", "--batch", "1", "--prompt-len", "8",
+                "--output-len", "4", "--ab", property, "--ab-rounds", "2", "--ab-profile", "--ab-profile-len", "2", "--out", dir.toString());
+        assertEquals(0, t.exit(), t.err());
+        // false, true; then true, false; then the profiled pair (round 3): its order as round 1's
+        String[] order = {"ab throughputAb=false: batch 1, round 1", "ab throughputAb=true: batch 1, round 1", "ab throughputAb=true: batch 1, round 2",
+                "ab throughputAb=false: batch 1, round 2", "ab throughputAb batch 1: device ms/step false [", "ab throughputAb=false: batch 1, round 3 (opProfile)",
+                "op profile, decode steps", "ab throughputAb=true: batch 1, round 3 (opProfile)"};
+        int at = 0;
+        for (String o : order) {
+            int i = t.out().indexOf(o, at);
+            assertTrue(i >= at, "'" + o + "' after position " + at + " in: " + t.out());
+            at = i;
+        }
+        assertTrue(t.out().contains("same tokens in every run"), t.out());
+        assertEquals(5, t.out().split("the same tokens as the first run", -1).length - 1, t.out());   // every run after the first
+        assertEquals(null, System.getProperty(property), "the property set back after the A/B");
+        assertEquals(null, System.getProperty("arbor.opProfile"), "opProfile set back after the profiled pair");
+    }
+
+    @Test
     void benchmarksWriteJsonReportsWithStepTimingsAndPlots(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
         Run t = run("bench", "throughput", "--model", "synthetic:tiny", "--device", "cpu", "--batch", "1,2", "--prompt-len", "8",
                 "--output-len", "4", "--out", dir.toString());

@@ -101,6 +101,8 @@ class UsageTest {
         assertUsageError(run("bench", "shared-prefix", "--model", NO_MODEL, "--groups", "0"), "arbor bench shared-prefix", "--groups");
         assertUsageError(run("bench", "throughput", "--model", NO_MODEL, "--top-p", "0"), "arbor bench throughput", "--top-p");
         assertUsageError(run("bench", "throughput", "--model", NO_MODEL, "--batch", "0"), "arbor bench throughput", "--batch");
+        assertUsageError(run("bench", "throughput", "--model", NO_MODEL, "--ab", "arbor.x", "--ab-rounds", "0"), "arbor bench throughput", "--ab-rounds");
+        assertUsageError(run("bench", "throughput", "--model", NO_MODEL, "--ab-profile"), "arbor bench throughput", "--ab-profile needs --ab");
     }
 
     /** Every option of every command has a description, and --help shows the default of every option that has one. */

@@ -185,6 +185,12 @@ final class ContextCalls {
                 Reg address = t.sharedAddress(sharedArray(t, args.get(0), name), args.get(1).reg());
                 t.emit("mbarrier.arrive.remote", address, args.get(2).reg());
             }
+            case "loadSharedCluster128([II[III)V" -> {
+                clusterOp(t, null);
+                Reg[] d = t.registerRange(args.get(0).ref(), args.get(1), 4, name);
+                Reg address = t.sharedAddress(sharedArray(t, args.get(2), name), args.get(3).reg());
+                t.emit("ld.shared.cluster.v4", d[0], d[1], d[2], d[3], address, args.get(4).reg());
+            }
             case "tmaLoadTile128Multicast([IIILdev/arbor/accel/array/LongArray;Ldev/arbor/accel/array/OffHeapArray;IIIIII)V" -> {
                 clusterOp(t, null);
                 Ref.LocalArray smem = sharedArray(t, args.get(0), name);

@@ -217,6 +217,8 @@ final class PtxRules {
         rule("barrier.cluster.arrive", "barrier.cluster.arrive;");
         rule("barrier.cluster.wait", "barrier.cluster.wait;");
         rule("mbarrier.arrive.remote", "{ .reg .b64 %a; mapa.shared::cluster.u64 %a, $0, $1; mbarrier.arrive.shared::cluster.b64 _, [%a]; }");
+        // a 16-byte load from the same shared offset in the cluster's block of rank $5 (distributed shared memory)
+        rule("ld.shared.cluster.v4", "{ .reg .b64 %a; mapa.shared::cluster.u64 %a, $4, $5; ld.shared::cluster.v4.b32 {$0, $1, $2, $3}, [%a]; }");
         rule("tma.load.2d.multicast", "{ .reg .b16 %m; cvt.u16.u32 %m, $5; cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster [$0], [$1, {$2, $3}], [$4], %m; }");
         // 8- and 16-byte vector accesses
         rule("ld.shared.v4", "ld.shared.v4.b32 {$0, $1, $2, $3}, [$4];");

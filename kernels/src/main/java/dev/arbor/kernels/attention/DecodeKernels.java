@@ -52,7 +52,9 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * <p>Pipelined form ({@code *Piped}, {@link #pipelinedRounds}; {@link PagedAttention#pipelineRounds}): a warp issues the next round's
  * K/V loads before the current round's scores and update, two rounds in flight with no barrier, the same arithmetic in the same order
  * (the same bits); 121 registers at 32 × 128, so launched under bounds of 4 work-groups an SM for one-wave launches only, where each
- * work-group's serial chain of round trips is the launch's time (bench/RESULTS.md "Run 80-dec21": b1 × 4,096 24.3 → 21.2 µs).
+ * work-group's serial chain of round trips is the launch's time (bench/RESULTS.md "Run 80-dec21": b1 × 4,096 24.3 → 21.2 µs). Its
+ * variants ({@code pipeForm}, {@code pairedOffsets}; run 85-dec22, the same bits): {@link #skewedRounds} (slower) and
+ * {@link #pairedRowOffsets} (b1 × 512-2,048 6-15% faster, 4,096 even; off by default).
  *
  * <p>Key j of a split is read by warp {@code (j mod SPLIT) / KPI mod warps} (KPI = RPW·U keys per warp
  * iteration); the split's row offsets (block table lookups) are computed once into shared memory. A round
@@ -62,6 +64,11 @@ public final class DecodeKernels {
     private DecodeKernels() {}
 
     private static final float NEG_INF = Float.NEGATIVE_INFINITY;
+
+    /** {@code pipeForm} of the {@code *Piped} entries: two rounds of K/V loads in flight ({@link #pipelinedRounds}, run 80-dec21). */
+    public static final int TWO_ROUNDS = 1;
+    /** {@code pipeForm}: the next round's K before this round's scores, its V before this round's update ({@link #skewedRounds}). */
+    public static final int SKEWED = 2;
 
     /** Whether these kernels serve a store of this type with this head size (16-bit store, headDim/8 dividing 32, 4 warps' shared memory ≤ 48 KiB). */
     public static boolean serves(OffHeapArray store, int heads, int kvHeads, int headDim) {
@@ -146,7 +153,7 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, 0);
+                smallSplit, smallBelow, 0, 0);
     }
 
     /**
@@ -164,7 +171,7 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, 0);
+                smallSplit, smallBelow, 0, 0);
     }
 
     /** fp16 store; parameters as {@link AttentionKernels#pagedBf16}. */
@@ -178,7 +185,7 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, 0);
+                smallSplit, smallBelow, 0, 0);
     }
 
     /**
@@ -191,11 +198,12 @@ public final class DecodeKernels {
                                        @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                        @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
                                        @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
-                                       @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow) {
+                                       @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow,
+                                      @Constant int pipeForm, @Constant int pairedOffsets) {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, 1);
+                smallSplit, smallBelow, pipeForm, pairedOffsets);
     }
 
     /** {@link #decodeBf16OutBf16} with pipelined rounds (see {@link #decodeBf16Piped}). */
@@ -205,11 +213,12 @@ public final class DecodeKernels {
                                               @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                               @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
                                               @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
-                                              @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow) {
+                                              @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow,
+                                      @Constant int pipeForm, @Constant int pairedOffsets) {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, 1);
+                smallSplit, smallBelow, pipeForm, pairedOffsets);
     }
 
     /** {@link #decodeF16} with pipelined rounds (see {@link #decodeBf16Piped}). */
@@ -219,11 +228,12 @@ public final class DecodeKernels {
                                       @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
                                       @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
                                       @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
-                                      @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow) {
+                                      @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow,
+                                      @Constant int pipeForm, @Constant int pairedOffsets) {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, 1);
+                smallSplit, smallBelow, pipeForm, pairedOffsets);
     }
 
     /** The split's rounds, pipelined or plain (a branch on a constant, folded here: the plain form's code has no pipelined part). */
@@ -232,12 +242,54 @@ public final class DecodeKernels {
                        int[] off2, int[] rowBase, float[] qr, float[] sc, float[] slope, float[] m, float[] l, float[] acc,
                        float scale, int j0, int sk, int lo, int hi, int p, int warp, int row, int c8, int RPW, int U, int G,
                        int LR, int KPI, int warps, int alibi, int fp16, int pipeline) {
-        if (pipeline != 0) {
+        if (pipeline == SKEWED) {
+            skewedRounds(ctx, kc, vc, kr, vr, off, kr2, vr2, off2, rowBase, qr, sc, slope, m, l, acc, scale, j0, sk, lo, hi, p,
+                    warp, row, c8, RPW, U, G, LR, KPI, warps, alibi, fp16);
+        } else if (pipeline != 0) {
             pipelinedRounds(ctx, kc, vc, kr, vr, off, kr2, vr2, off2, rowBase, qr, sc, slope, m, l, acc, scale, j0, sk, lo, hi, p,
                     warp, row, c8, RPW, U, G, LR, KPI, warps, alibi, fp16);
         } else {
             plainRounds(ctx, kc, vc, kr, vr, off, rowBase, qr, sc, slope, m, l, acc, scale, j0, sk, lo, hi, p, warp, row, c8, RPW, U, G,
                     LR, KPI, warps, alibi, fp16);
+        }
+    }
+
+    /**
+     * A split's rounds with the next round's K loads issued before this round's scores and its V loads before this round's update
+     * (PagedAttention#pipelineSkew): the next round's loads are under way during the whole of this round's arithmetic as in
+     * {@link #pipelinedRounds}, but at most three of the four buffers (K and V of two rounds) hold data at once, 16 registers fewer
+     * at headDim 128 (U = 4). The same visibility tests, loads, scores and updates in the plain loop's order: the same bits.
+     */
+    static void skewedRounds(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] kr2, int[] vr2,
+                             int[] off2, int[] rowBase, float[] qr, float[] sc, float[] slope, float[] m, float[] l, float[] acc,
+                             float scale, int j0, int sk, int lo, int hi, int p, int warp, int row, int c8, int RPW, int U, int G,
+                             int LR, int KPI, int warps, int alibi, int fp16) {
+        int R = warps * KPI, mine = warp * KPI + row;
+        // a round with no visible key is skipped by the whole work-group (every work-item reaches the same shuffles)
+        if (j0 + R > lo && j0 < hi) {
+            rowOffsetsOf(off, rowBase, mine, RPW, U);
+            loadK(ctx, kc, kr, off, c8, U);
+            loadV(ctx, vc, vr, off, c8, U);
+        }
+        for (int round = 0; round < sk; round += 2 * R) {
+            int rb = round + R, rc = round + 2 * R;
+            boolean visA = j0 + round + R > lo && j0 + round < hi;
+            boolean visB = rb < sk && j0 + rb + R > lo && j0 + rb < hi;
+            boolean visC = rc < sk && j0 + rc + R > lo && j0 + rc < hi;
+            if (visB) {
+                rowOffsetsOf(off2, rowBase, rb + mine, RPW, U);
+                loadK(ctx, kc, kr2, off2, c8, U);
+            }
+            if (visA) scores(ctx, qr, kr, sc, off, slope, scale, j0 + round + mine, p, RPW, U, G, LR, alibi, fp16);
+            if (visB) loadV(ctx, vc, vr2, off2, c8, U);
+            if (visA) update(m, l, acc, sc, vr, U, G, fp16);
+            if (visC) {
+                rowOffsetsOf(off, rowBase, rc + mine, RPW, U);
+                loadK(ctx, kc, kr, off, c8, U);
+            }
+            if (visB) scores(ctx, qr, kr2, sc, off2, slope, scale, j0 + rb + mine, p, RPW, U, G, LR, alibi, fp16);
+            if (visC) loadV(ctx, vc, vr, off, c8, U);
+            if (visB) update(m, l, acc, sc, vr2, U, G, fp16);
         }
     }
 
@@ -294,7 +346,7 @@ public final class DecodeKernels {
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int heads, int kvHeads, int headDim, int blockSize,
                      int alibi, int splitMode, int useKeyStart, int keysPerLane, int warps, int fp16, IntArray arrivals, int sharedBase,
-                     int fusedMerge, int smallSplit, int smallBelow, int pipeline) {
+                     int fusedMerge, int smallSplit, int smallBelow, int pipeline, int pairedOffsets) {
         int G = heads / kvHeads;
         int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
         int RPW = 32 / LR;                    // key rows per warp load instruction
@@ -362,10 +414,7 @@ public final class DecodeKernels {
         for (int s = sFrom; s <= sTo; s++) {
             int lo = Math.max(s * sk, ks0), hi = Math.min(s * sk + sk, p + 1);
             ctx.localBarrier();   // the previous split's readers of rowBase and the states are done
-            for (int i = tid; i < sk; i += T) {
-                int j = s * sk + i;
-                rowBase[i] = j < lo ? -1 : AttentionKernels.rowOffset(blockTables, table, j, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
-            }
+            rowOffsets(blockTables, rowBase, table, s * sk, sk, lo, hi, kvh, numBlocks, kvHeads, headDim, blockSize, tid, T, pairedOffsets);
             ctx.localBarrier();
             if (s == sFrom) {
                 // launched overlapping the kernel before (PagedAttention#overlapPrevious): the index chain above (positions,
@@ -460,6 +509,75 @@ public final class DecodeKernels {
             m[g] = NEG_INF;
             l[g] = 0f;
             for (int i = 0; i < 8; i++) acc[g * 8 + i] = 0f;
+        }
+    }
+
+    /** The element offsets of rows {@code r0 + u·RPW} of the split (-1: masked or past the split), as {@link #loadKv} takes them. */
+    @Unroll
+    static void rowOffsetsOf(int[] off, int[] rowBase, int r0, int RPW, int U) {
+        for (int u = 0; u < U; u++) off[u] = r0 + u * RPW < SPLIT ? rowBase[r0 + u * RPW] : -1;
+    }
+
+    /** {@link #loadKv}'s K half: U K chunks at {@code off} (all issued before any is used); zeros for masked rows. */
+    @Unroll
+    static void loadK(KernelContext ctx, OffHeapArray kc, int[] kr, int[] off, int c8, int U) {
+        for (int u = 0; u < U; u++) {
+            if (off[u] >= 0) {
+                ctx.loadGlobal128(kr, u * 4, kc, off[u] + c8);
+            } else {
+                for (int i = 0; i < 4; i++) kr[u * 4 + i] = 0;
+            }
+        }
+    }
+
+    /** {@link #loadKv}'s V half (see {@link #loadK}). */
+    @Unroll
+    static void loadV(KernelContext ctx, OffHeapArray vc, int[] vr, int[] off, int c8, int U) {
+        for (int u = 0; u < U; u++) {
+            if (off[u] >= 0) {
+                ctx.loadGlobal128(vr, u * 4, vc, off[u] + c8);
+            } else {
+                for (int i = 0; i < 4; i++) vr[u * 4 + i] = 0;
+            }
+        }
+    }
+
+    /**
+     * The split's row offsets into shared memory ({@code rowBase[i]} of key {@code j0 + i}: {@link AttentionKernels#rowOffset}, -1
+     * below {@code lo}); with {@code paired}, each work-item issues both of its block-table loads (keys i and i + T) before it uses
+     * either (PagedAttention#pairedOffsets), one round trip where the plain loop may take two. The same values either way.
+     */
+    @Unroll
+    static void rowOffsets(IntArray blockTables, int[] rowBase, int table, int j0, int sk, int lo, int hi, int kvh, int numBlocks,
+                           int kvHeads, int headDim, int blockSize, int tid, int T, int paired) {
+        if (paired != 0) {
+            pairedRowOffsets(blockTables, rowBase, table, j0, sk, lo, hi, kvh, numBlocks, kvHeads, headDim, blockSize, tid, T);
+        } else {
+            plainRowOffsets(blockTables, rowBase, table, j0, sk, lo, hi, kvh, numBlocks, kvHeads, headDim, blockSize, tid, T);
+        }
+    }
+
+    static void plainRowOffsets(IntArray blockTables, int[] rowBase, int table, int j0, int sk, int lo, int hi, int kvh, int numBlocks,
+                                int kvHeads, int headDim, int blockSize, int tid, int T) {
+        for (int i = tid; i < sk; i += T) {
+            int j = j0 + i;
+            rowBase[i] = j < lo ? -1 : AttentionKernels.rowOffset(blockTables, table, j, hi, kvh, numBlocks, kvHeads, headDim, blockSize);
+        }
+    }
+
+    static void pairedRowOffsets(IntArray blockTables, int[] rowBase, int table, int j0, int sk, int lo, int hi, int kvh, int numBlocks,
+                                 int kvHeads, int headDim, int blockSize, int tid, int T) {
+        int n = blockTables.length();
+        for (int i = tid; i < sk; i += 2 * T) {
+            int i2 = i + T, j = j0 + i, j2 = j0 + i2;
+            int lg = j / blockSize, lg2 = j2 / blockSize;
+            // rowOffset's index tests first, then both loads, then the loaded blocks' tests: no loaded value is used between the loads
+            boolean in = j >= lo && j < hi && table + lg < n;
+            boolean in2 = i2 < sk && j2 >= lo && j2 < hi && table + lg2 < n;
+            int b = in ? blockTables.get(table + lg) : -1;
+            int b2 = in2 ? blockTables.get(table + lg2) : -1;
+            rowBase[i] = b < 0 || b >= numBlocks ? -1 : ((b * kvHeads + kvh) * blockSize + (j - lg * blockSize)) * headDim;
+            if (i2 < sk) rowBase[i2] = b2 < 0 || b2 >= numBlocks ? -1 : ((b2 * kvHeads + kvh) * blockSize + (j2 - lg2 * blockSize)) * headDim;
         }
     }
 

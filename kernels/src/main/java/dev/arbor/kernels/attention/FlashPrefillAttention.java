@@ -114,6 +114,14 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * its total flat (1.0124 → 1.0125 s, the mixed steps' spread); the pass alone ({@code FlashDecodeBench halfring}) not yet.
      */
     public static final String WARP_HALF_RING = "arbor.flash.warpHalfRing";
+    /**
+     * The half ring for decode plans only (session 22), system property {@code arbor.flash.decodeHalfRing} (read when a launcher is
+     * made; default off until measured faster): {@link #WARP_HALF_RING}'s kernel where the last plan gave every sequence at most one
+     * token (a decode step, the CUDA graph a decode bucket captures), the launcher's other form for mixed and prefill steps. Why:
+     * run 84-lead22's two A/Bs of workload 2 saw the ring cut the decode steps by 3% (19.75 → 19.15 ms of device time a step) while
+     * the mixed steps came out 14-27 ms slower in all. The same bits either way (the halves change copies, not arithmetic).
+     */
+    public static final String DECODE_HALF_RING = "arbor.flash.decodeHalfRing";
 
     /**
      * The shared pass's dim split ({@link FlashPrefillKernels#sharedHalfBf16}: O's dims over two work-groups a row tile, each walking
@@ -186,6 +194,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private int warpOneBufferBlocks = WARP_ONE_BUFFER_BLOCKS;
     private boolean warpOneBufferHalves = WARP_ONE_BUFFER_HALVES;
     private boolean warpHalfRing = Boolean.parseBoolean(System.getProperty(WARP_HALF_RING, "false"));   // WARP_HALF_RING
+    private boolean decodeHalfRing = Boolean.parseBoolean(System.getProperty(DECODE_HALF_RING, "false"));   // DECODE_HALF_RING
+    private boolean decodePlan;          // the last plan gave every sequence at most one new token (a decode step)
     private int sharedDimSplit = SHARED_DIM_SPLIT ? -1 : 0;   // the shared pass's dim split: -1 by dimSplitPays, 0 never, 1 always
     private int sharedStages = !SHARED_RING ? 0 : SHARED_STAGES >= 2 ? SHARED_STAGES : -1;   // the ring's stages: -1 by rule, 0 none, 2..4
     private boolean sharedLean = SHARED_LEAN;   // the ring without the causal select (SHARED_LEAN)
@@ -361,10 +371,13 @@ public final class FlashPrefillAttention implements AutoCloseable {
     public int plan(Backend b, int[] queryStart, int numSeqs, int minTokens) {
         checkSeqs(numSeqs);
         int n = 0, w = 0, planned = 0, shortTiles = 0, least = Math.max(1, minTokens), longest = 0;
+        boolean decode = true;
         for (int s = 0; s < numSeqs; s++) {
             int len = queryStart[s + 1] - queryStart[s];
             if (len >= least) shortTiles += shortTilesOf(len);
+            decode &= len <= 1;
         }
+        decodePlan = decode;
         boolean warp = shortTilesShort(b, shortTiles);
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
@@ -428,11 +441,14 @@ public final class FlashPrefillAttention implements AutoCloseable {
     public int planBelow(Backend b, int[] queryStart, int[] positions, int numSeqs, int positionBound) {
         checkSeqs(numSeqs);
         int n = 0, w = 0, planned = 0, shortTiles = 0, longest = 0;
+        boolean decode = true;
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
+            decode &= hi - lo <= 1;
             if (hi > lo) shortTiles += Math.max(shortTilesOf(endBelow(lo, hi, positions[lo], positionBound) - lo),
                     endBelow(lo, hi, positions[lo], positionBound) == lo ? 1 : 0);   // an empty tile: short as a decode's
         }
+        decodePlan = decode;
         boolean warp = shortTilesShort(b, shortTiles);
         for (int s = 0; s < numSeqs; s++) {
             int lo = queryStart[s], hi = queryStart[s + 1];
@@ -775,14 +791,22 @@ public final class FlashPrefillAttention implements AutoCloseable {
         return withBounds;
     }
 
-    /** The one-buffer kernel's {@code halves}: 2 the half ring ({@link #WARP_HALF_RING}), 1 key halves, 0 whole tiles. */
-    private int warpHalves() {
-        return warpHalfRing ? 2 : warpOneBufferHalves ? 1 : 0;
+    /**
+     * The one-buffer kernel's {@code halves}: 2 the half ring ({@link #WARP_HALF_RING}, or {@link #DECODE_HALF_RING} after a decode
+     * plan), 1 key halves, 0 whole tiles.
+     */
+    int warpHalves() {
+        return warpHalfRing || decodeHalfRing && decodePlan ? 2 : warpOneBufferHalves ? 1 : 0;
     }
 
     /** For benchmarks and tests: this instance's {@link #WARP_HALF_RING} (taken with the one-buffer kernel only). The same bits either way. */
     public void setWarpHalfRing(boolean on) {
         this.warpHalfRing = on;
+    }
+
+    /** For benchmarks and tests: this instance's {@link #DECODE_HALF_RING}. The same bits either way. */
+    public void setDecodeHalfRing(boolean on) {
+        this.decodeHalfRing = on;
     }
 
     /** This instance's short-tile kernel of a store type (fp32 out): the one-warp kernel, with one K/V buffer where {@link #setWarpOneBuffer} is on. */

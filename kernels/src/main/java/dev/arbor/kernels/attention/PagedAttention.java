@@ -57,23 +57,6 @@ public final class PagedAttention implements AutoCloseable {
     static final Kernel DECODE_PIPED_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16Piped");
     static final Kernel DECODE_PIPED_F16 = Kernel.of(DecodeKernels.class, "decodeF16Piped");
     static final Kernel DECODE_PIPED_BF16_OUT_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16OutBf16Piped");
-    static final Kernel DECODE_BULK_BF16 = Kernel.of(DecodeBulkKernels.class, "decodeBf16");
-    static final Kernel DECODE_BULK_F16 = Kernel.of(DecodeBulkKernels.class, "decodeF16");
-    static final Kernel DECODE_BULK_BF16_OUT_BF16 = Kernel.of(DecodeBulkKernels.class, "decodeBf16OutBf16");
-
-    /**
-     * {@code -Darbor.paged.bulkCopy=STAGES} (default 0: off): DecodeKernels' K/V pages streamed into shared memory by the bulk copy
-     * engine ({@link DecodeBulkKernels}, sm_90 only), a ring of STAGES rounds in flight a work-group, where the shape fits
-     * ({@link DecodeBulkKernels#serves}; 256-key splits only: small and narrow splits keep DecodeKernels). The same bits as
-     * DecodeKernels (same words, same float operations). See bench/RESULTS.md "Run 74-dec20" for why it is off.
-     */
-    public static final int BULK_COPY = Integer.getInteger("arbor.paged.bulkCopy", 0);
-    /**
-     * {@code -Darbor.paged.prefetchPages=N} (default 0: off): {@link DecodeBulkKernels} (with or without the bulk copies) asks the L2
-     * for the first N pages of K and V of each work-group's first split before it waits for the kernel before (sm_90; a hint, the
-     * same bits). Unmeasured: see bench/RESULTS.md "Run 74-dec20".
-     */
-    public static final int PREFETCH_PAGES = Integer.getInteger("arbor.paged.prefetchPages", 0);
 
     /**
      * {@code -Darbor.paged.smallSplit=KEYS} (64 or 128; default 0: off): DecodeKernels splits the keys of a token at a position below
@@ -101,6 +84,31 @@ public final class PagedAttention implements AutoCloseable {
     public static final boolean PIPELINE_ROUNDS = Boolean.parseBoolean(System.getProperty("arbor.paged.pipelineRounds", "true"));
     /** Work-groups an SM the pipelined form is bounded to (its registers: at most 128). */
     public static final int PIPE_BLOCKS = 4;
+    /**
+     * {@code -Darbor.paged.pipelineSkew=true|false}: the pipelined form issues the next round's K loads before this round's scores and
+     * its V loads before this round's update ({@link DecodeKernels#skewedRounds}) instead of both before the scores
+     * ({@link DecodeKernels#pipelinedRounds}): three of the four K/V buffers live at once. The same bits. <b>Off</b>: ptxas saves no
+     * register (123 against 121 at 32 × 128) and it measured slower at every row it serves (bench/RESULTS.md "Run 85-dec22": b1 × 512
+     * 11.1 → 13.3 µs, 1 × 4,096 21.6 → 22.2).
+     */
+    public static final boolean PIPELINE_SKEW = Boolean.parseBoolean(System.getProperty("arbor.paged.pipelineSkew", "false"));
+    /**
+     * {@code -Darbor.paged.pairedOffsets=true|false}: the pipelined form computes its split's row offsets with both of a work-item's
+     * block-table loads issued before either is used ({@link DecodeKernels#pairedRowOffsets}): the same offsets, so the same bits.
+     * Measured (bench/RESULTS.md "Run 85-dec22", H200, issue 11's table, forms interleaved in one JVM): b1 × 512 11.1 → 9.4 µs, 1 × 1,024
+     * 12.8 → 11.1, 1 × 2,048 15.5 → 14.5, 1 × 4,096 21.6 → 21.6, every other row even (the plain kernel there); in the engine ("Run
+     * 91-pair22", llama-7b b1 in the default mode, where this kernel serves positions past FLASH_BELOW = 1,024): a 1,536-token prompt's
+     * decode 4.338 → 4.298 ms of device time a step (−0.9%), a 3,500-token prompt's even (4.539 / 4.541), the same tokens. <b>On</b>. Read
+     * when a launcher is made (so {@code bench throughput --ab arbor.paged.pairedOffsets} compares both in one JVM).
+     */
+    public static final String PAIRED_OFFSETS = "arbor.paged.pairedOffsets";
+    /**
+     * {@code -Darbor.paged.pipeBlocks=N} (default {@link #PIPE_BLOCKS}): the pipelined form's launch bounds, work-groups an SM (5: at
+     * most 96 registers at 128 work-items, room for a fifth work-group, e.g. the next grid's index chain under programmatic dependent
+     * launch). Registers only: the same bits. The launch rule ({@link #PIPE_WAVE}) does not change with it. 5 measured much slower
+     * (bench/RESULTS.md "Run 85-dec22": ptxas spills 72 bytes at 96 registers; b1 × 4,096 21.6 → 29.0 µs, 1 × 512 11.1 → 14.7).
+     */
+    public static final int PIPE_BLOCKS_NOW = Integer.getInteger("arbor.paged.pipeBlocks", PIPE_BLOCKS);
     /** The pipelined form is launched while tokens × kvHeads × splits ≤ PIPE_WAVE × multiprocessors (one wave of PIPE_BLOCKS an SM). */
     public static final int PIPE_WAVE = PIPE_BLOCKS;
 
@@ -114,10 +122,11 @@ public final class PagedAttention implements AutoCloseable {
     private int decodeWarps;   // DecodeKernels' warps per work-group; 0: its choice by shape (DecodeKernels.warps); a bench may set 4 or 8
     private int fuseMaxSplits = FUSE_MAX_SPLITS;     // split mode of DecodeKernels merges in the last-arriving work-group up to this many splits
     private int fusedMergeAhead = FUSED_MERGE_AHEAD; // slots the fused merge loads per round trip
-    private int bulkStages = BULK_COPY;              // DecodeBulkKernels' ring stages; 0: DecodeKernels' global loads
-    private int prefetchPages = PREFETCH_PAGES;      // DecodeBulkKernels' L2 prefetch before the wait, pages of K and of V; 0: none
     private int decodeMinBlocks = -1;                // DecodeKernels' launch bounds; -1: DecodeKernels.minBlocksPerSm; a bench may set it
     private int pipeGroupsPerSm = PIPELINE_ROUNDS ? PIPE_WAVE : 0;   // pipelined rounds up to this many work-groups an SM's worth (0: never)
+    private int pipeForm = PIPELINE_SKEW ? DecodeKernels.SKEWED : DecodeKernels.TWO_ROUNDS;   // the pipelined form's rounds
+    private boolean pairedOffsets = !"false".equals(System.getProperty(PAIRED_OFFSETS));  // the pipelined form's row offsets with both block-table loads issued first
+    private int pipeBlocks = PIPE_BLOCKS_NOW;        // the pipelined form's launch bounds, work-groups an SM
     private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
     private final IntArray arrivals;   // (splitTokens, kvHeads) work-groups of a (token, kv head) done, for the fused merge; zero between launches
 
@@ -332,25 +341,22 @@ public final class PagedAttention implements AutoCloseable {
                         + keysPerLane + " keys a lane at headDim " + headDim);
             }
             int fused = split && (splitsZ <= fuseMaxSplits || below > 0) ? fusedMergeAhead : 0;
-            int minBlocks = decodeMinBlocks >= 0 ? decodeMinBlocks : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim);
-            if ((bulkStages > 0 || prefetchPages > 0) && below == 0 && 2 * prefetchPages <= warps * 32
-                    && DecodeBulkKernels.serves(kCache, heads, kvHeads, headDim, blockSize, keysPerLane, warps, bulkStages)) {
-                Kernel kernel = Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_BULK_BF16, DECODE_BULK_F16, null), DECODE_BULK_BF16_OUT_BF16);
-                b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
-                        partials, positions, seqOfToken, blockTables,
-                        keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
-                        keysPerLane, warps, arrivals, sharedBase, fused, minBlocks, bulkStages, prefetchPages);
-                return fused != 0;
-            }
             long groups = (long) tokens * kvHeads * (split ? ownSplitsZ : 1);
             boolean piped = pipeGroupsPerSm > 0 && groups <= (long) pipeGroupsPerSm * b.multiprocessors() && DecodeKernels.pipelines(heads, kvHeads, headDim);
             Kernel kernel = piped ? Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_PIPED_BF16, DECODE_PIPED_F16, null), DECODE_PIPED_BF16_OUT_BF16)
                     : Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), DECODE_BF16_OUT_BF16);
-            int bound = decodeMinBlocks >= 0 ? decodeMinBlocks : piped ? PIPE_BLOCKS : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim);
-            b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
-                    partials, positions, seqOfToken, blockTables,
-                    keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
-                    keysPerLane, warps, arrivals, sharedBase, fused, bound, below > 0 ? small : SPLIT_KEYS, below);
+            int bound = decodeMinBlocks >= 0 ? decodeMinBlocks : piped ? pipeBlocks : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim);
+            if (piped) {
+                b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
+                        partials, positions, seqOfToken, blockTables,
+                        keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
+                        keysPerLane, warps, arrivals, sharedBase, fused, bound, below > 0 ? small : SPLIT_KEYS, below, pipeForm, pairedOffsets ? 1 : 0);
+            } else {
+                b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
+                        partials, positions, seqOfToken, blockTables,
+                        keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
+                        keysPerLane, warps, arrivals, sharedBase, fused, bound, below > 0 ? small : SPLIT_KEYS, below);
+            }
             return fused != 0;
         } else {
             b.launch(Shapes.byOut(out, kCache, Shapes.byStore(kCache, PAGED_BF16, PAGED_F16, PAGED_F32), null), l, q, kCache, vCache, out, partials, positions, seqOfToken,
@@ -395,26 +401,6 @@ public final class PagedAttention implements AutoCloseable {
         return this;
     }
 
-    /**
-     * DecodeKernels' K/V through the bulk copy engine with a ring of {@code stages} rounds ({@link DecodeBulkKernels}; 0: off,
-     * DecodeKernels' own loads), where the shape fits; default {@code -Darbor.paged.bulkCopy}. The same bits either way.
-     */
-    public PagedAttention bulkCopy(int stages) {
-        if (stages < 0 || stages > 4) throw new IllegalArgumentException("bulkCopy stages must be 0..4: " + stages);
-        this.bulkStages = stages;
-        return this;
-    }
-
-    /**
-     * {@link DecodeBulkKernels}' L2 prefetch of the first {@code pages} pages of K and V of each work-group's first split before its
-     * wait (0: off; at most SPLIT / blockSize used); default {@code -Darbor.paged.prefetchPages}. The same bits.
-     */
-    public PagedAttention prefetchPages(int pages) {
-        if (pages < 0 || pages > 64) throw new IllegalArgumentException("prefetchPages must be 0..64: " + pages);
-        this.prefetchPages = pages;
-        return this;
-    }
-
     /** Overrides DecodeKernels' warps per work-group (4 or 8, where {@link DecodeKernels#fitsWarps}): benchmarks compare them; each gives other bits. */
     public PagedAttention decodeWarps(int warps) {
         if (warps != 4 && warps != 8) throw new IllegalArgumentException("decodeWarps must be 4 or 8: " + warps);
@@ -445,6 +431,20 @@ public final class PagedAttention implements AutoCloseable {
     public PagedAttention pipelineRounds(int groupsPerSm) {
         if (groupsPerSm < 0) throw new IllegalArgumentException("pipelineRounds must be >= 0: " + groupsPerSm);
         this.pipeGroupsPerSm = groupsPerSm;
+        return this;
+    }
+
+    /**
+     * The pipelined form's rounds ({@code skewed}: {@link DecodeKernels#skewedRounds}, else {@link DecodeKernels#pipelinedRounds}), row
+     * offsets ({@code pairedOffsets}: {@link DecodeKernels#pairedRowOffsets}) and launch bounds ({@code blocks} work-groups an SM, 1..8);
+     * defaults {@code -Darbor.paged.pipelineSkew}, {@code -Darbor.paged.pairedOffsets}, {@code -Darbor.paged.pipeBlocks}. Benchmarks
+     * and tests compare; the same bits every way.
+     */
+    public PagedAttention pipelineForm(boolean skewed, boolean pairedOffsets, int blocks) {
+        if (blocks < 1 || blocks > 8) throw new IllegalArgumentException("pipeline blocks must be 1..8: " + blocks);
+        this.pipeForm = skewed ? DecodeKernels.SKEWED : DecodeKernels.TWO_ROUNDS;
+        this.pairedOffsets = pairedOffsets;
+        this.pipeBlocks = blocks;
         return this;
     }
 

@@ -163,14 +163,22 @@ public final class Gemm implements AutoCloseable {
      * the same bits, fewer waves; 1 = a block a slice.
      */
     public record Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
-                       boolean persistent, boolean streamK, int slabGroup) {
+                       boolean persistent, boolean streamK, int slabGroup, boolean cluster) {
         public Plan {
             if (slabGroup < 1) throw new IllegalArgumentException("slabGroup must be >= 1, got " + slabGroup);
+            if (cluster && (!tiles.tma() || tiles.pingPong() || tiles.wn() > 8 || slabs || registerSlices || persistent || streamK || slabGroup > 1
+                    || splits < 2 || splits > 8 || launch.grid()[2] != splits))
+                throw new IllegalArgumentException("the cluster-reduced split-K runs the plain TMA tiles of at most 8 consumer warps in 2-8 K slices, one block a slice along z, not " + tiles + " in " + splits);
             if (slabGroup > 1 && (!slabs || !tiles.tma() || tiles.pingPong() || persistent || streamK || registerSlices))
                 throw new IllegalArgumentException("slab groups run the plain TMA tiles' slabs, not " + tiles + (slabs ? "" : " without slabs"));
             if (slabs && launch.grid()[2] != (splits + slabGroup - 1) / slabGroup)   // a copy of a grouped plan that dropped its group runs half the slices
                 throw new IllegalArgumentException("slab groups of " + slabGroup + " over " + splits + " slices need grid z = "
                         + (splits + slabGroup - 1) / slabGroup + ", got " + launch.grid()[2]);
+        }
+
+        public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
+                    boolean persistent, boolean streamK, int slabGroup) {
+            this(tiles, splits, kTilesPerSplit, launch, convertFirst, slabs, registerSlices, persistent, streamK, slabGroup, false);
         }
 
         public Plan(Tiles tiles, int splits, int kTilesPerSplit, Launch launch, boolean convertFirst, boolean slabs, boolean registerSlices,
@@ -197,7 +205,7 @@ public final class Gemm implements AutoCloseable {
 
         @Override public String toString() {
             return tiles + ", split-K " + splits + (slabs ? " (slabs" + (slabGroup > 1 ? ", " + slabGroup + " a block" : "") + ", fixed-order sum)" : registerSlices
-                    ? " (summed in registers, fixed order)" : "")
+                    ? " (summed in registers, fixed order)" : cluster ? " (reduced in the cluster's shared memory, fixed order)" : "")
                     + (streamK ? ", stream-K (" + launch.grid()[0] + " blocks)" : persistent ? ", persistent (" + launch.grid()[0] + " blocks)" : "") + (convertFirst ? ", X converted first" : "");
         }
     }
@@ -219,10 +227,17 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel WGMMA_TMA_PING_PONG = Kernel.of(GemmKernels.class, "wgmmaTmaPingPongXbf16Wbf16");
     private static final Kernel WGMMA_TMA_STREAM_K = Kernel.of(GemmKernels.class, "wgmmaTmaStreamKXbf16Wbf16");
     private static final Kernel WGMMA_TMA_SLAB_GROUP = Kernel.of(GemmKernels.class, "wgmmaTmaSlabGroupXbf16Wbf16");
+    private static final Kernel WGMMA_TMA_CLUSTER = Kernel.of(GemmKernels.class, "wgmmaTmaClusterXbf16Wbf16");
     private static final Kernel XF32_WBF16_ADD_NORM = Kernel.of(GemmKernels.class, "xf32Wbf16AddNorm");
     private static final Kernel XF32_WBF16_ADD_SLABS = Kernel.of(GemmKernels.class, "xf32Wbf16AddSlabs");
     private static final Kernel XF32_WBF16_NORM = Kernel.of(GemmKernels.class, "xf32Wbf16Norm");
     private static final Kernel XF32_WBF16_NORM_SWIGLU = Kernel.of(GemmKernels.class, "xf32Wbf16NormSwiGlu");
+    private static final Kernel XF32_WBF16_QKV_ROPE_BF16 = Kernel.of(GemmKernels.class, "xf32Wbf16QkvRopeBf16");
+    private static final Kernel XF32_WBF16_QKV_ROPE_F16 = Kernel.of(GemmKernels.class, "xf32Wbf16QkvRopeF16");
+    private static final Kernel XF32_WBF16_QKV_ROPE_F32 = Kernel.of(GemmKernels.class, "xf32Wbf16QkvRopeF32");
+    private static final Kernel XF32_WBF16_NORM_QKV_ROPE_BF16 = Kernel.of(GemmKernels.class, "xf32Wbf16NormQkvRopeBf16");
+    private static final Kernel XF32_WBF16_NORM_QKV_ROPE_F16 = Kernel.of(GemmKernels.class, "xf32Wbf16NormQkvRopeF16");
+    private static final Kernel XF32_WBF16_NORM_QKV_ROPE_F32 = Kernel.of(GemmKernels.class, "xf32Wbf16NormQkvRopeF32");
     private static final Kernel XF32_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xf32Wbf16SwiGlu");
     private static final Kernel XBF16_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xbf16Wbf16SwiGlu");
     private static final Kernel WGMMA_TMA_SWIGLU = Kernel.of(GemmKernels.class, "wgmmaTmaSwiGlu");
@@ -456,7 +471,70 @@ public final class Gemm implements AutoCloseable {
         if (streamK && fp32Out && t.tma() && streamKFaster(blocks * splits, resident) && streamKLoads()) return streamKPlan(m, n, k, t, fp32X);
         if (t.tma() && t.bm() >= TMA_128.bm() && splits == 1 && blocks > resident && persistent && persistentLoads())
             return persistentPlan(m, n, k, t, fp32X);
-        return plan(m, n, k, t, splits, fp32X);
+        Plan p = plan(m, n, k, t, splits, fp32X);
+        if (clusterSplitK && clusterApplies(p) && clusterLoads()) return clusterPlan(p);
+        return p;
+    }
+
+    // ---- split-K reduced in the cluster's shared memory -------------------------------------------------------
+
+    /**
+     * Whether the default (non-invariant) plan runs its split-K TMA products as {@link #clusterPlan}: the K slices of an output
+     * tile one thread-block cluster, their partial tiles summed in distributed shared memory by the cluster's blocks, a share
+     * each, and stored once ({@link GemmKernels#wgmmaTmaClusterXbf16Wbf16}), instead of C zeroed by a launch of its own (when
+     * not accumulating) and every slice's tile added into C by fp32 atomics. {@code -Darbor.gemm.clusterSplitK=true|false}, off:
+     * measured slower at every point (bench/RESULTS.md run 88-small22, GemmBench cluster, bf16 X, off / on / off / on): llama3.2-1b
+     * at 128 tokens q|k|v 11.9 → 14.3 µs, o 8.1-8.4 → 13.2, down 16.1 → 25.6; llama-7b o / down at 128 15.7 → 24.3 / 30.6 → 46.7;
+     * 1.20-1.79× at 48-128 tokens; the 1b b128 nbi decode step 1.881 / 1.880 → 2.128 / 2.132 ms on the device. Its sums are the
+     * slab plan's bits (GPU-checked), the atomics' within fp32 order noise. Not known why (no profile taken): the one-wave split
+     * assumes any free slot takes any block, where a cluster needs all its slots in one GPC at once; and each slice now waits at
+     * the cluster barrier for its cluster's slowest before a reduction tail, where an atomic add is fire-and-forget.
+     */
+    static final boolean CLUSTER_SPLIT_K_DEFAULT = Boolean.parseBoolean(System.getProperty("arbor.gemm.clusterSplitK", "false"));
+
+    /** Read when this object is made, not at class load, so that one JVM can A/B it over two engines ({@code bench shared-prefix --ab}). */
+    private boolean clusterSplitK = Boolean.parseBoolean(System.getProperty("arbor.gemm.clusterSplitK", String.valueOf(CLUSTER_SPLIT_K_DEFAULT)));
+    private boolean clusterChecked;
+
+    /** Sets whether the default plan reduces its TMA split-K in clusters ({@link #CLUSTER_SPLIT_K_DEFAULT}; tests and GemmBench). */
+    public void clusterSplitK(boolean on) {
+        this.clusterSplitK = on;
+        this.clusterChecked = false;
+    }
+
+    /** Whether plan p (split-K on the plain TMA tiles) can run as {@link #clusterPlan}: 2-8 slices, at most 8 consumer warps. */
+    public static boolean clusterApplies(Plan p) {
+        Tiles t = p.tiles();
+        return t.tma() && !t.pingPong() && t.wn() <= 8 && !p.slabs() && !p.registerSlices() && !p.persistent() && !p.streamK()
+                && p.slabGroup() == 1 && p.splits() >= 2 && p.splits() <= 8 && p.launch().grid()[2] == p.splits();
+    }
+
+    /** Split-K plan p ({@link #clusterApplies}) with its slices reduced in clusters of (1, 1, slices) blocks: the same grid, tiles and slices. */
+    public static Plan clusterPlan(Plan p) {
+        if (!clusterApplies(p)) throw new IllegalArgumentException("no cluster-reduced form of " + p);
+        return new Plan(p.tiles(), p.splits(), p.kTilesPerSplit(), p.launch(), p.convertFirst(), false, false, false, false, 1, true);
+    }
+
+    /** On CUDA, loads the cluster kernel once; if the driver refuses it, the default plan keeps its atomics (with a message). */
+    private boolean clusterLoads() {
+        if (!clusterChecked) {
+            clusterChecked = true;
+            if (backend instanceof CudaBackend cuda && !loads("cluster-reduced TMA wgmma", "split-K by atomics", () -> {
+                Plan q = clusterPlan(plan(TMA_64X2.bm(), TMA_64X2.bn(), 2 * GemmKernels.BK, TMA_64X2, 2, true));
+                // compiled and loaded by the driver (its JIT); not the occupancy query, which a kernel of required cluster dims may refuse
+                cuda.compiled(WGMMA_TMA_CLUSTER, clusterArguments(q, null, null, null, null, null, 1, 1, 1, 2 * GemmKernels.BK, 0, 1));
+            })) clusterSplitK = false;
+        }
+        return clusterSplitK;
+    }
+
+    /** The arguments of {@link GemmKernels#wgmmaTmaClusterXbf16Wbf16}: {@link #tmaArguments}, then the slices (the cluster's depth). */
+    public static Object[] clusterArguments(Plan p, OffHeapArray x, OffHeapArray w, OffHeapArray c, LongArray mapX, LongArray mapW,
+                                            int m, int xRows, int n, int k, int accumulate, int raster) {
+        Object[] a = tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate, raster);
+        Object[] out = java.util.Arrays.copyOf(a, a.length + 1);
+        out[a.length] = p.splits();
+        return out;
     }
 
     /**
@@ -1413,6 +1491,111 @@ public final class Gemm implements AutoCloseable {
         return true;
     }
 
+    // ---- RoPE and the paged KV store in the q|k|v product's epilogue -------------------------------------------
+
+    /**
+     * Whether {@link #matmulQkvRope} runs plan p for heads of {@code headDim}: the mma.sync tiles converting fp32 X on load, on
+     * slabs (the invariant plan's K slices) or one slice, no TMA, no atomics; a head dimension that is a multiple of the tile's
+     * bn or a divisor of it (a head group of whole heads and whole tiles, {@link GemmKernels#qkvRopeEpilogue}).
+     */
+    public static boolean qkvRopeEpilogue(Plan p, int headDim) {
+        Tiles t = p.tiles();
+        return !t.tma() && !t.wgmma() && !p.convertFirst() && !p.registerSlices() && !p.persistent() && !p.streamK() && p.slabGroup() <= 1
+                && (p.slabs() || p.splits() == 1) && headDim > 0 && headDim % 2 == 0 && (headDim % t.bn() == 0 || t.bn() % headDim == 0);
+    }
+
+    /** The counters {@link #matmulQkvRope} needs for plan p at m tokens, n columns, heads of headDim: one a (head group, token tile). */
+    public static int qkvRopeArrivals(Plan p, int m, int n, int headDim) {
+        int span = Math.max(p.tiles().bn(), headDim);
+        return ((n + span - 1) / span) * ((m + p.tiles().bm() - 1) / p.tiles().bm());
+    }
+
+    private static final java.util.concurrent.atomic.AtomicLong QKV_ROPES = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Launches of the q|k|v RoPE-epilogue kernels so far in this JVM (recorded ones: a replayed graph counts once); tests check the path ran. */
+    public static long qkvRopeLaunches() { return QKV_ROPES.get(); }
+
+    /**
+     * The stacked q|k|v product {@code a · wᵀ} (plan p) with RoPE and the paged KV store in its epilogue
+     * ({@link GemmKernels#xf32Wbf16QkvRopeBf16}): the bits of {@link #matmulPartial} with p followed by
+     * {@code FusedOps.qkvRopeStore} on its output, in one launch. Launched overlapping the kernel before it when
+     * {@link #overlapPrevious} is on. Returns false, having launched nothing, where p is not such a plan ({@link #qkvRopeEpilogue}).
+     *
+     * @param c        (m, n) the one-slice plans' output (scratch); slab plans use the slab scratch
+     * @param kCache   (numBlocks, kvHeads, blockSize, headDim) BFloat16Array, HalfFloatArray or FloatArray; vCache alike
+     * @param cos      (m, headDim / 2) the step's angles, sin alike; both null for no rotation
+     * @param arrivals at least {@link #qkvRopeArrivals} counters, zero (the kernel leaves them zero), on the device
+     */
+    public boolean matmulQkvRope(FloatArray a, int m, BFloat16Array w, int n, int k, Plan p, FloatArray c, FloatArray q, OffHeapArray kCache,
+                                 OffHeapArray vCache, FloatArray cos, FloatArray sin, IntArray slots, int heads, int kvHeads, int headDim,
+                                 int blockSize, IntArray arrivals) {
+        if (!qkvRopeEpilogue(p, headDim)) return false;
+        check(a, m, w, n, k, c);
+        Kernel kernel = checkQkvRope(m, n, p, q, kCache, vCache, cos, sin, slots, heads, kvHeads, headDim, blockSize, arrivals, false);
+        int half = headDim / 2, numBlocks = (int) (kCache.length() / ((long) kvHeads * blockSize * headDim));
+        boolean rope = cos != null;
+        FloatArray s = p.slabs() ? slabScratch((long) p.splits() * m * n) : c;
+        FloatArray cs = rope ? cos : q, sn = rope ? sin : q;   // unread without rope; any array fills the parameter
+        Tiles t = p.tiles();
+        QKV_ROPES.incrementAndGet();
+        backend.launch(kernel, overlapPrevious ? p.launch().overlappingPrevious() : p.launch(), a, w, s, m, n, k, p.kTilesPerSplit(),
+                p.slabs() ? p.splits() : 1, q, kCache, vCache, cs, sn, slots, arrivals, heads, kvHeads, half, blockSize, numBlocks, rope ? 1 : 0,
+                t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
+        return true;
+    }
+
+    /**
+     * {@link #matmulQkvRope} with X = RMSNorm(resid) · normW (eps) computed in the prologue ({@link GemmKernels#xf32Wbf16NormQkvRopeBf16}):
+     * the bits of {@link #matmulNormPartial} followed by {@code FusedOps.qkvRopeStore}, in one launch. False, having launched
+     * nothing, where p takes neither the prologue ({@link #normPrologue}) nor the epilogue ({@link #qkvRopeEpilogue}).
+     */
+    public boolean matmulNormQkvRope(FloatArray resid, FloatArray normW, double eps, int m, BFloat16Array w, int n, int k, Plan p, FloatArray c,
+                                     FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray cos, FloatArray sin, IntArray slots,
+                                     int heads, int kvHeads, int headDim, int blockSize, IntArray arrivals) {
+        if (!normPrologue(p, m) || !qkvRopeEpilogue(p, headDim)) return false;
+        checkNorm(resid, normW, m, w, n, k);
+        need(c, (long) m * n, "c", "m*n");
+        Kernel kernel = checkQkvRope(m, n, p, q, kCache, vCache, cos, sin, slots, heads, kvHeads, headDim, blockSize, arrivals, true);
+        int half = headDim / 2, numBlocks = (int) (kCache.length() / ((long) kvHeads * blockSize * headDim));
+        boolean rope = cos != null;
+        FloatArray s = p.slabs() ? slabScratch((long) p.splits() * m * n) : c;
+        FloatArray cs = rope ? cos : q, sn = rope ? sin : q;
+        Tiles t = p.tiles();
+        QKV_ROPES.incrementAndGet();
+        backend.launch(kernel, normLaunch(p, m), resid, normW, w, s, m, n, k, p.kTilesPerSplit(), p.slabs() ? p.splits() : 1, eps, q, kCache,
+                vCache, cs, sn, slots, arrivals, heads, kvHeads, half, blockSize, numBlocks, rope ? 1 : 0, t.wn(), t.wm(), t.mt(), t.nt(), t.stages());
+        return true;
+    }
+
+    /** The q|k|v epilogue's arguments checked ({@link #matmulQkvRope}); its kernel for the store's type, with or without the norm prologue. */
+    private static Kernel checkQkvRope(int m, int n, Plan p, FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray cos, FloatArray sin,
+                                       IntArray slots, int heads, int kvHeads, int headDim, int blockSize, IntArray arrivals, boolean norm) {
+        if (heads < 1 || kvHeads < 1 || blockSize < 1) throw new IllegalArgumentException("heads, kvHeads and blockSize must be positive: "
+                + heads + ", " + kvHeads + ", " + blockSize);
+        if ((long) (heads + 2 * kvHeads) * headDim != n) throw new IllegalArgumentException("n = " + n + " is not (heads + 2 kvHeads) * headDim = "
+                + (heads + 2 * kvHeads) + " * " + headDim);
+        if (kCache.getClass() != vCache.getClass() || kCache.length() != vCache.length())
+            throw new IllegalArgumentException("kCache and vCache differ: " + kCache.getClass().getSimpleName() + " of " + kCache.length()
+                    + ", " + vCache.getClass().getSimpleName() + " of " + vCache.length());
+        long perBlock = (long) kvHeads * blockSize * headDim;
+        if (kCache.length() % perBlock != 0) throw new IllegalArgumentException("kCache length " + kCache.length() + " is not whole blocks of " + perBlock);
+        int half = headDim / 2;
+        need(q, (long) m * heads * headDim, "q", "m*heads*headDim");
+        need(slots, m, "slots", "m");
+        boolean rope = cos != null;
+        if (rope) {
+            need(cos, (long) m * half, "cos", "m*headDim/2");
+            need(sin, (long) m * half, "sin", "m*headDim/2");
+        }
+        need(arrivals, qkvRopeArrivals(p, m, n, headDim), "arrivals", "head groups * token tiles");
+        return switch (kCache) {
+            case BFloat16Array b -> norm ? XF32_WBF16_NORM_QKV_ROPE_BF16 : XF32_WBF16_QKV_ROPE_BF16;
+            case HalfFloatArray h -> norm ? XF32_WBF16_NORM_QKV_ROPE_F16 : XF32_WBF16_QKV_ROPE_F16;
+            case FloatArray f -> norm ? XF32_WBF16_NORM_QKV_ROPE_F32 : XF32_WBF16_QKV_ROPE_F32;
+            default -> throw new IllegalArgumentException("no KV store kernel for " + kCache.getClass().getSimpleName());
+        };
+    }
+
     // ---- SwiGLU in the epilogue: gate|up interleaved ---------------------------------------------------------
 
     /**
@@ -1628,6 +1811,10 @@ public final class Gemm implements AutoCloseable {
                 backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
                 return c;
             }
+            if (p.cluster()) {   // each element of C written once, by the block that sums its share of the tile: no zeroing, no atomics
+                backend.launch(WGMMA_TMA_CLUSTER, p.launch(), clusterArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
+                return c;
+            }
             if (p.streamK()) {   // partial tiles by atomic adds: C zeroed first (unless it holds the residual), as under split-K
                 Launch launch = p.launch();
                 if (!accumulate) {
@@ -1719,7 +1906,7 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** The fp32-X / bf16-W / fp32-C kernel, or the bf16-X one when the plan converts X first, or the wgmma one for its tiles. */
-    public static Kernel kernelFor(Plan p) { return p.slabGroup() > 1 ? WGMMA_TMA_SLAB_GROUP : p.streamK() ? WGMMA_TMA_STREAM_K : p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
+    public static Kernel kernelFor(Plan p) { return p.cluster() ? WGMMA_TMA_CLUSTER : p.slabGroup() > 1 ? WGMMA_TMA_SLAB_GROUP : p.streamK() ? WGMMA_TMA_STREAM_K : p.tiles().pingPong() ? WGMMA_TMA_PING_PONG : p.registerSlices() ? WGMMA_TMA_SLICED : p.persistent() ? WGMMA_TMA_PERSISTENT : p.tiles().tma() ? WGMMA_TMA_XBF16_WBF16 : p.tiles().wgmma() ? WGMMA_XBF16_WBF16 : p.convertFirst() ? XBF16_WBF16 : XF32_WBF16; }
 
     static void checkShape(int m, int n, int k) {
         if (m < 1 || n < 1) throw new IllegalArgumentException("m and n must be >= 1, got m=" + m + ", n=" + n);

@@ -11,6 +11,7 @@ import dev.arbor.accel.array.IntArray;
 import dev.arbor.accel.array.LongArray;
 import dev.arbor.accel.array.OffHeapArray;
 import dev.arbor.kernels.LayerKernels;
+import dev.arbor.kernels.layer.FusedKernels;
 
 /**
  * {@code C[M,N] (=|+=) X[M,K] · W[N,K]ᵀ} on the tensor cores ({@code mma.sync.m16n8k16}, fp32
@@ -226,14 +227,188 @@ public final class GemmKernels {
         ctx.localBarrier();
         if (last[0] == 0) return;
         ctx.threadFence();
+        float[] ys = new float[FusedKernels.ADD_NORM_PREFETCH];
         for (int e = tid; e < rows * cols; e += threads) {   // resid + (s0 + s1 + …), slab order
             int r = e / cols, at = (m0 + r) * n + n0 + (e - r * cols);
-            float xv = resid.get(at);
-            float sum = slabs.get(at);
-            for (int z = 1; z < slices; z++) sum += slabs.get(z * count + at);
-            resid.set(at, xv + sum);
+            resid.set(at, FusedKernels.addedColumn(resid, slabs, ys, at, slices, count));   // the slabs loaded at once (run 86-norm22)
         }
         if (tid == 0) arrivals.set(tile, 0);   // ready for the next launch
+    }
+
+    // ---- RoPE and the paged KV store in the q|k|v product's epilogue -------------------------------------------
+
+    /**
+     * The stacked q|k|v product ({@link #xf32Wbf16} on slabs, {@code accumulate == SLABS}, or one slice) with
+     * {@code FusedKernels.qkvRopeStoreWideBf16}'s work in its epilogue: one launch where that pair takes two. Each K slice's block
+     * stores its slab, fences and counts itself in on the counter of its head group ({@link #qkvRopeEpilogue}: whole heads and
+     * whole column tiles, so both halves of every rotation pair); the last-arriving block of the group adds the group's slabs in
+     * slab order, rotates q and k by the token's angle (rotate-half pairs (i, i + half), the same products in the same order) and
+     * stores q and the k / v rows into the paged store at the token's slot exactly as qkvRopeStoreWide does: the same bits
+     * (GemmQkvRopeTest, GemmQkvRopeGpuTest). n = (heads + 2 kvHeads)·2·half; head dimension a multiple of the tile's bn or a
+     * divisor of it. Grid and block as the plan's.
+     *
+     * @param slabs    (slices, m, n) the K slices' partial sums (scratch)
+     * @param q        (m, heads·headDim) the rotated queries
+     * @param kCache   (numBlocks, kvHeads, blockSize, headDim) bf16 here (fp16 / fp32: {@link #xf32Wbf16QkvRopeF16} / {@link #xf32Wbf16QkvRopeF32}); vCache alike
+     * @param cos      (m, half) the step's angles, sin alike; unread with rope 0
+     * @param slots    (m) the tokens' KV slots (-1 or past the store: no k / v store)
+     * @param arrivals ({@link Gemm#qkvRopeArrivals}) zero between launches (left zero)
+     */
+    public static void xf32Wbf16QkvRopeBf16(KernelContext ctx, FloatArray x, BFloat16Array w, FloatArray slabs, int m, int n, int k,
+                                            int kTilesPerSplit, int slices, FloatArray q, BFloat16Array kCache, BFloat16Array vCache,
+                                            FloatArray cos, FloatArray sin, IntArray slots, IntArray arrivals, int heads, int kvHeads, int half,
+                                            int blockSize, int numBlocks, int rope, @Constant int wn, @Constant int wm, @Constant int mt,
+                                            @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
+        ctx.allowDependentLaunch();   // the attention may launch; it waits for this grid before reading q or the store
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        qkvRopeEpilogue(ctx, slabs, slices, q, kCache, vCache, cos, sin, slots, arrivals, m, n, heads, kvHeads, half, blockSize, numBlocks,
+                rope, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /** {@link #xf32Wbf16QkvRopeBf16} into an fp16 store. */
+    public static void xf32Wbf16QkvRopeF16(KernelContext ctx, FloatArray x, BFloat16Array w, FloatArray slabs, int m, int n, int k,
+                                           int kTilesPerSplit, int slices, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache,
+                                           FloatArray cos, FloatArray sin, IntArray slots, IntArray arrivals, int heads, int kvHeads, int half,
+                                           int blockSize, int numBlocks, int rope, @Constant int wn, @Constant int wm, @Constant int mt,
+                                           @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
+        ctx.allowDependentLaunch();
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        qkvRopeEpilogue(ctx, slabs, slices, q, kCache, vCache, cos, sin, slots, arrivals, m, n, heads, kvHeads, half, blockSize, numBlocks,
+                rope, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /** {@link #xf32Wbf16QkvRopeBf16} into an fp32 store. */
+    public static void xf32Wbf16QkvRopeF32(KernelContext ctx, FloatArray x, BFloat16Array w, FloatArray slabs, int m, int n, int k,
+                                           int kTilesPerSplit, int slices, FloatArray q, FloatArray kCache, FloatArray vCache,
+                                           FloatArray cos, FloatArray sin, IntArray slots, IntArray arrivals, int heads, int kvHeads, int half,
+                                           int blockSize, int numBlocks, int rope, @Constant int wn, @Constant int wm, @Constant int mt,
+                                           @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        float[] acc = new float[mt * nt * 4];
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
+        ctx.allowDependentLaunch();
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        qkvRopeEpilogue(ctx, slabs, slices, q, kCache, vCache, cos, sin, slots, arrivals, m, n, heads, kvHeads, half, blockSize, numBlocks,
+                rope, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /**
+     * {@link #xf32Wbf16QkvRopeBf16} on X = RMSNorm(resid) · normW computed in the prologue ({@link #xf32Wbf16Norm}'s
+     * {@link #normMainloop}): the norm prologue and the RoPE epilogue in one launch, the bits of xf32Wbf16Norm's slabs through
+     * FusedKernels.qkvRopeStoreWideBf16. m ≤ bm. Dynamic shared memory as xf32Wbf16Norm's.
+     */
+    public static void xf32Wbf16NormQkvRopeBf16(KernelContext ctx, FloatArray resid, FloatArray normW, BFloat16Array w, FloatArray slabs, int m,
+                                                int n, int k, int kTilesPerSplit, int slices, double eps, FloatArray q, BFloat16Array kCache,
+                                                BFloat16Array vCache, FloatArray cos, FloatArray sin, IntArray slots, IntArray arrivals, int heads,
+                                                int kvHeads, int half, int blockSize, int numBlocks, int rope, @Constant int wn, @Constant int wm,
+                                                @Constant int mt, @Constant int nt, @Constant int stages) {
+        float[] acc = new float[mt * nt * 4];
+        normMainloop(ctx, resid, normW, w, acc, m, n, k, kTilesPerSplit, eps, wn, wm, mt, nt, stages);
+        ctx.allowDependentLaunch();
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        qkvRopeEpilogue(ctx, slabs, slices, q, kCache, vCache, cos, sin, slots, arrivals, m, n, heads, kvHeads, half, blockSize, numBlocks,
+                rope, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /** {@link #xf32Wbf16NormQkvRopeBf16} into an fp16 store. */
+    public static void xf32Wbf16NormQkvRopeF16(KernelContext ctx, FloatArray resid, FloatArray normW, BFloat16Array w, FloatArray slabs, int m,
+                                               int n, int k, int kTilesPerSplit, int slices, double eps, FloatArray q, HalfFloatArray kCache,
+                                               HalfFloatArray vCache, FloatArray cos, FloatArray sin, IntArray slots, IntArray arrivals, int heads,
+                                               int kvHeads, int half, int blockSize, int numBlocks, int rope, @Constant int wn, @Constant int wm,
+                                               @Constant int mt, @Constant int nt, @Constant int stages) {
+        float[] acc = new float[mt * nt * 4];
+        normMainloop(ctx, resid, normW, w, acc, m, n, k, kTilesPerSplit, eps, wn, wm, mt, nt, stages);
+        ctx.allowDependentLaunch();
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        qkvRopeEpilogue(ctx, slabs, slices, q, kCache, vCache, cos, sin, slots, arrivals, m, n, heads, kvHeads, half, blockSize, numBlocks,
+                rope, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /** {@link #xf32Wbf16NormQkvRopeBf16} into an fp32 store. */
+    public static void xf32Wbf16NormQkvRopeF32(KernelContext ctx, FloatArray resid, FloatArray normW, BFloat16Array w, FloatArray slabs, int m,
+                                               int n, int k, int kTilesPerSplit, int slices, double eps, FloatArray q, FloatArray kCache,
+                                               FloatArray vCache, FloatArray cos, FloatArray sin, IntArray slots, IntArray arrivals, int heads,
+                                               int kvHeads, int half, int blockSize, int numBlocks, int rope, @Constant int wn, @Constant int wm,
+                                               @Constant int mt, @Constant int nt, @Constant int stages) {
+        float[] acc = new float[mt * nt * 4];
+        normMainloop(ctx, resid, normW, w, acc, m, n, k, kTilesPerSplit, eps, wn, wm, mt, nt, stages);
+        ctx.allowDependentLaunch();
+        storeF32(ctx, slabs, acc, m, n, SLABS, wn, wm, mt, nt);
+        qkvRopeEpilogue(ctx, slabs, slices, q, kCache, vCache, cos, sin, slots, arrivals, m, n, heads, kvHeads, half, blockSize, numBlocks,
+                rope, wn * mt * 16, wm * nt * 8, wn * wm * 32);
+    }
+
+    /**
+     * The q|k|v epilogue after the block stored its slab (shared by every q|k|v entry: {@link #xf32Wbf16QkvRopeBf16} and its
+     * forms; a prologue variant takes it as is). A head group spans max(bn, headDim) columns: one column tile holding whole
+     * heads, or the headDim / bn tiles of one head. Every (slice, tile) block of the group counts itself in on
+     * {@code arrivals[tileM · groups + group]}; the last of the slices · tiles it expects adds the group's slabs and stores the
+     * rotated pairs of its token rows ({@link #storeRopedPair}), then sets the counter back to 0.
+     */
+    static void qkvRopeEpilogue(KernelContext ctx, FloatArray slabs, int slices, FloatArray q, OffHeapArray kCache, OffHeapArray vCache,
+                                FloatArray cos, FloatArray sin, IntArray slots, IntArray arrivals, int m, int n, int heads, int kvHeads,
+                                int half, int blockSize, int numBlocks, int rope, int bn, int bm, int threads) {
+        int[] last = ctx.allocateIntLocalArray(1);
+        int tid = ctx.localIdx, headDim = 2 * half;
+        int span = Math.max(bn, headDim), tilesPer = span / bn, groups = (n + span - 1) / span;
+        int group = ctx.groupIdx / tilesPer, counter = ctx.groupIdy * groups + group;
+        int g0 = group * span, m0 = ctx.groupIdy * bm, rows = Math.min(bm, m - m0), pairs = Math.min(span, n - g0) / 2, count = m * n;
+        ctx.threadFence();   // the slab's stores visible to the last-arriving block before this one counts itself in
+        ctx.localBarrier();
+        if (tid == 0) last[0] = ctx.atomicAdd(arrivals, counter, 1) == slices * tilesPer - 1 ? 1 : 0;
+        ctx.localBarrier();
+        if (last[0] == 0) return;
+        ctx.threadFence();
+        for (int e = tid; e < rows * pairs; e += threads) {
+            int r = e / pairs, p = e - r * pairs, hu = p / half, i = p - hu * half;
+            int t = m0 + r, at = t * n + g0 + hu * headDim + i;
+            float x1 = slabs.get(at), x2 = slabs.get(at + half);
+            for (int z = 1; z < slices; z++) {   // slab order, as FusedKernels.summed
+                float z1 = slabs.get(z * count + at), z2 = slabs.get(z * count + at + half);
+                x1 += z1;
+                x2 += z2;
+            }
+            storeRopedPair(q, kCache, vCache, cos, sin, slots, x1, x2, t, g0 / headDim + hu, i, heads, kvHeads, half, blockSize, numBlocks, rope);
+        }
+        if (tid == 0) arrivals.set(counter, 0);   // ready for the next launch
+    }
+
+    /**
+     * Pair (i, i + half) of head unit u (q heads, then k, then v) of token t, its slabs summed: rotated where a q or k unit and
+     * rope 1 ({@code r1 = x1·cos − x2·sin, r2 = x2·cos + x1·sin}, FusedKernels.storeQkvWide's products), then into q or into the
+     * k / v store at the token's slot (FusedKernels.kvIndex's place; none for a slot of -1 or past the store).
+     */
+    static void storeRopedPair(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, FloatArray cos, FloatArray sin, IntArray slots,
+                               float x1, float x2, int t, int u, int i, int heads, int kvHeads, int half, int blockSize, int numBlocks, int rope) {
+        int headDim = 2 * half;
+        float a = x1, c = x2;
+        if (rope != 0 && u < heads + kvHeads) {
+            float cs = cos.get(t * half + i), sn = sin.get(t * half + i);
+            float r1 = a * cs - c * sn, r2 = c * cs + a * sn;
+            a = r1;
+            c = r2;
+        }
+        if (u < heads) {
+            int o = (t * heads + u) * headDim + i;
+            q.set(o, a);
+            q.set(o + half, c);
+        } else {
+            int slot = slots.get(t), block = slot / blockSize;
+            if (slot >= 0 && block < numBlocks) {
+                int h = u < heads + kvHeads ? u - heads : u - heads - kvHeads;
+                int at = ((block * kvHeads + h) * blockSize + (slot - block * blockSize)) * headDim + i;
+                if (u < heads + kvHeads) {
+                    kCache.setFloat(at, a);
+                    kCache.setFloat(at + half, c);
+                } else {
+                    vCache.setFloat(at, a);
+                    vCache.setFloat(at + half, c);
+                }
+            }
+        }
     }
 
     /**
@@ -554,6 +729,95 @@ public final class GemmKernels {
             ctx.wgmmaWait(0);
             storeF32Tile(ctx, c, acc, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
         }
+    }
+
+    /**
+     * {@link #wgmmaTmaXbf16Wbf16}'s split-K with the K slices of an output tile reduced in the cluster's shared memory, not by
+     * atomic adds into C zeroed first ({@code Gemm#clusterPlan}, {@code -Darbor.gemm.clusterSplitK}): the grid's z = the
+     * {@code slices} K slices of a tile run as one thread-block cluster of (1, 1, slices) blocks (block z, cluster rank z, K
+     * tiles {@code z·kTilesPerSplit ..}). After its main loop each block writes its fp32 partial tile into its own (drained)
+     * stage ring, {@code bm} token rows of {@code bn + 4} words (the pad keeps the fragments' stores off one bank); after a
+     * cluster barrier, block z sums the z-th share of the tile's 16-byte quads over the slices' shared tiles (distributed
+     * shared memory) in slice order, slice 0 first, and stores it, or with {@code accumulate} adds C: each element of C is
+     * written once by one work-item, so no zeroing launch, no atomics, and the sum is the one {@link #sumSlices} forms from
+     * the slab form's slabs: the same bits as the slab plan of the same tiles and slices. A second cluster barrier keeps every
+     * block's shared memory alive until its peers have read it. Two consumer warpgroups at most ({@code wn ≤ 8}: every
+     * work-item, the producer warpgroup's too, takes part in the sum with the registers it was launched with). Arguments as
+     * {@link #wgmmaTmaXbf16Wbf16}, with {@code slices} (1-8) the cluster's depth. Measured 1.20-1.79× slower than the atomics at
+     * llama3.2-1b's and llama-7b's split products at 48-128 tokens (bench/RESULTS.md run 88-small22): off by default.
+     */
+    public static void wgmmaTmaClusterXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
+                                                 int m, int xRows, int n, int k, int kTilesPerSplit, int accumulate, int raster,
+                                                 @Constant int wn, @Constant int nt, @Constant int stages, @Constant int slices) {
+        ctx.launchBounds(wn * 32 + 128);
+        ctx.clusterDims(1, 1, slices);
+        int[] smem = ctx.dynamicIntLocalArray();
+        int bn = wn * 16, bm = nt * 8;
+        int stageWords = (bn + bm) * ROW_WORDS;
+        int full = stages * stageWords, empty = full + 2 * stages;
+        int tid = ctx.localIdx, consumers = wn * 32, threads = consumers + 128;
+        int kTiles = (k + BK - 1) / BK, kt0 = ctx.groupIdz * kTilesPerSplit;
+        int count = Math.min(kTilesPerSplit, kTiles - kt0);
+        int tilesN = (n + bn - 1) / bn, tilesM = (m + bm - 1) / bm;
+        int tileN = rasterTileN(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
+        int tileM = rasterTileM(ctx.groupIdx, ctx.groupIdy, tilesN, tilesM, raster);
+        int pitch = bn + 4;
+        tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
+        float[] acc = new float[nt * 4];
+        if (tid < consumers) {
+            for (int t = 0; t < count; t++) tmaConsume(ctx, smem, acc, t, bn, bm, stageWords, full, empty, stages);
+            ctx.wgmmaWait(0);
+        } else if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, tileN * bn, tileM * bm, kt0, count, bn, bm, stageWords, full, empty, stages);
+        ctx.localBarrier();   // every consumer's wgmma has read its last stage: the ring may be overwritten
+        if (tid < consumers) storePartialShared(ctx, smem, acc, nt, wn, pitch);
+        ctx.clusterBarrier();   // every slice's partial tile is in its block's shared memory
+        ctx.gridDependencyWait();   // launched overlapping the kernel before it: wait for it before touching C
+        int rowQuads = bn / 4, quads = bm * rowQuads, share = (quads + slices - 1) / slices;
+        int q1 = Math.min(quads, (ctx.groupIdz + 1) * share);
+        for (int q = ctx.groupIdz * share + tid; q < q1; q += threads) {
+            int lt = q / rowQuads, lr = (q - lt * rowQuads) * 4;
+            int tok = tileM * bm + lt;
+            if (tok < m) sumQuad(ctx, smem, c, lt * pitch + lr, tok * n, tileN * bn + lr, n, accumulate, slices);
+        }
+        ctx.clusterBarrier();   // no block leaves while a peer may still read its shared memory
+    }
+
+    /**
+     * One 16-byte quad of the cluster's partial tiles: words {@code word..+3} of every slice's block summed in slice order (slice 0
+     * first, as {@link #sumSlices}), stored at C[rowBase + row0 ..+3] (or added to C with {@code accumulate}), columns past n skipped.
+     */
+    @Unroll
+    static void sumQuad(KernelContext ctx, int[] smem, FloatArray c, int word, int rowBase, int row0, int n, int accumulate, int slices) {
+        int[] v = new int[4];
+        float[] sum = new float[4];
+        ctx.loadSharedCluster128(v, 0, smem, word, 0);
+        for (int i = 0; i < 4; i++) sum[i] = Float.intBitsToFloat(v[i]);
+        for (int z = 1; z < slices; z++) {
+            ctx.loadSharedCluster128(v, 0, smem, word, z);
+            for (int i = 0; i < 4; i++) sum[i] += Float.intBitsToFloat(v[i]);
+        }
+        if ((n & 3) == 0 && row0 + 3 < n) {   // a whole 16-byte quad of C (16-byte aligned: n and row0 multiples of 4): one access
+            if (accumulate != 0) {
+                ctx.loadGlobal128(v, 0, c, rowBase + row0);
+                for (int i = 0; i < 4; i++) sum[i] = Float.intBitsToFloat(v[i]) + sum[i];
+            }
+            for (int i = 0; i < 4; i++) v[i] = Float.floatToRawIntBits(sum[i]);
+            ctx.storeGlobal128(c, rowBase + row0, v, 0);
+        } else {
+            if (accumulate != 0)
+                for (int i = 0; i < 4; i++) if (row0 + i < n) sum[i] = c.get(rowBase + row0 + i) + sum[i];
+            for (int i = 0; i < 4; i++) if (row0 + i < n) c.set(rowBase + row0 + i, sum[i]);
+        }
+    }
+
+    /** A consumer's fragments (layout as {@link #storeF32Tile}) into the block's shared tile: token rows of {@code pitch} words. */
+    @Unroll
+    static void storePartialShared(KernelContext ctx, int[] smem, float[] acc, int nt, int wn, int pitch) {
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+        int row0 = (warp % wn) * 16 + g;
+        for (int j = 0; j < nt; j++)
+            for (int r = 0; r < 4; r++)
+                smem[(2 * t + j * 8 + (r & 1)) * pitch + row0 + (r >= 2 ? 8 : 0)] = Float.floatToRawIntBits(acc[j * 4 + r]);
     }
 
     /**

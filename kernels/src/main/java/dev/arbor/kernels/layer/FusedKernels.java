@@ -562,7 +562,7 @@ public final class FusedKernels {
 
     /** {@code x[at] + (y0 + y1 + …)} in slab order as {@link #addPass} adds them: x and the first ADD_NORM_PREFETCH slabs loaded first. */
     @Unroll
-    static float addedColumn(FloatArray x, FloatArray y, float[] ys, int at, int slices, int count) {
+    public static float addedColumn(FloatArray x, FloatArray y, float[] ys, int at, int slices, int count) {
         float xv = x.get(at);
         for (int z = 0; z < ADD_NORM_PREFETCH; z++)
             if (z < slices) ys[z] = y.get(z * count + at);
@@ -609,7 +609,7 @@ public final class FusedKernels {
     /** Elements of a row a pass of {@link #addRmsNormRows}: 4096, a multiple of {@link LayerKernels#NORM_GROUP}. */
     static final int ADD_NORM_PASS = ADD_NORM_GROUP * ADD_NORM_ELEMS;
     /** Slabs whose loads {@link #addRmsNormRows} issues together with x's (the invariant plan has at most 8); more are added after. */
-    static final int ADD_NORM_PREFETCH = 8;
+    public static final int ADD_NORM_PREFETCH = 8;
 
     /**
      * One pass of {@link #addRmsNormRows} for work-item t: for its elements i = i0 + e·ADD_NORM_GROUP &lt; n, every load first
@@ -645,7 +645,7 @@ public final class FusedKernels {
     }
 
     /** sum + y[z·count + at] for z = from .. slices−1 in order (slabs past the prefetched ones). */
-    static float addSlabsFrom(FloatArray y, float sum, int from, int slices, int count, int at) {
+    public static float addSlabsFrom(FloatArray y, float sum, int from, int slices, int count, int at) {
         for (int z = from; z < slices; z++) sum += y.get(z * count + at);
         return sum;
     }

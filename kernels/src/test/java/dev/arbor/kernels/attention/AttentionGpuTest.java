@@ -83,36 +83,6 @@ class AttentionGpuTest {
     }
 
     /**
-     * The bulk-copy form ({@link DecodeBulkKernels}, K/V pages by the copy engine into an mbarrier ring) on the device: against the
-     * reference, and bit for bit DecodeKernels' global-load form in split and whole mode, launched again (the barriers and counters
-     * start over), a token alone == batched; Llama-2-7B's shape with 1 and 2 stages, bf16 and fp16, ALiBi 40 heads; and the L2 prefetch
-     * before the wait (8, 16 pages) with the bulk copies and with DecodeKernels' loads (0 stages).
-     */
-    @Test
-    void bulkCopiesGiveTheBitsOfTheGlobalLoadsOnTheDevice() {
-        int[] ctx = {1, 15, 16, 17, 255, 1000, 4097}, one = {1, 1, 1, 1, 1, 1, 1};
-        Object[][] cases = {{32, 32, KvStore.BF16, false, 2, 0}, {32, 32, KvStore.F16, false, 2, 0}, {32, 32, KvStore.BF16, false, 1, 8},
-                {40, 40, KvStore.BF16, true, 1, 0}, {32, 32, KvStore.BF16, false, 0, 8}, {32, 32, KvStore.F16, false, 0, 16}};
-        int seed = 40;
-        for (Object[] c : cases) {
-            int heads = (Integer) c[0], stages = (Integer) c[4];
-            boolean alibi = (Boolean) c[3];
-            try (PagedBatch b = new PagedBatch(heads, (Integer) c[1], 128, 16, ctx, one, alibi, (KvStore) c[2], seed++);
-                 PagedAttention plain = new PagedAttention(heads, (Integer) c[1], 128, 16, b.maxContext(), b.tokens).bulkCopy(0);
-                 PagedAttention bulk = new PagedAttention(heads, (Integer) c[1], 128, 16, b.maxContext(), b.tokens).bulkCopy(stages).prefetchPages((Integer) c[5])) {
-                String what = java.util.Arrays.toString(c);
-                float[] split = b.run(cuda, bulk, b.allTokens(), true);
-                assertClose(b.reference(), split, TOLERANCE, what + " bulk split mode");
-                assertBits(b.run(cuda, plain, b.allTokens(), true), split, what + " bulk vs global loads, split mode");
-                assertBits(b.run(cuda, plain, b.allTokens(), false), b.run(cuda, bulk, b.allTokens(), false), what + " bulk vs global loads, whole mode");
-                assertBits(split, b.run(cuda, bulk, b.allTokens(), true), what + " bulk launched again");
-                int row = b.heads * b.headDim;
-                for (int t : new int[] {0, 5, 6}) assertBits(rows(split, new int[] {t}, row), b.run(cuda, bulk, new int[] {t}, true), what + " token " + t + " alone");
-            }
-        }
-    }
-
-    /**
      * Small splits on the device (Llama-2-7B's shape, 64 and 128 keys below position 2,048, 256 from it): against the reference,
      * split vs whole mode, and a token's bits alone vs batched (the split length is a function of the position only).
      */

@@ -195,10 +195,14 @@ class AttentionPtxTest {
     void thePipelinedDecodeKernelKeepsTwoRoundsInFlightWithoutSpills(@TempDir Path dir) throws Exception {
         Path ptxas = dev.arbor.kernels.Ptxas.require();
         int pb = PagedAttention.PIPE_BLOCKS;
-        Object[][] forms = {{"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0}, {"decodeF16Piped", 32, 32, 128, 16, 0, 0, 0, 4, 4, 0, pb, 256, 0},
-                {"decodeBf16OutBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0}, {"decodeBf16Piped", 16, 16, 64, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0},
-                {"decodeBf16Piped", 40, 40, 128, 16, 1, 1, 1, 4, 4, 8, pb, 256, 0},
-                {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 128, 4096}};
+        int two = DecodeKernels.TWO_ROUNDS, skew = DecodeKernels.SKEWED;
+        Object[][] forms = {{"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0}, {"decodeF16Piped", 32, 32, 128, 16, 0, 0, 0, 4, 4, 0, pb, 256, 0, two, 0},
+                {"decodeBf16OutBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0}, {"decodeBf16Piped", 16, 16, 64, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0},
+                {"decodeBf16Piped", 40, 40, 128, 16, 1, 1, 1, 4, 4, 8, pb, 256, 0, two, 0},
+                {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 128, 4096, two, 0},
+                // run 85-dec22's forms: skewed rounds, paired row offsets (ptxas: 123 / 121 registers at 32 × 128)
+                {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, skew, 0}, {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1},
+                {"decodeBf16OutBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, skew, 1}, {"decodeBf16Piped", 40, 40, 128, 16, 1, 1, 1, 4, 4, 8, pb, 256, 0, skew, 1}};
         for (Object[] f : forms) {
             Object[] c = java.util.Arrays.copyOfRange(f, 1, f.length);
             String what = f[0] + java.util.Arrays.toString(c);
@@ -220,81 +224,21 @@ class AttentionPtxTest {
         }
         String plain = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16"), new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0, 256, 0}, 90).ptx();
         assertEquals(2 * 4 + 2, count(plain, "ld.global.v4.b32"), "the plain form: one load site");
+        // paired row offsets: a work-item's two block-table loads come before its two shared stores (the plain loop: one load, one store)
+        String paired = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16Piped"),
+                new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1}, 90).ptx();
+        String unpaired = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16Piped"),
+                new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0}, 90).ptx();
+        assertTrue(memoryOps(paired).contains("ld.global.s32 ld.global.s32 st.shared.b32 st.shared.b32 bar.sync"), memoryOps(paired));
+        assertTrue(memoryOps(unpaired).contains("bar.sync ld.global.s32 st.shared.b32 bar.sync"), memoryOps(unpaired));
         assertTrue(DecodeKernels.pipelines(32, 32, 128) && DecodeKernels.pipelines(16, 16, 64));
         assertFalse(DecodeKernels.pipelines(32, 8, 128) || DecodeKernels.pipelines(32, 8, 64) || DecodeKernels.pipelines(64, 8, 128));
     }
 
-    /**
-     * {@link DecodeBulkKernels}: its K/V come by bulk copies on mbarriers (no 16-byte global loads but the query's), only index loads
-     * before the main wait, and every form assembles for sm_90a with no spill.
-     */
-    @Test
-    void theBulkDecodeKernelCopiesPagesOnMbarriers(@TempDir Path dir) throws Exception {
-        Path ptxas = dev.arbor.kernels.Ptxas.require();
-        Object[][] forms = {{"decodeBf16", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0, 2, 0}, {"decodeBf16", 32, 32, 128, 16, 0, 0, 0, 4, 4, 0, 0, 2, 0},
-                {"decodeBf16", 40, 40, 128, 16, 1, 1, 1, 4, 4, 8, 0, 1, 0}, {"decodeF16", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0, 2, 0},
-                {"decodeBf16OutBf16", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0, 2, 0}, {"decodeBf16", 32, 8, 64, 16, 0, 1, 0, 4, 4, 8, 4, 1, 0},
-                {"decodeBf16", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0, 2, 8}};
-        for (Object[] f : forms) {
-            Object[] c = java.util.Arrays.copyOfRange(f, 1, f.length);
-            String what = f[0] + java.util.Arrays.toString(c);
-            var k = KernelCompiler.compile(Kernel.of(DecodeBulkKernels.class, (String) f[0]), c, 90);
-            String ptx = k.ptx();
-            assertTrue(ptx.contains(".target sm_90a"), what);
-            assertTrue(count(ptx, "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes") >= 4, what + ": K and V copies at both issue sites");
-            // the PTX keeps the 0-stage branch of global loads (a constant branch ptxas removes): K/V come from shared memory
-            assertTrue(count(ptx, "ld.global.v4.b32") <= 2 * 4 + 2 * ((int) c[0] / (int) c[1]), what + ": 16-byte global loads");
-            assertTrue(count(ptx, "ld.shared.v4.b32") >= 8, what + ": the K/V chunks from shared memory");
-            int main = ptx.indexOf("cp.async.bulk.shared");
-            int wait = ptx.lastIndexOf("griddepcontrol.wait", main);
-            assertTrue(wait > 0, what + ": the copies after a wait");
-            assertOnlyIndexLoads(ptx.substring(0, ptx.indexOf("griddepcontrol.wait")), what);
-            assertTrue(k.localMemoryArrays().isEmpty(), what + ": register arrays in local memory " + k.localMemoryArrays());
-            String name = what.replaceAll("\\W", "_");
-            Path file = dir.resolve(name + ".ptx");
-            Files.writeString(file, ptx);
-            Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90a", "-v", file.toString(), "-o", dir.resolve(name + ".cubin").toString())
-                    .redirectErrorStream(true).start();
-            String log = new String(p.getInputStream().readAllBytes());
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-            assertEquals(0, p.exitValue(), name + ":\n" + log);
-            assertTrue(log.contains(" 0 bytes spill stores"), name + ": spills\n" + log);
-            System.out.println(what + ": " + log.lines().filter(x -> x.contains("registers")).findFirst().orElse("").trim());
-        }
-    }
-
-    /**
-     * {@link DecodeBulkKernels} with no stages and the L2 prefetch: DecodeKernels' 16-byte K/V loads (4 + 4 and the query's 2), the
-     * prefetches before the main wait and after the index loads only, and ptxas sm_90a with no spill.
-     */
-    @Test
-    void thePrefetchFormAsksTheL2BeforeItWaits(@TempDir Path dir) throws Exception {
-        Path ptxas = dev.arbor.kernels.Ptxas.require();
-        Object[][] forms = {{"decodeBf16", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 0, 0, 8}, {"decodeF16", 32, 32, 128, 16, 0, 0, 0, 4, 4, 0, 0, 0, 16},
-                {"decodeBf16", 32, 8, 64, 16, 0, 1, 0, 4, 4, 8, 4, 0, 4}};
-        for (Object[] f : forms) {
-            Object[] c = java.util.Arrays.copyOfRange(f, 1, f.length);
-            String what = f[0] + java.util.Arrays.toString(c);
-            var k = KernelCompiler.compile(Kernel.of(DecodeBulkKernels.class, (String) f[0]), c, 90);
-            String ptx = k.ptx();
-            int prefetch = ptx.indexOf("cp.async.bulk.prefetch.L2.global"), wait = ptx.indexOf("griddepcontrol.wait", prefetch);
-            assertTrue(prefetch > 0 && wait > prefetch, what + ": the prefetch before the main wait");
-            assertOnlyIndexLoads(ptx.substring(0, ptx.indexOf("griddepcontrol.wait")), what);
-            assertOnlyIndexLoads(ptx.substring(ptx.lastIndexOf("griddepcontrol.wait", prefetch) + 1, prefetch), what);
-            // (the PTX keeps the ring's branches, constant-false at 0 stages: ptxas removes them)
-            assertTrue(count(ptx, "ld.global.v4.b32") >= 2 * 4 + 2 * ((int) c[0] / (int) c[1]), what + ": DecodeKernels' loads");
-            assertTrue(ptx.indexOf("ld.global.v4") > wait, what + ": q and the KV rows after the main wait");
-            String name = what.replaceAll("\\W", "_");
-            Path file = dir.resolve(name + ".ptx");
-            Files.writeString(file, ptx);
-            Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90a", "-v", file.toString(), "-o", dir.resolve(name + ".cubin").toString())
-                    .redirectErrorStream(true).start();
-            String log = new String(p.getInputStream().readAllBytes());
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-            assertEquals(0, p.exitValue(), name + ":\n" + log);
-            assertTrue(log.contains(" 0 bytes spill stores"), name + ": spills\n" + log);
-            System.out.println(what + ": " + log.lines().filter(x -> x.contains("registers")).findFirst().orElse("").trim());
-        }
+    /** The PTX's global/shared loads and stores and barriers, in order, one space between (the control flow dropped). */
+    private static String memoryOps(String ptx) {
+        return String.join(" ", ptx.lines().map(String::trim).map(x -> x.replaceFirst("^@%p\\d+ ", ""))
+                .filter(x -> x.matches("(ld|st)\\.(global|shared)\\.[a-z0-9.]+ .*|bar\\.sync.*")).map(x -> x.split("\\s+")[0]).toList());
     }
 
     @Test

@@ -66,6 +66,8 @@ final class FlashPrefillRun {
     static boolean warpOneBufferHalves = FlashPrefillAttention.WARP_ONE_BUFFER_HALVES;
     /** The one-buffer kernel's half ring for the next runs ({@link FlashPrefillAttention#setWarpHalfRing}). */
     static boolean warpHalfRing = false;
+    /** The half ring for decode plans only for the next runs ({@link FlashPrefillAttention#setDecodeHalfRing}). */
+    static boolean decodeHalfRing = false;
     /** Chunks of up to this many tokens in short tiles for the next runs ({@link FlashPrefillAttention#setChunkWarpTokens}; 0: never). */
     static int chunkWarpTokens = 0;
     /** Whether the last {@link #runHandoff}'s per-sequence pass was one-warp tiles alone (then launched overlapping the shared pass). */
@@ -84,6 +86,7 @@ final class FlashPrefillRun {
         }
         attn.setWarpOneBuffer(warpOneBuffer, warpOneBufferBlocks, warpOneBufferHalves);
         attn.setWarpHalfRing(warpHalfRing);
+        attn.setDecodeHalfRing(decodeHalfRing);
         attn.setChunkWarpTokens(chunkWarpTokens);
     }
 

@@ -124,4 +124,32 @@ class FlashWarpOneBufferTest {
             });
         }
     }
+
+    /**
+     * {@link FlashPrefillAttention#DECODE_HALF_RING}: the half ring after a plan of one token a sequence (plan and planBelow), key
+     * halves after a plan with a longer chunk, and the same bits as the forms above either way (the halves change copies only).
+     */
+    @Test
+    void theDecodeHalfRingTakesTheRingForDecodePlansOnly() {
+        try (FlashPrefillAttention attn = new FlashPrefillAttention(4, 4, 64, 16, 8, 4)) {
+            attn.setDecodeHalfRing(true);
+            attn.planBelow(CPU, new int[] {0, 1, 2, 3}, new int[] {40, 7, 300}, 3, Integer.MAX_VALUE);
+            assertEquals(2, attn.warpHalves(), "a decode plan (planBelow) takes the half ring");
+            attn.plan(CPU, new int[] {0, 1, 4, 5}, 3, 1);
+            assertEquals(1, attn.warpHalves(), "a plan with a 3-token chunk keeps key halves");
+            attn.plan(CPU, new int[] {0, 1, 1, 2}, 3, 1);
+            assertEquals(2, attn.warpHalves(), "a decode plan (plan; a sequence without a token) takes the half ring");
+            attn.setDecodeHalfRing(false);
+            assertEquals(1, attn.warpHalves(), "off: key halves");
+        }
+        // the kernel the rule picks gives the bits of the other forms (decode and mixed steps, through the launcher's own plans)
+        boolean before = FlashPrefillRun.decodeHalfRing;
+        FlashPrefillRun.decodeHalfRing = true;
+        try {
+            check(CPU, 2, 2, 64, 16, new int[] {17, 130}, ones(2), false, KvStore.BF16, 101);
+            check(CPU, 8, 2, 64, 5, new int[] {9, 70}, new int[] {4, 1}, false, KvStore.BF16, 102);
+        } finally {
+            FlashPrefillRun.decodeHalfRing = before;
+        }
+    }
 }

@@ -155,42 +155,6 @@ class PagedAttentionTest {
     }
 
     /**
-     * The bulk-copy form ({@link DecodeBulkKernels}, {@link PagedAttention#bulkCopy}): the same bits as {@link DecodeKernels} in split
-     * and whole mode (whole mode's ring crossing split boundaries: 700 keys are 3 splits, 22-24 rounds), against the reference;
-     * headDim 128 (a round of 2 blocks of 16, 1 of 32) and 64 (4 blocks), 1 and 2 stages, bf16 and fp16, ALiBi, contexts ending
-     * inside a block and a round (pages with no visible key are not copied), and the shapes it refuses (the ring over 48 KiB); with
-     * the L2 prefetch of 4-64 pages before the wait (a hint) and with 0 stages (DecodeKernels' loads, the prefetch alone).
-     */
-    @Test
-    void bulkCopiesGiveTheBitsOfTheGlobalLoads() {
-        int[] ctx = {1, 17, 300, 700}, fresh = {1, 1, 2, 1};
-        record Shape(int heads, int kvHeads, int headDim, int blockSize, int stages, boolean alibi, KvStore store, int prefetch) {}
-        Shape[] shapes = {new Shape(2, 2, 128, 16, 2, false, KvStore.BF16, 0), new Shape(2, 2, 128, 16, 1, true, KvStore.F16, 4),
-                new Shape(2, 1, 128, 32, 2, false, KvStore.BF16, 16), new Shape(8, 2, 64, 16, 1, true, KvStore.BF16, 0),
-                new Shape(2, 2, 128, 16, 0, false, KvStore.BF16, 8), new Shape(8, 2, 64, 16, 0, true, KvStore.F16, 64)};
-        int seed = 90;
-        for (Shape sh : shapes) {
-            try (PagedBatch b = new PagedBatch(sh.heads, sh.kvHeads, sh.headDim, sh.blockSize, ctx, fresh, sh.alibi, sh.store, seed++);
-                 PagedAttention plain = new PagedAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), b.tokens).bulkCopy(0);
-                 PagedAttention bulk = new PagedAttention(b.heads, b.kvHeads, b.headDim, b.blockSize, b.maxContext(), b.tokens).bulkCopy(sh.stages).prefetchPages(sh.prefetch)) {
-                String what = sh.toString();
-                assertTrue(DecodeBulkKernels.serves(b.kCache, sh.heads, sh.kvHeads, sh.headDim, sh.blockSize, 4, 4, sh.stages), what + " served");
-                float[] split = b.run(CPU, bulk, b.allTokens(), true), whole = b.run(CPU, bulk, b.allTokens(), false);
-                assertClose(b.reference(), split, 2e-6, what + " bulk split mode");
-                assertBits(b.run(CPU, plain, b.allTokens(), true), split, what + " bulk vs global loads, split mode");
-                assertBits(b.run(CPU, plain, b.allTokens(), false), whole, what + " bulk vs global loads, whole mode");
-                assertBits(split, whole, what + " bulk whole vs split mode");
-            }
-        }
-        try (BFloat16Array store = new BFloat16Array(16)) {
-            assertFalse(DecodeBulkKernels.serves(store, 8, 2, 128, 16, 4, 4, 2), "G = 4 x 128: 17.6 KiB of row states + a 32 KiB ring");
-            assertFalse(DecodeBulkKernels.serves(store, 2, 2, 128, 64, 4, 4, 1), "a round of 32 keys is half a block of 64");
-            assertTrue(DecodeBulkKernels.serves(store, 32, 32, 128, 16, 4, 4, 2), "llama-7b");
-        }
-        assertThrows(IllegalArgumentException.class, () -> new PagedAttention(2, 2, 128, 16, 64, 1).bulkCopy(5));
-    }
-
-    /**
      * DecodeKernels' pipelined rounds ({@link PagedAttention#pipelineRounds}, two rounds of K/V loads in flight a warp): the same bits
      * as the plain loop in split and whole mode, fp32 and (bf16 store) bf16 output, at contexts 1, 15, 17, 255, 1,000 and 4,096 (one head: the CPU executor's slowest; an odd
      * number of rounds at headDim 16: one round a split), a prefill chunk of 4 tokens, ALiBi, fp16, small splits of 128 keys below 4,096; and
@@ -242,6 +206,71 @@ class PagedAttentionTest {
             }
         }
         assertThrows(IllegalArgumentException.class, () -> new PagedAttention(2, 2, 64, 16, 64, 1).pipelineRounds(-1));
+    }
+
+    /**
+     * The pipelined form's variants of run 85-dec22 ({@link PagedAttention#pipelineForm}): skewed rounds ({@link DecodeKernels#skewedRounds}),
+     * paired row offsets ({@link DecodeKernels#pairedRowOffsets}) and launch bounds of 5, alone and together, give the plain loop's bits
+     * in split and whole mode, fp32 and bf16 output, at contexts 1, 15, 17, 255, 1,000, a 4-token prefill chunk, headDim 128 / 64 / 16
+     * (one round a split: the skewed loop's odd tail), ALiBi, fp16, small splits of 128 keys (a work-item's second offset past the
+     * split), block-table entries out of the store (masked rows); one head at 4,096 and 4,097 keys; G = 4 and 8 keep the plain form.
+     */
+    @Test
+    void skewedRoundsAndPairedOffsetsGiveTheBitsOfThePlainLoop() {
+        int[] ctx = {1, 15, 17, 255, 1000, 300}, fresh = {1, 1, 1, 1, 1, 4};
+        record Shape(int heads, int headDim, KvStore store, boolean alibi, int small) {}
+        Shape[] shapes = {new Shape(2, 128, KvStore.BF16, false, 0), new Shape(2, 64, KvStore.F16, true, 0), new Shape(4, 16, KvStore.BF16, false, 0),
+                new Shape(2, 128, KvStore.BF16, true, 128)};
+        boolean[][] forms = {{true, false}, {false, true}};   // both together: the masked-blocks, 4,096-key and G cases below
+        int seed = 220;
+        for (Shape sh : shapes) {
+            try (PagedBatch b = new PagedBatch(sh.heads, sh.heads, sh.headDim, 16, ctx, fresh, sh.alibi, sh.store, seed++);
+                 PagedAttention plain = new PagedAttention(b.heads, b.kvHeads, b.headDim, 16, b.maxContext(), b.tokens, sh.small, 4096).pipelineRounds(0)) {
+                float[] split = b.run(CPU, plain, b.allTokens(), true);
+                assertClose(b.reference(), split, 2e-6, sh + " plain split mode");
+                float[] whole = b.run(CPU, plain, b.allTokens(), false);
+                float[] bf16 = sh.store == KvStore.BF16 ? PagedBatch.withBf16Out(() -> b.run(CPU, plain, b.allTokens(), true)) : null;
+                for (boolean[] f : forms) {
+                    String what = sh + " skewed " + f[0] + " paired " + f[1];
+                    try (PagedAttention piped = new PagedAttention(b.heads, b.kvHeads, b.headDim, 16, b.maxContext(), b.tokens, sh.small, 4096)
+                            .pipelineRounds(Integer.MAX_VALUE).pipelineForm(f[0], f[1], f[0] && f[1] ? 5 : 4)) {
+                        assertBits(split, b.run(CPU, piped, b.allTokens(), true), what + " vs plain, split mode");
+                        assertBits(whole, b.run(CPU, piped, b.allTokens(), false), what + " vs plain, whole mode");
+                        if (bf16 != null) assertBits(bf16, PagedBatch.withBf16Out(() -> b.run(CPU, piped, b.allTokens(), true)), what + " vs plain, bf16 out");
+                    }
+                }
+            }
+        }
+        // masked rows: block-table entries outside the store (-1 and numBlocks) read as no key, the same in every form
+        try (PagedBatch b = new PagedBatch(2, 2, 64, 16, new int[] {300, 40}, new int[] {1, 1}, false, KvStore.BF16, seed++);
+             PagedAttention plain = new PagedAttention(2, 2, 64, 16, b.maxContext(), b.tokens).pipelineRounds(0);
+             PagedAttention piped = new PagedAttention(2, 2, 64, 16, b.maxContext(), b.tokens).pipelineRounds(Integer.MAX_VALUE).pipelineForm(true, true, 4)) {
+            b.tablesA.set(3, -1);
+            b.tablesA.set(7, b.numBlocks);
+            float[] split = b.run(CPU, plain, b.allTokens(), true);
+            assertBits(split, b.run(CPU, piped, b.allTokens(), true), "masked blocks, skewed + paired vs plain, split mode");
+            assertBits(b.run(CPU, plain, b.allTokens(), false), b.run(CPU, piped, b.allTokens(), false), "masked blocks, whole mode");
+        }
+        // 4,096 and 4,097 keys (16 and 17 splits; the b1 × 4k row per head), one head, through the launcher's rule
+        for (int keys : new int[] {4096, 4097}) {
+            try (PagedBatch b = new PagedBatch(1, 1, 128, 16, new int[] {keys}, new int[] {1}, false, KvStore.BF16, seed++);
+                 PagedAttention plain = new PagedAttention(1, 1, 128, 16, keys, 1).pipelineRounds(0);
+                 PagedAttention piped = new PagedAttention(1, 1, 128, 16, keys, 1).pipelineRounds(PagedAttention.PIPE_WAVE).pipelineForm(true, true, 5)) {
+                float[] split = b.run(CPU, piped, b.allTokens(), true);
+                assertClose(b.reference(), split, 2e-6, keys + " keys skewed + paired");
+                assertBits(b.run(CPU, plain, b.allTokens(), true), split, keys + " keys skewed + paired vs plain");
+            }
+        }
+        // G = 4 and 8: the plain form whatever the pipelined form says
+        for (int[] g : new int[][] {{8, 2}, {16, 2}}) {
+            try (PagedBatch b = new PagedBatch(g[0], g[1], 32, 16, new int[] {17, 1000}, new int[] {1, 1}, false, KvStore.BF16, seed++);
+                 PagedAttention plain = new PagedAttention(b.heads, b.kvHeads, b.headDim, 16, b.maxContext(), b.tokens).pipelineRounds(0);
+                 PagedAttention piped = new PagedAttention(b.heads, b.kvHeads, b.headDim, 16, b.maxContext(), b.tokens).pipelineRounds(Integer.MAX_VALUE)
+                         .pipelineForm(true, true, 5)) {
+                assertBits(b.run(CPU, plain, b.allTokens(), true), b.run(CPU, piped, b.allTokens(), true), "G=" + g[0] / g[1] + " plain either way");
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> new PagedAttention(2, 2, 64, 16, 64, 1).pipelineForm(false, false, 0));
     }
 
     /**

@@ -14,7 +14,8 @@ import static dev.arbor.kernels.attention.PagedAttentionTest.rows;
  * DecodeKernels' pipelined rounds ({@link PagedAttention#pipelineRounds}) on the GPU ({@code @Tag("gpu")}): at Llama-2-7B's shape
  * (32 × 128; bf16 and fp16 stores, bf16 output) and Baichuan2-13B's (40 heads, ALiBi), contexts 1, 15, 17, 255, 1,000, 4,096 and
  * 4,097, the same bits as the plain loop with the fused merge and with the separate merge launch (the two-launch path), as whole
- * mode, launched again (the arrival counters back at zero), and a token alone; batch 1 × 4,096 through the launcher's own rule.
+ * mode, launched again (the arrival counters back at zero), and a token alone; batch 1 × 4,096 through the launcher's own rule. Run
+ * 85-dec22's forms ({@link PagedAttention#pipelineForm}: skewed rounds, paired row offsets, launch bounds of 5) the same bits too.
  */
 @Tag("gpu")
 class PipelinedDecodeGpuTest {
@@ -46,6 +47,16 @@ class PipelinedDecodeGpuTest {
                 assertBits(out.apply(() -> b.run(cuda, plain, b.allTokens(), false)), out.apply(() -> b.run(cuda, piped, b.allTokens(), false)),
                         what + " pipelined vs plain, whole mode");
                 assertBits(split, out.apply(() -> b.run(cuda, piped, b.allTokens(), true)), what + " pipelined, launched again");
+                // run 85-dec22's forms (skewed rounds, paired row offsets, launch bounds of 5): the same bits
+                for (Object[] f : new Object[][] {{true, false, 4}, {false, true, 4}, {false, false, 5}, {false, true, 5}, {true, true, 5}}) {
+                    String form = what + " form " + java.util.Arrays.toString(f);
+                    try (PagedAttention variant = new PagedAttention(heads, heads, 128, 16, b.maxContext(), b.tokens).pipelineRounds(Integer.MAX_VALUE)
+                            .pipelineForm((Boolean) f[0], (Boolean) f[1], (Integer) f[2])) {
+                        assertBits(split, out.apply(() -> b.run(cuda, variant, b.allTokens(), true)), form + " vs pipelined, split mode");
+                        assertBits(out.apply(() -> b.run(cuda, plain, b.allTokens(), false)), out.apply(() -> b.run(cuda, variant, b.allTokens(), false)),
+                                form + " vs plain, whole mode");
+                    }
+                }
                 int row = b.heads * b.headDim;
                 for (int t : new int[] {0, 5, 6}) {
                     assertBits(rows(split, new int[] {t}, row), out.apply(() -> b.run(cuda, piped, new int[] {t}, true)), what + " token " + t + " alone");
@@ -59,6 +70,12 @@ class PipelinedDecodeGpuTest {
             float[] got = b.run(cuda, rule, b.allTokens(), null);
             assertClose(b.reference(), got, 2e-5, "b1 x 4096, the rule");
             assertBits(b.run(cuda, twoLaunch, b.allTokens(), true), got, "b1 x 4096: the rule's pipelined form vs the two-launch path");
+            for (Object[] f : new Object[][] {{true, false, 4}, {false, true, 4}, {false, false, 5}, {false, true, 5}, {true, true, 5}}) {
+                try (PagedAttention variant = new PagedAttention(32, 32, 128, 16, 4096, 1).pipelineRounds(PagedAttention.PIPE_WAVE)
+                        .pipelineForm((Boolean) f[0], (Boolean) f[1], (Integer) f[2])) {
+                    assertBits(got, b.run(cuda, variant, b.allTokens(), null), "b1 x 4096, form " + java.util.Arrays.toString(f));
+                }
+            }
         }
     }
 }

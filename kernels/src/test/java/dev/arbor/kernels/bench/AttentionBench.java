@@ -14,7 +14,6 @@ import dev.arbor.accel.cuda.CudaBackend;
 import dev.arbor.accel.cuda.GraphTiming;
 import dev.arbor.kernels.attention.CascadeAttention;
 import dev.arbor.kernels.attention.CascadeMmaKernels;
-import dev.arbor.kernels.attention.DecodeBulkKernels;
 import dev.arbor.kernels.attention.PagedAttention;
 import dev.arbor.kernels.gemm.Gemm;
 import dev.arbor.kernels.layer.FusedOps;
@@ -76,23 +75,22 @@ public final class AttentionBench {
     private static final boolean DECODE_TABLE = Boolean.getBoolean("attn.decodeTable");
     private static final boolean VARIANTS = Boolean.getBoolean("attn.variants");
     /**
-     * -Dattn.bulkForms=STAGES:WARPS[:PAGES],... (e.g. {@code 2:4,1:8,0:4:8}): with the decode table, each row is measured in the
-     * default form and then in each of these {@link DecodeBulkKernels} forms (K/V by bulk copies, a ring of STAGES rounds, or 0:
-     * DecodeKernels' loads; WARPS warps; an L2 prefetch of PAGES pages of K and V before the wait), interleaved in
-     * the same JVM (run 74-dec20); the default form's rows always run with the bulk copies off, whatever -Darbor.paged.bulkCopy says.
-     */
-    private static final String BULK_FORMS = System.getProperty("attn.bulkForms", "");
-    /**
      * -Dattn.pipeForms=FORM,... (e.g. {@code off,on,all,onF16}): with the decode table, each row measured in each of these forms,
      * interleaved in the same JVM, instead of the launcher's default (run 80-dec21): {@code off} the plain rounds
      * ({@link PagedAttention#pipelineRounds} 0), {@code on} its rule ({@link PagedAttention#PIPE_WAVE} work-groups an SM), {@code all}
-     * pipelined at every size; a suffix {@code F16}: the fused merge loading 16 slots a round trip ({@link PagedAttention#fuseMerge}).
+     * pipelined at every size; suffixes (in this order): {@code S} skewed rounds, {@code P} paired row offsets, a digit the pipelined
+     * form's launch bounds (run 85-dec22, {@link PagedAttention#pipelineForm}), {@code F16} the fused merge loading 16 slots a round trip
+     * ({@link PagedAttention#fuseMerge}); e.g. {@code on,onP,on5,onP5F16}.
      */
     private static final String PIPE_FORMS = System.getProperty("attn.pipeForms", "");
     /** The next decode rows' pipelined rounds (-1: the launcher's default) and fused merge depth (0: the default). */
     private static int pipe = -1, fusedAhead;
-    /** The next decode rows' bulk-copy stages (0: DecodeKernels' global loads). */
-    private static int bulkStages, prefetch;
+    /**
+     * The next decode rows' pipelined form (with pipe ≥ 0; run 85-dec22): {@code S} skewed rounds, {@code P} paired row offsets, a digit
+     * the launch bounds (work-groups an SM), e.g. {@code onSP5}; see {@link PagedAttention#pipelineForm}.
+     */
+    private static boolean pipeSkew, pipePaired;
+    private static int pipeBlocks = PagedAttention.PIPE_BLOCKS;
     /** The next decode rows: small splits (keys, below this position; 0: the launcher's default) and a plain launch. */
     private static int smallSplit, smallBelow;
     private static boolean plainLaunch;
@@ -275,29 +273,25 @@ public final class AttentionBench {
             for (int c : ctxs) {
                 if ((long) batch * c > 262_144) continue;
                 for (String form : PIPE_FORMS.isEmpty() ? new String[0] : PIPE_FORMS.split(",")) {
-                    String base = form.endsWith("F16") ? form.substring(0, form.length() - 3) : form;
-                    pipe = switch (base) {
+                    java.util.regex.Matcher fm = java.util.regex.Pattern.compile("(on|off|all)(S?)(P?)([1-8]?)(F16)?").matcher(form);
+                    if (!fm.matches()) throw new IllegalArgumentException("attn.pipeForms: " + form);
+                    pipe = switch (fm.group(1)) {
                         case "off" -> 0;
                         case "on" -> PagedAttention.PIPE_WAVE;
-                        case "all" -> Integer.MAX_VALUE;
-                        default -> throw new IllegalArgumentException("attn.pipeForms: " + form);
+                        default -> Integer.MAX_VALUE;
                     };
-                    fusedAhead = form.endsWith("F16") ? 16 : 0;
+                    pipeSkew = !fm.group(2).isEmpty();
+                    pipePaired = !fm.group(3).isEmpty();
+                    pipeBlocks = fm.group(4).isEmpty() ? PagedAttention.PIPE_BLOCKS : Integer.parseInt(fm.group(4));
+                    fusedAhead = fm.group(5) != null ? 16 : 0;
                     try { decode(cuda, k, v, q, out, batch, c, copy, 0, 0, 0, 0, "p" + form); } catch (RuntimeException e) { System.out.println(form + " failed: " + e); }
                     pipe = -1;
                     fusedAhead = 0;
+                    pipeSkew = pipePaired = false;
+                    pipeBlocks = PagedAttention.PIPE_BLOCKS;
                 }
                 if (!PIPE_FORMS.isEmpty()) continue;
                 try { decode(cuda, k, v, q, out, batch, c, copy, 0, 0, 0, 0, "bf16"); } catch (RuntimeException e) { System.out.println("decode failed: " + e); }
-                for (String form : BULK_FORMS.isEmpty() ? new String[0] : BULK_FORMS.split(",")) {
-                    String[] sw = form.split(":");
-                    bulkStages = Integer.parseInt(sw[0]);
-                    int warps = Integer.parseInt(sw[1]);
-                    prefetch = sw.length > 2 ? Integer.parseInt(sw[2]) : 0;
-                    String what = (bulkStages > 0 ? "bulk" + bulkStages : "pf") + "w" + warps + (prefetch > 0 ? "p" + prefetch : "");
-                    try { decode(cuda, k, v, q, out, batch, c, copy, 0, 0, warps, 0, what); } catch (RuntimeException e) { System.out.println(what + " failed: " + e); }
-                    bulkStages = prefetch = 0;
-                }
             }
         }
         if (!VARIANTS) return;
@@ -339,11 +333,6 @@ public final class AttentionBench {
              PagedAttention attn = smallSplit > 0 ? new PagedAttention(heads, kvHeads, D, BS, ctx, batch, smallSplit, smallBelow)
                      : new PagedAttention(heads, kvHeads, D, BS, ctx, batch)) {
             if (plainLaunch) attn.overlapPrevious(false);
-            attn.bulkCopy(bulkStages).prefetchPages(prefetch);
-            if ((bulkStages > 0 || prefetch > 0) && !DecodeBulkKernels.serves(k, heads, kvHeads, D, BS, 4, warps > 0 ? warps : 4, bulkStages)) {
-                System.out.printf("decode %-9s batch %3d ctx %5d: not served (the bulk form does not fit this shape)%n", what, batch, ctx);
-                return;
-            }
             for (int i = 0; i < batch; i++) {
                 pos.set(i, ctx - 1);
                 seq.set(i, i);
@@ -353,7 +342,7 @@ public final class AttentionBench {
             if (warps > 0) attn.decodeWarps(warps);
             if (warps < 0) attn.decodeMinBlocks(0);   // no launch bounds (ptxas's own registers; before run 30)
             if (minBlocks >= 0) attn.decodeMinBlocks(minBlocks);
-            if (pipe >= 0) attn.pipelineRounds(pipe);
+            if (pipe >= 0) attn.pipelineRounds(pipe).pipelineForm(pipeSkew, pipePaired, pipeBlocks);
             if (fusedAhead > 0) attn.fuseMerge(PagedAttention.FUSE_MAX_SPLITS, fusedAhead);
             if (fuse < 0) attn.fuseMerge(0, 8);                      // the separate merge launch
             else if (fuse > 0) attn.fuseMerge(Integer.MAX_VALUE, fuse);   // fused at every size, this depth

@@ -284,6 +284,12 @@ public final class GemmBench {
                     if ((Integer) s[1] != 32000) invariantPoints(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], new int[]{434, 512});
                 return;
             }
+            if (args.length > 0 && args[0].equals("cluster")) {   // run 88-small22: split-K by atomics (C zeroed first) against the cluster-reduced form, off / on / off / on
+                int[] ms = Arrays.stream(System.getProperty("gemm.clusterM", "128,107,64,48,256").split(",")).mapToInt(Integer::parseInt).toArray();
+                for (int m : ms)
+                    for (Object[] s : CLUSTER_SHAPES) clusterPoint(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], m, (Boolean) s[3]);
+                return;
+            }
             if (args.length > 0 && args[0].equals("few")) {   // run 61-gemm15: stream-K and the smaller tiles at the few-tile points; then the lean issue-10 table
                 for (int[] pt : FEW_POINTS) fewTiles(cuda, gemm, pt[0], pt[1], pt[2]);
                 leanTable(cuda, gemm, copy);
@@ -410,6 +416,50 @@ public final class GemmBench {
     /** (N, K, M) where the mid-range ping-pong rule ({@code Gemm#pingPongMidFaster}) changes the default plan: llama3.2-1b's gate|up and lm_head, llama-7b's and Llama-3-8B's lm_head, Llama-3-8B's gate|up, at 113-128 tokens. */
     static final int[][] PP_MID_POINTS = {{16384, 2048, 128}, {16384, 2048, 120}, {128256, 2048, 128}, {128256, 2048, 116},
             {32000, 4096, 128}, {32000, 4096, 120}, {128256, 4096, 128}, {28672, 4096, 128}, {14336, 4096, 128}, {14336, 4096, 120}};
+
+    /**
+     * The split-K products of llama3.2-1b's decode step and llama-7b's (name, N, K, whether the engine adds into C: o and down add
+     * into the residual, q|k|v stores).
+     */
+    static final Object[][] CLUSTER_SHAPES = {{"1b q|k|v", 3072, 2048, false}, {"1b o", 2048, 2048, true}, {"1b down", 2048, 8192, true},
+            {"7b q|k|v", 12288, 4096, false}, {"7b o", 4096, 4096, true}, {"7b down", 4096, 11008, true}};
+
+    /**
+     * One point of "cluster": the default plan (split-K by atomics, C zeroed first unless added into) and its cluster-reduced form
+     * ({@link Gemm#clusterPlan}: the same tiles, slices and grid), off / on / off / on, bf16 X as the engine's producers feed it; the
+     * cluster form checked against the reference once (fp32 X). µs, "CSV,cluster,name,N,K,M,plan,off1,on1,off2,on2".
+     */
+    private static void clusterPoint(CudaBackend cuda, Gemm gemm, String name, int n, int k, int m, boolean accumulate) {
+        try (Operands o = new Operands(cuda, m, n, k)) {
+            gemm.clusterSplitK(false);
+            Gemm.Plan off = gemm.plan(m, n, k, true, true);
+            if (!Gemm.clusterApplies(off)) {
+                System.out.printf("cluster %-9s N=%-6d K=%-5d M=%-4d not split-K on the TMA tiles: %s%n", name, n, k, m, off);
+                return;
+            }
+            Gemm.Plan on = Gemm.clusterPlan(off);
+            time(cuda, gemm, on, o, m, true);   // the cluster form against the reference (fp32 X, C = X·Wᵀ)
+            double[] t = new double[4];
+            for (int i = 0; i < 4; i++) t[i] = timeBf16XAdd(cuda, gemm, i % 2 == 0 ? off : on, o, m, accumulate);
+            System.out.printf("cluster %-9s N=%-6d K=%-5d M=%-4d %s off %.2f on %.2f off %.2f on %.2f us: on/off %.3f (weight floor %.2f us) [%s]%n",
+                    name, n, k, m, accumulate ? "C+=" : "C= ", t[0], t[1], t[2], t[3], (t[1] + t[3]) / (t[0] + t[2]), 2.0 * n * k / 4.3e6, off);
+            System.out.println("CSV,cluster," + name + "," + n + "," + k + "," + m + "," + off.tiles().name() + "/" + off.splits() + "," + t[0] + "," + t[1] + "," + t[2] + "," + t[3]);
+        } catch (RuntimeException | AssertionError e) {
+            System.out.println("FAILED cluster " + name + " " + n + "x" + k + " M=" + m + ": " + e);
+        }
+    }
+
+    /** As {@link #timeBf16X(CudaBackend, Gemm, Gemm.Plan, Operands, int, boolean)} with {@code accumulate} (C += X·Wᵀ), unchecked. */
+    static double timeBf16XAdd(CudaBackend cuda, Gemm gemm, Gemm.Plan p, Operands o, int m, boolean accumulate) {
+        int n = o.n, k = o.k, copies = o.w.length;
+        double estimate = Math.max(2.0 * m * n * k / 300e12, 2.0 * n * k / 3.5e12);
+        int launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / estimate)));
+        for (int i = 0; i < Math.min(launches, copies); i++) gemm.matmul(o.xb, m, o.w[i], n, k, o.c, accumulate, p);
+        try (AccelStream stream = cuda.newStream();
+             Recording g = cuda.record(stream, () -> { for (int i = 0; i < launches; i++) gemm.matmul(o.xb, m, o.w[i % copies], n, k, o.c, accumulate, p); })) {
+            return GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS) * 1e3 / launches;
+        }
+    }
 
     /** One point of pp-mid: the default plan without the mid-range ping-pong rule and with it, off / on / off / on, µs ("CSV,ppmid,N,K,M,off tiles,on tiles,off1,on1,off2,on2"). */
     /**

@@ -55,6 +55,10 @@ class GemmPtxTest {
         // tiles' blocks a multiprocessor (two of TMA_64X2 / TMA_N64's 384 work-items: at most 80 a work-item), which the plan's waves assume
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_64X2, Gemm.TMA_N64, Gemm.TMA_128, Gemm.TMA_256})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaSlabGroupXbf16Wbf16 " + t.name(), () -> assembleSlabGroup(tool, t)));
+        // split-K reduced in the cluster's shared memory: the tiles the default plan splits (2 / 5 / 8 slices: the cluster's depth)
+        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_64X2, Gemm.TMA_N64, Gemm.TMA_128, Gemm.TMA_64})
+            for (int slices : new int[]{2, 5, 8})
+                tests.add(DynamicTest.dynamicTest("wgmmaTmaClusterXbf16Wbf16 " + t.name() + " x" + slices, () -> assembleCluster(tool, t, slices)));
         // the ping-pong kernel: two m64 halves a k16 step, 128 / 192 accumulators a consumer work-item at 232 registers (setmaxnreg)
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_PP128, Gemm.TMA_PP192})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaPingPongXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaPingPongXbf16Wbf16", t)));
@@ -76,6 +80,11 @@ class GemmPtxTest {
         tests.add(DynamicTest.dynamicTest("xf32Wbf16AddSlabs " + Gemm.SMALL.name(), () -> assemble(tool, "xf32Wbf16AddSlabs", Gemm.SMALL)));
         for (String entry : new String[]{"xf32Wbf16Norm", "xf32Wbf16NormSwiGlu"})
             tests.add(DynamicTest.dynamicTest(entry + " " + Gemm.SMALL.name(), () -> assembleNorm(tool, entry, Gemm.SMALL)));
+        // RoPE and the paged KV store in the q|k|v product's epilogue (bf16 / fp16 / fp32 stores), with and without the norm prologue
+        for (String store : new String[]{"Bf16", "F16", "F32"}) {
+            tests.add(DynamicTest.dynamicTest("xf32Wbf16QkvRope" + store + " " + Gemm.SMALL.name(), () -> assemble(tool, "xf32Wbf16QkvRope" + store, Gemm.SMALL)));
+            tests.add(DynamicTest.dynamicTest("xf32Wbf16NormQkvRope" + store + " " + Gemm.SMALL.name(), () -> assembleNorm(tool, "xf32Wbf16NormQkvRope" + store, Gemm.SMALL)));
+        }
         for (String helper : new String[]{"sumSlices", "zero", "toBf16", "toBf16x8"})
             tests.add(DynamicTest.dynamicTest(helper, () -> assembleHelper(tool, helper)));
         String only = System.getProperty("arbor.gemm.ptxOnly");   // a local run of some variants (names containing it); CI runs all
@@ -125,6 +134,18 @@ class GemmPtxTest {
         int blocks = 65536 / (perWarp * (t.threads() / 32));
         assertTrue(blocks >= Gemm.nominalBlocksPerSm(t), () -> what + ": " + regs + " registers fit " + blocks + " blocks a multiprocessor, the plan assumes "
                 + Gemm.nominalBlocksPerSm(t));
+    }
+
+    /** The cluster-reduced split-K kernel: no spills, clusters of (1, 1, slices), its peers' shared memory read 16 bytes at a time; registers printed. */
+    private void assembleCluster(Path ptxas, Gemm.Tiles t, int slices) throws Exception {
+        CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, "wgmmaTmaClusterXbf16Wbf16"), new Object[]{t.wn(), t.nt(), t.stages(), slices}, 90);
+        assertEquals(0, k.localMemoryBytes(), () -> String.join("\n", k.localMemoryArrays()));
+        assertTrue(k.ptx().contains("wgmma.mma_async.sync.aligned.m64n" + t.bm() + "k16") && k.ptx().contains(".reqnctapercluster 1, 1, " + slices)
+                && k.ptx().contains("ld.shared::cluster.v4.b32") && k.ptx().contains("barrier.cluster.arrive") && !k.ptx().contains("red.global")
+                && !k.ptx().contains("atom.global"), () -> k.ptx().lines().filter(l -> l.contains("reqnctapercluster")).findFirst().orElse("no cluster"));
+        String what = "wgmmaTmaClusterXbf16Wbf16 " + t + " x" + slices;
+        String log = assembleVerbose(ptxas, k.entryName() + "_" + t.name() + "_" + slices, k.ptx(), "-arch=sm_90a", what);
+        System.out.println(what + ": " + log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip());
     }
 
     private void assemble(Path ptxas, String entry, Gemm.Tiles t) throws Exception {

@@ -127,13 +127,34 @@ final class CudaOps implements Ops<FloatArray> {
      * next projection's every block computes the RMSNorm of the residual rows in its prologue ({@code Gemm.matmulNormPartial},
      * {@code Gemm.matmulNormSwiGlu}) where {@link FusedOps#addRmsNormSplitRow} ran between them: one launch a stage fewer, the
      * same bits (GemmNormPrologueTest, GemmNormPrologueGpuTest, PrologueNormGpuTest). The norm is left pending here
-     * ({@link #pendingXn}) from matmulAddNorm to the projection that reads xn.
+     * ({@link #pendingXn}) from matmulAddNorm to the projection that reads xn. Off by default: measured slower (bench/RESULTS.md
+     * "Run 86-norm22", H200, llama-7b, one JVM, CUDA graphs, the same tokens): batch 1 device 4.132 → 4.312 ms a step, batch 8
+     * (rows 8) 4.548 → 5.191 ms (the prologue normalises its token rows one after another: ~13 µs more a q|k|v launch at 8 rows).
+     * Since run 86 the o / down tail loads its 8 slabs at once ({@code FusedKernels.addedColumn}); run 90-final22: still +5.25% at b1.
      */
     static final String PROLOGUE_NORM = "arbor.cuda.prologueNorm";
     static final boolean PROLOGUE_NORM_DEFAULT = false;
     static final int PROLOGUE_NORM_ROWS = 1;
     private final int prologueNormRows;               // 0 with the switch off
     private final IntArray prologueArrivals;          // Gemm.matmulAddSlabs' counters, zero between launches
+    /**
+     * {@code -Darbor.cuda.qkvRopeEpilogue} (default {@link #QKV_ROPE_EPILOGUE_DEFAULT}): in the batch-invariant mode, at steps of
+     * at most {@code -Darbor.cuda.qkvRopeEpilogueRows} ({@link #QKV_ROPE_EPILOGUE_ROWS}) tokens, where the stacked q|k|v takes
+     * the invariant plan's mma.sync slabs on fp32 X ({@code Gemm.qkvRopeEpilogue}), the q|k|v GEMM rotates q and k and stores
+     * q and the k / v rows into the paged store itself ({@code Gemm.matmulQkvRope}: the last-arriving block of a head group adds
+     * the group's slabs and does {@link FusedOps#qkvRopeStore}'s work): one launch where the GEMM + qkvRopeStoreWide take two,
+     * the same bits (GemmQkvRopeTest, GemmQkvRopeGpuTest, QkvRopeEpilogueGpuTest). With the norm prologue
+     * ({@link #PROLOGUE_NORM}) pending, the one kernel of both ({@code Gemm.matmulNormQkvRope}). Off by default: measured
+     * slower (bench/RESULTS.md "Run 87-rope22", H200, llama-7b, one JVM, 3 rounds each): batch 1 device 4.045 → 4.180 ms a step
+     * (+3.3%), batch 8 (rows 8) 4.474 → 4.694 ms (+4.9%); per operation (eager, opProfile) the q|k|v stage 32.5 → 37.4 µs at b1:
+     * the last block's serial tail (fence, counter, fence, the slabs' and then the angles' / slot's L2 round trips) costs more than
+     * the separate kernel it replaces, whose launch PDL hides.
+     */
+    static final String QKV_ROPE_EPILOGUE = "arbor.cuda.qkvRopeEpilogue";
+    static final boolean QKV_ROPE_EPILOGUE_DEFAULT = false;
+    static final int QKV_ROPE_EPILOGUE_ROWS = 1;
+    private final int qkvRopeRows;                    // 0 with the switch off
+    private final IntArray qkvRopeArrivals;           // Gemm.matmulQkvRope's counters, zero between launches
     private FloatArray pendingXn;                     // xn whose value is RMSNorm(pendingX) · pendingNorm, not yet computed; or null
     private FloatArray pendingX;
     private float[] pendingNorm;
@@ -251,6 +272,12 @@ final class CudaOps implements Ops<FloatArray> {
         // SMALL's 64-row column tiles of the hidden row, one token tile of at most 16 tokens
         this.prologueArrivals = new IntArray(Math.max(1, (config.hiddenSize() + 63) / 64));
         gpu.toDevice(prologueArrivals);
+        this.qkvRopeRows = batchInvariant && Boolean.parseBoolean(System.getProperty(QKV_ROPE_EPILOGUE, String.valueOf(QKV_ROPE_EPILOGUE_DEFAULT)))
+                ? Math.max(0, Math.min(64, Integer.getInteger("arbor.cuda.qkvRopeEpilogueRows", QKV_ROPE_EPILOGUE_ROWS))) : 0;
+        // a head group (max(64, headDim) columns) of the stacked q|k|v a counter, a token tile of at most 16 tokens (SMALL)
+        int qkvCols = config.qDim() + 2 * config.kvDim(), headSpan = Math.max(64, config.headDim());
+        this.qkvRopeArrivals = new IntArray(Math.max(1, (qkvCols + headSpan - 1) / headSpan * ((Math.max(1, qkvRopeRows) + 15) / 16)));
+        gpu.toDevice(qkvRopeArrivals);
         this.dtype = dtype;
         this.batchInvariant = batchInvariant;
         this.config = config;
@@ -748,6 +775,18 @@ final class CudaOps implements Ops<FloatArray> {
             return;
         }
         int n = c.qDim() + 2 * c.kvDim(), h = c.hiddenSize();
+        if (tokens <= qkvRopeRows && (prologue || bf16Of(xn) == null)) {
+            Gemm.Plan plan = plan(tokens, n, h);
+            if (Gemm.qkvRopeEpilogue(plan, c.headDim()) && Gemm.qkvRopeArrivals(plan, tokens, n, c.headDim()) <= qkvRopeArrivals.length()
+                    && overlapping(() -> prologue
+                    ? gemm.matmulNormQkvRope(pendingX, weights.of(pendingNorm), pendingEps, tokens, weights.qkv(lw), n, h, plan, fusedOut, q,
+                            keys[layer], values[layer], cos, sin, slots, c.numHeads(), c.numKvHeads(), c.headDim(), shape.blockSize(), qkvRopeArrivals)
+                    : gemm.matmulQkvRope(xn, tokens, weights.qkv(lw), n, h, plan, fusedOut, q, keys[layer], values[layer], cos, sin,
+                            slots, c.numHeads(), c.numKvHeads(), c.headDim(), shape.blockSize(), qkvRopeArrivals))) {
+                written(fusedOut);
+                return;
+            }
+        }
         Gemm.Partial p = prologue ? overlapping(() -> gemm.matmulNormPartial(pendingX, weights.of(pendingNorm), pendingEps, tokens, weights.qkv(lw),
                 n, h, fusedOut, plan(tokens, n, h))) : null;
         if (p == null) {
@@ -1097,6 +1136,7 @@ final class CudaOps implements Ops<FloatArray> {
         normArrivals.close();
         fusedNormArrivals.close();
         prologueArrivals.close();
+        qkvRopeArrivals.close();
         if (fusedOut != null) fusedOut.close();
         if (activationsBf16 != null) activationsBf16.close();
         if (swiGluBf16 != null) swiGluBf16.close();

@@ -45,7 +45,8 @@ public final class ThroughputBench implements Callable<Integer> {
     /** Every option is checked before the model loads. */
     private void check() {
         String bad = batches.stream().anyMatch(b -> b < 1) ? "--batch must be >= 1" : promptLen < 1 ? "--prompt-len must be >= 1" : outputLen < 2 ? "--output-len must be >= 2"
-                : maxBatchedTokensList.stream().anyMatch(t -> t < 1) ? "--max-num-batched-tokens must be >= 1" : !(topP > 0 && topP <= 1) ? "--top-p must be in (0, 1]" : null;
+                : maxBatchedTokensList.stream().anyMatch(t -> t < 1) ? "--max-num-batched-tokens must be >= 1" : !(topP > 0 && topP <= 1) ? "--top-p must be in (0, 1]"
+                : abRounds < 1 ? "--ab-rounds must be >= 1" : abProfile && ab == null ? "--ab-profile needs --ab" : abProfileLen < 2 ? "--ab-profile-len must be >= 2" : null;
         if (bad != null) throw new picocli.CommandLine.ParameterException(spec.commandLine(), bad);
         dev.arbor.server.UsageErrors.check(spec, device::backend);
     }
@@ -58,10 +59,95 @@ public final class ThroughputBench implements Callable<Integer> {
             for (int t : maxBatchedTokensList) for (int b : batches) {
                 batch = b;
                 maxBatchedTokens = t;
-                if (run(lm) != 0) return 1;
+                if (ab == null) {
+                    if (run(lm) != 0) return 1;
+                } else if (runAb(lm) != 0) return 1;
             }
             return 0;
         }
+    }
+
+    @Option(names = "--ab", paramLabel = "PROPERTY", description = "A/B a boolean system property read when an engine is made (a -Darbor.* switch, "
+            + "e.g. arbor.cuda.prologueNorm): every batch at every budget runs --ab-rounds times with it false then true (the order "
+            + "reversed every other round: false, true, true, false, ...), each run its own engine and warm-up on the loaded model; "
+            + "the runs' decode tokens are compared and the device ms a step summed up per value") String ab;
+    @Option(names = "--ab-rounds", defaultValue = "2", description = "rounds of the A/B (>= 1), each one run with the property false and one true") int abRounds;
+    @Option(names = "--ab-profile", description = "after the A/B rounds, one more false / true pair with -Darbor.opProfile=true "
+            + "(each operation timed by events, launched eagerly: a per-operation table of each value), of at most --ab-profile-len tokens") boolean abProfile;
+    @Option(names = "--ab-profile-len", defaultValue = "32", description = "output tokens of the profiled pair (>= 2; each profiled step spins ~25 ms first)") int abProfileLen;
+
+    /** Decode tokens of the last run (per sequence), for the A/B's comparison. */
+    private int[][] lastTokens;
+    private double lastDeviceMs, lastWallMs;
+
+    /** --ab: the batch run with the property false and true, alternating, on the loaded model; then its summary. */
+    private int runAb(CausalLM lm) {
+        String before = System.getProperty(ab), profileBefore = System.getProperty(dev.arbor.models.OpProfile.PROPERTY);
+        List<Double> off = new ArrayList<>(), on = new ArrayList<>(), offWall = new ArrayList<>(), onWall = new ArrayList<>();
+        int[][] reference = null;
+        int differ = 0;
+        String name = ab.substring(ab.lastIndexOf('.') + 1);
+        int outputLenBefore = outputLen;
+        try {
+            for (int round = 0; round < abRounds + (abProfile ? 1 : 0); round++) {
+                boolean profiling = round == abRounds;
+                if (profiling) {   // the summary first (a time limit may cut the profile), then the profiled pair, shorter
+                    summary(name, off, on, offWall, onWall, differ);
+                    System.setProperty(dev.arbor.models.OpProfile.PROPERTY, "true");
+                    outputLen = Math.min(outputLen, abProfileLen);
+                }
+                for (int i = 0; i < 2; i++) {
+                    boolean v = (round % 2 == 0) != (i == 0);   // false, true; then true, false; ...
+                    System.setProperty(ab, Boolean.toString(v));
+                    System.out.printf(Locale.ROOT, "ab %s=%s: batch %d, round %d%s%n", name, v, batch, round + 1, profiling ? " (opProfile)" : "");
+                    if (run(lm) != 0) return 1;
+                    if (!profiling) {
+                        (v ? on : off).add(lastDeviceMs);
+                        (v ? onWall : offWall).add(lastWallMs);
+                    }
+                    if (reference == null) reference = lastTokens;
+                    else {
+                        int d = 0;
+                        for (int s = 0; s < reference.length; s++) {   // the profiled pair's shorter runs: their tokens a prefix of the first run's
+                            int n = profiling ? Math.min(lastTokens[s].length, reference[s].length) : Math.max(lastTokens[s].length, reference[s].length);
+                            if (n > reference[s].length || n > lastTokens[s].length
+                                    || !java.util.Arrays.equals(reference[s], 0, n, lastTokens[s], 0, n)) d++;
+                        }
+                        differ += d;
+                        System.out.printf(Locale.ROOT, "ab %s=%s: batch %d, round %d: %s%n", name, v, batch, round + 1,
+                                d == 0 ? "the same tokens as the first run" : d + " of " + reference.length + " sequences' tokens differ from the first run");
+                    }
+                }
+            }
+        } finally {
+            outputLen = outputLenBefore;
+            if (before == null) System.clearProperty(ab);
+            else System.setProperty(ab, before);
+            if (profileBefore == null) System.clearProperty(dev.arbor.models.OpProfile.PROPERTY);
+            else System.setProperty(dev.arbor.models.OpProfile.PROPERTY, profileBefore);
+        }
+        if (!abProfile) summary(name, off, on, offWall, onWall, differ);
+        return 0;
+    }
+
+    private void summary(String name, List<Double> off, List<Double> on, List<Double> offWall, List<Double> onWall, int differ) {
+        System.out.printf(Locale.ROOT, "ab %s batch %d: device ms/step false %s (median %.3f), true %s (median %.3f) -> %+.2f%%; "
+                        + "wall ms/step false %s, true %s -> %+.2f%%; %s%n", name, batch,
+                list(off), median(off), list(on), median(on), 100 * (median(on) / median(off) - 1),
+                list(offWall), list(onWall), 100 * (median(onWall) / median(offWall) - 1),
+                differ == 0 ? "same tokens in every run" : differ + " sequence runs with other tokens than the first run");
+    }
+
+    private static String list(List<Double> v) {
+        StringBuilder b = new StringBuilder("[");
+        for (double d : v) b.append(b.length() > 1 ? " " : "").append(String.format(Locale.ROOT, "%.3f", d));
+        return b.append(']').toString();
+    }
+
+    private static double median(List<Double> v) {
+        if (v.isEmpty()) return Double.NaN;
+        double[] s = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     @Option(names = "--out", defaultValue = "bench/out", description = "folder for the JSON report and its PNG plot") java.nio.file.Path out;
@@ -126,12 +212,15 @@ public final class ThroughputBench implements Callable<Integer> {
             });
         }
         double decodeSecs = (System.nanoTime() - firstAll[0]) / 1e9;
+        lastTokens = outs.stream().map(o -> o.output().tokenIds()).toArray(int[][]::new);
         long decodeTokens = outs.stream().mapToLong(o -> o.output().tokenIds().length - 1).sum();
         System.out.printf(Locale.ROOT, "prefill: %d tokens in %.2f s = %.1f tokens/s%n", prefillTokens, prefillSecs, prefillTokens / prefillSecs);
         double msPerStep = 1000 * decodeSecs / Math.max(1, outputLen - 1);
         System.out.printf(Locale.ROOT, "decode:  %d tokens in %.2f s = %.1f tokens/s (batch %d, %.2f ms/step, %s)%n",
                 decodeTokens, decodeSecs, decodeTokens / decodeSecs, batch, msPerStep, topP < 1 ? "top-p " + topP : "greedy");
         StepTimings.Sums d = engine.stepTimings().decode();
+        lastDeviceMs = d.deviceMillis();
+        lastWallMs = d.wallMillis();
         System.out.println(d.summary("decode steps"));
         System.out.println(engine.stepTimings().other().summary("other steps (prefill, mixed)"));
         long replays = engine.graphReplays() - replays0;
