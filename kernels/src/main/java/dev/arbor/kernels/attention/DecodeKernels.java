@@ -268,8 +268,8 @@ public final class DecodeKernels {
         // a round with no visible key is skipped by the whole work-group (every work-item reaches the same shuffles)
         if (j0 + R > lo && j0 < hi) {
             rowOffsetsOf(off, rowBase, mine, RPW, U);
-            loadK(ctx, kc, kr, off, c8, U);
-            loadV(ctx, vc, vr, off, c8, U);
+            loadRows(ctx, kc, kr, off, c8, U);
+            loadRows(ctx, vc, vr, off, c8, U);
         }
         for (int round = 0; round < sk; round += 2 * R) {
             int rb = round + R, rc = round + 2 * R;
@@ -278,17 +278,17 @@ public final class DecodeKernels {
             boolean visC = rc < sk && j0 + rc + R > lo && j0 + rc < hi;
             if (visB) {
                 rowOffsetsOf(off2, rowBase, rb + mine, RPW, U);
-                loadK(ctx, kc, kr2, off2, c8, U);
+                loadRows(ctx, kc, kr2, off2, c8, U);
             }
             if (visA) scores(ctx, qr, kr, sc, off, slope, scale, j0 + round + mine, p, RPW, U, G, LR, alibi, fp16);
-            if (visB) loadV(ctx, vc, vr2, off2, c8, U);
+            if (visB) loadRows(ctx, vc, vr2, off2, c8, U);
             if (visA) update(m, l, acc, sc, vr, U, G, fp16);
             if (visC) {
                 rowOffsetsOf(off, rowBase, rc + mine, RPW, U);
-                loadK(ctx, kc, kr, off, c8, U);
+                loadRows(ctx, kc, kr, off, c8, U);
             }
             if (visB) scores(ctx, qr, kr2, sc, off2, slope, scale, j0 + rb + mine, p, RPW, U, G, LR, alibi, fp16);
-            if (visC) loadV(ctx, vc, vr, off, c8, U);
+            if (visC) loadRows(ctx, vc, vr, off, c8, U);
             if (visB) update(m, l, acc, sc, vr2, U, G, fp16);
         }
     }
@@ -518,26 +518,14 @@ public final class DecodeKernels {
         for (int u = 0; u < U; u++) off[u] = r0 + u * RPW < SPLIT ? rowBase[r0 + u * RPW] : -1;
     }
 
-    /** {@link #loadKv}'s K half: U K chunks at {@code off} (all issued before any is used); zeros for masked rows. */
+    /** {@link #loadKv}'s half for one cache (K or V): U chunks at {@code off} into {@code r} (all issued before any is used); zeros for masked rows. */
     @Unroll
-    static void loadK(KernelContext ctx, OffHeapArray kc, int[] kr, int[] off, int c8, int U) {
+    static void loadRows(KernelContext ctx, OffHeapArray cache, int[] r, int[] off, int c8, int U) {
         for (int u = 0; u < U; u++) {
             if (off[u] >= 0) {
-                ctx.loadGlobal128(kr, u * 4, kc, off[u] + c8);
+                ctx.loadGlobal128(r, u * 4, cache, off[u] + c8);
             } else {
-                for (int i = 0; i < 4; i++) kr[u * 4 + i] = 0;
-            }
-        }
-    }
-
-    /** {@link #loadKv}'s V half (see {@link #loadK}). */
-    @Unroll
-    static void loadV(KernelContext ctx, OffHeapArray vc, int[] vr, int[] off, int c8, int U) {
-        for (int u = 0; u < U; u++) {
-            if (off[u] >= 0) {
-                ctx.loadGlobal128(vr, u * 4, vc, off[u] + c8);
-            } else {
-                for (int i = 0; i < 4; i++) vr[u * 4 + i] = 0;
+                for (int i = 0; i < 4; i++) r[u * 4 + i] = 0;
             }
         }
     }
@@ -585,7 +573,7 @@ public final class DecodeKernels {
     @Unroll
     static void loadKv(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] rowBase, int r0, int c8,
                        int RPW, int U) {
-        for (int u = 0; u < U; u++) off[u] = r0 + u * RPW < SPLIT ? rowBase[r0 + u * RPW] : -1;   // past the split: 4·KPI > SPLIT at small headDim
+        rowOffsetsOf(off, rowBase, r0, RPW, U);   // past the split: 4·KPI > SPLIT at small headDim
         for (int u = 0; u < U; u++) {
             if (off[u] >= 0) {
                 ctx.loadGlobal128(kr, u * 4, kc, off[u] + c8);
