@@ -171,6 +171,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private boolean splitDecode = SPLIT_DECODE;   // short tiles below the one-warp kernel's walks: the split form, else 64-row tiles
     private int splitStages = SPLIT_STAGES;
     private boolean splitShort;     // the last plan's short tiles take the split form (FlashSplitKernels), not the one-warp kernel
+    private boolean splitOverlap;   // the split form launched overlapping the kernel before it, letting the next in (setSplitOverlap)
     private int minWarpWalks = -1;  // the fewest (short tile, kv head) walks a step needs for the one-warp kernel; -1: WARP_WAVES × SMs
     private int tallMinBlocks = -1; // the 64-row kernels' launch bounds (work-groups an SM; 0: none); -1: MIN_BLOCKS (tallMinBlocks())
     private int longTokens = LONG_TOKENS, longBand = LONG_BAND;   // the long-chunk form's threshold (≤ 0: never) and band
@@ -287,6 +288,17 @@ public final class FlashPrefillAttention implements AutoCloseable {
         this.splitDecode = split;
         this.splitStages = stages;
     }
+
+    /**
+     * Whether the split form ({@link FlashSplitKernels}) launches overlapping the kernel before it on the stream (programmatic
+     * dependent launch: its work-groups are placed, and wait for that grid, while it finishes) and, first thing, lets the next
+     * launch in ({@code allowDependentLaunch}): o_proj's GEMM, launched overlapping it, then streams its first weights while the
+     * attention runs (a batch-1 decode: 32 work-groups on 132 multiprocessors, ~8 µs) instead of launching once its last
+     * work-group exits. The kernel waits before it reads anything and o_proj waits for the whole attention grid before it reads
+     * the output: the same bits. Only where the kernel before is a kernel (the engine: qkvRopeStore, a rope, the KV write, the
+     * tall tiles or the shared pass). Off by default; the engine's {@code -Darbor.cuda.earlyTrigger}.
+     */
+    public void setSplitOverlap(boolean on) { this.splitOverlap = on; }
 
     /**
      * For benchmarks and tests: chunks of more than {@link #warpTokens} and at most {@code tokens} tokens cut into short tiles where a
@@ -720,7 +732,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
                     seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         }
         if (numWarpTiles > 0 && splitShort) {
-            b.launch(Shapes.byOut(out, kCache, splitKernelFor(kCache), SPLIT_BF16_OUT_BF16), splitLaunchOf(numWarpTiles), splitArgs(q, kCache, vCache,
+            Launch l = splitLaunchOf(numWarpTiles);
+            b.launch(Shapes.byOut(out, kCache, splitKernelFor(kCache), SPLIT_BF16_OUT_BF16), splitOverlap ? l.overlappingPrevious() : l, splitArgs(q, kCache, vCache,
                     out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         } else if (numWarpTiles > 0) {
             Launch l = warpLaunchOf(numWarpTiles);
@@ -762,12 +775,13 @@ public final class FlashPrefillAttention implements AutoCloseable {
                 .withSharedBytes(FlashSplitKernels.sharedBytes(headDim, splitStages));
     }
 
-    /** The split form's arguments for the last plan's short tiles (also for {@code CudaBackend.resources}): the one-warp kernel's and the stages. */
+    /** The split form's arguments for the last plan's short tiles (also for {@code CudaBackend.resources}): the one-warp kernel's, the stages and pdl ({@link #setSplitOverlap}). */
     public Object[] splitArgs(FloatArray q, OffHeapArray kCache, OffHeapArray vCache, OffHeapArray out, IntArray positions, IntArray seqOfToken,
                               IntArray blockTables, int maxBlocksPerSeq, FloatArray alibiSlopes, int numBlocks) {
         Object[] a = args(q, kCache, vCache, out, positions, seqOfToken, warpTiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks);
-        Object[] withStages = java.util.Arrays.copyOf(a, a.length + 1);
+        Object[] withStages = java.util.Arrays.copyOf(a, a.length + 2);
         withStages[a.length] = splitStages;
+        withStages[a.length + 1] = splitOverlap ? 1 : 0;   // the kernel's pdl: trigger and wait only when launched overlapping
         return withStages;
     }
 

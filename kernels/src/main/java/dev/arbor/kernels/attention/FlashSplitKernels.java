@@ -73,14 +73,16 @@ public final class FlashSplitKernels {
      * K/V stages.
      *
      * @param stages K/V stages of the copy ring (2..4)
+     * @param pdl    1: launched overlapping the kernel before it ({@code FlashPrefillAttention#setSplitOverlap}): lets the next launch in
+     *               at once, then waits for the previous grid before reading anything; 0: neither (a plain launch)
      */
     public static void splitBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
                                  IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
                                  IntArray startTiles, FloatArray state,
                                  int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
-                                 @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int stages) {
+                                 @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int stages, int pdl) {
         attendSplit(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state, maxBlocksPerSeq,
-                numBlocks, heads, kvHeads, headDim, blockSize, alibi, stages, 0);
+                numBlocks, heads, kvHeads, headDim, blockSize, alibi, stages, 0, pdl);
     }
 
     /** {@link #splitBf16} writing {@code out} in bf16 (o_proj's X): each fp32 {@code O / l} rounded to nearest even as stored. */
@@ -88,9 +90,9 @@ public final class FlashSplitKernels {
                                         IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
                                         IntArray startTiles, FloatArray state,
                                         int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
-                                        @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int stages) {
+                                        @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int stages, int pdl) {
         attendSplit(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state, maxBlocksPerSeq,
-                numBlocks, heads, kvHeads, headDim, blockSize, alibi, stages, 0);
+                numBlocks, heads, kvHeads, headDim, blockSize, alibi, stages, 0, pdl);
     }
 
     /** {@link #splitBf16} for an fp16 store (Q and P rounded to fp16, fp16 mma, as {@link FlashPrefillKernels#prefillF16}). */
@@ -98,16 +100,20 @@ public final class FlashSplitKernels {
                                 IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
                                 IntArray startTiles, FloatArray state,
                                 int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
-                                @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int stages) {
+                                @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int stages, int pdl) {
         attendSplit(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state, maxBlocksPerSeq,
-                numBlocks, heads, kvHeads, headDim, blockSize, alibi, stages, 1);
+                numBlocks, heads, kvHeads, headDim, blockSize, alibi, stages, 1, pdl);
     }
 
     /** The kernel body; {@code fp16} (a literal) picks the 16-bit type of Q, P and the mma. */
     static void attendSplit(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, OffHeapArray out, IntArray positions,
                             IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes, IntArray startTiles, FloatArray state,
                             int maxBlocksPerSeq, int numBlocks, int heads, int kvHeads, int headDim, int blockSize, int alibi, int stages,
-                            int fp16) {
+                            int fp16, int pdl) {
+        if (pdl != 0) {   // launched overlapping the kernel before (FlashPrefillAttention#setSplitOverlap): let the next in, then wait
+            ctx.allowDependentLaunch();   // o_proj may start streaming its weights; it waits for this grid before reading out
+            ctx.gridDependencyWait();     // q and the K/V rows are the previous grids' output
+        }
         int[] smem = ctx.dynamicIntLocalArray();
         int[] qf = new int[headDim / 16 * 4];          // Q A-fragments (all 16 rows, every k-step)
         float[] sw = new float[8];                     // this warp's S accumulators: key groups 2w, 2w + 1

@@ -240,6 +240,8 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel XF32_WBF16_NORM_QKV_ROPE_F32 = Kernel.of(GemmKernels.class, "xf32Wbf16NormQkvRopeF32");
     private static final Kernel XF32_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xf32Wbf16SwiGlu");
     private static final Kernel XBF16_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xbf16Wbf16SwiGlu");
+    private static final Kernel XF32_WBF16_TRIGGER = Kernel.of(GemmKernels.class, "xf32Wbf16Trigger");
+    private static final Kernel XF32_WBF16_SWIGLU_TRIGGER = Kernel.of(GemmKernels.class, "xf32Wbf16SwiGluTrigger");
     private static final Kernel WGMMA_TMA_SWIGLU = Kernel.of(GemmKernels.class, "wgmmaTmaSwiGlu");
     private static final Kernel WGMMA_TMA_SWIGLU_BF16 = Kernel.of(GemmKernels.class, "wgmmaTmaSwiGluBf16");
     private static final Kernel PING_PONG_SWIGLU = Kernel.of(GemmKernels.class, "wgmmaTmaPingPongSwiGlu");
@@ -317,6 +319,7 @@ public final class Gemm implements AutoCloseable {
     private String mid = MID_DEFAULT;
     /** Whether the mma.sync kernels launch overlapping the kernel before them ({@link #overlapPrevious(boolean)}). */
     private boolean overlapPrevious;
+    private boolean earlyTrigger;       // the fp32-X mma.sync kernels let the next launch in early (earlyTrigger)
     private BFloat16Array xBf16;
     private FloatArray slabs;   // (slices, m, n) partial sums of the batch-invariant split-K
     private HalfFloatArray xF16;
@@ -348,6 +351,22 @@ public final class Gemm implements AutoCloseable {
      * never overlap (they load X before any wait). Same loads, same sums: the bits do not change.
      */
     public void overlapPrevious(boolean on) { this.overlapPrevious = on; }
+
+    /**
+     * The fp32-X mma.sync kernels (the decode tiles: {@link GemmKernels#xf32Wbf16}, {@link GemmKernels#xf32Wbf16SwiGlu}) let the
+     * next launch on the stream in as soon as a block has issued its first W stages ({@link GemmKernels#xf32Wbf16Trigger},
+     * {@code allowDependentLaunch}), rather than once every block has exited: a next kernel launched overlapping (a norm,
+     * qkvRopeStore, the next GEMM) then starts its own prologue while this grid's last blocks finish. A launch permission only:
+     * that kernel waits for this grid before reading what it writes, so the bits do not change. Off by default; the engine's
+     * {@code -Darbor.cuda.earlyTrigger}.
+     */
+    public void earlyTrigger(boolean on) { this.earlyTrigger = on; }
+
+    /** The kernel to launch for {@code kernel}: its early-trigger twin under {@link #earlyTrigger}, where it has one. */
+    private Kernel triggering(Kernel kernel) {
+        if (!earlyTrigger) return kernel;
+        return kernel == XF32_WBF16 ? XF32_WBF16_TRIGGER : kernel == XF32_WBF16_SWIGLU ? XF32_WBF16_SWIGLU_TRIGGER : kernel;
+    }
 
     /** Sets the TMA tiles' raster group (1: row-major; the benchmark compares orders with it). Same bits for any value. */
     public void raster(int group) {
@@ -1655,7 +1674,7 @@ public final class Gemm implements AutoCloseable {
         }
         if (x != a) backend.launch(TO_BF16, Launch.cover(m * k / 8, 256), a, x, m * k);
         Launch launch = overlapPrevious ? plan.launch().overlappingPrevious() : plan.launch();
-        backend.launch(x instanceof FloatArray ? XF32_WBF16_SWIGLU : XBF16_WBF16_SWIGLU, launch, x, w, h, m, n, k, plan.kTilesPerSplit(), 0,
+        backend.launch(triggering(x instanceof FloatArray ? XF32_WBF16_SWIGLU : XBF16_WBF16_SWIGLU), launch, x, w, h, m, n, k, plan.kTilesPerSplit(), 0,
                 t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
         return true;
     }
@@ -1845,7 +1864,7 @@ public final class Gemm implements AutoCloseable {
             if (!fp32Out) throw new IllegalArgumentException("slab split-K needs fp32 output");
             FloatArray s = slabScratch((long) p.splits() * m * n);
             Tiles t = p.tiles();
-            backend.launch(kernel, overlap ? p.launch().overlappingPrevious() : p.launch(), x, w, s, m, n, k, p.kTilesPerSplit(), GemmKernels.SLABS,
+            backend.launch(triggering(kernel), overlap ? p.launch().overlappingPrevious() : p.launch(), x, w, s, m, n, k, p.kTilesPerSplit(), GemmKernels.SLABS,
                     t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
             if (sumSlabs) addSlabs(s, c, m * n, p.splits(), accumulate);
             return s;
@@ -1860,7 +1879,7 @@ public final class Gemm implements AutoCloseable {
             launch = launch.overlappingPrevious();
         }
         Tiles t = p.tiles();
-        backend.launch(kernel, launch, x, w, c, m, n, k, p.kTilesPerSplit(), accumulate ? 1 : 0,
+        backend.launch(triggering(kernel), launch, x, w, c, m, n, k, p.kTilesPerSplit(), accumulate ? 1 : 0,
                 t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
         return c;
     }

@@ -155,6 +155,18 @@ final class CudaOps implements Ops<FloatArray> {
     static final int QKV_ROPE_EPILOGUE_ROWS = 1;
     private final int qkvRopeRows;                    // 0 with the switch off
     private final IntArray qkvRopeArrivals;           // Gemm.matmulQkvRope's counters, zero between launches
+    /**
+     * {@code -Darbor.cuda.earlyTrigger} (default {@link #EARLY_TRIGGER_DEFAULT}; read when a model is opened, with {@link
+     * CudaModelBackend#PDL}): the decode chain's kernels that launched their successor only when their last work-group exited
+     * let it in at their start ({@code allowDependentLaunch}): the fp32-X mma.sync GEMMs (q|k|v, o, gate|up with SwiGLU, down at
+     * few tokens: {@code Gemm.earlyTrigger}) once their first W stages are issued, and the split-form attention
+     * ({@code FlashPrefillAttention.setSplitOverlap}), which also launches overlapping the kernel before it. The next kernel (a
+     * norm, qkvRopeStore, o_proj's GEMM, down's) is then placed while they finish and, a GEMM, streams its first W stages; the
+     * norms, qkvRopeStore and SwiGLU already let theirs in first thing. Every such successor waits for the whole grid before it
+     * reads its output: the same bits (a launch permission only).
+     */
+    static final String EARLY_TRIGGER = "arbor.cuda.earlyTrigger";
+    static final boolean EARLY_TRIGGER_DEFAULT = false;
     private FloatArray pendingXn;                     // xn whose value is RMSNorm(pendingX) · pendingNorm, not yet computed; or null
     private FloatArray pendingX;
     private float[] pendingNorm;
@@ -351,6 +363,8 @@ final class CudaOps implements Ops<FloatArray> {
                 && FlashPrefillAttention.supports(config.numHeads(), config.numKvHeads(), config.headDim())
                 ? new FlashPrefillAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), n, shape.maxSeqs()) : null;
         if (prefill != null) prefill.toDevice(gpu);
+        boolean earlyTrigger = CudaModelBackend.PDL && Boolean.parseBoolean(System.getProperty(EARLY_TRIGGER, String.valueOf(EARLY_TRIGGER_DEFAULT)));
+        if (prefill != null) prefill.setSplitOverlap(earlyTrigger);
         // the cascade as a state handoff (batch-invariant mode: every step with groups; without invariance: the prefill/mixed
         // steps with groups, nbiHandoff): (maxTokens, heads, headDim + 2) fp32, 17 MB per 1,024 tokens at llama-7b
         handoffState = prefill != null
@@ -362,6 +376,7 @@ final class CudaOps implements Ops<FloatArray> {
         sampler = new DeviceSampler(gpu, shape.maxSeqs(), config.vocabSize());
         gemm = dtype == ComputeDtype.BFLOAT16 ? new Gemm(gpu) : null;
         if (gemm != null) {
+            gemm.earlyTrigger(earlyTrigger);
             int maxM = Math.max(shape.maxTokens(), shape.maxLogitRows());
             gemm.reserve(maxM, Math.max(config.intermediateSize(), Math.max(config.hiddenSize(), config.qDim())));
             int h = config.hiddenSize(), inter = config.intermediateSize();
