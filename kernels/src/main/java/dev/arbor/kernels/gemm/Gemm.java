@@ -364,9 +364,15 @@ public final class Gemm implements AutoCloseable {
 
     /** The kernel to launch for {@code kernel}: its early-trigger twin under {@link #earlyTrigger}, where it has one. */
     private Kernel triggering(Kernel kernel) {
-        if (!earlyTrigger) return kernel;
-        return kernel == XF32_WBF16 ? XF32_WBF16_TRIGGER : kernel == XF32_WBF16_SWIGLU ? XF32_WBF16_SWIGLU_TRIGGER : kernel;
+        Kernel twin = !earlyTrigger ? kernel : kernel == XF32_WBF16 ? XF32_WBF16_TRIGGER : kernel == XF32_WBF16_SWIGLU ? XF32_WBF16_SWIGLU_TRIGGER : kernel;
+        if (twin != kernel) TRIGGERS.incrementAndGet();
+        return twin;
     }
+
+    private static final java.util.concurrent.atomic.AtomicLong TRIGGERS = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Launches of the early-trigger twins ({@link #earlyTrigger}) in this process, for tests (under a CUDA graph: the captures). */
+    public static long triggerLaunches() { return TRIGGERS.get(); }
 
     /** Sets the TMA tiles' raster group (1: row-major; the benchmark compares orders with it). Same bits for any value. */
     public void raster(int group) {

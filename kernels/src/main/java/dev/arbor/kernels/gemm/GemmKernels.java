@@ -52,14 +52,19 @@ public final class GemmKernels {
     }
 
     /**
-     * {@link #xf32Wbf16} letting the next launch in once its first W stages are issued ({@link #mainloop}'s trigger; the
-     * engine's decode GEMMs under {@code -Darbor.cuda.earlyTrigger}): the same loads, the same sums, the same bits.
+     * {@link #xf32Wbf16} letting the next launch on the stream in first thing ({@link KernelContext#allowDependentLaunch}; the
+     * engine's decode GEMMs under {@code -Darbor.cuda.earlyTrigger}, {@code Gemm#earlyTrigger}): a next kernel launched
+     * overlapping this one may then be placed, and run its own weight-only prologue, on the multiprocessors this grid leaves
+     * free and while its last blocks finish (with no trigger it launches once every block of this grid has exited). A launch
+     * permission only: that kernel still waits for this whole grid before it reads anything this one writes. The same loads,
+     * the same sums, the same bits.
      */
     public static void xf32Wbf16Trigger(KernelContext ctx, FloatArray x, BFloat16Array w, FloatArray c, int m, int n, int k,
                                         int kTilesPerSplit, int accumulate, @Constant int wn, @Constant int wm, @Constant int mt,
                                         @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        ctx.allowDependentLaunch();   // the next launch may start (it waits for this grid before reading what this one writes)
         float[] acc = new float[mt * nt * 4];
-        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0, 1);
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
         storeF32(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
     }
 
@@ -1094,12 +1099,16 @@ public final class GemmKernels {
         storeSwiGluTile(ctx, h, acc, m, n, wn, wm, mt, nt, ctx.groupIdx, ctx.groupIdy);
     }
 
-    /** {@link #xf32Wbf16SwiGlu} letting the next launch in early, as {@link #xf32Wbf16Trigger}: the same bits. */
+    /**
+     * {@link #xf32Wbf16SwiGlu} letting the next launch in first thing, as {@link #xf32Wbf16Trigger}, rather than once its sums
+     * are done ({@link #storeSwiGluTile}'s trigger, then a no-op): the same bits.
+     */
     public static void xf32Wbf16SwiGluTrigger(KernelContext ctx, FloatArray x, BFloat16Array w, FloatArray h, int m, int n, int k,
                                               int kTilesPerSplit, int accumulate, @Constant int wn, @Constant int wm, @Constant int mt,
                                               @Constant int nt, @Constant int stages, @Constant int xRegs) {
+        ctx.allowDependentLaunch();   // the next launch may start (it waits for this grid before reading what this one writes)
         float[] acc = new float[mt * nt * 4];
-        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0, 1);
+        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, 1, 0);
         storeSwiGluTile(ctx, h, acc, m, n, wn, wm, mt, nt, ctx.groupIdx, ctx.groupIdy);
     }
 
@@ -1615,19 +1624,6 @@ public final class GemmKernels {
      */
     static void mainloop(KernelContext ctx, OffHeapArray x, OffHeapArray w, float[] acc, int m, int n, int k, int kTilesPerSplit,
                          int wn, int wm, int mt, int nt, int stages, int xRegs, int xF32, int fp16) {
-        mainloop(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, xF32, fp16, 0);
-    }
-
-    /**
-     * {@link #mainloop} that, with {@code trigger} (a literal) 1, lets the next launch on the stream in
-     * ({@link KernelContext#allowDependentLaunch}) as soon as the block has issued its first W stages, before it waits for the
-     * kernel before it: the next kernel, if launched overlapping this one, may then start its own weight-only prologue on the
-     * multiprocessors this grid leaves free and while this grid's last blocks finish (with no trigger it launches only once
-     * every block of this grid has exited). A launch permission only: that kernel still waits for this whole grid before it
-     * reads anything this one writes, so no value changes ({@code Gemm#earlyTrigger}).
-     */
-    static void mainloop(KernelContext ctx, OffHeapArray x, OffHeapArray w, float[] acc, int m, int n, int k, int kTilesPerSplit,
-                         int wn, int wm, int mt, int nt, int stages, int xRegs, int xF32, int fp16, int trigger) {
         int[] smem = ctx.dynamicIntLocalArray();
         int[] af = new int[mt * 4];
         int[] bf = new int[nt * 2];
@@ -1647,7 +1643,6 @@ public final class GemmKernels {
         for (int s = 0; s < stages - 1; s++) {
             if (s < count) loadRows(ctx, smem, s * stageWords, w, n0, n, k, (kt0 + s) * BK, tid, bn, threads);
         }
-        if (trigger != 0) ctx.allowDependentLaunch();   // the next launch may start (it waits for this grid before reading C)
         ctx.gridDependencyWait();   // a no-op unless launched overlapping the previous kernel
         for (int s = 0; s < stages - 1; s++) {
             if (s < count) {

@@ -30,6 +30,28 @@ class FlashSplitPtxTest {
         return c;
     }
 
+    /**
+     * {@code pdl} (FlashPrefillAttention#setSplitOverlap, a run-time argument): the kernel lets the next launch in and then waits
+     * for the previous grid, both before its first load (the first {@code ld.global} / {@code cp.async} after both), once each.
+     */
+    @Test
+    void theOverlapTriggersAndWaitsBeforeItsFirstLoad() {
+        for (String name : KERNELS) {
+            String ptx = KernelCompiler.compile(Kernel.of(FlashSplitKernels.class, name), withStages(FlashPrefillPtxTest.VARIANTS[0], 3), 90).ptx();
+            int launch = ptx.indexOf("griddepcontrol.launch_dependents;"), wait = ptx.indexOf("griddepcontrol.wait;");
+            assertTrue(launch >= 0 && wait > launch, name + ": launch_dependents at " + launch + ", wait at " + wait);
+            assertEquals(launch, ptx.lastIndexOf("griddepcontrol.launch_dependents;"), name + ": one launch_dependents");
+            assertEquals(wait, ptx.lastIndexOf("griddepcontrol.wait;"), name + ": one wait");
+            int load = Math.min(indexOr(ptx, "ld.global"), indexOr(ptx, "cp.async.cg"));
+            assertTrue(wait < load, name + ": a load at " + load + " before the wait at " + wait);
+        }
+    }
+
+    private static int indexOr(String s, String what) {
+        int i = s.indexOf(what);
+        return i < 0 ? Integer.MAX_VALUE : i;
+    }
+
     @Test
     void registerArraysStayInRegistersAndTheRingWaitsForItsOldestStage() {
         for (String name : KERNELS) {

@@ -85,11 +85,37 @@ class GemmPtxTest {
             tests.add(DynamicTest.dynamicTest("xf32Wbf16QkvRope" + store + " " + Gemm.SMALL.name(), () -> assemble(tool, "xf32Wbf16QkvRope" + store, Gemm.SMALL)));
             tests.add(DynamicTest.dynamicTest("xf32Wbf16NormQkvRope" + store + " " + Gemm.SMALL.name(), () -> assembleNorm(tool, "xf32Wbf16NormQkvRope" + store, Gemm.SMALL)));
         }
+        // the early-trigger twins of the decode tiles (Gemm#earlyTrigger): launch_dependents before the wait, the plain ones none
+        for (String entry : new String[]{"xf32Wbf16Trigger", "xf32Wbf16SwiGluTrigger"})
+            for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.SMALL, Gemm.MEDIUM, Gemm.WIDE})
+                tests.add(DynamicTest.dynamicTest(entry + " " + t.name(), () -> {
+                    assemble(tool, entry, t);
+                    assertTriggerBeforeWait(entry, t, true);
+                    assertTriggerBeforeWait(entry.replace("Trigger", ""), t, false);
+                }));
         for (String helper : new String[]{"sumSlices", "zero", "toBf16", "toBf16x8"})
             tests.add(DynamicTest.dynamicTest(helper, () -> assembleHelper(tool, helper)));
         String only = System.getProperty("arbor.gemm.ptxOnly");   // a local run of some variants (names containing it); CI runs all
         if (only != null) tests.removeIf(t -> !t.getDisplayName().contains(only));
         return tests;
+    }
+
+    /**
+     * With {@code trigger}: {@code entry}'s PTX lets the next launch in ({@code griddepcontrol.launch_dependents}) before its
+     * first {@code griddepcontrol.wait} and before its first load; without: not before that wait (the plain xf32Wbf16 never,
+     * the plain SwiGLU kernel only in its epilogue, after the wait).
+     */
+    private static void assertTriggerBeforeWait(String entry, Gemm.Tiles t, boolean trigger) {
+        String ptx = KernelCompiler.compile(Kernel.of(GemmKernels.class, entry), new Object[]{t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs()}, 90).ptx();
+        int launch = ptx.indexOf("griddepcontrol.launch_dependents;"), wait = ptx.indexOf("griddepcontrol.wait;"), load = ptx.indexOf("cp.async.cg");
+        assertTrue(wait >= 0 && load >= 0, entry + " " + t + ": no griddepcontrol.wait or cp.async");
+        if (!trigger) {
+            assertTrue(launch < 0 || launch > wait, entry + " " + t + ": launch_dependents at " + launch + " before the first wait at " + wait);
+            if (entry.equals("xf32Wbf16")) assertEquals(-1, launch, entry + " " + t + ": launch_dependents in the plain kernel");
+            return;
+        }
+        assertTrue(launch >= 0 && launch < wait && launch < load, entry + " " + t + ": launch_dependents at " + launch + ", the first wait at "
+                + wait + ", the first cp.async at " + load);
     }
 
     /** The norm-prologue kernels (their constants: no X registers): mma.sync, no local memory, no spills, the register count printed. */
