@@ -300,6 +300,11 @@ public final class FlashPrefillAttention implements AutoCloseable {
      */
     public void setSplitOverlap(boolean on) { this.splitOverlap = on; }
 
+    private static final java.util.concurrent.atomic.AtomicLong SPLIT_OVERLAPS = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Split-form launches overlapping the kernel before them ({@link #setSplitOverlap}) in this process, for tests (graphs: the captures). */
+    public static long splitOverlapLaunches() { return SPLIT_OVERLAPS.get(); }
+
     /**
      * For benchmarks and tests: chunks of more than {@link #warpTokens} and at most {@code tokens} tokens cut into short tiles where a
      * step's short tiles are short ({@link #CHUNK_WARP_TILES}; 0: never). The same bits either way.
@@ -733,6 +738,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
         }
         if (numWarpTiles > 0 && splitShort) {
             Launch l = splitLaunchOf(numWarpTiles);
+            if (splitOverlap) SPLIT_OVERLAPS.incrementAndGet();
             b.launch(Shapes.byOut(out, kCache, splitKernelFor(kCache), SPLIT_BF16_OUT_BF16), splitOverlap ? l.overlappingPrevious() : l, splitArgs(q, kCache, vCache,
                     out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         } else if (numWarpTiles > 0) {

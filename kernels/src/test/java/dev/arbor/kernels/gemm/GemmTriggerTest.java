@@ -72,6 +72,12 @@ class GemmTriggerTest {
         }
     }
 
+    /** GemmTriggerGpuTest's chain (o slabs → add + norm → gate|up SwiGLU → down slabs) on the CPU executor at a small shape. */
+    @Test
+    void theDecodeChainGivesThePlainBits() {
+        assertTrue(GemmTriggerGpuTest.compareChains(new CpuBackend(), 256, 344, 2) > 1000);
+    }
+
     /** C = X·Wᵀ under plan p, with the early trigger on or off; {@code expectTwin}: a twin must have been launched. */
     private static float[] product(Gemm gemm, FloatArray x, int m, BFloat16Array w, int n, int k, Gemm.Plan p, boolean trigger, boolean expectTwin) {
         try (FloatArray c = new FloatArray(m * n)) {
