@@ -133,6 +133,75 @@ public final class GemmBench {
     }
 
     /**
+     * A stand-in for a latency-bound kernel of the batch-1 decode chain between two GEMMs (the attention, a norm, qkvRopeStore):
+     * with {@code early} 1 lets the next grid launch first thing (as the norms do, and the split attention under
+     * {@code -Darbor.cuda.earlyTrigger}), with 0 not at all (the next grid launches when this one's last block exits: the split
+     * attention before); waits for the previous grid; then work-item 0 runs {@code iterations} rounds of a dependent
+     * multiply-add chain (no DRAM bytes) and stores the result.
+     */
+    public static void window(KernelContext ctx, IntArray out, int seed, int early, int iterations) {
+        if (early != 0) ctx.allowDependentLaunch();
+        ctx.gridDependencyWait();
+        if (ctx.globalIdx != 0) return;
+        int s = seed;
+        for (int i = 0; i < iterations; i++) s = s * 1664525 + 1013904223;
+        out.set(0, s);
+    }
+
+    private static final Kernel WINDOW = Kernel.of(GemmBench.class, "window");
+
+    /**
+     * Session 23 (run 93-gemv23): the early trigger at M = 1 on one shape. Pairs of (window kernel of {@code windowIterations}
+     * rounds on {@code windowBlocks} work-groups, the invariant plan's GEMM as the engine runs it: slices unsummed, gate|up with
+     * its SwiGLU epilogue) launched back to back, each overlapping the one before, in a CUDA graph over W copies rotated past the
+     * L2, µs a pair (median): (a) neither triggers early (the chain before: the window's successor launches at its exit, the
+     * GEMM's at its exit), (b) only the window triggers, (c) only the GEMM (its twin, {@code Gemm#earlyTrigger}), (d) both
+     * ({@code -Darbor.cuda.earlyTrigger}); the window alone and the GEMM alone for reference. The same sums in every form.
+     */
+    static void triggerShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy, int windowBlocks, int windowIterations) {
+        try (Operands o = new Operands(cuda, 1, n, k); IntArray sink = new IntArray(1)) {
+            cuda.toDevice(sink);
+            gemm.reserveSlabs(1, n, k);
+            Gemm.Plan inv = gemm.invariantPlan(1, n, k, true);
+            boolean swiGlu = name.contains("gate|up") && Gemm.swiGluEpilogue(inv, false);
+            double floorUs = 2.0 * n * k / copy * 1e6;
+            StringBuilder line = new StringBuilder(String.format("%-28s N=%-5d K=%-5d M=1 window %dx%d:", name, n, k, windowBlocks, windowIterations));
+            String[] forms = {"window alone", "gemm alone", "neither", "window early", "gemm early", "both early"};
+            for (int f = 0; f < forms.length; f++) {
+                boolean window = f != 1, product = f != 0, windowEarly = f == 3 || f == 5, gemmEarly = f == 4 || f == 5;
+                int copies = o.w.length, launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / (2.0 * n * k / 3.5e12))));
+                Launch wl = new Launch(new int[]{windowBlocks, 1, 1}, new int[]{128, 1, 1}, 0, null);
+                Runnable stages = () -> {
+                    for (int i = 0; i < launches; i++) {
+                        var w = o.w[i % copies];
+                        if (window) cuda.launch(WINDOW, i > 0 ? wl.overlappingPrevious() : wl, sink, i, windowEarly ? 1 : 0, windowIterations);
+                        if (product) {
+                            if (swiGlu) gemm.matmulSwiGlu(o.x, 1, w, n, k, o.c, inv);
+                            else gemm.matmulPartial(o.x, 1, w, n, k, o.c, inv);
+                        }
+                    }
+                };
+                gemm.overlapPrevious(window);   // the GEMM alone: plain launches (the first of a graph overlaps nothing)
+                gemm.earlyTrigger(gemmEarly);
+                try {
+                    stages.run();   // eagerly first: every kernel loaded before the capture
+                    cuda.synchronize();
+                    try (AccelStream stream = cuda.newStream(); Recording g = cuda.record(stream, stages)) {
+                        double us = GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS) * 1e3 / launches;
+                        line.append(String.format("  %s %.2fus", forms[f], us));
+                        System.out.println("CSV,trigger," + name + "," + n + "," + k + "," + windowBlocks + "," + windowIterations + "," + forms[f]
+                                + "," + us + "," + floorUs);
+                    }
+                } finally {
+                    gemm.overlapPrevious(false);
+                    gemm.earlyTrigger(false);
+                }
+            }
+            System.out.println(line);
+        }
+    }
+
+    /**
      * The engine's shapes at M ≤ 64: the default plan, the invariant plan as the engine runs it (slices left for the fused
      * consumer: matmulPartial, no sum launch) and with its sum launch, and at M ∈ {1, 16} the invariant plan's K slices 1-8;
      * then at M = 1 a small producer kernel writing X before each product, launched plainly or overlapping (the GEMM
@@ -365,6 +434,16 @@ public final class GemmBench {
                 for (int it : windows)
                     for (Object[] s : ENGINE_SHAPES)
                         if ((Integer) s[1] != 32000) l2Shape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, it);
+                return;
+            }
+            if (args.length > 0 && args[0].equals("trigger")) {   // run 93-gemv23: the early trigger behind a window kernel, M = 1
+                // windows: blocks x rounds (32 x 2000: about the b1 attention's 32 work-groups and 8 us; 16 x 800: a norm's 16 and ~4 us)
+                for (String wdw : System.getProperty("gemm.triggerWindows", "32x2000,16x800").split(",")) {
+                    String[] bi = wdw.split("x");
+                    for (Object[] s : ENGINE_SHAPES)
+                        if ((Integer) s[1] != 32000)
+                            triggerShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, Integer.parseInt(bi[0]), Integer.parseInt(bi[1]));
+                }
                 return;
             }
             if (args.length > 0 && args[0].equals("engine")) {
