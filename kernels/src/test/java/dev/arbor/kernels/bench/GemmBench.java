@@ -158,10 +158,17 @@ public final class GemmBench {
      * GEMM's at its exit), (b) only the window triggers, (c) only the GEMM (its twin, {@code Gemm#earlyTrigger}), (d) both
      * ({@code -Darbor.cuda.earlyTrigger}); the window alone and the GEMM alone for reference. The same sums in every form.
      */
-    static void triggerShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy, int windowBlocks, int windowIterations) {
+    static void triggerShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy, int[][] windows) {
         try (Operands o = new Operands(cuda, 1, n, k); IntArray sink = new IntArray(1)) {
             cuda.toDevice(sink);
             gemm.reserveSlabs(1, n, k);
+            for (int[] wdw : windows) triggerWindow(cuda, gemm, o, sink, name, n, k, copy, wdw[0], wdw[1]);
+        }
+    }
+
+    private static void triggerWindow(CudaBackend cuda, Gemm gemm, Operands o, IntArray sink, String name, int n, int k, double copy,
+                                      int windowBlocks, int windowIterations) {
+        {
             Gemm.Plan inv = gemm.invariantPlan(1, n, k, true);
             boolean swiGlu = name.contains("gate|up") && Gemm.swiGluEpilogue(inv, false);
             double floorUs = 2.0 * n * k / copy * 1e6;
@@ -438,12 +445,10 @@ public final class GemmBench {
             }
             if (args.length > 0 && args[0].equals("trigger")) {   // run 93-gemv23: the early trigger behind a window kernel, M = 1
                 // windows: blocks x rounds (32 x 2000: about the b1 attention's 32 work-groups and 8 us; 16 x 800: a norm's 16 and ~4 us)
-                for (String wdw : System.getProperty("gemm.triggerWindows", "32x2000,16x800").split(",")) {
-                    String[] bi = wdw.split("x");
-                    for (Object[] s : ENGINE_SHAPES)
-                        if ((Integer) s[1] != 32000)
-                            triggerShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, Integer.parseInt(bi[0]), Integer.parseInt(bi[1]));
-                }
+                int[][] windows = Arrays.stream(System.getProperty("gemm.triggerWindows", "32x2000,16x800").split(","))
+                        .map(w -> Arrays.stream(w.split("x")).mapToInt(Integer::parseInt).toArray()).toArray(int[][]::new);
+                for (Object[] s : ENGINE_SHAPES)
+                    if ((Integer) s[1] != 32000) triggerShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy, windows);
                 return;
             }
             if (args.length > 0 && args[0].equals("engine")) {
