@@ -358,7 +358,10 @@ public final class Gemm implements AutoCloseable {
      * {@code allowDependentLaunch}), rather than once every block has exited: a next kernel launched overlapping (a norm,
      * qkvRopeStore, the next GEMM) then starts its own prologue while this grid's last blocks finish. A launch permission only:
      * that kernel waits for this grid before reading what it writes, so the bits do not change. Off by default; the engine's
-     * {@code -Darbor.cuda.earlyTrigger}.
+     * {@code -Darbor.gemm.earlyTrigger} (and {@code -Darbor.cuda.earlyTrigger}): measured slower (bench/RESULTS.md "Run
+     * 93-gemv23": with the split attention's trigger, llama-7b b1 decode +9.15%; GemmBench trigger: even alone behind a window
+     * kernel, up to +8.5 µs a gate|up pair with the window's trigger, the next GEMM's blocks placed while this grid still
+     * fills the multiprocessors).
      */
     public void earlyTrigger(boolean on) { this.earlyTrigger = on; }
 

@@ -53,7 +53,7 @@ public final class GemmKernels {
 
     /**
      * {@link #xf32Wbf16} letting the next launch on the stream in first thing ({@link KernelContext#allowDependentLaunch}; the
-     * engine's decode GEMMs under {@code -Darbor.cuda.earlyTrigger}, {@code Gemm#earlyTrigger}): a next kernel launched
+     * engine's decode GEMMs under {@code -Darbor.gemm.earlyTrigger}, {@code Gemm#earlyTrigger}; off: measured slower): a next kernel launched
      * overlapping this one may then be placed, and run its own weight-only prologue, on the multiprocessors this grid leaves
      * free and while its last blocks finish (with no trigger it launches once every block of this grid has exited). A launch
      * permission only: that kernel still waits for this whole grid before it reads anything this one writes. The same loads,

@@ -158,15 +158,27 @@ final class CudaOps implements Ops<FloatArray> {
     /**
      * {@code -Darbor.cuda.earlyTrigger} (default {@link #EARLY_TRIGGER_DEFAULT}; read when a model is opened, with {@link
      * CudaModelBackend#PDL}): the decode chain's kernels that launched their successor only when their last work-group exited
-     * let it in at their start ({@code allowDependentLaunch}): the fp32-X mma.sync GEMMs (q|k|v, o, gate|up with SwiGLU, down at
-     * few tokens: {@code Gemm.earlyTrigger}) once their first W stages are issued, and the split-form attention
-     * ({@code FlashPrefillAttention.setSplitOverlap}), which also launches overlapping the kernel before it. The next kernel (a
-     * norm, qkvRopeStore, o_proj's GEMM, down's) is then placed while they finish and, a GEMM, streams its first W stages; the
-     * norms, qkvRopeStore and SwiGLU already let theirs in first thing. Every such successor waits for the whole grid before it
-     * reads its output: the same bits (a launch permission only).
+     * let it in at their start ({@code allowDependentLaunch}), both parts below together unless set apart:
+     * <ul>
+     *   <li>{@code -Darbor.flash.splitOverlap} ({@link #SPLIT_OVERLAP}, default: this switch): the split-form attention
+     *       ({@code FlashPrefillAttention.setSplitOverlap}) launches overlapping the kernel before it and lets o_proj's GEMM in
+     *       first thing, so o_proj's blocks stream their first W stages during the attention (b1: 32 work-groups, ~8 µs)
+     *       rather than after its last work-group exits;</li>
+     *   <li>{@code -Darbor.gemm.earlyTrigger} ({@link #GEMM_EARLY_TRIGGER}, default: this switch): the fp32-X mma.sync GEMMs
+     *       (q|k|v, o, gate|up with SwiGLU, down at few tokens: {@code Gemm.earlyTrigger}) let the next kernel in first thing.</li>
+     * </ul>
+     * Every such successor waits for the whole grid before it reads its output: the same bits (a launch permission only;
+     * GemmTriggerTest, GemmTriggerGpuTest, EarlyTriggerGpuTest). Off: both parts together measured <b>slower</b>
+     * (bench/RESULTS.md "Run 93-gemv23", H200, llama-7b b1, one JVM, 3 rounds each, the same tokens): device 4.135 → 4.513 ms
+     * a step (+9.15%). GemmBench trigger (a window kernel, then the M = 1 GEMM overlapping it) puts the loss on the GEMMs'
+     * trigger: the window's early trigger alone hides ~3 µs of o_proj behind an 8 µs window (18.1 → 15.2 µs a pair), the GEMM's
+     * alone changes nothing, both together cost up to 8.5 µs a gate|up pair (the next GEMM's blocks placed while the grid
+     * before still fills the multiprocessors). The attention part alone ({@code -Darbor.flash.splitOverlap=true}) is not
+     * measured in the engine.
      */
     static final String EARLY_TRIGGER = "arbor.cuda.earlyTrigger";
     static final boolean EARLY_TRIGGER_DEFAULT = false;
+    static final String SPLIT_OVERLAP = "arbor.flash.splitOverlap", GEMM_EARLY_TRIGGER = "arbor.gemm.earlyTrigger";
     private FloatArray pendingXn;                     // xn whose value is RMSNorm(pendingX) · pendingNorm, not yet computed; or null
     private FloatArray pendingX;
     private float[] pendingNorm;
@@ -363,8 +375,10 @@ final class CudaOps implements Ops<FloatArray> {
                 && FlashPrefillAttention.supports(config.numHeads(), config.numKvHeads(), config.headDim())
                 ? new FlashPrefillAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), n, shape.maxSeqs()) : null;
         if (prefill != null) prefill.toDevice(gpu);
-        boolean earlyTrigger = CudaModelBackend.PDL && Boolean.parseBoolean(System.getProperty(EARLY_TRIGGER, String.valueOf(EARLY_TRIGGER_DEFAULT)));
-        if (prefill != null) prefill.setSplitOverlap(earlyTrigger);
+        String earlyTrigger = System.getProperty(EARLY_TRIGGER, String.valueOf(EARLY_TRIGGER_DEFAULT));
+        boolean splitOverlap = CudaModelBackend.PDL && Boolean.parseBoolean(System.getProperty(SPLIT_OVERLAP, earlyTrigger));
+        boolean gemmEarlyTrigger = CudaModelBackend.PDL && Boolean.parseBoolean(System.getProperty(GEMM_EARLY_TRIGGER, earlyTrigger));
+        if (prefill != null) prefill.setSplitOverlap(splitOverlap);
         // the cascade as a state handoff (batch-invariant mode: every step with groups; without invariance: the prefill/mixed
         // steps with groups, nbiHandoff): (maxTokens, heads, headDim + 2) fp32, 17 MB per 1,024 tokens at llama-7b
         handoffState = prefill != null
@@ -376,7 +390,7 @@ final class CudaOps implements Ops<FloatArray> {
         sampler = new DeviceSampler(gpu, shape.maxSeqs(), config.vocabSize());
         gemm = dtype == ComputeDtype.BFLOAT16 ? new Gemm(gpu) : null;
         if (gemm != null) {
-            gemm.earlyTrigger(earlyTrigger);
+            gemm.earlyTrigger(gemmEarlyTrigger);
             int maxM = Math.max(shape.maxTokens(), shape.maxLogitRows());
             gemm.reserve(maxM, Math.max(config.intermediateSize(), Math.max(config.hiddenSize(), config.qDim())));
             int h = config.hiddenSize(), inter = config.intermediateSize();
