@@ -12,15 +12,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@code -Darbor.cuda.earlyTrigger} (issue 12): the decode GEMMs' early-trigger twins and the split-form attention launched
- * overlapping (and letting o_proj in first thing) give the logits of the plain launches bit for bit (the default,
- * batch-invariant mode): the same model and steps opened once with it off, once on — a prefill of two prompts, a prefill of
+ * {@code -Darbor.cuda.earlyTrigger} with {@code -Darbor.flash.splitOverlap} (issue 12; the latter on by default): the decode
+ * GEMMs' early-trigger twins and the split-form attention launched overlapping (and letting o_proj in first thing) give the
+ * logits of the plain launches bit for bit (the default, batch-invariant mode): the same model and steps opened once with both
+ * off, once with both on — a prefill of two prompts, a prefill of
  * seven, decode steps of 1, 2, 3, 8 and 9 sequences and of one again. The twins and the overlapping split launches must have
  * been launched with the switch on and not with it off.
  */
 @Tag("gpu")
 class EarlyTriggerGpuTest {
-    private static final String PROPERTY = "arbor.cuda.earlyTrigger";
+    private static final String PROPERTY = "arbor.cuda.earlyTrigger", SPLIT = "arbor.flash.splitOverlap";
 
     @Test
     void theEarlyTriggerGivesTheSameLogits() {
@@ -49,8 +50,9 @@ class EarlyTriggerGpuTest {
     }
 
     private static List<float[][]> run(boolean on) {
-        String before = System.getProperty(PROPERTY);
+        String before = System.getProperty(PROPERTY), splitBefore = System.getProperty(SPLIT);
         System.setProperty(PROPERTY, Boolean.toString(on));
+        System.setProperty(SPLIT, Boolean.toString(on));
         List<float[][]> out = new ArrayList<>();
         try (CausalLM m = ModelLoader.load("synthetic:100m", new BackendOptions("cuda", "bf16", "bfloat16", true));
              PagedRunner r = new PagedRunner(m, 1024, 16, 96)) {
@@ -69,6 +71,8 @@ class EarlyTriggerGpuTest {
         } finally {
             if (before == null) System.clearProperty(PROPERTY);
             else System.setProperty(PROPERTY, before);
+            if (splitBefore == null) System.clearProperty(SPLIT);
+            else System.setProperty(SPLIT, splitBefore);
         }
         return out;
     }

@@ -296,10 +296,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * attention runs (a batch-1 decode: 32 work-groups on 132 multiprocessors, ~8 µs) instead of launching once its last
      * work-group exits. The kernel waits before it reads anything and o_proj waits for the whole attention grid before it reads
      * the output: the same bits. Only where the kernel before is a kernel (the engine: qkvRopeStore, a rope, the KV write, the
-     * tall tiles or the shared pass). Off by default; the engine's {@code -Darbor.flash.splitOverlap} (and
-     * {@code -Darbor.cuda.earlyTrigger}): GemmBench trigger (bench/RESULTS.md "Run 93-gemv23") hides ~3 µs of o_proj's 10.7 behind
-     * an 8 µs window kernel that triggers first thing (18.1 → 15.2 µs a pair); in the engine measured only together with the
-     * GEMMs' early trigger (slower, +9.15%), not alone.
+     * tall tiles or the shared pass). Off here by default; the engine turns it on ({@code -Darbor.flash.splitOverlap}, default
+     * on): llama-7b b1 decode device 4.044 → 3.999 ms a step, the same tokens (bench/RESULTS.md "Run 93-gemv23" follow-up);
+     * GemmBench trigger hides ~3 µs of o_proj's 10.7 behind an 8 µs window kernel that triggers first thing (18.1 → 15.2 µs a pair).
      */
     public void setSplitOverlap(boolean on) { this.splitOverlap = on; }
 

@@ -156,28 +156,25 @@ final class CudaOps implements Ops<FloatArray> {
     private final int qkvRopeRows;                    // 0 with the switch off
     private final IntArray qkvRopeArrivals;           // Gemm.matmulQkvRope's counters, zero between launches
     /**
-     * {@code -Darbor.cuda.earlyTrigger} (default {@link #EARLY_TRIGGER_DEFAULT}; read when a model is opened, with {@link
-     * CudaModelBackend#PDL}): the decode chain's kernels that launched their successor only when their last work-group exited
-     * let it in at their start ({@code allowDependentLaunch}), both parts below together unless set apart:
-     * <ul>
-     *   <li>{@code -Darbor.flash.splitOverlap} ({@link #SPLIT_OVERLAP}, default: this switch): the split-form attention
-     *       ({@code FlashPrefillAttention.setSplitOverlap}) launches overlapping the kernel before it and lets o_proj's GEMM in
-     *       first thing, so o_proj's blocks stream their first W stages during the attention (b1: 32 work-groups, ~8 µs)
-     *       rather than after its last work-group exits;</li>
-     *   <li>{@code -Darbor.gemm.earlyTrigger} ({@link #GEMM_EARLY_TRIGGER}, default: this switch): the fp32-X mma.sync GEMMs
-     *       (q|k|v, o, gate|up with SwiGLU, down at few tokens: {@code Gemm.earlyTrigger}) let the next kernel in first thing.</li>
-     * </ul>
-     * Every such successor waits for the whole grid before it reads its output: the same bits (a launch permission only;
-     * GemmTriggerTest, GemmTriggerGpuTest, EarlyTriggerGpuTest). Off: both parts together measured <b>slower</b>
-     * (bench/RESULTS.md "Run 93-gemv23", H200, llama-7b b1, one JVM, 3 rounds each, the same tokens): device 4.135 → 4.513 ms
-     * a step (+9.15%). GemmBench trigger (a window kernel, then the M = 1 GEMM overlapping it) puts the loss on the GEMMs'
-     * trigger: the window's early trigger alone hides ~3 µs of o_proj behind an 8 µs window (18.1 → 15.2 µs a pair), the GEMM's
-     * alone changes nothing, both together cost up to 8.5 µs a gate|up pair (the next GEMM's blocks placed while the grid
-     * before still fills the multiprocessors). The attention part alone ({@code -Darbor.flash.splitOverlap=true}) is not
-     * measured in the engine.
+     * {@code -Darbor.flash.splitOverlap} (default {@link #SPLIT_OVERLAP_DEFAULT}, <b>on</b>; read when a model is opened, with
+     * {@link CudaModelBackend#PDL}): the split-form attention ({@code FlashPrefillAttention.setSplitOverlap}, the default mode's
+     * b1 decode attention below position 1,024) launches overlapping the kernel before it and lets o_proj's GEMM in first thing,
+     * so o_proj's blocks stream their first W stages during the attention (b1: 32 work-groups, ~8 µs) rather than after its last
+     * work-group exits. The same bits (a launch permission only: o_proj waits for the whole grid before it reads its output;
+     * EarlyTriggerGpuTest). Measured (bench/RESULTS.md "Run 93-gemv23" follow-up, H200, llama-7b b1, `bench throughput --ab
+     * arbor.flash.splitOverlap --ab-rounds 3`, one JVM, the same tokens): device 4.044 → <b>3.999 ms</b> a step (−1.09%).
+     * <p>
+     * {@code -Darbor.gemm.earlyTrigger} (default {@code -Darbor.cuda.earlyTrigger}, {@link #EARLY_TRIGGER_DEFAULT}: off): the
+     * fp32-X mma.sync GEMMs (q|k|v, o, gate|up with SwiGLU, down at few tokens: {@code Gemm.earlyTrigger}) let the next kernel in
+     * first thing. The same bits (GemmTriggerTest, GemmTriggerGpuTest). Off: with the split attention's trigger it measured
+     * <b>slower</b> (run 93-gemv23: device 4.135 → 4.513 ms a step, +9.15%); GemmBench trigger (a window kernel, then the M = 1
+     * GEMM overlapping it) puts the loss on the GEMMs' trigger: the window's early trigger alone hides ~3 µs of o_proj behind an
+     * 8 µs window (18.1 → 15.2 µs a pair), the GEMM's alone changes nothing, both together cost up to 8.5 µs a gate|up pair (the
+     * next GEMM's blocks placed while the grid before still fills the multiprocessors).
      */
     static final String EARLY_TRIGGER = "arbor.cuda.earlyTrigger";
     static final boolean EARLY_TRIGGER_DEFAULT = false;
+    static final boolean SPLIT_OVERLAP_DEFAULT = true;
     static final String SPLIT_OVERLAP = "arbor.flash.splitOverlap", GEMM_EARLY_TRIGGER = "arbor.gemm.earlyTrigger";
     /**
      * {@code -Darbor.gemm.heldTiles} (default {@link #HELD_TILES_DEFAULT}; read when a model is opened, with {@link
@@ -388,7 +385,7 @@ final class CudaOps implements Ops<FloatArray> {
                 ? new FlashPrefillAttention(config.numHeads(), config.numKvHeads(), config.headDim(), shape.blockSize(), n, shape.maxSeqs()) : null;
         if (prefill != null) prefill.toDevice(gpu);
         String earlyTrigger = System.getProperty(EARLY_TRIGGER, String.valueOf(EARLY_TRIGGER_DEFAULT));
-        boolean splitOverlap = CudaModelBackend.PDL && Boolean.parseBoolean(System.getProperty(SPLIT_OVERLAP, earlyTrigger));
+        boolean splitOverlap = CudaModelBackend.PDL && Boolean.parseBoolean(System.getProperty(SPLIT_OVERLAP, String.valueOf(SPLIT_OVERLAP_DEFAULT)));
         boolean gemmEarlyTrigger = CudaModelBackend.PDL && Boolean.parseBoolean(System.getProperty(GEMM_EARLY_TRIGGER, earlyTrigger));
         if (prefill != null) prefill.setSplitOverlap(splitOverlap);
         // the cascade as a state handoff (batch-invariant mode: every step with groups; without invariance: the prefill/mixed
