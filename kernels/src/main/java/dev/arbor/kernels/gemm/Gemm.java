@@ -454,6 +454,10 @@ public final class Gemm implements AutoCloseable {
         Tiles t = tilesFor(m);
         if (wgmma && bf16W && fp32Out && m > 32 && m <= 64 && wgmmaLoads() && tma) t = TMA_64;
         if (wgmma && bf16W && fp32Out && m > 64 && wgmmaLoads()) {
+            if (tma && midTuned) {
+                Plan tuned = tunedPlan(m, n, k, fp32X);
+                if (tuned != null && (!tuned.tiles().pingPong() || pingPongLoads())) return tuned;
+            }
             long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
             if (tma) t = m <= 256 && !mid.equals("old") ? midTilesFor(m, n, k) : tmaTilesFor(m, n, k);
             else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
@@ -474,6 +478,97 @@ public final class Gemm implements AutoCloseable {
         Plan p = plan(m, n, k, t, splits, fp32X);
         if (clusterSplitK && clusterApplies(p) && clusterLoads()) return clusterPlan(p);
         return p;
+    }
+
+    // ---- the mid range's measured table: 65-256 tokens -----------------------------------------------------------
+
+    /**
+     * Whether the default (non-invariant) plan takes, for a weight (n, k) at m tokens, the form measured fastest there
+     * ({@link #MID_TUNED_TABLE_DEFAULT}, or {@code -Darbor.gemm.midTunedTable=...}) before its rules: an entry measured at M
+     * tokens serves M/2 &lt; m ≤ M (the decode graphs' buckets pad to powers of two). {@code -Darbor.gemm.midTuned=true|false};
+     * read when this object is made, so one JVM can A/B it over two engines ({@code bench throughput --ab arbor.gemm.midTuned}).
+     * The forms are the existing kernels (TMA tiles, deep tiles, ping-pong), each split by fp32 atomics into C (zeroed first
+     * unless it holds the residual) or unsplit: batch-invariance is not asked of this plan.
+     */
+    static final boolean MID_TUNED_DEFAULT = false;
+
+    /**
+     * The measured table, entries {@code NxKxM=tiles/slices} separated by commas: tiles one of tma128, tma64x2, tman64, tma256,
+     * tmapp128 (the ping-pong kernel, unsplit) or deepB (the deep tiles of B = 64, 128 or 192 W rows for the step's tokens).
+     */
+    static final String MID_TUNED_TABLE_DEFAULT = "";
+
+    private boolean midTuned = Boolean.parseBoolean(System.getProperty("arbor.gemm.midTuned", String.valueOf(MID_TUNED_DEFAULT)));
+    private java.util.List<TunedEntry> midTunedTable = parseTuned(System.getProperty("arbor.gemm.midTunedTable", MID_TUNED_TABLE_DEFAULT));
+
+    /** One measured choice: weight (n, k), measured at m tokens, tiles by name, K slices. */
+    public record TunedEntry(int n, int k, int m, String tiles, int splits) {
+        public TunedEntry {
+            if (n < 1 || k < 1 || m <= 64 || m > DEEP_MAX_M || splits < 1)
+                throw new IllegalArgumentException("a mid-range entry needs n, k >= 1, 64 < m <= " + DEEP_MAX_M + ", slices >= 1: " + n + "x" + k + "x" + m + "/" + splits);
+            if (tunedTiles(tiles, m) == null) throw new IllegalArgumentException("no tiles named " + tiles + " in a mid-range entry");
+            if (tiles.equals(TMA_PP128.name()) && splits != 1) throw new IllegalArgumentException("the ping-pong kernel runs unsplit: " + tiles + "/" + splits);
+        }
+
+        @Override public String toString() { return n + "x" + k + "x" + m + "=" + tiles + "/" + splits; }
+    }
+
+    /** Parses {@code NxKxM=tiles/slices,...} (blank: no entries); malformed text is an {@link IllegalArgumentException}. */
+    public static java.util.List<TunedEntry> parseTuned(String table) {
+        java.util.List<TunedEntry> out = new java.util.ArrayList<>();
+        if (table == null || table.isBlank()) return out;
+        for (String e : table.split(",")) {
+            String s = e.trim();
+            if (s.isEmpty()) continue;
+            String[] kv = s.split("=");
+            String[] nkm = kv[0].split("x");
+            String[] ts = kv.length == 2 ? kv[1].split("/") : new String[0];
+            if (nkm.length != 3 || ts.length != 2) throw new IllegalArgumentException("mid-range entry not NxKxM=tiles/slices: " + s);
+            try {
+                out.add(new TunedEntry(Integer.parseInt(nkm[0]), Integer.parseInt(nkm[1]), Integer.parseInt(nkm[2]), ts[0], Integer.parseInt(ts[1])));
+            } catch (NumberFormatException ex) {
+                throw new IllegalArgumentException("mid-range entry not NxKxM=tiles/slices: " + s, ex);
+            }
+        }
+        return out;
+    }
+
+    /** The tiles an entry names for m tokens (deep tiles sized for m), or null. */
+    static Tiles tunedTiles(String name, int m) {
+        return switch (name) {
+            case "tma128" -> TMA_128;
+            case "tma64x2" -> TMA_64X2;
+            case "tman64" -> TMA_N64;
+            case "tma256" -> TMA_256;
+            case "tmapp128" -> TMA_PP128;
+            case "deep64" -> deepTiles(4, m);
+            case "deep128" -> deepTiles(8, m);
+            case "deep192" -> deepTiles(12, m);
+            default -> null;
+        };
+    }
+
+    /** Sets whether the default plan takes the measured mid-range table ({@link #MID_TUNED_DEFAULT}; tests and GemmBench). */
+    public void midTuned(boolean on) { this.midTuned = on; }
+
+    /** Replaces the mid-range table ({@link #parseTuned}'s format; tests and GemmBench). */
+    public void midTunedTable(String table) { this.midTunedTable = parseTuned(table); }
+
+    /** The table's entries (as parsed). */
+    public java.util.List<TunedEntry> midTunedTable() { return java.util.List.copyOf(midTunedTable); }
+
+    /**
+     * The plan of the table's entry for (n, k) with the fewest measured tokens M ≥ m, if M/2 &lt; m; null when none serves m.
+     * Built as the benchmark built the measured form: {@link #plan(int, int, int, Tiles, int, boolean)} (the ping-pong tiles as
+     * {@link #pingPongPlan}).
+     */
+    public Plan tunedPlan(int m, int n, int k, boolean fp32X) {
+        TunedEntry best = null;
+        for (TunedEntry e : midTunedTable)
+            if (e.n() == n && e.k() == k && e.m() >= m && 2 * m > e.m() && (best == null || e.m() < best.m())) best = e;
+        if (best == null) return null;
+        Tiles t = tunedTiles(best.tiles(), m);
+        return t.pingPong() ? pingPongPlan(m, n, k, t, fp32X) : plan(m, n, k, t, best.splits(), fp32X);
     }
 
     // ---- split-K reduced in the cluster's shared memory -------------------------------------------------------

@@ -1,0 +1,99 @@
+package dev.arbor.kernels.gemm;
+
+import dev.arbor.accel.cpu.CpuBackend;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The default plan's measured mid-range table ({@code -Darbor.gemm.midTuned}, {@link Gemm#tunedPlan}): its parsing, which
+ * tokens an entry serves, that nothing else changes, and every form it can name run on the CPU executor against the reference.
+ */
+class GemmMidTunedTest {
+    private final CpuBackend cpu = new CpuBackend();
+
+    @Test
+    void tableParsesAndRejectsMalformedEntries() {
+        var t = Gemm.parseTuned(" 3072x2048x128=tma64x2/4, 2048x2048x256=deep128/1 ,16384x2048x128=tmapp128/1");
+        assertEquals(3, t.size());
+        assertEquals(new Gemm.TunedEntry(3072, 2048, 128, "tma64x2", 4), t.get(0));
+        assertEquals("2048x2048x256=deep128/1", t.get(1).toString());
+        assertTrue(Gemm.parseTuned("").isEmpty());
+        assertTrue(Gemm.parseTuned(null).isEmpty());
+        for (String bad : new String[]{"3072x2048=tma128/1", "3072x2048x128=tma128", "3072x2048x128=tma99/1", "3072x2048x64=tma128/1",
+                "3072x2048x257=tma128/1", "3072x2048x128=tma128/0", "3072x2048x128=tmapp128/2", "axbxc=tma128/1", "3072x2048x128=tma128/1=2"})
+            assertThrows(IllegalArgumentException.class, () -> Gemm.parseTuned(bad), bad);
+    }
+
+    /**
+     * An entry measured at M tokens serves M/2 &lt; m ≤ M of its weight only (the smallest such M first); off, or anywhere else,
+     * the plan is the rules' plan; the batch-invariant plan never reads the table.
+     */
+    @Test
+    void entriesServeHalfTheirTokensUpAndNothingElse() {
+        try (Gemm hopper = new Gemm(cpu, true)) {
+            if (!Gemm.TMA_DEFAULT) return;
+            int[][] shapes = {{3072, 2048}, {2048, 2048}, {16384, 2048}, {2048, 8192}, {4096, 4096}};
+            int[] ms = {1, 64, 65, 100, 128, 129, 200, 256, 257, 512};
+            hopper.midTuned(false);
+            hopper.midTunedTable("3072x2048x128=tma128/2,3072x2048x256=deep192/1,2048x2048x128=tmapp128/1,2048x8192x256=tman64/3");
+            Gemm.Plan[][] before = new Gemm.Plan[shapes.length][ms.length];
+            Gemm.Plan[][] inv = new Gemm.Plan[shapes.length][ms.length];
+            for (int i = 0; i < shapes.length; i++)
+                for (int j = 0; j < ms.length; j++) {
+                    before[i][j] = hopper.plan(ms[j], shapes[i][0], shapes[i][1], true, true);
+                    inv[i][j] = hopper.invariantPlan(ms[j], shapes[i][0], shapes[i][1], true);
+                }
+            hopper.midTuned(true);
+            for (int i = 0; i < shapes.length; i++)
+                for (int j = 0; j < ms.length; j++) {
+                    int m = ms[j], n = shapes[i][0], k = shapes[i][1];
+                    Gemm.Plan p = hopper.plan(m, n, k, true, true);
+                    Gemm.Plan expected = n == 3072 && k == 2048 && m > 64 && m <= 128 ? hopper.plan(m, n, k, Gemm.TMA_128, 2, true)
+                            : n == 3072 && k == 2048 && m > 128 && m <= 256 ? hopper.plan(m, n, k, Gemm.deepTiles(12, m), 1, true)
+                            : n == 2048 && k == 2048 && m > 64 && m <= 128 ? hopper.pingPongPlan(m, n, k, Gemm.TMA_PP128, true)
+                            : n == 2048 && k == 8192 && m > 128 && m <= 256 ? hopper.plan(m, n, k, Gemm.TMA_N64, 3, true)
+                            : before[i][j];
+                    String at = m + "x" + n + "x" + k;
+                    assertEquals(expected.toString(), p.toString(), at);
+                    assertEquals(Arrays.toString(expected.launch().grid()), Arrays.toString(p.launch().grid()), at);
+                    assertEquals(expected.persistent(), p.persistent(), at);
+                    assertEquals(inv[i][j].toString(), hopper.invariantPlan(m, n, k, true).toString(), "invariant " + at);
+                }
+            assertEquals(192, hopper.plan(200, 3072, 2048, true, true).tiles().bn());
+            assertEquals(208, hopper.plan(200, 3072, 2048, true, true).tiles().bm(), "deep tiles sized for the step's tokens");
+            assertNull(hopper.tunedPlan(64, 3072, 2048, true));
+            assertEquals(2, hopper.tunedPlan(65, 3072, 2048, true).splits());
+            hopper.midTunedTable("");
+            for (int j = 0; j < ms.length; j++) assertEquals(before[0][j].toString(), hopper.plan(ms[j], 3072, 2048, true, true).toString());
+        }
+    }
+
+    /** Every tile name an entry may carry, split and unsplit, stored and added into C, through the default plan, against the reference. */
+    @Test
+    void everyTunedFormAgreesWithTheReference() {
+        try (Gemm hopper = new Gemm(cpu, true)) {
+            if (!Gemm.TMA_DEFAULT) return;
+            hopper.midTuned(true);
+            int n = 136, k = 520;
+            for (String tiles : new String[]{"tma128", "tma64x2", "tman64", "tma256", "tmapp128", "deep64", "deep128", "deep192"})
+                for (int splits : tiles.equals("tmapp128") ? new int[]{1} : new int[]{1, 3}) {
+                    int mTable = tiles.equals("tma256") || tiles.equals("deep192") ? 256 : 128;
+                    hopper.midTunedTable(n + "x" + k + "x" + mTable + "=" + tiles + "/" + splits);
+                    int m = mTable == 256 ? 150 : 100;
+                    Gemm.Plan p = hopper.plan(m, n, k, true, true);
+                    assertEquals(splits, p.splits(), p.toString());
+                    if (!tiles.startsWith("deep")) assertSame(Gemm.tunedTiles(tiles, m), p.tiles(), p.toString());
+                    else assertEquals(Gemm.tunedTiles(tiles, m), p.tiles(), p.toString());
+                    GemmCase.of(m, n, k).check(cpu, hopper);
+                    new GemmCase(m, n, k, "bf16", "bf16", "f32", true).check(cpu, hopper);
+                }
+        }
+    }
+}
