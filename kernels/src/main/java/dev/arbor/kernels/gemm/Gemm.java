@@ -1449,6 +1449,36 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** As {@link #matmulPartial(FloatArray, int, BFloat16Array, int, int, FloatArray, Plan)} for X a producer wrote in bf16 (see {@link #matmul(BFloat16Array, int, BFloat16Array, int, int, FloatArray, boolean, Plan)}). */
+    /**
+     * {@link #matmulPartial(BFloat16Array, int, BFloat16Array, int, int, FloatArray, Plan)} into a C whose first m·n floats the
+     * caller has already zeroed (e.g. {@code LayerKernels.rmsNormRowsBf16Zero}, the kernel that wrote X): a split-K plan adds
+     * its slices into C without its zeroing launch. Only this call; any other plan runs as it would.
+     */
+    public Partial matmulPartialIntoZeroed(BFloat16Array a, int m, BFloat16Array w, int n, int k, FloatArray c, Plan plan) {
+        cZeroed = true;
+        if (atomicSplitK(plan)) INTO_ZEROED.incrementAndGet();
+        try {
+            return matmulPartial(a, m, w, n, k, c, plan);
+        } finally {
+            cZeroed = false;
+        }
+    }
+
+    /** Whether C is already zero for the split-K product now running ({@link #matmulPartialIntoZeroed}): no zeroing launch. */
+    private boolean cZeroed;
+    private static final java.util.concurrent.atomic.AtomicLong INTO_ZEROED = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Split-K products run into a C zeroed by the caller, without their zeroing launch, in this JVM (tests). */
+    public static long intoZeroedLaunches() { return INTO_ZEROED.get(); }
+
+    /**
+     * Whether a plan adds K slices into C by atomics (zeroed first unless accumulating): the split plain tiles (not slabs, the
+     * sliced or cluster forms, nor persistent ones); stream-K too.
+     */
+    public static boolean atomicSplitK(Plan p) {
+        return (p.splits() > 1 || p.streamK()) && !p.slabs() && !p.registerSlices() && !p.cluster() && (!p.persistent() || p.streamK());
+    }
+
     public Partial matmulPartial(BFloat16Array a, int m, BFloat16Array w, int n, int k, FloatArray c, Plan plan) {
         check(a, m, w, n, k, c);
         if (!plan.slabs()) {
@@ -1912,7 +1942,7 @@ public final class Gemm implements AutoCloseable {
             }
             if (p.streamK()) {   // partial tiles by atomic adds: C zeroed first (unless it holds the residual), as under split-K
                 Launch launch = p.launch();
-                if (!accumulate) {
+                if (!accumulate && !cZeroed) {
                     backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
                     launch = launch.overlappingPrevious();
                 }
@@ -1924,7 +1954,7 @@ public final class Gemm implements AutoCloseable {
                 return c;
             }
             Launch launch = p.launch();
-            if (p.splits() > 1 && !accumulate) {
+            if (p.splits() > 1 && !accumulate && !cZeroed) {
                 backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
                 launch = launch.overlappingPrevious();
             }
@@ -1947,7 +1977,7 @@ public final class Gemm implements AutoCloseable {
         }
         if (!fp32Out && p.splits() > 1) throw new IllegalArgumentException("split-K needs fp32 output (atomic adds), plan has " + p.splits() + " slices");
         Launch launch = overlap ? p.launch().overlappingPrevious() : p.launch();
-        if (p.splits() > 1 && !accumulate) {
+        if (p.splits() > 1 && !accumulate && !cZeroed) {
             // zero C, and let the product start streaming W meanwhile (it waits for the zeros before its atomics); the zeroing
             // itself overlaps the kernel before it only when the product waits before reading X (it waits for that kernel first)
             Launch z = Launch.cover(m * n, 256);

@@ -415,7 +415,7 @@ public final class GemmBench {
 
     /** Run 94-b128g's products (name, N, K, how the engine writes C: "store" C =, "add" C += the residual, "swiglu" the SwiGLU epilogue into bf16 h). */
     static final Object[][] B128G_SHAPES = {{"1b q|k|v", 3072, 2048, "store"}, {"1b o", 2048, 2048, "add"}, {"1b gate|up", 16384, 2048, "swiglu"},
-            {"1b down", 2048, 8192, "add"}, {"7b q|k|v", 12288, 4096, "store"}, {"7b o", 4096, 4096, "add"}, {"7b gate|up", 22016, 4096, "swiglu"},
+            {"1b down", 2048, 8192, "add"}, {"1b lm_head", 128256, 2048, "store"}, {"7b q|k|v", 12288, 4096, "store"}, {"7b o", 4096, 4096, "add"}, {"7b gate|up", 22016, 4096, "swiglu"},
             {"7b down", 4096, 11008, "add"}};
 
     /** The table name of a plan's tiles ({@code Gemm.tunedTiles}): deep tiles by their W rows. */
@@ -425,8 +425,8 @@ public final class GemmBench {
 
     /**
      * One point of "b128g": the default plan (without the table), then every candidate once — TMA_128, TMA_64X2, TMA_N64 (and
-     * TMA_256 above 128 tokens) in each distinct cut of K into 1-8 slices (split: fp32 atomics into C, zeroed first when C is
-     * stored), the ping-pong kernel unsplit, every deep candidate — with bf16 X as the engine feeds it and C written as the engine
+     * TMA_256 above 128 tokens) in each distinct cut of K into 1, 2, 3, 4, 5, 6 or 8 slices where the unsplit tiles fill less than
+     * one wave (split: fp32 atomics into C, zeroed first when C is stored), the ping-pong kernel unsplit, every deep candidate — with bf16 X as the engine feeds it and C written as the engine
      * writes it ("swiglu": unsplit forms with the SwiGLU epilogue only). The fastest is then timed against the plan again,
      * plan / best / plan / best; if it is at least {@code minGain} faster there, spot-checked (C = X·Wᵀ against a double dot
      * product) and printed as a "TUNED NxKxM=tiles/slices" line. µs; "CSV,b128g,name,N,K,M,form,tiles,slices,us".
@@ -442,7 +442,9 @@ public final class GemmBench {
             if (m > 128) tiles.add(Gemm.TMA_256);
             for (Gemm.Tiles t : tiles) {
                 int last = 0;
-                for (int splits = 1; splits <= (swiglu ? 1 : 8); splits++) {
+                long resident = 132L * gemm.blocksPerSm(t), tilesOf = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
+                for (int splits : new int[]{1, 2, 3, 4, 5, 6, 8}) {
+                    if (splits > 1 && (swiglu || tilesOf >= resident)) break;   // split-K only under a wave of tiles; SwiGLU's epilogue unsplit
                     Gemm.Plan p = gemm.plan(m, n, k, t, splits, true);
                     if (p.splits() == last) continue;
                     last = p.splits();

@@ -75,6 +75,55 @@ class GemmMidTunedTest {
         }
     }
 
+    /**
+     * {@code matmulPartialIntoZeroed} (the q|k|v GEMM after {@code rmsNormRowsBf16Zero}, {@code -Darbor.gemm.zeroInNorm}): a split-K
+     * plan adds into C as it stands — C zeroed by the caller gives the reference, C poisoned with NaN stays NaN (no zeroing launch
+     * of its own) — and only for that call: the next plain product zeroes C again. Unsplit plans store as always.
+     */
+    @Test
+    void productIntoZeroedCSkipsOnlyItsOwnZeroing() {
+        try (Gemm hopper = new Gemm(cpu, true)) {
+            int m = 100, n = 136, k = 1032;
+            Gemm.Plan split = hopper.plan(m, n, k, Gemm.TMA_128, 3, true), unsplit = hopper.plan(m, n, k, Gemm.TMA_128, 1, true);
+            assertTrue(Gemm.atomicSplitK(split));
+            assertTrue(!Gemm.atomicSplitK(unsplit) && !Gemm.atomicSplitK(hopper.slabPlan(m, n, k, Gemm.TMA_128, 3, true))
+                    && !Gemm.atomicSplitK(Gemm.clusterPlan(split)) && !Gemm.atomicSplitK(hopper.pingPongPlan(m, n, k, Gemm.TMA_PP128, true)));
+            java.util.Random r = new java.util.Random(3);
+            try (var x = new dev.arbor.accel.array.BFloat16Array(m * k); var w = new dev.arbor.accel.array.BFloat16Array(n * k);
+                 var c = new dev.arbor.accel.array.FloatArray(m * n); var ref = new dev.arbor.accel.array.FloatArray(m * n)) {
+                for (int i = 0; i < m * k; i++) x.set(i, r.nextFloat() * 2 - 1);
+                for (int i = 0; i < n * k; i++) w.set(i, (r.nextFloat() * 2 - 1) * 0.1f);
+                for (int i = 0; i < m * n; i++) { c.set(i, Float.NaN); ref.set(i, Float.NaN); }
+                cpu.toDevice(x, w, c, ref);
+                long before = Gemm.intoZeroedLaunches();
+                hopper.matmulPartial(x, m, w, n, k, ref, split);   // zeroes its NaN first
+                hopper.matmulPartialIntoZeroed(x, m, w, n, k, c, split);
+                assertEquals(before + 1, Gemm.intoZeroedLaunches());
+                cpu.toHost(c, ref);
+                for (int i = 0; i < m * n; i++) {
+                    assertTrue(Float.isFinite(ref.get(i)), "the plain split product zeroes C first");
+                    assertTrue(Float.isNaN(c.get(i)), "no zeroing launch into a zeroed C: C[" + i + "] = " + c.get(i));
+                }
+                for (int i = 0; i < m * n; i++) c.set(i, i % 2 == 0 ? 0f : -0f);
+                cpu.toDevice(c);
+                hopper.matmulPartialIntoZeroed(x, m, w, n, k, c, split);
+                cpu.toHost(c);
+                for (int i = 0; i < m * n; i++)
+                    assertEquals(ref.get(i), c.get(i), Math.abs(ref.get(i)) * 1e-5 + 1e-6, "C[" + i / n + "][" + i % n + "]");
+                for (int i = 0; i < m * n; i++) c.set(i, Float.NaN);
+                cpu.toDevice(c);
+                hopper.matmulPartial(x, m, w, n, k, c, split);   // the next call zeroes again
+                cpu.toHost(c);
+                for (int i = 0; i < m * n; i++) assertEquals(ref.get(i), c.get(i), Math.abs(ref.get(i)) * 1e-5 + 1e-6, "after: C[" + i + "]");
+                for (int i = 0; i < m * n; i++) c.set(i, Float.NaN);
+                cpu.toDevice(c);
+                hopper.matmulPartialIntoZeroed(x, m, w, n, k, c, unsplit);   // unsplit: stores
+                cpu.toHost(c);
+                for (int i = 0; i < m * n; i++) assertEquals(ref.get(i), c.get(i), Math.abs(ref.get(i)) * 1e-5 + 1e-6, "unsplit: C[" + i + "]");
+            }
+        }
+    }
+
     /** Every tile name an entry may carry, split and unsplit, stored and added into C, through the default plan, against the reference. */
     @Test
     void everyTunedFormAgreesWithTheReference() {
