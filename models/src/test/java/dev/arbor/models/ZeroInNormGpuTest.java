@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code -Darbor.gemm.zeroInNorm} (issue 12, run 94-b128g): without batch invariance, the bf16 RMSNorm before the stacked q|k|v
  * zeroes q|k|v's output rows and the split-K GEMM skips its zeroing launch. The same model and steps opened once each way
  * (synthetic:100m: q|k|v 2304×768 at 65-128 rows is TMA_128 in 3 K slices, atomics): a prefill of two prompts of 60 and 40
- * tokens (100 rows), one of 70 and one of 30, then decode steps of 96 sequences (a captured graph, replayed) and of 9 (below the
+ * tokens (100 rows), one of 70 and one of 30, then decode steps of 96 sequences (the 128-row bucket: a captured graph, replayed) and of 9 (below the
  * bf16 producers' 64 rows: untouched). Split-K's atomics add in any order, so the logits are compared within a tolerance that a
  * missing zero (q|k|v plus the previous layer's) would break by orders of magnitude; the skip must have run with the switch on only.
  */
@@ -58,7 +58,7 @@ class ZeroInNormGpuTest {
         System.setProperty(PROPERTY, Boolean.toString(on));
         List<float[][]> out = new ArrayList<>();
         try (CausalLM m = ModelLoader.load("synthetic:100m", new BackendOptions("cuda", "bf16", "bfloat16", false));
-             PagedRunner r = new PagedRunner(m, 1024, 16, 96)) {
+             PagedRunner r = new PagedRunner(m, 1024, 16, 128)) {
             int vocab = m.config().vocabSize();
             List<PagedRunner.Sequence> seqs = new ArrayList<>();
             for (int s = 0; s < 96; s++) seqs.add(r.newSequence());
