@@ -25,8 +25,8 @@ run() { local name=$1 t=$2; shift 2; local left=$((LIMIT - $(date +%s) + T0)); [
 clocks() { nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv >> $L/clocks.txt; }
 table() { grep -h "^TUNED " "$@" 2>/dev/null | sed 's/^TUNED //' | paste -sd, -; }
 clocks
-run tests 26 $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.models.ZeroInNormGpuTest
-run sweep-1b 40 $J -Dgemm.b128gShapes=1b -Dgemm.b128gM=128 -cp $CP dev.arbor.kernels.bench.GemmBench b128g
+run tests 25 $J -cp $CP dev.arbor.accel.testing.DeviceTestLauncher gpu dev.arbor.models.ZeroInNormGpuTest
+run sweep-1b 50 $J -Dgemm.b128gShapes=1b -Dgemm.b128gM=128 -cp $CP dev.arbor.kernels.bench.GemmBench b128g
 T1B=$(table $L/sweep-1b.log); echo "table 1b: $T1B" | tee -a $OUT/summary.txt
 B128="throughput --model synthetic:llama3.2-1b --device cuda --batch 128 --prompt-len 512 --output-len 64 --no-batch-invariance"
 ZT="-Darbor.gemm.midTuned=false"
