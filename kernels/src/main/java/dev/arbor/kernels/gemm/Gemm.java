@@ -456,7 +456,8 @@ public final class Gemm implements AutoCloseable {
         if (wgmma && bf16W && fp32Out && m > 64 && wgmmaLoads()) {
             if (tma && midTuned) {
                 Plan tuned = tunedPlan(m, n, k, fp32X);
-                if (tuned != null && (!tuned.tiles().pingPong() || pingPongLoads())) return tuned;
+                if (tuned != null && (!tuned.tiles().pingPong() || pingPongLoads()))
+                    return clusterSplitK && clusterApplies(tuned) && clusterLoads() ? clusterPlan(tuned) : tuned;
             }
             long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
             if (tma) t = m <= 256 && !mid.equals("old") ? midTilesFor(m, n, k) : tmaTilesFor(m, n, k);
@@ -485,18 +486,28 @@ public final class Gemm implements AutoCloseable {
     /**
      * Whether the default (non-invariant) plan takes, for a weight (n, k) at m tokens, the form measured fastest there
      * ({@link #MID_TUNED_TABLE_DEFAULT}, or {@code -Darbor.gemm.midTunedTable=...}) before its rules: an entry measured at M
-     * tokens serves M/2 &lt; m ≤ M (the decode graphs' buckets pad to powers of two). {@code -Darbor.gemm.midTuned=true|false};
-     * read when this object is made, so one JVM can A/B it over two engines ({@code bench throughput --ab arbor.gemm.midTuned}).
-     * The forms are the existing kernels (TMA tiles, deep tiles, ping-pong), each split by fp32 atomics into C (zeroed first
-     * unless it holds the residual) or unsplit: batch-invariance is not asked of this plan.
+     * tokens serves 3M/4 &lt; m ≤ M (a decode step of 97-128 sequences runs its 128-row graph bucket: M itself; fewer tokens
+     * would see the same TMA grid, but the rules' deep tiles shrink with m, unmeasured against the entry). On by default;
+     * {@code -Darbor.gemm.midTuned=false} for the rules alone; read when this object is made, so one JVM can A/B it over two
+     * engines ({@code bench throughput --ab arbor.gemm.midTuned}). The forms are existing kernels (TMA tiles, deep tiles,
+     * ping-pong), split by fp32 atomics into C (zeroed first unless it holds the residual) or unsplit: batch invariance is
+     * not asked of this plan. Measured (bench/RESULTS.md run 94-b128g, H200): GemmBench b128g at 128 tokens, bf16 X, C as the
+     * engine writes it — llama3.2-1b o 2048×2048 (+= residual) TMA_64X2 in 8 K slices 8.30 → 4 slices 7.31 µs, gate|up
+     * 16384×2048 (SwiGLU epilogue) ping-pong 26.8 → TMA_64X2 unsplit 21.7 µs, down 2048×8192 (+=) TMA_128 × 8 16.0 → TMA_64X2 × 8
+     * 14.6 µs (q|k|v's TMA_64X2 × 5 and lm_head's ping-pong stay: the fastest within 2%); the llama3.2-1b b128 × 512 nbi decode
+     * step 1.886 / 1.880 → 1.795 / 1.800 ms on the device (−4.6%, one JVM, off / on / on / off; the tokens as different as
+     * between two runs of the same plan, split-K's atomics).
      */
-    static final boolean MID_TUNED_DEFAULT = false;
+    static final boolean MID_TUNED_DEFAULT = true;
 
     /**
      * The measured table, entries {@code NxKxM=tiles/slices} separated by commas: tiles one of tma128, tma64x2, tman64, tma256,
      * tmapp128 (the ping-pong kernel, unsplit) or deepB (the deep tiles of B = 64, 128 or 192 W rows for the step's tokens).
+     * Run 94-b128g's llama3.2-1b entries (above); its llama-7b ones, faster in GemmBench alone but not measured in the engine,
+     * are left out: 12288x4096x128=tmapp128/1 (33.6 → 32.1 µs), 4096x4096x128=tma64x2/4 (15.8 → 14.5), 4096x11008x128=tma64x2/4
+     * (30.9 → 29.5).
      */
-    static final String MID_TUNED_TABLE_DEFAULT = "";
+    static final String MID_TUNED_TABLE_DEFAULT = "2048x2048x128=tma64x2/4,16384x2048x128=tma64x2/1,2048x8192x128=tma64x2/8";
 
     private boolean midTuned = Boolean.parseBoolean(System.getProperty("arbor.gemm.midTuned", String.valueOf(MID_TUNED_DEFAULT)));
     private java.util.List<TunedEntry> midTunedTable = parseTuned(System.getProperty("arbor.gemm.midTunedTable", MID_TUNED_TABLE_DEFAULT));
@@ -558,14 +569,14 @@ public final class Gemm implements AutoCloseable {
     public java.util.List<TunedEntry> midTunedTable() { return java.util.List.copyOf(midTunedTable); }
 
     /**
-     * The plan of the table's entry for (n, k) with the fewest measured tokens M ≥ m, if M/2 &lt; m; null when none serves m.
+     * The plan of the table's entry for (n, k) with the fewest measured tokens M ≥ m, if 3M/4 &lt; m; null when none serves m.
      * Built as the benchmark built the measured form: {@link #plan(int, int, int, Tiles, int, boolean)} (the ping-pong tiles as
      * {@link #pingPongPlan}).
      */
     public Plan tunedPlan(int m, int n, int k, boolean fp32X) {
         TunedEntry best = null;
         for (TunedEntry e : midTunedTable)
-            if (e.n() == n && e.k() == k && e.m() >= m && 2 * m > e.m() && (best == null || e.m() < best.m())) best = e;
+            if (e.n() == n && e.k() == k && e.m() >= m && 4 * m > 3 * e.m() && (best == null || e.m() < best.m())) best = e;
         if (best == null) return null;
         Tiles t = tunedTiles(best.tiles(), m);
         return t.pingPong() ? pingPongPlan(m, n, k, t, fp32X) : plan(m, n, k, t, best.splits(), fp32X);

@@ -32,7 +32,7 @@ class GemmMidTunedTest {
     }
 
     /**
-     * An entry measured at M tokens serves M/2 &lt; m ≤ M of its weight only (the smallest such M first); off, or anywhere else,
+     * An entry measured at M tokens serves 3M/4 &lt; m ≤ M of its weight only (the smallest such M first); off, or anywhere else,
      * the plan is the rules' plan; the batch-invariant plan never reads the table.
      */
     @Test
@@ -40,7 +40,7 @@ class GemmMidTunedTest {
         try (Gemm hopper = new Gemm(cpu, true)) {
             if (!Gemm.TMA_DEFAULT) return;
             int[][] shapes = {{3072, 2048}, {2048, 2048}, {16384, 2048}, {2048, 8192}, {4096, 4096}};
-            int[] ms = {1, 64, 65, 100, 128, 129, 200, 256, 257, 512};
+            int[] ms = {1, 64, 65, 96, 97, 100, 128, 129, 192, 193, 200, 256, 257, 512};
             hopper.midTuned(false);
             hopper.midTunedTable("3072x2048x128=tma128/2,3072x2048x256=deep192/1,2048x2048x128=tmapp128/1,2048x8192x256=tman64/3");
             Gemm.Plan[][] before = new Gemm.Plan[shapes.length][ms.length];
@@ -55,10 +55,10 @@ class GemmMidTunedTest {
                 for (int j = 0; j < ms.length; j++) {
                     int m = ms[j], n = shapes[i][0], k = shapes[i][1];
                     Gemm.Plan p = hopper.plan(m, n, k, true, true);
-                    Gemm.Plan expected = n == 3072 && k == 2048 && m > 64 && m <= 128 ? hopper.plan(m, n, k, Gemm.TMA_128, 2, true)
-                            : n == 3072 && k == 2048 && m > 128 && m <= 256 ? hopper.plan(m, n, k, Gemm.deepTiles(12, m), 1, true)
-                            : n == 2048 && k == 2048 && m > 64 && m <= 128 ? hopper.pingPongPlan(m, n, k, Gemm.TMA_PP128, true)
-                            : n == 2048 && k == 8192 && m > 128 && m <= 256 ? hopper.plan(m, n, k, Gemm.TMA_N64, 3, true)
+                    Gemm.Plan expected = n == 3072 && k == 2048 && m > 96 && m <= 128 ? hopper.plan(m, n, k, Gemm.TMA_128, 2, true)
+                            : n == 3072 && k == 2048 && m > 192 && m <= 256 ? hopper.plan(m, n, k, Gemm.deepTiles(12, m), 1, true)
+                            : n == 2048 && k == 2048 && m > 96 && m <= 128 ? hopper.pingPongPlan(m, n, k, Gemm.TMA_PP128, true)
+                            : n == 2048 && k == 8192 && m > 192 && m <= 256 ? hopper.plan(m, n, k, Gemm.TMA_N64, 3, true)
                             : before[i][j];
                     String at = m + "x" + n + "x" + k;
                     assertEquals(expected.toString(), p.toString(), at);
@@ -68,8 +68,8 @@ class GemmMidTunedTest {
                 }
             assertEquals(192, hopper.plan(200, 3072, 2048, true, true).tiles().bn());
             assertEquals(208, hopper.plan(200, 3072, 2048, true, true).tiles().bm(), "deep tiles sized for the step's tokens");
-            assertNull(hopper.tunedPlan(64, 3072, 2048, true));
-            assertEquals(2, hopper.tunedPlan(65, 3072, 2048, true).splits());
+            assertNull(hopper.tunedPlan(96, 3072, 2048, true));
+            assertEquals(2, hopper.tunedPlan(97, 3072, 2048, true).splits());
             hopper.midTunedTable("");
             for (int j = 0; j < ms.length; j++) assertEquals(before[0][j].toString(), hopper.plan(ms[j], 3072, 2048, true, true).toString());
         }
@@ -124,6 +124,37 @@ class GemmMidTunedTest {
         }
     }
 
+    /**
+     * The default: on, with run 94-b128g's llama3.2-1b entries at 97-128 tokens (o TMA_64X2 × 4, gate|up TMA_64X2 unsplit with
+     * the SwiGLU epilogue, down TMA_64X2 × 8); q|k|v (TMA_64X2 × 5) and lm_head (ping-pong) as the rules have them; llama-7b's
+     * products untouched.
+     */
+    @Test
+    void theDefaultTableIsRun94sLlama1bEntries() {
+        if (!Gemm.TMA_DEFAULT || !Gemm.MID_TUNED_DEFAULT) return;
+        try (Gemm hopper = new Gemm(cpu, true)) {
+            assertEquals(Gemm.parseTuned(Gemm.MID_TUNED_TABLE_DEFAULT), hopper.midTunedTable());
+            int[][] shapes = {{2048, 2048, 4}, {16384, 2048, 1}, {2048, 8192, 8}};
+            for (int[] s : shapes) {
+                Gemm.Plan p = hopper.plan(128, s[0], s[1], true, true);
+                assertSame(Gemm.TMA_64X2, p.tiles(), p.toString());
+                assertEquals(s[2], p.splits(), p.toString());
+                assertTrue(!p.persistent() && !p.slabs(), p.toString());
+            }
+            assertTrue(Gemm.swiGluEpilogue(hopper.plan(128, 16384, 2048, true, true), true), "gate|up keeps the SwiGLU epilogue");
+            Gemm.Plan qkv = hopper.plan(128, 3072, 2048, true, true);
+            assertSame(Gemm.TMA_64X2, qkv.tiles());
+            assertEquals(5, qkv.splits());
+            assertTrue(hopper.plan(128, 128256, 2048, true, true).tiles().pingPong());
+            hopper.midTuned(false);
+            Gemm.Plan[] before = new Gemm.Plan[4];
+            int[][] seven = {{12288, 4096}, {4096, 4096}, {22016, 4096}, {4096, 11008}};
+            for (int i = 0; i < 4; i++) before[i] = hopper.plan(128, seven[i][0], seven[i][1], true, true);
+            hopper.midTuned(true);
+            for (int i = 0; i < 4; i++) assertEquals(before[i].toString(), hopper.plan(128, seven[i][0], seven[i][1], true, true).toString());
+        }
+    }
+
     /** Every tile name an entry may carry, split and unsplit, stored and added into C, through the default plan, against the reference. */
     @Test
     void everyTunedFormAgreesWithTheReference() {
@@ -135,7 +166,7 @@ class GemmMidTunedTest {
                 for (int splits : tiles.equals("tmapp128") ? new int[]{1} : new int[]{1, 3}) {
                     int mTable = tiles.equals("tma256") || tiles.equals("deep192") ? 256 : 128;
                     hopper.midTunedTable(n + "x" + k + "x" + mTable + "=" + tiles + "/" + splits);
-                    int m = mTable == 256 ? 150 : 100;
+                    int m = mTable == 256 ? 200 : 100;
                     Gemm.Plan p = hopper.plan(m, n, k, true, true);
                     assertEquals(splits, p.splits(), p.toString());
                     if (!tiles.startsWith("deep")) assertSame(Gemm.tunedTiles(tiles, m), p.tiles(), p.toString());

@@ -166,10 +166,12 @@ final class CudaOps implements Ops<FloatArray> {
      * invariance, where the stacked q|k|v GEMM adds K slices into {@link #fusedOut} by atomics (its plan for the step's rows,
      * {@code Gemm.atomicSplitK}), the bf16 RMSNorm that writes its X also zeroes those rows of fusedOut
      * ({@code LayerKernels.rmsNormRowsBf16Zero}) and the GEMM runs without its zeroing launch ({@code Gemm.matmulPartialIntoZeroed}):
-     * one launch a layer fewer; the norm's bits unchanged, the product's sums as before (atomics in any order).
+     * one launch a layer fewer; the norm's bits unchanged, the product's sums as before (atomics in any order). On by default:
+     * bench/RESULTS.md run 94-b128g, llama3.2-1b b128 × 512 nbi (with the mid-range table) 1.801 → 1.782 ms a decode step on the
+     * device, one JVM (one pair); {@code ZeroInNormGpuTest}. {@code -Darbor.gemm.zeroInNorm=false}: the GEMM's own zeroing launch.
      */
     static final String ZERO_IN_NORM = "arbor.gemm.zeroInNorm";
-    static final boolean ZERO_IN_NORM_DEFAULT = false;
+    static final boolean ZERO_IN_NORM_DEFAULT = true;
     private final boolean zeroInNorm;
     /** Rows of {@link #fusedOut} (q|k|v's width) the last bf16 norm zeroed, until fusedOut is written or a q|k|v GEMM takes them; -1: none. */
     private int fusedOutZeroedRows = -1;
