@@ -96,6 +96,21 @@ public final class LayerKernels {
         rmsNormRow(ctx, x, w, out, n, eps);
     }
 
+    /**
+     * {@link #rmsNormRowsBf16} that also zeroes row r of {@code z}, {@code zn} floats (z[r·zn .. r·zn + zn)): the output of the
+     * split-K GEMM that reads this norm's rows next (its K slices added into z by atomics), so that GEMM needs no zeroing launch
+     * of its own. The norm's sums, tree, scaling and rounding are {@link #rmsNormRowsBf16}'s: the same bits in {@code out}. Launched
+     * without programmatic overlap, so every kernel before it (z's last reader among them) has finished. Launch exactly
+     * {@code rows} groups: {@code Launch.of1D(rows, NORM_GROUP)}.
+     *
+     * @param z (rows, zn), not x, w or out
+     */
+    public static void rmsNormRowsBf16Zero(KernelContext ctx, FloatArray x, FloatArray w, BFloat16Array out, int n, double eps, FloatArray z, int zn) {
+        int o = ctx.groupIdx * zn;
+        for (int i = ctx.localIdx; i < zn; i += NORM_GROUP) z.set(o + i, 0f);
+        rmsNormRow(ctx, x, w, out, n, eps);
+    }
+
     /** Elements of a row one work-item of {@link #rmsNormRows} loads before using any: 16, a 4096-wide row in one chunk. */
     public static final int NORM_CHUNK = 16;
 

@@ -138,6 +138,32 @@ public class LayerKernelsTest {
         }
     }
 
+    /**
+     * rmsNormRowsBf16Zero: the same bf16 bits as rmsNormRowsBf16 (odd widths, one chunk and several), and exactly z's first
+     * {@code rows} rows of {@code zn} floats zeroed (widths under, at and past a work-group's 256), the rows after them untouched.
+     */
+    @Test
+    void normThatZeroesTheNextProductsRowsKeepsTheNormsBits() {
+        var cpu = new dev.arbor.accel.cpu.CpuBackend();
+        Kernel plain = Kernel.of(LayerKernels.class, "rmsNormRowsBf16"), zeroing = Kernel.of(LayerKernels.class, "rmsNormRowsBf16Zero");
+        for (int n : new int[] {7, 1000, 4101})
+            for (int zn : new int[] {5, 256, 3072 + 7}) {
+                int rows = 3, zRows = rows + 2;
+                float[] x = random(rows * n, n + zn, 4), w = random(n, n + 1, 2), z = random(zRows * zn, zn, 3);
+                try (var xa = dev.arbor.accel.array.FloatArray.of(x); var wa = dev.arbor.accel.array.FloatArray.of(w);
+                     var za = dev.arbor.accel.array.FloatArray.of(z); var a = new dev.arbor.accel.array.BFloat16Array(rows * n);
+                     var b = new dev.arbor.accel.array.BFloat16Array(rows * n)) {
+                    cpu.toDevice(xa, wa, za, a, b);
+                    cpu.launch(plain, dev.arbor.accel.Launch.of1D(rows, LayerKernels.NORM_GROUP), xa, wa, a, n, 1e-5);
+                    cpu.launch(zeroing, dev.arbor.accel.Launch.of1D(rows, LayerKernels.NORM_GROUP), xa, wa, b, n, 1e-5, za, zn);
+                    cpu.toHost(a, b, za);
+                    for (int i = 0; i < rows * n; i++) assertEquals(a.getBits(i), b.getBits(i), "n=" + n + " zn=" + zn + " at " + i);
+                    for (int i = 0; i < zRows * zn; i++)
+                        assertEquals(Float.floatToRawIntBits(i < rows * zn ? 0f : z[i]), Float.floatToRawIntBits(za.get(i)), "z, zn=" + zn + " at " + i);
+                }
+            }
+    }
+
     @Test
     void everyKernelAssemblesForSm90(@TempDir Path dir) throws Exception {
         Path ptxas = dev.arbor.kernels.Ptxas.require();
@@ -146,7 +172,8 @@ public class LayerKernelsTest {
                 new Variant(LayerKernels.class, "add"), new Variant(LayerKernels.class, "rope"),
                 new Variant(MatvecKernels.class, "matvecBf16", 4096), new Variant(MatvecKernels.class, "matvecBf16", 13),
                 new Variant(MatvecKernels.class, "matvecF16"), new Variant(MatvecKernels.class, "matvecF32"),
-                new Variant(LayerKernels.class, "rmsNormRows"), new Variant(LayerKernels.class, "rmsNormRowsBf16")}) {
+                new Variant(LayerKernels.class, "rmsNormRows"), new Variant(LayerKernels.class, "rmsNormRowsBf16"),
+                new Variant(LayerKernels.class, "rmsNormRowsBf16Zero")}) {
             String name = v.name() + java.util.Arrays.toString(v.constants()).replaceAll("\\W", "_");
             var k = KernelCompiler.compile(Kernel.of(v.owner(), v.name()), v.constants(), 90);
             Ptxas.assemble(ptxas, dir, name, k.ptx());

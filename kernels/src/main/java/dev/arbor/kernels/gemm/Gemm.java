@@ -502,6 +502,11 @@ public final class Gemm implements AutoCloseable {
         Tiles t = tilesFor(m);
         if (wgmma && bf16W && fp32Out && m > 32 && m <= 64 && wgmmaLoads() && tma) t = TMA_64;
         if (wgmma && bf16W && fp32Out && m > 64 && wgmmaLoads()) {
+            if (tma && midTuned) {
+                Plan tuned = tunedPlan(m, n, k, fp32X);
+                if (tuned != null && (!tuned.tiles().pingPong() || pingPongLoads()))
+                    return clusterSplitK && clusterApplies(tuned) && clusterLoads() ? clusterPlan(tuned) : tuned;
+            }
             long wide = (long) ((n + WGMMA_256.bn() - 1) / WGMMA_256.bn()) * ((m + WGMMA_256.bm() - 1) / WGMMA_256.bm());
             if (tma) t = m <= 256 && !mid.equals("old") ? midTilesFor(m, n, k) : tmaTilesFor(m, n, k);
             else t = wide >= 2L * multiprocessors ? WGMMA_256 : WGMMA_128;
@@ -522,6 +527,107 @@ public final class Gemm implements AutoCloseable {
         Plan p = plan(m, n, k, t, splits, fp32X);
         if (clusterSplitK && clusterApplies(p) && clusterLoads()) return clusterPlan(p);
         return p;
+    }
+
+    // ---- the mid range's measured table: 65-256 tokens -----------------------------------------------------------
+
+    /**
+     * Whether the default (non-invariant) plan takes, for a weight (n, k) at m tokens, the form measured fastest there
+     * ({@link #MID_TUNED_TABLE_DEFAULT}, or {@code -Darbor.gemm.midTunedTable=...}) before its rules: an entry measured at M
+     * tokens serves 3M/4 &lt; m ≤ M (a decode step of 97-128 sequences runs its 128-row graph bucket: M itself; fewer tokens
+     * would see the same TMA grid, but the rules' deep tiles shrink with m, unmeasured against the entry). On by default;
+     * {@code -Darbor.gemm.midTuned=false} for the rules alone; read when this object is made, so one JVM can A/B it over two
+     * engines ({@code bench throughput --ab arbor.gemm.midTuned}). The forms are existing kernels (TMA tiles, deep tiles,
+     * ping-pong), split by fp32 atomics into C (zeroed first unless it holds the residual) or unsplit: batch invariance is
+     * not asked of this plan. Measured (bench/RESULTS.md run 94-b128g, H200): GemmBench b128g at 128 tokens, bf16 X, C as the
+     * engine writes it — llama3.2-1b o 2048×2048 (+= residual) TMA_64X2 in 8 K slices 8.30 → 4 slices 7.31 µs, gate|up
+     * 16384×2048 (SwiGLU epilogue) ping-pong 26.8 → TMA_64X2 unsplit 21.7 µs, down 2048×8192 (+=) TMA_128 × 8 16.0 → TMA_64X2 × 8
+     * 14.6 µs (q|k|v's TMA_64X2 × 5 and lm_head's ping-pong stay: the fastest within 2%); the llama3.2-1b b128 × 512 nbi decode
+     * step 1.886 / 1.880 → 1.795 / 1.800 ms on the device (−4.6%, one JVM, off / on / on / off; the tokens as different as
+     * between two runs of the same plan, split-K's atomics).
+     */
+    static final boolean MID_TUNED_DEFAULT = true;
+
+    /**
+     * The measured table, entries {@code NxKxM=tiles/slices} separated by commas: tiles one of tma128, tma64x2, tman64, tma256,
+     * tmapp128 (the ping-pong kernel, unsplit) or deepB (the deep tiles of B = 64, 128 or 192 W rows for the step's tokens).
+     * Run 94-b128g's llama3.2-1b entries (above); its llama-7b ones, faster in GemmBench alone but not measured in the engine,
+     * are left out: 12288x4096x128=tmapp128/1 (33.6 → 32.1 µs), 4096x4096x128=tma64x2/4 (15.8 → 14.5), 4096x11008x128=tma64x2/4
+     * (30.9 → 29.5).
+     */
+    static final String MID_TUNED_TABLE_DEFAULT = "2048x2048x128=tma64x2/4,16384x2048x128=tma64x2/1,2048x8192x128=tma64x2/8";
+
+    private boolean midTuned = Boolean.parseBoolean(System.getProperty("arbor.gemm.midTuned", String.valueOf(MID_TUNED_DEFAULT)));
+    private java.util.List<TunedEntry> midTunedTable = parseTuned(System.getProperty("arbor.gemm.midTunedTable", MID_TUNED_TABLE_DEFAULT));
+
+    /** One measured choice: weight (n, k), measured at m tokens, tiles by name, K slices. */
+    public record TunedEntry(int n, int k, int m, String tiles, int splits) {
+        public TunedEntry {
+            if (n < 1 || k < 1 || m <= 64 || m > DEEP_MAX_M || splits < 1)
+                throw new IllegalArgumentException("a mid-range entry needs n, k >= 1, 64 < m <= " + DEEP_MAX_M + ", slices >= 1: " + n + "x" + k + "x" + m + "/" + splits);
+            if (tunedTiles(tiles, m) == null) throw new IllegalArgumentException("no tiles named " + tiles + " in a mid-range entry");
+            if (tiles.equals(TMA_PP128.name()) && splits != 1) throw new IllegalArgumentException("the ping-pong kernel runs unsplit: " + tiles + "/" + splits);
+        }
+
+        @Override public String toString() { return n + "x" + k + "x" + m + "=" + tiles + "/" + splits; }
+    }
+
+    /** Parses {@code NxKxM=tiles/slices,...} (blank: no entries); malformed text is an {@link IllegalArgumentException}. */
+    public static java.util.List<TunedEntry> parseTuned(String table) {
+        java.util.List<TunedEntry> out = new java.util.ArrayList<>();
+        if (table == null || table.isBlank()) return out;
+        for (String e : table.split(",")) {
+            String s = e.trim();
+            if (s.isEmpty()) continue;
+            String[] kv = s.split("=");
+            String[] nkm = kv[0].split("x");
+            String[] ts = kv.length == 2 ? kv[1].split("/") : new String[0];
+            if (nkm.length != 3 || ts.length != 2) throw new IllegalArgumentException("mid-range entry not NxKxM=tiles/slices: " + s);
+            try {
+                out.add(new TunedEntry(Integer.parseInt(nkm[0]), Integer.parseInt(nkm[1]), Integer.parseInt(nkm[2]), ts[0], Integer.parseInt(ts[1])));
+            } catch (NumberFormatException ex) {
+                throw new IllegalArgumentException("mid-range entry not NxKxM=tiles/slices: " + s, ex);
+            }
+        }
+        return out;
+    }
+
+    /** The tiles an entry names for m tokens (deep tiles sized for m), or null. */
+    static Tiles tunedTiles(String name, int m) {
+        return switch (name) {
+            case "tma128" -> TMA_128;
+            case "tma64x2" -> TMA_64X2;
+            case "tman64" -> TMA_N64;
+            case "tma256" -> TMA_256;
+            case "tmapp128" -> TMA_PP128;
+            case "deep64" -> deepTiles(4, m);
+            case "deep128" -> deepTiles(8, m);
+            case "deep192" -> deepTiles(12, m);
+            default -> null;
+        };
+    }
+
+    /** Sets whether the default plan takes the measured mid-range table ({@link #MID_TUNED_DEFAULT}; tests and GemmBench). */
+    public void midTuned(boolean on) { this.midTuned = on; }
+
+    /** Replaces the mid-range table ({@link #parseTuned}'s format; tests and GemmBench). */
+    public void midTunedTable(String table) { this.midTunedTable = parseTuned(table); }
+
+    /** The table's entries (as parsed). */
+    public java.util.List<TunedEntry> midTunedTable() { return java.util.List.copyOf(midTunedTable); }
+
+    /**
+     * The plan of the table's entry for (n, k) with the fewest measured tokens M ≥ m, if 3M/4 &lt; m; null when none serves m.
+     * Built as the benchmark built the measured form: {@link #plan(int, int, int, Tiles, int, boolean)} (the ping-pong tiles as
+     * {@link #pingPongPlan}).
+     */
+    public Plan tunedPlan(int m, int n, int k, boolean fp32X) {
+        TunedEntry best = null;
+        for (TunedEntry e : midTunedTable)
+            if (e.n() == n && e.k() == k && e.m() >= m && 4 * m > 3 * e.m() && (best == null || e.m() < best.m())) best = e;
+        if (best == null) return null;
+        Tiles t = tunedTiles(best.tiles(), m);
+        return t.pingPong() ? pingPongPlan(m, n, k, t, fp32X) : plan(m, n, k, t, best.splits(), fp32X);
     }
 
     // ---- split-K reduced in the cluster's shared memory -------------------------------------------------------
@@ -1402,6 +1508,36 @@ public final class Gemm implements AutoCloseable {
     }
 
     /** As {@link #matmulPartial(FloatArray, int, BFloat16Array, int, int, FloatArray, Plan)} for X a producer wrote in bf16 (see {@link #matmul(BFloat16Array, int, BFloat16Array, int, int, FloatArray, boolean, Plan)}). */
+    /**
+     * {@link #matmulPartial(BFloat16Array, int, BFloat16Array, int, int, FloatArray, Plan)} into a C whose first m·n floats the
+     * caller has already zeroed (e.g. {@code LayerKernels.rmsNormRowsBf16Zero}, the kernel that wrote X): a split-K plan adds
+     * its slices into C without its zeroing launch. Only this call; any other plan runs as it would.
+     */
+    public Partial matmulPartialIntoZeroed(BFloat16Array a, int m, BFloat16Array w, int n, int k, FloatArray c, Plan plan) {
+        cZeroed = true;
+        if (atomicSplitK(plan)) INTO_ZEROED.incrementAndGet();
+        try {
+            return matmulPartial(a, m, w, n, k, c, plan);
+        } finally {
+            cZeroed = false;
+        }
+    }
+
+    /** Whether C is already zero for the split-K product now running ({@link #matmulPartialIntoZeroed}): no zeroing launch. */
+    private boolean cZeroed;
+    private static final java.util.concurrent.atomic.AtomicLong INTO_ZEROED = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Split-K products run into a C zeroed by the caller, without their zeroing launch, in this JVM (tests). */
+    public static long intoZeroedLaunches() { return INTO_ZEROED.get(); }
+
+    /**
+     * Whether a plan adds K slices into C by atomics (zeroed first unless accumulating): the split plain tiles (not slabs, the
+     * sliced or cluster forms, nor persistent ones); stream-K too.
+     */
+    public static boolean atomicSplitK(Plan p) {
+        return (p.splits() > 1 || p.streamK()) && !p.slabs() && !p.registerSlices() && !p.cluster() && (!p.persistent() || p.streamK());
+    }
+
     public Partial matmulPartial(BFloat16Array a, int m, BFloat16Array w, int n, int k, FloatArray c, Plan plan) {
         check(a, m, w, n, k, c);
         if (!plan.slabs()) {
@@ -1865,7 +2001,7 @@ public final class Gemm implements AutoCloseable {
             }
             if (p.streamK()) {   // partial tiles by atomic adds: C zeroed first (unless it holds the residual), as under split-K
                 Launch launch = p.launch();
-                if (!accumulate) {
+                if (!accumulate && !cZeroed) {
                     backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
                     launch = launch.overlappingPrevious();
                 }
@@ -1877,7 +2013,7 @@ public final class Gemm implements AutoCloseable {
                 return c;
             }
             Launch launch = p.launch();
-            if (p.splits() > 1 && !accumulate) {
+            if (p.splits() > 1 && !accumulate && !cZeroed) {
                 backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
                 launch = launch.overlappingPrevious();
             }
@@ -1904,7 +2040,7 @@ public final class Gemm implements AutoCloseable {
         }
         if (!fp32Out && p.splits() > 1) throw new IllegalArgumentException("split-K needs fp32 output (atomic adds), plan has " + p.splits() + " slices");
         Launch launch = overlap ? p.launch().overlappingPrevious() : p.launch();
-        if (p.splits() > 1 && !accumulate) {
+        if (p.splits() > 1 && !accumulate && !cZeroed) {
             // zero C, and let the product start streaming W meanwhile (it waits for the zeros before its atomics); the zeroing
             // itself overlaps the kernel before it only when the product waits before reading X (it waits for that kernel first)
             Launch z = Launch.cover(m * n, 256);

@@ -372,6 +372,15 @@ public final class GemmBench {
                     for (Object[] s : CLUSTER_SHAPES) clusterPoint(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], m, (Boolean) s[3]);
                 return;
             }
+            if (args.length > 0 && args[0].equals("b128g")) {   // run 94-b128g: every tile form x K slices (atomics or none) at 65-256 tokens; prints TUNED entries
+                int[] ms = Arrays.stream(System.getProperty("gemm.b128gM", "128,256").split(",")).mapToInt(Integer::parseInt).toArray();
+                java.util.List<String> only = Arrays.asList(System.getProperty("gemm.b128gShapes", "1b,7b").split(","));
+                double minGain = Double.parseDouble(System.getProperty("gemm.b128gMinGain", "0.02"));
+                for (Object[] s : B128G_SHAPES)
+                    if (only.contains(((String) s[0]).substring(0, 2)))
+                        for (int m : ms) b128gPoint(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], m, (String) s[3], minGain);
+                return;
+            }
             if (args.length > 0 && args[0].equals("few")) {   // run 61-gemm15: stream-K and the smaller tiles at the few-tile points; then the lean issue-10 table
                 for (int[] pt : FEW_POINTS) fewTiles(cuda, gemm, pt[0], pt[1], pt[2]);
                 leanTable(cuda, gemm, copy);
@@ -491,6 +500,114 @@ public final class GemmBench {
                 shape(cuda, gemm, mma, (String) s[0], (Integer) s[1], (Integer) s[2], copy, quick ? new int[]{1, 16, 64, 512, 8192} : MS);
                 if (quick) break;
             }
+        }
+    }
+
+    /** Run 94-b128g's products (name, N, K, how the engine writes C: "store" C =, "add" C += the residual, "swiglu" the SwiGLU epilogue into bf16 h). */
+    static final Object[][] B128G_SHAPES = {{"1b q|k|v", 3072, 2048, "store"}, {"1b o", 2048, 2048, "add"}, {"1b gate|up", 16384, 2048, "swiglu"},
+            {"1b down", 2048, 8192, "add"}, {"1b lm_head", 128256, 2048, "store"}, {"7b q|k|v", 12288, 4096, "store"}, {"7b o", 4096, 4096, "add"}, {"7b gate|up", 22016, 4096, "swiglu"},
+            {"7b down", 4096, 11008, "add"}};
+
+    /** The table name of a plan's tiles ({@code Gemm.tunedTiles}): deep tiles by their W rows. */
+    static String tunedName(Gemm.Tiles t) {
+        return t.name().startsWith("deep") ? "deep" + t.bn() : t.name();
+    }
+
+    /**
+     * One point of "b128g": the default plan (without the table), then every candidate once — TMA_128, TMA_64X2, TMA_N64 (and
+     * TMA_256 above 128 tokens) in each distinct cut of K into 1, 2, 3, 4, 5, 6 or 8 slices where the unsplit tiles fill less than
+     * one wave (split: fp32 atomics into C, zeroed first when C is stored), the ping-pong kernel unsplit, every deep candidate — with bf16 X as the engine feeds it and C written as the engine
+     * writes it ("swiglu": unsplit forms with the SwiGLU epilogue only). The fastest is then timed against the plan again,
+     * plan / best / plan / best; if it is at least {@code minGain} faster there, spot-checked (C = X·Wᵀ against a double dot
+     * product) and printed as a "TUNED NxKxM=tiles/slices" line. µs; "CSV,b128g,name,N,K,M,form,tiles,slices,us".
+     */
+    private static void b128gPoint(CudaBackend cuda, Gemm gemm, String name, int n, int k, int m, String mode, double minGain) {
+        try (Operands o = new Operands(cuda, m, n, k); BFloat16Array h = new BFloat16Array(Math.max(1, m * n / 2))) {
+            cuda.allocateOnDevice(h);
+            gemm.midTuned(false);
+            boolean swiglu = mode.equals("swiglu"), add = mode.equals("add");
+            Gemm.Plan plan = gemm.plan(m, n, k, true, true);
+            java.util.List<Gemm.Plan> cands = new java.util.ArrayList<>();
+            java.util.List<Gemm.Tiles> tiles = new java.util.ArrayList<>(java.util.List.of(Gemm.TMA_128, Gemm.TMA_64X2, Gemm.TMA_N64));
+            if (m > 128) tiles.add(Gemm.TMA_256);
+            for (Gemm.Tiles t : tiles) {
+                int last = 0;
+                long resident = 132L * gemm.blocksPerSm(t), tilesOf = (long) ((n + t.bn() - 1) / t.bn()) * ((m + t.bm() - 1) / t.bm());
+                for (int splits : new int[]{1, 2, 3, 4, 5, 6, 8}) {
+                    if (splits > 1 && (swiglu || tilesOf >= resident)) break;   // split-K only under a wave of tiles; SwiGLU's epilogue unsplit
+                    Gemm.Plan p = gemm.plan(m, n, k, t, splits, true);
+                    if (p.splits() == last) continue;
+                    last = p.splits();
+                    cands.add(p);
+                }
+            }
+            cands.add(gemm.pingPongPlan(m, n, k, Gemm.TMA_PP128, true));
+            for (Gemm.Plan p : gemm.deepCandidates(m, n, k, true)) if (!swiglu || p.splits() == 1) cands.add(p);
+            double planUs = b128gTime(cuda, gemm, plan, o, h, m, mode);
+            System.out.println("CSV,b128g," + name + "," + n + "," + k + "," + m + ",plan," + plan.tiles().name() + "," + plan.splits() + "," + planUs);
+            StringBuilder line = new StringBuilder(String.format("b128g %-10s N=%-5d K=%-5d M=%-3d %s floor %.2f us | plan %.2f [%s/%d] |", name, n, k, m,
+                    add ? "C+=" : swiglu ? "h= " : "C= ", 2.0 * n * k / 4.3e6, planUs, plan.tiles().name(), plan.splits()));
+            Gemm.Plan best = plan;
+            double bestUs = planUs;
+            for (Gemm.Plan p : cands) {
+                double us;
+                try {
+                    us = b128gTime(cuda, gemm, p, o, h, m, mode);
+                } catch (RuntimeException e) {
+                    line.append(" ").append(tunedName(p.tiles())).append("/").append(p.splits()).append(" failed");
+                    System.out.println("b128g candidate " + p + " failed: " + e);
+                    continue;
+                }
+                if (Double.isNaN(us)) continue;   // no SwiGLU epilogue
+                line.append(String.format(" %s/%d %.2f", tunedName(p.tiles()), p.splits(), us));
+                System.out.println("CSV,b128g," + name + "," + n + "," + k + "," + m + ",cand," + p.tiles().name() + "," + p.splits() + "," + us);
+                if (us < bestUs) { best = p; bestUs = us; }
+            }
+            System.out.println(line);
+            if (best == plan) {
+                System.out.printf("b128g %-10s M=%-3d the plan is the fastest [%s]%n", name, m, plan);
+                return;
+            }
+            double[] t = new double[4];
+            for (int i = 0; i < 4; i++) t[i] = b128gTime(cuda, gemm, i % 2 == 0 ? plan : best, o, h, m, mode);
+            double ratio = (t[1] + t[3]) / (t[0] + t[2]);
+            System.out.printf("b128g %-10s M=%-3d plan %.2f best %.2f plan %.2f best %.2f us: best/plan %.3f [%s -> %s]%n", name, m, t[0], t[1], t[2], t[3], ratio, plan, best);
+            System.out.println("CSV,b128gpick," + name + "," + n + "," + k + "," + m + "," + plan.tiles().name() + "/" + plan.splits() + ","
+                    + best.tiles().name() + "/" + best.splits() + "," + t[0] + "," + t[1] + "," + t[2] + "," + t[3]);
+            if (ratio <= 1 - minGain) {
+                checkBf16X(cuda, gemm, best, o, m);
+                System.out.println("TUNED " + n + "x" + k + "x" + m + "=" + tunedName(best.tiles()) + "/" + best.splits());
+            }
+        } catch (RuntimeException | AssertionError e) {
+            System.out.println("FAILED b128g " + name + " " + n + "x" + k + " M=" + m + ": " + e);
+        }
+    }
+
+    /** µs a product of plan p as the engine runs it (mode: store, add, swiglu); NaN where p has no SwiGLU epilogue. */
+    private static double b128gTime(CudaBackend cuda, Gemm gemm, Gemm.Plan p, Operands o, BFloat16Array h, int m, String mode) {
+        if (!mode.equals("swiglu")) return timeBf16XAdd(cuda, gemm, p, o, m, mode.equals("add"));
+        if (!Gemm.swiGluEpilogue(p, true)) return Double.NaN;
+        int n = o.n, k = o.k, copies = o.w.length;
+        double estimate = Math.max(2.0 * m * n * k / 300e12, 2.0 * n * k / 3.5e12);
+        int launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / estimate)));
+        for (int i = 0; i < Math.min(launches, copies); i++)
+            if (!gemm.matmulSwiGlu(o.xb, m, o.w[i], n, k, h, p)) return Double.NaN;
+        try (AccelStream stream = cuda.newStream();
+             Recording g = cuda.record(stream, () -> { for (int i = 0; i < launches; i++) gemm.matmulSwiGlu(o.xb, m, o.w[i % copies], n, k, h, p); })) {
+            return GraphTiming.medianReplayMillis(cuda, stream, g, 2, TRIALS) * 1e3 / launches;
+        }
+    }
+
+    /** Plan p's C = X·Wᵀ with the bf16 X, spot-checked against a double dot product of the widened X. */
+    private static void checkBf16X(CudaBackend cuda, Gemm gemm, Gemm.Plan p, Operands o, int m) {
+        int n = o.n, k = o.k;
+        gemm.matmul(o.xb, m, o.w[0], n, k, o.c, false, p);
+        cuda.synchronize();
+        try (FloatArray xf = new FloatArray(m * k)) {
+            cuda.toHost(o.xb);
+            for (int i = 0; i < m * k; i++) xf.set(i, o.xb.get(i));
+            cuda.toDevice(xf);
+            check(cuda, xf, o.w[0], o.c, m, n, k);
         }
     }
 

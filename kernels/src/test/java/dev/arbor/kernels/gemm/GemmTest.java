@@ -150,6 +150,7 @@ class GemmTest {
             assertEquals(4, q.splits(), "64 blocks, 264 resident");
             assertThrows(IllegalArgumentException.class, () -> hopper.mid("tma999"));
             hopper.mid("table");   // the measured table: TMA_64X2 at its shapes, the rule before elsewhere
+            hopper.midTuned(false);   // the rules under run 94's table (GemmMidTunedTest)
             hopper.pingPongMid(false);   // the table's tiles (the mid-range ping-pong rule: midRangePingPongRule)
             assertSame(Gemm.TMA_64X2, hopper.plan(107, 22016, 4096, true, true).tiles());
             assertSame(Gemm.TMA_64X2, hopper.plan(192, 22016, 4096, true, true).tiles());
@@ -275,6 +276,7 @@ class GemmTest {
     void midRangePingPongRule() {
         if (!Gemm.TMA_DEFAULT || !Gemm.PING_PONG_DEFAULT) return;
         Gemm hopper = new Gemm(cpu, true);
+        hopper.midTuned(false);   // the rule under run 94's table (GemmMidTunedTest)
         hopper.pingPongMid(true);
         for (int[] s : new int[][]{{128, 16384, 2048}, {120, 16384, 2048}, {128, 128256, 2048}, {128, 28672, 4096}}) {
             Gemm.Plan p = hopper.plan(s[0], s[1], s[2], true, true);

@@ -46,6 +46,7 @@ import java.lang.foreign.ValueLayout;
 final class CudaOps implements Ops<FloatArray> {
     private static final Kernel RMS_NORM = Kernel.of(LayerKernels.class, "rmsNormRows");
     private static final Kernel RMS_NORM_BF16 = Kernel.of(LayerKernels.class, "rmsNormRowsBf16");
+    private static final Kernel RMS_NORM_BF16_ZERO = Kernel.of(LayerKernels.class, "rmsNormRowsBf16Zero");
     private static final Kernel SILU_MUL = Kernel.of(LayerKernels.class, "siluMul");
     private static final Kernel ADD = Kernel.of(LayerKernels.class, "add");
     private static final Kernel ROPE = Kernel.of(LayerKernels.class, "rope");
@@ -193,6 +194,20 @@ final class CudaOps implements Ops<FloatArray> {
     private float[] pendingNorm;
     private double pendingEps;
     private int pendingTokens;
+    /**
+     * {@code -Darbor.gemm.zeroInNorm} (read when the ops are made, so {@code bench throughput --ab} can A/B it): without batch
+     * invariance, where the stacked q|k|v GEMM adds K slices into {@link #fusedOut} by atomics (its plan for the step's rows,
+     * {@code Gemm.atomicSplitK}), the bf16 RMSNorm that writes its X also zeroes those rows of fusedOut
+     * ({@code LayerKernels.rmsNormRowsBf16Zero}) and the GEMM runs without its zeroing launch ({@code Gemm.matmulPartialIntoZeroed}):
+     * one launch a layer fewer; the norm's bits unchanged, the product's sums as before (atomics in any order). On by default:
+     * bench/RESULTS.md run 94-b128g, llama3.2-1b b128 × 512 nbi (with the mid-range table) 1.801 → 1.782 ms a decode step on the
+     * device, one JVM (one pair); {@code ZeroInNormGpuTest}. {@code -Darbor.gemm.zeroInNorm=false}: the GEMM's own zeroing launch.
+     */
+    static final String ZERO_IN_NORM = "arbor.gemm.zeroInNorm";
+    static final boolean ZERO_IN_NORM_DEFAULT = true;
+    private final boolean zeroInNorm;
+    /** Rows of {@link #fusedOut} (q|k|v's width) the last bf16 norm zeroed, until fusedOut is written or a q|k|v GEMM takes them; -1: none. */
+    private int fusedOutZeroedRows = -1;
     private final boolean fusion;                     // fused stages (matmulAddNorm; the stacked projections follow the weights)
     private final Gemm gemm;                          // tensor-core projections (dtype BFLOAT16)
     private final FloatArray fusedOut;                // (maxTokens, fusedOutputCols) the stacked q|k|v or gate|up GEMM's output; null unfused
@@ -311,6 +326,7 @@ final class CudaOps implements Ops<FloatArray> {
         int qkvCols = config.qDim() + 2 * config.kvDim(), headSpan = Math.max(64, config.headDim());
         this.qkvRopeArrivals = new IntArray(Math.max(1, (qkvCols + headSpan - 1) / headSpan * ((Math.max(1, qkvRopeRows) + 15) / 16)));
         gpu.toDevice(qkvRopeArrivals);
+        this.zeroInNorm = !batchInvariant && Boolean.parseBoolean(System.getProperty(ZERO_IN_NORM, String.valueOf(ZERO_IN_NORM_DEFAULT)));
         this.dtype = dtype;
         this.batchInvariant = batchInvariant;
         this.config = config;
@@ -688,7 +704,12 @@ final class CudaOps implements Ops<FloatArray> {
         if (out == pendingXn) pendingXn = null;   // overwritten: a norm left pending by a step that did not finish is void
         fp32(x);
         if (out != x && producesBf16(rows)) {   // out != x: not the final norm (in place, and read by copyRows)
-            gpu.launch(RMS_NORM_BF16, Launch.of1D(rows, LayerKernels.NORM_GROUP), x, weights.of(weight), activationsBf16, n, eps);
+            int qkvN = config.qDim() + 2 * config.kvDim();
+            if (zeroInNorm && fusedOut != null && weights.fusedQkv() && gemm != null && Gemm.atomicSplitK(plan(rows, qkvN, config.hiddenSize()))) {
+                // the next q|k|v GEMM adds its K slices into these rows (a norm before gate|up zeroes them for nothing)
+                gpu.launch(RMS_NORM_BF16_ZERO, Launch.of1D(rows, LayerKernels.NORM_GROUP), x, weights.of(weight), activationsBf16, n, eps, fusedOut, qkvN);
+                fusedOutZeroedRows = rows;
+            } else gpu.launch(RMS_NORM_BF16, Launch.of1D(rows, LayerKernels.NORM_GROUP), x, weights.of(weight), activationsBf16, n, eps);
             holdBf16(out, activationsBf16);
             return;
         }
@@ -710,6 +731,7 @@ final class CudaOps implements Ops<FloatArray> {
     /** {@code a} was written in fp32: its bf16 stand-in, if any, is gone. */
     private void written(FloatArray a) {
         if (a == bf16Holds) bf16Holds = null;
+        if (a == fusedOut) fusedOutZeroedRows = -1;
     }
 
     /** Checks that {@code a}'s fp32 rows are current (not held in bf16 by a producer): only the GEMMs read the bf16 copy. */
@@ -809,6 +831,8 @@ final class CudaOps implements Ops<FloatArray> {
     public void qkvRopeStore(int layer, LayerWeights lw, FloatArray xn, int tokens, ForwardBatch b, ModelConfig c, FloatArray q, FloatArray k,
                              FloatArray v) {
         boolean prologue = takePendingNorm(xn, tokens);
+        int zeroedRows = fusedOutZeroedRows;   // taken here by this product or by none
+        fusedOutZeroedRows = -1;
         if (!weights.fusedQkv()) {
             if (prologue) settle(xn, tokens);
             Ops.super.qkvRopeStore(layer, lw, xn, tokens, b, c, q, k, v);
@@ -831,7 +855,12 @@ final class CudaOps implements Ops<FloatArray> {
                 n, h, fusedOut, plan(tokens, n, h))) : null;
         if (p == null) {
             if (prologue) settle(xn, tokens);
-            p = overlapping(() -> gemmPartial(xn, tokens, weights.qkv(lw), n, h, fusedOut, plan(tokens, n, h)));
+            Gemm.Plan plan = plan(tokens, n, h);
+            BFloat16Array xBf16 = bf16Of(xn);
+            if (zeroedRows == tokens && xBf16 != null && Gemm.atomicSplitK(plan)) {   // the norm that wrote X zeroed C's rows
+                p = overlapping(() -> gemm.matmulPartialIntoZeroed(xBf16, tokens, weights.qkv(lw), n, h, fusedOut, plan));
+                written(fusedOut);
+            } else p = overlapping(() -> gemmPartial(xn, tokens, weights.qkv(lw), n, h, fusedOut, plan));
         } else written(fusedOut);
         FusedOps.qkvRopeStore(gpu, p.sums(), p.slices(), q, keys[layer], values[layer], cos, sin, slots, tokens, c.numHeads(), c.numKvHeads(),
                 c.headDim(), shape.blockSize(), CudaModelBackend.PDL);
