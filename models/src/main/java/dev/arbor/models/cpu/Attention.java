@@ -98,6 +98,11 @@ final class Attention {
                     // (a shared prompt prefix), the shared blocks' K/V read once for the four
                     queryTileShared(h, t, shared);
                     idx += QUERIES;
+                } else if (pairedDecode && idx + 2 <= to && t + 2 <= tokens) {
+                    // two single queries (decode: two sequences' tokens of head h) side by side: their softmax and P·V
+                    // chains interleaved, each query's own arithmetic (softmaxValues2)
+                    queryPair(h, t);
+                    idx += 2;
                 } else {
                     queryTile1(h, t, s);
                     idx++;
@@ -115,6 +120,30 @@ final class Attention {
             else scores(qo, s, kvh, pos, p, 0, 0);
             float[] acc = cache.scratch2(QUERIES * headDim);  // (headDim) the running Σ p_j v_j
             softmaxValues(h, t, s, p, 0, acc, 0);
+        }
+
+        /**
+         * Queries (h, t) and (h, t + 1), of one sequence or two, side by side ({@link #pairedDecode}): each one's scores as
+         * {@link #queryTile1} computes them (its own block table), then {@link #softmaxValues2}, which runs both queries'
+         * block-by-block softmax and P·V in one loop: two independent dependency chains (the block max's lane tree, the
+         * scalar exp of the running-max correction, the value FMAs) for the core to overlap, the value rows loaded once
+         * where both read the same physical block. Each query's chains and their order are {@link #queryTile1}'s, so
+         * each gets the bits it gets alone.
+         */
+        private void queryPair(int h, int t) {
+            int kvh = h / group, posA = batch.position(t), posB = batch.position(t + 1);
+            int stride = (Math.max(posA, posB) / bs + 1) * bs;
+            float[] p = cache.scratch(2 * stride);   // (2, stride): each query's scores row, as queryTile1's
+            int qa = t * qDim + h * headDim, qb = qa + qDim;
+            if (bf16) {
+                scoresBf16(qa, batch.seqOfToken(t), kvh, posA, p, 0, 0);
+                scoresBf16(qb, batch.seqOfToken(t + 1), kvh, posB, p, stride, 0);
+            } else {
+                scores(qa, batch.seqOfToken(t), kvh, posA, p, 0, 0);
+                scores(qb, batch.seqOfToken(t + 1), kvh, posB, p, stride, 0);
+            }
+            float[] acc = cache.scratch2(QUERIES * headDim);
+            softmaxValues2(h, t, p, 0, stride, acc);
         }
 
         /**
@@ -140,6 +169,10 @@ final class Attention {
          * the values weighted into {@code acc[ao .. ao + headDim)}; writes its output row.
          */
         private void softmaxValues(int h, int t, int s, float[] p, int pb, float[] acc, int ao) {
+            if (softmaxPasses) {
+                softmaxValuesPasses(h, t, s, p, pb, acc, ao);
+                return;
+            }
             int kvh = h / group, pos = batch.position(t), qo = t * qDim + h * headDim, nb = pos / bs + 1;
             float slope = slopes == null ? 0f : slopes[h];
             float m = Float.NEGATIVE_INFINITY, l = 0f;     // running max and sum of exp(score - m)
@@ -157,6 +190,40 @@ final class Attention {
                 long vb = cache.offset(batch.block(s, kb), kvh, 0);
                 if (bf16) accumulateBf16(acc, ao, corr, p, po, n, values, vb, headDim);
                 else accumulate(acc, ao, corr, p, po, n, values, vb, headDim);
+            }
+            float inv = 1f / l;
+            for (int i = 0; i < headDim; i++) out[qo + i] = acc[ao + i] * inv;
+        }
+
+        /**
+         * {@link #softmaxValues} in three passes over the blocks ({@link #softmaxPasses}): every block's scale, ALiBi and max
+         * first (independent of each other), then the running max, correction, exp and sum block by block, then the P·V
+         * block by block. The same operations on the same values in the same order per value as the one-pass loop, so the
+         * same bits; but the blocks' lane-max trees, whose latency the one-pass loop waits out in every block before its
+         * exp and P·V can start, no longer sit on that chain.
+         */
+        private void softmaxValuesPasses(int h, int t, int s, float[] p, int pb, float[] acc, int ao) {
+            int kvh = h / group, pos = batch.position(t), qo = t * qDim + h * headDim, nb = pos / bs + 1;
+            float slope = slopes == null ? 0f : slopes[h];
+            float[] c = cache.scratch3(nb);   // per block: its max, then its correction factor
+            for (int kb = 0; kb < nb; kb++) {
+                c[kb] = scaleAndMax(p, pb + kb * bs, Math.min(bs, pos + 1 - kb * bs), scale, slopes != null, slope, kb * bs - pos);
+            }
+            float m = Float.NEGATIVE_INFINITY, l = 0f;     // running max and sum of exp(score - m)
+            for (int kb = 0; kb < nb; kb++) {
+                float bm = Math.max(m, c[kb]);
+                float corr = SamplingMath.exp(m - bm);
+                float sum = Attention.expInPlace(p, pb + kb * bs, Math.min(bs, pos + 1 - kb * bs), bm);
+                l = l * corr + sum;
+                m = bm;
+                c[kb] = corr;
+            }
+            java.util.Arrays.fill(acc, ao, ao + headDim, 0f);
+            for (int kb = 0; kb < nb; kb++) {
+                int n = Math.min(bs, pos + 1 - kb * bs), po = pb + kb * bs;
+                long vb = cache.offset(batch.block(s, kb), kvh, 0);
+                if (bf16) accumulateBf16(acc, ao, c[kb], p, po, n, values, vb, headDim);
+                else accumulate(acc, ao, c[kb], p, po, n, values, vb, headDim);
             }
             float inv = 1f / l;
             for (int i = 0; i < headDim; i++) out[qo + i] = acc[ao + i] * inv;
@@ -216,6 +283,10 @@ final class Attention {
          * each query's chains and their order are {@link #accumulate}'s, so each gets its own bits.
          */
         private void softmaxValues2(int h, int t, float[] p, int pa, int pb, float[] acc) {
+            if (softmaxPasses) {
+                softmaxValues2Passes(h, t, p, pa, pb, acc);
+                return;
+            }
             int sA = batch.seqOfToken(t), sB = batch.seqOfToken(t + 1);
             int kvh = h / group, posA = batch.position(t), posB = batch.position(t + 1);
             int nbA = posA / bs + 1, nbB = posB / bs + 1, nbMax = Math.max(nbA, nbB), ao = 0, bo = headDim;
@@ -241,6 +312,64 @@ final class Attention {
                     lB = lB * corrB + Attention.expInPlace(p, po, nB, bm);
                     mB = bm;
                 }
+                if (nA == nB && vb == vbB && headDim % (4 * F.length()) == 0) {
+                    if (bf16) accumulate2Bf16(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
+                    else accumulate2(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
+                } else {
+                    if (nA > 0) {
+                        if (bf16) accumulateBf16(acc, ao, corrA, p, pa + kb * bs, nA, values, vb, headDim);
+                        else accumulate(acc, ao, corrA, p, pa + kb * bs, nA, values, vb, headDim);
+                    }
+                    if (nB > 0) {
+                        if (bf16) accumulateBf16(acc, bo, corrB, p, pb + kb * bs, nB, values, vbB, headDim);
+                        else accumulate(acc, bo, corrB, p, pb + kb * bs, nB, values, vbB, headDim);
+                    }
+                }
+            }
+            int qa = t * qDim + h * headDim, qb = qa + qDim;
+            float invA = 1f / lA, invB = 1f / lB;
+            for (int i = 0; i < headDim; i++) out[qa + i] = acc[ao + i] * invA;
+            for (int i = 0; i < headDim; i++) out[qb + i] = acc[bo + i] * invB;
+        }
+
+        /**
+         * {@link #softmaxValues2} in {@link #softmaxValuesPasses}' three passes (both queries' block maxima, then their running
+         * max / exp / sum, then the P·V with the same shared-row loads): the same operations in the same order per value, the
+         * same bits.
+         */
+        private void softmaxValues2Passes(int h, int t, float[] p, int pa, int pb, float[] acc) {
+            int sA = batch.seqOfToken(t), sB = batch.seqOfToken(t + 1);
+            int kvh = h / group, posA = batch.position(t), posB = batch.position(t + 1);
+            int nbA = posA / bs + 1, nbB = posB / bs + 1, nbMax = Math.max(nbA, nbB), ao = 0, bo = headDim;
+            float slope = slopes == null ? 0f : slopes[h];
+            float[] c = cache.scratch3(2 * nbMax);   // A's blocks' maxima, then corrections, at [0, nbA); B's at [nbMax, ..)
+            for (int kb = 0; kb < nbMax; kb++) {
+                if (kb < nbA) c[kb] = scaleAndMax(p, pa + kb * bs, Math.min(bs, posA + 1 - kb * bs), scale, slopes != null, slope, kb * bs - posA);
+                if (kb < nbB) c[nbMax + kb] = scaleAndMax(p, pb + kb * bs, Math.min(bs, posB + 1 - kb * bs), scale, slopes != null, slope, kb * bs - posB);
+            }
+            float mA = Float.NEGATIVE_INFINITY, lA = 0f, mB = Float.NEGATIVE_INFINITY, lB = 0f;
+            for (int kb = 0; kb < nbMax; kb++) {
+                if (kb < nbA) {
+                    float bm = Math.max(mA, c[kb]);
+                    float corr = SamplingMath.exp(mA - bm);
+                    lA = lA * corr + Attention.expInPlace(p, pa + kb * bs, Math.min(bs, posA + 1 - kb * bs), bm);
+                    mA = bm;
+                    c[kb] = corr;
+                }
+                if (kb < nbB) {
+                    float bm = Math.max(mB, c[nbMax + kb]);
+                    float corr = SamplingMath.exp(mB - bm);
+                    lB = lB * corr + Attention.expInPlace(p, pb + kb * bs, Math.min(bs, posB + 1 - kb * bs), bm);
+                    mB = bm;
+                    c[nbMax + kb] = corr;
+                }
+            }
+            java.util.Arrays.fill(acc, 0, 2 * headDim, 0f);
+            for (int kb = 0; kb < nbMax; kb++) {
+                int nA = kb < nbA ? Math.min(bs, posA + 1 - kb * bs) : 0, nB = kb < nbB ? Math.min(bs, posB + 1 - kb * bs) : 0;
+                long vb = kb < nbA ? cache.offset(batch.block(sA, kb), kvh, 0) : 0L;
+                long vbB = kb < nbB ? cache.offset(batch.block(sB, kb), kvh, 0) : 0L;
+                float corrA = kb < nbA ? c[kb] : 0f, corrB = kb < nbB ? c[nbMax + kb] : 0f;
                 if (nA == nB && vb == vbB && headDim % (4 * F.length()) == 0) {
                     if (bf16) accumulate2Bf16(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
                     else accumulate2(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
@@ -555,6 +684,34 @@ final class Attention {
      */
     static int groupedDecodeMinShare = Integer.getInteger("arbor.cpu.groupedDecodeMinShare", 50);
 
+    /**
+     * {@code -Darbor.cpu.pairedDecodeAttention} (default off until measured): single queries (decode items that neither
+     * a prefill tile nor a shared-prefix tile takes) go two at a time through {@link Task#queryPair}, their softmax and
+     * P·V chains interleaved; off, each runs alone ({@link Task#queryTile1}). The same bits either way. Not final:
+     * benches flip it in one JVM.
+     */
+    static boolean pairedDecode = Boolean.parseBoolean(System.getProperty("arbor.cpu.pairedDecodeAttention", "false"));
+
+    /**
+     * {@code -Darbor.cpu.constantShuffles} (default off until measured): the block max's and the exp sum's lane trees
+     * ({@link #scaleAndMax}, {@link #expInPlace}) with 16 lanes rearrange by four static final shuffles (constants to the
+     * JIT) instead of walking {@link Lanes#SWAPS}' array (a shuffle object loaded per step). The same pairs in the same
+     * order: the same bits. Not final: benches flip it in one JVM.
+     */
+    static boolean constantShuffles = Boolean.parseBoolean(System.getProperty("arbor.cpu.constantShuffles", "false"));
+
+    /** {@link Lanes#SWAPS}' pairs for 16 lanes as constants ({@link #constantShuffles}): lanes i and i ^ 8, 4, 2, 1. */
+    /**
+     * {@code -Darbor.cpu.softmaxPasses} (default off until measured): a query's block-by-block softmax and P·V in three
+     * passes ({@link Task#softmaxValuesPasses}: the blocks' maxima, then the running max / exp / sum, then P·V) rather
+     * than one loop whose every block waits for its own max. The same bits. Not final: benches flip it in one JVM.
+     */
+    static boolean softmaxPasses = Boolean.parseBoolean(System.getProperty("arbor.cpu.softmaxPasses", "false"));
+
+    private static final VectorShuffle<Float> X8 = Lanes.SWAPS[0], X4 = Lanes.SWAPS[Math.min(1, Lanes.SWAPS.length - 1)],
+            X2 = Lanes.SWAPS[Math.min(2, Lanes.SWAPS.length - 1)], X1 = Lanes.SWAPS[Lanes.SWAPS.length - 1];
+    private static final boolean L16 = F.length() == 16;
+
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final VectorSpecies<Short> S16 = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
 
@@ -572,7 +729,14 @@ final class Attention {
             FloatVector v = FloatVector.fromArray(F, p, po).mul(scale);
             if (alibi) v = v.add(((FloatVector) IOTA.add(rel).convert(VectorOperators.I2F, 0)).mul(slope));
             v.intoArray(p, po);
-            for (VectorShuffle<Float> sw : Lanes.SWAPS) v = v.max(v.rearrange(sw));
+            if (L16 && constantShuffles) {
+                v = v.max(v.rearrange(X8));
+                v = v.max(v.rearrange(X4));
+                v = v.max(v.rearrange(X2));
+                v = v.max(v.rearrange(X1));
+            } else {
+                for (VectorShuffle<Float> sw : Lanes.SWAPS) v = v.max(v.rearrange(sw));
+            }
             return v.lane(0);
         }
         float bm = Float.NEGATIVE_INFINITY;
@@ -843,7 +1007,14 @@ final class Attention {
                 e.intoArray(x, o + j);
                 acc = acc.add(e);
             }
-            for (VectorShuffle<Float> sw : Lanes.SWAPS) acc = acc.add(acc.rearrange(sw));   // Lanes.sum's pairs, in the lanes
+            if (L16 && constantShuffles) {   // Lanes.sum's pairs, in the lanes
+                acc = acc.add(acc.rearrange(X8));
+                acc = acc.add(acc.rearrange(X4));
+                acc = acc.add(acc.rearrange(X2));
+                acc = acc.add(acc.rearrange(X1));
+            } else {
+                for (VectorShuffle<Float> sw : Lanes.SWAPS) acc = acc.add(acc.rearrange(sw));   // Lanes.sum's pairs, in the lanes
+            }
             sum = acc.lane(0);
         }
         for (; j < n; j++) {
