@@ -219,11 +219,15 @@ final class Attention {
                 c[kb] = corr;
             }
             java.util.Arrays.fill(acc, ao, ao + headDim, 0f);
-            for (int kb = 0; kb < nb; kb++) {
-                int n = Math.min(bs, pos + 1 - kb * bs), po = pb + kb * bs;
-                long vb = cache.offset(batch.block(s, kb), kvh, 0);
-                if (bf16) accumulateBf16(acc, ao, c[kb], p, po, n, values, vb, headDim);
-                else accumulate(acc, ao, c[kb], p, po, n, values, vb, headDim);
+            if (bf16 && headDim % (4 * F.length()) == 0) {   // the third pass with its accumulators in registers
+                valuesBf16(acc, ao, c, p, pb, s, kvh, pos);
+            } else {
+                for (int kb = 0; kb < nb; kb++) {
+                    int n = Math.min(bs, pos + 1 - kb * bs), po = pb + kb * bs;
+                    long vb = cache.offset(batch.block(s, kb), kvh, 0);
+                    if (bf16) accumulateBf16(acc, ao, c[kb], p, po, n, values, vb, headDim);
+                    else accumulate(acc, ao, c[kb], p, po, n, values, vb, headDim);
+                }
             }
             float inv = 1f / l;
             for (int i = 0; i < headDim; i++) out[qo + i] = acc[ao + i] * inv;
@@ -330,6 +334,61 @@ final class Attention {
             float invA = 1f / lA, invB = 1f / lB;
             for (int i = 0; i < headDim; i++) out[qa + i] = acc[ao + i] * invA;
             for (int i = 0; i < headDim; i++) out[qb + i] = acc[bo + i] * invB;
+        }
+
+        /**
+         * {@link #accumulateBf16} over every block of the query at {@code pos} (sequence s, kv head kvh; corrections
+         * {@code c[kb]}, probabilities {@code p[pb + kb·bs ..]}) with the four head-dim vectors' chains kept in registers from
+         * block to block instead of stored to {@code acc} and loaded back: per block {@code a = a · corr}, even keys onto a,
+         * odd keys from zero onto b, {@code a = a + b} — accumulateBf16's operations in its order, the same bits.
+         * headDim a multiple of 4·L (the caller checks).
+         */
+        private void valuesBf16(float[] acc, int ao, float[] c, float[] p, int pb, int s, int kvh, int pos) {
+            int lanes = F.length(), nb = pos / bs + 1;
+            long rowBytes = 2L * headDim;
+            for (int i = 0; i < headDim; i += 4 * lanes) {
+                FloatVector a0 = FloatVector.fromArray(F, acc, ao + i), a1 = FloatVector.fromArray(F, acc, ao + i + lanes);
+                FloatVector a2 = FloatVector.fromArray(F, acc, ao + i + 2 * lanes), a3 = FloatVector.fromArray(F, acc, ao + i + 3 * lanes);
+                for (int kb = 0; kb < nb; kb++) {
+                    int n = Math.min(bs, pos + 1 - kb * bs), po = pb + kb * bs;
+                    float corr = c[kb];
+                    a0 = a0.mul(corr);
+                    a1 = a1.mul(corr);
+                    a2 = a2.mul(corr);
+                    a3 = a3.mul(corr);
+                    FloatVector b0 = FloatVector.zero(F), b1 = b0, b2 = b0, b3 = b0;
+                    long at = cache.offset(batch.block(s, kb), kvh, 0) + 2L * i;
+                    int j = 0;
+                    for (; j + 2 <= n; j += 2) {
+                        FloatVector pj = FloatVector.broadcast(F, p[po + j]), pk = FloatVector.broadcast(F, p[po + j + 1]);
+                        long r = at + j * rowBytes, r2 = r + rowBytes;
+                        a0 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a0);
+                        a1 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 2L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a1);
+                        a2 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 4L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a2);
+                        a3 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 6L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a3);
+                        b0 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pk, b0);
+                        b1 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2 + 2L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pk, b1);
+                        b2 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2 + 4L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pk, b2);
+                        b3 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2 + 6L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pk, b3);
+                    }
+                    if (j < n) {
+                        FloatVector pj = FloatVector.broadcast(F, p[po + j]);
+                        long r = at + j * rowBytes;
+                        a0 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a0);
+                        a1 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 2L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a1);
+                        a2 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 4L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a2);
+                        a3 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 6L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a3);
+                    }
+                    a0 = a0.add(b0);
+                    a1 = a1.add(b1);
+                    a2 = a2.add(b2);
+                    a3 = a3.add(b3);
+                }
+                a0.intoArray(acc, ao + i);
+                a1.intoArray(acc, ao + i + lanes);
+                a2.intoArray(acc, ao + i + 2 * lanes);
+                a3.intoArray(acc, ao + i + 3 * lanes);
+            }
         }
 
         /**
@@ -693,24 +752,12 @@ final class Attention {
     static boolean pairedDecode = Boolean.parseBoolean(System.getProperty("arbor.cpu.pairedDecodeAttention", "false"));
 
     /**
-     * {@code -Darbor.cpu.constantShuffles} (default off until measured): the block max's and the exp sum's lane trees
-     * ({@link #scaleAndMax}, {@link #expInPlace}) with 16 lanes rearrange by four static final shuffles (constants to the
-     * JIT) instead of walking {@link Lanes#SWAPS}' array (a shuffle object loaded per step). The same pairs in the same
-     * order: the same bits. Not final: benches flip it in one JVM.
-     */
-    static boolean constantShuffles = Boolean.parseBoolean(System.getProperty("arbor.cpu.constantShuffles", "false"));
-
-    /** {@link Lanes#SWAPS}' pairs for 16 lanes as constants ({@link #constantShuffles}): lanes i and i ^ 8, 4, 2, 1. */
-    /**
      * {@code -Darbor.cpu.softmaxPasses} (default off until measured): a query's block-by-block softmax and P·V in three
      * passes ({@link Task#softmaxValuesPasses}: the blocks' maxima, then the running max / exp / sum, then P·V) rather
-     * than one loop whose every block waits for its own max. The same bits. Not final: benches flip it in one JVM.
+     * than one loop whose every block waits for its own max; a single query's P·V over a bfloat16 cache then keeps its
+     * accumulators in registers from block to block ({@link Task#valuesBf16}). The same bits. Not final: benches flip it in one JVM.
      */
     static boolean softmaxPasses = Boolean.parseBoolean(System.getProperty("arbor.cpu.softmaxPasses", "false"));
-
-    private static final VectorShuffle<Float> X8 = Lanes.SWAPS[0], X4 = Lanes.SWAPS[Math.min(1, Lanes.SWAPS.length - 1)],
-            X2 = Lanes.SWAPS[Math.min(2, Lanes.SWAPS.length - 1)], X1 = Lanes.SWAPS[Lanes.SWAPS.length - 1];
-    private static final boolean L16 = F.length() == 16;
 
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final VectorSpecies<Short> S16 = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
@@ -729,14 +776,7 @@ final class Attention {
             FloatVector v = FloatVector.fromArray(F, p, po).mul(scale);
             if (alibi) v = v.add(((FloatVector) IOTA.add(rel).convert(VectorOperators.I2F, 0)).mul(slope));
             v.intoArray(p, po);
-            if (L16 && constantShuffles) {
-                v = v.max(v.rearrange(X8));
-                v = v.max(v.rearrange(X4));
-                v = v.max(v.rearrange(X2));
-                v = v.max(v.rearrange(X1));
-            } else {
-                for (VectorShuffle<Float> sw : Lanes.SWAPS) v = v.max(v.rearrange(sw));
-            }
+            for (VectorShuffle<Float> sw : Lanes.SWAPS) v = v.max(v.rearrange(sw));
             return v.lane(0);
         }
         float bm = Float.NEGATIVE_INFINITY;
@@ -1007,14 +1047,7 @@ final class Attention {
                 e.intoArray(x, o + j);
                 acc = acc.add(e);
             }
-            if (L16 && constantShuffles) {   // Lanes.sum's pairs, in the lanes
-                acc = acc.add(acc.rearrange(X8));
-                acc = acc.add(acc.rearrange(X4));
-                acc = acc.add(acc.rearrange(X2));
-                acc = acc.add(acc.rearrange(X1));
-            } else {
-                for (VectorShuffle<Float> sw : Lanes.SWAPS) acc = acc.add(acc.rearrange(sw));   // Lanes.sum's pairs, in the lanes
-            }
+            for (VectorShuffle<Float> sw : Lanes.SWAPS) acc = acc.add(acc.rearrange(sw));   // Lanes.sum's pairs, in the lanes
             sum = acc.lane(0);
         }
         for (; j < n; j++) {

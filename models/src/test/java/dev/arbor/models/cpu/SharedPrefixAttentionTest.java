@@ -67,6 +67,47 @@ class SharedPrefixAttentionTest {
     }
 
     /**
+     * {@link Attention#softmaxPasses} and {@link Attention#pairedDecode} (each on, both on) give the bits of both off for every
+     * query of each case's decode batch, grouped (the shared tiles' pairs in passes; a group's last n mod 4 paired) and
+     * ungrouped (single queries paired, an odd count's last alone), float32 and bfloat16 K/V.
+     */
+    @Test
+    void softmaxPassesAndPairedDecodeGiveTheSameBits() {
+        boolean saved = Attention.groupedDecode, savedPasses = Attention.softmaxPasses, savedPaired = Attention.pairedDecode;
+        int savedShare = Attention.groupedDecodeMinShare;
+        Attention.groupedDecodeMinShare = 0;
+        try {
+            for (boolean bf16 : new boolean[] {false, true}) {
+                for (Case c : CASES) {
+                    Setup s = new Setup(c, new SplittableRandom(41 + c.seqs * 5 + c.prefix), bf16);
+                    for (boolean grouped : new boolean[] {true, false}) {
+                        Attention.groupedDecode = grouped;
+                        Attention.softmaxPasses = false;
+                        Attention.pairedDecode = false;
+                        float[] want = new float[s.q.length];
+                        Attention.run(s.q, s.decode, s.cache, 0, c.heads, s.slopes, want);
+                        for (int mode = 1; mode < 4; mode++) {
+                            Attention.softmaxPasses = (mode & 1) != 0;
+                            Attention.pairedDecode = (mode & 2) != 0;
+                            float[] got = new float[s.q.length];
+                            Attention.run(s.q, s.decode, s.cache, 0, c.heads, s.slopes, got);
+                            String what = c + (bf16 ? " bf16" : " fp32") + (grouped ? " grouped" : " ungrouped") + " passes " + Attention.softmaxPasses + " paired " + Attention.pairedDecode;
+                            for (int i = 0; i < got.length; i++) {
+                                assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), what + " element " + i);
+                            }
+                        }
+                    }
+                }
+            }
+        } finally {
+            Attention.groupedDecode = saved;
+            Attention.groupedDecodeMinShare = savedShare;
+            Attention.softmaxPasses = savedPasses;
+            Attention.pairedDecode = savedPaired;
+        }
+    }
+
+    /**
      * {@code seqs} sequences of {@code prefix} shared tokens then {@code 2·blockSize + 1 + 3s mod 11} own tokens (sequence s): the prefix's
      * whole blocks are the same physical blocks in every table, the rest (a partial prefix block's copy and the own
      * tokens) in each sequence's own blocks, all in a scrambled order; the decode batch holds each sequence's last token.
