@@ -98,11 +98,6 @@ final class Attention {
                     // (a shared prompt prefix), the shared blocks' K/V read once for the four
                     queryTileShared(h, t, shared);
                     idx += QUERIES;
-                } else if (pairedDecode && idx + 2 <= to && t + 2 <= tokens) {
-                    // two single queries (decode: two sequences' tokens of head h) side by side: their softmax and P·V
-                    // chains interleaved, each query's own arithmetic (softmaxValues2)
-                    queryPair(h, t);
-                    idx += 2;
                 } else {
                     queryTile1(h, t, s);
                     idx++;
@@ -120,30 +115,6 @@ final class Attention {
             else scores(qo, s, kvh, pos, p, 0, 0);
             float[] acc = cache.scratch2(QUERIES * headDim);  // (headDim) the running Σ p_j v_j
             softmaxValues(h, t, s, p, 0, acc, 0);
-        }
-
-        /**
-         * Queries (h, t) and (h, t + 1), of one sequence or two, side by side ({@link #pairedDecode}): each one's scores as
-         * {@link #queryTile1} computes them (its own block table), then {@link #softmaxValues2}, which runs both queries'
-         * block-by-block softmax and P·V in one loop: two independent dependency chains (the block max's lane tree, the
-         * scalar exp of the running-max correction, the value FMAs) for the core to overlap, the value rows loaded once
-         * where both read the same physical block. Each query's chains and their order are {@link #queryTile1}'s, so
-         * each gets the bits it gets alone.
-         */
-        private void queryPair(int h, int t) {
-            int kvh = h / group, posA = batch.position(t), posB = batch.position(t + 1);
-            int stride = (Math.max(posA, posB) / bs + 1) * bs;
-            float[] p = cache.scratch(2 * stride);   // (2, stride): each query's scores row, as queryTile1's
-            int qa = t * qDim + h * headDim, qb = qa + qDim;
-            if (bf16) {
-                scoresBf16(qa, batch.seqOfToken(t), kvh, posA, p, 0, 0);
-                scoresBf16(qb, batch.seqOfToken(t + 1), kvh, posB, p, stride, 0);
-            } else {
-                scores(qa, batch.seqOfToken(t), kvh, posA, p, 0, 0);
-                scores(qb, batch.seqOfToken(t + 1), kvh, posB, p, stride, 0);
-            }
-            float[] acc = cache.scratch2(QUERIES * headDim);
-            softmaxValues2(h, t, p, 0, stride, acc);
         }
 
         /**
@@ -169,10 +140,6 @@ final class Attention {
          * the values weighted into {@code acc[ao .. ao + headDim)}; writes its output row.
          */
         private void softmaxValues(int h, int t, int s, float[] p, int pb, float[] acc, int ao) {
-            if (softmaxPasses) {
-                softmaxValuesPasses(h, t, s, p, pb, acc, ao);
-                return;
-            }
             int kvh = h / group, pos = batch.position(t), qo = t * qDim + h * headDim, nb = pos / bs + 1;
             float slope = slopes == null ? 0f : slopes[h];
             float m = Float.NEGATIVE_INFINITY, l = 0f;     // running max and sum of exp(score - m)
@@ -190,44 +157,6 @@ final class Attention {
                 long vb = cache.offset(batch.block(s, kb), kvh, 0);
                 if (bf16) accumulateBf16(acc, ao, corr, p, po, n, values, vb, headDim);
                 else accumulate(acc, ao, corr, p, po, n, values, vb, headDim);
-            }
-            float inv = 1f / l;
-            for (int i = 0; i < headDim; i++) out[qo + i] = acc[ao + i] * inv;
-        }
-
-        /**
-         * {@link #softmaxValues} in three passes over the blocks ({@link #softmaxPasses}): every block's scale, ALiBi and max
-         * first (independent of each other), then the running max, correction, exp and sum block by block, then the P·V
-         * block by block. The same operations on the same values in the same order per value as the one-pass loop, so the
-         * same bits; but the blocks' lane-max trees, whose latency the one-pass loop waits out in every block before its
-         * exp and P·V can start, no longer sit on that chain.
-         */
-        private void softmaxValuesPasses(int h, int t, int s, float[] p, int pb, float[] acc, int ao) {
-            int kvh = h / group, pos = batch.position(t), qo = t * qDim + h * headDim, nb = pos / bs + 1;
-            float slope = slopes == null ? 0f : slopes[h];
-            float[] c = cache.scratch3(nb);   // per block: its max, then its correction factor
-            for (int kb = 0; kb < nb; kb++) {
-                c[kb] = scaleAndMax(p, pb + kb * bs, Math.min(bs, pos + 1 - kb * bs), scale, slopes != null, slope, kb * bs - pos);
-            }
-            float m = Float.NEGATIVE_INFINITY, l = 0f;     // running max and sum of exp(score - m)
-            for (int kb = 0; kb < nb; kb++) {
-                float bm = Math.max(m, c[kb]);
-                float corr = SamplingMath.exp(m - bm);
-                float sum = Attention.expInPlace(p, pb + kb * bs, Math.min(bs, pos + 1 - kb * bs), bm);
-                l = l * corr + sum;
-                m = bm;
-                c[kb] = corr;
-            }
-            java.util.Arrays.fill(acc, ao, ao + headDim, 0f);
-            if (bf16 && headDim % (4 * F.length()) == 0) {   // the third pass with its accumulators in registers
-                valuesBf16(acc, ao, c, p, pb, s, kvh, pos);
-            } else {
-                for (int kb = 0; kb < nb; kb++) {
-                    int n = Math.min(bs, pos + 1 - kb * bs), po = pb + kb * bs;
-                    long vb = cache.offset(batch.block(s, kb), kvh, 0);
-                    if (bf16) accumulateBf16(acc, ao, c[kb], p, po, n, values, vb, headDim);
-                    else accumulate(acc, ao, c[kb], p, po, n, values, vb, headDim);
-                }
             }
             float inv = 1f / l;
             for (int i = 0; i < headDim; i++) out[qo + i] = acc[ao + i] * inv;
@@ -337,64 +266,11 @@ final class Attention {
         }
 
         /**
-         * {@link #accumulateBf16} over every block of the query at {@code pos} (sequence s, kv head kvh; corrections
-         * {@code c[kb]}, probabilities {@code p[pb + kb·bs ..]}) with the four head-dim vectors' chains kept in registers from
-         * block to block instead of stored to {@code acc} and loaded back: per block {@code a = a · corr}, even keys onto a,
-         * odd keys from zero onto b, {@code a = a + b} — accumulateBf16's operations in its order, the same bits.
-         * headDim a multiple of 4·L (the caller checks).
-         */
-        private void valuesBf16(float[] acc, int ao, float[] c, float[] p, int pb, int s, int kvh, int pos) {
-            int lanes = F.length(), nb = pos / bs + 1;
-            long rowBytes = 2L * headDim;
-            for (int i = 0; i < headDim; i += 4 * lanes) {
-                FloatVector a0 = FloatVector.fromArray(F, acc, ao + i), a1 = FloatVector.fromArray(F, acc, ao + i + lanes);
-                FloatVector a2 = FloatVector.fromArray(F, acc, ao + i + 2 * lanes), a3 = FloatVector.fromArray(F, acc, ao + i + 3 * lanes);
-                for (int kb = 0; kb < nb; kb++) {
-                    int n = Math.min(bs, pos + 1 - kb * bs), po = pb + kb * bs;
-                    float corr = c[kb];
-                    a0 = a0.mul(corr);
-                    a1 = a1.mul(corr);
-                    a2 = a2.mul(corr);
-                    a3 = a3.mul(corr);
-                    FloatVector b0 = FloatVector.zero(F), b1 = b0, b2 = b0, b3 = b0;
-                    long at = cache.offset(batch.block(s, kb), kvh, 0) + 2L * i;
-                    int j = 0;
-                    for (; j + 2 <= n; j += 2) {
-                        FloatVector pj = FloatVector.broadcast(F, p[po + j]), pk = FloatVector.broadcast(F, p[po + j + 1]);
-                        long r = at + j * rowBytes, r2 = r + rowBytes;
-                        a0 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a0);
-                        a1 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 2L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a1);
-                        a2 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 4L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a2);
-                        a3 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 6L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a3);
-                        b0 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pk, b0);
-                        b1 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2 + 2L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pk, b1);
-                        b2 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2 + 4L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pk, b2);
-                        b3 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r2 + 6L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pk, b3);
-                    }
-                    if (j < n) {
-                        FloatVector pj = FloatVector.broadcast(F, p[po + j]);
-                        long r = at + j * rowBytes;
-                        a0 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a0);
-                        a1 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 2L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a1);
-                        a2 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 4L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a2);
-                        a3 = ((IntVector) ShortVector.fromMemorySegment(S16, values, r + 6L * lanes, ORDER).convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pj, a3);
-                    }
-                    a0 = a0.add(b0);
-                    a1 = a1.add(b1);
-                    a2 = a2.add(b2);
-                    a3 = a3.add(b3);
-                }
-                a0.intoArray(acc, ao + i);
-                a1.intoArray(acc, ao + i + lanes);
-                a2.intoArray(acc, ao + i + 2 * lanes);
-                a3.intoArray(acc, ao + i + 3 * lanes);
-            }
-        }
-
-        /**
-         * {@link #softmaxValues2} in {@link #softmaxValuesPasses}' three passes (both queries' block maxima, then their running
-         * max / exp / sum, then the P·V with the same shared-row loads): the same operations in the same order per value, the
-         * same bits.
+         * {@link #softmaxValues2} in three passes over the blocks ({@link #softmaxPasses}): both queries' every block's scale,
+         * ALiBi and max first (independent of each other), then their running max, correction, exp and sum block by block,
+         * then the P·V block by block with the same shared value loads. The same operations on the same values in the same
+         * order per value as the one-pass loop, so the same bits; but the blocks' lane-max trees, whose latency the one-pass
+         * loop waits out in every block before its exp and P·V can start, no longer sit on that chain.
          */
         private void softmaxValues2Passes(int h, int t, float[] p, int pa, int pb, float[] acc) {
             int sA = batch.seqOfToken(t), sB = batch.seqOfToken(t + 1);
@@ -744,18 +620,11 @@ final class Attention {
     static int groupedDecodeMinShare = Integer.getInteger("arbor.cpu.groupedDecodeMinShare", 50);
 
     /**
-     * {@code -Darbor.cpu.pairedDecodeAttention} (default off until measured): single queries (decode items that neither
-     * a prefill tile nor a shared-prefix tile takes) go two at a time through {@link Task#queryPair}, their softmax and
-     * P·V chains interleaved; off, each runs alone ({@link Task#queryTile1}). The same bits either way. Not final:
-     * benches flip it in one JVM.
-     */
-    static boolean pairedDecode = Boolean.parseBoolean(System.getProperty("arbor.cpu.pairedDecodeAttention", "false"));
-
-    /**
-     * {@code -Darbor.cpu.softmaxPasses} (default off until measured): a query's block-by-block softmax and P·V in three
-     * passes ({@link Task#softmaxValuesPasses}: the blocks' maxima, then the running max / exp / sum, then P·V) rather
-     * than one loop whose every block waits for its own max; a single query's P·V over a bfloat16 cache then keeps its
-     * accumulators in registers from block to block ({@link Task#valuesBf16}). The same bits. Not final: benches flip it in one JVM.
+     * {@code -Darbor.cpu.softmaxPasses} (default off: see run 95-cpu23): the four-query tiles' pairs (a prefill chunk's, a
+     * shared prefix's decode tiles) run their softmax and P·V in three passes ({@link Task#softmaxValues2Passes}: the blocks'
+     * maxima, then the running max / exp / sum, then P·V) rather than one loop whose every block waits for its own max. The
+     * same bits. Single queries keep the one-pass loop: there, with K/V from DRAM (batched decode), the passes measured
+     * slower (the value loads no longer overlap the softmax). Not final: benches flip it in one JVM.
      */
     static boolean softmaxPasses = Boolean.parseBoolean(System.getProperty("arbor.cpu.softmaxPasses", "false"));
 

@@ -84,19 +84,17 @@ class AttentionTest {
     }
 
     /**
-     * {@link Attention#softmaxPasses} and {@link Attention#pairedDecode} (each on, both on) give the bits of both off: a
-     * two-sequence prefill chunk (four-query tiles in passes, the single queries at the sequences' ends paired) and a decode
-     * batch of five queries (two sequences' tokens at different positions, two of them the same sequence and position: pairs
-     * that read different blocks, different block counts and the same blocks, an odd one alone); float32 and bfloat16,
-     * GQA, ALiBi, head dims 64, 128 and 12 (block 5: the scalar paths and the per-block P·V instead of the register one).
+     * {@link Attention#softmaxPasses} on gives the bits of off: a two-sequence prefill chunk (its four-query tiles' pairs in
+     * passes, of one sequence at different positions) and a decode batch of five queries (single queries: the one-pass loop
+     * either way); float32 and bfloat16, GQA, ALiBi, head dims 64, 128 and 12 (block 5: the scalar paths).
      */
     @Test
-    void softmaxPassesAndPairedDecodeGiveTheSameBits() {
+    void softmaxPassesGiveTheSameBits() {
         Case[] cases = {
             new Case(64, 16, 12, 12, 1, 100, false), new Case(64, 16, 4, 2, 37, 50, true), new Case(128, 32, 2, 1, 40, 19, false),
             new Case(12, 5, 3, 1, 13, 9, false), new Case(64, 16, 4, 4, 70, 33, true),
         };
-        boolean savedPasses = Attention.softmaxPasses, savedPaired = Attention.pairedDecode;
+        boolean savedPasses = Attention.softmaxPasses;
         try {
             for (boolean bf16 : new boolean[] {false, true}) {
                 for (Case c : cases) {
@@ -111,22 +109,17 @@ class AttentionTest {
                     for (ForwardBatch b : new ForwardBatch[] {s.batch, d}) {
                         String what = c + (bf16 ? " bf16" : " fp32") + (b == d ? " decode batch" : " prefill chunk");
                         Attention.softmaxPasses = false;
-                        Attention.pairedDecode = false;
                         float[] want = new float[b.numTokens() * c.heads * c.headDim];
                         Attention.run(s.q, b, s.cache, 0, c.heads, s.slopes, want);
-                        for (int mode = 1; mode < 4; mode++) {
-                            Attention.softmaxPasses = (mode & 1) != 0;
-                            Attention.pairedDecode = (mode & 2) != 0;
-                            float[] got = new float[want.length];
-                            Attention.run(s.q, b, s.cache, 0, c.heads, s.slopes, got);
-                            assertBitsEqual(want, got, what + " passes " + Attention.softmaxPasses + " paired " + Attention.pairedDecode);
-                        }
+                        Attention.softmaxPasses = true;
+                        float[] got = new float[want.length];
+                        Attention.run(s.q, b, s.cache, 0, c.heads, s.slopes, got);
+                        assertBitsEqual(want, got, what + " passes");
                     }
                 }
             }
         } finally {
             Attention.softmaxPasses = savedPasses;
-            Attention.pairedDecode = savedPaired;
         }
     }
 

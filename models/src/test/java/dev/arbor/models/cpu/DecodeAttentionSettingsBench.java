@@ -14,10 +14,9 @@ import java.util.SplittableRandom;
  * layer's attention in turn (K/V from memory as in the engine's step). Each round runs {@code reps} steps under every
  * setting, the order rotated by one each round, after two warm-up rounds; per setting the median wall and calling-thread
  * CPU µs a step, and per round the first setting's time over each setting's (median, min, max, rounds ahead). Run with
- * {@code -Darbor.cpu.threads=1} for CPU times that are all of the work. A setting is a name of letters: {@code p}
- * ({@link Attention#pairedDecode}), {@code g} ({@link Attention#groupedDecode}), {@code s} ({@link Attention#softmaxPasses});
+ * {@code -Darbor.cpu.threads=1} for CPU times that are all of the work. A setting is a name of letters: {@code g} ({@link Attention#groupedDecode}), {@code s} ({@link Attention#softmaxPasses});
  * {@code -} none. Usage: {@code DecodeAttentionSettingsBench [ctx] [batch] [layers] [rounds] [reps] [settings] [shared]}
- * (defaults 576 8 12 10 5 -,p,s,ps 0). {@code -Dbench.prefill=true}: a step is instead the {@code ctx}-token prefill of sequence 0.
+ * (defaults 576 8 12 10 5 -,s 0). {@code -Dbench.prefill=true}: a step is instead the {@code ctx}-token prefill of sequence 0.
  */
 public final class DecodeAttentionSettingsBench {
     private static final ThreadMXBean TM = ManagementFactory.getThreadMXBean();
@@ -28,7 +27,7 @@ public final class DecodeAttentionSettingsBench {
         int layers = args.length > 2 ? Integer.parseInt(args[2]) : 12;
         int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 10;
         int reps = args.length > 4 ? Integer.parseInt(args[4]) : 5;
-        String[] settings = (args.length > 5 ? args[5] : "-,p,s,ps").split(",");
+        String[] settings = (args.length > 5 ? args[5] : "-,s").split(",");
         int shared = args.length > 6 ? Integer.parseInt(args[6]) : 0;
         int heads = 12, headDim = 64, bs = 16, perSeq = (ctx + 1 + bs - 1) / bs, qDim = heads * headDim;
         int sharedBlocks = shared / bs, n = settings.length;
@@ -52,7 +51,7 @@ public final class DecodeAttentionSettingsBench {
         if (prefill) {
             decode = new ForwardBatch(new StepShape(perSeq * batch, bs, ctx, 1, perSeq, 1));
             int[] table = new int[perSeq];
-            for (int i = 0; i < perSeq; i++) table[i] = i < sharedBlocks ? i : i;
+            for (int i = 0; i < perSeq; i++) table[i] = i;
             decode.beginSequence(table, perSeq);
             for (int i = 0; i < ctx; i++) decode.addToken(0, i);
         }
@@ -60,7 +59,7 @@ public final class DecodeAttentionSettingsBench {
         float[] q = new float[rows * qDim], out = new float[rows * qDim];
         for (int i = 0; i < q.length; i++) q[i] = (float) rnd.nextDouble(-1, 1);
         Attention.Task task = new Attention.Task();
-        boolean s0 = Attention.softmaxPasses, p0 = Attention.pairedDecode, g0 = Attention.groupedDecode;
+        boolean s0 = Attention.softmaxPasses, g0 = Attention.groupedDecode;
         double[][] wall = new double[n][rounds], cpu = new double[n][rounds];
         System.out.printf("decode attention: batch %d at %d (shared %d), %d layers, %d rounds x %d steps, settings %s, load %.2f%n",
                 batch, ctx, shared, layers, rounds, reps, String.join(",", settings), load());
@@ -68,7 +67,6 @@ public final class DecodeAttentionSettingsBench {
             for (int r = -2; r < rounds; r++) {
                 for (int j = 0; j < n; j++) {
                     int s = Math.floorMod(j + r, n);
-                    Attention.pairedDecode = settings[s].contains("p");
                     Attention.groupedDecode = settings[s].contains("g");
                     Attention.softmaxPasses = settings[s].contains("s");
                     long w0 = System.nanoTime(), t0 = TM.getCurrentThreadCpuTime();
@@ -81,7 +79,6 @@ public final class DecodeAttentionSettingsBench {
                 }
             }
         } finally {
-            Attention.pairedDecode = p0;
             Attention.groupedDecode = g0;
             Attention.softmaxPasses = s0;
         }

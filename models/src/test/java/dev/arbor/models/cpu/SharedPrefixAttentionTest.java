@@ -67,13 +67,12 @@ class SharedPrefixAttentionTest {
     }
 
     /**
-     * {@link Attention#softmaxPasses} and {@link Attention#pairedDecode} (each on, both on) give the bits of both off for every
-     * query of each case's decode batch, grouped (the shared tiles' pairs in passes; a group's last n mod 4 paired) and
-     * ungrouped (single queries paired, an odd count's last alone), float32 and bfloat16 K/V.
+     * {@link Attention#softmaxPasses} on gives the bits of off for every query of each case's decode batch, grouped (the
+     * shared tiles' pairs of two sequences in passes; a group's last n mod 4 alone) and ungrouped, float32 and bfloat16 K/V.
      */
     @Test
-    void softmaxPassesAndPairedDecodeGiveTheSameBits() {
-        boolean saved = Attention.groupedDecode, savedPasses = Attention.softmaxPasses, savedPaired = Attention.pairedDecode;
+    void softmaxPassesGiveTheSameBits() {
+        boolean saved = Attention.groupedDecode, savedPasses = Attention.softmaxPasses;
         int savedShare = Attention.groupedDecodeMinShare;
         Attention.groupedDecodeMinShare = 0;
         try {
@@ -83,18 +82,14 @@ class SharedPrefixAttentionTest {
                     for (boolean grouped : new boolean[] {true, false}) {
                         Attention.groupedDecode = grouped;
                         Attention.softmaxPasses = false;
-                        Attention.pairedDecode = false;
                         float[] want = new float[s.q.length];
                         Attention.run(s.q, s.decode, s.cache, 0, c.heads, s.slopes, want);
-                        for (int mode = 1; mode < 4; mode++) {
-                            Attention.softmaxPasses = (mode & 1) != 0;
-                            Attention.pairedDecode = (mode & 2) != 0;
-                            float[] got = new float[s.q.length];
-                            Attention.run(s.q, s.decode, s.cache, 0, c.heads, s.slopes, got);
-                            String what = c + (bf16 ? " bf16" : " fp32") + (grouped ? " grouped" : " ungrouped") + " passes " + Attention.softmaxPasses + " paired " + Attention.pairedDecode;
-                            for (int i = 0; i < got.length; i++) {
-                                assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), what + " element " + i);
-                            }
+                        Attention.softmaxPasses = true;
+                        float[] got = new float[s.q.length];
+                        Attention.run(s.q, s.decode, s.cache, 0, c.heads, s.slopes, got);
+                        String what = c + (bf16 ? " bf16" : " fp32") + (grouped ? " grouped" : " ungrouped") + " passes";
+                        for (int i = 0; i < got.length; i++) {
+                            assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), what + " element " + i);
                         }
                     }
                 }
@@ -103,7 +98,6 @@ class SharedPrefixAttentionTest {
             Attention.groupedDecode = saved;
             Attention.groupedDecodeMinShare = savedShare;
             Attention.softmaxPasses = savedPasses;
-            Attention.pairedDecode = savedPaired;
         }
     }
 
