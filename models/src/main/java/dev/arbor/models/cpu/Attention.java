@@ -216,6 +216,10 @@ final class Attention {
          * each query's chains and their order are {@link #accumulate}'s, so each gets its own bits.
          */
         private void softmaxValues2(int h, int t, float[] p, int pa, int pb, float[] acc) {
+            if (softmaxPasses) {
+                softmaxValues2Passes(h, t, p, pa, pb, acc);
+                return;
+            }
             int sA = batch.seqOfToken(t), sB = batch.seqOfToken(t + 1);
             int kvh = h / group, posA = batch.position(t), posB = batch.position(t + 1);
             int nbA = posA / bs + 1, nbB = posB / bs + 1, nbMax = Math.max(nbA, nbB), ao = 0, bo = headDim;
@@ -241,6 +245,66 @@ final class Attention {
                     lB = lB * corrB + Attention.expInPlace(p, po, nB, bm);
                     mB = bm;
                 }
+                if (nA == nB && vb == vbB && headDim % (4 * F.length()) == 0) {
+                    if (bf16) accumulate2Bf16(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
+                    else accumulate2(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
+                } else {
+                    if (nA > 0) {
+                        if (bf16) accumulateBf16(acc, ao, corrA, p, pa + kb * bs, nA, values, vb, headDim);
+                        else accumulate(acc, ao, corrA, p, pa + kb * bs, nA, values, vb, headDim);
+                    }
+                    if (nB > 0) {
+                        if (bf16) accumulateBf16(acc, bo, corrB, p, pb + kb * bs, nB, values, vbB, headDim);
+                        else accumulate(acc, bo, corrB, p, pb + kb * bs, nB, values, vbB, headDim);
+                    }
+                }
+            }
+            int qa = t * qDim + h * headDim, qb = qa + qDim;
+            float invA = 1f / lA, invB = 1f / lB;
+            for (int i = 0; i < headDim; i++) out[qa + i] = acc[ao + i] * invA;
+            for (int i = 0; i < headDim; i++) out[qb + i] = acc[bo + i] * invB;
+        }
+
+        /**
+         * {@link #softmaxValues2} in three passes over the blocks ({@link #softmaxPasses}): both queries' every block's scale,
+         * ALiBi and max first (independent of each other), then their running max, correction, exp and sum block by block,
+         * then the P·V block by block with the same shared value loads. The same operations on the same values in the same
+         * order per value as the one-pass loop, so the same bits; but the blocks' lane-max trees, whose latency the one-pass
+         * loop waits out in every block before its exp and P·V can start, no longer sit on that chain.
+         */
+        private void softmaxValues2Passes(int h, int t, float[] p, int pa, int pb, float[] acc) {
+            int sA = batch.seqOfToken(t), sB = batch.seqOfToken(t + 1);
+            int kvh = h / group, posA = batch.position(t), posB = batch.position(t + 1);
+            int nbA = posA / bs + 1, nbB = posB / bs + 1, nbMax = Math.max(nbA, nbB), ao = 0, bo = headDim;
+            float slope = slopes == null ? 0f : slopes[h];
+            float[] c = cache.scratch3(2 * nbMax);   // A's blocks' maxima, then corrections, at [0, nbA); B's at [nbMax, ..)
+            for (int kb = 0; kb < nbMax; kb++) {
+                if (kb < nbA) c[kb] = scaleAndMax(p, pa + kb * bs, Math.min(bs, posA + 1 - kb * bs), scale, slopes != null, slope, kb * bs - posA);
+                if (kb < nbB) c[nbMax + kb] = scaleAndMax(p, pb + kb * bs, Math.min(bs, posB + 1 - kb * bs), scale, slopes != null, slope, kb * bs - posB);
+            }
+            float mA = Float.NEGATIVE_INFINITY, lA = 0f, mB = Float.NEGATIVE_INFINITY, lB = 0f;
+            for (int kb = 0; kb < nbMax; kb++) {
+                if (kb < nbA) {
+                    float bm = Math.max(mA, c[kb]);
+                    float corr = SamplingMath.exp(mA - bm);
+                    lA = lA * corr + Attention.expInPlace(p, pa + kb * bs, Math.min(bs, posA + 1 - kb * bs), bm);
+                    mA = bm;
+                    c[kb] = corr;
+                }
+                if (kb < nbB) {
+                    float bm = Math.max(mB, c[nbMax + kb]);
+                    float corr = SamplingMath.exp(mB - bm);
+                    lB = lB * corr + Attention.expInPlace(p, pb + kb * bs, Math.min(bs, posB + 1 - kb * bs), bm);
+                    mB = bm;
+                    c[nbMax + kb] = corr;
+                }
+            }
+            java.util.Arrays.fill(acc, 0, 2 * headDim, 0f);
+            for (int kb = 0; kb < nbMax; kb++) {
+                int nA = kb < nbA ? Math.min(bs, posA + 1 - kb * bs) : 0, nB = kb < nbB ? Math.min(bs, posB + 1 - kb * bs) : 0;
+                long vb = kb < nbA ? cache.offset(batch.block(sA, kb), kvh, 0) : 0L;
+                long vbB = kb < nbB ? cache.offset(batch.block(sB, kb), kvh, 0) : 0L;
+                float corrA = kb < nbA ? c[kb] : 0f, corrB = kb < nbB ? c[nbMax + kb] : 0f;
                 if (nA == nB && vb == vbB && headDim % (4 * F.length()) == 0) {
                     if (bf16) accumulate2Bf16(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
                     else accumulate2(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
@@ -554,6 +618,15 @@ final class Attention {
      * common blocks must be for {@link #groupedDecode} to tile it (the tests set 0 to run the tile on any shared block).
      */
     static int groupedDecodeMinShare = Integer.getInteger("arbor.cpu.groupedDecodeMinShare", 50);
+
+    /**
+     * {@code -Darbor.cpu.softmaxPasses} (default off: see run 95-cpu23): the four-query tiles' pairs (a prefill chunk's, a
+     * shared prefix's decode tiles) run their softmax and P·V in three passes ({@link Task#softmaxValues2Passes}: the blocks'
+     * maxima, then the running max / exp / sum, then P·V) rather than one loop whose every block waits for its own max. The
+     * same bits. Single queries keep the one-pass loop: there, with K/V from DRAM (batched decode), the passes measured
+     * slower (the value loads no longer overlap the softmax). Not final: benches flip it in one JVM.
+     */
+    static boolean softmaxPasses = Boolean.parseBoolean(System.getProperty("arbor.cpu.softmaxPasses", "false"));
 
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final VectorSpecies<Short> S16 = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));

@@ -105,7 +105,7 @@ public final class PagedKvCache {
     /** float32 to bfloat16, rounded to nearest, ties to even (NaN stays a quiet NaN): accel's rounding, as the GPU's KV store. */
     static short toBf16(float f) { return BFloat16Array.fromFloat(f); }
 
-    private final ThreadLocal<float[][]> scratch = ThreadLocal.withInitial(() -> new float[2][0]);
+    private final ThreadLocal<float[][]> scratch = ThreadLocal.withInitial(() -> new float[3][0]);
 
     /** This thread's first scratch row, at least n floats (grown, never shrunk). */
     float[] scratch(int n) {
@@ -119,6 +119,13 @@ public final class PagedKvCache {
         float[][] s = scratch.get();
         if (s[1].length < n) s[1] = new float[n];
         return s[1];
+    }
+
+    /** This thread's third scratch row, at least n floats (grown, never shrunk): attention's per-block maxima and corrections. */
+    float[] scratch3(int n) {
+        float[][] s = scratch.get();
+        if (s[2].length < n) s[2] = new float[Math.max(n, 2 * s[2].length)];
+        return s[2];
     }
 
     public int numBlocks() { return numBlocks; }

@@ -83,6 +83,46 @@ class AttentionTest {
         }
     }
 
+    /**
+     * {@link Attention#softmaxPasses} on gives the bits of off: a two-sequence prefill chunk (its four-query tiles' pairs in
+     * passes, of one sequence at different positions) and a decode batch of five queries (single queries: the one-pass loop
+     * either way); float32 and bfloat16, GQA, ALiBi, head dims 64, 128 and 12 (block 5: the scalar paths).
+     */
+    @Test
+    void softmaxPassesGiveTheSameBits() {
+        Case[] cases = {
+            new Case(64, 16, 12, 12, 1, 100, false), new Case(64, 16, 4, 2, 37, 50, true), new Case(128, 32, 2, 1, 40, 19, false),
+            new Case(12, 5, 3, 1, 13, 9, false), new Case(64, 16, 4, 4, 70, 33, true),
+        };
+        boolean savedPasses = Attention.softmaxPasses;
+        try {
+            for (boolean bf16 : new boolean[] {false, true}) {
+                for (Case c : cases) {
+                    Setup s = new Setup(c, new SplittableRandom(37), bf16);
+                    StepShape sh = s.batch.shape();
+                    ForwardBatch d = new ForwardBatch(new StepShape(sh.numBlocks(), sh.blockSize(), sh.maxTokens(), 5, sh.maxBlocksPerSeq(), 5));
+                    int[][] at = {{0, c.len0 - 1}, {1, c.len1 - 1}, {0, c.len0 / 2}, {0, c.len0 / 2}, {1, 0}};
+                    for (int[] a : at) {
+                        d.beginSequence(s.tables[a[0]], s.tables[a[0]].length);
+                        d.addToken(0, a[1]);
+                    }
+                    for (ForwardBatch b : new ForwardBatch[] {s.batch, d}) {
+                        String what = c + (bf16 ? " bf16" : " fp32") + (b == d ? " decode batch" : " prefill chunk");
+                        Attention.softmaxPasses = false;
+                        float[] want = new float[b.numTokens() * c.heads * c.headDim];
+                        Attention.run(s.q, b, s.cache, 0, c.heads, s.slopes, want);
+                        Attention.softmaxPasses = true;
+                        float[] got = new float[want.length];
+                        Attention.run(s.q, b, s.cache, 0, c.heads, s.slopes, got);
+                        assertBitsEqual(want, got, what + " passes");
+                    }
+                }
+            }
+        } finally {
+            Attention.softmaxPasses = savedPasses;
+        }
+    }
+
     /** A decode-shaped batch: each sequence's last prompt token, one token a sequence (queries read from the chunk's rows 0 and 1). */
     private static ForwardBatch lastTokens(Setup s, Case c) {
         ForwardBatch d = new ForwardBatch(s.batch.shape());

@@ -14,7 +14,7 @@ import java.util.Arrays;
  * each) under every setting (wall, process CPU time in 10 ms ticks: the team's workers spin between calls; the main thread's CPU
  * time in ns: all of the work with {@code -Darbor.cpu.threads=1}), the order rotated by one each round; two warm-up rounds first. A setting is a name made of
  * the letters {@code d} ({@link Matmul#decodeDirect8} on, else off) and {@code a} ({@link Matmul#weightAddress} on, else
- * off), e.g. {@code -,d,a,da}. Per setting the median wall ms a step; per round each setting's wall against the first
+ * off) {@code s} ({@link Attention#softmaxPasses} on, else off) and {@code pN} ({@link PanelGemm#minTokens} = N for that setting, else as started), e.g. {@code -,d,a,da} or {@code a,ap8}. Per setting the median wall ms a step; per round each setting's wall against the first
  * setting's (median, min, max, rounds ahead).
  * With {@code -Dbench.prefill=true} a step is instead the prefill of sequence 0's {@code context}-token prompt (again,
  * into the same blocks: a 1 × context prefill, its last logits row).
@@ -39,6 +39,8 @@ public final class DecodeSettingsBench {
         System.out.printf("settings %s (d: decodeDirect8, a: weightAddress); " + (PREFILL ? "prefill 1 x context, " : "") + "batch %d, context %d, %d rounds x %d steps, load %s%n",
                 String.join(",", settings), batch, context, rounds, steps, load());
         boolean savedD = Matmul.decodeDirect8, savedA = Matmul.weightAddress;
+        int savedP = PanelGemm.minTokens;
+        boolean savedS = Attention.softmaxPasses;
         try (CausalLM model = ModelLoader.load(spec, new BackendOptions("cpu", System.getProperty("bench.kv", "bf16"), "auto", true))) {
             model.materialize();
             StepShape shape = new StepShape(perSeq * batch, blockSize, Math.max(context, batch), batch, perSeq, batch);
@@ -61,6 +63,9 @@ public final class DecodeSettingsBench {
                         int v = Math.floorMod(j + r, n);
                         Matmul.decodeDirect8 = settings[v].contains("d");
                         Matmul.weightAddress = settings[v].contains("a");
+                        Attention.softmaxPasses = settings[v].contains("s");
+                        java.util.regex.Matcher pm = java.util.regex.Pattern.compile("p(\\d+)").matcher(settings[v]);
+                        PanelGemm.minTokens = pm.find() ? Math.max(PanelGemm.MT, Integer.parseInt(pm.group(1))) : savedP;
                         long c0 = OS.getProcessCpuTime(), w0 = System.nanoTime(), t0 = TM.getCurrentThreadCpuTime();
                         for (int step = 0; step < steps && PREFILL; step++) {   // a prefill of sequence 0's prompt again
                             b.clear();
@@ -114,6 +119,8 @@ public final class DecodeSettingsBench {
         } finally {
             Matmul.decodeDirect8 = savedD;
             Matmul.weightAddress = savedA;
+            PanelGemm.minTokens = savedP;
+            Attention.softmaxPasses = savedS;
         }
     }
 

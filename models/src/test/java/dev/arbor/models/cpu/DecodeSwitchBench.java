@@ -24,11 +24,13 @@ import java.util.Arrays;
  *   <li>{@code groupedDecodeAttention}: every sequence's block table begins with the same physical blocks, the
  *       {@code context} prompt tokens' whole blocks (the same token ids: a shared prefix as the prefix trie hands out), then
  *       32 own prompt tokens in its own blocks; A with {@link Attention#groupedDecode} off, B on (one executor);
+ *   <li>{@code softmaxPasses}: the shared prefix of {@code groupedDecodeAttention} (grouping on), A with
+ *       {@link Attention#softmaxPasses} off, B on; {@code softmaxPassesB8}: the same without a shared prefix;
  *   <li>{@code decodeDirect8}: A with {@link Matmul#decodeDirect8} off (the float32 panel GEMM), B on (one executor);
  *   <li>{@code weightAddress}: A with {@link Matmul#weightAddress} off (weights read through their own segments), B on
  *       (through the one constant segment by address); one executor, the other switches as their properties say.
  * </ul>
- * Usage: {@code DecodeSwitchBench MODEL [batch] [context] [rounds] [steps] [N|kvHugePages|kvHugePagesFirst|weightHugePages|weightHugePagesFirst|groupedDecodeAttention|decodeDirect8|weightAddress]} (default two threads, bf16 KV,
+ * Usage: {@code DecodeSwitchBench MODEL [batch] [context] [rounds] [steps] [N|kvHugePages|kvHugePagesFirst|weightHugePages|weightHugePagesFirst|groupedDecodeAttention|decodeDirect8|weightAddress|softmaxPasses|softmaxPassesB8]} (default two threads, bf16 KV,
  * batch invariant).
  */
 public final class DecodeSwitchBench {
@@ -48,15 +50,20 @@ public final class DecodeSwitchBench {
         boolean groupedAb = mode.equals("groupedDecodeAttention");   // a shared prefix; Attention.groupedDecode off / on
         boolean directAb = mode.equals("decodeDirect8");   // Matmul.decodeDirect8 off / on
         boolean addressAb = mode.equals("weightAddress");   // Matmul.weightAddress off / on
+        boolean passesAb = mode.startsWith("softmaxPasses");   // Attention.softmaxPasses off / on
+        boolean sharedPrefix = groupedAb || mode.equals("softmaxPasses");   // softmaxPassesB8: no shared prefix
+        boolean savedPasses = Attention.softmaxPasses;
         boolean savedAddress = Matmul.weightAddress, savedDirect = Matmul.decodeDirect8;
-        int own = groupedAb ? 32 : 0;   // own prompt tokens after the shared prefix
-        int offTokens = !hugeAb && !groupedAb && !directAb && !addressAb ? Integer.parseInt(mode) : PanelGemm.minTokens;
+        int own = sharedPrefix ? 32 : 0;   // own prompt tokens after the shared prefix
+        int offTokens = !hugeAb && !groupedAb && !directAb && !addressAb && !passesAb ? Integer.parseInt(mode) : PanelGemm.minTokens;
         int onTokens = PanelGemm.minTokens;
         int blockSize = 16, total = context + own + 2 * (rounds + 2) * steps + 1,   // both settings step the one cache (two executors: half used)
-                shared = groupedAb ? context / blockSize : 0;
+                shared = sharedPrefix ? context / blockSize : 0;
         int perSeq = (total + blockSize - 1) / blockSize + 1;
         if (groupedAb) System.out.printf("A/B of Attention.groupedDecode: off / on; batch %d sharing %d prompt tokens (%d blocks), %d own, %d rounds x %d steps%n",
                 batch, context, shared, own, rounds, steps);
+        else if (passesAb) System.out.printf("A/B of Attention.softmaxPasses: off / on; batch %d, %d prompt tokens (shared: %s), %d own, %d rounds x %d steps%n",
+                batch, context, sharedPrefix, own, rounds, steps);
         else if (directAb) System.out.printf("A/B of Matmul.decodeDirect8: off / on; batch %d, context %d, %d rounds x %d steps%n",
                 batch, context, rounds, steps);
         else if (addressAb) System.out.printf("A/B of Matmul.weightAddress: off / on (decodeDirect8 %s); batch %d, context %d, %d rounds x %d steps%n",
@@ -99,6 +106,7 @@ public final class DecodeSwitchBench {
                     for (int v = 0; v < 2; v++) {
                         if (groupedAb) Attention.groupedDecode = v == 1;
                         else if (directAb) Matmul.decodeDirect8 = v == 1;
+                        else if (passesAb) Attention.softmaxPasses = v == 1;
                         else if (addressAb) Matmul.weightAddress = v == 1;
                         else if (!hugeAb) PanelGemm.minTokens = v == 1 ? onTokens : offTokens;
                         int e = !hugeAb ? 0 : hugeFirst ? 1 - v : v;
@@ -124,6 +132,7 @@ public final class DecodeSwitchBench {
                 }
                 PanelGemm.minTokens = onTokens;
                 Attention.groupedDecode = true;
+                Attention.softmaxPasses = savedPasses;
                 Matmul.decodeDirect8 = savedDirect;
                 Matmul.weightAddress = savedAddress;
                 double[] ratio = new double[rounds], wr = new double[rounds];

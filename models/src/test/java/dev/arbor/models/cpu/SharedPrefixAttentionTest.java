@@ -67,6 +67,41 @@ class SharedPrefixAttentionTest {
     }
 
     /**
+     * {@link Attention#softmaxPasses} on gives the bits of off for every query of each case's decode batch, grouped (the
+     * shared tiles' pairs of two sequences in passes; a group's last n mod 4 alone) and ungrouped, float32 and bfloat16 K/V.
+     */
+    @Test
+    void softmaxPassesGiveTheSameBits() {
+        boolean saved = Attention.groupedDecode, savedPasses = Attention.softmaxPasses;
+        int savedShare = Attention.groupedDecodeMinShare;
+        Attention.groupedDecodeMinShare = 0;
+        try {
+            for (boolean bf16 : new boolean[] {false, true}) {
+                for (Case c : CASES) {
+                    Setup s = new Setup(c, new SplittableRandom(41 + c.seqs * 5 + c.prefix), bf16);
+                    for (boolean grouped : new boolean[] {true, false}) {
+                        Attention.groupedDecode = grouped;
+                        Attention.softmaxPasses = false;
+                        float[] want = new float[s.q.length];
+                        Attention.run(s.q, s.decode, s.cache, 0, c.heads, s.slopes, want);
+                        Attention.softmaxPasses = true;
+                        float[] got = new float[s.q.length];
+                        Attention.run(s.q, s.decode, s.cache, 0, c.heads, s.slopes, got);
+                        String what = c + (bf16 ? " bf16" : " fp32") + (grouped ? " grouped" : " ungrouped") + " passes";
+                        for (int i = 0; i < got.length; i++) {
+                            assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), what + " element " + i);
+                        }
+                    }
+                }
+            }
+        } finally {
+            Attention.groupedDecode = saved;
+            Attention.groupedDecodeMinShare = savedShare;
+            Attention.softmaxPasses = savedPasses;
+        }
+    }
+
+    /**
      * {@code seqs} sequences of {@code prefix} shared tokens then {@code 2·blockSize + 1 + 3s mod 11} own tokens (sequence s): the prefix's
      * whole blocks are the same physical blocks in every table, the rest (a partial prefix block's copy and the own
      * tokens) in each sequence's own blocks, all in a scrambled order; the decode batch holds each sequence's last token.
