@@ -497,7 +497,7 @@ public final class DecodeKernels {
         int T = warps * 32;                   // work-items per work-group
         int NS = warps * RPW;                 // row states per work-group
         int E = (G * headDim + T - 1) / T;    // (head, dim) elements per work-item in the fold
-        int P = splitMode != 0 ? groupSplits : 1;   // splits a work-group (decodeBf16Span; 1 elsewhere)
+        int P = 1 + splitMode * (groupSplits - 1);   // splits a work-group (decodeBf16Span in split mode, splitMode 1; 1 elsewhere)
         int[] rowBase = ctx.allocateIntLocalArray(P * SPLIT);             // element offset of each key row of the split(s), -1 if masked
         float[] stAcc = ctx.allocateFloatLocalArray(P * NS * G * headDim);    // (split of the span, state, g, d)
         float[] stMl = ctx.allocateFloatLocalArray(P * NS * G * 2);           // (split of the span, state, g) -> m, l
