@@ -289,6 +289,47 @@ public final class DecodeKernels {
     }
 
     /**
+     * body's span dispatcher ({@code groupSplits > 1} or {@code depth > 2} in split mode: {@link #decodeBf16Span}; a branch on constants, folded here, so the
+     * other forms' code has no span part): every split's row offsets of the work-group at once, one stream of rounds over them
+     * ({@link #spanRounds}), each split folded into its own slot; returns the last split left to body's split loop ({@code sFrom - 1}:
+     * none) or {@code sTo} (no span: all of them).
+     */
+    @Unroll
+    static int span(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray partials, IntArray blockTables,
+                    FloatArray slopes, int numBlocks, int slots, int kvHeads, int headDim, int blockSize, int alibi, int splitMode, int fp16,
+                    int pairedOffsets, int groupSplits, int depth, int[] rowBase, float[] stAcc, float[] stMl, float[] qr, float[] acc,
+                    float[] m, float[] l, float[] slope, float[] sc, int[] off, int[] kr, int[] vr, int[] off2, int[] kr2, int[] vr2,
+                    int[] off3, int[] kr3, int[] vr3, int[] off4, int[] kr4, int[] vr4, float[] runA, float[] runM, float[] runL, int t,
+                    int kvh, int tid, int warp, int row, int c8, int p, int ks0, int sk, int sFrom, int sTo, int table, int qBase,
+                    float scale, int G, int LR, int RPW, int U, int KPI, int T, int NS, int E, int warps, int heads) {
+        if (groupSplits + depth > 3) {   // more than one split a work-group, or more than two rounds in flight
+            if (splitMode != 0) {
+                int n = sTo - sFrom + 1, j0 = sFrom * sk, span = n * sk;
+                int lo = Math.max(j0, ks0), hi = Math.min(j0 + span, p + 1);
+                rowOffsets(blockTables, rowBase, table, j0, span, lo, hi, kvh, numBlocks, kvHeads, headDim, blockSize, tid, T, pairedOffsets);
+                ctx.localBarrier();
+                ctx.gridDependencyWait();   // as body's loop: the index chain ran before, q, the KV rows and the scratch after
+                loadQuery(ctx, q, qr, slopes, slope, qBase + c8, kvh * G, G, headDim, alibi);
+                startState(m, l, acc, G);
+                spanRounds(ctx, kc, vc, kr, vr, off, kr2, vr2, off2, kr3, vr3, off3, kr4, vr4, off4, rowBase, qr, sc, slope, m, l, acc, stAcc,
+                        stMl, scale, j0, span, sk, lo, hi, p, warp, row, c8, RPW, U, G, LR, KPI, warps, alibi, fp16, depth, NS, headDim);
+                ctx.localBarrier();
+                foldSpan(partials, stAcc, stMl, runA, runM, runL, t, sFrom, n, slots, tid, T, G, kvh, heads, headDim, NS, E, splitMode);
+                return sFrom - 1;
+            }
+        }
+        return sTo;
+    }
+
+    /** The span's n splits folded, each into its own slot (split sFrom + i from state rows i·NS on). */
+    static void foldSpan(FloatArray partials, float[] stAcc, float[] stMl, float[] runA, float[] runM, float[] runL, int t, int sFrom, int n,
+                         int slots, int tid, int T, int G, int kvh, int heads, int headDim, int NS, int E, int splitMode) {
+        for (int i = 0; i < n; i++) {
+            foldStates(partials, stAcc, stMl, runA, runM, runL, t, sFrom + i, i * NS, slots, tid, T, G, kvh, heads, headDim, NS, E, splitMode);
+        }
+    }
+
+    /**
      * A work-group's span of splits (split mode, {@link #decodeBf16Span}): rounds {@code 0, R, 2R, ...} of the {@code span} keys from
      * {@code j0} (R = warps·KPI dividing {@code sk}), {@code depth} rounds of this warp's loads in flight (buffer b holds rounds
      * ≡ b mod depth), the first loads of a split issued before the split before it is done. Each split's rounds start from a fresh
@@ -303,36 +344,58 @@ public final class DecodeKernels {
                            int warps, int alibi, int fp16, int depth, int NS, int headDim) {
         int R = warps * KPI, mine = warp * KPI + row, st = warp * RPW + row;
         boolean first = c8 == 0;   // the row's first lane keeps m and l
-        // the first depth - 1 rounds' loads (a round with no visible key is skipped by the whole work-group)
-        if (visible(0, span, j0, R, lo, hi)) loadSpan(ctx, kc, vc, kr, vr, off, rowBase, mine, c8, RPW, U, span);
-        if (depth > 2 && visible(R, span, j0, R, lo, hi)) loadSpan(ctx, kc, vc, kr2, vr2, off2, rowBase, R + mine, c8, RPW, U, span);
-        if (depth > 3 && visible(2 * R, span, j0, R, lo, hi)) loadSpan(ctx, kc, vc, kr3, vr3, off3, rowBase, 2 * R + mine, c8, RPW, U, span);
+        spanPrologue(ctx, kc, vc, kr, vr, off, kr2, vr2, off2, kr3, vr3, off3, rowBase, j0, span, lo, hi, mine, c8, RPW, U, R, depth);
         for (int round = 0; round < span; round += depth * R) {
-            if (depth == 2) {
-                spanStep(ctx, kc, vc, kr2, vr2, off2, round + R, kr, vr, off, round, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl, scale, j0,
-                        span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-                spanStep(ctx, kc, vc, kr, vr, off, round + 2 * R, kr2, vr2, off2, round + R, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
-                        scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-            } else if (depth == 3) {
-                spanStep(ctx, kc, vc, kr3, vr3, off3, round + 2 * R, kr, vr, off, round, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
-                        scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-                spanStep(ctx, kc, vc, kr, vr, off, round + 3 * R, kr2, vr2, off2, round + R, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
-                        scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-                spanStep(ctx, kc, vc, kr2, vr2, off2, round + 4 * R, kr3, vr3, off3, round + 2 * R, rowBase, qr, sc, slope, m, l, acc, stAcc,
-                        stMl, scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-            } else {
-                spanStep(ctx, kc, vc, kr4, vr4, off4, round + 3 * R, kr, vr, off, round, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
-                        scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-                spanStep(ctx, kc, vc, kr, vr, off, round + 4 * R, kr2, vr2, off2, round + R, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
-                        scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-                spanStep(ctx, kc, vc, kr2, vr2, off2, round + 5 * R, kr3, vr3, off3, round + 2 * R, rowBase, qr, sc, slope, m, l, acc, stAcc,
-                        stMl, scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-                spanStep(ctx, kc, vc, kr3, vr3, off3, round + 6 * R, kr4, vr4, off4, round + 3 * R, rowBase, qr, sc, slope, m, l, acc, stAcc,
-                        stMl, scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-            }
+            spanPhases(ctx, kc, vc, kr, vr, off, kr2, vr2, off2, kr3, vr3, off3, kr4, vr4, off4, rowBase, qr, sc, slope, m, l, acc, stAcc,
+                    stMl, scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, depth, NS, headDim, round);
         }
         // the span's last split's row states (the others were saved at their boundaries)
         saveState(stAcc, stMl, acc, m, l, (span / sk - 1) * NS + st, c8, first, G, headDim);
+    }
+
+    /** {@link #spanRounds}' first {@code depth - 1} rounds' loads (a round with no visible key is skipped by the whole work-group). */
+    @Unroll
+    static void spanPrologue(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] kr2, int[] vr2,
+                             int[] off2, int[] kr3, int[] vr3, int[] off3, int[] rowBase, int j0, int span, int lo, int hi, int mine, int c8,
+                             int RPW, int U, int R, int depth) {
+        if (visible(0, span, j0, R, lo, hi)) loadSpan(ctx, kc, vc, kr, vr, off, rowBase, mine, c8, RPW, U, span);
+        if (depth > 2) {
+            if (visible(R, span, j0, R, lo, hi)) loadSpan(ctx, kc, vc, kr2, vr2, off2, rowBase, R + mine, c8, RPW, U, span);
+        }
+        if (depth > 3) {
+            if (visible(2 * R, span, j0, R, lo, hi)) loadSpan(ctx, kc, vc, kr3, vr3, off3, rowBase, 2 * R + mine, c8, RPW, U, span);
+        }
+    }
+
+    /** {@link #spanRounds}' loop body: {@code depth} steps from {@code round}, buffer b holding rounds ≡ b mod depth. */
+    @Unroll
+    static void spanPhases(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] kr2, int[] vr2,
+                           int[] off2, int[] kr3, int[] vr3, int[] off3, int[] kr4, int[] vr4, int[] off4, int[] rowBase, float[] qr,
+                           float[] sc, float[] slope, float[] m, float[] l, float[] acc, float[] stAcc, float[] stMl, float scale, int j0,
+                           int span, int sk, int lo, int hi, int p, int mine, int st, boolean first, int c8, int RPW, int U, int G,
+                           int LR, int R, int alibi, int fp16, int depth, int NS, int headDim, int round) {
+        if (depth == 2) {
+            spanStep(ctx, kc, vc, kr2, vr2, off2, round + R, kr, vr, off, round, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl, scale, j0,
+                    span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
+            spanStep(ctx, kc, vc, kr, vr, off, round + 2 * R, kr2, vr2, off2, round + R, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
+                    scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
+        } else if (depth == 3) {
+            spanStep(ctx, kc, vc, kr3, vr3, off3, round + 2 * R, kr, vr, off, round, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
+                    scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
+            spanStep(ctx, kc, vc, kr, vr, off, round + 3 * R, kr2, vr2, off2, round + R, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
+                    scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
+            spanStep(ctx, kc, vc, kr2, vr2, off2, round + 4 * R, kr3, vr3, off3, round + 2 * R, rowBase, qr, sc, slope, m, l, acc, stAcc,
+                    stMl, scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
+        } else {
+            spanStep(ctx, kc, vc, kr4, vr4, off4, round + 3 * R, kr, vr, off, round, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
+                    scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
+            spanStep(ctx, kc, vc, kr, vr, off, round + 4 * R, kr2, vr2, off2, round + R, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
+                    scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
+            spanStep(ctx, kc, vc, kr2, vr2, off2, round + 5 * R, kr3, vr3, off3, round + 2 * R, rowBase, qr, sc, slope, m, l, acc, stAcc,
+                    stMl, scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
+            spanStep(ctx, kc, vc, kr3, vr3, off3, round + 6 * R, kr4, vr4, off4, round + 3 * R, rowBase, qr, sc, slope, m, l, acc, stAcc,
+                    stMl, scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
+        }
     }
 
     /** Whether the round from {@code round} (within the span) holds a visible key: inside the span and overlapping [lo, hi). */
@@ -563,23 +626,11 @@ public final class DecodeKernels {
         int qBase = (t * heads + kvh * G) * headDim;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         startRun(runA, runM, runL, E);
-        if (P > 1) {
-            // the span: every split's row offsets at once, one stream of rounds over them, each split folded into its own slot
-            int n = sTo - sFrom + 1, j0 = sFrom * sk, span = n * sk;
-            int lo = Math.max(j0, ks0), hi = Math.min(j0 + span, p + 1);
-            rowOffsets(blockTables, rowBase, table, j0, span, lo, hi, kvh, numBlocks, kvHeads, headDim, blockSize, tid, T, pairedOffsets);
-            ctx.localBarrier();
-            ctx.gridDependencyWait();   // as below: the index chain ran before, q, the KV rows and the scratch after
-            loadQuery(ctx, q, qr, slopes, slope, qBase + c8, kvh * G, G, headDim, alibi);
-            startState(m, l, acc, G);
-            spanRounds(ctx, kc, vc, kr, vr, off, kr2, vr2, off2, kr3, vr3, off3, kr4, vr4, off4, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
-                    scale, j0, span, sk, lo, hi, p, warp, row, c8, RPW, U, G, LR, KPI, warps, alibi, fp16, depth, NS, headDim);
-            ctx.localBarrier();
-            for (int i = 0; i < n; i++) {
-                foldStates(partials, stAcc, stMl, runA, runM, runL, t, sFrom + i, i * NS, slots, tid, T, G, kvh, heads, headDim, NS, E, splitMode);
-            }
-            sTo = sFrom - 1;   // done: the split loop below runs no split
-        }
+        // the span (decodeBf16Span, split mode): runs the work-group's splits and leaves no split to the loop below
+        sTo = span(ctx, q, kc, vc, partials, blockTables, slopes, numBlocks, slots, kvHeads, headDim, blockSize, alibi, splitMode, fp16,
+                pairedOffsets, groupSplits, depth, rowBase, stAcc, stMl, qr, acc, m, l, slope, sc, off, kr, vr, off2, kr2, vr2, off3, kr3, vr3,
+                off4, kr4, vr4, runA, runM, runL, t, kvh, tid, warp, row, c8, p, ks0, sk, sFrom, sTo, table, qBase, scale, G, LR, RPW, U, KPI,
+                T, NS, E, warps, heads);
         for (int s = sFrom; s <= sTo; s++) {
             int lo = Math.max(s * sk, ks0), hi = Math.min(s * sk + sk, p + 1);
             ctx.localBarrier();   // the previous split's readers of rowBase and the states are done

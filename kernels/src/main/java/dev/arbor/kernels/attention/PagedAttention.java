@@ -116,7 +116,8 @@ public final class PagedAttention implements AutoCloseable {
      * {@code -Darbor.paged.splitsPerGroup=N} (1-4; default 1: off): a split-mode launch the pipelined form serves ({@link #PIPE_WAVE})
      * gives each work-group N adjacent splits ({@link DecodeKernels#decodeBf16Span}): the row offsets of all of them at once, one
      * stream of rounds across the split boundaries with {@code -Darbor.paged.roundsInFlight} rounds of K/V loads in flight a warp
-     * (2-4; default 2), each split folded into its own partial slot, the fused merge counting ceil(splits / N) work-groups. The same
+     * (2-4; default 2), each split folded into its own partial slot, the fused merge counting ceil(splits / N) work-groups (N = 1 with
+     * 3-4 rounds in flight: the span kernel one split a work-group). The same
      * split boundaries, partials and merge: the same bits (CPU-executor and GPU tests). Launch bounds: {@code -Darbor.paged.pipeBlocks}.
      * Measured in bench/RESULTS.md "Run 92-dec23".
      */
@@ -364,7 +365,7 @@ public final class PagedAttention implements AutoCloseable {
                     : Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), DECODE_BF16_OUT_BF16);
             int bound = decodeMinBlocks >= 0 ? decodeMinBlocks : piped ? pipeBlocks : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim);
             int R = keysPerRound(warps);
-            boolean span = piped && split && groupSplits > 1 && SPLIT_KEYS % R == 0 && (below == 0 || small % R == 0)
+            boolean span = piped && split && (groupSplits > 1 || roundsInFlight > 2) && SPLIT_KEYS % R == 0 && (below == 0 || small % R == 0)
                     && 4 * groupSplits * (SPLIT_KEYS + warps * (32 / Math.max(1, headDim / 8)) * (heads / kvHeads) * (headDim + 2)) <= 48 * 1024;
             if (span) {
                 Launch ls = Launch.of(new int[] {tokens, kvHeads, (ownSplitsZ + groupSplits - 1) / groupSplits}, new int[] {threads, 1, 1});

@@ -275,7 +275,7 @@ class PagedAttentionTest {
 
     /**
      * Run 92-dec23's split span ({@link PagedAttention#splitSpan}, {@link DecodeKernels#decodeBf16Span}): 2-4 adjacent splits a
-     * work-group, 2-4 rounds of loads in flight, the fused merge counting work-groups: the same bits as the plain loop (one split a
+     * work-group (one with 3 rounds in flight too), 2-4 rounds of loads in flight, the fused merge counting work-groups: the same bits as the plain loop (one split a
      * work-group) in split mode (fused merge and the separate merge launch), whole mode and bf16 output, at contexts 1, 15, 17, 255,
      * 1,000 and a 4-token prefill chunk at 300 (an odd number of splits a span, spans of one split), headDim 128 / 64 / 16, ALiBi, fp16,
      * small splits of 128 keys, paired and plain row offsets, masked block-table entries; one head at 4,096 and 4,097 keys (16 and 17
@@ -287,7 +287,7 @@ class PagedAttentionTest {
         record Shape(int heads, int headDim, KvStore store, boolean alibi, int small) {}
         Shape[] shapes = {new Shape(2, 128, KvStore.BF16, false, 0), new Shape(2, 64, KvStore.F16, true, 0), new Shape(4, 16, KvStore.BF16, false, 0),
                 new Shape(2, 128, KvStore.BF16, true, 128)};
-        int[][] forms = {{2, 2, 1}, {2, 3, 0}, {3, 4, 1}, {4, 4, 0}};   // splits a work-group, rounds in flight, paired offsets
+        int[][] forms = {{2, 2, 1}, {2, 3, 0}, {3, 4, 1}, {4, 4, 0}, {1, 3, 1}};   // splits a work-group, rounds in flight, paired offsets
         int seed = 920;
         for (Shape sh : shapes) {
             try (PagedBatch b = new PagedBatch(sh.heads, sh.heads, sh.headDim, 16, ctx, fresh, sh.alibi, sh.store, seed++);
