@@ -54,7 +54,9 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * (the same bits); 121 registers at 32 × 128, so launched under bounds of 4 work-groups an SM for one-wave launches only, where each
  * work-group's serial chain of round trips is the launch's time (bench/RESULTS.md "Run 80-dec21": b1 × 4,096 24.3 → 21.2 µs). Its
  * variants ({@code pipeForm}, {@code pairedOffsets}; run 85-dec22, the same bits): {@link #skewedRounds} (slower) and
- * {@link #pairedRowOffsets} (b1 × 512-2,048 6-15% faster, 4,096 even; off by default).
+ * {@link #pairedRowOffsets} (b1 × 512-2,048 6-15% faster, 4,096 even; on since run 91). The split span ({@link #decodeBf16Span}, run
+ * 92-dec23: N adjacent splits a work-group, 2-4 rounds in flight across their boundaries, the same bits) measured slower at every row it
+ * serves: off.
  *
  * <p>Key j of a split is read by warp {@code (j mod SPLIT) / KPI mod warps} (KPI = RPW·U keys per warp
  * iteration); the split's row offsets (block table lookups) are computed once into shared memory. A round

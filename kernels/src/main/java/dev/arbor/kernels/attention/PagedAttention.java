@@ -119,7 +119,11 @@ public final class PagedAttention implements AutoCloseable {
      * (2-4; default 2), each split folded into its own partial slot, the fused merge counting ceil(splits / N) work-groups (N = 1 with
      * 3-4 rounds in flight: the span kernel one split a work-group). The same
      * split boundaries, partials and merge: the same bits (CPU-executor and GPU tests). Launch bounds: {@code -Darbor.paged.pipeBlocks}.
-     * Measured in bench/RESULTS.md "Run 92-dec23".
+     * <b>Off</b>: slower at every row it serves (bench/RESULTS.md "Run 92-dec23", H200, issue 11's table, forms interleaved in one JVM):
+     * b1 × 4,096 21.3 µs (default) against 27.4 (2 splits, 2 rounds), 28.5 (2 splits, 3 rounds), 26.1 (2 splits, 4 rounds), 39.9 (4
+     * splits, 4 rounds), 29.9 (1 split, 3 rounds: 512 work-groups at 3 an SM, two waves); b1 × 512 9.6 against 18.4-19.0. ncu: the b1
+     * launch is bound by each warp's serial instruction chain (8.8 cycles an issued instruction, 0.42 issued a scheduler), so half the
+     * warps with twice the rounds each lose whatever the loads in flight.
      */
     public static final String SPLITS_PER_GROUP = "arbor.paged.splitsPerGroup";
     /** {@code -Darbor.paged.roundsInFlight=N} (2-4, default 2): rounds of K/V loads in flight a warp in {@link #SPLITS_PER_GROUP}'s span form. */
