@@ -172,6 +172,7 @@ public final class PagedAttention implements AutoCloseable {
         }
         Shapes.positive("maxContext", maxContext);
         if (splitTokens < 0) throw new IllegalArgumentException("splitTokens must be >= 0: " + splitTokens);
+        splitSpan(groupSplits, roundsInFlight);   // -Darbor.paged.splitsPerGroup / roundsInFlight in range
         this.heads = heads;
         this.kvHeads = kvHeads;
         this.headDim = headDim;
