@@ -274,6 +274,75 @@ class PagedAttentionTest {
     }
 
     /**
+     * Run 92-dec23's split span ({@link PagedAttention#splitSpan}, {@link DecodeKernels#decodeBf16Span}): 2-4 adjacent splits a
+     * work-group (one with 3 rounds in flight too), 2-4 rounds of loads in flight, the fused merge counting work-groups: the same bits as the plain loop (one split a
+     * work-group) in split mode (fused merge and the separate merge launch), whole mode and bf16 output, at contexts 1, 15, 17, 255,
+     * 1,000 and a 4-token prefill chunk at 300 (an odd number of splits a span, spans of one split), headDim 128 / 64 / 16, ALiBi, fp16,
+     * small splits of 128 keys, paired and plain row offsets, masked block-table entries; one head at 4,096 and 4,097 keys (16 and 17
+     * splits) through the launcher's rule; G = 4 and 8 keep the plain form.
+     */
+    @Test
+    void splitSpansGiveTheBitsOfOneSplitAWorkGroup() {
+        int[] ctx = {1, 15, 17, 255, 1000, 300}, fresh = {1, 1, 1, 1, 1, 4};
+        record Shape(int heads, int headDim, KvStore store, boolean alibi, int small) {}
+        Shape[] shapes = {new Shape(2, 128, KvStore.BF16, false, 0), new Shape(2, 64, KvStore.F16, true, 0), new Shape(4, 16, KvStore.BF16, false, 0),
+                new Shape(2, 128, KvStore.BF16, true, 128)};
+        int[][] forms = {{2, 2, 1}, {2, 3, 0}, {3, 4, 1}, {4, 4, 0}, {1, 3, 1}};   // splits a work-group, rounds in flight, paired offsets
+        int seed = 920;
+        for (Shape sh : shapes) {
+            try (PagedBatch b = new PagedBatch(sh.heads, sh.heads, sh.headDim, 16, ctx, fresh, sh.alibi, sh.store, seed++);
+                 PagedAttention plain = new PagedAttention(b.heads, b.kvHeads, b.headDim, 16, b.maxContext(), b.tokens, sh.small, 4096).pipelineRounds(0)) {
+                float[] split = b.run(CPU, plain, b.allTokens(), true);
+                assertClose(b.reference(), split, 2e-6, sh + " plain split mode");
+                float[] whole = b.run(CPU, plain, b.allTokens(), false);
+                float[] bf16 = sh.store == KvStore.BF16 ? PagedBatch.withBf16Out(() -> b.run(CPU, plain, b.allTokens(), true)) : null;
+                for (int[] f : forms) {
+                    String what = sh + " span " + java.util.Arrays.toString(f);
+                    try (PagedAttention span = new PagedAttention(b.heads, b.kvHeads, b.headDim, 16, b.maxContext(), b.tokens, sh.small, 4096)
+                            .pipelineRounds(Integer.MAX_VALUE).pipelineForm(false, f[2] != 0, 2).splitSpan(f[0], f[1])) {
+                        assertBits(split, b.run(CPU, span, b.allTokens(), true), what + " vs plain, split mode");
+                        assertBits(whole, b.run(CPU, span, b.allTokens(), false), what + " vs plain, whole mode");
+                        if (bf16 != null) assertBits(bf16, PagedBatch.withBf16Out(() -> b.run(CPU, span, b.allTokens(), true)), what + " vs plain, bf16 out");
+                    }
+                }
+                try (PagedAttention span = new PagedAttention(b.heads, b.kvHeads, b.headDim, 16, b.maxContext(), b.tokens, sh.small, 4096)
+                        .pipelineRounds(Integer.MAX_VALUE).splitSpan(2, 3).fuseMerge(0, 8)) {
+                    assertBits(split, b.run(CPU, span, b.allTokens(), true), sh + " span, separate merge launch");
+                }
+            }
+        }
+        // masked rows: block-table entries outside the store (-1 and numBlocks) read as no key
+        try (PagedBatch b = new PagedBatch(2, 2, 64, 16, new int[] {700, 40}, new int[] {1, 1}, false, KvStore.BF16, seed++);
+             PagedAttention plain = new PagedAttention(2, 2, 64, 16, b.maxContext(), b.tokens).pipelineRounds(0);
+             PagedAttention span = new PagedAttention(2, 2, 64, 16, b.maxContext(), b.tokens).pipelineRounds(Integer.MAX_VALUE).splitSpan(2, 3)) {
+            b.tablesA.set(3, -1);
+            b.tablesA.set(20, b.numBlocks);
+            assertBits(b.run(CPU, plain, b.allTokens(), true), b.run(CPU, span, b.allTokens(), true), "masked blocks, span vs plain");
+        }
+        // 4,096 and 4,097 keys (16 and 17 splits: 8 / 9 work-groups of two, the last with one), one head, through the launcher's rule
+        for (int keys : new int[] {4096, 4097}) {
+            try (PagedBatch b = new PagedBatch(1, 1, 128, 16, new int[] {keys}, new int[] {1}, false, KvStore.BF16, seed++);
+                 PagedAttention plain = new PagedAttention(1, 1, 128, 16, keys, 1).pipelineRounds(0);
+                 PagedAttention span = new PagedAttention(1, 1, 128, 16, keys, 1).pipelineRounds(PagedAttention.PIPE_WAVE).splitSpan(2, 3)) {
+                float[] got = b.run(CPU, span, b.allTokens(), null);
+                assertClose(b.reference(), got, 2e-6, keys + " keys, span");
+                assertBits(b.run(CPU, plain, b.allTokens(), true), got, keys + " keys, span vs plain");
+            }
+        }
+        // G = 4 and 8: the plain form whatever the span says (the pipelined forms serve G = 1)
+        for (int[] g : new int[][] {{8, 2}, {16, 2}}) {
+            try (PagedBatch b = new PagedBatch(g[0], g[1], 32, 16, new int[] {17, 1000}, new int[] {1, 1}, false, KvStore.BF16, seed++);
+                 PagedAttention plain = new PagedAttention(b.heads, b.kvHeads, b.headDim, 16, b.maxContext(), b.tokens).pipelineRounds(0);
+                 PagedAttention span = new PagedAttention(b.heads, b.kvHeads, b.headDim, 16, b.maxContext(), b.tokens).pipelineRounds(Integer.MAX_VALUE)
+                         .splitSpan(2, 4)) {
+                assertBits(b.run(CPU, plain, b.allTokens(), true), b.run(CPU, span, b.allTokens(), true), "G=" + g[0] / g[1] + " plain either way");
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> new PagedAttention(2, 2, 64, 16, 64, 1).splitSpan(5, 2));
+        assertThrows(IllegalArgumentException.class, () -> new PagedAttention(2, 2, 64, 16, 64, 1).splitSpan(2, 5));
+    }
+
+    /**
      * The launcher's mode rule by shape ({@link DecodeKernels#splitBelowGroups}): whole mode from 1,024 whole-mode work-groups at
      * G = 4 × headDim 64 (Llama-3.2-1B), from {@link PagedAttention#SPLIT_BELOW_GROUPS} elsewhere; either mode gives the same bits
      * there (G = 4 × headDim 64, odd contexts, ALiBi), so the rule is for speed only.

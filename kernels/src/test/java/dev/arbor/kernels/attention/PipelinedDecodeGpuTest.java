@@ -78,4 +78,57 @@ class PipelinedDecodeGpuTest {
             }
         }
     }
+
+    /**
+     * Run 92-dec23's split span ({@link PagedAttention#splitSpan}) on the device: 2 and 4 adjacent splits a work-group with 2-4 rounds in
+     * flight (and 3 rounds at one split), at 32 × 128 bf16 and fp16 stores, bf16 output, 40 heads with ALiBi, contexts 1, 15, 17, 255,
+     * 1,000, 4,096, 4,097: the same bits as the plain loop (fused merge and the separate merge launch), as whole mode, launched again;
+     * batch 1 × 4,096 through the launcher's rule in each form bit for bit against the two-launch path.
+     */
+    @Test
+    void splitSpansGiveThePlainLoopsBitsOnTheDevice() {
+        int[] ctx = {1, 15, 17, 255, 1000, 4096, 4097}, one = {1, 1, 1, 1, 1, 1, 1};
+        Object[][] cases = {{32, KvStore.BF16, false, false}, {32, KvStore.F16, false, false}, {40, KvStore.BF16, true, false}, {32, KvStore.BF16, false, true}};
+        int[][] forms = {{2, 2, 4}, {2, 3, 3}, {2, 4, 2}, {4, 4, 1}, {1, 3, 3}};   // splits a work-group, rounds in flight, launch bounds
+        int seed = 92;
+        for (Object[] c : cases) {
+            int heads = (Integer) c[0];
+            boolean alibi = (Boolean) c[2], bf16Out = (Boolean) c[3];
+            String what = java.util.Arrays.toString(c);
+            try (PagedBatch b = new PagedBatch(heads, heads, 128, 16, ctx, one, alibi, (KvStore) c[1], seed++);
+                 PagedAttention plain = new PagedAttention(heads, heads, 128, 16, b.maxContext(), b.tokens).pipelineRounds(0);
+                 PagedAttention twoLaunch = new PagedAttention(heads, heads, 128, 16, b.maxContext(), b.tokens).pipelineRounds(0).fuseMerge(0, 8)) {
+                java.util.function.Function<java.util.function.Supplier<float[]>, float[]> out =
+                        s -> bf16Out ? PagedBatch.withBf16Out(s) : s.get();
+                float[] split = out.apply(() -> b.run(cuda, plain, b.allTokens(), true));
+                assertClose(b.reference(), split, bf16Out ? 4e-3 : 2e-5, what + " plain split mode");
+                if (!bf16Out) assertBits(b.run(cuda, twoLaunch, b.allTokens(), true), split, what + " plain, separate merge launch");
+                float[] whole = out.apply(() -> b.run(cuda, plain, b.allTokens(), false));
+                for (int[] f : forms) {
+                    String form = what + " span " + java.util.Arrays.toString(f);
+                    try (PagedAttention span = new PagedAttention(heads, heads, 128, 16, b.maxContext(), b.tokens).pipelineRounds(Integer.MAX_VALUE)
+                            .pipelineForm(false, true, f[2]).splitSpan(f[0], f[1]);
+                         PagedAttention spanTwo = new PagedAttention(heads, heads, 128, 16, b.maxContext(), b.tokens).pipelineRounds(Integer.MAX_VALUE)
+                                 .pipelineForm(false, true, f[2]).splitSpan(f[0], f[1]).fuseMerge(0, 8)) {
+                        assertBits(split, out.apply(() -> b.run(cuda, span, b.allTokens(), true)), form + " vs plain, split mode");
+                        assertBits(split, out.apply(() -> b.run(cuda, span, b.allTokens(), true)), form + " launched again");
+                        if (!bf16Out) assertBits(split, b.run(cuda, spanTwo, b.allTokens(), true), form + " separate merge launch");
+                        assertBits(whole, out.apply(() -> b.run(cuda, span, b.allTokens(), false)), form + " vs plain, whole mode");
+                    }
+                }
+            }
+        }
+        // batch 1 × 4,096 at 32 × 128: 512 one-split work-groups, the launcher's rule takes the span
+        try (PagedBatch b = new PagedBatch(32, 32, 128, 16, new int[] {4096}, new int[] {1}, false, KvStore.BF16, seed);
+             PagedAttention twoLaunch = new PagedAttention(32, 32, 128, 16, 4096, 1).pipelineRounds(0).fuseMerge(0, 8)) {
+            float[] want = b.run(cuda, twoLaunch, b.allTokens(), true);
+            assertClose(b.reference(), want, 2e-5, "b1 x 4096, two launches");
+            for (int[] f : forms) {
+                try (PagedAttention rule = new PagedAttention(32, 32, 128, 16, 4096, 1).pipelineRounds(PagedAttention.PIPE_WAVE)
+                        .pipelineForm(false, true, f[2]).splitSpan(f[0], f[1])) {
+                    assertBits(want, b.run(cuda, rule, b.allTokens(), null), "b1 x 4096, the rule, span " + java.util.Arrays.toString(f));
+                }
+            }
+        }
+    }
 }
