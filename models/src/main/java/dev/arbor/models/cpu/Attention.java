@@ -222,7 +222,7 @@ final class Attention {
             }
             int sA = batch.seqOfToken(t), sB = batch.seqOfToken(t + 1);
             int kvh = h / group, posA = batch.position(t), posB = batch.position(t + 1);
-            int nbA = posA / bs + 1, nbB = posB / bs + 1, nbMax = Math.max(nbA, nbB), ao = 0, bo = headDim;
+            int nbA = posA / bs + 1, nbB = posB / bs + 1, nbMax = Math.max(nbA, nbB);
             float slope = slopes == null ? 0f : slopes[h];
             float mA = Float.NEGATIVE_INFINITY, lA = 0f, mB = Float.NEGATIVE_INFINITY, lB = 0f;
             java.util.Arrays.fill(acc, 0, 2 * headDim, 0f);
@@ -245,24 +245,9 @@ final class Attention {
                     lB = lB * corrB + Attention.expInPlace(p, po, nB, bm);
                     mB = bm;
                 }
-                if (nA == nB && vb == vbB && headDim % (4 * F.length()) == 0) {
-                    if (bf16) accumulate2Bf16(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
-                    else accumulate2(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
-                } else {
-                    if (nA > 0) {
-                        if (bf16) accumulateBf16(acc, ao, corrA, p, pa + kb * bs, nA, values, vb, headDim);
-                        else accumulate(acc, ao, corrA, p, pa + kb * bs, nA, values, vb, headDim);
-                    }
-                    if (nB > 0) {
-                        if (bf16) accumulateBf16(acc, bo, corrB, p, pb + kb * bs, nB, values, vbB, headDim);
-                        else accumulate(acc, bo, corrB, p, pb + kb * bs, nB, values, vbB, headDim);
-                    }
-                }
+                accumulatePair(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, nB, vb, vbB);
             }
-            int qa = t * qDim + h * headDim, qb = qa + qDim;
-            float invA = 1f / lA, invB = 1f / lB;
-            for (int i = 0; i < headDim; i++) out[qa + i] = acc[ao + i] * invA;
-            for (int i = 0; i < headDim; i++) out[qb + i] = acc[bo + i] * invB;
+            writePair(t, h, acc, lA, lB);
         }
 
         /**
@@ -275,7 +260,7 @@ final class Attention {
         private void softmaxValues2Passes(int h, int t, float[] p, int pa, int pb, float[] acc) {
             int sA = batch.seqOfToken(t), sB = batch.seqOfToken(t + 1);
             int kvh = h / group, posA = batch.position(t), posB = batch.position(t + 1);
-            int nbA = posA / bs + 1, nbB = posB / bs + 1, nbMax = Math.max(nbA, nbB), ao = 0, bo = headDim;
+            int nbA = posA / bs + 1, nbB = posB / bs + 1, nbMax = Math.max(nbA, nbB);
             float slope = slopes == null ? 0f : slopes[h];
             float[] c = cache.scratch3(2 * nbMax);   // A's blocks' maxima, then corrections, at [0, nbA); B's at [nbMax, ..)
             for (int kb = 0; kb < nbMax; kb++) {
@@ -305,24 +290,37 @@ final class Attention {
                 long vb = kb < nbA ? cache.offset(batch.block(sA, kb), kvh, 0) : 0L;
                 long vbB = kb < nbB ? cache.offset(batch.block(sB, kb), kvh, 0) : 0L;
                 float corrA = kb < nbA ? c[kb] : 0f, corrB = kb < nbB ? c[nbMax + kb] : 0f;
-                if (nA == nB && vb == vbB && headDim % (4 * F.length()) == 0) {
-                    if (bf16) accumulate2Bf16(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
-                    else accumulate2(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, values, vb, headDim);
-                } else {
-                    if (nA > 0) {
-                        if (bf16) accumulateBf16(acc, ao, corrA, p, pa + kb * bs, nA, values, vb, headDim);
-                        else accumulate(acc, ao, corrA, p, pa + kb * bs, nA, values, vb, headDim);
-                    }
-                    if (nB > 0) {
-                        if (bf16) accumulateBf16(acc, bo, corrB, p, pb + kb * bs, nB, values, vbB, headDim);
-                        else accumulate(acc, bo, corrB, p, pb + kb * bs, nB, values, vbB, headDim);
-                    }
-                }
+                accumulatePair(acc, corrA, corrB, p, pa + kb * bs, pb + kb * bs, nA, nB, vb, vbB);
             }
+            writePair(t, h, acc, lA, lB);
+        }
+
+        /**
+         * One block's P·V for a pair of queries into {@code acc} (A's row at 0, B's at headDim), each rescaled by its correction
+         * first: one pass over shared value rows where both read the same {@code nA} rows of the same block, else each alone.
+         */
+        private void accumulatePair(float[] acc, float corrA, float corrB, float[] p, int pa, int pb, int nA, int nB, long vb, long vbB) {
+            if (nA == nB && vb == vbB && headDim % (4 * F.length()) == 0) {
+                if (bf16) accumulate2Bf16(acc, corrA, corrB, p, pa, pb, nA, values, vb, headDim);
+                else accumulate2(acc, corrA, corrB, p, pa, pb, nA, values, vb, headDim);
+                return;
+            }
+            if (nA > 0) {
+                if (bf16) accumulateBf16(acc, 0, corrA, p, pa, nA, values, vb, headDim);
+                else accumulate(acc, 0, corrA, p, pa, nA, values, vb, headDim);
+            }
+            if (nB > 0) {
+                if (bf16) accumulateBf16(acc, headDim, corrB, p, pb, nB, values, vbB, headDim);
+                else accumulate(acc, headDim, corrB, p, pb, nB, values, vbB, headDim);
+            }
+        }
+
+        /** Queries t and t + 1 of head h: their rows of {@code acc} over their softmax sums into {@code out}. */
+        private void writePair(int t, int h, float[] acc, float lA, float lB) {
             int qa = t * qDim + h * headDim, qb = qa + qDim;
             float invA = 1f / lA, invB = 1f / lB;
-            for (int i = 0; i < headDim; i++) out[qa + i] = acc[ao + i] * invA;
-            for (int i = 0; i < headDim; i++) out[qb + i] = acc[bo + i] * invB;
+            for (int i = 0; i < headDim; i++) out[qa + i] = acc[i] * invA;
+            for (int i = 0; i < headDim; i++) out[qb + i] = acc[headDim + i] * invB;
         }
 
         /** The slots past each block's vectors (block sizes not a multiple of L), of the query at {@code pos}: scalar chains. */
