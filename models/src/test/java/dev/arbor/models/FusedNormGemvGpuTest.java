@@ -3,10 +3,9 @@ package dev.arbor.models;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -23,51 +22,13 @@ class FusedNormGemvGpuTest {
     @Test
     void fusedNormGemvGivesTheSameLogits() {
         List<float[][]> plain = run(false), fused = run(true);
-        assertEquals(plain.size(), fused.size());
-        int compared = 0;
-        for (int s = 0; s < plain.size(); s++) {
-            assertEquals(plain.get(s).length, fused.get(s).length, "step " + s + " rows");
-            for (int r = 0; r < plain.get(s).length; r++) {
-                float[] a = plain.get(s)[r], b = fused.get(s)[r];
-                for (int v = 0; v < a.length; v++, compared++)
-                    assertEquals(Float.floatToRawIntBits(a[v]), Float.floatToRawIntBits(b[v]), "step " + s + ", row " + r + ", logit " + v);
-            }
-        }
+        int compared = SwitchedRuns.assertSameBits(plain, fused, "");
         assertTrue(compared > 100_000, "compared " + compared + " logits");
         System.out.printf("FusedNormGemvGpuTest: %d steps, %d logits, the same bits%n", plain.size(), compared);
     }
 
     private static List<float[][]> run(boolean fused) {
-        String before = System.getProperty(PROPERTY), rowsBefore = System.getProperty(ROWS);
-        System.setProperty(PROPERTY, Boolean.toString(fused));
-        System.setProperty(ROWS, "8");   // the fused path at 1-8 tokens (its default is batch 1)
-        List<float[][]> out = new ArrayList<>();
-        try (CausalLM m = ModelLoader.load("synthetic:100m", new BackendOptions("cuda", "bf16", "bfloat16", true));
-             PagedRunner r = new PagedRunner(m, 1024, 16, 96)) {
-            int vocab = m.config().vocabSize();
-            List<PagedRunner.Sequence> seqs = new ArrayList<>();
-            for (int s = 0; s < 9; s++) seqs.add(r.newSequence());
-            out.add(r.step(seqs.subList(0, 2), List.of(tokens(40, 1, vocab), tokens(17, 2, vocab)), true));
-            List<int[]> prompts = new ArrayList<>();
-            for (int s = 2; s < 9; s++) prompts.add(tokens(5 + s, 3 + s, vocab));
-            out.add(r.step(seqs.subList(2, 9), prompts, false));
-            for (int size : new int[]{1, 2, 3, 8, 9, 1}) {
-                List<int[]> next = new ArrayList<>();
-                for (int s = 0; s < size; s++) next.add(tokens(1, 10 * size + s, vocab));
-                out.add(r.step(seqs.subList(0, size), next, true));
-            }
-        } finally {
-            if (before == null) System.clearProperty(PROPERTY);
-            else System.setProperty(PROPERTY, before);
-            if (rowsBefore == null) System.clearProperty(ROWS);
-            else System.setProperty(ROWS, rowsBefore);
-        }
-        return out;
-    }
-
-    private static int[] tokens(int count, int seed, int vocab) {
-        int[] t = new int[count];
-        for (int i = 0; i < count; i++) t[i] = (seed * 131 + i * 37 + 11) % vocab;
-        return t;
+        // the fused path at 1-8 tokens (its default is batch 1)
+        return SwitchedRuns.invariantSteps(Map.of(PROPERTY, Boolean.toString(fused), ROWS, "8"), 1, 2, 3, 8, 9, 1);
     }
 }

@@ -6,7 +6,9 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
+import static dev.arbor.models.SwitchedRuns.tokens;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -54,34 +56,25 @@ class ZeroInNormGpuTest {
     }
 
     private static List<float[][]> run(boolean on) {
-        String before = System.getProperty(PROPERTY);
-        System.setProperty(PROPERTY, Boolean.toString(on));
-        List<float[][]> out = new ArrayList<>();
-        try (CausalLM m = ModelLoader.load("synthetic:100m", new BackendOptions("cuda", "bf16", "bfloat16", false));
-             PagedRunner r = new PagedRunner(m, 1024, 16, 128)) {
-            int vocab = m.config().vocabSize();
-            List<PagedRunner.Sequence> seqs = new ArrayList<>();
-            for (int s = 0; s < 96; s++) seqs.add(r.newSequence());
-            out.add(r.step(seqs.subList(0, 2), List.of(tokens(60, 1, vocab), tokens(40, 2, vocab)), true));
-            out.add(r.step(seqs.subList(2, 4), List.of(tokens(70, 3, vocab), tokens(30, 4, vocab)), true));
-            List<int[]> prompts = new ArrayList<>();
-            for (int s = 4; s < 96; s++) prompts.add(tokens(1 + s % 3, 5 + s, vocab));
-            out.add(r.step(seqs.subList(4, 96), prompts, false));
-            for (int size : new int[]{96, 96, 9, 96}) {
-                List<int[]> next = new ArrayList<>();
-                for (int s = 0; s < size; s++) next.add(tokens(1, 10 * size + s, vocab));
-                out.add(r.step(seqs.subList(0, size), next, true));
+        return SwitchedRuns.withProperties(Map.of(PROPERTY, Boolean.toString(on)), () -> {
+            List<float[][]> out = new ArrayList<>();
+            try (CausalLM m = ModelLoader.load("synthetic:100m", new BackendOptions("cuda", "bf16", "bfloat16", false));
+                 PagedRunner r = new PagedRunner(m, 1024, 16, 128)) {
+                int vocab = m.config().vocabSize();
+                List<PagedRunner.Sequence> seqs = new ArrayList<>();
+                for (int s = 0; s < 96; s++) seqs.add(r.newSequence());
+                out.add(r.step(seqs.subList(0, 2), List.of(tokens(60, 1, vocab), tokens(40, 2, vocab)), true));
+                out.add(r.step(seqs.subList(2, 4), List.of(tokens(70, 3, vocab), tokens(30, 4, vocab)), true));
+                List<int[]> prompts = new ArrayList<>();
+                for (int s = 4; s < 96; s++) prompts.add(tokens(1 + s % 3, 5 + s, vocab));
+                out.add(r.step(seqs.subList(4, 96), prompts, false));
+                for (int size : new int[]{96, 96, 9, 96}) {
+                    List<int[]> next = new ArrayList<>();
+                    for (int s = 0; s < size; s++) next.add(tokens(1, 10 * size + s, vocab));
+                    out.add(r.step(seqs.subList(0, size), next, true));
+                }
             }
-        } finally {
-            if (before == null) System.clearProperty(PROPERTY);
-            else System.setProperty(PROPERTY, before);
-        }
-        return out;
-    }
-
-    private static int[] tokens(int count, int seed, int vocab) {
-        int[] t = new int[count];
-        for (int i = 0; i < count; i++) t[i] = (seed * 131 + i * 37 + 11) % vocab;
-        return t;
+            return out;
+        });
     }
 }
