@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# NOT RUN (session 23 had one call a helper; this is run 93-gemv23's follow-up, ready for the lead's call): the two parts run 93
+# Run 93b-gemv23 (run by the lead; the held-tiles form it A-Bs measured +8.3% and was removed after): the two parts run 93
 # could not measure apart, in ONE JVM each:
 #   1. `bench throughput --ab arbor.flash.splitOverlap` at llama-7b batch 1 (the split attention launched overlapping qkvRopeStore
 #      and letting o_proj in first thing; GemmBench trigger predicts ~3 µs a layer, ~0.09 ms a step);

@@ -241,7 +241,6 @@ public final class Gemm implements AutoCloseable {
     private static final Kernel XF32_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xf32Wbf16SwiGlu");
     private static final Kernel XBF16_WBF16_SWIGLU = Kernel.of(GemmKernels.class, "xbf16Wbf16SwiGlu");
     private static final Kernel XF32_WBF16_TRIGGER = Kernel.of(GemmKernels.class, "xf32Wbf16Trigger");
-    private static final Kernel XF32_WBF16_HELD = Kernel.of(GemmKernels.class, "xf32Wbf16Held");
     private static final Kernel XF32_WBF16_SWIGLU_TRIGGER = Kernel.of(GemmKernels.class, "xf32Wbf16SwiGluTrigger");
     private static final Kernel WGMMA_TMA_SWIGLU = Kernel.of(GemmKernels.class, "wgmmaTmaSwiGlu");
     private static final Kernel WGMMA_TMA_SWIGLU_BF16 = Kernel.of(GemmKernels.class, "wgmmaTmaSwiGluBf16");
@@ -321,7 +320,6 @@ public final class Gemm implements AutoCloseable {
     /** Whether the mma.sync kernels launch overlapping the kernel before them ({@link #overlapPrevious(boolean)}). */
     private boolean overlapPrevious;
     private boolean earlyTrigger;       // the fp32-X mma.sync kernels let the next launch in early (earlyTrigger)
-    private int heldTiles;              // W tiles in registers before the wait of an overlapping fp32-X mma.sync launch (heldTiles)
     private BFloat16Array xBf16;
     private FloatArray slabs;   // (slices, m, n) partial sums of the batch-invariant split-K
     private HalfFloatArray xF16;
@@ -366,24 +364,6 @@ public final class Gemm implements AutoCloseable {
      * fills the multiprocessors).
      */
     public void earlyTrigger(boolean on) { this.earlyTrigger = on; }
-
-    /**
-     * An fp32-X, bf16-W mma.sync product ({@link GemmKernels#xf32Wbf16}: the decode tiles' slabs and one-slice products) launched
-     * overlapping the kernel before it ({@link #overlapPrevious}) issues {@code tiles} more K tiles of W before it waits for that
-     * kernel, held in registers ({@link GemmKernels#xf32Wbf16Held}) until the ring's stages free up: more of W streams during the
-     * kernel before (bench/RESULTS.md "Run 93-gemv23": a window hides exactly the prefetched stages' bytes). 0 (the default): the
-     * plain kernel. Where set it takes precedence over {@link #earlyTrigger} (the held kernel has no early trigger). The same
-     * bits. The engine's {@code -Darbor.gemm.heldTiles}; not measured on the device.
-     */
-    public void heldTiles(int tiles) {
-        if (tiles < 0 || tiles > 4) throw new IllegalArgumentException("held tiles " + tiles + " outside 0..4");
-        this.heldTiles = tiles;
-    }
-
-    private static final java.util.concurrent.atomic.AtomicLong HELD = new java.util.concurrent.atomic.AtomicLong();
-
-    /** Launches of {@link GemmKernels#xf32Wbf16Held} ({@link #heldTiles}) in this process, for tests. */
-    public static long heldLaunches() { return HELD.get(); }
 
     /** The kernel to launch for {@code kernel}: its early-trigger twin under {@link #earlyTrigger}, where it has one. */
     private Kernel triggering(Kernel kernel) {
@@ -2029,11 +2009,7 @@ public final class Gemm implements AutoCloseable {
             if (!fp32Out) throw new IllegalArgumentException("slab split-K needs fp32 output");
             FloatArray s = slabScratch((long) p.splits() * m * n);
             Tiles t = p.tiles();
-            if (overlap && heldTiles > 0 && kernel == XF32_WBF16) {
-                HELD.incrementAndGet();
-                backend.launch(XF32_WBF16_HELD, p.launch().overlappingPrevious(), x, w, s, m, n, k, p.kTilesPerSplit(), GemmKernels.SLABS,
-                        t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs(), heldTiles);
-            } else backend.launch(triggering(kernel), overlap ? p.launch().overlappingPrevious() : p.launch(), x, w, s, m, n, k, p.kTilesPerSplit(), GemmKernels.SLABS,
+            backend.launch(triggering(kernel), overlap ? p.launch().overlappingPrevious() : p.launch(), x, w, s, m, n, k, p.kTilesPerSplit(), GemmKernels.SLABS,
                     t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
             if (sumSlabs) addSlabs(s, c, m * n, p.splits(), accumulate);
             return s;
@@ -2048,12 +2024,6 @@ public final class Gemm implements AutoCloseable {
             launch = launch.overlappingPrevious();
         }
         Tiles t = p.tiles();
-        if (overlap && p.splits() == 1 && heldTiles > 0 && kernel == XF32_WBF16) {   // one slice, launched overlapping (not behind a zeroing)
-            HELD.incrementAndGet();
-            backend.launch(XF32_WBF16_HELD, launch, x, w, c, m, n, k, p.kTilesPerSplit(), accumulate ? 1 : 0,
-                    t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs(), heldTiles);
-            return c;
-        }
         backend.launch(triggering(kernel), launch, x, w, c, m, n, k, p.kTilesPerSplit(), accumulate ? 1 : 0,
                 t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs());
         return c;

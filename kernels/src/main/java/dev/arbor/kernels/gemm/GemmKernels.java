@@ -69,20 +69,6 @@ public final class GemmKernels {
     }
 
     /**
-     * {@link #xf32Wbf16} whose blocks, launched overlapping the kernel before them, issue {@code held} more K tiles of W before
-     * they wait for it than the ring's {@code stages - 1}: into registers ({@link #mainloopHeld}), stored into the ring as its
-     * stages come free. The same bytes in the same shared-memory places before each stage is computed: the same sums, the same
-     * bits ({@code Gemm#heldTiles}).
-     */
-    public static void xf32Wbf16Held(KernelContext ctx, FloatArray x, BFloat16Array w, FloatArray c, int m, int n, int k,
-                                     int kTilesPerSplit, int accumulate, @Constant int wn, @Constant int wm, @Constant int mt,
-                                     @Constant int nt, @Constant int stages, @Constant int xRegs, @Constant int held) {
-        float[] acc = new float[mt * nt * 4];
-        mainloopHeld(ctx, x, w, acc, m, n, k, kTilesPerSplit, wn, wm, mt, nt, stages, xRegs, held);
-        storeF32(ctx, c, acc, m, n, accumulate, wn, wm, mt, nt);
-    }
-
-    /**
      * The slab split-K of {@link #xf32Wbf16} ({@code accumulate == SLABS}) with the residual add and RMSNorm that
      * {@code FusedKernels.addRmsNormSplitRow} would run after it, in its epilogue: one launch where that pair takes two.
      * Each K slice's block stores its slab, fences and counts itself in on {@code arrivals[tile]}; the last-arriving slice of
@@ -1686,96 +1672,6 @@ public final class GemmKernels {
             if (xF32 != 0 && next < count) storeXRegisters(ctx, smem, nextBase + xOffset, xr, tid, bm, threads, fp16);
         }
         ctx.cpAsyncWait(0);
-    }
-
-    /**
-     * {@link #mainloop} for fp32 X and 16-bit W with {@code held} (1..) K tiles of W beyond the ring's first {@code stages - 1}
-     * loaded before {@code gridDependencyWait} into registers ({@link #loadWRegisters}: ⌈bn·8 / threads⌉ 16-byte chunks a
-     * work-item a tile, 16 registers on SMALL), so a block launched overlapping the kernel before it has {@code stages - 1 +
-     * held} tiles of W in flight during that kernel instead of {@code stages - 1}. Tile {@code stages - 1 + j}, which the
-     * plain loop copies at iteration j, is stored from the registers at iteration j instead ({@link #storeHeldTile}: the same
-     * bytes into the same swizzled places of the same stage, which the barrier at the top of iteration j freed); every other
-     * load as in {@link #mainloop}. So every stage holds the same values when it is computed: the same sums.
-     */
-    static void mainloopHeld(KernelContext ctx, OffHeapArray x, OffHeapArray w, float[] acc, int m, int n, int k, int kTilesPerSplit,
-                             int wn, int wm, int mt, int nt, int stages, int xRegs, int held) {
-        int[] smem = ctx.dynamicIntLocalArray();
-        int[] af = new int[mt * 4];
-        int[] bf = new int[nt * 2];
-        int[] xr = new int[xRegs];
-        int threads = wn * wm * 32, bn = wn * mt * 16, bm = wm * nt * 8;
-        int wChunks = (bn * 8 + threads - 1) / threads;   // 16-byte chunks of a W tile a work-item
-        int[] wr = new int[held * wChunks * 4];
-        int stageWords = (bn + bm) * ROW_WORDS, xOffset = bn * ROW_WORDS;
-        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5;
-        int warpN = warp % wn, warpM = warp / wn;
-        int n0 = ctx.groupIdx * bn, m0 = ctx.groupIdy * bm;
-        int kTiles = (k + BK - 1) / BK, kt0 = ctx.groupIdz * kTilesPerSplit;
-        int count = Math.min(kTilesPerSplit, kTiles - kt0);
-
-        for (int s = 0; s < stages - 1; s++) {
-            if (s < count) loadRows(ctx, smem, s * stageWords, w, n0, n, k, (kt0 + s) * BK, tid, bn, threads);
-        }
-        loadHeldTiles(ctx, wr, w, n0, n, k, kt0, count, tid, bn, threads, stages, held, wChunks);
-        ctx.gridDependencyWait();   // a no-op unless launched overlapping the previous kernel
-        for (int s = 0; s < stages - 1; s++) {
-            if (s < count) {
-                int base = s * stageWords, k0 = (kt0 + s) * BK;
-                loadXRegisters(ctx, xr, x, m0, m, k, k0, tid, bm, threads);
-                storeXRegisters(ctx, smem, base + xOffset, xr, tid, bm, threads, 0);
-            }
-            ctx.cpAsyncCommit();
-        }
-        for (int t = 0; t < count; t++) {
-            ctx.cpAsyncWait(stages - 2);
-            ctx.localBarrier();
-            int next = t + stages - 1;
-            int nextBase = (next % stages) * stageWords;
-            if (next < count) {
-                int k0 = (kt0 + next) * BK;
-                if (t < held) storeHeldTile(ctx, smem, nextBase, wr, t, tid, bn, threads, held, wChunks);
-                else loadRows(ctx, smem, nextBase, w, n0, n, k, k0, tid, bn, threads);
-                loadXRegisters(ctx, xr, x, m0, m, k, k0, tid, bm, threads);
-            }
-            ctx.cpAsyncCommit();
-            int base = (t % stages) * stageWords;
-            computeStage(ctx, smem, base, base + xOffset, acc, af, bf, warpN * mt * 16, warpM * nt * 8, lane, mt, nt, 0);
-            if (next < count) storeXRegisters(ctx, smem, nextBase + xOffset, xr, tid, bm, threads, 0);
-        }
-        ctx.cpAsyncWait(0);
-    }
-
-    /** Held tile j (K tile {@code kt0 + stages - 1 + j}, those below count) into wr[j·wChunks·4 ..]. */
-    @Unroll
-    static void loadHeldTiles(KernelContext ctx, int[] wr, OffHeapArray w, int n0, int n, int k, int kt0, int count, int tid, int bn, int threads,
-                              int stages, int held, int wChunks) {
-        for (int j = 0; j < held; j++)
-            if (stages - 1 + j < count) loadWRegisters(ctx, wr, j * wChunks * 4, w, n0, n, k, (kt0 + stages - 1 + j) * BK, tid, bn, threads);
-    }
-
-    /**
-     * {@link #loadRows}' chunks of a W tile (rows n0 .., columns k0 ..) as 16-byte loads into {@code wr[off ..]}, chunk i of the
-     * work-item at {@code off + 4i}; zeros where loadRows' copies fill zeros (rows ≥ n, columns ≥ k).
-     */
-    @Unroll
-    static void loadWRegisters(KernelContext ctx, int[] wr, int off, OffHeapArray w, int n0, int n, int k, int k0, int tid, int rows, int threads) {
-        for (int i = 0; i < (rows * 8 + threads - 1) / threads; i++) {
-            int q = i * threads + tid, row = q >> 3, chunk = q & 7;
-            int gr = n0 + row, kk = k0 + chunk * 8;
-            if ((rows * 8 % threads == 0 || q < rows * 8) && gr < n && kk < k) ctx.loadGlobal128(wr, off + i * 4, w, gr * k + kk);
-            else for (int j = 0; j < 4; j++) wr[off + i * 4 + j] = 0;
-        }
-    }
-
-    /** Held tile {@code t} (a run-time index below held: each j a branch, so wr stays in registers) into the stage at {@code base}. */
-    @Unroll
-    static void storeHeldTile(KernelContext ctx, int[] smem, int base, int[] wr, int t, int tid, int rows, int threads, int held, int wChunks) {
-        for (int j = 0; j < held; j++)
-            if (t == j)
-                for (int i = 0; i < wChunks; i++) {
-                    int q = i * threads + tid, row = q >> 3, chunk = q & 7;
-                    if (rows * 8 % threads == 0 || q < rows * 8) ctx.storeShared128(smem, base + Swizzle.rowChunk128(row, chunk), wr, (j * wChunks + i) * 4);
-                }
     }
 
     /**

@@ -156,9 +156,8 @@ public final class GemmBench {
      * its SwiGLU epilogue) launched back to back, each overlapping the one before, in a CUDA graph over W copies rotated past the
      * L2, µs a pair (median): (a) neither triggers early (the chain before: the window's successor launches at its exit, the
      * GEMM's at its exit), (b) only the window triggers, (c) only the GEMM (its twin, {@code Gemm#earlyTrigger}), (d) both
-     * ({@code -Darbor.cuda.earlyTrigger}), (e) the window early and the GEMM holding 2 more W tiles in registers before its wait
-     * ({@code Gemm#heldTiles}; not the SwiGLU product); the window alone and the GEMM alone for reference. The same sums in
-     * every form.
+     * ({@code -Darbor.cuda.earlyTrigger}); the window alone and the GEMM alone for reference. The same sums in every form.
+     * (Run 93b-gemv23 also timed a form holding 2 more W tiles in registers before the wait: slower, removed.)
      */
     static void triggerShape(CudaBackend cuda, Gemm gemm, String name, int n, int k, double copy, int[][] windows) {
         try (Operands o = new Operands(cuda, 1, n, k); IntArray sink = new IntArray(1)) {
@@ -175,11 +174,9 @@ public final class GemmBench {
             boolean swiGlu = name.contains("gate|up") && Gemm.swiGluEpilogue(inv, false);
             double floorUs = 2.0 * n * k / copy * 1e6;
             StringBuilder line = new StringBuilder(String.format("%-28s N=%-5d K=%-5d M=1 window %dx%d:", name, n, k, windowBlocks, windowIterations));
-            String[] forms = {"window alone", "gemm alone", "neither", "window early", "gemm early", "both early", "window early + 2 held"};
+            String[] forms = {"window alone", "gemm alone", "neither", "window early", "gemm early", "both early"};
             for (int f = 0; f < forms.length; f++) {
-                boolean window = f != 1, product = f != 0, windowEarly = f == 3 || f == 5 || f == 6, gemmEarly = f == 4 || f == 5;
-                if (f == 6 && swiGlu) continue;   // the SwiGLU product has no held form
-                int held = f == 6 ? 2 : 0;
+                boolean window = f != 1, product = f != 0, windowEarly = f == 3 || f == 5, gemmEarly = f == 4 || f == 5;
                 int copies = o.w.length, launches = (int) Math.max(3, Math.min(8L * copies, Math.round(4e-3 / (2.0 * n * k / 3.5e12))));
                 Launch wl = new Launch(new int[]{windowBlocks, 1, 1}, new int[]{128, 1, 1}, 0, null);
                 Runnable stages = () -> {
@@ -194,7 +191,6 @@ public final class GemmBench {
                 };
                 gemm.overlapPrevious(window);   // the GEMM alone: plain launches (the first of a graph overlaps nothing)
                 gemm.earlyTrigger(gemmEarly);
-                gemm.heldTiles(held);
                 try {
                     stages.run();   // eagerly first: every kernel loaded before the capture
                     cuda.synchronize();
@@ -207,7 +203,6 @@ public final class GemmBench {
                 } finally {
                     gemm.overlapPrevious(false);
                     gemm.earlyTrigger(false);
-                    gemm.heldTiles(0);
                 }
             }
             System.out.println(line);

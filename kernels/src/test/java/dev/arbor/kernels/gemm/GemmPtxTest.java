@@ -93,12 +93,6 @@ class GemmPtxTest {
                     assertTriggerBeforeWait(entry, t, true);
                     assertTriggerBeforeWait(entry.replace("Trigger", ""), t, false);
                 }));
-        // W tiles held in registers before the wait (Gemm#heldTiles): no spills, registers that keep the tiles' blocks an SM
-        for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.SMALL, Gemm.MEDIUM, Gemm.WIDE})
-            for (int held = 1; held <= 2; held++) {
-                int h = held;
-                tests.add(DynamicTest.dynamicTest("xf32Wbf16Held " + t.name() + " x" + held, () -> assembleHeld(tool, t, h)));
-            }
         for (String helper : new String[]{"sumSlices", "zero", "toBf16", "toBf16x8"})
             tests.add(DynamicTest.dynamicTest(helper, () -> assembleHelper(tool, helper)));
         String only = System.getProperty("arbor.gemm.ptxOnly");   // a local run of some variants (names containing it); CI runs all
@@ -122,24 +116,6 @@ class GemmPtxTest {
         }
         assertTrue(launch >= 0 && launch < wait && launch < load, entry + " " + t + ": launch_dependents at " + launch + ", the first wait at "
                 + wait + ", the first cp.async at " + load);
-    }
-
-    /** The held-tiles kernel: no local memory, no spills, and registers for {@code Gemm.nominalBlocksPerSm(t)} blocks an SM. */
-    private void assembleHeld(Path ptxas, Gemm.Tiles t, int held) throws Exception {
-        CompiledKernel k = KernelCompiler.compile(Kernel.of(GemmKernels.class, "xf32Wbf16Held"),
-                new Object[]{t.wn(), t.wm(), t.mt(), t.nt(), t.stages(), t.xRegs(), held}, 90);
-        assertEquals(0, k.localMemoryBytes(), () -> String.join("\n", k.localMemoryArrays()));
-        assertTrue(k.ptx().contains("mma.sync.aligned.m16n8k16") && k.ptx().contains("cp.async") && k.ptx().contains("ld.global.v4"));
-        String what = "xf32Wbf16Held " + t + " x" + held;
-        String log = assembleVerbose(ptxas, k.entryName() + "_" + t.name() + held, k.ptx(), "-arch=sm_90", what);
-        String line = log.lines().filter(l -> l.contains("registers")).findFirst().orElse("").strip();
-        System.out.println(what + ": " + line);
-        java.util.regex.Matcher r = java.util.regex.Pattern.compile("Used (\\d+) registers").matcher(line);
-        assertTrue(r.find(), () -> what + ": no register count in\n" + log);
-        int regs = Integer.parseInt(r.group(1)), perWarp = (regs * 32 + 255) / 256 * 256;
-        int blocks = 65536 / (perWarp * (t.threads() / 32));
-        assertTrue(blocks >= Gemm.nominalBlocksPerSm(t), () -> what + ": " + regs + " registers fit " + blocks + " blocks an SM, the plan assumes "
-                + Gemm.nominalBlocksPerSm(t));
     }
 
     /** The norm-prologue kernels (their constants: no X registers): mma.sync, no local memory, no spills, the register count printed. */

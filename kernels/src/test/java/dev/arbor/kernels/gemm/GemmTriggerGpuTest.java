@@ -42,19 +42,17 @@ class GemmTriggerGpuTest {
     @Test
     void theChainGivesThePlainLaunchesBits() {
         try (CudaBackend cuda = CudaBackend.open(0)) {
-            int compared = compareChains(cuda, 4096, 11008, 8, 0);
+            int compared = compareChains(cuda, 4096, 11008, 8);
             System.out.printf("GemmTriggerGpuTest: llama-7b's o / norm / gate|up / down at b1, %d elements in 8 rounds, the same bits%n", compared);
         }
     }
 
     /**
      * The chain at hidden / inter, {@code rounds} rounds, plain then early; asserts the bits equal and 3 twin launches a chain
-     * (the engine's b1 plans: o and down slabs, gate|up with the SwiGLU epilogue, on the mma.sync tiles); with {@code held} > 0
-     * the early chain holds that many W tiles in registers ({@link Gemm#heldTiles}) instead: 2 held launches a chain (o,
-     * down; the SwiGLU product has no held form). Returns the elements compared. (GemmTriggerTest runs it on the CPU executor
-     * at a small shape.)
+     * (the engine's b1 plans: o and down slabs, gate|up with the SwiGLU epilogue, on the mma.sync tiles). Returns the elements
+     * compared. (GemmTriggerTest runs it on the CPU executor at a small shape.)
      */
-    static int compareChains(Backend b, int hidden, int inter, int rounds, int held) {
+    static int compareChains(Backend b, int hidden, int inter, int rounds) {
         try (Gemm gemm = new Gemm(b);
              FloatArray attn = new FloatArray(hidden); BFloat16Array wo = weights(hidden * hidden, 1);
              BFloat16Array wgu = weights(2 * inter * hidden, 2); BFloat16Array wd = weights(hidden * inter, 3);
@@ -70,10 +68,10 @@ class GemmTriggerGpuTest {
             assertTrue((!llama || po.slabs() && pd.slabs()) && Gemm.swiGluEpilogue(pgu, false) && !po.tiles().wgmma() && !pd.tiles().wgmma(),
                     "the b1 plans: " + po + " / " + pgu + " / " + pd);
             int compared = 0;
-            long before = held > 0 ? Gemm.heldLaunches() : Gemm.triggerLaunches();
+            long before = Gemm.triggerLaunches();
             for (int round = 0; round < rounds; round++) {
-                float[][] plain = chain(b, gemm, round, false, 0, attn, wo, wgu, wd, normW, resid, xn, h, c, arrivals, po, pgu, pd);
-                float[][] early = chain(b, gemm, round, true, held, attn, wo, wgu, wd, normW, resid, xn, h, c, arrivals, po, pgu, pd);
+                float[][] plain = chain(b, gemm, round, false, attn, wo, wgu, wd, normW, resid, xn, h, c, arrivals, po, pgu, pd);
+                float[][] early = chain(b, gemm, round, true, attn, wo, wgu, wd, normW, resid, xn, h, c, arrivals, po, pgu, pd);
                 String[] names = {"h", "residual", "xn", "down's slabs"};
                 for (int a = 0; a < plain.length; a++) {
                     assertEquals(plain[a].length, early[a].length);
@@ -81,22 +79,20 @@ class GemmTriggerGpuTest {
                         assertEquals(Float.floatToRawIntBits(plain[a][i]), Float.floatToRawIntBits(early[a][i]), names[a] + "[" + i + "], round " + round);
                 }
             }
-            if (held > 0) assertEquals(2L * rounds, Gemm.heldLaunches() - before, "held launches: 2 a chain");
-            else assertEquals(3L * rounds, Gemm.triggerLaunches() - before, "early-trigger launches: 3 a chain");
+            assertEquals(3L * rounds, Gemm.triggerLaunches() - before, "early-trigger launches: 3 a chain");
             return compared;
         }
     }
 
     /** One round: attention output, then o → add + norm → gate|up SwiGLU → down; overlapping with the twins or all plain. */
-    private static float[][] chain(Backend cuda, Gemm gemm, int round, boolean early, int held, FloatArray attn, BFloat16Array wo, BFloat16Array wgu,
+    private static float[][] chain(Backend cuda, Gemm gemm, int round, boolean early, FloatArray attn, BFloat16Array wo, BFloat16Array wgu,
                                    BFloat16Array wd, FloatArray normW, FloatArray resid, FloatArray xn, FloatArray h, FloatArray c,
                                    IntArray arrivals, Gemm.Plan po, Gemm.Plan pgu, Gemm.Plan pd) {
         int hidden = resid.length(), inter = h.length();
         for (int i = 0; i < hidden; i++) resid.set(i, (float) Math.sin(i + 7 * round));
         cuda.toDevice(resid);
         cuda.launch(WRITE_X, Launch.cover(hidden, 256), attn, hidden, round);
-        gemm.earlyTrigger(early && held == 0);
-        gemm.heldTiles(early ? held : 0);
+        gemm.earlyTrigger(early);
         gemm.overlapPrevious(early);
         Gemm.Partial down;
         try {
@@ -106,7 +102,6 @@ class GemmTriggerGpuTest {
             down = gemm.matmulPartial(h, 1, wd, hidden, inter, c, pd);
         } finally {
             gemm.earlyTrigger(false);
-            gemm.heldTiles(0);
             gemm.overlapPrevious(false);
         }
         cuda.toHost(h, resid, xn, down.sums());

@@ -186,18 +186,6 @@ final class CudaOps implements Ops<FloatArray> {
     static final boolean EARLY_TRIGGER_DEFAULT = false;
     static final boolean SPLIT_OVERLAP_DEFAULT = true;
     static final String SPLIT_OVERLAP = "arbor.flash.splitOverlap", GEMM_EARLY_TRIGGER = "arbor.gemm.earlyTrigger";
-    /**
-     * {@code -Darbor.gemm.heldTiles} (default {@link #HELD_TILES_DEFAULT}; read when a model is opened, with {@link
-     * CudaModelBackend#GEMM_PDL}): the fp32-X mma.sync GEMMs launched overlapping the kernel before them (the decode GEMVs) issue
-     * {@code -Darbor.gemm.heldTileCount} ({@link #HELD_TILE_COUNT}) more K tiles of W before they wait for it, held in registers
-     * until the ring frees a stage ({@code Gemm.heldTiles}): more of W streams during the window before them (the attention
-     * before o_proj, a norm before q|k|v, the SwiGLU GEMV's epilogue before down). The same bits (GemmTriggerTest,
-     * GemmHeldGpuTest). Off: not measured on the device (run 93-gemv23 measured what it builds on: a window hides exactly the
-     * prefetched W stages' bytes, 1.8-3.0 µs a stage for the ring's 3).
-     */
-    static final String HELD_TILES = "arbor.gemm.heldTiles";
-    static final boolean HELD_TILES_DEFAULT = false;
-    static final int HELD_TILE_COUNT = 2;
     private FloatArray pendingXn;                     // xn whose value is RMSNorm(pendingX) · pendingNorm, not yet computed; or null
     private FloatArray pendingX;
     private float[] pendingNorm;
@@ -426,8 +414,6 @@ final class CudaOps implements Ops<FloatArray> {
         gemm = dtype == ComputeDtype.BFLOAT16 ? new Gemm(gpu) : null;
         if (gemm != null) {
             gemm.earlyTrigger(gemmEarlyTrigger);
-            if (CudaModelBackend.GEMM_PDL && Boolean.parseBoolean(System.getProperty(HELD_TILES, String.valueOf(HELD_TILES_DEFAULT))))
-                gemm.heldTiles(Math.max(0, Math.min(4, Integer.getInteger("arbor.gemm.heldTileCount", HELD_TILE_COUNT))));
             int maxM = Math.max(shape.maxTokens(), shape.maxLogitRows());
             gemm.reserve(maxM, Math.max(config.intermediateSize(), Math.max(config.hiddenSize(), config.qDim())));
             int h = config.hiddenSize(), inter = config.intermediateSize();
