@@ -173,19 +173,20 @@ final class CudaOps implements Ops<FloatArray> {
      * 8 µs window (18.1 → 15.2 µs a pair), the GEMM's alone changes nothing, both together cost up to 8.5 µs a gate|up pair (the
      * next GEMM's blocks placed while the grid before still fills the multiprocessors).
      */
+    static final String EARLY_TRIGGER = "arbor.cuda.earlyTrigger";
+    static final boolean EARLY_TRIGGER_DEFAULT = false;
+    static final boolean SPLIT_OVERLAP_DEFAULT = true;
+    static final String SPLIT_OVERLAP = "arbor.flash.splitOverlap", GEMM_EARLY_TRIGGER = "arbor.gemm.earlyTrigger";
     /**
      * {@code -Darbor.flash.splitAlways=true} (off; read when a model is opened): the short (decode) tiles of the tensor-core
      * attention take the four-warp split form at every walk count instead of the one-warp kernel from
      * {@code FlashPrefillAttention.WARP_WAVES × SMs} (tile, kv head) walks up (528 on the H200): both give a row the same bits, so
      * the choice is free. The crossover was measured at llama-7b's shape against 64-row tiles (run 43-dec9, run 66-attn17), not the
      * split form against the one-warp kernel at many walks (llama3.2-1b b128: 1,024 walks of 9 key tiles; seed workload 2's
-     * per-sequence pass: 16,000 walks of one): an A/B switch for that measurement.
+     * per-sequence pass: 16,000 walks of one): an A/B switch for that measurement. Measured slower at both (bench/RESULTS.md run
+     * 96-final23: llama3.2-1b b128 nbi 1.781 → 1.886 ms a decode step, seed workload 2 1.013 → 1.117 s), so off.
      */
     static final String SPLIT_ALWAYS = "arbor.flash.splitAlways";
-    static final String EARLY_TRIGGER = "arbor.cuda.earlyTrigger";
-    static final boolean EARLY_TRIGGER_DEFAULT = false;
-    static final boolean SPLIT_OVERLAP_DEFAULT = true;
-    static final String SPLIT_OVERLAP = "arbor.flash.splitOverlap", GEMM_EARLY_TRIGGER = "arbor.gemm.earlyTrigger";
     private FloatArray pendingXn;                     // xn whose value is RMSNorm(pendingX) · pendingNorm, not yet computed; or null
     private FloatArray pendingX;
     private float[] pendingNorm;
