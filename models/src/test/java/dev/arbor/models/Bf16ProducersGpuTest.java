@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import java.util.ArrayList;
 import java.util.List;
 
+import static dev.arbor.models.SwitchedRuns.tokens;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -139,11 +140,5 @@ class Bf16ProducersGpuTest {
             else System.setProperty(property, before);
         }
         return out;
-    }
-
-    private static int[] tokens(int count, int seed, int vocab) {
-        int[] t = new int[count];
-        for (int i = 0; i < count; i++) t[i] = (seed * 131 + i * 37 + 11) % vocab;
-        return t;
     }
 }
