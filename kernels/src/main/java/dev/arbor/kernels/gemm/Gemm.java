@@ -1022,13 +1022,61 @@ public final class Gemm implements AutoCloseable {
     /** The tiles the sliced kernel runs: 128-token tiles of two or three consumer warpgroups. */
     public static final java.util.List<Tiles> SLICED_TILES = java.util.List.of(TMA_128, TMA_192);
 
+    /** Whether the sliced kernel runs {@code t}: one of {@link #SLICED_TILES} or its {@link #balancedTokens} form. */
+    static boolean slicedTiles(Tiles t) {
+        for (Tiles s : SLICED_TILES)
+            if (s.equals(t) || s.wn() == t.wn() && s.stages() == t.stages() && t.tma() && !t.pingPong() && t.wm() == 1 && t.mt() == 1
+                    && t.nt() >= 2 && t.nt() <= s.nt() && t.nt() % 2 == 0 && t.name().equals(s.name() + "b" + t.bm())) return true;
+        return false;
+    }
+
+    /**
+     * Sliced tiles {@code t} ({@link #SLICED_TILES}) with their token tile cut to the batch: ⌈m/128⌉ token tiles as before, each
+     * of ⌈m / tiles⌉ tokens rounded up to 16 (an even nt: at most four more kernel variants, nt = 10-14), so that 434 tokens
+     * run 4 × 112 rows instead of 4 × 128 (512, 15% of the multiply-adds on padding rows); 500 keeps 128 (4 × 125 → 128).
+     * The W tile, the K tiles and their order, the slices and the folds do not change: a token's sums are the same wgmma
+     * sequence over the same K tiles (each element's k16 steps in order, whatever the instruction's n), so the same bits
+     * ({@code GemmInvarianceTest}, {@code GemmInvarianceGpuTest}). Name: the base's + "b" + tokens (e.g. tma128b112).
+     */
+    public static Tiles balancedTokens(Tiles t, int m) {
+        int tiles = (m + t.bm() - 1) / t.bm();
+        int nt = ((m + tiles - 1) / tiles + 15) / 16 * 2;
+        if (tiles < 1 || nt >= t.nt()) return t;
+        return new Tiles(t.name() + "b" + nt * 8, t.wn(), t.wm(), t.mt(), nt, t.stages(), t.wgmma(), t.tma());
+    }
+
+    /**
+     * Whether the invariant plan's slices summed in registers run {@link #balancedTokens} token tiles (chosen as before on the
+     * 128-token tiles, then cut to the batch): {@code -Darbor.gemm.slicedBalanced}; read when this object is made, so
+     * {@code bench shared-prefix --ab arbor.gemm.slicedBalanced} flips it over two engines. Default: see {@link #SLICED_BALANCED_DEFAULT}.
+     */
+    static final boolean SLICED_BALANCED_DEFAULT = false;
+
+    private boolean slicedBalanced = Boolean.parseBoolean(System.getProperty("arbor.gemm.slicedBalanced", String.valueOf(SLICED_BALANCED_DEFAULT)));
+
+    /** Sets {@link #slicedBalanced} (tests and GemmBench). */
+    public void slicedBalanced(boolean on) { this.slicedBalanced = on; }
+
+    /**
+     * Whether the sliced kernel, adding its sum into C (o and down into the residual), has the producer warpgroup's idle warps
+     * bring C's tile into the L2 during the last K tiles ({@link GemmKernels#prefetchResidual}): a hint, the same bits.
+     * {@code -Darbor.gemm.residualPrefetch}, read when this object is made (as {@link #slicedBalanced}). Default: see
+     * {@link #RESIDUAL_PREFETCH_DEFAULT}.
+     */
+    static final boolean RESIDUAL_PREFETCH_DEFAULT = false;
+
+    private boolean residualPrefetch = Boolean.parseBoolean(System.getProperty("arbor.gemm.residualPrefetch", String.valueOf(RESIDUAL_PREFETCH_DEFAULT)));
+
+    /** Sets {@link #residualPrefetch} (tests and GemmBench). */
+    public void residualPrefetch(boolean on) { this.residualPrefetch = on; }
+
     /**
      * The slices of an (n, k) weight summed in registers by {@code t} blocks ({@link #SLICED_TILES}) running all of K:
      * {@code slices} slices of ⌈K tiles / slices⌉ (as {@link #plan(int, int, int, Tiles, int, boolean)} cuts them), grid
      * ⌈n/bn⌉ × ⌈m/128⌉ × 1. The block: the tiles' consumer warpgroups and a producer warpgroup (as the plain kernel).
      */
     public Plan slicedPlan(int m, int n, int k, Tiles t, int slices, boolean fp32X) {
-        if (!SLICED_TILES.contains(t)) throw new IllegalArgumentException("the sliced kernel runs " + SLICED_TILES + ", not " + t);
+        if (!slicedTiles(t)) throw new IllegalArgumentException("the sliced kernel runs " + SLICED_TILES + " (or their balanced token tiles), not " + t);
         Plan p = plan(m, n, k, t, slices, fp32X);
         Launch one = new Launch(new int[]{p.launch().grid()[0], p.launch().grid()[1], 1}, new int[]{t.threads(), 1, 1}, p.launch().sharedBytes(), null);
         return new Plan(t, p.splits(), p.kTilesPerSplit(), one, p.convertFirst(), false, true);
@@ -1072,7 +1120,8 @@ public final class Gemm implements AutoCloseable {
             Plan wider = slicedPlan(m, n, k, TMA_192, slices, fp32X);
             if (estimateMicros(wider, m, n) < estimateMicros(registers, m, n)) registers = wider;
         }
-        return estimateMicros(registers, m, n) <= estimateMicros(slabs, m, n) ? registers : grouped(slabs);
+        if (estimateMicros(registers, m, n) > estimateMicros(slabs, m, n)) return grouped(slabs);
+        return slicedBalanced ? slicedPlan(m, n, k, balancedTokens(registers.tiles(), m), slices, fp32X) : registers;
     }
 
     // ---- slab groups: a block a few K slices ----------------------------------------------------------
@@ -1378,7 +1427,7 @@ public final class Gemm implements AutoCloseable {
         long blocks = (long) grid[0] * grid[1] * grid[2];
         long waves = (blocks + multiprocessors - 1) / multiprocessors;
         if (p.registerSlices())
-            return waves * (p.splits() * p.kTilesPerSplit() * (p.tiles() == TMA_192 ? SLICED_192_TILE_MICROS : SLICED_TILE_MICROS)
+            return waves * (p.splits() * p.kTilesPerSplit() * (p.tiles().wn() == TMA_192.wn() ? SLICED_192_TILE_MICROS : SLICED_TILE_MICROS)
                     + p.splits() * SLICE_FOLD_MICROS);
         double us = waves * p.kTilesPerSplit() * SLAB_TILE_MICROS * (p.tiles().bm() > TMA_128.bm() ? SLAB_256_TILE_FACTOR : 1);
         if (p.slabs()) us += (2.0 * p.splits() + 1) * 4.0 * m * n / SLAB_BYTES_PER_MICRO + LAUNCH_MICROS;
@@ -1972,7 +2021,8 @@ public final class Gemm implements AutoCloseable {
                 return s;
             }
             if (p.registerSlices()) {
-                backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
+                int add = !accumulate ? 0 : residualPrefetch ? GemmKernels.ADD_PREFETCHED : 1;
+                backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, add, raster));
                 return c;
             }
             if (p.cluster()) {   // each element of C written once, by the block that sums its share of the tile: no zeroing, no atomics

@@ -1374,7 +1374,10 @@ public final class GemmKernels {
      * slice's first batch). The block: the consumer warpgroups, then a producer warpgroup (as the plain kernel); with three
      * consumer warpgroups ({@code Gemm.TMA_192}) the producer's registers go to the consumers by setmaxnreg
      * ({@link #consumerRegisters}: 512 work-items cap a work-item at 128 at entry, the two accumulator sets' 128 alone).
-     * {@code accumulate}: 0 stores, 1 adds C (as sumSlices does). Arguments otherwise as {@link #wgmmaTmaXbf16Wbf16}.
+     * {@code accumulate}: 0 stores, 1 adds C (as sumSlices does), {@link #ADD_PREFETCHED} adds C with C's tile brought into
+     * the L2 during the last K tiles ({@link #prefetchResidual}). Tokens a block: {@code nt·8}, any multiple of 8 up to 128
+     * (the balanced token tiles of {@code Gemm.slicedBalanced}: the same sums a token, so the same bits). Arguments otherwise as
+     * {@link #wgmmaTmaXbf16Wbf16}.
      */
     public static void wgmmaTmaSlicedXbf16Wbf16(KernelContext ctx, BFloat16Array x, BFloat16Array w, FloatArray c, LongArray mapX, LongArray mapW,
                                                 int m, int xRows, int n, int k, int sliceTiles, int accumulate, int raster,
@@ -1394,6 +1397,8 @@ public final class GemmKernels {
         if (tid >= consumers) {
             producerRegisters(ctx, wn);
             if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, 0, count, bn, bm, stageWords, full, empty, stages);
+            else if (accumulate == ADD_PREFETCHED && tid >= consumers + 32)
+                prefetchResidual(ctx, smem, c, m, n, n0, m0, bn, bm, count, full, stages, tid - consumers - 32);
         } else {
             consumerRegisters(ctx, wn);
             float[] acc = new float[nt * 4];
@@ -1407,7 +1412,29 @@ public final class GemmKernels {
             }
             ctx.wgmmaWait(0);
             foldSlice(acc, total, count <= sliceTiles ? 1 : 0, nt);
-            storeF32Tile(ctx, c, total, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
+            storeF32Tile(ctx, c, total, m, n, accumulate != 0 ? 1 : 0, wn, 1, 1, nt, tileN, tileM);
+        }
+    }
+
+    /** The sliced kernel's {@code accumulate} for C + sum with C's tile prefetched into the L2 ({@link #prefetchResidual}). */
+    public static final int ADD_PREFETCHED = 3;
+
+    /**
+     * The producer warpgroup's three idle warps (96 work-items, {@code p} = 0..95) bring the block's tile of C (the residual
+     * that the epilogue adds: bm token rows of bn fp32, 512 / 768 bytes a row) into the L2 while the last K tiles run, so the
+     * epilogue's loads hit the L2 instead of waiting on the memory (o at 500 tokens: 8 MB of C read after the last fold).
+     * They wait until K tile {@code T = max(0, count − stages)} has landed (its stage's "full", round T / stages): T + stages
+     * is past the last K tile, so that stage's barrier completes no later round and its parity cannot alias. Then one bulk
+     * L2 prefetch a token row (rows p, p + 96, ...; rows past m skipped). A hint only: C's values are read as before.
+     */
+    static void prefetchResidual(KernelContext ctx, int[] smem, FloatArray c, int m, int n, int n0, int m0, int bn, int bm, int count,
+                                 int full, int stages, int p) {
+        int last = Math.max(0, count - stages), cols = Math.min(bn, n - n0);
+        if (n % 4 != 0 || cols <= 0) return;   // a row's bytes a multiple of 16 at a 16-byte-aligned start (n0 is a multiple of 128)
+        while (!ctx.mbarrierTryWait(smem, full + 2 * (last % stages), (last / stages) & 1)) {}
+        for (int r = p; r < bm; r += 96) {
+            int tok = m0 + r;
+            if (tok < m) ctx.prefetchL2(c, tok * n + n0, cols * 4);
         }
     }
 

@@ -339,6 +339,16 @@ public final class GemmBench {
                 for (Object[] s : ENGINE_SHAPES) xFormsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy);
                 return;
             }
+            if (args.length > 0 && args[0].equals("gemm24")) {   // run 99-gemm24: the sliced kernel's balanced token tiles and residual prefetch, interleaved
+                int[] ms = Arrays.stream(System.getProperty("gemm.m24", "434,500").split(",")).mapToInt(Integer::parseInt).toArray();
+                for (Object[] s : GEMM24_SHAPES) gemm24Shape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], (Boolean) s[3], ms);
+                return;
+            }
+            if (args.length > 0 && args[0].equals("gemm24-ncu")) {   // eager launches for Nsight Compute: o and down at 500 tokens, prefetch off then on
+                for (Object[] s : GEMM24_SHAPES)
+                    if ((Boolean) s[3]) gemm24Ncu(cuda, gemm, (Integer) s[1], (Integer) s[2], Integer.getInteger("gemm.ncuM", 500));
+                return;
+            }
             if (args.length > 0 && args[0].equals("small")) {   // M <= 32: the SMALL / MEDIUM rings' depth, both plans
                 for (Object[] s : SMALL_SHAPES) smallShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy);
                 return;
@@ -603,6 +613,82 @@ public final class GemmBench {
             for (int i = 0; i < m * k; i++) xf.set(i, o.xb.get(i));
             cuda.toDevice(xf);
             check(cuda, xf, o.w[0], o.c, m, n, k);
+        }
+    }
+
+    /** Llama-7b's default-mode products at seed workload 2's decode batch (name, N, K, whether the engine adds into C). */
+    static final Object[][] GEMM24_SHAPES = {{"7b q|k|v", 12288, 4096, false}, {"7b o", 4096, 4096, true}, {"7b down", 4096, 11008, true},
+            {"7b gate|up", 22016, 4096, false}};
+
+    /**
+     * One shape of "gemm24" at each M: the invariant plan as main runs it (base), with balanced token tiles (bal,
+     * {@code Gemm.slicedBalanced}), with the residual prefetch (pf, {@code Gemm.residualPrefetch}; only where C is added into)
+     * and with both, in that order twice (bf16 X as the engine's producers feed it, W rotated over > 256 MiB, a graph's median
+     * replay); each arm's whole C compared with base's bit for bit first (C holding the same pattern before an add). µs and %
+     * of 750 TFLOP/s; "CSV,g24,name,N,K,M,base plan,bal plan,base1,bal1,pf1,both1,base2,bal2,pf2,both2,differing".
+     */
+    private static void gemm24Shape(CudaBackend cuda, Gemm gemm, String name, int n, int k, boolean add, int[] ms) {
+        int maxM = Arrays.stream(ms).max().orElseThrow();
+        try (Operands o = new Operands(cuda, maxM, n, k)) {
+            gemm.reserveSlabs(maxM, n, k);
+            for (int m : ms) {
+                gemm.slicedBalanced(false);
+                Gemm.Plan base = gemm.invariantPlan(m, n, k, true);
+                gemm.slicedBalanced(true);
+                Gemm.Plan bal = gemm.invariantPlan(m, n, k, true);
+                Gemm.Plan[] plans = {base, bal, base, bal};
+                boolean[] pf = {false, false, true, true};
+                float[] ref = null;
+                long differing = 0;
+                for (int a = 0; a < 4; a++) {
+                    gemm.residualPrefetch(pf[a]);
+                    float[] got = gemm24Bits(cuda, gemm, plans[a], o, m, add);
+                    if (ref == null) ref = got;
+                    else for (int i = 0; i < ref.length; i++) if (Float.floatToRawIntBits(ref[i]) != Float.floatToRawIntBits(got[i])) differing++;
+                }
+                double[] t = new double[8];
+                for (int i = 0; i < 8; i++) {
+                    gemm.residualPrefetch(pf[i % 4]);
+                    t[i] = timeBf16XAdd(cuda, gemm, plans[i % 4], o, m, add);
+                }
+                gemm.residualPrefetch(false);
+                gemm.slicedBalanced(false);
+                double flop = 2.0 * m * n * k;   // % of 750 TFLOP/s at a time in µs: flop / (µs · 1e6) TFLOP/s
+                System.out.printf("g24 %-10s N=%-5d K=%-5d M=%-4d %s base %.1f bal %.1f pf %.1f both %.1f | base %.1f bal %.1f pf %.1f both %.1f us;"
+                                + " base %.0f%% both %.0f%% of 750 TFLOP/s; %d elements differ from base [%s | %s]%n",
+                        name, n, k, m, add ? "C+=" : "C= ", t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7],
+                        100 * flop / ((t[0] + t[4]) / 2 * 1e6) / 750, 100 * flop / ((t[3] + t[7]) / 2 * 1e6) / 750, differing, base, bal);
+                System.out.println("CSV,g24," + name + "," + n + "," + k + "," + m + "," + base.tiles().name() + "/" + base.splits() + ","
+                        + bal.tiles().name() + "/" + bal.splits() + "," + Arrays.toString(t).replaceAll("[\\[\\] ]", "") + "," + differing);
+            }
+        } catch (RuntimeException | AssertionError e) {
+            System.out.println("FAILED g24 " + name + " " + n + "x" + k + ": " + e);
+        }
+    }
+
+    /** All of C (m × n) after one product of plan p: C first filled with a fixed pattern when {@code add} (the residual), else NaN-free zeros. */
+    private static float[] gemm24Bits(CudaBackend cuda, Gemm gemm, Gemm.Plan p, Operands o, int m, boolean add) {
+        int n = o.n, k = o.k;
+        cuda.launch(FILL_F32, Launch.cover(m * n, 256), o.c, m * n, 11, add ? 4f : 0f);
+        gemm.matmul(o.xb, m, o.w[0], n, k, o.c, add, p);
+        cuda.synchronize();
+        cuda.toHost(o.c);
+        float[] c = new float[m * n];
+        for (int i = 0; i < c.length; i++) c[i] = o.c.get(i);
+        return c;
+    }
+
+    /** "gemm24-ncu": o / down at m tokens, one eager product each with the residual prefetch off, then on (C += X·Wᵀ). */
+    private static void gemm24Ncu(CudaBackend cuda, Gemm gemm, int n, int k, int m) {
+        try (Operands o = new Operands(cuda, m, n, k)) {
+            Gemm.Plan p = gemm.invariantPlan(m, n, k, true);
+            for (boolean pf : new boolean[]{false, true}) {
+                gemm.residualPrefetch(pf);
+                gemm.matmul(o.xb, m, o.w[0], n, k, o.c, true, p);
+                cuda.synchronize();
+            }
+            gemm.residualPrefetch(false);
+            System.out.println("ncu launches: " + n + "x" + k + " M=" + m + " [" + p + "], prefetch off then on");
         }
     }
 

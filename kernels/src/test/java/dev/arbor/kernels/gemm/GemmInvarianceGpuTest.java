@@ -88,6 +88,29 @@ class GemmInvarianceGpuTest {
         }
     }
     /**
+     * Run 99-gemm24: the sliced kernel on balanced token tiles ({@code Gemm.balancedTokens}: 4 × 112 rows at 434 tokens, 3 × 112
+     * at 300) and with the residual prefetched into the L2 ({@code Gemm.residualPrefetch}) at llama-7b's o (4096²), down
+     * (4096 × 11008) and q|k|v (12288 × 4096), on TMA_128 and TMA_192 and the invariant plan's own choice with both on, at 300,
+     * 434 and 500 tokens, against the mma.sync slab plan at 64 tokens: the first 64 rows the same bits, with and without a residual.
+     */
+    @Test
+    void balancedTokenTilesAndTheResidualPrefetchEqualTheMmaSyncSlabPlan() {
+        try (CudaBackend cuda = CudaBackend.open(0); Gemm hopper = new Gemm(cuda); Gemm mmaSync = new Gemm(cuda, false)) {
+            hopper.slicedBalanced(true);
+            hopper.residualPrefetch(true);
+            for (int[] nk : new int[][]{{4096, 4096}, {4096, 11008}, {12288, 4096}}) {
+                int n = nk[0], k = nk[1], slices = hopper.invariantSlices(n, k);
+                org.junit.jupiter.api.Assertions.assertEquals(112, hopper.invariantPlan(434, n, k, true).tiles().bm(), "balanced tiles at 434 tokens");
+                List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = List.of(
+                        (g, m) -> g.invariantPlan(m, n, k, true),
+                        (g, m) -> g.slicedPlan(m, n, k, Gemm.balancedTokens(Gemm.TMA_128, m), slices, true),
+                        (g, m) -> g.slicedPlan(m, n, k, Gemm.balancedTokens(Gemm.TMA_192, m), slices, true));
+                GemmInvariance.checkPlans(cuda, mmaSync, hopper, n, k, 64, forms, 300, 434, 500);
+            }
+        }
+    }
+
+    /**
      * Slab groups ({@code Gemm.slabGroupPlan}: a block 2 or 3 K slices through one ring, each into its own slab) on the H200:
      * llama-7b's o (4096², 8 slices of 8 K tiles), down (4096 × 11008, 8 slices of 22 with a last of 18) and llama3.2-1b's q|k|v
      * (3072 × 2048, 8 of 4) on TMA_64X2 (the invariant plan's tile there), TMA_128 and TMA_256, and the invariant plan's own choice

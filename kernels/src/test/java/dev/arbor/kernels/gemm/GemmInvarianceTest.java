@@ -57,6 +57,35 @@ class GemmInvarianceTest {
     }
 
     /**
+     * The sliced kernel on balanced token tiles ({@code Gemm.balancedTokens}: 80 tokens at 70 and 130, 112 at 100, on TMA_128
+     * and TMA_192) and with the residual prefetched into the L2 by the producer's idle warps ({@code Gemm.residualPrefetch}):
+     * the mma.sync slab plan's bits (17 K tiles in 4 slices of 5, 5, 5, 2; partial tiles in M and N; with and without a
+     * residual), and the invariant plan's own choice with both switches on takes the balanced tiles.
+     */
+    @Test
+    void balancedTokenTilesAndTheResidualPrefetchKeepTheBits() {
+        CpuBackend cpu = new CpuBackend();
+        int n = 136, k = 1032;
+        assertEquals("tma128b112", Gemm.balancedTokens(Gemm.TMA_128, 434).name());
+        assertSame(Gemm.TMA_128, Gemm.balancedTokens(Gemm.TMA_128, 500));
+        assertEquals(112, Gemm.balancedTokens(Gemm.TMA_192, 100).bm());
+        assertEquals(80, Gemm.balancedTokens(Gemm.TMA_128, 130).bm());
+        try (Gemm hopper = new Gemm(cpu, true); Gemm mmaSync = new Gemm(cpu)) {
+            hopper.slicedBalanced(true);
+            hopper.residualPrefetch(true);
+            hopper.invariantNarrow(false);   // the registers, not the TMA_64X2 slabs this narrow weight takes at 65-256 tokens
+            int slices = hopper.invariantSlices(n, k);
+            Gemm.Plan own = hopper.invariantPlan(434, 4096, 4096, true);   // llama-7b's o at 434 tokens (planned only)
+            assertTrue(own.registerSlices() && own.tiles().bm() == 112 && own.launch().grid()[1] == 4, "balanced sliced tiles at 434 tokens: " + own);
+            List<BiFunction<Gemm, Integer, Gemm.Plan>> forms = List.of(
+                    (g, m) -> g.invariantPlan(m, n, k, true),
+                    (g, m) -> g.slicedPlan(m, n, k, Gemm.balancedTokens(Gemm.TMA_128, m), slices, true),
+                    (g, m) -> g.slicedPlan(m, n, k, Gemm.balancedTokens(Gemm.TMA_192, m), slices, true));
+            GemmInvariance.checkPlans(cpu, mmaSync, hopper, n, k, 16, forms, 70, 100, 130);
+        }
+    }
+
+    /**
      * Slab groups (a block a few K slices through one ring, {@code Gemm.slabGroupPlan}) store the slab plan's slabs: 17 K tiles in 4
      * slices of 5, 5, 5, 2, in groups of 2 (two blocks along z), 3 (a short last group holding the short last slice) and 4 (one
      * block all of K), on TMA_64X2, TMA_N64 and TMA_128 (TMA_256 in groups of 3), partial tiles in M and N, summed by the sum kernel with and without a

@@ -45,6 +45,12 @@ class GemmPtxTest {
         // 128 registers at entry, the consumers at 160 by setmaxnreg); no wgmma serialized (C7514)
         for (Gemm.Tiles t : Gemm.SLICED_TILES)
             tests.add(DynamicTest.dynamicTest("wgmmaTmaSlicedXbf16Wbf16 " + t.name(), () -> assembleSliced(tool, t)));
+        // their balanced token tiles (Gemm.balancedTokens: 80 / 96 / 112 tokens, nt = 10-14)
+        for (Gemm.Tiles base : Gemm.SLICED_TILES)
+            for (int m : new int[]{130, 190, 434}) {
+                Gemm.Tiles t = Gemm.balancedTokens(base, m);
+                tests.add(DynamicTest.dynamicTest("wgmmaTmaSlicedXbf16Wbf16 " + t.name(), () -> assembleSliced(tool, t)));
+            }
         // the persistent kernel (a block looping over output tiles): no spills at either prefill tile
         for (Gemm.Tiles t : new Gemm.Tiles[]{Gemm.TMA_128, Gemm.TMA_256})
             tests.add(DynamicTest.dynamicTest("wgmmaTmaPersistentXbf16Wbf16 " + t.name(), () -> assemble(tool, "wgmmaTmaPersistentXbf16Wbf16", t)));
