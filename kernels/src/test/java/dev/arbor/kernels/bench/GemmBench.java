@@ -621,14 +621,16 @@ public final class GemmBench {
             {"7b gate|up", 22016, 4096, false}};
 
     /**
-     * One shape of "gemm24" at each M: the invariant plan as main runs it (base), with balanced token tiles (bal,
-     * {@code Gemm.slicedBalanced}), with the residual prefetch (pf, {@code Gemm.residualPrefetch}; only where C is added into)
-     * and with both, in that order twice (bf16 X as the engine's producers feed it, W rotated over > 256 MiB, a graph's median
-     * replay); each arm's whole C compared with base's bit for bit first (C holding the same pattern before an add). µs and %
-     * of 750 TFLOP/s; "CSV,g24,name,N,K,M,base plan,bal plan,base1,bal1,pf1,both1,base2,bal2,pf2,both2,differing".
+     * One shape of "gemm24" at each M, five arms in this order, twice: the invariant plan as main runs it (base), with balanced
+     * token tiles (bal, {@code Gemm.slicedBalanced}), with the residual prefetch (pf, {@code Gemm.residualPrefetch}; a no-op where C
+     * is stored), launched overlapping the product before it (ov, {@code Gemm.slicedOverlap} with {@code overlapPrevious}, as the
+     * engine's stages ask: here the previous product of the chain) and all three (all). bf16 X as the engine's producers feed it,
+     * W rotated over > 256 MiB, a graph's median replay; each arm's whole C first compared with base's bit for bit (C holding the
+     * same pattern before an add). µs and % of 750 TFLOP/s; "CSV,g24,name,N,K,M,base plan,bal plan,base1,bal1,pf1,ov1,all1,base2,...,differing".
      */
     private static void gemm24Shape(CudaBackend cuda, Gemm gemm, String name, int n, int k, boolean add, int[] ms) {
         int maxM = Arrays.stream(ms).max().orElseThrow();
+        String[] arms = {"base", "bal", "pf", "ov", "all"};
         try (Operands o = new Operands(cuda, maxM, n, k)) {
             gemm.reserveSlabs(maxM, n, k);
             for (int m : ms) {
@@ -636,34 +638,48 @@ public final class GemmBench {
                 Gemm.Plan base = gemm.invariantPlan(m, n, k, true);
                 gemm.slicedBalanced(true);
                 Gemm.Plan bal = gemm.invariantPlan(m, n, k, true);
-                Gemm.Plan[] plans = {base, bal, base, bal};
-                boolean[] pf = {false, false, true, true};
+                gemm.slicedBalanced(false);
+                Gemm.Plan[] plans = {base, bal, base, base, bal};
+                boolean[] pf = {false, false, true, false, true}, ov = {false, false, false, true, true};
                 float[] ref = null;
                 long differing = 0;
-                for (int a = 0; a < 4; a++) {
-                    gemm.residualPrefetch(pf[a]);
+                for (int a = 0; a < arms.length; a++) {
+                    gemm24Arm(gemm, pf[a], ov[a]);
                     float[] got = gemm24Bits(cuda, gemm, plans[a], o, m, add);
                     if (ref == null) ref = got;
                     else for (int i = 0; i < ref.length; i++) if (Float.floatToRawIntBits(ref[i]) != Float.floatToRawIntBits(got[i])) differing++;
                 }
-                double[] t = new double[8];
-                for (int i = 0; i < 8; i++) {
-                    gemm.residualPrefetch(pf[i % 4]);
-                    t[i] = timeBf16XAdd(cuda, gemm, plans[i % 4], o, m, add);
+                double[] t = new double[2 * arms.length];
+                for (int i = 0; i < t.length; i++) {
+                    gemm24Arm(gemm, pf[i % arms.length], ov[i % arms.length]);
+                    t[i] = timeBf16XAdd(cuda, gemm, plans[i % arms.length], o, m, add);
                 }
-                gemm.residualPrefetch(false);
-                gemm.slicedBalanced(false);
+                gemm24Arm(gemm, false, false);
                 double flop = 2.0 * m * n * k;   // % of 750 TFLOP/s at a time in µs: flop / (µs · 1e6) TFLOP/s
-                System.out.printf("g24 %-10s N=%-5d K=%-5d M=%-4d %s base %.1f bal %.1f pf %.1f both %.1f | base %.1f bal %.1f pf %.1f both %.1f us;"
-                                + " base %.0f%% both %.0f%% of 750 TFLOP/s; %d elements differ from base [%s | %s]%n",
-                        name, n, k, m, add ? "C+=" : "C= ", t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7],
-                        100 * flop / ((t[0] + t[4]) / 2 * 1e6) / 750, 100 * flop / ((t[3] + t[7]) / 2 * 1e6) / 750, differing, base, bal);
+                StringBuilder line = new StringBuilder(String.format("g24 %-10s N=%-5d K=%-5d M=%-4d %s", name, n, k, m, add ? "C+=" : "C= "));
+                for (int i = 0; i < t.length; i++) line.append(String.format(" %s %.1f", arms[i % arms.length], t[i])).append(i == arms.length - 1 ? " |" : "");
+                line.append(" us;");
+                for (int a = 0; a < arms.length; a++) {
+                    double mean = (t[a] + t[a + arms.length]) / 2;
+                    line.append(String.format(" %s %.2f (%.0f%%, %.3fx)", arms[a], mean, 100 * flop / (mean * 1e6) / 750, mean / ((t[0] + t[arms.length]) / 2)));
+                }
+                line.append(String.format("; %d elements differ from base [%s | %s]", differing, base, bal));
+                System.out.println(line);
                 System.out.println("CSV,g24," + name + "," + n + "," + k + "," + m + "," + base.tiles().name() + "/" + base.splits() + ","
                         + bal.tiles().name() + "/" + bal.splits() + "," + Arrays.toString(t).replaceAll("[\\[\\] ]", "") + "," + differing);
             }
         } catch (RuntimeException | AssertionError e) {
             System.out.println("FAILED g24 " + name + " " + n + "x" + k + ": " + e);
+        } finally {
+            gemm24Arm(gemm, false, false);
         }
+    }
+
+    /** The residual prefetch and the overlapped launch (overlapPrevious with slicedOverlap) on or off. */
+    private static void gemm24Arm(Gemm gemm, boolean prefetch, boolean overlap) {
+        gemm.residualPrefetch(prefetch);
+        gemm.slicedOverlap(overlap);
+        gemm.overlapPrevious(overlap);
     }
 
     /** All of C (m × n) after one product of plan p: C first filled with a fixed pattern when {@code add} (the residual), else NaN-free zeros. */
@@ -678,7 +694,7 @@ public final class GemmBench {
         return c;
     }
 
-    /** "gemm24-ncu": o / down at m tokens, one eager product each with the residual prefetch off, then on (C += X·Wᵀ). */
+    /** "gemm24-ncu": o / down at m tokens, one eager product each as main runs it, then with the residual prefetch (C += X·Wᵀ). */
     private static void gemm24Ncu(CudaBackend cuda, Gemm gemm, int n, int k, int m) {
         try (Operands o = new Operands(cuda, m, n, k)) {
             Gemm.Plan p = gemm.invariantPlan(m, n, k, true);
