@@ -6,6 +6,8 @@
 # GemmBench gemm24 (base / bal / pf / ov / all, twice, each arm's whole C compared with base's), seed workload 2 --ab arbor.gemm.sliced24,
 # then ncu over o and down at 500 tokens (main's kernel, then with the prefetch).
 #   bash .device/gemm24/gemm24-call.sh .device/gemm24   (carry [".device/gemm24"], timeout_s 160)
+# Ran on the jars of commit edb14aac (all three switches); afterwards the prefetch and the overlap were dropped and the GPU test renamed
+# GemmInvarianceGpuTest#balancedTokenTilesEqualTheMmaSyncSlabPlan, GemmBench gemm24 reduced to base / bal (bench/RESULTS.md run 99-gemm24).
 set -u
 D=${1:-.device}
 OUT=${OUT:-/tmp/gemm24-out}; mkdir -p $OUT

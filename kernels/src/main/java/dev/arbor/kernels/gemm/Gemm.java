@@ -348,7 +348,7 @@ public final class Gemm implements AutoCloseable {
      * inside a CUDA graph each boundary measured only 0.4-0.7 µs shorter (llama-7b batch 1: 5.37 → 5.30 ms a step, bench/RESULTS.md
      * run 26-gemv4). Off by default (a caller
      * that knows the previous launch on its stream is a kernel turns it on: the engine's CUDA ops); the wgmma and TMA tiles
-     * never overlap (they load X before any wait), but for the sliced kernel with {@link #slicedOverlap}. Same loads, same sums: the bits do not change.
+     * never overlap (they load X before any wait). Same loads, same sums: the bits do not change.
      */
     public void overlapPrevious(boolean on) { this.overlapPrevious = on; }
 
@@ -1032,7 +1032,7 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * Sliced tiles {@code t} ({@link #SLICED_TILES}) with their token tile cut to the batch: ⌈m/128⌉ token tiles as before, each
-     * of ⌈m / tiles⌉ tokens rounded up to 16 (an even nt: at most four more kernel variants, nt = 10-14), so that 434 tokens
+     * of ⌈m / tiles⌉ tokens rounded up to 16 (an even nt: at most three more kernel variants a base tile, nt = 10, 12, 14), so that 434 tokens
      * run 4 × 112 rows instead of 4 × 128 (512, 15% of the multiply-adds on padding rows); 500 keeps 128 (4 × 125 → 128).
      * The W tile, the K tiles and their order, the slices and the folds do not change: a token's sums are the same wgmma
      * sequence over the same K tiles (each element's k16 steps in order, whatever the instruction's n), so the same bits
@@ -1047,56 +1047,22 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * Whether the invariant plan's slices summed in registers run {@link #balancedTokens} token tiles (chosen as before on the
-     * 128-token tiles, then cut to the batch): {@code -Darbor.gemm.slicedBalanced} (or {@code arbor.gemm.sliced24}); read when this object is made, so
-     * {@code bench shared-prefix --ab arbor.gemm.slicedBalanced} flips it over two engines. Default: see {@link #SLICED_BALANCED_DEFAULT}.
+     * 128-token tiles, then cut to the batch): {@code -Darbor.gemm.slicedBalanced}; read when this object is made, so
+     * {@code bench shared-prefix --ab arbor.gemm.slicedBalanced} flips it over two engines. On: run 99-gemm24 (GemmBench, llama-7b at
+     * 434 tokens, the same bits) q|k|v 82.9 → 76.1 µs, o 39.2 → 36.4, down 92.1 → 86.6; at 500 tokens the plan is unchanged.
      */
-    static final boolean SLICED_BALANCED_DEFAULT = false;
+    static final boolean SLICED_BALANCED_DEFAULT = true;
 
-    /**
-     * Session 24's three sliced-kernel switches at once ({@link #slicedBalanced}, {@link #residualPrefetch}, {@link #slicedOverlap}):
-     * {@code -Darbor.gemm.sliced24=true} turns on each of them not set on its own, so one engine A/B ({@code --ab arbor.gemm.sliced24})
-     * flips all three; GemmBench measures each alone.
-     */
-    private static boolean sliced24(String property, boolean fallback) {
-        return Boolean.parseBoolean(System.getProperty(property, System.getProperty("arbor.gemm.sliced24", String.valueOf(fallback))));
-    }
-
-    private boolean slicedBalanced = sliced24("arbor.gemm.slicedBalanced", SLICED_BALANCED_DEFAULT);
+    private boolean slicedBalanced = Boolean.parseBoolean(System.getProperty("arbor.gemm.slicedBalanced", String.valueOf(SLICED_BALANCED_DEFAULT)));
 
     /** Sets {@link #slicedBalanced} (tests and GemmBench). */
     public void slicedBalanced(boolean on) { this.slicedBalanced = on; }
 
     /**
-     * Whether the sliced kernel, adding its sum into C (o and down into the residual), has the producer warpgroup's idle warps
-     * bring C's tile into the L2 during the last K tiles ({@link GemmKernels#prefetchResidual}): a hint, the same bits.
-     * {@code -Darbor.gemm.residualPrefetch} (or {@code arbor.gemm.sliced24}), read when this object is made (as {@link #slicedBalanced}). Default: see
-     * {@link #RESIDUAL_PREFETCH_DEFAULT}.
-     */
-    static final boolean RESIDUAL_PREFETCH_DEFAULT = false;
-
-    private boolean residualPrefetch = sliced24("arbor.gemm.residualPrefetch", RESIDUAL_PREFETCH_DEFAULT);
-
-    /** Sets {@link #residualPrefetch} (tests and GemmBench). */
-    public void residualPrefetch(boolean on) { this.residualPrefetch = on; }
-
-    /**
-     * Whether the sliced kernel launches overlapping the kernel before it where the caller asks for overlap
-     * ({@link #overlapPrevious}: the engine's o / down / q|k|v stages): its producer issues the first stages' W rows before the
-     * grid dependency wait and their X rows after ({@link GemmKernels#tmaProduceWaitingForX}), so the launch and W's first
-     * memory round trip overlap the previous grid's tail. The same bits. {@code -Darbor.gemm.slicedOverlap} (or
-     * {@code arbor.gemm.sliced24}), read when this object is made. Default: see {@link #SLICED_OVERLAP_DEFAULT}.
-     */
-    static final boolean SLICED_OVERLAP_DEFAULT = false;
-
-    private boolean slicedOverlap = sliced24("arbor.gemm.slicedOverlap", SLICED_OVERLAP_DEFAULT);
-
-    /** Sets {@link #slicedOverlap} (tests and GemmBench). */
-    public void slicedOverlap(boolean on) { this.slicedOverlap = on; }
-
-    /**
-     * The slices of an (n, k) weight summed in registers by {@code t} blocks ({@link #SLICED_TILES}) running all of K:
-     * {@code slices} slices of ⌈K tiles / slices⌉ (as {@link #plan(int, int, int, Tiles, int, boolean)} cuts them), grid
-     * ⌈n/bn⌉ × ⌈m/128⌉ × 1. The block: the tiles' consumer warpgroups and a producer warpgroup (as the plain kernel).
+     * The slices of an (n, k) weight summed in registers by {@code t} blocks ({@link #SLICED_TILES}, or their
+     * {@link #balancedTokens}) running all of K: {@code slices} slices of ⌈K tiles / slices⌉ (as
+     * {@link #plan(int, int, int, Tiles, int, boolean)} cuts them), grid ⌈n/bn⌉ × ⌈m/bm⌉ × 1. The block: the tiles' consumer
+     * warpgroups and a producer warpgroup (as the plain kernel).
      */
     public Plan slicedPlan(int m, int n, int k, Tiles t, int slices, boolean fp32X) {
         if (!slicedTiles(t)) throw new IllegalArgumentException("the sliced kernel runs " + SLICED_TILES + " (or their balanced token tiles), not " + t);
@@ -2044,11 +2010,7 @@ public final class Gemm implements AutoCloseable {
                 return s;
             }
             if (p.registerSlices()) {
-                boolean overlap = overlapPrevious && slicedOverlap;
-                int flags = (accumulate ? GemmKernels.SLICED_ADD | (residualPrefetch ? GemmKernels.SLICED_PREFETCH_C : 0) : 0)
-                        | (overlap ? GemmKernels.SLICED_WAIT_BEFORE_X : 0);
-                backend.launch(WGMMA_TMA_SLICED, overlap ? p.launch().overlappingPrevious() : p.launch(),
-                        tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, flags, raster));
+                backend.launch(WGMMA_TMA_SLICED, p.launch(), tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
                 return c;
             }
             if (p.cluster()) {   // each element of C written once, by the block that sums its share of the tile: no zeroing, no atomics

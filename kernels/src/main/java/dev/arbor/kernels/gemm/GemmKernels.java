@@ -1374,11 +1374,7 @@ public final class GemmKernels {
      * slice's first batch). The block: the consumer warpgroups, then a producer warpgroup (as the plain kernel); with three
      * consumer warpgroups ({@code Gemm.TMA_192}) the producer's registers go to the consumers by setmaxnreg
      * ({@link #consumerRegisters}: 512 work-items cap a work-item at 128 at entry, the two accumulator sets' 128 alone).
-     * {@code accumulate}: flags — {@link #SLICED_ADD} adds C (as sumSlices does; else C is stored), {@link #SLICED_PREFETCH_C}
-     * with it brings C's tile into the L2 during the last K tiles ({@link #prefetchResidual}), {@link #SLICED_WAIT_BEFORE_X}: the
-     * launch overlaps the kernel before it (programmatic dependent launch), so the producer issues the first stages' W rows,
-     * waits for that grid, then their X rows ({@link #tmaProduceWaitingForX}); C is touched after the wait too (the epilogue's
-     * own wait, {@link #storeF32Tile}). Neither changes a sum: the same bits. Tokens a block: {@code nt·8}, any multiple of 8 up to 128
+     * {@code accumulate}: 0 stores, 1 adds C (as sumSlices does). Tokens a block: {@code nt·8}, any multiple of 8 up to 128
      * (the balanced token tiles of {@code Gemm.slicedBalanced}: the same sums a token, so the same bits). Arguments otherwise as
      * {@link #wgmmaTmaXbf16Wbf16}.
      */
@@ -1399,12 +1395,7 @@ public final class GemmKernels {
         tmaBarriersInit(ctx, smem, full, empty, stages, consumers);
         if (tid >= consumers) {
             producerRegisters(ctx, wn);
-            if (tid == consumers) {
-                if ((accumulate & SLICED_WAIT_BEFORE_X) != 0)
-                    tmaProduceWaitingForX(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, count, bn, bm, stageWords, full, empty, stages);
-                else tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, 0, count, bn, bm, stageWords, full, empty, stages);
-            } else if ((accumulate & (SLICED_ADD | SLICED_PREFETCH_C)) == (SLICED_ADD | SLICED_PREFETCH_C) && tid >= consumers + 32)
-                prefetchResidual(ctx, smem, c, m, n, n0, m0, bn, bm, count, full, stages, tid - consumers - 32);
+            if (tid == consumers) tmaProduce(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, 0, count, bn, bm, stageWords, full, empty, stages);
         } else {
             consumerRegisters(ctx, wn);
             float[] acc = new float[nt * 4];
@@ -1418,52 +1409,7 @@ public final class GemmKernels {
             }
             ctx.wgmmaWait(0);
             foldSlice(acc, total, count <= sliceTiles ? 1 : 0, nt);
-            storeF32Tile(ctx, c, total, m, n, accumulate & SLICED_ADD, wn, 1, 1, nt, tileN, tileM);
-        }
-    }
-
-    /** The sliced kernel's {@code accumulate} flags: C + sum (else C = sum). */
-    public static final int SLICED_ADD = 1;
-    /** With {@link #SLICED_ADD}: C's tile prefetched into the L2 by the producer warpgroup's idle warps ({@link #prefetchResidual}). */
-    public static final int SLICED_PREFETCH_C = 2;
-    /** Launched overlapping the kernel before it: W's first stages before the grid dependency wait, X after ({@link #tmaProduceWaitingForX}). */
-    public static final int SLICED_WAIT_BEFORE_X = 4;
-
-    /**
-     * The sliced kernel's producer when it is launched overlapping the kernel before it (which writes X, and C's residual): the
-     * first min(stages, K tiles) stages get their "full" expectation (W's and X's bytes) and W's rows at once (W is never
-     * written by a kernel), then the grid dependency wait, then those stages' X rows, then the rest of the ring as
-     * {@link #tmaProduce}. A stage completes once both copies have landed (the expected bytes), so the consumers see the
-     * same tiles as before: the same bits. The W rows' memory round trip and the launch overlap the previous grid's tail.
-     */
-    static void tmaProduceWaitingForX(KernelContext ctx, int[] smem, BFloat16Array x, BFloat16Array w, LongArray mapX, LongArray mapW, int xRows,
-                                      int n, int k, int n0, int m0, int count, int bn, int bm, int stageWords, int full, int empty, int stages) {
-        int first = Math.min(stages, count);
-        for (int t = 0; t < first; t++) {
-            ctx.mbarrierArriveExpectTx(smem, full + 2 * t, (bn + bm) * 128);
-            ctx.tmaLoadTile128(smem, t * stageWords, full + 2 * t, mapW, w, n, k, n0, t * BK, bn);
-        }
-        ctx.gridDependencyWait();
-        for (int t = 0; t < first; t++) ctx.tmaLoadTile128(smem, t * stageWords + bn * ROW_WORDS, full + 2 * t, mapX, x, xRows, k, m0, t * BK, bm);
-        for (int t = first; t < count; t++) tmaIssue(ctx, smem, x, w, mapX, mapW, xRows, n, k, n0, m0, t, t, bn, bm, stageWords, full, empty, stages);
-    }
-
-    /**
-     * The producer warpgroup's three idle warps (96 work-items, {@code p} = 0..95) bring the block's tile of C (the residual
-     * that the epilogue adds: bm token rows of bn fp32, 512 / 768 bytes a row) into the L2 while the last K tiles run, so the
-     * epilogue's loads hit the L2 instead of waiting on the memory (o at 500 tokens: 8 MB of C read after the last fold).
-     * They wait until K tile {@code T = max(0, count − stages)} has landed (its stage's "full", round T / stages): T + stages
-     * is past the last K tile, so that stage's barrier completes no later round and its parity cannot alias. Then one bulk
-     * L2 prefetch a token row (rows p, p + 96, ...; rows past m skipped). A hint only: C's values are read as before.
-     */
-    static void prefetchResidual(KernelContext ctx, int[] smem, FloatArray c, int m, int n, int n0, int m0, int bn, int bm, int count,
-                                 int full, int stages, int p) {
-        int last = Math.max(0, count - stages), cols = Math.min(bn, n - n0);
-        if (n % 4 != 0 || cols <= 0) return;   // a row's bytes a multiple of 16 at a 16-byte-aligned start (n0 is a multiple of 128)
-        while (!ctx.mbarrierTryWait(smem, full + 2 * (last % stages), (last / stages) & 1)) {}
-        for (int r = p; r < bm; r += 96) {
-            int tok = m0 + r;
-            if (tok < m) ctx.prefetchL2(c, tok * n + n0, cols * 4);
+            storeF32Tile(ctx, c, total, m, n, accumulate, wn, 1, 1, nt, tileN, tileM);
         }
     }
 

@@ -339,12 +339,12 @@ public final class GemmBench {
                 for (Object[] s : ENGINE_SHAPES) xFormsShape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], copy);
                 return;
             }
-            if (args.length > 0 && args[0].equals("gemm24")) {   // run 99-gemm24: the sliced kernel's balanced token tiles and residual prefetch, interleaved
+            if (args.length > 0 && args[0].equals("gemm24")) {   // run 99-gemm24: the sliced kernel's balanced token tiles off / on, interleaved
                 int[] ms = Arrays.stream(System.getProperty("gemm.m24", "434,500").split(",")).mapToInt(Integer::parseInt).toArray();
                 for (Object[] s : GEMM24_SHAPES) gemm24Shape(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], (Boolean) s[3], ms);
                 return;
             }
-            if (args.length > 0 && args[0].equals("gemm24-ncu")) {   // eager launches for Nsight Compute: o and down at 500 tokens, prefetch off then on
+            if (args.length > 0 && args[0].equals("gemm24-ncu")) {   // eager launches for Nsight Compute: o and down (-Dgemm.ncuM, 500), balanced tiles off then on
                 for (Object[] s : GEMM24_SHAPES)
                     if ((Boolean) s[3]) gemm24Ncu(cuda, gemm, (Integer) s[1], (Integer) s[2], Integer.getInteger("gemm.ncuM", 500));
                 return;
@@ -621,16 +621,14 @@ public final class GemmBench {
             {"7b gate|up", 22016, 4096, false}};
 
     /**
-     * One shape of "gemm24" at each M, five arms in this order, twice: the invariant plan as main runs it (base), with balanced
-     * token tiles (bal, {@code Gemm.slicedBalanced}), with the residual prefetch (pf, {@code Gemm.residualPrefetch}; a no-op where C
-     * is stored), launched overlapping the product before it (ov, {@code Gemm.slicedOverlap} with {@code overlapPrevious}, as the
-     * engine's stages ask: here the previous product of the chain) and all three (all). bf16 X as the engine's producers feed it,
-     * W rotated over > 256 MiB, a graph's median replay; each arm's whole C first compared with base's bit for bit (C holding the
-     * same pattern before an add). µs and % of 750 TFLOP/s; "CSV,g24,name,N,K,M,base plan,bal plan,base1,bal1,pf1,ov1,all1,base2,...,differing".
+     * One shape of "gemm24" at each M: the invariant plan without balanced token tiles (base) and with them (bal,
+     * {@code Gemm.slicedBalanced}), base / bal / base / bal (bf16 X as the engine's producers feed it, W rotated over > 256 MiB,
+     * a graph's median replay); bal's whole C first compared with base's bit for bit (C holding the same pattern before an add).
+     * µs and % of 750 TFLOP/s; "CSV,g24,name,N,K,M,base plan,bal plan,base1,bal1,base2,bal2,differing". Run 99-gemm24 also timed
+     * a residual L2 prefetch and an overlapped launch of the sliced kernel here (dropped: commit edb14aac has them).
      */
     private static void gemm24Shape(CudaBackend cuda, Gemm gemm, String name, int n, int k, boolean add, int[] ms) {
         int maxM = Arrays.stream(ms).max().orElseThrow();
-        String[] arms = {"base", "bal", "pf", "ov", "all"};
         try (Operands o = new Operands(cuda, maxM, n, k)) {
             gemm.reserveSlabs(maxM, n, k);
             for (int m : ms) {
@@ -638,51 +636,26 @@ public final class GemmBench {
                 Gemm.Plan base = gemm.invariantPlan(m, n, k, true);
                 gemm.slicedBalanced(true);
                 Gemm.Plan bal = gemm.invariantPlan(m, n, k, true);
-                gemm.slicedBalanced(false);
-                Gemm.Plan[] plans = {base, bal, base, base, bal};
-                boolean[] pf = {false, false, true, false, true}, ov = {false, false, false, true, true};
-                float[] ref = null;
+                float[] ref = gemm24Bits(cuda, gemm, base, o, m, add), got = gemm24Bits(cuda, gemm, bal, o, m, add);
                 long differing = 0;
-                for (int a = 0; a < arms.length; a++) {
-                    gemm24Arm(gemm, pf[a], ov[a]);
-                    float[] got = gemm24Bits(cuda, gemm, plans[a], o, m, add);
-                    if (ref == null) ref = got;
-                    else for (int i = 0; i < ref.length; i++) if (Float.floatToRawIntBits(ref[i]) != Float.floatToRawIntBits(got[i])) differing++;
-                }
-                double[] t = new double[2 * arms.length];
-                for (int i = 0; i < t.length; i++) {
-                    gemm24Arm(gemm, pf[i % arms.length], ov[i % arms.length]);
-                    t[i] = timeBf16XAdd(cuda, gemm, plans[i % arms.length], o, m, add);
-                }
-                gemm24Arm(gemm, false, false);
-                double flop = 2.0 * m * n * k;   // % of 750 TFLOP/s at a time in µs: flop / (µs · 1e6) TFLOP/s
-                StringBuilder line = new StringBuilder(String.format("g24 %-10s N=%-5d K=%-5d M=%-4d %s", name, n, k, m, add ? "C+=" : "C= "));
-                for (int i = 0; i < t.length; i++) line.append(String.format(" %s %.1f", arms[i % arms.length], t[i])).append(i == arms.length - 1 ? " |" : "");
-                line.append(" us;");
-                for (int a = 0; a < arms.length; a++) {
-                    double mean = (t[a] + t[a + arms.length]) / 2;
-                    line.append(String.format(" %s %.2f (%.0f%%, %.3fx)", arms[a], mean, 100 * flop / (mean * 1e6) / 750, mean / ((t[0] + t[arms.length]) / 2)));
-                }
-                line.append(String.format("; %d elements differ from base [%s | %s]", differing, base, bal));
-                System.out.println(line);
+                for (int i = 0; i < ref.length; i++) if (Float.floatToRawIntBits(ref[i]) != Float.floatToRawIntBits(got[i])) differing++;
+                double[] t = new double[4];
+                for (int i = 0; i < t.length; i++) t[i] = timeBf16XAdd(cuda, gemm, i % 2 == 0 ? base : bal, o, m, add);
+                double flop = 2.0 * m * n * k, b = (t[0] + t[2]) / 2, v = (t[1] + t[3]) / 2;   // % of 750 TFLOP/s: flop / (µs · 1e6) TFLOP/s
+                System.out.printf("g24 %-10s N=%-5d K=%-5d M=%-4d %s base %.1f bal %.1f base %.1f bal %.1f us: base %.0f%%, bal %.0f%% of 750 TFLOP/s,"
+                                + " bal/base %.3f; %d elements differ [%s | %s]%n", name, n, k, m, add ? "C+=" : "C= ", t[0], t[1], t[2], t[3],
+                        100 * flop / (b * 1e6) / 750, 100 * flop / (v * 1e6) / 750, v / b, differing, base, bal);
                 System.out.println("CSV,g24," + name + "," + n + "," + k + "," + m + "," + base.tiles().name() + "/" + base.splits() + ","
-                        + bal.tiles().name() + "/" + bal.splits() + "," + Arrays.toString(t).replaceAll("[\\[\\] ]", "") + "," + differing);
+                        + bal.tiles().name() + "/" + bal.splits() + "," + t[0] + "," + t[1] + "," + t[2] + "," + t[3] + "," + differing);
             }
         } catch (RuntimeException | AssertionError e) {
             System.out.println("FAILED g24 " + name + " " + n + "x" + k + ": " + e);
         } finally {
-            gemm24Arm(gemm, false, false);
+            gemm.slicedBalanced(Boolean.parseBoolean(System.getProperty("arbor.gemm.slicedBalanced", "true")));
         }
     }
 
-    /** The residual prefetch and the overlapped launch (overlapPrevious with slicedOverlap) on or off. */
-    private static void gemm24Arm(Gemm gemm, boolean prefetch, boolean overlap) {
-        gemm.residualPrefetch(prefetch);
-        gemm.slicedOverlap(overlap);
-        gemm.overlapPrevious(overlap);
-    }
-
-    /** All of C (m × n) after one product of plan p: C first filled with a fixed pattern when {@code add} (the residual), else NaN-free zeros. */
+    /** All of C (m × n) after one product of plan p: C first filled with a fixed pattern when {@code add} (the residual), else zeros. */
     private static float[] gemm24Bits(CudaBackend cuda, Gemm gemm, Gemm.Plan p, Operands o, int m, boolean add) {
         int n = o.n, k = o.k;
         cuda.launch(FILL_F32, Launch.cover(m * n, 256), o.c, m * n, 11, add ? 4f : 0f);
@@ -694,17 +667,16 @@ public final class GemmBench {
         return c;
     }
 
-    /** "gemm24-ncu": o / down at m tokens, one eager product each as main runs it, then with the residual prefetch (C += X·Wᵀ). */
+    /** "gemm24-ncu": o / down at m tokens, one eager product each (C += X·Wᵀ) without balanced token tiles, then with them. */
     private static void gemm24Ncu(CudaBackend cuda, Gemm gemm, int n, int k, int m) {
         try (Operands o = new Operands(cuda, m, n, k)) {
-            Gemm.Plan p = gemm.invariantPlan(m, n, k, true);
-            for (boolean pf : new boolean[]{false, true}) {
-                gemm.residualPrefetch(pf);
+            for (boolean on : new boolean[]{false, true}) {
+                gemm.slicedBalanced(on);
+                Gemm.Plan p = gemm.invariantPlan(m, n, k, true);
                 gemm.matmul(o.xb, m, o.w[0], n, k, o.c, true, p);
                 cuda.synchronize();
+                System.out.println("ncu launch: " + n + "x" + k + " M=" + m + " [" + p + "]");
             }
-            gemm.residualPrefetch(false);
-            System.out.println("ncu launches: " + n + "x" + k + " M=" + m + " [" + p + "], prefetch off then on");
         }
     }
 

@@ -58,13 +58,12 @@ class GemmInvarianceTest {
 
     /**
      * The sliced kernel on balanced token tiles ({@code Gemm.balancedTokens}: 80 tokens at 70 and 130, 112 at 100, on TMA_128
-     * and TMA_192), with the residual prefetched into the L2 by the producer's idle warps ({@code Gemm.residualPrefetch}) and
-     * with the producer's first W stages issued before the grid dependency wait ({@code Gemm.slicedOverlap}):
+     * and TMA_192):
      * the mma.sync slab plan's bits (17 K tiles in 4 slices of 5, 5, 5, 2; partial tiles in M and N; with and without a
      * residual), and the invariant plan's own choice with both switches on takes the balanced tiles.
      */
     @Test
-    void balancedTokenTilesResidualPrefetchAndOverlapKeepTheBits() {
+    void balancedTokenTilesKeepTheBits() {
         CpuBackend cpu = new CpuBackend();
         int n = 136, k = 1032;
         assertEquals("tma128b112", Gemm.balancedTokens(Gemm.TMA_128, 434).name());
@@ -73,9 +72,6 @@ class GemmInvarianceTest {
         assertEquals(80, Gemm.balancedTokens(Gemm.TMA_128, 130).bm());
         try (Gemm hopper = new Gemm(cpu, true); Gemm mmaSync = new Gemm(cpu)) {
             hopper.slicedBalanced(true);
-            hopper.residualPrefetch(true);
-            hopper.overlapPrevious(true);   // as the engine's o / down / q|k|v stages: the producer's W stages before the grid wait, X after
-            hopper.slicedOverlap(true);
             hopper.invariantNarrow(false);   // the registers, not the TMA_64X2 slabs this narrow weight takes at 65-256 tokens
             int slices = hopper.invariantSlices(n, k);
             Gemm.Plan own = hopper.invariantPlan(434, 4096, 4096, true);   // llama-7b's o at 434 tokens (planned only)
