@@ -28,8 +28,6 @@ public final class CudaBackend implements Backend {
     private static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
     private final CudaDevice device;
     private final ThreadLocal<CudaStream> capturing = new ThreadLocal<>();
-    private volatile PinnedRing ring;   // uploadAsync's page-locked ring while pinnedCopies is on, else null
-    private PinnedRing ringMade;        // made on the first pinnedCopies(true), closed with the backend
     /** Per (kernel method, constant values): the compiled variant and its loaded module, one hash lookup a launch. */
     private final Map<Variant, Target> targets = new ConcurrentHashMap<>();
     /**
@@ -201,38 +199,9 @@ public final class CudaBackend implements Backend {
             return;
         }
         if (count < 0 || count > array.length()) throw new IndexOutOfBoundsException("count " + count + " of " + array.length() + " elements");
-        uploadAsync(b, 0, array.segment().asSlice(0, (long) count * array.elementBytes()));
-    }
-
-    /**
-     * Queues the copy of {@code src} to byte {@code dstOffset} of {@code dst}: on the capturing stream while this thread captures
-     * a graph, else on the default stream; from pageable memory through the page-locked ring where {@link #pinnedCopies} is on
-     * (and the copy fits a segment), else directly (the driver stages pageable memory itself). Same bytes, same stream order.
-     */
-    public void uploadAsync(DeviceBuffer dst, long dstOffset, MemorySegment src) {
-        long bytes = src.byteSize();
-        if (bytes == 0) return;
         CudaStream s = capturing.get();
-        PinnedRing r = ring;
-        if (s == null && r != null && r.fits(bytes) && !PinnedRing.pinned(src.address(), bytes)) {
-            if (dstOffset < 0 || dstOffset + bytes > dst.bytes()) throw new IndexOutOfBoundsException("upload of " + bytes + " bytes at " + dstOffset + " into a buffer of " + dst.bytes());
-            r.upload(dst.pointer() + dstOffset, src);
-            return;
-        }
-        dst.uploadAsync(src, dstOffset, bytes, s == null ? MemorySegment.NULL : s.handle());
+        b.uploadAsync(array.segment(), 0, (long) count * array.elementBytes(), s == null ? MemorySegment.NULL : s.handle());
     }
-
-    /**
-     * Turns the page-locked ring for {@link #uploadAsync} on (made on first use, {@link PinnedRing#DEFAULT_BYTES}) or off (kept
-     * for a later engine; copies go directly again). {@code -Darbor.cuda.pinnedCopies}, read by the engine's ops.
-     */
-    public synchronized void pinnedCopies(boolean on) {
-        if (on && ringMade == null) ringMade = new PinnedRing(device, PinnedRing.DEFAULT_BYTES, PinnedRing.DEFAULT_SEGMENTS);
-        ring = on ? ringMade : null;
-    }
-
-    /** The ring's counts ({@link PinnedRing#counts}: copies routed, waits for a segment), or null if never made. */
-    public synchronized long[] pinnedCopyCounts() { return ringMade == null ? null : ringMade.counts(); }
 
     @Override
     public void toHost(OffHeapArray array, int count) {
@@ -289,7 +258,6 @@ public final class CudaBackend implements Backend {
     @Override
     public void close() {
         synchronize();
-        if (ringMade != null) ringMade.close();
         targets.values().forEach(t -> t.module().close());
         targets.clear();
         device.close();

@@ -50,7 +50,6 @@ public final class PinnedStaging implements AutoCloseable {
         check(call(() -> (int) cuMemHostAlloc.invokeExact(out, bytes, 0)), "cuMemHostAlloc(" + bytes + " bytes)");
         host = out.get(ADDRESS, 0).reinterpret(bytes);
         host.fill((byte) 0);
-        PinnedRing.register(host);   // copies from it are direct, never through the pinned ring
         deviceBlock = DeviceBuffer.allocate(device, bytes);
         copy = arena.allocate(StagingLayout.MEMCPY2D_BYTES, 8);
     }
@@ -102,7 +101,6 @@ public final class PinnedStaging implements AutoCloseable {
         device.makeCurrent();
         check(call(() -> (int) cuCtxSynchronize.invokeExact()), "cuCtxSynchronize");
         deviceBlock.close();
-        PinnedRing.unregister(host);
         check(call(() -> (int) cuMemFreeHost.invokeExact(host)), "cuMemFreeHost");
         arena.close();
     }

@@ -300,23 +300,11 @@ final class CudaOps implements Ops<FloatArray> {
     private final PinnedStaging stagedInts, stagedAngles;   // null with -Darbor.cuda.stagedInputs=false
     private final CudaEvent inputsCopied;                   // after the last step's pinned copies (null with the property false)
     private boolean inputsInFlight;                         // inputsCopied recorded and not yet waited for
-    /**
-     * {@code -Darbor.cuda.pinnedCopies} ({@link #PINNED_COPIES_DEFAULT} unless set; read when an engine's ops are made): every
-     * host → device copy a step queues outside a graph capture from page-locked memory, none from pageable memory (the flash
-     * plan's tiles, the fed-token pairs, the block tables' changed rows, the sampler's lists: through the backend's
-     * {@link dev.arbor.accel.cuda.PinnedRing}), and cos/sin in one 2D copy instead of two. The same bytes reach the same device
-     * arrays in the same stream order: the same bits (PinnedCopiesGpuTest).
-     */
-    static final String PINNED_COPIES = dev.arbor.accel.cuda.PinnedRing.PROPERTY;
-    static final boolean PINNED_COPIES_DEFAULT = false;
-    private final boolean pinnedCopies;
 
     CudaOps(CudaBackend gpu, ModelConfig config, DeviceWeights weights, StepShape shape, KvCacheDtype kvDtype,
             ComputeDtype dtype, boolean batchInvariant, boolean cudaGraphs, boolean fusion) {
         this.gpu = gpu;
         this.fusion = fusion;
-        this.pinnedCopies = Boolean.parseBoolean(System.getProperty(PINNED_COPIES, String.valueOf(PINNED_COPIES_DEFAULT)));
-        gpu.pinnedCopies(pinnedCopies);
         this.splitNormRows = Math.max(0, Integer.getInteger("arbor.cuda.splitNormRows", SPLIT_NORM_ROWS));
         this.normArrivals = new IntArray(Math.max(1, splitNormRows));
         gpu.toDevice(normArrivals);
@@ -499,7 +487,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (n == 0) return;
         if (feedSource == null) return;   // wrapped (ProfiledOps): the forward pass fed them on the host, from synchronous samples
         MemorySegment.copy(b.feedArray(), 0, feedPairs.segment(), ValueLayout.JAVA_INT, 0, 2 * n);
-        gpu.uploadAsync(buffer(feedPairs), 0, feedPairs.segment().asSlice(0, 8L * n));
+        buffer(feedPairs).uploadAsync(feedPairs.segment(), 0, 8L * n, MemorySegment.NULL);
         TokenOps.feedTokens(gpu, tokenIds, feedSource.tokenArray(), feedPairs, n, b.numTokens(), feedSource.capacity());
     }
 
@@ -589,7 +577,7 @@ final class CudaOps implements Ops<FloatArray> {
             stagedInts.upload(4L * width, cascadeStep ? STAGED_INTS : STAGED_EVERY_STEP, MemorySegment.NULL);
         }
         // the CPU's cos/sin values exactly (Rope.fill's float32 angles, by position), so RoPE rounds as on the CPU path
-        if (angles != null) angles.fill(gpu, b.positionArray(), n, positions, cos, sin, pinnedCopies ? stagedAngles : null);
+        if (angles != null) angles.fill(gpu, b.positionArray(), n, positions, cos, sin);
         if (prefill != null) {
             belowPlanned = batchInvariant || nbiFlashDecode(b);
             belowBound = batchInvariant ? flashBelow : nbiFlashBelow;
@@ -684,7 +672,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (stagedInts != null) return;   // the staged block goes in one copy (upload)
         // queued on the default stream before the step's kernels (and graph replay); the driver stages pageable memory
         // before returning, so the host array is free again at once, and the host does not wait for each copy to land
-        gpu.uploadAsync(buffer(a), 0, a.segment().asSlice(0, 4L * n));
+        buffer(a).uploadAsync(a.segment(), 0, 4L * n, MemorySegment.NULL);
     }
 
     /**
@@ -696,7 +684,7 @@ final class CudaOps implements Ops<FloatArray> {
         if (span == null) return;
         long at = 4L * span[0] * width, bytes = 4L * (span[1] - span[0]) * width;
         MemorySegment.copy(MemorySegment.ofArray(host), at, a.segment(), at, bytes);
-        gpu.uploadAsync(buffer(a), at, a.segment().asSlice(at, bytes));
+        buffer(a).uploadAsync(a.segment().asSlice(at, bytes), at, bytes, MemorySegment.NULL);
     }
 
     private static DeviceBuffer buffer(OffHeapArray a) {

@@ -3,7 +3,6 @@ package dev.arbor.models.cuda;
 import dev.arbor.accel.Backend;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.IntArray;
-import dev.arbor.accel.cuda.PinnedStaging;
 import dev.arbor.kernels.layer.TokenOps;
 import dev.arbor.models.cpu.Rope;
 import java.lang.foreign.MemorySegment;
@@ -53,14 +52,6 @@ final class RopeAngles implements AutoCloseable {
      * default stream before the step's kernels. {@code devicePositions} must already hold the same positions on the device.
      */
     void fill(Backend b, int[] positions, int tokens, IntArray devicePositions, FloatArray cos, FloatArray sin) {
-        fill(b, positions, tokens, devicePositions, cos, sin, null);
-    }
-
-    /**
-     * As {@link #fill(Backend, int[], int, IntArray, FloatArray, FloatArray)}; with {@code staged} (the page-locked block whose
-     * regions 0 and 1 are {@code cos} and {@code sin}), host-copied rows go up in one 2D copy of both; null: one copy each.
-     */
-    void fill(Backend b, int[] positions, int tokens, IntArray devicePositions, FloatArray cos, FloatArray sin, PinnedStaging staged) {
         if (tokens == 0) return;
         int most = 0;
         for (int t = 0; t < tokens; t++) {
@@ -74,10 +65,6 @@ final class RopeAngles implements AutoCloseable {
                 long from = 4L * positions[t] * half, to = 4L * t * half;
                 MemorySegment.copy(cosTable.segment(), from, cos.segment(), to, 4L * half);
                 MemorySegment.copy(sinTable.segment(), from, sin.segment(), to, 4L * half);
-            }
-            if (staged != null) {
-                staged.upload(4L * tokens * half, 2, MemorySegment.NULL);
-                return;
             }
             b.toDeviceAsync(cos, tokens * half);
             b.toDeviceAsync(sin, tokens * half);
