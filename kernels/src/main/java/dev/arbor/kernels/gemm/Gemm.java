@@ -2013,7 +2013,9 @@ public final class Gemm implements AutoCloseable {
                 backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
                 launch = launch.overlappingPrevious();
             }
-            int red = vectorRed && p.splits() > 1 && n % 4 == 0 ? GemmKernels.VECTOR_RED : 0;
+            // 16-byte reductions: rows of C a multiple of 4 floats, C's device address 16-byte aligned (a view could start anywhere)
+            int red = vectorRed && p.splits() > 1 && n % 4 == 0
+                    && (!(c.deviceMirror() instanceof dev.arbor.accel.cuda.DeviceBuffer d) || d.pointer() % 16 == 0) ? GemmKernels.VECTOR_RED : 0;
             if (red != 0) VECTOR_RED_LAUNCHES.incrementAndGet();
             backend.launch(WGMMA_TMA_XBF16_WBF16, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, (accumulate ? 1 : 0) | red, raster));
             return c;
