@@ -762,6 +762,19 @@ public final class KernelContext {
         for (int i = 0; i < 4; i++) dst.segment().set(ValueLayout.JAVA_INT, offset + 4L * i, src[srcOffset + i]);
     }
 
+    /**
+     * Adds {@code a, b, c, d} to elements {@code index .. index+3} of {@code dst} (byte offset a multiple of 16) as one vector
+     * reduction ({@code red.global.add.v4.f32}, sm_90, PTX 8.1): each element's add is atomic, as four {@link #atomicAdd}s; the
+     * four are one request to the L2 instead of four. Nothing is returned (a reduction, not an atom).
+     */
+    public void atomicAddGlobal128(FloatArray dst, int index, float a, float b, float c, float d) {
+        globalOffset(dst, index);
+        dst.atomicAdd(index, a);
+        dst.atomicAdd(index + 1, b);
+        dst.atomicAdd(index + 2, c);
+        dst.atomicAdd(index + 3, d);
+    }
+
     private static long globalOffset(OffHeapArray a, int index) {
         long offset = (long) index * a.elementBytes();
         if ((offset & 15) != 0) throw new IllegalArgumentException("16-byte access at byte offset " + offset + " is not aligned");

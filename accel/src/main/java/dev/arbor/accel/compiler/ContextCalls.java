@@ -266,6 +266,12 @@ final class ContextCalls {
                 Reg[] v = t.registerRange(args.get(2).ref(), args.get(3), 4, name);
                 t.emit("st.global.v4", t.globalAddress(g, args.get(1).reg()), v[0], v[1], v[2], v[3]);
             }
+            case "atomicAddGlobal128(Ldev/arbor/accel/array/FloatArray;IFFFF)V" -> {
+                if (!(args.get(0).ref() instanceof Ref.GlobalArray g)) throw t.unsupported(name + " to something that is not an array parameter");
+                t.usesVectorRed = true;
+                t.emit("red.global.add.v4.f32", t.globalAddress(g, args.get(1).reg()), args.get(2).reg(), args.get(3).reg(), args.get(4).reg(),
+                        args.get(5).reg());
+            }
             case "laneId()I" -> {
                 Val v = t.push(Kind.I);
                 t.emit("sreg", v.reg(), new Sym("%laneid"));

@@ -126,6 +126,10 @@ public final class KernelCompiler {
         if (t.usesWgmma && sm != 90) throw new KernelCompileException(kernel.name() + " uses wgmma, which exists on sm_90 (Hopper) only; the device is sm_" + sm);
         String ptx = PtxEmitter.emit(entry, t.usesWgmma ? "90a" : String.valueOf(sm), ptxParams, t.shared, t.localMemory, t.dynamicShared, t.usesWgmma, t.registerCounts(), t.body,
                 owner.getName() + "." + method.getName() + (constants.length == 0 ? "" : " with constants " + Arrays.toString(constants)));
+        if (t.usesVectorRed) {   // the one feature past 8.0 a kernel may use: raise the module's ISA version for it alone
+            if (sm < 90) throw new KernelCompileException(kernel.name() + " uses red.global.add.v4.f32, which needs sm_90; the device is sm_" + sm);
+            ptx = ptx.replaceFirst("\n\\.version [0-9.]+\n", "\n.version " + PtxEmitter.VECTOR_RED_PTX_VERSION + "\n");
+        }
         StringBuilder directives = new StringBuilder();   // performance directives sit between the parameter list and the body
         if (t.maxThreads > 0)   // ptxas caps registers by them
             directives.append(".maxntid ").append(t.maxThreads).append(", 1, 1\n.minnctapersm ").append(t.minBlocksPerSm).append('\n');

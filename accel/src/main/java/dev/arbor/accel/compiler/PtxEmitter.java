@@ -9,6 +9,8 @@ final class PtxEmitter {
     static final String PTX_VERSION = "7.8";
     /** wgmma and fence.proxy.async need PTX ISA 8.0 (CUDA 12.0). */
     static final String WGMMA_PTX_VERSION = "8.0";
+    /** red.global.add.v4.f32 (vector reductions) needs PTX ISA 8.1 (CUDA 12.1). */
+    static final String VECTOR_RED_PTX_VERSION = "8.1";
 
     private PtxEmitter() {}
 

@@ -226,6 +226,8 @@ final class PtxRules {
         rule("st.shared.v2", "st.shared.v2.b32 [$0], {$1, $2};");
         rule("ld.global.v4", "ld.global.v4.b32 {$0, $1, $2, $3}, [$4];");
         rule("st.global.v4", "st.global.v4.b32 [$0], {$1, $2, $3, $4};");
+        // sm_90, PTX ISA 8.1: four fp32 adds into 16 aligned bytes, one reduction request (KernelContext.atomicAddGlobal128)
+        rule("red.global.add.v4.f32", "red.global.add.v4.f32 [$0], {$1, $2, $3, $4};");
         // two floats → a packed pair, lo in bits 0-15 (cvt's first source goes to the upper half)
         rule("pack.bf16x2", "cvt.rn.bf16x2.f32 $0, $2, $1;");
         rule("pack.f16x2", "cvt.rn.f16x2.f32 $0, $2, $1;");

@@ -35,6 +35,8 @@ final class Translator {
     int[] clusterDims;
     /** The kernel calls a cluster operation (rank, cluster barrier, a peer's mbarrier, multicast): it must declare clusterDims. */
     boolean usesClusterOps;
+    /** The kernel uses a vector reduction ({@code red.global.add.v4.f32}): PTX ISA 8.1, sm_90. */
+    boolean usesVectorRed;
     int sm = 90;                   // target compute capability x 10; sm-specific intrinsics check it
     final List<Val> stack = new ArrayList<>();
     Frame frame;

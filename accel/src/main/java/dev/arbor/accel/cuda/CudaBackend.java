@@ -113,10 +113,12 @@ public final class CudaBackend implements Backend {
         if (launch.overlapPrevious()) {
             MemorySegment config = LaunchConfig.programmaticDependent(a, g, b, shared, streamHandle);
             int rc = call(() -> (int) cuLaunchKernelEx.invokeExact(config, module.function(), params, MemorySegment.NULL));
+            if (DriverCallTimes.ON) DriverCallTimes.record("cuLaunchKernelEx");
             if (rc != 0) check(rc, "cuLaunchKernelEx" + sizes(g, b, shared), kernel.name());
         } else {
             int rc = call(() -> (int) cuLaunchKernel.invokeExact(module.function(), g[0], g[1], g[2], b[0], b[1], b[2],
                     shared, streamHandle, params, MemorySegment.NULL));
+            if (DriverCallTimes.ON) DriverCallTimes.record("cuLaunchKernel");
             if (rc != 0) check(rc, "cuLaunchKernel" + sizes(g, b, shared), kernel.name());
         }
     }

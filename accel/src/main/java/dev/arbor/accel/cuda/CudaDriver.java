@@ -110,6 +110,7 @@ final class CudaDriver {
 
     /** Throws a {@link CudaException} unless {@code result} is CUDA_SUCCESS. */
     static void check(int result, String call, String kernel) {
+        if (DriverCallTimes.ON) DriverCallTimes.record(call.indexOf('(') > 0 ? call.substring(0, call.indexOf('(')).trim() : call);
         if (result == 0) return;
         throw new CudaException(call + " failed" + (kernel == null ? "" : " for kernel '" + kernel + "'") + ": "
                 + errorText(cuGetErrorName, result) + " (" + result + "): " + errorText(cuGetErrorString, result), result);
@@ -131,6 +132,12 @@ final class CudaDriver {
     /** Runs a downcall that returns CUresult, wrapping Throwable from invokeExact. */
     static int call(Invocation i) {
         try {
+            if (DriverCallTimes.ON) {
+                long t0 = System.nanoTime();
+                int r = i.invoke();
+                DriverCallTimes.took(System.nanoTime() - t0);
+                return r;
+            }
             return i.invoke();
         } catch (RuntimeException | Error e) {
             throw e;

@@ -385,6 +385,12 @@ public final class KernelCases {
                 for (int j = 0; j < 4; j++) el[j] = acc[j];
                 return run(cover(n), new Object[]{x, fsum, lsum, n}, List.of(fsum, lsum), List.of(new double[]{n}, el));
             }),
+            exact("vectorRed", n -> {
+                FloatArray out = new FloatArray(32);
+                double[] e = new double[32];
+                for (int i = 0; i < n; i++) for (int k = 0; k < 4; k++) e[(i % 8) * 4 + k] += (k + 1) * (i % 7 + 1);
+                return run(cover(n), new Object[]{out, n}, List.of(out), List.of(e));
+            }),
             exact("lastGroupSum", n -> {
                 FloatArray x = floats(n, 36, 1);
                 int groups = (n + BLOCK - 1) / BLOCK;

@@ -463,6 +463,18 @@ public final class TestKernels {
         if (ctx.localIdx == 0) ctx.atomicAdd(fsum, 0, acc[0]);
     }
 
+    /**
+     * Vector reductions ({@code red.global.add.v4.f32}): work-item i adds (v, 2v, 3v, 4v), v = i % 7 + 1, into the 4 floats of
+     * bin i % 8 of {@code out} (32 floats), so many work-items hit each 16 bytes at once; integers, so any order is exact.
+     */
+    public static void vectorRed(KernelContext ctx, FloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            float v = i % 7 + 1;
+            ctx.atomicAddGlobal128(out, (i % 8) * 4, v, 2 * v, 3 * v, 4 * v);
+        }
+    }
+
     /** Inclusive prefix sum inside each work-group (Hillis–Steele, double-buffered in shared memory). */
     public static void blockScan(KernelContext ctx, IntArray a, IntArray out, int n) {
         int[] buf = ctx.allocateIntLocalArray(2 * BLOCK);

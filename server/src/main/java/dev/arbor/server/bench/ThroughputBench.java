@@ -199,9 +199,11 @@ public final class ThroughputBench implements Callable<Integer> {
 
     private int decode(CausalLM lm, LLM decode, LLMEngine engine, List<Prompt> prompts, long prefillTokens, double prefillSecs) {
         long[] firstAll = {0};
+        String[] midTrace = {null};
         int[] started = {0};
         long t1 = System.nanoTime();
         long replays0 = engine.graphReplays();
+        dev.arbor.accel.cuda.DriverCallTimes.reset();   // -Darbor.cuda.callTimes: the decode pass's driver calls (its prefill steps too)
         SamplingParams params = topP < 1 ? SamplingParams.builder().temperature(1.0).topP(topP).seed(1L).maxTokens(outputLen).ignoreEos(true).build()
                 : SamplingParams.builder().temperature(0).maxTokens(outputLen).ignoreEos(true).build();
         List<RequestOutput> outs;
@@ -209,6 +211,8 @@ public final class ThroughputBench implements Callable<Integer> {
             outs = decode.generatePrompts(prompts, params, null, o -> {
                 if (o.output().tokenIds().length == 1 && ++started[0] == batch) firstAll[0] = System.nanoTime();
                 progress.stepBy(o.outputs().stream().mapToLong(c -> c.newTokenIds().length).sum());
+                // -Darbor.cuda.callTimes: the driver calls of the steps before the pass's midpoint (steady decode, deferred ids)
+                if (midTrace[0] == null && o.output().tokenIds().length > outputLen / 2) midTrace[0] = dev.arbor.accel.cuda.DriverCallTimes.trace();
             });
         }
         double decodeSecs = (System.nanoTime() - firstAll[0]) / 1e9;
@@ -223,6 +227,8 @@ public final class ThroughputBench implements Callable<Integer> {
         lastWallMs = d.wallMillis();
         System.out.println(d.summary("decode steps"));
         System.out.println(engine.stepTimings().other().summary("other steps (prefill, mixed)"));
+        System.out.print(dev.arbor.accel.cuda.DriverCallTimes.report());
+        if (midTrace[0] != null) System.out.print(midTrace[0]);
         long replays = engine.graphReplays() - replays0;
         System.out.printf(Locale.ROOT, "CUDA graphs: %d of %d decode steps replayed%n", replays, d.steps());
         StepTimings.Sums r = engine.stepTimings().replayed();

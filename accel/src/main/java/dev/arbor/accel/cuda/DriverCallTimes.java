@@ -1,0 +1,97 @@
+package dev.arbor.accel.cuda;
+
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A diagnostic: the host time of every CUDA driver call, by call name ({@code -Darbor.cuda.callTimes=true}, read once when the
+ * driver binding loads; off, each call costs one static-final test). Aggregated as count, total, largest and calls over
+ * {@link #SLOW_NANOS}, so a call that blocks the host until the device drains (a wait hidden in a copy or a launch) shows
+ * up by name beside the expected waits ({@code cuEventSynchronize}).
+ *
+ * <p>Why (issue 12): llama3.2-1b b128 nbi decode leaves the device idle 0.03-0.13 ms between steps with the host waiting
+ * ~1.5 ms a step and every input copy page-locked (run 100-b128x): some call in the step blocks until the device is idle.
+ */
+public final class DriverCallTimes {
+    private DriverCallTimes() {}
+
+    public static final String PROPERTY = "arbor.cuda.callTimes";
+    static final boolean ON = Boolean.getBoolean(PROPERTY);
+    /** Calls at least this long are counted apart: 100 µs, over any copy or launch this engine queues. */
+    static final long SLOW_NANOS = 100_000;
+
+    private static final ThreadLocal<long[]> LAST = ThreadLocal.withInitial(() -> new long[1]);
+    private static final Map<String, long[]> SUMS = new ConcurrentHashMap<>();   // name -> {count, total ns, max ns, slow}
+
+    /** The last {@link #TRACE} calls (any thread): end time, duration, name, for {@link #trace()}. */
+    static final int TRACE = 160;
+    private static final long[] traceEnd = new long[TRACE], traceTook = new long[TRACE];
+    private static final String[] traceName = new String[TRACE];
+    private static long traced;
+
+    static void took(long nanos) { LAST.get()[0] = nanos; }
+
+    /** Books the last call's time (set by {@code CudaDriver.call}) to {@code name}. */
+    static void record(String name) {
+        long ns = LAST.get()[0];
+        long[] s = SUMS.computeIfAbsent(name, k -> new long[4]);
+        synchronized (s) {
+            s[0]++;
+            s[1] += ns;
+            s[2] = Math.max(s[2], ns);
+            if (ns >= SLOW_NANOS) s[3]++;
+        }
+        synchronized (traceEnd) {
+            int i = (int) (traced++ % TRACE);
+            traceEnd[i] = System.nanoTime();
+            traceTook[i] = ns;
+            traceName[i] = name;
+        }
+    }
+
+    /** Whether the diagnostic is on. */
+    public static boolean enabled() { return ON; }
+
+    /** Forgets every call so far. */
+    public static void reset() {
+        SUMS.clear();
+        synchronized (traceEnd) { traced = 0; }
+    }
+
+    /**
+     * The last {@link #TRACE} calls in order (about two llama3.2-1b decode steps at the end of a pass): start in µs from the
+     * first one's, host µs the call took, name; empty when off.
+     */
+    public static String trace() {
+        if (!ON) return "";
+        StringBuilder b = new StringBuilder();
+        synchronized (traceEnd) {
+            long n = Math.min(traced, TRACE), first = traced - n;
+            long t0 = n == 0 ? 0 : traceEnd[(int) (first % TRACE)] - traceTook[(int) (first % TRACE)];
+            for (long c = first; c < traced; c++) {
+                int i = (int) (c % TRACE);
+                b.append(String.format(Locale.ROOT, "driver trace %9.1f us %8.1f us %s%n", (traceEnd[i] - traceTook[i] - t0) / 1e3, traceTook[i] / 1e3, traceName[i]));
+            }
+        }
+        return b.toString();
+    }
+
+    /**
+     * One line per call name since the last {@link #reset}, slowest total first: count, total ms, mean and largest µs, calls
+     * over 100 µs; empty when off.
+     */
+    public static String report() {
+        if (!ON) return "";
+        Map<String, long[]> copy = new TreeMap<>();
+        SUMS.forEach((k, v) -> { synchronized (v) { copy.put(k, v.clone()); } });
+        StringBuilder b = new StringBuilder();
+        copy.entrySet().stream().sorted((x, y) -> Long.compare(y.getValue()[1], x.getValue()[1])).forEach(e -> {
+            long[] s = e.getValue();
+            b.append(String.format(Locale.ROOT, "driver call %-28s %7d calls, %9.3f ms, mean %8.1f us, max %9.1f us, %5d over 100 us%n",
+                    e.getKey(), s[0], s[1] / 1e6, s[1] / 1e3 / Math.max(1, s[0]), s[2] / 1e3, s[3]));
+        });
+        return b.toString();
+    }
+}
