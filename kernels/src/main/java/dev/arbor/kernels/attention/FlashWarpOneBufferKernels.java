@@ -56,6 +56,13 @@ import static dev.arbor.kernels.attention.FlashPrefillKernels.storeRow;
  * k-steps and O's 16-key steps in the same order) on the same key tiles from the same start tile in the same order, the same state load and store code: every output
  * is the one-warp kernel's bit for bit, hence the 64-row and split kernels' (FlashWarpOneBufferTest on the CPU executor,
  * FlashWarpOneBufferGpuTest on the H200).
+ *
+ * <p>The direct form ({@link #warpDirectBf16}, {@code direct} 1; {@code -Darbor.flash.warpDirect}, session 24 walk24): any of the three
+ * forms above with Q's A fragments loaded from global memory straight into registers ({@link #loadQDirect}: the words ldmatrix read from
+ * {@code loadQ}'s staged tile, the same rounding of the same floats) instead of staged through the buffer, so a walk's first K copies
+ * leave once its key row offsets are written rather than after Q's round trip and two barriers; and softmax without the causal select
+ * ({@code mask} 0: the same values) on every tile whose last key is at or below the tile's first position. Copies, helpers, order: as
+ * above. ptxas: 234 registers at 32/32 × 128 by key halves (245 without the direct form), 143 at headDim 64.
  */
 public final class FlashWarpOneBufferKernels {
     private FlashWarpOneBufferKernels() {}

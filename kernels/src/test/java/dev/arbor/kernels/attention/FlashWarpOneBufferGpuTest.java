@@ -8,7 +8,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The one-warp kernel with one K/V buffer ({@link FlashWarpOneBufferKernels}) on the GPU ({@code @Tag("gpu")}), whole tiles, key
- * halves, and key halves under launch bounds of 12 an SM: decodes at model shapes give the plain one-warp kernel's bits ({@link FlashWarpOneBufferTest#check}):
+ * halves, key halves under launch bounds of 12 an SM, the half ring and the direct form ({@link FlashPrefillAttention#WARP_DIRECT}; halves with
+ * and without bounds 12, the half ring under them): decodes at model shapes give the plain one-warp kernel's bits ({@link FlashWarpOneBufferTest#check}):
  * Llama-2-7B 32×128 bf16 store and bf16 out (the engine's {@code warpBf16OutBf16} against {@code warpOneBufferBf16OutBf16}, 24 decodes
  * at 1..1,500 keys), Llama-3.2-1B's 32/8 × 64 at its b128 shape (513..576 keys, bf16 out), Baichuan2-13B's 40 ALiBi heads on an fp16
  * store; and seed workload 2's and 1's decode handoffs into it (48 decodes behind 752 shared keys handed off at 704, workload 2's
@@ -67,6 +68,14 @@ class FlashWarpOneBufferGpuTest {
             FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 33, 512, false, KvStore.BF16, 80, 2, 112);
             return null;
         });
-        System.out.println("handoff into the one-buffer pass (halves, halves + bounds 12, half ring) == one pass bit for bit");
+        FlashWarpOneBufferTest.oneBuffer(true, 12, 1, true, () -> {   // the direct form (FlashPrefillAttention.WARP_DIRECT) under bounds 12
+            FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 47, 704, false, KvStore.BF16, 48, 1, 113);
+            return null;
+        });
+        FlashWarpOneBufferTest.oneBuffer(true, 0, 1, true, () -> {   // the direct form without bounds, two row tiles
+            FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 33, 512, false, KvStore.BF16, 80, 2, 114);
+            return null;
+        });
+        System.out.println("handoff into the one-buffer pass (halves, halves + bounds 12, half ring, direct + bounds 12, direct) == one pass bit for bit");
     }
 }

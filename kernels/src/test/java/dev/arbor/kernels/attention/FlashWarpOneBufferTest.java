@@ -14,7 +14,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The one-warp kernel with one K/V buffer ({@link FlashWarpOneBufferKernels}, {@link FlashPrefillAttention#setWarpOneBuffer}) on the
  * accel CPU executor: decodes and short chunks at odd sizes (block sizes 16, 7, 5; walks of 1 to 11 key tiles; GQA 1, 4 and 5 with
- * ALiBi; bf16 and fp16 stores; fp32 and bf16 outs; headDim 64 and 128; whole tiles and key halves) give the plain one-warp
+ * ALiBi; bf16 and fp16 stores; fp32 and bf16 outs; headDim 64 and 128; whole tiles, key halves and the half ring, each also in the
+ * direct form of {@link FlashPrefillAttention#WARP_DIRECT}) give the plain one-warp
  * kernel's bits and the 64-row kernel's, within {@link FlashPrefillTest}'s tolerance of the double-precision reference; a decode
  * step's handoff (shared pass, then this pass, overlapping launches and plain) and a handoff with a 17-token chunk give the one-pass bits.
  */
@@ -27,7 +28,7 @@ class FlashWarpOneBufferTest {
      */
     static final int[][] CPU_FORMS = {{0, 0}, {0, 1}, {0, 2}, {0, 1, 1}, {0, 0, 1}, {0, 2, 1}};
     /** The forms the GPU checks run; a third entry 1: the direct form ({@link FlashPrefillAttention#WARP_DIRECT}, its launch bounds the first). */
-    static final int[][] GPU_FORMS = {{0, 0}, {0, 1}, {12, 1}, {0, 2}, {11, 1, 1}, {0, 1, 1}, {11, 2, 1}};
+    static final int[][] GPU_FORMS = {{0, 0}, {0, 1}, {12, 1}, {0, 2}, {12, 1, 1}, {0, 1, 1}, {12, 2, 1}};
 
     /** {@code run} with the one-buffer kernel on or off (launch bounds {@code minBlocks}, key halves or whole tiles). */
     static <T> T oneBuffer(boolean on, int minBlocks, boolean halves, Supplier<T> run) {
@@ -92,7 +93,7 @@ class FlashWarpOneBufferTest {
                 assertBits(plain, one, what + ": one-buffer pass (" + form(form) + ") against the plain one-warp pass");
             }
             double err = FlashPrefillTest.maxError(b.reference(), plain);
-            if (be != CPU) System.out.printf("%s: one-buffer (whole, halves, halves + bounds 12, half ring; direct: halves + bounds 11, halves, ring + bounds 11) == one-warp" + (withTall ? " == 64-row" : "") + " bit for bit, max error against the reference %.3g%n", what, err);
+            if (be != CPU) System.out.printf("%s: one-buffer (whole, halves, halves + bounds 12, half ring; direct: halves + bounds 12, halves, ring + bounds 12) == one-warp" + (withTall ? " == 64-row" : "") + " bit for bit, max error against the reference %.3g%n", what, err);
             assertClose(b.reference(), plain, FlashPrefillTest.tolerance(store), what + " (max error " + err + ")");
         }
     }
