@@ -76,6 +76,12 @@ class FlashWarpOneBufferTest {
     /** As above; {@code withTall} false leaves out the 64-row run (the plain one-warp pass's bits against it are FlashSplitTest's). */
     static void check(Backend be, int heads, int kvHeads, int headDim, int bs, int[] ctx, int[] news, boolean alibi, KvStore store, long seed,
                       boolean withTall) {
+        check(be, heads, kvHeads, headDim, bs, ctx, news, alibi, store, seed, withTall, be == CPU ? CPU_FORMS : GPU_FORMS);
+    }
+
+    /** As above over the one-buffer forms {@code forms} ({@link #CPU_FORMS}' layout). */
+    static void check(Backend be, int heads, int kvHeads, int headDim, int bs, int[] ctx, int[] news, boolean alibi, KvStore store, long seed,
+                      boolean withTall, int[][] forms) {
         String what = heads + "/" + kvHeads + " heads × " + headDim + ", bs " + bs + ", " + ctx.length + " sequences, " + store + (alibi ? ", ALiBi" : "")
                 + (PagedBatch.outBf16 ? ", bf16 out" : "");
         try (PagedBatch b = new PagedBatch(heads, kvHeads, headDim, bs, ctx, news, alibi, store, seed)) {
@@ -87,13 +93,13 @@ class FlashWarpOneBufferTest {
                 assertEquals(0, FlashPrefillRun.lastWarpTiles, what + ": 64-row tiles");
                 assertBits(tall, plain, what + ": plain one-warp pass against 64-row tiles");
             }
-            for (int[] form : be == CPU ? CPU_FORMS : GPU_FORMS) {
+            for (int[] form : forms) {
                 float[] one = oneBuffer(true, form[0], form[1], form.length > 2 && form[2] != 0, () -> FlashPrefillRun.run(be, b, w));
                 assertTrue(FlashPrefillRun.lastWarpTiles == FlashPrefillRun.lastTiles, what + ": one-warp tiles alone");
                 assertBits(plain, one, what + ": one-buffer pass (" + form(form) + ") against the plain one-warp pass");
             }
             double err = FlashPrefillTest.maxError(b.reference(), plain);
-            if (be != CPU) System.out.printf("%s: one-buffer (whole, halves, halves + bounds 12, half ring; direct: halves + bounds 12, halves, ring + bounds 12) == one-warp" + (withTall ? " == 64-row" : "") + " bit for bit, max error against the reference %.3g%n", what, err);
+            if (be != CPU) System.out.printf("%s: one-buffer " + java.util.Arrays.stream(forms).map(FlashWarpOneBufferTest::form).toList() + " == one-warp" + (withTall ? " == 64-row" : "") + " bit for bit, max error against the reference %.3g%n", what, err);
             assertClose(b.reference(), plain, FlashPrefillTest.tolerance(store), what + " (max error " + err + ")");
         }
     }
