@@ -43,9 +43,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
     static final Kernel WARP_ONE_BUFFER_BF16 = Kernel.of(FlashWarpOneBufferKernels.class, "warpOneBufferBf16");
     static final Kernel WARP_ONE_BUFFER_F16 = Kernel.of(FlashWarpOneBufferKernels.class, "warpOneBufferF16");
     static final Kernel WARP_ONE_BUFFER_BF16_OUT_BF16 = Kernel.of(FlashWarpOneBufferKernels.class, "warpOneBufferBf16OutBf16");
-    static final Kernel WARP_DIRECT_BF16 = Kernel.of(FlashWarpOneBufferKernels.class, "warpDirectBf16");
-    static final Kernel WARP_DIRECT_F16 = Kernel.of(FlashWarpOneBufferKernels.class, "warpDirectF16");
-    static final Kernel WARP_DIRECT_BF16_OUT_BF16 = Kernel.of(FlashWarpOneBufferKernels.class, "warpDirectBf16OutBf16");
     static final Kernel SPLIT_BF16 = Kernel.of(FlashSplitKernels.class, "splitBf16");
     static final Kernel SPLIT_F16 = Kernel.of(FlashSplitKernels.class, "splitF16");
     static final Kernel SPLIT_BF16_OUT_BF16 = Kernel.of(FlashSplitKernels.class, "splitBf16OutBf16");
@@ -125,23 +122,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * the mixed steps came out 14-27 ms slower in all. The same bits either way (the halves change copies, not arithmetic).
      */
     public static final String DECODE_HALF_RING = "arbor.flash.decodeHalfRing";
-    /**
-     * The one-buffer kernel's direct form (issues 11, 12; session 24 walk24), system property {@code arbor.flash.warpDirect} (read when a
-     * launcher is made, so {@code bench --ab} can switch it; default off until measured faster): {@link FlashWarpOneBufferKernels#warpDirectBf16}
-     * — Q's mma fragments loaded from global memory into registers (no staging in the K/V buffer: the walk's first K copies leave
-     * without waiting for Q's round trip) and no causal select on tiles below every row — launched with launch bounds of
-     * {@link #WARP_DIRECT_BLOCKS} work-groups an SM. Taken only with the one-buffer kernel ({@link #WARP_ONE_BUFFER}), in any of its
-     * forms (halves, whole tiles, the half ring). The same bits (FlashWarpOneBufferTest's direct forms on the CPU executor,
-     * FlashWarpOneBufferGpuTest on the H200).
-     */
-    public static final String WARP_DIRECT = "arbor.flash.warpDirect";
-    /**
-     * {@code -Darbor.flash.warpDirectBlocks} (default 0: none): the direct form's launch bounds, work-groups an SM. A one-warp work-group
-     * an SM's sub-partition holds 2 of at up to 255 registers, 3 at up to 168: any bound of 9 to 12 is ptxas's 168-register cap (12
-     * walks an SM instead of 8). At 32/32 × 128 the direct form takes 234 registers by key halves (the one-buffer kernel 245), and
-     * under the cap spills 132 bytes (the one-buffer kernel 216, run 70's bounds-12 rows: slower). headDim 64's ~143 are below it.
-     */
-    public static final String WARP_DIRECT_BLOCKS = "arbor.flash.warpDirectBlocks";
 
     /**
      * The shared pass's dim split ({@link FlashPrefillKernels#sharedHalfBf16}: O's dims over two work-groups a row tile, each walking
@@ -216,8 +196,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private boolean warpOneBufferHalves = WARP_ONE_BUFFER_HALVES;
     private boolean warpHalfRing = Boolean.parseBoolean(System.getProperty(WARP_HALF_RING, "false"));   // WARP_HALF_RING
     private boolean decodeHalfRing = Boolean.parseBoolean(System.getProperty(DECODE_HALF_RING, "false"));   // DECODE_HALF_RING
-    private boolean warpDirect = Boolean.parseBoolean(System.getProperty(WARP_DIRECT, "false"));   // WARP_DIRECT
-    private int warpDirectBlocks = Math.max(0, Integer.getInteger(WARP_DIRECT_BLOCKS, 0));    // WARP_DIRECT_BLOCKS
     private boolean decodePlan;          // the last plan gave every sequence at most one new token (a decode step)
     private int sharedDimSplit = SHARED_DIM_SPLIT ? -1 : 0;   // the shared pass's dim split: -1 by dimSplitPays, 0 never, 1 always
     private int sharedStages = !SHARED_RING ? 0 : SHARED_STAGES >= 2 ? SHARED_STAGES : -1;   // the ring's stages: -1 by rule, 0 none, 2..4
@@ -767,7 +745,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
                     out, positions, seqOfToken, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks));
         } else if (numWarpTiles > 0) {
             Launch l = warpLaunchOf(numWarpTiles);
-            b.launch(shortKernelFor(kCache, out),
+            b.launch(Shapes.byOut(out, kCache, shortKernelFor(kCache), warpOneBuffer ? WARP_ONE_BUFFER_BF16_OUT_BF16 : WARP_BF16_OUT_BF16),
                     overlapWarp ? l.overlappingPrevious() : l, warpArgs(q, kCache, vCache, out, positions, seqOfToken, blockTables, maxBlocksPerSeq,
                             alibiSlopes, numBlocks));
         }
@@ -830,7 +808,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
         Object[] a = args(q, kCache, vCache, out, positions, seqOfToken, warpTiles, blockTables, maxBlocksPerSeq, alibiSlopes, numBlocks);
         if (!warpOneBuffer) return a;
         Object[] withBounds = java.util.Arrays.copyOf(a, a.length + 2);   // the one-buffer kernel's launch bounds and halves
-        withBounds[a.length] = warpDirect ? warpDirectBlocks : warpOneBufferBlocks;
+        withBounds[a.length] = warpOneBufferBlocks;
         withBounds[a.length + 1] = warpHalves();
         return withBounds;
     }
@@ -856,24 +834,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     /** This instance's short-tile kernel of a store type (fp32 out): the one-warp kernel, with one K/V buffer where {@link #setWarpOneBuffer} is on. */
     public Kernel shortKernelFor(OffHeapArray store) {
         if (!warpOneBuffer) return warpKernelFor(store);
-        if (warpDirect) return kernelFor(store) == PREFILL_F16 ? WARP_DIRECT_F16 : WARP_DIRECT_BF16;
         return kernelFor(store) == PREFILL_F16 ? WARP_ONE_BUFFER_F16 : WARP_ONE_BUFFER_BF16;
-    }
-
-    /** This instance's short-tile kernel for a store and an out (fp32, or bf16 over a bf16 store: the one {@link #launch} takes). */
-    public Kernel shortKernelFor(OffHeapArray store, OffHeapArray out) {
-        return Shapes.byOut(out, store, shortKernelFor(store),
-                !warpOneBuffer ? WARP_BF16_OUT_BF16 : warpDirect ? WARP_DIRECT_BF16_OUT_BF16 : WARP_ONE_BUFFER_BF16_OUT_BF16);
-    }
-
-    /**
-     * For benchmarks and tests: this instance's {@link #WARP_DIRECT} and the direct form's launch bounds ({@link #WARP_DIRECT_BLOCKS};
-     * 0: none). Taken with the one-buffer kernel only. The same bits either way.
-     */
-    public void setWarpDirect(boolean on, int minBlocks) {
-        if (minBlocks < 0) throw new IllegalArgumentException("minBlocks " + minBlocks);
-        this.warpDirect = on;
-        this.warpDirectBlocks = minBlocks;
     }
 
     /**

@@ -56,13 +56,6 @@ import static dev.arbor.kernels.attention.FlashPrefillKernels.storeRow;
  * k-steps and O's 16-key steps in the same order) on the same key tiles from the same start tile in the same order, the same state load and store code: every output
  * is the one-warp kernel's bit for bit, hence the 64-row and split kernels' (FlashWarpOneBufferTest on the CPU executor,
  * FlashWarpOneBufferGpuTest on the H200).
- *
- * <p>The direct form ({@link #warpDirectBf16}, {@code direct} 1; {@code -Darbor.flash.warpDirect}, session 24 walk24): any of the three
- * forms above with Q's A fragments loaded from global memory straight into registers ({@link #loadQDirect}: the words ldmatrix read from
- * {@code loadQ}'s staged tile, the same rounding of the same floats) instead of staged through the buffer, so a walk's first K copies
- * leave once its key row offsets are written rather than after Q's round trip and two barriers; and softmax without the causal select
- * ({@code mask} 0: the same values) on every tile whose last key is at or below the tile's first position. Copies, helpers, order: as
- * above. ptxas: 234 registers at 32/32 × 128 by key halves (245 without the direct form), 143 at headDim 64.
  */
 public final class FlashWarpOneBufferKernels {
     private FlashWarpOneBufferKernels() {}
@@ -103,7 +96,7 @@ public final class FlashWarpOneBufferKernels {
                                          @Constant int halves) {
         ctx.launchBounds(WARP_THREADS, minBlocks);
         attendWarpOneBuffer(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state,
-                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibi, 0, 0, halves, 0);
+                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibi, 0, 0, halves);
     }
 
     /** {@link FlashPrefillKernels#warpBf16OutBf16} with one K/V buffer. */
@@ -115,7 +108,7 @@ public final class FlashWarpOneBufferKernels {
                                          @Constant int halves) {
         ctx.launchBounds(WARP_THREADS, minBlocks);
         attendWarpOneBuffer(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state,
-                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibi, 0, 1, halves, 0);
+                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibi, 0, 1, halves);
     }
 
     /** {@link FlashPrefillKernels#warpF16} with one K/V buffer. */
@@ -127,50 +120,7 @@ public final class FlashWarpOneBufferKernels {
                                          @Constant int halves) {
         ctx.launchBounds(WARP_THREADS, minBlocks);
         attendWarpOneBuffer(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state,
-                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibi, 1, 0, halves, 0);
-    }
-
-    /**
-     * {@link #warpOneBufferBf16} in its direct form ({@code -Darbor.flash.warpDirect}, {@link FlashPrefillAttention#WARP_DIRECT}; session 24
-     * walk24): the rows' Q A fragments loaded from global memory straight into registers ({@link #loadQDirect}: the values
-     * {@code loadQ} + {@code loadQFragments} give, without staging Q in the buffer, its two barriers and its round trip before the first
-     * K copy, which now leaves as soon as the key row offsets are written), and the causal select left out of every tile whose last
-     * key is at or below the tile's first position (softmax's {@code mask} 0: the same values there). The same arguments; the same
-     * mma on the same operands in the same order, so the same bits.
-     */
-    public static void warpDirectBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
-                                      IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
-                                      IntArray startTiles, FloatArray state,
-                                      int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
-                                      @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks,
-                                      @Constant int halves) {
-        ctx.launchBounds(WARP_THREADS, minBlocks);
-        attendWarpOneBuffer(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state,
-                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibi, 0, 0, halves, 1);
-    }
-
-    /** {@link #warpOneBufferBf16OutBf16} in the direct form ({@link #warpDirectBf16}). */
-    public static void warpDirectBf16OutBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, BFloat16Array out,
-                                             IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
-                                             IntArray startTiles, FloatArray state,
-                                             int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
-                                             @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks,
-                                             @Constant int halves) {
-        ctx.launchBounds(WARP_THREADS, minBlocks);
-        attendWarpOneBuffer(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state,
-                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibi, 0, 1, halves, 1);
-    }
-
-    /** {@link #warpOneBufferF16} in the direct form ({@link #warpDirectBf16}). */
-    public static void warpDirectF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
-                                     IntArray positions, IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes,
-                                     IntArray startTiles, FloatArray state,
-                                     int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
-                                     @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks,
-                                     @Constant int halves) {
-        ctx.launchBounds(WARP_THREADS, minBlocks);
-        attendWarpOneBuffer(ctx, q, kCache, vCache, out, positions, seqOfToken, tiles, blockTables, slopes, startTiles, state,
-                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibi, 1, 0, halves, 1);
+                maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibi, 1, 0, halves);
     }
 
     /**
@@ -184,7 +134,7 @@ public final class FlashWarpOneBufferKernels {
     static void attendWarpOneBuffer(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, OffHeapArray out, IntArray positions,
                                     IntArray seqOfToken, IntArray tiles, IntArray blockTables, FloatArray slopes, IntArray startTiles, FloatArray state,
                                     int maxBlocksPerSeq, int numBlocks, int heads, int kvHeads, int headDim, int blockSize, int alibi, int fp16, int bf16Out,
-                                    int halves, int direct) {
+                                    int halves) {
         int[] smem = ctx.dynamicIntLocalArray();
         int[] qf = new int[headDim / 16 * 4];
         float[] s = new float[BN / 8 * 4];
@@ -231,14 +181,10 @@ public final class FlashWarpOneBufferKernels {
         smem[r0 + slot + 32 / rps] = keyRow(blockTables, table, it0 * BN + lane + 32, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
         smem[r1 + slot] = keyRow(blockTables, table, (it0 + 1) * BN + lane, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
         smem[r1 + slot + 32 / rps] = keyRow(blockTables, table, (it0 + 1) * BN + lane + 32, pMax, kvh, numBlocks, kvHeads, headDim, blockSize);
-        if (direct != 0) {
-            ctx.localBarrier();   // the first tiles' row offsets written (Q goes to registers below, after the first K copies)
-        } else {
-            loadQ(ctx, smem, buf, q, tiles, tFirst, 0, nTok, kvh, lane, heads, G, headDim, fp16, WARP_ROWS, WARP_THREADS);
-            ctx.localBarrier();   // Q staged, the first tiles' row offsets written
-            loadQFragments(ctx, smem, buf, qf, 0, lane, headDim, WARP_ROWS);
-            ctx.localBarrier();   // every lane's Q reads done: K of the first tile may overwrite the buffer
-        }
+        loadQ(ctx, smem, buf, q, tiles, tFirst, 0, nTok, kvh, lane, heads, G, headDim, fp16, WARP_ROWS, WARP_THREADS);
+        ctx.localBarrier();   // Q staged, the first tiles' row offsets written
+        loadQFragments(ctx, smem, buf, qf, 0, lane, headDim, WARP_ROWS);
+        ctx.localBarrier();   // every lane's Q reads done: K of the first tile may overwrite the buffer
         if (halves == 0) {
             loadTile(ctx, smem, buf, kc, r0 + mine, sw, 8 * c, headDim);
             ctx.cpAsyncCommit();
@@ -255,7 +201,6 @@ public final class FlashWarpOneBufferKernels {
             loadTileHalf(ctx, smem, buf + 2 * regW, vc, r0 + mine, sw, 8 * c, headDim, 0, 1);
             ctx.cpAsyncCommit();
         }
-        if (direct != 0) loadQDirect(q, qf, tFirst, nTok, kvh, lane, heads, G, headDim, fp16);   // in flight with the first copies
         // the handoff overlap as in attendWarp: the above (indices, key rows, Q, the first K copies) may run during the shared pass
         ctx.gridDependencyWait();
         if (it0 > 0) loadState(state, o, st, tFirst + tokA, headA, tFirst + tokB, headB, lane, heads, headDim);
@@ -273,8 +218,7 @@ public final class FlashWarpOneBufferKernels {
                 ctx.localBarrier();   // every lane's K reads done: V of tile it into the same buffer, during the softmax
                 loadTile(ctx, smem, buf, vc, here, sw, 8 * c, headDim);
                 ctx.cpAsyncCommit();
-                if (direct != 0 && (it + 1) * BN <= p0 + 1) softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi, 0);
-                else softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi, 1);
+                softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi, 1);
                 ctx.cpAsyncWait(0);
                 ctx.localBarrier();   // V of tile it landed
                 accumulatePv(ctx, smem, buf, s, o, pf, vf, lane, headDim, fp16, 1);
@@ -307,8 +251,7 @@ public final class FlashWarpOneBufferKernels {
                 ctx.localBarrier();   // every lane's K hi reads done: K lo(it + 1) into its region, during the softmax and P·V
                 if (more) loadTileHalf(ctx, smem, kHi, kc, nextRows, sw, 8 * c, headDim, 0, 1);
                 ctx.cpAsyncCommit();
-                if (direct != 0 && (it + 1) * BN <= p0 + 1) softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi, 0);
-                else softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi, 1);
+                softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi, 1);
                 ctx.cpAsyncWait(2);
                 ctx.localBarrier();   // V lo(it) landed
                 accumulatePvKeys(ctx, smem, vLo, s, o, pf, vf, lane, headDim, fp16, 0, 1);
@@ -342,8 +285,7 @@ public final class FlashWarpOneBufferKernels {
                 ctx.localBarrier();
                 loadTileHalf(ctx, smem, buf, vc, here, sw, 8 * c, headDim, 1, 0);
                 ctx.cpAsyncCommit();
-                if (direct != 0 && (it + 1) * BN <= p0 + 1) softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi, 0);
-                else softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi, 1);
+                softmax(ctx, s, o, st, it * BN, posA, posB, slopeA, slopeB, scale, lane, headDim, alibi, 1);
                 ctx.cpAsyncWait(1);
                 ctx.localBarrier();   // V of keys 0..31 landed
                 accumulatePvKeys(ctx, smem, buf, s, o, pf, vf, lane, headDim, fp16, 0, 0);
@@ -370,29 +312,6 @@ public final class FlashWarpOneBufferKernels {
         int d = (lane % lanesPerRow) * 4;
         for (int r = lane / lanesPerRow; r < rows; r += WARP_THREADS / lanesPerRow)
             storeRow(ctx, smem, out, r, d, ((tFirst + r / G) * heads + kvh * G + r % G) * headDim + d, headDim, bf16Out);
-    }
-
-    /**
-     * The warp's 16 Q rows as mma A fragments straight from global memory (the direct form): the work-item's rows g = lane / 4 and
-     * g + 8 (row r: token {@code tFirst + r / G}, head {@code kvh·G + r % G}, as {@code loadQ}), dims {@code 16·ks + 2t, +1} and
-     * {@code 16·ks + 8 + 2t, +1} (t = lane % 4) of each 16-dim k-step ks, each pair rounded to the 16-bit type and packed (lo in bits
-     * 0-15): {@code qf[4ks]} row g low dims, {@code qf[4ks + 1]} row g + 8 low, {@code qf[4ks + 2]} row g high, {@code qf[4ks + 3]}
-     * row g + 8 high — the words {@code ldmatrix.x4} gives from {@code loadQ}'s tile (the same rounding of the same floats), padding
-     * rows zeros as there.
-     */
-    @Unroll
-    static void loadQDirect(FloatArray q, int[] qf, int tFirst, int nTok, int kvh, int lane, int heads, int G, int headDim, int fp16) {
-        int rowA = lane >> 2, rowB = rowA + 8, t2 = 2 * (lane & 3), rows = WARP_ROWS / G * G;
-        boolean validA = rowA < rows && rowA / G < nTok, validB = rowB < rows && rowB / G < nTok;
-        int baseA = validA ? ((tFirst + rowA / G) * heads + kvh * G + rowA % G) * headDim + t2 : 0;
-        int baseB = validB ? ((tFirst + rowB / G) * heads + kvh * G + rowB % G) * headDim + t2 : 0;
-        for (int ks = 0; ks < headDim / 16; ks++) {
-            for (int h = 0; h < 2; h++) {
-                int d = ks * 16 + h * 8;
-                qf[ks * 4 + 2 * h] = validA ? FlashPrefillKernels.pack(q.get(baseA + d), q.get(baseA + d + 1), fp16) : 0;
-                qf[ks * 4 + 2 * h + 1] = validB ? FlashPrefillKernels.pack(q.get(baseB + d), q.get(baseB + d + 1), fp16) : 0;
-            }
-        }
     }
 
     /**

@@ -64,9 +64,6 @@ final class FlashPrefillRun {
     static boolean warpOneBuffer = FlashPrefillAttention.WARP_ONE_BUFFER;
     static int warpOneBufferBlocks = FlashPrefillAttention.WARP_ONE_BUFFER_BLOCKS;
     static boolean warpOneBufferHalves = FlashPrefillAttention.WARP_ONE_BUFFER_HALVES;
-    /** The one-buffer kernel's direct form for the next runs ({@link FlashPrefillAttention#setWarpDirect}) and its launch bounds. */
-    static boolean warpDirect = false;
-    static int warpDirectBlocks = 11;
     /** The one-buffer kernel's half ring for the next runs ({@link FlashPrefillAttention#setWarpHalfRing}). */
     static boolean warpHalfRing = false;
     /** The half ring for decode plans only for the next runs ({@link FlashPrefillAttention#setDecodeHalfRing}). */
@@ -89,7 +86,6 @@ final class FlashPrefillRun {
         }
         attn.setWarpOneBuffer(warpOneBuffer, warpOneBufferBlocks, warpOneBufferHalves);
         attn.setWarpHalfRing(warpHalfRing);
-        attn.setWarpDirect(warpDirect, warpDirectBlocks);
         attn.setDecodeHalfRing(decodeHalfRing);
         attn.setChunkWarpTokens(chunkWarpTokens);
     }

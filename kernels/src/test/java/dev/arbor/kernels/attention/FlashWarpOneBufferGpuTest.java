@@ -8,8 +8,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The one-warp kernel with one K/V buffer ({@link FlashWarpOneBufferKernels}) on the GPU ({@code @Tag("gpu")}), whole tiles, key
- * halves, key halves under launch bounds of 12 an SM, the half ring and the direct form ({@link FlashPrefillAttention#WARP_DIRECT}; halves with
- * and without bounds 12, the half ring under them): decodes at model shapes give the plain one-warp kernel's bits ({@link FlashWarpOneBufferTest#check}):
+ * halves, and key halves under launch bounds of 12 an SM: decodes at model shapes give the plain one-warp kernel's bits ({@link FlashWarpOneBufferTest#check}):
  * Llama-2-7B 32×128 bf16 store and bf16 out (the engine's {@code warpBf16OutBf16} against {@code warpOneBufferBf16OutBf16}, 24 decodes
  * at 1..1,500 keys), Llama-3.2-1B's 32/8 × 64 at its b128 shape (513..576 keys, bf16 out), Baichuan2-13B's 40 ALiBi heads on an fp16
  * store; and seed workload 2's and 1's decode handoffs into it (48 decodes behind 752 shared keys handed off at 704, workload 2's
@@ -49,32 +48,6 @@ class FlashWarpOneBufferGpuTest {
     }
 
     /**
-     * The direct form alone ({@link FlashPrefillAttention#WARP_DIRECT}; session 24 walk24), for a short device call: Llama-2-7B's 24 decodes
-     * (bf16 out) and llama3.2-1b b128's 16 (32/8 × 64) by key halves with and without launch bounds 12 and the half ring, against the
-     * plain one-warp kernel bit for bit; workload 2's decode handoff into it (48 decodes behind 752 shared keys, handed off at 704)
-     * against the one-pass bits.
-     */
-    @Test
-    void theDirectFormGivesTheOneWarpAndOnePassBits() {
-        int[][] forms = {{0, 1, 1}, {12, 1, 1}, {0, 2, 1}};
-        int[] ctx = contexts(), b128 = new int[16];
-        for (int i = 0; i < b128.length; i++) b128[i] = 513 + i * 4;
-        boolean before = PagedBatch.outBf16;
-        PagedBatch.outBf16 = true;
-        try {
-            FlashWarpOneBufferTest.check(cuda, 32, 32, 128, 16, ctx, FlashWarpOneBufferTest.ones(ctx.length), false, KvStore.BF16, 121, false, forms);
-            FlashWarpOneBufferTest.check(cuda, 32, 8, 64, 16, b128, FlashWarpOneBufferTest.ones(b128.length), false, KvStore.BF16, 122, false, forms);
-        } finally {
-            PagedBatch.outBf16 = before;
-        }
-        FlashWarpOneBufferTest.oneBuffer(true, 0, 1, true, () -> {
-            FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 47, 704, false, KvStore.BF16, 48, 1, 123);
-            return null;
-        });
-        System.out.println("direct form == one-warp bit for bit at 2 shapes, == one pass behind workload 2's handoff");
-    }
-
-    /**
      * Seed workload 2's and 1's decode steps into the one-buffer pass by key halves (workload 2's also under launch bounds 12; whole
      * tiles are {@link #modelShapesGiveTheOneWarpBits}' and FlashDecodeBench onebuffer's): the one-pass bits.
      */
@@ -94,14 +67,6 @@ class FlashWarpOneBufferGpuTest {
             FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 33, 512, false, KvStore.BF16, 80, 2, 112);
             return null;
         });
-        FlashWarpOneBufferTest.oneBuffer(true, 12, 1, true, () -> {   // the direct form (FlashPrefillAttention.WARP_DIRECT) under bounds 12
-            FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 47, 704, false, KvStore.BF16, 48, 1, 113);
-            return null;
-        });
-        FlashWarpOneBufferTest.oneBuffer(true, 0, 1, true, () -> {   // the direct form without bounds, two row tiles
-            FlashHandoffTest.checkDecodes(cuda, 32, 32, 128, 16, 33, 512, false, KvStore.BF16, 80, 2, 114);
-            return null;
-        });
-        System.out.println("handoff into the one-buffer pass (halves, halves + bounds 12, half ring, direct + bounds 12, direct) == one pass bit for bit");
+        System.out.println("handoff into the one-buffer pass (halves, halves + bounds 12, half ring) == one pass bit for bit");
     }
 }

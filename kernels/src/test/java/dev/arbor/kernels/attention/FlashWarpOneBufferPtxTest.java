@@ -23,11 +23,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * within 168 registers (printing the registers and spills; skipped without ptxas, failing when {@code ARBOR_REQUIRE_PTXAS=1}). Measured
  * (session 18): 226 registers at 32/32 × 128 without bounds (230 at GQA, 254 with ALiBi, 137 at headDim 64), so 2 one-warp work-groups a
  * sub-partition (16,384 registers each), 8 an SM; under bounds of 9 to 12, ptxas's cap is 168 (3 a sub-partition, 12 an SM) with 232
- * bytes spilled at headDim 128. The direct forms ({@code warpDirect*}, session 24) likewise, and under their default bounds of 11 within 184.
+ * bytes spilled at headDim 128.
  */
 class FlashWarpOneBufferPtxTest {
-    static final String[] NAMES = {"warpOneBufferBf16", "warpOneBufferF16", "warpOneBufferBf16OutBf16", "warpDirectBf16", "warpDirectF16",
-            "warpDirectBf16OutBf16"};
+    static final String[] NAMES = {"warpOneBufferBf16", "warpOneBufferF16", "warpOneBufferBf16OutBf16"};
     private static final Pattern REGS = Pattern.compile("Used (\\d+) registers");
 
     static Object[] withBounds(Object[] variant, int minBlocks, int halves) {
@@ -65,8 +64,7 @@ class FlashWarpOneBufferPtxTest {
         for (String name : NAMES) {
             for (Object[] v : FlashPrefillPtxTest.VARIANTS) {
                 StringBuilder line = new StringBuilder(name + Arrays.toString(v) + ":");
-                boolean direct = name.startsWith("warpDirect");   // the direct form: its default bounds (11) too, where spills are allowed
-                for (int[] form : direct ? new int[][] {{0, 1}, {11, 1}, {11, 2}, {0, 0}} : new int[][] {{0, 0}, {0, 1}, {12, 0}, {12, 1}, {0, 2}}) {
+                for (int[] form : new int[][] {{0, 0}, {0, 1}, {12, 0}, {12, 1}, {0, 2}}) {
                     int minBlocks = form[0];
                     String what = name + Arrays.toString(withBounds(v, minBlocks, form[1])).replaceAll("\\W", "_");
                     String ptx = KernelCompiler.compile(Kernel.of(FlashWarpOneBufferKernels.class, name), withBounds(v, minBlocks, form[1]), 90).ptx();

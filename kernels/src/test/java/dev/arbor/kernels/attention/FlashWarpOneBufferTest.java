@@ -14,8 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The one-warp kernel with one K/V buffer ({@link FlashWarpOneBufferKernels}, {@link FlashPrefillAttention#setWarpOneBuffer}) on the
  * accel CPU executor: decodes and short chunks at odd sizes (block sizes 16, 7, 5; walks of 1 to 11 key tiles; GQA 1, 4 and 5 with
- * ALiBi; bf16 and fp16 stores; fp32 and bf16 outs; headDim 64 and 128; whole tiles, key halves and the half ring, each also in the
- * direct form of {@link FlashPrefillAttention#WARP_DIRECT}) give the plain one-warp
+ * ALiBi; bf16 and fp16 stores; fp32 and bf16 outs; headDim 64 and 128; whole tiles and key halves) give the plain one-warp
  * kernel's bits and the 64-row kernel's, within {@link FlashPrefillTest}'s tolerance of the double-precision reference; a decode
  * step's handoff (shared pass, then this pass, overlapping launches and plain) and a handoff with a 17-token chunk give the one-pass bits.
  */
@@ -26,9 +25,9 @@ class FlashWarpOneBufferTest {
      * The one-buffer kernel's forms the CPU checks run: {minBlocks, halves} (halves 2: the half ring, {@link FlashPrefillAttention#WARP_HALF_RING};
      * launch bounds are a no-op on the CPU executor).
      */
-    static final int[][] CPU_FORMS = {{0, 0}, {0, 1}, {0, 2}, {0, 1, 1}, {0, 0, 1}, {0, 2, 1}};
-    /** The forms the GPU checks run; a third entry 1: the direct form ({@link FlashPrefillAttention#WARP_DIRECT}, its launch bounds the first). */
-    static final int[][] GPU_FORMS = {{0, 0}, {0, 1}, {12, 1}, {0, 2}, {12, 1, 1}, {0, 1, 1}, {12, 2, 1}};
+    static final int[][] CPU_FORMS = {{0, 0}, {0, 1}, {0, 2}};
+    /** The forms the GPU checks run. */
+    static final int[][] GPU_FORMS = {{0, 0}, {0, 1}, {12, 1}, {0, 2}};
 
     /** {@code run} with the one-buffer kernel on or off (launch bounds {@code minBlocks}, key halves or whole tiles). */
     static <T> T oneBuffer(boolean on, int minBlocks, boolean halves, Supplier<T> run) {
@@ -37,20 +36,12 @@ class FlashWarpOneBufferTest {
 
     /** As above with the kernel's {@code halves}: 0 whole tiles, 1 key halves, 2 the half ring. */
     static <T> T oneBuffer(boolean on, int minBlocks, int halves, Supplier<T> run) {
-        return oneBuffer(on, minBlocks, halves, false, run);
-    }
-
-    /** As above; {@code direct}: the direct form ({@link FlashPrefillAttention#setWarpDirect}) under launch bounds {@code minBlocks}. */
-    static <T> T oneBuffer(boolean on, int minBlocks, int halves, boolean direct, Supplier<T> run) {
         boolean before = FlashPrefillRun.warpOneBuffer, halvesBefore = FlashPrefillRun.warpOneBufferHalves, ringBefore = FlashPrefillRun.warpHalfRing;
-        boolean directBefore = FlashPrefillRun.warpDirect;
-        int blocksBefore = FlashPrefillRun.warpOneBufferBlocks, directBlocksBefore = FlashPrefillRun.warpDirectBlocks;
+        int blocksBefore = FlashPrefillRun.warpOneBufferBlocks;
         FlashPrefillRun.warpOneBuffer = on;
-        FlashPrefillRun.warpOneBufferBlocks = direct ? 0 : minBlocks;
+        FlashPrefillRun.warpOneBufferBlocks = minBlocks;
         FlashPrefillRun.warpOneBufferHalves = halves != 0;
         FlashPrefillRun.warpHalfRing = halves == 2;
-        FlashPrefillRun.warpDirect = direct;
-        FlashPrefillRun.warpDirectBlocks = direct ? minBlocks : directBlocksBefore;
         try {
             return run.get();
         } finally {
@@ -58,14 +49,7 @@ class FlashWarpOneBufferTest {
             FlashPrefillRun.warpOneBufferBlocks = blocksBefore;
             FlashPrefillRun.warpOneBufferHalves = halvesBefore;
             FlashPrefillRun.warpHalfRing = ringBefore;
-            FlashPrefillRun.warpDirect = directBefore;
-            FlashPrefillRun.warpDirectBlocks = directBlocksBefore;
         }
-    }
-
-    /** A form of {@link #CPU_FORMS} / {@link #GPU_FORMS} in words. */
-    static String form(int[] form) {
-        return (form.length > 2 && form[2] != 0 ? "direct, " : "") + "launch bounds " + form[0] + ", halves " + form[1];
     }
 
     /** Sequences of {@code ctx[i]} keys, the last {@code news[i]} new: the one-buffer pass against the plain one-warp pass and 64-row tiles. */
@@ -76,12 +60,6 @@ class FlashWarpOneBufferTest {
     /** As above; {@code withTall} false leaves out the 64-row run (the plain one-warp pass's bits against it are FlashSplitTest's). */
     static void check(Backend be, int heads, int kvHeads, int headDim, int bs, int[] ctx, int[] news, boolean alibi, KvStore store, long seed,
                       boolean withTall) {
-        check(be, heads, kvHeads, headDim, bs, ctx, news, alibi, store, seed, withTall, be == CPU ? CPU_FORMS : GPU_FORMS);
-    }
-
-    /** As above over the one-buffer forms {@code forms} ({@link #CPU_FORMS}' layout). */
-    static void check(Backend be, int heads, int kvHeads, int headDim, int bs, int[] ctx, int[] news, boolean alibi, KvStore store, long seed,
-                      boolean withTall, int[][] forms) {
         String what = heads + "/" + kvHeads + " heads × " + headDim + ", bs " + bs + ", " + ctx.length + " sequences, " + store + (alibi ? ", ALiBi" : "")
                 + (PagedBatch.outBf16 ? ", bf16 out" : "");
         try (PagedBatch b = new PagedBatch(heads, kvHeads, headDim, bs, ctx, news, alibi, store, seed)) {
@@ -93,13 +71,13 @@ class FlashWarpOneBufferTest {
                 assertEquals(0, FlashPrefillRun.lastWarpTiles, what + ": 64-row tiles");
                 assertBits(tall, plain, what + ": plain one-warp pass against 64-row tiles");
             }
-            for (int[] form : forms) {
-                float[] one = oneBuffer(true, form[0], form[1], form.length > 2 && form[2] != 0, () -> FlashPrefillRun.run(be, b, w));
+            for (int[] form : be == CPU ? CPU_FORMS : GPU_FORMS) {
+                float[] one = oneBuffer(true, form[0], form[1], () -> FlashPrefillRun.run(be, b, w));
                 assertTrue(FlashPrefillRun.lastWarpTiles == FlashPrefillRun.lastTiles, what + ": one-warp tiles alone");
-                assertBits(plain, one, what + ": one-buffer pass (" + form(form) + ") against the plain one-warp pass");
+                assertBits(plain, one, what + ": one-buffer pass (launch bounds " + form[0] + ", halves " + form[1] + ") against the plain one-warp pass");
             }
             double err = FlashPrefillTest.maxError(b.reference(), plain);
-            if (be != CPU) System.out.printf("%s: one-buffer " + java.util.Arrays.stream(forms).map(FlashWarpOneBufferTest::form).toList() + " == one-warp" + (withTall ? " == 64-row" : "") + " bit for bit, max error against the reference %.3g%n", what, err);
+            if (be != CPU) System.out.printf("%s: one-buffer (whole, halves, halves + bounds 12, half ring) == one-warp" + (withTall ? " == 64-row" : "") + " bit for bit, max error against the reference %.3g%n", what, err);
             assertClose(b.reference(), plain, FlashPrefillTest.tolerance(store), what + " (max error " + err + ")");
         }
     }
@@ -137,9 +115,8 @@ class FlashWarpOneBufferTest {
     /** A decode step behind a shared prefix: the handoff into the one-buffer pass (overlapping launches and plain) gives the one-pass bits. */
     @Test
     void aDecodeStepsHandoffGivesTheOnePassBits() {
-        for (int form = 0; form < 6; form++) {   // whole tiles, key halves, the half ring; each plain and direct
-            int halves = form % 3;
-            oneBuffer(true, 0, halves, form >= 3, () -> {
+        for (int halves = 0; halves <= 2; halves++) {
+            oneBuffer(true, 0, halves, () -> {
                 FlashHandoffTest.checkDecodes(FlashHandoffTest.CPU, 4, 4, 64, 16, 5, 64, false, KvStore.BF16, 5, 1, 97);
                 FlashHandoffTest.checkDecodes(FlashHandoffTest.CPU, 8, 2, 64, 7, 19, 128, true, KvStore.F16, 9, 1, 98);
                 FlashHandoffTest.check(FlashHandoffTest.CPU, 2, 2, 64, 16, 4, 64, false, KvStore.BF16, 4, 1, 99);   // with a 17-token chunk (a tall tile) beside

@@ -39,9 +39,6 @@ import dev.arbor.kernels.attention.PagedAttention;
  * <p>{@code FlashDecodeBench halfring} the same rows for plain | one buffer by key halves (the default) | the half ring
  * ({@link FlashPrefillAttention#WARP_HALF_RING}) | one buffer by whole tiles, interleaved 3 rounds (session 21 walk21; run 81 ran
  * {@code ring}, the shared pass's ring bench, by mistake: this mode is not yet measured).
- * <p>{@code FlashDecodeBench direct [ROUNDS]} the same rows (workload 2, llama3.2-1b b128, workload 1) for the one-buffer kernel by key
- * halves (the default) | its direct form ({@link FlashPrefillAttention#WARP_DIRECT}) without and with launch bounds of 12 an SM | the half
- * ring | the direct half ring, interleaved ROUNDS (3) times, bits compared with the first, registers printed (session 24 walk24).
  */
 public final class FlashDecodeBench {
     private static final int BS = 16, D = 128;
@@ -97,18 +94,6 @@ public final class FlashDecodeBench {
                 oneBufferRow(cuda, 32, 32, 128, 500, 810, 752, forms, names, 3);   // seed workload 2's decode behind the handoff
                 oneBufferRow(cuda, 32, 32, 128, 107, 580, 528, forms, names, 3);   // seed workload 1's
                 oneBufferRow(cuda, 32, 8, 64, 128, 576, 0, forms, names, 3);       // llama3.2-1b b128 x 512 (+1..64), no handoff
-                return;
-            }
-            if (args.length >= 1 && args[0].equals("direct")) {   // session 24 walk24: the one-buffer kernel's direct form (FlashPrefillAttention.WARP_DIRECT)
-                int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
-                System.out.println("-- per-sequence one-warp pass (bf16 out, as the engine's), one layer, bf16 KV: one K/V buffer by key halves "
-                        + "(the default) | direct (Q from global into registers, no causal select below every row) | direct + launch bounds 12 | "
-                        + "half ring | direct half ring; graph medians interleaved, each " + rounds + " times; outputs compared bit for bit with the first");
-                int[][] forms = {{0, 1}, {0, 1, 1}, {12, 1, 1}, {0, 2}, {0, 2, 1}};
-                String[] names = {"halves", "direct", "direct+b12", "ring", "direct-ring"};
-                oneBufferRow(cuda, 32, 32, 128, 500, 810, 752, forms, names, rounds);   // seed workload 2's decode behind the handoff
-                oneBufferRow(cuda, 32, 8, 64, 128, 576, 0, forms, names, rounds);       // llama3.2-1b b128 x 512 (+1..64), no handoff
-                oneBufferRow(cuda, 32, 32, 128, 107, 580, 528, forms, names, rounds);   // seed workload 1's
                 return;
             }
             if (args.length >= 1 && args[0].equals("gqa64")) {   // Llama-3.2-1B's decode (issue 12's b128 × 512 row and around it)
@@ -413,16 +398,15 @@ public final class FlashDecodeBench {
             String[] regs = new String[forms.length];
             for (int r = 0; r < rounds; r++) {
                 for (int f = 0; f < forms.length; f++) {
-                    boolean direct = forms[f].length > 2 && forms[f][2] != 0;   // the direct form, its launch bounds forms[f][0]
-                    flash.setWarpOneBuffer(forms[f][0] >= 0, direct ? 0 : Math.max(0, forms[f][0]), forms[f][1] != 0);
+                    flash.setWarpOneBuffer(forms[f][0] >= 0, Math.max(0, forms[f][0]), forms[f][1] != 0);
                     flash.setWarpHalfRing(forms[f][1] == 2);
-                    flash.setWarpDirect(direct, direct ? forms[f][0] : 0);
                     BFloat16Array o = outs[f];
                     double t = FlashPrefillBench.time(cuda, () -> flash.launch(cuda, q, k, v, o, pos, seq, table, bps, null, seqs));
                     sum[f] += t / rounds;
                     each.append(String.format(" %.4f", t));
                     if (r == 0) {
-                        Kernel kernel = flash.shortKernelFor(k, o);
+                        Kernel kernel = forms[f][0] >= 0 ? Kernel.of(dev.arbor.kernels.attention.FlashWarpOneBufferKernels.class, "warpOneBufferBf16OutBf16")
+                                : Kernel.of(FlashPrefillKernels.class, "warpBf16OutBf16");
                         try {
                             CudaModule.Resources w = cuda.resources(kernel, flash.warpLaunchOf(seqs), flash.warpArgs(q, k, v, o, pos, seq, table, bps, null, blocks));
                             regs[f] = w.registers() + " regs, " + w.localBytes() + " B local, " + w.blocksPerSm() + " an SM";
@@ -434,7 +418,6 @@ public final class FlashDecodeBench {
             }
             flash.setWarpOneBuffer(false, 0, false);
             flash.setWarpHalfRing(false);
-            flash.setWarpDirect(false, 0);
             for (BFloat16Array o : outs) cuda.toHost(o);
             double floorMs = 2.0 * ownKeys * kvHeads * D * 2 / 4.25e12 * 1e3;
             StringBuilder line = new StringBuilder(String.format("onebuffer: %3d seqs x %4d keys (%3d shared, %d row tiles), %2d/%2d heads x %3d, own-KV floor %.4f ms:",
