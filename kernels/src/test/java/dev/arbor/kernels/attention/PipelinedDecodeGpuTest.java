@@ -78,4 +78,52 @@ class PipelinedDecodeGpuTest {
             }
         }
     }
+
+    /**
+     * Session 24's extras ({@link PagedAttention#pipelineExtras}) on the device: the score sums by reduce-scatter and the L2 prefetch
+     * 2 or 4 rounds ahead (the first rounds before the PDL wait), alone and together, at the shapes above: the pipelined form's bits in
+     * split mode (fused merge), whole mode and again (arrival counters back at zero); b1 × 4,096 through the launcher's rule.
+     */
+    @Test
+    void scatterSumsAndL2PrefetchGiveThePipelinedBitsOnTheDevice() {
+        int[] ctx = {1, 15, 17, 255, 1000, 4096, 4097}, one = {1, 1, 1, 1, 1, 1, 1};
+        Object[][] cases = {{32, KvStore.BF16, false, false}, {32, KvStore.F16, false, false}, {40, KvStore.BF16, true, false}, {32, KvStore.BF16, false, true}};
+        Object[][] forms = {{true, 0}, {false, 2}, {false, 4}, {true, 2}, {true, 4}};
+        int seed = 170;
+        for (Object[] c : cases) {
+            int heads = (Integer) c[0];
+            boolean bf16Out = (Boolean) c[3];
+            String what = java.util.Arrays.toString(c);
+            try (PagedBatch b = new PagedBatch(heads, heads, 128, 16, ctx, one, (Boolean) c[2], (KvStore) c[1], seed++);
+                 PagedAttention plain = new PagedAttention(heads, heads, 128, 16, b.maxContext(), b.tokens).pipelineRounds(0);
+                 PagedAttention piped = new PagedAttention(heads, heads, 128, 16, b.maxContext(), b.tokens).pipelineRounds(Integer.MAX_VALUE)
+                         .pipelineExtras(false, 0)) {
+                java.util.function.Function<java.util.function.Supplier<float[]>, float[]> out =
+                        s -> bf16Out ? PagedBatch.withBf16Out(s) : s.get();
+                float[] split = out.apply(() -> b.run(cuda, piped, b.allTokens(), true));
+                assertBits(out.apply(() -> b.run(cuda, plain, b.allTokens(), true)), split, what + " pipelined vs plain");
+                float[] whole = out.apply(() -> b.run(cuda, plain, b.allTokens(), false));
+                for (Object[] f : forms) {
+                    String form = what + " scatter " + f[0] + " prefetch " + f[1];
+                    try (PagedAttention variant = new PagedAttention(heads, heads, 128, 16, b.maxContext(), b.tokens).pipelineRounds(Integer.MAX_VALUE)
+                            .pipelineExtras((Boolean) f[0], (Integer) f[1])) {
+                        assertBits(split, out.apply(() -> b.run(cuda, variant, b.allTokens(), true)), form + " vs pipelined, split mode");
+                        assertBits(whole, out.apply(() -> b.run(cuda, variant, b.allTokens(), false)), form + " vs plain, whole mode");
+                        assertBits(split, out.apply(() -> b.run(cuda, variant, b.allTokens(), true)), form + ", launched again");
+                    }
+                }
+            }
+        }
+        try (PagedBatch b = new PagedBatch(32, 32, 128, 16, new int[] {4096}, new int[] {1}, false, KvStore.BF16, seed);
+             PagedAttention twoLaunch = new PagedAttention(32, 32, 128, 16, 4096, 1).pipelineRounds(0).fuseMerge(0, 8)) {
+            float[] got = b.run(cuda, twoLaunch, b.allTokens(), true);
+            assertClose(b.reference(), got, 2e-5, "b1 x 4096, the two-launch path");
+            for (Object[] f : forms) {
+                try (PagedAttention variant = new PagedAttention(32, 32, 128, 16, 4096, 1).pipelineRounds(PagedAttention.PIPE_WAVE)
+                        .pipelineExtras((Boolean) f[0], (Integer) f[1])) {
+                    assertBits(got, b.run(cuda, variant, b.allTokens(), null), "b1 x 4096 through the rule, " + java.util.Arrays.toString(f));
+                }
+            }
+        }
+    }
 }
