@@ -5,6 +5,7 @@
 # round instead of 16); onPWn an L2 prefetch n rounds ahead (DecodeKernels.prefetchRows; the first n rounds before the PDL wait);
 # onPBW4 both. Then the GPU tests (PipelinedDecodeGpuTest: every form the plain loop's bits), then SASS of the prebuilt cubins
 # (cuobjdump -sass), then ncu on one eager b1 x 4,096 step in onP, onPB and onPW4 if the time allows.
+# Ran at commit ef572fe6 (branch dec24); the B and Wn forms were removed after it (slower or even, bench/RESULTS.md "Run 98-dec24").
 # The folder ($1) holds jre.tar.xz, lib/ (bench/device/bundle.sh --lean's .device, copied) and cubins/:
 #   bash .device/dec24/dec24-call.sh .device/dec24   (carry [".device/dec24"], timeout_s 165)
 set -u

@@ -56,7 +56,8 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * variants ({@code pipeForm}, {@code pairedOffsets}; run 85-dec22, the same bits): {@link #skewedRounds} (slower) and
  * {@link #pairedRowOffsets} (b1 × 512-2,048 6-15% faster, 4,096 even; on since run 91). Removed after measuring: session 23's split
  * span (N adjacent splits a work-group, 2-4 rounds in flight across their boundaries, the same bits), slower at every row it served
- * (b1 × 4,096 21.3 → 26.1-39.9 µs, bench/RESULTS.md "Run 92-dec23").
+ * (b1 × 4,096 21.3 → 26.1-39.9 µs, bench/RESULTS.md "Run 92-dec23"); session 24's score sums by reduce-scatter (even) and L2
+ * prefetch of the next rounds (slower), "Run 98-dec24".
  *
  * <p>Key j of a split is read by warp {@code (j mod SPLIT) / KPI mod warps} (KPI = RPW·U keys per warp
  * iteration); the split's row offsets (block table lookups) are computed once into shared memory. A round
@@ -155,7 +156,7 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, 0, 0, 0, 0);
+                smallSplit, smallBelow, 0, 0);
     }
 
     /**
@@ -173,7 +174,7 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, 0, 0, 0, 0);
+                smallSplit, smallBelow, 0, 0);
     }
 
     /** fp16 store; parameters as {@link AttentionKernels#pagedBf16}. */
@@ -187,7 +188,7 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, 0, 0, 0, 0);
+                smallSplit, smallBelow, 0, 0);
     }
 
     /**
@@ -201,12 +202,11 @@ public final class DecodeKernels {
                                        @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
                                        @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
                                        @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow,
-                                      @Constant int pipeForm, @Constant int pairedOffsets, @Constant int scatterSums,
-                                      @Constant int prefetchRounds) {
+                                      @Constant int pipeForm, @Constant int pairedOffsets) {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, pipeForm, pairedOffsets, scatterSums, prefetchRounds);
+                smallSplit, smallBelow, pipeForm, pairedOffsets);
     }
 
     /** {@link #decodeBf16OutBf16} with pipelined rounds (see {@link #decodeBf16Piped}). */
@@ -217,12 +217,11 @@ public final class DecodeKernels {
                                               @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
                                               @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
                                               @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow,
-                                      @Constant int pipeForm, @Constant int pairedOffsets, @Constant int scatterSums,
-                                      @Constant int prefetchRounds) {
+                                      @Constant int pipeForm, @Constant int pairedOffsets) {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, pipeForm, pairedOffsets, scatterSums, prefetchRounds);
+                smallSplit, smallBelow, pipeForm, pairedOffsets);
     }
 
     /** {@link #decodeF16} with pipelined rounds (see {@link #decodeBf16Piped}). */
@@ -233,12 +232,11 @@ public final class DecodeKernels {
                                       @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
                                       @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
                                       @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow,
-                                      @Constant int pipeForm, @Constant int pairedOffsets, @Constant int scatterSums,
-                                      @Constant int prefetchRounds) {
+                                      @Constant int pipeForm, @Constant int pairedOffsets) {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, pipeForm, pairedOffsets, scatterSums, prefetchRounds);
+                smallSplit, smallBelow, pipeForm, pairedOffsets);
     }
 
     /** The split's rounds, pipelined or plain (a branch on a constant, folded here: the plain form's code has no pipelined part). */
@@ -246,14 +244,13 @@ public final class DecodeKernels {
     static void rounds(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] kr2, int[] vr2,
                        int[] off2, int[] rowBase, float[] qr, float[] sc, float[] slope, float[] m, float[] l, float[] acc,
                        float scale, int j0, int sk, int lo, int hi, int p, int warp, int row, int c8, int RPW, int U, int G,
-                       int LR, int KPI, int warps, int alibi, int fp16, int pipeline, int scatter, int prefetch, int tid,
-                       int blockSize, int headDim) {
+                       int LR, int KPI, int warps, int alibi, int fp16, int pipeline) {
         if (pipeline == SKEWED) {
             skewedRounds(ctx, kc, vc, kr, vr, off, kr2, vr2, off2, rowBase, qr, sc, slope, m, l, acc, scale, j0, sk, lo, hi, p,
-                    warp, row, c8, RPW, U, G, LR, KPI, warps, alibi, fp16, scatter);
+                    warp, row, c8, RPW, U, G, LR, KPI, warps, alibi, fp16);
         } else if (pipeline != 0) {
             pipelinedRounds(ctx, kc, vc, kr, vr, off, kr2, vr2, off2, rowBase, qr, sc, slope, m, l, acc, scale, j0, sk, lo, hi, p,
-                    warp, row, c8, RPW, U, G, LR, KPI, warps, alibi, fp16, scatter, prefetch, tid, blockSize, headDim);
+                    warp, row, c8, RPW, U, G, LR, KPI, warps, alibi, fp16);
         } else {
             plainRounds(ctx, kc, vc, kr, vr, off, rowBase, qr, sc, slope, m, l, acc, scale, j0, sk, lo, hi, p, warp, row, c8, RPW, U, G,
                     LR, KPI, warps, alibi, fp16);
@@ -269,7 +266,7 @@ public final class DecodeKernels {
     static void skewedRounds(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] kr2, int[] vr2,
                              int[] off2, int[] rowBase, float[] qr, float[] sc, float[] slope, float[] m, float[] l, float[] acc,
                              float scale, int j0, int sk, int lo, int hi, int p, int warp, int row, int c8, int RPW, int U, int G,
-                             int LR, int KPI, int warps, int alibi, int fp16, int scatter) {
+                             int LR, int KPI, int warps, int alibi, int fp16) {
         int R = warps * KPI, mine = warp * KPI + row;
         // a round with no visible key is skipped by the whole work-group (every work-item reaches the same shuffles)
         if (j0 + R > lo && j0 < hi) {
@@ -286,14 +283,14 @@ public final class DecodeKernels {
                 rowOffsetsOf(off2, rowBase, rb + mine, RPW, U);
                 loadRows(ctx, kc, kr2, off2, c8, U);
             }
-            if (visA) scores(ctx, qr, kr, sc, off, slope, scale, j0 + round + mine, p, RPW, U, G, LR, alibi, fp16, scatter);
+            if (visA) scores(ctx, qr, kr, sc, off, slope, scale, j0 + round + mine, p, RPW, U, G, LR, alibi, fp16);
             if (visB) loadRows(ctx, vc, vr2, off2, c8, U);
             if (visA) update(m, l, acc, sc, vr, U, G, fp16);
             if (visC) {
                 rowOffsetsOf(off, rowBase, rc + mine, RPW, U);
                 loadRows(ctx, kc, kr, off, c8, U);
             }
-            if (visB) scores(ctx, qr, kr2, sc, off2, slope, scale, j0 + rb + mine, p, RPW, U, G, LR, alibi, fp16, scatter);
+            if (visB) scores(ctx, qr, kr2, sc, off2, slope, scale, j0 + rb + mine, p, RPW, U, G, LR, alibi, fp16);
             if (visC) loadRows(ctx, vc, vr, off, c8, U);
             if (visB) update(m, l, acc, sc, vr2, U, G, fp16);
         }
@@ -311,7 +308,7 @@ public final class DecodeKernels {
             if (r0 + warps * KPI > lo && r0 < hi) {
                 int base = round + warp * KPI;
                 loadKv(ctx, kc, vc, kr, vr, off, rowBase, base + row, c8, RPW, U);
-                scores(ctx, qr, kr, sc, off, slope, scale, j0 + base + row, p, RPW, U, G, LR, alibi, fp16, 0);
+                scores(ctx, qr, kr, sc, off, slope, scale, j0 + base + row, p, RPW, U, G, LR, alibi, fp16);
                 update(m, l, acc, sc, vr, U, G, fp16);
             }
         }
@@ -326,8 +323,7 @@ public final class DecodeKernels {
     static void pipelinedRounds(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] kr2, int[] vr2,
                                 int[] off2, int[] rowBase, float[] qr, float[] sc, float[] slope, float[] m, float[] l, float[] acc,
                                 float scale, int j0, int sk, int lo, int hi, int p, int warp, int row, int c8, int RPW, int U, int G,
-                                int LR, int KPI, int warps, int alibi, int fp16, int scatter, int prefetch, int tid, int blockSize,
-                                int headDim) {
+                                int LR, int KPI, int warps, int alibi, int fp16) {
         int R = warps * KPI, mine = warp * KPI + row;
         // a round with no visible key is skipped by the whole work-group (every work-item reaches the same shuffles)
         if (j0 + R > lo && j0 < hi) loadKv(ctx, kc, vc, kr, vr, off, rowBase, mine, c8, RPW, U);
@@ -336,17 +332,14 @@ public final class DecodeKernels {
             boolean visA = j0 + round + R > lo && j0 + round < hi;
             boolean visB = rb < sk && j0 + rb + R > lo && j0 + rb < hi;
             boolean visC = rc < sk && j0 + rc + R > lo && j0 + rc < hi;
-            // rolling L2 prefetch (PagedAttention#prefetchRounds): the two rounds `prefetch` rounds after this iteration's two (the
-            // split's first `prefetch` rounds were asked for before the wait)
-            prefetchAhead(ctx, kc, vc, rowBase, round + prefetch * R, 2 * R, sk, tid, warps * 32, blockSize, headDim, R, prefetch);
             if (visB) loadKv(ctx, kc, vc, kr2, vr2, off2, rowBase, rb + mine, c8, RPW, U);
             if (visA) {
-                scores(ctx, qr, kr, sc, off, slope, scale, j0 + round + mine, p, RPW, U, G, LR, alibi, fp16, scatter);
+                scores(ctx, qr, kr, sc, off, slope, scale, j0 + round + mine, p, RPW, U, G, LR, alibi, fp16);
                 update(m, l, acc, sc, vr, U, G, fp16);
             }
             if (visC) loadKv(ctx, kc, vc, kr, vr, off, rowBase, rc + mine, c8, RPW, U);
             if (visB) {
-                scores(ctx, qr, kr2, sc, off2, slope, scale, j0 + rb + mine, p, RPW, U, G, LR, alibi, fp16, scatter);
+                scores(ctx, qr, kr2, sc, off2, slope, scale, j0 + rb + mine, p, RPW, U, G, LR, alibi, fp16);
                 update(m, l, acc, sc, vr2, U, G, fp16);
             }
         }
@@ -356,8 +349,7 @@ public final class DecodeKernels {
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int heads, int kvHeads, int headDim, int blockSize,
                      int alibi, int splitMode, int useKeyStart, int keysPerLane, int warps, int fp16, IntArray arrivals, int sharedBase,
-                     int fusedMerge, int smallSplit, int smallBelow, int pipeline, int pairedOffsets, int scatter,
-                     int prefetch) {
+                     int fusedMerge, int smallSplit, int smallBelow, int pipeline, int pairedOffsets) {
         int G = heads / kvHeads;
         int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
         int RPW = 32 / LR;                    // key rows per warp load instruction
@@ -428,9 +420,6 @@ public final class DecodeKernels {
             rowOffsets(blockTables, rowBase, table, s * sk, sk, lo, hi, kvh, numBlocks, kvHeads, headDim, blockSize, tid, T, pairedOffsets);
             ctx.localBarrier();
             if (s == sFrom) {
-                // the first prefetch rounds' K/V rows asked into the L2 before the wait (PagedAttention#prefetchRounds: a hint that
-                // reads no value, so harmless while the kernel before may still write rows; the L2 is where those writes land)
-                prefetchAhead(ctx, kc, vc, rowBase, 0, prefetch * warps * KPI, sk, tid, T, blockSize, headDim, warps * KPI, prefetch);
                 // launched overlapping the kernel before (PagedAttention#overlapPrevious): the index chain above (positions,
                 // block table, row offsets: host-written inputs) ran meanwhile; q, the KV rows and the scratch only from here on
                 ctx.gridDependencyWait();
@@ -438,7 +427,7 @@ public final class DecodeKernels {
             }
             startState(m, l, acc, G);
             rounds(ctx, kc, vc, kr, vr, off, kr2, vr2, off2, rowBase, qr, sc, slope, m, l, acc, scale, s * sk, sk, lo, hi, p,
-                    warp, row, c8, RPW, U, G, LR, KPI, warps, alibi, fp16, pipeline, scatter, prefetch, tid, blockSize, headDim);
+                    warp, row, c8, RPW, U, G, LR, KPI, warps, alibi, fp16, pipeline);
             saveState(stAcc, stMl, acc, m, l, warp * RPW + row, c8, lane - row * LR == 0, G, headDim);
             ctx.localBarrier();
             foldStates(partials, stAcc, stMl, runA, runM, runL, t, s, slots, tid, T, G, kvh, heads, headDim, NS, E, splitMode);
@@ -610,9 +599,8 @@ public final class DecodeKernels {
      */
     @Unroll
     static void scores(KernelContext ctx, float[] qr, int[] kr, float[] sc, int[] off, float[] slope, float scale, int j0, int p,
-                       int RPW, int U, int G, int LR, int alibi, int fp16, int scatter) {
+                       int RPW, int U, int G, int LR, int alibi, int fp16) {
         float[] k8 = new float[8];   // key u's 8 dims, widened
-        int scattered = scatter != 0 && U == 4 && LR >= 4 ? 1 : 0;   // constants: one form's code only
         for (int u = 0; u < U; u++) {
             for (int i = 0; i < 4; i++) {
                 int pair = kr[u * 4 + i];
@@ -622,85 +610,10 @@ public final class DecodeKernels {
             for (int g = 0; g < G; g++) {
                 float dot = 0f;
                 for (int i = 0; i < 8; i++) dot = Math.fma(qr[g * 8 + i], k8[i], dot);
-                if (scattered != 0) {
-                    sc[u * G + g] = dot;   // this lane's partial; the row's sum below
-                } else {
-                    for (int mask = LR / 2; mask > 0; mask >>= 1) dot += ctx.shuffleXor(dot, mask);
-                    sc[u * G + g] = finalScore(dot, scale, slope[g], j0 + u * RPW - p, off[u], alibi);
-                }
-            }
-        }
-        if (scattered != 0) {
-            for (int g = 0; g < G; g++) {
-                scatterSums(ctx, sc, g, G, LR);
-                for (int u = 0; u < U; u++) sc[u * G + g] = finalScore(sc[u * G + g], scale, slope[g], j0 + u * RPW - p, off[u], alibi);
-            }
-        }
-    }
-
-    /** {@link #scores} with the butterfly (the cascade's warp suffix calls this). */
-    @Unroll
-    static void scores(KernelContext ctx, float[] qr, int[] kr, float[] sc, int[] off, float[] slope, float scale, int j0, int p,
-                       int RPW, int U, int G, int LR, int alibi, int fp16) {
-        scores(ctx, qr, kr, sc, off, slope, scale, j0, p, RPW, U, G, LR, alibi, fp16, 0);
-    }
-
-    /** A key's score from its row sum: {@code dot·scale (+ slope·(j - p))}, -inf for a masked row ({@code off < 0}). */
-    static float finalScore(float dot, float scale, float slope, int dist, int off, int alibi) {
-        float s = dot * scale;
-        if (alibi != 0) s += slope * dist;
-        return off >= 0 ? s : NEG_INF;
-    }
-
-    /**
-     * The row sums of head g's 4 keys ({@code d[u·G + g]}: this lane's partials in, the row's sums out at every lane of the row) with
-     * the butterfly's additions in 9 shuffles instead of 16 (PagedAttention#scatterSums): at mask LR/2 a lane keeps the key pair of
-     * its LR/2 bit and sends the other pair, at LR/4 it keeps one key of its pair and sends the other, then the butterfly's remaining
-     * steps on that one key, then each key's sum from a lane of the row holding it (shfl.idx). Each addition is the butterfly's
-     * (own + partner's partial of the same key at the same step; fp addition commutes, so either lane's order gives the same bits).
-     */
-    @Unroll
-    static void scatterSums(KernelContext ctx, float[] d, int g, int G, int LR) {
-        int lane = ctx.laneId(), c = lane & (LR - 1);
-        int hi = c & (LR / 2), mid = c & (LR / 4);
-        float d0 = d[g], d1 = d[G + g], d2 = d[2 * G + g], d3 = d[3 * G + g];
-        float keep0 = hi != 0 ? d2 : d0, send0 = hi != 0 ? d0 : d2, keep1 = hi != 0 ? d3 : d1, send1 = hi != 0 ? d1 : d3;
-        float e0 = keep0 + ctx.shuffleXor(send0, LR / 2);   // key 2·hi (hi as 0/1)
-        float e1 = keep1 + ctx.shuffleXor(send1, LR / 2);   // key 2·hi + 1
-        float keep = mid != 0 ? e1 : e0, send = mid != 0 ? e0 : e1;
-        float f = keep + ctx.shuffleXor(send, LR / 4);      // key 2·hi + mid
-        for (int mask = LR / 8; mask > 0; mask >>= 1) f += ctx.shuffleXor(f, mask);
-        int base = lane - hi - mid;                         // this row's lane with both bits clear and this lane's low bits
-        for (int u = 0; u < 4; u++) d[u * G + g] = ctx.shuffleBroadcast(f, base + (u >> 1) * (LR / 2) + (u & 1) * (LR / 4));
-    }
-
-    /** {@link #prefetchRows} with {@code prefetch > 0} (a branch on a constant, folded here: the other forms' PTX has no prefetch). */
-    @Unroll
-    static void prefetchAhead(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] rowBase, int from, int rows, int sk, int tid, int T,
-                              int blockSize, int headDim, int R, int prefetch) {
-        if (prefetch > 0) prefetchRows(ctx, kc, vc, rowBase, from, rows, sk, tid, T, blockSize, headDim, R);
-    }
-
-    /**
-     * L2 prefetch (PagedAttention#prefetchRounds) of the split's K and V rows {@code from .. from + rows - 1} that exist ({@code < sk},
-     * rowBase ≥ 0; 16-bit stores): whole KV blocks of this kv head ({@code blockSize} rows, contiguous in the store) where the split
-     * and the round ({@code R} keys; {@code from} and {@code rows} are multiples of it) are whole blocks, else row by row; spread over
-     * the work-group's T work-items, no wait, no register result, no value read. A block's rows past the token's last key are
-     * allocated memory (a block index below numBlocks), so asking for them reads nothing out of range.
-     */
-    static void prefetchRows(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] rowBase, int from, int rows, int sk, int tid, int T,
-                             int blockSize, int headDim, int R) {
-        int unit = sk % blockSize == 0 && R % blockSize == 0 ? blockSize : 1;   // rows a prefetch
-        int units = rows / unit;
-        for (int i = tid; i < 2 * units; i += T) {
-            int v = i >= units ? 1 : 0, r = from + (i - v * units) * unit;
-            int o = r < sk ? rowBase[r] : -1;
-            if (o >= 0) {
-                if (v == 0) {
-                    ctx.prefetchL2(kc, o, unit * headDim * 2);
-                } else {
-                    ctx.prefetchL2(vc, o, unit * headDim * 2);
-                }
+                for (int mask = LR / 2; mask > 0; mask >>= 1) dot += ctx.shuffleXor(dot, mask);
+                float s = dot * scale;
+                if (alibi != 0) s += slope[g] * (j0 + u * RPW - p);
+                sc[u * G + g] = off[u] >= 0 ? s : NEG_INF;
             }
         }
     }

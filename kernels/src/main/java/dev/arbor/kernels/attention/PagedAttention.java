@@ -109,23 +109,15 @@ public final class PagedAttention implements AutoCloseable {
      * (bench/RESULTS.md "Run 85-dec22": ptxas spills 72 bytes at 96 registers; b1 × 4,096 21.6 → 29.0 µs, 1 × 512 11.1 → 14.7).
      */
     public static final int PIPE_BLOCKS_NOW = Integer.getInteger("arbor.paged.pipeBlocks", PIPE_BLOCKS);
-    /**
-     * {@code -Darbor.paged.scatterSums=true|false} (default false): the pipelined form adds each round's 4 keys' score partials over
-     * a row's lanes by a reduce-scatter ({@link DecodeKernels#scatterSums}: 9 shuffles a head instead of the butterfly's 16, the
-     * butterfly's additions, so the same bits) instead of 4 butterflies. Read when a launcher is made.
-     */
-    public static final String SCATTER_SUMS = "arbor.paged.scatterSums";
-    /**
-     * {@code -Darbor.paged.prefetchRounds=N} (0-8, default 0: off): the pipelined form asks the L2 for its split's first N rounds of
-     * K/V rows before it waits for the kernel before it (the index chain is done then; a prefetch reads no value, so the same bits and
-     * no ordering hazard), then, each two rounds, for the two rounds N ahead ({@link DecodeKernels#prefetchRows}: whole 16-row
-     * blocks at block size 16). Read when a launcher is made.
-     */
-    public static final String PREFETCH_ROUNDS = "arbor.paged.prefetchRounds";
     // Removed after measuring (session 24): -Darbor.paged.splitsPerGroup / -Darbor.paged.roundsInFlight, the pipelined form's split
     // span (N adjacent splits a work-group, 2-4 rounds of loads in flight across their boundaries; the same bits), slower at every row
     // it served: b1 × 4,096 21.3 µs against 26.1-39.9, b1 × 512 9.6 against 18.4-19.0 (bench/RESULTS.md "Run 92-dec23"; ncu there:
     // the b1 launch is bound by each warp's serial instruction chain, so fewer warps with more rounds each lose).
+    // Also removed after measuring (session 24, bench/RESULTS.md "Run 98-dec24", the same bits, CPU and GPU tests there):
+    // -Darbor.paged.scatterSums (the pipelined form's 4 score butterflies a round as one reduce-scatter, 9 shuffles instead of 16): even
+    // (b1 × 4,096 21.3 / 21.3 µs) and 0.5% more instructions executed; -Darbor.paged.prefetchRounds=2|4|8 (an L2 bulk prefetch of the
+    // split's next rounds, the first before the PDL wait): slower at every row it served (b1 × 4,096 21.3 → 23.4-25.7 µs, × 512 9.5 →
+    // 11.2-12.2; ncu: L2 hits 3% → 26% but long-scoreboard stalls 3.9 → 5.6 cycles an instruction).
     /** The pipelined form is launched while tokens × kvHeads × splits ≤ PIPE_WAVE × multiprocessors (one wave of PIPE_BLOCKS an SM). */
     public static final int PIPE_WAVE = PIPE_BLOCKS;
 
@@ -144,8 +136,6 @@ public final class PagedAttention implements AutoCloseable {
     private int pipeForm = PIPELINE_SKEW ? DecodeKernels.SKEWED : DecodeKernels.TWO_ROUNDS;   // the pipelined form's rounds
     private boolean pairedOffsets = !"false".equals(System.getProperty(PAIRED_OFFSETS));  // the pipelined form's row offsets with both block-table loads issued first
     private int pipeBlocks = PIPE_BLOCKS_NOW;        // the pipelined form's launch bounds, work-groups an SM
-    private boolean scatterSums = Boolean.getBoolean(SCATTER_SUMS);             // the pipelined form's score sums by reduce-scatter
-    private int prefetchRounds = Integer.getInteger(PREFETCH_ROUNDS, 0);        // the pipelined form's L2 prefetch depth, rounds (0: none)
     private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
     private final IntArray arrivals;   // (splitTokens, kvHeads) work-groups of a (token, kv head) done, for the fused merge; zero between launches
 
@@ -169,7 +159,6 @@ public final class PagedAttention implements AutoCloseable {
         }
         Shapes.positive("maxContext", maxContext);
         if (splitTokens < 0) throw new IllegalArgumentException("splitTokens must be >= 0: " + splitTokens);
-        pipelineExtras(scatterSums, prefetchRounds);   // -Darbor.paged.prefetchRounds in range
         this.heads = heads;
         this.kvHeads = kvHeads;
         this.headDim = headDim;
@@ -370,8 +359,7 @@ public final class PagedAttention implements AutoCloseable {
                 b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
                         partials, positions, seqOfToken, blockTables,
                         keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
-                        keysPerLane, warps, arrivals, sharedBase, fused, bound, below > 0 ? small : SPLIT_KEYS, below, pipeForm, pairedOffsets ? 1 : 0,
-                        scatterSums ? 1 : 0, prefetchRounds);
+                        keysPerLane, warps, arrivals, sharedBase, fused, bound, below > 0 ? small : SPLIT_KEYS, below, pipeForm, pairedOffsets ? 1 : 0);
             } else {
                 b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
                         partials, positions, seqOfToken, blockTables,
@@ -466,18 +454,6 @@ public final class PagedAttention implements AutoCloseable {
         this.pipeForm = skewed ? DecodeKernels.SKEWED : DecodeKernels.TWO_ROUNDS;
         this.pairedOffsets = pairedOffsets;
         this.pipeBlocks = blocks;
-        return this;
-    }
-
-    /**
-     * The pipelined form's score sums by reduce-scatter ({@code scatter}) and L2 prefetch depth ({@code prefetchRounds} rounds, 0-8; 0:
-     * none); defaults {@code -Darbor.paged.scatterSums}, {@code -Darbor.paged.prefetchRounds}. Benchmarks and tests compare; the same
-     * bits every way.
-     */
-    public PagedAttention pipelineExtras(boolean scatter, int prefetchRounds) {
-        if (prefetchRounds < 0 || prefetchRounds > 8) throw new IllegalArgumentException("prefetchRounds must be 0..8: " + prefetchRounds);
-        this.scatterSums = scatter;
-        this.prefetchRounds = prefetchRounds;
         return this;
     }
 

@@ -196,13 +196,13 @@ class AttentionPtxTest {
         Path ptxas = dev.arbor.kernels.Ptxas.require();
         int pb = PagedAttention.PIPE_BLOCKS;
         int two = DecodeKernels.TWO_ROUNDS, skew = DecodeKernels.SKEWED;
-        Object[][] forms = {{"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0, 0, 0}, {"decodeF16Piped", 32, 32, 128, 16, 0, 0, 0, 4, 4, 0, pb, 256, 0, two, 0, 0, 0},
-                {"decodeBf16OutBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0, 0, 0}, {"decodeBf16Piped", 16, 16, 64, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0, 0, 0},
-                {"decodeBf16Piped", 40, 40, 128, 16, 1, 1, 1, 4, 4, 8, pb, 256, 0, two, 0, 0, 0},
-                {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 128, 4096, two, 0, 0, 0},
+        Object[][] forms = {{"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0}, {"decodeF16Piped", 32, 32, 128, 16, 0, 0, 0, 4, 4, 0, pb, 256, 0, two, 0},
+                {"decodeBf16OutBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0}, {"decodeBf16Piped", 16, 16, 64, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0},
+                {"decodeBf16Piped", 40, 40, 128, 16, 1, 1, 1, 4, 4, 8, pb, 256, 0, two, 0},
+                {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 128, 4096, two, 0},
                 // run 85-dec22's forms: skewed rounds, paired row offsets (ptxas: 123 / 121 registers at 32 × 128)
-                {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, skew, 0, 0, 0}, {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1, 0, 0},
-                {"decodeBf16OutBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, skew, 1, 0, 0}, {"decodeBf16Piped", 40, 40, 128, 16, 1, 1, 1, 4, 4, 8, pb, 256, 0, skew, 1, 0, 0}};
+                {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, skew, 0}, {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1},
+                {"decodeBf16OutBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, skew, 1}, {"decodeBf16Piped", 40, 40, 128, 16, 1, 1, 1, 4, 4, 8, pb, 256, 0, skew, 1}};
         for (Object[] f : forms) {
             Object[] c = java.util.Arrays.copyOfRange(f, 1, f.length);
             String what = f[0] + java.util.Arrays.toString(c);
@@ -226,64 +226,13 @@ class AttentionPtxTest {
         assertEquals(2 * 4 + 2, count(plain, "ld.global.v4.b32"), "the plain form: one load site");
         // paired row offsets: a work-item's two block-table loads come before its two shared stores (the plain loop: one load, one store)
         String paired = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16Piped"),
-                new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1, 0, 0}, 90).ptx();
+                new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1}, 90).ptx();
         String unpaired = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16Piped"),
-                new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0, 0, 0}, 90).ptx();
+                new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 0}, 90).ptx();
         assertTrue(memoryOps(paired).contains("ld.global.s32 ld.global.s32 st.shared.b32 st.shared.b32 bar.sync"), memoryOps(paired));
         assertTrue(memoryOps(unpaired).contains("bar.sync ld.global.s32 st.shared.b32 bar.sync"), memoryOps(unpaired));
         assertTrue(DecodeKernels.pipelines(32, 32, 128) && DecodeKernels.pipelines(16, 16, 64));
         assertFalse(DecodeKernels.pipelines(32, 8, 128) || DecodeKernels.pipelines(32, 8, 64) || DecodeKernels.pipelines(64, 8, 128));
-    }
-
-    /**
-     * Session 24's extras of the pipelined form ({@link PagedAttention#pipelineExtras}): the score sums by reduce-scatter
-     * ({@link DecodeKernels#scatterSums}) take 9 shuffles a round and head (4 of them shfl.idx) where the butterfly takes 16; the L2
-     * prefetch ({@link DecodeKernels#prefetchRows}) puts {@code cp.async.bulk.prefetch.L2} in the kernel (PTX for sm_90a) and nothing
-     * else in flight: the same 16-byte load sites, nothing in local memory, ptxas with no spill and the registers of the form without
-     * it; neither extra leaves any trace in the default form's PTX.
-     */
-    @Test
-    void thePipelinedFormsExtrasChangeOnlyTheirOwnInstructions(@TempDir Path dir) throws Exception {
-        Path ptxas = dev.arbor.kernels.Ptxas.require();
-        int pb = PagedAttention.PIPE_BLOCKS, two = DecodeKernels.TWO_ROUNDS;
-        String plain = KernelCompiler.compile(Kernel.of(DecodeKernels.class, "decodeBf16Piped"),
-                new Object[] {32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1, 0, 0}, 90).ptx();
-        assertEquals(2 * 4 * 4, count(plain, "shfl.sync.bfly"), "the default form: two rounds of 4 butterflies of 4 steps");
-        assertEquals(0, count(plain, "shfl.sync.idx"));
-        assertEquals(0, count(plain, "prefetch.L2"), "no prefetch in the default form");
-        assertTrue(plain.contains(".target sm_90\n"), "the default form stays sm_90 PTX");
-        Object[][] forms = {{"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1, 1, 0},
-                {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1, 0, 2},
-                {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1, 1, 4},
-                {"decodeF16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1, 1, 2},
-                {"decodeBf16OutBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1, 1, 2},
-                {"decodeBf16Piped", 40, 40, 128, 16, 1, 1, 1, 4, 4, 8, pb, 256, 0, two, 1, 1, 2},
-                {"decodeBf16Piped", 16, 16, 64, 16, 0, 1, 0, 4, 4, 8, pb, 256, 0, two, 1, 1, 3},
-                {"decodeBf16Piped", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, pb, 128, 4096, DecodeKernels.SKEWED, 1, 1, 0}};
-        for (Object[] f : forms) {
-            Object[] c = java.util.Arrays.copyOfRange(f, 1, f.length);
-            String what = f[0] + java.util.Arrays.toString(c);
-            var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, (String) f[0]), c, 90);
-            String ptx = k.ptx();
-            int headDim = (int) c[2], lr = headDim / 8, steps = Integer.numberOfTrailingZeros(lr);
-            boolean scatter = (int) c[15] != 0, prefetch = (int) c[16] > 0;
-            int sites = 2;   // score sites: two rounds a loop iteration (pipelined and skewed rounds alike)
-            assertEquals(scatter ? sites * (2 + 1 + (steps - 2)) : sites * 4 * steps, count(ptx, "shfl.sync.bfly"), what + ": butterfly steps");
-            assertEquals(scatter ? sites * 4 : 0, count(ptx, "shfl.sync.idx"), what + ": the gathers");
-            assertEquals(prefetch, ptx.contains("cp.async.bulk.prefetch.L2.global"), what + ": prefetch");
-            assertEquals(3 * 2 * 4 + 2, count(ptx, "ld.global.v4.b32"), what + ": the same 16-byte load sites");
-            assertTrue(k.localMemoryArrays().isEmpty(), what + ": register arrays in local memory " + k.localMemoryArrays());
-            String name = what.replaceAll("\\W", "_");
-            Path file = dir.resolve(name + ".ptx");
-            Files.writeString(file, ptx);
-            Process p = new ProcessBuilder(ptxas.toString(), "-arch=" + (prefetch ? "sm_90a" : "sm_90"), "-v", file.toString(), "-o",
-                    dir.resolve(name + ".cubin").toString()).redirectErrorStream(true).start();
-            String log = new String(p.getInputStream().readAllBytes());
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-            assertEquals(0, p.exitValue(), name + ":\n" + log);
-            assertTrue(log.contains(" 0 bytes spill stores"), name + ": spills\n" + log);
-            System.out.println(what + ": " + log.lines().filter(x -> x.contains("registers")).findFirst().orElse("").trim());
-        }
     }
 
     /** The PTX's global/shared loads and stores and barriers, in order, one space between (the control flow dropped). */

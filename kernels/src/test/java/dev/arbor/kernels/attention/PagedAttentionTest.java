@@ -274,44 +274,6 @@ class PagedAttentionTest {
     }
 
     /**
-     * Session 24's extras of the pipelined form ({@link PagedAttention#pipelineExtras}): the score sums by reduce-scatter
-     * ({@link DecodeKernels#scatterSums}; headDim 128, 64 and 32: 16, 8 and 4 lanes a row) and the L2 prefetch 2 or 3 rounds ahead
-     * ({@link DecodeKernels#prefetchRows}: whole blocks at block size 16, rows at 7; on the CPU a range check that fails past the
-     * store), alone and together, give the plain loop's bits in split and whole mode and bf16 output at contexts 1, 15, 17, 255,
-     * 1,000 and a 4-token chunk at 300, ALiBi, fp16, small 128-key splits, a masked block-table entry (PipelinedDecodeGpuTest: the device and b1 × 4,096).
-     */
-    @Test
-    void scatterSumsAndL2PrefetchGiveTheBitsOfThePlainLoop() {
-        int[] ctx = {1, 15, 17, 255, 1000, 300}, fresh = {1, 1, 1, 1, 1, 4};
-        record Shape(int heads, int headDim, int blockSize, KvStore store, boolean alibi, int small) {}
-        Shape[] shapes = {new Shape(2, 128, 16, KvStore.BF16, false, 0), new Shape(2, 64, 16, KvStore.F16, true, 0),
-                new Shape(2, 32, 7, KvStore.BF16, false, 0), new Shape(2, 128, 16, KvStore.BF16, true, 128)};
-        Object[][] forms = {{true, 3}, {true, 0}, {false, 2}};   // the first at every shape, the others alone at the first shape
-        int seed = 240;
-        for (Shape sh : shapes) {
-            try (PagedBatch b = new PagedBatch(sh.heads, sh.heads, sh.headDim, sh.blockSize, ctx, fresh, sh.alibi, sh.store, seed++);
-                 PagedAttention plain = new PagedAttention(b.heads, b.kvHeads, b.headDim, sh.blockSize, b.maxContext(), b.tokens, sh.small, 4096)
-                         .pipelineRounds(0)) {
-                assertClose(b.reference(), b.run(CPU, plain, b.allTokens(), true), 2e-6, sh + " plain split mode");
-                if (sh.small == 0) b.tablesA.set(4 * b.maxBlocksPerSeq + 3, b.numBlocks);   // a masked block inside the 1,000-key sequence
-                float[] split = b.run(CPU, plain, b.allTokens(), true);
-                float[] whole = b.run(CPU, plain, b.allTokens(), false);
-                float[] bf16 = sh.store == KvStore.BF16 ? PagedBatch.withBf16Out(() -> b.run(CPU, plain, b.allTokens(), true)) : null;
-                for (Object[] f : sh == shapes[0] ? forms : new Object[][] {forms[0]}) {
-                    String what = sh + " scatter " + f[0] + " prefetch " + f[1];
-                    try (PagedAttention piped = new PagedAttention(b.heads, b.kvHeads, b.headDim, sh.blockSize, b.maxContext(), b.tokens, sh.small, 4096)
-                            .pipelineRounds(Integer.MAX_VALUE).pipelineExtras((Boolean) f[0], (Integer) f[1])) {
-                        assertBits(split, b.run(CPU, piped, b.allTokens(), true), what + " vs plain, split mode");
-                        assertBits(whole, b.run(CPU, piped, b.allTokens(), false), what + " vs plain, whole mode");
-                        if (bf16 != null) assertBits(bf16, PagedBatch.withBf16Out(() -> b.run(CPU, piped, b.allTokens(), true)), what + " vs plain, bf16 out");
-                    }
-                }
-            }
-        }
-        assertThrows(IllegalArgumentException.class, () -> new PagedAttention(2, 2, 64, 16, 64, 1).pipelineExtras(false, 9));
-    }
-
-    /**
      * The launcher's mode rule by shape ({@link DecodeKernels#splitBelowGroups}): whole mode from 1,024 whole-mode work-groups at
      * G = 4 × headDim 64 (Llama-3.2-1B), from {@link PagedAttention#SPLIT_BELOW_GROUPS} elsewhere; either mode gives the same bits
      * there (G = 4 × headDim 64, odd contexts, ALiBi), so the rule is for speed only.
