@@ -54,9 +54,10 @@ import static dev.arbor.kernels.attention.AttentionKernels.SPLIT;
  * (the same bits); 121 registers at 32 × 128, so launched under bounds of 4 work-groups an SM for one-wave launches only, where each
  * work-group's serial chain of round trips is the launch's time (bench/RESULTS.md "Run 80-dec21": b1 × 4,096 24.3 → 21.2 µs). Its
  * variants ({@code pipeForm}, {@code pairedOffsets}; run 85-dec22, the same bits): {@link #skewedRounds} (slower) and
- * {@link #pairedRowOffsets} (b1 × 512-2,048 6-15% faster, 4,096 even; on since run 91). The split span ({@link #decodeBf16Span}, run
- * 92-dec23: N adjacent splits a work-group, 2-4 rounds in flight across their boundaries, the same bits) measured slower at every row it
- * serves: off.
+ * {@link #pairedRowOffsets} (b1 × 512-2,048 6-15% faster, 4,096 even; on since run 91). Removed after measuring: session 23's split
+ * span (N adjacent splits a work-group, 2-4 rounds in flight across their boundaries, the same bits), slower at every row it served
+ * (b1 × 4,096 21.3 → 26.1-39.9 µs, bench/RESULTS.md "Run 92-dec23"); session 24's score sums by reduce-scatter (even) and L2
+ * prefetch of the next rounds (slower), "Run 98-dec24".
  *
  * <p>Key j of a split is read by warp {@code (j mod SPLIT) / KPI mod warps} (KPI = RPW·U keys per warp
  * iteration); the split's row offsets (block table lookups) are computed once into shared memory. A round
@@ -155,7 +156,7 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, 0, 0, 1, 2);
+                smallSplit, smallBelow, 0, 0);
     }
 
     /**
@@ -173,7 +174,7 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, 0, 0, 1, 2);
+                smallSplit, smallBelow, 0, 0);
     }
 
     /** fp16 store; parameters as {@link AttentionKernels#pagedBf16}. */
@@ -187,7 +188,7 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, 0, 0, 1, 2);
+                smallSplit, smallBelow, 0, 0);
     }
 
     /**
@@ -205,7 +206,7 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, pipeForm, pairedOffsets, 1, 2);
+                smallSplit, smallBelow, pipeForm, pairedOffsets);
     }
 
     /** {@link #decodeBf16OutBf16} with pipelined rounds (see {@link #decodeBf16Piped}). */
@@ -220,7 +221,7 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, pipeForm, pairedOffsets, 1, 2);
+                smallSplit, smallBelow, pipeForm, pairedOffsets);
     }
 
     /** {@link #decodeF16} with pipelined rounds (see {@link #decodeBf16Piped}). */
@@ -235,212 +236,7 @@ public final class DecodeKernels {
         ctx.launchBounds(warps * 32, minBlocks);
         body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
                 heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, pipeForm, pairedOffsets, 1, 2);
-    }
-
-    /**
-     * {@link #decodeBf16Piped} in split mode with {@code groupSplits} adjacent splits a work-group ({@link #spanRounds},
-     * {@link PagedAttention#splitsPerGroup}): the work-group's row offsets for all its splits at once, then one stream of rounds over
-     * them with {@code depth} rounds (2-4) of K/V loads in flight a warp, across the split boundaries (a split's first loads issued
-     * while the one before is consumed); each split's row states are kept apart and folded into its own partial slot in the same
-     * order with the same expressions, and the fused merge counts work-groups (ceil(splits / groupSplits)) instead of splits: the
-     * same partials, the same merge, the same bits. Whole mode: as {@link #decodeBf16Piped}.
-     */
-    public static void decodeBf16Span(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray out,
-                                      FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
-                                      FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
-                                      @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
-                                      @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
-                                      @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
-                                      @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow,
-                                      @Constant int pairedOffsets, @Constant int groupSplits, @Constant int depth) {
-        ctx.launchBounds(warps * 32, minBlocks);
-        body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, TWO_ROUNDS, pairedOffsets, groupSplits, depth);
-    }
-
-    /** {@link #decodeBf16OutBf16} with the split span ({@link #decodeBf16Span}). */
-    public static void decodeBf16OutBf16Span(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, BFloat16Array out,
-                                             FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
-                                             FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
-                                             @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
-                                             @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
-                                             @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
-                                             @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow,
-                                             @Constant int pairedOffsets, @Constant int groupSplits, @Constant int depth) {
-        ctx.launchBounds(warps * 32, minBlocks);
-        body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 0, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, TWO_ROUNDS, pairedOffsets, groupSplits, depth);
-    }
-
-    /** {@link #decodeF16} with the split span ({@link #decodeBf16Span}). */
-    public static void decodeF16Span(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray out,
-                                     FloatArray partials, IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart,
-                                     FloatArray slopes, int maxBlocksPerSeq, int numBlocks, int slots,
-                                     @Constant int heads, @Constant int kvHeads, @Constant int headDim, @Constant int blockSize,
-                                     @Constant int alibi, @Constant int splitMode, @Constant int useKeyStart, @Constant int keysPerLane,
-                                     @Constant int warps, IntArray arrivals, int sharedBase, @Constant int fusedMerge,
-                                     @Constant int minBlocks, @Constant int smallSplit, @Constant int smallBelow,
-                                     @Constant int pairedOffsets, @Constant int groupSplits, @Constant int depth) {
-        ctx.launchBounds(warps * 32, minBlocks);
-        body(ctx, q, kCache, vCache, out, partials, positions, seqOfToken, blockTables, keyStart, slopes, maxBlocksPerSeq, numBlocks, slots,
-                heads, kvHeads, headDim, blockSize, alibi, splitMode, useKeyStart, keysPerLane, warps, 1, arrivals, sharedBase, fusedMerge,
-                smallSplit, smallBelow, TWO_ROUNDS, pairedOffsets, groupSplits, depth);
-    }
-
-    /**
-     * body's span dispatcher ({@code groupSplits > 1} or {@code depth > 2} in split mode: {@link #decodeBf16Span}; a branch on constants, folded here, so the
-     * other forms' code has no span part): every split's row offsets of the work-group at once, one stream of rounds over them
-     * ({@link #spanRounds}), each split folded into its own slot; returns the last split left to body's split loop ({@code sFrom - 1}:
-     * none) or {@code sTo} (no span: all of them).
-     */
-    @Unroll
-    static int span(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray partials, IntArray blockTables,
-                    FloatArray slopes, int numBlocks, int slots, int kvHeads, int headDim, int blockSize, int alibi, int splitMode, int fp16,
-                    int pairedOffsets, int groupSplits, int depth, int[] rowBase, float[] stAcc, float[] stMl, float[] qr, float[] acc,
-                    float[] m, float[] l, float[] slope, float[] sc, int[] off, int[] kr, int[] vr, int[] off2, int[] kr2, int[] vr2,
-                    int[] off3, int[] kr3, int[] vr3, int[] off4, int[] kr4, int[] vr4, float[] runA, float[] runM, float[] runL, int t,
-                    int kvh, int tid, int warp, int row, int c8, int p, int ks0, int sk, int sFrom, int sTo, int table, int qBase,
-                    float scale, int G, int LR, int RPW, int U, int KPI, int T, int NS, int E, int warps, int heads) {
-        if (groupSplits + depth > 3) {   // more than one split a work-group, or more than two rounds in flight
-            if (splitMode != 0) {
-                int n = sTo - sFrom + 1, j0 = sFrom * sk, span = n * sk;
-                int lo = Math.max(j0, ks0), hi = Math.min(j0 + span, p + 1);
-                rowOffsets(blockTables, rowBase, table, j0, span, lo, hi, kvh, numBlocks, kvHeads, headDim, blockSize, tid, T, pairedOffsets);
-                ctx.localBarrier();
-                ctx.gridDependencyWait();   // as body's loop: the index chain ran before, q, the KV rows and the scratch after
-                loadQuery(ctx, q, qr, slopes, slope, qBase + c8, kvh * G, G, headDim, alibi);
-                startState(m, l, acc, G);
-                spanRounds(ctx, kc, vc, kr, vr, off, kr2, vr2, off2, kr3, vr3, off3, kr4, vr4, off4, rowBase, qr, sc, slope, m, l, acc, stAcc,
-                        stMl, scale, j0, span, sk, lo, hi, p, warp, row, c8, RPW, U, G, LR, KPI, warps, alibi, fp16, depth, NS, headDim);
-                ctx.localBarrier();
-                foldSpan(partials, stAcc, stMl, runA, runM, runL, t, sFrom, n, slots, tid, T, G, kvh, heads, headDim, NS, E, splitMode);
-                return sFrom - 1;
-            }
-        }
-        return sTo;
-    }
-
-    /** The span's n splits folded, each into its own slot (split sFrom + i from state rows i·NS on). */
-    static void foldSpan(FloatArray partials, float[] stAcc, float[] stMl, float[] runA, float[] runM, float[] runL, int t, int sFrom, int n,
-                         int slots, int tid, int T, int G, int kvh, int heads, int headDim, int NS, int E, int splitMode) {
-        for (int i = 0; i < n; i++) {
-            foldStates(partials, stAcc, stMl, runA, runM, runL, t, sFrom + i, i * NS, slots, tid, T, G, kvh, heads, headDim, NS, E, splitMode);
-        }
-    }
-
-    /**
-     * A work-group's span of splits (split mode, {@link #decodeBf16Span}): rounds {@code 0, R, 2R, ...} of the {@code span} keys from
-     * {@code j0} (R = warps·KPI dividing {@code sk}), {@code depth} rounds of this warp's loads in flight (buffer b holds rounds
-     * ≡ b mod depth), the first loads of a split issued before the split before it is done. Each split's rounds start from a fresh
-     * state ({@link #startState}) and end in its own row states (state rows {@code i·NS + ...} of split i of the span): the plain
-     * loop's visibility tests (the span's lo/hi equal each split's on the split's rounds, the splits being adjacent), loads, scores
-     * and updates in its order, so each split's row states are the plain loop's bits.
-     */
-    static void spanRounds(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] kr2, int[] vr2,
-                           int[] off2, int[] kr3, int[] vr3, int[] off3, int[] kr4, int[] vr4, int[] off4, int[] rowBase, float[] qr,
-                           float[] sc, float[] slope, float[] m, float[] l, float[] acc, float[] stAcc, float[] stMl, float scale, int j0,
-                           int span, int sk, int lo, int hi, int p, int warp, int row, int c8, int RPW, int U, int G, int LR, int KPI,
-                           int warps, int alibi, int fp16, int depth, int NS, int headDim) {
-        int R = warps * KPI, mine = warp * KPI + row, st = warp * RPW + row;
-        boolean first = c8 == 0;   // the row's first lane keeps m and l
-        spanPrologue(ctx, kc, vc, kr, vr, off, kr2, vr2, off2, kr3, vr3, off3, rowBase, j0, span, lo, hi, mine, c8, RPW, U, R, depth);
-        for (int round = 0; round < span; round += depth * R) {
-            spanPhases(ctx, kc, vc, kr, vr, off, kr2, vr2, off2, kr3, vr3, off3, kr4, vr4, off4, rowBase, qr, sc, slope, m, l, acc, stAcc,
-                    stMl, scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, depth, NS, headDim, round);
-        }
-        // the span's last split's row states (the others were saved at their boundaries)
-        saveState(stAcc, stMl, acc, m, l, (span / sk - 1) * NS + st, c8, first, G, headDim);
-    }
-
-    /** {@link #spanRounds}' first {@code depth - 1} rounds' loads (a round with no visible key is skipped by the whole work-group). */
-    @Unroll
-    static void spanPrologue(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] kr2, int[] vr2,
-                             int[] off2, int[] kr3, int[] vr3, int[] off3, int[] rowBase, int j0, int span, int lo, int hi, int mine, int c8,
-                             int RPW, int U, int R, int depth) {
-        if (visible(0, span, j0, R, lo, hi)) loadSpan(ctx, kc, vc, kr, vr, off, rowBase, mine, c8, RPW, U, span);
-        if (depth > 2) {
-            if (visible(R, span, j0, R, lo, hi)) loadSpan(ctx, kc, vc, kr2, vr2, off2, rowBase, R + mine, c8, RPW, U, span);
-        }
-        if (depth > 3) {
-            if (visible(2 * R, span, j0, R, lo, hi)) loadSpan(ctx, kc, vc, kr3, vr3, off3, rowBase, 2 * R + mine, c8, RPW, U, span);
-        }
-    }
-
-    /** {@link #spanRounds}' loop body: {@code depth} steps from {@code round}, buffer b holding rounds ≡ b mod depth. */
-    @Unroll
-    static void spanPhases(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] kr2, int[] vr2,
-                           int[] off2, int[] kr3, int[] vr3, int[] off3, int[] kr4, int[] vr4, int[] off4, int[] rowBase, float[] qr,
-                           float[] sc, float[] slope, float[] m, float[] l, float[] acc, float[] stAcc, float[] stMl, float scale, int j0,
-                           int span, int sk, int lo, int hi, int p, int mine, int st, boolean first, int c8, int RPW, int U, int G,
-                           int LR, int R, int alibi, int fp16, int depth, int NS, int headDim, int round) {
-        if (depth == 2) {
-            spanStep(ctx, kc, vc, kr2, vr2, off2, round + R, kr, vr, off, round, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl, scale, j0,
-                    span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-            spanStep(ctx, kc, vc, kr, vr, off, round + 2 * R, kr2, vr2, off2, round + R, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
-                    scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-        } else if (depth == 3) {
-            spanStep(ctx, kc, vc, kr3, vr3, off3, round + 2 * R, kr, vr, off, round, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
-                    scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-            spanStep(ctx, kc, vc, kr, vr, off, round + 3 * R, kr2, vr2, off2, round + R, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
-                    scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-            spanStep(ctx, kc, vc, kr2, vr2, off2, round + 4 * R, kr3, vr3, off3, round + 2 * R, rowBase, qr, sc, slope, m, l, acc, stAcc,
-                    stMl, scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-        } else {
-            spanStep(ctx, kc, vc, kr4, vr4, off4, round + 3 * R, kr, vr, off, round, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
-                    scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-            spanStep(ctx, kc, vc, kr, vr, off, round + 4 * R, kr2, vr2, off2, round + R, rowBase, qr, sc, slope, m, l, acc, stAcc, stMl,
-                    scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-            spanStep(ctx, kc, vc, kr2, vr2, off2, round + 5 * R, kr3, vr3, off3, round + 2 * R, rowBase, qr, sc, slope, m, l, acc, stAcc,
-                    stMl, scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-            spanStep(ctx, kc, vc, kr3, vr3, off3, round + 6 * R, kr4, vr4, off4, round + 3 * R, rowBase, qr, sc, slope, m, l, acc, stAcc,
-                    stMl, scale, j0, span, sk, lo, hi, p, mine, st, first, c8, RPW, U, G, LR, R, alibi, fp16, NS, headDim);
-        }
-    }
-
-    /** Whether the round from {@code round} (within the span) holds a visible key: inside the span and overlapping [lo, hi). */
-    static boolean visible(int round, int span, int j0, int R, int lo, int hi) {
-        return round < span && j0 + round + R > lo && j0 + round < hi;
-    }
-
-    /**
-     * One step of {@link #spanRounds}: round {@code next}'s loads into buffer (kn, vn, on), then round {@code now}'s scores and update from
-     * buffer (k, v, o); a split boundary at {@code now} first saves the split before it and starts a fresh state.
-     */
-    @Unroll
-    static void spanStep(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kn, int[] vn, int[] on, int next, int[] k, int[] v,
-                         int[] o, int now, int[] rowBase, float[] qr, float[] sc, float[] slope, float[] m, float[] l, float[] acc,
-                         float[] stAcc, float[] stMl, float scale, int j0, int span, int sk, int lo, int hi, int p, int mine, int st,
-                         boolean first, int c8, int RPW, int U, int G, int LR, int R, int alibi, int fp16, int NS, int headDim) {
-        if (visible(next, span, j0, R, lo, hi)) loadSpan(ctx, kc, vc, kn, vn, on, rowBase, next + mine, c8, RPW, U, span);
-        if (now < span && now > 0 && now % sk == 0) {
-            saveState(stAcc, stMl, acc, m, l, (now / sk - 1) * NS + st, c8, first, G, headDim);
-            startState(m, l, acc, G);
-        }
-        if (visible(now, span, j0, R, lo, hi)) {
-            scores(ctx, qr, k, sc, o, slope, scale, j0 + now + mine, p, RPW, U, G, LR, alibi, fp16);
-            update(m, l, acc, sc, v, U, G, fp16);
-        }
-    }
-
-    /** {@link #loadKv} over a span's row offsets ({@code limit} rows of {@code rowBase} instead of a split's). */
-    @Unroll
-    static void loadSpan(KernelContext ctx, OffHeapArray kc, OffHeapArray vc, int[] kr, int[] vr, int[] off, int[] rowBase, int r0, int c8,
-                         int RPW, int U, int limit) {
-        for (int u = 0; u < U; u++) off[u] = r0 + u * RPW < limit ? rowBase[r0 + u * RPW] : -1;
-        for (int u = 0; u < U; u++) {
-            if (off[u] >= 0) {
-                ctx.loadGlobal128(kr, u * 4, kc, off[u] + c8);
-                ctx.loadGlobal128(vr, u * 4, vc, off[u] + c8);
-            } else {
-                for (int i = 0; i < 4; i++) {
-                    kr[u * 4 + i] = 0;
-                    vr[u * 4 + i] = 0;
-                }
-            }
-        }
+                smallSplit, smallBelow, pipeForm, pairedOffsets);
     }
 
     /** The split's rounds, pipelined or plain (a branch on a constant, folded here: the plain form's code has no pipelined part). */
@@ -553,7 +349,7 @@ public final class DecodeKernels {
                      IntArray positions, IntArray seqOfToken, IntArray blockTables, IntArray keyStart, FloatArray slopes,
                      int maxBlocksPerSeq, int numBlocks, int slots, int heads, int kvHeads, int headDim, int blockSize,
                      int alibi, int splitMode, int useKeyStart, int keysPerLane, int warps, int fp16, IntArray arrivals, int sharedBase,
-                     int fusedMerge, int smallSplit, int smallBelow, int pipeline, int pairedOffsets, int groupSplits, int depth) {
+                     int fusedMerge, int smallSplit, int smallBelow, int pipeline, int pairedOffsets) {
         int G = heads / kvHeads;
         int LR = headDim / 8;                 // lanes per key row (one 16-byte load each)
         int RPW = 32 / LR;                    // key rows per warp load instruction
@@ -562,10 +358,9 @@ public final class DecodeKernels {
         int T = warps * 32;                   // work-items per work-group
         int NS = warps * RPW;                 // row states per work-group
         int E = (G * headDim + T - 1) / T;    // (head, dim) elements per work-item in the fold
-        int P = 1 + splitMode * (groupSplits - 1);   // splits a work-group (decodeBf16Span in split mode, splitMode 1; 1 elsewhere)
-        int[] rowBase = ctx.allocateIntLocalArray(P * SPLIT);             // element offset of each key row of the split(s), -1 if masked
-        float[] stAcc = ctx.allocateFloatLocalArray(P * NS * G * headDim);    // (split of the span, state, g, d)
-        float[] stMl = ctx.allocateFloatLocalArray(P * NS * G * 2);           // (split of the span, state, g) -> m, l
+        int[] rowBase = ctx.allocateIntLocalArray(SPLIT);                 // element offset of each key row of the split, -1 if masked
+        float[] stAcc = ctx.allocateFloatLocalArray(NS * G * headDim);    // (state, g, d)
+        float[] stMl = ctx.allocateFloatLocalArray(NS * G * 2);           // (state, g) -> m, l
         float[] qr = new float[G * 8];        // this lane's 8 dims of each query head
         float[] acc = new float[G * 8];
         float[] m = new float[G];
@@ -578,12 +373,6 @@ public final class DecodeKernels {
         int[] off2 = new int[U];              // pipelined rounds: the second buffer (unused, so gone, in the plain form)
         int[] kr2 = new int[U * 4];
         int[] vr2 = new int[U * 4];
-        int[] off3 = new int[U];              // the span's deeper rounds (depth 3, 4; gone elsewhere)
-        int[] kr3 = new int[U * 4];
-        int[] vr3 = new int[U * 4];
-        int[] off4 = new int[U];
-        int[] kr4 = new int[U * 4];
-        int[] vr4 = new int[U * 4];
         float[] runA = new float[E];          // whole mode: running (M, L, A) of this work-item's elements
         float[] runM = new float[E];
         float[] runL = new float[E];
@@ -609,16 +398,13 @@ public final class DecodeKernels {
         if (splitMode != 0) {
             // z counts the token's own splits from its first (keyStart's split; 0 without keyStart): a cascade suffix launch
             // needs a grid of its longest suffix's splits only, not the whole context's (the split boundaries stay absolute)
-            // with a span of P splits a work-group (decodeBf16Span), work-group z takes splits zs .. zs + P - 1 (those the token has),
-            // and a (token, kv head) counts ceil(splits / P) arrivals
-            int zs = sFrom + z * P;
+            int zs = sFrom + z;
             if (zs > sTo) {
                 ctx.gridDependencyWait();
                 return;
             }
-            arriving = (arriving + P - 1) / P;
             sFrom = zs;
-            sTo = Math.min(zs + P - 1, sTo);
+            sTo = zs;
             ctx.allowDependentLaunch();   // the merge may start now: it waits for this grid before reading partials
         } else if (z > 0) {
             ctx.gridDependencyWait();
@@ -628,11 +414,6 @@ public final class DecodeKernels {
         int qBase = (t * heads + kvh * G) * headDim;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         startRun(runA, runM, runL, E);
-        // the span (decodeBf16Span, split mode): runs the work-group's splits and leaves no split to the loop below
-        sTo = span(ctx, q, kc, vc, partials, blockTables, slopes, numBlocks, slots, kvHeads, headDim, blockSize, alibi, splitMode, fp16,
-                pairedOffsets, groupSplits, depth, rowBase, stAcc, stMl, qr, acc, m, l, slope, sc, off, kr, vr, off2, kr2, vr2, off3, kr3, vr3,
-                off4, kr4, vr4, runA, runM, runL, t, kvh, tid, warp, row, c8, p, ks0, sk, sFrom, sTo, table, qBase, scale, G, LR, RPW, U, KPI,
-                T, NS, E, warps, heads);
         for (int s = sFrom; s <= sTo; s++) {
             int lo = Math.max(s * sk, ks0), hi = Math.min(s * sk + sk, p + 1);
             ctx.localBarrier();   // the previous split's readers of rowBase and the states are done
@@ -649,7 +430,7 @@ public final class DecodeKernels {
                     warp, row, c8, RPW, U, G, LR, KPI, warps, alibi, fp16, pipeline);
             saveState(stAcc, stMl, acc, m, l, warp * RPW + row, c8, lane - row * LR == 0, G, headDim);
             ctx.localBarrier();
-            foldStates(partials, stAcc, stMl, runA, runM, runL, t, s, 0, slots, tid, T, G, kvh, heads, headDim, NS, E, splitMode);
+            foldStates(partials, stAcc, stMl, runA, runM, runL, t, s, slots, tid, T, G, kvh, heads, headDim, NS, E, splitMode);
         }
         if (splitMode == 0) {
             finish(out, runA, runL, qBase, tid, T, G, headDim, E);
@@ -903,20 +684,19 @@ public final class DecodeKernels {
     }
 
     /**
-     * Folds the NS row states of the split (state rows r0 .. r0 + NS - 1) in row order (those with keys: l > 0), per (g, d) element,
+     * Folds the NS row states of the split in row order (those with keys: l > 0), per (g, d) element,
      * with the merge's expressions; then writes the split's partial (split mode) or folds it into the
      * running state (whole mode), again with the merge's expressions.
      */
     @Unroll
     static void foldStates(FloatArray partials, float[] stAcc, float[] stMl, float[] runA, float[] runM, float[] runL, int t, int s,
-                           int r0, int slots, int tid, int T, int G, int kvh, int heads, int headDim, int NS, int E, int splitMode) {
+                           int slots, int tid, int T, int G, int kvh, int heads, int headDim, int NS, int E, int splitMode) {
         for (int e = 0; e < E; e++) {
             int i = tid + e * T;
             if (i < G * headDim) {
                 int g = i / headDim, d = i - g * headDim;
                 float M = NEG_INF, L = 0f, A = 0f;
-                for (int rr = 0; rr < NS; rr++) {
-                    int r = r0 + rr;
+                for (int r = 0; r < NS; r++) {
                     float ls = stMl[(r * G + g) * 2 + 1];
                     if (ls > 0f) {
                         float ms = stMl[(r * G + g) * 2], mn = Math.max(M, ms);

@@ -57,9 +57,6 @@ public final class PagedAttention implements AutoCloseable {
     static final Kernel DECODE_PIPED_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16Piped");
     static final Kernel DECODE_PIPED_F16 = Kernel.of(DecodeKernels.class, "decodeF16Piped");
     static final Kernel DECODE_PIPED_BF16_OUT_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16OutBf16Piped");
-    static final Kernel DECODE_SPAN_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16Span");
-    static final Kernel DECODE_SPAN_F16 = Kernel.of(DecodeKernels.class, "decodeF16Span");
-    static final Kernel DECODE_SPAN_BF16_OUT_BF16 = Kernel.of(DecodeKernels.class, "decodeBf16OutBf16Span");
 
     /**
      * {@code -Darbor.paged.smallSplit=KEYS} (64 or 128; default 0: off): DecodeKernels splits the keys of a token at a position below
@@ -112,23 +109,15 @@ public final class PagedAttention implements AutoCloseable {
      * (bench/RESULTS.md "Run 85-dec22": ptxas spills 72 bytes at 96 registers; b1 × 4,096 21.6 → 29.0 µs, 1 × 512 11.1 → 14.7).
      */
     public static final int PIPE_BLOCKS_NOW = Integer.getInteger("arbor.paged.pipeBlocks", PIPE_BLOCKS);
-    /**
-     * {@code -Darbor.paged.splitsPerGroup=N} (1-4; default 1: off): a split-mode launch the pipelined form serves ({@link #PIPE_WAVE})
-     * gives each work-group N adjacent splits ({@link DecodeKernels#decodeBf16Span}): the row offsets of all of them at once, one
-     * stream of rounds across the split boundaries with {@code -Darbor.paged.roundsInFlight} rounds of K/V loads in flight a warp
-     * (2-4; default 2), each split folded into its own partial slot, the fused merge counting ceil(splits / N) work-groups (N = 1 with
-     * 3-4 rounds in flight: the span kernel one split a work-group). The same
-     * split boundaries, partials and merge: the same bits (CPU-executor and GPU tests). Launch bounds: {@code -Darbor.paged.pipeBlocks}.
-     * <b>Off</b>: slower at every row it serves (bench/RESULTS.md "Run 92-dec23", H200, issue 11's table, forms interleaved in one JVM):
-     * b1 × 4,096 21.3 µs (default) against 27.4 (2 splits, 2 rounds), 28.5 (2 splits, 3 rounds), 26.1 (2 splits, 4 rounds), 39.9 (4
-     * splits, 4 rounds), 29.9 (1 split, 3 rounds: 512 work-groups at 3 an SM, two waves); b1 × 512 9.6 against 18.4-19.0. ncu: the b1
-     * launch is bound by each warp's serial instruction chain (8.8 cycles an issued instruction, 0.42 issued a scheduler), so half the
-     * warps with twice the rounds each lose whatever the loads in flight.
-     */
-    public static final String SPLITS_PER_GROUP = "arbor.paged.splitsPerGroup";
-    /** {@code -Darbor.paged.roundsInFlight=N} (2-4, default 2): rounds of K/V loads in flight a warp in {@link #SPLITS_PER_GROUP}'s span form. */
-    public static final String ROUNDS_IN_FLIGHT = "arbor.paged.roundsInFlight";
-
+    // Removed after measuring (session 24): -Darbor.paged.splitsPerGroup / -Darbor.paged.roundsInFlight, the pipelined form's split
+    // span (N adjacent splits a work-group, 2-4 rounds of loads in flight across their boundaries; the same bits), slower at every row
+    // it served: b1 × 4,096 21.3 µs against 26.1-39.9, b1 × 512 9.6 against 18.4-19.0 (bench/RESULTS.md "Run 92-dec23"; ncu there:
+    // the b1 launch is bound by each warp's serial instruction chain, so fewer warps with more rounds each lose).
+    // Also removed after measuring (session 24, bench/RESULTS.md "Run 98-dec24", the same bits, CPU and GPU tests there):
+    // -Darbor.paged.scatterSums (the pipelined form's 4 score butterflies a round as one reduce-scatter, 9 shuffles instead of 16): even
+    // (b1 × 4,096 21.3 / 21.3 µs) and 0.5% more instructions executed; -Darbor.paged.prefetchRounds=2|4|8 (an L2 bulk prefetch of the
+    // split's next rounds, the first before the PDL wait): slower at every row it served (b1 × 4,096 21.3 → 23.4-25.7 µs, × 512 9.5 →
+    // 11.2-12.2; ncu: L2 hits 3% → 26% but long-scoreboard stalls 3.9 → 5.6 cycles an instruction).
     /** The pipelined form is launched while tokens × kvHeads × splits ≤ PIPE_WAVE × multiprocessors (one wave of PIPE_BLOCKS an SM). */
     public static final int PIPE_WAVE = PIPE_BLOCKS;
 
@@ -147,8 +136,6 @@ public final class PagedAttention implements AutoCloseable {
     private int pipeForm = PIPELINE_SKEW ? DecodeKernels.SKEWED : DecodeKernels.TWO_ROUNDS;   // the pipelined form's rounds
     private boolean pairedOffsets = !"false".equals(System.getProperty(PAIRED_OFFSETS));  // the pipelined form's row offsets with both block-table loads issued first
     private int pipeBlocks = PIPE_BLOCKS_NOW;        // the pipelined form's launch bounds, work-groups an SM
-    private int groupSplits = Integer.getInteger(SPLITS_PER_GROUP, 1);   // split mode, pipelined launches: splits a work-group (1: one)
-    private int roundsInFlight = Integer.getInteger(ROUNDS_IN_FLIGHT, 2); // ... and rounds of loads in flight a warp there
     private final FloatArray partials; // (splitTokens, heads, slots, headDim + 2)
     private final IntArray arrivals;   // (splitTokens, kvHeads) work-groups of a (token, kv head) done, for the fused merge; zero between launches
 
@@ -172,7 +159,6 @@ public final class PagedAttention implements AutoCloseable {
         }
         Shapes.positive("maxContext", maxContext);
         if (splitTokens < 0) throw new IllegalArgumentException("splitTokens must be >= 0: " + splitTokens);
-        splitSpan(groupSplits, roundsInFlight);   // -Darbor.paged.splitsPerGroup / roundsInFlight in range
         this.heads = heads;
         this.kvHeads = kvHeads;
         this.headDim = headDim;
@@ -369,18 +355,7 @@ public final class PagedAttention implements AutoCloseable {
             Kernel kernel = piped ? Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_PIPED_BF16, DECODE_PIPED_F16, null), DECODE_PIPED_BF16_OUT_BF16)
                     : Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_BF16, DECODE_F16, null), DECODE_BF16_OUT_BF16);
             int bound = decodeMinBlocks >= 0 ? decodeMinBlocks : piped ? pipeBlocks : DecodeKernels.minBlocksPerSm(heads, kvHeads, headDim);
-            int R = keysPerRound(warps);
-            boolean span = piped && split && (groupSplits > 1 || roundsInFlight > 2) && SPLIT_KEYS % R == 0 && (below == 0 || small % R == 0)
-                    && 4 * groupSplits * (SPLIT_KEYS + warps * (32 / Math.max(1, headDim / 8)) * (heads / kvHeads) * (headDim + 2)) <= 48 * 1024;
-            if (span) {
-                Launch ls = Launch.of(new int[] {tokens, kvHeads, (ownSplitsZ + groupSplits - 1) / groupSplits}, new int[] {threads, 1, 1});
-                Kernel spanKernel = Shapes.byOut(out, kCache, Shapes.byStore(kCache, DECODE_SPAN_BF16, DECODE_SPAN_F16, null), DECODE_SPAN_BF16_OUT_BF16);
-                b.launch(spanKernel, overlap ? ls.overlappingPrevious() : ls, q, kCache, vCache, out,
-                        partials, positions, seqOfToken, blockTables,
-                        keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
-                        keysPerLane, warps, arrivals, sharedBase, fused, bound, below > 0 ? small : SPLIT_KEYS, below, pairedOffsets ? 1 : 0,
-                        groupSplits, roundsInFlight);
-            } else if (piped) {
+            if (piped) {
                 b.launch(kernel, overlap ? l.overlappingPrevious() : l, q, kCache, vCache, out,
                         partials, positions, seqOfToken, blockTables,
                         keyStart, slopes, maxBlocksPerSeq, numBlocks, slotCount, heads, kvHeads, headDim, blockSize, alibi, splitMode, keyStarts,
@@ -479,19 +454,6 @@ public final class PagedAttention implements AutoCloseable {
         this.pipeForm = skewed ? DecodeKernels.SKEWED : DecodeKernels.TWO_ROUNDS;
         this.pairedOffsets = pairedOffsets;
         this.pipeBlocks = blocks;
-        return this;
-    }
-
-    /**
-     * Split-mode launches of the pipelined form with {@code splits} adjacent splits a work-group (1: one, the default) and {@code rounds}
-     * rounds of K/V loads in flight a warp (2-4); defaults {@code -Darbor.paged.splitsPerGroup}, {@code -Darbor.paged.roundsInFlight}
-     * ({@link #SPLITS_PER_GROUP}). Benchmarks and tests compare; the same bits every way.
-     */
-    public PagedAttention splitSpan(int splits, int rounds) {
-        if (splits < 1 || splits > 4) throw new IllegalArgumentException("splits a work-group must be 1..4: " + splits);
-        if (rounds < 2 || rounds > 4) throw new IllegalArgumentException("rounds in flight must be 2..4: " + rounds);
-        this.groupSplits = splits;
-        this.roundsInFlight = rounds;
         return this;
     }
 

@@ -235,41 +235,6 @@ class AttentionPtxTest {
         assertFalse(DecodeKernels.pipelines(32, 8, 128) || DecodeKernels.pipelines(32, 8, 64) || DecodeKernels.pipelines(64, 8, 128));
     }
 
-    /**
-     * Run 92-dec23's split span ({@link DecodeKernels#decodeBf16Span}): {@code depth - 1 + depth} K/V load sites (the prologue's, then
-     * one a step of the unrolled loop), nothing in local memory, ptxas sm_90 with no spill under its launch bounds (2 work-groups an SM
-     * for 3-4 rounds in flight: up to 255 registers; 4 for two rounds: 128) at 32 × 128 bf16 / fp16 stores, bf16 output, ALiBi at 40 heads.
-     */
-    @Test
-    void theSplitSpanKeepsItsRoundsInFlightWithoutSpills(@TempDir Path dir) throws Exception {
-        Path ptxas = dev.arbor.kernels.Ptxas.require();
-        Object[][] forms = {{"decodeBf16Span", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 4, 256, 0, 1, 2, 2}, {"decodeBf16Span", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 2, 256, 0, 1, 2, 3},
-                {"decodeBf16Span", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 2, 256, 0, 1, 2, 4}, {"decodeBf16Span", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 1, 256, 0, 1, 4, 4},
-                {"decodeF16Span", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 2, 256, 0, 0, 2, 3}, {"decodeBf16OutBf16Span", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 2, 256, 0, 1, 2, 3},
-                {"decodeBf16Span", 40, 40, 128, 16, 1, 1, 1, 4, 4, 8, 2, 256, 0, 1, 2, 4}, {"decodeBf16Span", 32, 32, 128, 16, 0, 1, 0, 4, 4, 8, 3, 256, 0, 1, 1, 3}};
-        for (Object[] f : forms) {
-            Object[] c = java.util.Arrays.copyOfRange(f, 1, f.length);
-            String what = f[0] + java.util.Arrays.toString(c);
-            var k = KernelCompiler.compile(Kernel.of(DecodeKernels.class, (String) f[0]), c, 90);
-            String ptx = k.ptx();
-            int depth = (int) c[c.length - 1];
-            // the span's sites plus the one-split loop's (whole mode runs the pipelined rounds: 3 sites), the query's 2 in each
-            int g = (int) c[0] / (int) c[1];
-            assertEquals((2 * depth - 1 + 3) * 2 * 4 + 2 * 2 * g, count(ptx, "ld.global.v4.b32"), what + ": 16-byte load sites");
-            assertTrue(k.localMemoryArrays().isEmpty(), what + ": register arrays in local memory " + k.localMemoryArrays());
-            String name = what.replaceAll("\\W", "_");
-            Path file = dir.resolve(name + ".ptx");
-            Files.writeString(file, ptx);
-            Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90", "-v", file.toString(), "-o", dir.resolve(name + ".cubin").toString())
-                    .redirectErrorStream(true).start();
-            String log = new String(p.getInputStream().readAllBytes());
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-            assertEquals(0, p.exitValue(), name + ":\n" + log);
-            assertTrue(log.contains(" 0 bytes spill stores"), name + ": spills\n" + log);
-            System.out.println(what + ": " + log.lines().filter(x -> x.contains("registers")).findFirst().orElse("").trim());
-        }
-    }
-
     /** The PTX's global/shared loads and stores and barriers, in order, one space between (the control flow dropped). */
     private static String memoryOps(String ptx) {
         return String.join(" ", ptx.lines().map(String::trim).map(x -> x.replaceFirst("^@%p\\d+ ", ""))

@@ -80,8 +80,7 @@ public final class AttentionBench {
      * ({@link PagedAttention#pipelineRounds} 0), {@code on} its rule ({@link PagedAttention#PIPE_WAVE} work-groups an SM), {@code all}
      * pipelined at every size; suffixes (in this order): {@code S} skewed rounds, {@code P} paired row offsets, a digit the pipelined
      * form's launch bounds (run 85-dec22, {@link PagedAttention#pipelineForm}), {@code F16} the fused merge loading 16 slots a round trip
-     * ({@link PagedAttention#fuseMerge}), {@code xN} N adjacent splits a work-group and {@code dN} N rounds in flight (run 92-dec23,
-     * {@link PagedAttention#splitSpan}); e.g. {@code on,onP,on5,onP5F16,onP2x2d3}. With -Dattn.profileOnly=true: one eager b1 × 4,096
+     * ({@link PagedAttention#fuseMerge}); e.g. {@code on,onP,on5,onP5F16}. With -Dattn.profileOnly=true: one eager b1 × 4,096
      * step in each form (for ncu).
      */
     private static final String PIPE_FORMS = System.getProperty("attn.pipeForms", "");
@@ -93,11 +92,6 @@ public final class AttentionBench {
      */
     private static boolean pipeSkew, pipePaired;
     private static int pipeBlocks = PagedAttention.PIPE_BLOCKS;
-    /**
-     * The next decode rows' split span (run 92-dec23, {@link PagedAttention#splitSpan}): pipeForms suffixes {@code xN} (N adjacent splits a
-     * work-group) and {@code dN} (N rounds of loads in flight a warp), after the others, e.g. {@code onP2x2d3}.
-     */
-    private static int spanSplits = 1, spanRounds = 2;
     /** The next decode rows: small splits (keys, below this position; 0: the launcher's default) and a plain launch. */
     private static int smallSplit, smallBelow;
     private static boolean plainLaunch;
@@ -281,7 +275,7 @@ public final class AttentionBench {
                 if ((long) batch * c > 262_144) continue;
                 if (PROFILE_ONLY && (batch != 1 || c != 4096)) continue;   // for ncu: b1 x 4,096 only, one eager step a form
                 for (String form : PIPE_FORMS.isEmpty() ? new String[0] : PIPE_FORMS.split(",")) {
-                    java.util.regex.Matcher fm = java.util.regex.Pattern.compile("(on|off|all)(S?)(P?)([1-8]?)(F16)?(?:x([1-4]))?(?:d([2-4]))?").matcher(form);
+                    java.util.regex.Matcher fm = java.util.regex.Pattern.compile("(on|off|all)(S?)(P?)([1-8]?)(F16)?").matcher(form);
                     if (!fm.matches()) throw new IllegalArgumentException("attn.pipeForms: " + form);
                     pipe = switch (fm.group(1)) {
                         case "off" -> 0;
@@ -292,15 +286,11 @@ public final class AttentionBench {
                     pipePaired = !fm.group(3).isEmpty();
                     pipeBlocks = fm.group(4).isEmpty() ? PagedAttention.PIPE_BLOCKS : Integer.parseInt(fm.group(4));
                     fusedAhead = fm.group(5) != null ? 16 : 0;
-                    spanSplits = fm.group(6) != null ? Integer.parseInt(fm.group(6)) : 1;
-                    spanRounds = fm.group(7) != null ? Integer.parseInt(fm.group(7)) : 2;
                     try { decode(cuda, k, v, q, out, batch, c, copy, 0, 0, 0, 0, "p" + form); } catch (RuntimeException e) { System.out.println(form + " failed: " + e); }
                     pipe = -1;
                     fusedAhead = 0;
                     pipeSkew = pipePaired = false;
                     pipeBlocks = PagedAttention.PIPE_BLOCKS;
-                    spanSplits = 1;
-                    spanRounds = 2;
                 }
                 if (!PIPE_FORMS.isEmpty()) continue;
                 try { decode(cuda, k, v, q, out, batch, c, copy, 0, 0, 0, 0, "bf16"); } catch (RuntimeException e) { System.out.println("decode failed: " + e); }
@@ -355,7 +345,6 @@ public final class AttentionBench {
             if (warps < 0) attn.decodeMinBlocks(0);   // no launch bounds (ptxas's own registers; before run 30)
             if (minBlocks >= 0) attn.decodeMinBlocks(minBlocks);
             if (pipe >= 0) attn.pipelineRounds(pipe).pipelineForm(pipeSkew, pipePaired, pipeBlocks);
-            if (pipe >= 0) attn.splitSpan(spanSplits, spanRounds);
             if (fusedAhead > 0) attn.fuseMerge(PagedAttention.FUSE_MAX_SPLITS, fusedAhead);
             if (fuse < 0) attn.fuseMerge(0, 8);                      // the separate merge launch
             else if (fuse > 0) attn.fuseMerge(Integer.MAX_VALUE, fuse);   // fused at every size, this depth
