@@ -25,12 +25,6 @@ public final class DriverCallTimes {
     private static final ThreadLocal<long[]> LAST = ThreadLocal.withInitial(() -> new long[1]);
     private static final Map<String, long[]> SUMS = new ConcurrentHashMap<>();   // name -> {count, total ns, max ns, slow}
 
-    /** The last {@link #TRACE} calls (any thread): end time, duration, name, for {@link #trace()}. */
-    static final int TRACE = 160;
-    private static final long[] traceEnd = new long[TRACE], traceTook = new long[TRACE];
-    private static final String[] traceName = new String[TRACE];
-    private static long traced;
-
     static void took(long nanos) { LAST.get()[0] = nanos; }
 
     /** Books the last call's time (set by {@code CudaDriver.call}) to {@code name}. */
@@ -43,12 +37,6 @@ public final class DriverCallTimes {
             s[2] = Math.max(s[2], ns);
             if (ns >= SLOW_NANOS) s[3]++;
         }
-        synchronized (traceEnd) {
-            int i = (int) (traced++ % TRACE);
-            traceEnd[i] = System.nanoTime();
-            traceTook[i] = ns;
-            traceName[i] = name;
-        }
     }
 
     /** Whether the diagnostic is on. */
@@ -57,25 +45,6 @@ public final class DriverCallTimes {
     /** Forgets every call so far. */
     public static void reset() {
         SUMS.clear();
-        synchronized (traceEnd) { traced = 0; }
-    }
-
-    /**
-     * The last {@link #TRACE} calls in order (about two llama3.2-1b decode steps at the end of a pass): start in µs from the
-     * first one's, host µs the call took, name; empty when off.
-     */
-    public static String trace() {
-        if (!ON) return "";
-        StringBuilder b = new StringBuilder();
-        synchronized (traceEnd) {
-            long n = Math.min(traced, TRACE), first = traced - n;
-            long t0 = n == 0 ? 0 : traceEnd[(int) (first % TRACE)] - traceTook[(int) (first % TRACE)];
-            for (long c = first; c < traced; c++) {
-                int i = (int) (c % TRACE);
-                b.append(String.format(Locale.ROOT, "driver trace %9.1f us %8.1f us %s%n", (traceEnd[i] - traceTook[i] - t0) / 1e3, traceTook[i] / 1e3, traceName[i]));
-            }
-        }
-        return b.toString();
     }
 
     /**

@@ -590,22 +590,6 @@ public final class Gemm implements AutoCloseable {
     /** Sets whether the default plan takes the measured mid-range table ({@link #MID_TUNED_DEFAULT}; tests and GemmBench). */
     public void midTuned(boolean on) { this.midTuned = on; }
 
-    /**
-     * {@code -Darbor.gemm.vectorRed} (off unless set; read when this object is made, so {@code bench throughput --ab
-     * arbor.gemm.vectorRed} A/Bs it over two engines): the TMA tiles' split-K adds into C (the non-invariant plan's q|k|v, o and
-     * down at 65-128 tokens) as {@code red.global.add.v4.f32}, one per 4 W rows of a token, instead of four scalar
-     * {@code atom.add.f32} ({@link GemmKernels#redF32Tile}); n a multiple of 4. The same adds in another order: the invariant
-     * plan never splits by atomics, so its bits are untouched.
-     */
-    private boolean vectorRed = Boolean.parseBoolean(System.getProperty("arbor.gemm.vectorRed", "false"));
-    private static final java.util.concurrent.atomic.AtomicLong VECTOR_RED_LAUNCHES = new java.util.concurrent.atomic.AtomicLong();
-
-    /** Sets {@link #vectorRed} (tests, benches). */
-    public void vectorRed(boolean on) { this.vectorRed = on; }
-
-    /** Split-K TMA launches with vector reductions so far, in this JVM (tests: the switch took effect). */
-    public static long vectorRedLaunches() { return VECTOR_RED_LAUNCHES.get(); }
-
     /** Replaces the mid-range table ({@link #parseTuned}'s format; tests and GemmBench). */
     public void midTunedTable(String table) { this.midTunedTable = parseTuned(table); }
 
@@ -2051,11 +2035,7 @@ public final class Gemm implements AutoCloseable {
                 backend.launch(ZERO, Launch.cover(m * n, 256), c, m * n);
                 launch = launch.overlappingPrevious();
             }
-            // 16-byte reductions: rows of C a multiple of 4 floats, C's device address 16-byte aligned (a view could start anywhere)
-            int red = vectorRed && p.splits() > 1 && n % 4 == 0
-                    && (!(c.deviceMirror() instanceof dev.arbor.accel.cuda.DeviceBuffer d) || d.pointer() % 16 == 0) ? GemmKernels.VECTOR_RED : 0;
-            if (red != 0) VECTOR_RED_LAUNCHES.incrementAndGet();
-            backend.launch(WGMMA_TMA_XBF16_WBF16, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, (accumulate ? 1 : 0) | red, raster));
+            backend.launch(WGMMA_TMA_XBF16_WBF16, launch, tmaArguments(p, x, w, c, mapX, mapW, m, xRows, n, k, accumulate ? 1 : 0, raster));
             return c;
         }
         if (p.tiles().wgmma()) {

@@ -1755,8 +1755,6 @@ public final class GemmKernels {
 
     /** {@code accumulate} value asking each K slice to store its own slab (deterministic split-K). */
     public static final int SLABS = 2;
-    /** {@code accumulate} bit (with 0 or 1) asking a split-K tile for vector reductions ({@link #redF32Tile}); n % 4 == 0. */
-    public static final int VECTOR_RED = 4;
 
     /**
      * The deterministic split-K reduction: {@code c[i] (=|+=) slabs[0][i] + slabs[1][i] + … + slabs[S-1][i]},
@@ -1813,10 +1811,6 @@ public final class GemmKernels {
         int row0 = tileN * (wn * mt * 16) + (warp % wn) * mt * 16 + g;
         int tok0 = tileM * (wm * nt * 8) + (warp / wn) * nt * 8 + 2 * t;
         boolean split = ctx.globalGroupSizeZ > 1;
-        if (split && (accumulate & VECTOR_RED) != 0) {   // the split-K adds as 16-byte vector reductions (n % 4 == 0)
-            redF32Tile(ctx, c, acc, m, n, wn, wm, mt, nt, tileN, tileM);
-            return;
-        }
         boolean addC = accumulate != 0 && accumulate != SLABS && !split;   // C + sum, unsplit: the loads below
         // fragments a group (a divisor of nt): all nt on two+ warpgroups × 128+ tokens (one block a multiprocessor), else C_LOAD_GROUP
         int group = wn >= 8 && nt >= 16 || nt % C_LOAD_GROUP != 0 ? nt : C_LOAD_GROUP;
@@ -1839,41 +1833,6 @@ public final class GemmKernels {
                             else c.set(at, v);   // with accumulate: C + sum, added above
                         }
                     }
-            }
-    }
-
-    /**
-     * {@link #storeF32Tile}'s split-K adds ({@code accumulate | VECTOR_RED}, grid z &gt; 1) as one {@code red.global.add.v4.f32}
-     * per 4 W rows of a token instead of four scalar atomic adds ({@code -Darbor.gemm.vectorRed}; n a multiple of 4). In the
-     * m16n8 fragment layout lane {@code 4g + t} holds, for each (i, j), rows {@code g} and {@code g + 8} at tokens {@code 2t} and
-     * {@code 2t + 1} (values 0: (g, 2t), 1: (g, 2t+1), 2: (g+8, 2t), 3: (g+8, 2t+1)); the four lanes {@code g = 4q + s}, s = 0..3,
-     * of one t hold 4 consecutive rows of each of the four (row half, token) pairs. A 4 × 4 transpose among them by three
-     * index shuffles (round d: lane s reads lane (s + d) mod 4's value (s + d - d) = s) leaves lane s the 4 rows
-     * {@code 4q .. 4q+3} of pair s, added with one reduction. Each element still gets one atomic add of the same value: what C
-     * holds after all slices differs from the scalar form only by the order of the adds, as split-K's atomics already do.
-     */
-    @Unroll
-    static void redF32Tile(KernelContext ctx, FloatArray c, float[] acc, int m, int n, int wn, int wm, int mt, int nt, int tileN, int tileM) {
-        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3, s = g & 3;
-        int rowQ = tileN * (wn * mt * 16) + (warp % wn) * mt * 16 + g - s;   // the first of the 4 rows lanes s = 0..3 hold
-        int tok0 = tileM * (wm * nt * 8) + (warp / wn) * nt * 8 + 2 * t;
-        int row = rowQ + (s >= 2 ? 8 : 0), tokOff = s & 1;                  // after the transpose: this lane's pair s
-        for (int i = 0; i < mt; i++)
-            for (int j = 0; j < nt; j++) {
-                int f = (i * nt + j) * 4;
-                float v0 = acc[f], v1 = acc[f + 1], v2 = acc[f + 2], v3 = acc[f + 3];
-                float o0 = 0f, o1 = 0f, o2 = 0f, o3 = 0f;   // o_k: lane k's value s (row rowQ + k)
-                for (int d = 0; d < 4; d++) {
-                    int send = (s - d) & 3, from = (s + d) & 3;
-                    float v = send == 0 ? v0 : send == 1 ? v1 : send == 2 ? v2 : v3;
-                    float got = d == 0 ? v : ctx.shuffleBroadcast(v, lane + (from - s) * 4);
-                    o0 = from == 0 ? got : o0;
-                    o1 = from == 1 ? got : o1;
-                    o2 = from == 2 ? got : o2;
-                    o3 = from == 3 ? got : o3;
-                }
-                int r = row + i * 16, tok = tok0 + j * 8 + tokOff;
-                if (r < n && tok < m) ctx.atomicAddGlobal128(c, tok * n + r, o0, o1, o2, o3);
             }
     }
 

@@ -377,12 +377,6 @@ public final class GemmBench {
                     for (Object[] s : CLUSTER_SHAPES) clusterPoint(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], m, (Boolean) s[3]);
                 return;
             }
-            if (args.length > 0 && args[0].equals("vred")) {   // run 100-b128x: split-K by scalar atomics against vector reductions, off / on / off / on
-                int[] ms = Arrays.stream(System.getProperty("gemm.vredM", "128,107").split(",")).mapToInt(Integer::parseInt).toArray();
-                for (int m : ms)
-                    for (Object[] s : CLUSTER_SHAPES) vectorRedPoint(cuda, gemm, (String) s[0], (Integer) s[1], (Integer) s[2], m, (Boolean) s[3]);
-                return;
-            }
             if (args.length > 0 && args[0].equals("b128g")) {   // run 94-b128g: every tile form x K slices (atomics or none) at 65-256 tokens; prints TUNED entries
                 int[] ms = Arrays.stream(System.getProperty("gemm.b128gM", "128,256").split(",")).mapToInt(Integer::parseInt).toArray();
                 java.util.List<String> only = Arrays.asList(System.getProperty("gemm.b128gShapes", "1b,7b").split(","));
@@ -728,36 +722,6 @@ public final class GemmBench {
             System.out.println("CSV,cluster," + name + "," + n + "," + k + "," + m + "," + off.tiles().name() + "/" + off.splits() + "," + t[0] + "," + t[1] + "," + t[2] + "," + t[3]);
         } catch (RuntimeException | AssertionError e) {
             System.out.println("FAILED cluster " + name + " " + n + "x" + k + " M=" + m + ": " + e);
-        }
-    }
-
-    /**
-     * One point of "vred": the default plan (the engine's, mid-range table included) where it splits K by atomics on the TMA tiles,
-     * with the scalar adds ({@code atom.add.f32}) and with {@code -Darbor.gemm.vectorRed}'s vector reductions
-     * ({@link GemmKernels#redF32Tile}), off / on / off / on, bf16 X as the producers feed it, C zeroed first or added into as the
-     * engine does; the vector form checked against the reference once (fp32 X). µs, "CSV,vred,name,N,K,M,plan,off1,on1,off2,on2".
-     */
-    private static void vectorRedPoint(CudaBackend cuda, Gemm gemm, String name, int n, int k, int m, boolean accumulate) {
-        try (Operands o = new Operands(cuda, m, n, k)) {
-            Gemm.Plan p = gemm.plan(m, n, k, true, true);
-            if (!p.tiles().tma() || p.splits() < 2 || p.slabs() || p.cluster() || p.persistent() || p.streamK() || p.registerSlices() || n % 4 != 0) {
-                System.out.printf("vred %-9s N=%-6d K=%-5d M=%-4d not split-K by atomics on the TMA tiles: %s%n", name, n, k, m, p);
-                return;
-            }
-            gemm.vectorRed(true);
-            time(cuda, gemm, p, o, m, true);   // the vector form against the reference (fp32 X, C = X·Wᵀ)
-            double[] t = new double[4];
-            for (int i = 0; i < 4; i++) {
-                gemm.vectorRed(i % 2 == 1);
-                t[i] = timeBf16XAdd(cuda, gemm, p, o, m, accumulate);
-            }
-            gemm.vectorRed(false);
-            System.out.printf("vred %-9s N=%-6d K=%-5d M=%-4d %s off %.2f on %.2f off %.2f on %.2f us: on/off %.3f (weight floor %.2f us) [%s]%n",
-                    name, n, k, m, accumulate ? "C+=" : "C= ", t[0], t[1], t[2], t[3], (t[1] + t[3]) / (t[0] + t[2]), 2.0 * n * k / 4.3e6, p);
-            System.out.println("CSV,vred," + name + "," + n + "," + k + "," + m + "," + p.tiles().name() + "/" + p.splits() + "," + t[0] + "," + t[1] + "," + t[2] + "," + t[3]);
-        } catch (RuntimeException | AssertionError e) {
-            gemm.vectorRed(false);
-            System.out.println("FAILED vred " + name + " " + n + "x" + k + " M=" + m + ": " + e);
         }
     }
 

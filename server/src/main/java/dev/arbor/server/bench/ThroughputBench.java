@@ -199,7 +199,6 @@ public final class ThroughputBench implements Callable<Integer> {
 
     private int decode(CausalLM lm, LLM decode, LLMEngine engine, List<Prompt> prompts, long prefillTokens, double prefillSecs) {
         long[] firstAll = {0};
-        String[] midTrace = {null};
         int[] started = {0};
         long t1 = System.nanoTime();
         long replays0 = engine.graphReplays();
@@ -211,8 +210,6 @@ public final class ThroughputBench implements Callable<Integer> {
             outs = decode.generatePrompts(prompts, params, null, o -> {
                 if (o.output().tokenIds().length == 1 && ++started[0] == batch) firstAll[0] = System.nanoTime();
                 progress.stepBy(o.outputs().stream().mapToLong(c -> c.newTokenIds().length).sum());
-                // -Darbor.cuda.callTimes: the driver calls of the steps before the pass's midpoint (steady decode, deferred ids)
-                if (midTrace[0] == null && o.output().tokenIds().length > outputLen / 2) midTrace[0] = dev.arbor.accel.cuda.DriverCallTimes.trace();
             });
         }
         double decodeSecs = (System.nanoTime() - firstAll[0]) / 1e9;
@@ -228,7 +225,6 @@ public final class ThroughputBench implements Callable<Integer> {
         System.out.println(d.summary("decode steps"));
         System.out.println(engine.stepTimings().other().summary("other steps (prefill, mixed)"));
         System.out.print(dev.arbor.accel.cuda.DriverCallTimes.report());
-        if (midTrace[0] != null) System.out.print(midTrace[0]);
         long replays = engine.graphReplays() - replays0;
         System.out.printf(Locale.ROOT, "CUDA graphs: %d of %d decode steps replayed%n", replays, d.steps());
         StepTimings.Sums r = engine.stepTimings().replayed();
