@@ -9,7 +9,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * A diagnostic: the host time of every CUDA driver call, by call name ({@code -Darbor.cuda.callTimes=true}, read once when the
  * driver binding loads; off, each call costs one static-final test). Aggregated as count, total, largest and calls over
  * {@link #SLOW_NANOS}, so a call that blocks the host until the device drains (a wait hidden in a copy or a launch) shows
- * up by name beside the expected waits ({@code cuEventSynchronize}).
+ * up by name beside the expected waits ({@code cuEventSynchronize}); the calls that drain the device (context synchronisation,
+ * synchronous copies back, stream synchronisation) are also counted by call site ({@link #SITE_FRAMES} caller frames), so
+ * the code that asks for a drain in a step is named.
  *
  * <p>Why (issue 12): llama3.2-1b b128 nbi decode leaves the device idle 0.03-0.13 ms between steps with the host waiting
  * ~1.5 ms a step and every input copy page-locked (run 100-b128x): some call in the step blocks until the device is idle.
@@ -24,6 +26,10 @@ public final class DriverCallTimes {
 
     private static final ThreadLocal<long[]> LAST = ThreadLocal.withInitial(() -> new long[1]);
     private static final Map<String, long[]> SUMS = new ConcurrentHashMap<>();   // name -> {count, total ns, max ns, slow}
+    /** Calls that drain the device (a context synchronisation, a synchronous copy back), by call site: name + caller frames -> {count, total ns}. */
+    private static final Map<String, long[]> DRAINS = new ConcurrentHashMap<>();
+    /** Frames of a draining call's caller kept (outside accel.cuda), enough to name the engine code that asked for it. */
+    static final int SITE_FRAMES = 6;
 
     static void took(long nanos) { LAST.get()[0] = nanos; }
 
@@ -37,6 +43,18 @@ public final class DriverCallTimes {
             s[2] = Math.max(s[2], ns);
             if (ns >= SLOW_NANOS) s[3]++;
         }
+        if (name.equals("cuCtxSynchronize") || name.equals("cuMemcpyDtoH") || name.equals("cuStreamSynchronize")) {
+            String site = name + " <- " + StackWalker.getInstance().walk(f -> f
+                    .filter(fr -> !fr.getClassName().startsWith("dev.arbor.accel.cuda."))
+                    .limit(SITE_FRAMES)
+                    .map(fr -> fr.getClassName().substring(fr.getClassName().lastIndexOf('.') + 1) + "." + fr.getMethodName() + ":" + fr.getLineNumber())
+                    .collect(java.util.stream.Collectors.joining(" <- ")));
+            long[] d = DRAINS.computeIfAbsent(site, k -> new long[2]);
+            synchronized (d) {
+                d[0]++;
+                d[1] += ns;
+            }
+        }
     }
 
     /** Whether the diagnostic is on. */
@@ -45,6 +63,7 @@ public final class DriverCallTimes {
     /** Forgets every call so far. */
     public static void reset() {
         SUMS.clear();
+        DRAINS.clear();
     }
 
     /**
@@ -61,6 +80,10 @@ public final class DriverCallTimes {
             b.append(String.format(Locale.ROOT, "driver call %-28s %7d calls, %9.3f ms, mean %8.1f us, max %9.1f us, %5d over 100 us%n",
                     e.getKey(), s[0], s[1] / 1e6, s[1] / 1e3 / Math.max(1, s[0]), s[2] / 1e3, s[3]));
         });
+        Map<String, long[]> drains = new TreeMap<>();
+        DRAINS.forEach((k, v) -> { synchronized (v) { drains.put(k, v.clone()); } });
+        drains.entrySet().stream().sorted((x, y) -> Long.compare(y.getValue()[0], x.getValue()[0])).forEach(e ->
+                b.append(String.format(Locale.ROOT, "driver drain %5d calls, %9.3f ms: %s%n", e.getValue()[0], e.getValue()[1] / 1e6, e.getKey())));
         return b.toString();
     }
 }
