@@ -2,6 +2,8 @@ package dev.arbor.kernels.attention;
 
 import dev.arbor.accel.Constant;
 import dev.arbor.accel.KernelContext;
+import dev.arbor.accel.Swizzle;
+import dev.arbor.accel.Unroll;
 import dev.arbor.accel.array.BFloat16Array;
 import dev.arbor.accel.array.FloatArray;
 import dev.arbor.accel.array.HalfFloatArray;
@@ -215,5 +217,166 @@ public final class FlashSharedKernels {
         int f = rowTiles.get(4 * ctx.groupIdx), n = rowTiles.get(4 * ctx.groupIdx + 1) - f;
         FlashPrefillKernels.storeStateHalf(state, o, st, groupTokens.get(f + Math.min(rowA / G, n - 1)), headA, rowA < tpb * G && rowA / G < n,
                 groupTokens.get(f + Math.min(rowB / G, n - 1)), headB, rowB < tpb * G && rowB / G < n, lane, heads, headDim, half);
+    }
+
+    // ---- the tall form (issue 12, session 24 mix24; -Darbor.flash.sharedTall): row tiles of 16 · warps rows a work-group ----
+
+    /**
+     * Dynamic shared memory of the tall form ({@link #sharedTallBf16}) in bytes: {@code stages} K/V stages ({@code 2·BN·headDim·2} B
+     * each), Q ({@code 16·warps·headDim·2} B) staged from the last stage on (past its end where it is larger: 192 rows at headDim 128
+     * take a stage and a half), then {@code stages} tiles' key row offsets. 99,072 B at 8 warps, 3 stages, headDim 128; 115,456 B at
+     * 12 warps, 3 stages.
+     */
+    public static int tallSharedBytes(int headDim, int stages, int warps) {
+        return 4 * tallRowOffsets(headDim, stages, warps) + stages * BN * 4;
+    }
+
+    /** The shared word of the tall form's key row offsets: past the K/V stages and past Q, whichever reaches further. */
+    static int tallRowOffsets(int headDim, int stages, int warps) {
+        int kvWords = BN * headDim / 2;
+        return Math.max(stages * 2 * kvWords, (stages - 1) * 2 * kvWords + 16 * warps * headDim / 2);
+    }
+
+    /**
+     * The shared pass with row tiles of {@code 16 · warps} rows ({@code 16·warps / G} tokens; {@code FlashPrefillAttention.planHandoff}
+     * cuts them so under {@code -Darbor.flash.sharedTall}) and {@code 32 · warps} work-items: each K/V tile is copied into shared memory
+     * once for all the work-group's rows (64 in the 4-warp kernels), with {@link #sharedStagedBf16}'s ring of {@code stages} (2..4)
+     * stages. Warp w owns rows 16w .. 16w + 15 and walks them through the same per-tile code ({@link FlashPrefillKernels#tile}) over the
+     * same key tiles in the same order from the same initial state: a row's S, softmax chain and O are its own warp's and each mma
+     * output element depends on its own A row only, so every row's state has the bits of the 64-row kernels (which rows share a
+     * work-group is free: the batch-invariance contract fixes a row's key-tile walk, not the row tiling). Launch bounds of
+     * {@code minBlocks} work-groups an SM (12 warps: one, 168 registers; 6 warps: two).
+     */
+    public static void sharedTallBf16(KernelContext ctx, FloatArray q, BFloat16Array kCache, BFloat16Array vCache, FloatArray state,
+                                      IntArray positions, IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes,
+                                      int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
+                                      @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks,
+                                      @Constant int warps, @Constant int stages, @Constant int mask) {
+        ctx.launchBounds(32 * warps, minBlocks);
+        tall(ctx, q, kCache, vCache, state, positions, groupTokens, rowTiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
+                heads, kvHeads, headDim, blockSize, alibi, warps, stages, mask, 0);
+    }
+
+    /** {@link #sharedTallBf16} for an fp16 store ({@link FlashPrefillKernels#sharedF16}'s bits). */
+    public static void sharedTallF16(KernelContext ctx, FloatArray q, HalfFloatArray kCache, HalfFloatArray vCache, FloatArray state,
+                                     IntArray positions, IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes,
+                                     int maxBlocksPerSeq, int numBlocks, @Constant int heads, @Constant int kvHeads,
+                                     @Constant int headDim, @Constant int blockSize, @Constant int alibi, @Constant int minBlocks,
+                                     @Constant int warps, @Constant int stages, @Constant int mask) {
+        ctx.launchBounds(32 * warps, minBlocks);
+        tall(ctx, q, kCache, vCache, state, positions, groupTokens, rowTiles, blockTables, slopes, maxBlocksPerSeq, numBlocks,
+                heads, kvHeads, headDim, blockSize, alibi, warps, stages, mask, 1);
+    }
+
+    /** The tall form's body: {@link #staged} over {@code 16 · warps} rows with {@code 32 · warps} work-items copying. */
+    static void tall(KernelContext ctx, FloatArray q, OffHeapArray kc, OffHeapArray vc, FloatArray state, IntArray positions,
+                     IntArray groupTokens, IntArray rowTiles, IntArray blockTables, FloatArray slopes, int maxBlocksPerSeq, int numBlocks,
+                     int heads, int kvHeads, int headDim, int blockSize, int alibi, int warps, int stages, int mask, int fp16) {
+        int[] smem = ctx.dynamicIntLocalArray();
+        int[] qf = new int[headDim / 16 * 4];
+        float[] s = new float[BN / 8 * 4];
+        float[] o = new float[headDim / 8 * 4];
+        int[] kf = new int[BN / 8 * 2];
+        int[] vf = new int[4];
+        int[] pf = new int[4];
+        float[] st = new float[4];
+
+        int rows = 16 * warps, threads = 32 * warps;
+        int G = heads / kvHeads, tpb = rows / G;   // tokens a row tile: the planner's tallTokens
+        int tid = ctx.localIdx, lane = tid & 31, warp = tid >> 5;
+        int kvh = ctx.groupIdy;
+        int first = rowTiles.get(4 * ctx.groupIdx), nTok = rowTiles.get(4 * ctx.groupIdx + 1) - first;
+        int nTiles = rowTiles.get(4 * ctx.groupIdx + 3);
+        if (nTok <= 0 || nTiles <= 0) {   // the whole work-group, before any barrier; waits as every path does (below)
+            ctx.gridDependencyWait();
+            return;
+        }
+        int table = rowTiles.get(4 * ctx.groupIdx + 2) * maxBlocksPerSeq;
+        int pMax = nTiles * BN - 1;   // every key of the shared tiles is below every row's position
+        int kvWords = BN * headDim / 2, qBase = (stages - 1) * 2 * kvWords, rb = tallRowOffsets(headDim, stages, warps);
+
+        int rowA = warp * 16 + (lane >> 2), rowB = rowA + 8;
+        int headA = kvh * G + rowA % G, headB = kvh * G + rowB % G;
+        int posA = positions.get(groupTokens.get(first + Math.min(rowA / G, nTok - 1)));
+        int posB = positions.get(groupTokens.get(first + Math.min(rowB / G, nTok - 1)));
+        float slopeA = alibi != 0 ? slopes.get(headA) : 0f, slopeB = alibi != 0 ? slopes.get(headB) : 0f;
+        float scale = FlashPrefillKernels.scaleOf(headDim);
+
+        tallRowRing(smem, rb, blockTables, table, pMax, kvh, numBlocks, kvHeads, headDim, blockSize, stages, tid, threads);
+        // as in sharedPass: the index chain above may run during the kernel before's tail (an overlapping launch); q and KV after it
+        ctx.gridDependencyWait();
+        ctx.allowDependentLaunch();
+        FlashPrefillKernels.loadQ(ctx, smem, qBase, q, groupTokens, first, 1, nTok, kvh, tid, heads, G, headDim, fp16, rows, threads);
+        ctx.localBarrier();   // the row offsets of tiles 0 .. stages - 1 and Q in shared memory
+        for (int t = 0; t < stages - 1; t++) {   // FlashSplitKernels.prologue with every work-item copying
+            if (t < nTiles) loadKvTall(ctx, smem, t * 2 * kvWords, kc, vc, rb + t * BN, tid, headDim, kvWords, threads);
+            ctx.cpAsyncCommit();
+        }
+        FlashPrefillKernels.loadQFragments(ctx, smem, qBase, qf, warp, lane, headDim, rows);
+        FlashPrefillKernels.initState(o, st, headDim);
+        int cur = 0;   // tile it's stage (and row offset buffer)
+        for (int it = 0; it < nTiles; it++) {
+            ctx.cpAsyncWait(stages - 2);   // this work-item's copies of tile it landed
+            ctx.localBarrier();   // every work-item's: tile it in shared memory; every warp done with tile it - 1's stage (and Q's, at it = 0)
+            int nx = it + stages - 1, nxStage = cur == 0 ? stages - 1 : cur - 1;   // tile it - 1's stage: (it + stages - 1) % stages
+            if (nx < nTiles) loadKvTall(ctx, smem, nxStage * 2 * kvWords, kc, vc, rb + nxStage * BN, tid, headDim, kvWords, threads);
+            ctx.cpAsyncCommit();
+            int ahead = (it + stages) * BN + tid;   // tile it + stages's row offsets into tile it's buffer (its copies went out)
+            boolean fill = tid < BN && it + stages < nTiles;
+            int block = fill ? FlashPrefillKernels.keyBlock(blockTables, table, ahead, pMax, blockSize) : -1;
+            FlashPrefillKernels.tile(ctx, smem, cur * 2 * kvWords, qf, s, kf, o, st, pf, vf, it * BN, posA, posB, slopeA, slopeB, scale, lane,
+                    headDim, alibi, fp16, 1, mask);
+            if (fill) smem[rb + cur * BN + tid] = FlashPrefillKernels.rowOf(block, ahead, kvh, numBlocks, kvHeads, headDim, blockSize);
+            cur = cur + 1 == stages ? 0 : cur + 1;
+        }
+        ctx.cpAsyncWait(0);
+        int f = rowTiles.get(4 * ctx.groupIdx), n = rowTiles.get(4 * ctx.groupIdx + 1) - f;
+        FlashPrefillKernels.storeState(state, o, st, groupTokens.get(f + Math.min(rowA / G, n - 1)), headA, rowA < tpb * G && rowA / G < n,
+                groupTokens.get(f + Math.min(rowB / G, n - 1)), headB, rowB < tpb * G && rowB / G < n, lane, heads, headDim);
+    }
+
+    /**
+     * The key row offsets of tiles 0 .. stages - 1 into their ring slots (tile i at shared word {@code rb + i·BN}) by {@code threads}
+     * work-items: {@link FlashSplitKernels#rowRing} from tile 0 for any work-group size (the loads first, then the stores).
+     */
+    @Unroll
+    static void tallRowRing(int[] smem, int rb, IntArray blockTables, int table, int pMax, int kvh, int numBlocks, int kvHeads,
+                            int headDim, int blockSize, int stages, int tid, int threads) {
+        int[] r = new int[4];
+        for (int t = 0; t < (stages * BN + threads - 1) / threads; t++) {
+            int i = t * threads + tid;
+            r[t] = i < stages * BN ? FlashPrefillKernels.keyRow(blockTables, table, i, pMax, kvh, numBlocks, kvHeads, headDim, blockSize) : -1;
+        }
+        for (int t = 0; t < (stages * BN + threads - 1) / threads; t++) {
+            int i = t * threads + tid;
+            if (i < stages * BN) smem[rb + i] = r[t];
+        }
+    }
+
+    /**
+     * {@link FlashPrefillKernels#loadKv} by {@code threads} work-items: the tile's {@code BN·headDim/8} 16-byte chunks of K and of V,
+     * chunk {@code i·threads + tid} (the last round partial where threads does not divide them: 192 or 384 work-items), the same
+     * shared words and zero fill; every offset read before the first copy.
+     */
+    @Unroll
+    static void loadKvTall(KernelContext ctx, int[] smem, int kBase, OffHeapArray kc, OffHeapArray vc, int rows, int tid, int headDim,
+                           int kvWords, int threads) {
+        int cpr = headDim / 8, chunks = BN * cpr;
+        int[] offs = new int[BN / 8];
+        for (int i = 0; i < (chunks + threads - 1) / threads; i++) {
+            int qi = i * threads + tid;
+            offs[i] = qi < chunks ? smem[rows + qi / cpr] : -1;
+        }
+        for (int i = 0; i < (chunks + threads - 1) / threads; i++) {
+            int qi = i * threads + tid, row = qi / cpr, c = qi % cpr;
+            if (qi < chunks) {
+                int base = offs[i];
+                boolean valid = base >= 0;
+                int at = valid ? base + c * 8 : 0;
+                int w = kBase + (c >> 3) * (BN * 32) + Swizzle.rowChunk128(row, c & 7);
+                ctx.cpAsync16(smem, w, kc, at, valid);
+                ctx.cpAsync16(smem, w + kvWords, vc, at, valid);
+            }
+        }
     }
 }

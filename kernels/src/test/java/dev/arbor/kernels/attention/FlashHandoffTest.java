@@ -198,4 +198,62 @@ class FlashHandoffTest {
         checkRing(CPU, 4, 1, 64, 7, 28, 192, false, KvStore.BF16, 3, 2, 73);     // 3 tiles, GQA 4: 19 tokens over two row tiles
         checkRing(CPU, 5, 1, 64, 5, 39, 195, true, KvStore.BF16, 3, 2, 74);      // ALiBi, G = 5: 12 tokens a tile
     }
+
+    /**
+     * The shared pass's tall form ({@link FlashSharedKernels#sharedTallBf16}, {@link FlashPrefillAttention#setSharedTall}: row tiles of
+     * 16 · warps rows, every K/V tile copied once for them) against the 64-row two-stage kernel's handoff and the one-pass kernel, bit
+     * for bit: {@code forms} rows of {warps, stages, expected row tiles}. Members as in {@link #check} (17-token chunks and decodes).
+     */
+    static void checkTall(Backend be, int heads, int kvHeads, int headDim, int bs, int sharedBlocks, int sharedKeys, boolean alibi, KvStore store,
+                          int members, int[][] forms, long seed) {
+        int pre = sharedBlocks * bs;
+        int[] ctx = new int[members + 1], news = new int[members + 1], shared = new int[members + 1];
+        for (int i = 0; i < members; i++) {
+            news[i] = i % 3 == 1 ? 17 : 1;
+            ctx[i] = pre + (13 * i + 10) % 47 + news[i];
+            shared[i] = sharedBlocks;
+        }
+        ctx[members] = 50;
+        news[members] = 5;
+        int[] group = new int[members];
+        for (int i = 0; i < members; i++) group[i] = i;
+        String what = heads + "/" + kvHeads + " heads × " + headDim + ", bs " + bs + ", " + members + " sequences sharing " + sharedKeys + " keys, "
+                + store + (alibi ? ", ALiBi" : "");
+        int stagesBefore = FlashPrefillRun.sharedStages, warpsBefore = FlashPrefillRun.sharedTallWarps, tallStagesBefore = FlashPrefillRun.sharedTallStages;
+        try (PagedBatch b = new PagedBatch(heads, kvHeads, headDim, bs, ctx, news, alibi, store, seed, shared)) {
+            float[] onePass = FlashPrefillRun.run(be, b, FlashPrefillRun.whole(b));
+            FlashPrefillRun.sharedStages = 0;   // the 64-row two-stage kernel: a prefill step's shared pass without the tall form
+            float[] rows64 = FlashPrefillRun.runHandoff(be, b, new int[][] {group}, new int[] {sharedKeys});
+            assertBits(onePass, rows64, what + ": 64-row handoff against one pass");
+            for (int[] f : forms) {
+                FlashPrefillRun.sharedTallWarps = f[0];
+                FlashPrefillRun.sharedTallStages = f[1];
+                float[] tall = FlashPrefillRun.runHandoff(be, b, new int[][] {group}, new int[] {sharedKeys});
+                String form = what + ": tall form of " + f[0] + " warps, " + f[1] + " stages";
+                assertEquals(f[2], FlashPrefillRun.lastTiles, form + ": row tiles");
+                assertBits(rows64, tall, form + " against the 64-row handoff");
+            }
+            if (be != CPU) System.out.printf("%s: tall shared pass %s == 64-row handoff == one pass bit for bit%n", what, java.util.Arrays.deepToString(forms));
+        } finally {
+            FlashPrefillRun.sharedStages = stagesBefore;
+            FlashPrefillRun.sharedTallWarps = warpsBefore;
+            FlashPrefillRun.sharedTallStages = tallStagesBefore;
+        }
+    }
+
+    @Test
+    void theTallSharedPassGivesTheSixtyFourRowBits() {
+        // 1 shared tile, 19 tokens: one row tile whatever the warps; 12 warps' copies in a partial round (512 chunks over 384)
+        checkTall(CPU, 2, 2, 64, 16, 4, 64, false, KvStore.BF16, 3, new int[][] {{12, 3, 1}, {4, 2, 1}}, 91);
+        // GQA 4, 3 shared tiles, 76 tokens: 16 · warps / 4 tokens a row tile (24, 32, 48: 4, 3, 2 row tiles), stages 2..4
+        checkTall(CPU, 4, 1, 64, 7, 28, 192, false, KvStore.BF16, 12, new int[][] {{6, 3, 4}, {8, 2, 3}, {12, 4, 2}}, 92);
+        // ALiBi, G = 5 (25 tokens a row tile at 8 warps: 125 of 128 rows, 3 padding), fp16, 57 tokens
+        checkTall(CPU, 5, 1, 64, 5, 39, 195, true, KvStore.F16, 9, new int[][] {{8, 3, 3}, {12, 2, 2}}, 93);
+    }
+
+    @Test
+    void theTallSharedPassAtHeadDim128() {
+        // 8 shared tiles (more than the stages), headDim 128: Q 192 rows past the last stage's end (12 warps)
+        checkTall(CPU, 2, 2, 128, 10, 53, 530, false, KvStore.F16, 3, new int[][] {{12, 3, 1}, {8, 4, 1}}, 94);
+    }
 }
