@@ -165,7 +165,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     /** The tall form's warps a work-group (4..12; rows = 16 · warps). */
     public static final int SHARED_TALL_WARPS_DEFAULT = 12;
     /** The tall form's K/V stages (2..4). */
-    public static final int SHARED_TALL_STAGES_DEFAULT = 3;
+    public static final int SHARED_TALL_STAGES_DEFAULT = 4;
 
     /**
      * Chunks in one-warp tiles (issue 12, session 20 mix20), system property {@code arbor.flash.chunkWarpTiles} (read when a launcher is

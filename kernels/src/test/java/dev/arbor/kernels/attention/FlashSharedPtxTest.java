@@ -74,4 +74,55 @@ class FlashSharedPtxTest {
             }
         }
     }
+
+    /**
+     * The tall form's {warps, stages} measured (run 101-mix24) and tested: at 168 registers (12 warps, or 6 warps two an SM) ptxas spills
+     * 20 bytes at Llama-2-7B's shape with 2 or 3 stages (6 warps: 2), none at 4 (6 warps: 3), so those forms are left out.
+     */
+    static final int[][] TALL_FORMS = {{6, 3}, {8, 2}, {8, 3}, {8, 4}, {12, 4}};
+
+    static Object[] tallConstants(Object[] variant, int warps, int stages) {
+        Object[] c = Arrays.copyOf(variant, variant.length + 4);
+        c[variant.length] = FlashPrefillAttention.tallBlocks((Integer) variant[2], warps, stages);
+        c[variant.length + 1] = warps;
+        c[variant.length + 2] = stages;
+        c[variant.length + 3] = 1;
+        return c;
+    }
+
+    /**
+     * The tall form ({@link FlashSharedKernels#sharedTallBf16}) at the model shapes and {@link #TALL_FORMS}: register arrays in
+     * registers, the ring's wait, {@code .maxntid} of 32 · warps, and ptxas within its bounds' registers without spilling.
+     */
+    @Test
+    void theTallFormAssemblesWithinItsBoundsWithoutSpills(@TempDir Path dir) throws Exception {
+        Pattern regs = Pattern.compile("Used (\\d+) registers");
+        java.util.List<String> bad = new java.util.ArrayList<>();
+        Path ptxas = null;
+        try {
+            ptxas = Ptxas.require();
+        } catch (org.opentest4j.TestAbortedException e) {
+            // the PTX checks below still run
+        }
+        for (String name : new String[] {"sharedTallBf16", "sharedTallF16"}) {
+            for (Object[] v : FlashPrefillPtxTest.VARIANTS) {
+                for (int[] f : TALL_FORMS) {
+                    Object[] c = tallConstants(v, f[0], f[1]);
+                    CompiledKernel k = KernelCompiler.compile(Kernel.of(FlashSharedKernels.class, name), c, 90);
+                    String what = name + Arrays.toString(c), ptx = k.ptx();
+                    assertEquals(0, k.localMemoryBytes(), what + ": register arrays in local memory " + k.localMemoryArrays());
+                    assertTrue(ptx.contains(".maxntid " + 32 * f[0]), what + ": .maxntid");
+                    assertTrue(ptx.contains("cp.async.wait_group " + (f[1] - 2) + ";"), what + ": waits for the oldest stage");
+                    if (ptxas == null) continue;
+                    String log = Ptxas.assemble(ptxas, dir, what.replaceAll("\\W", "_"), ptx, "-v");
+                    Matcher m = regs.matcher(log);
+                    int cap = Math.min(255, 65536 / (32 * f[0] * (Integer) c[v.length]) / 8 * 8);
+                    System.out.println(what + ": " + log.lines().filter(l -> l.contains("Used") || l.contains("spill")).toList());
+                    if (!(m.find() && Integer.parseInt(m.group(1)) <= cap)) bad.add(what + ": over " + cap + " registers");
+                    if (log.matches("(?s).*[1-9]\\d* bytes spill (stores|loads).*")) bad.add(what + " spills");
+                }
+            }
+        }
+        assertTrue(bad.isEmpty(), String.join("\n", bad));
+    }
 }
