@@ -256,4 +256,33 @@ class FlashHandoffTest {
         // 8 shared tiles (more than the stages), headDim 128: Q 192 rows past the last stage's end (12 warps)
         checkTall(CPU, 2, 2, 128, 10, 53, 530, false, KvStore.F16, 3, new int[][] {{12, 3, 1}, {8, 4, 1}}, 94);
     }
+
+    /**
+     * The tall form's rule ({@link FlashPrefillAttention#SHARED_TALL}, not forced): taken where the 64-row shared pass would be over two
+     * work-groups an SM (a prefill step's), not at a decode step's scale, and never when off. 132 SMs (the backend's default count),
+     * 32 kv heads: 264 work-groups is the line, 8 row tiles of 64 rows.
+     */
+    @Test
+    void theTallFormIsTakenAtAPrefillStepsScaleOnly() {
+        try (FlashPrefillAttention attn = new FlashPrefillAttention(32, 32, 128, 16, 1200, 600);
+             dev.arbor.accel.array.FloatArray state = new dev.arbor.accel.array.FloatArray(1200 * 32 * FlashPrefillKernels.stateStride(128))) {
+            attn.useHandoffState(state);
+            for (int tokens : new int[] {512, 513, 1200}) {
+                int[] seqOf = new int[tokens], group = new int[tokens], keys = new int[tokens];
+                for (int i = 0; i < tokens; i++) {
+                    seqOf[i] = i;
+                    group[i] = i;
+                    keys[i] = 752;
+                }
+                for (int warps : new int[] {0, 8, 12}) {
+                    attn.setSharedTall(warps, 4, false);
+                    int rowTiles = attn.planHandoff(CPU, seqOf, keys, group, new int[] {0, tokens}, 1, tokens);
+                    boolean tall = warps > 0 && tokens > 512;   // ⌈tokens / 64⌉ · 32 > 264
+                    assertEquals(tall ? warps : 0, attn.tallPlanWarps(), tokens + " tokens, " + warps + " warps");
+                    int perTile = tall ? 16 * warps : 64;
+                    assertEquals((tokens + perTile - 1) / perTile, rowTiles, tokens + " tokens, " + warps + " warps: row tiles");
+                }
+            }
+        }
+    }
 }
