@@ -4,6 +4,8 @@
 # and 66 x 28: the 64-row two-stage kernel against the tall forms, interleaved, states compared bit for bit; then both passes),
 # the GPU same-bits test, then seed workload 2 --ab arbor.flash.sharedTall with the bench's fastest {warps, stages}.
 #   run(command="bash .device/mix24/mix24-call.sh .device/mix24", carry=[".device/mix24"], timeout_s=170)
+# Measured slower (bench/RESULTS.md "Run 101-mix24") and removed: the kernel, the switch, `FlashPrefillBench tall` and the tests this
+# script runs live in commit f97ca8e1 (branch mix24); bundle that commit to run it again.
 set -u
 D=${1:-.device/mix24}
 OUT=${OUT:-/tmp/mix24-out}; mkdir -p $OUT

@@ -33,8 +33,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
     static final Kernel STAGED_F16 = Kernel.of(FlashSharedKernels.class, "sharedStagedF16");
     static final Kernel STAGED_HALF_BF16 = Kernel.of(FlashSharedKernels.class, "sharedStagedHalfBf16");
     static final Kernel STAGED_HALF_F16 = Kernel.of(FlashSharedKernels.class, "sharedStagedHalfF16");
-    static final Kernel TALL_BF16 = Kernel.of(FlashSharedKernels.class, "sharedTallBf16");
-    static final Kernel TALL_F16 = Kernel.of(FlashSharedKernels.class, "sharedTallF16");
     static final Kernel WARP_BF16 = Kernel.of(FlashPrefillKernels.class, "warpBf16");
     static final Kernel WARP_F16 = Kernel.of(FlashPrefillKernels.class, "warpF16");
     static final Kernel LONG_BF16 = Kernel.of(FlashPrefillKernels.class, "longBf16");
@@ -153,21 +151,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
     public static final int SHARED_STAGES = Math.max(0, Math.min(4, Integer.getInteger("arbor.flash.sharedStages", 0)));
 
     /**
-     * The shared pass's tall form (issue 12, session 24 mix24), system property {@code arbor.flash.sharedTall} (read when a launcher
-     * is made, so {@code bench ... --ab arbor.flash.sharedTall} works): where the shared pass is a prefill step's (its 64-row launch
-     * over two work-groups an SM, {@link #sharedStagesFor} 0: seed workload 2's mixed steps, ~128 row tiles × 32 kv heads),
-     * {@link #planHandoff} cuts the groups' tokens into row tiles of {@code 16 · warps} rows and {@link #launchShared} runs
-     * {@link FlashSharedKernels#sharedTallBf16}: each K/V tile copied once for all of them, {@code arbor.flash.sharedTallWarps} warps
-     * ({@link #SHARED_TALL_WARPS_DEFAULT}) and {@code arbor.flash.sharedTallStages} K/V stages ({@link #SHARED_TALL_STAGES_DEFAULT}).
-     * A row's bits are the 64-row kernels' (the same per-tile code over the same key tiles: FlashHandoffTest, FlashHandoffGpuTest).
-     */
-    public static final String SHARED_TALL = "arbor.flash.sharedTall";
-    /** The tall form's warps a work-group (4..12; rows = 16 · warps). */
-    public static final int SHARED_TALL_WARPS_DEFAULT = 12;
-    /** The tall form's K/V stages (2..4). */
-    public static final int SHARED_TALL_STAGES_DEFAULT = 4;
-
-    /**
      * Chunks in one-warp tiles (issue 12, session 20 mix20), system property {@code arbor.flash.chunkWarpTiles} (read when a launcher is
      * made; default off): where a step's short tiles take a short form (the one-warp kernel, or the split form), a sequence's chunk of
      * more than {@link #warpTokens} but at most {@code arbor.flash.chunkWarpTokens} tokens ({@link #CHUNK_WARP_TOKENS_DEFAULT} × warpTokens
@@ -218,9 +201,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private int sharedStages = !SHARED_RING ? 0 : SHARED_STAGES >= 2 ? SHARED_STAGES : -1;   // the ring's stages: -1 by rule, 0 none, 2..4
     private boolean sharedLean = SHARED_LEAN;   // the ring without the causal select (SHARED_LEAN)
     private boolean sharedLaunchedLast;  // launchShared launched, no launch of this launcher since (launch's one-warp pass may overlap it)
-    private int sharedTallWarps, sharedTallStages;   // the tall form (SHARED_TALL): warps a work-group (0: off) and K/V stages
-    private boolean sharedTallAlways;    // the tall form however few row tiles (tests); else only where sharedStagesFor gives 0
-    private int tallPlanWarps;           // the last planHandoff's row tiles are the tall form's of this many warps (0: 64-row tiles)
 
     /**
      * @param maxTokens the most tokens of a step
@@ -256,9 +236,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
         this.maxRowTiles = (maxTokens + tokensPerTile - 1) / tokensPerTile + maxSeqs;
         this.rowTiles = new IntArray(4 * maxRowTiles);
         this.rowTokens = new IntArray(maxTokens);
-        boolean tall = Boolean.parseBoolean(System.getProperty(SHARED_TALL, "false"));
-        this.sharedTallWarps = tall ? Math.max(4, Math.min(12, Integer.getInteger("arbor.flash.sharedTallWarps", SHARED_TALL_WARPS_DEFAULT))) : 0;
-        this.sharedTallStages = Math.max(2, Math.min(4, Integer.getInteger("arbor.flash.sharedTallStages", SHARED_TALL_STAGES_DEFAULT)));
     }
 
     /** Whether the tensor-core kernel takes this shape (the store type aside: bf16 or fp16). */
@@ -574,24 +551,22 @@ public final class FlashPrefillAttention implements AutoCloseable {
         }
         int clear = Math.max(dirtyTokens, numTokens);
         for (int t = 0; t < clear; t++) startTiles.set(t, 0);
-        tallPlanWarps = tallWarpsFor(b, seqOfToken, sharedKeys, groupTokens, groupTokenStart, numGroups);
-        int perTile = tallPlanWarps > 0 ? FlashPrefillKernels.WARP_ROWS * tallPlanWarps / (heads / kvHeads) : tokensPerTile;
         int n = 0, tokens = 0;
         for (int g = 0; g < numGroups; g++) {
             int lo = groupTokenStart[g], hi = groupTokenStart[g + 1];
             if (hi == lo) continue;
             int lead = seqOfToken[groupTokens[lo]], shared = sharedKeys[lead] / FlashPrefillKernels.BN;
             if (shared < 1) continue;
-            if (tokens + hi - lo > maxTokens || n + (hi - lo + perTile - 1) / perTile > maxRowTiles) {
+            if (tokens + hi - lo > maxTokens || n + (hi - lo + tokensPerTile - 1) / tokensPerTile > maxRowTiles) {
                 throw new IllegalArgumentException("cascade groups of over " + maxTokens + " tokens: more than the launcher was sized for");
             }
             for (int i = lo; i < hi; i++) {
                 startTiles.set(groupTokens[i], shared);
                 rowTokens.set(tokens + i - lo, groupTokens[i]);
             }
-            for (int i = lo; i < hi; i += perTile) {
+            for (int i = lo; i < hi; i += tokensPerTile) {
                 rowTiles.set(4 * n, tokens + i - lo);
-                rowTiles.set(4 * n + 1, tokens + Math.min(hi, i + perTile) - lo);
+                rowTiles.set(4 * n + 1, tokens + Math.min(hi, i + tokensPerTile) - lo);
                 rowTiles.set(4 * n + 2, lead);
                 rowTiles.set(4 * n + 3, shared);
                 n++;
@@ -611,46 +586,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
     /** Row tiles of the last {@link #planHandoff} (0: no shared pass this step). */
     public int numRowTiles() { return numRowTiles; }
 
-    /** The tall form's warps for the last {@link #planHandoff}'s row tiles (0: 64-row tiles). */
-    public int tallPlanWarps() { return tallPlanWarps; }
-
-    /**
-     * The tall form's warps for a handoff of these groups ({@link #SHARED_TALL}): sharedTallWarps where it is on and the 64-row
-     * shared pass would be a prefill step's (more than two work-groups an SM: {@link #sharedStagesFor} 0), or always where a test
-     * asked; else 0.
-     */
-    private int tallWarpsFor(Backend b, int[] seqOfToken, int[] sharedKeys, int[] groupTokens, int[] groupTokenStart, int numGroups) {
-        if (sharedTallWarps == 0) return 0;
-        if (sharedTallAlways) return sharedTallWarps;
-        long tiles64 = 0;
-        for (int g = 0; g < numGroups; g++) {
-            int lo = groupTokenStart[g], hi = groupTokenStart[g + 1];
-            if (hi > lo && sharedKeys[seqOfToken[groupTokens[lo]]] >= FlashPrefillKernels.BN) tiles64 += (hi - lo + tokensPerTile - 1) / tokensPerTile;
-        }
-        return sharedStagesFor(tiles64 * kvHeads, b.multiprocessors()) == 0 ? sharedTallWarps : 0;
-    }
-
-    /**
-     * For benchmarks and tests: the shared pass's tall form ({@link #SHARED_TALL}) of {@code warps} warps (4..12; 0: off) and
-     * {@code stages} K/V stages (2..4), {@code always} however few row tiles (else only at a prefill step's scale). The same bits.
-     * Takes effect at the next {@link #planHandoff}.
-     */
-    public void setSharedTall(int warps, int stages, boolean always) {
-        if (warps != 0 && (warps < 4 || warps > 12)) throw new IllegalArgumentException("tall shared pass warps " + warps + " outside 0, 4..12");
-        if (stages < 2 || stages > 4) throw new IllegalArgumentException("tall shared pass stages " + stages + " outside 2..4");
-        this.sharedTallWarps = warps;
-        this.sharedTallStages = stages;
-        this.sharedTallAlways = always;
-    }
-
-    /**
-     * The tall form's work-groups an SM in its launch bounds: by registers 12 warps of ~168 registers an SM (65,536 / (32 · 168)),
-     * by shared memory 228 KiB an SM with 1 KiB reserved a work-group; at least 1.
-     */
-    public static int tallBlocks(int headDim, int warps, int stages) {
-        return Math.max(1, Math.min(12 / warps, 233_472 / (FlashSharedKernels.tallSharedBytes(headDim, stages, warps) + 1024)));
-    }
-
     /**
      * The shared pass of the last {@link #planHandoff} (nothing without row tiles): each row tile's tokens over its group's
      * shared key tiles, their state into the handoff scratch. Launch it before {@link #launch}, with the same arrays.
@@ -665,16 +600,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
         Shapes.need("positions", positions, tokens);
         if (alibiSlopes != null) Shapes.need("alibiSlopes", alibiSlopes, heads);
         FloatArray slopes = alibiSlopes != null ? alibiSlopes : q;   // not read without ALiBi
-        if (tallPlanWarps > 0) {   // the tall form (SHARED_TALL): the plan cut 16 · warps-row tiles; the same bits
-            int w = tallPlanWarps, st = sharedTallStages;
-            Launch tl = Launch.of(new int[] {numRowTiles, kvHeads, 1}, new int[] {FlashPrefillKernels.WARP_THREADS * w, 1, 1})
-                    .withSharedBytes(FlashSharedKernels.tallSharedBytes(headDim, st, w));
-            b.launch(kernel == SHARED_F16 ? TALL_F16 : TALL_BF16, handoffOverlap ? tl.overlappingPrevious() : tl, q, kCache, vCache, state,
-                    positions, rowTokens, rowTiles, blockTables, slopes, maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize,
-                    alibiSlopes != null ? 1 : 0, tallBlocks(headDim, w, st), w, st, sharedLean ? 0 : 1);
-            sharedLaunchedLast = true;
-            return;
-        }
         boolean split = sharedDimSplit > 0 || sharedDimSplit < 0 && dimSplitPays(numRowTiles, kvHeads, b.multiprocessors());
         int groups = numRowTiles * kvHeads * (split ? 2 : 1);
         int stages = sharedStages >= 0 ? sharedStages : sharedStagesFor(groups, b.multiprocessors());

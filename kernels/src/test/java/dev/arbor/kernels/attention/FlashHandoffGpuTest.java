@@ -59,28 +59,4 @@ class FlashHandoffGpuTest {
         FlashHandoffTest.checkRing(cuda, 32, 8, 128, 16, 12, 192, false, KvStore.BF16, 40, rowTiles(32, 8), 83);
         FlashHandoffTest.checkRing(cuda, 40, 40, 128, 10, 53, 530, true, KvStore.BF16, 40, rowTiles(40, 40), 84);
     }
-
-    /** {@link FlashSharedPtxTest#TALL_FORMS} as checkTall's rows: {warps, stages, row tiles of 248 tokens at 16 · warps / G tokens}. */
-    private static int[][] tallForms(int heads, int kvHeads) {
-        int[][] f = new int[FlashSharedPtxTest.TALL_FORMS.length][];
-        for (int i = 0; i < f.length; i++) {
-            int w = FlashSharedPtxTest.TALL_FORMS[i][0], t = FlashPrefillKernels.WARP_ROWS * w / (heads / kvHeads);
-            f[i] = new int[] {w, FlashSharedPtxTest.TALL_FORMS[i][1], (13 * 17 + 27 + t - 1) / t};
-        }
-        return f;
-    }
-
-    /**
-     * The shared pass's tall form ({@link FlashSharedKernels#sharedTallBf16}: 16 · warps rows a work-group) at every form the
-     * launcher may take, against the 64-row two-stage kernel's and the one-pass bits ({@link FlashHandoffTest#checkTall}): 40 members
-     * behind 528-530 keys (8 tiles), Llama-2-7B bf16 and fp16, GQA 4, ALiBi 40, headDim 64.
-     */
-    @Test
-    void theTallSharedPassGivesTheSixtyFourRowBitsAtModelShapes() {
-        FlashHandoffTest.checkTall(cuda, 32, 32, 128, 16, 33, 528, false, KvStore.BF16, 40, tallForms(32, 32), 101);
-        FlashHandoffTest.checkTall(cuda, 32, 32, 128, 16, 33, 528, false, KvStore.F16, 40, tallForms(32, 32), 102);
-        FlashHandoffTest.checkTall(cuda, 32, 8, 128, 16, 12, 192, false, KvStore.BF16, 40, tallForms(32, 8), 103);
-        FlashHandoffTest.checkTall(cuda, 40, 40, 128, 10, 53, 530, true, KvStore.BF16, 40, tallForms(40, 40), 104);
-        FlashHandoffTest.checkTall(cuda, 32, 32, 64, 16, 4, 64, false, KvStore.BF16, 40, tallForms(32, 32), 105);
-    }
 }

@@ -58,8 +58,6 @@ final class FlashPrefillRun {
     static int sharedDimSplit = -1;
     /** The shared pass's K/V ring of the next {@link #runHandoff} ({@link FlashPrefillAttention#setSharedStages}: -1 by rule, 0, 2..4). */
     static int sharedStages = -1;
-    /** The shared pass's tall form of the next {@link #runHandoff} ({@link FlashPrefillAttention#setSharedTall}, always; warps 0: off). */
-    static int sharedTallWarps = 0, sharedTallStages = FlashPrefillAttention.SHARED_TALL_STAGES_DEFAULT;
     /** The ring's lean tile of the next {@link #runHandoff} ({@link FlashPrefillAttention#setSharedLean}). */
     static boolean sharedLean = FlashPrefillAttention.SHARED_LEAN;
     /** The one-warp kernel with one K/V buffer for the next runs ({@link FlashPrefillAttention#setWarpOneBuffer}) and its launch bounds. */
@@ -201,7 +199,6 @@ final class FlashPrefillRun {
             attn.setSharedDimSplit(sharedDimSplit);
             attn.setSharedStages(sharedStages);
             attn.setSharedLean(sharedLean);
-            attn.setSharedTall(sharedTallWarps, sharedTallStages, sharedTallWarps > 0);
             be.toDevice(qa, pos, seq, state, b.kCache, b.vCache, b.tablesA);
             if (b.slopesA != null) be.toDevice(b.slopesA);
             be.toDevice(out);

@@ -37,15 +37,6 @@ public final class FlashPrefillBench {
     public static void main(String[] args) {
         try (CudaBackend cuda = CudaBackend.open(0)) {
             System.out.println("device: " + cuda.device());
-            if (args.length >= 1 && args[0].equals("tall")) {   // session 24 mix24: the shared pass's tall form (FlashSharedKernels.sharedTallBf16)
-                System.out.println("-- the shared pass at workload 2's mixed-step scale (one group, chunks of 28 behind 752 shared keys, 11 shared "
-                        + "tiles, 32 heads x 128, bf16 KV): 64-row two-stage kernel (the default) against the tall form's {warps, stages}; graph "
-                        + "medians, forms interleaved in each round; states compared bit for bit with the 64-row kernel's");
-                int rounds = args.length >= 2 ? Integer.parseInt(args[1]) : 3;
-                tallRow(cuda, 292, 28, 752, rounds);   // step 2: ~292 chunks x 28 = 8,176 tokens
-                tallRow(cuda, 66, 28, 752, rounds);    // the handoff row's scale
-                return;
-            }
             System.out.println("-- causal prefill, one sequence, 32 heads x 128, bf16 KV (tensor cores)");
             for (int tokens : new int[] {512, 1024, 2048, 4096, 8192}) run(cuda, 32, 32, 1, tokens, 0, false, false, true);
             System.out.println("-- variants");
@@ -115,119 +106,6 @@ public final class FlashPrefillBench {
                             + "%d shared key tiles; per-sequence pass %d tiles)%n", seqs, chunk, shared, both, 4.0 * D * heads * pairs / (both / 1e3) / 1e12,
                     sharedOnly, rowTiles, heads, shared / 64, tiles);
         }
-    }
-
-    /** The tall forms measured: {warps (0: the 64-row kernel), stages, lean}. */
-    private static final int[][] TALL_FORMS = {{0, 0, 0}, {6, 3, 0}, {8, 2, 0}, {8, 3, 0}, {8, 4, 0}, {12, 4, 0}, {12, 4, 1}};
-
-    /**
-     * Session 24 mix24: the shared pass alone of {@code seqs} chunks of {@code chunk} tokens behind {@code shared} keys (one group,
-     * {@link #handoff}'s layout) in the 64-row two-stage kernel and the tall form's {@link #TALL_FORMS}, {@code rounds} rounds with the
-     * forms interleaved (re-planned before each: the tall form's row tiles differ), each form's state compared bit for bit with the
-     * 64-row kernel's; then both passes (the handoff as the engine launches it) with the default tall form against without.
-     */
-    private static void tallRow(CudaBackend cuda, int seqs, int chunk, int shared, int rounds) {
-        int heads = 32, ctx = shared + chunk, bps = (ctx + BS - 1) / BS, sharedBlocks = shared / BS, own = bps - sharedBlocks;
-        int total = seqs * chunk, n = (sharedBlocks + seqs * own) * heads * BS * D;
-        int sn = total * heads * dev.arbor.kernels.attention.FlashPrefillKernels.stateStride(D);
-        try (BFloat16Array k = new BFloat16Array(n); BFloat16Array v = new BFloat16Array(n);
-             FloatArray q = new FloatArray(total * heads * D); FloatArray out = new FloatArray(total * heads * D);
-             IntArray pos = new IntArray(total); IntArray seq = new IntArray(total); IntArray table = new IntArray(seqs * bps);
-             FloatArray state = new FloatArray(sn);
-             FlashPrefillAttention attn = new FlashPrefillAttention(heads, heads, D, BS, total, seqs)) {
-            int[] queryStart = new int[seqs + 1], seqOfToken = new int[total], sharedKeys = new int[seqs], groupTokens = new int[total];
-            for (int s = 0; s < seqs; s++) {
-                for (int t = 0; t < chunk; t++) {
-                    int i = s * chunk + t;
-                    pos.set(i, shared + t);
-                    seq.set(i, s);
-                    seqOfToken[i] = s;
-                    groupTokens[i] = i;
-                }
-                for (int b = 0; b < bps; b++) table.set(s * bps + b, b < sharedBlocks ? b : sharedBlocks + s * own + (b - sharedBlocks));
-                queryStart[s + 1] = (s + 1) * chunk;
-                sharedKeys[s] = sharedBlocks * BS;
-            }
-            fill(cuda, k, 1);
-            fill(cuda, v, 2);
-            cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 3);
-            cuda.toDevice(pos, seq, table);
-            cuda.allocateOnDevice(out);
-            cuda.allocateOnDevice(state);
-            attn.useHandoffState(state);
-            attn.toDevice(cuda);
-            int keys = shared / 64 * 64;
-            double flops = 4.0 * D * heads * total * keys;   // the shared pass's (query, key) pairs: every row over the whole shared tiles
-            int F = TALL_FORMS.length;
-            double[][] ms = new double[F][rounds];
-            int[] rowTiles = new int[F], warps = new int[F];
-            String[] bits = new String[F];
-            float[] ref = null;
-            for (int r = 0; r < rounds; r++) {
-                for (int f = 0; f < F; f++) {
-                    int[] form = TALL_FORMS[f];
-                    attn.setSharedTall(form[0], form[0] == 0 ? 2 : form[1], false);
-                    attn.setSharedLean(form[2] != 0);
-                    attn.plan(cuda, queryStart, seqs, 1);
-                    rowTiles[f] = attn.planHandoff(cuda, seqOfToken, sharedKeys, groupTokens, new int[] {0, total}, 1, total);
-                    warps[f] = attn.tallPlanWarps();
-                    ms[f][r] = time(cuda, () -> attn.launchShared(cuda, q, k, v, pos, table, bps, null, total));
-                    if (r == 0) {
-                        cuda.toHost(state);
-                        float[] got = new float[sn];
-                        for (int i = 0; i < sn; i++) got[i] = state.get(i);
-                        if (ref == null) {
-                            ref = got;
-                            bits[f] = "ref";
-                        } else {
-                            int diff = 0;
-                            for (int i = 0; i < sn; i++) if (Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(ref[i])) diff++;
-                            bits[f] = diff == 0 ? "=bits" : "DIFFERS in " + diff;
-                        }
-                    }
-                }
-            }
-            double base = median(ms[0]);
-            int best = 1;
-            for (int f = 1; f < F; f++) if (TALL_FORMS[f][2] == 0 && median(ms[f]) < median(ms[best])) best = f;
-            System.out.printf("tall: %3d x %2d tokens behind %3d shared (%d rows x %d heads x %d keys, %.1f GFLOP):%n", seqs, chunk, shared, total, heads,
-                    keys, flops / 1e9);
-            for (int f = 0; f < F; f++) {
-                int[] form = TALL_FORMS[f];
-                StringBuilder each = new StringBuilder();
-                for (double t : ms[f]) each.append(String.format(" %.4f", t));
-                double m = median(ms[f]);
-                System.out.printf("tall:   %-22s %4d row tiles (plan warps %2d): %8.4f ms %7.1f TFLOP/s %6.3fx %s; rounds:%s%n",
-                        form[0] == 0 ? "64-row two-stage" : form[0] + " warps, " + form[1] + " stages" + (form[2] != 0 ? ", lean" : ""),
-                        rowTiles[f], warps[f], m, flops / (m / 1e3) / 1e12, base / m, bits[f], each);
-            }
-            System.out.printf("tall: best %d rows: warps=%d stages=%d (%.3fx the 64-row kernel)%n", total, TALL_FORMS[best][0], TALL_FORMS[best][1],
-                    base / median(ms[best]));
-            // both passes as the engine launches them (overlap on): the default form (the launcher's properties) against the 64-row kernel
-            int dw = Math.max(4, Math.min(12, Integer.getInteger("arbor.flash.sharedTallWarps", FlashPrefillAttention.SHARED_TALL_WARPS_DEFAULT)));
-            int ds = Math.max(2, Math.min(4, Integer.getInteger("arbor.flash.sharedTallStages", FlashPrefillAttention.SHARED_TALL_STAGES_DEFAULT)));
-            attn.setSharedLean(false);
-            double[][] both = new double[2][rounds];
-            for (int r = 0; r < rounds; r++) {
-                for (int f = 0; f < 2; f++) {
-                    attn.setSharedTall(f == 0 ? 0 : dw, ds, false);
-                    attn.plan(cuda, queryStart, seqs, 1);
-                    attn.planHandoff(cuda, seqOfToken, sharedKeys, groupTokens, new int[] {0, total}, 1, total);
-                    both[f][r] = time(cuda, () -> {
-                        attn.launchShared(cuda, q, k, v, pos, table, bps, null, total);
-                        attn.launch(cuda, q, k, v, out, pos, seq, table, bps, null, total);
-                    });
-                }
-            }
-            System.out.printf("tall: %3d x %2d handoff, both passes: 64-row %.4f ms | tall %d warps x %d stages %.4f ms (%.3fx)%n", seqs, chunk,
-                    median(both[0]), dw, ds, median(both[1]), median(both[0]) / median(both[1]));
-        }
-    }
-
-    private static double median(double[] a) {
-        double[] c = a.clone();
-        java.util.Arrays.sort(c);
-        return c.length % 2 == 1 ? c[c.length / 2] : (c[c.length / 2 - 1] + c[c.length / 2]) / 2;
     }
 
     /** seqs sequences of {@code tokens} new tokens over {@code cached} cached keys each. */
