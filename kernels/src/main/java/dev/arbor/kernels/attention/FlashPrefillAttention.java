@@ -143,8 +143,12 @@ public final class FlashPrefillAttention implements AutoCloseable {
      */
     public static final boolean SHARED_RING = !"false".equals(System.getProperty("arbor.flash.sharedRing"));
     /**
-     * The ring's lean tile ({@code -Darbor.flash.sharedLean=true}; default off, not yet measured): the shared pass without the causal
-     * select, which never masks a shared key ({@link FlashSharedKernels}'s {@code mask} 0). The same bits.
+     * The ring's lean tile ({@code -Darbor.flash.sharedLean=true}, read when a launcher is made so that {@code --ab arbor.flash.sharedLean}
+     * works; default off, not yet measured in the engine): the shared pass without the causal select, which never masks a shared key
+     * ({@link FlashSharedKernels}'s {@code mask} 0). The same bits. Where the rule gives the two-stage kernels (a prefill step's shared
+     * pass, {@link #sharedStagesFor} 0) the lean tile takes the ring at 2 stages and three work-groups an SM (66,048 B at headDim 128,
+     * 168 registers without spills: the two-stage kernels' occupancy), since those kernels hard-wire the select. Run 101-mix24 measured
+     * the lean tile 4.2% faster in a 12-warp form of the shared pass at workload 2's mixed-step scale (0.5563 → 0.5329 ms a layer).
      */
     public static final boolean SHARED_LEAN = Boolean.getBoolean("arbor.flash.sharedLean");
     /** {@code -Darbor.flash.sharedStages}: 0 by rule ({@link #sharedStagesFor}), else 2..4. */
@@ -199,7 +203,8 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private boolean decodePlan;          // the last plan gave every sequence at most one new token (a decode step)
     private int sharedDimSplit = SHARED_DIM_SPLIT ? -1 : 0;   // the shared pass's dim split: -1 by dimSplitPays, 0 never, 1 always
     private int sharedStages = !SHARED_RING ? 0 : SHARED_STAGES >= 2 ? SHARED_STAGES : -1;   // the ring's stages: -1 by rule, 0 none, 2..4
-    private boolean sharedLean = SHARED_LEAN;   // the ring without the causal select (SHARED_LEAN)
+    private boolean sharedLean = Boolean.getBoolean("arbor.flash.sharedLean");   // the ring without the causal select (SHARED_LEAN)
+    private int lastSharedStages = -1;   // the K/V stages of the last launchShared (0: the two-stage kernels; -1: none launched)
     private boolean sharedLaunchedLast;  // launchShared launched, no launch of this launcher since (launch's one-warp pass may overlap it)
 
     /**
@@ -603,12 +608,16 @@ public final class FlashPrefillAttention implements AutoCloseable {
         boolean split = sharedDimSplit > 0 || sharedDimSplit < 0 && dimSplitPays(numRowTiles, kvHeads, b.multiprocessors());
         int groups = numRowTiles * kvHeads * (split ? 2 : 1);
         int stages = sharedStages >= 0 ? sharedStages : sharedStagesFor(groups, b.multiprocessors());
+        // the lean tile at a prefill step's scale (SHARED_LEAN): the ring at 2 stages, three work-groups an SM as the two-stage kernels
+        boolean leanPrefill = stages == 0 && sharedLean && sharedStages < 0 && !split;
+        if (leanPrefill) stages = 2;
+        lastSharedStages = stages;
         if (stages >= 2) {   // the deeper ring (FlashSharedKernels): the same bits
             boolean f16 = kernel == SHARED_F16;
             Kernel ring = split ? (f16 ? STAGED_HALF_F16 : STAGED_HALF_BF16) : (f16 ? STAGED_F16 : STAGED_BF16);
             Launch rl = Launch.of(new int[] {numRowTiles, kvHeads, split ? 2 : 1}, new int[] {FlashPrefillKernels.THREADS, 1, 1})
                     .withSharedBytes(FlashSharedKernels.sharedBytes(headDim, stages));
-            int minBlocks = tallMinBlocks() == 0 ? 0 : Math.min(tallMinBlocks(), stages >= 4 ? 1 : 2);
+            int minBlocks = tallMinBlocks() == 0 ? 0 : Math.min(tallMinBlocks(), stages >= 4 ? 1 : leanPrefill ? 3 : 2);
             b.launch(ring, handoffOverlap ? rl.overlappingPrevious() : rl, q, kCache, vCache, state, positions, rowTokens, rowTiles, blockTables,
                     slopes, maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, minBlocks, stages,
                     sharedLean ? 0 : 1);
@@ -644,6 +653,9 @@ public final class FlashPrefillAttention implements AutoCloseable {
         if (stages < -1 || stages == 1 || stages > 4) throw new IllegalArgumentException("shared pass stages " + stages + " outside -1, 0, 2..4");
         this.sharedStages = stages;
     }
+
+    /** K/V stages of the last {@link #launchShared}: 0 the two-stage kernels, 2..4 the ring, -1 none launched yet; for tests. */
+    public int lastSharedStages() { return lastSharedStages; }
 
     /** For benchmarks and tests: the ring without the causal select ({@link #SHARED_LEAN}). The same bits. */
     public void setSharedLean(boolean on) {

@@ -198,4 +198,68 @@ class FlashHandoffTest {
         checkRing(CPU, 4, 1, 64, 7, 28, 192, false, KvStore.BF16, 3, 2, 73);     // 3 tiles, GQA 4: 19 tokens over two row tiles
         checkRing(CPU, 5, 1, 64, 5, 39, 195, true, KvStore.BF16, 3, 2, 74);      // ALiBi, G = 5: 12 tokens a tile
     }
+
+    /**
+     * A backend of one SM over the CPU executor: {@link FlashPrefillAttention#sharedStagesFor}'s rule sees a prefill step's scale (over two
+     * work-groups an SM) at a few row tiles, so the CPU can run the launcher's prefill-scale shared pass.
+     */
+    static final Backend ONE_SM = new Backend() {
+        @Override public String name() { return "cpu, one SM"; }
+        @Override public void launch(dev.arbor.accel.Kernel kernel, dev.arbor.accel.Launch launch, Object... args) { CPU.launch(kernel, launch, args); }
+        @Override public void toDevice(dev.arbor.accel.array.OffHeapArray... arrays) { CPU.toDevice(arrays); }
+        @Override public void toHost(dev.arbor.accel.array.OffHeapArray... arrays) { CPU.toHost(arrays); }
+        @Override public dev.arbor.accel.AccelStream newStream() { return CPU.newStream(); }
+        @Override public void synchronize() { CPU.synchronize(); }
+        @Override public dev.arbor.accel.Recording record(dev.arbor.accel.AccelStream stream, Runnable body) { return CPU.record(stream, body); }
+        @Override public int multiprocessors() { return 1; }
+        @Override public void close() { }
+    };
+
+    /**
+     * The lean tile at a prefill step's scale ({@link FlashPrefillAttention#SHARED_LEAN}) on {@code be}, whose SM count must make the
+     * handoff's row tiles a prefill step's: without the lean tile the two-stage kernel, with it the ring at 2 stages (mask 0, three an
+     * SM); both with the one-pass bits. Members as in {@link #check} (17-token chunks and decodes).
+     */
+    static void checkLeanPrefill(Backend be, int heads, int kvHeads, int headDim, int bs, int sharedBlocks, int sharedKeys, boolean alibi,
+                                 KvStore store, int members, int expectRowTiles, long seed) {
+        int pre = sharedBlocks * bs;
+        int[] ctx = new int[members + 1], news = new int[members + 1], shared = new int[members + 1];
+        for (int i = 0; i < members; i++) {
+            news[i] = i % 3 == 1 ? 17 : 1;
+            ctx[i] = pre + (13 * i + 10) % 47 + news[i];
+            shared[i] = sharedBlocks;
+        }
+        ctx[members] = 50;
+        news[members] = 5;
+        int[] group = new int[members];
+        for (int i = 0; i < members; i++) group[i] = i;
+        boolean leanBefore = FlashPrefillRun.sharedLean;
+        String what = heads + "/" + kvHeads + " heads × " + headDim + ", " + members + " sequences sharing " + sharedKeys + " keys, " + store
+                + (alibi ? ", ALiBi" : "");
+        try (PagedBatch b = new PagedBatch(heads, kvHeads, headDim, bs, ctx, news, alibi, store, seed, shared)) {
+            float[] onePass = FlashPrefillRun.run(be, b, FlashPrefillRun.whole(b));
+            FlashPrefillRun.sharedLean = false;
+            float[] twoStage = FlashPrefillRun.runHandoff(be, b, new int[][] {group}, new int[] {sharedKeys});
+            assertEquals(expectRowTiles, FlashPrefillRun.lastTiles, what + ": row tiles");
+            assertEquals(0, FlashPrefillRun.lastSharedStages, what + ": the two-stage kernel at a prefill step's scale");
+            FlashPrefillRun.sharedLean = true;
+            float[] lean = FlashPrefillRun.runHandoff(be, b, new int[][] {group}, new int[] {sharedKeys});
+            assertEquals(2, FlashPrefillRun.lastSharedStages, what + ": the lean tile takes the ring at 2 stages");
+            assertBits(onePass, twoStage, what + ": two-stage handoff against one pass");
+            assertBits(twoStage, lean, what + ": lean ring against the two-stage handoff");
+            if (be != CPU && be != ONE_SM) System.out.printf("%s: lean ring at a prefill step's scale == two-stage handoff == one pass bit for bit%n", what);
+        } finally {
+            FlashPrefillRun.sharedLean = leanBefore;
+        }
+    }
+
+    /**
+     * {@link #checkLeanPrefill} on the CPU executor seen as one SM (5 row tiles of one kv head: over its two work-groups): GQA 4 (16
+     * tokens a row tile, 76 tokens) and ALiBi with G = 5 (12 tokens a row tile, 57 tokens), fp16.
+     */
+    @Test
+    void theLeanTileAtAPrefillStepsScaleTakesTheRingWithTheSameBits() {
+        checkLeanPrefill(ONE_SM, 4, 1, 64, 7, 28, 192, false, KvStore.BF16, 12, 5, 95);
+        checkLeanPrefill(ONE_SM, 5, 1, 64, 5, 39, 195, true, KvStore.F16, 9, 5, 96);
+    }
 }
