@@ -143,20 +143,23 @@ public final class FlashPrefillAttention implements AutoCloseable {
      */
     public static final boolean SHARED_RING = !"false".equals(System.getProperty("arbor.flash.sharedRing"));
     /**
-     * The ring's lean tile ({@code -Darbor.flash.sharedLean=true}, read when a launcher is made so that {@code --ab arbor.flash.sharedLean}
-     * works; default off, not yet measured in the engine): the shared pass without the causal select, which never masks a shared key
-     * ({@link FlashSharedKernels}'s {@code mask} 0). The same bits. Where the rule gives the two-stage kernels (a prefill step's shared
-     * pass, {@link #sharedStagesFor} 0) the lean tile takes the ring at 2 stages and three work-groups an SM (66,048 B at headDim 128,
-     * 168 registers without spills: the two-stage kernels' occupancy), since those kernels hard-wire the select. Run 101-mix24 measured
-     * the lean tile 4.2% faster in a 12-warp form of the shared pass at workload 2's mixed-step scale (0.5563 → 0.5329 ms a layer).
+     * The ring's lean tile ({@code -Darbor.flash.sharedLean}, read when a launcher is made so that {@code --ab arbor.flash.sharedLean}
+     * works; default on since session 24; {@code =false} keeps the select): the deeper ring's shared pass ({@link FlashSharedKernels},
+     * taken by {@link #sharedStagesFor} at a decode step's scale) without the causal select, which never masks a shared key
+     * ({@link FlashSharedKernels}'s {@code mask} 0). The same bits (FlashHandoffTest's and FlashHandoffGpuTest's ring checks). Measured
+     * (bench/RESULTS.md "Run 104-final24", "Run 104b-final24"): seed workload 2's decode steps 19.77 → 19.47, 19.69 → 19.53, 19.69 →
+     * 19.48 ms of device time a step in three one-JVM pairs, the same tokens. A prefill step's shared pass keeps the two-stage kernels:
+     * the lean ring in their place (2 stages, three work-groups an SM; run 101-mix24's follow-up) made the same three pairs' mixed steps
+     * 8-10 ms slower in all, so that form was removed.
      */
-    public static final boolean SHARED_LEAN = Boolean.getBoolean("arbor.flash.sharedLean");
+    public static final boolean SHARED_LEAN = !"false".equals(System.getProperty("arbor.flash.sharedLean"));
     /** {@code -Darbor.flash.sharedStages}: 0 by rule ({@link #sharedStagesFor}), else 2..4. */
     public static final int SHARED_STAGES = Math.max(0, Math.min(4, Integer.getInteger("arbor.flash.sharedStages", 0)));
 
     /**
      * Chunks in one-warp tiles (issue 12, session 20 mix20), system property {@code arbor.flash.chunkWarpTiles} (read when a launcher is
-     * made; default off): where a step's short tiles take a short form (the one-warp kernel, or the split form), a sequence's chunk of
+     * made; default on since session 24: seed workload 2 1.003 → 0.991 s in run 84-lead22 and 1.0059 → 0.9986 s in run 104-final24, its
+     * mixed steps 0.417 → 0.413 s, the same tokens; {@code =false} for 64-row tiles): where a step's short tiles take a short form (the one-warp kernel, or the split form), a sequence's chunk of
      * more than {@link #warpTokens} but at most {@code arbor.flash.chunkWarpTokens} tokens ({@link #CHUNK_WARP_TOKENS_DEFAULT} × warpTokens
      * by default: 32 at G = 1) is cut into short tiles of warpTokens tokens instead of one 64-row tile. Seed workload 2's mixed steps
      * carry ~290 chunks of 28 tokens behind a 752-key shared prefix: in 64-row tiles each walks its own key tiles with four warps of
@@ -203,7 +206,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private boolean decodePlan;          // the last plan gave every sequence at most one new token (a decode step)
     private int sharedDimSplit = SHARED_DIM_SPLIT ? -1 : 0;   // the shared pass's dim split: -1 by dimSplitPays, 0 never, 1 always
     private int sharedStages = !SHARED_RING ? 0 : SHARED_STAGES >= 2 ? SHARED_STAGES : -1;   // the ring's stages: -1 by rule, 0 none, 2..4
-    private boolean sharedLean = Boolean.getBoolean("arbor.flash.sharedLean");   // the ring without the causal select (SHARED_LEAN)
+    private boolean sharedLean = !"false".equals(System.getProperty("arbor.flash.sharedLean"));   // the ring without the causal select (SHARED_LEAN)
     private int lastSharedStages = -1;   // the K/V stages of the last launchShared (0: the two-stage kernels; -1: none launched)
     private boolean sharedLaunchedLast;  // launchShared launched, no launch of this launcher since (launch's one-warp pass may overlap it)
 
@@ -232,7 +235,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
         // chunks cut into short tiles (CHUNK_WARP_TILES): a sequence's ≤ chunk / warpTokens + 1 tiles, at most maxTokens / warpTokens + maxSeqs
         this.maxWarpTiles = warpTokens > 0 ? maxSeqs + maxTokens / warpTokens : maxSeqs;
         this.warpTiles = new IntArray(2 * maxWarpTiles);
-        this.chunkWarpTokens = Boolean.parseBoolean(System.getProperty(CHUNK_WARP_TILES, "false"))
+        this.chunkWarpTokens = Boolean.parseBoolean(System.getProperty(CHUNK_WARP_TILES, "true"))
                 ? Integer.getInteger("arbor.flash.chunkWarpTokens", CHUNK_WARP_TOKENS_DEFAULT * warpTokens) : 0;
         this.maxSeqs = maxSeqs;
         this.skip = new IntArray(maxSeqs);
@@ -608,16 +611,13 @@ public final class FlashPrefillAttention implements AutoCloseable {
         boolean split = sharedDimSplit > 0 || sharedDimSplit < 0 && dimSplitPays(numRowTiles, kvHeads, b.multiprocessors());
         int groups = numRowTiles * kvHeads * (split ? 2 : 1);
         int stages = sharedStages >= 0 ? sharedStages : sharedStagesFor(groups, b.multiprocessors());
-        // the lean tile at a prefill step's scale (SHARED_LEAN): the ring at 2 stages, three work-groups an SM as the two-stage kernels
-        boolean leanPrefill = stages == 0 && sharedLean && sharedStages < 0 && !split;
-        if (leanPrefill) stages = 2;
         lastSharedStages = stages;
         if (stages >= 2) {   // the deeper ring (FlashSharedKernels): the same bits
             boolean f16 = kernel == SHARED_F16;
             Kernel ring = split ? (f16 ? STAGED_HALF_F16 : STAGED_HALF_BF16) : (f16 ? STAGED_F16 : STAGED_BF16);
             Launch rl = Launch.of(new int[] {numRowTiles, kvHeads, split ? 2 : 1}, new int[] {FlashPrefillKernels.THREADS, 1, 1})
                     .withSharedBytes(FlashSharedKernels.sharedBytes(headDim, stages));
-            int minBlocks = tallMinBlocks() == 0 ? 0 : Math.min(tallMinBlocks(), stages >= 4 ? 1 : leanPrefill ? 3 : 2);
+            int minBlocks = tallMinBlocks() == 0 ? 0 : Math.min(tallMinBlocks(), stages >= 4 ? 1 : 2);
             b.launch(ring, handoffOverlap ? rl.overlappingPrevious() : rl, q, kCache, vCache, state, positions, rowTokens, rowTiles, blockTables,
                     slopes, maxBlocksPerSeq, numBlocks, heads, kvHeads, headDim, blockSize, alibiSlopes != null ? 1 : 0, minBlocks, stages,
                     sharedLean ? 0 : 1);

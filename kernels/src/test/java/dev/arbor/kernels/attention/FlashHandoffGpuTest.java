@@ -59,17 +59,4 @@ class FlashHandoffGpuTest {
         FlashHandoffTest.checkRing(cuda, 32, 8, 128, 16, 12, 192, false, KvStore.BF16, 40, rowTiles(32, 8), 83);
         FlashHandoffTest.checkRing(cuda, 40, 40, 128, 10, 53, 530, true, KvStore.BF16, 40, rowTiles(40, 40), 84);
     }
-
-    /**
-     * The lean tile at a prefill step's scale ({@link FlashPrefillAttention#SHARED_LEAN}: the ring at 2 stages, three an SM, in place of
-     * the two-stage kernel; {@link FlashHandoffTest#checkLeanPrefill}): 100 members (33 chunks of 17 and 67 decodes, 628 tokens) behind
-     * 528-530 keys, 10 row tiles × 32 kv heads = 320 work-groups over the H200's 264 (G = 1); Llama-2-7B bf16 and fp16, ALiBi 40 heads.
-     */
-    @Test
-    void theLeanTileAtAPrefillStepsScaleGivesTheOnePassBits() {
-        int tokens = 33 * 17 + 67, tiles = (tokens + 63) / 64;
-        FlashHandoffTest.checkLeanPrefill(cuda, 32, 32, 128, 16, 33, 528, false, KvStore.BF16, 100, tiles, 111);
-        FlashHandoffTest.checkLeanPrefill(cuda, 32, 32, 128, 16, 33, 528, false, KvStore.F16, 100, tiles, 112);
-        FlashHandoffTest.checkLeanPrefill(cuda, 40, 40, 128, 10, 53, 530, true, KvStore.BF16, 100, tiles, 113);
-    }
 }

@@ -74,37 +74,4 @@ class FlashSharedPtxTest {
             }
         }
     }
-
-    /**
-     * The lean tile at a prefill step's scale ({@code FlashPrefillAttention.SHARED_LEAN}): the ring at 2 stages, mask 0, under the
-     * two-stage kernels' bounds of three work-groups an SM ({@link FlashPrefillKernels#MIN_BLOCKS}) assembles within 168 registers,
-     * spilling no more than the two-stage kernel it replaces ({@code sharedBf16} / {@code sharedF16} at the same shape: at GQA 32/8 and
-     * 64/8 that kernel spills 12 bytes, the lean ring 4) and nothing at Llama-2-7B's shape (G = 1, headDim 128).
-     */
-    @Test
-    void theLeanRingAtTwoStagesFitsThreeAnSm(@TempDir Path dir) throws Exception {
-        Path ptxas = Ptxas.require();
-        Pattern regs = Pattern.compile("Used (\\d+) registers"), spill = Pattern.compile("(\\d+) bytes spill stores");
-        for (String name : new String[] {"sharedStagedBf16", "sharedStagedF16"}) {
-            String twoStage = name.endsWith("F16") ? "sharedF16" : "sharedBf16";
-            for (Object[] v : FlashPrefillPtxTest.VARIANTS) {
-                Object[] c = Arrays.copyOf(v, v.length + 3);
-                c[v.length] = FlashPrefillKernels.MIN_BLOCKS;
-                c[v.length + 1] = 2;
-                c[v.length + 2] = 0;
-                String what = name + Arrays.toString(c).replaceAll("\\W", "_");
-                String log = Ptxas.assemble(ptxas, dir, what, KernelCompiler.compile(Kernel.of(FlashSharedKernels.class, name), c, 90).ptx(), "-v");
-                Object[] c2 = FlashPrefillPtxTest.constants(twoStage, v);   // the two-stage kernel under its bounds (MIN_BLOCKS)
-                String log2 = Ptxas.assemble(ptxas, dir, twoStage + Arrays.toString(c2).replaceAll("\\W", "_"),
-                        KernelCompiler.compile(Kernel.of(FlashPrefillKernels.class, twoStage), c2, 90).ptx(), "-v");
-                Matcher m = regs.matcher(log), s1 = spill.matcher(log), s2 = spill.matcher(log2);
-                int cap = 65536 / (FlashPrefillKernels.THREADS * FlashPrefillKernels.MIN_BLOCKS) / 8 * 8;
-                assertTrue(m.find() && Integer.parseInt(m.group(1)) <= cap, what + ": over " + cap + " registers\n" + log);
-                int lean = s1.find() ? Integer.parseInt(s1.group(1)) : 0, two = s2.find() ? Integer.parseInt(s2.group(1)) : 0;
-                System.out.println(what + ": spills " + lean + " B, the two-stage kernel " + two + " B");
-                assertTrue(lean <= two, what + " spills " + lean + " B, the two-stage kernel " + two + ":\n" + log);
-                if ((Integer) v[0] == (Integer) v[1] && (Integer) v[2] == 128 && (Integer) v[4] == 0) assertEquals(0, lean, what + " spills:\n" + log);
-            }
-        }
-    }
 }
