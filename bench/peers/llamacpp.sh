@@ -154,7 +154,7 @@ bench() {
       ARBOR_PEER_SYSTEM_PROMPT_FILE="$prompts/system.txt" "$CACHE/src/build/bin/llama-parallel" -m "$gguf" \
         -f "$prompts/clients.txt" -pps -np 16 -ns 16 -n 31 --junk 1 "${kvargs[@]}" -b 2048 -ub 512 -t "$THREADS" \
         -tb "$THREADS" --top-k 1 --temp 0 -s 1 >>"$out/llama-parallel-$kv-$r.log" 2>&1
-      grep -aE 'system tokens|^Total|Cache misses' "$out/llama-parallel-$kv-$r.log" | tail -4 | sed "s/^/llama.cpp parallel $kv run $r: /" >&2
+      grep -aE 'system tokens|Total|Cache misses' "$out/llama-parallel-$kv-$r.log" | tail -4 | sed "s/^/llama.cpp parallel $kv run $r: /" >&2
     done
     # llama-batched-bench's shared-prompt mode (-pps, one unified KV cache -kvu so the prompt's cells are shared, not
     # copied): the whole $((PROMPT + 32))-token prompt, own tokens included, is computed once for the 16 sequences: less
