@@ -188,11 +188,16 @@ def parallel(kv, r, check=None):
     prompt_n = re.search(r"Total prompt tokens: +(\d+), speed", text).group(1)
     gen_n, gen_s = re.search(r"Total gen tokens: +(\d+), speed: +([0-9.]+) t/s", text).groups()
     if check is not None:
+        # its log lines start with the time since the program started (minutes.seconds.ms.us): the system prompt's own time
+        at = lambda what: (lambda m: 60 * int(m[1]) + int(m[2]) + int(m[3]) / 1e3 + int(m[4]) / 1e6)(
+            re.search(r"(\d+)\.(\d+)\.(\d+)\.(\d+) I [^\n]*" + what, text))
+        system_s = at("Processing requests") - at("Evaluating the system prompt")
         system = int(re.findall(r"system tokens = (\d+)", text)[-1])
         clients = re.findall(r"Client +\d+, seq +\d+/ *\d+, prompt +(\d+) t, response +(\d+) t", text)
         check.append(f"{kv} run {r}: system prompt {system} tokens, {len(clients)} clients, own prompt tokens "
                      f"{sorted(set(int(p) for p, _ in clients))}, decode steps per client {sorted(set(int(g) for _, g in clients))} "
-                     f"(+1 token sampled at the prompt), totals {prompt_n} prompt / {gen_n} decoded")
+                     f"(+1 token sampled at the prompt), totals {prompt_n} prompt / {gen_n} decoded; system prompt {system_s:.3f} s "
+                     f"of {int(gen_n) / float(gen_s):.3f}")
     return int(gen_n) / float(gen_s)
 def load(path):
     return re.search(r"load average: ([0-9.]+)", path.read_text().splitlines()[0]).group(1)
@@ -201,7 +206,8 @@ rows = [
     ("decode batch 1 (tokens/s)", lambda r: arbor(1, r, "decode"), lambda r: llama(r, 1, "speed_tg")),
     ("decode batch 8 (tokens/s)", lambda r: arbor(8, r, "decode"), lambda r: llama(r, 8, "speed_tg")),
 ]
-loads = [load(p) for p in sorted(out.glob("*.log"))]
+# (clock, log, load) in the order they ran
+loads = sorted((p.read_text(errors="replace").split()[0], p.stem, load(p)) for p in out.glob("*.log"))
 checks = []
 for kv in ("kvu", "split"):
     for r in range(1, runs + 1):
@@ -221,7 +227,7 @@ for name, a, l in times:
     av, lv = [a(r) for r in range(1, runs + 1)], [l(r) for r in range(1, runs + 1)]
     am, lm = statistics.median(av), statistics.median(lv)
     print(f"| {name} | {am:.2f} | {lm:.2f} | {lm / am:.2f}x | {', '.join(f'{v:.2f}' for v in av)} | {', '.join(f'{v:.2f}' for v in lv)} |")
-print(f"load average (1 min) before each run: {', '.join(loads)}")
+print("load average (1 min) before each run: " + ", ".join(f"{c} {name} {l}" for c, name, l in loads))
 print("llama-parallel's counts:")
 for c in checks:
     print("  " + c)
