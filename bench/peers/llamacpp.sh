@@ -217,16 +217,19 @@ times = [
     ("same, llama-parallel -pps, a KV stream per client (prefix copied) (s)", arbor_shared, lambda r: parallel("split", r)),
     ("the whole 544-token prompt shared, llama-batched-bench -pps (less work than Arbor's) (s)", arbor_shared, llama_shared),
 ]
-print(f"| workload | Arbor (median of {runs}) | llama.cpp (median of {runs}) | Arbor / llama.cpp | Arbor runs | llama.cpp runs |")
-print("| --- | --- | --- | --- | --- | --- |")
+# the per-round ratio pairs the two engines' runs of one round (minutes apart): the VM's speed drifts between rounds
+print(f"| workload | Arbor (median of {runs}) | llama.cpp (median of {runs}) | Arbor / llama.cpp | Arbor runs | llama.cpp runs | ratio per round |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
 for name, a, l in rows:
     av, lv = [a(r) for r in range(1, runs + 1)], [l(r) for r in range(1, runs + 1)]
     am, lm = statistics.median(av), statistics.median(lv)
-    print(f"| {name} | {am:.1f} | {lm:.1f} | {am / lm:.2f}x | {', '.join(f'{v:.1f}' for v in av)} | {', '.join(f'{v:.1f}' for v in lv)} |")
+    print(f"| {name} | {am:.1f} | {lm:.1f} | {am / lm:.2f}x | {', '.join(f'{v:.1f}' for v in av)} | {', '.join(f'{v:.1f}' for v in lv)} "
+          f"| {', '.join(f'{a / l:.2f}' for a, l in zip(av, lv))} |")
 for name, a, l in times:
     av, lv = [a(r) for r in range(1, runs + 1)], [l(r) for r in range(1, runs + 1)]
     am, lm = statistics.median(av), statistics.median(lv)
-    print(f"| {name} | {am:.2f} | {lm:.2f} | {lm / am:.2f}x | {', '.join(f'{v:.2f}' for v in av)} | {', '.join(f'{v:.2f}' for v in lv)} |")
+    print(f"| {name} | {am:.2f} | {lm:.2f} | {lm / am:.2f}x | {', '.join(f'{v:.2f}' for v in av)} | {', '.join(f'{v:.2f}' for v in lv)} "
+          f"| {', '.join(f'{l / a:.2f}' for a, l in zip(av, lv))} |")
 print("load average (1 min) before each run: " + ", ".join(f"{c} {name} {l}" for c, name, l in loads))
 print("llama-parallel's counts:")
 for c in checks:
