@@ -164,9 +164,9 @@ bench() {
       -npp $((PROMPT + 32)) -ntg 32 -npl 16 -pps -t "$THREADS" -tb "$THREADS" --output-format jsonl >>"$out/llama-shared-$r.log" 2>/dev/null
     grep '^{' "$out/llama-shared-$r.log" | sed "s/^/llama.cpp shared run $r: /" >&2
   done
-  python3 - "$out" "$RUNS" <<'EOF'
+  python3 - "$out" "$RUNS" "$PROMPT" <<'EOF'
 import json, re, statistics, sys, pathlib
-out, runs = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+out, runs, prompt = pathlib.Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 def arbor(b, r, what):
     text = (out / f"arbor-b{b}-{r}.log").read_text()
     return float(re.search(rf"^{what}:.*= ([0-9.]+) tokens/s", text, re.M).group(1))
@@ -194,8 +194,11 @@ def parallel(kv, r, check=None):
         system_s = at("Processing requests") - at("Evaluating the system prompt")
         system = int(re.findall(r"system tokens = (\d+)", text)[-1])
         clients = re.findall(r"Client +\d+, seq +\d+/ *\d+, prompt +(\d+) t, response +(\d+) t", text)
-        check.append(f"{kv} run {r}: system prompt {system} tokens, {len(clients)} clients, own prompt tokens "
-                     f"{sorted(set(int(p) for p, _ in clients))}, decode steps per client {sorted(set(int(g) for _, g in clients))} "
+        own, steps = {int(p) for p, _ in clients}, {int(g) for _, g in clients}
+        same = system == prompt and len(clients) == 16 and own == {32} and steps == {31}
+        check.append(("" if same else f"NOT ARBOR'S WORK (expected a {prompt}-token system prompt, 16 clients, 32 own tokens, 31 steps): ") +
+                     f"{kv} run {r}: system prompt {system} tokens, {len(clients)} clients, own prompt tokens "
+                     f"{sorted(own)}, decode steps per client {sorted(steps)} "
                      f"(+1 token sampled at the prompt), totals {prompt_n} prompt / {gen_n} decoded; system prompt {system_s:.3f} s "
                      f"of {int(gen_n) / float(gen_s):.3f}")
     return int(gen_n) / float(gen_s)
