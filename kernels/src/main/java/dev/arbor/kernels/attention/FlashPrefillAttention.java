@@ -207,7 +207,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private int sharedDimSplit = SHARED_DIM_SPLIT ? -1 : 0;   // the shared pass's dim split: -1 by dimSplitPays, 0 never, 1 always
     private int sharedStages = !SHARED_RING ? 0 : SHARED_STAGES >= 2 ? SHARED_STAGES : -1;   // the ring's stages: -1 by rule, 0 none, 2..4
     private boolean sharedLean = !"false".equals(System.getProperty("arbor.flash.sharedLean"));   // the ring without the causal select (SHARED_LEAN)
-    private int lastSharedStages = -1;   // the K/V stages of the last launchShared (0: the two-stage kernels; -1: none launched)
     private boolean sharedLaunchedLast;  // launchShared launched, no launch of this launcher since (launch's one-warp pass may overlap it)
 
     /**
@@ -611,7 +610,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
         boolean split = sharedDimSplit > 0 || sharedDimSplit < 0 && dimSplitPays(numRowTiles, kvHeads, b.multiprocessors());
         int groups = numRowTiles * kvHeads * (split ? 2 : 1);
         int stages = sharedStages >= 0 ? sharedStages : sharedStagesFor(groups, b.multiprocessors());
-        lastSharedStages = stages;
         if (stages >= 2) {   // the deeper ring (FlashSharedKernels): the same bits
             boolean f16 = kernel == SHARED_F16;
             Kernel ring = split ? (f16 ? STAGED_HALF_F16 : STAGED_HALF_BF16) : (f16 ? STAGED_F16 : STAGED_BF16);
@@ -653,9 +651,6 @@ public final class FlashPrefillAttention implements AutoCloseable {
         if (stages < -1 || stages == 1 || stages > 4) throw new IllegalArgumentException("shared pass stages " + stages + " outside -1, 0, 2..4");
         this.sharedStages = stages;
     }
-
-    /** K/V stages of the last {@link #launchShared}: 0 the two-stage kernels, 2..4 the ring, -1 none launched yet; for tests. */
-    public int lastSharedStages() { return lastSharedStages; }
 
     /** For benchmarks and tests: the ring without the causal select ({@link #SHARED_LEAN}). The same bits. */
     public void setSharedLean(boolean on) {

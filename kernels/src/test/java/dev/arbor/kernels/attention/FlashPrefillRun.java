@@ -58,8 +58,6 @@ final class FlashPrefillRun {
     static int sharedDimSplit = -1;
     /** The shared pass's K/V ring of the next {@link #runHandoff} ({@link FlashPrefillAttention#setSharedStages}: -1 by rule, 0, 2..4). */
     static int sharedStages = -1;
-    /** K/V stages of the last {@link #runHandoff}'s shared pass ({@link FlashPrefillAttention#lastSharedStages}: 0 the two-stage kernels). */
-    static int lastSharedStages = -1;
     /** The ring's lean tile of the next {@link #runHandoff} ({@link FlashPrefillAttention#setSharedLean}). */
     static boolean sharedLean = FlashPrefillAttention.SHARED_LEAN;
     /** The one-warp kernel with one K/V buffer for the next runs ({@link FlashPrefillAttention#setWarpOneBuffer}) and its launch bounds. */
@@ -210,7 +208,6 @@ final class FlashPrefillRun {
             lastLong = attn.longForm();
             lastWarpOnly = attn.numWarpTiles() == attn.numTiles();
             attn.launchShared(be, qa, b.kCache, b.vCache, pos, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
-            lastSharedStages = attn.lastSharedStages();
             attn.launch(be, qa, b.kCache, b.vCache, out, pos, seq, b.tablesA, b.maxBlocksPerSeq, b.slopesA, n);
             be.toHost(out);
             return PagedBatch.values(out);

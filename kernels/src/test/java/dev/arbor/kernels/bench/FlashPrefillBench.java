@@ -37,14 +37,6 @@ public final class FlashPrefillBench {
     public static void main(String[] args) {
         try (CudaBackend cuda = CudaBackend.open(0)) {
             System.out.println("device: " + cuda.device());
-            if (args.length >= 1 && args[0].equals("lean")) {   // session 24 mix24: the lean tile at a prefill step's scale (SHARED_LEAN)
-                System.out.println("-- the shared pass at prefill steps' scale: the two-stage kernel against the lean tile (the ring at 2 stages, "
-                        + "three an SM, no causal select), interleaved; graph medians; states compared bit for bit");
-                int rounds = args.length >= 2 ? Integer.parseInt(args[1]) : 3;
-                leanRow(cuda, 292, 28, 752, rounds);   // workload 2's step 2: ~292 chunks x 28 = 8,176 tokens
-                leanRow(cuda, 66, 28, 752, rounds);    // the handoff row's scale
-                return;
-            }
             System.out.println("-- causal prefill, one sequence, 32 heads x 128, bf16 KV (tensor cores)");
             for (int tokens : new int[] {512, 1024, 2048, 4096, 8192}) run(cuda, 32, 32, 1, tokens, 0, false, false, true);
             System.out.println("-- variants");
@@ -114,83 +106,6 @@ public final class FlashPrefillBench {
                             + "%d shared key tiles; per-sequence pass %d tiles)%n", seqs, chunk, shared, both, 4.0 * D * heads * pairs / (both / 1e3) / 1e12,
                     sharedOnly, rowTiles, heads, shared / 64, tiles);
         }
-    }
-
-    /**
-     * Session 24 mix24: {@link #handoff}'s group ({@code seqs} chunks of {@code chunk} tokens behind {@code shared} keys) with the shared
-     * pass alone and both passes, the lean tile ({@code FlashPrefillAttention.setSharedLean}) off and on, {@code rounds} interleaved rounds;
-     * the lean state compared bit for bit with the two-stage kernel's. Medians over the rounds.
-     */
-    private static void leanRow(CudaBackend cuda, int seqs, int chunk, int shared, int rounds) {
-        int heads = 32, ctx = shared + chunk, bps = (ctx + BS - 1) / BS, sharedBlocks = shared / BS, own = bps - sharedBlocks;
-        int total = seqs * chunk, n = (sharedBlocks + seqs * own) * heads * BS * D;
-        int sn = total * heads * dev.arbor.kernels.attention.FlashPrefillKernels.stateStride(D);
-        try (BFloat16Array k = new BFloat16Array(n); BFloat16Array v = new BFloat16Array(n);
-             FloatArray q = new FloatArray(total * heads * D); FloatArray out = new FloatArray(total * heads * D);
-             IntArray pos = new IntArray(total); IntArray seq = new IntArray(total); IntArray table = new IntArray(seqs * bps);
-             FloatArray state = new FloatArray(sn);
-             FlashPrefillAttention attn = new FlashPrefillAttention(heads, heads, D, BS, total, seqs)) {
-            int[] queryStart = new int[seqs + 1], seqOfToken = new int[total], sharedKeys = new int[seqs], groupTokens = new int[total];
-            for (int s = 0; s < seqs; s++) {
-                for (int t = 0; t < chunk; t++) {
-                    int i = s * chunk + t;
-                    pos.set(i, shared + t);
-                    seq.set(i, s);
-                    seqOfToken[i] = s;
-                    groupTokens[i] = i;
-                }
-                for (int b = 0; b < bps; b++) table.set(s * bps + b, b < sharedBlocks ? b : sharedBlocks + s * own + (b - sharedBlocks));
-                queryStart[s + 1] = (s + 1) * chunk;
-                sharedKeys[s] = sharedBlocks * BS;
-            }
-            fill(cuda, k, 1);
-            fill(cuda, v, 2);
-            cuda.launch(Kernel.of(AttentionBench.class, "fillF32"), Launch.cover(q.length(), 256), q, q.length(), 3);
-            cuda.toDevice(pos, seq, table);
-            cuda.allocateOnDevice(out);
-            cuda.allocateOnDevice(state);
-            attn.useHandoffState(state);
-            attn.toDevice(cuda);
-            attn.plan(cuda, queryStart, seqs, 1);
-            int rowTiles = attn.planHandoff(cuda, seqOfToken, sharedKeys, groupTokens, new int[] {0, total}, 1, total);
-            double flops = 4.0 * D * heads * total * (shared / 64 * 64);
-            double[][] alone = new double[2][rounds], both = new double[2][rounds];
-            int[] stages = new int[2];
-            float[] ref = null;
-            String bits = "";
-            for (int r = 0; r < rounds; r++) {
-                for (int f = 0; f < 2; f++) {
-                    attn.setSharedLean(f == 1);
-                    alone[f][r] = time(cuda, () -> attn.launchShared(cuda, q, k, v, pos, table, bps, null, total));
-                    stages[f] = attn.lastSharedStages();
-                    if (r == 0) {
-                        cuda.toHost(state);
-                        float[] got = new float[sn];
-                        for (int i = 0; i < sn; i++) got[i] = state.get(i);
-                        if (ref == null) ref = got;
-                        else {
-                            int diff = 0;
-                            for (int i = 0; i < sn; i++) if (Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(ref[i])) diff++;
-                            bits = diff == 0 ? "=bits" : "DIFFERS in " + diff;
-                        }
-                    }
-                    both[f][r] = time(cuda, () -> {
-                        attn.launchShared(cuda, q, k, v, pos, table, bps, null, total);
-                        attn.launch(cuda, q, k, v, out, pos, seq, table, bps, null, total);
-                    });
-                }
-            }
-            double a0 = median(alone[0]), a1 = median(alone[1]), b0 = median(both[0]), b1 = median(both[1]);
-            System.out.printf("lean: %3d x %2d behind %3d (%d row tiles x %d heads): shared pass two-stage (stages %d) %.4f ms %.1f TFLOP/s | lean "
-                            + "(stages %d) %.4f ms %.1f TFLOP/s (%.3fx) %s; both passes %.4f | %.4f ms (%.3fx)%n", seqs, chunk, shared, rowTiles, heads,
-                    stages[0], a0, flops / (a0 / 1e3) / 1e12, stages[1], a1, flops / (a1 / 1e3) / 1e12, a0 / a1, bits, b0, b1, b0 / b1);
-        }
-    }
-
-    private static double median(double[] a) {
-        double[] c = a.clone();
-        java.util.Arrays.sort(c);
-        return c.length % 2 == 1 ? c[c.length / 2] : (c[c.length / 2 - 1] + c[c.length / 2]) / 2;
     }
 
     /** seqs sequences of {@code tokens} new tokens over {@code cached} cached keys each. */
