@@ -212,9 +212,13 @@ class FlashPrefillTest {
             assertEquals(17, attn.planBelow(CPU, qs, pos, 17, 1024));
             assertEquals(0, attn.numWarpTiles());
             attn.setMinWarpWalks(0);
-            int[] chunk = {0, 17, 18};   // a 17-token chunk (tall) and a decode (short)
+            int[] chunk = {0, 17, 18};   // a 17-token chunk and a decode (short)
+            attn.setChunkWarpTokens(0);
             assertEquals(2, attn.plan(CPU, chunk, 2, 1));
-            assertEquals(1, attn.numWarpTiles());
+            assertEquals(1, attn.numWarpTiles(), "chunks in 64-row tiles: the chunk tall, the decode short");
+            attn.setChunkWarpTokens(2 * FlashPrefillAttention.warpTokens(32, 32));   // CHUNK_WARP_TILES' default (on): chunks of up to 32 tokens
+            assertEquals(3, attn.plan(CPU, chunk, 2, 1));
+            assertEquals(3, attn.numWarpTiles(), "the 17-token chunk in short tiles of 16 + 1, and the decode");
         }
         try (FlashPrefillAttention gqa32 = new FlashPrefillAttention(64, 2, 64, 16, 400, 400)) {   // G = 32: no short tiles
             assertEquals(0, FlashPrefillAttention.warpTokens(64, 2));
