@@ -14,7 +14,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * the code that asks for a drain in a step is named.
  *
  * <p>Why (issue 12): llama3.2-1b b128 nbi decode leaves the device idle 0.03-0.13 ms between steps with the host waiting
- * ~1.5 ms a step and every input copy page-locked (run 100-b128x): some call in the step blocks until the device is idle.
+ * ~1.5 ms a step and every input copy page-locked (run 100-b128x), which suggested a call that blocks until the device is idle.
+ * Run 102-diag24 found none in a decode step: every drain of that run is a prefill step's synchronous sampling, and the idle
+ * time comes from outlier steps.
  */
 public final class DriverCallTimes {
     private DriverCallTimes() {}
