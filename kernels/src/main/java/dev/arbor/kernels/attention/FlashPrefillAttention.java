@@ -152,7 +152,10 @@ public final class FlashPrefillAttention implements AutoCloseable {
      * the lean ring in their place (2 stages, three work-groups an SM; run 101-mix24's follow-up) made the same three pairs' mixed steps
      * 8-10 ms slower in all, so that form was removed.
      */
-    public static final boolean SHARED_LEAN = !"false".equals(System.getProperty("arbor.flash.sharedLean"));
+    public static final boolean SHARED_LEAN = sharedLeanProperty();
+
+    /** {@link #SHARED_LEAN}'s property as it is now (a launcher reads it when made, so {@code bench --ab} can flip it). */
+    static boolean sharedLeanProperty() { return !"false".equals(System.getProperty("arbor.flash.sharedLean")); }
     /** {@code -Darbor.flash.sharedStages}: 0 by rule ({@link #sharedStagesFor}), else 2..4. */
     public static final int SHARED_STAGES = Math.max(0, Math.min(4, Integer.getInteger("arbor.flash.sharedStages", 0)));
 
@@ -206,7 +209,7 @@ public final class FlashPrefillAttention implements AutoCloseable {
     private boolean decodePlan;          // the last plan gave every sequence at most one new token (a decode step)
     private int sharedDimSplit = SHARED_DIM_SPLIT ? -1 : 0;   // the shared pass's dim split: -1 by dimSplitPays, 0 never, 1 always
     private int sharedStages = !SHARED_RING ? 0 : SHARED_STAGES >= 2 ? SHARED_STAGES : -1;   // the ring's stages: -1 by rule, 0 none, 2..4
-    private boolean sharedLean = !"false".equals(System.getProperty("arbor.flash.sharedLean"));   // the ring without the causal select (SHARED_LEAN)
+    private boolean sharedLean = sharedLeanProperty();   // the ring without the causal select (SHARED_LEAN)
     private boolean sharedLaunchedLast;  // launchShared launched, no launch of this launcher since (launch's one-warp pass may overlap it)
 
     /**
